@@ -1,0 +1,267 @@
+"""How images of any size and dtype travel through the package.
+
+Everything that takes images accepts the same inputs:
+
+* a sequence of images (numpy arrays, torch tensors or PIL images), each ``(C, H, W)`` or
+  ``(H, W)``; a 4-D array ``(N, C, H, W)`` or 3-D array ``(N, H, W)`` is a sequence too;
+* a torch ``Dataset`` (anything with ``__len__`` and ``__getitem__``) whose items are an
+  image or a tuple / list / dict whose first item (or ``"image"`` key) is the image;
+* a ``DataLoader`` (any iterable of batches): a batch is a ``(B, C, H, W)`` tensor, a list
+  of ``(C, H, W)`` tensors (see :func:`ragged_collate`), or a tuple whose first item is one
+  of those (labels follow).
+
+Images of different sizes are never padded to a common size for statistics: a batch is a
+Python list of ``(C, H, W)`` tensors (a "ragged batch") plus an int64 tensor of dataset
+indices.  The pixel work over a ragged batch is done with batched tensor ops (bincount
+over flat buffers, size buckets), never a Python loop over pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ImageShapeError, ImageTypeError, InvalidArgumentError
+
+__all__ = [
+    "Batch",
+    "as_image",
+    "iter_batches",
+    "ragged_collate",
+    "resolve_device",
+]
+
+_NUMPY_PROMOTE = {
+    np.dtype(np.uint32): torch.int64,
+    np.dtype(np.uint64): torch.float64,
+}
+
+
+def resolve_device(device: str | torch.device | None, default: torch.device | None = None) -> torch.device:
+    """``None`` means the default (or the CPU); ``"cuda"`` without a GPU is a clear error."""
+    if device is None:
+        return default if default is not None else torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgumentError(f"device={str(device)!r} was asked for but CUDA is not available here")
+    return dev
+
+
+def _describe(obj: Any) -> str:
+    shape = getattr(obj, "shape", None)
+    return f"{type(obj).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+
+
+def as_image(obj: Any, index: int) -> torch.Tensor:
+    """Validate one image and return it as a ``(C, H, W)`` tensor (no copy where possible).
+
+    Accepted: numpy arrays, torch tensors and PIL images; ``(H, W)`` gets a channel axis,
+    leading axes of size 1 are dropped (``(1, C, H, W)``).  PIL images are ``(H, W, C)`` and
+    are transposed to ``(C, H, W)``.  Raises :class:`~dataeval_gpu.errors.ImageShapeError`
+    or :class:`~dataeval_gpu.errors.ImageTypeError` naming ``index`` otherwise.
+    """
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach()
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "c":
+            raise ImageTypeError(f"image {index}: complex dtype {obj.dtype} cannot be measured")
+        if obj.dtype.kind not in "biuf":
+            raise ImageTypeError(
+                f"image {index}: expected a numeric array, got dtype {obj.dtype} ({_describe(obj)})"
+            )
+        arr = obj
+        if arr.dtype.byteorder not in "=|":
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype in _NUMPY_PROMOTE:
+            t = torch.from_numpy(np.ascontiguousarray(arr)).to(_NUMPY_PROMOTE[arr.dtype])
+        else:
+            t = torch.from_numpy(arr)
+    elif type(obj).__module__.startswith("PIL."):
+        arr = np.asarray(obj)
+        t = torch.from_numpy(arr.copy())
+        if t.ndim == 3:
+            t = t.permute(2, 0, 1)
+    else:
+        raise ImageTypeError(
+            f"image {index}: expected a numpy array, torch tensor or PIL image, got {type(obj).__name__}"
+        )
+
+    if t.is_complex():
+        raise ImageTypeError(f"image {index}: complex dtype {t.dtype} cannot be measured")
+    while t.ndim > 3 and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim == 2:
+        t = t.unsqueeze(0)
+    if t.ndim != 3:
+        raise ImageShapeError(
+            f"image {index}: expected an image as (C, H, W) or (H, W), got shape {tuple(t.shape)}"
+        )
+    if min(t.shape) == 0:
+        raise ImageShapeError(f"image {index}: every side must be at least 1, got shape {tuple(t.shape)}")
+    return t
+
+
+@dataclass
+class Batch:
+    """A ragged batch: images of any size with their dataset indices (and labels if any)."""
+
+    images: list[torch.Tensor]
+    indices: torch.Tensor
+    labels: list[Any] | None = None
+    raw: list[Any] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def ragged_collate(items: Sequence[Any]) -> Any:
+    """A ``collate_fn`` for a DataLoader whose images differ in size.
+
+    Items that are images give a list of ``(C, H, W)`` tensors; items that are tuples
+    ``(image, label, ...)`` give a tuple ``(list_of_images, labels, ...)`` with the other
+    fields collated by torch's default collate where possible (a list otherwise).
+    """
+    from torch.utils.data import default_collate
+
+    first = items[0]
+    if isinstance(first, (tuple, list)):
+        columns = list(zip(*items))
+        out: list[Any] = [[_to_tensor(x) for x in columns[0]]]
+        for col in columns[1:]:
+            try:
+                out.append(default_collate(list(col)))
+            except (TypeError, RuntimeError):
+                out.append(list(col))
+        return tuple(out)
+    if isinstance(first, dict):
+        keys = list(first)
+        image_key = "image" if "image" in first else keys[0]
+        out_d: dict[str, Any] = {image_key: [_to_tensor(it[image_key]) for it in items]}
+        for k in keys:
+            if k == image_key:
+                continue
+            col = [it[k] for it in items]
+            try:
+                out_d[k] = default_collate(col)
+            except (TypeError, RuntimeError):
+                out_d[k] = col
+        return out_d
+    return [_to_tensor(x) for x in items]
+
+
+def _to_tensor(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        return torch.from_numpy(x)
+    return x
+
+
+def _split_item(item: Any) -> tuple[Any, Any]:
+    """(image, label) of a dataset item: an image, a tuple/list (image, label, ...), or a dict."""
+    if isinstance(item, dict):
+        key = "image" if "image" in item else next(iter(item))
+        label = item.get("label", item.get("labels"))
+        return item[key], label
+    if isinstance(item, (tuple, list)) and len(item) > 0 and not _is_scalar_like(item[0]):
+        return item[0], (item[1] if len(item) > 1 else None)
+    return item, None
+
+
+def _is_scalar_like(x: Any) -> bool:
+    return isinstance(x, (int, float, bool, str)) or x is None
+
+
+def _is_dataloader(data: Any) -> bool:
+    from torch.utils.data import DataLoader
+
+    return isinstance(data, DataLoader)
+
+
+def _split_loader_batch(batch: Any) -> tuple[list[Any], Any]:
+    """Images (as a list of per-image objects) and labels of one DataLoader batch."""
+    labels = None
+    if isinstance(batch, dict):
+        key = "image" if "image" in batch else next(iter(batch))
+        images = batch[key]
+        labels = batch.get("label", batch.get("labels"))
+    elif isinstance(batch, (tuple, list)) and len(batch) > 0 and (
+        (isinstance(batch[0], (torch.Tensor, np.ndarray)) and batch[0].ndim == 4)
+        or isinstance(batch[0], (list, tuple))
+    ):
+        images = batch[0]
+        labels = batch[1] if len(batch) > 1 else None
+    else:
+        images = batch
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        if images.ndim == 4:
+            images = list(images)
+        elif images.ndim in (2, 3):
+            images = [images]
+        else:
+            raise ImageShapeError(
+                f"a DataLoader batch must be (B, C, H, W) or a list of images, got shape {tuple(images.shape)}"
+            )
+    if isinstance(labels, torch.Tensor):
+        labels = labels.tolist()
+    return list(images), labels
+
+
+def iter_batches(
+    data: Any,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    start: int = 0,
+    keep_raw: bool = False,
+) -> Iterator[Batch]:
+    """Iterate any supported input as ragged :class:`Batch` es on ``device``.
+
+    Indices count from ``start`` in iteration order (for a DataLoader: the order its
+    batches arrive).  With ``keep_raw`` the original objects are kept (for byte hashing).
+    """
+    if batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+    dev = torch.device(device) if device is not None else None
+
+    def finish(objs: list[Any], idx0: int, labels: Any) -> Batch:
+        imgs = []
+        for k, o in enumerate(objs):
+            t = as_image(o, idx0 + k)
+            if dev is not None and t.device != dev:
+                t = t.to(dev, non_blocking=True)
+            imgs.append(t)
+        return Batch(
+            images=imgs,
+            indices=torch.arange(idx0, idx0 + len(imgs), dtype=torch.int64),
+            labels=labels,
+            raw=list(objs) if keep_raw else [],
+        )
+
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        if data.ndim not in (3, 4):
+            raise ImageShapeError(
+                "expected a sequence of images; an array input must be (N, C, H, W) or (N, H, W), "
+                f"got shape {tuple(data.shape)}"
+            )
+    if _is_dataloader(data) or (not hasattr(data, "__getitem__") and isinstance(data, Iterable)):
+        pos = start
+        for batch in data:
+            objs, labels = _split_loader_batch(batch)
+            yield finish(objs, pos, labels)
+            pos += len(objs)
+        return
+    if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
+        raise ImageTypeError(
+            f"expected a sequence of images, a Dataset or a DataLoader, got {type(data).__name__}"
+        )
+    n = len(data)
+    for b0 in range(0, n, batch_size):
+        objs, labels, any_label = [], [], False
+        for i in range(b0, min(n, b0 + batch_size)):
+            img, lab = _split_item(data[i])
+            objs.append(img)
+            labels.append(lab)
+            any_label |= lab is not None
+        yield finish(objs, start + b0, labels if any_label else None)

@@ -34,6 +34,11 @@ class ImageStat(IntFlag):
     ENTROPY = auto()
     PERCENTILES = auto()
     HISTOGRAM = auto()
+    # DataEval 1.x additions (not part of any 0.65 group)
+    DARKNESS = auto()
+    CONTRAST = auto()
+    SHARPNESS = auto()
+    ZEROS = auto()
     # JOINT FLAGS
     ALL_HASHES = XXHASH | PCHASH
     ALL_PROPERTIES = WIDTH | HEIGHT | SIZE | ASPECT_RATIO | CHANNELS | DEPTH
@@ -41,6 +46,7 @@ class ImageStat(IntFlag):
     ALL_PIXELSTATS = MEAN | STD | VAR | SKEW | KURTOSIS | ENTROPY | PERCENTILES | HISTOGRAM
     ALL_STATS = ALL_PROPERTIES | ALL_VISUALS | ALL_PIXELSTATS
     ALL = ALL_HASHES | ALL_STATS
+    ALL_V1 = DARKNESS | CONTRAST | SHARPNESS | ZEROS
 
 
 def to_distinct(flag: ImageStat) -> dict[ImageStat, str]:

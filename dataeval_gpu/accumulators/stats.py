@@ -1,0 +1,177 @@
+"""Streaming per-image statistics: feed batches in any loop, get the one-shot results.
+
+Built on ``torchmetrics.Metric`` so ``.to(device)``, ``reset``, ``merge_state``,
+``state_dict`` and ``torch.distributed`` sync come for free; each row carries its dataset
+index, and :meth:`ImageStatsAccumulator.compute` returns rows sorted by index with each
+index once (a ``DistributedSampler`` that pads its last shard repeats indices: the repeat is
+dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torchmetrics import Metric
+
+from ..batching import as_image
+from ..errors import InvalidArgumentError
+from ..functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
+
+__all__ = ["ImageStatsAccumulator", "HASH_KEYS", "images_from_batch"]
+
+HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
+
+
+def images_from_batch(images: Any, indices: Sequence[int] | None = None) -> list[torch.Tensor]:
+    """A ``(B, C, H, W)`` tensor/array or a sequence of images → list of validated ``(C, H, W)`` tensors.
+
+    ``indices`` (dataset indices of the batch) are only used to name an image in errors.
+    """
+    if isinstance(images, torch.Tensor) and images.ndim in (2, 3):
+        images = [images]
+    elif not (hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4) and not isinstance(images, Sequence):
+        raise InvalidArgumentError(
+            f"update() expects a (B, C, H, W) tensor or a list of images, got {type(images).__name__}"
+        )
+    names = list(indices) if indices is not None else list(range(len(images)))
+    if len(names) != len(images):
+        raise InvalidArgumentError(f"got {len(images)} images but {len(names)} indices")
+    return [as_image(images[i], int(names[i])) for i in range(len(images))]
+
+
+class ImageStatsAccumulator(Metric):
+    """Per-image statistics (and hashes, and per-channel statistics) over a stream of batches.
+
+    Parameters
+    ----------
+    per_image : keep the per-image statistics (``IMAGE_KEYS``).
+    per_channel : keep the per-channel statistics (``CHANNEL_KEYS``).
+    hashes : keep xxhash and pchash of each image (xxhash reads the CPU bytes: a batch on
+        the GPU is copied to the host once for it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> acc = ImageStatsAccumulator()
+    >>> acc.update(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), indices=torch.tensor([5, 3]))
+    >>> acc.update([torch.full((1, 4, 6), 255, dtype=torch.uint8)], indices=torch.tensor([4]))
+    >>> res = acc.compute()
+    >>> res["index"].tolist(), res["width"].tolist(), res["mean"].tolist()
+    ([3, 4, 5], [8, 6, 8], [0.0, 1.0, 0.0])
+    """
+
+    full_state_update = False
+    higher_is_better = None
+    is_differentiable = False
+
+    def __init__(self, per_image: bool = True, per_channel: bool = False, hashes: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.per_image = per_image
+        self.per_channel = per_channel
+        self.hashes = hashes
+        self._next_index = 0
+        self.add_state("index", default=[], dist_reduce_fx="cat")
+        if per_image:
+            for key in IMAGE_KEYS:
+                self.add_state(key, default=[], dist_reduce_fx="cat")
+        if hashes:
+            for key in HASH_KEYS:
+                self.add_state(key, default=[], dist_reduce_fx="cat")
+        if per_channel:
+            self.add_state("ch_index", default=[], dist_reduce_fx="cat")
+            self.add_state("ch_channel", default=[], dist_reduce_fx="cat")
+            for key in CHANNEL_KEYS:
+                self.add_state(f"ch_{key}", default=[], dist_reduce_fx="cat")
+
+    def update(self, images: Any, indices: torch.Tensor | Sequence[int] | None = None) -> None:  # type: ignore[override]
+        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` / ``(H, W)`` images.
+
+        ``indices`` are the dataset indices of the batch's images; without them the images
+        are numbered in arrival order.
+        """
+        n_in = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else (
+            1 if isinstance(images, torch.Tensor) else len(images)
+        )
+        if indices is None:
+            idx = torch.arange(self._next_index, self._next_index + n_in, dtype=torch.int64)
+        else:
+            idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).cpu()
+        imgs = images_from_batch(images, idx.tolist())
+        n = len(imgs)
+        if n:
+            self._next_index = max(self._next_index, int(idx.max()) + 1)
+        if n == 0:
+            return
+        dev = self.device
+        imgs = [t.to(dev, non_blocking=True) if t.device != dev else t for t in imgs]
+        st, ch = image_statistics(imgs, per_image=self.per_image, per_channel=self.per_channel)
+        self.index.append(idx.to(dev))
+        if self.per_image:
+            for key in IMAGE_KEYS:
+                getattr(self, key).append(st[key])
+        if self.hashes:
+            from ..functional.hashing import perceptual_hash, xxhash64
+
+            getattr(self, "xxhash").append(xxhash64([t.cpu() if t.device.type != "cpu" else t for t in imgs]).to(dev))
+            ph, valid = perceptual_hash(imgs)
+            getattr(self, "pchash").append(ph.to(dev))
+            getattr(self, "pchash_valid").append(valid.to(dev))
+        if self.per_channel and ch is not None:
+            self.ch_index.append(idx.to(dev)[ch["row_image"]])
+            self.ch_channel.append(ch["row_channel"])
+            for key in CHANNEL_KEYS:
+                getattr(self, f"ch_{key}").append(ch[key])
+
+    def reset(self) -> None:
+        super().reset()
+        self._next_index = 0
+
+    @staticmethod
+    def _cat(state: Any) -> torch.Tensor | None:
+        if isinstance(state, torch.Tensor):
+            return state
+        parts = [p for p in state if p.numel() > 0]
+        if not parts:
+            return None
+        return torch.cat(parts)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """Dict of tensors sorted by dataset index, each index once.
+
+        Per-image keys as :data:`IMAGE_KEYS` (plus ``HASH_KEYS`` with ``hashes``) with
+        ``"index"``; per-channel keys prefixed ``ch_`` with ``ch_index`` and ``ch_channel``.
+        """
+        out: dict[str, torch.Tensor] = {}
+        index = self._cat(self.index)
+        if index is None:
+            return {"index": torch.zeros(0, dtype=torch.int64)}
+        index = index.to(torch.int64)
+        order = torch.argsort(index, stable=True)
+        sorted_idx = index[order]
+        keep = torch.ones_like(sorted_idx, dtype=torch.bool)
+        keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
+        sel = order[keep]
+        out["index"] = index[sel]
+        keys = (IMAGE_KEYS if self.per_image else ()) + (HASH_KEYS if self.hashes else ())
+        for key in keys:
+            val = self._cat(getattr(self, key))
+            if val is not None:
+                out[key] = val[sel]
+        if self.per_channel:
+            ci = self._cat(self.ch_index)
+            if ci is not None:
+                ci = ci.to(torch.int64)
+                cc = self._cat(self.ch_channel).to(torch.int64)
+                key2 = ci * 1_000_003 + cc
+                order = torch.argsort(key2, stable=True)
+                k_sorted = key2[order]
+                keep = torch.ones_like(k_sorted, dtype=torch.bool)
+                keep[1:] = k_sorted[1:] != k_sorted[:-1]
+                sel2 = order[keep]
+                out["ch_index"] = ci[sel2]
+                out["ch_channel"] = cc[sel2]
+                for key in CHANNEL_KEYS:
+                    out[f"ch_{key}"] = self._cat(getattr(self, f"ch_{key}"))[sel2]
+        return out

@@ -1,0 +1,194 @@
+"""The Data Cleaning Guide's ``imagestats`` and ``channelstats`` (DataEval 0.65 names and shapes).
+
+Same call, same output fields and order, numpy at the edge; the pixel work runs batched on
+the chosen device through :class:`~dataeval_gpu.accumulators.stats.ImageStatsAccumulator`.
+Values are float64 (0.65 rounds its floats to float16; ours are not rounded).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..accumulators.stats import ImageStatsAccumulator
+from ..batching import iter_batches, resolve_device
+from ..flags import ImageStat, to_distinct, verify_supported
+from ..progress import progress_bar
+
+__all__ = ["StatsOutput", "imagestats", "channelstats", "compute_stats"]
+
+logger = logging.getLogger(__name__)
+
+_INT_KEYS = {"width", "height", "channels", "size", "depth"}
+
+
+@dataclass(frozen=True)
+class StatsOutput:
+    """Output of :func:`imagestats` / :func:`channelstats`, fields in DataEval 0.65's order.
+
+    For :func:`imagestats`, each metric is an ``(N,)`` array (``percentiles`` ``(N, 5)``,
+    ``histogram`` ``(N, 256)``), ``xxhash`` / ``pchash`` lists of hex strings (``""`` for an
+    image too small for a perceptual hash: 0.65 raises there).  For :func:`channelstats`,
+    each metric is ``{C: array}`` with ``(C, N_C)`` scalars, ``(5, C, N_C)`` percentiles and
+    ``(256, C, N_C)`` histograms, and ``ch_idx_map[C]`` lists the indices of those images.
+    The DataEval 1.x statistics (``darkness``, ``contrast``, ``sharpness``, ``zeros``) are
+    filled when their flags (``ImageStat.ALL_V1``) are asked for.
+    """
+
+    xxhash: list = field(default_factory=list)
+    pchash: list = field(default_factory=list)
+    width: Any = field(default_factory=lambda: np.array([]))
+    height: Any = field(default_factory=lambda: np.array([]))
+    channels: Any = field(default_factory=lambda: np.array([]))
+    size: Any = field(default_factory=lambda: np.array([]))
+    aspect_ratio: Any = field(default_factory=lambda: np.array([]))
+    depth: Any = field(default_factory=lambda: np.array([]))
+    brightness: Any = field(default_factory=lambda: np.array([]))
+    blurriness: Any = field(default_factory=lambda: np.array([]))
+    missing: Any = field(default_factory=lambda: np.array([]))
+    zero: Any = field(default_factory=lambda: np.array([]))
+    mean: Any = field(default_factory=lambda: np.array([]))
+    std: Any = field(default_factory=lambda: np.array([]))
+    var: Any = field(default_factory=lambda: np.array([]))
+    skew: Any = field(default_factory=lambda: np.array([]))
+    kurtosis: Any = field(default_factory=lambda: np.array([]))
+    percentiles: Any = field(default_factory=lambda: np.array([]))
+    histogram: Any = field(default_factory=lambda: np.array([]))
+    entropy: Any = field(default_factory=lambda: np.array([]))
+    ch_idx_map: dict = field(default_factory=dict)
+    darkness: Any = field(default_factory=lambda: np.array([]))
+    contrast: Any = field(default_factory=lambda: np.array([]))
+    sharpness: Any = field(default_factory=lambda: np.array([]))
+    zeros: Any = field(default_factory=lambda: np.array([]))
+
+    def dict(self) -> dict[str, Any]:
+        """The non-empty fields, in order (as 0.65's ``StatsOutput.dict()``)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if len(v) > 0:
+                out[f.name] = v
+        return out
+
+
+def compute_stats(
+    images: Any,
+    per_image: bool = True,
+    per_channel: bool = False,
+    hashes: bool = False,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+) -> dict[str, torch.Tensor]:
+    """Run :class:`ImageStatsAccumulator` over any supported input; tensors sorted by index."""
+    dev = resolve_device(device)
+    acc = ImageStatsAccumulator(per_image=per_image, per_channel=per_channel, hashes=hashes).to(dev)
+    total = len(images) if hasattr(images, "__len__") else None
+    with progress_bar(total=total, desc="stats", enable=progress) as bar:
+        for batch in iter_batches(images, batch_size=batch_size):
+            acc.update(batch.images, batch.indices)
+            bar.update(len(batch))
+    return acc.compute()
+
+
+def _np(t: torch.Tensor, key: str) -> np.ndarray:
+    arr = t.detach().cpu().numpy()
+    return arr.astype(np.int64) if key in _INT_KEYS else arr
+
+
+def imagestats(
+    images: Any,
+    flags: ImageStat = ImageStat.ALL_STATS,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+) -> StatsOutput:
+    """Image and pixel statistics of each image (DataEval 0.65's ``imagestats``).
+
+    Parameters
+    ----------
+    images : a sequence of ``(C, H, W)`` / ``(H, W)`` arrays or tensors, a Dataset or a DataLoader.
+    flags : which statistics (``ImageStat``); default ``ALL_STATS``.  ``ALL_HASHES`` adds
+        xxhash and pchash; ``ALL_V1`` adds DataEval 1.x's darkness, contrast, sharpness, zeros.
+    batch_size, device, progress : how to run it (device defaults to the CPU).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = imagestats([np.zeros((3, 16, 16), np.uint8), np.full((1, 8, 4), 255, np.uint8)])
+    >>> out.width.tolist(), out.mean.tolist(), list(out.dict())[:3]
+    ([16, 4], [0.0, 1.0], ['width', 'height', 'channels'])
+    """
+    verify_supported(flags, ImageStat.ALL | ImageStat.ALL_V1)
+    wanted = to_distinct(flags)
+    hashes = bool(flags & ImageStat.ALL_HASHES)
+    per_image = bool(flags & (ImageStat.ALL_STATS | ImageStat.ALL_V1))
+    res = compute_stats(images, per_image=per_image, hashes=hashes, batch_size=batch_size, device=device, progress=progress)
+    out: dict[str, Any] = {}
+    for flag, name in wanted.items():
+        if name == "xxhash":
+            from ..functional.hashing import hash_hex
+
+            out[name] = hash_hex(res["xxhash"].cpu(), strip=False)
+        elif name == "pchash":
+            from ..functional.hashing import hash_hex
+
+            hx = hash_hex(res["pchash"].cpu(), strip=True)
+            valid = res["pchash_valid"].cpu().tolist()
+            if not all(valid):
+                logger.warning("%d image(s) smaller than 9x9 have no perceptual hash", valid.count(False))
+            out[name] = [h if v else "" for h, v in zip(hx, valid)]
+        else:
+            out[name] = _np(res[name], name)
+    return StatsOutput(**out)
+
+
+def channelstats(
+    images: Any,
+    flags: ImageStat = ImageStat.ALL_PIXELSTATS,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+) -> StatsOutput:
+    """Pixel statistics of each channel of each image (DataEval 0.65's ``channelstats``).
+
+    Output ``out.<metric>[C]`` holds the images with ``C`` channels: ``(C, N_C)`` for the
+    scalar statistics, ``(5, C, N_C)`` percentiles, ``(256, C, N_C)`` histograms;
+    ``out.ch_idx_map[C]`` lists their dataset indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = channelstats([np.zeros((3, 4, 4), np.uint8), np.ones((1, 4, 4), np.uint8)])
+    >>> out.mean[3].shape, out.ch_idx_map
+    ((3, 1), {3: [0], 1: [1]})
+    """
+    verify_supported(flags, ImageStat.ALL_PIXELSTATS)
+    wanted = to_distinct(flags)
+    res = compute_stats(images, per_image=False, per_channel=True, batch_size=batch_size, device=device, progress=progress)
+    if res["index"].numel() == 0:
+        return StatsOutput()
+    ci = res["ch_index"].cpu()
+    # channel count of each image, in index order; group images by it (first-seen order)
+    uniq, counts = torch.unique_consecutive(ci, return_counts=True)
+    groups: dict[int, list[int]] = {}
+    for idx, c in zip(uniq.tolist(), counts.tolist()):
+        groups.setdefault(int(c), []).append(int(idx))
+    out: dict[str, Any] = {}
+    row_c = torch.repeat_interleave(counts, counts)
+    for name in wanted.values():
+        vals = res[f"ch_{name}"].cpu().numpy()
+        per_c = {}
+        for c, idxs in groups.items():
+            sel = (row_c == c).numpy()
+            block = vals[sel].reshape(len(idxs), c, *vals.shape[1:])  # (N_C, C, ...)
+            per_c[c] = np.moveaxis(block, 0, -1) if block.ndim == 2 else np.moveaxis(np.moveaxis(block, 0, -1), 1, 0)
+        out[name] = per_c
+    out["ch_idx_map"] = groups
+    return StatsOutput(**out)

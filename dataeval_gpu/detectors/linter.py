@@ -1,0 +1,197 @@
+"""The Linter: images whose statistics are extreme (DataEval 0.65 behaviour, plus 1.x options).
+
+Works on the accumulated statistics, never on pixels.  Methods (``outlier_threshold``
+defaults in brackets):
+
+* ``zscore`` (3.0): ``|v − mean| / std > t``;
+* ``modzscore`` (3.5, the default): ``0.6745·|v − median| / MAD > t``, MAD = median of
+  ``|v − median|``, or its mean when that median is 0;
+* ``iqr`` (1.5): outside ``[Q1 − t·IQR, Q3 + t·IQR]`` with midpoint quartiles;
+* ``adaptive`` (DataEval 1.x): each metric gets its own threshold, the larger of the method's
+  default and the value that keeps the flagged share at ``adaptive_max_fraction`` of the
+  images (so a metric with a long natural tail is not flagged wholesale).
+
+Only 1-D metrics whose spread is non-zero are linted.  ``class_wise=True`` with per-image
+``labels`` computes the thresholds within each class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..flags import ImageStat, verify_supported
+from ..metrics.stats import StatsOutput, imagestats
+
+__all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores"]
+
+Method = Literal["zscore", "modzscore", "iqr"]
+_DEFAULTS = {"zscore": 3.0, "modzscore": 3.5, "iqr": 1.5}
+
+
+@dataclass(frozen=True)
+class LinterOutput:
+    """``issues``: {image index: {metric: value rounded to 2 dp}}, sorted by index."""
+
+    issues: dict[int, dict[str, float]]
+
+    def dict(self) -> dict[str, Any]:
+        return {"issues": self.issues}
+
+
+def outlier_scores(values: np.ndarray, method: Method) -> np.ndarray:
+    """The score each method thresholds (float64; for ``iqr`` the distance past the fence in IQRs)."""
+    v = np.asarray(values, dtype=np.float64)
+    if method == "zscore":
+        return np.abs(v - np.mean(v)) / np.std(v)
+    if method == "modzscore":
+        dev = np.abs(v - np.median(v))
+        mad = np.median(dev)
+        mad = mad if mad != 0 else np.mean(dev)
+        return 0.6745 * dev / mad
+    if method == "iqr":
+        q1, q3 = np.percentile(v, (25, 75), method="midpoint")
+        iqr = q3 - q1
+        below = (q1 - v) / iqr
+        above = (v - q3) / iqr
+        return np.maximum(below, above)
+    raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {method!r}")
+
+
+def outlier_mask(values: np.ndarray, method: Method, threshold: float | None = None) -> np.ndarray:
+    """Boolean mask of the values each method calls an outlier (DataEval 0.65's rules)."""
+    t = _DEFAULTS.get(method) if threshold is None else threshold
+    if t is None:
+        raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {method!r}")
+    v = np.asarray(values, dtype=np.float64)
+    if method == "iqr":
+        q1, q3 = np.percentile(v, (25, 75), method="midpoint")
+        span = (q3 - q1) * t
+        return (v < q1 - span) | (v > q3 + span)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return outlier_scores(v, method) > t
+
+
+def _adaptive_threshold(values: np.ndarray, method: Method, base: float, max_fraction: float) -> float:
+    scores = outlier_scores(values, method)
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return base
+    cap = float(np.quantile(finite, 1.0 - max_fraction))
+    return max(base, cap)
+
+
+class Linter:
+    """Flags images with extreme statistics.
+
+    Parameters
+    ----------
+    flags : the statistics to lint (within ``ImageStat.ALL_STATS``; DataEval 1.x's
+        ``ALL_V1`` too); default ``ALL_PROPERTIES | ALL_VISUALS`` as in 0.65.
+    outlier_method : ``"modzscore"`` (default), ``"zscore"`` or ``"iqr"``.
+    outlier_threshold : the method's threshold; its default when None.
+    adaptive : DataEval 1.x's adaptive threshold: per metric, raise the threshold so at most
+        ``adaptive_max_fraction`` of the images are flagged for it.
+    class_wise : with ``labels`` given to :meth:`evaluate`, lint each class against itself.
+    batch_size, device, progress : how the statistics are computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> imgs = [np.full((1, 8, 8), 100 + (i % 5), np.uint8) for i in range(20)]
+    >>> imgs.append(np.full((1, 8, 8), 250, np.uint8))
+    >>> Linter(flags=ImageStat.BRIGHTNESS).evaluate(imgs).issues
+    {20: {'brightness': 0.98}}
+    """
+
+    def __init__(
+        self,
+        flags: ImageStat = ImageStat.ALL_PROPERTIES | ImageStat.ALL_VISUALS,
+        outlier_method: Method = "modzscore",
+        outlier_threshold: float | None = None,
+        *,
+        adaptive: bool = False,
+        adaptive_max_fraction: float = 0.05,
+        class_wise: bool = False,
+        batch_size: int = 64,
+        device: Any = None,
+        progress: bool | None = None,
+    ) -> None:
+        verify_supported(flags, ImageStat.ALL_STATS | ImageStat.ALL_V1)
+        if outlier_method not in _DEFAULTS:
+            raise InvalidArgumentError(
+                f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {outlier_method!r}"
+            )
+        if not 0 < adaptive_max_fraction < 1:
+            raise InvalidArgumentError(f"adaptive_max_fraction must be in (0, 1), got {adaptive_max_fraction}")
+        self.flags = flags
+        self.outlier_method: Method = outlier_method
+        self.outlier_threshold = outlier_threshold
+        self.adaptive = adaptive
+        self.adaptive_max_fraction = adaptive_max_fraction
+        self.class_wise = class_wise
+        self.batch_size = batch_size
+        self.device = device
+        self.progress = progress
+        self.labels: np.ndarray | None = None
+        self.stats: StatsOutput
+        self.thresholds: dict[str, float] = {}
+
+    def _threshold(self, values: np.ndarray) -> float:
+        base = self.outlier_threshold if self.outlier_threshold is not None else _DEFAULTS[self.outlier_method]
+        if not self.adaptive:
+            return base
+        return _adaptive_threshold(values, self.outlier_method, base, self.adaptive_max_fraction)
+
+    def _flag(self, values: np.ndarray) -> tuple[np.ndarray, float]:
+        t = self._threshold(values)
+        return outlier_mask(values, self.outlier_method, t), t
+
+    def _get_outliers(self) -> dict[int, dict[str, float]]:
+        """Lint ``self.stats`` (the guide assigns ``lint.stats = imagestats(...)`` and calls this)."""
+        flagged: dict[int, dict[str, float]] = {}
+        self.thresholds = {}
+        stats = self.stats.dict() if hasattr(self.stats, "dict") else dict(self.stats)
+        groups: list[np.ndarray] | None = None
+        if self.class_wise:
+            if self.labels is None:
+                raise InvalidArgumentError("class_wise=True needs labels: evaluate(images, labels=...)")
+            labels = np.asarray(self.labels)
+            groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+        for name, values in stats.items():
+            if not isinstance(values, np.ndarray):
+                continue
+            values = values.astype(np.float64) if values.dtype.kind in "iub" else values
+            if values.ndim != 1 or np.std(values) == 0:
+                continue
+            if groups is None:
+                mask, t = self._flag(values)
+                self.thresholds[name] = t
+            else:
+                mask = np.zeros(values.shape, dtype=bool)
+                for idx in groups:
+                    sub = values[idx]
+                    if idx.size > 1 and np.std(sub) != 0:
+                        mask[idx] = self._flag(sub)[0]
+            for i in np.flatnonzero(mask):
+                flagged.setdefault(int(i), {})[name] = float(np.round(values[i], 2))
+        return dict(sorted(flagged.items()))
+
+    def evaluate(self, images: Any, labels: Sequence[Any] | np.ndarray | None = None) -> LinterOutput:
+        """Compute the statistics of ``images`` and return the flagged ones.
+
+        ``labels`` (one per image) are needed for ``class_wise``.
+        """
+        self.stats = imagestats(
+            images, self.flags, batch_size=self.batch_size, device=self.device, progress=self.progress
+        )
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None:
+            n = len(next(iter(self.stats.dict().values()), []))
+            if len(self.labels) != n:
+                raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
+        return LinterOutput(self._get_outliers())

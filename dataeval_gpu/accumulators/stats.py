@@ -106,23 +106,40 @@ class ImageStatsAccumulator(Metric):
             return
         dev = self.device
         imgs = [t.to(dev, non_blocking=True) if t.device != dev else t for t in imgs]
+        # compute everything first, append after: a failure (e.g. out of memory) leaves the
+        # state untouched, so the caller can split the batch and retry
+        rows = self.batch_rows(imgs)
+        self.append_rows(idx.to(dev), rows)
+
+    def batch_rows(self, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The state rows of validated images (on this metric's device), without storing them."""
         st, ch = image_statistics(imgs, per_image=self.per_image, per_channel=self.per_channel)
-        self.index.append(idx.to(dev))
+        rows: dict[str, torch.Tensor] = {}
         if self.per_image:
             for key in IMAGE_KEYS:
-                getattr(self, key).append(st[key])
+                rows[key] = st[key]
         if self.hashes:
             from ..functional.hashing import perceptual_hash, xxhash64
 
-            getattr(self, "xxhash").append(xxhash64([t.cpu() if t.device.type != "cpu" else t for t in imgs]).to(dev))
+            rows["xxhash"] = xxhash64([t.cpu() if t.device.type != "cpu" else t for t in imgs]).to(self.device)
             ph, valid = perceptual_hash(imgs)
-            getattr(self, "pchash").append(ph.to(dev))
-            getattr(self, "pchash_valid").append(valid.to(dev))
+            rows["pchash"] = ph.to(self.device)
+            rows["pchash_valid"] = valid.to(self.device)
         if self.per_channel and ch is not None:
-            self.ch_index.append(idx.to(dev)[ch["row_image"]])
-            self.ch_channel.append(ch["row_channel"])
+            rows["_row_image"] = ch["row_image"]
+            rows["ch_channel"] = ch["row_channel"]
             for key in CHANNEL_KEYS:
-                getattr(self, f"ch_{key}").append(ch[key])
+                rows[f"ch_{key}"] = ch[key]
+        return rows
+
+    def append_rows(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
+        """Store rows computed by :meth:`batch_rows` for the images with dataset indices ``idx``."""
+        self.index.append(idx)
+        for key, val in rows.items():
+            if key == "_row_image":
+                self.ch_index.append(idx[val])
+            else:
+                getattr(self, key).append(val)
 
     def reset(self) -> None:
         super().reset()

@@ -1,0 +1,48 @@
+# dataeval_gpu — the two Quick start commands are `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= cpu,embeddings,lightning,data,report,test,parity
+STAMP := $(VENV)/.installed-$(shell echo '$(EXTRAS)' | tr ',' '-')
+
+.PHONY: setup run test test-slow test-all test-cuda bench photos lint gpu-check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## set everything up and run the main job on the bundled photos (no download)
+run: $(STAMP)
+	$(BIN)/dataeval-gpu scan --out out/scan
+
+## the default test suite (slow and CUDA-only tests excluded; parity tests included)
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: $(STAMP) photos
+	$(BIN)/python -m pytest -m "slow" -q
+
+test-all: $(STAMP) photos
+	$(BIN)/python -m pytest -q
+
+test-cuda: $(STAMP)
+	$(BIN)/python -m pytest -m "cuda" --device cuda -q
+
+photos:
+	PYTHON=$(BIN)/python bash scripts/fetch_photos.sh
+
+bench: $(STAMP) photos
+	$(BIN)/python scripts/bench.py
+
+gpu-check:
+	bash scripts/gpu_check.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check dataeval_gpu tests scripts
+
+clean:
+	rm -rf out data_cache/bench_scan .pytest_cache

@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""Speed of dataeval_gpu against the reference DataEval 0.65, in one process, on the same images.
+
+Images: the real JPEG photos that scripts/fetch_photos.sh unpacks from Debian packages
+(data_cache/photos, ~600 photos of mixed sizes), decoded once with Pillow to CHW uint8
+arrays; without that folder, crops of the photos bundled with scikit-image/scikit-learn.
+
+Sections (all by default; pick with --only):
+  stats     imagestats(ALL_STATS) and channelstats(ALL_PIXELSTATS)
+  dups      Duplicates().evaluate (xxhash + pchash groups)
+  lint      Linter().evaluate (stats + outlier flags)
+  scan      end to end over the JPEG files: decode + stats + hashes + duplicates + linter
+            (ours: the scan engine with DataLoader workers; reference: PIL decode + imagestats(ALL)
+            + Linter + Duplicates on the decoded arrays)
+
+Prints a table of images/s and the ratio ours / reference. The reference can run on a
+subset (--ref-limit) to save time: its images/s is then measured on that subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dataeval_gpu.datasets import list_image_files, photo_collection  # noqa: E402
+
+
+def load_photos(n: int, folder: Path) -> tuple[list[np.ndarray], list[Path]]:
+    from PIL import Image
+
+    files = list_image_files(folder)[:n] if folder.is_dir() else []
+    if len(files) >= min(n, 100):
+        imgs = []
+        for p in files:
+            with Image.open(p) as im:
+                im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
+                arr = np.asarray(im)
+            imgs.append(arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        return imgs, files
+    return photo_collection(n, seed=0), []
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=600, help="number of photos (default: %(default)s)")
+    ap.add_argument("--ref-limit", type=int, default=None, help="run the reference on the first N only")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--only", default="stats,dups,lint,scan", help="comma list of sections")
+    ap.add_argument("--photos", default=str(ROOT / "data_cache" / "photos"))
+    ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--no-ref", action="store_true", help="ours only (e.g. on a GPU machine without dataeval)")
+    args = ap.parse_args()
+    sections = set(args.only.split(","))
+    warnings.simplefilter("ignore")
+
+    images, files = load_photos(args.n, Path(args.photos))
+    n = len(images)
+    mp = sum(im.shape[1] * im.shape[2] for im in images) / n / 1e6
+    src = f"{len(files)} JPEG photos from {args.photos}" if files else "crops of bundled photos"
+    print(f"{n} images ({src}), mean {mp:.2f} MP, torch threads {torch.get_num_threads()}, device {args.device}")
+
+    ref = None
+    if not args.no_ref:
+        try:
+            import dataeval
+
+            ref = dataeval
+            print(f"reference: dataeval {dataeval.__version__}")
+        except ImportError:
+            print("reference dataeval not installed: ours only (pip install dataeval==0.65.0)")
+    rn = min(n, args.ref_limit or n)
+    ref_images = images[:rn]
+
+    from dataeval_gpu.detectors import Linter
+    from dataeval_gpu.flags import ImageStat
+    from dataeval_gpu.metrics import channelstats, imagestats
+
+    dev = args.device
+    rows = []
+
+    def row(name, ours_s, ours_n, ref_s=None, ref_n=None):
+        o = ours_n / ours_s
+        r = (ref_n / ref_s) if ref_s else None
+        rows.append({"task": name, "ours_img_s": o, "ref_img_s": r, "ratio": (o / r) if r else None})
+        rs = f"{r:10.1f}" if r else f"{'-':>10}"
+        ra = f"{o / r:8.1f}x" if r else f"{'-':>9}"
+        print(f"{name:<28}{o:10.1f}{rs}{ra}", flush=True)
+
+    print(f"{'task':<28}{'ours/s':>10}{'ref/s':>10}{'ratio':>9}")
+    if dev.startswith("cuda"):  # warm up kernels / allocator
+        imagestats(images[:8], ImageStat.ALL_STATS, device=dev)
+
+    if "stats" in sections:
+        _, t = timed(imagestats, images, ImageStat.ALL_STATS, device=dev)
+        rt = None
+        if ref:
+            from dataeval.flags import ImageStat as RS
+            from dataeval.metrics import imagestats as ref_imagestats
+
+            _, rt = timed(ref_imagestats, ref_images, RS.ALL_STATS)
+        row("imagestats(ALL_STATS)", t, n, rt, rn)
+        _, t = timed(channelstats, images, device=dev)
+        rt = None
+        if ref:
+            from dataeval.metrics import channelstats as ref_channelstats
+
+            _, rt = timed(ref_channelstats, ref_images)
+        row("channelstats", t, n, rt, rn)
+
+    if "dups" in sections:
+        from dataeval_gpu.detectors import Duplicates
+
+        _, t = timed(Duplicates(device=dev).evaluate, images)
+        rt = None
+        if ref:
+            from dataeval.detectors import Duplicates as RefDup
+
+            _, rt = timed(RefDup().evaluate, ref_images)
+        row("Duplicates().evaluate", t, n, rt, rn)
+
+    if "lint" in sections:
+        _, t = timed(Linter(device=dev).evaluate, images)
+        rt = None
+        if ref:
+            from dataeval.detectors import Linter as RefLinter
+
+            _, rt = timed(RefLinter().evaluate, ref_images)
+        row("Linter().evaluate", t, n, rt, rn)
+
+    if "scan" in sections and files:
+        from dataeval_gpu.cli import main as cli_main
+
+        out = ROOT / "data_cache" / "bench_scan"
+        t0 = time.perf_counter()
+        cli_main(["scan", str(Path(args.photos)), "--out", str(out), "--device", dev, "--limit", str(n),
+                  "--no-progress", "--quiet", "--no-plots", "--checkpoint-every", "0"])  # fmt: skip
+        t = time.perf_counter() - t0
+        rt = None
+        if ref:
+            from PIL import Image
+
+            from dataeval.detectors import Duplicates as RefDup
+            from dataeval.detectors import Linter as RefLinter
+            from dataeval.flags import ImageStat as RS
+            from dataeval.metrics import imagestats as ref_imagestats
+
+            t0 = time.perf_counter()
+            decoded = []
+            for p in files[:rn]:
+                with Image.open(p) as im:
+                    arr = np.asarray(im.convert("RGB") if im.mode not in ("L", "RGB") else im)
+                decoded.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
+            stats = ref_imagestats(decoded, RS.ALL)
+            lint = RefLinter()
+            lint.stats = stats
+            lint._get_outliers()
+            dup = RefDup()
+            dup.stats = stats
+            dup._get_duplicates()
+            rt = time.perf_counter() - t0
+        row("scan end-to-end (files)", t, n, rt, rn)
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({"n": n, "mean_mp": mp, "device": dev, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One call on a CUDA machine: the CUDA test subset, then the GPU benchmark; prints a short table.
+# On the lent H200 (no registry there): run scripts/prepare_gpu_wheels.sh here first and carry .whl.
+#   device run: bash scripts/gpu_check.sh    (carry: [".whl", "data_cache/photos"])
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 DATAEVAL_GPU_PROGRESS=0
+PY=${PYTHON:-python3}
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+out=${OUT:-/tmp/gpu_check}; mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+echo "== CUDA tests =="
+timeout 300 $PY -m pytest -m cuda --device cuda -q -p no:cacheprovider -o addopts="" tests 2>&1 | tee "$out/cuda_tests.log" | tail -25
+echo "== device-parametrised tests on cuda =="
+timeout 200 $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/test_stats.py -k "reference or streaming" 2>&1 | tail -5
+echo "== GPU benchmark =="
+timeout 240 $PY scripts/bench.py --device cuda --no-ref --only stats,dups,lint --json "$out/bench_cuda.json" 2>&1 | tee "$out/bench.log"
+if [ -f scripts/bench_clusterer.py ]; then
+  echo "== Clusterer on GPU =="
+  timeout 200 $PY scripts/bench_clusterer.py --device cuda --gpu-only 2>&1 | tail -15
+fi

@@ -470,9 +470,10 @@ class DataAudit:
         from .detectors.linter import Linter
         from .metrics.stats import StatsOutput
 
+        self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
-        res = self._stats.compute()
+        res = self._stats.compute()  # torchmetrics gathers the tensor states across ranks
         index = res["index"].cpu().numpy()
         measured = set(index.tolist())
         failed = {i: r for i, r in self.failed.items() if i not in measured}
@@ -507,6 +508,23 @@ class DataAudit:
         if self._embed is not None:
             report.clusters = self._cluster(index)
         return report
+
+    def _gather_python_state(self) -> None:
+        """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        local = (self.failed, self.labels, self.paths, self.class_names)
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, local)
+        for failed, labels, paths, names in gathered:
+            self.failed.update(failed)
+            self.labels.update(labels)
+            self.paths.update(paths)
+            self.class_names = self.class_names or list(names)
+        if self._stats is None:  # a rank that saw no data still takes part in the sync
+            self._init_accumulators(self.device or torch.device("cpu"))
 
     def _cluster(self, index: np.ndarray) -> dict[str, Any]:
         from .detectors.clusterer import Clusterer

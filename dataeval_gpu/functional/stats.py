@@ -336,17 +336,35 @@ def _direct_bucket(x: torch.Tensor, want_channels: bool) -> tuple[dict, dict | N
 
 
 def _threads() -> int:
-    return max(1, min(4, torch.get_num_threads(), os.cpu_count() or 1))
+    return max(1, min(8, torch.get_num_threads(), os.cpu_count() or 1))
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="dataeval_gpu")
+def _pool(size: int) -> ThreadPoolExecutor:
+    global _POOL, _POOL_SIZE
+    if _POOL is None or _POOL_SIZE != size:
+        _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dataeval_gpu")
+        _POOL_SIZE = size
     return _POOL
+
+
+def _map_images_cpu(fn, items: list) -> list:
+    """Run ``fn`` over images on a thread pool, torch's intra-op threads set to 1 meanwhile.
+
+    Image-level parallelism beats intra-op parallelism for these small kernels (and does not
+    collapse when the cores are shared); the caller's thread setting is restored after.
+    """
+    n_threads = _threads()
+    if n_threads == 1 or len(items) == 1:
+        return [fn(x) for x in items]
+    torch.set_num_threads(1)
+    try:
+        return list(_pool(n_threads).map(fn, items))
+    finally:
+        torch.set_num_threads(n_threads)
 
 
 def _is_8bit(t: torch.Tensor) -> bool:
@@ -399,7 +417,7 @@ def image_statistics(
         cmax = int(c_all[eight].max())
         as_u8 = [images[i].view(torch.uint8) if images[i].dtype == torch.bool else images[i] for i in eight]
         if dev.type == "cpu":
-            results = list(_pool().map(lambda t: _count_uint8(t.unsqueeze(0), cmax), as_u8))
+            results = _map_images_cpu(lambda t: _count_uint8(t.unsqueeze(0), cmax), as_u8)
             counts_list = [r[0][0] for r in results]
             lap = torch.cat([r[1] for r in results])
         else:

@@ -49,7 +49,11 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """True for CUDA / CPU allocation failures (the errors a smaller batch can avoid)."""
     if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    if not isinstance(exc, RuntimeError):
+        return False
+    msg = str(exc).lower()
+    # CUDA: "CUDA out of memory"; the CPU allocator: "DefaultCPUAllocator: can't allocate memory"
+    return "out of memory" in msg or "can't allocate memory" in msg
 
 
 @dataclass
@@ -474,6 +478,8 @@ class DataAudit:
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
         res = self._stats.compute()  # torchmetrics gathers the tensor states across ranks
+        # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
+        res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()
         measured = set(index.tolist())
         failed = {i: r for i, r in self.failed.items() if i not in measured}

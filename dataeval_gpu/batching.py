@@ -18,6 +18,7 @@ over flat buffers, size buckets), never a Python loop over pixels.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,8 +77,14 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
         arr = obj
         if arr.dtype.byteorder not in "=|":
             arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:  # long double: torch has no such dtype
+            arr = arr.astype(np.float64)
         if arr.dtype in _NUMPY_PROMOTE:
             t = torch.from_numpy(np.ascontiguousarray(arr)).to(_NUMPY_PROMOTE[arr.dtype])
+        elif not arr.flags.writeable:  # read-only input (memmap, frombuffer): never written to
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                t = torch.from_numpy(arr)
         else:
             t = torch.from_numpy(arr)
     elif type(obj).__module__.startswith("PIL."):

@@ -91,7 +91,7 @@ def scan_files(
 
     from .audit import DataAudit
     from .errors import DataEvalGPUError
-    from .io import ImageFiles, file_collate, gpu_decode
+    from .io import ImageFiles, _short, file_collate, gpu_decode
     from .progress import progress_bar
 
     audit = DataAudit(
@@ -142,12 +142,14 @@ def scan_files(
                         labels=[it.label for it in good],
                         paths=[it.path for it in good],
                     )
-                except DataEvalGPUError:
+                except Exception:  # noqa: BLE001 - one bad image must not stop the scan
                     for it in good:  # find the bad one(s); the rest are measured
                         try:
                             audit.update([it.image], indices=[it.index], labels=[it.label], paths=[it.path])
-                        except DataEvalGPUError as exc:
-                            audit.mark_failed(it.index, str(exc), it.path, it.label)
+                        except Exception as exc:  # noqa: BLE001 - e.g. one image too big for memory
+                            reason = str(exc) if isinstance(exc, DataEvalGPUError) else _short(exc)
+                            logger.warning("%s: not measured: %s", it.path, reason)
+                            audit.mark_failed(it.index, reason, it.path, it.label)
             position += len(items)
             bar.update(len(items))
             if args.checkpoint_every and (b + 1) % args.checkpoint_every == 0:

@@ -2,34 +2,56 @@
 
 A folder scan never stops for one bad file: :class:`ImageFiles` returns, for every file, either
 the decoded ``(C, H, W)`` tensor or ``None`` with the reason it could not be read, and the
-scan lists those files as failed.  What each kind of file becomes is documented in
-``docs/inputs.md``:
+scan lists those files as failed.  What each kind of file becomes is documented (with the
+tested corpus of bad inputs) in ``docs/inputs.md``:
 
-* JPEG / PNG / GIF / WebP: ``torchvision.io.decode_image`` with EXIF orientation applied;
-  channels as stored (grey 1, grey+alpha 2, RGB 3, RGBA 4; palette images expanded),
-  16-bit PNG as uint16; a CMYK JPEG is converted to RGB; an animated GIF gives its first frame.
+* The format is taken from the file's first bytes, never from its name (a JPEG named
+  ``.png`` is a JPEG; random bytes named ``.jpg`` fail as "unknown format").
+* JPEG / PNG / WebP: ``torchvision.io.decode_image`` with EXIF orientation applied;
+  channels as stored (grey 1, grey+alpha 2, RGB 3, RGBA 4; alpha is kept as a channel,
+  never composited), 16-bit PNG stays uint16; a palette PNG is expanded to RGB, or to
+  RGBA when it has a transparent colour; a CMYK JPEG is converted to RGB.
+* GIF: the first frame only (later frames are never decoded), palette → RGB (RGBA when the
+  GIF has a transparent colour).
 * everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow, with EXIF
-  orientation, palette → RGB(A), CMYK → RGB, 16-bit → uint16, 32-bit float → float32.
-* on CUDA, JPEGs can be decoded on the GPU in batches (nvJPEG): the workers then only read bytes.
+  orientation, palette → RGB(A), CMYK → RGB, 1-bit → 0/255 grey, 16-bit → uint16,
+  32-bit integer → uint16 / int64, 32-bit float → float32.
+* files whose header declares more pixels than Pillow's decompression-bomb limit
+  (``2 * PIL.Image.MAX_IMAGE_PIXELS``, ~179 MP by default) fail before anything is decoded.
+* on CUDA, plain (grey / RGB, upright) JPEGs can be decoded on the GPU in batches (nvJPEG):
+  the workers then only read bytes; rotated and CMYK JPEGs are decoded in the worker.
 """
 
 from __future__ import annotations
 
+import io as _io
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from .datasets import IMAGE_EXTENSIONS, list_image_files
+from .datasets import IMAGE_EXTENSIONS
 
-__all__ = ["ImageFiles", "decode_file", "decode_bytes", "file_collate", "DecodedItem", "discover"]
+__all__ = [
+    "ImageFiles",
+    "decode_file",
+    "decode_bytes",
+    "file_collate",
+    "DecodedItem",
+    "discover",
+    "gpu_decode",
+]
 
-_TV_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
-_JPEG_SUFFIXES = {".jpg", ".jpeg"}
+#: files next to images that are not images (metadata): a folder scan leaves them out
+NON_IMAGE_SUFFIXES = frozenset(
+    {".txt", ".json", ".csv", ".md", ".xml", ".yaml", ".yml", ".npy", ".npz", ".parquet", ".log"}
+)
+_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass
@@ -44,76 +66,185 @@ class DecodedItem:
     raw: torch.Tensor | None = None  # undecoded JPEG bytes, for GPU decoding
 
 
+# torchvision's C++ errors start with "function, /build/path/file.cpp:123, "
+_CPP_PREFIX = re.compile(r"^[\w:()~<> ]+, \S+\.(?:cpp|h|cu):\d+, ")
+
+
 def _short(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    msg = _CPP_PREFIX.sub("", msg)
     return f"{type(exc).__name__}: {msg}"[:300]
 
 
-def _pil_decode(path: str | os.PathLike | None, data: bytes | None = None) -> torch.Tensor:
-    import io as _io
+# ----------------------------------------------------------------------------- sniffing
 
-    from PIL import Image, ImageOps
 
-    src = _io.BytesIO(data) if data is not None else path
-    with Image.open(src) as im:  # type: ignore[arg-type]
-        im.load()
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
+def _sniff(head: bytes) -> str:
+    """The format from the first bytes: jpeg, png, gif, webp, svg, text or other."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        return "svg"
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
+        return "text"
+    return "other"
+
+
+def _png_palette(data: bytes) -> tuple[bool, bool]:
+    """(is a palette PNG, has a tRNS chunk) from the chunks before the first IDAT."""
+    if len(data) < 26 or data[25] != 3:  # IHDR colour type 3: palette
+        return False, False
+    idat = data.find(b"IDAT", 33)
+    return True, data.find(b"tRNS", 33, idat if idat > 0 else len(data)) > 0
+
+
+@dataclass
+class _Header:
+    fmt: str
+    mode: str
+    width: int
+    height: int
+    orientation: int
+
+
+def _probe(data: bytes) -> _Header | None:
+    """Format, mode, size (and JPEG EXIF orientation) from the header, nothing decoded.
+
+    Raises ``ValueError`` for a header over Pillow's decompression-bomb limit; returns None
+    when Pillow cannot identify the data (the decoders then decide).
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(_io.BytesIO(data)) as im:
+                orientation = 1
+                if im.format == "JPEG":
+                    orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+                return _Header(str(im.format), im.mode, im.size[0], im.size[1], orientation)
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image too large (decompression-bomb guard): {exc}") from None
+    except Exception:  # noqa: BLE001 - not identifiable by Pillow: the decoders decide
+        return None
+
+
+# ----------------------------------------------------------------------------- decoders
+
+
+def _pil_decode(data: bytes) -> torch.Tensor:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        # sizes up to the bomb limit are accepted on purpose (the limit itself still raises)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im_file = Image.open(_io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ValueError(_unknown_format(data)) from None
+    with im_file as im:
+        im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
+        fmt = im.format
         im = ImageOps.exif_transpose(im) or im
         mode = im.mode
-        if mode == "P":
-            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        if fmt == "GIF" or mode == "P":
+            im = im.convert("RGBA" if "transparency" in im.info or mode in ("RGBA", "PA") else "RGB")
         elif mode == "PA":
             im = im.convert("RGBA")
         elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
             im = im.convert("RGB")
         elif mode == "1":
-            im = im.convert("L")
-        elif mode in ("I;16", "I;16B", "I;16L"):
-            arr = np.asarray(im).astype(np.uint16)
-            return torch.from_numpy(arr.copy()).unsqueeze(0)
-        arr = np.asarray(im)
+            im = im.convert("L")  # 0 / 255
+        elif mode.startswith("I;16"):
+            return torch.from_numpy(np.array(im).astype(np.uint16)).unsqueeze(0)
+        arr = np.array(im)  # a writable copy
     if arr.dtype == np.int32:  # mode "I"
         arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
-def decode_bytes(data: torch.Tensor, suffix: str = "") -> torch.Tensor:
-    """Decode encoded image bytes (uint8 tensor) to ``(C, H, W)`` as :func:`decode_file` does."""
-    from torchvision.io import ImageReadMode, decode_image
+def _unknown_format(data: bytes) -> str:
+    kind = _sniff(data[:64])
+    if kind == "svg":
+        return "unsupported format: SVG (a vector drawing, not a raster image)"
+    if kind == "text":
+        return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
+    return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
 
-    if data.numel() == 0:
+
+def _tv_decode(t: torch.Tensor, mode: object) -> torch.Tensor:
+    from torchvision.io import decode_image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
+        return decode_image(t, mode=mode, apply_exif_orientation=True)  # type: ignore[arg-type]
+
+
+def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> torch.Tensor:
+    """Decode encoded image bytes (bytes or a uint8 tensor) to ``(C, H, W)`` as :func:`decode_file` does.
+
+    ``suffix`` is ignored (kept for compatibility): the format comes from the bytes.
+    """
+    from torchvision.io import ImageReadMode
+
+    raw = data.numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data)
+    if not raw:
         raise ValueError("empty file (0 bytes)")
-    img = decode_image(data, mode=ImageReadMode.UNCHANGED, apply_exif_orientation=True)
-    if img.ndim == 4:  # animated GIF: first frame
+    header = _probe(raw)  # raises for a decompression bomb
+    kind = _sniff(raw[:64])
+    if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
+        return _pil_decode(raw)
+    mode = ImageReadMode.UNCHANGED
+    if kind == "png":
+        palette, transparent = _png_palette(raw)
+        if palette:  # UNCHANGED would give the palette indices
+            mode = ImageReadMode.RGB_ALPHA if transparent else ImageReadMode.RGB
+    elif kind == "jpeg" and header is not None and header.mode == "CMYK":
+        mode = ImageReadMode.RGB
+    t = data if isinstance(data, torch.Tensor) else torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+    try:
+        img = _tv_decode(t, mode)
+    except Exception as first:  # noqa: BLE001 - try Pillow before giving up
+        try:
+            return _pil_decode(raw)
+        except Exception:  # noqa: BLE001
+            raise first from None
+    if img.ndim == 4:
         img = img[0]
-    if img.shape[0] == 4 and _is_jpeg(data):  # CMYK JPEG (a JPEG has no alpha)
-        img = decode_image(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+    if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
+        img = _tv_decode(t, ImageReadMode.RGB)
     return img
 
 
-def _is_jpeg(data: torch.Tensor) -> bool:
-    return data.numel() > 2 and int(data[0]) == 0xFF and int(data[1]) == 0xD8
-
-
 def decode_file(path: str | os.PathLike) -> torch.Tensor:
-    """Decode one image file to a ``(C, H, W)`` tensor (raises with a reason when it cannot)."""
-    from torchvision.io import read_file
+    """Decode one image file to a ``(C, H, W)`` tensor (raises with a reason when it cannot).
 
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     Image.fromarray(np.zeros((4, 6, 4), np.uint8)).save(f"{d}/a.png")
+    ...     img = decode_file(f"{d}/a.png")
+    >>> tuple(img.shape), img.dtype
+    ((4, 4, 6), torch.uint8)
+    """
     p = Path(path)
-    if p.stat().st_size == 0:
+    data = p.read_bytes()
+    if not data:
         raise ValueError("empty file (0 bytes)")
-    if p.suffix.lower() in _TV_SUFFIXES:
-        data = read_file(str(p))
-        try:
-            return decode_bytes(data, p.suffix.lower())
-        except Exception as first:  # noqa: BLE001 - try Pillow before giving up
-            try:
-                return _pil_decode(p)
-            except Exception:  # noqa: BLE001
-                raise first from None
-    return _pil_decode(p)
+    return decode_bytes(data)
+
+
+# ----------------------------------------------------------------------------- discovery
 
 
 def discover(
@@ -122,6 +253,9 @@ def discover(
     """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
 
     ``root`` may be a folder, a text file listing one path per line, or a list of paths.
+    In a folder every file counts (a bad file must show up as failed), whatever its suffix,
+    except hidden files (name starting with ".") and metadata next to the images
+    (:data:`NON_IMAGE_SUFFIXES`: .txt, .json, .csv, ...).  Files are sorted by path.
     ``class_folders=None`` means: labels from the first sub-folder level when every image
     sits exactly one level down (an ImageFolder tree), else no labels (-1).
     """
@@ -143,10 +277,7 @@ def discover(
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
     paths = sorted(p for p in r.rglob("*") if p.is_file() and not p.name.startswith("."))
-    # every file counts (a bad file must show up as failed); non-image suffixes too, unless
-    # they are obviously not images (metadata next to the images)
-    skip = {".txt", ".json", ".csv", ".md", ".xml", ".yaml", ".yml", ".npy", ".npz", ".parquet", ".log"}
-    paths = [p for p in paths if p.suffix.lower() not in skip]
+    paths = [p for p in paths if p.suffix.lower() not in NON_IMAGE_SUFFIXES]
     rel_depth = {len(p.relative_to(r).parts) for p in paths}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
     files = [str(p) for p in paths]
@@ -154,15 +285,21 @@ def discover(
         return files, [-1] * len(files), []
     names = sorted({p.relative_to(r).parts[0] for p in paths if len(p.relative_to(r).parts) > 1})
     lookup = {n: i for i, n in enumerate(names)}
-    labels = [lookup.get(p.relative_to(r).parts[0], -1) if len(p.relative_to(r).parts) > 1 else -1 for p in paths]
+    labels = [
+        lookup.get(p.relative_to(r).parts[0], -1) if len(p.relative_to(r).parts) > 1 else -1 for p in paths
+    ]
     return files, labels, names
+
+
+# ----------------------------------------------------------------------------- dataset
 
 
 class ImageFiles(torch.utils.data.Dataset):
     """A Dataset over image files: item ``i`` is a :class:`DecodedItem` (never raises).
 
-    With ``gpu_jpeg=True`` JPEG files are returned undecoded (``raw``) for batched GPU
-    decoding in the main process; everything else is decoded in the worker.
+    With ``gpu_jpeg=True`` plain JPEG files (grey or RGB, no EXIF rotation) are returned
+    undecoded (``raw``) for batched GPU decoding in the main process; everything else is
+    decoded in the worker.
     """
 
     def __init__(self, files: Sequence[str], labels: Sequence[int] | None = None, gpu_jpeg: bool = False):
@@ -177,14 +314,15 @@ class ImageFiles(torch.utils.data.Dataset):
         path = self.files[i]
         label = self.labels[i]
         try:
-            if self.gpu_jpeg and Path(path).suffix.lower() in _JPEG_SUFFIXES:
-                from torchvision.io import read_file
-
-                data = read_file(path)
-                if data.numel() == 0:
-                    raise ValueError("empty file (0 bytes)")
-                return DecodedItem(i, path, label, None, raw=data)
-            return DecodedItem(i, path, label, decode_file(path))
+            data = Path(path).read_bytes()
+            if not data:
+                raise ValueError("empty file (0 bytes)")
+            if self.gpu_jpeg and _sniff(data[:4]) == "jpeg":
+                h = _probe(data)
+                if h is not None and h.fmt == "JPEG" and h.mode in ("L", "RGB") and h.orientation == 1:
+                    raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                    return DecodedItem(i, path, label, None, raw=raw)
+            return DecodedItem(i, path, label, decode_bytes(data))
         except Exception as exc:  # noqa: BLE001 - a bad file is a result, not a crash
             return DecodedItem(i, path, label, None, error=_short(exc))
 
@@ -202,10 +340,12 @@ def gpu_decode(items: list[DecodedItem], device: torch.device) -> None:
     from torchvision.io import ImageReadMode, decode_jpeg
 
     try:
-        out = decode_jpeg([it.raw for it in pending], mode=ImageReadMode.UNCHANGED, device=device)
-        for it, img in zip(pending, out):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            out = decode_jpeg([it.raw for it in pending], mode=ImageReadMode.UNCHANGED, device=device)
+        for it, img in zip(pending, out, strict=True):
             it.image, it.raw = img, None
-    except Exception:  # noqa: BLE001 - e.g. a CMYK or corrupt JPEG in the batch: go one by one
+    except Exception:  # noqa: BLE001 - e.g. a corrupt JPEG in the batch: go one by one
         for it in pending:
             try:
                 it.image = decode_bytes(it.raw)  # type: ignore[arg-type]

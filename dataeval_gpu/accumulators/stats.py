@@ -134,6 +134,9 @@ class ImageStatsAccumulator(Metric):
 
     def append_rows(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
         """Store rows computed by :meth:`batch_rows` for the images with dataset indices ``idx``."""
+        # what torchmetrics' update() wrapper does: drop the cached compute() result, count the update
+        self._computed = None
+        self._update_count += 1
         self.index.append(idx)
         for key, val in rows.items():
             if key == "_row_image":

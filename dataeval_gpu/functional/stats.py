@@ -113,8 +113,18 @@ def _scipy_moment_nan(m2: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return m2 <= (resolution * mean) ** 2
 
 
-def _moments(mean: torch.Tensor, m2: torch.Tensor, m3: torch.Tensor, m4: torch.Tensor) -> dict:
+def _moments(
+    mean: torch.Tensor,
+    m2: torch.Tensor,
+    m3: torch.Tensor,
+    m4: torch.Tensor,
+    constant: torch.Tensor | None = None,
+) -> dict:
+    """Moments dict; skew and kurtosis are NaN where the variance is zero to precision and,
+    whatever the rounding of the mean, where the row is ``constant`` (one distinct value)."""
     nan = _scipy_moment_nan(m2, mean)
+    if constant is not None:
+        nan = nan | constant
     # sqrt and products (correctly rounded everywhere), not pow: results must not depend on
     # where a row sits in a vector (SIMD pow and scalar pow differ in the last bit)
     safe = m2.clamp_min(1e-300)
@@ -194,7 +204,7 @@ def _stats_from_counts(counts: torch.Tensor, depth: torch.Tensor, hw: torch.Tens
     m2 = (w * d2).sum(-1) / n
     m3 = (w * d2 * d).sum(-1) / n
     m4 = (w * d2 * d2).sum(-1) / n
-    out = _moments(mean, m2, m3, m4)
+    out = _moments(mean, m2, m3, m4, constant=(counts > 0).sum(-1) == 1)
 
     # percentiles, numpy 'linear': the k-th smallest value is the first raw value whose
     # running count exceeds k
@@ -274,7 +284,7 @@ def _direct_pixel_stats(flat: torch.Tensor) -> dict:
     m2 = d2.mean(-1)
     m3 = (d2 * d).mean(-1)
     m4 = (d2 * d2).mean(-1)
-    out = _moments(mean, m2, m3, m4)
+    out = _moments(mean, m2, m3, m4, constant=flat.amax(-1) == flat.amin(-1))
     out["percentiles"] = _sorted_percentiles(flat)
     out["histogram"] = _histogram_rows(flat)
     out["entropy"] = _entropy(out["histogram"])
@@ -293,6 +303,17 @@ def _float_laplacian(g: torch.Tensor) -> torch.Tensor:
 
         return -kornia.filters.laplacian(g.unsqueeze(1), 3, border_type="replicate", normalized=False).squeeze(1)
     return laplacian(g)
+
+
+def _population_std(v: torch.Tensor) -> torch.Tensor:
+    """Population std of each row of ``(R, M)``, two-pass as numpy's ``std``.
+
+    Not ``Tensor.std``: its CPU kernel gives a row a result that depends on how many rows
+    are reduced together (last-bit differences), and a row's value must not depend on the
+    batch it came in (a split-and-retry or another batch size must give the same results).
+    """
+    d = v - v.mean(-1, keepdim=True)
+    return (d * d).mean(-1).sqrt()
 
 
 def _direct_bucket(x: torch.Tensor, want_channels: bool) -> tuple[dict, dict | None]:
@@ -322,12 +343,12 @@ def _direct_bucket(x: torch.Tensor, want_channels: bool) -> tuple[dict, dict | N
     out["zero"] = nzero / hw
     out["zeros"] = nzero / (hw * c)
     g = xf.mean(1)
-    out["blurriness"] = (_float_laplacian(g) + 0.5).clamp(0, 255).reshape(b, -1).std(-1, unbiased=False)
+    out["blurriness"] = _population_std((_float_laplacian(g) + 0.5).clamp(0, 255).reshape(b, -1))
     p = (s * 255.0).clamp(0, 255)
     gp = p.mean(1)
-    out["sharpness"] = (_float_laplacian(gp) + 0.5).clamp(0, 255).reshape(b, -1).std(-1, unbiased=False)
-    nan_rows = torch.isnan(out["blurriness"])
-    out["sharpness"] = torch.where(nan_rows, out["blurriness"], out["sharpness"])
+    # NaN pixels stay NaN through the clamp, so a NaN image has NaN sharpness; ±inf pixels
+    # clamp to 0 / 255 here (finite), even where the raw blurriness is NaN (inf − inf)
+    out["sharpness"] = _population_std((_float_laplacian(gp) + 0.5).clamp(0, 255).reshape(b, -1))
     ch = _direct_pixel_stats(s.reshape(b * c, -1)) if want_channels else None
     return out, ch
 

@@ -92,7 +92,8 @@ def compute_stats(
         for batch in iter_batches(images, batch_size=batch_size):
             acc.update(batch.images, batch.indices)
             bar.update(len(batch))
-    return acc.compute()
+    # torchmetrics squeezes one-element results to 0-d: one image must stay one row
+    return {k: v.reshape(1) if v.ndim == 0 else v for k, v in acc.compute().items()}
 
 
 def _np(t: torch.Tensor, key: str) -> np.ndarray:

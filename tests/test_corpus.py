@@ -1,0 +1,321 @@
+"""Every kind of bad input: the generated corpus of files (``scripts/make_bad_corpus.py``)
+through the ``scan`` command, and the bad in-memory arrays through the library.
+
+A folder scan never stops for one bad file: every file is in ``results.csv`` exactly once,
+measured (with the shape, dtype-derived depth and conversion documented in
+``docs/inputs.md``) or failed with a readable reason.  Arrays are measured where a sensible
+result exists and raise an error naming the index and the problem otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dataeval_gpu import errors
+from dataeval_gpu.audit import DataAudit, scan
+from dataeval_gpu.batching import as_image
+from dataeval_gpu.cli import main
+from dataeval_gpu.io import ImageFiles, decode_file, discover, gpu_decode
+
+from . import reference as R
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_corpus_module() -> ModuleType:
+    """``scripts/make_bad_corpus.py`` as a module (scripts/ is not a package)."""
+    name = "make_bad_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "make_bad_corpus.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses look their module up
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+corpus = load_corpus_module()
+ARRAY_CASES = {c.name: c for c in corpus.array_cases()}
+SCAN_FLAGS = ["--no-progress", "--no-plots"]  # hashes and duplicates on: the default
+# the scan columns compared with the float64 reference for every measured file
+REFERENCE_KEYS = (
+    "width", "height", "channels", "depth", "mean", "std", "skew", "entropy", "zero",
+    "missing", "blurriness", "sharpness", "darkness", "contrast",
+)  # fmt: skip
+
+
+def read_results(out: Path) -> pd.DataFrame:
+    """``results.csv`` with the hashes as strings (a hex hash such as 8000000000000000 would
+    otherwise be read as a number) and empty cells as NaN."""
+    return pd.read_csv(
+        out / "results.csv", dtype={"xxhash": str, "pchash": str}, keep_default_na=False, na_values=[""]
+    )
+
+
+def _ref_stats(img: np.ndarray) -> dict:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return R.image_stats(img)
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    d = tmp_path_factory.mktemp("bad_corpus")
+    cases = corpus.write_corpus(d, big=False)
+    return d, cases
+
+
+@pytest.fixture(scope="module")
+def scanned(
+    corpus_dir: tuple[Path, list], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, pd.DataFrame]:
+    d, _ = corpus_dir
+    out = tmp_path_factory.mktemp("bad_corpus_scan")
+    assert main(["scan", str(d), "--out", str(out), "--batch-size", "8", *SCAN_FLAGS]) == 0
+    df = read_results(out)
+    return out, df
+
+
+def _rows(df: pd.DataFrame) -> dict[str, pd.Series]:
+    return {Path(p).name: row for p, (_, row) in zip(df["path"], df.iterrows(), strict=True)}
+
+
+# ----------------------------------------------------------------------------- the folder scan
+
+
+def test_every_file_is_listed_exactly_once(
+    corpus_dir: tuple[Path, list], scanned: tuple[Path, pd.DataFrame]
+) -> None:
+    d, cases = corpus_dir
+    out, df = scanned
+    names = [Path(p).name for p in df["path"]]
+    assert sorted(names) == sorted(p.name for p in d.iterdir())
+    assert sorted(names) == sorted(c.name for c in cases)
+    assert len(set(names)) == len(names) and df["index"].is_unique
+    assert set(df["status"]) <= {"ok", "failed"}
+    failed = json.loads((out / "findings.json").read_text())["failed"]
+    assert {Path(df.loc[df["index"] == int(i), "path"].item()).name for i in failed} == set(
+        df.loc[df["status"] == "failed", "path"].map(lambda p: Path(p).name)
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == len(cases)
+    assert summary["measured"] + summary["failed"] == len(cases)
+
+
+def test_each_kind_has_its_expected_outcome(
+    corpus_dir: tuple[Path, list], scanned: tuple[Path, pd.DataFrame]
+) -> None:
+    _, cases = corpus_dir
+    rows = _rows(scanned[1])
+    problems = []
+    for c in cases:
+        row = rows[c.name]
+        if row["status"] != c.status:
+            problems.append(f"{c.name}: status {row['status']!r} ({row['error']}), expected {c.status!r}")
+            continue
+        if c.status == "failed":
+            if c.reason not in str(row["error"]):
+                problems.append(f"{c.name}: reason {row['error']!r} does not mention {c.reason!r}")
+            continue
+        got = (int(row["channels"]), int(row["height"]), int(row["width"]), int(row["depth"]))
+        want = (c.channels, c.height, c.width, c.depth)
+        if got != want:
+            problems.append(f"{c.name}: (channels, height, width, depth) {got}, expected {want}")
+    assert not problems, "\n".join(problems)
+
+
+def test_failure_reasons_are_readable(scanned: tuple[Path, pd.DataFrame]) -> None:
+    _, df = scanned
+    for err in df.loc[df["status"] == "failed", "error"]:
+        assert isinstance(err, str) and len(err) > 10
+        assert ".cpp:" not in err and "/__w/" not in err and "0x" not in err, (
+            err
+        )  # no build paths / addresses
+
+
+def test_measured_values_match_the_reference(
+    corpus_dir: tuple[Path, list], scanned: tuple[Path, pd.DataFrame]
+) -> None:
+    """What the scan wrote for each measured file is the reference's value for the decoded image."""
+    d, cases = corpus_dir
+    rows = _rows(scanned[1])
+    problems = []
+    for c in cases:
+        if c.status != "ok":
+            continue
+        img = decode_file(d / c.name).numpy()
+        if str(img.dtype) != c.dtype:
+            problems.append(f"{c.name}: decoded dtype {img.dtype}, expected {c.dtype}")
+        ref = _ref_stats(img)
+        for key in REFERENCE_KEYS:
+            if not R.close(rows[c.name][key], ref[key]).all():
+                problems.append(f"{c.name}: {key} = {rows[c.name][key]} in results.csv, reference {ref[key]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_decoded_pixels(corpus_dir: tuple[Path, list]) -> None:
+    """The conversions: palette → RGB(A), alpha kept, 16-bit kept, first GIF frame, EXIF rotation
+    applied, CMYK → RGB (lossless cases exact, JPEG cases within JPEG error)."""
+    d, cases = corpus_dir
+    problems = []
+    for c in cases:
+        if c.status != "ok" or (c.expected is None and c.approx is None):
+            continue
+        img = decode_file(d / c.name).numpy()
+        if c.expected is not None and not (img.dtype == c.expected.dtype and np.array_equal(img, c.expected)):
+            problems.append(f"{c.name}: decoded {img.dtype} {img.shape} differs from the expected pixels")
+        if c.approx is not None:
+            if img.shape != c.approx.shape:
+                problems.append(f"{c.name}: shape {img.shape}, expected {c.approx.shape}")
+            elif np.abs(img.astype(np.float64) - c.approx).mean() > 4:
+                problems.append(
+                    f"{c.name}: mean |difference| {np.abs(img.astype(float) - c.approx).mean():.1f}"
+                )
+    assert not problems, "\n".join(problems)
+    # the rotation really happened: the dark half of the stored image is now on top
+    rot = decode_file(d / "exif_rotated.jpg").numpy().astype(int)
+    assert rot[:, :32].mean() < 100 < rot[:, 32:].mean()
+
+
+def test_duplicates_and_hashes_on_the_corpus(scanned: tuple[Path, pd.DataFrame]) -> None:
+    out, df = scanned
+    rows = _rows(df)
+    # the same pixels are an exact duplicate whatever the file format (BMP, PNG, a copy)
+    exact = json.loads((out / "findings.json").read_text())["duplicates"]["exact"]
+    names = [{Path(df.loc[df["index"] == i, "path"].item()).name for i in g} for g in exact]
+    assert {"photo.bmp", "photo_astronaut.png", "photo_astronaut_copy.png"} in names
+    for name in ("one_pixel.png", "wide_1x10000.png", "tall_10000x1.png"):  # min side < 9: no pHash
+        assert pd.isna(rows[name]["pchash"])
+    assert (
+        isinstance(rows["photo_chelsea.jpg"]["pchash"], str)
+        and len(rows["photo_chelsea.jpg"]["xxhash"]) == 16
+    )
+
+
+def test_gpu_jpeg_routing_decodes_the_same(corpus_dir: tuple[Path, list]) -> None:
+    """With GPU decoding on, plain JPEGs travel as bytes; rotated and CMYK ones are decoded in
+    the worker.  Decoding the bytes (here nvJPEG's CPU twin) gives what decode_file gives."""
+    d, cases = corpus_dir
+    files = [str(d / c.name) for c in cases]
+    ds = ImageFiles(files, gpu_jpeg=True)
+    items = [ds[i] for i in range(len(ds))]
+    by_name = {Path(it.path).name: it for it in items}
+    assert by_name["photo_chelsea.jpg"].raw is not None and by_name["photo_chelsea.jpg"].image is None
+    assert by_name["grey.jpg"].raw is not None
+    assert by_name["jpeg_named.png"].raw is not None  # by content, not by name
+    for name in ("exif_rotated.jpg", "cmyk.jpg", "palette.png", "animated.gif"):
+        assert by_name[name].raw is None and by_name[name].image is not None, name
+    assert by_name["empty.jpg"].error and by_name["truncated.jpg"].raw is not None
+    gpu_decode(items, torch.device("cpu"))
+    for it in items:
+        c = next(c for c in cases if c.name == Path(it.path).name)
+        assert (it.image is not None) == (c.status == "ok"), (c.name, it.error)
+        if it.image is not None:
+            assert torch.equal(it.image, decode_file(it.path)), c.name
+
+
+def test_discover_lists_every_file_but_metadata_and_hidden(tmp_path: Path) -> None:
+    for name in ("b.png", "a.jpg", "weird.bin", "noext", "notes.txt", "labels.json", ".DS_Store"):
+        (tmp_path / name).write_bytes(b"x")
+    files, labels, classes = discover(tmp_path)
+    assert [Path(f).name for f in files] == ["a.jpg", "b.png", "noext", "weird.bin"]
+    assert labels == [-1] * 4 and classes == []
+
+
+def test_a_single_measured_image_is_one_row() -> None:
+    audit = DataAudit(hashes=False)
+    audit.update([np.full((1, 4, 4), 9, np.uint8)], indices=[3])
+    report = audit.compute()
+    assert report.index.tolist() == [3] and report.stats["mean"].shape == (1,)
+    assert len(report.to_pandas()) == 1
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+@pytest.mark.parametrize("name", [n for n, c in ARRAY_CASES.items() if c.status == "ok"])
+def test_array_case_is_measured(name: str) -> None:
+    case = ARRAY_CASES[name]
+    report = scan([case.value], hashes=False)
+    assert report.failed == {} and report.index.tolist() == [0]
+    st = {k: v[0] for k, v in report.stats.items()}
+    assert (st["channels"], st["height"], st["width"], st["depth"]) == (
+        case.channels,
+        case.height,
+        case.width,
+        case.depth,
+    )
+    arr = np.asarray(case.value)
+    arr = arr.reshape(arr.shape[-3:]) if arr.ndim == 4 else arr
+    ref = _ref_stats(arr)
+    for key, want in ref.items():
+        assert R.close(st[key], want).all(), f"{name}: {key} = {st[key]}, reference {want}"
+
+
+def test_special_float_values_make_sense() -> None:
+    """NaN counts as missing; ±inf keeps its DataEval meaning (depth 32, infinite mean)."""
+    st = {n: {k: v[0] for k, v in scan([ARRAY_CASES[n].value], hashes=False).stats.items()} for n in
+          ("float_nan", "float_inf", "all_nan", "all_inf", "bool", "all_zero_uint8")}  # fmt: skip
+    assert st["float_nan"]["missing"] == pytest.approx(4 / 256) and np.isnan(st["float_nan"]["mean"])
+    assert st["all_nan"]["missing"] == 1.0
+    assert st["float_inf"]["mean"] == np.inf and st["float_inf"]["missing"] == 0
+    assert st["all_inf"]["sharpness"] == 0.0 and np.isnan(st["all_inf"]["blurriness"])
+    assert st["bool"]["depth"] == 1 and 0 < st["bool"]["mean"] < 1
+    assert st["all_zero_uint8"]["zero"] == 3.0 and np.isnan(st["all_zero_uint8"]["skew"])
+
+
+def test_all_array_cases_in_one_batch_equal_one_by_one() -> None:
+    ok = [c for c in ARRAY_CASES.values() if c.status == "ok"]
+    together = scan([c.value for c in ok], hashes=False, batch_size=len(ok))
+    assert together.index.tolist() == list(range(len(ok)))
+    for i, c in enumerate(ok):
+        alone = scan([c.value], hashes=False)
+        for key, val in alone.stats.items():
+            np.testing.assert_array_equal(together.stats[key][i], val[0], err_msg=f"{c.name} {key}")
+
+
+@pytest.mark.parametrize("name", [n for n, c in ARRAY_CASES.items() if c.status != "ok"])
+def test_array_case_raises_naming_index_and_problem(name: str) -> None:
+    case = ARRAY_CASES[name]
+    err_cls = getattr(errors, case.status)
+    with pytest.raises(err_cls, match=r"image 7: .*") as info:
+        as_image(case.value, 7)
+    assert case.reason in str(info.value)
+    # through the one-call scan: the position in the input is named
+    good = np.zeros((1, 4, 4), np.uint8)
+    with pytest.raises(err_cls, match=r"image 2: "):
+        scan([good, good, case.value, good], hashes=False)
+    # and through DataAudit.update with dataset indices
+    with pytest.raises(err_cls, match=r"image 41: "):
+        DataAudit(hashes=False).update([good, case.value], indices=[40, 41])
+
+
+# ----------------------------------------------------------------------------- the big one
+
+
+@pytest.mark.slow
+def test_12000_by_12000_jpeg_is_measured(tmp_path: Path) -> None:
+    big = next(c for c in corpus.file_cases(big=True, photos=1) if c.big)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / big.name).write_bytes(big.data())
+    t0 = time.perf_counter()
+    assert main(["scan", str(tmp_path / "in"), "--out", str(tmp_path / "out"), *SCAN_FLAGS]) == 0
+    elapsed = time.perf_counter() - t0
+    df = read_results(tmp_path / "out")
+    assert len(df) == 1 and df["status"].item() == "ok", df["error"].item()
+    row = df.iloc[0]
+    assert (row["channels"], row["height"], row["width"], row["depth"]) == (1, 12_000, 12_000, 8)
+    assert 0.3 < row["mean"] < 0.6 and row["missing"] == 0
+    assert isinstance(row["pchash"], str) and row["pchash"]
+    assert elapsed < 300

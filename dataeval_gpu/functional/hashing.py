@@ -240,27 +240,13 @@ def _size_buckets(images: Sequence[torch.Tensor], min_side: int) -> dict[tuple, 
     return buckets
 
 
-def _grey_stacks(images: Sequence[torch.Tensor], min_side: int):
-    """Yield ``((H, W), indices, grey)`` with grey ``(B, H, W)`` float64 values 0..255.
-
-    Images are grouped by (H, W, C, dtype, device) and stacked in chunks of at most
-    ``_MAX_STACK_ELEMENTS`` pixels; images with ``min(H, W) < min_side`` are skipped.
-    """
-    for (h, w, c, _dtype, _dev), idx in _size_buckets(images, min_side).items():
-        per = max(1, _MAX_STACK_ELEMENTS // (h * w * max(c, 1)))
-        for s in range(0, len(idx), per):
-            part = idx[s : s + per]
-            x = torch.stack([images[i] for i in part])
-            yield (h, w), part, _grey8(x)
-
-
 _SMALL_INTS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool) + tuple(
     t for t in (getattr(torch, "uint16", None),) if t is not None
 )
 
 
 def _grey8(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` -> ``(B, H, W)`` float64 holding 0.65's 8-bit grey values.
+    """``(B, C, H, W)`` -> ``(B, H, W)`` float32/float64 holding 0.65's 8-bit grey values (0..255).
 
     Integer images of at most 32 bits take an exact integer path: the channel sum ``s`` is
     an integer (numpy's float64 sum of these values is exact too), the bit depth follows
@@ -273,18 +259,29 @@ def _grey8(x: torch.Tensor) -> torch.Tensor:
     b, c = x.shape[0], x.shape[1]
     if x.dtype not in _SMALL_INTS:
         return _rescale_uint8(_channel_mean(x))
-    acc = torch.int64 if x.dtype == torch.int32 or c > 1 << 15 else torch.int32
-    s = x[:, 0].to(acc)
-    promotes = x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool)
-    for ch in range(1, c):
-        s += x[:, ch] if promotes else x[:, ch].to(acc)  # torch does not promote uint16
+    if x.dtype in (torch.uint8, torch.bool) and c <= 128:
+        # 8-bit: one int16 reduction (255 * 128 < 2**15)
+        s = x.sum(1, dtype=torch.int16)
+    else:
+        acc = torch.int64 if x.dtype == torch.int32 or c > 1 << 15 else torch.int32
+        s = x[:, 0].to(acc)
+        promotes = x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool)
+        for ch in range(1, c):
+            s += x[:, ch] if promotes else x[:, ch].to(acc)  # torch does not promote uint16
     flat = s.reshape(b, -1)
     smin, smax = flat.amin(dim=1), flat.amax(dim=1)
     # depth 8 <=> min >= 0 and 2 <= max / C < 256, i.e. 2 C <= s_max < 256 C
     is8 = ((smin >= 0) & (smax >= 2 * c) & (smax < 256 * c)).tolist()
 
     def mean_floor(t: torch.Tensor) -> torch.Tensor:
-        return (torch.div(t, c, rounding_mode="floor") if c > 1 else t).to(torch.float64)
+        # floor(s / C) in float32 is exact here: s = qC + r < 2**24 is exact, and a
+        # non-integer quotient sits >= 1/C from the next integer, far above float32's
+        # rounding (q < 256, C < 65536).  Integer floor division is ~10x slower on the CPU.
+        if c == 1:
+            return t.to(torch.float32)
+        if c >= 65536:  # pragma: no cover - absurd channel counts: exact integer division
+            return torch.div(t, c, rounding_mode="floor").to(torch.float64)
+        return torch.floor(t.to(torch.float32) / float(c))
 
     if all(is8):
         return mean_floor(s)
@@ -293,7 +290,7 @@ def _grey8(x: torch.Tensor) -> torch.Tensor:
     other = [i for i, f in enumerate(is8) if not f]
     if d8:
         i8 = torch.tensor(d8, device=x.device)
-        out[i8] = mean_floor(s[i8])
+        out[i8] = mean_floor(s[i8]).to(torch.float64)
     io = torch.tensor(other, device=x.device)
     out[io] = _rescale_uint8(_channel_mean(x[io]))
     return out
@@ -454,24 +451,83 @@ def lanczos_resize(grey: torch.Tensor, out_h: int, out_w: int, order: str = "aut
         and partial sum is an integer below 2**53, so the result is exact whatever the
         summation order.
     """
-    if grey.dtype != torch.float64:
+    if grey.dtype not in (torch.float64, torch.float32):
         grey = grey.to(torch.float64)
     _, h, w = grey.shape
     x = grey
 
     def horizontal(t: torch.Tensor) -> torch.Tensor:
-        if out_w == w:
+        if out_w == t.shape[-1]:
             return t
-        return _fixed_point_round(torch.matmul(t, _resample_matrix(w, out_w, t.device).T))
+        return _resample_last(t, t.shape[-1], out_w)
 
     def vertical(t: torch.Tensor) -> torch.Tensor:
-        if out_h == h:
+        if out_h == t.shape[-2]:
             return t
-        return _fixed_point_round(torch.matmul(_resample_matrix(h, out_h, t.device), t))
+        return _resample_last(t.transpose(-1, -2), t.shape[-2], out_h).transpose(-1, -2)
 
     if _vertical_first(h, w, out_h, out_w, order):
         return horizontal(vertical(x))
     return vertical(horizontal(x))
+
+
+
+def _resample_last(t: torch.Tensor, in_size: int, out_size: int) -> torch.Tensor:
+    """One Pillow pass along the last axis: ``clip8((t @ M.T + 2**21) >> 22)``, exactly.
+
+    CUDA and small inputs: one float64 matmul, exact since every partial sum is an integer
+    below 2**53.  CPU, large inputs (the first pass over the full image): float64 matmuls
+    cost ~3x float32 ones there, so the pass runs as one float32 matmul with a rigorous
+    bound on its error per output column; the few entries whose rounding that error could
+    change (~1%) are recomputed as exact float64 dot products.  Same integers as the
+    float64 path, bit for bit.
+    """
+    if t.device.type != "cpu" or t.numel() < 65536:
+        m = _resample_matrix(in_size, out_size, t.device)
+        return _fixed_point_round(torch.matmul(t.to(torch.float64), m.T))
+    plan = _band_plan(in_size, out_size)
+    t32 = t.to(torch.float32)
+    y = torch.matmul(t32, plan.m32t)
+    scaled = y.to(torch.float64) * (1.0 / (1 << _PRECISION_BITS)) + 0.5
+    out = torch.floor(scaled)
+    risky = ((scaled - torch.round(scaled)).abs() <= plan.eps).nonzero(as_tuple=True)
+    if risky[0].numel():
+        rows = t32[risky[:-1]].to(torch.float64)  # (n, in)
+        cols = plan.m64t[:, risky[-1]].T  # (n, in)
+        exact = (rows * cols).sum(-1)
+        out[risky] = torch.floor((exact + float(1 << (_PRECISION_BITS - 1))) * (1.0 / (1 << _PRECISION_BITS)))
+    return out.clamp_(0, 255)
+
+
+class _BandPlan:
+    """A resampling matrix in float32 and float64, and the per-column float32 error bound."""
+
+    def __init__(self, in_size: int, out_size: int) -> None:
+        m = _resample_matrix_host(in_size, out_size)  # (out, in), integers
+        self.m64t = torch.from_numpy(np.ascontiguousarray(m.T))
+        self.m32t = self.m64t.to(torch.float32)  # |k| < 2**23: exact in float32
+        # |float32 dot - exact| <= (terms + margin) * 2**-24 * sum|p * k| with p <= 255 and
+        # terms the non-zero products (adding an exact zero is exact); the margin covers
+        # blocked summation and product rounding.  In output units (/ 2**22).
+        nnz = (m != 0).sum(1).astype(np.float64)
+        bound = (nnz + 32.0) * 2.0**-24 * 255.0 * np.abs(m).sum(1) * 1.01
+        self.eps = torch.from_numpy(bound / float(1 << _PRECISION_BITS) + 1e-9)
+
+
+_BAND_CACHE: OrderedDict[tuple[int, int], _BandPlan] = OrderedDict()
+
+
+def _band_plan(in_size: int, out_size: int) -> _BandPlan:
+    key = (in_size, out_size)
+    hit = _BAND_CACHE.get(key)
+    if hit is not None:
+        _BAND_CACHE.move_to_end(key)
+        return hit
+    plan = _BandPlan(in_size, out_size)
+    _BAND_CACHE[key] = plan
+    if len(_BAND_CACHE) > _CACHE_SIZE:
+        _BAND_CACHE.popitem(last=False)
+    return plan
 
 
 # ------------------------------------------------------------------------ hash kernels
@@ -566,12 +622,28 @@ def _hash_images(
     dev = images[0].device if images else torch.device("cpu")
     out = torch.zeros(len(images), dtype=torch.int64, device=dev)
     valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
-    for (h, w), part, grey in _grey_stacks(images, MIN_SIDE):
+    tasks = []
+    for (h, w, c, _dtype, _dev), idx in _size_buckets(images, MIN_SIDE).items():
+        # CPU: one image per task (stacking copies and spills cache; threads do the batching)
+        per = 1 if dev.type == "cpu" else max(1, _MAX_STACK_ELEMENTS // (h * w * max(c, 1)))
+        tasks.extend((h, w, idx[s : s + per]) for s in range(0, len(idx), per))
+
+    def work(task: tuple[int, int, list[int]]) -> torch.Tensor:
+        h, w, part = task
+        x = images[part[0]].unsqueeze(0) if len(part) == 1 else torch.stack([images[i] for i in part])
         oh, ow = side(h, w)
-        small = resize(grey, oh, ow)
-        idx = torch.tensor(part, dtype=torch.int64, device=dev)
-        out[idx] = kernel(small).to(dev)
-        valid[idx] = True
+        return kernel(resize(_grey8(x), oh, ow))
+
+    if dev.type == "cpu":
+        from .stats import _map_images_cpu  # image-level threads, intra-op threads at 1
+
+        results = _map_images_cpu(work, tasks)
+    else:
+        results = [work(t) for t in tasks]
+    for (_, _, part), res in zip(tasks, results):
+        idx_t = torch.tensor(part, dtype=torch.int64, device=dev)
+        out[idx_t] = res.to(dev)
+        valid[idx_t] = True
     return out, valid
 
 

@@ -1,0 +1,64 @@
+"""Reports: class-wise tables (pandas), the guide's plots (matplotlib) and a self-contained HTML page.
+
+>>> from dataeval_gpu.report import write_report, class_wise_table, metric_histograms
+
+``write_report(report, out_dir)`` writes ``out_dir/report.html`` and ``out_dir/plots/*.png``
+from an :class:`~dataeval_gpu.audit.AuditReport`; the table and plot functions work on their
+own too (plain dicts and arrays in, DataFrames and Figures out).  matplotlib (the ``report``
+extra) is imported only when a plot is drawn.
+"""
+
+from .html import figure_html, html_document, table_html, write_report
+from .plots import (
+    channel_histograms,
+    class_samples_grid,
+    duplicates_grid,
+    flagged_metric_grid,
+    group_channel_stats,
+    image_getter,
+    image_grid,
+    label_counts_plot,
+    metric_histograms,
+    outliers_grid,
+    sample_indices,
+    to_display,
+)
+from .tables import (
+    class_sets,
+    class_wise_table,
+    cluster_by_class_table,
+    duplicate_groups_table,
+    duplicates_by_class_table,
+    flagged_by_metric,
+    flagged_images_table,
+    metric_counts_table,
+    metric_summary_table,
+)
+
+__all__ = [
+    "write_report",
+    "figure_html",
+    "html_document",
+    "table_html",
+    "channel_histograms",
+    "class_samples_grid",
+    "duplicates_grid",
+    "flagged_metric_grid",
+    "group_channel_stats",
+    "image_getter",
+    "image_grid",
+    "label_counts_plot",
+    "metric_histograms",
+    "outliers_grid",
+    "sample_indices",
+    "to_display",
+    "class_sets",
+    "class_wise_table",
+    "cluster_by_class_table",
+    "duplicate_groups_table",
+    "duplicates_by_class_table",
+    "flagged_by_metric",
+    "flagged_images_table",
+    "metric_counts_table",
+    "metric_summary_table",
+]

@@ -1,0 +1,442 @@
+"""Class-wise tables (hand-computed), plots (axes, titles, files), the HTML report, headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dataeval_gpu.audit import AuditReport, scan
+from dataeval_gpu.metrics import channelstats, imagestats
+from dataeval_gpu.report import (
+    channel_histograms,
+    class_samples_grid,
+    class_wise_table,
+    cluster_by_class_table,
+    duplicate_groups_table,
+    duplicates_by_class_table,
+    duplicates_grid,
+    flagged_by_metric,
+    flagged_images_table,
+    flagged_metric_grid,
+    group_channel_stats,
+    image_getter,
+    label_counts_plot,
+    metric_counts_table,
+    metric_histograms,
+    outliers_grid,
+    sample_indices,
+    to_display,
+    write_report,
+)
+
+matplotlib = pytest.importorskip("matplotlib")
+
+# A small labelled set, detection style (hand-checked below):
+#   0: cat, dog   1: cat   2: (none)   3: dog, dog   4: bird   5: (none)   6: cat   7: bird, cat
+LABELS = {
+    0: ["cat", "dog"],
+    1: ["cat"],
+    2: [],
+    3: ["dog", "dog"],
+    4: ["bird"],
+    5: [],
+    6: ["cat"],
+    7: ["bird", "cat"],
+}
+ISSUES = {
+    0: {"brightness": 0.9, "zero": 0.5},
+    3: {"brightness": 0.1},
+    5: {"entropy": 1.2},
+    6: {"zero": 0.7},
+}
+DUPLICATES = {"exact": [[1, 6]], "near": [[3, 4, 7]]}
+CLUSTERS = {"outliers": [2, 5], "potential_outliers": [7], "duplicates": [[1, 6]], "potential_duplicates": []}
+CLASSES = ["bird", "cat", "dog"]
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    from dataeval_gpu.datasets import photo_collection
+
+    imgs = photo_collection(8, seed=11, min_side=40, max_side=96)
+    imgs[6] = imgs[1].copy()  # the exact duplicate of the table
+    return imgs
+
+
+@pytest.fixture(scope="module")
+def report(images: list[np.ndarray]) -> AuditReport:
+    stats = imagestats(images).dict()
+    return AuditReport(
+        index=np.arange(8),
+        stats={k: np.asarray(v) for k, v in stats.items()},
+        hashes={"xxhash": [f"{i:x}" for i in range(8)], "pchash": [f"{i:x}" for i in range(8)]},
+        issues=ISSUES,
+        duplicates=DUPLICATES,
+        clusters=CLUSTERS,
+        labels=LABELS,
+        class_names=CLASSES,
+        config={"dataset": "hand-made test set", "outlier_method": "modzscore"},
+    )
+
+
+@pytest.fixture(scope="module")
+def written(report: AuditReport, images: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    return write_report(report, out, images=images, max_grid=6, channel_stats=channelstats(images), seed=3)
+
+
+# ----------------------------------------------------------------------------- tables
+def test_class_wise_table_hand_computed() -> None:
+    df = class_wise_table(ISSUES, LABELS)
+    assert list(df.index) == ["bird", "cat", "dog", "(no objects)", "Total"]
+    assert list(df.columns) == [
+        "brightness",
+        "entropy",
+        "zero",
+        "Total",
+        "flagged images",
+        "images",
+        "% flagged",
+    ]
+    expected = pd.DataFrame(
+        {
+            #               bird cat dog none Total
+            "brightness": [0, 1, 2, 0, 2],
+            "entropy": [0, 0, 0, 1, 1],
+            "zero": [0, 2, 1, 0, 2],
+            "Total": [0, 3, 3, 1, 5],  # row sums; Total row: 5 flags on 4 images
+            "flagged images": [0, 2, 2, 1, 4],
+            "images": [2, 4, 2, 2, 8],
+        },
+        index=["bird", "cat", "dog", "(no objects)", "Total"],
+    )
+    pd.testing.assert_frame_equal(df.drop(columns="% flagged"), expected, check_dtype=False)
+    assert df["% flagged"].tolist() == [0.0, 50.0, 100.0, 50.0, 50.0]
+
+
+def test_class_wise_table_single_label_sums() -> None:
+    """With one class per image the class rows add up to the Total row."""
+    labels = [0, 1, 1, 2, 0, 1]
+    issues = {1: {"mean": 0.1}, 2: {"mean": 0.2, "std": 0.3}, 5: {"std": 0.4}}
+    df = class_wise_table(issues, labels, class_names=["a", "b", "c", "d"])
+    assert list(df.index) == ["a", "b", "c", "d", "Total"]
+    assert df.loc["b", "mean"] == 2 and df.loc["b", "std"] == 2 and df.loc["b", "Total"] == 4
+    assert df.loc["d", "images"] == 0
+    body = df.drop(index="Total")
+    for col in ("mean", "std", "Total", "flagged images", "images"):
+        assert body[col].sum() == df.loc["Total", col]
+
+
+def test_class_wise_table_unlabelled_rows() -> None:
+    df = class_wise_table({4: {"zero": 1.0}}, {0: "a", 1: "a"})
+    assert df.loc["(unlabelled)", "zero"] == 1
+    assert df.loc["Total", "images"] == 3
+
+
+def test_flagged_by_metric_and_counts() -> None:
+    assert flagged_by_metric(ISSUES) == {"brightness": [0, 3], "entropy": [5], "zero": [0, 6]}
+    df = metric_counts_table(ISSUES, n_images=8)
+    assert df["flagged images"].to_dict() == {"brightness": 2, "zero": 2, "entropy": 1}
+    assert df.loc["entropy", "% of images"] == 12.5
+
+
+def test_duplicates_by_class_hand_computed() -> None:
+    df = duplicates_by_class_table(DUPLICATES, LABELS)
+    assert df.loc["cat"].to_dict() == {
+        "exact groups": 1, "exact images": 2, "exact mixed": 0, "near groups": 1, "near images": 1, "near mixed": 1,
+    }  # fmt: skip
+    assert df.loc["bird", "near images"] == 2  # images 4 and 7
+    assert df.loc["dog", "exact groups"] == 0 and df.loc["dog", "near images"] == 1
+    assert df.loc["Total"].to_dict() == {
+        "exact groups": 1, "exact images": 2, "exact mixed": 0, "near groups": 1, "near images": 3, "near mixed": 1,
+    }  # fmt: skip
+    groups = duplicate_groups_table(DUPLICATES, LABELS)
+    assert groups["indices"].tolist() == ["1, 6", "3, 4, 7"]
+    assert groups["mixed labels"].tolist() == [False, True]
+    assert groups.loc[1, "classes"] == "dog, bird, bird-cat"
+
+
+def test_cluster_by_class_hand_computed() -> None:
+    df = cluster_by_class_table(CLUSTERS, LABELS)
+    assert df.loc["(no objects)", "outliers"] == 2
+    assert df.loc["bird", "potential outliers"] == 1 and df.loc["cat", "potential outliers"] == 1
+    assert df.loc["cat", "duplicate images"] == 2
+    assert df.loc["Total"].drop("% outliers").to_dict() == {
+        "outliers": 2, "potential outliers": 1, "duplicate images": 2, "potential duplicate images": 0, "images": 8,
+    }  # fmt: skip
+    assert df.loc["Total", "% outliers"] == 25.0
+    assert df.loc["(no objects)", "% outliers"] == 100.0
+
+
+def test_cluster_table_on_a_clustered_subset() -> None:
+    """When the Clusterer saw a subset, ``images`` counts that subset (the keys of outlier_score)."""
+    clusters = {"outliers": [2], "potential_outliers": [], "outlier_score": {0: 0.1, 1: 0.2, 2: 3.0, 4: 0.3}}
+    df = cluster_by_class_table(clusters, LABELS)
+    # clustered: 0 (cat, dog), 1 (cat), 2 (none), 4 (bird)
+    assert df["images"].to_dict() == {"bird": 1, "cat": 2, "dog": 1, "(no objects)": 1, "Total": 4}
+    assert df.loc["Total", "% outliers"] == 25.0
+    same = cluster_by_class_table({"outliers": [2]}, LABELS, embedded=[0, 1, 2, 4])
+    pd.testing.assert_frame_equal(df, same)
+
+
+def test_duplicate_groups_summarise_classes() -> None:
+    groups = duplicate_groups_table({"near": [[0, 1, 6, 2]]}, LABELS, kinds=("near",))
+    assert groups.loc[0, "classes"] == "cat-dog, cat ×2, (no objects)"
+    assert bool(groups.loc[0, "mixed labels"])
+
+
+def test_flagged_images_table() -> None:
+    df = flagged_images_table(ISSUES, LABELS, paths={0: "/x/a.png"})
+    assert df.loc[0, "class"] == "cat-dog" and df.loc[5, "class"] == "(no objects)"
+    assert df.loc[0, "flags"] == 2 and df.loc[0, "file"] == "/x/a.png"
+    assert df.loc[0, "metrics"] == "brightness=0.9, zero=0.5"
+
+
+# ----------------------------------------------------------------------------- plots
+def _texts(fig: object) -> list[str]:
+    """The figure-level texts (suptitle included), line breaks of wrapped titles undone."""
+    out = [t.get_text() for t in fig.texts]  # type: ignore[attr-defined]
+    if fig._suptitle is not None:  # type: ignore[attr-defined]
+        out.append(fig._suptitle.get_text())  # type: ignore[attr-defined]
+    return [" ".join(t.split()) for t in out]
+
+
+def test_metric_histograms_axes(report: AuditReport) -> None:
+    from matplotlib.figure import Figure
+
+    fig = metric_histograms(report.stats, log=True)  # drawn (and saved) in the report fixture
+    assert isinstance(fig, Figure)
+    titled = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert {"mean", "brightness", "blurriness", "entropy"} <= set(titled)
+    ax = titled["brightness"]
+    assert ax.get_xlabel().startswith("brightness (") and ax.get_ylabel() == "images (log scale)"
+    assert ax.get_yscale() == "log"
+    assert any("log y axis" in t for t in _texts(fig))
+    lin = metric_histograms({"a": np.arange(10.0), "size": np.full(10, 784)}, metrics=["a", "size"])
+    titles = [ax.get_title() for ax in lin.axes]
+    assert "constant metrics" in titles  # size is constant: listed, not drawn as a histogram
+    assert lin.axes[0].get_ylabel() == "images"
+
+
+def test_channel_histograms_grouped(images: list[np.ndarray]) -> None:
+    mixed = images[:3] + [im[:1] for im in images[3:6]]  # three RGB (or grey) and three 1-channel
+    ch = channelstats(mixed)
+    groups = group_channel_stats(ch)
+    assert set(groups) == set(ch.ch_idx_map)
+    for c, g in groups.items():
+        assert g["mean"].shape == (c, len(ch.ch_idx_map[c]))
+    fig = channel_histograms(ch)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any(t.startswith("mean (1-channel images") for t in titles)
+    assert all(ax.get_ylabel() == "density" for ax in fig.axes if ax.get_title())
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends and legends[0].get_texts()[0].get_text() == "channel 0"
+
+
+def test_channel_rows_layout_equals_channelstats(images: list[np.ndarray]) -> None:
+    """AuditReport.channel_stats (rows) groups to the same arrays as channelstats."""
+    mixed = images[:3] + [im[:1] for im in images[3:5]]
+    rep = scan(mixed, channels=True, hashes=False)
+    a = group_channel_stats(rep.channel_stats)
+    b = group_channel_stats(channelstats(mixed))
+    assert set(a) == set(b)
+    for c in a:
+        np.testing.assert_allclose(a[c]["mean"], b[c]["mean"], rtol=1e-6)
+        np.testing.assert_allclose(a[c]["entropy"], b[c]["entropy"], rtol=1e-6)
+
+
+def test_to_display_true_intensity() -> None:
+    dark = np.full((1, 4, 4), 10, np.uint8)
+    disp, grey = to_display(dark)
+    assert grey and disp.shape == (4, 4) and np.allclose(disp, 10 / 255)
+    rgb, grey = to_display(np.full((3, 2, 5), 255, np.uint8))
+    assert not grey and rgb.shape == (2, 5, 3) and np.allclose(rgb, 1.0)
+    twelve_bit, _ = to_display(np.full((1, 2, 2), 4095, np.uint16))
+    assert np.allclose(twelve_bit, 1.0)
+    half, _ = to_display(np.full((2, 3, 3), 0.5, np.float32))  # 2 channels: the first shown
+    assert np.allclose(half, 0.5)
+    rgba, _ = to_display(np.zeros((4, 3, 3), np.uint8))
+    assert rgba.shape == (3, 3, 3)
+    nan, _ = to_display(np.full((1, 2, 2), np.nan))
+    assert np.all(nan == 0)
+
+
+def test_sample_indices_seeded() -> None:
+    assert sample_indices([5, 6, 7], 10) == [5, 6, 7]
+    a = sample_indices(list(range(100)), 12, seed=4)
+    assert a == sample_indices(list(range(100)), 12, seed=4) and len(set(a)) == 12 and a == sorted(a)
+    assert a != sample_indices(list(range(100)), 12, seed=5)
+
+
+def test_image_grids(tmp_path: Path, images: list[np.ndarray]) -> None:
+    get = image_getter(images)
+    fig = flagged_metric_grid(ISSUES, "zero", get, labels=LABELS, n=4, seed=0, path=tmp_path / "f.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["#0 · cat-dog\nzero = 0.5", "#6 · cat\nzero = 0.7"]  # ordered by value
+    assert "Flagged for zero: 2 of 2 images" in _texts(fig)
+    fig = duplicates_grid(DUPLICATES["near"], get, labels=LABELS, kind="near", path=tmp_path / "d.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0] == "group 1 (3 images)\n#3 · dog" and titles[2] == "#7 · bird-cat"
+    fig = outliers_grid([2, 5, 7], get, labels=LABELS, scores={2: 3.5}, n=2, seed=1, path=tmp_path / "o.png")
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+    assert any("random sample, seed 1" in t for t in _texts(fig))
+    fig = class_samples_grid({"cat": [0, 1], "dog": [3]}, get, seed=0, path=tmp_path / "s.png")
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_title()] == ["cat", "dog"]
+    # a grid without an image source still draws (placeholders), a failing loader too
+    image_getter(None)
+    broken = flagged_metric_grid(ISSUES, "zero", lambda i: 1 / 0, path=tmp_path / "b.png")
+    assert (tmp_path / "b.png").exists() and broken.axes
+    for name in ("f", "d", "o", "s"):
+        from PIL import Image
+
+        with Image.open(tmp_path / f"{name}.png") as im:
+            assert im.size[0] >= 400 and im.size[1] >= 200
+
+
+def test_label_counts_plot(tmp_path: Path) -> None:
+    from dataeval_gpu.labels import label_stats
+
+    fig = label_counts_plot(label_stats(LABELS), path=tmp_path / "l.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bird", "cat", "dog"]
+    assert ax.get_xlabel() == "count" and ax.get_ylabel() == "class"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["objects", "images containing the class"]
+
+
+# ----------------------------------------------------------------------------- HTML
+def test_report_files(written: Path) -> None:
+    out = written.parent
+    assert written.name == "report.html"
+    plots = {p.stem for p in (out / "plots").glob("*.png")}
+    assert {"labels", "class_samples", "histograms", "histograms_log", "channel_histograms"} <= plots
+    assert {
+        "flagged_brightness",
+        "flagged_zero",
+        "flagged_entropy",
+        "duplicates_exact",
+        "duplicates_near",
+    } <= plots
+    assert {"cluster_outliers", "cluster_potential_outliers", "cluster_duplicates"} <= plots
+
+
+def test_report_self_contained(written: Path) -> None:
+    from PIL import Image
+
+    page = written.read_text()
+    # no external resource: every src / href is an embedded image or an in-page anchor
+    for attr in re.findall(r'(?:src|href)="([^"]*)"', page):
+        assert attr.startswith(("data:image/png;base64,", "#")), attr[:60]
+    assert "<script" not in page and "@import" not in page and "url(" not in page
+    pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(pngs) == len(list((written.parent / "plots").glob("*.png")))
+    for b64 in pngs:  # every embedded image decodes
+        with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+            im.verify()
+
+
+def test_report_content(written: Path) -> None:
+    page = written.read_text()
+    assert '<div class="v" id="count-images">8</div>' in page
+    assert '<div class="v" id="count-flagged">4</div>' in page
+    assert '<div class="v" id="count-exact">1 (2 images)</div>' in page
+    assert '<div class="v" id="count-outliers">2</div>' in page
+    assert '<div class="v" id="count-classes">3</div>' in page
+    for section in ("Summary", "Labels", "Statistics", "Linter", "Duplicates", "Clusterer", "Settings"):
+        assert f"<h2>{section}</h2>" in page
+    rows = _html_table(page, "table-class-wise")
+    assert rows[0][:5] == ["", "brightness", "entropy", "zero", "Total"]
+    body = {r[0]: r[1:] for r in rows[1:]}
+    assert body["cat"][:5] == ["1", "0", "2", "3", "2"]
+    assert body["(no objects)"][:4] == ["0", "1", "0", "1"]
+    assert body["Total"][:6] == ["2", "1", "2", "5", "4", "8"]
+
+
+def _html_table(page: str, table_id: str) -> list[list[str]]:
+    """The cell texts of one table of the page, row by row (the header corner cell included)."""
+    m = re.search(rf'<table[^>]*id="{table_id}".*?</table>', page, flags=re.S)
+    assert m, table_id
+    rows = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(0), flags=re.S):
+        rows.append(
+            [
+                re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)
+            ]
+        )
+    return rows
+
+
+def test_report_from_paths_without_labels(tmp_path: Path, images: list[np.ndarray]) -> None:
+    """No labels, images read lazily from report.paths, no duplicates searched."""
+    from PIL import Image
+
+    files = []
+    for i, img in enumerate(images[:5]):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(np.moveaxis(img, 0, -1) if img.shape[0] == 3 else img[0]).save(p)
+        files.append(str(p))
+    rep = scan(images[:5], hashes=False)
+    rep.paths = dict(enumerate(files))
+    rep.issues = {1: {"brightness": 0.5}}
+    path = write_report(rep, tmp_path / "out", max_grid=4)
+    page = path.read_text()
+    assert '<div class="v" id="count-exact">not run</div>' in page
+    assert "<h2>Labels</h2>" not in page and (tmp_path / "out" / "plots" / "flagged_brightness.png").exists()
+    assert "img1.png" in page  # the flagged-images table names the file
+
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_report_in_headless_chromium(written: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        "--window-size=1280,2400", f"--screenshot={shot}", "--dump-dom", written.as_uri(),
+    ]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [ln for ln in run.stderr.splitlines() if "CONSOLE" in ln or "Failed to load resource" in ln]
+    assert not console, console
+    dom = run.stdout
+    text = re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]*"', "", dom))
+    text = re.sub(r"\s+", " ", text)
+    assert "8 images" in text
+    assert re.search(r"\b4 flagged by the Linter", text)
+    assert re.search(r"\b2 cluster outliers", text)
+    assert re.search(r"1 \(2 images\) exact duplicate groups", text)
+    for name in CLASSES:
+        assert re.search(rf"\b{name}\b", text)
+    assert "Flagged images by class and metric" in text
+    assert dom.count("data:image/png;base64,") == len(list((written.parent / "plots").glob("*.png")))
+    with Image.open(shot) as im:
+        assert im.size == (1280, 2400)
+        arr = np.asarray(im.convert("L"), dtype=np.float64)
+    assert arr[:120].std() > 10  # the header and summary cards were painted, not a blank page
+    assert len(np.unique(arr)) > 50
+
+
+def test_report_with_only_failures(tmp_path: Path) -> None:
+    rep = AuditReport(
+        index=np.zeros(0, dtype=np.int64),
+        stats={},
+        failed={0: "could not be decoded"},
+        paths={0: "/data/a.jpg"},
+    )
+    page = write_report(rep, tmp_path).read_text()
+    assert '<div class="v" id="count-failed">1</div>' in page
+    assert "<h2>Failed</h2>" in page and "could not be decoded" in page and "/data/a.jpg" in page
+    assert not list((tmp_path / "plots").glob("*.png"))

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= cpu,embeddings,lightning,data,report,test,parity
 STAMP := $(VENV)/.installed-$(shell echo '$(EXTRAS)' | tr ',' '-')
 
-.PHONY: setup run test test-slow test-all test-cuda bench photos lint gpu-check clean
+.PHONY: setup run test test-slow test-all test-cuda bench photos fashion guide lint gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,10 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-slow: $(STAMP) photos
+test-slow: $(STAMP) photos fashion
 	$(BIN)/python -m pytest -m "slow" -q
 
-test-all: $(STAMP) photos
+test-all: $(STAMP) photos fashion
 	$(BIN)/python -m pytest -q
 
 test-cuda: $(STAMP)
@@ -34,6 +34,13 @@ test-cuda: $(STAMP)
 
 photos:
 	PYTHON=$(BIN)/python bash scripts/fetch_photos.sh
+
+fashion:
+	bash scripts/fetch_fashion_mnist.sh
+
+## the whole Data Cleaning Guide on Fashion-MNIST (writes out/guide/)
+guide: $(STAMP) fashion
+	$(BIN)/python scripts/data_cleaning_guide.py --out out/guide
 
 bench: $(STAMP) photos
 	$(BIN)/python scripts/bench.py

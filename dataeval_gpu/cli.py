@@ -171,6 +171,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    named: list = []
     if args.path is None:
         named = sample_photos()
         if args.limit:
@@ -214,7 +215,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         try:
             from .report import write_report
 
-            written["report"] = str(write_report(report, out))
+            images = [img for _, img in named] if args.path is None else None
+            written["report"] = str(write_report(report, out, images=images))
         except ImportError as exc:
             logger.warning("plots / HTML report not written: %s", exc)
     if (out / CHECKPOINT).exists():

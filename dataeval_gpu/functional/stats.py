@@ -145,7 +145,7 @@ def _entropy(hist: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- 8-bit path
 
 
-def _count_uint8(x: torch.Tensor, cmax: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _count_uint8(x: torch.Tensor, cmax: int, per_channel_bincount: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Value counts and Laplacian-value counts of a stacked uint8 bucket.
 
     x: ``(B, C, H, W)`` uint8.  Returns ``counts (B, C, 256)`` int64 and
@@ -158,7 +158,7 @@ def _count_uint8(x: torch.Tensor, cmax: int) -> tuple[torch.Tensor, torch.Tensor
     sdtype = torch.int16 if c <= 16 else torch.int32
     s = x.sum(1, dtype=sdtype)
     lap = laplacian(s)
-    if x.device.type == "cpu":
+    if x.device.type == "cpu" and per_channel_bincount:
         rows = x.reshape(b * c, h * w)
         counts = torch.stack([torch.bincount(rows[i], minlength=256) for i in range(b * c)])
         lap_flat = lap.reshape(b, h * w)
@@ -437,23 +437,34 @@ def image_statistics(
     if eight:
         cmax = int(c_all[eight].max())
         as_u8 = [images[i].view(torch.uint8) if images[i].dtype == torch.bool else images[i] for i in eight]
-        if dev.type == "cpu":
-            results = _map_images_cpu(lambda t: _count_uint8(t.unsqueeze(0), cmax), as_u8)
-            counts_list = [r[0][0] for r in results]
-            lap = torch.cat([r[1] for r in results])
-        else:
-            counts_list = [None] * len(eight)  # type: ignore[list-item]
-            lap = torch.zeros(len(eight), 16 * 255 * cmax + 1, dtype=torch.int64, device=dev)
-            groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-            for j, t in enumerate(as_u8):
+        # tasks: big images one by one (per-channel uint8 bincount, no widening), small ones
+        # stacked by shape (one widened bincount per stack: per-image overhead dominates them)
+        tasks: list[list[int]] = []
+        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for j, t in enumerate(as_u8):
+            if dev.type == "cpu" and t.numel() >= 65536:
+                tasks.append([j])
+            else:
                 groups[tuple(t.shape)].append(j)
-            for js in groups.values():
-                cnt, lp = _count_uint8(torch.stack([as_u8[j] for j in js]), cmax)
-                for k, j in enumerate(js):
-                    counts_list[j] = cnt[k]
-                lap[js] = lp
-        # per-image counts (channels summed), padded channel counts for the per-channel rows
-        img_counts = torch.stack([cnt.sum(0) for cnt in counts_list])
+        for shape, js in groups.items():
+            per = max(1, (1 << 22) // max(1, int(torch.tensor(shape).prod())))
+            tasks.extend(js[k : k + per] for k in range(0, len(js), per))
+
+        def count_task(js: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+            x = as_u8[js[0]].unsqueeze(0) if len(js) == 1 else torch.stack([as_u8[j] for j in js])
+            return _count_uint8(x, cmax, per_channel_bincount=dev.type == "cpu" and len(js) == 1)
+
+        results = _map_images_cpu(count_task, tasks) if dev.type == "cpu" else [count_task(js) for js in tasks]
+        order = torch.tensor([j for js in tasks for j in js], dtype=torch.int64)
+        inv = torch.empty_like(order)
+        inv[order] = torch.arange(order.numel())
+        inv = inv.to(dev)
+        lap = torch.cat([r[1] for r in results])[inv]
+        # per-image counts (channels summed); per-channel rows in image order
+        img_counts = torch.cat([r[0].sum(1) for r in results])[inv]
+        if per_channel:
+            ch_blocks = [r[0][k] for r in results for k in range(r[0].shape[0])]
+            counts_list = [ch_blocks[int(i)] for i in inv.tolist()]
         idx8 = torch.tensor(eight, dtype=torch.int64)
         c8 = c_all[idx8].to(dev)
         hw8 = (h_all[idx8] * w_all[idx8]).to(dev)

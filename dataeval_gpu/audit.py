@@ -334,7 +334,7 @@ class DataAudit:
         if self.embeddings:
             from .accumulators.embeddings import EmbeddingAccumulator
 
-            self._embed = EmbeddingAccumulator(model=self.embed_model, device=device)
+            self._embed = EmbeddingAccumulator(model=self.embed_model).to(device)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -418,7 +418,7 @@ class DataAudit:
                 logger.warning("image %d does not fit on %s: measuring it on the CPU", int(idx[0]), dev)
                 cpu_rows = _cpu_rows(self._stats, imgs)  # type: ignore[arg-type]
                 rows = {k: v.to(dev) for k, v in cpu_rows.items()}
-                emb = self._embed.batch_rows([imgs[0].cpu()]) if self._embed is not None else None
+                emb = self._embed.batch_rows([imgs[0]]) if self._embed is not None else None
             else:
                 raise
         self._stats.append_rows(idx.to(dev), rows)  # type: ignore[union-attr]
@@ -535,8 +535,8 @@ class DataAudit:
     def _cluster(self, index: np.ndarray) -> dict[str, Any]:
         from .detectors.clusterer import Clusterer
 
-        emb_idx, emb = self._embed.compute()  # type: ignore[union-attr]
-        emb_idx = np.asarray(emb_idx)
+        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
         if len(emb_idx) < 3:
             return {}
         out = Clusterer(np.asarray(emb)).evaluate()

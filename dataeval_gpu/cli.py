@@ -15,7 +15,6 @@ Long runs checkpoint every ``--checkpoint-every`` batches; ``--resume`` continue
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -154,12 +153,11 @@ def main() -> int:
         t = time.perf_counter() - t0
         rt = None
         if ref:
-            from PIL import Image
-
             from dataeval.detectors import Duplicates as RefDup
             from dataeval.detectors import Linter as RefLinter
             from dataeval.flags import ImageStat as RS
             from dataeval.metrics import imagestats as ref_imagestats
+            from PIL import Image
 
             t0 = time.perf_counter()
             decoded = []

@@ -35,7 +35,7 @@ def _numpy_reference(stats: dict, method: str, threshold: float | None) -> dict:
             s = np.sort(v)
             n = len(s)
 
-            def mid(q):
+            def mid(q, s=s, n=n):
                 pos = q * (n - 1)
                 return (s[int(np.floor(pos))] + s[int(np.ceil(pos))]) / 2
 

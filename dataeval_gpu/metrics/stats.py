@@ -131,7 +131,7 @@ def imagestats(
     per_image = bool(flags & (ImageStat.ALL_STATS | ImageStat.ALL_V1))
     res = compute_stats(images, per_image=per_image, hashes=hashes, batch_size=batch_size, device=device, progress=progress)
     out: dict[str, Any] = {}
-    for flag, name in wanted.items():
+    for name in wanted.values():
         if name == "xxhash":
             from ..functional.hashing import hash_hex
 

@@ -149,27 +149,27 @@ def _count_uint8(x: torch.Tensor, cmax: int, per_channel_bincount: bool = True) 
     """Value counts and Laplacian-value counts of a stacked uint8 bucket.
 
     x: ``(B, C, H, W)`` uint8.  Returns ``counts (B, C, 256)`` int64 and
-    ``lap (B, 16·255·cmax + 1)`` int64, the counts of the integer Laplacian of the channel
-    sum offset by ``8·255·cmax``.
+    ``lap (B, 256·cmax + 1)`` int64, the counts of the integer Laplacian L of the channel
+    sum clamped to ``[-cmax, 255·cmax]`` and offset by ``cmax``.  The clamp loses nothing:
+    blurriness and sharpness read clip(k·L/C + 0.5, 0, 255) with k >= 1, which is already 0
+    for L <= -C/2 and 255 for L >= 254.5·C.
     """
     b, c, h, w = x.shape
-    off = 8 * 255 * cmax
-    nb = 2 * off + 1
+    off = cmax
+    nb = 256 * cmax + 1
     sdtype = torch.int16 if c <= 16 else torch.int32
     s = x.sum(1, dtype=sdtype)
-    lap = laplacian(s)
+    lap = laplacian(s).clamp_(-cmax, 255 * cmax).add_(off)
     if x.device.type == "cpu" and per_channel_bincount:
         rows = x.reshape(b * c, h * w)
         counts = torch.stack([torch.bincount(rows[i], minlength=256) for i in range(b * c)])
         lap_flat = lap.reshape(b, h * w)
-        lap_counts = torch.stack(
-            [torch.bincount(lap_flat[i].to(torch.int32) + off, minlength=nb) for i in range(b)]
-        )
+        lap_counts = torch.stack([torch.bincount(lap_flat[i], minlength=nb) for i in range(b)])
         return counts.reshape(b, c, 256), lap_counts
     ids = torch.arange(b * c, device=x.device, dtype=torch.int64).unsqueeze(1) * 256
     counts = torch.bincount((x.reshape(b * c, h * w).to(torch.int64) + ids).reshape(-1), minlength=b * c * 256)
     bid = torch.arange(b, device=x.device, dtype=torch.int64).unsqueeze(1) * nb
-    lap_counts = torch.bincount((lap.reshape(b, h * w).to(torch.int64) + off + bid).reshape(-1), minlength=b * nb)
+    lap_counts = torch.bincount((lap.reshape(b, h * w).to(torch.int64) + bid).reshape(-1), minlength=b * nb)
     return counts.reshape(b, c, 256), lap_counts.reshape(b, nb)
 
 
@@ -235,7 +235,7 @@ def _blur_from_lap_counts(lap: torch.Tensor, cmax: int, c: torch.Tensor, k: torc
     sums of g and g² are exact int64 sums: the result does not depend on how images were
     batched (nor on the summation order of any device).
     """
-    off = 8 * 255 * cmax
+    off = cmax  # see _count_uint8: L clamped to [-cmax, 255·cmax], offset by cmax
     lv = torch.arange(lap.shape[1], device=lap.device, dtype=torch.int64) - off
     c64 = c.to(torch.int64).unsqueeze(1)
     g = torch.minimum(torch.clamp_min(2 * k.to(torch.int64).unsqueeze(1) * lv.unsqueeze(0) + c64, 0), 510 * c64)

@@ -221,7 +221,19 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
         img = img[0]
     if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
         img = _tv_decode(t, ImageReadMode.RGB)
-    return img
+    return _chw_contiguous(img)
+
+
+def _chw_contiguous(img: torch.Tensor) -> torch.Tensor:
+    """torchvision's decoders return CHW views of interleaved HWC memory; the statistics read
+    each channel as one row, so make the planes contiguous here, in the loader worker
+    (numpy's transposing copy is ~2x faster than torch's for uint8)."""
+    if img.is_contiguous() or img.ndim != 3:
+        return img
+    hwc = img.permute(1, 2, 0)
+    if hwc.is_contiguous():
+        return torch.from_numpy(np.ascontiguousarray(hwc.numpy().transpose(2, 0, 1)))
+    return img.contiguous()
 
 
 def decode_file(path: str | os.PathLike) -> torch.Tensor:

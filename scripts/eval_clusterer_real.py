@@ -1,22 +1,30 @@
 #!/usr/bin/env python
-"""The Clusterer on real image embeddings: outlier shares, planted copies, a grid to look at.
+"""The Clusterer on real image embeddings: outlier shares, planted copies, grids to look at.
 
-    python scripts/eval_clusterer_real.py                      # Fashion-MNIST 5,000 + photos
-    python scripts/eval_clusterer_real.py --fashion-n 10000    # a larger sample
-    python scripts/eval_clusterer_real.py --grid /tmp/grids    # save flagged-image grids (PNG)
+    python scripts/eval_clusterer_real.py                       # Fashion-MNIST 5,000 + photos
+    python scripts/eval_clusterer_real.py --fashion-n 20000     # a larger sample
+    python scripts/eval_clusterer_real.py --grid /tmp/grids     # PNG grids of the flagged images
+    python scripts/eval_clusterer_real.py --metric euclidean    # compare a Clusterer setting
 
-Data (fetched by ``scripts/fetch_fashion_mnist.sh`` and ``scripts/fetch_photos.sh``):
+Data (``scripts/fetch_fashion_mnist.sh`` and ``scripts/fetch_photos.sh`` fetch it):
 
-* Fashion-MNIST test split: the first ``--fashion-n`` images, plus planted copies of 40 of
-  them: 20 exact copies and 20 resized ones (28 -> 56 px bilinear);
-* the JPEGs of ``data_cache/photos`` (long side fitted to 512 px), plus 20 exact copies,
-  20 copies at half size and 20 re-encoded as JPEG quality 75.
+* **Fashion-MNIST**: the first ``--fashion-n`` images of test + train (test first), plus
+  planted copies of 40 of them — 20 exact, 20 resized (28 -> 56 px, bilinear) — and
+  atypical images: 10 real photos (from the photos folder), one blank grey image and one
+  of uniform noise;
+* **photos**: the JPEGs of ``data_cache/photos`` (long side fitted to 512 px), plus copies of
+  80 of them — 20 exact, 20 at 3/4 size, 20 at half size, 20 re-encoded as JPEG quality 75 —
+  and atypical images: 5 Fashion-MNIST items, one blank grey image, one of uniform noise.
 
 Everything is embedded with the default model (:func:`dataeval_gpu.embeddings.embed`,
-EfficientNet-Lite0, 1280-d), once: the arrays are cached in ``--cache`` (default
-``/tmp/clusterer_real``), since embedding runs at ~30-100 images/s on a small CPU.
-Reported per set: clusters, noise, the outlier and potential-outlier shares, and the
-planted copies found as duplicates (exact) or potential duplicates (resized / re-encoded).
+EfficientNet-Lite0, 1280-d) and cached in ``--cache`` (default ``/tmp/clusterer_real``):
+Fashion-MNIST in blocks of 5,000 images, so a larger ``--fashion-n`` embeds only the new
+blocks (embedding runs at ~30-100 images/s on a small CPU).
+
+Reported per set: clusters, noise, the outlier and outlier + potential shares among the
+original images, the atypical plants flagged, the planted copies found as duplicates
+(exact) or potential duplicates, and how many original images sit in potential-duplicate
+groups.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from dataeval_gpu.detectors.clusterer import Clusterer  # noqa: E402
 
 N_COPIES = 20
+BLOCK = 5000
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -48,71 +57,53 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def _resize(chw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _pil(chw: np.ndarray):
     from PIL import Image
 
     hwc = np.moveaxis(chw, 0, -1)
-    pil = Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc)
-    arr = np.asarray(pil.resize(size, Image.Resampling.BILINEAR))
+    return Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc)
+
+
+def _chw(img) -> np.ndarray:
+    arr = np.asarray(img)
     return arr[None] if arr.ndim == 2 else np.ascontiguousarray(np.moveaxis(arr, -1, 0))
 
 
-def _jpeg(chw: np.ndarray, quality: int = 75) -> np.ndarray:
+def resize(chw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
-    hwc = np.moveaxis(chw, 0, -1)
-    pil = Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc)
+    return _chw(_pil(chw).resize(size, Image.Resampling.BILINEAR))
+
+
+def jpeg(chw: np.ndarray, quality: int = 75) -> np.ndarray:
+    from PIL import Image
+
     buf = io.BytesIO()
-    pil.save(buf, format="JPEG", quality=quality)
-    arr = np.asarray(Image.open(io.BytesIO(buf.getvalue())))
-    return arr[None] if arr.ndim == 2 else np.ascontiguousarray(np.moveaxis(arr, -1, 0))
+    _pil(chw).save(buf, format="JPEG", quality=quality)
+    return _chw(Image.open(io.BytesIO(buf.getvalue())))
 
 
-def fashion_images(n: int, seed: int = 0) -> tuple[list[np.ndarray], dict[str, list[tuple[int, int]]]]:
-    """The first n test images and planted copies; the copies as (source, copy) pairs."""
-    x = read_idx(ROOT / "data_cache" / "fashion-mnist" / "t10k-images-idx3-ubyte.gz")
-    images = [x[i][None] for i in range(n)]
-    rng = np.random.default_rng(seed)
-    src = rng.choice(n, 2 * N_COPIES, replace=False)
-    pairs: dict[str, list[tuple[int, int]]] = {"exact": [], "resized": []}
-    for j, s in enumerate(src.tolist()):
-        kind = "exact" if j < N_COPIES else "resized"
-        img = images[s].copy() if kind == "exact" else _resize(images[s], (56, 56))
-        pairs[kind].append((s, len(images)))
-        images.append(img)
-    return images, pairs
+def fashion_pool() -> np.ndarray:
+    """Fashion-MNIST test then train images, (70000, 28, 28) uint8."""
+    root = ROOT / "data_cache" / "fashion-mnist"
+    return np.concatenate(
+        [read_idx(root / "t10k-images-idx3-ubyte.gz"), read_idx(root / "train-images-idx3-ubyte.gz")]
+    )
 
 
-def photo_images(seed: int = 0) -> tuple[list[np.ndarray], dict[str, list[tuple[int, int]]], list[str]]:
-    from dataeval_gpu.datasets import list_image_files, load_folder_photos
+def load_photos() -> list[np.ndarray]:
+    from dataeval_gpu.datasets import load_folder_photos
 
     root = ROOT / "data_cache" / "photos"
-    images = load_folder_photos(root, max_side=512)
-    names = [p.name for p in list_image_files(root)][: len(images)]
-    n = len(images)
+    return load_folder_photos(root, max_side=512) if root.is_dir() else []
+
+
+def blank_and_noise(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    src = rng.choice(n, 3 * N_COPIES, replace=False)
-    pairs: dict[str, list[tuple[int, int]]] = {"exact": [], "half": [], "jpeg75": []}
-    for j, s in enumerate(src.tolist()):
-        kind = ("exact", "half", "jpeg75")[j // N_COPIES]
-        img = images[s]
-        if kind == "exact":
-            new = img.copy()
-        elif kind == "half":
-            new = _resize(img, (max(1, img.shape[2] // 2), max(1, img.shape[1] // 2)))
-        else:
-            new = _jpeg(img)
-        pairs[kind].append((s, len(images)))
-        images.append(new)
-    return images, pairs, names
+    return [np.full((3, 64, 64), 128, np.uint8), rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)]
 
 
-def cached_embeddings(name: str, images: list[np.ndarray], cache: Path) -> np.ndarray:
-    f = cache / f"{name}.npy"
-    if f.exists():
-        emb = np.load(f)
-        if len(emb) == len(images):
-            return emb
+def _embed(images: list[np.ndarray]) -> np.ndarray:
     import torch
 
     from dataeval_gpu.embeddings import embed
@@ -121,60 +112,178 @@ def cached_embeddings(name: str, images: list[np.ndarray], cache: Path) -> np.nd
     t = time.perf_counter()
     emb = embed(images, batch_size=64)
     print(f"  embedded {len(images)} images in {time.perf_counter() - t:.0f} s", flush=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(f, emb)
     return emb
+
+
+def cached(path: Path, images: list[np.ndarray]) -> np.ndarray:
+    if path.exists():
+        emb = np.load(path)
+        if len(emb) == len(images):
+            return emb
+    emb = _embed(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, emb)
+    return emb
+
+
+def fashion_set(n: int, cache: Path, photos: list[np.ndarray], seed: int = 0) -> dict:
+    pool = fashion_pool()
+    if not 1 <= n <= len(pool):
+        raise SystemExit(f"--fashion-n must be in [1, {len(pool)}]")
+    images = [pool[i][None] for i in range(n)]
+    parts = []
+    for b in range(0, n, BLOCK):
+        stop = min(b + BLOCK, n)
+        parts.append(cached(cache / f"fashion_{b}_{stop}.npy", images[b:stop]))
+    rng = np.random.default_rng(seed)
+    src = rng.choice(n, 2 * N_COPIES, replace=False).tolist()
+    pairs: dict[str, list[tuple[int, int]]] = {"exact": [], "resized": []}
+    extra: list[np.ndarray] = []
+    for j, s in enumerate(src):
+        kind = "exact" if j < N_COPIES else "resized"
+        pairs[kind].append((s, n + len(extra)))
+        extra.append(images[s].copy() if kind == "exact" else resize(images[s], (56, 56)))
+    pick = rng.choice(len(photos), min(10, len(photos)), replace=False).tolist() if photos else []
+    atypical = list(range(n + len(extra), n + len(extra) + len(pick) + 2))
+    extra += [photos[i] for i in pick] + blank_and_noise(seed)
+    parts.append(cached(cache / f"fashion{n}_planted_{len(extra)}.npy", extra))
+    return {
+        "name": f"fashion{n}",
+        "images": images + extra,
+        "emb": np.concatenate(parts),
+        "n": n,
+        "pairs": pairs,
+        "atypical": atypical,
+    }
+
+
+def photo_set(cache: Path, photos: list[np.ndarray], seed: int = 0) -> dict:
+    n = len(photos)
+    rng = np.random.default_rng(seed)
+    src = rng.choice(n, 4 * N_COPIES, replace=False).tolist()
+    kinds = ("exact", "resized_3/4", "half", "jpeg75")
+    pairs: dict[str, list[tuple[int, int]]] = {k: [] for k in kinds}
+    extra: list[np.ndarray] = []
+    for j, s in enumerate(src):
+        kind = kinds[j // N_COPIES]
+        img = photos[s]
+        _, h, w = img.shape
+        if kind == "exact":
+            new = img.copy()
+        elif kind == "resized_3/4":
+            new = resize(img, (max(1, w * 3 // 4), max(1, h * 3 // 4)))
+        elif kind == "half":
+            new = resize(img, (max(1, w // 2), max(1, h // 2)))
+        else:
+            new = jpeg(img)
+        pairs[kind].append((s, n + len(extra)))
+        extra.append(new)
+    pool = (
+        fashion_pool()
+        if (ROOT / "data_cache" / "fashion-mnist").is_dir()
+        else np.zeros((0, 28, 28), np.uint8)
+    )
+    items = (
+        [pool[i][None] for i in rng.choice(len(pool), min(5, len(pool)), replace=False)] if len(pool) else []
+    )
+    atypical = list(range(n + len(extra), n + len(extra) + len(items) + 2))
+    extra += items + blank_and_noise(seed + 1)
+    emb = np.concatenate(
+        [cached(cache / f"photos_{n}.npy", photos), cached(cache / f"photos_planted_{len(extra)}.npy", extra)]
+    )
+    return {
+        "name": f"photos{n}",
+        "images": photos + extra,
+        "emb": emb,
+        "n": n,
+        "pairs": pairs,
+        "atypical": atypical,
+    }
 
 
 def _pair_found(groups: list[list[int]], a: int, b: int) -> bool:
     return any(a in g and b in g for g in groups)
 
 
-def evaluate(name: str, emb: np.ndarray, pairs: dict[str, list[tuple[int, int]]], **kwargs) -> dict:
+def evaluate(s: dict, **kwargs) -> tuple[dict, object]:
+    emb, n = s["emb"], s["n"]
     t = time.perf_counter()
     out = Clusterer(emb, **kwargs).evaluate()
     secs = time.perf_counter() - t
-    n = len(emb)
+    outl = [i for i in out.outliers if i < n]
+    pot = [i for i in out.potential_outliers if i < n]
+    in_near = {i for g in out.potential_duplicates for i in g if i < n}
+    planted_copies = {b for pp in s["pairs"].values() for _, b in pp}
     res = {
-        "set": name,
-        "n": n,
+        "set": s["name"],
+        "n_original": n,
+        "n_total": len(emb),
+        "metric": out.metric,
         "seconds": round(secs, 2),
         "clusters": int(out.cluster_label.max()) + 1,
         "noise": int((out.cluster_label < 0).sum()),
-        "outliers": len(out.outliers),
-        "potential_outliers": len(out.potential_outliers),
-        "outlier_share": round(len(out.outliers) / n, 4),
-        "flagged_share": round((len(out.outliers) + len(out.potential_outliers)) / n, 4),
+        "outliers": len(outl),
+        "potential_outliers": len(pot),
+        "outlier_share": round(len(outl) / n, 4),
+        "flagged_share": round((len(outl) + len(pot)) / n, 4),
+        "atypical_outliers": f"{sum(i in set(out.outliers) for i in s['atypical'])}/{len(s['atypical'])}",
+        "atypical_flagged": f"{sum(i in set(out.outliers) | set(out.potential_outliers) for i in s['atypical'])}"
+        f"/{len(s['atypical'])}",
         "duplicate_groups": len(out.duplicates),
+        "duplicate_groups_without_plants": sum(not (set(g) & planted_copies) for g in out.duplicates),
         "potential_duplicate_groups": len(out.potential_duplicates),
-        "in_duplicate_groups": sum(len(g) for g in out.duplicates),
-        "in_potential_groups": sum(len(g) for g in out.potential_duplicates),
+        "originals_in_potential_groups": len(in_near),
     }
-    for kind, pp in pairs.items():
-        res[f"{kind}_as_duplicate"] = sum(_pair_found(out.duplicates, a, b) for a, b in pp)
-        res[f"{kind}_as_potential"] = sum(_pair_found(out.potential_duplicates, a, b) for a, b in pp)
-        res[f"{kind}_planted"] = len(pp)
+    for kind, pp in s["pairs"].items():
+        dup = sum(_pair_found(out.duplicates, a, b) for a, b in pp)
+        near = sum(_pair_found(out.potential_duplicates, a, b) for a, b in pp)
+        res[f"copies_{kind}"] = f"{dup} dup + {near} potential / {len(pp)}"
     return res, out
 
 
 def save_grid(images: list[np.ndarray], ids: list[int], path: Path, title: str, tile: int = 96) -> None:
+    """Up to 64 images in an 8-column grid, each labelled with its index."""
     from PIL import Image, ImageDraw
 
     ids = ids[:64]
     cols = 8
     rows = max(1, (len(ids) + cols - 1) // cols)
     canvas = Image.new("RGB", (cols * tile, rows * tile + 14), "white")
-    ImageDraw.Draw(canvas).text((2, 1), title, fill="black")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((2, 1), title, fill="black")
     for j, i in enumerate(ids):
-        img = images[i]
-        hwc = np.moveaxis(img, 0, -1)
-        pil = Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc).convert("RGB")
+        pil = _pil(images[i]).convert("RGB")
         pil.thumbnail((tile - 4, tile - 14))
         x0, y0 = (j % cols) * tile, (j // cols) * tile + 14
         canvas.paste(pil, (x0 + 2, y0 + 12))
-        ImageDraw.Draw(canvas).text((x0 + 2, y0), str(i), fill="red")
+        draw.text((x0 + 2, y0), str(i), fill="red")
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
+
+
+def grids(s: dict, out, folder: Path) -> None:
+    order = np.argsort(-np.maximum(out.outlier_score, out.sparsity_score))
+    flagged_out, flagged_pot = set(out.outliers), set(out.potential_outliers)
+    name, images = s["name"], s["images"]
+    save_grid(
+        images,
+        [int(i) for i in order if i in flagged_out],
+        folder / f"{name}_outliers.png",
+        f"{name}: outliers, highest score first",
+    )
+    save_grid(
+        images,
+        [int(i) for i in order if i in flagged_pot],
+        folder / f"{name}_potential.png",
+        f"{name}: potential outliers, highest score first",
+    )
+    rest = np.setdiff1d(np.arange(s["n"]), out.outliers + out.potential_outliers)
+    pick = np.random.default_rng(1).choice(rest, min(64, rest.size), replace=False)
+    save_grid(images, sorted(pick.tolist()), folder / f"{name}_random.png", f"{name}: random unflagged")
+    pairs = [i for g in out.potential_duplicates[:32] for i in g[:2]]
+    save_grid(
+        images, pairs, folder / f"{name}_potential_duplicates.png", f"{name}: potential duplicate groups"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,34 +291,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fashion-n", type=int, default=5000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/clusterer_real"))
     ap.add_argument("--grid", type=Path, default=None, help="folder for PNG grids of flagged images")
+    ap.add_argument("--metric", default="auto", help="Clusterer metric (auto, cosine, euclidean)")
     ap.add_argument("--skip-photos", action="store_true")
     ap.add_argument("--skip-fashion", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    results = []
+    photos = load_photos()
     sets = []
     if not args.skip_fashion:
-        imgs, pairs = fashion_images(args.fashion_n)
-        sets.append((f"fashion{args.fashion_n}", imgs, pairs))
-    if not args.skip_photos:
-        imgs, pairs, _ = photo_images()
-        sets.append(("photos", imgs, pairs))
-    for name, imgs, pairs in sets:
-        print(f"{name}: {len(imgs)} images", flush=True)
-        emb = cached_embeddings(name, imgs, args.cache)
-        res, out = evaluate(name, emb, pairs)
+        sets.append(fashion_set(args.fashion_n, args.cache, photos))
+    if not args.skip_photos and photos:
+        sets.append(photo_set(args.cache, photos))
+    results = []
+    for s in sets:
+        res, out = evaluate(s, metric=args.metric)
         print(json.dumps(res), flush=True)
         results.append(res)
         if args.grid is not None:
-            order = np.argsort(-out.outlier_score)
-            top = [int(i) for i in order if i in set(out.outliers)][:64]
-            save_grid(imgs, top, args.grid / f"{name}_outliers.png", f"{name}: outliers, highest score first")
-            pot = [int(i) for i in order if i in set(out.potential_outliers)][:64]
-            save_grid(imgs, pot, args.grid / f"{name}_potential.png", f"{name}: potential outliers")
-            rng = np.random.default_rng(1)
-            rest = np.setdiff1d(np.arange(len(imgs)), out.outliers + out.potential_outliers)
-            save_grid(imgs, sorted(rng.choice(rest, 64, replace=False).tolist()), args.grid / f"{name}_random.png",
-                      f"{name}: random unflagged")
+            grids(s, out, args.grid)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -1,4 +1,5 @@
-"""Clusterer: DataEval's tutorial data, planted outliers / copies at 10k, the HDBSCAN core."""
+"""Clusterer: DataEval's tutorial data, planted outliers / copies at 10k, real image embeddings,
+the HDBSCAN core."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataeval_gpu.functional.clustering import (
     cluster_distance_scores,
     condense_tree,
     hdbscan_labels,
+    robust_zscore,
     single_linkage,
     spanning_tree,
 )
@@ -262,7 +264,11 @@ def test_accepts_torch_and_lists() -> None:
         (np.zeros((10, 2)), {"k": 0}, "k must"),
         (np.zeros((10, 2)), {"min_cluster_size": 1}, "min_cluster_size"),
         (np.zeros((10, 2)), {"potential_threshold": 3.0}, "potential_threshold"),
+        (np.zeros((10, 2)), {"sparsity_threshold": 1.5}, "potential_threshold"),
+        (np.zeros((10, 2)), {"sparsity_neighbors": 0}, "sparsity_neighbors"),
+        (np.zeros((10, 2)), {"metric": "manhattan"}, "metric"),
         (np.zeros((10, 2)), {"exact_duplicate_ratio": 0.9}, "exact_duplicate_ratio"),
+        (np.zeros((10, 40)), {"exact_duplicate_ratio": 0.9}, "exact_duplicate_ratio"),
     ],
 )
 def test_bad_arguments(data: np.ndarray, kwargs: dict, match: str) -> None:
@@ -282,6 +288,158 @@ def test_memory_is_o_nk() -> None:
     tracemalloc.stop()
     n_sq_bytes = 20_000**2 * 8
     assert peak < 60e6 < n_sq_bytes / 50, peak
+
+
+def test_noise_enters_the_centre_statistics() -> None:
+    """Noise points are scored against the nearest centre with statistics that include them
+    (DataEval 1.x); members-only statistics put every far noise point out of range."""
+    rng = np.random.default_rng(5)
+    members = rng.normal(0, 1, (200, 3))
+    noise = rng.normal(0, 1, (100, 3)) * 3.0
+    x = np.concatenate([members, noise])
+    labels = np.r_[np.zeros(200, np.int64), -np.ones(100, np.int64)]
+    assigned, dist, z, _ = cluster_distance_scores(x, labels)
+    assert (assigned == 0).all()
+    np.testing.assert_allclose(z, (dist - dist.mean()) / dist.std(), rtol=1e-9)
+    _, _, z_members, _ = cluster_distance_scores(x, labels, noise_in_stats=False)
+    m = dist[:200]
+    np.testing.assert_allclose(z_members, (dist - m.mean()) / m.std(), rtol=1e-9)
+    assert (z_members[200:] > 2.5).mean() > 0.5 > 0.2 > (z[200:] > 2.5).mean()
+
+
+def test_near_duplicates_follow_local_density() -> None:
+    """A dense core inside a diffuse halo (one cluster): measured against the local spacing,
+    core points are not near duplicates of each other; against one spacing for the whole
+    cluster, 164 of them were, in chains of up to 11."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(1500, 16)) * 0.25, rng.normal(size=(1500, 16))])
+    x[2999] = x[5] + 0.05 * rng.normal(size=16)  # one real near copy, in the core
+    out = Clusterer(x).evaluate()
+    assert out.potential_duplicates == [[5, 2999]]
+    assert out.duplicates == []
+
+
+def test_robust_zscore() -> None:
+    v = np.r_[np.arange(11.0), 1000.0]
+    z = robust_zscore(v)
+    assert z[-1] > 100 and abs(z[5]) < 0.2  # the extreme value does not mask itself
+    np.testing.assert_array_equal(robust_zscore(np.full(7, 3.0)), np.zeros(7))
+    z = robust_zscore(np.r_[np.zeros(8), 1.0, 2.0])  # MAD 0: mean absolute deviation instead
+    assert np.isfinite(z).all() and z[-1] > z[-2] > 0 == z[0]
+
+
+def test_metric_auto_and_cosine() -> None:
+    rng = np.random.default_rng(9)
+    relu = np.maximum(rng.normal(size=(300, 64)), 0).astype(np.float32)  # pooled-ReLU-like
+    assert Clusterer(relu).metric == "cosine"
+    assert Clusterer(relu - 0.1).metric == "euclidean"  # negative values
+    assert Clusterer(relu[:, :8]).metric == "euclidean"  # few features
+    assert Clusterer(relu, metric="euclidean").metric == "euclidean"
+    assert Clusterer(tutorial_data()).metric == "euclidean"
+    # cosine = Euclidean between unit rows; scaling a row changes nothing
+    scaled = relu * rng.uniform(0.5, 4.0, (300, 1)).astype(np.float32)
+    a = Clusterer(relu).evaluate()
+    b = Clusterer(scaled).evaluate()
+    unit = relu / np.linalg.norm(relu, axis=1, keepdims=True)
+    c = Clusterer(unit, metric="euclidean", near_duplicate_ratio=0.6).evaluate()
+    assert a.metric == b.metric == "cosine" and c.metric == "euclidean"
+    np.testing.assert_allclose(a.outlier_score, b.outlier_score, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(a.outlier_score, c.outlier_score, rtol=1e-4, atol=1e-4)
+    assert a.dict() == b.dict() == c.dict()
+    # an all-zero row stays zero (distance 1 from every unit row) instead of dividing by zero
+    relu[7] = 0
+    out = Clusterer(relu).evaluate()
+    assert np.isfinite(out.outlier_score).all()
+
+
+# ----------------------------------------------------------------- real image embeddings
+
+
+def _chw_resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    hwc = np.moveaxis(img, 0, -1)
+    arr = np.asarray(
+        Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc).resize(size, Image.Resampling.BILINEAR)
+    )
+    return arr[None] if arr.ndim == 2 else np.ascontiguousarray(np.moveaxis(arr, -1, 0))
+
+
+N_REAL = 300
+
+
+def make_real_embeddings() -> tuple[np.ndarray, dict[str, list[tuple[int, int]]], int]:
+    """300 real photos (the 18 bundled scikit-image / scikit-learn photos whole, then random
+    crops of them, 96-512 px) embedded with the default model, plus planted copies: 6 exact
+    copies of crops, the 18 whole photos resized to 3/4, and one blank mid-grey image (the
+    last row).  Embedding the 325 images takes ~10-15 s on two CPU cores."""
+    from dataeval_gpu.datasets import photo_collection
+    from dataeval_gpu.embeddings import embed
+
+    images = photo_collection(N_REAL, seed=0, min_side=96, max_side=512)
+    rng = np.random.default_rng(1)
+    crops = rng.choice(np.arange(18, N_REAL), 6, replace=False).tolist()
+    planted: dict[str, list[tuple[int, int]]] = {"exact": [], "resized": []}
+    extra = []
+    for s in crops:
+        planted["exact"].append((s, N_REAL + len(extra)))
+        extra.append(images[s].copy())
+    for s in range(min(18, N_REAL)):
+        planted["resized"].append((s, N_REAL + len(extra)))
+        img = images[s]
+        extra.append(_chw_resize(img, (img.shape[2] * 3 // 4, img.shape[1] * 3 // 4)))
+    extra.append(np.full((3, 128, 128), 128, np.uint8))
+    return embed(images + extra), planted, N_REAL + len(extra) - 1
+
+
+@pytest.fixture(scope="module")
+def real_embeddings() -> tuple[np.ndarray, dict[str, list[tuple[int, int]]], int]:
+    pytest.importorskip("skimage")
+    return make_real_embeddings()
+
+
+@pytest.fixture(scope="module")
+def real_output(real_embeddings) -> ClustererOutput:
+    return Clusterer(real_embeddings[0]).evaluate()
+
+
+def _together(groups: list[list[int]], a: int, b: int) -> bool:
+    return any(a in g and b in g for g in groups)
+
+
+def test_real_embeddings_flag_a_small_share(real_embeddings, real_output: ClustererOutput) -> None:
+    """On real image embeddings the flags are a small share, not a flood (members-only
+    statistics in Euclidean space flagged over half of 20,000 Fashion-MNIST images)."""
+    out = real_output
+    assert out.metric == "cosine"
+    outl = [i for i in out.outliers if i < N_REAL]
+    pot = [i for i in out.potential_outliers if i < N_REAL]
+    assert len(outl) <= 0.05 * N_REAL, len(outl)
+    assert len(outl) + len(pot) <= 0.10 * N_REAL, (len(outl), len(pot))
+    assert out.cluster_label.max() + 1 >= 2
+
+
+def test_real_embeddings_blank_image_is_an_outlier(real_embeddings, real_output: ClustererOutput) -> None:
+    _, _, blank = real_embeddings
+    assert blank in real_output.outliers
+
+
+def test_real_embeddings_planted_copies(real_embeddings, real_output: ClustererOutput) -> None:
+    _, planted, _ = real_embeddings
+    out = real_output
+    for a, b in planted["exact"]:
+        assert _together(out.duplicates, a, b), (a, b)
+    # every exact group holds a planted copy: nothing else is identical
+    copies = {b for _, b in planted["exact"]}
+    assert all(set(g) & copies for g in out.duplicates)
+    # resized copies: measured 17 of 18 (copies shrunk below the network's input size look
+    # blurred to it and drift further)
+    found = sum(_together(out.duplicates + out.potential_duplicates, a, b) for a, b in planted["resized"])
+    assert found >= 14, found
+    # the other potential groups are overlapping crops of one photo: small groups, no chains
+    assert max(len(g) for g in out.potential_duplicates) <= 12
+    flat = {i for g in out.potential_duplicates for i in g}
+    assert len(flat) <= 0.4 * N_REAL
 
 
 @pytest.mark.cuda

@@ -16,8 +16,10 @@ nature and runs on the CPU whatever device found the neighbours):
    cluster size and the excess-of-mass selection; points outside every selected cluster get
    label -1 (noise).
 5. :func:`cluster_distance_scores` — the distance of every point to its cluster centre (noise
-   points: to the nearest centre) and the z-score of that distance within the cluster.
-6. :func:`duplicate_groups` — index groups joined by very short kNN edges.
+   points: to the nearest centre) and the z-score of that distance among the points scored
+   against that centre (noise included, as DataEval 1.x does).
+6. :func:`robust_zscore` — median / MAD z-scores (the sparsity score).
+7. :func:`duplicate_groups` — index groups joined by very short kNN edges.
 
 Nothing here holds an N×N matrix.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "duplicate_groups",
     "hdbscan_labels",
     "mutual_reachability",
+    "robust_zscore",
     "select_clusters",
     "single_linkage",
     "spanning_tree",
@@ -400,13 +403,17 @@ def _cluster_means(x: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.nda
 
 
 def cluster_distance_scores(
-    x: np.ndarray, labels: np.ndarray, chunk: int = 1 << 22
+    x: np.ndarray, labels: np.ndarray, chunk: int = 1 << 22, noise_in_stats: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distance to the cluster centre and its z-score within the cluster.
 
-    Centres, means and standard deviations (population) come from the cluster's members
-    (label >= 0).  Noise points (label -1) are measured against the nearest centre and
-    scored with that cluster's statistics.
+    Centres are the means of the cluster's members (label >= 0).  Noise points (label -1) are
+    measured against the nearest centre.  The mean and (population) standard deviation of a
+    cluster's distances are taken over every point scored against its centre, noise included
+    (DataEval 1.x's ``compute_cluster_stats``), or over the members only when
+    ``noise_in_stats`` is False.  Including the noise matters on real embeddings: HDBSCAN
+    often leaves a large share of them as noise, all farther from a centre than the members,
+    and members-only statistics would put most of them several standard deviations out.
 
     Returns
     -------
@@ -434,11 +441,12 @@ def cluster_distance_scores(
     for s in range(0, labels.size, step):
         diff = x[s : s + step].astype(np.float64) - centres[assigned[s : s + step]]
         distance[s : s + step] = np.sqrt((diff * diff).sum(1))
-    member = labels >= 0
-    cnt = np.bincount(labels[member], minlength=n_clusters).astype(np.float64)
-    mean = np.bincount(labels[member], weights=distance[member], minlength=n_clusters) / np.maximum(cnt, 1)
-    dev = distance[member] - mean[labels[member]]
-    var = np.bincount(labels[member], weights=dev * dev, minlength=n_clusters) / np.maximum(cnt, 1)
+    member = np.ones(labels.size, dtype=bool) if noise_in_stats else labels >= 0
+    grp = assigned[member]
+    cnt = np.bincount(grp, minlength=n_clusters).astype(np.float64)
+    mean = np.bincount(grp, weights=distance[member], minlength=n_clusters) / np.maximum(cnt, 1)
+    dev = distance[member] - mean[grp]
+    var = np.bincount(grp, weights=dev * dev, minlength=n_clusters) / np.maximum(cnt, 1)
     std = np.sqrt(var)
     mu = mean[assigned]
     sd = std[assigned]
@@ -448,6 +456,31 @@ def cluster_distance_scores(
             sd > 0, excess / np.where(sd > 0, sd, 1.0), np.where(excess > 1e-12 * (1 + mu), np.inf, 0.0)
         )
     return assigned, distance, z, centres
+
+
+#: MAD of a normal distribution = 0.6745 sigma
+_MAD_TO_SIGMA = 1.4826
+#: mean absolute deviation of a normal distribution = 0.7979 sigma
+_MEANAD_TO_SIGMA = 1.2533
+
+
+def robust_zscore(values: np.ndarray) -> np.ndarray:
+    """``(v - median) / (1.4826 * MAD)``: a z-score that a tail of extreme values cannot mask.
+
+    When more than half the values are equal (MAD 0) the scale falls back to
+    1.2533 × the mean absolute deviation from the median; when every value is equal all scores
+    are 0.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return v.copy()
+    dev = v - np.median(v)
+    scale = _MAD_TO_SIGMA * float(np.median(np.abs(dev)))
+    if scale <= 0:
+        scale = _MEANAD_TO_SIGMA * float(np.mean(np.abs(dev)))
+    if scale <= 0:
+        return np.zeros_like(v)
+    return dev / scale
 
 
 # --------------------------------------------------------------------------- duplicates

@@ -20,7 +20,17 @@ echo "== device-parametrised tests on cuda =="
 timeout 200 $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/test_stats.py -k "reference or streaming" 2>&1 | tail -5
 echo "== GPU benchmark =="
 timeout 240 $PY scripts/bench.py --device cuda --no-ref --only stats,dups,lint --json "$out/bench_cuda.json" 2>&1 | tee "$out/bench.log"
-if [ -f scripts/bench_clusterer.py ]; then
-  echo "== Clusterer on GPU =="
-  timeout 200 $PY scripts/bench_clusterer.py --device cuda --gpu-only 2>&1 | tail -15
-fi
+echo "== Clusterer on GPU (1,000,000 x 128, faiss GPU index when faiss-gpu is installed, torch otherwise) =="
+timeout 300 $PY - <<'PY' 2>&1 | tail -8
+import time, numpy as np, torch
+from dataeval_gpu.detectors.clusterer import Clusterer
+rng = np.random.default_rng(0)
+for n in (100_000, 1_000_000):
+    centres = rng.uniform(-10, 10, (10, 128)).astype(np.float32)
+    x = centres[rng.integers(0, 10, n)] + rng.normal(size=(n, 128)).astype(np.float32)
+    torch.cuda.synchronize(); t0 = time.perf_counter()
+    out = Clusterer(x, device="cuda").evaluate()
+    torch.cuda.synchronize()
+    print(f"clusterer {n:>9} x 128 on cuda: {time.perf_counter() - t0:7.1f} s, "
+          f"outliers {len(out.outliers)}, peak GPU mem {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+PY

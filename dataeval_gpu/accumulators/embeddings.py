@@ -19,6 +19,7 @@ from torchmetrics.utilities import dim_zero_cat
 
 from ..embeddings.embed import Embedder
 from ..errors import InvalidArgumentError
+from .stats import first_of_each
 
 __all__ = ["EmbeddingAccumulator"]
 
@@ -116,12 +117,8 @@ class EmbeddingAccumulator(Metric):
             raise InvalidArgumentError("EmbeddingAccumulator.compute() called before any update()")
         emb = dim_zero_cat(self.embeddings)
         idx = dim_zero_cat(self.indices)
-        order = torch.argsort(idx, stable=True)
-        idx = idx[order]
-        emb = emb[order]
-        keep = torch.ones_like(idx, dtype=torch.bool)
-        keep[1:] = idx[1:] != idx[:-1]
-        return idx[keep], emb[keep]
+        sel = first_of_each(idx)
+        return idx[sel], emb[sel]
 
     def compute(self) -> torch.Tensor:
         """``(N, D)`` float32 embeddings in dataset-index order."""

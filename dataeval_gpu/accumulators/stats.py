@@ -41,6 +41,18 @@ def images_from_batch(images: Any, indices: Sequence[int] | None = None) -> list
     return [as_image(images[i], int(names[i])) for i in range(len(images))]
 
 
+def first_of_each(keys: torch.Tensor) -> torch.Tensor:
+    """Positions that sort ``keys`` ascending, keeping the first row of each repeated key.
+
+    (A ``DistributedSampler`` pads its last shard by repeating indices: the repeat goes.)
+    """
+    order = torch.argsort(keys, stable=True)
+    ks = keys[order]
+    keep = torch.ones_like(ks, dtype=torch.bool)
+    keep[1:] = ks[1:] != ks[:-1]
+    return order[keep]
+
+
 class ImageStatsAccumulator(Metric):
     """Per-image statistics (and hashes, and per-channel statistics) over a stream of batches.
 
@@ -168,11 +180,7 @@ class ImageStatsAccumulator(Metric):
         if index is None:
             return {"index": torch.zeros(0, dtype=torch.int64)}
         index = index.to(torch.int64)
-        order = torch.argsort(index, stable=True)
-        sorted_idx = index[order]
-        keep = torch.ones_like(sorted_idx, dtype=torch.bool)
-        keep[1:] = sorted_idx[1:] != sorted_idx[:-1]
-        sel = order[keep]
+        sel = first_of_each(index)
         out["index"] = index[sel]
         keys = (IMAGE_KEYS if self.per_image else ()) + (HASH_KEYS if self.hashes else ())
         for key in keys:
@@ -184,12 +192,7 @@ class ImageStatsAccumulator(Metric):
             if ci is not None:
                 ci = ci.to(torch.int64)
                 cc = self._cat(self.ch_channel).to(torch.int64)
-                key2 = ci * 1_000_003 + cc
-                order = torch.argsort(key2, stable=True)
-                k_sorted = key2[order]
-                keep = torch.ones_like(k_sorted, dtype=torch.bool)
-                keep[1:] = k_sorted[1:] != k_sorted[:-1]
-                sel2 = order[keep]
+                sel2 = first_of_each(ci * 1_000_003 + cc)
                 out["ch_index"] = ci[sel2]
                 out["ch_channel"] = cc[sel2]
                 for key in CHANNEL_KEYS:

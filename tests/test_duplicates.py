@@ -16,13 +16,7 @@ from dataeval_gpu.functional.hashing import hash_hex, perceptual_hash, xxhash64
 
 from .test_hashing import ref_pchash
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,7 @@ import dataeval_gpu.functional.hashing as H
 from dataeval_gpu.datasets import photo_collection
 from dataeval_gpu.errors import InvalidArgumentError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Short tensors: one thread avoids OpenMP overhead on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,7 @@ EXACT = {7: 3, 8: 11, 9: 20}  # val index -> train index it copies byte for byte
 NEAR = {6: 15}  # val index -> train index it copies with one pixel changed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these batches are small, and the CPU is shared (2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _small(img: np.ndarray, side: int = 32) -> np.ndarray:

@@ -186,3 +186,39 @@ def test_cuda_detector_equals_cpu(planted) -> None:
     images, _ = planted
     for kw in ({}, {"radius": 8}, {"hash": "dhash", "d4": True}):
         assert Duplicates(device="cuda", **kw).evaluate(images) == Duplicates(**kw).evaluate(images), kw
+
+
+def test_streamed_cpu_hashes_keep_every_index(planted, monkeypatch) -> None:
+    """The CPU path queues images across batches on the thread pool (2 threads here, a small
+    in-flight bound): every index gets its own xxhash and pHash, tiny images no pHash."""
+    images, _ = planted
+    rng = np.random.default_rng(5)
+    tiny = [rng.integers(0, 256, s).astype(np.uint8) for s in [(3, 8, 30), (1, 30, 5)]]
+    mixed = images[:9] + tiny[:1] + images[9:30] + tiny[1:] + images[30:]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = Duplicates(batch_size=5).hashes(mixed)
+        exact_only = Duplicates(find_near=False, batch_size=3).hashes(mixed)
+        near_only = Duplicates(find_exact=False, batch_size=64).hashes(mixed)
+    finally:
+        torch.set_num_threads(before)
+    want_xx = xxhash64(mixed).tolist()
+    want_ph, want_ok = perceptual_hash([torch.from_numpy(np.ascontiguousarray(i)) for i in mixed])
+    assert got.xxhash.tolist() == exact_only.xxhash.tolist() == want_xx
+    assert got.near.tolist() == near_only.near.tolist() == want_ph.tolist()
+    assert got.near_valid.tolist() == want_ok.tolist()
+    assert [i for i, ok in enumerate(got.near_valid.tolist()) if not ok] == [9, 31]
+    assert exact_only.near is None and near_only.xxhash is None
+    ok = want_ok.tolist()
+    assert [h for h, v in zip(hash_hex(got.near, strip=True), ok) if v] == [
+        ref_pchash(i) for i, v in zip(mixed, ok) if v
+    ]
+
+
+def test_bad_image_shape_names_its_index() -> None:
+    rng = np.random.default_rng(6)
+    good = [rng.integers(0, 256, (3, 20, 20)).astype(np.uint8) for _ in range(3)]
+    bad = rng.integers(0, 256, (2, 3, 20, 20)).astype(np.uint8)
+    with pytest.raises(Exception, match="image 3"):
+        Duplicates(batch_size=2).evaluate(good + [bad])

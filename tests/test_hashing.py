@@ -157,6 +157,60 @@ def test_lanczos_resize_is_pillow_bit_for_bit(order: str) -> None:
         np.testing.assert_array_equal(got.numpy().astype(np.uint8), want, err_msg=f"{(h, w)} -> {(oh, ow)}")
 
 
+@pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
+def test_compiled_grey_lanczos_is_pillow_byte_for_byte() -> None:
+    """The numba kernel against Pillow itself: random and smooth images, 1..16 channels,
+    wide and tall shapes (both of Pillow 13's pass orders), every output size."""
+    rng = np.random.default_rng(11)
+    orders = set()
+    for i in range(160):
+        c = int(rng.choice([1, 2, 3, 4, 16]))
+        h, w = (int(v) for v in rng.integers(9, 400, 2))
+        if i % 4 == 0:  # tall: Pillow 13 runs the vertical pass first
+            h, w = max(h, 3 * w), min(w, 60)
+        if i % 3:
+            yy, xx = np.mgrid[0:h, 0:w]
+            base = np.sin(xx / rng.uniform(2, 40)) + np.cos(yy / rng.uniform(2, 40))
+            img = np.stack([(base * 60 + 128 + rng.normal(0, 15, (h, w))).clip(0, 255) for _ in range(c)])
+            img = img.astype(np.uint8)
+        else:
+            img = rng.integers(0, 256, (c, h, w)).astype(np.uint8)
+        oh, ow = (int(rng.integers(1, min(s - 1, 48) + 1)) for s in (h, w))
+        vfirst = H._vertical_first(h, w, oh, ow, "auto")
+        orders.add(vfirst)
+        grey = (img.astype(np.int64).sum(0) // c).astype(np.uint8)  # depth-8 images: floor of the mean
+        want = np.asarray(Image.fromarray(grey).resize((ow, oh), Image.Resampling.LANCZOS))
+        got = H._rcpu.grey_lanczos_u8(img, oh, ow, vfirst)
+        np.testing.assert_array_equal(got, want, err_msg=f"{img.shape} -> {(oh, ow)}")
+    assert orders == {True, False}
+    dark = (rng.random((3, 40, 50)) > 0.5).astype(np.uint8)  # max mean < 2: 0.65 rescales it
+    assert H._rcpu.grey_lanczos_u8(dark, 32, 32, False) is None
+    assert H._rcpu.grey_lanczos_u8(dark, 32, 32, False, need_depth8=False).shape == (32, 32)
+
+
+@pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize("fn", [H.perceptual_hash, H.difference_hash], ids=["pchash", "dhash"])
+def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, monkeypatch) -> None:
+    rng = np.random.default_rng(12)
+    extra = [
+        rng.integers(0, 256, (3, 500, 40)).astype(np.uint8),  # tall: vertical pass first
+        (rng.random((3, 30, 30)) > 0.5).astype(np.uint8),  # bit depth 1: rescaled grey
+        rng.integers(0, 65536, (3, 19, 23)).astype(np.uint16),
+        rng.random((2, 33, 90)).astype(np.float32),
+        rng.integers(0, 256, (20, 24, 24)).astype(np.uint8),  # more than 16 channels
+        np.ascontiguousarray(rng.integers(0, 256, (40, 30, 3)).astype(np.uint8).transpose(2, 0, 1)),
+        rng.integers(0, 256, (40, 30, 3)).astype(np.uint8).transpose(2, 0, 1),  # non-contiguous
+        rng.integers(0, 256, (3, 9, 40)).astype(np.uint8),  # dhash: 9 rows, no vertical pass
+        rng.integers(0, 256, (3, 8, 40)).astype(np.uint8),  # too small: no hash
+    ]
+    images = to_tensors(mixed_photos[:40]) + [torch.from_numpy(e) for e in extra]
+    compiled = fn(images)
+    monkeypatch.setattr(H._rcpu, "AVAILABLE", False)
+    tensor_path = fn(images)
+    assert compiled[1].tolist() == tensor_path[1].tolist() == [True] * (len(images) - 1) + [False]
+    assert compiled[0].tolist() == tensor_path[0].tolist()
+
+
 def test_pchash_matches_reference_on_real_photos(mixed_photos, device) -> None:
     hashes, valid = H.perceptual_hash(to_tensors(mixed_photos, device))
     assert hashes.device.type == device.type and valid.all()

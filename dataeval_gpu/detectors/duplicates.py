@@ -28,6 +28,8 @@ import torch
 from ..batching import iter_batches, resolve_device
 from ..errors import InvalidArgumentError
 from ..functional.hashing import (
+    CpuHasher,
+    cpu_near_plan,
     difference_hash,
     difference_hash_d4,
     equal_groups,
@@ -219,19 +221,46 @@ class Duplicates:
         """Hash every image of ``images`` (anything :func:`~dataeval_gpu.batching.iter_batches`
         accepts): the xxhash when ``find_exact``, the near hash when ``find_near``."""
         near_fn = _NEAR_FUNCS[(self.hash, self.d4)]
-        xx_parts: list[torch.Tensor] = []
-        near_parts: list[torch.Tensor] = []
-        valid_parts: list[torch.Tensor] = []
+        plan = cpu_near_plan(self.hash, self.d4)
+        # CPU batches stream through one CpuHasher (no wait per batch); others hash here
+        parts: list[Any] = []  # per batch: (start, count) of the CpuHasher, or tensors
+        hasher: CpuHasher | None = None
+        n_cpu = 0
         for batch in iter_batches(images, self.batch_size, device=self.device, keep_raw=self.find_exact):
             if not len(batch):
                 continue
-            if self.find_exact:
-                sources = [_byte_source(r, t) for r, t in zip(batch.raw, batch.images, strict=True)]
-                xx_parts.append(xxhash64(sources, device="cpu"))
+            sources = (
+                [_byte_source(r, t) for r, t in zip(batch.raw, batch.images, strict=True)]
+                if self.find_exact
+                else list(batch.images)
+            )
+            on_cpu = all(t.device.type == "cpu" for t in batch.images)
+            if on_cpu and (plan is not None or not self.find_near):
+                if hasher is None:
+                    hasher = CpuHasher(self.find_exact, plan if self.find_near else None, 4 * self.batch_size)
+                hasher.submit(sources, batch.images, start=int(batch.indices[0]))
+                parts.append((n_cpu, len(batch)))
+                n_cpu += len(batch)
+                continue
+            xx = xxhash64(sources, device="cpu") if self.find_exact else None
+            h = ok = None
             if self.find_near:
                 h, ok = near_fn(batch.images)
-                near_parts.append(h.cpu())
-                valid_parts.append(ok.cpu())
+                h, ok = h.cpu(), ok.cpu()
+            parts.append((xx, h, ok))
+        cpu_res = hasher.result() if hasher is not None else (None, None, None)
+        xx_parts: list[torch.Tensor] = []
+        near_parts: list[torch.Tensor] = []
+        valid_parts: list[torch.Tensor] = []
+        for part in parts:
+            if isinstance(part[0], int):
+                lo, hi = part[0], part[0] + part[1]
+                part = tuple(None if r is None else r[lo:hi] for r in cpu_res)
+            if self.find_exact:
+                xx_parts.append(part[0])
+            if self.find_near:
+                near_parts.append(part[1])
+                valid_parts.append(part[2])
         empty = torch.zeros(0, dtype=torch.int64)
         return ImageHashes(
             xxhash=torch.cat(xx_parts) if xx_parts else (empty if self.find_exact else None),

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import ImageShapeError, InvalidArgumentError
+from . import _resample_cpu as _rcpu
 
 __all__ = [
     "HASH_SIZE",
@@ -644,6 +645,8 @@ def _hash_images(
     dev = images[0].device if images else torch.device("cpu")
     out = torch.zeros(len(images), dtype=torch.int64, device=dev)
     valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
+    if dev.type == "cpu" and resize is lanczos_resize and _rcpu.AVAILABLE:
+        return _hash_images_compiled(images, side, kernel)
     tasks = []
     for (h, w, c, _dtype, _dev), idx in _size_buckets(images, MIN_SIDE).items():
         # CPU: one image per task (stacking copies and spills cache; threads do the batching)
@@ -667,6 +670,120 @@ def _hash_images(
         out[idx_t] = res.to(dev)
         valid[idx_t] = True
     return out, valid
+
+
+def _small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """The ``(out_h, out_w)`` uint8 image 0.65 hashes, for one CPU ``(C, H, W)`` image: the
+    compiled grey + Pillow-LANCZOS kernel (byte for byte Pillow's); 8-bit images of bit
+    depth 8 in one pass over the pixels, every other image through :func:`_grey8`."""
+    c, h, w = image.shape
+    if out_h >= h or out_w >= w:  # Pillow skips a pass whose size does not change
+        return _pillow_resize(_grey8(image[None]), out_h, out_w)[0].to(torch.uint8).numpy()
+    vfirst = _vertical_first(h, w, out_h, out_w, "auto")
+    if image.dtype == torch.uint8 and c <= 16:
+        small = _rcpu.grey_lanczos_u8(image.contiguous().numpy(), out_h, out_w, vfirst)
+        if small is not None:
+            return small
+    grey = _grey8(image[None]).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
+    return _rcpu.grey_lanczos_u8(grey, out_h, out_w, vfirst, need_depth8=False)
+
+
+class CpuHasher:
+    """Hashes CPU images on the shared thread pool, streaming: :meth:`submit` queues each
+    image as one task (xxhash of its bytes, then the compiled grey + LANCZOS kernel, which
+    releases the GIL) and returns at once, so batches overlap and no batch waits for its
+    slowest image; :meth:`result` runs the hash kernel once per output size.
+
+    Args:
+        exact: compute the xxhash of each image's bytes.
+        near: ``(side, kernel)`` of the perceptual hash (see :func:`cpu_near_plan`), or None.
+        max_in_flight: most images queued at once (bounds the memory held by pending work).
+    """
+
+    def __init__(
+        self,
+        exact: bool,
+        near: tuple[Callable[[int, int], tuple[int, int]], Callable] | None,
+        max_in_flight: int = 256,
+    ) -> None:
+        from .stats import _pool, _threads
+
+        self.exact = exact
+        self.near = near
+        self.max_in_flight = max(1, max_in_flight)
+        self._pool = _pool(_threads())
+        self._futures: list[Any] = []
+        self._done: list[tuple[int, Any]] = []
+        self._sizes: list[tuple[int, int] | None] = []
+        self._first_open = 0
+
+    def submit(self, sources: Sequence[Any], images: Sequence[torch.Tensor], start: int | None = None) -> None:
+        """Queue images (``(C, H, W)`` CPU tensors) and the objects whose bytes xxhash reads."""
+        base = len(self._sizes) if start is None else start
+        for k, img in enumerate(images):
+            size = None
+            if self.near is not None:
+                if img.ndim != 3:
+                    raise ImageShapeError(f"image {base + k}: expected (C, H, W), got shape {tuple(img.shape)}")
+                c, h, w = img.shape
+                if min(h, w) >= MIN_SIDE and c > 0:
+                    size = self.near[0](int(h), int(w))
+            self._sizes.append(size)
+            self._futures.append(self._pool.submit(self._one, sources[k] if self.exact else None, img, size))
+            if len(self._futures) - self._first_open > self.max_in_flight:
+                self._futures[self._first_open].result()
+                self._first_open += 1
+
+    def _one(self, source: Any, image: torch.Tensor, size: tuple[int, int] | None) -> tuple[int, Any]:
+        import xxhash
+
+        xx = _to_signed(xxhash.xxh3_64_intdigest(_raw_bytes(source))) if source is not None else 0
+        small = _small_grey_cpu(image, size[0], size[1]) if size is not None else None
+        return xx, small
+
+    def result(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """``(xxhash, near, near_valid)`` as ``(N,)`` CPU tensors (None for what was not asked)."""
+        done = [f.result() for f in self._futures]
+        n = len(done)
+        xx = torch.tensor([d[0] for d in done], dtype=torch.int64) if self.exact else None
+        if self.near is None:
+            return xx, None, None
+        near = torch.zeros(n, dtype=torch.int64)
+        valid = torch.zeros(n, dtype=torch.bool)
+        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, size in enumerate(self._sizes):
+            if size is not None:
+                by_size[size].append(i)
+        for idx in by_size.values():
+            stack = torch.from_numpy(np.stack([done[i][1] for i in idx])).to(torch.float64)
+            idx_t = torch.tensor(idx, dtype=torch.int64)
+            near[idx_t] = self.near[1](stack)
+            valid[idx_t] = True
+        return xx, near, valid
+
+
+def cpu_near_plan(hash: str, d4: bool) -> tuple[Callable[[int, int], tuple[int, int]], Callable] | None:
+    """``(side, kernel)`` of a near hash for :class:`CpuHasher`, or None when that hash has
+    no compiled CPU path (the D4 variants, or numba missing)."""
+    if d4 or not _rcpu.AVAILABLE:
+        return None
+    if hash == "pchash":
+        return _phash_side, _phash_kernel
+    if hash == "dhash":
+        return _dhash_side, _dhash_kernel
+    return None
+
+
+def _hash_images_compiled(
+    images: list[torch.Tensor],
+    side: Callable[[int, int], tuple[int, int]],
+    kernel: Callable,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CPU path of the perceptual hashes: :class:`CpuHasher` without the xxhash."""
+    hasher = CpuHasher(exact=False, near=(side, kernel), max_in_flight=max(256, len(images)))
+    hasher.submit(images, images)
+    _, near, ok = hasher.result()
+    return near, ok
 
 
 def _phash_kernel(small: torch.Tensor) -> torch.Tensor:

@@ -222,3 +222,16 @@ def test_bad_image_shape_names_its_index() -> None:
     bad = rng.integers(0, 256, (2, 3, 20, 20)).astype(np.uint8)
     with pytest.raises(Exception, match="image 3"):
         Duplicates(batch_size=2).evaluate(good + [bad])
+
+
+def test_without_numba_the_same_hashes(planted, monkeypatch) -> None:
+    """No numba: the CPU falls back to the tensor grey + Pillow path, same hashes."""
+    import dataeval_gpu.functional._resample_cpu as rcpu
+
+    images, _ = planted
+    with_numba = Duplicates(batch_size=9).hashes(images)
+    monkeypatch.setattr(rcpu, "AVAILABLE", False)
+    without = Duplicates(batch_size=9).hashes(images)
+    assert with_numba.xxhash.tolist() == without.xxhash.tolist()
+    assert with_numba.near.tolist() == without.near.tolist()
+    assert with_numba.near_valid.tolist() == without.near_valid.tolist()

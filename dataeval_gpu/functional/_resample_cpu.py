@@ -16,12 +16,14 @@ arithmetic and pass order, so their output is Pillow's byte for byte:
   double precision with the C library's ``sin``), 22-bit fixed-point integer sums,
   ``clip8`` between the passes.
 
-numba is optional: :data:`AVAILABLE` is False without it and the callers use Pillow itself.
+numba is optional: :func:`ready` is False without it (or when the kernels fail to compile)
+and the callers use Pillow itself.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -34,7 +36,7 @@ except ImportError:  # pragma: no cover - numba is a default dependency
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "grey_lanczos_u8", "lanczos_coeffs"]
+__all__ = ["AVAILABLE", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
 
 _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
@@ -45,7 +47,31 @@ _ROWS = 8  # image rows per horizontal sweep
 def _njit(fn):
     if numba is None:
         return fn
-    return numba.njit(nogil=True, cache=True, fastmath=False)(fn)
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    except Exception:  # pragma: no cover - no writable cache location: compile per process
+        return numba.njit(nogil=True)(fn)
+
+
+_READY: bool | None = None
+
+
+def ready() -> bool:
+    """True when the compiled kernels can run: numba imports (:data:`AVAILABLE`) and a first
+    call compiles (or loads from numba's disk cache).  A failure is reported once as a
+    RuntimeWarning and the callers fall back to Pillow / tensors."""
+    global _READY
+    if not AVAILABLE:
+        return False
+    if _READY is None:
+        try:
+            grey_lanczos_u8(np.full((1, 12, 12), 9, dtype=np.uint8), 8, 8, False)
+            _READY = True
+        except Exception as exc:  # pragma: no cover - depends on the platform's numba
+            msg = f"dataeval_gpu: compiled CPU kernels unavailable ({exc}); using Pillow"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            _READY = False
+    return _READY
 
 
 @_njit

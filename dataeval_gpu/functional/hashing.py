@@ -645,7 +645,7 @@ def _hash_images(
     dev = images[0].device if images else torch.device("cpu")
     out = torch.zeros(len(images), dtype=torch.int64, device=dev)
     valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
-    if dev.type == "cpu" and resize is lanczos_resize and _rcpu.AVAILABLE:
+    if dev.type == "cpu" and resize is lanczos_resize and _rcpu.ready():
         return _hash_images_compiled(images, side, kernel)
     tasks = []
     for (h, w, c, _dtype, _dev), idx in _size_buckets(images, MIN_SIDE).items():
@@ -765,7 +765,7 @@ class CpuHasher:
 def cpu_near_plan(hash: str, d4: bool) -> tuple[Callable[[int, int], tuple[int, int]], Callable] | None:
     """``(side, kernel)`` of a near hash for :class:`CpuHasher`, or None when that hash has
     no compiled CPU path (the D4 variants, or numba missing)."""
-    if d4 or not _rcpu.AVAILABLE:
+    if d4 or not _rcpu.ready():
         return None
     if hash == "pchash":
         return _phash_side, _phash_kernel

@@ -189,7 +189,28 @@ def test_compiled_grey_lanczos_is_pillow_byte_for_byte() -> None:
 
 
 @pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
-@pytest.mark.parametrize("fn", [H.perceptual_hash, H.difference_hash], ids=["pchash", "dhash"])
+def test_compiled_exact_resize_equals_symmetric_resize() -> None:
+    """The D4 hashes' unrounded resize: the compiled int64 fixed-point sums, put on the
+    1/65536 grid, equal the float64 matmuls of symmetric_resize exactly."""
+    rng = np.random.default_rng(13)
+    for _ in range(60):
+        c = int(rng.choice([1, 3, 4]))
+        h, w = (int(v) for v in rng.integers(9, 400, 2))
+        img = rng.integers(0, 256, (c, h, w)).astype(np.uint8)
+        oh, ow = (int(rng.integers(8, min(s, 40) + 1)) for s in (h, w))
+        grey = torch.from_numpy((img.astype(np.int64).sum(0) // c).astype(np.float64))[None]
+        want = H.symmetric_resize(grey, oh, ow)[0]
+        sums = H._rcpu.grey_lanczos_exact(img, oh, ow)
+        got = torch.round(torch.from_numpy(sums).double() * 2.0**-28) / 65536.0
+        assert torch.equal(got, want), (img.shape, oh, ow)
+
+
+@pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize(
+    "fn",
+    [H.perceptual_hash, H.difference_hash, H.perceptual_hash_d4, H.difference_hash_d4],
+    ids=["pchash", "dhash", "pchash_d4", "dhash_d4"],
+)
 def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, monkeypatch) -> None:
     rng = np.random.default_rng(12)
     extra = [

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - numba is a default dependency
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
+__all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
 
 _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
@@ -171,7 +171,7 @@ def _grey_rows(img, r0, m, mult, rows):
 
 
 @_njit
-def _horizontal_block(rows, m, xmin, npad, kk, out, r0):
+def _horizontal_block(rows, m, xmin, npad, kk, out, r0, raw):
     # out[r0 + i, j] = clip8(2**21 + sum_x rows[i, xmin_j + x] * k_j[x]) for i < m (m <= 8):
     # eight rows per sweep, so that each coefficient load feeds eight multiply-adds; kk is
     # padded with zeros to a multiple of 16 taps (no scalar loop tail), rows with zeros
@@ -209,7 +209,10 @@ def _horizontal_block(rows, m, xmin, npad, kk, out, r0):
             s7 = np.int32(s7 + np.int32(a7[x] * kx))
         res = (s0, s1, s2, s3, s4, s5, s6, s7)
         for i in range(m):
-            out[r0 + i, j] = _clip8(res[i])
+            if raw:  # the exact integer sum (int32 output), no rounding
+                out[r0 + i, j] = np.int32(res[i] - _HALF)
+            else:
+                out[r0 + i, j] = _clip8(res[i])
 
 
 @_njit
@@ -261,7 +264,7 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
             for i in range(_ROWS):
                 if i < m:
                     rows[i, :w] = tmp[i0 + i, :w]
-            _horizontal_block(rows, m, hx, hn, hk, out, i0)
+            _horizontal_block(rows, m, hx, hn, hk, out, i0, False)
         return out, smax
     # Pillow resamples only the rows the vertical pass reads
     first = vy[0]
@@ -270,7 +273,7 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
     for r0 in range(first, last, _ROWS):
         m = min(_ROWS, last - r0)
         smax = max(smax, _grey_rows(img, r0, m, mult, rows))
-        _horizontal_block(rows, m, hx, hn, hk, tmp8, r0 - first)
+        _horizontal_block(rows, m, hx, hn, hk, tmp8, r0 - first, False)
     if need_depth8:
         # rows outside [first, last) still count for the image's bit depth
         for r0 in range(0, first, _ROWS):
@@ -280,6 +283,35 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
         if smax < 2 * c:
             return out, smax
     _vertical(tmp8, vy - first, vn, vk, out)
+    return out, smax
+
+
+@_njit
+def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
+    # Both passes without rounding: the exact integer M_v @ grey @ M_h^T (int64), grey as in
+    # _grey_resize_kernel.  First-pass sums fit int32 (as Pillow's), the second needs int64.
+    c, h, w = img.shape
+    oh = vy.shape[0]
+    ow = hx.shape[0]
+    mult = np.int32((65536 + c - 1) // c)
+    rows = np.zeros((_ROWS, w + hk.shape[1]), dtype=np.int32)
+    tmp = np.empty((h, ow), dtype=np.int32)
+    out = np.zeros((oh, ow), dtype=np.int64)
+    smax = np.int32(0)
+    for r0 in range(0, h, _ROWS):
+        m = min(_ROWS, h - r0)
+        smax = max(smax, _grey_rows(img, r0, m, mult, rows))
+        _horizontal_block(rows, m, hx, hn, hk, tmp, r0, True)
+    if need_depth8 and smax < 2 * c:
+        return out, smax
+    for i in range(oh):
+        acc = out[i]
+        y0 = vy[i]
+        for y in range(vn[i]):
+            k = np.int64(vk[i, y])
+            row = tmp[y0 + y]
+            for x in range(ow):
+                acc[x] += k * np.int64(row[x])
     return out, smax
 
 
@@ -330,6 +362,20 @@ def grey_lanczos_u8(
     hx, _, hn, hk = lanczos_coeffs(w, out_w)
     vy, vn, _, vk = lanczos_coeffs(h, out_h)
     out, smax = _grey_resize_kernel(image, hx, hn, hk, vy, vn, vk, bool(vertical_first), bool(need_depth8))
+    if need_depth8 and smax < 2 * image.shape[0]:
+        return None
+    return out
+
+
+def grey_lanczos_exact(image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True) -> np.ndarray | None:
+    """Pillow's LANCZOS coefficients applied to the grey image with no rounding at all:
+    ``(out_h, out_w)`` int64 ``M_v @ grey @ M_h^T`` in fixed point (scale ``2**44``), the
+    exact integers the float64 matmuls of ``hashing.symmetric_resize`` produce.  Arguments
+    and the None return as :func:`grey_lanczos_u8`."""
+    _, h, w = image.shape
+    hx, _, hn, hk = lanczos_coeffs(w, out_w)
+    vy, vn, _, vk = lanczos_coeffs(h, out_h)
+    out, smax = _grey_resize_exact_kernel(image, hx, hn, hk, vy, vn, vk, bool(need_depth8))
     if need_depth8 and smax < 2 * image.shape[0]:
         return None
     return out

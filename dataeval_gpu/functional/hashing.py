@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -645,8 +646,8 @@ def _hash_images(
     dev = images[0].device if images else torch.device("cpu")
     out = torch.zeros(len(images), dtype=torch.int64, device=dev)
     valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
-    if dev.type == "cpu" and resize is lanczos_resize and _rcpu.ready():
-        return _hash_images_compiled(images, side, kernel)
+    if dev.type == "cpu" and resize in (lanczos_resize, symmetric_resize) and _rcpu.ready():
+        return _hash_images_compiled(images, CpuPlan(side, kernel, exact=resize is symmetric_resize))
     tasks = []
     for (h, w, c, _dtype, _dev), idx in _size_buckets(images, MIN_SIDE).items():
         # CPU: one image per task (stacking copies and spills cache; threads do the batching)
@@ -688,24 +689,58 @@ def _small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     return _rcpu.grey_lanczos_u8(grey, out_h, out_w, vfirst, need_depth8=False)
 
 
+def _small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """:func:`symmetric_resize`'s input to the D4 hashes for one CPU image, unscaled: the
+    exact int64 ``M_v @ grey @ M_h^T`` (see ``_resample_cpu.grey_lanczos_exact``)."""
+    c = image.shape[0]
+    if image.dtype == torch.uint8 and c <= 16:
+        small = _rcpu.grey_lanczos_exact(image.contiguous().numpy(), out_h, out_w)
+        if small is not None:
+            return small
+    grey = _grey8(image[None]).to(torch.uint8).contiguous().numpy()
+    return _rcpu.grey_lanczos_exact(grey, out_h, out_w, need_depth8=False)
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """How :class:`CpuHasher` makes one near hash on the CPU.
+
+    Attributes:
+        side: the resized ``(out_h, out_w)`` for an ``(H, W)`` image.
+        kernel: the batched hash kernel on a ``(B, out_h, out_w)`` float64 stack.
+        exact: False: Pillow's 8-bit two-pass resize (:func:`lanczos_resize`); True: the
+            unrounded resize of the D4 hashes (:func:`symmetric_resize`).
+    """
+
+    side: Callable[[int, int], tuple[int, int]]
+    kernel: Callable[[torch.Tensor], torch.Tensor]
+    exact: bool = False
+
+    def small(self, image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+        """The compiled per-image step (runs on a pool thread, releases the GIL)."""
+        return (_small_exact_cpu if self.exact else _small_grey_cpu)(image, out_h, out_w)
+
+    def finish(self, stack: np.ndarray) -> torch.Tensor:
+        """Hashes of a stack of equal-sized small images."""
+        t = torch.from_numpy(stack).to(torch.float64)  # |values| < 2**53: exact
+        if self.exact:  # symmetric_resize's 1/65536 grid from the fixed-point sums
+            t = torch.round(t * (65536.0 / float(1 << (2 * _PRECISION_BITS)))) / 65536.0
+        return self.kernel(t)
+
+
 class CpuHasher:
     """Hashes CPU images on the shared thread pool, streaming: :meth:`submit` queues each
-    image as one task (xxhash of its bytes, then the compiled grey + LANCZOS kernel, which
-    releases the GIL) and returns at once, so batches overlap and no batch waits for its
-    slowest image; :meth:`result` runs the hash kernel once per output size.
+    image as one task (xxhash of its bytes, then the compiled resize kernel, which releases
+    the GIL) and returns at once, so batches overlap and no batch waits for its slowest
+    image; :meth:`result` runs the hash kernel once per output size.
 
     Args:
         exact: compute the xxhash of each image's bytes.
-        near: ``(side, kernel)`` of the perceptual hash (see :func:`cpu_near_plan`), or None.
+        near: the near hash (:func:`cpu_near_plan`), or None.
         max_in_flight: most images queued at once (bounds the memory held by pending work).
     """
 
-    def __init__(
-        self,
-        exact: bool,
-        near: tuple[Callable[[int, int], tuple[int, int]], Callable] | None,
-        max_in_flight: int = 256,
-    ) -> None:
+    def __init__(self, exact: bool, near: CpuPlan | None, max_in_flight: int = 256) -> None:
         from .stats import _pool, _threads
 
         self.exact = exact
@@ -713,7 +748,6 @@ class CpuHasher:
         self.max_in_flight = max(1, max_in_flight)
         self._pool = _pool(_threads())
         self._futures: list[Any] = []
-        self._done: list[tuple[int, Any]] = []
         self._sizes: list[tuple[int, int] | None] = []
         self._first_open = 0
 
@@ -727,7 +761,7 @@ class CpuHasher:
                     raise ImageShapeError(f"image {base + k}: expected (C, H, W), got shape {tuple(img.shape)}")
                 c, h, w = img.shape
                 if min(h, w) >= MIN_SIDE and c > 0:
-                    size = self.near[0](int(h), int(w))
+                    size = self.near.side(int(h), int(w))
             self._sizes.append(size)
             self._futures.append(self._pool.submit(self._one, sources[k] if self.exact else None, img, size))
             if len(self._futures) - self._first_open > self.max_in_flight:
@@ -738,7 +772,7 @@ class CpuHasher:
         import xxhash
 
         xx = _to_signed(xxhash.xxh3_64_intdigest(_raw_bytes(source))) if source is not None else 0
-        small = _small_grey_cpu(image, size[0], size[1]) if size is not None else None
+        small = self.near.small(image, size[0], size[1]) if size is not None and self.near else None
         return xx, small
 
     def result(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
@@ -755,32 +789,27 @@ class CpuHasher:
             if size is not None:
                 by_size[size].append(i)
         for idx in by_size.values():
-            stack = torch.from_numpy(np.stack([done[i][1] for i in idx])).to(torch.float64)
             idx_t = torch.tensor(idx, dtype=torch.int64)
-            near[idx_t] = self.near[1](stack)
+            near[idx_t] = self.near.finish(np.stack([done[i][1] for i in idx]))
             valid[idx_t] = True
         return xx, near, valid
 
 
-def cpu_near_plan(hash: str, d4: bool) -> tuple[Callable[[int, int], tuple[int, int]], Callable] | None:
-    """``(side, kernel)`` of a near hash for :class:`CpuHasher`, or None when that hash has
-    no compiled CPU path (the D4 variants, or numba missing)."""
-    if d4 or not _rcpu.ready():
+def cpu_near_plan(hash: str, d4: bool) -> CpuPlan | None:
+    """The :class:`CpuPlan` of a near hash (``"pchash"`` / ``"dhash"``, D4 or not), or None
+    when the compiled kernels are not available (no numba)."""
+    if not _rcpu.ready():
         return None
     if hash == "pchash":
-        return _phash_side, _phash_kernel
+        return CpuPlan(_phash_side, _phash_d4_kernel if d4 else _phash_kernel, exact=d4)
     if hash == "dhash":
-        return _dhash_side, _dhash_kernel
+        return CpuPlan(_dhash_side, _dhash_d4_kernel if d4 else _dhash_kernel, exact=d4)
     return None
 
 
-def _hash_images_compiled(
-    images: list[torch.Tensor],
-    side: Callable[[int, int], tuple[int, int]],
-    kernel: Callable,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _hash_images_compiled(images: list[torch.Tensor], plan: CpuPlan) -> tuple[torch.Tensor, torch.Tensor]:
     """CPU path of the perceptual hashes: :class:`CpuHasher` without the xxhash."""
-    hasher = CpuHasher(exact=False, near=(side, kernel), max_in_flight=max(256, len(images)))
+    hasher = CpuHasher(exact=False, near=plan, max_in_flight=max(256, len(images)))
     hasher.submit(images, images)
     _, near, ok = hasher.result()
     return near, ok

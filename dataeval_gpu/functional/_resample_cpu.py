@@ -252,18 +252,13 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
                 grey[r0 + i] = rows[i, :w]
         if need_depth8 and smax < 2 * c:
             return out, smax
-        tmp = np.empty((oh, w + hk.shape[1]), dtype=np.int32)
-        tmp[:, w:] = 0
         tmp8 = np.empty((oh, w), dtype=np.uint8)
         _vertical(grey, vy, vn, vk, tmp8)
-        for i in range(oh):
-            for x in range(w):
-                tmp[i, x] = np.int32(tmp8[i, x])
         for i0 in range(0, oh, _ROWS):
             m = min(_ROWS, oh - i0)
-            for i in range(_ROWS):
-                if i < m:
-                    rows[i, :w] = tmp[i0 + i, :w]
+            for i in range(m):
+                for x in range(w):
+                    rows[i, x] = np.int32(tmp8[i0 + i, x])
             _horizontal_block(rows, m, hx, hn, hk, out, i0, False)
         return out, smax
     # Pillow resamples only the rows the vertical pass reads

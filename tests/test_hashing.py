@@ -481,3 +481,18 @@ def test_cuda_hashes_and_search_equal_cpu(mixed_photos) -> None:
             got = H.near_pairs(h.cuda(), radius, method=method, chunk_size=4096)
             assert got.device.type == "cuda"
             assert got.cpu().tolist() == _brute(h.numpy(), radius).tolist()
+
+
+@pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
+def test_compiled_path_with_two_threads_and_a_tiny_tap_cache(mixed_photos, monkeypatch) -> None:
+    """Pool threads share the per-size tap cache; evicting while both hash stays correct."""
+    images = to_tensors(mixed_photos[:60])
+    monkeypatch.setattr(H._rcpu, "_COEFF_CACHE_SIZE", 3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = H.perceptual_hash(images)
+    finally:
+        torch.set_num_threads(before)
+    assert len(H._rcpu._COEFF_CACHE) <= 3
+    assert H.hash_hex(got[0], strip=True) == [ref_pchash(i) for i in mixed_photos[:60]]

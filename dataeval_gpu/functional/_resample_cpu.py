@@ -23,6 +23,7 @@ and the callers use Pillow itself.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import OrderedDict
 
@@ -312,6 +313,7 @@ def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
 
 _COEFF_CACHE: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
 _COEFF_CACHE_SIZE = 4096
+_COEFF_LOCK = threading.Lock()
 _PAD = 16
 
 
@@ -320,10 +322,11 @@ def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     with ``kk`` ``(out, K)`` int32 zero-padded so that ``padded_count`` (a multiple of 16)
     taps can be read from ``start``."""
     key = (int(in_size), int(out_size))
-    hit = _COEFF_CACHE.get(key)
-    if hit is not None:
-        _COEFF_CACHE.move_to_end(key)
-        return hit
+    with _COEFF_LOCK:  # pool threads share the cache
+        hit = _COEFF_CACHE.get(key)
+        if hit is not None:
+            _COEFF_CACHE.move_to_end(key)
+            return hit
     bounds, kk = _coeffs_kernel(key[0], key[1])
     count = np.ascontiguousarray(bounds[:, 1])
     padded = (count + _PAD - 1) // _PAD * _PAD
@@ -331,9 +334,10 @@ def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     width = min(kk.shape[1], kkp.shape[1])  # taps past each count are zero
     kkp[:, :width] = kk[:, :width]
     hit = (np.ascontiguousarray(bounds[:, 0]), count, padded, kkp)
-    _COEFF_CACHE[key] = hit
-    if len(_COEFF_CACHE) > _COEFF_CACHE_SIZE:
-        _COEFF_CACHE.popitem(last=False)
+    with _COEFF_LOCK:
+        _COEFF_CACHE[key] = hit
+        if len(_COEFF_CACHE) > _COEFF_CACHE_SIZE:
+            _COEFF_CACHE.popitem(last=False)
     return hit
 
 

@@ -487,6 +487,7 @@ def test_cuda_hashes_and_search_equal_cpu(mixed_photos) -> None:
 def test_compiled_path_with_two_threads_and_a_tiny_tap_cache(mixed_photos, monkeypatch) -> None:
     """Pool threads share the per-size tap cache; evicting while both hash stays correct."""
     images = to_tensors(mixed_photos[:60])
+    monkeypatch.setattr(H._rcpu, "_COEFF_CACHE", H._rcpu.OrderedDict())  # other tests filled it
     monkeypatch.setattr(H._rcpu, "_COEFF_CACHE_SIZE", 3)
     before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -336,7 +336,7 @@ def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     hit = (np.ascontiguousarray(bounds[:, 0]), count, padded, kkp)
     with _COEFF_LOCK:
         _COEFF_CACHE[key] = hit
-        if len(_COEFF_CACHE) > _COEFF_CACHE_SIZE:
+        while len(_COEFF_CACHE) > _COEFF_CACHE_SIZE:
             _COEFF_CACHE.popitem(last=False)
     return hit
 

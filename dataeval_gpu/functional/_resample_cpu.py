@@ -94,6 +94,7 @@ def _coeffs_kernel(in_size, out_size):
     bounds = np.zeros((out_size, 2), dtype=np.int64)
     kk = np.zeros((out_size, ksize), dtype=np.int32)
     w = np.zeros(ksize, dtype=np.float64)
+    targ = np.zeros((out_size, ksize), dtype=np.float64)
     ss = 1.0 / filterscale
     for xx in range(out_size):
         center = (xx + 0.5) * scale
@@ -105,8 +106,29 @@ def _coeffs_kernel(in_size, out_size):
         if xmax > in_size:
             xmax = in_size
         xmax -= xmin
+        bounds[xx, 0] = xmin
+        bounds[xx, 1] = xmax
         for x in range(xmax):
-            t = ((x + xmin) - center + 0.5) * ss
+            targ[xx, x] = ((x + xmin) - center + 0.5) * ss
+        # an earlier output with the very same filter arguments has the same weights (the
+        # same double operations on the same inputs): copy them, skip the sin calls; sizes
+        # with a power-of-two factor repeat their sub-pixel phase every few outputs
+        same = -1
+        for p in range(xx):
+            if bounds[p, 1] == xmax and targ[p, 0] == targ[xx, 0]:
+                same = p
+                for x in range(1, xmax):
+                    if targ[p, x] != targ[xx, x]:
+                        same = -1
+                        break
+                if same >= 0:
+                    break
+        if same >= 0:
+            for x in range(xmax):
+                kk[xx, x] = kk[same, x]
+            continue
+        for x in range(xmax):
+            t = targ[xx, x]
             v = 0.0
             if -3.0 <= t and t < 3.0:
                 v = _sinc(t) * _sinc(t / 3.0)
@@ -120,8 +142,6 @@ def _coeffs_kernel(in_size, out_size):
                 kk[xx, x] = int(-0.5 + v * (1 << 22))
             else:
                 kk[xx, x] = int(0.5 + v * (1 << 22))
-        bounds[xx, 0] = xmin
-        bounds[xx, 1] = xmax
     return bounds, kk
 
 

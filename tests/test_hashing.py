@@ -497,3 +497,17 @@ def test_compiled_path_with_two_threads_and_a_tiny_tap_cache(mixed_photos, monke
         torch.set_num_threads(before)
     assert len(H._rcpu._COEFF_CACHE) <= 3
     assert H.hash_hex(got[0], strip=True) == [ref_pchash(i) for i in mixed_photos[:60]]
+
+
+@pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
+def test_compiled_taps_equal_the_matrix_builder() -> None:
+    """The compiled taps (with their reuse of repeated sub-pixel phases) against the numpy
+    resampling matrices of the CUDA path, on regular and odd sizes."""
+    sizes = [(n, m) for n in (9, 33, 64, 100, 480, 627, 640, 1080, 1920, 4001) for m in (8, 9, 24, 32) if m < n]
+    for n, m in sizes:
+        start, count, padded, kk = H._rcpu.lanczos_coeffs(n, m)
+        dense = np.zeros((m, n))
+        for j in range(m):
+            dense[j, start[j] : start[j] + count[j]] = kk[j, : count[j]]
+            assert padded[j] % 16 == 0 and not kk[j, count[j] :].any()
+        np.testing.assert_array_equal(dense, H._resample_matrix_host(n, m), err_msg=f"{n} -> {m}")

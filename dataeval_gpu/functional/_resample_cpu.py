@@ -42,7 +42,7 @@ __all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs
 _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
 _TOP = 1 << (_PRECISION_BITS + 8)
-_ROWS = 8  # image rows per horizontal sweep
+_ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 accumulators)
 
 
 def _njit(fn):
@@ -361,6 +361,14 @@ def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     return hit
 
 
+def _taps(image: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, ...]:
+    """The kernels' tap arguments: horizontal (start, padded count, kk), vertical (start,
+    count, kk)."""
+    hx, _, hn, hk = lanczos_coeffs(image.shape[2], out_w)
+    vy, vn, _, vk = lanczos_coeffs(image.shape[1], out_h)
+    return hx, hn, hk, vy, vn, vk
+
+
 def grey_lanczos_u8(
     image: np.ndarray, out_h: int, out_w: int, vertical_first: bool, need_depth8: bool = True
 ) -> np.ndarray | None:
@@ -377,13 +385,8 @@ def grey_lanczos_u8(
     Returns:
         ``(out_h, out_w)`` uint8, byte for byte Pillow's, or None (see ``need_depth8``).
     """
-    _, h, w = image.shape
-    hx, _, hn, hk = lanczos_coeffs(w, out_w)
-    vy, vn, _, vk = lanczos_coeffs(h, out_h)
-    out, smax = _grey_resize_kernel(image, hx, hn, hk, vy, vn, vk, bool(vertical_first), bool(need_depth8))
-    if need_depth8 and smax < 2 * image.shape[0]:
-        return None
-    return out
+    out, smax = _grey_resize_kernel(image, *_taps(image, out_h, out_w), bool(vertical_first), bool(need_depth8))
+    return None if need_depth8 and smax < 2 * image.shape[0] else out
 
 
 def grey_lanczos_exact(image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True) -> np.ndarray | None:
@@ -391,10 +394,5 @@ def grey_lanczos_exact(image: np.ndarray, out_h: int, out_w: int, need_depth8: b
     ``(out_h, out_w)`` int64 ``M_v @ grey @ M_h^T`` in fixed point (scale ``2**44``), the
     exact integers the float64 matmuls of ``hashing.symmetric_resize`` produce.  Arguments
     and the None return as :func:`grey_lanczos_u8`."""
-    _, h, w = image.shape
-    hx, _, hn, hk = lanczos_coeffs(w, out_w)
-    vy, vn, _, vk = lanczos_coeffs(h, out_h)
-    out, smax = _grey_resize_exact_kernel(image, hx, hn, hk, vy, vn, vk, bool(need_depth8))
-    if need_depth8 and smax < 2 * image.shape[0]:
-        return None
-    return out
+    out, smax = _grey_resize_exact_kernel(image, *_taps(image, out_h, out_w), bool(need_depth8))
+    return None if need_depth8 and smax < 2 * image.shape[0] else out

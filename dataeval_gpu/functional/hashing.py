@@ -644,10 +644,10 @@ def _hash_images(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     images = list(images)
     dev = images[0].device if images else torch.device("cpu")
-    out = torch.zeros(len(images), dtype=torch.int64, device=dev)
-    valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
     if dev.type == "cpu" and resize in (lanczos_resize, symmetric_resize) and _rcpu.ready():
         return _hash_images_compiled(images, CpuPlan(side, kernel, exact=resize is symmetric_resize))
+    out = torch.zeros(len(images), dtype=torch.int64, device=dev)
+    valid = torch.zeros(len(images), dtype=torch.bool, device=dev)
     tasks = []
     for (h, w, c, _dtype, _dev), idx in _size_buckets(images, MIN_SIDE).items():
         # CPU: one image per task (stacking copies and spills cache; threads do the batching)
@@ -673,32 +673,32 @@ def _hash_images(
     return out, valid
 
 
-def _small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
-    """The ``(out_h, out_w)`` uint8 image 0.65 hashes, for one CPU ``(C, H, W)`` image: the
-    compiled grey + Pillow-LANCZOS kernel (byte for byte Pillow's); 8-bit images of bit
-    depth 8 in one pass over the pixels, every other image through :func:`_grey8`."""
-    c, h, w = image.shape
-    if out_h >= h or out_w >= w:  # Pillow skips a pass whose size does not change
-        return _pillow_resize(_grey8(image[None]), out_h, out_w)[0].to(torch.uint8).numpy()
-    vfirst = _vertical_first(h, w, out_h, out_w, "auto")
-    if image.dtype == torch.uint8 and c <= 16:
-        small = _rcpu.grey_lanczos_u8(image.contiguous().numpy(), out_h, out_w, vfirst)
+def _compiled_small(image: torch.Tensor, run: Callable[[np.ndarray, bool], np.ndarray | None]) -> np.ndarray:
+    """One compiled resize of a CPU ``(C, H, W)`` image: 8-bit images of bit depth 8 go to
+    ``run(pixels, need_depth8=True)`` in one pass (grey fused into it); every other image
+    (other dtypes, > 16 channels, dark images 0.65 rescales) through :func:`_grey8` first."""
+    if image.dtype == torch.uint8 and image.shape[0] <= 16:
+        small = run(image.contiguous().numpy(), True)
         if small is not None:
             return small
     grey = _grey8(image[None]).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
-    return _rcpu.grey_lanczos_u8(grey, out_h, out_w, vfirst, need_depth8=False)
+    return run(grey, False)
+
+
+def _small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """The ``(out_h, out_w)`` uint8 image 0.65 hashes (grey, then Pillow's LANCZOS, byte for
+    byte) for one CPU image."""
+    _, h, w = image.shape
+    if out_h >= h or out_w >= w:  # Pillow skips a pass whose size does not change
+        return _pillow_resize(_grey8(image[None]), out_h, out_w)[0].to(torch.uint8).numpy()
+    vfirst = _vertical_first(h, w, out_h, out_w, "auto")
+    return _compiled_small(image, lambda x, d8: _rcpu.grey_lanczos_u8(x, out_h, out_w, vfirst, need_depth8=d8))
 
 
 def _small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     """:func:`symmetric_resize`'s input to the D4 hashes for one CPU image, unscaled: the
     exact int64 ``M_v @ grey @ M_h^T`` (see ``_resample_cpu.grey_lanczos_exact``)."""
-    c = image.shape[0]
-    if image.dtype == torch.uint8 and c <= 16:
-        small = _rcpu.grey_lanczos_exact(image.contiguous().numpy(), out_h, out_w)
-        if small is not None:
-            return small
-    grey = _grey8(image[None]).to(torch.uint8).contiguous().numpy()
-    return _rcpu.grey_lanczos_exact(grey, out_h, out_w, need_depth8=False)
+    return _compiled_small(image, lambda x, d8: _rcpu.grey_lanczos_exact(x, out_h, out_w, need_depth8=d8))
 
 
 @dataclass(frozen=True)

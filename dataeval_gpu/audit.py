@@ -26,11 +26,12 @@ import torch
 from .accumulators.stats import ImageStatsAccumulator, images_from_batch
 from .batching import iter_batches, resolve_device
 from .errors import DataEvalGPUError, InvalidArgumentError
+from .feed import FeedLoop, is_out_of_memory, measure
 from .flags import ImageStat, to_distinct
 from .functional.stats import IMAGE_KEYS
 from .progress import progress_bar
 
-__all__ = ["DataAudit", "AuditReport", "scan", "is_out_of_memory"]
+__all__ = ["DataAudit", "AuditReport", "AuditError", "scan", "is_out_of_memory", "jsonable"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ SUMMARY_KEYS = (
 
 # test hook: a callable(batch_len) that may raise to simulate running out of memory
 _FAULT_INJECTOR: Any = None
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA / CPU allocation failures (the errors a smaller batch can avoid)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError):
-        return True
-    if not isinstance(exc, RuntimeError):
-        return False
-    msg = str(exc).lower()
-    # CUDA: "CUDA out of memory"; the CPU allocator: "DefaultCPUAllocator: can't allocate memory"
-    return "out of memory" in msg or "can't allocate memory" in msg
 
 
 @dataclass
@@ -137,7 +127,7 @@ class AuditReport:
         return {
             "issues": {str(i): m for i, m in self.issues.items()},
             "duplicates": self.duplicates,
-            "clusters": {k: _jsonable(v) for k, v in self.clusters.items() if k in _CLUSTER_KEYS},
+            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in _CLUSTER_KEYS},
             "failed": {str(i): r for i, r in self.failed.items()},
         }
 
@@ -207,7 +197,7 @@ class AuditReport:
             "class_names": self.class_names,
             "images": json.loads(df.reset_index().to_json(orient="records")),
         }
-        text = json.dumps(doc, indent=1, default=_jsonable)
+        text = json.dumps(doc, indent=1, default=jsonable)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -230,9 +220,9 @@ class AuditReport:
         if "json" in formats:
             self.to_json(out / "results.json")
             written["json"] = str(out / "results.json")
-        (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=_jsonable))
-        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=_jsonable))
-        (out / "config.json").write_text(json.dumps(self.config, indent=1, default=_jsonable))
+        (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
+        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
+        (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
         written.update(findings=str(out / "findings.json"), summary=str(out / "summary.json"))
         return written
 
@@ -248,7 +238,8 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}"
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """``v`` with numpy / torch values, tuples and paths turned into JSON-able Python (NaN → None)."""
     if isinstance(v, np.ndarray):
         return v.tolist()
     if isinstance(v, (np.integer,)):
@@ -258,9 +249,9 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, torch.Tensor):
         return v.tolist()
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, Path):
         return str(v)
     return v
@@ -381,47 +372,63 @@ class DataAudit:
                 raise InvalidArgumentError(f"got {n} images but {idx.numel()} indices")
         if n == 0:
             return
-        self._next_index = max(self._next_index, int(idx.max()) + 1)
         idx_list = idx.tolist()
         imgs = images_from_batch(images, idx_list)
-        if self._stats is None:
-            self._init_accumulators(imgs[0].device if self.device is None else self.device)
         if labels is not None:
             labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
             if len(labs) != n:
                 raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
-            self.labels.update(zip(idx_list, labs))
-        if paths is not None:
-            self.paths.update(zip(idx_list, paths))
-        self._update_split(imgs, idx)
+        else:
+            labs = None
+        self.annotate(idx_list, labs, paths)
+        self.prepare(imgs)
+        measure(self, imgs, idx, strict=True)
 
-    def _update_split(self, imgs: list[torch.Tensor], idx: torch.Tensor) -> None:
+    def annotate(
+        self, indices: Sequence[int], labels: Sequence[Any] | None = None, paths: Sequence[str] | None = None
+    ) -> None:
+        """Record the labels / paths of the inputs ``indices`` (measured or not)."""
+        if len(indices):
+            self._next_index = max(self._next_index, max(indices) + 1)
+        if labels is not None:
+            self.labels.update(zip(indices, labels))
+        if paths is not None:
+            self.paths.update(zip(indices, paths))
+
+    def prepare(self, imgs: list[torch.Tensor]) -> torch.device:
+        """Create the accumulators on first use (on the device of ``imgs[0]`` when none was given)."""
+        if self._stats is None:
+            self._init_accumulators(imgs[0].device if self.device is None else self.device)
+        return self._stats.device  # type: ignore[union-attr]
+
+    def make_accumulator(self, device: str | torch.device = "cpu") -> ImageStatsAccumulator:
+        """A new, empty statistics accumulator with this audit's settings (for measuring elsewhere,
+        e.g. in a DataLoader worker; its rows go to :meth:`append_rows`)."""
+        return ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes).to(device)
+
+    def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
+        """The rows of validated images on this audit's device (nothing stored yet)."""
+        dev = self.prepare(imgs)
+        moved = [t.to(dev, non_blocking=True) for t in imgs]
+        rows = self._stats.batch_rows(moved)  # type: ignore[union-attr]
+        emb = self._embed.batch_rows(moved) if self._embed is not None else None
+        return rows, emb
+
+    def cpu_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
+        """:meth:`batch_rows` computed on the CPU (for an image too big for the device), on the device."""
+        dev = self.prepare(imgs)
+        rows = self.make_accumulator("cpu").batch_rows([t.cpu() for t in imgs])
+        emb = self._embed.batch_rows(imgs) if self._embed is not None else None
+        return {k: v.to(dev) for k, v in rows.items()}, emb
+
+    def append_rows(self, idx: torch.Tensor, rows: Any) -> None:
+        """Store rows from :meth:`batch_rows` (or ``(statistics rows, None)`` / a statistics row dict
+        made by :meth:`make_accumulator`) for the images with dataset indices ``idx``."""
+        stat_rows, emb = rows if isinstance(rows, tuple) else (rows, None)
+        if self._stats is None:
+            self._init_accumulators(self.device or torch.device("cpu"))
         dev = self._stats.device  # type: ignore[union-attr]
-        try:
-            if _FAULT_INJECTOR is not None:
-                _FAULT_INJECTOR(len(imgs))
-            moved = [t.to(dev, non_blocking=True) for t in imgs]
-            rows = self._stats.batch_rows(moved)  # type: ignore[union-attr]
-            emb = self._embed.batch_rows(moved) if self._embed is not None else None
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
-            if not is_out_of_memory(exc):
-                raise
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-            if len(imgs) > 1:
-                half = len(imgs) // 2
-                logger.info("out of memory on a batch of %d: splitting and retrying", len(imgs))
-                self._update_split(imgs[:half], idx[:half])
-                self._update_split(imgs[half:], idx[half:])
-                return
-            if dev.type != "cpu":
-                logger.warning("image %d does not fit on %s: measuring it on the CPU", int(idx[0]), dev)
-                cpu_rows = _cpu_rows(self._stats, imgs)  # type: ignore[arg-type]
-                rows = {k: v.to(dev) for k, v in cpu_rows.items()}
-                emb = self._embed.batch_rows([imgs[0]]) if self._embed is not None else None
-            else:
-                raise
-        self._stats.append_rows(idx.to(dev), rows)  # type: ignore[union-attr]
+        self._stats.append_rows(idx.to(dev), {k: v.to(dev) for k, v in stat_rows.items()})  # type: ignore[union-attr]
         if self._embed is not None and emb is not None:
             self._embed.append_rows(idx, emb)
 
@@ -445,11 +452,7 @@ class DataAudit:
             "config": self.config(),
         }
         if self._stats is not None:
-            st["stats"] = {
-                name: (self._stats._cat(getattr(self._stats, name)) if getattr(self._stats, name) else None)
-                for name in self._stats._defaults
-            }
-            st["stats"] = {k: (v.cpu() if v is not None else None) for k, v in st["stats"].items()}
+            st["stats"] = metric_state(self._stats)
         if self._embed is not None:
             st["embed"] = self._embed.state()
         return st
@@ -463,8 +466,7 @@ class DataAudit:
         if "stats" in st:
             if self._stats is None:
                 self._init_accumulators(self.device or torch.device("cpu"))
-            for name, val in st["stats"].items():
-                setattr(self._stats, name, [val.to(self._stats.device)] if val is not None else [])  # type: ignore[union-attr]
+            load_metric_state(self._stats, st["stats"])  # type: ignore[arg-type]
         if "embed" in st and self._embed is not None:
             self._embed.load_state(st["embed"])
 
@@ -553,9 +555,31 @@ class DataAudit:
         return res
 
 
-def _cpu_rows(acc: ImageStatsAccumulator, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    cpu_acc = ImageStatsAccumulator(per_image=acc.per_image, per_channel=acc.per_channel, hashes=acc.hashes)
-    return cpu_acc.batch_rows([t.cpu() for t in imgs])
+def metric_state(metric: Any) -> dict[str, Any]:
+    """A torchmetrics metric's accumulated states through its public ``state_dict`` (on the CPU,
+    each list state concatenated into one tensor: a compact checkpoint)."""
+    metric.persistent(True)
+    try:
+        sd = metric.state_dict()
+    finally:
+        metric.persistent(False)
+    out: dict[str, Any] = {}
+    for key, val in sd.items():
+        if isinstance(val, list):
+            out[key] = [torch.cat([v.reshape(-1, *v.shape[1:]) for v in val]).cpu()] if val else []
+        else:
+            out[key] = val.cpu() if isinstance(val, torch.Tensor) else val
+    return out
+
+
+def load_metric_state(metric: Any, state: dict[str, Any]) -> None:
+    """Restore :func:`metric_state` output with the metric's ``load_state_dict`` (on its device)."""
+    metric.persistent(True)
+    try:
+        metric.load_state_dict(dict(state))
+    finally:
+        metric.persistent(False)
+    metric.to(metric.device)
 
 
 def _duplicate_groups(
@@ -579,6 +603,9 @@ def scan(
 ) -> AuditReport:
     """One call: audit a sequence of images, a Dataset or a DataLoader (labels taken when present).
 
+    Fed through :class:`~dataeval_gpu.feed.FeedLoop`: an item that raises or is not an image
+    is listed in ``report.failed`` with the reason (see the failure policy there).
+
     Examples
     --------
     >>> import numpy as np
@@ -588,12 +615,11 @@ def scan(
     [[0, 6]]
     """
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
+    loop = FeedLoop(audit)
     total = len(data) if hasattr(data, "__len__") else None
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
-        for batch in iter_batches(data, batch_size=batch_size):
-            labels = batch.labels if batch.labels is not None and all(x is not None for x in batch.labels) else None
-            audit.update(batch.images, batch.indices, labels=labels)
-            bar.update(len(batch))
+        for batch in iter_batches(data, batch_size=batch_size, validate=False, batch_indices=True):
+            bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
     return audit.compute()
 
 

@@ -26,13 +26,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ImageShapeError, ImageTypeError, InvalidArgumentError
+from .errors import ImageShapeError, ImageTypeError, InvalidArgumentError, short_reason
 
 __all__ = [
     "Batch",
+    "LoadFailure",
     "as_image",
     "iter_batches",
+    "labels_list",
     "ragged_collate",
+    "split_batch",
+    "split_item",
     "resolve_device",
 ]
 
@@ -112,6 +116,21 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
     return t
 
 
+class LoadFailure:
+    """Stands in for an image whose dataset item raised (``reason`` says why); a scan lists it as failed."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"LoadFailure({self.reason!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader workers
+        return (LoadFailure, (self.reason,))
+
+
 @dataclass
 class Batch:
     """A ragged batch: images of any size with their dataset indices (and labels if any)."""
@@ -166,17 +185,6 @@ def _to_tensor(x: Any) -> Any:
     return x
 
 
-def _split_item(item: Any) -> tuple[Any, Any]:
-    """(image, label) of a dataset item: an image, a tuple/list (image, label, ...), or a dict."""
-    if isinstance(item, dict):
-        key = "image" if "image" in item else next(iter(item))
-        label = item.get("label", item.get("labels"))
-        return item[key], label
-    if isinstance(item, (tuple, list)) and len(item) > 0 and not _is_scalar_like(item[0]):
-        return item[0], (item[1] if len(item) > 1 else None)
-    return item, None
-
-
 def _is_scalar_like(x: Any) -> bool:
     return isinstance(x, (int, float, bool, str)) or x is None
 
@@ -187,33 +195,95 @@ def _is_dataloader(data: Any) -> bool:
     return isinstance(data, DataLoader)
 
 
-def _split_loader_batch(batch: Any) -> tuple[list[Any], Any]:
-    """Images (as a list of per-image objects) and labels of one DataLoader batch."""
-    labels = None
+def _is_image_batch(x: Any) -> bool:
+    """A ``(B, C, H, W)`` array / tensor, or a list of images (a ragged batch)."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return x.ndim == 4
+    return (
+        isinstance(x, (list, tuple))
+        and len(x) > 0
+        and (hasattr(x[0], "ndim") or type(x[0]).__module__.startswith("PIL.") or isinstance(x[0], LoadFailure))
+    )
+
+
+def _as_indices(indices: Any, n: int) -> torch.Tensor | None:
+    """``indices`` as an int64 tensor of ``n`` dataset indices, or None when it is something else."""
+    if indices is None:
+        return None
+    try:
+        idx = indices if isinstance(indices, torch.Tensor) else torch.as_tensor(indices)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if idx.ndim != 1 or idx.numel() != n or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        return None  # a third field that is not indices (masks, boxes, ...)
+    return idx.to(torch.int64)
+
+
+def _batch_len(images: Any) -> int:
+    return int(images.shape[0]) if isinstance(images, (torch.Tensor, np.ndarray)) else len(images)
+
+
+def split_item(item: Any) -> tuple[Any, Any]:
+    """``(image, label)`` of one dataset item: an image, a tuple / list ``(image, label, ...)``
+    or a dict (``"image"`` key, else the first; ``"label"`` / ``"labels"``).  The label is
+    ``None`` when there is none."""
+    if isinstance(item, dict):
+        return _dict_fields(item)[:2]
+    if isinstance(item, (tuple, list)) and len(item) > 0 and not _is_scalar_like(item[0]):
+        return item[0], (item[1] if len(item) > 1 else None)
+    return item, None
+
+
+def _dict_fields(d: dict) -> tuple[Any, Any, Any]:
+    key = next((k for k in ("image", "images") if k in d), None) or next(iter(d))
+    labels = d.get("label", d.get("labels"))
+    indices = d.get("index", d.get("indices"))
+    return d[key], labels, indices
+
+
+def split_batch(batch: Any) -> tuple[Any, Any, torch.Tensor | None]:
+    """``(images, labels, indices)`` of one DataLoader batch — the one batch parser.
+
+    A batch is a ``(B, C, H, W)`` tensor / array, a list of images, a tuple / list
+    ``(images, labels[, indices, ...])`` whose first field is one of those, or a dict with an
+    ``"image"`` / ``"images"`` key (else its first key) and optional ``"label(s)"`` /
+    ``"index"`` / ``"indices"``.  ``images`` is returned as given (a tensor stays a tensor);
+    ``labels`` as given or ``None``; ``indices`` an int64 tensor, or ``None`` when the batch
+    carries none (a third field that is not one integer per image — masks, boxes — is not
+    taken for indices).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one.
+    """
     if isinstance(batch, dict):
-        key = "image" if "image" in batch else next(iter(batch))
-        images = batch[key]
-        labels = batch.get("label", batch.get("labels"))
-    elif isinstance(batch, (tuple, list)) and len(batch) > 0 and (
-        (isinstance(batch[0], (torch.Tensor, np.ndarray)) and batch[0].ndim == 4)
-        or isinstance(batch[0], (list, tuple))
-    ):
+        images, labels, indices = _dict_fields(batch)
+    elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None
+        indices = batch[2] if len(batch) > 2 else None
+    elif isinstance(batch, (torch.Tensor, np.ndarray)) or (isinstance(batch, (list, tuple)) and len(batch) > 0):
+        images, labels, indices = batch, None, None
     else:
-        images = batch
-    if isinstance(images, (torch.Tensor, np.ndarray)):
-        if images.ndim == 4:
-            images = list(images)
-        elif images.ndim in (2, 3):
-            images = [images]
-        else:
-            raise ImageShapeError(
-                f"a DataLoader batch must be (B, C, H, W) or a list of images, got shape {tuple(images.shape)}"
-            )
-    if isinstance(labels, torch.Tensor):
-        labels = labels.tolist()
-    return list(images), labels
+        raise ImageTypeError(
+            f"cannot find images in a batch of type {type(batch).__name__}; expected a (B, C, H, W) tensor, "
+            "a list of images, an (images, labels[, indices]) tuple or a dict with an 'image' key"
+        )
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
+        images = images[None]  # one image
+    elif isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim != 4:
+        raise ImageShapeError(
+            f"a batch must be (B, C, H, W) or a list of images, got shape {tuple(images.shape)}"
+        )
+    return images, labels, _as_indices(indices, _batch_len(images))
+
+
+def labels_list(labels: Any, n: int) -> list[Any] | None:
+    """Per-image labels of a batch of ``n`` as a list, or None (absent, or not one per image)."""
+    if labels is None:
+        return None
+    if isinstance(labels, (torch.Tensor, np.ndarray)):
+        if labels.ndim == 0 or labels.shape[0] != n:
+            return None
+        return labels.tolist() if isinstance(labels, np.ndarray) else labels.detach().cpu().tolist()
+    labs = list(labels)
+    return labs if len(labs) == n else None
 
 
 def iter_batches(
@@ -222,26 +292,36 @@ def iter_batches(
     device: str | torch.device | None = None,
     start: int = 0,
     keep_raw: bool = False,
+    validate: bool = True,
+    batch_indices: bool = False,
 ) -> Iterator[Batch]:
     """Iterate any supported input as ragged :class:`Batch` es on ``device``.
 
     Indices count from ``start`` in iteration order (for a DataLoader: the order its
-    batches arrive).  With ``keep_raw`` the original objects are kept (for byte hashing).
+    batches arrive, unless the batches carry their dataset indices).  With ``keep_raw`` the
+    original objects are kept (for byte hashing).  With ``validate=False`` the images are
+    passed on as they come (the audit's feed loop validates them, listing the bad ones), and
+    a dataset item that raises becomes a :class:`LoadFailure` instead of stopping the loop.
+    With ``batch_indices`` a DataLoader batch that carries its dataset indices (a third
+    field, or an ``"index"`` key: see :func:`split_batch`) keeps them.
     """
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     dev = torch.device(device) if device is not None else None
 
-    def finish(objs: list[Any], idx0: int, labels: Any) -> Batch:
+    def finish(objs: list[Any], idx0: int, labels: Any, indices: torch.Tensor | None = None) -> Batch:
         imgs = []
         for k, o in enumerate(objs):
+            if not validate:
+                imgs.append(o)
+                continue
             t = as_image(o, idx0 + k)
             if dev is not None and t.device != dev:
                 t = t.to(dev, non_blocking=True)
             imgs.append(t)
         return Batch(
             images=imgs,
-            indices=torch.arange(idx0, idx0 + len(imgs), dtype=torch.int64),
+            indices=indices if indices is not None else torch.arange(idx0, idx0 + len(imgs), dtype=torch.int64),
             labels=labels,
             raw=list(objs) if keep_raw else [],
         )
@@ -255,8 +335,9 @@ def iter_batches(
     if _is_dataloader(data) or (not hasattr(data, "__getitem__") and isinstance(data, Iterable)):
         pos = start
         for batch in data:
-            objs, labels = _split_loader_batch(batch)
-            yield finish(objs, pos, labels)
+            images, labels, indices = split_batch(batch)
+            objs = list(images)
+            yield finish(objs, pos, labels_list(labels, len(objs)), indices if batch_indices else None)
             pos += len(objs)
         return
     if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
@@ -267,7 +348,12 @@ def iter_batches(
     for b0 in range(0, n, batch_size):
         objs, labels, any_label = [], [], False
         for i in range(b0, min(n, b0 + batch_size)):
-            img, lab = _split_item(data[i])
+            try:
+                img, lab = split_item(data[i])
+            except Exception as exc:  # noqa: BLE001 - without validation a bad item is listed, not fatal
+                if validate:
+                    raise
+                img, lab = LoadFailure(short_reason(exc)), None
             objs.append(img)
             labels.append(lab)
             any_label |= lab is not None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -71,12 +70,6 @@ def _device(name: str | None) -> torch.device:
     return resolve_device(name)
 
 
-def _save_checkpoint(out: Path, audit: Any, position: int, files: list[str]) -> None:
-    tmp = out / (CHECKPOINT + ".tmp")
-    torch.save({"position": position, "files": files, "audit": audit.state()}, tmp)
-    os.replace(tmp, out / CHECKPOINT)  # atomic: a kill leaves the old or the new one, never half
-
-
 def scan_files(
     files: list[str],
     labels: list[int],
@@ -85,80 +78,30 @@ def scan_files(
     args: argparse.Namespace,
     device: torch.device,
 ) -> Any:
-    """Audit image files through a DataLoader; bad files are listed, never fatal."""
-    from torch.utils.data import DataLoader, Subset
+    """Audit image files (the library's :func:`~dataeval_gpu.audit.scan_files`); bad files are listed, never fatal."""
+    from .feed import CheckpointMismatchError
+    from .filescan import scan_files as scan_file_list
 
-    from .audit import DataAudit
-    from .errors import DataEvalGPUError
-    from .io import ImageFiles, _short, file_collate, gpu_decode
-    from .progress import progress_bar
-
-    audit = DataAudit(
-        device=device,
-        hashes=not args.no_hashes,
-        outlier_method=args.outlier_method,
-        outlier_threshold=args.outlier_threshold,
-        near_radius=args.radius,
-        embeddings=args.embeddings == "model",
-    )
-    audit.class_names = class_names
-    start = 0
-    ckpt_path = out / CHECKPOINT
-    if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
-        if ck["files"] != files:
-            raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list")
-        audit.load_state(ck["audit"])
-        start = int(ck["position"])
-        logger.info("resuming at file %d of %d", start, len(files))
-    ds = ImageFiles(files, labels, gpu_jpeg=device.type == "cuda")
-    workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
-    loader = DataLoader(
-        Subset(ds, range(start, len(files))),
-        batch_size=args.batch_size,
-        num_workers=workers,
-        collate_fn=file_collate,
-        persistent_workers=False,
-    )
-    position = start
-    t0 = time.perf_counter()
-    with progress_bar(total=len(files), desc="scan", enable=False if args.no_progress else None) as bar:
-        bar.update(start)
-        for b, items in enumerate(loader):
-            if device.type == "cuda":
-                gpu_decode(items, device)
-            good = []
-            for it in items:
-                if it.image is None:
-                    audit.mark_failed(it.index, it.error or "could not be decoded", it.path, it.label)
-                else:
-                    good.append(it)
-            if good:
-                try:
-                    audit.update(
-                        [it.image for it in good],
-                        indices=[it.index for it in good],
-                        labels=[it.label for it in good],
-                        paths=[it.path for it in good],
-                    )
-                except Exception:  # noqa: BLE001 - one bad image must not stop the scan
-                    for it in good:  # find the bad one(s); the rest are measured
-                        try:
-                            audit.update([it.image], indices=[it.index], labels=[it.label], paths=[it.path])
-                        except Exception as exc:  # noqa: BLE001 - e.g. one image too big for memory
-                            reason = str(exc) if isinstance(exc, DataEvalGPUError) else _short(exc)
-                            logger.warning("%s: not measured: %s", it.path, reason)
-                            audit.mark_failed(it.index, reason, it.path, it.label)
-            position += len(items)
-            bar.update(len(items))
-            if args.checkpoint_every and (b + 1) % args.checkpoint_every == 0:
-                _save_checkpoint(out, audit, position, files)
-    elapsed = time.perf_counter() - t0
-    report = audit.compute()
-    report.config.update(
-        {"files": len(files), "elapsed_s": round(elapsed, 3), "images_per_s": round((len(files) - start) / max(elapsed, 1e-9), 2)}
-    )
-    return report
+    try:
+        return scan_file_list(
+            files,
+            labels,
+            class_names=class_names,
+            device=device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            checkpoint=out / CHECKPOINT,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            progress=False if args.no_progress else None,
+            hashes=not args.no_hashes,
+            outlier_method=args.outlier_method,
+            outlier_threshold=args.outlier_threshold,
+            near_radius=args.radius,
+            embeddings=args.embeddings == "model",
+        )
+    except CheckpointMismatchError:
+        raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list") from None
 
 
 def _run_scan(args: argparse.Namespace) -> int:
@@ -203,14 +146,16 @@ def _run_scan(args: argparse.Namespace) -> int:
             "command": "scan",
             "version": __version__,
             "batch_size": args.batch_size,
-            "workers": args.workers,
+            "workers": report.config.get("workers", args.workers),
             "limit": args.limit,
             "formats": args.formats,
         }
     )
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    report.config["analysis_s"] = round(time.perf_counter() - t0, 3)  # scan + detectors, before writing
     written = report.save(out, formats=formats)
     if not args.no_plots:
+        t_report = time.perf_counter()
         try:
             from .report import write_report
 
@@ -218,6 +163,12 @@ def _run_scan(args: argparse.Namespace) -> int:
             written["report"] = str(write_report(report, out, images=images))
         except ImportError as exc:
             logger.warning("plots / HTML report not written: %s", exc)
+        report.config["report_s"] = round(time.perf_counter() - t_report, 3)
+        import json
+
+        from .audit import jsonable
+
+        (out / "config.json").write_text(json.dumps(report.config, indent=1, default=jsonable))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
     if args.quiet:

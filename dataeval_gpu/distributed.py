@@ -39,8 +39,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .batching import _split_item, ragged_collate, resolve_device
-from .errors import DataEvalGPUError, InvalidArgumentError
+from .batching import LoadFailure, ragged_collate, resolve_device, split_item
+from .errors import InvalidArgumentError, short_reason
 
 __all__ = [
     "DistInfo",
@@ -130,21 +130,6 @@ def init_from_env(
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, dev, str(dist.get_backend()))
 
 
-class LoadFailure:
-    """Stands in for an image whose dataset item raised (``reason`` says why)."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"LoadFailure({self.reason!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader workers
-        return (LoadFailure, (self.reason,))
-
-
 class IndexedDataset(Dataset):
     """Wrap a map-style dataset so that item ``i`` is ``(image, label, i)``.
 
@@ -178,11 +163,11 @@ class IndexedDataset(Dataset):
                     else LoadFailure(item.error or "could not be decoded")
                 )
                 return img, getattr(item, "label", None), i
-            img, label = _split_item(item)
+            img, label = split_item(item)
         except Exception as exc:  # noqa: BLE001 - reported as a failed index with on_error="mark"
             if self.on_error == "raise":
                 raise
-            return LoadFailure(f"{type(exc).__name__}: {exc}"), None, i
+            return LoadFailure(short_reason(exc)), None, i
         return img, label, i
 
 
@@ -235,32 +220,6 @@ def shard_loader(
     )
 
 
-def _feed(audit: Any, images: list[Any], labels: Any, indices: torch.Tensor) -> int:
-    """Feed one ``shard_loader`` batch; failed loads and unmeasurable images are marked failed."""
-    idx = indices.tolist()
-    labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
-    ok = [k for k, img in enumerate(images) if not isinstance(img, LoadFailure)]
-    for k, img in enumerate(images):
-        if isinstance(img, LoadFailure):
-            audit.mark_failed(idx[k], img.reason, label=labs[k])
-    if not ok:
-        return len(images)
-    have_labels = any(labs[k] is not None for k in ok)
-    good = [images[k] for k in ok]
-    good_idx = [idx[k] for k in ok]
-    good_labs = [labs[k] for k in ok] if have_labels else None
-    try:
-        audit.update(good, indices=good_idx, labels=good_labs)
-    except DataEvalGPUError:
-        for j, img in enumerate(good):  # find the bad image(s); the rest are measured
-            lab = [good_labs[j]] if good_labs is not None else None
-            try:
-                audit.update([img], indices=[good_idx[j]], labels=lab)
-            except DataEvalGPUError as exc:
-                audit.mark_failed(good_idx[j], str(exc), label=good_labs[j] if good_labs else None)
-    return len(images)
-
-
 def distributed_scan(
     dataset: Any,
     *,
@@ -295,6 +254,7 @@ def distributed_scan(
     ``near_radius``, ``outlier_method``, ...).
     """
     from .audit import DataAudit
+    from .feed import FeedLoop
     from .progress import progress_bar
 
     info = init_from_env(device=device)
@@ -317,8 +277,9 @@ def distributed_scan(
     with progress_bar(
         total=shard, desc=f"scan rank {info.rank}", enable=progress if info.is_main else False
     ) as bar:
+        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.feed: bad items are listed
         for images, labels, indices in loader:
-            bar.update(_feed(audit, images, labels, indices))
+            bar.update(loop.feed(images, indices, labels=labels))
     report = audit.compute()  # collective: gathers every rank's rows and dicts
     report.config.update(
         {"world_size": info.world_size, "backend": info.backend, "shuffle": shuffle, "seed": seed}

@@ -6,6 +6,8 @@ Every class also subclasses the matching builtin (``ValueError``, ``TypeError``,
 
 from __future__ import annotations
 
+import re
+
 
 class DataEvalGPUError(Exception):
     """Base class of every error raised on purpose by dataeval_gpu."""
@@ -32,3 +34,21 @@ def missing_dependency(module: str, extra: str) -> MissingDependencyError:
         f"the optional dependency '{module}' is not installed; install it with "
         f"`pip install dataeval_gpu[{extra}]`"
     )
+
+
+# torchvision's C++ errors start with "function, /build/path/file.cpp:123, "
+_CPP_PREFIX = re.compile(r"^[\w:()~<> ]+, \S+\.(?:cpp|h|cu):\d+, ")
+
+
+def short_reason(exc: BaseException) -> str:
+    """One line naming an error, for the ``failed`` list of a report.
+
+    Our own errors (:class:`DataEvalGPUError`) already name the image and the problem: their
+    message is kept as it is; others become ``"TypeName: first line"`` (C++ source locations
+    stripped), at most 300 characters.
+    """
+    if isinstance(exc, DataEvalGPUError):
+        return str(exc)
+    text = str(exc).strip()
+    msg = _CPP_PREFIX.sub("", text.splitlines()[0]) if text else ""
+    return f"{type(exc).__name__}: {msg}"[:300]

@@ -292,10 +292,11 @@ def test_array_case_raises_naming_index_and_problem(name: str) -> None:
     with pytest.raises(err_cls, match=r"image 7: .*") as info:
         as_image(case.value, 7)
     assert case.reason in str(info.value)
-    # through the one-call scan: the position in the input is named
+    # through the one-call scan (the feed loop's policy): listed as failed, the position named
     good = np.zeros((1, 4, 4), np.uint8)
-    with pytest.raises(err_cls, match=r"image 2: "):
-        scan([good, good, case.value, good], hashes=False)
+    report = scan([good, good, case.value, good], hashes=False)
+    assert report.index.tolist() == [0, 1, 3] and list(report.failed) == [2]
+    assert report.failed[2].startswith("image 2: ") and case.reason in report.failed[2]
     # and through DataAudit.update with dataset indices
     with pytest.raises(err_cls, match=r"image 41: "):
         DataAudit(hashes=False).update([good, case.value], indices=[40, 41])

@@ -258,7 +258,7 @@ def test_first_epoch_mode_with_indices_and_fail(tmp_path: Path, splits) -> None:
 
 def test_first_epoch_mode_plain_tensor_batches(tmp_path: Path, splits) -> None:
     """Batches that are a bare (B, C, H, W) tensor or a list of images."""
-    from dataeval_gpu.integrations.lightning import _split_batch
+    from dataeval_gpu.batching import split_batch as _split_batch
 
     x = torch.zeros(2, 3, 8, 8)
     assert _split_batch(x)[0] is x
@@ -394,7 +394,8 @@ def test_missing_lightning_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setitem(sys.modules, "lightning.pytorch.callbacks", None)
     monkeypatch.setitem(sys.modules, "pytorch_lightning.callbacks", None)
-    monkeypatch.delitem(sys.modules, "dataeval_gpu.integrations.lightning")
+    for name in [m for m in sys.modules if m.startswith("dataeval_gpu.integrations.lightning")]:
+        monkeypatch.delitem(sys.modules, name)  # the package and its modules are imported afresh
     with pytest.raises(MissingDependencyError, match=r"dataeval_gpu\[lightning\]") as err:
         importlib.import_module("dataeval_gpu.integrations.lightning")
     assert isinstance(err.value, ImportError)

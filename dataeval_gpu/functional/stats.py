@@ -364,6 +364,17 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child (a DataLoader worker) has none of the parent's pool threads: a pool
+    inherited from the parent would queue work that never runs, so start from none."""
+    global _POOL, _POOL_SIZE
+    _POOL, _POOL_SIZE = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _pool(size: int) -> ThreadPoolExecutor:
     global _POOL, _POOL_SIZE
     if _POOL is None or _POOL_SIZE != size:

@@ -1,37 +1,4 @@
-"""A Lightning callback that audits the training and validation data when training starts.
-
-:class:`DataEvalCallback` runs a :class:`~dataeval_gpu.audit.DataAudit` over the train and
-val data of ``Trainer.fit``, logs a few figures through the trainer's loggers, writes both
-reports under ``<log dir>/dataeval/`` and checks whether validation images leak from the
-training set (an exact copy: same xxhash; or a near copy: same perceptual hash).
-
-Two modes:
-
-* ``mode="fit_start"`` (default): at ``on_fit_start``, before any training step, the
-  datasets behind the train and val dataloaders are read once with the dataloaders' own
-  batch size and worker count (not the training sampler: every dataset index once; under
-  DDP each rank reads its ``DistributedSampler`` shard and the audit's ``compute()`` merges
-  the shards).  Report indices are dataset indices.
-* ``mode="first_epoch"``: no extra pass over the data; the batches the model sees during the
-  first training epoch (and its validation run) are audited as they arrive
-  (``on_train_batch_start`` / ``on_validation_batch_start``) and the findings come at the
-  end of that epoch.  A batch is an ``(images, labels[, indices, ...])`` tuple / list, a
-  ``(B, C, H, W)`` tensor, a list of images, or a dict with an ``"image"`` key (and
-  ``"label"`` / ``"index"``).  Report indices are dataset indices when the batch carries them
-  (a third tuple item, or ``"index"``, e.g. with
-  :class:`~dataeval_gpu.distributed.IndexedDataset`), else the order of arrival
-  (interleaved across ranks under DDP: ``position * world_size + rank``).
-
-The figures logged (``trainer.loggers``, step = ``trainer.global_step``) are
-``dataeval/{train,val}_{images,failed,flagged,exact_duplicate_groups,near_duplicate_groups}``
-and ``dataeval/leaked_images`` (val images with a copy in train), ``dataeval/leaked_exact``,
-``dataeval/leaked_near`` (same perceptual hash, different bytes).  Only global rank 0 logs and
-writes files; every rank computes the same merged reports, so ``leakage="fail"`` raises on
-every rank alike.
-
-Needs the ``lightning`` extra (``pip install dataeval_gpu[lightning]``); the older
-``pytorch_lightning`` package works too.
-"""
+"""The callback: audits the train / val data of ``Trainer.fit`` (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -45,7 +12,10 @@ from typing import Any
 
 import torch
 
-from ..errors import DataEvalGPUError, InvalidArgumentError, missing_dependency
+from ...batching import labels_list, split_batch
+from ...errors import InvalidArgumentError, missing_dependency
+from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
+from .loaders import is_map_style, requested_loaders
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -55,139 +25,12 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     except ImportError as exc:
         raise missing_dependency("lightning", "lightning") from exc
 
-__all__ = ["DataEvalCallback", "DataLeakageError", "DataLeakageWarning", "find_leakage"]
+__all__ = ["DataEvalCallback"]
 
 logger = logging.getLogger(__name__)
 
 _MODES = ("fit_start", "first_epoch")
 _POLICIES = ("warn", "fail", "ignore")
-
-
-class DataLeakageError(DataEvalGPUError, RuntimeError):
-    """Validation images are copies of training images (raised with ``leakage="fail"``)."""
-
-
-class DataLeakageWarning(UserWarning):
-    """Validation images are copies of training images (warned with ``leakage="warn"``)."""
-
-
-def find_leakage(train: Any, val: Any) -> dict[int, dict[str, list[int]]]:
-    """Validation images whose xxhash or perceptual hash equals that of a training image.
-
-    ``train`` and ``val`` are :class:`~dataeval_gpu.audit.AuditReport` s computed with
-    ``hashes=True``.  Returns ``{val index: {"exact": [train indices with the same bytes],
-    "near": [train indices with the same perceptual hash]}}`` for every val image with at
-    least one match (an exact copy usually matches both ways), sorted by val index.
-    Images too small for a perceptual hash only match exactly.
-    """
-    for name, rep in (("train", train), ("val", val)):
-        if len(rep.index) and not rep.hashes:
-            raise InvalidArgumentError(f"the {name} report has no hashes: audit it with hashes=True")
-    by_hash: dict[str, dict[str, list[int]]] = {"xxhash": {}, "pchash": {}}
-    for kind in by_hash:
-        for i, h in zip(train.index.tolist(), train.hashes.get(kind, []), strict=True):
-            if h:
-                by_hash[kind].setdefault(h, []).append(int(i))
-    out: dict[int, dict[str, list[int]]] = {}
-    for pos, i in enumerate(val.index.tolist()):
-        exact = by_hash["xxhash"].get(val.hashes["xxhash"][pos], []) if val.hashes.get("xxhash") else []
-        ph = val.hashes["pchash"][pos] if val.hashes.get("pchash") else ""
-        near = by_hash["pchash"].get(ph, []) if ph else []
-        if exact or near:
-            out[int(i)] = {"exact": sorted(exact), "near": sorted(near)}
-    return out
-
-
-def _flatten_loaders(obj: Any) -> list[Any]:
-    """A DataLoader, a list / tuple / dict of them or a CombinedLoader → a flat list."""
-    if obj is None:
-        return []
-    flattened = getattr(obj, "flattened", None)  # lightning's CombinedLoader
-    if isinstance(flattened, list):
-        return [x for x in flattened if x is not None]
-    if isinstance(obj, dict):
-        return [x for v in obj.values() for x in _flatten_loaders(v)]
-    if isinstance(obj, (list, tuple)):
-        return [x for v in obj for x in _flatten_loaders(v)]
-    return [obj]
-
-
-def _requested_loaders(trainer: Any, stage: str) -> list[Any]:
-    """The dataloaders ``Trainer.fit`` was given for ``stage`` ("train" / "val"), asked for now.
-
-    They come from where the trainer will take them: loaders passed to ``fit``, the
-    datamodule's or the LightningModule's ``*_dataloader()`` hook.
-    """
-    loop = trainer.fit_loop if stage == "train" else trainer.fit_loop.epoch_loop.val_loop
-    source = getattr(loop, "_data_source", None)
-    if source is not None and getattr(source, "instance", None) is not None:
-        try:
-            if source.is_defined():
-                return _flatten_loaders(source.dataloader())
-        except NotImplementedError:
-            pass
-        return []
-    for owner in (getattr(trainer, "datamodule", None), getattr(trainer, "lightning_module", None)):
-        hook = getattr(owner, f"{stage}_dataloader", None)
-        if callable(hook):
-            try:
-                return _flatten_loaders(hook())
-            except NotImplementedError:
-                continue
-    return []
-
-
-def _is_map_style(dataset: Any) -> bool:
-    from torch.utils.data import IterableDataset
-
-    return (
-        dataset is not None
-        and not isinstance(dataset, IterableDataset)
-        and hasattr(dataset, "__len__")
-        and hasattr(dataset, "__getitem__")
-    )
-
-
-def _split_batch(batch: Any) -> tuple[Any, Any, Any]:
-    """(images, labels, indices) of a training batch; labels / indices ``None`` when absent."""
-    if isinstance(batch, dict):
-        key = "image" if "image" in batch else ("images" if "images" in batch else next(iter(batch)))
-        labels = batch.get("label", batch.get("labels"))
-        indices = batch.get("index", batch.get("indices"))
-        return batch[key], labels, indices
-    if isinstance(batch, torch.Tensor):
-        return batch, None, None
-    if isinstance(batch, (tuple, list)) and batch:
-        first = batch[0]
-        if isinstance(first, torch.Tensor) and first.ndim == 4:
-            images = first
-        elif isinstance(first, (list, tuple)) and first and hasattr(first[0], "ndim"):
-            images = first  # a ragged batch: list of (C, H, W) images
-        else:
-            return list(batch), None, None  # a list of images
-        labels = batch[1] if len(batch) > 1 else None
-        indices = batch[2] if len(batch) > 2 else None
-        if indices is not None:
-            idx = torch.as_tensor(indices) if not isinstance(indices, torch.Tensor) else indices
-            n = images.shape[0] if isinstance(images, torch.Tensor) else len(images)
-            if idx.ndim != 1 or idx.numel() != n or idx.is_floating_point():
-                indices = None  # the third item is something else (masks, boxes, ...)
-        return images, labels, indices
-    raise InvalidArgumentError(
-        f"DataEvalCallback: cannot find images in a batch of type {type(batch).__name__}; expected a "
-        "(B, C, H, W) tensor, a list of images, an (images, labels[, indices]) tuple or a dict with 'image'"
-    )
-
-
-def _labels_list(labels: Any, n: int) -> list[Any] | None:
-    if labels is None:
-        return None
-    if isinstance(labels, torch.Tensor):
-        if labels.ndim == 0 or labels.shape[0] != n:
-            return None
-        return labels.detach().cpu().tolist()
-    labs = list(labels)
-    return labs if len(labs) == n else None
 
 
 class DataEvalCallback(Callback):
@@ -255,7 +98,7 @@ class DataEvalCallback(Callback):
         self.leaks: dict[int, dict[str, list[int]]] = {}
         self.metrics: dict[str, float] = {}
         self.written: dict[str, str] = {}
-        self._audits: dict[str, Any] = {}
+        self._loops: dict[str, Any] = {}  # stage → FeedLoop of the first_epoch mode
         self._seen: dict[str, int] = {}
         self._val_done = False
         self._first_epoch: int | None = None
@@ -263,23 +106,25 @@ class DataEvalCallback(Callback):
 
     # ---------------------------------------------------------------- helpers
     def _new_audit(self, pl_module: Any) -> Any:
-        from ..audit import DataAudit
+        from ...audit import DataAudit
 
         dev = torch.device(self.device) if self.device is not None else pl_module.device
         return DataAudit(device=dev, hashes=self.hashes, **self.audit_kwargs)
 
     def _audit_loaders(self, trainer: Any, pl_module: Any, stage: str) -> Any:
         """Read every dataset behind the ``stage`` dataloaders once (this rank's shard)."""
-        from ..distributed import _feed, shard_loader
+        from ...distributed import shard_loader
+        from ...feed import FeedLoop
 
         audit = self._new_audit(pl_module)
+        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.feed: bad items are listed
         offset = 0
         sizes = []
-        for loader in _requested_loaders(trainer, stage):
+        for loader in requested_loaders(trainer, stage):
             dataset = getattr(loader, "dataset", None)
             bs = self.batch_size or getattr(loader, "batch_size", None) or 64
             workers = self.num_workers if self.num_workers is not None else getattr(loader, "num_workers", 0)
-            if _is_map_style(dataset):
+            if is_map_style(dataset):
                 shard = shard_loader(
                     dataset,
                     batch_size=bs,
@@ -289,7 +134,7 @@ class DataEvalCallback(Callback):
                     on_error="mark",
                 )
                 for images, labels, indices in shard:
-                    _feed(audit, images, labels, indices + offset)
+                    loop.feed(images, indices + offset, labels=labels)
                 offset += len(dataset)
                 sizes.append(len(dataset))
             else:
@@ -297,10 +142,9 @@ class DataEvalCallback(Callback):
                 # stream in order (the same on every rank), repeated indices merge at compute()
                 pos = offset
                 for batch in loader:
-                    images, labels, _ = _split_batch(batch)
-                    n = images.shape[0] if isinstance(images, torch.Tensor) else len(images)
-                    idx = torch.arange(pos, pos + n)
-                    _feed(audit, list(images), _labels_list(labels, n) or [None] * n, idx)
+                    images, labels, _ = split_batch(batch)
+                    n = len(images)
+                    loop.feed(list(images), range(pos, pos + n), labels=labels_list(labels, n))
                     pos += n
                 sizes.append(pos - offset)
                 offset = pos
@@ -308,23 +152,22 @@ class DataEvalCallback(Callback):
         return audit, audit_cfg
 
     def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any) -> None:
-        images, labels, indices = _split_batch(batch)
-        n = images.shape[0] if isinstance(images, torch.Tensor) else len(images)
+        from ...feed import FeedLoop
+
+        images, labels, indices = split_batch(batch)
+        n = len(images)
         if n == 0:
             return
-        audit = self._audits.get(stage)
-        if audit is None:
-            audit = self._audits[stage] = self._new_audit(pl_module)
+        loop = self._loops.get(stage)
+        if loop is None:
+            loop = self._loops[stage] = FeedLoop(self._new_audit(pl_module))
         if indices is None:
             pos = self._seen.get(stage, 0)
             world, rank = max(trainer.world_size, 1), trainer.global_rank
             indices = torch.arange(pos, pos + n, dtype=torch.int64) * world + rank
             self._seen[stage] = pos + n
-        from ..distributed import _feed
-
         imgs = [t.detach() if isinstance(t, torch.Tensor) else t for t in images]
-        labs = _labels_list(labels, n) or [None] * n
-        _feed(audit, imgs, labs, torch.as_tensor(indices).reshape(-1))  # a bad image is listed as failed
+        loop.feed(imgs, indices, labels=labels_list(labels, n))  # a bad image is listed as failed
 
     # ---------------------------------------------------------------- hooks
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
@@ -365,7 +208,7 @@ class DataEvalCallback(Callback):
             self._update_from_batch(trainer, pl_module, "val", batch)
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.mode == "first_epoch" and not trainer.sanity_checking and "val" in self._audits:
+        if self.mode == "first_epoch" and not trainer.sanity_checking and "val" in self._loops:
             self._val_done = True  # one validation run is enough (val_check_interval < 1 runs several)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
@@ -377,7 +220,7 @@ class DataEvalCallback(Callback):
             self._finish_first_epoch(trainer)  # training stopped inside the first epoch
 
     def _reset_state(self) -> None:
-        self._audits, self._seen = {}, {}
+        self._loops, self._seen = {}, {}
         self._val_done, self._first_epoch, self._finished = False, None, False
         self.train_report = self.val_report = None
         self.leaks, self.metrics, self.written = {}, {}, {}
@@ -387,11 +230,12 @@ class DataEvalCallback(Callback):
         for stage, wanted in (("train", self.audit_train), ("val", self.audit_val)):
             # under DDP every rank takes part in compute(): a rank that saw no batch of a
             # stage another rank saw joins with an empty audit (and all skip it together)
-            if not wanted or not _any_rank(stage in self._audits):
+            if not wanted or not _any_rank(stage in self._loops):
                 continue
-            audit = self._audits.get(stage) or self._new_audit(trainer.lightning_module)
+            loop = self._loops.get(stage)
+            audit = loop.audit if loop is not None else self._new_audit(trainer.lightning_module)
             reports[stage] = audit.compute()
-        self._audits = {}
+        self._loops = {}
         self._finish(trainer, reports)
 
     # ---------------------------------------------------------------- results
@@ -477,15 +321,11 @@ class DataEvalCallback(Callback):
             }
             (out / "leakage.json").write_text(json.dumps(leak_doc, indent=1))
             written["leakage"] = str(out / "leakage.json")
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_default))
+        from ...audit import jsonable
+
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=jsonable))
         written["summary"] = str(out / "summary.json")
         self.written = written
-
-
-def _default(v: Any) -> Any:
-    from ..audit import _jsonable
-
-    return _jsonable(v)
 
 
 def _any_rank(flag: bool) -> bool:

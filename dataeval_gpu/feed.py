@@ -1,0 +1,301 @@
+"""The one feed loop under every entry point, and its failure policy.
+
+:func:`~dataeval_gpu.audit.scan`, the file scan (:func:`~dataeval_gpu.audit.scan_files`, the
+``dataeval-gpu scan`` command), :func:`~dataeval_gpu.distributed.distributed_scan` (torchrun)
+and the Lightning callback all feed their :class:`~dataeval_gpu.audit.DataAudit` through
+:class:`FeedLoop`, so a bad input is treated alike everywhere.
+
+Failure policy — every input fed is in the report, measured or in ``report.failed`` with a reason:
+
+1. An input that could not be loaded (a dataset item that raised, a file that could not be
+   read or decoded: a :class:`~dataeval_gpu.batching.LoadFailure`) is listed as failed with
+   the loader's reason.
+2. Each image is validated once (:func:`~dataeval_gpu.batching.as_image`); one that is not an
+   image (wrong shape, complex or object dtype, a side of 0) is listed as failed with the
+   validation message, and the rest of its batch is measured.
+3. Out of memory (CUDA or the CPU allocator) while measuring: the batch is split in halves
+   and retried, down to single images; one image that still does not fit on the GPU is
+   measured on the CPU; one that does not fit on the CPU is listed as failed.
+4. Any other error while measuring a batch: its images are measured one by one, and each
+   image that fails alone is listed as failed (``"TypeName: message"``); the others are
+   measured.  A bug therefore shows as failed images with one shared reason (and a logged
+   warning), never as a silently shorter report.
+
+:meth:`DataAudit.update <dataeval_gpu.audit.DataAudit.update>`, the API for your own loop, is
+strict instead: it raises for an invalid image and for errors other than out of memory, and a
+batch that raised leaves no rows (rule 3 applies to it too).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from .batching import LoadFailure, as_image, labels_list
+from .errors import DataEvalGPUError, InvalidArgumentError, short_reason
+
+__all__ = ["FeedLoop", "Measurer", "is_out_of_memory", "measure", "CheckpointMismatchError"]
+
+logger = logging.getLogger("dataeval_gpu.audit")
+
+
+class CheckpointMismatchError(DataEvalGPUError, ValueError):
+    """A checkpoint was made for other inputs (another file list) than the ones being resumed."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA / CPU allocation failures (the errors a smaller batch can avoid)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or isinstance(exc, MemoryError):
+        return True
+    if not isinstance(exc, RuntimeError):
+        return False
+    msg = str(exc).lower()
+    # CUDA: "CUDA out of memory"; the CPU allocator: "DefaultCPUAllocator: can't allocate memory"
+    return "out of memory" in msg or "can't allocate memory" in msg
+
+
+def _inject_fault(n: int) -> None:
+    """The test hook ``dataeval_gpu.audit._FAULT_INJECTOR``: a callable(batch_len) that may raise."""
+    hook = getattr(sys.modules.get("dataeval_gpu.audit"), "_FAULT_INJECTOR", None)
+    if hook is not None:
+        hook(n)
+
+
+class Measurer(Protocol):
+    """What :func:`measure` drives: compute rows of validated images, and store them."""
+
+    device: torch.device  # where batch_rows computes (set before measure() is called)
+
+    def batch_rows(self, imgs: list[torch.Tensor]) -> Any: ...
+
+    def cpu_rows(self, imgs: list[torch.Tensor]) -> Any: ...
+
+    def append_rows(self, idx: torch.Tensor, rows: Any) -> None: ...
+
+
+def measure(
+    target: Measurer,
+    imgs: list[torch.Tensor],
+    idx: torch.Tensor,
+    *,
+    strict: bool,
+    on_failed: Callable[[int, str], None] | None = None,
+) -> None:
+    """Measure validated images (dataset indices ``idx``, a CPU tensor) under the failure policy.
+
+    ``strict=True``: only out-of-memory is handled (split and retry; one image on the CPU);
+    anything else propagates.  ``strict=False``: rules 3 and 4 of the module's policy, each
+    image that cannot be measured is passed to ``on_failed(index, reason)``.
+    """
+    try:
+        _inject_fault(len(imgs))
+        rows = target.batch_rows(imgs)
+    except Exception as exc:  # noqa: BLE001 - sorted out below by the policy
+        if not is_out_of_memory(exc):
+            if strict:
+                raise
+            _isolate(target, imgs, idx, exc, on_failed)
+            return
+        if target.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if len(imgs) > 1:
+            half = len(imgs) // 2
+            logger.info("out of memory on a batch of %d: splitting and retrying", len(imgs))
+            measure(target, imgs[:half], idx[:half], strict=strict, on_failed=on_failed)
+            measure(target, imgs[half:], idx[half:], strict=strict, on_failed=on_failed)
+            return
+        if target.device.type == "cpu":
+            if strict or on_failed is None:
+                raise
+            logger.warning("image %d does not fit in memory: not measured", int(idx[0]))
+            on_failed(int(idx[0]), short_reason(exc))
+            return
+        logger.warning("image %d does not fit on %s: measuring it on the CPU", int(idx[0]), target.device)
+        try:
+            rows = target.cpu_rows(imgs)
+        except Exception as cpu_exc:  # noqa: BLE001 - the last resort failed too
+            if strict or on_failed is None:
+                raise
+            on_failed(int(idx[0]), short_reason(cpu_exc))
+            return
+    target.append_rows(idx, rows)
+
+
+def _isolate(
+    target: Measurer,
+    imgs: list[torch.Tensor],
+    idx: torch.Tensor,
+    exc: Exception,
+    on_failed: Callable[[int, str], None] | None,
+) -> None:
+    """Rule 4: measure the images of a failed batch one by one; list those that fail alone."""
+    if on_failed is None:
+        raise exc
+    if len(imgs) == 1:
+        logger.warning("image %d not measured: %s", int(idx[0]), short_reason(exc))
+        on_failed(int(idx[0]), short_reason(exc))
+        return
+    logger.warning("a batch of %d failed (%s): measuring its images one by one", len(imgs), short_reason(exc))
+    for k in range(len(imgs)):
+        measure(target, imgs[k : k + 1], idx[k : k + 1], strict=False, on_failed=on_failed)
+
+
+def validate(
+    images: Sequence[Any], indices: Sequence[int], on_failed: Callable[[int, str], None]
+) -> tuple[list[torch.Tensor], list[int]]:
+    """Rules 1 and 2: the valid ``(C, H, W)`` tensors and their indices; the rest to ``on_failed``."""
+    good, good_idx = [], []
+    for obj, i in zip(images, indices, strict=True):
+        if isinstance(obj, LoadFailure):
+            on_failed(i, obj.reason)
+            continue
+        try:
+            good.append(as_image(obj, i))
+        except DataEvalGPUError as exc:
+            on_failed(i, str(exc))
+            continue
+        good_idx.append(i)
+    return good, good_idx
+
+
+class FeedLoop:
+    """Feed a :class:`~dataeval_gpu.audit.DataAudit` batch by batch under the failure policy.
+
+    Parameters
+    ----------
+    audit : the audit fed.
+    checkpoint : a file to save the audit's state to every ``checkpoint_every`` batches
+        (written atomically: a kill leaves the old file or the new one), with ``meta`` (e.g.
+        the file list) stored alongside so that :meth:`resume` can refuse a checkpoint made
+        for other inputs.
+
+    ``position`` counts the inputs fed so far (measured or failed), from the resumed position.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dataeval_gpu.audit import DataAudit
+    >>> audit = DataAudit(hashes=False)
+    >>> loop = FeedLoop(audit)
+    >>> loop.feed([np.zeros((1, 8, 8), np.uint8), np.zeros((2, 2, 2, 2)), LoadFailure("OSError")], [0, 1, 2])
+    3
+    >>> sorted(audit.compute().failed)
+    [1, 2]
+    """
+
+    def __init__(
+        self,
+        audit: Any,
+        *,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 0,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if checkpoint_every < 0:
+            raise InvalidArgumentError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+        self.audit = audit
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.checkpoint_every = int(checkpoint_every)
+        self.meta = dict(meta or {})
+        self.position = 0
+        self.batches = 0
+
+    # ---------------------------------------------------------------- feeding
+    def feed(
+        self,
+        images: Sequence[Any],
+        indices: torch.Tensor | Sequence[int],
+        labels: Any = None,
+        paths: Sequence[str] | None = None,
+    ) -> int:
+        """Feed one batch: images (any accepted object, or a ``LoadFailure`` for an input that
+        could not be loaded) with their dataset indices, labels and paths.
+        Returns the number of inputs fed."""
+        idx = _index_list(indices)
+        if len(idx) != len(images):
+            raise InvalidArgumentError(f"got {len(images)} images but {len(idx)} indices")
+        labs = labels_list(labels, len(idx)) if labels is not None else None
+        self.audit.annotate(idx, None, paths)
+        if labs is not None:  # inputs without a label (None) get none
+            known = [(i, lab) for i, lab in zip(idx, labs) if lab is not None]
+            self.audit.annotate([i for i, _ in known], [lab for _, lab in known])
+        good, good_idx = validate(images, idx, self.audit.mark_failed)
+        if good:
+            self.audit.prepare(good)
+            measure(
+                self.audit,
+                good,
+                torch.tensor(good_idx, dtype=torch.int64),
+                strict=False,
+                on_failed=self.audit.mark_failed,
+            )
+        return self._advance(len(idx))
+
+    def feed_rows(
+        self,
+        chunks: Sequence[tuple[Sequence[int], Any]],
+        failed: dict[int, str],
+        indices: Sequence[int],
+        labels: Sequence[Any] | None = None,
+        paths: Sequence[str] | None = None,
+    ) -> int:
+        """Feed a batch measured elsewhere (in a DataLoader worker, see
+        :func:`~dataeval_gpu.audit.scan_files`): ``chunks`` of (dataset indices, rows) and the
+        ``failed`` inputs with their reasons; ``indices`` / ``labels`` / ``paths`` of every input."""
+        idx = _index_list(indices)
+        self.audit.annotate(idx, list(labels) if labels is not None else None, paths)
+        for i, reason in failed.items():
+            self.audit.mark_failed(int(i), reason)
+        for chunk_idx, rows in chunks:
+            self.audit.append_rows(torch.as_tensor(list(chunk_idx), dtype=torch.int64), rows)
+        return self._advance(len(idx))
+
+    def _advance(self, n: int) -> int:
+        self.position += n
+        self.batches += 1
+        if self.checkpoint is not None and self.checkpoint_every and self.batches % self.checkpoint_every == 0:
+            self.save()
+        return n
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self) -> None:
+        """Write the checkpoint now (the audit's state, ``position`` and ``meta``)."""
+        if self.checkpoint is None:
+            raise InvalidArgumentError("this FeedLoop has no checkpoint file")
+        tmp = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
+        torch.save({"position": self.position, "meta": self.meta, "audit": self.audit.state()}, tmp)
+        os.replace(tmp, self.checkpoint)  # atomic: a kill leaves the old or the new one, never half
+
+    def resume(self) -> int:
+        """Load the checkpoint when it exists; returns the position to continue from (0 without one).
+
+        Raises :class:`CheckpointMismatchError` when it was made with other ``meta`` (other inputs).
+        """
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return self.position
+        ck = torch.load(self.checkpoint, weights_only=False)
+        if ck.get("meta") != self.meta:
+            raise CheckpointMismatchError(
+                f"the checkpoint {self.checkpoint} was made for different inputs (another file list)"
+            )
+        self.audit.load_state(ck["audit"])
+        self.position = int(ck["position"])
+        logger.info("resuming at input %d", self.position)
+        return self.position
+
+    def finish(self) -> None:
+        """Remove the checkpoint (the run finished: the results are in the report)."""
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self.checkpoint.unlink()
+
+
+def _index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:
+    if isinstance(indices, torch.Tensor):
+        return indices.reshape(-1).cpu().tolist()
+    return [int(i) for i in indices]

@@ -1,0 +1,184 @@
+"""The one feed loop (dataeval_gpu.feed): its failure policy, the batch parser, checkpoints
+through torchmetrics' state API, and the file scan that measures in DataLoader workers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import dataeval_gpu.audit as audit_mod
+from dataeval_gpu.audit import DataAudit, scan
+from dataeval_gpu.batching import LoadFailure, split_batch, split_item
+from dataeval_gpu.feed import CheckpointMismatchError, FeedLoop
+
+
+def _imgs(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (3, 10 + k, 12), dtype=np.uint8) for k in range(n)]
+
+
+def test_bad_inputs_are_listed_and_the_rest_measured() -> None:
+    imgs: list = _imgs(5)
+    imgs[1] = np.zeros((2, 2, 3, 3))  # 4-D: not an image
+    imgs[3] = LoadFailure("OSError: truncated")
+    audit = DataAudit(hashes=False)
+    loop = FeedLoop(audit)
+    assert loop.feed(imgs, indices=[10, 11, 12, 13, 14], labels=[0, 1, 2, 3, 4]) == 5
+    rep = audit.compute()
+    assert rep.index.tolist() == [10, 12, 14]
+    assert set(rep.failed) == {11, 13}
+    assert "shape" in rep.failed[11] and rep.failed[13] == "OSError: truncated"
+    assert rep.labels == {10: 0, 11: 1, 12: 2, 13: 3, 14: 4}
+    # the measured rows equal a plain audit of the good images
+    ref = DataAudit(hashes=False)
+    ref.update([imgs[0], imgs[2], imgs[4]], indices=[10, 12, 14])
+    for key, val in ref.compute().stats.items():
+        np.testing.assert_array_equal(rep.stats[key], val, err_msg=key)
+
+
+def test_other_errors_isolate_the_failing_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule 4: a non-memory error on a batch → image by image; only the image that fails alone is listed."""
+    calls: list[int] = []
+
+    def broken_on_big(n: int) -> None:
+        calls.append(n)
+        if n > 1:
+            raise RuntimeError("a bug on batches")
+
+    imgs = _imgs(4)
+    audit = DataAudit(hashes=False)
+    monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", broken_on_big)
+    FeedLoop(audit).feed(imgs, indices=range(4))
+    assert calls == [4, 1, 1, 1, 1]
+    assert audit.compute().index.tolist() == [0, 1, 2, 3]
+
+    def always(n: int) -> None:
+        raise ValueError("kernel failed")
+
+    audit = DataAudit(hashes=False)
+    monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", always)
+    FeedLoop(audit).feed(imgs, indices=range(4))
+    monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", None)
+    rep = audit.compute()
+    assert len(rep.index) == 0 and rep.failed == {i: "ValueError: kernel failed" for i in range(4)}
+
+
+def test_scan_lists_items_that_raise() -> None:
+    class Flaky(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int):
+            if i == 2:
+                raise OSError("unreadable")
+            return np.full((1, 9, 9), i, np.uint8), i
+
+    rep = scan(Flaky(), batch_size=3, hashes=False)
+    assert rep.index.tolist() == [0, 1, 3] and rep.failed == {2: "OSError: unreadable"}
+    assert rep.labels == {0: 0, 1: 1, 3: 3}
+
+
+def test_one_batch_parser() -> None:
+    x = torch.zeros(2, 3, 8, 8)
+    assert split_batch(x)[0] is x
+    imgs, labels, idx = split_batch([torch.zeros(3, 8, 8), torch.ones(3, 9, 9)])
+    assert len(imgs) == 2 and labels is None and idx is None
+    imgs, labels, idx = split_batch({"image": x, "label": torch.tensor([1, 2]), "index": torch.tensor([5, 9])})
+    assert labels.tolist() == [1, 2] and idx.tolist() == [5, 9]
+    assert split_batch((x, torch.tensor([0, 1]), torch.rand(2, 4)))[2] is None  # not indices
+    assert split_batch((x, torch.tensor([0, 1]), torch.tensor([0.5, 1.5])))[2] is None  # floats: not indices
+    _, labels, idx = split_batch(([torch.zeros(3, 4, 4)] * 2, [7, 8], torch.tensor([3, 4])))
+    assert labels == [7, 8] and idx.tolist() == [3, 4]
+    one = np.zeros((3, 5, 5))
+    assert split_batch(one)[0].shape == (1, 3, 5, 5)
+    assert split_item((one, 4)) == (one, 4)
+    assert split_item({"image": one, "labels": [1, 2]})[1] == [1, 2]
+    assert split_item(one)[1] is None
+
+
+def test_checkpoint_roundtrip_and_mismatch(tmp_path: Path) -> None:
+    imgs = _imgs(6, seed=3)
+    ck = tmp_path / "ck.pt"
+    first = DataAudit(hashes=True, channels=True)
+    loop = FeedLoop(first, checkpoint=ck, checkpoint_every=1, meta={"files": ["a", "b"]})
+    loop.feed(imgs[:3], indices=range(3))
+    loop.feed([imgs[3], LoadFailure("could not be loaded")], indices=[3, 4])
+    assert ck.exists() and loop.position == 5
+    saved = torch.load(ck, weights_only=False)
+    assert saved["position"] == 5 and saved["audit"]["stats"]["index"][0].tolist() == [0, 1, 2, 3]
+
+    second = DataAudit(hashes=True, channels=True)
+    resumed = FeedLoop(second, checkpoint=ck, meta={"files": ["a", "b"]})
+    assert resumed.resume() == 5
+    resumed.feed(imgs[5:], indices=[5])
+    whole = DataAudit(hashes=True, channels=True)
+    whole.update(imgs[:4], indices=range(4))
+    whole.mark_failed(4, "could not be loaded")
+    whole.update(imgs[5:], indices=[5])
+    got, want = second.compute(), whole.compute()
+    pd.testing.assert_frame_equal(got.to_pandas(), want.to_pandas(), check_exact=True)
+    for key, val in want.channel_stats.items():
+        np.testing.assert_array_equal(got.channel_stats[key], val, err_msg=key)
+    with pytest.raises(CheckpointMismatchError, match="different inputs"):
+        FeedLoop(DataAudit(), checkpoint=ck, meta={"files": ["a"]}).resume()
+    resumed.finish()
+    assert not ck.exists()
+
+
+def _write_photos(d: Path, n: int) -> list[str]:
+    from PIL import Image
+
+    from dataeval_gpu.datasets import photo_collection
+
+    d.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, img in enumerate(photo_collection(n, seed=4, min_side=16, max_side=96)):
+        p = d / f"{k:03d}.{'jpg' if k % 2 else 'png'}"
+        Image.fromarray(img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)).save(p)
+        files.append(str(p))
+    (d / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    files.append(str(d / "bad.jpg"))
+    return files
+
+
+def test_file_scan_in_workers_equals_in_process_and_the_audit(tmp_path: Path) -> None:
+    """Rows measured in DataLoader workers equal rows measured in this process, whatever the
+    batch size, and equal a DataAudit fed the decoded images (integer photos: bit for bit)."""
+    from dataeval_gpu.filescan import scan_files
+    from dataeval_gpu.io import decode_file
+
+    files = _write_photos(tmp_path / "img", 13)
+    in_workers = scan_files(files, batch_size=4, workers=2, hashes=True)
+    assert in_workers.config["measured_in"] == "workers"
+    in_process = scan_files(files, batch_size=5, workers=0, hashes=True)
+    pd.testing.assert_frame_equal(in_workers.to_pandas(), in_process.to_pandas(), check_exact=True)
+    # the main-process path (the one CUDA takes: pixels to the main process, measured there)
+    main_path = scan_files(files, batch_size=3, workers=1, hashes=True, measure_in_workers=False)
+    assert main_path.config["measured_in"] == "main process"
+    pd.testing.assert_frame_equal(in_workers.to_pandas(), main_path.to_pandas(), check_exact=True)
+    assert list(in_workers.failed) == [13] and "bad.jpg" in in_workers.paths[13]
+    ref = DataAudit(hashes=True)
+    ref.update([decode_file(f) for f in files[:13]], indices=range(13), paths=files[:13])
+    want = ref.compute()
+    for key, val in want.stats.items():
+        np.testing.assert_array_equal(in_workers.stats[key], val, err_msg=key)
+    assert in_workers.hashes == want.hashes and in_workers.duplicates == want.duplicates
+
+
+def test_file_scan_forked_after_the_pool_was_used(tmp_path: Path) -> None:
+    """A DataLoader worker forked after this process used the thread pool at one thread must
+    not wait on the parent's pool (its threads do not exist in the child)."""
+    from dataeval_gpu.filescan import one_thread, scan_files
+
+    files = _write_photos(tmp_path / "img", 4)
+    with one_thread():
+        scan(_imgs(3), hashes=True)  # the pool now exists with one thread, in this process
+    if not hasattr(os, "register_at_fork"):
+        pytest.skip("no fork")
+    rep = scan_files(files, batch_size=2, workers=1, hashes=True)
+    assert rep.index.tolist() == [0, 1, 2, 3]

@@ -34,6 +34,9 @@ from .progress import progress_bar
 
 __all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "scan_files"]
 
+#: files a worker decodes and measures at a time (small: the workers' last chunks end together)
+WORKER_CHUNK = 16
+
 logger = logging.getLogger("dataeval_gpu.audit")
 
 
@@ -189,13 +192,18 @@ def scan_files(
     dev = resolve_device(device)
     audit = DataAudit(device=dev, **audit_kwargs)
     audit.class_names = list(class_names)
-    loop = FeedLoop(audit, checkpoint=checkpoint, checkpoint_every=checkpoint_every, meta={"files": files})
-    start = loop.resume() if resume else 0
     in_workers = dev.type == "cpu" and not audit.embeddings
     if measure_in_workers is not None:
         if measure_in_workers and not in_workers:
             raise InvalidArgumentError("measure_in_workers=True needs device='cpu' and no embeddings")
         in_workers = measure_in_workers
+    # workers take small chunks (the last ones then end together), checkpoints still count batches
+    chunk = min(batch_size, WORKER_CHUNK) if in_workers else batch_size
+    per_batch = -(-batch_size // chunk)
+    loop = FeedLoop(
+        audit, checkpoint=checkpoint, checkpoint_every=checkpoint_every * per_batch, meta={"files": files}
+    )
+    start = loop.resume() if resume else 0
     n_workers = default_workers(in_workers) if workers is None else int(workers)
     decoded = ImageFiles(files, labs, gpu_jpeg=dev.type == "cuda")
     dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu")) if in_workers else decoded
@@ -203,7 +211,7 @@ def scan_files(
         warm_up(dataset.accumulator)
     loader = DataLoader(
         dataset,
-        batch_size=batch_size,
+        batch_size=chunk,
         sampler=range(start, len(files)),
         num_workers=n_workers,
         collate_fn=_keep if in_workers else file_collate,

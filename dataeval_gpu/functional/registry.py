@@ -136,11 +136,15 @@ class Metric:
         if not self.name.isidentifier() or self.name != self.name.lower():
             raise InvalidArgumentError(f"metric name must be a lower-case identifier, got {self.name!r}")
         if not self.flag.isidentifier() or self.flag != self.flag.upper():
-            raise InvalidArgumentError(f"metric {self.name}: flag must be an upper-case identifier, got {self.flag!r}")
+            raise InvalidArgumentError(
+                f"metric {self.name}: flag must be an upper-case identifier, got {self.flag!r}"
+            )
         if self.kind not in _KINDS:
             raise InvalidArgumentError(f"metric {self.name}: kind must be one of {_KINDS}, got {self.kind!r}")
         if self.kind == "counts" and self.compute_float is None:
-            raise InvalidArgumentError(f"metric {self.name}: a 'counts' metric needs compute_float (non-8-bit images)")
+            raise InvalidArgumentError(
+                f"metric {self.name}: a 'counts' metric needs compute_float (non-8-bit images)"
+            )
         if self.per_channel and self.kind != "counts":
             raise InvalidArgumentError(f"metric {self.name}: only 'counts' metrics can be per_channel")
         if self.kind == "derived" and not self.needs:
@@ -185,7 +189,9 @@ def register(metric: Metric) -> Metric:
             raise InvalidArgumentError(f"metric {metric.name}: flag {metric.flag} is already used")
         missing = [n for n in metric.needs if n not in _registry]
         if missing:
-            raise InvalidArgumentError(f"metric {metric.name} needs {missing}, which are not registered before it")
+            raise InvalidArgumentError(
+                f"metric {metric.name} needs {missing}, which are not registered before it"
+            )
         _registry[metric.name] = metric
     return metric
 

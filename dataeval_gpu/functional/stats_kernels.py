@@ -137,7 +137,9 @@ def float_laplacian(g: torch.Tensor) -> torch.Tensor:
     if min(g.shape[-2:]) >= 2:
         import kornia
 
-        return -kornia.filters.laplacian(g.unsqueeze(1), 3, border_type="replicate", normalized=False).squeeze(1)
+        return -kornia.filters.laplacian(
+            g.unsqueeze(1), 3, border_type="replicate", normalized=False
+        ).squeeze(1)
     return laplacian(g)
 
 
@@ -162,7 +164,9 @@ def blur_from_lap_counts(lap: torch.Tensor, cmax: int, c: torch.Tensor, k: torch
     off = cmax  # see count_uint8: L clamped to [-cmax, 255·cmax], offset by cmax
     lv = torch.arange(lap.shape[1], device=lap.device, dtype=torch.int64) - off
     c64 = c.to(torch.int64).unsqueeze(1)
-    g = torch.minimum(torch.clamp_min(2 * k.to(torch.int64).unsqueeze(1) * lv.unsqueeze(0) + c64, 0), 510 * c64)
+    g = torch.minimum(
+        torch.clamp_min(2 * k.to(torch.int64).unsqueeze(1) * lv.unsqueeze(0) + c64, 0), 510 * c64
+    )
     n = lap.sum(-1).to(torch.float64)
     s1 = (lap * g).sum(-1).to(torch.float64)
     s2 = (lap * g * g).sum(-1).to(torch.float64)
@@ -171,7 +175,9 @@ def blur_from_lap_counts(lap: torch.Tensor, cmax: int, c: torch.Tensor, k: torch
     return var.sqrt() / (2.0 * c.to(torch.float64))
 
 
-def count_uint8(x: torch.Tensor, cmax: int, per_row_bincount: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def count_uint8(
+    x: torch.Tensor, cmax: int, per_row_bincount: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Value counts and Laplacian-value counts of a stacked uint8 bucket.
 
     x: ``(B, C, H, W)`` uint8.  Returns ``counts (B, C, 256)`` int64 and
@@ -198,7 +204,9 @@ def count_uint8(x: torch.Tensor, cmax: int, per_row_bincount: bool = False) -> t
         lap_counts = torch.stack([torch.bincount(lap_flat[i], minlength=nb) for i in range(b)])
         return counts.reshape(b, c, 256), lap_counts
     ids = torch.arange(b * c, device=x.device, dtype=torch.int64).unsqueeze(1) * 256
-    counts = torch.bincount((x.reshape(b * c, h * w).to(torch.int64) + ids).reshape(-1), minlength=b * c * 256)
+    counts = torch.bincount(
+        (x.reshape(b * c, h * w).to(torch.int64) + ids).reshape(-1), minlength=b * c * 256
+    )
     bid = torch.arange(b, device=x.device, dtype=torch.int64).unsqueeze(1) * nb
     lap_counts = torch.bincount((lap.reshape(b, h * w).to(torch.int64) + bid).reshape(-1), minlength=b * nb)
     return counts.reshape(b, c, 256), lap_counts.reshape(b, nb)

@@ -86,7 +86,9 @@ _shape("height", "HEIGHT", "pixels", lambda s: s.height)
 _shape("size", "SIZE", "pixels (H·W)", lambda s: s.height * s.width)
 _shape("aspect_ratio", "ASPECT_RATIO", "W / H", lambda s: s.width.to(F64) / s.height.to(F64))
 _shape("channels", "CHANNELS", "count", lambda s: s.channels)
-register(Metric("depth", "DEPTH", _PROPS, "bits", I64, "counts", lambda r: r.depth, lambda r: _bucket(r).depth))
+register(
+    Metric("depth", "DEPTH", _PROPS, "bits", I64, "counts", lambda r: r.depth, lambda r: _bucket(r).depth)
+)
 
 # --------------------------------------------------------------------- 0.65: visuals
 register(
@@ -145,4 +147,3 @@ register(
            lambda r: r.counts[:, 0].to(F64) / (r.hw * r.channels).to(F64),
            lambda r: _float_nzero(r) / (_hw(r) * _bucket(r).raw.shape[1]))
 )  # fmt: skip
-

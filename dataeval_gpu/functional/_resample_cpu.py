@@ -22,10 +22,9 @@ and the callers use Pillow itself.
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 
@@ -331,34 +330,27 @@ def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
     return out, smax
 
 
-_COEFF_CACHE: OrderedDict[tuple[int, int], tuple[np.ndarray, ...]] = OrderedDict()
 _COEFF_CACHE_SIZE = 4096
-_COEFF_LOCK = threading.Lock()
 _PAD = 16
 
 
+@functools.lru_cache(maxsize=_COEFF_CACHE_SIZE)  # thread-safe: pool threads share it
 def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pillow's 8-bit LANCZOS taps for one axis, cached: ``(start, count, padded_count, kk)``
     with ``kk`` ``(out, K)`` int32 zero-padded so that ``padded_count`` (a multiple of 16)
-    taps can be read from ``start``."""
-    key = (int(in_size), int(out_size))
-    with _COEFF_LOCK:  # pool threads share the cache
-        hit = _COEFF_CACHE.get(key)
-        if hit is not None:
-            _COEFF_CACHE.move_to_end(key)
-            return hit
-    bounds, kk = _coeffs_kernel(key[0], key[1])
+    taps can be read from ``start``.  The one coefficient builder of the package: the
+    compiled kernels read these taps, ``hashing.resample`` lays them out as the matrices
+    of the tensor (CUDA) path.  The arrays are read-only (shared between threads)."""
+    bounds, kk = _coeffs_kernel(int(in_size), int(out_size))
     count = np.ascontiguousarray(bounds[:, 1])
     padded = (count + _PAD - 1) // _PAD * _PAD
     kkp = np.zeros((kk.shape[0], max(int(padded.max()), _PAD)), dtype=np.int32)
     width = min(kk.shape[1], kkp.shape[1])  # taps past each count are zero
     kkp[:, :width] = kk[:, :width]
-    hit = (np.ascontiguousarray(bounds[:, 0]), count, padded, kkp)
-    with _COEFF_LOCK:
-        _COEFF_CACHE[key] = hit
-        while len(_COEFF_CACHE) > _COEFF_CACHE_SIZE:
-            _COEFF_CACHE.popitem(last=False)
-    return hit
+    out = (np.ascontiguousarray(bounds[:, 0]), count, padded, kkp)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _taps(image: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, ...]:

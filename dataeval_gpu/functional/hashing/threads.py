@@ -6,8 +6,10 @@ thread-pool module lands, the import line below is the only line to change.
 
 from __future__ import annotations
 
-from ..stats import _map_images_cpu as map_images_cpu  # noqa: F401, I001 - the one line to switch
-from ..stats import _pool as pool
-from ..stats import _threads as threads
+from .. import stats as _pool_module  # the one line to switch to the public pool module
+
+map_images_cpu = _pool_module._map_images_cpu  # noqa: SLF001 - until the public pool module lands
+pool = _pool_module._pool  # noqa: SLF001
+threads = _pool_module._threads  # noqa: SLF001
 
 __all__ = ["map_images_cpu", "pool", "threads"]

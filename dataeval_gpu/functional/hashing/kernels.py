@@ -174,6 +174,8 @@ def near_kind(hash: str, d4: bool = False) -> str:
         InvalidArgumentError: for a hash other than ``"pchash"`` (alias ``"phash"``) or
             ``"dhash"``.
     """
+    if isinstance(hash, str) and hash.endswith("_d4") and hash in NEAR_HASHES:
+        return hash  # already a table name
     base = _ALIASES.get(hash) if isinstance(hash, str) else None
     if base is None:
         raise InvalidArgumentError(f"hash must be 'pchash' or 'dhash', got {hash!r}")

@@ -37,7 +37,7 @@ from .exact import hash_hex, hex_to_hash, xxhash64
 from .grey import grey_uint8
 from .groups import cross_pairs, equal_groups, radius_groups
 from .kernels import HASH_SIZE, MIN_SIDE, NEAR_HASHES, HashSpec, near_kind, pack_bits, perceptual_hash_size
-from .resample import lanczos_resize, symmetric_resize
+from .resample import lanczos_resize, resample_matrix, symmetric_resize
 from .search import hamming_distance, near_pairs, popcount64, search_plan
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "radius_groups",
     "register_kernel",
     "registered_devices",
+    "resample_matrix",
     "search_plan",
     "symmetric_resize",
     "xxhash64",

@@ -160,7 +160,15 @@ class CpuHasher:
 
     def _flush(self, size: tuple[int, int]) -> None:
         idx, smalls = self._buffers.pop(size)
-        hashes = self.near.finish(np.stack(smalls)).tolist()  # type: ignore[union-attr]
+        # one intra-op thread for these small tensor ops while the pool threads run the
+        # compiled kernels (oversubscribed OpenMP threads made them ~4x slower); the caller's
+        # exact thread count is restored
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            hashes = self.near.finish(np.stack(smalls)).tolist()  # type: ignore[union-attr]
+        finally:
+            torch.set_num_threads(before)
         for pos, v in zip(idx, hashes, strict=True):
             self._near[pos] = v
             self._valid[pos] = 1

@@ -57,9 +57,12 @@ def pack_bits(bits: torch.Tensor) -> torch.Tensor:
 def _median_bits(coeffs: torch.Tensor) -> torch.Tensor:
     """``(..., 8, 8)`` float64 -> ``(...)`` int64: bit = coefficient > numpy-style median."""
     flat = coeffs.reshape(*coeffs.shape[:-2], HASH_SIZE * HASH_SIZE)
-    srt = flat.sort(dim=-1).values
     half = HASH_SIZE * HASH_SIZE // 2
-    med = (srt[..., half - 1] + srt[..., half]) / 2
+    if flat.device.type == "cpu":  # numpy's partition: the same two order statistics, ~10x faster
+        part = torch.from_numpy(np.partition(flat.contiguous().numpy(), (half - 1, half), axis=-1))
+    else:
+        part = flat.sort(dim=-1).values
+    med = (part[..., half - 1] + part[..., half]) / 2
     return pack_bits(flat > med[..., None])
 
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .. import _resample_cpu as _rcpu  # kept as ``hashing._rcpu`` for its users
+from . import compiled as _rcpu  # kept as ``hashing._rcpu`` for its users
 from .cpu import CpuHasher, CpuPlan, compiled_ready, cpu_near_plan
 from .dispatch import near_hash, near_hash_kernel, register_kernel, registered_devices
 from .exact import hash_hex, hex_to_hash, xxhash64

@@ -1,4 +1,4 @@
-"""Near hashes on the CPU: the compiled kernels (``_resample_cpu``) and the streaming hasher.
+"""Near hashes on the CPU: the compiled kernels (:mod:`.compiled`) and the streaming hasher.
 
 :class:`CpuHasher` queues one task per image on the shared thread pool (xxhash of its bytes,
 then the compiled grey + resize kernel, which releases the GIL), so batches overlap and no
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ...errors import ImageShapeError
-from .. import _resample_cpu as rcpu
+from . import compiled as rcpu
 from .exact import xxhash_of
 from .grey import grey8
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
@@ -60,7 +60,7 @@ def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
 
 def small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     """``symmetric_resize``'s input to the D4 hashes for one CPU image, unscaled: the exact
-    int64 ``M_v @ grey @ M_h^T`` (see ``_resample_cpu.grey_lanczos_exact``)."""
+    int64 ``M_v @ grey @ M_h^T`` (see ``compiled.grey_lanczos_exact``)."""
     return _compiled_small(image, lambda x, d8: rcpu.grey_lanczos_exact(x, out_h, out_w, need_depth8=d8))
 
 

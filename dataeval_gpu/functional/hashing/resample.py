@@ -1,6 +1,6 @@
 """Pillow's 8-bit LANCZOS resize, bit for bit, as tensor ops (the CUDA path; any device).
 
-The fixed-point coefficients come from one builder, ``_resample_cpu.lanczos_coeffs``
+The fixed-point coefficients come from one builder, ``compiled.lanczos_coeffs``
 (Pillow's ``precompute_coeffs`` + ``normalize_coeffs_8bpc``), shared with the compiled CPU
 kernels; here they are laid out as dense ``(out, in)`` resampling matrices so that each
 pass is one float64 matmul.  Every product and partial sum is an integer below 2**53, so
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ...errors import InvalidArgumentError
-from .. import _resample_cpu as rcpu
+from . import compiled as rcpu
 
 __all__ = [
     "PRECISION_BITS",

@@ -29,6 +29,7 @@ from .errors import DataEvalGPUError, InvalidArgumentError
 from .feed import FeedLoop, is_out_of_memory, measure
 from .flags import ImageStat, to_distinct
 from .functional import registry
+from .functional.hashing import near_kind
 from .functional.stats import IMAGE_KEYS
 from .progress import progress_bar
 
@@ -51,7 +52,9 @@ class AuditReport:
     ----------
     index : dataset indices measured (sorted).
     stats : {metric: array aligned with ``index``} (``percentiles`` (N, 5), ``histogram`` (N, 256)).
-    hashes : {"xxhash": [hex], "pchash": [hex or ""]} aligned with ``index``.
+    hashes : {"xxhash": [hex], <near hash>: [hex or ""]} aligned with ``index``; the near
+        key is the hash's name (``"pchash"`` by default, else ``"dhash"``, ``"pchash_d4"``,
+        ``"dhash_d4"``).
     issues : Linter output {index: {metric: value}}.
     duplicates : {"exact": [[i, ...]], "near": [[i, ...]]}.
     clusters : Clusterer findings (outliers, potential_outliers, duplicates, potential_duplicates) or {}.
@@ -118,6 +121,18 @@ class AuditReport:
             if self.clusters:
                 df[f"cluster_{key}"] = [i in members for i in all_idx]
         return df
+
+    def hash_tensors(self) -> Any:
+        """The report's hashes as :class:`~dataeval_gpu.detectors.duplicates.ImageHashes`
+        (packed int64 tensors aligned with ``index``), for
+        :meth:`Duplicates.cross_matches <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>`."""
+        from .detectors.duplicates import ImageHashes
+        from .functional.hashing import hex_to_hash
+
+        near_key = next((k for k in self.hashes if k != "xxhash"), None)
+        xx = hex_to_hash(self.hashes["xxhash"])[0] if self.hashes.get("xxhash") else None
+        near, ok = hex_to_hash(self.hashes[near_key]) if near_key else (None, None)
+        return ImageHashes(xxhash=xx, near=near, near_valid=ok, kind=near_key or "pchash")
 
     def findings(self) -> dict[str, Any]:
         """The JSON-able findings: linter issues, duplicate groups, cluster findings, failures."""
@@ -263,6 +278,8 @@ class DataAudit:
     hashes : compute xxhash / pchash and find duplicates.
     linter_flags, outlier_method, outlier_threshold : the Linter's settings.
     near_radius : Hamming radius for near duplicates (0 = DataEval 0.65's exact pchash match).
+    hash : the near-duplicate hash, ``"pchash"`` (DataEval 0.65) or ``"dhash"``.
+    d4 : use its rotation/flip-invariant form (finds mirrored / rotated copies).
     embeddings : also embed every image (default model, offline weights) and run the Clusterer.
     embed_model : an ``nn.Module`` mapping (B, 3, H, W) to (B, D) instead of the default.
     channels : also keep per-channel statistics.
@@ -288,6 +305,8 @@ class DataAudit:
         outlier_method: str = "modzscore",
         outlier_threshold: float | None = None,
         near_radius: int = 0,
+        hash: str = "pchash",
+        d4: bool = False,
         embeddings: bool = False,
         embed_model: torch.nn.Module | None = None,
         embed_batch_size: int = 64,
@@ -299,6 +318,8 @@ class DataAudit:
         self.outlier_method = outlier_method
         self.outlier_threshold = outlier_threshold
         self.near_radius = int(near_radius)
+        self.hash = near_kind(hash)  # raises for an unknown hash
+        self.d4 = bool(d4)
         if not 0 <= self.near_radius <= 64:
             raise InvalidArgumentError(f"near_radius must be within 0..64, got {near_radius}")
         self.embeddings = embeddings
@@ -318,7 +339,7 @@ class DataAudit:
     # -------------------------------------------------------------- state
     def _init_accumulators(self, device: torch.device) -> None:
         self.device = device
-        self._stats = ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes).to(device)
+        self._stats = self.make_accumulator(device)
         if self.embeddings:
             from .accumulators.embeddings import EmbeddingAccumulator
 
@@ -332,6 +353,8 @@ class DataAudit:
             "outlier_method": self.outlier_method,
             "outlier_threshold": self.outlier_threshold,
             "near_radius": self.near_radius,
+            "hash": self.hash,
+            "d4": self.d4,
             "embeddings": self.embeddings,
             "channels": self.channels,
         }
@@ -401,7 +424,9 @@ class DataAudit:
     def make_accumulator(self, device: str | torch.device = "cpu") -> ImageStatsAccumulator:
         """A new, empty statistics accumulator with this audit's settings (for measuring elsewhere,
         e.g. in a DataLoader worker; its rows go to :meth:`append_rows`)."""
-        return ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes).to(device)
+        return ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes, hash=self.hash, d4=self.d4).to(
+            device
+        )
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
         """The rows of validated images on this audit's device (nothing stored yet)."""
@@ -504,11 +529,12 @@ class DataAudit:
             from .functional.hashing import hash_hex
 
             valid = res["pchash_valid"]
+            kind = near_kind(self.hash, self.d4)  # the report's key of the near hash
             report.hashes = {
                 "xxhash": hash_hex(res["xxhash"].cpu(), strip=False),
-                "pchash": [h if v else "" for h, v in zip(hash_hex(res["pchash"].cpu(), strip=True), valid.cpu().tolist())],
+                kind: hash_hex(res["pchash"].cpu(), strip=kind == "pchash", valid=valid),
             }
-            report.duplicates = _duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index)
+            report.duplicates = _duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
         if self._embed is not None:
             report.clusters = self._cluster(index)
         return report
@@ -579,12 +605,13 @@ def load_metric_state(metric: Any, state: dict[str, Any]) -> None:
 
 
 def _duplicate_groups(
-    xx: torch.Tensor, ph: torch.Tensor, valid: torch.Tensor, radius: int, index: np.ndarray
+    xx: torch.Tensor, ph: torch.Tensor, valid: torch.Tensor, radius: int, index: np.ndarray, kind: str = "pchash"
 ) -> dict[str, list[list[int]]]:
-    """Exact (xxhash) and near (pchash) groups as dataset indices, 0.65 semantics."""
+    """Exact (xxhash) and near groups (near hash ``kind``) as dataset indices, 0.65 semantics."""
     from .detectors.duplicates import Duplicates
 
-    out = Duplicates(radius=radius).from_hashes(xxhash=xx.cpu(), pchash=ph.cpu(), valid=valid.cpu())
+    base, d4 = kind.removesuffix("_d4"), kind.endswith("_d4")
+    out = Duplicates(radius=radius, hash=base, d4=d4).from_hashes(xxhash=xx.cpu(), near=ph.cpu(), valid=valid.cpu())
     to_ds = lambda groups: sorted(sorted(int(index[p]) for p in g) for g in groups)  # noqa: E731
     return {"exact": to_ds(out.exact), "near": to_ds(out.near)}
 

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     s.add_argument("--radius", type=int, default=0, help="Hamming radius for near duplicates (0 = DataEval 0.65)")
+    s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
+    s.add_argument("--d4", action="store_true", help="rotation/flip-invariant near hash (finds mirrored/rotated copies)")
     s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     s.add_argument("--outlier-threshold", type=float, default=None)
     s.add_argument(
@@ -98,6 +100,8 @@ def scan_files(
             outlier_method=args.outlier_method,
             outlier_threshold=args.outlier_threshold,
             near_radius=args.radius,
+            hash=getattr(args, "hash", "pchash"),
+            d4=getattr(args, "d4", False),
             embeddings=args.embeddings == "model",
         )
     except CheckpointMismatchError:
@@ -127,6 +131,8 @@ def _run_scan(args: argparse.Namespace) -> int:
             outlier_method=args.outlier_method,
             outlier_threshold=args.outlier_threshold,
             near_radius=args.radius,
+            hash=args.hash,
+            d4=args.d4,
             embeddings=args.embeddings == "model",
         )
         report.paths = {i: name for i, (name, _) in enumerate(named)}

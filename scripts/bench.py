@@ -60,11 +60,9 @@ def load_photos(n: int, folder: Path) -> tuple[list[np.ndarray], list[Path]]:
 
 def reset_caches() -> None:
     """Forget our per-size caches (resampling taps), so every timed run starts cold."""
-    from dataeval_gpu.functional import _resample_cpu, hashing
+    from dataeval_gpu.functional.hashing import clear_caches
 
-    _resample_cpu._COEFF_CACHE.clear()
-    for cache in (hashing._MATRIX_CACHE_HOST, hashing._MATRIX_CACHE_DEV, hashing._BAND_CACHE):
-        cache.clear()
+    clear_caches()
 
 
 def timed(fn, *args, repeat: int = 1, **kwargs):

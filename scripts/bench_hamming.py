@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from dataeval_gpu.functional.hashing import _plan, near_pairs
+from dataeval_gpu.functional.hashing import near_pairs, search_plan
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
         h[args.n - 1 - k] = (h[k].view(np.uint64) ^ flip).view(np.int64)
     t = torch.from_numpy(h).to(args.device)
 
-    cost, plan = _plan(args.n, args.radius)
+    cost, plan = search_plan(args.n, args.radius)
     print(
         f"n={args.n} radius={args.radius} method={args.method} device={args.device} threads={torch.get_num_threads()}"
     )

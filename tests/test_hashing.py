@@ -21,6 +21,9 @@ from scipy.fftpack import dct
 import dataeval_gpu.functional.hashing as H
 from dataeval_gpu.datasets import photo_collection
 from dataeval_gpu.errors import InvalidArgumentError
+from dataeval_gpu.functional.hashing import kernels as K
+from dataeval_gpu.functional.hashing import resample as R
+from dataeval_gpu.functional.hashing import search as S
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -176,7 +179,7 @@ def test_compiled_grey_lanczos_is_pillow_byte_for_byte() -> None:
         else:
             img = rng.integers(0, 256, (c, h, w)).astype(np.uint8)
         oh, ow = (int(rng.integers(1, min(s - 1, 48) + 1)) for s in (h, w))
-        vfirst = H._vertical_first(h, w, oh, ow, "auto")
+        vfirst = R.vertical_first(h, w, oh, ow, "auto")
         orders.add(vfirst)
         grey = (img.astype(np.int64).sum(0) // c).astype(np.uint8)  # depth-8 images: floor of the mean
         want = np.asarray(Image.fromarray(grey).resize((ow, oh), Image.Resampling.LANCZOS))
@@ -207,15 +210,24 @@ def test_compiled_exact_resize_equals_symmetric_resize() -> None:
 
 @pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
 @pytest.mark.parametrize(
-    "fn",
-    [H.perceptual_hash, H.difference_hash, H.perceptual_hash_d4, H.difference_hash_d4],
+    ("fn", "kind"),
+    [
+        (H.perceptual_hash, "pchash"),
+        (H.difference_hash, "dhash"),
+        (H.perceptual_hash_d4, "pchash_d4"),
+        (H.difference_hash_d4, "dhash_d4"),
+    ],
     ids=["pchash", "dhash", "pchash_d4", "dhash_d4"],
 )
-def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, monkeypatch) -> None:
+def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, kind, monkeypatch) -> None:
+    """The three kernels of a near hash, bit for bit on mixed sizes: the compiled CPU kernels,
+    the CUDA kernel of the dispatch table forced on CPU tensors (float64 matmul resize and
+    DCT), and the CPU fallback without numba (Pillow's resize)."""
     rng = np.random.default_rng(12)
     extra = [
         rng.integers(0, 256, (3, 500, 40)).astype(np.uint8),  # tall: vertical pass first
         (rng.random((3, 30, 30)) > 0.5).astype(np.uint8),  # bit depth 1: rescaled grey
+        (rng.random((1, 41, 37)) * 2).astype(np.uint8),  # dark, odd sides
         rng.integers(0, 65536, (3, 19, 23)).astype(np.uint16),
         rng.random((2, 33, 90)).astype(np.float32),
         rng.integers(0, 256, (20, 24, 24)).astype(np.uint8),  # more than 16 channels
@@ -226,10 +238,14 @@ def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, monkeypatch)
     ]
     images = to_tensors(mixed_photos[:40]) + [torch.from_numpy(e) for e in extra]
     compiled = fn(images)
+    assert H.near_hash_kernel("cpu") is not H.near_hash_kernel("cuda")
+    forced_cuda = H.near_hash(images, kind, device_type="cuda")
     monkeypatch.setattr(H._rcpu, "AVAILABLE", False)
-    tensor_path = fn(images)
-    assert compiled[1].tolist() == tensor_path[1].tolist() == [True] * (len(images) - 1) + [False]
-    assert compiled[0].tolist() == tensor_path[0].tolist()
+    fallback = fn(images)
+    want_valid = [True] * (len(images) - 1) + [False]
+    assert compiled[1].tolist() == forced_cuda[1].tolist() == fallback[1].tolist() == want_valid
+    assert compiled[0].tolist() == forced_cuda[0].tolist()
+    assert compiled[0].tolist() == fallback[0].tolist()
 
 
 def test_pchash_matches_reference_on_real_photos(mixed_photos, device) -> None:
@@ -324,9 +340,9 @@ def test_d4_kernels_are_invariant_on_the_resized_square(mixed_photos) -> None:
         r = H.perceptual_hash_size(*img.shape[1:])
         small = H.symmetric_resize(g, r, r)[0].numpy()
         variants = torch.from_numpy(np.stack(_d4_variants(small)))
-        assert len(set(H._phash_d4_kernel(variants).tolist())) == 1
+        assert len(set(K.phash_d4_kernel(variants).tolist())) == 1
         nine = H.symmetric_resize(g, 9, 9)[0].numpy()
-        assert len(set(H._dhash_d4_kernel(torch.from_numpy(np.stack(_d4_variants(nine)))).tolist())) == 1
+        assert len(set(K.dhash_d4_kernel(torch.from_numpy(np.stack(_d4_variants(nine)))).tolist())) == 1
 
 
 def test_d4_hashes_of_rotated_photos_agree(mixed_photos) -> None:
@@ -385,7 +401,7 @@ def test_popcount_and_hamming_match_python() -> None:
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_near_pairs_equal_brute_force(backend: str, monkeypatch) -> None:
-    monkeypatch.setattr(H, "_NUMPY_ON_CPU", backend == "numpy")
+    monkeypatch.setattr(S, "_NUMPY_ON_CPU", backend == "numpy")
     h = _clustered_hashes(2)
     t = torch.from_numpy(h)
     for radius in (0, 1, 2, 4, 8, 12, 20):
@@ -402,7 +418,7 @@ def test_near_pairs_on_random_hashes_uses_blocks_and_finds_planted() -> None:
     for k in range(30):  # plant 30 copies with 8 bits flipped
         flip = np.uint64(sum(1 << int(b) for b in rng.choice(64, 8, replace=False)))
         h[-1 - k] = (h[k].view(np.uint64) ^ flip).view(np.int64)
-    assert H._plan(len(h), 8)[1] is not None
+    assert H.search_plan(len(h), 8)[1] is not None
     pairs = H.near_pairs(torch.from_numpy(h), 8)
     found = {tuple(p) for p in pairs.tolist()}
     assert all((k, len(h) - 1 - k) in found for k in range(30))
@@ -484,18 +500,18 @@ def test_cuda_hashes_and_search_equal_cpu(mixed_photos) -> None:
 
 
 @pytest.mark.skipif(not H._rcpu.AVAILABLE, reason="numba is not installed")
-def test_compiled_path_with_two_threads_and_a_tiny_tap_cache(mixed_photos, monkeypatch) -> None:
-    """Pool threads share the per-size tap cache; evicting while both hash stays correct."""
+def test_compiled_path_with_two_threads_and_a_cold_tap_cache(mixed_photos) -> None:
+    """Pool threads share the per-size tap cache (functools.lru_cache); filling it from two
+    threads at once stays correct."""
     images = to_tensors(mixed_photos[:60])
-    monkeypatch.setattr(H._rcpu, "_COEFF_CACHE", H._rcpu.OrderedDict())  # other tests filled it
-    monkeypatch.setattr(H._rcpu, "_COEFF_CACHE_SIZE", 3)
+    H._rcpu.lanczos_coeffs.cache_clear()
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         got = H.perceptual_hash(images)
     finally:
         torch.set_num_threads(before)
-    assert len(H._rcpu._COEFF_CACHE) <= 3
+    assert H._rcpu.lanczos_coeffs.cache_info().currsize > 0
     assert H.hash_hex(got[0], strip=True) == [ref_pchash(i) for i in mixed_photos[:60]]
 
 
@@ -510,4 +526,4 @@ def test_compiled_taps_equal_the_matrix_builder() -> None:
         for j in range(m):
             dense[j, start[j] : start[j] + count[j]] = kk[j, : count[j]]
             assert padded[j] % 16 == 0 and not kk[j, count[j] :].any()
-        np.testing.assert_array_equal(dense, H._resample_matrix_host(n, m), err_msg=f"{n} -> {m}")
+        np.testing.assert_array_equal(dense, R.resample_matrix_host(n, m), err_msg=f"{n} -> {m}")

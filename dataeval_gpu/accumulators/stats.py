@@ -17,6 +17,7 @@ from torchmetrics import Metric
 
 from ..batching import as_image
 from ..errors import InvalidArgumentError
+from ..functional.hashing import near_kind
 from ..functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
 
 __all__ = ["ImageStatsAccumulator", "HASH_KEYS", "images_from_batch"]
@@ -60,8 +61,11 @@ class ImageStatsAccumulator(Metric):
     ----------
     per_image : keep the per-image statistics (``IMAGE_KEYS``, or ``metrics``).
     per_channel : keep the per-channel statistics (``CHANNEL_KEYS``).
-    hashes : keep xxhash and pchash of each image (xxhash reads the CPU bytes: a batch on
-        the GPU is copied to the host once for it).
+    hashes : keep xxhash and a near hash of each image (xxhash reads the CPU bytes: a batch
+        on the GPU is copied to the host once for it), computed by the hashing engine
+        (:func:`~dataeval_gpu.accumulators.hashes.hash_rows`).
+    hash, d4 : the near hash kept in the ``pchash`` state: ``"pchash"`` (default, DataEval
+        0.65) or ``"dhash"``, and its rotation/flip-invariant form (:attr:`near_kind`).
     metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
 
     Examples
@@ -85,6 +89,8 @@ class ImageStatsAccumulator(Metric):
         per_channel: bool = False,
         hashes: bool = False,
         metrics: Sequence[str] | None = None,
+        hash: str = "pchash",
+        d4: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -96,6 +102,7 @@ class ImageStatsAccumulator(Metric):
         self.per_image = per_image
         self.per_channel = per_channel
         self.hashes = hashes
+        self.near_kind = near_kind(hash, d4)
         self._next_index = 0
         self.add_state("index", default=[], dist_reduce_fx="cat")
         if per_image:
@@ -151,20 +158,22 @@ class ImageStatsAccumulator(Metric):
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """The state rows of validated images (on this metric's device), without storing them."""
-        st, ch = image_statistics(
-            imgs, per_image=self.per_image, per_channel=self.per_channel, metrics=self.metric_names
-        )
         rows: dict[str, torch.Tensor] = {}
+        st, ch = {}, None
+        if self.per_image or self.per_channel:
+            st, ch = image_statistics(
+                imgs, per_image=self.per_image, per_channel=self.per_channel, metrics=self.metric_names
+            )
         if self.per_image:
             for key in self.metric_names:
                 rows[key] = st[key]
         if self.hashes:
-            from ..functional.hashing import perceptual_hash, xxhash64
+            from .hashes import hash_rows
 
-            rows["xxhash"] = xxhash64([t.cpu() if t.device.type != "cpu" else t for t in imgs]).to(self.device)
-            ph, valid = perceptual_hash(imgs)
-            rows["pchash"] = ph.to(self.device)
-            rows["pchash_valid"] = valid.to(self.device)
+            hashed = hash_rows(imgs, self.near_kind)
+            rows["xxhash"] = hashed["xxhash"].to(self.device)
+            rows["pchash"] = hashed["near"].to(self.device)
+            rows["pchash_valid"] = hashed["near_valid"].to(self.device)
         if self.per_channel and ch is not None:
             rows["_row_image"] = ch["row_image"]
             rows["ch_channel"] = ch["row_channel"]

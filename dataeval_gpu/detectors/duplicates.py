@@ -25,33 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..accumulators.hashes import HashAccumulator
 from ..batching import iter_batches, resolve_device
 from ..errors import InvalidArgumentError
-from ..functional.hashing import (
-    CpuHasher,
-    cpu_near_plan,
-    difference_hash,
-    difference_hash_d4,
-    equal_groups,
-    hex_to_hash,
-    perceptual_hash,
-    perceptual_hash_d4,
-    radius_groups,
-    xxhash64,
-)
+from ..functional.hashing import cross_pairs, equal_groups, hex_to_hash, near_kind, radius_groups
 
 __all__ = ["Duplicates", "DuplicatesOutput", "ImageHashes"]
 
 Group = list[int] | list[tuple[str, int]]
-
-_NEAR_FUNCS = {
-    ("pchash", False): perceptual_hash,
-    ("pchash", True): perceptual_hash_d4,
-    ("dhash", False): difference_hash,
-    ("dhash", True): difference_hash_d4,
-}
-_HASH_ALIASES = {"pchash": "pchash", "phash": "pchash", "dhash": "dhash"}
-
 
 @dataclass(frozen=True)
 class DuplicatesOutput:
@@ -194,8 +175,7 @@ class Duplicates:
         device: str | torch.device | None = None,
         chunk_size: int = 1 << 22,
     ) -> None:
-        if hash not in _HASH_ALIASES:
-            raise InvalidArgumentError(f"hash must be 'pchash' or 'dhash', got {hash!r}")
+        near_kind(hash)  # raises for an unknown hash
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 0 <= radius <= 64:
             raise InvalidArgumentError(f"radius must be an integer in 0..64, got {radius!r}")
         if batch_size < 1:
@@ -203,7 +183,7 @@ class Duplicates:
         self.find_exact = bool(find_exact)
         self.find_near = bool(find_near)
         self.radius = int(radius)
-        self.hash = _HASH_ALIASES[hash]
+        self.hash = near_kind(hash)
         self.d4 = bool(d4)
         self.batch_size = batch_size
         self.device = resolve_device(device) if device is not None else None
@@ -219,55 +199,73 @@ class Duplicates:
 
     def hashes(self, images: Any) -> ImageHashes:
         """Hash every image of ``images`` (anything :func:`~dataeval_gpu.batching.iter_batches`
-        accepts): the xxhash when ``find_exact``, the near hash when ``find_near``."""
-        near_fn = _NEAR_FUNCS[(self.hash, self.d4)]
-        plan = cpu_near_plan(self.hash, self.d4)
-        # CPU batches stream through one CpuHasher (no wait per batch); others hash here
-        parts: list[Any] = []  # per batch: (start, count) of the CpuHasher, or tensors
-        hasher: CpuHasher | None = None
-        n_cpu = 0
+        accepts) through the hashing engine (:class:`~dataeval_gpu.accumulators.hashes.HashAccumulator`):
+        the xxhash when ``find_exact``, the near hash when ``find_near``."""
+        if not (self.find_exact or self.find_near):
+            return ImageHashes(xxhash=None, near=None, near_valid=None, kind=self.kind)
+        acc = HashAccumulator(
+            xxhash=self.find_exact,
+            hash=self.hash if self.find_near else None,
+            d4=self.d4,
+            max_in_flight=4 * self.batch_size,
+        )
         for batch in iter_batches(images, self.batch_size, device=self.device, keep_raw=self.find_exact):
             if not len(batch):
                 continue
             sources = (
                 [_byte_source(r, t) for r, t in zip(batch.raw, batch.images, strict=True)]
                 if self.find_exact
-                else list(batch.images)
+                else None
             )
-            on_cpu = all(t.device.type == "cpu" for t in batch.images)
-            if on_cpu and (plan is not None or not self.find_near):
-                if hasher is None:
-                    hasher = CpuHasher(self.find_exact, plan if self.find_near else None, 4 * self.batch_size)
-                hasher.submit(sources, batch.images, start=int(batch.indices[0]))
-                parts.append((n_cpu, len(batch)))
-                n_cpu += len(batch)
-                continue
-            xx = xxhash64(sources, device="cpu") if self.find_exact else None
-            h = ok = None
-            if self.find_near:
-                h, ok = near_fn(batch.images)
-                h, ok = h.cpu(), ok.cpu()
-            parts.append((xx, h, ok))
-        cpu_res = hasher.result() if hasher is not None else (None, None, None)
-        xx_parts: list[torch.Tensor] = []
-        near_parts: list[torch.Tensor] = []
-        valid_parts: list[torch.Tensor] = []
-        for part in parts:
-            if isinstance(part[0], int):
-                lo, hi = part[0], part[0] + part[1]
-                part = tuple(None if r is None else r[lo:hi] for r in cpu_res)
-            if self.find_exact:
-                xx_parts.append(part[0])
-            if self.find_near:
-                near_parts.append(part[1])
-                valid_parts.append(part[2])
-        empty = torch.zeros(0, dtype=torch.int64)
+            acc.update(batch.images, batch.indices, sources=sources)
+        out = acc.compute()
         return ImageHashes(
-            xxhash=torch.cat(xx_parts) if xx_parts else (empty if self.find_exact else None),
-            near=torch.cat(near_parts) if near_parts else (empty if self.find_near else None),
-            near_valid=torch.cat(valid_parts) if valid_parts else (empty.bool() if self.find_near else None),
+            xxhash=out["xxhash"].cpu() if self.find_exact else None,
+            near=out["near"].cpu() if self.find_near else None,
+            near_valid=out["near_valid"].cpu() if self.find_near else None,
             kind=self.kind,
         )
+
+    def cross_matches(
+        self, hashes: ImageHashes, reference: ImageHashes
+    ) -> dict[str, torch.Tensor]:
+        """Cross-set duplicates on hashes already computed: every pair of an image of
+        ``hashes`` and one of ``reference`` with the same bytes (``"exact"``) or with near
+        hashes within this detector's ``radius`` (``"near"``; both sets must hold the same
+        kind of near hash).  This is the train/test leakage check on hash tensors (no image
+        is read; :meth:`hashes` or :class:`~dataeval_gpu.accumulators.hashes.HashAccumulator`
+        produce the inputs).
+
+        Returns:
+            ``{"exact": (P, 2), "near": (Q, 2)}`` int64 ``[i, j]`` pairs, ``i`` an index into
+            ``hashes`` and ``j`` into ``reference``, sorted (empty when not asked for).
+
+        Example:
+            >>> import torch
+            >>> a = ImageHashes(torch.tensor([1, 2]), torch.tensor([16, 64]), torch.tensor([True, True]))
+            >>> b = ImageHashes(torch.tensor([2, 3]), torch.tensor([48, 1]), torch.tensor([True, True]))
+            >>> m = Duplicates(radius=1).cross_matches(a, b)
+            >>> m["exact"].tolist(), m["near"].tolist()
+            ([[1, 0]], [[0, 0]])
+        """
+        if hashes.near is not None and reference.near is not None and hashes.kind != reference.kind:
+            raise InvalidArgumentError(
+                f"the two sets hold different near hashes: {hashes.kind!r} and {reference.kind!r}"
+            )
+        empty = torch.zeros((0, 2), dtype=torch.int64)
+        out = {"exact": empty, "near": empty}
+        if self.find_exact and hashes.xxhash is not None and reference.xxhash is not None:
+            out["exact"] = cross_pairs(hashes.xxhash, reference.xxhash)
+        if self.find_near and hashes.near is not None and reference.near is not None:
+            out["near"] = cross_pairs(
+                hashes.near,
+                reference.near,
+                self.radius,
+                valid=hashes.near_valid,
+                reference_valid=reference.near_valid,
+                chunk_size=self.chunk_size,
+            )
+        return out
 
     # ------------------------------------------------------------------ grouping
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..accumulators.hashes import HashAccumulator
 from ..accumulators.stats import ImageStatsAccumulator
 from ..batching import iter_batches, resolve_device
 from ..flags import METRIC_FLAGS, ImageStat, to_distinct, verify_supported
@@ -84,16 +85,32 @@ def compute_stats(
     """Run :class:`ImageStatsAccumulator` over any supported input; tensors sorted by index.
 
     ``metrics``: the per-image metrics to compute (names; all registered ones when None).
+    The hashes (``xxhash``, ``pchash``, ``pchash_valid``) come from the streaming hashing
+    engine (:class:`~dataeval_gpu.accumulators.hashes.HashAccumulator`), fed the same batches.
     """
     dev = resolve_device(device)
-    acc = ImageStatsAccumulator(per_image=per_image, per_channel=per_channel, hashes=hashes, metrics=metrics).to(dev)
+    want_stats = per_image or per_channel or not hashes
+    acc = (
+        ImageStatsAccumulator(per_image=per_image, per_channel=per_channel, metrics=metrics).to(dev)
+        if want_stats
+        else None
+    )
+    hacc = HashAccumulator(max_in_flight=4 * batch_size).to(dev) if hashes else None
     total = len(images) if hasattr(images, "__len__") else None
     with progress_bar(total=total, desc="stats", enable=progress) as bar:
         for batch in iter_batches(images, batch_size=batch_size):
-            acc.update(batch.images, batch.indices)
+            imgs = [t.to(dev) for t in batch.images]
+            if acc is not None:
+                acc.update(imgs, batch.indices)
+            if hacc is not None:
+                hacc.update(imgs, batch.indices)
             bar.update(len(batch))
+    out: dict[str, torch.Tensor] = acc.compute() if acc is not None else {}
+    if hacc is not None:
+        h = hacc.compute()
+        out.update(index=h["index"], xxhash=h["xxhash"], pchash=h["near"], pchash_valid=h["near_valid"])
     # torchmetrics squeezes one-element results to 0-d: one image must stay one row
-    return {k: v.reshape(1) if v.ndim == 0 else v for k, v in acc.compute().items()}
+    return {k: v.reshape(1) if v.ndim == 0 else v for k, v in out.items()}
 
 
 def _np(t: torch.Tensor, key: str) -> np.ndarray:

@@ -51,7 +51,8 @@ class DataEvalCallback(Callback):
     device : where the audit computes (default: the module's device).
     audit_train, audit_val : which splits to audit.
     audit_kwargs : more :class:`~dataeval_gpu.audit.DataAudit` settings (``near_radius``,
-        ``outlier_method``, ``linter_flags``, ``embeddings``, ...).
+        ``hash``, ``d4``, ``outlier_method``, ``linter_flags``, ``embeddings``, ...);
+        ``{"d4": True}`` makes the leakage check find mirrored / rotated copies.
 
     After the audit, ``train_report`` / ``val_report`` hold the
     :class:`~dataeval_gpu.audit.AuditReport` s (on every rank), ``leaks`` the

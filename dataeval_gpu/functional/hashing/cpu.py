@@ -1,0 +1,190 @@
+"""Near hashes on the CPU: the compiled kernels (:mod:`.compiled`) and the streaming hasher.
+
+:class:`CpuHasher` queues one task per image on the shared thread pool (xxhash of its bytes,
+then the compiled grey + resize kernel, which releases the GIL), so batches overlap and no
+batch waits for its slowest image.  It keeps only the 8-byte results: finished tasks are
+drained in submission order as new ones are queued (at most ``max_in_flight`` pending), and
+their small resized images wait in a per-size buffer of at most ``flush_size`` images
+before the hash kernel turns them into 64-bit hashes.  Memory is ``O(N x 17 B)`` plus a
+bounded window of images in flight.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import ImageShapeError
+from . import compiled as rcpu
+from .exact import xxhash_of
+from .grey import grey8
+from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
+from .resample import grid_round, pillow_resize, vertical_first
+from .threads import pool, threads
+
+__all__ = ["CpuHasher", "CpuPlan", "compiled_ready", "cpu_near_plan"]
+
+
+def compiled_ready() -> bool:
+    """True when the compiled CPU kernels run here (numba importable and compiling)."""
+    return rcpu.ready()
+
+
+def _compiled_small(image: torch.Tensor, run: Callable[[np.ndarray, bool], np.ndarray | None]) -> np.ndarray:
+    """One compiled resize of a CPU ``(C, H, W)`` image: 8-bit images of bit depth 8 go to
+    ``run(pixels, need_depth8=True)`` in one pass (grey fused into it); every other image
+    (other dtypes, > 16 channels, dark images 0.65 rescales) through :func:`grey8` first."""
+    if image.dtype == torch.uint8 and image.shape[0] <= 16:
+        small = run(image.contiguous().numpy(), True)
+        if small is not None:
+            return small
+    grey = grey8(image[None]).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
+    return run(grey, False)
+
+
+def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """The ``(out_h, out_w)`` uint8 image 0.65 hashes (grey, then Pillow's LANCZOS, byte for
+    byte) for one CPU image."""
+    _, h, w = image.shape
+    if out_h >= h or out_w >= w:  # Pillow skips a pass whose size does not change
+        return pillow_resize(grey8(image[None]), out_h, out_w)[0].to(torch.uint8).numpy()
+    vfirst = vertical_first(h, w, out_h, out_w, "auto")
+    return _compiled_small(image, lambda x, d8: rcpu.grey_lanczos_u8(x, out_h, out_w, vfirst, need_depth8=d8))
+
+
+def small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """``symmetric_resize``'s input to the D4 hashes for one CPU image, unscaled: the exact
+    int64 ``M_v @ grey @ M_h^T`` (see ``compiled.grey_lanczos_exact``)."""
+    return _compiled_small(image, lambda x, d8: rcpu.grey_lanczos_exact(x, out_h, out_w, need_depth8=d8))
+
+
+class CpuPlan:
+    """How :class:`CpuHasher` makes one near hash on the CPU (a :class:`HashSpec` plus its
+    compiled per-image step)."""
+
+    def __init__(self, spec: HashSpec) -> None:
+        self.spec = spec
+        self.side = spec.side
+        self.kernel = spec.kernel
+        self.exact = spec.exact
+
+    def small(self, image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+        """The compiled per-image step (runs on a pool thread, releases the GIL)."""
+        return (small_exact_cpu if self.exact else small_grey_cpu)(image, out_h, out_w)
+
+    def finish(self, stack: np.ndarray) -> torch.Tensor:
+        """Hashes of a stack of equal-sized small images."""
+        t = torch.from_numpy(stack).to(torch.float64)  # |values| < 2**53: exact
+        return self.kernel(grid_round(t) if self.exact else t)
+
+
+def cpu_near_plan(hash: str, d4: bool = False) -> CpuPlan | None:
+    """The :class:`CpuPlan` of a near hash (``"pchash"`` / ``"dhash"``, D4 or not, or a
+    table name such as ``"dhash_d4"``), or None when the compiled kernels are not available
+    (no numba)."""
+    if not compiled_ready():
+        return None
+    name = hash if hash.endswith("_d4") else hash + ("_d4" if d4 else "")
+    spec = NEAR_HASHES.get(name)
+    return CpuPlan(spec) if spec is not None else None
+
+
+class CpuHasher:
+    """Hashes CPU images on the shared thread pool, streaming, keeping only the hashes.
+
+    Args:
+        exact: compute the xxhash of each image's bytes.
+        near: the near hash (:func:`cpu_near_plan`), or None.
+        max_in_flight: most images queued at once (bounds the memory held by pending work).
+        flush_size: most finished small images buffered per output size before the hash
+            kernel runs on them.
+    """
+
+    def __init__(self, exact: bool, near: CpuPlan | None, max_in_flight: int = 256, flush_size: int = 256) -> None:
+        self.exact = exact
+        self.near = near
+        self.max_in_flight = max(1, max_in_flight)
+        self.flush_size = max(1, flush_size)
+        self._pool = pool(threads())
+        self._pending: deque[Future] = deque()
+        self._xx = array("q")
+        self._near = array("q")
+        self._valid = bytearray()
+        self._buffers: dict[tuple[int, int], tuple[list[int], list[np.ndarray]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._valid)
+
+    def submit(self, sources: Sequence[Any], images: Sequence[torch.Tensor], start: int | None = None) -> None:
+        """Queue images (``(C, H, W)`` CPU tensors) and the objects whose bytes xxhash reads.
+        ``start`` is the dataset index of the first image (used in error messages)."""
+        base = len(self) if start is None else start
+        for k, img in enumerate(images):
+            size = None
+            if self.near is not None:
+                if img.ndim != 3:
+                    raise ImageShapeError(f"image {base + k}: expected (C, H, W), got shape {tuple(img.shape)}")
+                c, h, w = img.shape
+                if min(h, w) >= MIN_SIDE and c > 0:
+                    size = self.near.side(int(h), int(w))
+            pos = len(self._valid)
+            self._xx.append(0)
+            self._near.append(0)
+            self._valid.append(0)
+            src = sources[k] if self.exact else None
+            self._pending.append(self._pool.submit(self._one, pos, src, img, size))
+            while len(self._pending) > self.max_in_flight:
+                self._drain_one()
+
+    def _one(self, pos: int, source: Any, image: torch.Tensor, size: tuple[int, int] | None) -> tuple:
+        xx = xxhash_of(source) if source is not None else 0
+        small = self.near.small(image, size[0], size[1]) if size is not None and self.near else None
+        return pos, xx, size, small
+
+    def _drain_one(self) -> None:
+        pos, xx, size, small = self._pending.popleft().result()
+        self._xx[pos] = xx
+        if small is None:
+            return
+        idx, smalls = self._buffers.setdefault(size, ([], []))
+        idx.append(pos)
+        smalls.append(small)
+        if len(idx) >= self.flush_size:
+            self._flush(size)
+
+    def _flush(self, size: tuple[int, int]) -> None:
+        idx, smalls = self._buffers.pop(size)
+        # one intra-op thread for these small tensor ops while the pool threads run the
+        # compiled kernels (oversubscribed OpenMP threads made them ~4x slower); the caller's
+        # exact thread count is restored
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            hashes = self.near.finish(np.stack(smalls)).tolist()  # type: ignore[union-attr]
+        finally:
+            torch.set_num_threads(before)
+        for pos, v in zip(idx, hashes, strict=True):
+            self._near[pos] = v
+            self._valid[pos] = 1
+
+    def result(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """``(xxhash, near, near_valid)`` as ``(N,)`` CPU tensors (None for what was not
+        asked) of everything submitted so far; the hasher is then empty again."""
+        while self._pending:
+            self._drain_one()
+        for size in list(self._buffers):
+            self._flush(size)
+        n = len(self._valid)
+        xx = torch.from_numpy(np.frombuffer(self._xx, dtype=np.int64, count=n).copy()) if self.exact else None
+        near = valid = None
+        if self.near is not None:
+            near = torch.from_numpy(np.frombuffer(self._near, dtype=np.int64, count=n).copy())
+            valid = torch.from_numpy(np.frombuffer(self._valid, dtype=np.uint8, count=n).astype(bool))
+        self._xx, self._near, self._valid = array("q"), array("q"), bytearray()
+        return xx, near, valid

@@ -1,0 +1,162 @@
+"""DataEval 0.65's 8-bit grey image: channel mean with numpy's dtype rules, then its
+``rescale(x, 8)`` and ``astype(uint8)``, replayed in tensor ops (any device)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+
+from ...errors import ImageShapeError
+
+__all__ = ["channel_mean", "grey8", "grey_uint8", "rescale_uint8", "size_buckets"]
+
+_BIT_DEPTHS = (1, 8, 12, 16, 32)
+
+
+def grey_dtype(dtype: torch.dtype) -> tuple[torch.dtype, torch.dtype]:
+    """(accumulator dtype, grey dtype) of ``numpy.mean(x, axis=0)`` for an image dtype."""
+    if dtype == torch.float64:
+        return torch.float64, torch.float64
+    if dtype == torch.float32:
+        return torch.float32, torch.float32
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32, dtype  # numpy sums float16 in float32 and rounds back
+    return torch.float64, torch.float64  # integers and bool
+
+
+def channel_mean(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, H, W)`` as ``numpy.mean(x, axis=0)`` per image.
+
+    numpy reduces the outer (channel) axis by adding whole planes in order, in the
+    accumulator dtype, then divides by ``C``; this does the same operations.
+    """
+    acc_dtype, out_dtype = grey_dtype(x.dtype)
+    s = x[:, 0].to(acc_dtype)
+    for c in range(1, x.shape[1]):
+        s = s + x[:, c].to(acc_dtype)
+    return (s / x.shape[1]).to(out_dtype)
+
+
+def rescale_uint8(grey: torch.Tensor) -> torch.Tensor:
+    """DataEval 0.65's ``rescale(grey, 8).astype(np.uint8)`` per image, as float64.
+
+    Args:
+        grey: ``(B, H, W)`` floating (the dtype numpy's mean would have).
+
+    Returns:
+        ``(B, H, W)`` float64 holding integers 0..255.  The bit depth ``d`` of each image is
+        the smallest of (1, 8, 12, 16, 32) with ``2**d > max`` (32 when none is), 0 when the
+        minimum is negative; ``d == 8`` leaves the values unchanged, otherwise they become
+        ``(x + pmin) / (pmax - pmin) * 255`` in the grey dtype (``pmin, pmax = 0, 2**d - 1``
+        for ``d > 0``, the image's own extremes for ``d == 0``: 0.65's formula, sign and
+        all), and are then cast as numpy's float -> uint8 cast does on x86-64: truncated,
+        wrapped modulo 256, 0 outside the int32 range and for NaN and infinities.
+    """
+    b = grey.shape[0]
+    flat = grey.reshape(b, -1)
+    pmin = flat.amin(dim=1)
+    pmax = flat.amax(dim=1)
+    dev = grey.device
+    thresholds = torch.tensor([2.0**d for d in _BIT_DEPTHS], dtype=torch.float64, device=dev)
+    depths = torch.tensor(_BIT_DEPTHS, dtype=torch.int64, device=dev)
+    above = thresholds[None, :] > pmax.double()[:, None]  # NaN max: nothing above -> 32
+    depth = torch.where(above.any(dim=1), depths[above.int().argmax(dim=1)], torch.full_like(depths[:1], 32))
+    depth = torch.where(pmin < 0, torch.zeros_like(depth), depth)
+
+    scale = (torch.exp2(depth.double()) - 1.0).to(grey.dtype)  # 2**d - 1 rounded to the grey dtype
+    lo = torch.where(depth == 0, pmin, torch.zeros_like(pmin))
+    hi = torch.where(depth == 0, pmax, scale)
+    lo3, hi3 = lo[:, None, None], hi[:, None, None]
+    scaled = (grey + lo3) / (hi3 - lo3) * 255
+    v = torch.where((depth == 8)[:, None, None], grey, scaled).to(torch.float64)
+    # numpy's float -> uint8 cast on x86-64 goes through a 32-bit integer conversion:
+    # truncate, keep the low byte; values outside the int32 range, NaN and infinities
+    # give 0 (measured with numpy 2.4 on this platform).
+    v = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+    v = torch.where((v > -(2.0**31) - 1.0) & (v < 2.0**31), v, torch.zeros_like(v))
+    return (v.to(torch.int64) & 255).to(torch.float64)
+
+
+def size_buckets(images: Sequence[torch.Tensor], min_side: int) -> dict[tuple, list[int]]:
+    buckets: dict[tuple, list[int]] = defaultdict(list)
+    for i, img in enumerate(images):
+        if img.ndim != 3:
+            raise ImageShapeError(f"image {i}: expected (C, H, W), got shape {tuple(img.shape)}")
+        c, h, w = img.shape
+        if min(h, w) >= min_side and c > 0:
+            buckets[(int(h), int(w), int(c), img.dtype, img.device)].append(i)
+    return buckets
+
+
+_SMALL_INTS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool) + tuple(
+    t for t in (getattr(torch, "uint16", None),) if t is not None
+)
+
+
+def grey8(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, H, W)`` float32/float64 holding 0.65's 8-bit grey values (0..255).
+
+    Integer images of at most 32 bits take an exact integer path: the channel sum ``s`` is
+    an integer (numpy's float64 sum of these values is exact too), the bit depth follows
+    from integer comparisons (``2**d > s_max / C`` iff ``2**d * C > s_max``), and an image
+    of depth 8 (every ordinary 8-bit photo) is ``s // C`` (``s / C`` is never within a
+    rounding error of the next integer).  Every other image (floats, other depths,
+    negative values, int64) goes through :func:`channel_mean` and :func:`rescale_uint8`,
+    which replay numpy's float operations.  One host sync per stack reads the depths.
+    """
+    b, c = x.shape[0], x.shape[1]
+    if x.dtype not in _SMALL_INTS:
+        return rescale_uint8(channel_mean(x))
+    if x.dtype in (torch.uint8, torch.bool) and c <= 128:
+        # 8-bit: one int16 reduction (255 * 128 < 2**15)
+        s = x.sum(1, dtype=torch.int16)
+    else:
+        acc = torch.int64 if x.dtype == torch.int32 or c > 1 << 15 else torch.int32
+        s = x[:, 0].to(acc)
+        promotes = x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.bool)
+        for ch in range(1, c):
+            s += x[:, ch] if promotes else x[:, ch].to(acc)  # torch does not promote uint16
+    flat = s.reshape(b, -1)
+    smin, smax = flat.amin(dim=1), flat.amax(dim=1)
+    # depth 8 <=> min >= 0 and 2 <= max / C < 256, i.e. 2 C <= s_max < 256 C
+    is8 = ((smin >= 0) & (smax >= 2 * c) & (smax < 256 * c)).tolist()
+
+    def mean_floor(t: torch.Tensor) -> torch.Tensor:
+        # floor(s / C) in float32 is exact here: s = qC + r < 2**24 is exact, and a
+        # non-integer quotient sits >= 1/C from the next integer, far above float32's
+        # rounding (q < 256, C < 65536).  Integer floor division is ~10x slower on the CPU.
+        if t.device.type == "cpu" and c <= 16:
+            # CPU: straight to uint8 for Pillow; floor(s / C) = (s · ceil(2**16 / C)) >> 16
+            # exactly for s <= 255·C when 255·C² < 2**16 (the error stays below 1/C)
+            if c == 1:
+                return t.to(torch.uint8)
+            return ((t.to(torch.int32) * ((65536 + c - 1) // c)) >> 16).to(torch.uint8)
+        if c == 1:
+            return t.to(torch.float32)
+        if c >= 65536:  # pragma: no cover - absurd channel counts: exact integer division
+            return torch.div(t, c, rounding_mode="floor").to(torch.float64)
+        return torch.floor(t.to(torch.float32) / float(c))
+
+    if all(is8):
+        return mean_floor(s)
+    out = torch.empty(s.shape, dtype=torch.float64, device=x.device)
+    d8 = [i for i, f in enumerate(is8) if f]
+    other = [i for i, f in enumerate(is8) if not f]
+    if d8:
+        i8 = torch.tensor(d8, device=x.device)
+        out[i8] = mean_floor(s[i8]).to(torch.float64)  # mixed stack: float64 for all
+    io = torch.tensor(other, device=x.device)
+    out[io] = rescale_uint8(channel_mean(x[io]))
+    return out
+
+
+def grey_uint8(image: torch.Tensor) -> torch.Tensor:
+    """The 8-bit grey image DataEval 0.65's ``pchash`` resizes, for one ``(C, H, W)`` image.
+
+    Returns:
+        ``(H, W)`` uint8: channel mean (numpy's dtype rules) then 0.65's ``rescale(x, 8)``
+        and ``astype(uint8)`` (see :func:`rescale_uint8`).
+    """
+    return grey8(image[None])[0].to(torch.uint8)

@@ -252,34 +252,76 @@ def _intra_max(tree: ClusterTree) -> dict[int, np.float32]:
     return out
 
 
-def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
+@numba.njit(cache=True, nogil=True)
+def _chain(top, cid, level, kind, left, right, size, leaf_start, leaves, n):  # pragma: no cover - compiled
     """Points of the cluster made by merge ``top`` and the level at which each joined its id."""
-    c = tree.cid[top]
-    n = tree.n
-    pts: list[np.ndarray] = []
-    lev: list[np.ndarray] = []
+    c = cid[top]
+    pts = np.empty(size[top], np.int64)
+    lev = np.empty(size[top], np.int64)
+    k = 0
     m = top
-    while True:
-        lv = int(tree.level[m])
-        a, b = tree.child_nodes(m)
-        k = tree.kind[m]
-        if k == 0:
-            pts.append(np.array([a, b]))
-            lev.append(np.array([lv, lv]))
-            break
-        if k == 1:
-            pt, sub = (b, a) if a >= n else (a, b)
-            pts.append(np.array([pt]))
-            lev.append(np.array([lv]))
-            m = sub - n
-            continue
-        sa, sb = a - n, b - n
-        same, other = (sa, sb) if tree.cid[sa] == c else (sb, sa)
-        got = tree.leaves_of(other)
-        pts.append(got)
-        lev.append(np.full(got.size, lv))
-        m = same
-    return np.concatenate(pts), np.concatenate(lev)
+    done = False
+    while not done:
+        lv = level[m]
+        a = left[m]
+        b = right[m]
+        if kind[m] == 0:
+            pts[k] = a
+            pts[k + 1] = b
+            lev[k] = lv
+            lev[k + 1] = lv
+            k = k + 2
+            done = True
+        elif kind[m] == 1:
+            if a >= n:
+                pts[k] = b
+                m = a - n
+            else:
+                pts[k] = a
+                m = b - n
+            lev[k] = lv
+            k = k + 1
+        else:
+            sa = a - n
+            sb = b - n
+            other = sb if cid[sa] == c else sa
+            same = sa if cid[sa] == c else sb
+            s0 = leaf_start[other]
+            for i in range(size[other]):
+                pts[k + i] = leaves[s0 + i]
+                lev[k + i] = lv
+            k = k + size[other]
+            m = same
+    return pts, lev
+
+
+@numba.njit(cache=True, nogil=True)
+def _tile_levels(g, la, lb, top, tol2):  # pragma: no cover - compiled
+    """Per level, the tile's smallest value (level of an entry: the later of its row's and
+    column's levels), and the entries within ``tol2`` of their level's minimum."""
+    r, c = g.shape
+    mins = np.full(top, np.inf)
+    for i in range(r):
+        for j in range(c):
+            lv = max(la[i], lb[j])
+            v = g[i, j]
+            if v < mins[lv]:
+                mins[lv] = v
+    ci = []
+    cj = []
+    for i in range(r):
+        for j in range(c):
+            lv = max(la[i], lb[j])
+            if g[i, j] <= mins[lv] + tol2[i]:
+                ci.append(i)
+                cj.append(j)
+    return mins, np.array(ci, dtype=np.int64), np.array(cj, dtype=np.int64)
+
+
+def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
+    return _chain(
+        top, tree.cid, tree.level, tree.kind, tree.left, tree.right, tree.size, tree.leaf_start, tree.leaves, tree.n
+    )
 
 
 def _level_minima(x: np.ndarray, tree: ClusterTree, node_a: int, node_b: int, n_levels: int) -> np.ndarray:
@@ -298,16 +340,14 @@ def _level_minima(x: np.ndarray, tree: ClusterTree, node_a: int, node_b: int, n_
     cand: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for s in range(0, ia.size, TILE_ROWS):
         r = ia[s : s + TILE_ROWS]
-        tol2 = 2 * t.tol32(r)[:, None]
+        tol2 = 2 * t.tol32(r)
         for c0 in range(0, ib.size, TILE_COLS):
             cc = ib[c0 : c0 + TILE_COLS]
             g = t.d2_32(r, cc)
-            lev = np.maximum(la[r][:, None], lb[cc - pa.size][None, :])
-            mins = np.full(top, np.inf)
-            np.minimum.at(mins, lev.ravel(), g.ravel())
+            lr, lc = la[r], lb[cc - pa.size]
+            mins, li, lj = _tile_levels(g, lr, lc, top, tol2)
             np.minimum(best_v, mins, out=best_v)
-            li, lj = np.nonzero(g <= mins[lev] + tol2)
-            cand.append((lev[li, lj], g[li, lj], r[li], cc[lj]))
+            cand.append((np.maximum(lr[li], lc[lj]), g[li, lj], r[li], cc[lj]))
     # exact pdist values of every pair within rounding of its level's minimum
     lv = np.concatenate([c[0] for c in cand])
     gv = np.concatenate([c[1] for c in cand])

@@ -266,7 +266,8 @@ def _merge_best(best_d, best_q, slot, p, q, d, rows) -> None:
 
 
 def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int) -> np.ndarray:
-    """(ncomp, ncomp) approximate minimum squared distance between components."""
+    """(ncomp, ncomp) approximate minimum squared distance between components (tiles on and
+    above the diagonal only; the matrix is symmetric)."""
     order = np.argsort(comp, kind="stable")
     cs = comp[order]
     kk = np.full((ncomp, ncomp), np.inf)
@@ -274,18 +275,16 @@ def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int) -> np.ndar
     for s in range(0, n, TILE_ROWS):
         r = order[s : s + TILE_ROWS]
         rc = cs[s : s + TILE_ROWS]
-        for c0 in range(0, n, TILE_COLS):
+        ri, rst = np.unique(rc, return_index=True)
+        for c0 in range(s, n, TILE_COLS):
             cols = order[c0 : c0 + TILE_COLS]
             ccs = cs[c0 : c0 + TILE_COLS]
-            g = t.d2(r, cols)
-            cst = np.searchsorted(ccs, np.unique(ccs))
-            per_col = np.minimum.reduceat(g, cst, axis=1)  # (rows, comps in tile)
-            rst = np.searchsorted(rc, np.unique(rc))
+            ci, cst = np.unique(ccs, return_index=True)
+            per_col = np.minimum.reduceat(t.d2(r, cols), cst, axis=1)
             per = np.minimum.reduceat(per_col, rst, axis=0)
-            ri = np.unique(rc)
-            ci = np.unique(ccs)
-            kk[np.ix_(ri, ci)] = np.minimum(kk[np.ix_(ri, ci)], per)
-    return kk
+            blk = np.ix_(ri, ci)
+            kk[blk] = np.minimum(kk[blk], per)
+    return np.minimum(kk, kk.T)
 
 
 def _pair_between(t: DistanceTiles, a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:

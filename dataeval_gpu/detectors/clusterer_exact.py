@@ -320,7 +320,16 @@ def _tile_levels(g, la, lb, top, tol2):  # pragma: no cover - compiled
 
 def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
     return _chain(
-        top, tree.cid, tree.level, tree.kind, tree.left, tree.right, tree.size, tree.leaf_start, tree.leaves, tree.n
+        top,
+        tree.cid,
+        tree.level,
+        tree.kind,
+        tree.left,
+        tree.right,
+        tree.size,
+        tree.leaf_start,
+        tree.leaves,
+        tree.n,
     )
 
 

@@ -232,10 +232,10 @@ def _search_outside(t: DistanceTiles, rows: np.ndarray, comp: np.ndarray) -> tup
     for s in range(0, rows.size, TILE_ROWS):
         r = rows[s : s + TILE_ROWS]
         cr = comp[r]
-        tol = t.tol(r)
+        tol = t.tol32(r)
         for c0 in range(0, n, TILE_COLS):
             cols = np.arange(c0, min(n, c0 + TILE_COLS))
-            g = t.d2(r, cols)
+            g = t.d2_32(r, cols)
             g[cr[:, None] == comp[cols][None, :]] = np.inf
             m = g.min(axis=1)
             ii, jj = np.nonzero(g <= (m + 2 * tol)[:, None])
@@ -265,7 +265,7 @@ def _merge_best(best_d, best_q, slot, p, q, d, rows) -> None:
             best_q[s] = q[i]
 
 
-def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int) -> np.ndarray:
+def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int, f32: bool = False) -> np.ndarray:
     """(ncomp, ncomp) approximate minimum squared distance between components (tiles on and
     above the diagonal only; the matrix is symmetric)."""
     order = np.argsort(comp, kind="stable")
@@ -280,7 +280,8 @@ def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int) -> np.ndar
             cols = order[c0 : c0 + TILE_COLS]
             ccs = cs[c0 : c0 + TILE_COLS]
             ci, cst = np.unique(ccs, return_index=True)
-            per_col = np.minimum.reduceat(t.d2(r, cols), cst, axis=1)
+            g = t.d2_32(r, cols) if f32 else t.d2(r, cols)
+            per_col = np.minimum.reduceat(g, cst, axis=1)
             per = np.minimum.reduceat(per_col, rst, axis=0)
             blk = np.ix_(ri, ci)
             kk[blk] = np.minimum(kk[blk], per)
@@ -293,10 +294,10 @@ def _pair_between(t: DistanceTiles, a: np.ndarray, b: np.ndarray) -> tuple[float
     bkey = (np.inf, -1, -1)
     for s in range(0, a.size, TILE_ROWS):
         r = a[s : s + TILE_ROWS]
-        tol = t.tol(r)
+        tol = t.tol32(r)
         for c0 in range(0, b.size, TILE_COLS):
             cols = b[c0 : c0 + TILE_COLS]
-            g = t.d2(r, cols)
+            g = t.d2_32(r, cols)
             m = float(g.min())
             ii, jj = np.nonzero(g <= m + 2 * float(tol.max()))
             d = exact_distances(t.x, r[ii], cols[jj])
@@ -380,13 +381,68 @@ def _roots(parent):  # pragma: no cover - compiled
     return out
 
 
+def _tree_of(kk: np.ndarray):
+    kk = kk.copy()
+    np.fill_diagonal(kk, 0.0)
+    kk = np.where(np.isfinite(kk), np.maximum(kk, 1e-300), 0.0)
+    return minimum_spanning_tree(csr_matrix(np.sqrt(kk))).tocoo()
+
+
+@numba.njit(cache=True, nogil=True)
+def _path_max(k, ra, rb, kk):  # pragma: no cover - compiled
+    """Largest ``kk`` edge value on the tree path between every two of k nodes."""
+    deg = np.zeros(k + 1, np.int64)
+    for e in range(ra.size):
+        deg[ra[e] + 1] += 1
+        deg[rb[e] + 1] += 1
+    for i in range(k):
+        deg[i + 1] += deg[i]
+    adj = np.empty(2 * ra.size, np.int64)
+    fill = deg[:-1].copy()
+    for e in range(ra.size):
+        adj[fill[ra[e]]] = rb[e]
+        fill[ra[e]] += 1
+        adj[fill[rb[e]]] = ra[e]
+        fill[rb[e]] += 1
+    out = np.zeros((k, k))
+    stack = np.empty(k, np.int64)
+    seen = np.zeros(k, np.bool_)
+    for root in range(k):
+        seen[:] = False
+        seen[root] = True
+        stack[0] = root
+        top = 1
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            for j in range(deg[u], deg[u + 1]):
+                v = adj[j]
+                if not seen[v]:
+                    seen[v] = True
+                    out[root, v] = max(out[root, u], kk[u, v])
+                    stack[top] = v
+                    top += 1
+    return out
+
+
 def _finish_components(
     t: DistanceTiles, comp: np.ndarray, ncomp: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    kk = _component_minima(t, comp, ncomp)
-    np.fill_diagonal(kk, 0.0)
-    kk = np.where(np.isfinite(kk), np.maximum(kk, 1e-300), 0.0)
-    tree = minimum_spanning_tree(csr_matrix(np.sqrt(kk))).tocoo()
+    tree = None
+    if ncomp <= 512:
+        # float32 minima choose the tree when every non-tree pair beats its tree path by more
+        # than twice the rounding bound (then the exact minima give the same tree)
+        kk = _component_minima(t, comp, ncomp, f32=True).astype(np.float64)
+        tree = _tree_of(kk)
+        bound = 2 * float(t.tol32(np.array([int(np.argmax(t.sq))]))[0])
+        path = _path_max(ncomp, tree.row.astype(np.int64), tree.col.astype(np.int64), kk)
+        off = ~np.eye(ncomp, dtype=bool)
+        off[tree.row, tree.col] = False
+        off[tree.col, tree.row] = False
+        if not np.all(kk[off] > path[off] + 2 * bound):
+            tree = None
+    if tree is None:
+        tree = _tree_of(_component_minima(t, comp, ncomp))
     order = np.argsort(comp, kind="stable")
     starts = np.searchsorted(comp[order], np.arange(ncomp + 1))
     us, vs, ws = [], [], []

@@ -139,7 +139,7 @@ class AuditReport:
         return {
             "issues": {str(i): m for i, m in self.issues.items()},
             "duplicates": self.duplicates,
-            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in _CLUSTER_KEYS},
+            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*_CLUSTER_KEYS, "method")},
             "failed": {str(i): r for i, r in self.failed.items()},
         }
 
@@ -174,6 +174,7 @@ class AuditReport:
             "cluster_outliers": len(self.clusters.get("outliers", [])),
             "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])),
             "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])),
+            "cluster_method": self.clusters.get("method"),
             "metrics": per_metric,
         }
 
@@ -189,7 +190,7 @@ class AuditReport:
         if self.clusters:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
-                f"embedding duplicate groups: {s['cluster_duplicate_groups']}"
+                f"embedding duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"
             )
         if s["metrics"]:
             lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
@@ -563,16 +564,17 @@ class DataAudit:
         emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
         if len(emb_idx) < 3:
             return {}
-        out = Clusterer(np.asarray(emb)).evaluate()
+        out = Clusterer(np.asarray(emb), method="auto").evaluate()  # exact (0.65) when small, kNN above
         to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
         res: dict[str, Any] = {
+            "method": out.method,
             "outliers": to_ds(out.outliers),
             "potential_outliers": to_ds(out.potential_outliers),
             "duplicates": [sorted(to_ds(g)) for g in out.duplicates],
             "potential_duplicates": [sorted(to_ds(g)) for g in out.potential_duplicates],
         }
         for extra in ("outlier_score", "cluster_label"):
-            if hasattr(out, extra):
+            if getattr(out, extra, None) is not None:
                 res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
         return res
 

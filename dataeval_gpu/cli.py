@@ -214,9 +214,10 @@ def _cluster_from_file(report: Any, path: str) -> None:
     n = len(report.index)
     if emb.shape[0] != n:
         raise SystemExit(f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images")
-    out = Clusterer(emb).evaluate()
+    out = Clusterer(emb, method="auto").evaluate()  # exact (0.65) when small, kNN above
     idx = report.index
     report.clusters = {
+        "method": out.method,
         "outliers": [int(idx[i]) for i in out.outliers],
         "potential_outliers": [int(idx[i]) for i in out.potential_outliers],
         "duplicates": [sorted(int(idx[i]) for i in g) for g in out.duplicates],

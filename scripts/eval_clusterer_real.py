@@ -210,6 +210,7 @@ def evaluate(s: dict, **kwargs) -> tuple[dict, object]:
     t = time.perf_counter()
     out = Clusterer(emb, **kwargs).evaluate()
     secs = time.perf_counter() - t
+    labels = out.cluster_label
     outl = [i for i in out.outliers if i < n]
     pot = [i for i in out.potential_outliers if i < n]
     in_near = {i for g in out.potential_duplicates for i in g if i < n}
@@ -218,10 +219,11 @@ def evaluate(s: dict, **kwargs) -> tuple[dict, object]:
         "set": s["name"],
         "n_original": n,
         "n_total": len(emb),
-        "metric": out.metric,
+        "method": out.method,
+        "metric": out.metric if out.method == "hdbscan" else "euclidean",
         "seconds": round(secs, 2),
-        "clusters": int(out.cluster_label.max()) + 1,
-        "noise": int((out.cluster_label < 0).sum()),
+        "clusters": int(labels.max()) + 1 if labels is not None else None,
+        "noise": int((labels < 0).sum()) if labels is not None else None,
         "outliers": len(outl),
         "potential_outliers": len(pot),
         "outlier_share": round(len(outl) / n, 4),
@@ -291,7 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fashion-n", type=int, default=5000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/clusterer_real"))
     ap.add_argument("--grid", type=Path, default=None, help="folder for PNG grids of flagged images")
-    ap.add_argument("--metric", default="auto", help="Clusterer metric (auto, cosine, euclidean)")
+    ap.add_argument("--metric", default="auto", help="kNN Clusterer metric (auto, cosine, euclidean)")
+    ap.add_argument(
+        "--method",
+        default="both",
+        choices=["exact", "hdbscan", "both"],
+        help="which Clusterer to run (both: side by side)",
+    )
     ap.add_argument("--skip-photos", action="store_true")
     ap.add_argument("--skip-fashion", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
@@ -303,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_photos and photos:
         sets.append(photo_set(args.cache, photos))
     results = []
+    methods = ["exact", "hdbscan"] if args.method == "both" else [args.method]
     for s in sets:
-        res, out = evaluate(s, metric=args.metric)
-        print(json.dumps(res), flush=True)
-        results.append(res)
-        if args.grid is not None:
-            grids(s, out, args.grid)
+        for method in methods:
+            kwargs = {"metric": args.metric} if method == "hdbscan" else {}
+            res, out = evaluate(s, method=method, **kwargs)
+            print(json.dumps(res), flush=True)
+            results.append(res)
+            if args.grid is not None:
+                grids(s, out, args.grid / method)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -12,7 +12,8 @@ from scipy.cluster.hierarchy import linkage
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from dataeval_gpu.detectors.clusterer import Clusterer, ClustererOutput
+from dataeval_gpu.detectors.clusterer import ClustererOutput
+from dataeval_gpu.detectors.clusterer import HDBSCANClusterer as Clusterer
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional.clustering import (
     cluster_distance_scores,

@@ -6,7 +6,15 @@ from typing import Any
 
 from .linter import Linter, LinterOutput
 
-__all__ = ["Linter", "LinterOutput", "Duplicates", "DuplicatesOutput", "Clusterer", "ClustererOutput"]
+__all__ = [
+    "Linter",
+    "LinterOutput",
+    "Duplicates",
+    "DuplicatesOutput",
+    "Clusterer",
+    "ClustererOutput",
+    "HDBSCANClusterer",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,7 +23,7 @@ def __getattr__(name: str) -> Any:
         from . import duplicates
 
         return getattr(duplicates, name)
-    if name in ("Clusterer", "ClustererOutput"):
+    if name in ("Clusterer", "ClustererOutput", "HDBSCANClusterer"):
         from . import clusterer
 
         return getattr(clusterer, name)

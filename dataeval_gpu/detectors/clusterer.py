@@ -1,8 +1,11 @@
-"""Clusterer: outliers and duplicates in an embedding space, at scale.
+"""Clusterer: outliers and duplicates in an embedding space, two ways.
 
-DataEval 0.65's ``Clusterer`` builds the full pairwise distance matrix and walks scipy's
-linkage in Python (O(N²) memory, minutes at 10k points).  This one keeps DataEval's names
-and output keys but works on a k-nearest-neighbour graph (O(N·k) memory):
+``Clusterer(data)`` (``method="exact"``) gives DataEval 0.65's answers — its single-linkage
+cluster history and rules, list for list — from an exact single-linkage tree built without
+the N×N distance matrix (see :mod:`~dataeval_gpu.detectors.clusterer_exact`).
+
+``Clusterer(data, method="hdbscan")`` (:class:`HDBSCANClusterer`) is the scalable one, on a
+k-nearest-neighbour graph (O(N·k) memory), DataEval 1.x's approach:
 
 0. Distances: cosine (Euclidean on L2-normalised rows) for network embeddings — ``metric=
    "auto"`` picks it when the rows have at least 32 features and no negative value, as pooled
@@ -54,26 +57,33 @@ import torch
 from ..errors import InvalidArgumentError
 from ..functional.clustering import cluster_distance_scores, duplicate_groups, hdbscan_labels, robust_zscore
 from ..functional.knn import knn_graph
+from ..output import OutputMetadata, set_metadata
 
-__all__ = ["Clusterer", "ClustererOutput"]
+__all__ = ["AUTO_EXACT_LIMIT", "Clusterer", "ClustererOutput", "HDBSCANClusterer"]
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ClustererOutput:
-    """What :meth:`Clusterer.evaluate` finds.
+class ClustererOutput(OutputMetadata):
+    """What :meth:`Clusterer.evaluate` finds (``.dict()``: the four lists; ``.meta()``: what
+    ran, when, for how long — DataEval 0.65's metadata).
 
     Attributes
     ----------
     outliers : list[int]
         Indices flagged as outliers (sorted).
     potential_outliers : list[int]
-        Indices in the softer band (sorted, disjoint from ``outliers``).
+        Indices in the softer band (sorted).  With ``method="exact"`` this is 0.65's list, which
+        may share indices with ``outliers``; with "hdbscan" the two are disjoint.
     duplicates : list[list[int]]
         Groups of exact duplicates.
     potential_duplicates : list[list[int]]
         Groups of near duplicates.
+    method : str
+        "exact" or "hdbscan": which clusterer ran.
+    outlier_score, sparsity_score, cluster_label, assigned_cluster, metric
+        "hdbscan" only (None for "exact"):
     outlier_score : np.ndarray (N,) float64
         z-score of each point's distance to its cluster centre (statistics over every point
         scored against that centre, noise included).
@@ -92,11 +102,12 @@ class ClustererOutput:
     potential_outliers: list[int]
     duplicates: list[list[int]]
     potential_duplicates: list[list[int]]
-    outlier_score: np.ndarray = field(repr=False)
-    sparsity_score: np.ndarray = field(repr=False)
-    cluster_label: np.ndarray = field(repr=False)
-    assigned_cluster: np.ndarray = field(repr=False)
-    metric: str = "euclidean"
+    outlier_score: np.ndarray | None = field(default=None, repr=False)
+    sparsity_score: np.ndarray | None = field(default=None, repr=False)
+    cluster_label: np.ndarray | None = field(default=None, repr=False)
+    assigned_cluster: np.ndarray | None = field(default=None, repr=False)
+    metric: str = field(default="euclidean", repr=False)
+    method: str = field(default="hdbscan", repr=False)
 
     def dict(self) -> dict[str, Any]:
         """The four flag lists (0.65's output keys) as a plain dict."""
@@ -177,8 +188,9 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x * scale[:, None].astype(x.dtype), dtype=np.float32)
 
 
-class Clusterer:
-    """Flag outliers and duplicates in embeddings via HDBSCAN-style clustering on a kNN graph.
+class HDBSCANClusterer:
+    """Flag outliers and duplicates in embeddings via HDBSCAN-style clustering on a kNN graph
+    (``Clusterer(data, method="hdbscan", ...)``).
 
     Parameters
     ----------
@@ -222,7 +234,7 @@ class Clusterer:
     >>> x = rng.normal(size=(200, 8))
     >>> x[150] = x[3]            # an exact copy
     >>> x[199] += 12             # far from everything
-    >>> out = Clusterer(x).evaluate()
+    >>> out = HDBSCANClusterer(x).evaluate()
     >>> out.duplicates
     [[3, 150]]
     >>> 199 in out.outliers
@@ -350,4 +362,146 @@ class Clusterer:
             cluster_label=labels,
             assigned_cluster=assigned,
             metric=self.metric,
+            method="hdbscan",
         )
+
+
+#: ``method="auto"`` runs the exact clusterer up to this many rows and the kNN one above
+#: (the exact one grows as N²·P: about 10 s at 20k × 128 on two CPU cores, see
+#: docs/clusterer.md)
+AUTO_EXACT_LIMIT = 20_000
+
+_METHODS = ("exact", "hdbscan", "auto")
+
+
+def _as_065_matrix(dataset: Any) -> np.ndarray:
+    """DataEval 0.65's input handling: any array-like to numpy, (N, ...) flattened to (N, P),
+    a 1-D (N,) array as N samples of one feature; at least 2 samples and 1 feature."""
+    if isinstance(dataset, torch.Tensor):
+        arr = dataset.detach().cpu().numpy()
+    else:
+        try:
+            arr = np.asarray(dataset)
+        except ValueError as exc:
+            raise InvalidArgumentError("data must be an array-like of equally shaped samples") from exc
+    if arr.ndim == 0:
+        raise InvalidArgumentError(f"data must have a sample axis, got a scalar of shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise InvalidArgumentError(f"data must be numeric, got dtype {arr.dtype}")
+    if arr.shape[0] < 2:
+        raise InvalidArgumentError(f"Data should have at least 2 samples; got {arr.shape[0]}")
+    arr = arr.reshape(arr.shape[0], -1)
+    if arr.shape[1] < 1:
+        raise InvalidArgumentError(f"Samples should have at least 1 feature; got {arr.shape[1]}")
+    return arr
+
+
+class Clusterer:
+    """Outliers and duplicates in embeddings: DataEval 0.65's Clusterer, and a scalable one.
+
+    Parameters
+    ----------
+    data : array-like (N, P), (N, ...) or (N,)
+        Embeddings (numpy, torch or nested lists).  More dimensions are flattened; a 1-D array
+        is N samples of one feature (as in 0.65).
+    method : {"exact", "hdbscan", "auto"}
+        * "exact" (default): DataEval 0.65's results, list for list — single linkage over
+          Euclidean distances, its cluster history and merge rules — computed without the N×N
+          matrix (memory O(N·P)); time grows as N²·P.
+        * "hdbscan": :class:`HDBSCANClusterer` — HDBSCAN on a kNN graph, cosine distances for
+          network embeddings, z-scored centre distances (DataEval 1.x's approach); near
+          linear, for large N.  Its options (``k``, ``min_cluster_size``, ``metric``, ...) go
+          in ``**options``.
+        * "auto": "exact" up to :data:`AUTO_EXACT_LIMIT` rows, "hdbscan" above.
+    **options
+        Passed to :class:`HDBSCANClusterer` (only with "hdbscan" or "auto").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0], [0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0]])
+    >>> out = Clusterer(x).evaluate()
+    >>> out.duplicates
+    [[0, 1]]
+    >>> out.method
+    'exact'
+    """
+
+    def __init__(self, data: Any, method: str = "exact", **options: Any) -> None:
+        if method not in _METHODS:
+            raise InvalidArgumentError(f"method must be one of {_METHODS}, got {method!r}")
+        if method == "exact" and options:
+            raise InvalidArgumentError(
+                f"options {sorted(options)} apply to method='hdbscan' only; the exact method has none"
+            )
+        self._method = method
+        self._options = options
+        self._on_init(data)
+
+    def _on_init(self, data: Any) -> None:
+        self._data = _as_065_matrix(data)
+        self._num_samples = int(self._data.shape[0])
+        self._levels: dict[int, int] | None = None
+        self._impl: HDBSCANClusterer | None = None
+        self._x64: np.ndarray | None = None
+
+    @property
+    def data(self) -> np.ndarray:
+        """The (N, P) data; assigning new data starts over (0.65's behaviour)."""
+        return self._data
+
+    @data.setter
+    def data(self, x: Any) -> None:
+        self._on_init(x)
+
+    @property
+    def method(self) -> str:
+        """The clusterer that :meth:`evaluate` runs: "exact" or "hdbscan"."""
+        if self._method == "auto":
+            return "exact" if self._num_samples <= AUTO_EXACT_LIMIT else "hdbscan"
+        return self._method
+
+    def _float64(self) -> np.ndarray:
+        if self._x64 is None:
+            x = np.ascontiguousarray(self._data, dtype=np.float64)
+            if not np.isfinite(x).all():
+                raise InvalidArgumentError("data contains NaN or infinite values")
+            self._x64 = x
+        return self._x64
+
+    @property
+    def last_good_merge_levels(self) -> dict[int, int]:
+        """0.65's map from cluster id to the level of its last good merge (exact tree)."""
+        if self._levels is None:
+            from ..functional.linkage import ExactLinkage
+            from .clusterer_exact import ClusterTree, last_good_merge_levels
+
+            x = self._float64()
+            tree = ClusterTree.from_linkage(ExactLinkage(x).linkage())
+            self._levels = last_good_merge_levels(x, tree, _min_cluster(self._num_samples))
+        return self._levels
+
+    @property
+    def hdbscan(self) -> HDBSCANClusterer:
+        """The kNN clusterer for this data (built on first use, with ``**options``)."""
+        if self._impl is None:
+            self._impl = HDBSCANClusterer(self._data, **self._options)
+        return self._impl
+
+    @set_metadata("dataeval_gpu.detectors", ["data", "method"])
+    def evaluate(self) -> ClustererOutput:
+        """Find outliers, potential outliers, duplicates and potential duplicates."""
+        if self.method == "hdbscan":
+            _log.info("Clusterer: %d rows, kNN/HDBSCAN method", self._num_samples)
+            return self.hdbscan.evaluate()
+        from .clusterer_exact import exact_clusterer_results
+
+        t0 = time.perf_counter()
+        out, pot, dups, near, levels = exact_clusterer_results(self._float64())
+        self._levels = levels
+        _log.info("Clusterer: %d rows, exact method, %.1f s", self._num_samples, time.perf_counter() - t0)
+        return ClustererOutput(out, pot, dups, near, method="exact")
+
+
+def _min_cluster(n: int) -> int:
+    return min(max(2, int(n * 0.05)), 100)

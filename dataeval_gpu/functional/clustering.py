@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
@@ -195,24 +196,19 @@ def spanning_tree(
 # --------------------------------------------------------------------------- hierarchy
 
 
-def single_linkage(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
-    """Single-linkage dendrogram (scipy layout, (N - 1, 4)) from MST edges sorted by weight.
-
-    Row m merges nodes ``Z[m, 0]`` and ``Z[m, 1]`` (ids < N are points, N + j is row j) at
-    height ``Z[m, 2]`` into a node of ``Z[m, 3]`` points.
-    """
-    parent = list(range(2 * n - 1))
-    size = [1] * n + [0] * (n - 1)
-    left = [0] * (n - 1)
-    right = [0] * (n - 1)
-    uu = u.tolist()
-    vv = v.tolist()
+@numba.njit(cache=True, nogil=True)
+def _single_linkage_loop(u, v, n):  # pragma: no cover - compiled
+    parent = np.arange(2 * n - 1)
+    size = np.zeros(2 * n - 1, np.int64)
+    size[:n] = 1
+    left = np.empty(n - 1, np.int64)
+    right = np.empty(n - 1, np.int64)
     for m in range(n - 1):
-        a = uu[m]
+        a = u[m]
         while parent[a] != a:
             parent[a] = parent[parent[a]]
             a = parent[a]
-        b = vv[m]
+        b = v[m]
         while parent[b] != b:
             parent[b] = parent[parent[b]]
             b = parent[b]
@@ -224,12 +220,73 @@ def single_linkage(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> np.nd
             a, b = b, a
         left[m] = a
         right[m] = b
+    return left, right, size[n:]
+
+
+def single_linkage(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """Single-linkage dendrogram (scipy layout, (N - 1, 4)) from MST edges sorted by weight.
+
+    Row m merges nodes ``Z[m, 0]`` and ``Z[m, 1]`` (ids < N are points, N + j is row j) at
+    height ``Z[m, 2]`` into a node of ``Z[m, 3]`` points.  (Union-find, compiled.)
+    """
+    left, right, size = _single_linkage_loop(
+        np.ascontiguousarray(u, dtype=np.int64), np.ascontiguousarray(v, dtype=np.int64), int(n)
+    )
     z = np.empty((n - 1, 4), dtype=np.float64)
     z[:, 0] = left
     z[:, 1] = right
     z[:, 2] = w
-    z[:, 3] = size[n:]
+    z[:, 3] = size
     return z
+
+
+@numba.njit(cache=True, nogil=True)
+def _condense_loop(lam_all, left, right, sizes, n, mcs):  # pragma: no cover - compiled
+    owner = np.zeros(2 * n - 1, np.int64)
+    fall = np.zeros(2 * n - 1)
+    alive = np.zeros(2 * n - 1, np.bool_)
+    alive[2 * n - 2] = True
+    cap = 2 * n + 1
+    c_parent = np.full(cap, -1, np.int64)
+    c_birth = np.zeros(cap)
+    c_size = np.zeros(cap, np.int64)
+    c_child_mass = np.zeros(cap)
+    c_size[0] = n
+    n_c = 1
+    for m in range(n - 2, -1, -1):
+        node = n + m
+        a = left[m]
+        b = right[m]
+        c = owner[node]
+        owner[a] = c
+        owner[b] = c
+        if not alive[node]:
+            f = fall[node]
+            fall[a] = f
+            fall[b] = f
+            continue
+        lam = lam_all[m]
+        big_a = sizes[a] >= mcs
+        big_b = sizes[b] >= mcs
+        if big_a and big_b:
+            for child in (a, b):
+                c_parent[n_c] = c
+                c_birth[n_c] = lam
+                c_size[n_c] = sizes[child]
+                owner[child] = n_c
+                alive[child] = True
+                n_c += 1
+            c_child_mass[c] += (sizes[a] + sizes[b]) * (lam - c_birth[c])
+        elif big_a:
+            alive[a] = True
+            fall[b] = lam
+        elif big_b:
+            alive[b] = True
+            fall[a] = lam
+        else:
+            fall[a] = lam
+            fall[b] = lam
+    return owner, fall, c_parent, c_birth, c_size, c_child_mass, n_c
 
 
 @dataclass
@@ -263,58 +320,18 @@ def condense_tree(z: np.ndarray, min_cluster_size: int) -> CondensedTree:
     heights = z[:, 2]
     pos = heights[heights > 0]
     floor = float(pos.min()) * 1e-6 if pos.size else 1.0
-    lam_all = (1.0 / np.maximum(heights, floor)).tolist()
-    left = z[:, 0].astype(np.int64).tolist()
-    right = z[:, 1].astype(np.int64).tolist()
-    sizes = [1] * n + z[:, 3].astype(np.int64).tolist()
-    mcs = int(min_cluster_size)
-
-    owner = [0] * (2 * n - 1)
-    fall = [0.0] * (2 * n - 1)
-    alive = [False] * (2 * n - 1)
-    alive[2 * n - 2] = True
-    c_parent = [-1]
-    c_birth = [0.0]
-    c_size = [n]
-    c_child_mass = [0.0]
-    for m in range(n - 2, -1, -1):
-        node = n + m
-        a = left[m]
-        b = right[m]
-        c = owner[node]
-        owner[a] = c
-        owner[b] = c
-        if not alive[node]:
-            f = fall[node]
-            fall[a] = f
-            fall[b] = f
-            continue
-        lam = lam_all[m]
-        big_a = sizes[a] >= mcs
-        big_b = sizes[b] >= mcs
-        if big_a and big_b:
-            for child in (a, b):
-                cid = len(c_parent)
-                c_parent.append(c)
-                c_birth.append(lam)
-                c_size.append(sizes[child])
-                c_child_mass.append(0.0)
-                owner[child] = cid
-                alive[child] = True
-            c_child_mass[c] += (sizes[a] + sizes[b]) * (lam - c_birth[c])
-        elif big_a:
-            alive[a] = True
-            fall[b] = lam
-        elif big_b:
-            alive[b] = True
-            fall[a] = lam
-        else:
-            fall[a] = lam
-            fall[b] = lam
+    lam_all = 1.0 / np.maximum(heights, floor)
+    left = z[:, 0].astype(np.int64)
+    right = z[:, 1].astype(np.int64)
+    sizes = np.concatenate([np.ones(n, np.int64), z[:, 3].astype(np.int64)])
+    owner, fall, c_parent, c_birth, c_size, c_child_mass, n_c = _condense_loop(
+        np.asarray(lam_all), np.asarray(left, np.int64), np.asarray(right, np.int64),
+        np.asarray(sizes, np.int64), n, int(min_cluster_size),
+    )  # fmt: skip
+    c_parent, c_birth, c_size, c_child_mass = c_parent[:n_c], c_birth[:n_c], c_size[:n_c], c_child_mass[:n_c]
     point_cluster = np.asarray(owner[:n], dtype=np.int64)
     point_lambda = np.asarray(fall[:n], dtype=np.float64)
     birth = np.asarray(c_birth, dtype=np.float64)
-    n_c = len(c_parent)
     stability = np.bincount(point_cluster, weights=point_lambda - birth[point_cluster], minlength=n_c)
     stability = stability + np.asarray(c_child_mass)
     return CondensedTree(

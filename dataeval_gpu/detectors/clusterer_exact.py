@@ -1,0 +1,537 @@
+"""DataEval 0.65's Clusterer rules, exactly, on a single-linkage tree built without an N×N matrix.
+
+0.65 (``dataeval._internal.detectors.clusterer``) works on ``linkage(pdist(x), "single")``:
+
+* **Cluster history.**  Walking the merges in order, a merge of two points starts a cluster
+  (a new id, level 0); a point joining a cluster moves it up one level; two clusters merging
+  keep the smaller id at ``max(levels) + 1`` and the other id is "merged" into it (the lower
+  cluster is repeated, as a copy, at the levels it skipped).  Each cluster keeps the merge
+  distances inside it (as float32) and flags ``out1`` / ``out2`` when its newest distance
+  exceeds their mean + 1 / + 2 standard deviations.
+* **Good and bad merges.**  For every cluster-cluster merge, the distance between the two
+  clusters at each level below the merge (minimum pairwise distance; the maximum over levels,
+  or the mean when the merged cluster is ``out2``, or ``out1`` and large) is compared on a log
+  scale against the mean + 2 std of every cluster's largest within-cluster mean distance.
+  Walking the merges from the top, this gives each cluster id its *last good merge level*.
+* **Outliers.**  Points that join a cluster above its last good level with an ``out2``
+  distance (or all points of a small cluster that does so or ends there); ``out1`` joins of
+  large clusters are *potential* outliers.
+* **Duplicates.**  Pairs closer than the mean standard deviation of the merge distances of the
+  large clusters at their last good levels (near), or one hundredth of it (exact).
+
+Here the same quantities come from the tree directly: the merge distances of a cluster are a
+contiguous run of the tree's post-order, so their mean and deviation combine in O(1) per
+merge (float64), and the exact float32 numpy values are recomputed from that run whenever the
+float64 estimate is too close to a threshold to decide; the minimum distance between two
+clusters at every level comes from blocked distance tiles over the two clusters once; the
+duplicate pairs from neighbour lists.  Memory stays O(N·P + N).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..functional.linkage import (
+    TILE_COLS,
+    TILE_ROWS,
+    DistanceTiles,
+    ExactLinkage,
+    duplicate_groups_exact,
+    exact_distances,
+)
+
+__all__ = ["ClusterTree", "exact_clusterer_results"]
+
+#: float64 estimates within this relative distance of a float32 threshold are recomputed
+#: (numpy's float32 pairwise sums are within ~2e-6 relative of the exact value up to 1e5
+#: terms; mean + std within ~4e-6 of mean + std)
+_GUARD = 2e-5
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(left, right, h, size, n):  # pragma: no cover - compiled
+    """0.65's cluster history, one row per merge (see ClusterTree)."""
+    m_rows = n - 1
+    cid = np.empty(m_rows, np.int64)
+    level = np.empty(m_rows, np.int64)
+    kind = np.empty(m_rows, np.int64)  # 0 pair, 1 point joins, 2 clusters merge
+    merged = np.full(m_rows, -1, np.int64)
+    cnt = np.zeros(m_rows, np.int64)
+    mean = np.zeros(m_rows)
+    m2 = np.zeros(m_rows)
+    last = np.empty(m_rows, np.int64)
+    fill_lo = np.full(m_rows, -1, np.int64)  # copies of the lower child at fill_lo..fill_hi
+    fill_hi = np.full(m_rows, -1, np.int64)
+    fill_node = np.full(m_rows, -1, np.int64)
+    max_level = 1
+    next_id = 0
+    for m in range(m_rows):
+        a = left[m]
+        b = right[m]
+        ai = a >= n
+        bi = b >= n
+        if ai and bi:
+            la, lb_ = a - n, b - n
+            cid[m] = min(cid[la], cid[lb_])
+            merged[m] = max(cid[la], cid[lb_])
+            level[m] = max(level[la], level[lb_]) + 1
+            max_level = max(max_level, level[la], level[lb_])
+            kind[m] = 2
+            if level[la] != level[lb_]:
+                lo_node = la if level[la] < level[lb_] else lb_
+                fill_node[m] = lo_node
+                fill_lo[m] = level[lo_node] + 1
+                fill_hi[m] = max(level[la], level[lb_])
+            last[m] = last[lb_] if size[la] >= size[lb_] else last[la]
+            na, nb = cnt[la], cnt[lb_]
+            tot = na + nb
+            d = mean[lb_] - mean[la]
+            mean[m] = mean[la] + d * nb / tot
+            m2[m] = m2[la] + m2[lb_] + d * d * na * nb / tot
+            cnt[m] = tot
+        elif ai or bi:
+            c = a - n if ai else b - n
+            cid[m] = cid[c]
+            level[m] = level[c] + 1
+            kind[m] = 1
+            last[m] = b if ai else a
+            cnt[m] = cnt[c]
+            mean[m] = mean[c]
+            m2[m] = m2[c]
+        else:
+            cid[m] = next_id
+            next_id += 1
+            level[m] = 0
+            kind[m] = 0
+            last[m] = b
+        # add this merge's own distance (Welford)
+        cnt[m] += 1
+        d1 = h[m] - mean[m]
+        mean[m] += d1 / cnt[m]
+        m2[m] += d1 * (h[m] - mean[m])
+    return cid, level, kind, merged, cnt, mean, m2, last, fill_lo, fill_hi, fill_node, max_level, next_id
+
+
+@numba.njit(cache=True, nogil=True)
+def _orders(left, right, size, n):  # pragma: no cover - compiled
+    """Start of each merge's distance run in the right-first post-order (0.65's
+    ``sample_dist`` layout) and of its points in a left-first leaf order."""
+    m_rows = n - 1
+    sd_start = np.zeros(m_rows, np.int64)
+    leaf_start = np.zeros(m_rows, np.int64)
+    leaves = np.empty(n, np.int64)
+    for m in range(m_rows - 1, -1, -1):
+        a = left[m]
+        b = right[m]
+        sa = size[a - n] if a >= n else 1
+        sb = size[b - n] if b >= n else 1
+        s = sd_start[m]
+        if b >= n:
+            sd_start[b - n] = s
+        if a >= n:
+            sd_start[a - n] = s + sb - 1
+        ls = leaf_start[m]
+        if a >= n:
+            leaf_start[a - n] = ls
+        else:
+            leaves[ls] = a
+        if b >= n:
+            leaf_start[b - n] = ls + sa
+        else:
+            leaves[ls + sa] = b
+    return sd_start, leaf_start, leaves
+
+
+@dataclass
+class ClusterTree:
+    """0.65's cluster history in arrays: merge row m has cluster id ``cid[m]`` at ``level[m]``."""
+
+    n: int
+    z: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    size: np.ndarray
+    h32: np.ndarray
+    cid: np.ndarray
+    level: np.ndarray
+    kind: np.ndarray
+    merged: np.ndarray
+    cnt: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    last: np.ndarray
+    fill_lo: np.ndarray
+    fill_hi: np.ndarray
+    fill_node: np.ndarray
+    max_level: int
+    max_clusters: int
+    sd_post: np.ndarray
+    sd_start: np.ndarray
+    leaf_start: np.ndarray
+    leaves: np.ndarray
+
+    @classmethod
+    def from_linkage(cls, z: np.ndarray) -> ClusterTree:
+        n = z.shape[0] + 1
+        left = z[:, 0].astype(np.int64)
+        right = z[:, 1].astype(np.int64)
+        size = z[:, 3].astype(np.int64)
+        h32 = z[:, 2].astype(np.float32)
+        walk = _walk(left, right, h32.astype(np.float64), size, n)
+        sd_start, leaf_start, leaves = _orders(left, right, size, n)
+        sd_post = np.empty(n - 1, np.float32)
+        sd_post[sd_start + size - 2] = h32
+        return cls(n, z, left, right, size, h32, *walk[:11], int(walk[11]), int(walk[12]),
+                   sd_post, sd_start, leaf_start, leaves)  # fmt: skip
+
+    # ---------------------------------------------------------------- per-merge statistics
+
+    def run(self, m: int) -> np.ndarray:
+        """0.65's ``sample_dist`` of the cluster made by merge m (float32, fresh array)."""
+        s = self.sd_start[m]
+        return self.sd_post[s : s + self.size[m] - 1].copy()
+
+    def exact_avg_std(self, m: int) -> tuple[float, float]:
+        """``dist_avg`` and ``dist_std`` of merge m's cluster as 0.65's numpy calls give them."""
+        sd = self.run(m)
+        if sd.size == 1:
+            return float(sd[0]), 1e-5
+        return float(np.mean(sd)), float(np.std(sd))
+
+    def estimates(self) -> tuple[np.ndarray, np.ndarray]:
+        std = np.where(self.cnt > 1, np.sqrt(np.maximum(self.m2, 0.0) / np.maximum(self.cnt, 1)), 1e-5)
+        avg = np.where(self.cnt > 1, self.mean, self.h32.astype(np.float64))
+        return avg, std
+
+    def flags(self) -> tuple[np.ndarray, np.ndarray]:
+        """``out1``, ``out2`` of every merge's cluster, decided exactly."""
+        avg, std = self.estimates()
+        dist = self.h32.astype(np.float64)
+        out1 = dist > avg + std
+        out2 = dist > avg + 2 * std
+        band = _GUARD * (np.abs(avg) + std + np.abs(dist)) + 1e-300
+        unsure = (self.cnt > 1) & (
+            (np.abs(dist - (avg + std)) <= band) | (np.abs(dist - (avg + 2 * std)) <= band)
+        )
+        for m in np.nonzero(unsure)[0].tolist():
+            a, s = self.exact_avg_std(m)
+            out1[m] = dist[m] > a + s
+            out2[m] = dist[m] > a + s + s
+        single = self.cnt <= 1
+        out1[single] = False
+        out2[single] = False
+        return out1, out2
+
+    def leaves_of(self, m: int) -> np.ndarray:
+        s = self.leaf_start[m]
+        return self.leaves[s : s + self.size[m]]
+
+    def child_nodes(self, m: int) -> tuple[int, int]:
+        return int(self.left[m]), int(self.right[m])
+
+
+def _intra_max(tree: ClusterTree) -> dict[int, np.float32]:
+    """Per cluster id, the largest ``dist_avg`` over its levels below ``max_level`` (float32)."""
+    avg, std = tree.estimates()
+    ok = tree.level < tree.max_level
+    out: dict[int, np.float32] = {}
+    rows = np.nonzero(ok)[0]
+    if rows.size == 0:
+        return out
+    cids = tree.cid[rows]
+    est = avg[rows]
+    best = np.full(tree.max_clusters, -np.inf)
+    np.maximum.at(best, cids, est)
+    band = _GUARD * (np.abs(best[cids]) + std[rows]) + 1e-300
+    near = est >= best[cids] - band
+    # per id, candidates from the largest estimate down; stop once no estimate can beat the
+    # best exact value found
+    order = np.lexsort((-est[near], cids[near]))
+    for m, c, e, b in zip(
+        rows[near][order].tolist(), cids[near][order].tolist(), est[near][order].tolist(),
+        band[near][order].tolist(), strict=True,
+    ):  # fmt: skip
+        if c in out and e + 2 * b < float(out[c]):
+            continue
+        a = np.float32(tree.exact_avg_std(m)[0])
+        if c not in out or a > out[c]:
+            out[c] = a
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _chain(top, cid, level, kind, left, right, size, leaf_start, leaves, n):  # pragma: no cover - compiled
+    """Points of the cluster made by merge ``top`` and the level at which each joined its id."""
+    c = cid[top]
+    pts = np.empty(size[top], np.int64)
+    lev = np.empty(size[top], np.int64)
+    k = 0
+    m = top
+    done = False
+    while not done:
+        lv = level[m]
+        a = left[m]
+        b = right[m]
+        if kind[m] == 0:
+            pts[k] = a
+            pts[k + 1] = b
+            lev[k] = lv
+            lev[k + 1] = lv
+            k = k + 2
+            done = True
+        elif kind[m] == 1:
+            if a >= n:
+                pts[k] = b
+                m = a - n
+            else:
+                pts[k] = a
+                m = b - n
+            lev[k] = lv
+            k = k + 1
+        else:
+            sa = a - n
+            sb = b - n
+            other = sb if cid[sa] == c else sa
+            same = sa if cid[sa] == c else sb
+            s0 = leaf_start[other]
+            for i in range(size[other]):
+                pts[k + i] = leaves[s0 + i]
+                lev[k + i] = lv
+            k = k + size[other]
+            m = same
+    return pts, lev
+
+
+@numba.njit(cache=True, nogil=True)
+def _tile_levels(g, la, lb, top, tol2):  # pragma: no cover - compiled
+    """Per level, the tile's smallest value (level of an entry: the later of its row's and
+    column's levels), and the entries within ``tol2`` of their level's minimum."""
+    r, c = g.shape
+    mins = np.full(top, np.inf)
+    for i in range(r):
+        for j in range(c):
+            lv = max(la[i], lb[j])
+            v = g[i, j]
+            if v < mins[lv]:
+                mins[lv] = v
+    ci = []
+    cj = []
+    for i in range(r):
+        for j in range(c):
+            lv = max(la[i], lb[j])
+            if g[i, j] <= mins[lv] + tol2[i]:
+                ci.append(i)
+                cj.append(j)
+    return mins, np.array(ci, dtype=np.int64), np.array(cj, dtype=np.int64)
+
+
+def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
+    return _chain(
+        top,
+        tree.cid,
+        tree.level,
+        tree.kind,
+        tree.left,
+        tree.right,
+        tree.size,
+        tree.leaf_start,
+        tree.leaves,
+        tree.n,
+    )
+
+
+def _level_minima(x: np.ndarray, tree: ClusterTree, node_a: int, node_b: int, n_levels: int) -> np.ndarray:
+    """0.65's cluster distance at each level 0..n_levels-1: the smallest pdist between the two
+    clusters' points at that level (float32)."""
+    pa, la = _levels_of(tree, node_a)
+    pb, lb = _levels_of(tree, node_b)
+    oa, ob = np.argsort(la, kind="stable"), np.argsort(lb, kind="stable")
+    pa, la, pb, lb = pa[oa], la[oa], pb[ob], lb[ob]
+    sub = np.concatenate([pa, pb])
+    t = DistanceTiles(x[sub])
+    ia = np.arange(pa.size)
+    ib = pa.size + np.arange(pb.size)
+    top = int(max(la.max(), lb.max())) + 1
+    best_v = np.full(top, np.inf)
+    cand: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for s in range(0, ia.size, TILE_ROWS):
+        r = ia[s : s + TILE_ROWS]
+        tol2 = 2 * t.tol32(r)
+        for c0 in range(0, ib.size, TILE_COLS):
+            cc = ib[c0 : c0 + TILE_COLS]
+            g = t.d2_32(r, cc)
+            lr, lc = la[r], lb[cc - pa.size]
+            mins, li, lj = _tile_levels(g, lr, lc, top, tol2)
+            np.minimum(best_v, mins, out=best_v)
+            cand.append((np.maximum(lr[li], lc[lj]), g[li, lj], r[li], cc[lj]))
+    # exact pdist values of every pair within rounding of its level's minimum
+    lv = np.concatenate([c[0] for c in cand])
+    gv = np.concatenate([c[1] for c in cand])
+    ri = np.concatenate([c[2] for c in cand])
+    cj = np.concatenate([c[3] for c in cand])
+    keep = gv <= best_v[lv] + 2 * t.tol32(ri)
+    lv, ri, cj = lv[keep], ri[keep], cj[keep]
+    d = exact_distances(x, sub[ri], sub[cj])
+    exact = np.full(top, np.inf)
+    np.minimum.at(exact, lv, d)
+    vals = np.minimum.accumulate(exact)[:n_levels]
+    return vals.astype(np.float32)
+
+
+def _merge_entries(x: np.ndarray, tree: ClusterTree, out1: np.ndarray, out2: np.ndarray, min_num: int):
+    """0.65's merge list (in its order) with each entry's cluster distance and intra maximum."""
+    rows = np.nonzero(tree.kind == 2)[0]
+    rows = rows[np.lexsort((rows, tree.level[rows]))]
+    intra = _intra_max(tree)
+    pair0 = np.full((tree.max_clusters, 2), -1, np.int64)
+    first = np.nonzero(tree.kind == 0)[0]
+    pair0[tree.cid[first], 0] = tree.left[first]
+    pair0[tree.cid[first], 1] = tree.right[first]
+    entries = []
+    merge_vals: list[np.float32] = []
+    intra_vals: list[np.float32] = []
+    for m in rows.tolist():
+        outer, inner, lv = int(tree.cid[m]), int(tree.merged[m]), int(tree.level[m])
+        n_levels = min(lv, tree.max_level)
+        if out2[m] or (out1[m] and tree.size[m] >= min_num):
+            a, b = tree.child_nodes(m)
+            na, nb = (a - tree.n, b - tree.n) if tree.cid[a - tree.n] == outer else (b - tree.n, a - tree.n)
+            vals = _level_minima(x, tree, na, nb, n_levels)
+            merge_vals.append(np.mean(vals))
+        else:
+            pa, pb = pair0[outer], pair0[inner]
+            d = exact_distances(x, np.repeat(pa, 2), np.tile(pb, 2))
+            merge_vals.append(np.float32(d.min()))
+        intra_vals.append(intra[outer])
+        entries.append((lv, outer, inner))
+    return entries, merge_vals, intra_vals
+
+
+def _good_merges(merge_vals: list[np.float32], intra_vals: list[np.float32]) -> np.ndarray:
+    """0.65's merge rule on log distances (float32 arithmetic, as its numpy calls do it)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        logs = np.log(np.unique(np.asarray(intra_vals, dtype=np.float32)))
+        cut = logs.mean() + 2 * logs.std()
+        mv = np.log(np.asarray(merge_vals, dtype=np.float32))
+        below = mv < cut
+        rel = np.abs((mv[~below] - cut) / cut)
+        close = rel[rel < 1]
+        spread = close.mean() + close.std()
+        near = np.abs((mv - cut) / cut) < spread
+    return below | near
+
+
+def last_good_merge_levels(x: np.ndarray, tree: ClusterTree, min_num: int) -> dict[int, int]:
+    """Cluster id -> the level of its last good merge (0.65's rules, in 0.65's dict order)."""
+    if tree.max_clusters <= 1:
+        return {0: int(tree.n * 0.1)}
+    out1, out2 = tree.flags()
+    entries, merge_vals, intra_vals = _merge_entries(x, tree, out1, out2, min_num)
+    good = _good_merges(merge_vals, intra_vals)
+    order = sorted(range(len(entries)), key=lambda i: entries[i][0], reverse=True)
+    levels: dict[int, int] = {}
+    for i in order:
+        lv, outer, inner = entries[i]
+        if not good[i]:
+            levels.setdefault(outer, 0)
+            levels.setdefault(inner, 0)
+            if levels[outer] > lv:
+                levels[outer] = lv - 1
+        elif outer in levels:
+            levels[outer] = max(levels[outer], lv)
+    return levels
+
+
+def _node_at(
+    tree: ClusterTree, by_cid: dict[int, tuple[np.ndarray, np.ndarray]], c: int, lv: int
+) -> tuple[int, bool]:
+    """The merge whose cluster id ``c`` shows at level ``lv``, and whether it is a copy there."""
+    lvls, nodes = by_cid[c]
+    i = int(np.searchsorted(lvls, lv, side="right")) - 1
+    return int(nodes[i]), int(lvls[i]) != lv
+
+
+def find_outliers(tree: ClusterTree, levels: dict[int, int], min_num: int) -> tuple[list[int], list[int]]:
+    """0.65's outlier walk over every cluster at every level, copies included."""
+    out1, out2 = tree.flags()
+    n = tree.n
+    # events: (level, time, cid, node, is_copy); copies only where they can act
+    ev: list[tuple[int, int, int, int, bool]] = []
+    last_level = np.zeros(tree.max_clusters, np.int64)
+    np.maximum.at(last_level, tree.cid, tree.level)
+    fills = np.nonzero(tree.fill_node >= 0)[0]
+    np.maximum.at(last_level, tree.cid[tree.fill_node[fills]], tree.fill_hi[fills])
+    for m in np.nonzero(tree.kind != 2)[0].tolist():
+        c = int(tree.cid[m])
+        if c in levels and tree.level[m] > levels[c]:
+            ev.append((int(tree.level[m]), m, c, m, False))
+    for m in fills.tolist():
+        node = int(tree.fill_node[m])
+        c = int(tree.cid[node])
+        if c not in levels:
+            continue
+        lo, hi = int(tree.fill_lo[m]), int(tree.fill_hi[m])
+        start = max(lo, levels[c] + 1)
+        if start > hi:
+            continue
+        ev.append((start, m, c, node, True))
+        if hi != start:
+            ev.append((hi, m, c, node, True))
+    ev.sort(key=lambda e: (e[0], e[1]))
+    outl = np.zeros(n, dtype=bool)
+    pot = np.zeros(n, dtype=bool)
+    seen: set[int] = set()
+    for lv, _, c, node, copy in ev:
+        last = int(tree.last[node])
+        small = tree.size[node] < min_num
+        if c in seen and not outl[last]:
+            outl[last] = True
+        elif not copy and out2[node]:
+            if small:
+                outl[tree.leaves_of(node)] = True
+            else:
+                outl[last] = True
+            seen.add(c)
+        elif not copy and out1[node] and not small:
+            pot[last] = True
+        elif lv == last_level[c] and small:
+            outl[tree.leaves_of(node)] = True
+    return np.nonzero(outl)[0].tolist(), np.nonzero(pot)[0].tolist()
+
+
+def duplicate_thresholds(tree: ClusterTree, levels: dict[int, int], min_num: int) -> float:
+    """0.65's near-duplicate distance: mean ``dist_std`` of the large clusters at their last
+    good levels (nan when there is none)."""
+    order = np.lexsort((tree.level, tree.cid))
+    cids = tree.cid[order]
+    cuts = np.searchsorted(cids, np.arange(tree.max_clusters + 1))
+    by_cid = {c: (tree.level[order[cuts[c] : cuts[c + 1]]], order[cuts[c] : cuts[c + 1]]) for c in levels}
+    stds: list[float] = []
+    for c, lv in levels.items():
+        node, copy = _node_at(tree, by_cid, c, lv)
+        if tree.size[node] >= min_num:
+            stds.append(0.0 if copy else tree.exact_avg_std(node)[1])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.mean(stds))
+
+
+def exact_clusterer_results(
+    x: np.ndarray,
+) -> tuple[list[int], list[int], list[list[int]], list[list[int]], dict[int, int]]:
+    """(outliers, potential outliers, duplicates, potential duplicates, last good merge levels)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    n = x.shape[0]
+    min_num = min(max(2, int(n * 0.05)), 100)
+    work = ExactLinkage(x)
+    tree = ClusterTree.from_linkage(work.linkage())
+    levels = last_good_merge_levels(x, tree, min_num)
+    outliers, potential = find_outliers(tree, levels, min_num)
+    near = duplicate_thresholds(tree, levels, min_num)
+    dups, near_dups = duplicate_groups_exact(work, near / 100, near)
+    return outliers, potential, dups, near_dups, levels

@@ -81,8 +81,8 @@ def scan_files(
     device: torch.device,
 ) -> Any:
     """Audit image files (the library's :func:`~dataeval_gpu.audit.scan_files`); bad files are listed, never fatal."""
-    from .feed import CheckpointMismatchError
-    from .filescan import scan_files as scan_file_list
+    from .audit import CheckpointMismatchError
+    from .audit import scan_files as scan_file_list
 
     try:
         return scan_file_list(

@@ -253,8 +253,7 @@ def distributed_scan(
     keyword arguments go to :class:`~dataeval_gpu.audit.DataAudit` (``hashes``,
     ``near_radius``, ``outlier_method``, ...).
     """
-    from .audit import DataAudit
-    from .feed import FeedLoop
+    from .audit import DataAudit, FeedLoop
     from .progress import progress_bar
 
     info = init_from_env(device=device)
@@ -277,7 +276,7 @@ def distributed_scan(
     with progress_bar(
         total=shard, desc=f"scan rank {info.rank}", enable=progress if info.is_main else False
     ) as bar:
-        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.feed: bad items are listed
+        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.audit.feed: bad items are listed
         for images, labels, indices in loader:
             bar.update(loop.feed(images, indices, labels=labels))
     report = audit.compute()  # collective: gathers every rank's rows and dicts

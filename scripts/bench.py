@@ -103,7 +103,7 @@ def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
     from torch.utils.data import DataLoader
 
     from dataeval_gpu.accumulators.stats import ImageStatsAccumulator
-    from dataeval_gpu.filescan import default_workers
+    from dataeval_gpu.audit.files import default_workers
     from dataeval_gpu.io import ImageFiles, decode_bytes
 
     n = len(files)

@@ -1,4 +1,4 @@
-"""The one feed loop (dataeval_gpu.feed): its failure policy, the batch parser, checkpoints
+"""The one feed loop (dataeval_gpu.audit.feed): its failure policy, the batch parser, checkpoints
 through torchmetrics' state API, and the file scan that measures in DataLoader workers."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import pytest
 import torch
 
 import dataeval_gpu.audit as audit_mod
-from dataeval_gpu.audit import DataAudit, scan
+from dataeval_gpu.audit import CheckpointMismatchError, DataAudit, FeedLoop, scan
 from dataeval_gpu.batching import LoadFailure, split_batch, split_item
-from dataeval_gpu.feed import CheckpointMismatchError, FeedLoop
 
 
 def _imgs(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -149,7 +148,7 @@ def _write_photos(d: Path, n: int) -> list[str]:
 def test_file_scan_in_workers_equals_in_process_and_the_audit(tmp_path: Path) -> None:
     """Rows measured in DataLoader workers equal rows measured in this process, whatever the
     batch size, and equal a DataAudit fed the decoded images (integer photos: bit for bit)."""
-    from dataeval_gpu.filescan import scan_files
+    from dataeval_gpu.audit.files import scan_files
     from dataeval_gpu.io import decode_file
 
     files = _write_photos(tmp_path / "img", 13)
@@ -173,7 +172,7 @@ def test_file_scan_in_workers_equals_in_process_and_the_audit(tmp_path: Path) ->
 def test_file_scan_forked_after_the_pool_was_used(tmp_path: Path) -> None:
     """A DataLoader worker forked after this process used the thread pool at one thread must
     not wait on the parent's pool (its threads do not exist in the child)."""
-    from dataeval_gpu.filescan import one_thread, scan_files
+    from dataeval_gpu.audit.files import one_thread, scan_files
 
     files = _write_photos(tmp_path / "img", 4)
     with one_thread():
@@ -182,3 +181,19 @@ def test_file_scan_forked_after_the_pool_was_used(tmp_path: Path) -> None:
         pytest.skip("no fork")
     rep = scan_files(files, batch_size=2, workers=1, hashes=True)
     assert rep.index.tolist() == [0, 1, 2, 3]
+
+
+def test_no_private_names_imported_across_modules() -> None:
+    """The feed-loop modules reach each other through public names only (relative imports)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "dataeval_gpu"
+    files = [*(root / "audit").glob("*.py"), *(root / "integrations" / "lightning").glob("*.py")]
+    files += [root / "distributed.py", root / "batching.py", root / "cli.py"]
+    bad = []
+    for f in files:
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                bad += [f"{f.name}: {name}" for name in private]
+    assert bad == []

@@ -114,11 +114,11 @@ class DataEvalCallback(Callback):
 
     def _audit_loaders(self, trainer: Any, pl_module: Any, stage: str) -> Any:
         """Read every dataset behind the ``stage`` dataloaders once (this rank's shard)."""
+        from ...audit import FeedLoop
         from ...distributed import shard_loader
-        from ...feed import FeedLoop
 
         audit = self._new_audit(pl_module)
-        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.feed: bad items are listed
+        loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.audit.feed: bad items are listed
         offset = 0
         sizes = []
         for loader in requested_loaders(trainer, stage):
@@ -153,7 +153,7 @@ class DataEvalCallback(Callback):
         return audit, audit_cfg
 
     def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any) -> None:
-        from ...feed import FeedLoop
+        from ...audit import FeedLoop
 
         images, labels, indices = split_batch(batch)
         n = len(images)

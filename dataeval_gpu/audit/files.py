@@ -11,7 +11,7 @@ files, the main process decodes the plain JPEGs of a batch on the GPU in one cal
 the batch on the device.  With an embedding model the pixels are needed in the main process,
 so the images are measured there too.
 
-Both paths feed the audit through :class:`~dataeval_gpu.feed.FeedLoop` (same failure policy,
+Both paths feed the audit through :class:`~dataeval_gpu.audit.feed.FeedLoop` (same failure policy,
 checkpoints every ``checkpoint_every`` batches, ``resume``).
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 
 import torch
 
-from .batching import LoadFailure, resolve_device
-from .errors import InvalidArgumentError
+from ..batching import LoadFailure, resolve_device
+from ..errors import InvalidArgumentError
+from ..progress import progress_bar
 from .feed import FeedLoop, measure, validate
-from .progress import progress_bar
 
 __all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "scan_files"]
 
@@ -67,7 +67,7 @@ class AnalysedBatch:
 
 
 class _RowSink:
-    """A :class:`~dataeval_gpu.feed.Measurer` on the CPU that keeps the rows it is given."""
+    """A :class:`~dataeval_gpu.audit.feed.Measurer` on the CPU that keeps the rows it is given."""
 
     device = torch.device("cpu")
 
@@ -91,7 +91,7 @@ class AnalysedFiles(torch.utils.data.Dataset):
     statistics accumulator with the audit's settings
     (:meth:`~dataeval_gpu.audit.DataAudit.make_accumulator`).  A batch of positions gives an
     :class:`AnalysedBatch` (through ``__getitems__``, which the DataLoader calls with a whole
-    batch); the failure policy of :mod:`dataeval_gpu.feed` applies inside the worker.
+    batch); the failure policy of :mod:`dataeval_gpu.audit.feed` applies inside the worker.
     """
 
     def __init__(self, files: Any, accumulator: Any) -> None:
@@ -173,7 +173,7 @@ def scan_files(
         CPU, where the workers decode and measure; ``min(4, cores)`` on CUDA).
     checkpoint, checkpoint_every, resume : save the audit every ``checkpoint_every`` batches to
         ``checkpoint``; with ``resume`` continue from it (raises
-        :class:`~dataeval_gpu.feed.CheckpointMismatchError` if it was made for other files).
+        :class:`~dataeval_gpu.audit.feed.CheckpointMismatchError` if it was made for other files).
         The checkpoint is left in place: remove it once the results are written.
     measure_in_workers : measure in the DataLoader workers (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
@@ -184,8 +184,8 @@ def scan_files(
     """
     from torch.utils.data import DataLoader
 
-    from .audit import DataAudit
-    from .io import ImageFiles, file_collate, gpu_decode
+    from ..io import ImageFiles, file_collate, gpu_decode
+    from .core import DataAudit
 
     files = [str(f) for f in files]
     labs = list(labels) if labels is not None else [-1] * len(files)
@@ -245,4 +245,3 @@ def scan_files(
         }
     )
     return report
-

@@ -37,8 +37,8 @@ from typing import Any, Protocol
 
 import torch
 
-from .batching import LoadFailure, as_image, labels_list
-from .errors import DataEvalGPUError, InvalidArgumentError, short_reason
+from ..batching import LoadFailure, as_image, labels_list
+from ..errors import DataEvalGPUError, InvalidArgumentError, short_reason
 
 __all__ = ["FeedLoop", "Measurer", "is_out_of_memory", "measure", "CheckpointMismatchError"]
 

@@ -1,0 +1,334 @@
+"""The streaming audit: :class:`DataAudit`, fed from any loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..accumulators.stats import ImageStatsAccumulator, images_from_batch
+from ..batching import resolve_device
+from ..errors import InvalidArgumentError
+from ..flags import ImageStat, to_distinct
+from ..functional.hashing import near_kind
+from ..functional.stats import IMAGE_KEYS
+from .duplicates import duplicate_groups
+from .feed import measure
+from .report import AuditReport
+from .state import load_metric_state, metric_state
+
+__all__ = ["DataAudit"]
+
+logger = logging.getLogger("dataeval_gpu.audit")
+
+
+class DataAudit:
+    """Feed batches from your own loop; get statistics, lint flags, duplicates (and cluster outliers).
+
+    Parameters
+    ----------
+    device : where the work runs (default: the CPU, or the device of the first batch).
+    hashes : compute xxhash / pchash and find duplicates.
+    linter_flags, outlier_method, outlier_threshold : the Linter's settings.
+    near_radius : Hamming radius for near duplicates (0 = DataEval 0.65's exact pchash match).
+    hash : the near-duplicate hash, ``"pchash"`` (DataEval 0.65) or ``"dhash"``.
+    d4 : use its rotation/flip-invariant form (finds mirrored / rotated copies).
+    embeddings : also embed every image (default model, offline weights) and run the Clusterer.
+    embed_model : an ``nn.Module`` mapping (B, 3, H, W) to (B, D) instead of the default.
+    channels : also keep per-channel statistics.
+
+    Examples
+    --------
+    >>> import torch
+    >>> audit = DataAudit()
+    >>> for b in range(3):
+    ...     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    ...     audit.update(images, indices=torch.arange(4 * b, 4 * b + 4), labels=torch.tensor([0, 1, 0, 1]))
+    >>> report = audit.compute()
+    >>> report.total, len(report.to_pandas())
+    (12, 12)
+    """
+
+    def __init__(
+        self,
+        *,
+        device: str | torch.device | None = None,
+        hashes: bool = True,
+        linter_flags: ImageStat = ImageStat.ALL_PROPERTIES | ImageStat.ALL_VISUALS,
+        outlier_method: str = "modzscore",
+        outlier_threshold: float | None = None,
+        near_radius: int = 0,
+        hash: str = "pchash",
+        d4: bool = False,
+        embeddings: bool = False,
+        embed_model: torch.nn.Module | None = None,
+        embed_batch_size: int = 64,
+        channels: bool = False,
+    ) -> None:
+        self.device = resolve_device(device) if device is not None else None
+        self.hashes = hashes
+        self.linter_flags = linter_flags
+        self.outlier_method = outlier_method
+        self.outlier_threshold = outlier_threshold
+        self.near_radius = int(near_radius)
+        self.hash = near_kind(hash)  # raises for an unknown hash
+        self.d4 = bool(d4)
+        if not 0 <= self.near_radius <= 64:
+            raise InvalidArgumentError(f"near_radius must be within 0..64, got {near_radius}")
+        self.embeddings = embeddings
+        self.embed_model = embed_model
+        self.embed_batch_size = embed_batch_size
+        self.channels = channels
+        self.failed: dict[int, str] = {}
+        self.labels: dict[int, Any] = {}
+        self.paths: dict[int, str] = {}
+        self.class_names: list[str] = []
+        self._next_index = 0
+        self._stats: ImageStatsAccumulator | None = None
+        self._embed: Any = None
+        if self.device is not None:
+            self._init_accumulators(self.device)
+
+    # -------------------------------------------------------------- state
+    def _init_accumulators(self, device: torch.device) -> None:
+        self.device = device
+        self._stats = self.make_accumulator(device)
+        if self.embeddings:
+            from ..accumulators.embeddings import EmbeddingAccumulator
+
+            self._embed = EmbeddingAccumulator(model=self.embed_model).to(device)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "device": str(self.device),
+            "hashes": self.hashes,
+            "linter_flags": [n for n in to_distinct(self.linter_flags).values()],
+            "outlier_method": self.outlier_method,
+            "outlier_threshold": self.outlier_threshold,
+            "near_radius": self.near_radius,
+            "hash": self.hash,
+            "d4": self.d4,
+            "embeddings": self.embeddings,
+            "channels": self.channels,
+        }
+
+    def reset(self) -> None:
+        if self._stats is not None:
+            self._stats.reset()
+        if self._embed is not None:
+            self._embed.reset()
+        self.failed.clear()
+        self.labels.clear()
+        self.paths.clear()
+        self._next_index = 0
+
+    # -------------------------------------------------------------- feeding
+    def update(
+        self,
+        images: Any,
+        indices: torch.Tensor | Sequence[int] | None = None,
+        labels: Any = None,
+        paths: Sequence[str] | None = None,
+    ) -> None:
+        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` images (any sizes).
+
+        ``indices``: dataset indices (default: arrival order).  ``labels``: one per image
+        (an int, or a list of object classes for detection data).  Out-of-memory errors split
+        the batch and retry; a single image that does not fit on the GPU runs on the CPU.
+        """
+        n = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else len(images)
+        if indices is None:
+            idx = torch.arange(self._next_index, self._next_index + n, dtype=torch.int64)
+        else:
+            idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).cpu()
+            if idx.numel() != n:
+                raise InvalidArgumentError(f"got {n} images but {idx.numel()} indices")
+        if n == 0:
+            return
+        idx_list = idx.tolist()
+        imgs = images_from_batch(images, idx_list)
+        if labels is not None:
+            labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
+            if len(labs) != n:
+                raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
+        else:
+            labs = None
+        self.annotate(idx_list, labs, paths)
+        self.prepare(imgs)
+        measure(self, imgs, idx, strict=True)
+
+    def annotate(
+        self, indices: Sequence[int], labels: Sequence[Any] | None = None, paths: Sequence[str] | None = None
+    ) -> None:
+        """Record the labels / paths of the inputs ``indices`` (measured or not)."""
+        if len(indices):
+            self._next_index = max(self._next_index, max(indices) + 1)
+        if labels is not None:
+            self.labels.update(zip(indices, labels))
+        if paths is not None:
+            self.paths.update(zip(indices, paths))
+
+    def prepare(self, imgs: list[torch.Tensor]) -> torch.device:
+        """Create the accumulators on first use (on the device of ``imgs[0]`` when none was given)."""
+        if self._stats is None:
+            self._init_accumulators(imgs[0].device if self.device is None else self.device)
+        return self._stats.device  # type: ignore[union-attr]
+
+    def make_accumulator(self, device: str | torch.device = "cpu") -> ImageStatsAccumulator:
+        """A new, empty statistics accumulator with this audit's settings (for measuring elsewhere,
+        e.g. in a DataLoader worker; its rows go to :meth:`append_rows`)."""
+        return ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes, hash=self.hash, d4=self.d4).to(
+            device
+        )
+
+    def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
+        """The rows of validated images on this audit's device (nothing stored yet)."""
+        dev = self.prepare(imgs)
+        moved = [t.to(dev, non_blocking=True) for t in imgs]
+        rows = self._stats.batch_rows(moved)  # type: ignore[union-attr]
+        emb = self._embed.batch_rows(moved) if self._embed is not None else None
+        return rows, emb
+
+    def cpu_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
+        """:meth:`batch_rows` computed on the CPU (for an image too big for the device), on the device."""
+        dev = self.prepare(imgs)
+        rows = self.make_accumulator("cpu").batch_rows([t.cpu() for t in imgs])
+        emb = self._embed.batch_rows(imgs) if self._embed is not None else None
+        return {k: v.to(dev) for k, v in rows.items()}, emb
+
+    def append_rows(self, idx: torch.Tensor, rows: Any) -> None:
+        """Store rows from :meth:`batch_rows` (or ``(statistics rows, None)`` / a statistics row dict
+        made by :meth:`make_accumulator`) for the images with dataset indices ``idx``."""
+        stat_rows, emb = rows if isinstance(rows, tuple) else (rows, None)
+        if self._stats is None:
+            self._init_accumulators(self.device or torch.device("cpu"))
+        dev = self._stats.device  # type: ignore[union-attr]
+        self._stats.append_rows(idx.to(dev), {k: v.to(dev) for k, v in stat_rows.items()})  # type: ignore[union-attr]
+        if self._embed is not None and emb is not None:
+            self._embed.append_rows(idx, emb)
+
+    def mark_failed(self, index: int, reason: str, path: str | None = None, label: Any = None) -> None:
+        """Record an input that could not be measured (it is listed in ``report.failed``)."""
+        self.failed[int(index)] = reason
+        self._next_index = max(self._next_index, int(index) + 1)
+        if path is not None:
+            self.paths[int(index)] = path
+        if label is not None:
+            self.labels[int(index)] = label
+
+    # -------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything accumulated so far, as tensors and plain Python (for ``torch.save``)."""
+        st: dict[str, Any] = {
+            "failed": dict(self.failed),
+            "labels": dict(self.labels),
+            "paths": dict(self.paths),
+            "next_index": self._next_index,
+            "config": self.config(),
+        }
+        if self._stats is not None:
+            st["stats"] = metric_state(self._stats)
+        if self._embed is not None:
+            st["embed"] = self._embed.state()
+        return st
+
+    def load_state(self, st: dict[str, Any]) -> None:
+        """Restore :meth:`state` output (the accumulated rows replace the current ones)."""
+        self.failed = dict(st["failed"])
+        self.labels = dict(st["labels"])
+        self.paths = dict(st["paths"])
+        self._next_index = int(st["next_index"])
+        if "stats" in st:
+            if self._stats is None:
+                self._init_accumulators(self.device or torch.device("cpu"))
+            load_metric_state(self._stats, st["stats"])  # type: ignore[arg-type]
+        if "embed" in st and self._embed is not None:
+            self._embed.load_state(st["embed"])
+
+    # -------------------------------------------------------------- results
+    def compute(self) -> AuditReport:
+        """Run the detectors on everything fed so far."""
+        from ..detectors.linter import Linter
+        from ..metrics.stats import StatsOutput
+
+        self._gather_python_state()
+        if self._stats is None:
+            return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
+        res = self._stats.compute()  # torchmetrics gathers the tensor states across ranks
+        # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
+        res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
+        index = res["index"].cpu().numpy()
+        measured = set(index.tolist())
+        failed = {i: r for i, r in self.failed.items() if i not in measured}
+        stats = {k: res[k].cpu().numpy() for k in IMAGE_KEYS if k in res}
+        report = AuditReport(
+            index=index,
+            stats=stats,
+            failed=failed,
+            labels={i: self.labels[i] for i in sorted(self.labels)},
+            paths={i: self.paths[i] for i in sorted(self.paths)},
+            class_names=list(self.class_names),
+            config=self.config(),
+        )
+        if self.channels:
+            report.channel_stats = {k: v.cpu().numpy() for k, v in res.items() if k.startswith("ch_")}
+        if len(index) == 0:
+            return report
+        # Linter on the accumulated statistics (positions → dataset indices)
+        wanted = {name for name in to_distinct(self.linter_flags).values()}
+        lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
+        report.issues = {int(index[p]): m for p, m in lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted})).issues.items()}
+        if self.hashes:
+            from ..functional.hashing import hash_hex
+
+            valid = res["pchash_valid"]
+            kind = near_kind(self.hash, self.d4)  # the report's key of the near hash
+            report.hashes = {
+                "xxhash": hash_hex(res["xxhash"].cpu(), strip=False),
+                kind: hash_hex(res["pchash"].cpu(), strip=kind == "pchash", valid=valid),
+            }
+            report.duplicates = duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
+        if self._embed is not None:
+            report.clusters = self._cluster(index)
+        return report
+
+    def _gather_python_state(self) -> None:
+        """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        local = (self.failed, self.labels, self.paths, self.class_names)
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, local)
+        for failed, labels, paths, names in gathered:
+            self.failed.update(failed)
+            self.labels.update(labels)
+            self.paths.update(paths)
+            self.class_names = self.class_names or list(names)
+        if self._stats is None:  # a rank that saw no data still takes part in the sync
+            self._init_accumulators(self.device or torch.device("cpu"))
+
+    def _cluster(self, index: np.ndarray) -> dict[str, Any]:
+        from ..detectors.clusterer import Clusterer
+
+        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
+        if len(emb_idx) < 3:
+            return {}
+        out = Clusterer(np.asarray(emb), method="auto").evaluate()  # exact (0.65) when small, kNN above
+        to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
+        res: dict[str, Any] = {
+            "method": out.method,
+            "outliers": to_ds(out.outliers),
+            "potential_outliers": to_ds(out.potential_outliers),
+            "duplicates": [sorted(to_ds(g)) for g in out.duplicates],
+            "potential_duplicates": [sorted(to_ds(g)) for g in out.potential_duplicates],
+        }
+        for extra in ("outlier_score", "cluster_label"):
+            if getattr(out, extra, None) is not None:
+                res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
+        return res

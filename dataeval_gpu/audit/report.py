@@ -1,0 +1,231 @@
+"""The report of an audit: :class:`AuditReport` (tables, findings, summary, files)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..functional import registry
+from .serialize import jsonable
+
+__all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
+
+logger = logging.getLogger("dataeval_gpu.audit")
+
+#: metrics the summary table shows (the registry's scalar metrics: 0.65 names, then 1.x, then later ones)
+SUMMARY_KEYS = registry.scalar_names()
+
+#: the Clusterer findings kept in findings.json
+CLUSTER_KEYS = ("outliers", "potential_outliers", "duplicates", "potential_duplicates")
+
+
+@dataclass
+class AuditReport:
+    """What :meth:`DataAudit.compute` found.
+
+    Attributes
+    ----------
+    index : dataset indices measured (sorted).
+    stats : {metric: array aligned with ``index``} (``percentiles`` (N, 5), ``histogram`` (N, 256)).
+    hashes : {"xxhash": [hex], <near hash>: [hex or ""]} aligned with ``index``; the near
+        key is the hash's name (``"pchash"`` by default, else ``"dhash"``, ``"pchash_d4"``,
+        ``"dhash_d4"``).
+    issues : Linter output {index: {metric: value}}.
+    duplicates : {"exact": [[i, ...]], "near": [[i, ...]]}.
+    clusters : Clusterer findings (outliers, potential_outliers, duplicates, potential_duplicates) or {}.
+    failed : {index: reason} for inputs that could not be measured.
+    labels, paths : {index: label} / {index: path} when known.
+    config : the settings of the run.
+    """
+
+    index: np.ndarray
+    stats: dict[str, np.ndarray]
+    hashes: dict[str, list[str]] = field(default_factory=dict)
+    issues: dict[int, dict[str, float]] = field(default_factory=dict)
+    duplicates: dict[str, list[list[int]]] = field(default_factory=dict)
+    clusters: dict[str, Any] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    labels: dict[int, Any] = field(default_factory=dict)
+    paths: dict[int, str] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.index) + len(self.failed)
+
+    def to_pandas(self) -> Any:
+        """One row per input index (measured or failed), with every scalar metric and the findings."""
+        import pandas as pd
+
+        all_idx = sorted(set(self.index.tolist()) | set(self.failed))
+        df = pd.DataFrame(index=pd.Index(all_idx, name="index"))
+        pos = {int(i): k for k, i in enumerate(self.index.tolist())}
+        rows = [pos.get(i, -1) for i in all_idx]
+        ok = np.array([r >= 0 for r in rows], dtype=bool)
+        take = np.array([max(r, 0) for r in rows], dtype=np.int64)
+        if self.paths:
+            df["path"] = [self.paths.get(i, "") for i in all_idx]
+        if self.labels:
+            df["label"] = [self.labels.get(i) for i in all_idx]
+        df["status"] = np.where(ok, "ok", "failed")
+        df["error"] = [self.failed.get(i, "") for i in all_idx]
+        for key, val in self.stats.items():
+            if val.ndim == 1:
+                col = val[take].astype(np.float64)
+                col[~ok] = np.nan
+                df[key] = col
+            elif key == "percentiles":
+                for j, q in enumerate((0, 25, 50, 75, 100)):
+                    col = val[take, j].astype(np.float64)
+                    col[~ok] = np.nan
+                    df[f"p{q}"] = col
+        for key, vals in self.hashes.items():
+            df[key] = [vals[pos[i]] if i in pos else "" for i in all_idx]
+        flagged = {i: ",".join(sorted(m)) for i, m in self.issues.items()}
+        df["lint_flags"] = [flagged.get(i, "") for i in all_idx]
+        for kind in ("exact", "near"):
+            gid = {}
+            for g, members in enumerate(self.duplicates.get(kind, [])):
+                for m in members:
+                    gid[m] = g
+            df[f"{kind}_duplicate_group"] = [gid.get(i, -1) for i in all_idx]
+        for key in ("outliers", "potential_outliers"):
+            members = set(int(i) for i in self.clusters.get(key, []))
+            if self.clusters:
+                df[f"cluster_{key}"] = [i in members for i in all_idx]
+        return df
+
+    def hash_tensors(self) -> Any:
+        """The report's hashes as :class:`~dataeval_gpu.detectors.duplicates.ImageHashes`
+        (packed int64 tensors aligned with ``index``), for
+        :meth:`Duplicates.cross_matches <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>`."""
+        from ..detectors.duplicates import ImageHashes
+        from ..functional.hashing import hex_to_hash
+
+        near_key = next((k for k in self.hashes if k != "xxhash"), None)
+        xx = hex_to_hash(self.hashes["xxhash"])[0] if self.hashes.get("xxhash") else None
+        near, ok = hex_to_hash(self.hashes[near_key]) if near_key else (None, None)
+        return ImageHashes(xxhash=xx, near=near, near_valid=ok, kind=near_key or "pchash")
+
+    def findings(self) -> dict[str, Any]:
+        """The JSON-able findings: linter issues, duplicate groups, cluster findings, failures."""
+        return {
+            "issues": {str(i): m for i, m in self.issues.items()},
+            "duplicates": self.duplicates,
+            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method")},
+            "failed": {str(i): r for i, r in self.failed.items()},
+        }
+
+    def summary_dict(self) -> dict[str, Any]:
+        """Counts and per-metric summaries (min / median / max / flagged)."""
+        per_metric = {}
+        flagged_by_metric: dict[str, int] = {}
+        for metrics in self.issues.values():
+            for m in metrics:
+                flagged_by_metric[m] = flagged_by_metric.get(m, 0) + 1
+        for key in SUMMARY_KEYS:
+            if key not in self.stats:
+                continue
+            v = self.stats[key].astype(np.float64)
+            finite = v[np.isfinite(v)]
+            per_metric[key] = {
+                "min": float(finite.min()) if finite.size else None,
+                "median": float(np.median(finite)) if finite.size else None,
+                "max": float(finite.max()) if finite.size else None,
+                "flagged": flagged_by_metric.get(key, 0),
+            }
+        dup = self.duplicates
+        return {
+            "images": self.total,
+            "measured": int(len(self.index)),
+            "failed": len(self.failed),
+            "flagged_images": len(self.issues),
+            "exact_duplicate_groups": len(dup.get("exact", [])),
+            "exact_duplicate_images": sum(len(g) for g in dup.get("exact", [])),
+            "near_duplicate_groups": len(dup.get("near", [])),
+            "near_duplicate_images": sum(len(g) for g in dup.get("near", [])),
+            "cluster_outliers": len(self.clusters.get("outliers", [])),
+            "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])),
+            "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])),
+            "cluster_method": self.clusters.get("method"),
+            "metrics": per_metric,
+        }
+
+    def summary(self) -> str:
+        """A short text summary: counts, then one line per metric."""
+        s = self.summary_dict()
+        lines = [
+            f"images: {s['images']}  measured: {s['measured']}  failed: {s['failed']}  "
+            f"flagged by the linter: {s['flagged_images']}",
+            f"exact duplicates: {s['exact_duplicate_groups']} groups ({s['exact_duplicate_images']} images)  "
+            f"near duplicates: {s['near_duplicate_groups']} groups ({s['near_duplicate_images']} images)",
+        ]
+        if self.clusters:
+            lines.append(
+                f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
+                f"embedding duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"
+            )
+        if s["metrics"]:
+            lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
+            for k, m in s["metrics"].items():
+                lines.append(
+                    f"{k:<14}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
+                )
+        return "\n".join(lines)
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """Summary, findings and per-image rows as JSON (written to ``path`` when given)."""
+        df = self.to_pandas()
+        doc = {
+            "summary": self.summary_dict(),
+            "findings": self.findings(),
+            "config": self.config,
+            "class_names": self.class_names,
+            "images": json.loads(df.reset_index().to_json(orient="records")),
+        }
+        text = json.dumps(doc, indent=1, default=jsonable)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def save(self, out_dir: str | os.PathLike, formats: Sequence[str] = ("csv", "json")) -> dict[str, str]:
+        """Write ``results.csv`` (and/or ``.parquet``), ``findings.json``, ``summary.json``, ``config.json``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = {}
+        df = self.to_pandas()
+        if "csv" in formats:
+            df.to_csv(out / "results.csv")
+            written["results"] = str(out / "results.csv")
+        if "parquet" in formats:
+            try:
+                df.to_parquet(out / "results.parquet")
+                written["parquet"] = str(out / "results.parquet")
+            except ImportError:
+                logger.warning("pyarrow is not installed: results.parquet not written (pip install pyarrow)")
+        if "json" in formats:
+            self.to_json(out / "results.json")
+            written["json"] = str(out / "results.json")
+        (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
+        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
+        (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
+        written.update(findings=str(out / "findings.json"), summary=str(out / "summary.json"))
+        return written
+
+
+def format_value(v: float | None) -> str:
+    """A summary-table number: 4 significant digits, or 3 in scientific notation when large or small."""
+    if v is None:
+        return "-"
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return f"{v:.3g}"
+    return f"{v:.4g}"

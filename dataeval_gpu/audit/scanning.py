@@ -1,0 +1,50 @@
+"""The one-call audit of images in memory, a Dataset or a DataLoader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..batching import iter_batches, resolve_device
+from ..errors import DataEvalGPUError
+from ..progress import progress_bar
+from .core import DataAudit
+from .feed import FeedLoop
+from .report import AuditReport
+
+__all__ = ["AuditError", "scan"]
+
+
+def scan(
+    data: Any,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    **audit_kwargs: Any,
+) -> AuditReport:
+    """One call: audit a sequence of images, a Dataset or a DataLoader (labels taken when present).
+
+    Fed through :class:`~dataeval_gpu.audit.FeedLoop`: an item that raises or is not an image
+    is listed in ``report.failed`` with the reason (see the failure policy there).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> imgs = [np.random.default_rng(i).integers(0, 256, (3, 16, 16), dtype=np.uint8) for i in range(6)]
+    >>> imgs.append(imgs[0].copy())
+    >>> scan(imgs).duplicates["exact"]
+    [[0, 6]]
+    """
+    audit = DataAudit(device=resolve_device(device), **audit_kwargs)
+    loop = FeedLoop(audit)
+    total = len(data) if hasattr(data, "__len__") else None
+    with progress_bar(total=total, desc="audit", enable=progress) as bar:
+        for batch in iter_batches(data, batch_size=batch_size, validate=False, batch_indices=True):
+            bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
+    return audit.compute()
+
+
+class AuditError(DataEvalGPUError, RuntimeError):
+    """A scan could not run (not a bad image: those are listed in the report)."""

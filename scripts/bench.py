@@ -86,13 +86,27 @@ def _decode_only(item):
     return len(item)
 
 
+class _Analyse(torch.utils.data.Dataset):
+    """Statistics + hashes of already decoded images, a batch per ``__getitems__`` (in a worker)."""
+
+    def __init__(self, images: list, acc) -> None:
+        self.images, self.acc = images, acc
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitems__(self, idx):
+        self.acc.batch_rows([self.images[i] for i in idx])
+        return idx
+
+
 def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
     """The scan over files against its parts, each at the scan's own parallelism.
 
     * decode alone: the scan's decoder (``io.ImageFiles``) in as many DataLoader workers as the
       scan uses, the pixels dropped in the worker;
-    * analysis alone: statistics + hashes (``DataAudit``'s accumulator) on the decoded images,
-      in this process with as many torch threads as the scan has workers;
+    * analysis alone: statistics + hashes (``DataAudit``'s accumulator) on the images decoded
+      beforehand, in as many DataLoader workers as the scan uses (one torch thread each);
     * the ideal ``1 / (1/decode + 1/analysis)``: both done back to back, without any overhead;
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
       (the loop), the report's seconds, and the wall time from process start to exit.
@@ -103,7 +117,7 @@ def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
     from torch.utils.data import DataLoader
 
     from dataeval_gpu.accumulators.stats import ImageStatsAccumulator
-    from dataeval_gpu.audit.files import default_workers
+    from dataeval_gpu.audit.files import default_workers, warm_up
     from dataeval_gpu.io import ImageFiles, decode_bytes
 
     n = len(files)
@@ -114,18 +128,15 @@ def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
     decoded_n = sum(loader)
     t_decode = time.perf_counter() - t0
     assert decoded_n == n
-    before = torch.get_num_threads()
-    torch.set_num_threads(workers)
     acc = ImageStatsAccumulator(hashes=True)
-    t_an = 0.0
-    for k in range(0, n, 64):  # decode untimed, batch by batch (all 600 photos would take ~1 GB)
-        imgs = [decode_bytes(Path(p).read_bytes()) for p in names[k : k + 64]]
-        if k == 0:
-            acc.batch_rows(imgs[:4])  # warm-up (numba kernels from their disk cache)
-        t0 = time.perf_counter()
-        acc.batch_rows(imgs)
-        t_an += time.perf_counter() - t0
-    torch.set_num_threads(before)
+    decoded = [decode_bytes(Path(p).read_bytes()) for p in names]  # untimed; shared with the forked workers
+    warm_up(acc)
+    analysed = DataLoader(_Analyse(decoded, acc), batch_size=16, num_workers=workers, collate_fn=_decode_only)
+    t0 = time.perf_counter()
+    analysed_n = sum(analysed)
+    t_an = time.perf_counter() - t0
+    assert analysed_n == n
+    del decoded, analysed
     decode_ips, analysis_ips = n / t_decode, n / t_an
     ideal = 1.0 / (1.0 / decode_ips + 1.0 / analysis_ips)
     with tempfile.TemporaryDirectory() as tmp:

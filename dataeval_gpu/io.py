@@ -1,8 +1,10 @@
 """Reading image files: folders, class trees and file lists, decoded in DataLoader workers.
 
-A folder scan never stops for one bad file: :class:`ImageFiles` returns, for every file, either
-the decoded ``(C, H, W)`` tensor or ``None`` with the reason it could not be read, and the
-scan lists those files as failed.  What each kind of file becomes is documented (with the
+A folder scan never stops for one bad file: :func:`discover` lists every entry that could be
+an image (broken links, pipes, unreadable files and folders named like images included),
+:class:`ImageFiles` returns, for every one, either the decoded ``(C, H, W)`` tensor or ``None``
+with the reason it could not be read (:func:`read_image_bytes` opens regular files only), and
+the scan lists those as failed.  What each kind of file becomes is documented (with the
 tested corpus of bad inputs) in ``docs/inputs.md``:
 
 * The format is taken from the file's first bytes, never from its name (a JPEG named

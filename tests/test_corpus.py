@@ -476,3 +476,9 @@ def test_permission_denied_is_real(tmp_path: Path) -> None:
     assert rows["ok.png"]["status"] == "ok"
     assert rows["denied.png"]["status"] == "failed" and "permission denied" in rows["denied.png"]["error"]
     assert rows["locked"]["status"] == "failed" and "cannot be read" in rows["locked"]["error"]
+
+
+def test_every_corpus_file_is_documented(corpus_dir: tuple[Path, list]) -> None:
+    doc = (ROOT / "docs" / "inputs.md").read_text()
+    names = [c.name for c in corpus_dir[1] if not c.name.startswith("photo_")] + [corpus.BIG_NAME]
+    assert [n for n in names if f"`{n}" not in doc] == []

@@ -158,8 +158,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.path is not None:
         _check_source(args.path)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CommandLineError(f"--out {args.out}: exists and is not a folder")
+    _check_out(out)
     _check_device(args.device)
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -185,6 +184,22 @@ def validate_scan_args(args: argparse.Namespace) -> None:
                 f"--resume: no checkpoint in {args.out} ({CHECKPOINT}); a finished scan removes it. "
                 "Leave out --resume to start a new scan"
             )
+
+
+def _check_out(out: Path) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise CommandLineError(f"--out {out}: exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CommandLineError(f"--out {out}: this user may not write in that folder")
+        return
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CommandLineError(f"--out {out}: cannot be created, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandLineError(f"--out {out}: cannot be created, this user may not write in {parent}")
 
 
 def _check_source(path: str) -> None:

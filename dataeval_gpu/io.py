@@ -27,6 +27,7 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
 from __future__ import annotations
 
 import io as _io
+import logging
 import os
 import re
 import stat
@@ -57,6 +58,10 @@ NON_IMAGE_SUFFIXES = frozenset(
     {".txt", ".json", ".csv", ".md", ".xml", ".yaml", ".yml", ".npy", ".npz", ".parquet", ".log"}
 )
 _EXIF_ORIENTATION = 0x0112
+#: the files every ``dataeval-gpu scan`` writes: a sub-folder holding them all is an earlier
+#: scan's output (its plots are not part of the data) and a folder scan does not enter it
+SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -313,12 +318,13 @@ def discover(
     ``root`` may be a folder, one image file, a text file listing one path per line, or a
     list of paths.  Everything listed is an input: it ends up measured or failed with a reason.
 
-    * **Folder** (walked recursively, symbolic links followed, each folder once): every entry
+    * **Folder** (walked recursively, symbolic links followed, loops once): every entry
       counts whatever its suffix — regular files, broken symbolic links, named pipes, and
       folders named like images (``x.jpg/``) or that cannot be read — so that a bad one shows
       up as failed, except hidden entries (name starting with "."; hidden folders are not
-      entered) and metadata next to the images (:data:`NON_IMAGE_SUFFIXES`: .txt, .json,
-      .csv, ...).  Sorted by path.
+      entered), metadata next to the images (:data:`NON_IMAGE_SUFFIXES`: .txt, .json,
+      .csv, ...) and an earlier scan's output folder inside it (skipped with a warning).
+      Sorted by path.
     * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
       as given.  A relative path is looked up in the current working directory first, then
       in the list's own folder; when neither holds it, it stays relative to the working
@@ -385,6 +391,8 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
 
     Symbolic links to folders are followed; a link back to one of its own parent folders (a
     loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
+    A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
+    with a warning, so that scanning a folder twice does not measure the first scan's plots.
     """
     out: list[Path] = []
     folders: set[Path] = set()
@@ -403,6 +411,9 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
                 raise
             out.append(d)  # a folder that cannot be read: listed, so it is failed with the reason
             folders.add(d)
+            continue
+        if d != root and all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
+            logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
             continue
         inside = parents | {key}
         for e in reversed(entries):  # reversed: the stack pops them in name order

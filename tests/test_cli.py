@@ -111,6 +111,8 @@ def test_out_is_a_file(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "taken").write_text("x")
     status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "taken")], capsys)
     assert_usage_error(status, err, "--out", "not a folder")
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "taken" / "a" / "b")], capsys)
+    assert_usage_error(status, err, "--out", "cannot be created", "taken is not a folder")
 
 
 def test_resume_without_a_checkpoint(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -482,3 +482,23 @@ def test_every_corpus_file_is_documented(corpus_dir: tuple[Path, list]) -> None:
     doc = (ROOT / "docs" / "inputs.md").read_text()
     names = [c.name for c in corpus_dir[1] if not c.name.startswith("photo_")] + [corpus.BIG_NAME]
     assert [n for n in names if f"`{n}" not in doc] == []
+
+
+def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((12, 12), 50, np.uint8)).save(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    flags = ["--no-progress", "--workers", "0", "--quiet"]
+    assert main(["scan", ".", *flags]) == 0  # default --out: ./dataeval_gpu_out, inside "."
+    (tmp_path / "dataeval_gpu_out" / "plots").mkdir(exist_ok=True)
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "dataeval_gpu_out" / "plots" / "hist.png")
+    with caplog.at_level("WARNING"):
+        assert main(["scan", ".", *flags]) == 0
+    assert [Path(p).name for p in read_results(tmp_path / "dataeval_gpu_out")["path"]] == ["a.png"]
+    assert "output folder of an earlier scan" in caplog.text
+    # scanned on purpose (as the root), it is scanned
+    listed = discover(tmp_path / "dataeval_gpu_out")[0]
+    assert any(Path(p).parent.name == "plots" and p.endswith(".png") for p in listed), listed

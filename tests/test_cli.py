@@ -14,7 +14,9 @@ import pytest
 import torch
 
 import dataeval_gpu.cli as cli
+import dataeval_gpu.cli_args as cli_args
 from dataeval_gpu.cli import CHECKPOINT, main
+from dataeval_gpu.cli_args import build_parser, validate_scan_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,8 +152,8 @@ def test_embeddings_with_the_wrong_row_count(
 def test_missing_optional_package(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = cli.importlib.util.find_spec
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda m: None if m == "pyarrow" else real(m))
+    real = cli_args.importlib.util.find_spec
+    monkeypatch.setattr(cli_args.importlib.util, "find_spec", lambda m: None if m == "pyarrow" else real(m))
     status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", "csv,parquet"], capsys)
     assert_usage_error(status, err, "--formats parquet", "pyarrow", "dataeval_gpu[report]")
 
@@ -202,10 +204,10 @@ def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_valid_arguments_pass_and_formats_are_normalised(folder: Path, tmp_path: Path) -> None:
-    args = cli._parser().parse_args(
+    args = build_parser().parse_args(
         ["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", " CSV ,json,csv", "--radius", "64"]
     )
-    cli.validate_scan_args(args)
+    validate_scan_args(args)
     assert args.formats == "csv,json" and args.radius == 64
 
 

@@ -1,7 +1,8 @@
 # dataeval_gpu — the two Quick start commands are `make run` and `make test`.
 PY ?= python3
 VENV ?= .venv
-BIN := $(VENV)/bin
+# absolute: scripts that change directory (fetch_photos.sh, gpu_check.sh) still find the interpreter
+BIN := $(abspath $(VENV))/bin
 EXTRAS ?= cpu,embeddings,lightning,data,report,test,parity
 STAMP := $(VENV)/.installed-$(shell echo '$(EXTRAS)' | tr ',' '-')
 
@@ -33,7 +34,8 @@ test-all: $(STAMP) photos fashion
 test-cuda: $(STAMP)
 	$(BIN)/python -m pytest -m "cuda" --device cuda -q
 
-photos:
+## ~600 real JPEG photos from Debian packages into data_cache/photos (needs apt-get; Pillow from the venv)
+photos: $(STAMP)
 	PYTHON=$(BIN)/python bash scripts/fetch_photos.sh
 
 fashion:
@@ -46,11 +48,13 @@ guide: $(STAMP) fashion
 bench: $(STAMP) photos
 	$(BIN)/python scripts/bench.py
 
-gpu-check:
-	bash scripts/gpu_check.sh
+## on a CUDA machine: the CUDA tests and the GPU benchmark (says so and stops where there is no CUDA)
+gpu-check: $(STAMP) photos
+	PYTHON=$(BIN)/python bash scripts/gpu_check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check dataeval_gpu tests scripts
 
+## outputs and caches (keeps .venv and the downloaded data in data_cache/)
 clean:
-	rm -rf out data_cache/bench_scan .pytest_cache
+	rm -rf out dataeval_gpu_out data_cache/bench_scan .pytest_cache .ruff_cache .hypothesis

@@ -10,6 +10,8 @@ scikit-image and scikit-learn.  It prints a summary table and writes an output d
 * ``summary.json``, ``config.json`` (the run's settings), ``results.json``.
 
 Long runs checkpoint every ``--checkpoint-every`` batches; ``--resume`` continues one.
+The arguments are checked first (:mod:`dataeval_gpu.cli_args`): a mistake is one line
+``dataeval-gpu: error: ...`` and exit status 2; a bug shows its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +28,23 @@ import numpy as np
 import torch
 
 from . import __version__
+from .cli_args import (
+    CHECKPOINT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    CommandLineError,
+    build_parser,
+    validate_scan_args,
+)
+from .errors import MissingDependencyError
 
 logger = logging.getLogger("dataeval_gpu")
 
-CHECKPOINT = "checkpoint.pt"
 
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dataeval-gpu", description="Batched image dataset audit (DataEval definitions)")
-    p.add_argument("--version", action="version", version=f"dataeval-gpu {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("scan", help="audit a folder, class tree or file list (default: bundled photos)")
-    s.add_argument("path", nargs="?", help="folder, ImageFolder class tree, or text file of paths")
-    s.add_argument("--out", default="dataeval_gpu_out", help="output directory (default: %(default)s)")
-    s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: min(4, cores))")
-    s.add_argument("--limit", type=int, default=None, help="only the first N files")
-    s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
-    s.add_argument("--radius", type=int, default=0, help="Hamming radius for near duplicates (0 = DataEval 0.65)")
-    s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
-    s.add_argument("--d4", action="store_true", help="rotation/flip-invariant near hash (finds mirrored/rotated copies)")
-    s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
-    s.add_argument("--outlier-threshold", type=float, default=None)
-    s.add_argument(
-        "--embeddings",
-        nargs="?",
-        const="model",
-        default=None,
-        help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) embeddings",
-    )
-    s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
-    s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
-    s.add_argument("--checkpoint-every", type=int, default=20, help="batches between checkpoints (0: never)")
-    s.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    s.add_argument("--no-progress", action="store_true")
-    s.add_argument("--quiet", action="store_true", help="print only the output directory")
-    return p
+def _parser() -> argparse.ArgumentParser:  # kept for callers of the old name
+    return build_parser()
 
 
 def _device(name: str | None) -> torch.device:
@@ -213,7 +196,7 @@ def _cluster_from_file(report: Any, path: str) -> None:
     emb = np.load(path)
     n = len(report.index)
     if emb.shape[0] != n:
-        raise SystemExit(f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images")
+        raise CommandLineError(f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images")
     out = Clusterer(emb, method="auto").evaluate()  # exact (0.65) when small, kNN above
     idx = report.index
     report.clusters = {
@@ -226,11 +209,51 @@ def _cluster_from_file(report: Any, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (argparse's own errors raise ``SystemExit(2)``).
+
+    A mistake on the command line is one line on stderr and status 2; an error of the
+    environment (unwritable output, full disk) one line and status 1; anything else is a
+    bug: its traceback, a request to report it, and status 1.
+    """
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "scan":
-        return _run_scan(args)
-    return 2
+    try:
+        if args.command == "scan":
+            validate_scan_args(args)
+            return _run_scan(args)
+        return EXIT_USAGE
+    except CommandLineError as exc:
+        return _error(str(exc), EXIT_USAGE)
+    except MissingDependencyError as exc:
+        return _error(str(exc), EXIT_USAGE)
+    except SystemExit as exc:  # raised with a message for the user (e.g. --resume with another file list)
+        if isinstance(exc.code, str):
+            return _error(exc.code, EXIT_USAGE)
+        raise
+    except KeyboardInterrupt:
+        return _error("interrupted", EXIT_INTERRUPTED)
+    except OSError as exc:
+        if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full
+            return _error(f"{exc.strerror}: {exc.filename}", EXIT_FAILED)
+        return _internal_error(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: show everything and ask for a report
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    traceback.print_exception(exc)
+    return _error(
+        f"internal error ({type(exc).__name__}); this is a bug - please report it with the "
+        "traceback above and the command line",
+        EXIT_FAILED,
+    )
+
+
+def _error(message: str, status: int) -> int:
+    """Print ``dataeval-gpu: error: message`` on one line of stderr; return ``status``."""
+    sys.stdout.flush()
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

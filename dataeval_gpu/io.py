@@ -1,8 +1,10 @@
 """Reading image files: folders, class trees and file lists, decoded in DataLoader workers.
 
-A folder scan never stops for one bad file: :class:`ImageFiles` returns, for every file, either
-the decoded ``(C, H, W)`` tensor or ``None`` with the reason it could not be read, and the
-scan lists those files as failed.  What each kind of file becomes is documented (with the
+A folder scan never stops for one bad file: :func:`discover` lists every entry that could be
+an image (broken links, pipes, unreadable files and folders named like images included),
+:class:`ImageFiles` returns, for every one, either the decoded ``(C, H, W)`` tensor or ``None``
+with the reason it could not be read (:func:`read_image_bytes` opens regular files only), and
+the scan lists those as failed.  What each kind of file becomes is documented (with the
 tested corpus of bad inputs) in ``docs/inputs.md``:
 
 * The format is taken from the file's first bytes, never from its name (a JPEG named
@@ -25,8 +27,10 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
 from __future__ import annotations
 
 import io as _io
+import logging
 import os
 import re
+import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ import numpy as np
 import torch
 
 from .datasets import IMAGE_EXTENSIONS
+from .errors import InvalidArgumentError
 
 __all__ = [
     "ImageFiles",
@@ -45,6 +50,7 @@ __all__ = [
     "DecodedItem",
     "discover",
     "gpu_decode",
+    "read_image_bytes",
 ]
 
 #: files next to images that are not images (metadata): a folder scan leaves them out
@@ -52,6 +58,10 @@ NON_IMAGE_SUFFIXES = frozenset(
     {".txt", ".json", ".csv", ".md", ".xml", ".yaml", ".yml", ".npy", ".npz", ".parquet", ".log"}
 )
 _EXIF_ORIENTATION = 0x0112
+#: the files every ``dataeval-gpu scan`` writes: a sub-folder holding them all is an earlier
+#: scan's output (its plots are not part of the data) and a folder scan does not enter it
+SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -249,11 +259,52 @@ def decode_file(path: str | os.PathLike) -> torch.Tensor:
     >>> tuple(img.shape), img.dtype
     ((4, 4, 6), torch.uint8)
     """
-    p = Path(path)
-    data = p.read_bytes()
+    data = read_image_bytes(path)
     if not data:
         raise ValueError("empty file (0 bytes)")
     return decode_bytes(data)
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def read_image_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of one file, or an ``OSError`` / ``ValueError`` whose message is the reason.
+
+    Only regular files (or links to them) are opened: a named pipe, socket or device named
+    like an image fails without being opened (reading a pipe would wait forever), a folder
+    fails as a folder, a broken symbolic link names its missing target, and a file removed
+    after it was listed or that this user may not read fails with that reason.
+    """
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        if os.path.islink(p):
+            target = os.readlink(p)
+            raise FileNotFoundError(f"broken symbolic link (its target {target!r} does not exist)") from None
+        raise FileNotFoundError("no such file (missing, or removed after the folder was listed)") from None
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            os.scandir(p).close()
+        except PermissionError:
+            raise PermissionError("a folder that cannot be read (permission denied): its files are not listed") from None
+        raise IsADirectoryError("a folder, not an image file")
+    for test, kind in _SPECIAL_FILES:
+        if test(st.st_mode):
+            raise ValueError(f"{kind}, not a regular file: not read")
+    try:
+        with open(p, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError("no such file (removed after the folder was listed)") from None
+    except PermissionError:
+        raise PermissionError("permission denied (this user may not read the file)") from None
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -264,43 +315,124 @@ def discover(
 ) -> tuple[list[str], list[int], list[str]]:
     """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
 
-    ``root`` may be a folder, a text file listing one path per line, or a list of paths.
-    In a folder every file counts (a bad file must show up as failed), whatever its suffix,
-    except hidden files (name starting with ".") and metadata next to the images
-    (:data:`NON_IMAGE_SUFFIXES`: .txt, .json, .csv, ...).  Files are sorted by path.
-    ``class_folders=None`` means: labels from the first sub-folder level when every image
+    ``root`` may be a folder, one image file, a text file listing one path per line, or a
+    list of paths.  Everything listed is an input: it ends up measured or failed with a reason.
+
+    * **Folder** (walked recursively, symbolic links followed, loops once): every entry
+      counts whatever its suffix — regular files, broken symbolic links, named pipes, and
+      folders named like images (``x.jpg/``) or that cannot be read — so that a bad one shows
+      up as failed, except hidden entries (name starting with "."; hidden folders are not
+      entered), metadata next to the images (:data:`NON_IMAGE_SUFFIXES`: .txt, .json,
+      .csv, ...) and an earlier scan's output folder inside it (skipped with a warning).
+      Sorted by path.
+    * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
+      as given.  A relative path is looked up in the current working directory first, then
+      in the list's own folder; when neither holds it, it stays relative to the working
+      directory (and fails as missing).
+    * **One image file** (named like an image, or whose first bytes are not text).
+
+    ``class_folders=None`` means: labels from the first sub-folder level when every file
     sits exactly one level down (an ImageFolder tree), else no labels (-1).
     """
     if isinstance(root, (list, tuple)):
         files = [str(p) for p in root]
         return files, [-1] * len(files), []
     r = Path(root)
-    if r.is_file() and r.suffix.lower() not in IMAGE_EXTENSIONS:
-        base = r.parent
-        files = []
-        for line in r.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                p = Path(line)
-                files.append(str(p if p.is_absolute() else base / p))
-        return files, [-1] * len(files), []
     if r.is_file():
-        return [str(r)], [-1], []
+        if r.suffix.lower() in IMAGE_EXTENSIONS or not _is_text_file(r):
+            return [str(r)], [-1], []
+        files = _read_file_list(r)
+        return files, [-1] * len(files), []
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
-    paths = sorted(p for p in r.rglob("*") if p.is_file() and not p.name.startswith("."))
-    paths = [p for p in paths if p.suffix.lower() not in NON_IMAGE_SUFFIXES]
-    rel_depth = {len(p.relative_to(r).parts) for p in paths}
+    paths, folders = _walk(r)
+    rel = {p: p.relative_to(r).parts for p in paths}
+    rel_depth = {len(rel[p]) for p in paths if p not in folders}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
     files = [str(p) for p in paths]
     if not use_classes:
         return files, [-1] * len(files), []
-    names = sorted({p.relative_to(r).parts[0] for p in paths if len(p.relative_to(r).parts) > 1})
+    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1})
     lookup = {n: i for i, n in enumerate(names)}
-    labels = [
-        lookup.get(p.relative_to(r).parts[0], -1) if len(p.relative_to(r).parts) > 1 else -1 for p in paths
-    ]
+    labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
     return files, labels, names
+
+
+def _is_text_file(path: Path) -> bool:
+    """True when the file's first bytes are text (a file list), not an image or other binary."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    return not head or _sniff(head) == "text"
+
+
+def _read_file_list(path: Path) -> list[str]:
+    """The paths a text file lists, relative ones resolved as :func:`discover` documents."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidArgumentError(
+            f"{path}: not a text file of paths (not UTF-8 text) and not named like an image"
+        ) from None
+    base = path.parent
+    files = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(line).expanduser()
+        if not p.is_absolute() and not os.path.lexists(p) and os.path.lexists(base / p):
+            p = base / p
+        files.append(str(p))
+    return files
+
+
+def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+    """The entries a folder scan lists (see :func:`discover`), sorted, and which are folders.
+
+    Symbolic links to folders are followed; a link back to one of its own parent folders (a
+    loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
+    A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
+    with a warning, so that scanning a folder twice does not measure the first scan's plots.
+    """
+    out: list[Path] = []
+    folders: set[Path] = set()
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset())]
+    while stack:
+        d, parents = stack.pop()
+        try:
+            st = d.stat()
+            key = (st.st_dev, st.st_ino)
+            if key in parents:
+                continue
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            if d == root:
+                raise
+            out.append(d)  # a folder that cannot be read: listed, so it is failed with the reason
+            folders.add(d)
+            continue
+        if d != root and all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
+            logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
+            continue
+        inside = parents | {key}
+        for e in reversed(entries):  # reversed: the stack pops them in name order
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            try:
+                is_dir = e.is_dir()  # follows symbolic links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if p.suffix.lower() in IMAGE_EXTENSIONS:
+                    out.append(p)  # a folder named like an image: failed, and its files are walked too
+                    folders.add(p)
+                stack.append((p, inside))
+            elif p.suffix.lower() not in NON_IMAGE_SUFFIXES:
+                out.append(p)
+    # an unreadable folder named like an image is appended twice (as a name, then as unreadable)
+    return sorted(set(out)), folders
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -326,7 +458,7 @@ class ImageFiles(torch.utils.data.Dataset):
         path = self.files[i]
         label = self.labels[i]
         try:
-            data = Path(path).read_bytes()
+            data = read_image_bytes(path)
             if not data:
                 raise ValueError("empty file (0 bytes)")
             if self.gpu_jpeg and _sniff(data[:4]) == "jpeg":

@@ -14,6 +14,9 @@ if [ "$have" -eq "${#files[@]}" ]; then
   echo "fashion-mnist already in $dest"
   exit 0
 fi
+for tool in apt-get dpkg; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found: Fashion-MNIST comes from a Debian package" >&2; exit 1; }
+done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -6,12 +6,17 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 if [ -z "${PYTHON:-}" ] && [ -x "$here/.venv/bin/python" ]; then PYTHON="$here/.venv/bin/python"; fi
+case "${PYTHON:-}" in */*) PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")" ;; esac  # we cd below
 dest="${1:-$here/data_cache/photos}"
 min_count="${MIN_PHOTOS:-500}"
 if [ -d "$dest" ] && [ "$(find "$dest" -name '*.jpg' | wc -l)" -ge "$min_count" ]; then
   echo "photos already in $dest ($(find "$dest" -name '*.jpg' | wc -l) files)"
   exit 0
 fi
+for tool in apt-get dpkg; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found: the photos come from Debian packages" >&2; exit 1; }
+done
+"${PYTHON:-python3}" -c "import PIL" 2>/dev/null || { echo "error: ${PYTHON:-python3} has no Pillow (run make setup first)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"

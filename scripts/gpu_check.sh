@@ -11,6 +11,10 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
 else
   export PYTHONPATH=$PWD
 fi
+if ! $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "gpu-check: no CUDA device on this machine ($PY); nothing to check"
+  exit 0
+fi
 out=${OUT:-/tmp/gpu_check}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import struct
 import sys
 import zlib
@@ -45,6 +46,12 @@ class FileCase:
     DataEval bit depth; for failed ones ``reason`` is a substring of the reported error.
     ``expected`` (when set) is the exact decoded ``(C, H, W)`` array; ``approx`` is an
     array the decoded image must match within JPEG tolerance (mean |diff| < 4).
+
+    Entries that are not plain files: ``make`` writes the entry itself (a broken symbolic
+    link, a named pipe, a folder named like an image); ``mode`` is the permission bits the
+    file gets (``0o000``: nobody may read it; root ignores that, so the test emulates an
+    ordinary user there); ``deleted_after_listing`` marks a file the test removes between
+    the scan's listing of the folder and its reading of the files.
     """
 
     name: str
@@ -61,6 +68,9 @@ class FileCase:
     approx: np.ndarray | None = field(default=None, repr=False)
     data: Callable[[], bytes] | None = field(default=None, repr=False)
     big: bool = False
+    make: Callable[[Path], None] | None = field(default=None, repr=False)
+    mode: int | None = None
+    deleted_after_listing: bool = False
 
 
 @dataclass
@@ -250,6 +260,53 @@ def file_cases(big: bool = True, photos: int = 3) -> list[FileCase]:
         _png_bomb(),
     )
 
+    # --- entries that are not readable image files: listed and failed, never dropped
+    def special(name: str, kind: str, behaviour: str, reason: str, make: Callable[[Path], None]) -> None:
+        cases.append(FileCase(name, kind, "failed", f"failed: {behaviour}", reason=reason, make=make))
+
+    special(
+        "broken_link.jpg",
+        "symbolic link to a missing file",
+        "broken symbolic link (the missing target is named)",
+        "broken symbolic link",
+        lambda p: os.symlink("missing_target.jpg", p),
+    )
+    if hasattr(os, "mkfifo"):
+        special(
+            "named_pipe.jpg",
+            "named pipe (FIFO) named .jpg",
+            "not a regular file, never opened (reading it would wait forever)",
+            "not a regular file",
+            os.mkfifo,
+        )
+    special(
+        "folder.jpg",
+        "folder named .jpg",
+        "a folder, not an image file",
+        "a folder, not an image file",
+        lambda p: p.mkdir(),
+    )
+    denied = FileCase(
+        "permission_denied.jpg",
+        "JPEG with no read permission (mode 000)",
+        "failed",
+        "failed: permission denied",
+        reason="permission denied",
+        data=data_of(rgb_jpeg),
+        mode=0o000,
+    )
+    cases.append(denied)
+    deleted = FileCase(
+        "deleted_after_listing.jpg",
+        "JPEG removed after the folder was listed, before it was read",
+        "failed",
+        "failed: no such file (removed after the folder was listed)",
+        reason="removed after the folder was listed",
+        data=data_of(rgb_jpeg),
+        deleted_after_listing=True,
+    )
+    cases.append(deleted)
+
     # --- conversions: measured
     cmyk = pil_bytes(Image.fromarray(_hwc(rgb)).convert("CMYK"), "JPEG", quality=95)
     measured("cmyk.jpg", "CMYK JPEG", "CMYK → RGB (3 channels)", cmyk, approx=rgb)
@@ -381,8 +438,22 @@ def write_corpus(out_dir: str | Path, big: bool = True, photos: int = 3) -> list
     out.mkdir(parents=True, exist_ok=True)
     cases = file_cases(big=big, photos=photos)
     for case in cases:
-        (out / case.name).write_bytes(case.data() if case.data is not None else b"")
+        path = out / case.name
+        _remove(path)  # rewriting a corpus: links, pipes and read-protected files included
+        if case.make is not None:
+            case.make(path)
+        else:
+            path.write_bytes(case.data() if case.data is not None else b"")
+        if case.mode is not None:
+            path.chmod(case.mode)
     return cases
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        path.rmdir()
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 # ----------------------------------------------------------------------------- array cases

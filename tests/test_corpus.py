@@ -9,19 +9,25 @@ result exists and raise an error naming the index and the problem otherwise.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import dataeval_gpu.io as io_mod
 from dataeval_gpu import errors
 from dataeval_gpu.audit import DataAudit, scan
 from dataeval_gpu.batching import as_image
@@ -76,13 +82,45 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     return d, cases
 
 
+def emulate_file_permissions(real_open: Callable[..., Any] = open) -> Callable[..., Any]:
+    """``open`` as an ordinary user sees it: a file without read permission cannot be read.
+
+    Root ignores permission bits (a mode-000 file is readable by root), so under root the
+    corpus scan reads files through this; ``test_permission_denied_is_real`` checks the real
+    thing in a process without root's override.
+    """
+
+    def guarded(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "r" in mode and isinstance(file, (str, os.PathLike)) and os.path.isfile(file):
+            if not os.stat(file).st_mode & 0o444:
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    return guarded
+
+
 @pytest.fixture(scope="module")
 def scanned(
     corpus_dir: tuple[Path, list], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, pd.DataFrame]:
-    d, _ = corpus_dir
+    """The corpus through the ``scan`` command; the files marked ``deleted_after_listing`` are
+    removed right after the folder is listed (before any file is read)."""
+    d, cases = corpus_dir
     out = tmp_path_factory.mktemp("bad_corpus_scan")
-    assert main(["scan", str(d), "--out", str(out), "--batch-size", "8", *SCAN_FLAGS]) == 0
+    real_discover = io_mod.discover
+
+    def discover_then_delete(*args: Any, **kwargs: Any) -> Any:
+        listed = real_discover(*args, **kwargs)
+        for c in cases:
+            if c.deleted_after_listing:
+                (d / c.name).unlink()
+        return listed
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(io_mod, "discover", discover_then_delete)
+        if os.name == "posix" and os.geteuid() == 0:
+            mp.setattr(io_mod, "open", emulate_file_permissions(), raising=False)
+        assert main(["scan", str(d), "--out", str(out), "--batch-size", "8", *SCAN_FLAGS]) == 0
     df = read_results(out)
     return out, df
 
@@ -100,7 +138,9 @@ def test_every_file_is_listed_exactly_once(
     d, cases = corpus_dir
     out, df = scanned
     names = [Path(p).name for p in df["path"]]
-    assert sorted(names) == sorted(p.name for p in d.iterdir())
+    deleted = [c.name for c in cases if c.deleted_after_listing]
+    assert deleted and not any((d / n).exists() for n in deleted)
+    assert sorted(names) == sorted([p.name for p in d.iterdir()] + deleted)
     assert sorted(names) == sorted(c.name for c in cases)
     assert len(set(names)) == len(names) and df["index"].is_unique
     assert set(df["status"]) <= {"ok", "failed"}
@@ -207,6 +247,7 @@ def test_gpu_jpeg_routing_decodes_the_same(corpus_dir: tuple[Path, list]) -> Non
     """With GPU decoding on, plain JPEGs travel as bytes; rotated and CMYK ones are decoded in
     the worker.  Decoding the bytes (here nvJPEG's CPU twin) gives what decode_file gives."""
     d, cases = corpus_dir
+    cases = [c for c in cases if c.mode is None and not c.deleted_after_listing]  # outcome set by the scan
     files = [str(d / c.name) for c in cases]
     ds = ImageFiles(files, gpu_jpeg=True)
     items = [ds[i] for i in range(len(ds))]
@@ -320,3 +361,145 @@ def test_12000_by_12000_jpeg_is_measured(tmp_path: Path) -> None:
     assert 0.3 < row["mean"] < 0.6 and row["missing"] == 0
     assert isinstance(row["pchash"], str) and row["pchash"]
     assert elapsed < 300
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def test_discover_lists_links_pipes_and_image_named_folders(tmp_path: Path) -> None:
+    """Every entry that could be an image is listed (and later failed with its reason);
+    hidden folders are not entered, a link back to a parent folder is not walked again,
+    two links to one folder list its files twice (two inputs)."""
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.jpg").write_bytes(b"x")
+    (root / "sub" / "b.png").write_bytes(b"x")
+    (root / "broken.jpg").symlink_to("nowhere.jpg")
+    (root / "folder.png").mkdir()
+    (root / "folder.png" / "inner.gif").write_bytes(b"x")
+    os.mkfifo(root / "pipe.jpg")
+    (root / ".cache").mkdir()
+    (root / ".cache" / "thumb.jpg").write_bytes(b"x")
+    (root / "sub" / "loop").symlink_to("..")  # a loop: not walked again
+    (root / "link1").symlink_to("sub")
+    (root / "notes.txt").write_text("metadata")
+    files, labels, classes = discover(root)
+    rel = [str(Path(f).relative_to(root)) for f in files]
+    assert rel == [
+        "a.jpg", "broken.jpg", "folder.png", "folder.png/inner.gif", "link1/b.png", "pipe.jpg", "sub/b.png",
+    ]  # fmt: skip
+    assert labels == [-1] * len(files) and classes == []
+    ds = ImageFiles(files)
+    reasons = {r: ds[i].error for i, r in enumerate(rel)}
+    assert "broken symbolic link" in reasons["broken.jpg"] and "nowhere.jpg" in reasons["broken.jpg"]
+    assert "a folder, not an image file" in reasons["folder.png"]
+    assert "named pipe" in reasons["pipe.jpg"] and "not a regular file" in reasons["pipe.jpg"]
+    assert all(ds[i].image is None and ds[i].error for i in range(len(ds)))
+
+
+def test_class_tree_labels_survive_a_folder_named_like_an_image(tmp_path: Path) -> None:
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        (tmp_path / cls / "1.png").write_bytes(b"x")
+    (tmp_path / "dog" / "odd.jpg").mkdir()  # a folder named like an image, two levels down
+    files, labels, classes = discover(tmp_path)
+    assert classes == ["cat", "dog"]
+    assert dict(zip((str(Path(f).relative_to(tmp_path)) for f in files), labels, strict=True)) == {
+        "cat/1.png": 0, "dog/1.png": 1, "dog/odd.jpg": 1,
+    }  # fmt: skip
+
+
+def test_file_list_paths_resolve_from_the_working_directory_then_the_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.jpg").write_bytes(b"x")  # relative to the working directory
+    (tmp_path / "lists" / "b.jpg").write_bytes(b"x")  # relative to the list's folder
+    (tmp_path / "lists" / "imgs").mkdir()
+    (tmp_path / "lists" / "imgs" / "a.jpg").write_bytes(b"y")  # in both: the working directory wins
+    absolute = tmp_path / "imgs" / "a.jpg"
+    lst = tmp_path / "lists" / "files.lst"
+    lst.write_text(f"# comment\nimgs/a.jpg\n\n  b.jpg  \n{absolute}\nmissing.jpg\n")
+    monkeypatch.chdir(tmp_path)
+    files, labels, _ = discover("lists/files.lst")
+    assert files == ["imgs/a.jpg", "lists/b.jpg", str(absolute), "missing.jpg"]
+    assert labels == [-1] * 4
+    monkeypatch.chdir(tmp_path / "lists")  # from the list's folder both rules agree
+    assert discover("files.lst")[0] == ["imgs/a.jpg", "b.jpg", str(absolute), "missing.jpg"]
+
+
+def test_one_image_file_is_scanned_alone_whatever_its_suffix(tmp_path: Path) -> None:
+    (tmp_path / "photo.JPG").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (tmp_path / "photo.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")  # binary: not a list
+    assert discover(tmp_path / "photo.JPG")[0] == [str(tmp_path / "photo.JPG")]
+    assert discover(tmp_path / "photo.heic")[0] == [str(tmp_path / "photo.heic")]
+
+
+_DROP_FILE_OVERRIDE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: root's way around file modes
+    if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+        sys.exit(77)
+os.execv(sys.executable, [sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
+"""
+_SCAN = "import sys; from dataeval_gpu.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_permission_denied_is_real(tmp_path: Path) -> None:
+    """Unreadable files and folders, really unreadable (under root: in a process without
+    root's file-permission override), are listed as failed with the reason."""
+    from PIL import Image
+
+    data = tmp_path / "data"
+    (data / "locked").mkdir(parents=True)
+    Image.fromarray(np.full((16, 16), 90, np.uint8)).save(data / "ok.png")
+    Image.fromarray(np.full((16, 16), 90, np.uint8)).save(data / "locked" / "hidden_inside.png")
+    (data / "denied.png").write_bytes((data / "ok.png").read_bytes())
+    (data / "denied.png").chmod(0o000)
+    (data / "locked").chmod(0o000)
+    out = tmp_path / "out"
+    argv = ["scan", str(data), "--out", str(out), "--workers", "0", *SCAN_FLAGS]
+    cmd = [sys.executable, "-c", _SCAN, *argv]
+    if os.geteuid() == 0:
+        cmd = [sys.executable, "-c", _DROP_FILE_OVERRIDE, _SCAN, *argv]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        (data / "locked").chmod(0o755)
+    if proc.returncode == 77:
+        pytest.skip("cannot drop root's file-permission override here (no CAP_SETPCAP)")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _rows(read_results(out))
+    assert sorted(rows) == ["denied.png", "locked", "ok.png"]
+    assert rows["ok.png"]["status"] == "ok"
+    assert rows["denied.png"]["status"] == "failed" and "permission denied" in rows["denied.png"]["error"]
+    assert rows["locked"]["status"] == "failed" and "cannot be read" in rows["locked"]["error"]
+
+
+def test_every_corpus_file_is_documented(corpus_dir: tuple[Path, list]) -> None:
+    doc = (ROOT / "docs" / "inputs.md").read_text()
+    names = [c.name for c in corpus_dir[1] if not c.name.startswith("photo_")] + [corpus.BIG_NAME]
+    assert [n for n in names if f"`{n}" not in doc] == []
+
+
+def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((12, 12), 50, np.uint8)).save(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    flags = ["--no-progress", "--workers", "0", "--quiet"]
+    assert main(["scan", ".", *flags]) == 0  # default --out: ./dataeval_gpu_out, inside "."
+    (tmp_path / "dataeval_gpu_out" / "plots").mkdir(exist_ok=True)
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "dataeval_gpu_out" / "plots" / "hist.png")
+    with caplog.at_level("WARNING"):
+        assert main(["scan", ".", *flags]) == 0
+    assert [Path(p).name for p in read_results(tmp_path / "dataeval_gpu_out")["path"]] == ["a.png"]
+    assert "output folder of an earlier scan" in caplog.text
+    # scanned on purpose (as the root), it is scanned
+    listed = discover(tmp_path / "dataeval_gpu_out")[0]
+    assert any(Path(p).parent.name == "plots" and p.endswith(".png") for p in listed), listed

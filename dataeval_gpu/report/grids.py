@@ -7,19 +7,25 @@ report) before drawing them.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..labels import class_name
-from . import layout
 from .images import sample_indices, shrink_display, to_display
-from .layout import IMAGE_MARGINS, new_figure, save_figure
+from .layout import IMAGE_MARGINS, new_figure, save_figure, suptitle
 
 __all__ = [
+    "GridSpec",
+    "image_grid_spec",
+    "class_samples_spec",
+    "flagged_metric_spec",
+    "duplicates_spec",
+    "outliers_spec",
+    "draw_grid",
     "image_grid",
     "class_samples_grid",
     "flagged_metric_grid",
@@ -63,6 +69,72 @@ def _draw(ax: Any, get_image: Callable[[int], Any] | None, index: int) -> None:
         ax.imshow(disp, interpolation=interp)
 
 
+@dataclass
+class GridSpec:
+    """What an image grid shows: rows of cells ``(index, title)`` (None: an empty cell) and a title.
+
+    Built once by the ``*_spec`` functions and drawn by matplotlib (:func:`draw_grid`, the
+    public grid functions) or by Pillow (:func:`.pilgrid.render_grid_png`, the HTML report).
+    """
+
+    rows: list[list[tuple[int, str] | None]]
+    title: str = ""
+    cell: tuple[float, float] = (2.3, 2.8)  # inches (100 px each) per cell, title included
+    empty: str = "nothing to show"
+
+    @property
+    def ncols(self) -> int:
+        return max((len(r) for r in self.rows), default=1) or 1
+
+    @property
+    def indices(self) -> list[int]:
+        return [c[0] for r in self.rows for c in r if c is not None]
+
+
+def image_grid_spec(
+    indices: Sequence[int],
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int = 4,
+    suptitle: str | None = None,
+    cell: float = 2.3,
+) -> GridSpec:
+    """``indices`` ``ncols`` per row, titled by ``titles`` (default ``#index``)."""
+    idx = [int(i) for i in indices]
+    cells: list[tuple[int, str] | None] = [
+        (i, titles[k] if titles is not None else f"#{i}") for k, i in enumerate(idx)
+    ]
+    ncols = max(1, min(ncols, len(idx))) if idx else 1
+    rows = [cells[r : r + ncols] for r in range(0, len(cells), ncols)]
+    if rows and len(rows[-1]) < ncols:
+        rows[-1] = rows[-1] + [None] * (ncols - len(rows[-1]))
+    return GridSpec(rows, suptitle or "", (cell, cell + 0.5))
+
+
+def draw_grid(
+    spec: GridSpec, get_image: Callable[[int], Any] | None, path: str | os.PathLike | None = None
+) -> Any:
+    """Draw a :class:`GridSpec` as a matplotlib Figure (saved when ``path`` is given)."""
+    _prefetch(get_image, spec.indices)
+    nrows, ncols = max(1, len(spec.rows)), spec.ncols
+    fig, axs = new_figure(nrows, ncols, spec.cell[0], spec.cell[1], IMAGE_MARGINS)
+    for r in range(nrows):
+        for c in range(ncols):
+            ax = axs[r, c]
+            cell = spec.rows[r][c] if r < len(spec.rows) and c < len(spec.rows[r]) else None
+            if cell is None:
+                ax.axis("off")
+                continue
+            _draw(ax, get_image, cell[0])
+            ax.set_title(cell[1], fontsize=9)
+    if not spec.rows:
+        axs[0, 0].axis("off")
+        axs[0, 0].text(0.5, 0.5, spec.empty, ha="center", va="center", fontsize=11)
+    if spec.title:
+        suptitle(fig, spec.title)
+    return save_figure(fig, path)
+
+
 def image_grid(
     indices: Sequence[int],
     get_image: Callable[[int], Any] | None,
@@ -74,23 +146,8 @@ def image_grid(
     path: str | os.PathLike | None = None,
 ) -> Any:
     """A grid of images (``ncols`` per row) with a title over each and a figure title."""
-    idx = [int(i) for i in indices]
-    _prefetch(get_image, idx)
-    ncols = max(1, min(ncols, len(idx))) if idx else 1
-    nrows = max(1, math.ceil(len(idx) / ncols))
-    fig, axs = new_figure(nrows, ncols, cell, cell + 0.5, IMAGE_MARGINS)
-    for k, ax in enumerate(axs.flat):
-        if k >= len(idx):
-            ax.axis("off")
-            continue
-        _draw(ax, get_image, idx[k])
-        ax.set_title(titles[k] if titles is not None else f"#{idx[k]}", fontsize=9)
-    if not idx:
-        axs[0, 0].axis("off")
-        axs[0, 0].text(0.5, 0.5, "nothing to show", ha="center", va="center", fontsize=11)
-    if suptitle:
-        layout.suptitle(fig, suptitle)  # the argument shadows the function's name
-    return save_figure(fig, path)
+    spec = image_grid_spec(indices, titles, ncols=ncols, suptitle=suptitle, cell=cell)
+    return draw_grid(spec, get_image, path)
 
 
 def _label_text(index: int, labels: Any, class_names: Sequence[str] | None) -> str:
@@ -107,6 +164,20 @@ def _short(text: str, n: int = 22) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def class_samples_spec(
+    index_location: Mapping[Hashable, Sequence[int]], *, seed: int = 0, ncols: int = 5
+) -> GridSpec:
+    """The cells of :func:`class_samples_grid`."""
+    rng = np.random.default_rng(seed)
+    picks, titles = [], []
+    for cls, idx in index_location.items():
+        if len(idx):
+            i = int(idx[int(rng.integers(len(idx)))])
+            picks.append(i)
+            titles.append(f"{_short(str(cls))}\n#{i}")
+    return image_grid_spec(picks, titles, ncols=ncols, suptitle=f"One random image per class (seed {seed})")
+
+
 def class_samples_grid(
     index_location: Mapping[Hashable, Sequence[int]],
     get_image: Callable[[int], Any] | None,
@@ -116,17 +187,32 @@ def class_samples_grid(
     path: str | os.PathLike | None = None,
 ) -> Any:
     """One randomly chosen image per class (the guide's first look at the data), titled by class."""
-    rng = np.random.default_rng(seed)
-    picks, titles = [], []
-    for cls, idx in index_location.items():
-        if len(idx):
-            i = int(idx[int(rng.integers(len(idx)))])
-            picks.append(i)
-            titles.append(f"{_short(str(cls))}\n#{i}")
-    return image_grid(
-        picks, get_image, titles=titles, ncols=ncols, path=path,
-        suptitle=f"One random image per class (seed {seed})",
-    )  # fmt: skip
+    return draw_grid(class_samples_spec(index_location, seed=seed, ncols=ncols), get_image, path)
+
+
+def flagged_metric_spec(
+    issues: Mapping[int, Mapping[str, float]],
+    metric: str,
+    *,
+    labels: Any = None,
+    class_names: Sequence[str] | None = None,
+    n: int = 12,
+    seed: int = 0,
+    ncols: int = 4,
+) -> GridSpec:
+    """The cells of :func:`flagged_metric_grid`."""
+    flagged = sorted(int(i) for i, m in issues.items() if metric in m)
+    shown = sample_indices(flagged, n, seed)
+    shown.sort(key=lambda i: issues[i][metric])
+    titles = []
+    for i in shown:
+        lab = _label_text(i, labels, class_names)
+        head = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
+        titles.append(f"{head}\n{metric} = {issues[i][metric]:.4g}")
+    sup = f"Flagged for {metric}: {len(shown)} of {len(flagged)} images"
+    if len(shown) < len(flagged):
+        sup += f" (random sample, seed {seed})"
+    return image_grid_spec(shown, titles, ncols=ncols, suptitle=sup)
 
 
 def flagged_metric_grid(
@@ -145,18 +231,46 @@ def flagged_metric_grid(
 
     Each title: index, class and the flagged value.
     """
-    flagged = sorted(int(i) for i, m in issues.items() if metric in m)
-    shown = sample_indices(flagged, n, seed)
-    shown.sort(key=lambda i: issues[i][metric])
-    titles = []
-    for i in shown:
-        lab = _label_text(i, labels, class_names)
-        head = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
-        titles.append(f"{head}\n{metric} = {issues[i][metric]:.4g}")
-    sup = f"Flagged for {metric}: {len(shown)} of {len(flagged)} images"
-    if len(shown) < len(flagged):
-        sup += f" (random sample, seed {seed})"
-    return image_grid(shown, get_image, titles=titles, ncols=ncols, suptitle=sup, path=path)
+    spec = flagged_metric_spec(
+        issues, metric, labels=labels, class_names=class_names, n=n, seed=seed, ncols=ncols
+    )
+    return draw_grid(spec, get_image, path)
+
+
+def duplicates_spec(
+    groups: Sequence[Sequence[int]],
+    *,
+    labels: Any = None,
+    class_names: Sequence[str] | None = None,
+    kind: str = "exact",
+    max_groups: int = 6,
+    max_per_group: int = 5,
+    title: str | None = None,
+) -> GridSpec:
+    """The cells of :func:`duplicates_grid`: one row per group."""
+    total = len(groups)
+    groups = [sorted(int(i) for i in g) for g in groups][:max_groups]
+    title = title or f"{kind.capitalize()} duplicates"
+    if not groups:
+        return GridSpec([], f"{title}: none found")
+    ncols = max(min(max(len(g) for g in groups), max_per_group), 2)
+    rows: list[list[tuple[int, str] | None]] = []
+    for r, g in enumerate(groups):
+        row: list[tuple[int, str] | None] = []
+        for c in range(ncols):
+            if c >= len(g):
+                row.append(None)
+                continue
+            i = g[c]
+            lab = _label_text(i, labels, class_names)
+            cell = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
+            if c == 0:
+                cell = f"group {r + 1} ({len(g)} images)\n" + cell
+            if c == ncols - 1 and len(g) > ncols:
+                cell += f"\n+{len(g) - ncols} more"
+            row.append((i, cell))
+        rows.append(row)
+    return GridSpec(rows, f"{title}: {len(groups)} of {total} group(s), one per row")
 
 
 def duplicates_grid(
@@ -176,32 +290,38 @@ def duplicates_grid(
     Titles give the index and class of each image (a group whose classes differ is a copy
     labelled two ways); a group larger than ``max_per_group`` ends with ``+k more``.
     """
-    total = len(groups)
-    groups = [sorted(int(i) for i in g) for g in groups][:max_groups]
-    title = title or f"{kind.capitalize()} duplicates"
-    if not groups:
-        return image_grid([], None, suptitle=f"{title}: none found", path=path)
-    ncols = min(max(len(g) for g in groups), max_per_group)
-    ncols = max(ncols, 2)
-    _prefetch(get_image, [i for g in groups for i in g[:ncols]])
-    fig, axs = new_figure(len(groups), ncols, 2.3, 2.8, IMAGE_MARGINS)
-    for r, g in enumerate(groups):
-        for c in range(ncols):
-            ax = axs[r, c]
-            if c >= len(g) or c >= max_per_group:
-                ax.axis("off")
-                continue
-            i = g[c]
-            _draw(ax, get_image, i)
-            lab = _label_text(i, labels, class_names)
-            cell = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
-            if c == 0:
-                cell = f"group {r + 1} ({len(g)} images)\n" + cell
-            if c == ncols - 1 and len(g) > ncols:
-                cell += f"\n+{len(g) - ncols} more"
-            ax.set_title(cell, fontsize=9)
-    layout.suptitle(fig, f"{title}: {len(groups)} of {total} group(s), one per row")
-    return save_figure(fig, path)
+    spec = duplicates_spec(
+        groups, labels=labels, class_names=class_names, kind=kind, max_groups=max_groups,
+        max_per_group=max_per_group, title=title,
+    )  # fmt: skip
+    return draw_grid(spec, get_image if spec.rows else None, path)
+
+
+def outliers_spec(
+    indices: Sequence[int],
+    *,
+    labels: Any = None,
+    class_names: Sequence[str] | None = None,
+    scores: Mapping[int, float] | None = None,
+    n: int = 16,
+    seed: int = 0,
+    ncols: int = 4,
+    title: str = "Clusterer outliers",
+) -> GridSpec:
+    """The cells of :func:`outliers_grid`."""
+    idx = sorted(int(i) for i in indices)
+    shown = sample_indices(idx, n, seed)
+    titles = []
+    for i in shown:
+        lab = _label_text(i, labels, class_names)
+        t = f"#{i}" + (f"\n{_short(lab)}" if lab else "")
+        if scores and i in scores:
+            t += f" (z={scores[i]:.2f})"
+        titles.append(t)
+    sup = f"{title}: {len(shown)} of {len(idx)}"
+    if len(shown) < len(idx):
+        sup += f" (random sample, seed {seed})"
+    return image_grid_spec(shown, titles, ncols=ncols, suptitle=sup)
 
 
 def outliers_grid(
@@ -218,19 +338,17 @@ def outliers_grid(
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Cluster outliers with their labels (the guide's last grid); a seeded sample when many."""
-    idx = sorted(int(i) for i in indices)
-    shown = sample_indices(idx, n, seed)
-    titles = []
-    for i in shown:
-        lab = _label_text(i, labels, class_names)
-        t = f"#{i}" + (f"\n{_short(lab)}" if lab else "")
-        if scores and i in scores:
-            t += f" (z={scores[i]:.2f})"
-        titles.append(t)
-    sup = f"{title}: {len(shown)} of {len(idx)}"
-    if len(shown) < len(idx):
-        sup += f" (random sample, seed {seed})"
-    return image_grid(shown, get_image, titles=titles, ncols=ncols, suptitle=sup, path=path)
+    spec = outliers_spec(
+        indices,
+        labels=labels,
+        class_names=class_names,
+        scores=scores,
+        n=n,
+        seed=seed,
+        ncols=ncols,
+        title=title,
+    )
+    return draw_grid(spec, get_image, path)
 
 
 def label_counts_plot(label_stats: Any, *, path: str | os.PathLike | None = None) -> Any:

@@ -19,6 +19,9 @@ from .layout import new_figure, save_figure, stats_dict
 __all__ = [
     "GUIDE_METRICS",
     "GUIDE_CHANNEL_METRICS",
+    "axis_label",
+    "scalar_metrics",
+    "split_constant",
     "metric_histograms",
     "channel_histograms",
     "group_channel_stats",
@@ -55,6 +58,27 @@ _UNITS = {
     "contrast": "0–255",
     "sharpness": "0–255",
 }
+
+
+def axis_label(metric: str) -> str:
+    """The x-axis label of ``metric``: its name and unit (``brightness (mean of scaled pixels, 0–1)``)."""
+    return f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric
+
+
+def scalar_metrics(stats: Mapping[str, Any], metrics: Sequence[str] | None = None) -> list[str]:
+    """The metrics to plot, in order: ``metrics`` (default: the guide's, then the others) present as 1-D numbers."""
+    return _scalar_metrics(stats, metrics)
+
+
+def split_constant(stats: Mapping[str, Any], names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``names`` split into (varying, constant): a constant metric has one finite value in every image."""
+    varying, constant = [], []
+    for m in names:
+        v = np.asarray(stats[m], dtype=np.float64)
+        finite = v[np.isfinite(v)]
+        same = finite.size == v.size and finite.size > 0 and finite.min() == finite.max()
+        (constant if same else varying).append(m)
+    return varying, constant
 
 
 def _scalar_metrics(stats: Mapping[str, Any], metrics: Sequence[str] | None) -> list[str]:
@@ -99,13 +123,7 @@ def metric_histograms(
     sd = stats_dict(stats)
     names = _scalar_metrics(sd, metrics)
     n = len(np.asarray(sd[names[0]])) if names else 0
-    varying, constant = [], []
-    for m in names:
-        v = np.asarray(sd[m], dtype=np.float64)
-        finite = v[np.isfinite(v)]
-        (
-            constant if finite.size and finite.min() == finite.max() and finite.size == v.size else varying
-        ).append(m)
+    varying, constant = split_constant(sd, names)
     panels = len(varying) + (1 if constant else 0)
     nrows = max(1, math.ceil(panels / ncols))
     fig, axs = new_figure(nrows, ncols, 4.2, 3.1)
@@ -121,7 +139,7 @@ def metric_histograms(
         ax.text(0.98, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.8", "alpha": 0.9})  # fmt: skip
         ax.set_title(m, fontsize=11, fontweight="bold")
-        ax.set_xlabel(f"{m} ({_UNITS[m]})" if m in _UNITS else m, fontsize=9)
+        ax.set_xlabel(axis_label(m), fontsize=9)
         ax.set_ylabel("images (log scale)" if log else "images", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
@@ -237,7 +255,7 @@ def channel_histograms(
                     ax.hist(v, bins=edges, density=True, histtype="step", linewidth=1.6, color=colors[ch],
                             label=f"channel {ch}")  # fmt: skip
             ax.set_title(f"{m} ({c}-channel images, n={n_c})", fontsize=10, fontweight="bold")
-            ax.set_xlabel(f"{m} ({_UNITS[m]})" if m in _UNITS else m, fontsize=9)
+            ax.set_xlabel(axis_label(m), fontsize=9)
             ax.set_ylabel("density", fontsize=9)
             ax.tick_params(labelsize=8)
             ax.grid(axis="y", alpha=0.3)

@@ -81,7 +81,7 @@ def write_report(
         extra_figures=extra_figures,
     )
     sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
-    figs.render()
+    figs.render(ctx.get_image)
     sections = [(anchor, heading, figs.fill(body)) for anchor, heading, body in sections]
 
     from .. import __version__
@@ -96,9 +96,6 @@ def write_report(
     page = html_document(title or "Data cleaning report", subtitle, sections)
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
-    written = {p.resolve() for p in figs.written}
-    for old in plot_dir.glob("*.png"):  # plots/ is the report's: drop the PNGs of an earlier report
-        if old.resolve() not in written:
-            old.unlink()
+    figs.remove_stale()  # plots/ is the report's: drop the figures of an earlier report
     logger.info("report written to %s (%d plots)", path, len(figs.written))
     return path

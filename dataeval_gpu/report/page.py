@@ -56,12 +56,20 @@ def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+#: the media types of the figure files a page embeds, by suffix
+MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+
+
 def figure_html(png: str | os.PathLike | bytes, caption: str = "", alt: str = "") -> str:
-    """An ``<figure>`` with the PNG (a path or bytes) embedded as base64."""
-    data = png if isinstance(png, bytes) else Path(png).read_bytes()
+    """An ``<figure>`` with the image embedded as base64: a PNG given as bytes, or a file
+    (``.png``, ``.jpg``, ``.svg``: the type follows the suffix)."""
+    if isinstance(png, bytes):
+        data, mime = png, "image/png"
+    else:
+        data, mime = Path(png).read_bytes(), MIME_TYPES.get(Path(png).suffix.lower(), "image/png")
     b64 = base64.b64encode(data).decode("ascii")
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{esc(alt or caption)}" src="data:image/png;base64,{b64}">{cap}</figure>'
+    return f'<figure><img alt="{esc(alt or caption)}" src="data:{mime};base64,{b64}">{cap}</figure>'
 
 
 def table_html(

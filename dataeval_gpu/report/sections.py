@@ -15,8 +15,17 @@ import pandas as pd
 
 from . import histograms, tables
 from .figures import FigureJobs
-from .grids import class_samples_grid, duplicates_grid, flagged_metric_grid, label_counts_plot, outliers_grid
+from .grids import (
+    GridSpec,
+    class_samples_spec,
+    duplicates_spec,
+    flagged_metric_spec,
+    label_counts_plot,
+    outliers_spec,
+)
 from .page import cards, esc, figure_html, note, table_html
+from .pilgrid import render_grid
+from .svgcharts import metric_histograms_svg
 
 __all__ = ["ReportContext", "SECTIONS", "make_context"]
 
@@ -78,6 +87,26 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
         by_metric=tables.flagged_by_metric(issues),
         label_stats=label_stats(labels, class_names) if labels else None,
         **options,
+    )
+
+
+def _grid(ctx: ReportContext, name: str, spec: GridSpec, caption: str) -> str:
+    """Ask for an image grid (drawn with Pillow, a JPEG): its placeholder."""
+    get_image = ctx.get_image
+    return ctx.figs.add(
+        name,
+        lambda p: render_grid(spec, get_image, p),
+        caption,
+        ext="jpg",
+        indices=spec.indices,
+        threaded=True,
+    )
+
+
+def _svg(ctx: ReportContext, name: str, make_svg: Any, caption: str) -> str:
+    """Ask for an SVG chart (``make_svg() -> str``): its placeholder."""
+    return ctx.figs.add(
+        name, lambda p: p.write_text(make_svg(), encoding="utf-8"), caption, ext="svg", threaded=True
     )
 
 
@@ -148,9 +177,10 @@ def labels_section(ctx: ReportContext) -> Section | None:
         )
     body += ctx.figs.add("labels", lambda p: label_counts_plot(ls, path=p), "Objects and images per class.")
     if ctx.get_image is not None:
-        body += ctx.figs.add(
+        body += _grid(
+            ctx,
             "class_samples",
-            lambda p: class_samples_grid(ls.image_indices_per_class, ctx.get_image, seed=ctx.seed, path=p),
+            class_samples_spec(ls.image_indices_per_class, seed=ctx.seed),
             f"One random image of each class (seed {ctx.seed}): the variety of backgrounds, brightness, framing.",
         )
     return ("labels", "Labels", body)
@@ -166,14 +196,13 @@ def statistics_section(ctx: ReportContext) -> Section | None:
         "the few extreme images a linear axis hides. Look for long tails, gaps before the edge bins and "
         "isolated bars."
     )
-    body += ctx.figs.add(
-        "histograms",
-        lambda p: histograms.metric_histograms(report.stats, path=p),
-        "Metric histograms (linear).",
+    body += _svg(
+        ctx, "histograms", lambda: metric_histograms_svg(report.stats), "Metric histograms (linear)."
     )
-    body += ctx.figs.add(
+    body += _svg(
+        ctx,
         "histograms_log",
-        lambda p: histograms.metric_histograms(report.stats, log=True, path=p),
+        lambda: metric_histograms_svg(report.stats, log=True),
         "Metric histograms (log y axis).",
     )
     ch = report.channel_stats if getattr(report, "channel_stats", None) else ctx.channel_stats
@@ -194,20 +223,16 @@ def statistics_section(ctx: ReportContext) -> Section | None:
 def _flagged_grids(ctx: ReportContext) -> str:
     body = ""
     for metric, idx in sorted(ctx.by_metric.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        body += f"<h3>{esc(metric)}</h3>" + ctx.figs.add(
-            f"flagged_{metric}",
-            lambda p, m=metric: flagged_metric_grid(
-                ctx.issues,
-                m,
-                ctx.get_image,
-                labels=ctx.labels_or_none,
-                class_names=ctx.class_names,
-                n=ctx.max_grid,
-                seed=ctx.seed,
-                path=p,
-            ),  # fmt: skip
-            f"{len(idx)} image(s) flagged for {metric}; sample ordered by value.",
+        spec = flagged_metric_spec(
+            ctx.issues,
+            metric,
+            labels=ctx.labels_or_none,
+            class_names=ctx.class_names,
+            n=ctx.max_grid,
+            seed=ctx.seed,
         )
+        caption = f"{len(idx)} image(s) flagged for {metric}; sample ordered by value."
+        body += f"<h3>{esc(metric)}</h3>" + _grid(ctx, f"flagged_{metric}", spec, caption)
     return body
 
 
@@ -274,20 +299,14 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
         for kind in ("exact", "near"):
             groups = dups.get(kind, [])
             if groups:
-                body += ctx.figs.add(
-                    f"duplicates_{kind}",
-                    lambda p, g=groups, k=kind: duplicates_grid(
-                        g,
-                        ctx.get_image,
-                        labels=ctx.labels_or_none,
-                        class_names=ctx.class_names,
-                        kind=k,
-                        max_groups=rows,
-                        path=p,
-                    ),  # fmt: skip
-                    f"{kind.capitalize()} duplicate groups, one per row (first {min(len(groups), rows)}"
-                    f" of {len(groups)}).",
+                spec = duplicates_spec(
+                    groups, labels=ctx.labels_or_none, class_names=ctx.class_names, kind=kind, max_groups=rows
                 )
+                caption = (
+                    f"{kind.capitalize()} duplicate groups, one per row (first {min(len(groups), rows)}"
+                    f" of {len(groups)})."
+                )
+                body += _grid(ctx, f"duplicates_{kind}", spec, caption)
     return ("duplicates", "Duplicates", body)
 
 
@@ -298,37 +317,20 @@ def _cluster_grids(ctx: ReportContext, cl: Mapping[str, Any]) -> str:
     for key, name in (("outliers", "Clusterer outliers"), ("potential_outliers", "Potential outliers")):
         idx = list(cl.get(key, []))
         if idx:
-            body += ctx.figs.add(
-                f"cluster_{key}",
-                lambda p, i=idx, t=name: outliers_grid(
-                    i,
-                    ctx.get_image,
-                    labels=ctx.labels_or_none,
-                    class_names=ctx.class_names,
-                    scores=scores,
-                    n=ctx.max_grid,
-                    seed=ctx.seed,
-                    title=t,
-                    path=p,
-                ),  # fmt: skip
-                f"{name}: {len(idx)}, shown with their labels.",
-            )
+            spec = outliers_spec(
+                idx, labels=ctx.labels_or_none, class_names=ctx.class_names, scores=scores, n=ctx.max_grid,
+                seed=ctx.seed, title=name,
+            )  # fmt: skip
+            body += _grid(ctx, f"cluster_{key}", spec, f"{name}: {len(idx)}, shown with their labels.")
     for key in ("duplicates", "potential_duplicates"):
         groups = cl.get(key, [])
         if groups:
-            body += ctx.figs.add(
-                f"cluster_{key}",
-                lambda p, g=groups, k=key: duplicates_grid(
-                    g,
-                    ctx.get_image,
-                    labels=ctx.labels_or_none,
-                    class_names=ctx.class_names,
-                    kind=k.replace("_", " "),
-                    max_groups=max(2, ctx.max_grid // 2),
-                    path=p,
-                ),  # fmt: skip
-                f"Embedding {key.replace('_', ' ')}: {len(groups)} group(s).",
-            )
+            spec = duplicates_spec(
+                groups, labels=ctx.labels_or_none, class_names=ctx.class_names, kind=key.replace("_", " "),
+                max_groups=max(2, ctx.max_grid // 2),
+            )  # fmt: skip
+            caption = f"Embedding {key.replace('_', ' ')}: {len(groups)} group(s)."
+            body += _grid(ctx, f"cluster_{key}", spec, caption)
     return body
 
 

@@ -223,15 +223,16 @@ def image_getter(images: Any = None, report: Any = None) -> ImageSource | None:
     ``images`` may already be such a callable, or anything indexable by dataset index (a list
     of arrays / tensors, a torch ``Dataset`` whose items are ``(image, ...)``).  Without it,
     the images are read from ``report.paths``: decoded with the measurement's rules (EXIF
-    orientation included), JPEGs at reduced size.  Each image is fetched once; uint8 images
-    are kept at thumbnail size (256 px).
+    orientation included), JPEGs at reduced size, several files at a time.  Each image is
+    fetched once; uint8 images are kept at thumbnail size (256 px).
     """
     if images is not None:
         if isinstance(images, ImageSource):
             return images
+        # the caller's source may not be thread-safe (an HDF5-backed Dataset): fetched one at a time
         if callable(images) and not hasattr(images, "__getitem__"):
-            return ImageSource(lambda i: images(int(i)))
-        return ImageSource(lambda i: _item_image(images[int(i)]))
+            return ImageSource(lambda i: images(int(i)), threads=1)
+        return ImageSource(lambda i: _item_image(images[int(i)]), threads=1)
     paths = getattr(report, "paths", None) if report is not None else None
     if paths and any(Path(str(p)).is_file() for p in list(paths.values())[:5]):
         return ImageSource(lambda i: load_thumbnail(paths[int(i)]))

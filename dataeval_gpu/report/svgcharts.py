@@ -79,8 +79,11 @@ def _panel(x: float, y: float, metric: str, values: np.ndarray, bins: int, log: 
                 - ph * (math.log10(max(c, ylo)) - math.log10(ylo)) / (math.log10(yhi) - math.log10(ylo))
             )
     else:
-        yticks = nice_ticks(0.0, max(cmax, 1.0) * 1.05)
-        ylo, yhi = 0.0, max(yticks[-1], cmax * 1.05, 1.0)
+        top = max(cmax, 1.0) * 1.05
+        yticks = nice_ticks(0.0, top)
+        if len(yticks) > 1 and yticks[-1] < top:  # end the axis on a labelled tick
+            yticks.append(2 * yticks[-1] - yticks[-2])
+        ylo, yhi = 0.0, max(yticks[-1], top)
 
         def ymap(c: float) -> float:
             return py + ph - ph * (c - ylo) / (yhi - ylo)

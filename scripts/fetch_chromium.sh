@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-install() { apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }
+install() { apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends chromium >/dev/null 2>&1; }
 if ! install; then
   apt-get update -qq >/dev/null 2>&1 || true
   install

@@ -6,9 +6,9 @@ does not import matplotlib for its grids.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,18 @@ _PNG_LEVEL = 1
 _JPEG = {"quality": 90, "subsampling": 0}
 
 
-@functools.lru_cache(maxsize=8)
+_local = threading.local()  # FreeType faces are not safe to share between threads: one set per thread
+
+
 def font(size: int, bold: bool = False) -> Any:
     """DejaVu Sans (matplotlib's font, read from its package without importing it) or Pillow's own."""
+    fonts = _local.__dict__.setdefault("fonts", {})
+    if (size, bold) not in fonts:
+        fonts[(size, bold)] = _load_font(size, bold)
+    return fonts[(size, bold)]
+
+
+def _load_font(size: int, bold: bool) -> Any:
     from PIL import ImageFont
 
     spec = importlib.util.find_spec("matplotlib")

@@ -23,6 +23,7 @@ run: $(STAMP)
 ## the default test suite (slow and CUDA-only tests excluded; parity tests included)
 test: $(STAMP)
 	-@bash scripts/fetch_fashion_mnist.sh >/dev/null 2>&1 || echo "(Fashion-MNIST not fetched: its guide test will skip)"
+	-@bash scripts/fetch_chromium.sh >/dev/null 2>&1 || echo "(Chromium not installed: the report's browser test will skip)"
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: $(STAMP) photos fashion

@@ -7,6 +7,8 @@ import io
 import re
 import shutil
 import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,8 @@ from dataeval_gpu.report import (
 )
 
 matplotlib = pytest.importorskip("matplotlib")
+
+EMBEDDED = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/svg+xml;base64,")
 
 # A small labelled set, detection style (hand-checked below):
 #   0: cat, dog   1: cat   2: (none)   3: dog, dog   4: bird   5: (none)   6: cat   7: bird, cat
@@ -315,8 +319,13 @@ def test_label_counts_plot(tmp_path: Path) -> None:
 def test_report_files(written: Path) -> None:
     out = written.parent
     assert written.name == "report.html"
-    plots = {p.stem for p in (out / "plots").glob("*.png")}
+    files = {p.stem: p.suffix for p in (out / "plots").iterdir()}
+    plots = set(files)
     assert {"labels", "class_samples", "histograms", "histograms_log", "channel_histograms"} <= plots
+    # charts the report draws itself are SVG, its image grids JPEG, the matplotlib ones PNG
+    assert files["histograms"] == files["histograms_log"] == ".svg"
+    assert files["class_samples"] == files["flagged_zero"] == files["duplicates_near"] == ".jpg"
+    assert files["labels"] == files["channel_histograms"] == ".png"
     assert {
         "flagged_brightness",
         "flagged_zero",
@@ -333,13 +342,20 @@ def test_report_self_contained(written: Path) -> None:
     page = written.read_text()
     # no external resource: every src / href is an embedded image or an in-page anchor
     for attr in re.findall(r'(?:src|href)="([^"]*)"', page):
-        assert attr.startswith(("data:image/png;base64,", "#")), attr[:60]
+        assert attr.startswith(EMBEDDED + ("#",)), attr[:60]
     assert "<script" not in page and "@import" not in page and "url(" not in page
-    pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(pngs) == len(list((written.parent / "plots").glob("*.png")))
-    for b64 in pngs:  # every embedded image decodes
-        with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
-            im.verify()
+    embedded = re.findall(r'src="data:image/([a-z+]+);base64,([^"]+)"', page)
+    assert len(embedded) == len(list((written.parent / "plots").iterdir()))
+    for kind, b64 in embedded:  # every embedded image decodes
+        data = base64.b64decode(b64)
+        if kind == "svg+xml":
+            root = ET.fromstring(data)
+            assert root.tag == "{http://www.w3.org/2000/svg}svg"
+            assert not [e for e in root.iter() if "href" in "".join(e.attrib)]  # no link out of the SVG
+        else:
+            with Image.open(io.BytesIO(data)) as im:
+                im.verify()
+                assert im.format == {"png": "PNG", "jpeg": "JPEG"}[kind]
 
 
 def test_report_content(written: Path) -> None:
@@ -389,14 +405,16 @@ def test_report_from_paths_without_labels(tmp_path: Path, images: list[np.ndarra
     path = write_report(rep, tmp_path / "out", max_grid=4)
     page = path.read_text()
     assert '<div class="v" id="count-exact">not run</div>' in page
-    assert "<h2>Labels</h2>" not in page and (tmp_path / "out" / "plots" / "flagged_brightness.png").exists()
+    assert "<h2>Labels</h2>" not in page and (tmp_path / "out" / "plots" / "flagged_brightness.jpg").exists()
     assert "img1.png" in page  # the flagged-images table names the file
 
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (scripts/fetch_chromium.sh; `make test` runs it)"
+)
 def test_report_in_headless_chromium(written: Path, tmp_path: Path) -> None:
     from PIL import Image
 
@@ -421,7 +439,11 @@ def test_report_in_headless_chromium(written: Path, tmp_path: Path) -> None:
     for name in CLASSES:
         assert re.search(rf"\b{name}\b", text)
     assert "Flagged images by class and metric" in text
-    assert dom.count("data:image/png;base64,") == len(list((written.parent / "plots").glob("*.png")))
+    for heading in ("Summary", "Labels", "Statistics", "Linter", "Duplicates", "Clusterer", "Settings"):
+        assert f">{heading}</h2>" in dom
+    assert len(re.findall(r"data:image/[a-z+]+;base64,", dom)) == len(
+        list((written.parent / "plots").iterdir())
+    )
     with Image.open(shot) as im:
         assert im.size == (1280, 2400)
         arr = np.asarray(im.convert("L"), dtype=np.float64)
@@ -439,4 +461,186 @@ def test_report_with_only_failures(tmp_path: Path) -> None:
     page = write_report(rep, tmp_path).read_text()
     assert '<div class="v" id="count-failed">1</div>' in page
     assert "<h2>Failed</h2>" in page and "could not be decoded" in page and "/data/a.jpg" in page
-    assert not list((tmp_path / "plots").glob("*.png"))
+    assert not list((tmp_path / "plots").iterdir())
+
+
+# ----------------------------------------------------------------------------- thumbnails (issue 11, bug c)
+def _pattern(h: int, w: int) -> np.ndarray:
+    """A smooth (JPEG-friendly) picture with no symmetry: gradients and a bright top-left block."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([255 * x / w, 255 * y / h, 128 + 60 * np.sin(x / 37.0)], axis=-1)
+    img[: h // 4, : w // 3] = (250, 250, 40)
+    return img.astype(np.uint8)
+
+
+def _exif_jpeg(path: Path, arr: np.ndarray, orientation: int, mode: str = "RGB") -> None:
+    from PIL import Image
+
+    im = Image.fromarray(arr)
+    im = im.convert(mode) if mode != "RGB" else im
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    im.save(path, quality=95, exif=exif.tobytes())
+
+
+def _resized(ref: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    from PIL import Image
+
+    planes = [
+        np.asarray(Image.fromarray(p).resize((shape[2], shape[1]), Image.Resampling.BILINEAR), np.float64)
+        for p in ref
+    ]
+    return np.stack(planes)
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_thumbnails_follow_the_measured_orientation(tmp_path: Path, orientation: int) -> None:
+    """A rotated JPEG is shown as it was measured (EXIF transposed), not as stored.
+
+    The reference is the measurement's own decoder (dataeval_gpu.io.decode_file); the grids'
+    pixels come from the report's image source reading ``report.paths``.
+    """
+    from dataeval_gpu.io import decode_file
+
+    path = tmp_path / f"rot{orientation}.jpg"
+    _exif_jpeg(path, _pattern(600, 900), orientation)  # stored 900 wide, 600 high
+    ref = decode_file(path).numpy()  # (3, H, W) as measured
+    rep = AuditReport(index=np.arange(1), stats={}, paths={0: str(path)})
+    thumb = image_getter(None, rep)(0)
+    ref_aspect = ref.shape[2] / ref.shape[1]
+    assert abs(thumb.shape[2] / thumb.shape[1] - ref_aspect) < 0.02, (thumb.shape, ref.shape)
+    diff = np.abs(thumb.astype(np.float64) - _resized(ref, thumb.shape))
+    assert diff.mean() < 4.0, diff.mean()  # the same picture, the same way round
+    turned = np.abs(thumb.astype(np.float64) - _resized(np.rot90(ref, 2, axes=(1, 2)).copy(), thumb.shape))
+    assert turned.mean() > 30  # the check can tell a picture from its half turn
+    assert thumb.shape[0] == 3 and max(thumb.shape[1:]) == 256  # a thumbnail, not the full image
+
+
+def test_thumbnails_keep_the_measured_channels(tmp_path: Path) -> None:
+    """Grey JPEGs stay one channel (as measured); CMYK JPEGs and PNGs go through the measurement's decoder."""
+    from PIL import Image
+
+    from dataeval_gpu.io import decode_file
+    from dataeval_gpu.report.plots import load_thumbnail
+
+    grey = tmp_path / "grey.jpg"
+    _exif_jpeg(grey, _pattern(400, 700), 6, mode="L")
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.fromarray(_pattern(300, 500)).convert("CMYK").save(cmyk, quality=95)
+    png = tmp_path / "big.png"
+    Image.fromarray(_pattern(300, 800)).save(png)
+    for path in (grey, cmyk, png):
+        ref = decode_file(path).numpy()
+        thumb = load_thumbnail(path)
+        assert thumb.shape[0] == ref.shape[0] and thumb.dtype == ref.dtype, path.name
+        assert abs(thumb.shape[2] / thumb.shape[1] - ref.shape[2] / ref.shape[1]) < 0.02, path.name
+        assert np.abs(thumb.astype(np.float64) - _resized(ref, thumb.shape)).mean() < 4.0, path.name
+
+
+def test_each_image_is_fetched_once(report: AuditReport, images: list[np.ndarray], tmp_path: Path) -> None:
+    """Images shown in several grids (0: two metrics; 1 and 6: exact and cluster duplicates) are fetched once."""
+    calls: dict[int, int] = {}
+
+    def get(i: int) -> np.ndarray:
+        calls[i] = calls.get(i, 0) + 1
+        return images[i]
+
+    write_report(report, tmp_path, images=get, max_grid=6, seed=3)
+    assert {0, 1, 6} <= set(calls)
+    assert max(calls.values()) == 1, calls
+
+
+# ----------------------------------------------------------------------------- the report's own renderers
+def test_pillow_grid_places_the_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dataeval_gpu.report.grids import duplicates_spec
+    from dataeval_gpu.report.pilgrid import render_grid
+
+    red = np.zeros((3, 50, 80), np.uint8)
+    red[0] = 255
+    blue = np.zeros((3, 120, 60), np.uint8)
+    blue[2] = 200
+    imgs = {3: red, 9: blue}
+    spec = duplicates_spec([[9, 3]], labels={3: 0, 9: 1}, class_names=["cat", "dog"])
+    assert spec.rows == [[(3, "group 1 (2 images)\n#3 · cat"), (9, "#9 · dog")]]
+    out = render_grid(spec, lambda i: imgs[i] if i in imgs else 1 / 0, tmp_path / "g.png")
+    with Image.open(out) as im:
+        arr = np.asarray(im.convert("RGB")).astype(int)
+    cw, ch = 230, 280  # 2.3 x 2.8 inch cells at 100 px per inch
+    x_off = (arr.shape[1] - 2 * cw) // 2
+    top = 55 + 52  # figure title band, cell title
+    box_h = ch - 52 - 6
+    centre = lambda c: arr[top + box_h // 2, x_off + c * cw + cw // 2]  # noqa: E731
+    assert centre(0).tolist() == [255, 0, 0]  # image 3 (the group is sorted) in the first cell
+    assert centre(1).tolist() == [0, 0, 200]
+    assert arr.shape[0] == 55 + ch  # one row
+    # an unreadable image draws a note instead of stopping the grid
+    spec.rows[0].append((99, "#99"))
+    render_grid(spec, lambda i: imgs[i] if i in imgs else 1 / 0, tmp_path / "g.jpg")
+    with Image.open(tmp_path / "g.jpg") as im:
+        assert im.format == "JPEG"
+
+
+def test_nice_ticks_hand_checked() -> None:
+    from dataeval_gpu.report.svgcharts import nice_ticks
+
+    assert nice_ticks(0, 10) == [0, 2, 4, 6, 8, 10]
+    np.testing.assert_allclose(nice_ticks(0.13, 0.97), [0.2, 0.4, 0.6, 0.8])
+    assert nice_ticks(-3, 3, 6) == [-3, -2, -1, 0, 1, 2, 3]
+    assert nice_ticks(0, 1000, 4) == [0, 250, 500, 750, 1000]
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_svg_histograms_bars_match_numpy(log: bool) -> None:
+    from dataeval_gpu.report.svgcharts import metric_histograms_svg
+
+    rng = np.random.default_rng(0)
+    stats = {"brightness": rng.random(500), "entropy": rng.normal(3, 1, 500), "depth": np.full(500, 8)}
+    stats["entropy"][:3] = np.nan
+    root = ET.fromstring(metric_histograms_svg(stats, log=log))
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(ns + "text")]
+    assert "brightness" in texts and "entropy" in texts and "constant metrics" in texts
+    assert "brightness (mean of scaled pixels, 0–1)" in texts and "depth = 8" in texts
+    assert "n=497, 3 not finite" in texts
+    assert texts.count("images (log scale)" if log else "images") == 2
+    bars = [r for r in root.iter(ns + "rect") if r.get("fill") == "#3b6ea8"]
+    counts = [np.histogram(stats[m][np.isfinite(stats[m])], bins=20)[0] for m in ("brightness", "entropy")]
+    nonzero = np.concatenate([c[c > 0] for c in counts])
+    assert len(bars) == len(nonzero)
+    heights = np.array([float(r.get("height")) for r in bars])
+    if log:  # height grows with log(count / 0.7)
+        np.testing.assert_allclose(heights[: len(counts[0][counts[0] > 0])] / np.log10(counts[0][counts[0] > 0] / 0.7),
+                                   heights[0] / np.log10(counts[0][counts[0] > 0][0] / 0.7), rtol=0.02)  # fmt: skip
+    else:  # height proportional to the count within a panel
+        first = counts[0][counts[0] > 0]
+        np.testing.assert_allclose(heights[: len(first)] / first, heights[0] / first[0], rtol=0.02)
+
+
+def test_report_without_labels_draws_nothing_with_matplotlib(
+    report: AuditReport, images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grids (Pillow) and metric histograms (SVG) are drawn by the report itself; matplotlib only
+    draws the label bars and the per-channel histograms, and importing the package does not load it."""
+    from matplotlib.figure import Figure
+
+    saved: list[str] = []
+    original = Figure.savefig
+
+    def counting(self: Figure, fname: object, *args: object, **kwargs: object) -> None:
+        saved.append(Path(str(fname)).stem)
+        original(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", counting)
+    unlabelled = AuditReport(
+        index=report.index, stats=report.stats, hashes=report.hashes, issues=ISSUES, duplicates=DUPLICATES,
+        clusters=CLUSTERS, config=report.config,
+    )  # fmt: skip
+    page = write_report(unlabelled, tmp_path / "a", images=images).read_text()
+    assert saved == [] and "could not be drawn" not in page
+    write_report(report, tmp_path / "b", images=images, channel_stats=channelstats(images))
+    assert sorted(saved) == ["channel_histograms", "labels"]
+    code = "import sys, dataeval_gpu.report; print('matplotlib' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "False", run.stderr[-2000:]

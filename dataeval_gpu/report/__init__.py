@@ -8,7 +8,8 @@ own too (plain dicts and arrays in, DataFrames and Figures out).  matplotlib (th
 extra) is imported only when a plot is drawn.
 """
 
-from .html import figure_html, html_document, table_html, write_report
+from .html import write_report
+from .page import figure_html, html_document, table_html
 from .plots import (
     channel_histograms,
     class_samples_grid,

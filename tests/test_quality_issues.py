@@ -61,7 +61,7 @@ def test_scores_follow_their_definitions() -> None:
     # hand-made metrics: the scores are the documented formulas, the relative ones against medians
     m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
     m["grey_p99"] = torch.tensor([1.0, 0.8, 0.8, 0.1], dtype=torch.float64)
-    m["sharpness"] = torch.tensor([0.7, 0.4, 0.9, 0.9], dtype=torch.float64)
+    m["norm_sharpness"] = torch.tensor([0.7, 0.4, 0.9, 0.9], dtype=torch.float64)
     m["coarse_sharpness"] = torch.tensor([0.7, 0.9, 0.2, 0.9], dtype=torch.float64)
     m["channel_spread"] = torch.tensor([0.1, 0.0, 0.0, 0.0], dtype=torch.float64)
     m["width"] = torch.tensor([100.0, 100.0, 400.0, 100.0], dtype=torch.float64)

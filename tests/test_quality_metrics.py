@@ -48,7 +48,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         out["colourfulness"] = out["channel_spread"] = 0.0
     # sharpness: two Laplacian-pyramid bands of the working image (scipy's 'mirror' = reflect)
     h, w = g.shape
-    out["sharpness"], out["detail"] = _ref_sharpness(g, working_side)
+    out["norm_sharpness"], out["detail"] = _ref_sharpness(g, working_side)
     out["coarse_sharpness"] = _ref_sharpness(g, 64)[0]
     # Immerkaer on 0..255 grey, valid positions only
     n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
@@ -124,7 +124,7 @@ def test_hand_checked_cases() -> None:
     # pure red: rg = 255, yb = 127.5 everywhere: no spread, mean term 0.3 * hypot(255, 127.5)
     assert float(m["colourfulness"][2]) == pytest.approx(0.3 * math.hypot(255, 127.5), rel=1e-6)
     assert float(m["colourfulness"][0]) == 0.0
-    for key in ("sharpness", "detail", "noise", "noise_robust"):
+    for key in ("norm_sharpness", "detail", "noise", "noise_robust"):
         assert float(m[key][1]) == 0.0, key
     assert float(m["grey_p50"][1]) == pytest.approx(77 / 255)
     assert float(m["blockiness"][1]) == 1.0  # flat: no steps anywhere
@@ -136,8 +136,8 @@ def test_resolution_normalised_sharpness() -> None:
     small = _photo_like(rng, 1, 256, 256).astype(np.float64)
     big = np.repeat(np.repeat(small, 4, axis=1), 4, axis=2)  # area-downscales back to `small`
     m = quality_metrics([torch.from_numpy(small), torch.from_numpy(big)])
-    assert float(m["sharpness"][0]) == pytest.approx(float(m["sharpness"][1]), rel=1e-9)
-    assert float(m["sharpness"][0]) == pytest.approx(ref_metrics(small)["sharpness"], rel=1e-9)
+    assert float(m["norm_sharpness"][0]) == pytest.approx(float(m["norm_sharpness"][1]), rel=1e-9)
+    assert float(m["norm_sharpness"][0]) == pytest.approx(ref_metrics(small)["norm_sharpness"], rel=1e-9)
 
 
 def test_blur_lowers_sharpness_and_noise_is_measured() -> None:
@@ -147,7 +147,7 @@ def test_blur_lowers_sharpness_and_noise_is_measured() -> None:
     flat = np.full((1, 200, 240), 128.0)
     noisy = np.clip(flat + rng.normal(0, 10, flat.shape), 0, 255).round().astype(np.uint8)
     m = quality_metrics([img, blurred, noisy])
-    assert float(m["sharpness"][1]) < 0.5 * float(m["sharpness"][0])
+    assert float(m["norm_sharpness"][1]) < 0.5 * float(m["norm_sharpness"][0])
     # Immerkaer on pure Gaussian noise of sigma 10 (rounding adds ~0.3): within 5 %
     assert float(m["noise"][2]) == pytest.approx(10.0, rel=0.05)
     assert float(m["noise_robust"][2]) == pytest.approx(10.0, rel=0.05)

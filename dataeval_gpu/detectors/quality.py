@@ -13,7 +13,7 @@ dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brigh
                    relative: the image's highlights        image under 22 % of the dataset's
                    against the dataset's                   typical highlights), or grey_p99 < 0.03
 light              ``grey_p01`` (the darkest 1 %)         score >= 0.22 and bright_clipped >= 0.15
-blurry             ``1 - min(sharpness,                   score > 0.53 (sharpness < 0.47, or
+blurry             ``1 - min(norm_sharpness,              score > 0.53 (norm_sharpness < 0.47, or
                    coarse_sharpness + 0.11)``              coarse_sharpness < 0.36: upscaled)
 noisy              ``noise`` (Immerkær σ, grey levels)    score > 11
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.995 (channels within ~1 level)
@@ -71,7 +71,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 DARK_ABSOLUTE_P99 = 0.03
 #: second condition of ``light``: at least this share of pixels clipped white
 LIGHT_MIN_CLIPPED = 0.15
-#: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``sharpness``
+#: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
@@ -106,7 +106,7 @@ def issue_scores(
     scores = {
         "dark": 1.0 - m["grey_p99"] / p99_ref,
         "light": m["grey_p01"].copy(),
-        "blurry": 1.0 - np.minimum(m["sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
+        "blurry": 1.0 - np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
         "noisy": m["noise"].copy(),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
         "low_information": 8.0 - m["grey_entropy"],

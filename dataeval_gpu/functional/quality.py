@@ -15,16 +15,16 @@ Definitions (sources and units in ``docs/quality.md``):
   (population std).  0 for grey images.
 * ``channel_spread`` - mean over pixels of ``max(R, G, B) - min(R, G, B)`` in [0, 1]: 0 when
   the three channels are equal (a grey photo stored as RGB), 0 for one-channel images.
-* ``sharpness`` - resolution-normalised: the grey image is area-downscaled so that its short
+* ``norm_sharpness`` - resolution-normalised: the grey image is area-downscaled so that its short
   side is at most :data:`WORKING_SIDE` (256) px, then split into two Laplacian-pyramid bands
   (finest: ``g - G(g)``, next: ``d - G(d)`` with ``d`` the 2×2 mean of ``g`` and ``G`` the
-  5-tap binomial blur, reflect padding).  ``sharpness = sqrt(E0 / E1)``, the RMS ratio of
+  5-tap binomial blur, reflect padding).  ``norm_sharpness = sqrt(E0 / E1)``, the RMS ratio of
   the finest band to the next.  Natural photos have about equal energy per octave (a 1/f
   amplitude spectrum), so a sharp photo scores near 1 at any size and any contrast; blur
   removes the finest octave first (σ = 2 px: < 0.2).  0 for a constant image.
 * ``coarse_sharpness`` - the same ratio at a working short side of :data:`COARSE_SIDE` (64) px:
   an image upscaled from a thumbnail has no detail between its own pixel scale and the
-  thumbnail's, so it scores low here even when ``sharpness`` sees the upscaler's kinks.
+  thumbnail's, so it scores low here even when ``norm_sharpness`` sees the upscaler's kinks.
 * ``detail`` - ``sqrt(E0)``, the RMS of the finest band at the working resolution (grey
   0..1 units): the "Laplacian energy" kind of sharpness, contrast dependent.
 * ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey:
@@ -64,7 +64,7 @@ __all__ = [
     "quality_metrics_batch",
 ]
 
-#: short side (px) of the working resolution of ``sharpness`` and ``detail``
+#: short side (px) of the working resolution of ``norm_sharpness`` and ``detail``
 WORKING_SIDE = 256
 #: short side (px) of the working resolution of ``coarse_sharpness``
 COARSE_SIDE = 64
@@ -72,7 +72,7 @@ COARSE_SIDE = 64
 QUALITY_KEYS = (
     "colourfulness",
     "channel_spread",
-    "sharpness",
+    "norm_sharpness",
     "coarse_sharpness",
     "detail",
     "noise",
@@ -230,7 +230,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     sharp, detail = _sharpness(g, working_side)
     coarse, _ = _sharpness(g, min(COARSE_SIDE, working_side))
     noise, noise_robust = _noise(g255)
-    out = {"colourfulness": colour, "channel_spread": spread, "sharpness": sharp, "detail": detail}
+    out = {"colourfulness": colour, "channel_spread": spread, "norm_sharpness": sharp, "detail": detail}
     out["coarse_sharpness"] = coarse
     out.update(noise=noise, noise_robust=noise_robust)
     out.update(_levels(g))
@@ -251,7 +251,7 @@ def quality_metrics(
     images : sequence of (C, H, W) / (H, W) arrays, tensors or PIL images, or (N, C, H, W)
         Sizes and dtypes may differ; same-shape images are measured together (``chunk`` at a time).
     working_side : int
-        Short side of the working resolution of ``sharpness`` and ``detail``.
+        Short side of the working resolution of ``norm_sharpness`` and ``detail``.
     device : str or torch.device, optional
         Where the metrics are computed (default: where each image is).
 

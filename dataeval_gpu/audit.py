@@ -27,6 +27,7 @@ from .accumulators.stats import ImageStatsAccumulator, images_from_batch
 from .batching import iter_batches, resolve_device
 from .errors import DataEvalGPUError, InvalidArgumentError
 from .flags import ImageStat, to_distinct
+from .functional import registry
 from .functional.stats import IMAGE_KEYS
 from .progress import progress_bar
 
@@ -34,12 +35,8 @@ __all__ = ["DataAudit", "AuditReport", "scan", "is_out_of_memory"]
 
 logger = logging.getLogger(__name__)
 
-#: metrics the summary table shows (scalar, 0.65 names then 1.x)
-SUMMARY_KEYS = (
-    "width", "height", "channels", "size", "aspect_ratio", "depth", "brightness", "blurriness",
-    "missing", "zero", "mean", "std", "var", "skew", "kurtosis", "entropy",
-    "darkness", "contrast", "sharpness", "zeros",
-)  # fmt: skip
+#: metrics the summary table shows (the registry's scalar metrics: 0.65 names, then 1.x, then later ones)
+SUMMARY_KEYS = registry.scalar_names()
 
 # test hook: a callable(batch_len) that may raise to simulate running out of memory
 _FAULT_INJECTOR: Any = None
@@ -500,8 +497,7 @@ class DataAudit:
         # Linter on the accumulated statistics (positions → dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
-        lint.stats = StatsOutput(**{k: v for k, v in stats.items() if k in wanted})
-        report.issues = {int(index[p]): m for p, m in lint._get_outliers().items()}
+        report.issues = {int(index[p]): m for p, m in lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted})).issues.items()}
         if self.hashes:
             from .functional.hashing import hash_hex
 

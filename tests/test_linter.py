@@ -126,3 +126,24 @@ def test_parity_with_dataeval_065_on_same_stats(lint_images, method):
         warnings.simplefilter("ignore")
         ref_full = RefLinter(RefStat.ALL_STATS, outlier_method=method).evaluate(lint_images).issues
     assert set(full) == set(int(k) for k in ref_full)
+
+
+def test_evaluate_stats_lints_given_statistics(lint_images):
+    stats = imagestats(lint_images, ImageStat.ALL_PROPERTIES | ImageStat.ALL_VISUALS)
+    want = _numpy_reference(stats.dict(), "modzscore", None)
+    assert want  # the fixture has outliers
+    assert Linter().evaluate_stats(stats).issues == want
+    # a plain mapping of arrays works too, and _get_outliers (0.65's name) is the same call
+    lint = Linter()
+    assert lint.evaluate_stats(dict(stats.dict())).issues == want
+    lint.stats = stats
+    assert lint._get_outliers() == want
+    assert Linter().evaluate(lint_images).issues == want
+
+
+def test_evaluate_stats_checks_label_count():
+    stats = {"brightness": np.array([0.1, 0.2, 0.3])}
+    with pytest.raises(InvalidArgumentError, match="2 labels for 3 images"):
+        Linter(class_wise=True).evaluate_stats(stats, labels=[0, 1])
+    out = Linter(class_wise=True).evaluate_stats({"brightness": np.array([0.5] * 9 + [0.9] + [0.9] * 9 + [0.1])}, labels=[0] * 10 + [1] * 10)
+    assert out.issues == {9: {"brightness": 0.9}, 19: {"brightness": 0.1}}

@@ -259,3 +259,30 @@ def test_cuda_equals_cpu(photos, synthetic):
         assert np.all(ref.close(gpu[k].cpu().numpy(), cpu[k].numpy(), rtol=1e-9, atol=1e-9)), k
     for k in cpu_ch:
         assert np.all(ref.close(gpu_ch[k].cpu().numpy(), cpu_ch[k].numpy(), rtol=1e-9, atol=1e-9)), k
+
+
+def test_rows_stored_after_compute_count_as_an_update():
+    # the feed loop computes a batch's rows first and stores them after (out-of-memory retry):
+    # through the public update(), torchmetrics counts it and drops its cached result
+    acc = ImageStatsAccumulator()
+    a = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+    acc.update(a, indices=[0, 1])
+    assert acc.update_count == 1
+    assert acc.compute()["index"].tolist() == [0, 1]
+    rows = acc.batch_rows([torch.full((1, 4, 4), 255, dtype=torch.uint8)])
+    assert acc.update_count == 1  # computing rows stores nothing
+    acc.append_rows(torch.tensor([7]), rows)
+    assert acc.update_count == 2
+    res = acc.compute()  # not the cached result of the first compute()
+    assert res["index"].tolist() == [0, 1, 7]
+    assert res["mean"].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_accumulator_keeps_only_the_asked_metrics():
+    acc = ImageStatsAccumulator(metrics=["darkness", "width"])
+    acc.update(torch.full((3, 1, 4, 6), 51, dtype=torch.uint8))
+    res = acc.compute()
+    assert sorted(res) == ["darkness", "index", "width"]
+    assert res["darkness"].tolist() == [51.0] * 3 and res["width"].tolist() == [6] * 3
+    with pytest.raises(ValueError, match="unknown"):
+        ImageStatsAccumulator(metrics=["colourfulness_typo"])

@@ -58,10 +58,11 @@ class ImageStatsAccumulator(Metric):
 
     Parameters
     ----------
-    per_image : keep the per-image statistics (``IMAGE_KEYS``).
+    per_image : keep the per-image statistics (``IMAGE_KEYS``, or ``metrics``).
     per_channel : keep the per-channel statistics (``CHANNEL_KEYS``).
     hashes : keep xxhash and pchash of each image (xxhash reads the CPU bytes: a batch on
         the GPU is copied to the host once for it).
+    metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
 
     Examples
     --------
@@ -78,15 +79,27 @@ class ImageStatsAccumulator(Metric):
     higher_is_better = None
     is_differentiable = False
 
-    def __init__(self, per_image: bool = True, per_channel: bool = False, hashes: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        per_image: bool = True,
+        per_channel: bool = False,
+        hashes: bool = False,
+        metrics: Sequence[str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
+        if metrics is not None:
+            unknown = [m for m in metrics if m not in IMAGE_KEYS]
+            if unknown:
+                raise InvalidArgumentError(f"metrics: unknown {unknown}; registered: {list(IMAGE_KEYS)}")
+        self.metric_names = IMAGE_KEYS if metrics is None else tuple(k for k in IMAGE_KEYS if k in metrics)
         self.per_image = per_image
         self.per_channel = per_channel
         self.hashes = hashes
         self._next_index = 0
         self.add_state("index", default=[], dist_reduce_fx="cat")
         if per_image:
-            for key in IMAGE_KEYS:
+            for key in self.metric_names:
                 self.add_state(key, default=[], dist_reduce_fx="cat")
         if hashes:
             for key in HASH_KEYS:
@@ -97,12 +110,26 @@ class ImageStatsAccumulator(Metric):
             for key in CHANNEL_KEYS:
                 self.add_state(f"ch_{key}", default=[], dist_reduce_fx="cat")
 
-    def update(self, images: Any, indices: torch.Tensor | Sequence[int] | None = None) -> None:  # type: ignore[override]
+    def update(  # type: ignore[override]
+        self,
+        images: Any = None,
+        indices: torch.Tensor | Sequence[int] | None = None,
+        *,
+        rows: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` / ``(H, W)`` images.
 
         ``indices`` are the dataset indices of the batch's images; without them the images
-        are numbered in arrival order.
+        are numbered in arrival order.  ``rows`` instead of ``images``: store rows already
+        computed by :meth:`batch_rows` for the images with dataset ``indices``.
         """
+        if rows is not None:
+            if indices is None or images is not None:
+                raise InvalidArgumentError("update(rows=...) takes the rows' indices and no images")
+            self._store(torch.as_tensor(indices, dtype=torch.int64).reshape(-1).to(self.device), rows)
+            return
+        if images is None:
+            raise InvalidArgumentError("update() needs images (or rows= with their indices)")
         n_in = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else (
             1 if isinstance(images, torch.Tensor) else len(images)
         )
@@ -120,15 +147,16 @@ class ImageStatsAccumulator(Metric):
         imgs = [t.to(dev, non_blocking=True) if t.device != dev else t for t in imgs]
         # compute everything first, append after: a failure (e.g. out of memory) leaves the
         # state untouched, so the caller can split the batch and retry
-        rows = self.batch_rows(imgs)
-        self.append_rows(idx.to(dev), rows)
+        self._store(idx.to(dev), self.batch_rows(imgs))
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """The state rows of validated images (on this metric's device), without storing them."""
-        st, ch = image_statistics(imgs, per_image=self.per_image, per_channel=self.per_channel)
+        st, ch = image_statistics(
+            imgs, per_image=self.per_image, per_channel=self.per_channel, metrics=self.metric_names
+        )
         rows: dict[str, torch.Tensor] = {}
         if self.per_image:
-            for key in IMAGE_KEYS:
+            for key in self.metric_names:
                 rows[key] = st[key]
         if self.hashes:
             from ..functional.hashing import perceptual_hash, xxhash64
@@ -145,10 +173,14 @@ class ImageStatsAccumulator(Metric):
         return rows
 
     def append_rows(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
-        """Store rows computed by :meth:`batch_rows` for the images with dataset indices ``idx``."""
-        # what torchmetrics' update() wrapper does: drop the cached compute() result, count the update
-        self._computed = None
-        self._update_count += 1
+        """Store rows computed by :meth:`batch_rows` for the images with dataset indices ``idx``.
+
+        Goes through :meth:`update` (torchmetrics' wrapper drops the cached result and counts
+        the update), so a state computed first and stored after behaves as a plain update.
+        """
+        self.update(indices=idx, rows=rows)
+
+    def _store(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
         self.index.append(idx)
         for key, val in rows.items():
             if key == "_row_image":
@@ -172,7 +204,7 @@ class ImageStatsAccumulator(Metric):
     def compute(self) -> dict[str, torch.Tensor]:
         """Dict of tensors sorted by dataset index, each index once.
 
-        Per-image keys as :data:`IMAGE_KEYS` (plus ``HASH_KEYS`` with ``hashes``) with
+        Per-image keys as :data:`IMAGE_KEYS` or ``metrics`` (plus ``HASH_KEYS`` with ``hashes``) with
         ``"index"``; per-channel keys prefixed ``ch_`` with ``ch_index`` and ``ch_channel``.
         """
         out: dict[str, torch.Tensor] = {}
@@ -182,7 +214,7 @@ class ImageStatsAccumulator(Metric):
         index = index.to(torch.int64)
         sel = first_of_each(index)
         out["index"] = index[sel]
-        keys = (IMAGE_KEYS if self.per_image else ()) + (HASH_KEYS if self.hashes else ())
+        keys = (self.metric_names if self.per_image else ()) + (HASH_KEYS if self.hashes else ())
         for key in keys:
             val = self._cat(getattr(self, key))
             if val is not None:

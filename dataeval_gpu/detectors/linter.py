@@ -17,14 +17,14 @@ Only 1-D metrics whose spread is non-zero are linted.  ``class_wise=True`` with 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..flags import ImageStat, verify_supported
+from ..flags import METRIC_FLAGS, ImageStat, verify_supported
 from ..metrics.stats import StatsOutput, imagestats
 
 __all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores"]
@@ -90,8 +90,9 @@ class Linter:
 
     Parameters
     ----------
-    flags : the statistics to lint (within ``ImageStat.ALL_STATS``; DataEval 1.x's
-        ``ALL_V1`` too); default ``ALL_PROPERTIES | ALL_VISUALS`` as in 0.65.
+    flags : the statistics to lint: any registered metric (``flags.METRIC_FLAGS``: 0.65's
+        ``ALL_STATS``, DataEval 1.x's ``ALL_V1``, later metrics); default
+        ``ALL_PROPERTIES | ALL_VISUALS`` as in 0.65.
     outlier_method : ``"modzscore"`` (default), ``"zscore"`` or ``"iqr"``.
     outlier_threshold : the method's threshold; its default when None.
     adaptive : DataEval 1.x's adaptive threshold: per metric, raise the threshold so at most
@@ -121,7 +122,7 @@ class Linter:
         device: Any = None,
         progress: bool | None = None,
     ) -> None:
-        verify_supported(flags, ImageStat.ALL_STATS | ImageStat.ALL_V1)
+        verify_supported(flags, METRIC_FLAGS)
         if outlier_method not in _DEFAULTS:
             raise InvalidArgumentError(
                 f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {outlier_method!r}"
@@ -151,8 +152,37 @@ class Linter:
         t = self._threshold(values)
         return outlier_mask(values, self.outlier_method, t), t
 
+    def evaluate_stats(
+        self, stats: StatsOutput | Mapping[str, Any], labels: Sequence[Any] | np.ndarray | None = None
+    ) -> LinterOutput:
+        """Lint statistics already computed: ``stats`` is a :class:`StatsOutput` or a mapping
+        {metric: array with one value per image}; ``labels`` (one per image) for ``class_wise``.
+
+        Every 1-D metric given is linted (the ``flags`` choose what :meth:`evaluate` computes).
+        Image indices in the result are positions in the arrays.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Linter().evaluate_stats({"brightness": np.array([0.5] * 9 + [0.9])}).issues
+        {9: {'brightness': 0.9}}
+        """
+        self.stats = stats  # type: ignore[assignment]
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None:
+            values = stats.dict() if hasattr(stats, "dict") else dict(stats)
+            n = len(next(iter(values.values()), []))
+            if len(self.labels) != n:
+                raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
+        return LinterOutput(self._lint())
+
     def _get_outliers(self) -> dict[int, dict[str, float]]:
-        """Lint ``self.stats`` (the guide assigns ``lint.stats = imagestats(...)`` and calls this)."""
+        """DataEval 0.65's name: lint ``self.stats`` (the guide assigns ``lint.stats = imagestats(...)``
+        and calls this).  Same as ``evaluate_stats(self.stats, self.labels).issues``."""
+        return self.evaluate_stats(self.stats, self.labels).issues
+
+    def _lint(self) -> dict[int, dict[str, float]]:
+        """{position: {metric: value}} of ``self.stats`` (``self.labels`` for ``class_wise``)."""
         flagged: dict[int, dict[str, float]] = {}
         self.thresholds = {}
         stats = self.stats.dict() if hasattr(self.stats, "dict") else dict(self.stats)
@@ -186,12 +216,5 @@ class Linter:
 
         ``labels`` (one per image) are needed for ``class_wise``.
         """
-        self.stats = imagestats(
-            images, self.flags, batch_size=self.batch_size, device=self.device, progress=self.progress
-        )
-        self.labels = None if labels is None else np.asarray(labels)
-        if self.labels is not None:
-            n = len(next(iter(self.stats.dict().values()), []))
-            if len(self.labels) != n:
-                raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
-        return LinterOutput(self._get_outliers())
+        stats = imagestats(images, self.flags, batch_size=self.batch_size, device=self.device, progress=self.progress)
+        return self.evaluate_stats(stats, labels)

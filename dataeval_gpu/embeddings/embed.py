@@ -33,6 +33,7 @@ from torch import nn
 
 from ..batching import as_image, iter_batches, resolve_device
 from ..errors import ImageShapeError, InvalidArgumentError
+from ..functional.bitdepth import bit_depth, depth_scale
 from .models import efficientnet_lite0, preprocess_config
 
 __all__ = ["Embedder", "embed", "preprocess_images", "default_model"]
@@ -42,8 +43,6 @@ _log = logging.getLogger(__name__)
 #: images per forward pass (fixed so results do not depend on the caller's batch size)
 CPU_CHUNK = 8
 CUDA_CHUNK = 64
-
-_DEPTHS = (1, 8, 12, 16, 32)
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,17 +66,9 @@ def _scale_factor(x: torch.Tensor) -> torch.Tensor:
         return torch.ones(b, device=x.device)
     if flat.dtype in (torch.uint16, torch.uint32):  # no amax kernels for these on the CPU
         flat = flat.to(torch.int64)
-    mx = flat.amax(dim=1).to(torch.float64)
-    mn = flat.amin(dim=1).to(torch.float64)
-    factor = torch.ones(b, dtype=torch.float64, device=x.device)
-    assigned = torch.zeros(b, dtype=torch.bool, device=x.device)
-    for d in _DEPTHS:
-        hit = (~assigned) & (mx < 2.0**d)
-        if d > 1:
-            factor = torch.where(hit, 1.0 / (2.0**d - 1), factor)
-        assigned |= hit
-    factor = torch.where(assigned, factor, 1.0 / (2.0**32 - 1))
-    factor = torch.where(mn < 0, torch.ones_like(factor), factor)
+    depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1))
+    # x / (2**d - 1) for d > 1; unchanged at depth 1 and (negative values) depth 0
+    factor = torch.where(depth > 1, 1.0 / depth_scale(depth), torch.ones_like(depth, dtype=torch.float64))
     return factor.to(torch.float32)
 
 

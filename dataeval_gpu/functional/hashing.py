@@ -31,6 +31,7 @@ import torch
 
 from ..errors import ImageShapeError, InvalidArgumentError
 from . import _resample_cpu as _rcpu
+from .bitdepth import bit_depth
 
 __all__ = [
     "HASH_SIZE",
@@ -62,7 +63,6 @@ MIN_SIDE = HASH_SIZE + 1
 
 _PRECISION_BITS = 22  # Pillow's fixed point for 8-bit resampling: 32 - 8 - 2
 _LANCZOS_SUPPORT = 3.0
-_BIT_DEPTHS = (1, 8, 12, 16, 32)
 _U64 = (1 << 64) - 1
 _SIGN = -(1 << 63)
 # the most elements one float64 stack of grey images may hold (128 MiB)
@@ -210,12 +210,7 @@ def _rescale_uint8(grey: torch.Tensor) -> torch.Tensor:
     flat = grey.reshape(b, -1)
     pmin = flat.amin(dim=1)
     pmax = flat.amax(dim=1)
-    dev = grey.device
-    thresholds = torch.tensor([2.0**d for d in _BIT_DEPTHS], dtype=torch.float64, device=dev)
-    depths = torch.tensor(_BIT_DEPTHS, dtype=torch.int64, device=dev)
-    above = thresholds[None, :] > pmax.double()[:, None]  # NaN max: nothing above -> 32
-    depth = torch.where(above.any(dim=1), depths[above.int().argmax(dim=1)], torch.full_like(depths[:1], 32))
-    depth = torch.where(pmin < 0, torch.zeros_like(depth), depth)
+    depth = bit_depth(pmin, pmax)  # NaN max -> 32
 
     scale = (torch.exp2(depth.double()) - 1.0).to(grey.dtype)  # 2**d - 1 rounded to the grey dtype
     lo = torch.where(depth == 0, pmin, torch.zeros_like(pmin))

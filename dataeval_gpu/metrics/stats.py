@@ -8,7 +8,8 @@ Values are float64 (0.65 rounds its floats to float16; ours are not rounded).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import field, fields, make_dataclass
 from typing import Any
 
 import numpy as np
@@ -16,63 +17,58 @@ import torch
 
 from ..accumulators.stats import ImageStatsAccumulator
 from ..batching import iter_batches, resolve_device
-from ..flags import ImageStat, to_distinct, verify_supported
+from ..flags import METRIC_FLAGS, ImageStat, to_distinct, verify_supported
+from ..functional import registry
 from ..progress import progress_bar
 
 __all__ = ["StatsOutput", "imagestats", "channelstats", "compute_stats"]
 
 logger = logging.getLogger(__name__)
 
-_INT_KEYS = {"width", "height", "channels", "size", "depth"}
+_INT_KEYS = {m.name for m in registry.metrics() if m.dtype == torch.int64}
 
 
-@dataclass(frozen=True)
-class StatsOutput:
-    """Output of :func:`imagestats` / :func:`channelstats`, fields in DataEval 0.65's order.
+def _fields() -> list[tuple[str, Any, Any]]:
+    """StatsOutput's fields: DataEval 0.65's in its order, then every other registered metric."""
+    names = registry.image_keys()
+    out: list[tuple[str, Any, Any]] = []
+    for name in registry.V065_FIELDS + tuple(n for n in registry.output_names() if n not in registry.V065_FIELDS):
+        if name in ("xxhash", "pchash"):
+            out.append((name, list, field(default_factory=list)))
+        elif name == "ch_idx_map":
+            out.append((name, dict, field(default_factory=dict)))
+        elif name in names:
+            out.append((name, Any, field(default_factory=lambda: np.array([]))))
+    return out
 
-    For :func:`imagestats`, each metric is an ``(N,)`` array (``percentiles`` ``(N, 5)``,
-    ``histogram`` ``(N, 256)``), ``xxhash`` / ``pchash`` lists of hex strings (``""`` for an
-    image too small for a perceptual hash: 0.65 raises there).  For :func:`channelstats`,
-    each metric is ``{C: array}`` with ``(C, N_C)`` scalars, ``(5, C, N_C)`` percentiles and
-    ``(256, C, N_C)`` histograms, and ``ch_idx_map[C]`` lists the indices of those images.
-    The DataEval 1.x statistics (``darkness``, ``contrast``, ``sharpness``, ``zeros``) are
-    filled when their flags (``ImageStat.ALL_V1``) are asked for.
-    """
 
-    xxhash: list = field(default_factory=list)
-    pchash: list = field(default_factory=list)
-    width: Any = field(default_factory=lambda: np.array([]))
-    height: Any = field(default_factory=lambda: np.array([]))
-    channels: Any = field(default_factory=lambda: np.array([]))
-    size: Any = field(default_factory=lambda: np.array([]))
-    aspect_ratio: Any = field(default_factory=lambda: np.array([]))
-    depth: Any = field(default_factory=lambda: np.array([]))
-    brightness: Any = field(default_factory=lambda: np.array([]))
-    blurriness: Any = field(default_factory=lambda: np.array([]))
-    missing: Any = field(default_factory=lambda: np.array([]))
-    zero: Any = field(default_factory=lambda: np.array([]))
-    mean: Any = field(default_factory=lambda: np.array([]))
-    std: Any = field(default_factory=lambda: np.array([]))
-    var: Any = field(default_factory=lambda: np.array([]))
-    skew: Any = field(default_factory=lambda: np.array([]))
-    kurtosis: Any = field(default_factory=lambda: np.array([]))
-    percentiles: Any = field(default_factory=lambda: np.array([]))
-    histogram: Any = field(default_factory=lambda: np.array([]))
-    entropy: Any = field(default_factory=lambda: np.array([]))
-    ch_idx_map: dict = field(default_factory=dict)
-    darkness: Any = field(default_factory=lambda: np.array([]))
-    contrast: Any = field(default_factory=lambda: np.array([]))
-    sharpness: Any = field(default_factory=lambda: np.array([]))
-    zeros: Any = field(default_factory=lambda: np.array([]))
+def _dict(self: Any) -> dict[str, Any]:
+    """The non-empty fields, in order (as 0.65's ``StatsOutput.dict()``)."""
+    out = {}
+    for f in fields(self):
+        v = getattr(self, f.name)
+        if len(v) > 0:
+            out[f.name] = v
+    return out
 
-    def dict(self) -> dict[str, Any]:
-        """The non-empty fields, in order (as 0.65's ``StatsOutput.dict()``)."""
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if len(v) > 0:
-                out[f.name] = v
-        return out
+
+StatsOutput = make_dataclass("StatsOutput", _fields(), frozen=True, namespace={"dict": _dict})
+StatsOutput.__module__ = __name__
+StatsOutput.__doc__ = """Output of :func:`imagestats` / :func:`channelstats`, fields in DataEval 0.65's order.
+
+For :func:`imagestats`, each metric is an ``(N,)`` array (``percentiles`` ``(N, 5)``,
+``histogram`` ``(N, 256)``), ``xxhash`` / ``pchash`` lists of hex strings (``""`` for an
+image too small for a perceptual hash: 0.65 raises there).  For :func:`channelstats`,
+each metric is ``{C: array}`` with ``(C, N_C)`` scalars, ``(5, C, N_C)`` percentiles and
+``(256, C, N_C)`` histograms, and ``ch_idx_map[C]`` lists the indices of those images.
+After 0.65's fields come the other registered metrics (DataEval 1.x's ``darkness``,
+``contrast``, ``sharpness``, ``zeros``, then any later one), filled when their flags are asked for.
+"""
+
+#: the flags channelstats accepts: the metrics computed per channel
+_CHANNEL_FLAGS = ImageStat(0)
+for _name in registry.channel_keys():
+    _CHANNEL_FLAGS |= ImageStat[registry.get(_name).flag]
 
 
 def compute_stats(
@@ -83,10 +79,14 @@ def compute_stats(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Run :class:`ImageStatsAccumulator` over any supported input; tensors sorted by index."""
+    """Run :class:`ImageStatsAccumulator` over any supported input; tensors sorted by index.
+
+    ``metrics``: the per-image metrics to compute (names; all registered ones when None).
+    """
     dev = resolve_device(device)
-    acc = ImageStatsAccumulator(per_image=per_image, per_channel=per_channel, hashes=hashes).to(dev)
+    acc = ImageStatsAccumulator(per_image=per_image, per_channel=per_channel, hashes=hashes, metrics=metrics).to(dev)
     total = len(images) if hasattr(images, "__len__") else None
     with progress_bar(total=total, desc="stats", enable=progress) as bar:
         for batch in iter_batches(images, batch_size=batch_size):
@@ -115,7 +115,8 @@ def imagestats(
     ----------
     images : a sequence of ``(C, H, W)`` / ``(H, W)`` arrays or tensors, a Dataset or a DataLoader.
     flags : which statistics (``ImageStat``); default ``ALL_STATS``.  ``ALL_HASHES`` adds
-        xxhash and pchash; ``ALL_V1`` adds DataEval 1.x's darkness, contrast, sharpness, zeros.
+        xxhash and pchash; ``ALL_V1`` adds DataEval 1.x's darkness, contrast, sharpness, zeros;
+        any registered metric's flag is accepted (``flags.METRIC_FLAGS``).
     batch_size, device, progress : how to run it (device defaults to the CPU).
 
     Examples
@@ -125,11 +126,14 @@ def imagestats(
     >>> out.width.tolist(), out.mean.tolist(), list(out.dict())[:3]
     ([16, 4], [0.0, 1.0], ['width', 'height', 'channels'])
     """
-    verify_supported(flags, ImageStat.ALL | ImageStat.ALL_V1)
+    verify_supported(flags, ImageStat.ALL_HASHES | METRIC_FLAGS)
     wanted = to_distinct(flags)
     hashes = bool(flags & ImageStat.ALL_HASHES)
-    per_image = bool(flags & (ImageStat.ALL_STATS | ImageStat.ALL_V1))
-    res = compute_stats(images, per_image=per_image, hashes=hashes, batch_size=batch_size, device=device, progress=progress)
+    names = [n for n in wanted.values() if n in registry.image_keys()]
+    res = compute_stats(
+        images, per_image=bool(names), hashes=hashes, batch_size=batch_size, device=device, progress=progress,
+        metrics=names,
+    )  # fmt: skip
     out: dict[str, Any] = {}
     for name in wanted.values():
         if name == "xxhash":
@@ -170,7 +174,7 @@ def channelstats(
     >>> out.mean[3].shape, out.ch_idx_map
     ((3, 1), {3: [0], 1: [1]})
     """
-    verify_supported(flags, ImageStat.ALL_PIXELSTATS)
+    verify_supported(flags, _CHANNEL_FLAGS)
     wanted = to_distinct(flags)
     res = compute_stats(images, per_image=False, per_channel=True, batch_size=batch_size, device=device, progress=progress)
     if res["index"].numel() == 0:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..functional import registry
+from ..functional.bitdepth import bit_depth, depth_scale
 from ..labels import class_name
 
 __all__ = [
@@ -39,36 +41,11 @@ __all__ = [
 ]
 
 #: the metrics the guide plots, in its order (then the others a report may hold)
-GUIDE_METRICS = (
-    "size", "aspect_ratio", "channels", "mean", "std", "var", "skew", "kurtosis",
-    "zero", "brightness", "blurriness", "entropy",
-)  # fmt: skip
-_MORE_METRICS = ("width", "height", "depth", "missing", "darkness", "contrast", "sharpness", "zeros")
+GUIDE_METRICS = registry.GUIDE_PLOT_ORDER
+_MORE_METRICS = tuple(m for m in registry.image_keys() if m not in GUIDE_METRICS and registry.get(m).shape == ())
 GUIDE_CHANNEL_METRICS = ("mean", "std", "var", "skew", "kurtosis", "entropy")
 
-_UNITS = {
-    "width": "pixels",
-    "height": "pixels",
-    "size": "pixels (H·W)",
-    "aspect_ratio": "W / H",
-    "channels": "count",
-    "depth": "bits",
-    "brightness": "mean of scaled pixels, 0–1",
-    "blurriness": "std of Laplacian",
-    "missing": "fraction NaN",
-    "zero": "zero pixels / (H·W)",
-    "zeros": "fraction of zero pixels",
-    "mean": "scaled pixels, 0–1",
-    "std": "scaled pixels",
-    "var": "scaled pixels²",
-    "skew": "unitless",
-    "kurtosis": "excess, unitless",
-    "entropy": "nats",
-    "darkness": "0–255",
-    "contrast": "0–255",
-    "sharpness": "0–255",
-}
-_DEPTHS = (1, 8, 12, 16, 32)
+_UNITS = registry.units()
 _THUMB = 256  # longest side of an image drawn in a grid
 
 
@@ -170,8 +147,7 @@ def to_display(image: Any) -> tuple[np.ndarray, bool]:
         if lo < 0:
             x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
         elif hi > 1:
-            d = next((d for d in _DEPTHS if 2.0**d > hi), 32)
-            x = x / (2.0**d - 1)
+            x = x / float(depth_scale(bit_depth(0.0, hi)))
         x = np.nan_to_num(x, nan=0.0)
     x = np.clip(x, 0.0, 1.0)
     c = x.shape[0]

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 from ..batching import as_image
 from ..errors import ImageShapeError
-from .stats import bit_depth
+from .bitdepth import bit_depth
 
 __all__ = [
     "QUALITY_KEYS",

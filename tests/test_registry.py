@@ -41,9 +41,9 @@ OLD_FIELDS = (
 def test_derived_views_keep_the_065_layout():
     from dataeval_gpu.audit import SUMMARY_KEYS
     from dataeval_gpu.flags import METRIC_FLAGS, ImageStat
+    from dataeval_gpu.functional.quality import QUALITY_KEYS
     from dataeval_gpu.functional.stats import CHANNEL_KEYS, IMAGE_KEYS
     from dataeval_gpu.metrics import StatsOutput
-    from dataeval_gpu.functional.quality import QUALITY_KEYS
     from dataeval_gpu.report import plots
 
     # the quality metrics (functional/quality_stats.py) come after 0.65's and 1.x's

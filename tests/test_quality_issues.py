@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 
 from dataeval_gpu.detectors import quality as q_mod
-from dataeval_gpu.detectors.near_duplicates import NearDuplicates, embedding_groups
+from dataeval_gpu.detectors.near_duplicates import NearDuplicates, embedding_groups, hash_groups
 from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, ISSUES, QualityIssues, issue_scores
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional import quality as fq_mod
@@ -148,3 +148,34 @@ def test_docstring_examples_run() -> None:
     for mod in (q_mod, fq_mod):
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_hash_groups_match_a_crop_against_the_centre_of_its_original() -> None:
+    # hand-made hashes: image 1 (a crop) equals the 80 % centre hash of image 0; image 2's
+    # crop hashes equal image 3's crop hashes, which is not compared (crop against crop)
+    full = torch.tensor([0b1111, 0b0000_1111_0000, 0b1010_1010_1010_1010, 0b0101_0101_0101_0101])
+    crop90 = torch.tensor([0b1, 0b10, 0b111_000_111, 0b111_000_111])
+    crop80 = torch.tensor([0b0000_1111_0000, 0b100, 0b1000, 0b1000])
+    ok = torch.ones(4, dtype=torch.bool)
+    groups = hash_groups(full, ok, [(crop90, ok), (crop80, ok)], radius=0)
+    assert groups == [[0, 1]]
+    # one flipped bit: found at radius 1, not at 0
+    near = full.clone()
+    near[1] ^= 1 << 20
+    assert hash_groups(near, ok, [(crop90, ok), (crop80, ok)], radius=0) == []
+    assert hash_groups(near, ok, [(crop90, ok), (crop80, ok)], radius=1) == [[0, 1]]
+    # an invalid crop hash is left out
+    bad = ok.clone()
+    bad[0] = False
+    assert hash_groups(full, ok, [(crop90, ok), (crop80, bad)], radius=0) == []
+
+
+def test_near_duplicates_find_a_ten_percent_crop() -> None:
+    rng = np.random.default_rng(7)
+    imgs = [_photo(rng, 120, 160) for _ in range(6)]
+    imgs.append(imgs[0][:, 12:108, 16:144].copy())  # 10 % off every side: the 80 % centre
+    out = NearDuplicates(radius=0, embedding_threshold=None).evaluate(imgs)
+    assert out.groups == [[0, 6]]
+    assert out.methods(0) == ["hash"]
+    with pytest.raises(InvalidArgumentError, match="central fractions"):
+        NearDuplicates(crops=(1.2,))

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..batching import as_image
 from ..errors import InvalidArgumentError
-from ..functional.hashing import hamming_distance
+from ..functional.hashing import hamming_distance, near_pairs
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
 
 __all__ = [
+    "DEFAULT_CROPS",
     "DEFAULT_EMBEDDING_THRESHOLD",
     "DEFAULT_RADIUS",
     "NearDuplicates",
@@ -37,6 +39,9 @@ __all__ = [
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md)
 DEFAULT_RADIUS = 4
+#: central fractions of each image hashed besides the whole image: a crop of 5-10 % per side
+#: then meets the original's centre (the hashes of a crop and of the whole differ in scale)
+DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)
 #: default cosine similarity of two near-duplicate embeddings (calibrated in docs/quality.md)
 DEFAULT_EMBEDDING_THRESHOLD = 0.92
 
@@ -101,6 +106,36 @@ def embedding_groups(
     return _centre_groups(n, src, dst)
 
 
+def _centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
+    h, w = t.shape[-2:]
+    dy, dx = round((1.0 - fraction) / 2.0 * h), round((1.0 - fraction) / 2.0 * w)
+    return t[..., dy : h - dy, dx : w - dx]
+
+
+def hash_groups(
+    full: torch.Tensor,
+    valid: torch.Tensor,
+    crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    radius: int,
+) -> list[list[int]]:
+    """Centre-rule groups of images whose hashes are within ``radius``: whole image against
+    whole image, and whole image against the central crops of another (``crops``: the
+    ``(hashes, valid)`` of each crop fraction, row i for image i).  Crop against crop is not
+    compared (two central regions say little about two whole pictures)."""
+    n = full.numel()
+    parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
+    oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
+    h = torch.cat([p.cpu() for p in parts])
+    ok = torch.cat([v.cpu() for v in oks])
+    rows = torch.nonzero(ok).reshape(-1)
+    if rows.numel() < 2:
+        return []
+    pairs = rows[near_pairs(h[rows], radius)]
+    a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
+    keep = ((a < n) | (b < n)) & (a % n != b % n)
+    return _centre_groups(n, a[keep] % n, b[keep] % n)
+
+
 def _merge(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:
     parent = np.arange(n)
 
@@ -128,7 +163,8 @@ class NearDuplicatesOutput:
 
     Attributes:
         exact: groups of byte-identical images (xxhash).
-        hash: perceptual-hash groups (``hash_kind`` within ``radius``), centre rule.
+        hash: perceptual-hash groups (within ``radius``, whole images and their central
+            crops), centre rule.
         embedding: embedding groups (cosine ``>= threshold`` to the centre); empty without embeddings.
         groups: the three merged where they overlap.
         pairs: dict of ``(P,)`` arrays: ``first``, ``second`` (indices), ``exact``, ``hash``,
@@ -176,8 +212,13 @@ class NearDuplicates:
         k: int = 10,
         model: torch.nn.Module | None = None,
         device: str | torch.device | None = None,
+        crops: Sequence[float] = DEFAULT_CROPS,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
+        self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
+        if any(not 0.0 < float(f) < 1.0 for f in crops):
+            raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
+        self.crops = tuple(float(f) for f in crops)
         if embedding_threshold is not None and not 0.0 < float(embedding_threshold) <= 1.0:
             raise InvalidArgumentError(
                 f"embedding_threshold must be in (0, 1] or None, got {embedding_threshold!r}"
@@ -192,9 +233,19 @@ class NearDuplicates:
     def evaluate(self, images: Any, embeddings: Any = None) -> NearDuplicatesOutput:
         """Group ``images`` (anything :class:`Duplicates` takes).  ``embeddings``: ``(N, D)``
         precomputed features; computed with the default model when ``None`` and embeddings are on."""
+        if isinstance(images, torch.Tensor) and images.ndim == 4:
+            images = list(images)
+        images = [as_image(im, i) for i, im in enumerate(images)]
         hashes = self.hasher.hashes(images)
         dup = self.hasher.evaluate_hashes(hashes)
         n = len(hashes)
+        near = dup.near
+        if hashes.near is not None and hashes.near_valid is not None:
+            crops = []
+            for f in self.crops:
+                ch = self.crop_hasher.hashes([_centre_crop(t, f) for t in images])
+                crops.append((ch.near, ch.near_valid))
+            near = hash_groups(hashes.near, hashes.near_valid, crops, self.hasher.radius)
         emb_groups: list[list[int]] = []
         emb = None
         if self.embedding_threshold is not None and n > 1:
@@ -210,7 +261,7 @@ class NearDuplicates:
                     f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
                 )
             emb_groups = embedding_groups(emb, self.embedding_threshold, self.k, self.device)
-        return self.combine(n, dup.exact, dup.near, emb_groups, hashes.near, emb)
+        return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
 
     @staticmethod
     def combine(

@@ -10,7 +10,12 @@ import torch
 from scipy import ndimage
 
 from dataeval_gpu.detectors import quality as q_mod
-from dataeval_gpu.detectors.near_duplicates import NearDuplicates, embedding_groups, hash_groups
+from dataeval_gpu.detectors.near_duplicates import (
+    NearDuplicates,
+    chroma_signature,
+    embedding_groups,
+    hash_groups,
+)
 from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, ISSUES, QualityIssues, issue_scores
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional import quality as fq_mod
@@ -179,3 +184,18 @@ def test_near_duplicates_find_a_ten_percent_crop() -> None:
     assert out.methods(0) == ["hash"]
     with pytest.raises(InvalidArgumentError, match="central fractions"):
         NearDuplicates(crops=(1.2,))
+
+
+def test_chroma_confirms_hash_pairs() -> None:
+    # three images with one hash: 0 and 1 share their colour, 2 is another colour
+    red = np.zeros((3, 8, 8), np.uint8)
+    red[0] = 200
+    blue = np.zeros((3, 8, 8), np.uint8)
+    blue[2] = 200
+    sig = chroma_signature([torch.from_numpy(red), torch.from_numpy((red * 0.7).astype(np.uint8)), torch.from_numpy(blue)])
+    np.testing.assert_allclose(sig, [[200.0, 0.0], [140.0, 0.0], [0.0, 200.0]])
+    h = torch.tensor([7, 7, 7])
+    ok = torch.ones(3, dtype=torch.bool)
+    assert hash_groups(h, ok, [], 0) == [[0, 1, 2]]
+    # red vs its contrast x0.7: 60 apart, within 35 % of 200; red vs blue: 283 apart
+    assert hash_groups(h, ok, [], 0, chroma=sig) == [[0, 1]]

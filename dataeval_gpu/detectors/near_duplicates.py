@@ -38,12 +38,12 @@ __all__ = [
 ]
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md)
-DEFAULT_RADIUS = 4
+DEFAULT_RADIUS = 2
 #: central fractions of each image hashed besides the whole image: a crop of 5-10 % per side
 #: then meets the original's centre (the hashes of a crop and of the whole differ in scale)
 DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)
 #: default cosine similarity of two near-duplicate embeddings (calibrated in docs/quality.md)
-DEFAULT_EMBEDDING_THRESHOLD = 0.92
+DEFAULT_EMBEDDING_THRESHOLD = 0.88
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -112,16 +112,45 @@ def _centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
     return t[..., dy : h - dy, dx : w - dx]
 
 
+#: a hash pair is kept when the mean chroma of the two images differs by at most this many
+#: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
+#: different planets on black space hash alike, their colours do not)
+CHROMA_TOLERANCE = (6.0, 0.35)
+
+
+def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N, 2)`` float64: mean ``R - G`` and ``B - G`` on the 0-255 scale (0 for grey images).
+
+    Flips, rotations, crops, re-encodes and brightness shifts keep it; a contrast change
+    scales it."""
+    out = np.zeros((len(images), 2))
+    for i, t in enumerate(images):
+        if t.shape[0] >= 3:
+            x = t[:3].to(torch.float64)
+            scale = 1.0 if t.dtype == torch.uint8 else 255.0 / max(float(x.amax()), 1.0)
+            m = x.mean(dim=(1, 2)) * scale
+            out[i] = [float(m[0] - m[1]), float(m[2] - m[1])]
+    return out
+
+
+def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(sig[a] - sig[b], axis=1)
+    big = np.maximum(np.linalg.norm(sig[a], axis=1), np.linalg.norm(sig[b], axis=1))
+    return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
+
+
 def hash_groups(
     full: torch.Tensor,
     valid: torch.Tensor,
     crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
     radius: int,
+    chroma: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
     ``(hashes, valid)`` of each crop fraction, row i for image i).  Crop against crop is not
-    compared (two central regions say little about two whole pictures)."""
+    compared (two central regions say little about two whole pictures).  With ``chroma``
+    (:func:`chroma_signature`), pairs whose colours disagree are dropped first."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -133,28 +162,25 @@ def hash_groups(
     pairs = rows[near_pairs(h[rows], radius)]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     keep = ((a < n) | (b < n)) & (a % n != b % n)
-    return _centre_groups(n, a[keep] % n, b[keep] % n)
+    a, b = a[keep] % n, b[keep] % n
+    if chroma is not None:
+        ok_c = _chroma_ok(chroma, a, b)
+        a, b = a[ok_c], b[ok_c]
+    return _centre_groups(n, a, b)
 
 
-def _merge(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return int(i)
-
+def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:
+    """The centre rule again over the pairs of every method's groups (no chaining across methods)."""
+    src, dst = [], []
     for groups in group_sets:
         for g in groups:
-            r = find(g[0])
-            for i in g[1:]:
-                parent[find(i)] = r
-    roots = np.array([find(i) for i in range(n)])
-    out: dict[int, list[int]] = {}
-    for i, r in enumerate(roots.tolist()):
-        out.setdefault(r, []).append(i)
-    return sorted(g for g in out.values() if len(g) > 1)
+            a = np.asarray(g, dtype=np.int64)
+            i, j = np.triu_indices(a.size, 1)
+            src.append(a[i])
+            dst.append(a[j])
+    if not src:
+        return []
+    return _centre_groups(n, np.concatenate(src), np.concatenate(dst))
 
 
 @dataclass
@@ -166,7 +192,7 @@ class NearDuplicatesOutput:
         hash: perceptual-hash groups (within ``radius``, whole images and their central
             crops), centre rule.
         embedding: embedding groups (cosine ``>= threshold`` to the centre); empty without embeddings.
-        groups: the three merged where they overlap.
+        groups: the three combined by the centre rule over all their pairs (no chaining).
         pairs: dict of ``(P,)`` arrays: ``first``, ``second`` (indices), ``exact``, ``hash``,
             ``embedding`` (bool: the method grouped the two itself), ``hamming`` (int, -1
             without a hash), ``cosine`` (float, NaN without embeddings).
@@ -245,7 +271,9 @@ class NearDuplicates:
             for f in self.crops:
                 ch = self.crop_hasher.hashes([_centre_crop(t, f) for t in images])
                 crops.append((ch.near, ch.near_valid))
-            near = hash_groups(hashes.near, hashes.near_valid, crops, self.hasher.radius)
+            near = hash_groups(
+                hashes.near, hashes.near_valid, crops, self.hasher.radius, chroma_signature(images)
+            )
         emb_groups: list[list[int]] = []
         emb = None
         if self.embedding_threshold is not None and n > 1:
@@ -273,7 +301,7 @@ class NearDuplicates:
         embeddings: torch.Tensor | None = None,
     ) -> NearDuplicatesOutput:
         """Merge the method groups and describe every pair inside a merged group."""
-        groups = _merge(n, [exact, near, emb_groups])
+        groups = _union_centre_groups(n, [exact, near, emb_groups])
         first, second = [], []
         for g in groups:
             a = np.asarray(g)

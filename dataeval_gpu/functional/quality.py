@@ -4,7 +4,7 @@ Every metric is computed for a whole size bucket ``(B, C, H, W)`` with tensor op
 input's device (CPU and CUDA run the same code; no Python loop over pixels).  Pixel values
 are first scaled to ``[0, 1]`` (uint8 by 255; other integers and floats by DataEval 0.65's
 bit depth: ``2**d - 1`` with ``d`` the smallest of 1, 8, 12, 16, 32 holding the image's
-maximum), then computed in float32 on the device (float64 on the CPU reference path of the
+maximum; NaN and infinite pixels count as 0), then computed in float32 on the device (float64 on the CPU reference path of the
 tests).  The grey image is ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (first channel
 of a one- or two-channel image; alpha ignored).
 
@@ -98,7 +98,7 @@ def _scale01(x: torch.Tensor) -> torch.Tensor:
         return x.to(dtype) / 255.0
     if x.dtype == torch.bool:
         return x.to(dtype)
-    xf = x.to(dtype)
+    xf = torch.nan_to_num(x.to(dtype), nan=0.0, posinf=0.0, neginf=0.0)  # NaN / inf pixels count as 0
     flat = xf.reshape(xf.shape[0], -1)
     depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
     scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
@@ -129,11 +129,18 @@ def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _blur5(g: torch.Tensor) -> torch.Tensor:
-    """Separable 5-tap binomial blur with reflect padding (falls back to replicate when small)."""
-    k = torch.tensor(_BINOMIAL, dtype=g.dtype, device=g.device) / 16.0
+    """Separable 5-tap binomial blur with reflect padding (replicate when a side is < 3 px).
+
+    Shifted adds, not ``conv2d``: every output element is computed the same way whatever
+    the batch size, so a batched row equals the image measured alone bit for bit."""
     mode = "reflect" if min(g.shape[-2:]) > 2 else "replicate"
-    g = F.conv2d(F.pad(g, (2, 2, 0, 0), mode=mode), k.view(1, 1, 1, 5))
-    return F.conv2d(F.pad(g, (0, 0, 2, 2), mode=mode), k.view(1, 1, 5, 1))
+    w = [x / 16.0 for x in _BINOMIAL]
+    p = F.pad(g, (2, 2, 0, 0), mode=mode)
+    n = g.shape[-1]
+    g = sum(w[k] * p[..., :, k : k + n] for k in range(5))
+    p = F.pad(g, (0, 0, 2, 2), mode=mode)
+    n = g.shape[-2]
+    return sum(w[k] * p[..., k : k + n, :] for k in range(5))
 
 
 def _working(g: torch.Tensor, side: int) -> torch.Tensor:
@@ -165,10 +172,14 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if min(g255.shape[-2:]) < 3:
         z = torch.zeros(b, dtype=g255.dtype, device=g255.device)
         return z, z
-    m = torch.tensor(
-        [[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=g255.dtype, device=g255.device
-    )
-    r = F.conv2d(g255, m.view(1, 1, 3, 3)).abs().reshape(b, -1)
+    # the Immerkaer mask [[1,-2,1],[-2,4,-2],[1,-2,1]] by shifted adds (batch-size independent)
+    h, w = g255.shape[-2:]
+    mask = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
+    acc = torch.zeros_like(g255[..., : h - 2, : w - 2])
+    for dy in range(3):
+        for dx in range(3):
+            acc = acc + mask[dy][dx] * g255[..., dy : dy + h - 2, dx : dx + w - 2]
+    r = acc.abs().reshape(b, -1)
     mean_est = r.mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0
     robust = r.median(dim=1).values / (6.0 * _MAD_GAUSS)
     return mean_est, robust

@@ -44,7 +44,9 @@ def _all(bucket) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bu
     with _lock:
         got = _cache.get(bucket)
     if got is None:
-        got = quality_metrics_batch(bucket.raw)
+        # float64 here: the CPU plan (one image per pool thread) and the stacked device plan
+        # then agree to float64 rounding, as the registry's other metrics do
+        got = quality_metrics_batch(bucket.raw.to(torch.float64))
         with _lock:
             _cache[bucket] = got
     return got

@@ -41,15 +41,17 @@ OLD_FIELDS = (
 def test_derived_views_keep_the_065_layout():
     from dataeval_gpu.audit import SUMMARY_KEYS
     from dataeval_gpu.flags import METRIC_FLAGS, ImageStat
+    from dataeval_gpu.functional.quality import QUALITY_KEYS
     from dataeval_gpu.functional.stats import CHANNEL_KEYS, IMAGE_KEYS
     from dataeval_gpu.metrics import StatsOutput
     from dataeval_gpu.report import plots
 
-    assert IMAGE_KEYS == OLD_IMAGE_KEYS
+    # the quality metrics (functional/quality_stats.py) come after 0.65's and 1.x's
+    assert IMAGE_KEYS == OLD_IMAGE_KEYS + QUALITY_KEYS
     assert CHANNEL_KEYS == ("mean", "std", "var", "skew", "kurtosis", "entropy", "percentiles", "histogram")
-    assert SUMMARY_KEYS == OLD_SUMMARY_KEYS
-    assert tuple(f.name for f in fields(StatsOutput)) == OLD_FIELDS
-    assert METRIC_FLAGS == ImageStat.ALL_STATS | ImageStat.ALL_V1
+    assert SUMMARY_KEYS == OLD_SUMMARY_KEYS + QUALITY_KEYS
+    assert tuple(f.name for f in fields(StatsOutput)) == OLD_FIELDS + QUALITY_KEYS
+    assert METRIC_FLAGS == ImageStat.ALL_STATS | ImageStat.ALL_V1 | ImageStat.ALL_QUALITY
     assert plots.GUIDE_METRICS == (
         "size", "aspect_ratio", "channels", "mean", "std", "var", "skew", "kurtosis",
         "zero", "brightness", "blurriness", "entropy",
@@ -63,6 +65,7 @@ def test_derived_views_keep_the_065_layout():
         "contrast",
         "sharpness",
         "zeros",
+        *QUALITY_KEYS,
     )
     assert plots._UNITS["blurriness"] == "std of Laplacian" and plots._UNITS["entropy"] == "nats"
     # DataEval 0.65's flag values (bit k for the k-th flag of its enum)
@@ -167,12 +170,15 @@ def test_a_registered_metric_appears_everywhere():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout)
-    assert got["image_keys"] == [*OLD_IMAGE_KEYS, "rgb_spread"]
-    assert got["fields"] == [*OLD_FIELDS, "rgb_spread"]
+    from dataeval_gpu.functional.quality import QUALITY_KEYS
+
+    assert got["image_keys"] == [*OLD_IMAGE_KEYS, *QUALITY_KEYS, "rgb_spread"]
+    assert got["fields"] == [*OLD_FIELDS, *QUALITY_KEYS, "rgb_spread"]
     assert got["dict_keys"] == ["brightness", "rgb_spread"]
     assert got["flag_in_group"] and got["flag_in_metric_flags"]
-    assert got["flag_value"] == 1 << 24  # the next bit after ZEROS: 0.65's values unchanged
-    assert got["summary_keys"] == [*OLD_SUMMARY_KEYS, "rgb_spread"]
+    # the next bit after ZEROS and the quality metrics: 0.65's values unchanged
+    assert got["flag_value"] == 1 << (24 + len(QUALITY_KEYS))
+    assert got["summary_keys"] == [*OLD_SUMMARY_KEYS, *QUALITY_KEYS, "rgb_spread"]
     assert got["unit"] == "scaled pixels, 0–1" and got["plotted"]
     assert got["cpu_vs_cuda_plan"] < 1e-13
     # float64 reference, on the same images

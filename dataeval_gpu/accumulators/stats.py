@@ -17,6 +17,7 @@ from torchmetrics import Metric
 
 from ..batching import as_image
 from ..errors import InvalidArgumentError
+from ..functional import registry
 from ..functional.hashing import near_kind
 from ..functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
 
@@ -59,7 +60,8 @@ class ImageStatsAccumulator(Metric):
 
     Parameters
     ----------
-    per_image : keep the per-image statistics (``IMAGE_KEYS``, or ``metrics``).
+    per_image : keep the per-image statistics (``IMAGE_KEYS`` less the ``ALL_QUALITY`` group,
+        or ``metrics``).
     per_channel : keep the per-channel statistics (``CHANNEL_KEYS``).
     hashes : keep xxhash and a near hash of each image (xxhash reads the CPU bytes: a batch
         on the GPU is copied to the host once for it), computed by the hashing engine
@@ -98,7 +100,9 @@ class ImageStatsAccumulator(Metric):
             unknown = [m for m in metrics if m not in IMAGE_KEYS]
             if unknown:
                 raise InvalidArgumentError(f"metrics: unknown {unknown}; registered: {list(IMAGE_KEYS)}")
-        self.metric_names = IMAGE_KEYS if metrics is None else tuple(k for k in IMAGE_KEYS if k in metrics)
+        # the quality metrics (ImageStat.ALL_QUALITY) cost ~4x the rest: computed when asked for
+        default = tuple(k for k in IMAGE_KEYS if registry.get(k).group != "ALL_QUALITY")
+        self.metric_names = default if metrics is None else tuple(k for k in IMAGE_KEYS if k in metrics)
         self.per_image = per_image
         self.per_channel = per_channel
         self.hashes = hashes

@@ -1,4 +1,5 @@
-"""DataEval 0.65's detectors: ``Linter``, ``Duplicates``, ``Clusterer``."""
+"""DataEval 0.65's detectors: ``Linter``, ``Duplicates``, ``Clusterer``; beyond 0.65:
+``QualityIssues`` (scored quality issues) and ``NearDuplicates`` (hashes + embeddings)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ __all__ = [
     "Clusterer",
     "ClustererOutput",
     "HDBSCANClusterer",
+    "QualityIssues",
+    "QualityOutput",
+    "NearDuplicates",
+    "NearDuplicatesOutput",
 ]
 
 
@@ -27,4 +32,12 @@ def __getattr__(name: str) -> Any:
         from . import clusterer
 
         return getattr(clusterer, name)
+    if name in ("QualityIssues", "QualityOutput"):
+        from . import quality
+
+        return getattr(quality, name)
+    if name in ("NearDuplicates", "NearDuplicatesOutput"):
+        from . import near_duplicates
+
+        return getattr(near_duplicates, name)
     raise AttributeError(name)

@@ -84,7 +84,7 @@ Kind = Literal["shape", "counts", "joint", "derived"]
 _KINDS = ("shape", "counts", "joint", "derived")
 
 #: modules whose import registers metrics, in order (the built-ins first)
-DEFINITION_MODULES = ("dataeval_gpu.functional.stats_metrics",)
+DEFINITION_MODULES = ("dataeval_gpu.functional.stats_metrics", "dataeval_gpu.functional.quality_stats")
 
 #: DataEval 0.65's ``StatsOutput`` field order (the hashes and ``ch_idx_map`` are not metrics)
 V065_FIELDS = (

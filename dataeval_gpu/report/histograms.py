@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from ..functional import registry
-
 from . import layout
 from .layout import new_figure, save_figure, stats_dict
 

@@ -1,0 +1,331 @@
+"""Near duplicates from hashes and embeddings together, each pair saying which method found it.
+
+Hashes (xxhash for exact copies; a perceptual hash, D4 by default, at a Hamming radius)
+find byte copies, re-encodes, resizes, flips and rotations; embeddings (cosine similarity
+of the default efficientnet_lite0 features, kNN by :func:`~dataeval_gpu.functional.knn.knn_graph`,
+faiss where installed) find crops, re-crops, overlays and colour shifts that move a hash.
+Both group with a *centre* rule so that groups do not chain: every member is within the
+radius (hash) or above the similarity (embedding) of its group's centre.
+
+The combined groups merge overlapping groups of the three methods (exact, hash,
+embedding); :attr:`NearDuplicatesOutput.pairs` lists every pair inside a combined group
+with the methods that put the two images in one group of their own, the Hamming distance of
+their hashes and the cosine similarity of their embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..batching import as_image
+from ..errors import InvalidArgumentError
+from ..functional.hashing import hamming_distance, near_pairs
+from ..functional.knn import knn_graph
+from .duplicates import Duplicates
+
+__all__ = [
+    "DEFAULT_CROPS",
+    "DEFAULT_EMBEDDING_THRESHOLD",
+    "DEFAULT_RADIUS",
+    "NearDuplicates",
+    "NearDuplicatesOutput",
+    "embedding_groups",
+]
+
+#: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md)
+DEFAULT_RADIUS = 2
+#: central fractions of each image hashed besides the whole image: a crop of 5-10 % per side
+#: then meets the original's centre (the hashes of a crop and of the whole differ in scale)
+DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)
+#: default cosine similarity of two near-duplicate embeddings (calibrated in docs/quality.md)
+DEFAULT_EMBEDDING_THRESHOLD = 0.88
+
+
+def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
+    """Greedy centres on an undirected edge list: by descending degree (ties: lowest index),
+    an unassigned node becomes a centre and takes its unassigned neighbours."""
+    if src.size == 0:
+        return []
+    a = np.concatenate([src, dst])
+    b = np.concatenate([dst, src])
+    key = np.unique(a * n + b)  # dedupe both directions
+    a, b = key // n, key % n
+    deg = np.bincount(a, minlength=n)
+    bounds = np.concatenate([[0], np.cumsum(deg)])
+    order = np.lexsort((np.arange(n), -deg))
+    assigned = np.zeros(n, dtype=bool)
+    groups: list[list[int]] = []
+    for v in order:
+        if deg[v] == 0:
+            break
+        if assigned[v]:
+            continue
+        nb = b[bounds[v] : bounds[v + 1]]
+        nb = nb[~assigned[nb]]
+        if nb.size == 0:
+            continue
+        members = np.concatenate([[v], nb])
+        assigned[members] = True
+        groups.append(sorted(int(i) for i in members))
+    return sorted(groups)
+
+
+def embedding_groups(
+    embeddings: Any,
+    threshold: float = DEFAULT_EMBEDDING_THRESHOLD,
+    k: int = 10,
+    device: str | torch.device | None = None,
+    backend: str = "auto",
+) -> list[list[int]]:
+    """Groups of images whose embeddings have cosine similarity ``>= threshold`` with the
+    group's centre (the centre rule above, on each image's ``k`` nearest neighbours).
+
+    ``embeddings``: ``(N, D)`` array or tensor.  Rows are L2-normalised first, so the
+    Euclidean kNN of :func:`knn_graph` (faiss where installed, else torch) ranks by cosine.
+    """
+    if not 0.0 < float(threshold) <= 1.0:
+        raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
+    x = torch.as_tensor(np.asarray(embeddings) if not isinstance(embeddings, torch.Tensor) else embeddings)
+    if x.ndim != 2:
+        raise InvalidArgumentError(f"embeddings must be (N, D), got shape {tuple(x.shape)}")
+    n = x.shape[0]
+    if n < 2:
+        return []
+    x = x.to(torch.float32)
+    x = x / x.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    dist, idx = knn_graph(x, min(k, n - 1), device=device, backend=backend)  # type: ignore[arg-type]
+    cos = 1.0 - dist.to(torch.float64) ** 2 / 2.0
+    keep = cos >= float(threshold) - 1e-6
+    rows = torch.arange(n, device=idx.device).view(-1, 1).expand_as(idx)
+    src, dst = rows[keep].cpu().numpy(), idx[keep].cpu().numpy()
+    return _centre_groups(n, src, dst)
+
+
+def _centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
+    h, w = t.shape[-2:]
+    dy, dx = round((1.0 - fraction) / 2.0 * h), round((1.0 - fraction) / 2.0 * w)
+    return t[..., dy : h - dy, dx : w - dx]
+
+
+#: a hash pair is kept when the mean chroma of the two images differs by at most this many
+#: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
+#: different planets on black space hash alike, their colours do not)
+CHROMA_TOLERANCE = (6.0, 0.35)
+
+
+def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N, 2)`` float64: mean ``R - G`` and ``B - G`` on the 0-255 scale (0 for grey images).
+
+    Flips, rotations, crops, re-encodes and brightness shifts keep it; a contrast change
+    scales it."""
+    out = np.zeros((len(images), 2))
+    for i, t in enumerate(images):
+        if t.shape[0] >= 3:
+            x = t[:3].to(torch.float64)
+            scale = 1.0 if t.dtype == torch.uint8 else 255.0 / max(float(x.amax()), 1.0)
+            m = x.mean(dim=(1, 2)) * scale
+            out[i] = [float(m[0] - m[1]), float(m[2] - m[1])]
+    return out
+
+
+def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(sig[a] - sig[b], axis=1)
+    big = np.maximum(np.linalg.norm(sig[a], axis=1), np.linalg.norm(sig[b], axis=1))
+    return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
+
+
+def hash_groups(
+    full: torch.Tensor,
+    valid: torch.Tensor,
+    crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    radius: int,
+    chroma: np.ndarray | None = None,
+) -> list[list[int]]:
+    """Centre-rule groups of images whose hashes are within ``radius``: whole image against
+    whole image, and whole image against the central crops of another (``crops``: the
+    ``(hashes, valid)`` of each crop fraction, row i for image i).  Crop against crop is not
+    compared (two central regions say little about two whole pictures).  With ``chroma``
+    (:func:`chroma_signature`), pairs whose colours disagree are dropped first."""
+    n = full.numel()
+    parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
+    oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
+    h = torch.cat([p.cpu() for p in parts])
+    ok = torch.cat([v.cpu() for v in oks])
+    rows = torch.nonzero(ok).reshape(-1)
+    if rows.numel() < 2:
+        return []
+    pairs = rows[near_pairs(h[rows], radius)]
+    a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
+    keep = ((a < n) | (b < n)) & (a % n != b % n)
+    a, b = a[keep] % n, b[keep] % n
+    if chroma is not None:
+        ok_c = _chroma_ok(chroma, a, b)
+        a, b = a[ok_c], b[ok_c]
+    return _centre_groups(n, a, b)
+
+
+def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:
+    """The centre rule again over the pairs of every method's groups (no chaining across methods)."""
+    src, dst = [], []
+    for groups in group_sets:
+        for g in groups:
+            a = np.asarray(g, dtype=np.int64)
+            i, j = np.triu_indices(a.size, 1)
+            src.append(a[i])
+            dst.append(a[j])
+    if not src:
+        return []
+    return _centre_groups(n, np.concatenate(src), np.concatenate(dst))
+
+
+@dataclass
+class NearDuplicatesOutput:
+    """Exact, hash and embedding groups, the combined groups and their pairs.
+
+    Attributes:
+        exact: groups of byte-identical images (xxhash).
+        hash: perceptual-hash groups (within ``radius``, whole images and their central
+            crops), centre rule.
+        embedding: embedding groups (cosine ``>= threshold`` to the centre); empty without embeddings.
+        groups: the three combined by the centre rule over all their pairs (no chaining).
+        pairs: dict of ``(P,)`` arrays: ``first``, ``second`` (indices), ``exact``, ``hash``,
+            ``embedding`` (bool: the method grouped the two itself), ``hamming`` (int, -1
+            without a hash), ``cosine`` (float, NaN without embeddings).
+    """
+
+    exact: list[list[int]]
+    hash: list[list[int]]
+    embedding: list[list[int]]
+    groups: list[list[int]]
+    pairs: dict[str, np.ndarray]
+
+    def methods(self, p: int) -> list[str]:
+        """The methods that found pair ``p``."""
+        return [m for m in ("exact", "hash", "embedding") if bool(self.pairs[m][p])]
+
+    def to_pandas(self) -> Any:
+        """The pairs as a DataFrame (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.pairs)
+
+
+class NearDuplicates:
+    """Near duplicates by D4 perceptual hash at a radius plus embedding similarity.
+
+    Args:
+        radius: Hamming radius of the perceptual hash (default :data:`DEFAULT_RADIUS`).
+        hash: ``"pchash"`` or ``"dhash"``.
+        d4: flip/rotation invariant hash (default True).
+        embedding_threshold: cosine similarity to a group centre (default
+            :data:`DEFAULT_EMBEDDING_THRESHOLD`); ``None`` turns embeddings off.
+        k: neighbours per image searched for the embedding groups.
+        model: embedding network (default: :func:`~dataeval_gpu.embeddings.default_model`).
+        device: where hashes, embeddings and the search run.
+    """
+
+    def __init__(
+        self,
+        radius: int = DEFAULT_RADIUS,
+        hash: str = "pchash",
+        d4: bool = True,
+        embedding_threshold: float | None = DEFAULT_EMBEDDING_THRESHOLD,
+        k: int = 10,
+        model: torch.nn.Module | None = None,
+        device: str | torch.device | None = None,
+        crops: Sequence[float] = DEFAULT_CROPS,
+    ) -> None:
+        self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
+        self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
+        if any(not 0.0 < float(f) < 1.0 for f in crops):
+            raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
+        self.crops = tuple(float(f) for f in crops)
+        if embedding_threshold is not None and not 0.0 < float(embedding_threshold) <= 1.0:
+            raise InvalidArgumentError(
+                f"embedding_threshold must be in (0, 1] or None, got {embedding_threshold!r}"
+            )
+        if k < 1:
+            raise InvalidArgumentError(f"k must be >= 1, got {k}")
+        self.embedding_threshold = embedding_threshold
+        self.k = int(k)
+        self.model = model
+        self.device = device
+
+    def evaluate(self, images: Any, embeddings: Any = None) -> NearDuplicatesOutput:
+        """Group ``images`` (anything :class:`Duplicates` takes).  ``embeddings``: ``(N, D)``
+        precomputed features; computed with the default model when ``None`` and embeddings are on."""
+        if isinstance(images, torch.Tensor) and images.ndim == 4:
+            images = list(images)
+        images = [as_image(im, i) for i, im in enumerate(images)]
+        hashes = self.hasher.hashes(images)
+        dup = self.hasher.evaluate_hashes(hashes)
+        n = len(hashes)
+        near = dup.near
+        if hashes.near is not None and hashes.near_valid is not None:
+            crops = []
+            for f in self.crops:
+                ch = self.crop_hasher.hashes([_centre_crop(t, f) for t in images])
+                crops.append((ch.near, ch.near_valid))
+            near = hash_groups(
+                hashes.near, hashes.near_valid, crops, self.hasher.radius, chroma_signature(images)
+            )
+        emb_groups: list[list[int]] = []
+        emb = None
+        if self.embedding_threshold is not None and n > 1:
+            if embeddings is None:
+                from ..embeddings import embed
+
+                embeddings = embed(images, model=self.model, device=self.device)
+            emb = torch.as_tensor(
+                np.asarray(embeddings) if not isinstance(embeddings, torch.Tensor) else embeddings
+            )
+            if emb.shape[0] != n:
+                raise InvalidArgumentError(
+                    f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
+                )
+            emb_groups = embedding_groups(emb, self.embedding_threshold, self.k, self.device)
+        return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
+
+    @staticmethod
+    def combine(
+        n: int,
+        exact: list[list[int]],
+        near: list[list[int]],
+        emb_groups: list[list[int]],
+        near_hashes: torch.Tensor | None = None,
+        embeddings: torch.Tensor | None = None,
+    ) -> NearDuplicatesOutput:
+        """Merge the method groups and describe every pair inside a merged group."""
+        groups = _union_centre_groups(n, [exact, near, emb_groups])
+        first, second = [], []
+        for g in groups:
+            a = np.asarray(g)
+            i, j = np.triu_indices(a.size, 1)
+            first.append(a[i])
+            second.append(a[j])
+        f = np.concatenate(first) if first else np.zeros(0, np.int64)
+        s = np.concatenate(second) if second else np.zeros(0, np.int64)
+        pairs: dict[str, np.ndarray] = {"first": f.astype(np.int64), "second": s.astype(np.int64)}
+        label = np.full(n, -1)
+        for name, gs in (("exact", exact), ("hash", near), ("embedding", emb_groups)):
+            label[:] = -1
+            for gi, g in enumerate(gs):
+                label[np.asarray(g)] = gi
+            pairs[name] = (label[f] >= 0) & (label[f] == label[s])
+        if near_hashes is not None and f.size:
+            h = near_hashes.reshape(-1).cpu()
+            pairs["hamming"] = hamming_distance(h[f], h[s]).numpy().astype(np.int64)
+        else:
+            pairs["hamming"] = np.full(f.size, -1, dtype=np.int64)
+        if embeddings is not None and f.size:
+            e = embeddings.to(torch.float64).cpu()
+            e = e / e.norm(dim=1, keepdim=True).clamp(min=1e-12)
+            pairs["cosine"] = (e[f] * e[s]).sum(dim=1).numpy()
+        else:
+            pairs["cosine"] = np.full(f.size, np.nan)
+        return NearDuplicatesOutput(exact=exact, hash=near, embedding=emb_groups, groups=groups, pairs=pairs)

@@ -1,0 +1,278 @@
+"""Scored quality issues: dark, light, blurry, noisy, grayscale, low information, JPEG
+blocking, odd size and odd aspect ratio - beside the Linter's statistical outliers.
+
+Every image gets one score per issue (so images can be sorted by it) and a flag from a
+threshold; the output says why an image was flagged (the score, the threshold, and for the
+relative issues the dataset value the threshold was derived from).  Defaults were
+calibrated on real photo collections (``scripts/eval_quality.py``, ``docs/quality.md``).
+
+=================  ====================================  =========================================
+issue              score (higher = worse)                flagged when (default)
+=================  ====================================  =========================================
+dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brightest 1 % of the
+                   relative: the image's highlights        image under 22 % of the dataset's
+                   against the dataset's                   typical highlights), or grey_p99 < 0.03
+light              ``grey_p01`` (the darkest 1 %)         score >= 0.22 and bright_clipped >= 0.15
+blurry             ``1 - min(norm_sharpness,              score > 0.53 (norm_sharpness < 0.47, or
+                   coarse_sharpness + 0.11)``              coarse_sharpness < 0.36: upscaled)
+noisy              ``noise`` (Immerkær σ, grey levels)    score > 11
+grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.995 (channels within ~1 level)
+low_information    ``8 - grey_entropy`` (bits)            score > 7.5 (entropy < 0.5 bit)
+jpeg_blocking      ``blockiness``                         score > 1.65
+odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
+                   side = sqrt(width·height)               the dataset's typical side)
+odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2 (4× off the typical shape)
+=================  ====================================  =========================================
+
+Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..batching import as_image
+from ..errors import InvalidArgumentError
+from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
+
+__all__ = ["DEFAULT_THRESHOLDS", "ISSUES", "QualityIssues", "QualityOutput", "issue_scores"]
+
+#: the issues, in output order
+ISSUES = (
+    "dark",
+    "light",
+    "blurry",
+    "noisy",
+    "grayscale",
+    "low_information",
+    "jpeg_blocking",
+    "odd_size",
+    "odd_aspect_ratio",
+)
+#: default thresholds: an image is flagged when its score is above (``light``: at least) this
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "dark": 0.78,
+    "light": 0.22,
+    "blurry": 0.53,
+    "noisy": 11.0,
+    "grayscale": 0.995,
+    "low_information": 7.5,
+    "jpeg_blocking": 1.65,
+    "odd_size": 3.0,
+    "odd_aspect_ratio": 2.0,
+}
+#: absolute floor of ``dark``: highlights below this are dark in any dataset
+DARK_ABSOLUTE_P99 = 0.03
+#: second condition of ``light``: at least this share of pixels clipped white
+LIGHT_MIN_CLIPPED = 0.15
+#: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
+COARSE_OFFSET = 0.11
+#: metrics the issues need besides :data:`QUALITY_KEYS`
+SHAPE_KEYS = ("width", "height", "channels")
+
+
+def _median(v: np.ndarray) -> float:
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+def issue_scores(
+    metrics: Mapping[str, Any], reference: Mapping[str, float] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Per-image scores of every issue from quality metrics (numpy float64 ``(N,)`` each).
+
+    ``metrics`` holds :data:`QUALITY_KEYS` plus ``width``, ``height``, ``channels``.
+    ``reference`` gives the dataset values the relative issues compare with
+    (``grey_p99``, ``side``, ``aspect`` medians); default: the medians of ``metrics`` itself.
+    Returns the scores and the reference values used.
+    """
+    m = {
+        k: np.asarray(torch.as_tensor(metrics[k]).cpu(), dtype=np.float64)
+        for k in (*QUALITY_KEYS, *SHAPE_KEYS)
+    }
+    w, h = m["width"], m["height"]
+    side = np.sqrt(w * h)
+    aspect = w / np.maximum(h, 1)
+    ref = {"grey_p99": _median(m["grey_p99"]), "side": _median(side), "aspect": _median(aspect)}
+    if reference is not None:
+        ref.update({k: float(v) for k, v in reference.items() if k in ref})
+    p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
+    scores = {
+        "dark": 1.0 - m["grey_p99"] / p99_ref,
+        "light": m["grey_p01"].copy(),
+        "blurry": 1.0 - np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
+        "noisy": m["noise"].copy(),
+        "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
+        "low_information": 8.0 - m["grey_entropy"],
+        "jpeg_blocking": m["blockiness"].copy(),
+        "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
+        "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
+    }
+    return scores, ref
+
+
+@dataclass
+class QualityOutput:
+    """Scores, flags and reasons of :meth:`QualityIssues.evaluate`.
+
+    Attributes:
+        scores: issue -> ``(N,)`` float64 scores (higher = worse).
+        flags: issue -> ``(N,)`` bool.
+        thresholds: issue -> threshold used.
+        metrics: metric -> ``(N,)`` float64 (the quality metrics and width/height/channels).
+        reference: the dataset values the relative issues compared with.
+    """
+
+    scores: dict[str, np.ndarray]
+    flags: dict[str, np.ndarray]
+    thresholds: dict[str, float]
+    metrics: dict[str, np.ndarray]
+    reference: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.scores.values()))) if self.scores else 0
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """``(N,)`` bool: flagged by any issue."""
+        out = np.zeros(len(self), dtype=bool)
+        for f in self.flags.values():
+            out |= f
+        return out
+
+    def issues(self, index: int) -> list[str]:
+        """Names of the issues image ``index`` is flagged for."""
+        return [k for k in self.flags if bool(self.flags[k][index])]
+
+    def why(self, index: int) -> list[str]:
+        """One sentence per issue image ``index`` is flagged for: its score against the threshold."""
+        out = []
+        for k in self.issues(index):
+            s, t = float(self.scores[k][index]), self.thresholds[k]
+            line = f"{k}: score {s:.4g} {'>=' if k == 'light' else '>'} threshold {t:.4g}"
+            if k == "dark":
+                p99 = float(self.metrics["grey_p99"][index])
+                line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
+            elif k == "light":
+                line += f" and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+            elif k in ("odd_size", "odd_aspect_ratio"):
+                key = "side" if k == "odd_size" else "aspect"
+                line += (
+                    f" (octaves from the dataset median {key} {self.reference.get(key, float('nan')):.4g})"
+                )
+            out.append(line)
+        return out
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """Columns ``<issue>_score`` and ``is_<issue>_issue`` for every issue (CleanVision's names)."""
+        cols: dict[str, np.ndarray] = {}
+        for k in self.scores:
+            cols[f"{k}_score"] = self.scores[k]
+            cols[f"is_{k}_issue"] = self.flags[k]
+        return cols
+
+    def to_pandas(self) -> Any:
+        """One row per image: every score and flag (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict())
+
+
+class QualityIssues:
+    """Scored quality issues of an image collection (see the module docstring for the table).
+
+    Args:
+        thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
+        issues: the issues to evaluate (default: all of :data:`ISSUES`).
+        reference: dataset values for the relative issues (``grey_p99``, ``side``,
+            ``aspect`` medians), e.g. from a training set; default: from the evaluated images.
+        working_side: working resolution of the sharpness metric.
+        device: where the metrics are computed.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> imgs = [rng.integers(0, 256, (3, 64, 64), dtype=np.uint8) for _ in range(3)]
+        >>> imgs.append(np.zeros((3, 64, 64), np.uint8))
+        >>> out = QualityIssues().evaluate(imgs)
+        >>> out.issues(3)
+        ['dark', 'blurry', 'grayscale', 'low_information']
+    """
+
+    def __init__(
+        self,
+        thresholds: Mapping[str, float] | None = None,
+        issues: Sequence[str] | None = None,
+        reference: Mapping[str, float] | None = None,
+        working_side: int = WORKING_SIDE,
+        device: str | torch.device | None = None,
+    ) -> None:
+        chosen = tuple(ISSUES if issues is None else issues)
+        unknown = [k for k in (*chosen, *(thresholds or {})) if k not in ISSUES]
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown quality issue(s) {unknown}; expected names from {list(ISSUES)}"
+            )
+        self.issues = chosen
+        self.thresholds = {k: float(DEFAULT_THRESHOLDS[k]) for k in chosen}
+        for k, v in (thresholds or {}).items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                raise InvalidArgumentError(f"threshold of {k!r} must be a finite number, got {v!r}")
+            if k in self.thresholds:
+                self.thresholds[k] = float(v)
+        self.reference = dict(reference) if reference is not None else None
+        self.working_side = int(working_side)
+        self.device = device
+
+    def metrics(self, images: Any) -> dict[str, torch.Tensor]:
+        """The quality metrics plus ``width``, ``height``, ``channels`` of a list of images."""
+        if isinstance(images, torch.Tensor) and images.ndim == 4:
+            images = list(images)
+        tensors = [as_image(im, i) for i, im in enumerate(images)]
+        if not tensors:
+            raise InvalidArgumentError("cannot evaluate an empty collection of images")
+        out = quality_metrics(tensors, self.working_side, self.device)
+        dev = out["grey_p99"].device
+        shapes = torch.tensor([tuple(t.shape) for t in tensors], dtype=torch.float64)
+        out["channels"], out["height"], out["width"] = (shapes[:, j].to(dev) for j in range(3))
+        return out
+
+    def evaluate(self, data: Any) -> QualityOutput:
+        """Score and flag every image.
+
+        ``data``: a list of images (``(C, H, W)`` / ``(H, W)`` arrays, tensors, PIL images) or
+        a ``(N, C, H, W)`` tensor, or a mapping of precomputed metrics (as from
+        :meth:`metrics`, e.g. gathered from several batches).
+        """
+        if isinstance(data, Mapping):
+            missing = [k for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k not in data]
+            if missing:
+                raise InvalidArgumentError(f"the metrics given to evaluate lack the keys {missing}")
+            metrics = data
+        else:
+            metrics = self.metrics(data)
+        scores, ref = issue_scores(metrics, self.reference)
+        m = {k: np.asarray(torch.as_tensor(v).cpu(), dtype=np.float64) for k, v in metrics.items()}
+        flags = {}
+        for k in self.issues:
+            s, t = scores[k], self.thresholds[k]
+            if k == "light":
+                f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED)
+            elif k == "dark":
+                f = (s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)
+            else:
+                f = s > t
+            flags[k] = np.asarray(f, dtype=bool)
+        return QualityOutput(
+            scores={k: scores[k] for k in self.issues},
+            flags=flags,
+            thresholds=dict(self.thresholds),
+            metrics=m,
+            reference=ref,
+        )

@@ -1,0 +1,70 @@
+"""The quality metrics in the metric registry: one ``"joint"`` definition each.
+
+All of them come from one pass of :func:`~dataeval_gpu.functional.quality.quality_metrics_batch`
+over a size bucket; the pass runs once per bucket (kept for the bucket's lifetime) and each
+definition reads its key.  They form the ``ImageStat.ALL_QUALITY`` group, so they appear in
+``imagestats``, ``StatsOutput``, the Linter's supported flags, the audit summary and the
+report's plots; DataEval 0.65's groups (``ALL_STATS``, ``ALL``) do not include them.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import torch
+
+from .quality import QUALITY_KEYS, quality_metrics_batch
+from .registry import Metric, register
+
+__all__: list[str] = []
+
+_GROUP = "ALL_QUALITY"
+_UNITS = {
+    "colourfulness": "Hasler–Süsstrunk M, 0–255 scale",
+    "channel_spread": "mean max−min over channels, 0–1",
+    "norm_sharpness": "finest/next octave RMS ratio",
+    "coarse_sharpness": "ratio at 64 px",
+    "detail": "RMS of finest band, 0–1",
+    "noise": "Immerkær σ, grey levels",
+    "noise_robust": "MAD σ, grey levels",
+    "dark_clipped": "share of pixels ≤ 5/255",
+    "bright_clipped": "share of pixels ≥ 250/255",
+    "grey_p01": "grey level, 0–1",
+    "grey_p50": "grey level, 0–1",
+    "grey_p99": "grey level, 0–1",
+    "grey_entropy": "bits",
+    "blockiness": "border / other step ratio",
+}
+_lock = threading.Lock()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _all(bucket) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bucket
+    with _lock:
+        got = _cache.get(bucket)
+    if got is None:
+        # float64 here: the CPU plan (one image per pool thread) and the stacked device plan
+        # then agree to float64 rounding, as the registry's other metrics do
+        got = quality_metrics_batch(bucket.raw.to(torch.float64))
+        with _lock:
+            _cache[bucket] = got
+    return got
+
+
+def _define(key: str) -> None:
+    register(
+        Metric(
+            key,
+            key.upper(),
+            _GROUP,
+            _UNITS[key],
+            torch.float64,
+            "joint",
+            lambda bucket: _all(bucket)[key].to(torch.float64),
+        )
+    )
+
+
+for _key in QUALITY_KEYS:
+    _define(_key)

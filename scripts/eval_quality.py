@@ -1,0 +1,348 @@
+"""Near duplicates and quality outliers on real photos with planted problems, every tool on one set.
+
+    python scripts/eval_quality.py                 # build the corpus once, run every tool, print tables
+    python scripts/eval_quality.py --sweep         # also sweep hash radius x embedding threshold
+    python scripts/eval_quality.py --no-external   # skip the other venv (DataEval 1.x, imagededup, CleanVision)
+
+The corpus (``scripts/quality_corpus.py``, cached in ``data_cache/quality_eval/``): real
+photos of four offline collections, one of them dark and low-texture (naev-data's space
+renders), plus planted near duplicates and outliers of some of them.  Embeddings of every
+image (efficientnet_lite0, the package default) are cached in ``embeddings.npy``.
+
+Near duplicates.  Recall per kind: the share of planted variants put in one group with their
+source photo.  Strict pair precision: every pair inside a reported group counts; a pair whose
+two images come from two distinct source photos is false (pairs of two planted constant
+images are left out: blank images are duplicates of each other by any definition).  The
+"dark" column is the same precision over the pairs that touch the dark collection.
+
+Outliers.  Recall per planted kind: the share flagged (any issue / any outlier); "photos
+flagged": the share of the unmodified photos flagged; "w/o grey sources": the same without
+the photos that are grey pictures stored as RGB in their own collection (channels equal:
+flagging them ``grayscale`` is right).
+
+The other tools run in ``--external-python`` (a venv with DataEval 1.x, imagededup and
+CleanVision; ``scripts/quality_external.py``) on the same saved files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality_corpus import CACHE, DUP_KINDS, OUTLIER_KINDS, build  # noqa: E402
+
+from dataeval_gpu.detectors.duplicates import Duplicates  # noqa: E402
+from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
+    DEFAULT_EMBEDDING_THRESHOLD,
+    DEFAULT_RADIUS,
+    NearDuplicates,
+    embedding_groups,
+)
+from dataeval_gpu.detectors.quality import QualityIssues  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(manifest: dict, cache: Path) -> list[np.ndarray]:
+    out = []
+    for e in manifest["entries"]:
+        with Image.open(cache / "images" / e["file"]) as im:
+            out.append(np.ascontiguousarray(np.moveaxis(np.asarray(im.convert("RGB")), -1, 0)))
+    return out
+
+
+def embeddings(images: list[np.ndarray], cache: Path) -> np.ndarray:
+    path = cache / "embeddings.npy"
+    if path.exists():
+        e = np.load(path)
+        if e.shape[0] == len(images):
+            return e
+    from dataeval_gpu.embeddings import embed
+
+    e = embed(images, batch_size=64)
+    np.save(path, e)
+    return e
+
+
+# ------------------------------------------------------------------------------ scoring
+
+#: two source files whose RGB 32x32 box thumbnails differ by less than this mean absolute
+#: level are one picture (processed versions in opencv-doc's tutorials, a nebula twice)
+SAME_PICTURE_MAE = 6.0
+
+
+def same_picture_sources(images: list[np.ndarray], entries: list[dict]) -> tuple[list[dict], int]:
+    """Entries with ``source`` replaced by one id per picture (independent of every tool)."""
+    photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
+    thumbs = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.moveaxis(images[i], 0, -1)).resize((32, 32), Image.Resampling.BOX),
+                np.float32,
+            )
+            for i in photos
+        ]
+    )
+    parent = {s: s for s in range(len(entries))}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    merged = 0
+    for a in range(len(photos)):
+        d = np.abs(thumbs[a + 1 :] - thumbs[a]).mean(axis=(1, 2, 3))
+        for b in np.nonzero(d < SAME_PICTURE_MAE)[0]:
+            ra, rb = find(entries[photos[a]]["source"]), find(entries[photos[a + 1 + b]]["source"])
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+                merged += 1
+    return [{**e, "source": find(e["source"])} for e in entries], merged
+
+
+def dup_scores(groups: list[list[int]], entries: list[dict]) -> dict:
+    src = np.array([e["source"] for e in entries])
+    dark = np.array([e["collection"] == "naev-dark" for e in entries])
+    const = np.array([e["kind"] == "constant" for e in entries])
+    gid = np.full(len(entries), -1)
+    for g_i, g in enumerate(groups):
+        gid[np.asarray(g, dtype=np.int64)] = g_i
+    rec: dict[str, list[bool]] = {k: [] for k in DUP_KINDS}
+    for i, e in enumerate(entries):
+        if e["role"] == "dup":  # grouped with the file it was made from
+            own = e.get("file_source", e["source"])
+            rec[e["kind"]].append(gid[i] >= 0 and gid[i] == gid[own])
+    true = false = dark_true = dark_false = 0
+    for g in groups:
+        a = np.asarray(g, dtype=np.int64)
+        i, j = np.triu_indices(a.size, 1)
+        a_i, a_j = a[i], a[j]
+        keep = ~(const[a_i] & const[a_j])
+        same = (src[a_i] == src[a_j])[keep]
+        touch = (dark[a_i] | dark[a_j])[keep]
+        true += int(same.sum())
+        false += int((~same).sum())
+        dark_true += int((same & touch).sum())
+        dark_false += int((~same & touch).sum())
+    recall = {k: float(np.mean(v)) if v else float("nan") for k, v in rec.items()}
+    all_rec = [x for v in rec.values() for x in v]
+    return {
+        "recall": recall,
+        "overall": float(np.mean(all_rec)),
+        "precision": true / (true + false) if true + false else float("nan"),
+        "dark_precision": dark_true / (dark_true + dark_false) if dark_true + dark_false else float("nan"),
+        "pairs": true + false,
+        "false_pairs": false,
+    }
+
+
+def outlier_scores(flagged: set[int], entries: list[dict], grey_sources: set[int]) -> dict:
+    rec: dict[str, list[bool]] = {k: [] for k in OUTLIER_KINDS}
+    photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
+    for i, e in enumerate(entries):
+        if e["role"] == "outlier":
+            rec[e["kind"]].append(i in flagged)
+    main = [k for k in OUTLIER_KINDS if k not in ("tiny", "strip")]
+    return {
+        "recall": {k: float(np.mean(v)) for k, v in rec.items()},
+        "overall": float(np.mean([x for k in main for x in rec[k]])),
+        "photos_flagged": float(np.mean([i in flagged for i in photos])),
+        "photos_flagged_wo_grey": float(np.mean([i in flagged for i in photos if i not in grey_sources])),
+    }
+
+
+# ------------------------------------------------------------------------------ tools
+
+
+def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    groups, flagged, seconds = {}, {}, {}
+    t = time.perf_counter()
+    out = NearDuplicates(radius=args.radius, embedding_threshold=args.threshold).evaluate(
+        images, embeddings=emb
+    )
+    seconds["dataeval_gpu defaults"] = time.perf_counter() - t
+    groups["dataeval_gpu defaults"] = out.groups
+    groups["  hash part (D4, radius)"] = [g for g in out.exact + out.hash]
+    groups["  embedding part"] = out.embedding
+    t = time.perf_counter()
+    d = Duplicates().evaluate(images)
+    seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
+    groups["dataeval_gpu 0.65 preset"] = d.exact + d.near
+    t = time.perf_counter()
+    metrics_path = args.cache / "quality_metrics.pt"
+    qi = QualityIssues()
+    if metrics_path.exists():
+        metrics = torch.load(metrics_path)
+    else:
+        metrics = qi.metrics(images)
+        torch.save(metrics, metrics_path)
+    q = qi.evaluate(metrics)
+    seconds["quality issues"] = time.perf_counter() - t
+    flagged["dataeval_gpu defaults"] = set(np.nonzero(q.flagged)[0].tolist())
+    from dataeval_gpu.detectors import Linter
+
+    lint = Linter().evaluate(images)
+    flagged["dataeval_gpu 0.65 preset"] = set(int(i) for i in lint.issues)
+    return groups, flagged, {"seconds": seconds, "quality": q}
+
+
+def dataeval065(images: list[np.ndarray]) -> tuple[dict, dict]:
+    """DataEval 0.65 raises on images with a side under 9 px (its pchash): it runs on the others."""
+    try:
+        from dataeval.detectors import Duplicates as RefDup
+        from dataeval.detectors import Linter as RefLinter
+    except ImportError:
+        return {}, {}
+    warnings.filterwarnings("ignore")
+    keep = [i for i, im in enumerate(images) if min(im.shape[1:]) >= 9]
+    sub = [images[i] for i in keep]
+    d = RefDup().evaluate(sub)
+    lint = RefLinter().evaluate(sub)
+    groups = [[keep[i] for i in g] for g in list(d.exact) + list(d.near)]
+    return {"DataEval 0.65": groups}, {"DataEval 0.65": set(keep[int(i)] for i in lint.issues)}
+
+
+def external(cache: Path, python: str) -> tuple[dict, dict, dict]:
+    dest = cache / "external.json"
+    if not dest.exists():
+        cmd = [
+            python,
+            str(HERE / "quality_external.py"),
+            str(cache / "images"),
+            str(cache / "manifest.json"),
+            str(dest),
+        ]
+        subprocess.run(cmd, check=True)
+    res = json.loads(dest.read_text())
+    groups = {k: v["groups"] for k, v in res.items() if "groups" in v}
+    flagged = {k: set(v["flagged"]) for k, v in res.items() if "flagged" in v}
+    errors = {k: v["error"].strip().splitlines()[-1] for k, v in res.items() if "error" in v}
+    return groups, flagged, errors
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def dup_table(results: dict[str, dict]) -> str:
+    head = ["tool", "overall", *DUP_KINDS, "precision", "dark prec.", "false pairs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in results.items():
+        cells = [name, f"{r['overall']:.2f}", *(f"{r['recall'][k]:.2f}" for k in DUP_KINDS)]
+        cells += [f"{r['precision']:.3f}", f"{r['dark_precision']:.3f}", str(r["false_pairs"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def outlier_table(results: dict[str, dict]) -> str:
+    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in results.items():
+        cells = [name, f"{r['overall']:.2f}", *(f"{r['recall'][k]:.2f}" for k in OUTLIER_KINDS)]
+        cells += [f"{r['photos_flagged']:.3f}", f"{r['photos_flagged_wo_grey']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep(images: list[np.ndarray], emb: np.ndarray, entries: list[dict]) -> None:
+    from dataeval_gpu.detectors.near_duplicates import DEFAULT_CROPS, hash_groups
+
+    tensors = [torch.from_numpy(i) for i in images]
+    full = Duplicates(d4=True).hashes(tensors)
+    crop_h = []
+    for f in DEFAULT_CROPS:
+        h, w = np.array([t.shape[1:] for t in tensors]).T
+        crops = [
+            t[:, round((1 - f) / 2 * t.shape[1]) : t.shape[1] - round((1 - f) / 2 * t.shape[1]),
+              round((1 - f) / 2 * t.shape[2]) : t.shape[2] - round((1 - f) / 2 * t.shape[2])]
+            for t in tensors
+        ]  # fmt: skip
+        ch = Duplicates(find_exact=False, d4=True).hashes(crops)
+        crop_h.append((ch.near, ch.near_valid))
+    exact = Duplicates(find_near=False).evaluate_hashes(full).exact
+    print(
+        "\nsweep: radius x embedding threshold (crops on/off) -> overall recall, min recall w/o rot5, precision, dark"
+    )
+    emb_by_t = {t: embedding_groups(emb, t) for t in (0.84, 0.86, 0.88, 0.9, 0.92, 0.94)}
+    for use_crops in (False, True):
+        for r in (0, 2, 4, 6):
+            near = hash_groups(full.near, full.near_valid, crop_h if use_crops else [], r)
+            for t, eg in [(None, []), *emb_by_t.items()]:
+                out = NearDuplicates.combine(len(images), exact, near, eg)
+                s = dup_scores(out.groups, entries)
+                worst = min((v, k) for k, v in s["recall"].items() if k != "rot5")
+                print(
+                    f"  crops {use_crops} radius {r} threshold {t}: {s['overall']:.3f} {worst[0]:.2f} ({worst[1]}) "
+                    f"{s['precision']:.3f} {s['dark_precision']:.3f} ({s['false_pairs']} false)",
+                    flush=True,
+                )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--radius", type=int, default=DEFAULT_RADIUS)
+    ap.add_argument("--threshold", type=float, default=DEFAULT_EMBEDDING_THRESHOLD)
+    ap.add_argument("--external-python", default="/work/venvs/quality/bin/python")
+    ap.add_argument("--no-external", action="store_true")
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    manifest = build(args.cache)
+    entries = manifest["entries"]
+    images = load(manifest, args.cache)
+    emb = embeddings(images, args.cache)
+    for e in entries:
+        e["file_source"] = e["source"]
+    entries, merged = same_picture_sources(images, entries)
+    n_roles = {r: sum(e["role"] == r for e in entries) for r in ("photo", "dup", "outlier")}
+    print(
+        f"{merged} source files merged as the same picture (RGB thumbnails within {SAME_PICTURE_MAE} levels)"
+    )
+    colls = sorted({e["collection"] for e in entries})
+    print(f"{len(images)} images: {n_roles}; collections {colls} ({time.perf_counter() - t0:.0f} s to load)")
+
+    groups, flagged, extra = ours(images, emb, args)
+    g, f = dataeval065(images)
+    groups.update(g)
+    flagged.update(f)
+    if not args.no_external:
+        g, f, errors = external(args.cache, args.external_python)
+        groups.update(g)
+        flagged.update(f)
+        for k, v in errors.items():
+            print(f"{k}: failed ({v})")
+    q = extra["quality"]
+    grey_sources = {
+        i for i, e in enumerate(entries) if e["role"] == "photo" and q.metrics["channel_spread"][i] < 0.005
+    }
+    print(
+        f"{len(grey_sources)} of {n_roles['photo']} photos are grey pictures stored as RGB in their collection"
+    )
+    print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
+    print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
+    print("\nOutliers (recall per planted kind; share of unmodified photos flagged)\n")
+    print(outlier_table({k: outlier_scores(v, entries, grey_sources) for k, v in flagged.items()}))
+    photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
+    print("\nunmodified photos flagged per quality issue (defaults):")
+    print("  " + ", ".join(f"{k} {int(q.flags[k][photos].sum())}" for k in q.flags))
+    print("seconds:", {k: round(v, 1) for k, v in extra["seconds"].items()})
+    if args.sweep:
+        sweep(images, emb, entries)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Scored quality issues and the hash + embedding near-duplicate finder."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from dataeval_gpu.detectors import quality as q_mod
+from dataeval_gpu.detectors.near_duplicates import (
+    NearDuplicates,
+    chroma_signature,
+    embedding_groups,
+    hash_groups,
+)
+from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, ISSUES, QualityIssues, issue_scores
+from dataeval_gpu.errors import InvalidArgumentError
+from dataeval_gpu.functional import quality as fq_mod
+from dataeval_gpu.functional.knn import faiss_available
+
+
+def _photo(rng: np.random.Generator, h: int = 96, w: int = 128) -> np.ndarray:
+    base = ndimage.gaussian_filter(rng.normal(128, 70, (3, h, w)), sigma=(0, 1.0, 1.0))
+    base += rng.normal(0, 3, base.shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def _planted() -> tuple[list[np.ndarray], dict[int, str]]:
+    rng = np.random.default_rng(0)
+    imgs = [_photo(rng) for _ in range(12)]
+    src = imgs[0]
+    planted = {
+        12: ("dark", src // 8),
+        13: ("blurry", ndimage.gaussian_filter(src.astype(float), (0, 4, 4)).round().astype(np.uint8)),
+        14: ("grayscale", np.repeat(src.mean(axis=0, keepdims=True).round().astype(np.uint8), 3, axis=0)),
+        15: ("low_information", np.full_like(src, 90)),
+        16: ("odd_size", _photo(rng, 8, 10)),
+        17: ("odd_aspect_ratio", _photo(rng, 12, 128)),
+        18: ("noisy", np.clip(src + rng.normal(0, 40, src.shape), 0, 255).astype(np.uint8)),
+        19: ("light", np.clip(src.astype(float) * 2.5 + 60, 0, 255).astype(np.uint8)),
+    }
+    kinds = {}
+    for i, (kind, img) in planted.items():
+        imgs.append(img)
+        kinds[i] = kind
+    return imgs, kinds
+
+
+def test_planted_issues_are_flagged_with_reasons() -> None:
+    imgs, kinds = _planted()
+    out = QualityIssues().evaluate(imgs)
+    for i, kind in kinds.items():
+        assert kind in out.issues(i), (i, kind, out.issues(i))
+        assert any(line.startswith(f"{kind}: score") for line in out.why(i))
+    for i in range(12):  # the clean images
+        assert out.issues(i) == [], (i, out.why(i))
+    df = out.to_pandas()
+    assert list(df.columns[:2]) == ["dark_score", "is_dark_issue"]
+    assert len(df) == len(imgs) and df.shape[1] == 2 * len(ISSUES)
+
+
+def test_scores_follow_their_definitions() -> None:
+    # hand-made metrics: the scores are the documented formulas, the relative ones against medians
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["grey_p99"] = torch.tensor([1.0, 0.8, 0.8, 0.1], dtype=torch.float64)
+    m["norm_sharpness"] = torch.tensor([0.7, 0.4, 0.9, 0.9], dtype=torch.float64)
+    m["coarse_sharpness"] = torch.tensor([0.7, 0.9, 0.2, 0.9], dtype=torch.float64)
+    m["channel_spread"] = torch.tensor([0.1, 0.0, 0.0, 0.0], dtype=torch.float64)
+    m["width"] = torch.tensor([100.0, 100.0, 400.0, 100.0], dtype=torch.float64)
+    m["height"] = torch.tensor([100.0, 100.0, 100.0, 100.0], dtype=torch.float64)
+    m["channels"] = torch.tensor([3.0, 3.0, 3.0, 1.0], dtype=torch.float64)
+    s, ref = issue_scores(m)
+    assert ref["grey_p99"] == pytest.approx(0.8)
+    np.testing.assert_allclose(s["dark"], [1 - 1 / 0.8, 0.0, 0.0, 1 - 0.1 / 0.8])
+    np.testing.assert_allclose(s["blurry"], [0.3, 0.6, 1 - 0.31, 0.1])
+    np.testing.assert_allclose(s["grayscale"], [0.9, 1.0, 1.0, 0.0])  # one channel: not an issue
+    side = np.sqrt([1e4, 1e4, 4e4, 1e4])
+    np.testing.assert_allclose(s["odd_size"], np.abs(np.log2(side / 100.0)))
+    np.testing.assert_allclose(s["odd_aspect_ratio"], [0.0, 0.0, 2.0, 0.0])
+    np.testing.assert_allclose(s["low_information"], [8.0] * 4)
+
+
+def test_relative_dark_uses_the_reference() -> None:
+    # an image with highlights at 0.15 is dark among bright photos, not among dark ones
+    imgs, _ = _planted()
+    m = QualityIssues().metrics(imgs[:3])
+    m["grey_p99"] = torch.tensor([0.15, 0.9, 0.95], dtype=m["grey_p99"].dtype)
+    bright = QualityIssues().evaluate(m)
+    dark_set = QualityIssues(reference={"grey_p99": 0.18}).evaluate(m)
+    assert bool(bright.flags["dark"][0]) and not bool(dark_set.flags["dark"][0])
+
+
+def test_thresholds_override_and_validation() -> None:
+    imgs, _ = _planted()
+    strict = QualityIssues(thresholds={"noisy": 1000.0}, issues=["noisy", "blurry"]).evaluate(imgs)
+    assert list(strict.scores) == ["noisy", "blurry"]
+    assert not strict.flags["noisy"].any()
+    assert strict.thresholds["blurry"] == DEFAULT_THRESHOLDS["blurry"]
+    with pytest.raises(InvalidArgumentError, match="unknown quality issue"):
+        QualityIssues(thresholds={"fuzzy": 1.0})
+    with pytest.raises(InvalidArgumentError, match="finite number"):
+        QualityIssues(thresholds={"dark": float("nan")})
+    with pytest.raises(InvalidArgumentError, match="lack the keys"):
+        QualityIssues().evaluate({"noise": np.zeros(2)})
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        QualityIssues().evaluate([])
+
+
+# ----------------------------------------------------------------- near duplicates
+
+
+def test_embedding_groups_centre_rule_does_not_chain() -> None:
+    # a chain a-b-c-d with neighbours at cos 0.95 but a, d far apart: the centre rule stops it
+    ang = np.deg2rad([0.0, 18.0, 36.0, 54.0, 150.0])
+    x = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    groups = embedding_groups(x, threshold=0.94, k=3, backend="torch")
+    # degrees: b and c have two neighbours each; b (lower index) is the first centre: {a, b, c}
+    assert groups == [[0, 1, 2]]
+    assert embedding_groups(x, threshold=0.999, k=3, backend="torch") == []
+    if faiss_available():
+        faiss_groups = embedding_groups(x, threshold=0.94, k=3, backend="auto")
+        assert faiss_groups == groups
+    with pytest.raises(InvalidArgumentError, match="cosine similarity"):
+        embedding_groups(x, threshold=1.5)
+
+
+def test_combined_pairs_say_which_method_found_them() -> None:
+    rng = np.random.default_rng(1)
+    imgs = [_photo(rng) for _ in range(5)]
+    imgs.append(imgs[0].copy())  # byte copy of 0
+    imgs.append(np.ascontiguousarray(imgs[1][:, :, ::-1]))  # flip of 1: the D4 hash
+    emb = rng.normal(size=(7, 16))
+    emb[4] = emb[2] + 0.01 * rng.normal(size=16)  # 2 and 4: only the embeddings
+    out = NearDuplicates(radius=0, embedding_threshold=0.95).evaluate(imgs, embeddings=emb)
+    assert out.groups == [[0, 5], [1, 6], [2, 4]]
+    found = {
+        (int(a), int(b)): out.methods(p)
+        for p, (a, b) in enumerate(zip(out.pairs["first"], out.pairs["second"]))
+    }
+    assert found[(0, 5)][0] == "exact"
+    assert "hash" in found[(1, 6)] and "exact" not in found[(1, 6)]
+    assert found[(2, 4)] == ["embedding"]
+    p24 = [p for p in range(len(out.pairs["first"])) if out.pairs["first"][p] == 2][0]
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    assert out.pairs["cosine"][p24] == pytest.approx(float(e[2] @ e[4]))
+    assert out.to_pandas().shape[0] == 3
+
+
+def test_docstring_examples_run() -> None:
+    for mod in (q_mod, fq_mod):
+        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_hash_groups_match_a_crop_against_the_centre_of_its_original() -> None:
+    # hand-made hashes: image 1 (a crop) equals the 80 % centre hash of image 0; image 2's
+    # crop hashes equal image 3's crop hashes, which is not compared (crop against crop)
+    full = torch.tensor([0b1111, 0b0000_1111_0000, 0b1010_1010_1010_1010, 0b0101_0101_0101_0101])
+    crop90 = torch.tensor([0b1, 0b10, 0b111_000_111, 0b111_000_111])
+    crop80 = torch.tensor([0b0000_1111_0000, 0b100, 0b1000, 0b1000])
+    ok = torch.ones(4, dtype=torch.bool)
+    groups = hash_groups(full, ok, [(crop90, ok), (crop80, ok)], radius=0)
+    assert groups == [[0, 1]]
+    # one flipped bit: found at radius 1, not at 0
+    near = full.clone()
+    near[1] ^= 1 << 20
+    assert hash_groups(near, ok, [(crop90, ok), (crop80, ok)], radius=0) == []
+    assert hash_groups(near, ok, [(crop90, ok), (crop80, ok)], radius=1) == [[0, 1]]
+    # an invalid crop hash is left out
+    bad = ok.clone()
+    bad[0] = False
+    assert hash_groups(full, ok, [(crop90, ok), (crop80, bad)], radius=0) == []
+
+
+def test_near_duplicates_find_a_ten_percent_crop() -> None:
+    rng = np.random.default_rng(7)
+    imgs = [_photo(rng, 120, 160) for _ in range(6)]
+    imgs.append(imgs[0][:, 12:108, 16:144].copy())  # 10 % off every side: the 80 % centre
+    out = NearDuplicates(radius=0, embedding_threshold=None).evaluate(imgs)
+    assert out.groups == [[0, 6]]
+    assert out.methods(0) == ["hash"]
+    with pytest.raises(InvalidArgumentError, match="central fractions"):
+        NearDuplicates(crops=(1.2,))
+
+
+def test_chroma_confirms_hash_pairs() -> None:
+    # three images with one hash: 0 and 1 share their colour, 2 is another colour
+    red = np.zeros((3, 8, 8), np.uint8)
+    red[0] = 200
+    blue = np.zeros((3, 8, 8), np.uint8)
+    blue[2] = 200
+    sig = chroma_signature([torch.from_numpy(red), torch.from_numpy((red * 0.7).astype(np.uint8)), torch.from_numpy(blue)])
+    np.testing.assert_allclose(sig, [[200.0, 0.0], [140.0, 0.0], [0.0, 200.0]])
+    h = torch.tensor([7, 7, 7])
+    ok = torch.ones(3, dtype=torch.bool)
+    assert hash_groups(h, ok, [], 0) == [[0, 1, 2]]
+    # red vs its contrast x0.7: 60 apart, within 35 % of 200; red vs blue: 283 apart
+    assert hash_groups(h, ok, [], 0, chroma=sig) == [[0, 1]]

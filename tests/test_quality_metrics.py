@@ -1,0 +1,189 @@
+"""Quality metrics against independent float64 numpy / scipy references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from dataeval_gpu.errors import ImageShapeError
+from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _ref_sharpness(g: np.ndarray, working_side: int) -> tuple[float, float]:
+    h, w = g.shape
+    wg = g
+    if min(h, w) > working_side:
+        f = min(h, w) // working_side  # the tests use integer factors: area = block mean
+        wg = g[: h // f * f, : w // f * f].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    k = np.array([1, 4, 6, 4, 1]) / 16.0
+
+    def band(a: np.ndarray) -> float:
+        blur = ndimage.convolve1d(ndimage.convolve1d(a, k, axis=1, mode="mirror"), k, axis=0, mode="mirror")
+        return float(((a - blur) ** 2).mean())
+
+    e0 = band(wg)
+    hh, ww = (wg.shape[0] // 2) * 2, (wg.shape[1] // 2) * 2
+    d = wg[:hh, :ww].reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3))
+    e1 = band(d)
+    return (math.sqrt(e0 / e1) if e1 > 1e-12 else 0.0), math.sqrt(e0)
+
+
+def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
+    """float64 numpy/scipy re-implementation of every metric from its written definition."""
+    x = img.astype(np.float64) / 255.0
+    g = np.tensordot(LUMA, x[:3], axes=1) if x.shape[0] >= 3 else x[0]
+    out: dict[str, float] = {}
+    if x.shape[0] >= 3:
+        r, gg, b = x[0] * 255, x[1] * 255, x[2] * 255
+        rg, yb = r - gg, 0.5 * (r + gg) - b
+        out["colourfulness"] = math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean())
+        out["channel_spread"] = float((x[:3].max(0) - x[:3].min(0)).mean())
+    else:
+        out["colourfulness"] = out["channel_spread"] = 0.0
+    # sharpness: two Laplacian-pyramid bands of the working image (scipy's 'mirror' = reflect)
+    h, w = g.shape
+    out["norm_sharpness"], out["detail"] = _ref_sharpness(g, working_side)
+    out["coarse_sharpness"] = _ref_sharpness(g, 64)[0]
+    # Immerkaer on 0..255 grey, valid positions only
+    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    conv = np.abs(ndimage.correlate(g * 255, n)[1:-1, 1:-1])
+    out["noise"] = conv.sum() * math.sqrt(math.pi / 2) / (6 * (w - 2) * (h - 2))
+    srt = np.sort(conv.ravel())  # the lower middle value for an even count (torch.median)
+    out["noise_robust"] = float(srt[(srt.size - 1) // 2]) / (6 * 0.6744897501960817)
+    q = np.clip(np.round(g * 255), 0, 255).astype(int).ravel()
+    hist = np.bincount(q, minlength=256) / q.size
+    cdf = np.cumsum(hist)
+    for key, share in (("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
+        out[key] = int(np.argmax(cdf >= share - 1e-9)) / 255.0
+    nz = hist[hist > 0]
+    out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
+    out["dark_clipped"] = float(hist[:6].sum())
+    out["bright_clipped"] = float(hist[250:].sum())
+    g255 = g * 255
+    num = den = nb = no = 0.0
+    for axis, size in ((1, w), (0, h)):
+        if size < 64:  # too small to tell blocks apart
+            continue
+        steps = np.abs(np.diff(g255, axis=axis)).mean(axis=1 - axis)  # one mean per border line
+        border = (np.arange(1, size) % 8) == 0
+        num, nb = num + steps[border].sum(), nb + border.sum()
+        den, no = den + steps[~border].sum(), no + (~border).sum()
+    out["blockiness"] = (num / nb) / (den / no) if nb and den > 0 else 1.0
+    return out
+
+
+def _photo_like(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
+    base = ndimage.gaussian_filter(rng.normal(128, 60, (c, h, w)), sigma=(0, 2, 2))
+    return np.clip(base + rng.normal(0, 6, (c, h, w)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(3, 48, 64), (1, 40, 40), (3, 512, 520), (3, 128, 192)])
+def test_every_metric_matches_float64_reference(shape: tuple[int, int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    imgs = [_photo_like(rng, *shape) for _ in range(3)]
+    got = quality_metrics([torch.from_numpy(i).to(torch.float64) * 1.0 for i in imgs])  # float64 path
+    got8 = quality_metrics(imgs)  # the uint8 -> float32 path
+    for j, img in enumerate(imgs):
+        ref = ref_metrics(img.astype(np.float64))
+        for key in QUALITY_KEYS:
+            if key in ("grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
+                # 256-level histogram: float32 luma may round a level differently on ties
+                tol = 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
+            else:
+                tol = 1e-6 * max(1.0, abs(ref[key]))
+            assert float(got[key][j]) == pytest.approx(ref[key], abs=tol), key
+            assert float(got8[key][j]) == pytest.approx(ref[key], rel=2e-3, abs=max(tol, 2e-4)), key
+
+
+def test_float64_input_scaled_by_bit_depth() -> None:
+    # floats in [0, 1] are taken as they are; uint16 by 2**16 - 1
+    rng = np.random.default_rng(1)
+    img = _photo_like(rng, 3, 32, 32)
+    as_float = quality_metrics([img.astype(np.float64) / 255.0])
+    as_u16 = quality_metrics([img.astype(np.int32) * 257])
+    ref = ref_metrics(img)
+    assert float(as_float["colourfulness"][0]) == pytest.approx(ref["colourfulness"], rel=1e-9)
+    assert float(as_u16["colourfulness"][0]) == pytest.approx(ref["colourfulness"], rel=1e-5)
+
+
+def test_hand_checked_cases() -> None:
+    grey = np.repeat(np.arange(64, dtype=np.uint8).reshape(1, 8, 8), 3, axis=0)
+    const = np.full((3, 20, 20), 77, np.uint8)
+    red = np.zeros((3, 10, 10), np.uint8)
+    red[0] = 255
+    m = quality_metrics([grey, const, red])
+    # 64 distinct equally frequent levels: 6 bits; a constant: 0 bits
+    assert m["grey_entropy"].tolist()[:2] == [6.0, 0.0]
+    assert m["channel_spread"].tolist() == [0.0, 0.0, 1.0]
+    # pure red: rg = 255, yb = 127.5 everywhere: no spread, mean term 0.3 * hypot(255, 127.5)
+    assert float(m["colourfulness"][2]) == pytest.approx(0.3 * math.hypot(255, 127.5), rel=1e-6)
+    assert float(m["colourfulness"][0]) == 0.0
+    for key in ("norm_sharpness", "detail", "noise", "noise_robust"):
+        assert float(m[key][1]) == 0.0, key
+    assert float(m["grey_p50"][1]) == pytest.approx(77 / 255)
+    assert float(m["blockiness"][1]) == 1.0  # flat: no steps anywhere
+
+
+def test_resolution_normalised_sharpness() -> None:
+    # the same scene at 1024 px and at 256 px (2x2... block means) scores the same sharpness
+    rng = np.random.default_rng(3)
+    small = _photo_like(rng, 1, 256, 256).astype(np.float64)
+    big = np.repeat(np.repeat(small, 4, axis=1), 4, axis=2)  # area-downscales back to `small`
+    m = quality_metrics([torch.from_numpy(small), torch.from_numpy(big)])
+    assert float(m["norm_sharpness"][0]) == pytest.approx(float(m["norm_sharpness"][1]), rel=1e-9)
+    assert float(m["norm_sharpness"][0]) == pytest.approx(ref_metrics(small)["norm_sharpness"], rel=1e-9)
+
+
+def test_blur_lowers_sharpness_and_noise_is_measured() -> None:
+    rng = np.random.default_rng(4)
+    img = _photo_like(rng, 3, 200, 240)
+    blurred = ndimage.gaussian_filter(img.astype(np.float64), sigma=(0, 3, 3)).round().astype(np.uint8)
+    flat = np.full((1, 200, 240), 128.0)
+    noisy = np.clip(flat + rng.normal(0, 10, flat.shape), 0, 255).round().astype(np.uint8)
+    m = quality_metrics([img, blurred, noisy])
+    assert float(m["norm_sharpness"][1]) < 0.5 * float(m["norm_sharpness"][0])
+    # Immerkaer on pure Gaussian noise of sigma 10 (rounding adds ~0.3): within 5 %
+    assert float(m["noise"][2]) == pytest.approx(10.0, rel=0.05)
+    assert float(m["noise_robust"][2]) == pytest.approx(10.0, rel=0.05)
+
+
+def test_batched_equals_per_image_and_input_untouched() -> None:
+    rng = np.random.default_rng(5)
+    imgs = [_photo_like(rng, 3, 40, 50) for _ in range(4)] + [_photo_like(rng, 3, 30, 30)]
+    copies = [i.copy() for i in imgs]
+    together = quality_metrics(imgs)
+    for j, img in enumerate(imgs):
+        alone = quality_metrics([img])
+        for key in QUALITY_KEYS:
+            assert float(together[key][j]) == pytest.approx(float(alone[key][0]), rel=1e-6, abs=1e-7), key
+    for a, b in zip(imgs, copies, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stack_input_and_errors() -> None:
+    x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    m = quality_metrics(x)
+    assert m["noise"].shape == (2,)
+    assert quality_metrics([])["noise"].shape == (0,)
+    with pytest.raises(ImageShapeError, match="expected a \\(B, C, H, W\\)"):
+        quality_metrics_batch(torch.zeros(3, 16, 16))
+
+
+def test_cuda_path_equals_cpu() -> None:
+    """The device path is the same tensor code; on a GPU it must match the CPU (skipped without)."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(6)
+    imgs = [_photo_like(rng, 3, 300, 280) for _ in range(3)]
+    cpu = quality_metrics(imgs)
+    gpu = quality_metrics(imgs, device="cuda")
+    for key in QUALITY_KEYS:
+        np.testing.assert_allclose(
+            gpu[key].cpu().numpy(), cpu[key].numpy(), rtol=1e-4, atol=1e-5, err_msg=key
+        )

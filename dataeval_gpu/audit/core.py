@@ -280,7 +280,8 @@ class DataAudit:
         # Linter on the accumulated statistics (positions → dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
-        report.issues = {int(index[p]): m for p, m in lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted})).issues.items()}
+        linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
+        report.issues = {int(index[p]): m for p, m in linted.issues.items()}
         if self.hashes:
             from ..functional.hashing import hash_hex
 

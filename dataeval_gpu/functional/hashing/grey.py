@@ -9,10 +9,9 @@ from collections.abc import Sequence
 import torch
 
 from ...errors import ImageShapeError
+from ..bitdepth import bit_depth
 
 __all__ = ["channel_mean", "grey8", "grey_uint8", "rescale_uint8", "size_buckets"]
-
-_BIT_DEPTHS = (1, 8, 12, 16, 32)
 
 
 def grey_dtype(dtype: torch.dtype) -> tuple[torch.dtype, torch.dtype]:
@@ -58,12 +57,7 @@ def rescale_uint8(grey: torch.Tensor) -> torch.Tensor:
     flat = grey.reshape(b, -1)
     pmin = flat.amin(dim=1)
     pmax = flat.amax(dim=1)
-    dev = grey.device
-    thresholds = torch.tensor([2.0**d for d in _BIT_DEPTHS], dtype=torch.float64, device=dev)
-    depths = torch.tensor(_BIT_DEPTHS, dtype=torch.int64, device=dev)
-    above = thresholds[None, :] > pmax.double()[:, None]  # NaN max: nothing above -> 32
-    depth = torch.where(above.any(dim=1), depths[above.int().argmax(dim=1)], torch.full_like(depths[:1], 32))
-    depth = torch.where(pmin < 0, torch.zeros_like(depth), depth)
+    depth = bit_depth(pmin, pmax)  # NaN max -> 32
 
     scale = (torch.exp2(depth.double()) - 1.0).to(grey.dtype)  # 2**d - 1 rounded to the grey dtype
     lo = torch.where(depth == 0, pmin, torch.zeros_like(pmin))

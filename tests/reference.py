@@ -1,4 +1,4 @@
-"""Straightforward float64 numpy/scipy implementations of DESIGN.md's metric definitions.
+"""Straightforward float64 numpy/scipy implementations of the metric definitions in docs/metrics.md.
 
 Written from the definitions, one image at a time, as the independent reference the tests
 compare against (the reference ``dataeval`` package is compared too, where installed).

@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 EXTRAS ?= cpu,embeddings,lightning,data,report,test,parity
 STAMP := $(VENV)/.installed-$(shell echo '$(EXTRAS)' | tr ',' '-')
 
-.PHONY: setup run test test-slow test-all test-cuda bench photos fashion guide lint gpu-check clean
+.PHONY: setup run test test-slow test-integration test-all test-cuda bench photos fashion guide lint gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +20,8 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dataeval-gpu scan --out out/scan
 
-## the default test suite (slow and CUDA-only tests excluded; parity tests included)
+## the default test suite and the docstring examples as doctests (pyproject's addopts);
+## slow and CUDA-only tests excluded; parity and integration tests included
 test: $(STAMP)
 	-@bash scripts/fetch_fashion_mnist.sh >/dev/null 2>&1 || echo "(Fashion-MNIST not fetched: its guide test will skip)"
 	-@bash scripts/fetch_chromium.sh >/dev/null 2>&1 || echo "(Chromium not installed: the report's browser test will skip)"
@@ -28,6 +29,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP) photos fashion
 	$(BIN)/python -m pytest -m "slow" -q
+
+## the end-to-end tests only (subprocesses, torchrun, Lightning fits, large data), slow ones too
+test-integration: $(STAMP) photos fashion
+	$(BIN)/python -m pytest -m "integration" -q
 
 test-all: $(STAMP) photos fashion
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chromium for the headless check of the HTML report (tests/test_report.py renders the page
+# Chromium for the headless check of the HTML report (tests/report/test_report.py renders the page
 # and looks at the screenshot and the DOM).  Installs Debian's `chromium` package with
 # apt-get when no chromium is on the PATH (root, as on the development machines and CI);
 # refreshes the package lists only when the first try finds nothing.  Idempotent and quiet:

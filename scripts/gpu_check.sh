@@ -21,7 +21,7 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 echo "== CUDA tests =="
 timeout 300 $PY -m pytest -m cuda --device cuda -q -p no:cacheprovider -o addopts="" tests 2>&1 | tee "$out/cuda_tests.log" | tail -25
 echo "== device-parametrised tests on cuda =="
-timeout 200 $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/test_stats.py -k "reference or streaming" 2>&1 | tail -5
+timeout 200 $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/functional/test_stats.py -k "reference or streaming" 2>&1 | tail -5
 echo "== GPU benchmark =="
 timeout 240 $PY scripts/bench.py --device cuda --no-ref --only stats,dups,lint --json "$out/bench_cuda.json" 2>&1 | tee "$out/bench.log"
 echo "== Clusterer on GPU (1,000,000 x 128, faiss GPU index when faiss-gpu is installed, torch otherwise) =="

@@ -5,7 +5,7 @@
 
 Everything is generated (no binary blob is committed) and deterministic: the same command
 writes the same bytes.  Each file and each array is a *case* with a name and the expected
-behaviour, which ``tests/test_corpus.py`` asserts and ``docs/inputs.md`` tabulates:
+behaviour, which ``tests/audit/test_corpus.py`` asserts and ``docs/inputs.md`` tabulates:
 
 * :func:`write_corpus` writes the files and returns their :class:`FileCase` list;
 * :func:`file_cases` lists the cases without writing anything;

@@ -98,6 +98,7 @@ def test_synthetic_data_is_varied(synthetic_items) -> None:
     assert len({lab for _, lab in synthetic_items}) == 3
 
 
+@pytest.mark.integration
 def test_torchrun_two_ranks_equal_single_process(tmp_path: Path, synthetic_items) -> None:
     """torchrun --nproc_per_node=2, gloo, 37 items (odd), shuffled shards, a DataLoader worker per rank."""
     out = tmp_path / "out"

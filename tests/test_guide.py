@@ -65,6 +65,7 @@ def _check_outputs(out: Path, n: int) -> str:
     return page
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not HAVE_FASHION, reason="Fashion-MNIST not fetched (scripts/fetch_fashion_mnist.sh)")
 def test_guide_fashion_mnist_subset(tmp_path: Path) -> None:
     out = tmp_path / "guide"
@@ -91,6 +92,7 @@ def test_guide_fashion_mnist_subset(tmp_path: Path) -> None:
         assert (out / "clusterer_by_class.csv").exists() and "<h2>Clusterer</h2>" in page
 
 
+@pytest.mark.integration
 def test_guide_fallback_photos(tmp_path: Path) -> None:
     """Without Fashion-MNIST the guide runs on the bundled photos, labelled by source."""
     out = tmp_path / "photos"
@@ -114,6 +116,7 @@ def test_guide_fallback_photos(tmp_path: Path) -> None:
     assert "skimage" in page and "bundled photos" in run.stdout
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason="Fashion-MNIST not fetched (scripts/fetch_fashion_mnist.sh)")
 def test_guide_full_dataset(tmp_path: Path, request: pytest.FixtureRequest) -> None:

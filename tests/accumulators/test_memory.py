@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "memory_check.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "memory_check.py"
 
 
 def _run(n: int) -> dict:
@@ -17,6 +17,7 @@ def _run(n: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.integration
 def test_memory_does_not_grow_with_pixel_data_small():
     small = _run(200)
     assert small["images"] == 200
@@ -24,6 +25,7 @@ def test_memory_does_not_grow_with_pixel_data_small():
     assert small["growth_mb"] < 400, small
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_memory_10k_images_of_512():
     res = _run(10_000)

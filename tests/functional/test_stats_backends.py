@@ -11,7 +11,7 @@ from dataeval_gpu.datasets import photo_collection
 from dataeval_gpu.functional.stats import IMAGE_KEYS, image_statistics
 from dataeval_gpu.functional.stats_kernels import count_uint8
 
-from . import reference as ref
+from .. import reference as ref
 
 
 def _mixed() -> list[torch.Tensor]:

@@ -15,12 +15,12 @@ from dataeval_gpu.functional.quality import QUALITY_KEYS
 from dataeval_gpu.functional.stats import IMAGE_KEYS, image_statistics, laplacian
 from dataeval_gpu.metrics import channelstats, imagestats
 
-from . import reference as ref
+from .. import reference as ref
 
 EXACT = {"width", "height", "channels", "size", "depth", "histogram"}
 
 
-# the quality metrics have their own float64 reference (tests/test_quality_metrics.py)
+# the quality metrics have their own float64 reference (tests/functional/test_quality_metrics.py)
 _REF_KEYS = tuple(k for k in IMAGE_KEYS if k not in QUALITY_KEYS)
 
 

@@ -19,9 +19,9 @@ from hypothesis.extra import numpy as hnp
 
 from dataeval_gpu.functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
 
-from . import reference as R
+from .. import reference as R
 
-#: more examples for a deeper search: DATAEVAL_GPU_EXAMPLES=500 pytest tests/test_properties.py
+#: more examples for a deeper search: DATAEVAL_GPU_EXAMPLES=500 pytest tests/functional/test_properties.py
 EXAMPLES = int(os.environ.get("DATAEVAL_GPU_EXAMPLES", "40"))
 SETTINGS = settings(
     max_examples=EXAMPLES,

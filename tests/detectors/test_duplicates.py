@@ -14,7 +14,7 @@ from dataeval_gpu.detectors.duplicates import Duplicates, DuplicatesOutput, Imag
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional.hashing import hash_hex, perceptual_hash, xxhash64
 
-from .test_hashing import ref_pchash
+from ..functional.test_hashing import ref_pchash
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

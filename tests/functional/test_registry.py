@@ -18,7 +18,7 @@ import torch
 from dataeval_gpu.functional import registry
 from dataeval_gpu.functional.registry import Metric
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # the keys, orders and units before the registry (main at the time of the change)
 OLD_IMAGE_KEYS = (

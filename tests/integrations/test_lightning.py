@@ -156,6 +156,7 @@ def test_find_leakage_exact_and_near(splits) -> None:
         assert leaks[v]["exact"] == [] and t in leaks[v]["near"]
 
 
+@pytest.mark.integration
 def test_fit_start_logs_writes_and_warns(tmp_path: Path, splits) -> None:
     train, val = splits
     cb = DataEvalCallback(leakage="warn")
@@ -196,6 +197,7 @@ def test_fit_start_logs_writes_and_warns(tmp_path: Path, splits) -> None:
     assert summary["train"]["images"] == N_TRAIN and summary["figures"] == cb.metrics
 
 
+@pytest.mark.integration
 def test_fit_start_fail_stops_before_training(tmp_path: Path, splits) -> None:
     train, val = splits
     cb = DataEvalCallback(leakage="fail")
@@ -205,6 +207,7 @@ def test_fit_start_fail_stops_before_training(tmp_path: Path, splits) -> None:
     assert (tmp_path / "lightning_logs" / "version_0" / "dataeval" / "leakage.json").is_file()
 
 
+@pytest.mark.integration
 def test_no_leak_no_warning(tmp_path: Path, splits) -> None:
     import warnings
 
@@ -216,6 +219,7 @@ def test_no_leak_no_warning(tmp_path: Path, splits) -> None:
     assert cb.leaks == {} and cb.metrics["dataeval/leaked_images"] == 0
 
 
+@pytest.mark.integration
 def test_first_epoch_mode_arrival_order(tmp_path: Path, splits) -> None:
     """Batches as the model sees them (shuffled, no indices): everything seen in epoch 0."""
     train, val = splits
@@ -238,6 +242,7 @@ def test_first_epoch_mode_arrival_order(tmp_path: Path, splits) -> None:
     assert (Path(trainer.log_dir) / "dataeval" / "val" / "results.csv").is_file()
 
 
+@pytest.mark.integration
 def test_first_epoch_mode_with_indices_and_fail(tmp_path: Path, splits) -> None:
     """Batches that carry dataset indices keep them; leakage='fail' raises at the end of epoch 0."""
     train, val = splits
@@ -256,6 +261,7 @@ def test_first_epoch_mode_with_indices_and_fail(tmp_path: Path, splits) -> None:
     assert all(t in cb.leaks[v]["exact"] for v, t in EXACT.items())
 
 
+@pytest.mark.integration
 def test_first_epoch_mode_plain_tensor_batches(tmp_path: Path, splits) -> None:
     """Batches that are a bare (B, C, H, W) tensor or a list of images."""
     from dataeval_gpu.batching import split_batch as _split_batch
@@ -292,7 +298,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 from dataeval_gpu.distributed import IndexedDataset
 from dataeval_gpu.integrations.lightning import DataEvalCallback
-from tests.test_lightning import Photos, TinyNet, make_splits
+from tests.integrations.test_lightning import Photos, TinyNet, make_splits
 
 out = sys.argv[1]
 train, val = make_splits(int(sys.argv[2]))
@@ -334,6 +340,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.integration
 def test_ddp_two_processes(tmp_path: Path, splits) -> None:
     """Two gloo ranks under torchrun: each audits its shard; both get the merged reports; rank 0 writes."""
     import os
@@ -345,7 +352,7 @@ def test_ddp_two_processes(tmp_path: Path, splits) -> None:
     n_train = 23  # odd: the DistributedSampler pads one rank with a repeated index
     script = tmp_path / "worker.py"
     script.write_text(_DDP_WORKER)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = dict(
         os.environ, REPO_ROOT=str(repo), OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore::DeprecationWarning"
     )

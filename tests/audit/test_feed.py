@@ -187,7 +187,7 @@ def test_no_private_names_imported_across_modules() -> None:
     """The feed-loop modules reach each other through public names only (relative imports)."""
     import ast
 
-    root = Path(__file__).resolve().parents[1] / "dataeval_gpu"
+    root = Path(__file__).resolve().parents[2] / "dataeval_gpu"
     files = [*(root / "audit").glob("*.py"), *(root / "integrations" / "lightning").glob("*.py")]
     files += [root / "distributed.py", root / "batching.py", root / "cli.py"]
     bad = []

@@ -145,6 +145,7 @@ def planted_blobs(
     )
 
 
+@pytest.mark.integration
 def test_planted_outliers_and_copies_10k() -> None:
     x, is_far, pairs = planted_blobs()
     out = Clusterer(x).evaluate()
@@ -408,6 +409,7 @@ def _together(groups: list[list[int]], a: int, b: int) -> bool:
     return any(a in g and b in g for g in groups)
 
 
+@pytest.mark.integration
 def test_real_embeddings_flag_a_small_share(real_embeddings, real_output: ClustererOutput) -> None:
     """On real image embeddings the flags are a small share, not a flood (members-only
     statistics in Euclidean space flagged over half of 20,000 Fashion-MNIST images)."""
@@ -420,11 +422,13 @@ def test_real_embeddings_flag_a_small_share(real_embeddings, real_output: Cluste
     assert out.cluster_label.max() + 1 >= 2
 
 
+@pytest.mark.integration
 def test_real_embeddings_blank_image_is_an_outlier(real_embeddings, real_output: ClustererOutput) -> None:
     _, _, blank = real_embeddings
     assert blank in real_output.outliers
 
 
+@pytest.mark.integration
 def test_real_embeddings_planted_copies(real_embeddings, real_output: ClustererOutput) -> None:
     _, planted, _ = real_embeddings
     out = real_output

@@ -29,7 +29,7 @@ from dataeval_gpu.cli import CHECKPOINT, main
 
 from .test_corpus import SCAN_FLAGS, corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _real_cpu_oom() -> None:
@@ -182,6 +182,7 @@ def _small_images(d: Path, n: int = 200) -> None:
     (d / "0150.png").write_bytes(b"not a png")
 
 
+@pytest.mark.integration
 def test_killed_scan_resumes_to_identical_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -261,6 +261,7 @@ def _gloo_worker(rank: int, world: int, init_file: str, images: list[np.ndarray]
         dist.destroy_process_group()
 
 
+@pytest.mark.integration
 def test_accumulator_two_gloo_processes(tmp_path) -> None:
     import torch.multiprocessing as mp
 

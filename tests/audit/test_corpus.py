@@ -34,9 +34,9 @@ from dataeval_gpu.batching import as_image
 from dataeval_gpu.cli import main
 from dataeval_gpu.io import ImageFiles, decode_file, discover, gpu_decode
 
-from . import reference as R
+from .. import reference as R
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_corpus_module() -> ModuleType:

@@ -1,0 +1,1 @@
+"""Tests of dataeval_gpu.report."""

@@ -85,9 +85,27 @@ def test_tasks_queued_before_a_replacement_still_run(monkeypatch):
     second.shutdown()
 
 
-def test_old_private_names_still_work():
-    from dataeval_gpu.functional import stats
+def test_cpu_hasher_survives_another_pool_size_mid_stream(monkeypatch):
+    # CpuHasher used to keep the pool it was built with: another caller asking for another
+    # size shut that pool down and the hasher's next submit raised RuntimeError; it now
+    # fetches the shared pool at each submission
+    import numpy as np
 
-    assert stats._map_images_cpu is parallel.map_images
-    assert stats._pool is parallel.executor
-    assert stats._threads is parallel.worker_count
+    from dataeval_gpu.functional import hashing
+
+    monkeypatch.setattr(parallel, "_executor", None)
+    monkeypatch.setattr(parallel, "_executor_size", 0)
+    rng = np.random.default_rng(0)
+    imgs = [torch.from_numpy(rng.integers(0, 256, (3, 12, 12), dtype=np.uint8)) for _ in range(6)]
+    hasher = hashing.CpuHasher(exact=True, near=None)
+    hasher.submit(imgs[:3], imgs[:3])
+    size = parallel.worker_count()
+    replaced = parallel.executor(size)
+    parallel.executor(size + 1)  # someone else wants another size: the hasher's pool is shut down
+    with pytest.raises(RuntimeError):
+        replaced.submit(lambda: 0)
+    hasher.submit(imgs[3:], imgs[3:])
+    xx, near, valid = hasher.result()
+    assert near is None and valid is None and xx is not None
+    assert xx.tolist() == hashing.xxhash64(imgs).tolist()
+    parallel.executor(size).shutdown()

@@ -25,12 +25,22 @@ union-find.  This module gives the same matrix, row for row, in O(N·P + N·k) m
 from __future__ import annotations
 
 import heapq
-import logging
 
 import numba
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import minimum_spanning_tree
+
+from .linkage_mst import boruvka_mst
+from .linkage_tiles import (
+    KNN_K,
+    TILE_COLS,
+    TILE_ROWS,
+    DistanceTiles,
+    exact_distances,
+    find,
+    group_rows,
+    knn_lists,
+)
 
 __all__ = [
     "DistanceTiles",
@@ -41,272 +51,6 @@ __all__ = [
     "single_linkage_exact",
 ]
 
-_log = logging.getLogger(__name__)
-
-#: neighbours per point in the candidate lists
-KNN_K = 24
-#: rows per distance tile
-TILE_ROWS = 1024
-#: columns per distance tile
-TILE_COLS = 8192
-
-
-@numba.njit(cache=True, nogil=True)
-def _pair_dist(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    out = np.empty(u.size, dtype=np.float64)
-    p = x.shape[1]
-    for t in range(u.size):
-        a = u[t]
-        b = v[t]
-        acc = 0.0
-        for j in range(p):
-            d = x[a, j] - x[b, j]
-            acc += d * d
-        out[t] = np.sqrt(acc)
-    return out
-
-
-def exact_distances(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``pdist``'s Euclidean distance between rows ``u[t]`` and ``v[t]``, bit for bit (float64)."""
-    u = np.ascontiguousarray(u, dtype=np.int64).reshape(-1)
-    v = np.ascontiguousarray(v, dtype=np.int64).reshape(-1)
-    return _pair_dist(x, u, v)
-
-
-# --------------------------------------------------------------------------- duplicates
-
-
-def _group_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rep, group): group id of each row, ids numbered by each group's lowest row index;
-    rep[g] is that lowest index."""
-    n = x.shape[0]
-    xn = np.ascontiguousarray(x + 0.0)  # -0.0 -> 0.0, so equal values have equal bytes
-    rows = xn.view(np.dtype((np.void, xn.dtype.itemsize * xn.shape[1]))).reshape(n)
-    _, first, inv = np.unique(rows, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return first[order].astype(np.int64), rank[inv.reshape(-1)].astype(np.int64)
-
-
-# --------------------------------------------------------------------------- tiles
-
-
-class DistanceTiles:
-    """Blocked squared distances on centred float64 rows, with a rounding tolerance."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-        self.xc = x - x.mean(axis=0)
-        self.sq = np.einsum("ij,ij->i", self.xc, self.xc)
-        self.sqmax = float(self.sq.max()) if self.sq.size else 0.0
-        self.rel = 64.0 * (x.shape[1] + 16) * np.finfo(np.float64).eps
-
-    def d2(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        g = self.xc[rows] @ self.xc[cols].T
-        g *= -2.0
-        g += self.sq[rows][:, None]
-        g += self.sq[cols][None, :]
-        return g
-
-    def tol(self, rows: np.ndarray) -> np.ndarray:
-        return self.rel * (self.sq[rows] + self.sqmax) + 1e-300
-
-    def d2_32(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """float32 tile (3x faster); pair it with :meth:`tol32`."""
-        if not hasattr(self, "xc32"):
-            self.xc32 = self.xc.astype(np.float32)
-            self.sq32 = self.sq.astype(np.float32)
-        g = self.xc32[rows] @ self.xc32[cols].T
-        g *= -2.0
-        g += self.sq32[rows][:, None]
-        g += self.sq32[cols][None, :]
-        return g
-
-    def tol32(self, rows: np.ndarray) -> np.ndarray:
-        return (
-            8.0 * (self.x.shape[1] + 16) * float(np.finfo(np.float32).eps) * (self.sq[rows] + self.sqmax)
-            + 1e-30
-        )
-
-
-def _knn_lists(t: DistanceTiles, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(idx (n, k), lower bound (n,)): candidate neighbours (self excluded) and a bound below
-    which no unlisted point lies."""
-    n = t.x.shape[0]
-    try:
-        import faiss  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - faiss is a dependency of the cpu extra
-        faiss = None
-    if faiss is not None:
-        xf = np.ascontiguousarray(t.xc, dtype=np.float32)
-        index = faiss.IndexFlatL2(xf.shape[1])
-        index.add(xf)
-        d2, idx = index.search(xf, k + 1)
-        eps = np.finfo(np.float32).eps
-        tol = 8.0 * (t.x.shape[1] + 16) * eps * (t.sq + t.sqmax) + 1e-300
-    else:  # pragma: no cover
-        d2 = np.empty((n, k + 1))
-        idx = np.empty((n, k + 1), dtype=np.int64)
-        cols = np.arange(n)
-        for s in range(0, n, TILE_ROWS):
-            rows = np.arange(s, min(n, s + TILE_ROWS))
-            g = t.d2(rows, cols)
-            part = np.argpartition(g, k, axis=1)[:, : k + 1]
-            vals = np.take_along_axis(g, part, 1)
-            o = np.argsort(vals, axis=1)
-            idx[rows] = np.take_along_axis(part, o, 1)
-            d2[rows] = np.take_along_axis(vals, o, 1)
-        tol = t.tol(np.arange(n))
-    idx = idx.astype(np.int64)
-    # drop self (usually first; with rounding it may sit elsewhere or be missing)
-    self_hit = idx == np.arange(n)[:, None]
-    keep = ~self_hit
-    no_self = keep.all(axis=1)
-    keep[no_self, -1] = False
-    nb = idx[keep].reshape(n, k)
-    lb = np.sqrt(np.maximum(d2[:, -1].astype(np.float64) - tol, 0.0))
-    if k >= n - 1:
-        lb[:] = np.inf
-    return nb, lb
-
-
-# --------------------------------------------------------------------------- Borůvka
-
-
-@numba.njit(cache=True, nogil=True)
-def _find(parent: np.ndarray, a: int) -> int:  # pragma: no cover - compiled
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
-
-
-@numba.njit(cache=True, nogil=True)
-def _list_candidates(nb, nd, ptr, comp):  # pragma: no cover - compiled
-    n, k = nb.shape
-    cd = np.full(n, np.inf)
-    cq = np.full(n, -1, dtype=np.int64)
-    for p in range(n):
-        c = comp[p]
-        j = ptr[p]
-        while j < k and comp[nb[p, j]] == c:
-            j += 1
-        ptr[p] = j
-        if j < k:
-            cd[p] = nd[p, j]
-            cq[p] = nb[p, j]
-    return cd, cq
-
-
-@numba.njit(cache=True, nogil=True)
-def _less(d1, a1, b1, d2, a2, b2) -> bool:  # pragma: no cover - compiled
-    if d1 != d2:
-        return d1 < d2
-    lo1, hi1 = min(a1, b1), max(a1, b1)
-    lo2, hi2 = min(a2, b2), max(a2, b2)
-    if lo1 != lo2:
-        return lo1 < lo2
-    return hi1 < hi2
-
-
-@numba.njit(cache=True, nogil=True)
-def _component_best(comp, ncomp, cd, cq, lb):  # pragma: no cover - compiled
-    bd = np.full(ncomp, np.inf)
-    bp = np.full(ncomp, -1, dtype=np.int64)
-    bq = np.full(ncomp, -1, dtype=np.int64)
-    for p in range(comp.size):
-        c = comp[p]
-        if cq[p] >= 0 and (bp[c] < 0 or _less(cd[p], p, cq[p], bd[c], bp[c], bq[c])):
-            bd[c] = cd[p]
-            bp[c] = p
-            bq[c] = cq[p]
-    return bd, bp, bq
-
-
-def _search_outside(t: DistanceTiles, rows: np.ndarray, comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact nearest point in another component for each of ``rows`` (distance, index)."""
-    n = comp.size
-    best_d = np.full(rows.size, np.inf)
-    best_q = np.full(rows.size, -1, dtype=np.int64)
-    for s in range(0, rows.size, TILE_ROWS):
-        r = rows[s : s + TILE_ROWS]
-        cr = comp[r]
-        tol = t.tol32(r)
-        for c0 in range(0, n, TILE_COLS):
-            cols = np.arange(c0, min(n, c0 + TILE_COLS))
-            g = t.d2_32(r, cols)
-            g[cr[:, None] == comp[cols][None, :]] = np.inf
-            m = g.min(axis=1)
-            ii, jj = np.nonzero(g <= (m + 2 * tol)[:, None])
-            if ii.size == 0:
-                continue
-            d = exact_distances(t.x, r[ii], cols[jj])
-            _merge_best(best_d, best_q, s + ii, r[ii], cols[jj], d, rows)
-    return best_d, best_q
-
-
-def _key(d: float, p: int, q: int) -> tuple[float, int, int]:
-    return (float(d), int(min(p, q)), int(max(p, q)))
-
-
-def _merge_best(best_d, best_q, slot, p, q, d, rows) -> None:
-    # lexicographic (d, lo, hi) minimum per slot
-    lo, hi = np.minimum(p, q), np.maximum(p, q)
-    order = np.lexsort((hi, lo, d, slot))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = slot[order][1:] != slot[order][:-1]
-    sel = order[first]
-    for i in sel.tolist():
-        s = slot[i]
-        bq = best_q[s]
-        if bq < 0 or _key(d[i], p[i], q[i]) < _key(best_d[s], rows[s], bq):
-            best_d[s] = d[i]
-            best_q[s] = q[i]
-
-
-def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int, f32: bool = False) -> np.ndarray:
-    """(ncomp, ncomp) approximate minimum squared distance between components (tiles on and
-    above the diagonal only; the matrix is symmetric)."""
-    order = np.argsort(comp, kind="stable")
-    cs = comp[order]
-    kk = np.full((ncomp, ncomp), np.inf)
-    n = comp.size
-    for s in range(0, n, TILE_ROWS):
-        r = order[s : s + TILE_ROWS]
-        rc = cs[s : s + TILE_ROWS]
-        ri, rst = np.unique(rc, return_index=True)
-        for c0 in range(s, n, TILE_COLS):
-            cols = order[c0 : c0 + TILE_COLS]
-            ccs = cs[c0 : c0 + TILE_COLS]
-            ci, cst = np.unique(ccs, return_index=True)
-            g = t.d2_32(r, cols) if f32 else t.d2(r, cols)
-            per_col = np.minimum.reduceat(g, cst, axis=1)
-            per = np.minimum.reduceat(per_col, rst, axis=0)
-            blk = np.ix_(ri, ci)
-            kk[blk] = np.minimum(kk[blk], per)
-    return np.minimum(kk, kk.T)
-
-
-def _pair_between(t: DistanceTiles, a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:
-    """Exact closest pair between point sets a and b (lexicographic ties)."""
-    best = (np.inf, -1, -1)
-    bkey = (np.inf, -1, -1)
-    for s in range(0, a.size, TILE_ROWS):
-        r = a[s : s + TILE_ROWS]
-        tol = t.tol32(r)
-        for c0 in range(0, b.size, TILE_COLS):
-            cols = b[c0 : c0 + TILE_COLS]
-            g = t.d2_32(r, cols)
-            m = float(g.min())
-            ii, jj = np.nonzero(g <= m + 2 * float(tol.max()))
-            d = exact_distances(t.x, r[ii], cols[jj])
-            for dd, p, q in zip(d.tolist(), r[ii].tolist(), cols[jj].tolist(), strict=True):
-                key = _key(dd, p, q)
-                if best[1] < 0 or key < bkey:
-                    best, bkey = (dd, p, q), key
-    return best
-
 
 def mst_exact(x: np.ndarray, k: int = KNN_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum spanning tree of the complete Euclidean graph of distinct rows ``x`` (float64).
@@ -314,146 +58,7 @@ def mst_exact(x: np.ndarray, k: int = KNN_K) -> tuple[np.ndarray, np.ndarray, np
     Returns (u, v, w): N - 1 edges with pdist-exact weights.  Ties are broken by
     (weight, lower index, higher index), so the tree is the unique one for that order.
     """
-    return _mst(ExactLinkage(x, k))
-
-
-def _mst(work: ExactLinkage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = work.xu
-    n = x.shape[0]
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    t = work.tiles
-    nb, nd, lb = work.lists()
-    parent = np.arange(n, dtype=np.int64)
-    ptr = np.zeros(n, dtype=np.int64)
-    eu: list[np.ndarray] = []
-    ev: list[np.ndarray] = []
-    ew: list[np.ndarray] = []
-    ncomp = n
-    rounds = 0
-    while ncomp > 1:
-        rounds += 1
-        roots = _roots(parent)
-        _, comp = np.unique(roots, return_inverse=True)
-        comp = comp.astype(np.int64)
-        cd, cq = _list_candidates(nb, nd, ptr, comp)
-        bd, bp, bq = _component_best(comp, ncomp, cd, cq, lb)
-        active = np.nonzero(lb <= bd[comp])[0]
-        if active.size > n // 3 and ncomp <= 2048:
-            _log.debug("mst_exact: %d components left; component minima pass", ncomp)
-            a, b, w = _finish_components(t, comp, ncomp)
-            eu.append(a)
-            ev.append(b)
-            ew.append(w)
-            break
-        if active.size:
-            sd, sq = _search_outside(t, active, comp)
-            for p, d_p, q in zip(active.tolist(), sd.tolist(), sq.tolist(), strict=True):
-                c = comp[p]
-                if q >= 0 and (bp[c] < 0 or _key(d_p, p, q) < _key(bd[c], bp[c], bq[c])):
-                    bd[c], bp[c], bq[c] = d_p, p, q
-        # add each component's edge once
-        lo, hi = np.minimum(bp, bq), np.maximum(bp, bq)
-        key = np.unique(np.stack([lo, hi], axis=1), axis=0)
-        d = exact_distances(x, key[:, 0], key[:, 1])
-        for (p, q), w in zip(key.tolist(), d.tolist(), strict=True):
-            rp, rq = _find(parent, p), _find(parent, q)
-            if rp != rq:
-                parent[max(rp, rq)] = min(rp, rq)
-                eu.append(np.array([p]))
-                ev.append(np.array([q]))
-                ew.append(np.array([w]))
-                ncomp -= 1
-    _log.debug("mst_exact: %d points, %d rounds", n, rounds)
-    u = np.concatenate(eu)
-    v = np.concatenate(ev)
-    w = np.concatenate(ew)
-    if u.size != n - 1:  # pragma: no cover - a spanning tree has N - 1 edges
-        raise RuntimeError(f"mst_exact: {u.size} edges for {n} points")
-    return u, v, w
-
-
-@numba.njit(cache=True, nogil=True)
-def _roots(parent):  # pragma: no cover - compiled
-    out = np.empty(parent.size, dtype=np.int64)
-    for i in range(parent.size):
-        out[i] = _find(parent, i)
-    return out
-
-
-def _tree_of(kk: np.ndarray):
-    kk = kk.copy()
-    np.fill_diagonal(kk, 0.0)
-    kk = np.where(np.isfinite(kk), np.maximum(kk, 1e-300), 0.0)
-    return minimum_spanning_tree(csr_matrix(np.sqrt(kk))).tocoo()
-
-
-@numba.njit(cache=True, nogil=True)
-def _path_max(k, ra, rb, kk):  # pragma: no cover - compiled
-    """Largest ``kk`` edge value on the tree path between every two of k nodes."""
-    deg = np.zeros(k + 1, np.int64)
-    for e in range(ra.size):
-        deg[ra[e] + 1] += 1
-        deg[rb[e] + 1] += 1
-    for i in range(k):
-        deg[i + 1] += deg[i]
-    adj = np.empty(2 * ra.size, np.int64)
-    fill = deg[:-1].copy()
-    for e in range(ra.size):
-        adj[fill[ra[e]]] = rb[e]
-        fill[ra[e]] += 1
-        adj[fill[rb[e]]] = ra[e]
-        fill[rb[e]] += 1
-    out = np.zeros((k, k))
-    stack = np.empty(k, np.int64)
-    seen = np.zeros(k, np.bool_)
-    for root in range(k):
-        seen[:] = False
-        seen[root] = True
-        stack[0] = root
-        top = 1
-        while top > 0:
-            top -= 1
-            u = stack[top]
-            for j in range(deg[u], deg[u + 1]):
-                v = adj[j]
-                if not seen[v]:
-                    seen[v] = True
-                    out[root, v] = max(out[root, u], kk[u, v])
-                    stack[top] = v
-                    top += 1
-    return out
-
-
-def _finish_components(
-    t: DistanceTiles, comp: np.ndarray, ncomp: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tree = None
-    if ncomp <= 512:
-        # float32 minima choose the tree when every non-tree pair beats its tree path by more
-        # than twice the rounding bound (then the exact minima give the same tree)
-        kk = _component_minima(t, comp, ncomp, f32=True).astype(np.float64)
-        tree = _tree_of(kk)
-        bound = 2 * float(t.tol32(np.array([int(np.argmax(t.sq))]))[0])
-        path = _path_max(ncomp, tree.row.astype(np.int64), tree.col.astype(np.int64), kk)
-        off = ~np.eye(ncomp, dtype=bool)
-        off[tree.row, tree.col] = False
-        off[tree.col, tree.row] = False
-        if not np.all(kk[off] > path[off] + 2 * bound):
-            tree = None
-    if tree is None:
-        tree = _tree_of(_component_minima(t, comp, ncomp))
-    order = np.argsort(comp, kind="stable")
-    starts = np.searchsorted(comp[order], np.arange(ncomp + 1))
-    us, vs, ws = [], [], []
-    for a, b in zip(tree.row.tolist(), tree.col.tolist(), strict=True):
-        pa = order[starts[a] : starts[a + 1]]
-        pb = order[starts[b] : starts[b + 1]]
-        d, p, q = _pair_between(t, pa, pb)
-        us.append(p)
-        vs.append(q)
-        ws.append(d)
-    return np.asarray(us, np.int64), np.asarray(vs, np.int64), np.asarray(ws, np.float64)
+    return boruvka_mst(ExactLinkage(x, k))
 
 
 # --------------------------------------------------------------------------- scipy's order
@@ -494,8 +99,8 @@ def _label(a: np.ndarray, b: np.ndarray, n: int) -> tuple:  # pragma: no cover -
     right = np.empty(n - 1, dtype=np.int64)
     cnt = np.empty(n - 1, dtype=np.int64)
     for i in range(n - 1):
-        x = _find(parent, a[i])
-        y = _find(parent, b[i])
+        x = find(parent, a[i])
+        y = find(parent, b[i])
         if x > y:
             x, y = y, x
         left[i] = x
@@ -514,7 +119,7 @@ class ExactLinkage:
 
     def __init__(self, x: np.ndarray, k: int = KNN_K) -> None:
         self.x = np.ascontiguousarray(x, dtype=np.float64)
-        self.rep, self.group = _group_rows(self.x)
+        self.rep, self.group = group_rows(self.x)
         self.xu = self.x[self.rep]
         m = self.rep.size
         self.k = min(k, m - 1)
@@ -527,7 +132,7 @@ class ExactLinkage:
             if self.tiles is None:  # pragma: no cover - callers check for >= 2 distinct rows
                 raise RuntimeError("neighbour lists need at least 2 distinct rows")
             m = self.rep.size
-            nb, lb = _knn_lists(self.tiles, self.k)
+            nb, lb = knn_lists(self.tiles, self.k)
             rows = np.repeat(np.arange(m), self.k)
             nd = exact_distances(self.xu, rows, nb.reshape(-1)).reshape(m, self.k)
             o = np.lexsort((nb, nd), axis=-1)
@@ -547,7 +152,7 @@ def single_linkage_exact(x: np.ndarray, k: int = KNN_K) -> np.ndarray:
 def _linkage(work: ExactLinkage) -> np.ndarray:
     x, rep, group = work.x, work.rep, work.group
     n = x.shape[0]
-    u, v, w = _mst(work)
+    u, v, w = boruvka_mst(work)
     uorder, uheight = _prim_order(rep.size, u, v, w)
     # expand: each distinct row, then its duplicates (ascending index) at distance 0
     members = np.argsort(group, kind="stable")  # rows grouped, ascending within a group

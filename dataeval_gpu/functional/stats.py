@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InvalidArgumentError
-from ..parallel import executor, map_images, worker_count
+from ..parallel import map_images
 from . import registry
 from .bitdepth import bit_depth
 from .registry import Metric
@@ -57,11 +57,6 @@ IMAGE_KEYS = registry.image_keys()
 CHANNEL_KEYS = registry.channel_keys()
 #: execution plans of :func:`image_statistics`
 BACKENDS = ("auto", "cpu", "cuda")
-
-# the pre-registry private names, still imported by functional/hashing.py
-_map_images_cpu = map_images
-_pool = executor
-_threads = worker_count
 
 _BIG = 65536  # pixels·channels from which the "cpu" plan counts an image on its own
 _STACK = 1 << 22  # most values in one stacked bincount

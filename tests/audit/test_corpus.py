@@ -502,4 +502,4 @@ def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
     assert "output folder of an earlier scan" in caplog.text
     # scanned on purpose (as the root), it is scanned
     listed = discover(tmp_path / "dataeval_gpu_out")[0]
-    assert any(Path(p).parent.name == "plots" and p.endswith(".png") for p in listed), listed
+    assert any(Path(p).parent.name == "plots" for p in listed), listed  # the report's own figures

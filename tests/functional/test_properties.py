@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from dataeval_gpu.functional import registry
 from dataeval_gpu.functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
 
 from .. import reference as R
@@ -131,7 +132,14 @@ def test_batched_equals_one_by_one(batch: list[np.ndarray]) -> None:
     for i, t in enumerate(tensors):
         alone, ch_alone = image_statistics([t], per_channel=True)
         for key in IMAGE_KEYS:
-            np.testing.assert_array_equal(together[key][i].numpy(), alone[key][0].numpy(), err_msg=key)
+            if registry.get(key).group == "ALL_QUALITY":
+                # float64 sums over a size stack: torch may order a reduction differently for a
+                # stack of B images than for one, so these agree to rounding, not bit for bit
+                np.testing.assert_allclose(
+                    together[key][i].numpy(), alone[key][0].numpy(), rtol=1e-12, atol=1e-12, err_msg=key
+                )
+            else:
+                np.testing.assert_array_equal(together[key][i].numpy(), alone[key][0].numpy(), err_msg=key)
         c = t.shape[0]
         for key in CHANNEL_KEYS:
             np.testing.assert_array_equal(

@@ -44,7 +44,7 @@ def test_derived_views_keep_the_065_layout():
     from dataeval_gpu.functional.quality import QUALITY_KEYS
     from dataeval_gpu.functional.stats import CHANNEL_KEYS, IMAGE_KEYS
     from dataeval_gpu.metrics import StatsOutput
-    from dataeval_gpu.report import plots
+    from dataeval_gpu.report import histograms as plots
 
     # the quality metrics (functional/quality_stats.py) come after 0.65's and 1.x's
     assert IMAGE_KEYS == OLD_IMAGE_KEYS + QUALITY_KEYS
@@ -116,7 +116,7 @@ TOY = textwrap.dedent(
     from dataeval_gpu.flags import ImageStat, METRIC_FLAGS
     from dataeval_gpu.functional.stats import IMAGE_KEYS, image_statistics
     from dataeval_gpu.metrics import StatsOutput, imagestats
-    from dataeval_gpu.report import plots
+    from dataeval_gpu.report import histograms as plots
     from dataclasses import fields
 
     rng = np.random.default_rng(0)

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from ...errors import ImageShapeError
+from ...parallel import executor, single_intra_op_thread, worker_count
 from . import compiled as rcpu
 from .exact import xxhash_of
 from .grey import grey8
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import grid_round, pillow_resize, vertical_first
-from .threads import pool, threads
 
 __all__ = ["CpuHasher", "CpuPlan", "compiled_ready", "cpu_near_plan"]
 
@@ -111,7 +111,9 @@ class CpuHasher:
         self.near = near
         self.max_in_flight = max(1, max_in_flight)
         self.flush_size = max(1, flush_size)
-        self._pool = pool(threads())
+        # the pool size only; the shared pool is fetched at each submission, since asking for
+        # another size elsewhere shuts the previous pool down (it would take no more work)
+        self._workers = worker_count()
         self._pending: deque[Future] = deque()
         self._xx = array("q")
         self._near = array("q")
@@ -138,7 +140,7 @@ class CpuHasher:
             self._near.append(0)
             self._valid.append(0)
             src = sources[k] if self.exact else None
-            self._pending.append(self._pool.submit(self._one, pos, src, img, size))
+            self._pending.append(executor(self._workers).submit(self._one, pos, src, img, size))
             while len(self._pending) > self.max_in_flight:
                 self._drain_one()
 
@@ -163,12 +165,8 @@ class CpuHasher:
         # one intra-op thread for these small tensor ops while the pool threads run the
         # compiled kernels (oversubscribed OpenMP threads made them ~4x slower); the caller's
         # exact thread count is restored
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with single_intra_op_thread():
             hashes = self.near.finish(np.stack(smalls)).tolist()  # type: ignore[union-attr]
-        finally:
-            torch.set_num_threads(before)
         for pos, v in zip(idx, hashes, strict=True):
             self._near[pos] = v
             self._valid[pos] = 1

@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ...errors import InvalidArgumentError
+from ...parallel import map_images
 from .cpu import CpuHasher, CpuPlan, compiled_ready
 from .grey import grey8, size_buckets
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import installed_pillow_order, lanczos_resize, symmetric_resize
-from .threads import map_images_cpu
 
 __all__ = ["near_hash", "near_hash_kernel", "register_kernel", "registered_devices"]
 
@@ -101,7 +101,7 @@ def _bucketed(
         if spec.exact:
             small = symmetric_resize(grey, oh, ow)
         else:  # an explicit order: the matmul path; "auto" on the CPU: Pillow itself
-            small = lanczos_resize(grey, oh, ow, order="auto" if run is map_images_cpu else order)
+            small = lanczos_resize(grey, oh, ow, order="auto" if run is map_images else order)
         return spec.kernel(small)
 
     for (_, _, part), res in zip(tasks, run(work, tasks), strict=True):
@@ -132,4 +132,4 @@ def cpu_near_hash(images: list[torch.Tensor], spec: HashSpec) -> tuple[torch.Ten
         hasher.submit(images, images)
         _, near, ok = hasher.result()
         return near, ok  # type: ignore[return-value]
-    return _bucketed(images, spec, lambda h, w, c: 1, map_images_cpu)
+    return _bucketed(images, spec, lambda h, w, c: 1, map_images)

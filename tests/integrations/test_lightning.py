@@ -220,6 +220,22 @@ def test_no_leak_no_warning(tmp_path: Path, splits) -> None:
 
 
 @pytest.mark.integration
+def test_flipped_copy_leaks_only_with_d4(tmp_path: Path, splits) -> None:
+    """A horizontally flipped train image planted in val: the callback's leakage check finds it
+    when the audit runs the flip/rotation-invariant hash, and not with 0.65's pchash."""
+    train, _ = splits
+    train, val = train[:16], [img.copy() for img in train[16:]]
+    val[2] = np.ascontiguousarray(train[5][:, :, ::-1])  # mirrored: no exact or near pchash match
+    plain = DataEvalCallback(leakage="warn")
+    _fit(tmp_path / "plain", plain, Photos(train), Photos(val))
+    assert plain.leaks == {}
+    d4 = DataEvalCallback(leakage="warn", audit_kwargs={"hash": "pchash", "d4": True})
+    with pytest.warns(DataLeakageWarning):
+        _fit(tmp_path / "d4", d4, Photos(train), Photos(val))
+    assert list(d4.leaks) == [2] and d4.leaks[2]["near"] == [5] and d4.leaks[2]["exact"] == []
+
+
+@pytest.mark.integration
 def test_first_epoch_mode_arrival_order(tmp_path: Path, splits) -> None:
     """Batches as the model sees them (shuffled, no indices): everything seen in epoch 0."""
     train, val = splits

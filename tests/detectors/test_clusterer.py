@@ -25,22 +25,12 @@ from dataeval_gpu.functional.clustering import (
 )
 from dataeval_gpu.functional.knn import knn_graph
 
-# what DataEval 0.65's Clusterer reports on the tutorial data (see test_parity_with_0_65)
-REF_OUTLIERS = [4, 6, 11, 21, 38, 71]
-REF_POTENTIAL_OUTLIERS = [1, 9, 42, 43, 48]
-REF_DUPLICATES = [[24, 79], [58, 63]]
-REF_POTENTIAL_DUPLICATES = [
-    [8, 27, 29],
-    [10, 65],
-    [16, 99],
-    [19, 64],
-    [22, 87, 95],
-    [33, 76],
-    [39, 55],
-    [40, 72],
-    [41, 62],
-    [80, 81, 93],
-]
+from .tutorial_reference import (  # what DataEval 0.65's Clusterer reports on the tutorial data
+    REF_DUPLICATES,
+    REF_OUTLIERS,
+    REF_POTENTIAL_DUPLICATES,
+    REF_POTENTIAL_OUTLIERS,
+)
 
 
 def tutorial_data() -> np.ndarray:

@@ -19,21 +19,13 @@ from dataeval_gpu.detectors.clusterer import AUTO_EXACT_LIMIT, Clusterer, Cluste
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional.linkage import exact_distances, mst_exact, single_linkage_exact
 
-REF_OUTLIERS = [4, 6, 11, 21, 38, 71]
-REF_POTENTIAL_OUTLIERS = [1, 9, 42, 43, 48]
-REF_DUPLICATES = [[24, 79], [58, 63]]
-REF_POTENTIAL_DUPLICATES = [
-    [8, 27, 29],
-    [10, 65],
-    [16, 99],
-    [19, 64],
-    [22, 87, 95],
-    [33, 76],
-    [39, 55],
-    [40, 72],
-    [41, 62],
-    [80, 81, 93],
-]
+from .tutorial_reference import (
+    REF_DUPLICATES,
+    REF_OUTLIERS,
+    REF_POTENTIAL_DUPLICATES,
+    REF_POTENTIAL_OUTLIERS,
+)
+
 CENTERS = [(-1.5, 1.8), (-1, 3), (0.8, 2.1), (2.8, 1.5), (2.5, 3.5)]
 
 

@@ -67,8 +67,11 @@ def scan_files(
     from .audit import CheckpointMismatchError
     from .audit import scan_files as scan_file_list
 
+    run: Any = scan_file_list
+    if getattr(args, "index", None) or getattr(args, "against", None):
+        run = _index_runner(args)
     try:
-        return scan_file_list(
+        return run(
             files,
             labels,
             class_names=class_names,
@@ -89,6 +92,25 @@ def scan_files(
         )
     except CheckpointMismatchError:
         raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list") from None
+
+
+def _index_runner(args: argparse.Namespace) -> Any:
+    """``scan_files`` with the dataset index (``--index``: update it; ``--against``: query it);
+    an index that cannot be used is a one-line error (exit 2)."""
+    import functools
+
+    from .index import IndexLockedError, IndexMismatchError, IndexNotFoundError, scan_against, update_index
+
+    option, folder = ("--index", args.index) if args.index else ("--against", args.against)
+    fn = functools.partial(update_index if args.index else scan_against, folder)
+
+    def run(*a: Any, **kw: Any) -> Any:
+        try:
+            return fn(*a, **kw)
+        except (IndexMismatchError, IndexLockedError, IndexNotFoundError) as exc:
+            raise CommandLineError(f"{option} {folder}: {exc}") from None
+
+    return run
 
 
 def _run_scan(args: argparse.Namespace) -> int:

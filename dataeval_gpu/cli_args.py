@@ -147,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=_int_at_least(0), default=20, help="batches between checkpoints (0: never)"
     )
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    s.add_argument(
+        "--index",
+        metavar="DIR",
+        default=None,
+        help="build or update a dataset index of PATH in DIR: only new or changed files are measured "
+        "(see docs/index.md)",
+    )
+    s.add_argument(
+        "--against",
+        metavar="DIR",
+        default=None,
+        help="also report PATH's copies in, and outliers against, the dataset index in DIR",
+    )
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--quiet", action="store_true", help="print only the output directory")
     return p
@@ -179,6 +192,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
         _check_embeddings_file(args.embeddings)
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
+    _check_index_args(args)
     if args.resume:
         if args.path is None:
             raise CommandLineError("--resume: only a scan of files (PATH) is checkpointed")
@@ -187,6 +201,25 @@ def validate_scan_args(args: argparse.Namespace) -> None:
                 f"--resume: no checkpoint in {args.out} ({CHECKPOINT}); a finished scan removes it. "
                 "Leave out --resume to start a new scan"
             )
+
+
+def _check_index_args(args: argparse.Namespace) -> None:
+    index, against = getattr(args, "index", None), getattr(args, "against", None)
+    if index is None and against is None:
+        return
+    if index is not None and against is not None:
+        raise CommandLineError("--index and --against: give one (update an index, or scan against one)")
+    option = "--index" if index is not None else "--against"
+    if args.path is None:
+        raise CommandLineError(f"{option}: needs PATH (the bundled photos are not indexed)")
+    _require(("pyarrow",), option, "report")
+    if against is not None and not (Path(against) / "manifest.json").is_file():
+        raise CommandLineError(f"--against {against}: no dataset index there (manifest.json is missing)")
+    if index is not None:
+        try:
+            _check_out(Path(index))
+        except CommandLineError as exc:
+            raise CommandLineError(str(exc).replace("--out", "--index", 1)) from None
 
 
 def _check_out(out: Path) -> None:

@@ -248,6 +248,23 @@ class DataAudit:
         if "embed" in st and self._embed is not None:
             self._embed.load_state(st["embed"])
 
+    def measured_rows(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """The accumulated per-image rows, sorted by dataset index: ``(index, {state key: array},
+        embeddings or None)``; the keys are the statistics accumulator's (metrics and hashes).
+        :meth:`append_rows` takes them back (as tensors), so stored rows can be fed again."""
+        if self._stats is None:
+            return np.zeros(0, dtype=np.int64), {}, None
+        res = self._stats.compute()
+        res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items() if not k.startswith("ch_")}
+        index = res.pop("index").cpu().numpy()
+        rows = {k: v.cpu().numpy() for k, v in res.items()}
+        emb = None
+        if self._embed is not None and len(index):
+            emb_idx, emb_t = self._embed.compute_with_indices()
+            pos = {int(i): k for k, i in enumerate(emb_idx.cpu().tolist())}
+            emb = emb_t.cpu().numpy()[[pos[int(i)] for i in index]]
+        return index, rows, emb
+
     # -------------------------------------------------------------- results
     def compute(self) -> AuditReport:
         """Run the detectors on everything fed so far."""

@@ -160,6 +160,7 @@ def scan_files(
     resume: bool = False,
     progress: bool | None = None,
     measure_in_workers: bool | None = None,
+    audit: Any = None,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
@@ -178,6 +179,8 @@ def scan_files(
     measure_in_workers : measure in the DataLoader workers (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
+    audit : feed this :class:`~dataeval_gpu.audit.DataAudit` instead of a new one made from
+        ``audit_kwargs`` (its rows stay readable after the scan, e.g. by the dataset index).
 
     ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
     ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).
@@ -190,7 +193,7 @@ def scan_files(
     files = [str(f) for f in files]
     labs = list(labels) if labels is not None else [-1] * len(files)
     dev = resolve_device(device)
-    audit = DataAudit(device=dev, **audit_kwargs)
+    audit = DataAudit(device=dev, **audit_kwargs) if audit is None else audit
     audit.class_names = list(class_names)
     in_workers = dev.type == "cpu" and not audit.embeddings
     if measure_in_workers is not None:

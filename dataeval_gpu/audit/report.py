@@ -43,6 +43,9 @@ class AuditReport:
     failed : {index: reason} for inputs that could not be measured.
     labels, paths : {index: label} / {index: path} when known.
     config : the settings of the run.
+    against : the findings against a dataset index (:func:`dataeval_gpu.index.against_index`):
+        ``matches`` (new image, indexed partner and its path, the methods that matched) and
+        ``outliers`` against the indexed collection; {} without an index.
     """
 
     index: np.ndarray
@@ -57,6 +60,7 @@ class AuditReport:
     class_names: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    against: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -102,6 +106,13 @@ class AuditReport:
             members = set(int(i) for i in self.clusters.get(key, []))
             if self.clusters:
                 df[f"cluster_{key}"] = [i in members for i in all_idx]
+        if self.against:
+            partners: dict[int, list[str]] = {}
+            for m in self.against.get("matches", []):
+                partners.setdefault(m["image"], []).append(f"{m['partner_path']} ({'+'.join(m['methods'])})")
+            out = {i: ",".join(sorted(m)) for i, m in self.against.get("outliers", {}).items()}
+            df["index_matches"] = ["; ".join(partners.get(i, [])) for i in all_idx]
+            df["index_outlier_flags"] = [out.get(i, "") for i in all_idx]
         return df
 
     def hash_tensors(self) -> Any:
@@ -123,6 +134,7 @@ class AuditReport:
             "duplicates": self.duplicates,
             "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method")},
             "failed": {str(i): r for i, r in self.failed.items()},
+            **({"against": jsonable(self.against)} if self.against else {}),
         }
 
     def summary_dict(self) -> dict[str, Any]:
@@ -157,7 +169,20 @@ class AuditReport:
             "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])),
             "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])),
             "cluster_method": self.clusters.get("method"),
+            **(self._against_counts() if self.against else {}),
             "metrics": per_metric,
+        }
+
+    def _against_counts(self) -> dict[str, Any]:
+        matches = self.against.get("matches", [])
+        with_method = lambda m: len({x["image"] for x in matches if m in x["methods"]})  # noqa: E731
+        return {
+            "against_index": self.against.get("index"),
+            "against_indexed_images": self.against.get("indexed_images"),
+            "against_exact_copies": with_method("exact"),
+            "against_near_copies": with_method("near"),
+            "against_embedding_neighbours": with_method("embedding"),
+            "against_outliers": len(self.against.get("outliers", {})),
         }
 
     def summary(self) -> str:
@@ -173,6 +198,12 @@ class AuditReport:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
                 f"embedding duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"
+            )
+        if self.against:
+            lines.append(
+                f"against the index {s['against_index']} ({s['against_indexed_images']} images): "
+                f"{s['against_exact_copies']} exact copies, {s['against_near_copies']} near copies, "
+                f"{s['against_embedding_neighbours']} embedding neighbours, {s['against_outliers']} outliers"
             )
         if s["metrics"]:
             lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")

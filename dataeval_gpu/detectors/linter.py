@@ -27,7 +27,7 @@ from ..errors import InvalidArgumentError
 from ..flags import METRIC_FLAGS, ImageStat, verify_supported
 from ..metrics.stats import StatsOutput, imagestats
 
-__all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores"]
+__all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores", "reference_summary"]
 
 Method = Literal["zscore", "modzscore", "iqr"]
 _DEFAULTS = {"zscore": 3.0, "modzscore": 3.5, "iqr": 1.5}
@@ -43,9 +43,39 @@ class LinterOutput:
         return {"issues": self.issues}
 
 
-def outlier_scores(values: np.ndarray, method: Method) -> np.ndarray:
-    """The score each method thresholds (float64; for ``iqr`` the distance past the fence in IQRs)."""
+def reference_summary(values: np.ndarray) -> dict[str, float]:
+    """What each method measures a value against, from a collection's values: ``mean``,
+    ``std`` (zscore), ``median``, ``mad`` (modzscore, with its mean-deviation fallback), ``q1``,
+    ``q3`` (iqr, midpoint quartiles).  :func:`outlier_mask` with ``reference=`` uses them."""
     v = np.asarray(values, dtype=np.float64)
+    med = float(np.median(v))
+    dev = np.abs(v - med)
+    mad = float(np.median(dev))
+    q1, q3 = np.percentile(v, (25, 75), method="midpoint")
+    return {
+        "mean": float(np.mean(v)),
+        "std": float(np.std(v)),
+        "median": med,
+        "mad": mad if mad != 0 else float(np.mean(dev)),
+        "q1": float(q1),
+        "q3": float(q3),
+    }
+
+
+def outlier_scores(values: np.ndarray, method: Method, reference: Mapping[str, float] | None = None) -> np.ndarray:
+    """The score each method thresholds (float64; for ``iqr`` the distance past the fence in IQRs).
+
+    ``reference``: a :func:`reference_summary` of another collection to score the values
+    against (e.g. new images against an indexed dataset); default the values themselves."""
+    v = np.asarray(values, dtype=np.float64)
+    if reference is not None and method in _DEFAULTS:
+        r = reference
+        if method == "zscore":
+            return np.abs(v - r["mean"]) / r["std"]
+        if method == "modzscore":
+            return 0.6745 * np.abs(v - r["median"]) / r["mad"]
+        iqr = r["q3"] - r["q1"]
+        return np.maximum((r["q1"] - v) / iqr, (v - r["q3"]) / iqr)
     if method == "zscore":
         return np.abs(v - np.mean(v)) / np.std(v)
     if method == "modzscore":
@@ -62,18 +92,24 @@ def outlier_scores(values: np.ndarray, method: Method) -> np.ndarray:
     raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {method!r}")
 
 
-def outlier_mask(values: np.ndarray, method: Method, threshold: float | None = None) -> np.ndarray:
-    """Boolean mask of the values each method calls an outlier (DataEval 0.65's rules)."""
+def outlier_mask(
+    values: np.ndarray, method: Method, threshold: float | None = None, reference: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Boolean mask of the values each method calls an outlier (DataEval 0.65's rules), within
+    the values or, with ``reference`` (:func:`reference_summary`), against another collection."""
     t = _DEFAULTS.get(method) if threshold is None else threshold
     if t is None:
         raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {method!r}")
     v = np.asarray(values, dtype=np.float64)
     if method == "iqr":
-        q1, q3 = np.percentile(v, (25, 75), method="midpoint")
+        if reference is not None:
+            q1, q3 = reference["q1"], reference["q3"]
+        else:
+            q1, q3 = np.percentile(v, (25, 75), method="midpoint")
         span = (q3 - q1) * t
         return (v < q1 - span) | (v > q3 + span)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return outlier_scores(v, method) > t
+        return outlier_scores(v, method, reference) > t
 
 
 def _adaptive_threshold(values: np.ndarray, method: Method, base: float, max_fraction: float) -> float:
@@ -175,6 +211,34 @@ class Linter:
             if len(self.labels) != n:
                 raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
         return LinterOutput(self._lint())
+
+    def evaluate_against(
+        self, stats: StatsOutput | Mapping[str, Any], reference: Mapping[str, Mapping[str, float]]
+    ) -> LinterOutput:
+        """Lint statistics against another collection: ``reference`` is {metric:
+        :func:`reference_summary` of that collection's values} (e.g. a dataset index's), and an
+        image is flagged for a metric when it is an outlier of *that* distribution.  Metrics
+        without a reference, or whose reference spread is zero, are not linted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ref = {"brightness": reference_summary(np.linspace(0.4, 0.6, 50))}
+        >>> Linter().evaluate_against({"brightness": np.array([0.5, 0.95])}, ref).issues
+        {1: {'brightness': 0.95}}
+        """
+        values_by_name = stats.dict() if hasattr(stats, "dict") else dict(stats)
+        t = self.outlier_threshold if self.outlier_threshold is not None else _DEFAULTS[self.outlier_method]
+        flagged: dict[int, dict[str, float]] = {}
+        for name, values in values_by_name.items():
+            ref = reference.get(name)
+            if ref is None or not isinstance(values, np.ndarray) or values.ndim != 1 or not ref.get("std"):
+                continue
+            values = values.astype(np.float64) if values.dtype.kind in "iub" else values
+            mask = outlier_mask(values, self.outlier_method, t, reference=ref)
+            for i in np.flatnonzero(mask):
+                flagged.setdefault(int(i), {})[name] = float(np.round(values[i], 2))
+        return LinterOutput(dict(sorted(flagged.items())))
 
     def _get_outliers(self) -> dict[int, dict[str, float]]:
         """DataEval 0.65's name: lint ``self.stats`` (the guide assigns ``lint.stats = imagestats(...)``

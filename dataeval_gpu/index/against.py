@@ -1,0 +1,209 @@
+"""New images against an index: their exact and near copies in the indexed collection, and
+the new images that are outliers of the collection's distribution.
+
+* hashes: :meth:`Duplicates.cross_matches <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>`
+  (the same Hamming-radius search as within a set) between the new images' hashes and the
+  index's memory-mapped ones;
+* embeddings (when both sides have them): each new image's nearest indexed neighbours by
+  cosine similarity (the stored faiss index, else a chunked matrix product), kept at
+  :data:`~dataeval_gpu.detectors.near_duplicates.DEFAULT_EMBEDDING_THRESHOLD` and above;
+* outliers: :meth:`Linter.evaluate_against <dataeval_gpu.detectors.linter.Linter.evaluate_against>`
+  with the index's reference figures (no indexed row is read).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .reader import DatasetIndex
+from .store import normalised
+from .update import SCAN_PARAMS
+
+__all__ = ["against_index", "query_index", "scan_against"]
+
+#: neighbours looked up per new image in the embedding search
+EMBED_K = 5
+
+
+def _measured_view(words: np.ndarray, measured: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of the measured images (no copy when all are), and their positions (None: all)."""
+    if measured.all():
+        return words, None
+    pos = np.flatnonzero(measured)
+    return words[pos], pos
+
+
+def hash_matches(
+    index: DatasetIndex, xx: np.ndarray, near: np.ndarray | None, valid: np.ndarray | None, radius: int
+) -> dict[str, np.ndarray]:
+    """``{"exact": (P, 2), "near": (Q, 2)}`` pairs ``[query row, indexed row]``."""
+    from ..detectors.duplicates import Duplicates, ImageHashes
+
+    kind = index.settings["near_hash"]
+    words, pos = _measured_view(index.hashes, index.measured)  # type: ignore[arg-type]
+    words = words.view(np.int64)
+    ref_valid = index.near_valid if pos is None else index.near_valid[pos]
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    mine = ImageHashes(
+        as_t(xx), as_t(near) if near is not None else None, as_t(valid) if valid is not None else None, kind
+    )
+    ref = ImageHashes(
+        as_t(words[:, 0]), as_t(words[:, 1]) if near is not None else None, as_t(ref_valid), kind
+    )
+    base = kind.removesuffix("_d4")
+    out = Duplicates(radius=radius, hash=base, d4=kind.endswith("_d4")).cross_matches(mine, ref)
+    res = {}
+    for key, pairs in out.items():
+        p = pairs.numpy()
+        if pos is not None and len(p):
+            p = np.stack([p[:, 0], pos[p[:, 1]]], axis=1)
+        res[key] = p
+    return res
+
+
+def embedding_matches(index: DatasetIndex, emb: np.ndarray, threshold: float, k: int = EMBED_K) -> np.ndarray:
+    """``(P, 3)`` float64 ``[query row, indexed row, cosine]`` with cosine ``>= threshold``."""
+    q = normalised(emb)
+    measured = index.measured
+    ref = index.embeddings
+    fa = index.faiss_index()
+    kk = min(k, len(ref))  # type: ignore[arg-type]
+    if fa is not None:
+        sims, ids = fa.search(q, kk + int((~measured).sum()))
+    else:
+        sims = np.full((len(q), 0), -np.inf, dtype=np.float32)
+        ids = np.zeros((len(q), 0), dtype=np.int64)
+        qt = torch.from_numpy(q)
+        for start in range(0, len(ref), 65536):  # type: ignore[arg-type]
+            block = torch.from_numpy(normalised(np.asarray(ref[start : start + 65536])))  # type: ignore[index]
+            s = (qt @ block.T).numpy()
+            sims = np.concatenate([sims, s], axis=1)
+            ids = np.concatenate(
+                [ids, np.broadcast_to(np.arange(start, start + s.shape[1]), s.shape)], axis=1
+            )
+            top = np.argsort(-sims, axis=1, kind="stable")[:, : kk + int((~measured).sum())]
+            sims, ids = np.take_along_axis(sims, top, 1), np.take_along_axis(ids, top, 1)
+    rows = np.broadcast_to(np.arange(len(q))[:, None], ids.shape)
+    ok = (ids >= 0) & (sims >= threshold - 1e-6)
+    ok[ok] = measured[ids[ok]]
+    return np.stack([rows[ok], ids[ok], sims[ok].astype(np.float64)], axis=1)
+
+
+def query_index(
+    index: DatasetIndex,
+    query_index_values: np.ndarray,
+    rows: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    embeddings: np.ndarray | None = None,
+    *,
+    radius: int = 0,
+    outlier_method: str = "modzscore",
+    outlier_threshold: float | None = None,
+    embedding_threshold: float | None = None,
+) -> dict[str, Any]:
+    """The findings of new images against ``index``.
+
+    ``query_index_values``: the new images' dataset indices; ``rows``: their hash rows
+    (``xxhash``, ``pchash``, ``pchash_valid``, as :meth:`DataAudit.measured_rows
+    <dataeval_gpu.audit.DataAudit.measured_rows>` gives); ``stats``: {metric: values}.
+
+    Returns ``{"index", "indexed_images", "radius", "matches", "outliers"}``: ``matches`` a list
+    of ``{"image", "partner", "partner_path", "methods", "hamming", "cosine"}`` (one per new
+    image and indexed partner), ``outliers`` {image: {metric: value}} against the collection.
+    """
+    from ..detectors.linter import Linter
+    from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
+    from ..functional.hashing import hamming_distance
+
+    t0 = time.perf_counter()
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def add(q: int, j: int, method: str, **extra: Any) -> None:
+        entry = found.setdefault((q, j), {"methods": [], "hamming": None, "cosine": None})
+        if method not in entry["methods"]:
+            entry["methods"].append(method)
+        entry.update({k: v for k, v in extra.items() if v is not None})
+
+    if index.hashes is not None and "xxhash" in rows and len(query_index_values):
+        near = rows.get("pchash")
+        pairs = hash_matches(index, rows["xxhash"], near, rows.get("pchash_valid"), radius)
+        for q, j in pairs["exact"].tolist():
+            add(q, j, "exact")
+        if len(pairs["near"]):
+            words = index.hashes[pairs["near"][:, 1], 1].view(np.int64)
+            dist = hamming_distance(
+                torch.from_numpy(near[pairs["near"][:, 0]]), torch.from_numpy(np.ascontiguousarray(words))
+            )
+            for (q, j), d in zip(pairs["near"].tolist(), dist.tolist()):
+                add(q, j, "near", hamming=int(d))
+    if embeddings is not None and index.embeddings is not None and len(embeddings):
+        t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
+        for q, j, c in embedding_matches(index, embeddings, t).tolist():
+            add(int(q), int(j), "embedding", cosine=round(float(c), 4))
+    keys = sorted(found)
+    partner_paths = index.paths(np.array([j for _, j in keys], dtype=np.int64)) if keys else []
+    matches = [
+        {"image": int(query_index_values[q]), "partner": int(j), "partner_path": p, **found[(q, j)]}
+        for (q, j), p in zip(keys, partner_paths)
+    ]
+    lint = Linter(outlier_method=outlier_method, outlier_threshold=outlier_threshold)  # type: ignore[arg-type]
+    issues = lint.evaluate_against(stats, index.reference).issues
+    return {
+        "index": str(index.folder),
+        "indexed_images": int(index.measured.sum()),
+        "radius": int(radius),
+        "matches": matches,
+        "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
+        "elapsed_s": round(time.perf_counter() - t0, 4),
+    }
+
+
+def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: Any = None) -> Any:
+    """Add the findings of ``audit``'s images against ``index`` to its report (``report.against``).
+
+    ``audit``: a :class:`~dataeval_gpu.audit.DataAudit` fed with the new images (with the
+    index's hash settings); ``report``: its ``compute()`` (computed here when None).
+    """
+    idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
+    idx.check(audit, embeddings_optional=True)
+    report = audit.compute() if report is None else report
+    qidx, rows, emb = audit.measured_rows()
+    stats = {k: v for k, v in rows.items() if v.ndim == 1 and k not in ("xxhash", "pchash", "pchash_valid")}
+    report.against = query_index(
+        idx,
+        qidx,
+        rows,
+        stats,
+        emb,
+        radius=audit.near_radius,
+        outlier_method=audit.outlier_method,
+        outlier_threshold=audit.outlier_threshold,
+    )
+    return report
+
+
+def scan_against(
+    folder: str | os.PathLike,
+    files: Sequence[str],
+    labels: Sequence[int] | None = None,
+    **scan_kwargs: Any,
+) -> Any:
+    """Scan ``files`` as :func:`~dataeval_gpu.audit.scan_files` does (same report: their own
+    statistics, findings and duplicates) and add their findings against the index in
+    ``folder`` (``report.against``, see :func:`query_index`).  The hash settings (``hash``,
+    ``d4``) and metric definitions must be the index's (else ``IndexMismatchError``)."""
+    from ..audit import DataAudit, scan_files
+    from ..batching import resolve_device
+
+    index = DatasetIndex(folder)
+    kw = {k: v for k, v in scan_kwargs.items() if k not in SCAN_PARAMS}
+    audit = DataAudit(device=resolve_device(scan_kwargs.get("device")), **kw)
+    index.check(audit, embeddings_optional=True)  # before anything is scanned
+    report = scan_files(files, labels, audit=audit, **scan_kwargs)
+    return against_index(audit, index, report)

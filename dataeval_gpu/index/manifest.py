@@ -1,0 +1,184 @@
+"""The index's manifest, its compatibility check, the writer's lock and the atomic swap.
+
+The manifest (``manifest.json``) is small: the format and package versions, the settings the
+rows were measured with (the metric definitions' digest, the stored metrics, the hashes and
+the embedding model), the class names, the Linter's reference figures of the collection,
+and the names of the current generation's files.  The per-file records (path, size, mtime,
+content digest) are columns of the rows file, so the manifest stays small for any size.
+
+A writer writes a new generation's files under new names, fsyncs them, then replaces
+``manifest.json`` with one ``os.replace``: a reader (or a crash) sees the old generation or
+the new one, never a mix.  Files of older generations are removed after the swap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import DataEvalGPUError, InvalidArgumentError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "IndexLockedError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "check_settings",
+    "fsync_dir",
+    "metric_definitions_digest",
+    "read_manifest",
+    "write_lock",
+    "write_manifest",
+]
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = "write.lock"
+
+#: settings that decide what a stored row holds: an index built with other values cannot be mixed
+ROW_SETTINGS = ("metric_digest", "metrics", "hashes", "near_hash", "embedding_model")
+
+
+class IndexNotFoundError(DataEvalGPUError, FileNotFoundError):
+    """The folder holds no dataset index (no ``manifest.json``)."""
+
+
+class IndexMismatchError(DataEvalGPUError, ValueError):
+    """The index was built with other metric definitions, hashes or embedding model."""
+
+
+class IndexLockedError(DataEvalGPUError, RuntimeError):
+    """Another process is writing the index (its lock file exists)."""
+
+
+def _source(fn: Any) -> str:
+    if fn is None:
+        return ""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def metric_definitions_digest() -> str:
+    """A digest of every registered metric's definition (name, kind, dtype, shape, inputs and
+    the source of its functions): it changes whenever a metric could compute another value."""
+    from ..functional import registry
+
+    h = hashlib.sha256()
+    for m in registry.metrics():
+        parts = (m.name, m.flag, m.kind, str(m.dtype), repr(m.shape), repr(m.per_channel), repr(m.needs))
+        h.update("|".join(parts).encode())
+        h.update(_source(m.compute).encode())
+        h.update(_source(m.compute_float).encode())
+    return h.hexdigest()[:32]
+
+
+def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | os.PathLike) -> None:
+    """Raise :class:`IndexMismatchError` naming every row setting that differs."""
+    diffs = [
+        f"{key}: index {found.get(key)!r}, this run {wanted.get(key)!r}"
+        for key in ROW_SETTINGS
+        if found.get(key) != wanted.get(key)
+    ]
+    if diffs:
+        raise IndexMismatchError(
+            f"the index in {where} was built with other settings ({'; '.join(diffs)}); "
+            "its rows cannot be mixed with this run's: use the same settings or a new index folder"
+        )
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of the index in ``folder``."""
+    path = Path(folder) / MANIFEST
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise IndexNotFoundError(f"{folder} holds no dataset index ({MANIFEST} is missing)") from None
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"{path}: not a readable index manifest ({exc})") from None
+    if doc.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{path}: index format {doc.get('format')!r}, this version of dataeval_gpu reads format {FORMAT_VERSION}"
+        )
+    return doc
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_manifest(folder: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` as the manifest atomically (temp file, fsync, ``os.replace``)."""
+    doc = {"format": FORMAT_VERSION, "package_version": __version__, **doc}
+    tmp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / MANIFEST)
+    fsync_dir(folder)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def write_lock(folder: Path) -> Iterator[None]:
+    """Hold the index's writer lock (``write.lock`` created with O_CREAT|O_EXCL, holding the pid).
+
+    A lock whose process is gone (a killed writer) is stale and taken over; a live one raises
+    :class:`IndexLockedError`.  Readers never take the lock.
+    """
+    if not folder.is_dir():
+        raise InvalidArgumentError(f"index folder {folder} does not exist")
+    path = folder / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise IndexLockedError(
+                    f"the index in {folder} is being written by process {pid} ({path}); "
+                    "wait for it to finish (remove the lock file only if that process is gone)"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # stale: its writer died
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:  # pragma: no cover - another writer raced us twice
+        raise IndexLockedError(f"the index in {folder} is being written by another process ({path})")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -1,0 +1,197 @@
+"""Reading an index: :class:`DatasetIndex` (the manifest's generation, memory-mapped arrays),
+and feeding its stored rows back into a :class:`~dataeval_gpu.audit.DataAudit`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .manifest import IndexMismatchError, check_settings, metric_definitions_digest, read_manifest
+from .store import (
+    FILE_COLUMNS,
+    MEASURED,
+    NEAR_VALID,
+    Collection,
+    faiss_module,
+    open_array,
+    pyarrow,
+    table_arrays,
+)
+
+__all__ = ["DatasetIndex", "audit_settings", "restore_audit"]
+
+logger = logging.getLogger("dataeval_gpu.index")
+
+
+def audit_settings(audit: Any) -> dict[str, Any]:
+    """The row settings of an audit (what its stored rows hold), as the manifest records them."""
+    from ..functional.hashing import near_kind
+
+    if audit.channels:
+        raise IndexMismatchError("a dataset index stores per-image rows only: use channels=False")
+    model = None
+    if audit.embeddings:
+        m = audit.embed_model
+        model = "efficientnet_lite0" if m is None else f"{type(m).__module__}.{type(m).__qualname__}"
+    return {
+        "metric_digest": metric_definitions_digest(),
+        "metrics": list(audit.make_accumulator("cpu").metric_names),
+        "hashes": bool(audit.hashes),
+        "near_hash": near_kind(audit.hash, audit.d4) if audit.hashes else None,
+        "embedding_model": model,
+    }
+
+
+def restore_audit(audit: Any, coll: Collection, class_names: list[str]) -> Any:
+    """Feed ``coll``'s stored rows into ``audit`` (an empty :class:`~dataeval_gpu.audit.DataAudit`
+    with the index's settings): its ``compute()`` then equals that of a scan of the same files."""
+    n = len(coll)
+    paths = [str(p) for p in coll.files["path"]]
+    audit.annotate(list(range(n)), [int(x) for x in coll.files["label"]], paths)
+    audit.class_names = list(class_names)
+    pos = np.flatnonzero(coll.measured)
+    for i in np.flatnonzero(~coll.measured):
+        audit.mark_failed(int(i), coll.errors[i])
+    if not len(pos):
+        return audit
+    rows = {k: torch.from_numpy(np.ascontiguousarray(v[pos])) for k, v in coll.stats.items()}
+    if coll.hashes is not None:
+        words = np.ascontiguousarray(coll.hashes[pos]).view(np.int64)
+        rows["xxhash"] = torch.from_numpy(np.ascontiguousarray(words[:, 0]))
+        rows["pchash"] = torch.from_numpy(np.ascontiguousarray(words[:, 1]))
+        rows["pchash_valid"] = torch.from_numpy(np.asarray(coll.near_valid, dtype=bool)[pos])
+    emb = (
+        torch.from_numpy(np.ascontiguousarray(coll.embeddings[pos])) if coll.embeddings is not None else None
+    )
+    audit.append_rows(torch.from_numpy(pos.astype(np.int64)), (rows, emb))
+    return audit
+
+
+class DatasetIndex:
+    """A dataset index on disk, opened read-only (any number of readers, while a writer works).
+
+    The manifest is read once; the generation it names is what this object sees (the files
+    are opened here, so a writer replacing them later does not disturb it).  The hashes, flags
+    and embeddings are memory-mapped: nothing per image is held as a Python object.
+
+    Examples
+    --------
+    See ``docs/index.md``: ``DatasetIndex(folder).report()`` is the whole collection's
+    :class:`~dataeval_gpu.audit.AuditReport`, equal to a fresh scan of its files.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        if self.manifest.get("package_version") != __version__:
+            logger.info(
+                "index %s was written by dataeval_gpu %s (this is %s)",
+                folder, self.manifest.get("package_version"), __version__,
+            )  # fmt: skip
+        files = self.manifest["files"]
+        _, pq = pyarrow()
+        self._rows = pq.ParquetFile(self.folder / files["rows"])  # holds the file open
+        self.flags = open_array(self.folder / files["flags"])
+        self.hashes = open_array(self.folder / files["hashes"]) if "hashes" in files else None
+        self.embeddings = open_array(self.folder / files["embeddings"]) if "embeddings" in files else None
+        self._faiss_path = self.folder / files["faiss"] if "faiss" in files else None
+
+    # ---------------------------------------------------------------- facts
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.manifest["settings"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest.get("class_names", []))
+
+    @property
+    def reference(self) -> dict[str, dict[str, float]]:
+        """{metric: the Linter's reference figures of the measured images} (see ``Linter.evaluate_against``)."""
+        return dict(self.manifest.get("reference", {}))
+
+    def __len__(self) -> int:
+        return int(self.flags.shape[0])
+
+    @property
+    def measured(self) -> np.ndarray:
+        return (self.flags & MEASURED) != 0
+
+    @property
+    def near_valid(self) -> np.ndarray:
+        return (self.flags & NEAR_VALID) != 0
+
+    def check(self, audit: Any, *, embeddings_optional: bool = False) -> None:
+        """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's."""
+        wanted = audit_settings(audit)
+        found = self.settings
+        if embeddings_optional and wanted["embedding_model"] is None:
+            wanted["embedding_model"] = found.get("embedding_model")
+        check_settings(found, wanted, self.folder)
+
+    # ---------------------------------------------------------------- rows
+    def rows(self, columns: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Columns of the rows file (all by default) as numpy arrays, row ``i`` = index ``i``."""
+        return table_arrays(self._rows.read(columns=columns))
+
+    def paths(self, positions: np.ndarray) -> list[str]:
+        """The file paths of the rows ``positions`` (only the ``path`` column is read)."""
+        col = self._rows.read(columns=["path"]).column("path")
+        return [str(p) for p in col.take(np.asarray(positions, dtype=np.int64)).to_pylist()]
+
+    def collection(self) -> Collection:
+        """Everything stored, loaded (the updater's and :meth:`report`'s view)."""
+        rows = self.rows()
+        files = {k: rows.pop(k) for k in FILE_COLUMNS if k in rows}
+        status = files.pop("status")
+        errors = [str(e) for e in files.pop("error")]
+        hashes = np.asarray(self.hashes) if self.hashes is not None else None
+        return Collection(
+            files=files,
+            measured=status == "ok",
+            errors=errors,
+            stats=rows,
+            hashes=hashes,
+            near_valid=self.near_valid if hashes is not None else None,
+            embeddings=np.asarray(self.embeddings) if self.embeddings is not None else None,
+        )
+
+    def report(self, **audit_kwargs: Any) -> Any:
+        """The whole collection's :class:`~dataeval_gpu.audit.AuditReport` from the stored rows
+        (the Linter, duplicates, clusters recomputed): equal to a fresh scan of the files.
+        ``audit_kwargs``: finding settings (``near_radius``, ``outlier_method``, ...); the row
+        settings (hash, d4, embeddings) are the index's."""
+        from ..audit import DataAudit
+
+        kw = self.audit_kwargs()
+        kw.update(audit_kwargs)
+        audit = DataAudit(**kw)
+        self.check(audit)
+        report = restore_audit(audit, self.collection(), self.class_names).compute()
+        report.config["index"] = str(self.folder)
+        return report
+
+    def audit_kwargs(self) -> dict[str, Any]:
+        """The :class:`~dataeval_gpu.audit.DataAudit` settings that measure rows like this index's."""
+        s = self.settings
+        kw: dict[str, Any] = {"hashes": bool(s.get("hashes"))}
+        near = s.get("near_hash")
+        if near:
+            kw["hash"] = near.removesuffix("_d4")
+            kw["d4"] = near.endswith("_d4")
+        kw["embeddings"] = s.get("embedding_model") is not None
+        kw.update(self.manifest.get("audit", {}))
+        return kw
+
+    def faiss_index(self) -> Any:
+        """The stored faiss index of the normalised embeddings, or None."""
+        if self._faiss_path is None:
+            return None
+        faiss = faiss_module()
+        return None if faiss is None else faiss.read_index(str(self._faiss_path))

@@ -1,0 +1,260 @@
+"""Building and updating an index: measure only new or changed files, keep the rest.
+
+A file is unchanged when its path, size and mtime are those stored; when size or mtime
+differ, the xxh3_64 digest of its bytes decides (a file touched but not changed is kept).
+New and changed files are measured by :func:`~dataeval_gpu.audit.scan_files`; deleted ones
+are dropped.  The stored and new rows are then fed into one
+:class:`~dataeval_gpu.audit.DataAudit`, whose ``compute()`` recomputes every finding over the
+whole collection, so the report equals a fresh scan of the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .manifest import (
+    IndexNotFoundError,
+    check_settings,
+    read_manifest,
+    write_lock,
+    write_manifest,
+)
+from .reader import DatasetIndex, audit_settings, restore_audit
+from .store import Collection, remove_unlisted, write_generation
+
+__all__ = ["file_digest", "update_index"]
+
+logger = logging.getLogger("dataeval_gpu.index")
+
+#: the DataAudit settings of findings only (they may change between updates; rows stay valid)
+FINDING_SETTINGS = ("near_radius", "outlier_method", "outlier_threshold")
+#: scan_files' own parameters (not DataAudit settings)
+SCAN_PARAMS = (
+    "device", "batch_size", "workers", "checkpoint", "checkpoint_every", "resume", "progress",
+    "measure_in_workers", "class_names", "audit",
+)  # fmt: skip
+
+
+def file_digest(path: str | os.PathLike) -> int:
+    """xxh3_64 of a file's bytes, as an unsigned int (read in 1 MiB blocks)."""
+    import xxhash
+
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.intdigest()
+
+
+def _digests(paths: Sequence[str]) -> np.ndarray:
+    from ..parallel import map_images
+
+    return np.array(map_images(file_digest, list(paths)), dtype=np.uint64)
+
+
+def _stat(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    sizes = np.zeros(len(paths), dtype=np.int64)
+    mtimes = np.zeros(len(paths), dtype=np.int64)
+    for k, p in enumerate(paths):
+        st = os.stat(p)
+        sizes[k], mtimes[k] = st.st_size, st.st_mtime_ns
+    return sizes, mtimes
+
+
+def _plan(
+    old: Collection | None, files: list[str], sizes: np.ndarray, mtimes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(source row per file (-1: measure it), digest per file, files digested)``."""
+    n = len(files)
+    src = np.full(n, -1, dtype=np.int64)
+    digests = np.zeros(n, dtype=np.uint64)
+    if old is not None and len(old):
+        where = {str(p): i for i, p in enumerate(old.files["path"])}
+        hit = np.array([where.get(f, -1) for f in files], dtype=np.int64)
+        known = hit >= 0
+        same = known.copy()
+        same[known] = (old.files["file_size"][hit[known]] == sizes[known]) & (
+            old.files["mtime_ns"][hit[known]] == mtimes[known]
+        )
+        src[same] = hit[same]
+        digests[same] = old.files["digest"][hit[same]]
+    check = np.flatnonzero(src < 0)
+    if len(check):
+        digests[check] = _digests([files[i] for i in check])
+        if old is not None and len(old):
+            touched = check[hit[check] >= 0]
+            unchanged = touched[old.files["digest"][hit[touched]] == digests[touched]]
+            src[unchanged] = hit[unchanged]  # touched, same bytes: keep its row
+    return src, digests, check
+
+
+def update_index(  # long: a third is the docstring; the body is one sequence under the lock
+    folder: str | os.PathLike,
+    files: Sequence[str],
+    labels: Sequence[int] | None = None,
+    *,
+    class_names: Sequence[str] = (),
+    **scan_kwargs: Any,
+) -> Any:
+    """Build or update the index in ``folder`` so that it holds exactly ``files``; returns the
+    whole collection's :class:`~dataeval_gpu.audit.AuditReport` (equal to a fresh scan).
+
+    ``scan_kwargs`` are :func:`~dataeval_gpu.audit.scan_files`' (device, workers, ...) and the
+    :class:`~dataeval_gpu.audit.DataAudit` settings.  The settings that decide what a row holds
+    (metric definitions, hash, d4, embeddings) must be the index's: otherwise
+    :class:`~dataeval_gpu.index.IndexMismatchError`.  A second writer gets
+    :class:`~dataeval_gpu.index.IndexLockedError`.  ``report.config["index_update"]`` says
+    what was measured, kept and dropped, and the time taken.
+    """
+    from ..audit import DataAudit, scan_files
+    from ..batching import resolve_device
+
+    t0 = time.perf_counter()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [str(f) for f in files]
+    labs = np.asarray(list(labels) if labels is not None else [-1] * len(files), dtype=np.int64)
+    if len(labs) != len(files):
+        raise InvalidArgumentError(f"got {len(files)} files but {len(labs)} labels")
+    audit_kwargs = {k: v for k, v in scan_kwargs.items() if k not in SCAN_PARAMS}
+    with write_lock(folder):
+        template = DataAudit(**audit_kwargs)
+        wanted = audit_settings(template)
+        old: Collection | None = None
+        generation = 0
+        try:
+            manifest = read_manifest(folder)
+        except IndexNotFoundError:
+            manifest = None
+        if manifest is not None:
+            check_settings(manifest["settings"], wanted, folder)
+            old = DatasetIndex(folder).collection()
+            generation = int(manifest["generation"])
+        sizes, mtimes = _stat(files)
+        src, digests, _ = _plan(old, files, sizes, mtimes)
+        todo = np.flatnonzero(src < 0)
+        sub = DataAudit(device=resolve_device(scan_kwargs.get("device")), **audit_kwargs)
+        if len(todo):
+            kw = dict(scan_kwargs)
+            if len(todo) < 64 and kw.get("workers") is None:
+                kw["workers"] = 0  # a handful of files: starting worker processes costs more
+            kw["audit"] = sub
+            scan_files([files[i] for i in todo], labs[todo].tolist(), class_names=class_names, **kw)
+        coll = _merge(old, src, todo, sub, files, labs, sizes, mtimes, digests)
+        audit = DataAudit(**{"device": scan_kwargs.get("device"), **audit_kwargs})
+        report = restore_audit(audit, coll, list(class_names)).compute()
+        names = write_generation(folder, generation + 1, coll)
+        write_manifest(
+            folder,
+            {
+                "generation": generation + 1,
+                "files": names,
+                "settings": wanted,
+                "audit": {k: getattr(template, k) for k in FINDING_SETTINGS},
+                "class_names": list(class_names),
+                "count": len(files),
+                "reference": _reference(coll),
+            },
+        )
+        remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
+    stats = {
+        "files": len(files),
+        "measured": int(len(todo)),
+        "kept": int((src >= 0).sum()),
+        "dropped": int(len(old) - len(np.unique(src[src >= 0]))) if old is not None else 0,
+        "generation": generation + 1,
+        "elapsed_s": round(time.perf_counter() - t0, 3),
+    }
+    report.config["index"] = str(folder)
+    report.config["index_update"] = stats
+    logger.info("index %s: %s", folder, stats)
+    return report
+
+
+def _merge(
+    old: Collection | None,
+    src: np.ndarray,
+    todo: np.ndarray,
+    sub: Any,
+    files: list[str],
+    labs: np.ndarray,
+    sizes: np.ndarray,
+    mtimes: np.ndarray,
+    digests: np.ndarray,
+) -> Collection:
+    """The final collection: kept rows from ``old`` (row ``src[i]``), measured ones from ``sub``
+    (its dataset index ``k`` is file ``todo[k]``)."""
+    n = len(files)
+    keep = np.flatnonzero(src >= 0)
+    measured = np.zeros(n, dtype=bool)
+    errors = [""] * n
+    sub_idx, sub_rows, sub_emb = sub.measured_rows()
+    new_pos = todo[sub_idx] if len(sub_idx) else np.zeros(0, dtype=np.int64)
+    stat_keys = [k for k in sub_rows if k not in ("xxhash", "pchash", "pchash_valid")]
+    if old is not None:
+        stat_keys = stat_keys or list(old.stats)
+        measured[keep] = old.measured[src[keep]]
+        for i in keep:
+            errors[i] = old.errors[src[i]]
+    measured[new_pos] = True
+    for k, reason in sub.failed.items():
+        errors[int(todo[k])] = reason
+    stats: dict[str, np.ndarray] = {}
+    for key in stat_keys:
+        like = sub_rows[key] if key in sub_rows else old.stats[key]  # type: ignore[union-attr]
+        arr = np.zeros((n, *like.shape[1:]), dtype=like.dtype)
+        if old is not None and len(keep):
+            arr[keep] = old.stats[key][src[keep]]
+        if len(new_pos):
+            arr[new_pos] = sub_rows[key]
+        stats[key] = arr
+    hashes = near_valid = None
+    if sub.hashes:
+        hashes = np.zeros((n, 2), dtype=np.uint64)
+        near_valid = np.zeros(n, dtype=bool)
+        if old is not None and old.hashes is not None and len(keep):
+            hashes[keep] = old.hashes[src[keep]]
+            near_valid[keep] = old.near_valid[src[keep]]  # type: ignore[index]
+        if len(new_pos):
+            hashes[new_pos, 0] = sub_rows["xxhash"].view(np.uint64)
+            hashes[new_pos, 1] = sub_rows["pchash"].view(np.uint64)
+            near_valid[new_pos] = sub_rows["pchash_valid"]
+    embeddings = None
+    if sub.embeddings:
+        dim = sub_emb.shape[1] if sub_emb is not None else old.embeddings.shape[1]  # type: ignore[union-attr]
+        embeddings = np.zeros((n, dim), dtype=np.float32)
+        if old is not None and old.embeddings is not None and len(keep):
+            embeddings[keep] = old.embeddings[src[keep]]
+        if sub_emb is not None and len(new_pos):
+            embeddings[new_pos] = sub_emb
+    file_cols = {
+        "path": np.asarray(files, dtype=object),
+        "file_size": sizes,
+        "mtime_ns": mtimes,
+        "digest": digests,
+        "label": labs,
+    }
+    return Collection(file_cols, measured, errors, stats, hashes, near_valid, embeddings)
+
+
+def _reference(coll: Collection) -> dict[str, dict[str, float]]:
+    """The Linter's reference figures of every 1-D metric over the measured images."""
+    from ..detectors.linter import reference_summary
+
+    out = {}
+    for key, val in coll.stats.items():
+        if val.ndim == 1 and coll.measured.any():
+            v = val[coll.measured].astype(np.float64)
+            if np.isfinite(v).all():
+                out[key] = reference_summary(v)
+            else:
+                out[key] = reference_summary(v[np.isfinite(v)]) if np.isfinite(v).any() else {}
+    return {k: v for k, v in out.items() if v}

@@ -179,8 +179,7 @@ def scan_files(
     measure_in_workers : measure in the DataLoader workers (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
-    audit : feed this :class:`~dataeval_gpu.audit.DataAudit` instead of a new one made from
-        ``audit_kwargs`` (its rows stay readable after the scan, e.g. by the dataset index).
+    audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
 
     ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
     ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).

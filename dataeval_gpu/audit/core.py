@@ -252,7 +252,7 @@ class DataAudit:
         """The accumulated per-image rows, sorted by dataset index: ``(index, {state key: array},
         embeddings or None)``; the keys are the statistics accumulator's (metrics and hashes).
         :meth:`append_rows` takes them back (as tensors), so stored rows can be fed again."""
-        if self._stats is None:
+        if self._stats is None or self._stats.update_count == 0:
             return np.zeros(0, dtype=np.int64), {}, None
         res = self._stats.compute()
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items() if not k.startswith("ch_")}

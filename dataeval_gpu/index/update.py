@@ -169,7 +169,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         "files": len(files),
         "measured": int(len(todo)),
         "kept": int((src >= 0).sum()),
-        "dropped": int(len(old) - len(np.unique(src[src >= 0]))) if old is not None else 0,
+        "dropped": len(set(map(str, old.files["path"])) - set(files)) if old is not None else 0,
         "generation": generation + 1,
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }

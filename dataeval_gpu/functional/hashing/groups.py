@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ...errors import InvalidArgumentError
-from .search import as_hash_tensor, near_pairs
+from .search import as_hash_tensor, cross_near_pairs, near_pairs, search_plan
 
 __all__ = ["cross_pairs", "equal_groups", "radius_groups"]
 
@@ -147,6 +147,12 @@ def cross_pairs(
     ib = torch.arange(b.numel()) if reference_valid is None else torch.nonzero(reference_valid.reshape(-1).cpu()).reshape(-1)
     if ia.numel() == 0 or ib.numel() == 0:
         return torch.zeros((0, 2), dtype=torch.int64)
+    direct = float(ia.numel()) * ib.numel()
+    if direct <= max(4.0 * chunk_size, search_plan(ia.numel() + ib.numel(), radius)[0]):
+        # one set is small (e.g. new images against an index): compare the two sets directly,
+        # without sorting the large one or searching pairs inside it
+        p = cross_near_pairs(a[ia], b[ib], radius, chunk_size=chunk_size)
+        return torch.stack([ia[p[:, 0]], ib[p[:, 1]]], dim=1)
     uniq, inv = torch.unique(torch.cat([a[ia], b[ib]]), return_inverse=True)
     u = uniq.numel()
     inv_a, inv_b = inv[: ia.numel()].numpy(), inv[ia.numel() :].numpy()

@@ -15,7 +15,7 @@ import torch
 
 from ...errors import InvalidArgumentError
 
-__all__ = ["as_hash_tensor", "hamming_distance", "near_pairs", "popcount64", "search_plan"]
+__all__ = ["as_hash_tensor", "cross_near_pairs", "hamming_distance", "near_pairs", "popcount64", "search_plan"]
 
 _M1 = 0x5555555555555555
 _M2 = 0x3333333333333333
@@ -396,3 +396,38 @@ def _force_plan(radius: int) -> list[tuple[int, int, bool]]:
             if a + b <= m:
                 return [(shifts[i], widths[i], i < a) for i in range(a + b)]
     raise InvalidArgumentError(f"no block plan covers radius {radius}; use method='brute'")
+
+
+def cross_near_pairs(hashes: Any, reference: Any, radius: int, chunk_size: int = 1 << 23) -> torch.Tensor:
+    """Every pair ``(i, j)`` with ``hashes[i]`` and ``reference[j]`` within Hamming ``radius``,
+    by chunked XOR + popcount of the ``N x M`` blocks (the brute-force search between two
+    sets: the cheaper one when one set is small, e.g. new images against an index).
+
+    Returns ``(P, 2)`` int64 on the CPU, sorted lexicographically; at most ``chunk_size``
+    comparisons are held at once.
+
+    Example:
+        >>> import torch
+        >>> cross_near_pairs(torch.tensor([0, 7]), torch.tensor([1, 12, 7]), 1).tolist()
+        [[0, 0], [1, 2]]
+    """
+    a = as_hash_tensor(hashes).cpu()
+    b = as_hash_tensor(reference).cpu()
+    if not 0 <= radius <= 64:
+        raise InvalidArgumentError(f"radius must be in 0..64, got {radius}")
+    ops, ax = _ops_for(a)
+    _, bx = _ops_for(b)
+    n, m = ax.shape[0], bx.shape[0]
+    cols = max(1, min(m, chunk_size))
+    rows = max(1, chunk_size // cols)
+    parts_i, parts_j = [], []
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        for j0 in range(0, m, cols):
+            j1 = min(m, j0 + cols)
+            close = ops.popcount(ax[i0:i1, None] ^ bx[None, j0:j1]) <= radius
+            flat = ops.nonzero(close.reshape(-1))
+            parts_i.append(flat // (j1 - j0) + i0)
+            parts_j.append(flat % (j1 - j0) + j0)
+    ii, jj = ops.cat(parts_i), ops.cat(parts_j)  # already in (i, j) order
+    return torch.stack([torch.as_tensor(ii), torch.as_tensor(jj)], dim=1).reshape(-1, 2).to(torch.int64)

@@ -14,7 +14,7 @@ files of a generation), :mod:`.reader`, :mod:`.update`, :mod:`.against`.  See ``
 
 from __future__ import annotations
 
-from .against import against_index, query_index, scan_against
+from .against import against_index, against_report, query_index, scan_against
 from .manifest import IndexLockedError, IndexMismatchError, IndexNotFoundError, metric_definitions_digest
 from .reader import DatasetIndex, audit_settings, restore_audit
 from .update import file_digest, update_index
@@ -25,6 +25,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexNotFoundError",
     "against_index",
+    "against_report",
     "audit_settings",
     "file_digest",
     "metric_definitions_digest",

@@ -25,7 +25,7 @@ from .reader import DatasetIndex
 from .store import normalised
 from .update import SCAN_PARAMS
 
-__all__ = ["against_index", "query_index", "scan_against"]
+__all__ = ["against_index", "against_report", "query_index", "scan_against"]
 
 #: neighbours looked up per new image in the embedding search
 EMBED_K = 5
@@ -184,6 +184,36 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
         radius=audit.near_radius,
         outlier_method=audit.outlier_method,
         outlier_threshold=audit.outlier_threshold,
+    )
+    return report
+
+
+def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radius: int | None = None) -> Any:
+    """:func:`against_index` from an :class:`~dataeval_gpu.audit.AuditReport` alone (its hashes
+    and statistics; no embeddings): sets and returns ``report.against``.  ``radius`` defaults
+    to the report's ``near_radius``; the report's near hash must be the index's."""
+    from .manifest import IndexMismatchError
+
+    idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
+    rows: dict[str, np.ndarray] = {}
+    if report.hashes and len(report.index):
+        ht = report.hash_tensors()
+        if ht.near is not None and ht.kind != idx.settings.get("near_hash"):
+            raise IndexMismatchError(
+                f"the index in {idx.folder} holds {idx.settings.get('near_hash')!r} hashes, the report {ht.kind!r}"
+            )
+        rows = {"xxhash": ht.xxhash.numpy()}
+        if ht.near is not None:
+            rows.update(pchash=ht.near.numpy(), pchash_valid=ht.near_valid.numpy())
+    cfg = report.config
+    report.against = query_index(
+        idx,
+        np.asarray(report.index),
+        rows,
+        {k: v for k, v in report.stats.items() if v.ndim == 1},
+        radius=int(cfg.get("near_radius", 0)) if radius is None else radius,
+        outlier_method=cfg.get("outlier_method", "modzscore"),
+        outlier_threshold=cfg.get("outlier_threshold"),
     )
     return report
 

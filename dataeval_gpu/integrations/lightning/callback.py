@@ -50,6 +50,9 @@ class DataEvalCallback(Callback):
     num_workers : workers of the ``fit_start`` pass (default: each dataloader's own).
     device : where the audit computes (default: the module's device).
     audit_train, audit_val : which splits to audit.
+    against_index : a dataset index folder (e.g. of the training set, built by
+        ``dataeval-gpu scan TRAIN --index DIR``): the val images are also checked against it
+        (``val_report.against``); its copies count as leakage under the ``leakage`` policy.
     audit_kwargs : more :class:`~dataeval_gpu.audit.DataAudit` settings (``near_radius``,
         ``hash``, ``d4``, ``outlier_method``, ``linter_flags``, ``embeddings``, ...);
         ``{"d4": True}`` makes the leakage check find mirrored / rotated copies.
@@ -73,6 +76,7 @@ class DataEvalCallback(Callback):
         audit_train: bool = True,
         audit_val: bool = True,
         audit_kwargs: dict[str, Any] | None = None,
+        against_index: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
         if mode not in _MODES:
@@ -94,6 +98,7 @@ class DataEvalCallback(Callback):
         self.audit_train = audit_train
         self.audit_val = audit_val
         self.audit_kwargs = dict(audit_kwargs or {})
+        self.against_index = against_index
         self.train_report: Any = None
         self.val_report: Any = None
         self.leaks: dict[int, dict[str, list[int]]] = {}
@@ -247,6 +252,7 @@ class DataEvalCallback(Callback):
         self.leaks = {}
         if self.hashes and self.train_report is not None and self.val_report is not None:
             self.leaks = find_leakage(self.train_report, self.val_report)
+        index_copies = self._check_index()
         self.metrics = self._figures()
         out = self._out_dir(trainer)  # collective (trainer.log_dir broadcasts): every rank
         if trainer.is_global_zero:
@@ -255,6 +261,15 @@ class DataEvalCallback(Callback):
         for stage, rep in (("train", self.train_report), ("val", self.val_report)):
             if rep is not None:
                 logger.info("DataEval audit of the %s data:\n%s", stage, rep.summary())
+        if index_copies and self.leakage != "ignore":
+            msg = (
+                f"{len(index_copies)} validation image(s) are copies of images in the index {self.against_index}: "
+                + ", ".join(f"val {i} ~ {p[0]}" for i, p in list(index_copies.items())[:5])
+            )
+            if self.leakage == "fail":
+                raise DataLeakageError(msg)
+            if trainer.is_global_zero:
+                warnings.warn(msg, DataLeakageWarning, stacklevel=2)
         if self.leaks and self.leakage != "ignore":
             n_exact = sum(1 for m in self.leaks.values() if m["exact"])
             shown = ", ".join(
@@ -270,6 +285,18 @@ class DataEvalCallback(Callback):
                 raise DataLeakageError(msg)
             if trainer.is_global_zero:
                 warnings.warn(msg, DataLeakageWarning, stacklevel=2)
+
+    def _check_index(self) -> dict[int, list[str]]:
+        """Check the val report against ``against_index``: {val index: [indexed copies' paths]}."""
+        if self.against_index is None or self.val_report is None:
+            return {}
+        from ...index import against_report
+
+        against_report(self.val_report, self.against_index)
+        copies: dict[int, list[str]] = {}
+        for m in self.val_report.against["matches"]:
+            copies.setdefault(m["image"], []).append(m["partner_path"])
+        return copies
 
     def _figures(self) -> dict[str, float]:
         m: dict[str, float] = {}

@@ -91,7 +91,9 @@ def bench_search(args: argparse.Namespace) -> None:
             search.append(time.perf_counter() - t0)
         found = {(m["image"], m["partner"]) for m in out["matches"]}
         ok = found == {(k, int(planted[k])) for k in range(5)}
-        print(f"search: 50 new against {args.indexed:,} indexed (radius {args.radius}); index written in {build:.2f} s")
+        print(
+            f"search: 50 new against {args.indexed:,} indexed (radius {args.radius}); index written in {build:.2f} s"
+        )
         print(f"  hash search (exact + near): median {statistics.median(search):.3f} s of {args.repeat}")
         print(f"  whole query (+ outliers, partner paths): median {statistics.median(times):.3f} s")
         print(f"  planted copies found with the right partner and nothing else: {ok}")
@@ -130,7 +132,9 @@ def bench_update(args: argparse.Namespace) -> None:
         print(f"update: {len(src)} photos indexed, {add} added ({rep.config['index_update']})")
         print(f"  full scan (scan_files, in process): {full:.2f} s")
         print(f"  index build (scan + rows written):  {build:.2f} s")
-        print(f"  update with {add} new files:         {upd:.2f} s  = {100 * upd / full:.1f} % of the full scan")
+        print(
+            f"  update with {add} new files:         {upd:.2f} s  = {100 * upd / full:.1f} % of the full scan"
+        )
 
 
 def main() -> None:

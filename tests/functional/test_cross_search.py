@@ -24,7 +24,9 @@ def _reference(a: np.ndarray, b: np.ndarray, r: int) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("path", ["direct", "union"])
-def test_cross_pairs_match_the_numpy_reference_on_both_paths(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cross_pairs_match_the_numpy_reference_on_both_paths(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if path == "union":  # make the all-pairs search look cheaper than the direct comparison
         monkeypatch.setattr(groups, "search_plan", lambda n, r: (0.0, None))
         monkeypatch.setattr(groups, "cross_near_pairs", None)  # fails if the direct path is taken

@@ -260,7 +260,10 @@ def test_sigkill_during_an_update_leaves_the_previous_index(tmp_path: Path, wher
 
 def test_linter_against_its_own_figures_equals_the_linter_within() -> None:
     rng = np.random.default_rng(0)
-    stats = {"brightness": np.r_[rng.normal(0.5, 0.05, 200), 0.99, 0.01], "size": rng.integers(10, 20, 202).astype(float)}
+    stats = {
+        "brightness": np.r_[rng.normal(0.5, 0.05, 200), 0.99, 0.01],
+        "size": rng.integers(10, 20, 202).astype(float),
+    }
     ref = {k: reference_summary(v) for k, v in stats.items()}
     for method in ("zscore", "modzscore", "iqr"):
         lint = Linter(outlier_method=method)  # type: ignore[arg-type]
@@ -299,7 +302,12 @@ def _plant(tmp_path: Path, crop: bool = False) -> tuple[Path, Path, dict[str, st
     im.resize((im.width // 2, im.height // 2), PIL.LANCZOS).save(new / "resized.png")
     PIL.open(indexed / names[2]).save(new / "reencoded.jpg", quality=50)
     ImageOps.mirror(PIL.open(indexed / names[3])).save(new / "flipped.png")
-    planted = {"exact.jpg": names[0], "resized.png": names[1], "reencoded.jpg": names[2], "flipped.png": names[3]}
+    planted = {
+        "exact.jpg": names[0],
+        "resized.png": names[1],
+        "reencoded.jpg": names[2],
+        "flipped.png": names[3],
+    }
     if crop:
         im = PIL.open(indexed / names[4])
         w, h = im.size
@@ -337,7 +345,11 @@ def test_planted_copies_are_found_with_their_indexed_partner(tmp_path: Path) -> 
     doc = json.loads(Path(written["findings"]).read_text())
     assert len(doc["against"]["matches"]) == len(report.against["matches"])
     df = report.to_pandas()
-    assert df.loc[df["path"].str.endswith("flipped.png"), "index_matches"].item().startswith(str(indexed / planted["flipped.png"]))
+    assert (
+        df.loc[df["path"].str.endswith("flipped.png"), "index_matches"]
+        .item()
+        .startswith(str(indexed / planted["flipped.png"]))
+    )
     # without D4 the mirrored copy is not found, and the index says the settings differ
     with pytest.raises(IndexMismatchError, match="near_hash"):
         scan_against(tmp_path / "idx", files, labels, **KW)

@@ -141,9 +141,18 @@ class DatasetIndex:
         return table_arrays(self._rows.read(columns=columns))
 
     def paths(self, positions: np.ndarray) -> list[str]:
-        """The file paths of the rows ``positions`` (only the ``path`` column is read)."""
-        col = self._rows.read(columns=["path"]).column("path")
-        return [str(p) for p in col.take(np.asarray(positions, dtype=np.int64)).to_pylist()]
+        """The file paths of the rows ``positions``: only the ``path`` column of the row groups
+        that hold them is read (a few partners in a large index read one group, not every path)."""
+        pos = np.asarray(positions, dtype=np.int64).reshape(-1)
+        meta = self._rows.metadata
+        starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+        group = np.searchsorted(starts, pos, side="right") - 1
+        out = np.empty(len(pos), dtype=object)
+        for g in np.unique(group):
+            col = self._rows.read_row_group(int(g), columns=["path"]).column("path")
+            mine = np.flatnonzero(group == g)
+            out[mine] = col.take(pos[mine] - starts[g]).to_pylist()
+        return [str(p) for p in out]
 
     def collection(self) -> Collection:
         """Everything stored, loaded (the updater's and :meth:`report`'s view)."""

@@ -31,6 +31,7 @@ __all__ = [
     "FILE_COLUMNS",
     "MEASURED",
     "NEAR_VALID",
+    "ROW_GROUP",
     "faiss_module",
     "normalised",
     "open_array",
@@ -43,6 +44,8 @@ __all__ = [
 #: the per-file columns of the rows file (the rest are metrics)
 FILE_COLUMNS = ("path", "file_size", "mtime_ns", "digest", "label", "status", "error")
 MEASURED, NEAR_VALID = 1, 2
+#: rows per Parquet row group: a query reads the paths of the groups that hold its partners only
+ROW_GROUP = 65536
 
 
 def pyarrow() -> Any:
@@ -108,7 +111,7 @@ def write_generation(folder: Path, generation: int, coll: Collection) -> dict[st
         _write_fsync(folder / f".{name}.tmp", folder / name, write)
         names[kind] = name
 
-    save("rows", "parquet", lambda p: pq.write_table(table, p))
+    save("rows", "parquet", lambda p: pq.write_table(table, p, row_group_size=ROW_GROUP))
     flags = coll.measured.astype(np.uint8) * MEASURED
     if coll.hashes is not None:
         flags |= np.asarray(coll.near_valid, dtype=np.uint8) * NEAR_VALID

@@ -196,6 +196,23 @@ def test_a_reader_keeps_its_generation_while_a_writer_replaces_it(tmp_path: Path
     assert len(DatasetIndex(tmp_path / "idx")) == 9
 
 
+def test_partner_paths_are_read_from_their_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataeval_gpu.index import store
+
+    monkeypatch.setattr(store, "ROW_GROUP", 3)
+    data = make_folder(tmp_path / "data", range(8))
+    index(data, tmp_path / "idx")
+    opened = DatasetIndex(tmp_path / "idx")
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert pq.ParquetFile(tmp_path / "idx" / opened.manifest["files"]["rows"]).metadata.num_row_groups == 3
+    every = opened.rows(["path"])["path"]
+    want = [7, 0, 4, 3, 3, 6]
+    assert opened.paths(np.array(want)) == [str(every[i]) for i in want]
+    assert opened.paths(np.array([], dtype=np.int64)) == []
+
+
 def test_missing_pyarrow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataeval_gpu.index import store
 

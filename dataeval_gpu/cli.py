@@ -199,6 +199,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             print(f"\n{kind} duplicate groups ({len(groups)}):")
             for g in groups[:10]:
                 print("  " + ", ".join(f"{i}:{Path(report.paths.get(i, str(i))).name}" for i in g))
+    _print_index(report)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
         for i, r in list(report.failed.items())[:15]:
@@ -210,6 +211,25 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _print_index(report: Any) -> None:
+    """What ``--index`` measured, kept and dropped; the copies ``--against`` found in the index."""
+    up = report.config.get("index_update")
+    if up:
+        print(
+            f"\nindex {report.config['index']}: {up['measured']} files measured, {up['kept']} kept, "
+            f"{up['dropped']} dropped ({up['files']} files, generation {up['generation']})"
+        )
+    matches = report.against.get("matches", []) if report.against else []
+    if matches:
+        print(f"\ncopies in the index {report.against['index']} ({len(matches)}):")
+        for m in matches[:15]:
+            extra = "".join(f", {k} {m[k]}" for k in ("hamming", "cosine") if m.get(k) is not None)
+            name = Path(report.paths.get(m["image"], str(m["image"]))).name
+            print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
+        if len(matches) > 15:
+            print(f"  ... and {len(matches) - 15} more (see findings.json)")
 
 
 def _cluster_from_file(report: Any, path: str) -> None:

@@ -173,8 +173,9 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         "generation": generation + 1,
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }
-    report.config["index"] = str(folder)
-    report.config["index_update"] = stats
+    report.config.update(
+        {"index": str(folder), "index_update": stats, "files": len(files), "elapsed_s": stats["elapsed_s"]}
+    )
     logger.info("index %s: %s", folder, stats)
     return report
 

@@ -93,7 +93,23 @@ def _plan(
             touched = check[hit[check] >= 0]
             unchanged = touched[old.files["digest"][hit[touched]] == digests[touched]]
             src[unchanged] = hit[unchanged]  # touched, same bytes: keep its row
+            _reuse_by_digest(old, src, digests)
     return src, digests, check
+
+
+def _reuse_by_digest(old: Collection, src: np.ndarray, digests: np.ndarray) -> None:
+    """A file still to measure whose bytes are those of a measured stored row (renamed, moved,
+    a copy, the folder given under another spelling) takes that row: a row depends only on
+    the bytes.  Its path, size, mtime and label are the file's own (set by ``_merge``)."""
+    todo = np.flatnonzero(src < 0)
+    stored = np.flatnonzero(old.measured)
+    if not len(todo) or not len(stored):
+        return
+    order = np.argsort(old.files["digest"][stored], kind="stable")
+    keys = old.files["digest"][stored][order]
+    at = np.minimum(np.searchsorted(keys, digests[todo]), len(keys) - 1)
+    same = keys[at] == digests[todo]
+    src[todo[same]] = stored[order[at[same]]]
 
 
 def update_index(  # long: a third is the docstring; the body is one sequence under the lock

@@ -96,6 +96,26 @@ def test_update_measures_only_new_and_changed_files_and_equals_a_fresh_scan(tmp_
     ]  # fmt: skip
 
 
+def test_renamed_moved_and_copied_files_keep_their_rows_by_content_digest(tmp_path: Path) -> None:
+    data = make_folder(tmp_path / "data", range(10))
+    index(data, tmp_path / "idx")
+    (data / "class0" / "img000.png").rename(data / "class0" / "renamed.png")
+    (data / "class0" / "img002.png").rename(data / "class1" / "moved.png")  # its label changes
+    shutil.copy(data / "class1" / "img003.png", data / "class0" / "copy.png")
+    PIL.fromarray(_image(77)).save(data / "class1" / "new.png")
+    updated = index(data, tmp_path / "idx")
+    up = updated.config["index_update"]
+    assert (up["measured"], up["kept"], up["dropped"], up["files"]) == (1, 11, 2, 12)
+    assert_same_report(updated, fresh(data))
+    moved = next(i for i, p in updated.paths.items() if p.endswith("moved.png"))
+    assert updated.labels[moved] == 1
+    # the same folder under another name (a symbolic link): nothing is measured again
+    (tmp_path / "alias").symlink_to(data, target_is_directory=True)
+    again = index(tmp_path / "alias", tmp_path / "idx")
+    assert again.config["index_update"]["measured"] == 0
+    assert_same_report(again, fresh(tmp_path / "alias"))
+
+
 def test_stored_rows_round_trip_exactly(tmp_path: Path) -> None:
     from dataeval_gpu.audit import DataAudit
 

@@ -30,7 +30,7 @@ from .manifest import (
 from .reader import DatasetIndex, audit_settings, restore_audit
 from .store import Collection, remove_unlisted, write_generation
 
-__all__ = ["file_digest", "reference_figures", "update_index"]
+__all__ = ["file_digest", "reference_figures", "save_index", "update_index"]
 
 logger = logging.getLogger("dataeval_gpu.index")
 
@@ -194,6 +194,66 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
     )
     logger.info("index %s: %s", folder, stats)
     return report
+
+
+def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
+    """Write what ``audit`` (a :class:`~dataeval_gpu.audit.DataAudit` fed by any loop: a
+    DataLoader, ``scan``, ``scan_files``) has measured as the index in ``folder``; returns the
+    manifest.  Row ``i`` is the ``i``-th image in dataset-index order (measured or failed);
+    its path is the audit's (``""`` when it has none) and an integer label is kept (others
+    are stored as -1).  A row whose path is a file gets its size, mtime and content digest, so
+    a later :func:`update_index` of those files measures none of them again.
+
+    An index already in ``folder`` is replaced by this one when it holds rows of the same
+    settings (else :class:`~dataeval_gpu.index.IndexMismatchError`); the write is atomic and
+    takes the writer's lock as :func:`update_index` does."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = audit_settings(audit)
+    with write_lock(folder):
+        generation = 0
+        try:
+            manifest = read_manifest(folder)
+        except IndexNotFoundError:
+            manifest = None
+        if manifest is not None:
+            check_settings(manifest["settings"], wanted, folder)
+            generation = int(manifest["generation"])
+        idx, _, _ = audit.measured_rows()
+        order = np.union1d(idx, np.array(sorted(audit.failed), dtype=np.int64)).astype(np.int64)
+        position = np.zeros(int(order.max()) + 1 if len(order) else 0, dtype=np.int64)
+        position[order] = np.arange(len(order))  # dataset index -> row
+        paths = [str(audit.paths.get(int(i), "")) for i in order]
+        labs = np.array([_int_label(audit.labels.get(int(i))) for i in order], dtype=np.int64)
+        sizes = np.full(len(order), -1, dtype=np.int64)
+        mtimes = np.zeros(len(order), dtype=np.int64)
+        digests = np.zeros(len(order), dtype=np.uint64)
+        on_disk = [k for k, p in enumerate(paths) if p and os.path.isfile(p)]
+        if on_disk:
+            sizes[on_disk], mtimes[on_disk] = _stat([paths[k] for k in on_disk])
+            digests[on_disk] = _digests([paths[k] for k in on_disk])
+        src = np.full(len(order), -1, dtype=np.int64)
+        coll = _merge(None, src, position, audit, paths, labs, sizes, mtimes, digests)
+        names = write_generation(folder, generation + 1, coll)
+        doc = {
+            "generation": generation + 1,
+            "files": names,
+            "settings": wanted,
+            "audit": {k: getattr(audit, k) for k in FINDING_SETTINGS},
+            "class_names": list(audit.class_names),
+            "count": len(order),
+            "reference": reference_figures(coll),
+        }
+        write_manifest(folder, doc)
+        remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
+    return read_manifest(folder)
+
+
+def _int_label(label: Any) -> int:
+    try:
+        return int(label)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _merge(

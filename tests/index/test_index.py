@@ -23,6 +23,7 @@ from dataeval_gpu.index import (
     DatasetIndex,
     IndexLockedError,
     IndexMismatchError,
+    save_index,
     scan_against,
     update_index,
 )
@@ -167,6 +168,39 @@ def test_600_photos_add_50_delete_20_modify_10_equals_a_fresh_scan(tmp_path: Pat
     assert (up["measured"], up["dropped"], up["kept"]) == (60, 20, 570)
     assert_same_report(updated, scan_files(files, labels, class_names=names, **kw))
     assert updated.duplicates["near"]  # the re-encoded copies
+
+
+def test_an_audit_fed_by_any_loop_is_saved_as_an_index(tmp_path: Path) -> None:
+    import torch
+
+    from dataeval_gpu.audit import DataAudit
+
+    # fed from files: a later update of the same files measures nothing and equals a fresh scan
+    data = make_folder(tmp_path / "data", range(12))
+    (data / "class1" / "broken.png").write_bytes(b"not an image")
+    files, labels, names = discover(data)
+    audit = DataAudit(d4=True)
+    scanned = scan_files(files, labels, class_names=names, audit=audit, **KW)
+    manifest = save_index(audit, tmp_path / "idx")
+    assert manifest["count"] == 13 and manifest["class_names"] == names
+    assert_same_report(DatasetIndex(tmp_path / "idx").report(), scanned)
+    again = update_index(tmp_path / "idx", files, labels, class_names=names, d4=True, **KW)
+    assert again.config["index_update"]["measured"] == 0
+    assert_same_report(again, fresh(data, d4=True))
+    # fed from tensors (no paths, sparse dataset indices): rows in dataset-index order
+    pics = [torch.from_numpy(_image(s).copy()).permute(2, 0, 1) for s in range(6)]
+    mem = DataAudit(d4=True)
+    mem.update(pics, indices=[10, 12, 14, 16, 18, 20], labels=[0, 1, 0, 1, 0, 1])
+    save_index(mem, tmp_path / "mem")
+    opened = DatasetIndex(tmp_path / "mem")
+    assert len(opened) == 6 and opened.rows(["label"])["label"].tolist() == [0, 1, 0, 1, 0, 1]
+    new = tmp_path / "new"
+    new.mkdir()
+    PIL.fromarray(_image(4)[:, ::-1]).save(new / "mirrored.png")
+    found = scan_against(tmp_path / "mem", [str(new / "mirrored.png")], d4=True, **KW).against["matches"]
+    assert [(m["partner"], m["partner_path"], m["methods"]) for m in found] == [(4, "", ["near"])]
+    with pytest.raises(IndexMismatchError, match="near_hash"):
+        save_index(DataAudit(), tmp_path / "mem")
 
 
 # ----------------------------------------------------------------------------- safety

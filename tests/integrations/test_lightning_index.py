@@ -14,8 +14,12 @@ pytest.importorskip("pyarrow")
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from dataeval_gpu.index import update_index  # noqa: E402
-from dataeval_gpu.integrations.lightning import DataEvalCallback, DataLeakageError  # noqa: E402
+from dataeval_gpu.index import DatasetIndex, update_index  # noqa: E402
+from dataeval_gpu.integrations.lightning import (  # noqa: E402
+    DataEvalCallback,
+    DataLeakageError,
+    DataLeakageWarning,
+)
 
 from .test_lightning import EXACT, NEAR, Photos, TinyNet, make_splits  # noqa: E402
 
@@ -51,3 +55,20 @@ def test_val_loader_checked_against_a_saved_train_index(tmp_path: Path) -> None:
     ignore = DataEvalCallback(leakage="ignore", audit_train=False, against_index=tmp_path / "idx")
     _fit(ignore, train, [val[i] for i in (0, 1, 2)], tmp_path / "clean")
     assert ignore.val_report.against["matches"] == []
+
+
+@pytest.mark.integration
+def test_the_train_audit_saved_as_an_index_is_checked_against_later(tmp_path: Path) -> None:
+    train, val = make_splits()
+    saver = DataEvalCallback(leakage="ignore", audit_val=False, save_index=tmp_path / "idx")
+    _fit(saver, train, val, tmp_path / "first")
+    assert saver.written["index"] == str(tmp_path / "idx")
+    saved = DatasetIndex(tmp_path / "idx")
+    assert len(saved) == len(train)
+    assert saved.report().findings() == saver.train_report.findings()
+    checker = DataEvalCallback(leakage="warn", audit_train=False, against_index=tmp_path / "idx")
+    with pytest.warns(DataLeakageWarning, match=f"val {min(EXACT)} ~ row {EXACT[min(EXACT)]}"):
+        _fit(checker, train, val, tmp_path / "second")
+    # rows in dataset-index order: the partner is the train image's index; no paths (tensors)
+    found = {m["image"]: (m["partner"], m["partner_path"]) for m in checker.val_report.against["matches"]}
+    assert found == {v: (t, "") for v, t in {**EXACT, **NEAR}.items()}

@@ -53,6 +53,9 @@ class DataEvalCallback(Callback):
     against_index : a dataset index folder (e.g. of the training set, built by
         ``dataeval-gpu scan TRAIN --index DIR``): the val images are also checked against it
         (``val_report.against``); its copies count as leakage under the ``leakage`` policy.
+    save_index : a folder: the train audit is saved there as a dataset index
+        (:func:`dataeval_gpu.index.save_index`, written by global rank 0), for a later
+        ``against_index`` or ``dataeval-gpu scan NEW --against DIR``.
     audit_kwargs : more :class:`~dataeval_gpu.audit.DataAudit` settings (``near_radius``,
         ``hash``, ``d4``, ``outlier_method``, ``linter_flags``, ``embeddings``, ...);
         ``{"d4": True}`` makes the leakage check find mirrored / rotated copies.
@@ -77,6 +80,7 @@ class DataEvalCallback(Callback):
         audit_val: bool = True,
         audit_kwargs: dict[str, Any] | None = None,
         against_index: str | os.PathLike | None = None,
+        save_index: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
         if mode not in _MODES:
@@ -99,6 +103,8 @@ class DataEvalCallback(Callback):
         self.audit_val = audit_val
         self.audit_kwargs = dict(audit_kwargs or {})
         self.against_index = against_index
+        self.save_index = save_index
+        self._train_audit: Any = None
         self.train_report: Any = None
         self.val_report: Any = None
         self.leaks: dict[int, dict[str, list[int]]] = {}
@@ -186,6 +192,8 @@ class DataEvalCallback(Callback):
                 continue
             audit, cfg = self._audit_loaders(trainer, pl_module, stage)
             reports[stage] = audit.compute()  # collective under DDP
+            if stage == "train":
+                self._train_audit = audit
             cfgs[stage] = cfg
         for stage, cfg in cfgs.items():
             reports[stage].config.update(cfg)
@@ -228,7 +236,7 @@ class DataEvalCallback(Callback):
     def _reset_state(self) -> None:
         self._loops, self._seen = {}, {}
         self._val_done, self._first_epoch, self._finished = False, None, False
-        self.train_report = self.val_report = None
+        self.train_report = self.val_report = self._train_audit = None
         self.leaks, self.metrics, self.written = {}, {}, {}
 
     def _finish_first_epoch(self, trainer: Any) -> None:
@@ -241,6 +249,8 @@ class DataEvalCallback(Callback):
             loop = self._loops.get(stage)
             audit = loop.audit if loop is not None else self._new_audit(trainer.lightning_module)
             reports[stage] = audit.compute()
+            if stage == "train":
+                self._train_audit = audit
         self._loops = {}
         self._finish(trainer, reports)
 
@@ -258,6 +268,8 @@ class DataEvalCallback(Callback):
         if trainer.is_global_zero:
             self._log(trainer)
             self._write(out)
+            self._save_index()
+        self._train_audit = None  # saved (or not wanted): its rows need not stay alive
         for stage, rep in (("train", self.train_report), ("val", self.val_report)):
             if rep is not None:
                 logger.info("DataEval audit of the %s data:\n%s", stage, rep.summary())
@@ -286,6 +298,15 @@ class DataEvalCallback(Callback):
             if trainer.is_global_zero:
                 warnings.warn(msg, DataLeakageWarning, stacklevel=2)
 
+    def _save_index(self) -> None:
+        """Save the train audit as the index in ``save_index`` (global rank 0)."""
+        if self.save_index is None or self._train_audit is None:
+            return
+        from ...index import save_index
+
+        save_index(self._train_audit, self.save_index)
+        self.written["index"] = str(self.save_index)
+
     def _check_index(self) -> dict[int, list[str]]:
         """Check the val report against ``against_index``: {val index: [indexed copies' paths]}."""
         if self.against_index is None or self.val_report is None:
@@ -295,7 +316,7 @@ class DataEvalCallback(Callback):
         against_report(self.val_report, self.against_index)
         copies: dict[int, list[str]] = {}
         for m in self.val_report.against["matches"]:
-            copies.setdefault(m["image"], []).append(m["partner_path"])
+            copies.setdefault(m["image"], []).append(m["partner_path"] or f"row {m['partner']}")
         return copies
 
     def _figures(self) -> dict[str, float]:

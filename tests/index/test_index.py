@@ -23,6 +23,7 @@ from dataeval_gpu.index import (
     DatasetIndex,
     IndexLockedError,
     IndexMismatchError,
+    metric_definitions_digest,
     save_index,
     scan_against,
     update_index,
@@ -219,8 +220,19 @@ def test_other_settings_are_refused_with_what_differs(tmp_path: Path) -> None:
         index(data, tmp_path / "idx")
     with pytest.raises(IndexMismatchError, match="metric_digest"):
         DatasetIndex(tmp_path / "idx").report()
-    # findings settings may change: they are recomputed
-    doc["settings"]["metric_digest"] = json.loads(manifest.read_text())["settings"]["metric_digest"]
+    doc["settings"]["metric_digest"] = metric_definitions_digest()
+    doc["settings"]["embedding_model"] = "efficientnet_lite0"  # as if built with embeddings
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(
+        IndexMismatchError, match="embedding_model: index 'efficientnet_lite0', this run None"
+    ):
+        index(data, tmp_path / "idx")
+    # the settings of findings only may change: they are recomputed over the stored rows
+    doc["settings"]["embedding_model"] = None
+    manifest.write_text(json.dumps(doc))
+    other = index(data, tmp_path / "idx", near_radius=5, outlier_method="iqr")
+    assert other.config["index_update"]["measured"] == 0
+    assert_same_report(other, fresh(data, near_radius=5, outlier_method="iqr"))
 
 
 def test_a_second_writer_gets_a_clear_error_and_a_stale_lock_is_taken_over(tmp_path: Path) -> None:

@@ -306,7 +306,8 @@ elif where == "measure":  # die while measuring the new files
         return n
     files_mod.FeedLoop.feed_rows = slow
 files, labels, names = discover(sys.argv[1])
-up.update_index(sys.argv[3], files, labels, class_names=names, workers=0, batch_size=2, progress=False)
+ck = {"checkpoint": sys.argv[4], "checkpoint_every": 2} if len(sys.argv) > 4 else {}
+up.update_index(sys.argv[3], files, labels, class_names=names, workers=0, batch_size=2, progress=False, **ck)
 """
 
 
@@ -336,6 +337,33 @@ def test_sigkill_during_an_update_leaves_the_previous_index(tmp_path: Path, wher
     assert {p.name for p in (tmp_path / "idx").iterdir()} == {
         "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet",
     }  # fmt: skip
+
+
+@pytest.mark.integration
+def test_an_update_killed_while_measuring_resumes_from_its_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataeval_gpu.audit.feed import FeedLoop
+
+    data = make_folder(tmp_path / "data", range(10))
+    index(data, tmp_path / "idx")
+    make_folder(data, range(200, 212))
+    ck = tmp_path / "update.ckpt"
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_UPDATE, str(data), "measure", str(tmp_path / "idx"), str(ck)],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=300,
+    )
+    assert proc.returncode == -9 and ck.exists(), proc.stderr.decode()[-2000:]
+    assert DatasetIndex(tmp_path / "idx").manifest["generation"] == 1
+    starts: list[int] = []
+    real = FeedLoop.resume
+    monkeypatch.setattr(FeedLoop, "resume", lambda self: starts.append(real(self)) or starts[-1])
+    resumed = index(data, tmp_path / "idx", batch_size=2, checkpoint=ck, resume=True)
+    assert len(starts) == 1 and 4 <= starts[0] < 12  # measuring went on from the checkpoint
+    assert resumed.config["index_update"]["measured"] == 12
+    assert_same_report(resumed, fresh(data))
 
 
 # ----------------------------------------------------------------------------- against

@@ -34,7 +34,7 @@ import torch
 
 from ..errors import InvalidArgumentError
 from ..parallel import map_images
-from . import registry
+from . import registry, stats_compiled
 from .bitdepth import bit_depth
 from .registry import Metric
 from .stats_kernels import QUARTILES, count_uint8, laplacian
@@ -129,7 +129,11 @@ def _eight_bit_rows(
 
     def run(js: list[int]) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, dict[str, torch.Tensor]]:
         x = as_u8[js[0]].unsqueeze(0) if len(js) == 1 else torch.stack([as_u8[j] for j in js])
-        counts = count_uint8(x, cmax, per_row_bincount=cpu_plan and len(js) == 1) if counted else None
+        counts = None
+        if counted and cpu_plan and len(js) == 1 and x.device.type == "cpu" and stats_compiled.ready():
+            counts = stats_compiled.count_image_u8(x[0], cmax)  # one pass, same integers
+        elif counted:
+            counts = count_uint8(x, cmax, per_row_bincount=cpu_plan and len(js) == 1)
         bucket = Bucket(x)
         return counts, {m.name: m.compute(bucket) for m in joint}
 

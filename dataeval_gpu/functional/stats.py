@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import InvalidArgumentError
-from ..parallel import map_images
+from ..parallel import map_images, single_intra_op_thread
 from . import registry, stats_compiled
 from .bitdepth import bit_depth
 from .registry import Metric
@@ -231,8 +232,12 @@ def image_statistics(
     for i, t in enumerate(images):
         if not _is_8bit(t):
             groups[tuple(t.shape)].append(i)
-    if pixel_work:
-        parts.extend((idxs, _direct_rows(images, idxs, plan)) for idxs in groups.values())
+    if pixel_work and groups:
+        # one intra-op thread on the CPU: float reductions (kornia's convolution, sums) split
+        # across threads round differently, and a row must not depend on where it is measured
+        # (a DataLoader worker runs one thread, the main process several)
+        with single_intra_op_thread() if dev.type == "cpu" else nullcontext():
+            parts.extend((idxs, _direct_rows(images, idxs, plan)) for idxs in groups.values())
     for idxs, (values, ch_values) in parts:
         for key, val in values.items():
             rows[key].append((idxs, val))

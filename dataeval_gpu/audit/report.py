@@ -43,6 +43,8 @@ class AuditReport:
     failed : {index: reason} for inputs that could not be measured.
     labels, paths : {index: label} / {index: path} when known.
     config : the settings of the run.
+    thumbnails : {index: (C, H, W) uint8 array} small pictures the file scan made from the
+        pixels it measured (the largest images only), for the HTML report; not written out.
     """
 
     index: np.ndarray
@@ -57,6 +59,7 @@ class AuditReport:
     class_names: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> int:

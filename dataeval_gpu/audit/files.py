@@ -1,10 +1,14 @@
 """The scan over image files: decode and measure where the bytes are read.
 
-On the CPU each DataLoader worker decodes its batch of files and computes the statistics and
+On the CPU each worker process decodes a chunk of files and computes the statistics and
 hashes of the decoded images right there; only the per-image rows (a few kB per image) travel
 to the main process, never the pixels (~1.3 MB per photo), and the main process only stores
-rows.  Each worker runs one torch thread (the DataLoader sets it), so ``workers`` processes
-use ``workers`` cores and nothing competes with them.
+rows (and the thumbnails of the largest images, for the report).  The workers are forked
+(:func:`run_in_workers`) and each takes the next chunk when it is idle, so a chunk of huge
+photos does not leave the other cores waiting, as a DataLoader's turn-by-turn hand-out does;
+the rows are fed in file order.  Each worker runs one torch thread, so ``workers`` processes
+use ``workers`` cores and nothing competes with them.  Where processes cannot be forked a
+DataLoader does the same work.
 
 On CUDA the device path is kept: workers read (and, for files nvJPEG cannot take, decode) the
 files, the main process decodes the plain JPEGs of a batch on the GPU in one call and measures
@@ -93,7 +97,7 @@ class _RowSink:
 
 
 class AnalysedFiles(torch.utils.data.Dataset):
-    """Image files decoded *and measured* where they are read (a DataLoader worker).
+    """Image files decoded *and measured* where they are read (a worker process).
 
     ``files`` is a :class:`~dataeval_gpu.io.ImageFiles`; ``accumulator`` an empty CPU
     statistics accumulator with the audit's settings
@@ -302,7 +306,7 @@ def scan_files(
         ``checkpoint``; with ``resume`` continue from it (raises
         :class:`~dataeval_gpu.audit.feed.CheckpointMismatchError` if it was made for other files).
         The checkpoint is left in place: remove it once the results are written.
-    measure_in_workers : measure in the DataLoader workers (default: on the CPU without an
+    measure_in_workers : measure in the worker processes (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
     thumbnails : where the images are measured in workers, keep the report thumbnails of the
         largest images (at least :data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS`

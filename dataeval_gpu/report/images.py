@@ -126,7 +126,7 @@ def shrink_uint8(img: np.ndarray, limit: int = THUMB) -> np.ndarray:
 
 def scan_thumbnail(img: Any, limit: int = THUMB) -> np.ndarray | None:
     """The report's thumbnail of a measured ``(C, H, W)`` uint8 CPU image, made where it was
-    decoded (a DataLoader worker of the file scan), or None for an image that is not uint8.
+    decoded (a worker process of the file scan), or None for an image that is not uint8.
 
     Each channel plane is box-reduced by an integer factor (Pillow's ``reduce``; no
     interleaving copy of the full image) and then resized like :func:`shrink_uint8`: the

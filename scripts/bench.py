@@ -9,6 +9,9 @@ Sections (all by default; pick with --only):
   stats     imagestats(ALL_STATS) and channelstats(ALL_PIXELSTATS)
   dups      Duplicates().evaluate (xxhash + pchash groups)
   lint      Linter().evaluate (stats + outlier flags)
+  schedule  (not by default) each file's CPU time, one thread, and the share of a perfectly
+            shared load that a DataLoader's turn-by-turn hand-out of chunks and the scan's
+            "idle worker takes the next chunk" reach with it on 2 workers
   scan      the scan over the JPEG files against its parts: decode alone (the scan's decoder,
             same number of workers), analysis alone (statistics + hashes on decoded images), the
             ideal 1/(1/decode + 1/analysis), the scan's images/s and its share of the ideal, the
@@ -174,6 +177,63 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     return out
 
 
+def _dataloader_schedule(costs: list[float], workers: int, prefetch: int = 2) -> float:
+    """Wall time of a DataLoader over chunks of these costs: chunk b goes to worker b % workers,
+    and is handed out only once chunk b - prefetch·workers has been consumed (in order)."""
+    free = [0.0] * workers
+    consumed: list[float] = []
+    for b, cost in enumerate(costs):
+        handed = consumed[b - prefetch * workers] if b >= prefetch * workers else 0.0
+        done = max(free[b % workers], handed) + cost
+        free[b % workers] = done
+        consumed.append(max(consumed[-1] if consumed else 0.0, done))
+    return consumed[-1] if consumed else 0.0
+
+
+def _idle_takes_next_schedule(costs: list[float], workers: int) -> float:
+    """Wall time when each idle worker takes the next chunk (``run_in_workers``)."""
+    import heapq
+
+    free = [0.0] * workers
+    for cost in costs:
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free)
+
+
+def bench_schedule(files: list[Path], workers: int = 2) -> dict:
+    """How well each way of handing chunks of files to the workers shares the work, from each
+    file's measured CPU time (decode + statistics + hashes, one thread): load-independent,
+    unlike the scan's wall time on a shared machine."""
+    from dataeval_gpu.audit.core import DataAudit
+    from dataeval_gpu.audit.files import WORKER_CHUNK, warm_up
+    from dataeval_gpu.io import ImageFiles
+
+    torch.set_num_threads(1)
+    ds = ImageFiles([str(p) for p in files])
+    acc = DataAudit(hashes=True).make_accumulator("cpu")
+    warm_up(acc)
+    per_file = []
+    for i in range(len(ds)):
+        c0 = time.process_time()
+        item = ds[i]
+        if item.image is not None:
+            acc.batch_rows([item.image])
+        per_file.append(time.process_time() - c0)
+    perfect = sum(per_file) / workers
+    out = {"cpu_s": sum(per_file), "largest_file_s": max(per_file)}
+    for chunk in (WORKER_CHUNK, 4):
+        costs = [sum(per_file[s : s + chunk]) for s in range(0, len(per_file), chunk)]
+        out[f"dataloader_chunk{chunk}"] = perfect / _dataloader_schedule(costs, workers)
+        out[f"idle_takes_next_chunk{chunk}"] = perfect / _idle_takes_next_schedule(costs, workers)
+    print(
+        f"schedule over {len(files)} files ({out['cpu_s']:.2f} s of CPU time, the largest file "
+        f"{out['largest_file_s']:.2f} s), share of a perfectly shared load on {workers} workers: "
+        + ", ".join(f"{k} {100 * v:.0f} %" for k, v in out.items() if k.startswith(("dataloader", "idle"))),
+        flush=True,
+    )
+    return out
+
+
 def ref_end_to_end(files: list[Path]) -> float:
     """DataEval 0.65 end to end: PIL decode + imagestats(ALL) + Linter + Duplicates (seconds)."""
     from dataeval.detectors import Duplicates as RefDup
@@ -297,6 +357,9 @@ def main() -> int:
         ours_s = scan_rows["wall_s"] - scan_rows["report_s"]  # the whole command, less its plots
         row("scan end-to-end (files)", ours_s, n, rt, rn)
         extra["scan"] = scan_rows
+
+    if "schedule" in sections and files:
+        extra["schedule"] = bench_schedule(files[:n])
 
     if args.json:
         doc = {"n": n, "mean_mp": mp, "device": dev, "rows": rows, **extra}

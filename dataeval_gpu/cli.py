@@ -89,6 +89,7 @@ def scan_files(
             hash=getattr(args, "hash", "pchash"),
             d4=getattr(args, "d4", False),
             embeddings=args.embeddings == "model",
+            thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
         )
     except CheckpointMismatchError:
         raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list") from None

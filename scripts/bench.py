@@ -9,6 +9,9 @@ Sections (all by default; pick with --only):
   stats     imagestats(ALL_STATS) and channelstats(ALL_PIXELSTATS)
   dups      Duplicates().evaluate (xxhash + pchash groups)
   lint      Linter().evaluate (stats + outlier flags)
+  schedule  (not by default) each file's CPU time, one thread, and the share of a perfectly
+            shared load that a DataLoader's turn-by-turn hand-out of chunks and the scan's
+            "idle worker takes the next chunk" reach with it on 2 workers
   scan      the scan over the JPEG files against its parts: decode alone (the scan's decoder,
             same number of workers), analysis alone (statistics + hashes on decoded images), the
             ideal 1/(1/decode + 1/analysis), the scan's images/s and its share of the ideal, the
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 import warnings
@@ -81,73 +85,70 @@ def timed(fn, *args, repeat: int = 1, **kwargs):
     return out, float(np.median(times))
 
 
-def _decode_only(item):
-    """``collate_fn`` of the decode-alone run: keep nothing of the pixels (as the scan sends none)."""
-    return len(item)
+def _decode_chunk(files, positions) -> int:
+    """The decode-alone task: decode a chunk of files, keep nothing of the pixels (as the scan sends none)."""
+    return sum(files[i].index >= 0 for i in positions)
 
 
-class _Analyse(torch.utils.data.Dataset):
-    """Statistics + hashes of already decoded images, a batch per ``__getitems__`` (in a worker)."""
-
-    def __init__(self, images: list, acc) -> None:
-        self.images, self.acc = images, acc
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitems__(self, idx):
-        self.acc.batch_rows([self.images[i] for i in idx])
-        return idx
+def _analyse_chunk(acc, images, positions) -> int:
+    """The analysis-alone task: statistics + hashes of a chunk of already decoded images."""
+    acc.batch_rows([images[i] for i in positions])
+    return len(positions)
 
 
-def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
+def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -> dict:
     """The scan over files against its parts, each at the scan's own parallelism.
 
-    * decode alone: the scan's decoder (``io.ImageFiles``) in as many DataLoader workers as the
-      scan uses, the pixels dropped in the worker;
+    * decode alone: the scan's decoder (``io.ImageFiles``) in as many worker processes as the
+      scan uses, handed out as the scan does (``audit.files.run_in_workers``, chunks of
+      ``WORKER_CHUNK`` files), the pixels dropped in the worker;
     * analysis alone: statistics + hashes (``DataAudit``'s accumulator) on the images decoded
-      beforehand, in as many DataLoader workers as the scan uses (one torch thread each);
+      beforehand, in as many worker processes as the scan uses (one torch thread each);
     * the ideal ``1 / (1/decode + 1/analysis)``: both done back to back, without any overhead;
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
       (the loop), the report's seconds, and the wall time from process start to exit.
     """
     import subprocess
     import tempfile
-
-    from torch.utils.data import DataLoader
+    from functools import partial
 
     from dataeval_gpu.accumulators.stats import ImageStatsAccumulator
-    from dataeval_gpu.audit.files import default_workers, warm_up
+    from dataeval_gpu.audit.files import WORKER_CHUNK, default_workers, run_in_workers, warm_up
     from dataeval_gpu.io import ImageFiles, decode_bytes
 
     n = len(files)
     workers = default_workers(dev == "cpu")
     names = [str(p) for p in files]
-    loader = DataLoader(ImageFiles(names), batch_size=16, num_workers=workers, collate_fn=_decode_only)
+    chunks = [list(range(s, min(s + WORKER_CHUNK, n))) for s in range(0, n, WORKER_CHUNK)]
     t0 = time.perf_counter()
-    decoded_n = sum(loader)
+    decoded_n = sum(run_in_workers(partial(_decode_chunk, ImageFiles(names)), chunks, workers))
     t_decode = time.perf_counter() - t0
     assert decoded_n == n
     acc = ImageStatsAccumulator(hashes=True)
     decoded = [decode_bytes(Path(p).read_bytes()) for p in names]  # untimed; shared with the forked workers
     warm_up(acc)
-    analysed = DataLoader(_Analyse(decoded, acc), batch_size=16, num_workers=workers, collate_fn=_decode_only)
     t0 = time.perf_counter()
-    analysed_n = sum(analysed)
+    analysed_n = sum(run_in_workers(partial(_analyse_chunk, acc, decoded), chunks, workers))
     t_an = time.perf_counter() - t0
     assert analysed_n == n
-    del decoded, analysed
+    del decoded
     decode_ips, analysis_ips = n / t_decode, n / t_an
     ideal = 1.0 / (1.0 / decode_ips + 1.0 / analysis_ips)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "dataeval_gpu.cli", "scan", folder, "--out", tmp, "--device", dev,
-               "--limit", str(n), "--no-progress", "--quiet", "--checkpoint-every", "0"]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - t0
-        cfg = json.loads((Path(tmp) / "config.json").read_text())
-    scan_ips = float(cfg["images_per_s"])
+    runs = []
+    for _ in range(max(1, scan_repeat)):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "dataeval_gpu.cli", "scan", folder, "--out", tmp, "--device", dev,
+                   "--limit", str(n), "--no-progress", "--quiet", "--checkpoint-every", "0"]  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cfg = json.loads((Path(tmp) / "config.json").read_text())
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        runs.append((float(cfg["images_per_s"]), float(cfg["elapsed_s"]), float(cfg.get("report_s", 0.0)), wall, cpu))
+    scan_ips, scan_s, report_s, wall, cpu = max(runs)  # the run with the fastest scan loop
     out = {
         "workers": workers,
         "decode_img_s": decode_ips,
@@ -155,15 +156,79 @@ def bench_scan(files: list[Path], folder: str, dev: str) -> dict:
         "ideal_img_s": ideal,
         "scan_img_s": scan_ips,
         "share_of_ideal": scan_ips / ideal,
-        "scan_s": float(cfg["elapsed_s"]),
-        "report_s": float(cfg.get("report_s", 0.0)),
+        "scan_s": scan_s,
+        "report_s": report_s,
+        "report_share": report_s / scan_s,
         "wall_s": wall,
+        "wall_over_scan": wall / scan_s,
+        "command_cpu_s": cpu,
+        "scan_runs": [{"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4]} for r in runs],
     }
     print(
         f"scan over {n} files, {workers} worker(s): decode alone {decode_ips:.1f} img/s, analysis alone "
         f"{analysis_ips:.1f} img/s, ideal {ideal:.1f} img/s; scan {scan_ips:.1f} img/s = "
-        f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {out['scan_s']:.2f} s, report "
-        f"{out['report_s']:.2f} s, process start to exit {wall:.2f} s",
+        f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {scan_s:.2f} s, report "
+        f"{report_s:.2f} s ({100 * report_s / scan_s:.0f} % of the scan), process start to exit {wall:.2f} s "
+        f"({wall / scan_s:.2f}x the scan), the command's CPU time {cpu:.2f} s (best of {len(runs)} runs: "
+        + ", ".join(f"{r[0]:.0f}" for r in runs)
+        + " img/s)",
+        flush=True,
+    )
+    return out
+
+
+def _dataloader_schedule(costs: list[float], workers: int, prefetch: int = 2) -> float:
+    """Wall time of a DataLoader over chunks of these costs: chunk b goes to worker b % workers,
+    and is handed out only once chunk b - prefetch·workers has been consumed (in order)."""
+    free = [0.0] * workers
+    consumed: list[float] = []
+    for b, cost in enumerate(costs):
+        handed = consumed[b - prefetch * workers] if b >= prefetch * workers else 0.0
+        done = max(free[b % workers], handed) + cost
+        free[b % workers] = done
+        consumed.append(max(consumed[-1] if consumed else 0.0, done))
+    return consumed[-1] if consumed else 0.0
+
+
+def _idle_takes_next_schedule(costs: list[float], workers: int) -> float:
+    """Wall time when each idle worker takes the next chunk (``run_in_workers``)."""
+    import heapq
+
+    free = [0.0] * workers
+    for cost in costs:
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free)
+
+
+def bench_schedule(files: list[Path], workers: int = 2) -> dict:
+    """How well each way of handing chunks of files to the workers shares the work, from each
+    file's measured CPU time (decode + statistics + hashes, one thread): load-independent,
+    unlike the scan's wall time on a shared machine."""
+    from dataeval_gpu.audit.core import DataAudit
+    from dataeval_gpu.audit.files import WORKER_CHUNK, warm_up
+    from dataeval_gpu.io import ImageFiles
+
+    torch.set_num_threads(1)
+    ds = ImageFiles([str(p) for p in files])
+    acc = DataAudit(hashes=True).make_accumulator("cpu")
+    warm_up(acc)
+    per_file = []
+    for i in range(len(ds)):
+        c0 = time.process_time()
+        item = ds[i]
+        if item.image is not None:
+            acc.batch_rows([item.image])
+        per_file.append(time.process_time() - c0)
+    perfect = sum(per_file) / workers
+    out = {"cpu_s": sum(per_file), "largest_file_s": max(per_file)}
+    for chunk in (WORKER_CHUNK, 4):
+        costs = [sum(per_file[s : s + chunk]) for s in range(0, len(per_file), chunk)]
+        out[f"dataloader_chunk{chunk}"] = perfect / _dataloader_schedule(costs, workers)
+        out[f"idle_takes_next_chunk{chunk}"] = perfect / _idle_takes_next_schedule(costs, workers)
+    print(
+        f"schedule over {len(files)} files ({out['cpu_s']:.2f} s of CPU time, the largest file "
+        f"{out['largest_file_s']:.2f} s), share of a perfectly shared load on {workers} workers: "
+        + ", ".join(f"{k} {100 * v:.0f} %" for k, v in out.items() if k.startswith(("dataloader", "idle"))),
         flush=True,
     )
     return out
@@ -195,13 +260,14 @@ def ref_end_to_end(files: list[Path]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=600, help="number of photos (default: %(default)s)")
+    ap.add_argument("--n", type=int, default=604, help="number of photos (default: %(default)s)")
     ap.add_argument("--ref-limit", type=int, default=None, help="run the reference on the first N only")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", default="stats,dups,lint,scan", help="comma list of sections")
     ap.add_argument("--photos", default=str(ROOT / "data_cache" / "photos"))
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of the fast sections (dups), median")
+    ap.add_argument("--scan-repeat", type=int, default=1, help="runs of `dataeval-gpu scan` (the fastest is kept)")
     ap.add_argument("--no-ref", action="store_true", help="ours only (e.g. on a GPU machine without dataeval)")
     args = ap.parse_args()
     sections = set(args.only.split(","))
@@ -212,6 +278,7 @@ def main() -> int:
     mp = sum(im.shape[1] * im.shape[2] for im in images) / n / 1e6
     src = f"{len(files)} JPEG photos from {args.photos}" if files else "crops of bundled photos"
     print(f"{n} images ({src}), mean {mp:.2f} MP, torch threads {torch.get_num_threads()}, device {args.device}")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
 
     ref = None
     if not args.no_ref:
@@ -283,13 +350,16 @@ def main() -> int:
         row("Linter().evaluate", t, n, rt, rn)
 
     if "scan" in sections and files:
-        scan_rows = bench_scan(files[:n], args.photos, dev)
+        scan_rows = bench_scan(files[:n], args.photos, dev, args.scan_repeat)
         rt = None
         if ref:
             rt = ref_end_to_end(files[:rn])
         ours_s = scan_rows["wall_s"] - scan_rows["report_s"]  # the whole command, less its plots
         row("scan end-to-end (files)", ours_s, n, rt, rn)
         extra["scan"] = scan_rows
+
+    if "schedule" in sections and files:
+        extra["schedule"] = bench_schedule(files[:n])
 
     if args.json:
         doc = {"n": n, "mean_mp": mp, "device": dev, "rows": rows, **extra}

@@ -1,10 +1,14 @@
 """The scan over image files: decode and measure where the bytes are read.
 
-On the CPU each DataLoader worker decodes its batch of files and computes the statistics and
+On the CPU each worker process decodes a chunk of files and computes the statistics and
 hashes of the decoded images right there; only the per-image rows (a few kB per image) travel
 to the main process, never the pixels (~1.3 MB per photo), and the main process only stores
-rows.  Each worker runs one torch thread (the DataLoader sets it), so ``workers`` processes
-use ``workers`` cores and nothing competes with them.
+rows (and the thumbnails of the largest images, for the report).  The workers are forked
+(:func:`run_in_workers`) and each takes the next chunk when it is idle, so a chunk of huge
+photos does not leave the other cores waiting, as a DataLoader's turn-by-turn hand-out does;
+the rows are fed in file order.  Each worker runs one torch thread, so ``workers`` processes
+use ``workers`` cores and nothing competes with them.  Where processes cannot be forked a
+DataLoader does the same work.
 
 On CUDA the device path is kept: workers read (and, for files nvJPEG cannot take, decode) the
 files, the main process decodes the plain JPEGs of a batch on the GPU in one call and measures
@@ -17,12 +21,17 @@ checkpoints every ``checkpoint_every`` batches, ``resume``).
 
 from __future__ import annotations
 
+import heapq
 import logging
+import multiprocessing
 import os
+import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -32,10 +41,12 @@ from ..errors import InvalidArgumentError
 from ..progress import progress_bar
 from .feed import FeedLoop, measure, validate
 
-__all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "scan_files"]
+__all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "run_in_workers", "scan_files"]
 
 #: files a worker decodes and measures at a time (small: the workers' last chunks end together)
 WORKER_CHUNK = 16
+#: most report thumbnails a scan keeps (those of the largest images; ~150 kB each)
+MAX_THUMBNAILS = 256
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -64,6 +75,7 @@ class AnalysedBatch:
     paths: list[str]
     chunks: list[tuple[list[int], dict[str, torch.Tensor]]] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    thumbnails: dict[int, tuple[int, Any]] = field(default_factory=dict)  # index -> (pixels, (C, h, w) uint8)
 
 
 class _RowSink:
@@ -85,18 +97,22 @@ class _RowSink:
 
 
 class AnalysedFiles(torch.utils.data.Dataset):
-    """Image files decoded *and measured* where they are read (a DataLoader worker).
+    """Image files decoded *and measured* where they are read (a worker process).
 
     ``files`` is a :class:`~dataeval_gpu.io.ImageFiles`; ``accumulator`` an empty CPU
     statistics accumulator with the audit's settings
     (:meth:`~dataeval_gpu.audit.DataAudit.make_accumulator`).  A batch of positions gives an
     :class:`AnalysedBatch` (through ``__getitems__``, which the DataLoader calls with a whole
     batch); the failure policy of :mod:`dataeval_gpu.audit.feed` applies inside the worker.
+    With ``thumbnails``, images of at least
+    :data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS` pixels also get their report
+    thumbnail made from the decoded pixels (decoding them again for the report costs more).
     """
 
-    def __init__(self, files: Any, accumulator: Any) -> None:
+    def __init__(self, files: Any, accumulator: Any, thumbnails: bool = False) -> None:
         self.files = files
         self.accumulator = accumulator
+        self.thumbnails = thumbnails
 
     def __len__(self) -> int:
         return len(self.files)
@@ -112,12 +128,53 @@ class AnalysedFiles(torch.utils.data.Dataset):
         images = [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in items]
         good, good_idx = validate(images, out.indices, out.failed.__setitem__)
         del images, items
+        if good and self.thumbnails:
+            out.thumbnails = _thumbnails(good, good_idx)
         if good:
             sink = _RowSink(self.accumulator)
             with one_thread():
                 measure(sink, good, torch.tensor(good_idx, dtype=torch.int64), strict=False, on_failed=out.failed.__setitem__)
             out.chunks = sink.chunks
         return out
+
+
+def _thumbnails(images: list[torch.Tensor], indices: list[int]) -> dict[int, tuple[int, Any]]:
+    """Report thumbnails of the large uint8 images among ``images`` (see :class:`AnalysedFiles`),
+    with each image's pixel count."""
+    from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
+
+    out = {}
+    for img, i in zip(images, indices, strict=True):
+        pixels = int(img.shape[-1] * img.shape[-2])
+        if img.dtype == torch.uint8 and img.device.type == "cpu" and img.ndim == 3 and pixels >= THUMB_FROM_PIXELS:
+            try:
+                thumb = scan_thumbnail(img)
+            except Exception:  # noqa: BLE001 - the report decodes the file itself instead
+                continue
+            if thumb is not None:
+                out[i] = (pixels, thumb)
+    return out
+
+
+class _Thumbnails:
+    """The :data:`MAX_THUMBNAILS` thumbnails of the largest images seen (a min-heap by size)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_THUMBNAILS if limit is None else limit
+        self.heap: list[tuple[int, int]] = []
+        self.kept: dict[int, Any] = {}
+
+    def add(self, thumbs: dict[int, tuple[int, Any]]) -> None:
+        for i, (pixels, thumb) in thumbs.items():
+            item = (pixels, i)
+            if len(self.heap) < self.limit:
+                heapq.heappush(self.heap, item)
+            elif item > self.heap[0]:
+                _, dropped = heapq.heapreplace(self.heap, item)
+                self.kept.pop(dropped, None)
+            else:
+                continue
+            self.kept[i] = thumb
 
 
 @contextmanager
@@ -142,6 +199,79 @@ def warm_up(accumulator: Any) -> None:
         accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])
 
 
+def can_fork() -> bool:
+    """True where worker processes can be forked (Linux, and macOS where allowed)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_TASKS: dict[int, Callable[[Any], Any]] = {}
+
+
+def _init_worker() -> None:
+    """A forked worker: one torch thread (as a DataLoader worker), Ctrl-C left to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def _run_task(key: int, item: Any) -> Any:
+    return _TASKS[key](item)
+
+
+def run_in_workers(task: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Any]:
+    """``task(item)`` for each item, in order, computed in ``workers`` forked processes.
+
+    Each idle worker takes the next item (a DataLoader hands batches to its workers in turn,
+    so one slow batch, e.g. a few huge photos, leaves the other workers waiting); results
+    come back in the order of ``items``.  ``task`` is inherited by the forked workers (not
+    pickled); only items and results cross processes.  One torch thread per worker.
+    """
+    key = id(task)
+    _TASKS[key] = task
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+    try:
+        results = pool.map(_run_task, [key] * len(items), items)  # forks every worker now (before other threads start)
+    finally:
+        del _TASKS[key]
+    try:
+        yield from results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(dataset: Any, chunks: list[list[int]], n_workers: int, in_workers: bool) -> Iterator[Any]:
+    """The scan's batches: measured in forked workers that each take the next chunk when idle
+    (:func:`run_in_workers`), else through a DataLoader (no fork, no workers, or the device path)."""
+    from torch.utils.data import DataLoader
+
+    from ..io import file_collate
+
+    if in_workers and n_workers > 0:
+        warm_up(dataset.accumulator)
+        if can_fork():
+            return (_tensor_rows(b) for b in run_in_workers(partial(_numpy_rows, dataset), chunks, n_workers))
+    loader = DataLoader(
+        dataset,
+        batch_sampler=chunks,
+        num_workers=n_workers,
+        collate_fn=_keep if in_workers else file_collate,
+        persistent_workers=False,
+    )
+    return iter(loader)
+
+
+def _numpy_rows(dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBatch:
+    """A worker's batch with its rows as numpy arrays: they cross the process boundary as plain
+    bytes (a torch tensor would go through a shared-memory segment of its own)."""
+    batch = dataset.__getitems__(positions)
+    batch.chunks = [(idx, {k: v.numpy() for k, v in rows.items()}) for idx, rows in batch.chunks]
+    return batch
+
+
+def _tensor_rows(batch: AnalysedBatch) -> AnalysedBatch:
+    batch.chunks = [(idx, {k: torch.from_numpy(v) for k, v in rows.items()}) for idx, rows in batch.chunks]
+    return batch
+
+
 def _keep(batch: Any) -> Any:
     """``collate_fn`` that keeps a batch as the dataset returned it (picklable for spawn)."""
     return batch
@@ -161,6 +291,7 @@ def scan_files(
     progress: bool | None = None,
     measure_in_workers: bool | None = None,
     audit: Any = None,
+    thumbnails: bool = True,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
@@ -176,17 +307,19 @@ def scan_files(
         ``checkpoint``; with ``resume`` continue from it (raises
         :class:`~dataeval_gpu.audit.feed.CheckpointMismatchError` if it was made for other files).
         The checkpoint is left in place: remove it once the results are written.
-    measure_in_workers : measure in the DataLoader workers (default: on the CPU without an
+    measure_in_workers : measure in the worker processes (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
+    thumbnails : where the images are measured in workers, keep the report thumbnails of the
+        largest images (at least :data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS`
+        pixels; the :data:`MAX_THUMBNAILS` largest) in ``report.thumbnails``, made from the
+        measured pixels, so that the HTML report does not decode those files again.
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
 
     ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
     ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).
     """
-    from torch.utils.data import DataLoader
-
-    from ..io import ImageFiles, file_collate, gpu_decode
+    from ..io import ImageFiles, gpu_decode
     from .core import DataAudit
 
     files = [str(f) for f in files]
@@ -208,23 +341,17 @@ def scan_files(
     start = loop.resume() if resume else 0
     n_workers = default_workers(in_workers) if workers is None else int(workers)
     decoded = ImageFiles(files, labs, gpu_jpeg=dev.type == "cuda")
-    dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu")) if in_workers else decoded
-    if in_workers and n_workers > 0:
-        warm_up(dataset.accumulator)
-    loader = DataLoader(
-        dataset,
-        batch_size=chunk,
-        sampler=range(start, len(files)),
-        num_workers=n_workers,
-        collate_fn=_keep if in_workers else file_collate,
-        persistent_workers=False,
-    )
+    dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu"), thumbnails) if in_workers else decoded
+    thumbs = _Thumbnails()
     t0 = time.perf_counter()
+    chunks = [list(range(s, min(s + chunk, len(files)))) for s in range(start, len(files), chunk)]
+    loader = _batches(dataset, chunks, n_workers, in_workers)
     with progress_bar(total=len(files), desc="scan", enable=progress) as bar:
         bar.update(start)
         for batch in loader:
             if in_workers:
                 fed = loop.feed_rows(batch.chunks, batch.failed, batch.indices, batch.labels, batch.paths)
+                thumbs.add(batch.thumbnails)
             else:
                 if dev.type == "cuda":
                     gpu_decode(batch, dev)
@@ -237,6 +364,7 @@ def scan_files(
             bar.update(fed)
     elapsed = time.perf_counter() - t0
     report = audit.compute()
+    report.thumbnails = {i: thumbs.kept[i] for i in sorted(thumbs.kept) if i in report.paths}
     report.config.update(
         {
             "files": len(files),

@@ -46,6 +46,8 @@ class AuditReport:
     against : the findings against a dataset index (:func:`dataeval_gpu.index.against_index`):
         ``matches`` (new image, indexed partner and its path, the methods that matched) and
         ``outliers`` against the indexed collection; {} without an index.
+    thumbnails : {index: (C, H, W) uint8 array} small pictures the file scan made from the
+        pixels it measured (the largest images only), for the HTML report; not written out.
     """
 
     index: np.ndarray
@@ -61,6 +63,7 @@ class AuditReport:
     config: dict[str, Any] = field(default_factory=dict)
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
     against: dict[str, Any] = field(default_factory=dict)
+    thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> int:

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import InvalidArgumentError
-from ..parallel import map_images
-from . import registry
+from ..parallel import map_images, single_intra_op_thread
+from . import registry, stats_compiled
 from .bitdepth import bit_depth
 from .registry import Metric
 from .stats_kernels import QUARTILES, count_uint8, laplacian
@@ -129,7 +130,11 @@ def _eight_bit_rows(
 
     def run(js: list[int]) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, dict[str, torch.Tensor]]:
         x = as_u8[js[0]].unsqueeze(0) if len(js) == 1 else torch.stack([as_u8[j] for j in js])
-        counts = count_uint8(x, cmax, per_row_bincount=cpu_plan and len(js) == 1) if counted else None
+        counts = None
+        if counted and cpu_plan and len(js) == 1 and x.device.type == "cpu" and stats_compiled.ready():
+            counts = stats_compiled.count_image_u8(x[0], cmax)  # one pass, same integers
+        elif counted:
+            counts = count_uint8(x, cmax, per_row_bincount=cpu_plan and len(js) == 1)
         bucket = Bucket(x)
         return counts, {m.name: m.compute(bucket) for m in joint}
 
@@ -227,8 +232,12 @@ def image_statistics(
     for i, t in enumerate(images):
         if not _is_8bit(t):
             groups[tuple(t.shape)].append(i)
-    if pixel_work:
-        parts.extend((idxs, _direct_rows(images, idxs, plan)) for idxs in groups.values())
+    if pixel_work and groups:
+        # one intra-op thread on the CPU: float reductions (kornia's convolution, sums) split
+        # across threads round differently, and a row must not depend on where it is measured
+        # (a DataLoader worker runs one thread, the main process several)
+        with single_intra_op_thread() if dev.type == "cpu" else nullcontext():
+            parts.extend((idxs, _direct_rows(images, idxs, plan)) for idxs in groups.values())
     for idxs, (values, ch_values) in parts:
         for key, val in values.items():
             rows[key].append((idxs, val))

@@ -30,12 +30,18 @@ __all__ = [
     "shrink_display",
     "shrink_uint8",
     "load_thumbnail",
+    "scan_thumbnail",
+    "THUMB_FROM_PIXELS",
     "ImageSource",
     "image_getter",
     "sample_indices",
 ]
 
 THUMB = 256  # longest side of an image drawn in a grid
+#: images of at least this many pixels get their thumbnail made during the scan, from the
+#: pixels just measured (:func:`scan_thumbnail`): decoding them again for the report would
+#: cost ~10x more than the thumbnail (the entropy decoding of a JPEG cannot be scaled down)
+THUMB_FROM_PIXELS = 1 << 20
 _JPEG_SOI = b"\xff\xd8\xff"
 
 
@@ -118,6 +124,33 @@ def shrink_uint8(img: np.ndarray, limit: int = THUMB) -> np.ndarray:
     return np.stack(planes)
 
 
+def scan_thumbnail(img: Any, limit: int = THUMB) -> np.ndarray | None:
+    """The report's thumbnail of a measured ``(C, H, W)`` uint8 CPU image, made where it was
+    decoded (a worker process of the file scan), or None for an image that is not uint8.
+
+    Each channel plane is box-reduced by an integer factor (Pillow's ``reduce``; no
+    interleaving copy of the full image) and then resized like :func:`shrink_uint8`: the
+    same picture, orientation and channels as measured, at most ``limit`` px.
+    """
+    a = as_chw(img)
+    c, h, w = a.shape
+    if a.dtype != np.uint8 or c == 0 or h == 0 or w == 0:
+        return None
+    if max(h, w) <= limit:
+        return np.array(a)
+    from PIL import Image
+
+    size = _thumb_size(h, w, limit)
+    k = max(1, min(max(h, w) // (2 * limit), min(h, w)))  # still >= 2x the thumbnail after the box
+    planes = []
+    for p in a:
+        im = Image.fromarray(np.ascontiguousarray(p))
+        if k > 1:
+            im = im.reduce(k)
+        planes.append(np.asarray(im.resize(size, Image.Resampling.BILINEAR)))
+    return np.stack(planes)
+
+
 def _jpeg_reduced(data: bytes, limit: int) -> np.ndarray | None:
     """A grey or RGB JPEG decoded at 1/2, 1/4 or 1/8 scale and EXIF-transposed; None for other JPEGs.
 
@@ -185,6 +218,12 @@ class ImageSource:
             while len(self._cache) > self.max_cached:
                 self._cache.popitem(last=False)
 
+    def seed(self, thumbnails: Mapping[int, Any]) -> None:
+        """Cache thumbnails made elsewhere (the scan's workers, :func:`scan_thumbnail`): those
+        images are not fetched again."""
+        for i, thumb in thumbnails.items():
+            self._store(int(i), shrink_uint8(as_chw(thumb), self.limit))
+
     def prefetch(self, indices: Iterable[int]) -> None:
         """Fetch every index not cached yet, in parallel."""
         with self._lock:
@@ -223,7 +262,8 @@ def image_getter(images: Any = None, report: Any = None) -> ImageSource | None:
     ``images`` may already be such a callable, or anything indexable by dataset index (a list
     of arrays / tensors, a torch ``Dataset`` whose items are ``(image, ...)``).  Without it,
     the images are read from ``report.paths``: decoded with the measurement's rules (EXIF
-    orientation included), JPEGs at reduced size, several files at a time.  Each image is
+    orientation included), JPEGs at reduced size, several files at a time, except those in
+    ``report.thumbnails`` (made by the file scan from the pixels it measured).  Each image is
     fetched once; uint8 images are kept at thumbnail size (256 px).
     """
     if images is not None:
@@ -235,7 +275,9 @@ def image_getter(images: Any = None, report: Any = None) -> ImageSource | None:
         return ImageSource(lambda i: _item_image(images[int(i)]), threads=1)
     paths = getattr(report, "paths", None) if report is not None else None
     if paths and any(Path(str(p)).is_file() for p in list(paths.values())[:5]):
-        return ImageSource(lambda i: load_thumbnail(paths[int(i)]))
+        source = ImageSource(lambda i: load_thumbnail(paths[int(i)]))
+        source.seed(getattr(report, "thumbnails", None) or {})
+        return source
     return None  # no pixels to show (paths that are names, not files, included)
 
 

@@ -503,3 +503,26 @@ def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
     # scanned on purpose (as the root), it is scanned
     listed = discover(tmp_path / "dataeval_gpu_out")[0]
     assert any(Path(p).parent.name == "plots" for p in listed), listed  # the report's own figures
+
+
+def test_corpus_measured_in_workers_equals_the_main_process(
+    corpus_dir: tuple[Path, list], scanned: tuple[Path, pd.DataFrame]
+) -> None:
+    """Every corpus file gives the same row and the same findings whether it is decoded and
+    measured in a DataLoader worker (only rows cross processes) or in the main process (the
+    device path's route on the CPU): bit for bit, failures and their reasons included."""
+    from dataeval_gpu.audit.files import scan_files
+
+    d, _ = corpus_dir
+    files, labels, names = discover(d)
+    with pytest.MonkeyPatch.context() as mp:
+        if os.name == "posix" and os.geteuid() == 0:
+            mp.setattr(io_mod, "open", emulate_file_permissions(), raising=False)
+        in_workers = scan_files(files, labels, class_names=names, batch_size=8, workers=2, progress=False)
+        in_main = scan_files(
+            files, labels, class_names=names, batch_size=8, workers=2, progress=False, measure_in_workers=False
+        )
+    assert in_workers.config["measured_in"] == "workers" and in_main.config["measured_in"] == "main process"
+    assert in_workers.total == len(files) and len(in_workers.failed) > 5
+    pd.testing.assert_frame_equal(in_workers.to_pandas(), in_main.to_pandas(), check_exact=True)
+    assert in_workers.findings() == in_main.findings()

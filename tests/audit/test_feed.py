@@ -197,3 +197,41 @@ def test_no_private_names_imported_across_modules() -> None:
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
                 bad += [f"{f.name}: {name}" for name in private]
     assert bad == []
+
+
+def test_scan_keeps_the_thumbnails_of_the_largest_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most MAX_THUMBNAILS thumbnails are kept, those of the images with the most pixels."""
+    from PIL import Image
+
+    import dataeval_gpu.audit.files as files_mod
+
+    rng = np.random.default_rng(3)
+    sizes = [(1024, 1100), (1100, 1300), (1030, 1024), (200, 300)]
+    files = []
+    for k, (h, w) in enumerate(sizes):
+        p = tmp_path / f"{k}.png"
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(p, compress_level=0)
+        files.append(str(p))
+    monkeypatch.setattr(files_mod, "MAX_THUMBNAILS", 2)
+    rep = files_mod.scan_files(files, batch_size=1, workers=1, hashes=False)
+    assert sorted(rep.thumbnails) == [0, 1]  # 1.13 and 1.43 MP kept; 1.05 MP dropped; 0.06 MP never made
+    assert rep.thumbnails[1].shape == (3, 217, 256)
+
+
+@pytest.mark.slow
+def test_photo_scan_in_workers_equals_the_main_process() -> None:
+    """On the benchmark photos, the rows and findings measured in DataLoader workers (rows, not
+    pixels, cross processes) equal those measured in the main process, bit for bit."""
+    from dataeval_gpu.audit.files import scan_files
+    from dataeval_gpu.datasets import list_image_files
+
+    folder = Path(__file__).resolve().parents[2] / "data_cache" / "photos"
+    files = [str(p) for p in list_image_files(folder)] if folder.is_dir() else []
+    if len(files) < 600:
+        pytest.skip("the benchmark photos are not fetched (make photos)")
+    in_workers = scan_files(files, workers=2, progress=False)
+    in_main = scan_files(files, workers=2, progress=False, measure_in_workers=False)
+    assert in_workers.config["measured_in"] == "workers" and in_main.config["measured_in"] == "main process"
+    assert len(in_workers.index) == len(files) and in_workers.thumbnails and not in_main.thumbnails
+    pd.testing.assert_frame_equal(in_workers.to_pandas(), in_main.to_pandas(), check_exact=True)
+    assert in_workers.findings() == in_main.findings()

@@ -644,3 +644,44 @@ def test_report_without_labels_draws_nothing_with_matplotlib(
     code = "import sys, dataeval_gpu.report; print('matplotlib' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "False", run.stderr[-2000:]
+
+
+def test_scan_thumbnails_show_the_measured_picture_and_replace_decoding(tmp_path: Path) -> None:
+    """The file scan's thumbnails (made in its workers from the measured pixels) are the same
+    picture as the measurement's decoder gives, the same way round and with its channels; the
+    report uses them instead of decoding those files again; small images get none."""
+    from dataeval_gpu.audit.files import scan_files
+    from dataeval_gpu.io import decode_file
+    from dataeval_gpu.report.images import THUMB_FROM_PIXELS, scan_thumbnail
+
+    big = tmp_path / "big.jpg"
+    _exif_jpeg(big, _pattern(900, 1300), 6)  # 1.17 MP, stored turned: shown 900 wide
+    grey = tmp_path / "grey.jpg"
+    _exif_jpeg(grey, _pattern(1100, 1000), 1, mode="L")
+    small = tmp_path / "small.jpg"
+    _exif_jpeg(small, _pattern(300, 400), 1)
+    files = [str(big), str(grey), str(small)]
+    assert 900 * 1300 >= THUMB_FROM_PIXELS > 300 * 400
+    rep = scan_files(files, batch_size=2, workers=1, hashes=False)
+    assert sorted(rep.thumbnails) == [0, 1]
+    for i in (0, 1):
+        ref = decode_file(files[i]).numpy()
+        thumb = rep.thumbnails[i]
+        assert thumb.dtype == np.uint8 and thumb.shape[0] == ref.shape[0] and max(thumb.shape[1:]) == 256
+        assert abs(thumb.shape[2] / thumb.shape[1] - ref.shape[2] / ref.shape[1]) < 0.02
+        assert np.abs(thumb.astype(np.float64) - _resized(ref, thumb.shape)).mean() < 4.0
+        np.testing.assert_array_equal(thumb, scan_thumbnail(decode_file(files[i])))
+    assert rep.thumbnails[0].shape[2] < rep.thumbnails[0].shape[1]  # turned as measured: taller than wide
+    # the report takes them: with the big files gone, their pictures are still shown
+    for f in files[:2]:
+        Path(f).unlink()
+    get = image_getter(None, rep)
+    np.testing.assert_array_equal(get(0), rep.thumbnails[0])
+    assert get(2).shape == (3, 192, 256)  # decoded from its file
+    # the scan's results do not depend on the thumbnails
+    Path(files[0]).parent.mkdir(exist_ok=True)
+    _exif_jpeg(big, _pattern(900, 1300), 6)
+    _exif_jpeg(grey, _pattern(1100, 1000), 1, mode="L")
+    again = scan_files(files, batch_size=2, workers=1, hashes=False, thumbnails=False)
+    assert again.thumbnails == {}
+    pd.testing.assert_frame_equal(again.to_pandas(), rep.to_pandas(), check_exact=True)

@@ -1,0 +1,133 @@
+"""The compiled CPU kernel of the 8-bit statistics: value counts and Laplacian counts in one pass.
+
+:func:`~dataeval_gpu.functional.stats_kernels.count_uint8` computes, for an image, the count
+of each raw value per channel and the count of each value of the integer 3×3 Laplacian of the
+channel sum.  As torch operations that takes five full-image passes and three temporaries
+(the int16 channel sum, its replicate-padded copy, the box sums) before the bincounts, ~7 ms
+for a 0.4 MP photo on one core.  :func:`count_image_u8` reads each pixel once: it counts the
+channel values of a row, sums the channels into a ring of three rows, and counts the
+Laplacian of the middle row from the rows' horizontal 3-sums.  Integer arithmetic throughout,
+so the counts are the same integers (tested against the torch kernel).
+
+The image may be any strided ``(C, H, W)`` uint8 view (e.g. the CHW view of an interleaved
+HWC buffer).  numba is optional: :func:`ready` is False without it and the callers use the
+torch kernel.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+try:  # pragma: no cover - exercised through ready()
+    import numba
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - numba is a default dependency
+    numba = None
+    AVAILABLE = False
+
+__all__ = ["AVAILABLE", "count_image_u8", "ready"]
+
+_READY: bool | None = None
+
+
+def njit(fn):  # noqa: ANN001, ANN201 - a decorator
+    """numba's ``njit(nogil=True, cache=True)`` (compiled once, then loaded from the disk cache)."""
+    if numba is None:
+        return fn
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    except Exception:  # pragma: no cover - no writable cache location: compile per process
+        return numba.njit(nogil=True)(fn)
+
+
+@njit
+def _row(x, r, s, h, counts):  # noqa: ANN001, ANN202 - numba kernel
+    """Count the values of row ``r`` of each channel, sum its channels into ``s`` and put the
+    replicate-padded horizontal 3-sums of ``s`` into ``h``."""
+    c_n, _, w = x.shape
+    for i in range(w):
+        s[i] = 0
+    for c in range(c_n):
+        row = x[c, r]
+        cc = counts[c]
+        for i in range(w):
+            v = row[i]
+            cc[i & 3, v] += 1  # four sub-histograms: runs of equal values do not serialise
+            s[i] += v
+    if w == 1:
+        h[0] = 3 * s[0]
+        return
+    h[0] = 2 * s[0] + s[1]
+    for i in range(1, w - 1):
+        h[i] = s[i - 1] + s[i] + s[i + 1]
+    h[w - 1] = s[w - 2] + 2 * s[w - 1]
+
+
+@njit
+def _lap_row(cur, up, mid, down, cmax, tmp, lap_counts):  # noqa: ANN001, ANN202 - numba kernel
+    """Count the clamped Laplacian 9·s − box3×3(s) of one row (offset by ``cmax``)."""
+    lo, hi = -cmax, 255 * cmax
+    for i in range(cur.shape[0]):  # vectorised: no histogram in this loop
+        tmp[i] = min(max(9 * cur[i] - (up[i] + mid[i] + down[i]), lo), hi) + cmax
+    for i in range(cur.shape[0]):
+        lap_counts[i & 1, tmp[i]] += 1
+
+
+@njit
+def _count(x, cmax, counts, lap_counts):  # noqa: ANN001, ANN202 - numba kernel
+    _, hgt, w = x.shape
+    s = np.empty((3, w), np.int32)  # a ring of three rows of channel sums ...
+    h = np.empty((3, w), np.int32)  # ... and of their horizontal 3-sums
+    tmp = np.empty(w, np.int32)
+    _row(x, 0, s[0], h[0], counts)
+    for y in range(hgt):
+        if y + 1 < hgt:
+            _row(x, y + 1, s[(y + 1) % 3], h[(y + 1) % 3], counts)
+        up = h[(y - 1) % 3] if y > 0 else h[0]  # replicate border: row -1 is row 0
+        down = h[(y + 1) % 3] if y + 1 < hgt else h[y % 3]
+        _lap_row(s[y % 3], up, h[y % 3], down, cmax, tmp, lap_counts)
+
+
+def count_image_u8(x: torch.Tensor, cmax: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count_uint8(x.unsqueeze(0), cmax)`` of one ``(C, H, W)`` uint8 CPU image, in one pass.
+
+    Returns ``counts (1, C, 256)`` and ``lap (1, 256·cmax + 1)`` int64 (see
+    :func:`~dataeval_gpu.functional.stats_kernels.count_uint8`).
+    """
+    a = x.numpy()
+    c = a.shape[0]
+    if a.shape[1] * a.shape[2] >= 1 << 31:  # pragma: no cover - int32 sub-counts could overflow
+        from .stats_kernels import count_uint8
+
+        return count_uint8(x.unsqueeze(0), cmax, per_row_bincount=True)
+    counts = np.zeros((c, 4, 256), np.int32)
+    lap = np.zeros((2, 256 * cmax + 1), np.int32)
+    _count(a, cmax, counts, lap)
+    return (
+        torch.from_numpy(counts.sum(1, dtype=np.int64)).unsqueeze(0),
+        torch.from_numpy(lap.sum(0, dtype=np.int64)).unsqueeze(0),
+    )
+
+
+def ready() -> bool:
+    """True when the kernel runs here (numba imports and the first call compiles, or loads
+    from numba's disk cache); a failure is reported once as a RuntimeWarning."""
+    global _READY
+    if not AVAILABLE:
+        return False
+    if _READY is None:
+        try:
+            count_image_u8(torch.full((2, 3, 5), 7, dtype=torch.uint8), 2)
+            _READY = True
+        except Exception as exc:  # pragma: no cover - depends on the platform's numba
+            warnings.warn(
+                f"dataeval_gpu: compiled statistics kernel unavailable ({exc}); using torch",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            _READY = False
+    return _READY

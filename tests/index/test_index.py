@@ -496,3 +496,19 @@ def test_new_images_far_from_the_collection_are_outliers_against_it(tmp_path: Pa
     assert "brightness" in report.against["outliers"][white]
     assert len(report.against["outliers"]) == 1
     assert report.against["matches"] == []
+
+
+def test_scan_params_name_every_parameter_of_scan_files() -> None:
+    """The index splits its keyword arguments into scan_files' own and DataAudit's settings: a new
+    scan_files parameter missing from SCAN_PARAMS would reach DataAudit and fail (it did: thumbnails)."""
+    import inspect
+
+    from dataeval_gpu.audit import DataAudit, scan_files
+    from dataeval_gpu.index.update import SCAN_PARAMS
+
+    own = {
+        n for n, p in inspect.signature(scan_files).parameters.items()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD and n not in ("files", "labels")
+    }  # fmt: skip
+    assert own == set(SCAN_PARAMS)
+    assert own & set(inspect.signature(DataAudit).parameters) == {"device"}  # scan_files hands it on

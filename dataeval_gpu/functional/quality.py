@@ -27,18 +27,21 @@ Definitions (sources and units in ``docs/quality.md``):
   thumbnail's, so it scores low here even when ``norm_sharpness`` sees the upscaler's kinks.
 * ``detail`` - ``sqrt(E0)``, the RMS of the finest band at the working resolution (grey
   0..1 units): the "Laplacian energy" kind of sharpness, contrast dependent.
-* ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey:
+* ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey, in the
+  central window of at most :data:`NOISE_WINDOW` px a side (offsets on the 8-px grid):
   ``sqrt(pi/2) / (6 (W-2)(H-2)) * sum |g * N|`` with ``N = [[1,-2,1],[-2,4,-2],[1,-2,1]]``.
 * ``noise_robust`` - the same mask, median instead of mean: ``median|g * N| / (6 * 0.6745)``
   (the Gaussian MAD rule; less raised by edges and texture; for an even count the median
   is the lower of the two middle values, as ``torch.median``).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``.
-* ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey image
-  (``round(255 g)``), as the lowest level whose cumulative share reaches 1 / 50 / 99 %, / 255.
+* ``grey_p001``, ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey
+  image (``round(255 g)``), as the lowest level whose cumulative share reaches 0.1 / 1 / 50 /
+  99 %, / 255 (``grey_p001``: the black point).
 * ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram.
 * ``blockiness`` - mean absolute grey step across the 8-px JPEG block borders divided by the
-  mean step everywhere else (rows and columns together); about 1 for natural images, well
-  above 1 for strong JPEG blocking.  1 when the image is smaller than 64 px or flat.
+  mean step everywhere else (rows and columns together), in the same central window; about 1
+  for natural images, well above 1 for strong JPEG blocking.  1 when the window is smaller
+  than 64 px or flat.
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ from .bitdepth import bit_depth
 __all__ = [
     "QUALITY_KEYS",
     "COARSE_SIDE",
+    "NOISE_WINDOW",
     "WORKING_SIDE",
     "grey_image",
+    "scale01",
     "quality_metrics",
     "quality_metrics_batch",
 ]
@@ -68,6 +73,9 @@ __all__ = [
 WORKING_SIDE = 256
 #: short side (px) of the working resolution of ``coarse_sharpness``
 COARSE_SIDE = 64
+#: largest side (px) of the native-resolution central window of ``noise``, ``noise_robust``
+#: and ``blockiness`` (noise and blocking are stationary: a fixed window bounds the cost)
+NOISE_WINDOW = 384
 #: keys of :func:`quality_metrics`'s output, in order
 QUALITY_KEYS = (
     "colourfulness",
@@ -79,6 +87,7 @@ QUALITY_KEYS = (
     "noise_robust",
     "dark_clipped",
     "bright_clipped",
+    "grey_p001",
     "grey_p01",
     "grey_p50",
     "grey_p99",
@@ -91,7 +100,7 @@ _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 _TINY = 1e-12
 
 
-def _scale01(x: torch.Tensor) -> torch.Tensor:
+def scale01(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule)."""
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     if x.dtype == torch.uint8:
@@ -193,7 +202,7 @@ def _levels(g: torch.Tensor) -> dict[str, torch.Tensor]:
     p = hist / hist.sum(dim=1, keepdim=True)
     cdf = p.cumsum(dim=1)
     out = {}
-    for key, share in (("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
+    for key, share in (("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
         # lowest level whose cumulative share reaches `share` (a tiny slack for float sums)
         out[key] = (cdf < share - 1e-9).sum(dim=1).clamp(max=255).to(g.dtype) / 255.0
     logp = torch.where(p > 0, torch.log2(p.clamp(min=_TINY)), torch.zeros_like(p))
@@ -224,6 +233,14 @@ def _blockiness(g255: torch.Tensor) -> torch.Tensor:
     return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=_TINY), torch.ones_like(at))
 
 
+def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
+    """The central ``side x side`` window at native resolution (offsets on the 8-px JPEG grid)."""
+    h, w = g.shape[-2:]
+    dy = max(0, (h - side) // 2) // 8 * 8
+    dx = max(0, (w - side) // 2) // 8 * 8
+    return g[..., dy : dy + min(h, side), dx : dx + min(w, side)]
+
+
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:
     """All :data:`QUALITY_KEYS` of one same-size stack ``(B, C, H, W)`` (any dtype).
 
@@ -234,18 +251,19 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
         raise ImageShapeError(
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
-    xs = _scale01(x)
+    xs = scale01(x)
     g = grey_image(xs)
     g255 = g * 255.0
     colour, spread = _colour(xs)
     sharp, detail = _sharpness(g, working_side)
     coarse, _ = _sharpness(g, min(COARSE_SIDE, working_side))
-    noise, noise_robust = _noise(g255)
+    win = _window(g255)
+    noise, noise_robust = _noise(win)
     out = {"colourfulness": colour, "channel_spread": spread, "norm_sharpness": sharp, "detail": detail}
     out["coarse_sharpness"] = coarse
     out.update(noise=noise, noise_robust=noise_robust)
     out.update(_levels(g))
-    out["blockiness"] = _blockiness(g255)
+    out["blockiness"] = _blockiness(win)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

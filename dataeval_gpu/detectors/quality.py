@@ -17,14 +17,15 @@ light              ``grey_p001`` (the black point: the    score >= 0.2 and brigh
                                                            no dark tones left)
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11)``              coarse_sharpness < 0.335: upscaled)
-noisy              ``max(noise_robust, noise - 11)``      score > 8 (MAD σ > 8 grey levels: Gaussian
-                   (grey levels)                           noise; or Immerkær σ > 19: impulse noise)
-grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.995 (channels within ~1 level)
+noisy              ``max(noise_robust, noise - 11)``      score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
+                   (grey levels)                           noise; or Immerkær σ > 19.5: impulse noise)
+grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
+                                                           on average: grey stored as RGB)
 low_information    ``8 - grey_entropy`` (bits)            score > 7.5 (entropy < 0.5 bit)
-jpeg_blocking      ``blockiness``                         score > 2
+jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
-odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2 (4× off the typical shape)
+odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)
 =================  ====================================  =========================================
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
@@ -63,12 +64,12 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "dark": 0.78,
     "light": 0.2,
     "blurry": 0.555,
-    "noisy": 8.0,
-    "grayscale": 0.995,
+    "noisy": 8.5,
+    "grayscale": 0.9995,
     "low_information": 7.5,
-    "jpeg_blocking": 2.0,
+    "jpeg_blocking": 2.4,
     "odd_size": 3.0,
-    "odd_aspect_ratio": 2.0,
+    "odd_aspect_ratio": 2.8,
 }
 #: absolute floor of ``dark``: highlights below this are dark in any dataset
 DARK_ABSOLUTE_P99 = 0.03

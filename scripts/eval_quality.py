@@ -47,6 +47,7 @@ from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
     DEFAULT_RADIUS,
     NearDuplicates,
     embedding_groups,
+    hash_groups,
 )
 from dataeval_gpu.detectors.quality import QualityIssues  # noqa: E402
 from dataeval_gpu.functional.quality import NOISE_WINDOW, QUALITY_KEYS  # noqa: E402
@@ -172,15 +173,18 @@ def outlier_scores(
         if e["role"] == "outlier":
             rec[e["kind"]].append(i in flagged)
     main = [k for k in OUTLIER_KINDS if k not in ("tiny", "strip")]
+    wrong = [(i in false_set) if false_set is not None else (i in flagged and i not in grey_sources) for i in photos]
+    hits = sum(x for v in rec.values() for x in v)
     return {
         "recall": {k: float(np.mean(v)) for k, v in rec.items()},
         "overall": float(np.mean([x for k in main for x in rec[k]])),
         "photos_flagged": float(np.mean([i in flagged for i in photos])),
         "photos_flagged_wo_grey": float(np.mean([i in flagged for i in photos if i not in grey_sources])),
-        "false_flags": float(
-            np.mean([(i in false_set) if false_set is not None else (i in flagged and i not in grey_sources)
-                     for i in photos])
-        ),
+        "false_flags": float(np.mean(wrong)),
+        # flags on planted outliers among all flags on planted outliers and wrong flags on photos
+        "precision": hits / max(hits + sum(wrong), 1),
+        # the same, counting every flag on an unmodified photo (grey originals too) as wrong
+        "precision_strict": hits / max(hits + sum(i in flagged for i in photos), 1),
     }
 
 
@@ -200,17 +204,6 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     t = time.perf_counter()
     eg = embedding_groups(emb, args.threshold)
     seconds["embedding duplicate search"] = time.perf_counter() - t
-    # what `dataeval-gpu scan --embeddings` / DataAudit(embeddings=True) report by default:
-    # D4 pchash at radius 0 (the hash the scan accumulates) plus the embedding groups
-    d4 = Duplicates(d4=True).evaluate(images)
-    groups["dataeval_gpu scan defaults (D4 r0 + emb.)"] = NearDuplicates.combine(
-        len(images), d4.exact, d4.near, eg
-    ).groups
-    groups["  scan without embeddings (D4 r0)"] = d4.exact + d4.near
-    t = time.perf_counter()
-    d = Duplicates().evaluate(images)
-    seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
-    groups["dataeval_gpu 0.65 preset"] = d.exact + d.near
     t = time.perf_counter()
     # the cache is keyed by the metric set and the noise window (both changed the values)
     metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}.pt"
@@ -222,6 +215,23 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
         torch.save(metrics, metrics_path)
     q = qi.evaluate(metrics)
     seconds["quality issues"] = time.perf_counter() - t
+    # what `dataeval-gpu scan --embeddings` / DataAudit(embeddings=True) report by default: the
+    # D4 pchash the scan accumulates, grouped at radius 0 with the colour check (chroma_rg /
+    # chroma_bg of the quality metrics; DataAudit._near_groups), plus the embedding groups
+    d4h = Duplicates(d4=True).hashes([torch.from_numpy(i) for i in images])
+    d4 = Duplicates(d4=True).evaluate_hashes(d4h)
+    chroma = np.stack([np.asarray(metrics["chroma_rg"]), np.asarray(metrics["chroma_bg"])], axis=1)
+    plain = np.asarray(metrics["dark_clipped"]) + np.asarray(metrics["bright_clipped"])
+    for r in (0, 2):
+        near = hash_groups(d4h.near, d4h.near_valid, [], r, chroma.astype(np.float64), plain)
+        name = "dataeval_gpu scan defaults (D4 r0 + emb.)" if r == 0 else "  scan --radius 2 (+ emb.)"
+        groups[name] = NearDuplicates.combine(len(images), d4.exact, near, eg).groups
+        if r == 0:
+            groups["  scan without embeddings (D4 r0)"] = d4.exact + near
+    t = time.perf_counter()
+    d = Duplicates().evaluate(images)
+    seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
+    groups["dataeval_gpu 0.65 preset"] = d.exact + d.near
     flagged["dataeval_gpu defaults"] = set(np.nonzero(q.flagged)[0].tolist())
     from dataeval_gpu.detectors import Linter
 
@@ -278,11 +288,12 @@ def dup_table(results: dict[str, dict]) -> str:
 
 
 def outlier_table(results: dict[str, dict]) -> str:
-    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources", "false flags"]
+    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources", "false flags", "precision", "strict prec."]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in results.items():
         cells = [name, f"{r['overall']:.2f}", *(f"{r['recall'][k]:.2f}" for k in OUTLIER_KINDS)]
         cells += [f"{r['photos_flagged']:.3f}", f"{r['photos_flagged_wo_grey']:.3f}", f"{r['false_flags']:.3f}"]
+        cells += [f"{r['precision']:.3f}", f"{r['precision_strict']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

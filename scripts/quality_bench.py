@@ -6,7 +6,7 @@
 
 Rows (images/s; ratio ours / DataEval 0.65):
   imagestats      DataEval 0.65 ``imagestats(ALL)`` against ours ``imagestats(ALL)`` and
-                  ``imagestats(ALL | ALL_QUALITY)`` (the 0.65 metrics plus the 15 quality metrics)
+                  ``imagestats(ALL | ALL_QUALITY)`` (the 0.65 metrics plus the 17 quality metrics)
   scan            ``dataeval-gpu scan`` with every default on (quality issues, D4 hashes; the
                   command's wall time less its HTML report, ``--no-plots``) against DataEval 0.65's
                   PIL decode + imagestats(ALL) + Linter + Duplicates on the same files

@@ -344,6 +344,8 @@ class DataAudit:
                 kind: hash_hex(res["pchash"].cpu(), strip=kind == "pchash", valid=valid),
             }
             report.duplicates = duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
+            if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
+                report.duplicates["near"] = self._near_groups(res, stats, index, report.duplicates["exact"])
         if self._embed is not None:
             report.clusters = self._cluster(index)
             if self.embedding_duplicates:
@@ -362,6 +364,26 @@ class DataAudit:
             "reference": out.reference,
             "why": {int(index[p]): out.why(p) for p in np.nonzero(out.flagged)[0].tolist()},
         }
+
+    def _near_groups(
+        self, res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]]
+    ) -> list[list[int]]:
+        """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
+        the centre rule (no chaining) on pairs within ``near_radius`` whose mean colour casts
+        (``chroma_rg``, ``chroma_bg``) agree, plain-background images only at distance 0.
+        A group that lies inside one exact group is left to ``exact``."""
+        from ..detectors.near_duplicates import hash_groups
+
+        chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
+        plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
+        groups = hash_groups(res["pchash"].cpu(), res["pchash_valid"].cpu(), [], self.near_radius, chroma, plain)
+        in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
+        out = []
+        for g in groups:
+            members = sorted(int(index[p]) for p in g)
+            if len({in_exact.get(i, -1 - i) for i in members}) > 1:
+                out.append(members)
+        return sorted(out)
 
     def _embedding_duplicates(self) -> list[list[int]]:
         from ..detectors.near_duplicates import embedding_groups

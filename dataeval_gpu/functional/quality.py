@@ -15,6 +15,9 @@ Definitions (sources and units in ``docs/quality.md``):
   (population std).  0 for grey images.
 * ``channel_spread`` - mean over pixels of ``max(R, G, B) - min(R, G, B)`` in [0, 1]: 0 when
   the three channels are equal (a grey photo stored as RGB), 0 for one-channel images.
+* ``chroma_rg``, ``chroma_bg`` - mean ``R - G`` and ``B - G`` on 0..255 values (0 below three
+  channels): the mean colour cast, kept by flips, crops, re-encodes and brightness shifts (the
+  audit's colour check of hash near duplicates).
 * ``norm_sharpness`` - resolution-normalised: the grey image is area-downscaled so that its short
   side is at most :data:`WORKING_SIDE` (256) px, then split into two Laplacian-pyramid bands
   (finest: ``g - G(g)``, next: ``d - G(d)`` with ``d`` the 2×2 mean of ``g`` and ``G`` the
@@ -93,6 +96,8 @@ QUALITY_KEYS = (
     "grey_p99",
     "grey_entropy",
     "blockiness",
+    "chroma_rg",  # appended: the flag values of the metrics above stay as they were
+    "chroma_bg",
 )
 _LUMA = (0.299, 0.587, 0.114)
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -120,6 +125,16 @@ def grey_image(x: torch.Tensor) -> torch.Tensor:
         w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x[:, :3] * w).sum(dim=1, keepdim=True)
     return x[:, :1]
+
+
+def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``R - G`` and ``B - G`` on the 0-255 scale (zeros below 3 channels)."""
+    b = x.shape[0]
+    if x.shape[1] < 3:
+        z = torch.zeros(b, dtype=x.dtype, device=x.device)
+        return z, z
+    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    return (r - g).mean(dim=1), (bl - g).mean(dim=1)
 
 
 def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -260,6 +275,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     win = _window(g255)
     noise, noise_robust = _noise(win)
     out = {"colourfulness": colour, "channel_spread": spread, "norm_sharpness": sharp, "detail": detail}
+    out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
     out["coarse_sharpness"] = coarse
     out.update(noise=noise, noise_robust=noise_robust)
     out.update(_levels(g))

@@ -23,6 +23,8 @@ _GROUP = "ALL_QUALITY"
 _UNITS = {
     "colourfulness": "Hasler–Süsstrunk M, 0–255 scale",
     "channel_spread": "mean max−min over channels, 0–1",
+    "chroma_rg": "mean R−G, 0–255 scale",
+    "chroma_bg": "mean B−G, 0–255 scale",
     "norm_sharpness": "finest/next octave RMS ratio",
     "coarse_sharpness": "ratio at 64 px",
     "detail": "RMS of finest band, 0–1",

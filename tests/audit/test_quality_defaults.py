@@ -140,3 +140,24 @@ def test_the_html_report_says_score_and_threshold(tmp_path: Path) -> None:
     assert html_escape(reason.split(" (")[0]) in section  # "&gt;" in the page
     assert '<th class="rowname">dark</th><td class="num">0.78</td>' in section
     assert scan(imgs, preset="0.65").quality == {}
+
+
+def test_near_groups_drop_same_hash_pairs_whose_colours_differ() -> None:
+    """Two pictures with one grey image (the hash sees grey only) but opposite colour casts
+    (red vs blue, as different planets on black space) are no near duplicates by default;
+    a mirrored copy with the same colours still is."""
+    imgs = _photos(6, seed=3)
+    red = imgs[0].astype(np.int16)
+    red[0] = np.clip(red[0] + 70, 0, 255)
+    red = red.astype(np.uint8)
+    blue = np.ascontiguousarray(red[::-1])  # R and B swapped: the channel mean (the hash's grey) is equal
+    imgs += [red, blue, np.ascontiguousarray(red[:, :, ::-1])]  # 6: red, 7: blue, 8: mirrored red
+    default = scan(imgs)
+    plain = scan(imgs, quality=False)  # D4 hash, no colour check
+    assert default.hashes["pchash_d4"][6] == default.hashes["pchash_d4"][7]  # same hash ...
+    assert any({6, 7} <= set(g) for g in plain.duplicates["near"])
+    assert not any({6, 7} <= set(g) for g in default.duplicates["near"])  # ... colours disagree
+    assert any({6, 8} <= set(g) for g in default.duplicates["near"])
+    cast = default.stats
+    assert cast["chroma_rg"][6] == pytest.approx(float(np.mean(red[0].astype(float) - red[1])), rel=1e-5)
+    assert cast["chroma_bg"][7] == pytest.approx(cast["chroma_rg"][6], rel=1e-5)

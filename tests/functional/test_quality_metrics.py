@@ -44,8 +44,9 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         rg, yb = r - gg, 0.5 * (r + gg) - b
         out["colourfulness"] = math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean())
         out["channel_spread"] = float((x[:3].max(0) - x[:3].min(0)).mean())
+        out["chroma_rg"], out["chroma_bg"] = float((r - gg).mean()), float((b - gg).mean())
     else:
-        out["colourfulness"] = out["channel_spread"] = 0.0
+        out["colourfulness"] = out["channel_spread"] = out["chroma_rg"] = out["chroma_bg"] = 0.0
     # sharpness: two Laplacian-pyramid bands of the working image (scipy's 'mirror' = reflect)
     h, w = g.shape
     out["norm_sharpness"], out["detail"] = _ref_sharpness(g, working_side)

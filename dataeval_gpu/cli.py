@@ -87,9 +87,11 @@ def scan_files(
             outlier_threshold=args.outlier_threshold,
             near_radius=args.radius,
             hash=getattr(args, "hash", "pchash"),
-            d4=getattr(args, "d4", False),
+            d4=getattr(args, "d4", None),
             embeddings=args.embeddings == "model",
             thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
+            preset=getattr(args, "preset", None),
+            quality=getattr(args, "quality", None),
         )
     except CheckpointMismatchError:
         raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list") from None
@@ -140,6 +142,8 @@ def _run_scan(args: argparse.Namespace) -> int:
             hash=args.hash,
             d4=args.d4,
             embeddings=args.embeddings == "model",
+            preset=args.preset,
+            quality=args.quality,
         )
         report.paths = {i: name for i, (name, _) in enumerate(named)}
         report.config["dataset"] = "bundled photos (scikit-image, scikit-learn)"
@@ -249,6 +253,10 @@ def _cluster_from_file(report: Any, path: str) -> None:
         "duplicates": [sorted(int(idx[i]) for i in g) for g in out.duplicates],
         "potential_duplicates": [sorted(int(idx[i]) for i in g) for g in out.potential_duplicates],
     }
+    if report.config.get("embedding_duplicates"):
+        from .detectors.near_duplicates import embedding_groups
+
+        report.duplicates["embedding"] = sorted(sorted(int(idx[i]) for i in g) for g in embedding_groups(emb))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -128,7 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--radius", type=_radius, default=0, help="Hamming radius 0..64 for near duplicates (0 = DataEval 0.65)"
     )
     s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
-    s.add_argument("--d4", action="store_true", help="rotation/flip-invariant near hash (finds mirrored/rotated copies)")
+    s.add_argument(
+        "--preset",
+        default="default",
+        choices=["default", "dataeval-0.65"],
+        help="default: quality issues, D4 hashes and (with --embeddings) embedding near duplicates; "
+        "dataeval-0.65: DataEval 0.65's findings exactly (pchash radius 0, no D4, no quality issues)",
+    )
+    d4 = s.add_mutually_exclusive_group()
+    d4.add_argument(
+        "--d4",
+        action="store_true",
+        default=None,
+        help="rotation/flip-invariant near hash (finds mirrored/rotated copies; on in the default preset)",
+    )
+    d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
+    s.add_argument(
+        "--no-quality", dest="quality", action="store_false", default=None, help="skip the scored quality issues"
+    )
     s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     s.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"

@@ -47,8 +47,10 @@ from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
     DEFAULT_RADIUS,
     NearDuplicates,
     embedding_groups,
+    hash_groups,
 )
 from dataeval_gpu.detectors.quality import QualityIssues  # noqa: E402
+from dataeval_gpu.functional.quality import NOISE_WINDOW, QUALITY_KEYS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -77,7 +79,8 @@ def embeddings(images: list[np.ndarray], cache: Path) -> np.ndarray:
 # ------------------------------------------------------------------------------ scoring
 
 #: two source files whose RGB 32x32 box thumbnails differ by less than this mean absolute
-#: level are one picture (processed versions in opencv-doc's tutorials, a nebula twice)
+#: level, as they are or flipped / rotated, are one picture (processed versions in opencv-doc's
+#: tutorials, a nebula twice, a mirrored demo image)
 SAME_PICTURE_MAE = 6.0
 
 
@@ -101,14 +104,26 @@ def same_picture_sources(images: list[np.ndarray], entries: list[dict]) -> tuple
         return a
 
     merged = 0
+    # the eight flips / rotations of each thumbnail: a source that is a mirrored or rotated copy
+    # of another (the task's own definition of a near duplicate) is the same picture
+    d4 = [np.rot90(t, r, axes=(1, 2)) for t in (thumbs, thumbs[:, :, ::-1]) for r in range(4)]
     for a in range(len(photos)):
-        d = np.abs(thumbs[a + 1 :] - thumbs[a]).mean(axis=(1, 2, 3))
+        d = np.min([np.abs(thumbs[a + 1 :] - v[a]).mean(axis=(1, 2, 3)) for v in d4], axis=0)
         for b in np.nonzero(d < SAME_PICTURE_MAE)[0]:
             ra, rb = find(entries[photos[a]]["source"]), find(entries[photos[a + 1 + b]]["source"])
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
                 merged += 1
     return [{**e, "source": find(e["source"])} for e in entries], merged
+
+
+def is_grey(img: np.ndarray) -> bool:
+    """A grey picture stored as RGB (independent of every tool): at 99 % of the pixels the three
+    channels are within 2 levels of each other."""
+    if img.shape[0] < 3:
+        return True
+    x = img[:3].astype(np.int16)
+    return float(np.mean(x.max(axis=0) - x.min(axis=0) <= 2)) >= 0.99
 
 
 def dup_scores(groups: list[list[int]], entries: list[dict]) -> dict:
@@ -147,18 +162,29 @@ def dup_scores(groups: list[list[int]], entries: list[dict]) -> dict:
     }
 
 
-def outlier_scores(flagged: set[int], entries: list[dict], grey_sources: set[int]) -> dict:
+def outlier_scores(
+    flagged: set[int], entries: list[dict], grey_sources: set[int], false_set: set[int] | None = None
+) -> dict:
+    """``false_set``: the photos flagged wrongly when the tool says which issue (a ``grayscale``
+    flag on a grey original is right); otherwise every flag on a photo that is not grey counts."""
     rec: dict[str, list[bool]] = {k: [] for k in OUTLIER_KINDS}
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
     for i, e in enumerate(entries):
         if e["role"] == "outlier":
             rec[e["kind"]].append(i in flagged)
     main = [k for k in OUTLIER_KINDS if k not in ("tiny", "strip")]
+    wrong = [(i in false_set) if false_set is not None else (i in flagged and i not in grey_sources) for i in photos]
+    hits = sum(x for v in rec.values() for x in v)
     return {
         "recall": {k: float(np.mean(v)) for k, v in rec.items()},
         "overall": float(np.mean([x for k in main for x in rec[k]])),
         "photos_flagged": float(np.mean([i in flagged for i in photos])),
         "photos_flagged_wo_grey": float(np.mean([i in flagged for i in photos if i not in grey_sources])),
+        "false_flags": float(np.mean(wrong)),
+        # flags on planted outliers among all flags on planted outliers and wrong flags on photos
+        "precision": hits / max(hits + sum(wrong), 1),
+        # the same, counting every flag on an unmodified photo (grey originals too) as wrong
+        "precision_strict": hits / max(hits + sum(i in flagged for i in photos), 1),
     }
 
 
@@ -176,11 +202,11 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     groups["  hash part (D4, radius)"] = [g for g in out.exact + out.hash]
     groups["  embedding part"] = out.embedding
     t = time.perf_counter()
-    d = Duplicates().evaluate(images)
-    seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
-    groups["dataeval_gpu 0.65 preset"] = d.exact + d.near
+    eg = embedding_groups(emb, args.threshold)
+    seconds["embedding duplicate search"] = time.perf_counter() - t
     t = time.perf_counter()
-    metrics_path = args.cache / "quality_metrics.pt"
+    # the cache is keyed by the metric set and the noise window (both changed the values)
+    metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}.pt"
     qi = QualityIssues()
     if metrics_path.exists():
         metrics = torch.load(metrics_path)
@@ -189,6 +215,23 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
         torch.save(metrics, metrics_path)
     q = qi.evaluate(metrics)
     seconds["quality issues"] = time.perf_counter() - t
+    # what `dataeval-gpu scan --embeddings` / DataAudit(embeddings=True) report by default: the
+    # D4 pchash the scan accumulates, grouped at radius 0 with the colour check (chroma_rg /
+    # chroma_bg of the quality metrics; DataAudit._near_groups), plus the embedding groups
+    d4h = Duplicates(d4=True).hashes([torch.from_numpy(i) for i in images])
+    d4 = Duplicates(d4=True).evaluate_hashes(d4h)
+    chroma = np.stack([np.asarray(metrics["chroma_rg"]), np.asarray(metrics["chroma_bg"])], axis=1)
+    plain = np.asarray(metrics["dark_clipped"]) + np.asarray(metrics["bright_clipped"])
+    for r in (0, 2):
+        near = hash_groups(d4h.near, d4h.near_valid, [], r, chroma.astype(np.float64), plain)
+        name = "dataeval_gpu scan defaults (D4 r0 + emb.)" if r == 0 else "  scan --radius 2 (+ emb.)"
+        groups[name] = NearDuplicates.combine(len(images), d4.exact, near, eg).groups
+        if r == 0:
+            groups["  scan without embeddings (D4 r0)"] = d4.exact + near
+    t = time.perf_counter()
+    d = Duplicates().evaluate(images)
+    seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
+    groups["dataeval_gpu 0.65 preset"] = d.exact + d.near
     flagged["dataeval_gpu defaults"] = set(np.nonzero(q.flagged)[0].tolist())
     from dataeval_gpu.detectors import Linter
 
@@ -245,11 +288,12 @@ def dup_table(results: dict[str, dict]) -> str:
 
 
 def outlier_table(results: dict[str, dict]) -> str:
-    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources"]
+    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources", "false flags", "precision", "strict prec."]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in results.items():
         cells = [name, f"{r['overall']:.2f}", *(f"{r['recall'][k]:.2f}" for k in OUTLIER_KINDS)]
-        cells += [f"{r['photos_flagged']:.3f}", f"{r['photos_flagged_wo_grey']:.3f}"]
+        cells += [f"{r['photos_flagged']:.3f}", f"{r['photos_flagged_wo_grey']:.3f}", f"{r['false_flags']:.3f}"]
+        cells += [f"{r['precision']:.3f}", f"{r['precision_strict']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -325,8 +369,12 @@ def main() -> None:
         for k, v in errors.items():
             print(f"{k}: failed ({v})")
     q = extra["quality"]
-    grey_sources = {
-        i for i, e in enumerate(entries) if e["role"] == "photo" and q.metrics["channel_spread"][i] < 0.005
+    grey_sources = {i for i, e in enumerate(entries) if e["role"] == "photo" and is_grey(images[i])}
+    wrong = {  # our flags on photos other than a grayscale flag on a grey original
+        i
+        for i, e in enumerate(entries)
+        if e["role"] == "photo"
+        and any(q.flags[k][i] and not (k == "grayscale" and i in grey_sources) for k in q.flags)
     }
     print(
         f"{len(grey_sources)} of {n_roles['photo']} photos are grey pictures stored as RGB in their collection"
@@ -334,7 +382,14 @@ def main() -> None:
     print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
     print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
     print("\nOutliers (recall per planted kind; share of unmodified photos flagged)\n")
-    print(outlier_table({k: outlier_scores(v, entries, grey_sources) for k, v in flagged.items()}))
+    print(
+        outlier_table(
+            {
+                k: outlier_scores(v, entries, grey_sources, wrong if k == "dataeval_gpu defaults" else None)
+                for k, v in flagged.items()
+            }
+        )
+    )
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
     print("\nunmodified photos flagged per quality issue (defaults):")
     print("  " + ", ".join(f"{k} {int(q.flags[k][photos].sum())}" for k in q.flags))

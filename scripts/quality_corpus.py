@@ -163,6 +163,7 @@ def _fetch_deb(pkg: str, dest: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", pkg], cwd=tmp, check=True, capture_output=True)
         deb = next(Path(tmp).glob(f"{pkg}_*.deb"))
+        dest.parent.mkdir(parents=True, exist_ok=True)  # dpkg -x makes dest, not its parents
         subprocess.run(["dpkg", "-x", str(deb), str(dest)], check=True)
     return dest
 

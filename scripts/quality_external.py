@@ -50,7 +50,17 @@ def dataeval1(images: list[np.ndarray], out: dict) -> None:
 
 
 def imagededup_run(img_dir: Path, files: list[str], out: dict) -> None:
-    from imagededup.methods import PHash
+    import types
+
+    import imagededup
+
+    # imagededup.methods' __init__ imports its CNN, which downloads mobilenet weights at import
+    # (offline here): load the hashing module without running that __init__
+    if "imagededup.methods" not in sys.modules:
+        pkg = types.ModuleType("imagededup.methods")
+        pkg.__path__ = [str(Path(imagededup.__file__).parent / "methods")]
+        sys.modules["imagededup.methods"] = pkg
+    from imagededup.methods.hashing import PHash
 
     t = time.perf_counter()
     found = PHash(verbose=False).find_duplicates(image_dir=str(img_dir), max_distance_threshold=10)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import DataAudit
+from .core import PRESETS, DataAudit, resolve_preset
 from .feed import CheckpointMismatchError, FeedLoop, is_out_of_memory, measure
 from .files import scan_files
 from .report import SUMMARY_KEYS, AuditReport
@@ -31,6 +31,7 @@ __all__ = [
     "AuditReport",
     "CheckpointMismatchError",
     "DataAudit",
+    "PRESETS",
     "FeedLoop",
     "SUMMARY_KEYS",
     "is_out_of_memory",
@@ -38,6 +39,7 @@ __all__ = [
     "load_metric_state",
     "measure",
     "metric_state",
+    "resolve_preset",
     "scan",
     "scan_files",
 ]

@@ -20,9 +20,27 @@ from .feed import measure
 from .report import AuditReport
 from .state import load_metric_state, metric_state
 
-__all__ = ["DataAudit"]
+__all__ = ["DataAudit", "PRESETS", "resolve_preset"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
+
+#: named settings: ``"default"`` (best quality: scored quality issues, D4 hashes, embedding
+#: near duplicates when embeddings are on) and ``"dataeval-0.65"`` (DataEval 0.65's findings
+#: exactly: pchash at radius 0, no D4, no quality issues, no embedding duplicates)
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"quality": True, "d4": True, "embedding_duplicates": True},
+    "dataeval-0.65": {"quality": False, "d4": False, "embedding_duplicates": False},
+}
+_PRESET_ALIASES = {"0.65": "dataeval-0.65", "dataeval-0.65": "dataeval-0.65", "default": "default", None: "default"}
+
+
+def resolve_preset(preset: str | None) -> str:
+    """The canonical name of ``preset`` (``None`` / ``"default"``, ``"0.65"`` / ``"dataeval-0.65"``)."""
+    if preset not in _PRESET_ALIASES:
+        raise InvalidArgumentError(
+            f"preset must be one of {sorted(k for k in _PRESET_ALIASES if k)} or None, got {preset!r}"
+        )
+    return _PRESET_ALIASES[preset]
 
 
 class DataAudit:
@@ -33,10 +51,19 @@ class DataAudit:
     device : where the work runs (default: the CPU, or the device of the first batch).
     hashes : compute xxhash / pchash and find duplicates.
     linter_flags, outlier_method, outlier_threshold : the Linter's settings.
+    preset : ``None`` / ``"default"``: the best-quality settings (quality issues, D4 hashes,
+        embedding duplicates); ``"0.65"`` / ``"dataeval-0.65"``: DataEval 0.65's findings exactly
+        (no quality issues, no D4, no embedding duplicates).  ``quality``, ``d4`` and
+        ``embedding_duplicates`` given explicitly override the preset.
     near_radius : Hamming radius for near duplicates (0 = DataEval 0.65's exact pchash match).
     hash : the near-duplicate hash, ``"pchash"`` (DataEval 0.65) or ``"dhash"``.
-    d4 : use its rotation/flip-invariant form (finds mirrored / rotated copies).
+    d4 : use its rotation/flip-invariant form (finds mirrored / rotated copies); preset default.
+    quality : score every image for the quality issues (dark, light, blurry, noisy, grayscale,
+        ...; :class:`~dataeval_gpu.detectors.QualityIssues`); preset default.
+    quality_thresholds : per-issue threshold overrides of the quality issues.
     embeddings : also embed every image (default model, offline weights) and run the Clusterer.
+    embedding_duplicates : with embeddings, also group near duplicates by embedding cosine
+        similarity (:func:`~dataeval_gpu.detectors.near_duplicates.embedding_groups`); preset default.
     embed_model : an ``nn.Module`` mapping (B, 3, H, W) to (B, D) instead of the default.
     channels : also keep per-channel statistics.
 
@@ -62,12 +89,28 @@ class DataAudit:
         outlier_threshold: float | None = None,
         near_radius: int = 0,
         hash: str = "pchash",
-        d4: bool = False,
+        d4: bool | None = None,
         embeddings: bool = False,
         embed_model: torch.nn.Module | None = None,
         embed_batch_size: int = 64,
         channels: bool = False,
+        preset: str | None = None,
+        quality: bool | None = None,
+        quality_thresholds: dict[str, float] | None = None,
+        embedding_duplicates: bool | None = None,
     ) -> None:
+        self.preset = resolve_preset(preset)
+        chosen = PRESETS[self.preset]
+        d4 = chosen["d4"] if d4 is None else d4
+        self.quality = bool(chosen["quality"] if quality is None else quality)
+        self.embedding_duplicates = bool(
+            chosen["embedding_duplicates"] if embedding_duplicates is None else embedding_duplicates
+        )
+        self.quality_thresholds = dict(quality_thresholds or {})
+        if self.quality:
+            from ..detectors.quality import QualityIssues
+
+            QualityIssues(thresholds=self.quality_thresholds)  # raises for an unknown issue / bad value
         self.device = resolve_device(device) if device is not None else None
         self.hashes = hashes
         self.linter_flags = linter_flags
@@ -113,6 +156,10 @@ class DataAudit:
             "d4": self.d4,
             "embeddings": self.embeddings,
             "channels": self.channels,
+            "preset": self.preset,
+            "quality": self.quality,
+            "quality_thresholds": dict(self.quality_thresholds),
+            "embedding_duplicates": self.embedding_duplicates,
         }
 
     def reset(self) -> None:
@@ -180,9 +227,12 @@ class DataAudit:
     def make_accumulator(self, device: str | torch.device = "cpu") -> ImageStatsAccumulator:
         """A new, empty statistics accumulator with this audit's settings (for measuring elsewhere,
         e.g. in a DataLoader worker; its rows go to :meth:`append_rows`)."""
-        return ImageStatsAccumulator(per_channel=self.channels, hashes=self.hashes, hash=self.hash, d4=self.d4).to(
-            device
-        )
+        metrics = None
+        if self.quality:  # every registered metric, the quality group included
+            metrics = list(IMAGE_KEYS)
+        return ImageStatsAccumulator(
+            per_channel=self.channels, hashes=self.hashes, hash=self.hash, d4=self.d4, metrics=metrics
+        ).to(device)
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
         """The rows of validated images on this audit's device (nothing stored yet)."""
@@ -299,6 +349,8 @@ class DataAudit:
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
         linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
         report.issues = {int(index[p]): m for p, m in linted.issues.items()}
+        if self.quality:
+            report.quality = self._quality(stats, index)
         if self.hashes:
             from ..functional.hashing import hash_hex
 
@@ -309,9 +361,54 @@ class DataAudit:
                 kind: hash_hex(res["pchash"].cpu(), strip=kind == "pchash", valid=valid),
             }
             report.duplicates = duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
+            if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
+                report.duplicates["near"] = self._near_groups(res, stats, index, report.duplicates["exact"])
         if self._embed is not None:
             report.clusters = self._cluster(index)
+            if self.embedding_duplicates:
+                report.duplicates["embedding"] = self._embedding_duplicates()
         return report
+
+    def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
+        """Scores, flags and reasons of the quality issues, keyed by dataset index."""
+        from ..detectors.quality import QualityIssues
+
+        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(stats)
+        return {
+            "scores": out.scores,
+            "flags": out.flags,
+            "thresholds": out.thresholds,
+            "reference": out.reference,
+            "why": {int(index[p]): out.why(p) for p in np.nonzero(out.flagged)[0].tolist()},
+        }
+
+    def _near_groups(
+        self, res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]]
+    ) -> list[list[int]]:
+        """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
+        the centre rule (no chaining) on pairs within ``near_radius`` whose mean colour casts
+        (``chroma_rg``, ``chroma_bg``) agree, plain-background images only at distance 0.
+        A group that lies inside one exact group is left to ``exact``."""
+        from ..detectors.near_duplicates import hash_groups
+
+        chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
+        plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
+        groups = hash_groups(res["pchash"].cpu(), res["pchash_valid"].cpu(), [], self.near_radius, chroma, plain)
+        in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
+        out = []
+        for g in groups:
+            members = sorted(int(index[p]) for p in g)
+            if len({in_exact.get(i, -1 - i) for i in members}) > 1:
+                out.append(members)
+        return sorted(out)
+
+    def _embedding_duplicates(self) -> list[list[int]]:
+        from ..detectors.near_duplicates import embedding_groups
+
+        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        emb_idx = emb_idx_t.cpu().numpy()
+        groups = embedding_groups(emb_t, device=emb_t.device)
+        return sorted(sorted(int(emb_idx[i]) for i in g) for g in groups)
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""

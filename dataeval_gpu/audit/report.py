@@ -38,7 +38,11 @@ class AuditReport:
         key is the hash's name (``"pchash"`` by default, else ``"dhash"``, ``"pchash_d4"``,
         ``"dhash_d4"``).
     issues : Linter output {index: {metric: value}}.
-    duplicates : {"exact": [[i, ...]], "near": [[i, ...]]}.
+    duplicates : {"exact": [[i, ...]], "near": [[i, ...]]}, plus ``"embedding"`` groups with
+        embedding duplicates on.
+    quality : the quality issues (empty when off): ``scores`` / ``flags`` {issue: array aligned
+        with ``index``}, ``thresholds`` {issue: value}, ``reference`` (dataset values of the
+        relative issues) and ``why`` {index: ["<issue>: score s > threshold t ...", ...]}.
     clusters : Clusterer findings (outliers, potential_outliers, duplicates, potential_duplicates) or {}.
     failed : {index: reason} for inputs that could not be measured.
     labels, paths : {index: label} / {index: path} when known.
@@ -64,6 +68,7 @@ class AuditReport:
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
     against: dict[str, Any] = field(default_factory=dict)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -99,7 +104,16 @@ class AuditReport:
             df[key] = [vals[pos[i]] if i in pos else "" for i in all_idx]
         flagged = {i: ",".join(sorted(m)) for i, m in self.issues.items()}
         df["lint_flags"] = [flagged.get(i, "") for i in all_idx]
-        for kind in ("exact", "near"):
+        for issue, scores in self.quality.get("scores", {}).items():
+            col = np.asarray(scores, dtype=np.float64)[take]
+            col[~ok] = np.nan
+            df[f"{issue}_score"] = col
+            df[f"is_{issue}_issue"] = np.asarray(self.quality["flags"][issue], dtype=bool)[take] & ok
+        if self.quality:
+            why = self.quality.get("why", {})
+            df["quality_issues"] = [",".join(r.split(":", 1)[0] for r in why.get(i, [])) for i in all_idx]
+        kinds = ("exact", "near", "embedding") if "embedding" in self.duplicates else ("exact", "near")
+        for kind in kinds:
             gid = {}
             for g, members in enumerate(self.duplicates.get(kind, [])):
                 for m in members:
@@ -135,6 +149,8 @@ class AuditReport:
         return {
             "issues": {str(i): m for i, m in self.issues.items()},
             "duplicates": self.duplicates,
+            "quality": {str(i): r for i, r in self.quality.get("why", {}).items()},
+            "quality_thresholds": dict(self.quality.get("thresholds", {})),
             "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method")},
             "failed": {str(i): r for i, r in self.failed.items()},
             **({"against": jsonable(self.against)} if self.against else {}),
@@ -168,6 +184,9 @@ class AuditReport:
             "exact_duplicate_images": sum(len(g) for g in dup.get("exact", [])),
             "near_duplicate_groups": len(dup.get("near", [])),
             "near_duplicate_images": sum(len(g) for g in dup.get("near", [])),
+            "embedding_duplicate_groups": len(dup.get("embedding", [])),
+            "quality_flagged_images": len(self.quality.get("why", {})),
+            "quality_issues": {k: int(np.sum(v)) for k, v in self.quality.get("flags", {}).items()},
             "cluster_outliers": len(self.clusters.get("outliers", [])),
             "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])),
             "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])),
@@ -197,6 +216,11 @@ class AuditReport:
             f"exact duplicates: {s['exact_duplicate_groups']} groups ({s['exact_duplicate_images']} images)  "
             f"near duplicates: {s['near_duplicate_groups']} groups ({s['near_duplicate_images']} images)",
         ]
+        if self.quality:
+            counts = ", ".join(f"{k} {v}" for k, v in s["quality_issues"].items() if v)
+            lines.append(f"quality issues: {s['quality_flagged_images']} images ({counts or 'none'})")
+        if "embedding" in self.duplicates:
+            lines.append(f"embedding near duplicates: {s['embedding_duplicate_groups']} groups")
         if self.clusters:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
@@ -253,7 +277,31 @@ class AuditReport:
         (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
         (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
         written.update(findings=str(out / "findings.json"), summary=str(out / "summary.json"))
+        if self.quality:
+            self.quality_table().to_csv(out / "quality_issues.csv", index=False)
+            written["quality"] = str(out / "quality_issues.csv")
         return written
+
+    def quality_table(self) -> Any:
+        """One row per (image, quality issue) flagged: index, path, issue, score, threshold, why."""
+        import pandas as pd
+
+        rows = []
+        pos = {int(i): k for k, i in enumerate(self.index.tolist())}
+        for i, reasons in sorted(self.quality.get("why", {}).items()):
+            for reason in reasons:
+                issue = reason.split(":", 1)[0]
+                rows.append(
+                    {
+                        "index": i,
+                        "path": self.paths.get(i, ""),
+                        "issue": issue,
+                        "score": float(self.quality["scores"][issue][pos[i]]),
+                        "threshold": float(self.quality["thresholds"][issue]),
+                        "why": reason,
+                    }
+                )
+        return pd.DataFrame(rows, columns=["index", "path", "issue", "score", "threshold", "why"])
 
 
 def format_value(v: float | None) -> str:

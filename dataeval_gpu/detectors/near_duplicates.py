@@ -31,10 +31,12 @@ from .duplicates import Duplicates
 __all__ = [
     "DEFAULT_CROPS",
     "DEFAULT_EMBEDDING_THRESHOLD",
+    "DEFAULT_LOCAL_MARGIN",
     "DEFAULT_RADIUS",
     "NearDuplicates",
     "NearDuplicatesOutput",
     "embedding_groups",
+    "plain_share",
 ]
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md)
@@ -44,6 +46,16 @@ DEFAULT_RADIUS = 2
 DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)
 #: default cosine similarity of two near-duplicate embeddings (calibrated in docs/quality.md)
 DEFAULT_EMBEDDING_THRESHOLD = 0.88
+#: local rule of the embedding pairs: a pair must also be this much more similar than each
+#: image's ``k``-th nearest neighbour (in a collection of look-alike pictures - planets on
+#: black space, product shots - distinct images are all close, and the bar rises with them)
+DEFAULT_LOCAL_MARGIN = 0.1
+#: ... but a pair at least this similar is kept whatever the neighbourhood
+LOCAL_CAP = 0.95
+#: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
+#: background picture: its hash encodes little more than where the object sits, so it only
+#: matches at Hamming distance 0
+PLAIN_SHARE = 0.4
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -81,12 +93,16 @@ def embedding_groups(
     k: int = 10,
     device: str | torch.device | None = None,
     backend: str = "auto",
+    margin: float | None = DEFAULT_LOCAL_MARGIN,
 ) -> list[list[int]]:
     """Groups of images whose embeddings have cosine similarity ``>= threshold`` with the
     group's centre (the centre rule above, on each image's ``k`` nearest neighbours).
 
     ``embeddings``: ``(N, D)`` array or tensor.  Rows are L2-normalised first, so the
     Euclidean kNN of :func:`knn_graph` (faiss where installed, else torch) ranks by cosine.
+    ``margin``: the local rule - a pair ``(i, j)`` is kept only when its cosine is also at
+    least ``margin`` above the cosine of ``i``'s and of ``j``'s ``k``-th nearest neighbour
+    (or at least :data:`LOCAL_CAP`); ``None`` (or fewer than ``k + 1`` images) turns it off.
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -102,6 +118,10 @@ def embedding_groups(
     cos = 1.0 - dist.to(torch.float64) ** 2 / 2.0
     keep = cos >= float(threshold) - 1e-6
     rows = torch.arange(n, device=idx.device).view(-1, 1).expand_as(idx)
+    if margin is not None and cos.shape[1] >= k:
+        background = cos[:, k - 1]  # each image's k-th neighbour: the look-alikes around it
+        bar = torch.maximum(background.view(-1, 1), background[idx]) + float(margin)
+        keep &= cos >= bar.clamp(max=LOCAL_CAP) - 1e-6
     src, dst = rows[keep].cpu().numpy(), idx[keep].cpu().numpy()
     return _centre_groups(n, src, dst)
 
@@ -133,6 +153,18 @@ def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
     return out
 
 
+def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N,)`` float64: share of each image's grey pixels at most 5/255 or at least 250/255
+    (the ``dark_clipped + bright_clipped`` of the quality metrics)."""
+    from ..functional.quality import grey_image, scale01
+
+    out = np.zeros(len(images))
+    for i, t in enumerate(images):
+        g = grey_image(scale01(t.unsqueeze(0)))
+        out[i] = float(((g <= 5.5 / 255.0) | (g >= 249.5 / 255.0)).to(torch.float32).mean())
+    return out
+
+
 def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(sig[a] - sig[b], axis=1)
     big = np.maximum(np.linalg.norm(sig[a], axis=1), np.linalg.norm(sig[b], axis=1))
@@ -145,12 +177,15 @@ def hash_groups(
     crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
     radius: int,
     chroma: np.ndarray | None = None,
+    plain: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
     ``(hashes, valid)`` of each crop fraction, row i for image i).  Crop against crop is not
     compared (two central regions say little about two whole pictures).  With ``chroma``
-    (:func:`chroma_signature`), pairs whose colours disagree are dropped first."""
+    (:func:`chroma_signature`), pairs whose colours disagree are dropped first.  With ``plain``
+    (:func:`plain_share`), an image with at least :data:`PLAIN_SHARE` clipped pixels matches
+    only at Hamming distance 0."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -162,6 +197,10 @@ def hash_groups(
     pairs = rows[near_pairs(h[rows], radius)]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     keep = ((a < n) | (b < n)) & (a % n != b % n)
+    if plain is not None and radius > 0:
+        dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
+        is_plain = np.asarray(plain) >= PLAIN_SHARE
+        keep &= (dist == 0) | ~(is_plain[a % n] | is_plain[b % n])
     a, b = a[keep] % n, b[keep] % n
     if chroma is not None:
         ok_c = _chroma_ok(chroma, a, b)
@@ -227,6 +266,8 @@ class NearDuplicates:
         k: neighbours per image searched for the embedding groups.
         model: embedding network (default: :func:`~dataeval_gpu.embeddings.default_model`).
         device: where hashes, embeddings and the search run.
+        crops: central fractions hashed besides the whole image.
+        local_margin: the embedding pairs' local rule (see :func:`embedding_groups`); ``None``: off.
     """
 
     def __init__(
@@ -239,6 +280,7 @@ class NearDuplicates:
         model: torch.nn.Module | None = None,
         device: str | torch.device | None = None,
         crops: Sequence[float] = DEFAULT_CROPS,
+        local_margin: float | None = DEFAULT_LOCAL_MARGIN,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
         self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
@@ -253,6 +295,7 @@ class NearDuplicates:
             raise InvalidArgumentError(f"k must be >= 1, got {k}")
         self.embedding_threshold = embedding_threshold
         self.k = int(k)
+        self.local_margin = local_margin
         self.model = model
         self.device = device
 
@@ -272,7 +315,12 @@ class NearDuplicates:
                 ch = self.crop_hasher.hashes([_centre_crop(t, f) for t in images])
                 crops.append((ch.near, ch.near_valid))
             near = hash_groups(
-                hashes.near, hashes.near_valid, crops, self.hasher.radius, chroma_signature(images)
+                hashes.near,
+                hashes.near_valid,
+                crops,
+                self.hasher.radius,
+                chroma_signature(images),
+                plain_share(images),
             )
         emb_groups: list[list[int]] = []
         emb = None
@@ -288,7 +336,9 @@ class NearDuplicates:
                 raise InvalidArgumentError(
                     f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
                 )
-            emb_groups = embedding_groups(emb, self.embedding_threshold, self.k, self.device)
+            emb_groups = embedding_groups(
+                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin
+            )
         return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
 
     @staticmethod

@@ -12,16 +12,20 @@ issue              score (higher = worse)                flagged when (default)
 dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brightest 1 % of the
                    relative: the image's highlights        image under 22 % of the dataset's
                    against the dataset's                   typical highlights), or grey_p99 < 0.03
-light              ``grey_p01`` (the darkest 1 %)         score >= 0.22 and bright_clipped >= 0.15
-blurry             ``1 - min(norm_sharpness,              score > 0.53 (norm_sharpness < 0.47, or
-                   coarse_sharpness + 0.11)``              coarse_sharpness < 0.36: upscaled)
-noisy              ``noise`` (Immerkær σ, grey levels)    score > 11
-grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.995 (channels within ~1 level)
+light              ``grey_p001`` (the black point: the    score >= 0.2 and bright_clipped >= 0.15
+                   darkest 0.1 % of pixels)                (overexposed: highlights clipped AND
+                                                           no dark tones left)
+blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
+                   coarse_sharpness + 0.11)``              coarse_sharpness < 0.335: upscaled)
+noisy              ``max(noise_robust, noise - 11)``      score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
+                   (grey levels)                           noise; or Immerkær σ > 19.5: impulse noise)
+grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
+                                                           on average: grey stored as RGB)
 low_information    ``8 - grey_entropy`` (bits)            score > 7.5 (entropy < 0.5 bit)
-jpeg_blocking      ``blockiness``                         score > 1.65
+jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
-odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2 (4× off the typical shape)
+odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)
 =================  ====================================  =========================================
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
@@ -58,19 +62,21 @@ ISSUES = (
 #: default thresholds: an image is flagged when its score is above (``light``: at least) this
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "dark": 0.78,
-    "light": 0.22,
-    "blurry": 0.53,
-    "noisy": 11.0,
-    "grayscale": 0.995,
+    "light": 0.2,
+    "blurry": 0.555,
+    "noisy": 8.5,
+    "grayscale": 0.9995,
     "low_information": 7.5,
-    "jpeg_blocking": 1.65,
+    "jpeg_blocking": 2.4,
     "odd_size": 3.0,
-    "odd_aspect_ratio": 2.0,
+    "odd_aspect_ratio": 2.8,
 }
 #: absolute floor of ``dark``: highlights below this are dark in any dataset
 DARK_ABSOLUTE_P99 = 0.03
 #: second condition of ``light``: at least this share of pixels clipped white
 LIGHT_MIN_CLIPPED = 0.15
+#: ``noisy``: the Immerkær (mean) estimate minus this texture floor competes with the MAD one
+NOISE_TEXTURE_FLOOR = 11.0
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
 #: metrics the issues need besides :data:`QUALITY_KEYS`
@@ -105,9 +111,9 @@ def issue_scores(
     p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
     scores = {
         "dark": 1.0 - m["grey_p99"] / p99_ref,
-        "light": m["grey_p01"].copy(),
+        "light": m["grey_p001"].copy(),
         "blurry": 1.0 - np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
-        "noisy": m["noise"].copy(),
+        "noisy": np.maximum(m["noise_robust"], m["noise"] - NOISE_TEXTURE_FLOOR),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
         "low_information": 8.0 - m["grey_entropy"],
         "jpeg_blocking": m["blockiness"].copy(),
@@ -160,7 +166,12 @@ class QualityOutput:
                 p99 = float(self.metrics["grey_p99"][index])
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
             elif k == "light":
-                line += f" and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+                line += f" (black point) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+            elif k == "noisy":
+                line += (
+                    f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"
+                    f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g})"
+                )
             elif k in ("odd_size", "odd_aspect_ratio"):
                 key = "side" if k == "odd_size" else "aspect"
                 line += (

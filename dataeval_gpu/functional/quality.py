@@ -15,6 +15,9 @@ Definitions (sources and units in ``docs/quality.md``):
   (population std).  0 for grey images.
 * ``channel_spread`` - mean over pixels of ``max(R, G, B) - min(R, G, B)`` in [0, 1]: 0 when
   the three channels are equal (a grey photo stored as RGB), 0 for one-channel images.
+* ``chroma_rg``, ``chroma_bg`` - mean ``R - G`` and ``B - G`` on 0..255 values (0 below three
+  channels): the mean colour cast, kept by flips, crops, re-encodes and brightness shifts (the
+  audit's colour check of hash near duplicates).
 * ``norm_sharpness`` - resolution-normalised: the grey image is area-downscaled so that its short
   side is at most :data:`WORKING_SIDE` (256) px, then split into two Laplacian-pyramid bands
   (finest: ``g - G(g)``, next: ``d - G(d)`` with ``d`` the 2×2 mean of ``g`` and ``G`` the
@@ -27,18 +30,21 @@ Definitions (sources and units in ``docs/quality.md``):
   thumbnail's, so it scores low here even when ``norm_sharpness`` sees the upscaler's kinks.
 * ``detail`` - ``sqrt(E0)``, the RMS of the finest band at the working resolution (grey
   0..1 units): the "Laplacian energy" kind of sharpness, contrast dependent.
-* ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey:
+* ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey, in the
+  central window of at most :data:`NOISE_WINDOW` px a side (offsets on the 8-px grid):
   ``sqrt(pi/2) / (6 (W-2)(H-2)) * sum |g * N|`` with ``N = [[1,-2,1],[-2,4,-2],[1,-2,1]]``.
 * ``noise_robust`` - the same mask, median instead of mean: ``median|g * N| / (6 * 0.6745)``
   (the Gaussian MAD rule; less raised by edges and texture; for an even count the median
   is the lower of the two middle values, as ``torch.median``).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``.
-* ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey image
-  (``round(255 g)``), as the lowest level whose cumulative share reaches 1 / 50 / 99 %, / 255.
+* ``grey_p001``, ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey
+  image (``round(255 g)``), as the lowest level whose cumulative share reaches 0.1 / 1 / 50 /
+  99 %, / 255 (``grey_p001``: the black point).
 * ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram.
 * ``blockiness`` - mean absolute grey step across the 8-px JPEG block borders divided by the
-  mean step everywhere else (rows and columns together); about 1 for natural images, well
-  above 1 for strong JPEG blocking.  1 when the image is smaller than 64 px or flat.
+  mean step everywhere else (rows and columns together), in the same central window; about 1
+  for natural images, well above 1 for strong JPEG blocking.  1 when the window is smaller
+  than 64 px or flat.
 """
 
 from __future__ import annotations
@@ -58,8 +64,10 @@ from .bitdepth import bit_depth
 __all__ = [
     "QUALITY_KEYS",
     "COARSE_SIDE",
+    "NOISE_WINDOW",
     "WORKING_SIDE",
     "grey_image",
+    "scale01",
     "quality_metrics",
     "quality_metrics_batch",
 ]
@@ -68,6 +76,9 @@ __all__ = [
 WORKING_SIDE = 256
 #: short side (px) of the working resolution of ``coarse_sharpness``
 COARSE_SIDE = 64
+#: largest side (px) of the native-resolution central window of ``noise``, ``noise_robust``
+#: and ``blockiness`` (noise and blocking are stationary: a fixed window bounds the cost)
+NOISE_WINDOW = 384
 #: keys of :func:`quality_metrics`'s output, in order
 QUALITY_KEYS = (
     "colourfulness",
@@ -79,11 +90,14 @@ QUALITY_KEYS = (
     "noise_robust",
     "dark_clipped",
     "bright_clipped",
+    "grey_p001",
     "grey_p01",
     "grey_p50",
     "grey_p99",
     "grey_entropy",
     "blockiness",
+    "chroma_rg",  # appended: the flag values of the metrics above stay as they were
+    "chroma_bg",
 )
 _LUMA = (0.299, 0.587, 0.114)
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -91,7 +105,7 @@ _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 _TINY = 1e-12
 
 
-def _scale01(x: torch.Tensor) -> torch.Tensor:
+def scale01(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule)."""
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     if x.dtype == torch.uint8:
@@ -111,6 +125,16 @@ def grey_image(x: torch.Tensor) -> torch.Tensor:
         w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x[:, :3] * w).sum(dim=1, keepdim=True)
     return x[:, :1]
+
+
+def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``R - G`` and ``B - G`` on the 0-255 scale (zeros below 3 channels)."""
+    b = x.shape[0]
+    if x.shape[1] < 3:
+        z = torch.zeros(b, dtype=x.dtype, device=x.device)
+        return z, z
+    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    return (r - g).mean(dim=1), (bl - g).mean(dim=1)
 
 
 def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,7 +217,7 @@ def _levels(g: torch.Tensor) -> dict[str, torch.Tensor]:
     p = hist / hist.sum(dim=1, keepdim=True)
     cdf = p.cumsum(dim=1)
     out = {}
-    for key, share in (("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
+    for key, share in (("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
         # lowest level whose cumulative share reaches `share` (a tiny slack for float sums)
         out[key] = (cdf < share - 1e-9).sum(dim=1).clamp(max=255).to(g.dtype) / 255.0
     logp = torch.where(p > 0, torch.log2(p.clamp(min=_TINY)), torch.zeros_like(p))
@@ -224,6 +248,14 @@ def _blockiness(g255: torch.Tensor) -> torch.Tensor:
     return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=_TINY), torch.ones_like(at))
 
 
+def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
+    """The central ``side x side`` window at native resolution (offsets on the 8-px JPEG grid)."""
+    h, w = g.shape[-2:]
+    dy = max(0, (h - side) // 2) // 8 * 8
+    dx = max(0, (w - side) // 2) // 8 * 8
+    return g[..., dy : dy + min(h, side), dx : dx + min(w, side)]
+
+
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:
     """All :data:`QUALITY_KEYS` of one same-size stack ``(B, C, H, W)`` (any dtype).
 
@@ -234,18 +266,20 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
         raise ImageShapeError(
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
-    xs = _scale01(x)
+    xs = scale01(x)
     g = grey_image(xs)
     g255 = g * 255.0
     colour, spread = _colour(xs)
     sharp, detail = _sharpness(g, working_side)
     coarse, _ = _sharpness(g, min(COARSE_SIDE, working_side))
-    noise, noise_robust = _noise(g255)
+    win = _window(g255)
+    noise, noise_robust = _noise(win)
     out = {"colourfulness": colour, "channel_spread": spread, "norm_sharpness": sharp, "detail": detail}
+    out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
     out["coarse_sharpness"] = coarse
     out.update(noise=noise, noise_robust=noise_robust)
     out.update(_levels(g))
-    out["blockiness"] = _blockiness(g255)
+    out["blockiness"] = _blockiness(win)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

@@ -269,6 +269,32 @@ def linter_section(ctx: ReportContext) -> Section | None:
     return ("linter", "Linter", body)
 
 
+def quality_section(ctx: ReportContext) -> Section | None:
+    """The scored quality issues: counts per issue with the threshold, then every finding's why."""
+    report = ctx.report
+    quality = getattr(report, "quality", None) or {}
+    if not quality:
+        return None
+    flags, thresholds = quality["flags"], quality["thresholds"]
+    why = quality.get("why", {})
+    body = note(
+        f'Quality issues flagged <b id="quality-flagged">{len(why)}</b> of {ctx.n_images} images. Every image has '
+        "a score per issue (higher = worse; <code>&lt;issue&gt;_score</code> in results.csv); an image is flagged "
+        "when its score passes the issue's threshold (docs/quality.md)."
+    )
+    counts = pd.DataFrame(
+        {"threshold": [thresholds[k] for k in flags], "flagged": [int(np.sum(v)) for v in flags.values()]},
+        index=pd.Index(list(flags), name="issue"),
+    )
+    body += table_html(counts, total_row=False, table_id="table-quality-counts")
+    if why:
+        table = report.quality_table()
+        body += "<h3>Flagged images: score and threshold</h3>" + table_html(
+            table, max_rows=300, total_row=False, index=False, table_id="table-quality"
+        )
+    return ("quality", "Quality issues", body)
+
+
 # ----------------------------------------------------------------------------- duplicates
 def duplicates_section(ctx: ReportContext) -> Section | None:
     report = ctx.report
@@ -390,6 +416,7 @@ SECTIONS = (
     labels_section,
     statistics_section,
     linter_section,
+    quality_section,
     duplicates_section,
     clusters_section,
     extra_section,

@@ -242,4 +242,5 @@ def test_cli_takes_hash_and_d4() -> None:
     args = _parser().parse_args(["scan", "x", "--hash", "dhash", "--d4"])
     assert (args.hash, args.d4) == ("dhash", True)
     args = _parser().parse_args(["scan", "x"])
-    assert (args.hash, args.d4) == ("pchash", False)
+    assert (args.hash, args.d4) == ("pchash", None)  # None: the preset decides (default: D4 on)
+    assert _parser().parse_args(["scan", "x", "--no-d4"]).d4 is False

@@ -222,14 +222,14 @@ def test_no_leak_no_warning(tmp_path: Path, splits) -> None:
 @pytest.mark.integration
 def test_flipped_copy_leaks_only_with_d4(tmp_path: Path, splits) -> None:
     """A horizontally flipped train image planted in val: the callback's leakage check finds it
-    when the audit runs the flip/rotation-invariant hash, and not with 0.65's pchash."""
+    when the audit runs the flip/rotation-invariant hash (the default), and not with the 0.65 preset."""
     train, _ = splits
     train, val = train[:16], [img.copy() for img in train[16:]]
     val[2] = np.ascontiguousarray(train[5][:, :, ::-1])  # mirrored: no exact or near pchash match
-    plain = DataEvalCallback(leakage="warn")
+    plain = DataEvalCallback(leakage="warn", audit_kwargs={"preset": "dataeval-0.65"})
     _fit(tmp_path / "plain", plain, Photos(train), Photos(val))
     assert plain.leaks == {}
-    d4 = DataEvalCallback(leakage="warn", audit_kwargs={"hash": "pchash", "d4": True})
+    d4 = DataEvalCallback(leakage="warn")  # DataAudit's default: the D4 hash
     with pytest.warns(DataLeakageWarning):
         _fit(tmp_path / "d4", d4, Photos(train), Photos(val))
     assert list(d4.leaks) == [2] and d4.leaks[2]["near"] == [5] and d4.leaks[2]["exact"] == []

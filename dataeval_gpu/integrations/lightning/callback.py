@@ -58,7 +58,8 @@ class DataEvalCallback(Callback):
         ``against_index`` or ``dataeval-gpu scan NEW --against DIR``.
     audit_kwargs : more :class:`~dataeval_gpu.audit.DataAudit` settings (``near_radius``,
         ``hash``, ``d4``, ``outlier_method``, ``linter_flags``, ``embeddings``, ...);
-        ``{"d4": True}`` makes the leakage check find mirrored / rotated copies.
+        DataAudit's defaults apply (D4 hashes: the leakage check finds mirrored / rotated
+        copies; quality issues); ``{"preset": "dataeval-0.65"}`` gives DataEval 0.65's findings.
 
     After the audit, ``train_report`` / ``val_report`` hold the
     :class:`~dataeval_gpu.audit.AuditReport` s (on every rank), ``leaks`` the

@@ -1,0 +1,58 @@
+"""NearDuplicates' precision rules: the local rule of embedding pairs, plain images' hashes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dataeval_gpu.detectors.near_duplicates import (
+    LOCAL_CAP,
+    PLAIN_SHARE,
+    embedding_groups,
+    hash_groups,
+    plain_share,
+)
+
+
+def _cluster(rng: np.random.Generator, n: int, spread: float) -> np.ndarray:
+    """``n`` unit vectors around one centre: pairwise cosine about ``1 / (1 + spread**2)``."""
+    centre = rng.normal(size=64)
+    centre /= np.linalg.norm(centre)
+    x = centre + spread * rng.normal(size=(n, 64)) / np.sqrt(64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_local_rule_drops_look_alikes_keeps_a_true_copy() -> None:
+    rng = np.random.default_rng(0)
+    look_alikes = _cluster(rng, 14, 0.3)  # 14 distinct images that all look alike (cos ~0.92)
+    spread_out = rng.normal(size=(20, 64))  # unrelated images
+    emb = np.vstack([look_alikes, spread_out, look_alikes[:1] + 0.02 * rng.normal(size=(1, 64))])
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    cos = e @ e.T
+    assert cos[0, 34] >= LOCAL_CAP and 0.88 < np.median(cos[:14, :14]) < LOCAL_CAP
+    # without the local rule the look-alikes form groups at 0.88
+    plain = embedding_groups(emb, 0.88, k=10, backend="torch", margin=None)
+    assert sum(len(g) for g in plain) > 10
+    # with it, only the copy (above the cap) stays with its original
+    assert embedding_groups(emb, 0.88, k=10, backend="torch") == [[0, 34]]
+    # hand check of the bar for one pair: the pair's cosine against each side's 10th neighbour + margin
+    tenth = np.sort(cos - 2 * np.eye(len(e)), axis=1)[:, -10]
+    assert max(tenth[1], tenth[2]) + 0.1 > cos[1, 2]
+
+
+def test_plain_images_match_only_at_distance_zero() -> None:
+    black = np.zeros((3, 40, 40), np.uint8)
+    black[:, 10:20, 10:20] = 200  # a small object on black: 94 % clipped
+    photo = np.random.default_rng(1).integers(20, 230, (3, 40, 40), dtype=np.uint8)
+    share = plain_share([torch.from_numpy(black), torch.from_numpy(photo)])
+    assert share[0] == pytest.approx(1 - 100 / 1600) and share[1] == 0.0
+    assert share[0] >= PLAIN_SHARE > share[1]
+    h = torch.tensor([0b1111, 0b1110, 0b0101_0000_0000, 0b0101_0000_0001])  # 0~1 and 2~3 at distance 1
+    ok = torch.ones(4, dtype=torch.bool)
+    assert hash_groups(h, ok, [], 1) == [[0, 1], [2, 3]]
+    plain = np.array([0.9, 0.0, 0.0, 0.0])  # image 0 is plain: its distance-1 pair goes
+    assert hash_groups(h, ok, [], 1, plain=plain) == [[2, 3]]
+    h2 = h.clone()
+    h2[1] = h2[0]  # at distance 0 a plain image still matches
+    assert hash_groups(h2, ok, [], 1, plain=plain) == [[0, 1], [2, 3]]

@@ -70,6 +70,6 @@ def test_command_line_example_runs(
     assert cfg["index_update"]["measured"] == 0 and cfg["index_update"]["kept"] == 8
     # another hash setting is a one-line error naming what differs
     capsys.readouterr()
-    assert main(["scan", "photos", "--index", "photos.idx", "--out", "out9", *extra]) == 2
+    assert main(["scan", "photos", "--index", "photos.idx", "--out", "out9", "--no-d4", *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "near_hash: index 'pchash_d4', this run 'pchash'" in err

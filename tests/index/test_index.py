@@ -201,7 +201,7 @@ def test_an_audit_fed_by_any_loop_is_saved_as_an_index(tmp_path: Path) -> None:
     found = scan_against(tmp_path / "mem", [str(new / "mirrored.png")], d4=True, **KW).against["matches"]
     assert [(m["partner"], m["partner_path"], m["methods"]) for m in found] == [(4, "", ["near"])]
     with pytest.raises(IndexMismatchError, match="near_hash"):
-        save_index(DataAudit(), tmp_path / "mem")
+        save_index(DataAudit(d4=False), tmp_path / "mem")
 
 
 # ----------------------------------------------------------------------------- safety
@@ -210,8 +210,8 @@ def test_an_audit_fed_by_any_loop_is_saved_as_an_index(tmp_path: Path) -> None:
 def test_other_settings_are_refused_with_what_differs(tmp_path: Path) -> None:
     data = make_folder(tmp_path / "data", range(6))
     index(data, tmp_path / "idx")
-    with pytest.raises(IndexMismatchError, match="near_hash: index 'pchash', this run 'pchash_d4'"):
-        index(data, tmp_path / "idx", d4=True)
+    with pytest.raises(IndexMismatchError, match="near_hash: index 'pchash_d4', this run 'pchash'"):
+        index(data, tmp_path / "idx", d4=False)
     manifest = tmp_path / "idx" / "manifest.json"
     doc = json.loads(manifest.read_text())
     doc["settings"]["metric_digest"] = "0" * 32
@@ -463,7 +463,7 @@ def test_planted_copies_are_found_with_their_indexed_partner(tmp_path: Path) -> 
     )
     # without D4 the mirrored copy is not found, and the index says the settings differ
     with pytest.raises(IndexMismatchError, match="near_hash"):
-        scan_against(tmp_path / "idx", files, labels, **KW)
+        scan_against(tmp_path / "idx", files, labels, d4=False, **KW)
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 """Compiled row kernels of the CPU neighbour searches (numba).
 
-* :func:`select_smallest` — merge a block of ranking values into running per-row lists of the
-  ``kk`` smallest (value, column) pairs.  It replaces ``torch.topk`` over wide blocks on the
-  CPU: one comparison against the row's current ``kk``-th value rejects nearly every
-  candidate, so it costs a small fraction of the matrix product that produced the block
-  (``torch.topk`` cost about half of it), and ties are broken by the lower column, so the
-  result does not depend on how the candidates were split into blocks.
+* :func:`select_smallest` (and :func:`select_smallest_columns`, for a block's transpose read
+  row by row) — merge a block of ranking values into running per-row lists of the ``kk``
+  smallest (value, column) pairs.  It replaces ``torch.topk`` over wide blocks on the CPU:
+  nearly every value is rejected by one comparison against the row's current ``kk``-th
+  (measured here at about half the time of the 128-deep GEMM that produced the block), and
+  ties are broken by the lower column, so the result does not depend on how the candidates
+  were split into blocks or in which order the blocks came.
 * :func:`sort_rows_drop_self` — sort each candidate row by (distance, index) and drop the
   row's own index (or the last slot when the row is not among its candidates).
 """

@@ -177,7 +177,9 @@ def blocked_candidates(
     centroid.  Same partition idea as an IVF index, but each cell's queries share one
     candidate set and the rows are sorted by cell, so the distances are dense matrix products
     over contiguous blocks: several times faster than per-query IVF probing on the CPU at the
-    same number of points scanned."""
+    same number of points scanned.  On the CPU :func:`cells_search_cpu` (each pair of cells
+    once, compiled selection), elsewhere :func:`cells_search_torch` (per cell, top-k); both
+    give the same candidates."""
     xf = x.to(torch.float32) if x.dtype != torch.float32 else x
     centroids = _kmeans(xf, nlist, seed)
     cell = _nearest_centroid(xf, centroids)

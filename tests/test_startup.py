@@ -110,3 +110,16 @@ def test_forked_scan_workers_import_no_module(tmp_path: Path) -> None:
     assert counts == "1 0"  # measured, with its thumbnail
     ours_or_heavy = [m for m in eval(new) if m.startswith("dataeval_gpu") or m.split(".")[0] in HEAVY]  # noqa: S307
     assert ours_or_heavy == []
+
+
+def test_the_program_freezes_its_objects_before_exit_and_a_caller_keeps_its_collector() -> None:
+    """Called as the program (no argv), ``main`` leaves the interpreter's last garbage collection
+    nothing to walk (``gc.freeze``); a caller passing argv (tests, scripts) keeps a normal collector."""
+    code = """
+        import gc, sys
+        from dataeval_gpu.cli import main
+        sys.argv = ["dataeval-gpu", "scan", "no/such/dir"]
+        print(main(["scan", "no/such/dir"]), gc.get_freeze_count())
+        print(main(), gc.get_freeze_count() > 1000)
+    """
+    assert _fresh(code).splitlines()[-2:] == ["2 0", "2 True"]

@@ -15,9 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-import numpy as np
-import torch
-
 from . import __version__
 
 __all__ = [
@@ -256,8 +253,6 @@ def _check_out(out: Path) -> None:
 
 
 def _check_source(path: str) -> None:
-    from .io import discover
-
     p = Path(path)
     if not p.exists():
         what = "a broken symbolic link" if p.is_symlink() else "no such folder, file list or image"
@@ -268,6 +263,8 @@ def _check_source(path: str) -> None:
         except OSError as exc:
             raise CommandLineError(f"PATH {path}: the folder cannot be read ({exc.strerror})") from None
         return
+    from .io import discover  # imports torch: only for a file list (start-up)
+
     try:
         discover(p)  # a file list is read here (a file's worth of text) to check it is one
     except (OSError, ValueError) as exc:
@@ -277,6 +274,8 @@ def _check_source(path: str) -> None:
 def _check_device(name: str | None) -> None:
     if name is None:
         return
+    import torch  # here, not at the top: ``--help`` and most user errors need no torch (start-up)
+
     try:
         dev = torch.device(name)
     except (RuntimeError, ValueError):
@@ -301,6 +300,8 @@ def _require(modules: tuple[str, ...], what: str, extra: str) -> None:
 
 
 def _check_embeddings_file(path: str) -> None:
+    import numpy as np
+
     p = Path(path)
     if p.is_dir():
         raise CommandLineError(

@@ -39,6 +39,7 @@ import torch
 from ..batching import LoadFailure, resolve_device
 from ..errors import InvalidArgumentError
 from ..progress import progress_bar
+from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
 
 __all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "run_in_workers", "scan_files"]
@@ -140,9 +141,8 @@ class AnalysedFiles(torch.utils.data.Dataset):
 
 def _thumbnails(images: list[torch.Tensor], indices: list[int]) -> dict[int, tuple[int, Any]]:
     """Report thumbnails of the large uint8 images among ``images`` (see :class:`AnalysedFiles`),
-    with each image's pixel count."""
-    from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
-
+    with each image's pixel count.  ``report.images`` is imported with this module, so that the
+    forked workers inherit it instead of each importing it again."""
     out = {}
     for img, i in zip(images, indices, strict=True):
         pixels = int(img.shape[-1] * img.shape[-2])
@@ -194,7 +194,11 @@ def one_thread() -> Iterator[None]:
 def warm_up(accumulator: Any) -> None:
     """Measure two tiny images here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
-    inherited by every worker instead of being loaded again in each."""
+    inherited by every worker instead of being loaded again in each.  Pillow's format plugins
+    (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too."""
+    from PIL import Image, TiffImagePlugin  # noqa: F401 - imported for the workers
+
+    Image.preinit()
     with one_thread():
         accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])
 

@@ -1,0 +1,125 @@
+"""Start-up stays lean (issue 14): the command line imports torch and the rest only when a scan
+runs, and the scan's forked workers inherit every module they use instead of importing it.
+
+Each check runs in a fresh interpreter: the test process itself has imported everything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# imported by a scan, but never by `--help`, a mistake on the command line or the thumbnails module
+HEAVY = ("torch", "numpy", "torchvision", "torchmetrics", "matplotlib", "pandas", "pyarrow", "scipy", "numba",
+         "PIL", "timm", "faiss", "lightning", "pytorch_lightning", "sklearn", "skimage")  # fmt: skip
+ROOT = Path(__file__).resolve().parents[1]
+PRINT_HEAVY = f"\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+
+
+def _fresh(code: str, *args: str) -> str:
+    """Run ``code`` in a new interpreter (the repository first on the path); its stdout."""
+    env_code = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + textwrap.dedent(code)
+    run = subprocess.run([sys.executable, "-c", env_code, *args], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout.strip()
+
+
+def _heavy_after(code: str, *args: str) -> list[str]:
+    out = _fresh(textwrap.dedent(code) + PRINT_HEAVY, *args)
+    return eval(out.splitlines()[-1])  # noqa: S307 - a list literal printed by the child
+
+
+def test_importing_the_command_line_imports_nothing_heavy() -> None:
+    assert _heavy_after("import dataeval_gpu.cli, dataeval_gpu.cli_args") == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["scan", "--help"], ["scan", "no/such/dir"], ["scan", ".", "--batch-size", "0"],
+     ["scan", ".", "--formats", "xlsx"]],  # fmt: skip
+)
+def test_help_and_user_errors_import_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
+    code = """
+        import sys
+        from dataeval_gpu.cli import main
+        try:
+            status = main(sys.argv[1:])
+        except SystemExit as exc:  # argparse: --help exits 0, its own errors 2
+            status = exc.code
+        print(status)
+    """
+    argv = [*argv, "--out", str(tmp_path / "out")] if argv[0] == "scan" and "--help" not in argv else argv
+    out = _fresh(textwrap.dedent(code) + PRINT_HEAVY, *argv)
+    status, heavy = out.splitlines()[-2:]
+    assert int(status) == (0 if "--help" in argv else 2)
+    assert eval(heavy) == []  # noqa: S307
+
+
+def test_the_thumbnail_module_does_not_import_the_report_tables() -> None:
+    """The scan's workers make thumbnails with ``report.images``; pandas (the tables) and
+    matplotlib (the plots) stay out of it and out of ``import dataeval_gpu.report``."""
+    heavy = _heavy_after("import dataeval_gpu.report.images, dataeval_gpu.report")
+    assert set(heavy) <= {"torch", "numpy"}, heavy
+
+
+def test_lazy_report_names_resolve_to_their_modules() -> None:
+    import dataeval_gpu.report as report
+    from dataeval_gpu.report import html, plots, tables
+
+    assert report.write_report is html.write_report and report.class_wise_table is tables.class_wise_table
+    assert report.image_grid is plots.image_grid and set(report.__all__) <= set(dir(report))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = report.no_such_name
+
+
+def test_forked_scan_workers_import_no_module(tmp_path: Path) -> None:
+    """A worker of the file scan decodes, measures and makes the thumbnail of a large photo with
+    the modules its parent had imported: each import there would be paid again per worker."""
+    from dataeval_gpu.audit.files import can_fork
+
+    if not can_fork():
+        pytest.skip("no fork on this platform")
+    code = """
+        import sys
+        import numpy as np
+        from PIL import Image
+        from dataeval_gpu.audit import DataAudit
+        from dataeval_gpu.audit.files import AnalysedFiles, run_in_workers, warm_up
+        from dataeval_gpu.io import ImageFiles
+
+        path = sys.argv[1]
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (900, 1300, 3), dtype=np.uint8)).save(path, quality=90)
+        dataset = AnalysedFiles(ImageFiles([path], [-1]), DataAudit(device="cpu").make_accumulator("cpu"), True)
+        warm_up(dataset.accumulator)
+        before = set(sys.modules)
+
+        def task(positions):
+            batch = dataset.__getitems__(positions)
+            return sorted(set(sys.modules) - before), len(batch.thumbnails), len(batch.failed)
+
+        [(new, thumbs, failed)] = list(run_in_workers(task, [[0]], 1))
+        print(thumbs, failed)
+        print(new)
+    """
+    counts, new = _fresh(code, str(tmp_path / "big.jpg")).splitlines()[-2:]
+    assert counts == "1 0"  # measured, with its thumbnail
+    ours_or_heavy = [m for m in eval(new) if m.startswith("dataeval_gpu") or m.split(".")[0] in HEAVY]  # noqa: S307
+    assert ours_or_heavy == []
+
+
+def test_the_program_freezes_its_objects_before_exit_and_a_caller_keeps_its_collector() -> None:
+    """Called as the program (no argv), ``main`` leaves the interpreter's last garbage collection
+    nothing to walk (``gc.freeze``); a caller passing argv (tests, scripts) keeps a normal collector."""
+    code = """
+        import gc, sys
+        from dataeval_gpu.cli import main
+        sys.argv = ["dataeval-gpu", "scan", "no/such/dir"]
+        print(main(["scan", "no/such/dir"]), gc.get_freeze_count())
+        print(main(), gc.get_freeze_count() > 1000)
+    """
+    assert _fresh(code).splitlines()[-2:] == ["2 0", "2 True"]

@@ -214,7 +214,7 @@ def band_energy(g: torch.Tensor) -> float:
 def area_down(g: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     """``F.interpolate(g, (oh, ow), mode="area")`` of one float32 ``(H, W)`` CPU image
     (float64 sums: equal to float32 rounding)."""
-    a = g.numpy()
+    a = np.ascontiguousarray(g.numpy(), dtype=np.float32)
     out = np.empty((oh, ow), np.float32)
     _area(a, oh, ow, out)
     return torch.from_numpy(out)
@@ -231,6 +231,7 @@ def ready() -> bool:
             x = torch.full((3, 5, 6), 7, dtype=torch.uint8)
             pixel_pass_u8(x)
             pixel_pass_u8(x[:1])
+            pixel_pass_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1))  # a CHW view of HWC
             noise_u8(torch.ones(5, 6))
             band_energy(torch.ones(2, 6))
             area_down(torch.ones(5, 6), 2, 3)

@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from ..batching import as_image
 from ..errors import ImageShapeError
+from . import quality_compiled
 from .bitdepth import bit_depth
 
 __all__ = [
@@ -173,10 +174,16 @@ def _working(g: torch.Tensor, side: int) -> torch.Tensor:
     if short <= side:
         return g
     size = (max(1, round(h * side / short)), max(1, round(w * side / short)))
+    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
+        parts = [quality_compiled.area_down(g[i, 0], *size) for i in range(g.shape[0])]
+        return torch.stack(parts).unsqueeze(1)
     return F.interpolate(g, size=size, mode="area")
 
 
 def _band_energy(g: torch.Tensor) -> torch.Tensor:
+    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
+        vals = [quality_compiled.band_energy(g[i, 0]) for i in range(g.shape[0])]
+        return torch.tensor(vals, dtype=torch.float64).to(g.dtype)
     return ((g - _blur5(g)) ** 2).mean(dim=(1, 2, 3))
 
 
@@ -209,17 +216,39 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean_est, robust
 
 
-def _levels(g: torch.Tensor) -> dict[str, torch.Tensor]:
+def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:
+    """256-level grey of a uint8 stack in exact integer arithmetic: ``round((299 R + 587 G + 114 B)
+    / 1000)``, ties to even (the float64 definition ``round(255 g)`` without float rounding)."""
+    if x.shape[1] < 3:
+        return x[:, 0].to(torch.int64)
+    s = 299 * x[:, 0].to(torch.int32) + 587 * x[:, 1].to(torch.int32) + 114 * x[:, 2].to(torch.int32)
+    q = torch.div(s, 1000, rounding_mode="floor")
+    rem = s - 1000 * q
+    q = q + ((rem > 500) | ((rem == 500) & (q % 2 == 1))).to(torch.int32)
+    return q.to(torch.int64)
+
+
+def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Level statistics of the grey image ``g`` (from ``x`` in integers when it is uint8)."""
     b = g.shape[0]
-    q = torch.round(g.reshape(b, -1) * 255.0).clamp(0, 255).to(torch.int64)
+    if x is not None and x.dtype == torch.uint8:
+        q = _grey_levels_u8(x).reshape(b, -1)
+    else:
+        q = torch.round(g.reshape(b, -1) * 255.0).clamp(0, 255).to(torch.int64)
     offs = torch.arange(b, device=g.device).view(-1, 1) * 256
-    hist = torch.bincount((q + offs).reshape(-1), minlength=b * 256).reshape(b, 256).to(g.dtype)
+    hist = torch.bincount((q + offs).reshape(-1), minlength=b * 256).reshape(b, 256)
+    return _levels_from_hist(hist, g.dtype)
+
+
+def _levels_from_hist(hist: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Level statistics of ``(B, 256)`` grey-level counts."""
+    hist = hist.to(dtype)
     p = hist / hist.sum(dim=1, keepdim=True)
     cdf = p.cumsum(dim=1)
     out = {}
     for key, share in (("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
         # lowest level whose cumulative share reaches `share` (a tiny slack for float sums)
-        out[key] = (cdf < share - 1e-9).sum(dim=1).clamp(max=255).to(g.dtype) / 255.0
+        out[key] = (cdf < share - 1e-9).sum(dim=1).clamp(max=255).to(dtype) / 255.0
     logp = torch.where(p > 0, torch.log2(p.clamp(min=_TINY)), torch.zeros_like(p))
     out["grey_entropy"] = 0.0 - (p * logp).sum(dim=1)
     out["dark_clipped"] = p[:, :6].sum(dim=1)
@@ -256,6 +285,48 @@ def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
     return g[..., dy : dy + min(h, side), dx : dx + min(w, side)]
 
 
+def _full_res_u8(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Grey image, colour, chroma and level metrics of a uint8 CPU stack by the compiled
+    one-pass kernel (:mod:`~dataeval_gpu.functional.quality_compiled`), float32 like the
+    torch path; the colour sums are exact integers."""
+    b, c, h, w = x.shape
+    greys, hists, sums = [], [], []
+    for i in range(b):
+        gi, hi, si = quality_compiled.pixel_pass_u8(x[i])
+        greys.append(gi)
+        hists.append(hi)
+        sums.append(si)
+    out = _levels_from_hist(torch.stack(hists), torch.float32)
+    out["grey"] = torch.stack(greys)
+    if c < 3:
+        z = torch.zeros(b, dtype=torch.float32)
+        out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
+        return out
+    s = torch.stack(sums).to(torch.float64) / float(h * w)  # means of the integer terms
+    m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
+    var_rg = (s[:, 1] - m_rg**2).clamp(min=0.0)
+    var_yb = (s[:, 3] / 4.0 - m_yb**2).clamp(min=0.0)
+    colour = torch.sqrt(var_rg + var_yb) + 0.3 * torch.sqrt(m_rg**2 + m_yb**2)
+    out["colourfulness"] = colour.to(torch.float32)
+    out["channel_spread"] = (s[:, 5] / 255.0).to(torch.float32)
+    out["chroma_rg"], out["chroma_bg"] = m_rg.to(torch.float32), s[:, 4].to(torch.float32)
+    return out
+
+
+def _noise_u8(win: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_noise` of a float32 CPU window stack by the compiled kernel (same values; the
+    sum in float64, the median by selection)."""
+    b, _, h, w = win.shape
+    if min(h, w) < 3:
+        z = torch.zeros(b, dtype=win.dtype)
+        return z, z
+    res = [quality_compiled.noise_u8(win[i, 0]) for i in range(b)]
+    total = torch.tensor([r[0] for r in res], dtype=torch.float64)
+    med = torch.tensor([r[1] for r in res], dtype=torch.float64)
+    mean_est = total / ((h - 2) * (w - 2)) * math.sqrt(math.pi / 2.0) / 6.0
+    return mean_est.to(win.dtype), (med / (6.0 * _MAD_GAUSS)).to(win.dtype)
+
+
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:
     """All :data:`QUALITY_KEYS` of one same-size stack ``(B, C, H, W)`` (any dtype).
 
@@ -266,19 +337,23 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
         raise ImageShapeError(
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
-    xs = scale01(x)
-    g = grey_image(xs)
-    g255 = g * 255.0
-    colour, spread = _colour(xs)
-    sharp, detail = _sharpness(g, working_side)
-    coarse, _ = _sharpness(g, min(COARSE_SIDE, working_side))
-    win = _window(g255)
-    noise, noise_robust = _noise(win)
-    out = {"colourfulness": colour, "channel_spread": spread, "norm_sharpness": sharp, "detail": detail}
-    out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
-    out["coarse_sharpness"] = coarse
-    out.update(noise=noise, noise_robust=noise_robust)
-    out.update(_levels(g))
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
+        out = _full_res_u8(x)
+        g = out.pop("grey")
+    else:
+        xs = scale01(x)
+        g = grey_image(xs)
+        out = {}
+        out["colourfulness"], out["channel_spread"] = _colour(xs)
+        out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
+        out.update(_levels(g, x))
+    win = _window(g) * 255.0
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
+        out["noise"], out["noise_robust"] = _noise_u8(win)
+    else:
+        out["noise"], out["noise_robust"] = _noise(win)
+    out["norm_sharpness"], out["detail"] = _sharpness(g, working_side)
+    out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)
     return {k: out[k] for k in QUALITY_KEYS}
 

@@ -1,0 +1,246 @@
+"""The compiled CPU kernels of the quality metrics of 8-bit images: one pass over the pixels.
+
+As torch operations the full-resolution part of :func:`~dataeval_gpu.functional.quality.quality_metrics_batch`
+takes about ten passes over a photo and as many float32 temporaries (the scaled image, the
+luma, ``R - G``, ``(R + G)/2 - B``, their squares, max/min over channels, the int64 levels for
+the histogram), ~70 ms for a 1 MP photo on one core.  :func:`pixel_pass_u8` reads each pixel
+once and produces everything those passes produce:
+
+* the float32 grey image ``0.299 R/255 + 0.587 G/255 + 0.114 B/255`` (the same float32
+  operations, in the same order, as :func:`~dataeval_gpu.functional.quality.grey_image` on the
+  scaled image), for the sharpness and the noise window;
+* the 256-level grey histogram, the level being the luma rounded in exact integer arithmetic
+  (``round((299 R + 587 G + 114 B) / 1000)``, ties to even: the float64 definition without
+  float rounding);
+* exact int64 sums of ``R - G``, ``(R - G)²``, ``R + G - 2B``, ``(R + G - 2B)²``, ``B - G`` and
+  ``max - min`` over the channels, from which colourfulness, channel spread and the chroma means
+  follow in float64.
+
+:func:`area_down` is the area downscale to the working resolution (torch's adaptive average
+pooling, separable); :func:`band_energy` computes a band energy of the sharpness metrics (blur and squared
+difference) in one pass instead of a dozen torch operations on padded copies.
+:func:`noise_u8` computes the Immerkær mask response of the noise window in one pass (float32
+like the torch path; sum in float64) and its median by selection instead of a sort.
+
+numba is optional: :func:`ready` is False without it and the callers use the torch code.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from .stats_compiled import AVAILABLE, njit
+
+__all__ = ["N_SUMS", "area_down", "band_energy", "noise_u8", "pixel_pass_u8", "ready"]
+
+#: the sums of :func:`pixel_pass_u8`: R-G, (R-G)², R+G-2B, (R+G-2B)², B-G, max-min
+N_SUMS = 6
+_READY: bool | None = None
+
+
+@njit
+def _pass3(x, grey, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
+    _, h, w = x.shape
+    w0, w1, w2 = np.float32(0.299), np.float32(0.587), np.float32(0.114)
+    k = np.float32(255.0)
+    lev = np.empty(w, np.int32)
+    for i in range(h):
+        rr, gg, bb, out = x[0, i], x[1, i], x[2, i], grey[i]
+        s_rg = s_yb = s_bg = s_sp = np.int32(0)  # |row sums| <= 510 w fit int32
+        s_rg2 = s_yb2 = np.int64(0)  # the squares do not
+        for j in range(w):  # no histogram in this loop: it vectorises
+            r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
+            out[j] = (np.float32(r) / k) * w0 + (np.float32(g) / k) * w1 + (np.float32(b) / k) * w2
+            t = 299 * r + 587 * g + 114 * b + 500
+            q = t // 1000
+            # round half to even: a tie (remainder 500 before the +500) rounded up to an odd level
+            lev[j] = q - ((t - 1000 * q == 0) & ((q & 1) == 1))
+            rg = r - g
+            yb = r + g - 2 * b
+            s_rg += rg
+            s_rg2 += np.int64(rg * rg)
+            s_yb += yb
+            s_yb2 += np.int64(yb * yb)
+            s_bg += b - g
+            s_sp += max(r, g, b) - min(r, g, b)
+        for j in range(w):
+            hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
+        sums[0] += s_rg
+        sums[1] += s_rg2
+        sums[2] += s_yb
+        sums[3] += s_yb2
+        sums[4] += s_bg
+        sums[5] += s_sp
+
+
+@njit
+def _pass1(x, grey, hist):  # noqa: ANN001, ANN202 - numba kernel
+    _, h, w = x.shape
+    k = np.float32(255.0)
+    for i in range(h):
+        row, out = x[0, i], grey[i]
+        for j in range(w):
+            v = row[j]
+            out[j] = np.float32(v) / k
+            hist[j & 3, v] += 1
+
+
+@njit
+def _refl(j, n, reflect):  # noqa: ANN001, ANN202 - numba helper: padded index
+    if j < 0:
+        return -j if reflect else 0
+    if j >= n:
+        return 2 * (n - 1) - j if reflect else n - 1
+    return j
+
+
+@njit
+def _band(g, tmp):  # noqa: ANN001, ANN202 - numba kernel
+    """Sum of ``(g - blur5(g))²``: the torch path's float32 blur (same taps, same order), the
+    sum in float64."""
+    h, w = g.shape
+    reflect = min(h, w) > 2
+    c0, c1, c2 = np.float32(1.0 / 16.0), np.float32(4.0 / 16.0), np.float32(6.0 / 16.0)
+    pad = np.empty(w + 4, np.float32)
+    for i in range(h):
+        row, out = g[i], tmp[i]
+        for j in range(w):
+            pad[j + 2] = row[j]
+        for j in (-2, -1, w, w + 1):
+            pad[j + 2] = row[_refl(j, w, reflect)]
+        for j in range(w):  # no branch: it vectorises
+            out[j] = c0 * pad[j] + c1 * pad[j + 1] + c2 * pad[j + 2] + c1 * pad[j + 3] + c0 * pad[j + 4]
+    total = 0.0
+    for i in range(h):
+        r0, r1 = tmp[_refl(i - 2, h, reflect)], tmp[_refl(i - 1, h, reflect)]
+        r3, r4 = tmp[_refl(i + 1, h, reflect)], tmp[_refl(i + 2, h, reflect)]
+        r2, row = tmp[i], g[i]
+        acc = 0.0
+        for j in range(w):
+            v = c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c1 * r3[j] + c0 * r4[j]
+            d = row[j] - v
+            acc += d * d
+        total += acc
+    return total
+
+
+@njit
+def _area(g, oh, ow, out):  # noqa: ANN001, ANN202 - numba kernel
+    """torch's adaptive average pooling (``F.interpolate(mode="area")``): output cell ``(i, j)``
+    is the mean of rows ``[floor(i H / oh), ceil((i + 1) H / oh))`` and the same columns;
+    separable, summed in float64."""
+    h, w = g.shape
+    acc_row = np.empty(w, np.float64)
+    for i in range(oh):
+        a, b = (i * h) // oh, ((i + 1) * h + oh - 1) // oh
+        for j in range(w):
+            acc_row[j] = 0.0
+        for k in range(a, b):  # the rows of the window: contiguous adds, vectorised
+            src = g[k]
+            for j in range(w):
+                acc_row[j] += src[j]
+        for j in range(ow):
+            c0, c1 = (j * w) // ow, ((j + 1) * w + ow - 1) // ow
+            acc = 0.0
+            for k in range(c0, c1):
+                acc += acc_row[k]
+            out[i, j] = acc / ((c1 - c0) * (b - a))
+
+
+@njit
+def _noise(g, resp):  # noqa: ANN001, ANN202 - numba kernel
+    h, w = g.shape
+    total = 0.0
+    n = 0
+    for i in range(h - 2):
+        a, b, c = g[i], g[i + 1], g[i + 2]
+        for j in range(w - 2):
+            # the torch path's order: acc = 0 + m00 a00 + m01 a01 + ... (row by row)
+            acc = np.float32(0.0) + a[j]
+            acc = acc + np.float32(-2.0) * a[j + 1]
+            acc = acc + a[j + 2]
+            acc = acc + np.float32(-2.0) * b[j]
+            acc = acc + np.float32(4.0) * b[j + 1]
+            acc = acc + np.float32(-2.0) * b[j + 2]
+            acc = acc + c[j]
+            acc = acc + np.float32(-2.0) * c[j + 1]
+            acc = acc + c[j + 2]
+            v = abs(acc)
+            resp[n] = v
+            total += v
+            n += 1
+    return total
+
+
+def pixel_pass_u8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One ``(C, H, W)`` uint8 CPU image (any strides) -> grey ``(1, H, W)`` float32,
+    the 256-level grey histogram ``(256,)`` int64 and the :data:`N_SUMS` int64 sums
+    (None below three channels)."""
+    a = x.numpy()
+    c, h, w = a.shape
+    grey = np.empty((h, w), np.float32)
+    hist = np.zeros((4, 256), np.int64)
+    if c >= 3:
+        sums = np.zeros(N_SUMS, np.int64)
+        _pass3(a, grey, hist, sums)
+        s = torch.from_numpy(sums)
+    else:
+        _pass1(a, grey, hist)
+        s = None
+    return torch.from_numpy(grey).unsqueeze(0), torch.from_numpy(hist.sum(0)), s
+
+
+def noise_u8(g255: torch.Tensor) -> tuple[float, float]:
+    """Sum and lower median of ``|g * N|`` (Immerkær's mask, valid positions) of one float32
+    ``(H, W)`` CPU window with both sides >= 3."""
+    a = np.ascontiguousarray(g255.numpy(), dtype=np.float32)
+    h, w = a.shape
+    resp = np.empty((h - 2) * (w - 2), np.float32)
+    total = _noise(a, resp)
+    k = (resp.size - 1) // 2
+    return float(total), float(np.partition(resp, k)[k])
+
+
+def band_energy(g: torch.Tensor) -> float:
+    """Mean of ``(g - blur5(g))²`` of one float32 ``(H, W)`` CPU image (the Laplacian-pyramid
+    band energy of :mod:`~dataeval_gpu.functional.quality`)."""
+    a = np.ascontiguousarray(g.numpy(), dtype=np.float32)
+    return _band(a, np.empty_like(a)) / a.size
+
+
+def area_down(g: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
+    """``F.interpolate(g, (oh, ow), mode="area")`` of one float32 ``(H, W)`` CPU image
+    (float64 sums: equal to float32 rounding)."""
+    a = np.ascontiguousarray(g.numpy(), dtype=np.float32)
+    out = np.empty((oh, ow), np.float32)
+    _area(a, oh, ow, out)
+    return torch.from_numpy(out)
+
+
+def ready() -> bool:
+    """True when the kernels run here (numba imports and the first call compiles, or loads
+    from numba's disk cache); a failure is reported once as a RuntimeWarning."""
+    global _READY
+    if not AVAILABLE:
+        return False
+    if _READY is None:
+        try:
+            x = torch.full((3, 5, 6), 7, dtype=torch.uint8)
+            pixel_pass_u8(x)
+            pixel_pass_u8(x[:1])
+            pixel_pass_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1))  # a CHW view of HWC
+            noise_u8(torch.ones(5, 6))
+            band_energy(torch.ones(2, 6))
+            area_down(torch.ones(5, 6), 2, 3)
+            _READY = True
+        except Exception as exc:  # pragma: no cover - depends on the platform's numba
+            warnings.warn(
+                f"dataeval_gpu: compiled quality kernels unavailable ({exc}); using torch",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            _READY = False
+    return _READY

@@ -1,0 +1,100 @@
+"""The compiled CPU kernels of the quality metrics against numpy integer / float64 references
+and against the torch code they replace (skipped without numba)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from dataeval_gpu.functional import quality, quality_compiled
+from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics_batch
+
+pytestmark = pytest.mark.skipif(not quality_compiled.ready(), reason="numba kernels unavailable")
+
+
+def _photo_like(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
+    base = ndimage.gaussian_filter(rng.normal(128, 60, (c, h, w)), sigma=(0, 2, 2))
+    return np.clip(base + rng.normal(0, 6, (c, h, w)), 0, 255).astype(np.uint8)
+
+
+def _ties() -> np.ndarray:
+    """(3, N) pixels whose luma 299 R + 587 G + 114 B is an exact half level (ends in 500)."""
+    r, g, b = np.meshgrid(np.arange(0, 256, 3), np.arange(0, 256, 5), np.arange(0, 256, 7), indexing="ij")
+    s = 299 * r + 587 * g + 114 * b
+    keep = (s % 1000) == 500
+    return np.stack([r[keep], g[keep], b[keep]]).astype(np.uint8)
+
+
+def test_pixel_pass_levels_and_sums_are_exact() -> None:
+    rng = np.random.default_rng(0)
+    ties = _ties()
+    assert ties.shape[1] > 100  # both odd and even lower levels among them
+    img = np.concatenate([_photo_like(rng, 3, 1, ties.shape[1]), ties[:, None, :]], axis=1)
+    grey, hist, sums = quality_compiled.pixel_pass_u8(torch.from_numpy(img))
+    r, g, b = (img[i].astype(np.int64) for i in range(3))
+    s = 299 * r + 587 * g + 114 * b
+    # round half to even of s / 1000, from the exact rationals
+    lev = np.round(s / 1000.0).astype(np.int64)  # numpy rounds halves to even; s / 1000 is exact enough here
+    assert np.all((s[1] % 1000) == 500) and set((s[1] // 1000 % 2).tolist()) == {0, 1}
+    np.testing.assert_array_equal(hist.numpy(), np.bincount(lev.ravel(), minlength=256))
+    # the torch path's integer levels agree (the device path)
+    np.testing.assert_array_equal(quality._grey_levels_u8(torch.from_numpy(img)[None])[0].numpy(), lev)
+    want = [(r - g).sum(), ((r - g) ** 2).sum(), (r + g - 2 * b).sum(), ((r + g - 2 * b) ** 2).sum(),
+            (b - g).sum(), (img.max(0).astype(np.int64) - img.min(0)).sum()]  # fmt: skip
+    assert sums.tolist() == [int(v) for v in want]
+    ref = quality.grey_image(quality.scale01(torch.from_numpy(img)[None]))[0]
+    np.testing.assert_allclose(grey.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_one_channel_pass() -> None:
+    img = np.arange(60, dtype=np.uint8).reshape(1, 6, 10) * 4
+    grey, hist, sums = quality_compiled.pixel_pass_u8(torch.from_numpy(img))
+    assert sums is None
+    np.testing.assert_array_equal(hist.numpy(), np.bincount(img.ravel(), minlength=256))
+    np.testing.assert_allclose(grey.numpy(), img / 255.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape", [(20, 30, 256), (707, 1280, 256), (512, 1616, 64), (300, 255, 17), (5, 7, 2)]
+)
+def test_area_down_equals_torch_area(shape: tuple[int, int, int]) -> None:
+    h, w, side = shape
+    g = torch.rand(h, w, generator=torch.Generator().manual_seed(h))
+    short = min(h, w)
+    size = (max(1, round(h * side / short)), max(1, round(w * side / short)))
+    got = quality_compiled.area_down(g, *size)
+    want = F.interpolate(g.double()[None, None], size=size, mode="area")[0, 0]
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(2, 9), (3, 3), (40, 57)])
+def test_band_energy_and_noise_equal_float64(shape: tuple[int, int]) -> None:
+    g = torch.rand(*shape, generator=torch.Generator().manual_seed(shape[1]))
+    k = np.array([1, 4, 6, 4, 1]) / 16.0
+    a = g.double().numpy()
+    mode = "mirror" if min(shape) > 2 else "nearest"
+    blur = ndimage.convolve1d(ndimage.convolve1d(a, k, axis=1, mode=mode), k, axis=0, mode=mode)
+    assert quality_compiled.band_energy(g) == pytest.approx(float(((a - blur) ** 2).mean()), rel=1e-5)
+    if min(shape) >= 3:
+        n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+        conv = np.abs(ndimage.correlate(a * 255, n)[1:-1, 1:-1])
+        total, med = quality_compiled.noise_u8(g * 255)
+        assert total == pytest.approx(conv.sum(), rel=1e-5)
+        assert med == pytest.approx(np.sort(conv.ravel())[(conv.size - 1) // 2], rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 80), (1, 50, 40), (3, 2, 5), (4, 480, 700), (3, 900, 600)])
+def test_compiled_path_equals_torch_path(
+    shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(sum(shape))
+    x = torch.from_numpy(np.stack([_photo_like(rng, *shape) for _ in range(2)]))
+    fast = quality_metrics_batch(x)
+    monkeypatch.setattr(quality_compiled, "_READY", False)
+    slow = quality_metrics_batch(x)
+    for key in QUALITY_KEYS:
+        assert fast[key].dtype == slow[key].dtype == torch.float32
+        np.testing.assert_allclose(fast[key].numpy(), slow[key].numpy(), rtol=2e-5, atol=1e-6, err_msg=key)

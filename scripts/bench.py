@@ -102,7 +102,8 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     * decode alone: the scan's decoder (``io.ImageFiles``) in as many worker processes as the
       scan uses, handed out as the scan does (``audit.files.run_in_workers``, chunks of
       ``WORKER_CHUNK`` files), the pixels dropped in the worker;
-    * analysis alone: statistics + hashes (``DataAudit``'s accumulator) on the images decoded
+    * analysis alone: statistics + hashes (the accumulator of ``DataAudit()`` with the scan's
+      defaults: quality metrics, D4 hashes) on the images decoded
       beforehand, in as many worker processes as the scan uses (one torch thread each);
     * the ideal ``1 / (1/decode + 1/analysis)``: both done back to back, without any overhead;
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
@@ -112,7 +113,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     import tempfile
     from functools import partial
 
-    from dataeval_gpu.accumulators.stats import ImageStatsAccumulator
+    from dataeval_gpu.audit.core import DataAudit
     from dataeval_gpu.audit.files import WORKER_CHUNK, default_workers, run_in_workers, warm_up
     from dataeval_gpu.io import ImageFiles, decode_bytes
 
@@ -124,7 +125,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     decoded_n = sum(run_in_workers(partial(_decode_chunk, ImageFiles(names)), chunks, workers))
     t_decode = time.perf_counter() - t0
     assert decoded_n == n
-    acc = ImageStatsAccumulator(hashes=True)
+    acc = DataAudit().make_accumulator("cpu")  # the scan's defaults (quality metrics, D4 hashes)
     decoded = [decode_bytes(Path(p).read_bytes()) for p in names]  # untimed; shared with the forked workers
     warm_up(acc)
     t0 = time.perf_counter()

@@ -112,6 +112,17 @@ def _reuse_by_digest(old: Collection, src: np.ndarray, digests: np.ndarray) -> N
     src[todo[same]] = stored[order[at[same]]]
 
 
+def _checked_generation(folder: Path, wanted: dict[str, Any]) -> int:
+    """The generation of the index in ``folder`` (0: none yet), after checking that its row
+    settings are ``wanted`` (else :class:`~dataeval_gpu.index.IndexMismatchError`)."""
+    try:
+        manifest = read_manifest(folder)
+    except IndexNotFoundError:
+        return 0
+    check_settings(manifest["settings"], wanted, folder)
+    return int(manifest["generation"])
+
+
 def update_index(  # long: a third is the docstring; the body is one sequence under the lock
     folder: str | os.PathLike,
     files: Sequence[str],
@@ -144,16 +155,8 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
     with write_lock(folder):
         template = DataAudit(**audit_kwargs)
         wanted = audit_settings(template)
-        old: Collection | None = None
-        generation = 0
-        try:
-            manifest = read_manifest(folder)
-        except IndexNotFoundError:
-            manifest = None
-        if manifest is not None:
-            check_settings(manifest["settings"], wanted, folder)
-            old = DatasetIndex(folder).collection()
-            generation = int(manifest["generation"])
+        generation = _checked_generation(folder, wanted)
+        old: Collection | None = DatasetIndex(folder).collection() if generation else None
         sizes, mtimes = _stat(files)
         src, digests, _ = _plan(old, files, sizes, mtimes)
         todo = np.flatnonzero(src < 0)
@@ -211,14 +214,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     wanted = audit_settings(audit)
     with write_lock(folder):
-        generation = 0
-        try:
-            manifest = read_manifest(folder)
-        except IndexNotFoundError:
-            manifest = None
-        if manifest is not None:
-            check_settings(manifest["settings"], wanted, folder)
-            generation = int(manifest["generation"])
+        generation = _checked_generation(folder, wanted)
         idx, _, _ = audit.measured_rows()
         order = np.union1d(idx, np.array(sorted(audit.failed), dtype=np.int64)).astype(np.int64)
         position = np.zeros(int(order.max()) + 1 if len(order) else 0, dtype=np.int64)

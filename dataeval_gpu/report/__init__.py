@@ -65,30 +65,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_WHERE})
 
 
-__all__ = [
-    "write_report",
-    "figure_html",
-    "html_document",
-    "table_html",
-    "channel_histograms",
-    "class_samples_grid",
-    "duplicates_grid",
-    "flagged_metric_grid",
-    "group_channel_stats",
-    "image_getter",
-    "image_grid",
-    "label_counts_plot",
-    "metric_histograms",
-    "outliers_grid",
-    "sample_indices",
-    "to_display",
-    "class_sets",
-    "class_wise_table",
-    "cluster_by_class_table",
-    "duplicate_groups_table",
-    "duplicates_by_class_table",
-    "flagged_by_metric",
-    "flagged_images_table",
-    "metric_counts_table",
-    "metric_summary_table",
-]
+__all__ = list(_WHERE)  # every public name, in the order above

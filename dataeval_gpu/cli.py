@@ -201,6 +201,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={v}" for k, v in m.items()))
         if len(report.issues) > 15:
             print(f"  ... and {len(report.issues) - 15} more (see findings.json)")
+    _print_quality(report)
     for kind in ("exact", "near"):
         groups = report.duplicates.get(kind, [])
         if groups:
@@ -219,6 +220,19 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _print_quality(report: Any, most: int = 15) -> None:
+    """The images with quality issues, each with why (its scores against the thresholds)."""
+    why = report.quality.get("why", {}) if report.quality else {}
+    if not why:
+        return
+    print(f"\nquality issues ({len(why)} images):")
+    for i, reasons in list(why.items())[:most]:
+        name = report.paths.get(i, "")
+        print(f"  {i:>6} {name[-40:]:<40} " + "; ".join(reasons))
+    if len(why) > most:
+        print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
 
 
 def _print_index(report: Any) -> None:

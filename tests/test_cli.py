@@ -117,7 +117,9 @@ def test_out_is_a_file(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert_usage_error(status, err, "--out", "cannot be created", "taken is not a folder")
 
 
-def test_resume_without_a_checkpoint(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_without_a_checkpoint(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--resume"], capsys)
     assert_usage_error(status, err, "--resume", "no checkpoint", CHECKPOINT)
     status, _, err = run(["scan", "--out", str(tmp_path / "o"), "--resume"], capsys)  # bundled photos
@@ -144,7 +146,16 @@ def test_embeddings_with_the_wrong_row_count(
 ) -> None:
     """Known only after the scan (one row per measured image): still one line, status 2."""
     np.save(tmp_path / "emb.npy", np.zeros((3, 4), np.float32))
-    argv = ["scan", str(folder), "--out", str(tmp_path / "o"), "--no-progress", "--no-plots", "--workers", "0"]
+    argv = [
+        "scan",
+        str(folder),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+        "--no-plots",
+        "--workers",
+        "0",
+    ]
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "emb.npy")], capsys)
     assert_usage_error(status, err, "3 rows for 1 measured images")
 
@@ -154,7 +165,9 @@ def test_missing_optional_package(
 ) -> None:
     real = cli_args.importlib.util.find_spec
     monkeypatch.setattr(cli_args.importlib.util, "find_spec", lambda m: None if m == "pyarrow" else real(m))
-    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", "csv,parquet"], capsys)
+    status, _, err = run(
+        ["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", "csv,parquet"], capsys
+    )
     assert_usage_error(status, err, "--formats parquet", "pyarrow", "dataeval_gpu[report]")
 
 
@@ -223,3 +236,37 @@ def test_the_installed_command_prints_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == "dataeval-gpu: error: PATH no/such/dir: no such folder, file list or image\n"
     assert proc.stdout == ""
+
+
+def test_the_summary_lists_the_images_with_quality_issues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the default quality issues a constant image is low-information: the printed summary
+    names it with its score against the threshold, one line per image with a quality issue."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        smooth = Image.fromarray(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8)).resize(
+            (64, 48), Image.BILINEAR
+        )
+        smooth.save(d / f"photo{k}.png")
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(d / "flat.png")
+    status, out, err = run(
+        ["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress", "--workers", "0"],
+        capsys,
+    )
+    assert status == 0, err
+    block = out.split("\nquality issues (", 1)[1].split("\n\n", 1)[0]
+    lines = block.splitlines()[1:]
+    assert any(
+        "flat.png" in line and "low_information: score" in line and "threshold" in line for line in lines
+    )
+    # one line per image findings.json lists with quality issues (here: all 7, the smooth upscaled
+    # pictures are blurry), the count in the header
+    import json
+
+    flagged = json.loads((tmp_path / "o" / "findings.json").read_text())["quality"]
+    assert block.startswith(f"{len(flagged)} images):") and len(lines) == len(flagged) == 7

@@ -194,14 +194,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         print(out)
         return 0
     print(report.summary())
-    if report.issues:
-        print(f"\nflagged by the linter ({len(report.issues)} images):")
-        for i, m in list(report.issues.items())[:15]:
-            name = report.paths.get(i, "")
-            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={v}" for k, v in m.items()))
-        if len(report.issues) > 15:
-            print(f"  ... and {len(report.issues) - 15} more (see findings.json)")
-    _print_quality(report)
+    _print_flagged(report)
     for kind in ("exact", "near"):
         groups = report.duplicates.get(kind, [])
         if groups:
@@ -222,8 +215,16 @@ def _run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_quality(report: Any, most: int = 15) -> None:
-    """The images with quality issues, each with why (its scores against the thresholds)."""
+def _print_flagged(report: Any, most: int = 15) -> None:
+    """The Linter's flagged images with their values, then the images with quality issues, each
+    with why (its scores against the thresholds)."""
+    if report.issues:
+        print(f"\nflagged by the linter ({len(report.issues)} images):")
+        for i, m in list(report.issues.items())[:most]:
+            name = report.paths.get(i, "")
+            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={v}" for k, v in m.items()))
+        if len(report.issues) > most:
+            print(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}
     if not why:
         return

@@ -28,13 +28,7 @@ import warnings
 
 import numpy as np
 
-try:  # pragma: no cover - exercised through AVAILABLE
-    import numba
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - numba is a default dependency
-    numba = None
-    AVAILABLE = False
+from ..stats_compiled import AVAILABLE, njit  # numba's njit(nogil, cache) or a pass-through
 
 __all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
 
@@ -42,15 +36,6 @@ _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
 _TOP = 1 << (_PRECISION_BITS + 8)
 _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 accumulators)
-
-
-def _njit(fn):
-    if numba is None:
-        return fn
-    try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except Exception:  # pragma: no cover - no writable cache location: compile per process
-        return numba.njit(nogil=True)(fn)
 
 
 _READY: bool | None = None
@@ -74,7 +59,7 @@ def ready() -> bool:
     return _READY
 
 
-@_njit
+@njit
 def _sinc(x):
     if x == 0.0:
         return 1.0
@@ -82,7 +67,7 @@ def _sinc(x):
     return math.sin(x) / x
 
 
-@_njit
+@njit
 def _coeffs_kernel(in_size, out_size):
     # Pillow's precompute_coeffs (LANCZOS, box = whole image) then normalize_coeffs_8bpc,
     # operation by operation in double precision.
@@ -144,7 +129,7 @@ def _coeffs_kernel(in_size, out_size):
     return bounds, kk
 
 
-@_njit
+@njit
 def _clip8(ss):
     if ss >= _TOP:
         return 255
@@ -159,7 +144,7 @@ def _clip8(ss):
 # LLVM from vectorising the loops.
 
 
-@_njit
+@njit
 def _grey_rows(img, r0, m, mult, rows):
     # rows[i, :W] = floor(sum_c img[c, r0 + i] / C) for i < m; returns the largest channel sum
     c = img.shape[0]
@@ -190,7 +175,7 @@ def _grey_rows(img, r0, m, mult, rows):
     return smax
 
 
-@_njit
+@njit
 def _horizontal_block(rows, m, xmin, npad, kk, out, r0, raw):
     # out[r0 + i, j] = clip8(2**21 + sum_x rows[i, xmin_j + x] * k_j[x]) for i < m (m <= 8):
     # eight rows per sweep, so that each coefficient load feeds eight multiply-adds; kk is
@@ -235,7 +220,7 @@ def _horizontal_block(rows, m, xmin, npad, kk, out, r0, raw):
                 out[r0 + i, j] = _clip8(res[i])
 
 
-@_njit
+@njit
 def _vertical(src, ymin, count, kk, out):
     # out[i, c] = clip8(2**21 + sum_y src[ymin_i + y, c] * k_i[y]), a whole row at a time
     w = src.shape[1]
@@ -253,7 +238,7 @@ def _vertical(src, ymin, count, kk, out):
             out[i, c] = _clip8(acc[c])
 
 
-@_njit
+@njit
 def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8):
     # img (C, H, W) integer 0..255; returns (out (oh, ow) uint8, largest channel sum)
     c, h, w = img.shape
@@ -301,7 +286,7 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
     return out, smax
 
 
-@_njit
+@njit
 def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
     # Both passes without rounding: the exact integer M_v @ grey @ M_h^T (int64), grey as in
     # _grey_resize_kernel.  First-pass sums fit int32 (as Pillow's), the second needs int64.

@@ -203,22 +203,8 @@ def _run_scan(args: argparse.Namespace) -> int:
     )
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     report.config["analysis_s"] = round(time.perf_counter() - t0, 3)  # scan + detectors, before writing
-    written = report.save(out, formats=formats)
-    if not args.no_plots:
-        t_report = time.perf_counter()
-        try:
-            from .report import write_report
-
-            images = [img for _, img in named] if args.path is None else None
-            written["report"] = str(write_report(report, out, images=images))
-        except ImportError as exc:
-            logger.warning("plots / HTML report not written: %s", exc)
-        report.config["report_s"] = round(time.perf_counter() - t_report, 3)
-        import json
-
-        from .audit import jsonable
-
-        (out / "config.json").write_text(json.dumps(report.config, indent=1, default=jsonable))
+    images = [img for _, img in named] if args.path is None else None  # the report's image source
+    written = report.save(out, formats=formats) if args.no_plots else _save_and_report(report, out, formats, images)
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
     if args.quiet:
@@ -244,6 +230,31 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _save_and_report(report: Any, out: Path, formats: tuple[str, ...], images: list | None) -> dict[str, str]:
+    """``report.save`` (results files) in a thread while this one draws the HTML report (the
+    report's image decoding releases the GIL); then ``config.json`` again, with ``report_s``."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .audit import jsonable
+
+    with ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-save") as pool:
+        saving = pool.submit(report.save, out, formats=formats)
+        t_report = time.perf_counter()
+        drawn: dict[str, str] = {}
+        try:
+            from .report import write_report
+
+            drawn["report"] = str(write_report(report, out, images=images))
+        except ImportError as exc:
+            logger.warning("plots / HTML report not written: %s", exc)
+        report_s = time.perf_counter() - t_report
+        written = {**saving.result(), **drawn}  # the report object is not changed before the save ends
+    report.config["report_s"] = round(report_s, 3)
+    (out / "config.json").write_text(json.dumps(report.config, indent=1, default=jsonable))
+    return written
 
 
 def _print_flagged(report: Any, most: int = 15) -> None:

@@ -111,3 +111,15 @@ def test_the_audit_keeps_its_rows_in_the_row_store_outside_torch_distributed() -
     assert isinstance(audit.make_accumulator("cpu"), ImageStatsRows)
     with pytest.raises(ValueError, match="cat"):
         RowStore().add_state("s", default=torch.zeros(1), dist_reduce_fx="sum")
+
+
+def test_the_row_store_pickles_with_its_rows_for_spawned_workers() -> None:
+    import pickle
+
+    acc = ImageStatsRows(hashes=True)
+    acc.update(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+    copy = pickle.loads(pickle.dumps(acc))
+    copy.update(torch.full((1, 3, 8, 8), 255, dtype=torch.uint8))
+    res = copy.compute()
+    assert res["index"].tolist() == [0, 1, 2] and res["mean"].tolist() == [0.0, 0.0, 1.0]
+    assert copy.update_count == 2 and acc.update_count == 1

@@ -123,3 +123,24 @@ def test_the_row_store_pickles_with_its_rows_for_spawned_workers() -> None:
     res = copy.compute()
     assert res["index"].tolist() == [0, 1, 2] and res["mean"].tolist() == [0.0, 0.0, 1.0]
     assert copy.update_count == 2 and acc.update_count == 1
+
+
+def test_row_store_keeps_crop_hashes_like_the_metric() -> None:
+    # the scan's central-crop hashes: the same rows in the row store, its torchmetrics copy and
+    # the hashing engine applied to the crops directly
+    from dataeval_gpu.accumulators.hash_rows import centre_crop, hash_rows
+
+    g = torch.Generator().manual_seed(5)
+    imgs = torch.randint(0, 256, (3, 3, 64, 80), dtype=torch.uint8, generator=g)
+    rows = ImageStatsRows(hashes=True, d4=True, crops=(0.9, 0.8))
+    rows.update(imgs, indices=[2, 0, 1])
+    got = rows.compute()
+    metric = rows.to_metric().compute()
+    assert set(got) == set(metric)
+    for key in got:
+        assert torch.equal(got[key], metric[key]), key
+    order = [1, 2, 0]  # dataset index 0, 1, 2 -> batch position
+    for j, frac in enumerate((0.9, 0.8)):
+        ref = hash_rows([centre_crop(imgs[i], frac) for i in order], rows.near_kind, exact=False)
+        assert torch.equal(got["pchash_crops"][:, j], ref["near"])
+    assert centre_crop(imgs[0], 0.8).shape[-2:] == (52, 64)  # round(0.1 * 64) = 6, round(0.1 * 80) = 8 off each side

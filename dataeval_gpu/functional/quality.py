@@ -54,6 +54,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -300,39 +301,43 @@ def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
     """Every metric of a uint8 CPU stack by the compiled one-pass kernel
     (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`), float32 like the torch
     path: the colour sums and level counts are exact integers, the area downscales exact sums,
-    the band energies and the noise those of the float32 grey image in float64."""
+    the band energies and the noise those of the float32 grey image in float64.  The per-image
+    arithmetic after the kernel is the torch path's, elementwise in numpy (the same IEEE
+    operations, without torch's per-call cost)."""
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
     hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box)
-    out = _levels_from_hist(torch.from_numpy(hist), torch.float32)
-    e = torch.from_numpy(res[:, :4]).to(torch.float32)
-    for (key, detail), (e0, e1), size in ((("norm_sharpness", "detail"), (e[:, 0], e[:, 1]), size1),
-                                          (("coarse_sharpness", None), (e[:, 2], e[:, 3]), size2)):  # fmt: skip
-        out[key] = _ratio(e0, e1) if min(size) >= 2 else torch.zeros_like(e0)
-        if detail:
-            out[detail] = torch.sqrt(e0)
+    out = {k: v.numpy() for k, v in _levels_from_hist(torch.from_numpy(hist), torch.float32).items()}
+    # torch's float32 sqrt (not always correctly rounded, and vectorised from 16 values on), on
+    # (B,) tensors as the torch path takes it
+    e = torch.from_numpy(res[:, :4].astype(np.float32))
+    out["detail"] = torch.sqrt(e[:, 0]).numpy()
+    for j, key, size in ((0, "norm_sharpness", size1), (2, "coarse_sharpness", size2)):
+        e0, e1 = e[:, j], e[:, j + 1]
+        ratio = torch.sqrt(e0 / e1.clamp(min=_TINY)).numpy()
+        ok = (e1.numpy() > np.float32(_TINY)) & (min(size) >= 2)
+        out[key] = np.where(ok, ratio, np.float32(0.0))
     wh, ww = box[2:]
+    z = np.zeros(b, np.float32)
     if min(wh, ww) < 3:
-        out["noise"] = out["noise_robust"] = torch.zeros(b, dtype=torch.float32)
+        out["noise"] = out["noise_robust"] = z
     else:
-        total, med = torch.from_numpy(res[:, 4]), torch.from_numpy(res[:, 5])
-        out["noise"] = (total / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).to(torch.float32)
-        out["noise_robust"] = (med / (6.0 * _MAD_GAUSS)).to(torch.float32)
-    out["blockiness"] = torch.from_numpy(res[:, 6]).to(torch.float32)
+        out["noise"] = (res[:, 4] / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
+        out["noise_robust"] = (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32)
+    out["blockiness"] = res[:, 6].astype(np.float32)
     if c < 3:
-        z = torch.zeros(b, dtype=torch.float32)
         out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
-        return out
-    s = torch.from_numpy(sums).to(torch.float64) / float(h * w)  # means of the integer terms
-    m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
-    var_rg = (s[:, 1] - m_rg**2).clamp(min=0.0)
-    var_yb = (s[:, 3] / 4.0 - m_yb**2).clamp(min=0.0)
-    colour = torch.sqrt(var_rg + var_yb) + 0.3 * torch.sqrt(m_rg**2 + m_yb**2)
-    out["colourfulness"] = colour.to(torch.float32)
-    out["channel_spread"] = (s[:, 5] / 255.0).to(torch.float32)
-    out["chroma_rg"], out["chroma_bg"] = m_rg.to(torch.float32), s[:, 4].to(torch.float32)
-    return out
+    else:
+        s = sums.astype(np.float64) / float(h * w)  # means of the integer terms
+        m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
+        var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
+        var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
+        colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
+        out["colourfulness"] = colour.astype(np.float32)
+        out["channel_spread"] = (s[:, 5] / 255.0).astype(np.float32)
+        out["chroma_rg"], out["chroma_bg"] = m_rg.astype(np.float32), s[:, 4].astype(np.float32)
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
 
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:

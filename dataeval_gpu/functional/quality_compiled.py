@@ -211,25 +211,31 @@ def _bands(g, tmp, d, tmp_d):  # noqa: ANN001, ANN202 - numba kernel
 
 
 @njit
+def _digit(bits, top, k, shift, width, cnt):  # noqa: ANN001, ANN202 - numba kernel
+    """Among the values whose bits above ``shift + width`` are ``top`` (all values when
+    ``top`` < 0), the digit ``(v >> shift) & (2^width - 1)`` of the ``k``-th smallest, and ``k`` left."""
+    mask = (1 << width) - 1
+    cnt[: mask + 1] = 0
+    for u in bits:
+        v = np.int64(u)
+        if top < 0 or (v >> (shift + width)) == top:
+            cnt[(v >> shift) & mask] += 1
+    d = 0
+    while k >= cnt[d]:
+        k -= cnt[d]
+        d += 1
+    return d, k
+
+
+@njit
 def _select(bits, k, cnt):  # noqa: ANN001, ANN202 - numba kernel
     """The ``k``-th smallest (from 0) of non-negative float32 values given as their bit
-    patterns (ordered like the values): two counting passes over 16-bit digits."""
-    cnt[:] = 0
-    for v in bits:
-        cnt[v >> 16] += 1
-    hi = 0
-    while k >= cnt[hi]:
-        k -= cnt[hi]
-        hi += 1
-    cnt[:] = 0
-    for v in bits:
-        if (v >> 16) == hi:
-            cnt[v & 0xFFFF] += 1
-    lo = 0
-    while k >= cnt[lo]:
-        k -= cnt[lo]
-        lo += 1
-    return (hi << 16) | lo
+    patterns (ordered like the values), digit by digit: bits 31..20, 19..8, 7..0, each a
+    counting pass (``cnt``: 4096 counters) over the values that match the digits so far."""
+    d1, k = _digit(bits, -1, k, 20, 12, cnt)
+    d2, k = _digit(bits, d1, k, 8, 12, cnt)
+    d3, k = _digit(bits, (d1 << 12) | d2, k, 0, 8, cnt)
+    return (d1 << 20) | (d2 << 8) | d3
 
 
 @njit
@@ -320,18 +326,28 @@ def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, ac
 
 
 @njit
-def _measure(x, rows1, cols1, rows2, cols2, box, hist, sums, res):  # noqa: ANN001, ANN202
+def _windows(n, m):  # noqa: ANN001, ANN202 - numba helper
+    """``(2, m)`` input windows ``[floor(i n / m), ceil((i + 1) n / m))`` of ``m`` output cells."""
+    out = np.empty((2, m), np.int64)
+    for i in range(m):
+        out[0, i] = (i * n) // m
+        out[1, i] = ((i + 1) * n + m - 1) // m
+    return out
+
+
+@njit
+def _measure(x, geometry, hist, sums, res):  # noqa: ANN001, ANN202
     """Every quality measurement of a ``(B, C, H, W)`` uint8 stack, image by image."""
     _, _, h, w = x.shape
-    dy, dx, wh, ww = box
-    g1 = np.empty((rows1.shape[1], cols1.shape[1]), np.float32)
-    g2 = np.empty((rows2.shape[1], cols2.shape[1]), np.float32)
-    d1 = np.empty((g1.shape[0] // 2, g1.shape[1] // 2), np.float32)
-    d2 = np.empty((g2.shape[0] // 2, g2.shape[1] // 2), np.float32)
+    oh1, ow1, oh2, ow2, dy, dx, wh, ww = geometry
+    rows1, cols1, rows2, cols2 = _windows(h, oh1), _windows(w, ow1), _windows(h, oh2), _windows(w, ow2)
+    g1, g2 = np.empty((oh1, ow1), np.float32), np.empty((oh2, ow2), np.float32)
+    d1 = np.empty((oh1 // 2, ow1 // 2), np.float32)
+    d2 = np.empty((oh2 // 2, ow2 // 2), np.float32)
     acc1, acc2 = np.empty((2, w)), np.empty((2, w))
     win = np.empty((wh, ww), np.float32)
     resp = np.empty(max(wh - 2, 0) * max(ww - 2, 0), np.float32)
-    cnt = np.empty(1 << 16, np.int64)
+    cnt = np.empty(1 << 12, np.int64)
     med = np.empty(1, np.uint32)
     buf, lev = np.empty(w, np.float32), np.empty(w, np.int32)
     t1, t2, td1, td2 = np.empty_like(g1), np.empty_like(g2), np.empty_like(d1), np.empty_like(d2)
@@ -350,12 +366,6 @@ def _measure(x, rows1, cols1, rows2, cols2, box, hist, sums, res):  # noqa: ANN0
         res[b, 6] = _blocky(win)
 
 
-def _windows(n: int, m: int) -> np.ndarray:
-    """``(2, m)`` input windows ``[floor(i n / m), ceil((i + 1) n / m))`` of ``m`` output cells."""
-    i = np.arange(m, dtype=np.int64)
-    return np.stack([(i * n) // m, ((i + 1) * n + m - 1) // m])
-
-
 def measure_u8(
     x: torch.Tensor, size1: tuple[int, int], size2: tuple[int, int], box: tuple[int, int, int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -372,13 +382,11 @@ def measure_u8(
     any order while a cell holds fewer than 2^17 pixels: short sides up to ~23,000 px).
     """
     a = x.numpy()
-    b, _, h, w = a.shape
-    rows1, cols1 = _windows(h, size1[0]), _windows(w, size1[1])
-    rows2, cols2 = _windows(h, size2[0]), _windows(w, size2[1])
+    b = a.shape[0]
     hist = np.empty((b, 256), np.int64)
     sums = np.zeros((b, N_SUMS), np.int64)
     res = np.zeros((b, 7), np.float64)
-    _measure(a, rows1, cols1, rows2, cols2, np.array(box, np.int64), hist, sums, res)
+    _measure(a, (*size1, *size2, *box), hist, sums, res)
     return hist, sums, res
 
 

@@ -102,7 +102,13 @@ def test_compiled_path_equals_torch_path(
 
 @pytest.mark.parametrize(
     "shape,layout",
-    [((3, 707, 1280), "chw"), ((3, 300, 255), "hwc"), ((1, 130, 97), "chw"), ((4, 64, 80), "chw"), ((2, 5, 7), "chw")],
+    [
+        ((3, 707, 1280), "chw"),
+        ((3, 300, 255), "hwc"),
+        ((1, 130, 97), "chw"),
+        ((4, 64, 80), "chw"),
+        ((2, 5, 7), "chw"),
+    ],
 )
 def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layout: str) -> None:
     """measure_u8 (no full-resolution grey image) gives the same bits as the separate kernels:

@@ -44,19 +44,21 @@ _READY: bool | None = None
 @njit
 def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
     """One row of a colour image: float32 grey into ``out``, its levels into ``hist``, the
-    integer colour sums into ``sums``."""
+    integer colour sums into ``sums`` (three loops: each vectorises on its own)."""
     w = out.shape[0]
     w0, w1, w2 = np.float32(0.299), np.float32(0.587), np.float32(0.114)
-    k = np.float32(255.0)
-    s_rg = s_yb = s_bg = s_sp = np.int32(0)  # |row sums| <= 510 w fit int32
-    s_rg2 = s_yb2 = np.int64(0)  # the squares do not
-    for j in range(w):  # no histogram in this loop: it vectorises
+    k = 1.0 / 255.0  # float32(v * (1/255 in float64)) == float32(v) / float32(255) for all 256 bytes
+    for j in range(w):
         r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
-        out[j] = (np.float32(r) / k) * w0 + (np.float32(g) / k) * w1 + (np.float32(b) / k) * w2
+        out[j] = np.float32(r * k) * w0 + np.float32(g * k) * w1 + np.float32(b * k) * w2  # no division
         t = 299 * r + 587 * g + 114 * b + 500
         q = t // 1000
         # round half to even: a tie (remainder 500 before the +500) rounded up to an odd level
         lev[j] = q - ((t - 1000 * q == 0) & ((q & 1) == 1))
+    s_rg = s_yb = s_bg = s_sp = np.int32(0)  # |row sums| <= 510 w fit int32
+    s_rg2 = s_yb2 = np.int64(0)  # the squares do not
+    for j in range(w):
+        r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
         rg = r - g
         yb = r + g - 2 * b
         s_rg += rg
@@ -64,7 +66,11 @@ def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba ker
         s_yb += yb
         s_yb2 += np.int64(yb * yb)
         s_bg += b - g
-        s_sp += max(r, g, b) - min(r, g, b)
+        hi = r if r > g else g  # not max(r, g, b): that keeps the loop scalar
+        hi = hi if hi > b else b
+        lo = r if r < g else g
+        lo = lo if lo < b else b
+        s_sp += hi - lo
     for j in range(w):
         hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
     sums[0] += s_rg
@@ -78,10 +84,10 @@ def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba ker
 @njit
 def _row1(row, out, hist):  # noqa: ANN001, ANN202 - numba kernel
     """One row of a one-channel image: float32 grey ``v / 255`` and the level counts."""
-    k = np.float32(255.0)
+    k = 1.0 / 255.0  # as in _row3: the same float32 as v / 255
     for j in range(out.shape[0]):
         v = row[j]
-        out[j] = np.float32(v) / k
+        out[j] = np.float32(v * k)
         hist[j & 3, v] += 1
 
 

@@ -137,3 +137,17 @@ def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layou
         assert (res[0, 4], res[0, 5]) == quality_compiled.noise_u8(win)
     want_block = float(quality._blockiness(win.double()[None, None])[0])
     assert res[0, 6] == pytest.approx(want_block, rel=1e-12)
+
+
+def test_grey_of_every_colour_equals_the_torch_path() -> None:
+    """The kernel's float32 grey (no division: ``float32(v * (1/255))``) equals the torch path's
+    ``(v / 255) * weight`` sums for all 2^24 colours, and ``v / 255`` for every grey byte."""
+    r, g, b = np.meshgrid(np.arange(256), np.arange(256), np.arange(256), indexing="ij")
+    img = torch.from_numpy(
+        np.stack([r.ravel(), g.ravel(), b.ravel()]).astype(np.uint8).reshape(3, 4096, 4096)
+    )
+    grey, _, _ = quality_compiled.pixel_pass_u8(img)
+    ref = quality.grey_image(quality.scale01(img[None]))[0]
+    assert torch.equal(grey, ref)
+    one = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 256)
+    assert torch.equal(quality_compiled.pixel_pass_u8(one)[0], one.to(torch.float32) / 255.0)

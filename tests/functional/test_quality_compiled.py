@@ -151,3 +151,26 @@ def test_grey_of_every_colour_equals_the_torch_path() -> None:
     assert torch.equal(grey, ref)
     one = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 256)
     assert torch.equal(quality_compiled.pixel_pass_u8(one)[0], one.to(torch.float32) / 255.0)
+
+
+@pytest.mark.parametrize("kind", ["flat", "two_levels", "photo"])
+def test_noise_median_by_radix_selection_equals_a_sort(kind: str) -> None:
+    """The window's median response (digit-by-digit selection over the float32 bit patterns)
+    is the lower middle value of the sorted responses, ties and zeros included."""
+    rng = np.random.default_rng(3)
+    if kind == "flat":
+        img = np.full((3, 90, 100), 77, np.uint8)
+    elif kind == "two_levels":
+        img = np.where(rng.random((3, 90, 100)) < 0.7, 10, 200).astype(np.uint8)
+    else:
+        img = _photo_like(rng, 3, 90, 100)
+    x = torch.from_numpy(img)
+    _, _, res = quality_compiled.measure_u8(x[None], (90, 100), (64, 71), (0, 0, 90, 100))
+    grey, _, _ = quality_compiled.pixel_pass_u8(x)
+    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    g = grey[0].numpy() * np.float32(255.0)
+    resp = np.abs(sum(n[i, j] * g[i : i + 88, j : j + 98] for i in range(3) for j in range(3)))
+    srt = np.sort(resp.ravel())
+    assert res[0, 5] == srt[(srt.size - 1) // 2]
+    if kind == "flat":
+        assert res[0, 4] == res[0, 5] == 0.0

@@ -122,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     s.add_argument(
-        "--radius", type=_radius, default=0, help="Hamming radius 0..64 for near duplicates (0 = DataEval 0.65)"
+        "--radius",
+        type=_radius,
+        default=None,
+        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
     )
     s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
     s.add_argument(

@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +48,6 @@ from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
     DEFAULT_RADIUS,
     NearDuplicates,
     embedding_groups,
-    hash_groups,
 )
 from dataeval_gpu.detectors.quality import QualityIssues  # noqa: E402
 from dataeval_gpu.functional.quality import NOISE_WINDOW, QUALITY_KEYS  # noqa: E402
@@ -216,18 +216,29 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     q = qi.evaluate(metrics)
     seconds["quality issues"] = time.perf_counter() - t
     # what `dataeval-gpu scan --embeddings` / DataAudit(embeddings=True) report by default: the
-    # D4 pchash the scan accumulates, grouped at radius 0 with the colour check (chroma_rg /
-    # chroma_bg of the quality metrics; DataAudit._near_groups), plus the embedding groups
-    d4h = Duplicates(d4=True).hashes([torch.from_numpy(i) for i in images])
-    d4 = Duplicates(d4=True).evaluate_hashes(d4h)
-    chroma = np.stack([np.asarray(metrics["chroma_rg"]), np.asarray(metrics["chroma_bg"])], axis=1)
-    plain = np.asarray(metrics["dark_clipped"]) + np.asarray(metrics["bright_clipped"])
-    for r in (0, 2):
-        near = hash_groups(d4h.near, d4h.near_valid, [], r, chroma.astype(np.float64), plain)
-        name = "dataeval_gpu scan defaults (D4 r0 + emb.)" if r == 0 else "  scan --radius 2 (+ emb.)"
-        groups[name] = NearDuplicates.combine(len(images), d4.exact, near, eg).groups
-        if r == 0:
-            groups["  scan without embeddings (D4 r0)"] = d4.exact + near
+    # audit itself fed the images (D4 pchash of the whole image and its central crops at radius 2
+    # with the colour check), plus its embedding groups (DataAudit._embedding_duplicates runs
+    # embedding_groups on the accumulated embeddings: here on the cached ones, same model); and
+    # the audit as it was before the crops (radius 0, no crops), timed the same way
+    from dataeval_gpu.audit import DataAudit
+
+    tensors = [torch.from_numpy(i) for i in images]
+    for name, kw in (
+        ("dataeval_gpu scan defaults (DataAudit + emb.)", {}),
+        ("  scan before: D4 r0, no crops (+ emb.)", {"near_radius": 0, "near_crops": ()}),
+    ):
+        audit = DataAudit(device="cpu", **kw)
+        t = time.perf_counter()
+        for s in range(0, len(tensors), 64):
+            audit.update(tensors[s : s + 64])
+        rep = audit.compute()
+        seconds[name.strip() + " (feed + compute, no embeddings)"] = time.perf_counter() - t
+        dups = rep.duplicates
+        groups[name] = NearDuplicates.combine(len(images), dups["exact"], dups["near"], eg).groups
+        if not kw:
+            groups["  scan without embeddings"] = dups["exact"] + dups["near"]
+            scan_quality = rep.quality
+    flagged["dataeval_gpu scan defaults"] = set(scan_quality["why"])
     t = time.perf_counter()
     d = Duplicates().evaluate(images)
     seconds["dataeval_gpu 0.65 preset"] = time.perf_counter() - t
@@ -237,7 +248,7 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
 
     lint = Linter().evaluate(images)
     flagged["dataeval_gpu 0.65 preset"] = set(int(i) for i in lint.issues)
-    return groups, flagged, {"seconds": seconds, "quality": q}
+    return groups, flagged, {"seconds": seconds, "quality": q, "scan_quality": scan_quality}
 
 
 def dataeval065(images: list[np.ndarray]) -> tuple[dict, dict]:
@@ -332,6 +343,91 @@ def sweep(images: list[np.ndarray], emb: np.ndarray, entries: list[dict]) -> Non
                 )
 
 
+def flag_line(name: str, qo: Any, grey: list[bool]) -> str:
+    """One collection's flag rates: any issue, without the grey sources, per issue."""
+    n = len(grey)
+    g = np.asarray(grey, dtype=bool)
+    fl = qo.flagged
+    per = ", ".join(f"{k} {int(v.sum())}" for k, v in qo.flags.items() if v.any()) or "none"
+    return (
+        f"{name}: {n} images, {int(g.sum())} grey (share {qo.reference.get('grey_share', float('nan')):.2f}); "
+        f"flagged {int(fl.sum())} = {fl.mean():.1%}, w/o grey {int(fl[~g].sum())} = "
+        f"{fl[~g].mean() if (~g).any() else float('nan'):.1%}; {per}"
+    )
+
+
+#: the second collection (``--second``): real images of other Debian packages than the corpus's,
+#: at their native sizes, each collection evaluated as its own dataset.  Globs under the folder
+#: that holds the packages extracted with ``dpkg-deb -x PKG.deb x_PKG``
+SECOND = {
+    # photographs: Ubuntu's photo wallpapers (lomiri-wallpapers*), KDE Plasma's wallpapers (the
+    # largest light variant of each), scikit-learn's two sample photos
+    "photos B (lomiri, plasma, sklearn)": [
+        "x_lomiri-wallpapers*/usr/share/backgrounds/*.jpg",
+        "x_lomiri-wallpapers*/usr/share/backgrounds/*.png",
+        "x_plasma-workspace-wallpapers/usr/share/wallpapers/*/contents/images/LARGEST",
+        "SKLEARN",
+    ],
+    # dark, low-texture: Stellarium's deep-sky photographs (nebulae, galaxies; every 3rd file)
+    "dark B (stellarium nebulae)": ["x_stellarium-data/usr/share/stellarium/nebulae/default/*.png::3"],
+    # mixed sizes: every size variant and preview Plasma ships (240 px to 5120 px), the light and
+    # dark variants, the lomiri photos, and every 9th nebula (small)
+    "mixed sizes B": [
+        "x_plasma-workspace-wallpapers/usr/share/wallpapers/*/contents/images*/*.jpg",
+        "x_plasma-workspace-wallpapers/usr/share/wallpapers/*/contents/images*/*.png",
+        "x_plasma-workspace-wallpapers/usr/share/wallpapers/*/contents/screenshot.*",
+        "x_lomiri-wallpapers*/usr/share/backgrounds/*.jpg",
+        "x_stellarium-data/usr/share/stellarium/nebulae/default/*.png::9",
+    ],
+}
+
+
+def second_files(root: Path, patterns: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for pat in patterns:
+        if pat == "SKLEARN":
+            try:
+                import sklearn
+            except ImportError:
+                continue
+            out += sorted((Path(sklearn.__file__).parent / "datasets" / "images").glob("*.jpg"))
+            continue
+        step = 1
+        if "::" in pat:
+            pat, k = pat.split("::")
+            step = int(k)
+        if pat.endswith("/LARGEST"):
+            for d in sorted(root.glob(pat[: -len("/LARGEST")])):
+                files = [f for f in d.iterdir() if f.suffix.lower() in (".jpg", ".png")]
+                if files:
+                    out.append(max(files, key=lambda f: f.stat().st_size))
+            continue
+        out += sorted(root.glob(pat))[::step]
+    # Plasma ships many sizes as symlinks to one file: each file once
+    seen: set[Path] = set()
+    return [f for f in out if not (f.resolve() in seen or seen.add(f.resolve()))]  # type: ignore[func-returns-value]
+
+
+def second(root: Path) -> None:
+    """Flag rates of the quality issues on the second collection (clean images: few flags wanted)."""
+    print(f"\nSecond collection ({root}): each set evaluated as its own dataset, native sizes")
+    for name, patterns in SECOND.items():
+        files = second_files(root, patterns)
+        if not files:
+            print(f"  {name}: no files")
+            continue
+        imgs = []
+        for f in files:
+            with Image.open(f) as im:
+                imgs.append(np.ascontiguousarray(np.moveaxis(np.asarray(im.convert("RGB")), -1, 0)))
+        sides = [int(np.sqrt(i.shape[1] * i.shape[2])) for i in imgs]
+        qo = QualityIssues().evaluate(imgs)
+        print(f"  {flag_line(name, qo, [is_grey(i) for i in imgs])}; sides {min(sides)}-{max(sides)} px")
+        for i in np.nonzero(qo.flagged)[0].tolist():
+            where = f"{files[i].parent.parent.name}/{files[i].parent.name}/{files[i].name}"
+            print(f"      {where} ({imgs[i].shape[2]}x{imgs[i].shape[1]}): {'; '.join(qo.why(i))}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", type=Path, default=CACHE)
@@ -341,6 +437,12 @@ def main() -> None:
     ap.add_argument("--no-external", action="store_true")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--second",
+        type=Path,
+        default=None,
+        help="folder of extracted Debian packages (dpkg-deb -x) with the second collection (see second())",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -370,22 +472,30 @@ def main() -> None:
             print(f"{k}: failed ({v})")
     q = extra["quality"]
     grey_sources = {i for i, e in enumerate(entries) if e["role"] == "photo" and is_grey(images[i])}
-    wrong = {  # our flags on photos other than a grayscale flag on a grey original
-        i
-        for i, e in enumerate(entries)
-        if e["role"] == "photo"
-        and any(q.flags[k][i] and not (k == "grayscale" and i in grey_sources) for k in q.flags)
-    }
+
+    def wrong_flags(flags: dict) -> set[int]:  # flags on photos other than grayscale on a grey original
+        return {
+            i
+            for i, e in enumerate(entries)
+            if e["role"] == "photo"
+            and any(flags[k][i] and not (k == "grayscale" and i in grey_sources) for k in flags)
+        }
+
+    wrong = {"dataeval_gpu defaults": wrong_flags(q.flags), "dataeval_gpu scan defaults": wrong_flags(extra["scan_quality"]["flags"])}
     print(
-        f"{len(grey_sources)} of {n_roles['photo']} photos are grey pictures stored as RGB in their collection"
+        f"{len(grey_sources)} of {n_roles['photo']} photos are grey pictures stored as RGB in their collection "
+        f"(numpy: 99 % of the pixels with max - min channel <= 2), flagged grayscale by the defaults: "
+        f"{int(sum(q.flags['grayscale'][i] for i in grey_sources))}; share of grey images among the corpus's "
+        f"colour-stored images {q.reference.get('grey_share', float('nan')):.3f}"
     )
+    print("  grey sources: " + ", ".join(sorted(f"{entries[i]['collection']}/{entries[i]['file']}" for i in grey_sources)))
     print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
     print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
     print("\nOutliers (recall per planted kind; share of unmodified photos flagged)\n")
     print(
         outlier_table(
             {
-                k: outlier_scores(v, entries, grey_sources, wrong if k == "dataeval_gpu defaults" else None)
+                k: outlier_scores(v, entries, grey_sources, wrong.get(k))
                 for k, v in flagged.items()
             }
         )
@@ -393,7 +503,17 @@ def main() -> None:
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
     print("\nunmodified photos flagged per quality issue (defaults):")
     print("  " + ", ".join(f"{k} {int(q.flags[k][photos].sum())}" for k in q.flags))
+    print(
+        "  the same per collection, each evaluated as its own dataset (grey share; flagged any / "
+        "w/o grey sources; per issue):"
+    )
+    for coll in sorted({entries[i]["collection"] for i in photos}):
+        own = [i for i in photos if entries[i]["collection"] == coll]
+        qc = QualityIssues().evaluate({k: np.asarray(v)[own] for k, v in q.metrics.items()})
+        print("    " + flag_line(coll, qc, [i in grey_sources for i in own]))
     print("seconds:", {k: round(v, 1) for k, v in extra["seconds"].items()})
+    if args.second is not None:
+        second(args.second)
     if args.sweep:
         sweep(images, emb, entries)
     print(f"total {time.perf_counter() - t0:.0f} s")

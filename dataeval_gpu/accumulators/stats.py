@@ -21,9 +21,11 @@ from ..functional import registry
 from ..functional.hashing import near_kind
 from ..functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
 
-__all__ = ["ImageStatsAccumulator", "HASH_KEYS", "images_from_batch"]
+__all__ = ["ImageStatsAccumulator", "HASH_KEYS", "CROP_HASH_KEYS", "images_from_batch"]
 
 HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
+#: with ``crops``: the near hash of each image's central crops, ``(N, len(crops))``
+CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid")
 
 
 def images_from_batch(images: Any, indices: Sequence[int] | None = None) -> list[torch.Tensor]:
@@ -69,6 +71,9 @@ class ImageStatsAccumulator(Metric):
     hash, d4 : the near hash kept in the ``pchash`` state: ``"pchash"`` (default, DataEval
         0.65) or ``"dhash"``, and its rotation/flip-invariant form (:attr:`near_kind`).
     metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
+    crops : with ``hashes``, central fractions whose near hash is kept too (``pchash_crops``,
+        ``pchash_crops_valid``: ``(N, len(crops))``), as :class:`~dataeval_gpu.detectors.NearDuplicates`
+        hashes them (so that a crop of 5-10 % per side meets its original).
 
     Examples
     --------
@@ -93,9 +98,12 @@ class ImageStatsAccumulator(Metric):
         metrics: Sequence[str] | None = None,
         hash: str = "pchash",
         d4: bool = False,
+        crops: Sequence[float] = (),
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        if any(not 0.0 < float(f) < 1.0 for f in crops):
+            raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
         if metrics is not None:
             unknown = [m for m in metrics if m not in IMAGE_KEYS]
             if unknown:
@@ -107,14 +115,15 @@ class ImageStatsAccumulator(Metric):
         self.per_channel = per_channel
         self.hashes = hashes
         self.near_kind = near_kind(hash, d4)
+        self.crops = tuple(float(f) for f in crops) if hashes else ()
+        self.hash_keys = (HASH_KEYS + CROP_HASH_KEYS if self.crops else HASH_KEYS) if hashes else ()
         self._next_index = 0
         self.add_state("index", default=[], dist_reduce_fx="cat")
         if per_image:
             for key in self.metric_names:
                 self.add_state(key, default=[], dist_reduce_fx="cat")
-        if hashes:
-            for key in HASH_KEYS:
-                self.add_state(key, default=[], dist_reduce_fx="cat")
+        for key in self.hash_keys:
+            self.add_state(key, default=[], dist_reduce_fx="cat")
         if per_channel:
             self.add_state("ch_index", default=[], dist_reduce_fx="cat")
             self.add_state("ch_channel", default=[], dist_reduce_fx="cat")
@@ -174,10 +183,13 @@ class ImageStatsAccumulator(Metric):
         if self.hashes:
             from .hashes import hash_rows
 
-            hashed = hash_rows(imgs, self.near_kind)
+            hashed = hash_rows(imgs, self.near_kind, crops=self.crops)
             rows["xxhash"] = hashed["xxhash"].to(self.device)
             rows["pchash"] = hashed["near"].to(self.device)
             rows["pchash_valid"] = hashed["near_valid"].to(self.device)
+            if self.crops:
+                rows["pchash_crops"] = hashed["crops"].to(self.device)
+                rows["pchash_crops_valid"] = hashed["crops_valid"].to(self.device)
         if self.per_channel and ch is not None:
             rows["_row_image"] = ch["row_image"]
             rows["ch_channel"] = ch["row_channel"]
@@ -227,7 +239,7 @@ class ImageStatsAccumulator(Metric):
         index = index.to(torch.int64)
         sel = first_of_each(index)
         out["index"] = index[sel]
-        keys = (self.metric_names if self.per_image else ()) + (HASH_KEYS if self.hashes else ())
+        keys = (self.metric_names if self.per_image else ()) + self.hash_keys
         for key in keys:
             val = self._cat(getattr(self, key))
             if val is not None:

@@ -24,12 +24,15 @@ __all__ = ["DataAudit", "PRESETS", "resolve_preset"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
-#: named settings: ``"default"`` (best quality: scored quality issues, D4 hashes, embedding
-#: near duplicates when embeddings are on) and ``"dataeval-0.65"`` (DataEval 0.65's findings
-#: exactly: pchash at radius 0, no D4, no quality issues, no embedding duplicates)
+#: named settings: ``"default"`` (best quality: scored quality issues, D4 hashes at Hamming
+#: radius 2 with the hashes of each image's central 90 % / 80 % - as
+#: :class:`~dataeval_gpu.detectors.NearDuplicates` - embedding near duplicates when embeddings
+#: are on) and ``"dataeval-0.65"`` (DataEval 0.65's findings exactly: pchash at radius 0, no D4,
+#: no crops, no quality issues, no embedding duplicates).  The radius and the crops need the
+#: colour check of the quality metrics: without ``quality`` they fall back to 0 and none.
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"quality": True, "d4": True, "embedding_duplicates": True},
-    "dataeval-0.65": {"quality": False, "d4": False, "embedding_duplicates": False},
+    "default": {"quality": True, "d4": True, "embedding_duplicates": True, "near_radius": 2, "near_crops": (0.9, 0.8)},
+    "dataeval-0.65": {"quality": False, "d4": False, "embedding_duplicates": False, "near_radius": 0, "near_crops": ()},
 }
 _PRESET_ALIASES = {"0.65": "dataeval-0.65", "dataeval-0.65": "dataeval-0.65", "default": "default", None: "default"}
 
@@ -55,7 +58,12 @@ class DataAudit:
         embedding duplicates); ``"0.65"`` / ``"dataeval-0.65"``: DataEval 0.65's findings exactly
         (no quality issues, no D4, no embedding duplicates).  ``quality``, ``d4`` and
         ``embedding_duplicates`` given explicitly override the preset.
-    near_radius : Hamming radius for near duplicates (0 = DataEval 0.65's exact pchash match).
+    near_radius : Hamming radius for near duplicates (0 = DataEval 0.65's exact pchash match);
+        preset default (2 with the quality issues on, else 0).
+    near_crops : central fractions of each image also hashed, so that a crop of 5-10 % per side
+        meets its original (whole image against another's crops, as
+        :class:`~dataeval_gpu.detectors.NearDuplicates`); preset default ((0.9, 0.8) with the
+        quality issues on - the crop pairs go through their colour check - else none).
     hash : the near-duplicate hash, ``"pchash"`` (DataEval 0.65) or ``"dhash"``.
     d4 : use its rotation/flip-invariant form (finds mirrored / rotated copies); preset default.
     quality : score every image for the quality issues (dark, light, blurry, noisy, grayscale,
@@ -87,7 +95,7 @@ class DataAudit:
         linter_flags: ImageStat = ImageStat.ALL_PROPERTIES | ImageStat.ALL_VISUALS,
         outlier_method: str = "modzscore",
         outlier_threshold: float | None = None,
-        near_radius: int = 0,
+        near_radius: int | None = None,
         hash: str = "pchash",
         d4: bool | None = None,
         embeddings: bool = False,
@@ -98,6 +106,7 @@ class DataAudit:
         quality: bool | None = None,
         quality_thresholds: dict[str, float] | None = None,
         embedding_duplicates: bool | None = None,
+        near_crops: Sequence[float] | None = None,
     ) -> None:
         self.preset = resolve_preset(preset)
         chosen = PRESETS[self.preset]
@@ -116,7 +125,13 @@ class DataAudit:
         self.linter_flags = linter_flags
         self.outlier_method = outlier_method
         self.outlier_threshold = outlier_threshold
-        self.near_radius = int(near_radius)
+        # the preset's radius and crops rely on the colour check (quality metrics): without it, 0.65's
+        keep = self.quality and hashes
+        self.near_radius = int((chosen["near_radius"] if keep else 0) if near_radius is None else near_radius)
+        crops = (chosen["near_crops"] if keep else ()) if near_crops is None else near_crops
+        if any(not 0.0 < float(f) < 1.0 for f in crops):
+            raise InvalidArgumentError(f"near_crops must be central fractions in (0, 1), got {tuple(crops)!r}")
+        self.near_crops = tuple(float(f) for f in crops) if hashes else ()
         self.hash = near_kind(hash)  # raises for an unknown hash
         self.d4 = bool(d4)
         if not 0 <= self.near_radius <= 64:
@@ -152,6 +167,7 @@ class DataAudit:
             "outlier_method": self.outlier_method,
             "outlier_threshold": self.outlier_threshold,
             "near_radius": self.near_radius,
+            "near_crops": list(self.near_crops),
             "hash": self.hash,
             "d4": self.d4,
             "embeddings": self.embeddings,
@@ -231,7 +247,12 @@ class DataAudit:
         if self.quality:  # every registered metric, the quality group included
             metrics = list(IMAGE_KEYS)
         return ImageStatsAccumulator(
-            per_channel=self.channels, hashes=self.hashes, hash=self.hash, d4=self.d4, metrics=metrics
+            per_channel=self.channels,
+            hashes=self.hashes,
+            hash=self.hash,
+            d4=self.d4,
+            metrics=metrics,
+            crops=self.near_crops,
         ).to(device)
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
@@ -386,14 +407,21 @@ class DataAudit:
         self, res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]]
     ) -> list[list[int]]:
         """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
-        the centre rule (no chaining) on pairs within ``near_radius`` whose mean colour casts
+        the centre rule (no chaining) on pairs within ``near_radius`` (whole images, and a whole
+        image against another's central crops, ``near_crops``) whose mean colour casts
         (``chroma_rg``, ``chroma_bg``) agree, plain-background images only at distance 0.
         A group that lies inside one exact group is left to ``exact``."""
         from ..detectors.near_duplicates import hash_groups
 
         chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
         plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
-        groups = hash_groups(res["pchash"].cpu(), res["pchash_valid"].cpu(), [], self.near_radius, chroma, plain)
+        crops = []
+        # every row's crop hashes (rows restored from an index made without them have none)
+        if "pchash_crops" in res and res["pchash_crops"].shape[0] == len(index):
+            ch, cv = res["pchash_crops"].cpu().reshape(len(index), -1), res["pchash_crops_valid"].cpu()
+            cv = cv.reshape(len(index), -1)
+            crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
+        groups = hash_groups(res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain)
         in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
         out = []
         for g in groups:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..accumulators.hashes import centre_crop
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance, near_pairs
@@ -124,12 +125,6 @@ def embedding_groups(
         keep &= cos >= bar.clamp(max=LOCAL_CAP) - 1e-6
     src, dst = rows[keep].cpu().numpy(), idx[keep].cpu().numpy()
     return _centre_groups(n, src, dst)
-
-
-def _centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
-    h, w = t.shape[-2:]
-    dy, dx = round((1.0 - fraction) / 2.0 * h), round((1.0 - fraction) / 2.0 * w)
-    return t[..., dy : h - dy, dx : w - dx]
 
 
 #: a hash pair is kept when the mean chroma of the two images differs by at most this many
@@ -312,7 +307,7 @@ class NearDuplicates:
         if hashes.near is not None and hashes.near_valid is not None:
             crops = []
             for f in self.crops:
-                ch = self.crop_hasher.hashes([_centre_crop(t, f) for t in images])
+                ch = self.crop_hasher.hashes([centre_crop(t, f) for t in images])
                 crops.append((ch.near, ch.near_valid))
             near = hash_groups(
                 hashes.near,

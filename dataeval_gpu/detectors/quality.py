@@ -20,7 +20,8 @@ blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sh
 noisy              ``max(noise_robust, noise - 11)``      score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    (grey levels)                           noise; or Immerkær σ > 19.5: impulse noise)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
-                                                           on average: grey stored as RGB)
+                                                           on average: grey stored as RGB), and grey
+                                                           images a minority of the dataset
 low_information    ``8 - grey_entropy`` (bits)            score > 7.5 (entropy < 0.5 bit)
 jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
@@ -29,6 +30,13 @@ odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off t
 =================  ====================================  =========================================
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
+
+``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
+images are a minority of the dataset's images with three channels (share under
+:data:`GRAYSCALE_MAX_SHARE`, the same "unlike the typical image" rule as the median-based
+issues; ``reference={"grey_share": ...}`` gives a training set's share).  In a collection of
+scanned documents, X-rays or MNIST stored as RGB the grey images are the norm, and flagging
+every one of them says nothing; the score is reported either way.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 
-__all__ = ["DEFAULT_THRESHOLDS", "ISSUES", "QualityIssues", "QualityOutput", "issue_scores"]
+__all__ = ["DEFAULT_THRESHOLDS", "GRAYSCALE_MAX_SHARE", "ISSUES", "QualityIssues", "QualityOutput", "issue_scores"]
 
 #: the issues, in output order
 ISSUES = (
@@ -71,6 +79,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "odd_size": 3.0,
     "odd_aspect_ratio": 2.8,
 }
+#: ``grayscale`` is flagged only while the share of grey images (score above the threshold, among
+#: the images with three or more channels) is under this: grey must be the exception, not the rule
+GRAYSCALE_MAX_SHARE = 0.5
 #: absolute floor of ``dark``: highlights below this are dark in any dataset
 DARK_ABSOLUTE_P99 = 0.03
 #: second condition of ``light``: at least this share of pixels clipped white
@@ -172,6 +183,8 @@ class QualityOutput:
                     f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"
                     f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g})"
                 )
+            elif k == "grayscale":
+                line += f" (grey images are {self.reference.get('grey_share', float('nan')):.1%} of the dataset)"
             elif k in ("odd_size", "odd_aspect_ratio"):
                 key = "side" if k == "odd_size" else "aspect"
                 line += (
@@ -202,7 +215,8 @@ class QualityIssues:
         thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
         reference: dataset values for the relative issues (``grey_p99``, ``side``,
-            ``aspect`` medians), e.g. from a training set; default: from the evaluated images.
+            ``aspect`` medians, ``grey_share``: the share of grey images among those with three
+            channels), e.g. from a training set; default: from the evaluated images.
         working_side: working resolution of the sharpness metric.
         device: where the metrics are computed.
 
@@ -277,6 +291,13 @@ class QualityIssues:
                 f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED)
             elif k == "dark":
                 f = (s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)
+            elif k == "grayscale":
+                colour = m["channels"] >= 3
+                share = float(np.mean(s[colour] > t)) if colour.any() else 0.0
+                if self.reference is not None and "grey_share" in self.reference:
+                    share = float(self.reference["grey_share"])
+                ref["grey_share"] = share
+                f = (s > t) & (share < GRAYSCALE_MAX_SHARE)
             else:
                 f = s > t
             flags[k] = np.asarray(f, dtype=bool)

@@ -43,8 +43,10 @@ Definitions (sources and units in ``docs/quality.md``):
 * ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram.
 * ``blockiness`` - mean absolute grey step across the 8-px JPEG block borders divided by the
   mean step everywhere else (rows and columns together), in the same central window; about 1
-  for natural images, well above 1 for strong JPEG blocking.  1 when the window is smaller
-  than 64 px or flat.
+  for natural images, well above 1 for strong JPEG blocking.  The mean step elsewhere counts
+  as at least :data:`BLOCK_FLOOR` (half a grey level of 255): below that the steps are
+  quantisation, and smooth gradients (wallpapers, skies) whose faint 8-px steps would divide
+  by almost nothing score about 1, not 4.  1 when the window is smaller than 64 px or flat.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ _LUMA = (0.299, 0.587, 0.114)
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 _TINY = 1e-12
+#: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
+BLOCK_FLOOR = 0.5
 
 
 def scale01(x: torch.Tensor) -> torch.Tensor:
@@ -283,7 +287,7 @@ def _blockiness(g255: torch.Tensor) -> torch.Tensor:
         no += int((~border).sum())
     at = num / nb.clamp(min=1)
     off = den / no.clamp(min=1)
-    return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=_TINY), torch.ones_like(at))
+    return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))
 
 
 def _window_box(h: int, w: int, side: int = NOISE_WINDOW) -> tuple[int, int, int, int]:

@@ -44,7 +44,7 @@ MANIFEST = "manifest.json"
 LOCK = "write.lock"
 
 #: settings that decide what a stored row holds: an index built with other values cannot be mixed
-ROW_SETTINGS = ("metric_digest", "metrics", "hashes", "near_hash", "embedding_model")
+ROW_SETTINGS = ("metric_digest", "metrics", "hashes", "near_hash", "near_crops", "embedding_model")
 
 
 class IndexNotFoundError(DataEvalGPUError, FileNotFoundError):

@@ -44,6 +44,8 @@ def audit_settings(audit: Any) -> dict[str, Any]:
         "metrics": list(audit.make_accumulator("cpu").metric_names),
         "hashes": bool(audit.hashes),
         "near_hash": near_kind(audit.hash, audit.d4) if audit.hashes else None,
+        # the central crops hashed besides the whole image (None: none, as before they existed)
+        "near_crops": list(audit.near_crops) or None,
         "embedding_model": model,
     }
 

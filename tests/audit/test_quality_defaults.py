@@ -101,7 +101,22 @@ def test_explicit_settings_override_the_preset_and_bad_names_raise() -> None:
     assert (a.d4, a.quality, a.embedding_duplicates) == (True, True, False)
     b = DataAudit(quality=False, quality_thresholds={"blurry": 0.9})
     assert b.config()["quality"] is False and b.config()["preset"] == "default"
-    assert PRESETS["dataeval-0.65"] == {"quality": False, "d4": False, "embedding_duplicates": False}
+    assert PRESETS["dataeval-0.65"] == {
+        "quality": False,
+        "d4": False,
+        "embedding_duplicates": False,
+        "near_radius": 0,
+        "near_crops": (),
+    }
+    # the default radius and crops need the colour check (quality metrics): without it, 0.65's
+    assert (b.near_radius, b.near_crops) == (0, ())
+    c = DataAudit()
+    assert (c.near_radius, c.near_crops) == (2, (0.9, 0.8))
+    assert (DataAudit(preset="0.65").near_radius, DataAudit(preset="0.65").near_crops) == (0, ())
+    d = DataAudit(near_radius=5, near_crops=(0.7,), quality=False)
+    assert (d.near_radius, d.near_crops) == (5, (0.7,))
+    with pytest.raises(InvalidArgumentError, match="near_crops"):
+        DataAudit(near_crops=(1.2,))
     with pytest.raises(InvalidArgumentError, match="preset"):
         DataAudit(preset="0.7")
     with pytest.raises(InvalidArgumentError, match="unknown quality issue"):
@@ -161,3 +176,47 @@ def test_near_groups_drop_same_hash_pairs_whose_colours_differ() -> None:
     cast = default.stats
     assert cast["chroma_rg"][6] == pytest.approx(float(np.mean(red[0].astype(float) - red[1])), rel=1e-5)
     assert cast["chroma_bg"][7] == pytest.approx(cast["chroma_rg"][6], rel=1e-5)
+
+
+def _textures(n: int = 6, seed: int = 3) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        base = ndimage.gaussian_filter(rng.normal(128, 80, (3, 120, 160)), sigma=(0, 5, 5))
+        base += rng.normal(0, 25, (3, 1, 1))  # a colour cast per picture
+        out.append(np.clip(128 + (base - 128) * 3, 0, 255).astype(np.uint8))
+    return out
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_default_scan_hashes_central_crops_as_near_duplicates(compiled: bool, monkeypatch) -> None:
+    """The scan's default finds a 10 % (and 5 %) crop per side as NearDuplicates does: its crop
+    hashes are the near hashes of the central 90 % / 80 % views (the compiled CPU kernels and
+    the tensor path of the CUDA kernels, forced on the CPU, alike); 0.65's preset hashes none."""
+    import dataeval_gpu.functional.hashing as H
+    from dataeval_gpu.accumulators.hashes import centre_crop
+    from dataeval_gpu.detectors import NearDuplicates
+
+    imgs = _textures()
+    imgs.append(np.ascontiguousarray(imgs[0][:, 12:108, 16:144]))  # 6: 10 % crop per side of 0
+    imgs.append(np.ascontiguousarray(imgs[1][:, 6:114, 8:152]))  # 7: 5 % crop per side of 1
+    tens = [torch.from_numpy(i) for i in imgs]
+    # the reference: the tensor path's D4 pchash of each central view, computed here
+    want = [H.near_hash([centre_crop(t, f) for t in tens], "pchash_d4", device_type="cuda") for f in (0.9, 0.8)]
+    if not compiled:
+        monkeypatch.setattr(H._rcpu, "AVAILABLE", False)
+    audit = DataAudit()
+    _feed(audit, imgs)
+    res = audit._stats.compute()  # noqa: SLF001 - the accumulated crop hash rows
+    assert res["pchash_crops"].shape == (len(imgs), 2)
+    for k in range(2):
+        assert res["pchash_crops"][:, k].tolist() == want[k][0].tolist()
+        assert res["pchash_crops_valid"][:, k].tolist() == want[k][1].tolist()
+    rep = audit.compute()
+    assert [0, 6] in rep.duplicates["near"] and [1, 7] in rep.duplicates["near"]
+    assert rep.duplicates["near"] == NearDuplicates(embedding_threshold=None).evaluate(tens).hash
+    # 0.65's preset: no crop hashes, the crops are not found
+    old = DataAudit(preset="0.65")
+    _feed(old, imgs)
+    assert "pchash_crops" not in old._stats.compute()  # noqa: SLF001
+    assert [0, 6] not in old.compute().duplicates["near"]

@@ -93,6 +93,33 @@ def test_relative_dark_uses_the_reference() -> None:
     assert bool(bright.flags["dark"][0]) and not bool(dark_set.flags["dark"][0])
 
 
+def test_grayscale_is_flagged_only_where_grey_images_are_a_minority() -> None:
+    """A grey image stored as RGB is flagged among colour photos; in a collection where grey
+    images are half or more of the colour-stored ones (scans, X-rays, MNIST as RGB) none is,
+    and the score is reported either way; a reference share decides instead when given."""
+    rng = np.random.default_rng(5)
+    colour = [_photo(rng) for _ in range(6)]
+    grey = [np.repeat(_photo(rng)[:1], 3, axis=0) for _ in range(6)]
+    # independent check of what the images are: channels equal in the grey ones only
+    assert all(int(np.ptp(g.astype(int), axis=0).max()) == 0 for g in grey)
+    assert all(int(np.ptp(c.astype(int), axis=0).max()) > 50 for c in colour)
+    few = QualityIssues().evaluate(colour + grey[:2])  # 2 of 8 grey: flagged
+    assert few.flags["grayscale"].tolist() == [False] * 6 + [True] * 2
+    assert few.reference["grey_share"] == pytest.approx(0.25)
+    assert "grey images are 25.0% of the dataset" in few.why(6)[0]
+    many = QualityIssues().evaluate(colour[:2] + grey)  # 6 of 8 grey: the norm, none flagged
+    assert not many.flags["grayscale"].any() and many.reference["grey_share"] == pytest.approx(0.75)
+    np.testing.assert_allclose(many.scores["grayscale"][2:], 1.0)  # scores still there
+    half = QualityIssues().evaluate(colour[:3] + grey[:3])  # exactly half: not a minority
+    assert not half.flags["grayscale"].any()
+    ref = QualityIssues(reference={"grey_share": 0.01}).evaluate(colour[:2] + grey)
+    assert ref.flags["grayscale"].tolist() == [False] * 2 + [True] * 6
+    # one-channel images are not "grey stored as RGB" and do not count in the share: 1 of 3
+    one_channel = QualityIssues().evaluate([g[:1] for g in grey] + colour[:2] + grey[:1])
+    assert one_channel.flags["grayscale"].tolist() == [False] * 8 + [True]
+    assert one_channel.reference["grey_share"] == pytest.approx(1 / 3)
+
+
 def test_thresholds_override_and_validation() -> None:
     imgs, _ = _planted()
     strict = QualityIssues(thresholds={"noisy": 1000.0}, issues=["noisy", "blurry"]).evaluate(imgs)

@@ -77,7 +77,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         border = (np.arange(1, size) % 8) == 0
         num, nb = num + steps[border].sum(), nb + border.sum()
         den, no = den + steps[~border].sum(), no + (~border).sum()
-    out["blockiness"] = (num / nb) / (den / no) if nb and den > 0 else 1.0
+    out["blockiness"] = (num / nb) / max(den / no, 0.5) if nb and den > 0 else 1.0
     return out
 
 
@@ -131,6 +131,17 @@ def test_hand_checked_cases() -> None:
         assert float(m[key][1]) == 0.0, key
     assert float(m["grey_p50"][1]) == pytest.approx(77 / 255)
     assert float(m["blockiness"][1]) == 1.0  # flat: no steps anywhere
+
+
+def test_blockiness_floor_on_faint_steps() -> None:
+    # 64x64 grey: +4 levels at every 8-px column border, rows 0, 4, 8, ... one level brighter.
+    # Border steps: 7 columns x 4 and 7 rows x 1 -> mean 2.5.  Elsewhere: 56 column steps of 0
+    # and 24 of the 56 row steps are 1 -> mean 24 / 112 = 0.214, below the 0.5-level floor,
+    # so blockiness = 2.5 / 0.5 = 5 (without the floor it would be 11.7).
+    r, c = np.mgrid[0:64, 0:64]
+    g = (4 * (c // 8) + (r % 4 == 0)).astype(np.uint8)
+    m = quality_metrics([np.repeat(g[None], 3, axis=0)])
+    assert float(m["blockiness"][0]) == pytest.approx(5.0, rel=1e-6)
 
 
 def test_resolution_normalised_sharpness() -> None:

@@ -212,6 +212,10 @@ def test_other_settings_are_refused_with_what_differs(tmp_path: Path) -> None:
     index(data, tmp_path / "idx")
     with pytest.raises(IndexMismatchError, match="near_hash: index 'pchash_d4', this run 'pchash'"):
         index(data, tmp_path / "idx", d4=False)
+    # rows without the central crops' hashes (an index made before them, or near_crops=()) are not
+    # mixed with rows that have them
+    with pytest.raises(IndexMismatchError, match=r"near_crops: index \[0.9, 0.8\], this run None"):
+        index(data, tmp_path / "idx", near_crops=())
     manifest = tmp_path / "idx" / "manifest.json"
     doc = json.loads(manifest.read_text())
     doc["settings"]["metric_digest"] = "0" * 32

@@ -311,7 +311,7 @@ def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
-    hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box)
+    hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
     out = {k: v.numpy() for k, v in _levels_from_hist(torch.from_numpy(hist), torch.float32).items()}
     # torch's float32 sqrt (not always correctly rounded, and vectorised from 16 values on), on
     # (B,) tensors as the torch path takes it

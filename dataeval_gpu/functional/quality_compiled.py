@@ -245,9 +245,10 @@ def _select(bits, k, cnt):  # noqa: ANN001, ANN202 - numba kernel
 
 
 @njit
-def _blocky(g):  # noqa: ANN001, ANN202 - numba kernel
+def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
-    elsewhere (float32 steps, float64 means; 1 when both sides are under 64 px or flat)."""
+    elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
+    are under 64 px or flat)."""
     h, w = g.shape
     num = den = 0.0
     nb = no = 0
@@ -277,7 +278,7 @@ def _blocky(g):  # noqa: ANN001, ANN202 - numba kernel
                 den += t / w
                 no += 1
     off = den / max(no, 1)
-    return (num / max(nb, 1)) / off if nb > 0 and off > 1e-12 else 1.0
+    return (num / max(nb, 1)) / max(off, floor) if nb > 0 and off > 1e-12 else 1.0
 
 
 @njit
@@ -342,7 +343,7 @@ def _windows(n, m):  # noqa: ANN001, ANN202 - numba helper
 
 
 @njit
-def _measure(x, geometry, hist, sums, res):  # noqa: ANN001, ANN202
+def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
     """Every quality measurement of a ``(B, C, H, W)`` uint8 stack, image by image."""
     _, _, h, w = x.shape
     oh1, ow1, oh2, ow2, dy, dx, wh, ww = geometry
@@ -369,11 +370,15 @@ def _measure(x, geometry, hist, sums, res):  # noqa: ANN001, ANN202
             res[b, 4] = _noise(win, resp)
             med[0] = _select(resp.view(np.uint32), (resp.size - 1) // 2, cnt)
             res[b, 5] = med.view(np.float32)[0]
-        res[b, 6] = _blocky(win)
+        res[b, 6] = _blocky(win, block_floor)
 
 
 def measure_u8(
-    x: torch.Tensor, size1: tuple[int, int], size2: tuple[int, int], box: tuple[int, int, int, int]
+    x: torch.Tensor,
+    size1: tuple[int, int],
+    size2: tuple[int, int],
+    box: tuple[int, int, int, int],
+    block_floor: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every measurement of the quality metrics of a ``(B, C, H, W)`` uint8 CPU stack in one
     pass over each image's pixels: the grey image is never stored at full resolution.
@@ -382,7 +387,8 @@ def measure_u8(
     its own size for a copy), ``box``: the noise window ``(dy, dx, height, width)``.  Returns
     the grey-level counts ``(B, 256)``, the :data:`N_SUMS` colour sums ``(B, N_SUMS)`` (zeros
     below three channels) and ``(B, 7)`` float64: ``E0``, ``E1`` at ``size1``, the same at
-    ``size2``, the noise window's ``sum |g * N|`` and lower median, the blockiness.  Equal to
+    ``size2``, the noise window's ``sum |g * N|`` and lower median, the blockiness (its mean
+    step off the borders taken as at least ``block_floor``).  Equal to
     :func:`pixel_pass_u8`, :func:`area_down`, :func:`band_energy` and :func:`noise_u8` in turn
     (every grey value is 0 or a multiple of 2^-35 below 2, so the float64 area sums are exact in
     any order while a cell holds fewer than 2^17 pixels: short sides up to ~23,000 px).
@@ -392,7 +398,7 @@ def measure_u8(
     hist = np.empty((b, 256), np.int64)
     sums = np.zeros((b, N_SUMS), np.int64)
     res = np.zeros((b, 7), np.float64)
-    _measure(a, (*size1, *size2, *box), hist, sums, res)
+    _measure(a, (*size1, *size2, *box), float(block_floor), hist, sums, res)
     return hist, sums, res
 
 

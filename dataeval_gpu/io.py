@@ -9,7 +9,8 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
 
 * The format is taken from the file's first bytes, never from its name (a JPEG named
   ``.png`` is a JPEG; random bytes named ``.jpg`` fail as "unknown format").
-* JPEG / PNG / WebP: ``torchvision.io.decode_image`` with EXIF orientation applied;
+* JPEG / PNG / WebP: torchvision's decoder (the op ``torchvision.io.decode_image`` calls,
+  loaded without importing torchvision: :mod:`~dataeval_gpu.image_ops`) with EXIF orientation applied;
   channels as stored (grey 1, grey+alpha 2, RGB 3, RGBA 4; alpha is kept as a channel,
   never composited), 16-bit PNG stays uint16; a palette PNG is expanded to RGB, or to
   RGBA when it has a transparent colour; a CMYK JPEG is converted to RGB.
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import image_ops
 from .datasets import IMAGE_EXTENSIONS
 from .errors import InvalidArgumentError
 
@@ -190,12 +192,8 @@ def _unknown_format(data: bytes) -> str:
     return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
 
 
-def _tv_decode(t: torch.Tensor, mode: object) -> torch.Tensor:
-    from torchvision.io import decode_image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
-        return decode_image(t, mode=mode, apply_exif_orientation=True)  # type: ignore[arg-type]
+def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:
+    return image_ops.decode_image(t, mode, apply_exif_orientation=True)  # torchvision's op, no torchvision import
 
 
 def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> torch.Tensor:
@@ -203,8 +201,6 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
 
     ``suffix`` is ignored (kept for compatibility): the format comes from the bytes.
     """
-    from torchvision.io import ImageReadMode
-
     raw = data.numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data)
     if not raw:
         raise ValueError("empty file (0 bytes)")
@@ -212,13 +208,13 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     kind = _sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return _pil_decode(raw)
-    mode = ImageReadMode.UNCHANGED
+    mode = image_ops.UNCHANGED
     if kind == "png":
         palette, transparent = _png_palette(raw)
         if palette:  # UNCHANGED would give the palette indices
-            mode = ImageReadMode.RGB_ALPHA if transparent else ImageReadMode.RGB
+            mode = image_ops.RGB_ALPHA if transparent else image_ops.RGB
     elif kind == "jpeg" and header is not None and header.mode == "CMYK":
-        mode = ImageReadMode.RGB
+        mode = image_ops.RGB
     t = data if isinstance(data, torch.Tensor) else torch.frombuffer(bytearray(raw), dtype=torch.uint8)
     try:
         img = _tv_decode(t, mode)
@@ -230,7 +226,7 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     if img.ndim == 4:
         img = img[0]
     if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
-        img = _tv_decode(t, ImageReadMode.RGB)
+        img = _tv_decode(t, image_ops.RGB)
     return _chw_contiguous(img)
 
 

@@ -9,6 +9,8 @@ Sections (all by default; pick with --only):
   stats     imagestats(ALL_STATS) and channelstats(ALL_PIXELSTATS)
   dups      Duplicates().evaluate (xxhash + pchash groups)
   lint      Linter().evaluate (stats + outlier flags)
+  compare   (not by default; needs --compare DIR) `dataeval-gpu scan` of another checkout and of
+            this one alternated --compare-rounds times: wall, scan loop, ratio, CPU time, load
   schedule  (not by default) each file's CPU time, one thread, and the share of a perfectly
             shared load that a DataLoader's turn-by-turn hand-out of chunks and the scan's
             "idle worker takes the next chunk" reach with it on 2 workers
@@ -109,8 +111,6 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
       (the loop), the report's seconds, and the wall time from process start to exit.
     """
-    import subprocess
-    import tempfile
     from functools import partial
 
     from dataeval_gpu.audit.core import DataAudit
@@ -135,20 +135,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     del decoded
     decode_ips, analysis_ips = n / t_decode, n / t_an
     ideal = 1.0 / (1.0 / decode_ips + 1.0 / analysis_ips)
-    runs = []
-    for _ in range(max(1, scan_repeat)):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "dataeval_gpu.cli", "scan", folder, "--out", tmp, "--device", dev,
-                   "--limit", str(n), "--no-progress", "--quiet", "--checkpoint-every", "0"]  # fmt: skip
-            env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-            wall = time.perf_counter() - t0
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cfg = json.loads((Path(tmp) / "config.json").read_text())
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        runs.append((float(cfg["images_per_s"]), float(cfg["elapsed_s"]), float(cfg.get("report_s", 0.0)), wall, cpu))
+    runs = [_run_command(ROOT, folder, dev, n) for _ in range(max(1, scan_repeat))]
     scan_ips, scan_s, report_s, wall, cpu = max(runs)  # the run with the fastest scan loop
     out = {
         "workers": workers,
@@ -162,6 +149,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         "report_share": report_s / scan_s,
         "wall_s": wall,
         "wall_over_scan": wall / scan_s,
+        "outside_scan_s": wall - scan_s,  # start-up, detectors, writing, report, exit
         "command_cpu_s": cpu,
         "scan_runs": [{"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4]} for r in runs],
     }
@@ -170,11 +158,48 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         f"{analysis_ips:.1f} img/s, ideal {ideal:.1f} img/s; scan {scan_ips:.1f} img/s = "
         f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {scan_s:.2f} s, report "
         f"{report_s:.2f} s ({100 * report_s / scan_s:.0f} % of the scan), process start to exit {wall:.2f} s "
-        f"({wall / scan_s:.2f}x the scan), the command's CPU time {cpu:.2f} s (best of {len(runs)} runs: "
+        f"({wall / scan_s:.2f}x the scan; {wall - scan_s:.2f} s outside it), the command's CPU time {cpu:.2f} s "
+        f"(best of {len(runs)} runs: "
         + ", ".join(f"{r[0]:.0f}" for r in runs)
         + " img/s)",
         flush=True,
     )
+    return out
+
+
+def _run_command(repo: Path, folder: str, dev: str, n: int, extra: tuple[str, ...] = ()) -> tuple:
+    """One ``dataeval-gpu scan`` of ``repo``'s code in a fresh process (the command's own entry,
+    ``python -m dataeval_gpu.cli``): (scan images/s, scan loop s, report s, wall s, CPU s)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "dataeval_gpu.cli", "scan", folder, "--out", tmp, "--device", dev,
+               "--limit", str(n), "--no-progress", "--quiet", "--checkpoint-every", "0", *extra]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=repo, env=env, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cfg = json.loads((Path(tmp) / "config.json").read_text())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return float(cfg["images_per_s"]), float(cfg["elapsed_s"]), float(cfg.get("report_s", 0.0)), wall, cpu
+
+
+def bench_compare(other: Path, folder: str, dev: str, n: int, rounds: int, extra: tuple[str, ...]) -> dict:
+    """``dataeval-gpu scan`` of another checkout (e.g. main) and of this one, alternated
+    ``rounds`` times in the same conditions: wall, scan loop, their ratio, CPU time, load."""
+    out: dict = {"other": str(other), "rounds": []}
+    for r in range(rounds):
+        for name, repo in (("other", other), ("this", ROOT)):
+            load = os.getloadavg()[0]
+            ips, scan_s, report_s, wall, cpu = _run_command(repo, folder, dev, n, extra)
+            out["rounds"].append({"round": r + 1, "code": name, "load": load, "img_s": ips, "scan_s": scan_s,
+                                  "report_s": report_s, "wall_s": wall, "cpu_s": cpu})  # fmt: skip
+            print(f"round {r + 1} {name:<5} (load {load:.1f}): wall {wall:.2f} s, scan {scan_s:.2f} s "
+                  f"({ips:.1f} img/s), report {report_s:.2f} s, wall/scan {wall / scan_s:.2f}, "
+                  f"outside the scan {wall - scan_s:.2f} s, CPU {cpu:.1f} s", flush=True)  # fmt: skip
     return out
 
 
@@ -270,6 +295,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of the fast sections (dups), median")
     ap.add_argument("--scan-repeat", type=int, default=1, help="runs of `dataeval-gpu scan` (the fastest is kept)")
     ap.add_argument("--no-ref", action="store_true", help="ours only (e.g. on a GPU machine without dataeval)")
+    ap.add_argument("--compare", default=None, help="section 'compare': another checkout (e.g. /work/main)")
+    ap.add_argument("--compare-rounds", type=int, default=3, help="alternated runs of each side (default 3)")
+    ap.add_argument("--compare-args", default="", help="extra scan arguments, e.g. '--preset dataeval-0.65'")
     args = ap.parse_args()
     sections = set(args.only.split(","))
     warnings.simplefilter("ignore")
@@ -358,6 +386,10 @@ def main() -> int:
         ours_s = scan_rows["wall_s"] - scan_rows["report_s"]  # the whole command, less its plots
         row("scan end-to-end (files)", ours_s, n, rt, rn)
         extra["scan"] = scan_rows
+
+    if "compare" in sections and files and args.compare:
+        extra["compare"] = bench_compare(Path(args.compare), args.photos, dev, n, args.compare_rounds,
+                                         tuple(args.compare_args.split()))  # fmt: skip
 
     if "schedule" in sections and files:
         extra["schedule"] = bench_schedule(files[:n])

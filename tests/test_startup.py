@@ -123,3 +123,91 @@ def test_the_program_freezes_its_objects_before_exit_and_a_caller_keeps_its_coll
         print(main(), gc.get_freeze_count() > 1000)
     """
     assert _fresh(code).splitlines()[-2:] == ["2 0", "2 True"]
+
+
+def test_a_scan_imports_neither_torchmetrics_nor_torchvision(tmp_path: Path) -> None:
+    """The command's scan keeps its rows in the plain row store and decodes with torchvision's
+    image library loaded alone: torchmetrics (~3 s of CPU time with torchvision's models,
+    torch._dynamo, scipy.signal, matplotlib) and torchvision stay out of the process."""
+    code = """
+        import sys
+        import numpy as np
+        from PIL import Image
+        from dataeval_gpu.cli import main
+
+        d = sys.argv[1]
+        rng = np.random.default_rng(0)
+        for k in range(3):
+            Image.fromarray(rng.integers(0, 256, (40 + k, 50, 3), dtype=np.uint8)).save(f"{d}/in/{k}.jpg")
+        Image.fromarray(rng.integers(0, 256, (30, 20), dtype=np.uint8)).save(f"{d}/in/grey.png")
+        print(main(["scan", f"{d}/in", "--out", f"{d}/out", "--no-progress", "--quiet", "--workers", "1"]))
+        import pandas as pd
+        df = pd.read_csv(f"{d}/out/results.csv")
+        print(sorted(df["status"]), sorted(df["width"].astype(int)))
+    """
+    (tmp_path / "in").mkdir()
+    out = _fresh(textwrap.dedent(code) + PRINT_HEAVY, str(tmp_path)).splitlines()
+    status, rows, heavy = out[-3:]
+    assert status == "0" and rows == "['ok', 'ok', 'ok', 'ok'] [20, 50, 50, 50]"
+    assert "torchmetrics" not in heavy and "torchvision" not in heavy and "torch" in heavy
+
+
+def test_the_decoder_is_torchvisions_op_loaded_without_torchvision(tmp_path: Path) -> None:
+    """``image_ops.decode_image`` gives torchvision.io.decode_image's pixels (EXIF orientation
+    applied, palette / alpha modes) and loading it imports no torchvision."""
+    code = """
+        import io, sys
+        import numpy as np
+        import torch
+        from PIL import Image
+        from dataeval_gpu import image_ops
+
+        rng = np.random.default_rng(1)
+        blobs = []
+        im = Image.fromarray(rng.integers(0, 256, (23, 37, 3), dtype=np.uint8))
+        exif = im.getexif()
+        exif[0x0112] = 6  # rotated 90 degrees
+        buf = io.BytesIO(); im.save(buf, "JPEG", exif=exif); blobs.append((buf.getvalue(), image_ops.UNCHANGED))
+        buf = io.BytesIO(); im.convert("L").save(buf, "JPEG"); blobs.append((buf.getvalue(), image_ops.UNCHANGED))
+        buf = io.BytesIO(); im.convert("P").save(buf, "PNG"); blobs.append((buf.getvalue(), image_ops.RGB))
+        rgba = Image.fromarray(rng.integers(0, 256, (9, 11, 4), dtype=np.uint8))
+        buf = io.BytesIO(); rgba.save(buf, "PNG"); blobs.append((buf.getvalue(), image_ops.RGB_ALPHA))
+        ours = [image_ops.decode_image(torch.frombuffer(bytearray(b), dtype=torch.uint8), m) for b, m in blobs]
+        print("torchvision" in sys.modules, [tuple(t.shape) for t in ours])
+        from torchvision.io import ImageReadMode, decode_image
+        ref = [decode_image(torch.frombuffer(bytearray(b), dtype=torch.uint8), mode=ImageReadMode(m),
+                            apply_exif_orientation=True) for b, m in blobs]
+        print([bool(torch.equal(a, b)) for a, b in zip(ours, ref)])
+        print([ImageReadMode.UNCHANGED.value, ImageReadMode.RGB.value, ImageReadMode.RGB_ALPHA.value])
+    """
+    imported, same, modes = _fresh(code).splitlines()[-3:]
+    assert imported == "False [(3, 37, 23), (1, 23, 37), (3, 23, 37), (4, 9, 11)]"  # the JPEG turned upright
+    assert same == "[True, True, True, True]"
+    assert modes == "[0, 3, 4]"
+
+
+def test_the_program_flushes_its_output_and_exits_with_mains_status(tmp_path: Path) -> None:
+    """``python -m dataeval_gpu.cli`` ends with ``os._exit`` after main: the printed output
+    (a pipe: block-buffered) still arrives, and the status is main's."""
+    env_path = {"PYTHONPATH": str(ROOT)}
+    import os
+
+    env = {**os.environ, **env_path}
+    bad = subprocess.run([sys.executable, "-m", "dataeval_gpu.cli", "scan", "no/such/dir", "--out",
+                          str(tmp_path / "o")], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("dataeval-gpu: error: ") and bad.stdout == ""
+    helped = subprocess.run([sys.executable, "-m", "dataeval_gpu.cli", "--help"], capture_output=True, text=True,
+                            env=env, timeout=300)  # fmt: skip
+    assert helped.returncode == 0 and "scan" in helped.stdout and helped.stdout.endswith("\n")
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    for k in range(2):
+        Image.fromarray(np.full((20, 30 + k), 60 * k, np.uint8)).save(tmp_path / "in" / f"{k}.png")
+    ok = subprocess.run([sys.executable, "-m", "dataeval_gpu.cli", "scan", str(tmp_path / "in"), "--out",
+                         str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True, env=env,
+                        timeout=300)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.rstrip().splitlines()[-1].startswith("2 images in ")  # the last line arrived
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0 and (tmp_path / "out" / "results.csv").exists()

@@ -27,76 +27,11 @@ from ..functional.hashing import (
     CpuHasher,
     CpuPlan,
     compiled_ready,
-    near_hash,
     near_kind,
-    xxhash64,
 )
+from .hash_rows import centre_crop, hash_rows
 
 __all__ = ["HashAccumulator", "centre_crop", "hash_rows"]
-
-
-def centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
-    """The central ``fraction`` of a ``(..., H, W)`` image per side (a view): ``round((1 - fraction)
-    / 2 * side)`` pixels off each border.  The near-duplicate crop hashes
-    (:class:`~dataeval_gpu.detectors.NearDuplicates`, the scan's default) hash these views."""
-    h, w = t.shape[-2:]
-    dy, dx = round((1.0 - fraction) / 2.0 * h), round((1.0 - fraction) / 2.0 * w)
-    return t[..., dy : h - dy, dx : w - dx]
-
-
-def hash_rows(
-    images: list[torch.Tensor],
-    kind: str | None,
-    exact: bool = True,
-    sources: Sequence[Any] | None = None,
-    crops: Sequence[float] = (),
-) -> dict[str, torch.Tensor]:
-    """Hashes of one batch of validated ``(C, H, W)`` tensors on one device, at once.
-
-    Args:
-        images: the batch.
-        kind: the near hash (a ``NEAR_HASHES`` name) or None.
-        exact: also the xxhash of each image's bytes.
-        sources: what xxhash reads per image (default: the tensors).
-        crops: central fractions (:func:`centre_crop`) whose near hash is also computed
-            (needs ``kind``).
-
-    Returns:
-        ``{"xxhash", "near", "near_valid"}`` (those asked for), ``(B,)`` CPU tensors; with
-        ``crops`` also ``"crops"`` / ``"crops_valid"``, ``(B, len(crops))``: the near hash of
-        each image's central crops.
-    """
-    out = _hash_rows(images, kind, exact, sources)
-    if kind and crops:
-        # every crop of the batch in one submission (one pass of the thread pool)
-        part = _hash_rows([centre_crop(t, f) for f in crops for t in images], kind, False, None)
-        out["crops"] = part["near"].reshape(len(crops), len(images)).T.contiguous()
-        out["crops_valid"] = part["near_valid"].reshape(len(crops), len(images)).T.contiguous()
-    return out
-
-
-def _hash_rows(
-    images: list[torch.Tensor], kind: str | None, exact: bool, sources: Sequence[Any] | None
-) -> dict[str, torch.Tensor]:
-    sources = list(images) if sources is None else list(sources)
-    out: dict[str, torch.Tensor] = {}
-    on_cpu = all(t.device.type == "cpu" for t in images)
-    if on_cpu and compiled_ready():
-        hasher = CpuHasher(exact, CpuPlan(NEAR_HASHES[kind]) if kind else None, max_in_flight=len(images) + 1)
-        hasher.submit(sources, images)
-        xx, near, ok = hasher.result()
-    else:
-        xx = xxhash64(sources, device="cpu") if exact else None
-        near = ok = None
-        if kind:
-            near, ok = near_hash(images, kind)
-            near, ok = near.cpu(), ok.cpu()
-    if exact:
-        out["xxhash"] = xx  # type: ignore[assignment]
-    if kind:
-        out["near"] = near  # type: ignore[assignment]
-        out["near_valid"] = ok  # type: ignore[assignment]
-    return out
 
 
 class HashAccumulator(Metric):

@@ -1,8 +1,15 @@
 """Streaming per-image statistics: feed batches in any loop, get the one-shot results.
 
-Built on ``torchmetrics.Metric`` so ``.to(device)``, ``reset``, ``merge_state``,
-``state_dict`` and ``torch.distributed`` sync come for free; each row carries its dataset
-index, and :meth:`ImageStatsAccumulator.compute` returns rows sorted by index with each
+:class:`StatsRows` is the accumulator's logic; it runs on two bases with the same API:
+
+* :class:`ImageStatsRows` (a :class:`~dataeval_gpu.accumulators.rowstore.RowStore`): one
+  process, no torchmetrics import (``DataAudit`` and the file scan outside ``torch.distributed``);
+* :class:`ImageStatsAccumulator` (a ``torchmetrics.Metric``, defined in
+  :mod:`~dataeval_gpu.accumulators.stats_metric` and imported from here on first use), so that
+  ``.to(device)``, ``reset``, ``merge_state``, ``state_dict`` and ``torch.distributed`` sync
+  come from torchmetrics (DDP, Lightning).
+
+Each row carries its dataset index, and ``compute()`` returns rows sorted by index with each
 index once (a ``DistributedSampler`` that pads its last shard repeats indices: the repeat is
 dropped).
 """
@@ -13,15 +20,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torchmetrics import Metric
 
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional import registry
 from ..functional.hashing import near_kind
 from ..functional.stats import CHANNEL_KEYS, IMAGE_KEYS, image_statistics
+from .rowstore import RowStore
 
-__all__ = ["ImageStatsAccumulator", "HASH_KEYS", "CROP_HASH_KEYS", "images_from_batch"]
+__all__ = [  # noqa: F822 - ImageStatsAccumulator is lazy (module __getattr__)
+    "ImageStatsAccumulator",
+    "ImageStatsRows",
+    "StatsRows",
+    "HASH_KEYS",
+    "CROP_HASH_KEYS",
+    "images_from_batch",
+]
 
 HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
 #: with ``crops``: the near hash of each image's central crops, ``(N, len(crops))``
@@ -57,8 +71,10 @@ def first_of_each(keys: torch.Tensor) -> torch.Tensor:
     return order[keep]
 
 
-class ImageStatsAccumulator(Metric):
-    """Per-image statistics (and hashes, and per-channel statistics) over a stream of batches.
+class StatsRows:
+    """Per-image statistics (and hashes, and per-channel statistics) over a stream of batches:
+    the logic of :class:`ImageStatsRows` and :class:`ImageStatsAccumulator` (mixed into a base
+    that provides ``add_state``, ``device``, ``reset`` and the ``update`` / ``compute`` wrappers).
 
     Parameters
     ----------
@@ -67,23 +83,13 @@ class ImageStatsAccumulator(Metric):
     per_channel : keep the per-channel statistics (``CHANNEL_KEYS``).
     hashes : keep xxhash and a near hash of each image (xxhash reads the CPU bytes: a batch
         on the GPU is copied to the host once for it), computed by the hashing engine
-        (:func:`~dataeval_gpu.accumulators.hashes.hash_rows`).
+        (:func:`~dataeval_gpu.accumulators.hash_rows.hash_rows`).
     hash, d4 : the near hash kept in the ``pchash`` state: ``"pchash"`` (default, DataEval
         0.65) or ``"dhash"``, and its rotation/flip-invariant form (:attr:`near_kind`).
     metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
     crops : with ``hashes``, central fractions whose near hash is kept too (``pchash_crops``,
         ``pchash_crops_valid``: ``(N, len(crops))``), as :class:`~dataeval_gpu.detectors.NearDuplicates`
         hashes them (so that a crop of 5-10 % per side meets its original).
-
-    Examples
-    --------
-    >>> import torch
-    >>> acc = ImageStatsAccumulator()
-    >>> acc.update(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), indices=torch.tensor([5, 3]))
-    >>> acc.update([torch.full((1, 4, 6), 255, dtype=torch.uint8)], indices=torch.tensor([4]))
-    >>> res = acc.compute()
-    >>> res["index"].tolist(), res["width"].tolist(), res["mean"].tolist()
-    ([3, 4, 5], [8, 6, 8], [0.0, 1.0, 0.0])
     """
 
     full_state_update = False
@@ -181,7 +187,7 @@ class ImageStatsAccumulator(Metric):
             for key in self.metric_names:
                 rows[key] = st[key]
         if self.hashes:
-            from .hashes import hash_rows
+            from .hash_rows import hash_rows
 
             hashed = hash_rows(imgs, self.near_kind, crops=self.crops)
             rows["xxhash"] = hashed["xxhash"].to(self.device)
@@ -200,7 +206,7 @@ class ImageStatsAccumulator(Metric):
     def append_rows(self, idx: torch.Tensor, rows: dict[str, torch.Tensor]) -> None:
         """Store rows computed by :meth:`batch_rows` for the images with dataset indices ``idx``.
 
-        Goes through :meth:`update` (torchmetrics' wrapper drops the cached result and counts
+        Goes through :meth:`update` (the base's wrapper drops the cached result and counts
         the update), so a state computed first and stored after behaves as a plain update.
         """
         self.update(indices=idx, rows=rows)
@@ -255,3 +261,49 @@ class ImageStatsAccumulator(Metric):
                 for key in CHANNEL_KEYS:
                     out[f"ch_{key}"] = self._cat(getattr(self, f"ch_{key}"))[sel2]
         return out
+
+
+class ImageStatsRows(StatsRows, RowStore):
+    """:class:`StatsRows` in one process, without torchmetrics (see the module's docstring).
+
+    Examples
+    --------
+    >>> import torch
+    >>> acc = ImageStatsRows()
+    >>> acc.update(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), indices=torch.tensor([5, 3]))
+    >>> acc.update([torch.full((1, 4, 6), 255, dtype=torch.uint8)], indices=torch.tensor([4]))
+    >>> res = acc.compute()
+    >>> res["index"].tolist(), res["width"].tolist(), res["mean"].tolist()
+    ([3, 4, 5], [8, 6, 8], [0.0, 1.0, 0.0])
+    """
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments that made this store."""
+        return {
+            "per_image": self.per_image,
+            "per_channel": self.per_channel,
+            "hashes": self.hashes,
+            "metrics": list(self.metric_names),
+            "hash": self.near_kind,
+            "d4": False,  # near_kind already names the D4 form
+            "crops": list(self.crops),
+        }
+
+    def to_metric(self) -> Any:
+        """The same settings and rows as an :class:`ImageStatsAccumulator` (torchmetrics; for
+        ``torch.distributed``, whose ``compute`` gathers the rows of every rank)."""
+        from .stats_metric import ImageStatsAccumulator
+
+        metric = ImageStatsAccumulator(**self.settings()).to(self.device)
+        metric.merge_state(self.metric_state)
+        metric._update_count = self.update_count  # noqa: SLF001 - torchmetrics' counter, set as update would
+        return metric
+
+
+def __getattr__(name: str) -> Any:
+    """``ImageStatsAccumulator`` is imported (with torchmetrics) on first use."""
+    if name == "ImageStatsAccumulator":
+        from .stats_metric import ImageStatsAccumulator
+
+        return ImageStatsAccumulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

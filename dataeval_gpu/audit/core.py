@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.stats import ImageStatsAccumulator, images_from_batch
+from ..accumulators.rowstore import distributed_world
+from ..accumulators.stats import ImageStatsRows, images_from_batch
 from ..batching import resolve_device
 from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
@@ -145,7 +146,7 @@ class DataAudit:
         self.paths: dict[int, str] = {}
         self.class_names: list[str] = []
         self._next_index = 0
-        self._stats: ImageStatsAccumulator | None = None
+        self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
         if self.device is not None:
             self._init_accumulators(self.device)
@@ -240,20 +241,27 @@ class DataAudit:
             self._init_accumulators(imgs[0].device if self.device is None else self.device)
         return self._stats.device  # type: ignore[union-attr]
 
-    def make_accumulator(self, device: str | torch.device = "cpu") -> ImageStatsAccumulator:
+    def make_accumulator(self, device: str | torch.device = "cpu") -> Any:
         """A new, empty statistics accumulator with this audit's settings (for measuring elsewhere,
-        e.g. in a DataLoader worker; its rows go to :meth:`append_rows`)."""
+        e.g. in a DataLoader worker; its rows go to :meth:`append_rows`).
+
+        One process: an :class:`~dataeval_gpu.accumulators.stats.ImageStatsRows` (no
+        torchmetrics import: start-up); under an initialised ``torch.distributed`` group the
+        torchmetrics :class:`~dataeval_gpu.accumulators.stats.ImageStatsAccumulator`, whose
+        ``compute`` gathers every rank's rows.
+        """
         metrics = None
         if self.quality:  # every registered metric, the quality group included
             metrics = list(IMAGE_KEYS)
-        return ImageStatsAccumulator(
+        acc = ImageStatsRows(
             per_channel=self.channels,
             hashes=self.hashes,
             hash=self.hash,
             d4=self.d4,
             metrics=metrics,
             crops=self.near_crops,
-        ).to(device)
+        )
+        return (acc.to_metric() if distributed_world() > 1 else acc).to(device)
 
     def batch_rows(self, imgs: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], Any]:
         """The rows of validated images on this audit's device (nothing stored yet)."""
@@ -345,7 +353,7 @@ class DataAudit:
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
-        res = self._stats.compute()  # torchmetrics gathers the tensor states across ranks
+        res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()
@@ -454,6 +462,8 @@ class DataAudit:
             self.class_names = self.class_names or list(names)
         if self._stats is None:  # a rank that saw no data still takes part in the sync
             self._init_accumulators(self.device or torch.device("cpu"))
+        elif isinstance(self._stats, ImageStatsRows):  # made before the group was initialised
+            self._stats = self._stats.to_metric()
 
     def _cluster(self, index: np.ndarray) -> dict[str, Any]:
         from ..detectors.clusterer import Clusterer

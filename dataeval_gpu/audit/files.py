@@ -263,6 +263,15 @@ def _batches(dataset: Any, chunks: list[list[int]], n_workers: int, in_workers: 
     return iter(loader)
 
 
+def _started(batches: Iterator[Any], on_started: Callable[[], Any] | None) -> Iterator[Any]:
+    """``batches``, calling ``on_started`` once the first one is back: the workers are forked by
+    then (the command line imports what it needs after the scan meanwhile, in a thread)."""
+    for k, batch in enumerate(batches):
+        if k == 0 and on_started is not None:
+            on_started()
+        yield batch
+
+
 def _numpy_rows(dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBatch:
     """A worker's batch with its rows as numpy arrays: they cross the process boundary as plain
     bytes (a torch tensor would go through a shared-memory segment of its own)."""
@@ -296,6 +305,7 @@ def scan_files(
     measure_in_workers: bool | None = None,
     audit: Any = None,
     thumbnails: bool = True,
+    on_started: Callable[[], Any] | None = None,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
@@ -319,6 +329,7 @@ def scan_files(
         measured pixels, so that the HTML report does not decode those files again.
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
+    on_started : called once when the first batch is back (the workers are forked and busy).
 
     ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
     ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).
@@ -349,7 +360,7 @@ def scan_files(
     thumbs = _Thumbnails()
     t0 = time.perf_counter()
     chunks = [list(range(s, min(s + chunk, len(files)))) for s in range(start, len(files), chunk)]
-    loader = _batches(dataset, chunks, n_workers, in_workers)
+    loader = _started(_batches(dataset, chunks, n_workers, in_workers), on_started)
     with progress_bar(total=len(files), desc="scan", enable=progress) as bar:
         bar.update(start)
         for batch in loader:

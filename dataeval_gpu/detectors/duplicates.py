@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.hashes import HashAccumulator
 from ..batching import iter_batches, resolve_device
 from ..errors import InvalidArgumentError
 from ..functional.hashing import cross_pairs, equal_groups, hex_to_hash, near_kind, radius_groups
@@ -201,6 +200,8 @@ class Duplicates:
         """Hash every image of ``images`` (anything :func:`~dataeval_gpu.batching.iter_batches`
         accepts) through the hashing engine (:class:`~dataeval_gpu.accumulators.hashes.HashAccumulator`):
         the xxhash when ``find_exact``, the near hash when ``find_near``."""
+        from ..accumulators.hashes import HashAccumulator  # torchmetrics: imported when used (start-up)
+
         if not (self.find_exact or self.find_near):
             return ImageHashes(xxhash=None, near=None, near_valid=None, kind=self.kind)
         acc = HashAccumulator(

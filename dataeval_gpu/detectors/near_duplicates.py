@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.hashes import centre_crop
+from ..accumulators.hash_rows import centre_crop
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance, near_pairs

@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.hashes import HashAccumulator
-from ..accumulators.stats import ImageStatsAccumulator
 from ..batching import iter_batches, resolve_device
 from ..flags import METRIC_FLAGS, ImageStat, to_distinct, verify_supported
 from ..functional import registry
@@ -88,6 +86,9 @@ def compute_stats(
     The hashes (``xxhash``, ``pchash``, ``pchash_valid``) come from the streaming hashing
     engine (:class:`~dataeval_gpu.accumulators.hashes.HashAccumulator`), fed the same batches.
     """
+    from ..accumulators.hashes import HashAccumulator  # torchmetrics: imported when used (start-up)
+    from ..accumulators.stats import ImageStatsAccumulator
+
     dev = resolve_device(device)
     want_stats = per_image or per_channel or not hashes
     acc = (

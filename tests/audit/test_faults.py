@@ -138,20 +138,20 @@ def test_one_image_that_never_fits_fails_alone_in_a_scan(
     it as failed (with the allocator's reason) and measures the others."""
     from PIL import Image
 
-    from dataeval_gpu.accumulators.stats import ImageStatsAccumulator
+    from dataeval_gpu.accumulators.stats import StatsRows  # the logic of both accumulators
 
     d = tmp_path / "in"
     d.mkdir()
     for k, side in enumerate((20, 300, 24)):
         Image.fromarray(np.full((side, side), 40 * k + 1, np.uint8)).save(d / f"img{k}.png")
-    measure = ImageStatsAccumulator.batch_rows
+    measure = StatsRows.batch_rows
 
-    def small_memory(self: ImageStatsAccumulator, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def small_memory(self: StatsRows, imgs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         if any(t.shape[-1] * t.shape[-2] > 200 * 200 for t in imgs):
             _real_cpu_oom()
         return measure(self, imgs)
 
-    monkeypatch.setattr(ImageStatsAccumulator, "batch_rows", small_memory)
+    monkeypatch.setattr(StatsRows, "batch_rows", small_memory)
     out = tmp_path / "out"
     assert main(["scan", str(d), "--out", str(out), "--workers", "0", *SCAN_FLAGS]) == 0
     df = pd.read_csv(out / "results.csv")

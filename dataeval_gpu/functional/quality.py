@@ -56,6 +56,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -172,12 +173,19 @@ def _blur5(g: torch.Tensor) -> torch.Tensor:
     return sum(w[k] * p[..., k : k + n, :] for k in range(5))
 
 
-def _working(g: torch.Tensor, side: int) -> torch.Tensor:
-    h, w = g.shape[-2:]
+def _working_size(h: int, w: int, side: int) -> tuple[int, int]:
+    """Size of the working image of an ``h x w`` image: the short side at most ``side``."""
     short = min(h, w)
     if short <= side:
+        return h, w
+    return max(1, round(h * side / short)), max(1, round(w * side / short))
+
+
+def _working(g: torch.Tensor, side: int) -> torch.Tensor:
+    h, w = g.shape[-2:]
+    size = _working_size(h, w, side)
+    if size == (h, w):
         return g
-    size = (max(1, round(h * side / short)), max(1, round(w * side / short)))
     if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
         parts = [quality_compiled.area_down(g[i, 0], *size) for i in range(g.shape[0])]
         return torch.stack(parts).unsqueeze(1)
@@ -196,10 +204,11 @@ def _sharpness(g: torch.Tensor, side: int) -> tuple[torch.Tensor, torch.Tensor]:
     e0 = _band_energy(w)
     if min(w.shape[-2:]) < 2:
         return torch.zeros_like(e0), torch.sqrt(e0)
-    d = F.avg_pool2d(w, 2)
-    e1 = _band_energy(d)
-    ratio = torch.where(e1 > _TINY, torch.sqrt(e0 / e1.clamp(min=_TINY)), torch.zeros_like(e0))
-    return ratio, torch.sqrt(e0)
+    return _ratio(e0, _band_energy(F.avg_pool2d(w, 2))), torch.sqrt(e0)
+
+
+def _ratio(e0: torch.Tensor, e1: torch.Tensor) -> torch.Tensor:
+    return torch.where(e1 > _TINY, torch.sqrt(e0 / e1.clamp(min=_TINY)), torch.zeros_like(e0))
 
 
 def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,54 +290,58 @@ def _blockiness(g255: torch.Tensor) -> torch.Tensor:
     return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))
 
 
+def _window_box(h: int, w: int, side: int = NOISE_WINDOW) -> tuple[int, int, int, int]:
+    """``(dy, dx, height, width)`` of the central ``side x side`` window (offsets on the 8-px JPEG grid)."""
+    return max(0, (h - side) // 2) // 8 * 8, max(0, (w - side) // 2) // 8 * 8, min(h, side), min(w, side)
+
+
 def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
     """The central ``side x side`` window at native resolution (offsets on the 8-px JPEG grid)."""
-    h, w = g.shape[-2:]
-    dy = max(0, (h - side) // 2) // 8 * 8
-    dx = max(0, (w - side) // 2) // 8 * 8
-    return g[..., dy : dy + min(h, side), dx : dx + min(w, side)]
+    dy, dx, wh, ww = _window_box(*g.shape[-2:], side)
+    return g[..., dy : dy + wh, dx : dx + ww]
 
 
-def _full_res_u8(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Grey image, colour, chroma and level metrics of a uint8 CPU stack by the compiled
-    one-pass kernel (:mod:`~dataeval_gpu.functional.quality_compiled`), float32 like the
-    torch path; the colour sums are exact integers."""
+def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
+    """Every metric of a uint8 CPU stack by the compiled one-pass kernel
+    (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`), float32 like the torch
+    path: the colour sums and level counts are exact integers, the area downscales exact sums,
+    the band energies and the noise those of the float32 grey image in float64.  The per-image
+    arithmetic after the kernel is the torch path's, elementwise in numpy (the same IEEE
+    operations, without torch's per-call cost)."""
     b, c, h, w = x.shape
-    greys, hists, sums = [], [], []
-    for i in range(b):
-        gi, hi, si = quality_compiled.pixel_pass_u8(x[i])
-        greys.append(gi)
-        hists.append(hi)
-        sums.append(si)
-    out = _levels_from_hist(torch.stack(hists), torch.float32)
-    out["grey"] = torch.stack(greys)
+    size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
+    box = _window_box(h, w)
+    hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    out = {k: v.numpy() for k, v in _levels_from_hist(torch.from_numpy(hist), torch.float32).items()}
+    # torch's float32 sqrt (not always correctly rounded, and vectorised from 16 values on), on
+    # (B,) tensors as the torch path takes it
+    e = torch.from_numpy(res[:, :4].astype(np.float32))
+    out["detail"] = torch.sqrt(e[:, 0]).numpy()
+    for j, key, size in ((0, "norm_sharpness", size1), (2, "coarse_sharpness", size2)):
+        e0, e1 = e[:, j], e[:, j + 1]
+        ratio = torch.sqrt(e0 / e1.clamp(min=_TINY)).numpy()
+        ok = (e1.numpy() > np.float32(_TINY)) & (min(size) >= 2)
+        out[key] = np.where(ok, ratio, np.float32(0.0))
+    wh, ww = box[2:]
+    z = np.zeros(b, np.float32)
+    if min(wh, ww) < 3:
+        out["noise"] = out["noise_robust"] = z
+    else:
+        out["noise"] = (res[:, 4] / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
+        out["noise_robust"] = (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32)
+    out["blockiness"] = res[:, 6].astype(np.float32)
     if c < 3:
-        z = torch.zeros(b, dtype=torch.float32)
         out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
-        return out
-    s = torch.stack(sums).to(torch.float64) / float(h * w)  # means of the integer terms
-    m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
-    var_rg = (s[:, 1] - m_rg**2).clamp(min=0.0)
-    var_yb = (s[:, 3] / 4.0 - m_yb**2).clamp(min=0.0)
-    colour = torch.sqrt(var_rg + var_yb) + 0.3 * torch.sqrt(m_rg**2 + m_yb**2)
-    out["colourfulness"] = colour.to(torch.float32)
-    out["channel_spread"] = (s[:, 5] / 255.0).to(torch.float32)
-    out["chroma_rg"], out["chroma_bg"] = m_rg.to(torch.float32), s[:, 4].to(torch.float32)
-    return out
-
-
-def _noise_u8(win: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_noise` of a float32 CPU window stack by the compiled kernel (same values; the
-    sum in float64, the median by selection)."""
-    b, _, h, w = win.shape
-    if min(h, w) < 3:
-        z = torch.zeros(b, dtype=win.dtype)
-        return z, z
-    res = [quality_compiled.noise_u8(win[i, 0]) for i in range(b)]
-    total = torch.tensor([r[0] for r in res], dtype=torch.float64)
-    med = torch.tensor([r[1] for r in res], dtype=torch.float64)
-    mean_est = total / ((h - 2) * (w - 2)) * math.sqrt(math.pi / 2.0) / 6.0
-    return mean_est.to(win.dtype), (med / (6.0 * _MAD_GAUSS)).to(win.dtype)
+    else:
+        s = sums.astype(np.float64) / float(h * w)  # means of the integer terms
+        m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
+        var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
+        var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
+        colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
+        out["colourfulness"] = colour.astype(np.float32)
+        out["channel_spread"] = (s[:, 5] / 255.0).astype(np.float32)
+        out["chroma_rg"], out["chroma_bg"] = m_rg.astype(np.float32), s[:, 4].astype(np.float32)
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
 
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:
@@ -342,20 +355,16 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
-        out = _full_res_u8(x)
-        g = out.pop("grey")
-    else:
-        xs = scale01(x)
-        g = grey_image(xs)
-        out = {}
-        out["colourfulness"], out["channel_spread"] = _colour(xs)
-        out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
-        out.update(_levels(g, x))
+        out = _compiled_u8(x, working_side)
+        return {k: out[k] for k in QUALITY_KEYS}
+    xs = scale01(x)
+    g = grey_image(xs)
+    out = {}
+    out["colourfulness"], out["channel_spread"] = _colour(xs)
+    out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
+    out.update(_levels(g, x))
     win = _window(g) * 255.0
-    if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
-        out["noise"], out["noise_robust"] = _noise_u8(win)
-    else:
-        out["noise"], out["noise_robust"] = _noise(win)
+    out["noise"], out["noise_robust"] = _noise(win)
     out["norm_sharpness"], out["detail"] = _sharpness(g, working_side)
     out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)

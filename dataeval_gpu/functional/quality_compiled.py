@@ -34,7 +34,7 @@ import torch
 
 from .stats_compiled import AVAILABLE, njit
 
-__all__ = ["N_SUMS", "area_down", "band_energy", "noise_u8", "pixel_pass_u8", "ready"]
+__all__ = ["N_SUMS", "area_down", "band_energy", "measure_u8", "noise_u8", "pixel_pass_u8", "ready"]
 
 #: the sums of :func:`pixel_pass_u8`: R-G, (R-G)², R+G-2B, (R+G-2B)², B-G, max-min
 N_SUMS = 6
@@ -42,50 +42,66 @@ _READY: bool | None = None
 
 
 @njit
-def _pass3(x, grey, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
-    _, h, w = x.shape
+def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
+    """One row of a colour image: float32 grey into ``out``, its levels into ``hist``, the
+    integer colour sums into ``sums`` (three loops: each vectorises on its own)."""
+    w = out.shape[0]
     w0, w1, w2 = np.float32(0.299), np.float32(0.587), np.float32(0.114)
-    k = np.float32(255.0)
-    lev = np.empty(w, np.int32)
-    for i in range(h):
-        rr, gg, bb, out = x[0, i], x[1, i], x[2, i], grey[i]
-        s_rg = s_yb = s_bg = s_sp = np.int32(0)  # |row sums| <= 510 w fit int32
-        s_rg2 = s_yb2 = np.int64(0)  # the squares do not
-        for j in range(w):  # no histogram in this loop: it vectorises
-            r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
-            out[j] = (np.float32(r) / k) * w0 + (np.float32(g) / k) * w1 + (np.float32(b) / k) * w2
-            t = 299 * r + 587 * g + 114 * b + 500
-            q = t // 1000
-            # round half to even: a tie (remainder 500 before the +500) rounded up to an odd level
-            lev[j] = q - ((t - 1000 * q == 0) & ((q & 1) == 1))
-            rg = r - g
-            yb = r + g - 2 * b
-            s_rg += rg
-            s_rg2 += np.int64(rg * rg)
-            s_yb += yb
-            s_yb2 += np.int64(yb * yb)
-            s_bg += b - g
-            s_sp += max(r, g, b) - min(r, g, b)
-        for j in range(w):
-            hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
-        sums[0] += s_rg
-        sums[1] += s_rg2
-        sums[2] += s_yb
-        sums[3] += s_yb2
-        sums[4] += s_bg
-        sums[5] += s_sp
+    k = 1.0 / 255.0  # float32(v * (1/255 in float64)) == float32(v) / float32(255) for all 256 bytes
+    for j in range(w):
+        r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
+        out[j] = np.float32(r * k) * w0 + np.float32(g * k) * w1 + np.float32(b * k) * w2  # no division
+        t = 299 * r + 587 * g + 114 * b + 500
+        q = t // 1000
+        # round half to even: a tie (remainder 500 before the +500) rounded up to an odd level
+        lev[j] = q - ((t - 1000 * q == 0) & ((q & 1) == 1))
+    s_rg = s_yb = s_bg = s_sp = np.int32(0)  # |row sums| <= 510 w fit int32
+    s_rg2 = s_yb2 = np.int64(0)  # the squares do not
+    for j in range(w):
+        r, g, b = np.int32(rr[j]), np.int32(gg[j]), np.int32(bb[j])
+        rg = r - g
+        yb = r + g - 2 * b
+        s_rg += rg
+        s_rg2 += np.int64(rg * rg)
+        s_yb += yb
+        s_yb2 += np.int64(yb * yb)
+        s_bg += b - g
+        hi = r if r > g else g  # not max(r, g, b): that keeps the loop scalar
+        hi = hi if hi > b else b
+        lo = r if r < g else g
+        lo = lo if lo < b else b
+        s_sp += hi - lo
+    for j in range(w):
+        hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
+    sums[0] += s_rg
+    sums[1] += s_rg2
+    sums[2] += s_yb
+    sums[3] += s_yb2
+    sums[4] += s_bg
+    sums[5] += s_sp
+
+
+@njit
+def _row1(row, out, hist):  # noqa: ANN001, ANN202 - numba kernel
+    """One row of a one-channel image: float32 grey ``v / 255`` and the level counts."""
+    k = 1.0 / 255.0  # as in _row3: the same float32 as v / 255
+    for j in range(out.shape[0]):
+        v = row[j]
+        out[j] = np.float32(v * k)
+        hist[j & 3, v] += 1
+
+
+@njit
+def _pass3(x, grey, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
+    lev = np.empty(x.shape[2], np.int32)
+    for i in range(x.shape[1]):
+        _row3(x[0, i], x[1, i], x[2, i], grey[i], lev, hist, sums)
 
 
 @njit
 def _pass1(x, grey, hist):  # noqa: ANN001, ANN202 - numba kernel
-    _, h, w = x.shape
-    k = np.float32(255.0)
-    for i in range(h):
-        row, out = x[0, i], grey[i]
-        for j in range(w):
-            v = row[j]
-            out[j] = np.float32(v) / k
-            hist[j & 3, v] += 1
+    for i in range(x.shape[1]):
+        _row1(x[0, i], grey[i], hist)
 
 
 @njit
@@ -175,6 +191,217 @@ def _noise(g, resp):  # noqa: ANN001, ANN202 - numba kernel
     return total
 
 
+@njit
+def _avg2(g, out):  # noqa: ANN001, ANN202 - numba kernel
+    """torch's ``avg_pool2d(g, 2)`` on float32: ``(((0 + a) + b) + c) + d) / 4``, row by row."""
+    q = np.float32(4.0)
+    for i in range(out.shape[0]):
+        a, b, o = g[2 * i], g[2 * i + 1], out[i]
+        for j in range(out.shape[1]):
+            s = np.float32(0.0)
+            s += a[2 * j]
+            s += a[2 * j + 1]
+            s += b[2 * j]
+            s += b[2 * j + 1]
+            o[j] = s / q
+
+
+@njit
+def _bands(g, tmp, d, tmp_d):  # noqa: ANN001, ANN202 - numba kernel
+    """Band energies ``E0`` of ``g`` and ``E1`` of its 2x2 mean (0 when a side is under 2 px)."""
+    e0 = _band(g, tmp) / g.size
+    if min(g.shape) < 2:
+        return e0, 0.0
+    _avg2(g, d)
+    return e0, _band(d, tmp_d) / d.size
+
+
+@njit
+def _digit(bits, top, k, shift, width, cnt):  # noqa: ANN001, ANN202 - numba kernel
+    """Among the values whose bits above ``shift + width`` are ``top`` (all values when
+    ``top`` < 0), the digit ``(v >> shift) & (2^width - 1)`` of the ``k``-th smallest, and ``k`` left."""
+    mask = (1 << width) - 1
+    cnt[: mask + 1] = 0
+    for u in bits:
+        v = np.int64(u)
+        if top < 0 or (v >> (shift + width)) == top:
+            cnt[(v >> shift) & mask] += 1
+    d = 0
+    while k >= cnt[d]:
+        k -= cnt[d]
+        d += 1
+    return d, k
+
+
+@njit
+def _select(bits, k, cnt):  # noqa: ANN001, ANN202 - numba kernel
+    """The ``k``-th smallest (from 0) of non-negative float32 values given as their bit
+    patterns (ordered like the values), digit by digit: bits 31..20, 19..8, 7..0, each a
+    counting pass (``cnt``: 4096 counters) over the values that match the digits so far."""
+    d1, k = _digit(bits, -1, k, 20, 12, cnt)
+    d2, k = _digit(bits, d1, k, 8, 12, cnt)
+    d3, k = _digit(bits, (d1 << 12) | d2, k, 0, 8, cnt)
+    return (d1 << 20) | (d2 << 8) | d3
+
+
+@njit
+def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
+    """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
+    elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
+    are under 64 px or flat)."""
+    h, w = g.shape
+    num = den = 0.0
+    nb = no = 0
+    if w >= 64:
+        col = np.zeros(w - 1)
+        for i in range(h):
+            row = g[i]
+            for j in range(w - 1):
+                col[j] += abs(row[j + 1] - row[j])
+        for j in range(w - 1):
+            if (j + 1) % 8 == 0:
+                num += col[j] / h
+                nb += 1
+            else:
+                den += col[j] / h
+                no += 1
+    if h >= 64:
+        for i in range(h - 1):
+            a, b = g[i], g[i + 1]
+            t = 0.0
+            for j in range(w):
+                t += abs(b[j] - a[j])
+            if (i + 1) % 8 == 0:
+                num += t / w
+                nb += 1
+            else:
+                den += t / w
+                no += 1
+    off = den / max(no, 1)
+    return (num / max(nb, 1)) / max(off, floor) if nb > 0 and off > 1e-12 else 1.0
+
+
+@njit
+def _area_feed(row, k, out, rows, cols, acc, lo):  # noqa: ANN001, ANN202 - numba kernel
+    """Feed grey row ``k`` to the area downscale into ``out``: ``rows`` / ``cols`` hold each
+    output row's / column's input window ``[start, stop)``; a row is added to the (at most
+    two) open output rows whose window holds it, in float64 (``acc``: two rows of sums), and
+    an output row is written when its window is complete.  ``out`` as wide as ``row``: a copy."""
+    oh, ow = out.shape
+    w = row.shape[0]
+    if ow == w:
+        out[k, :] = row
+        return
+    i = lo[0]
+    while i < oh and rows[0, i] <= k:
+        a = acc[i & 1]
+        for j in range(w):
+            a[j] += row[j]
+        i += 1
+    while lo[0] < oh and rows[1, lo[0]] == k + 1:
+        i = lo[0]
+        a, o, n = acc[i & 1], out[i], rows[1, i] - rows[0, i]
+        for jo in range(ow):
+            t = 0.0
+            for c in range(cols[0, jo], cols[1, jo]):
+                t += a[c]
+            o[jo] = t / ((cols[1, jo] - cols[0, jo]) * n)
+        a[:] = 0.0
+        lo[0] += 1
+
+
+@njit
+def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, dy, dx):  # noqa: ANN001, ANN202, PLR0913
+    """One pass over an image's rows: grey row, levels, colour sums, both area downscales, window."""
+    c, h, _ = x.shape
+    lo = np.zeros(2, np.int64)
+    acc1[:] = 0.0
+    acc2[:] = 0.0
+    wh, ww = win.shape
+    k255 = np.float32(255.0)
+    for k in range(h):
+        if c >= 3:
+            _row3(x[0, k], x[1, k], x[2, k], buf, lev, hist, sums)
+        else:
+            _row1(x[0, k], buf, hist)
+        _area_feed(buf, k, g1, rows1, cols1, acc1, lo[0:1])
+        _area_feed(buf, k, g2, rows2, cols2, acc2, lo[1:2])
+        if dy <= k < dy + wh:
+            o = win[k - dy]
+            for j in range(ww):
+                o[j] = buf[dx + j] * k255
+
+
+@njit
+def _windows(n, m):  # noqa: ANN001, ANN202 - numba helper
+    """``(2, m)`` input windows ``[floor(i n / m), ceil((i + 1) n / m))`` of ``m`` output cells."""
+    out = np.empty((2, m), np.int64)
+    for i in range(m):
+        out[0, i] = (i * n) // m
+        out[1, i] = ((i + 1) * n + m - 1) // m
+    return out
+
+
+@njit
+def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
+    """Every quality measurement of a ``(B, C, H, W)`` uint8 stack, image by image."""
+    _, _, h, w = x.shape
+    oh1, ow1, oh2, ow2, dy, dx, wh, ww = geometry
+    rows1, cols1, rows2, cols2 = _windows(h, oh1), _windows(w, ow1), _windows(h, oh2), _windows(w, ow2)
+    g1, g2 = np.empty((oh1, ow1), np.float32), np.empty((oh2, ow2), np.float32)
+    d1 = np.empty((oh1 // 2, ow1 // 2), np.float32)
+    d2 = np.empty((oh2 // 2, ow2 // 2), np.float32)
+    acc1, acc2 = np.empty((2, w)), np.empty((2, w))
+    win = np.empty((wh, ww), np.float32)
+    resp = np.empty(max(wh - 2, 0) * max(ww - 2, 0), np.float32)
+    cnt = np.empty(1 << 12, np.int64)
+    med = np.empty(1, np.uint32)
+    buf, lev = np.empty(w, np.float32), np.empty(w, np.int32)
+    t1, t2, td1, td2 = np.empty_like(g1), np.empty_like(g2), np.empty_like(d1), np.empty_like(d2)
+    h4 = np.empty((4, 256), np.int64)
+    for b in range(x.shape[0]):
+        h4[:] = 0
+        _image(x[b], h4, sums[b], buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, dy, dx)
+        for v in range(256):
+            hist[b, v] = h4[0, v] + h4[1, v] + h4[2, v] + h4[3, v]
+        res[b, 0], res[b, 1] = _bands(g1, t1, d1, td1)
+        res[b, 2], res[b, 3] = _bands(g2, t2, d2, td2)
+        if resp.size:
+            res[b, 4] = _noise(win, resp)
+            med[0] = _select(resp.view(np.uint32), (resp.size - 1) // 2, cnt)
+            res[b, 5] = med.view(np.float32)[0]
+        res[b, 6] = _blocky(win, block_floor)
+
+
+def measure_u8(
+    x: torch.Tensor,
+    size1: tuple[int, int],
+    size2: tuple[int, int],
+    box: tuple[int, int, int, int],
+    block_floor: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every measurement of the quality metrics of a ``(B, C, H, W)`` uint8 CPU stack in one
+    pass over each image's pixels: the grey image is never stored at full resolution.
+
+    ``size1`` / ``size2``: the two working resolutions (area downscales of the grey image;
+    its own size for a copy), ``box``: the noise window ``(dy, dx, height, width)``.  Returns
+    the grey-level counts ``(B, 256)``, the :data:`N_SUMS` colour sums ``(B, N_SUMS)`` (zeros
+    below three channels) and ``(B, 7)`` float64: ``E0``, ``E1`` at ``size1``, the same at
+    ``size2``, the noise window's ``sum |g * N|`` and lower median, the blockiness (its mean
+    step off the borders taken as at least ``block_floor``).  Equal to
+    :func:`pixel_pass_u8`, :func:`area_down`, :func:`band_energy` and :func:`noise_u8` in turn
+    (every grey value is 0 or a multiple of 2^-35 below 2, so the float64 area sums are exact in
+    any order while a cell holds fewer than 2^17 pixels: short sides up to ~23,000 px).
+    """
+    a = x.numpy()
+    b = a.shape[0]
+    hist = np.empty((b, 256), np.int64)
+    sums = np.zeros((b, N_SUMS), np.int64)
+    res = np.zeros((b, 7), np.float64)
+    _measure(a, (*size1, *size2, *box), float(block_floor), hist, sums, res)
+    return hist, sums, res
+
+
 def pixel_pass_u8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One ``(C, H, W)`` uint8 CPU image (any strides) -> grey ``(1, H, W)`` float32,
     the 256-level grey histogram ``(256,)`` int64 and the :data:`N_SUMS` int64 sums
@@ -228,13 +455,12 @@ def ready() -> bool:
         return False
     if _READY is None:
         try:
+            # the 8-bit path's kernel, for a contiguous stack and a CHW view of HWC (the other
+            # kernels, used by the float path and the tests, load on their first call)
             x = torch.full((3, 5, 6), 7, dtype=torch.uint8)
-            pixel_pass_u8(x)
-            pixel_pass_u8(x[:1])
-            pixel_pass_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1))  # a CHW view of HWC
-            noise_u8(torch.ones(5, 6))
-            band_energy(torch.ones(2, 6))
-            area_down(torch.ones(5, 6), 2, 3)
+            box = (0, 0, 5, 6)
+            measure_u8(x[None], (5, 6), (2, 3), box)
+            measure_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1)[None], (5, 6), (2, 3), box)
             _READY = True
         except Exception as exc:  # pragma: no cover - depends on the platform's numba
             warnings.warn(

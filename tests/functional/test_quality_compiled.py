@@ -98,3 +98,79 @@ def test_compiled_path_equals_torch_path(
     for key in QUALITY_KEYS:
         assert fast[key].dtype == slow[key].dtype == torch.float32
         np.testing.assert_allclose(fast[key].numpy(), slow[key].numpy(), rtol=2e-5, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "shape,layout",
+    [
+        ((3, 707, 1280), "chw"),
+        ((3, 300, 255), "hwc"),
+        ((1, 130, 97), "chw"),
+        ((4, 64, 80), "chw"),
+        ((2, 5, 7), "chw"),
+    ],
+)
+def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layout: str) -> None:
+    """measure_u8 (no full-resolution grey image) gives the same bits as the separate kernels:
+    the pixel pass, the area downscales, the band energies of the image and its 2x2 mean
+    (torch's avg_pool2d), and the noise window's sum and median."""
+    rng = np.random.default_rng(shape[1])
+    img = torch.from_numpy(_photo_like(rng, *shape))
+    if layout == "hwc":
+        img = img.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    c, h, w = shape
+    sizes = [quality._working_size(h, w, s) for s in (256, 64)]
+    box = quality._window_box(h, w, 96)
+    hist, sums, res = quality_compiled.measure_u8(img[None], sizes[0], sizes[1], box)
+    grey, want_hist, want_sums = quality_compiled.pixel_pass_u8(img)
+    np.testing.assert_array_equal(hist[0], want_hist.numpy())
+    np.testing.assert_array_equal(sums[0], want_sums.numpy() if c >= 3 else np.zeros(6, np.int64))
+    for k, size in enumerate(sizes):
+        work = grey[0] if size == (h, w) else quality_compiled.area_down(grey[0], *size)
+        assert res[0, 2 * k] == quality_compiled.band_energy(work)
+        if min(size) >= 2:
+            half = F.avg_pool2d(work[None, None], 2)[0, 0]
+            assert res[0, 2 * k + 1] == quality_compiled.band_energy(half)
+    dy, dx, wh, ww = box
+    win = grey[0, dy : dy + wh, dx : dx + ww] * 255.0
+    if min(wh, ww) >= 3:
+        assert (res[0, 4], res[0, 5]) == quality_compiled.noise_u8(win)
+    want_block = float(quality._blockiness(win.double()[None, None])[0])
+    assert res[0, 6] == pytest.approx(want_block, rel=1e-12)
+
+
+def test_grey_of_every_colour_equals_the_torch_path() -> None:
+    """The kernel's float32 grey (no division: ``float32(v * (1/255))``) equals the torch path's
+    ``(v / 255) * weight`` sums for all 2^24 colours, and ``v / 255`` for every grey byte."""
+    r, g, b = np.meshgrid(np.arange(256), np.arange(256), np.arange(256), indexing="ij")
+    img = torch.from_numpy(
+        np.stack([r.ravel(), g.ravel(), b.ravel()]).astype(np.uint8).reshape(3, 4096, 4096)
+    )
+    grey, _, _ = quality_compiled.pixel_pass_u8(img)
+    ref = quality.grey_image(quality.scale01(img[None]))[0]
+    assert torch.equal(grey, ref)
+    one = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 256)
+    assert torch.equal(quality_compiled.pixel_pass_u8(one)[0], one.to(torch.float32) / 255.0)
+
+
+@pytest.mark.parametrize("kind", ["flat", "two_levels", "photo"])
+def test_noise_median_by_radix_selection_equals_a_sort(kind: str) -> None:
+    """The window's median response (digit-by-digit selection over the float32 bit patterns)
+    is the lower middle value of the sorted responses, ties and zeros included."""
+    rng = np.random.default_rng(3)
+    if kind == "flat":
+        img = np.full((3, 90, 100), 77, np.uint8)
+    elif kind == "two_levels":
+        img = np.where(rng.random((3, 90, 100)) < 0.7, 10, 200).astype(np.uint8)
+    else:
+        img = _photo_like(rng, 3, 90, 100)
+    x = torch.from_numpy(img)
+    _, _, res = quality_compiled.measure_u8(x[None], (90, 100), (64, 71), (0, 0, 90, 100))
+    grey, _, _ = quality_compiled.pixel_pass_u8(x)
+    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    g = grey[0].numpy() * np.float32(255.0)
+    resp = np.abs(sum(n[i, j] * g[i : i + 88, j : j + 98] for i in range(3) for j in range(3)))
+    srt = np.sort(resp.ravel())
+    assert res[0, 5] == srt[(srt.size - 1) // 2]
+    if kind == "flat":
+        assert res[0, 4] == res[0, 5] == 0.0

@@ -173,7 +173,10 @@ def outlier_scores(
         if e["role"] == "outlier":
             rec[e["kind"]].append(i in flagged)
     main = [k for k in OUTLIER_KINDS if k not in ("tiny", "strip")]
-    wrong = [(i in false_set) if false_set is not None else (i in flagged and i not in grey_sources) for i in photos]
+    wrong = [
+        (i in false_set) if false_set is not None else (i in flagged and i not in grey_sources)
+        for i in photos
+    ]
     hits = sum(x for v in rec.values() for x in v)
     return {
         "recall": {k: float(np.mean(v)) for k, v in rec.items()},
@@ -205,8 +208,18 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     eg = embedding_groups(emb, args.threshold)
     seconds["embedding duplicate search"] = time.perf_counter() - t
     t = time.perf_counter()
-    # the cache is keyed by the metric set and the noise window (both changed the values)
-    metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}.pt"
+    # the cache is keyed by the metric set, the noise window and the source of the quality
+    # modules (a changed constant or kernel measures anew)
+    import hashlib
+    import inspect
+
+    from dataeval_gpu.functional import quality as quality_mod
+    from dataeval_gpu.functional import quality_compiled
+
+    src = hashlib.sha256(
+        "".join(inspect.getsource(m) for m in (quality_mod, quality_compiled)).encode()
+    ).hexdigest()[:12]
+    metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}_{src}.pt"
     qi = QualityIssues()
     if metrics_path.exists():
         metrics = torch.load(metrics_path)
@@ -299,11 +312,24 @@ def dup_table(results: dict[str, dict]) -> str:
 
 
 def outlier_table(results: dict[str, dict]) -> str:
-    head = ["tool", "overall", *OUTLIER_KINDS, "photos flagged", "w/o grey sources", "false flags", "precision", "strict prec."]
+    head = [
+        "tool",
+        "overall",
+        *OUTLIER_KINDS,
+        "photos flagged",
+        "w/o grey sources",
+        "false flags",
+        "precision",
+        "strict prec.",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in results.items():
         cells = [name, f"{r['overall']:.2f}", *(f"{r['recall'][k]:.2f}" for k in OUTLIER_KINDS)]
-        cells += [f"{r['photos_flagged']:.3f}", f"{r['photos_flagged_wo_grey']:.3f}", f"{r['false_flags']:.3f}"]
+        cells += [
+            f"{r['photos_flagged']:.3f}",
+            f"{r['photos_flagged_wo_grey']:.3f}",
+            f"{r['false_flags']:.3f}",
+        ]
         cells += [f"{r['precision']:.3f}", f"{r['precision_strict']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -481,24 +507,25 @@ def main() -> None:
             and any(flags[k][i] and not (k == "grayscale" and i in grey_sources) for k in flags)
         }
 
-    wrong = {"dataeval_gpu defaults": wrong_flags(q.flags), "dataeval_gpu scan defaults": wrong_flags(extra["scan_quality"]["flags"])}
+    wrong = {
+        "dataeval_gpu defaults": wrong_flags(q.flags),
+        "dataeval_gpu scan defaults": wrong_flags(extra["scan_quality"]["flags"]),
+    }
     print(
         f"{len(grey_sources)} of {n_roles['photo']} photos are grey pictures stored as RGB in their collection "
         f"(numpy: 99 % of the pixels with max - min channel <= 2), flagged grayscale by the defaults: "
         f"{int(sum(q.flags['grayscale'][i] for i in grey_sources))}; share of grey images among the corpus's "
         f"colour-stored images {q.reference.get('grey_share', float('nan')):.3f}"
     )
-    print("  grey sources: " + ", ".join(sorted(f"{entries[i]['collection']}/{entries[i]['file']}" for i in grey_sources)))
+    print(
+        "  grey sources: "
+        + ", ".join(sorted(f"{entries[i]['collection']}/{entries[i]['file']}" for i in grey_sources))
+    )
     print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
     print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
     print("\nOutliers (recall per planted kind; share of unmodified photos flagged)\n")
     print(
-        outlier_table(
-            {
-                k: outlier_scores(v, entries, grey_sources, wrong.get(k))
-                for k, v in flagged.items()
-            }
-        )
+        outlier_table({k: outlier_scores(v, entries, grey_sources, wrong.get(k)) for k, v in flagged.items()})
     )
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
     print("\nunmodified photos flagged per quality issue (defaults):")

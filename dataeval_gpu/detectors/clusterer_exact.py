@@ -35,13 +35,11 @@ import numba
 import numpy as np
 
 from ..functional.linkage import (
-    TILE_COLS,
-    TILE_ROWS,
-    DistanceTiles,
     ExactLinkage,
     duplicate_groups_exact,
     exact_distances,
 )
+from ..parallel import executor, worker_count
 from .clusterer_tree import GUARD, ClusterTree
 
 __all__ = ["ClusterTree", "exact_clusterer_results"]
@@ -119,27 +117,68 @@ def _chain(top, cid, level, kind, left, right, size, leaf_start, leaves, n):  # 
     return pts, lev
 
 
+#: rows and columns of a level-minima tile (512 × 1024 float32 = 2 MB, in the core's cache
+#: when the compiled kernel reads it)
+LEVEL_ROWS = 512
+LEVEL_COLS = 1024
+
+
 @numba.njit(cache=True, nogil=True)
-def _tile_levels(g, la, lb, top, tol2):  # pragma: no cover - compiled
-    """Per level, the tile's smallest value (level of an entry: the later of its row's and
-    column's levels), and the entries within ``tol2`` of their level's minimum."""
+def _level_tile(g, sa, sb, la, lb, ia, ib, mins, thr, ci, cj, cl, cv, nbuf):  # pragma: no cover - compiled
+    """Merge the tile ``-2 g + sa[i] + sb[j]`` (float32; level of an entry: the later of its
+    row's and column's levels) into the running per-level minima ``mins`` and append (row,
+    column, level, value) of every entry within ``thr`` of its level's running minimum."""
     r, c = g.shape
-    mins = np.full(top, np.inf)
+    two = np.float32(-2.0)
     for i in range(r):
+        li = la[i]
+        s = sa[i]
         for j in range(c):
-            lv = max(la[i], lb[j])
-            v = g[i, j]
-            if v < mins[lv]:
+            lv = max(li, lb[j])
+            v = (g[i, j] * two + s) + sb[j]
+            m = mins[lv]
+            if v < m:
                 mins[lv] = v
-    ci = []
-    cj = []
-    for i in range(r):
-        for j in range(c):
-            lv = max(la[i], lb[j])
-            if g[i, j] <= mins[lv] + tol2[i]:
-                ci.append(i)
-                cj.append(j)
-    return mins, np.array(ci, dtype=np.int64), np.array(cj, dtype=np.int64)
+                m = v
+            if v <= m + thr:
+                ci[nbuf] = ia[i]
+                cj[nbuf] = ib[j]
+                cl[nbuf] = lv
+                cv[nbuf] = v
+                nbuf += 1
+    return nbuf
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact_levels(ci, cj, cl, cv, nbuf, bound):  # pragma: no cover - compiled
+    """Keep the buffered entries with ``value <= bound[level]``."""
+    k = 0
+    for t in range(nbuf):
+        if cv[t] <= bound[cl[t]]:
+            ci[k] = ci[t]
+            cj[k] = cj[t]
+            cl[k] = cl[t]
+            cv[k] = cv[t]
+            k += 1
+    return k
+
+
+class LevelTiles:
+    """The rows of ``x`` centred, in float32, with the rounding bound of their tiles: shared by
+    every level-minima search of one run."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        xc = x - x.mean(axis=0)
+        sq = np.einsum("ij,ij->i", xc, xc)
+        self.x32 = xc.astype(np.float32)
+        self.sq32 = np.einsum("ij,ij->i", self.x32, self.x32)
+        sqmax = float(sq.max()) if sq.size else 0.0
+        # a tile value is within 8 (P + 16) eps32 (|a|² + max |b|²) of the squared distance;
+        # twice the largest bound keeps every pair that can be its level's exact minimum
+        self.thr = np.float32(
+            2 * 8.0 * (x.shape[1] + 16) * float(np.finfo(np.float32).eps) * 2 * sqmax + 1e-30
+        )
 
 
 def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,46 +196,73 @@ def _levels_of(tree: ClusterTree, top: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _level_minima(x: np.ndarray, tree: ClusterTree, node_a: int, node_b: int, n_levels: int) -> np.ndarray:
+def _level_minima(
+    lt: LevelTiles, tree: ClusterTree, node_a: int, node_b: int, n_levels: int, mm=np.matmul
+) -> np.ndarray:
     """0.65's cluster distance at each level 0..n_levels-1: the smallest pdist between the two
-    clusters' points at that level (float32)."""
+    clusters' points at that level (float32).
+
+    One pass of float32 tiles over the two clusters (compiled: per-level running minima and
+    the entries within rounding of them), then exact distances of the candidates within
+    rounding of the smallest value at their level or below (the prefix minimum is what 0.65's
+    values come to)."""
     pa, la = _levels_of(tree, node_a)
     pb, lb = _levels_of(tree, node_b)
     oa, ob = np.argsort(la, kind="stable"), np.argsort(lb, kind="stable")
     pa, la, pb, lb = pa[oa], la[oa], pb[ob], lb[ob]
-    sub = np.concatenate([pa, pb])
-    t = DistanceTiles(x[sub])
-    ia = np.arange(pa.size)
-    ib = pa.size + np.arange(pb.size)
+    xa, xb = lt.x32[pa], lt.x32[pb]
+    sa, sb = lt.sq32[pa], lt.sq32[pb]
     top = int(max(la.max(), lb.max())) + 1
-    best_v = np.full(top, np.inf)
-    cand: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for s in range(0, ia.size, TILE_ROWS):
-        r = ia[s : s + TILE_ROWS]
-        tol2 = 2 * t.tol32(r)
-        for c0 in range(0, ib.size, TILE_COLS):
-            cc = ib[c0 : c0 + TILE_COLS]
-            g = t.d2_32(r, cc)
-            lr, lc = la[r], lb[cc - pa.size]
-            mins, li, lj = _tile_levels(g, lr, lc, top, tol2)
-            np.minimum(best_v, mins, out=best_v)
-            cand.append((np.maximum(lr[li], lc[lj]), g[li, lj], r[li], cc[lj]))
-    # exact pdist values of every pair within rounding of its level's minimum
-    lv = np.concatenate([c[0] for c in cand])
-    gv = np.concatenate([c[1] for c in cand])
-    ri = np.concatenate([c[2] for c in cand])
-    cj = np.concatenate([c[3] for c in cand])
-    keep = gv <= best_v[lv] + 2 * t.tol32(ri)
-    lv, ri, cj = lv[keep], ri[keep], cj[keep]
-    d = exact_distances(x, sub[ri], sub[cj])
+    mins = np.full(top, np.inf, dtype=np.float32)
+    tile = LEVEL_ROWS * LEVEL_COLS
+    cap = 4 * tile
+    ci = np.empty(cap, np.int64)
+    cj = np.empty(cap, np.int64)
+    cl = np.empty(cap, np.int64)
+    cv = np.empty(cap, np.float32)
+    nbuf = 0
+    for s in range(0, pa.size, LEVEL_ROWS):
+        e = min(pa.size, s + LEVEL_ROWS)
+        for c0 in range(0, pb.size, LEVEL_COLS):
+            c1 = min(pb.size, c0 + LEVEL_COLS)
+            if cap - nbuf < tile:
+                nbuf = _compact_levels(ci, cj, cl, cv, nbuf, mins + lt.thr)
+                if cap - nbuf < tile:
+                    ci, cj, cl, cv = (np.concatenate([b, np.empty(cap, b.dtype)]) for b in (ci, cj, cl, cv))
+                    cap *= 2
+            g = mm(xa[s:e], xb[c0:c1].T)
+            nbuf = _level_tile(
+                g,
+                sa[s:e],
+                sb[c0:c1],
+                la[s:e],
+                lb[c0:c1],
+                pa[s:e],
+                pb[c0:c1],
+                mins,
+                lt.thr,
+                ci,
+                cj,
+                cl,
+                cv,
+                nbuf,
+            )
+    nbuf = _compact_levels(ci, cj, cl, cv, nbuf, np.minimum.accumulate(mins) + lt.thr)
+    d = exact_distances(lt.x, ci[:nbuf], cj[:nbuf])
     exact = np.full(top, np.inf)
-    np.minimum.at(exact, lv, d)
+    np.minimum.at(exact, cl[:nbuf], d)
     vals = np.minimum.accumulate(exact)[:n_levels]
     return vals.astype(np.float32)
 
 
 def _merge_entries(x: np.ndarray, tree: ClusterTree, out1: np.ndarray, out2: np.ndarray, min_num: int):
-    """0.65's merge list (in its order) with each entry's cluster distance and intra maximum."""
+    """0.65's merge list (in its order) with each entry's cluster distance and intra maximum.
+
+    The level-minima searches (merges judged by the mean) run on the package's threads, one
+    merge each, with single-threaded GEMMs; each is deterministic and their results are
+    taken in merge order."""
+    from ..functional.knn_search import single_threaded_gemm  # noqa: PLC0415 - torch-backed, loaded on use
+
     rows = np.nonzero(tree.kind == 2)[0]
     rows = rows[np.lexsort((rows, tree.level[rows]))]
     intra = _intra_max(tree)
@@ -205,22 +271,36 @@ def _merge_entries(x: np.ndarray, tree: ClusterTree, out1: np.ndarray, out2: np.
     pair0[tree.cid[first], 0] = tree.left[first]
     pair0[tree.cid[first], 1] = tree.right[first]
     entries = []
-    merge_vals: list[np.float32] = []
+    merge_vals: list[np.float32 | None] = []
     intra_vals: list[np.float32] = []
+    searches: list[tuple[int, int, int, int]] = []  # (slot, node a, node b, levels)
     for m in rows.tolist():
         outer, inner, lv = int(tree.cid[m]), int(tree.merged[m]), int(tree.level[m])
         n_levels = min(lv, tree.max_level)
         if out2[m] or (out1[m] and tree.size[m] >= min_num):
             a, b = tree.child_nodes(m)
             na, nb = (a - tree.n, b - tree.n) if tree.cid[a - tree.n] == outer else (b - tree.n, a - tree.n)
-            vals = _level_minima(x, tree, na, nb, n_levels)
-            merge_vals.append(np.mean(vals))
+            searches.append((len(merge_vals), na, nb, n_levels))
+            merge_vals.append(None)
         else:
             pa, pb = pair0[outer], pair0[inner]
             d = exact_distances(x, np.repeat(pa, 2), np.tile(pb, 2))
             merge_vals.append(np.float32(d.min()))
         intra_vals.append(intra[outer])
         entries.append((lv, outer, inner))
+    if searches:
+        lt = LevelTiles(x)
+        # largest first, so the two threads finish together
+        work = sorted(searches, key=lambda t: -int(tree.size[t[1]]) * int(tree.size[t[2]]))
+        n_threads = worker_count()
+        with single_threaded_gemm() as mm:
+
+            def one(t: tuple[int, int, int, int]) -> np.float32:
+                return np.mean(_level_minima(lt, tree, t[1], t[2], t[3], mm))
+
+            means = list(executor(n_threads).map(one, work)) if n_threads > 1 else [one(t) for t in work]
+        for t, v in zip(work, means, strict=True):
+            merge_vals[t[0]] = v
     return entries, merge_vals, intra_vals
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "cells_search_torch",
     "default_blocked_cells",
     "faiss_candidates",
+    "single_threaded_gemm",
     "torch_candidates",
 ]
 
@@ -241,7 +242,7 @@ def cells_search_torch(
 
 
 @contextmanager
-def _single_threaded_gemm() -> Iterator[Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+def single_threaded_gemm() -> Iterator[Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """A matrix product that uses one thread, for calls from several threads at once: numpy's
     (OpenBLAS, held to one thread with threadpoolctl) when threadpoolctl is importable,
     else torch's with one intra-op thread."""
@@ -333,7 +334,7 @@ def cells_search_cpu(  # long: the pair tiles, their locks and the short rows' f
 
     n_threads = worker_count()
     work = list(groups.values())
-    with _single_threaded_gemm() as mm:
+    with single_threaded_gemm() as mm:
         if n_threads == 1:
             for group in work:
                 search(group, mm)

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import minimum_spanning_tree
 
+from ..parallel import executor, worker_count
 from .linkage_tiles import TILE_COLS, TILE_ROWS, DistanceTiles, exact_distances, find
 
 if TYPE_CHECKING:
@@ -111,49 +110,6 @@ def _merge_best(best_d, best_q, slot, p, q, d, rows) -> None:
             best_q[s] = q[i]
 
 
-def _component_minima(t: DistanceTiles, comp: np.ndarray, ncomp: int, f32: bool = False) -> np.ndarray:
-    """(ncomp, ncomp) approximate minimum squared distance between components (tiles on and
-    above the diagonal only; the matrix is symmetric)."""
-    order = np.argsort(comp, kind="stable")
-    cs = comp[order]
-    kk = np.full((ncomp, ncomp), np.inf)
-    n = comp.size
-    for s in range(0, n, TILE_ROWS):
-        r = order[s : s + TILE_ROWS]
-        rc = cs[s : s + TILE_ROWS]
-        ri, rst = np.unique(rc, return_index=True)
-        for c0 in range(s, n, TILE_COLS):
-            cols = order[c0 : c0 + TILE_COLS]
-            ccs = cs[c0 : c0 + TILE_COLS]
-            ci, cst = np.unique(ccs, return_index=True)
-            g = t.d2_32(r, cols) if f32 else t.d2(r, cols)
-            per_col = np.minimum.reduceat(g, cst, axis=1)
-            per = np.minimum.reduceat(per_col, rst, axis=0)
-            blk = np.ix_(ri, ci)
-            kk[blk] = np.minimum(kk[blk], per)
-    return np.minimum(kk, kk.T)
-
-
-def _pair_between(t: DistanceTiles, a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:
-    """Exact closest pair between point sets a and b (lexicographic ties)."""
-    best = (np.inf, -1, -1)
-    bkey = (np.inf, -1, -1)
-    for s in range(0, a.size, TILE_ROWS):
-        r = a[s : s + TILE_ROWS]
-        tol = t.tol32(r)
-        for c0 in range(0, b.size, TILE_COLS):
-            cols = b[c0 : c0 + TILE_COLS]
-            g = t.d2_32(r, cols)
-            m = float(g.min())
-            ii, jj = np.nonzero(g <= m + 2 * float(tol.max()))
-            d = exact_distances(t.x, r[ii], cols[jj])
-            for dd, p, q in zip(d.tolist(), r[ii].tolist(), cols[jj].tolist(), strict=True):
-                key = edge_key(dd, p, q)
-                if best[1] < 0 or key < bkey:
-                    best, bkey = (dd, p, q), key
-    return best
-
-
 def boruvka_mst(
     work: ExactLinkage,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,76 +177,172 @@ def _roots(parent):  # pragma: no cover - compiled
     return out
 
 
-def _tree_of(kk: np.ndarray):
-    kk = kk.copy()
-    np.fill_diagonal(kk, 0.0)
-    kk = np.where(np.isfinite(kk), np.maximum(kk, 1e-300), 0.0)
-    return minimum_spanning_tree(csr_matrix(np.sqrt(kk))).tocoo()
+#: rows and columns of a tile of the component-minima pass (512 × 1024 float32 = 2 MB: the
+#: tile is still in the core's cache when the compiled reduction reads it)
+PASS_ROWS = 512
+PASS_COLS = 1024
 
 
 @numba.njit(cache=True, nogil=True)
-def _path_max(k, ra, rb, kk):  # pragma: no cover - compiled
-    """Largest ``kk`` edge value on the tree path between every two of k nodes."""
-    deg = np.zeros(k + 1, np.int64)
-    for e in range(ra.size):
-        deg[ra[e] + 1] += 1
-        deg[rb[e] + 1] += 1
-    for i in range(k):
-        deg[i + 1] += deg[i]
-    adj = np.empty(2 * ra.size, np.int64)
-    fill = deg[:-1].copy()
-    for e in range(ra.size):
-        adj[fill[ra[e]]] = rb[e]
-        fill[ra[e]] += 1
-        adj[fill[rb[e]]] = ra[e]
-        fill[rb[e]] += 1
-    out = np.zeros((k, k))
-    stack = np.empty(k, np.int64)
-    seen = np.zeros(k, np.bool_)
-    for root in range(k):
-        seen[:] = False
-        seen[root] = True
-        stack[0] = root
-        top = 1
-        while top > 0:
-            top -= 1
-            u = stack[top]
-            for j in range(deg[u], deg[u + 1]):
-                v = adj[j]
-                if not seen[v]:
-                    seen[v] = True
-                    out[root, v] = max(out[root, u], kk[u, v])
-                    stack[top] = v
-                    top += 1
-    return out
+def _minima_tile(g, sr, sc, ca, ccs, cst, rid, cid, kk, thr, bi, bj, bv, nbuf):  # pragma: no cover - compiled
+    """Merge the tile ``-2 g + sr[i] + sc[j]`` (float32) into the running component-pair
+    minima ``kk`` and append (row, column, value) of every entry within ``thr`` of its pair's
+    running minimum.  Columns come in runs of one component (``ccs[r]`` from ``cst[r]``)."""
+    nr = g.shape[0]
+    nruns = ccs.size
+    two = np.float32(-2.0)
+    for i in range(nr):
+        a = ca[i]
+        s = sr[i]
+        for r in range(nruns):
+            b = ccs[r]
+            if a == b:
+                continue
+            lo = min(a, b)
+            hi = max(a, b)
+            j0 = cst[r]
+            j1 = cst[r + 1]
+            m = np.float32(np.inf)
+            for j in range(j0, j1):
+                v = g[i, j] * two + sc[j]
+                m = min(m, v)
+            m = m + s
+            cur = kk[lo, hi]
+            if m < cur:
+                cur = m
+                kk[lo, hi] = m
+            lim = cur + thr
+            if m > lim:
+                continue
+            for j in range(j0, j1):
+                v = (g[i, j] * two + sc[j]) + s
+                if v <= lim:
+                    bi[nbuf] = rid[i]
+                    bj[nbuf] = cid[j]
+                    bv[nbuf] = v
+                    nbuf += 1
+    return nbuf
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(bi, bj, bv, nbuf, comp, kk, thr):  # pragma: no cover - compiled
+    """Keep the buffered entries still within ``thr`` of their pair's minimum."""
+    k = 0
+    for t in range(nbuf):
+        a = comp[bi[t]]
+        b = comp[bj[t]]
+        if bv[t] <= kk[min(a, b), max(a, b)] + thr:
+            bi[k] = bi[t]
+            bj[k] = bj[t]
+            bv[k] = bv[t]
+            k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _kruskal(ncomp, ca, cb, order, parent):  # pragma: no cover - compiled
+    """Indices into ``order`` of the spanning-forest edges, in ``order``."""
+    out = np.empty(ncomp - 1, np.int64)
+    k = 0
+    for t in order:
+        ra = find(parent, ca[t])
+        rb = find(parent, cb[t])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            out[k] = t
+            k += 1
+            if k == ncomp - 1:
+                break
+    return out[:k]
+
+
+def _pair_candidates(
+    t: DistanceTiles, comp: np.ndarray, ncomp: int, thr: np.float32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass of float32 tiles over the point pairs in different components (each unordered
+    pair once, points in component order, row blocks spread over the package's threads, each
+    with its own minima and buffer): the approximate minimum per component pair and every
+    pair of points within ``thr`` of it — a superset of each component pair's exact closest
+    pairs.  Returns (kk, rows, cols, values)."""
+    from .knn_search import single_threaded_gemm  # noqa: PLC0415 - torch-backed, loaded on use
+
+    if not hasattr(t, "xc32"):
+        t.d2_32(np.zeros(1, np.int64), np.zeros(1, np.int64))  # builds the float32 copy
+    order = np.argsort(comp, kind="stable")
+    cs = comp[order]
+    xs = t.xc32[order]
+    sqs = t.sq32[order]
+    n = comp.size
+    blocks = list(range(0, n, PASS_ROWS))
+    n_threads = worker_count()
+    cap = 4 * PASS_ROWS * PASS_COLS
+
+    def run(my_blocks: list[int], mm) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        kk = np.full((ncomp, ncomp), np.inf, dtype=np.float32)
+        bi = np.empty(cap, np.int64)
+        bj = np.empty(cap, np.int64)
+        bv = np.empty(cap, np.float32)
+        nbuf = 0
+        for s in my_blocks:
+            e = min(n, s + PASS_ROWS)
+            ra = cs[s:e]
+            for c0 in range(s, n, PASS_COLS):
+                c1 = min(n, c0 + PASS_COLS)
+                ccs_full = cs[c0:c1]
+                cst = np.flatnonzero(np.diff(ccs_full)) + 1
+                cst = np.concatenate([[0], cst, [c1 - c0]]).astype(np.int64)
+                if cap - nbuf < (e - s) * (c1 - c0):
+                    nbuf = _compact(bi, bj, bv, nbuf, comp, kk, thr)
+                    if cap - nbuf < (e - s) * (c1 - c0):
+                        grow = max(bi.size, (e - s) * (c1 - c0))
+                        bi = np.concatenate([bi, np.empty(grow, np.int64)])
+                        bj = np.concatenate([bj, np.empty(grow, np.int64)])
+                        bv = np.concatenate([bv, np.empty(grow, np.float32)])
+                g = mm(xs[s:e], xs[c0:c1].T)
+                nbuf = _minima_tile(
+                    g, sqs[s:e], sqs[c0:c1], ra, ccs_full[cst[:-1]], cst, order[s:e], order[c0:c1],
+                    kk, thr, bi, bj, bv, nbuf,
+                )  # fmt: skip
+        nbuf = _compact(bi, bj, bv, nbuf, comp, kk, thr)
+        return kk, bi[:nbuf].copy(), bj[:nbuf].copy(), bv[:nbuf].copy()
+
+    parts = [blocks[i::n_threads] for i in range(n_threads)]
+    with single_threaded_gemm() as mm:
+        if n_threads == 1:
+            res = [run(parts[0], mm)]
+        else:
+            res = list(executor(n_threads).map(lambda p: run(p, mm), parts))
+    kk = res[0][0]
+    for r in res[1:]:
+        np.minimum(kk, r[0], out=kk)
+    bi = np.concatenate([r[1] for r in res])
+    bj = np.concatenate([r[2] for r in res])
+    bv = np.concatenate([r[3] for r in res])
+    nbuf = _compact(bi, bj, bv, bi.size, comp, kk, thr)
+    return kk, bi[:nbuf], bj[:nbuf], bv[:nbuf]
 
 
 def _finish_components(
     t: DistanceTiles, comp: np.ndarray, ncomp: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tree = None
-    if ncomp <= 512:
-        # float32 minima choose the tree when every non-tree pair beats its tree path by more
-        # than twice the rounding bound (then the exact minima give the same tree)
-        kk = _component_minima(t, comp, ncomp, f32=True).astype(np.float64)
-        tree = _tree_of(kk)
-        bound = 2 * float(t.tol32(np.array([int(np.argmax(t.sq))]))[0])
-        path = _path_max(ncomp, tree.row.astype(np.int64), tree.col.astype(np.int64), kk)
-        off = ~np.eye(ncomp, dtype=bool)
-        off[tree.row, tree.col] = False
-        off[tree.col, tree.row] = False
-        if not np.all(kk[off] > path[off] + 2 * bound):
-            tree = None
-    if tree is None:
-        tree = _tree_of(_component_minima(t, comp, ncomp))
-    order = np.argsort(comp, kind="stable")
-    starts = np.searchsorted(comp[order], np.arange(ncomp + 1))
-    us, vs, ws = [], [], []
-    for a, b in zip(tree.row.tolist(), tree.col.tolist(), strict=True):
-        pa = order[starts[a] : starts[a + 1]]
-        pb = order[starts[b] : starts[b + 1]]
-        d, p, q = _pair_between(t, pa, pb)
-        us.append(p)
-        vs.append(q)
-        ws.append(d)
-    return np.asarray(us, np.int64), np.asarray(vs, np.int64), np.asarray(ws, np.float64)
+    """The rest of the tree once ``ncomp`` components remain: each component pair's exact
+    closest pair (lexicographic (distance, lower, higher) order) from one pass of float32
+    tiles and exact distances of the candidates within rounding, then Kruskal's algorithm
+    over those pairs."""
+    # a tile value is within tol32 of the true squared distance; twice the largest bound
+    # keeps every pair that can be its component pair's exact minimum
+    thr = np.float32(2.0 * float(t.tol32(np.array([int(np.argmax(t.sq))]))[0]))
+    _, p, q, _ = _pair_candidates(t, comp, ncomp, thr)
+    d = exact_distances(t.x, p, q)
+    lo, hi = np.minimum(p, q), np.maximum(p, q)
+    ca, cb = comp[lo], comp[hi]
+    pair = np.minimum(ca, cb) * ncomp + np.maximum(ca, cb)
+    o = np.lexsort((hi, lo, d, pair))
+    first = np.ones(o.size, dtype=bool)
+    first[1:] = pair[o][1:] != pair[o][:-1]
+    best = o[first]  # per component pair, its smallest (d, lo, hi)
+    by_key = best[np.lexsort((hi[best], lo[best], d[best]))]
+    edges = _kruskal(ncomp, ca, cb, by_key, np.arange(ncomp, dtype=np.int64))
+    if edges.size != ncomp - 1:  # pragma: no cover - every component pair has a candidate
+        raise RuntimeError("mst_exact: the component pairs do not connect")
+    return lo[edges], hi[edges], d[edges]

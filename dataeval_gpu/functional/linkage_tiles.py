@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "KNN_BLOCK",
     "KNN_K",
     "TILE_COLS",
     "TILE_ROWS",
@@ -108,34 +109,33 @@ class DistanceTiles:
         )
 
 
+#: rows per block of the all-pairs neighbour search (each pair of blocks is one GEMM tile)
+KNN_BLOCK = 512
+
+
 def knn_lists(t: DistanceTiles, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(idx (n, k), lower bound (n,)): candidate neighbours (self excluded) and a bound below
-    which no unlisted point lies."""
+    which no unlisted point lies.
+
+    Exact all-pairs search on the centred float32 rows: every pair of 512-row blocks is one
+    single-threaded GEMM tile, computed once and merged into both blocks' running lists
+    (:func:`~dataeval_gpu.functional.knn_search.cells_search_cpu`, the blocks spread over the
+    package's threads; ties go to the lower index, so the lists do not depend on the thread
+    order).  The lists only choose candidates: every distance used downstream is recomputed
+    exactly, and the bound carries the float32 rounding.
+    """
+    from .knn_search import cells_search_cpu
+
     n = t.x.shape[0]
-    try:
-        import faiss  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - faiss is a dependency of the cpu extra
-        faiss = None
-    if faiss is not None:
-        xf = np.ascontiguousarray(t.xc, dtype=np.float32)
-        index = faiss.IndexFlatL2(xf.shape[1])
-        index.add(xf)
-        d2, idx = index.search(xf, k + 1)
-        eps = np.finfo(np.float32).eps
-        tol = 8.0 * (t.x.shape[1] + 16) * eps * (t.sq + t.sqmax) + 1e-300
-    else:  # pragma: no cover
-        d2 = np.empty((n, k + 1))
-        idx = np.empty((n, k + 1), dtype=np.int64)
-        cols = np.arange(n)
-        for s in range(0, n, TILE_ROWS):
-            rows = np.arange(s, min(n, s + TILE_ROWS))
-            g = t.d2(rows, cols)
-            part = np.argpartition(g, k, axis=1)[:, : k + 1]
-            vals = np.take_along_axis(g, part, 1)
-            o = np.argsort(vals, axis=1)
-            idx[rows] = np.take_along_axis(part, o, 1)
-            d2[rows] = np.take_along_axis(vals, o, 1)
-        tol = t.tol(np.arange(n))
+    xf = np.ascontiguousarray(t.xc, dtype=np.float32)
+    sqf = np.einsum("ij,ij->i", xf, xf)
+    starts = list(range(0, n, KNN_BLOCK)) + [n]
+    n_blocks = len(starts) - 1
+    idx, d2 = cells_search_cpu(
+        xf, sqf, np.arange(n, dtype=np.int64), starts, [list(range(n_blocks))] * n_blocks, k + 1, 4096, 65536
+    )
+    eps = np.finfo(np.float32).eps
+    tol = 8.0 * (t.x.shape[1] + 16) * eps * (t.sq + t.sqmax) + 1e-300
     idx = idx.astype(np.int64)
     # drop self (usually first; with rounding it may sit elsewhere or be missing)
     self_hit = idx == np.arange(n)[:, None]
@@ -143,7 +143,9 @@ def knn_lists(t: DistanceTiles, k: int) -> tuple[np.ndarray, np.ndarray]:
     no_self = keep.all(axis=1)
     keep[no_self, -1] = False
     nb = idx[keep].reshape(n, k)
-    lb = np.sqrt(np.maximum(d2[:, -1].astype(np.float64) - tol, 0.0))
+    # the k-th listed value bounds every unlisted point (the (k+1)-th slot when self is listed)
+    kth = np.where(no_self, d2[:, k - 1], d2[:, k]).astype(np.float64)
+    lb = np.sqrt(np.maximum(kth - tol, 0.0))
     if k >= n - 1:
         lb[:] = np.inf
     return nb, lb

@@ -12,12 +12,13 @@ import warnings
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 from sklearn.datasets import make_blobs
 
 from dataeval_gpu.detectors.clusterer import AUTO_EXACT_LIMIT, Clusterer, ClustererOutput
 from dataeval_gpu.errors import InvalidArgumentError
 from dataeval_gpu.functional.linkage import exact_distances, mst_exact, single_linkage_exact
+from dataeval_gpu.functional.linkage_tiles import DistanceTiles, knn_lists
 
 from .tutorial_reference import (
     REF_DUPLICATES,
@@ -187,6 +188,29 @@ def test_mst_weight_and_exact_distances() -> None:
     assert np.sort(w).tolist() == z[:, 2].tolist()  # the same multiset of heights
     d = pdist(x)
     assert exact_distances(x, np.array([0]), np.array([1]))[0] == d[0]
+
+
+def test_knn_lists_are_the_nearest_and_their_bound_holds() -> None:
+    # 1,300 rows: several 512-row blocks, so tiles below, on and above the diagonal
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.normal(size=(1290, 9)) * 3 + 40, rng.normal(size=(10, 9)) * 1e-4])
+    x[700] = x[3] + 1e-6  # a near duplicate (distinct rows: the lists work on distinct rows)
+    k = 7
+    t = DistanceTiles(x)
+    nb, lb = knn_lists(t, k)
+    tol = t.tol32(np.arange(1300))  # float32 rounding of a squared distance
+    d = squareform(pdist(x))
+    np.fill_diagonal(d, np.inf)
+    assert nb.shape == (1300, k)
+    assert not (nb == np.arange(1300)[:, None]).any()
+    for i in range(1300):
+        listed = d[i, nb[i]]
+        unlisted = np.delete(d[i], np.append(nb[i], i))
+        assert unlisted.min() >= lb[i]  # the certificate the tree relies on
+        kth = np.sort(d[i])[k - 1]
+        assert listed.max() ** 2 <= kth**2 + 2 * tol[i]  # the true k nearest, up to float32 rounding
+        assert lb[i] > 0.9 * kth or i >= 1290  # a useful bound (not on the tiny cluster)
+    assert 3 in nb[700] and 700 in nb[3]
 
 
 # --------------------------------------------------------------------------- 0.65 surface

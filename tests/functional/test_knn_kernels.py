@@ -118,7 +118,9 @@ def _scipy_forest(
 
 @pytest.mark.parametrize("kind", ["gauss", "grid", "repeats", "integers", "far_groups"])
 @pytest.mark.parametrize("k", [4, 15])
-def test_spanning_forest_equals_scipy_edge_for_edge(kind: str, k: int) -> None:
+@pytest.mark.parametrize("chunk", [1 << 20, 97, 1])
+def test_spanning_forest_equals_scipy_edge_for_edge(kind: str, k: int, chunk: int) -> None:
+    # small chunks: the stale-root filter and its refreshes between chunks
     rng = np.random.default_rng(2)
     x = {
         "gauss": lambda: rng.normal(size=(800, 6)),
@@ -133,7 +135,7 @@ def test_spanning_forest_equals_scipy_edge_for_edge(kind: str, k: int) -> None:
     }[kind]().astype(np.float32)
     d, idx = knn_graph(x, k)
     idx[::11, -1] = -1  # a missing neighbour is ignored
-    got = knn_spanning_forest(d, idx)
+    got = knn_spanning_forest(d, idx, chunk=chunk)
     assert got is not None
     u, v, entry, n_comp, comp = got
     ru, rv, rw, r_comp, r_lab = _scipy_forest(d, idx)

@@ -27,18 +27,15 @@ numba is optional: :func:`ready` is False without it and the callers use the tor
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
-from .stats_compiled import AVAILABLE, njit
+from .stats_compiled import KernelCheck, njit
 
 __all__ = ["N_SUMS", "area_down", "band_energy", "measure_u8", "noise_u8", "pixel_pass_u8", "ready"]
 
 #: the sums of :func:`pixel_pass_u8`: R-G, (R-G)², R+G-2B, (R+G-2B)², B-G, max-min
 N_SUMS = 6
-_READY: bool | None = None
 
 
 @njit
@@ -447,26 +444,15 @@ def area_down(g: torch.Tensor, oh: int, ow: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def ready() -> bool:
-    """True when the kernels run here (numba imports and the first call compiles, or loads
-    from numba's disk cache); a failure is reported once as a RuntimeWarning."""
-    global _READY
-    if not AVAILABLE:
-        return False
-    if _READY is None:
-        try:
-            # the 8-bit path's kernel, for a contiguous stack and a CHW view of HWC (the other
-            # kernels, used by the float path and the tests, load on their first call)
-            x = torch.full((3, 5, 6), 7, dtype=torch.uint8)
-            box = (0, 0, 5, 6)
-            measure_u8(x[None], (5, 6), (2, 3), box)
-            measure_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1)[None], (5, 6), (2, 3), box)
-            _READY = True
-        except Exception as exc:  # pragma: no cover - depends on the platform's numba
-            warnings.warn(
-                f"dataeval_gpu: compiled quality kernels unavailable ({exc}); using torch",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            _READY = False
-    return _READY
+def _warm_u8() -> None:
+    # the 8-bit path's kernel, for a contiguous stack and a CHW view of HWC (the other
+    # kernels, used by the float path and the tests, load on their first call)
+    x = torch.full((3, 5, 6), 7, dtype=torch.uint8)
+    box = (0, 0, 5, 6)
+    measure_u8(x[None], (5, 6), (2, 3), box)
+    measure_u8(x.permute(1, 2, 0).contiguous().permute(2, 0, 1)[None], (5, 6), (2, 3), box)
+
+
+#: True when the kernels run here (numba imports and the first call compiles, or loads from
+#: numba's disk cache); a failure is reported once as a RuntimeWarning and torch is used.
+ready = KernelCheck("compiled quality kernels", _warm_u8, "torch")

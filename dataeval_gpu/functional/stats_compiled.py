@@ -17,6 +17,7 @@ torch kernel.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,9 +30,7 @@ except ImportError:  # pragma: no cover - numba is a default dependency
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "count_image_u8", "ready"]
-
-_READY: bool | None = None
+__all__ = ["AVAILABLE", "KernelCheck", "count_image_u8", "njit", "ready"]
 
 
 def njit(fn):  # noqa: ANN001, ANN201 - a decorator
@@ -42,6 +41,31 @@ def njit(fn):  # noqa: ANN001, ANN201 - a decorator
         return numba.njit(nogil=True, cache=True)(fn)
     except Exception:  # pragma: no cover - no writable cache location: compile per process
         return numba.njit(nogil=True)(fn)
+
+
+class KernelCheck:
+    """The ``ready()`` of a module of compiled kernels: True when numba imports
+    (:data:`AVAILABLE`) and ``warm()`` - a first call of the module's kernels - compiles or
+    loads them from numba's disk cache.  Checked once; a failure is reported once as a
+    RuntimeWarning naming ``what`` and the ``fallback`` the callers use instead.  ``state``
+    holds the answer (None until the first call; a test may set it to False)."""
+
+    def __init__(self, what: str, warm: Callable[[], object], fallback: str) -> None:
+        self.what, self.warm, self.fallback = what, warm, fallback
+        self.state: bool | None = None
+
+    def __call__(self) -> bool:
+        if not AVAILABLE:
+            return False
+        if self.state is None:
+            try:
+                self.warm()
+                self.state = True
+            except Exception as exc:  # pragma: no cover - depends on the platform's numba
+                msg = f"dataeval_gpu: {self.what} unavailable ({exc}); using {self.fallback}"
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+                self.state = False
+        return self.state
 
 
 @njit
@@ -113,21 +137,10 @@ def count_image_u8(x: torch.Tensor, cmax: int) -> tuple[torch.Tensor, torch.Tens
     )
 
 
-def ready() -> bool:
-    """True when the kernel runs here (numba imports and the first call compiles, or loads
-    from numba's disk cache); a failure is reported once as a RuntimeWarning."""
-    global _READY
-    if not AVAILABLE:
-        return False
-    if _READY is None:
-        try:
-            count_image_u8(torch.full((2, 3, 5), 7, dtype=torch.uint8), 2)
-            _READY = True
-        except Exception as exc:  # pragma: no cover - depends on the platform's numba
-            warnings.warn(
-                f"dataeval_gpu: compiled statistics kernel unavailable ({exc}); using torch",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            _READY = False
-    return _READY
+def _warm_stats() -> None:
+    count_image_u8(torch.full((2, 3, 5), 7, dtype=torch.uint8), 2)
+
+
+#: True when the kernel runs here (numba imports and the first call compiles, or loads from
+#: numba's disk cache); a failure is reported once as a RuntimeWarning and torch is used.
+ready = KernelCheck("compiled statistics kernel", _warm_stats, "torch")

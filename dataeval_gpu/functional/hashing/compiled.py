@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 
-from ..stats_compiled import AVAILABLE, njit  # numba's njit(nogil, cache) or a pass-through
+from ..stats_compiled import AVAILABLE, KernelCheck, njit  # numba's njit(nogil, cache) or a pass-through
 
 __all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
 
@@ -38,25 +37,14 @@ _TOP = 1 << (_PRECISION_BITS + 8)
 _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 accumulators)
 
 
-_READY: bool | None = None
+def _warm() -> None:
+    grey_lanczos_u8(np.full((1, 12, 12), 9, dtype=np.uint8), 8, 8, False)
 
 
-def ready() -> bool:
-    """True when the compiled kernels can run: numba imports (:data:`AVAILABLE`) and a first
-    call compiles (or loads from numba's disk cache).  A failure is reported once as a
-    RuntimeWarning and the callers fall back to Pillow / tensors."""
-    global _READY
-    if not AVAILABLE:
-        return False
-    if _READY is None:
-        try:
-            grey_lanczos_u8(np.full((1, 12, 12), 9, dtype=np.uint8), 8, 8, False)
-            _READY = True
-        except Exception as exc:  # pragma: no cover - depends on the platform's numba
-            msg = f"dataeval_gpu: compiled CPU kernels unavailable ({exc}); using Pillow"
-            warnings.warn(msg, RuntimeWarning, stacklevel=2)
-            _READY = False
-    return _READY
+#: True when the compiled kernels can run: numba imports (:data:`AVAILABLE`) and a first call
+#: compiles (or loads from numba's disk cache).  A failure is reported once as a
+#: RuntimeWarning and the callers fall back to Pillow / tensors.
+ready = KernelCheck("compiled CPU kernels", _warm, "Pillow")
 
 
 @njit

@@ -51,16 +51,25 @@ from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
 )
 from dataeval_gpu.detectors.quality import QualityIssues  # noqa: E402
 from dataeval_gpu.functional.quality import NOISE_WINDOW, QUALITY_KEYS  # noqa: E402
+from dataeval_gpu.io import decode_file  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
+def read_as_stored(path: Path) -> np.ndarray:
+    """A file as the scan decodes it (``dataeval_gpu.io.decode_file``: a grey file stays one
+    channel, EXIF orientation applied), ``(C, H, W)`` uint8."""
+    return decode_file(path).numpy()
+
+
 def load(manifest: dict, cache: Path) -> list[np.ndarray]:
-    out = []
-    for e in manifest["entries"]:
-        with Image.open(cache / "images" / e["file"]) as im:
-            out.append(np.ascontiguousarray(np.moveaxis(np.asarray(im.convert("RGB")), -1, 0)))
-    return out
+    return [read_as_stored(cache / "images" / e["file"]) for e in manifest["entries"]]
+
+
+def as_rgb(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` for thumbnails: grey repeated, alpha dropped."""
+    x = np.moveaxis(img, 0, -1)
+    return np.repeat(x[..., :1], 3, axis=-1) if x.shape[-1] < 3 else np.ascontiguousarray(x[..., :3])
 
 
 def embeddings(images: list[np.ndarray], cache: Path) -> np.ndarray:
@@ -90,7 +99,7 @@ def same_picture_sources(images: list[np.ndarray], entries: list[dict]) -> tuple
     thumbs = np.stack(
         [
             np.asarray(
-                Image.fromarray(np.moveaxis(images[i], 0, -1)).resize((32, 32), Image.Resampling.BOX),
+                Image.fromarray(as_rgb(images[i])).resize((32, 32), Image.Resampling.BOX),
                 np.float32,
             )
             for i in photos
@@ -119,9 +128,10 @@ def same_picture_sources(images: list[np.ndarray], entries: list[dict]) -> tuple
 
 def is_grey(img: np.ndarray) -> bool:
     """A grey picture stored as RGB (independent of every tool): at 99 % of the pixels the three
-    channels are within 2 levels of each other."""
+    channels are within 2 levels of each other.  A file stored with one grey channel is not one
+    (it is grey as stored, not a colour image whose channels are equal)."""
     if img.shape[0] < 3:
-        return True
+        return False
     x = img[:3].astype(np.int16)
     return float(np.mean(x.max(axis=0) - x.min(axis=0) <= 2)) >= 0.99
 
@@ -442,10 +452,7 @@ def second(root: Path) -> None:
         if not files:
             print(f"  {name}: no files")
             continue
-        imgs = []
-        for f in files:
-            with Image.open(f) as im:
-                imgs.append(np.ascontiguousarray(np.moveaxis(np.asarray(im.convert("RGB")), -1, 0)))
+        imgs = [read_as_stored(f) for f in files]
         sides = [int(np.sqrt(i.shape[1] * i.shape[2])) for i in imgs]
         qo = QualityIssues().evaluate(imgs)
         print(f"  {flag_line(name, qo, [is_grey(i) for i in imgs])}; sides {min(sides)}-{max(sides)} px")

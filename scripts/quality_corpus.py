@@ -68,7 +68,7 @@ MAX_SIDE = 640
 def _jpeg(im: Image.Image, q: int) -> Image.Image:
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=q)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return Image.open(io.BytesIO(buf.getvalue())).convert(im.mode)
 
 
 def _crop_frac(im: Image.Image, f: float) -> Image.Image:
@@ -89,7 +89,7 @@ def _rot_small(im: Image.Image, deg: float) -> Image.Image:
 
 
 def _overlay(im: Image.Image, seed: int) -> Image.Image:
-    out = im.copy()
+    out = im.convert("RGB")  # a colour logo: a grey source becomes a colour image
     d = ImageDraw.Draw(out)
     w, h = out.size
     d.rectangle((w // 20, h // 20, w // 20 + w // 5, h // 20 + h // 10), fill=(230, 30, 30))
@@ -168,14 +168,37 @@ def _fetch_deb(pkg: str, dest: Path) -> Path:
     return dest
 
 
+#: file modes stored with one grey channel: kept as one channel (mode "L"), not turned into RGB -
+#: a grey picture stored as RGB is a planted defect (``grey_rgb``), so the unmodified sources must
+#: not be made into one
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
 def _rgb(p: Path) -> Image.Image:
+    """A source as it is stored: colour files as RGB, grey ones as L (alpha composited on black)."""
     with Image.open(p) as im:
-        if im.mode in ("RGBA", "LA", "P"):
+        grey = im.mode in GREY_MODES or (im.mode == "P" and _palette_grey(im))
+        if im.mode in ("RGBA", "LA", "P", "PA"):
             im = im.convert("RGBA")
             bg = Image.new("RGB", im.size, (0, 0, 0))
             bg.paste(im, mask=im.split()[3])
-            return bg
-        return im.convert("RGB")
+            return bg.convert("L") if grey else bg
+        if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            return Image.fromarray((np.asarray(im, dtype=np.float64) / 256.0).clip(0, 255).astype(np.uint8))
+        return im.convert("L" if grey else "RGB")
+
+
+def _palette_grey(im: Image.Image) -> bool:
+    pal = np.asarray(im.getpalette() or [], dtype=np.int16).reshape(-1, 3)
+    return bool(pal.size) and bool(np.all(pal.max(axis=1) == pal.min(axis=1)))
+
+
+def _mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
+    """A variant of a grey (L) source stays one channel while its channels are equal."""
+    if src.mode != "L" or out.mode == "L":
+        return out
+    a = np.asarray(out.convert("RGB"))
+    return out.convert("L") if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]) else out
 
 
 def _fit(im: Image.Image) -> Image.Image:
@@ -205,7 +228,7 @@ def source_files(cache: Path, n_photos: int, n_land: int, n_dark: int) -> list[t
         from dataeval_gpu.datasets import sample_photos
 
         out += [
-            ("skimage", Image.fromarray(a[0] if a.shape[0] == 1 else np.moveaxis(a, 0, -1)).convert("RGB"))
+            ("skimage", Image.fromarray(a[0]) if a.shape[0] == 1 else Image.fromarray(np.moveaxis(a, 0, -1)).convert("RGB"))
             for _, a in sample_photos()
         ]
     except ImportError:
@@ -258,7 +281,8 @@ def build(
     ):
         for k, kind in enumerate(kinds):
             for s in rng.choice(len(sources), size=per, replace=False):
-                save(fn(sources[s][1], kind, int(s) * 31 + k), int(s), role, kind)
+                out = fn(sources[s][1], kind, int(s) * 31 + k)
+                save(out if kind == "grey_rgb" else _mode_like(out, sources[s][1]), int(s), role, kind)
     manifest = {"n_sources": len(sources), "entries": entries}
     # the byte copy: the copy variants are byte-identical files of their sources
     for e in entries:

@@ -63,6 +63,8 @@ OUTLIER_KINDS = (
     "strip",
 )
 MAX_SIDE = 640
+#: the manifest's version: a cache built by an older version is built anew (2: grey files stay one channel)
+CORPUS_VERSION = 2
 
 
 def _jpeg(im: Image.Image, q: int) -> Image.Image:
@@ -252,7 +254,12 @@ def build(
     """Write ``cache/images/*.png`` and ``cache/manifest.json``; return the manifest."""
     man_path = cache / "manifest.json"
     if man_path.exists():
-        return json.loads(man_path.read_text())
+        manifest = json.loads(man_path.read_text())
+        if manifest.get("version") == CORPUS_VERSION:
+            return manifest
+        # built by an older version of this script: build anew, and drop what was derived from it
+        for stale in ("embeddings.npy", "external.json", *(p.name for p in cache.glob("quality_metrics_*.pt"))):
+            (cache / stale).unlink(missing_ok=True)
     img_dir = cache / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     sources, thumbs = [], []
@@ -283,7 +290,7 @@ def build(
             for s in rng.choice(len(sources), size=per, replace=False):
                 out = fn(sources[s][1], kind, int(s) * 31 + k)
                 save(out if kind == "grey_rgb" else _mode_like(out, sources[s][1]), int(s), role, kind)
-    manifest = {"n_sources": len(sources), "entries": entries}
+    manifest = {"version": CORPUS_VERSION, "n_sources": len(sources), "entries": entries}
     # the byte copy: the copy variants are byte-identical files of their sources
     for e in entries:
         if e["kind"] == "copy":

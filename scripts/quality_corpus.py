@@ -176,7 +176,7 @@ def _fetch_deb(pkg: str, dest: Path) -> Path:
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-def _rgb(p: Path) -> Image.Image:
+def load_source(p: Path) -> Image.Image:
     """A source as it is stored: colour files as RGB, grey ones as L (alpha composited on black)."""
     with Image.open(p) as im:
         grey = im.mode in GREY_MODES or (im.mode == "P" and _palette_grey(im))
@@ -195,7 +195,7 @@ def _palette_grey(im: Image.Image) -> bool:
     return bool(pal.size) and bool(np.all(pal.max(axis=1) == pal.min(axis=1)))
 
 
-def _mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
+def mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
     """A variant of a grey (L) source stays one channel while its channels are equal."""
     if src.mode != "L" or out.mode == "L":
         return out
@@ -215,17 +215,17 @@ def source_files(cache: Path, n_photos: int, n_land: int, n_dark: int) -> list[t
     out: list[tuple[str, Image.Image]] = []
     photos = sorted((ROOT / "data_cache" / "photos").glob("*.jpg"))
     step = max(1, len(photos) // max(1, n_photos))
-    out += [("photos", _rgb(p)) for p in photos[::step][:n_photos]]
+    out += [("photos", load_source(p)) for p in photos[::step][:n_photos]]
     es = _fetch_deb("endless-sky-data", cache / "debs" / "endless-sky")
     land = sorted(es.rglob("images/land/*.jpg"))
     step = max(1, len(land) // max(1, n_land))
-    out += [("endless-sky", _rgb(p)) for p in land[::step][:n_land]]
+    out += [("endless-sky", load_source(p)) for p in land[::step][:n_land]]
     nv = _fetch_deb("naev-data", cache / "debs" / "naev")
     gfx = next(nv.rglob("dat/gfx"))
     dark = sorted(gfx.glob("planet/space/*.png")) + sorted(gfx.glob("loading/*")) + sorted(gfx.glob("bkg/*"))
     dark = [p for p in dark if p.suffix.lower() in (".png", ".jpg", ".webp")]
     step = max(1, len(dark) // max(1, n_dark))
-    out += [("naev-dark", _rgb(p)) for p in dark[::step][:n_dark]]
+    out += [("naev-dark", load_source(p)) for p in dark[::step][:n_dark]]
     try:
         from dataeval_gpu.datasets import sample_photos
 
@@ -289,7 +289,7 @@ def build(
         for k, kind in enumerate(kinds):
             for s in rng.choice(len(sources), size=per, replace=False):
                 out = fn(sources[s][1], kind, int(s) * 31 + k)
-                save(out if kind == "grey_rgb" else _mode_like(out, sources[s][1]), int(s), role, kind)
+                save(out if kind == "grey_rgb" else mode_like(out, sources[s][1]), int(s), role, kind)
     manifest = {"version": CORPUS_VERSION, "n_sources": len(sources), "entries": entries}
     # the byte copy: the copy variants are byte-identical files of their sources
     for e in entries:

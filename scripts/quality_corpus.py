@@ -200,7 +200,11 @@ def mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
     if src.mode != "L" or out.mode == "L":
         return out
     a = np.asarray(out.convert("RGB"))
-    return out.convert("L") if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]) else out
+    return (
+        out.convert("L")
+        if np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2])
+        else out
+    )
 
 
 def _fit(im: Image.Image) -> Image.Image:
@@ -230,7 +234,12 @@ def source_files(cache: Path, n_photos: int, n_land: int, n_dark: int) -> list[t
         from dataeval_gpu.datasets import sample_photos
 
         out += [
-            ("skimage", Image.fromarray(a[0]) if a.shape[0] == 1 else Image.fromarray(np.moveaxis(a, 0, -1)).convert("RGB"))
+            (
+                "skimage",
+                Image.fromarray(a[0])
+                if a.shape[0] == 1
+                else Image.fromarray(np.moveaxis(a, 0, -1)).convert("RGB"),
+            )
             for _, a in sample_photos()
         ]
     except ImportError:
@@ -258,7 +267,11 @@ def build(
         if manifest.get("version") == CORPUS_VERSION:
             return manifest
         # built by an older version of this script: build anew, and drop what was derived from it
-        for stale in ("embeddings.npy", "external.json", *(p.name for p in cache.glob("quality_metrics_*.pt"))):
+        for stale in (
+            "embeddings.npy",
+            "external.json",
+            *(p.name for p in cache.glob("quality_metrics_*.pt")),
+        ):
             (cache / stale).unlink(missing_ok=True)
     img_dir = cache / "images"
     img_dir.mkdir(parents=True, exist_ok=True)

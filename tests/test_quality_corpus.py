@@ -59,7 +59,11 @@ def test_variants_of_a_grey_source(corpus):
     assert corpus.mode_like(corpus.dup_variant(src, "overlay", 1), src).mode == "RGB"
     grey_rgb = corpus.outlier_variant(src, "grey_rgb", 1)
     a = np.asarray(grey_rgb)
-    assert grey_rgb.mode == "RGB" and np.array_equal(a[..., 0], np.asarray(src)) and np.array_equal(a[..., 1], a[..., 2])
+    assert (
+        grey_rgb.mode == "RGB"
+        and np.array_equal(a[..., 0], np.asarray(src))
+        and np.array_equal(a[..., 1], a[..., 2])
+    )
     dark = corpus.mode_like(corpus.outlier_variant(src, "dark", 1), src)
     assert dark.mode == "L" and np.array_equal(np.asarray(dark), np.asarray(src) // 8)
     # a colour source's variants are left as they are

@@ -207,7 +207,7 @@ def mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
     )
 
 
-def _fit(im: Image.Image) -> Image.Image:
+def fit(im: Image.Image) -> Image.Image:
     w, h = im.size
     if max(w, h) <= MAX_SIDE:
         return im
@@ -244,7 +244,7 @@ def source_files(cache: Path, n_photos: int, n_land: int, n_dark: int) -> list[t
         ]
     except ImportError:
         pass
-    return [(c, _fit(im)) for c, im in out if min(im.size) >= 64]
+    return [(c, fit(im)) for c, im in out if min(im.size) >= 64]
 
 
 def _thumb(im: Image.Image) -> np.ndarray:

@@ -16,7 +16,9 @@ light              ``grey_p001`` (the black point: the    score >= 0.2 and brigh
                    darkest 0.1 % of pixels)                (overexposed: highlights clipped AND
                                                            no dark tones left)
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
-                   coarse_sharpness + 0.11)``              coarse_sharpness < 0.335: upscaled)
+                   coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
+                   fine_sharpness + 0.075)``               fine_sharpness < 0.37: blurred at the
+                                                           native resolution of a large image)
 noisy              ``max(noise_robust, noise - 11)``      score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    (grey levels)                           noise; or Immerkær σ > 19.5: impulse noise)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
@@ -90,6 +92,8 @@ LIGHT_MIN_CLIPPED = 0.15
 NOISE_TEXTURE_FLOOR = 11.0
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
+#: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37)
+FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 
@@ -123,7 +127,11 @@ def issue_scores(
     scores = {
         "dark": 1.0 - m["grey_p99"] / p99_ref,
         "light": m["grey_p001"].copy(),
-        "blurry": 1.0 - np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
+        "blurry": 1.0
+        - np.minimum(
+            np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
+            m["fine_sharpness"] + FINE_OFFSET,
+        ),
         "noisy": np.maximum(m["noise_robust"], m["noise"] - NOISE_TEXTURE_FLOOR),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
         "low_information": 8.0 - m["grey_entropy"],
@@ -178,6 +186,12 @@ class QualityOutput:
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
             elif k == "light":
                 line += f" (black point) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+            elif k == "blurry":
+                line += (
+                    f" (sharpness: working resolution {float(self.metrics['norm_sharpness'][index]):.3g},"
+                    f" coarse {float(self.metrics['coarse_sharpness'][index]):.3g},"
+                    f" native {float(self.metrics['fine_sharpness'][index]):.3g})"
+                )
             elif k == "noisy":
                 line += (
                     f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"

@@ -30,6 +30,15 @@ Definitions (sources and units in ``docs/quality.md``):
   thumbnail's, so it scores low here even when ``norm_sharpness`` sees the upscaler's kinks.
 * ``detail`` - ``sqrt(E0)``, the RMS of the finest band at the working resolution (grey
   0..1 units): the "Laplacian energy" kind of sharpness, contrast dependent.
+* ``fine_sharpness`` - the same octave ratio at *native* resolution, where a blur of a few
+  pixels on a large photo shows (at the working resolution it is gone): in the central window
+  of :data:`NOISE_WINDOW` px a side (and, for an image with a side of at least twice that, the
+  four windows centred on its quadrants; the one with the most next-octave energy counts), on
+  the 256-level grey image, each band energy less the energy of the 8-bit rounding noise in it
+  (:data:`FINE_FLOOR`; without that a blurred 8-bit image keeps a noise floor in its finest band
+  and its ratio rises again as the blur grows): ``sqrt(max(E0 - f, 0) / (E1 - f/4))``.  1 when the
+  window is flat (``E1 - f/4`` under :data:`FINE_FLAT` grey levels^2: nothing to judge) or the
+  image is under 16 px a side.
 * ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey, in the
   central window of at most :data:`NOISE_WINDOW` px a side (offsets on the 8-px grid):
   ``sqrt(pi/2) / (6 (W-2)(H-2)) * sum |g * N|`` with ``N = [[1,-2,1],[-2,4,-2],[1,-2,1]]``.
@@ -68,8 +77,11 @@ from .bitdepth import bit_depth
 __all__ = [
     "QUALITY_KEYS",
     "COARSE_SIDE",
+    "FINE_FLAT",
+    "FINE_FLOOR",
     "NOISE_WINDOW",
     "WORKING_SIDE",
+    "fine_windows",
     "grey_image",
     "scale01",
     "quality_metrics",
@@ -102,11 +114,20 @@ QUALITY_KEYS = (
     "blockiness",
     "chroma_rg",  # appended: the flag values of the metrics above stay as they were
     "chroma_bg",
+    "fine_sharpness",
 )
 _LUMA = (0.299, 0.587, 0.114)
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 _TINY = 1e-12
+#: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
+#: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
+FINE_FLOOR = 1.0 / 12.0
+#: ``fine_sharpness``: a window whose next-octave energy above the floor is under this
+#: (grey levels^2) is flat - nothing to judge - and scores 1
+FINE_FLAT = 0.05
+#: white-noise energy gain of ``1 - binomial5 x binomial5``: 1 - 2 (6/16)^2 + (70/256)^2
+_BAND_GAIN = 1.0 - 2.0 * (6.0 / 16.0) ** 2 + (70.0 / 256.0) ** 2
 #: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
 BLOCK_FLOOR = 0.5
 
@@ -209,6 +230,57 @@ def _sharpness(g: torch.Tensor, side: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _ratio(e0: torch.Tensor, e1: torch.Tensor) -> torch.Tensor:
     return torch.where(e1 > _TINY, torch.sqrt(e0 / e1.clamp(min=_TINY)), torch.zeros_like(e0))
+
+
+def fine_windows(h: int, w: int, side: int = NOISE_WINDOW) -> list[tuple[int, int, int, int]]:
+    """``(y0, x0, height, width)`` of the native-resolution windows of ``fine_sharpness``: the
+    central ``side x side`` one and, when a side is at least twice ``side``, the four centred on
+    the quadrants' centres (offsets on the 8-px JPEG grid)."""
+    wh, ww = min(h, side), min(w, side)
+    centres = [(h / 2, w / 2)]
+    if max(h, w) >= 2 * side:
+        centres += [(h / 4, w / 4), (h / 4, 3 * w / 4), (3 * h / 4, w / 4), (3 * h / 4, 3 * w / 4)]
+    return [
+        (int(min(max(cy - wh / 2, 0), h - wh)) // 8 * 8, int(min(max(cx - ww / 2, 0), w - ww)) // 8 * 8, wh, ww)
+        for cy, cx in centres
+    ]
+
+
+def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
+    """``fine_sharpness`` of a stack ``(B, C, H, W)``: in each window (:func:`fine_windows`) the
+    256-level grey image ``G`` (exact integers for uint8), its finest-band energy ``E0`` and the
+    next octave's ``E1`` (``G`` 2x2-averaged), each less the energy the 8-bit rounding noise
+    leaves in that band; the window with the largest ``E1`` counts:
+    ``sqrt(max(E0 - f, 0) / (E1 - f / 4))``, ``f = FINE_FLOOR * _BAND_GAIN``; 1 where that
+    ``E1 - f / 4`` is under :data:`FINE_FLAT` (a flat window) or a side is under 16 px."""
+    b, _, h, w = x.shape
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if min(h, w) < 16:
+        return torch.ones(b, dtype=dtype, device=x.device)
+    f = FINE_FLOOR * _BAND_GAIN
+    boxes = fine_windows(h, w)
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
+        e = torch.from_numpy(np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)]))
+        return _fine_ratio(e[..., 0], e[..., 1], f).to(dtype)
+    e0s, e1s = [], []
+    for y0, x0, wh, ww in boxes:
+        if x.dtype == torch.uint8:
+            lev = _grey_levels_u8(x[..., y0 : y0 + wh, x0 : x0 + ww]).to(dtype)
+        else:
+            part = scale01(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
+            lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(dtype)
+        lev = lev[:, None]
+        e0s.append(_band_energy(lev).to(torch.float64))
+        e1s.append(_band_energy(F.avg_pool2d(lev, 2)).to(torch.float64))
+    return _fine_ratio(torch.stack(e0s, dim=1), torch.stack(e1s, dim=1), f).to(dtype)
+
+
+def _fine_ratio(e0: torch.Tensor, e1: torch.Tensor, f: float) -> torch.Tensor:
+    """``(B, windows)`` float64 band energies -> ``fine_sharpness`` of the window with most ``E1``."""
+    best = e1.argmax(dim=1, keepdim=True)
+    e0, e1c = e0.gather(1, best)[:, 0], e1.gather(1, best)[:, 0] - f / 4.0
+    ratio = torch.sqrt((e0 - f).clamp(min=0.0) / e1c.clamp(min=_TINY))
+    return torch.where(e1c >= FINE_FLAT, ratio, torch.ones_like(ratio))
 
 
 def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -330,6 +402,7 @@ def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
         out["noise"] = (res[:, 4] / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
         out["noise_robust"] = (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32)
     out["blockiness"] = res[:, 6].astype(np.float32)
+    out["fine_sharpness"] = _fine_sharpness(x).numpy()
     if c < 3:
         out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
     else:
@@ -368,6 +441,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["norm_sharpness"], out["detail"] = _sharpness(g, working_side)
     out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)
+    out["fine_sharpness"] = _fine_sharpness(x, xs)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

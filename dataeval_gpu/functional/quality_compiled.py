@@ -32,7 +32,16 @@ import torch
 
 from .stats_compiled import KernelCheck, njit
 
-__all__ = ["N_SUMS", "area_down", "band_energy", "measure_u8", "noise_u8", "pixel_pass_u8", "ready"]
+__all__ = [
+    "N_SUMS",
+    "area_down",
+    "band_energy",
+    "fine_energies_u8",
+    "measure_u8",
+    "noise_u8",
+    "pixel_pass_u8",
+    "ready",
+]
 
 #: the sums of :func:`pixel_pass_u8`: R-G, (R-G)², R+G-2B, (R+G-2B)², B-G, max-min
 N_SUMS = 6
@@ -211,6 +220,33 @@ def _bands(g, tmp, d, tmp_d):  # noqa: ANN001, ANN202 - numba kernel
         return e0, 0.0
     _avg2(g, d)
     return e0, _band(d, tmp_d) / d.size
+
+
+@njit
+def _fine(a, boxes, out):  # noqa: ANN001, ANN202 - numba kernel
+    """For each ``(y0, x0, h, w)`` window of the uint8 ``(C, H, W)`` image ``a``: the 256-level
+    grey (exact integers, ties to even, as :func:`_row3`; the first channel below three) and the
+    band energies of it and its 2x2 mean into ``out[k]``."""
+    c = a.shape[0]
+    for k in range(boxes.shape[0]):
+        y0, x0, wh, ww = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
+        g = np.empty((wh, ww), np.float32)
+        for i in range(wh):
+            row = g[i]
+            if c >= 3:
+                rr, gg, bb = a[0, y0 + i], a[1, y0 + i], a[2, y0 + i]
+                for j in range(ww):
+                    t = 299 * np.int32(rr[x0 + j]) + 587 * np.int32(gg[x0 + j]) + 114 * np.int32(bb[x0 + j]) + 500
+                    q = t // 1000
+                    row[j] = np.float32(q - ((t - 1000 * q == 0) & ((q & 1) == 1)))
+            else:
+                r0 = a[0, y0 + i]
+                for j in range(ww):
+                    row[j] = np.float32(r0[x0 + j])
+        d = np.empty((wh // 2, ww // 2), np.float32)
+        e0, e1 = _bands(g, np.empty_like(g), d, np.empty_like(d))
+        out[k, 0] = e0
+        out[k, 1] = e1
 
 
 @njit
@@ -426,6 +462,15 @@ def noise_u8(g255: torch.Tensor) -> tuple[float, float]:
     total = _noise(a, resp)
     k = (resp.size - 1) // 2
     return float(total), float(np.partition(resp, k)[k])
+
+
+def fine_energies_u8(x: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """``(len(boxes), 2)`` float64: the band energies ``E0``, ``E1`` of the 256-level grey image of
+    one uint8 ``(C, H, W)`` CPU image (any strides) in each ``(y0, x0, h, w)`` window (sides >= 2)
+    - the windows of ``fine_sharpness``, equal to the torch path's bit for bit."""
+    out = np.zeros((len(boxes), 2), np.float64)
+    _fine(x.numpy(), np.asarray(boxes, dtype=np.int64).reshape(-1, 4), out)
+    return out
 
 
 def band_energy(g: torch.Tensor) -> float:

@@ -38,6 +38,7 @@ _UNITS = {
     "grey_p99": "grey level, 0–1",
     "grey_entropy": "bits",
     "blockiness": "border / other step ratio",
+    "fine_sharpness": "native-resolution octave ratio",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

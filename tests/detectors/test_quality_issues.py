@@ -68,6 +68,7 @@ def test_scores_follow_their_definitions() -> None:
     m["grey_p99"] = torch.tensor([1.0, 0.8, 0.8, 0.1], dtype=torch.float64)
     m["norm_sharpness"] = torch.tensor([0.7, 0.4, 0.9, 0.9], dtype=torch.float64)
     m["coarse_sharpness"] = torch.tensor([0.7, 0.9, 0.2, 0.9], dtype=torch.float64)
+    m["fine_sharpness"] = torch.tensor([1.0, 1.0, 1.0, 0.3], dtype=torch.float64)
     m["channel_spread"] = torch.tensor([0.1, 0.0, 0.0, 0.0], dtype=torch.float64)
     m["width"] = torch.tensor([100.0, 100.0, 400.0, 100.0], dtype=torch.float64)
     m["height"] = torch.tensor([100.0, 100.0, 100.0, 100.0], dtype=torch.float64)
@@ -75,7 +76,8 @@ def test_scores_follow_their_definitions() -> None:
     s, ref = issue_scores(m)
     assert ref["grey_p99"] == pytest.approx(0.8)
     np.testing.assert_allclose(s["dark"], [1 - 1 / 0.8, 0.0, 0.0, 1 - 0.1 / 0.8])
-    np.testing.assert_allclose(s["blurry"], [0.3, 0.6, 1 - 0.31, 0.1])
+    # 1 - min(norm, coarse + 0.11, fine + 0.075): the last image is blurred at native resolution
+    np.testing.assert_allclose(s["blurry"], [0.3, 0.6, 1 - 0.31, 1 - 0.375])
     np.testing.assert_allclose(s["grayscale"], [0.9, 1.0, 1.0, 0.0])  # one channel: not an issue
     side = np.sqrt([1e4, 1e4, 4e4, 1e4])
     np.testing.assert_allclose(s["odd_size"], np.abs(np.log2(side / 100.0)))
@@ -226,3 +228,25 @@ def test_chroma_confirms_hash_pairs() -> None:
     assert hash_groups(h, ok, [], 0) == [[0, 1, 2]]
     # red vs its contrast x0.7: 60 apart, within 35 % of 200; red vs blue: 283 apart
     assert hash_groups(h, ok, [], 0, chroma=sig) == [[0, 1]]
+
+
+def test_blur_of_a_large_photo_is_found_at_native_resolution() -> None:
+    """A 2-px blur on a 1024 px image is invisible at the 256 px working resolution; the native
+    windows (fine_sharpness) flag it, and why() gives the three sharpness values."""
+    rng = np.random.default_rng(21)
+    sharp = [
+        np.clip(
+            ndimage.zoom(rng.normal(128, 50, (3, 256, 256)), (1, 4, 4), order=1) + rng.normal(0, 8, (3, 1024, 1024)),
+            0,
+            255,
+        )
+        .round()
+        .astype(np.uint8)
+        for _ in range(3)
+    ]
+    blurred = ndimage.gaussian_filter(sharp[0].astype(np.float64), sigma=(0, 2, 2)).round().astype(np.uint8)
+    out = QualityIssues().evaluate([*sharp, blurred])
+    assert out.flags["blurry"].tolist() == [False, False, False, True]
+    assert out.metrics["norm_sharpness"][3] > 0.445  # the working resolution alone misses it
+    (line,) = [w for w in out.why(3) if w.startswith("blurry")]
+    assert "native" in line and f"{out.metrics['fine_sharpness'][3]:.3g}" in line

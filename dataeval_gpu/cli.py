@@ -261,10 +261,12 @@ def _print_flagged(report: Any, most: int = 15) -> None:
     """The Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
     if report.issues:
+        from .audit.report import format_value
+
         print(f"\nflagged by the linter ({len(report.issues)} images):")
-        for i, m in list(report.issues.items())[:most]:
+        for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
-            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={v}" for k, v in m.items()))
+            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
         if len(report.issues) > most:
             print(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}

@@ -270,3 +270,30 @@ def test_the_summary_lists_the_images_with_quality_issues(
 
     flagged = json.loads((tmp_path / "o" / "findings.json").read_text())["quality"]
     assert block.startswith(f"{len(flagged)} images):") and len(lines) == len(flagged) == 7
+
+
+def test_the_summary_prints_the_measured_linter_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One image of eight has a single zero pixel in 16 x 16: the Linter flags it for ``zero``
+    (1/256 = 0.00390625 against 0 in the others). Its value, rounded to 2 decimals as 0.65's
+    Linter does, printed as ``zero=0.0``; the summary prints the measured value."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        a = rng.integers(1, 256, (16, 16), dtype=np.uint8)
+        if k == 3:
+            a[0, 0] = 0
+        Image.fromarray(a).save(d / f"im{k}.png")
+    status, out, err = run(
+        ["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress", "--workers", "0"],
+        capsys,
+    )
+    assert status == 0, err
+    block = out.split("\nflagged by the linter (", 1)[1].split("\n\n", 1)[0]
+    lines = block.splitlines()[1:]
+    assert len(lines) == 1 and "im3.png" in lines[0]
+    assert lines[0].rstrip().endswith("zero=0.003906"), lines[0]

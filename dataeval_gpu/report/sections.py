@@ -75,7 +75,8 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     # -1 is the audit's "no label" (a flat folder, a file list): such images are unlabelled
     labels = {i: lab for i, lab in (report.labels or {}).items() if not _no_label(lab)}
     class_names = list(report.class_names) if report.class_names else None
-    issues = report.issues or {}
+    # the flagged values as measured (the Linter's are rounded to 2 decimals: zero=0.0036 read 0)
+    issues = report.issue_values() if hasattr(report, "issue_values") else (report.issues or {})
     return ReportContext(
         report=report,
         figs=figs,

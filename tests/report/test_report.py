@@ -204,6 +204,24 @@ def test_flagged_images_table() -> None:
     assert df.loc[0, "metrics"] == "brightness=0.9, zero=0.5"
 
 
+
+def test_flagged_values_are_the_measured_ones(tmp_path: Path) -> None:
+    """The Linter rounds its values to 2 decimals (DataEval 0.65); an image flagged for ``zero``
+    with 1 zero pixel in 256 (0.00390625) read ``zero=0`` in the report's table. The report
+    shows the measured value; ``issues`` itself keeps 0.65's rounded one."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"zero": np.array([0.0, 1 / 256, 0.0]), "brightness": np.array([0.5, 0.5, 0.5])},
+        issues={1: {"zero": 0.0, "blurriness": 7.25}},  # blurriness: no stats column, kept as given
+        paths={0: "/d/a.png", 1: "/d/b.png", 2: "/d/c.png"},
+    )
+    assert rep.issue_values() == {1: {"zero": 0.00390625, "blurriness": 7.25}}
+    assert rep.issues == {1: {"zero": 0.0, "blurriness": 7.25}}
+    page = write_report(rep, tmp_path).read_text()
+    table = page.split('id="table-flagged"', 1)[1].split("</table>", 1)[0]
+    assert "zero=0.003906" in table and "blurriness=7.25" in table
+
+
 # ----------------------------------------------------------------------------- plots
 def _texts(fig: object) -> list[str]:
     """The figure-level texts (suptitle included), line breaks of wrapped titles undone."""

@@ -297,6 +297,18 @@ def quality_section(ctx: ReportContext) -> Section | None:
 
 
 # ----------------------------------------------------------------------------- duplicates
+def _near_rule(config: dict[str, Any]) -> str:
+    """How the near duplicates were matched, from the run's settings (``near_radius``, ``hash``,
+    ``d4``, ``near_crops``)."""
+    radius = int(config.get("near_radius") or 0)
+    name = str(config.get("hash") or "pchash") + (" D4 (flip/rotation-invariant)" if config.get("d4") else "")
+    rule = f"{name} hashes within Hamming distance {radius}" if radius else f"identical {name} hashes"
+    crops = config.get("near_crops") or []
+    if crops:
+        rule += ", also of the central " + " and ".join(f"{round(100 * c)} %" for c in crops)
+    return rule
+
+
 def duplicates_section(ctx: ReportContext) -> Section | None:
     report = ctx.report
     dups = report.duplicates or {}
@@ -304,8 +316,9 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
         return None
     n_exact, n_near = len(dups.get("exact", [])), len(dups.get("near", []))
     body = note(
-        f"Exact duplicates (identical bytes, xxhash): <b>{n_exact}</b> group(s); near duplicates (same "
-        f"perceptual hash, not already exact): <b>{n_near}</b> group(s). A group whose images carry "
+        f"Exact duplicates (identical decoded pixels, xxhash; a PNG and a BMP of one picture are exact "
+        f"copies): <b>{n_exact}</b> group(s); near duplicates ({esc(_near_rule(report.config or {}))}, "
+        f"not already exact): <b>{n_near}</b> group(s). A group whose images carry "
         "different labels (<i>mixed</i>) is a copy labelled two ways."
     )
     if ctx.labels and (n_exact or n_near):

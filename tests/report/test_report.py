@@ -222,6 +222,35 @@ def test_flagged_values_are_the_measured_ones(tmp_path: Path) -> None:
     assert "zero=0.003906" in table and "blurriness=7.25" in table
 
 
+
+@pytest.mark.parametrize(
+    ("config", "rule"),
+    [
+        (
+            {"near_radius": 2, "hash": "pchash", "d4": True, "near_crops": [0.9, 0.8]},
+            "pchash D4 (flip/rotation-invariant) hashes within Hamming distance 2, also of the central 90 % and 80 %",
+        ),
+        ({"near_radius": 0, "hash": "pchash", "d4": False, "near_crops": []}, "identical pchash hashes"),
+        ({"near_radius": 8, "hash": "dhash", "d4": False}, "dhash hashes within Hamming distance 8"),
+    ],
+)
+def test_duplicates_note_says_what_was_compared(tmp_path: Path, config: dict, rule: str) -> None:
+    """The exact duplicates are identical decoded pixels (a PNG and a BMP of one picture are a
+    group; the page said "identical bytes"), the near ones follow the run's hash settings (it
+    said "same perceptual hash" also at radius 2 with D4 and crops)."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"brightness": np.array([0.2, 0.5, 0.5])},
+        duplicates={"exact": [[1, 2]], "near": []},
+        paths={0: "/d/a.png", 1: "/d/b.png", 2: "/d/b.bmp"},
+        config=config,
+    )
+    page = write_report(rep, tmp_path).read_text()
+    text = " ".join(page.split('id="duplicates"', 1)[1].split("<h3>", 1)[0].split())
+    assert "identical decoded pixels" in text and "identical bytes" not in text
+    assert f"near duplicates ({rule}, not already exact)" in text, text
+
+
 # ----------------------------------------------------------------------------- plots
 def _texts(fig: object) -> list[str]:
     """The figure-level texts (suptitle included), line breaks of wrapped titles undone."""

@@ -185,6 +185,12 @@ def _run_scan(args: argparse.Namespace) -> int:
         report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3)})
     else:
         files, labels, class_names = discover(args.path)
+        if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
+            logger.warning(
+                "%s: no files to scan (hidden entries and metadata files such as .txt, .json, .csv, "
+                ".npy are left out; docs/inputs.md)",
+                args.path,
+            )
         if args.limit:
             files, labels = files[: args.limit], labels[: args.limit]
         report = scan_files(files, labels, class_names, out, args, device)

@@ -297,3 +297,18 @@ def test_the_summary_prints_the_measured_linter_values(
     lines = block.splitlines()[1:]
     assert len(lines) == 1 and "im3.png" in lines[0]
     assert lines[0].rstrip().endswith("zero=0.003906"), lines[0]
+
+
+def test_a_folder_with_nothing_to_scan_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder holding only metadata (or nothing) scanned silently as "0 images"; the run
+    still writes its (empty) results, and a warning names the folder and the rule."""
+    d = tmp_path / "labels_only"
+    d.mkdir()
+    (d / "labels.json").write_text("{}")
+    (d / ".hidden.png").write_bytes(b"")
+    status, out, err = run(["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress"], capsys)
+    assert status == 0, err
+    assert f"{d}: no files to scan" in caplog.text and ".json" in caplog.text
+    assert (tmp_path / "o" / "results.csv").is_file()

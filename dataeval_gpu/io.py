@@ -183,12 +183,22 @@ def _pil_decode(data: bytes) -> torch.Tensor:
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
+def _svg_markup(data: bytes) -> bool:
+    """XML text that opens an ``<svg`` element within its first 4 kB (after an XML prolog, a
+    comment such as Inkscape's ``<!-- Created with Inkscape -->``, or a doctype)."""
+    text = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith(b"<") and b"<svg" in text and b"<html" not in text
+
+
 def _unknown_format(data: bytes) -> str:
+    """The reason for bytes that no decoder took (the failure path only: no hot path sniffs 4 kB)."""
     kind = _sniff(data[:64])
-    if kind == "svg":
+    if kind == "svg" or (kind == "text" and _svg_markup(data)):
         return "unsupported format: SVG (a vector drawing, not a raster image)"
     if kind == "text":
         return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
+    if data[:2] == b"\x1f\x8b":
+        return "unsupported format: gzip-compressed data (such as an .svgz drawing or a .gz file), not an image"
     return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
 
 

@@ -129,6 +129,9 @@ def summary_section(ctx: ReportContext) -> Section:
         ("exact duplicate groups", dup_card("exact"), "count-exact", summary["exact_duplicate_groups"] > 0),
         ("near duplicate groups", dup_card("near"), "count-near", summary["near_duplicate_groups"] > 0),
     ]
+    if getattr(report, "quality", None):  # the scored quality issues (on by default in the scan)
+        n_quality = summary.get("quality_flagged_images", 0)
+        items.insert(4, ("with quality issues", n_quality, "count-quality", n_quality > 0))
     if report.clusters:
         scores = report.clusters.get("outlier_score")
         n_clustered = len(scores) if isinstance(scores, Mapping) else 0

@@ -251,6 +251,26 @@ def test_duplicates_note_says_what_was_compared(tmp_path: Path, config: dict, ru
     assert f"near duplicates ({rule}, not already exact)" in text, text
 
 
+
+def test_summary_cards_count_the_quality_issues(tmp_path: Path) -> None:
+    """The quality issues are on by default, yet the summary's cards left them out (the page of
+    20,000 Fashion-MNIST PNGs with 1,037 images flagged showed none at the top)."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"brightness": np.array([0.2, 0.5, 0.5])},
+        quality={
+            "flags": {"dark": np.array([True, False, False]), "noisy": np.array([True, True, False])},
+            "scores": {"dark": np.array([0.9, 0.1, 0.1]), "noisy": np.array([9.0, 9.0, 1.0])},
+            "thresholds": {"dark": 0.78, "noisy": 8.5},
+            "why": {0: ["dark: ...", "noisy: ..."], 1: ["noisy: ..."]},
+        },
+    )
+    page = write_report(rep, tmp_path).read_text()
+    assert '<div class="v" id="count-quality">2</div>' in page
+    plain = AuditReport(index=rep.index, stats=rep.stats)
+    assert 'id="count-quality"' not in write_report(plain, tmp_path / "plain").read_text()
+
+
 # ----------------------------------------------------------------------------- plots
 def _texts(fig: object) -> list[str]:
     """The figure-level texts (suptitle included), line breaks of wrapped titles undone."""

@@ -685,6 +685,26 @@ def test_svg_histograms_bars_match_numpy(log: bool) -> None:
         np.testing.assert_allclose(heights[: len(first)] / first, heights[0] / first[0], rtol=0.02)
 
 
+@pytest.mark.parametrize("log", [False, True])
+def test_svg_constant_metrics_fit_on_the_page(log: bool) -> None:
+    """20,000 Fashion-MNIST images have 14 constant metrics (28 x 28 grey, ...): the last lines of
+    the constant-metrics list were drawn below the SVG's height (``chroma_bg = 0`` cut off)."""
+    from dataeval_gpu.report.svgcharts import metric_histograms_svg
+
+    rng = np.random.default_rng(0)
+    stats = {m: rng.random(50) for m in ("brightness", "entropy", "mean", "std", "var", "skew", "kurtosis")}
+    constant = ["width", "height", "size", "aspect_ratio", "channels", "depth", "missing", "colourfulness",
+                "channel_spread", "grey_p001", "grey_p01", "blockiness", "chroma_rg", "chroma_bg"]  # fmt: skip
+    stats.update({m: np.full(50, 3.0) for m in constant})
+    root = ET.fromstring(metric_histograms_svg(stats, log=log))
+    ns = "{http://www.w3.org/2000/svg}"
+    height = float(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    lines = {t.text: float(t.get("y")) for t in root.iter(ns + "text")}
+    assert all(f"{m} = 3" in lines for m in constant)
+    assert max(lines.values()) + 4 <= height, (max(lines.values()), height)  # a 13 px line's descent
+
+
 def test_report_without_labels_draws_nothing_with_matplotlib(
     report: AuditReport, images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -384,6 +384,13 @@ def _main(argv: list[str] | None) -> int:
             return _error(exc.code, EXIT_USAGE)
         raise
     except KeyboardInterrupt:
+        saved = Path(args.out) / CHECKPOINT if getattr(args, "out", None) else None
+        if saved is not None and saved.is_file():  # --checkpoint-every left one: say how to go on
+            return _error(
+                f"interrupted; the scan so far is saved in {saved}: run the same command with --resume "
+                "to continue",
+                EXIT_INTERRUPTED,
+            )
         return _error("interrupted", EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full

@@ -208,6 +208,25 @@ def test_interrupted_is_one_line_status_130(
     assert status == 130 and err == "dataeval-gpu: error: interrupted\n"
 
 
+def test_interrupted_with_a_checkpoint_says_resume(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a scan with ``--checkpoint-every`` leaves a checkpoint; the one line says
+    where and that ``--resume`` continues (it said only "interrupted")."""
+    out = tmp_path / "o"
+
+    def interrupted(args: object) -> int:
+        out.mkdir()
+        (out / CHECKPOINT).write_bytes(b"state")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_scan", interrupted)
+    status, _, err = run(["scan", str(folder), "--out", str(out), "--checkpoint-every", "2"], capsys)
+    assert status == 130 and err.count("\n") == 1
+    assert err.startswith("dataeval-gpu: error: interrupted; ") and str(out / CHECKPOINT) in err
+    assert "with --resume to continue" in err
+
+
 def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["scan", "--help"], capsys)
     assert status == 0

@@ -357,11 +357,31 @@ def discover(
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
     files = [str(p) for p in paths]
     if not use_classes:
+        if class_folders is None:
+            _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
         return files, [-1] * len(files), []
     names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1})
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
     return files, labels, names
+
+
+def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]]) -> None:
+    """Warn when most files sit one folder down in two or more folders (a class tree) but some
+    do not, so that no labels are taken: a stray file silently dropped every label."""
+    down = [r for r in rel if len(r) == 2]
+    if len({r[0] for r in down}) < 2 or 2 * len(down) < len(rel):
+        return
+    off = [os.path.join(*r) for r in rel if len(r) != 2]
+    logger.warning(
+        "%s: no class labels from the folder names: %d of %d files are not exactly one folder down (%s%s); "
+        "put every file in a class folder to label them",
+        root,
+        len(off),
+        len(rel),
+        ", ".join(off[:3]),
+        ", ..." if len(off) > 3 else "",
+    )
 
 
 def _is_text_file(path: Path) -> bool:

@@ -414,6 +414,38 @@ def test_class_tree_labels_survive_a_folder_named_like_an_image(tmp_path: Path) 
     }  # fmt: skip
 
 
+def test_a_stray_file_in_a_class_tree_is_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One file beside the class folders (or one level deeper) means no labels at all; that
+    used to happen silently (92 Fashion-MNIST PNGs in 3 class folders scanned with label -1)."""
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            (tmp_path / cls / f"{k}.png").write_bytes(b"x")
+    (tmp_path / "stray.png").write_bytes(b"x")
+    (tmp_path / "dog" / "more").mkdir()
+    (tmp_path / "dog" / "more" / "deep.png").write_bytes(b"x")
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        files, labels, classes = discover(tmp_path)
+    assert labels == [-1] * 8 and classes == []
+    assert "no class labels from the folder names: 2 of 8 files are not exactly one folder down" in caplog.text
+    assert "stray.png" in caplog.text and os.path.join("dog", "more", "deep.png") in caplog.text
+    caplog.clear()
+    (tmp_path / "stray.png").unlink()
+    (tmp_path / "dog" / "more" / "deep.png").unlink()
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        _, labels, classes = discover(tmp_path)
+    assert classes == ["cat", "dog"] and labels == [0, 0, 0, 1, 1, 1] and caplog.text == ""
+    caplog.clear()
+    (tmp_path / "a.png").write_bytes(b"x")  # a flat folder with one sub-folder: no class tree, no warning
+    for name in ("b.png", "c.png", "d.png", "e.png", "f.png", "g.png"):
+        (tmp_path / name).write_bytes(b"x")
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        discover(tmp_path)
+    assert caplog.text == ""
+
+
 def test_file_list_paths_resolve_from_the_working_directory_then_the_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

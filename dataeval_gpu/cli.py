@@ -272,7 +272,7 @@ def _print_flagged(report: Any, most: int = 15) -> None:
         print(f"\nflagged by the linter ({len(report.issues)} images):")
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
-            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
+            print(f"  {i:>6} {_tail(name):<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
         if len(report.issues) > most:
             print(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}
@@ -281,9 +281,14 @@ def _print_flagged(report: Any, most: int = 15) -> None:
     print(f"\nquality issues ({len(why)} images):")
     for i, reasons in list(why.items())[:most]:
         name = report.paths.get(i, "")
-        print(f"  {i:>6} {name[-40:]:<40} " + "; ".join(reasons))
+        print(f"  {i:>6} {_tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
         print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+
+
+def _tail(path: str, width: int = 40) -> str:
+    """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
+    return path if len(path) <= width else "..." + path[len(path) - width + 3 :]
 
 
 def _print_index(report: Any) -> None:

@@ -316,6 +316,11 @@ def test_the_summary_prints_the_measured_linter_values(
     lines = block.splitlines()[1:]
     assert len(lines) == 1 and "im3.png" in lines[0]
     assert lines[0].rstrip().endswith("zero=0.003906"), lines[0]
+    # a path longer than its 40 columns is shown as its end, marked as cut
+    shown = lines[0].split()[1]
+    path = str(d / "im3.png")
+    assert len(path) > 40 and shown == "..." + path[-37:], shown  # was path[-40:], cut anywhere
+
 
 
 def test_a_folder_with_nothing_to_scan_says_so(

@@ -184,7 +184,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - t0
         report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3)})
     else:
-        files, labels, class_names = discover(args.path)
+        files, labels, class_names = discover(args.path, out=out)
         if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
             logger.warning(
                 "%s: no files to scan (hidden entries and metadata files such as .txt, .json, .csv, "

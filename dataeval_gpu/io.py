@@ -63,6 +63,8 @@ _EXIF_ORIENTATION = 0x0112
 #: the files every ``dataeval-gpu scan`` writes: a sub-folder holding them all is an earlier
 #: scan's output (its plots are not part of the data) and a folder scan does not enter it
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
+# what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
+SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
 logger = logging.getLogger(__name__)
 
 
@@ -317,7 +319,9 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
 
 
 def discover(
-    root: str | os.PathLike | Sequence[str | os.PathLike], class_folders: bool | None = None
+    root: str | os.PathLike | Sequence[str | os.PathLike],
+    class_folders: bool | None = None,
+    out: str | os.PathLike | None = None,
 ) -> tuple[list[str], list[int], list[str]]:
     """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
 
@@ -339,6 +343,9 @@ def discover(
 
     ``class_folders=None`` means: labels from the first sub-folder level when every file
     sits exactly one level down (an ImageFolder tree), else no labels (-1).
+
+    ``out``: the scan's output folder. When it is the folder scanned (``scan . --out .``), the
+    files an earlier scan wrote there (``report.html``, ``plots/``, the checkpoint) are left out.
     """
     if isinstance(root, (list, tuple)):
         files = [str(p) for p in root]
@@ -351,7 +358,7 @@ def discover(
         return files, [-1] * len(files), []
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
-    paths, folders = _walk(r)
+    paths, folders = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
     rel = {p: p.relative_to(r).parts for p in paths}
     rel_depth = {len(rel[p]) for p in paths if p not in folders}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
@@ -364,6 +371,13 @@ def discover(
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
     return files, labels, names
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # the output folder does not exist yet
+        return False
 
 
 def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]]) -> None:
@@ -412,13 +426,15 @@ def _read_file_list(path: Path) -> list[str]:
     return files
 
 
-def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path]]:
     """The entries a folder scan lists (see :func:`discover`), sorted, and which are folders.
 
     Symbolic links to folders are followed; a link back to one of its own parent folders (a
     loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
     A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
-    with a warning, so that scanning a folder twice does not measure the first scan's plots.
+    with a warning, so that scanning a folder twice does not measure the first scan's plots;
+    with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
+    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
     """
     out: list[Path] = []
     folders: set[Path] = set()
@@ -438,9 +454,19 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
             out.append(d)  # a folder that cannot be read: listed, so it is failed with the reason
             folders.add(d)
             continue
-        if d != root and all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
-            logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
-            continue
+        if all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
+            if d != root:
+                logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
+                continue
+            # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
+            mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []
+            if mine:
+                entries = [e for e in entries if e.name not in SCAN_OUTPUT_FILES]
+                logger.warning(
+                    "%s: holds an earlier scan's output; its %s not scanned",
+                    d,
+                    ", ".join(e.name + ("/" if e.is_dir() else "") for e in mine),
+                )
         inside = parents | {key}
         for e in reversed(entries):  # reversed: the stack pops them in name order
             if e.name.startswith("."):

@@ -542,6 +542,29 @@ def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
     assert any(Path(p).parent.name == "plots" for p in listed), listed  # the report's own figures
 
 
+def test_scanning_into_the_scanned_folder_leaves_out_the_last_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``scan . --out .`` twice: the second scan measured the first one's report.html (failed,
+    "a text file") and plots/*.jpg, *.svg (3 photos became 9 rows). It leaves them out."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / f"p{k}.png")
+    monkeypatch.chdir(tmp_path)
+    flags = ["--out", ".", "--no-progress", "--workers", "0", "--quiet"]
+    assert main(["scan", ".", *flags]) == 0
+    assert (tmp_path / "report.html").is_file() and any((tmp_path / "plots").iterdir())
+    with caplog.at_level("WARNING"):
+        assert main(["scan", ".", *flags]) == 0
+    assert [Path(p).name for p in read_results(tmp_path)["path"]] == ["p0.png", "p1.png", "p2.png"]
+    assert "holds an earlier scan's output; its plots/, report.html not scanned" in caplog.text
+    # another output folder: the folder is scanned as it is (its report a failed row)
+    assert main(["scan", ".", "--out", str(tmp_path / "elsewhere"), "--no-progress", "--workers", "0", "--quiet"]) == 0
+    assert "report.html" in [Path(p).name for p in read_results(tmp_path / "elsewhere")["path"]]
+
+
 def test_corpus_measured_in_workers_equals_the_main_process(
     corpus_dir: tuple[Path, list], scanned: tuple[Path, pd.DataFrame]
 ) -> None:

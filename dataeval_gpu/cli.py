@@ -217,6 +217,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         print(out)
         return 0
     print(report.summary())
+    _print_labels(report)
     _print_flagged(report)
     for kind in ("exact", "near"):
         groups = report.duplicates.get(kind, [])
@@ -284,6 +285,24 @@ def _print_flagged(report: Any, most: int = 15) -> None:
         print(f"  {i:>6} {_tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
         print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+
+
+def _print_labels(report: Any, most: int = 10) -> None:
+    """The classes taken from the folder names and their image counts (a flat folder: nothing)."""
+    names = list(report.class_names or [])
+    if not names:
+        return
+    counts = [0] * len(names)
+    for lab in report.labels.values():
+        try:
+            k = int(lab)  # an int or a numpy integer; -1: no label
+        except (TypeError, ValueError):
+            continue
+        if 0 <= k < len(names):
+            counts[k] += 1
+    shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
+    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
+    print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
 
 
 def _tail(path: str, width: int = 40) -> str:

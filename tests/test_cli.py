@@ -336,3 +336,24 @@ def test_a_folder_with_nothing_to_scan_says_so(
     assert status == 0, err
     assert f"{d}: no files to scan" in caplog.text and ".json" in caplog.text
     assert (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_the_summary_names_the_classes_of_a_class_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A class tree's labels were in results.csv and the report but not in the printout: a user
+    could not tell whether the folder names were taken as labels."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls, n in (("cat", 2), ("dog", 3)):
+        (d / cls).mkdir(parents=True)
+        for k in range(n):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(d / cls / f"{k}.png")
+    flags = ["--no-plots", "--no-progress", "--workers", "0"]
+    status, out, err = run(["scan", str(d), "--out", str(tmp_path / "o"), *flags], capsys)
+    assert status == 0, err
+    assert "\nlabels: 2 classes from the folder names (cat 2, dog 3)\n" in out
+    status, out, err = run(["scan", str(d / "dog"), "--out", str(tmp_path / "o2"), *flags], capsys)
+    assert status == 0 and "labels:" not in out  # a flat folder has none

@@ -48,7 +48,22 @@ class _ArgumentParser(argparse.ArgumentParser):
     """argparse, but a parse error is one line (``dataeval-gpu: error: ...``), exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {_more_paths(message)} (see '{self.prog} --help')\n")
+
+
+def _more_paths(message: str) -> str:
+    """argparse's "unrecognized arguments: b.png c.png ..." when they are all paths (a shell
+    glob such as ``scan *.png``): say that PATH is one, and how to give several (not a line of
+    20,000 names)."""
+    head = "unrecognized arguments: "
+    extra = message[len(head) :].split() if message.startswith(head) else []
+    if not extra or any(a.startswith("-") for a in extra):
+        return message
+    shown = ", ".join(extra[:3]) + (f", ... ({len(extra)} in all)" if len(extra) > 3 else "")
+    return (
+        f"scan takes one PATH (a folder, a text file of paths, or one image), got {len(extra)} more ({shown}); "
+        "to scan several files, give their folder or list them in a text file"
+    )
 
 
 def _int_at_least(low: int) -> Callable[[str], int]:

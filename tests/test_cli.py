@@ -357,3 +357,14 @@ def test_the_summary_names_the_classes_of_a_class_tree(
     assert "\nlabels: 2 classes from the folder names (cat 2, dog 3)\n" in out
     status, out, err = run(["scan", str(d / "dog"), "--out", str(tmp_path / "o2"), *flags], capsys)
     assert status == 0 and "labels:" not in out  # a flat folder has none
+
+
+def test_several_paths_say_path_is_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``scan *.png`` (the shell expands the glob) was "unrecognized arguments: " and every name
+    on one line; it says that PATH is one and how to give several."""
+    names = [str(tmp_path / f"{k}.png") for k in range(6)]
+    status, _, err = run(["scan", *names, "--out", str(tmp_path / "o")], capsys)
+    assert_usage_error(status, err, "scan takes one PATH", "got 5 more", "(5 in all)", "list them in a text file")
+    assert names[1] in err and names[5] not in err
+    status, _, err = run(["scan", names[0], names[1], "--bogus"], capsys)  # an option among them: as argparse says
+    assert_usage_error(status, err, "unrecognized arguments:", "--bogus")

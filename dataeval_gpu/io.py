@@ -43,6 +43,7 @@ import torch
 from . import image_ops
 from .datasets import IMAGE_EXTENSIONS
 from .errors import InvalidArgumentError
+from .file_kinds import sniff, unknown_format, utf8_text
 
 __all__ = [
     "ImageFiles",
@@ -91,24 +92,6 @@ def _short(exc: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- sniffing
-
-
-def _sniff(head: bytes) -> str:
-    """The format from the first bytes: jpeg, png, gif, webp, svg, text or other."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
-        return "svg"
-    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
-        return "text"
-    return "other"
 
 
 def _png_palette(data: bytes) -> tuple[bool, bool]:
@@ -162,7 +145,7 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         try:
             im_file = Image.open(_io.BytesIO(data))
         except UnidentifiedImageError:
-            raise ValueError(_unknown_format(data)) from None
+            raise ValueError(unknown_format(data)) from None
     with im_file as im:
         im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
         fmt = im.format
@@ -185,25 +168,6 @@ def _pil_decode(data: bytes) -> torch.Tensor:
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
-def _svg_markup(data: bytes) -> bool:
-    """XML text that opens an ``<svg`` element within its first 4 kB (after an XML prolog, a
-    comment such as Inkscape's ``<!-- Created with Inkscape -->``, or a doctype)."""
-    text = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith(b"<") and b"<svg" in text and b"<html" not in text
-
-
-def _unknown_format(data: bytes) -> str:
-    """The reason for bytes that no decoder took (the failure path only: no hot path sniffs 4 kB)."""
-    kind = _sniff(data[:64])
-    if kind == "svg" or (kind == "text" and _svg_markup(data)):
-        return "unsupported format: SVG (a vector drawing, not a raster image)"
-    if kind == "text":
-        return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
-    if data[:2] == b"\x1f\x8b":
-        return "unsupported format: gzip-compressed data (such as an .svgz drawing or a .gz file), not an image"
-    return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
-
-
 def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:
     return image_ops.decode_image(t, mode, apply_exif_orientation=True)  # torchvision's op, no torchvision import
 
@@ -217,7 +181,7 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     if not raw:
         raise ValueError("empty file (0 bytes)")
     header = _probe(raw)  # raises for a decompression bomb
-    kind = _sniff(raw[:64])
+    kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return _pil_decode(raw)
     mode = image_ops.UNCHANGED
@@ -402,7 +366,8 @@ def _is_text_file(path: Path) -> bool:
     """True when the file's first bytes are text (a file list), not an image or other binary."""
     with open(path, "rb") as f:
         head = f.read(64)
-    return not head or _sniff(head) == "text"
+    return not head or sniff(head) == "text" or utf8_text(head)
+
 
 
 def _read_file_list(path: Path) -> list[str]:
@@ -513,7 +478,7 @@ class ImageFiles(torch.utils.data.Dataset):
             data = read_image_bytes(path)
             if not data:
                 raise ValueError("empty file (0 bytes)")
-            if self.gpu_jpeg and _sniff(data[:4]) == "jpeg":
+            if self.gpu_jpeg and sniff(data[:4]) == "jpeg":
                 h = _probe(data)
                 if h is not None and h.fmt == "JPEG" and h.mode in ("L", "RGB") and h.orientation == 1:
                     raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)

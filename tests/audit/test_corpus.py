@@ -446,6 +446,27 @@ def test_a_stray_file_in_a_class_tree_is_named_in_a_warning(
     assert caplog.text == ""
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_file_list_of_unicode_paths_or_with_a_bom_is_a_list(tmp_path: Path, bom: bytes) -> None:
+    """A list whose first line holds a non-ASCII path (or that Notepad saved with a byte-order
+    mark) was taken for one image, and failed as an unknown format."""
+    from PIL import Image
+
+    names = ["ünïcödé 画像.png", "plain.png"]
+    for n in names:
+        Image.fromarray(np.full((9, 9), 7, np.uint8)).save(tmp_path / n)
+    lst = tmp_path / "files.txt"
+    lst.write_bytes(bom + "".join(f"{tmp_path / n}\n" for n in names).encode("utf-8"))
+    files, labels, _ = discover(lst)
+    assert files == [str(tmp_path / n) for n in names] and labels == [-1, -1]
+    for image in names:  # an image is never a list
+        assert discover(tmp_path / image)[0] == [str(tmp_path / image)]
+    for fmt in ("BMP", "TIFF", "GIF", "WEBP"):
+        path = tmp_path / f"x.{fmt.lower()}.bin"  # a name that does not say it is an image
+        Image.fromarray(np.full((9, 9, 3), 200, np.uint8)).save(path, fmt)
+        assert discover(path)[0] == [str(path)], fmt
+
+
 def test_file_list_paths_resolve_from_the_working_directory_then_the_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

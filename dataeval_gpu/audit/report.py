@@ -329,4 +329,6 @@ def format_value(v: float | None) -> str:
         return "-"
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.3g}"
+    if abs(v) >= 9999.5:  # 5 digits in full: ".4g" writes 20000 as "2e+04"
+        return f"{v:.0f}"
     return f"{v:.4g}"

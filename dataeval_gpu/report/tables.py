@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import class_order, normalize_labels
+from .page import format_number
 
 __all__ = [
     "NO_OBJECTS",
@@ -318,7 +319,7 @@ def flagged_images_table(
             row["file"] = str(paths.get(i, ""))
         row["flags"] = len(group)
         row["metrics"] = ", ".join(
-            f"{m}={v:.4g}" if isinstance(v, float) else f"{m}={v}" for m, v in group.items()
+            f"{m}={format_number(v)}" if isinstance(v, float) else f"{m}={v}" for m, v in group.items()
         )
         rows.append(row)
     cols = ["index"] + (["class"] if sets else []) + (["file"] if paths else []) + ["flags", "metrics"]

@@ -271,6 +271,29 @@ def test_summary_cards_count_the_quality_issues(tmp_path: Path) -> None:
     assert 'id="count-quality"' not in write_report(plain, tmp_path / "plain").read_text()
 
 
+
+def test_five_digit_numbers_are_written_in_full(tmp_path: Path) -> None:
+    """``.4g`` wrote 20000 px as ``2e+04`` and 96520 as ``9.652e+04`` (in the summary table, the
+    printout, the flagged list and the grid titles); large and small values keep the notation."""
+    from dataeval_gpu.audit.report import format_value
+    from dataeval_gpu.report.page import format_number
+
+    cases = {20000.0: "20000", 96520.0: "96520", 12345.6: "12346", 9999.5: "10000", 9999.4: "9999",
+             -20000.0: "-20000", 1.5e5: "1.5e+05", 0.0036: "0.0036", 2.0: "2", 0.5: "0.5"}  # fmt: skip
+    assert {v: format_number(v) for v in cases} == cases
+    assert {v: format_value(v) for v in cases} == cases
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"width": np.array([20000.0, 380.0, 380.0]), "height": np.array([10.0, 254.0, 254.0])},
+        issues={0: {"width": 20000.0}},
+        paths={0: "/d/wide.png", 1: "/d/a.png", 2: "/d/b.png"},
+    )
+    page = write_report(rep, tmp_path).read_text()
+    summary = page.split('id="table-metric-summary"', 1)[1].split("</table>", 1)[0]
+    assert ">20000<" in summary and "e+04" not in page
+    assert "width=20000" in page.split('id="table-flagged"', 1)[1].split("</table>", 1)[0]
+
+
 # ----------------------------------------------------------------------------- plots
 def _texts(fig: object) -> list[str]:
     """The figure-level texts (suptitle included), line breaks of wrapped titles undone."""

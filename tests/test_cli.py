@@ -368,3 +368,28 @@ def test_several_paths_say_path_is_one(tmp_path: Path, capsys: pytest.CaptureFix
     assert names[1] in err and names[5] not in err
     status, _, err = run(["scan", names[0], names[1], "--bogus"], capsys)  # an option among them: as argparse says
     assert_usage_error(status, err, "unrecognized arguments:", "--bogus")
+
+
+def test_duplicate_groups_name_files_by_their_path_in_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Duplicate groups were printed by file name alone: every wallpaper pair of a theme folder
+    read "2560x1600.jpg, screenshot.jpg". They show the path inside the scanned folder."""
+    from PIL import Image
+
+    d = tmp_path / "wallpapers"
+    rng = np.random.default_rng(0)
+    for theme in ("Autumn", "Kite"):
+        (d / theme / "images").mkdir(parents=True)
+        img = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+        img.save(d / theme / "images" / "2560x1600.png")
+        img.save(d / theme / "screenshot.png")
+    status, out, err = run(
+        ["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress", "--workers", "0"], capsys
+    )
+    assert status == 0, err
+    block = out.split("\nexact duplicate groups (2):\n", 1)[1].split("\n\n", 1)[0]
+    assert block.splitlines() == [
+        f"  0:{Path('Autumn/images/2560x1600.png')}, 1:{Path('Autumn/screenshot.png')}",
+        f"  2:{Path('Kite/images/2560x1600.png')}, 3:{Path('Kite/screenshot.png')}",
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -292,6 +293,21 @@ def test_five_digit_numbers_are_written_in_full(tmp_path: Path) -> None:
     summary = page.split('id="table-metric-summary"', 1)[1].split("</table>", 1)[0]
     assert ">20000<" in summary and "e+04" not in page
     assert "width=20000" in page.split('id="table-flagged"', 1)[1].split("</table>", 1)[0]
+
+
+
+def test_duplicate_groups_table_names_files_inside_the_folder() -> None:
+    """The groups table showed file names alone: every wallpaper pair read "2560x1600.jpg,
+    screenshot.jpg". It shows the path inside the folder all the files are in."""
+    paths = {0: "/w/Autumn/images/2560x1600.jpg", 1: "/w/Autumn/screenshot.jpg",
+             2: "/w/Kite/images/2560x1600.jpg", 3: "/w/Kite/screenshot.jpg", 4: "/w/x.png"}  # fmt: skip
+    df = duplicate_groups_table({"exact": [], "near": [[0, 1], [2, 3]]}, paths=paths)
+    sep = os.sep
+    assert df["files"].tolist() == [
+        f"Autumn{sep}images{sep}2560x1600.jpg, Autumn{sep}screenshot.jpg",
+        f"Kite{sep}images{sep}2560x1600.jpg, Kite{sep}screenshot.jpg",
+    ]
+    assert duplicate_groups_table({"exact": [[0]]}, paths={0: "/w/a.png"})["files"].tolist() == ["a.png"]
 
 
 # ----------------------------------------------------------------------------- plots

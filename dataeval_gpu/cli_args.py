@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     s.add_argument("--batch-size", type=_int_at_least(1), default=64, help="images per batch (default: %(default)s)")
     s.add_argument(
-        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: min(4, cores))"
+        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: one per core on the CPU, where they decode and "
+        "measure; min(4, cores) with --device cuda)"
     )
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also report PATH's copies in, and outliers against, the dataset index in DIR",
     )
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal only)")
     s.add_argument("--quiet", action="store_true", help="print only the output directory")
     return p
 

@@ -227,6 +227,17 @@ def test_interrupted_with_a_checkpoint_says_resume(
     assert "with --resume to continue" in err
 
 
+def test_help_states_the_worker_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help said min(4, cores) workers; on the CPU the scan uses one per core
+    (``audit.files.default_workers``)."""
+    from dataeval_gpu.audit.files import available_cores, default_workers
+
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0 and default_workers(True) == available_cores()
+    text = " ".join(out.split())
+    assert "one per core on the CPU" in text and "--no-progress no progress bar" in text
+
+
 def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["scan", "--help"], capsys)
     assert status == 0

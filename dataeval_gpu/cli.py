@@ -184,7 +184,13 @@ def _run_scan(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - t0
         report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3)})
     else:
-        files, labels, class_names = discover(args.path)
+        files, labels, class_names = discover(args.path, out=out)
+        if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
+            logger.warning(
+                "%s: no files to scan (hidden entries and metadata files such as .txt, .json, .csv, "
+                ".npy are left out; docs/inputs.md)",
+                args.path,
+            )
         if args.limit:
             files, labels = files[: args.limit], labels[: args.limit]
         report = scan_files(files, labels, class_names, out, args, device)
@@ -211,13 +217,15 @@ def _run_scan(args: argparse.Namespace) -> int:
         print(out)
         return 0
     print(report.summary())
+    _print_labels(report)
     _print_flagged(report)
+    shown = _relative_names(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
     for kind in ("exact", "near"):
         groups = report.duplicates.get(kind, [])
         if groups:
             print(f"\n{kind} duplicate groups ({len(groups)}):")
             for g in groups[:10]:
-                print("  " + ", ".join(f"{i}:{Path(report.paths.get(i, str(i))).name}" for i in g))
+                print("  " + ", ".join(f"{i}:{shown.get(i, str(i))}" for i in g))
     _print_index(report)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
@@ -261,10 +269,12 @@ def _print_flagged(report: Any, most: int = 15) -> None:
     """The Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
     if report.issues:
+        from .audit.report import format_value
+
         print(f"\nflagged by the linter ({len(report.issues)} images):")
-        for i, m in list(report.issues.items())[:most]:
+        for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
-            print(f"  {i:>6} {name[-40:]:<40} " + ", ".join(f"{k}={v}" for k, v in m.items()))
+            print(f"  {i:>6} {_tail(name):<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
         if len(report.issues) > most:
             print(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}
@@ -273,9 +283,46 @@ def _print_flagged(report: Any, most: int = 15) -> None:
     print(f"\nquality issues ({len(why)} images):")
     for i, reasons in list(why.items())[:most]:
         name = report.paths.get(i, "")
-        print(f"  {i:>6} {name[-40:]:<40} " + "; ".join(reasons))
+        print(f"  {i:>6} {_tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
         print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+
+
+def _print_labels(report: Any, most: int = 10) -> None:
+    """The classes taken from the folder names and their image counts (a flat folder: nothing)."""
+    names = list(report.class_names or [])
+    if not names:
+        return
+    counts = [0] * len(names)
+    for lab in report.labels.values():
+        try:
+            k = int(lab)  # an int or a numpy integer; -1: no label
+        except (TypeError, ValueError):
+            continue
+        if 0 <= k < len(names):
+            counts[k] += 1
+    shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
+    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
+    print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
+
+
+def _relative_names(paths: dict[int, str]) -> dict[int, str]:
+    """Each path relative to the folder all of them are in (the file name alone is ambiguous:
+    every plasma wallpaper pair read "2560x1600.jpg, screenshot.jpg")."""
+    import os
+
+    try:
+        root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
+    except ValueError:  # absolute and relative paths mixed
+        root = ""
+    if root and all(p == root for p in paths.values()):
+        root = os.path.dirname(root)
+    return {i: os.path.relpath(p, root) if root else Path(p).name for i, p in paths.items()}
+
+
+def _tail(path: str, width: int = 40) -> str:
+    """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
+    return path if len(path) <= width else "..." + path[len(path) - width + 3 :]
 
 
 def _print_index(report: Any) -> None:
@@ -376,6 +423,13 @@ def _main(argv: list[str] | None) -> int:
             return _error(exc.code, EXIT_USAGE)
         raise
     except KeyboardInterrupt:
+        saved = Path(args.out) / CHECKPOINT if getattr(args, "out", None) else None
+        if saved is not None and saved.is_file():  # --checkpoint-every left one: say how to go on
+            return _error(
+                f"interrupted; the scan so far is saved in {saved}: run the same command with --resume "
+                "to continue",
+                EXIT_INTERRUPTED,
+            )
         return _error("interrupted", EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full

@@ -48,7 +48,22 @@ class _ArgumentParser(argparse.ArgumentParser):
     """argparse, but a parse error is one line (``dataeval-gpu: error: ...``), exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {_more_paths(message)} (see '{self.prog} --help')\n")
+
+
+def _more_paths(message: str) -> str:
+    """argparse's "unrecognized arguments: b.png c.png ..." when they are all paths (a shell
+    glob such as ``scan *.png``): say that PATH is one, and how to give several (not a line of
+    20,000 names)."""
+    head = "unrecognized arguments: "
+    extra = message[len(head) :].split() if message.startswith(head) else []
+    if not extra or any(a.startswith("-") for a in extra):
+        return message
+    shown = ", ".join(extra[:3]) + (f", ... ({len(extra)} in all)" if len(extra) > 3 else "")
+    return (
+        f"scan takes one PATH (a folder, a text file of paths, or one image), got {len(extra)} more ({shown}); "
+        "to scan several files, give their folder or list them in a text file"
+    )
 
 
 def _int_at_least(low: int) -> Callable[[str], int]:
@@ -117,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     s.add_argument("--batch-size", type=_int_at_least(1), default=64, help="images per batch (default: %(default)s)")
     s.add_argument(
-        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: min(4, cores))"
+        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: one per core on the CPU, where they decode and "
+        "measure; min(4, cores) with --device cuda)"
     )
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
@@ -177,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also report PATH's copies in, and outliers against, the dataset index in DIR",
     )
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal only)")
     s.add_argument("--quiet", action="store_true", help="print only the output directory")
     return p
 

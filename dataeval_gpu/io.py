@@ -43,6 +43,7 @@ import torch
 from . import image_ops
 from .datasets import IMAGE_EXTENSIONS
 from .errors import InvalidArgumentError
+from .file_kinds import sniff, unknown_format, utf8_text
 
 __all__ = [
     "ImageFiles",
@@ -63,6 +64,8 @@ _EXIF_ORIENTATION = 0x0112
 #: the files every ``dataeval-gpu scan`` writes: a sub-folder holding them all is an earlier
 #: scan's output (its plots are not part of the data) and a folder scan does not enter it
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
+# what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
+SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
 logger = logging.getLogger(__name__)
 
 
@@ -89,24 +92,6 @@ def _short(exc: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- sniffing
-
-
-def _sniff(head: bytes) -> str:
-    """The format from the first bytes: jpeg, png, gif, webp, svg, text or other."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
-        return "svg"
-    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
-        return "text"
-    return "other"
 
 
 def _png_palette(data: bytes) -> tuple[bool, bool]:
@@ -160,7 +145,7 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         try:
             im_file = Image.open(_io.BytesIO(data))
         except UnidentifiedImageError:
-            raise ValueError(_unknown_format(data)) from None
+            raise ValueError(unknown_format(data)) from None
     with im_file as im:
         im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
         fmt = im.format
@@ -183,15 +168,6 @@ def _pil_decode(data: bytes) -> torch.Tensor:
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
-def _unknown_format(data: bytes) -> str:
-    kind = _sniff(data[:64])
-    if kind == "svg":
-        return "unsupported format: SVG (a vector drawing, not a raster image)"
-    if kind == "text":
-        return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
-    return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
-
-
 def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:
     return image_ops.decode_image(t, mode, apply_exif_orientation=True)  # torchvision's op, no torchvision import
 
@@ -205,7 +181,7 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     if not raw:
         raise ValueError("empty file (0 bytes)")
     header = _probe(raw)  # raises for a decompression bomb
-    kind = _sniff(raw[:64])
+    kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return _pil_decode(raw)
     mode = image_ops.UNCHANGED
@@ -307,7 +283,9 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
 
 
 def discover(
-    root: str | os.PathLike | Sequence[str | os.PathLike], class_folders: bool | None = None
+    root: str | os.PathLike | Sequence[str | os.PathLike],
+    class_folders: bool | None = None,
+    out: str | os.PathLike | None = None,
 ) -> tuple[list[str], list[int], list[str]]:
     """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
 
@@ -329,6 +307,9 @@ def discover(
 
     ``class_folders=None`` means: labels from the first sub-folder level when every file
     sits exactly one level down (an ImageFolder tree), else no labels (-1).
+
+    ``out``: the scan's output folder. When it is the folder scanned (``scan . --out .``), the
+    files an earlier scan wrote there (``report.html``, ``plots/``, the checkpoint) are left out.
     """
     if isinstance(root, (list, tuple)):
         files = [str(p) for p in root]
@@ -341,12 +322,14 @@ def discover(
         return files, [-1] * len(files), []
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
-    paths, folders = _walk(r)
+    paths, folders = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
     rel = {p: p.relative_to(r).parts for p in paths}
     rel_depth = {len(rel[p]) for p in paths if p not in folders}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
     files = [str(p) for p in paths]
     if not use_classes:
+        if class_folders is None:
+            _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
         return files, [-1] * len(files), []
     names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1})
     lookup = {n: i for i, n in enumerate(names)}
@@ -354,11 +337,37 @@ def discover(
     return files, labels, names
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # the output folder does not exist yet
+        return False
+
+
+def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]]) -> None:
+    """Warn when most files sit one folder down in two or more folders (a class tree) but some
+    do not, so that no labels are taken: a stray file silently dropped every label."""
+    down = [r for r in rel if len(r) == 2]
+    if len({r[0] for r in down}) < 2 or 2 * len(down) < len(rel):
+        return
+    off = [os.path.join(*r) for r in rel if len(r) != 2]
+    logger.warning(
+        "%s: no class labels from the folder names: %d of %d files are not exactly one folder down (%s%s); "
+        "put every file in a class folder to label them",
+        root,
+        len(off),
+        len(rel),
+        ", ".join(off[:3]),
+        ", ..." if len(off) > 3 else "",
+    )
+
+
 def _is_text_file(path: Path) -> bool:
     """True when the file's first bytes are text (a file list), not an image or other binary."""
     with open(path, "rb") as f:
         head = f.read(64)
-    return not head or _sniff(head) == "text"
+    return not head or sniff(head) == "text" or utf8_text(head)
+
 
 
 def _read_file_list(path: Path) -> list[str]:
@@ -382,13 +391,15 @@ def _read_file_list(path: Path) -> list[str]:
     return files
 
 
-def _walk(root: Path) -> tuple[list[Path], set[Path]]:
+def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path]]:
     """The entries a folder scan lists (see :func:`discover`), sorted, and which are folders.
 
     Symbolic links to folders are followed; a link back to one of its own parent folders (a
     loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
     A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
-    with a warning, so that scanning a folder twice does not measure the first scan's plots.
+    with a warning, so that scanning a folder twice does not measure the first scan's plots;
+    with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
+    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
     """
     out: list[Path] = []
     folders: set[Path] = set()
@@ -408,9 +419,19 @@ def _walk(root: Path) -> tuple[list[Path], set[Path]]:
             out.append(d)  # a folder that cannot be read: listed, so it is failed with the reason
             folders.add(d)
             continue
-        if d != root and all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
-            logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
-            continue
+        if all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
+            if d != root:
+                logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
+                continue
+            # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
+            mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []
+            if mine:
+                entries = [e for e in entries if e.name not in SCAN_OUTPUT_FILES]
+                logger.warning(
+                    "%s: holds an earlier scan's output; its %s not scanned",
+                    d,
+                    ", ".join(e.name + ("/" if e.is_dir() else "") for e in mine),
+                )
         inside = parents | {key}
         for e in reversed(entries):  # reversed: the stack pops them in name order
             if e.name.startswith("."):
@@ -457,7 +478,7 @@ class ImageFiles(torch.utils.data.Dataset):
             data = read_image_bytes(path)
             if not data:
                 raise ValueError("empty file (0 bytes)")
-            if self.gpu_jpeg and _sniff(data[:4]) == "jpeg":
+            if self.gpu_jpeg and sniff(data[:4]) == "jpeg":
                 h = _probe(data)
                 if h is not None and h.fmt == "JPEG" and h.mode in ("L", "RGB") and h.orientation == 1:
                     raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)

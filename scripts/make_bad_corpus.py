@@ -19,6 +19,7 @@ that decodes to 144 MP) is written unless ``--no-big`` / ``big=False``.
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import os
 import struct
@@ -252,6 +253,21 @@ def file_cases(big: bool = True, photos: int = 3) -> list[FileCase]:
         b'<circle cx="32" cy="32" r="20" fill="red"/></svg>\n'
     )
     failed("drawing.svg", "SVG vector drawing", "unsupported format (SVG)", "SVG", svg)
+    inkscape = b"<!-- Created with Inkscape (http://www.inkscape.org/) -->\n\n" + svg.split(b"?>\n", 1)[1]
+    failed(
+        "inkscape_drawing.svg",
+        "SVG opening with a comment, as Inkscape writes it",
+        "unsupported format (SVG)",
+        "SVG (a vector drawing",
+        inkscape,
+    )
+    failed(
+        "drawing.svgz",
+        "gzip-compressed SVG",
+        "unsupported format (gzip)",
+        "gzip-compressed data",
+        gzip.compress(svg, mtime=0),
+    )
     failed(
         "bomb_60000x60000.png",
         "PNG header declaring 60,000 × 60,000 px in 254 bytes",

@@ -208,6 +208,36 @@ def test_interrupted_is_one_line_status_130(
     assert status == 130 and err == "dataeval-gpu: error: interrupted\n"
 
 
+def test_interrupted_with_a_checkpoint_says_resume(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a scan with ``--checkpoint-every`` leaves a checkpoint; the one line says
+    where and that ``--resume`` continues (it said only "interrupted")."""
+    out = tmp_path / "o"
+
+    def interrupted(args: object) -> int:
+        out.mkdir()
+        (out / CHECKPOINT).write_bytes(b"state")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_scan", interrupted)
+    status, _, err = run(["scan", str(folder), "--out", str(out), "--checkpoint-every", "2"], capsys)
+    assert status == 130 and err.count("\n") == 1
+    assert err.startswith("dataeval-gpu: error: interrupted; ") and str(out / CHECKPOINT) in err
+    assert "with --resume to continue" in err
+
+
+def test_help_states_the_worker_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help said min(4, cores) workers; on the CPU the scan uses one per core
+    (``audit.files.default_workers``)."""
+    from dataeval_gpu.audit.files import available_cores, default_workers
+
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0 and default_workers(True) == available_cores()
+    text = " ".join(out.split())
+    assert "one per core on the CPU" in text and "--no-progress no progress bar" in text
+
+
 def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["scan", "--help"], capsys)
     assert status == 0
@@ -270,3 +300,107 @@ def test_the_summary_lists_the_images_with_quality_issues(
 
     flagged = json.loads((tmp_path / "o" / "findings.json").read_text())["quality"]
     assert block.startswith(f"{len(flagged)} images):") and len(lines) == len(flagged) == 7
+
+
+def test_the_summary_prints_the_measured_linter_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One image of eight has a single zero pixel in 16 x 16: the Linter flags it for ``zero``
+    (1/256 = 0.00390625 against 0 in the others). Its value, rounded to 2 decimals as 0.65's
+    Linter does, printed as ``zero=0.0``; the summary prints the measured value."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        a = rng.integers(1, 256, (16, 16), dtype=np.uint8)
+        if k == 3:
+            a[0, 0] = 0
+        Image.fromarray(a).save(d / f"im{k}.png")
+    status, out, err = run(
+        ["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress", "--workers", "0"],
+        capsys,
+    )
+    assert status == 0, err
+    block = out.split("\nflagged by the linter (", 1)[1].split("\n\n", 1)[0]
+    lines = block.splitlines()[1:]
+    assert len(lines) == 1 and "im3.png" in lines[0]
+    assert lines[0].rstrip().endswith("zero=0.003906"), lines[0]
+    # a path longer than its 40 columns is shown as its end, marked as cut
+    shown = lines[0].split()[1]
+    path = str(d / "im3.png")
+    assert len(path) > 40 and shown == "..." + path[-37:], shown  # was path[-40:], cut anywhere
+
+
+
+def test_a_folder_with_nothing_to_scan_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder holding only metadata (or nothing) scanned silently as "0 images"; the run
+    still writes its (empty) results, and a warning names the folder and the rule."""
+    d = tmp_path / "labels_only"
+    d.mkdir()
+    (d / "labels.json").write_text("{}")
+    (d / ".hidden.png").write_bytes(b"")
+    status, out, err = run(["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress"], capsys)
+    assert status == 0, err
+    assert f"{d}: no files to scan" in caplog.text and ".json" in caplog.text
+    assert (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_the_summary_names_the_classes_of_a_class_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A class tree's labels were in results.csv and the report but not in the printout: a user
+    could not tell whether the folder names were taken as labels."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls, n in (("cat", 2), ("dog", 3)):
+        (d / cls).mkdir(parents=True)
+        for k in range(n):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(d / cls / f"{k}.png")
+    flags = ["--no-plots", "--no-progress", "--workers", "0"]
+    status, out, err = run(["scan", str(d), "--out", str(tmp_path / "o"), *flags], capsys)
+    assert status == 0, err
+    assert "\nlabels: 2 classes from the folder names (cat 2, dog 3)\n" in out
+    status, out, err = run(["scan", str(d / "dog"), "--out", str(tmp_path / "o2"), *flags], capsys)
+    assert status == 0 and "labels:" not in out  # a flat folder has none
+
+
+def test_several_paths_say_path_is_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``scan *.png`` (the shell expands the glob) was "unrecognized arguments: " and every name
+    on one line; it says that PATH is one and how to give several."""
+    names = [str(tmp_path / f"{k}.png") for k in range(6)]
+    status, _, err = run(["scan", *names, "--out", str(tmp_path / "o")], capsys)
+    assert_usage_error(status, err, "scan takes one PATH", "got 5 more", "(5 in all)", "list them in a text file")
+    assert names[1] in err and names[5] not in err
+    status, _, err = run(["scan", names[0], names[1], "--bogus"], capsys)  # an option among them: as argparse says
+    assert_usage_error(status, err, "unrecognized arguments:", "--bogus")
+
+
+def test_duplicate_groups_name_files_by_their_path_in_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Duplicate groups were printed by file name alone: every wallpaper pair of a theme folder
+    read "2560x1600.jpg, screenshot.jpg". They show the path inside the scanned folder."""
+    from PIL import Image
+
+    d = tmp_path / "wallpapers"
+    rng = np.random.default_rng(0)
+    for theme in ("Autumn", "Kite"):
+        (d / theme / "images").mkdir(parents=True)
+        img = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+        img.save(d / theme / "images" / "2560x1600.png")
+        img.save(d / theme / "screenshot.png")
+    status, out, err = run(
+        ["scan", str(d), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress", "--workers", "0"], capsys
+    )
+    assert status == 0, err
+    block = out.split("\nexact duplicate groups (2):\n", 1)[1].split("\n\n", 1)[0]
+    assert block.splitlines() == [
+        f"  0:{Path('Autumn/images/2560x1600.png')}, 1:{Path('Autumn/screenshot.png')}",
+        f"  2:{Path('Kite/images/2560x1600.png')}, 3:{Path('Kite/screenshot.png')}",
+    ]

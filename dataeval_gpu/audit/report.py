@@ -132,6 +132,25 @@ class AuditReport:
             df["index_outlier_flags"] = [out.get(i, "") for i in all_idx]
         return df
 
+    def issue_values(self) -> dict[int, dict[str, float]]:
+        """``issues`` with each flagged metric's measured value instead of the Linter's.
+
+        The Linter rounds its values to 2 decimals, as DataEval 0.65 does, so that an image
+        flagged for ``zero`` at 0.0036 reads ``zero=0.0``; for showing a flag, this takes the
+        value from ``stats`` (the Linter's own value where ``stats`` has no such column).
+        """
+        pos = {int(i): k for k, i in enumerate(self.index.tolist())}
+        out: dict[int, dict[str, float]] = {}
+        for i, flagged in self.issues.items():
+            k = pos.get(int(i))
+            row = {}
+            for metric, value in flagged.items():
+                col = self.stats.get(metric)
+                usable = k is not None and col is not None and np.ndim(col) == 1
+                row[metric] = float(col[k]) if usable else value
+            out[i] = row
+        return out
+
     def hash_tensors(self) -> Any:
         """The report's hashes as :class:`~dataeval_gpu.detectors.duplicates.ImageHashes`
         (packed int64 tensors aligned with ``index``), for
@@ -310,4 +329,6 @@ def format_value(v: float | None) -> str:
         return "-"
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.3g}"
+    if abs(v) >= 9999.5:  # 5 digits in full: ".4g" writes 20000 as "2e+04"
+        return f"{v:.0f}"
     return f"{v:.4g}"

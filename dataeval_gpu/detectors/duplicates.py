@@ -38,7 +38,7 @@ class DuplicatesOutput:
     """Duplicate groups, DataEval 0.65's ``DuplicatesOutput``.
 
     Attributes:
-        exact: groups of indices of images with identical bytes (xxhash).
+        exact: groups of indices of images with identical decoded pixels (xxhash of the array bytes).
         near: groups of indices of images with the same (or, with ``radius > 0``, close)
             perceptual hash that are not inside one exact group.
 
@@ -142,7 +142,7 @@ class Duplicates:
     """Find exact and near duplicate images (DataEval 0.65 ``Duplicates``).
 
     Args:
-        find_exact: group images with identical bytes (xxhash).
+        find_exact: group images with identical decoded pixels (xxhash of the array bytes).
         find_near: group images with the same / close perceptual hash.
         radius: Hamming radius for near groups; 0 reproduces DataEval 0.65 exactly.
             ``docs/duplicates.md`` measures the recall of each radius on real photos.

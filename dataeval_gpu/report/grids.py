@@ -17,6 +17,7 @@ import numpy as np
 from ..labels import class_name
 from .images import sample_indices, shrink_display, to_display
 from .layout import IMAGE_MARGINS, new_figure, save_figure, suptitle
+from .page import format_number
 
 __all__ = [
     "GridSpec",
@@ -208,7 +209,7 @@ def flagged_metric_spec(
     for i in shown:
         lab = _label_text(i, labels, class_names)
         head = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
-        titles.append(f"{head}\n{metric} = {issues[i][metric]:.4g}")
+        titles.append(f"{head}\n{metric} = {format_number(issues[i][metric])}")
     sup = f"Flagged for {metric}: {len(shown)} of {len(flagged)} images"
     if len(shown) < len(flagged):
         sup += f" (random sample, seed {seed})"

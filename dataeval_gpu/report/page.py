@@ -112,7 +112,7 @@ def _cell(v: Any, max_chars: int) -> str:
     if isinstance(v, (int, np.integer)):
         return f'<td class="num">{int(v)}</td>'
     if isinstance(v, (float, np.floating)):
-        return f'<td class="num">{_fmt_float(float(v))}</td>'
+        return f'<td class="num">{format_number(float(v))}</td>'
     if v is None:
         return '<td class="txt"></td>'
     text = str(v)
@@ -121,11 +121,15 @@ def _cell(v: Any, max_chars: int) -> str:
     return f'<td class="txt">{esc(text)}</td>'
 
 
-def _fmt_float(v: float) -> str:
+def format_number(v: float) -> str:
+    """A table number: 4 significant digits, 3 in scientific notation when large (>= 1e5) or
+    small; 5-digit numbers in full (``.4g`` wrote 20000 as ``2e+04``); NaN as nothing."""
     if v != v:  # NaN
         return ""
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.3g}"
+    if abs(v) >= 9999.5:
+        return f"{v:.0f}"
     return f"{v:.4g}"
 
 

@@ -75,7 +75,8 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     # -1 is the audit's "no label" (a flat folder, a file list): such images are unlabelled
     labels = {i: lab for i, lab in (report.labels or {}).items() if not _no_label(lab)}
     class_names = list(report.class_names) if report.class_names else None
-    issues = report.issues or {}
+    # the flagged values as measured (the Linter's are rounded to 2 decimals: zero=0.0036 read 0)
+    issues = report.issue_values() if hasattr(report, "issue_values") else (report.issues or {})
     return ReportContext(
         report=report,
         figs=figs,
@@ -128,6 +129,9 @@ def summary_section(ctx: ReportContext) -> Section:
         ("exact duplicate groups", dup_card("exact"), "count-exact", summary["exact_duplicate_groups"] > 0),
         ("near duplicate groups", dup_card("near"), "count-near", summary["near_duplicate_groups"] > 0),
     ]
+    if getattr(report, "quality", None):  # the scored quality issues (on by default in the scan)
+        n_quality = summary.get("quality_flagged_images", 0)
+        items.insert(4, ("with quality issues", n_quality, "count-quality", n_quality > 0))
     if report.clusters:
         scores = report.clusters.get("outlier_score")
         n_clustered = len(scores) if isinstance(scores, Mapping) else 0
@@ -296,6 +300,18 @@ def quality_section(ctx: ReportContext) -> Section | None:
 
 
 # ----------------------------------------------------------------------------- duplicates
+def _near_rule(config: dict[str, Any]) -> str:
+    """How the near duplicates were matched, from the run's settings (``near_radius``, ``hash``,
+    ``d4``, ``near_crops``)."""
+    radius = int(config.get("near_radius") or 0)
+    name = str(config.get("hash") or "pchash") + (" D4 (flip/rotation-invariant)" if config.get("d4") else "")
+    rule = f"{name} hashes within Hamming distance {radius}" if radius else f"identical {name} hashes"
+    crops = config.get("near_crops") or []
+    if crops:
+        rule += ", also of the central " + " and ".join(f"{round(100 * c)} %" for c in crops)
+    return rule
+
+
 def duplicates_section(ctx: ReportContext) -> Section | None:
     report = ctx.report
     dups = report.duplicates or {}
@@ -303,8 +319,9 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
         return None
     n_exact, n_near = len(dups.get("exact", [])), len(dups.get("near", []))
     body = note(
-        f"Exact duplicates (identical bytes, xxhash): <b>{n_exact}</b> group(s); near duplicates (same "
-        f"perceptual hash, not already exact): <b>{n_near}</b> group(s). A group whose images carry "
+        f"Exact duplicates (identical decoded pixels, xxhash; a PNG and a BMP of one picture are exact "
+        f"copies): <b>{n_exact}</b> group(s); near duplicates ({esc(_near_rule(report.config or {}))}, "
+        f"not already exact): <b>{n_near}</b> group(s). A group whose images carry "
         "different labels (<i>mixed</i>) is a copy labelled two ways."
     )
     if ctx.labels and (n_exact or n_near):

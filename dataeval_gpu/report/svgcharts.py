@@ -161,6 +161,9 @@ def metric_histograms_svg(
             body.append(
                 _text(x, y + 14 + 17 * j, line, 13, "start", font_family="DejaVu Sans Mono, monospace")
             )
+        # a long list (14 constant metrics on same-sized grey images) runs below its cell: grow the page
+        height = max(height, math.ceil(y + 14 + 17 * (len(lines) - 1) + 12))
+        body[0] = f'<rect width="{width}" height="{height}" fill="white"/>'
     if not names:
         body.append(_text(width / 2, _TOP + _CELL[1] / 2, "no scalar statistics", 14))
     heading = title or f"Image statistics, {n} images ({'log' if log else 'linear'} y axis, {bins} bins)"

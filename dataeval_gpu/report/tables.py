@@ -12,6 +12,7 @@ the dataset indices, or an ``{index: label}`` dict (``AuditReport.labels``).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import class_order, normalize_labels
+from .page import format_number
 
 __all__ = [
     "NO_OBJECTS",
@@ -224,6 +226,7 @@ def duplicate_groups_table(
 ) -> pd.DataFrame:
     """One row per duplicate group: kind, size, indices, the classes of its images, mixed or not."""
     sets = class_sets(labels, class_names) if labels is not None else {}
+    names = _inside_folder({int(i): str(p) for i, p in paths.items()}) if paths else {}
     rows = []
     for kind in kinds:
         for n, g in enumerate(_group_members(duplicates.get(kind, []))):
@@ -239,7 +242,7 @@ def duplicate_groups_table(
                 row["classes"] = ", ".join(c if n == 1 else f"{c} ×{n}" for c, n in counts.items())
                 row["mixed labels"] = len(counts) > 1
             if paths:
-                row["files"] = ", ".join(str(paths.get(i, "")).rsplit("/", 1)[-1] for i in g)
+                row["files"] = ", ".join(names.get(i, "") for i in g)
             rows.append(row)
     cols = (
         ["kind", "group", "size", "indices"]
@@ -247,6 +250,18 @@ def duplicate_groups_table(
         + (["files"] if paths else [])
     )
     return pd.DataFrame(rows, columns=cols)
+
+
+def _inside_folder(paths: dict[int, str]) -> dict[int, str]:
+    """Each path relative to the folder all of them are in: file names alone are ambiguous (every
+    plasma wallpaper pair read "2560x1600.jpg, screenshot.jpg")."""
+    try:
+        root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
+    except ValueError:  # absolute and relative paths mixed
+        root = ""
+    if root and all(p == root for p in paths.values()):
+        root = os.path.dirname(root)
+    return {i: os.path.relpath(p, root) if root else os.path.basename(p) for i, p in paths.items()}
 
 
 def cluster_by_class_table(
@@ -318,7 +333,7 @@ def flagged_images_table(
             row["file"] = str(paths.get(i, ""))
         row["flags"] = len(group)
         row["metrics"] = ", ".join(
-            f"{m}={v:.4g}" if isinstance(v, float) else f"{m}={v}" for m, v in group.items()
+            f"{m}={format_number(v)}" if isinstance(v, float) else f"{m}={v}" for m, v in group.items()
         )
         rows.append(row)
     cols = ["index"] + (["class"] if sets else []) + (["file"] if paths else []) + ["flags", "metrics"]

@@ -414,6 +414,59 @@ def test_class_tree_labels_survive_a_folder_named_like_an_image(tmp_path: Path) 
     }  # fmt: skip
 
 
+def test_a_stray_file_in_a_class_tree_is_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One file beside the class folders (or one level deeper) means no labels at all; that
+    used to happen silently (92 Fashion-MNIST PNGs in 3 class folders scanned with label -1)."""
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            (tmp_path / cls / f"{k}.png").write_bytes(b"x")
+    (tmp_path / "stray.png").write_bytes(b"x")
+    (tmp_path / "dog" / "more").mkdir()
+    (tmp_path / "dog" / "more" / "deep.png").write_bytes(b"x")
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        files, labels, classes = discover(tmp_path)
+    assert labels == [-1] * 8 and classes == []
+    assert "no class labels from the folder names: 2 of 8 files are not exactly one folder down" in caplog.text
+    assert "stray.png" in caplog.text and os.path.join("dog", "more", "deep.png") in caplog.text
+    caplog.clear()
+    (tmp_path / "stray.png").unlink()
+    (tmp_path / "dog" / "more" / "deep.png").unlink()
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        _, labels, classes = discover(tmp_path)
+    assert classes == ["cat", "dog"] and labels == [0, 0, 0, 1, 1, 1] and caplog.text == ""
+    caplog.clear()
+    (tmp_path / "a.png").write_bytes(b"x")  # a flat folder with one sub-folder: no class tree, no warning
+    for name in ("b.png", "c.png", "d.png", "e.png", "f.png", "g.png"):
+        (tmp_path / name).write_bytes(b"x")
+    with caplog.at_level("WARNING", logger="dataeval_gpu.io"):
+        discover(tmp_path)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_file_list_of_unicode_paths_or_with_a_bom_is_a_list(tmp_path: Path, bom: bytes) -> None:
+    """A list whose first line holds a non-ASCII path (or that Notepad saved with a byte-order
+    mark) was taken for one image, and failed as an unknown format."""
+    from PIL import Image
+
+    names = ["ünïcödé 画像.png", "plain.png"]
+    for n in names:
+        Image.fromarray(np.full((9, 9), 7, np.uint8)).save(tmp_path / n)
+    lst = tmp_path / "files.txt"
+    lst.write_bytes(bom + "".join(f"{tmp_path / n}\n" for n in names).encode("utf-8"))
+    files, labels, _ = discover(lst)
+    assert files == [str(tmp_path / n) for n in names] and labels == [-1, -1]
+    for image in names:  # an image is never a list
+        assert discover(tmp_path / image)[0] == [str(tmp_path / image)]
+    for fmt in ("BMP", "TIFF", "GIF", "WEBP"):
+        path = tmp_path / f"x.{fmt.lower()}.bin"  # a name that does not say it is an image
+        Image.fromarray(np.full((9, 9, 3), 200, np.uint8)).save(path, fmt)
+        assert discover(path)[0] == [str(path)], fmt
+
+
 def test_file_list_paths_resolve_from_the_working_directory_then_the_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -508,6 +561,29 @@ def test_an_earlier_scans_output_inside_the_folder_is_not_scanned(
     # scanned on purpose (as the root), it is scanned
     listed = discover(tmp_path / "dataeval_gpu_out")[0]
     assert any(Path(p).parent.name == "plots" for p in listed), listed  # the report's own figures
+
+
+def test_scanning_into_the_scanned_folder_leaves_out_the_last_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``scan . --out .`` twice: the second scan measured the first one's report.html (failed,
+    "a text file") and plots/*.jpg, *.svg (3 photos became 9 rows). It leaves them out."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / f"p{k}.png")
+    monkeypatch.chdir(tmp_path)
+    flags = ["--out", ".", "--no-progress", "--workers", "0", "--quiet"]
+    assert main(["scan", ".", *flags]) == 0
+    assert (tmp_path / "report.html").is_file() and any((tmp_path / "plots").iterdir())
+    with caplog.at_level("WARNING"):
+        assert main(["scan", ".", *flags]) == 0
+    assert [Path(p).name for p in read_results(tmp_path)["path"]] == ["p0.png", "p1.png", "p2.png"]
+    assert "holds an earlier scan's output; its plots/, report.html not scanned" in caplog.text
+    # another output folder: the folder is scanned as it is (its report a failed row)
+    assert main(["scan", ".", "--out", str(tmp_path / "elsewhere"), "--no-progress", "--workers", "0", "--quiet"]) == 0
+    assert "report.html" in [Path(p).name for p in read_results(tmp_path / "elsewhere")["path"]]
 
 
 def test_corpus_measured_in_workers_equals_the_main_process(

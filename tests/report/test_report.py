@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -202,6 +203,111 @@ def test_flagged_images_table() -> None:
     assert df.loc[0, "class"] == "cat-dog" and df.loc[5, "class"] == "(no objects)"
     assert df.loc[0, "flags"] == 2 and df.loc[0, "file"] == "/x/a.png"
     assert df.loc[0, "metrics"] == "brightness=0.9, zero=0.5"
+
+
+
+def test_flagged_values_are_the_measured_ones(tmp_path: Path) -> None:
+    """The Linter rounds its values to 2 decimals (DataEval 0.65); an image flagged for ``zero``
+    with 1 zero pixel in 256 (0.00390625) read ``zero=0`` in the report's table. The report
+    shows the measured value; ``issues`` itself keeps 0.65's rounded one."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"zero": np.array([0.0, 1 / 256, 0.0]), "brightness": np.array([0.5, 0.5, 0.5])},
+        issues={1: {"zero": 0.0, "blurriness": 7.25}},  # blurriness: no stats column, kept as given
+        paths={0: "/d/a.png", 1: "/d/b.png", 2: "/d/c.png"},
+    )
+    assert rep.issue_values() == {1: {"zero": 0.00390625, "blurriness": 7.25}}
+    assert rep.issues == {1: {"zero": 0.0, "blurriness": 7.25}}
+    page = write_report(rep, tmp_path).read_text()
+    table = page.split('id="table-flagged"', 1)[1].split("</table>", 1)[0]
+    assert "zero=0.003906" in table and "blurriness=7.25" in table
+
+
+
+@pytest.mark.parametrize(
+    ("config", "rule"),
+    [
+        (
+            {"near_radius": 2, "hash": "pchash", "d4": True, "near_crops": [0.9, 0.8]},
+            "pchash D4 (flip/rotation-invariant) hashes within Hamming distance 2, also of the central 90 % and 80 %",
+        ),
+        ({"near_radius": 0, "hash": "pchash", "d4": False, "near_crops": []}, "identical pchash hashes"),
+        ({"near_radius": 8, "hash": "dhash", "d4": False}, "dhash hashes within Hamming distance 8"),
+    ],
+)
+def test_duplicates_note_says_what_was_compared(tmp_path: Path, config: dict, rule: str) -> None:
+    """The exact duplicates are identical decoded pixels (a PNG and a BMP of one picture are a
+    group; the page said "identical bytes"), the near ones follow the run's hash settings (it
+    said "same perceptual hash" also at radius 2 with D4 and crops)."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"brightness": np.array([0.2, 0.5, 0.5])},
+        duplicates={"exact": [[1, 2]], "near": []},
+        paths={0: "/d/a.png", 1: "/d/b.png", 2: "/d/b.bmp"},
+        config=config,
+    )
+    page = write_report(rep, tmp_path).read_text()
+    text = " ".join(page.split('id="duplicates"', 1)[1].split("<h3>", 1)[0].split())
+    assert "identical decoded pixels" in text and "identical bytes" not in text
+    assert f"near duplicates ({rule}, not already exact)" in text, text
+
+
+
+def test_summary_cards_count_the_quality_issues(tmp_path: Path) -> None:
+    """The quality issues are on by default, yet the summary's cards left them out (the page of
+    20,000 Fashion-MNIST PNGs with 1,037 images flagged showed none at the top)."""
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"brightness": np.array([0.2, 0.5, 0.5])},
+        quality={
+            "flags": {"dark": np.array([True, False, False]), "noisy": np.array([True, True, False])},
+            "scores": {"dark": np.array([0.9, 0.1, 0.1]), "noisy": np.array([9.0, 9.0, 1.0])},
+            "thresholds": {"dark": 0.78, "noisy": 8.5},
+            "why": {0: ["dark: ...", "noisy: ..."], 1: ["noisy: ..."]},
+        },
+    )
+    page = write_report(rep, tmp_path).read_text()
+    assert '<div class="v" id="count-quality">2</div>' in page
+    plain = AuditReport(index=rep.index, stats=rep.stats)
+    assert 'id="count-quality"' not in write_report(plain, tmp_path / "plain").read_text()
+
+
+
+def test_five_digit_numbers_are_written_in_full(tmp_path: Path) -> None:
+    """``.4g`` wrote 20000 px as ``2e+04`` and 96520 as ``9.652e+04`` (in the summary table, the
+    printout, the flagged list and the grid titles); large and small values keep the notation."""
+    from dataeval_gpu.audit.report import format_value
+    from dataeval_gpu.report.page import format_number
+
+    cases = {20000.0: "20000", 96520.0: "96520", 12345.6: "12346", 9999.5: "10000", 9999.4: "9999",
+             -20000.0: "-20000", 1.5e5: "1.5e+05", 0.0036: "0.0036", 2.0: "2", 0.5: "0.5"}  # fmt: skip
+    assert {v: format_number(v) for v in cases} == cases
+    assert {v: format_value(v) for v in cases} == cases
+    rep = AuditReport(
+        index=np.array([0, 1, 2], dtype=np.int64),
+        stats={"width": np.array([20000.0, 380.0, 380.0]), "height": np.array([10.0, 254.0, 254.0])},
+        issues={0: {"width": 20000.0}},
+        paths={0: "/d/wide.png", 1: "/d/a.png", 2: "/d/b.png"},
+    )
+    page = write_report(rep, tmp_path).read_text()
+    summary = page.split('id="table-metric-summary"', 1)[1].split("</table>", 1)[0]
+    assert ">20000<" in summary and "e+04" not in page
+    assert "width=20000" in page.split('id="table-flagged"', 1)[1].split("</table>", 1)[0]
+
+
+
+def test_duplicate_groups_table_names_files_inside_the_folder() -> None:
+    """The groups table showed file names alone: every wallpaper pair read "2560x1600.jpg,
+    screenshot.jpg". It shows the path inside the folder all the files are in."""
+    paths = {0: "/w/Autumn/images/2560x1600.jpg", 1: "/w/Autumn/screenshot.jpg",
+             2: "/w/Kite/images/2560x1600.jpg", 3: "/w/Kite/screenshot.jpg", 4: "/w/x.png"}  # fmt: skip
+    df = duplicate_groups_table({"exact": [], "near": [[0, 1], [2, 3]]}, paths=paths)
+    sep = os.sep
+    assert df["files"].tolist() == [
+        f"Autumn{sep}images{sep}2560x1600.jpg, Autumn{sep}screenshot.jpg",
+        f"Kite{sep}images{sep}2560x1600.jpg, Kite{sep}screenshot.jpg",
+    ]
+    assert duplicate_groups_table({"exact": [[0]]}, paths={0: "/w/a.png"})["files"].tolist() == ["a.png"]
 
 
 # ----------------------------------------------------------------------------- plots
@@ -616,6 +722,26 @@ def test_svg_histograms_bars_match_numpy(log: bool) -> None:
     else:  # height proportional to the count within a panel
         first = counts[0][counts[0] > 0]
         np.testing.assert_allclose(heights[: len(first)] / first, heights[0] / first[0], rtol=0.02)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_svg_constant_metrics_fit_on_the_page(log: bool) -> None:
+    """20,000 Fashion-MNIST images have 14 constant metrics (28 x 28 grey, ...): the last lines of
+    the constant-metrics list were drawn below the SVG's height (``chroma_bg = 0`` cut off)."""
+    from dataeval_gpu.report.svgcharts import metric_histograms_svg
+
+    rng = np.random.default_rng(0)
+    stats = {m: rng.random(50) for m in ("brightness", "entropy", "mean", "std", "var", "skew", "kurtosis")}
+    constant = ["width", "height", "size", "aspect_ratio", "channels", "depth", "missing", "colourfulness",
+                "channel_spread", "grey_p001", "grey_p01", "blockiness", "chroma_rg", "chroma_bg"]  # fmt: skip
+    stats.update({m: np.full(50, 3.0) for m in constant})
+    root = ET.fromstring(metric_histograms_svg(stats, log=log))
+    ns = "{http://www.w3.org/2000/svg}"
+    height = float(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    lines = {t.text: float(t.get("y")) for t in root.iter(ns + "text")}
+    assert all(f"{m} = 3" in lines for m in constant)
+    assert max(lines.values()) + 4 <= height, (max(lines.values()), height)  # a 13 px line's descent
 
 
 def test_report_without_labels_draws_nothing_with_matplotlib(

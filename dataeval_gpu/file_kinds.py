@@ -1,0 +1,61 @@
+"""What a file is from its bytes, before (or instead of) decoding it: the format from the first
+bytes, whether a file is UTF-8 text (a file list), and the reason given for bytes that no
+decoder takes (:mod:`dataeval_gpu.io` reads files with it).  Standard library only.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+__all__ = ["sniff", "svg_markup", "unknown_format", "utf8_text"]
+
+
+def sniff(head: bytes) -> str:
+    """The format from the first bytes: jpeg, png, gif, webp, svg, text or other."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        return "svg"
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
+        return "text"
+    return "other"
+
+
+def svg_markup(data: bytes) -> bool:
+    """XML text that opens an ``<svg`` element within its first 4 kB (after an XML prolog, a
+    comment such as Inkscape's ``<!-- Created with Inkscape -->``, or a doctype)."""
+    text = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith(b"<") and b"<svg" in text and b"<html" not in text
+
+
+def unknown_format(data: bytes) -> str:
+    """The reason for bytes that no decoder took (the failure path only: no hot path sniffs 4 kB)."""
+    kind = sniff(data[:64])
+    if kind == "svg" or (kind == "text" and svg_markup(data)):
+        return "unsupported format: SVG (a vector drawing, not a raster image)"
+    if kind == "text" or utf8_text(data[:64]):
+        return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
+    if data[:2] == b"\x1f\x8b":
+        return (
+            "unsupported format: gzip-compressed data (such as an .svgz drawing or a .gz file), not an image"
+        )
+    return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
+
+
+def utf8_text(head: bytes) -> bool:
+    """UTF-8 text beyond ASCII (a byte-order mark, a path with accents or CJK characters), with no
+    control character but tab and line ends; a character cut at the end of ``head`` is fine.
+    No image format starts so: PNG and JPEG open with bytes UTF-8 never starts with, the others
+    hold NUL or control bytes within 64."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return all(c in "\t\n\r" or (c >= " " and c != "\x7f") for c in text)

@@ -417,7 +417,8 @@ class DataAudit:
         """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
         the centre rule (no chaining) on pairs within ``near_radius`` (whole images, and a whole
         image against another's central crops, ``near_crops``) whose mean colour casts
-        (``chroma_rg``, ``chroma_bg``) agree, plain-background images only at distance 0.
+        (``chroma_rg``, ``chroma_bg``) and grey entropies agree, plain-background images only at
+        distance 0.
         A group that lies inside one exact group is left to ``exact``."""
         from ..detectors.near_duplicates import hash_groups
 
@@ -429,7 +430,10 @@ class DataAudit:
             ch, cv = res["pchash_crops"].cpu().reshape(len(index), -1), res["pchash_crops_valid"].cpu()
             cv = cv.reshape(len(index), -1)
             crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
-        groups = hash_groups(res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain)
+        entropy = stats["grey_entropy"].astype(np.float64)
+        groups = hash_groups(
+            res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain, entropy
+        )
         in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
         out = []
         for g in groups:

@@ -37,6 +37,7 @@ __all__ = [
     "NearDuplicates",
     "NearDuplicatesOutput",
     "embedding_groups",
+    "grey_entropy",
     "plain_share",
 ]
 
@@ -57,6 +58,13 @@ LOCAL_CAP = 0.95
 #: background picture: its hash encodes little more than where the object sits, so it only
 #: matches at Hamming distance 0
 PLAIN_SHARE = 0.4
+#: information check of hash pairs: two images whose grey-histogram entropies (bits, plus
+#: :data:`ENTROPY_EPS`) differ by more than this factor are not kept as a hash pair.  Crops,
+#: re-encodes, flips, brightness and contrast changes keep the entropy within 1.42x (the planted
+#: corpus); distinct dark, centred objects (nebulae, planets on black) that hash alike do not
+ENTROPY_RATIO = 1.5
+#: added to both entropies before their ratio (near-constant images)
+ENTROPY_EPS = 0.25
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -160,6 +168,25 @@ def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
     return out
 
 
+def grey_entropy(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N,)`` float64: Shannon entropy (bits) of each image's 256-level grey histogram (the
+    ``grey_entropy`` of the quality metrics)."""
+    from ..functional.quality import grey_levels
+
+    out = np.zeros(len(images))
+    for i, t in enumerate(images):
+        q = grey_levels(t.unsqueeze(0))
+        p = torch.bincount(q.reshape(-1), minlength=256).to(torch.float64)
+        p = p[p > 0] / q.numel()
+        out[i] = float(-(p * torch.log2(p)).sum())
+    return out
+
+
+def _entropy_ok(ent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    hi, lo = np.maximum(ent[a], ent[b]), np.minimum(ent[a], ent[b])
+    return hi + ENTROPY_EPS <= ENTROPY_RATIO * (lo + ENTROPY_EPS)
+
+
 def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(sig[a] - sig[b], axis=1)
     big = np.maximum(np.linalg.norm(sig[a], axis=1), np.linalg.norm(sig[b], axis=1))
@@ -173,6 +200,7 @@ def hash_groups(
     radius: int,
     chroma: np.ndarray | None = None,
     plain: np.ndarray | None = None,
+    entropy: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -180,7 +208,8 @@ def hash_groups(
     compared (two central regions say little about two whole pictures).  With ``chroma``
     (:func:`chroma_signature`), pairs whose colours disagree are dropped first.  With ``plain``
     (:func:`plain_share`), an image with at least :data:`PLAIN_SHARE` clipped pixels matches
-    only at Hamming distance 0."""
+    only at Hamming distance 0.  With ``entropy`` (:func:`grey_entropy`), pairs whose grey
+    entropies differ by more than :data:`ENTROPY_RATIO` are dropped."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -200,6 +229,9 @@ def hash_groups(
     if chroma is not None:
         ok_c = _chroma_ok(chroma, a, b)
         a, b = a[ok_c], b[ok_c]
+    if entropy is not None:
+        ok_e = _entropy_ok(np.asarray(entropy, dtype=np.float64), a, b)
+        a, b = a[ok_e], b[ok_e]
     return _centre_groups(n, a, b)
 
 
@@ -316,6 +348,7 @@ class NearDuplicates:
                 self.hasher.radius,
                 chroma_signature(images),
                 plain_share(images),
+                grey_entropy(images),
             )
         emb_groups: list[list[int]] = []
         emb = None

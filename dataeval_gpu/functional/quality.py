@@ -83,6 +83,7 @@ __all__ = [
     "WORKING_SIDE",
     "fine_windows",
     "grey_image",
+    "grey_levels",
     "scale01",
     "quality_metrics",
     "quality_metrics_batch",
@@ -299,6 +300,14 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean_est = r.mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0
     robust = r.median(dim=1).values / (6.0 * _MAD_GAUSS)
     return mean_est, robust
+
+
+def grey_levels(x: torch.Tensor) -> torch.Tensor:
+    """The 256-level grey image ``(B, H, W)`` int64 of a stack ``(B, C, H, W)``: exact integer
+    BT.601 luma (ties to even) for uint8, ``round(255 g)`` otherwise (the level metrics' grey)."""
+    if x.dtype == torch.uint8:
+        return _grey_levels_u8(x).to(torch.int64)
+    return torch.round(grey_image(scale01(x))[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
 
 
 def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:

@@ -7,9 +7,12 @@ import pytest
 import torch
 
 from dataeval_gpu.detectors.near_duplicates import (
+    ENTROPY_EPS,
+    ENTROPY_RATIO,
     LOCAL_CAP,
     PLAIN_SHARE,
     embedding_groups,
+    grey_entropy,
     hash_groups,
     plain_share,
 )
@@ -56,3 +59,34 @@ def test_plain_images_match_only_at_distance_zero() -> None:
     h2 = h.clone()
     h2[1] = h2[0]  # at distance 0 a plain image still matches
     assert hash_groups(h2, ok, [], 1, plain=plain) == [[0, 1], [2, 3]]
+
+
+def test_grey_entropy_matches_numpy() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (3, 30, 40), dtype=np.uint8)
+    two = np.zeros((1, 10, 10), np.uint8)
+    two[0, :5] = 255  # half black, half white: exactly 1 bit
+    t = 299 * img[0].astype(int) + 587 * img[1].astype(int) + 114 * img[2].astype(int)
+    lev = t // 1000 + ((t % 1000 > 500) | ((t % 1000 == 500) & (t // 1000 % 2 == 1)))  # ties to even
+    p = np.bincount(lev.ravel(), minlength=256) / lev.size
+    p = p[p > 0]
+    got = grey_entropy([torch.from_numpy(img), torch.from_numpy(two)])
+    assert got[0] == pytest.approx(float(-(p * np.log2(p)).sum()), rel=1e-12)
+    assert got[1] == pytest.approx(1.0)
+    # the same as the quality metric DataAudit's hash pairs use
+    from dataeval_gpu.functional.quality import quality_metrics
+
+    assert got[0] == pytest.approx(float(quality_metrics([img])["grey_entropy"][0]), rel=1e-5)
+
+
+def test_hash_pairs_need_similar_grey_entropy() -> None:
+    """Distinct dark, centred objects hash alike (a nebula and a globular cluster at distance 0);
+    their grey entropies tell them apart, while a copy's entropy stays within ENTROPY_RATIO."""
+    h = torch.tensor([7, 7, 7, 7])
+    ok = torch.ones(4, dtype=torch.bool)
+    assert hash_groups(h, ok, [], 0) == [[0, 1, 2, 3]]
+    ent = np.array([5.0, 5.6, 2.0, 0.5])
+    # 5.6 + eps within 1.5x of 5.0 + eps; 2.0 and 0.5 are not within 1.5x of anything here
+    assert (5.6 + ENTROPY_EPS) <= ENTROPY_RATIO * (5.0 + ENTROPY_EPS)
+    assert (2.0 + ENTROPY_EPS) > ENTROPY_RATIO * (0.5 + ENTROPY_EPS)
+    assert hash_groups(h, ok, [], 0, entropy=ent) == [[0, 1]]

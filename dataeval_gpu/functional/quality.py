@@ -77,6 +77,7 @@ from .bitdepth import bit_depth
 __all__ = [
     "QUALITY_KEYS",
     "COARSE_SIDE",
+    "composite_on_black",
     "FINE_FLAT",
     "FINE_FLOOR",
     "NOISE_WINDOW",
@@ -302,6 +303,17 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean_est, robust
 
 
+def composite_on_black(x: torch.Tensor) -> torch.Tensor:
+    """A stack ``(B, C, H, W)`` whose last channel is alpha (C = 2: grey + alpha, C = 4: RGBA)
+    as it looks on black: the other channels times alpha (uint8: ``(c * a + 127) // 255``,
+    exact; otherwise alpha scaled by its bit depth), without the alpha channel.  What lies
+    under fully transparent pixels (often left-over colour blocks of the encoder) is not seen."""
+    c, a = x[:, :-1], x[:, -1:]
+    if x.dtype == torch.uint8:
+        return ((c.to(torch.int32) * a.to(torch.int32) + 127) // 255).to(torch.uint8)
+    return c * scale01(a).to(c.dtype)
+
+
 def grey_levels(x: torch.Tensor) -> torch.Tensor:
     """The 256-level grey image ``(B, H, W)`` int64 of a stack ``(B, C, H, W)``: exact integer
     BT.601 luma (ties to even) for uint8, ``round(255 g)`` otherwise (the level metrics' grey)."""
@@ -436,6 +448,8 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
         raise ImageShapeError(
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
+    if x.shape[1] in (2, 4):  # grey / colour + alpha: measured as seen on black
+        x = composite_on_black(x)
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
         out = _compiled_u8(x, working_side)
         return {k: out[k] for k in QUALITY_KEYS}

@@ -271,3 +271,32 @@ def test_fine_sharpness_takes_the_most_detailed_window() -> None:
     ref = ref_metrics(img.astype(np.float64))["fine_sharpness"]
     assert float(m["fine_sharpness"][0]) == pytest.approx(ref, rel=1e-5)
     assert 1.5 < ref < 2.1  # white noise in the quadrant window (its border with the flat part lowers it a little)
+
+
+def test_alpha_is_composited_on_black() -> None:
+    """RGBA / grey + alpha: measured as seen on black, so what lies under fully transparent
+    pixels (an encoder's blocky left-overs) changes nothing, and an opaque alpha changes nothing."""
+    rng = np.random.default_rng(13)
+    rgb = _photo_like(rng, 3, 96, 128)
+    alpha = np.full((1, 96, 128), 255, np.uint8)
+    alpha[:, :, :48] = 0  # the left part fully transparent
+    junk = rgb.copy()
+    junk[:, :, :48] = np.kron(rng.integers(0, 256, (3, 12, 6)), np.ones((1, 8, 8))).astype(np.uint8)  # 8-px blocks
+    zeroed = rgb.copy()
+    zeroed[:, :, :48] = 0
+    m = quality_metrics([np.concatenate([junk, alpha]), zeroed, np.concatenate([rgb, np.full_like(alpha, 255)]), rgb])
+    for key in QUALITY_KEYS:
+        assert float(m[key][0]) == pytest.approx(float(m[key][1]), rel=1e-6, abs=1e-7), key  # junk unseen
+        assert float(m[key][2]) == pytest.approx(float(m[key][3]), rel=1e-6, abs=1e-7), key  # opaque = RGB
+    # half transparency halves the levels, in exact integers: (c * a + 127) // 255
+    half = np.concatenate([rgb[:1], np.full((1, 96, 128), 128, np.uint8)])
+    x = torch.from_numpy(half)[None]
+    from dataeval_gpu.functional.quality import composite_on_black
+
+    want = (rgb[:1].astype(np.int64) * 128 + 127) // 255
+    np.testing.assert_array_equal(composite_on_black(x)[0].numpy(), want)
+    got = quality_metrics([half])["grey_p50"]
+    assert float(got[0]) == pytest.approx(float(np.sort(want.ravel())[(want.size - 1) // 2]) / 255, abs=1 / 255)
+    # float images: alpha scaled by its bit depth
+    xf = torch.from_numpy(np.concatenate([rgb, alpha]).astype(np.float64) / 255.0)[None]
+    np.testing.assert_allclose(composite_on_black(xf)[0].numpy(), zeroed / 255.0, atol=1e-12)

@@ -250,3 +250,18 @@ def test_blur_of_a_large_photo_is_found_at_native_resolution() -> None:
     assert out.metrics["norm_sharpness"][3] > 0.445  # the working resolution alone misses it
     (line,) = [w for w in out.why(3) if w.startswith("blurry")]
     assert "native" in line and f"{out.metrics['fine_sharpness'][3]:.3g}" in line
+
+
+def test_noisy_needs_noise_like_estimates() -> None:
+    """The MAD estimate counts as Gaussian noise only while the Immerkær mean estimate is within
+    NOISE_GAUSS_RATIO of it (texture raises the mean above the median); impulse noise still
+    counts through the mean estimate less the texture floor."""
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["noise_robust"] = torch.tensor([10.0, 10.0, 2.0, 10.0], dtype=torch.float64)
+    m["noise"] = torch.tensor([11.0, 14.0, 25.0, 13.0], dtype=torch.float64)
+    for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
+        m[k] = torch.full((4,), v, dtype=torch.float64)
+    s, _ = issue_scores(m)
+    assert q_mod.NOISE_GAUSS_RATIO == 1.3
+    # 11 <= 13: Gaussian-like -> 10; 14 > 13: texture -> max(0, 14 - 11); impulse: 25 - 11; 13 <= 13 -> 10
+    np.testing.assert_allclose(s["noisy"], [10.0, 3.0, 14.0, 10.0])

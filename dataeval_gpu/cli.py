@@ -156,7 +156,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     from .functional.stats_compiled import preload_numba_without_blas
     from .io import discover
 
-    preload_numba_without_blas()  # no scipy.linalg import in the kernels' first load (~0.25 s)
+    preload_numba_without_blas()  # no scipy.linalg import in the kernels' first load (0.15-0.3 s)
     device = _device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,9 @@ class _Finder(importlib.abc.MetaPathFinder):
             run(module)
             mark(f"import {name} <")
             for item in WRAP[name]:
+                owner = getattr(module, item[0]) if isinstance(item, tuple) else module
+                if not hasattr(owner, item[1] if isinstance(item, tuple) else item):
+                    continue  # another version of the code (e.g. an older checkout)
                 if isinstance(item, tuple):
                     _wrap(getattr(module, item[0]), item[1], ".".join(item))
                 elif item in GENERATORS:

@@ -40,8 +40,9 @@ def dumps_with_records(doc: dict[str, Any], key: str, default: Any = None) -> st
     """``json.dumps(doc, indent=1, default=default)``, the same text, faster when ``doc[key]``
     (its last key) is a long list of flat dicts (the per-image records of ``results.json``).
 
-    With ``indent`` set, :mod:`json` encodes in pure Python (~0.3 s for 600 records of 75
-    values); without it, in C, with the separators taken verbatim.  A flat record at the depth
+    With ``indent`` set, :mod:`json` encodes in pure Python (0.063 s of CPU time for the 604
+    records of 75 values of the benchmark photos; 0.028 s here); without it, in C, with the
+    separators taken verbatim.  A flat record at the depth
     of the records is written by the C encoder with ``",\\n" + 3 spaces`` between its items,
     which is the indented layout; the rest of ``doc`` (small) goes through ``json.dumps``.
     Falls back to ``json.dumps`` when the records are not flat dicts or ``key`` is not last.

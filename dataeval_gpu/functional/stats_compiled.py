@@ -49,7 +49,7 @@ def preload_numba_without_blas() -> bool:
     """Import numba's array-math implementations (what its first compile or cache load
     imports) with scipy's BLAS hidden: at import that module checks whether
     ``scipy.linalg.cython_blas`` imports, which imports ``scipy.linalg`` and, through scipy's
-    array-API layer, ``numpy.f2py``: ~0.25 s of a scan's start-up (issue 14) for a flag that
+    array-API layer, ``numpy.f2py``: 0.15-0.3 s of CPU time in a scan's start-up (issue 14) for a flag that
     only chooses how numba's own ``np.cov``-style inner products are compiled (a plain loop
     without it).  No kernel of this package uses BLAS, and ``scipy.linalg`` still imports
     normally afterwards.  Returns True when it did the import; False when there was nothing to

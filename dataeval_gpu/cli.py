@@ -153,10 +153,8 @@ def _index_runner(args: argparse.Namespace) -> Any:
 def _run_scan(args: argparse.Namespace) -> int:
     from .audit import scan
     from .datasets import sample_photos
-    from .functional.stats_compiled import preload_numba_without_blas
     from .io import discover
 
-    preload_numba_without_blas()  # no scipy.linalg import in the kernels' first load (0.15-0.3 s)
     device = _device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

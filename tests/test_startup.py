@@ -125,10 +125,11 @@ def test_the_program_freezes_its_objects_before_exit_and_a_caller_keeps_its_coll
     assert _fresh(code).splitlines()[-2:] == ["2 0", "2 True"]
 
 
-def test_a_scan_imports_neither_torchmetrics_nor_torchvision(tmp_path: Path) -> None:
+def test_a_scan_imports_neither_torchmetrics_nor_torchvision_nor_scipy_linalg(tmp_path: Path) -> None:
     """The command's scan keeps its rows in the plain row store and decodes with torchvision's
     image library loaded alone: torchmetrics (~3 s of CPU time with torchvision's models,
-    torch._dynamo, scipy.signal, matplotlib) and torchvision stay out of the process."""
+    torch._dynamo, scipy.signal, matplotlib), torchvision and scipy.linalg (numba's BLAS check)
+    stay out of the process."""
     code = """
         import sys
         import numpy as np
@@ -141,15 +142,38 @@ def test_a_scan_imports_neither_torchmetrics_nor_torchvision(tmp_path: Path) -> 
             Image.fromarray(rng.integers(0, 256, (40 + k, 50, 3), dtype=np.uint8)).save(f"{d}/in/{k}.jpg")
         Image.fromarray(rng.integers(0, 256, (30, 20), dtype=np.uint8)).save(f"{d}/in/grey.png")
         print(main(["scan", f"{d}/in", "--out", f"{d}/out", "--no-progress", "--quiet", "--workers", "1"]))
+        print("scipy.linalg" in sys.modules)
         import pandas as pd
         df = pd.read_csv(f"{d}/out/results.csv")
         print(sorted(df["status"]), sorted(df["width"].astype(int)))
     """
     (tmp_path / "in").mkdir()
     out = _fresh(textwrap.dedent(code) + PRINT_HEAVY, str(tmp_path)).splitlines()
-    status, rows, heavy = out[-3:]
+    status, linalg, rows, heavy = out[-4:]
+    assert linalg == "False"  # numba's BLAS check hidden (stats_compiled.preload_numba_without_blas)
     assert status == "0" and rows == "['ok', 'ok', 'ok', 'ok'] [20, 50, 50, 50]"
     assert "torchmetrics" not in heavy and "torchvision" not in heavy and "torch" in heavy
+
+
+def test_the_kernels_load_without_scipy_linalg() -> None:
+    """numba's first kernel load imports its array-math registry, which checks scipy's BLAS
+    (``scipy.linalg`` and ``numpy.f2py``: ~0.25 s of a scan's start-up).  The command imports
+    that registry with the BLAS hidden first: the kernels load and count as before, no
+    ``scipy.linalg`` is imported, and it still imports normally afterwards."""
+    code = """
+        import sys
+        import torch
+        from dataeval_gpu.functional import stats_compiled
+        from dataeval_gpu.functional.stats_kernels import count_uint8
+
+        print(stats_compiled.preload_numba_without_blas(), stats_compiled.preload_numba_without_blas())
+        x = torch.randint(0, 256, (3, 37, 41), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        got, want = stats_compiled.count_image_u8(x, 3), count_uint8(x[None], 3)
+        print(stats_compiled.ready(), all(torch.equal(a, b) for a, b in zip(got, want)), "scipy.linalg" in sys.modules)
+        import scipy.linalg.cython_blas  # noqa: F401
+        print("scipy.linalg" in sys.modules)
+    """
+    assert _fresh(code).splitlines()[-3:] == ["True False", "True True False", "True"]
 
 
 def test_the_decoder_is_torchvisions_op_loaded_without_torchvision(tmp_path: Path) -> None:

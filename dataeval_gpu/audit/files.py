@@ -195,9 +195,15 @@ def warm_up(accumulator: Any) -> None:
     """Measure two tiny images here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
     inherited by every worker instead of being loaded again in each.  Pillow's format plugins
-    (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too."""
+    (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too.
+    numba's array-math registry is imported first with scipy's BLAS hidden
+    (:func:`~dataeval_gpu.functional.stats_compiled.preload_numba_without_blas`: no
+    ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time)."""
     from PIL import Image, TiffImagePlugin  # noqa: F401 - imported for the workers
 
+    from ..functional.stats_compiled import preload_numba_without_blas
+
+    preload_numba_without_blas()
     Image.preinit()
     with one_thread():
         accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..functional import registry
-from .serialize import jsonable
+from .serialize import dumps_with_records, jsonable
 
 __all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
 
@@ -259,9 +259,10 @@ class AuditReport:
                 )
         return "\n".join(lines)
 
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """Summary, findings and per-image rows as JSON (written to ``path`` when given)."""
-        df = self.to_pandas()
+    def to_json(self, path: str | os.PathLike | None = None, *, frame: Any = None) -> str:
+        """Summary, findings and per-image rows as JSON (written to ``path`` when given);
+        ``frame``: :meth:`to_pandas`'s table when the caller already has it."""
+        df = self.to_pandas() if frame is None else frame
         doc = {
             "summary": self.summary_dict(),
             "findings": self.findings(),
@@ -269,7 +270,7 @@ class AuditReport:
             "class_names": self.class_names,
             "images": json.loads(df.reset_index().to_json(orient="records")),
         }
-        text = json.dumps(doc, indent=1, default=jsonable)
+        text = dumps_with_records(doc, "images", default=jsonable)  # json.dumps(doc, indent=1, ...)'s text
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -290,7 +291,7 @@ class AuditReport:
             except ImportError:
                 logger.warning("pyarrow is not installed: results.parquet not written (pip install pyarrow)")
         if "json" in formats:
-            self.to_json(out / "results.json")
+            self.to_json(out / "results.json", frame=df)
             written["json"] = str(out / "results.json")
         (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
         (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))

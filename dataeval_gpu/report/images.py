@@ -151,8 +151,9 @@ def scan_thumbnail(img: Any, limit: int = THUMB) -> np.ndarray | None:
     return np.stack(planes)
 
 
-def _jpeg_reduced(data: bytes, limit: int) -> np.ndarray | None:
-    """A grey or RGB JPEG decoded at 1/2, 1/4 or 1/8 scale and EXIF-transposed; None for other JPEGs.
+def _jpeg_reduced_image(data: bytes, limit: int) -> Any:
+    """A grey or RGB JPEG decoded at 1/2, 1/4 or 1/8 scale and EXIF-transposed, as a Pillow
+    image ('L' or 'RGB'); None for other JPEGs.
 
     Same orientation and channel rules as :func:`dataeval_gpu.io.decode_bytes` (grey: 1
     channel, colour: RGB, EXIF orientation applied; tested against it).  CMYK and unusual
@@ -165,8 +166,18 @@ def _jpeg_reduced(data: bytes, limit: int) -> np.ndarray | None:
             return None
         im.draft(None, (limit, limit))  # both stored sides stay >= limit
         im.load()
-        im = ImageOps.exif_transpose(im) or im
-        arr = np.asarray(im)
+        return ImageOps.exif_transpose(im) or im
+
+
+def _shrink_pil(im: Any, limit: int) -> np.ndarray:
+    """``shrink_uint8`` of an 'L' or 'RGB' Pillow image's ``(C, H, W)`` array, resized as the
+    Pillow image itself (the same pixels, without the planar copy and its way back)."""
+    from PIL import Image
+
+    w, h = im.size
+    if max(h, w) > limit:
+        im = im.resize(_thumb_size(h, w, limit), Image.Resampling.BILINEAR)
+    arr = np.asarray(im)
     return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
@@ -176,17 +187,16 @@ def load_thumbnail(path: str | os.PathLike, limit: int = THUMB) -> np.ndarray:
     Raises what the measurement's decoder raises for a file it cannot read.
     """
     data = Path(path).read_bytes()
-    arr = None
     if data[:3] == _JPEG_SOI:
         try:
-            arr = _jpeg_reduced(data, limit)
+            im = _jpeg_reduced_image(data, limit)
         except Exception:  # noqa: BLE001 - the measurement's decoder decides (and explains) instead
-            arr = None
-    if arr is None:
-        from ..io import decode_bytes
+            im = None
+        if im is not None:
+            return _shrink_pil(im, limit)
+    from ..io import decode_bytes
 
-        arr = decode_bytes(data).numpy()
-    return shrink_uint8(arr, limit)
+    return shrink_uint8(decode_bytes(data).numpy(), limit)
 
 
 class ImageSource:

@@ -811,3 +811,21 @@ def test_scan_thumbnails_show_the_measured_picture_and_replace_decoding(tmp_path
     again = scan_files(files, batch_size=2, workers=1, hashes=False, thumbnails=False)
     assert again.thumbnails == {}
     pd.testing.assert_frame_equal(again.to_pandas(), rep.to_pandas(), check_exact=True)
+
+
+@pytest.mark.parametrize(("mode", "size"), [("RGB", (700, 300)), ("RGB", (200, 120)), ("L", (333, 901)), ("L", (90, 60))])
+def test_thumbnail_of_a_pillow_image_is_shrink_uint8_of_its_array(mode: str, size: tuple[int, int]) -> None:
+    """``load_thumbnail`` resizes the reduced JPEG as a Pillow image: the same pixels as
+    ``shrink_uint8`` of its ``(C, H, W)`` array (the former path, with its planar copies)."""
+    from PIL import Image
+
+    from dataeval_gpu.report.images import _shrink_pil, shrink_uint8
+
+    rng = np.random.default_rng(size[0])
+    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+    im = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode)
+    arr = np.asarray(im)
+    chw = arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+    got, want = _shrink_pil(im, 256), shrink_uint8(chw, 256)
+    assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, want)
+    assert max(got.shape[1:]) == min(256, max(size))

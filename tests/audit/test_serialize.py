@@ -1,0 +1,60 @@
+"""``dumps_with_records``: ``json.dumps(doc, indent=1)``'s text, the per-image records through json's C encoder."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dataeval_gpu.audit.serialize import dumps_with_records, jsonable
+
+
+def _records(n: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        out.append(
+            {
+                "index": i,
+                "path": f'dir/ä "q" {i}\n.jpg',
+                "ok": bool(i % 2),
+                "missing": None,
+                "x": float(rng.normal()) * 10.0 ** int(rng.integers(-12, 12)),
+                "big": 2**62 + i,
+                "nan": math.nan if i == 3 else 0.5,
+                "inf": -math.inf if i == 4 else 1e300,
+            }
+        )
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 57])
+def test_same_text_as_json_dumps_with_indent(n: int) -> None:
+    doc = {
+        "summary": {"a": [1, 2, {"b": None}], "c": {}},
+        "empty": [],
+        "config": {"t": 1.25},
+        "images": _records(n),
+    }
+    assert dumps_with_records(doc, "images", default=jsonable) == json.dumps(doc, indent=1, default=jsonable)
+    only = {"images": _records(n)}
+    assert dumps_with_records(only, "images") == json.dumps(only, indent=1)
+    assert json.loads(dumps_with_records(doc, "images"))["images"][0]["path"] == 'dir/ä "q" 0\n.jpg'
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": 1, "images": [{"x": [1, 2]}]},  # a nested value: the plain path
+        {"a": 1, "images": [{"x": {"y": 1}}]},
+        {"a": 1, "images": [{}]},
+        {"a": 1, "images": []},
+        {"images": [{"x": 1}], "after": 2},  # not the last key
+        {"a": 1, "images": [1, 2]},
+        {"a": 1, "images": [{"x": np.float32(0.5)}]},  # through ``default``
+    ],
+)
+def test_other_shapes_fall_back_to_json_dumps(doc: dict) -> None:
+    assert dumps_with_records(doc, "images", default=jsonable) == json.dumps(doc, indent=1, default=jsonable)

@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from ..functional import registry
-from .serialize import dumps_with_records, jsonable
+from .serialize import jsonable, write_with_records
 
 __all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
+#: rows of the results table turned into JSON records at a time (``to_json``)
+JSON_CHUNK = 10_000
 
 #: metrics the summary table shows (the registry's scalar metrics: 0.65 names, then 1.x, then later ones)
 SUMMARY_KEYS = registry.scalar_names()
@@ -260,20 +262,30 @@ class AuditReport:
         return "\n".join(lines)
 
     def to_json(self, path: str | os.PathLike | None = None, *, frame: Any = None) -> str:
-        """Summary, findings and per-image rows as JSON (written to ``path`` when given);
-        ``frame``: :meth:`to_pandas`'s table when the caller already has it."""
+        """Summary, findings and per-image rows as JSON: the text, or with ``path`` the file
+        written chunk by chunk (:data:`JSON_CHUNK` rows at a time; memory stays flat with the
+        number of images) and its path; ``frame``: :meth:`to_pandas`'s table when the caller
+        already has it."""
         df = self.to_pandas() if frame is None else frame
         doc = {
             "summary": self.summary_dict(),
             "findings": self.findings(),
             "config": self.config,
             "class_names": self.class_names,
-            "images": json.loads(df.reset_index().to_json(orient="records")),
         }
-        text = dumps_with_records(doc, "images", default=jsonable)  # json.dumps(doc, indent=1, ...)'s text
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        # the per-image records a chunk of rows at a time: json.dumps(doc, indent=1, ...)'s text
+        # without the whole table as Python dicts (a million images' rows)
+        chunks = (
+            json.loads(df.iloc[s : s + JSON_CHUNK].reset_index().to_json(orient="records"))
+            for s in range(0, len(df), JSON_CHUNK)
+        )
+        if path is None:
+            parts: list[str] = []
+            write_with_records(parts.append, doc, "images", chunks, default=jsonable)
+            return "".join(parts)
+        with open(path, "w", encoding="utf-8") as f:
+            write_with_records(f.write, doc, "images", chunks, default=jsonable)
+        return str(path)
 
     def save(self, out_dir: str | os.PathLike, formats: Sequence[str] = ("csv", "json")) -> dict[str, str]:
         """Write ``results.csv`` (and/or ``.parquet``), ``findings.json``, ``summary.json``, ``config.json``."""

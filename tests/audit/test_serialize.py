@@ -58,3 +58,37 @@ def test_same_text_as_json_dumps_with_indent(n: int) -> None:
 )
 def test_other_shapes_fall_back_to_json_dumps(doc: dict) -> None:
     assert dumps_with_records(doc, "images", default=jsonable) == json.dumps(doc, indent=1, default=jsonable)
+
+
+def test_write_with_records_in_chunks_is_the_same_text() -> None:
+    """Chunk by chunk (any split, empty chunks, nested values, no records at all) the text is
+    json.dumps(doc, indent=1)'s."""
+    from dataeval_gpu.audit.serialize import write_with_records
+
+    recs = [{"i": i, "x": i / 3, "p": f"a{i}.jpg"} for i in range(7)] + [{"i": 7, "l": [1, 2], "d": {"k": None}}]
+    head = {"summary": {"n": 8}, "config": [1, "two"]}
+    want = json.dumps({**head, "images": recs}, indent=1)
+    for split in ([recs], [recs[:3], [], recs[3:]], [[r] for r in recs]):
+        parts: list[str] = []
+        write_with_records(parts.append, head, "images", split)
+        assert "".join(parts) == want
+    for h in (head, {}):
+        parts = []
+        write_with_records(parts.append, h, "images", [[], []])
+        assert "".join(parts) == json.dumps({**h, "images": []}, indent=1)
+
+
+def test_results_json_written_in_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """AuditReport.to_json to a file, a few rows per chunk, is the same text as in one piece."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.audit import report as report_mod
+
+    rng = np.random.default_rng(0)
+    audit = DataAudit()
+    audit.update([rng.integers(0, 256, (3, 20, 24), dtype=np.uint8) for _ in range(7)])
+    rep = audit.compute()
+    text = rep.to_json()
+    monkeypatch.setattr(report_mod, "JSON_CHUNK", 3)
+    assert rep.to_json(tmp_path / "r.json") == str(tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_text() == text
+    assert len(json.loads(text)["images"]) == 7

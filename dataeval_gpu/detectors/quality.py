@@ -18,7 +18,7 @@ light              ``grey_p001`` (the black point: the    score >= 0.2 and brigh
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
                    fine_sharpness + 0.075)``               fine_sharpness < 0.37: blurred at the
-                                                           native resolution of a large image)
+                   (fine: short side > 256 px only)        native resolution of a large image)
 noisy              ``max(noise_robust if noise <=         score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    1.3 noise_robust else 0, noise - 11)``  noise, unless the mean estimate is over 1.3x
                    (grey levels)                           the MAD one: texture; or Immerkær σ > 19.5:
@@ -98,7 +98,8 @@ NOISE_TEXTURE_FLOOR = 11.0
 NOISE_GAUSS_RATIO = 1.3
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
-#: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37)
+#: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
+#: whose short side is over the working resolution (``WORKING_SIDE``)
 FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
@@ -136,7 +137,10 @@ def issue_scores(
         "blurry": 1.0
         - np.minimum(
             np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
-            m["fine_sharpness"] + FINE_OFFSET,
+            # native resolution adds what the working resolution's downscale hides; at or under
+            # the working size the two see the same pixels (and smooth renders, whose rounding
+            # noise is below the 8-bit model's, would read as blurred)
+            np.where(np.minimum(w, h) > WORKING_SIDE, m["fine_sharpness"] + FINE_OFFSET, np.inf),
         ),
         "noisy": np.maximum(
             np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0),

@@ -159,7 +159,7 @@ def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
 def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
     """``(N,)`` float64: share of each image's grey pixels at most 5/255 or at least 250/255
     (the ``dark_clipped + bright_clipped`` of the quality metrics)."""
-    from ..functional.quality import grey_image, scale01
+    from ..functional.pixels import grey_image, scale01
 
     out = np.zeros(len(images))
     for i, t in enumerate(images):
@@ -171,7 +171,7 @@ def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
 def grey_entropy(images: Sequence[torch.Tensor]) -> np.ndarray:
     """``(N,)`` float64: Shannon entropy (bits) of each image's 256-level grey histogram (the
     ``grey_entropy`` of the quality metrics)."""
-    from ..functional.quality import grey_levels
+    from ..functional.pixels import grey_levels
 
     out = np.zeros(len(images))
     for i, t in enumerate(images):

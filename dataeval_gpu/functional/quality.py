@@ -72,7 +72,7 @@ import torch.nn.functional as F
 from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
-from .bitdepth import bit_depth
+from .pixels import composite_on_black, grey_image, grey_levels, scale01
 
 __all__ = [
     "QUALITY_KEYS",
@@ -118,7 +118,6 @@ QUALITY_KEYS = (
     "chroma_bg",
     "fine_sharpness",
 )
-_LUMA = (0.299, 0.587, 0.114)
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 _TINY = 1e-12
@@ -132,28 +131,6 @@ FINE_FLAT = 0.05
 _BAND_GAIN = 1.0 - 2.0 * (6.0 / 16.0) ** 2 + (70.0 / 256.0) ** 2
 #: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
 BLOCK_FLOOR = 0.5
-
-
-def scale01(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule)."""
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    if x.dtype == torch.uint8:
-        return x.to(dtype) / 255.0
-    if x.dtype == torch.bool:
-        return x.to(dtype)
-    xf = torch.nan_to_num(x.to(dtype), nan=0.0, posinf=0.0, neginf=0.0)  # NaN / inf pixels count as 0
-    flat = xf.reshape(xf.shape[0], -1)
-    depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
-    scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
-    return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
-
-
-def grey_image(x: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma of a ``(B, C, H, W)`` float stack in [0, 1] -> ``(B, 1, H, W)``."""
-    if x.shape[1] >= 3:
-        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x[:, :3] * w).sum(dim=1, keepdim=True)
-    return x[:, :1]
 
 
 def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -267,7 +244,7 @@ def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Te
     e0s, e1s = [], []
     for y0, x0, wh, ww in boxes:
         if x.dtype == torch.uint8:
-            lev = _grey_levels_u8(x[..., y0 : y0 + wh, x0 : x0 + ww]).to(dtype)
+            lev = grey_levels(x[..., y0 : y0 + wh, x0 : x0 + ww]).to(dtype)
         else:
             part = scale01(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
             lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(dtype)
@@ -303,42 +280,11 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean_est, robust
 
 
-def composite_on_black(x: torch.Tensor) -> torch.Tensor:
-    """A stack ``(B, C, H, W)`` whose last channel is alpha (C = 2: grey + alpha, C = 4: RGBA)
-    as it looks on black: the other channels times alpha (uint8: ``(c * a + 127) // 255``,
-    exact; otherwise alpha scaled by its bit depth), without the alpha channel.  What lies
-    under fully transparent pixels (often left-over colour blocks of the encoder) is not seen."""
-    c, a = x[:, :-1], x[:, -1:]
-    if x.dtype == torch.uint8:
-        return ((c.to(torch.int32) * a.to(torch.int32) + 127) // 255).to(torch.uint8)
-    return c * scale01(a).to(c.dtype)
-
-
-def grey_levels(x: torch.Tensor) -> torch.Tensor:
-    """The 256-level grey image ``(B, H, W)`` int64 of a stack ``(B, C, H, W)``: exact integer
-    BT.601 luma (ties to even) for uint8, ``round(255 g)`` otherwise (the level metrics' grey)."""
-    if x.dtype == torch.uint8:
-        return _grey_levels_u8(x).to(torch.int64)
-    return torch.round(grey_image(scale01(x))[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
-
-
-def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:
-    """256-level grey of a uint8 stack in exact integer arithmetic: ``round((299 R + 587 G + 114 B)
-    / 1000)``, ties to even (the float64 definition ``round(255 g)`` without float rounding)."""
-    if x.shape[1] < 3:
-        return x[:, 0].to(torch.int64)
-    s = 299 * x[:, 0].to(torch.int32) + 587 * x[:, 1].to(torch.int32) + 114 * x[:, 2].to(torch.int32)
-    q = torch.div(s, 1000, rounding_mode="floor")
-    rem = s - 1000 * q
-    q = q + ((rem > 500) | ((rem == 500) & (q % 2 == 1))).to(torch.int32)
-    return q.to(torch.int64)
-
-
 def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Level statistics of the grey image ``g`` (from ``x`` in integers when it is uint8)."""
     b = g.shape[0]
     if x is not None and x.dtype == torch.uint8:
-        q = _grey_levels_u8(x).reshape(b, -1)
+        q = grey_levels(x).reshape(b, -1)
     else:
         q = torch.round(g.reshape(b, -1) * 255.0).clamp(0, 255).to(torch.int64)
     offs = torch.arange(b, device=g.device).view(-1, 1) * 256

@@ -41,7 +41,7 @@ def test_pixel_pass_levels_and_sums_are_exact() -> None:
     assert np.all((s[1] % 1000) == 500) and set((s[1] // 1000 % 2).tolist()) == {0, 1}
     np.testing.assert_array_equal(hist.numpy(), np.bincount(lev.ravel(), minlength=256))
     # the torch path's integer levels agree (the device path)
-    np.testing.assert_array_equal(quality._grey_levels_u8(torch.from_numpy(img)[None])[0].numpy(), lev)
+    np.testing.assert_array_equal(quality.grey_levels(torch.from_numpy(img)[None])[0].numpy(), lev)
     want = [(r - g).sum(), ((r - g) ** 2).sum(), (r + g - 2 * b).sum(), ((r + g - 2 * b) ** 2).sum(),
             (b - g).sum(), (img.max(0).astype(np.int64) - img.min(0)).sum()]  # fmt: skip
     assert sums.tolist() == [int(v) for v in want]

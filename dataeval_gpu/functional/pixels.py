@@ -1,0 +1,67 @@
+"""Pixel basics shared by the quality metrics and the detectors: scaling to [0, 1] (DataEval
+0.65's bit-depth rule), the BT.601 grey image, the 256-level grey image (exact integers for
+8-bit images), and alpha composited on black."""
+
+from __future__ import annotations
+
+import torch
+
+from .bitdepth import bit_depth
+
+__all__ = ["LUMA", "composite_on_black", "grey_image", "grey_levels", "scale01"]
+
+#: BT.601 luma weights of R, G, B
+LUMA = (0.299, 0.587, 0.114)
+
+
+def scale01(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule)."""
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if x.dtype == torch.uint8:
+        return x.to(dtype) / 255.0
+    if x.dtype == torch.bool:
+        return x.to(dtype)
+    xf = torch.nan_to_num(x.to(dtype), nan=0.0, posinf=0.0, neginf=0.0)  # NaN / inf pixels count as 0
+    flat = xf.reshape(xf.shape[0], -1)
+    depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
+    scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
+    return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+def grey_image(x: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of a ``(B, C, H, W)`` float stack in [0, 1] -> ``(B, 1, H, W)``."""
+    if x.shape[1] >= 3:
+        w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x[:, :3] * w).sum(dim=1, keepdim=True)
+    return x[:, :1]
+
+
+def composite_on_black(x: torch.Tensor) -> torch.Tensor:
+    """A stack ``(B, C, H, W)`` whose last channel is alpha (C = 2: grey + alpha, C = 4: RGBA)
+    as it looks on black: the other channels times alpha (uint8: ``(c * a + 127) // 255``,
+    exact; otherwise alpha scaled by its bit depth), without the alpha channel.  What lies
+    under fully transparent pixels (often left-over colour blocks of the encoder) is not seen."""
+    c, a = x[:, :-1], x[:, -1:]
+    if x.dtype == torch.uint8:
+        return ((c.to(torch.int32) * a.to(torch.int32) + 127) // 255).to(torch.uint8)
+    return c * scale01(a).to(c.dtype)
+
+
+def grey_levels(x: torch.Tensor) -> torch.Tensor:
+    """The 256-level grey image ``(B, H, W)`` int64 of a stack ``(B, C, H, W)``: exact integer
+    BT.601 luma (ties to even) for uint8, ``round(255 g)`` otherwise (the level metrics' grey)."""
+    if x.dtype == torch.uint8:
+        return _grey_levels_u8(x).to(torch.int64)
+    return torch.round(grey_image(scale01(x))[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
+
+
+def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:
+    """256-level grey of a uint8 stack in exact integer arithmetic: ``round((299 R + 587 G + 114 B)
+    / 1000)``, ties to even (the float64 definition ``round(255 g)`` without float rounding)."""
+    if x.shape[1] < 3:
+        return x[:, 0].to(torch.int64)
+    s = 299 * x[:, 0].to(torch.int32) + 587 * x[:, 1].to(torch.int32) + 114 * x[:, 2].to(torch.int32)
+    q = torch.div(s, 1000, rounding_mode="floor")
+    rem = s - 1000 * q
+    q = q + ((rem > 500) | ((rem == 500) & (q % 2 == 1))).to(torch.int32)
+    return q.to(torch.int64)

@@ -432,7 +432,8 @@ class DataAudit:
             crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
         entropy = stats["grey_entropy"].astype(np.float64)
         groups = hash_groups(
-            res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain, entropy
+            res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain, entropy,
+            stats["std"].astype(np.float64) if "std" in stats else None,
         )
         in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
         out = []

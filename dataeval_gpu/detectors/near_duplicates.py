@@ -38,6 +38,7 @@ __all__ = [
     "NearDuplicatesOutput",
     "embedding_groups",
     "grey_entropy",
+    "pixel_std",
     "plain_share",
 ]
 
@@ -65,6 +66,10 @@ PLAIN_SHARE = 0.4
 ENTROPY_RATIO = 1.5
 #: added to both entropies before their ratio (near-constant images)
 ENTROPY_EPS = 0.25
+#: contrast check of hash pairs: the two images' grey standard deviations (0-1 scale, plus
+#: :data:`SPREAD_EPS`) within this factor (a contrast change by 0.7 is 1.43x)
+SPREAD_RATIO = 1.6
+SPREAD_EPS = 0.02
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -182,9 +187,21 @@ def grey_entropy(images: Sequence[torch.Tensor]) -> np.ndarray:
     return out
 
 
+def pixel_std(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N,)`` float64: standard deviation of each image's pixel values over all channels, on
+    0.65's [0, 1] scale (DataEval 0.65's ``std``, as the audit's statistics have it)."""
+    from ..functional.pixels import scale01
+
+    return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).std(unbiased=False)) for t in images])
+
+
 def _entropy_ok(ent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    hi, lo = np.maximum(ent[a], ent[b]), np.minimum(ent[a], ent[b])
-    return hi + ENTROPY_EPS <= ENTROPY_RATIO * (lo + ENTROPY_EPS)
+    return _ratio_ok(ent, a, b, ENTROPY_RATIO, ENTROPY_EPS)
+
+
+def _ratio_ok(v: np.ndarray, a: np.ndarray, b: np.ndarray, ratio: float, eps: float) -> np.ndarray:
+    hi, lo = np.maximum(v[a], v[b]), np.minimum(v[a], v[b])
+    return hi + eps <= ratio * (lo + eps)
 
 
 def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,6 +218,7 @@ def hash_groups(
     chroma: np.ndarray | None = None,
     plain: np.ndarray | None = None,
     entropy: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -209,7 +227,9 @@ def hash_groups(
     (:func:`chroma_signature`), pairs whose colours disagree are dropped first.  With ``plain``
     (:func:`plain_share`), an image with at least :data:`PLAIN_SHARE` clipped pixels matches
     only at Hamming distance 0.  With ``entropy`` (:func:`grey_entropy`), pairs whose grey
-    entropies differ by more than :data:`ENTROPY_RATIO` are dropped."""
+    entropies differ by more than :data:`ENTROPY_RATIO` are dropped; with ``spread``
+    (:func:`pixel_std`), those whose pixel standard deviations differ by more than
+    :data:`SPREAD_RATIO`."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -232,6 +252,9 @@ def hash_groups(
     if entropy is not None:
         ok_e = _entropy_ok(np.asarray(entropy, dtype=np.float64), a, b)
         a, b = a[ok_e], b[ok_e]
+    if spread is not None:
+        ok_s = _ratio_ok(np.asarray(spread, dtype=np.float64), a, b, SPREAD_RATIO, SPREAD_EPS)
+        a, b = a[ok_s], b[ok_s]
     return _centre_groups(n, a, b)
 
 
@@ -349,6 +372,7 @@ class NearDuplicates:
                 chroma_signature(images),
                 plain_share(images),
                 grey_entropy(images),
+                pixel_std(images),
             )
         emb_groups: list[list[int]] = []
         emb = None

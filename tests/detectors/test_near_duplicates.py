@@ -14,6 +14,7 @@ from dataeval_gpu.detectors.near_duplicates import (
     embedding_groups,
     grey_entropy,
     hash_groups,
+    pixel_std,
     plain_share,
 )
 
@@ -90,3 +91,20 @@ def test_hash_pairs_need_similar_grey_entropy() -> None:
     assert (5.6 + ENTROPY_EPS) <= ENTROPY_RATIO * (5.0 + ENTROPY_EPS)
     assert (2.0 + ENTROPY_EPS) > ENTROPY_RATIO * (0.5 + ENTROPY_EPS)
     assert hash_groups(h, ok, [], 0, entropy=ent) == [[0, 1]]
+
+
+def test_hash_pairs_need_similar_contrast() -> None:
+    """Pixel standard deviations within SPREAD_RATIO (a contrast change by 0.7 passes); the
+    values are DataEval 0.65's ``std`` as the audit's statistics have it."""
+    from dataeval_gpu.detectors.near_duplicates import SPREAD_EPS, SPREAD_RATIO
+    from dataeval_gpu.metrics import imagestats
+
+    rng = np.random.default_rng(4)
+    imgs = [torch.from_numpy(rng.integers(0, 256, (3, 20, 30), dtype=np.uint8)) for _ in range(2)]
+    imgs.append(torch.from_numpy(rng.integers(100, 140, (1, 20, 30), dtype=np.uint8)))
+    np.testing.assert_allclose(pixel_std(imgs), np.asarray(imagestats(imgs).std, dtype=np.float64), rtol=1e-9)
+    h = torch.tensor([5, 5, 5])
+    ok = torch.ones(3, dtype=torch.bool)
+    spread = np.array([0.30, 0.30 * 0.7, 0.05])
+    assert (0.30 + SPREAD_EPS) <= SPREAD_RATIO * (0.21 + SPREAD_EPS)
+    assert hash_groups(h, ok, [], 0, spread=spread) == [[0, 1]]

@@ -219,7 +219,9 @@ def _run_scan(args: argparse.Namespace) -> int:
     print(report.summary())
     _print_labels(report)
     _print_flagged(report)
-    shown = _relative_names(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
+    from .report.tables import inside_folder
+
+    shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
     for kind in ("exact", "near"):
         groups = report.duplicates.get(kind, [])
         if groups:
@@ -304,20 +306,6 @@ def _print_labels(report: Any, most: int = 10) -> None:
     shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
     more = f", ... ({len(names) - most} more)" if len(names) > most else ""
     print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
-
-
-def _relative_names(paths: dict[int, str]) -> dict[int, str]:
-    """Each path relative to the folder all of them are in (the file name alone is ambiguous:
-    every plasma wallpaper pair read "2560x1600.jpg, screenshot.jpg")."""
-    import os
-
-    try:
-        root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
-    except ValueError:  # absolute and relative paths mixed
-        root = ""
-    if root and all(p == root for p in paths.values()):
-        root = os.path.dirname(root)
-    return {i: os.path.relpath(p, root) if root else Path(p).name for i, p in paths.items()}
 
 
 def _tail(path: str, width: int = 40) -> str:

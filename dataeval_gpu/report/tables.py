@@ -27,13 +27,14 @@ __all__ = [
     "NO_OBJECTS",
     "UNLABELLED",
     "class_sets",
-    "flagged_by_metric",
-    "metric_counts_table",
     "class_wise_table",
-    "duplicates_by_class_table",
-    "duplicate_groups_table",
     "cluster_by_class_table",
+    "duplicate_groups_table",
+    "duplicates_by_class_table",
+    "flagged_by_metric",
     "flagged_images_table",
+    "inside_folder",
+    "metric_counts_table",
     "metric_summary_table",
 ]
 
@@ -226,7 +227,7 @@ def duplicate_groups_table(
 ) -> pd.DataFrame:
     """One row per duplicate group: kind, size, indices, the classes of its images, mixed or not."""
     sets = class_sets(labels, class_names) if labels is not None else {}
-    names = _inside_folder({int(i): str(p) for i, p in paths.items()}) if paths else {}
+    names = inside_folder({int(i): str(p) for i, p in paths.items()}) if paths else {}
     rows = []
     for kind in kinds:
         for n, g in enumerate(_group_members(duplicates.get(kind, []))):
@@ -252,7 +253,7 @@ def duplicate_groups_table(
     return pd.DataFrame(rows, columns=cols)
 
 
-def _inside_folder(paths: dict[int, str]) -> dict[int, str]:
+def inside_folder(paths: dict[int, str]) -> dict[int, str]:
     """Each path relative to the folder all of them are in: file names alone are ambiguous (every
     plasma wallpaper pair read "2560x1600.jpg, screenshot.jpg")."""
     try:

@@ -35,6 +35,7 @@ from .cli_args import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     PROG,
+    SKIPPED,
     CommandLineError,
     build_parser,
     validate_scan_args,
@@ -153,13 +154,14 @@ def _index_runner(args: argparse.Namespace) -> Any:
 def _run_scan(args: argparse.Namespace) -> int:
     from .audit import scan
     from .datasets import sample_photos
-    from .io import discover
+    from .io import find_inputs
 
     device = _device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     named: list = []
+    skipped = ""  # what a folder scan left out as not images, for the last line
     if args.path is None:
         named = sample_photos()
         if args.limit:
@@ -184,11 +186,13 @@ def _run_scan(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - t0
         report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3)})
     else:
-        files, labels, class_names = discover(args.path, out=out)
+        found = find_inputs(args.path, out=out)
+        files, labels, class_names = found.files, found.labels, found.class_names
+        skipped = _write_skipped(found, out)
         if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
             logger.warning(
-                "%s: no files to scan (hidden entries and metadata files such as .txt, .json, .csv, "
-                ".npy are left out; docs/inputs.md)",
+                "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
+                "and files neither named nor encoded like an image are left out; docs/inputs.md)",
                 args.path,
             )
         if args.limit:
@@ -234,12 +238,28 @@ def _run_scan(args: argparse.Namespace) -> int:
         for i, r in list(report.failed.items())[:15]:
             print(f"  {i:>6} {report.paths.get(i, '')}: {r}")
     rate = report.config.get("images_per_s")
+    if skipped:
+        print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
     print(
         f"\n{report.total} images in {report.config.get('elapsed_s')} s"
         + (f" ({rate} images/s)" if rate else "")
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _write_skipped(found: Any, out: Path) -> str:
+    """Write the files a folder scan skipped as not images to ``OUT/skipped.txt`` (one path per
+    line; an earlier scan's list is removed when nothing is skipped) and say so in a warning.
+    Returns the short summary ("3 files (.ttf 2, .dat 1)"), "" when nothing was skipped."""
+    path = out / SKIPPED
+    if not found.skipped:
+        path.unlink(missing_ok=True)
+        return ""
+    path.write_text("".join(f + "\n" for f in found.skipped), encoding="utf-8")
+    summary = found.skipped_summary()
+    logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
+    return summary
 
 
 def _save_and_report(report: Any, out: Path, formats: tuple[str, ...], images: list | None) -> dict[str, str]:

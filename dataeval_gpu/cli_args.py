@@ -26,12 +26,15 @@ __all__ = [
     "EXIT_USAGE",
     "FORMATS",
     "PROG",
+    "SKIPPED",
     "build_parser",
     "validate_scan_args",
 ]
 
 #: the checkpoint file a scan keeps in its output folder (``--checkpoint-every``, ``--resume``)
 CHECKPOINT = "checkpoint.pt"
+#: the list of files a folder scan skipped as neither named nor encoded like an image
+SKIPPED = "skipped.txt"
 
 
 class CommandLineError(Exception):

@@ -568,6 +568,11 @@ def main() -> None:
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
     print("\nunmodified photos flagged per quality issue (defaults):")
     print("  " + ", ".join(f"{k} {int(q.flags[k][photos].sum())}" for k in q.flags))
+    print("  each flagged photo (grey sources marked *), why:")
+    for i in photos:
+        if q.flagged[i]:
+            mark = "*" if i in grey_sources else " "
+            print(f"   {mark} {entries[i]['collection']}/{entries[i]['file']}: {'; '.join(q.why(i))}")
     print(
         "  the same per collection, each evaluated as its own dataset (grey share; flagged any / "
         "w/o grey sources; per issue):"

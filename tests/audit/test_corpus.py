@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -33,7 +34,7 @@ from dataeval_gpu.audit import DataAudit, scan
 from dataeval_gpu.batching import as_image
 from dataeval_gpu.cli import main
 from dataeval_gpu.functional.quality import QUALITY_KEYS
-from dataeval_gpu.io import ImageFiles, decode_file, discover, gpu_decode
+from dataeval_gpu.io import ImageFiles, decode_file, discover, find_inputs, gpu_decode, image_magic
 
 from .. import reference as R
 
@@ -108,17 +109,17 @@ def scanned(
     removed right after the folder is listed (before any file is read)."""
     d, cases = corpus_dir
     out = tmp_path_factory.mktemp("bad_corpus_scan")
-    real_discover = io_mod.discover
+    real_find = io_mod.find_inputs
 
-    def discover_then_delete(*args: Any, **kwargs: Any) -> Any:
-        listed = real_discover(*args, **kwargs)
+    def find_then_delete(*args: Any, **kwargs: Any) -> Any:
+        listed = real_find(*args, **kwargs)
         for c in cases:
             if c.deleted_after_listing:
                 (d / c.name).unlink()
         return listed
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(io_mod, "discover", discover_then_delete)
+        mp.setattr(io_mod, "find_inputs", find_then_delete)
         if os.name == "posix" and os.geteuid() == 0:
             mp.setattr(io_mod, "open", emulate_file_permissions(), raising=False)
         assert main(["scan", str(d), "--out", str(out), "--batch-size", "8", *SCAN_FLAGS]) == 0
@@ -271,9 +272,53 @@ def test_gpu_jpeg_routing_decodes_the_same(corpus_dir: tuple[Path, list]) -> Non
 def test_discover_lists_every_file_but_metadata_and_hidden(tmp_path: Path) -> None:
     for name in ("b.png", "a.jpg", "weird.bin", "noext", "notes.txt", "labels.json", ".DS_Store"):
         (tmp_path / name).write_bytes(b"x")
-    files, labels, classes = discover(tmp_path)
-    assert [Path(f).name for f in files] == ["a.jpg", "b.png", "noext", "weird.bin"]
-    assert labels == [-1] * 4 and classes == []
+    (tmp_path / "IMG_0001").write_bytes(b"\xff\xd8\xff\xe0 a JPEG without a suffix")
+    (tmp_path / "scan.dat").write_bytes(b"II*\x00 a TIFF under another name")
+    (tmp_path / "font.ttf").write_bytes(b"\x00\x01\x00\x00\x00\x12")
+    (tmp_path / "gone.so").symlink_to("missing.so")  # a broken link not named like an image
+    found = find_inputs(tmp_path)
+    assert [Path(f).name for f in found.files] == ["IMG_0001", "a.jpg", "b.png", "scan.dat"]
+    assert found.labels == [-1] * 4 and found.class_names == []
+    # neither named nor encoded like an image: skipped, and named (never dropped silently)
+    assert [Path(f).name for f in found.skipped] == ["font.ttf", "gone.so", "noext", "weird.bin"]
+    assert found.skipped_summary() == "4 files (.ttf 1, .so 1, (no suffix) 1, .bin 1)"
+    assert discover(tmp_path)[0] == found.files
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "PPM", "JPEG2000"])
+def test_image_magic_knows_the_formats_pillow_writes(fmt: str) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L" if fmt == "PPM" else "RGB", (16, 16), 90).save(buf, fmt)
+    assert image_magic(buf.getvalue()[:16])
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"", b"x", b"hello, world\n", b"\x1f\x8b\x08\x00", b"PK\x03\x04", b"\x00\x01\x00\x00\x00\x12", b"%PDF-1.7"],
+)
+def test_image_magic_rejects_other_files(head: bytes) -> None:
+    assert not image_magic(head)
+
+
+def test_the_scan_names_the_files_it_skips(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (20, 12), (10, 200, 30)).save(data / "p.png")
+    Image.new("RGB", (20, 12), (10, 200, 30)).save(data / "no_suffix", "JPEG")
+    (data / "shader.frag").write_text("void main() {}\n")
+    out = tmp_path / "out"
+    assert main(["scan", str(data), "--out", str(out), "--no-progress", "--workers", "0", "--no-plots"]) == 0
+    text = capsys.readouterr().out
+    assert [Path(p).name for p in read_results(out)["path"]] == ["no_suffix", "p.png"]
+    assert (out / "skipped.txt").read_text() == f"{data / 'shader.frag'}\n"
+    assert "skipped 1 file (.frag 1): neither named nor encoded like an image" in text
+    (data / "shader.frag").unlink()
+    assert main(["scan", str(data), "--out", str(out), "--no-progress", "--workers", "0", "--no-plots"]) == 0
+    assert not (out / "skipped.txt").exists()  # the earlier scan's list is not left behind
 
 
 def test_a_single_measured_image_is_one_row() -> None:
@@ -581,9 +626,11 @@ def test_scanning_into_the_scanned_folder_leaves_out_the_last_report(
         assert main(["scan", ".", *flags]) == 0
     assert [Path(p).name for p in read_results(tmp_path)["path"]] == ["p0.png", "p1.png", "p2.png"]
     assert "holds an earlier scan's output; its plots/, report.html not scanned" in caplog.text
-    # another output folder: the folder is scanned as it is (its report a failed row)
+    # another output folder: the folder is scanned as it is (its plots measured, its report
+    # skipped as not an image, and named in skipped.txt)
     assert main(["scan", ".", "--out", str(tmp_path / "elsewhere"), "--no-progress", "--workers", "0", "--quiet"]) == 0
-    assert "report.html" in [Path(p).name for p in read_results(tmp_path / "elsewhere")["path"]]
+    assert any(Path(p).parent.name == "plots" for p in read_results(tmp_path / "elsewhere")["path"])
+    assert "report.html" in (tmp_path / "elsewhere" / "skipped.txt").read_text()
 
 
 def test_corpus_measured_in_workers_equals_the_main_process(

@@ -444,7 +444,7 @@ def second_files(root: Path, patterns: list[str]) -> list[Path]:
     return [f for f in out if not (f.resolve() in seen or seen.add(f.resolve()))]  # type: ignore[func-returns-value]
 
 
-def second(root: Path, cache: Path) -> None:
+def second(root: Path, cache: Path, radius: int = DEFAULT_RADIUS) -> None:
     """Flag rates of the quality issues on the second collection (clean images: few flags wanted),
     then blur planted at native size (:func:`blur_check`) on its sets and endless-sky's landscapes."""
     print(f"\nSecond collection ({root}): each set evaluated as its own dataset, native sizes")
@@ -458,6 +458,12 @@ def second(root: Path, cache: Path) -> None:
         sides = [int(np.sqrt(i.shape[1] * i.shape[2])) for i in imgs]
         qo = QualityIssues().evaluate(imgs)
         print(f"  {flag_line(name, qo, [is_grey(i) for i in imgs])}; sides {min(sides)}-{max(sides)} px")
+        nd = NearDuplicates(radius=radius, embedding_threshold=None).evaluate(imgs)
+        print(
+            f"    near-duplicate pairs of the hashes at radius {radius} (no embeddings): exact {sum(len(g) - 1 for g in nd.exact)}, "
+            f"hash {sum(len(g) * (len(g) - 1) // 2 for g in nd.hash)} (nebulae: every one is false; "
+            "photos / mixed: Plasma ships some pictures at several sizes)"
+        )
         for i in np.nonzero(qo.flagged)[0].tolist():
             where = f"{files[i].parent.parent.name}/{files[i].parent.name}/{files[i].name}"
             print(f"      {where} ({imgs[i].shape[2]}x{imgs[i].shape[1]}): {'; '.join(qo.why(i))}")
@@ -583,7 +589,7 @@ def main() -> None:
         print("    " + flag_line(coll, qc, [i in grey_sources for i in own]))
     print("seconds:", {k: round(v, 1) for k, v in extra["seconds"].items()})
     if args.second is not None:
-        second(args.second, args.cache)
+        second(args.second, args.cache, args.radius)
     if args.sweep:
         sweep(images, emb, entries)
     print(f"total {time.perf_counter() - t0:.0f} s")

@@ -15,6 +15,7 @@ from scipy import ndimage
 from dataeval_gpu.audit import PRESETS, DataAudit, scan
 from dataeval_gpu.cli_args import build_parser
 from dataeval_gpu.detectors import Linter
+from dataeval_gpu.detectors.near_duplicates import DEFAULT_CROPS, DEFAULT_RADIUS
 from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, QualityIssues
 from dataeval_gpu.errors import InvalidArgumentError
 
@@ -111,7 +112,8 @@ def test_explicit_settings_override_the_preset_and_bad_names_raise() -> None:
     # the default radius and crops need the colour check (quality metrics): without it, 0.65's
     assert (b.near_radius, b.near_crops) == (0, ())
     c = DataAudit()
-    assert (c.near_radius, c.near_crops) == (2, (0.9, 0.8))
+    assert (c.near_radius, c.near_crops) == (4, (0.9, 0.8))
+    assert c.near_radius == DEFAULT_RADIUS and c.near_crops == DEFAULT_CROPS  # the same as NearDuplicates
     assert (DataAudit(preset="0.65").near_radius, DataAudit(preset="0.65").near_crops) == (0, ())
     d = DataAudit(near_radius=5, near_crops=(0.7,), quality=False)
     assert (d.near_radius, d.near_crops) == (5, (0.7,))

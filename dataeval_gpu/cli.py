@@ -199,6 +199,8 @@ def _run_scan(args: argparse.Namespace) -> int:
             files, labels = files[: args.limit], labels[: args.limit]
         report = scan_files(files, labels, class_names, out, args, device)
         report.config["dataset"] = str(args.path)
+        if skipped:  # config.json and the report's settings table say what was left out
+            report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
     if args.embeddings not in (None, "model"):
         _cluster_from_file(report, args.embeddings)
     report.config.update(

@@ -316,6 +316,8 @@ def test_the_scan_names_the_files_it_skips(tmp_path: Path, capsys: pytest.Captur
     assert [Path(p).name for p in read_results(out)["path"]] == ["no_suffix", "p.png"]
     assert (out / "skipped.txt").read_text() == f"{data / 'shader.frag'}\n"
     assert "skipped 1 file (.frag 1): neither named nor encoded like an image" in text
+    config = json.loads((out / "config.json").read_text())
+    assert config["skipped_not_images"] == "1 file (.frag 1), listed in skipped.txt"
     (data / "shader.frag").unlink()
     assert main(["scan", str(data), "--out", str(out), "--no-progress", "--workers", "0", "--no-plots"]) == 0
     assert not (out / "skipped.txt").exists()  # the earlier scan's list is not left behind

@@ -154,7 +154,7 @@ def _index_runner(args: argparse.Namespace) -> Any:
 def _run_scan(args: argparse.Namespace) -> int:
     from .audit import scan
     from .datasets import sample_photos
-    from .io import find_inputs
+    from .discovery import find_inputs
 
     device = _device(args.device)
     out = Path(args.out)

@@ -285,7 +285,7 @@ def _check_source(path: str) -> None:
         except OSError as exc:
             raise CommandLineError(f"PATH {path}: the folder cannot be read ({exc.strerror})") from None
         return
-    from .io import discover  # imports torch: only for a file list (start-up)
+    from .discovery import discover  # no torch: a file list is checked before the scan starts
 
     try:
         discover(p)  # a file list is read here (a file's worth of text) to check it is one

@@ -235,3 +235,19 @@ def test_the_program_flushes_its_output_and_exits_with_mains_status(tmp_path: Pa
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert ok.stdout.rstrip().splitlines()[-1].startswith("2 images in ")  # the last line arrived
     assert (tmp_path / "out" / "report.html").stat().st_size > 0 and (tmp_path / "out" / "results.csv").exists()
+
+
+def test_discovery_imports_no_torch(tmp_path: Path) -> None:
+    """Listing the inputs (a folder, a file list: what the command line checks before a scan)
+    needs neither torch nor an image library."""
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (tmp_path / "notes.frag").write_text("void main() {}\n")
+    code = f"""
+        from dataeval_gpu.discovery import find_inputs
+        found = find_inputs({str(tmp_path)!r})
+        print([len(found.files), len(found.skipped)])
+    """
+    out = _fresh(textwrap.dedent(code) + PRINT_HEAVY)
+    counts, heavy = out.splitlines()[-2:]
+    assert eval(counts) == [1, 1]  # noqa: S307
+    assert eval(heavy) == ["numpy"]  # noqa: S307 - through datasets.IMAGE_EXTENSIONS

@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 import torch
 
+import dataeval_gpu.discovery as discovery
 import dataeval_gpu.io as io_mod
 from dataeval_gpu import errors
 from dataeval_gpu.audit import DataAudit, scan
@@ -109,7 +110,7 @@ def scanned(
     removed right after the folder is listed (before any file is read)."""
     d, cases = corpus_dir
     out = tmp_path_factory.mktemp("bad_corpus_scan")
-    real_find = io_mod.find_inputs
+    real_find = discovery.find_inputs
 
     def find_then_delete(*args: Any, **kwargs: Any) -> Any:
         listed = real_find(*args, **kwargs)
@@ -119,7 +120,7 @@ def scanned(
         return listed
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(io_mod, "find_inputs", find_then_delete)
+        mp.setattr(discovery, "find_inputs", find_then_delete)
         if os.name == "posix" and os.geteuid() == 0:
             mp.setattr(io_mod, "open", emulate_file_permissions(), raising=False)
         assert main(["scan", str(d), "--out", str(out), "--batch-size", "8", *SCAN_FLAGS]) == 0

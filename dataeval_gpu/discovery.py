@@ -1,0 +1,305 @@
+"""Which files a scan reads: folders, ImageFolder-style class trees and file lists.
+
+:func:`find_inputs` (and :func:`discover`, its tuple form) lists every entry of a folder that
+could be an image — named like one (:data:`IMAGE_LIKE_SUFFIXES`) or opening like one
+(:func:`image_magic`), broken links, pipes, unreadable files and folders named like images
+included — so that :mod:`~dataeval_gpu.io` decodes it or fails it with the reason; the files
+neither named nor encoded like an image are skipped and named.  No torch here: the command
+line checks a file list before anything heavy is imported.  ``docs/inputs.md`` has the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datasets import IMAGE_EXTENSIONS
+from .errors import InvalidArgumentError
+from .file_kinds import sniff, utf8_text
+
+__all__ = [
+    "IMAGE_LIKE_SUFFIXES",
+    "NON_IMAGE_SUFFIXES",
+    "SCAN_OUTPUT_FILES",
+    "SCAN_OUTPUT_MARKERS",
+    "Inputs",
+    "discover",
+    "find_inputs",
+    "image_magic",
+]
+
+logger = logging.getLogger(__name__)
+
+#: suffixes of image formats, decodable here or not: a folder scan lists every such file (one
+#: it cannot decode fails with the reason); a file with any other suffix is listed only when
+#: its first bytes are an image's (:func:`image_magic`)
+IMAGE_LIKE_SUFFIXES = frozenset(IMAGE_EXTENSIONS) | frozenset(
+    {
+        ".jpe", ".jfif", ".jif", ".pjpeg", ".pjp", ".jp2", ".j2k", ".jpf", ".jpx", ".jxl", ".heic", ".heif",
+        ".avif", ".svg", ".svgz", ".ico", ".cur", ".icns", ".pbm", ".pnm", ".pam", ".pfm", ".tga", ".dib",
+        ".pcx", ".psd", ".dds", ".xbm", ".xpm", ".eps", ".qoi", ".exr", ".hdr", ".apng", ".dng", ".cr2",
+        ".nef", ".arw", ".raw", ".sgi", ".rgb", ".ras", ".fits", ".fit", ".im", ".msp", ".emf", ".wmf",
+    }
+)  # fmt: skip
+#: files next to images that are not images (metadata): a folder scan leaves them out
+NON_IMAGE_SUFFIXES = frozenset(
+    {".txt", ".json", ".csv", ".md", ".xml", ".yaml", ".yml", ".npy", ".npz", ".parquet", ".log"}
+)
+#: the files every ``dataeval-gpu scan`` writes: a sub-folder holding them all is an earlier
+#: scan's output (its plots are not part of the data) and a folder scan does not enter it
+SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
+# what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
+SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+
+
+@dataclass
+class Inputs:
+    """What :func:`find_inputs` lists: the inputs (each one ends up measured or failed), their
+    labels and class names, and the files a folder scan skipped as not images (by name and
+    content), never silently: the CLI names them and writes them to ``skipped.txt``."""
+
+    files: list[str]
+    labels: list[int]
+    class_names: list[str]
+    skipped: list[str]
+
+    def skipped_summary(self, top: int = 6) -> str:
+        """``"2294 files (.dat 120, .frag 30, ...)"``: the skipped files by suffix, most first."""
+        from collections import Counter
+
+        by = Counter(Path(f).suffix.lower() or "(no suffix)" for f in self.skipped).most_common()
+        kinds = ", ".join(f"{k} {n}" for k, n in by[:top]) + (", ..." if len(by) > top else "")
+        return f"{len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} ({kinds})"
+
+
+def discover(
+    root: str | os.PathLike | Sequence[str | os.PathLike],
+    class_folders: bool | None = None,
+    out: str | os.PathLike | None = None,
+) -> tuple[list[str], list[int], list[str]]:
+    """Files, labels and class names of a folder, an ImageFolder-style tree or a file list
+    (:func:`find_inputs` without its list of skipped files; a warning counts them)."""
+    found = find_inputs(root, class_folders, out)
+    if found.skipped:
+        logger.warning(
+            "%s: skipped %s: neither named nor encoded like an image", root, found.skipped_summary()
+        )
+    return found.files, found.labels, found.class_names
+
+
+def find_inputs(
+    root: str | os.PathLike | Sequence[str | os.PathLike],
+    class_folders: bool | None = None,
+    out: str | os.PathLike | None = None,
+) -> Inputs:
+    """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
+
+    ``root`` may be a folder, one image file, a text file listing one path per line, or a
+    list of paths.  Everything listed is an input: it ends up measured or failed with a reason.
+
+    * **Folder** (walked recursively, symbolic links followed, loops once): every entry named
+      like an image (:data:`IMAGE_LIKE_SUFFIXES`: .jpg, .png, .webp, .tif, .heic, .svg, ...)
+      counts, whatever it is — a regular file, a broken symbolic link, a named pipe, a folder
+      (``x.jpg/``) — so that a bad one shows up as failed; so does a file under any other name
+      whose first bytes are an image's (:func:`image_magic`) or that cannot be read, and a
+      sub-folder that cannot be read.  Left out: hidden entries (name starting with "."; hidden
+      folders are not entered), metadata next to the images (:data:`NON_IMAGE_SUFFIXES`: .txt,
+      .json, .csv, ...), an earlier scan's output folder inside it (with a warning), and the
+      files neither named nor encoded like an image (fonts, shaders, archives, ...: listed in
+      :attr:`Inputs.skipped`).  Sorted by path.
+    * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
+      as given.  A relative path is looked up in the current working directory first, then
+      in the list's own folder; when neither holds it, it stays relative to the working
+      directory (and fails as missing).
+    * **One image file** (named like an image, or whose first bytes are not text).
+
+    ``class_folders=None`` means: labels from the first sub-folder level when every file
+    sits exactly one level down (an ImageFolder tree), else no labels (-1).
+
+    ``out``: the scan's output folder. When it is the folder scanned (``scan . --out .``), the
+    files an earlier scan wrote there (``report.html``, ``plots/``, the checkpoint) are left out.
+    """
+    if isinstance(root, (list, tuple)):
+        files = [str(p) for p in root]
+        return Inputs(files, [-1] * len(files), [], [])
+    r = Path(root)
+    if r.is_file():
+        if r.suffix.lower() in IMAGE_EXTENSIONS or not _is_text_file(r):
+            return Inputs([str(r)], [-1], [], [])
+        files = _read_file_list(r)
+        return Inputs(files, [-1] * len(files), [], [])
+    if not r.is_dir():
+        raise FileNotFoundError(f"no such folder or file list: {root}")
+    paths, folders, skipped = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
+    rel = {p: p.relative_to(r).parts for p in paths}
+    rel_depth = {len(rel[p]) for p in paths if p not in folders}
+    use_classes = class_folders if class_folders is not None else (rel_depth == {2})
+    files = [str(p) for p in paths]
+    left_out = [str(p) for p in skipped]
+    if not use_classes:
+        if class_folders is None:
+            _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
+        return Inputs(files, [-1] * len(files), [], left_out)
+    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1})
+    lookup = {n: i for i, n in enumerate(names)}
+    labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
+    return Inputs(files, labels, names, left_out)
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # the output folder does not exist yet
+        return False
+
+
+def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]]) -> None:
+    """Warn when most files sit one folder down in two or more folders (a class tree) but some
+    do not, so that no labels are taken: a stray file silently dropped every label."""
+    down = [r for r in rel if len(r) == 2]
+    if len({r[0] for r in down}) < 2 or 2 * len(down) < len(rel):
+        return
+    off = [os.path.join(*r) for r in rel if len(r) != 2]
+    logger.warning(
+        "%s: no class labels from the folder names: %d of %d files are not exactly one folder down (%s%s); "
+        "put every file in a class folder to label them",
+        root,
+        len(off),
+        len(rel),
+        ", ".join(off[:3]),
+        ", ..." if len(off) > 3 else "",
+    )
+
+
+def image_magic(head: bytes) -> bool:
+    """True when ``head`` (a file's first 16 bytes or more) opens like an image file: JPEG, PNG,
+    GIF, WebP, TIFF, BMP, ICO/CUR, PNM/PAM, JPEG 2000, JPEG XL, HEIF/AVIF, PSD, QOI, OpenEXR."""
+    if sniff(head) in ("jpeg", "png", "gif", "webp", "svg"):
+        return True
+    return (
+        head[:4] in (b"II*\x00", b"MM\x00*", b"8BPS", b"qoif", b"v/1\x01", b"\xffO\xffQ")
+        or head[:2] in (b"BM", b"\xff\x0a")
+        or head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00")
+        or (len(head) > 2 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n")
+        or head[4:12] in (b"jP  \r\n\x87\n", b"JXL \r\n\x87\n")
+        or (head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"))
+    )
+
+
+def _not_an_image(path: Path) -> bool:
+    """True for a regular file whose name and first bytes are not an image's (a folder scan
+    skips it and says so); a file that cannot be read is not skipped: it fails with the reason."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return not image_magic(head)
+
+
+def _is_text_file(path: Path) -> bool:
+    """True when the file's first bytes are text (a file list), not an image or other binary."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    return not head or sniff(head) == "text" or utf8_text(head)
+
+
+
+def _read_file_list(path: Path) -> list[str]:
+    """The paths a text file lists, relative ones resolved as :func:`discover` documents."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidArgumentError(
+            f"{path}: not a text file of paths (not UTF-8 text) and not named like an image"
+        ) from None
+    base = path.parent
+    files = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(line).expanduser()
+        if not p.is_absolute() and not os.path.lexists(p) and os.path.lexists(base / p):
+            p = base / p
+        files.append(str(p))
+    return files
+
+
+def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path]]:
+    """The entries a folder scan lists (see :func:`discover`), sorted, which are folders, and
+    the files skipped as neither named nor encoded like an image (sorted).
+
+    Symbolic links to folders are followed; a link back to one of its own parent folders (a
+    loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
+    A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
+    with a warning, so that scanning a folder twice does not measure the first scan's plots;
+    with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
+    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
+    """
+    out: list[Path] = []
+    skipped: list[Path] = []
+    folders: set[Path] = set()
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset())]
+    while stack:
+        d, parents = stack.pop()
+        try:
+            st = d.stat()
+            key = (st.st_dev, st.st_ino)
+            if key in parents:
+                continue
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            if d == root:
+                raise
+            out.append(d)  # a folder that cannot be read: listed, so it is failed with the reason
+            folders.add(d)
+            continue
+        if all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
+            if d != root:
+                logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
+                continue
+            # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
+            mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []
+            if mine:
+                entries = [e for e in entries if e.name not in SCAN_OUTPUT_FILES]
+                logger.warning(
+                    "%s: holds an earlier scan's output; its %s not scanned",
+                    d,
+                    ", ".join(e.name + ("/" if e.is_dir() else "") for e in mine),
+                )
+        inside = parents | {key}
+        for e in reversed(entries):  # reversed: the stack pops them in name order
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            try:
+                is_dir = e.is_dir()  # follows symbolic links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if p.suffix.lower() in IMAGE_EXTENSIONS:
+                    out.append(p)  # a folder named like an image: failed, and its files are walked too
+                    folders.add(p)
+                stack.append((p, inside))
+            elif p.suffix.lower() in IMAGE_LIKE_SUFFIXES:
+                out.append(p)  # a broken link, a pipe, an unreadable or bad file: failed with the reason
+            elif p.suffix.lower() in NON_IMAGE_SUFFIXES:
+                continue
+            elif _is_regular(e) and not _not_an_image(p):
+                out.append(p)  # an image under another name (or a file that cannot be read)
+            else:
+                skipped.append(p)
+    # an unreadable folder named like an image is appended twice (as a name, then as unreadable)
+    return sorted(set(out)), folders, sorted(skipped)
+
+
+def _is_regular(e: os.DirEntry) -> bool:
+    try:
+        return e.is_file()  # follows symbolic links: a link to a file is one
+    except OSError:
+        return False

@@ -79,11 +79,11 @@ def _panel(x: float, y: float, metric: str, values: np.ndarray, bins: int, log: 
                 - ph * (math.log10(max(c, ylo)) - math.log10(ylo)) / (math.log10(yhi) - math.log10(ylo))
             )
     else:
-        top = max(cmax, 1.0) * 1.05
-        yticks = nice_ticks(0.0, top)
-        if len(yticks) > 1 and yticks[-1] < top:  # end the axis on a labelled tick
+        cap = max(cmax, 1.0) * 1.05  # (not ``top``: that is the panel's top margin, used below)
+        yticks = nice_ticks(0.0, cap)
+        if len(yticks) > 1 and yticks[-1] < cap:  # end the axis on a labelled tick
             yticks.append(2 * yticks[-1] - yticks[-2])
-        ylo, yhi = 0.0, max(yticks[-1], top)
+        ylo, yhi = 0.0, max(yticks[-1], cap)
 
         def ymap(c: float) -> float:
             return py + ph - ph * (c - ylo) / (yhi - ylo)

@@ -725,6 +725,30 @@ def test_svg_histograms_bars_match_numpy(log: bool) -> None:
 
 
 @pytest.mark.parametrize("log", [False, True])
+def test_svg_panel_titles_sit_above_their_panels(log: bool) -> None:
+    """Each metric's title is drawn just above its own panel's frame, centred on it.  With a
+    linear axis the title's y was taken from the largest bar's count (a variable shadowed the
+    panel's top margin): "std" landed inside its panel, "var" on the panel below."""
+    from dataeval_gpu.report.svgcharts import metric_histograms_svg
+
+    rng = np.random.default_rng(0)
+    sizes = {"mean": 40, "std": 400, "var": 1500, "skew": 7, "entropy": 900}  # very different bar heights
+    stats = {m: rng.random(n) for m, n in sizes.items()}
+    root = ET.fromstring(metric_histograms_svg(stats, log=log))
+    ns = "{http://www.w3.org/2000/svg}"
+    frames = [r for r in root.iter(ns + "rect") if r.get("fill") == "none" and r.get("stroke") == "black"]
+    titles = [t for t in root.iter(ns + "text") if t.text in sizes]
+    assert len(frames) == len(titles) == len(sizes)
+    for t in titles:
+        tx, ty = float(t.get("x")), float(t.get("y"))
+        below = [f for f in frames if float(f.get("y")) >= ty and float(f.get("x")) < tx < float(f.get("x")) + float(f.get("width"))]
+        assert below, t.text
+        frame = min(below, key=lambda f: float(f.get("y")))  # the frame right under the title
+        assert 0 < float(frame.get("y")) - ty <= 20, (t.text, ty, frame.get("y"))
+        assert abs(float(frame.get("x")) + float(frame.get("width")) / 2 - tx) < 1
+
+
+@pytest.mark.parametrize("log", [False, True])
 def test_svg_constant_metrics_fit_on_the_page(log: bool) -> None:
     """20,000 Fashion-MNIST images have 14 constant metrics (28 x 28 grey, ...): the last lines of
     the constant-metrics list were drawn below the SVG's height (``chroma_bg = 0`` cut off)."""

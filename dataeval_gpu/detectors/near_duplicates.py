@@ -43,9 +43,9 @@ __all__ = [
 ]
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md: 4 finds more
-#: crops and overlays than 2 at the same precision on the dark collection; the D4 hash's
-#: distances are even, so 3 acts as 2 and 5 as 4)
-DEFAULT_RADIUS = 4
+#: crops on the corpus, but pairs distinct framed pictures and galaxies in Stellarium's data; the
+#: D4 hash's distances are even, so 3 acts as 2 and 5 as 4)
+DEFAULT_RADIUS = 2
 #: central fractions of each image hashed besides the whole image: a crop of 5-10 % per side
 #: then meets the original's centre (the hashes of a crop and of the whole differ in scale)
 DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from .feed import measure
 from .report import AuditReport
 from .state import load_metric_state, metric_state
 
-__all__ = ["DataAudit", "PRESETS", "resolve_preset"]
+__all__ = ["DataAudit", "PRESETS", "RepeatedIndexWarning", "resolve_preset"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -45,6 +46,10 @@ def resolve_preset(preset: str | None) -> str:
             f"preset must be one of {sorted(k for k in _PRESET_ALIASES if k)} or None, got {preset!r}"
         )
     return _PRESET_ALIASES[preset]
+
+
+class RepeatedIndexWarning(UserWarning):
+    """Inputs were fed under an index another input already had: the report keeps one row per index."""
 
 
 class DataAudit:
@@ -146,6 +151,7 @@ class DataAudit:
         self.paths: dict[int, str] = {}
         self.class_names: list[str] = []
         self._next_index = 0
+        self._inputs = 0  # inputs stored (rows appended + failures marked): a repeated index shows at compute()
         self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
         if self.device is not None:
@@ -188,6 +194,7 @@ class DataAudit:
         self.labels.clear()
         self.paths.clear()
         self._next_index = 0
+        self._inputs = 0
 
     # -------------------------------------------------------------- feeding
     def update(
@@ -213,6 +220,11 @@ class DataAudit:
         if n == 0:
             return
         idx_list = idx.tolist()
+        if len(set(idx_list)) != n:
+            repeated = sorted({i for i in idx_list if idx_list.count(i) > 1})
+            raise InvalidArgumentError(
+                f"indices must be distinct within a batch (one per image), got {repeated[:5]} more than once"
+            )
         imgs = images_from_batch(images, idx_list)
         if labels is not None:
             labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
@@ -286,12 +298,14 @@ class DataAudit:
             self._init_accumulators(self.device or torch.device("cpu"))
         dev = self._stats.device  # type: ignore[union-attr]
         self._stats.append_rows(idx.to(dev), {k: v.to(dev) for k, v in stat_rows.items()})  # type: ignore[union-attr]
+        self._inputs += int(idx.numel())
         if self._embed is not None and emb is not None:
             self._embed.append_rows(idx, emb)
 
     def mark_failed(self, index: int, reason: str, path: str | None = None, label: Any = None) -> None:
         """Record an input that could not be measured (it is listed in ``report.failed``)."""
         self.failed[int(index)] = reason
+        self._inputs += 1
         self._next_index = max(self._next_index, int(index) + 1)
         if path is not None:
             self.paths[int(index)] = path
@@ -306,6 +320,7 @@ class DataAudit:
             "labels": dict(self.labels),
             "paths": dict(self.paths),
             "next_index": self._next_index,
+            "inputs": self._inputs,
             "config": self.config(),
         }
         if self._stats is not None:
@@ -324,6 +339,7 @@ class DataAudit:
             if self._stats is None:
                 self._init_accumulators(self.device or torch.device("cpu"))
             load_metric_state(self._stats, st["stats"])  # type: ignore[arg-type]
+        self._inputs = int(st.get("inputs", 0))  # 0 for a state saved before the count: repeats unseen
         if "embed" in st and self._embed is not None:
             self._embed.load_state(st["embed"])
 
@@ -359,6 +375,7 @@ class DataAudit:
         index = res["index"].cpu().numpy()
         measured = set(index.tolist())
         failed = {i: r for i, r in self.failed.items() if i not in measured}
+        self._warn_repeats(len(index) + len(failed))
         stats = {k: res[k].cpu().numpy() for k in IMAGE_KEYS if k in res}
         report = AuditReport(
             index=index,
@@ -397,6 +414,20 @@ class DataAudit:
             if self.embedding_duplicates:
                 report.duplicates["embedding"] = self._embedding_duplicates()
         return report
+
+    def _warn_repeats(self, accounted: int) -> None:
+        """In one process every input stored has its own index; warn when some shared one
+        (the report keeps one row per index, so those inputs are not in it)."""
+        if distributed_world() > 1 or self._inputs <= accounted:
+            return  # across ranks a DistributedSampler's padding repeats indices on purpose
+        lost = self._inputs - accounted
+        warnings.warn(
+            f"{lost} of {self._inputs} inputs were fed with an index already used by another input: the "
+            "report keeps one row per index, so they are not in it.  Give every image its own index "
+            "(a batch's third field of distinct integers is taken for dataset indices: docs/usage.md)",
+            RepeatedIndexWarning,
+            stacklevel=3,
+        )
 
     def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
         """Scores, flags and reasons of the quality issues, keyed by dataset index."""

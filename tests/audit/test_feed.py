@@ -235,3 +235,95 @@ def test_photo_scan_in_workers_equals_the_main_process() -> None:
     assert len(in_workers.index) == len(files) and in_workers.thumbnails and not in_main.thumbnails
     pd.testing.assert_frame_equal(in_workers.to_pandas(), in_main.to_pandas(), check_exact=True)
     assert in_workers.findings() == in_main.findings()
+
+
+class _WithMetadata(torch.utils.data.Dataset):
+    """(image, target, metadata) items whose metadata is an integer that repeats (a camera id)."""
+
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int, int]:
+        return self.images[i], i % 2, i % 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_scan_of_a_loader_takes_integer_metadata_for_metadata(workers: int) -> None:
+    """A DataLoader of (image, target, camera id): every image is in the report, under its
+    position; the camera ids used to be taken for indices (10 images -> 3 rows, the copy lost)."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+
+    imgs = _imgs(10)
+    imgs[7] = imgs[2].copy()
+    loader = DataLoader(_WithMetadata(imgs), batch_size=4, num_workers=workers, collate_fn=ragged_collate)
+    rep = scan(loader, hashes=True)
+    assert rep.index.tolist() == list(range(10)) and rep.failed == {}
+    assert rep.labels == {i: i % 2 for i in range(10)}
+    assert rep.duplicates["exact"] == [[2, 7]]
+    ref = DataAudit()
+    ref.update(imgs)
+    np.testing.assert_array_equal(rep.stats["mean"], ref.compute().stats["mean"])
+
+
+def test_scan_of_an_indexed_loader_keeps_the_dataset_indices() -> None:
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+
+    imgs = _imgs(9)
+    loader = DataLoader(
+        IndexedDataset([(im, k) for k, im in enumerate(imgs)]),
+        batch_size=4,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        collate_fn=ragged_collate,
+    )
+    rep = scan(loader)
+    assert rep.index.tolist() == list(range(9)) and rep.labels == {k: k for k in range(9)}
+    heights = rep.stats["height"].tolist()
+    assert heights == [10.0 + k for k in range(9)]  # row k is image k, whatever the arrival order
+
+
+def test_split_batch_repeating_integers_are_not_indices() -> None:
+    x = torch.zeros(4, 3, 8, 8)
+    assert split_batch((x, torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 2, 0])))[2] is None  # repeats
+    assert split_batch((x, torch.tensor([0, 1, 0, 1]), torch.tensor([3, -1, 4, 5])))[2] is None  # negative
+    assert split_batch((x, None, torch.tensor([7, 3, 4, 5])))[2].tolist() == [7, 3, 4, 5]
+    assert split_batch((x, None, torch.tensor([7, 3, 4, 5])), tuple_indices=False)[2] is None
+    assert split_batch({"image": x, "index": torch.tensor([7, 3, 4, 5])}, tuple_indices=False)[2].tolist() == [7, 3, 4, 5]
+
+
+def test_update_refuses_repeated_indices_and_warns_across_batches() -> None:
+    from dataeval_gpu.audit import RepeatedIndexWarning
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    imgs = _imgs(6)
+    audit = DataAudit(hashes=False)
+    with pytest.raises(InvalidArgumentError, match=r"distinct within a batch .* \[2\] more than once"):
+        audit.update(imgs[:4], indices=[0, 1, 2, 2])
+    assert audit.compute().total == 0  # the batch that raised left nothing
+    audit.update(imgs[:3], indices=[0, 1, 2])
+    audit.update(imgs[3:], indices=[2, 3, 4])  # image 3 under index 2: one of them cannot be in the report
+    with pytest.warns(RepeatedIndexWarning, match="1 of 6 inputs"):
+        rep = audit.compute()
+    assert rep.index.tolist() == [0, 1, 2, 3, 4]
+    assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 14.0, 15.0]  # index 2 keeps its first row
+    audit.reset()  # the count starts over
+    audit.update(imgs[:2])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RepeatedIndexWarning)
+        assert audit.compute().total == 2
+    # a checkpointed state keeps the count
+    audit.update(imgs[2:3], indices=[1])
+    again = DataAudit(hashes=False)
+    again.load_state(audit.state())
+    with pytest.warns(RepeatedIndexWarning, match="1 of 3 inputs"):
+        again.compute()

@@ -15,7 +15,7 @@ import torch
 from ...batching import labels_list, split_batch
 from ...errors import InvalidArgumentError, missing_dependency
 from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
-from .loaders import is_map_style, requested_loaders
+from .loaders import flatten_loaders, is_map_style, requested_loaders
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -164,10 +164,12 @@ class DataEvalCallback(Callback):
         audit_cfg = {"loader_sizes": sizes}
         return audit, audit_cfg
 
-    def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any) -> None:
+    def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any, dataloader_idx: int = 0) -> None:
         from ...audit import FeedLoop
 
-        images, labels, indices = split_batch(batch)
+        # a tuple's third field is the dataset index only from an IndexedDataset: in other
+        # (image, target, metadata) items it is metadata (a camera id would merge rows)
+        images, labels, indices = split_batch(batch, tuple_indices=_indexed_loader(trainer, stage, dataloader_idx))
         n = len(images)
         if n == 0:
             return
@@ -220,7 +222,7 @@ class DataEvalCallback(Callback):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
         if self.audit_val and not self._val_done and self._collecting(trainer):
-            self._update_from_batch(trainer, pl_module, "val", batch)
+            self._update_from_batch(trainer, pl_module, "val", batch, dataloader_idx)
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.mode == "first_epoch" and not trainer.sanity_checking and "val" in self._loops:
@@ -376,6 +378,18 @@ class DataEvalCallback(Callback):
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=jsonable))
         written["summary"] = str(out / "summary.json")
         self.written = written
+
+
+def _indexed_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
+    """Whether the ``stage`` dataloader that gave the batch reads an
+    :class:`~dataeval_gpu.distributed.IndexedDataset` (its batches' third field is dataset indices)."""
+    from ...distributed import IndexedDataset
+
+    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
+    loaders = flatten_loaders(source)
+    if stage != "train":
+        loaders = loaders[dataloader_idx : dataloader_idx + 1]
+    return bool(loaders) and all(isinstance(getattr(ld, "dataset", None), IndexedDataset) for ld in loaders)
 
 
 def _any_rank(flag: bool) -> bool:

@@ -204,12 +204,15 @@ class DataAudit:
         labels: Any = None,
         paths: Sequence[str] | None = None,
     ) -> None:
-        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` images (any sizes).
+        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` images (any sizes);
+        a single ``(C, H, W)`` or ``(H, W)`` array / tensor is a batch of one image.
 
         ``indices``: dataset indices (default: arrival order).  ``labels``: one per image
         (an int, or a list of object classes for detection data).  Out-of-memory errors split
         the batch and retry; a single image that does not fit on the GPU runs on the CPU.
         """
+        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
+            images = [images]  # one (C, H, W) / (H, W) image, a batch of one (as split_batch reads it)
         n = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else len(images)
         if indices is None:
             idx = torch.arange(self._next_index, self._next_index + n, dtype=torch.int64)
@@ -232,7 +235,10 @@ class DataAudit:
                 raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
         else:
             labs = None
-        self.annotate(idx_list, labs, paths)
+        self.annotate(idx_list, None, paths)
+        if labs is not None:  # an image without a label (None) gets none, as in FeedLoop.feed
+            known = [(i, lab) for i, lab in zip(idx_list, labs) if lab is not None]
+            self.annotate([i for i, _ in known], [lab for _, lab in known])
         self.prepare(imgs)
         measure(self, imgs, idx, strict=True)
 

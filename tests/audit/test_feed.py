@@ -327,3 +327,24 @@ def test_update_refuses_repeated_indices_and_warns_across_batches() -> None:
     again.load_state(audit.state())
     with pytest.warns(RepeatedIndexWarning, match="1 of 3 inputs"):
         again.compute()
+
+
+def test_update_takes_a_single_image_as_a_batch_of_one() -> None:
+    """A lone (C, H, W) tensor or array is one image (it used to fail: "got 1 images but 3 indices")."""
+    img = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    for obj in (torch.from_numpy(img), img, img[0]):
+        audit = DataAudit(hashes=False)
+        audit.update(obj, labels=["x"])
+        rep = audit.compute()
+        assert rep.index.tolist() == [0] and rep.labels == {0: "x"}
+        want = np.asarray(obj, dtype=np.float64) / 255.0
+        np.testing.assert_allclose(rep.stats["mean"], [want.mean()], rtol=1e-12)
+        assert rep.stats["channels"].tolist() == [want.reshape(-1, 4, 5).shape[0]]
+
+
+def test_update_and_feed_record_the_same_labels() -> None:
+    imgs = _imgs(3)
+    direct, fed = DataAudit(hashes=False), DataAudit(hashes=False)
+    direct.update(imgs, labels=[None, "b", 0])
+    FeedLoop(fed).feed(imgs, [0, 1, 2], labels=[None, "b", 0])
+    assert direct.compute().labels == fed.compute().labels == {1: "b", 2: 0}

@@ -294,7 +294,7 @@ def _near_pair_folder(root: Path) -> None:
     (root / "b" / "broken.png").write_bytes(b"not a png")
 
 
-def test_script_finds_what_the_command_finds(tmp_path: Path) -> None:
+def test_script_finds_what_the_command_finds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """torchrun_scan.py with its defaults and `dataeval-gpu scan` with its defaults write the same
     results.csv and findings.json (the script used to pass radius 0 where the command uses 2)."""
     import json
@@ -307,7 +307,10 @@ def test_script_finds_what_the_command_finds(tmp_path: Path) -> None:
     _near_pair_folder(root)
     assert cli_main(["scan", str(root), "--out", str(tmp_path / "cli"), "--no-plots", "--no-progress", "--quiet",
                      "--workers", "0"]) == 0  # fmt: skip
+    capsys.readouterr()
     assert _script_module().main([str(root), "--out", str(tmp_path / "script"), "--workers", "0", "--no-progress"]) == 0
+    # the files listed are the files written (config.json was missing from the list)
+    assert "(config.json, findings.json, quality_issues.csv, results.csv, results.json, summary.json)" in capsys.readouterr().out
     found = json.loads((tmp_path / "cli" / "findings.json").read_text())
     # a/0.png, a/2-4.png, b/1.png, b/broken.png in path order: the near pair is 0 and 4
     assert found["duplicates"]["near"] == [[0, 4]] and list(found["failed"]) == ["5"]

@@ -375,7 +375,9 @@ class DataAudit:
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
-        res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
+        with warnings.catch_warnings():  # a rank (or audit) that saw no image is not a problem to warn of
+            warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric", category=UserWarning)
+            res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()

@@ -308,7 +308,9 @@ class AuditReport:
         (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
         (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
         (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
-        written.update(findings=str(out / "findings.json"), summary=str(out / "summary.json"))
+        written.update(
+            findings=str(out / "findings.json"), summary=str(out / "summary.json"), config=str(out / "config.json")
+        )
         if self.quality:
             self.quality_table().to_csv(out / "quality_issues.csv", index=False)
             written["quality"] = str(out / "quality_issues.csv")

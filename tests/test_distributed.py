@@ -258,6 +258,12 @@ def test_indexed_dataset_items() -> None:
     assert ds[1][1:] == (7, 1)
     assert isinstance(IndexedDataset(_Broken(), on_error="mark")[0][0], LoadFailure)
     assert pickle.loads(pickle.dumps(LoadFailure("x"))).reason == "x"
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"got DataLoader \(give the DataLoader's .dataset"):
+        IndexedDataset(DataLoader([np.zeros((1, 4, 4))]))
 
 
 class _Broken:

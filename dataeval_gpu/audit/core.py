@@ -486,7 +486,9 @@ class DataAudit:
         from ..detectors.near_duplicates import embedding_groups
 
         emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        emb_idx = emb_idx_t.cpu().numpy()
+        finite = torch.isfinite(emb_t).all(dim=1)  # NaN pixels give a NaN embedding: it matches nothing
+        emb_idx = emb_idx_t[finite].cpu().numpy()
+        emb_t = emb_t[finite]
         groups = embedding_groups(emb_t, device=emb_t.device)
         return sorted(sorted(int(emb_idx[i]) for i in g) for g in groups)
 
@@ -514,8 +516,15 @@ class DataAudit:
 
         emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
         emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
+        # an image with NaN / inf pixels has no finite embedding: listed, not clustered (the
+        # Clusterer refuses non-finite data, which failed the whole report)
+        finite = np.isfinite(emb).all(axis=1)
+        skipped = {int(i): "embedding not finite (NaN or inf pixels): not clustered" for i in emb_idx[~finite]}
+        if skipped:
+            logger.warning("%d image(s) with a non-finite embedding left out of the Clusterer", len(skipped))
+        emb_idx, emb = emb_idx[finite], emb[finite]
         if len(emb_idx) < 3:
-            return {}
+            return {"not_clustered": skipped} if skipped else {}
         out = Clusterer(np.asarray(emb), method="auto").evaluate()  # exact (0.65) when small, kNN above
         to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
         res: dict[str, Any] = {
@@ -528,4 +537,6 @@ class DataAudit:
         for extra in ("outlier_score", "cluster_label"):
             if getattr(out, extra, None) is not None:
                 res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
+        if skipped:
+            res["not_clustered"] = skipped
         return res

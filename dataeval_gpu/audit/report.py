@@ -172,7 +172,9 @@ class AuditReport:
             "duplicates": self.duplicates,
             "quality": {str(i): r for i, r in self.quality.get("why", {}).items()},
             "quality_thresholds": dict(self.quality.get("thresholds", {})),
-            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method")},
+            "clusters": {
+                k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method", "not_clustered")
+            },
             "failed": {str(i): r for i, r in self.failed.items()},
             **({"against": jsonable(self.against)} if self.against else {}),
         }

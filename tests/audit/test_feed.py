@@ -348,3 +348,32 @@ def test_update_and_feed_record_the_same_labels() -> None:
     direct.update(imgs, labels=[None, "b", 0])
     FeedLoop(fed).feed(imgs, [0, 1, 2], labels=[None, "b", 0])
     assert direct.compute().labels == fed.compute().labels == {1: "b", 2: 0}
+
+
+class _MeanColour(torch.nn.Module):
+    """A tiny embedding model: each image's mean colour and spread (NaN pixels give a NaN row)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_a_nan_image_is_left_out_of_the_clusterer_not_the_report() -> None:
+    """One float image with a NaN pixel failed compute() ('data contains NaN or infinite values')."""
+    rng = np.random.default_rng(0)
+    imgs = [(rng.random((3, 16, 16)) * (0.2 + 0.1 * k)).astype(np.float32) for k in range(8)]
+    imgs.append(np.full((3, 16, 16), 0.99, np.float32))  # far from the rest: an outlier
+    with_nan = [imgs[0].copy()] + imgs
+    with_nan[0][1, 2, 3] = np.nan
+    audit = DataAudit(embeddings=True, embed_model=_MeanColour(), hashes=False, quality=False)
+    audit.update(with_nan)
+    rep = audit.compute()
+    assert rep.total == 10 and rep.failed == {}
+    assert np.isnan(rep.stats["mean"][0])
+    assert list(rep.clusters["not_clustered"]) == [0]
+    assert rep.findings()["clusters"]["not_clustered"] == {"0": rep.clusters["not_clustered"][0]}
+    ref = DataAudit(embeddings=True, embed_model=_MeanColour(), hashes=False, quality=False)
+    ref.update(imgs)
+    want = ref.compute().clusters
+    for key in ("outliers", "potential_outliers"):  # the same findings, one index later
+        assert rep.clusters[key] == [i + 1 for i in want[key]], key
+    assert 9 in rep.clusters["outliers"] + rep.clusters["potential_outliers"]

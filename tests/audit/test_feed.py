@@ -377,3 +377,30 @@ def test_a_nan_image_is_left_out_of_the_clusterer_not_the_report() -> None:
     for key in ("outliers", "potential_outliers"):  # the same findings, one index later
         assert rep.clusters[key] == [i + 1 for i in want[key]], key
     assert 9 in rep.clusters["outliers"] + rep.clusters["potential_outliers"]
+
+
+def test_scan_of_a_marking_loader_lists_an_item_that_raises() -> None:
+    """docs/usage.md: a DataLoader over IndexedDataset(on_error="mark") keeps going past a bad item."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+
+    imgs = _imgs(6)
+
+    class Flaky(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+            if i == 4:
+                raise OSError("disk hiccup on item 4")
+            return imgs[i], i % 2
+
+    with pytest.raises(OSError, match="item 4"):  # a plain DataLoader stops at the bad item
+        scan(DataLoader(Flaky(), batch_size=2, collate_fn=ragged_collate))
+    loader = DataLoader(IndexedDataset(Flaky(), on_error="mark"), batch_size=2, shuffle=True, collate_fn=ragged_collate)
+    rep = scan(loader)
+    assert rep.failed == {4: "OSError: disk hiccup on item 4"}
+    assert rep.index.tolist() == [0, 1, 2, 3, 5] and rep.labels == {0: 0, 1: 1, 2: 0, 3: 1, 5: 1}
+    assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 13.0, 15.0]

@@ -45,7 +45,7 @@ def scan(
     """
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
     loop = FeedLoop(audit)
-    total = len(data) if hasattr(data, "__len__") else None
+    total = _image_count(data)
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
         batches = iter_batches(
             data, batch_size=batch_size, validate=False, batch_indices=True, tuple_indices=_indexed(data)
@@ -65,3 +65,13 @@ def _indexed(data: Any) -> bool:
     from ..distributed import IndexedDataset
 
     return isinstance(getattr(data, "dataset", None), IndexedDataset)
+
+
+def _image_count(data: Any) -> int | None:
+    """How many images ``data`` holds, for the progress bar (a DataLoader's length counts batches)."""
+    from torch.utils.data import DataLoader
+
+    if isinstance(data, DataLoader):
+        sampler = getattr(data, "sampler", None)
+        return len(sampler) if data.batch_size is not None and hasattr(sampler, "__len__") else None  # type: ignore[arg-type]
+    return len(data) if hasattr(data, "__len__") else None

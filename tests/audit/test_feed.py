@@ -404,3 +404,13 @@ def test_scan_of_a_marking_loader_lists_an_item_that_raises() -> None:
     assert rep.failed == {4: "OSError: disk hiccup on item 4"}
     assert rep.index.tolist() == [0, 1, 2, 3, 5] and rep.labels == {0: 0, 1: 1, 2: 0, 3: 1, 5: 1}
     assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 13.0, 15.0]
+
+
+def test_scan_progress_of_a_loader_counts_images(capsys: pytest.CaptureFixture) -> None:
+    """The bar's total is the images, not the DataLoader's batches (it showed 4/5 for 20 images)."""
+    from torch.utils.data import DataLoader
+
+    imgs = _imgs(20)
+    scan(DataLoader([im[:, :10] for im in imgs], batch_size=4), progress=True, hashes=False)
+    err = capsys.readouterr().err
+    assert "/20 " in err and "/5 " not in err

@@ -325,6 +325,14 @@ def test_arguments_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="hashes"):
         DataEvalCallback(hashes=False, leakage="warn")
     DataEvalCallback(hashes=False, leakage="ignore")
+    # the audit's settings and the device are checked when the callback is made, not at fit start
+    with pytest.raises(InvalidArgumentError, match="near_radius must be within 0..64, got 99"):
+        DataEvalCallback(audit_kwargs={"near_radius": 99})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'radius'"):
+        DataEvalCallback(audit_kwargs={"radius": 2})
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
+            DataEvalCallback(device="cuda")
 
 
 _DDP_WORKER = r"""

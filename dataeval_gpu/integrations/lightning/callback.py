@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ...batching import labels_list, split_batch
+from ...batching import labels_list, resolve_device, split_batch
 from ...errors import InvalidArgumentError, missing_dependency
 from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
 from .loaders import flatten_loaders, is_map_style, requested_loaders
@@ -92,6 +92,8 @@ class DataEvalCallback(Callback):
             raise InvalidArgumentError(f"leakage={leakage!r} needs hashes=True (or leakage='ignore')")
         if batch_size is not None and batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+        if device is not None:
+            resolve_device(device)  # device="cuda" without CUDA: said now, not when fit starts
         self.mode = mode
         self.leakage = leakage
         self.hashes = hashes
@@ -103,6 +105,9 @@ class DataEvalCallback(Callback):
         self.audit_train = audit_train
         self.audit_val = audit_val
         self.audit_kwargs = dict(audit_kwargs or {})
+        from ...audit import DataAudit
+
+        DataAudit(hashes=hashes, **self.audit_kwargs)  # a wrong setting fails here, not when fit starts
         self.against_index = against_index
         self.save_index = save_index
         self._train_audit: Any = None

@@ -206,6 +206,22 @@ def _is_image_batch(x: Any) -> bool:
     )
 
 
+def _is_one_image(x: Any) -> bool:
+    """A single ``(C, H, W)`` / ``(H, W)`` array or tensor, or a PIL image."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return x.ndim in (2, 3)
+    return type(x).__module__.startswith("PIL.")
+
+
+def _is_item(first: Any, second: Any) -> bool:
+    """``(first, second, ...)`` is one dataset item ``(image, label, ...)``: one image, then
+    something that is neither an image nor one label per row of an ``(N, H, W)`` batch."""
+    if not _is_one_image(first) or _is_one_image(second):
+        return False
+    per_row = isinstance(second, (torch.Tensor, np.ndarray)) and second.ndim == 1
+    return not (per_row and isinstance(first, (torch.Tensor, np.ndarray)) and len(second) == first.shape[0])
+
+
 def _as_indices(indices: Any, n: int) -> torch.Tensor | None:
     """``indices`` as an int64 tensor of ``n`` dataset indices, or None when it is something else."""
     if indices is None:
@@ -256,10 +272,17 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     non-negative integer per image (masks, boxes, or integer metadata that repeats within the
     batch — a camera id in an ``(image, target, metadata)`` item — are not).  With
     ``tuple_indices=False`` a tuple's third field is never taken for indices (only a dict's
-    ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one.
+    ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
+    and so is one dataset item ``(image, label, ...)`` / ``{"image": ..., "label": ...}`` (an
+    iterable of items rather than of batches).
     """
     if isinstance(batch, dict):
         images, labels, indices = _dict_fields(batch)
+        if _is_one_image(images):  # one dataset item {"image": ..., "label": ...}
+            images, labels, indices = [images], (None if labels is None else [labels]), None
+    elif isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_item(batch[0], batch[1]):
+        # one dataset item (image, label, ...) from an iterable of items, not a batch
+        images, labels, indices = [batch[0]], [batch[1]], None
     elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None

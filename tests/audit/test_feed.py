@@ -414,3 +414,22 @@ def test_scan_progress_of_a_loader_counts_images(capsys: pytest.CaptureFixture) 
     scan(DataLoader([im[:, :10] for im in imgs], batch_size=4), progress=True, hashes=False)
     err = capsys.readouterr().err
     assert "/20 " in err and "/5 " not in err
+
+
+def test_scan_of_an_iterable_of_items() -> None:
+    """A generator of (image, label) / (image, label, metadata) / {"image", "label"} items: one
+    image per item (the labels were measured as images: 8 rows, 4 failed; dicts raised TypeError)."""
+    imgs = _imgs(4)
+    for items in (
+        ((im, k) for k, im in enumerate(imgs)),
+        ((im, k, {"source": "cam"}) for k, im in enumerate(imgs)),
+        ({"image": im, "label": k} for k, im in enumerate(imgs)),
+        ((torch.from_numpy(im), torch.tensor([k, 9])) for k, im in enumerate(imgs)),  # per-object labels
+    ):
+        rep = scan(items, hashes=False)
+        assert rep.index.tolist() == [0, 1, 2, 3] and rep.failed == {}
+        assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 13.0]
+        assert [lab if isinstance(lab, int) else lab[0] for lab in rep.labels.values()] == [0, 1, 2, 3]
+    # a batch stays a batch: a list of images
+    images, labels, _ = split_batch([torch.zeros(3, 8, 8), torch.ones(3, 9, 9)])
+    assert len(images) == 2 and labels is None

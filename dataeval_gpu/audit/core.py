@@ -235,6 +235,8 @@ class DataAudit:
                 raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
         else:
             labs = None
+        if paths is not None and len(paths) != n:
+            raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
         self.annotate(idx_list, None, paths)
         if labs is not None:  # an image without a label (None) gets none, as in FeedLoop.feed
             known = [(i, lab) for i, lab in zip(idx_list, labs) if lab is not None]

@@ -433,3 +433,17 @@ def test_scan_of_an_iterable_of_items() -> None:
     # a batch stays a batch: a list of images
     images, labels, _ = split_batch([torch.zeros(3, 8, 8), torch.ones(3, 9, 9)])
     assert len(images) == 2 and labels is None
+
+
+def test_paths_must_be_one_per_image() -> None:
+    """A short paths list left images without a path (zip truncated it)."""
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    imgs = _imgs(3)
+    with pytest.raises(InvalidArgumentError, match="got 3 images but 2 paths"):
+        DataAudit(hashes=False).update(imgs, paths=["a.png", "b.png"])
+    with pytest.raises(InvalidArgumentError, match="got 3 images but 2 paths"):
+        FeedLoop(DataAudit(hashes=False)).feed(imgs, [0, 1, 2], paths=["a.png", "b.png"])
+    audit = DataAudit(hashes=False)
+    audit.update(imgs, paths=["a.png", "b.png", "c.png"])
+    assert audit.compute().paths == {0: "a.png", 1: "b.png", 2: "c.png"}

@@ -328,3 +328,20 @@ def test_script_finds_what_the_command_finds(tmp_path: Path, capsys: pytest.Capt
     # the pair is within radius 2, not 0: the script's --radius 0 (its old default) misses it
     assert _script_module().main([str(root), "--out", str(tmp_path / "r0"), "--workers", "0", "--radius", "0"]) == 0
     assert json.loads((tmp_path / "r0" / "findings.json").read_text())["duplicates"]["near"] == []
+
+
+def test_script_rejects_bad_arguments_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One argparse line and exit status 2 (they were tracebacks from inside the scan, one per rank)."""
+    mod = _script_module()
+    cases = [
+        (["--synthetic", "5", "--batch-size", "0"], "argument --batch-size: expected a whole number >= 1, got 0"),
+        (["--synthetic", "5", "--workers", "-1"], "argument --workers: expected a whole number >= 0, got -1"),
+        (["--synthetic", "0"], "argument --synthetic: expected a whole number >= 1, got 0"),
+        ([str(tmp_path / "missing")], f"no such folder or file list: {tmp_path / 'missing'}"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            mod.main([*argv, "--out", str(tmp_path / "out")])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

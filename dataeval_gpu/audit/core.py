@@ -18,6 +18,7 @@ from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
 from .duplicates import duplicate_groups
+from .embedded import cluster_findings, embedding_duplicate_groups
 from .feed import measure
 from .report import AuditReport
 from .state import load_metric_state, metric_state
@@ -485,14 +486,7 @@ class DataAudit:
         return sorted(out)
 
     def _embedding_duplicates(self) -> list[list[int]]:
-        from ..detectors.near_duplicates import embedding_groups
-
-        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        finite = torch.isfinite(emb_t).all(dim=1)  # NaN pixels give a NaN embedding: it matches nothing
-        emb_idx = emb_idx_t[finite].cpu().numpy()
-        emb_t = emb_t[finite]
-        groups = embedding_groups(emb_t, device=emb_t.device)
-        return sorted(sorted(int(emb_idx[i]) for i in g) for g in groups)
+        return embedding_duplicate_groups(*self._embed.compute_with_indices())  # type: ignore[union-attr]
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""
@@ -514,31 +508,5 @@ class DataAudit:
             self._stats = self._stats.to_metric()
 
     def _cluster(self, index: np.ndarray) -> dict[str, Any]:
-        from ..detectors.clusterer import Clusterer
-
         emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
-        # an image with NaN / inf pixels has no finite embedding: listed, not clustered (the
-        # Clusterer refuses non-finite data, which failed the whole report)
-        finite = np.isfinite(emb).all(axis=1)
-        skipped = {int(i): "embedding not finite (NaN or inf pixels): not clustered" for i in emb_idx[~finite]}
-        if skipped:
-            logger.warning("%d image(s) with a non-finite embedding left out of the Clusterer", len(skipped))
-        emb_idx, emb = emb_idx[finite], emb[finite]
-        if len(emb_idx) < 3:
-            return {"not_clustered": skipped} if skipped else {}
-        out = Clusterer(np.asarray(emb), method="auto").evaluate()  # exact (0.65) when small, kNN above
-        to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
-        res: dict[str, Any] = {
-            "method": out.method,
-            "outliers": to_ds(out.outliers),
-            "potential_outliers": to_ds(out.potential_outliers),
-            "duplicates": [sorted(to_ds(g)) for g in out.duplicates],
-            "potential_duplicates": [sorted(to_ds(g)) for g in out.potential_duplicates],
-        }
-        for extra in ("outlier_score", "cluster_label"):
-            if getattr(out, extra, None) is not None:
-                res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
-        if skipped:
-            res["not_clustered"] = skipped
-        return res
+        return cluster_findings(emb_idx_t.cpu().numpy(), emb_t.cpu().numpy())

@@ -206,6 +206,22 @@ def _is_image_batch(x: Any) -> bool:
     )
 
 
+def _is_one_image(x: Any) -> bool:
+    """A single ``(C, H, W)`` / ``(H, W)`` array or tensor, or a PIL image."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return x.ndim in (2, 3)
+    return type(x).__module__.startswith("PIL.")
+
+
+def _is_item(first: Any, second: Any) -> bool:
+    """``(first, second, ...)`` is one dataset item ``(image, label, ...)``: one image, then
+    something that is neither an image nor one label per row of an ``(N, H, W)`` batch."""
+    if not _is_one_image(first) or _is_one_image(second):
+        return False
+    per_row = isinstance(second, (torch.Tensor, np.ndarray)) and second.ndim == 1
+    return not (per_row and isinstance(first, (torch.Tensor, np.ndarray)) and len(second) == first.shape[0])
+
+
 def _as_indices(indices: Any, n: int) -> torch.Tensor | None:
     """``indices`` as an int64 tensor of ``n`` dataset indices, or None when it is something else."""
     if indices is None:
@@ -216,7 +232,10 @@ def _as_indices(indices: Any, n: int) -> torch.Tensor | None:
         return None
     if idx.ndim != 1 or idx.numel() != n or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
         return None  # a third field that is not indices (masks, boxes, ...)
-    return idx.to(torch.int64)
+    idx = idx.to("cpu", torch.int64)
+    if n and (int(idx.min()) < 0 or int(torch.unique(idx).numel()) != n):
+        return None  # integers that repeat (a camera id, a class, a year): metadata, not dataset indices
+    return idx
 
 
 def _batch_len(images: Any) -> int:
@@ -241,23 +260,33 @@ def _dict_fields(d: dict) -> tuple[Any, Any, Any]:
     return d[key], labels, indices
 
 
-def split_batch(batch: Any) -> tuple[Any, Any, torch.Tensor | None]:
+def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch.Tensor | None]:
     """``(images, labels, indices)`` of one DataLoader batch — the one batch parser.
 
     A batch is a ``(B, C, H, W)`` tensor / array, a list of images, a tuple / list
     ``(images, labels[, indices, ...])`` whose first field is one of those, or a dict with an
     ``"image"`` / ``"images"`` key (else its first key) and optional ``"label(s)"`` /
     ``"index"`` / ``"indices"``.  ``images`` is returned as given (a tensor stays a tensor);
-    ``labels`` as given or ``None``; ``indices`` an int64 tensor, or ``None`` when the batch
-    carries none (a third field that is not one integer per image — masks, boxes — is not
-    taken for indices).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one.
+    ``labels`` as given or ``None``; ``indices`` an int64 CPU tensor, or ``None`` when the batch
+    carries none: a third field is taken for indices only when it holds one distinct,
+    non-negative integer per image (masks, boxes, or integer metadata that repeats within the
+    batch — a camera id in an ``(image, target, metadata)`` item — are not).  With
+    ``tuple_indices=False`` a tuple's third field is never taken for indices (only a dict's
+    ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
+    and so is one dataset item ``(image, label, ...)`` / ``{"image": ..., "label": ...}`` (an
+    iterable of items rather than of batches).
     """
     if isinstance(batch, dict):
         images, labels, indices = _dict_fields(batch)
+        if _is_one_image(images):  # one dataset item {"image": ..., "label": ...}
+            images, labels, indices = [images], (None if labels is None else [labels]), None
+    elif isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_item(batch[0], batch[1]):
+        # one dataset item (image, label, ...) from an iterable of items, not a batch
+        images, labels, indices = [batch[0]], [batch[1]], None
     elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None
-        indices = batch[2] if len(batch) > 2 else None
+        indices = batch[2] if len(batch) > 2 and tuple_indices else None
     elif isinstance(batch, (torch.Tensor, np.ndarray)) or (isinstance(batch, (list, tuple)) and len(batch) > 0):
         images, labels, indices = batch, None, None
     else:
@@ -294,6 +323,7 @@ def iter_batches(
     keep_raw: bool = False,
     validate: bool = True,
     batch_indices: bool = False,
+    tuple_indices: bool = True,
 ) -> Iterator[Batch]:
     """Iterate any supported input as ragged :class:`Batch` es on ``device``.
 
@@ -303,7 +333,8 @@ def iter_batches(
     passed on as they come (the audit's feed loop validates them, listing the bad ones), and
     a dataset item that raises becomes a :class:`LoadFailure` instead of stopping the loop.
     With ``batch_indices`` a DataLoader batch that carries its dataset indices (a third
-    field, or an ``"index"`` key: see :func:`split_batch`) keeps them.
+    field, or an ``"index"`` key: see :func:`split_batch`; ``tuple_indices=False``: the key
+    only) keeps them.
     """
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
@@ -335,7 +366,7 @@ def iter_batches(
     if _is_dataloader(data) or (not hasattr(data, "__getitem__") and isinstance(data, Iterable)):
         pos = start
         for batch in data:
-            images, labels, indices = split_batch(batch)
+            images, labels, indices = split_batch(batch, tuple_indices=tuple_indices)
             objs = list(images)
             yield finish(objs, pos, labels_list(labels, len(objs)), indices if batch_indices else None)
             pos += len(objs)

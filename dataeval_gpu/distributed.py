@@ -141,8 +141,9 @@ class IndexedDataset(Dataset):
 
     def __init__(self, dataset: Any, on_error: str = "raise") -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            hint = " (give the DataLoader's .dataset: the shards are sampled from it)" if isinstance(dataset, DataLoader) else ""
             raise InvalidArgumentError(
-                f"dataset must be map-style (__len__ and __getitem__), got {type(dataset).__name__}"
+                f"dataset must be map-style (__len__ and __getitem__), got {type(dataset).__name__}{hint}"
             )
         if on_error not in ("raise", "mark"):
             raise InvalidArgumentError(f"on_error must be 'raise' or 'mark', got {on_error!r}")

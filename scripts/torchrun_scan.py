@@ -58,37 +58,56 @@ def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:
     return out
 
 
-class _FileDataset(torch.utils.data.Dataset):
-    """(decoded image, label) per file; a file that cannot be decoded raises (listed as failed)."""
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text}")
+        return value
 
-    def __init__(self, files: list[str], labels: list[int]) -> None:
-        self.files, self.labels = files, labels
+    return parse
 
-    def __len__(self) -> int:
-        return len(self.files)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from dataeval_gpu.io import decode_file
-
-        return decode_file(self.files[i]), self.labels[i]
+def _radius(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a Hamming radius within 0..64, got {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("path", nargs="?", help="folder, ImageFolder class tree, or text file of paths")
-    src.add_argument("--synthetic", type=int, metavar="N", help="N synthetic images with planted duplicates")
-    src.add_argument("--photos", type=int, metavar="N", help="N real photos from the bundled sources")
+    src.add_argument("--synthetic", type=_at_least(1), metavar="N", help="N synthetic images with planted duplicates")
+    src.add_argument("--photos", type=_at_least(1), metavar="N", help="N real photos from the bundled sources")
     p.add_argument("--out", required=True, help="output directory (written by rank 0)")
     p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when CUDA is available, else cpu")
     p.add_argument("--backend", default=None, help="default: nccl with CUDA, gloo without")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers per rank")
+    p.add_argument("--batch-size", type=_at_least(1), default=64)
+    p.add_argument("--workers", type=_at_least(0), default=2, help="DataLoader workers per rank")
     p.add_argument("--shuffle", action="store_true", help="shuffle the shards (seeded by --seed)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="only the first N items")
+    p.add_argument("--limit", type=_at_least(1), default=None, help="only the first N items")
     p.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
-    p.add_argument("--radius", type=int, default=0, help="Hamming radius for near duplicates")
+    # the audit settings of `dataeval-gpu scan`, with its defaults, so that both report the same findings
+    p.add_argument(
+        "--radius",
+        type=_radius,
+        default=None,
+        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
+    )
+    p.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash")
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=["default", "dataeval-0.65"],
+        help="default: quality issues and D4 hashes; dataeval-0.65: DataEval 0.65's findings exactly",
+    )
+    d4 = p.add_mutually_exclusive_group()
+    d4.add_argument("--d4", action="store_true", default=None, help="rotation/flip-invariant near hash")
+    d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
+    p.add_argument("--no-quality", dest="quality", action="store_false", default=None, help="skip the quality issues")
     p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     p.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json")
     p.add_argument(
@@ -99,7 +118,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.path is not None and not Path(args.path).exists():  # said once per rank, before the group forms
+        parser.error(f"no such folder or file list: {args.path}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import torch.distributed as dist
 
@@ -118,10 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         data = photo_collection(args.photos, seed=args.seed, max_side=512)
         source = f"bundled photos ({args.photos} images)"
     else:
-        from dataeval_gpu.io import discover
+        from dataeval_gpu.io import ImageFiles, discover
 
         files, labels, class_names = discover(args.path)
-        data, paths, source = _FileDataset(files, labels), files, str(args.path)
+        if not files and info.is_main:
+            logging.getLogger("dataeval_gpu").warning("%s: no files to scan (docs/inputs.md)", args.path)
+        # the command's reader: a file that cannot be read or decoded is a failed row with its label
+        data, paths, source = ImageFiles(files, labels), files, str(args.path)
     if args.limit is not None:
         data = torch.utils.data.Subset(data, range(min(args.limit, len(data))))
     t0 = time.perf_counter()
@@ -138,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         progress=False if args.no_progress else None,
         hashes=not args.no_hashes,
         near_radius=args.radius,
+        hash=args.hash,
+        d4=args.d4,
+        preset=args.preset,
+        quality=args.quality,
         outlier_method=args.outlier_method,
     )
     elapsed = time.perf_counter() - t0

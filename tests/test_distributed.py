@@ -258,6 +258,12 @@ def test_indexed_dataset_items() -> None:
     assert ds[1][1:] == (7, 1)
     assert isinstance(IndexedDataset(_Broken(), on_error="mark")[0][0], LoadFailure)
     assert pickle.loads(pickle.dumps(LoadFailure("x"))).reason == "x"
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"got DataLoader \(give the DataLoader's .dataset"):
+        IndexedDataset(DataLoader([np.zeros((1, 4, 4))]))
 
 
 class _Broken:
@@ -274,3 +280,68 @@ def test_init_from_env_without_torchrun(monkeypatch: pytest.MonkeyPatch) -> None
     info = init_from_env(device="cpu")
     assert (info.rank, info.world_size, info.backend, info.device) == (0, 1, None, torch.device("cpu"))
     assert info.is_main and rank_and_world() == (0, 1)
+
+
+def _near_pair_folder(root: Path) -> None:
+    """Two class folders: a smooth picture and a noisy copy of it (a near duplicate at Hamming
+    distance 1-2, not 0), three unrelated pictures, and a broken file in class ``b``."""
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    base = np.asarray(Image.fromarray(rng.integers(0, 256, (6, 8, 3)).astype(np.uint8)).resize((64, 48), Image.BICUBIC))
+    noisy = np.clip(base.astype(int) + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(base).save(root / "a" / "0.png")
+    Image.fromarray(noisy).save(root / "b" / "1.png")
+    for i in range(3):
+        small = np.random.default_rng(10 + i).integers(0, 256, (5, 7, 3)).astype(np.uint8)
+        Image.fromarray(small).resize((56, 40), Image.BICUBIC).save(root / "a" / f"{i + 2}.png")
+    (root / "b" / "broken.png").write_bytes(b"not a png")
+
+
+def test_script_finds_what_the_command_finds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """torchrun_scan.py with its defaults and `dataeval-gpu scan` with its defaults write the same
+    results.csv and findings.json (the script used to pass radius 0 where the command uses 2)."""
+    import json
+
+    import pandas as pd
+
+    from dataeval_gpu.cli import main as cli_main
+
+    root = tmp_path / "imgs"
+    _near_pair_folder(root)
+    assert cli_main(["scan", str(root), "--out", str(tmp_path / "cli"), "--no-plots", "--no-progress", "--quiet",
+                     "--workers", "0"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert _script_module().main([str(root), "--out", str(tmp_path / "script"), "--workers", "0", "--no-progress"]) == 0
+    # the files listed are the files written (config.json was missing from the list)
+    assert "(config.json, findings.json, quality_issues.csv, results.csv, results.json, summary.json)" in capsys.readouterr().out
+    found = json.loads((tmp_path / "cli" / "findings.json").read_text())
+    # a/0.png, a/2-4.png, b/1.png, b/broken.png in path order: the near pair is 0 and 4
+    assert found["duplicates"]["near"] == [[0, 4]] and list(found["failed"]) == ["5"]
+    assert json.loads((tmp_path / "script" / "findings.json").read_text()) == found
+    cli_rows = pd.read_csv(tmp_path / "cli" / "results.csv")
+    script_rows = pd.read_csv(tmp_path / "script" / "results.csv")
+    pd.testing.assert_frame_equal(script_rows, cli_rows)
+    assert script_rows["label"].tolist() == [0, 0, 0, 0, 1, 1]  # the broken file keeps its class
+    # the pair is within radius 2, not 0: the script's --radius 0 (its old default) misses it
+    assert _script_module().main([str(root), "--out", str(tmp_path / "r0"), "--workers", "0", "--radius", "0"]) == 0
+    assert json.loads((tmp_path / "r0" / "findings.json").read_text())["duplicates"]["near"] == []
+
+
+def test_script_rejects_bad_arguments_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One argparse line and exit status 2 (they were tracebacks from inside the scan, one per rank)."""
+    mod = _script_module()
+    cases = [
+        (["--synthetic", "5", "--batch-size", "0"], "argument --batch-size: expected a whole number >= 1, got 0"),
+        (["--synthetic", "5", "--workers", "-1"], "argument --workers: expected a whole number >= 0, got -1"),
+        (["--synthetic", "0"], "argument --synthetic: expected a whole number >= 1, got 0"),
+        ([str(tmp_path / "missing")], f"no such folder or file list: {tmp_path / 'missing'}"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            mod.main([*argv, "--out", str(tmp_path / "out")])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -33,3 +33,24 @@ def test_usage_example_runs(number: int, tmp_path: Path, monkeypatch: pytest.Mon
         exec(compile(code, f"{DOC.name}:block{number}", "exec"), {"__name__": "__docs__"})
     finally:
         torch.set_num_threads(threads)
+
+
+DIST_DOC = DOC.parent / "distributed.md"
+DIST_BLOCKS = re.findall(r"^```python\n(.*?)^```", DIST_DOC.read_text(), flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("number", range(len(DIST_BLOCKS)), ids=[f"block{i}" for i in range(len(DIST_BLOCKS))])
+def test_distributed_example_runs_as_one_process(number: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/distributed.md's scripts, started as one plain process (a world of one), with the
+    ``my_dataset`` / ``my_transform`` they leave to the reader."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (3, 12 + i % 4, 12), dtype=np.uint8) for i in range(10)]
+    images[9] = images[2].copy()
+    namespace = {"__name__": "__docs__", "my_dataset": [(im, i % 2) for i, im in enumerate(images)], "my_transform": lambda im: im}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(DIST_BLOCKS[number], f"{DIST_DOC.name}:block{number}", "exec"), namespace)
+    report = namespace["report"]
+    assert report.index.tolist() == list(range(10)) and report.duplicates["exact"] == [[2, 9]]
+    assert report.labels == {i: i % 2 for i in range(10)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import PRESETS, DataAudit, resolve_preset
+from .core import PRESETS, DataAudit, RepeatedIndexWarning, resolve_preset
 from .feed import CheckpointMismatchError, FeedLoop, is_out_of_memory, measure
 from .files import scan_files
 from .report import SUMMARY_KEYS, AuditReport
@@ -33,6 +33,7 @@ __all__ = [
     "DataAudit",
     "PRESETS",
     "FeedLoop",
+    "RepeatedIndexWarning",
     "SUMMARY_KEYS",
     "is_out_of_memory",
     "jsonable",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,11 +18,12 @@ from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
 from .duplicates import duplicate_groups
+from .embedded import cluster_findings, embedding_duplicate_groups
 from .feed import measure
 from .report import AuditReport
 from .state import load_metric_state, metric_state
 
-__all__ = ["DataAudit", "PRESETS", "resolve_preset"]
+__all__ = ["DataAudit", "PRESETS", "RepeatedIndexWarning", "resolve_preset"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -45,6 +47,10 @@ def resolve_preset(preset: str | None) -> str:
             f"preset must be one of {sorted(k for k in _PRESET_ALIASES if k)} or None, got {preset!r}"
         )
     return _PRESET_ALIASES[preset]
+
+
+class RepeatedIndexWarning(UserWarning):
+    """Inputs were fed under an index another input already had: the report keeps one row per index."""
 
 
 class DataAudit:
@@ -146,6 +152,7 @@ class DataAudit:
         self.paths: dict[int, str] = {}
         self.class_names: list[str] = []
         self._next_index = 0
+        self._inputs = 0  # inputs stored (rows appended + failures marked): a repeated index shows at compute()
         self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
         if self.device is not None:
@@ -188,6 +195,7 @@ class DataAudit:
         self.labels.clear()
         self.paths.clear()
         self._next_index = 0
+        self._inputs = 0
 
     # -------------------------------------------------------------- feeding
     def update(
@@ -197,12 +205,15 @@ class DataAudit:
         labels: Any = None,
         paths: Sequence[str] | None = None,
     ) -> None:
-        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` images (any sizes).
+        """Add a batch: a ``(B, C, H, W)`` tensor or a list of ``(C, H, W)`` images (any sizes);
+        a single ``(C, H, W)`` or ``(H, W)`` array / tensor is a batch of one image.
 
         ``indices``: dataset indices (default: arrival order).  ``labels``: one per image
         (an int, or a list of object classes for detection data).  Out-of-memory errors split
         the batch and retry; a single image that does not fit on the GPU runs on the CPU.
         """
+        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
+            images = [images]  # one (C, H, W) / (H, W) image, a batch of one (as split_batch reads it)
         n = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else len(images)
         if indices is None:
             idx = torch.arange(self._next_index, self._next_index + n, dtype=torch.int64)
@@ -213,6 +224,11 @@ class DataAudit:
         if n == 0:
             return
         idx_list = idx.tolist()
+        if len(set(idx_list)) != n:
+            repeated = sorted({i for i in idx_list if idx_list.count(i) > 1})
+            raise InvalidArgumentError(
+                f"indices must be distinct within a batch (one per image), got {repeated[:5]} more than once"
+            )
         imgs = images_from_batch(images, idx_list)
         if labels is not None:
             labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
@@ -220,7 +236,12 @@ class DataAudit:
                 raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
         else:
             labs = None
-        self.annotate(idx_list, labs, paths)
+        if paths is not None and len(paths) != n:
+            raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
+        self.annotate(idx_list, None, paths)
+        if labs is not None:  # an image without a label (None) gets none, as in FeedLoop.feed
+            known = [(i, lab) for i, lab in zip(idx_list, labs) if lab is not None]
+            self.annotate([i for i, _ in known], [lab for _, lab in known])
         self.prepare(imgs)
         measure(self, imgs, idx, strict=True)
 
@@ -286,12 +307,14 @@ class DataAudit:
             self._init_accumulators(self.device or torch.device("cpu"))
         dev = self._stats.device  # type: ignore[union-attr]
         self._stats.append_rows(idx.to(dev), {k: v.to(dev) for k, v in stat_rows.items()})  # type: ignore[union-attr]
+        self._inputs += int(idx.numel())
         if self._embed is not None and emb is not None:
             self._embed.append_rows(idx, emb)
 
     def mark_failed(self, index: int, reason: str, path: str | None = None, label: Any = None) -> None:
         """Record an input that could not be measured (it is listed in ``report.failed``)."""
         self.failed[int(index)] = reason
+        self._inputs += 1
         self._next_index = max(self._next_index, int(index) + 1)
         if path is not None:
             self.paths[int(index)] = path
@@ -306,6 +329,7 @@ class DataAudit:
             "labels": dict(self.labels),
             "paths": dict(self.paths),
             "next_index": self._next_index,
+            "inputs": self._inputs,
             "config": self.config(),
         }
         if self._stats is not None:
@@ -324,6 +348,7 @@ class DataAudit:
             if self._stats is None:
                 self._init_accumulators(self.device or torch.device("cpu"))
             load_metric_state(self._stats, st["stats"])  # type: ignore[arg-type]
+        self._inputs = int(st.get("inputs", 0))  # 0 for a state saved before the count: repeats unseen
         if "embed" in st and self._embed is not None:
             self._embed.load_state(st["embed"])
 
@@ -353,12 +378,15 @@ class DataAudit:
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
-        res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
+        with warnings.catch_warnings():  # a rank (or audit) that saw no image is not a problem to warn of
+            warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric", category=UserWarning)
+            res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()
         measured = set(index.tolist())
         failed = {i: r for i, r in self.failed.items() if i not in measured}
+        self._warn_repeats(len(index) + len(failed))
         stats = {k: res[k].cpu().numpy() for k in IMAGE_KEYS if k in res}
         report = AuditReport(
             index=index,
@@ -397,6 +425,20 @@ class DataAudit:
             if self.embedding_duplicates:
                 report.duplicates["embedding"] = self._embedding_duplicates()
         return report
+
+    def _warn_repeats(self, accounted: int) -> None:
+        """In one process every input stored has its own index; warn when some shared one
+        (the report keeps one row per index, so those inputs are not in it)."""
+        if distributed_world() > 1 or self._inputs <= accounted:
+            return  # across ranks a DistributedSampler's padding repeats indices on purpose
+        lost = self._inputs - accounted
+        warnings.warn(
+            f"{lost} of {self._inputs} inputs were fed with an index already used by another input: the "
+            "report keeps one row per index, so they are not in it.  Give every image its own index "
+            "(a batch's third field of distinct integers is taken for dataset indices: docs/usage.md)",
+            RepeatedIndexWarning,
+            stacklevel=3,
+        )
 
     def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
         """Scores, flags and reasons of the quality issues, keyed by dataset index."""
@@ -444,12 +486,7 @@ class DataAudit:
         return sorted(out)
 
     def _embedding_duplicates(self) -> list[list[int]]:
-        from ..detectors.near_duplicates import embedding_groups
-
-        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        emb_idx = emb_idx_t.cpu().numpy()
-        groups = embedding_groups(emb_t, device=emb_t.device)
-        return sorted(sorted(int(emb_idx[i]) for i in g) for g in groups)
+        return embedding_duplicate_groups(*self._embed.compute_with_indices())  # type: ignore[union-attr]
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""
@@ -471,22 +508,5 @@ class DataAudit:
             self._stats = self._stats.to_metric()
 
     def _cluster(self, index: np.ndarray) -> dict[str, Any]:
-        from ..detectors.clusterer import Clusterer
-
         emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        emb_idx, emb = emb_idx_t.cpu().numpy(), emb_t.cpu().numpy()
-        if len(emb_idx) < 3:
-            return {}
-        out = Clusterer(np.asarray(emb), method="auto").evaluate()  # exact (0.65) when small, kNN above
-        to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
-        res: dict[str, Any] = {
-            "method": out.method,
-            "outliers": to_ds(out.outliers),
-            "potential_outliers": to_ds(out.potential_outliers),
-            "duplicates": [sorted(to_ds(g)) for g in out.duplicates],
-            "potential_duplicates": [sorted(to_ds(g)) for g in out.potential_duplicates],
-        }
-        for extra in ("outlier_score", "cluster_label"):
-            if getattr(out, extra, None) is not None:
-                res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
-        return res
+        return cluster_findings(emb_idx_t.cpu().numpy(), emb_t.cpu().numpy())

@@ -220,6 +220,8 @@ class FeedLoop:
         idx = _index_list(indices)
         if len(idx) != len(images):
             raise InvalidArgumentError(f"got {len(images)} images but {len(idx)} indices")
+        if paths is not None and len(paths) != len(idx):
+            raise InvalidArgumentError(f"got {len(images)} images but {len(paths)} paths")
         labs = labels_list(labels, len(idx)) if labels is not None else None
         self.audit.annotate(idx, None, paths)
         if labs is not None:  # inputs without a label (None) get none

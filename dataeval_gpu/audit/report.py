@@ -172,7 +172,9 @@ class AuditReport:
             "duplicates": self.duplicates,
             "quality": {str(i): r for i, r in self.quality.get("why", {}).items()},
             "quality_thresholds": dict(self.quality.get("thresholds", {})),
-            "clusters": {k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method")},
+            "clusters": {
+                k: jsonable(v) for k, v in self.clusters.items() if k in (*CLUSTER_KEYS, "method", "not_clustered")
+            },
             "failed": {str(i): r for i, r in self.failed.items()},
             **({"against": jsonable(self.against)} if self.against else {}),
         }
@@ -308,7 +310,9 @@ class AuditReport:
         (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
         (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
         (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
-        written.update(findings=str(out / "findings.json"), summary=str(out / "summary.json"))
+        written.update(
+            findings=str(out / "findings.json"), summary=str(out / "summary.json"), config=str(out / "config.json")
+        )
         if self.quality:
             self.quality_table().to_csv(out / "quality_issues.csv", index=False)
             written["quality"] = str(out / "quality_issues.csv")

@@ -29,6 +29,12 @@ def scan(
     Fed through :class:`~dataeval_gpu.audit.FeedLoop`: an item that raises or is not an image
     is listed in ``report.failed`` with the reason (see the failure policy there).
 
+    The report's index is the dataset index for a Dataset or a sequence.  For a DataLoader it
+    is the order in which the images arrive, unless the batches carry dataset indices: a
+    DataLoader over :class:`~dataeval_gpu.distributed.IndexedDataset` (``(image, label,
+    index)`` items) or dict batches with an ``"index"`` key.  The third field of other
+    ``(image, target, metadata)`` items is metadata, never taken for indices.
+
     Examples
     --------
     >>> import numpy as np
@@ -39,12 +45,33 @@ def scan(
     """
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
     loop = FeedLoop(audit)
-    total = len(data) if hasattr(data, "__len__") else None
+    total = _image_count(data)
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
-        for batch in iter_batches(data, batch_size=batch_size, validate=False, batch_indices=True):
+        batches = iter_batches(
+            data, batch_size=batch_size, validate=False, batch_indices=True, tuple_indices=_indexed(data)
+        )
+        for batch in batches:
             bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
     return audit.compute()
 
 
 class AuditError(DataEvalGPUError, RuntimeError):
     """A scan could not run (not a bad image: those are listed in the report)."""
+
+
+def _indexed(data: Any) -> bool:
+    """Whether ``data`` is a DataLoader over an :class:`~dataeval_gpu.distributed.IndexedDataset`
+    (its batches' third field is the dataset indices)."""
+    from ..distributed import IndexedDataset
+
+    return isinstance(getattr(data, "dataset", None), IndexedDataset)
+
+
+def _image_count(data: Any) -> int | None:
+    """How many images ``data`` holds, for the progress bar (a DataLoader's length counts batches)."""
+    from torch.utils.data import DataLoader
+
+    if isinstance(data, DataLoader):
+        sampler = getattr(data, "sampler", None)
+        return len(sampler) if data.batch_size is not None and hasattr(sampler, "__len__") else None  # type: ignore[arg-type]
+    return len(data) if hasattr(data, "__len__") else None

@@ -322,6 +322,11 @@ class Duplicates:
         """
         if near is not None:
             pchash = near
+        if xxhash is None and pchash is None:
+            raise InvalidArgumentError(
+                "from_hashes needs xxhash= or pchash= (or both); for imagestats output, compute it "
+                "with the hashes: imagestats(images, ImageStat.ALL) or ImageStat.ALL_HASHES"
+            )
         mine = ImageHashes.from_values(xxhash, pchash, valid, kind=self.kind)
         ref = None
         if reference is not None:

@@ -106,8 +106,9 @@ def compute_stats(
             if hacc is not None:
                 hacc.update(imgs, batch.indices)
             bar.update(len(batch))
-    out: dict[str, torch.Tensor] = acc.compute() if acc is not None else {}
-    if hacc is not None:
+    # nothing fed (an empty input): no compute(), which would only warn that nothing was updated
+    out: dict[str, torch.Tensor] = acc.compute() if acc is not None and acc.update_count else {}
+    if hacc is not None and hacc.update_count:
         h = hacc.compute()
         out.update(index=h["index"], xxhash=h["xxhash"], pchash=h["near"], pchash_valid=h["near_valid"])
     # torchmetrics squeezes one-element results to 0-d: one image must stay one row
@@ -153,6 +154,11 @@ def imagestats(
         metrics=names,
     )  # fmt: skip
     out: dict[str, Any] = {}
+    if "index" not in res or res["index"].numel() == 0:  # no images: every statistic empty, as 0.65
+        for name in wanted.values():
+            empty = np.zeros(0, np.int64 if name in _INT_KEYS else np.float64)
+            out[name] = [] if name in ("xxhash", "pchash") else empty
+        return StatsOutput(**out)
     for name in wanted.values():
         if name == "xxhash":
             from ..functional.hashing import hash_hex
@@ -195,7 +201,7 @@ def channelstats(
     verify_supported(flags, _CHANNEL_FLAGS)
     wanted = to_distinct(flags)
     res = compute_stats(images, per_image=False, per_channel=True, batch_size=batch_size, device=device, progress=progress)
-    if res["index"].numel() == 0:
+    if "index" not in res or res["index"].numel() == 0:
         return StatsOutput()
     ci = res["ch_index"].cpu()
     # channel count of each image, in index order; group images by it (first-seen order)

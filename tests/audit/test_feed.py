@@ -235,3 +235,215 @@ def test_photo_scan_in_workers_equals_the_main_process() -> None:
     assert len(in_workers.index) == len(files) and in_workers.thumbnails and not in_main.thumbnails
     pd.testing.assert_frame_equal(in_workers.to_pandas(), in_main.to_pandas(), check_exact=True)
     assert in_workers.findings() == in_main.findings()
+
+
+class _WithMetadata(torch.utils.data.Dataset):
+    """(image, target, metadata) items whose metadata is an integer that repeats (a camera id)."""
+
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int, int]:
+        return self.images[i], i % 2, i % 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_scan_of_a_loader_takes_integer_metadata_for_metadata(workers: int) -> None:
+    """A DataLoader of (image, target, camera id): every image is in the report, under its
+    position; the camera ids used to be taken for indices (10 images -> 3 rows, the copy lost)."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+
+    imgs = _imgs(10)
+    imgs[7] = imgs[2].copy()
+    loader = DataLoader(_WithMetadata(imgs), batch_size=4, num_workers=workers, collate_fn=ragged_collate)
+    rep = scan(loader, hashes=True)
+    assert rep.index.tolist() == list(range(10)) and rep.failed == {}
+    assert rep.labels == {i: i % 2 for i in range(10)}
+    assert rep.duplicates["exact"] == [[2, 7]]
+    ref = DataAudit()
+    ref.update(imgs)
+    np.testing.assert_array_equal(rep.stats["mean"], ref.compute().stats["mean"])
+
+
+def test_scan_of_an_indexed_loader_keeps_the_dataset_indices() -> None:
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+
+    imgs = _imgs(9)
+    loader = DataLoader(
+        IndexedDataset([(im, k) for k, im in enumerate(imgs)]),
+        batch_size=4,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        collate_fn=ragged_collate,
+    )
+    rep = scan(loader)
+    assert rep.index.tolist() == list(range(9)) and rep.labels == {k: k for k in range(9)}
+    heights = rep.stats["height"].tolist()
+    assert heights == [10.0 + k for k in range(9)]  # row k is image k, whatever the arrival order
+
+
+def test_split_batch_repeating_integers_are_not_indices() -> None:
+    x = torch.zeros(4, 3, 8, 8)
+    assert split_batch((x, torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 2, 0])))[2] is None  # repeats
+    assert split_batch((x, torch.tensor([0, 1, 0, 1]), torch.tensor([3, -1, 4, 5])))[2] is None  # negative
+    assert split_batch((x, None, torch.tensor([7, 3, 4, 5])))[2].tolist() == [7, 3, 4, 5]
+    assert split_batch((x, None, torch.tensor([7, 3, 4, 5])), tuple_indices=False)[2] is None
+    assert split_batch({"image": x, "index": torch.tensor([7, 3, 4, 5])}, tuple_indices=False)[2].tolist() == [7, 3, 4, 5]
+
+
+def test_update_refuses_repeated_indices_and_warns_across_batches() -> None:
+    from dataeval_gpu.audit import RepeatedIndexWarning
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    imgs = _imgs(6)
+    audit = DataAudit(hashes=False)
+    with pytest.raises(InvalidArgumentError, match=r"distinct within a batch .* \[2\] more than once"):
+        audit.update(imgs[:4], indices=[0, 1, 2, 2])
+    assert audit.compute().total == 0  # the batch that raised left nothing
+    audit.update(imgs[:3], indices=[0, 1, 2])
+    audit.update(imgs[3:], indices=[2, 3, 4])  # image 3 under index 2: one of them cannot be in the report
+    with pytest.warns(RepeatedIndexWarning, match="1 of 6 inputs"):
+        rep = audit.compute()
+    assert rep.index.tolist() == [0, 1, 2, 3, 4]
+    assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 14.0, 15.0]  # index 2 keeps its first row
+    audit.reset()  # the count starts over
+    audit.update(imgs[:2])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RepeatedIndexWarning)
+        assert audit.compute().total == 2
+    # a checkpointed state keeps the count
+    audit.update(imgs[2:3], indices=[1])
+    again = DataAudit(hashes=False)
+    again.load_state(audit.state())
+    with pytest.warns(RepeatedIndexWarning, match="1 of 3 inputs"):
+        again.compute()
+
+
+def test_update_takes_a_single_image_as_a_batch_of_one() -> None:
+    """A lone (C, H, W) tensor or array is one image (it used to fail: "got 1 images but 3 indices")."""
+    img = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    for obj in (torch.from_numpy(img), img, img[0]):
+        audit = DataAudit(hashes=False)
+        audit.update(obj, labels=["x"])
+        rep = audit.compute()
+        assert rep.index.tolist() == [0] and rep.labels == {0: "x"}
+        want = np.asarray(obj, dtype=np.float64) / 255.0
+        np.testing.assert_allclose(rep.stats["mean"], [want.mean()], rtol=1e-12)
+        assert rep.stats["channels"].tolist() == [want.reshape(-1, 4, 5).shape[0]]
+
+
+def test_update_and_feed_record_the_same_labels() -> None:
+    imgs = _imgs(3)
+    direct, fed = DataAudit(hashes=False), DataAudit(hashes=False)
+    direct.update(imgs, labels=[None, "b", 0])
+    FeedLoop(fed).feed(imgs, [0, 1, 2], labels=[None, "b", 0])
+    assert direct.compute().labels == fed.compute().labels == {1: "b", 2: 0}
+
+
+class _MeanColour(torch.nn.Module):
+    """A tiny embedding model: each image's mean colour and spread (NaN pixels give a NaN row)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_a_nan_image_is_left_out_of_the_clusterer_not_the_report() -> None:
+    """One float image with a NaN pixel failed compute() ('data contains NaN or infinite values')."""
+    rng = np.random.default_rng(0)
+    imgs = [(rng.random((3, 16, 16)) * (0.2 + 0.1 * k)).astype(np.float32) for k in range(8)]
+    imgs.append(np.full((3, 16, 16), 0.99, np.float32))  # far from the rest: an outlier
+    with_nan = [imgs[0].copy()] + imgs
+    with_nan[0][1, 2, 3] = np.nan
+    audit = DataAudit(embeddings=True, embed_model=_MeanColour(), hashes=False, quality=False)
+    audit.update(with_nan)
+    rep = audit.compute()
+    assert rep.total == 10 and rep.failed == {}
+    assert np.isnan(rep.stats["mean"][0])
+    assert list(rep.clusters["not_clustered"]) == [0]
+    assert rep.findings()["clusters"]["not_clustered"] == {"0": rep.clusters["not_clustered"][0]}
+    ref = DataAudit(embeddings=True, embed_model=_MeanColour(), hashes=False, quality=False)
+    ref.update(imgs)
+    want = ref.compute().clusters
+    for key in ("outliers", "potential_outliers"):  # the same findings, one index later
+        assert rep.clusters[key] == [i + 1 for i in want[key]], key
+    assert 9 in rep.clusters["outliers"] + rep.clusters["potential_outliers"]
+
+
+def test_scan_of_a_marking_loader_lists_an_item_that_raises() -> None:
+    """docs/usage.md: a DataLoader over IndexedDataset(on_error="mark") keeps going past a bad item."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+
+    imgs = _imgs(6)
+
+    class Flaky(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+            if i == 4:
+                raise OSError("disk hiccup on item 4")
+            return imgs[i], i % 2
+
+    with pytest.raises(OSError, match="item 4"):  # a plain DataLoader stops at the bad item
+        scan(DataLoader(Flaky(), batch_size=2, collate_fn=ragged_collate))
+    loader = DataLoader(IndexedDataset(Flaky(), on_error="mark"), batch_size=2, shuffle=True, collate_fn=ragged_collate)
+    rep = scan(loader)
+    assert rep.failed == {4: "OSError: disk hiccup on item 4"}
+    assert rep.index.tolist() == [0, 1, 2, 3, 5] and rep.labels == {0: 0, 1: 1, 2: 0, 3: 1, 5: 1}
+    assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 13.0, 15.0]
+
+
+def test_scan_progress_of_a_loader_counts_images(capsys: pytest.CaptureFixture) -> None:
+    """The bar's total is the images, not the DataLoader's batches (it showed 4/5 for 20 images)."""
+    from torch.utils.data import DataLoader
+
+    imgs = _imgs(20)
+    scan(DataLoader([im[:, :10] for im in imgs], batch_size=4), progress=True, hashes=False)
+    err = capsys.readouterr().err
+    assert "/20 " in err and "/5 " not in err
+
+
+def test_scan_of_an_iterable_of_items() -> None:
+    """A generator of (image, label) / (image, label, metadata) / {"image", "label"} items: one
+    image per item (the labels were measured as images: 8 rows, 4 failed; dicts raised TypeError)."""
+    imgs = _imgs(4)
+    for items in (
+        ((im, k) for k, im in enumerate(imgs)),
+        ((im, k, {"source": "cam"}) for k, im in enumerate(imgs)),
+        ({"image": im, "label": k} for k, im in enumerate(imgs)),
+        ((torch.from_numpy(im), torch.tensor([k, 9])) for k, im in enumerate(imgs)),  # per-object labels
+    ):
+        rep = scan(items, hashes=False)
+        assert rep.index.tolist() == [0, 1, 2, 3] and rep.failed == {}
+        assert rep.stats["height"].tolist() == [10.0, 11.0, 12.0, 13.0]
+        assert [lab if isinstance(lab, int) else lab[0] for lab in rep.labels.values()] == [0, 1, 2, 3]
+    # a batch stays a batch: a list of images
+    images, labels, _ = split_batch([torch.zeros(3, 8, 8), torch.ones(3, 9, 9)])
+    assert len(images) == 2 and labels is None
+
+
+def test_paths_must_be_one_per_image() -> None:
+    """A short paths list left images without a path (zip truncated it)."""
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    imgs = _imgs(3)
+    with pytest.raises(InvalidArgumentError, match="got 3 images but 2 paths"):
+        DataAudit(hashes=False).update(imgs, paths=["a.png", "b.png"])
+    with pytest.raises(InvalidArgumentError, match="got 3 images but 2 paths"):
+        FeedLoop(DataAudit(hashes=False)).feed(imgs, [0, 1, 2], paths=["a.png", "b.png"])
+    audit = DataAudit(hashes=False)
+    audit.update(imgs, paths=["a.png", "b.png", "c.png"])
+    assert audit.compute().paths == {0: "a.png", 1: "b.png", 2: "c.png"}

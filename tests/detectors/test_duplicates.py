@@ -235,3 +235,21 @@ def test_without_numba_the_same_hashes(planted, monkeypatch) -> None:
     assert with_numba.xxhash.tolist() == without.xxhash.tolist()
     assert with_numba.near.tolist() == without.near.tolist()
     assert with_numba.near_valid.tolist() == without.near_valid.tolist()
+
+
+def test_from_hashes_without_any_hash_says_so() -> None:
+    """Nothing to group is a mistake (imagestats without ImageStat.ALL_HASHES), not an empty result."""
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"xxhash= or pchash=.*ImageStat.ALL"):
+        Duplicates().from_hashes()
+    # the documented path: imagestats with the hashes, then from_hashes, equals evaluate
+    from dataeval_gpu.flags import ImageStat
+    from dataeval_gpu.metrics import imagestats
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (3, 16, 16), dtype=np.uint8) for _ in range(4)]
+    imgs.append(imgs[1].copy())
+    stats = imagestats(imgs, ImageStat.ALL)
+    assert Duplicates().from_hashes(xxhash=stats.xxhash, pchash=stats.pchash).exact == [[1, 4]]
+    assert Duplicates().evaluate(imgs).exact == [[1, 4]]

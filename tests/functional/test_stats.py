@@ -291,3 +291,22 @@ def test_accumulator_keeps_only_the_asked_metrics():
     assert res["darkness"].tolist() == [51.0] * 3 and res["width"].tolist() == [6] * 3
     with pytest.raises(ValueError, match="unknown"):
         ImageStatsAccumulator(metrics=["colourfulness_typo"])
+
+
+def test_empty_input_gives_empty_statistics_as_065() -> None:
+    """No images: every statistic an empty array and no lint issues (a KeyError before)."""
+    from dataeval_gpu.detectors import Linter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torchmetrics "compute before update" warning either
+        out = imagestats([], ImageStat.ALL)
+        lint = Linter().evaluate([])
+        ch = channelstats([])
+    assert out.width.shape == (0,) and out.width.dtype == np.int64
+    assert out.mean.shape == (0,) and out.mean.dtype == np.float64
+    assert out.xxhash == [] and out.pchash == []
+    assert lint.issues == {} and ch.dict() == {}
+    dataeval = pytest.importorskip("dataeval.metrics")
+    ref_out = dataeval.imagestats([])
+    assert sorted(out.dict()) == sorted(ref_out.dict())  # both: nothing
+    assert len(ref_out.width) == len(out.width) == 0

@@ -277,6 +277,27 @@ def test_first_epoch_mode_with_indices_and_fail(tmp_path: Path, splits) -> None:
     assert all(t in cb.leaks[v]["exact"] for v, t in EXACT.items())
 
 
+class PhotosWithCamera(Photos):
+    """(image, target, metadata) items whose metadata is a camera id that repeats."""
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:  # type: ignore[override]
+        return torch.from_numpy(self.images[i]), i % 4, i % 3
+
+
+@pytest.mark.integration
+def test_first_epoch_mode_integer_metadata_is_not_an_index(tmp_path: Path, splits) -> None:
+    """A third field that is not an IndexedDataset's index is metadata: every image is audited
+    (camera ids taken for indices merged 24 train images into 3 rows and the leaks were lost)."""
+    train, val = splits
+    cb = DataEvalCallback(mode="first_epoch", leakage="warn")
+    with pytest.warns(DataLeakageWarning):
+        _fit(tmp_path, cb, PhotosWithCamera(train), PhotosWithCamera(val), limit_train_batches=None, limit_val_batches=None)
+    assert cb.train_report.index.tolist() == list(range(N_TRAIN)) and cb.train_report.failed == {}
+    assert cb.val_report.index.tolist() == list(range(N_VAL))  # unshuffled: positions are dataset indices
+    assert cb.val_report.labels == {i: i % 4 for i in range(N_VAL)}
+    assert {i for i, m in cb.leaks.items() if m["exact"]} == set(EXACT)
+
+
 @pytest.mark.integration
 def test_first_epoch_mode_plain_tensor_batches(tmp_path: Path, splits) -> None:
     """Batches that are a bare (B, C, H, W) tensor or a list of images."""
@@ -304,6 +325,14 @@ def test_arguments_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="hashes"):
         DataEvalCallback(hashes=False, leakage="warn")
     DataEvalCallback(hashes=False, leakage="ignore")
+    # the audit's settings and the device are checked when the callback is made, not at fit start
+    with pytest.raises(InvalidArgumentError, match="near_radius must be within 0..64, got 99"):
+        DataEvalCallback(audit_kwargs={"near_radius": 99})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'radius'"):
+        DataEvalCallback(audit_kwargs={"radius": 2})
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
+            DataEvalCallback(device="cuda")
 
 
 _DDP_WORKER = r"""

@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from ...batching import labels_list, split_batch
+from ...batching import labels_list, resolve_device, split_batch
 from ...errors import InvalidArgumentError, missing_dependency
 from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
-from .loaders import is_map_style, requested_loaders
+from .loaders import flatten_loaders, is_map_style, requested_loaders
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -92,6 +92,8 @@ class DataEvalCallback(Callback):
             raise InvalidArgumentError(f"leakage={leakage!r} needs hashes=True (or leakage='ignore')")
         if batch_size is not None and batch_size < 1:
             raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+        if device is not None:
+            resolve_device(device)  # device="cuda" without CUDA: said now, not when fit starts
         self.mode = mode
         self.leakage = leakage
         self.hashes = hashes
@@ -103,6 +105,9 @@ class DataEvalCallback(Callback):
         self.audit_train = audit_train
         self.audit_val = audit_val
         self.audit_kwargs = dict(audit_kwargs or {})
+        from ...audit import DataAudit
+
+        DataAudit(hashes=hashes, **self.audit_kwargs)  # a wrong setting fails here, not when fit starts
         self.against_index = against_index
         self.save_index = save_index
         self._train_audit: Any = None
@@ -164,10 +169,12 @@ class DataEvalCallback(Callback):
         audit_cfg = {"loader_sizes": sizes}
         return audit, audit_cfg
 
-    def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any) -> None:
+    def _update_from_batch(self, trainer: Any, pl_module: Any, stage: str, batch: Any, dataloader_idx: int = 0) -> None:
         from ...audit import FeedLoop
 
-        images, labels, indices = split_batch(batch)
+        # a tuple's third field is the dataset index only from an IndexedDataset: in other
+        # (image, target, metadata) items it is metadata (a camera id would merge rows)
+        images, labels, indices = split_batch(batch, tuple_indices=_indexed_loader(trainer, stage, dataloader_idx))
         n = len(images)
         if n == 0:
             return
@@ -220,7 +227,7 @@ class DataEvalCallback(Callback):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
         if self.audit_val and not self._val_done and self._collecting(trainer):
-            self._update_from_batch(trainer, pl_module, "val", batch)
+            self._update_from_batch(trainer, pl_module, "val", batch, dataloader_idx)
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.mode == "first_epoch" and not trainer.sanity_checking and "val" in self._loops:
@@ -376,6 +383,18 @@ class DataEvalCallback(Callback):
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=jsonable))
         written["summary"] = str(out / "summary.json")
         self.written = written
+
+
+def _indexed_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
+    """Whether the ``stage`` dataloader that gave the batch reads an
+    :class:`~dataeval_gpu.distributed.IndexedDataset` (its batches' third field is dataset indices)."""
+    from ...distributed import IndexedDataset
+
+    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
+    loaders = flatten_loaders(source)
+    if stage != "train":
+        loaders = loaders[dataloader_idx : dataloader_idx + 1]
+    return bool(loaders) and all(isinstance(getattr(ld, "dataset", None), IndexedDataset) for ld in loaders)
 
 
 def _any_rank(flag: bool) -> bool:

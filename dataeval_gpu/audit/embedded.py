@@ -1,0 +1,56 @@
+"""The audit's findings on embeddings: the Clusterer's lists and embedding near duplicates,
+keyed by dataset index.  An image with NaN / inf pixels has a non-finite embedding: it is
+listed in ``not_clustered`` and left out (the Clusterer refuses non-finite data)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["cluster_findings", "embedding_duplicate_groups"]
+
+logger = logging.getLogger("dataeval_gpu.audit")
+
+NOT_FINITE = "embedding not finite (NaN or inf pixels): not clustered"
+
+
+def cluster_findings(emb_idx: np.ndarray, emb: np.ndarray) -> dict[str, Any]:
+    """The Clusterer's findings (``method="auto"``: exact, 0.65's lists, when small; kNN above)
+    on the embeddings ``emb`` of the dataset indices ``emb_idx``; ``{}`` under 3 images."""
+    from ..detectors.clusterer import Clusterer
+
+    finite = np.isfinite(emb).all(axis=1)
+    skipped = {int(i): NOT_FINITE for i in emb_idx[~finite]}
+    if skipped:
+        logger.warning("%d image(s) with a non-finite embedding left out of the Clusterer", len(skipped))
+    emb_idx, emb = emb_idx[finite], emb[finite]
+    if len(emb_idx) < 3:
+        return {"not_clustered": skipped} if skipped else {}
+    out = Clusterer(np.asarray(emb), method="auto").evaluate()
+    to_ds = lambda xs: [int(emb_idx[i]) for i in xs]  # noqa: E731
+    res: dict[str, Any] = {
+        "method": out.method,
+        "outliers": to_ds(out.outliers),
+        "potential_outliers": to_ds(out.potential_outliers),
+        "duplicates": [sorted(to_ds(g)) for g in out.duplicates],
+        "potential_duplicates": [sorted(to_ds(g)) for g in out.potential_duplicates],
+    }
+    for extra in ("outlier_score", "cluster_label"):
+        if getattr(out, extra, None) is not None:
+            res[extra] = dict(zip(emb_idx.tolist(), np.asarray(getattr(out, extra)).tolist()))
+    if skipped:
+        res["not_clustered"] = skipped
+    return res
+
+
+def embedding_duplicate_groups(emb_idx: torch.Tensor, emb: torch.Tensor) -> list[list[int]]:
+    """Groups of dataset indices whose embeddings are near duplicates (non-finite rows match nothing)."""
+    from ..detectors.near_duplicates import embedding_groups
+
+    finite = torch.isfinite(emb).all(dim=1)
+    idx = emb_idx[finite].cpu().numpy()
+    groups = embedding_groups(emb[finite], device=emb.device)
+    return sorted(sorted(int(idx[i]) for i in g) for g in groups)

@@ -2,7 +2,8 @@
 
 :class:`CpuHasher` queues one task per image on the shared thread pool (xxhash of its bytes,
 then the compiled grey + resize kernel, which releases the GIL), so batches overlap and no
-batch waits for its slowest image.  It keeps only the 8-byte results: finished tasks are
+batch waits for its slowest image; with a pool of one thread (torch at one thread, as in a
+scan's worker process) it runs each task inline instead (the caller would only wait for it).  It keeps only the 8-byte results: finished tasks are
 drained in submission order as new ones are queued (at most ``max_in_flight`` pending), and
 their small resized images wait in a per-size buffer of at most ``flush_size`` images
 before the hash kernel turns them into 64-bit hashes.  Memory is ``O(N x 17 B)`` plus a
@@ -140,6 +141,9 @@ class CpuHasher:
             self._near.append(0)
             self._valid.append(0)
             src = sources[k] if self.exact else None
+            if self._workers == 1:  # one thread (a scan worker): inline, no hand-off to a pool thread
+                self._done(self._one(pos, src, img, size))
+                continue
             self._pending.append(executor(self._workers).submit(self._one, pos, src, img, size))
             while len(self._pending) > self.max_in_flight:
                 self._drain_one()
@@ -150,7 +154,10 @@ class CpuHasher:
         return pos, xx, size, small
 
     def _drain_one(self) -> None:
-        pos, xx, size, small = self._pending.popleft().result()
+        self._done(self._pending.popleft().result())
+
+    def _done(self, task: tuple) -> None:
+        pos, xx, size, small = task
         self._xx[pos] = xx
         if small is None:
             return

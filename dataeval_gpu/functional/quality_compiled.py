@@ -301,13 +301,28 @@ def _digit(bits, top, k, shift, width, cnt):  # noqa: ANN001, ANN202 - numba ker
 
 
 @njit
-def _select(bits, k, cnt):  # noqa: ANN001, ANN202 - numba kernel
+def _select(bits, k, cnt, part):  # noqa: ANN001, ANN202 - numba kernel
     """The ``k``-th smallest (from 0) of non-negative float32 values given as their bit
     patterns (ordered like the values), digit by digit: bits 31..20, 19..8, 7..0, each a
-    counting pass (``cnt``: 4096 counters) over the values that match the digits so far."""
-    d1, k = _digit(bits, -1, k, 20, 12, cnt)
-    d2, k = _digit(bits, d1, k, 8, 12, cnt)
-    d3, k = _digit(bits, (d1 << 12) | d2, k, 0, 8, cnt)
+    counting pass (``cnt``: 4 x 4096 counters) over the values that match the digits so far.
+    The first pass counts into four sub-counts (the noise responses share few top digits:
+    runs of equal counters do not serialise); the values with the chosen top digit are then
+    copied to ``part`` (as long as ``bits``), and the two later passes read only them."""
+    c4 = cnt.reshape(4, 4096)
+    c4[:] = 0
+    for j in range(bits.shape[0]):
+        c4[j & 3, bits[j] >> 20] += 1
+    d1 = 0
+    while k >= c4[0, d1] + c4[1, d1] + c4[2, d1] + c4[3, d1]:
+        k -= c4[0, d1] + c4[1, d1] + c4[2, d1] + c4[3, d1]
+        d1 += 1
+    m = 0
+    for j in range(bits.shape[0]):  # no branch: every value is written, the matching ones kept
+        v = bits[j]
+        part[m] = v
+        m += (v >> 20) == d1
+    d2, k = _digit(part[:m], -1, k, 8, 12, cnt)
+    d3, k = _digit(part[:m], (d1 << 12) | d2, k, 0, 8, cnt)
     return (d1 << 20) | (d2 << 8) | d3
 
 
@@ -422,7 +437,8 @@ def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
     acc1, acc2 = np.empty((2, w)), np.empty((2, w))
     win = np.empty((wh, ww), np.float32)
     resp = np.empty(max(wh - 2, 0) * max(ww - 2, 0), np.float32)
-    cnt = np.empty(1 << 12, np.int64)
+    cnt = np.empty(4 << 12, np.int64)
+    part = np.empty(resp.size, np.uint32)
     med = np.empty(1, np.uint32)
     buf, lev = np.empty(w, np.float32), np.empty(w, np.int32)
     t1, t2, td1, td2 = np.empty_like(g1), np.empty_like(g2), np.empty_like(d1), np.empty_like(d2)
@@ -436,7 +452,7 @@ def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
         res[b, 2], res[b, 3] = _bands(g2, t2, d2, td2)
         if resp.size:
             res[b, 4] = _noise(win, resp)
-            med[0] = _select(resp.view(np.uint32), (resp.size - 1) // 2, cnt)
+            med[0] = _select(resp.view(np.uint32), (resp.size - 1) // 2, cnt, part)
             res[b, 5] = med.view(np.float32)[0]
         res[b, 6] = _blocky(win, block_floor)
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgumentError
+from .quality_median import kth_smallest_bits
 from .stats_compiled import KernelCheck, njit
 
 __all__ = [
@@ -284,49 +285,6 @@ def _fine(a, boxes, out):  # noqa: ANN001, ANN202 - numba kernel
 
 
 @njit
-def _digit(bits, top, k, shift, width, cnt):  # noqa: ANN001, ANN202 - numba kernel
-    """Among the values whose bits above ``shift + width`` are ``top`` (all values when
-    ``top`` < 0), the digit ``(v >> shift) & (2^width - 1)`` of the ``k``-th smallest, and ``k`` left."""
-    mask = (1 << width) - 1
-    cnt[: mask + 1] = 0
-    for u in bits:
-        v = np.int64(u)
-        if top < 0 or (v >> (shift + width)) == top:
-            cnt[(v >> shift) & mask] += 1
-    d = 0
-    while k >= cnt[d]:
-        k -= cnt[d]
-        d += 1
-    return d, k
-
-
-@njit
-def _select(bits, k, cnt, part):  # noqa: ANN001, ANN202 - numba kernel
-    """The ``k``-th smallest (from 0) of non-negative float32 values given as their bit
-    patterns (ordered like the values), digit by digit: bits 31..20, 19..8, 7..0, each a
-    counting pass (``cnt``: 4 x 4096 counters) over the values that match the digits so far.
-    The first pass counts into four sub-counts (the noise responses share few top digits:
-    runs of equal counters do not serialise); the values with the chosen top digit are then
-    copied to ``part`` (as long as ``bits``), and the two later passes read only them."""
-    c4 = cnt.reshape(4, 4096)
-    c4[:] = 0
-    for j in range(bits.shape[0]):
-        c4[j & 3, bits[j] >> 20] += 1
-    d1 = 0
-    while k >= c4[0, d1] + c4[1, d1] + c4[2, d1] + c4[3, d1]:
-        k -= c4[0, d1] + c4[1, d1] + c4[2, d1] + c4[3, d1]
-        d1 += 1
-    m = 0
-    for j in range(bits.shape[0]):  # no branch: every value is written, the matching ones kept
-        v = bits[j]
-        part[m] = v
-        m += (v >> 20) == d1
-    d2, k = _digit(part[:m], -1, k, 8, 12, cnt)
-    d3, k = _digit(part[:m], (d1 << 12) | d2, k, 0, 8, cnt)
-    return (d1 << 20) | (d2 << 8) | d3
-
-
-@njit
 def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
@@ -452,7 +410,7 @@ def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
         res[b, 2], res[b, 3] = _bands(g2, t2, d2, td2)
         if resp.size:
             res[b, 4] = _noise(win, resp)
-            med[0] = _select(resp.view(np.uint32), (resp.size - 1) // 2, cnt, part)
+            med[0] = kth_smallest_bits(resp.view(np.uint32), (resp.size - 1) // 2, cnt, part)
             res[b, 5] = med.view(np.float32)[0]
         res[b, 6] = _blocky(win, block_floor)
 

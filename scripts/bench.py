@@ -98,6 +98,13 @@ def _analyse_chunk(acc, images, positions) -> int:
     return len(positions)
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's exited children (the workers): per image
+    it is what the decode / the analysis costs, whatever else shares the cores."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -> dict:
     """The scan over files against its parts, each at the scan's own parallelism.
 
@@ -107,6 +114,8 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     * analysis alone: statistics + hashes (the accumulator of ``DataAudit()`` with the scan's
       defaults: quality metrics, D4 hashes) on the images decoded
       beforehand, in as many worker processes as the scan uses (one torch thread each);
+    * for both, the workers' CPU time per image (less sensitive to other jobs on the cores
+      than images/s);
     * the ideal ``1 / (1/decode + 1/analysis)``: both done back to back, without any overhead;
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
       (the loop), the report's seconds, and the wall time from process start to exit.
@@ -121,16 +130,20 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     workers = default_workers(dev == "cpu")
     names = [str(p) for p in files]
     chunks = [list(range(s, min(s + WORKER_CHUNK, n))) for s in range(0, n, WORKER_CHUNK)]
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     decoded_n = sum(run_in_workers(partial(_decode_chunk, ImageFiles(names)), chunks, workers))
     t_decode = time.perf_counter() - t0
+    decode_cpu_ms = (_children_cpu() - cpu0) / n * 1e3  # the workers' CPU time (they have exited)
     assert decoded_n == n
     acc = DataAudit().make_accumulator("cpu")  # the scan's defaults (quality metrics, D4 hashes)
     decoded = [decode_bytes(Path(p).read_bytes()) for p in names]  # untimed; shared with the forked workers
     warm_up(acc)
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     analysed_n = sum(run_in_workers(partial(_analyse_chunk, acc, decoded), chunks, workers))
     t_an = time.perf_counter() - t0
+    analysis_cpu_ms = (_children_cpu() - cpu0) / n * 1e3
     assert analysed_n == n
     del decoded
     decode_ips, analysis_ips = n / t_decode, n / t_an
@@ -141,6 +154,8 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         "workers": workers,
         "decode_img_s": decode_ips,
         "analysis_img_s": analysis_ips,
+        "decode_cpu_ms": decode_cpu_ms,
+        "analysis_cpu_ms": analysis_cpu_ms,
         "ideal_img_s": ideal,
         "scan_img_s": scan_ips,
         "share_of_ideal": scan_ips / ideal,
@@ -154,8 +169,9 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         "scan_runs": [{"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4]} for r in runs],
     }
     print(
-        f"scan over {n} files, {workers} worker(s): decode alone {decode_ips:.1f} img/s, analysis alone "
-        f"{analysis_ips:.1f} img/s, ideal {ideal:.1f} img/s; scan {scan_ips:.1f} img/s = "
+        f"scan over {n} files, {workers} worker(s): decode alone {decode_ips:.1f} img/s "
+        f"({decode_cpu_ms:.2f} ms CPU per image), analysis alone {analysis_ips:.1f} img/s "
+        f"({analysis_cpu_ms:.2f} ms CPU per image), ideal {ideal:.1f} img/s; scan {scan_ips:.1f} img/s = "
         f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {scan_s:.2f} s, report "
         f"{report_s:.2f} s ({100 * report_s / scan_s:.0f} % of the scan), process start to exit {wall:.2f} s "
         f"({wall / scan_s:.2f}x the scan; {wall - scan_s:.2f} s outside it), the command's CPU time {cpu:.2f} s "

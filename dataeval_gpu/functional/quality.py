@@ -292,15 +292,20 @@ def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.T
     return _levels_from_hist(hist, g.dtype)
 
 
+#: the grey percentiles: key -> share of the pixels at or below the level
+_LEVEL_SHARES = {"grey_p001": 0.001, "grey_p01": 0.01, "grey_p50": 0.5, "grey_p99": 0.99}
+
+
 def _levels_from_hist(hist: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Level statistics of ``(B, 256)`` grey-level counts."""
     hist = hist.to(dtype)
     p = hist / hist.sum(dim=1, keepdim=True)
     cdf = p.cumsum(dim=1)
-    out = {}
-    for key, share in (("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
-        # lowest level whose cumulative share reaches `share` (a tiny slack for float sums)
-        out[key] = (cdf < share - 1e-9).sum(dim=1).clamp(max=255).to(dtype) / 255.0
+    # lowest level whose cumulative share reaches each share (a tiny slack for float sums),
+    # the four at once (the thresholds in cdf's dtype, as a Python number is compared)
+    thresholds = torch.tensor([s - 1e-9 for s in _LEVEL_SHARES.values()], dtype=dtype, device=hist.device)
+    levels = (cdf[:, None, :] < thresholds[:, None]).sum(dim=2).clamp(max=255).to(dtype) / 255.0
+    out = dict(zip(_LEVEL_SHARES, levels.unbind(1), strict=True))
     logp = torch.where(p > 0, torch.log2(p.clamp(min=_TINY)), torch.zeros_like(p))
     out["grey_entropy"] = 0.0 - (p * logp).sum(dim=1)
     out["dark_clipped"] = p[:, :6].sum(dim=1)

@@ -45,6 +45,7 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _all(bucket) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bucket
+    """Every quality metric of the bucket, float64, computed once per bucket."""
     with _lock:
         got = _cache.get(bucket)
     if got is None:
@@ -52,6 +53,8 @@ def _all(bucket) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bu
         # batch-size independent (shifted adds, per-row reductions), so the CPU plan (one
         # image per pool thread) and the stacked device plan still agree
         got = quality_metrics_batch(bucket.raw)
+        # float64 rows as the registry stores them: one conversion for all keys (exact)
+        got = dict(zip(got, torch.stack(list(got.values())).to(torch.float64).unbind(0), strict=True))
         with _lock:
             _cache[bucket] = got
     return got
@@ -66,7 +69,7 @@ def _define(key: str) -> None:
             _UNITS[key],
             torch.float64,
             "joint",
-            lambda bucket: _all(bucket)[key].to(torch.float64),
+            lambda bucket: _all(bucket)[key],
         )
     )
 

@@ -101,10 +101,10 @@ def _row(x, r, s, h, counts):  # noqa: ANN001, ANN202 - numba kernel
     for c in range(c_n):
         row = x[c, r]
         cc = counts[c]
+        for i in range(w):  # vectorised: no histogram in this loop (in one loop ~25 % slower)
+            s[i] += row[i]
         for i in range(w):
-            v = row[i]
-            cc[i & 3, v] += 1  # four sub-histograms: runs of equal values do not serialise
-            s[i] += v
+            cc[i & 3, row[i]] += 1  # four sub-histograms: runs of equal values do not serialise
     if w == 1:
         h[0] = 3 * s[0]
         return

@@ -113,6 +113,29 @@ def test_cpu_hasher_keeps_only_the_hashes() -> None:
     assert xx[:20].tolist() == H.xxhash64(kept).tolist()
 
 
+def test_cpu_hasher_inline_and_strided_views_equal_the_tensor_hashes(monkeypatch) -> None:
+    """With one torch thread (a scan's worker) CpuHasher hashes inline, and the compiled
+    kernels read central crops (strided views, HWC-backed views) in place: the same hashes as
+    contiguous copies through the tensor path."""
+    from dataeval_gpu.accumulators.hash_rows import centre_crop
+
+    rng = np.random.default_rng(5)
+    base = [torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8)) for h, w in ((61, 90), (120, 77))]
+    views = [centre_crop(t, f) for t in base for f in (0.9, 0.8)]
+    views.append(base[0].permute(1, 2, 0).contiguous().permute(2, 0, 1))  # CHW view of HWC memory
+    assert not any(v.is_contiguous() for v in views)
+    copies = [v.contiguous() for v in views]
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    refs = {"pchash_d4": H.perceptual_hash_d4, "pchash": H.perceptual_hash, "dhash_d4": H.difference_hash_d4}
+    for name, ref in refs.items():
+        hasher = H.CpuHasher(exact=False, near=H.cpu_near_plan(name))
+        hasher.submit(views, views)
+        _, near, valid = hasher.result()
+        assert bool(valid.all())
+        want, ok = ref(copies)
+        assert bool(ok.all()) and near.tolist() == want.tolist(), name
+
+
 # ----------------------------------------------------------------- the engine and its users
 
 

@@ -174,3 +174,30 @@ def test_noise_median_by_radix_selection_equals_a_sort(kind: str) -> None:
     assert res[0, 5] == srt[(srt.size - 1) // 2]
     if kind == "flat":
         assert res[0, 4] == res[0, 5] == 0.0
+
+
+@pytest.mark.parametrize("shape", [(3, 900, 1000), (1, 60, 75), (3, 384, 17)])
+def test_fine_energies_equal_the_ordered_sums(shape: tuple[int, int, int]) -> None:
+    """fine_energies_u8 sums each row's squares in four interleaved parts (exact on 256-level
+    windows): the same bits as the in-order band energy of each window's levels and of their
+    2x2 mean, and the float64 band energies to rounding."""
+    rng = np.random.default_rng(shape[2])
+    x = torch.from_numpy(_photo_like(rng, *shape))
+    x[:, :8, :8] = 255  # saturated corner: large steps
+    boxes = quality.fine_windows(*shape[1:])
+    got = quality_compiled.fine_energies_u8(x, boxes)
+    k = np.array([1, 4, 6, 4, 1]) / 16.0
+    for (y0, x0, wh, ww), (e0, e1) in zip(boxes, got, strict=True):
+        lev = quality.grey_levels(x[None, :, y0 : y0 + wh, x0 : x0 + ww])[0].to(torch.float32)
+        assert e0 == quality_compiled.band_energy(lev)
+        half = F.avg_pool2d(lev[None, None], 2)[0, 0]
+        assert e1 == (quality_compiled.band_energy(half) if min(wh, ww) >= 2 else 0.0)
+        a = lev.double().numpy()
+        blur = ndimage.convolve1d(ndimage.convolve1d(a, k, axis=1, mode="mirror"), k, axis=0, mode="mirror")
+        assert e0 == pytest.approx(float(((a - blur) ** 2).mean()), rel=1e-6)
+
+
+def test_fine_energies_refuse_windows_beyond_exact_sums() -> None:
+    x = torch.zeros(1, 800, 800, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="2\\^19"):
+        quality_compiled.fine_energies_u8(x, [(0, 0, 800, 800)])

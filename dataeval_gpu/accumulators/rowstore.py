@@ -13,6 +13,13 @@ counts the call and drops the cached result, ``compute`` caches its result and s
 one-element tensors to 0-d, ``reset`` empties the states, ``state_dict`` / ``load_state_dict``
 hold the states marked persistent under their own names, ``merge_state`` appends another
 store's rows, ``.to(device)`` moves them.
+
+Memory (a million images' rows): every :data:`PACK_EVERY` updates a state's newest parts are
+concatenated into one block (the per-tensor overhead of small batches stays off the store), and
+:meth:`RowStore.pack` turns a state into one tensor, copying the parts in and dropping each as
+it goes.  Unlike torchmetrics, ``compute``'s result is not cloned: a result that is the stored
+rows themselves (``StatsRows.compute`` on rows fed in index order) shares their memory, so the
+rows exist once.  Treat it as read-only: changing it in place changes the store.
 """
 
 from __future__ import annotations
@@ -25,7 +32,10 @@ import torch
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["RowStore", "distributed_world"]
+__all__ = ["PACK_EVERY", "RowStore", "distributed_world"]
+
+#: a state's newest parts are concatenated into one block once there are this many
+PACK_EVERY = 64
 
 
 def distributed_world() -> int:
@@ -43,6 +53,28 @@ def _squeeze(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _squeeze(v) for k, v in value.items()}
     return value
+
+
+def _pack_into(parts: list[torch.Tensor], detach: Callable[[list[torch.Tensor]], None]) -> torch.Tensor:
+    """``torch.cat(parts)`` (its dtype promotion) built without holding the rows twice: the block
+    is allocated first (running out of memory there changes nothing), ``detach(block_list)``
+    hands it to the owner in place of the parts, then each part is copied in and dropped."""
+    rest = parts[0].shape[1:]
+    if len(parts) == 1 or any(p.shape[1:] != rest for p in parts):
+        block = torch.cat(parts) if len(parts) > 1 else parts[0]  # a shape mismatch raises cat's error
+        detach([block])
+        return block
+    dtype = functools.reduce(torch.promote_types, (p.dtype for p in parts))
+    block = torch.empty((sum(p.shape[0] for p in parts), *rest), dtype=dtype, device=parts[0].device)
+    detach([block])
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        block[at : at + part.shape[0]].copy_(part)
+        at += part.shape[0]
+        del part
+    return block
 
 
 class RowStore:
@@ -79,6 +111,7 @@ class RowStore:
         self._device = torch.device("cpu")
         self._update_count = 0
         self._computed: Any = None
+        self._packed: dict[str, int] = {}  # per state: how many leading parts are packed blocks
         self._wrap()
 
     # ------------------------------------------------------------------ torchmetrics' wrappers
@@ -91,6 +124,7 @@ class RowStore:
         self._computed = None
         self._update_count += 1
         update(self, *args, **kwargs)
+        self._pack_newest()
 
     def _wrapped_compute(self, compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._computed is not None:
@@ -99,11 +133,8 @@ class RowStore:
             raise RuntimeError(
                 f"{type(self).__name__} holds one process's rows; under torch.distributed use its to_metric()"
             )
+        # not cloned (torchmetrics clones): the result may be the packed rows themselves
         value = _squeeze(compute(self, *args, **kwargs))
-        if isinstance(value, dict):
-            value = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in value.items()}
-        elif isinstance(value, torch.Tensor):
-            value = value.clone()
         self._computed = value
         return value
 
@@ -145,9 +176,31 @@ class RowStore:
     def metric_state(self) -> dict[str, list]:
         return {name: getattr(self, name) for name in self._defaults}
 
+    def _pack_newest(self) -> None:
+        """Concatenate each state's newest parts into one block once there are :data:`PACK_EVERY`."""
+        for name in self._defaults:
+            parts = getattr(self, name)
+            done = min(self._packed.get(name, 0), len(parts))
+            if len(parts) - done >= PACK_EVERY:
+                newest = [p for p in parts[done:] if p.numel() > 0]
+                setattr(self, name, parts[:done] + ([torch.cat(newest)] if newest else []))
+                self._packed[name] = done + bool(newest)
+
+    def pack(self, name: str) -> torch.Tensor | None:
+        """The state ``name`` as one tensor (its parts in order; ``None`` when it holds no rows),
+        which becomes the state's only part.  The parts are copied into it one at a time and
+        dropped as they go: the rows exist about once, not twice, while it runs."""
+        parts = [p for p in getattr(self, name) if p.numel() > 0]
+        self._packed[name] = int(bool(parts))
+        if not parts:
+            setattr(self, name, [])
+            return None
+        return _pack_into(parts, lambda new: setattr(self, name, new))
+
     def reset(self) -> None:
         self._update_count = 0
         self._computed = None
+        self._packed = {}
         for name in self._defaults:
             setattr(self, name, [])
 
@@ -159,6 +212,7 @@ class RowStore:
         for name in self._defaults:
             setattr(self, name, [t.to(dev) for t in getattr(self, name)])
         self._device = dev
+        self._packed = {}
         self._computed = None
         return self
 
@@ -178,6 +232,7 @@ class RowStore:
                 val = state[name]
                 setattr(self, name, list(val) if isinstance(val, list) else [val])
         self._computed = None
+        self._packed = {}
 
     def merge_state(self, incoming: RowStore | dict[str, Any]) -> None:
         """Append another store's rows (of the same class) or a ``{state: list or tensor}`` dict."""
@@ -194,3 +249,4 @@ class RowStore:
             other = list(other) if isinstance(other, list) else [other]
             setattr(self, name, other + list(getattr(self, name)))  # torchmetrics: global + local
         self._computed = None
+        self._packed = {}

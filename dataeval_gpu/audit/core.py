@@ -400,9 +400,13 @@ class DataAudit:
 
     def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
         """Scores, flags and reasons of the quality issues, keyed by dataset index."""
-        from ..detectors.quality import QualityIssues
+        from ..detectors.quality import SHAPE_KEYS, QualityIssues
+        from ..functional.quality import QUALITY_KEYS
 
-        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(stats)
+        # only the metrics the issues read: evaluate keeps a float64 copy of what it is given
+        # (every statistic would include the (N, 256) histogram: 2 KB per image)
+        needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
+        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(needed)
         return {
             "scores": out.scores,
             "flags": out.flags,

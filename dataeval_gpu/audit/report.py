@@ -19,7 +19,7 @@ __all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 #: rows of the results table turned into JSON records at a time (``to_json``)
-JSON_CHUNK = 10_000
+JSON_CHUNK = 2_000
 
 #: metrics the summary table shows (the registry's scalar metrics: 0.65 names, then 1.x, then later ones)
 SUMMARY_KEYS = registry.scalar_names()

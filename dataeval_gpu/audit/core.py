@@ -345,15 +345,31 @@ class DataAudit:
         return index, rows, emb
 
     # -------------------------------------------------------------- results
-    def compute(self) -> AuditReport:
-        """Run the detectors on everything fed so far."""
-        from ..detectors.linter import Linter
-        from ..metrics.stats import StatsOutput
+    def compute(self, progress: bool | None = False) -> AuditReport:
+        """Run the detectors on everything fed so far.
+
+        ``progress``: show the detectors' steps on a bar (stderr; ``None``: on a terminal,
+        :func:`~dataeval_gpu.progress.progress_enabled`); the scans pass their own setting.
+        """
+        from ..progress import phase_steps
 
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
-        res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
+        with phase_steps("detectors", self._steps(), enable=progress) as step:
+            step("statistics")
+            return self._detect(step)
+
+    def _steps(self) -> list[str]:
+        """The names of :meth:`compute`'s steps with these settings."""
+        names = ["statistics", "linter"] + ["quality issues"] * self.quality + ["duplicates"] * self.hashes
+        return names + (["clusters"] + ["embedding duplicates"] * self.embedding_duplicates) * self.embeddings
+
+    def _detect(self, step: Any) -> AuditReport:
+        from ..detectors.linter import Linter
+        from ..metrics.stats import StatsOutput
+
+        res = self._stats.compute()  # type: ignore[union-attr] # torch.distributed: gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()
@@ -373,14 +389,16 @@ class DataAudit:
             report.channel_stats = {k: v.cpu().numpy() for k, v in res.items() if k.startswith("ch_")}
         if len(index) == 0:
             return report
-        # Linter on the accumulated statistics (positions → dataset indices)
+        step("linter")  # on the accumulated statistics (positions -> dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
         linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
         report.issues = {int(index[p]): m for p, m in linted.issues.items()}
         if self.quality:
+            step("quality issues")
             report.quality = self._quality(stats, index)
         if self.hashes:
+            step("duplicates")
             from ..functional.hashing import hash_hex
 
             valid = res["pchash_valid"]
@@ -393,8 +411,10 @@ class DataAudit:
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 report.duplicates["near"] = self._near_groups(res, stats, index, report.duplicates["exact"])
         if self._embed is not None:
+            step("clusters")
             report.clusters = self._cluster(index)
             if self.embedding_duplicates:
+                step("embedding duplicates")
                 report.duplicates["embedding"] = self._embedding_duplicates()
         return report
 

@@ -384,7 +384,7 @@ def scan_files(
                 )
             bar.update(fed)
     elapsed = time.perf_counter() - t0
-    report = audit.compute()
+    report = audit.compute(progress=progress)
     report.thumbnails = {i: thumbs.kept[i] for i in sorted(thumbs.kept) if i in report.paths}
     report.config.update(
         {

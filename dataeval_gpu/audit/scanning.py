@@ -43,7 +43,7 @@ def scan(
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
         for batch in iter_batches(data, batch_size=batch_size, validate=False, batch_indices=True):
             bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
-    return audit.compute()
+    return audit.compute(progress=progress)
 
 
 class AuditError(DataEvalGPUError, RuntimeError):

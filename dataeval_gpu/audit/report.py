@@ -93,7 +93,9 @@ class AuditReport:
         df["status"] = np.where(ok, "ok", "failed")
         df["error"] = [self.failed.get(i, "") for i in all_idx]
         for key, val in self.stats.items():
-            if val.ndim == 1:
+            if val.ndim == 1 and np.issubdtype(val.dtype, np.integer):
+                df[key] = whole_numbers(val[take], ok)
+            elif val.ndim == 1:
                 col = val[take].astype(np.float64)
                 col[~ok] = np.nan
                 df[key] = col
@@ -189,10 +191,11 @@ class AuditReport:
                 continue
             v = self.stats[key].astype(np.float64)
             finite = v[np.isfinite(v)]
+            whole = int if np.issubdtype(self.stats[key].dtype, np.integer) else float  # min / max as the column
             per_metric[key] = {
-                "min": float(finite.min()) if finite.size else None,
+                "min": whole(finite.min()) if finite.size else None,
                 "median": float(np.median(finite)) if finite.size else None,
-                "max": float(finite.max()) if finite.size else None,
+                "max": whole(finite.max()) if finite.size else None,
                 "flagged": flagged_by_metric.get(key, 0),
             }
         dup = self.duplicates
@@ -354,6 +357,18 @@ class AuditReport:
                     }
                 )
         return pd.DataFrame(rows, columns=["index", "path", "issue", "score", "threshold", "why"])
+
+
+def whole_numbers(values: np.ndarray, ok: np.ndarray) -> Any:
+    """An integer column (``width``, ``height``, ``size``, ``channels``, ``depth``): ``int64``,
+    or pandas' nullable ``Int64`` with ``<NA>`` where ``ok`` is False (a failed input): an empty
+    cell in ``results.csv``, ``null`` in ``results.json``, as for a float column's NaN."""
+    import pandas as pd
+
+    col = values.astype(np.int64)
+    if ok.all():
+        return col
+    return pd.arrays.IntegerArray(col, ~np.asarray(ok, dtype=bool))  # mask: True where missing
 
 
 def format_value(v: float | None) -> str:

@@ -183,6 +183,8 @@ class RowStore:
             done = min(self._packed.get(name, 0), len(parts))
             if len(parts) - done >= PACK_EVERY:
                 newest = [p for p in parts[done:] if p.numel() > 0]
+                if any(p.shape[1:] != newest[0].shape[1:] for p in newest):
+                    continue  # rows of other shapes: left for compute, which names the error
                 setattr(self, name, parts[:done] + ([torch.cat(newest)] if newest else []))
                 self._packed[name] = done + bool(newest)
 

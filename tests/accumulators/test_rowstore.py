@@ -214,3 +214,26 @@ def test_pack_promotes_as_torch_cat_and_frees_nothing_it_needs() -> None:
     with pytest.raises(RuntimeError):
         bad.compute()
     assert len(bad.x) == 2  # a failed pack leaves the parts as they were
+
+
+def test_rows_of_another_shape_are_not_packed_while_feeding() -> None:
+    from dataeval_gpu.accumulators.rowstore import PACK_EVERY
+
+    class Rows(RowStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_state("x", default=[])
+
+        def update(self, x: torch.Tensor) -> None:
+            self.x.append(x)
+
+        def compute(self) -> torch.Tensor:
+            return self.pack("x")
+
+    rows = Rows()
+    for k in range(PACK_EVERY - 1):
+        rows.update(torch.full((1, 2), float(k)))
+    rows.update(torch.zeros(1, 3))  # the update itself stores the rows, as torch.cat would fail later
+    assert len(rows.x) == PACK_EVERY and rows.update_count == PACK_EVERY
+    with pytest.raises(RuntimeError):
+        rows.compute()

@@ -87,6 +87,7 @@ def sample_rows(audit: DataAudit, n: int = 256) -> dict[str, np.ndarray]:
 def feed_synthetic(audit: DataAudit, rows: dict[str, np.ndarray], n: int, chunk: int = 16) -> None:
     """``n`` images' rows through ``FeedLoop.feed_rows`` as the file scan feeds them."""
     size = len(next(iter(rows.values())))
+    audit.reserve(n)  # as scan_files does with its files
     loop = FeedLoop(audit)
     rng = np.random.default_rng(0)
     for s in range(0, n, chunk):

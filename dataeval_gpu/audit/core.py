@@ -146,6 +146,7 @@ class DataAudit:
         self.paths: dict[int, str] = {}
         self.class_names: list[str] = []
         self._next_index = 0
+        self._expected = 0  # images expected in all (reserve)
         self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
         if self.device is not None:
@@ -155,6 +156,8 @@ class DataAudit:
     def _init_accumulators(self, device: torch.device) -> None:
         self.device = device
         self._stats = self.make_accumulator(device)
+        if self._expected and hasattr(self._stats, "reserve"):  # the row store (not torchmetrics')
+            self._stats.reserve(self._expected)
         if self.embeddings:
             from ..accumulators.embeddings import EmbeddingAccumulator
 
@@ -178,6 +181,14 @@ class DataAudit:
             "quality_thresholds": dict(self.quality_thresholds),
             "embedding_duplicates": self.embedding_duplicates,
         }
+
+    def reserve(self, images: int) -> None:
+        """Expect about ``images`` inputs in all (a scan knows its files): the row store then
+        allocates each state's rows once for that many, instead of growing (a growth copies the
+        rows so far: twice the rows in memory for a moment).  Only a hint: more or fewer is fine."""
+        self._expected = max(0, int(images))
+        if self._stats is not None and hasattr(self._stats, "reserve"):
+            self._stats.reserve(self._expected)
 
     def reset(self) -> None:
         if self._stats is not None:

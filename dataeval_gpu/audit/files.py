@@ -348,6 +348,7 @@ def scan_files(
     dev = resolve_device(device)
     audit = DataAudit(device=dev, **audit_kwargs) if audit is None else audit
     audit.class_names = list(class_names)
+    audit.reserve(len(files))  # the row store allocates for every file at once
     in_workers = dev.type == "cpu" and not audit.embeddings
     if measure_in_workers is not None:
         if measure_in_workers and not in_workers:

@@ -40,6 +40,7 @@ def scan(
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
     loop = FeedLoop(audit)
     total = len(data) if hasattr(data, "__len__") else None
+    audit.reserve(total or 0)
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
         for batch in iter_batches(data, batch_size=batch_size, validate=False, batch_indices=True):
             bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))

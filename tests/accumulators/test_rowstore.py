@@ -237,3 +237,40 @@ def test_rows_of_another_shape_are_not_packed_while_feeding() -> None:
     assert len(rows.x) == PACK_EVERY and rows.update_count == PACK_EVERY
     with pytest.raises(RuntimeError):
         rows.compute()
+
+
+def test_reserved_rows_are_allocated_once_and_a_growth_keeps_the_values() -> None:
+    """With reserve(n) each state's buffer holds n rows from the first packing on (the result
+    is a view of it, no copy); without, the buffer grows and the rows stay the same."""
+    from dataeval_gpu.accumulators.rowstore import PACK_EVERY
+
+    g = torch.Generator().manual_seed(1)
+    imgs = [torch.randint(0, 256, (1, 6, 7), dtype=torch.uint8, generator=g) for _ in range(2)]
+    n_updates = PACK_EVERY * 3
+    results = {}
+    for reserve in (0, 2 * n_updates):
+        acc = ImageStatsRows(metrics=["mean", "width"])
+        acc.reserve(reserve)
+        storages = set()
+        for k in range(n_updates):
+            acc.update(imgs, indices=[2 * k, 2 * k + 1])
+            if k >= PACK_EVERY - 1 and len(acc.mean) == 1:  # packed
+                storages.add(acc.mean[0].untyped_storage().data_ptr())
+        res = acc.compute()
+        results[reserve] = res
+        assert res["index"].tolist() == list(range(2 * n_updates))
+        nbytes = res["mean"].untyped_storage().nbytes()
+        if reserve:
+            assert len(storages) == 1 and nbytes == reserve * 8  # one buffer, allocated once
+        else:
+            assert len(storages) >= 2 and 2 * n_updates * 8 <= nbytes <= 4 * n_updates * 8
+    want = ImageStatsRows(metrics=["mean", "width"])
+    want.update(imgs, indices=[0, 1])
+    one = want.compute()
+    for res in results.values():
+        assert torch.equal(res["mean"], one["mean"].repeat(n_updates)) and torch.equal(res["width"], one["width"].repeat(n_updates))
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(acc))  # a view pickles its rows only
+    assert torch.equal(copy.compute()["mean"], results[2 * n_updates]["mean"])
+    assert copy.mean[0].untyped_storage().nbytes() == 2 * n_updates * 8

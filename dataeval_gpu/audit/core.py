@@ -16,6 +16,7 @@ from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
+from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .feed import measure
 from .report import AuditReport
@@ -156,8 +157,7 @@ class DataAudit:
     def _init_accumulators(self, device: torch.device) -> None:
         self.device = device
         self._stats = self.make_accumulator(device)
-        if self._expected and hasattr(self._stats, "reserve"):  # the row store (not torchmetrics')
-            self._stats.reserve(self._expected)
+        getattr(self._stats, "reserve", lambda n: None)(self._expected)  # the row store's (not torchmetrics')
         if self.embeddings:
             from ..accumulators.embeddings import EmbeddingAccumulator
 
@@ -183,12 +183,10 @@ class DataAudit:
         }
 
     def reserve(self, images: int) -> None:
-        """Expect about ``images`` inputs in all (a scan knows its files): the row store then
-        allocates each state's rows once for that many, instead of growing (a growth copies the
-        rows so far: twice the rows in memory for a moment).  Only a hint: more or fewer is fine."""
+        """Expect about ``images`` inputs (a hint): the row store allocates its rows once for that
+        many instead of growing (a growth copies the rows so far: twice them for a moment)."""
         self._expected = max(0, int(images))
-        if self._stats is not None and hasattr(self._stats, "reserve"):
-            self._stats.reserve(self._expected)
+        getattr(self._stats, "reserve", lambda n: None)(self._expected)  # once the accumulator exists
 
     def reset(self) -> None:
         if self._stats is not None:
@@ -357,13 +355,8 @@ class DataAudit:
 
     # -------------------------------------------------------------- results
     def compute(self, progress: bool | None = False) -> AuditReport:
-        """Run the detectors on everything fed so far.
-
-        ``progress``: show the detectors' steps on a bar (stderr; ``None``: on a terminal,
-        :func:`~dataeval_gpu.progress.progress_enabled`); the scans pass their own setting.
-        """
-        from ..progress import phase_steps
-
+        """Run the detectors on everything fed so far; ``progress``: show their steps on a bar
+        (stderr; ``None``: on a terminal); the scans pass their own setting."""
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
@@ -434,8 +427,7 @@ class DataAudit:
         from ..detectors.quality import SHAPE_KEYS, QualityIssues
         from ..functional.quality import QUALITY_KEYS
 
-        # only the metrics the issues read: evaluate keeps a float64 copy of what it is given
-        # (every statistic would include the (N, 256) histogram: 2 KB per image)
+        # only what the issues read: evaluate copies it to float64 (the histogram: 2 KB an image)
         needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
         out = QualityIssues(thresholds=self.quality_thresholds).evaluate(needed)
         return {

@@ -337,8 +337,7 @@ def scan_files(
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
     on_started : called once when the first batch is back (the workers are forked and busy).
 
-    ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
-    ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).
+    ``report.config`` gets ``elapsed_s`` (the loop alone), ``images_per_s``, ``workers``, ``measured_in``.
     """
     from ..io import ImageFiles, gpu_decode
     from .core import DataAudit

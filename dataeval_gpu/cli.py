@@ -115,7 +115,7 @@ def scan_files(
             checkpoint=out / CHECKPOINT,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
-            progress=False if args.no_progress else None,
+            progress=progress_setting(args),
             hashes=not args.no_hashes,
             outlier_method=args.outlier_method,
             outlier_threshold=args.outlier_threshold,
@@ -170,7 +170,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             [img for _, img in named],
             device=device,
             batch_size=args.batch_size,
-            progress=False if args.no_progress else None,
+            progress=progress_setting(args),
             hashes=not args.no_hashes,
             outlier_method=args.outlier_method,
             outlier_threshold=args.outlier_threshold,
@@ -216,7 +216,10 @@ def _run_scan(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     report.config["analysis_s"] = round(time.perf_counter() - t0, 3)  # scan + detectors, before writing
     images = [img for _, img in named] if args.path is None else None  # the report's image source
-    written = report.save(out, formats=formats) if args.no_plots else _save_and_report(report, out, formats, images)
+    if args.no_plots:
+        written = report.save(out, formats=formats, progress=progress_setting(args))
+    else:
+        written = _save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
     if args.quiet:
@@ -265,21 +268,32 @@ def _write_skipped(found: Any, out: Path) -> str:
 
 
 def _save_and_report(report: Any, out: Path, formats: tuple[str, ...], images: list | None) -> dict[str, str]:
+
+
+def progress_setting(args: argparse.Namespace) -> bool | None:
+    """The bars' setting: off with ``--no-progress`` or ``--quiet``, else on a terminal."""
+    return False if args.no_progress or args.quiet else None
+
+
+def _save_and_report(
+    report: Any, out: Path, formats: tuple[str, ...], images: list | None, progress: bool | None = None
+) -> dict[str, str]:
     """``report.save`` (results files) in a thread while this one draws the HTML report (the
-    report's image decoding releases the GIL); then ``config.json`` again, with ``report_s``."""
+    report's image decoding releases the GIL), each with its bar; then ``config.json`` again,
+    with ``report_s``."""
     import json
     from concurrent.futures import ThreadPoolExecutor
 
     from .audit import jsonable
 
     with ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-save") as pool:
-        saving = pool.submit(report.save, out, formats=formats)
+        saving = pool.submit(report.save, out, formats=formats, progress=progress)
         t_report = time.perf_counter()
         drawn: dict[str, str] = {}
         try:
             from .report import write_report
 
-            drawn["report"] = str(write_report(report, out, images=images))
+            drawn["report"] = str(write_report(report, out, images=images, progress=progress))
         except ImportError as exc:
             logger.warning("plots / HTML report not written: %s", exc)
         report_s = time.perf_counter() - t_report

@@ -196,8 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also report PATH's copies in, and outliers against, the dataset index in DIR",
     )
-    s.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal only)")
-    s.add_argument("--quiet", action="store_true", help="print only the output directory")
+    s.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (the scan, then the detectors, the save and the report; shown on a terminal only)",
+    )
+    s.add_argument("--quiet", action="store_true", help="print only the output directory (no progress bars)")
     return p
 
 

@@ -1,10 +1,15 @@
-"""Progress bars: tqdm on a terminal, silent otherwise (or when asked)."""
+"""Progress bars: tqdm on a terminal, silent otherwise (or when asked).
+
+:func:`progress_bar` counts images (the scan loop); :func:`phase_steps` shows the named steps
+of a phase after it (the detectors, saving the results, the HTML report), so that a long
+phase on a big collection is never silent.  Both write to stderr through tqdm only.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +19,9 @@ class _NullBar:
         pass
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def close(self) -> None:
@@ -30,15 +38,58 @@ def progress_enabled(enable: bool | None) -> bool:
 
 
 @contextmanager
-def progress_bar(total: int | None = None, desc: str = "", enable: bool | None = None, unit: str = "img") -> Iterator[Any]:
-    """A tqdm bar (images per second) or a no-op stand-in."""
+def progress_bar(
+    total: int | None = None, desc: str = "", enable: bool | None = None, unit: str = "img", bar_format: str | None = None
+) -> Iterator[Any]:
+    """A tqdm bar (images per second; ``bar_format``: tqdm's) or a no-op stand-in."""
     if not progress_enabled(enable):
         yield _NullBar()
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, bar_format=bar_format)
     try:
         yield bar
     finally:
         bar.close()
+
+
+class Steps:
+    """The steps of one phase on a bar: calling it with a step's name marks the previous step
+    done and shows the name; :meth:`detail` adds how far the running step is."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.current: str | None = None
+
+    def __call__(self, name: str) -> None:
+        if self.current is not None:
+            self.bar.update(1)
+        self.current = name
+        self.bar.set_postfix_str(name)
+
+    def detail(self, text: str) -> None:
+        self.bar.set_postfix_str(f"{self.current} {text}" if self.current else text)
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.bar.update(1)
+            self.current = None
+
+
+@contextmanager
+def phase_steps(desc: str, steps: Sequence[str], enable: bool | None = None) -> Iterator[Steps]:
+    """A bar over the named ``steps`` of a phase after the scan loop (``desc``: the phase).
+
+    Examples
+    --------
+    >>> with phase_steps("save", ["table", "results.csv"], enable=False) as step:
+    ...     step("table")
+    ...     step("results.csv"); step.detail("50 %")
+    """
+    # no rate or time left: the steps take very different times
+    fmt = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps [{elapsed}{postfix}]"
+    with progress_bar(total=len(steps), desc=desc, enable=enable, unit="step", bar_format=fmt) as bar:
+        steps_bar = Steps(bar)
+        yield steps_bar
+        steps_bar.finish()

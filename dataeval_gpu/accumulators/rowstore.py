@@ -13,6 +13,14 @@ counts the call and drops the cached result, ``compute`` caches its result and s
 one-element tensors to 0-d, ``reset`` empties the states, ``state_dict`` / ``load_state_dict``
 hold the states marked persistent under their own names, ``merge_state`` appends another
 store's rows, ``.to(device)`` moves them.
+
+Memory (a million images' rows): each state's rows are packed into one buffer with room to
+spare (for :meth:`RowStore.reserve`'s expected number of rows, else twice the rows so far),
+every :data:`PACK_EVERY` updates and at ``compute`` (:meth:`RowStore.pack`); the state's first
+part is then a view of that buffer.  Unlike torchmetrics, ``compute``'s result is not cloned:
+a result that is the stored rows themselves (``StatsRows.compute`` on rows fed in index order)
+is that view, so the rows exist once.  Treat it as read-only: changing it in place changes
+the store.
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ import torch
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["RowStore", "distributed_world"]
+__all__ = ["PACK_EVERY", "RowStore", "distributed_world"]
+
+#: a state's newest parts are concatenated into one block once there are this many
+PACK_EVERY = 64
 
 
 def distributed_world() -> int:
@@ -79,6 +90,8 @@ class RowStore:
         self._device = torch.device("cpu")
         self._update_count = 0
         self._computed: Any = None
+        self._buffers: dict[str, torch.Tensor] = {}  # per state: the buffer its first part is a view of
+        self._reserve = 0
         self._wrap()
 
     # ------------------------------------------------------------------ torchmetrics' wrappers
@@ -91,6 +104,7 @@ class RowStore:
         self._computed = None
         self._update_count += 1
         update(self, *args, **kwargs)
+        self._pack_newest()
 
     def _wrapped_compute(self, compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._computed is not None:
@@ -99,11 +113,8 @@ class RowStore:
             raise RuntimeError(
                 f"{type(self).__name__} holds one process's rows; under torch.distributed use its to_metric()"
             )
+        # not cloned (torchmetrics clones): the result may be the packed rows themselves
         value = _squeeze(compute(self, *args, **kwargs))
-        if isinstance(value, dict):
-            value = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in value.items()}
-        elif isinstance(value, torch.Tensor):
-            value = value.clone()
         self._computed = value
         return value
 
@@ -114,7 +125,11 @@ class RowStore:
         raise NotImplementedError
 
     def __getstate__(self) -> dict[str, Any]:  # the wrapped methods are rebuilt, not pickled
-        return {k: v for k, v in self.__dict__.items() if k not in ("update", "compute")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("update", "compute", "_buffers")}
+        # a packed part is a view of a larger buffer: pickle its rows only
+        state.update({name: [t.clone() for t in getattr(self, name)] for name in self._defaults})
+        state["_buffers"] = {}
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -145,9 +160,72 @@ class RowStore:
     def metric_state(self) -> dict[str, list]:
         return {name: getattr(self, name) for name in self._defaults}
 
+    def reserve(self, rows: int) -> None:
+        """Expect about ``rows`` rows in all (e.g. the files of a scan): each state's buffer is
+        then allocated once for that many (pages that are never written take no memory)."""
+        self._reserve = max(0, int(rows))
+
+    def _head(self, name: str) -> torch.Tensor | None:
+        """The state's first part when it is the packed view of its buffer (else None)."""
+        buf, parts = self._buffers.get(name), getattr(self, name)
+        if buf is None or not parts:
+            return None
+        head = parts[0]
+        same = head.dtype == buf.dtype and head.device == buf.device and head.shape[1:] == buf.shape[1:]
+        return head if same and head.data_ptr() == buf.data_ptr() and head.shape[0] <= buf.shape[0] else None
+
+    def _pack_newest(self) -> None:
+        """Pack a state once :data:`PACK_EVERY` parts wait after its packed rows."""
+        for name in self._defaults:
+            waiting = len(getattr(self, name)) - (self._head(name) is not None)
+            if waiting >= PACK_EVERY:
+                self._pack(name, strict=False)
+
+    def pack(self, name: str) -> torch.Tensor | None:
+        """The state ``name`` as one tensor (its parts in order, as ``torch.cat`` gives them, dtype
+        promotion included; ``None`` when it holds no rows), which becomes the state's only part:
+        a view of the state's buffer, the new rows copied in after the packed ones."""
+        return self._pack(name, strict=True)
+
+    def _pack(self, name: str, strict: bool) -> torch.Tensor | None:
+        """:meth:`pack`; not ``strict``: parts of other trailing shapes are left as they are."""
+        parts = getattr(self, name)
+        head = self._head(name)
+        new = [p for p in (parts[1:] if head is not None else parts) if p.numel() > 0]
+        if not new:
+            setattr(self, name, [head] if head is not None else [])
+            return head
+        first = head if head is not None else new[0]
+        if any(p.shape[1:] != first.shape[1:] or p.device != first.device for p in new):
+            if not strict:
+                return None
+            block = torch.cat(([head] if head is not None else []) + new)  # raises cat's error, or promotes
+            setattr(self, name, [block])
+            self._buffers.pop(name, None)
+            return block
+        dtype = functools.reduce(torch.promote_types, (p.dtype for p in new), first.dtype)
+        have = head.shape[0] if head is not None else 0
+        rows = have + sum(p.shape[0] for p in new)
+        buf = self._buffers.get(name) if head is not None else None
+        if buf is None or buf.dtype != dtype or buf.shape[0] < rows:  # a new buffer (old rows copied once)
+            capacity = self._reserve if self._reserve >= rows else 2 * rows
+            fresh = torch.empty((capacity, *first.shape[1:]), dtype=dtype, device=first.device)
+            if head is not None:
+                fresh[:have].copy_(head)
+            buf = fresh
+        at = have
+        for p in new:
+            buf[at : at + p.shape[0]].copy_(p)
+            at += p.shape[0]
+        block = buf[:rows]
+        setattr(self, name, [block])
+        self._buffers[name] = buf
+        return block
+
     def reset(self) -> None:
         self._update_count = 0
         self._computed = None
+        self._buffers = {}
         for name in self._defaults:
             setattr(self, name, [])
 
@@ -159,6 +237,7 @@ class RowStore:
         for name in self._defaults:
             setattr(self, name, [t.to(dev) for t in getattr(self, name)])
         self._device = dev
+        self._buffers = {}
         self._computed = None
         return self
 
@@ -178,6 +257,7 @@ class RowStore:
                 val = state[name]
                 setattr(self, name, list(val) if isinstance(val, list) else [val])
         self._computed = None
+        self._buffers = {}
 
     def merge_state(self, incoming: RowStore | dict[str, Any]) -> None:
         """Append another store's rows (of the same class) or a ``{state: list or tensor}`` dict."""
@@ -194,3 +274,4 @@ class RowStore:
             other = list(other) if isinstance(other, list) else [other]
             setattr(self, name, other + list(getattr(self, name)))  # torchmetrics: global + local
         self._computed = None
+        self._buffers = {}

@@ -232,34 +232,55 @@ class StatsRows:
             return None
         return torch.cat(parts)
 
+    def _joined(self, key: str) -> torch.Tensor | None:
+        """The state ``key``'s rows as one tensor: in the row store the packed state itself
+        (:meth:`RowStore.pack`: no second copy), else a concatenated copy."""
+        if isinstance(self, RowStore):
+            return self.pack(key)
+        return self._cat(getattr(self, key))
+
+    @staticmethod
+    def _pick(rows: torch.Tensor | None, sel: torch.Tensor | None) -> torch.Tensor | None:
+        """``rows[sel]``; ``sel`` None: the rows are already in order, ``rows`` itself (no copy)."""
+        return rows if rows is None or sel is None else rows[sel]
+
+    @staticmethod
+    def _order(keys: torch.Tensor) -> torch.Tensor | None:
+        """:func:`first_of_each`, or ``None`` when ``keys`` are strictly increasing already (rows
+        fed in index order: nothing to reorder or drop)."""
+        if keys.numel() < 2 or bool((keys[1:] > keys[:-1]).all()):
+            return None
+        return first_of_each(keys)
+
     def compute(self) -> dict[str, torch.Tensor]:
         """Dict of tensors sorted by dataset index, each index once.
 
         Per-image keys as :data:`IMAGE_KEYS` or ``metrics`` (plus ``HASH_KEYS`` with ``hashes``) with
         ``"index"``; per-channel keys prefixed ``ch_`` with ``ch_index`` and ``ch_channel``.
+        In the row store, rows fed in index order are returned as stored (one copy of them).
         """
         out: dict[str, torch.Tensor] = {}
-        index = self._cat(self.index)
+        index = self._joined("index")
         if index is None:
             return {"index": torch.zeros(0, dtype=torch.int64)}
         index = index.to(torch.int64)
-        sel = first_of_each(index)
-        out["index"] = index[sel]
+        sel = self._order(index)
+        out["index"] = self._pick(index, sel)
         keys = (self.metric_names if self.per_image else ()) + self.hash_keys
         for key in keys:
-            val = self._cat(getattr(self, key))
+            val = self._pick(self._joined(key), sel)
             if val is not None:
-                out[key] = val[sel]
+                out[key] = val
         if self.per_channel:
-            ci = self._cat(self.ch_index)
+            ci = self._joined("ch_index")
             if ci is not None:
                 ci = ci.to(torch.int64)
-                cc = self._cat(self.ch_channel).to(torch.int64)
-                sel2 = first_of_each(ci * 1_000_003 + cc)
-                out["ch_index"] = ci[sel2]
-                out["ch_channel"] = cc[sel2]
+                cc = self._joined("ch_channel").to(torch.int64)
+                sel2 = self._order(ci * 1_000_003 + cc)
+                out["ch_index"] = self._pick(ci, sel2)
+                out["ch_channel"] = self._pick(cc, sel2)
                 for key in CHANNEL_KEYS:
-                    out[f"ch_{key}"] = self._cat(getattr(self, f"ch_{key}"))[sel2]
+                    out[f"ch_{key}"] = self._pick(self._joined(f"ch_{key}"), sel2)
         return out
 
 

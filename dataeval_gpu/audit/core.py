@@ -17,6 +17,7 @@ from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
+from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups
 from .feed import measure
@@ -153,6 +154,7 @@ class DataAudit:
         self.class_names: list[str] = []
         self._next_index = 0
         self._inputs = 0  # inputs stored (rows appended + failures marked): a repeated index shows at compute()
+        self._expected = 0  # images expected in all (reserve)
         self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
         if self.device is not None:
@@ -162,6 +164,7 @@ class DataAudit:
     def _init_accumulators(self, device: torch.device) -> None:
         self.device = device
         self._stats = self.make_accumulator(device)
+        getattr(self._stats, "reserve", lambda n: None)(self._expected)  # the row store's (not torchmetrics')
         if self.embeddings:
             from ..accumulators.embeddings import EmbeddingAccumulator
 
@@ -185,6 +188,12 @@ class DataAudit:
             "quality_thresholds": dict(self.quality_thresholds),
             "embedding_duplicates": self.embedding_duplicates,
         }
+
+    def reserve(self, images: int) -> None:
+        """Expect about ``images`` inputs (a hint): the row store allocates its rows once for that
+        many instead of growing (a growth copies the rows so far: twice them for a moment)."""
+        self._expected = max(0, int(images))
+        getattr(self._stats, "reserve", lambda n: None)(self._expected)  # once the accumulator exists
 
     def reset(self) -> None:
         if self._stats is not None:
@@ -370,17 +379,28 @@ class DataAudit:
         return index, rows, emb
 
     # -------------------------------------------------------------- results
-    def compute(self) -> AuditReport:
-        """Run the detectors on everything fed so far."""
-        from ..detectors.linter import Linter
-        from ..metrics.stats import StatsOutput
-
+    def compute(self, progress: bool | None = False) -> AuditReport:
+        """Run the detectors on everything fed so far; ``progress``: show their steps on a bar
+        (stderr; ``None``: on a terminal); the scans pass their own setting."""
         self._gather_python_state()
         if self._stats is None:
             return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
+        with phase_steps("detectors", self._steps(), enable=progress) as step:
+            step("statistics")
+            return self._detect(step)
+
+    def _steps(self) -> list[str]:
+        """The names of :meth:`compute`'s steps with these settings."""
+        names = ["statistics", "linter"] + ["quality issues"] * self.quality + ["duplicates"] * self.hashes
+        return names + (["clusters"] + ["embedding duplicates"] * self.embedding_duplicates) * self.embeddings
+
+    def _detect(self, step: Any) -> AuditReport:
+        from ..detectors.linter import Linter
+        from ..metrics.stats import StatsOutput
+
         with warnings.catch_warnings():  # a rank (or audit) that saw no image is not a problem to warn of
             warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric", category=UserWarning)
-            res = self._stats.compute()  # under torch.distributed torchmetrics gathers every rank's rows
+            res = self._stats.compute()  # type: ignore[union-attr] # torch.distributed: gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
         index = res["index"].cpu().numpy()
@@ -401,14 +421,16 @@ class DataAudit:
             report.channel_stats = {k: v.cpu().numpy() for k, v in res.items() if k.startswith("ch_")}
         if len(index) == 0:
             return report
-        # Linter on the accumulated statistics (positions → dataset indices)
+        step("linter")  # on the accumulated statistics (positions -> dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
         linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
         report.issues = {int(index[p]): m for p, m in linted.issues.items()}
         if self.quality:
+            step("quality issues")
             report.quality = self._quality(stats, index)
         if self.hashes:
+            step("duplicates")
             from ..functional.hashing import hash_hex
 
             valid = res["pchash_valid"]
@@ -421,8 +443,10 @@ class DataAudit:
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 report.duplicates["near"] = self._near_groups(res, stats, index, report.duplicates["exact"])
         if self._embed is not None:
+            step("clusters")
             report.clusters = self._cluster(index)
             if self.embedding_duplicates:
+                step("embedding duplicates")
                 report.duplicates["embedding"] = self._embedding_duplicates()
         return report
 
@@ -437,14 +461,17 @@ class DataAudit:
             "report keeps one row per index, so they are not in it.  Give every image its own index "
             "(a batch's third field of distinct integers is taken for dataset indices: docs/usage.md)",
             RepeatedIndexWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of compute() (-> _detect -> here)
         )
 
     def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
         """Scores, flags and reasons of the quality issues, keyed by dataset index."""
-        from ..detectors.quality import QualityIssues
+        from ..detectors.quality import SHAPE_KEYS, QualityIssues
+        from ..functional.quality import QUALITY_KEYS
 
-        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(stats)
+        # only what the issues read: evaluate copies it to float64 (the histogram: 2 KB an image)
+        needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
+        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(needed)
         return {
             "scores": out.scores,
             "flags": out.flags,

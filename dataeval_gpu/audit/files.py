@@ -337,8 +337,7 @@ def scan_files(
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
     on_started : called once when the first batch is back (the workers are forked and busy).
 
-    ``report.config`` gets ``elapsed_s`` (the loop, without ``compute()``), ``images_per_s``,
-    ``workers`` and ``measured_in`` (``"workers"`` or ``"main process"``).
+    ``report.config`` gets ``elapsed_s`` (the loop alone), ``images_per_s``, ``workers``, ``measured_in``.
     """
     from ..io import ImageFiles, gpu_decode
     from .core import DataAudit
@@ -348,6 +347,7 @@ def scan_files(
     dev = resolve_device(device)
     audit = DataAudit(device=dev, **audit_kwargs) if audit is None else audit
     audit.class_names = list(class_names)
+    audit.reserve(len(files))  # the row store allocates for every file at once
     in_workers = dev.type == "cpu" and not audit.embeddings
     if measure_in_workers is not None:
         if measure_in_workers and not in_workers:
@@ -384,7 +384,7 @@ def scan_files(
                 )
             bar.update(fed)
     elapsed = time.perf_counter() - t0
-    report = audit.compute()
+    report = audit.compute(progress=progress)
     report.thumbnails = {i: thumbs.kept[i] for i in sorted(thumbs.kept) if i in report.paths}
     report.config.update(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ __all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 #: rows of the results table turned into JSON records at a time (``to_json``)
-JSON_CHUNK = 10_000
+JSON_CHUNK = 2_000
 
 #: metrics the summary table shows (the registry's scalar metrics: 0.65 names, then 1.x, then later ones)
 SUMMARY_KEYS = registry.scalar_names()
@@ -93,7 +93,9 @@ class AuditReport:
         df["status"] = np.where(ok, "ok", "failed")
         df["error"] = [self.failed.get(i, "") for i in all_idx]
         for key, val in self.stats.items():
-            if val.ndim == 1:
+            if val.ndim == 1 and np.issubdtype(val.dtype, np.integer):
+                df[key] = whole_numbers(val[take], ok)
+            elif val.ndim == 1:
                 col = val[take].astype(np.float64)
                 col[~ok] = np.nan
                 df[key] = col
@@ -191,10 +193,11 @@ class AuditReport:
                 continue
             v = self.stats[key].astype(np.float64)
             finite = v[np.isfinite(v)]
+            whole = int if np.issubdtype(self.stats[key].dtype, np.integer) else float  # min / max as the column
             per_metric[key] = {
-                "min": float(finite.min()) if finite.size else None,
+                "min": whole(finite.min()) if finite.size else None,
                 "median": float(np.median(finite)) if finite.size else None,
-                "max": float(finite.max()) if finite.size else None,
+                "max": whole(finite.max()) if finite.size else None,
                 "flagged": flagged_by_metric.get(key, 0),
             }
         dup = self.duplicates
@@ -263,11 +266,13 @@ class AuditReport:
                 )
         return "\n".join(lines)
 
-    def to_json(self, path: str | os.PathLike | None = None, *, frame: Any = None) -> str:
+    def to_json(
+        self, path: str | os.PathLike | None = None, *, frame: Any = None, on_rows: Callable[[int, int], Any] | None = None
+    ) -> str:
         """Summary, findings and per-image rows as JSON: the text, or with ``path`` the file
         written chunk by chunk (:data:`JSON_CHUNK` rows at a time; memory stays flat with the
         number of images) and its path; ``frame``: :meth:`to_pandas`'s table when the caller
-        already has it."""
+        already has it; ``on_rows(done, total)`` is called after each chunk of rows."""
         df = self.to_pandas() if frame is None else frame
         doc = {
             "summary": self.summary_dict(),
@@ -275,47 +280,65 @@ class AuditReport:
             "config": self.config,
             "class_names": self.class_names,
         }
-        # the per-image records a chunk of rows at a time: json.dumps(doc, indent=1, ...)'s text
-        # without the whole table as Python dicts (a million images' rows)
-        chunks = (
-            json.loads(df.iloc[s : s + JSON_CHUNK].reset_index().to_json(orient="records"))
-            for s in range(0, len(df), JSON_CHUNK)
-        )
+
+        def chunks() -> Iterator[Any]:
+            # the per-image records a chunk of rows at a time: json.dumps(doc, indent=1, ...)'s
+            # text without the whole table as Python dicts (a million images' rows)
+            for s in range(0, len(df), JSON_CHUNK):
+                yield json.loads(df.iloc[s : s + JSON_CHUNK].reset_index().to_json(orient="records"))
+                if on_rows is not None:
+                    on_rows(min(s + JSON_CHUNK, len(df)), len(df))
+
         if path is None:
             parts: list[str] = []
-            write_with_records(parts.append, doc, "images", chunks, default=jsonable)
+            write_with_records(parts.append, doc, "images", chunks(), default=jsonable)
             return "".join(parts)
         with open(path, "w", encoding="utf-8") as f:
-            write_with_records(f.write, doc, "images", chunks, default=jsonable)
+            write_with_records(f.write, doc, "images", chunks(), default=jsonable)
         return str(path)
 
-    def save(self, out_dir: str | os.PathLike, formats: Sequence[str] = ("csv", "json")) -> dict[str, str]:
-        """Write ``results.csv`` (and/or ``.parquet``), ``findings.json``, ``summary.json``, ``config.json``."""
+    def save(
+        self, out_dir: str | os.PathLike, formats: Sequence[str] = ("csv", "json"), progress: bool | None = False
+    ) -> dict[str, str]:
+        """Write ``results.csv`` (and/or ``.parquet``), ``findings.json``, ``summary.json``, ``config.json``
+        (and ``quality_issues.csv`` with the quality issues); ``progress``: show the files being
+        written on a bar (stderr; ``None``: on a terminal)."""
+        from ..progress import phase_steps
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = {}
-        df = self.to_pandas()
-        if "csv" in formats:
-            df.to_csv(out / "results.csv")
-            written["results"] = str(out / "results.csv")
-        if "parquet" in formats:
-            try:
-                df.to_parquet(out / "results.parquet")
-                written["parquet"] = str(out / "results.parquet")
-            except ImportError:
-                logger.warning("pyarrow is not installed: results.parquet not written (pip install pyarrow)")
-        if "json" in formats:
-            self.to_json(out / "results.json", frame=df)
-            written["json"] = str(out / "results.json")
-        (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
-        (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
-        (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
-        written.update(
-            findings=str(out / "findings.json"), summary=str(out / "summary.json"), config=str(out / "config.json")
-        )
-        if self.quality:
-            self.quality_table().to_csv(out / "quality_issues.csv", index=False)
-            written["quality"] = str(out / "quality_issues.csv")
+        files = [f"results.{f}" for f in ("csv", "parquet", "json") if f in formats]
+        steps = ["table", *files, "findings.json"] + ["quality_issues.csv"] * bool(self.quality)
+        with phase_steps("save", steps, enable=progress) as step:
+            step("table")
+            df = self.to_pandas()
+            if "csv" in formats:
+                step("results.csv")
+                df.to_csv(out / "results.csv")
+                written["results"] = str(out / "results.csv")
+            if "parquet" in formats:
+                step("results.parquet")
+                try:
+                    df.to_parquet(out / "results.parquet")
+                    written["parquet"] = str(out / "results.parquet")
+                except ImportError:
+                    logger.warning("pyarrow is not installed: results.parquet not written (pip install pyarrow)")
+            if "json" in formats:
+                step("results.json")
+                self.to_json(out / "results.json", frame=df, on_rows=lambda k, n: step.detail(f"{k:,}/{n:,} rows"))
+                written["json"] = str(out / "results.json")
+            step("findings.json")
+            (out / "findings.json").write_text(json.dumps(self.findings(), indent=1, default=jsonable))
+            (out / "summary.json").write_text(json.dumps(self.summary_dict(), indent=1, default=jsonable))
+            (out / "config.json").write_text(json.dumps(self.config, indent=1, default=jsonable))
+            written.update(
+                findings=str(out / "findings.json"), summary=str(out / "summary.json"), config=str(out / "config.json")
+            )
+            if self.quality:
+                step("quality_issues.csv")
+                self.quality_table().to_csv(out / "quality_issues.csv", index=False)
+                written["quality"] = str(out / "quality_issues.csv")
         return written
 
     def quality_table(self) -> Any:
@@ -338,6 +361,18 @@ class AuditReport:
                     }
                 )
         return pd.DataFrame(rows, columns=["index", "path", "issue", "score", "threshold", "why"])
+
+
+def whole_numbers(values: np.ndarray, ok: np.ndarray) -> Any:
+    """An integer column (``width``, ``height``, ``size``, ``channels``, ``depth``): ``int64``,
+    or pandas' nullable ``Int64`` with ``<NA>`` where ``ok`` is False (a failed input): an empty
+    cell in ``results.csv``, ``null`` in ``results.json``, as for a float column's NaN."""
+    import pandas as pd
+
+    col = values.astype(np.int64)
+    if ok.all():
+        return col
+    return pd.arrays.IntegerArray(col, ~np.asarray(ok, dtype=bool))  # mask: True where missing
 
 
 def format_value(v: float | None) -> str:

@@ -46,13 +46,14 @@ def scan(
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
     loop = FeedLoop(audit)
     total = _image_count(data)
+    audit.reserve(total or 0)
     with progress_bar(total=total, desc="audit", enable=progress) as bar:
         batches = iter_batches(
             data, batch_size=batch_size, validate=False, batch_indices=True, tuple_indices=_indexed(data)
         )
         for batch in batches:
             bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
-    return audit.compute()
+    return audit.compute(progress=progress)
 
 
 class AuditError(DataEvalGPUError, RuntimeError):

@@ -41,6 +41,7 @@ def write_report(
     extra_figures: Sequence[tuple[str, str | os.PathLike, str]] = (),
     notes: Sequence[str] = (),
     drawn: Mapping[str, str | os.PathLike] | None = None,
+    progress: bool | None = False,
 ) -> Path:
     """Write ``out_dir/report.html`` and the PNGs it embeds (``out_dir/plots/``); return the HTML path.
 
@@ -65,7 +66,31 @@ def write_report(
     drawn : PNGs already drawn by the same plot calls, by plot name (``histograms``,
         ``histograms_log``, ``channel_histograms``, ``class_samples``, ``flagged_<metric>``,
         ...): copied into ``plots/`` instead of drawn again.
+    progress : show the report's steps (sections, figures and image grids, the page) on a bar
+        (stderr; ``None``: on a terminal).
     """
+    from ..progress import phase_steps
+
+    with phase_steps("report", ["sections", "figures", "page"], enable=progress) as step:
+        step("sections")
+        return _write(report, out_dir, images, max_grid, step, channel_stats=channel_stats, title=title, seed=seed,
+                      extra_figures=extra_figures, notes=notes, drawn=drawn)  # fmt: skip
+
+
+def _write(
+    report: Any,
+    out_dir: str | os.PathLike,
+    images: Any,
+    max_grid: int,
+    step: Any,
+    *,
+    channel_stats: Any,
+    title: str | None,
+    seed: int,
+    extra_figures: Sequence[tuple[str, str | os.PathLike, str]],
+    notes: Sequence[str],
+    drawn: Mapping[str, str | os.PathLike] | None,
+) -> Path:
     out = Path(out_dir)
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +106,9 @@ def write_report(
         extra_figures=extra_figures,
     )
     sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
+    step("figures")
     figs.render(ctx.get_image)
+    step("page")
     sections = [(anchor, heading, figs.fill(body)) for anchor, heading, body in sections]
 
     from .. import __version__

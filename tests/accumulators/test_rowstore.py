@@ -144,3 +144,133 @@ def test_row_store_keeps_crop_hashes_like_the_metric() -> None:
         ref = hash_rows([centre_crop(imgs[i], frac) for i in order], rows.near_kind, exact=False)
         assert torch.equal(got["pchash_crops"][:, j], ref["near"])
     assert centre_crop(imgs[0], 0.8).shape[-2:] == (52, 64)  # round(0.1 * 64) = 6, round(0.1 * 80) = 8 off each side
+
+
+def test_packed_rows_equal_the_rows_computed_batch_by_batch() -> None:
+    """Many small updates (the file scan's chunks): the store packs its parts into blocks, and
+    compute returns exactly the rows batch_rows gave, in index order, sharing the packed memory."""
+    from dataeval_gpu.accumulators.rowstore import PACK_EVERY
+
+    g = torch.Generator().manual_seed(3)
+    acc = ImageStatsRows(hashes=True, per_channel=True)
+    batches, n = [], 0
+    for b in range(PACK_EVERY * 2 + 5):
+        imgs = [torch.randint(0, 256, (1 + 2 * (b % 2), 8 + b % 5, 9), dtype=torch.uint8, generator=g) for _ in range(3)]
+        rows = acc.batch_rows(imgs)
+        batches.append({k: v.clone() for k, v in rows.items()})
+        acc.append_rows(torch.arange(n, n + 3), rows)
+        n += 3
+    assert len(acc.index) < PACK_EVERY  # packed into blocks along the way
+    res = acc.compute()
+    assert res["index"].tolist() == list(range(n))
+    for key in acc.metric_names + acc.hash_keys:
+        want = torch.cat([b[key] for b in batches])
+        _same({key: res[key]}, {key: want})
+        assert len(getattr(acc, key)) == 1 and res[key].data_ptr() == getattr(acc, key)[0].data_ptr(), key
+    want_ch = torch.cat([b["ch_mean"] for b in batches])
+    assert torch.equal(res["ch_mean"], want_ch)
+    assert res["ch_index"].tolist() == [i for i in range(n) for _ in range(1 + 2 * ((i // 3) % 2))]
+    # more rows after compute: appended after the packed block, the earlier result unchanged
+    acc.update([torch.full((1, 8, 9), 255, dtype=torch.uint8)], indices=[n])
+    again = acc.compute()
+    assert again["index"].tolist() == list(range(n + 1)) and float(again["mean"][-1]) == 1.0
+    assert torch.equal(again["mean"][:n], res["mean"]) and res["index"].numel() == n
+
+
+def test_rows_fed_out_of_order_are_sorted_and_a_repeat_dropped() -> None:
+    acc = ImageStatsRows()
+    for v, i in [(10, 5), (20, 2), (30, 5), (40, 0)]:  # index 5 twice: the first row is kept
+        acc.update([torch.full((1, 4, 4), v, dtype=torch.uint8)], indices=[i])
+    res = acc.compute()
+    assert res["index"].tolist() == [0, 2, 5]
+    assert [round(x * 255) for x in res["mean"].tolist()] == [40, 20, 10]
+    assert [round(x * 255) for x in acc.compute()["mean"].tolist()] == [40, 20, 10]  # cached
+
+
+def test_pack_promotes_as_torch_cat_and_frees_nothing_it_needs() -> None:
+    class Rows(RowStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_state("x", default=[])
+
+        def update(self, x: torch.Tensor) -> None:
+            self.x.append(x)
+
+        def compute(self) -> torch.Tensor:
+            return self.pack("x")
+
+    parts = [torch.tensor([[1, 2]], dtype=torch.int32), torch.zeros(0, 2), torch.tensor([[0.5, 1.5], [3.0, 4.0]], dtype=torch.float64)]
+    rows = Rows()
+    for p in parts:
+        rows.update(p)
+    got = rows.compute()
+    want = torch.cat(parts)
+    assert got.dtype == want.dtype == torch.float64 and torch.equal(got, want)
+    assert len(rows.x) == 1 and rows.pack("x") is rows.x[0]
+    assert Rows().pack("x") is None
+    bad = Rows()
+    bad.update(torch.zeros(1, 2))
+    bad.update(torch.zeros(1, 3))
+    with pytest.raises(RuntimeError):
+        bad.compute()
+    assert len(bad.x) == 2  # a failed pack leaves the parts as they were
+
+
+def test_rows_of_another_shape_are_not_packed_while_feeding() -> None:
+    from dataeval_gpu.accumulators.rowstore import PACK_EVERY
+
+    class Rows(RowStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_state("x", default=[])
+
+        def update(self, x: torch.Tensor) -> None:
+            self.x.append(x)
+
+        def compute(self) -> torch.Tensor:
+            return self.pack("x")
+
+    rows = Rows()
+    for k in range(PACK_EVERY - 1):
+        rows.update(torch.full((1, 2), float(k)))
+    rows.update(torch.zeros(1, 3))  # the update itself stores the rows, as torch.cat would fail later
+    assert len(rows.x) == PACK_EVERY and rows.update_count == PACK_EVERY
+    with pytest.raises(RuntimeError):
+        rows.compute()
+
+
+def test_reserved_rows_are_allocated_once_and_a_growth_keeps_the_values() -> None:
+    """With reserve(n) each state's buffer holds n rows from the first packing on (the result
+    is a view of it, no copy); without, the buffer grows and the rows stay the same."""
+    from dataeval_gpu.accumulators.rowstore import PACK_EVERY
+
+    g = torch.Generator().manual_seed(1)
+    imgs = [torch.randint(0, 256, (1, 6, 7), dtype=torch.uint8, generator=g) for _ in range(2)]
+    n_updates = PACK_EVERY * 3
+    results = {}
+    for reserve in (0, 2 * n_updates):
+        acc = ImageStatsRows(metrics=["mean", "width"])
+        acc.reserve(reserve)
+        storages = set()
+        for k in range(n_updates):
+            acc.update(imgs, indices=[2 * k, 2 * k + 1])
+            if k >= PACK_EVERY - 1 and len(acc.mean) == 1:  # packed
+                storages.add(acc.mean[0].untyped_storage().data_ptr())
+        res = acc.compute()
+        results[reserve] = res
+        assert res["index"].tolist() == list(range(2 * n_updates))
+        nbytes = res["mean"].untyped_storage().nbytes()
+        if reserve:
+            assert len(storages) == 1 and nbytes == reserve * 8  # one buffer, allocated once
+        else:
+            assert len(storages) >= 2 and 2 * n_updates * 8 <= nbytes <= 4 * n_updates * 8
+    want = ImageStatsRows(metrics=["mean", "width"])
+    want.update(imgs, indices=[0, 1])
+    one = want.compute()
+    for res in results.values():
+        assert torch.equal(res["mean"], one["mean"].repeat(n_updates)) and torch.equal(res["width"], one["width"].repeat(n_updates))
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(acc))  # a view pickles its rows only
+    assert torch.equal(copy.compute()["mean"], results[2 * n_updates]["mean"])
+    assert copy.mean[0].untyped_storage().nbytes() == 2 * n_updates * 8

@@ -267,9 +267,6 @@ def _write_skipped(found: Any, out: Path) -> str:
     return summary
 
 
-def _save_and_report(report: Any, out: Path, formats: tuple[str, ...], images: list | None) -> dict[str, str]:
-
-
 def progress_setting(args: argparse.Namespace) -> bool | None:
     """The bars' setting: off with ``--no-progress`` or ``--quiet``, else on a terminal."""
     return False if args.no_progress or args.quiet else None

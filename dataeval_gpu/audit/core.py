@@ -22,6 +22,7 @@ from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups
 from .feed import measure
 from .report import AuditReport
+from .stat_findings import near_groups, quality_findings
 from .state import load_metric_state, metric_state
 
 __all__ = ["DataAudit", "PRESETS", "RepeatedIndexWarning", "resolve_preset"]
@@ -428,7 +429,7 @@ class DataAudit:
         report.issues = {int(index[p]): m for p, m in linted.issues.items()}
         if self.quality:
             step("quality issues")
-            report.quality = self._quality(stats, index)
+            report.quality = quality_findings(stats, index, self.quality_thresholds)
         if self.hashes:
             step("duplicates")
             from ..functional.hashing import hash_hex
@@ -441,7 +442,9 @@ class DataAudit:
             }
             report.duplicates = duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
-                report.duplicates["near"] = self._near_groups(res, stats, index, report.duplicates["exact"])
+                report.duplicates["near"] = near_groups(
+                    res, stats, index, report.duplicates["exact"], self.near_radius
+                )
         if self._embed is not None:
             step("clusters")
             report.clusters = self._cluster(index)
@@ -463,54 +466,6 @@ class DataAudit:
             RepeatedIndexWarning,
             stacklevel=4,  # the caller of compute() (-> _detect -> here)
         )
-
-    def _quality(self, stats: dict[str, np.ndarray], index: np.ndarray) -> dict[str, Any]:
-        """Scores, flags and reasons of the quality issues, keyed by dataset index."""
-        from ..detectors.quality import SHAPE_KEYS, QualityIssues
-        from ..functional.quality import QUALITY_KEYS
-
-        # only what the issues read: evaluate copies it to float64 (the histogram: 2 KB an image)
-        needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
-        out = QualityIssues(thresholds=self.quality_thresholds).evaluate(needed)
-        return {
-            "scores": out.scores,
-            "flags": out.flags,
-            "thresholds": out.thresholds,
-            "reference": out.reference,
-            "why": {int(index[p]): out.why(p) for p in np.nonzero(out.flagged)[0].tolist()},
-        }
-
-    def _near_groups(
-        self, res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]]
-    ) -> list[list[int]]:
-        """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
-        the centre rule (no chaining) on pairs within ``near_radius`` (whole images, and a whole
-        image against another's central crops, ``near_crops``) whose mean colour casts
-        (``chroma_rg``, ``chroma_bg``) and grey entropies agree, plain-background images only at
-        distance 0.
-        A group that lies inside one exact group is left to ``exact``."""
-        from ..detectors.near_duplicates import hash_groups
-
-        chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
-        plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
-        crops = []
-        # every row's crop hashes (rows restored from an index made without them have none)
-        if "pchash_crops" in res and res["pchash_crops"].shape[0] == len(index):
-            ch, cv = res["pchash_crops"].cpu().reshape(len(index), -1), res["pchash_crops_valid"].cpu()
-            cv = cv.reshape(len(index), -1)
-            crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
-        entropy = stats["grey_entropy"].astype(np.float64)
-        groups = hash_groups(
-            res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, self.near_radius, chroma, plain, entropy,
-            stats["std"].astype(np.float64) if "std" in stats else None,
-        )
-        in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
-        out = []
-        for g in groups:
-            members = sorted(int(index[p]) for p in g)
-            if len({in_exact.get(i, -1 - i) for i in members}) > 1:
-                out.append(members)
-        return sorted(out)
 
     def _embedding_duplicates(self) -> list[list[int]]:
         return embedding_duplicate_groups(*self._embed.compute_with_indices())  # type: ignore[union-attr]

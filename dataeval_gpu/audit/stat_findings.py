@@ -1,0 +1,63 @@
+"""The audit's findings from the accumulated statistics and hashes: the scored quality issues
+and the near-duplicate hash groups (with the checks :class:`~dataeval_gpu.detectors.NearDuplicates`
+applies), keyed by dataset index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["near_groups", "quality_findings"]
+
+
+def quality_findings(
+    stats: dict[str, np.ndarray], index: np.ndarray, thresholds: dict[str, float] | None
+) -> dict[str, Any]:
+    """Scores, flags and reasons of the quality issues, keyed by dataset index."""
+    from ..detectors.quality import SHAPE_KEYS, QualityIssues
+    from ..functional.quality import QUALITY_KEYS
+
+    # only what the issues read: evaluate copies it to float64 (the histogram: 2 KB an image)
+    needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
+    out = QualityIssues(thresholds=thresholds).evaluate(needed)
+    return {
+        "scores": out.scores,
+        "flags": out.flags,
+        "thresholds": out.thresholds,
+        "reference": out.reference,
+        "why": {int(index[p]): out.why(p) for p in np.nonzero(out.flagged)[0].tolist()},
+    }
+
+
+def near_groups(
+    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]], radius: int
+) -> list[list[int]]:
+    """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
+    the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
+    image against another's central crops, ``near_crops``) whose mean colour casts
+    (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree, plain-background
+    images only at distance 0.
+    A group that lies inside one exact group is left to ``exact``."""
+    from ..detectors.near_duplicates import hash_groups
+
+    chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
+    plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
+    crops = []
+    # every row's crop hashes (rows restored from an index made without them have none)
+    if "pchash_crops" in res and res["pchash_crops"].shape[0] == len(index):
+        ch, cv = res["pchash_crops"].cpu().reshape(len(index), -1), res["pchash_crops_valid"].cpu()
+        cv = cv.reshape(len(index), -1)
+        crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
+    entropy = stats["grey_entropy"].astype(np.float64)
+    groups = hash_groups(
+        res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
+        stats["std"].astype(np.float64) if "std" in stats else None,
+    )
+    in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
+    out = []
+    for g in groups:
+        members = sorted(int(index[p]) for p in g)
+        if len({in_exact.get(i, -1 - i) for i in members}) > 1:
+            out.append(members)
+    return sorted(out)

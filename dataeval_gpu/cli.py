@@ -154,7 +154,7 @@ def _index_runner(args: argparse.Namespace) -> Any:
 def _run_scan(args: argparse.Namespace) -> int:
     from .audit import scan
     from .datasets import sample_photos
-    from .discovery import find_inputs
+    from .discovery import find_inputs, write_skipped
 
     device = _device(args.device)
     out = Path(args.out)
@@ -188,7 +188,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     else:
         found = find_inputs(args.path, out=out)
         files, labels, class_names = found.files, found.labels, found.class_names
-        skipped = _write_skipped(found, out)
+        skipped = write_skipped(found, out / SKIPPED)
         if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
             logger.warning(
                 "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
@@ -251,20 +251,6 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
-
-
-def _write_skipped(found: Any, out: Path) -> str:
-    """Write the files a folder scan skipped as not images to ``OUT/skipped.txt`` (one path per
-    line; an earlier scan's list is removed when nothing is skipped) and say so in a warning.
-    Returns the short summary ("3 files (.ttf 2, .dat 1)"), "" when nothing was skipped."""
-    path = out / SKIPPED
-    if not found.skipped:
-        path.unlink(missing_ok=True)
-        return ""
-    path.write_text("".join(f + "\n" for f in found.skipped), encoding="utf-8")
-    summary = found.skipped_summary()
-    logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
-    return summary
 
 
 def progress_setting(args: argparse.Namespace) -> bool | None:

@@ -29,6 +29,7 @@ __all__ = [
     "discover",
     "find_inputs",
     "image_magic",
+    "write_skipped",
 ]
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def find_inputs(
         return Inputs(files, [-1] * len(files), [], [])
     r = Path(root)
     if r.is_file():
-        if r.suffix.lower() in IMAGE_EXTENSIONS or not _is_text_file(r):
+        if r.suffix.lower() in IMAGE_LIKE_SUFFIXES or not _is_text_file(r):
             return Inputs([str(r)], [-1], [], [])
         files = _read_file_list(r)
         return Inputs(files, [-1] * len(files), [], [])
@@ -282,7 +283,7 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
             except OSError:
                 is_dir = False
             if is_dir:
-                if p.suffix.lower() in IMAGE_EXTENSIONS:
+                if p.suffix.lower() in IMAGE_LIKE_SUFFIXES:
                     out.append(p)  # a folder named like an image: failed, and its files are walked too
                     folders.add(p)
                 stack.append((p, inside))
@@ -303,3 +304,17 @@ def _is_regular(e: os.DirEntry) -> bool:
         return e.is_file()  # follows symbolic links: a link to a file is one
     except OSError:
         return False
+
+
+def write_skipped(found: Inputs, path: Path) -> str:
+    """Write the files a folder scan skipped as not images to ``path`` (``OUT/skipped.txt``: one
+    path per line; an earlier scan's list is removed when nothing is skipped) and say so in a
+    warning.  Returns the short summary ("3 files (.ttf 2, .dat 1)"), "" when nothing was skipped."""
+    if not found.skipped:
+        path.unlink(missing_ok=True)
+        return ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f + "\n" for f in found.skipped), encoding="utf-8")
+    summary = found.skipped_summary()
+    logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
+    return summary

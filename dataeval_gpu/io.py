@@ -1,7 +1,8 @@
-"""Reading image files: folders, class trees and file lists, decoded in DataLoader workers.
+"""Reading image files, decoded in DataLoader workers.
 
-A folder scan never stops for one bad file: :func:`discover` lists every entry that could be
-an image (broken links, pipes, unreadable files and folders named like images included),
+A folder scan never stops for one bad file: :func:`~dataeval_gpu.discovery.find_inputs` lists
+every entry that could be an image (broken links, pipes, unreadable files and folders named
+like images included; re-exported here with ``discover``),
 :class:`ImageFiles` returns, for every one, either the decoded ``(C, H, W)`` tensor or ``None``
 with the reason it could not be read (:func:`read_image_bytes` opens regular files only), and
 the scan lists those as failed.  What each kind of file becomes is documented (with the

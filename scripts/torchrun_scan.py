@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     info = init_from_env(args.backend, device=args.device)
     paths: list[str] | None = None
     class_names: list[str] = []
+    skipped = ""
     data: Any
     if args.synthetic is not None:
         data = synthetic_images(args.synthetic, seed=args.seed)
@@ -140,9 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         data = photo_collection(args.photos, seed=args.seed, max_side=512)
         source = f"bundled photos ({args.photos} images)"
     else:
-        from dataeval_gpu.io import ImageFiles, discover
+        from dataeval_gpu.cli_args import SKIPPED
+        from dataeval_gpu.discovery import find_inputs, write_skipped
+        from dataeval_gpu.io import ImageFiles
 
-        files, labels, class_names = discover(args.path)
+        # as the command finds them: an earlier scan's output in the folder left out, the
+        # files that are not images skipped and listed (by rank 0)
+        found = find_inputs(args.path, out=args.out)
+        files, labels, class_names = found.files, found.labels, found.class_names
+        skipped = write_skipped(found, Path(args.out) / SKIPPED) if info.is_main else ""
         if not files and info.is_main:
             logging.getLogger("dataeval_gpu").warning("%s: no files to scan (docs/inputs.md)", args.path)
         # the command's reader: a file that cannot be read or decoded is a failed row with its label
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                 "images_per_s": round(report.total / max(elapsed, 1e-9), 2),
             }
         )
+        if skipped:  # as the command's config.json
+            report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
         written = report.save(out, formats=formats)
         if args.pickle:

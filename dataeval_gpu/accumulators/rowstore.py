@@ -129,6 +129,7 @@ class RowStore:
         # a packed part is a view of a larger buffer: pickle its rows only
         state.update({name: [t.clone() for t in getattr(self, name)] for name in self._defaults})
         state["_buffers"] = {}
+        state["_computed"] = None  # views of the buffers: pickling them would write whole buffers
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -51,6 +51,14 @@ def resolve_preset(preset: str | None) -> str:
     return _PRESET_ALIASES[preset]
 
 
+def frozen(t: torch.Tensor) -> np.ndarray:
+    """``t`` as a read-only numpy array: on the CPU it shares the row store's buffer (no copy),
+    so an edit of a report's array would change the audit's stored rows; it raises instead."""
+    a = t.cpu().numpy()
+    a.flags.writeable = False
+    return a
+
+
 class RepeatedIndexWarning(UserWarning):
     """Inputs were fed under an index another input already had: the report keeps one row per index."""
 
@@ -371,7 +379,7 @@ class DataAudit:
         res = self._stats.compute()
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items() if not k.startswith("ch_")}
         index = res.pop("index").cpu().numpy()
-        rows = {k: v.cpu().numpy() for k, v in res.items()}
+        rows = {k: frozen(v) for k, v in res.items()}
         emb = None
         if self._embed is not None and len(index):
             emb_idx, emb_t = self._embed.compute_with_indices()
@@ -408,7 +416,7 @@ class DataAudit:
         measured = set(index.tolist())
         failed = {i: r for i, r in self.failed.items() if i not in measured}
         self._warn_repeats(len(index) + len(failed))
-        stats = {k: res[k].cpu().numpy() for k in IMAGE_KEYS if k in res}
+        stats = {k: frozen(res[k]) for k in IMAGE_KEYS if k in res}
         report = AuditReport(
             index=index,
             stats=stats,
@@ -419,7 +427,7 @@ class DataAudit:
             config=self.config(),
         )
         if self.channels:
-            report.channel_stats = {k: v.cpu().numpy() for k, v in res.items() if k.startswith("ch_")}
+            report.channel_stats = {k: frozen(v) for k, v in res.items() if k.startswith("ch_")}
         if len(index) == 0:
             return report
         step("linter")  # on the accumulated statistics (positions -> dataset indices)

@@ -284,6 +284,11 @@ def test_discover_lists_every_file_but_metadata_and_hidden(tmp_path: Path) -> No
     assert [Path(f).name for f in found.skipped] == ["font.ttf", "gone.so", "noext", "weird.bin"]
     assert found.skipped_summary() == "4 files (.ttf 1, .so 1, (no suffix) 1, .bin 1)"
     assert discover(tmp_path)[0] == found.files
+    # one image-named file given as PATH is one input (an SVG's XML lines were read as a file list)
+    (tmp_path / "d.svg").write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n')
+    assert find_inputs(tmp_path / "d.svg").files == [str(tmp_path / "d.svg")]
+    (tmp_path / "x.heic").mkdir()  # a folder named like an image: listed (and failed) like x.jpg/
+    assert str(tmp_path / "x.heic") in find_inputs(tmp_path).files
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "PPM", "JPEG2000"])

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dataeval_gpu.audit import DataAudit
 
@@ -59,3 +60,21 @@ def test_the_table_has_int64_without_failures_and_nullable_ints_with_them() -> N
     assert all(str(with_failed[k].dtype) == "Int64" for k in WHOLE)
     assert with_failed["height"].isna().tolist() == [False, False, False, True]
     assert with_failed["height"].iloc[:3].tolist() == [20, 17, 40]
+
+
+def test_report_arrays_are_read_only_views_of_the_audit() -> None:
+    """The report's arrays share the audit's row buffer (no copy at compute()); an in-place
+    edit raised nothing and changed what the next compute() returned. Now it raises."""
+    from dataeval_gpu.audit import DataAudit
+
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, (3, 12, 10), dtype=np.uint8) for _ in range(3)]
+    audit = DataAudit(hashes=False, quality=False)
+    audit.update(imgs, indices=[0, 1, 2])
+    first = audit.compute()
+    want = np.array([im.astype(np.float64).mean() / 255 for im in imgs])
+    np.testing.assert_allclose(first.stats["mean"], want, rtol=1e-6)
+    with pytest.raises(ValueError, match="read-only"):
+        first.stats["mean"][:] = -1
+    np.testing.assert_allclose(audit.compute().stats["mean"], want, rtol=1e-6)
+    first.to_pandas()  # the report's own use of them still works

@@ -330,6 +330,11 @@ def test_arguments_are_checked() -> None:
         DataEvalCallback(audit_kwargs={"near_radius": 99})
     with pytest.raises(TypeError, match="unexpected keyword argument 'radius'"):
         DataEvalCallback(audit_kwargs={"radius": 2})
+    # the callback's own arguments: DataAudit got them twice when fit started
+    with pytest.raises(InvalidArgumentError, match="audit_kwargs: device is set by the callback"):
+        DataEvalCallback(audit_kwargs={"device": "cpu"})
+    with pytest.raises(InvalidArgumentError, match="audit_kwargs: device, hashes is set"):
+        DataEvalCallback(audit_kwargs={"hashes": False, "device": "cpu"})
     if not torch.cuda.is_available():
         with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
             DataEvalCallback(device="cuda")

@@ -105,6 +105,12 @@ class DataEvalCallback(Callback):
         self.audit_train = audit_train
         self.audit_val = audit_val
         self.audit_kwargs = dict(audit_kwargs or {})
+        own = sorted({"device", "hashes"} & set(self.audit_kwargs))
+        if own:  # the callback passes these itself: DataAudit would get them twice when fit starts
+            raise InvalidArgumentError(
+                f"audit_kwargs: {', '.join(own)} is set by the callback's own argument of that name; "
+                "pass it to DataEvalCallback(...) instead"
+            )
         from ...audit import DataAudit
 
         DataAudit(hashes=hashes, **self.audit_kwargs)  # a wrong setting fails here, not when fit starts

@@ -19,6 +19,7 @@ from . import __version__
 
 __all__ = [
     "CHECKPOINT",
+    "add_audit_options",
     "CommandLineError",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -90,6 +91,37 @@ def _radius(text: str) -> int:
     return value
 
 
+def add_audit_options(p: argparse.ArgumentParser) -> None:
+    """The audit's findings settings of ``dataeval-gpu scan`` (``--radius``, ``--hash``,
+    ``--preset``, ``--d4`` / ``--no-d4``, ``--no-quality``), with its defaults; scripts that scan
+    otherwise (``scripts/torchrun_scan.py``) take the same so that both report the same findings."""
+    p.add_argument(
+        "--radius",
+        type=_radius,
+        default=None,
+        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
+    )
+    p.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=["default", "dataeval-0.65"],
+        help="default: quality issues, D4 hashes and (with --embeddings) embedding near duplicates; "
+        "dataeval-0.65: DataEval 0.65's findings exactly (pchash radius 0, no D4, no quality issues)",
+    )
+    d4 = p.add_mutually_exclusive_group()
+    d4.add_argument(
+        "--d4",
+        action="store_true",
+        default=None,
+        help="rotation/flip-invariant near hash (finds mirrored/rotated copies; on in the default preset)",
+    )
+    d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
+    p.add_argument(
+        "--no-quality", dest="quality", action="store_false", default=None, help="skip the scored quality issues"
+    )
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -140,31 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
-    s.add_argument(
-        "--radius",
-        type=_radius,
-        default=None,
-        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
-    )
-    s.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
-    s.add_argument(
-        "--preset",
-        default="default",
-        choices=["default", "dataeval-0.65"],
-        help="default: quality issues, D4 hashes and (with --embeddings) embedding near duplicates; "
-        "dataeval-0.65: DataEval 0.65's findings exactly (pchash radius 0, no D4, no quality issues)",
-    )
-    d4 = s.add_mutually_exclusive_group()
-    d4.add_argument(
-        "--d4",
-        action="store_true",
-        default=None,
-        help="rotation/flip-invariant near hash (finds mirrored/rotated copies; on in the default preset)",
-    )
-    d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
-    s.add_argument(
-        "--no-quality", dest="quality", action="store_false", default=None, help="skip the scored quality issues"
-    )
+    add_audit_options(s)
     s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     s.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dataeval_gpu.cli_args import add_audit_options
+
 
 def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:
     """``n`` (image, label) pairs: random CHW images of mixed sizes, 1 or 3 channels, uint8 or
@@ -68,13 +70,6 @@ def _at_least(low: int):
     return parse
 
 
-def _radius(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"expected a Hamming radius within 0..64, got {text}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
@@ -90,24 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=_at_least(1), default=None, help="only the first N items")
     p.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
-    # the audit settings of `dataeval-gpu scan`, with its defaults, so that both report the same findings
-    p.add_argument(
-        "--radius",
-        type=_radius,
-        default=None,
-        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
-    )
-    p.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash")
-    p.add_argument(
-        "--preset",
-        default="default",
-        choices=["default", "dataeval-0.65"],
-        help="default: quality issues and D4 hashes; dataeval-0.65: DataEval 0.65's findings exactly",
-    )
-    d4 = p.add_mutually_exclusive_group()
-    d4.add_argument("--d4", action="store_true", default=None, help="rotation/flip-invariant near hash")
-    d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
-    p.add_argument("--no-quality", dest="quality", action="store_false", default=None, help="skip the quality issues")
+    add_audit_options(p)  # the audit settings of `dataeval-gpu scan`, with its defaults: the same findings
     p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     p.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json")
     p.add_argument(

@@ -379,7 +379,7 @@ class DataAudit:
         res = self._stats.compute()
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items() if not k.startswith("ch_")}
         index = res.pop("index").cpu().numpy()
-        rows = {k: frozen(v) for k, v in res.items()}
+        rows = {k: v.cpu().numpy() for k, v in res.items()}  # for the index code, which only reads them
         emb = None
         if self._embed is not None and len(index):
             emb_idx, emb_t = self._embed.compute_with_indices()

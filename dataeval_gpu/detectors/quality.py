@@ -105,6 +105,14 @@ FINE_OFFSET = 0.075
 SHAPE_KEYS = ("width", "height", "channels")
 
 
+
+def float64(values: Any) -> np.ndarray:
+    """A metric's values (tensor on any device, numpy array, sequence) as a float64 numpy array;
+    a numpy array is converted without torch (an audit's report arrays are read-only views)."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy().astype(np.float64)
+    return np.array(values, dtype=np.float64)
+
 def _median(v: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else float("nan")
@@ -120,10 +128,7 @@ def issue_scores(
     (``grey_p99``, ``side``, ``aspect`` medians); default: the medians of ``metrics`` itself.
     Returns the scores and the reference values used.
     """
-    m = {
-        k: np.asarray(torch.as_tensor(metrics[k]).cpu(), dtype=np.float64)
-        for k in (*QUALITY_KEYS, *SHAPE_KEYS)
-    }
+    m = {k: float64(metrics[k]) for k in (*QUALITY_KEYS, *SHAPE_KEYS)}
     w, h = m["width"], m["height"]
     side = np.sqrt(w * h)
     aspect = w / np.maximum(h, 1)
@@ -310,7 +315,7 @@ class QualityIssues:
         else:
             metrics = self.metrics(data)
         scores, ref = issue_scores(metrics, self.reference)
-        m = {k: np.asarray(torch.as_tensor(v).cpu(), dtype=np.float64) for k, v in metrics.items()}
+        m = {k: float64(v) for k, v in metrics.items()}
         flags = {}
         for k in self.issues:
             s, t = scores[k], self.thresholds[k]

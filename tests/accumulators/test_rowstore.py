@@ -187,18 +187,21 @@ def test_rows_fed_out_of_order_are_sorted_and_a_repeat_dropped() -> None:
     assert [round(x * 255) for x in acc.compute()["mean"].tolist()] == [40, 20, 10]  # cached
 
 
+class Rows(RowStore):
+    """A row store of one state ``x``: its parts appended as given, packed at compute()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("x", default=[])
+
+    def update(self, x: torch.Tensor) -> None:
+        self.x.append(x)
+
+    def compute(self) -> torch.Tensor:
+        return self.pack("x")
+
+
 def test_pack_promotes_as_torch_cat_and_frees_nothing_it_needs() -> None:
-    class Rows(RowStore):
-        def __init__(self) -> None:
-            super().__init__()
-            self.add_state("x", default=[])
-
-        def update(self, x: torch.Tensor) -> None:
-            self.x.append(x)
-
-        def compute(self) -> torch.Tensor:
-            return self.pack("x")
-
     parts = [torch.tensor([[1, 2]], dtype=torch.int32), torch.zeros(0, 2), torch.tensor([[0.5, 1.5], [3.0, 4.0]], dtype=torch.float64)]
     rows = Rows()
     for p in parts:
@@ -218,17 +221,6 @@ def test_pack_promotes_as_torch_cat_and_frees_nothing_it_needs() -> None:
 
 def test_rows_of_another_shape_are_not_packed_while_feeding() -> None:
     from dataeval_gpu.accumulators.rowstore import PACK_EVERY
-
-    class Rows(RowStore):
-        def __init__(self) -> None:
-            super().__init__()
-            self.add_state("x", default=[])
-
-        def update(self, x: torch.Tensor) -> None:
-            self.x.append(x)
-
-        def compute(self) -> torch.Tensor:
-            return self.pack("x")
 
     rows = Rows()
     for k in range(PACK_EVERY - 1):

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..functional.hashing.thumbs import THUMB_SIDE
 from .manifest import IndexMismatchError, check_settings, metric_definitions_digest, read_manifest
 from .store import (
     FILE_COLUMNS,
@@ -68,6 +69,10 @@ def restore_audit(audit: Any, coll: Collection, class_names: list[str]) -> Any:
         rows["xxhash"] = torch.from_numpy(np.ascontiguousarray(words[:, 0]))
         rows["pchash"] = torch.from_numpy(np.ascontiguousarray(words[:, 1]))
         rows["pchash_valid"] = torch.from_numpy(np.asarray(coll.near_valid, dtype=bool)[pos])
+        if audit.near_crops and "pchash_thumbs" not in rows:
+            # an index written before the thumbnails existed: all-zero ones verify nothing
+            width = (1 + len(audit.near_crops)) * THUMB_SIDE**2
+            rows["pchash_thumbs"] = torch.zeros((len(pos), width), dtype=torch.uint8)
     emb = (
         torch.from_numpy(np.ascontiguousarray(coll.embeddings[pos])) if coll.embeddings is not None else None
     )

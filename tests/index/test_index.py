@@ -516,3 +516,27 @@ def test_scan_params_name_every_parameter_of_scan_files() -> None:
     }  # fmt: skip
     assert own == set(SCAN_PARAMS)
     assert own & set(inspect.signature(DataAudit).parameters) == {"device"}  # scan_files hands it on
+
+
+def test_an_index_without_thumbnails_still_opens_and_updates(tmp_path: Path) -> None:
+    """An index written before the per-image thumbnails (``pchash_thumbs``) existed: its rows
+    are restored with all-zero thumbnails (their hash pairs are not verified), an update adds
+    rows with thumbnails, and a fresh index stores them."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = make_folder(tmp_path / "data", range(8))
+    PIL.fromarray(_image(3)[:, ::-1]).save(data / "class0" / "mirror3.png")  # a near copy
+    first = index(data, tmp_path / "idx", near_radius=2)
+    rows_file = tmp_path / "idx" / DatasetIndex(tmp_path / "idx").manifest["files"]["rows"]
+    assert "pchash_thumbs" in pq.read_schema(rows_file).names
+    table = pq.read_table(rows_file)
+    pq.write_table(table.drop(["pchash_thumbs"]), rows_file)  # as written before the thumbnails
+    assert isinstance(table, pa.Table)
+    old = DatasetIndex(tmp_path / "idx").report()
+    assert old.duplicates["near"] == first.duplicates["near"] != []
+    PIL.fromarray(_image(40)).save(data / "class1" / "new.png")
+    files, labels, names = discover(data)
+    updated = update_index(tmp_path / "idx", files, labels, class_names=names, near_radius=2, **KW)
+    assert updated.config["index_update"]["measured"] == 1
+    assert updated.duplicates["near"] == first.duplicates["near"]
+    assert "pchash_thumbs" in pq.read_schema(tmp_path / "idx" / DatasetIndex(tmp_path / "idx").manifest["files"]["rows"]).names

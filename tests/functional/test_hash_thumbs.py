@@ -144,3 +144,19 @@ def test_hash_rows_thumbnails_of_the_image_and_its_crops() -> None:
         want = near_hash_thumbs([centre_crop(t, f) for t in ims], "pchash_d4", device_type="cuda")[2]
         assert torch.equal(views[:, 1 + k], want)
     assert "thumbs" not in hash_rows(ims, "pchash_d4", crops=crops)
+
+
+def test_hash_rows_without_the_compiled_kernels_gives_the_same_rows(monkeypatch) -> None:
+    """The branch of ``hash_rows`` for device tensors and for a CPU without numba (the tensor
+    path's kernels) gives the compiled CPU path's hashes and thumbnails."""
+    import dataeval_gpu.accumulators.hash_rows as hr
+    import dataeval_gpu.functional.hashing.dispatch as dispatch
+
+    ims = _images()
+    want = hash_rows(ims, "pchash_d4", crops=(0.9, 0.8), thumbs=True)
+    monkeypatch.setattr(hr, "compiled_ready", lambda: False)
+    monkeypatch.setattr(dispatch, "compiled_ready", lambda: False)
+    got = hash_rows(ims, "pchash_d4", crops=(0.9, 0.8), thumbs=True)
+    assert set(got) == set(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key

@@ -99,7 +99,7 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
         "--radius",
         type=_radius,
         default=None,
-        help="Hamming radius 0..64 for near duplicates (default: 2 with the quality issues, else 0 = DataEval 0.65)",
+        help="Hamming radius 0..64 for near duplicates (default: 4 with the quality issues, else 0 = DataEval 0.65)",
     )
     p.add_argument("--hash", default="pchash", choices=["pchash", "dhash"], help="near-duplicate hash (default: %(default)s)")
     p.add_argument(

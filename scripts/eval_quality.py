@@ -239,8 +239,8 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     q = qi.evaluate(metrics)
     seconds["quality issues"] = time.perf_counter() - t
     # what `dataeval-gpu scan --embeddings` / DataAudit(embeddings=True) report by default: the
-    # audit itself fed the images (D4 pchash of the whole image and its central crops at radius 2
-    # with the colour check), plus its embedding groups (DataAudit._embedding_duplicates runs
+    # audit itself fed the images (D4 pchash of the whole image and its central crops at radius 4
+    # with the colour check and the thumbnail verification), plus its embedding groups (DataAudit._embedding_duplicates runs
     # embedding_groups on the accumulated embeddings: here on the cached ones, same model); and
     # the audit as it was before the crops (radius 0, no crops), timed the same way
     from dataeval_gpu.audit import DataAudit

@@ -11,7 +11,16 @@ from typing import Any
 
 import torch
 
-from ..functional.hashing import NEAR_HASHES, CpuHasher, CpuPlan, compiled_ready, near_hash, xxhash64
+from ..functional.hashing import (
+    NEAR_HASHES,
+    THUMB_SIDE,
+    CpuHasher,
+    CpuPlan,
+    compiled_ready,
+    near_hash,
+    near_hash_thumbs,
+    xxhash64,
+)
 
 __all__ = ["centre_crop", "hash_rows"]
 
@@ -31,6 +40,7 @@ def hash_rows(
     exact: bool = True,
     sources: Sequence[Any] | None = None,
     crops: Sequence[float] = (),
+    thumbs: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Hashes of one batch of validated ``(C, H, W)`` tensors on one device, at once.
 
@@ -41,35 +51,51 @@ def hash_rows(
         sources: what xxhash reads per image (default: the tensors).
         crops: central fractions (:func:`centre_crop`) whose near hash is also computed
             (needs ``kind``).
+        thumbs: also the grey thumbnail of each image and of each of its crops (the near
+            hash's resized square rounded to 8 bits, :mod:`~dataeval_gpu.functional.hashing.thumbs`;
+            needs ``kind``).
 
     Returns:
         ``{"xxhash", "near", "near_valid"}`` (those asked for), ``(B,)`` CPU tensors; with
         ``crops`` also ``"crops"`` / ``"crops_valid"``, ``(B, len(crops))``: the near hash of
-        each image's central crops.
+        each image's central crops; with ``thumbs`` also ``"thumbs"``, ``(B, (1 + len(crops))
+        * THUMB_SIDE ** 2)`` uint8: the whole image's thumbnail, then each crop's, row-major.
     """
-    out = _hash_rows(images, kind, exact, sources)
+    out = _hash_rows(images, kind, exact, sources, thumbs)
     if kind and crops:
         # every crop of the batch in one submission (one pass of the thread pool)
-        part = _hash_rows([centre_crop(t, f) for f in crops for t in images], kind, False, None)
+        part = _hash_rows([centre_crop(t, f) for f in crops for t in images], kind, False, None, thumbs)
         out["crops"] = part["near"].reshape(len(crops), len(images)).T.contiguous()
         out["crops_valid"] = part["near_valid"].reshape(len(crops), len(images)).T.contiguous()
+        if thumbs:
+            views = part["thumbs"].reshape(len(crops), len(images), THUMB_SIDE**2).transpose(0, 1)
+            out["thumbs"] = torch.cat([out["thumbs"].reshape(len(images), 1, -1), views], dim=1)
+    if kind and thumbs:
+        out["thumbs"] = out["thumbs"].reshape(len(images), -1).contiguous()
     return out
 
 
 def _hash_rows(
-    images: list[torch.Tensor], kind: str | None, exact: bool, sources: Sequence[Any] | None
+    images: list[torch.Tensor], kind: str | None, exact: bool, sources: Sequence[Any] | None, thumbs: bool = False
 ) -> dict[str, torch.Tensor]:
     sources = list(images) if sources is None else list(sources)
     out: dict[str, torch.Tensor] = {}
     on_cpu = all(t.device.type == "cpu" for t in images)
+    thumbs = thumbs and bool(kind)
     if on_cpu and compiled_ready():
-        hasher = CpuHasher(exact, CpuPlan(NEAR_HASHES[kind]) if kind else None, max_in_flight=len(images) + 1)
+        plan = CpuPlan(NEAR_HASHES[kind]) if kind else None
+        hasher = CpuHasher(exact, plan, max_in_flight=len(images) + 1, thumbs=thumbs)
         hasher.submit(sources, images)
         xx, near, ok = hasher.result()
+        if thumbs:
+            out["thumbs"] = hasher.thumbnails()
     else:
         xx = xxhash64(sources, device="cpu") if exact else None
         near = ok = None
-        if kind:
+        if kind and thumbs:
+            near, ok, th = near_hash_thumbs(images, kind)
+            near, ok, out["thumbs"] = near.cpu(), ok.cpu(), th.cpu()
+        elif kind:
             near, ok = near_hash(images, kind)
             near, ok = near.cpu(), ok.cpu()
     if exact:

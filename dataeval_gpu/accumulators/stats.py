@@ -38,8 +38,10 @@ __all__ = [  # noqa: F822 - ImageStatsAccumulator is lazy (module __getattr__)
 ]
 
 HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
-#: with ``crops``: the near hash of each image's central crops, ``(N, len(crops))``
-CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid")
+#: with ``crops``: the near hash of each image's central crops, ``(N, len(crops))``, and the
+#: grey thumbnails of the image and of its crops that verify hash pairs, ``(N, (1 + len(crops))
+#: * 1024)`` uint8 (:mod:`~dataeval_gpu.functional.hashing.thumbs`)
+CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid", "pchash_thumbs")
 
 
 def images_from_batch(images: Any, indices: Sequence[int] | None = None) -> list[torch.Tensor]:
@@ -89,7 +91,9 @@ class StatsRows:
     metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
     crops : with ``hashes``, central fractions whose near hash is kept too (``pchash_crops``,
         ``pchash_crops_valid``: ``(N, len(crops))``), as :class:`~dataeval_gpu.detectors.NearDuplicates`
-        hashes them (so that a crop of 5-10 % per side meets its original).
+        hashes them (so that a crop of 5-10 % per side meets its original), and the grey
+        thumbnails of each image and of its crops (``pchash_thumbs``, 1 KB a view) that verify
+        the hash pairs.
     """
 
     full_state_update = False
@@ -189,13 +193,14 @@ class StatsRows:
         if self.hashes:
             from .hash_rows import hash_rows
 
-            hashed = hash_rows(imgs, self.near_kind, crops=self.crops)
+            hashed = hash_rows(imgs, self.near_kind, crops=self.crops, thumbs=bool(self.crops))
             rows["xxhash"] = hashed["xxhash"].to(self.device)
             rows["pchash"] = hashed["near"].to(self.device)
             rows["pchash_valid"] = hashed["near_valid"].to(self.device)
             if self.crops:
                 rows["pchash_crops"] = hashed["crops"].to(self.device)
                 rows["pchash_crops_valid"] = hashed["crops_valid"].to(self.device)
+                rows["pchash_thumbs"] = hashed["thumbs"].to(self.device)
         if self.per_channel and ch is not None:
             rows["_row_image"] = ch["row_image"]
             rows["ch_channel"] = ch["row_channel"]

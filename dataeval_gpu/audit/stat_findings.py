@@ -36,8 +36,8 @@ def near_groups(
     """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
     the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
     image against another's central crops, ``near_crops``) whose mean colour casts
-    (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree, plain-background
-    images only at distance 0.
+    (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
+    thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
     A group that lies inside one exact group is left to ``exact``."""
     from ..detectors.near_duplicates import hash_groups
 
@@ -50,9 +50,14 @@ def near_groups(
         cv = cv.reshape(len(index), -1)
         crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
     entropy = stats["grey_entropy"].astype(np.float64)
+    # the thumbnails that verify each pair (rows restored from an index made without them: none)
+    thumbs = res.get("pchash_thumbs")
+    if thumbs is not None and thumbs.shape[0] != len(index):
+        thumbs = None
     groups = hash_groups(
         res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
         stats["std"].astype(np.float64) if "std" in stats else None,
+        thumbs.cpu() if thumbs is not None else None,
     )
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []

@@ -25,7 +25,7 @@ import torch
 from ..accumulators.hash_rows import centre_crop
 from ..batching import as_image
 from ..errors import InvalidArgumentError
-from ..functional.hashing import hamming_distance, near_pairs
+from ..functional.hashing import THUMB_SIDE, hamming_distance, near_pairs
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
 
@@ -43,9 +43,10 @@ __all__ = [
 ]
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md: 4 finds more
-#: crops on the corpus, but pairs distinct framed pictures and galaxies in Stellarium's data; the
-#: D4 hash's distances are even, so 3 acts as 2 and 5 as 4)
-DEFAULT_RADIUS = 2
+#: crops than 2 on the corpus; the pairs of distinct framed pictures and galaxies it added in
+#: Stellarium's data are dropped by the thumbnail check, :data:`VERIFY_MIN`; the D4 hash's
+#: distances are even, so 3 acts as 2 and 5 as 4)
+DEFAULT_RADIUS = 4
 #: central fractions of each image hashed besides the whole image: a crop of 5-10 % per side
 #: then meets the original's centre (the hashes of a crop and of the whole differ in scale)
 DEFAULT_CROPS: tuple[float, ...] = (0.9, 0.8)
@@ -74,6 +75,11 @@ ENTROPY_EPS = 0.25
 #: :data:`SPREAD_EPS`) within this factor (a contrast change by 0.7 is 1.43x)
 SPREAD_RATIO = 1.6
 SPREAD_EPS = 0.02
+#: verification of hash pairs on the per-image grey thumbnails (the D4 pchash's 32 x 32 square,
+#: :mod:`~dataeval_gpu.functional.hashing.thumbs`): a pair is kept only when the detail
+#: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
+#: deep-sky objects that hash alike <= 0.78: docs/quality.md)
+VERIFY_MIN = 0.8
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -214,6 +220,21 @@ def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
 
 
+def _verified(thumbs: np.ndarray | torch.Tensor, n: int, a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``keep``-shaped bool: the pairs (rows of the whole-then-crops layout) whose views verify."""
+    from ..functional.hashing.thumbs import detail_correlation
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)  # (N, views * S * S) rows too
+    out = np.ones(a.shape, dtype=bool)
+    # views without a thumbnail (rows stored before the crops had one) are not verified
+    at = np.nonzero(keep & (a // n < t.shape[1]) & (b // n < t.shape[1]))[0]
+    if at.size:
+        x, y = t[a[at] % n, a[at] // n], t[b[at] % n, b[at] // n]
+        out[at] = detail_correlation(x, y) >= VERIFY_MIN
+    return out
+
+
 def hash_groups(
     full: torch.Tensor,
     valid: torch.Tensor,
@@ -223,6 +244,7 @@ def hash_groups(
     plain: np.ndarray | None = None,
     entropy: np.ndarray | None = None,
     spread: np.ndarray | None = None,
+    thumbs: np.ndarray | torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -233,7 +255,10 @@ def hash_groups(
     only at Hamming distance 0.  With ``entropy`` (:func:`grey_entropy`), pairs whose grey
     entropies differ by more than :data:`ENTROPY_RATIO` are dropped; with ``spread``
     (:func:`pixel_std`), those whose pixel standard deviations differ by more than
-    :data:`SPREAD_RATIO`."""
+    :data:`SPREAD_RATIO`.  With ``thumbs`` (``(N, 1 + len(crops), S, S)`` uint8, or those rows
+    flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
+    :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
+    :data:`VERIFY_MIN`."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -249,6 +274,8 @@ def hash_groups(
         dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
         is_plain = np.asarray(plain) >= PLAIN_SHARE
         keep &= (dist <= PLAIN_RADIUS) | ~(is_plain[a % n] | is_plain[b % n])
+    if thumbs is not None:
+        keep &= _verified(thumbs, n, a, b, keep)
     a, b = a[keep] % n, b[keep] % n
     if chroma is not None:
         ok_c = _chroma_ok(chroma, a, b)
@@ -353,6 +380,15 @@ class NearDuplicates:
         self.model = model
         self.device = device
 
+    def thumbnails(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """``(N, 1 + len(crops), THUMB_SIDE, THUMB_SIDE)`` uint8: the grey thumbnails of each
+        image and of its central crops, as the scan keeps them (``pchash_thumbs``)."""
+        from ..functional.hashing import near_hash_thumbs, near_kind
+
+        kind = near_kind(self.hasher.hash, self.hasher.d4)
+        views = [images, *([centre_crop(t, f) for t in images] for f in self.crops)]
+        return torch.stack([near_hash_thumbs(v, kind)[2].cpu() for v in views], dim=1)
+
     def evaluate(self, images: Any, embeddings: Any = None) -> NearDuplicatesOutput:
         """Group ``images`` (anything :class:`Duplicates` takes).  ``embeddings``: ``(N, D)``
         precomputed features; computed with the default model when ``None`` and embeddings are on."""
@@ -377,6 +413,7 @@ class NearDuplicates:
                 plain_share(images),
                 grey_entropy(images),
                 pixel_std(images),
+                self.thumbnails(images),
             )
         emb_groups: list[list[int]] = []
         emb = None

@@ -136,6 +136,8 @@ def query_index(
         for q, j in pairs["exact"].tolist():
             add(q, j, "exact")
         if len(pairs["near"]):
+            pairs["near"] = verified_matches(index, rows, pairs["near"])
+        if len(pairs["near"]):
             words = index.hashes[pairs["near"][:, 1], 1].view(np.int64)
             dist = hamming_distance(
                 torch.from_numpy(near[pairs["near"][:, 0]]), torch.from_numpy(np.ascontiguousarray(words))
@@ -162,6 +164,23 @@ def query_index(
         "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
         "elapsed_s": round(time.perf_counter() - t0, 4),
     }
+
+
+def verified_matches(index: DatasetIndex, rows: dict[str, np.ndarray], near: np.ndarray) -> np.ndarray:
+    """The hash matches ``(P, 2)`` (new image, indexed row) whose whole images' grey thumbnails
+    verify (:data:`~dataeval_gpu.detectors.near_duplicates.VERIFY_MIN`, as within a set); all of
+    them when either side has no thumbnails (an index written before them, ``near_crops=()``)."""
+    from ..detectors.near_duplicates import VERIFY_MIN
+    from ..functional.hashing.thumbs import THUMB_SIDE, detail_correlation
+
+    mine = rows.get("pchash_thumbs")
+    ref = index.take("pchash_thumbs", near[:, 1]) if mine is not None else None
+    if mine is None or ref is None:
+        return near
+    side = THUMB_SIDE**2
+    x = np.asarray(mine)[near[:, 0], :side].reshape(-1, THUMB_SIDE, THUMB_SIDE)
+    y = ref[:, :side].reshape(-1, THUMB_SIDE, THUMB_SIDE)
+    return near[detail_correlation(x, y) >= VERIFY_MIN]
 
 
 def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: Any = None) -> Any:

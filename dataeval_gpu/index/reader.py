@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..functional.hashing.thumbs import THUMB_SIDE
 from .manifest import IndexMismatchError, check_settings, metric_definitions_digest, read_manifest
 from .store import (
     FILE_COLUMNS,
@@ -68,6 +69,10 @@ def restore_audit(audit: Any, coll: Collection, class_names: list[str]) -> Any:
         rows["xxhash"] = torch.from_numpy(np.ascontiguousarray(words[:, 0]))
         rows["pchash"] = torch.from_numpy(np.ascontiguousarray(words[:, 1]))
         rows["pchash_valid"] = torch.from_numpy(np.asarray(coll.near_valid, dtype=bool)[pos])
+        if audit.near_crops and "pchash_thumbs" not in rows:
+            # an index written before the thumbnails existed: all-zero ones verify nothing
+            width = (1 + len(audit.near_crops)) * THUMB_SIDE**2
+            rows["pchash_thumbs"] = torch.zeros((len(pos), width), dtype=torch.uint8)
     emb = (
         torch.from_numpy(np.ascontiguousarray(coll.embeddings[pos])) if coll.embeddings is not None else None
     )
@@ -145,16 +150,29 @@ class DatasetIndex:
     def paths(self, positions: np.ndarray) -> list[str]:
         """The file paths of the rows ``positions``: only the ``path`` column of the row groups
         that hold them is read (a few partners in a large index read one group, not every path)."""
+        return [str(p) for p in self.take("path", positions)]  # type: ignore[union-attr]
+
+    def take(self, column: str, positions: np.ndarray) -> np.ndarray | None:
+        """``column`` at the rows ``positions`` (in that order; None when the rows file has no
+        such column): only that column of the row groups holding them is read."""
+        if column not in self._rows.schema_arrow.names:
+            return None
         pos = np.asarray(positions, dtype=np.int64).reshape(-1)
         meta = self._rows.metadata
         starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
         group = np.searchsorted(starts, pos, side="right") - 1
-        out = np.empty(len(pos), dtype=object)
+        parts: dict[int, np.ndarray] = {}
         for g in np.unique(group):
-            col = self._rows.read_row_group(int(g), columns=["path"]).column("path")
             mine = np.flatnonzero(group == g)
-            out[mine] = col.take(pos[mine] - starts[g]).to_pylist()
-        return [str(p) for p in out]
+            table = self._rows.read_row_group(int(g), columns=[column]).take(pos[mine] - starts[g])
+            parts[int(g)] = table_arrays(table)[column]
+        if not parts:
+            return np.zeros(0, dtype=object)
+        first = next(iter(parts.values()))
+        out = np.empty((len(pos), *first.shape[1:]), dtype=first.dtype)
+        for g, vals in parts.items():
+            out[np.flatnonzero(group == g)] = vals
+        return out
 
     def collection(self) -> Collection:
         """Everything stored, loaded (the updater's and :meth:`report`'s view)."""

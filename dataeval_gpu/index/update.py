@@ -284,7 +284,7 @@ def _merge(
     for key in stat_keys:
         like = sub_rows[key] if key in sub_rows else old.stats[key]  # type: ignore[union-attr]
         arr = np.zeros((n, *like.shape[1:]), dtype=like.dtype)
-        if old is not None and len(keep):
+        if old is not None and len(keep) and key in old.stats:  # else zeros (thumbnails: not verified)
             arr[keep] = old.stats[key][src[keep]]
         if len(new_pos):
             arr[new_pos] = sub_rows[key]

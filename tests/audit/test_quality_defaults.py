@@ -112,7 +112,7 @@ def test_explicit_settings_override_the_preset_and_bad_names_raise() -> None:
     # the default radius and crops need the colour check (quality metrics): without it, 0.65's
     assert (b.near_radius, b.near_crops) == (0, ())
     c = DataAudit()
-    assert (c.near_radius, c.near_crops) == (2, (0.9, 0.8))
+    assert (c.near_radius, c.near_crops) == (4, (0.9, 0.8))
     assert c.near_radius == DEFAULT_RADIUS and c.near_crops == DEFAULT_CROPS  # the same as NearDuplicates
     assert (DataAudit(preset="0.65").near_radius, DataAudit(preset="0.65").near_crops) == (0, ())
     d = DataAudit(near_radius=5, near_crops=(0.7,), quality=False)

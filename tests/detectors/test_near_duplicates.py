@@ -108,3 +108,53 @@ def test_hash_pairs_need_similar_contrast() -> None:
     spread = np.array([0.30, 0.30 * 0.7, 0.05])
     assert (0.30 + SPREAD_EPS) <= SPREAD_RATIO * (0.21 + SPREAD_EPS)
     assert hash_groups(h, ok, [], 0, spread=spread) == [[0, 1]]
+
+
+def _textured_blob(seed: int, size: int = 160) -> np.ndarray:
+    """A dark picture with one bright elliptical object whose inner texture (5-px cells, about
+    one thumbnail pixel) depends on ``seed``: distinct objects of the same coarse layout."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size].astype(float)
+    mask = np.exp(-(((x - 0.45 * size) / (0.16 * size)) ** 2) - ((y - 0.42 * size) / (0.11 * size)) ** 2)
+    tex = np.kron(rng.normal(size=(size // 5, size // 5)), np.ones((5, 5)))
+    grey = 14 + 150 * mask + 30 * tex * mask + rng.normal(0, 1.5, (size, size))
+    return np.clip(np.round(np.stack([grey * 0.95, grey, grey * 1.05])), 0, 255).astype(np.uint8)
+
+
+def _jpeg(a: np.ndarray, quality: int = 75) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.moveaxis(a, 0, -1)).save(buf, "JPEG", quality=quality)
+    return np.ascontiguousarray(np.moveaxis(np.asarray(Image.open(buf)), -1, 0))
+
+
+def test_thumbnail_check_drops_look_alike_objects_keeps_copies() -> None:
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.near_duplicates import VERIFY_MIN, NearDuplicates
+    from dataeval_gpu.functional.hashing import detail_correlation, hamming_distance, near_hash
+
+    a, b = _textured_blob(1), _textured_blob(2)
+    c = 8  # 5 % of 160 px per side
+    imgs = [a, b, a[:, :, ::-1].copy(), _jpeg(a), np.ascontiguousarray(a[:, c:-c, c:-c])]
+    ts = [torch.from_numpy(i) for i in imgs]
+    h, _ = near_hash(ts, "pchash_d4")
+    assert int(hamming_distance(h[:1], h[1:2])[0]) == 0  # the two objects hash alike
+    nd = NearDuplicates(embedding_threshold=None)
+    th = nd.thumbnails(ts)
+    assert th.shape == (5, 3, 32, 32)
+    # the whole thumbnails: the other object's detail does not correlate, the copies' does
+    score = detail_correlation(th[[0, 0, 0], 0], th[[1, 2, 3], 0])
+    assert score[0] < 0.5 < VERIFY_MIN < score[1:].min()
+    assert detail_correlation(th[4:, 0], th[:1, 1])[0] >= VERIFY_MIN  # the crop against the 90 % view
+    assert nd.evaluate(ts).hash == [[0, 2, 3, 4]]
+    # without the thumbnails every other check lets the look-alike in
+    hashes = nd.hasher.hashes(ts)
+    crops = [(nd.crop_hasher.hashes([t[:, 8:-8, 8:-8] for t in ts]).near, hashes.near_valid)]
+    assert hash_groups(hashes.near, hashes.near_valid, crops, 2) == [[0, 1, 2, 3, 4]]
+    # the scan's rows give the same groups (thumbnails kept per image beside the crop hashes)
+    audit = DataAudit(device="cpu", embeddings=False)
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[0, 2, 3, 4]]

@@ -516,3 +516,65 @@ def test_scan_params_name_every_parameter_of_scan_files() -> None:
     }  # fmt: skip
     assert own == set(SCAN_PARAMS)
     assert own & set(inspect.signature(DataAudit).parameters) == {"device"}  # scan_files hands it on
+
+
+def test_an_index_without_thumbnails_still_opens_and_updates(tmp_path: Path) -> None:
+    """An index written before the per-image thumbnails (``pchash_thumbs``) existed: its rows
+    are restored with all-zero thumbnails (their hash pairs are not verified), an update adds
+    rows with thumbnails, and a fresh index stores them."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = make_folder(tmp_path / "data", range(8))
+    PIL.fromarray(_image(3)[:, ::-1]).save(data / "class0" / "mirror3.png")  # a near copy
+    first = index(data, tmp_path / "idx", near_radius=2)
+    rows_file = tmp_path / "idx" / DatasetIndex(tmp_path / "idx").manifest["files"]["rows"]
+    assert "pchash_thumbs" in pq.read_schema(rows_file).names
+    table = pq.read_table(rows_file)
+    pq.write_table(table.drop(["pchash_thumbs"]), rows_file)  # as written before the thumbnails
+    assert isinstance(table, pa.Table)
+    old = DatasetIndex(tmp_path / "idx").report()
+    assert old.duplicates["near"] == first.duplicates["near"] != []
+    PIL.fromarray(_image(40)).save(data / "class1" / "new.png")
+    files, labels, names = discover(data)
+    updated = update_index(tmp_path / "idx", files, labels, class_names=names, near_radius=2, **KW)
+    assert updated.config["index_update"]["measured"] == 1
+    assert updated.duplicates["near"] == first.duplicates["near"]
+    assert "pchash_thumbs" in pq.read_schema(tmp_path / "idx" / DatasetIndex(tmp_path / "idx").manifest["files"]["rows"]).names
+
+
+def _blob(seed: int, size: int = 160) -> np.ndarray:
+    """(H, W, 3) uint8: one bright elliptical object on a dark ground, its inner texture from
+    ``seed`` (two seeds: two distinct objects whose D4 hashes are equal)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size].astype(float)
+    mask = np.exp(-(((x - 0.45 * size) / (0.16 * size)) ** 2) - ((y - 0.42 * size) / (0.11 * size)) ** 2)
+    tex = np.kron(rng.normal(size=(size // 5, size // 5)), np.ones((5, 5)))
+    grey = 14 + 150 * mask + 30 * tex * mask + rng.normal(0, 1.5, (size, size))
+    return np.clip(np.round(np.stack([grey * 0.95, grey, grey * 1.05], axis=-1)), 0, 255).astype(np.uint8)
+
+
+def test_against_matches_are_verified_on_thumbnails(tmp_path: Path) -> None:
+    from dataeval_gpu.functional.hashing import hamming_distance, near_hash
+
+    a, b = _blob(1), _blob(2)
+    import torch
+
+    h, _ = near_hash([torch.from_numpy(v).permute(2, 0, 1).contiguous() for v in (a, b)], "pchash_d4")
+    assert int(hamming_distance(h[:1], h[1:])[0]) == 0  # they hash alike
+    data = make_folder(tmp_path / "data", range(6))
+    PIL.fromarray(a).save(data / "class0" / "object_a.png")
+    index(data, tmp_path / "idx")
+    new = tmp_path / "new"
+    new.mkdir()
+    PIL.fromarray(b).save(new / "object_b.png")  # another object: not a copy
+    PIL.fromarray(a[:, ::-1]).save(new / "a_mirrored.png")
+    PIL.fromarray(a).save(new / "a_copy.jpg", quality=80)
+    files = sorted(str(p) for p in new.iterdir())
+    found = scan_against(tmp_path / "idx", files, **KW).against["matches"]
+    opened = DatasetIndex(tmp_path / "idx")
+    paths = opened.paths(np.arange(7))
+    partner = next(k for k, p in enumerate(paths) if p.endswith("object_a.png"))
+    assert opened.take("pchash_thumbs", np.array([partner, 0])).shape == (2, 3 * 1024)
+    assert opened.take("no_such_column", np.array([0])) is None
+    got = sorted((Path(files[m["image"]]).name, m["partner"]) for m in found if "near" in m["methods"])
+    assert got == [("a_copy.jpg", partner), ("a_mirrored.png", partner)]

@@ -21,7 +21,8 @@ device.
 Modules: ``exact`` (bytes hashing, hex formats), ``grey`` (0.65's grey image),
 ``resample`` (Pillow-exact LANCZOS as matmuls), ``kernels`` (hash kernels and the table of
 near hashes), ``cpu`` (compiled kernels, streaming :class:`CpuHasher`), ``dispatch``
-(per-device kernels), ``search`` (Hamming-radius search), ``groups`` (grouping).
+(per-device kernels), ``search`` (Hamming-radius search), ``groups`` (grouping), ``thumbs``
+(the per-image grey thumbnails that verify hash pairs).
 """
 
 from __future__ import annotations
@@ -32,18 +33,20 @@ import torch
 
 from . import compiled as _rcpu  # kept as ``hashing._rcpu`` for its users
 from .cpu import CpuHasher, CpuPlan, compiled_ready, cpu_near_plan
-from .dispatch import near_hash, near_hash_kernel, register_kernel, registered_devices
+from .dispatch import near_hash, near_hash_kernel, near_hash_thumbs, register_kernel, registered_devices
 from .exact import hash_hex, hex_to_hash, xxhash64
 from .grey import grey_uint8
 from .groups import cross_pairs, equal_groups, radius_groups
 from .kernels import HASH_SIZE, MIN_SIDE, NEAR_HASHES, HashSpec, near_kind, pack_bits, perceptual_hash_size
 from .resample import lanczos_resize, resample_matrix, symmetric_resize
 from .search import hamming_distance, near_pairs, popcount64, search_plan
+from .thumbs import THUMB_SIDE, detail_correlation
 
 __all__ = [
     "HASH_SIZE",
     "MIN_SIDE",
     "NEAR_HASHES",
+    "THUMB_SIDE",
     "CpuHasher",
     "CpuPlan",
     "HashSpec",
@@ -51,6 +54,7 @@ __all__ = [
     "compiled_ready",
     "cpu_near_plan",
     "cross_pairs",
+    "detail_correlation",
     "difference_hash",
     "difference_hash_d4",
     "equal_groups",
@@ -61,6 +65,7 @@ __all__ = [
     "lanczos_resize",
     "near_hash",
     "near_hash_kernel",
+    "near_hash_thumbs",
     "near_kind",
     "near_pairs",
     "pack_bits",

@@ -28,6 +28,7 @@ from .exact import xxhash_of
 from .grey import grey8
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import grid_round, pillow_resize, vertical_first
+from .thumbs import THUMB_SIDE, thumbnails_from_small
 
 __all__ = ["CpuHasher", "CpuPlan", "compiled_ready", "cpu_near_plan"]
 
@@ -83,8 +84,12 @@ class CpuPlan:
 
     def finish(self, stack: np.ndarray) -> torch.Tensor:
         """Hashes of a stack of equal-sized small images."""
+        return self.kernel(self.squares(stack))
+
+    def squares(self, stack: np.ndarray) -> torch.Tensor:
+        """The float64 resized squares the kernel reads (0..255 scale) of a stack of small images."""
         t = torch.from_numpy(stack).to(torch.float64)  # |values| < 2**53: exact
-        return self.kernel(grid_round(t) if self.exact else t)
+        return grid_round(t) if self.exact else t
 
 
 def cpu_near_plan(hash: str, d4: bool = False) -> CpuPlan | None:
@@ -107,11 +112,23 @@ class CpuHasher:
         max_in_flight: most images queued at once (bounds the memory held by pending work).
         flush_size: most finished small images buffered per output size before the hash
             kernel runs on them.
+        thumbs: also keep each image's grey thumbnail (:mod:`.thumbs`: the hash's resized
+            square rounded to 8 bits, 1 KB), read after :meth:`result` with :meth:`thumbnails`.
     """
 
-    def __init__(self, exact: bool, near: CpuPlan | None, max_in_flight: int = 256, flush_size: int = 256) -> None:
+    def __init__(
+        self,
+        exact: bool,
+        near: CpuPlan | None,
+        max_in_flight: int = 256,
+        flush_size: int = 256,
+        thumbs: bool = False,
+    ) -> None:
         self.exact = exact
         self.near = near
+        self.thumbs = bool(thumbs) and near is not None
+        self._thumbs: dict[int, np.ndarray] = {}
+        self._thumb_result: torch.Tensor | None = None
         self.max_in_flight = max(1, max_in_flight)
         self.flush_size = max(1, flush_size)
         # the pool size only; the shared pool is fetched at each submission, since asking for
@@ -175,10 +192,14 @@ class CpuHasher:
         # compiled kernels (oversubscribed OpenMP threads made them ~4x slower); the caller's
         # exact thread count is restored
         with single_intra_op_thread():
-            hashes = self.near.finish(np.stack(smalls)).tolist()  # type: ignore[union-attr]
-        for pos, v in zip(idx, hashes, strict=True):
+            squares = self.near.squares(np.stack(smalls))  # type: ignore[union-attr]
+            hashes = self.near.kernel(squares).tolist()  # type: ignore[union-attr]
+            thumbs = thumbnails_from_small(squares).numpy() if self.thumbs else None
+        for k, (pos, v) in enumerate(zip(idx, hashes, strict=True)):
             self._near[pos] = v
             self._valid[pos] = 1
+            if thumbs is not None:
+                self._thumbs[pos] = thumbs[k]
 
     def result(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """``(xxhash, near, near_valid)`` as ``(N,)`` CPU tensors (None for what was not
@@ -193,5 +214,17 @@ class CpuHasher:
         if self.near is not None:
             near = torch.from_numpy(np.frombuffer(self._near, dtype=np.int64, count=n).copy())
             valid = torch.from_numpy(np.frombuffer(self._valid, dtype=np.uint8, count=n).astype(bool))
-        self._xx, self._near, self._valid = array("q"), array("q"), bytearray()
+        if self.thumbs:
+            out = np.zeros((n, THUMB_SIDE, THUMB_SIDE), dtype=np.uint8)
+            for pos, t in self._thumbs.items():
+                out[pos] = t
+            self._thumb_result = torch.from_numpy(out)
+        self._xx, self._near, self._valid, self._thumbs = array("q"), array("q"), bytearray(), {}
         return xx, near, valid
+
+    def thumbnails(self) -> torch.Tensor:
+        """``(N, THUMB_SIDE, THUMB_SIDE)`` uint8 thumbnails of what the last :meth:`result`
+        returned (all zero for an image without a 32 x 32 square); needs ``thumbs=True``."""
+        if self._thumb_result is None:
+            raise RuntimeError("no thumbnails: create the hasher with thumbs=True and call result() first")
+        return self._thumb_result

@@ -25,8 +25,9 @@ from .cpu import CpuHasher, CpuPlan, compiled_ready
 from .grey import grey8, size_buckets
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import installed_pillow_order, lanczos_resize, symmetric_resize
+from .thumbs import THUMB_SIDE, thumbnails_from_small
 
-__all__ = ["near_hash", "near_hash_kernel", "register_kernel", "registered_devices"]
+__all__ = ["near_hash", "near_hash_kernel", "near_hash_thumbs", "register_kernel", "registered_devices"]
 
 NearKernel = Callable[[list[torch.Tensor], HashSpec], tuple[torch.Tensor, torch.Tensor]]
 
@@ -81,10 +82,15 @@ def _empty(n: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _bucketed(
-    images: list[torch.Tensor], spec: HashSpec, per_task: Callable[[int, int, int], int], run: Callable
+    images: list[torch.Tensor],
+    spec: HashSpec,
+    per_task: Callable[[int, int, int], int],
+    run: Callable,
+    thumbs: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Group by size, cut each bucket into tasks of ``per_task(h, w, c)`` images, hash the
-    tasks with ``run(work, tasks)``, scatter the results back."""
+    tasks with ``run(work, tasks)``, scatter the results back (and each image's thumbnail
+    into ``thumbs``, ``(N, THUMB_SIDE, THUMB_SIDE)`` uint8, when given)."""
     dev = images[0].device if images else torch.device("cpu")
     out, valid = _empty(len(images), dev)
     tasks = []
@@ -93,7 +99,7 @@ def _bucketed(
         tasks.extend((h, w, idx[s : s + per]) for s in range(0, len(idx), per))
     order = installed_pillow_order()
 
-    def work(task: tuple[int, int, list[int]]) -> torch.Tensor:
+    def work(task: tuple[int, int, list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
         h, w, part = task
         x = images[part[0]].unsqueeze(0) if len(part) == 1 else torch.stack([images[i] for i in part])
         oh, ow = spec.side(h, w)
@@ -102,13 +108,44 @@ def _bucketed(
             small = symmetric_resize(grey, oh, ow)
         else:  # an explicit order: the matmul path; "auto" on the CPU: Pillow itself
             small = lanczos_resize(grey, oh, ow, order="auto" if run is map_images else order)
-        return spec.kernel(small)
+        return spec.kernel(small), (thumbnails_from_small(small) if thumbs is not None else None)
 
-    for (_, _, part), res in zip(tasks, run(work, tasks), strict=True):
+    for (_, _, part), (res, th) in zip(tasks, run(work, tasks), strict=True):
         idx_t = torch.tensor(part, dtype=torch.int64, device=dev)
         out[idx_t] = res.to(dev)
         valid[idx_t] = True
+        if thumbs is not None and th is not None:
+            thumbs[idx_t.to(thumbs.device)] = th.to(thumbs.device)
     return out, valid
+
+
+def near_hash_thumbs(
+    images: Sequence[torch.Tensor], kind: str, device_type: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`near_hash` plus each image's grey thumbnail (:mod:`.thumbs`), by the same kernels:
+    ``(hashes, valid, thumbs)``, ``thumbs`` ``(N, THUMB_SIDE, THUMB_SIDE)`` uint8 on the images'
+    device (all zero for an image without a 32 x 32 square).  ``device_type`` as in
+    :func:`near_hash` (``"cuda"`` runs the tensor path on CPU tensors)."""
+    spec = NEAR_HASHES.get(kind)
+    if spec is None:
+        raise InvalidArgumentError(f"unknown near hash {kind!r}; expected one of {sorted(NEAR_HASHES)}")
+    images = list(images)
+    dev = images[0].device if images else torch.device("cpu")
+    if (device_type or dev.type) == "cpu" and compiled_ready():
+        hasher = CpuHasher(exact=False, near=CpuPlan(spec), max_in_flight=256, thumbs=True)
+        hasher.submit(images, images)
+        _, near, ok = hasher.result()
+        return near, ok, hasher.thumbnails()  # type: ignore[return-value]
+    thumbs = torch.zeros(len(images), THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8, device=dev)
+    if (device_type or dev.type) == "cpu":
+        near, ok = _bucketed(images, spec, lambda h, w, c: 1, map_images, thumbs)
+    else:
+        near, ok = _bucketed(images, spec, _stack_size, lambda work, tasks: [work(t) for t in tasks], thumbs)
+    return near, ok, thumbs
+
+
+def _stack_size(h: int, w: int, c: int) -> int:
+    return max(1, _MAX_STACK_ELEMENTS // (h * w * max(c, 1)))
 
 
 @register_kernel("default")
@@ -117,10 +154,7 @@ def tensor_near_hash(images: list[torch.Tensor], spec: HashSpec) -> tuple[torch.
     """The tensor (CUDA) path on any device: one stack per size bucket (at most 128 MiB of
     float64 grey pixels), the resize as exact float64 matmuls."""
 
-    def per_task(h: int, w: int, c: int) -> int:
-        return max(1, _MAX_STACK_ELEMENTS // (h * w * max(c, 1)))
-
-    return _bucketed(images, spec, per_task, lambda work, tasks: [work(t) for t in tasks])
+    return _bucketed(images, spec, _stack_size, lambda work, tasks: [work(t) for t in tasks])
 
 
 @register_kernel("cpu")

@@ -1,0 +1,75 @@
+"""Grey thumbnails that verify near-hash pairs, and their detail correlation.
+
+The D4 perceptual hash resizes each image's grey picture to a ``32 x 32`` square before its
+DCT (:func:`~.resample.symmetric_resize`; an image under 33 px a side to a smaller one).
+That square, rounded to 8 bits, is kept per image as its *thumbnail* (``THUMB_SIDE ** 2`` =
+1 KB): it costs no resize of its own, comes out of the same kernels on every path (compiled
+CPU, tensor / CUDA), and is what the hash itself summarised in 64 bits.  An image too small
+for a ``32 x 32`` square gets an all-zero thumbnail, which verifies nothing.
+
+:func:`detail_correlation` compares two thumbnails by their detail: each minus its ``3 x 3``
+box mean (edges replicated), the Pearson correlation of the two detail images, the best over
+the 8 flips / rotations of the second (the D4 hash matched any of them).  A copy, flip,
+re-encode, brightness or contrast change, or a crop compared against the matching central view
+keeps the detail in place (>= 0.81 on the planted corpus); two distinct dark, centred objects
+whose coarse blob hashes alike do not (<= 0.78 on Stellarium's deep-sky images), while the plain
+correlation of the thumbnails stays high for both (docs/quality.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+__all__ = ["THUMB_SIDE", "detail_correlation", "thumbnails_from_small"]
+
+THUMB_SIDE = 32
+"""Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
+
+
+def thumbnails_from_small(small: torch.Tensor) -> torch.Tensor:
+    """``(B, h, w)`` float64 resized grey squares (0..255, on the resize's 1/65536 grid) ->
+    ``(B, THUMB_SIDE, THUMB_SIDE)`` uint8 on the same device: rounded half to even and clamped
+    (the LANCZOS taps over- and undershoot); all zero where the square is not ``32 x 32``."""
+    b = small.shape[0]
+    if tuple(small.shape[1:]) != (THUMB_SIDE, THUMB_SIDE):
+        return torch.zeros(b, THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8, device=small.device)
+    return torch.round(small).clamp(0, 255).to(torch.uint8)
+
+
+def _detail(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` float64 minus its 3 x 3 box mean (edges replicated), centred per image."""
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    s = x.shape[-1]
+    box = sum(p[:, dy : dy + s, dx : dx + s] for dy in range(3) for dx in range(3)) / 9.0
+    d = x - box
+    return d - d.mean(axis=(1, 2), keepdims=True)
+
+
+def detail_correlation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> np.ndarray:
+    """``(P,)`` float64: for each pair of ``(P, S, S)`` thumbnails, the Pearson correlation of
+    their detail images (:func:`_detail`), the largest over the 8 flips / rotations of ``y``.
+    A pair where either detail image is flat (a constant or missing thumbnail) scores 1: there
+    is nothing to verify."""
+    return _best_d4(x, y, _detail)
+
+
+def _best_d4(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, view: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    xs = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
+    if xs.shape[0] == 0:
+        return np.zeros(0)
+    dx, dy = view(xs), view(ys)  # both views commute with flips and rotations
+    nx = np.sqrt((dx * dx).sum(axis=(1, 2)))
+    ny = np.sqrt((dy * dy).sum(axis=(1, 2)))
+    best = np.full(xs.shape[0], -1.0)
+    for t in (dy, np.swapaxes(dy, 1, 2)):
+        for r in range(4):
+            v = np.rot90(t, r, axes=(1, 2))
+            best = np.maximum(best, (dx * v).sum(axis=(1, 2)))
+    flat = (nx < 1e-9) | (ny < 1e-9)
+    return np.where(flat, 1.0, best / np.where(flat, 1.0, nx * ny))

@@ -1,0 +1,162 @@
+"""The grey thumbnails that verify near-hash pairs: a float64 reference of the thumbnail and of
+the detail correlation, and the compiled CPU path against the tensor (CUDA) path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from dataeval_gpu.accumulators.hash_rows import centre_crop, hash_rows
+from dataeval_gpu.functional.hashing import (
+    THUMB_SIDE,
+    compiled_ready,
+    detail_correlation,
+    near_hash,
+    near_hash_thumbs,
+)
+from dataeval_gpu.functional.hashing.thumbs import thumbnails_from_small
+
+
+def _lanczos_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Pillow's LANCZOS (a = 3) weights as a float64 ``(n_out, n_in)`` matrix, unquantised
+    (Pillow's ``precompute_coeffs`` with real instead of fixed-point coefficients)."""
+    scale = n_in / n_out
+    fscale = max(scale, 1.0)
+    support = 3.0 * fscale
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        centre = (i + 0.5) * scale
+        lo = max(int(centre - support + 0.5), 0)
+        hi = min(int(centre + support + 0.5), n_in)
+        x = (np.arange(lo, hi) - centre + 0.5) / fscale
+        w = np.sinc(x) * np.sinc(x / 3.0) * (np.abs(x) < 3.0)
+        m[i, lo:hi] = w / w.sum()
+    return m
+
+
+def _reference_thumbnail(grey: np.ndarray) -> np.ndarray:
+    """float64: the LANCZOS resize of a grey ``(H, W)`` image to 32 x 32, rounded and clipped."""
+    h, w = grey.shape
+    small = _lanczos_matrix(h, THUMB_SIDE) @ grey.astype(np.float64) @ _lanczos_matrix(w, THUMB_SIDE).T
+    return np.clip(np.round(small), 0, 255)
+
+
+def test_thumbnail_is_the_lanczos_square_of_the_grey_image() -> None:
+    rng = np.random.default_rng(3)
+    for h, w in ((40, 57), (97, 64), (200, 131)):
+        grey = np.kron(rng.integers(0, 256, (h // 4 + 1, w // 4 + 1)), np.ones((4, 4)))[:h, :w]
+        grey[0, 0], grey[-1, -1] = 0, 255  # full range: 0.65's 8-bit rescale is the identity
+        img = torch.from_numpy(grey.astype(np.uint8))[None]
+        _, ok, th = near_hash_thumbs([img], "pchash_d4")
+        want = _reference_thumbnail(grey)
+        got = th[0].numpy().astype(np.float64)
+        assert bool(ok[0]) and th.dtype == torch.uint8 and th.shape == (1, THUMB_SIDE, THUMB_SIDE)
+        # Pillow's fixed-point coefficients move a value by < 1e-4 level: a rounding at .5 may flip
+        assert np.abs(got - want).max() <= 1
+        assert np.mean(got == want) >= 0.99
+
+
+def test_thumbnail_rounds_clamps_and_is_zero_off_size() -> None:
+    small = torch.tensor([[-3.2, 0.5, 1.5, 254.6, 300.0]], dtype=torch.float64).repeat(32, 7)[:, :32]
+    th = thumbnails_from_small(small[None])
+    assert th.dtype == torch.uint8
+    assert th[0, 0, :5].tolist() == [0, 0, 2, 255, 255]  # half to even, clamped
+    assert thumbnails_from_small(torch.ones(2, 24, 24, dtype=torch.float64)).abs().sum() == 0
+    # an image under 33 px a side has a 24 x 24 square: no thumbnail (it verifies nothing)
+    _, ok, th = near_hash_thumbs([torch.full((3, 30, 30), 7, dtype=torch.uint8)], "pchash_d4")
+    assert bool(ok[0]) and int(th.sum()) == 0
+
+
+def _reference_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """float64, loop by loop: Pearson correlation of x - box3(x) and of each flip / rotation of
+    y - box3(y) (scipy's uniform filter, edges replicated), the largest; 1 when one is flat."""
+    dx = x - ndimage.uniform_filter(x, 3, mode="nearest")
+    dy = y - ndimage.uniform_filter(y, 3, mode="nearest")
+    if dx.std() < 1e-12 or dy.std() < 1e-12:
+        return 1.0
+    best = -1.0
+    for t in (dy, dy.T):
+        for r in range(4):
+            best = max(best, float(np.corrcoef(dx.ravel(), np.rot90(t, r).ravel())[0, 1]))
+    return best
+
+
+def test_detail_correlation_matches_a_float64_reference() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (12, THUMB_SIDE, THUMB_SIDE)).astype(np.uint8)
+    y = x.copy()
+    y[:4] = rng.integers(0, 256, (4, THUMB_SIDE, THUMB_SIDE))  # unrelated
+    y[4:8] = np.clip(x[4:8].astype(int) + rng.integers(-20, 21, (4, THUMB_SIDE, THUMB_SIDE)), 0, 255)
+    y[8] = np.rot90(x[8], 1)
+    y[9] = x[9].T[::-1]
+    y[10] = 77  # flat
+    y[11] = np.clip(x[11] * 0.5 + 40, 0, 255)  # contrast and brightness
+    got = detail_correlation(x, torch.from_numpy(y))
+    want = np.array([_reference_correlation(a.astype(np.float64), b.astype(np.float64)) for a, b in zip(x, y)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert (got[:4] < 0.3).all() and (got[8:12] > 0.99).all()
+    assert detail_correlation(np.zeros((0, 32, 32)), np.zeros((0, 32, 32))).shape == (0,)
+
+
+def _images() -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    ims = [torch.randint(0, 256, (3, 40 + 9 * i, 70 - 5 * i), dtype=torch.uint8, generator=g) for i in range(5)]
+    ims.append(torch.randint(0, 256, (1, 64, 64), dtype=torch.uint8, generator=g))  # grey
+    ims.append(torch.rand(3, 50, 48, generator=g))  # float
+    ims.append(torch.randint(0, 40, (3, 60, 60), dtype=torch.uint8, generator=g))  # dark: 0.65 rescales
+    ims.append(torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8, generator=g))  # small: no thumbnail
+    ims.append(torch.randint(0, 256, (3, 5, 5), dtype=torch.uint8, generator=g))  # no hash
+    return ims
+
+
+@pytest.mark.parametrize("kind", ["pchash_d4", "pchash"])
+def test_cpu_kernel_and_tensor_path_give_the_same_thumbnails(kind: str) -> None:
+    ims = _images()
+    cpu = near_hash_thumbs(ims, kind)
+    cuda = near_hash_thumbs(ims, kind, device_type="cuda")  # the CUDA branch on CPU tensors
+    for a, b in zip(cpu, cuda):
+        assert torch.equal(a, b)
+    h, ok = near_hash(ims, kind)
+    assert torch.equal(cpu[0], h) and torch.equal(cpu[1], ok)
+    assert int(cpu[2][:8].reshape(8, -1).amax(dim=1).min()) > 0 and int(cpu[2][8:].sum()) == 0
+    if kind == "pchash_d4":
+        # the thumbnail is the hash's own square: the same as a float64 LANCZOS resize of the grey
+        grey = ims[5][0].numpy()
+        if grey.min() == 0 and grey.max() == 255:
+            assert np.abs(cpu[2][5].numpy() - _reference_thumbnail(grey)).max() <= 1
+
+
+def test_compiled_kernels_are_what_the_cpu_path_runs() -> None:
+    assert compiled_ready()  # otherwise the test above compares the tensor path with itself
+
+
+def test_hash_rows_thumbnails_of_the_image_and_its_crops() -> None:
+    ims = _images()
+    crops = (0.9, 0.8)
+    rows = hash_rows(ims, "pchash_d4", crops=crops, thumbs=True)
+    n = len(ims)
+    assert rows["thumbs"].shape == (n, 3 * THUMB_SIDE**2) and rows["thumbs"].dtype == torch.uint8
+    views = rows["thumbs"].reshape(n, 3, THUMB_SIDE, THUMB_SIDE)
+    assert torch.equal(views[:, 0], near_hash_thumbs(ims, "pchash_d4")[2])
+    for k, f in enumerate(crops):
+        want = near_hash_thumbs([centre_crop(t, f) for t in ims], "pchash_d4", device_type="cuda")[2]
+        assert torch.equal(views[:, 1 + k], want)
+    assert "thumbs" not in hash_rows(ims, "pchash_d4", crops=crops)
+
+
+def test_hash_rows_without_the_compiled_kernels_gives_the_same_rows(monkeypatch) -> None:
+    """The branch of ``hash_rows`` for device tensors and for a CPU without numba (the tensor
+    path's kernels) gives the compiled CPU path's hashes and thumbnails."""
+    import dataeval_gpu.accumulators.hash_rows as hr
+    import dataeval_gpu.functional.hashing.dispatch as dispatch
+
+    ims = _images()
+    want = hash_rows(ims, "pchash_d4", crops=(0.9, 0.8), thumbs=True)
+    monkeypatch.setattr(hr, "compiled_ready", lambda: False)
+    monkeypatch.setattr(dispatch, "compiled_ready", lambda: False)
+    got = hash_rows(ims, "pchash_d4", crops=(0.9, 0.8), thumbs=True)
+    assert set(got) == set(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key

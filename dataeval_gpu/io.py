@@ -105,7 +105,7 @@ class _Header:
 
 
 def _probe(data: bytes) -> _Header | None:
-    """Format, mode, size (and JPEG EXIF orientation) from the header, nothing decoded.
+    """Format, mode, size (and the EXIF orientation of a JPEG or WebP) from the header, nothing decoded.
 
     Raises ``ValueError`` for a header over Pillow's decompression-bomb limit; returns None
     when Pillow cannot identify the data (the decoders then decide).
@@ -117,7 +117,7 @@ def _probe(data: bytes) -> _Header | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(_io.BytesIO(data)) as im:
                 orientation = 1
-                if im.format == "JPEG":
+                if im.format in ("JPEG", "WEBP"):
                     orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
                 return _Header(str(im.format), im.mode, im.size[0], im.size[1], orientation)
     except Image.DecompressionBombError as exc:
@@ -177,6 +177,8 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return _pil_decode(raw)
+    if kind == "webp" and header is not None and header.orientation not in (0, 1):
+        return _pil_decode(raw)  # torchvision's WebP decoder ignores the EXIF orientation
     mode = image_ops.UNCHANGED
     if kind == "png":
         palette, transparent = _png_palette(raw)

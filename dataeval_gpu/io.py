@@ -36,13 +36,14 @@ import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from . import image_ops
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
-from .file_kinds import sniff, unknown_format
+from .file_kinds import TIFF_MAGIC, sniff, unknown_format
 
 __all__ = [
     "ImageFiles",
@@ -138,8 +139,15 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         try:
             im_file = Image.open(_io.BytesIO(data))
         except UnidentifiedImageError:
+            if data[:4] in TIFF_MAGIC:  # float64 or planar samples, more than 4 samples, ...
+                return _tifffile_decode(data, unknown_format(data))
             raise ValueError(unknown_format(data)) from None
     with im_file as im:
+        if _tiff_over_8_bits(im):  # Pillow reads 16-bit RGB(A) TIFFs as 8 bits
+            try:
+                return _tifffile_decode(data, "")
+            except ValueError:
+                pass  # tifffile missing or failing: Pillow's 8 bits
         im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
         fmt = im.format
         im = ImageOps.exif_transpose(im) or im
@@ -159,6 +167,47 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def _tiff_over_8_bits(im: Any) -> bool:
+    """A TIFF of more than 8 bits per sample that Pillow would give as 8-bit RGB / RGBA."""
+    if im.format != "TIFF" or im.mode not in ("RGB", "RGBA"):
+        return False
+    bits = getattr(im, "tag_v2", {}).get(258, 8)
+    return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+
+
+def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
+    """The first page of a TIFF, through ``tifffile`` (when installed), for what Pillow cannot
+    read or reads with lost precision; channels as stored, dtypes as :func:`_pil_decode` keeps
+    them.  Raises ``ValueError`` with ``reason`` and why tifffile could not read it either."""
+    prefix = f"{reason}; " if reason else ""
+    try:
+        import tifffile
+    except ImportError:
+        raise ValueError(f"{prefix}install tifffile to read it") from None
+    try:
+        with tifffile.TiffFile(_io.BytesIO(data)) as tf:
+            page = tf.pages[0]
+            photometric, axes, arr = int(page.photometric), str(page.axes), page.asarray()
+    except Exception as exc:  # noqa: BLE001 - the reason is the result
+        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
+    if photometric not in (1, 2) or axes not in ("YX", "YXS", "SYX") or np.iscomplexobj(arr):
+        what = f"photometric {photometric}, axes {axes}, dtype {arr.dtype}"
+        raise ValueError(f"{prefix}tifffile reads it, but as {what}: not an image measured here")
+    if axes == "YX":
+        arr = arr[None]
+    elif axes == "YXS":
+        arr = arr.transpose(2, 0, 1)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255  # 1-bit: 0 / 255, as Pillow's mode "1"
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind in "iu" and arr.dtype.itemsize > 2:  # as Pillow's 32-bit mode "I"
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        wide = np.float64 if hi > np.iinfo(np.int64).max else np.int64
+        arr = arr.astype(np.uint16) if lo >= 0 and hi <= 65535 else arr.astype(wide)
+    return torch.from_numpy(np.ascontiguousarray(arr))
 
 
 def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:

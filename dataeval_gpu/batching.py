@@ -31,6 +31,7 @@ from .errors import ImageShapeError, ImageTypeError, InvalidArgumentError, short
 __all__ = [
     "Batch",
     "LoadFailure",
+    "load_failures",
     "as_image",
     "iter_batches",
     "labels_list",
@@ -129,6 +130,13 @@ class LoadFailure:
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader workers
         return (LoadFailure, (self.reason,))
+
+
+def load_failures(images: Any) -> dict[int, str]:
+    """``{position: reason}`` of the :class:`LoadFailure` markers in a list batch (none in a tensor)."""
+    if hasattr(images, "ndim") or not isinstance(images, Sequence):
+        return {}
+    return {k: obj.reason for k, obj in enumerate(images) if isinstance(obj, LoadFailure)}
 
 
 @dataclass

@@ -273,6 +273,40 @@ def test_summary_cards_count_the_quality_issues(tmp_path: Path) -> None:
 
 
 
+def test_quality_issues_have_grids_and_a_class_table(tmp_path: Path, images: list[np.ndarray]) -> None:
+    """The quality section listed its findings as text only: no picture of the dark or noisy
+    images and no count by class, which the Linter's section has. Now: a table by class and a
+    grid per issue (most flagged first), titled with the score."""
+    scores = {"dark": np.linspace(0.1, 0.9, 8), "noisy": np.full(8, 1.0)}
+    scores["noisy"][[2, 6]] = [9.5, 12.0]
+    flags = {"dark": scores["dark"] > 0.78, "noisy": scores["noisy"] > 8.5}  # dark: 7; noisy: 2, 6
+    rep = AuditReport(
+        index=np.arange(8),
+        stats={k: np.asarray(v) for k, v in imagestats(images).dict().items()},
+        labels={i: i % 2 for i in range(8)},
+        class_names=["cat", "dog"],
+        quality={
+            "flags": flags,
+            "scores": scores,
+            "thresholds": {"dark": 0.78, "noisy": 8.5},
+            "why": {2: ["noisy: ..."], 6: ["noisy: ..."], 7: ["dark: ..."]},
+        },
+    )
+    page = write_report(rep, tmp_path, images=images).read_text()
+    section = page[page.index('id="quality"') :]
+    html = re.search(r'<table class="df" id="table-quality-class-wise">(.*?)</table>', section).group(1)
+    head = re.findall(r"<th[^>]*>([^<]*)</th>", html.split("</thead>")[0])[1:]
+    rows = {
+        r[0]: dict(zip(head, r[1:]))
+        for r in (re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", tr) for tr in re.findall(r"<tr.*?</tr>", html.split("</thead>")[1]))
+    }
+    assert rows["cat"]["noisy"] == "2" and rows["cat"]["dark"] == "0"
+    assert rows["dog"]["dark"] == "1" and rows["dog"]["noisy"] == "0"
+    assert section.index("<h3>noisy</h3>") < section.index("<h3>dark</h3>")  # most flagged first
+    assert (tmp_path / "plots" / "quality_noisy.jpg").is_file() and (tmp_path / "plots" / "quality_dark.jpg").is_file()
+    assert "2 image(s) flagged for noisy; sample ordered by score." in section
+
+
 def test_five_digit_numbers_are_written_in_full(tmp_path: Path) -> None:
     """``.4g`` wrote 20000 px as ``2e+04`` and 96520 as ``9.652e+04`` (in the summary table, the
     printout, the flagged list and the grid titles); large and small values keep the notation."""

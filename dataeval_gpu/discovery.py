@@ -29,6 +29,7 @@ __all__ = [
     "discover",
     "find_inputs",
     "image_magic",
+    "text_path",
     "write_skipped",
 ]
 
@@ -54,6 +55,17 @@ NON_IMAGE_SUFFIXES = frozenset(
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 # what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+
+
+def text_path(path: str) -> str:
+    """``path`` as text that can be written: a file name that is not UTF-8 (Latin-1 bytes from an
+    old archive, which Python keeps as lone surrogates, ``'\\udcff'``) has its odd bytes written as
+    ``\\xff`` (``bad\\xffname.jpg``) instead of failing every UTF-8 writer; other paths unchanged."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
 
 
 @dataclass
@@ -314,7 +326,7 @@ def write_skipped(found: Inputs, path: Path) -> str:
         path.unlink(missing_ok=True)
         return ""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f + "\n" for f in found.skipped), encoding="utf-8")
+    path.write_text("".join(text_path(f) + "\n" for f in found.skipped), encoding="utf-8")
     summary = found.skipped_summary()
     logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
     return summary

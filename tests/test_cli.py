@@ -5,6 +5,7 @@ report.  Nothing is scanned or written before the arguments are known to be usab
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -404,3 +405,34 @@ def test_duplicate_groups_name_files_by_their_path_in_the_folder(
         f"  0:{Path('Autumn/images/2560x1600.png')}, 1:{Path('Autumn/screenshot.png')}",
         f"  2:{Path('Kite/images/2560x1600.png')}, 3:{Path('Kite/screenshot.png')}",
     ]
+
+
+def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file or folder name in Latin-1 (an old archive unpacked on Linux) stopped the whole scan at
+    the save: "internal error (UnicodeEncodeError) ... surrogates not allowed". Such a name is
+    measured, failed or skipped like any other, and written with its odd bytes as \\xe9."""
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    if sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+        pytest.skip("needs a UTF-8 file system encoding")
+    d = tmp_path / os.fsdecode(b"photos-caf\xe9")
+    d.mkdir()
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    img.save(d / os.fsdecode(b"caf\xe9.png"))
+    img.save(d / "copy.png")
+    (d / os.fsdecode(b"trunc\xe9.png")).write_bytes((d / "copy.png").read_bytes()[:60])
+    (d / os.fsdecode(b"font\xe9.ttf")).write_bytes(b"\x00\x01\x00\x00 not an image")
+    out = tmp_path / "o"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0, err
+    rows = pd.read_csv(out / "results.csv", encoding="utf-8")
+    assert [Path(p).name for p in rows["path"]] == ["caf\\xe9.png", "copy.png", "trunc\\xe9.png"]
+    assert rows["status"].tolist() == ["ok", "ok", "failed"]
+    assert (out / "skipped.txt").read_text(encoding="utf-8").strip().endswith("font\\xe9.ttf")
+    assert json.loads((out / "findings.json").read_text())["duplicates"]["exact"] == [[0, 1]]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "caf\\xe9.png" in page and "photos-caf\\xe9" in page
+    assert "0:caf\\xe9.png, 1:copy.png" in printed

@@ -6,6 +6,7 @@ report, labels, flagged images, the image source) and asks ``ctx.figs`` for its 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..discovery import text_path
 from . import histograms, tables
 from .figures import FigureJobs
 from .grids import (
@@ -72,6 +74,9 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     """The context of one report (``options``: seed, max_grid, channel_stats, notes, extra_figures)."""
     from ..labels import label_stats
 
+    if any(text_path(p) != p for p in (getattr(report, "paths", None) or {}).values()):
+        report = copy.copy(report)  # the tables' file names as writable text (the images still open)
+        report.paths = {i: text_path(p) for i, p in report.paths.items()}
     # -1 is the audit's "no label" (a flat folder, a file list): such images are unlabelled
     labels = {i: lab for i, lab in (report.labels or {}).items() if not _no_label(lab)}
     class_names = list(report.class_names) if report.class_names else None
@@ -442,7 +447,7 @@ def settings_section(ctx: ReportContext) -> Section | None:
     config = ctx.report.config
     if not config:
         return None
-    cfg = pd.DataFrame({"value": [str(v) for v in config.values()]}, index=list(config))
+    cfg = pd.DataFrame({"value": [text_path(str(v)) for v in config.values()]}, index=list(config))
     cfg.index.name = "setting"
     return ("settings", "Settings", table_html(cfg, total_row=False))
 

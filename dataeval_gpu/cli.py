@@ -376,9 +376,14 @@ def _cluster_from_file(report: Any, path: str) -> None:
     from .detectors.clusterer import Clusterer
 
     emb = np.load(path)
-    n = len(report.index)
-    if emb.shape[0] != n:
-        raise CommandLineError(f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images")
+    n, total = len(report.index), report.total
+    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
+        emb = emb[np.asarray(report.index, dtype=np.int64)]
+    elif emb.shape[0] != n:
+        raise CommandLineError(
+            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
+            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
+        )
     out = Clusterer(emb, method="auto").evaluate()  # exact (0.65) when small, kNN above
     idx = report.index
     report.clusters = {

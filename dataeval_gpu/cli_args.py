@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="model",
         default=None,
         help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) "
-        "embeddings, one row per measured image (put the option after PATH when it has no value)",
+        "embeddings, one row per measured image or one per input (put the option after PATH when it has no value)",
     )
     s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")

@@ -5,6 +5,7 @@ report.  Nothing is scanned or written before the arguments are known to be usab
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -159,6 +160,37 @@ def test_embeddings_with_the_wrong_row_count(
     ]
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "emb.npy")], capsys)
     assert_usage_error(status, err, "3 rows for 1 measured images")
+
+
+def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Embeddings made for every file of the folder (a row for a file that then fails to decode
+    too) were refused ("7 rows for 6 measured images"): which files fail is known only after the
+    scan. One row per input is taken, the failed inputs' rows left out (here a NaN row)."""
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(7):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / f"{k}.png")
+    (d / "3.png").write_bytes(b"")  # input 3 fails
+    emb = rng.normal(size=(7, 4)).astype(np.float32)
+    emb[3] = np.nan
+    emb[6] += 40.0  # far from the rest
+    np.save(tmp_path / "per_input.npy", emb)
+    np.save(tmp_path / "per_measured.npy", np.delete(emb, 3, axis=0))
+    found = []
+    for name in ("per_input", "per_measured"):
+        out = tmp_path / name
+        argv = ["scan", str(d), "--out", str(out), "--no-progress", "--no-plots", "--workers", "0"]
+        status, _, err = run([*argv, "--embeddings", str(tmp_path / f"{name}.npy")], capsys)
+        assert status == 0, err
+        found.append(json.loads((out / "findings.json").read_text())["clusters"])
+    assert found[0] == found[1]
+    assert 6 in found[0]["outliers"] + found[0]["potential_outliers"]
+    np.save(tmp_path / "five.npy", emb[:5])
+    status, _, err = run([*argv, "--embeddings", str(tmp_path / "five.npy")], capsys)
+    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7")
 
 
 def test_missing_optional_package(
@@ -411,8 +443,6 @@ def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixt
     """A file or folder name in Latin-1 (an old archive unpacked on Linux) stopped the whole scan at
     the save: "internal error (UnicodeEncodeError) ... surrogates not allowed". Such a name is
     measured, failed or skipped like any other, and written with its odd bytes as \\xe9."""
-    import json
-
     import pandas as pd
     from PIL import Image
 

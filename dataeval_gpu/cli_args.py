@@ -133,11 +133,12 @@ def _positive_float(text: str) -> float:
 
 
 _SCAN_EPILOG = """PATH may be:
-  a folder       every file in it and its sub-folders counts, whatever its suffix (a bad
-                 file is listed as failed with the reason, never dropped), except hidden
+  a folder       every file in it and its sub-folders named or encoded like an image counts
+                 (a bad one is listed as failed with the reason, never dropped); hidden
                  entries (".name") and metadata (.txt .json .csv .md .xml .yaml .yml .npy
-                 .npz .parquet .log); when every file sits one folder down, the folder
-                 names are the class labels (ImageFolder)
+                 .npz .parquet .log) are left out, other files (fonts, scripts, README)
+                 are skipped and listed in OUT/skipped.txt; when every file sits one folder
+                 down, the folder names are the class labels (ImageFolder)
   a file list    a text file with one path per line ("#" starts a comment); a relative
                  path is looked up in the current directory first, then in the list's own
                  folder

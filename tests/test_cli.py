@@ -279,6 +279,16 @@ def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> N
     assert "2 a mistake on the command line" in text
 
 
+def test_help_states_which_files_a_folder_scan_skips(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help said every file of a folder counts "whatever its suffix", while fonts, scripts and
+    README files are skipped (listed in skipped.txt): the Stellarium folder skips 2,296 of them."""
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    assert "whatever its suffix" not in text
+    assert "named or encoded like an image counts" in text and "OUT/skipped.txt" in text
+
+
 def test_valid_arguments_pass_and_formats_are_normalised(folder: Path, tmp_path: Path) -> None:
     args = build_parser().parse_args(
         ["scan", str(folder), "--out", str(tmp_path / "o"), "--formats", " CSV ,json,csv", "--radius", "64"]

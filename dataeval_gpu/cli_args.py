@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -300,10 +301,15 @@ def _check_source(path: str) -> None:
         return
     from .discovery import discover  # no torch: a file list is checked before the scan starts
 
+    log = logging.getLogger("dataeval_gpu.discovery")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its warnings come once, when the scan reads the list
     try:
         discover(p)  # a file list is read here (a file's worth of text) to check it is one
     except (OSError, ValueError) as exc:
         raise CommandLineError(f"PATH {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        log.setLevel(level)
 
 
 def _check_device(name: str | None) -> None:

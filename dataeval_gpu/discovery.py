@@ -239,7 +239,48 @@ def _read_file_list(path: Path) -> list[str]:
         if not p.is_absolute() and not os.path.lexists(p) and os.path.lexists(base / p):
             p = base / p
         files.append(str(p))
+    _warn_list_oddities(path, files)
     return files
+
+
+def _warn_list_oddities(path: Path, files: list[str]) -> None:
+    """Warn about a list whose lines carry a label after the path (``img.jpg 3``: every such line
+    fails as a missing file) and about files listed more than once (each is one more input)."""
+    labelled = [f for f in files if not os.path.lexists(f) and _path_then_label(f, path.parent)]
+    if labelled:
+        logger.warning(
+            "%s: %d line%s look like 'path label' (%s): a file list holds one path per line, so each "
+            "fails as a missing file; write the paths alone (labels come from class folders)",
+            path,
+            len(labelled),
+            "s" if len(labelled) != 1 else "",
+            labelled[0],
+        )
+    seen: dict[str, int] = {}
+    for f in files:
+        key = os.path.normpath(os.path.abspath(f))
+        seen[key] = seen.get(key, 0) + 1
+    repeated = [k for k, n in seen.items() if n > 1]
+    if repeated:
+        logger.warning(
+            "%s: %d file%s listed more than once (%s): each line is one input, so they are exact "
+            "duplicates of themselves",
+            path,
+            len(repeated),
+            "s are" if len(repeated) != 1 else " is",
+            repeated[0],
+        )
+
+
+def _path_then_label(line: str, base: Path) -> bool:
+    """``"a/b.jpg 3"``, ``"a/b.jpg,cat"``: an existing file (here or in ``base``) followed by a
+    separator and a word."""
+    for sep in ("\t", ",", ";", " "):
+        head, found, tail = line.rpartition(sep)
+        head = head.strip()
+        if found and head and tail.strip() and (os.path.isfile(head) or (base / head).is_file()):
+            return True
+    return False
 
 
 def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path]]:

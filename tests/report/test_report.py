@@ -887,3 +887,16 @@ def test_thumbnail_of_a_pillow_image_is_shrink_uint8_of_its_array(mode: str, siz
     got, want = _shrink_pil(im, 256), shrink_uint8(chw, 256)
     assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, want)
     assert max(got.shape[1:]) == min(256, max(size))
+
+
+def test_class_names_without_a_glyph_do_not_warn(tmp_path: Path) -> None:
+    """A class folder named "photos 写真" printed matplotlib's "Glyph 20889 ... missing from font(s)
+    DejaVu Sans" warning once per character, with a source line, in the middle of a scan's output."""
+    import warnings
+
+    from dataeval_gpu.labels import label_stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = label_counts_plot(label_stats(["photos 写真", "cats", "cats"]), path=tmp_path / "labels.png")
+    assert (tmp_path / "labels.png").is_file() and fig is not None

@@ -57,10 +57,12 @@ SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
 
 
-def text_path(path: str) -> str:
+def text_path(path: str | os.PathLike | bytes) -> str:
     """``path`` as text that can be written: a file name that is not UTF-8 (Latin-1 bytes from an
     old archive, which Python keeps as lone surrogates, ``'\\udcff'``) has its odd bytes written as
     ``\\xff`` (``bad\\xffname.jpg``) instead of failing every UTF-8 writer; other paths unchanged."""
+    if not isinstance(path, str):  # a Path (DataAudit.update(paths=...)), bytes
+        path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

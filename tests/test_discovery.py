@@ -42,3 +42,5 @@ def test_a_file_listed_twice_says_so(tmp_path: Path, caplog: pytest.LogCaptureFi
 def test_text_path() -> None:
     assert text_path("caf\udce9/x.png") == "caf\\xe9/x.png"
     assert text_path("café/写真.png") == "café/写真.png"
+    assert text_path(Path("a") / "b.png") == str(Path("a/b.png"))  # DataAudit.update(paths=[Path(...)])
+    assert text_path(b"caf\xe9.png") == "caf\\xe9.png"

@@ -189,7 +189,12 @@ def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
     try:
         with tifffile.TiffFile(_io.BytesIO(data)) as tf:
             page = tf.pages[0]
+            _bomb_guard(int(page.imagewidth) * int(page.imagelength))  # before anything is decoded
             photometric, axes, arr = int(page.photometric), str(page.axes), page.asarray()
+    except ValueError as exc:
+        if str(exc).startswith("image too large"):
+            raise
+        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - the reason is the result
         raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
     if photometric not in (1, 2) or axes not in ("YX", "YXS", "SYX") or np.iscomplexobj(arr):
@@ -208,6 +213,18 @@ def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
         wide = np.float64 if hi > np.iinfo(np.int64).max else np.int64
         arr = arr.astype(np.uint16) if lo >= 0 and hi <= 65535 else arr.astype(wide)
     return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _bomb_guard(pixels: int) -> None:
+    """Pillow's decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``) for a decoder that has none."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and pixels > 2 * limit:
+        raise ValueError(
+            f"image too large (decompression-bomb guard): Image size ({pixels} pixels) exceeds limit of "
+            f"{2 * limit} pixels, could be decompression bomb DOS attack."
+        )
 
 
 def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:

@@ -91,3 +91,12 @@ def test_undecodable_formats_are_named() -> None:
         decode_bytes(heic)
     with pytest.raises(ValueError, match=r"^unknown or unsupported image format"):
         decode_bytes(b"\x00\x51\x7d" + bytes(64))
+
+
+def test_tiff_read_by_tifffile_keeps_the_bomb_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TIFF only tifffile reads declares its size before anything is decoded: over Pillow's
+    decompression-bomb limit it fails as Pillow's own would, nothing allocated."""
+    data = _tiff(np.zeros((3, 64, 64)), photometric="rgb", planarconfig="separate")  # float64 planar
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64 x 64 = 4096 > 2 x 1000
+    with pytest.raises(ValueError, match=r"^image too large \(decompression-bomb guard\): Image size \(4096 pixels\)"):
+        decode_bytes(data)

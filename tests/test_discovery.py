@@ -44,3 +44,26 @@ def test_text_path() -> None:
     assert text_path("café/写真.png") == "café/写真.png"
     assert text_path(Path("a") / "b.png") == str(Path("a/b.png"))  # DataAudit.update(paths=[Path(...)])
     assert text_path(b"caf\xe9.png") == "caf\\xe9.png"
+
+
+def test_an_empty_class_folder_is_a_class_with_no_image(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A class folder left empty (a failed download) vanished from the classes, and every later
+    class's number shifted against torchvision's ``ImageFolder``. It is listed, with a warning; a
+    folder of notes and this scan's own output folder are not classes."""
+    from PIL import Image
+
+    tv = pytest.importorskip("torchvision.datasets")
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / cls / "1.png")
+    (tmp_path / "cow").mkdir()  # empty, between the two
+    want = tv.ImageFolder(str(tmp_path), allow_empty=True)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.md").write_text("not a class")
+    (tmp_path / "out").mkdir()  # made by the scan before it lists the folder
+    with caplog.at_level(logging.WARNING, logger="dataeval_gpu.discovery"):
+        found = find_inputs(tmp_path, out=tmp_path / "out")
+    assert found.class_names == want.classes == ["cat", "cow", "dog"]
+    assert found.labels == [label for _, label in want.samples] == [0, 2]
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "1 class folder holds no image (cow)" in said[0]

@@ -279,11 +279,11 @@ def _warn_list_oddities(path: Path, files: list[str]) -> None:
     labelled = [f for f in files if not os.path.lexists(f) and _path_then_label(f, path.parent)]
     if labelled:
         logger.warning(
-            "%s: %d line%s look like 'path label' (%s): a file list holds one path per line, so each "
+            "%s: %d line%s like 'path label' (%s): a file list holds one path per line, so each "
             "fails as a missing file; write the paths alone (labels come from class folders)",
             path,
             len(labelled),
-            "s" if len(labelled) != 1 else "",
+            "s look" if len(labelled) != 1 else " looks",
             labelled[0],
         )
     seen: dict[str, int] = {}

@@ -722,6 +722,35 @@ def test_pillow_grid_places_the_images(tmp_path: Path) -> None:
         assert im.format == "JPEG"
 
 
+def test_transparent_pixels_show_a_checkerboard(tmp_path: Path) -> None:
+    """A black icon on a transparent background (RGBA 0,0,0,0 around a 0,0,0,255 glyph: 935 of
+    1,207 /usr/share icons) was drawn as a black square in every grid (the quality section's
+    "dark" grid: twelve black squares). Transparent pixels now show a light checkerboard; opaque
+    ones their colour; a half-transparent grey + alpha image is the mix."""
+    from PIL import Image
+
+    from dataeval_gpu.report.grids import duplicates_spec
+    from dataeval_gpu.report.images import CHECKER, to_display, to_display_over_checker
+    from dataeval_gpu.report.pilgrid import render_grid
+
+    icon = np.zeros((4, 64, 64), np.uint8)
+    icon[3, 16:48, 16:48] = 255  # an opaque black square in a transparent frame
+    disp, grey = to_display_over_checker(icon)
+    dark, light, side = CHECKER
+    assert not grey and disp.shape == (64, 64, 3)
+    assert np.all(disp[16:48, 16:48] == 0.0)
+    assert np.allclose(disp[0, 0], light) and np.allclose(disp[0, side], dark)  # the checkerboard
+    half = np.stack([np.full((8, 8), 200, np.uint8), np.full((8, 8), 128, np.uint8)])
+    mixed, grey = to_display_over_checker(half)
+    assert grey and np.allclose(mixed[0, 0], 200 / 255 * 128 / 255 + light * (1 - 128 / 255))
+    rgb = np.full((3, 5, 7), 90, np.uint8)  # no alpha: as to_display
+    np.testing.assert_array_equal(to_display_over_checker(rgb)[0], to_display(rgb)[0])
+    out = render_grid(duplicates_spec([[0, 1]]), lambda i: icon, tmp_path / "g.png")
+    with Image.open(out) as im:
+        arr = np.asarray(im.convert("L")).astype(int)
+    assert (arr > 150).sum() > 4 * (arr < 30).sum() > 0  # mostly checkerboard, some black glyph
+
+
 def test_nice_ticks_hand_checked() -> None:
     from dataeval_gpu.report.svgcharts import nice_ticks
 

@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ImageShapeError, ImageTypeError, InvalidArgumentError, short_reason
+from .errors import ChannelsLastWarning, ImageShapeError, ImageTypeError, InvalidArgumentError, short_reason
 
 __all__ = [
     "Batch",
     "LoadFailure",
+    "load_failures",
     "as_image",
     "iter_batches",
     "labels_list",
@@ -113,7 +114,27 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
         )
     if min(t.shape) == 0:
         raise ImageShapeError(f"image {index}: every side must be at least 1, got shape {tuple(t.shape)}")
+    if t.shape[0] > 4 and t.shape[1] > 4 and t.shape[2] in (1, 3, 4) and not type(obj).__module__.startswith("PIL."):
+        _warn_channels_last(index, tuple(t.shape))
     return t
+
+
+_channels_last_warned = False  # once per process: a dataset of (H, W, C) arrays warns once, not per image
+
+
+def _warn_channels_last(index: int, shape: tuple[int, ...]) -> None:
+    """Warn (once) that an image looks like ``(H, W, C)``: it is measured as given, as DataEval does."""
+    global _channels_last_warned
+    if _channels_last_warned:
+        return
+    _channels_last_warned = True
+    warnings.warn(
+        f"image {index}: shape {shape} looks like (H, W, C), and images are read as (C, H, W): it is "
+        f"measured as {shape[0]} channels of {shape[1]} x {shape[2]} pixels; transpose such arrays first "
+        "(np.transpose(img, (2, 0, 1)) or torch's img.permute(2, 0, 1)). Shown once.",
+        ChannelsLastWarning,
+        stacklevel=3,
+    )
 
 
 class LoadFailure:
@@ -129,6 +150,13 @@ class LoadFailure:
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader workers
         return (LoadFailure, (self.reason,))
+
+
+def load_failures(images: Any) -> dict[int, str]:
+    """``{position: reason}`` of the :class:`LoadFailure` markers in a list batch (none in a tensor)."""
+    if hasattr(images, "ndim") or not isinstance(images, Sequence):
+        return {}
+    return {k: obj.reason for k, obj in enumerate(images) if isinstance(obj, LoadFailure)}
 
 
 @dataclass

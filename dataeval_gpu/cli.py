@@ -17,6 +17,7 @@ The arguments are checked first (:mod:`dataeval_gpu.cli_args`): a mistake is one
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import importlib
 import logging
@@ -225,18 +226,11 @@ def _run_scan(args: argparse.Namespace) -> int:
     if args.quiet:
         print(out)
         return 0
+    report = _printable(report)
     print(report.summary())
     _print_labels(report)
     _print_flagged(report)
-    from .report.tables import inside_folder
-
-    shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
-    for kind in ("exact", "near"):
-        groups = report.duplicates.get(kind, [])
-        if groups:
-            print(f"\n{kind} duplicate groups ({len(groups)}):")
-            for g in groups[:10]:
-                print("  " + ", ".join(f"{i}:{shown.get(i, str(i))}" for i in g))
+    _print_duplicates(report)
     _print_index(report)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
@@ -327,6 +321,31 @@ def _print_labels(report: Any, most: int = 10) -> None:
     print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
 
 
+def _print_duplicates(report: Any) -> None:
+    """The first exact and near duplicate groups, each file by its path in the scanned folder."""
+    from .report.tables import inside_folder
+
+    shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
+    for kind in ("exact", "near"):
+        groups = report.duplicates.get(kind, [])
+        if groups:
+            print(f"\n{kind} duplicate groups ({len(groups)}):")
+            for g in groups[:10]:
+                print("  " + ", ".join(f"{i}:{shown.get(i, str(i))}" for i in g))
+
+
+def _printable(report: Any) -> Any:
+    """``report`` with its file names as text that any terminal takes: a name that is not UTF-8
+    has its odd bytes written as ``\\xe9`` (a copy; the files written keep the real paths)."""
+    from .discovery import text_path
+
+    if all(text_path(p) == p for p in report.paths.values()):
+        return report
+    shown = copy.copy(report)
+    shown.paths = {i: text_path(p) for i, p in report.paths.items()}
+    return shown
+
+
 def _tail(path: str, width: int = 40) -> str:
     """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
     return path if len(path) <= width else "..." + path[len(path) - width + 3 :]
@@ -357,9 +376,14 @@ def _cluster_from_file(report: Any, path: str) -> None:
     from .detectors.clusterer import Clusterer
 
     emb = np.load(path)
-    n = len(report.index)
-    if emb.shape[0] != n:
-        raise CommandLineError(f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images")
+    n, total = len(report.index), report.total
+    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
+        emb = emb[np.asarray(report.index, dtype=np.int64)]
+    elif emb.shape[0] != n:
+        raise CommandLineError(
+            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
+            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
+        )
     out = Clusterer(emb, method="auto").evaluate()  # exact (0.65) when small, kNN above
     idx = report.index
     report.clusters = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -133,11 +134,12 @@ def _positive_float(text: str) -> float:
 
 
 _SCAN_EPILOG = """PATH may be:
-  a folder       every file in it and its sub-folders counts, whatever its suffix (a bad
-                 file is listed as failed with the reason, never dropped), except hidden
+  a folder       every file in it and its sub-folders named or encoded like an image counts
+                 (a bad one is listed as failed with the reason, never dropped); hidden
                  entries (".name") and metadata (.txt .json .csv .md .xml .yaml .yml .npy
-                 .npz .parquet .log); when every file sits one folder down, the folder
-                 names are the class labels (ImageFolder)
+                 .npz .parquet .log) are left out, other files (fonts, scripts, README)
+                 are skipped and listed in OUT/skipped.txt; when every file sits one folder
+                 down, the folder names are the class labels (ImageFolder)
   a file list    a text file with one path per line ("#" starts a comment); a relative
                  path is looked up in the current directory first, then in the list's own
                  folder
@@ -183,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         const="model",
         default=None,
         help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) "
-        "embeddings, one row per measured image (put the option after PATH when it has no value)",
+        "embeddings, one row per measured image or one per input (put the option after PATH when it has no value)",
     )
     s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
@@ -299,10 +301,15 @@ def _check_source(path: str) -> None:
         return
     from .discovery import discover  # no torch: a file list is checked before the scan starts
 
+    log = logging.getLogger("dataeval_gpu.discovery")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its warnings come once, when the scan reads the list
     try:
         discover(p)  # a file list is read here (a file's worth of text) to check it is one
     except (OSError, ValueError) as exc:
         raise CommandLineError(f"PATH {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        log.setLevel(level)
 
 
 def _check_device(name: str | None) -> None:

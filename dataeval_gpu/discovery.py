@@ -29,6 +29,7 @@ __all__ = [
     "discover",
     "find_inputs",
     "image_magic",
+    "text_path",
     "write_skipped",
 ]
 
@@ -54,6 +55,19 @@ NON_IMAGE_SUFFIXES = frozenset(
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 # what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+
+
+def text_path(path: str | os.PathLike | bytes) -> str:
+    """``path`` as text that can be written: a file name that is not UTF-8 (Latin-1 bytes from an
+    old archive, which Python keeps as lone surrogates, ``'\\udcff'``) has its odd bytes written as
+    ``\\xff`` (``bad\\xffname.jpg``) instead of failing every UTF-8 writer; other paths unchanged."""
+    if not isinstance(path, str):  # a Path (DataAudit.update(paths=...)), bytes
+        path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
 
 
 @dataclass
@@ -144,10 +158,38 @@ def find_inputs(
         if class_folders is None:
             _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
         return Inputs(files, [-1] * len(files), [], left_out)
-    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1})
+    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1} | set(_empty_class_folders(r, out)))
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
     return Inputs(files, labels, names, left_out)
+
+
+def _empty_class_folders(root: Path, out: str | os.PathLike | None = None) -> list[str]:
+    """The sub-folders of a class tree with nothing in them (hidden entries aside): classes with
+    no image, listed with 0 images (and numbered as torchvision's ``ImageFolder`` numbers them),
+    with a warning; a folder holding other files (a ``docs/`` of notes) is not a class."""
+    empty = []
+    try:
+        with os.scandir(root) as it:
+            subs = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+        for name in subs:
+            if out is not None and _same_folder(root / name, Path(out)):
+                continue  # this scan's own output folder, made before the scan (``scan . --out o``)
+            with os.scandir(root / name) as it:
+                if not any(not e.name.startswith(".") for e in it):
+                    empty.append(name)
+    except OSError:  # a folder that cannot be read is listed (and failed) by the walk
+        return []
+    if empty:
+        logger.warning(
+            "%s: %d class folder%s hold%s no image (%s): listed with 0 images",
+            root,
+            len(empty),
+            "s" if len(empty) != 1 else "",
+            "" if len(empty) != 1 else "s",
+            ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else ""),
+        )
+    return empty
 
 
 def _same_folder(a: Path, b: Path) -> bool:
@@ -227,7 +269,48 @@ def _read_file_list(path: Path) -> list[str]:
         if not p.is_absolute() and not os.path.lexists(p) and os.path.lexists(base / p):
             p = base / p
         files.append(str(p))
+    _warn_list_oddities(path, files)
     return files
+
+
+def _warn_list_oddities(path: Path, files: list[str]) -> None:
+    """Warn about a list whose lines carry a label after the path (``img.jpg 3``: every such line
+    fails as a missing file) and about files listed more than once (each is one more input)."""
+    labelled = [f for f in files if not os.path.lexists(f) and _path_then_label(f, path.parent)]
+    if labelled:
+        logger.warning(
+            "%s: %d line%s like 'path label' (%s): a file list holds one path per line, so each "
+            "fails as a missing file; write the paths alone (labels come from class folders)",
+            path,
+            len(labelled),
+            "s look" if len(labelled) != 1 else " looks",
+            labelled[0],
+        )
+    seen: dict[str, int] = {}
+    for f in files:
+        key = os.path.normpath(os.path.abspath(f))
+        seen[key] = seen.get(key, 0) + 1
+    repeated = [k for k, n in seen.items() if n > 1]
+    if repeated:
+        logger.warning(
+            "%s: %d file%s listed more than once (%s): each line is one input, so they are exact "
+            "duplicates of themselves",
+            path,
+            len(repeated),
+            "s are" if len(repeated) != 1 else " is",
+            repeated[0],
+        )
+
+
+def _path_then_label(line: str, base: Path) -> bool:
+    """``"a/b.jpg 3"``, ``"a/b.jpg,cat"``: an existing file (here or in ``base``) followed by a
+    separator and a word."""
+    for sep in ("\t", ",", ";", " "):
+        head, found, tail = line.rpartition(sep)
+        head = head.strip()
+        if found and head and tail.strip() and (os.path.isfile(head) or (base / head).is_file()):
+            return True
+    return False
 
 
 def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path]]:
@@ -314,7 +397,7 @@ def write_skipped(found: Inputs, path: Path) -> str:
         path.unlink(missing_ok=True)
         return ""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f + "\n" for f in found.skipped), encoding="utf-8")
+    path.write_text("".join(text_path(f) + "\n" for f in found.skipped), encoding="utf-8")
     summary = found.skipped_summary()
     logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
     return summary

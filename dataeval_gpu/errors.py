@@ -29,6 +29,11 @@ class MissingDependencyError(DataEvalGPUError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
 
+class ChannelsLastWarning(UserWarning):
+    """An image array looks like ``(H, W, C)`` (``np.asarray(pil_image)``, OpenCV) where ``(C, H, W)``
+    is expected: it would be measured as an image of ``H`` channels, ``C`` pixels wide."""
+
+
 def missing_dependency(module: str, extra: str) -> MissingDependencyError:
     return MissingDependencyError(
         f"the optional dependency '{module}' is not installed; install it with "

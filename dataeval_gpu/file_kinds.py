@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["sniff", "svg_markup", "unknown_format", "utf8_text"]
+__all__ = ["format_name", "sniff", "svg_markup", "unknown_format", "utf8_text"]
+
+#: TIFF's two byte orders (and BigTIFF's)
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def sniff(head: bytes) -> str:
@@ -28,6 +31,24 @@ def sniff(head: bytes) -> str:
     return "other"
 
 
+def format_name(head: bytes) -> str | None:
+    """The image format the first bytes name, for formats no decoder here may take (the reason
+    of a failure names it: "a HEIF/AVIF image", not "unknown"); None when none is recognised."""
+    if head[:4] in TIFF_MAGIC:
+        return "TIFF"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
+        return "HEIF/AVIF"
+    if head[4:12] == b"JXL \r\n\x87\n" or head[:2] == b"\xff\x0a":
+        return "JPEG XL"
+    if head[4:12] == b"jP  \r\n\x87\n" or head[:4] == b"\xffO\xffQ":
+        return "JPEG 2000"
+    if head[:4] == b"8BPS":
+        return "Photoshop (PSD)"
+    if head[:4] == b"v/1\x01":
+        return "OpenEXR"
+    return None
+
+
 def svg_markup(data: bytes) -> bool:
     """XML text that opens an ``<svg`` element within its first 4 kB (after an XML prolog, a
     comment such as Inkscape's ``<!-- Created with Inkscape -->``, or a doctype)."""
@@ -46,6 +67,9 @@ def unknown_format(data: bytes) -> str:
         return (
             "unsupported format: gzip-compressed data (such as an .svgz drawing or a .gz file), not an image"
         )
+    name = format_name(data[:16])
+    if name is not None:
+        return f"unsupported {name} image: no installed decoder reads it (first bytes: {data[:8].hex(' ')})"
     return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
 
 

@@ -36,13 +36,14 @@ import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from . import image_ops
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
-from .file_kinds import sniff, unknown_format
+from .file_kinds import TIFF_MAGIC, sniff, unknown_format
 
 __all__ = [
     "ImageFiles",
@@ -105,7 +106,7 @@ class _Header:
 
 
 def _probe(data: bytes) -> _Header | None:
-    """Format, mode, size (and JPEG EXIF orientation) from the header, nothing decoded.
+    """Format, mode, size (and the EXIF orientation of a JPEG or WebP) from the header, nothing decoded.
 
     Raises ``ValueError`` for a header over Pillow's decompression-bomb limit; returns None
     when Pillow cannot identify the data (the decoders then decide).
@@ -117,7 +118,7 @@ def _probe(data: bytes) -> _Header | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(_io.BytesIO(data)) as im:
                 orientation = 1
-                if im.format == "JPEG":
+                if im.format in ("JPEG", "WEBP"):
                     orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
                 return _Header(str(im.format), im.mode, im.size[0], im.size[1], orientation)
     except Image.DecompressionBombError as exc:
@@ -138,8 +139,15 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         try:
             im_file = Image.open(_io.BytesIO(data))
         except UnidentifiedImageError:
+            if data[:4] in TIFF_MAGIC:  # float64 or planar samples, more than 4 samples, ...
+                return _tifffile_decode(data, unknown_format(data))
             raise ValueError(unknown_format(data)) from None
     with im_file as im:
+        if _tiff_over_8_bits(im):  # Pillow reads 16-bit RGB(A) TIFFs as 8 bits
+            try:
+                return _tifffile_decode(data, "")
+            except ValueError:
+                pass  # tifffile missing or failing: Pillow's 8 bits
         im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
         fmt = im.format
         im = ImageOps.exif_transpose(im) or im
@@ -161,6 +169,64 @@ def _pil_decode(data: bytes) -> torch.Tensor:
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
+def _tiff_over_8_bits(im: Any) -> bool:
+    """A TIFF of more than 8 bits per sample that Pillow would give as 8-bit RGB / RGBA."""
+    if im.format != "TIFF" or im.mode not in ("RGB", "RGBA"):
+        return False
+    bits = getattr(im, "tag_v2", {}).get(258, 8)
+    return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+
+
+def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
+    """The first page of a TIFF, through ``tifffile`` (when installed), for what Pillow cannot
+    read or reads with lost precision; channels as stored, dtypes as :func:`_pil_decode` keeps
+    them.  Raises ``ValueError`` with ``reason`` and why tifffile could not read it either."""
+    prefix = f"{reason}; " if reason else ""
+    try:
+        import tifffile
+    except ImportError:
+        raise ValueError(f"{prefix}install tifffile to read it") from None
+    try:
+        with tifffile.TiffFile(_io.BytesIO(data)) as tf:
+            page = tf.pages[0]
+            _bomb_guard(int(page.imagewidth) * int(page.imagelength))  # before anything is decoded
+            photometric, axes, arr = int(page.photometric), str(page.axes), page.asarray()
+    except ValueError as exc:
+        if str(exc).startswith("image too large"):
+            raise
+        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - the reason is the result
+        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
+    if photometric not in (1, 2) or axes not in ("YX", "YXS", "SYX") or np.iscomplexobj(arr):
+        what = f"photometric {photometric}, axes {axes}, dtype {arr.dtype}"
+        raise ValueError(f"{prefix}tifffile reads it, but as {what}: not an image measured here")
+    if axes == "YX":
+        arr = arr[None]
+    elif axes == "YXS":
+        arr = arr.transpose(2, 0, 1)
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255  # 1-bit: 0 / 255, as Pillow's mode "1"
+    elif arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind in "iu" and arr.dtype.itemsize > 2:  # as Pillow's 32-bit mode "I"
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        wide = np.float64 if hi > np.iinfo(np.int64).max else np.int64
+        arr = arr.astype(np.uint16) if lo >= 0 and hi <= 65535 else arr.astype(wide)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _bomb_guard(pixels: int) -> None:
+    """Pillow's decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``) for a decoder that has none."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and pixels > 2 * limit:
+        raise ValueError(
+            f"image too large (decompression-bomb guard): Image size ({pixels} pixels) exceeds limit of "
+            f"{2 * limit} pixels, could be decompression bomb DOS attack."
+        )
+
+
 def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:
     return image_ops.decode_image(t, mode, apply_exif_orientation=True)  # torchvision's op, no torchvision import
 
@@ -177,6 +243,8 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return _pil_decode(raw)
+    if kind == "webp" and header is not None and header.orientation not in (0, 1):
+        return _pil_decode(raw)  # torchvision's WebP decoder ignores the EXIF orientation
     mode = image_ops.UNCHANGED
     if kind == "png":
         palette, transparent = _png_palette(raw)

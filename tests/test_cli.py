@@ -5,6 +5,8 @@ report.  Nothing is scanned or written before the arguments are known to be usab
 from __future__ import annotations
 
 import errno
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,6 +162,37 @@ def test_embeddings_with_the_wrong_row_count(
     assert_usage_error(status, err, "3 rows for 1 measured images")
 
 
+def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Embeddings made for every file of the folder (a row for a file that then fails to decode
+    too) were refused ("7 rows for 6 measured images"): which files fail is known only after the
+    scan. One row per input is taken, the failed inputs' rows left out (here a NaN row)."""
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(7):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / f"{k}.png")
+    (d / "3.png").write_bytes(b"")  # input 3 fails
+    emb = rng.normal(size=(7, 4)).astype(np.float32)
+    emb[3] = np.nan
+    emb[6] += 40.0  # far from the rest
+    np.save(tmp_path / "per_input.npy", emb)
+    np.save(tmp_path / "per_measured.npy", np.delete(emb, 3, axis=0))
+    found = []
+    for name in ("per_input", "per_measured"):
+        out = tmp_path / name
+        argv = ["scan", str(d), "--out", str(out), "--no-progress", "--no-plots", "--workers", "0"]
+        status, _, err = run([*argv, "--embeddings", str(tmp_path / f"{name}.npy")], capsys)
+        assert status == 0, err
+        found.append(json.loads((out / "findings.json").read_text())["clusters"])
+    assert found[0] == found[1]
+    assert 6 in found[0]["outliers"] + found[0]["potential_outliers"]
+    np.save(tmp_path / "five.npy", emb[:5])
+    status, _, err = run([*argv, "--embeddings", str(tmp_path / "five.npy")], capsys)
+    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7")
+
+
 def test_missing_optional_package(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -244,6 +277,16 @@ def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> N
     text = " ".join(out.split())
     assert "looked up in the current directory first, then in the list's own folder" in text
     assert "2 a mistake on the command line" in text
+
+
+def test_help_states_which_files_a_folder_scan_skips(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help said every file of a folder counts "whatever its suffix", while fonts, scripts and
+    README files are skipped (listed in skipped.txt): the Stellarium folder skips 2,296 of them."""
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    assert "whatever its suffix" not in text
+    assert "named or encoded like an image counts" in text and "OUT/skipped.txt" in text
 
 
 def test_valid_arguments_pass_and_formats_are_normalised(folder: Path, tmp_path: Path) -> None:
@@ -404,3 +447,32 @@ def test_duplicate_groups_name_files_by_their_path_in_the_folder(
         f"  0:{Path('Autumn/images/2560x1600.png')}, 1:{Path('Autumn/screenshot.png')}",
         f"  2:{Path('Kite/images/2560x1600.png')}, 3:{Path('Kite/screenshot.png')}",
     ]
+
+
+def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file or folder name in Latin-1 (an old archive unpacked on Linux) stopped the whole scan at
+    the save: "internal error (UnicodeEncodeError) ... surrogates not allowed". Such a name is
+    measured, failed or skipped like any other, and written with its odd bytes as \\xe9."""
+    import pandas as pd
+    from PIL import Image
+
+    if sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+        pytest.skip("needs a UTF-8 file system encoding")
+    d = tmp_path / os.fsdecode(b"photos-caf\xe9")
+    d.mkdir()
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    img.save(d / os.fsdecode(b"caf\xe9.png"))
+    img.save(d / "copy.png")
+    (d / os.fsdecode(b"trunc\xe9.png")).write_bytes((d / "copy.png").read_bytes()[:60])
+    (d / os.fsdecode(b"font\xe9.ttf")).write_bytes(b"\x00\x01\x00\x00 not an image")
+    out = tmp_path / "o"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0, err
+    rows = pd.read_csv(out / "results.csv", encoding="utf-8")
+    assert [Path(p).name for p in rows["path"]] == ["caf\\xe9.png", "copy.png", "trunc\\xe9.png"]
+    assert rows["status"].tolist() == ["ok", "ok", "failed"]
+    assert (out / "skipped.txt").read_text(encoding="utf-8").strip().endswith("font\\xe9.ttf")
+    assert json.loads((out / "findings.json").read_text())["duplicates"]["exact"] == [[0, 1]]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "caf\\xe9.png" in page and "photos-caf\\xe9" in page
+    assert "0:caf\\xe9.png, 1:copy.png" in printed

@@ -12,7 +12,7 @@ import torch
 
 from ..accumulators.rowstore import distributed_world
 from ..accumulators.stats import ImageStatsRows, images_from_batch
-from ..batching import resolve_device
+from ..batching import load_failures, resolve_device
 from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
@@ -229,6 +229,8 @@ class DataAudit:
         ``indices``: dataset indices (default: arrival order).  ``labels``: one per image
         (an int, or a list of object classes for detection data).  Out-of-memory errors split
         the batch and retry; a single image that does not fit on the GPU runs on the CPU.
+        A :class:`~dataeval_gpu.batching.LoadFailure` in a list (an item that
+        ``IndexedDataset(on_error="mark")`` could not load) is listed as failed with its reason.
         """
         if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
             images = [images]  # one (C, H, W) / (H, W) image, a batch of one (as split_batch reads it)
@@ -247,7 +249,9 @@ class DataAudit:
             raise InvalidArgumentError(
                 f"indices must be distinct within a batch (one per image), got {repeated[:5]} more than once"
             )
-        imgs = images_from_batch(images, idx_list)
+        failures = load_failures(images)  # IndexedDataset(on_error="mark")'s unloadable items
+        keep = [k for k in range(n) if k not in failures]
+        imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
         if labels is not None:
             labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
             if len(labs) != n:
@@ -260,8 +264,11 @@ class DataAudit:
         if labs is not None:  # an image without a label (None) gets none, as in FeedLoop.feed
             known = [(i, lab) for i, lab in zip(idx_list, labs) if lab is not None]
             self.annotate([i for i, _ in known], [lab for _, lab in known])
-        self.prepare(imgs)
-        measure(self, imgs, idx, strict=True)
+        if imgs:
+            self.prepare(imgs)
+            measure(self, imgs, idx[keep] if failures else idx, strict=True)
+        for k, reason in failures.items():  # after the measured ones: a batch that raised leaves nothing
+            self.mark_failed(idx_list[k], reason)
 
     def annotate(
         self, indices: Sequence[int], labels: Sequence[Any] | None = None, paths: Sequence[str] | None = None

@@ -23,7 +23,7 @@ Failure policy — every input fed is in the report, measured or in ``report.fai
 
 :meth:`DataAudit.update <dataeval_gpu.audit.DataAudit.update>`, the API for your own loop, is
 strict instead: it raises for an invalid image and for errors other than out of memory, and a
-batch that raised leaves no rows (rule 3 applies to it too).
+batch that raised leaves no rows (rules 1 and 3 apply to it too).
 """
 
 from __future__ import annotations

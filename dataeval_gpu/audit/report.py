@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..discovery import text_path
 from ..functional import registry
 from .serialize import jsonable, write_with_records
 
@@ -87,7 +88,7 @@ class AuditReport:
         ok = np.array([r >= 0 for r in rows], dtype=bool)
         take = np.array([max(r, 0) for r in rows], dtype=np.int64)
         if self.paths:
-            df["path"] = [self.paths.get(i, "") for i in all_idx]
+            df["path"] = [text_path(self.paths.get(i, "")) for i in all_idx]
         if self.labels:
             df["label"] = [self.labels.get(i) for i in all_idx]
         df["status"] = np.where(ok, "ok", "failed")
@@ -353,7 +354,7 @@ class AuditReport:
                 rows.append(
                     {
                         "index": i,
-                        "path": self.paths.get(i, ""),
+                        "path": text_path(self.paths.get(i, "")),
                         "issue": issue,
                         "score": float(self.quality["scores"][issue][pos[i]]),
                         "threshold": float(self.quality["thresholds"][issue]),

@@ -39,11 +39,16 @@ def grey_image(x: torch.Tensor) -> torch.Tensor:
 def composite_on_black(x: torch.Tensor) -> torch.Tensor:
     """A stack ``(B, C, H, W)`` whose last channel is alpha (C = 2: grey + alpha, C = 4: RGBA)
     as it looks on black: the other channels times alpha (uint8: ``(c * a + 127) // 255``,
-    exact; otherwise alpha scaled by its bit depth), without the alpha channel.  What lies
-    under fully transparent pixels (often left-over colour blocks of the encoder) is not seen."""
+    exact; floats: alpha scaled by its bit depth; other integers (a 16-bit PNG's uint16):
+    the image scaled to [0, 1] by its bit depth, then the product, as float), without the
+    alpha channel.  What lies under fully transparent pixels (often left-over colour blocks of
+    the encoder) is not seen."""
     c, a = x[:, :-1], x[:, -1:]
     if x.dtype == torch.uint8:
         return ((c.to(torch.int32) * a.to(torch.int32) + 127) // 255).to(torch.uint8)
+    if not x.dtype.is_floating_point:  # alpha in [0, 1] cast back to an integer type would be 0 or 1
+        xs = scale01(x)
+        return xs[:, :-1] * xs[:, -1:]
     return c * scale01(a).to(c.dtype)
 
 

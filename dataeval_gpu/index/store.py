@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..discovery import text_path
 from ..errors import missing_dependency
 
 __all__ = [
@@ -99,7 +100,10 @@ def write_generation(folder: Path, generation: int, coll: Collection) -> dict[st
     file names the manifest lists.  Nothing refers to them until the manifest is swapped."""
     pa, pq = pyarrow()
     names: dict[str, str] = {}
-    cols = {k: _column(pa, np.asarray(v)) for k, v in coll.files.items()}
+    cols = {
+        k: pa.array([text_path(str(p)) for p in v], type=pa.string()) if k == "path" else _column(pa, np.asarray(v))
+        for k, v in coll.files.items()
+    }  # a path as text: a Latin-1 file name is written with its odd bytes as \xe9
     cols["status"] = pa.array(np.where(coll.measured, "ok", "failed"))
     cols["error"] = pa.array(coll.errors, type=pa.string())
     for key, val in coll.stats.items():

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..discovery import text_path
 from ..errors import InvalidArgumentError
 from .manifest import (
     IndexNotFoundError,
@@ -78,7 +79,7 @@ def _plan(
     digests = np.zeros(n, dtype=np.uint64)
     if old is not None and len(old):
         where = {str(p): i for i, p in enumerate(old.files["path"])}
-        hit = np.array([where.get(f, -1) for f in files], dtype=np.int64)
+        hit = np.array([where.get(text_path(f), -1) for f in files], dtype=np.int64)  # stored as text
         known = hit >= 0
         same = known.copy()
         same[known] = (old.files["file_size"][hit[known]] == sizes[known]) & (
@@ -188,7 +189,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         "files": len(files),
         "measured": int(len(todo)),
         "kept": int((src >= 0).sum()),
-        "dropped": len(set(map(str, old.files["path"])) - set(files)) if old is not None else 0,
+        "dropped": len(set(map(str, old.files["path"])) - set(map(text_path, files))) if old is not None else 0,
         "generation": generation + 1,
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..labels import class_name
-from .images import sample_indices, shrink_display, to_display
+from .images import sample_indices, shrink_display, to_display_over_checker
 from .layout import IMAGE_MARGINS, new_figure, save_figure, suptitle
 from .page import format_number
 
@@ -56,7 +56,7 @@ def _draw(ax: Any, get_image: Callable[[int], Any] | None, index: int) -> None:
         )
         return
     try:
-        disp, grey = to_display(get_image(index))
+        disp, grey = to_display_over_checker(get_image(index))
     except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the report
         ax.text(0.5, 0.5, f"#{index}\ncould not load:\n{str(exc)[:40]}", ha="center", va="center", fontsize=7,
                 transform=ax.transAxes, wrap=True)  # fmt: skip

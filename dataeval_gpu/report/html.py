@@ -122,7 +122,7 @@ def _write(
     ]
     page = html_document(title or "Data cleaning report", subtitle, sections)
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page, encoding="utf-8", errors="backslashreplace")  # a folder name that is not UTF-8
     figs.remove_stale()  # plots/ is the report's: drop the figures of an earlier report
     logger.info("report written to %s (%d plots)", path, len(figs.written))
     return path

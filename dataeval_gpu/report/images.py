@@ -27,6 +27,7 @@ __all__ = [
     "THUMB",
     "as_chw",
     "to_display",
+    "to_display_over_checker",
     "shrink_display",
     "shrink_uint8",
     "load_thumbnail",
@@ -85,6 +86,27 @@ def to_display(image: Any) -> tuple[np.ndarray, bool]:
     if c in (1, 2):
         return x[0], True
     return np.moveaxis(x[:3], 0, -1), False
+
+
+#: the checkerboard behind transparent pixels in the grids: light greys, squares of this many pixels
+CHECKER = (0.78, 0.94, 8)
+
+
+def to_display_over_checker(image: Any) -> tuple[np.ndarray, bool]:
+    """:func:`to_display`, but an image with alpha (grey + alpha, RGBA) is drawn over a light
+    checkerboard where it is transparent, as image viewers show it: a black icon on a transparent
+    background showed as a black square.  Images without alpha are :func:`to_display`'s."""
+    a = as_chw(image)
+    if a.shape[0] not in (2, 4):
+        return to_display(a)
+    colour, grey = to_display(a[:-1])
+    alpha, _ = to_display(a[-1:])  # the alpha channel in [0, 1] (uint8 / 255, else its bit depth)
+    dark, light, side = CHECKER
+    yy, xx = np.indices(alpha.shape)
+    board = np.where(((yy // side) + (xx // side)) % 2 == 0, light, dark)
+    if not grey:
+        alpha, board = alpha[..., None], board[..., None]
+    return colour * alpha + board * (1.0 - alpha), grey
 
 
 def _thumb_size(h: int, w: int, limit: int) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ def save_figure(fig: Any, path: str | os.PathLike | None) -> Any:
     """Save ``fig`` as a PNG at ``path`` (folders made) when a path is given; return ``fig``."""
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=fig.dpi, facecolor="white")
+        with warnings.catch_warnings():  # a class named in CJK: one warning per glyph, the box is drawn
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+            fig.savefig(path, dpi=fig.dpi, facecolor="white")
     return fig
 
 

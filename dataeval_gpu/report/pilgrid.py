@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .grids import GridSpec
-from .images import to_display
+from .images import to_display_over_checker
 
 __all__ = ["render_grid", "font"]
 
@@ -60,7 +60,7 @@ def _cell_image(get_image: Callable[[int], Any] | None, index: int, box: tuple[i
     if get_image is None:
         return f"#{index}\n(no image source)"
     try:
-        disp, grey = to_display(get_image(index))
+        disp, grey = to_display_over_checker(get_image(index))
     except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the report
         return f"#{index}\ncould not load:\n{str(exc)[:40]}"
     im = Image.fromarray((disp * 255.0 + 0.5).astype(np.uint8), "L" if grey else "RGB")

@@ -6,6 +6,7 @@ report, labels, flagged images, the image source) and asks ``ctx.figs`` for its 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..discovery import text_path
 from . import histograms, tables
 from .figures import FigureJobs
 from .grids import (
@@ -72,6 +74,9 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     """The context of one report (``options``: seed, max_grid, channel_stats, notes, extra_figures)."""
     from ..labels import label_stats
 
+    if any(text_path(p) != p for p in (getattr(report, "paths", None) or {}).values()):
+        report = copy.copy(report)  # the tables' file names as writable text (the images still open)
+        report.paths = {i: text_path(p) for i, p in report.paths.items()}
     # -1 is the audit's "no label" (a flat folder, a file list): such images are unlabelled
     labels = {i: lab for i, lab in (report.labels or {}).items() if not _no_label(lab)}
     class_names = list(report.class_names) if report.class_names else None
@@ -224,19 +229,27 @@ def statistics_section(ctx: ReportContext) -> Section | None:
 
 
 # ----------------------------------------------------------------------------- linter
-def _flagged_grids(ctx: ReportContext) -> str:
+def _flagged_grids(
+    ctx: ReportContext,
+    issues: Mapping[int, Mapping[str, float]] | None = None,
+    prefix: str = "flagged",
+    value: str = "value",
+) -> str:
+    """A grid per flagged metric (or quality issue), most flagged first."""
+    issues = ctx.issues if issues is None else issues
+    by_metric = ctx.by_metric if issues is ctx.issues else tables.flagged_by_metric(issues)
     body = ""
-    for metric, idx in sorted(ctx.by_metric.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    for metric, idx in sorted(by_metric.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         spec = flagged_metric_spec(
-            ctx.issues,
+            issues,
             metric,
             labels=ctx.labels_or_none,
             class_names=ctx.class_names,
             n=ctx.max_grid,
             seed=ctx.seed,
         )
-        caption = f"{len(idx)} image(s) flagged for {metric}; sample ordered by value."
-        body += f"<h3>{esc(metric)}</h3>" + _grid(ctx, f"flagged_{metric}", spec, caption)
+        caption = f"{len(idx)} image(s) flagged for {metric}; sample ordered by {value}."
+        body += f"<h3>{esc(metric)}</h3>" + _grid(ctx, f"{prefix}_{metric}", spec, caption)
     return body
 
 
@@ -293,6 +306,18 @@ def quality_section(ctx: ReportContext) -> Section | None:
     body += table_html(counts, total_row=False, table_id="table-quality-counts")
     if why:
         table = report.quality_table()
+        scored: dict[int, dict[str, float]] = {}  # {index: {issue: score}} of the flagged images
+        for i, issue, score in zip(table["index"], table["issue"], table["score"]):
+            scored.setdefault(int(i), {})[str(issue)] = float(score)
+        if ctx.labels:
+            body += "<h3>Quality issues by class</h3>" + note(
+                "Cells: images of the class flagged for the issue; <i>flagged images</i>: distinct images."
+            )
+            body += table_html(
+                tables.class_wise_table(scored, ctx.labels, ctx.class_names), table_id="table-quality-class-wise"
+            )
+        if ctx.get_image is not None:
+            body += _flagged_grids(ctx, scored, prefix="quality", value="score")
         body += "<h3>Flagged images: score and threshold</h3>" + table_html(
             table, max_rows=300, total_row=False, index=False, table_id="table-quality"
         )
@@ -422,7 +447,7 @@ def settings_section(ctx: ReportContext) -> Section | None:
     config = ctx.report.config
     if not config:
         return None
-    cfg = pd.DataFrame({"value": [str(v) for v in config.values()]}, index=list(config))
+    cfg = pd.DataFrame({"value": [text_path(str(v)) for v in config.values()]}, index=list(config))
     cfg.index.name = "setting"
     return ("settings", "Settings", table_html(cfg, total_row=False))
 

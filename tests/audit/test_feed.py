@@ -350,6 +350,44 @@ def test_update_and_feed_record_the_same_labels() -> None:
     assert direct.compute().labels == fed.compute().labels == {1: "b", 2: 0}
 
 
+def test_update_lists_the_items_indexed_dataset_could_not_load() -> None:
+    """Your own loop over ``IndexedDataset(dataset, on_error="mark")``: an item that raised arrives
+    as a LoadFailure; update() lists it as failed with the reason and measures the rest of its
+    batch (it raised "expected a numpy array, torch tensor or PIL image, got LoadFailure", losing
+    the batch), as scan() does with the same loader."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+
+    imgs = _imgs(6)
+
+    class Photos(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+            if i in (2, 5):
+                raise OSError(f"image file is truncated ({i})")
+            return imgs[i], i % 2
+
+    loader = DataLoader(IndexedDataset(Photos(), on_error="mark"), batch_size=4, collate_fn=ragged_collate)
+    audit = DataAudit(hashes=False)
+    for images, labels, indices in loader:
+        audit.update(images, indices=indices, labels=labels)
+    rep = audit.compute()
+    assert rep.index.tolist() == [0, 1, 3, 4]
+    assert rep.failed == {2: "OSError: image file is truncated (2)", 5: "OSError: image file is truncated (5)"}
+    assert rep.labels == {0: 0, 1: 1, 3: 1, 4: 0}
+    ref = scan(loader, progress=False, hashes=False)
+    assert ref.failed == rep.failed and ref.index.tolist() == rep.index.tolist()
+    for key, val in ref.stats.items():
+        np.testing.assert_array_equal(rep.stats[key], val, err_msg=key)
+    only_failures = DataAudit(hashes=False)  # a batch of nothing but failures
+    only_failures.update([LoadFailure("OSError: gone")], indices=[7])
+    assert only_failures.compute().failed == {7: "OSError: gone"}
+
+
 class _MeanColour(torch.nn.Module):
     """A tiny embedding model: each image's mean colour and spread (NaN pixels give a NaN row)."""
 

@@ -300,3 +300,24 @@ def test_alpha_is_composited_on_black() -> None:
     # float images: alpha scaled by its bit depth
     xf = torch.from_numpy(np.concatenate([rgb, alpha]).astype(np.float64) / 255.0)[None]
     np.testing.assert_allclose(composite_on_black(xf)[0].numpy(), zeroed / 255.0, atol=1e-12)
+
+
+def test_alpha_of_16_bit_images_is_composited_in_their_own_scale() -> None:
+    """A 16-bit RGBA / grey+alpha PNG (uint16): alpha scaled by the image's bit depth, as the
+    colour is.  It used to be cast back to uint16 (0 or 1), so every such image but the fully
+    opaque ones measured black: dark, blurry and low information."""
+    rng = np.random.default_rng(3)
+    rgb8 = _photo_like(rng, 3, 64, 80)
+    rgb16 = rgb8.astype(np.uint16) * 257
+    opaque = np.full((1, 64, 80), 65535, np.uint16)
+    half = np.full((1, 64, 80), 32768, np.uint16)
+    m = quality_metrics([np.concatenate([rgb16, opaque]), rgb16, np.concatenate([rgb16, half])])
+    for key in QUALITY_KEYS:  # opaque 16-bit RGBA = its RGB
+        assert float(m[key][0]) == pytest.approx(float(m[key][1]), rel=1e-5, abs=1e-6), key
+    levels = np.sort(np.round(np.tensordot(LUMA, rgb8 / 255.0, axes=1) * 32768 / 65535 * 255).ravel())
+    for key, share in (("grey_p50", 0.5), ("grey_p99", 0.99)):  # half alpha: half the levels
+        want = levels[math.ceil(share * levels.size) - 1] / 255
+        assert float(m[key][2]) == pytest.approx(want, abs=1.01 / 255), key
+    la = np.concatenate([rgb16[:1], np.full((1, 64, 80), 40000, np.uint16)])
+    got = quality_metrics([la])["grey_p50"][0]
+    assert float(got) == pytest.approx(np.median(rgb8[0] / 255.0) * 40000 / 65535, abs=1.5 / 255)

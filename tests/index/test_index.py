@@ -578,3 +578,25 @@ def test_against_matches_are_verified_on_thumbnails(tmp_path: Path) -> None:
     assert opened.take("no_such_column", np.array([0])) is None
     got = sorted((Path(files[m["image"]]).name, m["partner"]) for m in found if "near" in m["methods"])
     assert got == [("a_copy.jpg", partner), ("a_mirrored.png", partner)]
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_kept(tmp_path: Path) -> None:
+    """A Latin-1 file name (Python's lone surrogate '\\udce9') failed the index write ("surrogates
+    not allowed" from Parquet). It is stored as text (``caf\\xe9.png``) and found again on update."""
+    from PIL import Image
+
+    if sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+        pytest.skip("needs a UTF-8 file system encoding")
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.fromarray(_image(1)).save(d / os.fsdecode(b"caf\xe9.png"))
+    Image.fromarray(_image(2)).save(d / "plain.png")
+    files, labels, _ = discover(d)
+    first = update_index(tmp_path / "idx", files, labels, **KW)
+    assert first.config["index_update"]["measured"] == 2
+    again = update_index(tmp_path / "idx", files, labels, **KW)
+    assert again.config["index_update"]["measured"] == 0 and again.config["index_update"]["kept"] == 2
+    assert again.config["index_update"]["dropped"] == 0
+    stored = sorted(Path(p).name for p in DatasetIndex(tmp_path / "idx").paths(np.arange(2)))
+    assert stored == ["caf\\xe9.png", "plain.png"]
+    np.testing.assert_array_equal(again.stats["mean"], first.stats["mean"])

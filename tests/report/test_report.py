@@ -273,6 +273,40 @@ def test_summary_cards_count_the_quality_issues(tmp_path: Path) -> None:
 
 
 
+def test_quality_issues_have_grids_and_a_class_table(tmp_path: Path, images: list[np.ndarray]) -> None:
+    """The quality section listed its findings as text only: no picture of the dark or noisy
+    images and no count by class, which the Linter's section has. Now: a table by class and a
+    grid per issue (most flagged first), titled with the score."""
+    scores = {"dark": np.linspace(0.1, 0.9, 8), "noisy": np.full(8, 1.0)}
+    scores["noisy"][[2, 6]] = [9.5, 12.0]
+    flags = {"dark": scores["dark"] > 0.78, "noisy": scores["noisy"] > 8.5}  # dark: 7; noisy: 2, 6
+    rep = AuditReport(
+        index=np.arange(8),
+        stats={k: np.asarray(v) for k, v in imagestats(images).dict().items()},
+        labels={i: i % 2 for i in range(8)},
+        class_names=["cat", "dog"],
+        quality={
+            "flags": flags,
+            "scores": scores,
+            "thresholds": {"dark": 0.78, "noisy": 8.5},
+            "why": {2: ["noisy: ..."], 6: ["noisy: ..."], 7: ["dark: ..."]},
+        },
+    )
+    page = write_report(rep, tmp_path, images=images).read_text()
+    section = page[page.index('id="quality"') :]
+    html = re.search(r'<table class="df" id="table-quality-class-wise">(.*?)</table>', section).group(1)
+    head = re.findall(r"<th[^>]*>([^<]*)</th>", html.split("</thead>")[0])[1:]
+    rows = {
+        r[0]: dict(zip(head, r[1:]))
+        for r in (re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", tr) for tr in re.findall(r"<tr.*?</tr>", html.split("</thead>")[1]))
+    }
+    assert rows["cat"]["noisy"] == "2" and rows["cat"]["dark"] == "0"
+    assert rows["dog"]["dark"] == "1" and rows["dog"]["noisy"] == "0"
+    assert section.index("<h3>noisy</h3>") < section.index("<h3>dark</h3>")  # most flagged first
+    assert (tmp_path / "plots" / "quality_noisy.jpg").is_file() and (tmp_path / "plots" / "quality_dark.jpg").is_file()
+    assert "2 image(s) flagged for noisy; sample ordered by score." in section
+
+
 def test_five_digit_numbers_are_written_in_full(tmp_path: Path) -> None:
     """``.4g`` wrote 20000 px as ``2e+04`` and 96520 as ``9.652e+04`` (in the summary table, the
     printout, the flagged list and the grid titles); large and small values keep the notation."""
@@ -688,6 +722,35 @@ def test_pillow_grid_places_the_images(tmp_path: Path) -> None:
         assert im.format == "JPEG"
 
 
+def test_transparent_pixels_show_a_checkerboard(tmp_path: Path) -> None:
+    """A black icon on a transparent background (RGBA 0,0,0,0 around a 0,0,0,255 glyph: 935 of
+    1,207 /usr/share icons) was drawn as a black square in every grid (the quality section's
+    "dark" grid: twelve black squares). Transparent pixels now show a light checkerboard; opaque
+    ones their colour; a half-transparent grey + alpha image is the mix."""
+    from PIL import Image
+
+    from dataeval_gpu.report.grids import duplicates_spec
+    from dataeval_gpu.report.images import CHECKER, to_display, to_display_over_checker
+    from dataeval_gpu.report.pilgrid import render_grid
+
+    icon = np.zeros((4, 64, 64), np.uint8)
+    icon[3, 16:48, 16:48] = 255  # an opaque black square in a transparent frame
+    disp, grey = to_display_over_checker(icon)
+    dark, light, side = CHECKER
+    assert not grey and disp.shape == (64, 64, 3)
+    assert np.all(disp[16:48, 16:48] == 0.0)
+    assert np.allclose(disp[0, 0], light) and np.allclose(disp[0, side], dark)  # the checkerboard
+    half = np.stack([np.full((8, 8), 200, np.uint8), np.full((8, 8), 128, np.uint8)])
+    mixed, grey = to_display_over_checker(half)
+    assert grey and np.allclose(mixed[0, 0], 200 / 255 * 128 / 255 + light * (1 - 128 / 255))
+    rgb = np.full((3, 5, 7), 90, np.uint8)  # no alpha: as to_display
+    np.testing.assert_array_equal(to_display_over_checker(rgb)[0], to_display(rgb)[0])
+    out = render_grid(duplicates_spec([[0, 1]]), lambda i: icon, tmp_path / "g.png")
+    with Image.open(out) as im:
+        arr = np.asarray(im.convert("L")).astype(int)
+    assert (arr > 150).sum() > 4 * (arr < 30).sum() > 0  # mostly checkerboard, some black glyph
+
+
 def test_nice_ticks_hand_checked() -> None:
     from dataeval_gpu.report.svgcharts import nice_ticks
 
@@ -853,3 +916,16 @@ def test_thumbnail_of_a_pillow_image_is_shrink_uint8_of_its_array(mode: str, siz
     got, want = _shrink_pil(im, 256), shrink_uint8(chw, 256)
     assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, want)
     assert max(got.shape[1:]) == min(256, max(size))
+
+
+def test_class_names_without_a_glyph_do_not_warn(tmp_path: Path) -> None:
+    """A class folder named "photos 写真" printed matplotlib's "Glyph 20889 ... missing from font(s)
+    DejaVu Sans" warning once per character, with a source line, in the middle of a scan's output."""
+    import warnings
+
+    from dataeval_gpu.labels import label_stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = label_counts_plot(label_stats(["photos 写真", "cats", "cats"]), path=tmp_path / "labels.png")
+    assert (tmp_path / "labels.png").is_file() and fig is not None

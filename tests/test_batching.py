@@ -1,0 +1,48 @@
+"""Validating single images (dataeval_gpu.batching.as_image): the (H, W, C) warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import dataeval_gpu.batching as batching
+from dataeval_gpu.errors import ChannelsLastWarning
+from dataeval_gpu.metrics import imagestats
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "_channels_last_warned", False)  # the warning is shown once per process
+
+
+def test_an_hwc_array_warns_once_and_is_measured_as_given() -> None:
+    """``np.asarray(pil_image)`` is (H, W, C): it was measured, silently, as an image of 512
+    channels, 3 pixels wide. It still is (as DataEval), but a warning names the image and the fix."""
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    with pytest.warns(ChannelsLastWarning, match=r"image 1: shape \(40, 30, 3\) looks like \(H, W, C\)"):
+        stats = imagestats([rgb.transpose(2, 0, 1), rgb, rgb[..., :1]]).dict()
+    assert stats["channels"].tolist() == [3, 40, 40] and stats["width"].tolist() == [30, 3, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ChannelsLastWarning)
+        imagestats([rgb])  # once per process: not again
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((3, 40, 30), np.uint8),  # (C, H, W)
+        np.zeros((13, 64, 64), np.float32),  # multispectral
+        np.zeros((40, 30), np.uint8),  # (H, W)
+        torch.zeros(4, 8, 3),  # RGBA, 8 x 3 pixels
+        Image.new("RGB", (30, 40)),  # PIL: (H, W, C) by definition, transposed
+    ],
+)
+def test_no_warning_for_channels_first(image: object) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ChannelsLastWarning)
+        t = batching.as_image(image, 0)
+    assert t.ndim == 3

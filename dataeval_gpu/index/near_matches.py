@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..functional.hashing import hamming_distance
 from .reader import DatasetIndex
 
 __all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
@@ -75,21 +76,28 @@ def _view_pairs(index: DatasetIndex, rows: dict[str, np.ndarray], radius: int, c
     q_ok = np.asarray(rows["pchash_valid"], dtype=bool)
     whole = index.hashes[:, 1].view(np.int64)  # type: ignore[index] # strided: copied block by block
     whole_ok = index.measured & index.near_valid
-    p = _cross(q, q_ok, whole, whole_ok, radius)
-    parts = [np.stack([p[:, 0], 0 * p[:, 0], p[:, 1], 0 * p[:, 0]], axis=1)]
-    stored = index.crop_hashes() if crops else None
-    if stored is not None and "pchash_crops" in rows:
+    stored = index.crop_hashes() if crops and "pchash_crops" in rows else None
+    n, k = len(q), 0
+    if stored is not None:
+        qc = np.asarray(rows["pchash_crops"], dtype=np.int64).reshape(n, -1)
+        k = qc.shape[1]
+        q_all = np.concatenate([q, qc.reshape(-1)])
+        q_all_ok = np.concatenate([q_ok, np.asarray(rows["pchash_crops_valid"], dtype=bool).reshape(-1)])
+    else:
+        q_all, q_all_ok = q, q_ok
+    # the new whole images and their crops (entry n + r: image r // k, crop r % k) against the
+    # indexed whole images, in one pass over the index ...
+    p = _cross(q_all, q_all_ok, whole, whole_ok, radius)
+    r = np.maximum(p[:, 0] - n, 0)
+    new_crop = p[:, 0] >= n
+    img, view = np.where(new_crop, r // max(k, 1), p[:, 0]), np.where(new_crop, 1 + r % max(k, 1), 0)
+    parts = [np.stack([img, view, p[:, 1], 0 * img], axis=1)]
+    if stored is not None:
         ch, cv = stored
         c = ch.shape[1]
-        # new whole images against the indexed crops (entry r: row r // c, crop r % c) ...
+        # ... and the new whole images against the indexed crops (entry r: row r // c, crop r % c)
         p = _cross(q, q_ok, ch.reshape(-1), cv.reshape(-1), radius)
         parts.append(np.stack([p[:, 0], 0 * p[:, 0], p[:, 1] // c, 1 + p[:, 1] % c], axis=1))
-        # ... and the new images' crops against the indexed whole images
-        qc = np.asarray(rows["pchash_crops"], dtype=np.int64).reshape(len(q), -1)
-        qcv = np.asarray(rows["pchash_crops_valid"], dtype=bool).reshape(len(q), -1)
-        p = _cross(qc.reshape(-1), qcv.reshape(-1), whole, whole_ok, radius)
-        k = qc.shape[1]
-        parts.append(np.stack([p[:, 0] // k, 1 + p[:, 0] % k, p[:, 1], 0 * p[:, 0]], axis=1))
     pairs = np.concatenate(parts).astype(np.int64)
     if not len(pairs):
         return np.zeros((0, 5), dtype=np.int64)
@@ -99,7 +107,7 @@ def _view_pairs(index: DatasetIndex, rows: dict[str, np.ndarray], radius: int, c
     rh[w] = whole[pairs[w, 2]]
     if (~w).any():
         rh[~w] = stored[0][pairs[~w, 2], pairs[~w, 3] - 1]  # type: ignore[index]
-    dist = np.bitwise_count((qh[pairs[:, 0], pairs[:, 1]] ^ rh).view(np.uint64)).astype(np.int64)
+    dist = hamming_distance(torch.from_numpy(qh[pairs[:, 0], pairs[:, 1]]), torch.from_numpy(rh)).numpy()
     return np.concatenate([pairs, dist[:, None]], axis=1)
 
 

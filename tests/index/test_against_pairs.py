@@ -208,3 +208,20 @@ def test_a_saved_report_applies_the_rules_it_has_figures_for(parts) -> None:
     # the look-alike objects are not dropped without thumbnails unless another rule does
     assert whole <= got <= whole | {("object_b.png", "object_a.png")}
     assert ("plain_b.png", "plain_a.png") not in got
+
+
+def test_without_the_quality_metrics_whole_images_within_the_radius_pair(parts, tmp_path: Path) -> None:
+    """Without the quality metrics a scan pairs whole images within the radius, no rule applied:
+    so does ``--against`` (the look-alikes pair), as the near hashes computed here say."""
+    indexed, new, _ = parts
+    update_index(tmp_path / "idx", _files(indexed), quality=False, near_radius=RADIUS, **KW)
+    report = scan_against(tmp_path / "idx", _files(new), quality=False, near_radius=RADIUS, **KW)
+    got = _against_pairs(report)
+    a, b = _files(indexed), _files(new)
+    ims = [torch.from_numpy(np.asarray(PIL.open(p).convert("RGB")).copy()).permute(2, 0, 1) for p in a + b]
+    h, _ = near_hash([t.contiguous() for t in ims], "pchash_d4")
+    d = hamming_distance(h[len(a) :, None], h[None, : len(a)]).numpy()
+    want = {(Path(b[i]).name, Path(a[j]).name) for i, j in zip(*np.nonzero(d <= RADIUS))}
+    assert got == want
+    assert {("object_b.png", "object_a.png"), ("plain_b.png", "plain_a.png")} <= got
+    assert ("astronaut_crop4.png", "astronaut.png") not in got

@@ -225,3 +225,21 @@ def test_without_the_quality_metrics_whole_images_within_the_radius_pair(parts, 
     assert got == want
     assert {("object_b.png", "object_a.png"), ("plain_b.png", "plain_a.png")} <= got
     assert ("astronaut_crop4.png", "astronaut.png") not in got
+
+
+def test_the_command_line_names_the_crop_that_matched(parts, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dataeval_gpu.cli import main
+
+    _, new, idx = parts
+    extra = ["--no-plots", "--no-progress", "--workers", "0"]
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(new / "astronaut_crop4.png", one)
+    shutil.copy(new / "chelsea_mirror.png", one)
+    assert main(["scan", str(one), "--against", str(idx), "--out", str(tmp_path / "out"), *extra]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text())["against"]["matches"]
+    crop = next(m for m in doc if m["partner_path"].endswith("astronaut.png"))
+    assert f"0:astronaut_crop4.png = {crop['partner_path']} (near, hamming {crop['hamming']}, {crop['view']})\n" in out
+    assert "crop" in crop["view"]
+    assert "1:chelsea_mirror.png = " in out and "(near, hamming 0)\n" in out

@@ -476,3 +476,13 @@ def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixt
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "caf\\xe9.png" in page and "photos-caf\\xe9" in page
     assert "0:caf\\xe9.png, 1:copy.png" in printed
+
+
+def test_the_last_line_says_when_the_scan_compiled_its_kernels() -> None:
+    """The first scan after an install spends ~30 s compiling (numba): the last line says so
+    instead of reporting it as slow measuring; a warm cache (~0.4 s) adds nothing."""
+    from dataeval_gpu.cli import compile_note
+    from dataeval_gpu.progress import COMPILE_NOTE_S
+
+    assert compile_note(None) == "" and compile_note(0.4) == "" and compile_note(COMPILE_NOTE_S) == ""
+    assert compile_note(28.94) == " (28.9 s of it compiling the CPU kernels, once: later scans reuse them)"

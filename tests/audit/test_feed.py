@@ -154,7 +154,10 @@ def test_file_scan_in_workers_equals_in_process_and_the_audit(tmp_path: Path) ->
     files = _write_photos(tmp_path / "img", 13)
     in_workers = scan_files(files, batch_size=4, workers=2, hashes=True)
     assert in_workers.config["measured_in"] == "workers"
+    # the kernels' warm-up before the fork is timed, and inside the loop's seconds
+    assert 0 < in_workers.config["warm_up_s"] <= in_workers.config["elapsed_s"]
     in_process = scan_files(files, batch_size=5, workers=0, hashes=True)
+    assert "warm_up_s" not in in_process.config  # nothing forked, nothing warmed up
     pd.testing.assert_frame_equal(in_workers.to_pandas(), in_process.to_pandas(), check_exact=True)
     # the main-process path (the one CUDA takes: pixels to the main process, measured there)
     main_path = scan_files(files, batch_size=3, workers=1, hashes=True, measure_in_workers=False)

@@ -203,3 +203,23 @@ def test_small_look_alikes_are_not_grouped_at_the_verified_radius() -> None:
     audit = DataAudit(device="cpu", embeddings=False)
     audit.update(ts)
     assert audit.compute().duplicates["near"] == []
+
+
+def test_audit_without_crops_verifies_as_near_duplicates_without_crops() -> None:
+    """DataAudit(near_crops=()) kept no thumbnails, so its near groups took every hash pair
+    unverified (two distinct objects hashing alike at distance 0 grouped), where
+    NearDuplicates(crops=()) verifies them; the 0.65 preset (no near groups) keeps none."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+
+    a, b = _textured_blob(1), _textured_blob(2)
+    ts = [torch.from_numpy(i) for i in (a, b, _jpeg(a))]
+    assert NearDuplicates(embedding_threshold=None, crops=()).evaluate(ts).hash == [[0, 2]]
+    audit = DataAudit(device="cpu", near_crops=())
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[0, 2]]
+    _, rows, _ = audit.measured_rows()
+    assert rows["pchash_thumbs"].shape == (3, 32 * 32) and "pchash_crops" not in rows
+    plain = DataAudit(device="cpu", preset="dataeval-0.65")
+    plain.update(ts)
+    assert "pchash_thumbs" not in plain.measured_rows()[1]

@@ -80,6 +80,12 @@ SPREAD_EPS = 0.02
 #: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
 #: deep-sky objects that hash alike <= 0.78: docs/quality.md)
 VERIFY_MIN = 0.8
+#: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
+#: before the verification: an image under 33 px a side (its hash square is smaller than a
+#: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
+#: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
+#: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
+UNVERIFIED_RADIUS = 2
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -220,18 +226,21 @@ def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
 
 
-def _verified(thumbs: np.ndarray | torch.Tensor, n: int, a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``keep``-shaped bool: the pairs (rows of the whole-then-crops layout) whose views verify."""
-    from ..functional.hashing.thumbs import detail_correlation
+def _verified(
+    thumbs: np.ndarray | torch.Tensor, n: int, a: np.ndarray, b: np.ndarray, keep: np.ndarray, dist: np.ndarray
+) -> np.ndarray:
+    """``keep``-shaped bool: the pairs (rows of the whole-then-crops layout) whose views verify,
+    or that lie within :data:`UNVERIFIED_RADIUS` where the views cannot be compared."""
+    from ..functional.hashing.thumbs import detail_check
 
+    out = dist <= UNVERIFIED_RADIUS  # what cannot be verified
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)  # (N, views * S * S) rows too
-    out = np.ones(a.shape, dtype=bool)
     # views without a thumbnail (rows stored before the crops had one) are not verified
     at = np.nonzero(keep & (a // n < t.shape[1]) & (b // n < t.shape[1]))[0]
     if at.size:
-        x, y = t[a[at] % n, a[at] // n], t[b[at] % n, b[at] // n]
-        out[at] = detail_correlation(x, y) >= VERIFY_MIN
+        score, checked = detail_check(t[a[at] % n, a[at] // n], t[b[at] % n, b[at] // n])
+        out[at] = np.where(checked, score >= VERIFY_MIN, out[at])
     return out
 
 
@@ -258,7 +267,8 @@ def hash_groups(
     :data:`SPREAD_RATIO`.  With ``thumbs`` (``(N, 1 + len(crops), S, S)`` uint8, or those rows
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
-    :data:`VERIFY_MIN`."""
+    :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
+    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`."""
     n = full.numel()
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
@@ -270,12 +280,12 @@ def hash_groups(
     pairs = rows[near_pairs(h[rows], radius)]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     keep = ((a < n) | (b < n)) & (a % n != b % n)
+    dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy() if radius > 0 else np.zeros(a.size, np.int64)
     if plain is not None and radius > 0:
-        dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
         is_plain = np.asarray(plain) >= PLAIN_SHARE
         keep &= (dist <= PLAIN_RADIUS) | ~(is_plain[a % n] | is_plain[b % n])
     if thumbs is not None:
-        keep &= _verified(thumbs, n, a, b, keep)
+        keep &= _verified(thumbs, n, a, b, keep, dist)
     a, b = a[keep] % n, b[keep] % n
     if chroma is not None:
         ok_c = _chroma_ok(chroma, a, b)

@@ -100,7 +100,7 @@ def scan_files(
     from .audit import scan_files as scan_file_list
 
     run: Any = scan_file_list
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"gpu_decode": True} if getattr(args, "gpu_decode", False) else {}
     if getattr(args, "index", None) or getattr(args, "against", None):
         run = _index_runner(args)
     else:  # once the workers are busy, import what the results and the report need

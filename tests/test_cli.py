@@ -102,6 +102,16 @@ def test_cuda_without_cuda(
     assert_usage_error(status, err, "--device cuda:0")
 
 
+def test_gpu_decode_needs_cuda(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--gpu-decode"], capsys)
+    assert_usage_error(status, err, "--gpu-decode", "needs a CUDA device")
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--gpu-decode", "--device", "cpu"], capsys)
+    assert_usage_error(status, err, "--gpu-decode")
+
+
 def test_cuda_index_beyond_the_devices(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -306,6 +306,16 @@ def _keep(batch: Any) -> Any:
     return batch
 
 
+def _in_workers(dev: torch.device, embeddings: bool, measure_in_workers: bool | None, gpu_decode: bool) -> bool:
+    """Whether :func:`scan_files` measures in the worker processes; checks the two settings."""
+    if gpu_decode and dev.type != "cuda":
+        raise InvalidArgumentError(f"gpu_decode=True needs a CUDA device, got {dev}")
+    in_workers = dev.type == "cpu" and not embeddings
+    if measure_in_workers and not in_workers:
+        raise InvalidArgumentError("measure_in_workers=True needs device='cpu' and no embeddings")
+    return in_workers if measure_in_workers is None else measure_in_workers
+
+
 def scan_files(
     files: Sequence[str],
     labels: Sequence[int] | None = None,
@@ -322,6 +332,7 @@ def scan_files(
     audit: Any = None,
     thumbnails: bool = True,
     on_started: Callable[[], Any] | None = None,
+    gpu_decode: bool = False,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
@@ -345,6 +356,7 @@ def scan_files(
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
     on_started : called once when the first batch is back (the workers are forked and busy).
+    gpu_decode : on CUDA, decode plain JPEGs on the GPU (nvJPEG: faster, but not Pillow's pixels).
 
     ``report.config`` gets ``elapsed_s`` (the loop, :func:`warm_up` included), ``images_per_s``,
     ``workers``, ``measured_in``, ``warm_up_s`` where the workers measure.
@@ -358,18 +370,14 @@ def scan_files(
     audit = DataAudit(device=dev, **audit_kwargs) if audit is None else audit
     audit.class_names = list(class_names)
     audit.reserve(len(files))  # the row store allocates for every file at once
-    in_workers = dev.type == "cpu" and not audit.embeddings
-    if measure_in_workers is not None:
-        if measure_in_workers and not in_workers:
-            raise InvalidArgumentError("measure_in_workers=True needs device='cpu' and no embeddings")
-        in_workers = measure_in_workers
+    in_workers = _in_workers(dev, bool(audit.embeddings), measure_in_workers, gpu_decode)
     # workers take small chunks (the last ones then end together), checkpoints still count batches
     chunk = min(batch_size, WORKER_CHUNK) if in_workers else batch_size
     per_batch = -(-batch_size // chunk)
     loop = FeedLoop(audit, checkpoint=checkpoint, checkpoint_every=checkpoint_every * per_batch, meta={"files": files})
     start = loop.resume() if resume else 0
     n_workers = default_workers(in_workers) if workers is None else int(workers)
-    decoded = ImageFiles(files, labs, gpu_jpeg=dev.type == "cuda")
+    decoded = ImageFiles(files, labs, gpu_jpeg=gpu_decode)
     dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu"), thumbnails) if in_workers else decoded
     thumbs = _Thumbnails()
     t0 = time.perf_counter()

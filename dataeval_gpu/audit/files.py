@@ -361,7 +361,8 @@ def scan_files(
     ``report.config`` gets ``elapsed_s`` (the loop, :func:`warm_up` included), ``images_per_s``,
     ``workers``, ``measured_in``, ``warm_up_s`` where the workers measure.
     """
-    from ..io import ImageFiles, gpu_decode
+    from ..io import ImageFiles
+    from ..io import gpu_decode as decode_on_gpu
     from .core import DataAudit
 
     files = [str(f) for f in files]
@@ -391,7 +392,7 @@ def scan_files(
                 thumbs.add(batch.thumbnails)
             else:
                 if dev.type == "cuda":
-                    gpu_decode(batch, dev)
+                    decode_on_gpu(batch, dev)
                 fed = loop.feed(
                     [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in batch],
                     [it.index for it in batch],

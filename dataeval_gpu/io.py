@@ -191,6 +191,8 @@ def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
             page = tf.pages[0]
             _bomb_guard(int(page.imagewidth) * int(page.imagelength))  # before anything is decoded
             photometric, axes, arr = int(page.photometric), str(page.axes), page.asarray()
+            tag = page.tags.get(_EXIF_ORIENTATION)  # TIFF's own Orientation tag (274), as Pillow applies it
+            orientation = int(tag.value) if tag is not None and isinstance(tag.value, int) else 1
     except ValueError as exc:
         if str(exc).startswith("image too large"):
             raise
@@ -212,7 +214,20 @@ def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
         lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
         wide = np.float64 if hi > np.iinfo(np.int64).max else np.int64
         arr = arr.astype(np.uint16) if lo >= 0 and hi <= 65535 else arr.astype(wide)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return torch.from_numpy(np.ascontiguousarray(_orient(arr, orientation)))
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """A ``(C, H, W)`` array turned upright by an EXIF / TIFF orientation (1..8) as Pillow's
+    ``ImageOps.exif_transpose`` turns it (a view)."""
+    if orientation in (5, 6, 7, 8):  # the transposed ones: 5 TRANSPOSE, 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90
+        arr = arr.transpose(0, 2, 1)
+        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
+    if orientation in (2, 3):
+        arr = arr[:, :, ::-1]
+    if orientation in (3, 4):
+        arr = arr[:, ::-1]
+    return arr
 
 
 def _bomb_guard(pixels: int) -> None:

@@ -13,6 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+#: a kernels' warm-up longer than this (seconds) was numba compiling them (the first scan after
+#: an install): the log and the command's last line say so
+COMPILE_NOTE_S = 3.0
+
 
 class _NullBar:
     def update(self, n: int = 1) -> None:

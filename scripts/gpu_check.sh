@@ -2,6 +2,9 @@
 # One call on a CUDA machine: the CUDA test subset, then the GPU benchmark; prints a short table.
 # On the lent H200 (no registry there): run scripts/prepare_gpu_wheels.sh here first and carry .whl.
 #   device run: bash scripts/gpu_check.sh    (carry: [".whl", "data_cache/photos"])
+# data_cache/photos (80 MB) is over the 64 MiB a call carries: copy a part into an ignored
+# folder and name it, e.g. PHOTOS=.gpuphotos (carry ".gpuphotos").  Each step's time limit is
+# an env var (T_TESTS, T_PARAM, T_BENCH, T_CLUS; 0 skips the step); the defaults sum to 11 min.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 DATAEVAL_GPU_PROGRESS=0
@@ -16,16 +19,22 @@ if ! $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
   exit 0
 fi
 out=${OUT:-/tmp/gpu_check}; mkdir -p "$out"
+PHOTOS=${PHOTOS:-data_cache/photos}
+T_TESTS=${T_TESTS:-240} T_PARAM=${T_PARAM:-120} T_BENCH=${T_BENCH:-180} T_CLUS=${T_CLUS:-120}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 echo "== CUDA tests =="
-timeout 300 $PY -m pytest -m cuda --device cuda -q -p no:cacheprovider -o addopts="" tests 2>&1 | tee "$out/cuda_tests.log" | tail -25
+[ "$T_TESTS" = 0 ] || timeout "$T_TESTS" $PY -m pytest -m cuda --device cuda -q -p no:cacheprovider -o addopts="" tests 2>&1 | tee "$out/cuda_tests.log" | tail -25
 echo "== device-parametrised tests on cuda =="
-timeout 200 $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/functional/test_stats.py -k "reference or streaming" 2>&1 | tail -5
+[ "$T_PARAM" = 0 ] || timeout "$T_PARAM" $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" tests/functional/test_stats.py -k "reference or streaming" 2>&1 | tail -5
+echo "== the main job on CUDA against the CPU (same files) =="
+if [ "${T_SCAN:-150}" != 0 ] && [ -d "$PHOTOS" ]; then
+  timeout "${T_SCAN:-150}" bash -c "$PY -m dataeval_gpu.cli scan '$PHOTOS' --device cuda --out '$out/scan_cuda' --no-progress --quiet && $PY -m dataeval_gpu.cli scan '$PHOTOS' --device cpu --out '$out/scan_cpu' --no-progress --quiet && $PY scripts/compare_scans.py '$out/scan_cpu' '$out/scan_cuda'" 2>&1 | tail -30
+fi
 echo "== GPU benchmark =="
-timeout 240 $PY scripts/bench.py --device cuda --no-ref --only stats,dups,lint --json "$out/bench_cuda.json" 2>&1 | tee "$out/bench.log"
+[ "$T_BENCH" = 0 ] || timeout "$T_BENCH" $PY scripts/bench.py --device cuda --no-ref --only stats,dups,lint --photos "$PHOTOS" --json "$out/bench_cuda.json" 2>&1 | tee "$out/bench.log"
 echo "== Clusterer on GPU (1,000,000 x 128, faiss GPU index when faiss-gpu is installed, torch otherwise) =="
-timeout 300 $PY - <<'PY' 2>&1 | tail -8
+[ "$T_CLUS" = 0 ] || timeout "$T_CLUS" $PY - <<'PY' 2>&1 | tail -8
 import time, numpy as np, torch
 from dataeval_gpu.detectors.clusterer import Clusterer
 rng = np.random.default_rng(0)

@@ -102,6 +102,16 @@ def test_cuda_without_cuda(
     assert_usage_error(status, err, "--device cuda:0")
 
 
+def test_gpu_decode_needs_cuda(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--gpu-decode"], capsys)
+    assert_usage_error(status, err, "--gpu-decode", "needs a CUDA device")
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--gpu-decode", "--device", "cpu"], capsys)
+    assert_usage_error(status, err, "--gpu-decode")
+
+
 def test_cuda_index_beyond_the_devices(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -476,3 +486,13 @@ def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixt
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "caf\\xe9.png" in page and "photos-caf\\xe9" in page
     assert "0:caf\\xe9.png, 1:copy.png" in printed
+
+
+def test_the_last_line_says_when_the_scan_compiled_its_kernels() -> None:
+    """The first scan after an install spends ~30 s compiling (numba): the last line says so
+    instead of reporting it as slow measuring; a warm cache (~0.4 s) adds nothing."""
+    from dataeval_gpu.cli import compile_note
+    from dataeval_gpu.progress import COMPILE_NOTE_S
+
+    assert compile_note(None) == "" and compile_note(0.4) == "" and compile_note(COMPILE_NOTE_S) == ""
+    assert compile_note(28.94) == " (28.9 s of it compiling the CPU kernels, once: later scans reuse them)"

@@ -70,6 +70,21 @@ def test_tiff_pillow_cannot_read_or_reads_at_8_bits() -> None:
     np.testing.assert_array_equal(got.numpy(), rgb16)
 
 
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiff_read_by_tifffile_keeps_its_orientation(orientation: int) -> None:
+    """A 16-bit RGB TIFF (read through tifffile) is turned upright by its Orientation tag as
+    Pillow turns the 8-bit one (it was measured as stored: width and height swapped for 5-8)."""
+    stored = _stored()
+    tag = [(274, 3, 1, orientation, True)]
+    data8 = _tiff(stored, photometric="rgb", extratags=tag)
+    data16 = _tiff(stored.astype(np.uint16) * 257, photometric="rgb", extratags=tag)
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data8))).convert("RGB"))
+    got = decode_bytes(data16)
+    assert got.dtype == torch.uint16  # the premise: the tifffile path
+    np.testing.assert_array_equal((got.numpy() // 257).transpose(1, 2, 0), want)
+    np.testing.assert_array_equal(decode_bytes(data8).permute(1, 2, 0).numpy(), want)  # Pillow's path
+
 def test_tiff_without_tifffile(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without tifffile: what Pillow cannot read fails, naming the TIFF and what would read it;
     a 16-bit RGB TIFF is Pillow's 8-bit RGB."""

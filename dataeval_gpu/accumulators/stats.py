@@ -91,9 +91,9 @@ class StatsRows:
     metrics : names of the per-image metrics to keep (registry order); all registered ones when None.
     crops : with ``hashes``, central fractions whose near hash is kept too (``pchash_crops``,
         ``pchash_crops_valid``: ``(N, len(crops))``), as :class:`~dataeval_gpu.detectors.NearDuplicates`
-        hashes them (so that a crop of 5-10 % per side meets its original), and the grey
-        thumbnails of each image and of its crops (``pchash_thumbs``, 1 KB a view) that verify
-        the hash pairs.
+        hashes them (so that a crop of 5-10 % per side meets its original).
+    thumbs : with ``hashes``, keep the grey thumbnails of each image and of its crops
+        (``pchash_thumbs``, 1 KB a view) that verify the hash pairs; default: with ``crops``.
     """
 
     full_state_update = False
@@ -109,6 +109,7 @@ class StatsRows:
         hash: str = "pchash",
         d4: bool = False,
         crops: Sequence[float] = (),
+        thumbs: bool | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -126,7 +127,14 @@ class StatsRows:
         self.hashes = hashes
         self.near_kind = near_kind(hash, d4)
         self.crops = tuple(float(f) for f in crops) if hashes else ()
-        self.hash_keys = (HASH_KEYS + CROP_HASH_KEYS if self.crops else HASH_KEYS) if hashes else ()
+        # the thumbnails: with the crops by default; asked for without them where near groups are
+        # verified on whole images alone (DataAudit(near_crops=()) as NearDuplicates(crops=()))
+        self.thumbs = bool(hashes) and (bool(self.crops) if thumbs is None else bool(thumbs))
+        self.hash_keys = (
+            HASH_KEYS + (CROP_HASH_KEYS[:2] if self.crops else ()) + (CROP_HASH_KEYS[2:] if self.thumbs else ())
+            if hashes
+            else ()
+        )
         self._next_index = 0
         self.add_state("index", default=[], dist_reduce_fx="cat")
         if per_image:
@@ -193,13 +201,14 @@ class StatsRows:
         if self.hashes:
             from .hash_rows import hash_rows
 
-            hashed = hash_rows(imgs, self.near_kind, crops=self.crops, thumbs=bool(self.crops))
+            hashed = hash_rows(imgs, self.near_kind, crops=self.crops, thumbs=self.thumbs)
             rows["xxhash"] = hashed["xxhash"].to(self.device)
             rows["pchash"] = hashed["near"].to(self.device)
             rows["pchash_valid"] = hashed["near_valid"].to(self.device)
             if self.crops:
                 rows["pchash_crops"] = hashed["crops"].to(self.device)
                 rows["pchash_crops_valid"] = hashed["crops_valid"].to(self.device)
+            if self.thumbs:
                 rows["pchash_thumbs"] = hashed["thumbs"].to(self.device)
         if self.per_channel and ch is not None:
             rows["_row_image"] = ch["row_image"]
@@ -313,6 +322,7 @@ class ImageStatsRows(StatsRows, RowStore):
             "hash": self.near_kind,
             "d4": False,  # near_kind already names the D4 form
             "crops": list(self.crops),
+            "thumbs": self.thumbs,
         }
 
     def to_metric(self) -> Any:

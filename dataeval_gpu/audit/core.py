@@ -306,6 +306,7 @@ class DataAudit:
             d4=self.d4,
             metrics=metrics,
             crops=self.near_crops,
+            thumbs=bool(self.near_crops) or self.quality,  # the near groups verify pairs on them
         )
         return (acc.to_metric() if distributed_world() > 1 else acc).to(device)
 

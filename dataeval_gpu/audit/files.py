@@ -38,7 +38,7 @@ import torch
 
 from ..batching import LoadFailure, resolve_device
 from ..errors import InvalidArgumentError
-from ..progress import progress_bar
+from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
 
@@ -191,15 +191,18 @@ def one_thread() -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def warm_up(accumulator: Any) -> None:
+def warm_up(accumulator: Any) -> float:
     """Measure two tiny images here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
     inherited by every worker instead of being loaded again in each.  Pillow's format plugins
     (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too.
     numba's array-math registry is imported first with scipy's BLAS hidden
     (:func:`~dataeval_gpu.functional.stats_compiled.preload_numba_without_blas`: no
-    ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time)."""
+    ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time).  Returns its seconds:
+    ~0.4 s with numba's cache filled, ~30 s the first time (the kernels are compiled into it)."""
     from PIL import Image, TiffImagePlugin  # noqa: F401 - imported for the workers
+
+    t0 = time.perf_counter()
 
     from ..functional.stats_compiled import preload_numba_without_blas
 
@@ -207,6 +210,10 @@ def warm_up(accumulator: Any) -> None:
     Image.preinit()
     with one_thread():
         accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])
+    seconds = time.perf_counter() - t0
+    if seconds > COMPILE_NOTE_S:
+        logger.info("compiled the CPU kernels in %.1f s (once: numba caches them for the next scans)", seconds)
+    return seconds
 
 
 def can_fork() -> bool:
@@ -248,15 +255,18 @@ def run_in_workers(task: Callable[[Any], Any], items: Sequence[Any], workers: in
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _batches(dataset: Any, chunks: list[list[int]], n_workers: int, in_workers: bool) -> Iterator[Any]:
+def _batches(
+    dataset: Any, chunks: list[list[int]], n_workers: int, in_workers: bool, timing: dict[str, float]
+) -> Iterator[Any]:
     """The scan's batches: measured in forked workers that each take the next chunk when idle
-    (:func:`run_in_workers`), else through a DataLoader (no fork, no workers, or the device path)."""
+    (:func:`run_in_workers`), else through a DataLoader (no fork, no workers, or the device path).
+    ``timing`` gets ``warm_up_s`` (:func:`warm_up`) where the kernels are loaded before the fork."""
     from torch.utils.data import DataLoader
 
     from ..io import file_collate
 
     if in_workers and n_workers > 0:
-        warm_up(dataset.accumulator)
+        timing["warm_up_s"] = round(warm_up(dataset.accumulator), 3)
         if can_fork():
             return (_tensor_rows(b) for b in run_in_workers(partial(_numpy_rows, dataset), chunks, n_workers))
     loader = DataLoader(
@@ -296,6 +306,16 @@ def _keep(batch: Any) -> Any:
     return batch
 
 
+def _in_workers(dev: torch.device, embeddings: bool, measure_in_workers: bool | None, gpu_decode: bool) -> bool:
+    """Whether :func:`scan_files` measures in the worker processes; checks the two settings."""
+    if gpu_decode and dev.type != "cuda":
+        raise InvalidArgumentError(f"gpu_decode=True needs a CUDA device, got {dev}")
+    in_workers = dev.type == "cpu" and not embeddings
+    if measure_in_workers and not in_workers:
+        raise InvalidArgumentError("measure_in_workers=True needs device='cpu' and no embeddings")
+    return in_workers if measure_in_workers is None else measure_in_workers
+
+
 def scan_files(
     files: Sequence[str],
     labels: Sequence[int] | None = None,
@@ -312,34 +332,37 @@ def scan_files(
     audit: Any = None,
     thumbnails: bool = True,
     on_started: Callable[[], Any] | None = None,
+    gpu_decode: bool = False,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
 
     Parameters
     ----------
-    files, labels : the files (any format :func:`~dataeval_gpu.io.decode_bytes` reads) and a
-        label per file (``-1``: none); ``class_names`` names the labels.
+    files, labels, class_names : the files (what :func:`~dataeval_gpu.io.decode_bytes` reads),
+        a label each (``-1``: none), the labels' names.
     device : where the statistics are computed (default: the CPU).
-    batch_size, workers : files per batch, DataLoader workers (default: one per core on the
-        CPU, where the workers decode and measure; ``min(4, cores)`` on CUDA).
+    batch_size, workers : files per batch, workers (default: one per core on the CPU, where
+        they decode and measure; ``min(4, cores)`` on CUDA).
     checkpoint, checkpoint_every, resume : save the audit every ``checkpoint_every`` batches to
         ``checkpoint``; with ``resume`` continue from it (raises
-        :class:`~dataeval_gpu.audit.feed.CheckpointMismatchError` if it was made for other files).
-        The checkpoint is left in place: remove it once the results are written.
+        :class:`~dataeval_gpu.audit.feed.CheckpointMismatchError` if made for other files); it is
+        left in place: remove it once the results are written.
     measure_in_workers : measure in the worker processes (default: on the CPU without an
         embedding model); False measures in this process, as on CUDA (the device path).
-    thumbnails : where the images are measured in workers, keep the report thumbnails of the
-        largest images (at least :data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS`
-        pixels; the :data:`MAX_THUMBNAILS` largest) in ``report.thumbnails``, made from the
-        measured pixels, so that the HTML report does not decode those files again.
+    thumbnails : in workers, keep the report thumbnails of the :data:`MAX_THUMBNAILS` largest
+        images (:data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS` pixels or more) in
+        ``report.thumbnails``, made from the measured pixels (the report decodes them once).
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
     audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
     on_started : called once when the first batch is back (the workers are forked and busy).
+    gpu_decode : on CUDA, decode plain JPEGs on the GPU (nvJPEG: faster, but not Pillow's pixels).
 
-    ``report.config`` gets ``elapsed_s`` (the loop alone), ``images_per_s``, ``workers``, ``measured_in``.
+    ``report.config`` gets ``elapsed_s`` (the loop, :func:`warm_up` included), ``images_per_s``,
+    ``workers``, ``measured_in``, ``warm_up_s`` where the workers measure.
     """
-    from ..io import ImageFiles, gpu_decode
+    from ..io import ImageFiles
+    from ..io import gpu_decode as decode_on_gpu
     from .core import DataAudit
 
     files = [str(f) for f in files]
@@ -348,25 +371,19 @@ def scan_files(
     audit = DataAudit(device=dev, **audit_kwargs) if audit is None else audit
     audit.class_names = list(class_names)
     audit.reserve(len(files))  # the row store allocates for every file at once
-    in_workers = dev.type == "cpu" and not audit.embeddings
-    if measure_in_workers is not None:
-        if measure_in_workers and not in_workers:
-            raise InvalidArgumentError("measure_in_workers=True needs device='cpu' and no embeddings")
-        in_workers = measure_in_workers
+    in_workers = _in_workers(dev, bool(audit.embeddings), measure_in_workers, gpu_decode)
     # workers take small chunks (the last ones then end together), checkpoints still count batches
     chunk = min(batch_size, WORKER_CHUNK) if in_workers else batch_size
     per_batch = -(-batch_size // chunk)
-    loop = FeedLoop(
-        audit, checkpoint=checkpoint, checkpoint_every=checkpoint_every * per_batch, meta={"files": files}
-    )
+    loop = FeedLoop(audit, checkpoint=checkpoint, checkpoint_every=checkpoint_every * per_batch, meta={"files": files})
     start = loop.resume() if resume else 0
     n_workers = default_workers(in_workers) if workers is None else int(workers)
-    decoded = ImageFiles(files, labs, gpu_jpeg=dev.type == "cuda")
+    decoded = ImageFiles(files, labs, gpu_jpeg=gpu_decode)
     dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu"), thumbnails) if in_workers else decoded
     thumbs = _Thumbnails()
     t0 = time.perf_counter()
     chunks = [list(range(s, min(s + chunk, len(files)))) for s in range(start, len(files), chunk)]
-    loader = _started(_batches(dataset, chunks, n_workers, in_workers), on_started)
+    loader = _started(_batches(dataset, chunks, n_workers, in_workers, timing := {}), on_started)
     with progress_bar(total=len(files), desc="scan", enable=progress) as bar:
         bar.update(start)
         for batch in loader:
@@ -375,7 +392,7 @@ def scan_files(
                 thumbs.add(batch.thumbnails)
             else:
                 if dev.type == "cuda":
-                    gpu_decode(batch, dev)
+                    decode_on_gpu(batch, dev)
                 fed = loop.feed(
                     [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in batch],
                     [it.index for it in batch],
@@ -393,6 +410,7 @@ def scan_files(
             "images_per_s": round((len(files) - start) / max(elapsed, 1e-9), 2),
             "workers": n_workers,
             "measured_in": "workers" if in_workers and n_workers > 0 else "main process",
+            **timing,
         }
     )
     return report

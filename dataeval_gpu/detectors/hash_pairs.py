@@ -22,6 +22,7 @@ __all__ = [
     "PLAIN_SHARE",
     "SPREAD_EPS",
     "SPREAD_RATIO",
+    "UNVERIFIED_RADIUS",
     "VERIFY_MIN",
     "PairFigures",
     "hash_pairs",
@@ -50,6 +51,12 @@ SPREAD_EPS = 0.02
 #: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
 #: deep-sky objects that hash alike <= 0.78: docs/quality.md)
 VERIFY_MIN = 0.8
+#: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
+#: before the verification: an image under 33 px a side (its hash square is smaller than a
+#: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
+#: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
+#: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
+UNVERIFIED_RADIUS = 2
 #: a hash pair is kept when the mean chroma of the two images differs by at most this many
 #: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
 #: different planets on black space hash alike, their colours do not)
@@ -109,7 +116,8 @@ def hash_pairs_ok(
     ``i[p]`` of ``first`` and view ``vj[p]`` of image ``j[p]`` of ``second``, their hashes
     ``dist[p]`` apart.  The rules, each where both sides have its figures: a plain-background
     image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``); the two
-    views' thumbnails verify (:data:`VERIFY_MIN`; a view without a thumbnail is not verified);
+    views' thumbnails verify (:data:`VERIFY_MIN`; a pair they cannot verify, a view without a
+    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`).  :func:`hash_groups`
     (one set: ``first is second``) and the index's ``--against`` search (new images against
@@ -126,14 +134,17 @@ def hash_pairs_ok(
         is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
         keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
     if first.thumbs is not None and second.thumbs is not None:
-        from ..functional.hashing.thumbs import detail_correlation
+        from ..functional.hashing.thumbs import detail_check
 
         tx, ty = first.thumbs, second.thumbs
-        # views without a thumbnail (rows stored before the crops had one) are not verified
+        # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
+        # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
+        verified = np.asarray(dist) <= UNVERIFIED_RADIUS
         at = np.nonzero(keep & (vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
         if at.size:
-            score = detail_correlation(tx[i[at], vi[at]], ty[j[at], vj[at]])  # type: ignore[index]
-            keep[at] = score >= VERIFY_MIN
+            score, checked = detail_check(tx[i[at], vi[at]], ty[j[at], vj[at]])  # type: ignore[index]
+            verified[at] = np.where(checked, score >= VERIFY_MIN, verified[at])
+        keep &= verified
     if first.chroma is not None and second.chroma is not None:
         keep &= _chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:

@@ -36,6 +36,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     PLAIN_SHARE,
     SPREAD_EPS,
     SPREAD_RATIO,
+    UNVERIFIED_RADIUS,
     VERIFY_MIN,
     PairFigures,
     hash_pairs,
@@ -217,7 +218,9 @@ def hash_groups(
     :data:`SPREAD_RATIO`.  With ``thumbs`` (``(N, 1 + len(crops), S, S)`` uint8, or those rows
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
-    :data:`VERIFY_MIN`.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
+    :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
+    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  The pairs are
+    :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
     pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs)
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 

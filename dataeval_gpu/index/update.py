@@ -40,7 +40,7 @@ FINDING_SETTINGS = ("near_radius", "outlier_method", "outlier_threshold")
 #: scan_files' own parameters (not DataAudit settings)
 SCAN_PARAMS = (
     "device", "batch_size", "workers", "checkpoint", "checkpoint_every", "resume", "progress",
-    "measure_in_workers", "class_names", "audit", "thumbnails", "on_started",
+    "measure_in_workers", "class_names", "audit", "thumbnails", "on_started", "gpu_decode",
 )  # fmt: skip
 
 

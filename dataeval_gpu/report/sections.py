@@ -327,13 +327,19 @@ def quality_section(ctx: ReportContext) -> Section | None:
 # ----------------------------------------------------------------------------- duplicates
 def _near_rule(config: dict[str, Any]) -> str:
     """How the near duplicates were matched, from the run's settings (``near_radius``, ``hash``,
-    ``d4``, ``near_crops``)."""
+    ``d4``, ``near_crops``, ``quality``: the thumbnail verification)."""
+    from ..detectors.near_duplicates import UNVERIFIED_RADIUS
+
     radius = int(config.get("near_radius") or 0)
     name = str(config.get("hash") or "pchash") + (" D4 (flip/rotation-invariant)" if config.get("d4") else "")
     rule = f"{name} hashes within Hamming distance {radius}" if radius else f"identical {name} hashes"
     crops = config.get("near_crops") or []
     if crops:
         rule += ", also of the central " + " and ".join(f"{round(100 * c)} %" for c in crops)
+    if crops and radius and config.get("quality"):  # the audit's near groups: thumbnails kept and checked
+        rule += "; each pair verified on the 32 × 32 grey thumbnails of the two images"
+        if radius > UNVERIFIED_RADIUS:
+            rule += f" (one that cannot be, such as of images under 33 px, only within distance {UNVERIFIED_RADIUS})"
     return rule
 
 

@@ -308,7 +308,7 @@ def test_real_cuda_oom_at_a_huge_batch_is_survived(caplog: pytest.LogCaptureFixt
     base = rng.integers(0, 256, (3, 2048, 2048), dtype=np.uint8)
     images = [np.roll(base, k, axis=2) for k in range(24)]
     torch.cuda.empty_cache()
-    torch.cuda.set_per_process_memory_fraction(min(1.0, 3 * 2**30 / total), dev)
+    torch.cuda.set_per_process_memory_fraction(min(1.0, 3 * 2**30 / total), torch.cuda.current_device())
     try:
         with caplog.at_level(logging.INFO, logger="dataeval_gpu.audit"):
             gpu = DataAudit(device=dev, hashes=True)

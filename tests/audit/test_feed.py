@@ -154,7 +154,10 @@ def test_file_scan_in_workers_equals_in_process_and_the_audit(tmp_path: Path) ->
     files = _write_photos(tmp_path / "img", 13)
     in_workers = scan_files(files, batch_size=4, workers=2, hashes=True)
     assert in_workers.config["measured_in"] == "workers"
+    # the kernels' warm-up before the fork is timed, and inside the loop's seconds
+    assert 0 < in_workers.config["warm_up_s"] <= in_workers.config["elapsed_s"]
     in_process = scan_files(files, batch_size=5, workers=0, hashes=True)
+    assert "warm_up_s" not in in_process.config  # nothing forked, nothing warmed up
     pd.testing.assert_frame_equal(in_workers.to_pandas(), in_process.to_pandas(), check_exact=True)
     # the main-process path (the one CUDA takes: pixels to the main process, measured there)
     main_path = scan_files(files, batch_size=3, workers=1, hashes=True, measure_in_workers=False)
@@ -485,3 +488,30 @@ def test_paths_must_be_one_per_image() -> None:
     audit = DataAudit(hashes=False)
     audit.update(imgs, paths=["a.png", "b.png", "c.png"])
     assert audit.compute().paths == {0: "a.png", 1: "b.png", 2: "c.png"}
+
+
+def test_gpu_decode_is_asked_for_and_needs_cuda(tmp_path: Path) -> None:
+    """nvJPEG's pixels are not Pillow's: the GPU decoder is opt-in (``gpu_decode``) and refused
+    without a CUDA device, naming the argument."""
+    from dataeval_gpu.audit.files import scan_files
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    files = _write_photos(tmp_path / "img", 2)
+    with pytest.raises(InvalidArgumentError, match="gpu_decode=True needs a CUDA device"):
+        scan_files(files, device="cpu", gpu_decode=True)
+
+
+@pytest.mark.cuda
+def test_cuda_scan_decodes_as_the_cpu_scan(tmp_path: Path) -> None:
+    """On CUDA the files are decoded as on the CPU (Pillow's pixels: the same xxhash and value
+    counts), unless gpu_decode=True; the statistics then agree with the CPU scan's."""
+    from dataeval_gpu.audit.files import scan_files
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    files = _write_photos(tmp_path / "img", 9)
+    cpu = scan_files(files, device="cpu", hashes=True).to_pandas()
+    gpu = scan_files(files, device="cuda", hashes=True).to_pandas()
+    assert list(gpu["xxhash"]) == list(cpu["xxhash"])
+    for col in ("mean", "std", "brightness", "entropy", "zeros", "width", "height"):
+        np.testing.assert_allclose(gpu[col].to_numpy(float), cpu[col].to_numpy(float), rtol=1e-6, atol=1e-9, err_msg=col)

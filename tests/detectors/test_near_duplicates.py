@@ -158,3 +158,68 @@ def test_thumbnail_check_drops_look_alike_objects_keeps_copies() -> None:
     audit = DataAudit(device="cpu", embeddings=False)
     audit.update(ts)
     assert audit.compute().duplicates["near"] == [[0, 2, 3, 4]]
+
+
+def test_pairs_without_a_thumbnail_stay_within_the_unverified_radius() -> None:
+    """An image under 33 px a side has an all-zero thumbnail: its pairs cannot be verified, so
+    they are kept only within UNVERIFIED_RADIUS (2), not the verified radius (4)."""
+    from dataeval_gpu.detectors.near_duplicates import UNVERIFIED_RADIUS
+
+    rng = np.random.default_rng(7)
+    tex = rng.integers(0, 256, (32, 32)).astype(np.uint8)
+    thumbs = np.zeros((4, 1, 32, 32), dtype=np.uint8)
+    thumbs[0, 0] = thumbs[3, 0] = tex  # 0 and 3: verifiable copies; 1 and 2: no thumbnail
+    # distances from 0: 4 (1), 2 (2), 4 (3); 1-2: 6, 1-3: 8, 2-3: 6
+    h = torch.tensor([0, 0b1111, 0b11 << 20, 0b1111 << 40], dtype=torch.int64)
+    ok = torch.ones(4, dtype=torch.bool)
+    assert UNVERIFIED_RADIUS == 2
+    assert hash_groups(h, ok, [], 4) == [[0, 1, 2, 3]]  # no thumbnails given: the radius as asked
+    assert hash_groups(h, ok, [], 4, thumbs=thumbs) == [[0, 2, 3]]
+    assert hash_groups(h, ok, [], 4, thumbs=thumbs.reshape(4, -1)) == [[0, 2, 3]]  # the scan's flat rows
+    thumbs[3, 0] = rng.integers(0, 256, (32, 32))  # 3's detail unrelated: verified and dropped
+    assert hash_groups(h, ok, [], 4, thumbs=thumbs) == [[0, 2]]
+
+
+FASHION = __import__("pathlib").Path(__file__).resolve().parents[2] / "data_cache" / "fashion-mnist"
+
+
+@pytest.mark.skipif(not (FASHION / "t10k-images-idx3-ubyte.gz").exists(), reason="Fashion-MNIST not fetched")
+def test_small_look_alikes_are_not_grouped_at_the_verified_radius() -> None:
+    """Fashion-MNIST's 28 x 28 garments have no thumbnail; these six distinct ones (test set,
+    two silhouette groups, whole images or crops at Hamming distance 4) were grouped at the default radius 4."""
+    import gzip
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+    from dataeval_gpu.functional.hashing import hamming_distance, near_hash
+
+    with gzip.open(FASHION / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    ts = [torch.from_numpy(x[i].copy()) for i in (101, 285, 2647, 148, 258, 1598)]
+    h, _ = near_hash(ts, "pchash_d4")
+    d = hamming_distance(h[[0, 0, 3, 3]], h[[1, 2, 4, 5]])
+    assert int(d.min()) == 4  # within the verified radius, beyond the unverified one
+    assert NearDuplicates(embedding_threshold=None).evaluate(ts).hash == []
+    audit = DataAudit(device="cpu", embeddings=False)
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == []
+
+
+def test_audit_without_crops_verifies_as_near_duplicates_without_crops() -> None:
+    """DataAudit(near_crops=()) kept no thumbnails, so its near groups took every hash pair
+    unverified (two distinct objects hashing alike at distance 0 grouped), where
+    NearDuplicates(crops=()) verifies them; the 0.65 preset (no near groups) keeps none."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+
+    a, b = _textured_blob(1), _textured_blob(2)
+    ts = [torch.from_numpy(i) for i in (a, b, _jpeg(a))]
+    assert NearDuplicates(embedding_threshold=None, crops=()).evaluate(ts).hash == [[0, 2]]
+    audit = DataAudit(device="cpu", near_crops=())
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[0, 2]]
+    _, rows, _ = audit.measured_rows()
+    assert rows["pchash_thumbs"].shape == (3, 32 * 32) and "pchash_crops" not in rows
+    plain = DataAudit(device="cpu", preset="dataeval-0.65")
+    plain.update(ts)
+    assert "pchash_thumbs" not in plain.measured_rows()[1]

@@ -267,3 +267,26 @@ def test_cli_takes_hash_and_d4() -> None:
     args = _parser().parse_args(["scan", "x"])
     assert (args.hash, args.d4) == ("pchash", None)  # None: the preset decides (default: D4 on)
     assert _parser().parse_args(["scan", "x", "--no-d4"]).d4 is False
+
+
+def test_16_bit_stacks_hash_on_the_device(device: torch.device) -> None:
+    """uint16 images (16-bit PNGs and TIFFs) hash on the given device as on the CPU: a stack
+    mixing an image of 8-bit values with true 16-bit ones takes grey8's indexed path, which
+    torch has no CUDA kernel for on uint16 (every 16-bit image failed on a GPU scan with
+    '"index_cuda" not implemented for 'UInt16''); ``pytest --device cuda`` runs it there."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.functional.hashing import near_hash_thumbs
+
+    g = torch.Generator().manual_seed(3)
+    ims = [torch.randint(0, 65536, (3, 48, 40), generator=g, dtype=torch.int32).to(torch.uint16) for _ in range(2)]
+    ims.append(torch.randint(0, 256, (3, 48, 40), generator=g, dtype=torch.int32).to(torch.uint16))  # depth 8
+    ims.append(torch.cat([ims[0], torch.full((1, 48, 40), 65535, dtype=torch.uint16)]))  # RGBA, opaque
+    want = near_hash_thumbs(ims, "pchash_d4")  # the compiled CPU kernels
+    got = near_hash_thumbs([t.to(device) for t in ims], "pchash_d4", device_type="cuda")
+    assert torch.equal(got[0].cpu(), want[0]) and bool(got[1].all())
+    assert int((got[2].cpu().to(torch.int16) - want[2].to(torch.int16)).abs().max()) <= 1
+    audit = DataAudit(device=device)
+    audit.update([t.to(device) for t in ims])
+    rep = audit.compute()
+    assert not rep.failed and len(rep.index) == 4
+    assert rep.duplicates["exact"] == [] and rep.duplicates["near"] == [[0, 3]]  # RGBA opaque = RGB

@@ -100,6 +100,37 @@ def test_detail_correlation_matches_a_float64_reference() -> None:
     assert detail_correlation(np.zeros((0, 32, 32)), np.zeros((0, 32, 32))).shape == (0,)
 
 
+
+def test_detail_check_says_which_pairs_carry_detail_and_scores_in_slices() -> None:
+    """``detail_check``: the score and whether both detail images carry something (a missing
+    all-zero thumbnail or a flat one does not); over several slices of PAIRS_PER_STEP pairs the
+    same scores as the float64 reference, and the memory held bounded by one slice (the whole
+    float64 computation at once took ~57 KB a pair: 330 MB for these 6,000 pairs)."""
+    import tracemalloc
+
+    from dataeval_gpu.functional.hashing import detail_check
+    from dataeval_gpu.functional.hashing.thumbs import PAIRS_PER_STEP
+
+    rng = np.random.default_rng(8)
+    p = 6000
+    x = rng.integers(0, 256, (p, THUMB_SIDE, THUMB_SIDE), dtype=np.uint8)
+    y = x.copy()
+    y[::3] = rng.integers(0, 256, (len(y[::3]), THUMB_SIDE, THUMB_SIDE))
+    y[5], x[7] = 0, 130  # missing, flat
+    tracemalloc.start()
+    try:
+        score, checked = detail_check(x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert p > 2 * PAIRS_PER_STEP and peak < 70 * 1024 * PAIRS_PER_STEP  # one slice's worth, not p's
+    assert checked.dtype == bool and not checked[5] and not checked[7] and checked.sum() == p - 2
+    assert score[5] == score[7] == 1.0
+    np.testing.assert_array_equal(detail_correlation(x, y), score)
+    for k in (0, 1, 3, PAIRS_PER_STEP - 1, PAIRS_PER_STEP, 2 * PAIRS_PER_STEP + 1, p - 1):
+        want = _reference_correlation(x[k].astype(np.float64), y[k].astype(np.float64))
+        assert abs(score[k] - want) <= 1e-9
+
 def _images() -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     ims = [torch.randint(0, 256, (3, 40 + 9 * i, 70 - 5 * i), dtype=torch.uint8, generator=g) for i in range(5)]

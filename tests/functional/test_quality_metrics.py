@@ -227,6 +227,7 @@ def test_stack_input_and_errors() -> None:
         quality_metrics_batch(torch.zeros(3, 16, 16))
 
 
+@pytest.mark.cuda
 def test_cuda_path_equals_cpu() -> None:
     """The device path is the same tensor code; on a GPU it must match the CPU (skipped without)."""
     if not torch.cuda.is_available():

@@ -259,11 +259,20 @@ def test_cuda_equals_cpu(photos, synthetic):
     images = [torch.from_numpy(ref.chw(i)) for i in photos + synthetic]
     cpu, cpu_ch = image_statistics(images, per_channel=True)
     gpu, gpu_ch = image_statistics([t.cuda() for t in images], per_channel=True)
+    # the statistics from value counts agree to rounding; the quality metrics are float32 tensor
+    # code on the device against the compiled float64 CPU kernels (on a GPU: ~1e-7 relative)
+    loose = set(QUALITY_KEYS)
+    bad = []
     for k in cpu:
         assert gpu[k].device.type == "cuda"
-        assert np.all(ref.close(gpu[k].cpu().numpy(), cpu[k].numpy(), rtol=1e-9, atol=1e-9)), k
+        tol = 1e-5 if k in loose else 1e-9
+        g, c = gpu[k].cpu().numpy(), cpu[k].numpy()
+        if not np.all(ref.close(g, c, rtol=tol, atol=tol)):
+            bad.append((k, float(np.nanmax(np.abs(g.astype(np.float64) - c.astype(np.float64))))))
     for k in cpu_ch:
-        assert np.all(ref.close(gpu_ch[k].cpu().numpy(), cpu_ch[k].numpy(), rtol=1e-9, atol=1e-9)), k
+        if not np.all(ref.close(gpu_ch[k].cpu().numpy(), cpu_ch[k].numpy(), rtol=1e-9, atol=1e-9)):
+            bad.append((f"ch_{k}", -1.0))
+    assert bad == [], bad
 
 
 def test_rows_stored_after_compute_count_as_an_update():

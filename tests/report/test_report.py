@@ -233,6 +233,12 @@ def test_flagged_values_are_the_measured_ones(tmp_path: Path) -> None:
         ),
         ({"near_radius": 0, "hash": "pchash", "d4": False, "near_crops": []}, "identical pchash hashes"),
         ({"near_radius": 8, "hash": "dhash", "d4": False}, "dhash hashes within Hamming distance 8"),
+        (
+            {"near_radius": 4, "hash": "pchash", "d4": True, "near_crops": [0.9, 0.8], "quality": True},
+            "pchash D4 (flip/rotation-invariant) hashes within Hamming distance 4, also of the central 90 % and "
+            "80 %; each pair verified on the 32 × 32 grey thumbnails of the two images (one that cannot be, such as of "
+            "images under 33 px, only within distance 2)",
+        ),
     ],
 )
 def test_duplicates_note_says_what_was_compared(tmp_path: Path, config: dict, rule: str) -> None:

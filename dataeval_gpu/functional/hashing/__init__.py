@@ -40,7 +40,7 @@ from .groups import cross_pairs, equal_groups, radius_groups
 from .kernels import HASH_SIZE, MIN_SIDE, NEAR_HASHES, HashSpec, near_kind, pack_bits, perceptual_hash_size
 from .resample import lanczos_resize, resample_matrix, symmetric_resize
 from .search import hamming_distance, near_pairs, popcount64, search_plan
-from .thumbs import THUMB_SIDE, detail_correlation
+from .thumbs import THUMB_SIDE, detail_check, detail_correlation
 
 __all__ = [
     "HASH_SIZE",
@@ -54,6 +54,7 @@ __all__ = [
     "compiled_ready",
     "cpu_near_plan",
     "cross_pairs",
+    "detail_check",
     "detail_correlation",
     "difference_hash",
     "difference_hash_d4",

@@ -142,7 +142,10 @@ def grey8(x: torch.Tensor) -> torch.Tensor:
         i8 = torch.tensor(d8, device=x.device)
         out[i8] = mean_floor(s[i8]).to(torch.float64)  # mixed stack: float64 for all
     io = torch.tensor(other, device=x.device)
-    out[io] = rescale_uint8(channel_mean(x[io]))
+    # torch has no CUDA indexing kernel for uint16 ("index_cuda" not implemented for 'UInt16'):
+    # the stack is widened to int32 first (exact; channel_mean sums integers in float64 anyway)
+    wide = x.to(torch.int32) if x.dtype == getattr(torch, "uint16", None) else x
+    out[io] = rescale_uint8(channel_mean(wide[io]))
     return out
 
 

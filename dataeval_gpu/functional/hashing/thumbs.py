@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["THUMB_SIDE", "detail_correlation", "thumbnails_from_small"]
+__all__ = ["PAIRS_PER_STEP", "THUMB_SIDE", "detail_check", "detail_correlation", "thumbnails_from_small"]
 
 THUMB_SIDE = 32
 """Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
@@ -52,17 +52,36 @@ def detail_correlation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tenso
     """``(P,)`` float64: for each pair of ``(P, S, S)`` thumbnails, the Pearson correlation of
     their detail images (:func:`_detail`), the largest over the 8 flips / rotations of ``y``.
     A pair where either detail image is flat (a constant or missing thumbnail) scores 1: there
-    is nothing to verify."""
-    return _best_d4(x, y, _detail)
+    is nothing to verify (:func:`detail_check` says which pairs those are)."""
+    return detail_check(x, y)[0]
+
+
+#: pairs scored per step: the float64 detail images and their 8 views take ~57 KB a pair, so
+#: a collection's hash pairs (millions where many images are alike) are scored in slices
+#: (~120 MB at a time) instead of all at once
+PAIRS_PER_STEP = 2048
+
+
+def detail_check(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, verifiable)``, ``(P,)`` float64 and bool: :func:`detail_correlation`'s score,
+    and whether both detail images carry something to compare (False where either is flat: an
+    all-zero missing thumbnail of an image under 33 px a side, a uniform picture; the score
+    is then 1).  Scored :data:`PAIRS_PER_STEP` pairs at a time."""
+    p = int(x.shape[0])
+    score, checked = np.ones(p), np.zeros(p, dtype=bool)
+    for s in range(0, p, PAIRS_PER_STEP):
+        part = slice(s, s + PAIRS_PER_STEP)
+        score[part], checked[part] = _best_d4(x[part], y[part], _detail)
+    return score, checked
 
 
 def _best_d4(
     x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, view: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     xs = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
-    if xs.shape[0] == 0:
-        return np.zeros(0)
     dx, dy = view(xs), view(ys)  # both views commute with flips and rotations
     nx = np.sqrt((dx * dx).sum(axis=(1, 2)))
     ny = np.sqrt((dy * dy).sum(axis=(1, 2)))
@@ -72,4 +91,4 @@ def _best_d4(
             v = np.rot90(t, r, axes=(1, 2))
             best = np.maximum(best, (dx * v).sum(axis=(1, 2)))
     flat = (nx < 1e-9) | (ny < 1e-9)
-    return np.where(flat, 1.0, best / np.where(flat, 1.0, nx * ny))
+    return np.where(flat, 1.0, best / np.where(flat, 1.0, nx * ny)), ~flat

@@ -389,6 +389,7 @@ def _print_index(report: Any) -> None:
         print(f"\ncopies in the index {report.against['index']} ({len(matches)}):")
         for m in matches[:15]:
             extra = "".join(f", {k} {m[k]}" for k in ("hamming", "cosine") if m.get(k) is not None)
+            extra += f", {m['view']}" if m.get("view") not in (None, "whole") else ""  # a crop matched
             name = Path(report.paths.get(m["image"], str(m["image"]))).name
             print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:

@@ -7,7 +7,10 @@ Sections (all by default; pick with --only):
            minimal rows), opened memory-mapped, and ``query_index`` (exact + near matches at
            --radius, outliers against the collection) is timed --repeat times (median), with
            the hash search alone (``hash_matches``).  Five of the 50 are planted copies (one
-           bit flipped) of indexed hashes: the matches found are checked.
+           bit flipped) of indexed hashes: the matches found are checked.  The index and the
+           query hold each image's two crop hashes and the statistics the near pairs' rules
+           read (random; no thumbnails), so the query runs the scan's views and rules
+           (``near_matches``: whole against whole and against the crops, both ways).
   update   adding 1 % new files to an indexed folder against a full scan: --photos photos
            (default all 604 of data_cache/photos) are copied to a temp folder, scanned
            --repeat-full times and indexed; then --repeat-update times 1 % more (re-encoded
@@ -56,6 +59,7 @@ def synthetic_index(folder: Path, n: int, seed: int = 0) -> np.ndarray:
         "label": np.full(n, -1, np.int64),
     }
     stats = {"brightness": rng.normal(0.5, 0.1, n), "width": rng.integers(100, 200, n).astype(np.int64)}
+    stats.update(figures(rng, n))
     coll = Collection(files, np.ones(n, bool), [""] * n, stats, hashes, np.ones(n, bool))
     names = write_generation(folder, 1, coll)
     write_manifest(
@@ -64,6 +68,16 @@ def synthetic_index(folder: Path, n: int, seed: int = 0) -> np.ndarray:
          "class_names": [], "count": n, "reference": reference_figures(coll)},
     )  # fmt: skip
     return hashes
+
+
+def figures(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Random crop hashes (2 a row) and the statistics the near pairs' rules read."""
+    return {
+        "pchash_crops": rng.integers(0, 2**63, (n, 2), dtype=np.int64),
+        "pchash_crops_valid": np.ones((n, 2), bool),
+        "chroma_rg": np.zeros(n), "chroma_bg": np.zeros(n), "dark_clipped": np.zeros(n),
+        "bright_clipped": np.zeros(n), "grey_entropy": np.full(n, 7.0), "std": np.full(n, 0.2),
+    }  # fmt: skip
 
 
 def bench_search(args: argparse.Namespace) -> None:
@@ -80,6 +94,7 @@ def bench_search(args: argparse.Namespace) -> None:
         q[:5] = hashes[planted].view(np.int64) ^ np.int64(1 << 7)  # near copies (1 bit off)
         q[0, 0] = hashes[planted[0], 0].view(np.int64)  # one exact copy
         rows = {"xxhash": q[:, 0].copy(), "pchash": q[:, 1].copy(), "pchash_valid": np.ones(50, bool)}
+        rows.update(figures(rng, 50))
         stats = {"brightness": rng.normal(0.5, 0.1, 50)}
         times, search = [], []
         for _ in range(args.repeat):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["near_groups", "quality_findings"]
+__all__ = ["near_groups", "near_hash_pairs", "quality_findings"]
 
 
 def quality_findings(
@@ -30,17 +30,8 @@ def quality_findings(
     }
 
 
-def near_groups(
-    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]], radius: int
-) -> list[list[int]]:
-    """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
-    the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
-    image against another's central crops, ``near_crops``) whose mean colour casts
-    (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
-    thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
-    A group that lies inside one exact group is left to ``exact``."""
-    from ..detectors.near_duplicates import hash_groups
-
+def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int) -> tuple:
+    """The arguments of ``hash_groups`` / ``hash_pairs`` from the accumulated rows."""
     chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
     plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
     crops = []
@@ -54,11 +45,37 @@ def near_groups(
     thumbs = res.get("pchash_thumbs")
     if thumbs is not None and thumbs.shape[0] != len(index):
         thumbs = None
-    groups = hash_groups(
+    return (
         res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
         stats["std"].astype(np.float64) if "std" in stats else None,
         thumbs.cpu() if thumbs is not None else None,
-    )
+    )  # fmt: skip
+
+
+def near_hash_pairs(
+    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int
+) -> np.ndarray:
+    """``(P, 2)`` dataset indices ``[i, j]`` (``i < j``): the near pairs :func:`near_groups`
+    groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them."""
+    from ..detectors.near_duplicates import hash_pairs
+
+    pairs = hash_pairs(*_hash_args(res, stats, index, radius))
+    out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
+    return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
+
+
+def near_groups(
+    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]], radius: int
+) -> list[list[int]]:
+    """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
+    the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
+    image against another's central crops, ``near_crops``) whose mean colour casts
+    (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
+    thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
+    A group that lies inside one exact group is left to ``exact``."""
+    from ..detectors.near_duplicates import hash_groups
+
+    groups = hash_groups(*_hash_args(res, stats, index, radius))
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []
     for g in groups:

@@ -25,9 +25,23 @@ import torch
 from ..accumulators.hash_rows import centre_crop
 from ..batching import as_image
 from ..errors import InvalidArgumentError
-from ..functional.hashing import THUMB_SIDE, hamming_distance, near_pairs
+from ..functional.hashing import hamming_distance
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
+from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as before)
+    CHROMA_TOLERANCE,
+    ENTROPY_EPS,
+    ENTROPY_RATIO,
+    PLAIN_RADIUS,
+    PLAIN_SHARE,
+    SPREAD_EPS,
+    SPREAD_RATIO,
+    UNVERIFIED_RADIUS,
+    VERIFY_MIN,
+    PairFigures,
+    hash_pairs,
+    hash_pairs_ok,
+)
 
 __all__ = [
     "DEFAULT_CROPS",
@@ -36,8 +50,12 @@ __all__ = [
     "DEFAULT_RADIUS",
     "NearDuplicates",
     "NearDuplicatesOutput",
+    "PairFigures",
     "embedding_groups",
     "grey_entropy",
+    "hash_groups",
+    "hash_pairs",
+    "hash_pairs_ok",
     "pixel_std",
     "plain_share",
 ]
@@ -58,34 +76,6 @@ DEFAULT_EMBEDDING_THRESHOLD = 0.88
 DEFAULT_LOCAL_MARGIN = 0.1
 #: ... but a pair at least this similar is kept whatever the neighbourhood
 LOCAL_CAP = 0.95
-#: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
-#: background picture: its hash encodes little more than where the object sits, so it only
-#: matches within :data:`PLAIN_RADIUS`
-PLAIN_SHARE = 0.4
-#: the Hamming radius of a pair with a plain background picture in it
-PLAIN_RADIUS = 0
-#: information check of hash pairs: two images whose grey-histogram entropies (bits, plus
-#: :data:`ENTROPY_EPS`) differ by more than this factor are not kept as a hash pair.  Crops,
-#: re-encodes, flips, brightness and contrast changes keep the entropy within 1.42x (the planted
-#: corpus); distinct dark, centred objects (nebulae, planets on black) that hash alike do not
-ENTROPY_RATIO = 1.5
-#: added to both entropies before their ratio (near-constant images)
-ENTROPY_EPS = 0.25
-#: contrast check of hash pairs: the two images' grey standard deviations (0-1 scale, plus
-#: :data:`SPREAD_EPS`) within this factor (a contrast change by 0.7 is 1.43x)
-SPREAD_RATIO = 1.6
-SPREAD_EPS = 0.02
-#: verification of hash pairs on the per-image grey thumbnails (the D4 pchash's 32 x 32 square,
-#: :mod:`~dataeval_gpu.functional.hashing.thumbs`): a pair is kept only when the detail
-#: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
-#: deep-sky objects that hash alike <= 0.78: docs/quality.md)
-VERIFY_MIN = 0.8
-#: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
-#: before the verification: an image under 33 px a side (its hash square is smaller than a
-#: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
-#: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
-#: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
-UNVERIFIED_RADIUS = 2
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -156,12 +146,6 @@ def embedding_groups(
     return _centre_groups(n, src, dst)
 
 
-#: a hash pair is kept when the mean chroma of the two images differs by at most this many
-#: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
-#: different planets on black space hash alike, their colours do not)
-CHROMA_TOLERANCE = (6.0, 0.35)
-
-
 def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
     """``(N, 2)`` float64: mean ``R - G`` and ``B - G`` on the 0-255 scale (0 for grey images).
 
@@ -211,39 +195,6 @@ def pixel_std(images: Sequence[torch.Tensor]) -> np.ndarray:
     return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).std(unbiased=False)) for t in images])
 
 
-def _entropy_ok(ent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _ratio_ok(ent, a, b, ENTROPY_RATIO, ENTROPY_EPS)
-
-
-def _ratio_ok(v: np.ndarray, a: np.ndarray, b: np.ndarray, ratio: float, eps: float) -> np.ndarray:
-    hi, lo = np.maximum(v[a], v[b]), np.minimum(v[a], v[b])
-    return hi + eps <= ratio * (lo + eps)
-
-
-def _chroma_ok(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = np.linalg.norm(sig[a] - sig[b], axis=1)
-    big = np.maximum(np.linalg.norm(sig[a], axis=1), np.linalg.norm(sig[b], axis=1))
-    return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
-
-
-def _verified(
-    thumbs: np.ndarray | torch.Tensor, n: int, a: np.ndarray, b: np.ndarray, keep: np.ndarray, dist: np.ndarray
-) -> np.ndarray:
-    """``keep``-shaped bool: the pairs (rows of the whole-then-crops layout) whose views verify,
-    or that lie within :data:`UNVERIFIED_RADIUS` where the views cannot be compared."""
-    from ..functional.hashing.thumbs import detail_check
-
-    out = dist <= UNVERIFIED_RADIUS  # what cannot be verified
-    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
-    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)  # (N, views * S * S) rows too
-    # views without a thumbnail (rows stored before the crops had one) are not verified
-    at = np.nonzero(keep & (a // n < t.shape[1]) & (b // n < t.shape[1]))[0]
-    if at.size:
-        score, checked = detail_check(t[a[at] % n, a[at] // n], t[b[at] % n, b[at] // n])
-        out[at] = np.where(checked, score >= VERIFY_MIN, out[at])
-    return out
-
-
 def hash_groups(
     full: torch.Tensor,
     valid: torch.Tensor,
@@ -268,35 +219,10 @@ def hash_groups(
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
     :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
-    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`."""
-    n = full.numel()
-    parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
-    oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
-    h = torch.cat([p.cpu() for p in parts])
-    ok = torch.cat([v.cpu() for v in oks])
-    rows = torch.nonzero(ok).reshape(-1)
-    if rows.numel() < 2:
-        return []
-    pairs = rows[near_pairs(h[rows], radius)]
-    a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
-    keep = ((a < n) | (b < n)) & (a % n != b % n)
-    dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy() if radius > 0 else np.zeros(a.size, np.int64)
-    if plain is not None and radius > 0:
-        is_plain = np.asarray(plain) >= PLAIN_SHARE
-        keep &= (dist <= PLAIN_RADIUS) | ~(is_plain[a % n] | is_plain[b % n])
-    if thumbs is not None:
-        keep &= _verified(thumbs, n, a, b, keep, dist)
-    a, b = a[keep] % n, b[keep] % n
-    if chroma is not None:
-        ok_c = _chroma_ok(chroma, a, b)
-        a, b = a[ok_c], b[ok_c]
-    if entropy is not None:
-        ok_e = _entropy_ok(np.asarray(entropy, dtype=np.float64), a, b)
-        a, b = a[ok_e], b[ok_e]
-    if spread is not None:
-        ok_s = _ratio_ok(np.asarray(spread, dtype=np.float64), a, b, SPREAD_RATIO, SPREAD_EPS)
-        a, b = a[ok_s], b[ok_s]
-    return _centre_groups(n, a, b)
+    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  The pairs are
+    :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
+    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs)
+    return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
 def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:

@@ -1,9 +1,12 @@
 """New images against an index: their exact and near copies in the indexed collection, and
 the new images that are outliers of the collection's distribution.
 
-* hashes: :meth:`Duplicates.cross_matches <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>`
-  (the same Hamming-radius search as within a set) between the new images' hashes and the
-  index's memory-mapped ones;
+* hashes: exact copies by :meth:`Duplicates.cross_matches
+  <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>` on the xxhashes; near copies by
+  :func:`~dataeval_gpu.index.near_matches.near_matches`: the views and pair rules of a scan's
+  near pairs (whole images and central crops, thumbnails, colour cast, plain background, grey
+  entropy, pixel spread) between the new images and the index's memory-mapped hashes, so a new
+  and an indexed image pair here exactly when a scan of both together would pair them;
 * embeddings (when both sides have them): each new image's nearest indexed neighbours by
   cosine similarity (the stored faiss index, else a chunked matrix product), kept at
   :data:`~dataeval_gpu.detectors.near_duplicates.DEFAULT_EMBEDDING_THRESHOLD` and above;
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .near_matches import near_matches
 from .reader import DatasetIndex
 from .store import normalised
 from .update import SCAN_PARAMS
@@ -110,40 +114,38 @@ def query_index(
     """The findings of new images against ``index``.
 
     ``query_index_values``: the new images' dataset indices; ``rows``: their hash rows
-    (``xxhash``, ``pchash``, ``pchash_valid``, as :meth:`DataAudit.measured_rows
-    <dataeval_gpu.audit.DataAudit.measured_rows>` gives); ``stats``: {metric: values}.
+    (``xxhash``, ``pchash``, ``pchash_valid``, and where measured the crops' ``pchash_crops``,
+    ``pchash_crops_valid`` and the ``pchash_thumbs``, as :meth:`DataAudit.measured_rows
+    <dataeval_gpu.audit.DataAudit.measured_rows>` gives); ``stats``: {metric: values}.  With the
+    quality metrics measured (``chroma_rg`` ...) the near copies follow the scan's pair rules
+    (:func:`~dataeval_gpu.index.near_matches.near_matches`), each rule where its figures are at
+    hand on both sides; without them, whole images within ``radius``, as such a scan pairs them.
 
     Returns ``{"index", "indexed_images", "radius", "matches", "outliers"}``: ``matches`` a list
-    of ``{"image", "partner", "partner_path", "methods", "hamming", "cosine"}`` (one per new
-    image and indexed partner), ``outliers`` {image: {metric: value}} against the collection.
+    of ``{"image", "partner", "partner_path", "methods", "hamming", "view", "cosine"}`` (one per
+    new image and indexed partner; ``hamming`` and ``view`` those of the closest matching views,
+    ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
+    the collection.
     """
     from ..detectors.linter import Linter
     from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
-    from ..functional.hashing import hamming_distance
-
     t0 = time.perf_counter()
     found: dict[tuple[int, int], dict[str, Any]] = {}
 
     def add(q: int, j: int, method: str, **extra: Any) -> None:
-        entry = found.setdefault((q, j), {"methods": [], "hamming": None, "cosine": None})
+        entry = found.setdefault((q, j), {"methods": [], "hamming": None, "view": None, "cosine": None})
         if method not in entry["methods"]:
             entry["methods"].append(method)
         entry.update({k: v for k, v in extra.items() if v is not None})
 
     if index.hashes is not None and "xxhash" in rows and len(query_index_values):
-        near = rows.get("pchash")
-        pairs = hash_matches(index, rows["xxhash"], near, rows.get("pchash_valid"), radius)
-        for q, j in pairs["exact"].tolist():
+        for q, j in hash_matches(index, rows["xxhash"], None, None, radius)["exact"].tolist():
             add(q, j, "exact")
-        if len(pairs["near"]):
-            pairs["near"] = verified_matches(index, rows, pairs["near"])
-        if len(pairs["near"]):
-            words = index.hashes[pairs["near"][:, 1], 1].view(np.int64)
-            dist = hamming_distance(
-                torch.from_numpy(near[pairs["near"][:, 0]]), torch.from_numpy(np.ascontiguousarray(words))
-            )
-            for (q, j), d in zip(pairs["near"].tolist(), dist.tolist()):
-                add(q, j, "near", hamming=int(d))
+        # the scan's pair rules where the quality metrics were measured (as a scan applies them)
+        figures = {**stats, **rows}
+        pairs, dist, views = near_matches(index, figures, radius, rules="chroma_rg" in figures)
+        for (q, j), d, v in zip(pairs.tolist(), dist.tolist(), views):
+            add(q, j, "near", hamming=int(d), view=v)
     if embeddings is not None and index.embeddings is not None and len(embeddings):
         t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
         for q, j, c in embedding_matches(index, embeddings, t).tolist():
@@ -164,23 +166,6 @@ def query_index(
         "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
         "elapsed_s": round(time.perf_counter() - t0, 4),
     }
-
-
-def verified_matches(index: DatasetIndex, rows: dict[str, np.ndarray], near: np.ndarray) -> np.ndarray:
-    """The hash matches ``(P, 2)`` (new image, indexed row) whose whole images' grey thumbnails
-    verify (:data:`~dataeval_gpu.detectors.near_duplicates.VERIFY_MIN`, as within a set); all of
-    them when either side has no thumbnails (an index written before them, ``near_crops=()``)."""
-    from ..detectors.near_duplicates import VERIFY_MIN
-    from ..functional.hashing.thumbs import THUMB_SIDE, detail_correlation
-
-    mine = rows.get("pchash_thumbs")
-    ref = index.take("pchash_thumbs", near[:, 1]) if mine is not None else None
-    if mine is None or ref is None:
-        return near
-    side = THUMB_SIDE**2
-    x = np.asarray(mine)[near[:, 0], :side].reshape(-1, THUMB_SIDE, THUMB_SIDE)
-    y = ref[:, :side].reshape(-1, THUMB_SIDE, THUMB_SIDE)
-    return near[detail_correlation(x, y) >= VERIFY_MIN]
 
 
 def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: Any = None) -> Any:
@@ -210,7 +195,11 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
 def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radius: int | None = None) -> Any:
     """:func:`against_index` from an :class:`~dataeval_gpu.audit.AuditReport` alone (its hashes
     and statistics; no embeddings): sets and returns ``report.against``.  ``radius`` defaults
-    to the report's ``near_radius``; the report's near hash must be the index's."""
+    to the report's ``near_radius``; the report's near hash must be the index's.  A report keeps
+    the whole images' hashes and the statistics but not the crops' hashes nor the thumbnails:
+    its near copies are the whole-image pairs that pass the plain-background, colour-cast,
+    grey-entropy and pixel-spread rules, unverified (a superset of what :func:`against_index`
+    keeps of those pairs; crop matches are not found)."""
     from .manifest import IndexMismatchError
 
     idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)

@@ -15,6 +15,7 @@ from .. import __version__
 from ..functional.hashing.thumbs import THUMB_SIDE
 from .manifest import IndexMismatchError, check_settings, metric_definitions_digest, read_manifest
 from .store import (
+    CROP_VALID,
     FILE_COLUMNS,
     MEASURED,
     NEAR_VALID,
@@ -107,6 +108,7 @@ class DatasetIndex:
         self.flags = open_array(self.folder / files["flags"])
         self.hashes = open_array(self.folder / files["hashes"]) if "hashes" in files else None
         self.embeddings = open_array(self.folder / files["embeddings"]) if "embeddings" in files else None
+        self.crops = open_array(self.folder / files["crops"]) if "crops" in files else None
         self._faiss_path = self.folder / files["faiss"] if "faiss" in files else None
 
     # ---------------------------------------------------------------- facts
@@ -133,6 +135,23 @@ class DatasetIndex:
     @property
     def near_valid(self) -> np.ndarray:
         return (self.flags & NEAR_VALID) != 0
+
+    def crop_hashes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(hashes, valid)``: the ``(N, C)`` near hashes (int64) of every row's central crops and
+        whether each is valid (a failed row's are not); memory-mapped from ``crops-G.npy``.  An
+        index written before that file reads its rows file's ``pchash_crops`` columns (all
+        rows); None when it has no crop hashes (``near_crops`` off, or written before them)."""
+        if self.crops is not None:
+            k = np.arange(self.crops.shape[1])
+            valid = (self.flags[:, None] & (CROP_VALID << k)[None, :]) != 0
+            return self.crops.view(np.int64), valid & self.measured[:, None]
+        names = self._rows.schema_arrow.names
+        if "pchash_crops" not in names or "pchash_crops_valid" not in names:
+            return None
+        cols = self.rows(["pchash_crops", "pchash_crops_valid"])
+        hashes = np.asarray(cols["pchash_crops"]).astype(np.int64, copy=False).reshape(len(self), -1)
+        valid = np.asarray(cols["pchash_crops_valid"], dtype=bool).reshape(len(self), -1)
+        return hashes, valid & self.measured[:, None]
 
     def check(self, audit: Any, *, embeddings_optional: bool = False) -> None:
         """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's."""

@@ -9,7 +9,11 @@ each is the image with dataset index ``i`` (the position in the collection's fil
   metric (a ``(N, k)`` metric such as ``percentiles`` or ``histogram`` as a fixed-size list).
 * ``hashes-G.npy``: ``(N, 2)`` uint64 words, the xxhash of the decoded pixels and the near
   hash (16 bytes per image: 160 MB for 10,000,000 images), opened memory-mapped.
-* ``flags-G.npy``: ``(N,)`` uint8, bit 0 the image was measured, bit 1 its near hash is valid.
+* ``flags-G.npy``: ``(N,)`` uint8, bit 0 the image was measured, bit 1 its near hash is valid,
+  bit ``2 + k`` the near hash of its ``k``-th central crop is valid.
+* ``crops-G.npy``: ``(N, C)`` uint64, the near hashes of each image's central crops (the
+  ``pchash_crops`` column of the rows file, memory-mapped for the ``--against`` search; absent
+  without crops and in an index written before it).
 * ``embeddings-G.npy`` / ``embeddings-G.faiss``: ``(N, D)`` float32 (zero rows for failed
   images) and a flat inner-product faiss index of the L2-normalised rows.
 """
@@ -30,6 +34,7 @@ from ..errors import missing_dependency
 __all__ = [
     "Collection",
     "FILE_COLUMNS",
+    "CROP_VALID",
     "MEASURED",
     "NEAR_VALID",
     "ROW_GROUP",
@@ -45,6 +50,8 @@ __all__ = [
 #: the per-file columns of the rows file (the rest are metrics)
 FILE_COLUMNS = ("path", "file_size", "mtime_ns", "digest", "label", "status", "error")
 MEASURED, NEAR_VALID = 1, 2
+#: flag bit of the first crop's valid near hash (crop ``k``: ``CROP_VALID << k``)
+CROP_VALID = 4
 #: rows per Parquet row group: a query reads the paths of the groups that hold its partners only
 ROW_GROUP = 65536
 
@@ -120,6 +127,12 @@ def write_generation(folder: Path, generation: int, coll: Collection) -> dict[st
     if coll.hashes is not None:
         flags |= np.asarray(coll.near_valid, dtype=np.uint8) * NEAR_VALID
         save("hashes", "npy", lambda p: _save_npy(p, np.ascontiguousarray(coll.hashes, dtype=np.uint64)))
+        crops, crops_ok = coll.stats.get("pchash_crops"), coll.stats.get("pchash_crops_valid")
+        if crops is not None and crops_ok is not None and 0 < crops.shape[1] <= 6:
+            for k in range(crops.shape[1]):
+                flags |= np.asarray(crops_ok[:, k], dtype=np.uint8) * np.uint8(CROP_VALID << k)
+            words = np.ascontiguousarray(crops).view(np.uint64)
+            save("crops", "npy", lambda p: _save_npy(p, words))
     save("flags", "npy", lambda p: _save_npy(p, flags))
     if coll.embeddings is not None:
         emb = np.ascontiguousarray(coll.embeddings, dtype=np.float32)
@@ -190,7 +203,7 @@ def remove_unlisted(folder: Path, keep: set[str]) -> None:
         stem = p.name.lstrip(".")
         if p.name in keep or not p.is_file():
             continue
-        if stem.split("-", 1)[0] in ("rows", "hashes", "flags", "embeddings", "faiss") or p.name.endswith(
+        if stem.split("-", 1)[0] in ("rows", "hashes", "flags", "crops", "embeddings", "faiss") or p.name.endswith(
             ".tmp"
         ):
             with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,187 @@
+"""The rules a pair of near-hash matches must pass to count as near duplicates, one copy for
+every search: :func:`hash_pairs_ok` on the matched views' figures, :func:`hash_pairs` (the
+pairs within one set that :func:`~dataeval_gpu.detectors.near_duplicates.hash_groups` groups),
+and the index's ``--against`` search (new images against the indexed ones:
+:mod:`dataeval_gpu.index.near_matches`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..functional.hashing import THUMB_SIDE, hamming_distance, near_pairs
+
+__all__ = [
+    "CHROMA_TOLERANCE",
+    "ENTROPY_EPS",
+    "ENTROPY_RATIO",
+    "PLAIN_RADIUS",
+    "PLAIN_SHARE",
+    "SPREAD_EPS",
+    "SPREAD_RATIO",
+    "UNVERIFIED_RADIUS",
+    "VERIFY_MIN",
+    "PairFigures",
+    "hash_pairs",
+    "hash_pairs_ok",
+]
+
+#: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
+#: background picture: its hash encodes little more than where the object sits, so it only
+#: matches within :data:`PLAIN_RADIUS`
+PLAIN_SHARE = 0.4
+#: the Hamming radius of a pair with a plain background picture in it
+PLAIN_RADIUS = 0
+#: information check of hash pairs: two images whose grey-histogram entropies (bits, plus
+#: :data:`ENTROPY_EPS`) differ by more than this factor are not kept as a hash pair.  Crops,
+#: re-encodes, flips, brightness and contrast changes keep the entropy within 1.42x (the planted
+#: corpus); distinct dark, centred objects (nebulae, planets on black) that hash alike do not
+ENTROPY_RATIO = 1.5
+#: added to both entropies before their ratio (near-constant images)
+ENTROPY_EPS = 0.25
+#: contrast check of hash pairs: the two images' grey standard deviations (0-1 scale, plus
+#: :data:`SPREAD_EPS`) within this factor (a contrast change by 0.7 is 1.43x)
+SPREAD_RATIO = 1.6
+SPREAD_EPS = 0.02
+#: verification of hash pairs on the per-image grey thumbnails (the D4 pchash's 32 x 32 square,
+#: :mod:`~dataeval_gpu.functional.hashing.thumbs`): a pair is kept only when the detail
+#: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
+#: deep-sky objects that hash alike <= 0.78: docs/quality.md)
+VERIFY_MIN = 0.8
+#: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
+#: before the verification: an image under 33 px a side (its hash square is smaller than a
+#: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
+#: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
+#: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
+UNVERIFIED_RADIUS = 2
+#: a hash pair is kept when the mean chroma of the two images differs by at most this many
+#: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
+#: different planets on black space hash alike, their colours do not)
+CHROMA_TOLERANCE = (6.0, 0.35)
+
+
+def _ratio_close(x: np.ndarray, y: np.ndarray, ratio: float, eps: float) -> np.ndarray:
+    hi, lo = np.maximum(x, y), np.minimum(x, y)
+    return hi + eps <= ratio * (lo + eps)
+
+
+def _chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(x - y, axis=1)
+    big = np.maximum(np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1))
+    return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
+
+
+@dataclass
+class PairFigures:
+    """The per-image figures the hash-pair rules read (row ``r``: image ``r``); a rule runs
+    only when both sides of a pair have its figures (None: skipped).
+
+    ``chroma``: ``(N, 2)`` (:func:`~dataeval_gpu.detectors.near_duplicates.chroma_signature`, the audit's ``chroma_rg`` / ``chroma_bg``);
+    ``plain``: ``(N,)`` (:func:`~dataeval_gpu.detectors.near_duplicates.plain_share`, ``dark_clipped + bright_clipped``); ``entropy``
+    (:func:`~.near_duplicates.grey_entropy`); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
+    thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
+    rows flat (``pchash_thumbs``).
+    """
+
+    chroma: np.ndarray | None = None
+    plain: np.ndarray | None = None
+    entropy: np.ndarray | None = None
+    spread: np.ndarray | None = None
+    thumbs: np.ndarray | torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
+        self.chroma, self.plain = as64(self.chroma), as64(self.plain)
+        self.entropy, self.spread = as64(self.entropy), as64(self.spread)
+        if self.thumbs is not None:
+            t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
+            self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+
+
+def hash_pairs_ok(
+    first: PairFigures,
+    second: PairFigures,
+    i: np.ndarray,
+    vi: np.ndarray,
+    j: np.ndarray,
+    vj: np.ndarray,
+    dist: np.ndarray,
+    radius: int,
+) -> np.ndarray:
+    """``(P,)`` bool: which hash pairs of views pass the near-duplicate pair rules.  Pair ``p``
+    is view ``vi[p]`` (0: the whole image, ``1 + k``: its ``k``-th central crop) of image
+    ``i[p]`` of ``first`` and view ``vj[p]`` of image ``j[p]`` of ``second``, their hashes
+    ``dist[p]`` apart.  The rules, each where both sides have its figures: a plain-background
+    image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``); the two
+    views' thumbnails verify (:data:`VERIFY_MIN`; a pair they cannot verify, a view without a
+    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
+    the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
+    (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`).  :func:`hash_groups`
+    (one set: ``first is second``) and the index's ``--against`` search (new images against
+    indexed ones) both keep exactly these pairs.
+
+    Example:
+        >>> figs = PairFigures(plain=np.array([0.9, 0.0, 0.0]))
+        >>> i, v = np.array([0, 1]), np.zeros(2, dtype=np.int64)
+        >>> hash_pairs_ok(figs, figs, i, v, np.array([1, 2]), v, np.array([2, 2]), 4).tolist()
+        [False, True]
+    """
+    keep = np.ones(np.shape(i), dtype=bool)
+    if first.plain is not None and second.plain is not None and radius > 0:
+        is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
+        keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
+    if first.thumbs is not None and second.thumbs is not None:
+        from ..functional.hashing.thumbs import detail_check
+
+        tx, ty = first.thumbs, second.thumbs
+        # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
+        # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
+        verified = np.asarray(dist) <= UNVERIFIED_RADIUS
+        at = np.nonzero(keep & (vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
+        if at.size:
+            score, checked = detail_check(tx[i[at], vi[at]], ty[j[at], vj[at]])  # type: ignore[index]
+            verified[at] = np.where(checked, score >= VERIFY_MIN, verified[at])
+        keep &= verified
+    if first.chroma is not None and second.chroma is not None:
+        keep &= _chroma_close(first.chroma[i], second.chroma[j])
+    if first.entropy is not None and second.entropy is not None:
+        keep &= _ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
+    if first.spread is not None and second.spread is not None:
+        keep &= _ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
+    return keep
+
+
+def hash_pairs(
+    full: torch.Tensor,
+    valid: torch.Tensor,
+    crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    radius: int,
+    chroma: np.ndarray | None = None,
+    plain: np.ndarray | None = None,
+    entropy: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+    thumbs: np.ndarray | torch.Tensor | None = None,
+) -> np.ndarray:
+    """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
+    :func:`hash_groups` groups with its centre rule (same arguments)."""
+    n = full.numel()
+    parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
+    oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
+    h = torch.cat([p.cpu() for p in parts])
+    ok = torch.cat([v.cpu() for v in oks])
+    rows = torch.nonzero(ok).reshape(-1)
+    if rows.numel() < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = rows[near_pairs(h[rows], radius)]
+    keep = ((pairs[:, 0] < n) | (pairs[:, 1] < n)) & (pairs[:, 0] % n != pairs[:, 1] % n)
+    pairs = pairs[keep]
+    a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
+    dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
+    figs = PairFigures(chroma, plain, entropy, spread, thumbs)
+    ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
+    a, b = a[ok_p] % n, b[ok_p] % n
+    code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    return np.stack([code // n, code % n], axis=1).astype(np.int64)

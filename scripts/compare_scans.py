@@ -37,6 +37,14 @@ def _flagged(df: pd.DataFrame) -> dict[str, set[str]]:
     return out
 
 
+def _text_differences(x: pd.Series, y: pd.Series) -> int:
+    """Rows whose values differ as text; a value missing on both sides (an empty cell: no error,
+    no flag) is the same (pandas 3's ``astype(str)`` keeps NaN, and NaN != NaN)."""
+    both_missing = x.isna().to_numpy() & y.isna().to_numpy()
+    same = x.astype(object).astype(str).to_numpy() == y.astype(object).astype(str).to_numpy()
+    return int((~(both_missing | same)).sum())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("a")
@@ -59,13 +67,16 @@ def main() -> int:
         numeric = pd.api.types.is_numeric_dtype(ra[col]) and pd.api.types.is_numeric_dtype(rb[col])
         if col == "path" or not numeric or pd.api.types.is_bool_dtype(ra[col]):
             if col != "path" and not ra[col].equals(rb[col]):
-                n = int((ra[col].astype(str) != rb[col].astype(str)).sum())
-                lines.append((1.0, f"  {col}: {n} rows differ (text)"))
+                n = _text_differences(ra[col], rb[col])
+                if n:
+                    lines.append((1.0, f"  {col}: {n} rows differ (text)"))
             continue
         x, y = ra[col].to_numpy(np.float64), rb[col].to_numpy(np.float64)
         both = np.isfinite(x) & np.isfinite(y)
         nan_diff = int((np.isfinite(x) != np.isfinite(y)).sum())
         if not both.any():
+            if nan_diff:
+                lines.append((1.0, f"  {col}: finite on one side only {nan_diff}"))
             continue
         d = np.abs(x[both] - y[both])
         rel = d / np.maximum(np.abs(x[both]), 1e-12)

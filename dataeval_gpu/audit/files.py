@@ -10,9 +10,10 @@ the rows are fed in file order.  Each worker runs one torch thread, so ``workers
 use ``workers`` cores and nothing competes with them.  Where processes cannot be forked a
 DataLoader does the same work.
 
-On CUDA the device path is kept: workers read (and, for files nvJPEG cannot take, decode) the
-files, the main process decodes the plain JPEGs of a batch on the GPU in one call and measures
-the batch on the device.  With an embedding model the pixels are needed in the main process,
+On CUDA the device path is kept: workers read and decode the files as on the CPU (Pillow's
+pixels) and the main process measures the batch on the device; with ``gpu_decode=True`` the
+workers read the plain JPEGs as bytes (decoding only those nvJPEG cannot take) and the main
+process decodes them on the GPU in one call.  With an embedding model the pixels are needed in the main process,
 so the images are measured there too.
 
 Both paths feed the audit through :class:`~dataeval_gpu.audit.feed.FeedLoop` (same failure policy,

@@ -19,6 +19,8 @@ from dataeval_gpu.audit.stat_findings import near_hash_pairs
 from dataeval_gpu.functional.hashing import hamming_distance, near_hash
 from dataeval_gpu.index import DatasetIndex, against_report, scan_against, update_index
 
+from .blobs import blob
+
 pytest.importorskip("pyarrow")
 PIL = pytest.importorskip("PIL.Image")
 skdata = pytest.importorskip("skimage.data")
@@ -26,16 +28,6 @@ skdata = pytest.importorskip("skimage.data")
 KW = {"workers": 0, "progress": False}
 RADIUS = 4  # the default's
 
-
-def _blob(seed: int, size: int = 160) -> np.ndarray:
-    """One bright object on a dark ground, its texture from ``seed`` (seeds 1 and 2: two distinct
-    objects whose D4 hashes are equal; tests/index/test_index.py's)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:size, :size].astype(float)
-    mask = np.exp(-(((x - 0.45 * size) / (0.16 * size)) ** 2) - ((y - 0.42 * size) / (0.11 * size)) ** 2)
-    tex = np.kron(rng.normal(size=(size // 5, size // 5)), np.ones((5, 5)))
-    grey = 14 + 150 * mask + 30 * tex * mask + rng.normal(0, 1.5, (size, size))
-    return np.clip(np.round(np.stack([grey * 0.95, grey, grey * 1.05], axis=-1)), 0, 255).astype(np.uint8)
 
 
 def _plain(shift: int, scale: float = 1.0, size: int = 160) -> np.ndarray:
@@ -64,14 +56,14 @@ def _build(root: Path) -> tuple[Path, Path]:
     pics = {n: (np.stack([v] * 3, -1) if v.ndim == 2 else v[..., :3]) for n, v in pics.items()}
     for n, v in pics.items():
         PIL.fromarray(v).save(indexed / f"{n}.png")
-    PIL.fromarray(_blob(1)).save(indexed / "object_a.png")
+    PIL.fromarray(blob(1)).save(indexed / "object_a.png")
     PIL.fromarray(_plain(0)).save(indexed / "plain_a.png")
     PIL.fromarray(_crop(pics["astronaut"], 0.04)).save(new / "astronaut_crop4.png")
     PIL.fromarray(_crop(pics["coffee"], 0.1)).save(new / "coffee_crop10.png")
     PIL.fromarray(pics["chelsea"][:, ::-1]).save(new / "chelsea_mirror.png")
     PIL.fromarray(pics["rocket"]).save(new / "rocket_q40.jpg", quality=40)
     PIL.fromarray(np.clip(pics["camera"].astype(int) + 25, 0, 255).astype(np.uint8)).save(new / "camera_bright.png")
-    PIL.fromarray(_blob(2)).save(new / "object_b.png")
+    PIL.fromarray(blob(2)).save(new / "object_b.png")
     PIL.fromarray(_plain(6, 1.1)).save(new / "plain_b.png")
     for n in ("moon", "horse"):
         v = getattr(skdata, n)()

@@ -30,6 +30,8 @@ from dataeval_gpu.index import (
 )
 from dataeval_gpu.io import discover
 
+from .blobs import blob
+
 pytest.importorskip("pyarrow")
 PIL = pytest.importorskip("PIL.Image")
 
@@ -542,21 +544,11 @@ def test_an_index_without_thumbnails_still_opens_and_updates(tmp_path: Path) -> 
     assert "pchash_thumbs" in pq.read_schema(tmp_path / "idx" / DatasetIndex(tmp_path / "idx").manifest["files"]["rows"]).names
 
 
-def _blob(seed: int, size: int = 160) -> np.ndarray:
-    """(H, W, 3) uint8: one bright elliptical object on a dark ground, its inner texture from
-    ``seed`` (two seeds: two distinct objects whose D4 hashes are equal)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:size, :size].astype(float)
-    mask = np.exp(-(((x - 0.45 * size) / (0.16 * size)) ** 2) - ((y - 0.42 * size) / (0.11 * size)) ** 2)
-    tex = np.kron(rng.normal(size=(size // 5, size // 5)), np.ones((5, 5)))
-    grey = 14 + 150 * mask + 30 * tex * mask + rng.normal(0, 1.5, (size, size))
-    return np.clip(np.round(np.stack([grey * 0.95, grey, grey * 1.05], axis=-1)), 0, 255).astype(np.uint8)
-
 
 def test_against_matches_are_verified_on_thumbnails(tmp_path: Path) -> None:
     from dataeval_gpu.functional.hashing import hamming_distance, near_hash
 
-    a, b = _blob(1), _blob(2)
+    a, b = blob(1), blob(2)
     import torch
 
     h, _ = near_hash([torch.from_numpy(v).permute(2, 0, 1).contiguous() for v in (a, b)], "pchash_d4")

@@ -133,6 +133,12 @@ def near_matches(
     if rules and len(vp):
         partners, at = np.unique(vp[:, 2], return_inverse=True)
         cols = {k: index.take(k, partners) for k in (*FIGURE_COLUMNS, "pchash_thumbs")}
+        mine = rows.get("pchash_thumbs")
+        if cols["pchash_thumbs"] is None and mine is not None:
+            # an index made before the thumbnails: its rows cannot verify a pair, so, as when such
+            # rows are restored into a scan (all-zero thumbnails), their pairs count only within
+            # UNVERIFIED_RADIUS
+            cols["pchash_thumbs"] = np.zeros((len(partners), np.asarray(mine).reshape(len(mine), -1).shape[1]), np.uint8)
         ok = hash_pairs_ok(query_figures(rows), _figures(cols), vp[:, 0], vp[:, 1], at, vp[:, 3], vp[:, 4], radius)
         vp = vp[ok]
     if not len(vp):

@@ -16,6 +16,7 @@ import torch
 
 from dataeval_gpu.audit import DataAudit, scan_files
 from dataeval_gpu.audit.stat_findings import near_hash_pairs
+from dataeval_gpu.detectors.hash_pairs import UNVERIFIED_RADIUS
 from dataeval_gpu.functional.hashing import hamming_distance, near_hash
 from dataeval_gpu.index import DatasetIndex, against_report, scan_against, update_index
 
@@ -95,6 +96,14 @@ def _union_pairs(indexed: Path, new: Path, radius: int) -> set[tuple[str, str]]:
 def _against_pairs(report) -> set[tuple[str, str]]:
     return {
         (Path(report.paths[m["image"]]).name, Path(m["partner_path"]).name)
+        for m in report.against["matches"]
+        if "near" in m["methods"]
+    }
+
+
+def _against_hamming(report) -> dict[tuple[str, str], int]:
+    return {
+        (Path(report.paths[m["image"]]).name, Path(m["partner_path"]).name): int(m["hamming"])
         for m in report.against["matches"]
         if "near" in m["methods"]
     }
@@ -184,10 +193,16 @@ def test_an_old_index_without_the_new_columns_still_answers(parts, tmp_path: Pat
     assert DatasetIndex(old).crop_hashes() is None
     got = _against_pairs(scan_against(old, files, **KW))
     assert got == full - {("astronaut_crop4.png", "astronaut.png"), ("coffee_crop10.png", "coffee.png")}
-    # no thumbnails and no grey entropy: those checks are skipped, the look-alike objects pair
+    # no thumbnails and no grey entropy: the entropy check is skipped and the indexed rows cannot
+    # verify a pair, so, as rows restored from such an index into a scan, their pairs count only
+    # within UNVERIFIED_RADIUS: the look-alike objects (hash distance 0) pair, the copies found
+    # further away than that are lost
     old = _old_index(idx, tmp_path / "no_thumbs", ("pchash_thumbs", "grey_entropy"))
     got = _against_pairs(scan_against(old, files, **KW))
-    assert got == full | {("object_b.png", "object_a.png")}
+    dist = _against_hamming(scan_against(idx, files, **KW))
+    far = {p for p in full if dist[p] > UNVERIFIED_RADIUS}
+    assert far  # the 4 % crop of the astronaut matches at distance 4
+    assert got == (full - far) | {("object_b.png", "object_a.png")}
 
 
 def test_a_saved_report_applies_the_rules_it_has_figures_for(parts) -> None:

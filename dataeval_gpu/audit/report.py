@@ -16,7 +16,7 @@ from ..discovery import text_path
 from ..functional import registry
 from .serialize import jsonable, write_with_records
 
-__all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value"]
+__all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value", "known_bools", "whole_numbers"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 #: rows of the results table turned into JSON records at a time (``to_json``)
@@ -105,36 +105,48 @@ class AuditReport:
                     col = val[take, j].astype(np.float64)
                     col[~ok] = np.nan
                     df[f"p{q}"] = col
+        # a failed input was not checked for anything: its hash, flag, finding and group cells
+        # are missing (empty in results.csv, null in results.json / Parquet), never "no issue"
+        text = lambda values: [v if good else None for v, good in zip(values, ok)]  # noqa: E731
         for key, vals in self.hashes.items():
-            df[key] = [vals[pos[i]] if i in pos else "" for i in all_idx]
+            df[key] = text(vals[pos[i]] if i in pos else "" for i in all_idx)
         flagged = {i: ",".join(sorted(m)) for i, m in self.issues.items()}
-        df["lint_flags"] = [flagged.get(i, "") for i in all_idx]
+        df["lint_flags"] = text(flagged.get(i, "") for i in all_idx)
         for issue, scores in self.quality.get("scores", {}).items():
             col = np.asarray(scores, dtype=np.float64)[take]
             col[~ok] = np.nan
             df[f"{issue}_score"] = col
-            df[f"is_{issue}_issue"] = np.asarray(self.quality["flags"][issue], dtype=bool)[take] & ok
+            df[f"is_{issue}_issue"] = known_bools(np.asarray(self.quality["flags"][issue], dtype=bool)[take], ok)
         if self.quality:
             why = self.quality.get("why", {})
-            df["quality_issues"] = [",".join(r.split(":", 1)[0] for r in why.get(i, [])) for i in all_idx]
-        kinds = ("exact", "near", "embedding") if "embedding" in self.duplicates else ("exact", "near")
+            df["quality_issues"] = text(",".join(r.split(":", 1)[0] for r in why.get(i, [])) for i in all_idx)
+        # a group column for each kind of duplicate looked for (none without hashes); missing
+        # where the image was not compared: failed, or no near hash (under 9 px a side)
+        near_key = next((k for k in self.hashes if k != "xxhash"), None)
+        compared = {"exact": ok, "embedding": ok}
+        if near_key is not None:
+            compared["near"] = ok & (df[near_key].fillna("") != "").to_numpy()
+        kinds = [k for k in ("exact", "near", "embedding") if k in self.duplicates and k in compared]
         for kind in kinds:
             gid = {}
-            for g, members in enumerate(self.duplicates.get(kind, [])):
+            for g, members in enumerate(self.duplicates[kind]):
                 for m in members:
                     gid[m] = g
-            df[f"{kind}_duplicate_group"] = [gid.get(i, -1) for i in all_idx]
-        for key in ("outliers", "potential_outliers"):
-            members = set(int(i) for i in self.clusters.get(key, []))
-            if self.clusters:
-                df[f"cluster_{key}"] = [i in members for i in all_idx]
+            df[f"{kind}_duplicate_group"] = whole_numbers(np.array([gid.get(i, -1) for i in all_idx]), compared[kind])
+        if self.clusters:
+            # measured but left out of the Clusterer (a non-finite embedding): not checked either
+            skipped = set(int(i) for i in self.clusters.get("not_clustered", {}))
+            clustered = ok & np.array([i not in skipped for i in all_idx], dtype=bool)
+            for key in ("outliers", "potential_outliers"):
+                members = set(int(i) for i in self.clusters.get(key, []))
+                df[f"cluster_{key}"] = known_bools(np.array([i in members for i in all_idx], dtype=bool), clustered)
         if self.against:
             partners: dict[int, list[str]] = {}
             for m in self.against.get("matches", []):
                 partners.setdefault(m["image"], []).append(f"{m['partner_path']} ({'+'.join(m['methods'])})")
             out = {i: ",".join(sorted(m)) for i, m in self.against.get("outliers", {}).items()}
-            df["index_matches"] = ["; ".join(partners.get(i, [])) for i in all_idx]
-            df["index_outlier_flags"] = [out.get(i, "") for i in all_idx]
+            df["index_matches"] = text("; ".join(partners.get(i, [])) for i in all_idx)
+            df["index_outlier_flags"] = text(out.get(i, "") for i in all_idx)
         return df
 
     def issue_values(self) -> dict[int, dict[str, float]]:
@@ -374,6 +386,18 @@ def whole_numbers(values: np.ndarray, ok: np.ndarray) -> Any:
     if ok.all():
         return col
     return pd.arrays.IntegerArray(col, ~np.asarray(ok, dtype=bool))  # mask: True where missing
+
+
+def known_bools(values: np.ndarray, ok: np.ndarray) -> Any:
+    """A yes / no column (``is_<issue>_issue``, ``cluster_outliers``): ``bool``, or pandas'
+    nullable ``boolean`` with ``<NA>`` where ``ok`` is False (an input that was not checked: a
+    failed one): an empty cell in ``results.csv``, ``null`` in ``results.json``, not ``False``."""
+    import pandas as pd
+
+    col = np.asarray(values, dtype=bool)
+    if ok.all():
+        return col
+    return pd.arrays.BooleanArray(col & ok, ~np.asarray(ok, dtype=bool))
 
 
 def format_value(v: float | None) -> str:

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dataeval_gpu.audit import DataAudit
 
@@ -78,3 +79,77 @@ def test_report_arrays_are_read_only_views_of_the_audit() -> None:
         first.stats["mean"][:] = -1
     np.testing.assert_allclose(audit.compute().stats["mean"], want, rtol=1e-6)
     first.to_pandas()  # the report's own use of them still works
+
+
+#: the columns a failed input has a value in: who it is and why it failed
+IDENTITY = {"index", "path", "label", "status", "error"}
+
+
+class _Flatten(torch.nn.Module):
+    """A tiny deterministic embedding model: (B, 3, H, W) -> (B, 6), per-channel mean and std."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().flatten(2)
+        return torch.cat([x.mean(-1), x.std(-1)], dim=1)
+
+
+def test_a_failed_input_reads_not_checked_in_every_column_and_format(tmp_path) -> None:
+    """A file that could not be decoded is not "checked, no issue": its ``is_<issue>_issue``
+    cells were ``False``, its duplicate groups ``-1`` (none), its hashes / lint flags / quality
+    issues ``""`` and its cluster outlier cells ``False``, in results.csv, Parquet and JSON and in
+    ``to_pandas()``.  Every cell but its identity and reason is now missing."""
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (3, 40 + i, 36), dtype=np.uint8) for i in range(6)]
+    images[4] = images[1].copy()  # an exact duplicate pair, so the groups are not all -1
+    audit = DataAudit(embeddings=True, embed_model=_Flatten())
+    audit.update(images, indices=[0, 1, 2, 3, 4, 6], labels=[0, 1, 0, 1, 0, 1])
+    audit.mark_failed(5, "RuntimeError: Image is incomplete or truncated", label=1)
+    report = audit.compute()
+    assert report.clusters and report.quality  # the columns under test exist
+    df = report.to_pandas()
+    checked = [c for c in df.columns if c not in IDENTITY]
+    assert {"is_dark_issue", "exact_duplicate_group", "near_duplicate_group", "cluster_outliers", "lint_flags",
+            "quality_issues", "xxhash"} <= set(checked)
+    assert df.loc[5, checked].isna().all(), df.loc[5, checked][df.loc[5, checked].notna()].to_dict()
+    # the measured rows keep their plain values: False / -1 / "" mean checked and nothing found
+    assert df.loc[[0, 2, 3, 6], checked].notna().all().all()
+    assert df.loc[1, "exact_duplicate_group"] == df.loc[4, "exact_duplicate_group"] == 0
+    assert df.loc[0, "exact_duplicate_group"] == -1 and not df.loc[0, "is_dark_issue"]
+    report.save(tmp_path, formats=("csv", "parquet", "json"))
+    with open(tmp_path / "results.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["index"] == "5")
+    assert {k: v for k, v in row.items() if k not in IDENTITY and v != ""} == {}
+    assert row["status"] == "failed" and row["error"].startswith("RuntimeError")
+    parquet = pd.read_parquet(tmp_path / "results.parquet")
+    assert parquet.loc[5, checked].isna().all()
+    assert parquet.loc[0, "is_dark_issue"] is not pd.NA and parquet.loc[0, "exact_duplicate_group"] == -1
+    doc = json.loads((tmp_path / "results.json").read_text())
+    rec = next(r for r in doc["images"] if r["index"] == 5)
+    assert {k: v for k, v in rec.items() if k not in IDENTITY and v is not None} == {}
+    assert next(r for r in doc["images"] if r["index"] == 0)["is_dark_issue"] is False
+
+
+def test_without_failures_the_flag_and_group_columns_stay_plain() -> None:
+    df = _report(failed=False).to_pandas()
+    assert df["is_dark_issue"].dtype == bool and df["exact_duplicate_group"].dtype == np.int64
+    assert df["lint_flags"].notna().all()
+
+
+def test_duplicate_groups_only_where_the_images_were_compared() -> None:
+    """``hashes=False`` compares nothing, yet every row read ``exact_duplicate_group`` /
+    ``near_duplicate_group`` ``-1`` (no duplicate); an image under 9 px a side has no near hash
+    (0.65's rule) and read ``near_duplicate_group`` ``-1`` too."""
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 256, s, dtype=np.uint8) for s in ((3, 1, 1), (1, 5, 7), (3, 30, 30), (3, 30, 30))]
+    images[3] = images[2].copy()
+    audit = DataAudit(hashes=False)
+    audit.update(images)
+    df = audit.compute().to_pandas()
+    assert not [c for c in df.columns if c.endswith("_duplicate_group")]
+    audit = DataAudit()
+    audit.update(images)
+    df = audit.compute().to_pandas()
+    assert df["pchash_d4"].tolist()[:2] == ["", ""]  # measured, no near hash
+    assert df["near_duplicate_group"].isna().tolist() == [True, True, False, False]
+    assert df["near_duplicate_group"].tolist()[2:] == [-1, -1]  # an exact pair is not also a near one (0.65)
+    assert df["exact_duplicate_group"].tolist() == [-1, -1, 0, 0]  # every image has its xxhash

@@ -123,7 +123,8 @@ def query_index(
 
     Returns ``{"index", "indexed_images", "radius", "matches", "outliers"}``: ``matches`` a list
     of ``{"image", "partner", "partner_path", "methods", "hamming", "view", "cosine"}`` (one per
-    new image and indexed partner; ``hamming`` and ``view`` those of the closest matching views,
+    new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
+    both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
     ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
     the collection.
     """
@@ -145,7 +146,8 @@ def query_index(
         figures = {**stats, **rows}
         pairs, dist, views = near_matches(index, figures, radius, rules="chroma_rg" in figures)
         for (q, j), d, v in zip(pairs.tolist(), dist.tolist(), views):
-            add(q, j, "near", hamming=int(d), view=v)
+            if (q, j) not in found:  # a byte-identical pair is exact only, as in a scan of both sets
+                add(q, j, "near", hamming=int(d), view=v)
     if embeddings is not None and index.embeddings is not None and len(embeddings):
         t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
         for q, j, c in embedding_matches(index, embeddings, t).tolist():

@@ -250,3 +250,32 @@ def test_the_command_line_names_the_crop_that_matched(parts, tmp_path: Path, cap
     assert f"0:astronaut_crop4.png = {crop['partner_path']} (near, hamming {crop['hamming']}, {crop['view']})\n" in out
     assert "crop" in crop["view"]
     assert "1:chelsea_mirror.png = " in out and "(near, hamming 0)\n" in out
+
+
+def test_a_byte_identical_copy_is_reported_once_as_exact_as_a_scan_of_both_sets(tmp_path: Path) -> None:
+    """A new file copied byte for byte from an indexed one was listed as ``exact+near`` (and
+    counted in both ``against_exact_copies`` and ``against_near_copies``); a scan of both sets
+    puts the pair in an exact group only (a pair inside one exact group is not a near one)."""
+    indexed, new = tmp_path / "indexed", tmp_path / "new"
+    indexed.mkdir()
+    new.mkdir()
+    for n in ("astronaut", "chelsea", "coffee"):
+        PIL.fromarray(getattr(skdata, n)()[..., :3]).save(indexed / f"{n}.png")
+    shutil.copyfile(indexed / "astronaut.png", new / "astronaut_copy.png")
+    PIL.fromarray(skdata.chelsea()[:, ::-1]).save(new / "chelsea_mirror.png")
+    update_index(tmp_path / "idx", _files(indexed), **KW)
+    report = scan_against(tmp_path / "idx", _files(new), **KW)
+    got = {(Path(report.paths[m["image"]]).name, Path(m["partner_path"]).name): m["methods"]
+           for m in report.against["matches"]}
+    assert got == {("astronaut_copy.png", "astronaut.png"): ["exact"], ("chelsea_mirror.png", "chelsea.png"): ["near"]}
+    s = report.summary_dict()
+    assert (s["against_exact_copies"], s["against_near_copies"]) == (1, 1)
+    # the scan of both sets: the copy is in an exact group, not a near one; the mirror in a near group
+    files = _files(indexed) + _files(new)
+    both = scan_files(files, audit=DataAudit(), **KW)
+    name = lambda groups: {tuple(sorted(Path(files[i]).name for i in g)) for g in groups}  # noqa: E731
+    assert name(both.duplicates["exact"]) == {("astronaut.png", "astronaut_copy.png")}
+    assert name(both.duplicates["near"]) == {("chelsea.png", "chelsea_mirror.png")}
+    # the same from a report alone (against_report)
+    again = against_report(scan_files(_files(new), audit=DataAudit(), **KW), tmp_path / "idx")
+    assert sorted(m["methods"] for m in again.against["matches"]) == [["exact"], ["near"]]

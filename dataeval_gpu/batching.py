@@ -33,6 +33,7 @@ __all__ = [
     "LoadFailure",
     "load_failures",
     "as_image",
+    "dataset_indices",
     "iter_batches",
     "labels_list",
     "ragged_collate",
@@ -234,6 +235,13 @@ def _is_image_batch(x: Any) -> bool:
     )
 
 
+def _is_empty(x: Any) -> bool:
+    """No images: an empty list / tuple, or a ``(0, C, H, W)`` array / tensor."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return x.ndim == 4 and x.shape[0] == 0
+    return isinstance(x, (list, tuple)) and len(x) == 0
+
+
 def _is_one_image(x: Any) -> bool:
     """A single ``(C, H, W)`` / ``(H, W)`` array or tensor, or a PIL image."""
     if isinstance(x, (torch.Tensor, np.ndarray)):
@@ -248,6 +256,22 @@ def _is_item(first: Any, second: Any) -> bool:
         return False
     per_row = isinstance(second, (torch.Tensor, np.ndarray)) and second.ndim == 1
     return not (per_row and isinstance(first, (torch.Tensor, np.ndarray)) and len(second) == first.shape[0])
+
+
+def dataset_indices(indices: Any) -> list[int]:
+    """``indices`` (a sequence, array or tensor) as a list of dataset indices: whole numbers
+    ``>= 0``.  Raises :class:`~dataeval_gpu.errors.InvalidArgumentError` naming the first value
+    that is not one and its image (a float index was truncated, a negative one taken as given)."""
+    if isinstance(indices, (torch.Tensor, np.ndarray)):
+        values = indices.reshape(-1).tolist()
+    else:
+        values = list(indices)
+    for k, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise InvalidArgumentError(f"indices must be whole numbers (dataset indices), got {v!r} (image {k})")
+        if v < 0:
+            raise InvalidArgumentError(f"indices must be >= 0 (dataset indices), got {v} (image {k})")
+    return [int(v) for v in values]
 
 
 def _as_indices(indices: Any, n: int) -> torch.Tensor | None:
@@ -302,7 +326,8 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     ``tuple_indices=False`` a tuple's third field is never taken for indices (only a dict's
     ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
     and so is one dataset item ``(image, label, ...)`` / ``{"image": ..., "label": ...}`` (an
-    iterable of items rather than of batches).
+    iterable of items rather than of batches).  An empty batch (``[]``, ``([], labels)``: a
+    collate that filtered out every item) is no images.
     """
     if isinstance(batch, dict):
         images, labels, indices = _dict_fields(batch)
@@ -311,6 +336,9 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     elif isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_item(batch[0], batch[1]):
         # one dataset item (image, label, ...) from an iterable of items, not a batch
         images, labels, indices = [batch[0]], [batch[1]], None
+    elif isinstance(batch, (tuple, list)) and (len(batch) == 0 or _is_empty(batch[0])):
+        # a batch with no images (a collate that filtered out every item): [] or ([], labels)
+        images, labels, indices = [], (batch[1] if len(batch) > 1 else None), None
     elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None
@@ -335,9 +363,15 @@ def labels_list(labels: Any, n: int) -> list[Any] | None:
     """Per-image labels of a batch of ``n`` as a list, or None (absent, or not one per image)."""
     if labels is None:
         return None
+    if isinstance(labels, dict):  # default-collated detection targets {"boxes": ..., "labels": (B, K)}
+        labels = labels.get("labels", labels.get("label"))
+        if labels is None:
+            return None
     if isinstance(labels, (torch.Tensor, np.ndarray)):
         if labels.ndim == 0 or labels.shape[0] != n:
             return None
+        if labels.ndim > 2:  # one array per image (masks, boxes): kept whole, so that what it is shows
+            return list(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
         return labels.tolist() if isinstance(labels, np.ndarray) else labels.detach().cpu().tolist()
     labs = list(labels)
     return labs if len(labs) == n else None

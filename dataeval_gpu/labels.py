@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
-__all__ = ["LabelStatsOutput", "label_stats", "normalize_labels", "class_order", "class_name"]
+__all__ = ["LabelStatsOutput", "as_label", "label_stats", "normalize_labels", "class_order", "class_name"]
 
 
 def _scalar(v: Any) -> Hashable:
@@ -71,15 +71,42 @@ def _objects(item: Any, position: int) -> list[Hashable]:
         flat = item.reshape(-1)
         vals = flat.tolist()
         return [_scalar(v) for v in vals]
-    if isinstance(item, (Sequence, set, frozenset)):
-        out: list[Hashable] = []
-        for v in item:
-            if isinstance(v, Mapping) and "name" in v:
-                out.append(_scalar(v["name"]))
-            else:
-                out.append(_scalar(v))
-        return out
-    return [_scalar(item)]
+    try:
+        if isinstance(item, (Sequence, set, frozenset)):
+            return [_scalar(v["name"]) if isinstance(v, Mapping) and "name" in v else _scalar(v) for v in item]
+        return [_scalar(item)]
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"label of image {position}: {exc}") from None
+
+
+def as_label(value: Any, position: int) -> Any:
+    """One image's label as a report keeps it: ``None`` (no label), one class (a Python int,
+    str or float) or a list of object classes (detection: a 1-D array / tensor / list, or a
+    target dict with a ``"labels"`` / ``"label"`` / ``"annotation"`` key).  Raises
+    :class:`~dataeval_gpu.errors.InvalidArgumentError` naming image ``position`` for anything
+    else (a segmentation mask, a box array, a dict without labels, nested lists).
+
+    >>> as_label(3, 0), as_label((1, 2), 1), as_label({"labels": [0]}, 2), as_label(None, 3)
+    (3, [1, 2], [0], None)
+    """
+    if value is None:
+        return None
+    ndim = getattr(value, "ndim", None)
+    if isinstance(value, Mapping) or (
+        isinstance(value, (Sequence, set, frozenset)) and not isinstance(value, (str, bytes))
+    ):
+        return _objects(value, position)
+    if ndim is not None and ndim > 1:
+        raise InvalidArgumentError(
+            f"label of image {position}: a {type(value).__name__} of shape {tuple(value.shape)} is not a class label "
+            "(one class, or a list of object classes per image); a segmentation mask or a box array is not read as labels"
+        )
+    if ndim == 1:
+        return _objects(value, position)
+    try:
+        return _scalar(value)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"label of image {position}: {exc}") from None
 
 
 def normalize_labels(labels: Any, class_names: Sequence[str] | None = None) -> list[list[Hashable]]:
@@ -96,9 +123,10 @@ def normalize_labels(labels: Any, class_names: Sequence[str] | None = None) -> l
     """
     if labels is None:
         raise InvalidArgumentError("labels must be a sequence (one entry per image), got None")
+    positions = None
     if isinstance(labels, Mapping):  # {index: label} as kept by DataAudit
-        keys = sorted(labels, key=int)
-        labels = [labels[k] for k in keys]
+        positions = sorted(labels, key=int)
+        labels = [labels[k] for k in positions]
     ndim = getattr(labels, "ndim", None)
     if ndim is not None:
         if ndim == 0:
@@ -108,7 +136,8 @@ def normalize_labels(labels: Any, class_names: Sequence[str] | None = None) -> l
         else:
             per_image = [[_scalar(v) for v in row] for row in labels.reshape(labels.shape[0], -1).tolist()]
     else:
-        per_image = [_objects(item, i) for i, item in enumerate(labels)]
+        where = positions if positions is not None else range(len(labels))
+        per_image = [_objects(item, i) for i, item in zip(where, labels)]
     if class_names:
         names = list(class_names)
         per_image = [[_to_name(c, names) for c in objs] for objs in per_image]

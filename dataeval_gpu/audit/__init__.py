@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .core import PRESETS, DataAudit, RepeatedIndexWarning, resolve_preset
-from .feed import CheckpointMismatchError, FeedLoop, is_out_of_memory, measure
+from .feed import CheckpointMismatchError, FeedLoop, LabelWarning, is_out_of_memory, measure
 from .files import scan_files
 from .report import SUMMARY_KEYS, AuditReport
 from .scanning import AuditError, scan
@@ -33,6 +33,7 @@ __all__ = [
     "DataAudit",
     "PRESETS",
     "FeedLoop",
+    "LabelWarning",
     "RepeatedIndexWarning",
     "SUMMARY_KEYS",
     "is_out_of_memory",

@@ -12,11 +12,12 @@ import torch
 
 from ..accumulators.rowstore import distributed_world
 from ..accumulators.stats import ImageStatsRows, images_from_batch
-from ..batching import load_failures, resolve_device
+from ..batching import dataset_indices, labels_list, load_failures, resolve_device
 from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
+from ..labels import as_label
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups
@@ -238,7 +239,7 @@ class DataAudit:
         if indices is None:
             idx = torch.arange(self._next_index, self._next_index + n, dtype=torch.int64)
         else:
-            idx = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).cpu()
+            idx = torch.tensor(dataset_indices(indices), dtype=torch.int64)
             if idx.numel() != n:
                 raise InvalidArgumentError(f"got {n} images but {idx.numel()} indices")
         if n == 0:
@@ -253,9 +254,11 @@ class DataAudit:
         keep = [k for k in range(n) if k not in failures]
         imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
         if labels is not None:
-            labs = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
-            if len(labs) != n:
-                raise InvalidArgumentError(f"got {n} images but {len(labs)} labels")
+            labs = labels_list(labels, n)
+            if labs is None:
+                got = len(labels) if hasattr(labels, "__len__") and getattr(labels, "ndim", 1) else "a scalar"
+                raise InvalidArgumentError(f"got {n} images but {got} labels")
+            labs = [as_label(lab, i) for lab, i in zip(labs, idx_list)]  # raises naming the image
         else:
             labs = None
         if paths is not None and len(paths) != n:

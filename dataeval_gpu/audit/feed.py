@@ -31,18 +31,24 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
-from ..batching import LoadFailure, as_image, labels_list
+from ..batching import LoadFailure, as_image, dataset_indices, labels_list
 from ..errors import DataEvalGPUError, InvalidArgumentError, short_reason
 
-__all__ = ["FeedLoop", "Measurer", "is_out_of_memory", "measure", "CheckpointMismatchError"]
+__all__ = ["FeedLoop", "LabelWarning", "Measurer", "is_out_of_memory", "measure", "CheckpointMismatchError"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
+
+
+class LabelWarning(UserWarning):
+    """A label that is not a class label (a segmentation mask, a box array; labels not one per
+    image) was left out of the report's labels; the images are measured all the same."""
 
 
 class CheckpointMismatchError(DataEvalGPUError, ValueError):
@@ -205,6 +211,7 @@ class FeedLoop:
         self.meta = dict(meta or {})
         self.position = 0
         self.batches = 0
+        self.label_warned = False  # a label that is not a class label was reported (once per loop)
 
     # ---------------------------------------------------------------- feeding
     def feed(
@@ -222,7 +229,7 @@ class FeedLoop:
             raise InvalidArgumentError(f"got {len(images)} images but {len(idx)} indices")
         if paths is not None and len(paths) != len(idx):
             raise InvalidArgumentError(f"got {len(images)} images but {len(paths)} paths")
-        labs = labels_list(labels, len(idx)) if labels is not None else None
+        labs = self._labels(labels, idx)
         self.audit.annotate(idx, None, paths)
         if labs is not None:  # inputs without a label (None) get none
             known = [(i, lab) for i, lab in zip(idx, labs) if lab is not None]
@@ -238,6 +245,37 @@ class FeedLoop:
                 on_failed=self.audit.mark_failed,
             )
         return self._advance(len(idx))
+
+    def _labels(self, labels: Any, idx: list[int]) -> list[Any] | None:
+        """The batch's labels as the report keeps them (:func:`~dataeval_gpu.labels.as_label`);
+        what is not a class label (a segmentation mask, a target without labels, not one per
+        image) is left out, and said once per loop (:class:`LabelWarning`)."""
+        from ..labels import as_label
+
+        if labels is None:
+            return None
+        labs = labels_list(labels, len(idx))
+        if labs is None:
+            self._warn_labels(f"the labels of the batch of images {idx[0]}..{idx[-1]} are not one per image "
+                              f"({type(labels).__name__}{tuple(getattr(labels, 'shape', ()))})" if idx else "")
+            return None
+        out = []
+        for i, lab in zip(idx, labs):
+            try:
+                out.append(as_label(lab, i))
+            except InvalidArgumentError as exc:
+                self._warn_labels(str(exc))
+                out.append(None)
+        return out
+
+    def _warn_labels(self, reason: str) -> None:
+        if reason and not self.label_warned:
+            self.label_warned = True
+            warnings.warn(
+                f"{reason}: left out of the report's labels (and the labels of any other image like it)",
+                LabelWarning,
+                stacklevel=4,
+            )
 
     def feed_rows(
         self,
@@ -298,6 +336,4 @@ class FeedLoop:
 
 
 def _index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:
-    if isinstance(indices, torch.Tensor):
-        return indices.reshape(-1).cpu().tolist()
-    return [int(i) for i in indices]
+    return dataset_indices(indices.cpu() if isinstance(indices, torch.Tensor) else indices)

@@ -515,3 +515,106 @@ def test_cuda_scan_decodes_as_the_cpu_scan(tmp_path: Path) -> None:
     assert list(gpu["xxhash"]) == list(cpu["xxhash"])
     for col in ("mean", "std", "brightness", "entropy", "zeros", "width", "height"):
         np.testing.assert_allclose(gpu[col].to_numpy(float), cpu[col].to_numpy(float), rtol=1e-6, atol=1e-9, err_msg=col)
+
+
+@pytest.mark.parametrize(
+    ("indices", "match"),
+    [
+        ([0.5, 1.5, 2.5], r"indices must be whole numbers.*0\.5"),
+        (torch.tensor([0.0, 1.0, 2.0]), r"indices must be whole numbers"),
+        ([0, -1, 2], r"indices must be >= 0.*-1 \(image 1\)"),
+        ([0, True, 2], r"indices must be whole numbers.*True"),
+    ],
+)
+def test_update_and_feed_refuse_indices_that_are_not_dataset_indices(indices, match) -> None:
+    """``update(imgs, indices=[0.5, 1.5, 2.5])`` measured the images under 0, 1, 2 (truncated:
+    a silent shift, then a repeated-index warning) and negative indices were taken as given;
+    ``FeedLoop.feed`` stored float keys.  Both now raise, naming the value and the image."""
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    for feed in (lambda a: a.update(_imgs(3), indices=indices), lambda a: FeedLoop(a).feed(_imgs(3), indices)):
+        audit = DataAudit(hashes=False)
+        with pytest.raises(InvalidArgumentError, match=match):
+            feed(audit)
+        assert audit.compute().total == 0 and audit.labels == {} and audit.paths == {}
+    ok = DataAudit(hashes=False)
+    ok.update(_imgs(3), indices=np.array([4, 0, 9], dtype=np.uint8))  # any integer type is fine
+    assert ok.compute().index.tolist() == [0, 4, 9]
+
+
+class _Targets(torch.utils.data.Dataset):
+    """Six 16 x 16 images with a detection target dict or a segmentation mask as second field."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.images = [torch.from_numpy(im) for im in _imgs(6, seed=5)]
+        self.images = [im[:, :10, :10].contiguous() for im in self.images]
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, object]:
+        if self.kind == "detection":
+            return self.images[i], {"boxes": torch.zeros(2, 4), "labels": torch.tensor([i % 3, 2])}
+        return self.images[i], torch.full((10, 10), i % 2, dtype=torch.long)  # a segmentation mask
+
+
+@pytest.mark.parametrize("loader", [False, True])
+def test_detection_targets_become_object_class_lists(tmp_path: Path, loader: bool) -> None:
+    """A dataset of ``(image, {"boxes", "labels"})``: through a DataLoader (default collate: one
+    dict of batched tensors) images 4 and 5 were labelled ``"boxes"`` and ``"labels"`` (the dict's
+    keys) and images 0-3 not at all; from the Dataset the labels were the dicts of tensors, and
+    ``save(formats=("parquet",))`` raised ArrowInvalid.  Each image's label is now its object list."""
+    data = _Targets("detection")
+    report = scan(torch.utils.data.DataLoader(data, batch_size=4) if loader else data, progress=False, quality=False)
+    assert report.labels == {i: [i % 3, 2] for i in range(6)}
+    report.save(tmp_path, formats=("csv", "parquet", "json"))
+    assert pd.read_parquet(tmp_path / "results.parquet")["label"].map(list).tolist() == [[i % 3, 2] for i in range(6)]
+
+
+@pytest.mark.parametrize("loader", [False, True])
+def test_a_segmentation_mask_is_not_taken_for_a_label(tmp_path: Path, loader: bool) -> None:
+    """``(image, mask)`` items: each (10, 10) mask was kept as the image's "label" (a tensor, or
+    10 nested lists), so ``save(parquet)`` raised ArrowInvalid and the HTML report raised "a label
+    must be an int, a string or a list of them, got list" (no image named).  The scan now keeps
+    no label for them and says so once; ``update`` refuses such a label, naming the image."""
+    from dataeval_gpu.errors import InvalidArgumentError
+    from dataeval_gpu.report import write_report
+
+    data = _Targets("mask")
+    with pytest.warns(UserWarning, match=r"image 0: .*\(10, 10\).* not a class label") as caught:
+        report = scan(torch.utils.data.DataLoader(data, batch_size=4) if loader else data, progress=False, quality=False)
+    assert sum("not a class label" in str(w.message) for w in caught) == 1  # once, not per image
+    assert report.labels == {} and report.total == 6 and not report.failed
+    report.save(tmp_path, formats=("csv", "parquet", "json"))
+    write_report(report, tmp_path)
+    audit = DataAudit(hashes=False)
+    with pytest.raises(InvalidArgumentError, match=r"label of image 7: .*\(10, 10\)"):
+        audit.update([data[k][0] for k in range(2)], indices=[6, 7], labels=[0, data[1][1]])
+    assert audit.compute().total == 0 and audit.labels == {}
+
+
+def test_a_label_that_is_not_a_class_names_its_image() -> None:
+    from dataeval_gpu.errors import InvalidArgumentError
+    from dataeval_gpu.labels import normalize_labels
+
+    with pytest.raises(InvalidArgumentError, match=r"label of image 2: .* got list"):
+        normalize_labels([0, [1], [2, [3]]])
+    with pytest.raises(InvalidArgumentError, match=r"label of image 9: "):
+        normalize_labels({4: 0, 9: [[1, 2]]})
+
+
+def test_an_empty_batch_is_no_images() -> None:
+    """A collate that filtered out every item of a batch yields ``[]`` or ``([], [])``:
+    ``scan`` raised "cannot find images in a batch of type list" (and ``([], [])`` would be
+    read as two images); ``split_batch`` and ``update`` take it as zero images."""
+    imgs = [torch.from_numpy(im) for im in _imgs(4)]
+    for empty in ([], (), ([], []), ([], torch.zeros(0, dtype=torch.long)), {"image": [], "label": []}):
+        images, labels, indices = split_batch(empty)
+        assert len(images) == 0 and indices is None, empty
+        stream = [(imgs[:2], [0, 1]), empty, (imgs[2:], [0, 1])]
+        report = scan(iter(stream), progress=False, quality=False)
+        assert report.index.tolist() == [0, 1, 2, 3] and not report.failed, empty
+    audit = DataAudit(hashes=False)
+    audit.update([], labels=[])
+    assert audit.compute().total == 0

@@ -377,6 +377,28 @@ def labels_list(labels: Any, n: int) -> list[Any] | None:
     return labs if len(labs) == n else None
 
 
+def _loader_batches(data: Iterable[Any]) -> Iterator[Any]:
+    """The batches of a DataLoader (any iterable); torch's default collate meeting a
+    :class:`LoadFailure` (``TypeError: expected Tensor as element 3 ..., but got LoadFailure``)
+    becomes an error that says what happened and what to do."""
+    it = iter(data)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except TypeError as exc:
+            if "LoadFailure" not in str(exc):
+                raise
+            raise InvalidArgumentError(
+                "an item of the DataLoader could not be loaded (IndexedDataset(on_error='mark') made it a "
+                "LoadFailure) and the DataLoader's collate_fn cannot batch it with images: give the DataLoader "
+                "collate_fn=dataeval_gpu.batching.ragged_collate, which keeps it, so that the scan lists the "
+                f"item as failed ({short_reason(exc).splitlines()[0]})"
+            ) from exc
+        yield batch
+
+
 def iter_batches(
     data: Any,
     batch_size: int = 64,
@@ -427,7 +449,7 @@ def iter_batches(
             )
     if _is_dataloader(data) or (not hasattr(data, "__getitem__") and isinstance(data, Iterable)):
         pos = start
-        for batch in data:
+        for batch in _loader_batches(data):
             images, labels, indices = split_batch(batch, tuple_indices=tuple_indices)
             objs = list(images)
             yield finish(objs, pos, labels_list(labels, len(objs)), indices if batch_indices else None)

@@ -618,3 +618,32 @@ def test_an_empty_batch_is_no_images() -> None:
     audit = DataAudit(hashes=False)
     audit.update([], labels=[])
     assert audit.compute().total == 0
+
+
+def test_a_load_failure_in_the_default_collate_says_what_to_do() -> None:
+    """``scan(DataLoader(IndexedDataset(data, on_error="mark"), batch_size=4))`` (torch's default
+    collate) stopped with torch's "expected Tensor as element 3 in argument 0, but got LoadFailure";
+    the error now names the cause and ``collate_fn=ragged_collate`` (which lists the item as failed)."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.distributed import IndexedDataset
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    class Flaky(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+            if i == 3:
+                raise OSError("disk read error")
+            return torch.full((3, 8, 8), i, dtype=torch.uint8), i % 2
+
+    with pytest.raises(InvalidArgumentError, match=r"could not be loaded .*collate_fn=dataeval_gpu.batching.ragged_collate"):
+        scan(DataLoader(IndexedDataset(Flaky(), on_error="mark"), batch_size=4), progress=False, quality=False)
+    report = scan(
+        DataLoader(IndexedDataset(Flaky(), on_error="mark"), batch_size=4, collate_fn=ragged_collate),
+        progress=False,
+        quality=False,
+    )
+    assert report.failed == {3: "OSError: disk read error"} and report.index.tolist() == [0, 1, 2, 4, 5]

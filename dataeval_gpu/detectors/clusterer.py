@@ -170,7 +170,7 @@ class Clusterer:
         if self._x64 is None:
             x = np.ascontiguousarray(self._data, dtype=np.float64)
             if not np.isfinite(x).all():
-                raise InvalidArgumentError("data contains NaN or infinite values")
+                raise InvalidArgumentError(f"data contains {non_finite_rows(x)}")
             self._x64 = x
         return self._x64
 
@@ -206,6 +206,14 @@ class Clusterer:
         self._levels = levels
         _log.info("Clusterer: %d rows, exact method, %.1f s", self._num_samples, time.perf_counter() - t0)
         return ClustererOutput(out, pot, dups, near, method="exact")
+
+
+def non_finite_rows(x: np.ndarray) -> str:
+    """``"NaN or infinite values in 2 row(s): [2, 6]"``: the rows of ``x`` that are not finite
+    (an image with NaN pixels embeds to a NaN row), for the error that refuses them."""
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1)).tolist()
+    more = f", ... ({len(bad)} in all)" if len(bad) > 5 else ""
+    return f"NaN or infinite values in {len(bad)} row(s): {bad[:5]}{more}; the Clusterer needs finite values"
 
 
 def _min_cluster(n: int) -> int:

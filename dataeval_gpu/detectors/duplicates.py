@@ -19,6 +19,7 @@ Hashes computed elsewhere (``imagestats``, the scan accumulator) are reused thro
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +220,9 @@ class Duplicates:
                 else None
             )
             acc.update(batch.images, batch.indices, sources=sources)
-        out = acc.compute()
+        with warnings.catch_warnings():  # no images at all: torchmetrics warns compute() before update()
+            warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric .* before the ``update``")
+            out = acc.compute()
         return ImageHashes(
             xxhash=out["xxhash"].cpu() if self.find_exact else None,
             near=out["near"].cpu() if self.find_near else None,

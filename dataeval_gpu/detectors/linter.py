@@ -204,7 +204,11 @@ class Linter:
         {9: {'brightness': 0.9}}
         """
         self.stats = stats  # type: ignore[assignment]
-        self.labels = None if labels is None else np.asarray(labels)
+        if labels is not None and self.class_wise:
+            labels = one_class_per_image(labels)  # a clear error for masks / object lists
+        if labels is not None and (not hasattr(labels, "__len__") or getattr(labels, "ndim", 1) == 0):
+            raise InvalidArgumentError(f"labels must hold one label per image, got {type(labels).__name__} {labels!r}")
+        self.labels = labels  # type: ignore[assignment]
         if self.labels is not None:
             values = stats.dict() if hasattr(stats, "dict") else dict(stats)
             n = len(next(iter(values.values()), []))
@@ -282,3 +286,21 @@ class Linter:
         """
         stats = imagestats(images, self.flags, batch_size=self.batch_size, device=self.device, progress=self.progress)
         return self.evaluate_stats(stats, labels)
+
+
+def one_class_per_image(labels: Any) -> np.ndarray:
+    """``labels`` as a 1-D array of one class per image (what ``class_wise`` groups by); a
+    clear error for anything else (masks, lists of object classes)."""
+    shape: Any = getattr(labels, "shape", None)
+    try:
+        arr = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels)
+    except ValueError:  # ragged lists of object classes
+        arr = None
+    if arr is None or arr.ndim != 1 or arr.dtype == object and any(isinstance(v, (list, tuple, dict)) for v in arr):
+        got = tuple(shape) if shape is not None else (arr.shape if arr is not None else "ragged lists")
+        raise InvalidArgumentError(
+            "class_wise=True needs one class label per image (a 1-D sequence of ints or strings), "
+            f"got labels of shape {got}"
+        )
+    return arr
+

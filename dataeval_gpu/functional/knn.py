@@ -98,8 +98,11 @@ def _as_float_matrix(x: Any) -> tuple[torch.Tensor, bool]:
     if t.dtype not in (torch.float32, torch.float64):
         t = t.to(torch.float32)
     if not torch.isfinite(t).all():
+        bad = torch.nonzero(~torch.isfinite(t).all(dim=1)).flatten().tolist()
+        more = f", ... ({len(bad)} in all)" if len(bad) > 5 else ""
         raise InvalidArgumentError(
-            "x contains NaN or infinite values; the neighbour search needs finite values"
+            f"x contains NaN or infinite values in {len(bad)} row(s): {bad[:5]}{more}; "
+            "the neighbour search needs finite values"
         )
     return t, is_tensor
 

@@ -446,3 +446,15 @@ def test_cuda_same_flags() -> None:
     assert gpu.duplicates == cpu.duplicates
     assert len(set(gpu.outliers) ^ set(cpu.outliers)) <= 2
     np.testing.assert_allclose(gpu.outlier_score, cpu.outlier_score, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["exact", "hdbscan"])
+def test_non_finite_rows_are_named(method: str) -> None:
+    """A NaN row (an image with NaN pixels embeds to NaN) raised "data contains NaN or infinite
+    values" without saying which rows; the error now names them."""
+    from dataeval_gpu.detectors import Clusterer as Public
+
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    x[2, 1], x[6, 0] = np.nan, np.inf
+    with pytest.raises(InvalidArgumentError, match=r"NaN or infinite values in 2 row\(s\): \[2, 6\]"):
+        Public(x, method=method).evaluate()

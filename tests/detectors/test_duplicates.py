@@ -253,3 +253,17 @@ def test_from_hashes_without_any_hash_says_so() -> None:
     stats = imagestats(imgs, ImageStat.ALL)
     assert Duplicates().from_hashes(xxhash=stats.xxhash, pchash=stats.pchash).exact == [[1, 4]]
     assert Duplicates().evaluate(imgs).exact == [[1, 4]]
+
+
+def test_no_images_is_no_duplicates_without_a_warning() -> None:
+    """``Duplicates().evaluate([])`` (and an empty ``reference``) warned torchmetrics' "compute
+    method ... was called before the update method"; no images is simply no duplicates."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (3, 16, 16), dtype=np.uint8) for _ in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Duplicates().evaluate([]).exact == []
+        out = Duplicates().evaluate(images, reference=[])
+    assert out.exact == [] and out.near == []

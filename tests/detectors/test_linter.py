@@ -147,3 +147,16 @@ def test_evaluate_stats_checks_label_count():
         Linter(class_wise=True).evaluate_stats(stats, labels=[0, 1])
     out = Linter(class_wise=True).evaluate_stats({"brightness": np.array([0.5] * 9 + [0.9] + [0.9] * 9 + [0.1])}, labels=[0] * 10 + [1] * 10)
     assert out.issues == {9: {"brightness": 0.9}, 19: {"brightness": 0.1}}
+
+
+def test_class_wise_labels_must_be_one_class_per_image() -> None:
+    """``class_wise=True`` with a (5, 3, 3) label array (masks) raised IndexError ("index 5 is
+    out of bounds for axis 0 with size 5"); a clear error now says what the labels must be."""
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (3, 10 + k, 12), dtype=np.uint8) for k in range(5)]
+    with pytest.raises(InvalidArgumentError, match=r"class_wise=True needs one class label per image .*\(5, 3, 3\)"):
+        Linter(class_wise=True).evaluate(images, labels=np.zeros((5, 3, 3)))
+    with pytest.raises(InvalidArgumentError, match=r"one class label per image"):
+        Linter(class_wise=True).evaluate(images, labels=[[0, 1], [1, 2], [0], [1], [2]])
+    got = Linter(class_wise=True).evaluate(images, labels=[0, 1, 0, 1, 0]).issues
+    assert isinstance(got, dict)

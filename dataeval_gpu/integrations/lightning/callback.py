@@ -187,6 +187,10 @@ class DataEvalCallback(Callback):
         loop = self._loops.get(stage)
         if loop is None:
             loop = self._loops[stage] = FeedLoop(self._new_audit(pl_module))
+        if indices is not None and dataloader_idx:
+            # each val loader's dataset indices start at 0: offset them by the loaders before it,
+            # as the fit_start pass does (two loaders' images must not share rows)
+            indices = indices + _loader_offset(trainer, stage, dataloader_idx)
         if indices is None:
             pos = self._seen.get(stage, 0)
             world, rank = max(trainer.world_size, 1), trainer.global_rank
@@ -401,6 +405,15 @@ def _indexed_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
     if stage != "train":
         loaders = loaders[dataloader_idx : dataloader_idx + 1]
     return bool(loaders) and all(isinstance(getattr(ld, "dataset", None), IndexedDataset) for ld in loaders)
+
+
+def _loader_offset(trainer: Any, stage: str, dataloader_idx: int) -> int:
+    """The number of dataset items in the ``stage`` dataloaders before ``dataloader_idx`` (the
+    offset of its dataset indices, as :meth:`DataEvalCallback._audit_loaders` numbers them)."""
+    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
+    loaders = flatten_loaders(source)[:dataloader_idx]
+    sizes = (len(ld.dataset) if is_map_style(getattr(ld, "dataset", None)) else 0 for ld in loaders)
+    return sum(sizes)
 
 
 def _any_rank(flag: bool) -> bool:

@@ -25,8 +25,9 @@ def find_leakage(train: Any, val: Any) -> dict[int, dict[str, list[int]]]:
     copy matches).  The matching is :meth:`Duplicates.cross_matches
     <dataeval_gpu.detectors.duplicates.Duplicates.cross_matches>` on the hash tensors.
     Returns ``{val index: {"exact": [train indices with the same bytes],
-    "near": [train indices with the same near hash]}}`` for every val image with at
-    least one match (an exact copy usually matches both ways), sorted by val index.
+    "near": [train indices with the same near hash, not already exact]}}`` for every val
+    image with at least one match (a pair once, by the strongest method, as the scan's
+    groups and ``--against`` list it), sorted by val index.
     Images too small for a perceptual hash only match exactly.
     """
     for name, rep in (("train", train), ("val", val)):
@@ -39,4 +40,7 @@ def find_leakage(train: Any, val: Any) -> dict[int, dict[str, list[int]]]:
     for kind in ("exact", "near"):
         for p, q in matches[kind].tolist():
             out.setdefault(int(val.index[p]), {"exact": [], "near": []})[kind].append(int(train.index[q]))
-    return {i: {k: sorted(v) for k, v in out[i].items()} for i in sorted(out)}
+    return {
+        i: {"exact": sorted(out[i]["exact"]), "near": sorted(set(out[i]["near"]) - set(out[i]["exact"]))}
+        for i in sorted(out)
+    }

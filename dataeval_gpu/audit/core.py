@@ -263,15 +263,17 @@ class DataAudit:
             labs = None
         if paths is not None and len(paths) != n:
             raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
+        if imgs:
+            self.prepare(imgs)
+            measure(self, imgs, idx[keep] if failures else idx, strict=True)
+        # after the measured ones: a batch that raised leaves nothing (no failures, labels or
+        # paths of images not in the report, and the next batch's default indices start here)
+        for k, reason in failures.items():
+            self.mark_failed(idx_list[k], reason)
         self.annotate(idx_list, None, paths)
         if labs is not None:  # an image without a label (None) gets none, as in FeedLoop.feed
             known = [(i, lab) for i, lab in zip(idx_list, labs) if lab is not None]
             self.annotate([i for i, _ in known], [lab for _, lab in known])
-        if imgs:
-            self.prepare(imgs)
-            measure(self, imgs, idx[keep] if failures else idx, strict=True)
-        for k, reason in failures.items():  # after the measured ones: a batch that raised leaves nothing
-            self.mark_failed(idx_list[k], reason)
 
     def annotate(
         self, indices: Sequence[int], labels: Sequence[Any] | None = None, paths: Sequence[str] | None = None

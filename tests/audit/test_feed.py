@@ -647,3 +647,22 @@ def test_a_load_failure_in_the_default_collate_says_what_to_do() -> None:
         quality=False,
     )
     assert report.failed == {3: "OSError: disk read error"} and report.index.tolist() == [0, 1, 2, 4, 5]
+
+
+def test_a_batch_that_raised_in_update_leaves_no_labels_paths_or_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``update`` raised for a measuring error but had already recorded the batch's labels and
+    paths and advanced the default index: the report listed 3 labels and paths of images it did
+    not hold, and the next batch started at index 3."""
+    imgs = _imgs(3)
+    audit = DataAudit(hashes=False, quality=False)
+
+    def boom(n: int) -> None:
+        raise RuntimeError("kernel bug")
+
+    monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", boom, raising=False)
+    with pytest.raises(RuntimeError, match="kernel bug"):
+        audit.update(imgs, labels=[0, 1, 2], paths=["a.png", "b.png", "c.png"])
+    monkeypatch.setattr(audit_mod, "_FAULT_INJECTOR", None)
+    audit.update(imgs[:1], labels=[5], paths=["d.png"])
+    report = audit.compute()
+    assert report.index.tolist() == [0] and report.labels == {0: 5} and report.paths == {0: "d.png"}

@@ -153,3 +153,20 @@ def test_duplicate_groups_only_where_the_images_were_compared() -> None:
     assert df["near_duplicate_group"].isna().tolist() == [True, True, False, False]
     assert df["near_duplicate_group"].tolist()[2:] == [-1, -1]  # an exact pair is not also a near one (0.65)
     assert df["exact_duplicate_group"].tolist() == [-1, -1, 0, 0]  # every image has its xxhash
+
+
+def test_an_image_left_out_of_the_clusterer_has_no_cluster_cells() -> None:
+    """An image with NaN pixels embeds to NaN and is left out of the Clusterer
+    (``clusters["not_clustered"]``): its ``cluster_outliers`` read ``False`` (checked, not an
+    outlier); it is missing now, like a failed input's."""
+    from dataeval_gpu.audit import AuditReport
+
+    report = AuditReport(
+        index=np.arange(4),
+        stats={"mean": np.array([0.1, 0.2, np.nan, 0.4])},
+        clusters={"outliers": [3], "potential_outliers": [], "not_clustered": {2: "embedding not finite"}},
+    )
+    df = report.to_pandas()
+    assert df["cluster_outliers"].tolist()[:2] == [False, False] and df["cluster_outliers"].tolist()[3] is True
+    assert df["cluster_outliers"].isna().tolist() == [False, False, True, False]
+    assert df["cluster_potential_outliers"].isna().tolist() == [False, False, True, False]

@@ -478,6 +478,7 @@ def test_two_val_loaders_with_dataset_indices_keep_every_image(tmp_path: Path, s
     cb = DataEvalCallback(mode=mode, leakage="ignore")
     trainer = pl.Trainer(
         max_epochs=1, num_sanity_val_steps=0, accelerator="cpu", devices=1, logger=False, callbacks=[cb],
+        default_root_dir=str(tmp_path),
         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
     )
     with warnings.catch_warnings():

@@ -467,6 +467,11 @@ def iter_batches(
                 img, lab = split_item(data[i])
             except Exception as exc:  # noqa: BLE001 - without validation a bad item is listed, not fatal
                 if validate:
+                    if hasattr(exc, "add_note"):  # Python >= 3.11: the traceback names the item
+                        exc.add_note(
+                            f"dataeval_gpu: raised by dataset item {i} (dataeval_gpu.audit.scan lists such an "
+                            "item as failed and measures the rest)"
+                        )
                     raise
                 img, lab = LoadFailure(short_reason(exc)), None
             objs.append(img)

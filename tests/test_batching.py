@@ -46,3 +46,24 @@ def test_no_warning_for_channels_first(image: object) -> None:
         warnings.simplefilter("error", ChannelsLastWarning)
         t = batching.as_image(image, 0)
     assert t.ndim == 3
+
+
+def test_a_dataset_item_that_raises_is_named() -> None:
+    """``imagestats(dataset)`` stopped on a dataset item's own error (``OSError: disk``) without
+    saying which item; the error keeps its type and now carries a note naming the item."""
+    import sys
+
+
+    class Flaky:
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, i: int) -> np.ndarray:
+            if i == 3:
+                raise OSError("disk")
+            return np.full((1, 4, 4), i, dtype=np.uint8)
+
+    with pytest.raises(OSError, match="disk") as info:
+        imagestats(Flaky())
+    if sys.version_info >= (3, 11):
+        assert any("dataset item 3" in n for n in info.value.__notes__)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -204,8 +205,9 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
     """Write what ``audit`` (a :class:`~dataeval_gpu.audit.DataAudit` fed by any loop: a
     DataLoader, ``scan``, ``scan_files``) has measured as the index in ``folder``; returns the
     manifest.  Row ``i`` is the ``i``-th image in dataset-index order (measured or failed);
-    its path is the audit's (``""`` when it has none) and an integer label is kept (others
-    are stored as -1).  A row whose path is a file gets its size, mtime and content digest, so
+    its path is the audit's (``""`` when it has none); an integer label is kept, a string label
+    becomes a class of the manifest's ``class_names``, anything else is stored as -1 (with a
+    warning that counts them).  A row whose path is a file gets its size, mtime and content digest, so
     a later :func:`update_index` of those files measures none of them again.
 
     An index already in ``folder`` is replaced by this one when it holds rows of the same
@@ -221,7 +223,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
         position = np.zeros(int(order.max()) + 1 if len(order) else 0, dtype=np.int64)
         position[order] = np.arange(len(order))  # dataset index -> row
         paths = [str(audit.paths.get(int(i), "")) for i in order]
-        labs = np.array([_int_label(audit.labels.get(int(i))) for i in order], dtype=np.int64)
+        labs, class_names = _class_labels([audit.labels.get(int(i)) for i in order], list(audit.class_names), order)
         sizes = np.full(len(order), -1, dtype=np.int64)
         mtimes = np.zeros(len(order), dtype=np.int64)
         digests = np.zeros(len(order), dtype=np.uint64)
@@ -237,7 +239,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
             "files": names,
             "settings": wanted,
             "audit": {k: getattr(audit, k) for k in FINDING_SETTINGS},
-            "class_names": list(audit.class_names),
+            "class_names": class_names,
             "count": len(order),
             "reference": reference_figures(coll),
         }
@@ -246,11 +248,40 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
     return read_manifest(folder)
 
 
-def _int_label(label: Any) -> int:
-    try:
-        return int(label)
-    except (TypeError, ValueError):
-        return -1
+def _class_labels(labels: list[Any], class_names: list[str], order: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The index's integer ``label`` column and its class names: an integer label as it is, a
+    string label as its class (a name not yet in ``class_names`` is added, after any integer
+    class), ``None`` as -1; anything else (a list of object classes, a fractional number) is
+    not a class: stored as -1, with one warning that counts them."""
+    ints = [int(v) for v in labels if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+    names = list(class_names)
+    first_new = max([len(names), *(i + 1 for i in ints)])
+    new = sorted({v for v in labels if isinstance(v, str) and v not in names})
+    if new:  # after the integer classes (one without a name is named by its number)
+        names += [str(k) for k in range(len(names), first_new)] + new
+    code = {n: k for k, n in enumerate(names)}
+    out = np.full(len(labels), -1, dtype=np.int64)
+    dropped = []
+    for k, v in enumerate(labels):
+        if v is None:
+            continue
+        if isinstance(v, str):
+            out[k] = code[v]
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            out[k] = int(v)
+        elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+            out[k] = int(v)
+        else:
+            dropped.append(k)
+    if dropped:
+        k = dropped[0]
+        warnings.warn(
+            f"{len(dropped)} label(s) are not a class the index can store (image {int(order[k])}: {labels[k]!r}): "
+            "stored as -1 (no label)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out, names if new else list(class_names)
 
 
 def _merge(

@@ -592,3 +592,30 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_kept(tmp_path: Path) -> Non
     stored = sorted(Path(p).name for p in DatasetIndex(tmp_path / "idx").paths(np.arange(2)))
     assert stored == ["caf\\xe9.png", "plain.png"]
     np.testing.assert_array_equal(again.stats["mean"], first.stats["mean"])
+
+
+def test_save_index_keeps_string_labels_as_classes_and_says_what_it_drops(tmp_path: Path) -> None:
+    """``save_index`` stored every label that is not an int as -1 (no label) without a word, and
+    truncated a float label (1.7 -> class 1): an audit labelled "cat" / "dog" came back unlabelled.
+    String labels now become classes (``class_names``); what is not a class is stored as -1
+    with a warning that counts it."""
+    import torch
+
+    from dataeval_gpu.audit import DataAudit
+
+    pics = [torch.from_numpy(_image(s).copy()).permute(2, 0, 1) for s in range(5)]
+    audit = DataAudit(d4=True)
+    audit.update(pics, labels=["dog", "cat", "dog", 1.7, [0, 2]])
+    with pytest.warns(UserWarning, match=r"2 label\(s\) are not a class .*image 3: 1\.7"):
+        manifest = save_index(audit, tmp_path / "idx")
+    opened = DatasetIndex(tmp_path / "idx")
+    assert manifest["class_names"] == ["cat", "dog"]
+    assert opened.rows(["label"])["label"].tolist() == [1, 0, 1, -1, -1]
+    report = opened.report()
+    assert {i: report.class_names[c] for i, c in report.labels.items() if c >= 0} == {0: "dog", 1: "cat", 2: "dog"}
+    # integer labels with the audit's class names are kept as they are
+    named = DataAudit(d4=True)
+    named.class_names = ["a", "b"]
+    named.update(pics[:2], labels=[1, 0])
+    assert save_index(named, tmp_path / "named")["class_names"] == ["a", "b"]
+    assert DatasetIndex(tmp_path / "named").rows(["label"])["label"].tolist() == [1, 0]

@@ -58,6 +58,16 @@ class ReportContext:
         return int(self.summary["images"])
 
     @property
+    def n_measured(self) -> int:
+        """The images measured (flags count out of these: a failed input was not checked)."""
+        return int(self.summary.get("measured", self.summary["images"]))
+
+    @property
+    def of_measured(self) -> str:
+        """``"2 measured images"`` when some inputs failed, else ``"4 images"``."""
+        return f"{self.n_measured} measured images" if self.n_measured < self.n_images else f"{self.n_images} images"
+
+    @property
     def labels_or_none(self) -> dict[int, Any] | None:
         return self.labels or None
 
@@ -141,7 +151,7 @@ def summary_section(ctx: ReportContext) -> Section:
         scores = report.clusters.get("outlier_score")
         n_clustered = len(scores) if isinstance(scores, Mapping) else 0
         out_label = "cluster outliers"
-        if 0 < n_clustered < n_images:
+        if 0 < n_clustered < ctx.n_measured:
             out_label += f" (of {n_clustered} clustered)"
         outliers = summary["cluster_outliers"]
         items += [
@@ -154,7 +164,7 @@ def summary_section(ctx: ReportContext) -> Section:
     body += "".join(note(esc(n)) for n in ctx.notes)
     if ctx.by_metric:
         body += "<h3>Images flagged per metric</h3>" + table_html(
-            tables.metric_counts_table(ctx.issues, n_images), total_row=False, table_id="table-metric-counts"
+            tables.metric_counts_table(ctx.issues, ctx.n_measured), total_row=False, table_id="table-metric-counts"
         )
     if report.stats:
         body += "<h3>Statistics summary</h3>" + note(
@@ -259,7 +269,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
         return None
     method = report.config.get("outlier_method", "modzscore") if report.config else "modzscore"
     body = note(
-        f'The Linter ({esc(method)}) flagged <b id="linter-flagged">{len(issues)}</b> of {ctx.n_images} images '
+        f'The Linter ({esc(method)}) flagged <b id="linter-flagged">{len(issues)}</b> of {ctx.of_measured} '
         f"across {len(ctx.by_metric)} metrics. A flag marks an image that stands out, not a bad image: look at "
         "them and ask whether such images are expected in operation."
     )
@@ -295,7 +305,7 @@ def quality_section(ctx: ReportContext) -> Section | None:
     flags, thresholds = quality["flags"], quality["thresholds"]
     why = quality.get("why", {})
     body = note(
-        f'Quality issues flagged <b id="quality-flagged">{len(why)}</b> of {ctx.n_images} images. Every image has '
+        f'Quality issues flagged <b id="quality-flagged">{len(why)}</b> of {ctx.of_measured}. Every image has '
         "a score per issue (higher = worse; <code>&lt;issue&gt;_score</code> in results.csv); an image is flagged "
         "when its score passes the issue's threshold (docs/quality.md)."
     )

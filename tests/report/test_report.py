@@ -935,3 +935,25 @@ def test_class_names_without_a_glyph_do_not_warn(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         fig = label_counts_plot(label_stats(["photos 写真", "cats", "cats"]), path=tmp_path / "labels.png")
     assert (tmp_path / "labels.png").is_file() and fig is not None
+
+
+def test_the_page_counts_flags_out_of_the_measured_images(tmp_path: Path) -> None:
+    """With failed inputs the page said "flagged k of <all inputs> images" and its "% of images"
+    divided by every input, the failed ones (never checked) included: 1 of 4 flagged read 25 %
+    when 1 of the 2 measured images (50 %) was.  They count out of the measured images now."""
+    from dataeval_gpu.report import write_report
+
+    report = AuditReport(
+        index=np.arange(2),
+        stats={"brightness": np.array([0.5, 0.9])},
+        issues={1: {"brightness": 0.9}},
+        quality={"flags": {"dark": np.array([True, False])}, "thresholds": {"dark": 0.5},
+                 "scores": {"dark": np.array([0.7, 0.1])}, "why": {0: ["dark: score 0.7 > 0.5"]}},
+        failed={2: "truncated", 3: "not an image"},
+        config={"outlier_method": "modzscore"},
+    )
+    html = write_report(report, tmp_path).read_text()
+    assert re.search(r'flagged <b id="linter-flagged">1</b> of 2 measured images', html)
+    assert re.search(r'flagged <b id="quality-flagged">1</b> of 2 measured images', html)
+    table = html.split('id="table-metric-counts"', 1)[1].split("</table>", 1)[0]
+    assert re.search(r">brightness</t[hd]><td[^>]*>1</td><td[^>]*>50(\.0)?</td>", table), table

@@ -254,6 +254,8 @@ class DataAudit:
         keep = [k for k in range(n) if k not in failures]
         imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
         if labels is not None:
+            if n == 1 and not isinstance(labels, (list, tuple)) and getattr(labels, "ndim", 0) == 0:
+                labels = [labels]  # one image's own label (an int, a string, a target dict)
             labs = labels_list(labels, n)
             if labs is None:
                 got = len(labels) if hasattr(labels, "__len__") and getattr(labels, "ndim", 1) else "a scalar"

@@ -666,3 +666,13 @@ def test_a_batch_that_raised_in_update_leaves_no_labels_paths_or_gap(monkeypatch
     audit.update(imgs[:1], labels=[5], paths=["d.png"])
     report = audit.compute()
     assert report.index.tolist() == [0] and report.labels == {0: 5} and report.paths == {0: "d.png"}
+
+
+def test_update_takes_a_single_image_with_its_single_label() -> None:
+    """A lone image is a batch of one, and its label may be given alone: ``labels=3``,
+    ``labels=torch.tensor(3)`` or a target dict raised (``list(3)``, "got 1 images but 2 labels")."""
+    img = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    for label, want in ((3, 3), (torch.tensor(3), 3), ("cat", "cat"), ({"labels": torch.tensor([1, 2])}, [1, 2])):
+        audit = DataAudit(hashes=False, quality=False)
+        audit.update(img, labels=label)
+        assert audit.compute().labels == {0: want}

@@ -408,7 +408,15 @@ class DataAudit:
         (stderr; ``None``: on a terminal); the scans pass their own setting."""
         self._gather_python_state()
         if self._stats is None:
-            return AuditReport(index=np.zeros(0, dtype=np.int64), stats={}, failed=dict(self.failed), config=self.config())
+            return AuditReport(  # nothing measured (every input failed): still who they were
+                index=np.zeros(0, dtype=np.int64),
+                stats={},
+                failed=dict(self.failed),
+                labels={i: self.labels[i] for i in sorted(self.labels)},
+                paths={i: self.paths[i] for i in sorted(self.paths)},
+                class_names=list(self.class_names),
+                config=self.config(),
+            )
         with phase_steps("detectors", self._steps(), enable=progress) as step:
             step("statistics")
             return self._detect(step)

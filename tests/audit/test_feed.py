@@ -676,3 +676,17 @@ def test_update_takes_a_single_image_with_its_single_label() -> None:
         audit = DataAudit(hashes=False, quality=False)
         audit.update(img, labels=label)
         assert audit.compute().labels == {0: want}
+
+
+def test_an_audit_where_every_input_failed_keeps_their_paths_and_labels() -> None:
+    """``compute()`` of an audit that measured nothing (every input failed) returned the
+    failures without their paths, labels or class names: results.csv had no ``path`` column."""
+    audit = DataAudit()
+    audit.class_names = ["cat", "dog"]
+    audit.mark_failed(0, "truncated", path="a.png", label=1)
+    FeedLoop(audit).feed([LoadFailure("OSError: disk")], [1], labels=[0], paths=["b.png"])
+    report = audit.compute()
+    assert report.failed == {0: "truncated", 1: "OSError: disk"}
+    assert report.paths == {0: "a.png", 1: "b.png"} and report.labels == {0: 1, 1: 0}
+    assert report.class_names == ["cat", "dog"]
+    assert report.to_pandas()["path"].tolist() == ["a.png", "b.png"]

@@ -150,9 +150,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = [str(f) for f in files]
-    labs = np.asarray(list(labels) if labels is not None else [-1] * len(files), dtype=np.int64)
-    if len(labs) != len(files):
-        raise InvalidArgumentError(f"got {len(files)} files but {len(labs)} labels")
+    labs = _file_labels(labels, files)
     audit_kwargs = {k: v for k, v in scan_kwargs.items() if k not in SCAN_PARAMS}
     with write_lock(folder):
         template = DataAudit(**audit_kwargs)
@@ -246,6 +244,26 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
         write_manifest(folder, doc)
         remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
     return read_manifest(folder)
+
+
+def _file_labels(labels: Sequence[Any] | None, files: list[str]) -> np.ndarray:
+    """``update_index``'s labels as class numbers (-1: none); an error naming the file for a
+    label that is not a whole number (1.7 was truncated to class 1, "cat" failed in numpy)."""
+    if labels is None:
+        return np.full(len(files), -1, dtype=np.int64)
+    labs = list(labels)
+    if len(labs) != len(files):
+        raise InvalidArgumentError(f"got {len(files)} files but {len(labs)} labels")
+    out = np.empty(len(labs), dtype=np.int64)
+    for k, v in enumerate(labs):
+        whole = isinstance(v, (float, np.floating)) and float(v).is_integer()
+        if not (whole or isinstance(v, (int, np.integer))) or isinstance(v, bool):
+            raise InvalidArgumentError(
+                f"label of file {k} ({files[k]}): expected a class number (an int, -1 for none; the names go in "
+                f"class_names), got {v!r}"
+            )
+        out[k] = int(v)
+    return out
 
 
 def _class_labels(labels: list[Any], class_names: list[str], order: np.ndarray) -> tuple[np.ndarray, list[str]]:

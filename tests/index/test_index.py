@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import sys
 from pathlib import Path
 
@@ -619,3 +620,18 @@ def test_save_index_keeps_string_labels_as_classes_and_says_what_it_drops(tmp_pa
     named.update(pics[:2], labels=[1, 0])
     assert save_index(named, tmp_path / "named")["class_names"] == ["a", "b"]
     assert DatasetIndex(tmp_path / "named").rows(["label"])["label"].tolist() == [1, 0]
+
+
+def test_update_index_refuses_labels_that_are_not_class_numbers(tmp_path: Path) -> None:
+    """``update_index(folder, files, labels=[0, 1.7, ...])`` stored class 1 for 1.7 (truncated)
+    and ``labels=["cat", ...]`` stopped with numpy's "invalid literal for int()"; both are now
+    an error naming the file and what to pass (class numbers with ``class_names``)."""
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    data = make_folder(tmp_path / "data", range(3))
+    files, labels, names = discover(data)
+    for bad, shown in (([0, 1.7, 0], "1.7"), (["cat", "dog", "cat"], "'cat'")):
+        with pytest.raises(InvalidArgumentError, match=rf"label of file \d .*got {re.escape(shown)}"):
+            update_index(tmp_path / "idx", files, bad, **KW)
+    assert not (tmp_path / "idx" / "manifest.json").exists()
+    update_index(tmp_path / "idx", files, [0, 1.0, np.int64(0)], class_names=names, **KW)  # whole numbers are fine

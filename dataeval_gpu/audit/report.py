@@ -333,7 +333,7 @@ class AuditReport:
             if "parquet" in formats:
                 step("results.parquet")
                 try:
-                    df.to_parquet(out / "results.parquet")
+                    parquet_ready(df).to_parquet(out / "results.parquet")
                     written["parquet"] = str(out / "results.parquet")
                 except ImportError:
                     logger.warning("pyarrow is not installed: results.parquet not written (pip install pyarrow)")
@@ -386,6 +386,42 @@ def whole_numbers(values: np.ndarray, ok: np.ndarray) -> Any:
     if ok.all():
         return col
     return pd.arrays.IntegerArray(col, ~np.asarray(ok, dtype=bool))  # mask: True where missing
+
+
+def parquet_ready(df: Any) -> Any:
+    """``df`` with each object column that mixes kinds of value (labels ``0`` and ``"cat"``, or
+    object lists and a plain class) as text (``"0"``, ``"[0, 1]"``; missing stays missing):
+    Parquet columns hold one type, and pyarrow refused the table.  Other columns as they are."""
+    import pandas as pd
+
+    mixed = {}
+    for col in df.select_dtypes(include="object").columns:
+        if not pd.api.types.infer_dtype(df[col], skipna=True).startswith("mixed"):
+            continue  # one kind (text: paths, hashes, flags): as it is, without a Python pass
+        kinds = {_value_kind(v) for v in df[col] if not _missing(v)}
+        if len(kinds) > 1:
+            mixed[col] = [None if _missing(v) else (v if isinstance(v, str) else _text(v)) for v in df[col]]
+    return df.assign(**mixed) if mixed else df
+
+
+def _missing(v: Any) -> bool:
+    import pandas as pd
+
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def _value_kind(v: Any) -> str:
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, (list, tuple, dict, np.ndarray)):
+        return "list"
+    return "number" if isinstance(v, (int, float, np.integer, np.floating)) else type(v).__name__
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    return json.dumps(v, default=jsonable) if isinstance(v, (list, tuple, dict)) else str(v)
 
 
 def known_bools(values: np.ndarray, ok: np.ndarray) -> Any:

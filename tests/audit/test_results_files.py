@@ -170,3 +170,21 @@ def test_an_image_left_out_of_the_clusterer_has_no_cluster_cells() -> None:
     assert df["cluster_outliers"].tolist()[:2] == [False, False] and df["cluster_outliers"].tolist()[3] is True
     assert df["cluster_outliers"].isna().tolist() == [False, False, True, False]
     assert df["cluster_potential_outliers"].isna().tolist() == [False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("labels", "want"),
+    [([0, "cat", None], ["0", "cat", None]), ([[0, 1], [], 3], ["[0, 1]", "[]", "3"])],
+)
+def test_mixed_labels_are_written_to_parquet_as_text(tmp_path, labels, want) -> None:
+    """Labels of mixed kinds (an int and a class name; object lists and a plain class) stopped
+    ``save(formats=("parquet",))`` with ArrowInvalid ("Could not convert 'cat' with type str")
+    after results.csv was written; the Parquet column holds them as text instead."""
+    rng = np.random.default_rng(0)
+    audit = DataAudit(quality=False)
+    audit.update([rng.integers(0, 256, (3, 12, 12), dtype=np.uint8) for _ in range(3)], labels=labels)
+    report = audit.compute()
+    report.save(tmp_path, formats=("csv", "parquet", "json"))
+    got = pd.read_parquet(tmp_path / "results.parquet")["label"].tolist()
+    assert [None if g is None or g != g else g for g in got] == want
+    assert report.to_pandas()["label"].tolist()[:2] == labels[:2]  # the table itself keeps the values

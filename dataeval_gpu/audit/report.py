@@ -133,7 +133,7 @@ class AuditReport:
                 for m in members:
                     gid[m] = g
             df[f"{kind}_duplicate_group"] = whole_numbers(np.array([gid.get(i, -1) for i in all_idx]), compared[kind])
-        if self.clusters:
+        if "outliers" in self.clusters:  # the Clusterer ran (not with under 3 finite embeddings)
             # measured but left out of the Clusterer (a non-finite embedding): not checked either
             skipped = set(int(i) for i in self.clusters.get("not_clustered", {}))
             clustered = ok & np.array([i not in skipped for i in all_idx], dtype=bool)

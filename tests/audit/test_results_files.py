@@ -170,6 +170,9 @@ def test_an_image_left_out_of_the_clusterer_has_no_cluster_cells() -> None:
     assert df["cluster_outliers"].tolist()[:2] == [False, False] and df["cluster_outliers"].tolist()[3] is True
     assert df["cluster_outliers"].isna().tolist() == [False, False, True, False]
     assert df["cluster_potential_outliers"].isna().tolist() == [False, False, True, False]
+    # too few finite embeddings: the Clusterer did not run, so there is no cluster column at all
+    report.clusters = {"not_clustered": {2: "embedding not finite"}}
+    assert not [c for c in report.to_pandas().columns if c.startswith("cluster_")]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ __all__ = [
     "LoadFailure",
     "load_failures",
     "as_image",
+    "batch_labels",
     "dataset_indices",
     "iter_batches",
     "labels_list",
@@ -375,6 +376,25 @@ def labels_list(labels: Any, n: int) -> list[Any] | None:
         return labels.tolist() if isinstance(labels, np.ndarray) else labels.detach().cpu().tolist()
     labs = list(labels)
     return labs if len(labs) == n else None
+
+
+def batch_labels(labels: Any, indices: Sequence[int]) -> list[Any] | None:
+    """``DataAudit.update``'s labels: one per image as a report keeps them
+    (:func:`~dataeval_gpu.labels.as_label`), ``None`` without labels; a lone label goes with a
+    lone image.  Raises :class:`~dataeval_gpu.errors.InvalidArgumentError` for labels that are
+    not one per image, or one that is not a class label (naming the image's index)."""
+    from .labels import as_label
+
+    if labels is None:
+        return None
+    n = len(indices)
+    if n == 1 and not isinstance(labels, (list, tuple)) and getattr(labels, "ndim", 0) == 0:
+        labels = [labels]  # one image's own label (an int, a string, a target dict)
+    labs = labels_list(labels, n)
+    if labs is None:
+        got = len(labels) if hasattr(labels, "__len__") and getattr(labels, "ndim", 1) else "a scalar"
+        raise InvalidArgumentError(f"got {n} images but {got} labels")
+    return [as_label(lab, i) for lab, i in zip(labs, indices)]
 
 
 def _loader_batches(data: Iterable[Any]) -> Iterator[Any]:

@@ -12,12 +12,11 @@ import torch
 
 from ..accumulators.rowstore import distributed_world
 from ..accumulators.stats import ImageStatsRows, images_from_batch
-from ..batching import dataset_indices, labels_list, load_failures, resolve_device
+from ..batching import batch_labels, dataset_indices, load_failures, resolve_device
 from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
 from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
-from ..labels import as_label
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups
@@ -253,16 +252,7 @@ class DataAudit:
         failures = load_failures(images)  # IndexedDataset(on_error="mark")'s unloadable items
         keep = [k for k in range(n) if k not in failures]
         imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
-        if labels is not None:
-            if n == 1 and not isinstance(labels, (list, tuple)) and getattr(labels, "ndim", 0) == 0:
-                labels = [labels]  # one image's own label (an int, a string, a target dict)
-            labs = labels_list(labels, n)
-            if labs is None:
-                got = len(labels) if hasattr(labels, "__len__") and getattr(labels, "ndim", 1) else "a scalar"
-                raise InvalidArgumentError(f"got {n} images but {got} labels")
-            labs = [as_label(lab, i) for lab, i in zip(labs, idx_list)]  # raises naming the image
-        else:
-            labs = None
+        labs = batch_labels(labels, idx_list)  # raises naming the image
         if paths is not None and len(paths) != n:
             raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
         if imgs:

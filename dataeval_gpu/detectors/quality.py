@@ -33,7 +33,19 @@ odd_size           ``|log2(side / median side)|``,         score > 3 (8× smalle
 odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)
 =================  ====================================  =========================================
 
+``odd_size`` and ``odd_aspect_ratio`` also need the size / shape to be rare: fewer than
+:data:`ODD_MAX_SHARE` of the images (and fewer than 2) within one octave of it.
+
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
+
+Images with alpha are judged as they are seen (the metrics: visible pixels, composite on mid
+grey, see :mod:`~dataeval_gpu.functional.quality`).  Where an image has transparent parts
+(``opacity`` under :data:`TRANSPARENT_BELOW`): ``low_information`` counts the transparent
+background as one more grey symbol (:func:`seen_entropy`: a black glyph on transparent carries its
+shape, a fully transparent image nothing); ``dark`` is not judged on a glyph or silhouette (under
+:data:`SILHOUETTE_BITS` of visible grey entropy: one ink, a design rather than an exposure;
+:func:`silhouettes`); ``light`` is not judged (no black point of its own: the viewer's
+background is).  A darkened picture with alpha is still dark, a blank one still low information.
 
 ``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
 images are a minority of the dataset's images with three channels (share under
@@ -64,6 +76,7 @@ __all__ = [
     "QualityIssues",
     "QualityOutput",
     "issue_scores",
+    "octave_neighbours",
     "seen_entropy",
     "silhouettes",
 ]
@@ -112,6 +125,10 @@ COARSE_OFFSET = 0.11
 FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
+#: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
+#: (and fewer than 2 images) lie within one octave of its side / aspect: an icon theme's 256 and
+#: 512 px icons among its 16-48 px ones are sizes of the collection, not odd ones
+ODD_MAX_SHARE = 0.05
 #: images with alpha: an ``opacity`` (mean alpha) under this has transparent parts, seen on whatever
 #: background the viewer has: no black point of its own (``light`` not judged), and ...
 TRANSPARENT_BELOW = 0.99
@@ -176,6 +193,14 @@ def issue_scores(
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
     }
     return scores, ref
+
+
+def octave_neighbours(values: np.ndarray) -> np.ndarray:
+    """``(N,)`` int: for each value, how many of ``values`` (itself included) lie within one
+    octave of it (``|log2(v / value)| <= 1``)."""
+    lv = np.log2(np.maximum(np.asarray(values, dtype=np.float64), 1e-9))
+    srt = np.sort(lv)
+    return np.searchsorted(srt, lv + 1.0, side="right") - np.searchsorted(srt, lv - 1.0, side="left")
 
 
 def silhouettes(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -361,6 +386,10 @@ class QualityIssues:
                 f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED)
             elif k == "dark":
                 f = ((s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)) & ~silhouettes(m)
+            elif k in ("odd_size", "odd_aspect_ratio"):
+                w, h = m["width"], m["height"]
+                v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)
+                f = (s > t) & (octave_neighbours(v) < max(2.0, ODD_MAX_SHARE * len(v)))
             elif k == "grayscale":
                 colour = m["channels"] >= 3
                 share = float(np.mean(s[colour] > t)) if colour.any() else 0.0

@@ -340,3 +340,30 @@ def test_noisy_needs_noise_like_estimates() -> None:
     assert q_mod.NOISE_GAUSS_RATIO == 1.3
     # 11 <= 13: Gaussian-like -> 10; 14 > 13: texture -> max(0, 14 - 11); impulse: 25 - 11; 13 <= 13 -> 10
     np.testing.assert_allclose(s["noisy"], [10.0, 3.0, 14.0, 10.0])
+
+
+def test_odd_size_needs_a_rare_size() -> None:
+    """An icon theme: 30 images of 32 px, 5 of 512 px (16x the median side: score 4) and one of
+    2 px (score 4).  Within an octave of 512 px lie 5 images = 14 % of 36, at least 5 %
+    (``ODD_MAX_SHARE``): a size of the collection, not flagged; the 2 px image is alone: flagged.
+    The same for shapes: 5 strips 20:1 among squares are a shape of the collection."""
+    sides = np.array([32.0] * 30 + [512.0] * 5 + [2.0])
+    n = len(sides)
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["opacity"] = torch.ones(n, dtype=torch.float64)
+    m["grey_p99"] = torch.full((n,), 0.9, dtype=torch.float64)
+    m["grey_entropy"] = torch.full((n,), 6.0, dtype=torch.float64)
+    m["width"] = torch.from_numpy(sides.copy())
+    m["height"] = torch.from_numpy(sides.copy())
+    m["channels"] = torch.full((n,), 3.0, dtype=torch.float64)
+    out = QualityIssues().evaluate(m)
+    np.testing.assert_allclose(out.scores["odd_size"][30:], [4.0] * 6)
+    assert np.nonzero(out.flags["odd_size"])[0].tolist() == [35]
+    assert q_mod.octave_neighbours(sides).tolist() == [30] * 30 + [5] * 5 + [1]
+    # shapes: 5 strips of 640 x 32 (aspect 20: log2 20 = 4.3 octaves off) among 31 squares
+    w = np.array([32.0] * 31 + [640.0] * 5)
+    m2 = dict(m, width=torch.from_numpy(w), height=torch.full((n,), 32.0, dtype=torch.float64))
+    out2 = QualityIssues().evaluate(m2)
+    assert not out2.flags["odd_aspect_ratio"].any() and out2.scores["odd_aspect_ratio"][35] > 2.8
+    m3 = dict(m2, width=torch.from_numpy(np.array([32.0] * 35 + [640.0])))
+    assert np.nonzero(QualityIssues().evaluate(m3).flags["odd_aspect_ratio"])[0].tolist() == [35]

@@ -10,7 +10,7 @@ of a one- or two-channel image).
 
 Images with alpha (2 channels: grey + alpha, 4: RGBA) are measured as they are seen: the spatial
 metrics (sharpness, colour) on the image composited on mid grey (:func:`composite_on_grey`,
-:data:`ALPHA_BACKDROP`: black and white shapes both show, where on black a black glyph vanished);
+``ALPHA_BACKDROP``: black and white shapes both show, where on black a black glyph vanished);
 the level metrics (percentiles, clipped shares, ``grey_entropy``) over the visible pixels (the
 grey histogram weighted by alpha); ``noise``, ``noise_robust`` and ``blockiness`` over the opaque
 pixels when some are transparent (see each); ``opacity`` is the mean alpha (1 without alpha).
@@ -68,10 +68,10 @@ Definitions (sources and units in ``docs/quality.md``):
   quantisation, and smooth gradients (wallpapers, skies) whose faint 8-px steps would divide
   by almost nothing score about 1, not 4.  1 when the window is smaller than 64 px or flat.
   With transparent pixels: per line the mean step over its opaque pixel pairs, then the *median*
-  over the border lines over the median over the others (:func:`_blockiness_opaque`): the edges
+  over the border lines over the median over the others (``quality_alpha.blockiness_opaque``): the edges
   of flat shapes drawn on an 8-px grid (icons) raise a few lines, JPEG blocking most of them.
   The noise then counts only mask positions whose 3x3 neighbourhood is opaque (the edge of the
-  visible shape is not noise), and is 0 with fewer than :data:`NOISE_MIN_OPAQUE` of them.
+  visible shape is not noise), and is 0 with fewer than ``quality_alpha.NOISE_MIN_OPAQUE`` of them.
 """
 
 from __future__ import annotations
@@ -89,13 +89,13 @@ from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01
+from .quality_alpha import alpha_metrics, composite_on_grey
 
 __all__ = [
-    "ALPHA_BACKDROP",
     "QUALITY_KEYS",
-    "composite_on_grey",
     "COARSE_SIDE",
     "composite_on_black",
+    "composite_on_grey",
     "FINE_FLAT",
     "FINE_FLOOR",
     "NOISE_WINDOW",
@@ -150,15 +150,6 @@ FINE_FLAT = 0.05
 _BAND_GAIN = 1.0 - 2.0 * (6.0 / 16.0) ** 2 + (70.0 / 256.0) ** 2
 #: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
 BLOCK_FLOOR = 0.5
-#: the grey level (0..255) an image with alpha is composited on for the spatial metrics: a
-#: mid grey, on which black and white shapes both show (alpha composited on black hid black glyphs)
-ALPHA_BACKDROP = 128
-#: images with alpha: ``noise`` / ``noise_robust`` are measured on the mask positions whose 3x3
-#: neighbourhood is opaque; with fewer of them than this the noise is not judged (0)
-NOISE_MIN_OPAQUE = 256
-#: images with alpha: a border or off-border line of ``blockiness`` counts when it has at least
-#: this many opaque pixel pairs
-BLOCK_MIN_PAIRS = 8
 
 
 def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -373,123 +364,6 @@ def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
     return g[..., dy : dy + wh, dx : dx + ww]
 
 
-def composite_on_grey(x: torch.Tensor, level: int = ALPHA_BACKDROP) -> torch.Tensor:
-    """A stack ``(B, C, H, W)`` whose last channel is alpha (C = 2 or 4) as it looks on the grey
-    ``level`` (0..255), without the alpha channel: uint8 ``(c a + level (255 - a) + 127) // 255``
-    (exact); any other dtype scaled to [0, 1] first (DataEval 0.65's bit-depth rule, alpha
-    included), then ``c a + level / 255 (1 - a)`` in [0, 1].  What lies under fully transparent
-    pixels is not seen; black and white shapes both show (on black a black glyph vanished)."""
-    if x.dtype == torch.uint8:
-        c, a = x[:, :-1].to(torch.int32), x[:, -1:].to(torch.int32)
-        return ((c * a + level * (255 - a) + 127) // 255).to(torch.uint8)
-    xs = scale01(x)
-    a = xs[:, -1:]
-    return xs[:, :-1] * a + (level / 255.0) * (1.0 - a)
-
-
-def _alpha_levels(x: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Level metrics of a stack with alpha over what is *seen*: the 256-level grey histogram of
-    the colour weighted by alpha (uint8: exact integer weights 0..255), so transparent pixels
-    count for nothing and half-transparent ones half; ``opacity`` = the mean alpha (0..1).  A
-    fully transparent image has nothing to see and measures as one black pixel (dark, no
-    information)."""
-    b = x.shape[0]
-    if x.dtype == torch.uint8:
-        q = grey_levels(x[:, :-1]).reshape(b, -1)
-        w = x[:, -1].reshape(b, -1).to(torch.int64)
-        hist = torch.zeros(b, 256, dtype=torch.int64, device=x.device).scatter_add_(1, q, w)
-        opacity = w.sum(dim=1).to(torch.float64) / (255.0 * w.shape[1])
-    else:
-        xs = scale01(x)
-        q = torch.round(grey_image(xs[:, :-1])[:, 0] * 255.0).clamp(0, 255).to(torch.int64).reshape(b, -1)
-        w = xs[:, -1].reshape(b, -1).to(torch.float64)
-        hist = torch.zeros(b, 256, dtype=torch.float64, device=x.device).scatter_add_(1, q, w)
-        opacity = w.mean(dim=1)
-    empty = hist.sum(dim=1) <= 0
-    hist[:, 0] = torch.where(empty, torch.ones_like(hist[:, 0]), hist[:, 0])
-    out = _levels_from_hist(hist, dtype)
-    out["opacity"] = opacity.to(dtype)
-    return out
-
-
-def _alpha_window(x: torch.Tensor, comp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The central window (:func:`_window_box`) of the composite's grey on 0..255 and where the
-    image is opaque (alpha at its maximum)."""
-    dy, dx, wh, ww = _window_box(*x.shape[-2:])
-    part = comp[..., dy : dy + wh, dx : dx + ww]
-    a = x[:, -1:, dy : dy + wh, dx : dx + ww]
-    if x.dtype == torch.uint8:
-        opaque = a == 255
-    else:
-        opaque = scale01(x)[:, -1:, dy : dy + wh, dx : dx + ww] >= 1.0
-    return grey_image(scale01(part)) * 255.0, opaque
-
-
-def _noise_opaque(g255: torch.Tensor, opaque: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``noise`` / ``noise_robust`` over the mask positions whose 3x3 neighbourhood is opaque (the
-    edge of the visible shape is not noise); 0 with fewer than :data:`NOISE_MIN_OPAQUE` of them."""
-    b = g255.shape[0]
-    h, w = g255.shape[-2:]
-    z = torch.zeros(b, dtype=g255.dtype, device=g255.device)
-    if min(h, w) < 3:
-        return z, z
-    mask = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
-    acc = torch.zeros_like(g255[..., : h - 2, : w - 2])
-    ok = torch.ones_like(opaque[..., : h - 2, : w - 2])
-    for dy in range(3):
-        for dx in range(3):
-            acc = acc + mask[dy][dx] * g255[..., dy : dy + h - 2, dx : dx + w - 2]
-            ok = ok & opaque[..., dy : dy + h - 2, dx : dx + w - 2]
-    r = acc.abs().reshape(b, -1)
-    ok = ok.reshape(b, -1)
-    n = ok.sum(dim=1)
-    mean_est = torch.where(ok, r, torch.zeros_like(r)).sum(dim=1) / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0
-    med = torch.nanmedian(torch.where(ok, r, torch.full_like(r, float("nan"))), dim=1).values
-    enough = n >= NOISE_MIN_OPAQUE
-    return torch.where(enough, mean_est, z), torch.where(enough, med / (6.0 * _MAD_GAUSS), z)
-
-
-def _blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor) -> torch.Tensor:
-    """``blockiness`` of an image with alpha: per line (column or row step position) the mean
-    step over its opaque pixel pairs (a line with fewer than :data:`BLOCK_MIN_PAIRS` does not
-    count); the *median* over the 8-px border lines divided by the median over the other lines
-    (at least :data:`BLOCK_FLOOR`).  JPEG blocking raises most border lines; the edges of flat
-    shapes drawn on an 8-px grid (icons, sprites: never JPEG-compressed) raise a few, which the
-    mean counted and the median does not; the edge of the visible shape is not a step at all."""
-    b, _, h, w = g255.shape
-    border_lines, other_lines = [], []
-    for dim, size in ((3, w), (2, h)):
-        if size < 64:
-            continue
-        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()
-        pair = opaque.narrow(dim, 1, size - 1) & opaque.narrow(dim, 0, size - 1)
-        red = 2 if dim == 3 else 3
-        cnt = pair.sum(dim=red).reshape(b, size - 1)
-        tot = torch.where(pair, step, torch.zeros_like(step)).sum(dim=red).reshape(b, size - 1)
-        mean = torch.where(cnt >= BLOCK_MIN_PAIRS, tot / cnt.clamp(min=1), torch.full_like(tot, float("nan")))
-        border = (torch.arange(1, size, device=g255.device) % 8) == 0
-        border_lines.append(mean[:, border])
-        other_lines.append(mean[:, ~border])
-    ones = torch.ones(b, dtype=g255.dtype, device=g255.device)
-    if not border_lines:
-        return ones
-    at = torch.nanmedian(torch.cat(border_lines, dim=1), dim=1).values
-    off = torch.nanmedian(torch.cat(other_lines, dim=1), dim=1).values
-    ok = torch.isfinite(at) & torch.isfinite(off) & ((at > _TINY) | (off > _TINY))  # flat: 1, as opaque images
-    return torch.where(ok, at / off.clamp(min=BLOCK_FLOOR), ones)
-
-
-def _alpha_metrics(x: torch.Tensor, comp: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """The metrics of a stack with alpha that judge what is seen rather than the composite:
-    the levels (and ``opacity``) over the visible pixels, noise and blockiness where opaque."""
-    out = _alpha_levels(x, dtype)
-    g255, opaque = _alpha_window(x, comp)
-    g255 = g255.to(dtype)
-    out["noise"], out["noise_robust"] = _noise_opaque(g255, opaque)
-    out["blockiness"] = _blockiness_opaque(g255, opaque)
-    return out
-
-
 def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
     """Every metric of a uint8 CPU stack by the compiled one-pass kernel
     (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`), float32 like the torch
@@ -572,7 +446,8 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
     if raw is None:
         out["opacity"] = torch.ones_like(out["grey_p99"])
     else:
-        seen = {k: v.to(out["grey_p99"].device) for k, v in _alpha_metrics(raw, comp, dtype).items()}
+        seen = alpha_metrics(raw, comp, dtype, _window_box(*raw.shape[-2:]), _levels_from_hist, _MAD_GAUSS, BLOCK_FLOOR)
+        seen = {k: v.to(out["grey_p99"].device) for k, v in seen.items()}
         # an image without transparent pixels keeps the opaque definitions of noise and blockiness
         # (its levels are the same either way): an opaque alpha channel changes nothing
         opaque = seen["opacity"] >= 1.0

@@ -235,6 +235,7 @@ def test_cuda_path_equals_cpu() -> None:
         pytest.skip("no CUDA device")
     rng = np.random.default_rng(6)
     imgs = [_photo_like(rng, 3, 300, 280) for _ in range(3)]
+    imgs += [_icon(rng, 4, 300, 280), _icon(rng, 2, 96, 128)]  # with alpha: measured as seen
     cpu = quality_metrics(imgs)
     gpu = quality_metrics(imgs, device="cuda")
     for key in QUALITY_KEYS:

@@ -33,7 +33,19 @@ odd_size           ``|log2(side / median side)|``,         score > 3 (8× smalle
 odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)
 =================  ====================================  =========================================
 
+``odd_size`` and ``odd_aspect_ratio`` also need the size / shape to be rare: fewer than
+:data:`ODD_MAX_SHARE` of the images (and fewer than 2) within one octave of it.
+
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
+
+Images with alpha are judged as they are seen (the metrics: visible pixels, composite on mid
+grey, see :mod:`~dataeval_gpu.functional.quality`).  Where an image has transparent parts
+(``opacity`` under :data:`TRANSPARENT_BELOW`): ``low_information`` counts the transparent
+background as one more grey symbol (:func:`seen_entropy`: a black glyph on transparent carries its
+shape, a fully transparent image nothing); ``dark`` is not judged on a glyph or silhouette (under
+:data:`SILHOUETTE_BITS` of visible grey entropy: one ink, a design rather than an exposure;
+:func:`silhouettes`); ``light`` is not judged (no black point of its own: the viewer's
+background is).  A darkened picture with alpha is still dark, a blank one still low information.
 
 ``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
 images are a minority of the dataset's images with three channels (share under
@@ -57,7 +69,17 @@ from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 
-__all__ = ["DEFAULT_THRESHOLDS", "GRAYSCALE_MAX_SHARE", "ISSUES", "QualityIssues", "QualityOutput", "issue_scores"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "GRAYSCALE_MAX_SHARE",
+    "ISSUES",
+    "QualityIssues",
+    "QualityOutput",
+    "issue_scores",
+    "octave_neighbours",
+    "seen_entropy",
+    "silhouettes",
+]
 
 #: the issues, in output order
 ISSUES = (
@@ -103,6 +125,16 @@ COARSE_OFFSET = 0.11
 FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
+#: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
+#: (and fewer than 2 images) lie within one octave of its side / aspect: an icon theme's 256 and
+#: 512 px icons among its 16-48 px ones are sizes of the collection, not odd ones
+ODD_MAX_SHARE = 0.05
+#: images with alpha: an ``opacity`` (mean alpha) under this has transparent parts, seen on whatever
+#: background the viewer has: no black point of its own (``light`` not judged), and ...
+TRANSPARENT_BELOW = 0.99
+#: ... when what is seen of it has under this many bits of grey entropy it is a glyph or silhouette
+#: (one ink, its information in its shape): ``dark`` not judged (a black symbolic icon is not dark)
+SILHOUETTE_BITS = 1.0
 
 
 
@@ -128,7 +160,9 @@ def issue_scores(
     (``grey_p99``, ``side``, ``aspect`` medians); default: the medians of ``metrics`` itself.
     Returns the scores and the reference values used.
     """
-    m = {k: float64(metrics[k]) for k in (*QUALITY_KEYS, *SHAPE_KEYS)}
+    m = {k: float64(metrics[k]) for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k != "opacity" or k in metrics}
+    if "opacity" not in m:  # metrics gathered before the key existed: every image opaque
+        m["opacity"] = np.ones_like(m["grey_p99"])
     w, h = m["width"], m["height"]
     side = np.sqrt(w * h)
     aspect = w / np.maximum(h, 1)
@@ -136,9 +170,10 @@ def issue_scores(
     if reference is not None:
         ref.update({k: float(v) for k, v in reference.items() if k in ref})
     p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
+    see_through = m["opacity"] < TRANSPARENT_BELOW
     scores = {
-        "dark": 1.0 - m["grey_p99"] / p99_ref,
-        "light": m["grey_p001"].copy(),
+        "dark": np.where(silhouettes(m), 0.0, 1.0 - m["grey_p99"] / p99_ref),
+        "light": np.where(see_through, 0.0, m["grey_p001"]),
         "blurry": 1.0
         - np.minimum(
             np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
@@ -152,12 +187,40 @@ def issue_scores(
             m["noise"] - NOISE_TEXTURE_FLOOR,
         ),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
-        "low_information": 8.0 - m["grey_entropy"],
+        "low_information": 8.0 - seen_entropy(m),
         "jpeg_blocking": m["blockiness"].copy(),
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
     }
     return scores, ref
+
+
+def octave_neighbours(values: np.ndarray) -> np.ndarray:
+    """``(N,)`` int: for each value, how many of ``values`` (itself included) lie within one
+    octave of it (``|log2(v / value)| <= 1``)."""
+    lv = np.log2(np.maximum(np.asarray(values, dtype=np.float64), 1e-9))
+    srt = np.sort(lv)
+    return np.searchsorted(srt, lv + 1.0, side="right") - np.searchsorted(srt, lv - 1.0, side="left")
+
+
+def silhouettes(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: images with transparent parts (``opacity`` under :data:`TRANSPARENT_BELOW`)
+    whose visible pixels have under :data:`SILHOUETTE_BITS` of grey entropy - glyphs, symbolic
+    icons, silhouettes: one ink whose brightness is a design, not an exposure."""
+    opacity = m["opacity"] if "opacity" in m else np.ones_like(m["grey_p99"])
+    return (opacity < TRANSPARENT_BELOW) & (m["grey_entropy"] < SILHOUETTE_BITS)
+
+
+def seen_entropy(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Grey entropy (bits) of what is seen: for an image with alpha, the visible grey levels
+    (weight alpha) and the background (weight 1 - alpha) as one more symbol, i.e. with opacity
+    ``o`` and the visible pixels' entropy ``H``: ``H_b(o) + o H`` (``H_b`` the binary entropy) -
+    a black glyph on transparent carries its shape's information, a fully transparent image none.
+    ``grey_entropy`` itself for opaque images."""
+    o = np.clip(m["opacity"] if "opacity" in m else np.ones_like(m["grey_entropy"]), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hb = -np.where(o > 0, o * np.log2(o), 0.0) - np.where(o < 1, (1 - o) * np.log2(1 - o), 0.0)
+    return hb + o * m["grey_entropy"]
 
 
 @dataclass
@@ -308,7 +371,7 @@ class QualityIssues:
         :meth:`metrics`, e.g. gathered from several batches).
         """
         if isinstance(data, Mapping):
-            missing = [k for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k not in data]
+            missing = [k for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k not in data and k != "opacity"]
             if missing:
                 raise InvalidArgumentError(f"the metrics given to evaluate lack the keys {missing}")
             metrics = data
@@ -322,7 +385,11 @@ class QualityIssues:
             if k == "light":
                 f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED)
             elif k == "dark":
-                f = (s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)
+                f = ((s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)) & ~silhouettes(m)
+            elif k in ("odd_size", "odd_aspect_ratio"):
+                w, h = m["width"], m["height"]
+                v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)
+                f = (s > t) & (octave_neighbours(v) < max(2.0, ODD_MAX_SHARE * len(v)))
             elif k == "grayscale":
                 colour = m["channels"] >= 3
                 share = float(np.mean(s[colour] > t)) if colour.any() else 0.0

@@ -6,7 +6,16 @@ are first scaled to ``[0, 1]`` (uint8 by 255; other integers and floats by DataE
 bit depth: ``2**d - 1`` with ``d`` the smallest of 1, 8, 12, 16, 32 holding the image's
 maximum; NaN and infinite pixels count as 0), then computed in float32 on the device (float64 on the CPU reference path of the
 tests).  The grey image is ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (first channel
-of a one- or two-channel image; alpha ignored).
+of a one- or two-channel image).
+
+Images with alpha (2 channels: grey + alpha, 4: RGBA) are measured as they are seen: the spatial
+metrics (sharpness, colour) on the image composited on mid grey (:func:`composite_on_grey`,
+``ALPHA_BACKDROP``: black and white shapes both show, where on black a black glyph vanished);
+the level metrics (percentiles, clipped shares, ``grey_entropy``) over the visible pixels (the
+grey histogram weighted by alpha); ``noise``, ``noise_robust`` and ``blockiness`` over the opaque
+pixels when some are transparent (see each); ``opacity`` is the mean alpha (1 without alpha).
+What lies under fully transparent pixels is never seen.  An image whose alpha is opaque
+everywhere measures as its colour channels.
 
 Definitions (sources and units in ``docs/quality.md``):
 
@@ -49,13 +58,20 @@ Definitions (sources and units in ``docs/quality.md``):
 * ``grey_p001``, ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey
   image (``round(255 g)``), as the lowest level whose cumulative share reaches 0.1 / 1 / 50 /
   99 %, / 255 (``grey_p001``: the black point).
-* ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram.
+* ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram (of the
+  visible pixels: the ``low_information`` issue adds the transparent background as one symbol).
+* ``opacity`` - the mean alpha in [0, 1] (1 for an image without alpha).
 * ``blockiness`` - mean absolute grey step across the 8-px JPEG block borders divided by the
   mean step everywhere else (rows and columns together), in the same central window; about 1
   for natural images, well above 1 for strong JPEG blocking.  The mean step elsewhere counts
   as at least :data:`BLOCK_FLOOR` (half a grey level of 255): below that the steps are
   quantisation, and smooth gradients (wallpapers, skies) whose faint 8-px steps would divide
   by almost nothing score about 1, not 4.  1 when the window is smaller than 64 px or flat.
+  With transparent pixels: per line the mean step over its opaque pixel pairs, then the *median*
+  over the border lines over the median over the others (``quality_alpha.blockiness_opaque``): the edges
+  of flat shapes drawn on an 8-px grid (icons) raise a few lines, JPEG blocking most of them.
+  The noise then counts only mask positions whose 3x3 neighbourhood is opaque (the edge of the
+  visible shape is not noise), and is 0 with fewer than ``quality_alpha.NOISE_MIN_OPAQUE`` of them.
 """
 
 from __future__ import annotations
@@ -73,11 +89,13 @@ from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01
+from .quality_alpha import alpha_metrics, composite_on_grey
 
 __all__ = [
     "QUALITY_KEYS",
     "COARSE_SIDE",
     "composite_on_black",
+    "composite_on_grey",
     "FINE_FLAT",
     "FINE_FLOOR",
     "NOISE_WINDOW",
@@ -117,6 +135,7 @@ QUALITY_KEYS = (
     "chroma_rg",  # appended: the flag values of the metrics above stay as they were
     "chroma_bg",
     "fine_sharpness",
+    "opacity",
 )
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -399,11 +418,12 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
         raise ImageShapeError(
             f"expected a (B, C, H, W) stack with non-empty sides, got shape {tuple(x.shape)}"
         )
-    if x.shape[1] in (2, 4):  # grey / colour + alpha: measured as seen on black
-        x = composite_on_black(x)
+    raw = x if x.shape[1] in (2, 4) else None
+    if raw is not None:  # grey / colour + alpha: the spatial metrics on the composite on grey
+        x = composite_on_grey(raw)
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
         out = _compiled_u8(x, working_side)
-        return {k: out[k] for k in QUALITY_KEYS}
+        return _finish(out, raw, x)
     xs = scale01(x)
     g = grey_image(xs)
     out = {}
@@ -416,6 +436,24 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
+    return _finish(out, raw, x)
+
+
+def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The metrics in :data:`QUALITY_KEYS` order; for a stack with alpha (``raw``) the levels,
+    noise and blockiness replaced by their visible / opaque forms (:func:`_alpha_metrics`)."""
+    dtype = out["grey_p99"].dtype
+    if raw is None:
+        out["opacity"] = torch.ones_like(out["grey_p99"])
+    else:
+        seen = alpha_metrics(raw, comp, dtype, _window_box(*raw.shape[-2:]), _levels_from_hist, _MAD_GAUSS, BLOCK_FLOOR)
+        seen = {k: v.to(out["grey_p99"].device) for k, v in seen.items()}
+        # an image without transparent pixels keeps the opaque definitions of noise and blockiness
+        # (its levels are the same either way): an opaque alpha channel changes nothing
+        opaque = seen["opacity"] >= 1.0
+        for key in ("noise", "noise_robust", "blockiness"):
+            seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
+        out.update(seen)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

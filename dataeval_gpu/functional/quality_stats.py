@@ -39,6 +39,7 @@ _UNITS = {
     "grey_entropy": "bits",
     "blockiness": "border / other step ratio",
     "fine_sharpness": "native-resolution octave ratio",
+    "opacity": "mean alpha, 0–1 (1 without alpha)",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

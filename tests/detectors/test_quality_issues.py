@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 
 import numpy as np
 import pytest
@@ -73,6 +74,7 @@ def test_scores_follow_their_definitions() -> None:
     m["width"] = torch.tensor([100.0, 100.0, 400.0, 100.0], dtype=torch.float64)
     m["height"] = torch.tensor([100.0, 100.0, 100.0, 100.0], dtype=torch.float64)
     m["channels"] = torch.tensor([3.0, 3.0, 3.0, 1.0], dtype=torch.float64)
+    m["opacity"] = torch.ones(4, dtype=torch.float64)  # no transparency
     s, ref = issue_scores(m)
     assert ref["grey_p99"] == pytest.approx(0.8)
     np.testing.assert_allclose(s["dark"], [1 - 1 / 0.8, 0.0, 0.0, 1 - 0.1 / 0.8])
@@ -86,6 +88,76 @@ def test_scores_follow_their_definitions() -> None:
     np.testing.assert_allclose(s["odd_size"], np.abs(np.log2(side / 100.0)))
     np.testing.assert_allclose(s["odd_aspect_ratio"], [0.0, 0.0, 2.0, 0.0])
     np.testing.assert_allclose(s["low_information"], [8.0] * 4)
+
+
+def _icon(rng: np.random.Generator, colour: np.ndarray | None = None, h: int = 96, w: int = 96) -> np.ndarray:
+    """RGBA: a picture (or one ``colour``) in a soft-edged disc, transparent around it."""
+    col = _photo(rng, h, w) if colour is None else np.broadcast_to(colour.reshape(3, 1, 1), (3, h, w)).astype(np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = np.clip((1.0 - np.hypot(yy - h / 2, xx - w / 2) / (0.4 * h)) * 10.0, 0.0, 1.0)
+    return np.concatenate([col, np.round(a * 255)[None].astype(np.uint8)])
+
+
+def test_transparent_scores_hand_checked() -> None:
+    """Hand-made metrics of four images: opaque; a black glyph on transparent (opacity 1/4, one
+    ink: entropy 0, p99 0); a dark picture with alpha (opacity 1/2, 3 bits, p99 0.1); a fully
+    transparent image (opacity 0)."""
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["opacity"] = torch.tensor([1.0, 0.25, 0.5, 0.0], dtype=torch.float64)
+    m["grey_entropy"] = torch.tensor([6.0, 0.0, 3.0, 0.0], dtype=torch.float64)
+    m["grey_p99"] = torch.tensor([0.9, 0.0, 0.1, 0.0], dtype=torch.float64)
+    m["grey_p001"] = torch.tensor([0.3, 0.0, 0.3, 0.0], dtype=torch.float64)
+    m["bright_clipped"] = torch.tensor([0.5, 0.0, 0.5, 0.0], dtype=torch.float64)
+    for k in ("width", "height"):
+        m[k] = torch.full((4,), 64.0, dtype=torch.float64)
+    m["channels"] = torch.tensor([3.0, 4.0, 4.0, 4.0], dtype=torch.float64)
+    s, ref = issue_scores(m)
+    # what is seen: H_b(o) + o H; H_b(1/4) = 0.811278 bits, H_b(1/2) = 1
+    hb = -(0.25 * math.log2(0.25) + 0.75 * math.log2(0.75))
+    np.testing.assert_allclose(s["low_information"], [8 - 6.0, 8 - hb, 8 - (1 + 0.5 * 3), 8.0], atol=1e-12)
+    # dark: the glyph and the blank are silhouettes (transparent, under 1 bit): not judged
+    assert ref["grey_p99"] == pytest.approx(0.05)
+    np.testing.assert_allclose(s["dark"], [1 - 0.9 / 0.05, 0.0, 1 - 0.1 / 0.05, 0.0])
+    # light: no black point of its own where transparent
+    np.testing.assert_allclose(s["light"], [0.3, 0.0, 0.0, 0.0])
+    out = QualityIssues().evaluate(m)
+    assert out.flags["dark"].tolist() == [False, False, False, False]  # absolute floor: not for silhouettes
+    assert out.flags["low_information"].tolist() == [False, False, False, True]
+    assert out.flags["light"].tolist() == [True, False, False, False]
+    # metrics gathered without the key (before it existed): every image opaque
+    old = {k: v for k, v in m.items() if k != "opacity"}
+    np.testing.assert_allclose(issue_scores(old)[0]["low_information"], [2.0, 8.0, 5.0, 8.0])
+
+
+def test_icons_are_judged_as_seen() -> None:
+    """A collection of pictures with alpha: a near-black glyph and a white glyph on transparent are
+    clean (composited on black they were dark, blurry and without information), a darkened
+    picture (colour // 8, alpha kept) is dark, a fully transparent one has no information, a
+    noisy one (σ 30 on the colour) is noisy and a blurred one blurry."""
+    rng = np.random.default_rng(7)
+    icons = [_icon(rng) for _ in range(10)]
+    glyph = np.zeros((4, 96, 96), np.uint8)
+    glyph[3, 20:76, 30:44] = 255  # a "T" in one ink: near black (a grey ink would be grayscale)
+    glyph[3, 20:34, 20:76] = 255
+    glyph[2] = 40
+    white = glyph.copy()
+    white[:3] = np.array([255, 250, 235], np.uint8).reshape(3, 1, 1)
+    dark = np.concatenate([icons[0][:3] // 8, icons[0][3:]])
+    blank = np.zeros_like(icons[0])
+    noisy = icons[1].copy()
+    noisy[:3] = np.clip(noisy[:3] + rng.normal(0, 30, noisy[:3].shape), 0, 255).astype(np.uint8)
+    blur = np.concatenate([ndimage.gaussian_filter(icons[2][:3].astype(float), (0, 3, 3)).round().astype(np.uint8), icons[2][3:]])
+    imgs = [*icons, glyph, white, dark, blank, noisy, blur]
+    out = QualityIssues().evaluate(imgs)
+    for i in range(12):  # the clean pictures and both glyphs
+        assert out.issues(i) == [], (i, out.why(i))
+    assert "dark" in out.issues(12), out.why(12)
+    assert "low_information" in out.issues(13), out.why(13)
+    assert "noisy" in out.issues(14), out.why(14)
+    assert "blurry" in out.issues(15), out.why(15)
+    # before: composited on black, the dark glyph was a near-black picture: dark
+    on_black = [np.concatenate([(i[:3].astype(np.int32) * i[3] // 255).astype(np.uint8), np.full_like(i[3:], 255)]) for i in imgs]
+    assert "dark" in QualityIssues().evaluate(on_black).issues(10)
 
 
 def test_relative_dark_uses_the_reference() -> None:
@@ -268,3 +340,30 @@ def test_noisy_needs_noise_like_estimates() -> None:
     assert q_mod.NOISE_GAUSS_RATIO == 1.3
     # 11 <= 13: Gaussian-like -> 10; 14 > 13: texture -> max(0, 14 - 11); impulse: 25 - 11; 13 <= 13 -> 10
     np.testing.assert_allclose(s["noisy"], [10.0, 3.0, 14.0, 10.0])
+
+
+def test_odd_size_needs_a_rare_size() -> None:
+    """An icon theme: 30 images of 32 px, 5 of 512 px (16x the median side: score 4) and one of
+    2 px (score 4).  Within an octave of 512 px lie 5 images = 14 % of 36, at least 5 %
+    (``ODD_MAX_SHARE``): a size of the collection, not flagged; the 2 px image is alone: flagged.
+    The same for shapes: 5 strips 20:1 among squares are a shape of the collection."""
+    sides = np.array([32.0] * 30 + [512.0] * 5 + [2.0])
+    n = len(sides)
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["opacity"] = torch.ones(n, dtype=torch.float64)
+    m["grey_p99"] = torch.full((n,), 0.9, dtype=torch.float64)
+    m["grey_entropy"] = torch.full((n,), 6.0, dtype=torch.float64)
+    m["width"] = torch.from_numpy(sides.copy())
+    m["height"] = torch.from_numpy(sides.copy())
+    m["channels"] = torch.full((n,), 3.0, dtype=torch.float64)
+    out = QualityIssues().evaluate(m)
+    np.testing.assert_allclose(out.scores["odd_size"][30:], [4.0] * 6)
+    assert np.nonzero(out.flags["odd_size"])[0].tolist() == [35]
+    assert q_mod.octave_neighbours(sides).tolist() == [30] * 30 + [5] * 5 + [1]
+    # shapes: 5 strips of 640 x 32 (aspect 20: log2 20 = 4.3 octaves off) among 31 squares
+    w = np.array([32.0] * 31 + [640.0] * 5)
+    m2 = dict(m, width=torch.from_numpy(w), height=torch.full((n,), 32.0, dtype=torch.float64))
+    out2 = QualityIssues().evaluate(m2)
+    assert not out2.flags["odd_aspect_ratio"].any() and out2.scores["odd_aspect_ratio"][35] > 2.8
+    m3 = dict(m2, width=torch.from_numpy(np.array([32.0] * 35 + [640.0])))
+    assert np.nonzero(QualityIssues().evaluate(m3).flags["odd_aspect_ratio"])[0].tolist() == [35]

@@ -100,6 +100,23 @@ def test_compiled_path_equals_torch_path(
         np.testing.assert_allclose(fast[key].numpy(), slow[key].numpy(), rtol=2e-5, atol=1e-6, err_msg=key)
 
 
+def test_compiled_path_equals_torch_path_with_alpha(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images with transparent parts: the kernel measures the composite on grey, the visible
+    levels, opacity, noise and blockiness where opaque come from the torch code on both paths."""
+    rng = np.random.default_rng(21)
+    yy, xx = np.mgrid[0:140, 0:160]
+    disc = (np.clip((1.0 - np.hypot(yy - 70, xx - 80) / 60.0) * 8.0, 0.0, 1.0) * 255).round().astype(np.uint8)
+    for c in (4, 2):
+        x = torch.from_numpy(np.stack([np.concatenate([_photo_like(rng, c - 1, 140, 160), disc[None]]) for _ in range(2)]))
+        fast = quality_metrics_batch(x)
+        monkeypatch.setattr(quality_compiled.ready, "state", False)
+        slow = quality_metrics_batch(x)
+        monkeypatch.undo()
+        assert 0.4 < float(fast["opacity"][0]) < 0.8 and float(fast["noise"][0]) > 0
+        for key in QUALITY_KEYS:
+            np.testing.assert_allclose(fast[key].numpy(), slow[key].numpy(), rtol=2e-5, atol=1e-6, err_msg=key)
+
+
 @pytest.mark.parametrize(
     "shape,layout",
     [

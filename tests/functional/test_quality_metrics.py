@@ -79,6 +79,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         den, no = den + steps[~border].sum(), no + (~border).sum()
     out["blockiness"] = (num / nb) / max(den / no, 0.5) if nb and den > 0 else 1.0
     out["fine_sharpness"] = _ref_fine(np.clip(np.round(g * 255), 0, 255))
+    out["opacity"] = 1.0  # no alpha channel
     return out
 
 
@@ -234,6 +235,7 @@ def test_cuda_path_equals_cpu() -> None:
         pytest.skip("no CUDA device")
     rng = np.random.default_rng(6)
     imgs = [_photo_like(rng, 3, 300, 280) for _ in range(3)]
+    imgs += [_icon(rng, 4, 300, 280), _icon(rng, 2, 96, 128)]  # with alpha: measured as seen
     cpu = quality_metrics(imgs)
     gpu = quality_metrics(imgs, device="cuda")
     for key in QUALITY_KEYS:
@@ -274,9 +276,99 @@ def test_fine_sharpness_takes_the_most_detailed_window() -> None:
     assert 1.5 < ref < 2.1  # white noise in the quadrant window (its border with the flat part lowers it a little)
 
 
-def test_alpha_is_composited_on_black() -> None:
-    """RGBA / grey + alpha: measured as seen on black, so what lies under fully transparent
-    pixels (an encoder's blocky left-overs) changes nothing, and an opaque alpha changes nothing."""
+def ref_alpha_metrics(img: np.ndarray) -> dict[str, float]:
+    """float64 reference of an image with alpha (last channel, 0..255 scale) from the written
+    definitions: the metrics of the composite on grey 128 (no rounding), with the levels over
+    the visible pixels (alpha-weighted histogram), ``opacity`` the mean alpha, the noise over
+    the fully opaque 3x3 positions (0 under 256 of them) and the median-based blockiness over
+    opaque pixel pairs."""
+    x = img.astype(np.float64)
+    col, a = x[:-1], x[-1] / 255.0
+    comp = col * a + 128.0 * (1.0 - a)
+    out = ref_metrics(comp)
+    g = np.tensordot(LUMA, col[:3] / 255.0, axes=1) if col.shape[0] >= 3 else col[0] / 255.0
+    q = np.clip(np.round(g * 255), 0, 255).astype(int).ravel()
+    hist = np.bincount(q, weights=a.ravel(), minlength=256)
+    if hist.sum() <= 0:
+        hist[0] = 1.0
+    hist = hist / hist.sum()
+    cdf = np.cumsum(hist)
+    for key, share in (("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
+        out[key] = int(np.argmax(cdf >= share - 1e-9)) / 255.0
+    nz = hist[hist > 0]
+    out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
+    out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())
+    out["opacity"] = float(a.mean())
+    h, w = a.shape
+    dy, dx = max(0, (h - 384) // 2) // 8 * 8, max(0, (w - 384) // 2) // 8 * 8
+    gc = np.tensordot(LUMA, comp[:3], axes=1) if comp.shape[0] >= 3 else comp[0]
+    gw = gc[dy : dy + min(h, 384), dx : dx + min(w, 384)]
+    ow = a[dy : dy + min(h, 384), dx : dx + min(w, 384)] >= 1.0
+    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    conv = np.abs(ndimage.correlate(gw, n)[1:-1, 1:-1])
+    ok = ndimage.minimum_filter(ow.astype(np.uint8), size=3)[1:-1, 1:-1].astype(bool)
+    r = np.sort(conv[ok])
+    if r.size >= 256:
+        out["noise"] = r.mean() * math.sqrt(math.pi / 2) / 6
+        out["noise_robust"] = float(r[(r.size - 1) // 2]) / (6 * 0.6744897501960817)
+    else:
+        out["noise"] = out["noise_robust"] = 0.0
+    border_lines, other_lines = [], []
+    for axis, size in ((1, gw.shape[1]), (0, gw.shape[0])):
+        if size < 64:
+            continue
+        step = np.abs(np.diff(gw, axis=axis))
+        pair = np.logical_and(np.delete(ow, -1, axis=axis), np.delete(ow, 0, axis=axis))
+        cnt, tot = pair.sum(axis=1 - axis), (step * pair).sum(axis=1 - axis)
+        for j in range(size - 1):
+            if cnt[j] >= 8:
+                (border_lines if (j + 1) % 8 == 0 else other_lines).append(tot[j] / cnt[j])
+    if border_lines and other_lines:
+        at, off = np.sort(border_lines), np.sort(other_lines)
+        at, off = at[(at.size - 1) // 2], off[(off.size - 1) // 2]  # the lower middle value
+        out["blockiness"] = at / max(off, 0.5) if at > 1e-12 or off > 1e-12 else 1.0
+    else:
+        out["blockiness"] = 1.0
+    return out
+
+
+def _icon(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
+    """A photo-like picture with alpha: an opaque ellipse, a soft edge, transparent outside,
+    and random colours left under the transparent pixels."""
+    col = _photo_like(rng, c - 1, h, w)
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot((yy - h / 2) / (0.42 * h), (xx - w / 2) / (0.42 * w))
+    a = np.clip((1.0 - d) * 8.0, 0.0, 1.0)
+    return np.concatenate([col, np.round(a * 255)[None]]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(4, 128, 192), (2, 64, 96), (4, 512, 768)])  # integer area factors (the reference)
+def test_alpha_metrics_match_float64_reference(shape: tuple[int, int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    imgs = [_icon(rng, *shape) for _ in range(2)]
+    got = quality_metrics([torch.from_numpy(i).to(torch.float64) for i in imgs])  # float64 path
+    got8 = quality_metrics(imgs)  # uint8: the composite rounded to integers
+    for j, img in enumerate(imgs):
+        ref = ref_alpha_metrics(img)
+        for key in QUALITY_KEYS:
+            if key in ("grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
+                tol = 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
+            elif key == "fine_sharpness":
+                tol = 1e-4 * max(1.0, abs(ref[key]))
+            else:
+                tol = 1e-6 * max(1.0, abs(ref[key]))
+            assert float(got[key][j]) == pytest.approx(ref[key], abs=tol), key
+            # uint8: the composite is rounded to integer levels (up to half a level per pixel)
+            loose = 0.05 if key in ("noise", "noise_robust", "blockiness", "detail") else 2e-2
+            floor = 0.05 if key in ("colourfulness", "chroma_rg", "chroma_bg") else 2e-3  # 0..255 scale
+            assert float(got8[key][j]) == pytest.approx(ref[key], rel=loose, abs=max(tol, floor)), key
+        assert 0.4 < ref["opacity"] < 0.7 and ref["noise"] > 0  # the test exercises both parts
+
+
+def test_alpha_is_measured_as_seen() -> None:
+    """RGBA / grey + alpha: what lies under fully transparent pixels (an encoder's blocky
+    left-overs) changes nothing, an opaque alpha changes nothing, and the levels are those of
+    the visible pixels (half transparency keeps them; the composite on grey 128 is exact)."""
     rng = np.random.default_rng(13)
     rgb = _photo_like(rng, 3, 96, 128)
     alpha = np.full((1, 96, 128), 255, np.uint8)
@@ -285,22 +377,70 @@ def test_alpha_is_composited_on_black() -> None:
     junk[:, :, :48] = np.kron(rng.integers(0, 256, (3, 12, 6)), np.ones((1, 8, 8))).astype(np.uint8)  # 8-px blocks
     zeroed = rgb.copy()
     zeroed[:, :, :48] = 0
-    m = quality_metrics([np.concatenate([junk, alpha]), zeroed, np.concatenate([rgb, np.full_like(alpha, 255)]), rgb])
+    m = quality_metrics([np.concatenate([junk, alpha]), np.concatenate([zeroed, alpha]), np.concatenate([rgb, np.full_like(alpha, 255)]), rgb])
     for key in QUALITY_KEYS:
         assert float(m[key][0]) == pytest.approx(float(m[key][1]), rel=1e-6, abs=1e-7), key  # junk unseen
         assert float(m[key][2]) == pytest.approx(float(m[key][3]), rel=1e-6, abs=1e-7), key  # opaque = RGB
-    # half transparency halves the levels, in exact integers: (c * a + 127) // 255
+    assert float(m["opacity"][0]) == pytest.approx(80 / 128) and float(m["opacity"][3]) == 1.0
+    # the visible part's levels: those of the right 80 columns of the picture
+    g = np.clip(np.round(np.tensordot(LUMA, rgb[:, :, 48:] / 255.0, axes=1) * 255), 0, 255)
+    assert float(m["grey_p50"][0]) == pytest.approx(np.sort(g.ravel())[math.ceil(0.5 * g.size) - 1] / 255, abs=1 / 255)
+    # half transparency: the composite on grey in exact integers, the levels of the colour
     half = np.concatenate([rgb[:1], np.full((1, 96, 128), 128, np.uint8)])
     x = torch.from_numpy(half)[None]
-    from dataeval_gpu.functional.quality import composite_on_black
+    from dataeval_gpu.functional.quality import composite_on_grey
 
-    want = (rgb[:1].astype(np.int64) * 128 + 127) // 255
-    np.testing.assert_array_equal(composite_on_black(x)[0].numpy(), want)
-    got = quality_metrics([half])["grey_p50"]
-    assert float(got[0]) == pytest.approx(float(np.sort(want.ravel())[(want.size - 1) // 2]) / 255, abs=1 / 255)
-    # float images: alpha scaled by its bit depth
+    want = (rgb[:1].astype(np.int64) * 128 + 128 * 127 + 127) // 255
+    np.testing.assert_array_equal(composite_on_grey(x)[0].numpy(), want)
+    got = quality_metrics([half, rgb[:1]])
+    for key in ("grey_p50", "grey_p99", "grey_entropy"):
+        assert float(got[key][0]) == pytest.approx(float(got[key][1]), abs=1e-6), key
+    assert float(got["opacity"][0]) == pytest.approx(128 / 255)
+    # float images: everything scaled by the bit depth first, then c a + 128/255 (1 - a)
     xf = torch.from_numpy(np.concatenate([rgb, alpha]).astype(np.float64) / 255.0)[None]
-    np.testing.assert_allclose(composite_on_black(xf)[0].numpy(), zeroed / 255.0, atol=1e-12)
+    a = alpha / 255.0
+    np.testing.assert_allclose(composite_on_grey(xf)[0].numpy(), rgb / 255.0 * a + 128 / 255 * (1 - a), atol=1e-12)
+
+
+def test_alpha_hand_checked_glyph_and_blank() -> None:
+    """A black glyph (a 32x32 square) on a transparent 64x64 canvas: opacity 1/4, the visible
+    pixels all black (entropy 0, p99 0); on grey its edges are sharp (the composite is
+    128 outside, 0 inside: not a black square as on black).  A fully transparent image: opacity
+    0, measured as one black pixel."""
+    glyph = np.zeros((4, 64, 64), np.uint8)
+    glyph[3, 16:48, 16:48] = 255
+    blank = np.zeros((4, 64, 64), np.uint8)
+    m = quality_metrics([glyph, blank])
+    assert m["opacity"].tolist() == [0.25, 0.0]
+    assert m["grey_entropy"].tolist() == [0.0, 0.0]
+    assert m["grey_p99"].tolist() == [0.0, 0.0]
+    assert m["dark_clipped"].tolist() == [1.0, 1.0]
+    assert float(m["norm_sharpness"][0]) > 0.6  # a sharp edge, seen
+    assert float(m["norm_sharpness"][1]) == 0.0  # flat grey: nothing seen
+    # the noise: 30 x 30 opaque 3x3 positions, all inside the flat square: 0; the blank: none
+    assert m["noise"].tolist() == [0.0, 0.0] and m["noise_robust"].tolist() == [0.0, 0.0]
+
+
+def test_alpha_blockiness_counts_lines_not_shape_edges() -> None:
+    """Flat shapes on an 8-px grid (an icon drawn on a pixel grid, never JPEG-compressed) with a
+    1-level column texture: a few border lines carry the shapes' edges, the median border line
+    only the texture -> 1; the mean-based definition of opaque images scores the same picture far above the
+    2.4 threshold.  An 8x8 mosaic of flat tiles (what JPEG blocking looks like at its worst):
+    every border line steps, no other line does -> median step / the 0.5 floor."""
+    shapes = np.full((3, 128, 128), 200, np.uint8)
+    shapes[:, 16:112, 16:112] = 90
+    shapes[:, 40:64, 32:96] = 30
+    shapes += (np.arange(128) % 2).astype(np.uint8)  # a fine texture: every column step 1 level
+    alpha = np.full((1, 128, 128), 255, np.uint8)
+    alpha[:, :8] = 0  # some transparency
+    tiles = np.kron(np.arange(256).reshape(16, 16) % 7 * 30, np.ones((8, 8))).astype(np.uint8)
+    m = quality_metrics([np.concatenate([shapes, alpha]), shapes, np.concatenate([np.repeat(tiles[None], 3, 0), alpha])])
+    # lines: the median column line steps 1 level, the median row line 0 (rows without an edge)
+    assert float(m["blockiness"][0]) == pytest.approx(1.0, abs=1e-4)  # float32 means
+    assert float(m["blockiness"][1]) > 2.4  # the opaque definition (mean over the lines)
+    ref = ref_alpha_metrics(np.concatenate([np.repeat(tiles[None], 3, 0), alpha]))["blockiness"]
+    assert float(m["blockiness"][2]) == pytest.approx(ref, rel=1e-6)
+    assert ref > 50  # tiles 0..180 apart: median border step tens of levels over the 0.5 floor
 
 
 def test_alpha_of_16_bit_images_is_composited_in_their_own_scale() -> None:
@@ -315,10 +455,15 @@ def test_alpha_of_16_bit_images_is_composited_in_their_own_scale() -> None:
     m = quality_metrics([np.concatenate([rgb16, opaque]), rgb16, np.concatenate([rgb16, half])])
     for key in QUALITY_KEYS:  # opaque 16-bit RGBA = its RGB
         assert float(m[key][0]) == pytest.approx(float(m[key][1]), rel=1e-5, abs=1e-6), key
-    levels = np.sort(np.round(np.tensordot(LUMA, rgb8 / 255.0, axes=1) * 32768 / 65535 * 255).ravel())
-    for key, share in (("grey_p50", 0.5), ("grey_p99", 0.99)):  # half alpha: half the levels
+    levels = np.sort(np.round(np.tensordot(LUMA, rgb8 / 255.0, axes=1) * 255).ravel())
+    for key, share in (("grey_p50", 0.5), ("grey_p99", 0.99)):  # half alpha: the visible levels as they are
         want = levels[math.ceil(share * levels.size) - 1] / 255
         assert float(m[key][2]) == pytest.approx(want, abs=1.01 / 255), key
+    assert float(m["opacity"][2]) == pytest.approx(32768 / 65535, rel=1e-6)
+    # the composite on grey in the image's own scale: the same sharpness as the float64 reference
+    ref = ref_alpha_metrics(np.concatenate([rgb8, np.full((1, 64, 80), 32768 / 65535 * 255)]))
+    assert float(m["norm_sharpness"][2]) == pytest.approx(ref["norm_sharpness"], rel=1e-3)
     la = np.concatenate([rgb16[:1], np.full((1, 64, 80), 40000, np.uint16)])
-    got = quality_metrics([la])["grey_p50"][0]
-    assert float(got) == pytest.approx(np.median(rgb8[0] / 255.0) * 40000 / 65535, abs=1.5 / 255)
+    got = quality_metrics([la])
+    assert float(got["grey_p50"][0]) == pytest.approx(np.sort(rgb8[0].ravel())[(rgb8[0].size - 1) // 2] / 255.0, abs=1.01 / 255)
+    assert float(got["opacity"][0]) == pytest.approx(40000 / 65535, rel=1e-6)

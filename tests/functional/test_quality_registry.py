@@ -15,6 +15,12 @@ def _images() -> list[np.ndarray]:
     imgs.append(np.repeat(rng.integers(0, 256, (1, 40, 50), dtype=np.uint8), 3, axis=0))  # grey as RGB
     imgs.append(rng.integers(0, 256, (3, 70, 64), dtype=np.uint8))
     imgs.append((rng.random((3, 30, 20)) * 0.5).astype(np.float32))
+    # with alpha (measured as seen: levels of the visible pixels, noise / blockiness where
+    # opaque): an RGBA picture in an opaque disc, and grey + alpha
+    yy, xx = np.mgrid[0:80, 0:72]
+    disc = (np.clip((1.0 - np.hypot(yy - 40, xx - 36) / 34.0) * 8.0, 0.0, 1.0) * 255).round().astype(np.uint8)
+    imgs.append(np.concatenate([rng.integers(0, 256, (3, 80, 72), dtype=np.uint8), disc[None]]))
+    imgs.append(np.concatenate([rng.integers(0, 256, (1, 80, 72), dtype=np.uint8), disc[None]]))
     return imgs
 
 

@@ -345,48 +345,96 @@ def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
     return g[..., dy : dy + wh, dx : dx + ww]
 
 
-def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
-    """Every metric of a uint8 CPU stack by the compiled one-pass kernel
-    (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`), float32 like the torch
-    path: the colour sums and level counts are exact integers, the area downscales exact sums,
-    the band energies and the noise those of the float32 grey image in float64.  The per-image
-    arithmetic after the kernel is the torch path's, elementwise in numpy (the same IEEE
-    operations, without torch's per-call cost)."""
+def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
+    """The compiled kernels' measurements of a uint8 CPU stack of one or three channels
+    (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`, ``fine_energies_u8``) and its
+    geometry, one row per image, for :func:`_compiled_finish`: grey-level counts, colour sums,
+    the ``(B, 7)`` measurements, the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``;
+    ``E1`` -inf where an image has fewer windows) and ``(B, 7)`` int64 ``C, H, W``, the short
+    sides of both working sizes, the noise window's height and width."""
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
     hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    fine = np.zeros((b, 5, 2))  # at most five windows; E1 -inf: never the one with most energy
+    fine[:, :, 1] = -np.inf
+    if min(h, w) >= 16:
+        boxes = fine_windows(h, w)
+        fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
+    geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
+    return hist, sums, res, fine, geo
+
+
+def _compiled_finish(
+    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray
+) -> dict[str, torch.Tensor]:
+    """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
+    sizes concatenated: every step is per image), float32 like the torch path (exact integer
+    sums and counts; band energies and noise of the float32 grey image in float64), the torch
+    path's arithmetic elementwise in numpy (the same IEEE operations, without torch's per-call cost)."""
+    c, h, w, side1, side2, wh, ww = geo.T
     out = {k: v.numpy() for k, v in _levels_from_hist(torch.from_numpy(hist), torch.float32).items()}
-    # torch's float32 sqrt (not always correctly rounded, and vectorised from 16 values on), on
-    # (B,) tensors as the torch path takes it
+    # torch's float32 sqrt, on (B,) tensors as the torch path takes it
     e = torch.from_numpy(res[:, :4].astype(np.float32))
     out["detail"] = torch.sqrt(e[:, 0]).numpy()
-    for j, key, size in ((0, "norm_sharpness", size1), (2, "coarse_sharpness", size2)):
+    for j, key, side in ((0, "norm_sharpness", side1), (2, "coarse_sharpness", side2)):
         e0, e1 = e[:, j], e[:, j + 1]
         ratio = torch.sqrt(e0 / e1.clamp(min=_TINY)).numpy()
-        ok = (e1.numpy() > np.float32(_TINY)) & (min(size) >= 2)
-        out[key] = np.where(ok, ratio, np.float32(0.0))
-    wh, ww = box[2:]
-    z = np.zeros(b, np.float32)
-    if min(wh, ww) < 3:
-        out["noise"] = out["noise_robust"] = z
-    else:
-        out["noise"] = (res[:, 4] / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
-        out["noise_robust"] = (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32)
+        out[key] = np.where((e1.numpy() > np.float32(_TINY)) & (side >= 2), ratio, np.float32(0.0))
+    z = np.float32(0.0)
+    window = np.minimum(wh, ww) >= 3  # else no noise estimate: 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = (res[:, 4] / np.where(window, (wh - 2) * (ww - 2), 1) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
+    out["noise"] = np.where(window, noise, z)
+    out["noise_robust"] = np.where(window, (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32), z)
     out["blockiness"] = res[:, 6].astype(np.float32)
-    out["fine_sharpness"] = _fine_sharpness(x).numpy()
-    if c < 3:
-        out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
-    else:
-        s = sums.astype(np.float64) / float(h * w)  # means of the integer terms
-        m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
-        var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
-        var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
-        colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
-        out["colourfulness"] = colour.astype(np.float32)
-        out["channel_spread"] = (s[:, 5] / 255.0).astype(np.float32)
-        out["chroma_rg"], out["chroma_bg"] = m_rg.astype(np.float32), s[:, 4].astype(np.float32)
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+    e = torch.from_numpy(fine)
+    ratio = _fine_ratio(e[..., 0], e[..., 1], FINE_FLOOR * _BAND_GAIN).to(torch.float32).numpy()
+    out["fine_sharpness"] = np.where(np.minimum(h, w) >= 16, ratio, np.float32(1.0))
+    s = sums.astype(np.float64) / (h * w).astype(np.float64)[:, None]  # means of the integer terms
+    m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
+    var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
+    var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
+    colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
+    rgb = c >= 3  # below three channels: 0
+    out["colourfulness"] = np.where(rgb, colour.astype(np.float32), z)
+    out["channel_spread"] = np.where(rgb, (s[:, 5] / 255.0).astype(np.float32), z)
+    out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
+    out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
+    return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
+
+
+def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
+    """Every metric of a uint8 CPU stack by the compiled one-pass kernels."""
+    return _compiled_finish(*_compiled_raw(x, working_side))
+
+
+def _compiled_ok(x: torch.Tensor) -> bool:
+    """A uint8 CPU stack of one or three channels, measured by the compiled kernels as it is."""
+    return (
+        x.ndim == 4 and x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] in (1, 3)
+        and min(x.shape[1:]) >= 1 and quality_compiled.ready()
+    )  # fmt: skip
+
+
+def quality_metrics_stacks(
+    stacks: Sequence[torch.Tensor], working_side: int = WORKING_SIDE, map_fn: Any = None
+) -> dict[str, torch.Tensor]:
+    """:func:`quality_metrics_batch` of each same-size stack, all rows in order (the same values);
+    the compiled kernels' stacks are finished together (one set of array operations instead of
+    one per stack).  ``map_fn(fn, items)`` runs the per-stack kernels (default: in turn)."""
+    fast = [_compiled_ok(x) for x in stacks]
+    run = map_fn if map_fn is not None else (lambda fn, items: [fn(t) for t in items])
+    raw = run(lambda x: _compiled_raw(x, working_side), [x for x, ok in zip(stacks, fast, strict=True) if ok])
+    done = _compiled_finish(*(np.concatenate(part) for part in zip(*raw, strict=True))) if raw else {}
+    parts, at = [], 0
+    for x, ok in zip(stacks, fast, strict=True):
+        if ok:
+            parts.append({k: v[at : at + x.shape[0]] for k, v in done.items()})
+            at += x.shape[0]
+        else:
+            parts.append(quality_metrics_batch(x, working_side))
+    return {k: torch.cat([p[k] for p in parts]) for k in QUALITY_KEYS}
 
 
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:

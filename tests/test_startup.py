@@ -251,3 +251,40 @@ def test_discovery_imports_no_torch(tmp_path: Path) -> None:
     counts, heavy = out.splitlines()[-2:]
     assert eval(counts) == [1, 1]  # noqa: S307
     assert eval(heavy) == ["numpy"]  # noqa: S307 - through datasets.IMAGE_EXTENSIONS
+
+
+@pytest.mark.parametrize("preset", ["default", "dataeval-0.65"])
+def test_warm_up_loads_the_kernels_the_scan_uses_and_only_those(preset: str) -> None:
+    """The scan's warm-up (before the fork) loads each compiled kernel its accumulator uses, in
+    the layouts it uses (the D4 hash's crops are strided views), and no other: a photo measured
+    afterwards loads nothing more, and the unused resize kernel / layouts stay unloaded."""
+    code = f"""
+        import numba
+        import numpy as np
+        import torch
+        from dataeval_gpu.audit import DataAudit
+        from dataeval_gpu.audit.files import warm_up
+        from dataeval_gpu.functional import quality_compiled, stats_compiled
+        from dataeval_gpu.functional.hashing import compiled
+
+        def loaded():
+            return {{name: len(obj.signatures) for mod in (stats_compiled, quality_compiled, compiled)
+                    for name, obj in vars(mod).items()
+                    if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures}}
+
+        acc = DataAudit(preset={preset!r}).make_accumulator("cpu")
+        warm_up(acc)
+        before = loaded()
+        rng = np.random.default_rng(0)
+        acc.batch_rows([torch.from_numpy(rng.integers(0, 256, (3, 300, 451), dtype=np.uint8)),
+                        torch.from_numpy(rng.integers(0, 256, (1, 257, 190), dtype=np.uint8))])
+        print(sorted(before.items()))
+        print(loaded() == before)
+    """
+    before, same = _fresh(code).splitlines()[-2:]
+    assert same == "True"
+    if preset == "default":  # quality kernels (contiguous), the D4 hash's exact resize: whole image + crop views
+        want = [("_coeffs_kernel", 1), ("_count", 1), ("_fine", 1), ("_grey_resize_exact_kernel", 2), ("_measure", 1)]
+    else:  # 0.65's statistics and plain pchash: no quality kernels, no crops
+        want = [("_coeffs_kernel", 1), ("_count", 1), ("_grey_resize_kernel", 1)]
+    assert eval(before) == want  # noqa: S307 - a list literal printed by the child

@@ -346,12 +346,10 @@ def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
 
 
 def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
-    """The compiled kernels' measurements of a uint8 CPU stack of one or three channels
-    (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`, ``fine_energies_u8``) and its
-    geometry, one row per image, for :func:`_compiled_finish`: grey-level counts, colour sums,
-    the ``(B, 7)`` measurements, the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``;
-    ``E1`` -inf where an image has fewer windows) and ``(B, 7)`` int64 ``C, H, W``, the short
-    sides of both working sizes, the noise window's height and width."""
+    """The compiled kernels' rows of a uint8 CPU stack of one or three channels for
+    :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
+    the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
+    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides."""
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -427,6 +425,8 @@ def quality_metrics_stacks(
     run = map_fn if map_fn is not None else (lambda fn, items: [fn(t) for t in items])
     raw = run(lambda x: _compiled_raw(x, working_side), [x for x, ok in zip(stacks, fast, strict=True) if ok])
     done = _compiled_finish(*(np.concatenate(part) for part in zip(*raw, strict=True))) if raw else {}
+    if all(fast):
+        return done
     parts, at = [], 0
     for x, ok in zip(stacks, fast, strict=True):
         if ok:

@@ -29,10 +29,13 @@ def test_stacks_equal_each_stack_on_its_own_bit_for_bit() -> None:
     stacks = _stacks()
     got = quality_metrics_stacks(stacks)
     want = [quality_metrics_batch(x) for x in stacks]
+    compiled = [k for k, x in enumerate(stacks) if x.dtype == torch.uint8 and x.shape[1] in (1, 3)]
+    only = quality_metrics_stacks([stacks[k] for k in compiled])  # every stack by the kernels
     for key in QUALITY_KEYS:
         expect = torch.cat([w[key].to(got[key].dtype) for w in want])
         assert got[key].shape == (sum(x.shape[0] for x in stacks),)
         assert got[key].numpy().tobytes() == expect.numpy().tobytes(), key
+        assert only[key].numpy().tobytes() == torch.cat([want[k][key] for k in compiled]).numpy().tobytes(), key
     # hand-checked rows: the flat image, the grey gradient stored as RGB
     assert got["fine_sharpness"][-1] == 1.0 and got["norm_sharpness"][-1] == 0.0 and got["noise"][-1] == 0.0
     assert got["colourfulness"][-2] == 0.0 and got["channel_spread"][-2] == 0.0

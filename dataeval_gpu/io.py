@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -284,12 +285,16 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
 
 def _chw_contiguous(img: torch.Tensor) -> torch.Tensor:
     """torchvision's decoders return CHW views of interleaved HWC memory; the statistics read
-    each channel as one row, so make the planes contiguous here, in the loader worker
-    (numpy's transposing copy is ~2x faster than torch's for uint8)."""
+    each channel as one row, so make the planes contiguous here, in the loader worker: where
+    the compiled kernels are loaded (a scan) by :func:`~dataeval_gpu.functional.stats_compiled.planes_u8`
+    (3-6x faster than numpy's transposing copy, itself ~2x faster than torch's for uint8)."""
     if img.is_contiguous() or img.ndim != 3:
         return img
     hwc = img.permute(1, 2, 0)
     if hwc.is_contiguous():
+        compiled = sys.modules.get("dataeval_gpu.functional.stats_compiled")  # where numba is loaded (a scan)
+        if compiled is not None:
+            return torch.from_numpy(compiled.planes_u8(hwc.numpy()))
         return torch.from_numpy(np.ascontiguousarray(hwc.numpy().transpose(2, 0, 1)))
     return img.contiguous()
 

@@ -251,3 +251,44 @@ def test_discovery_imports_no_torch(tmp_path: Path) -> None:
     counts, heavy = out.splitlines()[-2:]
     assert eval(counts) == [1, 1]  # noqa: S307
     assert eval(heavy) == ["numpy"]  # noqa: S307 - through datasets.IMAGE_EXTENSIONS
+
+
+@pytest.mark.parametrize("preset", ["default", "dataeval-0.65"])
+def test_warm_up_loads_the_kernels_the_scan_uses_and_only_those(preset: str, tmp_path: Path) -> None:
+    """The scan's warm-up (before the fork) loads each compiled kernel its accumulator uses, in
+    the layouts it uses (the D4 hash's crops are strided views), and no other: a photo decoded
+    and measured afterwards loads nothing more, and the unused resize kernel / layouts stay unloaded."""
+    code = f"""
+        import sys
+        import numba
+        import numpy as np
+        import torch
+        from PIL import Image
+        from dataeval_gpu.audit import DataAudit
+        from dataeval_gpu.io import decode_file
+        from dataeval_gpu.audit.files import warm_up
+        from dataeval_gpu.functional import quality_compiled, stats_compiled
+        from dataeval_gpu.functional.hashing import compiled
+
+        def loaded():
+            return {{name: len(obj.signatures) for mod in (stats_compiled, quality_compiled, compiled)
+                    for name, obj in vars(mod).items()
+                    if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures}}
+
+        acc = DataAudit(preset={preset!r}).make_accumulator("cpu")
+        warm_up(acc)
+        before = loaded()
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (300, 451, 3), dtype=np.uint8)).save(sys.argv[1], quality=90)
+        acc.batch_rows([decode_file(sys.argv[1]), torch.from_numpy(rng.integers(0, 256, (1, 257, 190), dtype=np.uint8))])
+        print(sorted(before.items()))
+        print(loaded() == before)
+    """
+    before, same = _fresh(code, str(tmp_path / "photo.jpg")).splitlines()[-2:]
+    assert same == "True"
+    if preset == "default":  # quality kernels (contiguous), the D4 hash's exact resize: whole image + crop views
+        want = [("_coeffs_kernel", 1), ("_count", 1), ("_fine", 1), ("_grey_resize_exact_kernel", 2), ("_measure", 1),
+                ("_planes3", 1)]  # fmt: skip
+    else:  # 0.65's statistics and plain pchash: no quality kernels, no crops
+        want = [("_coeffs_kernel", 1), ("_count", 1), ("_grey_resize_kernel", 1), ("_planes3", 1)]
+    assert eval(before) == want  # noqa: S307 - a list literal printed by the child

@@ -195,7 +195,8 @@ def one_thread() -> Iterator[None]:
 def warm_up(accumulator: Any) -> float:
     """Measure two tiny images here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
-    inherited by every worker instead of being loaded again in each.  Pillow's format plugins
+    inherited by every worker instead of being loaded again in each (the decoders' planar copy
+    :func:`~dataeval_gpu.functional.stats_compiled.planes_u8` too).  Pillow's format plugins
     (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too.
     numba's array-math registry is imported first with scipy's BLAS hidden
     (:func:`~dataeval_gpu.functional.stats_compiled.preload_numba_without_blas`: no
@@ -205,12 +206,15 @@ def warm_up(accumulator: Any) -> float:
 
     t0 = time.perf_counter()
 
-    from ..functional.stats_compiled import preload_numba_without_blas
+    import numpy as np
+
+    from ..functional.stats_compiled import planes_u8, preload_numba_without_blas
 
     preload_numba_without_blas()
     Image.preinit()
     with one_thread():
         accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])
+        planes_u8(np.zeros((2, 2, 3), np.uint8))  # the decoders' interleaved pixels to planes (io)
     seconds = time.perf_counter() - t0
     if seconds > COMPILE_NOTE_S:
         logger.info("compiled the CPU kernels in %.1f s (once: numba caches them for the next scans)", seconds)

@@ -8,70 +8,35 @@ maximum; NaN and infinite pixels count as 0), then computed in float32 on the de
 tests).  The grey image is ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (first channel
 of a one- or two-channel image).
 
-Images with alpha (2 channels: grey + alpha, 4: RGBA) are measured as they are seen: the spatial
-metrics (sharpness, colour) on the image composited on mid grey (:func:`composite_on_grey`,
-``ALPHA_BACKDROP``: black and white shapes both show, where on black a black glyph vanished);
-the level metrics (percentiles, clipped shares, ``grey_entropy``) over the visible pixels (the
-grey histogram weighted by alpha); ``noise``, ``noise_robust`` and ``blockiness`` over the opaque
-pixels when some are transparent (see each); ``opacity`` is the mean alpha (1 without alpha).
-What lies under fully transparent pixels is never seen.  An image whose alpha is opaque
-everywhere measures as its colour channels.
+Images with alpha (grey + alpha, RGBA) are measured as seen (``quality_alpha``): the spatial
+metrics on the image composited on mid grey, the levels over the visible pixels (alpha-weighted
+histogram), noise and blockiness over the opaque pixels; an opaque alpha changes nothing.
 
-Definitions (sources and units in ``docs/quality.md``):
+Definitions (formulas, sources and units: the metric table of ``docs/quality.md``):
 
-* ``colourfulness`` - Hasler & Süsstrunk (2003), on 0..255 values: with ``rg = R - G`` and
-  ``yb = (R + G) / 2 - B``, ``sqrt(std(rg)² + std(yb)²) + 0.3 sqrt(mean(rg)² + mean(yb)²)``
-  (population std).  0 for grey images.
-* ``channel_spread`` - mean over pixels of ``max(R, G, B) - min(R, G, B)`` in [0, 1]: 0 when
-  the three channels are equal (a grey photo stored as RGB), 0 for one-channel images.
-* ``chroma_rg``, ``chroma_bg`` - mean ``R - G`` and ``B - G`` on 0..255 values (0 below three
-  channels): the mean colour cast, kept by flips, crops, re-encodes and brightness shifts (the
-  audit's colour check of hash near duplicates).
-* ``norm_sharpness`` - resolution-normalised: the grey image is area-downscaled so that its short
-  side is at most :data:`WORKING_SIDE` (256) px, then split into two Laplacian-pyramid bands
-  (finest: ``g - G(g)``, next: ``d - G(d)`` with ``d`` the 2×2 mean of ``g`` and ``G`` the
-  5-tap binomial blur, reflect padding).  ``norm_sharpness = sqrt(E0 / E1)``, the RMS ratio of
-  the finest band to the next.  Natural photos have about equal energy per octave (a 1/f
-  amplitude spectrum), so a sharp photo scores near 1 at any size and any contrast; blur
-  removes the finest octave first (σ = 2 px: < 0.2).  0 for a constant image.
-* ``coarse_sharpness`` - the same ratio at a working short side of :data:`COARSE_SIDE` (64) px:
-  an image upscaled from a thumbnail has no detail between its own pixel scale and the
-  thumbnail's, so it scores low here even when ``norm_sharpness`` sees the upscaler's kinks.
-* ``detail`` - ``sqrt(E0)``, the RMS of the finest band at the working resolution (grey
-  0..1 units): the "Laplacian energy" kind of sharpness, contrast dependent.
-* ``fine_sharpness`` - the same octave ratio at *native* resolution, where a blur of a few
-  pixels on a large photo shows (at the working resolution it is gone): in the central window
-  of :data:`NOISE_WINDOW` px a side (and, for an image with a side of at least twice that, the
-  four windows centred on its quadrants; the one with the most next-octave energy counts), on
-  the 256-level grey image, each band energy less the energy of the 8-bit rounding noise in it
-  (:data:`FINE_FLOOR`; without that a blurred 8-bit image keeps a noise floor in its finest band
-  and its ratio rises again as the blur grows): ``sqrt(max(E0 - f, 0) / (E1 - f/4))``.  1 when the
-  window is flat (``E1 - f/4`` under :data:`FINE_FLAT` grey levels^2: nothing to judge) or the
-  image is under 16 px a side.
-* ``noise`` - Immerkær (1996) fast noise estimate at native resolution on 0..255 grey, in the
-  central window of at most :data:`NOISE_WINDOW` px a side (offsets on the 8-px grid):
-  ``sqrt(pi/2) / (6 (W-2)(H-2)) * sum |g * N|`` with ``N = [[1,-2,1],[-2,4,-2],[1,-2,1]]``.
-* ``noise_robust`` - the same mask, median instead of mean: ``median|g * N| / (6 * 0.6745)``
-  (the Gaussian MAD rule; less raised by edges and texture; for an even count the median
-  is the lower of the two middle values, as ``torch.median``).
-* ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``.
-* ``grey_p001``, ``grey_p01``, ``grey_p50``, ``grey_p99`` - percentiles of the 256-level grey
-  image (``round(255 g)``), as the lowest level whose cumulative share reaches 0.1 / 1 / 50 /
-  99 %, / 255 (``grey_p001``: the black point).
-* ``grey_entropy`` - Shannon entropy (bits, 0..8) of the 256-level grey histogram (of the
-  visible pixels: the ``low_information`` issue adds the transparent background as one symbol).
-* ``opacity`` - the mean alpha in [0, 1] (1 for an image without alpha).
-* ``blockiness`` - mean absolute grey step across the 8-px JPEG block borders divided by the
-  mean step everywhere else (rows and columns together), in the same central window; about 1
-  for natural images, well above 1 for strong JPEG blocking.  The mean step elsewhere counts
-  as at least :data:`BLOCK_FLOOR` (half a grey level of 255): below that the steps are
-  quantisation, and smooth gradients (wallpapers, skies) whose faint 8-px steps would divide
-  by almost nothing score about 1, not 4.  1 when the window is smaller than 64 px or flat.
-  With transparent pixels: per line the mean step over its opaque pixel pairs, then the *median*
-  over the border lines over the median over the others (``quality_alpha.blockiness_opaque``): the edges
-  of flat shapes drawn on an 8-px grid (icons) raise a few lines, JPEG blocking most of them.
-  The noise then counts only mask positions whose 3x3 neighbourhood is opaque (the edge of the
-  visible shape is not noise), and is 0 with fewer than ``quality_alpha.NOISE_MIN_OPAQUE`` of them.
+* ``colourfulness`` - Hasler & Süsstrunk (2003) on 0..255 values; ``channel_spread`` - mean
+  ``max(R, G, B) - min(R, G, B)`` in [0, 1] (0: grey stored as RGB); ``chroma_rg`` / ``chroma_bg``
+  - mean ``R - G`` / ``B - G`` (the mean colour cast).  All 0 below three channels.
+* ``norm_sharpness`` - ``sqrt(E0 / E1)``, the RMS ratio of the two finest Laplacian-pyramid bands
+  (5-tap binomial, reflect padding) of the grey image area-downscaled to a short side of at most
+  :data:`WORKING_SIDE` px: about 1 for a sharp photo at any size and contrast, < 0.2 after a
+  σ = 2 px blur, 0 for a constant image; ``coarse_sharpness`` - the same at :data:`COARSE_SIDE`
+  px (upscaled thumbnails); ``detail`` - ``sqrt(E0)`` (contrast dependent).
+* ``fine_sharpness`` - the same ratio at native resolution on the 256-level grey image, in the
+  central :data:`NOISE_WINDOW` px window (and the quadrants' windows of large images; the one
+  with most next-octave energy counts), each energy less the 8-bit rounding noise's
+  (:data:`FINE_FLOOR`): ``sqrt(max(E0 - f, 0) / (E1 - f/4))``; 1 when flat (:data:`FINE_FLAT`)
+  or under 16 px a side.
+* ``noise`` - Immerkær (1996) on 0..255 grey in the central window (offsets on the 8-px grid);
+  ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value).
+* ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
+  ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose cumulative share
+  reaches 0.1 / 1 / 50 / 99 %, / 255; ``grey_entropy`` - Shannon entropy (bits) of its histogram;
+  ``opacity`` - the mean alpha (1 without alpha).
+* ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
+  elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
+  1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
+  pairs' steps, and the noise over positions whose 3x3 neighbourhood is opaque (``quality_alpha``).
 """
 
 from __future__ import annotations
@@ -364,48 +329,92 @@ def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
     return g[..., dy : dy + wh, dx : dx + ww]
 
 
-def _compiled_u8(x: torch.Tensor, working_side: int) -> dict[str, torch.Tensor]:
-    """Every metric of a uint8 CPU stack by the compiled one-pass kernel
-    (:func:`~dataeval_gpu.functional.quality_compiled.measure_u8`), float32 like the torch
-    path: the colour sums and level counts are exact integers, the area downscales exact sums,
-    the band energies and the noise those of the float32 grey image in float64.  The per-image
-    arithmetic after the kernel is the torch path's, elementwise in numpy (the same IEEE
-    operations, without torch's per-call cost)."""
+def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
+    """The compiled kernels' rows of a uint8 CPU stack of one or three channels for
+    :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
+    the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
+    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides."""
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
     hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    fine = np.zeros((b, 5, 2))  # at most five windows; E1 -inf: never the one with most energy
+    fine[:, :, 1] = -np.inf
+    if min(h, w) >= 16:
+        boxes = fine_windows(h, w)
+        fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
+    geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
+    return hist, sums, res, fine, geo
+
+
+def _compiled_finish(
+    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray
+) -> dict[str, torch.Tensor]:
+    """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
+    sizes concatenated: every step is per image), float32 like the torch path (exact integer
+    sums and counts; band energies and noise of the float32 grey image in float64), the torch
+    path's arithmetic elementwise in numpy (the same IEEE operations, without torch's per-call cost)."""
+    c, h, w, side1, side2, wh, ww = geo.T
     out = {k: v.numpy() for k, v in _levels_from_hist(torch.from_numpy(hist), torch.float32).items()}
-    # torch's float32 sqrt (not always correctly rounded, and vectorised from 16 values on), on
-    # (B,) tensors as the torch path takes it
+    # torch's float32 sqrt, on (B,) tensors as the torch path takes it
     e = torch.from_numpy(res[:, :4].astype(np.float32))
     out["detail"] = torch.sqrt(e[:, 0]).numpy()
-    for j, key, size in ((0, "norm_sharpness", size1), (2, "coarse_sharpness", size2)):
+    for j, key, side in ((0, "norm_sharpness", side1), (2, "coarse_sharpness", side2)):
         e0, e1 = e[:, j], e[:, j + 1]
         ratio = torch.sqrt(e0 / e1.clamp(min=_TINY)).numpy()
-        ok = (e1.numpy() > np.float32(_TINY)) & (min(size) >= 2)
-        out[key] = np.where(ok, ratio, np.float32(0.0))
-    wh, ww = box[2:]
-    z = np.zeros(b, np.float32)
-    if min(wh, ww) < 3:
-        out["noise"] = out["noise_robust"] = z
-    else:
-        out["noise"] = (res[:, 4] / ((wh - 2) * (ww - 2)) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
-        out["noise_robust"] = (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32)
+        out[key] = np.where((e1.numpy() > np.float32(_TINY)) & (side >= 2), ratio, np.float32(0.0))
+    z = np.float32(0.0)
+    window = np.minimum(wh, ww) >= 3  # else no noise estimate: 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = (res[:, 4] / np.where(window, (wh - 2) * (ww - 2), 1) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
+    out["noise"] = np.where(window, noise, z)
+    out["noise_robust"] = np.where(window, (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32), z)
     out["blockiness"] = res[:, 6].astype(np.float32)
-    out["fine_sharpness"] = _fine_sharpness(x).numpy()
-    if c < 3:
-        out.update(colourfulness=z, channel_spread=z, chroma_rg=z, chroma_bg=z)
-    else:
-        s = sums.astype(np.float64) / float(h * w)  # means of the integer terms
-        m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
-        var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
-        var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
-        colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
-        out["colourfulness"] = colour.astype(np.float32)
-        out["channel_spread"] = (s[:, 5] / 255.0).astype(np.float32)
-        out["chroma_rg"], out["chroma_bg"] = m_rg.astype(np.float32), s[:, 4].astype(np.float32)
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+    e = torch.from_numpy(fine)
+    ratio = _fine_ratio(e[..., 0], e[..., 1], FINE_FLOOR * _BAND_GAIN).to(torch.float32).numpy()
+    out["fine_sharpness"] = np.where(np.minimum(h, w) >= 16, ratio, np.float32(1.0))
+    s = sums.astype(np.float64) / (h * w).astype(np.float64)[:, None]  # means of the integer terms
+    m_rg, m_yb = s[:, 0], s[:, 2] / 2.0  # yb = (R + G - 2B) / 2
+    var_rg = np.maximum(s[:, 1] - m_rg**2, 0.0)
+    var_yb = np.maximum(s[:, 3] / 4.0 - m_yb**2, 0.0)
+    colour = np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2)
+    rgb = c >= 3  # below three channels: 0
+    out["colourfulness"] = np.where(rgb, colour.astype(np.float32), z)
+    out["channel_spread"] = np.where(rgb, (s[:, 5] / 255.0).astype(np.float32), z)
+    out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
+    out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
+    out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
+    return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
+
+
+def _compiled_ok(x: torch.Tensor) -> bool:
+    """A uint8 CPU stack of one or three channels, measured by the compiled kernels as it is."""
+    return (
+        x.ndim == 4 and x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] in (1, 3)
+        and min(x.shape[1:]) >= 1 and quality_compiled.ready()
+    )  # fmt: skip
+
+
+def quality_metrics_stacks(
+    stacks: Sequence[torch.Tensor], working_side: int = WORKING_SIDE, map_fn: Any = None
+) -> dict[str, torch.Tensor]:
+    """:func:`quality_metrics_batch` of each same-size stack, all rows in order (the same values);
+    the compiled kernels' stacks are finished together (one set of array operations instead of
+    one per stack).  ``map_fn(fn, items)`` runs the per-stack kernels (default: in turn)."""
+    fast = [_compiled_ok(x) for x in stacks]
+    run = map_fn if map_fn is not None else (lambda fn, items: [fn(t) for t in items])
+    raw = run(lambda x: _compiled_raw(x, working_side), [x for x, ok in zip(stacks, fast, strict=True) if ok])
+    done = _compiled_finish(*(np.concatenate(part) for part in zip(*raw, strict=True))) if raw else {}
+    if all(fast):
+        return done
+    parts, at = [], 0
+    for x, ok in zip(stacks, fast, strict=True):
+        if ok:
+            parts.append({k: v[at : at + x.shape[0]] for k, v in done.items()})
+            at += x.shape[0]
+        else:
+            parts.append(quality_metrics_batch(x, working_side))
+    return {k: torch.cat([p[k] for p in parts]) for k in QUALITY_KEYS}
 
 
 def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> dict[str, torch.Tensor]:
@@ -422,7 +431,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     if raw is not None:  # grey / colour + alpha: the spatial metrics on the composite on grey
         x = composite_on_grey(raw)
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
-        out = _compiled_u8(x, working_side)
+        out = _compiled_finish(*_compiled_raw(x, working_side))  # the compiled one-pass kernels
         return _finish(out, raw, x)
     xs = scale01(x)
     g = grey_image(xs)

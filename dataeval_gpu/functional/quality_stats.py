@@ -14,7 +14,7 @@ import weakref
 
 import torch
 
-from .quality import QUALITY_KEYS, quality_metrics_batch
+from .quality import QUALITY_KEYS, quality_metrics_batch, quality_metrics_stacks
 from .registry import Metric, register
 
 __all__: list[str] = []
@@ -45,15 +45,19 @@ _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _all(bucket) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bucket
-    """Every quality metric of the bucket, float64, computed once per bucket."""
+def _all(bucket, group: bool = False) -> dict[str, torch.Tensor]:  # noqa: ANN001 - a stats_passes.Bucket(Group)
+    """Every quality metric of the bucket (or of a group of buckets, in order), float64,
+    computed once per bucket (group)."""
     with _lock:
         got = _cache.get(bucket)
     if got is None:
         # float32 (float64 only for float64 images): 3-4x cheaper; every step is written to be
         # batch-size independent (shifted adds, per-row reductions), so the CPU plan (one
-        # image per pool thread) and the stacked device plan still agree
-        got = quality_metrics_batch(bucket.raw)
+        # image per pool thread, finished per batch) and the stacked device plan still agree
+        if group:
+            got = quality_metrics_stacks([b.raw for b in bucket.buckets], map_fn=bucket.map_fn)
+        else:
+            got = quality_metrics_batch(bucket.raw)
         # float64 rows as the registry stores them: one conversion for all keys (exact)
         got = dict(zip(got, torch.stack(list(got.values())).to(torch.float64).unbind(0), strict=True))
         with _lock:
@@ -71,6 +75,7 @@ def _define(key: str) -> None:
             torch.float64,
             "joint",
             lambda bucket: _all(bucket)[key],
+            compute_group=lambda group: _all(group, True)[key],
         )
     )
 

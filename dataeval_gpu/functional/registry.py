@@ -23,7 +23,9 @@ How a metric is computed (``kind``)
     stack of same-size images: ``compute(bucket)`` gets a
     :class:`~dataeval_gpu.functional.stats_passes.Bucket` holding ``(B, C, H, W)`` raw
     pixels (any dtype), their bit depth and the 0.65-scaled float64 values, and returns
-    ``(B, *shape)``.  Runs on the thread pool with the value counting on the CPU.
+    ``(B, *shape)``.  Runs on the thread pool with the value counting on the CPU.  A metric
+    may also give ``compute_group``: the CPU plan then hands it a batch's buckets at once
+    (several sizes), so that its per-image arithmetic runs once per batch.
 ``"derived"``
     ``compute(values)`` from other metrics of the same images (named in ``needs``), e.g.
     darkness from the percentiles.
@@ -118,6 +120,9 @@ class Metric:
     shape : trailing shape of one image's value (``()`` scalar, ``(5,)``, ``(256,)``).
     per_channel : also computed per channel (``channelstats``); ``"counts"`` metrics only.
     needs : ``"derived"`` metrics: the metrics ``compute`` reads.
+    compute_group : ``"joint"`` metrics, optional: the values of several buckets at once, in
+        order (a :class:`~dataeval_gpu.functional.stats_passes.BucketGroup`: the CPU plan's
+        buckets of one batch), equal to ``compute`` of each bucket concatenated.
     """
 
     name: str
@@ -131,6 +136,7 @@ class Metric:
     shape: tuple[int, ...] = ()
     per_channel: bool = False
     needs: tuple[str, ...] = ()
+    compute_group: Callable[[Any], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
@@ -147,6 +153,8 @@ class Metric:
             )
         if self.per_channel and self.kind != "counts":
             raise InvalidArgumentError(f"metric {self.name}: only 'counts' metrics can be per_channel")
+        if self.compute_group is not None and self.kind != "joint":
+            raise InvalidArgumentError(f"metric {self.name}: only 'joint' metrics have compute_group")
         if self.kind == "derived" and not self.needs:
             raise InvalidArgumentError(f"metric {self.name}: a 'derived' metric names the metrics it needs")
 

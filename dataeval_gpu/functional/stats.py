@@ -39,7 +39,7 @@ from . import registry, stats_compiled
 from .bitdepth import bit_depth
 from .registry import Metric
 from .stats_kernels import QUARTILES, count_uint8, laplacian
-from .stats_passes import Bucket, CountRows, Shapes
+from .stats_passes import Bucket, BucketGroup, CountRows, Shapes
 
 __all__ = [
     "QUARTILES",
@@ -123,12 +123,15 @@ def _eight_bit_rows(
     dev = images[eight[0]].device
     c_all, h_all, w_all = shapes[:, 0], shapes[:, 1], shapes[:, 2]
     counted = bool(plan.by_kind["counts"] or plan.channel)
-    joint = plan.by_kind["joint"]
+    # on the CPU plan the metrics that can finish a batch's buckets together do so (one set of
+    # small tensor operations per batch, not per image); the others run per bucket in ``run``
+    grouped = [m for m in plan.by_kind["joint"] if cpu_plan and m.compute_group is not None]
+    joint = [m for m in plan.by_kind["joint"] if m not in grouped]
     cmax = int(c_all[eight].max())
     as_u8 = [images[i].view(torch.uint8) if images[i].dtype == torch.bool else images[i] for i in eight]
     tasks = _tasks(as_u8, cpu_plan)
 
-    def run(js: list[int]) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, dict[str, torch.Tensor]]:
+    def run(js: list[int]) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, dict[str, torch.Tensor], Bucket]:
         x = as_u8[js[0]].unsqueeze(0) if len(js) == 1 else torch.stack([as_u8[j] for j in js])
         counts = None
         if counted and cpu_plan and len(js) == 1 and x.device.type == "cpu" and stats_compiled.ready():
@@ -136,7 +139,7 @@ def _eight_bit_rows(
         elif counted:
             counts = count_uint8(x, cmax, per_row_bincount=cpu_plan and len(js) == 1)
         bucket = Bucket(x)
-        return counts, {m.name: m.compute(bucket) for m in joint}
+        return counts, {m.name: m.compute(bucket) for m in joint}, bucket
 
     results = map_images(run, tasks) if cpu_plan else [run(js) for js in tasks]
     order = torch.tensor([j for js in tasks for j in js], dtype=torch.int64)
@@ -144,6 +147,9 @@ def _eight_bit_rows(
     inv[order] = torch.arange(order.numel())
     inv = inv.to(dev)
     values = {m.name: torch.cat([r[1][m.name] for r in results])[inv] for m in joint}
+    if grouped:
+        group = BucketGroup([r[2] for r in results], map_images)
+        values.update({m.name: m.compute_group(group).to(dev)[inv] for m in grouped})  # type: ignore[misc]
     ch_values: dict[str, torch.Tensor] = {}
     if not counted:
         return values, ch_values

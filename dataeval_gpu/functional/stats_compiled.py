@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - numba is a default dependency
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "KernelCheck", "count_image_u8", "njit", "preload_numba_without_blas", "ready"]
+__all__ = ["AVAILABLE", "KernelCheck", "count_image_u8", "njit", "planes_u8", "preload_numba_without_blas", "ready"]
 
 
 def njit(fn):  # noqa: ANN001, ANN201 - a decorator
@@ -158,6 +158,29 @@ def count_image_u8(x: torch.Tensor, cmax: int) -> tuple[torch.Tensor, torch.Tens
         torch.from_numpy(counts.sum(1, dtype=np.int64)).unsqueeze(0),
         torch.from_numpy(lap.sum(0, dtype=np.int64)).unsqueeze(0),
     )
+
+
+@njit
+def _planes3(a, out):  # noqa: ANN001, ANN202 - numba kernel
+    """Interleaved ``(3 N,)`` bytes -> ``(3, N)`` planes (one pass; it vectorises with shuffles)."""
+    o0, o1, o2 = out[0], out[1], out[2]
+    for i in range(out.shape[1]):
+        o0[i] = a[3 * i]
+        o1[i] = a[3 * i + 1]
+        o2[i] = a[3 * i + 2]
+
+
+def planes_u8(hwc: np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` contiguous planes of a contiguous ``(H, W, C)`` uint8 array: the same bytes as
+    ``np.ascontiguousarray(hwc.transpose(2, 0, 1))``, 3-6x faster for three channels (numpy's
+    transposing copy moves ~2 GB/s: ~0.7 ms for a 0.4 MP photo, what the decoders' CHW views
+    cost the scan); other channel counts through numpy."""
+    h, w, c = hwc.shape
+    if c != 3 or hwc.dtype != np.uint8 or not hwc.flags.c_contiguous or not ready():
+        return np.ascontiguousarray(hwc.transpose(2, 0, 1))
+    out = np.empty((3, h, w), np.uint8)
+    _planes3(hwc.reshape(-1), out.reshape(3, -1))
+    return out
 
 
 def _warm_stats() -> None:

@@ -5,6 +5,8 @@
 * :class:`FloatRows` — the same rows as float64 values, for images of other dtypes (the
   direct float pass of ``"counts"`` metrics).
 * :class:`Bucket` — a stack of same-size images, all pixels jointly (``"joint"`` metrics).
+* :class:`BucketGroup` — the buckets of one batch (any sizes), for a ``"joint"`` metric's
+  ``compute_group``.
 
 Intermediate results several metrics share (the moments, the percentiles, the histogram)
 are ``cached_property``: computed once per pass, whatever the number of metrics reading them.
@@ -12,8 +14,10 @@ are ``cached_property``: computed once per pass, whatever the number of metrics 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import torch
 
@@ -122,6 +126,15 @@ class CountRows:
     @cached_property
     def entropy(self) -> torch.Tensor:
         return entropy(self.histogram)
+
+
+class BucketGroup:
+    """The buckets of one batch, in order (a ``"joint"`` metric's ``compute_group`` gets it;
+    ``map_fn(fn, items)`` is how to run a per-bucket step: the CPU plan's thread pool)."""
+
+    def __init__(self, buckets: list[Bucket], map_fn: Callable[[Callable[[Any], Any], list[Any]], list[Any]]) -> None:
+        self.buckets = buckets
+        self.map_fn = map_fn
 
 
 class Bucket:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,3 +73,14 @@ def test_statistics_unchanged_by_the_compiled_kernel(monkeypatch: pytest.MonkeyP
             atol=0,
             equal_nan=True,  # type: ignore[index]
         ), key
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3), (480, 641, 3), (5, 4, 4), (3, 2, 1)])
+def test_planes_u8_equals_the_transposing_copy(shape: tuple[int, int, int]) -> None:
+    from dataeval_gpu.functional.stats_compiled import planes_u8
+
+    hwc = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    got = planes_u8(hwc)
+    assert got.flags.c_contiguous and got.shape == (shape[2], shape[0], shape[1])
+    assert np.array_equal(got, hwc.transpose(2, 0, 1))
+    assert got[0, 0, 0] == hwc[0, 0, 0] and got[-1, -1, -1] == hwc[-1, -1, -1]

@@ -38,11 +38,10 @@ _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 
 
 
 def _warm() -> None:
-    # contiguous images and strided views (the central crops the near-duplicate hashes read in place)
-    img = np.full((3, 12, 12), 9, dtype=np.uint8)
-    for x in (img[:1], img[:, 1:11, 1:11]):
-        grey_lanczos_u8(x, 8, 8, False)
-        grey_lanczos_exact(x, 8, 8)
+    # the one kernel every near hash uses (the taps): whether numba runs here; the resize kernels
+    # load on their first call, only those a configuration uses (the plain or the D4 hash,
+    # contiguous images or the crops' strided views; a scan's warm-up calls them before forking)
+    _coeffs_kernel(12, 8)
 
 
 #: True when the compiled kernels can run: numba imports (:data:`AVAILABLE`) and a first call

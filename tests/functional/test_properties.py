@@ -133,10 +133,12 @@ def test_batched_equals_one_by_one(batch: list[np.ndarray]) -> None:
         alone, ch_alone = image_statistics([t], per_channel=True)
         for key in IMAGE_KEYS:
             if registry.get(key).group == "ALL_QUALITY":
-                # float64 sums over a size stack: torch may order a reduction differently for a
-                # stack of B images than for one, so these agree to rounding, not bit for bit
+                # computed in float32 (float64 only for float64 images) over a size stack: torch
+                # may order a reduction differently for a stack of B images than for one (a uint16
+                # image stacked with a float32 one of its size: norm_sharpness 1.1835332 vs
+                # 1.1835333), so these agree to float32 rounding, not bit for bit
                 np.testing.assert_allclose(
-                    together[key][i].numpy(), alone[key][0].numpy(), rtol=1e-12, atol=1e-12, err_msg=key
+                    together[key][i].numpy(), alone[key][0].numpy(), rtol=1e-6, atol=1e-7, err_msg=key
                 )
             else:
                 np.testing.assert_array_equal(together[key][i].numpy(), alone[key][0].numpy(), err_msg=key)

@@ -114,7 +114,10 @@ def noise_opaque(g255: torch.Tensor, opaque: torch.Tensor, mad: float) -> tuple[
     r = acc.abs().reshape(b, -1)
     ok = ok.reshape(b, -1)
     n = ok.sum(dim=1)
-    mean_est = torch.where(ok, r, torch.zeros_like(r)).sum(dim=1) / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0
+    # float64 sums: a float32 reduction's rounding depends on how torch splits it (the stack's
+    # size, the thread count), and the same image must get the same row alone or in a stack
+    tot = torch.where(ok, r, torch.zeros_like(r)).sum(dim=1, dtype=torch.float64)
+    mean_est = (tot / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0).to(g255.dtype)
     med = torch.nanmedian(torch.where(ok, r, torch.full_like(r, float("nan"))), dim=1).values
     enough = n >= NOISE_MIN_OPAQUE
     return torch.where(enough, mean_est, z), torch.where(enough, med / (6.0 * mad), z)
@@ -136,8 +139,9 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
         pair = opaque.narrow(dim, 1, size - 1) & opaque.narrow(dim, 0, size - 1)
         red = 2 if dim == 3 else 3
         cnt = pair.sum(dim=red).reshape(b, size - 1)
-        tot = torch.where(pair, step, torch.zeros_like(step)).sum(dim=red).reshape(b, size - 1)
-        mean = torch.where(cnt >= BLOCK_MIN_PAIRS, tot / cnt.clamp(min=1), torch.full_like(tot, float("nan")))
+        tot = torch.where(pair, step, torch.zeros_like(step)).sum(dim=red, dtype=torch.float64).reshape(b, size - 1)
+        mean = (tot / cnt.clamp(min=1)).to(g255.dtype)  # float64 sums, as in noise_opaque
+        mean = torch.where(cnt >= BLOCK_MIN_PAIRS, mean, torch.full_like(mean, float("nan")))
         border = (torch.arange(1, size, device=g255.device) % 8) == 0
         border_lines.append(mean[:, border])
         other_lines.append(mean[:, ~border])

@@ -114,7 +114,10 @@ def noise_opaque(g255: torch.Tensor, opaque: torch.Tensor, mad: float) -> tuple[
     r = acc.abs().reshape(b, -1)
     ok = ok.reshape(b, -1)
     n = ok.sum(dim=1)
-    mean_est = torch.where(ok, r, torch.zeros_like(r)).sum(dim=1) / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0
+    # the sum in float64: a float32 sum's rounding depends on how torch splits it (the batch size,
+    # the threads), and a stacked image then differed from the image measured alone
+    total = torch.where(ok, r, torch.zeros_like(r)).to(torch.float64).sum(dim=1)
+    mean_est = (total / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0).to(g255.dtype)
     med = torch.nanmedian(torch.where(ok, r, torch.full_like(r, float("nan"))), dim=1).values
     enough = n >= NOISE_MIN_OPAQUE
     return torch.where(enough, mean_est, z), torch.where(enough, med / (6.0 * mad), z)

@@ -398,8 +398,9 @@ def _print_index(report: Any) -> None:
 
 def _cluster_from_file(report: Any, path: str) -> None:
     import numpy as np
+    import torch
 
-    from .detectors.clusterer import Clusterer
+    from .audit.embedded import cluster_findings, embedding_duplicate_groups
 
     emb = np.load(path)
     n, total = len(report.index), report.total
@@ -410,19 +411,13 @@ def _cluster_from_file(report: Any, path: str) -> None:
             f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
             f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
         )
-    out = Clusterer(emb, method="auto").evaluate()  # exact (0.65) when small, kNN above
-    idx = report.index
-    report.clusters = {
-        "method": out.method,
-        "outliers": [int(idx[i]) for i in out.outliers],
-        "potential_outliers": [int(idx[i]) for i in out.potential_outliers],
-        "duplicates": [sorted(int(idx[i]) for i in g) for g in out.duplicates],
-        "potential_duplicates": [sorted(int(idx[i]) for i in g) for g in out.potential_duplicates],
-    }
+    # the audit's own findings on embeddings: a non-finite row (an image with NaN pixels embeds
+    # to one) is listed in not_clustered and left out, as in a scan with --embeddings
+    idx = np.asarray(report.index, dtype=np.int64)
+    report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
     if report.config.get("embedding_duplicates"):
-        from .detectors.near_duplicates import embedding_groups
-
-        report.duplicates["embedding"] = sorted(sorted(int(idx[i]) for i in g) for g in embedding_groups(emb))
+        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)))
+        report.duplicates["embedding"] = groups
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -203,6 +203,42 @@ def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.Captur
     assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7")
 
 
+def test_embeddings_file_with_a_non_finite_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A measured image's embedding of NaN (an image with NaN pixels embeds to one) stopped the
+    scan with "internal error ... this is a bug" (the Clusterer refuses non-finite data); as in a
+    scan that embeds, it is listed in ``not_clustered`` and left out, its cluster cells missing,
+    the other images clustered as without it."""
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / f"{k}.png")
+    emb = rng.normal(size=(6, 4))
+    emb[5] += 40.0  # far from the rest
+    with_nan = emb.copy()
+    with_nan[2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", with_nan)
+    argv = ["scan", str(d), "--out", str(tmp_path / "o"), "--no-progress", "--workers", "0", "--formats", "csv,json"]
+    status, _, err = run([*argv, "--embeddings", str(tmp_path / "nan.npy")], capsys)
+    assert status == 0, err
+    clusters = json.loads((tmp_path / "o" / "findings.json").read_text())["clusters"]
+    assert list(clusters["not_clustered"]) == ["2"]
+    assert (tmp_path / "o" / "report.html").exists()
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert table["cluster_outliers"].isna().tolist() == [False, False, True, False, False, False]
+    assert 5 in clusters["outliers"] + clusters["potential_outliers"]
+    # the others as the Clusterer finds them without the image (positions 0, 1, 3, 4, 5)
+    from dataeval_gpu.detectors.clusterer import Clusterer
+
+    alone = Clusterer(np.delete(emb, 2, axis=0), method="auto").evaluate()
+    back = [0, 1, 3, 4, 5]
+    assert sorted(clusters["outliers"]) == sorted(back[i] for i in alone.outliers)
+
+
 def test_missing_optional_package(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,15 +32,19 @@ def quality_findings(
 
 def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int) -> tuple:
     """The arguments of ``hash_groups`` / ``hash_pairs`` from the accumulated rows."""
+    from ..detectors.hash_pairs import plain_and_entropy
+
     chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
-    plain = (stats["dark_clipped"] + stats["bright_clipped"]).astype(np.float64)
+    # an image with alpha: its transparent background counted in, as the near hash reads it
+    plain, entropy = plain_and_entropy(
+        stats["dark_clipped"] + stats["bright_clipped"], stats["grey_entropy"], stats.get("opacity")
+    )
     crops = []
     # every row's crop hashes (rows restored from an index made without them have none)
     if "pchash_crops" in res and res["pchash_crops"].shape[0] == len(index):
         ch, cv = res["pchash_crops"].cpu().reshape(len(index), -1), res["pchash_crops_valid"].cpu()
         cv = cv.reshape(len(index), -1)
         crops = [(ch[:, k], cv[:, k]) for k in range(ch.shape[1])]
-    entropy = stats["grey_entropy"].astype(np.float64)
     # the thumbnails that verify each pair (rows restored from an index made without them: none)
     thumbs = res.get("pchash_thumbs")
     if thumbs is not None and thumbs.shape[0] != len(index):

@@ -27,6 +27,7 @@ __all__ = [
     "PairFigures",
     "hash_pairs",
     "hash_pairs_ok",
+    "plain_and_entropy",
 ]
 
 #: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
@@ -74,14 +75,39 @@ def _chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
 
 
+def plain_and_entropy(
+    clipped: np.ndarray | None, grey_entropy: np.ndarray | None, opacity: np.ndarray | None = None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(plain, entropy)`` of :class:`PairFigures` from the quality metrics (``clipped``:
+    ``dark_clipped + bright_clipped``; None stays None).  The metrics of an image with alpha judge
+    its visible pixels only (``opacity``: the mean alpha), while the near hash reads the whole
+    image, transparent background included: that background counts as plain (clipped) and as one
+    more grey symbol, ``plain = (1 - o) + o clipped``, ``entropy = H_b(o) + o H``
+    (:func:`~dataeval_gpu.detectors.quality.seen_entropy`): the figures of the image on a flat
+    backdrop.  Without this two different icons sharing a silhouette on transparent (their
+    hashes nearly equal) passed the plain-background rule as near duplicates.  Opaque images
+    (``o = 1``, or ``opacity`` None): ``clipped`` and ``H`` exactly."""
+    from .quality import seen_entropy
+
+    as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
+    clipped, grey_entropy, o = as64(clipped), as64(grey_entropy), as64(opacity)
+    if o is None:
+        return clipped, grey_entropy
+    o = np.clip(o, 0.0, 1.0)
+    plain = None if clipped is None else (1.0 - o) + o * clipped
+    entropy = None if grey_entropy is None else seen_entropy({"opacity": o, "grey_entropy": grey_entropy})
+    return plain, entropy
+
+
 @dataclass
 class PairFigures:
     """The per-image figures the hash-pair rules read (row ``r``: image ``r``); a rule runs
     only when both sides of a pair have its figures (None: skipped).
 
     ``chroma``: ``(N, 2)`` (:func:`~dataeval_gpu.detectors.near_duplicates.chroma_signature`, the audit's ``chroma_rg`` / ``chroma_bg``);
-    ``plain``: ``(N,)`` (:func:`~dataeval_gpu.detectors.near_duplicates.plain_share`, ``dark_clipped + bright_clipped``); ``entropy``
-    (:func:`~.near_duplicates.grey_entropy`); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
+    ``plain``: ``(N,)`` (:func:`~dataeval_gpu.detectors.near_duplicates.plain_share`, ``dark_clipped + bright_clipped``
+    with a transparent background counted in, :func:`plain_and_entropy`); ``entropy``
+    (:func:`~.near_duplicates.grey_entropy`, likewise); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
     thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
     rows flat (``pchash_thumbs``).
     """

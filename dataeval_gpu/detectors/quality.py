@@ -34,7 +34,7 @@ odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off t
 =================  ====================================  =========================================
 
 ``odd_size`` and ``odd_aspect_ratio`` also need the size / shape to be rare: fewer than
-:data:`ODD_MAX_SHARE` of the images (and fewer than 2) within one octave of it.
+:data:`ODD_MAX_SHARE` of the images, or than 2 in a small set (``max(2, share · N)``, itself included), within one octave of it.
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
 
@@ -126,8 +126,9 @@ FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
-#: (and fewer than 2 images) lie within one octave of its side / aspect: an icon theme's 256 and
-#: 512 px icons among its 16-48 px ones are sizes of the collection, not odd ones
+#: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
+#: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
+#: the collection, not odd ones
 ODD_MAX_SHARE = 0.05
 #: images with alpha: an ``opacity`` (mean alpha) under this has transparent parts, seen on whatever
 #: background the viewer has: no black point of its own (``light`` not judged), and ...

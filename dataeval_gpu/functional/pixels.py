@@ -8,7 +8,7 @@ import torch
 
 from .bitdepth import bit_depth
 
-__all__ = ["LUMA", "composite_on_black", "grey_image", "grey_levels", "scale01"]
+__all__ = ["LUMA", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01"]
 
 #: BT.601 luma weights of R, G, B
 LUMA = (0.299, 0.587, 0.114)
@@ -26,6 +26,14 @@ def scale01(x: torch.Tensor) -> torch.Tensor:
     depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
     scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
     return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+def row_mean64(v: torch.Tensor) -> torch.Tensor:
+    """Row means of a ``(B, N)`` tensor accumulated in float64, in ``v``'s dtype: a float32 mean's
+    rounding depends on how torch splits the sum (batch size, threads), and a stacked image (the
+    device plan, a scan's main process) differed from the image measured alone (the CPU plan,
+    the DataLoader workers)."""
+    return v.to(torch.float64).mean(dim=1).to(v.dtype)
 
 
 def grey_image(x: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
-from .pixels import composite_on_black, grey_image, grey_levels, scale01
+from .pixels import composite_on_black, grey_image, grey_levels, row_mean64, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
 
 __all__ = [
@@ -124,7 +124,7 @@ def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.zeros(b, dtype=x.dtype, device=x.device)
         return z, z
     r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
-    return (r - g).mean(dim=1), (bl - g).mean(dim=1)
+    return row_mean64(r - g), row_mean64(bl - g)
 
 
 def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,13 +133,13 @@ def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.zeros(b, dtype=x.dtype, device=x.device)
         return z, z
     r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
-    rg = r - g
-    yb = 0.5 * (r + g) - bl
+    rg = (r - g).to(torch.float64)  # the moments in float64 (batch-size independent: row_mean64)
+    yb = (0.5 * (r + g) - bl).to(torch.float64)
     std = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))
     mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
     rgb = x[:, :3].reshape(b, 3, -1)
-    spread = (rgb.amax(dim=1) - rgb.amin(dim=1)).mean(dim=1)
-    return std + 0.3 * mean, spread
+    spread = row_mean64(rgb.amax(dim=1) - rgb.amin(dim=1))
+    return (std + 0.3 * mean).to(x.dtype), spread
 
 
 def _blur5(g: torch.Tensor) -> torch.Tensor:
@@ -259,7 +259,7 @@ def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for dx in range(3):
             acc = acc + mask[dy][dx] * g255[..., dy : dy + h - 2, dx : dx + w - 2]
     r = acc.abs().reshape(b, -1)
-    mean_est = r.mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0
+    mean_est = (r.to(torch.float64).mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0).to(r.dtype)  # as row_mean64
     robust = r.median(dim=1).values / (6.0 * _MAD_GAUSS)
     return mean_est, robust
 

@@ -114,10 +114,10 @@ def noise_opaque(g255: torch.Tensor, opaque: torch.Tensor, mad: float) -> tuple[
     r = acc.abs().reshape(b, -1)
     ok = ok.reshape(b, -1)
     n = ok.sum(dim=1)
-    # float64 sums: a float32 reduction's rounding depends on how torch splits it (the stack's
-    # size, the thread count), and the same image must get the same row alone or in a stack
-    tot = torch.where(ok, r, torch.zeros_like(r)).sum(dim=1, dtype=torch.float64)
-    mean_est = (tot / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0).to(g255.dtype)
+    # the sum in float64: a float32 sum's rounding depends on how torch splits it (the batch size,
+    # the threads), and a stacked image then differed from the image measured alone
+    total = torch.where(ok, r, torch.zeros_like(r)).to(torch.float64).sum(dim=1)
+    mean_est = (total / n.clamp(min=1) * math.sqrt(math.pi / 2.0) / 6.0).to(g255.dtype)
     med = torch.nanmedian(torch.where(ok, r, torch.full_like(r, float("nan"))), dim=1).values
     enough = n >= NOISE_MIN_OPAQUE
     return torch.where(enough, mean_est, z), torch.where(enough, med / (6.0 * mad), z)

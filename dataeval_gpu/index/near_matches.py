@@ -28,19 +28,25 @@ __all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
 #: indexed rows searched at once (the hashes of a block are copied into memory: 8 bytes a view)
 REF_BLOCK = 1 << 20
 #: the statistics the pair rules read (beside the ``pchash_thumbs`` thumbnails)
-FIGURE_COLUMNS = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "std")
+FIGURE_COLUMNS = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std")
 
 
 def _figures(cols: dict[str, np.ndarray | None]) -> Any:
     """:class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from the columns at hand."""
-    from ..detectors.hash_pairs import PairFigures
+    from ..detectors.hash_pairs import PairFigures, plain_and_entropy
 
     has = lambda *ks: all(cols.get(k) is not None for k in ks)  # noqa: E731
     f = lambda k: np.asarray(cols[k], dtype=np.float64)  # noqa: E731
+    # an image with alpha: its transparent background counted in, as the near hash reads it
+    plain, entropy = plain_and_entropy(
+        f("dark_clipped") + f("bright_clipped") if has("dark_clipped", "bright_clipped") else None,
+        f("grey_entropy") if has("grey_entropy") else None,
+        f("opacity") if has("opacity") else None,
+    )
     return PairFigures(
         chroma=np.stack([f("chroma_rg"), f("chroma_bg")], axis=1) if has("chroma_rg", "chroma_bg") else None,
-        plain=f("dark_clipped") + f("bright_clipped") if has("dark_clipped", "bright_clipped") else None,
-        entropy=f("grey_entropy") if has("grey_entropy") else None,
+        plain=plain,
+        entropy=entropy,
         spread=f("std") if has("std") else None,
         thumbs=cols.get("pchash_thumbs"),
     )

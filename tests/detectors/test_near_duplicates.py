@@ -223,3 +223,56 @@ def test_audit_without_crops_verifies_as_near_duplicates_without_crops() -> None
     plain = DataAudit(device="cpu", preset="dataeval-0.65")
     plain.update(ts)
     assert "pchash_thumbs" not in plain.measured_rows()[1]
+
+
+def disc_icons(seed: int = 0) -> list[np.ndarray]:
+    """Four different textures in the same opaque disc on a transparent ground (stored black,
+    as most RGBA icons are), each with a local edit: their near hashes see mostly the shared
+    silhouette (4-12 bits apart), and a copy of the first 4 levels brighter (0 bits from it)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:96]
+    alpha = (np.hypot(yy - 48, xx - 48) < 30).astype(np.uint8) * 255
+    out = []
+    for _ in range(4):
+        tex = np.clip(rng.normal(128, 50, (3, 96, 96)).cumsum(axis=2) / 8 % 256, 0, 255)
+        icon = np.concatenate([tex * (alpha > 0), alpha[None]]).astype(np.uint8)
+        edit = icon.copy()
+        edit[:3, 40:46, 40:46] = 255 - edit[:3, 40:46, 40:46]
+        out += [icon, edit]
+    dim = out[0].astype(float)
+    dim[:3] = np.clip(dim[:3] + 4, 0, 255) * (alpha > 0)
+    return [*out, dim.astype(np.uint8)]
+
+
+def test_icons_sharing_a_silhouette_are_not_near_duplicates() -> None:
+    """The quality metrics of an image with alpha judge its visible pixels (none clipped here),
+    the near hash the whole image (70 % black ground): the pair rules count the transparent
+    ground in (plain_and_entropy), so different icons in one silhouette are not paired (the
+    scan paired 2 and 6 after the metrics changed), the brightened copy still is, and the scan and
+    NearDuplicates agree."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors import NearDuplicates
+    from dataeval_gpu.functional.quality import quality_metrics
+
+    imgs = [torch.from_numpy(a) for a in disc_icons()]
+    audit = DataAudit()
+    audit.update(imgs)
+    got = audit.compute().duplicates["near"]
+    assert got == [[0, 8]]
+    assert NearDuplicates(embedding_threshold=None).evaluate(imgs).hash == got
+    # the figures, by hand: o = share of the disc, none of its pixels clipped
+    m = quality_metrics(imgs[:1])
+    o = float(m["opacity"][0])
+    assert o == pytest.approx(np.mean(imgs[0][3].numpy() == 255)) and float(m["dark_clipped"][0]) < 0.01
+    clipped = float(m["dark_clipped"][0] + m["bright_clipped"][0])
+    h = float(m["grey_entropy"][0])
+    hb = -o * np.log2(o) - (1 - o) * np.log2(1 - o)
+    assert plain_share(imgs[:1])[0] == pytest.approx((1 - o) + o * clipped, rel=1e-12)
+    assert grey_entropy(imgs[:1])[0] == pytest.approx(hb + o * h, rel=1e-12)
+    assert plain_share(imgs[:1])[0] >= PLAIN_SHARE  # a plain-background picture, as its hash sees it
+    # opaque images: the metrics as they are, bit for bit
+    from dataeval_gpu.detectors.hash_pairs import plain_and_entropy
+
+    c, e = np.array([0.1, 0.3]), np.array([7.5, 2.0])
+    p2, e2 = plain_and_entropy(c, e, np.ones(2))
+    assert p2.tobytes() == c.tobytes() and e2.tobytes() == e.tobytes()

@@ -467,3 +467,35 @@ def test_alpha_of_16_bit_images_is_composited_in_their_own_scale() -> None:
     got = quality_metrics([la])
     assert float(got["grey_p50"][0]) == pytest.approx(np.sort(rgb8[0].ravel())[(rgb8[0].size - 1) // 2] / 255.0, abs=1.01 / 255)
     assert float(got["opacity"][0]) == pytest.approx(40000 / 65535, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["u8", "u16", "f32"])
+def test_alpha_and_torch_path_rows_equal_stacked_and_alone_bit_for_bit(kind: str) -> None:
+    """Icons of 256-500 px with transparent corners (and the torch path of 16-bit / float
+    images): a stack's rows equal each image measured alone, under 1 or 3 torch threads, bit
+    for bit.  ``noise`` over the opaque pixels (a float32 sum) and the torch path's colour means
+    differed by a float32 ulp, so a scan measuring in its main process (stacks, the device path's
+    route) and one measuring in DataLoader workers (one image each) wrote different rows for one
+    file (the bad-input corpus' palette_transparent.png)."""
+    rng = np.random.default_rng(0)
+    dtype, scale = {"u8": (np.uint8, 1), "u16": (np.uint16, 257), "f32": (np.float32, 1 / 255)}[kind]
+    threads = torch.get_num_threads()
+    for side in (256, 384, 500):
+        yy, xx = np.mgrid[0:side, 0:side]
+        alpha = (np.hypot(yy - side / 2, xx - side / 2) < side * 0.45) * 255
+        imgs = [np.concatenate([rng.integers(0, 256, (3, side, side)), alpha[None]]) for _ in range(4)]
+        imgs.append(rng.integers(0, 256, (3, side, side)))  # opaque RGB, without alpha
+        ts = [torch.from_numpy((a * scale).astype(dtype)) for a in imgs]
+        stacked = quality_metrics_batch(torch.stack(ts[:4]))
+        try:
+            alone = []
+            for n in (1, 3):
+                torch.set_num_threads(n)
+                alone.append([quality_metrics_batch(t[None]) for t in ts])
+        finally:
+            torch.set_num_threads(threads)
+        for key in QUALITY_KEYS:
+            one = torch.cat([r[key] for r in alone[0]])
+            assert torch.equal(one[:4], stacked[key]), (side, key)
+            assert torch.equal(one, torch.cat([r[key] for r in alone[1]])), (side, key)
+        assert float(stacked["opacity"][0]) < 0.99 and float(stacked["noise"][0]) > 0.0  # opaque-pixel noise

@@ -279,3 +279,24 @@ def test_a_byte_identical_copy_is_reported_once_as_exact_as_a_scan_of_both_sets(
     # the same from a report alone (against_report)
     again = against_report(scan_files(_files(new), audit=DataAudit(), **KW), tmp_path / "idx")
     assert sorted(m["methods"] for m in again.against["matches"]) == [["exact"], ["near"]]
+
+
+def test_against_does_not_pair_icons_sharing_a_silhouette(tmp_path: Path) -> None:
+    """RGBA icons in one silhouette on transparent: the index's pair rules count the transparent
+    ground in as a scan's do (``opacity`` read with the figures): a different icon is not paired
+    (it was, 4 bits apart, while the rules read only the visible pixels' figures), a copy 4 levels
+    brighter is; both as a scan of both parts together pairs them."""
+    from tests.detectors.test_near_duplicates import disc_icons
+
+    icons = disc_icons()
+    indexed, new = tmp_path / "indexed", tmp_path / "new"
+    indexed.mkdir()
+    new.mkdir()
+    for k in (0, 2):
+        PIL.fromarray(np.ascontiguousarray(icons[k].transpose(1, 2, 0)), "RGBA").save(indexed / f"icon{k}.png")
+    for k in (6, 8):
+        PIL.fromarray(np.ascontiguousarray(icons[k].transpose(1, 2, 0)), "RGBA").save(new / f"icon{k}.png")
+    update_index(tmp_path / "idx", _files(indexed), **KW)
+    report = scan_against(tmp_path / "idx", _files(new), **KW)
+    assert _against_pairs(report) == {("icon8.png", "icon0.png")}
+    assert _union_pairs(indexed, new, RADIUS) == {("icon8.png", "icon0.png")}

@@ -147,14 +147,14 @@ def embedding_groups(
     return _centre_groups(n, src, dst)
 
 
-def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
+def chroma_signature(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
     """``(N, 2)`` float64: mean ``R - G`` and ``B - G`` on the 0-255 scale (0 for grey images).
 
     Flips, rotations, crops, re-encodes and brightness shifts keep it; a contrast change
     scales it.  An image with alpha: the quality metrics' ``chroma_rg`` / ``chroma_bg`` (measured
     as seen, composited), as the audit's pair rules read them."""
     out = np.zeros((len(images), 2))
-    seen = _with_alpha(images)
+    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
     for i, t in enumerate(images):
         if t.shape[0] >= 3 and i not in seen:
             x = t[:3].to(torch.float64)
@@ -166,7 +166,7 @@ def chroma_signature(images: Sequence[torch.Tensor]) -> np.ndarray:
     return out
 
 
-def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
+def plain_share(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
     """``(N,)`` float64: share of each image's grey pixels at most 5/255 or at least 250/255
     (the ``dark_clipped + bright_clipped`` of the quality metrics).  An image with alpha: its
     visible pixels' share with the transparent background counted in (:func:`plain_and_entropy`),
@@ -174,7 +174,7 @@ def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
     from ..functional.pixels import grey_image, scale01
 
     out = np.zeros(len(images))
-    seen = _with_alpha(images)
+    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
     for i, t in enumerate(images):
         if i in seen:
             continue
@@ -185,7 +185,7 @@ def plain_share(images: Sequence[torch.Tensor]) -> np.ndarray:
     return out
 
 
-def grey_entropy(images: Sequence[torch.Tensor]) -> np.ndarray:
+def grey_entropy(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
     """``(N,)`` float64: Shannon entropy (bits) of each image's 256-level grey histogram (the
     ``grey_entropy`` of the quality metrics).  An image with alpha: its visible pixels' entropy
     with the transparent background as one more symbol (:func:`plain_and_entropy`), as the
@@ -193,7 +193,7 @@ def grey_entropy(images: Sequence[torch.Tensor]) -> np.ndarray:
     from ..functional.pixels import grey_levels
 
     out = np.zeros(len(images))
-    seen = _with_alpha(images)
+    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
     for i, t in enumerate(images):
         if i in seen:
             continue
@@ -372,14 +372,15 @@ class NearDuplicates:
             for f in self.crops:
                 ch = self.crop_hasher.hashes([centre_crop(t, f) for t in images])
                 crops.append((ch.near, ch.near_valid))
+            seen = _with_alpha(images)  # the quality figures of the images with alpha, once
             near = hash_groups(
                 hashes.near,
                 hashes.near_valid,
                 crops,
                 self.hasher.radius,
-                chroma_signature(images),
-                plain_share(images),
-                grey_entropy(images),
+                chroma_signature(images, seen),
+                plain_share(images, seen),
+                grey_entropy(images, seen),
                 pixel_std(images),
                 self.thumbnails(images),
             )

@@ -30,8 +30,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
 * ``noise`` - Immerkær (1996) on 0..255 grey in the central window (offsets on the 8-px grid);
   ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
-  ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose cumulative share
-  reaches 0.1 / 1 / 50 / 99 %, / 255; ``grey_entropy`` - Shannon entropy (bits) of its histogram;
+  ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
+  cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
@@ -101,6 +101,7 @@ QUALITY_KEYS = (
     "chroma_bg",
     "fine_sharpness",
     "opacity",
+    "grey_p0001",  # appended: the darkest 0.01 %, the stroke cores under the black point (``light``)
 )
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -277,7 +278,7 @@ def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.T
 
 
 #: the grey percentiles: key -> share of the pixels at or below the level
-_LEVEL_SHARES = {"grey_p001": 0.001, "grey_p01": 0.01, "grey_p50": 0.5, "grey_p99": 0.99}
+_LEVEL_SHARES = {"grey_p001": 0.001, "grey_p01": 0.01, "grey_p50": 0.5, "grey_p99": 0.99, "grey_p0001": 0.0001}
 
 
 def _levels_from_hist(hist: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -286,7 +287,7 @@ def _levels_from_hist(hist: torch.Tensor, dtype: torch.dtype) -> dict[str, torch
     p = hist / hist.sum(dim=1, keepdim=True)
     cdf = p.cumsum(dim=1)
     # lowest level whose cumulative share reaches each share (a tiny slack for float sums),
-    # the four at once (the thresholds in cdf's dtype, as a Python number is compared)
+    # all at once (the thresholds in cdf's dtype, as a Python number is compared)
     thresholds = torch.tensor([s - 1e-9 for s in _LEVEL_SHARES.values()], dtype=dtype, device=hist.device)
     levels = (cdf[:, None, :] < thresholds[:, None]).sum(dim=2).clamp(max=255).to(dtype) / 255.0
     out = dict(zip(_LEVEL_SHARES, levels.unbind(1), strict=True))

@@ -107,6 +107,7 @@ def test_transparent_scores_hand_checked() -> None:
     m["grey_entropy"] = torch.tensor([6.0, 0.0, 3.0, 0.0], dtype=torch.float64)
     m["grey_p99"] = torch.tensor([0.9, 0.0, 0.1, 0.0], dtype=torch.float64)
     m["grey_p001"] = torch.tensor([0.3, 0.0, 0.3, 0.0], dtype=torch.float64)
+    m["grey_p0001"] = m["grey_p001"].clone()  # no darker tail: washed out
     m["bright_clipped"] = torch.tensor([0.5, 0.0, 0.5, 0.0], dtype=torch.float64)
     for k in ("width", "height"):
         m[k] = torch.full((4,), 64.0, dtype=torch.float64)
@@ -367,3 +368,50 @@ def test_odd_size_needs_a_rare_size() -> None:
     assert not out2.flags["odd_aspect_ratio"].any() and out2.scores["odd_aspect_ratio"][35] > 2.8
     m3 = dict(m2, width=torch.from_numpy(np.array([32.0] * 35 + [640.0])))
     assert np.nonzero(QualityIssues().evaluate(m3).flags["odd_aspect_ratio"])[0].tolist() == [35]
+
+
+def _white_plot(h: int = 240, w: int = 320) -> np.ndarray:
+    """A plot as a documentation page shows it: white ground, three thin anti-aliased curves (red,
+    green, mid grey: Gaussian line profile, σ 0.6 px) and a small black label (6 marks of 3 x 2 px,
+    36 pixels: 0.05 % of the image, the only black ink)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    img = np.full((3, h, w), 255.0)
+    for k, ink in enumerate(((255, 0, 0), (0, 160, 0), (128, 128, 128))):
+        curve = h / 2 + (h / 3) * np.sin(xx / (25.0 + 9 * k) + k)
+        cover = np.exp(-((yy - curve) ** 2) / (2 * 0.6**2))
+        for c in range(3):
+            img[c] = img[c] * (1 - cover) + ink[c] * cover
+    for j in range(6):
+        img[:, 10:13, 20 + 4 * j : 22 + 4 * j] = 0.0
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def test_white_ground_plot_is_not_light_but_a_brightened_photo_is() -> None:
+    """``light``: a plot's black point is high (thin coloured strokes, anti-aliased) and most of it
+    is clipped white, as in an overexposed photo - but below its black point lies a sparse tail
+    of darker stroke cores (here the black label), which a washed-out picture has lost."""
+    rng = np.random.default_rng(3)
+    plot = _white_plot()
+    bright = np.clip(_photo(rng, 240, 320).astype(float) * 2.5 + 60, 0, 255).astype(np.uint8)
+    out = QualityIssues().evaluate([plot, bright, _photo(rng, 240, 320)])
+    m = out.metrics
+    # both pass the old conditions: black point >= 0.2 and >= 15 % of the pixels clipped white
+    assert m["grey_p001"][0] >= 0.2 and m["bright_clipped"][0] >= 0.15
+    assert m["grey_p001"][1] >= 0.2 and m["bright_clipped"][1] >= 0.15
+    # the plot's darkest 0.01 % is its black label; the brightened photo's ends at the lift (60)
+    assert m["grey_p0001"][0] == 0.0
+    assert m["grey_p0001"][1] >= 60 / 255 - 1e-9
+    assert out.flags["light"].tolist() == [False, True, False]
+    assert q_mod.ink_tails(m).tolist() == [True, False, False]
+    assert any("no darker tail" in line for line in out.why(1))
+
+
+def test_light_without_the_tail_metric_is_judged_as_before() -> None:
+    """Metrics gathered before ``grey_p0001`` existed (an index, a saved table): no ink tail known."""
+    m = {k: np.zeros(2) for k in fq_mod.QUALITY_KEYS if k != "grey_p0001"}
+    m.update(width=np.full(2, 64.0), height=np.full(2, 64.0), channels=np.full(2, 3.0), opacity=np.ones(2))
+    m["grey_p001"] = np.array([0.3, 0.1])
+    m["bright_clipped"] = np.array([0.5, 0.5])
+    assert QualityIssues().evaluate(m).flags["light"].tolist() == [True, False]
+    m["grey_p0001"] = np.array([0.1, 0.1])  # a tail under 0.8 of the black point: ink, not washed out
+    assert QualityIssues().evaluate(m).flags["light"].tolist() == [False, False]

@@ -20,7 +20,8 @@ light              ``grey_p001`` (the black point: the    score >= 0.2 and brigh
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
                    fine_sharpness + 0.075)``               fine_sharpness < 0.37: blurred at the
-                   (fine: short side > 256 px only)        native resolution of a large image)
+                   (fine: short side > 256 px only); 0    native resolution of a large image)
+                   for a flat image (both ratios 0)
 noisy              ``max(noise_robust if noise <=         score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    1.3 noise_robust else 0, noise - 11)``  noise, unless the mean estimate is over 1.3x
                    (grey levels)                           the MAD one: texture; or Immerkær σ > 19.5:
@@ -185,17 +186,20 @@ def issue_scores(
         ref.update({k: float(v) for k, v in reference.items() if k in ref})
     p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
     see_through = m["opacity"] < TRANSPARENT_BELOW
+    sharpness = np.minimum(
+        np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
+        # native resolution adds what the working resolution's downscale hides; at or under
+        # the working size the two see the same pixels (and smooth renders, whose rounding
+        # noise is below the 8-bit model's, would read as blurred)
+        np.where(np.minimum(w, h) > WORKING_SIDE, m["fine_sharpness"] + FINE_OFFSET, np.inf),
+    )
+    # a flat image (no detail at either working resolution: both ratios 0) has no blur to judge,
+    # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
+    flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
     scores = {
         "dark": np.where(silhouettes(m), 0.0, 1.0 - m["grey_p99"] / p99_ref),
         "light": np.where(see_through, 0.0, m["grey_p001"]),
-        "blurry": 1.0
-        - np.minimum(
-            np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
-            # native resolution adds what the working resolution's downscale hides; at or under
-            # the working size the two see the same pixels (and smooth renders, whose rounding
-            # noise is below the 8-bit model's, would read as blurred)
-            np.where(np.minimum(w, h) > WORKING_SIDE, m["fine_sharpness"] + FINE_OFFSET, np.inf),
-        ),
+        "blurry": np.where(flat, 0.0, 1.0 - sharpness),
         "noisy": np.maximum(
             np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0),
             m["noise"] - NOISE_TEXTURE_FLOOR,
@@ -347,7 +351,7 @@ class QualityIssues:
         >>> imgs.append(np.zeros((3, 64, 64), np.uint8))
         >>> out = QualityIssues().evaluate(imgs)
         >>> out.issues(3)
-        ['dark', 'blurry', 'grayscale', 'low_information']
+        ['dark', 'grayscale', 'low_information']
     """
 
     def __init__(

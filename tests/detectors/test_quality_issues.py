@@ -415,3 +415,19 @@ def test_light_without_the_tail_metric_is_judged_as_before() -> None:
     assert QualityIssues().evaluate(m).flags["light"].tolist() == [True, False]
     m["grey_p0001"] = np.array([0.1, 0.1])  # a tail under 0.8 of the black point: ink, not washed out
     assert QualityIssues().evaluate(m).flags["light"].tolist() == [False, False]
+
+
+def test_flat_image_has_no_blur_to_judge() -> None:
+    """``blurry`` is not judged on a flat image (no detail at either working resolution: both
+    octave ratios 0): a blank texture or a one-colour UI tile is low information, not blurred.
+    A blurred photo keeps some detail and stays blurry."""
+    rng = np.random.default_rng(5)
+    photo = _photo(rng, 200, 260)
+    flat = np.full((3, 200, 260), 40, np.uint8)
+    grey_tile = np.full((1, 64, 64), 200, np.uint8)
+    smeared = ndimage.gaussian_filter(photo.astype(float), (0, 2, 2)).round().astype(np.uint8)
+    out = QualityIssues().evaluate([photo, flat, grey_tile, smeared, _photo(rng, 200, 260)])
+    assert out.metrics["norm_sharpness"][1] == 0.0 and out.metrics["coarse_sharpness"][1] == 0.0
+    assert out.scores["blurry"][1] == 0.0 and out.scores["blurry"][2] == 0.0
+    assert out.flags["blurry"].tolist() == [False, False, False, True, False]
+    assert out.flags["low_information"].tolist() == [False, True, True, False, False]

@@ -12,8 +12,8 @@ issue              score (higher = worse)                flagged when (default)
 dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brightest 1 % of the
                    relative: the image's highlights        image under 22 % of the dataset's
                    against the dataset's                   typical highlights), or grey_p99 < 0.03
-light              ``grey_p001`` (the black point: the    score >= 0.2 and bright_clipped >= 0.15
-                   darkest 0.1 % of pixels)                (overexposed: highlights clipped AND
+light              ``dark_p001`` (the black point: the    score >= 0.2 and bright_clipped >= 0.15
+                   darkest 0.1 % of min(R, G, B))          (overexposed: highlights clipped AND
                                                            no dark tones left) and grey_p0001 >=
                                                            0.8 grey_p001 (no sparse darker tail:
                                                            the stroke cores of ink on white)
@@ -137,8 +137,8 @@ FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 #: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
-#: image opaque), ``grey_p0001`` (no ink tail known: ``light`` judged as before it)
-OPTIONAL_KEYS = ("opacity", "grey_p0001")
+#: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead)
+OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001")
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
@@ -198,7 +198,9 @@ def issue_scores(
     flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
     scores = {
         "dark": np.where(silhouettes(m), 0.0, 1.0 - m["grey_p99"] / p99_ref),
-        "light": np.where(see_through, 0.0, m["grey_p001"]),
+        # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
+        # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
+        "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
         "noisy": np.maximum(
             np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0),
@@ -293,7 +295,7 @@ class QualityOutput:
                 p99 = float(self.metrics["grey_p99"][index])
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
             elif k == "light":
-                line += f" (black point) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+                line += f" (black point of min(R, G, B)) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
                 if "grey_p0001" in self.metrics:
                     line += f", no darker tail (darkest 0.01 % {float(self.metrics['grey_p0001'][index]):.3f})"
             elif k == "blurry":

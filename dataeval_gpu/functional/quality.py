@@ -31,7 +31,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
-  cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``grey_entropy`` - Shannon entropy (bits) of its histogram;
+  cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
+  ``min(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
@@ -55,22 +56,12 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, row_mean64, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
+from .quality_dark import dark_black_point
 
 __all__ = [
-    "QUALITY_KEYS",
-    "COARSE_SIDE",
-    "composite_on_black",
-    "composite_on_grey",
-    "FINE_FLAT",
-    "FINE_FLOOR",
-    "NOISE_WINDOW",
-    "WORKING_SIDE",
-    "fine_windows",
-    "grey_image",
-    "grey_levels",
-    "scale01",
-    "quality_metrics",
-    "quality_metrics_batch",
+    "QUALITY_KEYS", "COARSE_SIDE", "composite_on_black", "composite_on_grey", "FINE_FLAT", "FINE_FLOOR",
+    "NOISE_WINDOW", "WORKING_SIDE", "fine_windows", "grey_image", "grey_levels", "scale01",
+    "quality_metrics", "quality_metrics_batch",
 ]
 
 #: short side (px) of the working resolution of ``norm_sharpness`` and ``detail``
@@ -102,6 +93,7 @@ QUALITY_KEYS = (
     "fine_sharpness",
     "opacity",
     "grey_p0001",  # appended: the darkest 0.01 %, the stroke cores under the black point (``light``)
+    "dark_p001",  # the black point of min(R, G, B) (``quality_dark``; ``light``)
 )
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -345,11 +337,11 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
         boxes = fine_windows(h, w)
         fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo
+    return hist, sums, res, fine, geo, dark_black_point(x).numpy()
 
 
 def _compiled_finish(
-    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray
+    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -385,6 +377,7 @@ def _compiled_finish(
     out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
     out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
+    out["dark_p001"] = dark
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 
@@ -446,6 +439,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
+    out["dark_p001"] = dark_black_point(x, out["grey_p99"].dtype)
     return _finish(out, raw, x)
 
 
@@ -464,6 +458,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         for key in ("noise", "noise_robust", "blockiness"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
+        out["dark_p001"] = dark_black_point(raw, dtype)  # over what is seen (alpha-weighted)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

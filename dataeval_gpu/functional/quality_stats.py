@@ -41,6 +41,7 @@ _UNITS = {
     "fine_sharpness": "native-resolution octave ratio",
     "opacity": "mean alpha, 0–1 (1 without alpha)",
     "grey_p0001": "grey level, 0–1",
+    "dark_p001": "darkest-channel level, 0–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -108,6 +108,7 @@ def test_transparent_scores_hand_checked() -> None:
     m["grey_p99"] = torch.tensor([0.9, 0.0, 0.1, 0.0], dtype=torch.float64)
     m["grey_p001"] = torch.tensor([0.3, 0.0, 0.3, 0.0], dtype=torch.float64)
     m["grey_p0001"] = m["grey_p001"].clone()  # no darker tail: washed out
+    m["dark_p001"] = m["grey_p001"].clone()  # grey: the darkest channel is the grey level
     m["bright_clipped"] = torch.tensor([0.5, 0.0, 0.5, 0.0], dtype=torch.float64)
     for k in ("width", "height"):
         m[k] = torch.full((4,), 64.0, dtype=torch.float64)
@@ -371,12 +372,12 @@ def test_odd_size_needs_a_rare_size() -> None:
 
 
 def _white_plot(h: int = 240, w: int = 320) -> np.ndarray:
-    """A plot as a documentation page shows it: white ground, three thin anti-aliased curves (red,
-    green, mid grey: Gaussian line profile, σ 0.6 px) and a small black label (6 marks of 3 x 2 px,
-    36 pixels: 0.05 % of the image, the only black ink)."""
+    """A plot as a documentation page shows it: white ground, three thin anti-aliased grey curves
+    (levels 76, 94, 128: Gaussian line profile, σ 0.6 px) and a small black label (6 marks of 3 x 2
+    px, 36 pixels: 0.05 % of the image, the only black ink)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(float)
     img = np.full((3, h, w), 255.0)
-    for k, ink in enumerate(((255, 0, 0), (0, 160, 0), (128, 128, 128))):
+    for k, ink in enumerate(((76, 76, 76), (94, 94, 94), (128, 128, 128))):
         curve = h / 2 + (h / 3) * np.sin(xx / (25.0 + 9 * k) + k)
         cover = np.exp(-((yy - curve) ** 2) / (2 * 0.6**2))
         for c in range(3):
@@ -407,8 +408,9 @@ def test_white_ground_plot_is_not_light_but_a_brightened_photo_is() -> None:
 
 
 def test_light_without_the_tail_metric_is_judged_as_before() -> None:
-    """Metrics gathered before ``grey_p0001`` existed (an index, a saved table): no ink tail known."""
-    m = {k: np.zeros(2) for k in fq_mod.QUALITY_KEYS if k != "grey_p0001"}
+    """Metrics gathered before ``grey_p0001`` and ``dark_p001`` existed (an index, a saved table): no
+    ink tail known, the grey black point judged."""
+    m = {k: np.zeros(2) for k in fq_mod.QUALITY_KEYS if k not in ("grey_p0001", "dark_p001")}
     m.update(width=np.full(2, 64.0), height=np.full(2, 64.0), channels=np.full(2, 3.0), opacity=np.ones(2))
     m["grey_p001"] = np.array([0.3, 0.1])
     m["bright_clipped"] = np.array([0.5, 0.5])
@@ -431,3 +433,27 @@ def test_flat_image_has_no_blur_to_judge() -> None:
     assert out.scores["blurry"][1] == 0.0 and out.scores["blurry"][2] == 0.0
     assert out.flags["blurry"].tolist() == [False, False, False, True, False]
     assert out.flags["low_information"].tolist() == [False, True, True, False, False]
+
+
+def test_saturated_object_on_white_is_not_light() -> None:
+    """``light`` takes the black point of the darkest channel (``dark_p001``): a red object on a
+    white ground (a product photo) has a luma black point of 0.3 and no darker tail, but its red
+    has the other channels near 0 - not a washed-out tone.  The same object brightened
+    (``x * 2.5 + 60``: every channel lifted) is light."""
+    h, w = 200, 240
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = np.hypot(yy - h / 2, xx - w / 2) < 60
+    shade = np.clip(1.0 - (yy - h / 2 + 60) / 400.0, 0.7, 1.0)  # a soft shading of the red
+    img = np.full((3, h, w), 255.0)
+    img[0][disc] = 255 * shade[disc]
+    img[1][disc] = 10.0
+    img[2][disc] = 20.0
+    red = img.round().astype(np.uint8)
+    bright = np.clip(red.astype(float) * 2.5 + 60, 0, 255).astype(np.uint8)
+    out = QualityIssues().evaluate([red, bright])
+    m = out.metrics
+    assert m["grey_p001"][0] >= 0.2 and m["bright_clipped"][0] >= 0.15  # the grey black point alone: light
+    assert not q_mod.ink_tails(m)[0]  # no thin ink either: a solid object
+    assert m["dark_p001"][0] == pytest.approx(10 / 255, abs=1e-6) and m["dark_p001"][1] >= 60 / 255 - 1e-6
+    assert out.flags["light"].tolist() == [False, True]
+    assert "min(R, G, B)" in out.why(1)[0]

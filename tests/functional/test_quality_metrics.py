@@ -64,6 +64,10 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     cdf = np.cumsum(hist)
     for key, share in (("grey_p0001", 1e-4), ("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
         out[key] = int(np.argmax(cdf >= share - 1e-9)) / 255.0
+    # dark_p001: the same 0.1 % level of min over the colour channels (the value of one channel)
+    dq = np.clip(np.round(x[:3].min(0) * 255), 0, 255).astype(int).ravel()
+    dcdf = np.cumsum(np.bincount(dq, minlength=256) / dq.size)
+    out["dark_p001"] = int(np.argmax(dcdf >= 0.001 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"] = float(hist[:6].sum())
@@ -123,7 +127,7 @@ def _photo_like(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
 
 def _float64_tol(key: str, want: float) -> float:
     """Tolerance of the float64 path against the float64 reference for one metric."""
-    if key in ("grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
+    if key in ("dark_p001", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
         # 256-level histogram: float32 luma may round a level differently on ties
         return 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
     if key == "fine_sharpness":
@@ -299,6 +303,11 @@ def ref_alpha_metrics(img: np.ndarray) -> dict[str, float]:
     cdf = np.cumsum(hist)
     for key, share in (("grey_p0001", 1e-4), ("grey_p001", 0.001), ("grey_p01", 0.01), ("grey_p50", 0.5), ("grey_p99", 0.99)):
         out[key] = int(np.argmax(cdf >= share - 1e-9)) / 255.0
+    dq = np.clip(np.round(col[:3].min(0)), 0, 255).astype(int).ravel()  # the visible darkest channel
+    dh = np.bincount(dq, weights=a.ravel(), minlength=256)
+    if dh.sum() <= 0:
+        dh[0] = 1.0
+    out["dark_p001"] = int(np.argmax(np.cumsum(dh / dh.sum()) >= 0.001 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())

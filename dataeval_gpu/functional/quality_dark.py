@@ -1,0 +1,72 @@
+"""The black point of the dark channel: ``dark_p001``, the ``light`` issue's black point.
+
+The dark channel of a pixel is its darkest channel, ``min(R, G, B)`` (the grey value of a grey
+image): He, Sun & Tang, "Single image haze removal using dark channel prior", CVPR 2009 - in a
+clear picture most regions have some channel near 0 (shadows, saturated colours), while haze and
+overexposure lift every channel.  ``dark_p001`` is the lowest level of the 256-level dark channel
+(``round(255 v)``; uint8 as stored, exact) whose cumulative share reaches 0.1 %, / 255 - at most the
+grey image's ``grey_p001``: a saturated red (luma 0.3) has a channel at 0.  An image with alpha
+(2 or 4 channels) counts its pixels by alpha (what is seen), as the grey levels do.
+
+On the CPU, uint8 stacks of one or three channels go through a compiled numba loop (one pass,
+integer counts); everything else through torch.  Both count the same integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import quality_compiled
+from .pixels import scale01
+from .stats_compiled import njit
+
+__all__ = ["DARK_SHARE", "dark_black_point", "dark_histogram"]
+
+#: the share of the pixels at or below ``dark_p001``
+DARK_SHARE = 0.001
+
+@njit
+def _dark_hist_u8(x, out):  # noqa: ANN001, ANN202 - numba kernel
+    """Counts of ``min`` over the channels (the value itself for one channel) of a uint8 stack."""
+    b, c, h, w = x.shape
+    for i in range(b):
+        for y in range(h):
+            for j in range(w):
+                v = x[i, 0, y, j]
+                if c >= 3:
+                    g, bb = x[i, 1, y, j], x[i, 2, y, j]
+                    v = v if v < g else g
+                    v = v if v < bb else bb
+                out[i, v] += 1
+
+
+def dark_histogram(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 256)`` counts (int64; float64 weights for non-uint8 images with alpha) of the dark
+    channel's levels of a stack ``(B, C, H, W)``; the last channel is alpha when C is 2 or 4."""
+    b, c = x.shape[:2]
+    alpha = c in (2, 4)
+    colour = x[:, : c - 1] if alpha else x
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and not alpha and quality_compiled.ready():
+        out = np.zeros((b, 256), np.int64)
+        _dark_hist_u8(np.ascontiguousarray(colour.numpy()), out)
+        return torch.from_numpy(out)
+    if x.dtype == torch.uint8:
+        q = colour[:, :3].amin(dim=1).to(torch.int64).reshape(b, -1)
+        w = x[:, -1].reshape(b, -1).to(torch.int64) if alpha else torch.ones_like(q)
+    else:
+        xs = scale01(x)
+        q = torch.round(xs[:, : min(3, colour.shape[1])].amin(dim=1) * 255.0).clamp(0, 255).to(torch.int64).reshape(b, -1)
+        w = xs[:, -1].reshape(b, -1).to(torch.float64) if alpha else torch.ones_like(q, dtype=torch.float64)
+    hist = torch.zeros(b, 256, dtype=w.dtype, device=x.device).scatter_add_(1, q, w)
+    empty = hist.sum(dim=1) <= 0  # fully transparent: one black pixel, as the grey levels
+    hist[:, 0] = torch.where(empty, torch.ones_like(hist[:, 0]), hist[:, 0])
+    return hist
+
+
+def dark_black_point(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B,)`` ``dark_p001`` of a stack ``(B, C, H, W)`` (see the module docstring), in ``dtype``."""
+    hist = dark_histogram(x).to(torch.float64)
+    cdf = (hist / hist.sum(dim=1, keepdim=True)).cumsum(dim=1)
+    level = (cdf < DARK_SHARE - 1e-9).sum(dim=1).clamp(max=255)
+    return (level.to(torch.float64) / 255.0).to(dtype).to(x.device)

@@ -286,6 +286,36 @@ def test_partner_paths_are_read_from_their_row_groups(
     assert opened.paths(np.array([], dtype=np.int64)) == []
 
 
+def test_take_streams_a_row_group_a_few_rows_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``take`` decodes TAKE_ROWS rows of a row group at a time, never a whole row group (the
+    thumbnail column of a 65,536-row group took ~2.5 GB at once); values as a full read's."""
+    from dataeval_gpu.index import reader, store
+
+    monkeypatch.setattr(store, "ROW_GROUP", 5)
+    monkeypatch.setattr(reader, "TAKE_ROWS", 2)
+    data = make_folder(tmp_path / "data", range(9))
+    index(data, tmp_path / "idx")
+    opened = DatasetIndex(tmp_path / "idx")
+    pq = pytest.importorskip("pyarrow.parquet")
+    decoded = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        for b in real(self, *a, **k):
+            decoded.append(b.num_rows)
+            yield b
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda *a, **k: pytest.fail("a whole row group read"))
+    want = np.array([8, 0, 4, 3, 3, 6, 5])
+    for column in ("pchash_thumbs", "std", "path"):
+        full = opened.rows([column])[column]
+        got = opened.take(column, want)
+        assert got.dtype == full.dtype and np.array_equal(got, full[want]), column
+    assert decoded and max(decoded) <= 2
+    assert opened.take("std", np.array([], dtype=np.int64)).shape == (0,)
+
+
 def test_missing_pyarrow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataeval_gpu.index import store
 

@@ -166,8 +166,20 @@ class DatasetIndex:
 
     # ---------------------------------------------------------------- rows
     def rows(self, columns: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Columns of the rows file (all by default) as numpy arrays, row ``i`` = index ``i``."""
-        return table_arrays(self._rows.read(columns=columns))
+        """Columns of the rows file (all by default) as numpy arrays, row ``i`` = index ``i``;
+        decoded :data:`TAKE_ROWS` rows at a time into arrays allocated once (the whole file as
+        one pyarrow table, then numpy, took ~2.5 GB above the arrays at 70,000 rows)."""
+        pa, _ = pyarrow()
+        n = self._rows.metadata.num_rows
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for batch in self._rows.iter_batches(batch_size=TAKE_ROWS, columns=columns):
+            for k, v in table_arrays(pa.Table.from_batches([batch])).items():
+                if k not in out:
+                    out[k] = np.empty((n, *v.shape[1:]), dtype=v.dtype)
+                out[k][start : start + len(v)] = v
+            start += batch.num_rows
+        return out if start else table_arrays(self._rows.read(columns=columns))
 
     def paths(self, positions: np.ndarray) -> list[str]:
         """The file paths of the rows ``positions``: only the ``path`` column of the row groups

@@ -105,13 +105,14 @@ def one_size(n: int, args: argparse.Namespace) -> dict:
 
     progress.Steps.__call__ = call
     tl.mark("feed")
-    feed(audit, rows, n, args.copies)
+    feed(audit, rows, n, args.copies, chunk=args.chunk)
     tl.mark("compute")
     report = audit.compute()
     del audit
-    tl.mark("save")
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-scale-"))
-    report.save(out, formats=args.formats.split(","))
+    if args.formats:
+        tl.mark("save")
+        report.save(out, formats=args.formats.split(","))
     if args.report:
         from dataeval_gpu.report import write_report
 
@@ -150,7 +151,8 @@ def main() -> int:
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma list of image counts")
     ap.add_argument("--preset", default=None, help="DataAudit preset (default: the default settings)")
     ap.add_argument("--copies", type=float, default=0.02, help="share of planted near copies (default 0.02)")
-    ap.add_argument("--formats", default="csv,json", help="results files (default csv,json)")
+    ap.add_argument("--formats", default="csv,json", help="results files (default csv,json; '': no save)")
+    ap.add_argument("--chunk", type=int, default=16, help="rows per feed_rows part (default 16, as the file scan)")
     ap.add_argument("--report", action="store_true", help="also write report.html")
     ap.add_argument("--out", help="output folder (one size only; default: a temporary one)")
     ap.add_argument("--clusterer", type=int, help="time the Clusterer on this many random 64-d embeddings instead")
@@ -165,7 +167,8 @@ def main() -> int:
     for n in (int(s) for s in args.sizes.split(",")):
         extra = [f"--preset={args.preset}"] * bool(args.preset) + ["--report"] * args.report
         extra += [f"--out={args.out}"] * bool(args.out)
-        cmd = [sys.executable, __file__, f"--one={n}", f"--copies={args.copies}", f"--formats={args.formats}", *extra]
+        cmd = [sys.executable, __file__, f"--one={n}", f"--copies={args.copies}", f"--formats={args.formats}",
+               f"--chunk={args.chunk}", *extra]  # fmt: skip
         subprocess.run(cmd, check=True)
     return 0
 

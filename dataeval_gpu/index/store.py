@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,12 @@ def _write_fsync(tmp: Path, final: Path, write: Any) -> None:
     os.replace(tmp, final)
 
 
-def write_generation(folder: Path, generation: int, coll: Collection) -> dict[str, str]:
+def write_generation(
+    folder: Path, generation: int, coll: Collection, on_rows: Callable[[int, int], Any] | None = None
+) -> dict[str, str]:
     """Write ``coll`` as generation ``generation`` (temp names, fsync, rename); returns the
-    file names the manifest lists.  Nothing refers to them until the manifest is swapped."""
+    file names the manifest lists.  Nothing refers to them until the manifest is swapped.
+    ``on_rows(done, total)`` is called after each row group of the rows file."""
     pa, pq = pyarrow()
     names: dict[str, str] = {}
 
@@ -130,6 +134,8 @@ def write_generation(folder: Path, generation: int, coll: Collection) -> dict[st
         with pq.ParquetWriter(path, first.schema) as writer:
             writer.write_table(first, row_group_size=ROW_GROUP)
             for start in range(ROW_GROUP, len(coll), ROW_GROUP):
+                if on_rows is not None:
+                    on_rows(start, len(coll))
                 writer.write_table(part(start, start + ROW_GROUP).cast(first.schema), row_group_size=ROW_GROUP)
 
     def save(kind: str, ext: str, write: Any) -> None:

@@ -145,8 +145,10 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
     """
     from ..audit import DataAudit, scan_files
     from ..batching import resolve_device
+    from ..progress import phase_steps
 
     t0 = time.perf_counter()
+    progress = scan_kwargs.get("progress")  # as the scan's: None shows the bars on a terminal
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = [str(f) for f in files]
@@ -169,8 +171,12 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
             scan_files([files[i] for i in todo], labs[todo].tolist(), class_names=class_names, **kw)
         coll = _merge(old, src, todo, sub, files, labs, sizes, mtimes, digests)
         audit = DataAudit(**{"device": scan_kwargs.get("device"), **audit_kwargs})
-        report = restore_audit(audit, coll, list(class_names)).compute()
-        names = write_generation(folder, generation + 1, coll)
+        report = restore_audit(audit, coll, list(class_names)).compute(progress=progress)
+        with phase_steps("index", ["rows file"], enable=progress) as step:
+            step("rows file")  # a million rows: ~2 minutes here
+            names = write_generation(
+                folder, generation + 1, coll, on_rows=lambda k, n: step.detail(f"{k:,}/{n:,} rows")
+            )
         write_manifest(
             folder,
             {

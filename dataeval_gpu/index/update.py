@@ -10,6 +10,7 @@ whole collection, so the report equals a fresh scan of the files.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -170,6 +171,9 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
             kw["audit"] = sub
             scan_files([files[i] for i in todo], labs[todo].tolist(), class_names=class_names, **kw)
         coll = _merge(old, src, todo, sub, files, labs, sizes, mtimes, digests)
+        dropped = len(set(map(str, old.files["path"])) - set(map(text_path, files))) if old is not None else 0
+        del old, sub  # their rows are in coll now: not held while it is fed and written
+        gc.collect()  # an accumulator's wrapped methods refer back to it: freed by the collector
         audit = DataAudit(**{"device": scan_kwargs.get("device"), **audit_kwargs})
         report = restore_audit(audit, coll, list(class_names)).compute(progress=progress)
         with phase_steps("index", ["rows file"], enable=progress) as step:
@@ -194,7 +198,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         "files": len(files),
         "measured": int(len(todo)),
         "kept": int((src >= 0).sum()),
-        "dropped": len(set(map(str, old.files["path"])) - set(map(text_path, files))) if old is not None else 0,
+        "dropped": dropped,
         "generation": generation + 1,
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }

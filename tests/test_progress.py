@@ -58,3 +58,24 @@ def test_the_command_line_turns_the_bars_off_with_no_progress_or_quiet() -> None
     ns = lambda **kw: argparse.Namespace(**{"no_progress": False, "quiet": False, **kw})  # noqa: E731
     assert progress_setting(ns()) is None  # on a terminal only
     assert progress_setting(ns(no_progress=True)) is False and progress_setting(ns(quiet=True)) is False
+
+
+def test_an_index_update_shows_its_detectors_and_rows_file(capsys, tmp_path) -> None:
+    """After its scan, ``update_index`` recomputes the findings and writes the rows file
+    (minutes at a million images): both on a bar when asked, silent otherwise."""
+    import numpy as np
+    from PIL import Image
+
+    from dataeval_gpu.index import update_index
+
+    rng = np.random.default_rng(0)
+    files = []
+    for k in range(4):
+        files.append(str(tmp_path / f"{k}.png"))
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(files[-1])
+    update_index(tmp_path / "idx", files, device="cpu", workers=0, progress=True)
+    err = capsys.readouterr().err
+    for text in ("detectors", "duplicates", "index", "rows file"):
+        assert text in err, text
+    update_index(tmp_path / "idx2", files, device="cpu", workers=0, progress=False)
+    assert capsys.readouterr().err == ""

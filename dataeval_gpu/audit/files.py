@@ -23,11 +23,13 @@ checkpoints every ``checkpoint_every`` batches, ``resume``).
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -239,25 +241,47 @@ def _run_task(key: int, item: Any) -> Any:
     return _TASKS[key](item)
 
 
-def run_in_workers(task: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Any]:
+def run_in_workers(
+    task: Callable[[Any], Any], items: Sequence[Any], workers: int, ahead: int | None = None
+) -> Iterator[Any]:
     """``task(item)`` for each item, in order, computed in ``workers`` forked processes.
 
     Each idle worker takes the next item (a DataLoader hands batches to its workers in turn,
     so one slow batch, e.g. a few huge photos, leaves the other workers waiting); results
     come back in the order of ``items``.  ``task`` is inherited by the forked workers (not
     pickled); only items and results cross processes.  One torch thread per worker.
+
+    At most ``ahead`` items (default :func:`items_ahead`) are handed out beyond the result
+    the caller takes next: results the caller has not taken yet wait in this process, so
+    when the caller is the slower side (feeding rows on a busy machine) their memory stays
+    bounded instead of growing with the collection (``Executor.map`` submits every item at
+    once).
     """
+    ahead = items_ahead(workers) if ahead is None else max(1, int(ahead))
     key = id(task)
     _TASKS[key] = task
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+    todo = iter(items)
     try:
-        results = pool.map(_run_task, [key] * len(items), items)  # forks every worker now (before other threads start)
+        # the first submit forks every worker (before other threads start)
+        pending = deque(pool.submit(_run_task, key, item) for item in itertools.islice(todo, ahead))
     finally:
         del _TASKS[key]
     try:
-        yield from results
+        while pending:
+            result = pending.popleft().result()
+            for item in itertools.islice(todo, 1):
+                pending.append(pool.submit(_run_task, key, item))
+            yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def items_ahead(workers: int) -> int:
+    """How many items :func:`run_in_workers` hands out beyond the next result: enough that
+    every worker finds the next item when idle while a slow one (a batch of huge photos)
+    holds up the result in order."""
+    return 4 * max(1, int(workers))
 
 
 def _batches(

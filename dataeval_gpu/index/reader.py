@@ -30,6 +30,9 @@ __all__ = ["DatasetIndex", "audit_settings", "restore_audit"]
 
 logger = logging.getLogger("dataeval_gpu.index")
 
+#: rows of the rows file decoded at once by :meth:`DatasetIndex.take`
+TAKE_ROWS = 4096
+
 
 def audit_settings(audit: Any) -> dict[str, Any]:
     """The row settings of an audit (what its stored rows hold), as the manifest records them."""
@@ -163,8 +166,20 @@ class DatasetIndex:
 
     # ---------------------------------------------------------------- rows
     def rows(self, columns: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Columns of the rows file (all by default) as numpy arrays, row ``i`` = index ``i``."""
-        return table_arrays(self._rows.read(columns=columns))
+        """Columns of the rows file (all by default) as numpy arrays, row ``i`` = index ``i``;
+        decoded :data:`TAKE_ROWS` rows at a time into arrays allocated once (the whole file as
+        one pyarrow table, then numpy, took ~2.5 GB above the arrays at 70,000 rows)."""
+        pa, _ = pyarrow()
+        n = self._rows.metadata.num_rows
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for batch in self._rows.iter_batches(batch_size=TAKE_ROWS, columns=columns):
+            for k, v in table_arrays(pa.Table.from_batches([batch])).items():
+                if k not in out:
+                    out[k] = np.empty((n, *v.shape[1:]), dtype=v.dtype)
+                out[k][start : start + len(v)] = v
+            start += batch.num_rows
+        return out if start else table_arrays(self._rows.read(columns=columns))
 
     def paths(self, positions: np.ndarray) -> list[str]:
         """The file paths of the rows ``positions``: only the ``path`` column of the row groups
@@ -173,25 +188,31 @@ class DatasetIndex:
 
     def take(self, column: str, positions: np.ndarray) -> np.ndarray | None:
         """``column`` at the rows ``positions`` (in that order; None when the rows file has no
-        such column): only that column of the row groups holding them is read."""
+        such column): only that column of the row groups holding them is read, streamed
+        :data:`TAKE_ROWS` rows at a time (a row group's whole thumbnail column, 65,536 rows of
+        3 KB, decoded at once took ~2.5 GB and 5 s; streamed, ~0.3 GB and 3 s)."""
         if column not in self._rows.schema_arrow.names:
             return None
         pos = np.asarray(positions, dtype=np.int64).reshape(-1)
         meta = self._rows.metadata
         starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
         group = np.searchsorted(starts, pos, side="right") - 1
-        parts: dict[int, np.ndarray] = {}
+        pa, _ = pyarrow()
+        out: np.ndarray | None = None
         for g in np.unique(group):
             mine = np.flatnonzero(group == g)
-            table = self._rows.read_row_group(int(g), columns=[column]).take(pos[mine] - starts[g])
-            parts[int(g)] = table_arrays(table)[column]
-        if not parts:
-            return np.zeros(0, dtype=object)
-        first = next(iter(parts.values()))
-        out = np.empty((len(pos), *first.shape[1:]), dtype=first.dtype)
-        for g, vals in parts.items():
-            out[np.flatnonzero(group == g)] = vals
-        return out
+            at = pos[mine] - starts[g]  # rows wanted in the group
+            start = 0
+            for batch in self._rows.iter_batches(batch_size=TAKE_ROWS, row_groups=[int(g)], columns=[column]):
+                stop = start + batch.num_rows
+                here = np.flatnonzero((at >= start) & (at < stop))
+                if len(here):
+                    vals = table_arrays(pa.Table.from_batches([batch.take(at[here] - start)]))[column]
+                    if out is None:
+                        out = np.empty((len(pos), *vals.shape[1:]), dtype=vals.dtype)
+                    out[mine[here]] = vals
+                start = stop
+        return out if out is not None else np.zeros(0, dtype=object)
 
     def collection(self) -> Collection:
         """Everything stored, loaded (the updater's and :meth:`report`'s view)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,10 @@ FILE_COLUMNS = ("path", "file_size", "mtime_ns", "digest", "label", "status", "e
 MEASURED, NEAR_VALID = 1, 2
 #: flag bit of the first crop's valid near hash (crop ``k``: ``CROP_VALID << k``)
 CROP_VALID = 4
-#: rows per Parquet row group: a query reads the paths of the groups that hold its partners only
-ROW_GROUP = 65536
+#: rows per Parquet row group: a query reads the paths of the groups that hold its partners
+#: only, and the writer encodes one group at a time (65,536 rows with their 3 KB of thumbnails
+#: each took ~1.9 GB to write; 8,192 rows ~0.4 GB)
+ROW_GROUP = 8192
 
 
 def pyarrow() -> Any:
@@ -102,27 +105,45 @@ def _write_fsync(tmp: Path, final: Path, write: Any) -> None:
     os.replace(tmp, final)
 
 
-def write_generation(folder: Path, generation: int, coll: Collection) -> dict[str, str]:
+def write_generation(
+    folder: Path, generation: int, coll: Collection, on_rows: Callable[[int, int], Any] | None = None
+) -> dict[str, str]:
     """Write ``coll`` as generation ``generation`` (temp names, fsync, rename); returns the
-    file names the manifest lists.  Nothing refers to them until the manifest is swapped."""
+    file names the manifest lists.  Nothing refers to them until the manifest is swapped.
+    ``on_rows(done, total)`` is called after each row group of the rows file."""
     pa, pq = pyarrow()
     names: dict[str, str] = {}
-    cols = {
-        k: pa.array([text_path(str(p)) for p in v], type=pa.string()) if k == "path" else _column(pa, np.asarray(v))
-        for k, v in coll.files.items()
-    }  # a path as text: a Latin-1 file name is written with its odd bytes as \xe9
-    cols["status"] = pa.array(np.where(coll.measured, "ok", "failed"))
-    cols["error"] = pa.array(coll.errors, type=pa.string())
-    for key, val in coll.stats.items():
-        cols[key] = _column(pa, val)
-    table = pa.table(cols)
+
+    def part(start: int, stop: int) -> Any:
+        """The rows file's rows ``start:stop`` as a pyarrow table."""
+        cols = {
+            k: pa.array([text_path(str(p)) for p in v[start:stop]], type=pa.string())
+            if k == "path"
+            else _column(pa, np.asarray(v)[start:stop])
+            for k, v in coll.files.items()
+        }  # a path as text: a Latin-1 file name is written with its odd bytes as \xe9
+        cols["status"] = pa.array(np.where(coll.measured[start:stop], "ok", "failed"))
+        cols["error"] = pa.array(coll.errors[start:stop], type=pa.string())
+        for key, val in coll.stats.items():
+            cols[key] = _column(pa, val[start:stop])
+        return pa.table(cols)
+
+    def write_rows(path: Path) -> None:
+        # one row group at a time: the whole table (a copy of every row) is never built
+        first = part(0, ROW_GROUP)
+        with pq.ParquetWriter(path, first.schema) as writer:
+            writer.write_table(first, row_group_size=ROW_GROUP)
+            for start in range(ROW_GROUP, len(coll), ROW_GROUP):
+                if on_rows is not None:
+                    on_rows(start, len(coll))
+                writer.write_table(part(start, start + ROW_GROUP).cast(first.schema), row_group_size=ROW_GROUP)
 
     def save(kind: str, ext: str, write: Any) -> None:
         name = f"{kind}-{generation}.{ext}"
         _write_fsync(folder / f".{name}.tmp", folder / name, write)
         names[kind] = name
 
-    save("rows", "parquet", lambda p: pq.write_table(table, p, row_group_size=ROW_GROUP))
+    save("rows", "parquet", write_rows)
     flags = coll.measured.astype(np.uint8) * MEASURED
     if coll.hashes is not None:
         flags |= np.asarray(coll.near_valid, dtype=np.uint8) * NEAR_VALID

@@ -286,3 +286,45 @@ def test_a_pickle_after_compute_holds_the_rows_not_the_reserved_buffer() -> None
     assert torch.equal(copy.compute()["mean"], res["mean"])
     want = np.array([float(np.mean(i.numpy() / 255.0)) for i in imgs])
     np.testing.assert_allclose(res["mean"].numpy(), want, rtol=1e-6)
+
+
+def test_pack_copies_cpu_rows_without_torch_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows of a part are copied into the buffer as plain memory (numpy), not by
+    ``Tensor.copy_`` (which runs copies of over 32,768 elements on torch's threads: 0.15-1.5 ms
+    of CPU time each on a busy machine); the packed rows equal ``torch.cat``'s."""
+    from dataeval_gpu.accumulators import rowstore
+
+    calls = []
+    real = torch.Tensor.copy_
+    monkeypatch.setattr(torch.Tensor, "copy_", lambda self, src, *a, **k: calls.append(1) or real(self, src, *a, **k))
+
+    class Rows(RowStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_state("thumbs", default=[], dist_reduce_fx="cat")
+
+        def update(self, x: torch.Tensor) -> None:
+            self.thumbs.append(x)
+
+        def compute(self) -> torch.Tensor:
+            return self.pack("thumbs")
+
+    g = torch.Generator().manual_seed(0)
+    parts = [torch.randint(0, 256, (16, 3, 1024), dtype=torch.uint8, generator=g) for _ in range(rowstore.PACK_EVERY + 5)]
+    rows = Rows()
+    rows.reserve(16 * len(parts))
+    for p in parts:
+        rows.update(p)
+    assert torch.equal(rows.compute(), torch.cat(parts))
+    assert calls == []
+
+
+def test_copy_rows_falls_back_to_torch_for_other_dtypes() -> None:
+    from dataeval_gpu.accumulators.rowstore import copy_rows
+
+    dst = torch.zeros(3, dtype=torch.float64)
+    copy_rows(dst[1:], torch.tensor([1, 2], dtype=torch.int32))  # promoted, as torch.cat does
+    assert dst.tolist() == [0.0, 1.0, 2.0]
+    half = torch.zeros(2, dtype=torch.bfloat16)  # no numpy view
+    copy_rows(half, torch.tensor([1.5, -2.0], dtype=torch.bfloat16))
+    assert half.tolist() == [1.5, -2.0]

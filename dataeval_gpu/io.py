@@ -70,7 +70,7 @@ class DecodedItem:
 
     index: int
     path: str
-    label: int
+    label: int | None  # None: no label (a flat folder, a file list)
     image: torch.Tensor | None
     error: str = ""
     raw: torch.Tensor | None = None  # undecoded JPEG bytes, for GPU decoding
@@ -373,7 +373,9 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __init__(self, files: Sequence[str], labels: Sequence[int] | None = None, gpu_jpeg: bool = False):
         self.files = list(files)
-        self.labels = list(labels) if labels is not None else [-1] * len(self.files)
+        # -1 is discovery's "no label" (a flat folder, a file list): the item's label is then None
+        labs = list(labels) if labels is not None else [-1] * len(self.files)
+        self.labels = [None if isinstance(v, (int, np.integer)) and v == -1 else v for v in labs]
         self.gpu_jpeg = gpu_jpeg
 
     def __len__(self) -> int:

@@ -532,3 +532,31 @@ def test_the_last_line_says_when_the_scan_compiled_its_kernels() -> None:
 
     assert compile_note(None) == "" and compile_note(0.4) == "" and compile_note(COMPILE_NOTE_S) == ""
     assert compile_note(28.94) == " (28.9 s of it compiling the CPU kernels, once: later scans reuse them)"
+
+
+def test_a_scan_without_labels_has_no_label_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A flat folder (or a file list) has no labels, yet results.csv / results.json gave every
+    row ``label`` -1, as if -1 were a class (the docs: ``label`` "when known"; ``DataAudit``
+    without labels has no such column).  A class tree keeps its labels, a failed file's too."""
+    import pandas as pd
+    from PIL import Image
+
+    d = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (d / cls).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(d / cls / f"{k}.png")
+    (d / "dog" / "broken.png").write_bytes(b"")
+    for workers in ("0", "1"):
+        flags = ["--no-plots", "--no-progress", "--quiet", "--workers", workers]
+        status, _, err = run(["scan", str(d / "dog"), "--out", str(tmp_path / f"flat{workers}"), *flags], capsys)
+        assert status == 0, err
+        flat = pd.read_csv(tmp_path / f"flat{workers}" / "results.csv")
+        assert "label" not in flat.columns and flat["status"].tolist() == ["ok", "ok", "failed"]
+        rows = json.loads((tmp_path / f"flat{workers}" / "results.json").read_text())["images"]
+        assert len(rows) == 3 and all("label" not in r for r in rows)
+        status, _, err = run(["scan", str(d), "--out", str(tmp_path / f"tree{workers}"), *flags], capsys)
+        assert status == 0, err
+        tree = pd.read_csv(tmp_path / f"tree{workers}" / "results.csv")
+        assert tree["label"].tolist() == [0, 0, 1, 1, 1]  # cat/0, cat/1, dog/0, dog/1, dog/broken

@@ -364,11 +364,18 @@ def _check_embeddings_file(path: str) -> None:
             "put --embeddings after PATH or write --embeddings=model)"
         )
     try:
-        emb = np.load(p, mmap_mode="r", allow_pickle=False)
+        with open(p, "rb") as f:
+            head = f.read(6)
+        emb = np.load(p, mmap_mode="r", allow_pickle=False) if head == b"\x93NUMPY" else None
     except FileNotFoundError:
         raise CommandLineError(f"--embeddings {path}: no such file") from None
     except (OSError, ValueError) as exc:
         raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
+    if emb is None:  # numpy's own reason for these is about pickles ("allow_pickle=")
+        kind = "a zip archive such as np.savez writes" if head[:2] == b"PK" else "not an .npy file"
+        raise CommandLineError(
+            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb))"
+        )
     if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
         shape = getattr(emb, "shape", None)
         raise CommandLineError(f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape}")

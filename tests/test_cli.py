@@ -144,7 +144,15 @@ def test_bad_embeddings_file(folder: Path, tmp_path: Path, capsys: pytest.Captur
     assert_usage_error(status, err, "--embeddings", "no such file")
     (tmp_path / "text.npy").write_text("not numpy")
     status, _, err = run([*base, "--embeddings", str(tmp_path / "text.npy")], capsys)
-    assert_usage_error(status, err, "--embeddings", "not a readable .npy")
+    # numpy's reason was about pickles: "This file contains pickled (object) data ... allow_pickle="
+    assert_usage_error(status, err, "--embeddings", "not an .npy file", "numpy.save")
+    assert "pickle" not in err
+    np.savez(tmp_path / "emb.npz", emb=np.zeros((5, 4)))
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "emb.npz")], capsys)
+    assert_usage_error(status, err, "--embeddings", "a zip archive such as np.savez writes", "numpy.save")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 5, dtype=object), allow_pickle=True)
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "objects.npy")], capsys)
+    assert_usage_error(status, err, "--embeddings", "not a readable .npy array")
     np.save(tmp_path / "flat.npy", np.zeros(5))
     status, _, err = run([*base, "--embeddings", str(tmp_path / "flat.npy")], capsys)
     assert_usage_error(status, err, "--embeddings", "(N, D)", "(5,)")

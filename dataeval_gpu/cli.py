@@ -195,7 +195,9 @@ def _run_scan(args: argparse.Namespace) -> int:
         found = find_inputs(args.path, out=out)
         files, labels, class_names = found.files, found.labels, found.class_names
         skipped = write_skipped(found, out / SKIPPED)
-        if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
+        if not files and Path(args.path).is_file():  # a file list of blank lines and comments
+            logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", args.path)
+        elif not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
             logger.warning(
                 "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
                 "and files neither named nor encoded like an image are left out; docs/inputs.md)",

@@ -446,6 +446,19 @@ def test_a_folder_with_nothing_to_scan_says_so(
     assert (tmp_path / "o" / "results.csv").is_file()
 
 
+
+def test_a_file_list_with_no_paths_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file list of comments only was warned about with the folder rule ("metadata files such
+    as .txt ... are left out"), which reads as if the list itself had been left out."""
+    (tmp_path / "list.txt").write_text("# the images of run 3\n\n# (none yet)\n")
+    status, _, err = run(["scan", str(tmp_path / "list.txt"), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress"], capsys)
+    assert status == 0, err
+    assert f"{tmp_path / 'list.txt'}: a file list with no paths in it (only blank lines and # comments)" in caplog.text
+    assert "no files to scan" not in caplog.text
+
+
 def test_the_summary_names_the_classes_of_a_class_tree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -484,6 +484,10 @@ def _main(argv: list[str] | None) -> int:
                 "to continue",
                 EXIT_INTERRUPTED,
             )
+        every = getattr(args, "checkpoint_every", 0)
+        if getattr(args, "command", None) == "scan":  # say that there is nothing to --resume, and why
+            why = f"before the first checkpoint (every {every} batches)" if every else "with --checkpoint-every 0"
+            return _error(f"interrupted {why}: nothing was saved to --resume", EXIT_INTERRUPTED)
         return _error("interrupted", EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full

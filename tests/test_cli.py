@@ -292,7 +292,11 @@ def test_interrupted_is_one_line_status_130(
 
     monkeypatch.setattr(cli, "_run_scan", interrupted)
     status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o")], capsys)
-    assert status == 130 and err == "dataeval-gpu: error: interrupted\n"
+    # it said only "interrupted": a user could not tell whether anything could be continued
+    assert status == 130
+    assert err == "dataeval-gpu: error: interrupted before the first checkpoint (every 20 batches): nothing was saved to --resume\n"
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--checkpoint-every", "0"], capsys)
+    assert status == 130 and err == "dataeval-gpu: error: interrupted with --checkpoint-every 0: nothing was saved to --resume\n"
 
 
 def test_interrupted_with_a_checkpoint_says_resume(

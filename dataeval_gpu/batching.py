@@ -413,9 +413,10 @@ def _loader_batches(data: Iterable[Any]) -> Iterator[Any]:
             if not said:  # (a worker's error carries torch's message on a line of its traceback)
                 raise
             raise InvalidArgumentError(
-                "the DataLoader's collate_fn cannot batch images of different sizes (torch.stack): give the "
-                "DataLoader collate_fn=dataeval_gpu.batching.ragged_collate, which keeps a batch as a list of "
-                f"(C, H, W) images, or pass the Dataset itself ({said[-1].removeprefix('RuntimeError: ')})"
+                "the DataLoader's collate_fn cannot stack tensors of different sizes (images, or per-image "
+                "targets such as detection labels): give the DataLoader "
+                "collate_fn=dataeval_gpu.batching.ragged_collate, which keeps the images and the targets of a "
+                f"batch as lists, or pass the Dataset itself ({said[-1].removeprefix('RuntimeError: ')})"
             ) from exc
         except TypeError as exc:
             if "LoadFailure" not in str(exc):

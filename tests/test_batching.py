@@ -85,3 +85,8 @@ def test_a_dataloader_that_cannot_stack_images_of_different_sizes_says_what_to_d
         imagestats(DataLoader(data, batch_size=2, num_workers=workers))
     heights = imagestats(DataLoader(data, batch_size=2, collate_fn=ragged_collate)).dict()["height"]
     assert heights.tolist() == [8, 9, 8, 9] == imagestats(data).dict()["height"].tolist()
+    # images of one size with detection targets of different lengths: the targets cannot be stacked
+    targets = [(torch.zeros(3, 8, 8, dtype=torch.uint8), {"labels": torch.arange(i % 3 + 1)}) for i in range(4)]
+    with pytest.raises(InvalidArgumentError, match=r"per-image targets such as detection labels.*\[1\] at entry 0"):
+        imagestats(DataLoader(targets, batch_size=2, num_workers=workers))
+    assert imagestats(DataLoader(targets, batch_size=2, collate_fn=ragged_collate)).dict()["height"].tolist() == [8] * 4

@@ -39,6 +39,8 @@ from .cli_args import (
     SKIPPED,
     CommandLineError,
     build_parser,
+    check_embedding_rows,
+    cluster_from_file,
     validate_scan_args,
 )
 from .errors import MissingDependencyError
@@ -168,6 +170,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         named = sample_photos()
         if args.limit:
             named = named[: args.limit]
+        check_embedding_rows(args.embeddings, len(named))
         kw = dict(
             hashes=not args.no_hashes,
             outlier_method=args.outlier_method,
@@ -205,12 +208,12 @@ def _run_scan(args: argparse.Namespace) -> int:
             )
         if args.limit:
             files, labels = files[: args.limit], labels[: args.limit]
+        check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
         report = scan_files(files, labels, class_names, out, args, device)
         report.config["dataset"] = str(args.path)
         if skipped:  # config.json and the report's settings table say what was left out
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
-    if args.embeddings not in (None, "model"):
-        _cluster_from_file(report, args.embeddings)
+    rows_error = cluster_from_file(report, args.embeddings) if args.embeddings not in (None, "model") else ""
     report.config.update(
         {
             "command": "scan",
@@ -230,6 +233,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         written = _save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
+    if rows_error:  # the results are written (without clusters): the scan is not lost
+        raise CommandLineError(f"{rows_error}; {out}/ holds the scan's results without the Clusterer's")
     if args.quiet:
         print(out)
         return 0
@@ -396,30 +401,6 @@ def _print_index(report: Any) -> None:
             print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
             print(f"  ... and {len(matches) - 15} more (see findings.json)")
-
-
-def _cluster_from_file(report: Any, path: str) -> None:
-    import numpy as np
-    import torch
-
-    from .audit.embedded import cluster_findings, embedding_duplicate_groups
-
-    emb = np.load(path)
-    n, total = len(report.index), report.total
-    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
-        emb = emb[np.asarray(report.index, dtype=np.int64)]
-    elif emb.shape[0] != n:
-        raise CommandLineError(
-            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
-            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
-        )
-    # the audit's own findings on embeddings: a non-finite row (an image with NaN pixels embeds
-    # to one) is listed in not_clustered and left out, as in a scan with --embeddings
-    idx = np.asarray(report.index, dtype=np.int64)
-    report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
-    if report.config.get("embedding_duplicates"):
-        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)))
-        report.duplicates["embedding"] = groups
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,7 +164,8 @@ def test_bad_embeddings_file(folder: Path, tmp_path: Path, capsys: pytest.Captur
 def test_embeddings_with_the_wrong_row_count(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Known only after the scan (one row per measured image): still one line, status 2."""
+    """More rows than inputs fits no scan: said before scanning (it was said after the whole scan,
+    69 s for the 604 photos, and nothing was written), one line, status 2."""
     np.save(tmp_path / "emb.npy", np.zeros((3, 4), np.float32))
     argv = [
         "scan",
@@ -177,7 +178,8 @@ def test_embeddings_with_the_wrong_row_count(
         "0",
     ]
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "emb.npy")], capsys)
-    assert_usage_error(status, err, "3 rows for 1 measured images")
+    assert_usage_error(status, err, "3 rows for 1 inputs")
+    assert not (tmp_path / "o" / "results.csv").exists()  # nothing was scanned
 
 
 def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,7 +210,10 @@ def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.Captur
     assert 6 in found[0]["outliers"] + found[0]["potential_outliers"]
     np.save(tmp_path / "five.npy", emb[:5])
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "five.npy")], capsys)
-    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7")
+    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7", "without the Clusterer's")
+    # known only after the scan: its results are written all the same (they were thrown away)
+    written = json.loads((tmp_path / "per_measured" / "findings.json").read_text())
+    assert written["clusters"] == {} and len(json.loads((tmp_path / "per_measured" / "results.json").read_text())["images"]) == 7
 
 
 def test_embeddings_file_with_a_non_finite_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -198,14 +198,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         found = find_inputs(args.path, out=out)
         files, labels, class_names = found.files, found.labels, found.class_names
         skipped = write_skipped(found, out / SKIPPED)
-        if not files and Path(args.path).is_file():  # a file list of blank lines and comments
-            logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", args.path)
-        elif not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
-            logger.warning(
-                "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
-                "and files neither named nor encoded like an image are left out; docs/inputs.md)",
-                args.path,
-            )
+        if not files:
+            _warn_nothing_to_scan(args.path)
         if args.limit:
             files, labels = files[: args.limit], labels[: args.limit]
         check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
@@ -258,6 +252,18 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _warn_nothing_to_scan(path: str) -> None:
+    """Say why there is nothing to scan rather than "0 images"."""
+    if Path(path).is_file():  # a file list of blank lines and comments
+        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", path)
+    else:  # a wrong folder, or one of metadata only
+        logger.warning(
+            "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
+            "and files neither named nor encoded like an image are left out; docs/inputs.md)",
+            path,
+        )
 
 
 def _warm_up(device: Any, audit_kwargs: dict[str, Any]) -> dict[str, float]:

@@ -400,6 +400,7 @@ def batch_labels(labels: Any, indices: Sequence[int]) -> list[Any] | None:
 def _loader_batches(data: Iterable[Any]) -> Iterator[Any]:
     """The batches of a DataLoader (any iterable); torch's default collate meeting a
     :class:`LoadFailure` (``TypeError: expected Tensor as element 3 ..., but got LoadFailure``)
+    or images of different sizes (``RuntimeError: stack expects each tensor to be equal size``)
     becomes an error that says what happened and what to do."""
     it = iter(data)
     while True:
@@ -407,6 +408,16 @@ def _loader_batches(data: Iterable[Any]) -> Iterator[Any]:
             batch = next(it)
         except StopIteration:
             return
+        except RuntimeError as exc:
+            said = [line.strip() for line in str(exc).splitlines() if "stack expects each tensor to be equal" in line]
+            if not said:  # (a worker's error carries torch's message on a line of its traceback)
+                raise
+            raise InvalidArgumentError(
+                "the DataLoader's collate_fn cannot stack tensors of different sizes (images, or per-image "
+                "targets such as detection labels): give the DataLoader "
+                "collate_fn=dataeval_gpu.batching.ragged_collate, which keeps the images and the targets of a "
+                f"batch as lists, or pass the Dataset itself ({said[-1].removeprefix('RuntimeError: ')})"
+            ) from exc
         except TypeError as exc:
             if "LoadFailure" not in str(exc):
                 raise

@@ -39,6 +39,8 @@ from .cli_args import (
     SKIPPED,
     CommandLineError,
     build_parser,
+    check_embedding_rows,
+    cluster_from_file,
     validate_scan_args,
 )
 from .errors import MissingDependencyError
@@ -168,6 +170,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         named = sample_photos()
         if args.limit:
             named = named[: args.limit]
+        check_embedding_rows(args.embeddings, len(named))
         kw = dict(
             hashes=not args.no_hashes,
             outlier_method=args.outlier_method,
@@ -195,20 +198,16 @@ def _run_scan(args: argparse.Namespace) -> int:
         found = find_inputs(args.path, out=out)
         files, labels, class_names = found.files, found.labels, found.class_names
         skipped = write_skipped(found, out / SKIPPED)
-        if not files:  # a wrong folder, or one of metadata only: say so rather than "0 images"
-            logger.warning(
-                "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
-                "and files neither named nor encoded like an image are left out; docs/inputs.md)",
-                args.path,
-            )
+        if not files:
+            _warn_nothing_to_scan(args.path)
         if args.limit:
             files, labels = files[: args.limit], labels[: args.limit]
+        check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
         report = scan_files(files, labels, class_names, out, args, device)
         report.config["dataset"] = str(args.path)
         if skipped:  # config.json and the report's settings table say what was left out
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
-    if args.embeddings not in (None, "model"):
-        _cluster_from_file(report, args.embeddings)
+    rows_error = cluster_from_file(report, args.embeddings) if args.embeddings not in (None, "model") else ""
     report.config.update(
         {
             "command": "scan",
@@ -228,6 +227,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         written = _save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
+    if rows_error:  # the results are written (without clusters): the scan is not lost
+        raise CommandLineError(f"{rows_error}; {out}/ holds the scan's results without the Clusterer's")
     if args.quiet:
         print(out)
         return 0
@@ -251,6 +252,18 @@ def _run_scan(args: argparse.Namespace) -> int:
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
     return 0
+
+
+def _warn_nothing_to_scan(path: str) -> None:
+    """Say why there is nothing to scan rather than "0 images"."""
+    if Path(path).is_file():  # a file list of blank lines and comments
+        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", path)
+    else:  # a wrong folder, or one of metadata only
+        logger.warning(
+            "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
+            "and files neither named nor encoded like an image are left out; docs/inputs.md)",
+            path,
+        )
 
 
 def _warm_up(device: Any, audit_kwargs: dict[str, Any]) -> dict[str, float]:
@@ -396,30 +409,6 @@ def _print_index(report: Any) -> None:
             print(f"  ... and {len(matches) - 15} more (see findings.json)")
 
 
-def _cluster_from_file(report: Any, path: str) -> None:
-    import numpy as np
-    import torch
-
-    from .audit.embedded import cluster_findings, embedding_duplicate_groups
-
-    emb = np.load(path)
-    n, total = len(report.index), report.total
-    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
-        emb = emb[np.asarray(report.index, dtype=np.int64)]
-    elif emb.shape[0] != n:
-        raise CommandLineError(
-            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
-            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
-        )
-    # the audit's own findings on embeddings: a non-finite row (an image with NaN pixels embeds
-    # to one) is listed in not_clustered and left out, as in a scan with --embeddings
-    idx = np.asarray(report.index, dtype=np.int64)
-    report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
-    if report.config.get("embedding_duplicates"):
-        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)))
-        report.duplicates["embedding"] = groups
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse's own errors raise ``SystemExit(2)``).
 
@@ -482,6 +471,10 @@ def _main(argv: list[str] | None) -> int:
                 "to continue",
                 EXIT_INTERRUPTED,
             )
+        every = getattr(args, "checkpoint_every", 0)
+        if getattr(args, "command", None) == "scan":  # say that there is nothing to --resume, and why
+            why = f"before the first checkpoint (every {every} batches)" if every else "with --checkpoint-every 0"
+            return _error(f"interrupted {why}: nothing was saved to --resume", EXIT_INTERRUPTED)
         return _error("interrupted", EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full

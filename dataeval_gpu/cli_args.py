@@ -14,7 +14,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 
@@ -30,6 +30,8 @@ __all__ = [
     "PROG",
     "SKIPPED",
     "build_parser",
+    "check_embedding_rows",
+    "cluster_from_file",
     "validate_scan_args",
 ]
 
@@ -364,11 +366,61 @@ def _check_embeddings_file(path: str) -> None:
             "put --embeddings after PATH or write --embeddings=model)"
         )
     try:
-        emb = np.load(p, mmap_mode="r", allow_pickle=False)
+        with open(p, "rb") as f:
+            head = f.read(6)
+        emb = np.load(p, mmap_mode="r", allow_pickle=False) if head == b"\x93NUMPY" else None
     except FileNotFoundError:
         raise CommandLineError(f"--embeddings {path}: no such file") from None
     except (OSError, ValueError) as exc:
         raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
+    if emb is None:  # numpy's own reason for these is about pickles ("allow_pickle=")
+        kind = "a zip archive such as np.savez writes" if head[:2] == b"PK" else "not an .npy file"
+        raise CommandLineError(
+            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb))"
+        )
     if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
         shape = getattr(emb, "shape", None)
         raise CommandLineError(f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape}")
+
+
+def check_embedding_rows(path: str | None, inputs: int) -> None:
+    """Before a scan: an ``--embeddings FILE`` of more rows than there are inputs fits no scan
+    of them (one row per input, or per measured image, is checked by :func:`cluster_from_file`)."""
+    if path in (None, "model"):
+        return
+    import numpy as np
+
+    rows = np.load(path, mmap_mode="r").shape[0]
+    if rows > inputs:
+        raise CommandLineError(
+            f"--embeddings {path}: {rows} rows for {inputs} inputs (give one row per input, in the order of "
+            "results.csv, or one per measured image)"
+        )
+
+
+def cluster_from_file(report: Any, path: str) -> str:
+    """Run the Clusterer (and the embedding near duplicates) on the rows of ``path`` into
+    ``report``; returns the reason when its rows fit neither the inputs nor the measured images
+    (``report`` left without clusters), else ``""``."""
+    import numpy as np
+    import torch
+
+    from .audit.embedded import cluster_findings, embedding_duplicate_groups
+
+    emb = np.load(path)
+    n, total = len(report.index), report.total
+    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
+        emb = emb[np.asarray(report.index, dtype=np.int64)]
+    elif emb.shape[0] != n:
+        return (
+            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
+            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
+        )
+    # the audit's own findings on embeddings: a non-finite row (an image with NaN pixels embeds
+    # to one) is listed in not_clustered and left out, as in a scan with --embeddings
+    idx = np.asarray(report.index, dtype=np.int64)
+    report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
+    if report.config.get("embedding_duplicates"):
+        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)))
+        report.duplicates["embedding"] = groups
+    return ""

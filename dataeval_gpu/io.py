@@ -28,6 +28,7 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
 
 from __future__ import annotations
 
+import errno
 import io as _io
 import logging
 import os
@@ -70,7 +71,7 @@ class DecodedItem:
 
     index: int
     path: str
-    label: int
+    label: int | None  # None: no label (a flat folder, a file list)
     image: torch.Tensor | None
     error: str = ""
     raw: torch.Tensor | None = None  # undecoded JPEG bytes, for GPU decoding
@@ -331,7 +332,8 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
 
     Only regular files (or links to them) are opened: a named pipe, socket or device named
     like an image fails without being opened (reading a pipe would wait forever), a folder
-    fails as a folder, a broken symbolic link names its missing target, and a file removed
+    fails as a folder, a broken symbolic link names its missing target (a loop of links says
+    so), and a file removed
     after it was listed or that this user may not read fails with that reason.
     """
     p = os.fspath(path)
@@ -342,6 +344,11 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
             target = os.readlink(p)
             raise FileNotFoundError(f"broken symbolic link (its target {target!r} does not exist)") from None
         raise FileNotFoundError("no such file (missing, or removed after the folder was listed)") from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        target = os.readlink(p) if os.path.islink(p) else ""
+        raise OSError(f"a loop of symbolic links (its target {target!r} leads back to it): not read") from None
     if stat.S_ISDIR(st.st_mode):
         try:
             os.scandir(p).close()
@@ -373,7 +380,9 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __init__(self, files: Sequence[str], labels: Sequence[int] | None = None, gpu_jpeg: bool = False):
         self.files = list(files)
-        self.labels = list(labels) if labels is not None else [-1] * len(self.files)
+        # -1 is discovery's "no label" (a flat folder, a file list): the item's label is then None
+        labs = list(labels) if labels is not None else [-1] * len(self.files)
+        self.labels = [None if isinstance(v, (int, np.integer)) and v == -1 else v for v in labs]
         self.gpu_jpeg = gpu_jpeg
 
     def __len__(self) -> int:

@@ -23,6 +23,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import InvalidArgumentError
 
 __all__ = ["LabelStatsOutput", "as_label", "label_stats", "normalize_labels", "class_order", "class_name"]
@@ -82,7 +84,8 @@ def _objects(item: Any, position: int) -> list[Hashable]:
 def as_label(value: Any, position: int) -> Any:
     """One image's label as a report keeps it: ``None`` (no label), one class (a Python int,
     str or float) or a list of object classes (detection: a 1-D array / tensor / list, or a
-    target dict with a ``"labels"`` / ``"label"`` / ``"annotation"`` key).  Raises
+    target dict with a ``"labels"`` / ``"label"`` / ``"annotation"`` key).  A float one-hot
+    row is its class; an integer one is a list of object classes, as any integer vector.  Raises
     :class:`~dataeval_gpu.errors.InvalidArgumentError` naming image ``position`` for anything
     else (a segmentation mask, a box array, a dict without labels, nested lists).
 
@@ -92,6 +95,8 @@ def as_label(value: Any, position: int) -> Any:
     if value is None:
         return None
     ndim = getattr(value, "ndim", None)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (float, np.floating)) for v in value):
+        return _float_vector(np.asarray(value, dtype=np.float64), position)  # a batch's row, as tolist() gives it
     if isinstance(value, Mapping) or (
         isinstance(value, (Sequence, set, frozenset)) and not isinstance(value, (str, bytes))
     ):
@@ -101,12 +106,34 @@ def as_label(value: Any, position: int) -> Any:
             f"label of image {position}: a {type(value).__name__} of shape {tuple(value.shape)} is not a class label "
             "(one class, or a list of object classes per image); a segmentation mask or a box array is not read as labels"
         )
+    if ndim == 1 and _is_float(value):
+        return _float_vector(value, position)
     if ndim == 1:
         return _objects(value, position)
     try:
         return _scalar(value)
     except InvalidArgumentError as exc:
         raise InvalidArgumentError(f"label of image {position}: {exc}") from None
+
+
+def _is_float(value: Any) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return bool(getattr(dtype, "is_floating_point", False)) or getattr(dtype, "kind", "") == "f"
+
+
+def _float_vector(value: Any, position: int) -> Any:
+    """A float 1-D label: a one-hot row (``np.eye(k)[c]``, ``F.one_hot(y).float()``) is class
+    ``c``; whole numbers are object classes; other values (class probabilities, MixUp or
+    label-smoothing targets) are no class label: raises, naming the image."""
+    vals = [float(v) for v in value.reshape(-1).tolist()]
+    if len(vals) > 1 and sorted(vals) == [0.0] * (len(vals) - 1) + [1.0]:
+        return vals.index(1.0)
+    if all(v.is_integer() for v in vals):
+        return _objects(value, position)
+    raise InvalidArgumentError(
+        f"label of image {position}: a float vector {[round(v, 3) for v in vals[:4]]}{' ...' if len(vals) > 4 else ''} "
+        "is not a class label (class probabilities or soft targets); give the class, e.g. target.argmax(-1)"
+    )
 
 
 def normalize_labels(labels: Any, class_names: Sequence[str] | None = None) -> list[list[Hashable]]:

@@ -67,3 +67,26 @@ def test_a_dataset_item_that_raises_is_named() -> None:
         imagestats(Flaky())
     if sys.version_info >= (3, 11):
         assert any("dataset item 3" in n for n in info.value.__notes__)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_dataloader_that_cannot_stack_images_of_different_sizes_says_what_to_do(workers: int) -> None:
+    """A DataLoader with torch's default collate over images of two sizes raised torch's own
+    ``RuntimeError: stack expects each tensor to be equal size`` from deep inside the loader, with
+    no word of ``ragged_collate``; the same data as the Dataset itself is measured."""
+    from torch.utils.data import DataLoader
+
+    from dataeval_gpu.batching import ragged_collate
+    from dataeval_gpu.errors import InvalidArgumentError
+
+    rng = np.random.default_rng(0)
+    data = [torch.from_numpy(rng.integers(0, 256, (3, 8 + i % 2, 8), dtype=np.uint8)) for i in range(4)]
+    with pytest.raises(InvalidArgumentError, match=r"collate_fn=dataeval_gpu\.batching\.ragged_collate.*\(stack expects"):
+        imagestats(DataLoader(data, batch_size=2, num_workers=workers))
+    heights = imagestats(DataLoader(data, batch_size=2, collate_fn=ragged_collate)).dict()["height"]
+    assert heights.tolist() == [8, 9, 8, 9] == imagestats(data).dict()["height"].tolist()
+    # images of one size with detection targets of different lengths: the targets cannot be stacked
+    targets = [(torch.zeros(3, 8, 8, dtype=torch.uint8), {"labels": torch.arange(i % 3 + 1)}) for i in range(4)]
+    with pytest.raises(InvalidArgumentError, match=r"per-image targets such as detection labels.*\[1\] at entry 0"):
+        imagestats(DataLoader(targets, batch_size=2, num_workers=workers))
+    assert imagestats(DataLoader(targets, batch_size=2, collate_fn=ragged_collate)).dict()["height"].tolist() == [8] * 4

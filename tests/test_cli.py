@@ -144,7 +144,15 @@ def test_bad_embeddings_file(folder: Path, tmp_path: Path, capsys: pytest.Captur
     assert_usage_error(status, err, "--embeddings", "no such file")
     (tmp_path / "text.npy").write_text("not numpy")
     status, _, err = run([*base, "--embeddings", str(tmp_path / "text.npy")], capsys)
-    assert_usage_error(status, err, "--embeddings", "not a readable .npy")
+    # numpy's reason was about pickles: "This file contains pickled (object) data ... allow_pickle="
+    assert_usage_error(status, err, "--embeddings", "not an .npy file", "numpy.save")
+    assert "pickle" not in err
+    np.savez(tmp_path / "emb.npz", emb=np.zeros((5, 4)))
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "emb.npz")], capsys)
+    assert_usage_error(status, err, "--embeddings", "a zip archive such as np.savez writes", "numpy.save")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}] * 5, dtype=object), allow_pickle=True)
+    status, _, err = run([*base, "--embeddings", str(tmp_path / "objects.npy")], capsys)
+    assert_usage_error(status, err, "--embeddings", "not a readable .npy array")
     np.save(tmp_path / "flat.npy", np.zeros(5))
     status, _, err = run([*base, "--embeddings", str(tmp_path / "flat.npy")], capsys)
     assert_usage_error(status, err, "--embeddings", "(N, D)", "(5,)")
@@ -156,7 +164,8 @@ def test_bad_embeddings_file(folder: Path, tmp_path: Path, capsys: pytest.Captur
 def test_embeddings_with_the_wrong_row_count(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Known only after the scan (one row per measured image): still one line, status 2."""
+    """More rows than inputs fits no scan: said before scanning (it was said after the whole scan,
+    69 s for the 604 photos, and nothing was written), one line, status 2."""
     np.save(tmp_path / "emb.npy", np.zeros((3, 4), np.float32))
     argv = [
         "scan",
@@ -169,7 +178,8 @@ def test_embeddings_with_the_wrong_row_count(
         "0",
     ]
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "emb.npy")], capsys)
-    assert_usage_error(status, err, "3 rows for 1 measured images")
+    assert_usage_error(status, err, "3 rows for 1 inputs")
+    assert not (tmp_path / "o" / "results.csv").exists()  # nothing was scanned
 
 
 def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -200,7 +210,10 @@ def test_embeddings_with_one_row_per_input(tmp_path: Path, capsys: pytest.Captur
     assert 6 in found[0]["outliers"] + found[0]["potential_outliers"]
     np.save(tmp_path / "five.npy", emb[:5])
     status, _, err = run([*argv, "--embeddings", str(tmp_path / "five.npy")], capsys)
-    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7")
+    assert_usage_error(status, err, "5 rows for 6 measured images", "one per input: 7", "without the Clusterer's")
+    # known only after the scan: its results are written all the same (they were thrown away)
+    written = json.loads((tmp_path / "per_measured" / "findings.json").read_text())
+    assert written["clusters"] == {} and len(json.loads((tmp_path / "per_measured" / "results.json").read_text())["images"]) == 7
 
 
 def test_embeddings_file_with_a_non_finite_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,7 +297,11 @@ def test_interrupted_is_one_line_status_130(
 
     monkeypatch.setattr(cli, "_run_scan", interrupted)
     status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o")], capsys)
-    assert status == 130 and err == "dataeval-gpu: error: interrupted\n"
+    # it said only "interrupted": a user could not tell whether anything could be continued
+    assert status == 130
+    assert err == "dataeval-gpu: error: interrupted before the first checkpoint (every 20 batches): nothing was saved to --resume\n"
+    status, _, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), "--checkpoint-every", "0"], capsys)
+    assert status == 130 and err == "dataeval-gpu: error: interrupted with --checkpoint-every 0: nothing was saved to --resume\n"
 
 
 def test_interrupted_with_a_checkpoint_says_resume(
@@ -438,6 +455,19 @@ def test_a_folder_with_nothing_to_scan_says_so(
     assert (tmp_path / "o" / "results.csv").is_file()
 
 
+
+def test_a_file_list_with_no_paths_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file list of comments only was warned about with the folder rule ("metadata files such
+    as .txt ... are left out"), which reads as if the list itself had been left out."""
+    (tmp_path / "list.txt").write_text("# the images of run 3\n\n# (none yet)\n")
+    status, _, err = run(["scan", str(tmp_path / "list.txt"), "--out", str(tmp_path / "o"), "--no-plots", "--no-progress"], capsys)
+    assert status == 0, err
+    assert f"{tmp_path / 'list.txt'}: a file list with no paths in it (only blank lines and # comments)" in caplog.text
+    assert "no files to scan" not in caplog.text
+
+
 def test_the_summary_names_the_classes_of_a_class_tree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -532,3 +562,31 @@ def test_the_last_line_says_when_the_scan_compiled_its_kernels() -> None:
 
     assert compile_note(None) == "" and compile_note(0.4) == "" and compile_note(COMPILE_NOTE_S) == ""
     assert compile_note(28.94) == " (28.9 s of it compiling the CPU kernels, once: later scans reuse them)"
+
+
+def test_a_scan_without_labels_has_no_label_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A flat folder (or a file list) has no labels, yet results.csv / results.json gave every
+    row ``label`` -1, as if -1 were a class (the docs: ``label`` "when known"; ``DataAudit``
+    without labels has no such column).  A class tree keeps its labels, a failed file's too."""
+    import pandas as pd
+    from PIL import Image
+
+    d = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (d / cls).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(d / cls / f"{k}.png")
+    (d / "dog" / "broken.png").write_bytes(b"")
+    for workers in ("0", "1"):
+        flags = ["--no-plots", "--no-progress", "--quiet", "--workers", workers]
+        status, _, err = run(["scan", str(d / "dog"), "--out", str(tmp_path / f"flat{workers}"), *flags], capsys)
+        assert status == 0, err
+        flat = pd.read_csv(tmp_path / f"flat{workers}" / "results.csv")
+        assert "label" not in flat.columns and flat["status"].tolist() == ["ok", "ok", "failed"]
+        rows = json.loads((tmp_path / f"flat{workers}" / "results.json").read_text())["images"]
+        assert len(rows) == 3 and all("label" not in r for r in rows)
+        status, _, err = run(["scan", str(d), "--out", str(tmp_path / f"tree{workers}"), *flags], capsys)
+        assert status == 0, err
+        tree = pd.read_csv(tmp_path / f"tree{workers}" / "results.csv")
+        assert tree["label"].tolist() == [0, 0, 1, 1, 1]  # cat/0, cat/1, dog/0, dog/1, dog/broken

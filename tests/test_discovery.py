@@ -67,3 +67,32 @@ def test_an_empty_class_folder_is_a_class_with_no_image(tmp_path: Path, caplog: 
     assert found.labels == [label for _, label in want.samples] == [0, 2]
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "1 class folder holds no image (cow)" in said[0]
+
+
+
+def test_a_loop_of_symbolic_links_is_a_failed_input_that_says_so(tmp_path: Path) -> None:
+    """Links named like images that point at each other (``a.jpg`` -> ``b.jpg`` -> ``a.jpg``)
+    failed with ``OSError: [Errno 40] Too many levels of symbolic links``: now the reason says
+    what they are.  Links that lead nowhere under other names are skipped, and listed as such."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from dataeval_gpu.audit import scan_files
+
+    Image.fromarray(np.full((12, 12), 90, np.uint8)).save(tmp_path / "ok.png")
+    os.symlink("b.jpg", tmp_path / "a.jpg")
+    os.symlink("a.jpg", tmp_path / "b.jpg")
+    os.symlink("self.png", tmp_path / "self.png")  # points at itself
+    os.symlink("loop", tmp_path / "loop")  # no image name
+    found = find_inputs(tmp_path)
+    assert [Path(f).name for f in found.files] == ["a.jpg", "b.jpg", "ok.png", "self.png"]
+    assert [Path(f).name for f in found.skipped] == ["loop"]
+    report = scan_files(found.files, workers=0, progress=False)
+    assert report.index.tolist() == [2]
+    assert report.failed == {
+        0: "OSError: a loop of symbolic links (its target 'b.jpg' leads back to it): not read",
+        1: "OSError: a loop of symbolic links (its target 'a.jpg' leads back to it): not read",
+        3: "OSError: a loop of symbolic links (its target 'self.png' leads back to it): not read",
+    }

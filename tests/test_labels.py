@@ -157,3 +157,34 @@ def test_empty() -> None:
     out = label_stats([])
     assert out.image_count == 0 and out.class_count == 0 and out.object_counts == {}
     assert out.to_pandas().loc["Total", "images"] == 0
+
+
+def test_float_one_hot_labels_are_classes_and_soft_targets_are_not_labels() -> None:
+    """A DataLoader of one-hot float targets (``np.eye(3)[c]``) gave each image the object
+    classes ``[1, 0, 0]`` (two objects of class 0, one of class 1), and soft targets (label
+    smoothing, MixUp) the "classes" 0.9 and 0.05.  A one-hot float row is now its class; other
+    non-integer float vectors are no class label (``update`` raises, ``scan`` warns)."""
+    import warnings
+
+    import torch
+
+    from dataeval_gpu.audit import DataAudit, LabelWarning, scan
+    from dataeval_gpu.labels import as_label
+
+    assert as_label(np.eye(3, dtype=np.float32)[2], 0) == 2 and as_label(torch.tensor([0.0, 1.0]), 1) == 1
+    assert as_label(torch.tensor([1.0, 2.0]), 2) == [1, 2]  # whole numbers: object classes, as before
+    assert as_label(np.array([1, 0, 0]), 3) == [1, 0, 0]  # an integer vector is a list of object classes
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (6, 3, 12, 12), dtype=np.uint8))
+    classes = [0, 2, 1, 2, 0, 1]
+    audit = DataAudit(hashes=False, quality=False)
+    audit.update(images, labels=torch.eye(3)[classes])  # a batch: one row per image
+    assert audit.compute().labels == dict(enumerate(classes))
+    soft = torch.eye(3)[classes] * 0.9 + 0.1 / 3
+    with pytest.raises(InvalidArgumentError, match=r"label of image 0: a float vector \[0\.933, 0\.033, 0\.033\]"):
+        DataAudit(hashes=False, quality=False).update(images, labels=soft)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = scan(list(zip(images, soft)), hashes=False, quality=False)
+    assert report.labels == {} and report.total == 6
+    assert any(issubclass(w.category, LabelWarning) and "soft targets" in str(w.message) for w in caught)

@@ -273,8 +273,8 @@ class DataAudit:
         """Record the labels / paths of the inputs ``indices`` (measured or not)."""
         if len(indices):
             self._next_index = max(self._next_index, max(indices) + 1)
-        if labels is not None:
-            self.labels.update(zip(indices, labels))
+        if labels is not None:  # an input without a label (None) gets none, as in update()
+            self.labels.update((i, lab) for i, lab in zip(indices, labels) if lab is not None)
         if paths is not None:
             self.paths.update(zip(indices, paths))
 

@@ -75,7 +75,7 @@ class AnalysedBatch:
     """What a worker sends back for a batch of files: rows, never pixels."""
 
     indices: list[int]
-    labels: list[int]
+    labels: list[int | None]
     paths: list[str]
     chunks: list[tuple[list[int], dict[str, torch.Tensor]]] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)

@@ -223,10 +223,11 @@ class Duplicates:
         with warnings.catch_warnings():  # no images at all: torchmetrics warns compute() before update()
             warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric .* before the ``update``")
             out = acc.compute()
+        # (N,) each: the accumulator gives a lone image's hash as a 0-d tensor
         return ImageHashes(
-            xxhash=out["xxhash"].cpu() if self.find_exact else None,
-            near=out["near"].cpu() if self.find_near else None,
-            near_valid=out["near_valid"].cpu() if self.find_near else None,
+            xxhash=out["xxhash"].cpu().reshape(-1) if self.find_exact else None,
+            near=out["near"].cpu().reshape(-1) if self.find_near else None,
+            near_valid=out["near_valid"].cpu().reshape(-1) if self.find_near else None,
             kind=self.kind,
         )
 

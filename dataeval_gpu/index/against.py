@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..flags import to_distinct
 from .near_matches import near_matches
 from .reader import DatasetIndex
 from .store import normalised
@@ -110,6 +111,7 @@ def query_index(
     outlier_method: str = "modzscore",
     outlier_threshold: float | None = None,
     embedding_threshold: float | None = None,
+    linted: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The findings of new images against ``index``.
 
@@ -126,7 +128,7 @@ def query_index(
     new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
     both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
     ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
-    the collection.
+    the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric).
     """
     from ..detectors.linter import Linter
     from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
@@ -159,7 +161,8 @@ def query_index(
         for (q, j), p in zip(keys, partner_paths)
     ]
     lint = Linter(outlier_method=outlier_method, outlier_threshold=outlier_threshold)  # type: ignore[arg-type]
-    issues = lint.evaluate_against(stats, index.reference).issues
+    linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
+    issues = lint.evaluate_against(linted_stats, index.reference).issues
     return {
         "index": str(index.folder),
         "indexed_images": int(index.measured.sum()),
@@ -190,6 +193,7 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
         radius=audit.near_radius,
         outlier_method=audit.outlier_method,
         outlier_threshold=audit.outlier_threshold,
+        linted=set(to_distinct(audit.linter_flags).values()),  # the metrics a scan lints
     )
     return report
 
@@ -224,6 +228,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
         radius=int(cfg.get("near_radius", 0)) if radius is None else radius,
         outlier_method=cfg.get("outlier_method", "modzscore"),
         outlier_threshold=cfg.get("outlier_threshold"),
+        linted=cfg.get("linter_flags"),
     )
     return report
 

@@ -84,16 +84,25 @@ def metric_definitions_digest() -> str:
 
 def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | os.PathLike) -> None:
     """Raise :class:`IndexMismatchError` naming every row setting that differs."""
-    diffs = [
-        f"{key}: index {found.get(key)!r}, this run {wanted.get(key)!r}"
-        for key in ROW_SETTINGS
-        if found.get(key) != wanted.get(key)
-    ]
+    diffs = [_difference(key, found.get(key), wanted.get(key)) for key in ROW_SETTINGS if found.get(key) != wanted.get(key)]
     if diffs:
         raise IndexMismatchError(
             f"the index in {where} was built with other settings ({'; '.join(diffs)}); "
             "its rows cannot be mixed with this run's: use the same settings or a new index folder"
         )
+
+
+def _difference(key: str, index: Any, run: Any) -> str:
+    """One setting that differs; of two lists (the metrics) only the names not in both."""
+    if isinstance(index, list) and isinstance(run, list) and key == "metrics":
+        only_index, only_run = [m for m in index if m not in run], [m for m in run if m not in index]
+        parts = ([f"only the index has {only_index}"] if only_index else []) + (
+            [f"only this run has {only_run}"] if only_run else []
+        )
+        return f"{key}: {', '.join(parts) or f'in another order (index {index!r}, this run {run!r})'}"
+    if key == "metric_digest":
+        return f"{key}: the metric definitions differ (index {index!r}, this run {run!r}: another dataeval_gpu version?)"
+    return f"{key}: index {index!r}, this run {run!r}"
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def restore_audit(audit: Any, coll: Collection, class_names: list[str]) -> Any:
     with the index's settings): its ``compute()`` then equals that of a scan of the same files."""
     n = len(coll)
     paths = [str(p) for p in coll.files["path"]]
-    audit.annotate(list(range(n)), [int(x) for x in coll.files["label"]], paths)
+    labels = [int(x) if int(x) != -1 else None for x in coll.files["label"]]  # -1: stored for no label
+    audit.annotate(list(range(n)), labels, paths)
     audit.class_names = list(class_names)
     pos = np.flatnonzero(coll.measured)
     for i in np.flatnonzero(~coll.measured):

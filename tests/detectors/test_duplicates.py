@@ -267,3 +267,15 @@ def test_no_images_is_no_duplicates_without_a_warning() -> None:
         assert Duplicates().evaluate([]).exact == []
         out = Duplicates().evaluate(images, reference=[])
     assert out.exact == [] and out.near == []
+
+
+@pytest.mark.parametrize(("n_images", "n_reference"), [(1, 1), (1, 3), (3, 1)])
+def test_one_image_against_a_reference(n_images: int, n_reference: int) -> None:
+    """A set of one image (or a reference of one) raised ``RuntimeError: zero-dimensional
+    tensor (at position 0) cannot be concatenated``: a lone image's hashes came back 0-d."""
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (3, 20, 20), dtype=np.uint8) for _ in range(3)]
+    hashes = Duplicates().hashes(images[:1])
+    assert hashes.xxhash.shape == hashes.near.shape == hashes.near_valid.shape == (1,)
+    out = Duplicates().evaluate(images[:n_images], reference=images[:n_reference])
+    assert out.exact == [[("images", 0), ("reference", 0)]] and out.near == []

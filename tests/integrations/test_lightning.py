@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from dataeval_gpu.audit import RepeatedIndexWarning  # noqa: E402
 from dataeval_gpu.distributed import IndexedDataset  # noqa: E402
 from dataeval_gpu.integrations.lightning import (  # noqa: E402
+    ArrivalOrderWarning,
     DataEvalCallback,
     DataLeakageError,
     DataLeakageWarning,
@@ -257,6 +259,30 @@ def test_first_epoch_mode_arrival_order(tmp_path: Path, splits) -> None:
     logged = _metrics_csv(trainer)
     assert logged["dataeval/train_images"] == N_TRAIN and logged["dataeval/leaked_exact"] == len(EXACT)
     assert (Path(trainer.log_dir) / "dataeval" / "val" / "results.csv").is_file()
+
+
+@pytest.mark.integration
+def test_first_epoch_mode_says_when_indices_are_shuffled_positions(tmp_path: Path, splits) -> None:
+    """A shuffling train DataLoader without dataset indices: the leak warning named train images
+    by their position in the shuffled first epoch ("val 2 ~ train [16]" for train image 4) as if
+    they were dataset indices, with no word of it.  Now an ArrivalOrderWarning names the train
+    loader (not the unshuffled val one) and the leak warning says its indices are positions."""
+    train, val = splits
+    cb = DataEvalCallback(mode="first_epoch", leakage="warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(tmp_path, cb, Photos(train), Photos(val), limit_train_batches=None, limit_val_batches=None)
+    said = [str(w.message) for w in caught if issubclass(w.category, ArrivalOrderWarning)]
+    assert len(said) == 1 and said[0].startswith("DataEvalCallback(mode='first_epoch'): the train DataLoader shuffles")
+    leak = [str(w.message) for w in caught if issubclass(w.category, DataLeakageWarning)]
+    assert len(leak) == 1 and "(train indices are positions in the first epoch's shuffled order)" in leak[0]
+    # with dataset indices (IndexedDataset) there is nothing to say
+    cb = DataEvalCallback(mode="first_epoch", leakage="warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(tmp_path, cb, IndexedDataset(Photos(train)), Photos(val), limit_train_batches=None, limit_val_batches=None)
+    assert not [w for w in caught if issubclass(w.category, ArrivalOrderWarning)]
+    assert all(t in cb.leaks[v]["exact"] for v, t in EXACT.items())  # dataset indices
 
 
 @pytest.mark.integration

@@ -20,7 +20,9 @@ Two modes:
   ``"label"`` / ``"index"``).  Report indices are dataset indices when the batch carries them
   (a third tuple item, or ``"index"``, e.g. with
   :class:`~dataeval_gpu.distributed.IndexedDataset`), else the order of arrival
-  (interleaved across ranks under DDP: ``position * world_size + rank``).
+  (interleaved across ranks under DDP: ``position * world_size + rank``); for a shuffling
+  DataLoader the latter are not dataset indices, and an :class:`ArrivalOrderWarning` (and the
+  leakage warning) says so.
 
 The figures logged (``trainer.loggers``, step = ``trainer.global_step``) are
 ``dataeval/{train,val}_{images,failed,flagged,exact_duplicate_groups,near_duplicate_groups}``
@@ -35,7 +37,7 @@ Needs the ``lightning`` extra (``pip install dataeval_gpu[lightning]``); the old
 
 from __future__ import annotations
 
-from .callback import DataEvalCallback
+from .callback import ArrivalOrderWarning, DataEvalCallback
 from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
 
-__all__ = ["DataEvalCallback", "DataLeakageError", "DataLeakageWarning", "find_leakage"]
+__all__ = ["ArrivalOrderWarning", "DataEvalCallback", "DataLeakageError", "DataLeakageWarning", "find_leakage"]

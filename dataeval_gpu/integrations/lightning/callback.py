@@ -25,9 +25,14 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     except ImportError as exc:
         raise missing_dependency("lightning", "lightning") from exc
 
-__all__ = ["DataEvalCallback"]
+__all__ = ["ArrivalOrderWarning", "DataEvalCallback"]
 
 logger = logging.getLogger(__name__)
+
+
+class ArrivalOrderWarning(UserWarning):
+    """``mode="first_epoch"`` over a shuffling DataLoader whose batches carry no dataset index:
+    the reports (and the leakage check) number its images in their order of arrival."""
 
 _MODES = ("fit_start", "first_epoch")
 _POLICIES = ("warn", "fail", "ignore")
@@ -124,6 +129,7 @@ class DataEvalCallback(Callback):
         self.written: dict[str, str] = {}
         self._loops: dict[str, Any] = {}  # stage → FeedLoop of the first_epoch mode
         self._seen: dict[str, int] = {}
+        self._arrival: set[str] = set()  # stages numbered in the order of arrival of a shuffling loader
         self._val_done = False
         self._first_epoch: int | None = None
         self._finished = False
@@ -191,6 +197,16 @@ class DataEvalCallback(Callback):
             # each val loader's dataset indices start at 0: offset them by the loaders before it,
             # as the fit_start pass does (two loaders' images must not share rows)
             indices = indices + _loader_offset(trainer, stage, dataloader_idx)
+        if indices is None and stage not in self._arrival and _shuffles(trainer, stage, dataloader_idx):
+            self._arrival.add(stage)
+            warnings.warn(
+                f"DataEvalCallback(mode='first_epoch'): the {stage} DataLoader shuffles and its batches carry no "
+                f"dataset index, so the {stage} report and the leakage check number its images in the order "
+                "they arrive in the first epoch, not by dataset index; wrap the dataset in "
+                "dataeval_gpu.distributed.IndexedDataset (or use mode='fit_start') to get dataset indices",
+                ArrivalOrderWarning,
+                stacklevel=2,
+            )
         if indices is None:
             pos = self._seen.get(stage, 0)
             world, rank = max(trainer.world_size, 1), trainer.global_rank
@@ -252,7 +268,7 @@ class DataEvalCallback(Callback):
             self._finish_first_epoch(trainer)  # training stopped inside the first epoch
 
     def _reset_state(self) -> None:
-        self._loops, self._seen = {}, {}
+        self._loops, self._seen, self._arrival = {}, {}, set()
         self._val_done, self._first_epoch, self._finished = False, None, False
         self.train_report = self.val_report = self._train_audit = None
         self.leaks, self.metrics, self.written = {}, {}, {}
@@ -302,9 +318,12 @@ class DataEvalCallback(Callback):
                 warnings.warn(msg, DataLeakageWarning, stacklevel=2)
         if self.leaks and self.leakage != "ignore":
             n_exact = sum(1 for m in self.leaks.values() if m["exact"])
+            arrival = " ".join(
+                f"{stage} indices are positions in the first epoch's shuffled order;" for stage in sorted(self._arrival)
+            )
             shown = ", ".join(
                 f"val {i} ~ train {m['exact'] or m['near']}" for i, m in list(self.leaks.items())[:5]
-            )
+            ) + (f" ({arrival[:-1]})" if arrival else "")
             msg = (
                 f"{len(self.leaks)} validation image(s) are copies of training images "
                 f"({n_exact} byte-identical, {len(self.leaks) - n_exact} with the same perceptual hash): "
@@ -405,6 +424,20 @@ def _indexed_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
     if stage != "train":
         loaders = loaders[dataloader_idx : dataloader_idx + 1]
     return bool(loaders) and all(isinstance(getattr(ld, "dataset", None), IndexedDataset) for ld in loaders)
+
+
+def _shuffles(trainer: Any, stage: str, dataloader_idx: int) -> bool:
+    """Whether the ``stage`` dataloader that gave the batch draws its items in a random order
+    (a ``RandomSampler``, or a sampler with ``shuffle=True`` such as DDP's ``DistributedSampler``)."""
+    from torch.utils.data import RandomSampler
+
+    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
+    loaders = flatten_loaders(source)
+    if stage != "train":
+        loaders = loaders[dataloader_idx : dataloader_idx + 1]
+    samplers = [getattr(ld, "sampler", None) for ld in loaders]
+    samplers += [getattr(getattr(ld, "batch_sampler", None), "sampler", None) for ld in loaders]
+    return any(isinstance(s, RandomSampler) or getattr(s, "shuffle", False) is True for s in samplers)
 
 
 def _loader_offset(trainer: Any, stage: str, dataloader_idx: int) -> int:

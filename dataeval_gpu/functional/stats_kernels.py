@@ -128,28 +128,33 @@ def histogram_rows(flat: torch.Tensor) -> torch.Tensor:
 
 
 def float_laplacian(g: torch.Tensor) -> torch.Tensor:
-    """Laplacian (centre 8, all −1) of ``(B, H, W)`` float64, replicate border.
+    """Laplacian (centre 8, all −1) of ``(B, H, W)`` float64, replicate border: the separable
+    stencil of ``laplacian``, elementwise, so an image's values do not depend on the stack it
+    is in (a convolution's blocking does: kornia's ``laplacian``, conv2d, gave a 2 × 2 uint16
+    image's sharpness 104.69447314940479 alone and ...477 stacked with another image).
 
-    kornia's ``laplacian`` (kernel 3, replicate border, unnormalised) is the negative of
-    this kernel; it is used where it handles the shape (both sides ≥ 2), our separable
-    stencil otherwise.
-    """
-    if min(g.shape[-2:]) >= 2:
-        import kornia
-
-        return -kornia.filters.laplacian(
-            g.unsqueeze(1), 3, border_type="replicate", normalized=False
-        ).squeeze(1)
-    return laplacian(g)
+    ``8·x − (sum of the 8 neighbours)``, not ``laplacian``'s ``9·x − box``: at an infinite
+    pixel that would be inf − inf (NaN) where the convolution gives ±inf."""
+    p = _pad_replicate(g)
+    top = p[..., :-2, :-2] + p[..., :-2, 1:-1] + p[..., :-2, 2:]
+    bottom = p[..., 2:, :-2] + p[..., 2:, 1:-1] + p[..., 2:, 2:]
+    return g * 8 - (top + (p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) + bottom)
 
 
 def population_std(v: torch.Tensor) -> torch.Tensor:
     """Population std of each row of ``(R, M)``, two-pass as numpy's ``std``.
 
-    Not ``Tensor.std``: its CPU kernel gives a row a result that depends on how many rows
-    are reduced together (last-bit differences), and a row's value must not depend on the
-    batch it came in (a split-and-retry or another batch size must give the same results).
+    Not ``Tensor.std`` nor one ``mean(-1)`` over the rows: torch's CPU kernels give a row a
+    result that depends on how many rows are reduced together (last-bit differences), and a
+    row's value must not depend on the batch it came in (a split-and-retry or another batch
+    size must give the same results).  On a GPU the rows are reduced together (results there
+    agree with the CPU's to rounding, not bit for bit).
     """
+    if v.device.type == "cpu" and v.shape[0] > 1:
+        # torch's CPU reduction of a few short rows vectorises across the rows, of one row
+        # along it: another summation order (a 2 x 2 image: 125.69001139305661 alone, ...666
+        # stacked with one more).  Each row reduced as a row of its own: the image's value alone.
+        return torch.stack([population_std(row.unsqueeze(0))[0] for row in v.unbind(0)])
     d = v - v.mean(-1, keepdim=True)
     return (d * d).mean(-1).sqrt()
 

@@ -23,7 +23,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["PAIRS_PER_STEP", "THUMB_SIDE", "detail_check", "detail_correlation", "thumbnails_from_small"]
+__all__ = [
+    "PAIRS_PER_STEP",
+    "THUMB_SIDE",
+    "detail_check",
+    "detail_correlation",
+    "look_check",
+    "thumbnails_from_small",
+]
 
 THUMB_SIDE = 32
 """Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
@@ -74,6 +81,28 @@ def detail_check(
     for s in range(0, p, PAIRS_PER_STEP):
         part = slice(s, s + PAIRS_PER_STEP)
         score[part], checked[part] = _best_d4(x[part], y[part], _detail)
+    return score, checked
+
+
+def _centred(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` float64 minus its mean per image (the plain Pearson correlation's view)."""
+    return x - x.mean(axis=(1, 2), keepdims=True)
+
+
+def look_check(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, verifiable)`` like :func:`detail_check`, on the thumbnails themselves: the
+    Pearson correlation of the two grey thumbnails, the largest over the 8 flips / rotations
+    of ``y`` (1 where either is flat: nothing to compare).  What two pictures share at 32 x 32
+    - their layout of light and dark - whatever their detail: a copy, crop, re-encode,
+    overlay or small rotation keeps it (>= 0.56 on the planted corpus), two different
+    screenshots of one program or two tiles of one panorama need not."""
+    p = int(x.shape[0])
+    score, checked = np.ones(p), np.zeros(p, dtype=bool)
+    for s in range(0, p, PAIRS_PER_STEP):
+        part = slice(s, s + PAIRS_PER_STEP)
+        score[part], checked[part] = _best_d4(x[part], y[part], _centred)
     return score, checked
 
 

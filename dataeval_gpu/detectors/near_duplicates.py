@@ -282,6 +282,7 @@ def hash_groups(
     entropy: np.ndarray | None = None,
     spread: np.ndarray | None = None,
     thumbs: np.ndarray | torch.Tensor | None = None,
+    opacity: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -296,9 +297,11 @@ def hash_groups(
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
     :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
-    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  The pairs are
-    :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
-    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs)
+    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
+    ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
+    verify are not held to the plain-background radius.  The pairs are :func:`hash_pairs`, their
+    rules :func:`hash_pairs_ok`."""
+    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity)
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -430,6 +433,7 @@ class NearDuplicates:
                 grey_entropy(images, seen),
                 pixel_std(images),
                 thumbs,
+                np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
             )
         emb_groups: list[list[int]] = []
         emb = None

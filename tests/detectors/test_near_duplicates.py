@@ -350,3 +350,71 @@ def test_audit_embedding_groups_use_the_thumbnails() -> None:
     # rows keyed by dataset index, in another order than the embeddings'
     order = np.array([12, 10, 11])
     assert embedding_duplicate_groups(idx, emb, thumbs[[2, 0, 1]], order) == [[10, 12]]
+
+
+def _drawn_icon(seed: int, size: int = 128) -> np.ndarray:
+    """A smooth coloured drawing in a disc on a transparent ground (72 % transparent), RGBA."""
+    small = torch.from_numpy(np.random.default_rng(seed).uniform(30, 220, (1, 3, 5, 5)))
+    tex = torch.nn.functional.interpolate(small, size=(size, size), mode="bicubic", align_corners=True)
+    yy, xx = np.mgrid[0:size, 0:size]
+    alpha = (np.hypot(yy - size / 2, xx - size / 2) < size * 0.3).astype(np.uint8) * 255
+    return np.concatenate([tex[0].clamp(20, 235).numpy() * (alpha > 0), alpha[None]]).astype(np.uint8)
+
+
+def test_icons_on_transparent_pair_across_sizes_when_their_drawing_verifies() -> None:
+    """An icon and its 96-px resize (2 bits apart) were held to the plain-background radius 0;
+    two images with a transparent ground whose thumbnails verify inside the silhouette too now
+    pair within the radius, while another drawing in the same disc (also 2 bits away) does not."""
+    from PIL import Image
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors import NearDuplicates
+    from dataeval_gpu.functional.hashing import hamming_distance
+
+    big = _drawn_icon(0)
+    small = Image.fromarray(np.moveaxis(big, 0, -1)).resize((96, 96), Image.Resampling.LANCZOS)
+    imgs = [torch.from_numpy(x) for x in (big, np.moveaxis(np.asarray(small), -1, 0).copy(), _drawn_icon(2))]
+    nd = NearDuplicates(embedding_threshold=None)
+    h = nd.hasher.hashes(imgs).near
+    assert [int(hamming_distance(h[:1], h[k : k + 1])[0]) for k in (1, 2)] == [2, 2]
+    assert (plain_share(imgs) >= PLAIN_SHARE).all()
+    assert nd.evaluate(imgs).hash == [[0, 1]]
+    audit = DataAudit()
+    audit.update(imgs)
+    assert audit.compute().duplicates["near"] == [[0, 1]]
+
+
+def test_interior_detail_check_numpy_reference() -> None:
+    from dataeval_gpu.functional.hashing.thumbs import interior_detail_check
+
+    def ref(x: np.ndarray, y: np.ndarray) -> float:
+        def detail(a: np.ndarray) -> np.ndarray:
+            p = np.pad(a, 1, mode="edge")
+            return a - sum(p[dy : dy + 32, dx : dx + 32] for dy in range(3) for dx in range(3)) / 9.0
+
+        def inner(a: np.ndarray) -> np.ndarray:
+            c = np.pad((a <= 5) | (a >= 250), 1, mode="edge")
+            return ~np.any([c[dy : dy + 32, dx : dx + 32] for dy in range(3) for dx in range(3)], axis=0)
+
+        best = -np.inf
+        for t in (y, y.T):
+            for r in range(4):
+                v = np.rot90(t, r)
+                m = inner(x) & inner(v)
+                best = max(best, np.corrcoef(detail(x)[m], detail(v)[m])[0, 1])
+        return best
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (3, 32, 32)).astype(np.float64)
+    x[:, :8] = 0  # a plain band: its edge is left out
+    y = x + rng.normal(0, 30, x.shape)
+    y[1] = rng.integers(0, 256, (32, 32))
+    y[2] = np.rot90(x[2], 3)
+    x, y = x.round().clip(0, 255), y.round().clip(0, 255)
+    score, checked = interior_detail_check(x.astype(np.uint8), y.astype(np.uint8))
+    assert checked.all()
+    for p in range(3):
+        assert score[p] == pytest.approx(ref(x[p], y[p]), abs=1e-9)
+    assert score[2] == pytest.approx(1.0)
+    flat = np.zeros((1, 32, 32), np.uint8)  # all ground: nothing inside to compare
+    assert interior_detail_check(flat, flat)[1].tolist() == [False]

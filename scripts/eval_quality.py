@@ -172,6 +172,17 @@ def dup_scores(groups: list[list[int]], entries: list[dict]) -> dict:
     }
 
 
+def false_pairs(groups: list[list[int]], entries: list[dict]) -> list[str]:
+    """The pairs :func:`dup_scores` counts false, one line each (files, kinds, collection)."""
+    out = []
+    for g in groups:
+        for a, b in ((a, b) for k, a in enumerate(g) for b in g[k + 1 :]):
+            ea, eb = entries[a], entries[b]
+            if ea["source"] != eb["source"] and not (ea["kind"] == eb["kind"] == "constant"):
+                out.append(f"{ea['collection']}: {ea['file']} ({ea['kind']}) ~ {eb['file']} ({eb['kind']})")
+    return out
+
+
 def outlier_scores(
     flagged: set[int], entries: list[dict], grey_sources: set[int], false_set: set[int] | None = None
 ) -> dict:
@@ -215,7 +226,10 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     groups["  hash part (D4, radius)"] = [g for g in out.exact + out.hash]
     groups["  embedding part"] = out.embedding
     t = time.perf_counter()
-    eg = embedding_groups(emb, args.threshold)
+    # the scan's embedding groups: with the look check on the thumbnails its hashes keep
+    # (pchash_thumbs: the same squares as NearDuplicates.thumbnails)
+    thumbs = NearDuplicates().thumbnails([torch.from_numpy(i) for i in images])
+    eg = embedding_groups(emb, args.threshold, thumbs=thumbs)
     seconds["embedding duplicate search"] = time.perf_counter() - t
     t = time.perf_counter()
     # the cache is keyed by the metric set, the noise window and the source of the quality
@@ -507,6 +521,7 @@ def main() -> None:
     ap.add_argument("--no-external", action="store_true")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--list-false", action="store_true", help="list the false pairs of the defaults' groups")
     ap.add_argument(
         "--second",
         type=Path,
@@ -567,6 +582,10 @@ def main() -> None:
     )
     print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
     print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
+    if args.list_false:
+        print("\nfalse pairs of the defaults (two distinct source pictures in one group):")
+        for line in false_pairs(groups["dataeval_gpu defaults"], entries):
+            print("  " + line)
     print("\nOutliers (recall per planted kind; share of unmodified photos flagged)\n")
     print(
         outlier_table({k: outlier_scores(v, entries, grey_sources, wrong.get(k)) for k, v in flagged.items()})

@@ -471,7 +471,7 @@ class DataAudit:
             report.clusters = self._cluster(index)
             if self.embedding_duplicates:
                 step("embedding duplicates")
-                report.duplicates["embedding"] = self._embedding_duplicates()
+                report.duplicates["embedding"] = self._embedding_duplicates(res, index)
         return report
 
     def _warn_repeats(self, accounted: int) -> None:
@@ -488,8 +488,9 @@ class DataAudit:
             stacklevel=4,  # the caller of compute() (-> _detect -> here)
         )
 
-    def _embedding_duplicates(self) -> list[list[int]]:
-        return embedding_duplicate_groups(*self._embed.compute_with_indices())  # type: ignore[union-attr]
+    def _embedding_duplicates(self, res: dict[str, Any], index: np.ndarray) -> list[list[int]]:
+        thumbs = res.get("pchash_thumbs")  # a pair must also look alike on them (where kept)
+        return embedding_duplicate_groups(*self._embed.compute_with_indices(), thumbs, index)  # type: ignore[union-attr]
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""

@@ -46,11 +46,26 @@ def cluster_findings(emb_idx: np.ndarray, emb: np.ndarray) -> dict[str, Any]:
     return res
 
 
-def embedding_duplicate_groups(emb_idx: torch.Tensor, emb: torch.Tensor) -> list[list[int]]:
-    """Groups of dataset indices whose embeddings are near duplicates (non-finite rows match nothing)."""
+def embedding_duplicate_groups(
+    emb_idx: torch.Tensor,
+    emb: torch.Tensor,
+    thumbs: torch.Tensor | None = None,
+    thumb_index: np.ndarray | None = None,
+) -> list[list[int]]:
+    """Groups of dataset indices whose embeddings are near duplicates (non-finite rows match nothing).
+    ``thumbs``: the hashes' ``pchash_thumbs`` rows of the dataset indices ``thumb_index``; with
+    them a pair must also look alike (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`;
+    an index without a row counts as without a thumbnail)."""
     from ..detectors.near_duplicates import embedding_groups
 
     finite = torch.isfinite(emb).all(dim=1)
     idx = emb_idx[finite].cpu().numpy()
-    groups = embedding_groups(emb[finite], device=emb.device)
+    rows = None
+    if thumbs is not None and thumb_index is not None and len(thumb_index) == thumbs.shape[0]:
+        t = thumbs.cpu().numpy().reshape(thumbs.shape[0], -1)
+        at = {int(i): p for p, i in enumerate(thumb_index)}
+        rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
+        have = np.array([int(i) in at for i in idx], dtype=bool)
+        rows[have] = t[[at[int(i)] for i in idx[have]]]
+    groups = embedding_groups(emb[finite], device=emb.device, thumbs=rows)
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)

@@ -53,6 +53,7 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
         stats["std"].astype(np.float64) if "std" in stats else None,
         thumbs.cpu() if thumbs is not None else None,
+        np.asarray(stats["opacity"], dtype=np.float64) if "opacity" in stats else None,
     )  # fmt: skip
 
 

@@ -36,6 +36,11 @@ __all__ = [
 PLAIN_SHARE = 0.4
 #: the Hamming radius of a pair with a plain background picture in it
 PLAIN_RADIUS = 0
+# ... except two images with a transparent ground (mean alpha below 1: icons, sprites) whose
+# thumbnails verify (VERIFY_MIN): their ground is drawn, not an empty backdrop, and a copy at
+# another size keeps the drawing inside the silhouette, which the detail check reads (Oxygen's
+# icons at 48-256 px: copies paired by hash 237 -> 391, docs/quality.md)
+
 #: information check of hash pairs: two images whose grey-histogram entropies (bits, plus
 #: :data:`ENTROPY_EPS`) differ by more than this factor are not kept as a hash pair.  Crops,
 #: re-encodes, flips, brightness and contrast changes keep the entropy within 1.42x (the planted
@@ -109,7 +114,8 @@ class PairFigures:
     with a transparent background counted in, :func:`plain_and_entropy`); ``entropy``
     (:func:`~.near_duplicates.grey_entropy`, likewise); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
     thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
-    rows flat (``pchash_thumbs``).
+    rows flat (``pchash_thumbs``); ``opacity``: ``(N,)`` mean alpha (1: opaque, the quality
+    metrics' ``opacity``).
     """
 
     chroma: np.ndarray | None = None
@@ -117,14 +123,23 @@ class PairFigures:
     entropy: np.ndarray | None = None
     spread: np.ndarray | None = None
     thumbs: np.ndarray | torch.Tensor | None = None
+    opacity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
         self.entropy, self.spread = as64(self.entropy), as64(self.spread)
+        self.opacity = as64(self.opacity)
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+
+
+def _transparent_pair(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: both images of each pair have a transparent ground (mean alpha below 1)."""
+    if first.opacity is None or second.opacity is None:
+        return np.zeros(np.shape(i), dtype=bool)
+    return (first.opacity[i] < 1.0) & (second.opacity[j] < 1.0)
 
 
 def hash_pairs_ok(
@@ -141,7 +156,10 @@ def hash_pairs_ok(
     is view ``vi[p]`` (0: the whole image, ``1 + k``: its ``k``-th central crop) of image
     ``i[p]`` of ``first`` and view ``vj[p]`` of image ``j[p]`` of ``second``, their hashes
     ``dist[p]`` apart.  The rules, each where both sides have its figures: a plain-background
-    image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``); the two
+    image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``), unless
+    both images have a transparent ground (``opacity`` below 1) and the thumbnails verify the pair
+    on the whole and inside both drawings
+    (:func:`~dataeval_gpu.functional.hashing.thumbs.interior_detail_check`); the two
     views' thumbnails verify (:data:`VERIFY_MIN`; a pair they cannot verify, a view without a
     thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
@@ -156,21 +174,28 @@ def hash_pairs_ok(
         [False, True]
     """
     keep = np.ones(np.shape(i), dtype=bool)
-    if first.plain is not None and second.plain is not None and radius > 0:
-        is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
-        keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
+    detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
     if first.thumbs is not None and second.thumbs is not None:
-        from ..functional.hashing.thumbs import detail_check
+        from ..functional.hashing.thumbs import detail_check, interior_detail_check
 
         tx, ty = first.thumbs, second.thumbs
         # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
         # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
         verified = np.asarray(dist) <= UNVERIFIED_RADIUS
-        at = np.nonzero(keep & (vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
+        at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
         if at.size:
             score, checked = detail_check(tx[i[at], vi[at]], ty[j[at], vj[at]])  # type: ignore[index]
             verified[at] = np.where(checked, score >= VERIFY_MIN, verified[at])
+            detail_ok[at] = checked & (score >= VERIFY_MIN)
+        drawn = np.nonzero(detail_ok & _transparent_pair(first, second, i, j))[0]
+        if drawn.size:  # inside the silhouette too (its outline dominates the detail)
+            inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])  # type: ignore[index]
+            detail_ok[drawn] = inner_ok & (inner >= VERIFY_MIN)
         keep &= verified
+    if first.plain is not None and second.plain is not None and radius > 0:
+        is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
+        is_plain &= ~(_transparent_pair(first, second, i, j) & detail_ok)  # two drawings, verified
+        keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
     if first.chroma is not None and second.chroma is not None:
         keep &= _chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:
@@ -190,6 +215,7 @@ def hash_pairs(
     entropy: np.ndarray | None = None,
     spread: np.ndarray | None = None,
     thumbs: np.ndarray | torch.Tensor | None = None,
+    opacity: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments)."""
@@ -206,7 +232,7 @@ def hash_pairs(
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs)
+    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity)
     ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
     a, b = a[ok_p] % n, b[ok_p] % n
     code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))

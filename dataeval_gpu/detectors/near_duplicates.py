@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_EMBEDDING_THRESHOLD",
     "DEFAULT_LOCAL_MARGIN",
     "DEFAULT_RADIUS",
+    "LOOK_MIN",
     "NearDuplicates",
     "NearDuplicatesOutput",
     "PairFigures",
@@ -57,6 +58,7 @@ __all__ = [
     "hash_groups",
     "hash_pairs",
     "hash_pairs_ok",
+    "look_alike",
     "pixel_std",
     "plain_share",
 ]
@@ -77,6 +79,12 @@ DEFAULT_EMBEDDING_THRESHOLD = 0.88
 DEFAULT_LOCAL_MARGIN = 0.1
 #: ... but a pair at least this similar is kept whatever the neighbourhood
 LOCAL_CAP = 0.95
+#: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
+#: whole against the other's central crop; best of the 8 flips / rotations) must correlate at
+#: least this much (:func:`~dataeval_gpu.functional.hashing.thumbs.look_check`).  An embedding
+#: says what a picture shows; two screenshots of one program, two tiles of one panorama or two
+#: diagrams on one grid show the same things but are different pictures (docs/quality.md)
+LOOK_MIN = 0.5
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -115,6 +123,7 @@ def embedding_groups(
     device: str | torch.device | None = None,
     backend: str = "auto",
     margin: float | None = DEFAULT_LOCAL_MARGIN,
+    thumbs: np.ndarray | torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Groups of images whose embeddings have cosine similarity ``>= threshold`` with the
     group's centre (the centre rule above, on each image's ``k`` nearest neighbours).
@@ -124,6 +133,9 @@ def embedding_groups(
     ``margin``: the local rule - a pair ``(i, j)`` is kept only when its cosine is also at
     least ``margin`` above the cosine of ``i``'s and of ``j``'s ``k``-th nearest neighbour
     (or at least :data:`LOCAL_CAP`); ``None`` (or fewer than ``k + 1`` images) turns it off.
+    ``thumbs``: ``(N, V, S, S)`` grey thumbnails (:meth:`NearDuplicates.thumbnails`); a pair is
+    then kept only when the two pictures also look alike (:func:`look_alike`, :data:`LOOK_MIN`);
+    a pair they cannot compare is kept.
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -144,7 +156,40 @@ def embedding_groups(
         bar = torch.maximum(background.view(-1, 1), background[idx]) + float(margin)
         keep &= cos >= bar.clamp(max=LOCAL_CAP) - 1e-6
     src, dst = rows[keep].cpu().numpy(), idx[keep].cpu().numpy()
+    if thumbs is not None and src.size:
+        # a pair the thumbnails cannot compare (an image under 33 px a side, a flat one) is kept:
+        # holding it to LOCAL_CAP lost 217 of 916 true pairs of Oxygen's icons at 16-32 px for 3
+        # false ones (docs/quality.md)
+        ok = look_alike(thumbs, src, dst)[0]
+        src, dst = src[ok], dst[ok]
     return _centre_groups(n, src, dst)
+
+
+def look_alike(
+    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(alike, checked)``, ``(P,)`` bool: which pairs ``(first[p], second[p])`` look alike at
+    thumbnail size, and which could be compared at all.
+
+    ``thumbs``: ``(N, V, S, S)`` uint8 (or those rows flat), each image's grey thumbnail and
+    those of its central crops (:meth:`NearDuplicates.thumbnails`, the scan's ``pchash_thumbs``).
+    A pair passes when :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole
+    against whole, or of a whole image against the other's central crop, reaches
+    :data:`LOOK_MIN`; ``checked`` is False where no view pair can be compared (a flat or
+    missing thumbnail: an image under 33 px a side; ``alike`` is then True)."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, look_check
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+    a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    best = np.full(a.size, -np.inf)
+    checked = np.zeros(a.size, dtype=bool)
+    views = [(0, 0), *((0, v) for v in range(1, t.shape[1])), *((v, 0) for v in range(1, t.shape[1]))]
+    for vi, vj in views:
+        score, ok = look_check(t[a, vi], t[b, vj])
+        best = np.where(ok, np.maximum(best, score), best)
+        checked |= ok
+    return ~checked | (best >= LOOK_MIN), checked
 
 
 def chroma_signature(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
@@ -237,6 +282,7 @@ def hash_groups(
     entropy: np.ndarray | None = None,
     spread: np.ndarray | None = None,
     thumbs: np.ndarray | torch.Tensor | None = None,
+    opacity: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -251,9 +297,11 @@ def hash_groups(
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
     :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
-    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  The pairs are
-    :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
-    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs)
+    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
+    ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
+    verify are not held to the plain-background radius.  The pairs are :func:`hash_pairs`, their
+    rules :func:`hash_pairs_ok`."""
+    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity)
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -367,12 +415,14 @@ class NearDuplicates:
         dup = self.hasher.evaluate_hashes(hashes)
         n = len(hashes)
         near = dup.near
+        thumbs = None
         if hashes.near is not None and hashes.near_valid is not None:
             crops = []
             for f in self.crops:
                 ch = self.crop_hasher.hashes([centre_crop(t, f) for t in images])
                 crops.append((ch.near, ch.near_valid))
             seen = _with_alpha(images)  # the quality figures of the images with alpha, once
+            thumbs = self.thumbnails(images)
             near = hash_groups(
                 hashes.near,
                 hashes.near_valid,
@@ -382,7 +432,8 @@ class NearDuplicates:
                 plain_share(images, seen),
                 grey_entropy(images, seen),
                 pixel_std(images),
-                self.thumbnails(images),
+                thumbs,
+                np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
             )
         emb_groups: list[list[int]] = []
         emb = None
@@ -399,7 +450,7 @@ class NearDuplicates:
                     f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
                 )
             emb_groups = embedding_groups(
-                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin
+                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin, thumbs=thumbs
             )
         return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
 

@@ -49,6 +49,7 @@ def _figures(cols: dict[str, np.ndarray | None]) -> Any:
         entropy=entropy,
         spread=f("std") if has("std") else None,
         thumbs=cols.get("pchash_thumbs"),
+        opacity=f("opacity") if has("opacity") else None,
     )
 
 

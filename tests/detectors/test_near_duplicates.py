@@ -276,3 +276,145 @@ def test_icons_sharing_a_silhouette_are_not_near_duplicates() -> None:
     c, e = np.array([0.1, 0.3]), np.array([7.5, 2.0])
     p2, e2 = plain_and_entropy(c, e, np.ones(2))
     assert p2.tobytes() == c.tobytes() and e2.tobytes() == e.tobytes()
+
+
+def _smooth(seed: int, size: int = 96) -> np.ndarray:
+    """A smooth random grey-level picture, ``(3, size, size)`` uint8 (bilinear upsampling of 6 x 6 noise)."""
+    small = torch.from_numpy(np.random.default_rng(seed).uniform(30, 220, (1, 1, 6, 6)))
+    big = torch.nn.functional.interpolate(small, size=(size, size), mode="bilinear", align_corners=True)
+    return big[0].expand(3, -1, -1).round().to(torch.uint8).numpy().copy()
+
+
+def test_look_check_numpy_reference() -> None:
+    from dataeval_gpu.functional.hashing.thumbs import look_check
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (4, 32, 32)).astype(np.uint8)
+    y = rng.integers(0, 256, (4, 32, 32)).astype(np.uint8)
+    y[1] = np.rot90(x[1], 1)  # a rotated copy: best of the 8 views is 1
+    y[2] = 7  # flat: nothing to compare
+    score, checked = look_check(x, y)
+    ref = max(
+        np.corrcoef(x[0].ravel().astype(float), np.rot90(v, r).ravel().astype(float))[0, 1]
+        for v in (y[0], y[0].T)
+        for r in range(4)
+    )
+    assert score[0] == pytest.approx(ref, abs=1e-12)
+    assert score[1] == pytest.approx(1.0) and checked.tolist() == [True, True, False, True]
+    assert score[2] == 1.0
+
+
+def test_embedding_pairs_must_look_alike() -> None:
+    """Two different pictures whose embeddings agree (two screenshots of one program, two tiles
+    of one panorama) are not near duplicates; a brightened copy of one of them still is."""
+    from dataeval_gpu.detectors.near_duplicates import LOOK_MIN, NearDuplicates, look_alike
+
+    a, b = _smooth(1), _smooth(2)
+    copy = np.clip(a.astype(int) + 20, 0, 255).astype(np.uint8)
+    images = [torch.from_numpy(x) for x in (a, b, copy)]
+    emb = np.ones((3, 8))  # the embeddings cannot tell any of the three apart
+    thumbs = NearDuplicates().thumbnails(images).numpy()
+    alike, checked = look_alike(thumbs, np.array([0, 0]), np.array([1, 2]))
+    assert checked.all() and alike.tolist() == [False, True]
+    ref = np.corrcoef(thumbs[0, 0].ravel().astype(float), thumbs[1, 0].ravel().astype(float))[0, 1]
+    assert ref < LOOK_MIN
+    assert embedding_groups(emb, backend="torch") == [[0, 1, 2]]  # without the check: one group
+    assert embedding_groups(emb, backend="torch", thumbs=thumbs) == [[0, 2]]
+    out = NearDuplicates(radius=0, crops=()).evaluate(images, embeddings=emb)
+    assert out.embedding == [[0, 2]] and [0, 1] not in out.groups and [0, 1, 2] not in out.groups
+
+
+def test_embedding_pairs_without_a_thumbnail_are_kept() -> None:
+    """Images under 33 px a side have no thumbnail (nothing to compare): their embedding pairs are
+    kept as the embeddings find them (icons at 16-32 px: docs/quality.md)."""
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+
+    images = [torch.from_numpy(_smooth(s, 24)) for s in (1, 2, 3)]
+    thumbs = NearDuplicates().thumbnails(images).numpy()
+    assert not thumbs.any()
+    emb = np.array([[1.0, 0.0], [0.92, -np.sqrt(1 - 0.92**2)], [0.99, np.sqrt(1 - 0.99**2)]])
+    assert embedding_groups(emb, backend="torch") == [[0, 1, 2]]
+    assert embedding_groups(emb, backend="torch", thumbs=thumbs) == [[0, 1, 2]]
+
+
+def test_audit_embedding_groups_use_the_thumbnails() -> None:
+    """The scan's embedding groups take the same look check, on the rows it keeps (pchash_thumbs)."""
+    from dataeval_gpu.audit.embedded import embedding_duplicate_groups
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+
+    images = [torch.from_numpy(x) for x in (_smooth(1), _smooth(2), _smooth(1))]
+    thumbs = NearDuplicates().thumbnails(images).reshape(3, -1)
+    idx = torch.tensor([10, 11, 12])
+    emb = torch.ones(3, 8)
+    assert embedding_duplicate_groups(idx, emb) == [[10, 11, 12]]
+    # rows keyed by dataset index, in another order than the embeddings'
+    order = np.array([12, 10, 11])
+    assert embedding_duplicate_groups(idx, emb, thumbs[[2, 0, 1]], order) == [[10, 12]]
+
+
+def _drawn_icon(seed: int, size: int = 128) -> np.ndarray:
+    """A smooth coloured drawing in a disc on a transparent ground (72 % transparent), RGBA."""
+    small = torch.from_numpy(np.random.default_rng(seed).uniform(30, 220, (1, 3, 5, 5)))
+    tex = torch.nn.functional.interpolate(small, size=(size, size), mode="bicubic", align_corners=True)
+    yy, xx = np.mgrid[0:size, 0:size]
+    alpha = (np.hypot(yy - size / 2, xx - size / 2) < size * 0.3).astype(np.uint8) * 255
+    return np.concatenate([tex[0].clamp(20, 235).numpy() * (alpha > 0), alpha[None]]).astype(np.uint8)
+
+
+def test_icons_on_transparent_pair_across_sizes_when_their_drawing_verifies() -> None:
+    """An icon and its 96-px resize (2 bits apart) were held to the plain-background radius 0;
+    two images with a transparent ground whose thumbnails verify inside the silhouette too now
+    pair within the radius, while another drawing in the same disc (also 2 bits away) does not."""
+    from PIL import Image
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors import NearDuplicates
+    from dataeval_gpu.functional.hashing import hamming_distance
+
+    big = _drawn_icon(0)
+    small = Image.fromarray(np.moveaxis(big, 0, -1)).resize((96, 96), Image.Resampling.LANCZOS)
+    imgs = [torch.from_numpy(x) for x in (big, np.moveaxis(np.asarray(small), -1, 0).copy(), _drawn_icon(2))]
+    nd = NearDuplicates(embedding_threshold=None)
+    h = nd.hasher.hashes(imgs).near
+    assert [int(hamming_distance(h[:1], h[k : k + 1])[0]) for k in (1, 2)] == [2, 2]
+    assert (plain_share(imgs) >= PLAIN_SHARE).all()
+    assert nd.evaluate(imgs).hash == [[0, 1]]
+    audit = DataAudit()
+    audit.update(imgs)
+    assert audit.compute().duplicates["near"] == [[0, 1]]
+
+
+def test_interior_detail_check_numpy_reference() -> None:
+    from dataeval_gpu.functional.hashing.thumbs import interior_detail_check
+
+    def ref(x: np.ndarray, y: np.ndarray) -> float:
+        def detail(a: np.ndarray) -> np.ndarray:
+            p = np.pad(a, 1, mode="edge")
+            return a - sum(p[dy : dy + 32, dx : dx + 32] for dy in range(3) for dx in range(3)) / 9.0
+
+        def inner(a: np.ndarray) -> np.ndarray:
+            c = np.pad((a <= 5) | (a >= 250), 1, mode="edge")
+            return ~np.any([c[dy : dy + 32, dx : dx + 32] for dy in range(3) for dx in range(3)], axis=0)
+
+        best = -np.inf
+        for t in (y, y.T):
+            for r in range(4):
+                v = np.rot90(t, r)
+                m = inner(x) & inner(v)
+                best = max(best, np.corrcoef(detail(x)[m], detail(v)[m])[0, 1])
+        return best
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (3, 32, 32)).astype(np.float64)
+    x[:, :8] = 0  # a plain band: its edge is left out
+    y = x + rng.normal(0, 30, x.shape)
+    y[1] = rng.integers(0, 256, (32, 32))
+    y[2] = np.rot90(x[2], 3)
+    x, y = x.round().clip(0, 255), y.round().clip(0, 255)
+    score, checked = interior_detail_check(x.astype(np.uint8), y.astype(np.uint8))
+    assert checked.all()
+    for p in range(3):
+        assert score[p] == pytest.approx(ref(x[p], y[p]), abs=1e-9)
+    assert score[2] == pytest.approx(1.0)
+    flat = np.zeros((1, 32, 32), np.uint8)  # all ground: nothing inside to compare
+    assert interior_detail_check(flat, flat)[1].tolist() == [False]

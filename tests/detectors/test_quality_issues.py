@@ -238,6 +238,8 @@ def test_combined_pairs_say_which_method_found_them() -> None:
     imgs = [_photo(rng) for _ in range(5)]
     imgs.append(imgs[0].copy())  # byte copy of 0
     imgs.append(np.ascontiguousarray(imgs[1][:, :, ::-1]))  # flip of 1: the D4 hash
+    noisy = imgs[2].astype(float) + rng.normal(0, 20, imgs[2].shape)
+    imgs[4] = np.clip(noisy, 0, 255).astype(np.uint8)  # 4: 2 with noise (its hash moves, it still looks alike)
     emb = rng.normal(size=(7, 16))
     emb[4] = emb[2] + 0.01 * rng.normal(size=16)  # 2 and 4: only the embeddings
     out = NearDuplicates(radius=0, embedding_threshold=0.95).evaluate(imgs, embeddings=emb)

@@ -23,7 +23,15 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["PAIRS_PER_STEP", "THUMB_SIDE", "detail_check", "detail_correlation", "thumbnails_from_small"]
+__all__ = [
+    "PAIRS_PER_STEP",
+    "THUMB_SIDE",
+    "detail_check",
+    "detail_correlation",
+    "interior_detail_check",
+    "look_check",
+    "thumbnails_from_small",
+]
 
 THUMB_SIDE = 32
 """Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
@@ -75,6 +83,82 @@ def detail_check(
         part = slice(s, s + PAIRS_PER_STEP)
         score[part], checked[part] = _best_d4(x[part], y[part], _detail)
     return score, checked
+
+
+def _centred(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` float64 minus its mean per image (the plain Pearson correlation's view)."""
+    return x - x.mean(axis=(1, 2), keepdims=True)
+
+
+def look_check(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, verifiable)`` like :func:`detail_check`, on the thumbnails themselves: the
+    Pearson correlation of the two grey thumbnails, the largest over the 8 flips / rotations
+    of ``y`` (1 where either is flat: nothing to compare).  What two pictures share at 32 x 32
+    - their layout of light and dark - whatever their detail: a copy, crop, re-encode,
+    overlay or small rotation keeps it (>= 0.56 on the planted corpus), two different
+    screenshots of one program or two tiles of one panorama need not."""
+    p = int(x.shape[0])
+    score, checked = np.ones(p), np.zeros(p, dtype=bool)
+    for s in range(0, p, PAIRS_PER_STEP):
+        part = slice(s, s + PAIRS_PER_STEP)
+        score[part], checked[part] = _best_d4(x[part], y[part], _centred)
+    return score, checked
+
+
+#: grey levels of a thumbnail's plain ground (as the plain-background share counts them)
+PLAIN_LEVELS = (5.5, 249.5)
+#: fewest interior pixels two thumbnails must share for :func:`interior_detail_check`
+MIN_INTERIOR = 16
+
+
+def _interior(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` bool: pixels with no plain-ground pixel (<= 5 or >= 250) in their 3 x 3."""
+    plain = (x <= PLAIN_LEVELS[0]) | (x >= PLAIN_LEVELS[1])
+    p = np.pad(plain, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    s = x.shape[-1]
+    near = np.zeros_like(plain)
+    for dy in range(3):
+        for dx in range(3):
+            near |= p[:, dy : dy + s, dx : dx + s]
+    return ~near
+
+
+def interior_detail_check(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, verifiable)``, ``(P,)``: :func:`detail_correlation` on the pixels inside both
+    pictures' drawings only - away (3 x 3) from their plain ground - best over the 8 flips /
+    rotations of ``y``; not verifiable (score 1) where fewer than :data:`MIN_INTERIOR` such
+    pixels are shared or either detail is flat there.  Two different drawings in one
+    silhouette share the strong detail of its outline, which dominates :func:`detail_check`;
+    inside it they differ (disc icons of two textures: 0.59-0.70, a copy or a locally edited
+    one >= 0.98; docs/quality.md)."""
+    xs = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
+    ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
+    dx, dy = xs - _box3(xs), ys - _box3(ys)
+    mx, my = _interior(xs), _interior(ys)
+    best = np.full(xs.shape[0], -np.inf)
+    for t, mt in ((dy, my), (np.swapaxes(dy, 1, 2), np.swapaxes(my, 1, 2))):
+        for r in range(4):
+            v, m = np.rot90(t, r, axes=(1, 2)), mx & np.rot90(mt, r, axes=(1, 2))
+            cnt = m.sum(axis=(1, 2))
+            w = m / np.maximum(cnt, 1)[:, None, None]
+            a = (dx - (w * dx).sum(axis=(1, 2))[:, None, None]) * m
+            b = (v - (w * v).sum(axis=(1, 2))[:, None, None]) * m
+            den = np.sqrt((a * a).sum(axis=(1, 2)) * (b * b).sum(axis=(1, 2)))
+            ok = (cnt >= MIN_INTERIOR) & (den > 1e-9)
+            best = np.where(ok, np.maximum(best, (a * b).sum(axis=(1, 2)) / np.where(ok, den, 1.0)), best)
+    checked = np.isfinite(best)
+    return np.where(checked, best, 1.0), checked
+
+
+def _box3(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` 3 x 3 box mean, edges replicated (the detail images' low-pass)."""
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    s = x.shape[-1]
+    return sum(p[:, dy : dy + s, dx : dx + s] for dy in range(3) for dx in range(3)) / 9.0
 
 
 def _best_d4(

@@ -30,7 +30,7 @@ from .reader import DatasetIndex
 from .store import normalised
 from .update import SCAN_PARAMS
 
-__all__ = ["against_index", "against_report", "query_index", "scan_against"]
+__all__ = ["against_index", "against_report", "looks_alike", "query_index", "scan_against"]
 
 #: neighbours looked up per new image in the embedding search
 EMBED_K = 5
@@ -100,6 +100,25 @@ def embedding_matches(index: DatasetIndex, emb: np.ndarray, threshold: float, k:
     return np.stack([rows[ok], ids[ok], sims[ok].astype(np.float64)], axis=1)
 
 
+def looks_alike(index: DatasetIndex, mine: Any, rows: np.ndarray, partners: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: which embedding matches (new image ``rows[p]``, indexed image
+    ``partners[p]``) also look alike on their grey thumbnails (``mine``: the new images'
+    ``pchash_thumbs``), the rule a scan holds its embedding pairs to
+    (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`); all True where either side
+    kept no thumbnails, as a scan without them keeps every pair."""
+    from ..detectors.near_duplicates import look_alike
+
+    keep = np.ones(len(rows), dtype=bool)
+    theirs = index.take("pchash_thumbs", partners) if mine is not None and len(rows) else None
+    if theirs is None:
+        return keep
+    a = np.asarray(mine).reshape(len(mine), -1)
+    b = np.asarray(theirs).reshape(len(partners), -1)
+    if a.shape[1] != b.shape[1]:
+        return keep
+    return look_alike(np.concatenate([a, b]), rows, len(a) + np.arange(len(partners)))[0]
+
+
 def query_index(
     index: DatasetIndex,
     query_index_values: np.ndarray,
@@ -152,7 +171,9 @@ def query_index(
                 add(q, j, "near", hamming=int(d), view=v)
     if embeddings is not None and index.embeddings is not None and len(embeddings):
         t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
-        for q, j, c in embedding_matches(index, embeddings, t).tolist():
+        emb = embedding_matches(index, embeddings, t)
+        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64))]
+        for q, j, c in emb.tolist():
             add(int(q), int(j), "embedding", cosine=round(float(c), 4))
     keys = sorted(found)
     partner_paths = index.paths(np.array([j for _, j in keys], dtype=np.int64)) if keys else []

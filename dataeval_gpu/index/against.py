@@ -172,7 +172,8 @@ def query_index(
     if embeddings is not None and index.embeddings is not None and len(embeddings):
         t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
         emb = embedding_matches(index, embeddings, t)
-        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64))]
+        q_rows, partners = emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64)
+        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), q_rows, partners)]  # as a scan keeps them
         for q, j, c in emb.tolist():
             add(int(q), int(j), "embedding", cosine=round(float(c), 4))
     keys = sorted(found)

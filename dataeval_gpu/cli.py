@@ -41,6 +41,8 @@ from .cli_args import (
     build_parser,
     check_embedding_rows,
     cluster_from_file,
+    keep_near_thumbs,
+    near_thumbs,
     validate_scan_args,
 )
 from .errors import MissingDependencyError
@@ -108,6 +110,8 @@ def scan_files(
     else:  # once the workers are busy, import what the results and the report need
         modules = AFTER_SCAN + (() if args.no_plots else AFTER_SCAN_REPORT)
         extra["on_started"] = lambda: preload(modules)
+        if args.embeddings not in (None, "model"):  # its pairs are held to the look rule: keep the thumbnails
+            run = keep_near_thumbs(run, args)
     try:
         return run(
             files,
@@ -207,7 +211,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         report.config["dataset"] = str(args.path)
         if skipped:  # config.json and the report's settings table say what was left out
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
-    rows_error = cluster_from_file(report, args.embeddings) if args.embeddings not in (None, "model") else ""
+    file_emb = args.embeddings not in (None, "model")
+    rows_error = cluster_from_file(report, args.embeddings, near_thumbs(args, report)) if file_emb else ""
     report.config.update(
         {
             "command": "scan",

@@ -398,10 +398,45 @@ def check_embedding_rows(path: str | None, inputs: int) -> None:
         )
 
 
-def cluster_from_file(report: Any, path: str) -> str:
+def keep_near_thumbs(run: Callable[..., Any], args: argparse.Namespace) -> Callable[..., Any]:
+    """``run`` (:func:`~dataeval_gpu.audit.scan_files`) feeding an audit of its own settings,
+    whose grey thumbnails it keeps in ``args.near_thumbs`` (``(dataset indices, rows)``) for
+    :func:`cluster_from_file`: the embedding pairs of a file must look alike, as a scan's."""
+
+    def wrapped(files: Any, labels: Any, **kw: Any) -> Any:
+        from .audit import DataAudit
+        from .index.update import SCAN_PARAMS
+
+        audit = DataAudit(device=kw.get("device"), **{k: v for k, v in kw.items() if k not in SCAN_PARAMS})
+        report = run(files, labels, audit=audit, **kw)
+        index, rows, _ = audit.measured_rows()
+        args.near_thumbs = (index, rows["pchash_thumbs"]) if "pchash_thumbs" in rows else None
+        return report
+
+    return wrapped
+
+
+def near_thumbs(args: argparse.Namespace, report: Any) -> Any:
+    """``(dataset indices, pchash_thumbs rows)`` of the scan's images for :func:`cluster_from_file`:
+    kept by :func:`keep_near_thumbs`, or (``--index``) the index's stored rows; else None."""
+    import numpy as np
+
+    kept = getattr(args, "near_thumbs", None)
+    if kept is not None or not getattr(args, "index", None) or not len(report.index):
+        return kept
+    from .index import DatasetIndex
+
+    idx = np.asarray(report.index, dtype=np.int64)  # the index's rows are the scan's inputs, in order
+    thumbs = DatasetIndex(args.index).take("pchash_thumbs", idx)
+    return None if thumbs is None else (idx, thumbs)
+
+
+def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
     """Run the Clusterer (and the embedding near duplicates) on the rows of ``path`` into
     ``report``; returns the reason when its rows fit neither the inputs nor the measured images
-    (``report`` left without clusters), else ``""``."""
+    (``report`` left without clusters), else ``""``.  ``thumbs``: ``(dataset indices, rows)`` of
+    the scan's grey thumbnails (:func:`near_thumbs`): a pair must then also look alike, as in a
+    scan with the model; without them (the bundled photos, ``--against``) it is not checked."""
     import numpy as np
     import torch
 
@@ -421,6 +456,7 @@ def cluster_from_file(report: Any, path: str) -> str:
     idx = np.asarray(report.index, dtype=np.int64)
     report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
     if report.config.get("embedding_duplicates"):
-        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)))
+        t, t_idx = (None, None) if thumbs is None else (torch.as_tensor(np.asarray(thumbs[1])), thumbs[0])
+        groups = embedding_duplicate_groups(torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb)), t, t_idx)
         report.duplicates["embedding"] = groups
     return ""

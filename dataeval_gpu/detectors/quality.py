@@ -295,7 +295,8 @@ class QualityOutput:
                 p99 = float(self.metrics["grey_p99"][index])
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
             elif k == "light":
-                line += f" (black point of min(R, G, B)) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
+                point = "black point of min(R, G, B)" if "dark_p001" in self.metrics else "grey black point"
+                line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
                 if "grey_p0001" in self.metrics:
                     line += f", no darker tail (darkest 0.01 % {float(self.metrics['grey_p0001'][index]):.3f})"
             elif k == "blurry":

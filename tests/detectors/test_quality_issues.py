@@ -416,7 +416,13 @@ def test_light_without_the_tail_metric_is_judged_as_before() -> None:
     m.update(width=np.full(2, 64.0), height=np.full(2, 64.0), channels=np.full(2, 3.0), opacity=np.ones(2))
     m["grey_p001"] = np.array([0.3, 0.1])
     m["bright_clipped"] = np.array([0.5, 0.5])
-    assert QualityIssues().evaluate(m).flags["light"].tolist() == [True, False]
+    out = QualityIssues().evaluate(m)
+    assert out.flags["light"].tolist() == [True, False]
+    # the sentence names the black point judged: the grey one here (no dark channel measured)
+    light = next(line for line in out.why(0) if line.startswith("light"))
+    assert "(grey black point)" in light and "min(R, G, B)" not in light
+    m["dark_p001"] = m["grey_p001"]
+    assert any("(black point of min(R, G, B))" in line for line in QualityIssues().evaluate(m).why(0))
     m["grey_p0001"] = np.array([0.1, 0.1])  # a tail under 0.8 of the black point: ink, not washed out
     assert QualityIssues().evaluate(m).flags["light"].tolist() == [False, False]
 

@@ -110,8 +110,8 @@ def scan_files(
     else:  # once the workers are busy, import what the results and the report need
         modules = AFTER_SCAN + (() if args.no_plots else AFTER_SCAN_REPORT)
         extra["on_started"] = lambda: preload(modules)
-        if args.embeddings not in (None, "model"):  # its pairs are held to the look rule: keep the thumbnails
-            run = keep_near_thumbs(run, args)
+    if args.embeddings not in (None, "model") and not getattr(args, "index", None):
+        run = keep_near_thumbs(run, args)  # the file's pairs are held to the look rule: keep the thumbnails
     try:
         return run(
             files,

@@ -399,7 +399,7 @@ def check_embedding_rows(path: str | None, inputs: int) -> None:
 
 
 def keep_near_thumbs(run: Callable[..., Any], args: argparse.Namespace) -> Callable[..., Any]:
-    """``run`` (:func:`~dataeval_gpu.audit.scan_files`) feeding an audit of its own settings,
+    """``run`` (:func:`~dataeval_gpu.audit.scan_files` or ``scan_against``) feeding an audit of its own settings,
     whose grey thumbnails it keeps in ``args.near_thumbs`` (``(dataset indices, rows)``) for
     :func:`cluster_from_file`: the embedding pairs of a file must look alike, as a scan's."""
 
@@ -436,7 +436,7 @@ def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
     ``report``; returns the reason when its rows fit neither the inputs nor the measured images
     (``report`` left without clusters), else ``""``.  ``thumbs``: ``(dataset indices, rows)`` of
     the scan's grey thumbnails (:func:`near_thumbs`): a pair must then also look alike, as in a
-    scan with the model; without them (the bundled photos, ``--against``) it is not checked."""
+    scan with the model; without them (the bundled photos) it is not checked."""
     import numpy as np
     import torch
 

@@ -24,8 +24,8 @@ class _Same(torch.nn.Module):
         return torch.ones(x.shape[0], 4, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("index", [False, True])
-def test_embeddings_file_pairs_follow_the_look_rule(tmp_path: Path, index: bool) -> None:
+@pytest.mark.parametrize("option", [None, "--index", "--against"])
+def test_embeddings_file_pairs_follow_the_look_rule(tmp_path: Path, option: str | None) -> None:
     folder = tmp_path / "imgs"
     folder.mkdir()
     for n in ("astronaut", "coffee", "camera", "chelsea", "rocket"):
@@ -40,7 +40,12 @@ def test_embeddings_file_pairs_follow_the_look_rule(tmp_path: Path, index: bool)
     np.save(tmp_path / "emb.npy", np.ones((len(files), 4), np.float32))
     out = tmp_path / "out"
     argv = ["scan", str(folder), "--out", str(out), "--no-progress", "--no-plots", "--workers", "0", "--device", "cpu"]
-    argv += ["--index", str(tmp_path / "idx")] if index else []
+    if option == "--against":  # an index of another picture to scan against
+        other = tmp_path / "other"
+        other.mkdir()
+        PIL.fromarray(skdata.coins()).save(other / "coins.png")
+        assert main(["scan", str(other), "--out", str(tmp_path / "o2"), *argv[4:], "--index", str(tmp_path / "idx")]) == 0
+    argv += [option, str(tmp_path / "idx")] if option else []
     assert main([*argv, "--embeddings", str(tmp_path / "emb.npy"), "--quiet"]) == 0
     import json
 

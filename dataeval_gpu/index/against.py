@@ -264,13 +264,14 @@ def scan_against(
     """Scan ``files`` as :func:`~dataeval_gpu.audit.scan_files` does (same report: their own
     statistics, findings and duplicates) and add their findings against the index in
     ``folder`` (``report.against``, see :func:`query_index`).  The hash settings (``hash``,
-    ``d4``) and metric definitions must be the index's (else ``IndexMismatchError``)."""
+    ``d4``) and metric definitions must be the index's (else ``IndexMismatchError``);
+    ``audit``: feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable)."""
     from ..audit import DataAudit, scan_files
     from ..batching import resolve_device
 
     index = DatasetIndex(folder)
     kw = {k: v for k, v in scan_kwargs.items() if k not in SCAN_PARAMS}
-    audit = DataAudit(device=resolve_device(scan_kwargs.get("device")), **kw)
+    audit = scan_kwargs.pop("audit", None) or DataAudit(device=resolve_device(scan_kwargs.get("device")), **kw)
     index.check(audit, embeddings_optional=True)  # before anything is scanned
     report = scan_files(files, labels, audit=audit, **scan_kwargs)
     return against_index(audit, index, report)

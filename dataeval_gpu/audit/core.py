@@ -461,7 +461,9 @@ class DataAudit:
                 "xxhash": hash_hex(res["xxhash"].cpu(), strip=False),
                 kind: hash_hex(res["pchash"].cpu(), strip=kind == "pchash", valid=valid),
             }
-            report.duplicates = duplicate_groups(res["xxhash"], res["pchash"], valid, self.near_radius, index, kind)
+            report.duplicates = duplicate_groups(
+                res["xxhash"], res["pchash"], valid, self.near_radius, index, kind, near=not self.quality
+            )
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 report.duplicates["near"] = near_groups(
                     res, stats, index, report.duplicates["exact"], self.near_radius

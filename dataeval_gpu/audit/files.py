@@ -362,6 +362,7 @@ def scan_files(
     thumbnails: bool = True,
     on_started: Callable[[], Any] | None = None,
     gpu_decode: bool = False,
+    findings: bool = True,
     **audit_kwargs: Any,
 ) -> Any:
     """Audit image files; every file is in the report, measured or failed with its reason.
@@ -383,7 +384,8 @@ def scan_files(
         images (:data:`~dataeval_gpu.report.images.THUMB_FROM_PIXELS` pixels or more) in
         ``report.thumbnails``, made from the measured pixels (the report decodes them once).
     audit_kwargs : :class:`~dataeval_gpu.audit.DataAudit` settings (``hashes``, ``near_radius``, ...).
-    audit : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of a new one.
+    audit, findings : feed this :class:`~dataeval_gpu.audit.DataAudit` (its rows stay readable) instead of
+        a new one; ``findings=False``: measure only, return the fed audit (no ``compute()``).
     on_started : called once when the first batch is back (the workers are forked and busy).
     gpu_decode : on CUDA, decode plain JPEGs on the GPU (nvJPEG: faster, but not Pillow's pixels).
 
@@ -430,16 +432,14 @@ def scan_files(
                 )
             bar.update(fed)
     elapsed = time.perf_counter() - t0
+    if not findings:
+        return audit
     report = audit.compute(progress=progress)
     report.thumbnails = {i: thumbs.kept[i] for i in sorted(thumbs.kept) if i in report.paths}
+    rate = round((len(files) - start) / max(elapsed, 1e-9), 2)
+    where = "workers" if in_workers and n_workers > 0 else "main process"
     report.config.update(
-        {
-            "files": len(files),
-            "elapsed_s": round(elapsed, 3),
-            "images_per_s": round((len(files) - start) / max(elapsed, 1e-9), 2),
-            "workers": n_workers,
-            "measured_in": "workers" if in_workers and n_workers > 0 else "main process",
-            **timing,
-        }
+        {"files": len(files), "elapsed_s": round(elapsed, 3), "images_per_s": rate, "workers": n_workers}
     )
+    report.config.update({"measured_in": where, **timing})
     return report

@@ -5,7 +5,8 @@ differ, the xxh3_64 digest of its bytes decides (a file touched but not changed 
 New and changed files are measured by :func:`~dataeval_gpu.audit.scan_files`; deleted ones
 are dropped.  The stored and new rows are then fed into one
 :class:`~dataeval_gpu.audit.DataAudit`, whose ``compute()`` recomputes every finding over the
-whole collection, so the report equals a fresh scan of the files.
+whole collection, so the report equals a fresh scan of the files.  The scan of the new files
+only measures them (``scan_files(findings=False)``): the detectors run once, on the merged rows.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ FINDING_SETTINGS = ("near_radius", "outlier_method", "outlier_threshold")
 #: scan_files' own parameters (not DataAudit settings)
 SCAN_PARAMS = (
     "device", "batch_size", "workers", "checkpoint", "checkpoint_every", "resume", "progress",
-    "measure_in_workers", "class_names", "audit", "thumbnails", "on_started", "gpu_decode",
+    "measure_in_workers", "class_names", "audit", "thumbnails", "on_started", "gpu_decode", "findings",
 )  # fmt: skip
 
 
@@ -168,7 +169,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
             kw = dict(scan_kwargs)
             if len(todo) < 64 and kw.get("workers") is None:
                 kw["workers"] = 0  # a handful of files: starting worker processes costs more
-            kw["audit"] = sub
+            kw["audit"], kw["findings"] = sub, False  # the findings: once, over every row, below
             scan_files([files[i] for i in todo], labs[todo].tolist(), class_names=class_names, **kw)
         coll = _merge(old, src, todo, sub, files, labs, sizes, mtimes, digests)
         dropped = len(set(map(str, old.files["path"])) - set(map(text_path, files))) if old is not None else 0

@@ -61,6 +61,9 @@ def _block_widths(m: int) -> list[int]:
     return [base + 1] * extra + [base] * (m - extra)
 
 
+#: most entries one sort of a block join holds (more are split by their keys' top bits): about
+#: five arrays of them (8 bytes an entry) are live at once, ~160 MiB, whatever the number of hashes
+SORT_ENTRIES = 1 << 20
 _MAX_EXPAND_WIDTH = 32  # a block searched at distance 2 packs key | flip | index in 63 bits
 
 
@@ -169,7 +172,8 @@ class _NumpyOps(_TorchOps):
         return np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
 
     def sort(self, x: np.ndarray) -> np.ndarray:
-        return np.sort(x)
+        x.sort()  # in place: the caller's array is a temporary (no second copy of the entries)
+        return x
 
     def argsort(self, x: np.ndarray) -> np.ndarray:
         return np.argsort(x, kind="stable")
@@ -251,23 +255,17 @@ def _join_block(
     ids = ops.arange(n)
     flips = [0] + (list(range(1, width + 1)) if expand else [])
     consts = [((1 << (f - 1)) << low if f else 0) | (f << idbits) for f in flips]
-    # partition the key space so one sort holds at most ~4 * chunk_size entries
+    # partition the key space so one sort holds at most ~min(4 * chunk_size, SORT_ENTRIES)
+    # entries (about five arrays of them are live at once)
     pbits = 0
-    while packed and ((n * len(flips)) >> pbits) > 4 * chunk_size and pbits < width:
+    while packed and ((n * len(flips)) >> pbits) > min(4 * chunk_size, SORT_ENTRIES) and pbits < width:
         pbits += 1
+    top = key >> (width - pbits) if pbits else None  # each key's part
     out: list[tuple[Any, Any]] = []
     for part in range(1 << pbits):
         f_all = None
         if packed:
-            base = (key << low) | ids
-            if pbits:
-                entries = [base ^ c for c in consts]
-                entries = [e[(e >> (low + width - pbits)) == part] for e in entries]
-                srt = ops.sort(ops.cat(entries))
-                del entries
-            else:
-                srt = ops.sort((base[None, :] ^ ops.const(consts)[:, None]).reshape(-1))
-            del base
+            srt = ops.sort(_part_entries(ops, key, low, flips, consts, top, width - pbits, part))
             k_all = srt >> low
             i_all = srt & ((1 << idbits) - 1)
             if expand:
@@ -317,6 +315,27 @@ def _join_block(
             pos = pos[pos + d < total]
             pos = pos[run_id[pos] == run_id[pos + d]]
     return out
+
+
+def _part_entries(
+    ops: Any, key: Any, low: int, flips: list[int], consts: list[int], top: Any, top_shift: int, part: int
+) -> Any:
+    """The unsorted entries ``key | flip | index`` of every hash and flip (``consts``) whose
+    flipped key's top bits (``key >> top_shift``, ``top``) are ``part``; all of them when
+    ``top`` is None.  Flipping key bit ``f - 1`` changes those top bits only when it is one
+    of them, so each part is gathered from the few index sets ``top == part ^ flipped top``
+    without forming every flip's entries first."""
+    base = (key << low) | ops.arange(key.shape[0])
+    if top is None:
+        return (base[None, :] ^ ops.const(consts)[:, None]).reshape(-1)
+    rows: dict[int, Any] = {}
+    pieces = []
+    for f, c in zip(flips, consts, strict=True):
+        t = part ^ (((1 << (f - 1)) >> top_shift) if f else 0)
+        if t not in rows:
+            rows[t] = ops.nonzero(top == t)
+        pieces.append(base[rows[t]] ^ c)
+    return ops.cat(pieces)
 
 
 def _canonical(ops: Any, i_all: Any, f_all: Any, p: Any, q: Any) -> tuple[Any, Any]:

@@ -502,7 +502,12 @@ def test_embedding_pairs_without_thumbnails_keep_their_shape() -> None:
     LOCAL_CAP pairs them; a same-shaped pair without thumbnails is kept as before, and an image
     under 9 px a side needs LOCAL_CAP too."""
     from dataeval_gpu.audit.embedded import embedding_duplicate_groups
-    from dataeval_gpu.detectors.near_duplicates import ASPECT_TOLERANCE, LOCAL_CAP, NearDuplicates, embedding_groups
+    from dataeval_gpu.detectors.near_duplicates import (
+        ASPECT_TOLERANCE,
+        LOCAL_CAP,
+        NearDuplicates,
+        embedding_groups,
+    )
 
     emb = np.array([[1.0, 0.0, 0.0], [0.914, np.sqrt(1 - 0.914**2), 0.0], [0.723, -0.3, np.sqrt(1 - 0.723**2 - 0.09)]])
     ims = [_gradient(30, 40), _gradient(33, 33), _gradient(20, 10000)]

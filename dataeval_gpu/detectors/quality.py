@@ -39,6 +39,9 @@ odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off t
 ``odd_size`` and ``odd_aspect_ratio`` also need the size / shape to be rare: fewer than
 :data:`ODD_MAX_SHARE` of the images, or than 2 in a small set (``max(2, share · N)``, itself included), within one octave of it.
 
+Images under :data:`JUDGE_MIN_SIDE` (9 px) a side are not judged for ``dark``, ``light``,
+``blurry``, ``noisy`` or ``jpeg_blocking`` (score 0): too few pixels for an exposure or a structure.
+
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
 
 Images with alpha are judged as they are seen (the metrics: visible pixels, composite on mid

@@ -48,7 +48,7 @@ def crop_hashable(images: Sequence[torch.Tensor], fraction: float) -> torch.Tens
     is at least :data:`CROP_MIN_SIDE` pixels a side, so that its near hash counts.
 
     Example:
-        >>> crop_hashable([torch.zeros(1, 28, 28), torch.zeros(3, 40, 400)], 0.8).tolist()
+        >>> crop_hashable([torch.zeros(1, 28, 28), torch.zeros(3, 50, 400)], 0.8).tolist()
         [False, True]
     """
     sides = [min(centre_crop(t, fraction).shape[-2:]) for t in images]

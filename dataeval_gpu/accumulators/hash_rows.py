@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..functional.hashing import (
+    HASH_SIZE,
     NEAR_HASHES,
     THUMB_SIDE,
     CpuHasher,
@@ -22,7 +23,15 @@ from ..functional.hashing import (
     xxhash64,
 )
 
-__all__ = ["centre_crop", "hash_rows"]
+__all__ = ["CROP_MIN_SIDE", "centre_crop", "crop_hashable", "hash_rows"]
+
+#: smallest shorter side (pixels) of a central crop whose near hash is kept: the side from which
+#: the perceptual hash works at its full 32 x 32 square (``perceptual_hash_size``).  A smaller
+#: crop is hashed on a 24 or 16 px square, whose 8 x 8 low frequencies hold little more than
+#: the object's outline: Fashion-MNIST's 28 x 28 garments (crops of 26 and 22 px) had crops of
+#: different plain pullovers and coats within 4 bits of each other's whole image (660 groups in
+#: 70,000, the largest of 45), and such a view has no thumbnail to verify the pair with
+CROP_MIN_SIDE = HASH_SIZE * 4 + 1
 
 
 def centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -32,6 +41,18 @@ def centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
     h, w = t.shape[-2:]
     dy, dx = round((1.0 - fraction) / 2.0 * h), round((1.0 - fraction) / 2.0 * w)
     return t[..., dy : h - dy, dx : w - dx]
+
+
+def crop_hashable(images: Sequence[torch.Tensor], fraction: float) -> torch.Tensor:
+    """``(N,)`` bool (CPU): whether the central ``fraction`` of each image (:func:`centre_crop`)
+    is at least :data:`CROP_MIN_SIDE` pixels a side, so that its near hash counts.
+
+    Example:
+        >>> crop_hashable([torch.zeros(1, 28, 28), torch.zeros(3, 50, 400)], 0.8).tolist()
+        [False, True]
+    """
+    sides = [min(centre_crop(t, fraction).shape[-2:]) for t in images]
+    return torch.tensor([s >= CROP_MIN_SIDE for s in sides], dtype=torch.bool)
 
 
 def hash_rows(
@@ -66,7 +87,11 @@ def hash_rows(
         # every crop of the batch in one submission (one pass of the thread pool)
         part = _hash_rows([centre_crop(t, f) for f in crops for t in images], kind, False, None, thumbs)
         out["crops"] = part["near"].reshape(len(crops), len(images)).T.contiguous()
-        out["crops_valid"] = part["near_valid"].reshape(len(crops), len(images)).T.contiguous()
+        ok = part["near_valid"].reshape(len(crops), len(images)).T & torch.stack(
+            [crop_hashable(images, f) for f in crops], dim=1
+        )
+        out["crops"] = torch.where(ok, out["crops"], 0).contiguous()
+        out["crops_valid"] = ok.contiguous()
         if thumbs:
             views = part["thumbs"].reshape(len(crops), len(images), THUMB_SIDE**2).transpose(0, 1)
             out["thumbs"] = torch.cat([out["thumbs"].reshape(len(images), 1, -1), views], dim=1)

@@ -492,7 +492,7 @@ class DataAudit:
 
     def _embedding_duplicates(self, res: dict[str, Any], index: np.ndarray) -> list[list[int]]:
         thumbs = res.get("pchash_thumbs")  # a pair must also look alike on them (where kept)
-        return embedding_duplicate_groups(*self._embed.compute_with_indices(), thumbs, index)  # type: ignore[union-attr]
+        return embedding_duplicate_groups(*self._embed.compute_with_indices(), thumbs, index, res)  # type: ignore[union-attr]
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""

@@ -51,21 +51,30 @@ def embedding_duplicate_groups(
     emb: torch.Tensor,
     thumbs: torch.Tensor | None = None,
     thumb_index: np.ndarray | None = None,
+    rows: dict | None = None,
 ) -> list[list[int]]:
     """Groups of dataset indices whose embeddings are near duplicates (non-finite rows match nothing).
     ``thumbs``: the hashes' ``pchash_thumbs`` rows of the dataset indices ``thumb_index``; with
     them a pair must also look alike (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`;
-    an index without a row counts as without a thumbnail)."""
+    an index without a row counts as without a thumbnail).  ``rows``: the scan's rows of
+    ``thumb_index``; their ``height`` and ``width`` give the shape rule of a pair the thumbnails
+    cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`)."""
     from ..detectors.near_duplicates import embedding_groups
 
     finite = torch.isfinite(emb).all(dim=1)
     idx = emb_idx[finite].cpu().numpy()
-    rows = None
+    thumb_rows = None
     if thumbs is not None and thumb_index is not None and len(thumb_index) == thumbs.shape[0]:
         t = thumbs.cpu().numpy().reshape(thumbs.shape[0], -1)
         at = {int(i): p for p, i in enumerate(thumb_index)}
-        rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
+        thumb_rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
         have = np.array([int(i) in at for i in idx], dtype=bool)
-        rows[have] = t[[at[int(i)] for i in idx[have]]]
-    groups = embedding_groups(emb[finite], device=emb.device, thumbs=rows)
+        thumb_rows[have] = t[[at[int(i)] for i in idx[have]]]
+    sides = None
+    if rows is not None and thumb_index is not None and all(k in rows for k in ("height", "width")):
+        hw = np.stack([np.asarray(rows[k].cpu(), dtype=np.float64).reshape(-1) for k in ("height", "width")], 1)
+        at = {int(i): p for p, i in enumerate(thumb_index)}
+        if len(hw) == len(thumb_index) and all(int(i) in at for i in idx):
+            sides = hw[[at[int(i)] for i in idx]]
+    groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides)
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)

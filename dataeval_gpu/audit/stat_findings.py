@@ -54,6 +54,7 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         stats["std"].astype(np.float64) if "std" in stats else None,
         thumbs.cpu() if thumbs is not None else None,
         np.asarray(stats["opacity"], dtype=np.float64) if "opacity" in stats else None,
+        np.asarray(stats["mean"], dtype=np.float64) if "mean" in stats else None,
     )  # fmt: skip
 
 

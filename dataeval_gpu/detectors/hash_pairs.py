@@ -18,6 +18,8 @@ __all__ = [
     "CHROMA_TOLERANCE",
     "ENTROPY_EPS",
     "ENTROPY_RATIO",
+    "FLAT_ENTROPY",
+    "LEVEL_TOLERANCE",
     "PLAIN_RADIUS",
     "PLAIN_SHARE",
     "SPREAD_EPS",
@@ -63,6 +65,15 @@ VERIFY_MIN = 0.8
 #: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
 #: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
 UNVERIFIED_RADIUS = 2
+#: an image whose grey entropy (bits, the statistics' ``grey_entropy``) is below this (99 % of
+#: its pixels or more at one grey level) is flat: its hash, spread and thumbnail say nothing
+#: (every constant image hashes alike, whatever its grey or colour), only its level does ...
+FLAT_ENTROPY = 0.1
+#: ... so a pair with a flat image in it is kept only when the two mean levels (0-1 scale, the
+#: statistics' ``mean`` over all channels) are within this (2 grey levels; a re-encode moves a
+#: flat image's level by under 1).  Plain pictures of different greys or colours are not copies
+#: (the default scan grouped constant images of every grey level as one near group)
+LEVEL_TOLERANCE = 2.0 / 255.0
 #: a hash pair is kept when the mean chroma of the two images differs by at most this many
 #: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
 #: different planets on black space hash alike, their colours do not)
@@ -115,7 +126,8 @@ class PairFigures:
     (:func:`~.near_duplicates.grey_entropy`, likewise); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
     thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
     rows flat (``pchash_thumbs``); ``opacity``: ``(N,)`` mean alpha (1: opaque, the quality
-    metrics' ``opacity``).
+    metrics' ``opacity``); ``level``: ``(N,)`` mean pixel value on the 0-1 scale
+    (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``).
     """
 
     chroma: np.ndarray | None = None
@@ -124,12 +136,13 @@ class PairFigures:
     spread: np.ndarray | None = None
     thumbs: np.ndarray | torch.Tensor | None = None
     opacity: np.ndarray | None = None
+    level: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
         self.entropy, self.spread = as64(self.entropy), as64(self.spread)
-        self.opacity = as64(self.opacity)
+        self.opacity, self.level = as64(self.opacity), as64(self.level)
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
@@ -163,7 +176,8 @@ def hash_pairs_ok(
     views' thumbnails verify (:data:`VERIFY_MIN`; a pair they cannot verify, a view without a
     thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
-    (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`).  :func:`hash_groups`
+    (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
+    (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
     (one set: ``first is second``) and the index's ``--against`` search (new images against
     indexed ones) both keep exactly these pairs.
 
@@ -200,6 +214,9 @@ def hash_pairs_ok(
         keep &= _chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:
         keep &= _ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
+        if first.level is not None and second.level is not None:
+            flat = (first.entropy[i] < FLAT_ENTROPY) | (second.entropy[j] < FLAT_ENTROPY)
+            keep &= ~flat | (np.abs(first.level[i] - second.level[j]) <= LEVEL_TOLERANCE)
     if first.spread is not None and second.spread is not None:
         keep &= _ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
     return keep
@@ -216,6 +233,7 @@ def hash_pairs(
     spread: np.ndarray | None = None,
     thumbs: np.ndarray | torch.Tensor | None = None,
     opacity: np.ndarray | None = None,
+    level: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments)."""
@@ -232,7 +250,7 @@ def hash_pairs(
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity)
+    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level)
     ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
     a, b = a[ok_p] % n, b[ok_p] % n
     code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.hash_rows import centre_crop
+from ..accumulators.hash_rows import centre_crop, crop_hashable
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
+from .embedding_pairs import ASPECT_TOLERANCE, LOOK_MIN, look_alike, shapes_differ  # noqa: F401
 from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as before)
     CHROMA_TOLERANCE,
     ENTROPY_EPS,
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_EMBEDDING_THRESHOLD",
     "DEFAULT_LOCAL_MARGIN",
     "DEFAULT_RADIUS",
+    "ASPECT_TOLERANCE",
     "LOOK_MIN",
     "NearDuplicates",
     "NearDuplicatesOutput",
@@ -59,6 +61,7 @@ __all__ = [
     "hash_pairs",
     "hash_pairs_ok",
     "look_alike",
+    "pixel_mean",
     "pixel_std",
     "plain_share",
 ]
@@ -79,12 +82,6 @@ DEFAULT_EMBEDDING_THRESHOLD = 0.88
 DEFAULT_LOCAL_MARGIN = 0.1
 #: ... but a pair at least this similar is kept whatever the neighbourhood
 LOCAL_CAP = 0.95
-#: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
-#: whole against the other's central crop; best of the 8 flips / rotations) must correlate at
-#: least this much (:func:`~dataeval_gpu.functional.hashing.thumbs.look_check`).  An embedding
-#: says what a picture shows; two screenshots of one program, two tiles of one panorama or two
-#: diagrams on one grid show the same things but are different pictures (docs/quality.md)
-LOOK_MIN = 0.5
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -124,6 +121,7 @@ def embedding_groups(
     backend: str = "auto",
     margin: float | None = DEFAULT_LOCAL_MARGIN,
     thumbs: np.ndarray | torch.Tensor | None = None,
+    sides: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Groups of images whose embeddings have cosine similarity ``>= threshold`` with the
     group's centre (the centre rule above, on each image's ``k`` nearest neighbours).
@@ -135,7 +133,9 @@ def embedding_groups(
     (or at least :data:`LOCAL_CAP`); ``None`` (or fewer than ``k + 1`` images) turns it off.
     ``thumbs``: ``(N, V, S, S)`` grey thumbnails (:meth:`NearDuplicates.thumbnails`); a pair is
     then kept only when the two pictures also look alike (:func:`look_alike`, :data:`LOOK_MIN`);
-    a pair they cannot compare is kept.
+    a pair they cannot compare is kept.  ``sides``: ``(N, 2)`` each image's height and width;
+    a pair not compared on thumbnails is then held to :data:`LOCAL_CAP` where the shapes differ
+    (:data:`ASPECT_TOLERANCE`) or an image is under 9 px a side.
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -155,41 +155,19 @@ def embedding_groups(
         background = cos[:, k - 1]  # each image's k-th neighbour: the look-alikes around it
         bar = torch.maximum(background.view(-1, 1), background[idx]) + float(margin)
         keep &= cos >= bar.clamp(max=LOCAL_CAP) - 1e-6
-    src, dst = rows[keep].cpu().numpy(), idx[keep].cpu().numpy()
+    src, dst, pair_cos = rows[keep].cpu().numpy(), idx[keep].cpu().numpy(), cos[keep].cpu().numpy()
+    checked = np.zeros(src.size, dtype=bool)
     if thumbs is not None and src.size:
         # a pair the thumbnails cannot compare (an image under 33 px a side, a flat one) is kept:
         # holding it to LOCAL_CAP lost 217 of 916 true pairs of Oxygen's icons at 16-32 px for 3
-        # false ones (docs/quality.md)
-        ok = look_alike(thumbs, src, dst)[0]
+        # false ones (docs/quality.md) - unless the shapes tell them apart (below)
+        ok, checked = look_alike(thumbs, src, dst)
+        src, dst, pair_cos, checked = src[ok], dst[ok], pair_cos[ok], checked[ok]
+    if sides is not None and src.size:
+        odd = ~checked & shapes_differ(np.asarray(sides, dtype=np.float64).reshape(n, 2), src, dst)
+        ok = ~odd | (pair_cos >= LOCAL_CAP - 1e-6)
         src, dst = src[ok], dst[ok]
     return _centre_groups(n, src, dst)
-
-
-def look_alike(
-    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(alike, checked)``, ``(P,)`` bool: which pairs ``(first[p], second[p])`` look alike at
-    thumbnail size, and which could be compared at all.
-
-    ``thumbs``: ``(N, V, S, S)`` uint8 (or those rows flat), each image's grey thumbnail and
-    those of its central crops (:meth:`NearDuplicates.thumbnails`, the scan's ``pchash_thumbs``).
-    A pair passes when :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole
-    against whole, or of a whole image against the other's central crop, reaches
-    :data:`LOOK_MIN`; ``checked`` is False where no view pair can be compared (a flat or
-    missing thumbnail: an image under 33 px a side; ``alike`` is then True)."""
-    from ..functional.hashing.thumbs import THUMB_SIDE, look_check
-
-    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
-    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
-    a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-    best = np.full(a.size, -np.inf)
-    checked = np.zeros(a.size, dtype=bool)
-    views = [(0, 0), *((0, v) for v in range(1, t.shape[1])), *((v, 0) for v in range(1, t.shape[1]))]
-    for vi, vj in views:
-        score, ok = look_check(t[a, vi], t[b, vj])
-        best = np.where(ok, np.maximum(best, score), best)
-        checked |= ok
-    return ~checked | (best >= LOOK_MIN), checked
 
 
 def chroma_signature(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
@@ -272,6 +250,14 @@ def pixel_std(images: Sequence[torch.Tensor]) -> np.ndarray:
     return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).std(unbiased=False)) for t in images])
 
 
+def pixel_mean(images: Sequence[torch.Tensor]) -> np.ndarray:
+    """``(N,)`` float64: mean of each image's pixel values over all channels, 0-1 scale (0.65's
+    ``mean``, as the audit's statistics have it): the level of a flat image (:data:`FLAT_ENTROPY`)."""
+    from ..functional.pixels import scale01
+
+    return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).mean()) for t in images])
+
+
 def hash_groups(
     full: torch.Tensor,
     valid: torch.Tensor,
@@ -283,6 +269,7 @@ def hash_groups(
     spread: np.ndarray | None = None,
     thumbs: np.ndarray | torch.Tensor | None = None,
     opacity: np.ndarray | None = None,
+    level: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -299,9 +286,10 @@ def hash_groups(
     :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
     an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
     ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
-    verify are not held to the plain-background radius.  The pairs are :func:`hash_pairs`, their
+    verify are not held to the plain-background radius.  With ``entropy`` and ``level``
+    (:func:`pixel_mean`) a flat image pairs only at its level.  The pairs are :func:`hash_pairs`, their
     rules :func:`hash_pairs_ok`."""
-    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity)
+    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level)
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -420,7 +408,8 @@ class NearDuplicates:
             crops = []
             for f in self.crops:
                 ch = self.crop_hasher.hashes([centre_crop(t, f) for t in images])
-                crops.append((ch.near, ch.near_valid))
+                ok = ch.near_valid & crop_hashable(images, f).to(ch.near_valid.device)  # CROP_MIN_SIDE
+                crops.append((torch.where(ok, ch.near, 0), ok))
             seen = _with_alpha(images)  # the quality figures of the images with alpha, once
             thumbs = self.thumbnails(images)
             near = hash_groups(
@@ -434,6 +423,7 @@ class NearDuplicates:
                 pixel_std(images),
                 thumbs,
                 np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
+                pixel_mean(images),
             )
         emb_groups: list[list[int]] = []
         emb = None
@@ -450,7 +440,8 @@ class NearDuplicates:
                     f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
                 )
             emb_groups = embedding_groups(
-                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin, thumbs=thumbs
+                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin, thumbs=thumbs,
+                sides=np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
             )
         return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
 

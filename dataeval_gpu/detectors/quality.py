@@ -39,6 +39,9 @@ odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off t
 ``odd_size`` and ``odd_aspect_ratio`` also need the size / shape to be rare: fewer than
 :data:`ODD_MAX_SHARE` of the images, or than 2 in a small set (``max(2, share · N)``, itself included), within one octave of it.
 
+Images under :data:`JUDGE_MIN_SIDE` (9 px) a side are not judged for ``dark``, ``light``,
+``blurry``, ``noisy`` or ``jpeg_blocking`` (score 0): too few pixels for an exposure or a structure.
+
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
 
 Images with alpha are judged as they are seen (the metrics: visible pixels, composite on mid
@@ -76,6 +79,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "GRAYSCALE_MAX_SHARE",
     "ISSUES",
+    "JUDGE_MIN_SIDE",
     "QualityIssues",
     "QualityOutput",
     "LIGHT_TAIL_RATIO",
@@ -150,6 +154,14 @@ TRANSPARENT_BELOW = 0.99
 #: ... when what is seen of it has under this many bits of grey entropy it is a glyph or silhouette
 #: (one ink, its information in its shape): ``dark`` not judged (a black symbolic icon is not dark)
 SILHOUETTE_BITS = 1.0
+#: the exposure and structure issues (``dark``, ``light``, ``blurry``, ``noisy``, ``jpeg_blocking``)
+#: are judged only on images at least this many pixels a side (score 0 below; the perceptual
+#: hash's least side too): the one pixel of a 1 x 1 image is a colour, not an exposure, and a
+#: few pixels hold no blur, noise or 8 x 8 blocks to measure (a 1 x 1 grey-5 image was flagged
+#: ``dark``).  ``low_information``, ``grayscale`` and ``odd_size`` still say what it is
+JUDGE_MIN_SIDE = 9
+#: the issues :data:`JUDGE_MIN_SIDE` applies to
+PIXEL_ISSUES = ("dark", "light", "blurry", "noisy", "jpeg_blocking")
 
 
 
@@ -212,6 +224,8 @@ def issue_scores(
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
     }
+    for k in PIXEL_ISSUES:  # too few pixels to judge (JUDGE_MIN_SIDE)
+        scores[k] = np.where(np.minimum(w, h) < JUDGE_MIN_SIDE, 0.0, scores[k])
     return scores, ref
 
 
@@ -294,6 +308,8 @@ class QualityOutput:
             if k == "dark":
                 p99 = float(self.metrics["grey_p99"][index])
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
+                if not s > t:  # the absolute floor (a one-image set's median is the image itself)
+                    line = f"dark: grey p99 {p99:.3f} < {DARK_ABSOLUTE_P99:g}, dark in any dataset (score {s:.4g})"
             elif k == "light":
                 point = "black point of min(R, G, B)" if "dark_p001" in self.metrics else "grey black point"
                 line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
@@ -417,7 +433,8 @@ class QualityIssues:
             if k == "light":
                 f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED) & ~ink_tails(m)
             elif k == "dark":
-                f = ((s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)) & ~silhouettes(m)
+                small = np.minimum(m["width"], m["height"]) < JUDGE_MIN_SIDE
+                f = ((s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)) & ~silhouettes(m) & ~small
             elif k in ("odd_size", "odd_aspect_ratio"):
                 w, h = m["width"], m["height"]
                 v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)

@@ -28,7 +28,7 @@ __all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
 #: indexed rows searched at once (the hashes of a block are copied into memory: 8 bytes a view)
 REF_BLOCK = 1 << 20
 #: the statistics the pair rules read (beside the ``pchash_thumbs`` thumbnails)
-FIGURE_COLUMNS = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std")
+FIGURE_COLUMNS = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std", "mean")
 
 
 def _figures(cols: dict[str, np.ndarray | None]) -> Any:
@@ -50,6 +50,7 @@ def _figures(cols: dict[str, np.ndarray | None]) -> Any:
         spread=f("std") if has("std") else None,
         thumbs=cols.get("pchash_thumbs"),
         opacity=f("opacity") if has("opacity") else None,
+        level=f("mean") if has("mean") else None,
     )
 
 

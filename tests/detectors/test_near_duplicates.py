@@ -418,3 +418,111 @@ def test_interior_detail_check_numpy_reference() -> None:
     assert score[2] == pytest.approx(1.0)
     flat = np.zeros((1, 32, 32), np.uint8)  # all ground: nothing inside to compare
     assert interior_detail_check(flat, flat)[1].tolist() == [False]
+
+
+def test_crops_under_the_full_hash_square_are_not_hashed() -> None:
+    """A central crop counts only from CROP_MIN_SIDE (33 px, the pchash's full 32 x 32 square) a
+    side: a 28 x 28 image's crops (26 and 22 px) are invalid (hash 0), a 40 x 400 one's 0.8 crop
+    (32 px) too, its 0.9 crop (36 px) and a photo's are hashed."""
+    from dataeval_gpu.accumulators.hash_rows import CROP_MIN_SIDE, hash_rows
+
+    rng = np.random.default_rng(0)
+    ims = [torch.from_numpy(rng.integers(0, 256, s, dtype=np.uint8)) for s in ((1, 28, 28), (3, 40, 400), (3, 300, 400))]
+    out = hash_rows(ims, "pchash_d4", exact=False, crops=(0.9, 0.8))
+    assert CROP_MIN_SIDE == 33
+    assert out["crops_valid"].tolist() == [[False, False], [True, False], [True, True]]
+    assert out["crops"][0].tolist() == [0, 0] and out["crops"][1, 1].item() == 0
+    assert bool((out["crops"][2] != 0).all())
+
+
+@pytest.mark.skipif(not (FASHION / "t10k-images-idx3-ubyte.gz").exists(), reason="Fashion-MNIST not fetched")
+def test_small_images_do_not_pair_through_their_crops() -> None:
+    """Ten different long-sleeved garments of Fashion-MNIST's test set formed one near group at
+    the default settings through their crops' hashes (a crop of a 28 px image is hashed on a
+    16-24 px square: the outline only); without crop views only the whole-image pairs within
+    the unverified radius (2 bits) remain, in the scan and in NearDuplicates alike."""
+    import gzip
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.hash_pairs import UNVERIFIED_RADIUS
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+    from dataeval_gpu.functional.hashing import hamming_distance, near_hash
+
+    with gzip.open(FASHION / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    ts = [torch.from_numpy(x[i].copy()) for i in (2899, 3471, 4868, 6001, 7592, 7699, 7816, 7943, 9785, 9806)]
+    audit = DataAudit(device="cpu", embeddings=False)
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[2, 3, 9], [6, 8]]
+    assert NearDuplicates(embedding_threshold=None).evaluate(ts).hash == [[2, 3, 9], [6, 8]]
+    h, _ = near_hash(ts, "pchash_d4")
+    assert int(hamming_distance(h[[2, 2, 6]], h[[3, 9, 8]]).max()) <= UNVERIFIED_RADIUS
+
+
+def test_plain_images_pair_only_at_their_level() -> None:
+    """Constant images hash alike whatever their grey or colour, and have no entropy, spread or
+    thumbnail detail to tell them apart: the default scan grouped grey 60, 128, 129, 200, 255
+    and the reds (200, 0, 0) / (150, 0, 0) as near duplicates.  A flat image (FLAT_ENTROPY) now
+    pairs only within LEVEL_TOLERANCE of its mean level (128 and 129 still do), in the scan and in
+    NearDuplicates; the 0.65 preset keeps 0.65's one group of equal pchashes."""
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.hash_pairs import FLAT_ENTROPY, LEVEL_TOLERANCE, PairFigures, hash_pairs_ok
+    from dataeval_gpu.detectors.near_duplicates import NearDuplicates
+
+    ims = [np.full((3, 64, 64), v, np.uint8) for v in (0, 60, 128, 129, 200, 255)]
+    for red in (200, 150):
+        im = np.zeros((3, 64, 64), np.uint8)
+        im[0] = red
+        ims.append(im)
+    ts = [torch.from_numpy(a) for a in ims]
+    audit = DataAudit(device="cpu", embeddings=False)
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[2, 3]]
+    assert NearDuplicates(embedding_threshold=None).evaluate(ts).hash == [[2, 3]]
+    old = DataAudit(device="cpu", preset="dataeval-0.65")
+    old.update(ts)
+    assert old.compute().duplicates["near"] == [[1, 2, 3, 4, 5, 6, 7]]
+    # the rule alone: flat on either side and 3 levels apart -> dropped; 1 level -> kept; not flat -> kept
+    figs = PairFigures(entropy=np.array([0.0, 0.0, 0.0, 5.0, 5.0]), level=np.array([100, 103, 101, 100, 160]) / 255)
+    i, v, z = np.array([0, 0, 3]), np.zeros(3, dtype=np.int64), np.zeros(3)
+    assert FLAT_ENTROPY == 0.1 and LEVEL_TOLERANCE == 2 / 255
+    assert hash_pairs_ok(figs, figs, i, v, np.array([1, 2, 4]), v, z, 4).tolist() == [False, True, True]
+
+
+def _gradient(h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    g = (x / max(w - 1, 1) * 200 + y / max(h - 1, 1) * 40).astype(np.uint8)
+    return np.stack([g, g // 2, 255 - g])
+
+
+def test_embedding_pairs_without_thumbnails_keep_their_shape() -> None:
+    """Three smooth gradients of 40 x 30, 33 x 33 and 10000 x 20 px (the default model's cosines
+    0.914, 0.723, 0.630: the first pair was an embedding group) have no thumbnail pair to
+    compare (30 and 20 px sides): their shapes differ (1.33, 1, 500), so only a cosine of
+    LOCAL_CAP pairs them; a same-shaped pair without thumbnails is kept as before, and an image
+    under 9 px a side needs LOCAL_CAP too."""
+    from dataeval_gpu.audit.embedded import embedding_duplicate_groups
+    from dataeval_gpu.detectors.near_duplicates import (
+        ASPECT_TOLERANCE,
+        LOCAL_CAP,
+        NearDuplicates,
+        embedding_groups,
+    )
+
+    emb = np.array([[1.0, 0.0, 0.0], [0.914, np.sqrt(1 - 0.914**2), 0.0], [0.723, -0.3, np.sqrt(1 - 0.723**2 - 0.09)]])
+    ims = [_gradient(30, 40), _gradient(33, 33), _gradient(20, 10000)]
+    sides = np.array([im.shape[1:] for im in ims], dtype=np.float64)
+    assert ASPECT_TOLERANCE == 1.25 and LOCAL_CAP == 0.95
+    assert embedding_groups(emb, margin=None) == [[0, 1]]  # the cosine alone
+    assert embedding_groups(emb, margin=None, sides=sides) == []
+    assert embedding_groups(emb, margin=None, sides=np.array([[30, 40], [31, 40], [9, 9]])) == [[0, 1]]
+    assert embedding_groups(emb, margin=None, sides=np.array([[30, 40], [8, 8], [9, 9]])) == []
+    near = emb.copy()
+    near[1] = [0.96, 0.28, 0.0]  # nearly identical: kept whatever the shapes
+    assert embedding_groups(near, margin=None, sides=sides) == [[0, 1]]
+    ts = [torch.from_numpy(a) for a in ims]
+    assert NearDuplicates().evaluate(ts, embeddings=emb).embedding == []
+    rows = {"height": torch.tensor(sides[:, 0]), "width": torch.tensor(sides[:, 1])}
+    idx, e = torch.tensor([5, 6, 7]), torch.from_numpy(emb).float()
+    assert embedding_duplicate_groups(idx, e, None, np.array([5, 6, 7])) == [[5, 6]]
+    assert embedding_duplicate_groups(idx, e, None, np.array([5, 6, 7]), rows) == []

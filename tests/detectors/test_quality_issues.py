@@ -465,3 +465,37 @@ def test_saturated_object_on_white_is_not_light() -> None:
     assert m["dark_p001"][0] == pytest.approx(10 / 255, abs=1e-6) and m["dark_p001"][1] >= 60 / 255 - 1e-6
     assert out.flags["light"].tolist() == [False, True]
     assert "min(R, G, B)" in out.why(1)[0]
+
+
+def test_images_too_small_to_judge_exposure_or_structure() -> None:
+    """A 1 x 1 grey-5 pixel was flagged ``dark`` (the absolute floor) and, among 64 px images,
+    ``dark`` by the relative rule: under JUDGE_MIN_SIDE (9 px) a side dark, light, blurry, noisy
+    and jpeg_blocking score 0 and are not flagged; low_information, grayscale and odd_size still
+    are.  A 9 x 9 dark image is judged as before."""
+    from dataeval_gpu.detectors.quality import JUDGE_MIN_SIDE, QualityIssues
+
+    rng = np.random.default_rng(0)
+    others = [torch.from_numpy(rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)) for _ in range(3)]
+    one = torch.full((3, 1, 1), 5, dtype=torch.uint8)
+    out = QualityIssues().evaluate([one, *others])
+    assert JUDGE_MIN_SIDE == 9
+    assert out.issues(0) == ["grayscale", "low_information", "odd_size"]
+    assert [float(out.scores[k][0]) for k in ("dark", "light", "blurry", "noisy", "jpeg_blocking")] == [0.0] * 5
+    alone = QualityIssues().evaluate([one])
+    assert alone.issues(0) == ["low_information"]
+    nine = QualityIssues().evaluate([torch.full((3, 9, 9), 5, dtype=torch.uint8), *others])
+    assert "dark" in nine.issues(0)
+
+
+def test_dark_by_the_absolute_floor_says_so() -> None:
+    """A one-image set's dataset median is the image itself (relative score 0): a dark image is
+    flagged by the absolute floor (grey p99 under 0.03), and the reason says that, not
+    'score 0 > threshold 0.78'."""
+    from dataeval_gpu.detectors.quality import QualityIssues
+
+    im = torch.from_numpy(np.random.default_rng(0).integers(0, 6, (3, 64, 64), dtype=np.uint8))
+    out = QualityIssues().evaluate([im])
+    assert out.issues(0) == ["dark"]
+    p99 = float(out.metrics["grey_p99"][0])
+    assert p99 < 0.03 and float(out.scores["dark"][0]) == 0.0
+    assert out.why(0) == [f"dark: grey p99 {p99:.3f} < 0.03, dark in any dataset (score 0)"]

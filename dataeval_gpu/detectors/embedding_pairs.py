@@ -1,0 +1,62 @@
+"""The rules an embedding pair must pass besides its cosine (:func:`~dataeval_gpu.detectors.near_duplicates.embedding_groups`):
+the two pictures look alike on their grey thumbnails (:func:`look_alike`), and a pair the
+thumbnails cannot compare keeps its shape (:func:`shapes_differ`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["ASPECT_TOLERANCE", "LOOK_MIN", "look_alike", "shapes_differ"]
+
+#: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
+#: whole against the other's central crop; best of the 8 flips / rotations) must correlate at
+#: least this much (:func:`~dataeval_gpu.functional.hashing.thumbs.look_check`).  An embedding
+#: says what a picture shows; two screenshots of one program, two tiles of one panorama or two
+#: diagrams on one grid show the same things but are different pictures (docs/quality.md)
+LOOK_MIN = 0.5
+#: an embedding pair the thumbnails cannot compare (an image under 33 px a side, a flat one, no
+#: thumbnails) rests on the embeddings alone, which see a picture squeezed to the model's square:
+#: such a pair needs :data:`~dataeval_gpu.detectors.near_duplicates.LOCAL_CAP` when the two images' shapes (long side / short side)
+#: differ by more than this factor or either is under ``MIN_SIDE`` (9 px) a side.  Copies,
+#: re-encodes, resizes, flips, rotations and 5-10 % crops keep the shape; three smooth gradients of
+#: 40 x 30, 33 x 33 and 10000 x 20 px (cosines 0.63-0.91) were grouped by embeddings
+ASPECT_TOLERANCE = 1.25
+
+
+def shapes_differ(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the two images' shapes (long / short side, any orientation) differ by more
+    than :data:`ASPECT_TOLERANCE`, or either is under ``MIN_SIDE`` a side."""
+    from ..functional.hashing import MIN_SIDE
+
+    short, long = sides.min(axis=1), sides.max(axis=1)
+    aspect = long / np.maximum(short, 1.0)
+    lo, hi = np.minimum(aspect[src], aspect[dst]), np.maximum(aspect[src], aspect[dst])
+    return (hi > ASPECT_TOLERANCE * lo) | (short[src] < MIN_SIDE) | (short[dst] < MIN_SIDE)
+
+
+def look_alike(
+    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(alike, checked)``, ``(P,)`` bool: which pairs ``(first[p], second[p])`` look alike at
+    thumbnail size, and which could be compared at all.
+
+    ``thumbs``: ``(N, V, S, S)`` uint8 (or those rows flat), each image's grey thumbnail and
+    those of its central crops (:meth:`NearDuplicates.thumbnails`, the scan's ``pchash_thumbs``).
+    A pair passes when :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole
+    against whole, or of a whole image against the other's central crop, reaches
+    :data:`LOOK_MIN`; ``checked`` is False where no view pair can be compared (a flat or
+    missing thumbnail: an image under 33 px a side; ``alike`` is then True)."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, look_check
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+    a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    best = np.full(a.size, -np.inf)
+    checked = np.zeros(a.size, dtype=bool)
+    views = [(0, 0), *((0, v) for v in range(1, t.shape[1])), *((v, 0) for v in range(1, t.shape[1]))]
+    for vi, vj in views:
+        score, ok = look_check(t[a, vi], t[b, vj])
+        best = np.where(ok, np.maximum(best, score), best)
+        checked |= ok
+    return ~checked | (best >= LOOK_MIN), checked

@@ -52,13 +52,15 @@ def embedding_duplicate_groups(
     thumbs: torch.Tensor | None = None,
     thumb_index: np.ndarray | None = None,
     rows: dict | None = None,
+    row_index: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Groups of dataset indices whose embeddings are near duplicates (non-finite rows match nothing).
     ``thumbs``: the hashes' ``pchash_thumbs`` rows of the dataset indices ``thumb_index``; with
     them a pair must also look alike (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`;
     an index without a row counts as without a thumbnail).  ``rows``: the scan's rows of
     ``thumb_index``; their ``height`` and ``width`` give the shape rule of a pair the thumbnails
-    cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`)."""
+    cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`); ``row_index``:
+    their dataset indices where not ``thumb_index``'s (``scan --embeddings FILE.npy``)."""
     from ..detectors.near_duplicates import embedding_groups
 
     finite = torch.isfinite(emb).all(dim=1)
@@ -71,10 +73,12 @@ def embedding_duplicate_groups(
         have = np.array([int(i) in at for i in idx], dtype=bool)
         thumb_rows[have] = t[[at[int(i)] for i in idx[have]]]
     sides = None
-    if rows is not None and thumb_index is not None and all(k in rows for k in ("height", "width")):
-        hw = np.stack([np.asarray(rows[k].cpu(), dtype=np.float64).reshape(-1) for k in ("height", "width")], 1)
-        at = {int(i): p for p, i in enumerate(thumb_index)}
-        if len(hw) == len(thumb_index) and all(int(i) in at for i in idx):
+    row_index = thumb_index if row_index is None else row_index
+    if rows is not None and row_index is not None and all(k in rows for k in ("height", "width")):
+        cpu = lambda v: v.cpu() if isinstance(v, torch.Tensor) else v  # noqa: E731
+        hw = np.stack([np.asarray(cpu(rows[k]), dtype=np.float64).reshape(-1) for k in ("height", "width")], 1)
+        at = {int(i): p for p, i in enumerate(row_index)}
+        if len(hw) == len(row_index) and all(int(i) in at for i in idx):
             sides = hw[[at[int(i)] for i in idx]]
     groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides)
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ASPECT_TOLERANCE", "LOOK_MIN", "look_alike", "shapes_differ"]
+__all__ = ["ASPECT_TOLERANCE", "LOOK_MIN", "embedding_pairs_ok", "look_alike", "shapes_differ"]
 
 #: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
 #: whole against the other's central crop; best of the 8 flips / rotations) must correlate at
@@ -22,6 +22,33 @@ LOOK_MIN = 0.5
 #: re-encodes, resizes, flips, rotations and 5-10 % crops keep the shape; three smooth gradients of
 #: 40 x 30, 33 x 33 and 10000 x 20 px (cosines 0.63-0.91) were grouped by embeddings
 ASPECT_TOLERANCE = 1.25
+#: the cosine that a pair the shapes tell apart needs (``near_duplicates.LOCAL_CAP``)
+SHAPE_COSINE = 0.95
+
+
+def embedding_pairs_ok(
+    src: np.ndarray,
+    dst: np.ndarray,
+    cos: np.ndarray,
+    thumbs: np.ndarray | torch.Tensor | None = None,
+    sides: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
+    rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``), and a
+    pair the thumbnails could not compare whose shapes differ (:func:`shapes_differ`, with
+    ``sides``: ``(N, 2)`` heights and widths) has a cosine of at least :data:`SHAPE_COSINE`.  The one
+    copy of these rules: a scan / :class:`NearDuplicates` (``embedding_groups``), ``--against``
+    and ``scan --embeddings FILE.npy`` all keep exactly these pairs."""
+    src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    keep = np.ones(src.size, dtype=bool)
+    checked = np.zeros(src.size, dtype=bool)
+    if thumbs is not None and src.size:
+        keep, checked = look_alike(thumbs, src, dst)
+    if sides is not None and src.size:
+        s = np.asarray(sides, dtype=np.float64).reshape(-1, 2)
+        odd = ~checked & shapes_differ(s, src, dst)
+        keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
+    return keep
 
 
 def shapes_differ(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

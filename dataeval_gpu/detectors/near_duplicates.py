@@ -28,7 +28,14 @@ from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
-from .embedding_pairs import ASPECT_TOLERANCE, LOOK_MIN, look_alike, shapes_differ  # noqa: F401
+from .embedding_pairs import (  # noqa: F401
+    ASPECT_TOLERANCE,
+    LOOK_MIN,
+    SHAPE_COSINE,
+    embedding_pairs_ok,
+    look_alike,
+    shapes_differ,
+)
 from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as before)
     CHROMA_TOLERANCE,
     ENTROPY_EPS,
@@ -81,7 +88,7 @@ DEFAULT_EMBEDDING_THRESHOLD = 0.88
 #: black space, product shots - distinct images are all close, and the bar rises with them)
 DEFAULT_LOCAL_MARGIN = 0.1
 #: ... but a pair at least this similar is kept whatever the neighbourhood
-LOCAL_CAP = 0.95
+LOCAL_CAP = SHAPE_COSINE
 
 
 def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
@@ -156,17 +163,12 @@ def embedding_groups(
         bar = torch.maximum(background.view(-1, 1), background[idx]) + float(margin)
         keep &= cos >= bar.clamp(max=LOCAL_CAP) - 1e-6
     src, dst, pair_cos = rows[keep].cpu().numpy(), idx[keep].cpu().numpy(), cos[keep].cpu().numpy()
-    checked = np.zeros(src.size, dtype=bool)
-    if thumbs is not None and src.size:
-        # a pair the thumbnails cannot compare (an image under 33 px a side, a flat one) is kept:
-        # holding it to LOCAL_CAP lost 217 of 916 true pairs of Oxygen's icons at 16-32 px for 3
-        # false ones (docs/quality.md) - unless the shapes tell them apart (below)
-        ok, checked = look_alike(thumbs, src, dst)
-        src, dst, pair_cos, checked = src[ok], dst[ok], pair_cos[ok], checked[ok]
-    if sides is not None and src.size:
-        odd = ~checked & shapes_differ(np.asarray(sides, dtype=np.float64).reshape(n, 2), src, dst)
-        ok = ~odd | (pair_cos >= LOCAL_CAP - 1e-6)
-        src, dst = src[ok], dst[ok]
+    # a pair the thumbnails cannot compare (an image under 33 px a side, a flat one) is kept:
+    # holding it to LOCAL_CAP lost 217 of 916 true pairs of Oxygen's icons at 16-32 px for 3
+    # false ones (docs/quality.md) - unless the shapes tell them apart (embedding_pairs_ok)
+    sides = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(n, 2)
+    ok = embedding_pairs_ok(src, dst, pair_cos, thumbs, sides)
+    src, dst = src[ok], dst[ok]
     return _centre_groups(n, src, dst)
 
 

@@ -100,23 +100,40 @@ def embedding_matches(index: DatasetIndex, emb: np.ndarray, threshold: float, k:
     return np.stack([rows[ok], ids[ok], sims[ok].astype(np.float64)], axis=1)
 
 
-def looks_alike(index: DatasetIndex, mine: Any, rows: np.ndarray, partners: np.ndarray) -> np.ndarray:
+def looks_alike(
+    index: DatasetIndex,
+    mine: Any,
+    rows: np.ndarray,
+    partners: np.ndarray,
+    cosines: np.ndarray | None = None,
+    sides: np.ndarray | None = None,
+) -> np.ndarray:
     """``(P,)`` bool: which embedding matches (new image ``rows[p]``, indexed image
-    ``partners[p]``) also look alike on their grey thumbnails (``mine``: the new images'
-    ``pchash_thumbs``), the rule a scan holds its embedding pairs to
-    (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`); all True where either side
-    kept no thumbnails, as a scan without them keeps every pair."""
-    from ..detectors.near_duplicates import look_alike
+    ``partners[p]``, cosine ``cosines[p]``) pass the rules a scan holds its embedding pairs to
+    (:func:`~dataeval_gpu.detectors.embedding_pairs.embedding_pairs_ok`, the one copy): they look
+    alike on their grey thumbnails (``mine``: the new images' ``pchash_thumbs``; not checked
+    where either side kept none, as a scan without them), and a pair the thumbnails cannot compare
+    whose shapes differ (``sides``: the new images' ``(N, 2)`` heights and widths, beside the
+    index's) has a cosine of at least ``SHAPE_COSINE``."""
+    from ..detectors.embedding_pairs import embedding_pairs_ok
 
-    keep = np.ones(len(rows), dtype=bool)
+    n = 0 if mine is None else len(mine)
+    cos = np.ones(len(rows)) if cosines is None else np.asarray(cosines, dtype=np.float64)
+    thumbs = None
     theirs = index.take("pchash_thumbs", partners) if mine is not None and len(rows) else None
-    if theirs is None:
-        return keep
-    a = np.asarray(mine).reshape(len(mine), -1)
-    b = np.asarray(theirs).reshape(len(partners), -1)
-    if a.shape[1] != b.shape[1]:
-        return keep
-    return look_alike(np.concatenate([a, b]), rows, len(a) + np.arange(len(partners)))[0]
+    if theirs is not None:
+        a = np.asarray(mine).reshape(n, -1)
+        b = np.asarray(theirs).reshape(len(partners), -1)
+        thumbs = np.concatenate([a, b]) if a.shape[1] == b.shape[1] else None
+    hw = None
+    if sides is not None and len(rows):
+        h, w = index.take("height", partners), index.take("width", partners)
+        if h is not None and w is not None:
+            n = len(sides)
+            hw = np.concatenate([np.asarray(sides, dtype=np.float64).reshape(n, 2), np.stack([h, w], 1)])
+    if thumbs is not None and hw is not None and len(hw) != len(thumbs):
+        hw = None  # not one row per image on both sides: the shape rule cannot be told
+    return embedding_pairs_ok(rows, n + np.arange(len(partners)), cos, thumbs, hw)
 
 
 def query_index(
@@ -173,7 +190,8 @@ def query_index(
         t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
         emb = embedding_matches(index, embeddings, t)
         q_rows, partners = emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64)
-        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), q_rows, partners)]  # as a scan keeps them
+        sides = np.stack([stats["height"], stats["width"]], 1) if "height" in stats and "width" in stats else None
+        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), q_rows, partners, emb[:, 2], sides)]  # as a scan
         for q, j, c in emb.tolist():
             add(int(q), int(j), "embedding", cosine=round(float(c), 4))
     keys = sorted(found)

@@ -70,6 +70,16 @@ def detail_correlation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tenso
 PAIRS_PER_STEP = 2048
 
 
+def _in_steps(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, view) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """:func:`_best_d4` of each pair under ``view``, :data:`PAIRS_PER_STEP` pairs at a time."""
+    p = int(x.shape[0])
+    score, checked = np.ones(p), np.zeros(p, dtype=bool)
+    for s in range(0, p, PAIRS_PER_STEP):
+        part = slice(s, s + PAIRS_PER_STEP)
+        score[part], checked[part] = _best_d4(x[part], y[part], view)
+    return score, checked
+
+
 def detail_check(
     x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +87,7 @@ def detail_check(
     and whether both detail images carry something to compare (False where either is flat: an
     all-zero missing thumbnail of an image under 33 px a side, a uniform picture; the score
     is then 1).  Scored :data:`PAIRS_PER_STEP` pairs at a time."""
-    p = int(x.shape[0])
-    score, checked = np.ones(p), np.zeros(p, dtype=bool)
-    for s in range(0, p, PAIRS_PER_STEP):
-        part = slice(s, s + PAIRS_PER_STEP)
-        score[part], checked[part] = _best_d4(x[part], y[part], _detail)
-    return score, checked
+    return _in_steps(x, y, _detail)
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
@@ -99,12 +104,7 @@ def look_check(
     - their layout of light and dark - whatever their detail: a copy, crop, re-encode,
     overlay or small rotation keeps it (>= 0.56 on the planted corpus), two different
     screenshots of one program or two tiles of one panorama need not."""
-    p = int(x.shape[0])
-    score, checked = np.ones(p), np.zeros(p, dtype=bool)
-    for s in range(0, p, PAIRS_PER_STEP):
-        part = slice(s, s + PAIRS_PER_STEP)
-        score[part], checked[part] = _best_d4(x[part], y[part], _centred)
-    return score, checked
+    return _in_steps(x, y, _centred)
 
 
 #: grey levels of a thumbnail's plain ground (as the plain-background share counts them)

@@ -150,13 +150,15 @@ def population_std(v: torch.Tensor) -> torch.Tensor:
     size must give the same results).  On a GPU the rows are reduced together (results there
     agree with the CPU's to rounding, not bit for bit).
     """
-    if v.device.type == "cpu" and v.shape[0] > 1:
-        # torch's CPU reduction of a few short rows vectorises across the rows, of one row
-        # along it: another summation order (a 2 x 2 image: 125.69001139305661 alone, ...666
-        # stacked with one more).  Each row reduced as a row of its own: the image's value alone.
-        return torch.stack([population_std(row.unsqueeze(0))[0] for row in v.unbind(0)])
-    d = v - v.mean(-1, keepdim=True)
-    return (d * d).mean(-1).sqrt()
+    if v.device.type != "cpu" or v.shape[-1] == 0:
+        d = v - v.mean(-1, keepdim=True)
+        return (d * d).mean(-1).sqrt()
+    # torch's CPU reduction of a few short rows vectorises across the rows, of one row along
+    # it: another summation order (a 2 x 2 image: 125.69001139305661 alone, ...666 stacked
+    # with one more).  A cumulative sum adds each row's values in order, however many rows.
+    n = v.shape[-1]
+    d = v - (v.cumsum(-1)[..., -1:] / n)
+    return ((d * d).cumsum(-1)[..., -1] / n).sqrt()
 
 
 def blur_from_lap_counts(lap: torch.Tensor, cmax: int, c: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

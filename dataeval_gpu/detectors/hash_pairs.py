@@ -20,6 +20,7 @@ __all__ = [
     "ENTROPY_RATIO",
     "FLAT_ENTROPY",
     "LEVEL_TOLERANCE",
+    "LOCAL_VERIFY_MIN",
     "PLAIN_RADIUS",
     "PLAIN_SHARE",
     "SPREAD_EPS",
@@ -59,6 +60,12 @@ SPREAD_EPS = 0.02
 #: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
 #: deep-sky objects that hash alike <= 0.78: docs/quality.md)
 VERIFY_MIN = 0.8
+#: ... and their detail normalised by its local energy (every region counting by its area, not
+#: by its contrast: :func:`~dataeval_gpu.functional.hashing.thumbs.local_detail_check`) must
+#: correlate at least this much: two different planets of one render style on black space share
+#: the bright rim of their lit limb, which carries the plain detail correlation (0.83-0.92),
+#: while their surfaces differ (0.54-0.59 here; planted copies >= 0.70: docs/quality.md)
+LOCAL_VERIFY_MIN = 0.65
 #: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
 #: before the verification: an image under 33 px a side (its hash square is smaller than a
 #: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
@@ -173,7 +180,7 @@ def hash_pairs_ok(
     both images have a transparent ground (``opacity`` below 1) and the thumbnails verify the pair
     on the whole and inside both drawings
     (:func:`~dataeval_gpu.functional.hashing.thumbs.interior_detail_check`); the two
-    views' thumbnails verify (:data:`VERIFY_MIN`; a pair they cannot verify, a view without a
+    views' thumbnails verify (:data:`VERIFY_MIN`, and in every region: :data:`LOCAL_VERIFY_MIN`; a pair they cannot verify, a view without a
     thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
@@ -190,7 +197,7 @@ def hash_pairs_ok(
     keep = np.ones(np.shape(i), dtype=bool)
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
     if first.thumbs is not None and second.thumbs is not None:
-        from ..functional.hashing.thumbs import detail_check, interior_detail_check
+        from ..functional.hashing.thumbs import detail_check, interior_detail_check, local_detail_check
 
         tx, ty = first.thumbs, second.thumbs
         # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
@@ -198,9 +205,15 @@ def hash_pairs_ok(
         verified = np.asarray(dist) <= UNVERIFIED_RADIUS
         at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
         if at.size:
-            score, checked = detail_check(tx[i[at], vi[at]], ty[j[at], vj[at]])  # type: ignore[index]
-            verified[at] = np.where(checked, score >= VERIFY_MIN, verified[at])
-            detail_ok[at] = checked & (score >= VERIFY_MIN)
+            x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]  # type: ignore[index]
+            score, checked = detail_check(x, y)
+            passed = score >= VERIFY_MIN
+            strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
+            if strong.size:
+                local, _ = local_detail_check(x[strong], y[strong])
+                passed[strong] = local >= LOCAL_VERIFY_MIN
+            verified[at] = np.where(checked, passed, verified[at])
+            detail_ok[at] = checked & passed
         drawn = np.nonzero(detail_ok & _transparent_pair(first, second, i, j))[0]
         if drawn.size:  # inside the silhouette too (its outline dominates the detail)
             inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])  # type: ignore[index]

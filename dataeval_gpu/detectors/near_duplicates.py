@@ -40,6 +40,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     CHROMA_TOLERANCE,
     ENTROPY_EPS,
     ENTROPY_RATIO,
+    LOCAL_VERIFY_MIN,
     PLAIN_RADIUS,
     PLAIN_SHARE,
     SPREAD_EPS,

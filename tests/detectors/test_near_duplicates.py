@@ -526,3 +526,50 @@ def test_embedding_pairs_without_thumbnails_keep_their_shape() -> None:
     idx, e = torch.tensor([5, 6, 7]), torch.from_numpy(emb).float()
     assert embedding_duplicate_groups(idx, e, None, np.array([5, 6, 7])) == [[5, 6]]
     assert embedding_duplicate_groups(idx, e, None, np.array([5, 6, 7]), rows) == []
+
+
+def _planet(seed: int, size: int = 240) -> np.ndarray:
+    """A lit sphere on black space (one render style): a bright crescent on the lit limb over a
+    faint surface texture of its own (``seed``), RGB uint8."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size - 0.5
+    r = np.hypot(yy, xx)
+    disc = np.clip((0.46 - r) * size / 2, 0, 1)
+    light = np.clip(1.2 - np.hypot(yy + 0.25, xx - 0.25) * 1.6, 0, 1)
+    rim = np.exp(-(((r - 0.44) * size / 5) ** 2)) * (xx - yy > 0)
+    tex = ndimage.gaussian_filter(np.kron(rng.normal(0, 1, (size // 6, size // 6)), np.ones((6, 6))), 1.5)
+    grey = disc * (90 + 60 * light + 15 * tex / tex.std()) + 150 * rim * disc
+    return np.clip(np.round(np.stack([grey, grey * 0.9, grey * 0.6])), 0, 255).astype(np.uint8)
+
+
+def test_planets_of_one_render_style_are_not_near_duplicates(monkeypatch) -> None:
+    """Two different planets rendered alike (the corpus's naev planets) hash 2 bits apart and
+    their thumbnails' detail correlates at 0.90 - the bright limb - while their surfaces do not:
+    the local detail check (LOCAL_VERIFY_MIN) drops the pair; a 96 px copy of one stays."""
+    from PIL import Image
+
+    import dataeval_gpu.detectors.hash_pairs as hp
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.detectors.near_duplicates import LOCAL_VERIFY_MIN, VERIFY_MIN, NearDuplicates
+    from dataeval_gpu.functional.hashing import detail_correlation, hamming_distance, near_hash
+    from dataeval_gpu.functional.hashing.thumbs import local_detail_check
+
+    a, b = _planet(1), _planet(5)
+    small = np.asarray(Image.fromarray(np.moveaxis(a, 0, -1)).resize((96, 96), Image.LANCZOS))
+    ts = [torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(np.ascontiguousarray(np.moveaxis(small, -1, 0)))]
+    h, _ = near_hash(ts, "pchash_d4")
+    assert hamming_distance(h[[0, 0]], h[[1, 2]]).tolist() == [2, 0]
+    nd = NearDuplicates(embedding_threshold=None)
+    th = nd.thumbnails(ts)[:, 0]
+    detail = detail_correlation(th[[0, 0]], th[[1, 2]])
+    local = local_detail_check(th[[0, 0]], th[[1, 2]])[0]
+    assert LOCAL_VERIFY_MIN == 0.65 and VERIFY_MIN < detail[0] < 0.95 < detail[1]
+    assert local[0] < 0.6 and local[1] > 0.99
+    assert nd.evaluate(ts).hash == [[0, 2]]
+    audit = DataAudit(device="cpu", embeddings=False)
+    audit.update(ts)
+    assert audit.compute().duplicates["near"] == [[0, 2]]
+    monkeypatch.setattr(hp, "LOCAL_VERIFY_MIN", -1.0)  # every other rule lets the other planet in
+    assert nd.evaluate(ts).hash == [[0, 1, 2]]

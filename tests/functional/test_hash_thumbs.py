@@ -191,3 +191,42 @@ def test_hash_rows_without_the_compiled_kernels_gives_the_same_rows(monkeypatch)
     assert set(got) == set(want)
     for key in want:
         assert torch.equal(got[key], want[key]), key
+
+
+def _reference_local_detail(x: np.ndarray, y: np.ndarray) -> float:
+    """float64, loop by loop: the detail (x - box3 x, scipy's uniform filter, edges replicated)
+    divided by the root of its 5 x 5 box mean square plus one grey level; the Pearson correlation
+    with each flip / rotation of y's, the largest."""
+
+    def z(a: np.ndarray) -> np.ndarray:
+        d = a - ndimage.uniform_filter(a, 3, mode="nearest")
+        return d / (np.sqrt(ndimage.uniform_filter(d * d, 5, mode="nearest")) + 1.0)
+
+    zx, zy = z(x), z(y)
+    return max(float(np.corrcoef(zx.ravel(), np.rot90(t, r).ravel())[0, 1]) for t in (zy, zy.T) for r in range(4))
+
+
+def test_local_detail_check_matches_a_float64_reference_and_weighs_regions_by_area() -> None:
+    from dataeval_gpu.functional.hashing.thumbs import LOCAL_EPS, LOCAL_RADIUS, local_detail_check
+
+    assert (LOCAL_RADIUS, LOCAL_EPS) == (2, 1.0)
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (5, THUMB_SIDE, THUMB_SIDE)).astype(np.float64)
+    y = np.clip(x + rng.normal(0, 25, x.shape), 0, 255).round()
+    y[1] = np.rot90(x[1], 3)[::-1]
+    # 2 and 3: a strong shared ring (+/- 120 levels) over two unrelated faint textures (+/- 6)
+    yy, xx = np.mgrid[0:32, 0:32] - 15.5
+    ring = 120.0 * (np.abs(np.hypot(yy, xx) - 12) < 1.0)
+    x[2] = 60 + ring + rng.normal(0, 6, (32, 32))
+    y[2] = 60 + ring + rng.normal(0, 6, (32, 32))
+    x[3], y[3] = x[2], x[2] + rng.normal(0, 1, (32, 32))  # ... and the same picture re-encoded
+    y[4] = 90.0  # flat: nothing to compare
+    x, y = x.round().clip(0, 255), y.round().clip(0, 255)
+    score, checked = local_detail_check(x.astype(np.uint8), torch.from_numpy(y.astype(np.uint8)))
+    assert checked.tolist() == [True, True, True, True, False] and score[4] == 1.0
+    for p in range(4):
+        assert score[p] == pytest.approx(_reference_local_detail(x[p], y[p]), abs=1e-9)
+    assert score[1] == pytest.approx(1.0)
+    # the plain detail correlation follows the strong ring; the local one the whole picture
+    plain = detail_correlation(x[2:4], y[2:4])
+    assert plain[0] > 0.8 and score[2] < 0.65 < 0.8 < score[3]

@@ -55,6 +55,8 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         thumbs.cpu() if thumbs is not None else None,
         np.asarray(stats["opacity"], dtype=np.float64) if "opacity" in stats else None,
         np.asarray(stats["mean"], dtype=np.float64) if "mean" in stats else None,
+        np.minimum(np.asarray(stats["height"], np.float64), np.asarray(stats["width"], np.float64))
+        if "height" in stats and "width" in stats else None,
     )  # fmt: skip
 
 

@@ -35,17 +35,24 @@ def embedding_pairs_ok(
 ) -> np.ndarray:
     """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
     rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``), and a
-    pair the thumbnails could not compare whose shapes differ (:func:`shapes_differ`, with
+    pair the thumbnails could not compare (a flat one, or two made two ways:
+    :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
+    (:func:`shapes_differ`, with
     ``sides``: ``(N, 2)`` heights and widths) has a cosine of at least :data:`SHAPE_COSINE`.  The one
     copy of these rules: a scan / :class:`NearDuplicates` (``embedding_groups``), ``--against``
     and ``scan --embeddings FILE.npy`` all keep exactly these pairs."""
     src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
     keep = np.ones(src.size, dtype=bool)
     checked = np.zeros(src.size, dtype=bool)
+    s = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(-1, 2)
     if thumbs is not None and src.size:
         keep, checked = look_alike(thumbs, src, dst)
-    if sides is not None and src.size:
-        s = np.asarray(sides, dtype=np.float64).reshape(-1, 2)
+        if s is not None:  # thumbnails made two ways (an enlarged small square): not compared
+            from .hash_pairs import thumbs_comparable
+
+            same = thumbs_comparable(s[src].min(axis=1), s[dst].min(axis=1))[0]
+            keep, checked = keep | ~same, checked & same
+    if s is not None and src.size:
         odd = ~checked & shapes_differ(s, src, dst)
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
     return keep

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..functional.hashing import THUMB_SIDE, hamming_distance, near_pairs
+from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, near_pairs
 
 __all__ = [
     "CHROMA_TOLERANCE",
@@ -23,6 +23,9 @@ __all__ = [
     "LOCAL_VERIFY_MIN",
     "PLAIN_RADIUS",
     "PLAIN_SHARE",
+    "SMALL_SIDE",
+    "SMALL_VERIFY_MIN",
+    "thumbs_comparable",
     "SPREAD_EPS",
     "SPREAD_RATIO",
     "UNVERIFIED_RADIUS",
@@ -72,6 +75,30 @@ LOCAL_VERIFY_MIN = 0.65
 #: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
 #: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
 UNVERIFIED_RADIUS = 2
+#: an image whose short side is under this (33 px) has no 32 x 32 hash square: its thumbnail is its
+#: 8, 16 or 24 px square enlarged to 32 x 32, and its pairs stay within :data:`UNVERIFIED_RADIUS`.
+#: Two such images with squares of one size (:func:`thumbs_comparable`: compared on their own
+#: pixels, enlarged the same way) are verified on them; a pair of thumbnails made the two ways
+#: (a 32 px icon's enlarged 24 px square against its 48-128 px sizes, downscaled) is not: 82 true
+#: pairs of Oxygen's icons failed such a check, and is kept unverified as before (docs/quality.md)
+SMALL_SIDE = 33
+#: ... the detail of two small images of one square size must correlate at least this much:
+#: copies at such sizes (JPEG q50, a brightness shift, a flip, a 28 -> 30 px resize) keep >= 0.956,
+#: distinct Fashion-MNIST garments of one silhouette (28 x 28, 2 bits apart) reach 0.92
+SMALL_VERIFY_MIN = 0.95
+
+
+def thumbs_comparable(side_a: np.ndarray, side_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(comparable, small)``, ``(P,)`` bool, from two images' short sides (pixels): whether
+    their thumbnails were made the same way - both from a 32 x 32 hash square, or both enlarged
+    from squares of one size (the short side's 8 px band under :data:`SMALL_SIDE`) - and whether
+    either image is under :data:`SMALL_SIDE` a side."""
+    a, b = np.asarray(side_a, dtype=np.float64), np.asarray(side_b, dtype=np.float64)
+    small_a, small_b = a < SMALL_SIDE, b < SMALL_SIDE
+    band = lambda v: (np.maximum(v, 1.0) - 1.0) // HASH_SIZE  # noqa: E731 # the hash square's size
+    return (small_a == small_b) & (~small_a | (band(a) == band(b))), small_a | small_b
+
+
 #: an image whose grey entropy (bits, the statistics' ``grey_entropy``) is below this (99 % of
 #: its pixels or more at one grey level) is flat: its hash, spread and thumbnail say nothing
 #: (every constant image hashes alike, whatever its grey or colour), only its level does ...
@@ -134,7 +161,8 @@ class PairFigures:
     thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
     rows flat (``pchash_thumbs``); ``opacity``: ``(N,)`` mean alpha (1: opaque, the quality
     metrics' ``opacity``); ``level``: ``(N,)`` mean pixel value on the 0-1 scale
-    (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``).
+    (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``); ``side``: ``(N,)`` the
+    short side in pixels (``min(height, width)``: :data:`SMALL_SIDE`).
     """
 
     chroma: np.ndarray | None = None
@@ -144,12 +172,14 @@ class PairFigures:
     thumbs: np.ndarray | torch.Tensor | None = None
     opacity: np.ndarray | None = None
     level: np.ndarray | None = None
+    side: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
         self.entropy, self.spread = as64(self.entropy), as64(self.spread)
         self.opacity, self.level = as64(self.opacity), as64(self.level)
+        self.side = as64(self.side)
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
@@ -181,7 +211,9 @@ def hash_pairs_ok(
     on the whole and inside both drawings
     (:func:`~dataeval_gpu.functional.hashing.thumbs.interior_detail_check`); the two
     views' thumbnails verify (:data:`VERIFY_MIN`, and in every region: :data:`LOCAL_VERIFY_MIN`; a pair they cannot verify, a view without a
-    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`);
+    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`, as a pair with an image under
+    :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
+    :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
@@ -196,6 +228,10 @@ def hash_pairs_ok(
     """
     keep = np.ones(np.shape(i), dtype=bool)
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
+    small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
+    comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way
+    if first.side is not None and second.side is not None:
+        comparable, small = thumbs_comparable(first.side[i], second.side[j])
     if first.thumbs is not None and second.thumbs is not None:
         from ..functional.hashing.thumbs import detail_check, interior_detail_check, local_detail_check
 
@@ -203,11 +239,11 @@ def hash_pairs_ok(
         # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
         # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
         verified = np.asarray(dist) <= UNVERIFIED_RADIUS
-        at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]))[0]  # type: ignore[union-attr]
+        at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]) & comparable)[0]  # type: ignore[union-attr]
         if at.size:
             x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]  # type: ignore[index]
             score, checked = detail_check(x, y)
-            passed = score >= VERIFY_MIN
+            passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
             strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
             if strong.size:
                 local, _ = local_detail_check(x[strong], y[strong])
@@ -223,6 +259,7 @@ def hash_pairs_ok(
         is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
         is_plain &= ~(_transparent_pair(first, second, i, j) & detail_ok)  # two drawings, verified
         keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
+    keep &= ~small | (np.asarray(dist) <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
     if first.chroma is not None and second.chroma is not None:
         keep &= _chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:
@@ -247,6 +284,7 @@ def hash_pairs(
     thumbs: np.ndarray | torch.Tensor | None = None,
     opacity: np.ndarray | None = None,
     level: np.ndarray | None = None,
+    side: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments)."""
@@ -263,7 +301,7 @@ def hash_pairs(
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level)
+    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side)
     ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
     a, b = a[ok_p] % n, b[ok_p] % n
     code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))

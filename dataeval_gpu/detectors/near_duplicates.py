@@ -43,6 +43,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     LOCAL_VERIFY_MIN,
     PLAIN_RADIUS,
     PLAIN_SHARE,
+    SMALL_SIDE,
     SPREAD_EPS,
     SPREAD_RATIO,
     UNVERIFIED_RADIUS,
@@ -273,6 +274,7 @@ def hash_groups(
     thumbs: np.ndarray | torch.Tensor | None = None,
     opacity: np.ndarray | None = None,
     level: np.ndarray | None = None,
+    side: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -290,9 +292,10 @@ def hash_groups(
     an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
     ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
     verify are not held to the plain-background radius.  With ``entropy`` and ``level``
-    (:func:`pixel_mean`) a flat image pairs only at its level.  The pairs are :func:`hash_pairs`, their
+    (:func:`pixel_mean`) a flat image pairs only at its level; with ``side`` (each image's short
+    side) a pair with an image under :data:`SMALL_SIDE` only within :data:`UNVERIFIED_RADIUS`.  The pairs are :func:`hash_pairs`, their
     rules :func:`hash_pairs_ok`."""
-    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level)
+    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side)
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -427,6 +430,7 @@ class NearDuplicates:
                 thumbs,
                 np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
                 pixel_mean(images),
+                np.array([min(t.shape[-2:]) for t in images], dtype=np.float64),
             )
         emb_groups: list[list[int]] = []
         emb = None

@@ -28,7 +28,9 @@ __all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
 #: indexed rows searched at once (the hashes of a block are copied into memory: 8 bytes a view)
 REF_BLOCK = 1 << 20
 #: the statistics the pair rules read (beside the ``pchash_thumbs`` thumbnails)
-FIGURE_COLUMNS = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std", "mean")
+FIGURE_COLUMNS = (
+    "chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std", "mean", "height", "width",
+)  # fmt: skip
 
 
 def _figures(cols: dict[str, np.ndarray | None]) -> Any:
@@ -51,6 +53,7 @@ def _figures(cols: dict[str, np.ndarray | None]) -> Any:
         thumbs=cols.get("pchash_thumbs"),
         opacity=f("opacity") if has("opacity") else None,
         level=f("mean") if has("mean") else None,
+        side=np.minimum(f("height"), f("width")) if has("height", "width") else None,
     )
 
 

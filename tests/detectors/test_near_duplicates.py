@@ -324,17 +324,22 @@ def test_embedding_pairs_must_look_alike() -> None:
     assert out.embedding == [[0, 2]] and [0, 1] not in out.groups and [0, 1, 2] not in out.groups
 
 
-def test_embedding_pairs_without_a_thumbnail_are_kept() -> None:
-    """Images under 33 px a side have no thumbnail (nothing to compare): their embedding pairs are
-    kept as the embeddings find them (icons at 16-32 px: docs/quality.md)."""
+def test_embedding_pairs_of_small_images_are_compared_on_their_enlarged_squares() -> None:
+    """Images under 33 px a side had no thumbnail, and their embedding pairs were kept as the
+    embeddings found them (icons at 16-32 px: docs/quality.md); their thumbnail is now their hash
+    square enlarged to 32 x 32, so three different smooth 24 px pictures (cosines 0.92-0.99) no
+    longer pass the look check, while a copy of one, 2 levels brighter, does.  Without thumbnails
+    the pairs are kept as before."""
     from dataeval_gpu.detectors.near_duplicates import NearDuplicates
 
     images = [torch.from_numpy(_smooth(s, 24)) for s in (1, 2, 3)]
+    images.append(images[0] + 2)
     thumbs = NearDuplicates().thumbnails(images).numpy()
-    assert not thumbs.any()
-    emb = np.array([[1.0, 0.0], [0.92, -np.sqrt(1 - 0.92**2)], [0.99, np.sqrt(1 - 0.99**2)]])
-    assert embedding_groups(emb, backend="torch") == [[0, 1, 2]]
-    assert embedding_groups(emb, backend="torch", thumbs=thumbs) == [[0, 1, 2]]
+    assert thumbs[:, 0].reshape(4, -1).std(axis=1).min() > 10  # the 16 px square, enlarged
+    emb = np.array([[1.0, 0.0], [0.92, -np.sqrt(1 - 0.92**2)], [0.99, np.sqrt(1 - 0.99**2)], [1.0, 0.001]])
+    sides = np.full((4, 2), 24.0)
+    assert embedding_groups(emb, backend="torch", margin=None) == [[0, 1, 2, 3]]
+    assert embedding_groups(emb, backend="torch", margin=None, thumbs=thumbs, sides=sides) == [[0, 3]]
 
 
 def test_audit_embedding_groups_use_the_thumbnails() -> None:
@@ -453,8 +458,11 @@ def test_small_images_do_not_pair_through_their_crops() -> None:
     ts = [torch.from_numpy(x[i].copy()) for i in (2899, 3471, 4868, 6001, 7592, 7699, 7816, 7943, 9785, 9806)]
     audit = DataAudit(device="cpu", embeddings=False)
     audit.update(ts)
-    assert audit.compute().duplicates["near"] == [[2, 3, 9], [6, 8]]
-    assert NearDuplicates(embedding_threshold=None).evaluate(ts).hash == [[2, 3, 9], [6, 8]]
+    # the whole-image pairs within the unverified radius (2 bits) that were left - three shirts,
+    # two jackets, distinct garments - are verified on the enlarged 24 px squares since
+    # (SMALL_VERIFY_MIN 0.95: their detail correlates at most 0.85) and dropped
+    assert audit.compute().duplicates["near"] == []
+    assert NearDuplicates(embedding_threshold=None).evaluate(ts).hash == []
     h, _ = near_hash(ts, "pchash_d4")
     assert int(hamming_distance(h[[2, 2, 6]], h[[3, 9, 8]]).max()) <= UNVERIFIED_RADIUS
 
@@ -573,3 +581,27 @@ def test_planets_of_one_render_style_are_not_near_duplicates(monkeypatch) -> Non
     assert audit.compute().duplicates["near"] == [[0, 2]]
     monkeypatch.setattr(hp, "LOCAL_VERIFY_MIN", -1.0)  # every other rule lets the other planet in
     assert nd.evaluate(ts).hash == [[0, 1, 2]]
+
+
+def test_small_images_verify_against_small_ones_of_their_square_size_only() -> None:
+    """An image under 33 px a side (SMALL_SIDE): its pairs stay within the unverified radius (2);
+    against another small image of one square size (8 px bands of the short side) they are
+    verified at SMALL_VERIFY_MIN; against a larger image or another square size the thumbnails
+    were made two ways (enlarged / downscaled) and the pair is kept unverified, as before."""
+    from dataeval_gpu.detectors.hash_pairs import SMALL_SIDE, SMALL_VERIFY_MIN, hash_pairs, thumbs_comparable
+
+    assert (SMALL_SIDE, SMALL_VERIFY_MIN) == (33, 0.95)
+    same, small = thumbs_comparable(np.array([28, 28, 28, 20, 40, 8]), np.array([25, 24, 64, 28, 300, 16]))
+    assert same.tolist() == [True, False, False, False, True, False]
+    assert small.tolist() == [True, True, True, True, False, True]
+    rng = np.random.default_rng(2)
+    tex = rng.integers(0, 256, (32, 32)).astype(np.uint8)
+    thumbs = np.stack([tex, rng.integers(0, 256, (32, 32)), rng.integers(0, 256, (32, 32)), tex, tex]).astype(np.uint8)
+    side = np.array([28.0, 28.0, 64.0, 28.0, 28.0])
+    # distances from 0: 2 (1: other detail, same size), 2 (2: other detail, 64 px), 4 (3), 2 (4)
+    h = torch.tensor([0, 0b11, 0b11 << 10, 0b1111 << 20, 0b11 << 30], dtype=torch.int64)
+    ok = torch.ones(5, dtype=torch.bool)
+    got = hash_pairs(h, ok, [], 4, thumbs=thumbs[:, None], side=side)
+    assert got.tolist() == [[0, 2], [0, 4]]
+    # without the sides: every pair verified at VERIFY_MIN, at radius 4
+    assert hash_pairs(h, ok, [], 4, thumbs=thumbs[:, None]).tolist() == [[0, 3], [0, 4]]

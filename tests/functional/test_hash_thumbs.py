@@ -63,10 +63,27 @@ def test_thumbnail_rounds_clamps_and_is_zero_off_size() -> None:
     th = thumbnails_from_small(small[None])
     assert th.dtype == torch.uint8
     assert th[0, 0, :5].tolist() == [0, 0, 2, 255, 255]  # half to even, clamped
-    assert thumbnails_from_small(torch.ones(2, 24, 24, dtype=torch.float64)).abs().sum() == 0
-    # an image under 33 px a side has a 24 x 24 square: no thumbnail (it verifies nothing)
-    _, ok, th = near_hash_thumbs([torch.full((3, 30, 30), 7, dtype=torch.uint8)], "pchash_d4")
-    assert bool(ok[0]) and int(th.sum()) == 0
+    # a dhash's 8 x 9 grid is no square: no thumbnail (it verifies nothing)
+    assert thumbnails_from_small(torch.ones(2, 8, 9, dtype=torch.float64)).abs().sum() == 0
+
+
+def test_small_images_thumbnail_is_their_square_enlarged_linearly() -> None:
+    """An image under 33 px a side has an 8, 16 or 24 px hash square: its thumbnail is that
+    square brought to 32 x 32 by linear interpolation between pixel centres (Pillow's BILINEAR
+    enlargement of the float square, the reference), rounded - so its pairs can be verified."""
+    from PIL import Image
+
+    rng = np.random.default_rng(4)
+    for side in (8, 16, 24):
+        sq = rng.uniform(0, 255, (side, side))
+        got = thumbnails_from_small(torch.from_numpy(sq)[None])[0].numpy().astype(np.float64)
+        want = np.asarray(Image.fromarray(sq.astype(np.float32), "F").resize((32, 32), Image.BILINEAR))
+        assert np.abs(got - np.clip(np.round(want), 0, 255)).max() <= 1  # float32 reference
+        assert np.mean(got == np.clip(np.round(want), 0, 255)) >= 0.98
+    # through the hash: a 28 x 28 image has a 24 x 24 square, 30 x 30 the same
+    img = torch.from_numpy(rng.integers(0, 256, (1, 28, 28), dtype=np.uint8))
+    _, ok, th = near_hash_thumbs([img, torch.full((3, 30, 30), 7, dtype=torch.uint8)], "pchash_d4")
+    assert bool(ok.all()) and int(th[0].float().std()) > 10 and th[1].unique().tolist() == [7]
 
 
 def _reference_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -137,7 +154,7 @@ def _images() -> list[torch.Tensor]:
     ims.append(torch.randint(0, 256, (1, 64, 64), dtype=torch.uint8, generator=g))  # grey
     ims.append(torch.rand(3, 50, 48, generator=g))  # float
     ims.append(torch.randint(0, 40, (3, 60, 60), dtype=torch.uint8, generator=g))  # dark: 0.65 rescales
-    ims.append(torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8, generator=g))  # small: no thumbnail
+    ims.append(torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8, generator=g))  # small: its square enlarged
     ims.append(torch.randint(0, 256, (3, 5, 5), dtype=torch.uint8, generator=g))  # no hash
     return ims
 
@@ -151,7 +168,8 @@ def test_cpu_kernel_and_tensor_path_give_the_same_thumbnails(kind: str) -> None:
         assert torch.equal(a, b)
     h, ok = near_hash(ims, kind)
     assert torch.equal(cpu[0], h) and torch.equal(cpu[1], ok)
-    assert int(cpu[2][:8].reshape(8, -1).amax(dim=1).min()) > 0 and int(cpu[2][8:].sum()) == 0
+    # every image with a hash has a thumbnail (the 20 x 20 one its 16 px square enlarged); 5 x 5: none
+    assert int(cpu[2][:9].reshape(9, -1).amax(dim=1).min()) > 0 and int(cpu[2][9:].sum()) == 0
     if kind == "pchash_d4":
         # the thumbnail is the hash's own square: the same as a float64 LANCZOS resize of the grey
         grey = ims[5][0].numpy()

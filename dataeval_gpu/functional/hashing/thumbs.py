@@ -18,6 +18,7 @@ correlation of the thumbnails stays high for both (docs/quality.md).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -38,13 +39,32 @@ THUMB_SIDE = 32
 """Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
 
 
+@functools.lru_cache(maxsize=8)
+def _linear_up(n: int) -> np.ndarray:
+    """``(THUMB_SIDE, n)`` float64: linear interpolation of ``n`` samples to ``THUMB_SIDE``
+    between pixel centres (half-pixel aligned, edges held: Pillow's BILINEAR when enlarging)."""
+    pos = np.clip((np.arange(THUMB_SIDE) + 0.5) * n / THUMB_SIDE - 0.5, 0.0, n - 1.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    m = np.zeros((THUMB_SIDE, n))
+    np.add.at(m, (np.arange(THUMB_SIDE), lo), 1.0 - (pos - lo))
+    np.add.at(m, (np.arange(THUMB_SIDE), hi), pos - lo)
+    return m
+
+
 def thumbnails_from_small(small: torch.Tensor) -> torch.Tensor:
     """``(B, h, w)`` float64 resized grey squares (0..255, on the resize's 1/65536 grid) ->
     ``(B, THUMB_SIDE, THUMB_SIDE)`` uint8 on the same device: rounded half to even and clamped
-    (the LANCZOS taps over- and undershoot); all zero where the square is not ``32 x 32``."""
-    b = small.shape[0]
-    if tuple(small.shape[1:]) != (THUMB_SIDE, THUMB_SIDE):
-        return torch.zeros(b, THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8, device=small.device)
+    (the LANCZOS taps over- and undershoot).  An image under 33 px a side has a smaller square
+    (8, 16 or 24 px: its own pixels, barely resized), brought to ``32 x 32`` by linear
+    interpolation (:func:`_linear_up`, float64 matmuls on the square's device) so that its pairs
+    can be verified too; all zero where the square is not square (a dhash's ``8 x 9``)."""
+    b, h, w = small.shape[0], int(small.shape[1]), int(small.shape[2])
+    if (h, w) != (THUMB_SIDE, THUMB_SIDE):
+        if h != w or not 0 < h < THUMB_SIDE:
+            return torch.zeros(b, THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8, device=small.device)
+        m = torch.from_numpy(_linear_up(h)).to(small.device)
+        small = m @ small.to(torch.float64) @ m.T
     return torch.round(small).clamp(0, 255).to(torch.uint8)
 
 

@@ -15,8 +15,8 @@ __all__ = ["ASPECT_TOLERANCE", "LOOK_MIN", "embedding_pairs_ok", "look_alike", "
 #: says what a picture shows; two screenshots of one program, two tiles of one panorama or two
 #: diagrams on one grid show the same things but are different pictures (docs/quality.md)
 LOOK_MIN = 0.5
-#: an embedding pair the thumbnails cannot compare (an image under 33 px a side, a flat one, no
-#: thumbnails) rests on the embeddings alone, which see a picture squeezed to the model's square:
+#: an embedding pair the thumbnails cannot compare (a flat one, no thumbnails, an image under
+#: 33 px a side against one whose thumbnail was made another way) rests on the embeddings alone, which see a picture squeezed to the model's square:
 #: such a pair needs :data:`~dataeval_gpu.detectors.near_duplicates.LOCAL_CAP` when the two images' shapes (long side / short side)
 #: differ by more than this factor or either is under ``MIN_SIDE`` (9 px) a side.  Copies,
 #: re-encodes, resizes, flips, rotations and 5-10 % crops keep the shape; three smooth gradients of
@@ -80,7 +80,7 @@ def look_alike(
     A pair passes when :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole
     against whole, or of a whole image against the other's central crop, reaches
     :data:`LOOK_MIN`; ``checked`` is False where no view pair can be compared (a flat or
-    missing thumbnail: an image under 33 px a side; ``alike`` is then True)."""
+    missing thumbnail; ``alike`` is then True)."""
     from ..functional.hashing.thumbs import THUMB_SIDE, look_check
 
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)

@@ -70,10 +70,10 @@ VERIFY_MIN = 0.8
 #: while their surfaces differ (0.54-0.59 here; planted copies >= 0.70: docs/quality.md)
 LOCAL_VERIFY_MIN = 0.65
 #: a pair the thumbnails cannot verify is kept only within this radius, the one calibrated
-#: before the verification: an image under 33 px a side (its hash square is smaller than a
-#: thumbnail: Fashion-MNIST's 28 x 28), a uniform picture, a hash without a 32 x 32 square
-#: (dhash), index rows stored before the thumbnails (at radius 4 such pairs were taken
-#: unverified: 10 groups of distinct garments in 3,000 Fashion-MNIST images, none at 2)
+#: before the verification: a uniform picture, a hash without a 32 x 32 square (dhash), index
+#: rows stored before the thumbnails, an image under :data:`SMALL_SIDE` against one whose
+#: thumbnail was made another way (at radius 4 such pairs were taken unverified: 10 groups of
+#: distinct garments in 3,000 Fashion-MNIST images, none at 2)
 UNVERIFIED_RADIUS = 2
 #: an image whose short side is under this (33 px) has no 32 x 32 hash square: its thumbnail is its
 #: 8, 16 or 24 px square enlarged to 32 x 32, and its pairs stay within :data:`UNVERIFIED_RADIUS`.

@@ -288,8 +288,8 @@ def hash_groups(
     :data:`SPREAD_RATIO`.  With ``thumbs`` (``(N, 1 + len(crops), S, S)`` uint8, or those rows
     flat: each image's thumbnail, then those of its crops), a pair is kept only when the two matched views'
     :func:`~dataeval_gpu.functional.hashing.thumbs.detail_correlation` reaches
-    :data:`VERIFY_MIN`, and a pair they cannot verify (either view flat or without a thumbnail:
-    an image under 33 px a side, a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
+    :data:`VERIFY_MIN` (and :data:`LOCAL_VERIFY_MIN`), and a pair they cannot verify (either view
+    flat or without a thumbnail: a dhash) only within :data:`UNVERIFIED_RADIUS`.  With
     ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
     verify are not held to the plain-background radius.  With ``entropy`` and ``level``
     (:func:`pixel_mean`) a flat image pairs only at its level; with ``side`` (each image's short

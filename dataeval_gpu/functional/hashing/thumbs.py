@@ -4,8 +4,9 @@ The D4 perceptual hash resizes each image's grey picture to a ``32 x 32`` square
 DCT (:func:`~.resample.symmetric_resize`; an image under 33 px a side to a smaller one).
 That square, rounded to 8 bits, is kept per image as its *thumbnail* (``THUMB_SIDE ** 2`` =
 1 KB): it costs no resize of its own, comes out of the same kernels on every path (compiled
-CPU, tensor / CUDA), and is what the hash itself summarised in 64 bits.  An image too small
-for a ``32 x 32`` square gets an all-zero thumbnail, which verifies nothing.
+CPU, tensor / CUDA), and is what the hash itself summarised in 64 bits.  An image under 33 px
+a side has an 8-24 px square, enlarged to ``32 x 32`` for its thumbnail (:func:`thumbnails_from_small`);
+a hash without a square (dhash's ``8 x 9``) gets an all-zero thumbnail, which verifies nothing.
 
 :func:`detail_correlation` compares two thumbnails by their detail: each minus its ``3 x 3``
 box mean (edges replicated), the Pearson correlation of the two detail images, the best over

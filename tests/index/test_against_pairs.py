@@ -300,3 +300,30 @@ def test_against_does_not_pair_icons_sharing_a_silhouette(tmp_path: Path) -> Non
     report = scan_against(tmp_path / "idx", _files(new), **KW)
     assert _against_pairs(report) == {("icon8.png", "icon0.png")}
     assert _union_pairs(indexed, new, RADIUS) == {("icon8.png", "icon0.png")}
+
+
+FASHION = Path(__file__).resolve().parents[2] / "data_cache" / "fashion-mnist"
+
+
+@pytest.mark.skipif(not (FASHION / "t10k-images-idx3-ubyte.gz").exists(), reason="Fashion-MNIST not fetched")
+def test_against_verifies_small_images_as_a_scan_does(tmp_path: Path) -> None:
+    """28 x 28 garments (Fashion-MNIST test set): two pairs of distinct garments within 2 bits
+    (shirts 4868 / 6001, jackets 7816 / 9785) and two images stored twice (a pair of trousers,
+    2115 / 4926; a bag 6 levels apart, 802 / 9921).  The index's rules read the images' sides
+    (``height`` / ``width``) and their enlarged 24 px squares as a scan does: only the copies pair."""
+    import gzip
+
+    with gzip.open(FASHION / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    indexed, new = tmp_path / "indexed", tmp_path / "new"
+    indexed.mkdir()
+    new.mkdir()
+    for k in (4868, 7816, 2115, 802):
+        PIL.fromarray(x[k]).save(indexed / f"fm{k}.png")
+    for k in (6001, 9785, 4926, 9921):
+        PIL.fromarray(x[k]).save(new / f"fm{k}.png")
+    update_index(tmp_path / "idx", _files(indexed), **KW)
+    report = scan_against(tmp_path / "idx", _files(new), **KW)
+    want = {("fm4926.png", "fm2115.png"), ("fm9921.png", "fm802.png")}
+    assert _against_pairs(report) == want
+    assert _union_pairs(indexed, new, RADIUS) == want

@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import importlib
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -45,6 +43,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
+from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
 
@@ -52,62 +51,6 @@ if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger("dataeval_gpu")
-
-#: what the command imports after the scan (results tables, detectors; the HTML report's
-#: modules unless ``--no-plots``): imported by a background thread while the scan's workers
-#: measure, when the main process waits anyway (start-up to exit, issue 14)
-AFTER_SCAN = ("pandas", "dataeval_gpu.audit.report", "dataeval_gpu.detectors.duplicates",
-              "dataeval_gpu.detectors.near_duplicates", "dataeval_gpu.detectors.quality")  # fmt: skip
-AFTER_SCAN_REPORT = ("dataeval_gpu.report.html",)
-
-
-#: set by :func:`run`: the process is the program's (``"program"``), whose start-up runs
-#: without the garbage collector (``"gc_off"``: turned off there, not yet back on)
-_PROCESS = {"program": False, "gc_off": False}
-
-
-def collector_after_imports() -> None:
-    """The program's start-up imports ran without the garbage collector (:func:`run`): its
-    full collections walked every object of torch's modules, 4-5 times during ``import torch``
-    alone (0.2-0.45 s before the first file was read) and once more while the post-scan modules
-    were imported during the scan (0.3-0.7 s taken from the workers' cores).  Here, after the
-    imports, the objects made so far are frozen out of the collector (:func:`gc.freeze`: they
-    are modules, functions and classes, kept until the exit anyway) and it is turned back on,
-    so that later collections, in this process and in the forked workers, walk only what is
-    made after.  Does nothing where the collector was not turned off by :func:`run` (a caller
-    of :func:`main`: tests, scripts)."""
-    if _PROCESS["gc_off"]:
-        _PROCESS["gc_off"] = False
-        gc.freeze()
-        gc.enable()
-
-
-def preload(modules: tuple[str, ...]) -> threading.Thread:
-    """Import ``modules`` in a background (daemon) thread; returns it.  A module that fails to
-    import is left for the code that needs it to import again (and report).  The imports run
-    without the garbage collector, and what exists after them is frozen out of it (as after
-    the start-up's: :func:`collector_after_imports`), where the process is the program's: a full
-    collection in the middle of pandas' import walked every object of it (0.15-0.7 s of CPU
-    taken from the scan's workers)."""
-
-    def work() -> None:
-        quiet = _PROCESS["program"] and gc.isenabled()  # pandas' objects, like torch's, live until the exit
-        if quiet:
-            gc.disable()
-        try:
-            for name in modules:
-                try:
-                    importlib.import_module(name)
-                except Exception:  # noqa: BLE001 - imported again where needed, which reports the error
-                    logger.debug("preloading %s failed", name, exc_info=True)
-        finally:
-            if quiet:
-                gc.freeze()
-                gc.enable()
-
-    thread = threading.Thread(target=work, name="dataeval-gpu-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def _parser() -> argparse.ArgumentParser:  # kept for callers of the old name
@@ -471,10 +414,7 @@ def run() -> None:
     then the process ends at once with its status (``os._exit`` after flushing the output and
     the logs): the interpreter's own teardown of torch's modules took 0.2-0.7 s after the
     results were written, with nothing left to do (start-up to exit, issue 14)."""
-    _PROCESS["program"] = True
-    if gc.isenabled():  # back on, with the imported objects frozen, once the scan's imports are done
-        gc.disable()
-        _PROCESS["gc_off"] = True
+    program_start()  # the start-up's imports without the garbage collector (cli_startup)
     try:
         status = main()
     except SystemExit as exc:  # argparse: --help (0) and its own errors (2); as the interpreter does

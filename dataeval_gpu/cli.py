@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import importlib
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -45,6 +43,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
+from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
 
@@ -52,29 +51,6 @@ if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger("dataeval_gpu")
-
-#: what the command imports after the scan (results tables, detectors; the HTML report's
-#: modules unless ``--no-plots``): imported by a background thread while the scan's workers
-#: measure, when the main process waits anyway (start-up to exit, issue 14)
-AFTER_SCAN = ("pandas", "dataeval_gpu.audit.report", "dataeval_gpu.detectors.duplicates",
-              "dataeval_gpu.detectors.near_duplicates", "dataeval_gpu.detectors.quality")  # fmt: skip
-AFTER_SCAN_REPORT = ("dataeval_gpu.report.html",)
-
-
-def preload(modules: tuple[str, ...]) -> threading.Thread:
-    """Import ``modules`` in a background (daemon) thread; returns it.  A module that fails to
-    import is left for the code that needs it to import again (and report)."""
-
-    def work() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - imported again where needed, which reports the error
-                logger.debug("preloading %s failed", name, exc_info=True)
-
-    thread = threading.Thread(target=work, name="dataeval-gpu-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def _parser() -> argparse.ArgumentParser:  # kept for callers of the old name
@@ -165,6 +141,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     from .discovery import find_inputs, write_skipped
 
     device = _device(args.device)
+    collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -437,6 +414,7 @@ def run() -> None:
     then the process ends at once with its status (``os._exit`` after flushing the output and
     the logs): the interpreter's own teardown of torch's modules took 0.2-0.7 s after the
     results were written, with nothing left to do (start-up to exit, issue 14)."""
+    program_start()  # the start-up's imports without the garbage collector (cli_startup)
     try:
         status = main()
     except SystemExit as exc:  # argparse: --help (0) and its own errors (2); as the interpreter does

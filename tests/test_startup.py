@@ -6,6 +6,7 @@ Each check runs in a fresh interpreter: the test process itself has imported eve
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -123,6 +124,67 @@ def test_the_program_freezes_its_objects_before_exit_and_a_caller_keeps_its_coll
         print(main(), gc.get_freeze_count() > 1000)
     """
     assert _fresh(code).splitlines()[-2:] == ["2 0", "2 True"]
+
+
+def test_the_program_imports_without_the_collector_and_scans_with_it(tmp_path: Path) -> None:
+    """Started as the program (``cli.run``), the scan's imports make no full garbage collection
+    (each walked every object of torch's modules: 4-5 during ``import torch``, 0.2-0.45 s before
+    the first file); the collector is back on, with those objects frozen out of it, when the
+    scan starts, and in its forked workers; the post-scan modules imported during the scan
+    (pandas) are frozen as well.  ``main`` called with argv (tests, scripts) leaves it alone."""
+    code = """
+        import gc, json, os, sys
+        import numpy as np
+        from PIL import Image
+        from dataeval_gpu import cli
+
+        d = sys.argv[1]
+        rng = np.random.default_rng(0)
+        os.mkdir(f"{d}/in")
+        for k in range(3):
+            Image.fromarray(rng.integers(0, 256, (40 + k, 50, 3), dtype=np.uint8)).save(f"{d}/in/{k}.jpg")
+        full = []
+        gc.callbacks.append(lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None)
+        os.register_at_fork(after_in_child=lambda: open(f"{d}/child", "w").write(str(gc.isenabled())))
+        seen = {}
+        real_scan, real_preload, threads = cli.scan_files, cli.preload, []
+        cli.preload = lambda modules: threads.append(real_preload(modules)) or threads[-1]
+
+        def scan_files(*a, **kw):
+            seen.update(torch="torch" in sys.modules, enabled=gc.isenabled(), frozen=gc.get_freeze_count(),
+                        full=len(full))
+            report = real_scan(*a, **kw)
+            [t.join() for t in threads]  # the post-scan imports (started once the workers were busy) are done
+            seen.update(pandas="pandas" in sys.modules, frozen_after=gc.get_freeze_count(), enabled_after=gc.isenabled())
+            return report
+
+        cli.scan_files = scan_files
+        main = cli.main
+
+        def record():
+            status = main()
+            print(json.dumps(seen))
+            return status
+
+        cli.main = record
+        sys.argv = ["dataeval-gpu", "scan", f"{d}/in", "--out", f"{d}/out", "--quiet", "--no-progress",
+                    "--workers", "1"]
+        cli.run()
+    """
+    out = _fresh(code, str(tmp_path)).splitlines()
+    seen = json.loads(out[-1])
+    assert seen["torch"] and seen["enabled"] and seen["full"] == 0, seen  # no full collection in the imports
+    assert seen["frozen"] > 10_000, seen  # torch's objects are out of the collector's walks
+    assert (tmp_path / "child").read_text() == "True"  # the forked worker collects as usual
+    assert seen["pandas"] and seen["enabled_after"] and seen["frozen_after"] > seen["frozen"], seen
+    assert (tmp_path / "out" / "results.csv").is_file()
+    code = """
+        import gc, sys
+        from dataeval_gpu.cli import main
+        print(main(["scan", sys.argv[1], "--out", sys.argv[2], "--quiet", "--no-plots", "--workers", "1"]))
+        print(gc.isenabled(), gc.get_freeze_count())
+    """
+    assert _fresh(code, str(tmp_path / "in"), str(tmp_path / "out2")).splitlines()[-1] == "True 0"
 
 
 def test_a_scan_imports_neither_torchmetrics_nor_torchvision_nor_scipy_linalg(tmp_path: Path) -> None:

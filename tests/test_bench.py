@@ -1,0 +1,51 @@
+"""scripts/bench.py's comparison of the 0.65 preset's scan with issue 14's figures (111-114 img/s
+for the scan, 316-333 img/s for Pillow's decode on the machine of the time)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_issue_figures_are_the_issues(bench) -> None:
+    assert bench.ISSUE_SCAN_IMG_S == (111.0, 114.0)
+    assert bench.ISSUE_PIL_DECODE_IMG_S == (316.0, 333.0)
+
+
+def test_ratio_to_the_issue_plain_and_calibrated_by_pillows_decode(bench) -> None:
+    # Pillow at the issue's mid speed (324.5 img/s): the machine is as fast as then
+    same = bench.issue_comparison(228.0, 324.5)
+    assert same["ratio_to_issue"] == pytest.approx([2.0, 228.0 / 111.0])
+    assert same["machine_speed_vs_issue"] == pytest.approx(1.0)
+    assert same["ratio_to_issue_calibrated"] == pytest.approx(same["ratio_to_issue"])
+    # Pillow at half that speed (a busier machine): the issue's figure would be half, the ratio double
+    busy = bench.issue_comparison(114.0, 162.25)
+    assert busy["ratio_to_issue"] == pytest.approx([1.0, 114.0 / 111.0])
+    assert busy["machine_speed_vs_issue"] == pytest.approx(0.5)
+    assert busy["ratio_to_issue_calibrated"] == pytest.approx([2.0, 228.0 / 111.0])
+
+
+def test_pillow_decode_task_reads_every_file_of_its_chunk(bench, tmp_path) -> None:
+    names = []
+    for i, mode in enumerate(("RGB", "L", "P", "CMYK")):
+        path = tmp_path / f"{i}.{'png' if mode == 'P' else 'jpg'}"
+        arr = np.full((8, 6, 3), 40 * i, np.uint8)
+        Image.fromarray(arr).convert(mode).save(path)
+        names.append(str(path))
+    assert bench._pil_decode_chunk(names, [0, 2, 3]) == 3
+    with pytest.raises(FileNotFoundError):
+        bench._pil_decode_chunk([str(tmp_path / "missing.jpg")], [0])

@@ -412,6 +412,13 @@ def _print_index(report: Any) -> None:
             print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
             print(f"  ... and {len(matches) - 15} more (see findings.json)")
+    quality = report.against.get("quality", {}) if report.against else {}
+    if quality:
+        print(f"\nquality issues against the index {report.against['index']} ({len(quality)} images):")
+        for i, q in list(quality.items())[:15]:
+            print(f"  {i}:{Path(report.paths.get(i, str(i))).name}: {'; '.join(q['why'])}")
+        if len(quality) > 15:
+            print(f"  ... and {len(quality) - 15} more (see results.csv, index_quality_issues)")
 
 
 def main(argv: list[str] | None = None) -> int:

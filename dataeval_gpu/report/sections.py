@@ -199,7 +199,11 @@ def labels_section(ctx: ReportContext) -> Section | None:
         body += _grid(
             ctx,
             "class_samples",
-            class_samples_spec(ls.image_indices_per_class, seed=ctx.seed),
+            # from the measured images: a file that failed to load has no picture to show
+            class_samples_spec(
+                {c: [i for i in idx if i not in ctx.report.failed] for c, idx in ls.image_indices_per_class.items()},
+                seed=ctx.seed,
+            ),
             f"One random image of each class (seed {ctx.seed}): the variety of backgrounds, brightness, framing.",
         )
     return ("labels", "Labels", body)

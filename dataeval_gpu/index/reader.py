@@ -173,10 +173,12 @@ class DatasetIndex:
         return hashes, valid & self.measured[:, None]
 
     def check(self, audit: Any, *, embeddings_optional: bool = False) -> None:
-        """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's."""
+        """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's.
+        ``embeddings_optional`` (a query against the index): either side may be without
+        embeddings (no embedding matches then); only two different models differ."""
         wanted = audit_settings(audit)
         found = self.settings
-        if embeddings_optional and wanted["embedding_model"] is None:
+        if embeddings_optional and (wanted["embedding_model"] is None or found.get("embedding_model") is None):
             wanted["embedding_model"] = found.get("embedding_model")
         check_settings(found, wanted, self.folder)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image as PIL
 
-from dataeval_gpu.index import DatasetIndex, scan_against, update_index
+from dataeval_gpu.audit import scan_files
+from dataeval_gpu.index import DatasetIndex, against_report, scan_against, update_index
 from dataeval_gpu.index.quality_ref import OCTAVE_BINS, octave_counts, quality_reference
 from dataeval_gpu.io import discover
 
@@ -72,6 +73,9 @@ def test_new_images_are_judged_against_the_indexed_collection(tmp_path: Path) ->
         k: ",".join(v) for k, v in got.items()
     }
     assert report.summary_dict()["against_quality_flagged_images"] == 7
+    # from a finished report alone (against_report): the same judgement
+    again = against_report(scan_files(files, labels, **KW), tmp_path / "idx")
+    assert again.against["quality"] == quality
 
 
 def test_an_index_without_the_stored_figures_reads_them_from_its_rows(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from .grids import (
     label_counts_plot,
     outliers_spec,
 )
+from .index_section import against_section
 from .page import cards, esc, figure_html, note, table_html
 from .pilgrid import render_grid
 from .svgcharts import metric_histograms_svg
@@ -481,6 +482,7 @@ SECTIONS = (
     quality_section,
     duplicates_section,
     clusters_section,
+    against_section,
     extra_section,
     failed_section,
     settings_section,

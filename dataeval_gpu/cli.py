@@ -395,7 +395,10 @@ def _tail(path: str, width: int = 40) -> str:
 
 
 def _print_index(report: Any) -> None:
-    """What ``--index`` measured, kept and dropped; the copies ``--against`` found in the index."""
+    """What ``--index`` measured, kept and dropped; the copies, outliers and quality issues
+    ``--against`` found against the index."""
+    from .audit.report import format_value
+
     up = report.config.get("index_update")
     if up:
         print(
@@ -412,6 +415,14 @@ def _print_index(report: Any) -> None:
             print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
             print(f"  ... and {len(matches) - 15} more (see findings.json)")
+    outliers = report.against.get("outliers", {}) if report.against else {}
+    if outliers:
+        print(f"\noutliers of the index {report.against['index']} ({len(outliers)} images):")
+        for i, m in list(outliers.items())[:15]:
+            flags = ", ".join(f"{k}={format_value(v)}" for k, v in m.items())
+            print(f"  {i}:{Path(report.paths.get(i, str(i))).name}: {flags}")
+        if len(outliers) > 15:
+            print(f"  ... and {len(outliers) - 15} more (see results.csv, index_outlier_flags)")
     quality = report.against.get("quality", {}) if report.against else {}
     if quality:
         print(f"\nquality issues against the index {report.against['index']} ({len(quality)} images):")

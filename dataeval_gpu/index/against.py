@@ -213,7 +213,9 @@ def query_index(
     issues = lint.evaluate_against(linted_stats, index.reference).issues
     quality: dict[int, dict[str, list[str]]] = {}
     if "grey_p99" in stats and len(query_index_values):
-        quality = against_quality(stats, query_index_values, index.quality_reference, quality_thresholds)
+        indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
+        indexed[[q for (q, _), e in found.items() if "exact" in e["methods"]]] = True
+        quality = against_quality(stats, query_index_values, index.quality_reference, quality_thresholds, indexed)
     return {
         "index": str(index.folder),
         "indexed_images": int(index.measured.sum()),

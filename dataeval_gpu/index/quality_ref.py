@@ -93,13 +93,16 @@ def against_quality(
     image_index: np.ndarray,
     reference: Mapping[str, Any],
     thresholds: Mapping[str, float] | None = None,
+    indexed: np.ndarray | None = None,
 ) -> dict[int, dict[str, list[str]]]:
     """``{image: {"issues": [...], "why": [...]}}``: the new images (``stats``: their quality
     metrics and shapes, rows in ``image_index``'s order) flagged for a quality issue when judged
     against the indexed collection's ``reference`` (:func:`quality_reference`): its medians and
     grey share, and for ``odd_size`` / ``odd_aspect_ratio`` rarity among the indexed images
     (fewer than ``max(2, ODD_MAX_SHARE · (N + 1))`` of them within one octave, the new image
-    counted in).  The non-relative issues (blurry, noisy, ...) are judged as in the scan."""
+    counted in; ``indexed``: bool per row, the images whose pixels the index already holds (an
+    exact copy) count as that row, so an indexed image gets the flags its own scan gave it).  The
+    non-relative issues (blurry, noisy, ...) are judged as in the scan."""
     from ..detectors.quality import ODD_MAX_SHARE, SHAPE_KEYS, QualityIssues
     from ..functional.quality import QUALITY_KEYS
 
@@ -110,12 +113,13 @@ def against_quality(
     out = QualityIssues(thresholds=thresholds, reference=ref).evaluate(needed)
     w, h = out.metrics["width"], out.metrics["height"]
     n = int(reference.get("images", 0))
+    new = np.ones(len(w)) if indexed is None else 1.0 - np.asarray(indexed, dtype=np.float64)
     for issue, values, key in (
         ("odd_size", np.sqrt(w * h), "side_octaves"),
         ("odd_aspect_ratio", w / np.maximum(h, 1), "aspect_octaves"),
     ):
         if issue in out.flags:
-            rare = octave_counts(reference.get(key, {}), values) + 1 < max(2.0, ODD_MAX_SHARE * (n + 1))
+            rare = octave_counts(reference.get(key, {}), values) + new < np.maximum(2.0, ODD_MAX_SHARE * (n + new))
             out.flags[issue] = (out.scores[issue] > out.thresholds[issue]) & rare
     return {
         int(image_index[p]): {

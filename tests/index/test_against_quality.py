@@ -114,3 +114,19 @@ def test_octave_counts_match_a_direct_count() -> None:
     assert np.all(np.abs(got - direct) <= near_edge)
     assert np.all(np.abs(got - direct) <= 0.01 * direct + 1)
     assert octave_counts({}, queries).tolist() == [0] * 300
+
+
+def test_an_indexed_image_against_its_index_has_its_own_quality_flags(tmp_path: Path) -> None:
+    """The indexed collection scanned against its own index gets the quality flags of its own scan
+    (as the Linter's outliers do): an image the index already holds (an exact copy) counts as that
+    row in the rarity rule, not once more.  The one 10 px thumbnail among 96 px pictures was
+    ``odd_size`` in the scan and not against the index (itself and its indexed copy: 2, not rare)."""
+    indexed, _ = _collections(tmp_path)
+    PIL.fromarray(_picture(300, 10)).save(indexed / "thumb.png")
+    files, labels, _ = discover(indexed)
+    own = update_index(tmp_path / "idx", files, labels, **KW)
+    again = scan_against(tmp_path / "idx", files, labels, **KW)
+    mine = {own.paths[int(own.index[p])]: [k for k, f in own.quality["flags"].items() if f[p]] for p in range(len(own.index))}
+    want = {path: issues for path, issues in mine.items() if issues}
+    got = {again.paths[i]: q["issues"] for i, q in again.against["quality"].items()}
+    assert got == want and want[str(indexed / "thumb.png")] == ["odd_size"]

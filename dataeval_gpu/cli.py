@@ -43,6 +43,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
+from .cli_index import print_index
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -219,7 +220,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     _print_labels(report)
     _print_flagged(report)
     _print_duplicates(report)
-    _print_index(report)
+    print_index(report)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
         for i, r in list(report.failed.items())[:15]:
@@ -369,26 +370,6 @@ def _printable(report: Any) -> Any:
 def _tail(path: str, width: int = 40) -> str:
     """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
     return path if len(path) <= width else "..." + path[len(path) - width + 3 :]
-
-
-def _print_index(report: Any) -> None:
-    """What ``--index`` measured, kept and dropped; the copies ``--against`` found in the index."""
-    up = report.config.get("index_update")
-    if up:
-        print(
-            f"\nindex {report.config['index']}: {up['measured']} files measured, {up['kept']} kept, "
-            f"{up['dropped']} dropped ({up['files']} files, generation {up['generation']})"
-        )
-    matches = report.against.get("matches", []) if report.against else []
-    if matches:
-        print(f"\ncopies in the index {report.against['index']} ({len(matches)}):")
-        for m in matches[:15]:
-            extra = "".join(f", {k} {m[k]}" for k in ("hamming", "cosine") if m.get(k) is not None)
-            extra += f", {m['view']}" if m.get("view") not in (None, "whole") else ""  # a crop matched
-            name = Path(report.paths.get(m["image"], str(m["image"]))).name
-            print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
-        if len(matches) > 15:
-            print(f"  ... and {len(matches) - 15} more (see findings.json)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,12 @@ class ChannelsLastWarning(UserWarning):
     is expected: it would be measured as an image of ``H`` channels, ``C`` pixels wide."""
 
 
+class NegativeValuesWarning(UserWarning):
+    """Images hold negative values, as images normalised by a mean and a standard deviation do
+    (``transforms.Normalize``): the statistics rescale them as DataEval 0.65 does, but the quality
+    issues read grey levels in [0, 1] (floats) or 0-255 (integers)."""
+
+
 def missing_dependency(module: str, extra: str) -> MissingDependencyError:
     return MissingDependencyError(
         f"the optional dependency '{module}' is not installed; install it with "

@@ -147,6 +147,9 @@ class AuditReport:
             out = {i: ",".join(sorted(m)) for i, m in self.against.get("outliers", {}).items()}
             df["index_matches"] = text("; ".join(partners.get(i, [])) for i in all_idx)
             df["index_outlier_flags"] = text(out.get(i, "") for i in all_idx)
+            if self.quality:  # the relative quality issues judged against the indexed collection
+                issues = {int(i): ",".join(q["issues"]) for i, q in self.against.get("quality", {}).items()}
+                df["index_quality_issues"] = text(issues.get(i, "") for i in all_idx)
         return df
 
     def issue_values(self) -> dict[int, dict[str, float]]:
@@ -244,6 +247,7 @@ class AuditReport:
             "against_near_copies": with_method("near"),
             "against_embedding_neighbours": with_method("embedding"),
             "against_outliers": len(self.against.get("outliers", {})),
+            "against_quality_flagged_images": len(self.against.get("quality", {})),
         }
 
     def summary(self) -> str:
@@ -269,7 +273,8 @@ class AuditReport:
             lines.append(
                 f"against the index {s['against_index']} ({s['against_indexed_images']} images): "
                 f"{s['against_exact_copies']} exact copies, {s['against_near_copies']} near copies, "
-                f"{s['against_embedding_neighbours']} embedding neighbours, {s['against_outliers']} outliers"
+                f"{s['against_embedding_neighbours']} embedding neighbours, {s['against_outliers']} outliers, "
+                f"{s['against_quality_flagged_images']} with quality issues"
             )
         if s["metrics"]:
             lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["near_groups", "near_hash_pairs", "quality_findings"]
+__all__ = ["near_groups", "near_hash_pairs", "quality_findings", "warn_negative"]
 
 
 def quality_findings(
@@ -17,6 +17,8 @@ def quality_findings(
     """Scores, flags and reasons of the quality issues, keyed by dataset index."""
     from ..detectors.quality import SHAPE_KEYS, QualityIssues
     from ..functional.quality import QUALITY_KEYS
+
+    warn_negative(stats, index)
 
     # only what the issues read: evaluate copies it to float64 (the histogram: 2 KB an image)
     needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
@@ -28,6 +30,31 @@ def quality_findings(
         "reference": out.reference,
         "why": {int(index[p]): out.why(p) for p in np.nonzero(out.flagged)[0].tolist()},
     }
+
+
+def warn_negative(stats: dict[str, np.ndarray], index: np.ndarray) -> None:
+    """Warn (:class:`~dataeval_gpu.errors.NegativeValuesWarning`) when images hold negative values
+    (``depth`` 0: a negative minimum), naming how many and the first: normalised tensors fed to an
+    audit "after your own transforms" gave every image a grey p99 of 1.0, dark and noisy flags on
+    the wrong images and a negative brightness, silently."""
+    import warnings
+
+    from ..errors import NegativeValuesWarning
+
+    depth = stats.get("depth")
+    if depth is None:
+        return
+    neg = np.flatnonzero(np.asarray(depth) == 0)
+    if len(neg):
+        warnings.warn(
+            f"{len(neg)} of {len(index)} images hold negative values (the first: image {int(index[neg[0]])}), as "
+            "images normalised by a mean and a standard deviation do (transforms.Normalize): the statistics "
+            "rescale them as DataEval 0.65 does, but the quality issues read grey levels in [0, 1] (floats) or "
+            "0-255 (integers), so their scores say little for these images; feed the images before the "
+            "normalisation, or undo it (x * std + mean)",
+            NegativeValuesWarning,
+            stacklevel=5,  # warn_negative <- quality_findings <- DataAudit._detect <- compute <- the caller
+        )
 
 
 def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int) -> tuple:

@@ -11,7 +11,9 @@ the new images that are outliers of the collection's distribution.
   cosine similarity (the stored faiss index, else a chunked matrix product), kept at
   :data:`~dataeval_gpu.detectors.near_duplicates.DEFAULT_EMBEDDING_THRESHOLD` and above;
 * outliers: :meth:`Linter.evaluate_against <dataeval_gpu.detectors.linter.Linter.evaluate_against>`
-  with the index's reference figures (no indexed row is read).
+  with the index's reference figures (no indexed row is read);
+* quality issues: the relative ones (dark, odd size, odd aspect ratio, grayscale) judged against
+  the indexed collection's medians, grey share and sizes (:mod:`~dataeval_gpu.index.quality_ref`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from ..flags import to_distinct
 from .near_matches import near_matches
+from .quality_ref import against_quality
 from .reader import DatasetIndex
 from .store import normalised
 from .update import SCAN_PARAMS
@@ -148,6 +151,7 @@ def query_index(
     outlier_threshold: float | None = None,
     embedding_threshold: float | None = None,
     linted: Collection[str] | None = None,
+    quality_thresholds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The findings of new images against ``index``.
 
@@ -159,7 +163,11 @@ def query_index(
     (:func:`~dataeval_gpu.index.near_matches.near_matches`), each rule where its figures are at
     hand on both sides; without them, whole images within ``radius``, as such a scan pairs them.
 
-    Returns ``{"index", "indexed_images", "radius", "matches", "outliers"}``: ``matches`` a list
+    With the quality metrics in ``stats`` (and in the index), the relative quality issues are
+    judged against the indexed collection (:func:`~dataeval_gpu.index.quality_ref.against_quality`,
+    at ``quality_thresholds``): ``quality`` {image: {"issues", "why"}}.
+
+    Returns ``{"index", "indexed_images", "radius", "matches", "outliers", "quality"}``: ``matches`` a list
     of ``{"image", "partner", "partner_path", "methods", "hamming", "view", "cosine"}`` (one per
     new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
     both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
@@ -203,12 +211,18 @@ def query_index(
     lint = Linter(outlier_method=outlier_method, outlier_threshold=outlier_threshold)  # type: ignore[arg-type]
     linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
     issues = lint.evaluate_against(linted_stats, index.reference).issues
+    quality: dict[int, dict[str, list[str]]] = {}
+    if "grey_p99" in stats and len(query_index_values):
+        indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
+        indexed[[q for (q, _), e in found.items() if "exact" in e["methods"]]] = True
+        quality = against_quality(stats, query_index_values, index.quality_reference, quality_thresholds, indexed)
     return {
         "index": str(index.folder),
         "indexed_images": int(index.measured.sum()),
         "radius": int(radius),
         "matches": matches,
         "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
+        "quality": quality,
         "elapsed_s": round(time.perf_counter() - t0, 4),
     }
 
@@ -234,6 +248,7 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
         outlier_method=audit.outlier_method,
         outlier_threshold=audit.outlier_threshold,
         linted=set(to_distinct(audit.linter_flags).values()),  # the metrics a scan lints
+        quality_thresholds=audit.quality_thresholds if audit.quality else None,
     )
     return report
 
@@ -269,6 +284,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
         outlier_method=cfg.get("outlier_method", "modzscore"),
         outlier_threshold=cfg.get("outlier_threshold"),
         linted=cfg.get("linter_flags"),
+        quality_thresholds=cfg.get("quality_thresholds"),
     )
     return report
 

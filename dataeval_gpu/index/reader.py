@@ -129,6 +129,21 @@ class DatasetIndex:
         """{metric: the Linter's reference figures of the measured images} (see ``Linter.evaluate_against``)."""
         return dict(self.manifest.get("reference", {}))
 
+    @property
+    def quality_reference(self) -> dict[str, Any]:
+        """What new images' relative quality issues are judged against (see
+        :mod:`~dataeval_gpu.index.quality_ref`): from the manifest, or for an index written
+        before it kept them, from the rows file's columns (``{}`` without the quality metrics)."""
+        if "quality" in self.manifest:
+            return dict(self.manifest["quality"])
+        from .quality_ref import REFERENCE_COLUMNS, quality_reference
+
+        names = self._rows.schema_arrow.names
+        if any(k not in names for k in REFERENCE_COLUMNS):
+            return {}
+        cols = self.rows(list(REFERENCE_COLUMNS))
+        return quality_reference({k: np.asarray(v)[self.measured] for k, v in cols.items()})
+
     def __len__(self) -> int:
         return int(self.flags.shape[0])
 
@@ -158,10 +173,12 @@ class DatasetIndex:
         return hashes, valid & self.measured[:, None]
 
     def check(self, audit: Any, *, embeddings_optional: bool = False) -> None:
-        """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's."""
+        """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's.
+        ``embeddings_optional`` (a query against the index): either side may be without
+        embeddings (no embedding matches then); only two different models differ."""
         wanted = audit_settings(audit)
         found = self.settings
-        if embeddings_optional and wanted["embedding_model"] is None:
+        if embeddings_optional and (wanted["embedding_model"] is None or found.get("embedding_model") is None):
             wanted["embedding_model"] = found.get("embedding_model")
         check_settings(found, wanted, self.folder)
 

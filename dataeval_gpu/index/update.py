@@ -31,10 +31,11 @@ from .manifest import (
     write_lock,
     write_manifest,
 )
+from .quality_ref import REFERENCE_COLUMNS, quality_reference
 from .reader import DatasetIndex, audit_settings, restore_audit
 from .store import Collection, remove_unlisted, write_generation
 
-__all__ = ["file_digest", "reference_figures", "save_index", "update_index"]
+__all__ = ["collection_quality", "file_digest", "reference_figures", "save_index", "update_index"]
 
 logger = logging.getLogger("dataeval_gpu.index")
 
@@ -192,6 +193,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
                 "class_names": list(class_names),
                 "count": len(files),
                 "reference": reference_figures(coll),
+                "quality": collection_quality(coll, template),
             },
         )
         remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
@@ -251,6 +253,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
             "class_names": class_names,
             "count": len(order),
             "reference": reference_figures(coll),
+            "quality": collection_quality(coll, audit),
         }
         write_manifest(folder, doc)
         remove_unlisted(folder, set(names.values()) | {"manifest.json", "write.lock"})
@@ -377,6 +380,15 @@ def _merge(
         "label": labs,
     }
     return Collection(file_cols, measured, errors, stats, hashes, near_valid, embeddings)
+
+
+def collection_quality(coll: Collection, audit: Any) -> dict[str, Any]:
+    """The quality issues' reference figures of the measured images (``{}`` when the audit does not
+    score them): :func:`~dataeval_gpu.index.quality_ref.quality_reference`."""
+    if not getattr(audit, "quality", False):
+        return {}
+    measured = {k: v[coll.measured] for k, v in coll.stats.items() if k in REFERENCE_COLUMNS}
+    return quality_reference(measured, audit.quality_thresholds)
 
 
 def reference_figures(coll: Collection) -> dict[str, dict[str, float]]:

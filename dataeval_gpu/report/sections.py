@@ -25,6 +25,7 @@ from .grids import (
     label_counts_plot,
     outliers_spec,
 )
+from .index_section import against_section
 from .page import cards, esc, figure_html, note, table_html
 from .pilgrid import render_grid
 from .svgcharts import metric_histograms_svg
@@ -199,7 +200,11 @@ def labels_section(ctx: ReportContext) -> Section | None:
         body += _grid(
             ctx,
             "class_samples",
-            class_samples_spec(ls.image_indices_per_class, seed=ctx.seed),
+            # from the measured images: a file that failed to load has no picture to show
+            class_samples_spec(
+                {c: [i for i in idx if i not in ctx.report.failed] for c, idx in ls.image_indices_per_class.items()},
+                seed=ctx.seed,
+            ),
             f"One random image of each class (seed {ctx.seed}): the variety of backgrounds, brightness, framing.",
         )
     return ("labels", "Labels", body)
@@ -477,6 +482,7 @@ SECTIONS = (
     quality_section,
     duplicates_section,
     clusters_section,
+    against_section,
     extra_section,
     failed_section,
     settings_section,

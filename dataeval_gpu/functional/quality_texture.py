@@ -22,6 +22,10 @@ device and for every batch size (no float sum whose rounding depends on how it i
 
 With alpha (grey + alpha, RGBA) both are measured on the composite on mid grey, over the mask
 positions whose 3x3 neighbourhood is opaque (blocks all of whose positions are), like ``noise``.
+
+On the CPU, opaque uint8 stacks of one or three channels go through a numba loop
+(:func:`texture_rows`, one pass over the window), everything else through torch; both compute the
+same integers and the same float64 steps (equal bit for bit, tested).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import math
 import numpy as np
 import torch
 
+from . import quality_compiled
 from .pixels import grey_levels, scale01
+from .stats_compiled import njit
 
 __all__ = ["FLAT_BLOCK", "FLAT_QUANTILE", "IMPULSE_STEP", "flat_noise", "impulse_share", "texture_noise", "texture_rows"]
 
@@ -121,7 +127,56 @@ def texture_noise(
     return {"noise_flat": flat_noise(lev, ok), "impulse_share": impulse_share(lev, ok)}
 
 
+@njit
+def _texture_u8(x, dy, dx, wh, ww, fb, qnum, qden, step, out):  # noqa: ANN001, ANN202, PLR0913 - numba kernel
+    """:func:`flat_noise` and :func:`impulse_share` of an opaque uint8 stack (1 or 3 channels) in
+    one loop per image: the same integers (exact luma, ties to even), the same float64 steps."""
+    b, c = x.shape[0], x.shape[1]
+    lev = np.empty((wh, ww), np.int32)
+    nh, nw = (wh - 2) // fb, (ww - 2) // fb
+    sums = np.zeros(max(nh * nw, 1), np.int64)
+    for i in range(b):
+        for y in range(wh):
+            for j in range(ww):
+                if c >= 3:
+                    t = 299 * np.int32(x[i, 0, dy + y, dx + j]) + 587 * np.int32(x[i, 1, dy + y, dx + j])
+                    t += 114 * np.int32(x[i, 2, dy + y, dx + j])
+                    q = t // 1000
+                    rem = t - 1000 * q
+                    lev[y, j] = q + (1 if rem > 500 or (rem == 500 and q % 2 == 1) else 0)
+                else:
+                    lev[y, j] = x[i, 0, dy + y, dx + j]
+        sums[:] = 0
+        count = 0
+        for y in range(wh - 2):
+            for j in range(ww - 2):
+                a0, a1, a2 = lev[y, j], lev[y, j + 1], lev[y, j + 2]
+                b0, b1, b2 = lev[y + 1, j], lev[y + 1, j + 1], lev[y + 1, j + 2]
+                c0, c1, c2 = lev[y + 2, j], lev[y + 2, j + 1], lev[y + 2, j + 2]
+                if y < nh * fb and j < nw * fb:
+                    r = a0 - 2 * a1 + a2 - 2 * b0 + 4 * b1 - 2 * b2 + c0 - 2 * c1 + c2
+                    sums[(y // fb) * nw + j // fb] += r if r >= 0 else -r
+                hi = max(max(max(a0, a1), max(a2, b0)), max(max(b2, c0), max(c1, c2)))
+                lo = min(min(min(a0, a1), min(a2, b0)), min(min(b2, c0), min(c1, c2)))
+                if b1 - hi > step or lo - b1 > step:
+                    count += 1
+        n = nh * nw
+        if n > 0:
+            srt = np.sort(sums[:n])
+            k = max((n * qnum + qden - 1) // qden - 1, 0)
+            out[i, 0] = np.float64(srt[k]) / (fb * fb) * (math.sqrt(math.pi / 2.0) / 6.0)
+        npos = (wh - 2) * (ww - 2)
+        if npos > 0:
+            out[i, 1] = np.float64(count) / npos
+
+
 def texture_rows(x: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
-    """:func:`texture_noise` of an opaque stack as a ``(B, 2)`` float64 array (the compiled path's rows)."""
+    """:func:`texture_noise` of an opaque stack as a ``(B, 2)`` float64 array (the compiled path's
+    rows): a numba loop for a uint8 CPU stack of one or three channels, the same values."""
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] in (1, 3) and quality_compiled.ready():
+        out = np.zeros((x.shape[0], 2))
+        if min(box[2:]) >= 3:
+            _texture_u8(x.numpy(), *box, FLAT_BLOCK, *FLAT_QUANTILE, IMPULSE_STEP, out)
+        return out
     t = texture_noise(x, box)
     return torch.stack([t["noise_flat"], t["impulse_share"]], dim=1).numpy()

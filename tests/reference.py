@@ -6,6 +6,8 @@ compare against (the reference ``dataeval`` package is compared too, where insta
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import ndimage, stats
 
@@ -99,3 +101,54 @@ def close(a, b, rtol=2e-3, atol=1e-6) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return np.isclose(a, b, rtol=rtol, atol=atol) | (np.isnan(a) & np.isnan(b))
+
+
+def grey_levels_ref(x: np.ndarray) -> np.ndarray:
+    """The 256-level grey image of a ``(C, H, W)`` image on the 0..255 scale: for integer values
+    the exact ``round((299 R + 587 G + 114 B) / 1000)`` with ties to even (the value of a
+    one-channel image), otherwise ``round(255 g)`` of the float64 BT.601 luma."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[0] < 3:
+        return np.clip(np.round(x[0]), 0, 255).astype(np.int64)
+    if np.array_equal(x[:3], np.round(x[:3])):
+        s = (299 * x[0] + 587 * x[1] + 114 * x[2]).astype(np.int64)
+        q, rem = np.divmod(s, 1000)
+        return q + ((rem > 500) | ((rem == 500) & (q % 2 == 1)))
+    g = 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    return np.clip(np.round(g), 0, 255).astype(np.int64)
+
+
+def texture_noise_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> dict:
+    """``noise_flat`` and ``impulse_share`` of a 256-level grey window from their written
+    definitions (float64, scipy): the Immerkær response summed over 4 x 4 blocks of mask
+    positions (blocks whose 3 x 3 neighbourhoods are all opaque), the ``ceil(n / 20)``-th smallest
+    block as ``sqrt(pi / 2) / 6`` times its mean response; the share of positions more than 48
+    levels above or below all 8 neighbours."""
+    g = np.asarray(levels, dtype=np.float64)
+    h, w = g.shape
+    ok = np.ones((h, w), bool) if opaque is None else np.asarray(opaque, bool)
+    out = {"noise_flat": 0.0, "impulse_share": 0.0}
+    if min(h, w) < 3:
+        return out
+    ok3 = ndimage.minimum_filter(ok.astype(np.uint8), size=3, mode="constant")[1:-1, 1:-1].astype(bool)
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    resp = np.abs(ndimage.correlate(g, mask)[1:-1, 1:-1])
+    nh, nw = (h - 2) // 4, (w - 2) // 4
+    blocks = []
+    for by in range(nh):
+        for bx in range(nw):
+            sl = np.s_[4 * by : 4 * by + 4, 4 * bx : 4 * bx + 4]
+            if ok3[sl].all():
+                blocks.append(resp[sl].sum())
+    if blocks:
+        k = -(-len(blocks) // 20)  # ceil(n / 20)
+        out["noise_flat"] = sorted(blocks)[k - 1] / 16.0 * math.sqrt(math.pi / 2.0) / 6.0
+    centre = g[1:-1, 1:-1]
+    foot = np.ones((3, 3), bool)
+    foot[1, 1] = False
+    hi = ndimage.maximum_filter(g, footprint=foot)[1:-1, 1:-1]
+    lo = ndimage.minimum_filter(g, footprint=foot)[1:-1, 1:-1]
+    imp = ((centre - hi) > 48) | ((lo - centre) > 48)
+    if ok3.any():
+        out["impulse_share"] = float((imp & ok3).sum() / ok3.sum())
+    return out

@@ -22,10 +22,11 @@ blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sh
                    fine_sharpness + 0.075)``               fine_sharpness < 0.37: blurred at the
                    (fine: short side > 256 px only); 0    native resolution of a large image)
                    for a flat image (both ratios 0)
-noisy              ``max(noise_robust if noise <=         score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
-                   1.3 noise_robust else 0, noise - 11)``  noise, unless the mean estimate is over 1.3x
-                   (grey levels)                           the MAD one: texture; or Immerkær σ > 19.5:
-                                                           impulse noise)
+noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
+                   0.5) if noise <= 1.3 noise_robust      noise, unless the mean estimate is over 1.3x
+                   else 0, noise - 11 if impulse_share    the MAD one or the flattest blocks are
+                   >= 0.01 else 0)`` (grey levels)         smooth: texture; or Immerkær σ > 19.5 with
+                                                           1 % isolated impulses: impulse noise)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
@@ -85,6 +86,7 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "ink_tails",
     "issue_scores",
+    "noisy_score",
     "octave_neighbours",
     "seen_entropy",
     "silhouettes",
@@ -133,6 +135,18 @@ NOISE_TEXTURE_FLOOR = 11.0
 #: of it: on Gaussian noise both estimate sigma (ratio 1.0-1.2 on the planted noise), while fine
 #: texture and edges (patterned garments, denim, cardboard) raise the mean above the median
 NOISE_GAUSS_RATIO = 1.3
+#: ``noisy``: the MAD estimate counts at most ``noise_flat / NOISE_FLAT_SHARE``: noise is everywhere,
+#: texture is not; the flattest 5 % of the 4 x 4 blocks read 0.47-0.55 of the MAD estimate on the
+#: planted noise (clipped in shadows and highlights), about 0 where a picture has a smooth ground
+NOISE_FLAT_SHARE = 0.5
+#: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
+#: pixels are isolated impulses (``impulse_share``; 2.0-4.0 % on the planted 5 % salt-and-pepper):
+#: the edges of line art and 1-bit icons raise the mean estimate without being impulses
+IMPULSE_MIN_SHARE = 0.01
+#: ``low_information`` is not judged (score 0) on an image with at least this ``detail`` (RMS of the
+#: finest band at the working resolution, 0-1): its information is in strokes the grey histogram
+#: does not see (line diagrams on white: 0.06-0.15); blank and near-black images have under 0.03
+LOW_INFO_DETAIL = 0.05
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
 #: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
@@ -141,8 +155,9 @@ FINE_OFFSET = 0.075
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 #: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
-#: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead)
-OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001")
+#: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead),
+#: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before)
+OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share")
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
@@ -214,12 +229,9 @@ def issue_scores(
         # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
-        "noisy": np.maximum(
-            np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0),
-            m["noise"] - NOISE_TEXTURE_FLOOR,
-        ),
+        "noisy": noisy_score(m),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
-        "low_information": 8.0 - seen_entropy(m),
+        "low_information": np.where(m["detail"] >= LOW_INFO_DETAIL, 0.0, 8.0 - seen_entropy(m)),
         "jpeg_blocking": m["blockiness"].copy(),
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
@@ -227,6 +239,22 @@ def issue_scores(
     for k in PIXEL_ISSUES:  # too few pixels to judge (JUDGE_MIN_SIDE)
         scores[k] = np.where(np.minimum(w, h) < JUDGE_MIN_SIDE, 0.0, scores[k])
     return scores, ref
+
+
+def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
+    while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
+    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks) and the impulse estimate
+    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, while ``impulse_share`` is at least
+    :data:`IMPULSE_MIN_SHARE`).  Metrics gathered without ``noise_flat`` / ``impulse_share``
+    are scored without those checks."""
+    gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
+    if "noise_flat" in m:
+        gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
+    impulse = m["noise"] - NOISE_TEXTURE_FLOOR
+    if "impulse_share" in m:
+        impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
+    return np.maximum(gauss, impulse)
 
 
 def octave_neighbours(values: np.ndarray) -> np.ndarray:
@@ -324,8 +352,14 @@ class QualityOutput:
             elif k == "noisy":
                 line += (
                     f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"
-                    f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g})"
+                    f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g}"
                 )
+                if "noise_flat" in self.metrics and "impulse_share" in self.metrics:
+                    line += (
+                        f", flattest blocks σ {float(self.metrics['noise_flat'][index]):.3g},"
+                        f" isolated impulses {float(self.metrics['impulse_share'][index]):.2%}"
+                    )
+                line += ")"
             elif k == "grayscale":
                 line += f" (grey images are {self.reference.get('grey_share', float('nan')):.1%} of the dataset)"
             elif k in ("odd_size", "odd_aspect_ratio"):

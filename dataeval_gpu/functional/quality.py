@@ -28,7 +28,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   (:data:`FINE_FLOOR`): ``sqrt(max(E0 - f, 0) / (E1 - f/4))``; 1 when flat (:data:`FINE_FLAT`)
   or under 16 px a side.
 * ``noise`` - Immerkær (1996) on 0..255 grey in the central window (offsets on the 8-px grid);
-  ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value).
+  ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value);
+  ``noise_flat`` / ``impulse_share`` - noise in the flattest blocks, isolated impulses (``quality_texture``).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
@@ -57,6 +58,7 @@ from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, row_mean64, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
 from .quality_dark import dark_black_point
+from .quality_texture import texture_noise, texture_rows
 
 __all__ = [
     "QUALITY_KEYS", "COARSE_SIDE", "composite_on_black", "composite_on_grey", "FINE_FLAT", "FINE_FLOOR",
@@ -94,6 +96,8 @@ QUALITY_KEYS = (
     "opacity",
     "grey_p0001",  # appended: the darkest 0.01 %, the stroke cores under the black point (``light``)
     "dark_p001",  # the black point of min(R, G, B) (``quality_dark``; ``light``)
+    "noise_flat",  # appended: noise over the flattest blocks (``quality_texture``; ``noisy``)
+    "impulse_share",  # the share of isolated impulses (``quality_texture``; ``noisy``)
 )
 _MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -316,12 +320,6 @@ def _window_box(h: int, w: int, side: int = NOISE_WINDOW) -> tuple[int, int, int
     return max(0, (h - side) // 2) // 8 * 8, max(0, (w - side) // 2) // 8 * 8, min(h, side), min(w, side)
 
 
-def _window(g: torch.Tensor, side: int = NOISE_WINDOW) -> torch.Tensor:
-    """The central ``side x side`` window at native resolution (offsets on the 8-px JPEG grid)."""
-    dy, dx, wh, ww = _window_box(*g.shape[-2:], side)
-    return g[..., dy : dy + wh, dx : dx + ww]
-
-
 def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     """The compiled kernels' rows of a uint8 CPU stack of one or three channels for
     :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
@@ -337,11 +335,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
         boxes = fine_windows(h, w)
         fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo, dark_black_point(x).numpy()
+    return hist, sums, res, fine, geo, dark_black_point(x).numpy(), texture_rows(x, box)
 
 
-def _compiled_finish(
-    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray
+def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
+    hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
+    tex: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -378,6 +377,7 @@ def _compiled_finish(
     out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
     out["dark_p001"] = dark
+    out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 
@@ -433,13 +433,15 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["colourfulness"], out["channel_spread"] = _colour(xs)
     out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
     out.update(_levels(g, x))
-    win = _window(g) * 255.0
+    dy, dx, wh, ww = _window_box(*g.shape[-2:])  # the central window, offsets on the 8-px grid
+    win = g[..., dy : dy + wh, dx : dx + ww] * 255.0
     out["noise"], out["noise_robust"] = _noise(win)
     out["norm_sharpness"], out["detail"] = _sharpness(g, working_side)
     out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = _blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
     out["dark_p001"] = dark_black_point(x, out["grey_p99"].dtype)
+    out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     return _finish(out, raw, x)
 
 
@@ -454,8 +456,9 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         seen = {k: v.to(out["grey_p99"].device) for k, v in seen.items()}
         # an image without transparent pixels keeps the opaque definitions of noise and blockiness
         # (its levels are the same either way): an opaque alpha channel changes nothing
+        seen.update({k: v.to(dtype) for k, v in texture_noise(comp, _window_box(*raw.shape[-2:]), raw).items()})
         opaque = seen["opacity"] >= 1.0
-        for key in ("noise", "noise_robust", "blockiness"):
+        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
         out["dark_p001"] = dark_black_point(raw, dtype)  # over what is seen (alpha-weighted)

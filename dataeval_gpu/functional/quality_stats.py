@@ -42,6 +42,8 @@ _UNITS = {
     "opacity": "mean alpha, 0–1 (1 without alpha)",
     "grey_p0001": "grey level, 0–1",
     "dark_p001": "darkest-channel level, 0–1",
+    "noise_flat": "Immerkær σ of the flattest blocks, grey levels",
+    "impulse_share": "share of isolated impulses, 0–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -333,17 +333,83 @@ def test_blur_of_a_large_photo_is_found_at_native_resolution() -> None:
 
 def test_noisy_needs_noise_like_estimates() -> None:
     """The MAD estimate counts as Gaussian noise only while the Immerkær mean estimate is within
-    NOISE_GAUSS_RATIO of it (texture raises the mean above the median); impulse noise still
-    counts through the mean estimate less the texture floor."""
+    NOISE_GAUSS_RATIO of it (texture raises the mean above the median), and at most
+    ``noise_flat / NOISE_FLAT_SHARE`` (noise reaches the flattest blocks); impulse noise counts
+    through the mean estimate less the texture floor while at least IMPULSE_MIN_SHARE of the
+    pixels are isolated impulses."""
+    m = {k: torch.zeros(6, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m["noise_robust"] = torch.tensor([10.0, 10.0, 2.0, 10.0, 10.0, 2.0], dtype=torch.float64)
+    m["noise"] = torch.tensor([11.0, 14.0, 25.0, 13.0, 11.0, 25.0], dtype=torch.float64)
+    m["noise_flat"] = torch.tensor([100.0, 100.0, 100.0, 100.0, 3.0, 100.0], dtype=torch.float64)
+    m["impulse_share"] = torch.tensor([0.02, 0.02, 0.02, 0.02, 0.02, 0.005], dtype=torch.float64)
+    for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
+        m[k] = torch.full((6,), v, dtype=torch.float64)
+    s, _ = issue_scores(m)
+    assert (q_mod.NOISE_GAUSS_RATIO, q_mod.NOISE_FLAT_SHARE, q_mod.IMPULSE_MIN_SHARE) == (1.3, 0.5, 0.01)
+    # 11 <= 13: Gaussian-like -> 10; 14 > 13: texture -> max(0, 14 - 11); impulse: 25 - 11; 13 <= 13 -> 10;
+    # flattest blocks at 3: min(10, 3 / 0.5); 0.5 % isolated impulses: not impulse noise -> 0
+    np.testing.assert_allclose(s["noisy"], [10.0, 3.0, 14.0, 10.0, 6.0, 0.0])
+    # metrics gathered before noise_flat / impulse_share existed: scored without those checks
+    old = {k: v for k, v in m.items() if k not in ("noise_flat", "impulse_share")}
+    np.testing.assert_allclose(issue_scores(old)[0]["noisy"], [10.0, 3.0, 14.0, 10.0, 10.0, 14.0])
+    out = QualityIssues().evaluate(m)
+    assert out.flags["noisy"].tolist() == [True, False, True, True, False, False]
+    assert "flattest blocks σ 100, isolated impulses 2.00%" in out.why(0)[0]
+
+
+def test_noise_is_told_from_texture_and_line_art() -> None:
+    """Real pixels: a pixel-scale texture on a smooth ground and a dense 1-px line drawing are not
+    noisy; the texture and a photo with Gaussian noise (σ 25) or 5 % salt-and-pepper are.  (Noise
+    on the dense line drawing is not found: its mean estimate is over 1.3x the MAD one, and it has
+    no isolated impulses.)"""
+    rng = np.random.default_rng(11)
+    h, w = 120, 160
+    yy, xx = np.mgrid[0:h, 0:w]
+    ground = 60 + 0.3 * xx + 0.2 * yy  # smooth ramp
+    texture = ground + np.where((xx > 24) & (xx < 136), (rng.random((h, w)) < 0.5) * 90.0, 0.0)
+    lines = np.full((h, w), 230.0)
+    lines[::4, :] = 20  # a 1-px grid: every pixel next to a stroke
+    lines[:, ::5] = 20
+    lines[(yy - 60) ** 2 + (xx - 80) ** 2 < 30**2] = 230
+    lines[np.abs(np.hypot(yy - 60, xx - 80) - 25) < 0.7] = 20  # a circle's thin outline
+    clean = [np.repeat(np.clip(a, 0, 255).round().astype(np.uint8)[None], 3, axis=0) for a in (texture, lines)]
+    pictures = [clean[0], _photo(rng, h, w)]
+    noisy = [np.clip(c + rng.normal(0, 25, c.shape), 0, 255).round().astype(np.uint8) for c in pictures]
+    salted = []
+    for c in pictures:
+        u = rng.random((h, w))
+        sp = c.copy()
+        sp[:, u < 0.025], sp[:, u > 0.975] = 0, 255
+        salted.append(sp)
+    out = QualityIssues(issues=["noisy"]).evaluate([*clean, *noisy, *salted])
+    assert out.flags["noisy"].tolist() == [False, False, True, True, True, True], out.scores["noisy"]
+    # without the flattest blocks and the isolated impulses (metrics gathered before them) the
+    # texture and the line drawing were noisy too
+    old = {k: v for k, v in out.metrics.items() if k not in ("noise_flat", "impulse_share")}
+    assert (issue_scores(old)[0]["noisy"] > 8.5).tolist() == [True] * 6
+
+
+def test_low_information_leaves_line_diagrams_alone() -> None:
+    """Under 0.5 bit of grey entropy is low information, unless the image has detail of at least
+    LOW_INFO_DETAIL (strokes: a line diagram on white); a blank page with a faint smudge stays."""
     m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
-    m["noise_robust"] = torch.tensor([10.0, 10.0, 2.0, 10.0], dtype=torch.float64)
-    m["noise"] = torch.tensor([11.0, 14.0, 25.0, 13.0], dtype=torch.float64)
+    m["grey_entropy"] = torch.full((4,), 0.3, dtype=torch.float64)
+    m["detail"] = torch.tensor([0.0, 0.049, 0.05, 0.1], dtype=torch.float64)
+    m["opacity"] = torch.ones(4, dtype=torch.float64)
     for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
         m[k] = torch.full((4,), v, dtype=torch.float64)
-    s, _ = issue_scores(m)
-    assert q_mod.NOISE_GAUSS_RATIO == 1.3
-    # 11 <= 13: Gaussian-like -> 10; 14 > 13: texture -> max(0, 14 - 11); impulse: 25 - 11; 13 <= 13 -> 10
-    np.testing.assert_allclose(s["noisy"], [10.0, 3.0, 14.0, 10.0])
+    assert q_mod.LOW_INFO_DETAIL == 0.05
+    np.testing.assert_allclose(issue_scores(m)[0]["low_information"], [7.7, 7.7, 0.0, 0.0])
+    page = np.full((1, 300, 400), 255, np.uint8)
+    diagram = page.copy()
+    for y in range(40, 280, 60):
+        diagram[0, y : y + 2, 50:350] = 0  # boxes' edges: 3 % ink
+        diagram[0, y : y + 40, 50:52] = 0
+    smudge = page.copy()
+    smudge[0, 100:140, 100:160] = 250  # a faint smudge: no strokes
+    out = QualityIssues(issues=["low_information"]).evaluate([diagram, smudge, page])
+    assert out.metrics["grey_entropy"][0] < 0.5 and out.metrics["detail"][0] >= 0.05
+    assert out.flags["low_information"].tolist() == [False, True, True]
 
 
 def test_odd_size_needs_a_rare_size() -> None:

@@ -337,11 +337,12 @@ def hash_pairs(
     if strip is not None:
         strip_view = 1 + len(crops)
         crops = [*crops, (strip[0], strip[1])]
-        if thumbs is not None:
-            tv = torch.as_tensor(np.asarray(thumbs) if not isinstance(thumbs, torch.Tensor) else thumbs).cpu()
-            st = strip[2]
-            st = torch.zeros(n, THUMB_SIDE**2, dtype=torch.uint8) if st is None else torch.as_tensor(np.asarray(st) if not isinstance(st, torch.Tensor) else st).cpu()
-            thumbs = torch.cat([tv.reshape(n, -1), st.reshape(n, -1)], dim=1)
+        if thumbs is not None:  # the strip's thumbnail at its view (all zero where none: unverified)
+            as_t = lambda v: (v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v))).cpu()  # noqa: E731
+            tv = as_t(thumbs).reshape(n, -1)[:, : strip_view * THUMB_SIDE**2]
+            tv = torch.nn.functional.pad(tv, (0, strip_view * THUMB_SIDE**2 - tv.shape[1]))
+            st = torch.zeros(n, THUMB_SIDE**2, dtype=torch.uint8) if strip[2] is None else as_t(strip[2])
+            thumbs = torch.cat([tv, st.reshape(n, -1).to(tv.dtype)], dim=1)
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
     h = torch.cat([p.cpu() for p in parts])

@@ -23,7 +23,7 @@ from ..functional.hashing import (
     xxhash64,
 )
 
-__all__ = ["CROP_MIN_SIDE", "centre_crop", "crop_hashable", "hash_rows"]
+__all__ = ["CROP_MIN_SIDE", "STRIP_ASPECT", "centre_crop", "crop_hashable", "hash_rows", "strip_hashes", "strip_view"]
 
 #: smallest shorter side (pixels) of a central crop whose near hash is kept: the side from which
 #: the perceptual hash works at its full 32 x 32 square (``perceptual_hash_size``).  A smaller
@@ -32,6 +32,52 @@ __all__ = ["CROP_MIN_SIDE", "centre_crop", "crop_hashable", "hash_rows"]
 #: different plain pullovers and coats within 4 bits of each other's whole image (660 groups in
 #: 70,000, the largest of 45), and such a view has no thumbnail to verify the pair with
 CROP_MIN_SIDE = HASH_SIZE * 4 + 1
+
+
+#: an image whose long side is at least this many times its short side also has its *strip*
+#: near hash: the central crop of the inverse shape at its full short side (a 16:9 picture's
+#: central 9:16 strip, :func:`strip_view`).  Wallpaper packages ship one picture cropped for
+#: phones (1080 x 1920 from 5120 x 2880, docs/quality.md): such a crop is the landscape's
+#: strip, which no central crop of either image shows.  3:2 and longer shapes (4:3 is not an
+#: aspect-changing shape a picture is cropped to for a screen)
+STRIP_ASPECT = 1.5
+
+
+def strip_view(t: torch.Tensor) -> torch.Tensor | None:
+    """The central crop of ``t`` (``(..., H, W)``) with the inverse shape at the full short side
+    (``H x round(H * H / W)`` of a wide image, ``round(W * W / H) x W`` of a tall one), or None
+    where the image is closer to square than :data:`STRIP_ASPECT` or the strip's short side is
+    under :data:`CROP_MIN_SIDE` (a view, as :func:`centre_crop`).
+
+    Example:
+        >>> tuple(strip_view(torch.zeros(1, 90, 160)).shape), strip_view(torch.zeros(1, 90, 120))
+        ((1, 90, 51), None)
+    """
+    h, w = t.shape[-2:]
+    short, long = min(h, w), max(h, w)
+    side = round(short * short / max(long, 1))
+    if long < STRIP_ASPECT * short or side < CROP_MIN_SIDE:
+        return None
+    off = (long - side) // 2
+    return t[..., :, off : off + side] if w >= h else t[..., off : off + side, :]
+
+
+def strip_hashes(images: Sequence[torch.Tensor], kind: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(hashes, valid, thumbs)``: the near hash ``kind`` of each image's inverse-shape strip
+    (:func:`strip_view`; 0 / False / an all-zero thumbnail
+    where it has none), ``(N,)`` int64, ``(N,)`` bool and ``(N, THUMB_SIDE, THUMB_SIDE)`` uint8
+    on the CPU, by the kernels of the scan's rows (``pchash_strip``)."""
+    views = [strip_view(t) for t in images]
+    at = [k for k, v in enumerate(views) if v is not None]
+    h, ok = torch.zeros(len(views), dtype=torch.int64), torch.zeros(len(views), dtype=torch.bool)
+    th = torch.zeros(len(views), THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8)
+    if at:
+        ph, pok, pth = near_hash_thumbs([views[k] for k in at], kind)
+        idx = torch.tensor(at, dtype=torch.int64)
+        ok[idx] = pok.cpu()
+        h[idx] = torch.where(pok.cpu(), ph.cpu(), 0)
+        th[idx] = pth.cpu()
+    return h, ok, th
 
 
 def centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -62,6 +108,7 @@ def hash_rows(
     sources: Sequence[Any] | None = None,
     crops: Sequence[float] = (),
     thumbs: bool = False,
+    strip: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Hashes of one batch of validated ``(C, H, W)`` tensors on one device, at once.
 
@@ -80,7 +127,10 @@ def hash_rows(
         ``{"xxhash", "near", "near_valid"}`` (those asked for), ``(B,)`` CPU tensors; with
         ``crops`` also ``"crops"`` / ``"crops_valid"``, ``(B, len(crops))``: the near hash of
         each image's central crops; with ``thumbs`` also ``"thumbs"``, ``(B, (1 + len(crops))
-        * THUMB_SIDE ** 2)`` uint8: the whole image's thumbnail, then each crop's, row-major.
+        * THUMB_SIDE ** 2)`` uint8: the whole image's thumbnail, then each crop's, row-major;
+        with ``strip`` (needs ``kind``) also ``"strip"`` / ``"strip_valid"``, ``(B,)``: the near
+        hash of each image's :func:`strip_view` (0 / False where it has none; only those images
+        are hashed), and with ``thumbs`` ``"strip_thumbs"``, ``(B, THUMB_SIDE ** 2)`` uint8.
     """
     out = _hash_rows(images, kind, exact, sources, thumbs)
     if kind and crops:
@@ -97,6 +147,20 @@ def hash_rows(
             out["thumbs"] = torch.cat([out["thumbs"].reshape(len(images), 1, -1), views], dim=1)
     if kind and thumbs:
         out["thumbs"] = out["thumbs"].reshape(len(images), -1).contiguous()
+    if kind and strip:
+        views = [strip_view(t) for t in images]
+        at = [k for k, v in enumerate(views) if v is not None]
+        out["strip"] = torch.zeros(len(images), dtype=torch.int64)
+        out["strip_valid"] = torch.zeros(len(images), dtype=torch.bool)
+        if thumbs:
+            out["strip_thumbs"] = torch.zeros(len(images), THUMB_SIDE**2, dtype=torch.uint8)
+        if at:  # only the images of a strip shape are hashed (one submission)
+            part = _hash_rows([views[k] for k in at], kind, False, None, thumbs)  # type: ignore[misc]
+            idx = torch.tensor(at, dtype=torch.int64)
+            out["strip_valid"][idx] = part["near_valid"].cpu()
+            out["strip"][idx] = torch.where(part["near_valid"].cpu(), part["near"].cpu(), 0)
+            if thumbs:
+                out["strip_thumbs"][idx] = part["thumbs"].cpu().reshape(len(at), -1)
     return out
 
 

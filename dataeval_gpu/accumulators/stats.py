@@ -34,6 +34,7 @@ __all__ = [  # noqa: F822 - ImageStatsAccumulator is lazy (module __getattr__)
     "StatsRows",
     "HASH_KEYS",
     "CROP_HASH_KEYS",
+    "STRIP_HASH_KEYS",
     "images_from_batch",
 ]
 
@@ -42,6 +43,10 @@ HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
 #: grey thumbnails of the image and of its crops that verify hash pairs, ``(N, (1 + len(crops))
 #: * 1024)`` uint8 (:mod:`~dataeval_gpu.functional.hashing.thumbs`)
 CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid", "pchash_thumbs")
+#: with ``strip``: the near hash of each image's inverse-shape strip, ``(N,)`` (0 / False where
+#: it has none: :func:`~dataeval_gpu.accumulators.hash_rows.strip_view`), and its grey
+#: thumbnail, ``(N, 1024)`` uint8
+STRIP_HASH_KEYS = ("pchash_strip", "pchash_strip_valid", "pchash_strip_thumbs")
 
 
 def images_from_batch(images: Any, indices: Sequence[int] | None = None) -> list[torch.Tensor]:
@@ -94,6 +99,9 @@ class StatsRows:
         hashes them (so that a crop of 5-10 % per side meets its original).
     thumbs : with ``hashes``, keep the grey thumbnails of each image and of its crops
         (``pchash_thumbs``, 1 KB a view) that verify the hash pairs; default: with ``crops``.
+    strip : with ``hashes``, keep the near hash of each image's inverse-shape strip too
+        (:data:`STRIP_HASH_KEYS`; its thumbnail with ``thumbs``), as
+        :class:`~dataeval_gpu.detectors.NearDuplicates` hashes it; default: with ``crops``.
     """
 
     full_state_update = False
@@ -110,6 +118,7 @@ class StatsRows:
         d4: bool = False,
         crops: Sequence[float] = (),
         thumbs: bool | None = None,
+        strip: bool | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -130,8 +139,12 @@ class StatsRows:
         # the thumbnails: with the crops by default; asked for without them where near groups are
         # verified on whole images alone (DataAudit(near_crops=()) as NearDuplicates(crops=()))
         self.thumbs = bool(hashes) and (bool(self.crops) if thumbs is None else bool(thumbs))
+        self.strip = bool(hashes) and (bool(self.crops) if strip is None else bool(strip))
         self.hash_keys = (
-            HASH_KEYS + (CROP_HASH_KEYS[:2] if self.crops else ()) + (CROP_HASH_KEYS[2:] if self.thumbs else ())
+            HASH_KEYS
+            + (CROP_HASH_KEYS[:2] if self.crops else ())
+            + (CROP_HASH_KEYS[2:] if self.thumbs else ())
+            + (STRIP_HASH_KEYS[: 3 if self.thumbs else 2] if self.strip else ())
             if hashes
             else ()
         )
@@ -201,7 +214,7 @@ class StatsRows:
         if self.hashes:
             from .hash_rows import hash_rows
 
-            hashed = hash_rows(imgs, self.near_kind, crops=self.crops, thumbs=self.thumbs)
+            hashed = hash_rows(imgs, self.near_kind, crops=self.crops, thumbs=self.thumbs, strip=self.strip)
             rows["xxhash"] = hashed["xxhash"].to(self.device)
             rows["pchash"] = hashed["near"].to(self.device)
             rows["pchash_valid"] = hashed["near_valid"].to(self.device)
@@ -210,6 +223,11 @@ class StatsRows:
                 rows["pchash_crops_valid"] = hashed["crops_valid"].to(self.device)
             if self.thumbs:
                 rows["pchash_thumbs"] = hashed["thumbs"].to(self.device)
+            if self.strip:
+                rows["pchash_strip"] = hashed["strip"].to(self.device)
+                rows["pchash_strip_valid"] = hashed["strip_valid"].to(self.device)
+                if self.thumbs:
+                    rows["pchash_strip_thumbs"] = hashed["strip_thumbs"].to(self.device)
         if self.per_channel and ch is not None:
             rows["_row_image"] = ch["row_image"]
             rows["ch_channel"] = ch["row_channel"]
@@ -323,6 +341,7 @@ class ImageStatsRows(StatsRows, RowStore):
             "d4": False,  # near_kind already names the D4 form
             "crops": list(self.crops),
             "thumbs": self.thumbs,
+            "strip": self.strip,
         }
 
     def to_metric(self) -> Any:

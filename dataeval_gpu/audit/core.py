@@ -304,6 +304,7 @@ class DataAudit:
             metrics=metrics,
             crops=self.near_crops,
             thumbs=bool(self.near_crops) or self.quality,  # the near groups verify pairs on them
+            strip=bool(self.near_crops),  # the inverse-shape strip: a phone crop of a wallpaper
         )
         return (acc.to_metric() if distributed_world() > 1 else acc).to(device)
 

@@ -76,6 +76,16 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
     thumbs = res.get("pchash_thumbs")
     if thumbs is not None and thumbs.shape[0] != len(index):
         thumbs = None
+    # each image's inverse-shape strip (rows restored from an index made without it: none)
+    strip = None
+    if "pchash_strip" in res and res["pchash_strip"].shape[0] == len(index):
+        st = res.get("pchash_strip_thumbs")
+        st = st.cpu() if st is not None and thumbs is not None and st.shape[0] == len(index) else None
+        strip = (res["pchash_strip"].cpu(), res["pchash_strip_valid"].cpu(), st)
+    hw = (
+        np.stack([np.asarray(stats["height"], np.float64), np.asarray(stats["width"], np.float64)], axis=1)
+        if "height" in stats and "width" in stats else None
+    )  # fmt: skip
     return (
         res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
         stats["std"].astype(np.float64) if "std" in stats else None,
@@ -84,6 +94,7 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         np.asarray(stats["mean"], dtype=np.float64) if "mean" in stats else None,
         np.minimum(np.asarray(stats["height"], np.float64), np.asarray(stats["width"], np.float64))
         if "height" in stats and "width" in stats else None,
+        strip, hw,
     )  # fmt: skip
 
 

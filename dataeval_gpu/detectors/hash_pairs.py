@@ -28,12 +28,14 @@ __all__ = [
     "thumbs_comparable",
     "SPREAD_EPS",
     "SPREAD_RATIO",
+    "STRIP_SHAPE_TOLERANCE",
     "UNVERIFIED_RADIUS",
     "VERIFY_MIN",
     "PairFigures",
     "hash_pairs",
     "hash_pairs_ok",
     "plain_and_entropy",
+    "strip_partners",
 ]
 
 #: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
@@ -99,6 +101,31 @@ def thumbs_comparable(side_a: np.ndarray, side_b: np.ndarray) -> tuple[np.ndarra
     return (small_a == small_b) & (~small_a | (band(a) == band(b))), small_a | small_b
 
 
+#: a strip view (an image's central crop of the inverse shape,
+#: :func:`~dataeval_gpu.accumulators.hash_rows.strip_view`) pairs only with the whole of an
+#: image of the other orientation whose shape (long / short side) is within this factor of the
+#: strip's: what a phone crop of a wallpaper is (9:16 and 1:2 crops of 16:9 pictures: 1.12x)
+STRIP_SHAPE_TOLERANCE = 1.25
+
+
+def strip_partners(strip_hw: np.ndarray, other_hw: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: whether the whole image of heights and widths ``other_hw`` (``(P, 2)``) may
+    pair with the strip view of the image of ``strip_hw``: it lies the other way (tall against
+    a wide image's strip, wide against a tall one's) and its shape is within
+    :data:`STRIP_SHAPE_TOLERANCE` of the strip's, which is the image's own shape turned.
+
+    Example:
+        >>> strip_partners(np.array([[2880, 5120], [2880, 5120]]), np.array([[1440, 720], [720, 1440]])).tolist()
+        [True, False]
+    """
+    s, o = np.asarray(strip_hw, dtype=np.float64), np.asarray(other_hw, dtype=np.float64)
+    shape_s = s.max(axis=1) / np.maximum(s.min(axis=1), 1.0)
+    shape_o = o.max(axis=1) / np.maximum(o.min(axis=1), 1.0)
+    turned = (s[:, 0] > s[:, 1]) & (o[:, 0] < o[:, 1]) | (s[:, 0] < s[:, 1]) & (o[:, 0] > o[:, 1])
+    lo, hi = np.minimum(shape_s, shape_o), np.maximum(shape_s, shape_o)
+    return turned & (hi <= STRIP_SHAPE_TOLERANCE * lo)
+
+
 #: an image whose grey entropy (bits, the statistics' ``grey_entropy``) is below this (99 % of
 #: its pixels or more at one grey level) is flat: its hash, spread and thumbnail say nothing
 #: (every constant image hashes alike, whatever its grey or colour), only its level does ...
@@ -162,7 +189,9 @@ class PairFigures:
     rows flat (``pchash_thumbs``); ``opacity``: ``(N,)`` mean alpha (1: opaque, the quality
     metrics' ``opacity``); ``level``: ``(N,)`` mean pixel value on the 0-1 scale
     (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``); ``side``: ``(N,)`` the
-    short side in pixels (``min(height, width)``: :data:`SMALL_SIDE`).
+    short side in pixels (``min(height, width)``: :data:`SMALL_SIDE`); ``hw``: ``(N, 2)`` heights
+    and widths, and ``strip_view``: which view (index) is each image's inverse-shape strip, whose
+    pairs :func:`strip_partners` restricts (without ``hw`` a strip view pairs with nothing).
     """
 
     chroma: np.ndarray | None = None
@@ -173,6 +202,8 @@ class PairFigures:
     opacity: np.ndarray | None = None
     level: np.ndarray | None = None
     side: np.ndarray | None = None
+    hw: np.ndarray | None = None
+    strip_view: int | None = None
 
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
@@ -180,6 +211,7 @@ class PairFigures:
         self.entropy, self.spread = as64(self.entropy), as64(self.spread)
         self.opacity, self.level = as64(self.opacity), as64(self.level)
         self.side = as64(self.side)
+        self.hw = None if self.hw is None else as64(self.hw).reshape(-1, 2)  # type: ignore[union-attr]
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
@@ -227,6 +259,14 @@ def hash_pairs_ok(
         [False, True]
     """
     keep = np.ones(np.shape(i), dtype=bool)
+    for figs, other, v, me, them in ((first, second, vi, i, j), (second, first, vj, j, i)):
+        if figs.strip_view is not None:  # a strip view: only against a whole image of the other shape
+            at = np.asarray(v) == figs.strip_view
+            if at.any():
+                ok = np.zeros(int(at.sum()), dtype=bool)
+                if figs.hw is not None and other.hw is not None:
+                    ok = strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
+                keep[at] = ok
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
     small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
     comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way
@@ -285,10 +325,24 @@ def hash_pairs(
     opacity: np.ndarray | None = None,
     level: np.ndarray | None = None,
     side: np.ndarray | None = None,
+    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
+    hw: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
-    :func:`hash_groups` groups with its centre rule (same arguments)."""
+    :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
+    valid, thumbnails)`` of each image's inverse-shape strip (the view after the crops; its
+    pairs need ``hw``, ``(N, 2)`` heights and widths: :func:`strip_partners`)."""
     n = full.numel()
+    strip_view = None
+    if strip is not None:
+        strip_view = 1 + len(crops)
+        crops = [*crops, (strip[0], strip[1])]
+        if thumbs is not None:  # the strip's thumbnail at its view (all zero where none: unverified)
+            as_t = lambda v: (v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v))).cpu()  # noqa: E731
+            tv = as_t(thumbs).reshape(n, -1)[:, : strip_view * THUMB_SIDE**2]
+            tv = torch.nn.functional.pad(tv, (0, strip_view * THUMB_SIDE**2 - tv.shape[1]))
+            st = torch.zeros(n, THUMB_SIDE**2, dtype=torch.uint8) if strip[2] is None else as_t(strip[2])
+            thumbs = torch.cat([tv, st.reshape(n, -1).to(tv.dtype)], dim=1)
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
     h = torch.cat([p.cpu() for p in parts])
@@ -301,7 +355,7 @@ def hash_pairs(
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side)
+    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side, hw, strip_view)
     ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
     a, b = a[ok_p] % n, b[ok_p] % n
     code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..accumulators.hash_rows import centre_crop, crop_hashable
+from ..accumulators.hash_rows import centre_crop, crop_hashable, strip_hashes
 from ..batching import as_image
 from ..errors import InvalidArgumentError
-from ..functional.hashing import hamming_distance
+from ..functional.hashing import hamming_distance, near_kind
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
 from .embedding_pairs import (  # noqa: F401
@@ -275,6 +275,8 @@ def hash_groups(
     opacity: np.ndarray | None = None,
     level: np.ndarray | None = None,
     side: np.ndarray | None = None,
+    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
+    hw: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -293,9 +295,15 @@ def hash_groups(
     ``opacity`` (mean alpha, 1 opaque) two images with a transparent ground whose thumbnails
     verify are not held to the plain-background radius.  With ``entropy`` and ``level``
     (:func:`pixel_mean`) a flat image pairs only at its level; with ``side`` (each image's short
-    side) a pair with an image under :data:`SMALL_SIDE` only within :data:`UNVERIFIED_RADIUS`.  The pairs are :func:`hash_pairs`, their
-    rules :func:`hash_pairs_ok`."""
-    pairs = hash_pairs(full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side)
+    side) a pair with an image under :data:`SMALL_SIDE` only within :data:`UNVERIFIED_RADIUS`.  With
+    ``strip`` (``(hashes, valid, thumbnails)`` of each image's inverse-shape strip,
+    :func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`) and ``hw`` (``(N, 2)`` heights and widths) a whole image is also
+    matched against another's strip when it lies the other way
+    (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
+    the same rules.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
+    pairs = hash_pairs(
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw
+    )
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -358,6 +366,9 @@ class NearDuplicates:
         model: embedding network (default: :func:`~dataeval_gpu.embeddings.default_model`).
         device: where hashes, embeddings and the search run.
         crops: central fractions hashed besides the whole image.
+        strip: also hash each image's central crop of the inverse shape (a 16:9 picture's 9:16
+            strip, images of 3:2 and longer), matched against whole images of the other
+            orientation (:func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`); default on, as the scan.
         local_margin: the embedding pairs' local rule (see :func:`embedding_groups`); ``None``: off.
     """
 
@@ -372,12 +383,14 @@ class NearDuplicates:
         device: str | torch.device | None = None,
         crops: Sequence[float] = DEFAULT_CROPS,
         local_margin: float | None = DEFAULT_LOCAL_MARGIN,
+        strip: bool = True,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
         self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
         if any(not 0.0 < float(f) < 1.0 for f in crops):
             raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
         self.crops = tuple(float(f) for f in crops)
+        self.strip = bool(strip)
         if embedding_threshold is not None and not 0.0 < float(embedding_threshold) <= 1.0:
             raise InvalidArgumentError(
                 f"embedding_threshold must be in (0, 1] or None, got {embedding_threshold!r}"
@@ -393,7 +406,7 @@ class NearDuplicates:
     def thumbnails(self, images: list[torch.Tensor]) -> torch.Tensor:
         """``(N, 1 + len(crops), THUMB_SIDE, THUMB_SIDE)`` uint8: the grey thumbnails of each
         image and of its central crops, as the scan keeps them (``pchash_thumbs``)."""
-        from ..functional.hashing import near_hash_thumbs, near_kind
+        from ..functional.hashing import near_hash_thumbs
 
         kind = near_kind(self.hasher.hash, self.hasher.d4)
         views = [images, *([centre_crop(t, f) for t in images] for f in self.crops)]
@@ -431,6 +444,8 @@ class NearDuplicates:
                 np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
                 pixel_mean(images),
                 np.array([min(t.shape[-2:]) for t in images], dtype=np.float64),
+                strip_hashes(images, near_kind(self.hasher.hash, self.hasher.d4)) if self.strip else None,
+                np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
             )
         emb_groups: list[list[int]] = []
         emb = None

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..functional.hashing import hamming_distance
+from ..functional.hashing import THUMB_SIDE, hamming_distance
 from .reader import DatasetIndex
 
 __all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
@@ -45,21 +45,37 @@ def _figures(cols: dict[str, np.ndarray | None]) -> Any:
         f("grey_entropy") if has("grey_entropy") else None,
         f("opacity") if has("opacity") else None,
     )
+    thumbs = cols.get("pchash_thumbs")
+    strip_view = None
+    if cols.get("strip_view") is not None:  # the strip's thumbnail after the others' (all-zero: none stored)
+        strip_view = int(cols["strip_view"])  # type: ignore[arg-type]
+        st = cols.get("pchash_strip_thumbs")
+        if thumbs is not None:
+            t = np.asarray(thumbs).reshape(len(thumbs), -1)
+            st = np.zeros((len(t), THUMB_SIDE**2), np.uint8) if st is None else np.asarray(st).reshape(len(t), -1)
+            thumbs = np.concatenate([t[:, : strip_view * THUMB_SIDE**2], st], axis=1)
     return PairFigures(
         chroma=np.stack([f("chroma_rg"), f("chroma_bg")], axis=1) if has("chroma_rg", "chroma_bg") else None,
         plain=plain,
         entropy=entropy,
         spread=f("std") if has("std") else None,
-        thumbs=cols.get("pchash_thumbs"),
+        thumbs=thumbs,
         opacity=f("opacity") if has("opacity") else None,
         level=f("mean") if has("mean") else None,
         side=np.minimum(f("height"), f("width")) if has("height", "width") else None,
+        hw=np.stack([f("height"), f("width")], axis=1) if has("height", "width") else None,
+        strip_view=strip_view,
     )
 
 
 def query_figures(rows: dict[str, np.ndarray]) -> Any:
     """The new images' :class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from their rows."""
-    return _figures({k: rows.get(k) for k in (*FIGURE_COLUMNS, "pchash_thumbs")})
+    cols = {k: rows.get(k) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs")}
+    if "pchash_strip" in rows:  # the strip: the view after the crops
+        cols["strip_view"] = 1 + np.asarray(rows.get("pchash_crops", np.zeros((len(rows["pchash"]), 0)))).reshape(
+            len(rows["pchash"]), -1
+        ).shape[1]  # type: ignore[assignment]
+    return _figures(cols)
 
 
 def _cross(q: np.ndarray, q_ok: np.ndarray, ref: np.ndarray, ref_ok: np.ndarray, radius: int) -> np.ndarray:
@@ -78,6 +94,16 @@ def _cross(q: np.ndarray, q_ok: np.ndarray, ref: np.ndarray, ref_ok: np.ndarray,
         p = cross_pairs(qt, block, radius, valid=qv, reference_valid=torch.from_numpy(ok)).numpy()
         out.append(p + np.array([0, j0]))
     return np.concatenate(out)
+
+
+def _strips(index: DatasetIndex, rows: dict[str, np.ndarray]) -> Any:
+    """``((new hashes, valid), (indexed hashes | None, valid | None))`` of the images'
+    inverse-shape strips (``pchash_strip``), or None when the new rows have none; an index
+    written before them has none (its images are then not matched by a strip)."""
+    if "pchash_strip" not in rows or "pchash_strip_valid" not in rows:
+        return None
+    q = (np.asarray(rows["pchash_strip"], dtype=np.int64), np.asarray(rows["pchash_strip_valid"], dtype=bool))
+    return q, index.strip_hashes() or (None, None)
 
 
 def _view_pairs(index: DatasetIndex, rows: dict[str, np.ndarray], radius: int, crops: bool) -> np.ndarray:
@@ -109,15 +135,30 @@ def _view_pairs(index: DatasetIndex, rows: dict[str, np.ndarray], radius: int, c
         # ... and the new whole images against the indexed crops (entry r: row r // c, crop r % c)
         p = _cross(q, q_ok, ch.reshape(-1), cv.reshape(-1), radius)
         parts.append(np.stack([p[:, 0], 0 * p[:, 0], p[:, 1] // c, 1 + p[:, 1] % c], axis=1))
+    qc_all = np.asarray(rows.get("pchash_crops", np.zeros((len(q), 0), np.int64)), dtype=np.int64)
+    qh = np.concatenate([q[:, None], qc_all.reshape(len(q), -1)], 1)
+    strips = _strips(index, rows) if crops else None
+    if strips is not None:  # the strips (view S = 1 + the crops): new ones against indexed wholes, and back
+        (qs, qs_ok), (rs, rs_ok) = strips
+        sq, sr = qh.shape[1], 1 + (stored[0].shape[1] if stored is not None else 0)
+        p = _cross(qs, qs_ok, whole, whole_ok, radius)
+        parts.append(np.stack([p[:, 0], 0 * p[:, 0] + sq, p[:, 1], 0 * p[:, 0]], axis=1))
+        if rs is not None:
+            p = _cross(q, q_ok, rs, rs_ok, radius)
+            parts.append(np.stack([p[:, 0], 0 * p[:, 0], p[:, 1], 0 * p[:, 0] + sr], axis=1))
+        qh = np.concatenate([qh, qs[:, None]], 1)
     pairs = np.concatenate(parts).astype(np.int64)
     if not len(pairs):
         return np.zeros((0, 5), dtype=np.int64)
-    qh = np.concatenate([q[:, None], np.asarray(rows.get("pchash_crops", q[:, None])).reshape(len(q), -1)], 1)
     rh = np.zeros(len(pairs), dtype=np.int64)
     w = pairs[:, 3] == 0
     rh[w] = whole[pairs[w, 2]]
-    if (~w).any():
-        rh[~w] = stored[0][pairs[~w, 2], pairs[~w, 3] - 1]  # type: ignore[index]
+    s_at = (pairs[:, 3] > 0) & (pairs[:, 3] == (sr if strips is not None else -1))
+    if s_at.any():
+        rh[s_at] = strips[1][0][pairs[s_at, 2]]  # type: ignore[index]
+    c_at = ~w & ~s_at
+    if c_at.any():
+        rh[c_at] = stored[0][pairs[c_at, 2], pairs[c_at, 3] - 1]  # type: ignore[index]
     dist = hamming_distance(torch.from_numpy(qh[pairs[:, 0], pairs[:, 1]]), torch.from_numpy(rh)).numpy()
     return np.concatenate([pairs, dist[:, None]], axis=1)
 
@@ -143,7 +184,10 @@ def near_matches(
     vp = _view_pairs(index, rows, radius, crops=rules)
     if rules and len(vp):
         partners, at = np.unique(vp[:, 2], return_inverse=True)
-        cols = {k: index.take(k, partners) for k in (*FIGURE_COLUMNS, "pchash_thumbs")}
+        cols = {k: index.take(k, partners) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs")}
+        if "pchash_strip" in rows:  # the indexed strips: the view after the indexed crops
+            stored = index.crop_hashes()
+            cols["strip_view"] = 1 + (stored[0].shape[1] if stored is not None else 0)  # type: ignore[assignment]
         mine = rows.get("pchash_thumbs")
         if cols["pchash_thumbs"] is None and mine is not None:
             # an index made before the thumbnails: its rows cannot verify a pair, so, as when such
@@ -165,6 +209,8 @@ def near_matches(
 
 
 def _view_name(new_view: int, indexed_view: int, fractions: list[float]) -> str:
+    if new_view == len(fractions) + 1 or indexed_view == len(fractions) + 1:
+        return f"{'new' if new_view else 'indexed'} strip"
     if new_view:
         return f"new crop {fractions[new_view - 1] if new_view <= len(fractions) else new_view}"
     if indexed_view:

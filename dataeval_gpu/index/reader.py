@@ -78,6 +78,11 @@ def restore_audit(audit: Any, coll: Collection, class_names: list[str]) -> Any:
             # an index written before the thumbnails existed: all-zero ones verify nothing
             width = (1 + len(audit.near_crops)) * THUMB_SIDE**2
             rows["pchash_thumbs"] = torch.zeros((len(pos), width), dtype=torch.uint8)
+        if audit.near_crops and "pchash_strip" not in rows:
+            # an index written before the strip hashes: its rows have none (never paired by one)
+            rows["pchash_strip"] = torch.zeros(len(pos), dtype=torch.int64)
+            rows["pchash_strip_valid"] = torch.zeros(len(pos), dtype=torch.bool)
+            rows["pchash_strip_thumbs"] = torch.zeros((len(pos), THUMB_SIDE**2), dtype=torch.uint8)
     emb = (
         torch.from_numpy(np.ascontiguousarray(coll.embeddings[pos])) if coll.embeddings is not None else None
     )
@@ -171,6 +176,18 @@ class DatasetIndex:
         hashes = np.asarray(cols["pchash_crops"]).astype(np.int64, copy=False).reshape(len(self), -1)
         valid = np.asarray(cols["pchash_crops_valid"], dtype=bool).reshape(len(self), -1)
         return hashes, valid & self.measured[:, None]
+
+    def strip_hashes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(hashes, valid)``: the ``(N,)`` near hashes (int64) of every row's inverse-shape strip
+        (``pchash_strip`` of the rows file; :func:`~dataeval_gpu.accumulators.hash_rows.strip_view`)
+        and whether each is valid; None for an index written before them (its images are then
+        not matched by their strips)."""
+        names = self._rows.schema_arrow.names
+        if "pchash_strip" not in names or "pchash_strip_valid" not in names:
+            return None
+        cols = self.rows(["pchash_strip", "pchash_strip_valid"])
+        valid = np.asarray(cols["pchash_strip_valid"], dtype=bool).reshape(-1) & self.measured
+        return np.asarray(cols["pchash_strip"]).astype(np.int64, copy=False).reshape(-1), valid
 
     def check(self, audit: Any, *, embeddings_optional: bool = False) -> None:
         """Raise :class:`IndexMismatchError` unless ``audit`` measures rows like this index's.

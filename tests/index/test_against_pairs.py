@@ -62,6 +62,10 @@ def _build(root: Path) -> tuple[Path, Path]:
     PIL.fromarray(_crop(pics["astronaut"], 0.04)).save(new / "astronaut_crop4.png")
     PIL.fromarray(_crop(pics["coffee"], 0.1)).save(new / "coffee_crop10.png")
     PIL.fromarray(pics["chelsea"][:, ::-1]).save(new / "chelsea_mirror.png")
+    # a phone crop: chelsea's (300 x 451) central 300 x 200 strip, resized to 240 x 160
+    PIL.fromarray(np.ascontiguousarray(pics["chelsea"][:, 125:325])).resize((160, 240), PIL.LANCZOS).save(
+        new / "chelsea_portrait.png"
+    )
     PIL.fromarray(pics["rocket"]).save(new / "rocket_q40.jpg", quality=40)
     PIL.fromarray(np.clip(pics["camera"].astype(int) + 25, 0, 255).astype(np.uint8)).save(new / "camera_bright.png")
     PIL.fromarray(blob(2)).save(new / "object_b.png")
@@ -121,6 +125,7 @@ EXPECTED = {
     ("astronaut_crop4.png", "astronaut.png"),
     ("coffee_crop10.png", "coffee.png"),
     ("chelsea_mirror.png", "chelsea.png"),
+    ("chelsea_portrait.png", "chelsea.png"),
     ("rocket_q40.jpg", "rocket.png"),
     ("camera_bright.png", "camera.png"),
 }
@@ -139,6 +144,7 @@ def test_against_pairs_equal_the_cross_pairs_of_a_scan_of_both_parts(parts, radi
             "indexed crop"
         )
         assert views["chelsea_mirror.png"] == "whole"
+        assert views["chelsea_portrait.png"] == "indexed strip"
 
 
 def test_the_look_alikes_are_candidates_that_the_rules_drop(parts) -> None:
@@ -193,6 +199,10 @@ def test_an_old_index_without_the_new_columns_still_answers(parts, tmp_path: Pat
     assert DatasetIndex(old).crop_hashes() is None
     got = _against_pairs(scan_against(old, files, **KW))
     assert got == full - {("astronaut_crop4.png", "astronaut.png"), ("coffee_crop10.png", "coffee.png")}
+    # no strip hashes (an index written before them): the phone crop is not found, the rest is
+    old = _old_index(idx, tmp_path / "no_strips", ("pchash_strip", "pchash_strip_valid", "pchash_strip_thumbs"))
+    assert DatasetIndex(old).strip_hashes() is None
+    assert _against_pairs(scan_against(old, files, **KW)) == full - {("chelsea_portrait.png", "chelsea.png")}
     # no thumbnails and no grey entropy: the entropy check is skipped and the indexed rows cannot
     # verify a pair, so, as rows restored from such an index into a scan, their pairs count only
     # within UNVERIFIED_RADIUS: the look-alike objects (hash distance 0) pair, the copies found
@@ -211,7 +221,7 @@ def test_a_saved_report_applies_the_rules_it_has_figures_for(parts) -> None:
     _, new, idx = parts
     report = scan_files(_files(new), **KW)
     got = _against_pairs(against_report(report, idx))
-    whole = {p for p in EXPECTED if "crop" not in p[0]}
+    whole = {p for p in EXPECTED if "crop" not in p[0] and "portrait" not in p[0]}  # no crop, no strip
     # the look-alike objects are not dropped without thumbnails unless another rule does
     assert whole <= got <= whole | {("object_b.png", "object_a.png")}
     assert ("plain_b.png", "plain_a.png") not in got

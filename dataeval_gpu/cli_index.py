@@ -31,18 +31,28 @@ def print_index(report: Any) -> None:
             print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
             print(f"  ... and {len(matches) - 15} more (see findings.json)")
-    outliers = report.against.get("outliers", {}) if report.against else {}
-    if outliers:
-        print(f"\noutliers of the index {report.against['index']} ({len(outliers)} images):")
-        for i, m in list(outliers.items())[:15]:
-            flags = ", ".join(f"{k}={format_value(v)}" for k, v in m.items())
-            print(f"  {i}:{Path(report.paths.get(i, str(i))).name}: {flags}")
-        if len(outliers) > 15:
-            print(f"  ... and {len(outliers) - 15} more (see results.csv, index_outlier_flags)")
-    quality = report.against.get("quality", {}) if report.against else {}
-    if quality:
-        print(f"\nquality issues against the index {report.against['index']} ({len(quality)} images):")
-        for i, q in list(quality.items())[:15]:
-            print(f"  {i}:{Path(report.paths.get(i, str(i))).name}: {'; '.join(q['why'])}")
-        if len(quality) > 15:
-            print(f"  ... and {len(quality) - 15} more (see results.csv, index_quality_issues)")
+    ag = report.against or {}
+    _listed(
+        f"outliers of the index {ag.get('index')}",
+        [(i, ", ".join(f"{k}={format_value(v)}" for k, v in m.items())) for i, m in ag.get("outliers", {}).items()],
+        report.paths,
+        "results.csv, index_outlier_flags",
+    )
+    _listed(
+        f"quality issues against the index {ag.get('index')}",
+        [(i, "; ".join(q["why"])) for i, q in ag.get("quality", {}).items()],
+        report.paths,
+        "results.csv, index_quality_issues",
+    )
+
+
+def _listed(title: str, rows: list[tuple[int, str]], paths: dict, where: str, most: int = 15) -> None:
+    """``title (N images):`` then the first ``most`` rows as ``index:file name: text`` (nothing
+    without rows); the rest are counted, with ``where`` they all are."""
+    if not rows:
+        return
+    print(f"\n{title} ({len(rows)} images):")
+    for i, text in rows[:most]:
+        print(f"  {i}:{Path(paths.get(i, str(i))).name}: {text}")
+    if len(rows) > most:
+        print(f"  ... and {len(rows) - most} more (see {where})")

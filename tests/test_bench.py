@@ -49,3 +49,14 @@ def test_pillow_decode_task_reads_every_file_of_its_chunk(bench, tmp_path) -> No
     assert bench._pil_decode_chunk(names, [0, 2, 3]) == 3
     with pytest.raises(FileNotFoundError):
         bench._pil_decode_chunk([str(tmp_path / "missing.jpg")], [0])
+
+
+def _half(positions) -> int:
+    return len(positions) // 2
+
+
+def test_a_task_that_skips_images_is_an_error_not_an_assert(bench) -> None:
+    """``_workers_img_s`` checked the images done with ``assert`` (gone under ``python -O``: the
+    images/s of a task that skipped half would be reported double)."""
+    with pytest.raises(RuntimeError, match="2 of 4 images done"):
+        bench._workers_img_s(_half, [[0, 1], [2, 3]], 1, 4)

@@ -30,7 +30,8 @@ noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
-low_information    ``8 - grey_entropy`` (bits)            score > 7.5 (entropy < 0.5 bit)
+low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy < 0.5 bit)
+                   ``detail >= LOW_INFO_DETAIL`` (strokes)
 jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)

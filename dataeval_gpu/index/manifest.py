@@ -84,12 +84,19 @@ def metric_definitions_digest() -> str:
 
 def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | os.PathLike) -> None:
     """Raise :class:`IndexMismatchError` naming every row setting that differs."""
-    diffs = [_difference(key, found.get(key), wanted.get(key)) for key in ROW_SETTINGS if found.get(key) != wanted.get(key)]
-    if diffs:
-        raise IndexMismatchError(
-            f"the index in {where} was built with other settings ({'; '.join(diffs)}); "
-            "its rows cannot be mixed with this run's: use the same settings or a new index folder"
+    keys = [key for key in ROW_SETTINGS if found.get(key) != wanted.get(key)]
+    if keys:
+        diffs = [_difference(key, found.get(key), wanted.get(key)) for key in keys]
+        # the digest covers every registered metric, whatever the run measures: another version's
+        # metrics (e.g. an index written before noise_flat / impulse_share), which no setting matches
+        advice = (
+            "it was written by a dataeval_gpu whose metrics differ from this one's, so no setting makes "
+            "its rows comparable: rebuild it (scan its files again with --index NEW_FOLDER, or "
+            "index.update_index / save_index into a new folder)"
+            if "metric_digest" in keys
+            else "its rows cannot be mixed with this run's: use the same settings or a new index folder"
         )
+        raise IndexMismatchError(f"the index in {where} was built with other settings ({'; '.join(diffs)}); {advice}")
 
 
 def _difference(key: str, index: Any, run: Any) -> str:

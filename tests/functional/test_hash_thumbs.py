@@ -248,3 +248,17 @@ def test_local_detail_check_matches_a_float64_reference_and_weighs_regions_by_ar
     # the plain detail correlation follows the strong ring; the local one the whole picture
     plain = detail_correlation(x[2:4], y[2:4])
     assert plain[0] > 0.8 and score[2] < 0.65 < 0.8 < score[3]
+
+
+def test_a_small_squares_enlargement_matrix_is_made_once_per_size_and_device(monkeypatch) -> None:
+    """The matrix that enlarges a small image's hash square to a thumbnail is made and moved to
+    the square's device once per size, not per batch: it was copied from the host on every call
+    (on a GPU a blocking copy per batch, waiting for the batch's queued work)."""
+    small = torch.from_numpy(np.random.default_rng(2).uniform(0, 255, (3, 16, 16)))
+    first = thumbnails_from_small(small)
+    made: list[tuple[int, ...]] = []
+    real = torch.from_numpy
+    monkeypatch.setattr(torch, "from_numpy", lambda a: made.append(a.shape) or real(a))
+    for _ in range(3):
+        assert torch.equal(thumbnails_from_small(small), first)
+    assert made == []

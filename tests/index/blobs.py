@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import PIL.Image as PIL
 
 
 def blob(seed: int, size: int = 160) -> np.ndarray:
@@ -14,3 +15,13 @@ def blob(seed: int, size: int = 160) -> np.ndarray:
     tex = np.kron(rng.normal(size=(size // 5, size // 5)), np.ones((5, 5)))
     grey = 14 + 150 * mask + 30 * tex * mask + rng.normal(0, 1.5, (size, size))
     return np.clip(np.round(np.stack([grey * 0.95, grey, grey * 1.05], axis=-1)), 0, 255).astype(np.uint8)
+
+
+def picture(seed: int, side: int, gain: float = 1.0) -> np.ndarray:
+    """(side, side, 3) uint8: a smooth colour picture with a full tonal range (its highlights near
+    white), darkened by ``gain``."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 6, 3)).astype(np.uint8)
+    img = np.asarray(PIL.fromarray(small).resize((side, side), PIL.BICUBIC), dtype=np.float64)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return np.clip(img * gain, 0, 255).astype(np.uint8)

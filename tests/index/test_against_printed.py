@@ -5,27 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import PIL.Image as PIL
 
 from dataeval_gpu.cli import main
 
-
-def _picture(seed: int, side: int, gain: float = 1.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (6, 6, 3)).astype(np.uint8)
-    img = np.asarray(PIL.fromarray(small).resize((side, side), PIL.BICUBIC), dtype=np.float64)
-    img = (img - img.min()) / (img.max() - img.min()) * 255
-    return np.clip(img * gain, 0, 255).astype(np.uint8)
+from .blobs import picture
 
 
 def test_against_prints_outliers_and_quality_issues(tmp_path: Path, capsys) -> None:
     (tmp_path / "indexed").mkdir()
     (tmp_path / "new").mkdir()
     for s in range(30):
-        PIL.fromarray(_picture(s, 96)).save(tmp_path / "indexed" / f"img{s:02d}.png")
-    PIL.fromarray(_picture(100, 96, gain=0.1)).save(tmp_path / "new" / "dark.png")
-    PIL.fromarray(_picture(101, 96)).save(tmp_path / "new" / "plain.png")
+        PIL.fromarray(picture(s, 96)).save(tmp_path / "indexed" / f"img{s:02d}.png")
+    PIL.fromarray(picture(100, 96, gain=0.1)).save(tmp_path / "new" / "dark.png")
+    PIL.fromarray(picture(101, 96)).save(tmp_path / "new" / "plain.png")
     common = ["--workers", "0", "--no-plots", "--no-progress"]
     assert main(["scan", str(tmp_path / "indexed"), "--index", str(tmp_path / "idx"), "--out", str(tmp_path / "o1"), *common]) == 0
     capsys.readouterr()

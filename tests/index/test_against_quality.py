@@ -16,16 +16,9 @@ from dataeval_gpu.index import DatasetIndex, against_report, scan_against, updat
 from dataeval_gpu.index.quality_ref import OCTAVE_BINS, octave_counts, quality_reference
 from dataeval_gpu.io import discover
 
+from .blobs import picture
+
 KW = {"workers": 0, "progress": False}
-
-
-def _picture(seed: int, side: int, gain: float = 1.0) -> np.ndarray:
-    """A smooth colour picture with a full tonal range (its highlights near white)."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (6, 6, 3)).astype(np.uint8)
-    img = np.asarray(PIL.fromarray(small).resize((side, side), PIL.BICUBIC), dtype=np.float64)
-    img = (img - img.min()) / (img.max() - img.min()) * 255
-    return np.clip(img * gain, 0, 255).astype(np.uint8)
 
 
 def _collections(root: Path) -> tuple[Path, Path]:
@@ -33,11 +26,11 @@ def _collections(root: Path) -> tuple[Path, Path]:
     indexed.mkdir()
     new.mkdir()
     for s in range(30):
-        PIL.fromarray(_picture(s, 96)).save(indexed / f"img{s:02d}.png")
+        PIL.fromarray(picture(s, 96)).save(indexed / f"img{s:02d}.png")
     for s in range(4):  # darkened copies of unseen pictures: dark against the index
-        PIL.fromarray(_picture(100 + s, 96, gain=0.1)).save(new / f"dark{s}.png")
+        PIL.fromarray(picture(100 + s, 96, gain=0.1)).save(new / f"dark{s}.png")
     for s in range(3):  # thumbnails: 10 px sides against 96 px, log2(9.6) = 3.26 octaves
-        PIL.fromarray(_picture(200 + s, 10)).save(new / f"tiny{s}.png")
+        PIL.fromarray(picture(200 + s, 10)).save(new / f"tiny{s}.png")
     return indexed, new
 
 
@@ -122,7 +115,7 @@ def test_an_indexed_image_against_its_index_has_its_own_quality_flags(tmp_path: 
     row in the rarity rule, not once more.  The one 10 px thumbnail among 96 px pictures was
     ``odd_size`` in the scan and not against the index (itself and its indexed copy: 2, not rare)."""
     indexed, _ = _collections(tmp_path)
-    PIL.fromarray(_picture(300, 10)).save(indexed / "thumb.png")
+    PIL.fromarray(picture(300, 10)).save(indexed / "thumb.png")
     files, labels, _ = discover(indexed)
     own = update_index(tmp_path / "idx", files, labels, **KW)
     again = scan_against(tmp_path / "idx", files, labels, **KW)

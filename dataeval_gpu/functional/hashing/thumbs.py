@@ -40,17 +40,19 @@ THUMB_SIDE = 32
 """Side of the per-image grey thumbnail (the D4 pchash's resized square at full size)."""
 
 
-@functools.lru_cache(maxsize=8)
-def _linear_up(n: int) -> np.ndarray:
-    """``(THUMB_SIDE, n)`` float64: linear interpolation of ``n`` samples to ``THUMB_SIDE``
-    between pixel centres (half-pixel aligned, edges held: Pillow's BILINEAR when enlarging)."""
+@functools.lru_cache(maxsize=16)
+def _linear_up(n: int, device: str) -> torch.Tensor:
+    """``(THUMB_SIDE, n)`` float64 on ``device``: linear interpolation of ``n`` samples to
+    ``THUMB_SIDE`` between pixel centres (half-pixel aligned, edges held: Pillow's BILINEAR when
+    enlarging).  Cached per size and device (as the resize matrices): a copy to a GPU per batch
+    waits for the GPU's queued work."""
     pos = np.clip((np.arange(THUMB_SIDE) + 0.5) * n / THUMB_SIDE - 0.5, 0.0, n - 1.0)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
     m = np.zeros((THUMB_SIDE, n))
     np.add.at(m, (np.arange(THUMB_SIDE), lo), 1.0 - (pos - lo))
     np.add.at(m, (np.arange(THUMB_SIDE), hi), pos - lo)
-    return m
+    return torch.from_numpy(m).to(device)
 
 
 def thumbnails_from_small(small: torch.Tensor) -> torch.Tensor:
@@ -64,7 +66,7 @@ def thumbnails_from_small(small: torch.Tensor) -> torch.Tensor:
     if (h, w) != (THUMB_SIDE, THUMB_SIDE):
         if h != w or not 0 < h < THUMB_SIDE:
             return torch.zeros(b, THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8, device=small.device)
-        m = torch.from_numpy(_linear_up(h)).to(small.device)
+        m = _linear_up(h, str(small.device))
         small = m @ small.to(torch.float64) @ m.T
     return torch.round(small).clamp(0, 255).to(torch.uint8)
 

@@ -43,7 +43,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
-from .cli_index import print_index
+from .cli_index import index_lines
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -220,7 +220,8 @@ def _run_scan(args: argparse.Namespace) -> int:
     _print_labels(report)
     _print_flagged(report)
     _print_duplicates(report)
-    print_index(report)
+    for line in index_lines(report):
+        print(line)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
         for i, r in list(report.failed.items())[:15]:

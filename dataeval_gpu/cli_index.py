@@ -1,4 +1,4 @@
-"""What ``dataeval-gpu scan`` prints about a dataset index: what ``--index`` measured, kept and
+"""The lines ``dataeval-gpu scan`` prints about a dataset index: what ``--index`` measured, kept and
 dropped; the copies, outliers and quality issues ``--against`` found against the index (the first
 15 of each; all of them in ``findings.json`` and ``results.csv``)."""
 
@@ -7,52 +7,56 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["print_index"]
+__all__ = ["index_lines"]
 
 
-def print_index(report: Any) -> None:
+def index_lines(report: Any) -> list[str]:
     """What ``--index`` measured, kept and dropped; the copies, outliers and quality issues
-    ``--against`` found against the index."""
+    ``--against`` found against the index: the lines the command prints (``""`` a blank line)."""
     from .audit.report import format_value
+
+    out: list[str] = []
 
     up = report.config.get("index_update")
     if up:
-        print(
-            f"\nindex {report.config['index']}: {up['measured']} files measured, {up['kept']} kept, "
+        out.append("")
+        out.append(
+            f"index {report.config['index']}: {up['measured']} files measured, {up['kept']} kept, "
             f"{up['dropped']} dropped ({up['files']} files, generation {up['generation']})"
         )
     matches = report.against.get("matches", []) if report.against else []
     if matches:
-        print(f"\ncopies in the index {report.against['index']} ({len(matches)}):")
+        out += ["", f"copies in the index {report.against['index']} ({len(matches)}):"]
         for m in matches[:15]:
             extra = "".join(f", {k} {m[k]}" for k in ("hamming", "cosine") if m.get(k) is not None)
             extra += f", {m['view']}" if m.get("view") not in (None, "whole") else ""  # a crop matched
             name = Path(report.paths.get(m["image"], str(m["image"]))).name
-            print(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
+            out.append(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
-            print(f"  ... and {len(matches) - 15} more (see findings.json)")
+            out.append(f"  ... and {len(matches) - 15} more (see findings.json)")
     ag = report.against or {}
-    _listed(
+    out += _listed(
         f"outliers of the index {ag.get('index')}",
         [(i, ", ".join(f"{k}={format_value(v)}" for k, v in m.items())) for i, m in ag.get("outliers", {}).items()],
         report.paths,
         "results.csv, index_outlier_flags",
     )
-    _listed(
+    out += _listed(
         f"quality issues against the index {ag.get('index')}",
         [(i, "; ".join(q["why"])) for i, q in ag.get("quality", {}).items()],
         report.paths,
         "results.csv, index_quality_issues",
     )
+    return out
 
 
-def _listed(title: str, rows: list[tuple[int, str]], paths: dict, where: str, most: int = 15) -> None:
+def _listed(title: str, rows: list[tuple[int, str]], paths: dict, where: str, most: int = 15) -> list[str]:
     """``title (N images):`` then the first ``most`` rows as ``index:file name: text`` (nothing
     without rows); the rest are counted, with ``where`` they all are."""
     if not rows:
-        return
-    print(f"\n{title} ({len(rows)} images):")
-    for i, text in rows[:most]:
-        print(f"  {i}:{Path(paths.get(i, str(i))).name}: {text}")
+        return []
+    out = ["", f"{title} ({len(rows)} images):"]
+    out += [f"  {i}:{Path(paths.get(i, str(i))).name}: {text}" for i, text in rows[:most]]
     if len(rows) > most:
-        print(f"  ... and {len(rows) - most} more (see {where})")
+        out.append(f"  ... and {len(rows) - most} more (see {where})")
+    return out

@@ -259,14 +259,16 @@ def hash_pairs_ok(
         [False, True]
     """
     keep = np.ones(np.shape(i), dtype=bool)
-    for figs, other, v, me, them in ((first, second, vi, i, j), (second, first, vj, j, i)):
+    for figs, other, v, v_other, me, them in ((first, second, vi, vj, i, j), (second, first, vj, vi, j, i)):
         if figs.strip_view is not None:  # a strip view: only against a whole image of the other shape
             at = np.asarray(v) == figs.strip_view
             if at.any():
-                ok = np.zeros(int(at.sum()), dtype=bool)
+                ok = np.asarray(v_other)[at] == 0
                 if figs.hw is not None and other.hw is not None:
-                    ok = strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
-                keep[at] = ok
+                    ok &= strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
+                else:
+                    ok[:] = False
+                keep[at] &= ok
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
     small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
     comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way

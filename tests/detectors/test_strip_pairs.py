@@ -150,3 +150,18 @@ def test_near_duplicates_without_crops_hash_no_strips_as_the_scan() -> None:
     assert NearDuplicates(embedding_threshold=None, crops=()).strip is False
     assert audit.compute().duplicates["near"] == NearDuplicates(embedding_threshold=None, crops=()).evaluate(imgs).hash
     assert NearDuplicates(embedding_threshold=None, crops=(), strip=True).evaluate(imgs).hash == [[0, 4]]
+
+
+def test_the_065_preset_keeps_no_strips() -> None:
+    """preset="0.65" (DataEval 0.65's answers): no strip rows, and the phone crop is not paired,
+    which the default finds by its strip."""
+    from dataeval_gpu.audit import DataAudit
+
+    imgs = _set()
+    old = DataAudit(preset="0.65")
+    old.update(imgs)
+    assert not any(k.startswith("pchash_strip") for k in old._stats.compute())  # noqa: SLF001
+    assert old.compute().duplicates["near"] == []
+    new = DataAudit(embedding_duplicates=False)
+    new.update(imgs)
+    assert new.compute().duplicates["near"] == [[0, 4]]

@@ -237,7 +237,9 @@ def hash_pairs_ok(
     """``(P,)`` bool: which hash pairs of views pass the near-duplicate pair rules.  Pair ``p``
     is view ``vi[p]`` (0: the whole image, ``1 + k``: its ``k``-th central crop) of image
     ``i[p]`` of ``first`` and view ``vj[p]`` of image ``j[p]`` of ``second``, their hashes
-    ``dist[p]`` apart.  The rules, each where both sides have its figures: a plain-background
+    ``dist[p]`` apart.  A strip view (``strip_view`` of its figures) pairs only with the other
+    image's whole view, of the other orientation (:func:`strip_partners`, both sides' ``hw``).
+    The rules, each where both sides have its figures: a plain-background
     image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``), unless
     both images have a transparent ground (``opacity`` below 1) and the thumbnails verify the pair
     on the whole and inside both drawings

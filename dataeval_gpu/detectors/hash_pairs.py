@@ -237,7 +237,9 @@ def hash_pairs_ok(
     """``(P,)`` bool: which hash pairs of views pass the near-duplicate pair rules.  Pair ``p``
     is view ``vi[p]`` (0: the whole image, ``1 + k``: its ``k``-th central crop) of image
     ``i[p]`` of ``first`` and view ``vj[p]`` of image ``j[p]`` of ``second``, their hashes
-    ``dist[p]`` apart.  The rules, each where both sides have its figures: a plain-background
+    ``dist[p]`` apart.  A strip view (``strip_view`` of its figures) pairs only with the other
+    image's whole view, of the other orientation (:func:`strip_partners`, both sides' ``hw``).
+    The rules, each where both sides have its figures: a plain-background
     image (:data:`PLAIN_SHARE`) pairs only at :data:`PLAIN_RADIUS` (when ``radius > 0``), unless
     both images have a transparent ground (``opacity`` below 1) and the thumbnails verify the pair
     on the whole and inside both drawings
@@ -259,14 +261,16 @@ def hash_pairs_ok(
         [False, True]
     """
     keep = np.ones(np.shape(i), dtype=bool)
-    for figs, other, v, me, them in ((first, second, vi, i, j), (second, first, vj, j, i)):
+    for figs, other, v, v_other, me, them in ((first, second, vi, vj, i, j), (second, first, vj, vi, j, i)):
         if figs.strip_view is not None:  # a strip view: only against a whole image of the other shape
             at = np.asarray(v) == figs.strip_view
             if at.any():
-                ok = np.zeros(int(at.sum()), dtype=bool)
+                ok = np.asarray(v_other)[at] == 0
                 if figs.hw is not None and other.hw is not None:
-                    ok = strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
-                keep[at] = ok
+                    ok &= strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
+                else:
+                    ok[:] = False
+                keep[at] &= ok
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
     small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
     comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way

@@ -368,7 +368,8 @@ class NearDuplicates:
         crops: central fractions hashed besides the whole image.
         strip: also hash each image's central crop of the inverse shape (a 16:9 picture's 9:16
             strip, images of 3:2 and longer), matched against whole images of the other
-            orientation (:func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`); default on, as the scan.
+            orientation (:func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`); default: with
+            ``crops``, as the scan (``DataAudit(near_crops=())`` hashes no strips either).
         local_margin: the embedding pairs' local rule (see :func:`embedding_groups`); ``None``: off.
     """
 
@@ -383,14 +384,14 @@ class NearDuplicates:
         device: str | torch.device | None = None,
         crops: Sequence[float] = DEFAULT_CROPS,
         local_margin: float | None = DEFAULT_LOCAL_MARGIN,
-        strip: bool = True,
+        strip: bool | None = None,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
         self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
         if any(not 0.0 < float(f) < 1.0 for f in crops):
             raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
         self.crops = tuple(float(f) for f in crops)
-        self.strip = bool(strip)
+        self.strip = bool(self.crops) if strip is None else bool(strip)
         if embedding_threshold is not None and not 0.0 < float(embedding_threshold) <= 1.0:
             raise InvalidArgumentError(
                 f"embedding_threshold must be in (0, 1] or None, got {embedding_threshold!r}"

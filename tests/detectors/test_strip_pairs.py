@@ -121,3 +121,47 @@ def test_scan_rows_hold_the_strip_hashes_and_the_scan_groups_as_near_duplicates(
     rep = audit.compute()
     assert rep.duplicates["near"] == [[0, 4]]
     assert rep.duplicates["near"] == NearDuplicates(embedding_threshold=None).evaluate(imgs).hash
+
+
+def test_a_strip_view_pairs_only_with_a_whole_view() -> None:
+    """hash_pairs_ok keeps a strip view's pair only against the other image's whole view: not
+    against its central crop, nor its strip (hw and thumbnails would let both through)."""
+    imgs = _set()
+    _, _, th = near_hash_thumbs([imgs[4], strip_view(imgs[0]), strip_view(imgs[1])], "pchash_d4")
+    hw = np.array([[320, 180], [180, 320], [180, 320]], dtype=np.float64)
+    thumbs = torch.stack([th, th, th], dim=1)
+    thumbs[1, 2] = th[1]  # 1's strip: the phone crop's picture (as 0's whole and crop views)
+    figs = PairFigures(thumbs=thumbs, hw=hw, strip_view=2)
+    i, j, dist = np.array([1, 1, 0, 1]), np.array([0, 0, 1, 0]), np.array([4, 4, 4, 4])
+    vi, vj = np.array([2, 2, 2, 0]), np.array([0, 1, 2, 2])
+    # strip - whole: kept; strip - crop, strip - strip: dropped; whole - strip (0 is tall, 1 wide): kept
+    assert hash_pairs_ok(figs, figs, i, vi, j, vj, dist, 4).tolist() == [True, False, False, True]
+
+
+def test_near_duplicates_without_crops_hash_no_strips_as_the_scan() -> None:
+    """NearDuplicates(crops=()) groups as DataAudit(near_crops=()), which keeps no strips (the
+    0.65 preset's setting): the strip is on with the crops unless asked for."""
+    from dataeval_gpu.audit import DataAudit
+
+    imgs = _set()
+    audit = DataAudit(near_crops=(), embedding_duplicates=False)
+    audit.update(imgs)
+    assert "pchash_strip" not in audit._stats.compute()  # noqa: SLF001 - the accumulated rows
+    assert NearDuplicates(embedding_threshold=None, crops=()).strip is False
+    assert audit.compute().duplicates["near"] == NearDuplicates(embedding_threshold=None, crops=()).evaluate(imgs).hash
+    assert NearDuplicates(embedding_threshold=None, crops=(), strip=True).evaluate(imgs).hash == [[0, 4]]
+
+
+def test_the_065_preset_keeps_no_strips() -> None:
+    """preset="0.65" (DataEval 0.65's answers): no strip rows, and the phone crop is not paired,
+    which the default finds by its strip."""
+    from dataeval_gpu.audit import DataAudit
+
+    imgs = _set()
+    old = DataAudit(preset="0.65")
+    old.update(imgs)
+    assert not any(k.startswith("pchash_strip") for k in old._stats.compute())  # noqa: SLF001
+    assert old.compute().duplicates["near"] == []
+    new = DataAudit(embedding_duplicates=False)
+    new.update(imgs)
+    assert new.compute().duplicates["near"] == [[0, 4]]

@@ -137,6 +137,11 @@ def _analyse_chunk(acc, images, positions) -> int:
     return len(positions)
 
 
+def _runs_text(runs: list[tuple]) -> str:
+    """``(best of N runs: a, b, c img/s)``: each run's images/s."""
+    return f"(best of {len(runs)} runs: " + ", ".join(f"{r[0]:.0f}" for r in runs) + " img/s)"
+
+
 def _children_cpu() -> float:
     """CPU seconds (user + system) of this process's exited children (the workers): per image
     it is what the decode / the analysis costs, whatever else shares the cores."""
@@ -248,9 +253,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {scan_s:.2f} s, report "
         f"{report_s:.2f} s ({100 * report_s / scan_s:.0f} % of the scan), process start to exit {wall:.2f} s "
         f"({wall / scan_s:.2f}x the scan; {wall - scan_s:.2f} s outside it), the command's CPU time {cpu:.2f} s "
-        f"(best of {len(runs)} runs: "
-        + ", ".join(f"{r[0]:.0f}" for r in runs)
-        + " img/s)",
+        + _runs_text(runs),
         flush=True,
     )
     lo, hi = issue["ratio_to_issue"]
@@ -260,9 +263,7 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         f"({preset_an_cpu_ms:.2f} ms CPU per image), ideal {preset_ideal:.1f} img/s; scan {p_ips:.1f} img/s = "
         f"{100 * p_ips / preset_ideal:.0f} % of the ideal, {lo:.2f}-{hi:.2f}x the issue's 111-114 img/s; "
         f"report {p_report_s:.2f} s, process start to exit {p_wall:.2f} s ({p_wall / p_scan_s:.2f}x the scan), "
-        f"the command's CPU time {p_cpu:.2f} s (best of {len(preset_runs)} runs: "
-        + ", ".join(f"{r[0]:.0f}" for r in preset_runs)
-        + " img/s)",
+        f"the command's CPU time {p_cpu:.2f} s " + _runs_text(preset_runs),
         flush=True,
     )
     print(

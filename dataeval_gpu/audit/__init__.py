@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import PRESETS, DataAudit, RepeatedIndexWarning, resolve_preset
+from .core import DataAudit, RepeatedIndexWarning
 from .feed import CheckpointMismatchError, FeedLoop, LabelWarning, is_out_of_memory, measure
 from .files import scan_files
+from .presets import PRESETS, resolve_preset
 from .report import SUMMARY_KEYS, AuditReport
 from .scanning import AuditError, scan
 from .serialize import jsonable

@@ -21,35 +21,14 @@ from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups
 from .feed import measure
+from .presets import PRESETS, resolve_preset
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 from .state import load_metric_state, metric_state
 
-__all__ = ["DataAudit", "PRESETS", "RepeatedIndexWarning", "resolve_preset"]
+__all__ = ["DataAudit", "RepeatedIndexWarning"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
-
-#: named settings: ``"default"`` (best quality: scored quality issues, D4 hashes at Hamming
-#: radius 4 (pairs verified on grey thumbnails) with the hashes of each image's central 90 % / 80 % - as
-#: :class:`~dataeval_gpu.detectors.NearDuplicates` - embedding near duplicates when embeddings
-#: are on) and ``"dataeval-0.65"`` (DataEval 0.65's findings exactly: pchash at radius 0, no D4,
-#: no crops, no quality issues, no embedding duplicates).  The radius and the crops need the
-#: colour check of the quality metrics: without ``quality`` they fall back to 0 and none.
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"quality": True, "d4": True, "embedding_duplicates": True, "near_radius": 4, "near_crops": (0.9, 0.8)},
-    "dataeval-0.65": {"quality": False, "d4": False, "embedding_duplicates": False, "near_radius": 0, "near_crops": ()},
-}
-_PRESET_ALIASES = {"0.65": "dataeval-0.65", "dataeval-0.65": "dataeval-0.65", "default": "default", None: "default"}
-
-
-def resolve_preset(preset: str | None) -> str:
-    """The canonical name of ``preset`` (``None`` / ``"default"``, ``"0.65"`` / ``"dataeval-0.65"``)."""
-    if preset not in _PRESET_ALIASES:
-        raise InvalidArgumentError(
-            f"preset must be one of {sorted(k for k in _PRESET_ALIASES if k)} or None, got {preset!r}"
-        )
-    return _PRESET_ALIASES[preset]
-
 
 def frozen(t: torch.Tensor) -> np.ndarray:
     """``t`` as a read-only numpy array: on the CPU it shares the row store's buffer (no copy),

@@ -57,8 +57,9 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, row_mean64, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import dark_black_point
-from .quality_texture import texture_noise, texture_rows
+from .quality_dark import dark_black_point, dark_level
+from .quality_fine_compiled import fine_energies_u8
+from .quality_texture import texture_noise
 
 __all__ = [
     "QUALITY_KEYS", "COARSE_SIDE", "composite_on_black", "composite_on_grey", "FINE_FLAT", "FINE_FLOOR",
@@ -220,7 +221,7 @@ def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Te
     f = FINE_FLOOR * _BAND_GAIN
     boxes = fine_windows(h, w)
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
-        e = torch.from_numpy(np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)]))
+        e = torch.from_numpy(np.stack([fine_energies_u8(x[i], boxes) for i in range(b)]))
         return _fine_ratio(e[..., 0], e[..., 1], f).to(dtype)
     e0s, e1s = [], []
     for y0, x0, wh, ww in boxes:
@@ -328,14 +329,14 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     b, c, h, w = x.shape
     size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
-    hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    hist, sums, res, dark, tex = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
     fine = np.zeros((b, 5, 2))  # at most five windows; E1 -inf: never the one with most energy
     fine[:, :, 1] = -np.inf
     if min(h, w) >= 16:
         boxes = fine_windows(h, w)
-        fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
+        fine[:, : len(boxes)] = np.stack([fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo, dark_black_point(x).numpy(), texture_rows(x, box)
+    return hist, sums, res, fine, geo, dark_level(torch.from_numpy(dark)).numpy(), tex
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from dataeval_gpu.functional import quality, quality_compiled
+from dataeval_gpu.functional import quality, quality_compiled, quality_torch
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics_batch
 from dataeval_gpu.functional.quality_fine_compiled import fine_energies_u8
 
@@ -137,7 +137,7 @@ def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layou
     if layout == "hwc":
         img = img.permute(1, 2, 0).contiguous().permute(2, 0, 1)
     c, h, w = shape
-    sizes = [quality._working_size(h, w, s) for s in (256, 64)]
+    sizes = [quality_torch.working_size(h, w, s) for s in (256, 64)]
     box = quality._window_box(h, w, 96)
     hist, sums, res, _, _ = quality_compiled.measure_u8(img[None], sizes[0], sizes[1], box)
     grey, want_hist, want_sums = quality_compiled.pixel_pass_u8(img)
@@ -153,7 +153,7 @@ def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layou
     win = grey[0, dy : dy + wh, dx : dx + ww] * 255.0
     if min(wh, ww) >= 3:
         assert (res[0, 4], res[0, 5]) == quality_compiled.noise_u8(win)
-    want_block = float(quality._blockiness(win.double()[None, None])[0])
+    want_block = float(quality_torch.blockiness(win.double()[None, None])[0])
     assert res[0, 6] == pytest.approx(want_block, rel=1e-12)
 
 

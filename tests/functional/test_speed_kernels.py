@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from dataeval_gpu.functional import quality, quality_compiled
+from dataeval_gpu.functional import quality, quality_compiled, quality_torch
 from dataeval_gpu.functional.quality import quality_metrics_batch
 from dataeval_gpu.functional.quality_dark import dark_histogram, dark_level
 from dataeval_gpu.functional.quality_texture import flat_noise, impulse_share, texture_noise
@@ -87,7 +87,7 @@ def test_measure_counts_the_dark_channel_and_the_texture(shape: tuple[int, int, 
     if layout == "hwc":
         x = x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
     box = quality._window_box(h, w)
-    sizes = [quality._working_size(h, w, s) for s in (256, 64)]
+    sizes = [quality_torch.working_size(h, w, s) for s in (256, 64)]
     _, _, _, dark, tex = quality_compiled.measure_u8(x[None], sizes[0], sizes[1], box)
     np.testing.assert_array_equal(dark[0], np.bincount(img.min(axis=0).ravel(), minlength=256))
     np.testing.assert_array_equal(dark[0], dark_histogram(x[None])[0].numpy())

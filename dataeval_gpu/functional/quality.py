@@ -215,7 +215,8 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     """The compiled kernels' rows of a uint8 CPU stack of one or three channels for
     :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
-    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides."""
+    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
+    the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -226,7 +227,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
         boxes = fine_windows(h, w)
         fine[:, : len(boxes)] = np.stack([fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo, dark_level(torch.from_numpy(dark)).numpy(), tex
+    return hist, sums, res, fine, geo, dark, tex
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
@@ -267,7 +268,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
     out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
-    out["dark_p001"] = dark
+    out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 

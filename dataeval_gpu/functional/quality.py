@@ -55,10 +55,23 @@ import torch.nn.functional as F
 from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
-from .pixels import composite_on_black, grey_image, grey_levels, row_mean64, scale01
+from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import dark_black_point
-from .quality_texture import texture_noise, texture_rows
+from .quality_dark import dark_black_point, dark_level
+from .quality_fine_compiled import fine_energies_u8
+from .quality_texture import texture_noise
+from .quality_torch import (
+    BLOCK_FLOOR,
+    MAD_GAUSS,
+    TINY,
+    band_energy,
+    blockiness,
+    chroma,
+    colour,
+    noise,
+    sharpness,
+    working_size,
+)
 
 __all__ = [
     "QUALITY_KEYS", "COARSE_SIDE", "composite_on_black", "composite_on_grey", "FINE_FLAT", "FINE_FLOOR",
@@ -99,9 +112,6 @@ QUALITY_KEYS = (
     "noise_flat",  # appended: noise over the flattest blocks (``quality_texture``; ``noisy``)
     "impulse_share",  # the share of isolated impulses (``quality_texture``; ``noisy``)
 )
-_MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
-_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
-_TINY = 1e-12
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
 FINE_FLOOR = 1.0 / 12.0
@@ -110,86 +120,6 @@ FINE_FLOOR = 1.0 / 12.0
 FINE_FLAT = 0.05
 #: white-noise energy gain of ``1 - binomial5 x binomial5``: 1 - 2 (6/16)^2 + (70/256)^2
 _BAND_GAIN = 1.0 - 2.0 * (6.0 / 16.0) ** 2 + (70.0 / 256.0) ** 2
-#: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
-BLOCK_FLOOR = 0.5
-
-
-def _chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean ``R - G`` and ``B - G`` on the 0-255 scale (zeros below 3 channels)."""
-    b = x.shape[0]
-    if x.shape[1] < 3:
-        z = torch.zeros(b, dtype=x.dtype, device=x.device)
-        return z, z
-    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
-    return row_mean64(r - g), row_mean64(bl - g)
-
-
-def _colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    b = x.shape[0]
-    if x.shape[1] < 3:
-        z = torch.zeros(b, dtype=x.dtype, device=x.device)
-        return z, z
-    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
-    rg = (r - g).to(torch.float64)  # the moments in float64 (batch-size independent: row_mean64)
-    yb = (0.5 * (r + g) - bl).to(torch.float64)
-    std = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))
-    mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
-    rgb = x[:, :3].reshape(b, 3, -1)
-    spread = row_mean64(rgb.amax(dim=1) - rgb.amin(dim=1))
-    return (std + 0.3 * mean).to(x.dtype), spread
-
-
-def _blur5(g: torch.Tensor) -> torch.Tensor:
-    """Separable 5-tap binomial blur with reflect padding (replicate when a side is < 3 px).
-
-    Shifted adds, not ``conv2d``: every output element is computed the same way whatever
-    the batch size, so a batched row equals the image measured alone bit for bit."""
-    mode = "reflect" if min(g.shape[-2:]) > 2 else "replicate"
-    w = [x / 16.0 for x in _BINOMIAL]
-    p = F.pad(g, (2, 2, 0, 0), mode=mode)
-    n = g.shape[-1]
-    g = sum(w[k] * p[..., :, k : k + n] for k in range(5))
-    p = F.pad(g, (0, 0, 2, 2), mode=mode)
-    n = g.shape[-2]
-    return sum(w[k] * p[..., k : k + n, :] for k in range(5))
-
-
-def _working_size(h: int, w: int, side: int) -> tuple[int, int]:
-    """Size of the working image of an ``h x w`` image: the short side at most ``side``."""
-    short = min(h, w)
-    if short <= side:
-        return h, w
-    return max(1, round(h * side / short)), max(1, round(w * side / short))
-
-
-def _working(g: torch.Tensor, side: int) -> torch.Tensor:
-    h, w = g.shape[-2:]
-    size = _working_size(h, w, side)
-    if size == (h, w):
-        return g
-    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
-        parts = [quality_compiled.area_down(g[i, 0], *size) for i in range(g.shape[0])]
-        return torch.stack(parts).unsqueeze(1)
-    return F.interpolate(g, size=size, mode="area")
-
-
-def _band_energy(g: torch.Tensor) -> torch.Tensor:
-    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
-        vals = [quality_compiled.band_energy(g[i, 0]) for i in range(g.shape[0])]
-        return torch.tensor(vals, dtype=torch.float64).to(g.dtype)
-    return ((g - _blur5(g)) ** 2).mean(dim=(1, 2, 3))
-
-
-def _sharpness(g: torch.Tensor, side: int) -> tuple[torch.Tensor, torch.Tensor]:
-    w = _working(g, side)
-    e0 = _band_energy(w)
-    if min(w.shape[-2:]) < 2:
-        return torch.zeros_like(e0), torch.sqrt(e0)
-    return _ratio(e0, _band_energy(F.avg_pool2d(w, 2))), torch.sqrt(e0)
-
-
-def _ratio(e0: torch.Tensor, e1: torch.Tensor) -> torch.Tensor:
-    return torch.where(e1 > _TINY, torch.sqrt(e0 / e1.clamp(min=_TINY)), torch.zeros_like(e0))
 
 
 def fine_windows(h: int, w: int, side: int = NOISE_WINDOW) -> list[tuple[int, int, int, int]]:
@@ -220,7 +150,7 @@ def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Te
     f = FINE_FLOOR * _BAND_GAIN
     boxes = fine_windows(h, w)
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
-        e = torch.from_numpy(np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)]))
+        e = torch.from_numpy(np.stack([fine_energies_u8(x[i], boxes) for i in range(b)]))
         return _fine_ratio(e[..., 0], e[..., 1], f).to(dtype)
     e0s, e1s = [], []
     for y0, x0, wh, ww in boxes:
@@ -230,8 +160,8 @@ def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Te
             part = scale01(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
             lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(dtype)
         lev = lev[:, None]
-        e0s.append(_band_energy(lev).to(torch.float64))
-        e1s.append(_band_energy(F.avg_pool2d(lev, 2)).to(torch.float64))
+        e0s.append(band_energy(lev).to(torch.float64))
+        e1s.append(band_energy(F.avg_pool2d(lev, 2)).to(torch.float64))
     return _fine_ratio(torch.stack(e0s, dim=1), torch.stack(e1s, dim=1), f).to(dtype)
 
 
@@ -239,26 +169,8 @@ def _fine_ratio(e0: torch.Tensor, e1: torch.Tensor, f: float) -> torch.Tensor:
     """``(B, windows)`` float64 band energies -> ``fine_sharpness`` of the window with most ``E1``."""
     best = e1.argmax(dim=1, keepdim=True)
     e0, e1c = e0.gather(1, best)[:, 0], e1.gather(1, best)[:, 0] - f / 4.0
-    ratio = torch.sqrt((e0 - f).clamp(min=0.0) / e1c.clamp(min=_TINY))
+    ratio = torch.sqrt((e0 - f).clamp(min=0.0) / e1c.clamp(min=TINY))
     return torch.where(e1c >= FINE_FLAT, ratio, torch.ones_like(ratio))
-
-
-def _noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    b = g255.shape[0]
-    if min(g255.shape[-2:]) < 3:
-        z = torch.zeros(b, dtype=g255.dtype, device=g255.device)
-        return z, z
-    # the Immerkaer mask [[1,-2,1],[-2,4,-2],[1,-2,1]] by shifted adds (batch-size independent)
-    h, w = g255.shape[-2:]
-    mask = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
-    acc = torch.zeros_like(g255[..., : h - 2, : w - 2])
-    for dy in range(3):
-        for dx in range(3):
-            acc = acc + mask[dy][dx] * g255[..., dy : dy + h - 2, dx : dx + w - 2]
-    r = acc.abs().reshape(b, -1)
-    mean_est = (r.to(torch.float64).mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0).to(r.dtype)  # as row_mean64
-    robust = r.median(dim=1).values / (6.0 * _MAD_GAUSS)
-    return mean_est, robust
 
 
 def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -287,32 +199,11 @@ def _levels_from_hist(hist: torch.Tensor, dtype: torch.dtype) -> dict[str, torch
     thresholds = torch.tensor([s - 1e-9 for s in _LEVEL_SHARES.values()], dtype=dtype, device=hist.device)
     levels = (cdf[:, None, :] < thresholds[:, None]).sum(dim=2).clamp(max=255).to(dtype) / 255.0
     out = dict(zip(_LEVEL_SHARES, levels.unbind(1), strict=True))
-    logp = torch.where(p > 0, torch.log2(p.clamp(min=_TINY)), torch.zeros_like(p))
+    logp = torch.where(p > 0, torch.log2(p.clamp(min=TINY)), torch.zeros_like(p))
     out["grey_entropy"] = 0.0 - (p * logp).sum(dim=1)
     out["dark_clipped"] = p[:, :6].sum(dim=1)
     out["bright_clipped"] = p[:, 250:].sum(dim=1)
     return out
-
-
-def _blockiness(g255: torch.Tensor) -> torch.Tensor:
-    b, _, h, w = g255.shape
-    num = torch.zeros(b, dtype=g255.dtype, device=g255.device)
-    den = torch.zeros_like(num)
-    nb = torch.zeros_like(num)
-    no = torch.zeros_like(num)
-    for dim, size in ((3, w), (2, h)):
-        if size < 64:
-            continue
-        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()
-        step = step.mean(dim=2 if dim == 3 else 3).reshape(b, size - 1)  # mean step per border
-        border = (torch.arange(1, size, device=g255.device) % 8) == 0
-        num += step[:, border].sum(dim=1)
-        nb += int(border.sum())
-        den += step[:, ~border].sum(dim=1)
-        no += int((~border).sum())
-    at = num / nb.clamp(min=1)
-    off = den / no.clamp(min=1)
-    return torch.where((nb > 0) & (off > _TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))
 
 
 def _window_box(h: int, w: int, side: int = NOISE_WINDOW) -> tuple[int, int, int, int]:
@@ -324,18 +215,19 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     """The compiled kernels' rows of a uint8 CPU stack of one or three channels for
     :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
-    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides."""
+    windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
+    the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``."""
     b, c, h, w = x.shape
-    size1, size2 = _working_size(h, w, working_side), _working_size(h, w, min(COARSE_SIDE, working_side))
+    size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
-    hist, sums, res = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    hist, sums, res, dark, tex = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
     fine = np.zeros((b, 5, 2))  # at most five windows; E1 -inf: never the one with most energy
     fine[:, :, 1] = -np.inf
     if min(h, w) >= 16:
         boxes = fine_windows(h, w)
-        fine[:, : len(boxes)] = np.stack([quality_compiled.fine_energies_u8(x[i], boxes) for i in range(b)])
+        fine[:, : len(boxes)] = np.stack([fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo, dark_black_point(x).numpy(), texture_rows(x, box)
+    return hist, sums, res, fine, geo, dark, tex
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
@@ -353,14 +245,14 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["detail"] = torch.sqrt(e[:, 0]).numpy()
     for j, key, side in ((0, "norm_sharpness", side1), (2, "coarse_sharpness", side2)):
         e0, e1 = e[:, j], e[:, j + 1]
-        ratio = torch.sqrt(e0 / e1.clamp(min=_TINY)).numpy()
-        out[key] = np.where((e1.numpy() > np.float32(_TINY)) & (side >= 2), ratio, np.float32(0.0))
+        ratio = torch.sqrt(e0 / e1.clamp(min=TINY)).numpy()
+        out[key] = np.where((e1.numpy() > np.float32(TINY)) & (side >= 2), ratio, np.float32(0.0))
     z = np.float32(0.0)
     window = np.minimum(wh, ww) >= 3  # else no noise estimate: 0
     with np.errstate(divide="ignore", invalid="ignore"):
         noise = (res[:, 4] / np.where(window, (wh - 2) * (ww - 2), 1) * math.sqrt(math.pi / 2.0) / 6.0).astype(np.float32)
     out["noise"] = np.where(window, noise, z)
-    out["noise_robust"] = np.where(window, (res[:, 5] / (6.0 * _MAD_GAUSS)).astype(np.float32), z)
+    out["noise_robust"] = np.where(window, (res[:, 5] / (6.0 * MAD_GAUSS)).astype(np.float32), z)
     out["blockiness"] = res[:, 6].astype(np.float32)
     e = torch.from_numpy(fine)
     ratio = _fine_ratio(e[..., 0], e[..., 1], FINE_FLOOR * _BAND_GAIN).to(torch.float32).numpy()
@@ -376,7 +268,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
     out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
-    out["dark_p001"] = dark
+    out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
@@ -430,15 +322,15 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     xs = scale01(x)
     g = grey_image(xs)
     out = {}
-    out["colourfulness"], out["channel_spread"] = _colour(xs)
-    out["chroma_rg"], out["chroma_bg"] = _chroma(xs)
+    out["colourfulness"], out["channel_spread"] = colour(xs)
+    out["chroma_rg"], out["chroma_bg"] = chroma(xs)
     out.update(_levels(g, x))
     dy, dx, wh, ww = _window_box(*g.shape[-2:])  # the central window, offsets on the 8-px grid
     win = g[..., dy : dy + wh, dx : dx + ww] * 255.0
-    out["noise"], out["noise_robust"] = _noise(win)
-    out["norm_sharpness"], out["detail"] = _sharpness(g, working_side)
-    out["coarse_sharpness"], _ = _sharpness(g, min(COARSE_SIDE, working_side))
-    out["blockiness"] = _blockiness(win)
+    out["noise"], out["noise_robust"] = noise(win)
+    out["norm_sharpness"], out["detail"] = sharpness(g, working_side)
+    out["coarse_sharpness"], _ = sharpness(g, min(COARSE_SIDE, working_side))
+    out["blockiness"] = blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
     out["dark_p001"] = dark_black_point(x, out["grey_p99"].dtype)
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
@@ -452,7 +344,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
     if raw is None:
         out["opacity"] = torch.ones_like(out["grey_p99"])
     else:
-        seen = alpha_metrics(raw, comp, dtype, _window_box(*raw.shape[-2:]), _levels_from_hist, _MAD_GAUSS, BLOCK_FLOOR)
+        seen = alpha_metrics(raw, comp, dtype, _window_box(*raw.shape[-2:]), _levels_from_hist, MAD_GAUSS, BLOCK_FLOOR)
         seen = {k: v.to(out["grey_p99"].device) for k, v in seen.items()}
         # an image without transparent pixels keeps the opaque definitions of noise and blockiness
         # (its levels are the same either way): an opaque alpha channel changes nothing

@@ -30,15 +30,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import InvalidArgumentError
 from .quality_median import kth_smallest_bits
+from .quality_texture_compiled import TEXTURE_ARGS, texture_levels
 from .stats_compiled import KernelCheck, njit
 
 __all__ = [
     "N_SUMS",
     "area_down",
+    "avg_pool2",
     "band_energy",
-    "fine_energies_u8",
+    "band_sum",
     "measure_u8",
     "noise_u8",
     "pixel_pass_u8",
@@ -50,9 +51,10 @@ N_SUMS = 6
 
 
 @njit
-def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
-    """One row of a colour image: float32 grey into ``out``, its levels into ``hist``, the
-    integer colour sums into ``sums`` (three loops: each vectorises on its own)."""
+def _row3(rr, gg, bb, out, lev, hist, sums, dark, dhist):  # noqa: ANN001, ANN202, PLR0913 - numba kernel
+    """One row of a colour image: float32 grey into ``out``, its levels into ``lev`` and ``hist``,
+    the integer colour sums into ``sums``, the dark channel ``min(R, G, B)`` into ``dark`` and
+    ``dhist`` (three loops: each vectorises on its own)."""
     w = out.shape[0]
     w0, w1, w2 = np.float32(0.299), np.float32(0.587), np.float32(0.114)
     k = 1.0 / 255.0  # float32(v * (1/255 in float64)) == float32(v) / float32(255) for all 256 bytes
@@ -79,8 +81,10 @@ def _row3(rr, gg, bb, out, lev, hist, sums):  # noqa: ANN001, ANN202 - numba ker
         lo = r if r < g else g
         lo = lo if lo < b else b
         s_sp += hi - lo
+        dark[j] = lo
     for j in range(w):
         hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
+        dhist[j & 3, dark[j]] += 1
     sums[0] += s_rg
     sums[1] += s_rg2
     sums[2] += s_yb
@@ -101,9 +105,9 @@ def _row1(row, out, hist):  # noqa: ANN001, ANN202 - numba kernel
 
 @njit
 def _pass3(x, grey, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
-    lev = np.empty(x.shape[2], np.int32)
+    lev, dark, dhist = np.empty(x.shape[2], np.int32), np.empty(x.shape[2], np.int32), np.zeros((4, 256), np.int64)
     for i in range(x.shape[1]):
-        _row3(x[0, i], x[1, i], x[2, i], grey[i], lev, hist, sums)
+        _row3(x[0, i], x[1, i], x[2, i], grey[i], lev, hist, sums, dark, dhist)
 
 
 @njit
@@ -146,7 +150,7 @@ def _sum(v, any_order):  # noqa: ANN001, ANN202 - numba helper
 
 
 @njit
-def _band(g, tmp, any_order=False):  # noqa: ANN001, ANN202 - numba kernel
+def band_sum(g, tmp, any_order=False):  # noqa: ANN001, ANN202 - numba kernel
     """Sum of ``(g - blur5(g))²``: the torch path's float32 blur (same taps, same order), the
     sum in float64, row by row (each row's squares first: that loop vectorises, ~1.7x faster
     than one loop with the sum; the same sum in the same order).
@@ -231,7 +235,7 @@ def _noise(g, resp):  # noqa: ANN001, ANN202 - numba kernel
 
 
 @njit
-def _avg2(g, out):  # noqa: ANN001, ANN202 - numba kernel
+def avg_pool2(g, out):  # noqa: ANN001, ANN202 - numba kernel
     """torch's ``avg_pool2d(g, 2)`` on float32: ``(((0 + a) + b) + c) + d) / 4``, row by row."""
     q = np.float32(4.0)
     for i in range(out.shape[0]):
@@ -248,40 +252,11 @@ def _avg2(g, out):  # noqa: ANN001, ANN202 - numba kernel
 @njit
 def _bands(g, tmp, d, tmp_d):  # noqa: ANN001, ANN202 - numba kernel
     """Band energies ``E0`` of ``g`` and ``E1`` of its 2x2 mean (0 when a side is under 2 px)."""
-    e0 = _band(g, tmp) / g.size
+    e0 = band_sum(g, tmp) / g.size
     if min(g.shape) < 2:
         return e0, 0.0
-    _avg2(g, d)
-    return e0, _band(d, tmp_d) / d.size
-
-
-@njit
-def _fine(a, boxes, out):  # noqa: ANN001, ANN202 - numba kernel
-    """For each ``(y0, x0, h, w)`` window (sides at most 384) of the uint8 ``(C, H, W)`` image
-    ``a``: the 256-level grey (exact integers, ties to even, as :func:`_row3`; the first channel
-    below three) and the band energies of it and its 2x2 mean into ``out[k]`` (``out`` zeroed;
-    :func:`_bands`' values, each row's sum in four parts: :func:`_band`)."""
-    c = a.shape[0]
-    for k in range(boxes.shape[0]):
-        y0, x0, wh, ww = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
-        g = np.empty((wh, ww), np.float32)
-        for i in range(wh):
-            row = g[i]
-            if c >= 3:
-                rr, gg, bb = a[0, y0 + i], a[1, y0 + i], a[2, y0 + i]
-                for j in range(ww):
-                    t = 299 * np.int32(rr[x0 + j]) + 587 * np.int32(gg[x0 + j]) + 114 * np.int32(bb[x0 + j]) + 500
-                    q = t // 1000
-                    row[j] = np.float32(q - ((t - 1000 * q == 0) & ((q & 1) == 1)))
-            else:
-                r0 = a[0, y0 + i]
-                for j in range(ww):
-                    row[j] = np.float32(r0[x0 + j])
-        out[k, 0] = _band(g, np.empty_like(g), True) / g.size
-        if min(wh, ww) >= 2:  # as _bands, the sums in any order (exact: see _band)
-            d = np.empty((wh // 2, ww // 2), np.float32)
-            _avg2(g, d)
-            out[k, 1] = _band(d, np.empty_like(d), True) / d.size
+    avg_pool2(g, d)
+    return e0, band_sum(d, tmp_d) / d.size
 
 
 @njit
@@ -352,8 +327,9 @@ def _area_feed(row, k, out, rows, cols, acc, lo):  # noqa: ANN001, ANN202 - numb
 
 
 @njit
-def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, dy, dx):  # noqa: ANN001, ANN202, PLR0913
-    """One pass over an image's rows: grey row, levels, colour sums, both area downscales, window."""
+def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dark, dhist):  # noqa: ANN001, ANN202, E501, PLR0913
+    """One pass over an image's rows: grey row, levels, colour sums, dark channel, both area
+    downscales, the window (float32 grey x 255 into ``win``, its levels into ``wlev``)."""
     c, h, _ = x.shape
     lo = np.zeros(2, np.int64)
     acc1[:] = 0.0
@@ -362,15 +338,22 @@ def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, ac
     k255 = np.float32(255.0)
     for k in range(h):
         if c >= 3:
-            _row3(x[0, k], x[1, k], x[2, k], buf, lev, hist, sums)
+            _row3(x[0, k], x[1, k], x[2, k], buf, lev, hist, sums, dark, dhist)
         else:
             _row1(x[0, k], buf, hist)
         _area_feed(buf, k, g1, rows1, cols1, acc1, lo[0:1])
         _area_feed(buf, k, g2, rows2, cols2, acc2, lo[1:2])
         if dy <= k < dy + wh:
-            o = win[k - dy]
+            o, ol = win[k - dy], wlev[k - dy]
             for j in range(ww):
                 o[j] = buf[dx + j] * k255
+            if c >= 3:
+                for j in range(ww):
+                    ol[j] = lev[dx + j]
+            else:
+                row = x[0, k]
+                for j in range(ww):
+                    ol[j] = row[dx + j]
 
 
 @njit
@@ -384,7 +367,7 @@ def _windows(n, m):  # noqa: ANN001, ANN202 - numba helper
 
 
 @njit
-def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
+def _measure(x, geometry, block_floor, texture, hist, sums, res, dark, tex):  # noqa: ANN001, ANN202, PLR0913
     """Every quality measurement of a ``(B, C, H, W)`` uint8 stack, image by image."""
     _, _, h, w = x.shape
     oh1, ow1, oh2, ow2, dy, dx, wh, ww = geometry
@@ -400,12 +383,18 @@ def _measure(x, geometry, block_floor, hist, sums, res):  # noqa: ANN001, ANN202
     med = np.empty(1, np.uint32)
     buf, lev = np.empty(w, np.float32), np.empty(w, np.int32)
     t1, t2, td1, td2 = np.empty_like(g1), np.empty_like(g2), np.empty_like(d1), np.empty_like(d2)
-    h4 = np.empty((4, 256), np.int64)
+    h4, d4 = np.empty((4, 256), np.int64), np.empty((4, 256), np.int64)
+    wlev, dbuf = np.empty((wh, ww), np.int32), np.empty(w, np.int32)
+    fb, qnum, qden, step = texture
     for b in range(x.shape[0]):
         h4[:] = 0
-        _image(x[b], h4, sums[b], buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, dy, dx)
+        d4[:] = 0
+        _image(x[b], h4, sums[b], buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dbuf, d4)
         for v in range(256):
             hist[b, v] = h4[0, v] + h4[1, v] + h4[2, v] + h4[3, v]
+            # one channel: its own value is the darkest
+            dark[b, v] = d4[0, v] + d4[1, v] + d4[2, v] + d4[3, v] if x.shape[1] >= 3 else hist[b, v]
+        texture_levels(wlev, fb, qnum, qden, step, tex[b])
         res[b, 0], res[b, 1] = _bands(g1, t1, d1, td1)
         res[b, 2], res[b, 3] = _bands(g2, t2, d2, td2)
         if resp.size:
@@ -421,7 +410,8 @@ def measure_u8(
     size2: tuple[int, int],
     box: tuple[int, int, int, int],
     block_floor: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    texture: tuple[int, int, int, int] = TEXTURE_ARGS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every measurement of the quality metrics of a ``(B, C, H, W)`` uint8 CPU stack in one
     pass over each image's pixels: the grey image is never stored at full resolution.
 
@@ -430,7 +420,11 @@ def measure_u8(
     the grey-level counts ``(B, 256)``, the :data:`N_SUMS` colour sums ``(B, N_SUMS)`` (zeros
     below three channels) and ``(B, 7)`` float64: ``E0``, ``E1`` at ``size1``, the same at
     ``size2``, the noise window's ``sum |g * N|`` and lower median, the blockiness (its mean
-    step off the borders taken as at least ``block_floor``).  Equal to
+    step off the borders taken as at least ``block_floor``), the dark channel's counts ``(B, 256)``
+    (``min(R, G, B)``; the grey counts of one channel: ``quality_dark.dark_histogram``'s) and
+    ``(B, 2)`` float64 ``noise_flat``, ``impulse_share`` of the window's levels
+    (:func:`~dataeval_gpu.functional.quality_texture_compiled.texture_levels` with ``texture``;
+    zeros when a side is under 3 px).  Equal to
     :func:`pixel_pass_u8`, :func:`area_down`, :func:`band_energy` and :func:`noise_u8` in turn
     (every grey value is 0 or a multiple of 2^-35 below 2, so the float64 area sums are exact in
     any order while a cell holds fewer than 2^17 pixels: short sides up to ~23,000 px).
@@ -440,8 +434,9 @@ def measure_u8(
     hist = np.empty((b, 256), np.int64)
     sums = np.zeros((b, N_SUMS), np.int64)
     res = np.zeros((b, 7), np.float64)
-    _measure(a, (*size1, *size2, *box), float(block_floor), hist, sums, res)
-    return hist, sums, res
+    dark, tex = np.empty((b, 256), np.int64), np.zeros((b, 2), np.float64)
+    _measure(a, (*size1, *size2, *box), float(block_floor), tuple(int(v) for v in texture), hist, sums, res, dark, tex)
+    return hist, sums, res, dark, tex
 
 
 def pixel_pass_u8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -473,23 +468,11 @@ def noise_u8(g255: torch.Tensor) -> tuple[float, float]:
     return float(total), float(np.partition(resp, k)[k])
 
 
-def fine_energies_u8(x: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """``(len(boxes), 2)`` float64: the band energies ``E0``, ``E1`` of the 256-level grey image of
-    one uint8 ``(C, H, W)`` CPU image (any strides) in each ``(y0, x0, h, w)`` window (sides >= 2)
-    - the windows of ``fine_sharpness``, equal to the torch path's bit for bit.  A window may
-    have at most 2^19 pixels (``fine_sharpness``'s have 384^2): the sums are exact up to there."""
-    if any(int(b[2]) * int(b[3]) >= 1 << 19 for b in boxes):
-        raise InvalidArgumentError(f"fine_energies_u8: windows of at most 2^19 pixels, got {list(boxes)}")
-    out = np.zeros((len(boxes), 2), np.float64)
-    _fine(x.numpy(), np.asarray(boxes, dtype=np.int64).reshape(-1, 4), out)
-    return out
-
-
 def band_energy(g: torch.Tensor) -> float:
     """Mean of ``(g - blur5(g))²`` of one float32 ``(H, W)`` CPU image (the Laplacian-pyramid
     band energy of :mod:`~dataeval_gpu.functional.quality`)."""
     a = np.ascontiguousarray(g.numpy(), dtype=np.float32)
-    return _band(a, np.empty_like(a)) / a.size
+    return band_sum(a, np.empty_like(a)) / a.size
 
 
 def area_down(g: torch.Tensor, oh: int, ow: int) -> torch.Tensor:

@@ -9,7 +9,9 @@ grey image's ``grey_p001``: a saturated red (luma 0.3) has a channel at 0.  An i
 (2 or 4 channels) counts its pixels by alpha (what is seen), as the grey levels do.
 
 On the CPU, uint8 stacks of one or three channels go through a compiled numba loop (one pass,
-integer counts); everything else through torch.  Both count the same integers.
+integer counts; the quality metrics' one-pass measurement ``quality_compiled.measure_u8`` counts
+them while it reads the pixels, and :func:`dark_level` turns its counts into ``dark_p001``);
+everything else through torch.  Both count the same integers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from . import quality_compiled
 from .pixels import scale01
 from .stats_compiled import njit
 
-__all__ = ["DARK_SHARE", "dark_black_point", "dark_histogram"]
+__all__ = ["DARK_SHARE", "dark_black_point", "dark_histogram", "dark_level"]
 
 #: the share of the pixels at or below ``dark_p001``
 DARK_SHARE = 0.001
@@ -66,7 +68,13 @@ def dark_histogram(x: torch.Tensor) -> torch.Tensor:
 
 def dark_black_point(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(B,)`` ``dark_p001`` of a stack ``(B, C, H, W)`` (see the module docstring), in ``dtype``."""
-    hist = dark_histogram(x).to(torch.float64)
+    return dark_level(dark_histogram(x), dtype).to(x.device)
+
+
+def dark_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B,)`` ``dark_p001`` from ``(B, 256)`` dark-channel counts (:func:`dark_histogram`'s, or
+    those the one-pass measurement ``quality_compiled.measure_u8`` counts), in ``dtype``."""
+    hist = hist.to(torch.float64)
     cdf = (hist / hist.sum(dim=1, keepdim=True)).cumsum(dim=1)
     level = (cdf < DARK_SHARE - 1e-9).sum(dim=1).clamp(max=255)
-    return (level.to(torch.float64) / 255.0).to(dtype).to(x.device)
+    return (level.to(torch.float64) / 255.0).to(dtype)

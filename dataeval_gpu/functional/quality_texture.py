@@ -23,9 +23,13 @@ device and for every batch size (no float sum whose rounding depends on how it i
 With alpha (grey + alpha, RGBA) both are measured on the composite on mid grey, over the mask
 positions whose 3x3 neighbourhood is opaque (blocks all of whose positions are), like ``noise``.
 
-On the CPU, opaque uint8 stacks of one or three channels go through a numba loop
-(:func:`texture_rows`, one pass over the window), everything else through torch; both compute the
-same integers and the same float64 steps (equal bit for bit, tested).
+On the CPU, opaque uint8 stacks of one or three channels go through numba loops
+(:func:`texture_rows`: the window's levels, then
+:func:`~dataeval_gpu.functional.quality_texture_compiled.texture_levels`; the one-pass measurement
+``quality_compiled.measure_u8`` runs that kernel on the levels it keeps), everything else through
+torch; both compute the same integers and the same float64 steps (equal bit for bit, tested).
+The constants (:data:`FLAT_BLOCK`, :data:`FLAT_QUANTILE`, :data:`IMPULSE_STEP`) are defined with
+the kernel.
 """
 
 from __future__ import annotations
@@ -37,17 +41,17 @@ import torch
 
 from . import quality_compiled
 from .pixels import grey_levels, scale01
-from .stats_compiled import njit
+from .quality_texture_compiled import (
+    FLAT_BLOCK,
+    FLAT_QUANTILE,
+    IMPULSE_STEP,
+    TEXTURE_ARGS,
+    texture_levels,
+    window_levels,
+)
 
 __all__ = ["FLAT_BLOCK", "FLAT_QUANTILE", "IMPULSE_STEP", "flat_noise", "impulse_share", "texture_noise", "texture_rows"]
 
-#: ``noise_flat``: side (mask positions) of the blocks the Immerkær response is summed over
-FLAT_BLOCK = 4
-#: ``noise_flat``: the block at this lower quantile of the image's blocks counts (as numerator /
-#: denominator, exact in integers)
-FLAT_QUANTILE = (1, 20)
-#: ``impulse_share``: a pixel more than this many grey levels above (below) all 8 neighbours is an impulse
-IMPULSE_STEP = 48
 _MASK = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
 _SHIFTS = [(dy, dx) for dy in range(3) for dx in range(3)]
 
@@ -127,56 +131,16 @@ def texture_noise(
     return {"noise_flat": flat_noise(lev, ok), "impulse_share": impulse_share(lev, ok)}
 
 
-@njit
-def _texture_u8(x, dy, dx, wh, ww, fb, qnum, qden, step, out):  # noqa: ANN001, ANN202, PLR0913 - numba kernel
-    """:func:`flat_noise` and :func:`impulse_share` of an opaque uint8 stack (1 or 3 channels) in
-    one loop per image: the same integers (exact luma, ties to even), the same float64 steps."""
-    b, c = x.shape[0], x.shape[1]
-    lev = np.empty((wh, ww), np.int32)
-    nh, nw = (wh - 2) // fb, (ww - 2) // fb
-    sums = np.zeros(max(nh * nw, 1), np.int64)
-    for i in range(b):
-        for y in range(wh):
-            for j in range(ww):
-                if c >= 3:
-                    t = 299 * np.int32(x[i, 0, dy + y, dx + j]) + 587 * np.int32(x[i, 1, dy + y, dx + j])
-                    t += 114 * np.int32(x[i, 2, dy + y, dx + j])
-                    q = t // 1000
-                    rem = t - 1000 * q
-                    lev[y, j] = q + (1 if rem > 500 or (rem == 500 and q % 2 == 1) else 0)
-                else:
-                    lev[y, j] = x[i, 0, dy + y, dx + j]
-        sums[:] = 0
-        count = 0
-        for y in range(wh - 2):
-            for j in range(ww - 2):
-                a0, a1, a2 = lev[y, j], lev[y, j + 1], lev[y, j + 2]
-                b0, b1, b2 = lev[y + 1, j], lev[y + 1, j + 1], lev[y + 1, j + 2]
-                c0, c1, c2 = lev[y + 2, j], lev[y + 2, j + 1], lev[y + 2, j + 2]
-                if y < nh * fb and j < nw * fb:
-                    r = a0 - 2 * a1 + a2 - 2 * b0 + 4 * b1 - 2 * b2 + c0 - 2 * c1 + c2
-                    sums[(y // fb) * nw + j // fb] += r if r >= 0 else -r
-                hi = max(max(max(a0, a1), max(a2, b0)), max(max(b2, c0), max(c1, c2)))
-                lo = min(min(min(a0, a1), min(a2, b0)), min(min(b2, c0), min(c1, c2)))
-                if b1 - hi > step or lo - b1 > step:
-                    count += 1
-        n = nh * nw
-        if n > 0:
-            srt = np.sort(sums[:n])
-            k = max((n * qnum + qden - 1) // qden - 1, 0)
-            out[i, 0] = np.float64(srt[k]) / (fb * fb) * (math.sqrt(math.pi / 2.0) / 6.0)
-        npos = (wh - 2) * (ww - 2)
-        if npos > 0:
-            out[i, 1] = np.float64(count) / npos
-
-
 def texture_rows(x: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:
     """:func:`texture_noise` of an opaque stack as a ``(B, 2)`` float64 array (the compiled path's
     rows): a numba loop for a uint8 CPU stack of one or three channels, the same values."""
     if x.dtype == torch.uint8 and x.device.type == "cpu" and x.shape[1] in (1, 3) and quality_compiled.ready():
         out = np.zeros((x.shape[0], 2))
         if min(box[2:]) >= 3:
-            _texture_u8(x.numpy(), *box, FLAT_BLOCK, *FLAT_QUANTILE, IMPULSE_STEP, out)
+            a, lev = x.numpy(), np.empty(box[2:], np.int32)
+            for i in range(x.shape[0]):
+                window_levels(a[i], box[0], box[1], lev)
+                texture_levels(lev, *TEXTURE_ARGS, out[i])
         return out
     t = texture_noise(x, box)
     return torch.stack([t["noise_flat"], t["impulse_share"]], dim=1).numpy()

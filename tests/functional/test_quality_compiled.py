@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from dataeval_gpu.functional import quality, quality_compiled
+from dataeval_gpu.functional import quality, quality_compiled, quality_torch
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics_batch
+from dataeval_gpu.functional.quality_fine_compiled import fine_energies_u8
 
 pytestmark = pytest.mark.skipif(not quality_compiled.ready(), reason="numba kernels unavailable")
 
@@ -136,9 +137,9 @@ def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layou
     if layout == "hwc":
         img = img.permute(1, 2, 0).contiguous().permute(2, 0, 1)
     c, h, w = shape
-    sizes = [quality._working_size(h, w, s) for s in (256, 64)]
+    sizes = [quality_torch.working_size(h, w, s) for s in (256, 64)]
     box = quality._window_box(h, w, 96)
-    hist, sums, res = quality_compiled.measure_u8(img[None], sizes[0], sizes[1], box)
+    hist, sums, res, _, _ = quality_compiled.measure_u8(img[None], sizes[0], sizes[1], box)
     grey, want_hist, want_sums = quality_compiled.pixel_pass_u8(img)
     np.testing.assert_array_equal(hist[0], want_hist.numpy())
     np.testing.assert_array_equal(sums[0], want_sums.numpy() if c >= 3 else np.zeros(6, np.int64))
@@ -152,7 +153,7 @@ def test_one_pass_equals_the_separate_kernels(shape: tuple[int, int, int], layou
     win = grey[0, dy : dy + wh, dx : dx + ww] * 255.0
     if min(wh, ww) >= 3:
         assert (res[0, 4], res[0, 5]) == quality_compiled.noise_u8(win)
-    want_block = float(quality._blockiness(win.double()[None, None])[0])
+    want_block = float(quality_torch.blockiness(win.double()[None, None])[0])
     assert res[0, 6] == pytest.approx(want_block, rel=1e-12)
 
 
@@ -182,7 +183,7 @@ def test_noise_median_by_radix_selection_equals_a_sort(kind: str) -> None:
     else:
         img = _photo_like(rng, 3, 90, 100)
     x = torch.from_numpy(img)
-    _, _, res = quality_compiled.measure_u8(x[None], (90, 100), (64, 71), (0, 0, 90, 100))
+    _, _, res, _, _ = quality_compiled.measure_u8(x[None], (90, 100), (64, 71), (0, 0, 90, 100))
     grey, _, _ = quality_compiled.pixel_pass_u8(x)
     n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     g = grey[0].numpy() * np.float32(255.0)
@@ -202,7 +203,7 @@ def test_fine_energies_equal_the_ordered_sums(shape: tuple[int, int, int]) -> No
     x = torch.from_numpy(_photo_like(rng, *shape))
     x[:, :8, :8] = 255  # saturated corner: large steps
     boxes = quality.fine_windows(*shape[1:])
-    got = quality_compiled.fine_energies_u8(x, boxes)
+    got = fine_energies_u8(x, boxes)
     k = np.array([1, 4, 6, 4, 1]) / 16.0
     for (y0, x0, wh, ww), (e0, e1) in zip(boxes, got, strict=True):
         lev = quality.grey_levels(x[None, :, y0 : y0 + wh, x0 : x0 + ww])[0].to(torch.float32)
@@ -217,4 +218,4 @@ def test_fine_energies_equal_the_ordered_sums(shape: tuple[int, int, int]) -> No
 def test_fine_energies_refuse_windows_beyond_exact_sums() -> None:
     x = torch.zeros(1, 800, 800, dtype=torch.uint8)
     with pytest.raises(ValueError, match="2\\^19"):
-        quality_compiled.fine_energies_u8(x, [(0, 0, 800, 800)])
+        fine_energies_u8(x, [(0, 0, 800, 800)])

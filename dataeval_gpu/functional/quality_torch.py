@@ -1,0 +1,148 @@
+"""The torch path of the quality metrics' spatial measurements (what a GPU runs, and the CPU for
+images the compiled kernels do not take): colour moments, the Laplacian-pyramid band energies at a
+working resolution, Immerkær's noise and the blockiness of a window.
+
+Every function takes a stack ``(B, C, H, W)`` (or its grey image ``(B, 1, H, W)``) and computes
+with shifted adds and row reductions, so that a batched row equals the image measured alone bit
+for bit; float32 CPU images go through the compiled kernels of
+:mod:`~dataeval_gpu.functional.quality_compiled` where they exist (the same values).  The
+definitions are :mod:`~dataeval_gpu.functional.quality`'s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import quality_compiled
+from .pixels import row_mean64
+
+__all__ = [
+    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "blockiness", "blur5", "chroma", "colour", "noise",
+    "ratio", "sharpness", "working", "working_size",
+]
+
+MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
+BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
+TINY = 1e-12
+#: the least mean grey step (0..255 levels) off the 8-px borders that ``blockiness`` divides by
+BLOCK_FLOOR = 0.5
+
+
+def chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``R - G`` and ``B - G`` on the 0-255 scale (zeros below 3 channels)."""
+    b = x.shape[0]
+    if x.shape[1] < 3:
+        z = torch.zeros(b, dtype=x.dtype, device=x.device)
+        return z, z
+    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    return row_mean64(r - g), row_mean64(bl - g)
+
+
+def colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b = x.shape[0]
+    if x.shape[1] < 3:
+        z = torch.zeros(b, dtype=x.dtype, device=x.device)
+        return z, z
+    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    rg = (r - g).to(torch.float64)  # the moments in float64 (batch-size independent: row_mean64)
+    yb = (0.5 * (r + g) - bl).to(torch.float64)
+    std = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))
+    mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
+    rgb = x[:, :3].reshape(b, 3, -1)
+    spread = row_mean64(rgb.amax(dim=1) - rgb.amin(dim=1))
+    return (std + 0.3 * mean).to(x.dtype), spread
+
+
+def blur5(g: torch.Tensor) -> torch.Tensor:
+    """Separable 5-tap binomial blur with reflect padding (replicate when a side is < 3 px).
+
+    Shifted adds, not ``conv2d``: every output element is computed the same way whatever
+    the batch size, so a batched row equals the image measured alone bit for bit."""
+    mode = "reflect" if min(g.shape[-2:]) > 2 else "replicate"
+    w = [x / 16.0 for x in BINOMIAL]
+    p = F.pad(g, (2, 2, 0, 0), mode=mode)
+    n = g.shape[-1]
+    g = sum(w[k] * p[..., :, k : k + n] for k in range(5))
+    p = F.pad(g, (0, 0, 2, 2), mode=mode)
+    n = g.shape[-2]
+    return sum(w[k] * p[..., k : k + n, :] for k in range(5))
+
+
+def working_size(h: int, w: int, side: int) -> tuple[int, int]:
+    """Size of the working image of an ``h x w`` image: the short side at most ``side``."""
+    short = min(h, w)
+    if short <= side:
+        return h, w
+    return max(1, round(h * side / short)), max(1, round(w * side / short))
+
+
+def working(g: torch.Tensor, side: int) -> torch.Tensor:
+    h, w = g.shape[-2:]
+    size = working_size(h, w, side)
+    if size == (h, w):
+        return g
+    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
+        parts = [quality_compiled.area_down(g[i, 0], *size) for i in range(g.shape[0])]
+        return torch.stack(parts).unsqueeze(1)
+    return F.interpolate(g, size=size, mode="area")
+
+
+def band_energy(g: torch.Tensor) -> torch.Tensor:
+    if g.dtype == torch.float32 and g.device.type == "cpu" and quality_compiled.ready():
+        vals = [quality_compiled.band_energy(g[i, 0]) for i in range(g.shape[0])]
+        return torch.tensor(vals, dtype=torch.float64).to(g.dtype)
+    return ((g - blur5(g)) ** 2).mean(dim=(1, 2, 3))
+
+
+def sharpness(g: torch.Tensor, side: int) -> tuple[torch.Tensor, torch.Tensor]:
+    w = working(g, side)
+    e0 = band_energy(w)
+    if min(w.shape[-2:]) < 2:
+        return torch.zeros_like(e0), torch.sqrt(e0)
+    return ratio(e0, band_energy(F.avg_pool2d(w, 2))), torch.sqrt(e0)
+
+
+def ratio(e0: torch.Tensor, e1: torch.Tensor) -> torch.Tensor:
+    return torch.where(e1 > TINY, torch.sqrt(e0 / e1.clamp(min=TINY)), torch.zeros_like(e0))
+
+
+def noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b = g255.shape[0]
+    if min(g255.shape[-2:]) < 3:
+        z = torch.zeros(b, dtype=g255.dtype, device=g255.device)
+        return z, z
+    # the Immerkaer mask [[1,-2,1],[-2,4,-2],[1,-2,1]] by shifted adds (batch-size independent)
+    h, w = g255.shape[-2:]
+    mask = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
+    acc = torch.zeros_like(g255[..., : h - 2, : w - 2])
+    for dy in range(3):
+        for dx in range(3):
+            acc = acc + mask[dy][dx] * g255[..., dy : dy + h - 2, dx : dx + w - 2]
+    r = acc.abs().reshape(b, -1)
+    mean_est = (r.to(torch.float64).mean(dim=1) * math.sqrt(math.pi / 2.0) / 6.0).to(r.dtype)  # as row_mean64
+    robust = r.median(dim=1).values / (6.0 * MAD_GAUSS)
+    return mean_est, robust
+
+
+def blockiness(g255: torch.Tensor) -> torch.Tensor:
+    b, _, h, w = g255.shape
+    num = torch.zeros(b, dtype=g255.dtype, device=g255.device)
+    den = torch.zeros_like(num)
+    nb = torch.zeros_like(num)
+    no = torch.zeros_like(num)
+    for dim, size in ((3, w), (2, h)):
+        if size < 64:
+            continue
+        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()
+        step = step.mean(dim=2 if dim == 3 else 3).reshape(b, size - 1)  # mean step per border
+        border = (torch.arange(1, size, device=g255.device) % 8) == 0
+        num += step[:, border].sum(dim=1)
+        nb += int(border.sum())
+        den += step[:, ~border].sum(dim=1)
+        no += int((~border).sum())
+    at = num / nb.clamp(min=1)
+    off = den / no.clamp(min=1)
+    return torch.where((nb > 0) & (off > TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))

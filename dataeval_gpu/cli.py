@@ -144,7 +144,10 @@ def _run_scan(args: argparse.Namespace) -> int:
     device = _device(args.device)
     collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # what the checks could not foresee (root in /proc, a race): name the option
+        raise CommandLineError(f"--out {args.out}: cannot be created ({exc.strerror or exc})") from None
     t0 = time.perf_counter()
     named: list = []
     skipped = ""  # what a folder scan left out as not images, for the last line
@@ -340,20 +343,25 @@ def _print_labels(report: Any, most: int = 10) -> None:
             counts[k] += 1
     shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
     more = f", ... ({len(names) - most} more)" if len(names) > most else ""
-    print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
+    print(f"labels: {len(names)} class{'es' if len(names) != 1 else ''} from the folder names ({shown}{more})")
 
 
-def _print_duplicates(report: Any) -> None:
-    """The first exact and near duplicate groups, each file by its path in the scanned folder."""
+def _print_duplicates(report: Any, most: int = 10, members_shown: int = 6) -> None:
+    """The first exact, near (hash) and embedding near duplicate groups, each file by its path in
+    the scanned folder."""
     from .report.tables import inside_folder
 
     shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
-    for kind in ("exact", "near"):
+    titles = {"exact": "exact", "near": "near", "embedding": "embedding near"}
+    for kind, title in titles.items():
         groups = report.duplicates.get(kind, [])
         if groups:
-            print(f"\n{kind} duplicate groups ({len(groups)}):")
-            for g in groups[:10]:
-                print("  " + ", ".join(f"{i}:{shown.get(i, str(i))}" for i in g))
+            print(f"\n{title} duplicate groups ({len(groups)}):")
+            for g in groups[:most]:  # a long group: its first members, then how many in all
+                members = [f"{i}:{shown.get(i, str(i))}" for i in g[:members_shown]]
+                print("  " + ", ".join(members) + (f", ... ({len(g)} in all)" if len(g) > members_shown else ""))
+            if len(groups) > most:
+                print(f"  ... and {len(groups) - most} more (see findings.json)")
 
 
 def _printable(report: Any) -> Any:

@@ -252,6 +252,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
     _check_index_args(args)
+    _check_hash_options(args)
     if args.resume:
         if args.path is None:
             raise CommandLineError("--resume: only a scan of files (PATH) is checkpointed")
@@ -260,6 +261,27 @@ def validate_scan_args(args: argparse.Namespace) -> None:
                 f"--resume: no checkpoint in {args.out} ({CHECKPOINT}); a finished scan removes it. "
                 "Leave out --resume to start a new scan"
             )
+
+
+def _check_hash_options(args: argparse.Namespace) -> None:
+    """``--no-hashes`` with an option that only the hashes use (``--radius``, ``--d4``,
+    ``--hash dhash``) is a contradiction, not a setting to ignore."""
+    if not getattr(args, "no_hashes", False):
+        return
+    given = [
+        name
+        for name, on in (
+            ("--radius", getattr(args, "radius", None) is not None),
+            ("--d4", getattr(args, "d4", None) is True),
+            (f"--hash {getattr(args, 'hash', 'pchash')}", getattr(args, "hash", "pchash") != "pchash"),
+        )
+        if on
+    ]
+    if given:
+        raise CommandLineError(
+            f"--no-hashes and {', '.join(given)}: {'it needs' if len(given) == 1 else 'they need'} "
+            "the hashes (leave out --no-hashes, or the other option)"
+        )
 
 
 def _check_index_args(args: argparse.Namespace) -> None:

@@ -1,0 +1,125 @@
+"""The command line as a new user meets it: contradictory options are one-line errors, an output
+folder that cannot be created names ``--out``, the printout shows every kind of duplicate group
+the results hold (embedding near duplicates too), long groups stay readable, and a missing file
+of a file list is not said to have been removed "after the folder was listed"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import dataeval_gpu.cli as cli
+from dataeval_gpu.cli import main
+from dataeval_gpu.io import read_image_bytes
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(d / "a.png")
+    return d
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--radius", "3"], "--no-hashes and --radius"),
+        (["--d4"], "--no-hashes and --d4"),
+        (["--hash", "dhash"], "--no-hashes and --hash dhash"),
+        (["--radius", "0", "--d4"], "--no-hashes and --radius, --d4"),
+    ],
+)
+def test_no_hashes_with_a_hash_option_is_a_usage_error(
+    extra: list[str], named: str, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    status, stdout, err = run(["scan", str(folder), "--out", str(out), "--no-hashes", *extra], capsys)
+    assert status == 2, err
+    assert err.startswith(f"dataeval-gpu: error: {named}: ") and err.count("\n") == 1, err
+    assert "leave out --no-hashes" in err and "Traceback" not in err
+    assert stdout == "" and not out.exists()  # checked before anything is written
+
+
+def test_no_hashes_alone_and_with_the_plain_hash_still_scan(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    status, _, err = run(
+        ["scan", str(folder), "--out", str(out), "--no-hashes", "--no-d4", "--hash", "pchash", "--no-plots",
+         "--no-progress", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    assert (out / "results.csv").is_file()
+
+
+def test_out_that_cannot_be_created_names_the_option(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checks pass (as for root in /proc) but mkdir fails: one line naming --out, status 2."""
+    out = tmp_path / "cannot"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *a: object, **kw: object) -> None:
+        if self == out:
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        real_mkdir(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    status, _, err = run(["scan", str(folder), "--out", str(out), "--no-plots", "--no-progress"], capsys)
+    assert status == 2, err
+    assert err == f"dataeval-gpu: error: --out {out}: cannot be created (No such file or directory)\n"
+
+
+def _report(duplicates: dict, paths: dict) -> SimpleNamespace:
+    return SimpleNamespace(duplicates=duplicates, paths=paths)
+
+
+def test_printout_lists_embedding_near_duplicate_groups(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = {i: f"/data/img{i}.jpg" for i in range(6)}
+    report = _report({"exact": [[0, 1]], "near": [], "embedding": [[2, 5], [3, 4]]}, paths)
+    cli._print_duplicates(report)
+    out = capsys.readouterr().out
+    assert "exact duplicate groups (1):\n  0:img0.jpg, 1:img1.jpg\n" in out
+    assert "near duplicate groups" not in out.replace("embedding near duplicate groups", "")
+    assert "embedding near duplicate groups (2):\n  2:img2.jpg, 5:img5.jpg\n  3:img3.jpg, 4:img4.jpg\n" in out
+
+
+def test_printout_shortens_long_and_many_groups(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = {i: f"/data/img{i}.jpg" for i in range(40)}
+    groups = [list(range(12))] + [[k, k + 1] for k in range(12, 40, 2)]  # one of 12, then 14 pairs
+    cli._print_duplicates(_report({"exact": groups}, paths))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "exact duplicate groups (15):"
+    assert lines[2] == "  " + ", ".join(f"{i}:img{i}.jpg" for i in range(6)) + ", ... (12 in all)"
+    assert lines[3] == "  12:img12.jpg, 13:img13.jpg"
+    assert len(lines) == 2 + 10 + 1 and lines[-1] == "  ... and 5 more (see findings.json)"
+
+
+def test_one_class_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    cli._print_labels(SimpleNamespace(class_names=["default"], labels={0: 0, 1: 0, 2: 0}))
+    assert capsys.readouterr().out == "labels: 1 class from the folder names (default 3)\n"
+    cli._print_labels(SimpleNamespace(class_names=["a", "b"], labels={0: 0, 1: 1, 2: 1}))
+    assert capsys.readouterr().out == "labels: 2 classes from the folder names (a 1, b 2)\n"
+
+
+def test_missing_listed_file_reason_does_not_speak_of_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        read_image_bytes(tmp_path / "missing.jpg")
+    assert str(caught.value) == "no such file (missing, or removed after it was listed)"

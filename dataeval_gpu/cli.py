@@ -143,11 +143,7 @@ def _run_scan(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # what the checks could not foresee (root in /proc, a race): name the option
-        raise CommandLineError(f"--out {args.out}: cannot be created ({exc.strerror or exc})") from None
+    out = _make_out(args.out)
     t0 = time.perf_counter()
     named: list = []
     skipped = ""  # what a folder scan left out as not images, for the last line
@@ -241,6 +237,17 @@ def _run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_out(name: str) -> Path:
+    """The output folder, created; one that cannot be (what the checks could not foresee: root
+    in /proc, a race) is a one-line error naming ``--out``."""
+    out = Path(name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandLineError(f"--out {name}: cannot be created ({exc.strerror or exc})") from None
+    return out
+
+
 def _warn_nothing_to_scan(path: str) -> None:
     """Say why there is nothing to scan rather than "0 images"."""
     if Path(path).is_file():  # a file list of blank lines and comments
@@ -310,11 +317,17 @@ def _print_flagged(report: Any, most: int = 15) -> None:
     with why (its scores against the thresholds)."""
     if report.issues:
         from .audit.report import format_value
+        from .report.linter_ranges import flag_reason, report_ranges
 
-        print(f"\nflagged by the linter ({len(report.issues)} images):")
+        ranges = report_ranges(report)  # each value's side of the metric's unflagged range: why
+        print(f"\nflagged by the linter ({len(report.issues)} images; outside the range of the metric's values):")
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
-            print(f"  {i:>6} {_tail(name):<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
+            shown = []
+            for k, v in m.items():
+                why = flag_reason(v, ranges.get(k), format_value)
+                shown.append(f"{k}={format_value(v)}" + (f" ({why})" if why else ""))
+            print(f"  {i:>6} {_tail(name):<40} " + ", ".join(shown))
         if len(report.issues) > most:
             print(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}

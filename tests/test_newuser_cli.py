@@ -123,3 +123,24 @@ def test_missing_listed_file_reason_does_not_speak_of_a_folder(tmp_path: Path) -
     with pytest.raises(FileNotFoundError) as caught:
         read_image_bytes(tmp_path / "missing.jpg")
     assert str(caught.value) == "no such file (missing, or removed after it was listed)"
+
+
+def test_embeddings_that_took_the_path_say_how_to_embed(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scan --embeddings IMAGE`` (no PATH: argparse gave the image to --embeddings) says how
+    to embed with the model; with a PATH the plain reason stays."""
+    image = folder / "a.png"
+    status, _, err = run(["scan", "--embeddings", str(image), "--out", str(tmp_path / "o")], capsys)
+    assert status == 2 and err.count("\n") == 1, err
+    assert "not an .npy file" in err and "put --embeddings after PATH or write --embeddings=model" in err
+    status, _, err = run(["scan", str(folder), "--embeddings", str(image), "--out", str(tmp_path / "o")], capsys)
+    assert status == 2 and "not an .npy file" in err and "--embeddings=model" not in err, err
+
+
+def test_embeddings_of_text_name_their_dtype(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "labels.npy"
+    np.save(path, np.array([["cat", "dog"]]))
+    status, _, err = run(["scan", str(folder), "--embeddings", str(path), "--out", str(tmp_path / "o")], capsys)
+    assert status == 2, err
+    assert err == f"dataeval-gpu: error: --embeddings {path}: expected a numeric (N, D) array, got shape (1, 2) of dtype <U3\n"

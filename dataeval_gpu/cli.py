@@ -228,6 +228,12 @@ def _run_scan(args: argparse.Namespace) -> int:
     rate = report.config.get("images_per_s")
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
+    resumed = report.config.get("resumed_from")
+    if resumed is not None:
+        print(
+            f"\nresumed from the checkpoint: {resumed} of {report.total} inputs were measured before it, "
+            f"{report.total - resumed} in this run"
+        )
     print(
         f"\n{report.total} images in {report.config.get('elapsed_s')} s"
         + (f" ({rate} images/s)" if rate else "")

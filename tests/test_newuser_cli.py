@@ -144,3 +144,40 @@ def test_embeddings_of_text_name_their_dtype(folder: Path, tmp_path: Path, capsy
     status, _, err = run(["scan", str(folder), "--embeddings", str(path), "--out", str(tmp_path / "o")], capsys)
     assert status == 2, err
     assert err == f"dataeval-gpu: error: --embeddings {path}: expected a numeric (N, D) array, got shape (1, 2) of dtype <U3\n"
+
+
+def test_resumed_scan_says_how_much_came_from_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scan continued with --resume said nothing of the checkpoint: its last line counted every
+    input as scanned in this run's seconds.  It now says how many the checkpoint held."""
+    from PIL import Image
+
+    from dataeval_gpu.audit.feed import FeedLoop
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(d / f"im{k}.png")
+    out = tmp_path / "o"
+    argv = ["scan", str(d), "--out", str(out), "--batch-size", "2", "--checkpoint-every", "1", "--workers", "0",
+            "--no-plots", "--no-progress"]  # fmt: skip
+    real_feed = FeedLoop.feed_rows  # the CPU scan measures in the workers (here: the main process) and feeds rows
+    calls = {"n": 0}
+
+    def feed_then_stop(self: FeedLoop, *a: object, **kw: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:  # two batches (4 inputs) are in the checkpoint
+            raise KeyboardInterrupt
+        return real_feed(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FeedLoop, "feed_rows", feed_then_stop)
+    status, _, err = run(argv, capsys)
+    assert status == 130 and "--resume" in err, err
+    monkeypatch.setattr(FeedLoop, "feed_rows", real_feed)
+    status, stdout, err = run([*argv, "--resume"], capsys)
+    assert status == 0, err
+    assert "\nresumed from the checkpoint: 4 of 6 inputs were measured before it, 2 in this run\n" in stdout
+    status, stdout, err = run(argv, capsys)  # a fresh scan says nothing of a checkpoint
+    assert status == 0 and "resumed from the checkpoint" not in stdout

@@ -98,3 +98,44 @@ def test_report_shows_why_each_image_was_flagged(tmp_path: Path) -> None:
     why = [row for row in _cells(page, "table-quality")[1:] if row[0] == "25" and row[2] == "noisy"]
     assert why and len(why[0][-1]) > 90 and not why[0][-1].endswith("…")
     assert why[0][-1] == report.quality["why"][25][[r.split(":")[0] for r in report.quality["why"][25]].index("noisy")]
+
+
+def test_reference_ranges_give_evaluate_against_flags() -> None:
+    """The ranges the --against printout shows are those of ``Linter.evaluate_against`` (the
+    index's reference figures): every flagged value lies outside, every other one inside."""
+    from dataeval_gpu.detectors.linter import reference_summary
+    from dataeval_gpu.report.linter_ranges import reference_ranges
+
+    rng = np.random.default_rng(5)
+    indexed = {"a": rng.normal(0.5, 0.1, 300), "b": rng.lognormal(2, 0.5, 300), "flat": np.ones(300)}
+    reference = {k: reference_summary(v) for k, v in indexed.items()}
+    new = {"a": np.linspace(-0.2, 1.2, 57), "b": np.linspace(0.0, 60.0, 57), "flat": np.linspace(0, 2, 57)}
+    for method in sorted(LINTER_DEFAULT_THRESHOLDS):
+        issues = Linter(outlier_method=method).evaluate_against(new, reference).issues  # type: ignore[arg-type]
+        ranges = reference_ranges(reference, method)
+        assert set(ranges) == {"a", "b"}  # no spread in the reference: not linted
+        for name, (low, high) in ranges.items():
+            outside = {int(i) for i in np.flatnonzero((new[name] < low) | (new[name] > high))}
+            assert outside and outside == {i for i, m in issues.items() if name in m}, (method, name)
+
+
+def test_against_printout_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import PIL.Image as PIL
+
+    from dataeval_gpu.cli import main
+
+    (tmp_path / "indexed").mkdir()
+    (tmp_path / "new").mkdir()
+    rng = np.random.default_rng(2)
+    for s in range(20):
+        level = 110 + 2 * s
+        PIL.fromarray(np.clip(rng.normal(level, 30, (40, 48)), 0, 255).astype(np.uint8)).save(tmp_path / "indexed" / f"i{s}.png")
+    PIL.fromarray(np.clip(rng.normal(10, 3, (40, 48)), 0, 255).astype(np.uint8)).save(tmp_path / "new" / "dark.png")
+    common = ["--workers", "0", "--no-plots", "--no-progress"]
+    assert main(["scan", str(tmp_path / "indexed"), "--index", str(tmp_path / "idx"), "--out", str(tmp_path / "o1"), *common]) == 0
+    capsys.readouterr()
+    assert main(["scan", str(tmp_path / "new"), "--against", str(tmp_path / "idx"), "--out", str(tmp_path / "o2"), *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(k for k, line in enumerate(lines) if line.startswith("outliers of the index"))
+    line = lines[head + 1]
+    assert line.startswith("  0:dark.png: ") and re.search(r"brightness=0\.0\d+ \(< 0\.\d+\)", line), line

@@ -18,7 +18,14 @@ import pandas as pd
 
 from ..detectors.linter import reference_summary
 
-__all__ = ["LINTER_DEFAULT_THRESHOLDS", "flag_reason", "linter_ranges", "ranges_table", "report_ranges"]
+__all__ = [
+    "LINTER_DEFAULT_THRESHOLDS",
+    "flag_reason",
+    "linter_ranges",
+    "ranges_table",
+    "reference_ranges",
+    "report_ranges",
+]
 
 #: the Linter's threshold per method when none is given (the values of ``detectors/linter.py``;
 #: tests/test_newuser_report.py checks each against the Linter's own flags)
@@ -32,18 +39,31 @@ def linter_ranges(
     or above ``high`` (the whole-collection Linter, not ``adaptive`` or ``class_wise``).  A metric
     the Linter does not lint (no spread, not one value per image) or whose range is not finite
     is left out."""
-    t = LINTER_DEFAULT_THRESHOLDS.get(method) if threshold is None else float(threshold)
-    if t is None:
-        return {}
-    out: dict[str, tuple[float, float]] = {}
+    summaries = {}
     for name in metrics:
         values = stats.get(name)
         if values is None or np.ndim(values) != 1 or len(values) == 0:
             continue
         v = np.asarray(values, dtype=np.float64)
-        if not np.std(v) > 0:  # the Linter lints no metric without spread
+        if np.std(v) > 0:  # the Linter lints no metric without spread
+            summaries[name] = reference_summary(v)
+    return reference_ranges(summaries, method, threshold)
+
+
+def reference_ranges(
+    reference: Mapping[str, Mapping[str, float]], method: str = "modzscore", threshold: float | None = None
+) -> dict[str, tuple[float, float]]:
+    """{metric: (low, high)} from :func:`~dataeval_gpu.detectors.linter.reference_summary`
+    figures (a collection's, or a dataset index's ``DatasetIndex.reference``, which
+    ``Linter.evaluate_against`` judges new images by); a metric whose reference has no spread is
+    not linted and left out."""
+    t = LINTER_DEFAULT_THRESHOLDS.get(method) if threshold is None else float(threshold)
+    if t is None:
+        return {}
+    out: dict[str, tuple[float, float]] = {}
+    for name, r in reference.items():
+        if not r.get("std"):
             continue
-        r = reference_summary(v)
         if method == "modzscore":
             half = t * r["mad"] / 0.6745
             low, high = r["median"] - half, r["median"] + half

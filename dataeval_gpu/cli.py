@@ -41,6 +41,7 @@ from .cli_args import (
     cluster_from_file,
     keep_near_thumbs,
     near_thumbs,
+    quality_thresholds,
     validate_scan_args,
 )
 from .cli_index import index_lines
@@ -111,6 +112,7 @@ def scan_files(
             thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
             preset=getattr(args, "preset", None),
             quality=getattr(args, "quality", None),
+            quality_thresholds=quality_thresholds(args),
             **extra,
         )
     except CheckpointMismatchError:
@@ -161,6 +163,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             d4=args.d4,
             preset=args.preset,
             quality=args.quality,
+            quality_thresholds=quality_thresholds(args),
         )
         warm = _warm_up(device, kw)  # the first run after an install compiles the kernels here
         report = scan(

@@ -135,6 +135,44 @@ def _positive_float(text: str) -> float:
     return value
 
 
+#: the quality issues a threshold can be given for (``detectors.quality.ISSUES``, named here so
+#: that a mistake is reported without importing torch; tests/test_newuser_cli.py checks they agree)
+QUALITY_ISSUES = (
+    "dark",
+    "light",
+    "blurry",
+    "noisy",
+    "grayscale",
+    "low_information",
+    "jpeg_blocking",
+    "odd_size",
+    "odd_aspect_ratio",
+)
+
+
+def _issue_threshold(text: str) -> tuple[str, float]:
+    """``--quality-threshold ISSUE=VALUE``: a known issue and a finite number."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected ISSUE=VALUE (e.g. dark=0.7), got {text!r}")
+    if name not in QUALITY_ISSUES:
+        raise argparse.ArgumentTypeError(f"unknown quality issue {name!r}; expected one of {', '.join(QUALITY_ISSUES)}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the threshold of {name} must be a number, got {value.strip()!r}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"the threshold of {name} must be a finite number, got {value.strip()}")
+    return name, number
+
+
+def quality_thresholds(args: argparse.Namespace) -> dict[str, float]:
+    """The ``--quality-threshold`` overrides as ``DataAudit(quality_thresholds=...)`` takes them
+    (the last one given for an issue counts)."""
+    return dict(getattr(args, "quality_threshold", None) or [])
+
+
 _SCAN_EPILOG = """PATH may be:
   a folder       every file in it and its sub-folders named or encoded like an image counts
                  (a bad one is listed as failed with the reason, never dropped); hidden
@@ -182,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
+    s.add_argument(
+        "--quality-threshold",
+        type=_issue_threshold,
+        action="append",
+        metavar="ISSUE=VALUE",
+        help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
+        f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
+    )
     s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     s.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
@@ -265,7 +311,13 @@ def validate_scan_args(args: argparse.Namespace) -> None:
 
 def _check_hash_options(args: argparse.Namespace) -> None:
     """``--no-hashes`` with an option that only the hashes use (``--radius``, ``--d4``,
-    ``--hash dhash``) is a contradiction, not a setting to ignore."""
+    ``--hash dhash``), or ``--quality-threshold`` with the quality issues off, is a
+    contradiction, not a setting to ignore."""
+    if getattr(args, "quality_threshold", None) and (
+        args.quality is False or (args.quality is None and args.preset == "dataeval-0.65")
+    ):
+        off = "--no-quality" if args.quality is False else "--preset dataeval-0.65"
+        raise CommandLineError(f"--quality-threshold: the quality issues are off ({off}); leave out one of them")
     if not getattr(args, "no_hashes", False):
         return
     given = [

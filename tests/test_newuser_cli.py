@@ -181,3 +181,62 @@ def test_resumed_scan_says_how_much_came_from_the_checkpoint(
     assert "\nresumed from the checkpoint: 4 of 6 inputs were measured before it, 2 in this run\n" in stdout
     status, stdout, err = run(argv, capsys)  # a fresh scan says nothing of a checkpoint
     assert status == 0 and "resumed from the checkpoint" not in stdout
+
+
+def test_quality_issue_names_are_the_detectors() -> None:
+    from dataeval_gpu.cli_args import QUALITY_ISSUES
+    from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, ISSUES
+
+    assert QUALITY_ISSUES == tuple(ISSUES) == tuple(DEFAULT_THRESHOLDS)
+
+
+def test_quality_threshold_option_overrides_a_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line had no way to change a quality issue's threshold (DataAudit's
+    ``quality_thresholds``); ``--quality-threshold ISSUE=VALUE`` sets it, the last one counting."""
+    import json
+
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:40, 0:48]
+    for k in range(12):  # smooth pictures, one of them with strong noise
+        a = (60 + 3 * k + xx + yy).astype(np.float64)
+        if k == 5:
+            a = a + rng.normal(0, 40, a.shape)
+        Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(d / f"im{k:02d}.png")
+    common = ["--no-plots", "--no-progress", "--workers", "0"]
+    status, _, err = run(["scan", str(d), "--out", str(tmp_path / "a"), *common], capsys)
+    assert status == 0, err
+    noisy = {k: v for k, v in json.loads((tmp_path / "a" / "findings.json").read_text())["quality"].items()}
+    assert [int(k) for k, why in noisy.items() if any(w.startswith("noisy:") for w in why)] == [5], noisy
+    argv = ["scan", str(d), "--out", str(tmp_path / "b"), "--quality-threshold", "noisy=1",
+            "--quality-threshold", "noisy=1000", "--quality-threshold", "dark=0.5", *common]  # fmt: skip
+    status, _, err = run(argv, capsys)
+    assert status == 0, err
+    found = json.loads((tmp_path / "b" / "findings.json").read_text())
+    assert not any(w.startswith("noisy:") for why in found["quality"].values() for w in why)
+    assert found["quality_thresholds"]["noisy"] == 1000.0
+    assert found["quality_thresholds"]["dark"] == 0.5
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["quality_thresholds"] == {"noisy": 1000.0, "dark": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--quality-threshold", "dark"], "argument --quality-threshold: expected ISSUE=VALUE (e.g. dark=0.7), got 'dark'"),
+        (["--quality-threshold", "darkk=1"], "argument --quality-threshold: unknown quality issue 'darkk'; expected one of dark, "),
+        (["--quality-threshold", "dark=x"], "argument --quality-threshold: the threshold of dark must be a number, got 'x'"),
+        (["--quality-threshold", "dark=nan"], "the threshold of dark must be a finite number, got nan"),
+        (["--quality-threshold", "dark=1", "--no-quality"], "--quality-threshold: the quality issues are off (--no-quality)"),
+        (["--quality-threshold", "dark=1", "--preset", "dataeval-0.65"], "off (--preset dataeval-0.65)"),
+    ],
+)
+def test_quality_threshold_mistakes_are_one_line(
+    extra: list[str], needle: str, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, stdout, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), *extra], capsys)
+    assert status == 2 and err.startswith("dataeval-gpu: error: ") and err.count("\n") == 1, err
+    assert needle in err and stdout == "" and not (tmp_path / "o").exists()

@@ -228,7 +228,13 @@ def _run_scan(args: argparse.Namespace) -> int:
         print(f"\nfailed ({len(report.failed)}):")
         for i, r in list(report.failed.items())[:15]:
             print(f"  {i:>6} {report.paths.get(i, '')}: {r}")
-    rate = report.config.get("images_per_s")
+    _print_last_lines(report, skipped, out, written, device)
+    return 0
+
+
+def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
+    """What was skipped, how much a ``--resume`` took from the checkpoint, then the counts, the
+    speed and where the results are."""
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
     resumed = report.config.get("resumed_from")
@@ -237,13 +243,13 @@ def _run_scan(args: argparse.Namespace) -> int:
             f"\nresumed from the checkpoint: {resumed} of {report.total} inputs were measured before it, "
             f"{report.total - resumed} in this run"
         )
+    rate = report.config.get("images_per_s")
     print(
         f"\n{report.total} images in {report.config.get('elapsed_s')} s"
         + (f" ({rate} images/s)" if rate else "")
         + compile_note(report.config.get("warm_up_s"))
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
-    return 0
 
 
 def _make_out(name: str) -> Path:

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .cli_options import (
+    QUALITY_ISSUES,
+    CommandLineError,
+    check_option_conflicts,
+    issue_threshold,
+    quality_thresholds,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -28,10 +35,12 @@ __all__ = [
     "EXIT_USAGE",
     "FORMATS",
     "PROG",
+    "QUALITY_ISSUES",
     "SKIPPED",
     "build_parser",
     "check_embedding_rows",
     "cluster_from_file",
+    "quality_thresholds",
     "validate_scan_args",
 ]
 
@@ -39,11 +48,6 @@ __all__ = [
 CHECKPOINT = "checkpoint.pt"
 #: the list of files a folder scan skipped as neither named nor encoded like an image
 SKIPPED = "skipped.txt"
-
-
-class CommandLineError(Exception):
-    """A mistake on the command line (or a setting this machine cannot honour): ``main`` prints
-    ``dataeval-gpu: error: <message>`` on one line and returns exit status 2."""
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -135,44 +139,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-#: the quality issues a threshold can be given for (``detectors.quality.ISSUES``, named here so
-#: that a mistake is reported without importing torch; tests/test_newuser_cli.py checks they agree)
-QUALITY_ISSUES = (
-    "dark",
-    "light",
-    "blurry",
-    "noisy",
-    "grayscale",
-    "low_information",
-    "jpeg_blocking",
-    "odd_size",
-    "odd_aspect_ratio",
-)
-
-
-def _issue_threshold(text: str) -> tuple[str, float]:
-    """``--quality-threshold ISSUE=VALUE``: a known issue and a finite number."""
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected ISSUE=VALUE (e.g. dark=0.7), got {text!r}")
-    if name not in QUALITY_ISSUES:
-        raise argparse.ArgumentTypeError(f"unknown quality issue {name!r}; expected one of {', '.join(QUALITY_ISSUES)}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the threshold of {name} must be a number, got {value.strip()!r}") from None
-    if not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"the threshold of {name} must be a finite number, got {value.strip()}")
-    return name, number
-
-
-def quality_thresholds(args: argparse.Namespace) -> dict[str, float]:
-    """The ``--quality-threshold`` overrides as ``DataAudit(quality_thresholds=...)`` takes them
-    (the last one given for an issue counts)."""
-    return dict(getattr(args, "quality_threshold", None) or [])
-
-
 _SCAN_EPILOG = """PATH may be:
   a folder       every file in it and its sub-folders named or encoded like an image counts
                  (a bad one is listed as failed with the reason, never dropped); hidden
@@ -222,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_options(s)
     s.add_argument(
         "--quality-threshold",
-        type=_issue_threshold,
+        type=issue_threshold,
         action="append",
         metavar="ISSUE=VALUE",
         help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
@@ -298,7 +264,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
     _check_index_args(args)
-    _check_hash_options(args)
+    check_option_conflicts(args)
     if args.resume:
         if args.path is None:
             raise CommandLineError("--resume: only a scan of files (PATH) is checkpointed")
@@ -307,33 +273,6 @@ def validate_scan_args(args: argparse.Namespace) -> None:
                 f"--resume: no checkpoint in {args.out} ({CHECKPOINT}); a finished scan removes it. "
                 "Leave out --resume to start a new scan"
             )
-
-
-def _check_hash_options(args: argparse.Namespace) -> None:
-    """``--no-hashes`` with an option that only the hashes use (``--radius``, ``--d4``,
-    ``--hash dhash``), or ``--quality-threshold`` with the quality issues off, is a
-    contradiction, not a setting to ignore."""
-    if getattr(args, "quality_threshold", None) and (
-        args.quality is False or (args.quality is None and args.preset == "dataeval-0.65")
-    ):
-        off = "--no-quality" if args.quality is False else "--preset dataeval-0.65"
-        raise CommandLineError(f"--quality-threshold: the quality issues are off ({off}); leave out one of them")
-    if not getattr(args, "no_hashes", False):
-        return
-    given = [
-        name
-        for name, on in (
-            ("--radius", getattr(args, "radius", None) is not None),
-            ("--d4", getattr(args, "d4", None) is True),
-            (f"--hash {getattr(args, 'hash', 'pchash')}", getattr(args, "hash", "pchash") != "pchash"),
-        )
-        if on
-    ]
-    if given:
-        raise CommandLineError(
-            f"--no-hashes and {', '.join(given)}: {'it needs' if len(given) == 1 else 'they need'} "
-            "the hashes (leave out --no-hashes, or the other option)"
-        )
 
 
 def _check_index_args(args: argparse.Namespace) -> None:

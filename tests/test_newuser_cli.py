@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import dataeval_gpu.cli as cli
+import dataeval_gpu.cli_print as cli_print
 from dataeval_gpu.cli import main
 from dataeval_gpu.io import read_image_bytes
 
@@ -94,7 +94,7 @@ def _report(duplicates: dict, paths: dict) -> SimpleNamespace:
 def test_printout_lists_embedding_near_duplicate_groups(capsys: pytest.CaptureFixture[str]) -> None:
     paths = {i: f"/data/img{i}.jpg" for i in range(6)}
     report = _report({"exact": [[0, 1]], "near": [], "embedding": [[2, 5], [3, 4]]}, paths)
-    cli._print_duplicates(report)
+    cli_print.print_duplicates(report)
     out = capsys.readouterr().out
     assert "exact duplicate groups (1):\n  0:img0.jpg, 1:img1.jpg\n" in out
     assert "near duplicate groups" not in out.replace("embedding near duplicate groups", "")
@@ -104,7 +104,7 @@ def test_printout_lists_embedding_near_duplicate_groups(capsys: pytest.CaptureFi
 def test_printout_shortens_long_and_many_groups(capsys: pytest.CaptureFixture[str]) -> None:
     paths = {i: f"/data/img{i}.jpg" for i in range(40)}
     groups = [list(range(12))] + [[k, k + 1] for k in range(12, 40, 2)]  # one of 12, then 14 pairs
-    cli._print_duplicates(_report({"exact": groups}, paths))
+    cli_print.print_duplicates(_report({"exact": groups}, paths))
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "exact duplicate groups (15):"
     assert lines[2] == "  " + ", ".join(f"{i}:img{i}.jpg" for i in range(6)) + ", ... (12 in all)"
@@ -113,16 +113,17 @@ def test_printout_shortens_long_and_many_groups(capsys: pytest.CaptureFixture[st
 
 
 def test_one_class_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._print_labels(SimpleNamespace(class_names=["default"], labels={0: 0, 1: 0, 2: 0}))
+    cli_print.print_labels(SimpleNamespace(class_names=["default"], labels={0: 0, 1: 0, 2: 0}))
     assert capsys.readouterr().out == "labels: 1 class from the folder names (default 3)\n"
-    cli._print_labels(SimpleNamespace(class_names=["a", "b"], labels={0: 0, 1: 1, 2: 1}))
+    cli_print.print_labels(SimpleNamespace(class_names=["a", "b"], labels={0: 0, 1: 1, 2: 1}))
     assert capsys.readouterr().out == "labels: 2 classes from the folder names (a 1, b 2)\n"
 
 
 def test_missing_listed_file_reason_does_not_speak_of_a_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as caught:
         read_image_bytes(tmp_path / "missing.jpg")
-    assert str(caught.value) == "no such file (missing, or removed after it was listed)"
+    # the reason also fits a file list's entry (it spoke only of a folder listing)
+    assert str(caught.value) == "no such file (missing, or removed after the folder was listed / the file list was read)"
 
 
 def test_embeddings_that_took_the_path_say_how_to_embed(
@@ -240,3 +241,44 @@ def test_quality_threshold_mistakes_are_one_line(
     status, stdout, err = run(["scan", str(folder), "--out", str(tmp_path / "o"), *extra], capsys)
     assert status == 2 and err.startswith("dataeval-gpu: error: ") and err.count("\n") == 1, err
     assert needle in err and stdout == "" and not (tmp_path / "o").exists()
+
+
+def test_a_second_scan_into_the_same_out_is_refused(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two scans into one --out overwrote each other's checkpoint and results (the second one
+    died with "No such file or directory: .../checkpoint.pt.tmp", exit 1).  While one holds the
+    folder, another is a one-line error naming its process; once it is done the folder is free."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "o"
+    out.mkdir()
+    holder = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from pathlib import Path
+        from dataeval_gpu.cli import out_lock
+        with out_lock(Path({str(out)!r})):
+            print("locked", flush=True)
+            sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        status, stdout, err = run(["scan", str(folder), "--out", str(out), "--no-plots", "--no-progress"], capsys)
+        assert status == 2, err
+        assert err == (
+            f"dataeval-gpu: error: --out {out}: another dataeval-gpu scan (process {proc.pid}) is writing there; "
+            "wait for it to finish or give another --out\n"
+        )
+        assert not (out / "results.csv").exists()
+    finally:
+        proc.communicate("\n", timeout=60)
+    status, _, err = run(["scan", str(folder), "--out", str(out), "--no-plots", "--no-progress", "--quiet"], capsys)
+    assert status == 0 and (out / "results.csv").is_file(), err
+    status, _, err = run(["scan", str(folder), "--out", str(out), "--no-plots", "--no-progress", "--quiet"], capsys)
+    assert status == 0, err  # the same process scans into it again: the lock went with the scan
+    assert os.listdir(out).count(".dataeval-gpu.lock") == 1

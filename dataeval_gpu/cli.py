@@ -297,8 +297,11 @@ def out_lock(out: Path) -> Iterator[None]:
                 f"--out {out}: another dataeval-gpu scan (process {pid}) is writing there; wait for it "
                 "to finish or give another --out"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:  # a file system without locks (some network mounts): scan unlocked
+            logger.debug("%s: could not be locked; scanning without the output folder's lock", path)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock (the file stays: removing it could let two scans lock two files)

@@ -282,3 +282,19 @@ def test_a_second_scan_into_the_same_out_is_refused(folder: Path, tmp_path: Path
     status, _, err = run(["scan", str(folder), "--out", str(out), "--no-plots", "--no-progress", "--quiet"], capsys)
     assert status == 0, err  # the same process scans into it again: the lock went with the scan
     assert os.listdir(out).count(".dataeval-gpu.lock") == 1
+
+
+def test_out_lock_on_a_file_system_without_locks_scans_unlocked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import fcntl
+
+    from dataeval_gpu.cli import out_lock
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    entered = False
+    with out_lock(tmp_path):
+        entered = True
+    assert entered

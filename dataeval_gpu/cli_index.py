@@ -35,9 +35,10 @@ def index_lines(report: Any) -> list[str]:
         if len(matches) > 15:
             out.append(f"  ... and {len(matches) - 15} more (see findings.json)")
     ag = report.against or {}
+    ranges = _index_ranges(report) if ag.get("outliers") else {}
     out += _listed(
         f"outliers of the index {ag.get('index')}",
-        [(i, ", ".join(f"{k}={format_value(v)}" for k, v in m.items())) for i, m in ag.get("outliers", {}).items()],
+        [(i, ", ".join(_why(k, v, ranges, format_value) for k, v in m.items())) for i, m in ag.get("outliers", {}).items()],
         report.paths,
         "results.csv, index_outlier_flags",
     )
@@ -48,6 +49,27 @@ def index_lines(report: Any) -> list[str]:
         "results.csv, index_quality_issues",
     )
     return out
+
+
+def _index_ranges(report: Any) -> dict[str, tuple[float, float]]:
+    """The range of each metric's values the index's Linter reference leaves unflagged ({} when
+    the index cannot be read again)."""
+    from .index import DatasetIndex
+    from .report.linter_ranges import reference_ranges
+
+    config = report.config or {}
+    try:
+        reference = DatasetIndex(report.against["index"]).reference
+    except (OSError, ValueError, KeyError):
+        return {}
+    return reference_ranges(reference, config.get("outlier_method") or "modzscore", config.get("outlier_threshold"))
+
+
+def _why(name: str, value: Any, ranges: dict[str, tuple[float, float]], fmt: Any) -> str:
+    from .report.linter_ranges import flag_reason
+
+    why = flag_reason(value, ranges.get(name), fmt)
+    return f"{name}={fmt(value)}" + (f" ({why})" if why else "")
 
 
 def _listed(title: str, rows: list[tuple[int, str]], paths: dict, where: str, most: int = 15) -> list[str]:

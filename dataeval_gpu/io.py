@@ -343,7 +343,7 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
         if os.path.islink(p):
             target = os.readlink(p)
             raise FileNotFoundError(f"broken symbolic link (its target {target!r} does not exist)") from None
-        raise FileNotFoundError("no such file (missing, or removed after the folder was listed)") from None
+        raise FileNotFoundError("no such file (missing, or removed after the folder was listed / the file list was read)") from None
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
@@ -362,7 +362,7 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
         with open(p, "rb") as f:
             return f.read()
     except FileNotFoundError:
-        raise FileNotFoundError("no such file (removed after the folder was listed)") from None
+        raise FileNotFoundError("no such file (removed after the folder was listed / the file list was read)") from None
     except PermissionError:
         raise PermissionError("permission denied (this user may not read the file)") from None
 

@@ -442,4 +442,6 @@ def scan_files(
         {"files": len(files), "elapsed_s": round(elapsed, 3), "images_per_s": rate, "workers": n_workers}
     )
     report.config.update({"measured_in": where, **timing})
+    if resume:  # the inputs the checkpoint held, not measured again: the rate counts this run's only
+        report.config["resumed_from"] = start
     return report

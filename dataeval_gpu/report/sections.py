@@ -26,7 +26,8 @@ from .grids import (
     outliers_spec,
 )
 from .index_section import against_section
-from .page import cards, esc, figure_html, note, table_html
+from .linter_ranges import LINTER_DEFAULT_THRESHOLDS, ranges_table, report_ranges
+from .page import cards, esc, figure_html, format_number, note, table_html
 from .pilgrid import render_grid
 from .svgcharts import metric_histograms_svg
 
@@ -268,6 +269,11 @@ def _flagged_grids(
     return body
 
 
+#: the "why" cells of the flagged-images tables are shown whole up to this length (a cell cut at
+#: the tables' usual 90 characters lost the last flagged metrics and the quality issues' figures)
+WHY_CHARS = 400
+
+
 def linter_section(ctx: ReportContext) -> Section | None:
     report, issues = ctx.report, ctx.issues
     if not report.stats:
@@ -278,6 +284,15 @@ def linter_section(ctx: ReportContext) -> Section | None:
         f"across {len(ctx.by_metric)} metrics. A flag marks an image that stands out, not a bad image: look at "
         "them and ask whether such images are expected in operation."
     )
+    ranges = report_ranges(report) if issues else {}
+    if ranges:
+        threshold = (report.config or {}).get("outlier_threshold")
+        body += "<h3>Why: the range each metric leaves unflagged</h3>" + note(
+            f"An image is flagged for a metric when its value lies outside the range ({esc(method)}, threshold "
+            f"{esc(format_number(threshold if threshold is not None else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
+            "; computed over the measured images)."
+        )
+        body += table_html(ranges_table(ranges, issues), total_row=False, table_id="table-linter-ranges")
     if ctx.labels and issues:
         body += "<h3>Flagged images by class and metric</h3>" + note(
             "Cells: images of the class flagged for the metric. <i>Total</i> column: the row's flags (an "
@@ -293,10 +308,11 @@ def linter_section(ctx: ReportContext) -> Section | None:
         else:
             body += note("No image source was given: the sample grids are left out.")
         body += "<h3>Flagged images</h3>" + table_html(
-            tables.flagged_images_table(issues, ctx.labels_or_none, ctx.class_names, report.paths or None),
+            tables.flagged_images_table(issues, ctx.labels_or_none, ctx.class_names, report.paths or None, ranges=ranges),
             max_rows=300,
             total_row=False,
             table_id="table-flagged",
+            max_chars=WHY_CHARS,
         )
     return ("linter", "Linter", body)
 
@@ -334,7 +350,7 @@ def quality_section(ctx: ReportContext) -> Section | None:
         if ctx.get_image is not None:
             body += _flagged_grids(ctx, scored, prefix="quality", value="score")
         body += "<h3>Flagged images: score and threshold</h3>" + table_html(
-            table, max_rows=300, total_row=False, index=False, table_id="table-quality"
+            table, max_rows=300, total_row=False, index=False, table_id="table-quality", max_chars=WHY_CHARS
         )
     return ("quality", "Quality issues", body)
 

@@ -321,8 +321,14 @@ def flagged_images_table(
     class_names: Sequence[str] | None = None,
     paths: Mapping[int, str] | None = None,
     limit: int | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
-    """One row per flagged image: its class(es), file, the flagged metrics with their values."""
+    """One row per flagged image: its class(es), file, the flagged metrics with their values and,
+    with ``ranges`` (:func:`~dataeval_gpu.report.linter_ranges.linter_ranges`), the side of the
+    Linter's range each value lies on (``brightness=0 (< 0.213)``)."""
+    from .linter_ranges import flag_reason
+
+    ranges = ranges or {}
     sets = class_sets(labels, class_names) if labels is not None else {}
     rows = []
     for i, group in sorted(issues.items())[: limit if limit else None]:
@@ -333,9 +339,12 @@ def flagged_images_table(
         if paths:
             row["file"] = str(paths.get(i, ""))
         row["flags"] = len(group)
-        row["metrics"] = ", ".join(
-            f"{m}={format_number(v)}" if isinstance(v, float) else f"{m}={v}" for m, v in group.items()
-        )
+        shown = []
+        for m, v in group.items():
+            text = f"{m}={format_number(v)}" if isinstance(v, float) else f"{m}={v}"
+            why = flag_reason(v, ranges.get(m), format_number)
+            shown.append(f"{text} ({why})" if why else text)
+        row["metrics"] = ", ".join(shown)
         rows.append(row)
     cols = ["index"] + (["class"] if sets else []) + (["file"] if paths else []) + ["flags", "metrics"]
     return pd.DataFrame(rows, columns=cols).set_index("index")

@@ -1,0 +1,91 @@
+"""What ``dataeval-gpu scan`` prints after a scan: the classes, the Linter's flagged images with
+why, the quality issues, the duplicate groups (file names as text any terminal takes)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["print_duplicates", "print_flagged", "print_labels", "printable", "tail"]
+
+
+def print_flagged(report: Any, most: int = 15) -> None:
+    """The Linter's flagged images with their values, then the images with quality issues, each
+    with why (its scores against the thresholds)."""
+    if report.issues:
+        from .audit.report import format_value
+        from .report.linter_ranges import flag_reason, report_ranges
+
+        ranges = report_ranges(report)  # each value's side of the metric's unflagged range: why
+        print(f"\nflagged by the linter ({len(report.issues)} images; outside the range of the metric's values):")
+        for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
+            name = report.paths.get(i, "")
+            shown = []
+            for k, v in m.items():
+                why = flag_reason(v, ranges.get(k), format_value)
+                shown.append(f"{k}={format_value(v)}" + (f" ({why})" if why else ""))
+            print(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
+        if len(report.issues) > most:
+            print(f"  ... and {len(report.issues) - most} more (see findings.json)")
+    why = report.quality.get("why", {}) if report.quality else {}
+    if not why:
+        return
+    print(f"\nquality issues ({len(why)} images):")
+    for i, reasons in list(why.items())[:most]:
+        name = report.paths.get(i, "")
+        print(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
+    if len(why) > most:
+        print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+
+
+def print_labels(report: Any, most: int = 10) -> None:
+    """The classes taken from the folder names and their image counts (a flat folder: nothing)."""
+    names = list(report.class_names or [])
+    if not names:
+        return
+    counts = [0] * len(names)
+    for lab in report.labels.values():
+        try:
+            k = int(lab)  # an int or a numpy integer; -1: no label
+        except (TypeError, ValueError):
+            continue
+        if 0 <= k < len(names):
+            counts[k] += 1
+    shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
+    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
+    print(f"labels: {len(names)} class{'es' if len(names) != 1 else ''} from the folder names ({shown}{more})")
+
+
+def print_duplicates(report: Any, most: int = 10, members_shown: int = 6) -> None:
+    """The first exact, near (hash) and embedding near duplicate groups, each file by its path in
+    the scanned folder."""
+    from .report.tables import inside_folder
+
+    shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
+    titles = {"exact": "exact", "near": "near", "embedding": "embedding near"}
+    for kind, title in titles.items():
+        groups = report.duplicates.get(kind, [])
+        if groups:
+            print(f"\n{title} duplicate groups ({len(groups)}):")
+            for g in groups[:most]:  # a long group: its first members, then how many in all
+                members = [f"{i}:{shown.get(i, str(i))}" for i in g[:members_shown]]
+                print("  " + ", ".join(members) + (f", ... ({len(g)} in all)" if len(g) > members_shown else ""))
+            if len(groups) > most:
+                print(f"  ... and {len(groups) - most} more (see findings.json)")
+
+
+def printable(report: Any) -> Any:
+    """``report`` with its file names as text that any terminal takes: a name that is not UTF-8
+    has its odd bytes written as ``\\xe9`` (a copy; the files written keep the real paths)."""
+    from .discovery import text_path
+
+    if all(text_path(p) == p for p in report.paths.values()):
+        return report
+    shown = copy.copy(report)
+    shown.paths = {i: text_path(p) for i, p in report.paths.items()}
+    return shown
+
+
+def tail(path: str, width: int = 40) -> str:
+    """The end of a long path, marked as cut ("...share/backgrounds/x.webp", not "r/share/...")."""
+    return path if len(path) <= width else "..." + path[len(path) - width + 3 :]

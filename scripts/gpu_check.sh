@@ -62,7 +62,9 @@ step() {
 # (other test modules need packages the GPU image may lack: sklearn, hypothesis)
 CUDA_TESTS="tests/functional/test_stats.py tests/functional/test_quality_metrics.py tests/functional/test_knn.py
  tests/functional/test_hashing.py tests/audit/test_feed.py
- tests/detectors/test_duplicates.py tests/embeddings/test_embeddings.py tests/test_guide.py"
+ tests/detectors/test_duplicates.py tests/embeddings/test_embeddings.py tests/test_guide.py tests/audit/test_faults.py"
+if $PY -c "import sklearn" 2>/dev/null; then CUDA_TESTS="$CUDA_TESTS tests/detectors/test_clusterer.py"
+else echo "gpu-check: no scikit-learn here: tests/detectors/test_clusterer.py (its CUDA test) not collected"; fi
 # shellcheck disable=SC2086
 step tests "$T_TESTS" "$out/cuda_tests.log" $PY -m pytest -m cuda --device cuda -q -p no:cacheprovider -o addopts="" $CUDA_TESTS
 step param "$T_PARAM" "$out/param_tests.log" $PY -m pytest --device cuda -q -p no:cacheprovider -o addopts="" \

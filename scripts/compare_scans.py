@@ -50,6 +50,11 @@ def main() -> int:
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--rtol", type=float, default=1e-4)
+    ap.add_argument("--strict-rtol", type=float, default=None,
+                    help="also exit 1 when a numeric column has more than --strict-share of its rows (at "
+                         "least one) past this tolerance (min of absolute and relative difference), or a "
+                         "value finite on one side only (the device check: 1e-3)")
+    ap.add_argument("--strict-share", type=float, default=0.01)
     args = ap.parse_args()
     a, b = Path(args.a), Path(args.b)
     ra, rb = pd.read_csv(a / "results.csv"), pd.read_csv(b / "results.csv")
@@ -63,6 +68,7 @@ def main() -> int:
         print(f"failed: {len(fa)} vs {len(fb)}" + ("" if fa == fb else f"; only A {sorted(fa - fb)[:5]}, only B {sorted(fb - fa)[:5]}"))
         bad |= fa != fb
     lines = []
+    strict_bad: list[str] = []
     for col in ra.columns:
         numeric = pd.api.types.is_numeric_dtype(ra[col]) and pd.api.types.is_numeric_dtype(rb[col])
         if col == "path" or not numeric or pd.api.types.is_bool_dtype(ra[col]):
@@ -81,6 +87,10 @@ def main() -> int:
         d = np.abs(x[both] - y[both])
         rel = d / np.maximum(np.abs(x[both]), 1e-12)
         worst = float(np.max(np.minimum(d, rel)))
+        if args.strict_rtol is not None:
+            over = int((np.minimum(d, rel) > args.strict_rtol).sum())
+            if nan_diff or over > args.strict_share * len(x):
+                strict_bad.append(f"{col} ({over} rows past {args.strict_rtol:g}, {nan_diff} finite on one side only)")
         if worst > 0 or nan_diff:
             lines.append((worst, f"  {col}: max abs {d.max():.3g}, max rel {rel.max():.3g}, rows over rtol "
                                  f"{int((np.minimum(d, rel) > args.rtol).sum())}, finite on one side only {nan_diff}"))
@@ -108,7 +118,9 @@ def main() -> int:
         if sa != sb:
             print(f"  {col}: {len(sa)} vs {len(sb)} flagged, only A {len(sa - sb)}, only B {len(sb - sa)}")
     print("verdict:", "DIFFERENT rows / failed files / exact duplicates" if bad else "same rows, failed files, exact duplicates")
-    return int(bool(bad))
+    if strict_bad:
+        print(f"MISMATCH: {len(strict_bad)} columns past --strict-rtol: " + "; ".join(strict_bad[:8]))
+    return int(bool(bad) or bool(strict_bad))
 
 
 if __name__ == "__main__":

@@ -38,9 +38,11 @@ from ..errors import InvalidArgumentError
 from .knn_kernels import sort_rows_drop_self
 from .knn_search import (
     BLOCKED_PROBES,
+    FAISS_GPU_MAX_K,
     blocked_candidates,
     default_blocked_cells,
     faiss_candidates,
+    full_float32_matmuls,
     torch_candidates,
 )
 
@@ -268,7 +270,11 @@ def knn_graph(  # long: half of it is the docstring; the body is one dispatch ov
 
         raise missing_dependency("faiss", "cpu")
 
-    use_gpu = faiss is not None and _faiss_gpus(faiss) > 0 and (device is None or dev.type == "cuda")
+    # a faiss GPU index selects at most FAISS_GPU_MAX_K neighbours (above: faiss on the CPU
+    # raises nothing, the GPU search does): a larger k searches with faiss on the CPU or torch
+    use_gpu = (
+        faiss is not None and kk <= FAISS_GPU_MAX_K and _faiss_gpus(faiss) > 0 and (device is None or dev.type == "cuda")
+    )
     if backend == "auto" and faiss is not None and not use_gpu and dev.type != "cpu":
         faiss = None  # a CUDA device without faiss-gpu: torch on the GPU beats faiss on the CPU
     limit = default_exact_limit(use_gpu or dev.type == "cuda") if exact_limit is None else int(exact_limit)
@@ -288,26 +294,27 @@ def knn_graph(  # long: half of it is the docstring; the body is one dispatch ov
     xs = t.to(search_dev)
     xs = (xs - xs.mean(dim=0, dtype=torch.float64).to(xs.dtype)).to(torch.float32)
     sq = (xs * xs).sum(dim=1)
-    if faiss is not None and (exact or method == "ivf"):
-        xf = np.ascontiguousarray(xs.numpy())
-        _log.info(
-            "knn_graph: faiss %s %s search, N=%d, k=%d",
-            "GPU" if use_gpu else "CPU",
-            "exact" if exact else "IVF",
-            n,
-            k,
-        )
-        cand_np, d2_np = faiss_candidates(faiss, xf, kk, exact, use_gpu, nlist, nprobe, seed)
-        cand, d2 = torch.from_numpy(cand_np), torch.from_numpy(d2_np)
-        work = t.cpu()
-    elif exact:
-        work = t.to(dev)
-        _log.info("knn_graph: torch brute force on %s, N=%d, k=%d", dev, n, k)
-        cand, d2 = torch_candidates(xs, kk, qc, dc)
-    else:
-        work = t.to(dev)
-        nl = min(n, nlist or default_blocked_cells(n))
-        cand, d2 = blocked_candidates(xs, kk, nl, nprobe or BLOCKED_PROBES, seed, qc, dc)
+    with full_float32_matmuls():  # no TF32 / bf16 GEMMs, whatever the caller set
+        if faiss is not None and (exact or method == "ivf"):
+            xf = np.ascontiguousarray(xs.numpy())
+            _log.info(
+                "knn_graph: faiss %s %s search, N=%d, k=%d",
+                "GPU" if use_gpu else "CPU",
+                "exact" if exact else "IVF",
+                n,
+                k,
+            )
+            cand_np, d2_np = faiss_candidates(faiss, xf, kk, exact, use_gpu, nlist, nprobe, seed)
+            cand, d2 = torch.from_numpy(cand_np), torch.from_numpy(d2_np)
+            work = t.cpu()
+        elif exact:
+            work = t.to(dev)
+            _log.info("knn_graph: torch brute force on %s, N=%d, k=%d", dev, n, k)
+            cand, d2 = torch_candidates(xs, kk, qc, dc)
+        else:
+            work = t.to(dev)
+            nl = min(n, nlist or default_blocked_cells(n))
+            cand, d2 = blocked_candidates(xs, kk, nl, nprobe or BLOCKED_PROBES, seed, qc, dc)
     del xs
     dist, idx = _finish(work, sq.to(work.device), cand.to(work.device), d2.to(work.device), k)
     dist = dist.to(torch.float32)

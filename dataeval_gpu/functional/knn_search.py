@@ -30,7 +30,9 @@ __all__ = [
     "cells_search_cpu",
     "cells_search_torch",
     "default_blocked_cells",
+    "FAISS_GPU_MAX_K",
     "faiss_candidates",
+    "full_float32_matmuls",
     "single_threaded_gemm",
     "torch_candidates",
 ]
@@ -242,6 +244,25 @@ def cells_search_torch(
 
 
 @contextmanager
+def full_float32_matmuls() -> Iterator[None]:
+    """float32 matrix products in full float32 inside the block, whatever the caller set.
+
+    ``torch.set_float32_matmul_precision("high" / "medium")`` (common in Lightning scripts)
+    lets CUDA GEMMs use TF32 (10-bit mantissa) and oneDNN's bf16: the |a|² + |b|² - 2 a·b
+    distances of the searches would then be off by ~1e-3 relative and pick other neighbours
+    than the CPU.  The caller's setting is restored on exit."""
+    before = torch.get_float32_matmul_precision()
+    if before == "highest":
+        yield
+        return
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+@contextmanager
 def single_threaded_gemm() -> Iterator[Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """A matrix product that uses one thread, for calls from several threads at once: numpy's
     (OpenBLAS, held to one thread with threadpoolctl) when threadpoolctl is importable,
@@ -383,6 +404,19 @@ def _default_nprobe(n: int, nlist: int) -> int:
     return int(min(nlist, max(8, math.ceil(nlist * frac))))
 
 
+#: the largest k a faiss GPU index searches (``GPU_MAX_SELECTION_K``: 2048 since faiss 1.7, 1024 before)
+FAISS_GPU_MAX_K = 2048
+
+
+def _clustering_settings(index: Any, seed: int) -> None:
+    """The IVF training's k-means settings (seed, iterations, sample size), on ``index.cp``."""
+    cp = getattr(index, "cp", None)
+    if cp is not None:
+        cp.seed = seed
+        cp.niter = 10
+        cp.max_points_per_centroid = 64
+
+
 def faiss_candidates(
     faiss: Any,
     xf: np.ndarray,
@@ -407,11 +441,10 @@ def faiss_candidates(
         nl = nlist or _default_nlist(n)
         quantizer = faiss.IndexFlatL2(d)
         index = faiss.IndexIVFFlat(quantizer, d, nl, faiss.METRIC_L2)
-        index.cp.seed = seed
-        index.cp.niter = 10
-        index.cp.max_points_per_centroid = 64
+        _clustering_settings(index, seed)
         if res is not None:
             index = faiss.index_cpu_to_gpu(res, 0, index)
+            _clustering_settings(index, seed)  # the GPU clone's own ``cp``: not copied by every faiss
         # a deterministic training sample (faiss would subsample itself, with its own seed)
         n_train = min(n, 64 * nl)
         rng = np.random.default_rng(seed)

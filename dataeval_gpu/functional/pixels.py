@@ -8,7 +8,7 @@ import torch
 
 from .bitdepth import bit_depth
 
-__all__ = ["LUMA", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01"]
+__all__ = ["LUMA", "block_lines", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01"]
 
 #: BT.601 luma weights of R, G, B
 LUMA = (0.299, 0.587, 0.114)
@@ -78,3 +78,14 @@ def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:
     rem = s - 1000 * q
     q = q + ((rem > 500) | ((rem == 500) & (q % 2 == 1))).to(torch.int32)
     return q.to(torch.int64)
+
+
+def block_lines(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions of the ``size - 1`` steps between neighbouring lines that are on the 8-px JPEG
+    block grid (step ``i`` between lines ``i`` and ``i + 1``: ``(i + 1) % 8 == 0``) and of the
+    others, as index tensors on ``device``: built on the host, so selecting with them costs no
+    device sync (a boolean mask does: it must count its True values first)."""
+    pos = torch.arange(1, size)
+    on = (pos % 8) == 0
+    idx = torch.arange(size - 1)
+    return idx[on].to(device), idx[~on].to(device)

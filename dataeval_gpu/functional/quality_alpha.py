@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from .pixels import grey_image, grey_levels, scale01
+from .pixels import block_lines, grey_image, grey_levels, scale01
 
 __all__ = [
     "ALPHA_BACKDROP",
@@ -142,9 +142,9 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
         tot = torch.where(pair, step, torch.zeros_like(step)).sum(dim=red, dtype=torch.float64).reshape(b, size - 1)
         mean = (tot / cnt.clamp(min=1)).to(g255.dtype)  # float64 sums, as in noise_opaque
         mean = torch.where(cnt >= BLOCK_MIN_PAIRS, mean, torch.full_like(mean, float("nan")))
-        border = (torch.arange(1, size, device=g255.device) % 8) == 0
-        border_lines.append(mean[:, border])
-        other_lines.append(mean[:, ~border])
+        border, other = block_lines(size, g255.device)  # index tensors: no device sync
+        border_lines.append(mean.index_select(1, border))
+        other_lines.append(mean.index_select(1, other))
     ones = torch.ones(b, dtype=g255.dtype, device=g255.device)
     if not border_lines:
         return ones

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from . import quality_compiled
-from .pixels import row_mean64
+from .pixels import block_lines, row_mean64
 
 __all__ = [
     "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "blockiness", "blur5", "chroma", "colour", "noise",
@@ -138,11 +138,11 @@ def blockiness(g255: torch.Tensor) -> torch.Tensor:
             continue
         step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()
         step = step.mean(dim=2 if dim == 3 else 3).reshape(b, size - 1)  # mean step per border
-        border = (torch.arange(1, size, device=g255.device) % 8) == 0
-        num += step[:, border].sum(dim=1)
-        nb += int(border.sum())
-        den += step[:, ~border].sum(dim=1)
-        no += int((~border).sum())
+        border, other = block_lines(size, g255.device)  # index tensors: no device sync
+        num += step.index_select(1, border).sum(dim=1)
+        nb += border.numel()
+        den += step.index_select(1, other).sum(dim=1)
+        no += other.numel()
     at = num / nb.clamp(min=1)
     off = den / no.clamp(min=1)
     return torch.where((nb > 0) & (off > TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))

@@ -143,9 +143,9 @@ def _eight_bit_rows(
 
     results = map_images(run, tasks) if cpu_plan else [run(js) for js in tasks]
     order = torch.tensor([j for js in tasks for j in js], dtype=torch.int64)
-    inv = torch.empty_like(order)
-    inv[order] = torch.arange(order.numel())
-    inv = inv.to(dev)
+    inv_cpu = torch.empty_like(order)
+    inv_cpu[order] = torch.arange(order.numel())
+    inv = inv_cpu.to(dev)
     values = {m.name: torch.cat([r[1][m.name] for r in results])[inv] for m in joint}
     if grouped:
         group = BucketGroup([r[2] for r in results], map_images)
@@ -165,7 +165,7 @@ def _eight_bit_rows(
     values.update({m.name: m.compute(rows) for m in plan.by_kind["counts"]})
     if plan.channel:
         blocks = [r[0][0][k] for r in results for k in range(r[0][0].shape[0])]
-        ch_counts = torch.cat([blocks[int(i)] for i in inv.tolist()])  # (image, channel) rows
+        ch_counts = torch.cat([blocks[i] for i in inv_cpu.tolist()])  # (image, channel) rows; no device sync
         ch = CountRows(ch_counts, torch.repeat_interleave(depth8, c8), torch.repeat_interleave(hw8, c8))
         ch_values = {m.name: m.compute(ch) for m in plan.channel}
     return values, ch_values

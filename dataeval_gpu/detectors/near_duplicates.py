@@ -29,9 +29,11 @@ from ..functional.hashing import hamming_distance, near_kind
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
 from .embedding_pairs import (  # noqa: F401
+    ALIGN_COSINE,
     ASPECT_TOLERANCE,
     LOOK_MIN,
     SHAPE_COSINE,
+    crop_pairs_ok,
     embedding_pairs_ok,
     look_alike,
     shapes_differ,
@@ -152,7 +154,10 @@ def embedding_groups(
     then kept only when the two pictures also look alike (:func:`look_alike`, :data:`LOOK_MIN`);
     a pair they cannot compare is kept.  ``sides``: ``(N, 2)`` each image's height and width;
     a pair not compared on thumbnails is then held to :data:`LOCAL_CAP` where the shapes differ
-    (:data:`ASPECT_TOLERANCE`) or an image is under 9 px a side.
+    (:data:`ASPECT_TOLERANCE`) or an image is under 9 px a side.  With both, a neighbour whose
+    cosine reaches :data:`ALIGN_COSINE` (the threshold and the local rule aside) is also kept when
+    the two are crops of each other at another shape, matched on the thumbnails
+    (:func:`crop_pairs_ok`: a phone crop of a wallpaper at any position, a 16:10 preview of 16:9).
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -179,7 +184,12 @@ def embedding_groups(
     sides = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(n, 2)
     ok = embedding_pairs_ok(src, dst, pair_cos, thumbs, sides)
     src, dst = src[ok], dst[ok]
-    return _centre_groups(n, src, dst)
+    # and any neighbour that is a crop of another shape, aligned on the thumbnails (crop_pairs_ok:
+    # below the threshold, or one the look check compared whole against whole)
+    rest = (cos >= ALIGN_COSINE - 1e-6) & (idx != rows)
+    c_src, c_dst, c_cos = rows[rest].cpu().numpy(), idx[rest].cpu().numpy(), cos[rest].cpu().numpy()
+    crop = crop_pairs_ok(c_src, c_dst, c_cos, thumbs, sides)
+    return _centre_groups(n, np.concatenate([src, c_src[crop]]), np.concatenate([dst, c_dst[crop]]))
 
 
 def hash_groups(

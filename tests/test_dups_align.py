@@ -158,3 +158,26 @@ def test_two_soft_pictures_must_look_more_alike() -> None:
     # a soft pair that looks alike (a copy) is kept
     copy = np.stack([soft[0], soft[0]])
     assert embedding_pairs_ok(src, dst, cos, copy[:, None]).tolist() == [True]
+
+
+def test_two_soft_glows_need_the_soft_alignment() -> None:
+    """A faint round glow (square) and a bright elongated one (2:1): soft pictures whose smooth
+    blobs align at ALIGN_MIN or more but under SOFT_ALIGN_MIN (Stellarium's halo and zodiacal light)."""
+    import dataeval_gpu.detectors.embedding_pairs as ep
+    from dataeval_gpu.functional.hashing.thumbs import detail_energy
+
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float64)
+    halo = 10 + 40 * np.exp(-((yy - 16) ** 2 + (xx - 16) ** 2) / 150)
+    zodiac = 5 + 200 * np.exp(-((yy - 15) ** 2) / 90 - ((xx - 16) ** 2) / 40)
+    t = np.stack([halo, zodiac]).round().astype(np.uint8)[:, None]
+    sides = np.array([[128, 128], [256, 512]], dtype=np.float64)
+    score = float(aligned_correlation(t[[0], 0], sides[[0]], t[[1], 0], sides[[1]])[0][0])
+    assert ALIGN_MIN <= score < ep.SOFT_ALIGN_MIN and detail_energy(t[:, 0]).max() < ep.SOFT_DETAIL
+    src, dst, cos = np.array([0]), np.array([1]), np.array([0.85])
+    assert crop_pairs_ok(src, dst, cos, t, sides).tolist() == [False]
+    ep.SOFT_DETAIL, kept = 0.0, None  # the soft rule off: the same pair passes ALIGN_MIN
+    try:
+        kept = crop_pairs_ok(src, dst, cos, t, sides).tolist()
+    finally:
+        ep.SOFT_DETAIL = 4.5
+    assert kept == [True]

@@ -13,6 +13,7 @@ __all__ = [
     "ALIGN_MIN",
     "ASPECT_TOLERANCE",
     "LOOK_MIN",
+    "SOFT_ALIGN_MIN",
     "SOFT_DETAIL",
     "SOFT_LOOK_MIN",
     "crop_pairs_ok",
@@ -53,6 +54,10 @@ ALIGN_COSINE = 0.5
 ALIGN_MIN = 0.95
 #: 16:10 against 16:9 is 1.11x; closer shapes are the resizes the hashes and the look check judge
 ALIGN_ASPECT = 1.05
+#: ... and two soft pictures (:data:`SOFT_DETAIL`) must match at this: two smooth glows of
+#: Stellarium's textures (a halo, the zodiacal light) aligned at 0.950; soft true crops of the
+#: wallpapers (Kay's dark picture, Opal's preview) at 0.988-0.996
+SOFT_ALIGN_MIN = 0.98
 
 
 def embedding_pairs_ok(
@@ -149,7 +154,7 @@ def crop_pairs_ok(
     :data:`ALIGN_COSINE`, shapes (width / height, ``sides``: ``(N, 2)`` heights and widths)
     differing by more than :data:`ALIGN_ASPECT`, both at least ``SMALL_SIDE`` px a side (a 32 x 32
     hash square behind the thumbnail), and one whole thumbnail (view 0 of ``thumbs``) matching a
-    window of the other's at :data:`ALIGN_MIN`
+    window of the other's at :data:`ALIGN_MIN` (two soft pictures: :data:`SOFT_ALIGN_MIN`)
     (:func:`~dataeval_gpu.functional.hashing.align.aligned_correlation`: a phone crop at any
     position, a 16:10 preview of a 16:9 picture).  All False without thumbnails or sides."""
     from ..functional.hashing.align import aligned_correlation
@@ -173,5 +178,6 @@ def crop_pairs_ok(
         code, inverse = np.unique(lo * s.shape[0] + hi, return_inverse=True)
         a, b = code // s.shape[0], code % s.shape[0]
         score, checked = aligned_correlation(t[a], s[a], t[b], s[b])
-        keep[at] = (checked & (score >= ALIGN_MIN))[inverse.reshape(-1)]
+        bar = np.where(_soft(thumbs, a) & _soft(thumbs, b), SOFT_ALIGN_MIN, ALIGN_MIN)
+        keep[at] = (checked & (score >= bar))[inverse.reshape(-1)]
     return keep

@@ -66,18 +66,30 @@ def strip_hashes(images: Sequence[torch.Tensor], kind: str) -> tuple[torch.Tenso
     """``(hashes, valid, thumbs)``: the near hash ``kind`` of each image's inverse-shape strip
     (:func:`strip_view`; 0 / False / an all-zero thumbnail
     where it has none), ``(N,)`` int64, ``(N,)`` bool and ``(N, THUMB_SIDE, THUMB_SIDE)`` uint8
-    on the CPU, by the kernels of the scan's rows (``pchash_strip``)."""
+    on the CPU: the scan's rows (``pchash_strip``, :func:`hash_rows` with ``strip``), one code."""
+    out = _strip_rows(list(images), kind, thumbs=True)
+    return out["strip"], out["strip_valid"], out["strip_thumbs"].reshape(-1, THUMB_SIDE, THUMB_SIDE)
+
+
+def _strip_rows(images: list[torch.Tensor], kind: str, thumbs: bool) -> dict[str, torch.Tensor]:
+    """``{"strip", "strip_valid"[, "strip_thumbs"]}`` of :func:`hash_rows`: only the images of a
+    strip shape are hashed, in one submission."""
     views = [strip_view(t) for t in images]
     at = [k for k, v in enumerate(views) if v is not None]
-    h, ok = torch.zeros(len(views), dtype=torch.int64), torch.zeros(len(views), dtype=torch.bool)
-    th = torch.zeros(len(views), THUMB_SIDE, THUMB_SIDE, dtype=torch.uint8)
+    out = {
+        "strip": torch.zeros(len(images), dtype=torch.int64),
+        "strip_valid": torch.zeros(len(images), dtype=torch.bool),
+    }
+    if thumbs:
+        out["strip_thumbs"] = torch.zeros(len(images), THUMB_SIDE**2, dtype=torch.uint8)
     if at:
-        ph, pok, pth = near_hash_thumbs([views[k] for k in at], kind)
+        part = _hash_rows([views[k] for k in at], kind, False, None, thumbs)  # type: ignore[misc]
         idx = torch.tensor(at, dtype=torch.int64)
-        ok[idx] = pok.cpu()
-        h[idx] = torch.where(pok.cpu(), ph.cpu(), 0)
-        th[idx] = pth.cpu()
-    return h, ok, th
+        out["strip_valid"][idx] = part["near_valid"].cpu()
+        out["strip"][idx] = torch.where(part["near_valid"].cpu(), part["near"].cpu(), 0)
+        if thumbs:
+            out["strip_thumbs"][idx] = part["thumbs"].cpu().reshape(len(at), -1)
+    return out
 
 
 def centre_crop(t: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -148,19 +160,7 @@ def hash_rows(
     if kind and thumbs:
         out["thumbs"] = out["thumbs"].reshape(len(images), -1).contiguous()
     if kind and strip:
-        views = [strip_view(t) for t in images]
-        at = [k for k, v in enumerate(views) if v is not None]
-        out["strip"] = torch.zeros(len(images), dtype=torch.int64)
-        out["strip_valid"] = torch.zeros(len(images), dtype=torch.bool)
-        if thumbs:
-            out["strip_thumbs"] = torch.zeros(len(images), THUMB_SIDE**2, dtype=torch.uint8)
-        if at:  # only the images of a strip shape are hashed (one submission)
-            part = _hash_rows([views[k] for k in at], kind, False, None, thumbs)  # type: ignore[misc]
-            idx = torch.tensor(at, dtype=torch.int64)
-            out["strip_valid"][idx] = part["near_valid"].cpu()
-            out["strip"][idx] = torch.where(part["near_valid"].cpu(), part["near"].cpu(), 0)
-            if thumbs:
-                out["strip_thumbs"][idx] = part["thumbs"].cpu().reshape(len(at), -1)
+        out.update(_strip_rows(images, kind, thumbs))
     return out
 
 

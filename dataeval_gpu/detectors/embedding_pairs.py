@@ -7,7 +7,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ASPECT_TOLERANCE", "LOOK_MIN", "embedding_pairs_ok", "look_alike", "shapes_differ"]
+__all__ = [
+    "ALIGN_ASPECT",
+    "ALIGN_COSINE",
+    "ALIGN_MIN",
+    "ASPECT_TOLERANCE",
+    "LOOK_MIN",
+    "SOFT_ALIGN_MIN",
+    "SOFT_DETAIL",
+    "SOFT_LOOK_MIN",
+    "crop_pairs_ok",
+    "embedding_pairs_ok",
+    "look_alike",
+    "shapes_differ",
+]
 
 #: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
 #: whole against the other's central crop; best of the 8 flips / rotations) must correlate at
@@ -22,8 +35,29 @@ LOOK_MIN = 0.5
 #: re-encodes, resizes, flips, rotations and 5-10 % crops keep the shape; three smooth gradients of
 #: 40 x 30, 33 x 33 and 10000 x 20 px (cosines 0.63-0.91) were grouped by embeddings
 ASPECT_TOLERANCE = 1.25
+#: two soft pictures (each whole thumbnail's detail energy under :data:`SOFT_DETAIL` grey levels,
+#: :func:`~dataeval_gpu.functional.hashing.thumbs.detail_energy`: a picture cut to 16 x 16 and
+#: enlarged, a smooth gradient) show an embedding model little besides their softness: two
+#: pixelated thumbnails of different pictures reached cosine 0.88 with a look of 0.52.  Such a pair
+#: must look alike at :data:`SOFT_LOOK_MIN` (soft true pairs of the planted corpus: >= 0.94)
+SOFT_DETAIL = 4.5
+SOFT_LOOK_MIN = 0.8
 #: the cosine that a pair the shapes tell apart needs (``near_duplicates.LOCAL_CAP``)
 SHAPE_COSINE = 0.95
+#: crops of another shape (:func:`crop_pairs_ok`): an embedding neighbour at this cosine or more
+#: (below the threshold: a phone crop of a wallpaper shows a third of it; true pairs of Plasma's
+#: wallpapers 0.55-0.96) whose shape (width / height) differs by more than :data:`ALIGN_ASPECT`
+#: is a near duplicate when its whole thumbnail matches a window of the other's where it would lie
+#: as a crop (:func:`~dataeval_gpu.functional.hashing.align.aligned_correlation`) at
+#: :data:`ALIGN_MIN` (those true pairs 0.954-1.0, distinct wallpapers among the neighbours <= 0.87)
+ALIGN_COSINE = 0.5
+ALIGN_MIN = 0.95
+#: 16:10 against 16:9 is 1.11x; closer shapes are the resizes the hashes and the look check judge
+ALIGN_ASPECT = 1.05
+#: ... and two soft pictures (:data:`SOFT_DETAIL`) must match at this: two smooth glows of
+#: Stellarium's textures (a halo, the zodiacal light) aligned at 0.950; soft true crops of the
+#: wallpapers (Kay's dark picture, Opal's preview) at 0.988-0.996
+SOFT_ALIGN_MIN = 0.98
 
 
 def embedding_pairs_ok(
@@ -34,7 +68,8 @@ def embedding_pairs_ok(
     sides: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
-    rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``), and a
+    rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``; two soft
+    pictures at :data:`SOFT_LOOK_MIN`), and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
     (:func:`shapes_differ`, with
@@ -47,6 +82,9 @@ def embedding_pairs_ok(
     s = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(-1, 2)
     if thumbs is not None and src.size:
         keep, checked = look_alike(thumbs, src, dst)
+        soft = np.nonzero(checked & _soft(thumbs, src) & _soft(thumbs, dst))[0]
+        if soft.size:  # two soft pictures: the embedding says little, the look must say more
+            keep[soft] &= look_alike(thumbs, src[soft], dst[soft], SOFT_LOOK_MIN)[0]
         if s is not None:  # thumbnails made two ways (an enlarged small square): not compared
             from .hash_pairs import thumbs_comparable
 
@@ -69,8 +107,16 @@ def shapes_differ(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nda
     return (hi > ASPECT_TOLERANCE * lo) | (short[src] < MIN_SIDE) | (short[dst] < MIN_SIDE)
 
 
+def _soft(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the whole thumbnail of image ``rows[p]`` is soft (:data:`SOFT_DETAIL`)."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, detail_energy
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    return detail_energy(t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[rows, 0]) < SOFT_DETAIL
+
+
 def look_alike(
-    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray
+    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray, minimum: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(alike, checked)``, ``(P,)`` bool: which pairs ``(first[p], second[p])`` look alike at
     thumbnail size, and which could be compared at all.
@@ -79,7 +125,7 @@ def look_alike(
     those of its central crops (:meth:`NearDuplicates.thumbnails`, the scan's ``pchash_thumbs``).
     A pair passes when :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole
     against whole, or of a whole image against the other's central crop, reaches
-    :data:`LOOK_MIN`; ``checked`` is False where no view pair can be compared (a flat or
+    :data:`LOOK_MIN` (or ``minimum``); ``checked`` is False where no view pair can be compared (a flat or
     missing thumbnail; ``alike`` is then True)."""
     from ..functional.hashing.thumbs import THUMB_SIDE, look_check
 
@@ -93,4 +139,45 @@ def look_alike(
         score, ok = look_check(t[a, vi], t[b, vj])
         best = np.where(ok, np.maximum(best, score), best)
         checked |= ok
-    return ~checked | (best >= LOOK_MIN), checked
+    return ~checked | (best >= (LOOK_MIN if minimum is None else minimum)), checked
+
+
+def crop_pairs_ok(
+    src: np.ndarray,
+    dst: np.ndarray,
+    cos: np.ndarray,
+    thumbs: np.ndarray | torch.Tensor | None,
+    sides: np.ndarray | None,
+) -> np.ndarray:
+    """``(P,)`` bool: the embedding neighbours ``(src[p], dst[p])`` (cosine ``cos[p]``, any, below
+    the threshold included) that are crops of each other at another shape: cosine at least
+    :data:`ALIGN_COSINE`, shapes (width / height, ``sides``: ``(N, 2)`` heights and widths)
+    differing by more than :data:`ALIGN_ASPECT`, both at least ``SMALL_SIDE`` px a side (a 32 x 32
+    hash square behind the thumbnail), and one whole thumbnail (view 0 of ``thumbs``) matching a
+    window of the other's at :data:`ALIGN_MIN` (two soft pictures: :data:`SOFT_ALIGN_MIN`)
+    (:func:`~dataeval_gpu.functional.hashing.align.aligned_correlation`: a phone crop at any
+    position, a 16:10 preview of a 16:9 picture).  All False without thumbnails or sides."""
+    from ..functional.hashing.align import aligned_correlation
+    from ..functional.hashing.thumbs import THUMB_SIDE
+    from .hash_pairs import SMALL_SIDE
+
+    src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    keep = np.zeros(src.size, dtype=bool)
+    if thumbs is None or sides is None or not src.size:
+        return keep
+    s = np.asarray(sides, dtype=np.float64).reshape(-1, 2)
+    shape = s[:, 1] / np.maximum(s[:, 0], 1.0)
+    ratio = np.maximum(shape[src], shape[dst]) / np.maximum(np.minimum(shape[src], shape[dst]), 1e-12)
+    big = (s.min(axis=1)[src] >= SMALL_SIDE) & (s.min(axis=1)[dst] >= SMALL_SIDE)
+    at = np.nonzero((np.asarray(cos, dtype=np.float64) >= ALIGN_COSINE - 1e-6) & (ratio > ALIGN_ASPECT) & big)[0]
+    if at.size:
+        t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+        t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[:, 0]
+        # each unordered pair once (a kNN list holds most both ways; the score is symmetric)
+        lo, hi = np.minimum(src[at], dst[at]), np.maximum(src[at], dst[at])
+        code, inverse = np.unique(lo * s.shape[0] + hi, return_inverse=True)
+        a, b = code // s.shape[0], code % s.shape[0]
+        score, checked = aligned_correlation(t[a], s[a], t[b], s[b])
+        bar = np.where(_soft(thumbs, a) & _soft(thumbs, b), SOFT_ALIGN_MIN, ALIGN_MIN)
+        keep[at] = (checked & (score >= bar))[inverse.reshape(-1)]
+    return keep

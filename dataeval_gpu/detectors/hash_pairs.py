@@ -260,45 +260,9 @@ def hash_pairs_ok(
         >>> hash_pairs_ok(figs, figs, i, v, np.array([1, 2]), v, np.array([2, 2]), 4).tolist()
         [False, True]
     """
-    keep = np.ones(np.shape(i), dtype=bool)
-    for figs, other, v, v_other, me, them in ((first, second, vi, vj, i, j), (second, first, vj, vi, j, i)):
-        if figs.strip_view is not None:  # a strip view: only against a whole image of the other shape
-            at = np.asarray(v) == figs.strip_view
-            if at.any():
-                ok = np.asarray(v_other)[at] == 0
-                if figs.hw is not None and other.hw is not None:
-                    ok &= strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
-                else:
-                    ok[:] = False
-                keep[at] &= ok
-    detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
-    small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
-    comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way
-    if first.side is not None and second.side is not None:
-        comparable, small = thumbs_comparable(first.side[i], second.side[j])
-    if first.thumbs is not None and second.thumbs is not None:
-        from ..functional.hashing.thumbs import detail_check, interior_detail_check, local_detail_check
-
-        tx, ty = first.thumbs, second.thumbs
-        # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
-        # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
-        verified = np.asarray(dist) <= UNVERIFIED_RADIUS
-        at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]) & comparable)[0]  # type: ignore[union-attr]
-        if at.size:
-            x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]  # type: ignore[index]
-            score, checked = detail_check(x, y)
-            passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
-            strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
-            if strong.size:
-                local, _ = local_detail_check(x[strong], y[strong])
-                passed[strong] = local >= LOCAL_VERIFY_MIN
-            verified[at] = np.where(checked, passed, verified[at])
-            detail_ok[at] = checked & passed
-        drawn = np.nonzero(detail_ok & _transparent_pair(first, second, i, j))[0]
-        if drawn.size:  # inside the silhouette too (its outline dominates the detail)
-            inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])  # type: ignore[index]
-            detail_ok[drawn] = inner_ok & (inner >= VERIFY_MIN)
-        keep &= verified
+    keep = _strip_rule(first, second, i, vi, j, vj)
+    verified, detail_ok, small = _verify_on_thumbnails(first, second, i, vi, j, vj, dist)
+    keep &= verified
     if first.plain is not None and second.plain is not None and radius > 0:
         is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
         is_plain &= ~(_transparent_pair(first, second, i, j) & detail_ok)  # two drawings, verified
@@ -314,6 +278,72 @@ def hash_pairs_ok(
     if first.spread is not None and second.spread is not None:
         keep &= _ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
     return keep
+
+
+def _strip_rule(
+    first: PairFigures, second: PairFigures, i: np.ndarray, vi: np.ndarray, j: np.ndarray, vj: np.ndarray
+) -> np.ndarray:
+    """``(P,)`` bool: a strip view (``strip_view`` of its figures) pairs only with the other
+    image's whole view, of the other orientation and a close shape (:func:`strip_partners`,
+    both sides' ``hw``; without them, with nothing)."""
+    keep = np.ones(np.shape(i), dtype=bool)
+    for figs, other, v, v_other, me, them in ((first, second, vi, vj, i, j), (second, first, vj, vi, j, i)):
+        if figs.strip_view is not None:
+            at = np.asarray(v) == figs.strip_view
+            if at.any():
+                ok = np.asarray(v_other)[at] == 0
+                if figs.hw is not None and other.hw is not None:
+                    ok &= strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
+                else:
+                    ok[:] = False
+                keep[at] &= ok
+    return keep
+
+
+def _verify_on_thumbnails(
+    first: PairFigures,
+    second: PairFigures,
+    i: np.ndarray,
+    vi: np.ndarray,
+    j: np.ndarray,
+    vj: np.ndarray,
+    dist: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(verified, detail_ok, small)``, ``(P,)`` bool, the thumbnail rules of :func:`hash_pairs_ok`:
+    whether each pair passes the detail checks (:data:`VERIFY_MIN`, :data:`LOCAL_VERIFY_MIN`,
+    :data:`SMALL_VERIFY_MIN`; one it cannot verify only within :data:`UNVERIFIED_RADIUS`; all
+    True without thumbnails), whether the thumbnails checked and verified it (two drawings on
+    transparent also inside their silhouettes), and whether an image is under :data:`SMALL_SIDE`."""
+    verified = np.ones(np.shape(i), dtype=bool)
+    detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
+    small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
+    comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way
+    if first.side is not None and second.side is not None:
+        comparable, small = thumbs_comparable(first.side[i], second.side[j])
+    if first.thumbs is None or second.thumbs is None:
+        return verified, detail_ok, small
+    from ..functional.hashing.thumbs import detail_check, interior_detail_check, local_detail_check
+
+    tx, ty = first.thumbs, second.thumbs
+    # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
+    # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
+    verified = np.asarray(dist) <= UNVERIFIED_RADIUS
+    at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]) & comparable)[0]  # type: ignore[union-attr]
+    if at.size:
+        x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]  # type: ignore[index]
+        score, checked = detail_check(x, y)
+        passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
+        strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
+        if strong.size:
+            local, _ = local_detail_check(x[strong], y[strong])
+            passed[strong] = local >= LOCAL_VERIFY_MIN
+        verified[at] = np.where(checked, passed, verified[at])
+        detail_ok[at] = checked & passed
+    drawn = np.nonzero(detail_ok & _transparent_pair(first, second, i, j))[0]
+    if drawn.size:  # inside the silhouette too (its outline dominates the detail)
+        inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])  # type: ignore[index]
+        detail_ok[drawn] = inner_ok & (inner >= VERIFY_MIN)
+    return verified, detail_ok, small
 
 
 def hash_pairs(

@@ -29,9 +29,11 @@ from ..functional.hashing import hamming_distance, near_kind
 from ..functional.knn import knn_graph
 from .duplicates import Duplicates
 from .embedding_pairs import (  # noqa: F401
+    ALIGN_COSINE,
     ASPECT_TOLERANCE,
     LOOK_MIN,
     SHAPE_COSINE,
+    crop_pairs_ok,
     embedding_pairs_ok,
     look_alike,
     shapes_differ,
@@ -52,6 +54,14 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     hash_pairs,
     hash_pairs_ok,
     plain_and_entropy,
+)
+from .pair_figures import (  # noqa: F401  (named here as before)
+    chroma_signature,
+    grey_entropy,
+    pixel_mean,
+    pixel_std,
+    plain_share,
+    with_alpha,
 )
 
 __all__ = [
@@ -144,7 +154,10 @@ def embedding_groups(
     then kept only when the two pictures also look alike (:func:`look_alike`, :data:`LOOK_MIN`);
     a pair they cannot compare is kept.  ``sides``: ``(N, 2)`` each image's height and width;
     a pair not compared on thumbnails is then held to :data:`LOCAL_CAP` where the shapes differ
-    (:data:`ASPECT_TOLERANCE`) or an image is under 9 px a side.
+    (:data:`ASPECT_TOLERANCE`) or an image is under 9 px a side.  With both, a neighbour whose
+    cosine reaches :data:`ALIGN_COSINE` (the threshold and the local rule aside) is also kept when
+    the two are crops of each other at another shape, matched on the thumbnails
+    (:func:`crop_pairs_ok`: a phone crop of a wallpaper at any position, a 16:10 preview of 16:9).
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -171,95 +184,12 @@ def embedding_groups(
     sides = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(n, 2)
     ok = embedding_pairs_ok(src, dst, pair_cos, thumbs, sides)
     src, dst = src[ok], dst[ok]
-    return _centre_groups(n, src, dst)
-
-
-def chroma_signature(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
-    """``(N, 2)`` float64: mean ``R - G`` and ``B - G`` on the 0-255 scale (0 for grey images).
-
-    Flips, rotations, crops, re-encodes and brightness shifts keep it; a contrast change
-    scales it.  An image with alpha: the quality metrics' ``chroma_rg`` / ``chroma_bg`` (measured
-    as seen, composited), as the audit's pair rules read them."""
-    out = np.zeros((len(images), 2))
-    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
-    for i, t in enumerate(images):
-        if t.shape[0] >= 3 and i not in seen:
-            x = t[:3].to(torch.float64)
-            scale = 1.0 if t.dtype == torch.uint8 else 255.0 / max(float(x.amax()), 1.0)
-            m = x.mean(dim=(1, 2)) * scale
-            out[i] = [float(m[0] - m[1]), float(m[2] - m[1])]
-    for i, m in seen.items():
-        out[i] = [m["chroma_rg"], m["chroma_bg"]]
-    return out
-
-
-def plain_share(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
-    """``(N,)`` float64: share of each image's grey pixels at most 5/255 or at least 250/255
-    (the ``dark_clipped + bright_clipped`` of the quality metrics).  An image with alpha: its
-    visible pixels' share with the transparent background counted in (:func:`plain_and_entropy`),
-    as the audit's pair rules read it."""
-    from ..functional.pixels import grey_image, scale01
-
-    out = np.zeros(len(images))
-    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
-    for i, t in enumerate(images):
-        if i in seen:
-            continue
-        g = grey_image(scale01(t.unsqueeze(0)))
-        out[i] = float(((g <= 5.5 / 255.0) | (g >= 249.5 / 255.0)).to(torch.float32).mean())
-    for i, m in seen.items():
-        out[i] = plain_and_entropy(m["dark_clipped"] + m["bright_clipped"], None, m["opacity"])[0]
-    return out
-
-
-def grey_entropy(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
-    """``(N,)`` float64: Shannon entropy (bits) of each image's 256-level grey histogram (the
-    ``grey_entropy`` of the quality metrics).  An image with alpha: its visible pixels' entropy
-    with the transparent background as one more symbol (:func:`plain_and_entropy`), as the
-    audit's pair rules read it."""
-    from ..functional.pixels import grey_levels
-
-    out = np.zeros(len(images))
-    seen = _with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
-    for i, t in enumerate(images):
-        if i in seen:
-            continue
-        q = grey_levels(t.unsqueeze(0))
-        p = torch.bincount(q.reshape(-1), minlength=256).to(torch.float64)
-        p = p[p > 0] / q.numel()
-        out[i] = float(-(p * torch.log2(p)).sum())
-    for i, m in seen.items():
-        out[i] = plain_and_entropy(None, m["grey_entropy"], m["opacity"])[1]
-    return out
-
-
-def _with_alpha(images: Sequence[torch.Tensor]) -> dict[int, dict[str, np.ndarray]]:
-    """{position: its quality metrics} of the images with alpha (two or four channels): the
-    figures the audit's pair rules read, measured as seen (:mod:`~dataeval_gpu.functional.quality`)."""
-    from ..functional.quality import quality_metrics
-
-    pos = [i for i, t in enumerate(images) if t.shape[0] in (2, 4)]
-    if not pos:
-        return {}
-    m = quality_metrics([images[i] for i in pos])
-    keys = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity")
-    return {i: {k: m[k][r].to(torch.float64).cpu().numpy() for k in keys} for r, i in enumerate(pos)}
-
-
-def pixel_std(images: Sequence[torch.Tensor]) -> np.ndarray:
-    """``(N,)`` float64: standard deviation of each image's pixel values over all channels, on
-    0.65's [0, 1] scale (DataEval 0.65's ``std``, as the audit's statistics have it)."""
-    from ..functional.pixels import scale01
-
-    return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).std(unbiased=False)) for t in images])
-
-
-def pixel_mean(images: Sequence[torch.Tensor]) -> np.ndarray:
-    """``(N,)`` float64: mean of each image's pixel values over all channels, 0-1 scale (0.65's
-    ``mean``, as the audit's statistics have it): the level of a flat image (:data:`FLAT_ENTROPY`)."""
-    from ..functional.pixels import scale01
-
-    return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).mean()) for t in images])
+    # and any neighbour that is a crop of another shape, aligned on the thumbnails (crop_pairs_ok:
+    # below the threshold, or one the look check compared whole against whole)
+    rest = (cos >= ALIGN_COSINE - 1e-6) & (idx != rows)
+    c_src, c_dst, c_cos = rows[rest].cpu().numpy(), idx[rest].cpu().numpy(), cos[rest].cpu().numpy()
+    crop = crop_pairs_ok(c_src, c_dst, c_cos, thumbs, sides)
+    return _centre_groups(n, np.concatenate([src, c_src[crop]]), np.concatenate([dst, c_dst[crop]]))
 
 
 def hash_groups(
@@ -430,7 +360,7 @@ class NearDuplicates:
                 ch = self.crop_hasher.hashes([centre_crop(t, f) for t in images])
                 ok = ch.near_valid & crop_hashable(images, f).to(ch.near_valid.device)  # CROP_MIN_SIDE
                 crops.append((torch.where(ok, ch.near, 0), ok))
-            seen = _with_alpha(images)  # the quality figures of the images with alpha, once
+            seen = with_alpha(images)  # the quality figures of the images with alpha, once
             thumbs = self.thumbnails(images)
             near = hash_groups(
                 hashes.near,
@@ -463,7 +393,12 @@ class NearDuplicates:
                     f"embeddings must have one row per image ({n}), got {emb.shape[0]}"
                 )
             emb_groups = embedding_groups(
-                emb, self.embedding_threshold, self.k, self.device, margin=self.local_margin, thumbs=thumbs,
+                emb,
+                self.embedding_threshold,
+                self.k,
+                self.device,
+                margin=self.local_margin,
+                thumbs=thumbs,
                 sides=np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
             )
         return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)

@@ -277,10 +277,11 @@ class AuditReport:
                 f"{s['against_quality_flagged_images']} with quality issues"
             )
         if s["metrics"]:
-            lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
+            w = max(14, 2 + max(len(k) for k in s["metrics"]))  # the name column fits the longest name
+            lines.append(f"{'metric':<{w}}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
             for k, m in s["metrics"].items():
                 lines.append(
-                    f"{k:<14}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
+                    f"{k:<{w}}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
                 )
         return "\n".join(lines)
 

@@ -196,6 +196,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
             files, labels = files[: args.limit], labels[: args.limit]
         check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
         report = scan_files(files, labels, class_names, out, args, device)
+        found.name_missing(files, report.failed)  # a list's relative path: where it was looked for
         report.config["dataset"] = str(args.path)
         if skipped:  # config.json and the report's settings table say what was left out
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"

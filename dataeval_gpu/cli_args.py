@@ -148,7 +148,7 @@ _SCAN_EPILOG = """PATH may be:
                  down, the folder names are the class labels (ImageFolder)
   a file list    a text file with one path per line ("#" starts a comment); a relative
                  path is looked up in the current directory first, then in the list's own
-                 folder
+                 folder; one in neither fails as missing, its reason naming both places
   an image file  scanned alone
   (nothing)      the photos bundled with scikit-image and scikit-learn
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .datasets import IMAGE_EXTENSIONS
@@ -80,6 +80,16 @@ class Inputs:
     labels: list[int]
     class_names: list[str]
     skipped: list[str]
+    #: a file list's relative paths found in neither place looked: {path: the reason naming both}
+    not_found: dict[str, str] = field(default_factory=dict)
+
+    def name_missing(self, files: Sequence[str], failed: dict[int, str]) -> None:
+        """Give the inputs ``files`` (the dataset indices' paths) that failed as missing and are
+        in :attr:`not_found` its reason, naming both places looked (in place)."""
+        for i, reason in failed.items():
+            f = files[i] if 0 <= i < len(files) else None
+            if f in self.not_found and "no such file" in reason:  # "FileNotFoundError: no such file (..."
+                failed[i] = reason[: reason.index("no such file")] + self.not_found[f]
 
     def skipped_summary(self, top: int = 6) -> str:
         """``"2294 files (.dat 120, .frag 30, ...)"``: the skipped files by suffix, most first."""
@@ -128,7 +138,8 @@ def find_inputs(
     * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
       as given.  A relative path is looked up in the current working directory first, then
       in the list's own folder; when neither holds it, it stays relative to the working
-      directory (and fails as missing).
+      directory (and fails as missing; :attr:`Inputs.not_found` holds the reason naming both
+      places, which the command line gives it).
     * **One image file** (named like an image, or whose first bytes are not text).
 
     ``class_folders=None`` means: labels from the first sub-folder level when every file
@@ -144,8 +155,8 @@ def find_inputs(
     if r.is_file():
         if r.suffix.lower() in IMAGE_LIKE_SUFFIXES or not _is_text_file(r):
             return Inputs([str(r)], [-1], [], [])
-        files = _read_file_list(r)
-        return Inputs(files, [-1] * len(files), [], [])
+        files, not_found = _read_file_list(r)
+        return Inputs(files, [-1] * len(files), [], [], not_found)
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
     paths, folders, skipped = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
@@ -251,8 +262,9 @@ def _is_text_file(path: Path) -> bool:
 
 
 
-def _read_file_list(path: Path) -> list[str]:
-    """The paths a text file lists, relative ones resolved as :func:`discover` documents."""
+def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
+    """The paths a text file lists, relative ones resolved as :func:`discover` documents, and
+    the reasons of the relative ones found in neither place ({path: reason})."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -260,17 +272,23 @@ def _read_file_list(path: Path) -> list[str]:
             f"{path}: not a text file of paths (not UTF-8 text) and not named like an image"
         ) from None
     base = path.parent
-    files = []
+    files, not_found = [], {}
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         p = Path(line).expanduser()
-        if not p.is_absolute() and not os.path.lexists(p) and os.path.lexists(base / p):
-            p = base / p
+        if not p.is_absolute() and not os.path.lexists(p):
+            if os.path.lexists(base / p):
+                p = base / p
+            else:
+                not_found[str(p)] = (
+                    f"no such file: a relative path, looked for in the current directory "
+                    f"({Path.cwd() / p}) and in the file list's folder ({base.absolute() / p})"
+                )
         files.append(str(p))
     _warn_list_oddities(path, files)
-    return files
+    return files, not_found
 
 
 def _warn_list_oddities(path: Path, files: list[str]) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 #: a kernels' warm-up longer than this (seconds) was numba compiling them (the first scan after
 #: an install): the log and the command's last line say so
 COMPILE_NOTE_S = 3.0
+#: the bars' width and height on a terminal that reports 0 x 0 (an unsized pty: tqdm took it
+#: as -1 x -1 and drew nothing)
+FALLBACK_COLUMNS, FALLBACK_ROWS = 80, 24
 
 
 class _NullBar:
@@ -41,6 +44,24 @@ def progress_enabled(enable: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+def bar_width(stream: Any) -> dict[str, Any]:
+    """tqdm's size settings for ``stream``: follow the terminal's size, or on one that reports
+    0 columns or rows (an unsized pty) ``COLUMNS`` / ``LINES`` when set, else
+    :data:`FALLBACK_COLUMNS` x :data:`FALLBACK_ROWS`."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return {"dynamic_ncols": True}  # not a terminal: tqdm's own choice
+    if size.columns > 0 and size.lines > 0:
+        return {"dynamic_ncols": True}
+
+    def env(name: str, reported: int, default: int) -> int:
+        text = os.environ.get(name, "")
+        return reported if reported > 0 else int(text) if text.isdigit() and int(text) > 0 else default
+
+    return {"ncols": env("COLUMNS", size.columns, FALLBACK_COLUMNS), "nrows": env("LINES", size.lines, FALLBACK_ROWS)}
+
+
 @contextmanager
 def progress_bar(
     total: int | None = None, desc: str = "", enable: bool | None = None, unit: str = "img", bar_format: str | None = None
@@ -51,7 +72,8 @@ def progress_bar(
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, bar_format=bar_format)
+    width = bar_width(sys.stderr)
+    bar = tqdm(total=total, desc=desc, unit=unit, leave=False, bar_format=bar_format, **width)
     try:
         yield bar
     finally:

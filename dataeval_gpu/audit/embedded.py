@@ -17,6 +17,13 @@ logger = logging.getLogger("dataeval_gpu.audit")
 NOT_FINITE = "embedding not finite (NaN or inf pixels): not clustered"
 
 
+def first_few(idx: list[int], shown: int = 5) -> str:
+    """``"index 3"``, ``"indices 1, 4, 9"``, ``"indices 1, 2, 3, 4, 5, ... (12 in all)"``."""
+    head = ", ".join(str(i) for i in idx[:shown])
+    more = f", ... ({len(idx)} in all)" if len(idx) > shown else ""
+    return f"{'index' if len(idx) == 1 else 'indices'} {head}{more}"
+
+
 def cluster_findings(emb_idx: np.ndarray, emb: np.ndarray) -> dict[str, Any]:
     """The Clusterer's findings (``method="auto"``: exact, 0.65's lists, when small; kNN above)
     on the embeddings ``emb`` of the dataset indices ``emb_idx``; ``{}`` under 3 images."""
@@ -25,7 +32,11 @@ def cluster_findings(emb_idx: np.ndarray, emb: np.ndarray) -> dict[str, Any]:
     finite = np.isfinite(emb).all(axis=1)
     skipped = {int(i): NOT_FINITE for i in emb_idx[~finite]}
     if skipped:
-        logger.warning("%d image(s) with a non-finite embedding left out of the Clusterer", len(skipped))
+        logger.warning(
+            "%d image(s) with a non-finite embedding left out of the Clusterer: %s",
+            len(skipped),
+            first_few(sorted(skipped)),
+        )
     emb_idx, emb = emb_idx[finite], emb[finite]
     if len(emb_idx) < 3:
         return {"not_clustered": skipped} if skipped else {}

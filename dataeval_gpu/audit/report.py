@@ -222,11 +222,12 @@ class AuditReport:
             "measured": int(len(self.index)),
             "failed": len(self.failed),
             "flagged_images": len(self.issues),
-            "exact_duplicate_groups": len(dup.get("exact", [])),
-            "exact_duplicate_images": sum(len(g) for g in dup.get("exact", [])),
-            "near_duplicate_groups": len(dup.get("near", [])),
-            "near_duplicate_images": sum(len(g) for g in dup.get("near", [])),
-            "embedding_duplicate_groups": len(dup.get("embedding", [])),
+            # None (null in summary.json): not searched (no hashes), never "0 groups"
+            "exact_duplicate_groups": len(dup["exact"]) if "exact" in dup else None,
+            "exact_duplicate_images": sum(len(g) for g in dup["exact"]) if "exact" in dup else None,
+            "near_duplicate_groups": len(dup["near"]) if "near" in dup else None,
+            "near_duplicate_images": sum(len(g) for g in dup["near"]) if "near" in dup else None,
+            "embedding_duplicate_groups": len(dup["embedding"]) if "embedding" in dup else None,
             "quality_flagged_images": len(self.quality.get("why", {})),
             "quality_issues": {k: int(np.sum(v)) for k, v in self.quality.get("flags", {}).items()},
             "cluster_outliers": len(self.clusters.get("outliers", [])),
@@ -257,7 +258,9 @@ class AuditReport:
             f"images: {s['images']}  measured: {s['measured']}  failed: {s['failed']}  "
             f"flagged by the linter: {s['flagged_images']}",
             f"exact duplicates: {s['exact_duplicate_groups']} groups ({s['exact_duplicate_images']} images)  "
-            f"near duplicates: {s['near_duplicate_groups']} groups ({s['near_duplicate_images']} images)",
+            f"near duplicates: {s['near_duplicate_groups']} groups ({s['near_duplicate_images']} images)"
+            if s["exact_duplicate_groups"] is not None
+            else "exact and near duplicates: not searched (hashes off)",
         ]
         if self.quality:
             counts = ", ".join(f"{k} {v}" for k, v in s["quality_issues"].items() if v)
@@ -277,10 +280,11 @@ class AuditReport:
                 f"{s['against_quality_flagged_images']} with quality issues"
             )
         if s["metrics"]:
-            lines.append(f"{'metric':<14}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
+            w = max(14, 2 + max(len(k) for k in s["metrics"]))  # the name column fits the longest name
+            lines.append(f"{'metric':<{w}}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
             for k, m in s["metrics"].items():
                 lines.append(
-                    f"{k:<14}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
+                    f"{k:<{w}}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
                 )
         return "\n".join(lines)
 

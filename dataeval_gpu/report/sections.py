@@ -131,11 +131,10 @@ def _svg(ctx: ReportContext, name: str, make_svg: Any, caption: str) -> str:
 # ----------------------------------------------------------------------------- summary
 def summary_section(ctx: ReportContext) -> Section:
     report, summary, n_images = ctx.report, ctx.summary, ctx.n_images
-    searched = bool(report.duplicates) or bool(report.hashes)
 
     def dup_card(kind: str) -> str:
-        if not searched:
-            return "not run"
+        if summary[f"{kind}_duplicate_groups"] is None:  # no hashes: not searched (not "0")
+            return "not searched"
         return f"{summary[f'{kind}_duplicate_groups']} ({summary[f'{kind}_duplicate_images']} images)"
 
     items = [
@@ -143,8 +142,8 @@ def summary_section(ctx: ReportContext) -> Section:
         ("measured", summary["measured"], "count-measured", False),
         ("failed to load / measure", summary["failed"], "count-failed", summary["failed"] > 0),
         ("flagged by the Linter", summary["flagged_images"], "count-flagged", summary["flagged_images"] > 0),
-        ("exact duplicate groups", dup_card("exact"), "count-exact", summary["exact_duplicate_groups"] > 0),
-        ("near duplicate groups", dup_card("near"), "count-near", summary["near_duplicate_groups"] > 0),
+        ("exact duplicate groups", dup_card("exact"), "count-exact", (summary["exact_duplicate_groups"] or 0) > 0),
+        ("near duplicate groups", dup_card("near"), "count-near", (summary["near_duplicate_groups"] or 0) > 0),
     ]
     if getattr(report, "quality", None):  # the scored quality issues (on by default in the scan)
         n_quality = summary.get("quality_flagged_images", 0)
@@ -377,7 +376,7 @@ def _near_rule(config: dict[str, Any]) -> str:
 def duplicates_section(ctx: ReportContext) -> Section | None:
     report = ctx.report
     dups = report.duplicates or {}
-    if not (dups or report.hashes):
+    if "exact" not in dups:  # no hashes: exact and near duplicates not searched (the summary says so)
         return None
     n_exact, n_near = len(dups.get("exact", [])), len(dups.get("near", []))
     body = note(

@@ -550,7 +550,7 @@ def test_report_from_paths_without_labels(tmp_path: Path, images: list[np.ndarra
     rep.issues = {1: {"brightness": 0.5}}
     path = write_report(rep, tmp_path / "out", max_grid=4)
     page = path.read_text()
-    assert '<div class="v" id="count-exact">not run</div>' in page
+    assert '<div class="v" id="count-exact">not searched</div>' in page
     assert "<h2>Labels</h2>" not in page and (tmp_path / "out" / "plots" / "flagged_brightness.jpg").exists()
     assert "img1.png" in page  # the flagged-images table names the file
 

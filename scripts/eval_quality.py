@@ -136,6 +136,35 @@ def is_grey(img: np.ndarray) -> bool:
     return float(np.mean(x.max(axis=0) - x.min(axis=0) <= 2)) >= 0.99
 
 
+def channel_facts(img: np.ndarray) -> tuple[float, int, float]:
+    """The share of pixels whose three channels are exactly equal, the largest channel difference
+    (levels) and the mean ``max - min`` over the channels (levels) of an image with 3+ channels."""
+    x = img[:3].astype(np.int16)
+    spread = x.max(axis=0) - x.min(axis=0)
+    return float(np.mean(spread == 0)), int(spread.max()), float(spread.mean())
+
+
+def grey_source_lines(q: Any, entries: list[dict], images: list[np.ndarray], grey: set[int]) -> list[str]:
+    """One line per grey source (numpy facts, the ``grayscale`` score and flag), then the planted
+    ``grey_rgb`` copies' range: what the ``grayscale`` rule sees on each."""
+    out = ["  grey sources (exactly equal share, largest channel difference, mean spread in levels; score, flag):"]
+    for i in sorted(grey, key=lambda i: (entries[i]["collection"], entries[i]["file"])):
+        eq, mx, mean = channel_facts(images[i])
+        out.append(
+            f"    {entries[i]['collection']}/{entries[i]['file']}: equal {eq:.2%}, max {mx}, mean {mean:.3f};"
+            f" grayscale {float(q.scores['grayscale'][i]):.6f} {'flagged' if q.flags['grayscale'][i] else 'not flagged'}"
+        )
+    planted = [i for i, e in enumerate(entries) if e["kind"] == "grey_rgb"]
+    if planted:
+        eqs = [channel_facts(images[i])[0] for i in planted]
+        sc = [float(q.scores["grayscale"][i]) for i in planted]
+        out.append(
+            f"  planted grey_rgb ({len(planted)}): equal {min(eqs):.2%}-{max(eqs):.2%}, grayscale {min(sc):.6f}-{max(sc):.6f},"
+            f" flagged {int(sum(q.flags['grayscale'][i] for i in planted))}"
+        )
+    return out
+
+
 def dup_scores(groups: list[list[int]], entries: list[dict]) -> dict:
     src = np.array([e["source"] for e in entries])
     dark = np.array([e["collection"] == "naev-dark" for e in entries])
@@ -238,10 +267,10 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     import inspect
 
     from dataeval_gpu.functional import quality as quality_mod
-    from dataeval_gpu.functional import quality_compiled
+    from dataeval_gpu.functional import quality_compiled, quality_occupancy
 
     src = hashlib.sha256(
-        "".join(inspect.getsource(m) for m in (quality_mod, quality_compiled)).encode()
+        "".join(inspect.getsource(m) for m in (quality_mod, quality_compiled, quality_occupancy)).encode()
     ).hexdigest()[:12]
     metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}_{src}.pt"
     qi = QualityIssues()
@@ -576,10 +605,7 @@ def main() -> None:
         f"{int(sum(q.flags['grayscale'][i] for i in grey_sources))}; share of grey images among the corpus's "
         f"colour-stored images {q.reference.get('grey_share', float('nan')):.3f}"
     )
-    print(
-        "  grey sources: "
-        + ", ".join(sorted(f"{entries[i]['collection']}/{entries[i]['file']}" for i in grey_sources))
-    )
+    print("\n".join(grey_source_lines(q, entries, images, grey_sources)))
     print("\nNear duplicates (recall per planted kind; strict pair precision)\n")
     print(dup_table({k: dup_scores(v, entries) for k, v in groups.items()}))
     if args.list_false:
@@ -591,6 +617,17 @@ def main() -> None:
         outlier_table({k: outlier_scores(v, entries, grey_sources, wrong.get(k)) for k, v in flagged.items()})
     )
     photos = [i for i, e in enumerate(entries) if e["role"] == "photo"]
+    n_any = int(q.flagged[photos].sum())
+    true_grey = [i for i in photos if i in grey_sources and q.flags["grayscale"][i]]
+    other = [i for i in photos if any(q.flags[k][i] for k in q.flags if k != "grayscale" or i not in grey_sources)]
+    print(
+        f"\nunmodified photos flagged by any issue (defaults): {n_any} of {len(photos)} = {n_any / len(photos):.1%}"
+        " (the raw figure, acceptance 2 as written)\n"
+        f"  of them true findings on unmodified sources: {len(true_grey)} grayscale on grey pictures stored as RGB"
+        " (the numpy check above; the defect planted as grey_rgb)\n"
+        f"  other flags: {len(other)} = {len(other) / len(photos):.1%} of all, "
+        f"{len(other) / max(1, len(photos) - len(grey_sources)):.1%} of the {len(photos) - len(grey_sources)} not grey"
+    )
     print("\nunmodified photos flagged per quality issue (defaults):")
     print("  " + ", ".join(f"{k} {int(q.flags[k][photos].sum())}" for k in q.flags))
     print("  each flagged photo (grey sources marked *), why:")

@@ -31,7 +31,9 @@ grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channe
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
 low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy < 0.5 bit)
-                   ``detail >= LOW_INFO_DETAIL`` (strokes)
+                   ``detail >= LOW_INFO_DETAIL`` or
+                   ``occupancy >= LOW_INFO_OCCUPANCY``
+                   (strokes: :func:`drawn`)
 jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
@@ -76,6 +78,7 @@ import torch
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
+from ..functional.quality_occupancy import occupancy
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -85,6 +88,7 @@ __all__ = [
     "QualityIssues",
     "QualityOutput",
     "LIGHT_TAIL_RATIO",
+    "drawn",
     "ink_tails",
     "issue_scores",
     "noisy_score",
@@ -148,6 +152,11 @@ IMPULSE_MIN_SHARE = 0.01
 #: finest band at the working resolution, 0-1): its information is in strokes the grey histogram
 #: does not see (line diagrams on white: 0.06-0.15); blank and near-black images have under 0.03
 LOW_INFO_DETAIL = 0.05
+#: ... nor on an image with at least this ``occupancy`` (share of the 16 x 16 grid's cells spanning
+#: 64+ grey levels, :mod:`~dataeval_gpu.functional.quality_occupancy`): a drawing whose strokes
+#: cross the frame (0.074-0.33 on Stellarium's sky-culture drawings on black), while a small faint
+#: object on black occupies a few cells (0.016-0.047 on its near-black nebulae) and a blank image none
+LOW_INFO_OCCUPANCY = 0.06
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
 #: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
@@ -158,7 +167,11 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
 #: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead),
 #: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before)
-OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share")
+OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy")
+#: metrics of :meth:`QualityIssues.metrics` besides :data:`QUALITY_KEYS` and :data:`SHAPE_KEYS`
+#: (``occupancy``: ``low_information``'s drawing check; metrics gathered without it, e.g. by the
+#: scan's statistics, are scored without the check)
+EXTRA_KEYS = ("occupancy",)
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
@@ -203,7 +216,8 @@ def issue_scores(
     (``grey_p99``, ``side``, ``aspect`` medians); default: the medians of ``metrics`` itself.
     Returns the scores and the reference values used.
     """
-    m = {k: float64(metrics[k]) for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k not in OPTIONAL_KEYS or k in metrics}
+    keys = (*QUALITY_KEYS, *SHAPE_KEYS, *EXTRA_KEYS)
+    m = {k: float64(metrics[k]) for k in keys if k not in OPTIONAL_KEYS or k in metrics}
     if "opacity" not in m:  # metrics gathered before the key existed: every image opaque
         m["opacity"] = np.ones_like(m["grey_p99"])
     w, h = m["width"], m["height"]
@@ -232,7 +246,7 @@ def issue_scores(
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
         "noisy": noisy_score(m),
         "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
-        "low_information": np.where(m["detail"] >= LOW_INFO_DETAIL, 0.0, 8.0 - seen_entropy(m)),
+        "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
         "jpeg_blocking": m["blockiness"].copy(),
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
@@ -256,6 +270,17 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     if "impulse_share" in m:
         impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
     return np.maximum(gauss, impulse)
+
+
+def drawn(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: images whose information is in strokes the grey histogram does not see -
+    ``detail`` at least :data:`LOW_INFO_DETAIL` (line diagrams on white) or ``occupancy`` at least
+    :data:`LOW_INFO_OCCUPANCY` (a drawing crossing the frame; not checked for metrics gathered
+    without the key): ``low_information`` is not judged on them."""
+    out = np.asarray(m["detail"]) >= LOW_INFO_DETAIL
+    if "occupancy" in m:
+        out = out | (np.asarray(m["occupancy"]) >= LOW_INFO_OCCUPANCY)
+    return out
 
 
 def octave_neighbours(values: np.ndarray) -> np.ndarray:
@@ -434,7 +459,8 @@ class QualityIssues:
         self.device = device
 
     def metrics(self, images: Any) -> dict[str, torch.Tensor]:
-        """The quality metrics plus ``width``, ``height``, ``channels`` of a list of images."""
+        """The quality metrics plus ``width``, ``height``, ``channels`` and ``occupancy`` of a
+        list of images."""
         if isinstance(images, torch.Tensor) and images.ndim == 4:
             images = list(images)
         tensors = [as_image(im, i) for i, im in enumerate(images)]
@@ -444,6 +470,7 @@ class QualityIssues:
         dev = out["grey_p99"].device
         shapes = torch.tensor([tuple(t.shape) for t in tensors], dtype=torch.float64)
         out["channels"], out["height"], out["width"] = (shapes[:, j].to(dev) for j in range(3))
+        out["occupancy"] = occupancy(tensors).to(dev)
         return out
 
     def evaluate(self, data: Any) -> QualityOutput:

@@ -1,0 +1,65 @@
+"""``occupancy``: the share of the frame where something is drawn.
+
+The grey image is cut into a :data:`OCCUPANCY_GRID` x :data:`OCCUPANCY_GRID` grid of cells (the
+bins of adaptive pooling: cell ``i`` of ``n`` over a side of ``H`` px spans rows
+``floor(i H / n)`` to ``ceil((i + 1) H / n)``; ``max(1, H // 2)`` cells on a side under ``2 n`` px,
+so that a cell spans at least 2 px); a
+cell is *occupied* when its 256-level grey values span at least :data:`OCCUPANCY_STEP` levels
+(``max - min``: an edge of real contrast inside it).  ``occupancy`` is the share of occupied
+cells, 0-1.
+
+The grey histogram's entropy (``low_information``) does not see where the pixels are: a line
+drawing on black (a sky-culture figure, a constellation) and a small faint object on black have
+the same few bits.  The drawing's strokes cross much of the frame (0.07-0.33 of the cells on
+Stellarium's sky-culture drawings), the small object occupies a few cells (0.016-0.047 on its
+near-black nebulae), a blank or constant image none.
+
+Measured on the 256-level grey image (:func:`~dataeval_gpu.functional.pixels.grey_levels`: exact
+integers for uint8, ``round(255 g)`` otherwise); with alpha (grey + alpha, RGBA) on the composite
+on mid grey (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`: a black and a white
+glyph both show).  Exact (maxima and minima of integers) and the same on every device; the one
+path is torch (no CUDA-only branch): a GPU runs the code the CPU runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .pixels import grey_levels
+from .quality_alpha import composite_on_grey
+
+__all__ = ["OCCUPANCY_GRID", "OCCUPANCY_STEP", "occupancy", "occupancy_levels"]
+
+#: cells per side of the grid
+OCCUPANCY_GRID = 16
+#: a cell is occupied when its grey values span at least this many levels (a quarter of the range)
+OCCUPANCY_STEP = 64
+
+
+def occupancy_levels(lev: torch.Tensor) -> torch.Tensor:
+    """``occupancy`` (float64 ``(B,)``) of 256-level grey images ``lev`` ``(B, H, W)`` (int)."""
+    b, h, w = lev.shape
+    if h < 1 or w < 1:
+        return torch.zeros(b, dtype=torch.float64, device=lev.device)
+    v = lev.to(torch.float32)[:, None]  # exact: integers 0..255
+    grid = (max(1, min(OCCUPANCY_GRID, h // 2)), max(1, min(OCCUPANCY_GRID, w // 2)))  # cells of 2+ px
+    span = F.adaptive_max_pool2d(v, grid) + F.adaptive_max_pool2d(-v, grid)
+    return (span >= OCCUPANCY_STEP).to(torch.float64).mean(dim=(1, 2, 3))
+
+
+def occupancy(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``occupancy`` (float64 ``(N,)``, on the first image's device) of ``(C, H, W)`` images
+    (C = 1 or 3, or 2 / 4 with alpha as the last channel; any dtype, DataEval 0.65's scaling)."""
+    out = []
+    for x in images:
+        stack = x[None]
+        if stack.shape[1] in (2, 4):
+            stack = composite_on_grey(stack)
+        out.append(occupancy_levels(grey_levels(stack)))
+    if not out:
+        return torch.zeros(0, dtype=torch.float64)
+    dev = out[0].device
+    return torch.cat([v.to(dev) for v in out])

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-
 from dataeval_gpu.audit import DataAudit, scan_files
 
 
@@ -24,7 +21,9 @@ def test_nothing_measured_with_hashes_counts_zero_groups_not_not_searched(tmp_pa
 
 
 def test_nothing_measured_without_hashes_stays_not_searched(tmp_path):
-    r = scan_files([str(tmp_path / "missing.jpg")], [0], device="cpu", workers=0, progress=False, hashes=False)
+    r = scan_files(
+        [str(tmp_path / "missing.jpg")], [0], device="cpu", workers=0, progress=False, hashes=False
+    )
     s = r.summary_dict()
     assert s["exact_duplicate_groups"] is None and s["near_duplicate_groups"] is None
     assert "not searched (hashes off)" in r.summary()

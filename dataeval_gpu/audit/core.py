@@ -30,7 +30,6 @@ __all__ = ["DataAudit", "RepeatedIndexWarning"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
-
 def frozen(t: torch.Tensor) -> np.ndarray:
     """``t`` as a read-only numpy array: on the CPU it shares the row store's buffer (no copy),
     so an edit of a report's array would change the audit's stored rows; it raises instead."""
@@ -127,9 +126,7 @@ class DataAudit:
         self.near_radius = int((chosen["near_radius"] if keep else 0) if near_radius is None else near_radius)
         crops = (chosen["near_crops"] if keep else ()) if near_crops is None else near_crops
         if any(not 0.0 < float(f) < 1.0 for f in crops):
-            raise InvalidArgumentError(
-                f"near_crops must be central fractions in (0, 1), got {tuple(crops)!r}"
-            )
+            raise InvalidArgumentError(f"near_crops must be central fractions in (0, 1), got {tuple(crops)!r}")
         self.near_crops = tuple(float(f) for f in crops) if hashes else ()
         self.hash = near_kind(hash)  # raises for an unknown hash
         self.d4 = bool(d4)
@@ -144,9 +141,7 @@ class DataAudit:
         self.paths: dict[int, str] = {}
         self.class_names: list[str] = []
         self._next_index = 0
-        self._inputs = (
-            0  # inputs stored (rows appended + failures marked): a repeated index shows at compute()
-        )
+        self._inputs = 0  # inputs stored (rows appended + failures marked): a repeated index shows at compute()
         self._expected = 0  # images expected in all (reserve)
         self._stats: Any = None  # ImageStatsRows, or ImageStatsAccumulator under torch.distributed
         self._embed: Any = None
@@ -235,9 +230,7 @@ class DataAudit:
             )
         failures = load_failures(images)  # IndexedDataset(on_error="mark")'s unloadable items
         keep = [k for k in range(n) if k not in failures]
-        imgs = images_from_batch(
-            [images[k] for k in keep] if failures else images, [idx_list[k] for k in keep]
-        )
+        imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
         labs = batch_labels(labels, idx_list)  # raises naming the image
         if paths is not None and len(paths) != n:
             raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
@@ -407,9 +400,8 @@ class DataAudit:
     def _nothing_found(self) -> dict[str, list[list[int]]]:
         """The duplicate groups of a scan that measured no image: none of each kind searched for
         (an absent kind reads as "not searched" in the summary, ``null`` in summary.json)."""
-        kinds = ["exact", "near"] * self.hashes + ["embedding"] * (
-            self._embed is not None and self.embedding_duplicates
-        )
+        embedding = self._embed is not None and self.embedding_duplicates
+        kinds = ["exact", "near"] * self.hashes + ["embedding"] * embedding
         return {k: [] for k in kinds}
 
     def _detect(self, step: Any) -> AuditReport:
@@ -417,9 +409,7 @@ class DataAudit:
         from ..metrics.stats import StatsOutput
 
         with warnings.catch_warnings():  # a rank (or audit) that saw no image is not a problem to warn of
-            warnings.filterwarnings(
-                "ignore", message=r"The ``compute`` method of metric", category=UserWarning
-            )
+            warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric", category=UserWarning)
             res = self._stats.compute()  # type: ignore[union-attr] # torch.distributed: gathers every rank's rows
         # torchmetrics squeezes one-element results to 0-d: one measured image must stay one row
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items()}
@@ -444,9 +434,7 @@ class DataAudit:
             return report
         step("linter")  # on the accumulated statistics (positions -> dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
-        lint = Linter(
-            self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold
-        )  # type: ignore[arg-type]
+        lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
         linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
         report.issues = {int(index[p]): m for p, m in linted.issues.items()}
         if self.quality:

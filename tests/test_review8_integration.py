@@ -34,3 +34,26 @@ def test_compute_before_any_update_with_hashes():
     assert audit.compute().summary_dict()["exact_duplicate_groups"] == 0
     audit = DataAudit(device="cpu", hashes=False)
     assert audit.compute().summary_dict()["exact_duplicate_groups"] is None
+
+
+def test_against_outlier_reason_uses_the_measured_value(monkeypatch):
+    """--against's outliers hold the Linter's values rounded to 2 decimals: 0.2137 past a range
+    ending at 0.2135 was printed "brightness=0.21" with no reason (0.21 lies inside the range)."""
+    import numpy as np
+
+    from dataeval_gpu import cli_index
+    from dataeval_gpu.audit import AuditReport
+
+    report = AuditReport(
+        index=np.array([3, 7]),
+        stats={"brightness": np.array([0.5, 0.2137])},
+        paths={3: "/d/a.jpg", 7: "/d/b.jpg"},
+        config={"outlier_method": "modzscore"},
+        against={"index": "/nowhere", "outliers": {7: {"brightness": 0.21}}},
+    )
+    monkeypatch.setattr(cli_index, "_index_ranges", lambda r: {"brightness": (0.1, 0.2135)})
+    lines = cli_index.index_lines(report)
+    row = next(line for line in lines if line.startswith("  7:"))
+    assert row == "  7:b.jpg: brightness=0.2137 (> 0.2135)", row
+    # the Linter's own outliers (report.issues) are untouched by the new argument
+    assert report.issue_values() == {}

@@ -57,3 +57,36 @@ def test_against_outlier_reason_uses_the_measured_value(monkeypatch):
     assert row == "  7:b.jpg: brightness=0.2137 (> 0.2135)", row
     # the Linter's own outliers (report.issues) are untouched by the new argument
     assert report.issue_values() == {}
+
+
+def test_knn_graph_under_torch_per_backend_tf32_setting():
+    """torch >= 2.9's per-backend API (``torch.backends.cuda.matmul.fp32_precision = "tf32"``)
+    made ``get_float32_matmul_precision`` raise inside knn_graph's full-float32 block: the
+    Clusterer failed with "a mix of the legacy and new APIs".  Now the block sets that API's
+    "ieee" and restores the caller's values; the neighbours are the exact ones."""
+    import numpy as np
+    import pytest
+    import torch
+
+    from dataeval_gpu.functional import knn_search
+    from dataeval_gpu.functional.knn import knn_graph
+
+    b = torch.backends
+    if not hasattr(b.cuda.matmul, "fp32_precision"):
+        pytest.skip("torch without the per-backend fp32_precision API")
+    saved = (b.fp32_precision, b.cuda.matmul.fp32_precision, b.mkldnn.matmul.fp32_precision)
+    try:
+        b.cuda.matmul.fp32_precision = "tf32"
+        b.mkldnn.matmul.fp32_precision = "bf16"
+        x = np.random.default_rng(0).normal(size=(60, 8))
+        d, i = knn_graph(x.astype(np.float32), 4, backend="torch")
+        d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)  # float64 reference
+        np.fill_diagonal(d2, np.inf)
+        np.testing.assert_array_equal(np.sort(i, axis=1), np.sort(np.argsort(d2, axis=1)[:, :4], axis=1))
+        with knn_search.full_float32_matmuls():
+            assert (b.cuda.matmul.fp32_precision, b.mkldnn.matmul.fp32_precision) == ("ieee", "ieee")
+        assert (b.cuda.matmul.fp32_precision, b.mkldnn.matmul.fp32_precision) == ("tf32", "bf16")
+    finally:
+        b.fp32_precision = saved[0]
+        b.cuda.matmul.fp32_precision, b.mkldnn.matmul.fp32_precision = saved[1], saved[2]
+    assert torch.get_float32_matmul_precision() == "highest"

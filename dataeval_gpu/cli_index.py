@@ -36,9 +36,11 @@ def index_lines(report: Any) -> list[str]:
             out.append(f"  ... and {len(matches) - 15} more (see findings.json)")
     ag = report.against or {}
     ranges = _index_ranges(report) if ag.get("outliers") else {}
+    # the measured values: the Linter's, rounded to 2 decimals, can round back inside the range
+    outliers = report.issue_values(ag["outliers"]) if ag.get("outliers") else {}
     out += _listed(
         f"outliers of the index {ag.get('index')}",
-        [(i, ", ".join(_why(k, v, ranges, format_value) for k, v in m.items())) for i, m in ag.get("outliers", {}).items()],
+        [(i, ", ".join(_why(k, v, ranges, format_value) for k, v in m.items())) for i, m in outliers.items()],
         report.paths,
         "results.csv, index_outlier_flags",
     )

@@ -386,6 +386,7 @@ class DataAudit:
                 paths={i: self.paths[i] for i in sorted(self.paths)},
                 class_names=list(self.class_names),
                 config=self.config(),
+                duplicates=self._nothing_found(),
             )
         with phase_steps("detectors", self._steps(), enable=progress) as step:
             step("statistics")
@@ -395,6 +396,13 @@ class DataAudit:
         """The names of :meth:`compute`'s steps with these settings."""
         names = ["statistics", "linter"] + ["quality issues"] * self.quality + ["duplicates"] * self.hashes
         return names + (["clusters"] + ["embedding duplicates"] * self.embedding_duplicates) * self.embeddings
+
+    def _nothing_found(self) -> dict[str, list[list[int]]]:
+        """The duplicate groups of a scan that measured no image: none of each kind searched for
+        (an absent kind reads as "not searched" in the summary, ``null`` in summary.json)."""
+        embedding = self._embed is not None and self.embedding_duplicates
+        kinds = ["exact", "near"] * self.hashes + ["embedding"] * embedding
+        return {k: [] for k in kinds}
 
     def _detect(self, step: Any) -> AuditReport:
         from ..detectors.linter import Linter
@@ -422,6 +430,7 @@ class DataAudit:
         if self.channels:
             report.channel_stats = {k: frozen(v) for k, v in res.items() if k.startswith("ch_")}
         if len(index) == 0:
+            report.duplicates = self._nothing_found()
             return report
         step("linter")  # on the accumulated statistics (positions -> dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +152,9 @@ class AuditReport:
                 df["index_quality_issues"] = text(issues.get(i, "") for i in all_idx)
         return df
 
-    def issue_values(self) -> dict[int, dict[str, float]]:
-        """``issues`` with each flagged metric's measured value instead of the Linter's.
+    def issue_values(self, issues: Mapping[int, Mapping[str, Any]] | None = None) -> dict[int, dict[str, float]]:
+        """``issues`` (default the Linter's; or e.g. ``against["outliers"]``) with each flagged
+        metric's measured value instead of the Linter's.
 
         The Linter rounds its values to 2 decimals, as DataEval 0.65 does, so that an image
         flagged for ``zero`` at 0.0036 reads ``zero=0.0``; for showing a flag, this takes the
@@ -161,7 +162,7 @@ class AuditReport:
         """
         pos = {int(i): k for k, i in enumerate(self.index.tolist())}
         out: dict[int, dict[str, float]] = {}
-        for i, flagged in self.issues.items():
+        for i, flagged in (self.issues if issues is None else issues).items():
             k = pos.get(int(i))
             row = {}
             for metric, value in flagged.items():

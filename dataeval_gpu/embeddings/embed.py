@@ -225,7 +225,9 @@ def embed(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="embed", unit="img", disable=not sys.stderr.isatty())
+        from ..progress import bar_width  # an unsized terminal: COLUMNS or 80 columns, as the scan's bars
+
+        bar = tqdm(total=total, desc="embed", unit="img", disable=not sys.stderr.isatty(), **bar_width(sys.stderr))
     rows: list[torch.Tensor] = []
     idx: list[torch.Tensor] = []
     pending: list[torch.Tensor] = []

@@ -250,8 +250,16 @@ def full_float32_matmuls() -> Iterator[None]:
     ``torch.set_float32_matmul_precision("high" / "medium")`` (common in Lightning scripts)
     lets CUDA GEMMs use TF32 (10-bit mantissa) and oneDNN's bf16: the |a|² + |b|² - 2 a·b
     distances of the searches would then be off by ~1e-3 relative and pick other neighbours
-    than the CPU.  The caller's setting is restored on exit."""
-    before = torch.get_float32_matmul_precision()
+    than the CPU.  The caller's setting is restored on exit.  A caller who set the precision
+    with torch's per-backend API (``torch.backends.cuda.matmul.fp32_precision = "tf32"``, torch
+    >= 2.9), which ``get_float32_matmul_precision`` refuses to read, gets that API's
+    ``"ieee"`` here instead."""
+    try:
+        before = torch.get_float32_matmul_precision()
+    except RuntimeError:  # "a mix of the legacy and new APIs": the backends' own settings
+        with _backend_fp32_ieee():
+            yield
+        return
     if before == "highest":
         yield
         return
@@ -260,6 +268,21 @@ def full_float32_matmuls() -> Iterator[None]:
         yield
     finally:
         torch.set_float32_matmul_precision(before)
+
+
+@contextmanager
+def _backend_fp32_ieee() -> Iterator[None]:
+    """The CUDA and oneDNN matrix products in full float32 (torch's per-backend
+    ``fp32_precision = "ieee"``) inside the block; each backend's setting restored on exit."""
+    backends = [b.matmul for b in (torch.backends.cuda, torch.backends.mkldnn) if hasattr(b, "matmul")]
+    before = [b.fp32_precision for b in backends]
+    try:
+        for b in backends:
+            b.fp32_precision = "ieee"
+        yield
+    finally:
+        for b, value in zip(backends, before):
+            b.fp32_precision = value
 
 
 @contextmanager

@@ -31,22 +31,30 @@ TINY = 1e-12
 BLOCK_FLOOR = 0.5
 
 
+def _rgb255(x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+    """The R, G, B planes as ``(B, pixels)`` rows on the 0-255 scale; None below 3 channels."""
+    return None if x.shape[1] < 3 else tuple(x[:, i].reshape(x.shape[0], -1) * 255.0 for i in range(3))
+
+
 def chroma(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean ``R - G`` and ``B - G`` on the 0-255 scale (zeros below 3 channels)."""
-    b = x.shape[0]
-    if x.shape[1] < 3:
-        z = torch.zeros(b, dtype=x.dtype, device=x.device)
+    rgb = _rgb255(x)
+    if rgb is None:
+        z = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         return z, z
-    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    r, g, bl = rgb
     return row_mean64(r - g), row_mean64(bl - g)
 
 
 def colour(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colourfulness (Hasler & Suesstrunk: ``std + 0.3 mean`` of the opponent channels) and the
+    mean channel spread ``max - min`` (zeros below 3 channels)."""
     b = x.shape[0]
-    if x.shape[1] < 3:
+    channels = _rgb255(x)
+    if channels is None:
         z = torch.zeros(b, dtype=x.dtype, device=x.device)
         return z, z
-    r, g, bl = (x[:, i].reshape(b, -1) * 255.0 for i in range(3))
+    r, g, bl = channels
     rg = (r - g).to(torch.float64)  # the moments in float64 (batch-size independent: row_mean64)
     yb = (0.5 * (r + g) - bl).to(torch.float64)
     std = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))

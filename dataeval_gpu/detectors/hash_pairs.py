@@ -6,13 +6,15 @@ and the index's ``--against`` search (new images against the indexed ones:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, near_pairs
+from ..functional.hashing.thumbs import PAIRS_PER_STEP, ThumbViews, check_rows
+from ..progress import progress_bar
 
 __all__ = [
     "CHROMA_TOLERANCE",
@@ -23,6 +25,7 @@ __all__ = [
     "LOCAL_VERIFY_MIN",
     "PLAIN_RADIUS",
     "PLAIN_SHARE",
+    "PROGRESS_MIN_PAIRS",
     "SMALL_SIDE",
     "SMALL_VERIFY_MIN",
     "thumbs_comparable",
@@ -204,7 +207,6 @@ class PairFigures:
     side: np.ndarray | None = None
     hw: np.ndarray | None = None
     strip_view: int | None = None
-
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
@@ -233,6 +235,7 @@ def hash_pairs_ok(
     vj: np.ndarray,
     dist: np.ndarray,
     radius: int,
+    step: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: which hash pairs of views pass the near-duplicate pair rules.  Pair ``p``
     is view ``vi[p]`` (0: the whole image, ``1 + k``: its ``k``-th central crop) of image
@@ -252,7 +255,9 @@ def hash_pairs_ok(
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
     (one set: ``first is second``) and the index's ``--against`` search (new images against
-    indexed ones) both keep exactly these pairs.
+    indexed ones) both keep exactly these pairs.  The figure rules run first, the
+    thumbnail checks only on the pairs they keep; ``step(count)``, when given, is called as
+    pairs are decided (a progress bar's update).
 
     Example:
         >>> figs = PairFigures(plain=np.array([0.9, 0.0, 0.0]))
@@ -260,14 +265,35 @@ def hash_pairs_ok(
         >>> hash_pairs_ok(figs, figs, i, v, np.array([1, 2]), v, np.array([2, 2]), 4).tolist()
         [False, True]
     """
+    dist = np.asarray(dist)
     keep = _strip_rule(first, second, i, vi, j, vj)
-    verified, detail_ok, small = _verify_on_thumbnails(first, second, i, vi, j, vj, dist)
-    keep &= verified
+    comparable, small = np.ones(np.shape(i), dtype=bool), np.zeros(np.shape(i), dtype=bool)
+    if first.side is not None and second.side is not None:
+        comparable, small = thumbs_comparable(first.side[i], second.side[j])
+    keep &= ~small | (dist <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
+    keep &= _figure_rules(first, second, i, j)
+    # a plain-background picture pairs beyond PLAIN_RADIUS only as one of two drawings on
+    # transparent that the thumbnails verify: the others are decided here, before them
+    plain_far = np.zeros(np.shape(i), dtype=bool)
     if first.plain is not None and second.plain is not None and radius > 0:
         is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
-        is_plain &= ~(_transparent_pair(first, second, i, j) & detail_ok)  # two drawings, verified
-        keep &= (np.asarray(dist) <= PLAIN_RADIUS) | ~is_plain
-    keep &= ~small | (np.asarray(dist) <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
+        plain_far = is_plain & (dist > PLAIN_RADIUS)
+        keep &= ~plain_far | _transparent_pair(first, second, i, j)
+    # the thumbnail checks (the costly part) only for the pairs every other rule keeps
+    at = np.nonzero(keep)[0]
+    if step is not None:
+        step(np.size(i) - at.size)  # decided without the thumbnails
+    verified, detail_ok = _verify_on_thumbnails(
+        first, second, i[at], vi[at], j[at], vj[at], dist[at], comparable[at], small[at], plain_far[at], step
+    )
+    keep[at] = verified & (~plain_far[at] | detail_ok)
+    return keep
+
+
+def _figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the rules of :func:`hash_pairs_ok` on the per-image figures, each where both
+    sides have it: colour cast, grey entropy, a flat image's level, pixel spread."""
+    keep = np.ones(np.shape(i), dtype=bool)
     if first.chroma is not None and second.chroma is not None:
         keep &= _chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:
@@ -300,6 +326,12 @@ def _strip_rule(
     return keep
 
 
+#: hash pairs from which :func:`hash_pairs` shows a progress bar (~10 s of checks and more)
+PROGRESS_MIN_PAIRS = 20_000
+#: pairs verified on their thumbnails per progress step (:func:`hash_pairs_ok`'s ``step``)
+VERIFY_CHUNK = 8 * PAIRS_PER_STEP
+
+
 def _verify_on_thumbnails(
     first: PairFigures,
     second: PairFigures,
@@ -308,42 +340,83 @@ def _verify_on_thumbnails(
     j: np.ndarray,
     vj: np.ndarray,
     dist: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(verified, detail_ok, small)``, ``(P,)`` bool, the thumbnail rules of :func:`hash_pairs_ok`:
+    comparable: np.ndarray,
+    small: np.ndarray,
+    inner: np.ndarray,
+    step: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(verified, detail_ok)``, ``(P,)`` bool, the thumbnail rules of :func:`hash_pairs_ok`:
     whether each pair passes the detail checks (:data:`VERIFY_MIN`, :data:`LOCAL_VERIFY_MIN`,
     :data:`SMALL_VERIFY_MIN`; one it cannot verify only within :data:`UNVERIFIED_RADIUS`; all
-    True without thumbnails), whether the thumbnails checked and verified it (two drawings on
-    transparent also inside their silhouettes), and whether an image is under :data:`SMALL_SIDE`."""
+    True without thumbnails), and, for the pairs of ``inner`` (the plain-background rule reads
+    it), whether the thumbnails checked and verified the pair, two drawings on transparent also
+    inside their silhouettes.  ``comparable`` and ``small``: :func:`thumbs_comparable`.  Each
+    image's views are computed once (:class:`~dataeval_gpu.functional.hashing.thumbs.ThumbViews`),
+    the pairs checked :data:`VERIFY_CHUNK` at a time (``step(count)`` after each)."""
     verified = np.ones(np.shape(i), dtype=bool)
     detail_ok = np.zeros(np.shape(i), dtype=bool)  # the thumbnails checked and verified the pair
-    small = np.zeros(np.shape(i), dtype=bool)  # an image under SMALL_SIDE a side
-    comparable = np.ones(np.shape(i), dtype=bool)  # thumbnails made the same way
-    if first.side is not None and second.side is not None:
-        comparable, small = thumbs_comparable(first.side[i], second.side[j])
     if first.thumbs is None or second.thumbs is None:
-        return verified, detail_ok, small
-    from ..functional.hashing.thumbs import detail_check, interior_detail_check, local_detail_check
-
-    tx, ty = first.thumbs, second.thumbs
+        if step is not None:
+            step(int(np.size(i)))
+        return verified, detail_ok
+    nx, ny = first.thumbs.shape[1], second.thumbs.shape[1]  # type: ignore[union-attr]
     # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
     # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
     verified = np.asarray(dist) <= UNVERIFIED_RADIUS
-    at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]) & comparable)[0]  # type: ignore[union-attr]
-    if at.size:
-        x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]  # type: ignore[index]
-        score, checked = detail_check(x, y)
+    at = np.nonzero((vi < nx) & (vj < ny) & comparable)[0]
+    if step is not None:
+        step(np.size(i) - at.size)
+    if not at.size:
+        return verified, detail_ok
+    rx, ry = i[at] * nx + vi[at], j[at] * ny + vj[at]
+    tx = ThumbViews(first.thumbs, rx if first is not second else np.concatenate([rx, ry]))  # type: ignore[arg-type]
+    ty = tx if first is second else ThumbViews(second.thumbs, ry)  # type: ignore[arg-type]
+    # one check at a time over all pairs, each image's view computed once and freed after it
+    score, checked = np.ones(at.size), np.zeros(at.size, dtype=bool)
+    for s in range(0, at.size, VERIFY_CHUNK):
+        c = slice(s, s + VERIFY_CHUNK)
+        score[c], checked[c] = check_rows(tx, rx[c], ty, ry[c], "detail")
+        if step is not None:
+            step(rx[c].size)
+    tx.drop("detail")
+    ty.drop("detail")
+    passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
+    strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
+    if strong.size:
+        local, _ = check_rows(tx, rx[strong], ty, ry[strong], "local")
+        passed[strong] = local >= LOCAL_VERIFY_MIN
+        tx.drop("local")
+        ty.drop("local")
+    verified[at] = np.where(checked, passed, verified[at])
+    ok = np.nonzero(checked & passed & inner[at] & _transparent_pair(first, second, i[at], j[at]))[0]
+    if ok.size:  # inside the silhouette too (its outline dominates the detail)
+        inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
+        detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
+    return verified, detail_ok
+    tx, ty = first.views(), second.views()
+    nx, ny = first.thumbs.shape[1], second.thumbs.shape[1]  # type: ignore[union-attr]
+    # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
+    # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
+    verified = np.asarray(dist) <= UNVERIFIED_RADIUS
+    drawn = inner & _transparent_pair(first, second, i, j)
+    for s in range(0, np.size(i), VERIFY_CHUNK):
+        c = np.arange(s, min(s + VERIFY_CHUNK, np.size(i)))
+        at = c[(vi[c] < nx) & (vj[c] < ny) & comparable[c]]
+        rx, ry = i[at] * nx + vi[at], j[at] * ny + vj[at]
+        score, checked = check_rows(tx, rx, ty, ry, "detail")
         passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
         strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
         if strong.size:
-            local, _ = local_detail_check(x[strong], y[strong])
+            local, _ = check_rows(tx, rx[strong], ty, ry[strong], "local")
             passed[strong] = local >= LOCAL_VERIFY_MIN
         verified[at] = np.where(checked, passed, verified[at])
-        detail_ok[at] = checked & passed
-    drawn = np.nonzero(detail_ok & _transparent_pair(first, second, i, j))[0]
-    if drawn.size:  # inside the silhouette too (its outline dominates the detail)
-        inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])  # type: ignore[index]
-        detail_ok[drawn] = inner_ok & (inner >= VERIFY_MIN)
-    return verified, detail_ok, small
+        ok = checked & passed & drawn[at]  # inside the silhouette too (its outline dominates the detail)
+        if ok.any():
+            inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
+            detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
+        if step is not None:
+            step(c.size)
+    return verified, detail_ok
 
 
 def hash_pairs(
@@ -361,11 +434,14 @@ def hash_pairs(
     side: np.ndarray | None = None,
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
     hw: np.ndarray | None = None,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
     valid, thumbnails)`` of each image's inverse-shape strip (the view after the crops; its
-    pairs need ``hw``, ``(N, 2)`` heights and widths: :func:`strip_partners`)."""
+    pairs need ``hw``, ``(N, 2)`` heights and widths: :func:`strip_partners`).  ``progress``: a
+    bar over the pairs when there are :data:`PROGRESS_MIN_PAIRS` or more (None: on a terminal,
+    :func:`~dataeval_gpu.progress.progress_bar`)."""
     n = full.numel()
     strip_view = None
     if strip is not None:
@@ -390,7 +466,19 @@ def hash_pairs(
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
     figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side, hw, strip_view)
-    ok_p = hash_pairs_ok(figs, figs, a % n, a // n, b % n, b // n, dist, radius)
-    a, b = a[ok_p] % n, b[ok_p] % n
-    code = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+    code = np.minimum(a % n, b % n) * n + np.maximum(a % n, b % n)
+    enable = progress if a.size >= PROGRESS_MIN_PAIRS else False
+    with progress_bar(total=int(a.size), desc="near pairs", enable=enable, unit="pair") as bar:
+        # whole against whole first: a pair of images kept there needs none of its crop views
+        ok_p = np.zeros(a.size, dtype=bool)
+        at = np.nonzero((a < n) & (b < n))[0]
+        for stage in range(2):
+            ok_p[at] = hash_pairs_ok(
+                figs, figs, a[at] % n, a[at] // n, b[at] % n, b[at] // n, dist[at], radius, bar.update
+            )
+            if stage == 0:
+                rest = ~((a < n) & (b < n))
+                at = np.nonzero(rest & ~np.isin(code, code[ok_p]))[0]
+                bar.update(int(np.count_nonzero(rest)) - at.size)  # decided by the whole views
+    code = np.unique(code[ok_p])
     return np.stack([code // n, code % n], axis=1).astype(np.int64)

@@ -207,6 +207,7 @@ def hash_groups(
     side: np.ndarray | None = None,
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
     hw: np.ndarray | None = None,
+    progress: bool | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -230,9 +231,10 @@ def hash_groups(
     :func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`) and ``hw`` (``(N, 2)`` heights and widths) a whole image is also
     matched against another's strip when it lies the other way
     (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
-    the same rules.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`."""
+    the same rules.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
+    ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
     pairs = hash_pairs(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress
     )
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 

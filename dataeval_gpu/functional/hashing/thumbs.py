@@ -28,6 +28,8 @@ import torch
 __all__ = [
     "PAIRS_PER_STEP",
     "THUMB_SIDE",
+    "ThumbViews",
+    "check_rows",
     "detail_check",
     "detail_correlation",
     "detail_energy",
@@ -209,9 +211,19 @@ def interior_detail_check(
     one >= 0.98; docs/quality.md)."""
     xs = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
-    dx, dy = xs - _box3(xs), ys - _box3(ys)
-    mx, my = _interior(xs), _interior(ys)
-    best = np.full(xs.shape[0], -np.inf)
+    return _interior_score(_box_detail(xs), _interior(xs), _box_detail(ys), _interior(ys))
+
+
+def _box_detail(x: np.ndarray) -> np.ndarray:
+    """``(P, S, S)`` float64 minus its 3 x 3 box mean (not centred: :func:`interior_detail_check`
+    centres it on the shared interior)."""
+    return x - _box3(x)
+
+
+def _interior_score(dx: np.ndarray, mx: np.ndarray, dy: np.ndarray, my: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`interior_detail_check` from the two sides' box detail (:func:`_box_detail`) and
+    interior masks (:func:`_interior`)."""
+    best = np.full(dx.shape[0], -np.inf)
     for t, mt in ((dy, my), (np.swapaxes(dy, 1, 2), np.swapaxes(my, 1, 2))):
         for r in range(4):
             v, m = np.rot90(t, r, axes=(1, 2)), mx & np.rot90(mt, r, axes=(1, 2))
@@ -238,13 +250,90 @@ def _best_d4(
 ) -> tuple[np.ndarray, np.ndarray]:
     xs = np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.float64)
-    dx, dy = view(xs), view(ys)  # both views commute with flips and rotations
+    return _d4_score(view(xs), view(ys))  # both views commute with flips and rotations
+
+
+def _d4_score(dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, checked)`` of two ``(P, S, S)`` float64 views: their correlation, best of the 8
+    flips / rotations of ``dy`` (1 and unchecked where either is flat)."""
     nx = np.sqrt((dx * dx).sum(axis=(1, 2)))
     ny = np.sqrt((dy * dy).sum(axis=(1, 2)))
-    best = np.full(xs.shape[0], -1.0)
+    best = np.full(dx.shape[0], -1.0)
     for t in (dy, np.swapaxes(dy, 1, 2)):
         for r in range(4):
             v = np.rot90(t, r, axes=(1, 2))
             best = np.maximum(best, (dx * v).sum(axis=(1, 2)))
     flat = (nx < 1e-9) | (ny < 1e-9)
     return np.where(flat, 1.0, best / np.where(flat, 1.0, nx * ny)), ~flat
+
+
+# The checks of many pairs that share their images (an icon theme: 126,719 hash pairs among
+# 8,813 icons): each image's view computed once, when a pair first needs it, the pairs scored in
+# slices; the scores are the pair functions' bit for bit (same float64 operations, same values).
+_VIEWS = {"detail": _detail, "local": _local_detail, "box": _box_detail, "interior": _interior}
+
+
+class ThumbViews:
+    """The views of the rows of one ``(R, S, S)`` uint8 thumbnail table (``(N, V, S, S)``:
+    row ``i * V + v``), each computed on first use and kept until :meth:`drop`.  ``rows``: the
+    only rows that will be asked for (the views are then stored for those alone: a float64 view
+    takes 8 KB a row); None: any row."""
+
+    def __init__(self, thumbs: np.ndarray, rows: np.ndarray | None = None) -> None:
+        t = np.asarray(thumbs)
+        self.table = t.reshape(-1, t.shape[-2], t.shape[-1])
+        r = np.arange(self.table.shape[0]) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+        if r.size and (r[0] < 0 or r[-1] >= self.table.shape[0]):
+            raise ValueError(f"rows: between 0 and {self.table.shape[0] - 1}, got {r[0]} to {r[-1]}")
+        self.rows = r
+        self.values: dict[str, np.ndarray] = {}
+        self.done: dict[str, np.ndarray] = {}
+
+    def get(self, kind: str, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), S, S)``: view ``kind`` ("detail", "local", "box" or "interior") of ``rows``."""
+        if kind not in _VIEWS:
+            raise ValueError(f"kind: one of {sorted(_VIEWS)}, got {kind!r}")
+        rows = np.asarray(rows, dtype=np.int64)
+        slot = np.minimum(np.searchsorted(self.rows, rows), max(self.rows.size - 1, 0))
+        if rows.size and not np.array_equal(self.rows[slot], rows):
+            raise ValueError("rows: only the rows these views were made for")
+        if kind not in self.values:
+            self.values[kind] = np.empty((self.rows.size, *self.table.shape[1:]), dtype=bool if kind == "interior" else np.float64)
+            self.done[kind] = np.zeros(self.rows.size, dtype=bool)
+        values, done = self.values[kind], self.done[kind]
+        todo = np.unique(slot[~done[slot]])
+        for s in range(0, todo.size, PAIRS_PER_STEP):
+            part = todo[s : s + PAIRS_PER_STEP]
+            values[part] = _VIEWS[kind](self.table[self.rows[part]].astype(np.float64))
+            done[part] = True
+        return values[slot]
+
+    def drop(self, *kinds: str) -> None:
+        """Free the views of ``kinds``."""
+        for kind in kinds:
+            self.values.pop(kind, None)
+            self.done.pop(kind, None)
+
+
+def check_rows(
+    vx: ThumbViews, rx: np.ndarray, vy: ThumbViews, ry: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, verifiable)`` of the pairs of rows ``rx[p]`` of ``vx`` and ``ry[p]`` of ``vy``,
+    as the pair functions give them for the two thumbnails: ``kind`` "detail"
+    (:func:`~.thumbs.detail_check`), "local" (:func:`~.thumbs.local_detail_check`) or "interior"
+    (:func:`~.thumbs.interior_detail_check`), :data:`~.thumbs.PAIRS_PER_STEP` pairs at a time."""
+    if kind not in ("detail", "local", "interior"):
+        raise ValueError(f"kind: 'detail', 'local' or 'interior', got {kind!r}")
+    rx, ry = np.asarray(rx, dtype=np.int64), np.asarray(ry, dtype=np.int64)
+    if rx.shape != ry.shape:
+        raise ValueError(f"rx and ry: one row each per pair, got {rx.shape} and {ry.shape}")
+    p = rx.size
+    score, checked = np.ones(p), np.zeros(p, dtype=bool)
+    for s in range(0, p, PAIRS_PER_STEP):
+        a, b = rx[s : s + PAIRS_PER_STEP], ry[s : s + PAIRS_PER_STEP]
+        if kind == "interior":
+            out = _interior_score(vx.get("box", a), vx.get("interior", a), vy.get("box", b), vy.get("interior", b))
+        else:
+            out = _d4_score(vx.get(kind, a), vy.get(kind, b))
+        score[s : s + PAIRS_PER_STEP], checked[s : s + PAIRS_PER_STEP] = out
+    return score, checked

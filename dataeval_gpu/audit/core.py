@@ -390,7 +390,7 @@ class DataAudit:
             )
         with phase_steps("detectors", self._steps(), enable=progress) as step:
             step("statistics")
-            return self._detect(step)
+            return self._detect(step, progress)
 
     def _steps(self) -> list[str]:
         """The names of :meth:`compute`'s steps with these settings."""
@@ -404,7 +404,7 @@ class DataAudit:
         kinds = ["exact", "near"] * self.hashes + ["embedding"] * embedding
         return {k: [] for k in kinds}
 
-    def _detect(self, step: Any) -> AuditReport:
+    def _detect(self, step: Any, progress: bool | None = False) -> AuditReport:
         from ..detectors.linter import Linter
         from ..metrics.stats import StatsOutput
 
@@ -455,7 +455,7 @@ class DataAudit:
             )
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 report.duplicates["near"] = near_groups(
-                    res, stats, index, report.duplicates["exact"], self.near_radius
+                    res, stats, index, report.duplicates["exact"], self.near_radius, progress=progress
                 )
         if self._embed is not None:
             step("clusters")

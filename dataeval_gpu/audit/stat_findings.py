@@ -111,17 +111,23 @@ def near_hash_pairs(
 
 
 def near_groups(
-    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, exact: list[list[int]], radius: int
+    res: dict[str, Any],
+    stats: dict[str, np.ndarray],
+    index: np.ndarray,
+    exact: list[list[int]],
+    radius: int,
+    progress: bool | None = False,
 ) -> list[list[int]]:
     """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
     the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
     image against another's central crops, ``near_crops``) whose mean colour casts
     (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
     thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
-    A group that lies inside one exact group is left to ``exact``."""
+    A group that lies inside one exact group is left to ``exact``.  ``progress``: the pair
+    checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says."""
     from ..detectors.near_duplicates import hash_groups
 
-    groups = hash_groups(*_hash_args(res, stats, index, radius))
+    groups = hash_groups(*_hash_args(res, stats, index, radius), progress=progress)
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []
     for g in groups:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gc
 import logging
 import os
@@ -278,10 +279,12 @@ OUT_LOCK = ".dataeval-gpu.lock"
 
 @contextlib.contextmanager
 def out_lock(out: Path) -> Iterator[None]:
-    """Hold ``out/.dataeval-gpu.lock`` (an advisory ``flock``, released when the scan ends or its
-    process dies): a second scan into the same folder meanwhile is a one-line error naming the
-    first one's process, instead of two scans overwriting each other's checkpoint and results.
-    Where ``fcntl`` is missing (Windows) nothing is locked."""
+    """Hold ``out/.dataeval-gpu.lock`` (an advisory POSIX record lock, ``lockf``, released when the
+    scan ends or its process dies): a second scan into the same folder meanwhile is a one-line
+    error naming the first one's process, instead of two scans overwriting each other's checkpoint
+    and results.  Not ``flock``: a forked DataLoader worker shares an ``flock`` and kept the folder
+    locked after its killed scan, refusing the ``--resume`` run; a record lock is the process's
+    own.  Where ``fcntl`` is missing (Windows) nothing is locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on Linux / macOS
@@ -291,16 +294,21 @@ def out_lock(out: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = True
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+                held = None
+            else:  # a file system without locks (some network mounts): scan unlocked
+                logger.debug("%s: could not be locked (%s); scanning without the output folder's lock", path, exc)
+                held = False
+        if held is None:
             pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
             raise CommandLineError(
                 f"--out {out}: another dataeval-gpu scan (process {pid}) is writing there; wait for it "
                 "to finish or give another --out"
-            ) from None
-        except OSError:  # a file system without locks (some network mounts): scan unlocked
-            logger.debug("%s: could not be locked; scanning without the output folder's lock", path)
-        else:
+            )
+        if held:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield

@@ -293,7 +293,7 @@ def test_out_lock_on_a_file_system_without_locks_scans_unlocked(tmp_path: Path, 
     def no_locks(fd: int, op: int) -> None:
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
     entered = False
     with out_lock(tmp_path):
         entered = True

@@ -35,6 +35,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
   ``min(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
+* ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
+  levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
   1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel

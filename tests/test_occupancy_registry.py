@@ -122,3 +122,12 @@ def test_an_index_written_before_occupancy_is_refused_with_rebuild_it(tmp_path) 
             refused()
         said = str(err.value)
         assert "only this run has ['occupancy']" in said and "rebuild it (scan its files again" in said
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_registry_values_equal_the_compiled_cpu_ones() -> None:
+    """On a GPU the registry's torch path gives the CPU kernel's values bit for bit."""
+    stacks = [torch.from_numpy(np.stack([_strokes(s, k)])) for k, s in enumerate(SHAPES)]
+    cpu = quality_metrics_stacks(stacks)["occupancy"]
+    gpu = torch.cat([quality_metrics_stacks([x.cuda()])["occupancy"].cpu() for x in stacks])
+    assert gpu.tolist() == cpu.tolist()

@@ -33,7 +33,12 @@ def occupancy_ref(img: np.ndarray) -> float:
             x = (x[:-1] * a + 128 / 255 * (1 - a)) * 255.0  # float in [0, 1]: on the 0..255 scale
     elif x.dtype != np.uint8:
         x = np.asarray(x, dtype=np.float64) * 255.0
-    g = grey_levels_ref(x).astype(np.float64)
+    return occupancy_of_levels_ref(grey_levels_ref(x))
+
+
+def occupancy_of_levels_ref(levels: np.ndarray) -> float:
+    """``occupancy`` of a 256-level grey image ``(H, W)``, one cell at a time."""
+    g = np.asarray(levels, dtype=np.float64)
     h, w = g.shape
     nh, nw = max(1, min(OCCUPANCY_GRID, h // 2)), max(1, min(OCCUPANCY_GRID, w // 2))
     occupied = 0

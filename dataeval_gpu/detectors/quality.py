@@ -78,17 +78,65 @@ import torch
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
-from ..functional.quality_occupancy import occupancy
+from .quality_rules import (
+    COARSE_OFFSET,
+    DARK_ABSOLUTE_P99,
+    DEFAULT_THRESHOLDS,
+    FINE_OFFSET,
+    GRAYSCALE_MAX_SHARE,
+    IMPULSE_MIN_SHARE,
+    ISSUES,
+    JUDGE_MIN_SIDE,
+    LIGHT_MIN_CLIPPED,
+    LIGHT_TAIL_RATIO,
+    LOW_INFO_DETAIL,
+    LOW_INFO_OCCUPANCY,
+    NOISE_FLAT_SHARE,
+    NOISE_GAUSS_RATIO,
+    NOISE_TEXTURE_FLOOR,
+    ODD_MAX_SHARE,
+    OPTIONAL_KEYS,
+    PIXEL_ISSUES,
+    SHAPE_KEYS,
+    SILHOUETTE_BITS,
+    TRANSPARENT_BELOW,
+    drawn,
+    float64,
+    ink_tails,
+    issue_scores,
+    noisy_score,
+    octave_neighbours,
+    seen_entropy,
+    silhouettes,
+)
 
+# the rules (quality_rules) are re-exported: this module is where the issues are documented
 __all__ = [
+    "COARSE_OFFSET",
+    "DARK_ABSOLUTE_P99",
     "DEFAULT_THRESHOLDS",
+    "FINE_OFFSET",
     "GRAYSCALE_MAX_SHARE",
+    "IMPULSE_MIN_SHARE",
     "ISSUES",
     "JUDGE_MIN_SIDE",
+    "LIGHT_MIN_CLIPPED",
+    "LIGHT_TAIL_RATIO",
+    "LOW_INFO_DETAIL",
+    "LOW_INFO_OCCUPANCY",
+    "NOISE_FLAT_SHARE",
+    "NOISE_GAUSS_RATIO",
+    "NOISE_TEXTURE_FLOOR",
+    "ODD_MAX_SHARE",
+    "OPTIONAL_KEYS",
+    "PIXEL_ISSUES",
+    "SHAPE_KEYS",
+    "SILHOUETTE_BITS",
+    "TRANSPARENT_BELOW",
     "QualityIssues",
     "QualityOutput",
-    "LIGHT_TAIL_RATIO",
     "drawn",
+    "float64",
     "ink_tails",
     "issue_scores",
     "noisy_score",
@@ -96,228 +144,6 @@ __all__ = [
     "seen_entropy",
     "silhouettes",
 ]
-
-#: the issues, in output order
-ISSUES = (
-    "dark",
-    "light",
-    "blurry",
-    "noisy",
-    "grayscale",
-    "low_information",
-    "jpeg_blocking",
-    "odd_size",
-    "odd_aspect_ratio",
-)
-#: default thresholds: an image is flagged when its score is above (``light``: at least) this
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "dark": 0.78,
-    "light": 0.2,
-    "blurry": 0.555,
-    "noisy": 8.5,
-    "grayscale": 0.9995,
-    "low_information": 7.5,
-    "jpeg_blocking": 2.4,
-    "odd_size": 3.0,
-    "odd_aspect_ratio": 2.8,
-}
-#: ``grayscale`` is flagged only while the share of grey images (score above the threshold, among
-#: the images with three or more channels) is under this: grey must be the exception, not the rule
-GRAYSCALE_MAX_SHARE = 0.5
-#: absolute floor of ``dark``: highlights below this are dark in any dataset
-DARK_ABSOLUTE_P99 = 0.03
-#: second condition of ``light``: at least this share of pixels clipped white
-LIGHT_MIN_CLIPPED = 0.15
-#: third condition of ``light``: the darkest 0.01 % (``grey_p0001``) at least this share of the
-#: black point.  A washed-out picture has lost its shadows everywhere: its tones end at the black
-#: point (0.84-1.0 on the planted overexposed photos).  Ink on a white ground (plots, screenshots,
-#: documents) keeps a sparse tail below it: thin anti-aliased strokes reach their ink's darkness in
-#: few pixels, under 0.1 % of the image (0.16-0.76 on the corpus' plots and screenshots)
-LIGHT_TAIL_RATIO = 0.8
-#: ``noisy``: the Immerkær (mean) estimate minus this texture floor competes with the MAD one
-NOISE_TEXTURE_FLOOR = 11.0
-#: ``noisy``: the MAD estimate counts only while the Immerkær mean estimate is within this factor
-#: of it: on Gaussian noise both estimate sigma (ratio 1.0-1.2 on the planted noise), while fine
-#: texture and edges (patterned garments, denim, cardboard) raise the mean above the median
-NOISE_GAUSS_RATIO = 1.3
-#: ``noisy``: the MAD estimate counts at most ``noise_flat / NOISE_FLAT_SHARE``: noise is everywhere,
-#: texture is not; the flattest 5 % of the 4 x 4 blocks read 0.47-0.55 of the MAD estimate on the
-#: planted noise (clipped in shadows and highlights), about 0 where a picture has a smooth ground
-NOISE_FLAT_SHARE = 0.5
-#: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
-#: pixels are isolated impulses (``impulse_share``; 2.0-4.0 % on the planted 5 % salt-and-pepper):
-#: the edges of line art and 1-bit icons raise the mean estimate without being impulses
-IMPULSE_MIN_SHARE = 0.01
-#: ``low_information`` is not judged (score 0) on an image with at least this ``detail`` (RMS of the
-#: finest band at the working resolution, 0-1): its information is in strokes the grey histogram
-#: does not see (line diagrams on white: 0.06-0.15); blank and near-black images have under 0.03
-LOW_INFO_DETAIL = 0.05
-#: ... nor on an image with at least this ``occupancy`` (share of the 16 x 16 grid's cells spanning
-#: 64+ grey levels, :mod:`~dataeval_gpu.functional.quality_occupancy`): a drawing whose strokes
-#: cross the frame (0.074-0.33 on Stellarium's sky-culture drawings on black), while a small faint
-#: object on black occupies a few cells (0.016-0.047 on its near-black nebulae) and a blank image none
-LOW_INFO_OCCUPANCY = 0.06
-#: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
-COARSE_OFFSET = 0.11
-#: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
-#: whose short side is over the working resolution (``WORKING_SIDE``)
-FINE_OFFSET = 0.075
-#: metrics the issues need besides :data:`QUALITY_KEYS`
-SHAPE_KEYS = ("width", "height", "channels")
-#: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
-#: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead),
-#: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before)
-OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy")
-#: metrics of :meth:`QualityIssues.metrics` besides :data:`QUALITY_KEYS` and :data:`SHAPE_KEYS`
-#: (``occupancy``: ``low_information``'s drawing check; metrics gathered without it, e.g. by the
-#: scan's statistics, are scored without the check)
-EXTRA_KEYS = ("occupancy",)
-#: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
-#: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
-#: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
-#: the collection, not odd ones
-ODD_MAX_SHARE = 0.05
-#: images with alpha: an ``opacity`` (mean alpha) under this has transparent parts, seen on whatever
-#: background the viewer has: no black point of its own (``light`` not judged), and ...
-TRANSPARENT_BELOW = 0.99
-#: ... when what is seen of it has under this many bits of grey entropy it is a glyph or silhouette
-#: (one ink, its information in its shape): ``dark`` not judged (a black symbolic icon is not dark)
-SILHOUETTE_BITS = 1.0
-#: the exposure and structure issues (``dark``, ``light``, ``blurry``, ``noisy``, ``jpeg_blocking``)
-#: are judged only on images at least this many pixels a side (score 0 below; the perceptual
-#: hash's least side too): the one pixel of a 1 x 1 image is a colour, not an exposure, and a
-#: few pixels hold no blur, noise or 8 x 8 blocks to measure (a 1 x 1 grey-5 image was flagged
-#: ``dark``).  ``low_information``, ``grayscale`` and ``odd_size`` still say what it is
-JUDGE_MIN_SIDE = 9
-#: the issues :data:`JUDGE_MIN_SIDE` applies to
-PIXEL_ISSUES = ("dark", "light", "blurry", "noisy", "jpeg_blocking")
-
-
-
-def float64(values: Any) -> np.ndarray:
-    """A metric's values (tensor on any device, numpy array, sequence) as a float64 numpy array;
-    a numpy array is converted without torch (an audit's report arrays are read-only views)."""
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy().astype(np.float64)
-    return np.array(values, dtype=np.float64)
-
-def _median(v: np.ndarray) -> float:
-    v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else float("nan")
-
-
-def issue_scores(
-    metrics: Mapping[str, Any], reference: Mapping[str, float] | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Per-image scores of every issue from quality metrics (numpy float64 ``(N,)`` each).
-
-    ``metrics`` holds :data:`QUALITY_KEYS` plus ``width``, ``height``, ``channels``.
-    ``reference`` gives the dataset values the relative issues compare with
-    (``grey_p99``, ``side``, ``aspect`` medians); default: the medians of ``metrics`` itself.
-    Returns the scores and the reference values used.
-    """
-    keys = (*QUALITY_KEYS, *SHAPE_KEYS, *EXTRA_KEYS)
-    m = {k: float64(metrics[k]) for k in keys if k not in OPTIONAL_KEYS or k in metrics}
-    if "opacity" not in m:  # metrics gathered before the key existed: every image opaque
-        m["opacity"] = np.ones_like(m["grey_p99"])
-    w, h = m["width"], m["height"]
-    side = np.sqrt(w * h)
-    aspect = w / np.maximum(h, 1)
-    ref = {"grey_p99": _median(m["grey_p99"]), "side": _median(side), "aspect": _median(aspect)}
-    if reference is not None:
-        ref.update({k: float(v) for k, v in reference.items() if k in ref})
-    p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
-    see_through = m["opacity"] < TRANSPARENT_BELOW
-    sharpness = np.minimum(
-        np.minimum(m["norm_sharpness"], m["coarse_sharpness"] + COARSE_OFFSET),
-        # native resolution adds what the working resolution's downscale hides; at or under
-        # the working size the two see the same pixels (and smooth renders, whose rounding
-        # noise is below the 8-bit model's, would read as blurred)
-        np.where(np.minimum(w, h) > WORKING_SIDE, m["fine_sharpness"] + FINE_OFFSET, np.inf),
-    )
-    # a flat image (no detail at either working resolution: both ratios 0) has no blur to judge,
-    # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
-    flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
-    scores = {
-        "dark": np.where(silhouettes(m), 0.0, 1.0 - m["grey_p99"] / p99_ref),
-        # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
-        # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
-        "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
-        "blurry": np.where(flat, 0.0, 1.0 - sharpness),
-        "noisy": noisy_score(m),
-        "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
-        "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
-        "jpeg_blocking": m["blockiness"].copy(),
-        "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
-        "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
-    }
-    for k in PIXEL_ISSUES:  # too few pixels to judge (JUDGE_MIN_SIDE)
-        scores[k] = np.where(np.minimum(w, h) < JUDGE_MIN_SIDE, 0.0, scores[k])
-    return scores, ref
-
-
-def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
-    while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
-    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks) and the impulse estimate
-    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, while ``impulse_share`` is at least
-    :data:`IMPULSE_MIN_SHARE`).  Metrics gathered without ``noise_flat`` / ``impulse_share``
-    are scored without those checks."""
-    gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
-    if "noise_flat" in m:
-        gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
-    impulse = m["noise"] - NOISE_TEXTURE_FLOOR
-    if "impulse_share" in m:
-        impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
-    return np.maximum(gauss, impulse)
-
-
-def drawn(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` bool: images whose information is in strokes the grey histogram does not see -
-    ``detail`` at least :data:`LOW_INFO_DETAIL` (line diagrams on white) or ``occupancy`` at least
-    :data:`LOW_INFO_OCCUPANCY` (a drawing crossing the frame; not checked for metrics gathered
-    without the key): ``low_information`` is not judged on them."""
-    out = np.asarray(m["detail"]) >= LOW_INFO_DETAIL
-    if "occupancy" in m:
-        out = out | (np.asarray(m["occupancy"]) >= LOW_INFO_OCCUPANCY)
-    return out
-
-
-def octave_neighbours(values: np.ndarray) -> np.ndarray:
-    """``(N,)`` int: for each value, how many of ``values`` (itself included) lie within one
-    octave of it (``|log2(v / value)| <= 1``)."""
-    lv = np.log2(np.maximum(np.asarray(values, dtype=np.float64), 1e-9))
-    srt = np.sort(lv)
-    return np.searchsorted(srt, lv + 1.0, side="right") - np.searchsorted(srt, lv - 1.0, side="left")
-
-
-def silhouettes(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` bool: images with transparent parts (``opacity`` under :data:`TRANSPARENT_BELOW`)
-    whose visible pixels have under :data:`SILHOUETTE_BITS` of grey entropy - glyphs, symbolic
-    icons, silhouettes: one ink whose brightness is a design, not an exposure."""
-    opacity = m["opacity"] if "opacity" in m else np.ones_like(m["grey_p99"])
-    return (opacity < TRANSPARENT_BELOW) & (m["grey_entropy"] < SILHOUETTE_BITS)
-
-
-def ink_tails(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` bool: images whose darkest 0.01 % (``grey_p0001``) lie well below the black point
-    ``grey_p001`` (under :data:`LIGHT_TAIL_RATIO` of it): a sparse tail of dark stroke cores (ink
-    on a white ground), not a washed-out picture.  False for metrics gathered without the key."""
-    if "grey_p0001" not in m:
-        return np.zeros(np.shape(m["grey_p001"]), dtype=bool)
-    return np.asarray(m["grey_p0001"]) < LIGHT_TAIL_RATIO * np.asarray(m["grey_p001"])
-
-
-def seen_entropy(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Grey entropy (bits) of what is seen: for an image with alpha, the visible grey levels
-    (weight alpha) and the background (weight 1 - alpha) as one more symbol, i.e. with opacity
-    ``o`` and the visible pixels' entropy ``H``: ``H_b(o) + o H`` (``H_b`` the binary entropy) -
-    a black glyph on transparent carries its shape's information, a fully transparent image none.
-    ``grey_entropy`` itself for opaque images."""
-    o = np.clip(m["opacity"] if "opacity" in m else np.ones_like(m["grey_entropy"]), 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hb = -np.where(o > 0, o * np.log2(o), 0.0) - np.where(o < 1, (1 - o) * np.log2(1 - o), 0.0)
-    return hb + o * m["grey_entropy"]
 
 
 @dataclass
@@ -459,7 +285,7 @@ class QualityIssues:
         self.device = device
 
     def metrics(self, images: Any) -> dict[str, torch.Tensor]:
-        """The quality metrics plus ``width``, ``height``, ``channels`` and ``occupancy`` of a
+        """The quality metrics (:data:`QUALITY_KEYS`) plus ``width``, ``height``, ``channels`` of a
         list of images."""
         if isinstance(images, torch.Tensor) and images.ndim == 4:
             images = list(images)
@@ -470,7 +296,6 @@ class QualityIssues:
         dev = out["grey_p99"].device
         shapes = torch.tensor([tuple(t.shape) for t in tensors], dtype=torch.float64)
         out["channels"], out["height"], out["width"] = (shapes[:, j].to(dev) for j in range(3))
-        out["occupancy"] = occupancy(tensors).to(dev)
         return out
 
     def evaluate(self, data: Any) -> QualityOutput:

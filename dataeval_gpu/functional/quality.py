@@ -35,6 +35,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
   ``min(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
+* ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
+  levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
   1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
@@ -59,6 +61,8 @@ from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
 from .quality_dark import dark_black_point, dark_level
 from .quality_fine_compiled import fine_energies_u8
+from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
+from .quality_occupancy_compiled import occupied_cells_u8
 from .quality_texture import texture_noise
 from .quality_torch import (
     BLOCK_FLOOR,
@@ -111,6 +115,7 @@ QUALITY_KEYS = (
     "dark_p001",  # the black point of min(R, G, B) (``quality_dark``; ``light``)
     "noise_flat",  # appended: noise over the flattest blocks (``quality_texture``; ``noisy``)
     "impulse_share",  # the share of isolated impulses (``quality_texture``; ``noisy``)
+    "occupancy",  # appended: the share of grid cells with an edge (``quality_occupancy``; ``low_information``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -174,15 +179,19 @@ def _fine_ratio(e0: torch.Tensor, e1: torch.Tensor, f: float) -> torch.Tensor:
 
 
 def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Level statistics of the grey image ``g`` (from ``x`` in integers when it is uint8)."""
+    """Level statistics of the grey image ``g`` (from ``x`` in integers when it is uint8) and
+    its ``occupancy``."""
     b = g.shape[0]
     if x is not None and x.dtype == torch.uint8:
-        q = grey_levels(x).reshape(b, -1)
+        lev = grey_levels(x)
     else:
-        q = torch.round(g.reshape(b, -1) * 255.0).clamp(0, 255).to(torch.int64)
+        lev = torch.round(g[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
+    q = lev.reshape(b, -1)
     offs = torch.arange(b, device=g.device).view(-1, 1) * 256
     hist = torch.bincount((q + offs).reshape(-1), minlength=b * 256).reshape(b, 256)
-    return _levels_from_hist(hist, g.dtype)
+    out = _levels_from_hist(hist, g.dtype)
+    out["occupancy"] = occupancy_levels(lev).to(g.dtype)
+    return out
 
 
 #: the grey percentiles: key -> share of the pixels at or below the level
@@ -216,7 +225,8 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     :func:`_compiled_finish`: ``measure_u8``'s level counts, colour sums and ``(B, 7)`` values,
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
-    the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``."""
+    the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
+    ``(B,)`` float64 ``occupancy``."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -227,12 +237,14 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
         boxes = fine_windows(h, w)
         fine[:, : len(boxes)] = np.stack([fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
-    return hist, sums, res, fine, geo, dark, tex
+    grid = occupancy_grid(h, w)
+    occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
+    return hist, sums, res, fine, geo, dark, tex, occ
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
-    tex: np.ndarray,
+    tex: np.ndarray, occ: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -270,6 +282,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
     out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
+    out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 

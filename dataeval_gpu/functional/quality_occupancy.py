@@ -17,8 +17,10 @@ near-black nebulae), a blank or constant image none.
 Measured on the 256-level grey image (:func:`~dataeval_gpu.functional.pixels.grey_levels`: exact
 integers for uint8, ``round(255 g)`` otherwise); with alpha (grey + alpha, RGBA) on the composite
 on mid grey (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`: a black and a white
-glyph both show).  Exact (maxima and minima of integers) and the same on every device; the one
-path is torch (no CUDA-only branch): a GPU runs the code the CPU runs.
+glyph both show).  Exact (maxima and minima of integers) and the same on every device and path:
+a registry quality metric (``QUALITY_KEYS``), computed with the others - by the compiled kernel
+:func:`~dataeval_gpu.functional.quality_occupancy_compiled.occupied_cells_u8` for 8-bit CPU
+stacks, by :func:`occupancy_levels` (torch, no CUDA-only branch) otherwise.
 """
 
 from __future__ import annotations
@@ -31,12 +33,18 @@ import torch.nn.functional as F
 from .pixels import grey_levels
 from .quality_alpha import composite_on_grey
 
-__all__ = ["OCCUPANCY_GRID", "OCCUPANCY_STEP", "occupancy", "occupancy_levels"]
+__all__ = ["OCCUPANCY_GRID", "OCCUPANCY_STEP", "occupancy", "occupancy_grid", "occupancy_levels"]
 
 #: cells per side of the grid
 OCCUPANCY_GRID = 16
 #: a cell is occupied when its grey values span at least this many levels (a quarter of the range)
 OCCUPANCY_STEP = 64
+
+
+def occupancy_grid(h: int, w: int) -> tuple[int, int]:
+    """Cells (rows, columns) of the grid of an ``h x w`` image: :data:`OCCUPANCY_GRID` a side, fewer
+    under ``2 OCCUPANCY_GRID`` px (cells of 2+ px), at least 1."""
+    return max(1, min(OCCUPANCY_GRID, h // 2)), max(1, min(OCCUPANCY_GRID, w // 2))
 
 
 def occupancy_levels(lev: torch.Tensor) -> torch.Tensor:
@@ -45,7 +53,7 @@ def occupancy_levels(lev: torch.Tensor) -> torch.Tensor:
     if h < 1 or w < 1:
         return torch.zeros(b, dtype=torch.float64, device=lev.device)
     v = lev.to(torch.float32)[:, None]  # exact: integers 0..255
-    grid = (max(1, min(OCCUPANCY_GRID, h // 2)), max(1, min(OCCUPANCY_GRID, w // 2)))  # cells of 2+ px
+    grid = occupancy_grid(h, w)
     span = F.adaptive_max_pool2d(v, grid) + F.adaptive_max_pool2d(-v, grid)
     return (span >= OCCUPANCY_STEP).to(torch.float64).mean(dim=(1, 2, 3))
 

@@ -44,6 +44,7 @@ _UNITS = {
     "dark_p001": "darkest-channel level, 0–1",
     "noise_flat": "Immerkær σ of the flattest blocks, grey levels",
     "impulse_share": "share of isolated impulses, 0–1",
+    "occupancy": "share of 16×16 grid cells spanning 64+ grey levels, 0–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

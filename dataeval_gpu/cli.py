@@ -47,7 +47,7 @@ from .cli_args import (
     validate_scan_args,
 )
 from .cli_index import index_lines
-from .cli_print import print_duplicates, print_flagged, print_labels, printable
+from .cli_print import duplicate_lines, flagged_lines, label_lines, printable
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -229,10 +229,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
         return 0
     report = printable(report)
     print(report.summary())
-    print_labels(report)
-    print_flagged(report)
-    print_duplicates(report)
-    for line in index_lines(report):
+    for line in label_lines(report) + flagged_lines(report) + duplicate_lines(report) + index_lines(report):
         print(line)
     if report.failed:
         print(f"\nfailed ({len(report.failed)}):")

@@ -1,48 +1,53 @@
 """What ``dataeval-gpu scan`` prints after a scan: the classes, the Linter's flagged images with
-why, the quality issues, the duplicate groups (file names as text any terminal takes)."""
+why, the quality issues, the duplicate groups (file names as text any terminal takes).  Each
+function returns the lines; ``cli.py`` prints them."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-__all__ = ["print_duplicates", "print_flagged", "print_labels", "printable", "tail"]
+__all__ = ["duplicate_lines", "flagged_lines", "label_lines", "printable", "tail"]
 
 
-def print_flagged(report: Any, most: int = 15) -> None:
-    """The Linter's flagged images with their values, then the images with quality issues, each
+def flagged_lines(report: Any, most: int = 15) -> list[str]:
+    """The lines of the Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
+    lines: list[str] = []
     if report.issues:
         from .audit.report import format_value
         from .report.linter_ranges import flag_reason, report_ranges
 
         ranges = report_ranges(report)  # each value's side of the metric's unflagged range: why
-        print(f"\nflagged by the linter ({len(report.issues)} images; outside the range of the metric's values):")
+        lines.append(
+            f"\nflagged by the linter ({len(report.issues)} images; outside the range of the metric's values):"
+        )
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
             shown = []
             for k, v in m.items():
                 why = flag_reason(v, ranges.get(k), format_value)
                 shown.append(f"{k}={format_value(v)}" + (f" ({why})" if why else ""))
-            print(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
+            lines.append(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
         if len(report.issues) > most:
-            print(f"  ... and {len(report.issues) - most} more (see findings.json)")
+            lines.append(f"  ... and {len(report.issues) - most} more (see findings.json)")
     why = report.quality.get("why", {}) if report.quality else {}
     if not why:
-        return
-    print(f"\nquality issues ({len(why)} images):")
+        return lines
+    lines.append(f"\nquality issues ({len(why)} images):")
     for i, reasons in list(why.items())[:most]:
         name = report.paths.get(i, "")
-        print(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
+        lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
-        print(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+        lines.append(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+    return lines
 
 
-def print_labels(report: Any, most: int = 10) -> None:
-    """The classes taken from the folder names and their image counts (a flat folder: nothing)."""
+def label_lines(report: Any, most: int = 10) -> list[str]:
+    """The line of the classes taken from the folder names and their image counts (a flat folder: nothing)."""
     names = list(report.class_names or [])
     if not names:
-        return
+        return []
     counts = [0] * len(names)
     for lab in report.labels.values():
         try:
@@ -53,25 +58,31 @@ def print_labels(report: Any, most: int = 10) -> None:
             counts[k] += 1
     shown = ", ".join(f"{n} {c}" for n, c in list(zip(names, counts))[:most])
     more = f", ... ({len(names) - most} more)" if len(names) > most else ""
-    print(f"labels: {len(names)} class{'es' if len(names) != 1 else ''} from the folder names ({shown}{more})")
+    return [
+        f"labels: {len(names)} class{'es' if len(names) != 1 else ''} from the folder names ({shown}{more})"
+    ]
 
 
-def print_duplicates(report: Any, most: int = 10, members_shown: int = 6) -> None:
-    """The first exact, near (hash) and embedding near duplicate groups, each file by its path in
+def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list[str]:
+    """The lines of the first exact, near (hash) and embedding near duplicate groups, each file by its path in
     the scanned folder."""
     from .report.tables import inside_folder
 
     shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
     titles = {"exact": "exact", "near": "near", "embedding": "embedding near"}
+    lines: list[str] = []
     for kind, title in titles.items():
         groups = report.duplicates.get(kind, [])
         if groups:
-            print(f"\n{title} duplicate groups ({len(groups)}):")
+            lines.append(f"\n{title} duplicate groups ({len(groups)}):")
             for g in groups[:most]:  # a long group: its first members, then how many in all
                 members = [f"{i}:{shown.get(i, str(i))}" for i in g[:members_shown]]
-                print("  " + ", ".join(members) + (f", ... ({len(g)} in all)" if len(g) > members_shown else ""))
+                lines.append(
+                    "  " + ", ".join(members) + (f", ... ({len(g)} in all)" if len(g) > members_shown else "")
+                )
             if len(groups) > most:
-                print(f"  ... and {len(groups) - most} more (see findings.json)")
+                lines.append(f"  ... and {len(groups) - most} more (see findings.json)")
+    return lines
 
 
 def printable(report: Any) -> Any:

@@ -26,16 +26,6 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return status, out, err
 
 
-@pytest.fixture()
-def folder(tmp_path: Path) -> Path:
-    from PIL import Image
-
-    d = tmp_path / "images"
-    d.mkdir()
-    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(d / "a.png")
-    return d
-
-
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
@@ -87,6 +77,11 @@ def test_out_that_cannot_be_created_names_the_option(
     assert err == f"dataeval-gpu: error: --out {out}: cannot be created (No such file or directory)\n"
 
 
+def _print(lines: list[str]) -> None:
+    for line in lines:  # as cli.py prints them
+        print(line)
+
+
 def _report(duplicates: dict, paths: dict) -> SimpleNamespace:
     return SimpleNamespace(duplicates=duplicates, paths=paths)
 
@@ -94,7 +89,7 @@ def _report(duplicates: dict, paths: dict) -> SimpleNamespace:
 def test_printout_lists_embedding_near_duplicate_groups(capsys: pytest.CaptureFixture[str]) -> None:
     paths = {i: f"/data/img{i}.jpg" for i in range(6)}
     report = _report({"exact": [[0, 1]], "near": [], "embedding": [[2, 5], [3, 4]]}, paths)
-    cli_print.print_duplicates(report)
+    _print(cli_print.duplicate_lines(report))
     out = capsys.readouterr().out
     assert "exact duplicate groups (1):\n  0:img0.jpg, 1:img1.jpg\n" in out
     assert "near duplicate groups" not in out.replace("embedding near duplicate groups", "")
@@ -104,7 +99,7 @@ def test_printout_lists_embedding_near_duplicate_groups(capsys: pytest.CaptureFi
 def test_printout_shortens_long_and_many_groups(capsys: pytest.CaptureFixture[str]) -> None:
     paths = {i: f"/data/img{i}.jpg" for i in range(40)}
     groups = [list(range(12))] + [[k, k + 1] for k in range(12, 40, 2)]  # one of 12, then 14 pairs
-    cli_print.print_duplicates(_report({"exact": groups}, paths))
+    _print(cli_print.duplicate_lines(_report({"exact": groups}, paths)))
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "exact duplicate groups (15):"
     assert lines[2] == "  " + ", ".join(f"{i}:img{i}.jpg" for i in range(6)) + ", ... (12 in all)"
@@ -113,9 +108,9 @@ def test_printout_shortens_long_and_many_groups(capsys: pytest.CaptureFixture[st
 
 
 def test_one_class_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
-    cli_print.print_labels(SimpleNamespace(class_names=["default"], labels={0: 0, 1: 0, 2: 0}))
+    _print(cli_print.label_lines(SimpleNamespace(class_names=["default"], labels={0: 0, 1: 0, 2: 0})))
     assert capsys.readouterr().out == "labels: 1 class from the folder names (default 3)\n"
-    cli_print.print_labels(SimpleNamespace(class_names=["a", "b"], labels={0: 0, 1: 1, 2: 1}))
+    _print(cli_print.label_lines(SimpleNamespace(class_names=["a", "b"], labels={0: 0, 1: 1, 2: 1})))
     assert capsys.readouterr().out == "labels: 2 classes from the folder names (a 1, b 2)\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,3 +71,14 @@ def synthetic() -> list[np.ndarray]:
         rng.integers(0, 2, (1, 11, 11)).astype(np.uint8),  # binary: depth 1
         rng.integers(-5, 200, (2, 7, 6)).astype(np.int32),
     ]
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """A folder of one 12 x 12 grey PNG (the command line's tests)."""
+    from PIL import Image
+
+    d = tmp_path / "images"
+    d.mkdir()
+    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(d / "a.png")
+    return d

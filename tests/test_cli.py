@@ -44,16 +44,6 @@ def assert_usage_error(status: int, err: str, *needles: str) -> None:
         assert needle in err, f"{needle!r} not in {err!r}"
 
 
-@pytest.fixture()
-def folder(tmp_path: Path) -> Path:
-    from PIL import Image
-
-    d = tmp_path / "images"
-    d.mkdir()
-    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(d / "a.png")
-    return d
-
-
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

@@ -54,15 +54,14 @@ def index_lines(report: Any) -> list[str]:
 
 
 def _index_ranges(report: Any) -> dict[str, tuple[float, float]]:
-    """The range of each metric's values the index's Linter reference leaves unflagged ({} when
-    the index cannot be read again)."""
-    from .index import DatasetIndex
+    """The range of each metric's values the index's Linter reference leaves unflagged: from the
+    reference figures the scan judged the outliers by (``report.against["reference"]``; the
+    index is not read again: it may have been replaced since); {} without them."""
     from .report.linter_ranges import reference_ranges
 
     config = report.config or {}
-    try:
-        reference = DatasetIndex(report.against["index"]).reference
-    except (OSError, ValueError, KeyError):
+    reference = (report.against or {}).get("reference")
+    if not reference:
         return {}
     return reference_ranges(reference, config.get("outlier_method") or "modzscore", config.get("outlier_threshold"))
 

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = init_from_env(args.backend, device=args.device)
     paths: list[str] | None = None
+    found: Any = None  # what find_inputs found (a folder or file list)
     class_names: list[str] = []
     skipped = ""
     data: Any
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     elapsed = time.perf_counter() - t0
     if report is not None:  # rank 0
+        if found is not None:  # a list's relative path: where it was looked for (as the command says)
+            found.name_missing(paths, report.failed)
         out = Path(args.out)
         report.config.update(
             {

@@ -45,7 +45,7 @@ from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
 
-__all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "run_in_workers", "scan_files"]
+__all__ = ["AnalysedBatch", "AnalysedFiles", "default_workers", "feed_decoded", "run_in_workers", "scan_files"]
 
 #: files a worker decodes and measures at a time (small: the workers' last chunks end together)
 WORKER_CHUNK = 16
@@ -393,7 +393,6 @@ def scan_files(
     ``workers``, ``measured_in``, ``warm_up_s`` where the workers measure.
     """
     from ..io import ImageFiles
-    from ..io import gpu_decode as decode_on_gpu
     from .core import DataAudit
 
     files = [str(f) for f in files]
@@ -418,30 +417,50 @@ def scan_files(
     with progress_bar(total=len(files), desc="scan", enable=progress) as bar:
         bar.update(start)
         for batch in loader:
-            if in_workers:
-                fed = loop.feed_rows(batch.chunks, batch.failed, batch.indices, batch.labels, batch.paths)
-                thumbs.add(batch.thumbnails)
-            else:
-                if dev.type == "cuda":
-                    decode_on_gpu(batch, dev)
-                fed = loop.feed(
-                    [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in batch],
-                    [it.index for it in batch],
-                    labels=[it.label for it in batch],
-                    paths=[it.path for it in batch],
-                )
-            bar.update(fed)
+            bar.update(_feed(loop, batch, in_workers, dev, thumbs))
     elapsed = time.perf_counter() - t0
     if not findings:
         return audit
     report = audit.compute(progress=progress)
     report.thumbnails = {i: thumbs.kept[i] for i in sorted(thumbs.kept) if i in report.paths}
-    rate = round((len(files) - start) / max(elapsed, 1e-9), 2)
     where = "workers" if in_workers and n_workers > 0 else "main process"
     report.config.update(
-        {"files": len(files), "elapsed_s": round(elapsed, 3), "images_per_s": rate, "workers": n_workers}
+        {
+            "files": len(files),
+            "elapsed_s": round(elapsed, 3),
+            # the inputs a checkpoint held were not measured again: the rate counts this run's only
+            "images_per_s": round((len(files) - start) / max(elapsed, 1e-9), 2),
+            "workers": n_workers,
+            "measured_in": where,
+            **timing,
+            **({"resumed_from": start} if resume else {}),
+        }
     )
-    report.config.update({"measured_in": where, **timing})
-    if resume:  # the inputs the checkpoint held, not measured again: the rate counts this run's only
-        report.config["resumed_from"] = start
     return report
+
+
+def _feed(loop: FeedLoop, batch: Any, in_workers: bool, device: torch.device, thumbs: _Thumbnails) -> int:
+    """Feed one batch of the scan: a workers' :class:`AnalysedBatch` (its rows, failures and
+    thumbnails) or decoded files (:func:`feed_decoded`).  Returns the number of files fed."""
+    if not in_workers:
+        return feed_decoded(loop, batch, device)
+    fed = loop.feed_rows(batch.chunks, batch.failed, batch.indices, batch.labels, batch.paths)
+    thumbs.add(batch.thumbnails)
+    return fed
+
+
+def feed_decoded(loop: FeedLoop, batch: Sequence[Any], device: torch.device) -> int:
+    """Feed a batch of decoded files (:class:`~dataeval_gpu.io.ImageFiles` items) to ``loop`` to
+    be measured in this process: a file that could not be decoded goes in as a
+    :class:`~dataeval_gpu.batching.LoadFailure` with its reason (listed as failed); on CUDA the
+    plain JPEGs read as bytes are decoded on the GPU first.  Returns the number fed."""
+    if device.type == "cuda":
+        from ..io import gpu_decode
+
+        gpu_decode(batch, device)
+    return loop.feed(
+        [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in batch],
+        [it.index for it in batch],
+        labels=[it.label for it in batch],
+        paths=[it.path for it in batch],
+    )

@@ -29,6 +29,7 @@ dropped instead).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -46,7 +47,7 @@ from .knn_search import (
     torch_candidates,
 )
 
-__all__ = ["knn_graph", "pair_distances", "faiss_available", "default_exact_limit"]
+__all__ = ["knn_graph", "pair_distances", "faiss_available", "default_exact_limit", "search_plan", "SearchPlan"]
 
 _log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def _finish(
     return dist, cand
 
 
-def knn_graph(  # long: half of it is the docstring; the body is one dispatch over the searches
+def knn_graph(
     x: Any,
     k: int,
     device: str | torch.device | None = None,
@@ -245,7 +246,19 @@ def knn_graph(  # long: half of it is the docstring; the body is one dispatch ov
     [0.0, 1.0]
     """
     t, is_tensor = _as_float_matrix(x)
-    n = t.shape[0]
+    _check_arguments(t.shape[0], k, backend, approximate)
+    k = int(k)
+    plan = search_plan(t.shape[0], k, t.device, device, exact_limit, backend, approximate, query_chunk, db_chunk)
+    work, sq, cand, d2 = _candidates(t, k + 1, plan, nlist, nprobe, seed)
+    dist, idx = _finish(work, sq.to(work.device), cand.to(work.device), d2.to(work.device), k)
+    dist = dist.to(torch.float32)
+    if is_tensor:
+        return dist.to(t.device), idx.to(t.device)
+    return dist.cpu().numpy(), idx.cpu().numpy()
+
+
+def _check_arguments(n: int, k: Any, backend: str, approximate: str) -> None:
+    """:func:`knn_graph`'s checks of ``k`` against the ``n`` rows and of the two choices."""
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     if n < 2 or k > n - 1:
@@ -254,31 +267,58 @@ def knn_graph(  # long: half of it is the docstring; the body is one dispatch ov
         raise InvalidArgumentError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")
     if approximate not in ("auto", "blocked", "ivf"):
         raise InvalidArgumentError(f"approximate must be 'auto', 'blocked' or 'ivf', got {approximate!r}")
-    k = int(k)
-    kk = k + 1
-    src_device = t.device
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """Which search :func:`knn_graph` runs (:func:`search_plan`)."""
+
+    device: torch.device  #: where the torch searches and the finish run (faiss searches on the CPU's rows)
+    faiss: Any  #: the faiss module for a faiss search, else None (torch)
+    faiss_gpu: bool  #: faiss on its GPU index
+    exact: bool  #: N within the exact limit
+    method: str  #: the approximate search above the limit: "ivf" (faiss) or "blocked" (torch)
+    query_chunk: int
+    db_chunk: int
+
+    @property
+    def uses_faiss(self) -> bool:
+        """A faiss search (exact, or IVF above the limit); else a torch search on :attr:`device`."""
+        return self.faiss is not None and (self.exact or self.method == "ivf")
+
+
+def search_plan(
+    n: int,
+    k: int,
+    data_device: torch.device,
+    device: str | torch.device | None = None,
+    exact_limit: int | None = None,
+    backend: str = "auto",
+    approximate: str = "auto",
+    query_chunk: int | None = None,
+    db_chunk: int | None = None,
+) -> SearchPlan:
+    """The search :func:`knn_graph` runs for ``n`` rows (on ``data_device``) and ``k`` neighbours
+    with its settings: faiss (GPU, exact, IVF) or torch (brute force, blocked), and where."""
     if device is None:
-        dev = t.device
+        dev = data_device
     else:
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise InvalidArgumentError(f"device={str(device)!r} was asked for but CUDA is not available here")
-
     faiss = _faiss() if backend in ("auto", "faiss") else None
     if backend == "faiss" and faiss is None:
         from ..errors import missing_dependency
 
         raise missing_dependency("faiss", "cpu")
-
     # a faiss GPU index selects at most FAISS_GPU_MAX_K neighbours (above: faiss on the CPU
     # raises nothing, the GPU search does): a larger k searches with faiss on the CPU or torch
     use_gpu = (
-        faiss is not None and kk <= FAISS_GPU_MAX_K and _faiss_gpus(faiss) > 0 and (device is None or dev.type == "cuda")
+        faiss is not None and k + 1 <= FAISS_GPU_MAX_K and _faiss_gpus(faiss) > 0 and (device is None or dev.type == "cuda")
     )
     if backend == "auto" and faiss is not None and not use_gpu and dev.type != "cpu":
         faiss = None  # a CUDA device without faiss-gpu: torch on the GPU beats faiss on the CPU
     limit = default_exact_limit(use_gpu or dev.type == "cuda") if exact_limit is None else int(exact_limit)
-    exact = n <= limit
     method = approximate
     if method == "auto":
         method = "ivf" if use_gpu else "blocked"
@@ -286,38 +326,44 @@ def knn_graph(  # long: half of it is the docstring; the body is one dispatch ov
         from ..errors import missing_dependency
 
         raise missing_dependency("faiss", "cpu")
-    qc = query_chunk or (4096 if dev.type == "cuda" else 1024)
-    dc = db_chunk or (65536 if dev.type == "cuda" else 16384)
+    return SearchPlan(
+        device=dev,
+        faiss=faiss,
+        faiss_gpu=use_gpu,
+        exact=n <= limit,
+        method=method,
+        query_chunk=query_chunk or (4096 if dev.type == "cuda" else 1024),
+        db_chunk=db_chunk or (65536 if dev.type == "cuda" else 16384),
+    )
+
+
+def _candidates(
+    t: torch.Tensor, kk: int, plan: SearchPlan, nlist: int | None, nprobe: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(rows, squared norms, candidates, squared distances)``: the ``kk`` candidates of every
+    row of ``t`` by ``plan``'s search, and the rows (on the device of the finish) they index."""
+    n, dev = t.shape[0], plan.device
     # search on centred float32 data: distances are unchanged, the |a|² + |b|² - 2 a·b
     # expansion the searches use is better conditioned
-    search_dev = torch.device("cpu") if faiss is not None and (exact or method == "ivf") else dev
-    xs = t.to(search_dev)
+    xs = t.to(torch.device("cpu") if plan.uses_faiss else dev)
     xs = (xs - xs.mean(dim=0, dtype=torch.float64).to(xs.dtype)).to(torch.float32)
     sq = (xs * xs).sum(dim=1)
     with full_float32_matmuls():  # no TF32 / bf16 GEMMs, whatever the caller set
-        if faiss is not None and (exact or method == "ivf"):
+        if plan.uses_faiss:
             xf = np.ascontiguousarray(xs.numpy())
             _log.info(
                 "knn_graph: faiss %s %s search, N=%d, k=%d",
-                "GPU" if use_gpu else "CPU",
-                "exact" if exact else "IVF",
+                "GPU" if plan.faiss_gpu else "CPU",
+                "exact" if plan.exact else "IVF",
                 n,
-                k,
+                kk - 1,
             )
-            cand_np, d2_np = faiss_candidates(faiss, xf, kk, exact, use_gpu, nlist, nprobe, seed)
-            cand, d2 = torch.from_numpy(cand_np), torch.from_numpy(d2_np)
-            work = t.cpu()
-        elif exact:
-            work = t.to(dev)
-            _log.info("knn_graph: torch brute force on %s, N=%d, k=%d", dev, n, k)
-            cand, d2 = torch_candidates(xs, kk, qc, dc)
+            cand_np, d2_np = faiss_candidates(plan.faiss, xf, kk, plan.exact, plan.faiss_gpu, nlist, nprobe, seed)
+            return t.cpu(), sq, torch.from_numpy(cand_np), torch.from_numpy(d2_np)
+        if plan.exact:
+            _log.info("knn_graph: torch brute force on %s, N=%d, k=%d", dev, n, kk - 1)
+            cand, d2 = torch_candidates(xs, kk, plan.query_chunk, plan.db_chunk)
         else:
-            work = t.to(dev)
             nl = min(n, nlist or default_blocked_cells(n))
-            cand, d2 = blocked_candidates(xs, kk, nl, nprobe or BLOCKED_PROBES, seed, qc, dc)
-    del xs
-    dist, idx = _finish(work, sq.to(work.device), cand.to(work.device), d2.to(work.device), k)
-    dist = dist.to(torch.float32)
-    if is_tensor:
-        return dist.to(src_device), idx.to(src_device)
-    return dist.cpu().numpy(), idx.cpu().numpy()
+            cand, d2 = blocked_candidates(xs, kk, nl, nprobe or BLOCKED_PROBES, seed, plan.query_chunk, plan.db_chunk)
+    return t.to(dev), sq, cand, d2

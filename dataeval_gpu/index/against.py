@@ -167,12 +167,14 @@ def query_index(
     judged against the indexed collection (:func:`~dataeval_gpu.index.quality_ref.against_quality`,
     at ``quality_thresholds``): ``quality`` {image: {"issues", "why"}}.
 
-    Returns ``{"index", "indexed_images", "radius", "matches", "outliers", "quality"}``: ``matches`` a list
+    Returns ``{"index", "indexed_images", "radius", "matches", "outliers", "reference", "quality"}``: ``matches`` a list
     of ``{"image", "partner", "partner_path", "methods", "hamming", "view", "cosine"}`` (one per
     new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
     both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
     ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
-    the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric).
+    the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric),
+    ``reference`` the index's Linter reference figures they were judged by
+    (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again).
     """
     from ..detectors.linter import Linter
     from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
@@ -210,7 +212,8 @@ def query_index(
     ]
     lint = Linter(outlier_method=outlier_method, outlier_threshold=outlier_threshold)  # type: ignore[arg-type]
     linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
-    issues = lint.evaluate_against(linted_stats, index.reference).issues
+    reference = index.reference  # the manifest read once: what the outliers are judged by
+    issues = lint.evaluate_against(linted_stats, reference).issues
     quality: dict[int, dict[str, list[str]]] = {}
     if "grey_p99" in stats and len(query_index_values):
         indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
@@ -222,6 +225,7 @@ def query_index(
         "radius": int(radius),
         "matches": matches,
         "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
+        "reference": reference,
         "quality": quality,
         "elapsed_s": round(time.perf_counter() - t0, 4),
     }

@@ -68,3 +68,34 @@ def test_help_says_how_often_a_scan_checkpoints(capsys: pytest.CaptureFixture[st
     flat = " ".join(stdout.split())
     assert "batches between checkpoints (default: 20; 0: never)" in flat
     assert "130 interrupted (--resume continues from the last checkpoint, saved every --checkpoint-every" in flat
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        ("photos", "the path 'photos'"),
+        (Path("photos"), "the path 'photos'"),
+        (["a.jpg", Path("b.png")], "a list of 2 paths"),
+        (("a.jpg",), "a list of 1 path"),
+    ],
+)
+def test_scan_of_paths_names_scan_files(data: object, what: str) -> None:
+    """``scan("photos")`` gave a report of 6 failed 'images', one per character; a list of paths
+    one failed image per path: both now raise, naming the call that reads files."""
+    from dataeval_gpu.audit import scan
+    from dataeval_gpu.errors import ImageTypeError
+
+    with pytest.raises(ImageTypeError) as info:
+        scan(data)
+    assert str(info.value).startswith(f"scan takes images, a Dataset or a DataLoader, got {what}: ")
+    assert "dataeval_gpu.audit.scan_files(dataeval_gpu.discovery.find_inputs(path).files)" in str(info.value)
+
+
+def test_scan_of_images_with_a_path_among_them_still_lists_it_failed() -> None:
+    """Only a sequence of nothing but paths is refused: one odd item stays a failed row."""
+    from dataeval_gpu.audit import scan
+
+    imgs = [np.full((1, 12, 12), 7, np.uint8), "x.png", np.full((1, 12, 12), 9, np.uint8)]
+    report = scan(imgs, progress=False, hashes=False)
+    assert report.total == 3 and list(report.failed) == [1]
+    assert "got str" in report.failed[1]

@@ -45,19 +45,19 @@ def test_many_failed_files_say_how_many_more_and_why(tmp_path: Path, capsys: pyt
     assert len(listed) == 15
     assert "  ... and 7 more (see findings.json; status failed in results.csv)" in block
     by_reason = [line for line in block if line.startswith("  by reason: ")]
-    assert by_reason == ["  by reason: ValueError: unsupported format 20, ValueError: empty file (0 bytes) 2"]
+    assert by_reason == ["  by reason: ValueError: unsupported format 20, ValueError: empty file 2"]
 
 
 def test_failed_lines_short_list_has_no_tail_and_long_one_ranks_reasons() -> None:
     paths = {i: f"f{i}.png" for i in range(30)}
     few = SimpleNamespace(failed={3: "OSError: x", 5: "ValueError: y: z"}, paths=paths)
     assert failed_lines(few) == ["\nfailed (2):", "       3 f3.png: OSError: x", "       5 f5.png: ValueError: y: z"]
-    reasons = ["A: one", "B: two: detail 1", "B: two: detail 2", "C: three", "D: four", "E: five", "F: six"]
+    reasons = ["A: one (x)", "B: two: detail 1", "B: two (y): detail 2", "C: three", "D: four", "E: five", "F: six"]
     many = SimpleNamespace(failed={i: reasons[i % 7] if i < 7 else "B: two: more" for i in range(20)}, paths=paths)
     lines = failed_lines(many, most=4)
     assert lines[0] == "\nfailed (20):" and len(lines) == 1 + 4 + 2
     assert lines[5] == "  ... and 16 more (see findings.json; status failed in results.csv)"
-    # "B: two" 15 (its details differ), then the five others by name, the sixth cut off
+    # "B: two" 15 (its details and parentheses differ), then the five others by name, the sixth cut off
     assert lines[6] == "  by reason: B: two 15, A: one 1, C: three 1, D: four 1, E: five 1, ..."
     assert failed_lines(SimpleNamespace(failed={}, paths=paths)) == []
 

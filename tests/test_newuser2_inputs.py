@@ -73,3 +73,36 @@ def test_scan_of_an_npy_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert [r["status"] for r in rows] == ["failed"]
     assert rows[0]["error"].startswith("ValueError: unsupported format: a numpy array file (.npy)")
     assert zipfile.is_zipfile(io.BytesIO(_npz()))  # the archive case above is a real zip
+
+
+def test_summary_says_null_for_what_was_not_run() -> None:
+    """``--no-quality`` wrote ``"quality_flagged_images": 0, "quality_issues": {}`` and a scan without
+    embeddings ``"cluster_outliers": 0``: read as "none found".  Not run is null, as the duplicates'
+    counts are without hashes; run and none found stays 0."""
+    from dataeval_gpu.audit import DataAudit
+
+    imgs = [np.full((1, 12, 12), 7 * k, np.uint8) for k in range(4)]
+    off = DataAudit(quality=False, hashes=False)
+    off.update(imgs)
+    s = off.compute(progress=False).summary_dict()
+    assert s["quality_flagged_images"] is None and s["quality_issues"] is None
+    assert s["cluster_outliers"] is None and s["cluster_potential_outliers"] is None
+    assert s["cluster_duplicate_groups"] is None and s["exact_duplicate_groups"] is None
+    on = DataAudit()
+    on.update(imgs)
+    s = on.compute(progress=False).summary_dict()
+    assert s["quality_flagged_images"] == sum(1 for v in on.compute(progress=False).quality["why"].values() if v)
+    assert isinstance(s["quality_issues"], dict) and set(s["quality_issues"]) >= {"dark", "blurry", "noisy"}
+    assert s["cluster_outliers"] is None  # no embeddings
+    nothing = DataAudit().compute(progress=False).summary_dict()  # quality on, no image: 0, not null
+    assert nothing["quality_flagged_images"] == 0 and nothing["quality_issues"] == {}
+    import torch
+
+    class MeanColour(torch.nn.Module):  # a tiny embedding model: each image's mean colour and spread
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+    emb = DataAudit(quality=False, hashes=False, embeddings=True, embed_model=MeanColour())
+    emb.update([np.random.default_rng(k).integers(0, 256, (3, 16, 16), dtype=np.uint8) for k in range(6)])
+    s = emb.compute(progress=False).summary_dict()
+    assert isinstance(s["cluster_outliers"], int) and isinstance(s["cluster_duplicate_groups"], int)

@@ -47,7 +47,7 @@ from .cli_args import (
     validate_scan_args,
 )
 from .cli_index import index_lines
-from .cli_print import duplicate_lines, flagged_lines, label_lines, printable
+from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, printable
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -231,10 +231,8 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     print(report.summary())
     for line in label_lines(report) + flagged_lines(report) + duplicate_lines(report) + index_lines(report):
         print(line)
-    if report.failed:
-        print(f"\nfailed ({len(report.failed)}):")
-        for i, r in list(report.failed.items())[:15]:
-            print(f"  {i:>6} {report.paths.get(i, '')}: {r}")
+    for line in failed_lines(report):
+        print(line)
     _print_last_lines(report, skipped, out, written, device)
     return 0
 

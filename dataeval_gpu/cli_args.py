@@ -154,7 +154,8 @@ _SCAN_EPILOG = """PATH may be:
 
 exit status: 0 done (bad files are results, not errors), 1 the run failed (an unreadable
 output folder, a full disk, an internal error), 2 a mistake on the command line, 130
-interrupted (with --checkpoint-every, --resume continues)
+interrupted (--resume continues from the last checkpoint, saved every --checkpoint-every
+batches: 20 by default)
 """
 
 
@@ -209,7 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
     s.add_argument(
-        "--checkpoint-every", type=_int_at_least(0), default=20, help="batches between checkpoints (0: never)"
+        "--checkpoint-every",
+        type=_int_at_least(0),
+        default=20,
+        help="batches between checkpoints (default: %(default)s; 0: never)",
     )
     s.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     s.add_argument(

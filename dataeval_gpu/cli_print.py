@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["duplicate_lines", "flagged_lines", "label_lines", "printable", "tail"]
+__all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "tail"]
 
 
 def flagged_lines(report: Any, most: int = 15) -> list[str]:
@@ -82,6 +82,30 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
                 )
             if len(groups) > most:
                 lines.append(f"  ... and {len(groups) - most} more (see findings.json)")
+    return lines
+
+
+def failed_lines(report: Any, most: int = 15) -> list[str]:
+    """The lines of the inputs that failed, each with its path and reason; past ``most``, how many
+    more and how many failed for each kind of reason (``ValueError: unsupported format 846``,
+    ``FileNotFoundError: broken symbolic link 15`` whatever the links' targets), so
+    that a folder of 800 SVG drawings does not read as 15 failures."""
+    failed = report.failed or {}
+    if not failed:
+        return []
+    lines = [f"\nfailed ({len(failed)}):"]
+    for i, reason in list(failed.items())[:most]:
+        lines.append(f"  {i:>6} {report.paths.get(i, '')}: {reason}")
+    if len(failed) > most:
+        more = len(failed) - most
+        lines.append(f"  ... and {more} more (see findings.json; status failed in results.csv)")
+        kinds: dict[str, int] = {}
+        for reason in failed.values():  # "ValueError: unsupported format: SVG (...)": its first two parts,
+            kind = ": ".join(str(reason).split(": ")[:2]).split(" (")[0]  # without a named target "(its ...)"
+            kinds[kind] = kinds.get(kind, 0) + 1
+        ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
+        lines.append(f"  by reason: {shown}")
     return lines
 
 

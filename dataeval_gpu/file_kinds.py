@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["format_name", "sniff", "svg_markup", "unknown_format", "utf8_text"]
+__all__ = ["NOT_IMAGES", "format_name", "idx_array", "sniff", "svg_markup", "unknown_format", "utf8_text"]
 
 #: TIFF's two byte orders (and BigTIFF's)
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -56,8 +56,28 @@ def svg_markup(data: bytes) -> bool:
     return text.startswith(b"<") and b"<svg" in text and b"<html" not in text
 
 
+#: first bytes of files that are given for images by mistake (a dataset's arrays), and what they are
+NOT_IMAGES = (
+    (b"\x93NUMPY", "a numpy array file (.npy), not an image: scan arrays from Python, "
+     "dataeval_gpu.audit.scan(list(np.load(path)))"),
+    (b"PK\x03\x04", "a zip archive (such as an .npz of arrays, or images to unpack and scan as a folder), not an image"),
+    (b"%PDF-", "a PDF document, not an image"),
+)  # fmt: skip
+
+
+def idx_array(head: bytes) -> bool:
+    """The header of an IDX file (MNIST's and Fashion-MNIST's arrays, unpacked from their .gz): two
+    zero bytes, a type code, 1 to 4 dimensions."""
+    return len(head) >= 4 and head[:2] == b"\x00\x00" and head[2] in (8, 9, 11, 12, 13, 14) and 1 <= head[3] <= 4
+
+
 def unknown_format(data: bytes) -> str:
     """The reason for bytes that no decoder took (the failure path only: no hot path sniffs 4 kB)."""
+    for magic, what in NOT_IMAGES:
+        if data.startswith(magic):
+            return f"unsupported format: {what}"
+    if idx_array(data[:4]):
+        return "unsupported format: an IDX array file (MNIST's format), not an image: load its arrays in Python"
     kind = sniff(data[:64])
     if kind == "svg" or (kind == "text" and svg_markup(data)):
         return "unsupported format: SVG (a vector drawing, not a raster image)"

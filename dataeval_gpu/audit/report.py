@@ -218,6 +218,8 @@ class AuditReport:
                 "flagged": flagged_by_metric.get(key, 0),
             }
         dup = self.duplicates
+        scored = bool(self.quality) or bool(self.config.get("quality"))
+        clustered = bool(self.clusters) or bool(self.config.get("embeddings"))
         return {
             "images": self.total,
             "measured": int(len(self.index)),
@@ -229,11 +231,12 @@ class AuditReport:
             "near_duplicate_groups": len(dup["near"]) if "near" in dup else None,
             "near_duplicate_images": sum(len(g) for g in dup["near"]) if "near" in dup else None,
             "embedding_duplicate_groups": len(dup["embedding"]) if "embedding" in dup else None,
-            "quality_flagged_images": len(self.quality.get("why", {})),
-            "quality_issues": {k: int(np.sum(v)) for k, v in self.quality.get("flags", {}).items()},
-            "cluster_outliers": len(self.clusters.get("outliers", [])),
-            "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])),
-            "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])),
+            # None as well where the quality issues were not scored / no Clusterer ran (--no-quality, no embeddings)
+            "quality_flagged_images": len(self.quality.get("why", {})) if scored else None,
+            "quality_issues": {k: int(np.sum(v)) for k, v in self.quality.get("flags", {}).items()} if scored else None,
+            "cluster_outliers": len(self.clusters.get("outliers", [])) if clustered else None,
+            "cluster_potential_outliers": len(self.clusters.get("potential_outliers", [])) if clustered else None,
+            "cluster_duplicate_groups": len(self.clusters.get("duplicates", [])) if clustered else None,
             "cluster_method": self.clusters.get("method"),
             **(self._against_counts() if self.against else {}),
             "metrics": per_metric,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
 from ..batching import iter_batches, resolve_device
-from ..errors import DataEvalGPUError
+from ..errors import DataEvalGPUError, ImageTypeError
 from ..progress import progress_bar
 from .core import DataAudit
 from .feed import FeedLoop
@@ -42,7 +43,11 @@ def scan(
     >>> imgs.append(imgs[0].copy())
     >>> scan(imgs).duplicates["exact"]
     [[0, 6]]
+
+    A folder or a file's path (or a list of paths) is refused with an error that names
+    :func:`~dataeval_gpu.audit.scan_files`, which reads files.
     """
+    _refuse_paths(data)
     audit = DataAudit(device=resolve_device(device), **audit_kwargs)
     loop = FeedLoop(audit)
     total = _image_count(data)
@@ -54,6 +59,22 @@ def scan(
         for batch in batches:
             bar.update(loop.feed(batch.images, batch.indices, labels=batch.labels))
     return audit.compute(progress=progress)
+
+
+def _refuse_paths(data: Any) -> None:
+    """``scan("photos/")`` or ``scan(["a.jpg", ...])``: an error naming the call that reads files, not
+    a report of one failed image per character of the path (or per path)."""
+    if isinstance(data, (str, os.PathLike)):
+        what = f"the path {os.fspath(data)!r}"
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(x, (str, os.PathLike)) for x in data):
+        what = f"a list of {len(data)} path" + ("s" if len(data) > 1 else "")
+    else:
+        return
+    raise ImageTypeError(
+        f"scan takes images, a Dataset or a DataLoader, got {what}: for image files use "
+        "dataeval_gpu.audit.scan_files(dataeval_gpu.discovery.find_inputs(path).files) or the command "
+        "'dataeval-gpu scan PATH'"
+    )
 
 
 class AuditError(DataEvalGPUError, RuntimeError):

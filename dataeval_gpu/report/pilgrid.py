@@ -90,7 +90,8 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
     cw, ch = round(spec.cell[0] * _DPI), round(spec.cell[1] * _DPI)
     ncols, nrows = spec.ncols, max(1, len(spec.rows))
     width = max(ncols * cw, 400)
-    height = nrows * ch + _TITLE_BAND
+    band = _TITLE_BAND if spec.title or not spec.rows else _PAD  # a strip without a title: no band
+    height = nrows * ch + band
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     x_off = (width - ncols * cw) // 2
@@ -99,7 +100,7 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
         for c, cell in enumerate(row):
             if cell is None:
                 continue
-            x0, y0 = x_off + c * cw, _TITLE_BAND + r * ch
+            x0, y0 = x_off + c * cw, band + r * ch
             lines = cell[1].count("\n") + 1
             _centered(draw, (x0 + cw / 2, y0 + _CELL_TITLE - 4 - 14 * lines), cell[1], 12)
             pic = _cell_image(get_image, cell[0], box)

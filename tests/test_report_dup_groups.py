@@ -227,3 +227,17 @@ def test_report_groups_order_and_numbers() -> None:
     ]  # fmt: skip
     assert [groups[2].member_text(i) for i in (5, 7, 8)] == ["d 1", "d 1", "d 9"]
     assert groups[0].score_text() == "identical pixels" and groups[3].score_text() == ""
+
+
+def test_clusterer_duplicate_grid_shows_every_group(tmp_path: Path) -> None:
+    """The Clusterer's duplicate groups were drawn 6 at most (``max_grid // 2``) under a caption
+    counting all of them; now one row per group."""
+    from PIL import Image
+
+    rep = _report(tmp_path)
+    groups = [[2 * k, 2 * k + 1] for k in range(5)] + [[0, 3], [1, 4], [2, 5]]
+    rep.clusters = {"outliers": [], "potential_outliers": [], "duplicates": groups, "potential_duplicates": []}
+    page = write_report(rep, tmp_path / "out", max_grid=6).read_text()
+    assert "Clusterer duplicates: 8 group(s)." in page
+    with Image.open(tmp_path / "out" / "plots" / "cluster_duplicates.jpg") as im:
+        assert im.height == 55 + 8 * 280  # the title band and 8 rows of 2.8-inch cells

@@ -11,7 +11,10 @@ from .context import ReportContext, Section, grid_figure
 from .grids import duplicates_spec, outliers_spec
 from .page import note, table_html
 
-__all__ = ["clusters_section"]
+__all__ = ["MAX_CLUSTER_GROUPS", "clusters_section"]
+
+#: the Clusterer's (potential) duplicate groups drawn, one per grid row (a JPEG is at most 65,535 px high)
+MAX_CLUSTER_GROUPS = 100
 
 
 def _cluster_grids(ctx: ReportContext, cl: Mapping[str, Any]) -> str:
@@ -25,14 +28,14 @@ def _cluster_grids(ctx: ReportContext, cl: Mapping[str, Any]) -> str:
                 seed=ctx.seed, title=name,
             )  # fmt: skip
             body += grid_figure(ctx, f"cluster_{key}", spec, f"{name}: {len(idx)}, shown with their labels.")
-    for key in ("duplicates", "potential_duplicates"):
+    for key, name in (("duplicates", "Clusterer duplicates"), ("potential_duplicates", "Clusterer potential duplicates")):
         groups = cl.get(key, [])
-        if groups:
+        if groups:  # every group, one per row (up to MAX_CLUSTER_GROUPS: findings.json has them all)
+            shown = min(len(groups), MAX_CLUSTER_GROUPS)
             spec = duplicates_spec(
-                groups, labels=ctx.labels_or_none, class_names=ctx.class_names, kind=key.replace("_", " "),
-                max_groups=max(2, ctx.max_grid // 2),
+                groups, labels=ctx.labels_or_none, class_names=ctx.class_names, max_groups=shown, title=name,
             )  # fmt: skip
-            caption = f"Embedding {key.replace('_', ' ')}: {len(groups)} group(s)."
+            caption = f"{name}: {len(groups)} group(s)" + (f", the first {shown} shown." if shown < len(groups) else ".")
             body += grid_figure(ctx, f"cluster_{key}", spec, caption)
     return body
 

@@ -96,6 +96,11 @@ def mismatches(out_dir: str | Path) -> list[str]:
         same("flagged per metric", dict(sorted(got.items())), dict(sorted(per_metric.items())))
     if findings["issues"]:
         same("linter section", by_id(page, "linter-flagged"), len(findings["issues"]))
+    rows = table_rows(page, "table-metric-summary")
+    if rows:
+        col = rows[0].index("flagged")
+        got = {r[0]: int(r[col]) for r in rows[1:]}
+        same("statistics summary: flagged", got, {k: m["flagged"] for k, m in summary["metrics"].items()})
     # every duplicate group, by method, with its members' count; the groups table; results.csv's columns
     blocks = group_blocks(page)
     for kind, groups in dups.items():

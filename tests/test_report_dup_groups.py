@@ -241,3 +241,51 @@ def test_clusterer_duplicate_grid_shows_every_group(tmp_path: Path) -> None:
     assert "Clusterer duplicates: 8 group(s)." in page
     with Image.open(tmp_path / "out" / "plots" / "cluster_duplicates.jpg") as im:
         assert im.height == 55 + 8 * 280  # the title band and 8 rows of 2.8-inch cells
+
+
+def test_strip_only_images_are_decoded_small_and_once(tmp_path: Path) -> None:
+    """An image only a strip shows is fetched at the strip's size (a JPEG decodes faster smaller);
+    one a full-size grid shows too is fetched once, at full size."""
+    from dataeval_gpu.report.figures import FigureJobs
+    from dataeval_gpu.report.images import ImageSource
+
+    calls: list[tuple[int, int | None]] = []
+    img = np.zeros((3, 400, 300), np.uint8)
+
+    def full(i: int) -> np.ndarray:
+        calls.append((i, None))
+        return img
+
+    def at(i: int, limit: int) -> np.ndarray:
+        calls.append((i, limit))
+        return img
+
+    source = ImageSource(full, fetch_at=at, threads=1)
+    figs = FigureJobs(tmp_path)
+    figs.add("grid", lambda p: p.write_bytes(b""), "", indices=[1, 2])
+    figs.add("strip", lambda p: p.write_bytes(b""), "", indices=[2, 3], thumb=160)
+    figs.render(source, threads=1)
+    assert sorted(calls, key=lambda c: c[0]) == [(1, None), (2, None), (3, 160)]
+    assert max(source(3).shape[1:]) == 160 and max(source(2).shape[1:]) == 256
+
+
+def test_uint8_cells_keep_their_values(tmp_path: Path) -> None:
+    """Grey and RGB uint8 pictures go into a grid cell as they are (no float round trip): a
+    picture of the cell's exact box size is pasted with every value unchanged."""
+    from PIL import Image
+
+    from dataeval_gpu.report.grids import GridSpec
+    from dataeval_gpu.report.pilgrid import render_grid
+
+    box_w, box_h = 170 - 12, 200 - 52 - 6  # a 1.7 x 2.0 inch cell less padding and title
+    rng = np.random.default_rng(1)
+    for c in (1, 3):
+        pic = rng.integers(0, 256, (c, box_h, box_w), dtype=np.uint8)
+        pic.reshape(-1)[:256] = np.arange(256, dtype=np.uint8)
+        out = render_grid(GridSpec([[(0, "")]], "", (1.7, 2.0)), lambda i, pic=pic: pic, tmp_path / f"c{c}.png")
+        with Image.open(out) as im:
+            arr = np.asarray(im.convert("RGB"))
+        top = 6 + 52  # the strip's band (no title) and the cell's title
+        got = arr[top : top + box_h, 6 : 6 + box_w]
+        want = np.repeat(pic[0][..., None], 3, -1) if c == 1 else pic.transpose(1, 2, 0)
+        assert np.array_equal(got, want)

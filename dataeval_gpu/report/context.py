@@ -105,7 +105,7 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     )
 
 
-def grid_figure(ctx: ReportContext, name: str, spec: GridSpec, caption: str) -> str:
+def grid_figure(ctx: ReportContext, name: str, spec: GridSpec, caption: str, thumb: int | None = None) -> str:
     """Ask for an image grid (drawn with Pillow, a JPEG): its placeholder."""
     get_image = ctx.get_image
     return ctx.figs.add(
@@ -115,6 +115,7 @@ def grid_figure(ctx: ReportContext, name: str, spec: GridSpec, caption: str) -> 
         ext="jpg",
         indices=spec.indices,
         threaded=True,
+        thumb=thumb,
     )
 
 

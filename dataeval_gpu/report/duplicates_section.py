@@ -14,7 +14,7 @@ from .dup_groups import KINDS, DuplicateGroup, report_groups
 from .grids import GridSpec, label_text, short_text
 from .page import esc, note, table_html
 
-__all__ = ["MAX_SHOWN", "MAX_STRIP_IMAGES", "duplicates_section", "group_strip_spec", "near_rule"]
+__all__ = ["MAX_SHOWN", "MAX_STRIP_IMAGES", "STRIP_THUMB", "duplicates_section", "group_strip_spec", "near_rule"]
 
 #: images shown in one group's strip (the rest counted as ``+k more``; all of them in the table)
 MAX_SHOWN = 12
@@ -23,8 +23,10 @@ STRIP_COLUMNS = 6
 #: distinct images all the strips show at most (their thumbnails are kept in memory, ~200 KB each);
 #: the groups past it are listed without pictures (every group is in the table)
 MAX_STRIP_IMAGES = 600
-#: the cell of one image in a strip, in inches (100 px each), its title included
-STRIP_CELL = (1.7, 2.2)
+#: the cell of one image in a strip, in inches (100 px each), its two title lines included
+STRIP_CELL = (1.7, 2.0)
+#: the longest side a strip's picture needs (an image shown in no other grid is decoded this small)
+STRIP_THUMB = 160
 
 #: how each kind is introduced
 HEADINGS = {
@@ -112,16 +114,12 @@ def group_strip_spec(group: DuplicateGroup, ctx: ReportContext, names: dict[int,
     shown = list(group.members[:MAX_SHOWN])
     ncols = min(len(shown), STRIP_COLUMNS)
     cells: list[tuple[int, str] | None] = []
-    for k, i in enumerate(shown):
+    for k, i in enumerate(shown):  # two lines: "#12 · cat · d 2", the file's name
         lab = label_text(i, ctx.labels_or_none, ctx.class_names)
-        lines = [f"#{i}" + (f" · {short_text(lab, 12)}" if lab else "")]
-        if i in names:
-            lines.append(short_text(names[i].rsplit("/", 1)[-1], 22))
-        extra = group.member_text(i)
+        first = [f"#{i}"] + ([short_text(lab, 10)] if lab else []) + ([group.member_text(i)] if i in group.nearest else [])
         if k == len(shown) - 1 and len(group.members) > len(shown):
-            extra = (extra + " · " if extra else "") + f"+{len(group.members) - len(shown)} more"
-        if extra:
-            lines.append(extra)
+            first.append(f"+{len(group.members) - len(shown)} more")
+        lines = [" · ".join(first)] + ([short_text(names[i].rsplit("/", 1)[-1], 22)] if i in names else [])
         cells.append((i, "\n".join(lines)))
     cells += [None] * (-len(cells) % ncols)
     rows = [cells[r : r + ncols] for r in range(0, len(cells), ncols)]
@@ -138,7 +136,7 @@ def _group_block(group: DuplicateGroup, ctx: ReportContext, names: dict[int, str
     body = f'<p class="duphead">{head}</p>'
     if strip:
         name = f"dup_{group.kind}_{group.group}"
-        body += grid_figure(ctx, name, group_strip_spec(group, ctx, names), files)
+        body += grid_figure(ctx, name, group_strip_spec(group, ctx, names), files, thumb=STRIP_THUMB)
     else:
         body += note(esc(files))
     return (
@@ -195,6 +193,7 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
         if of_kind and without:
             why = "no image source was given" if ctx.get_image is None else f"over {MAX_STRIP_IMAGES} images shown"
             body += note(f"{without} of these groups are listed without their pictures ({why}).")
-        body += "".join(_group_block(g, ctx, names, (g.kind, g.group) in drawn) for g in of_kind)
+        blocks = "".join(_group_block(g, ctx, names, (g.kind, g.group) in drawn) for g in of_kind)
+        body += f'<div class="dupgrid">{blocks}</div>' if blocks else ""
     return ("duplicates", "Duplicates", body)
 

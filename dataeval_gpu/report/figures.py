@@ -38,6 +38,7 @@ class _Job:
     indices: Sequence[int]
     threaded: bool
     html: str = ""
+    thumb: int | None = None  # the longest side its pictures need (None: the full thumbnail size)
 
 
 class FigureJobs:
@@ -58,14 +59,16 @@ class FigureJobs:
         ext: str = "png",
         indices: Sequence[int] = (),
         threaded: bool = False,
+        thumb: int | None = None,
     ) -> str:
         """Ask for figure ``name``, drawn by ``make(path)``; return its placeholder in the page.
 
         ``indices``: the images it shows (decoded ahead, in parallel); ``threaded``: ``make``
-        may run in a thread next to others (no matplotlib).
+        may run in a thread next to others (no matplotlib); ``thumb``: its pictures are small,
+        at most this many pixels a side (an image no other figure shows is decoded that small).
         """
         if name not in self.jobs:
-            self.jobs[name] = _Job(name, make, caption, ext, list(indices), threaded)
+            self.jobs[name] = _Job(name, make, caption, ext, list(indices), threaded, thumb=thumb)
         return f"\x00figure:{name}\x00"
 
     def _run(self, job: _Job) -> Path | None:
@@ -90,8 +93,14 @@ class FigureJobs:
         """Draw (or copy) every figure asked for, once; ``get_image.prefetch`` decodes their images first."""
         todo = [j for j in self.jobs.values() if not j.html]
         prefetch = getattr(get_image, "prefetch", None)
-        if callable(prefetch):
-            prefetch([i for j in todo if j.name not in self.drawn for i in j.indices])
+        if callable(prefetch):  # each image once, at the largest size a figure needs
+            drawn_here = [j for j in todo if j.name not in self.drawn]
+            full = [i for j in drawn_here if j.thumb is None for i in j.indices]
+            prefetch(full)
+            small = {j.thumb for j in drawn_here if j.thumb is not None}
+            if small:
+                done = set(full)
+                prefetch([i for j in drawn_here if j.thumb is not None for i in j.indices if i not in done], max(small))
         threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         pooled = [j for j in todo if j.threaded]
         if threads > 1 and len(pooled) > 1:

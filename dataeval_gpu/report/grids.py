@@ -33,6 +33,8 @@ __all__ = [
     "duplicates_grid",
     "outliers_grid",
     "label_counts_plot",
+    "label_text",
+    "short_text",
 ]
 
 
@@ -151,7 +153,8 @@ def image_grid(
     return draw_grid(spec, get_image, path)
 
 
-def _label_text(index: int, labels: Any, class_names: Sequence[str] | None) -> str:
+def label_text(index: int, labels: Any, class_names: Sequence[str] | None) -> str:
+    """The class of image ``index`` as a grid's title shows it (``""`` without labels)."""
     if labels is None:
         return ""
     try:
@@ -161,7 +164,8 @@ def _label_text(index: int, labels: Any, class_names: Sequence[str] | None) -> s
     return class_name(lab, class_names)
 
 
-def _short(text: str, n: int = 22) -> str:
+def short_text(text: str, n: int = 22) -> str:
+    """``text`` cut to ``n`` characters (the last one an ellipsis)."""
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -175,7 +179,7 @@ def class_samples_spec(
         if len(idx):
             i = int(idx[int(rng.integers(len(idx)))])
             picks.append(i)
-            titles.append(f"{_short(str(cls))}\n#{i}")
+            titles.append(f"{short_text(str(cls))}\n#{i}")
     return image_grid_spec(picks, titles, ncols=ncols, suptitle=f"One random image per class (seed {seed})")
 
 
@@ -207,8 +211,8 @@ def flagged_metric_spec(
     shown.sort(key=lambda i: issues[i][metric])
     titles = []
     for i in shown:
-        lab = _label_text(i, labels, class_names)
-        head = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
+        lab = label_text(i, labels, class_names)
+        head = f"#{i}" + (f" · {short_text(lab, 16)}" if lab else "")
         titles.append(f"{head}\n{metric} = {format_number(issues[i][metric])}")
     sup = f"Flagged for {metric}: {len(shown)} of {len(flagged)} images"
     if len(shown) < len(flagged):
@@ -263,8 +267,8 @@ def duplicates_spec(
                 row.append(None)
                 continue
             i = g[c]
-            lab = _label_text(i, labels, class_names)
-            cell = f"#{i}" + (f" · {_short(lab, 16)}" if lab else "")
+            lab = label_text(i, labels, class_names)
+            cell = f"#{i}" + (f" · {short_text(lab, 16)}" if lab else "")
             if c == 0:
                 cell = f"group {r + 1} ({len(g)} images)\n" + cell
             if c == ncols - 1 and len(g) > ncols:
@@ -314,8 +318,8 @@ def outliers_spec(
     shown = sample_indices(idx, n, seed)
     titles = []
     for i in shown:
-        lab = _label_text(i, labels, class_names)
-        t = f"#{i}" + (f"\n{_short(lab)}" if lab else "")
+        lab = label_text(i, labels, class_names)
+        t = f"#{i}" + (f"\n{short_text(lab)}" if lab else "")
         if scores and i in scores:
             t += f" (z={scores[i]:.2f})"
         titles.append(t)
@@ -373,7 +377,7 @@ def label_counts_plot(label_stats: Any, *, path: str | os.PathLike | None = None
     else:
         b = ax.barh(y, images, height=0.7, color="#3b6ea8")
         ax.bar_label(b, fontsize=8, padding=2)
-    ax.set_yticks(y, [_short(str(c), 28) for c in classes], fontsize=9)
+    ax.set_yticks(y, [short_text(str(c), 28) for c in classes], fontsize=9)
     ax.invert_yaxis()
     ax.margins(x=0.12)
     ax.set_xlabel("count" if multi else "images", fontsize=10)

@@ -42,6 +42,7 @@ def write_report(
     notes: Sequence[str] = (),
     drawn: Mapping[str, str | os.PathLike] | None = None,
     progress: bool | None = False,
+    embeddings: Any = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and the PNGs it embeds (``out_dir/plots/``); return the HTML path.
 
@@ -68,13 +69,17 @@ def write_report(
         ...): copied into ``plots/`` instead of drawn again.
     progress : show the report's steps (sections, figures and image grids, the page) on a bar
         (stderr; ``None``: on a terminal).
+    embeddings : the images' embeddings, for the cosine similarity of each embedding duplicate
+        group: ``(dataset indices, (N, D) rows)``, ``{index: row}``, or ``(N, D)`` rows in
+        ``report.index``'s order; default ``report.embeddings`` where the report has one
+        (without them the groups are shown without a cosine).
     """
     from ..progress import phase_steps
 
     with phase_steps("report", ["sections", "figures", "page"], enable=progress) as step:
         step("sections")
         return _write(report, out_dir, images, max_grid, step, channel_stats=channel_stats, title=title, seed=seed,
-                      extra_figures=extra_figures, notes=notes, drawn=drawn)  # fmt: skip
+                      extra_figures=extra_figures, notes=notes, drawn=drawn, embeddings=embeddings)  # fmt: skip
 
 
 def _write(
@@ -90,6 +95,7 @@ def _write(
     extra_figures: Sequence[tuple[str, str | os.PathLike, str]],
     notes: Sequence[str],
     drawn: Mapping[str, str | os.PathLike] | None,
+    embeddings: Any,
 ) -> Path:
     out = Path(out_dir)
     plot_dir = out / "plots"
@@ -104,6 +110,7 @@ def _write(
         channel_stats=channel_stats,
         notes=notes,
         extra_figures=extra_figures,
+        embeddings=embeddings,
     )
     sections = [s for s in (build(ctx) for build in SECTIONS) if s is not None]
     step("figures")

@@ -229,18 +229,26 @@ class ImageSource:
     """
 
     def __init__(
-        self, fetch: Callable[[int], Any], *, limit: int = THUMB, threads: int | None = None
+        self,
+        fetch: Callable[[int], Any],
+        *,
+        limit: int = THUMB,
+        threads: int | None = None,
+        fetch_at: Callable[[int, int], Any] | None = None,
     ) -> None:
         self.fetch = fetch
+        self.fetch_at = fetch_at  # fetch(index) at a given size (files: a JPEG decoded at reduced size)
         self.limit = limit
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         self._cache: OrderedDict[int, np.ndarray | BaseException] = OrderedDict()
         self._lock = threading.Lock()
         self.max_cached = 2048  # thumbnails of at most 256 px: ~400 MB at worst
 
-    def _load(self, index: int) -> np.ndarray | BaseException:
+    def _load(self, index: int, limit: int | None = None) -> np.ndarray | BaseException:
+        lim = self.limit if limit is None else min(int(limit), self.limit)
         try:
-            return shrink_uint8(as_chw(self.fetch(index)), self.limit)
+            img = self.fetch_at(index, lim) if self.fetch_at is not None and lim != self.limit else self.fetch(index)
+            return shrink_uint8(as_chw(img), lim)
         except Exception as exc:  # noqa: BLE001 - kept and raised where the image is drawn
             return exc
 
@@ -256,16 +264,17 @@ class ImageSource:
         for i, thumb in thumbnails.items():
             self._store(int(i), shrink_uint8(as_chw(thumb), self.limit))
 
-    def prefetch(self, indices: Iterable[int]) -> None:
-        """Fetch every index not cached yet, in parallel."""
+    def prefetch(self, indices: Iterable[int], limit: int | None = None) -> None:
+        """Fetch every index not cached yet, in parallel; ``limit``: at most that many pixels on the
+        longest side (what a small picture needs: a JPEG decodes faster at a smaller scale), kept so."""
         with self._lock:
             todo = list(dict.fromkeys(int(i) for i in indices if int(i) not in self._cache))
         if len(todo) < 2 or self.threads < 2:
             for i in todo:
-                self._store(i, self._load(i))
+                self._store(i, self._load(i, limit))
             return
         with ThreadPoolExecutor(max_workers=min(self.threads, len(todo))) as pool:
-            for i, value in zip(todo, pool.map(self._load, todo), strict=True):
+            for i, value in zip(todo, pool.map(lambda i: self._load(i, limit), todo), strict=True):
                 self._store(i, value)
 
     def __call__(self, index: int) -> np.ndarray:
@@ -307,7 +316,9 @@ def image_getter(images: Any = None, report: Any = None) -> ImageSource | None:
         return ImageSource(lambda i: _item_image(images[int(i)]), threads=1)
     paths = getattr(report, "paths", None) if report is not None else None
     if paths and any(Path(str(p)).is_file() for p in list(paths.values())[:5]):
-        source = ImageSource(lambda i: load_thumbnail(paths[int(i)]))
+        source = ImageSource(
+            lambda i: load_thumbnail(paths[int(i)]), fetch_at=lambda i, lim: load_thumbnail(paths[int(i)], lim)
+        )
         source.seed(getattr(report, "thumbnails", None) or {})
         return source
     return None  # no pixels to show (paths that are names, not files, included)

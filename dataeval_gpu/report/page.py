@@ -48,6 +48,11 @@ figure{margin:8px 0 18px 0}
 figure img{max-width:100%;border:1px solid #e4e8ee;background:#fff}
 figcaption{font-size:12.5px;color:#4a5868;margin-top:4px}
 code{background:#eef2f7;padding:0 3px;border-radius:3px}
+.dupgrid{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:flex-start}
+.dupgroup{border:1px solid #e4e8ee;border-radius:4px;padding:2px 8px;max-width:100%}
+.dupgroup figure{margin:2px 0 6px 0;display:table}
+.dupgroup figcaption{display:table-caption;caption-side:bottom;word-break:break-all}
+p.duphead{font-size:13px;margin:4px 0 2px 0}
 """
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .grids import GridSpec
-from .images import to_display_over_checker
+from .images import as_chw, to_display_over_checker
 
 __all__ = ["render_grid", "font"]
 
@@ -60,14 +60,28 @@ def _cell_image(get_image: Callable[[int], Any] | None, index: int, box: tuple[i
     if get_image is None:
         return f"#{index}\n(no image source)"
     try:
-        disp, grey = to_display_over_checker(get_image(index))
+        im = _pil_image(get_image(index))
     except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the report
         return f"#{index}\ncould not load:\n{str(exc)[:40]}"
-    im = Image.fromarray((disp * 255.0 + 0.5).astype(np.uint8), "L" if grey else "RGB")
     scale = min(box[0] / im.width, box[1] / im.height)
     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
     small = max(im.size) < 96  # tiny images keep their pixels visible
     return im.resize(size, Image.Resampling.NEAREST if small else Image.Resampling.BILINEAR)
+
+
+def _pil_image(image: Any) -> Any:
+    """The Pillow image a cell shows: a grey or RGB uint8 image as it is (what the display scaling
+    gives back for it, without the round trip through floats), anything else through
+    :func:`to_display_over_checker` (other depths, alpha over the checkerboard)."""
+    from PIL import Image
+
+    a = as_chw(image)
+    if a.dtype == np.uint8 and a.shape[0] == 1:
+        return Image.fromarray(np.ascontiguousarray(a[0]), "L")
+    if a.dtype == np.uint8 and a.shape[0] == 3:
+        return Image.fromarray(np.ascontiguousarray(a.transpose(1, 2, 0)), "RGB")
+    disp, grey = to_display_over_checker(a)
+    return Image.fromarray((disp * 255.0 + 0.5).astype(np.uint8), "L" if grey else "RGB")
 
 
 def _centered(draw: Any, xy: tuple[float, float], text: str, size: int, bold: bool = False) -> None:
@@ -89,8 +103,9 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
         prefetch(spec.indices)
     cw, ch = round(spec.cell[0] * _DPI), round(spec.cell[1] * _DPI)
     ncols, nrows = spec.ncols, max(1, len(spec.rows))
-    width = max(ncols * cw, 400)
-    height = nrows * ch + _TITLE_BAND
+    band = _TITLE_BAND if spec.title or not spec.rows else _PAD  # a strip without a title: no band
+    width = ncols * cw if band == _PAD else max(ncols * cw, 400)  # a strip: as wide as its cells
+    height = nrows * ch + band
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     x_off = (width - ncols * cw) // 2
@@ -99,7 +114,7 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
         for c, cell in enumerate(row):
             if cell is None:
                 continue
-            x0, y0 = x_off + c * cw, _TITLE_BAND + r * ch
+            x0, y0 = x_off + c * cw, band + r * ch
             lines = cell[1].count("\n") + 1
             _centered(draw, (x0 + cw / 2, y0 + _CELL_TITLE - 4 - 14 * lines), cell[1], 12)
             pic = _cell_image(get_image, cell[0], box)

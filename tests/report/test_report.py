@@ -470,14 +470,14 @@ def test_report_files(written: Path) -> None:
     assert {"labels", "class_samples", "histograms", "histograms_log", "channel_histograms"} <= plots
     # charts the report draws itself are SVG, its image grids JPEG, the matplotlib ones PNG
     assert files["histograms"] == files["histograms_log"] == ".svg"
-    assert files["class_samples"] == files["flagged_zero"] == files["duplicates_near"] == ".jpg"
+    assert files["class_samples"] == files["flagged_zero"] == files["dup_near_0"] == ".jpg"
     assert files["labels"] == files["channel_histograms"] == ".png"
     assert {
         "flagged_brightness",
         "flagged_zero",
         "flagged_entropy",
-        "duplicates_exact",
-        "duplicates_near",
+        "dup_exact_0",  # one strip per duplicate group: exact [1, 6], near [3, 4, 7]
+        "dup_near_0",
     } <= plots
     assert {"cluster_outliers", "cluster_potential_outliers", "cluster_duplicates"} <= plots
 

@@ -125,3 +125,18 @@ def test_shapes_far_apart_do_not_pair_on_embeddings_alone() -> None:
     assert embedding_groups(emb, margin=None, sides=np.array([[2, 1024], [1, 512]])) == [[0, 1]]
     assert embedding_groups(emb, margin=None, sides=np.array([[30, 40], [33, 33]])) == [[0, 1]]
     assert embedding_groups(emb, margin=None) == [[0, 1]]  # no sides: the cosine alone
+
+
+def test_small_images_are_not_held_to_the_turn() -> None:
+    """Under 33 px a side the thumbnail is an enlarged 8-24 px square, where a 1 px offset (a 22 px
+    icon drawn on a 24 px canvas) moves the picture: Tango's icon sizes looked 0.5-0.75 and failed
+    the turn (24 true pairs).  The same two thumbnails as two 24 px images are kept (the look
+    check alone), as two 300 x 400 images dropped."""
+    ims = [_dialog(1), _dialog(5)]
+    thumbs = NearDuplicates().thumbnails([torch.from_numpy(a.copy()[None]) for a in ims])
+    src, dst, cos = np.array([0]), np.array([1]), np.array([0.95])
+    look, _ = look_scores(thumbs, src, dst)
+    assert LOOK_MIN <= look[0] < LOOK_SURE
+    small, big = np.array([[24.0, 24.0], [24.0, 24.0]]), np.array([[300.0, 400.0], [300.0, 400.0]])
+    assert embedding_pairs_ok(src, dst, cos, thumbs, small).tolist() == [True]
+    assert embedding_pairs_ok(src, dst, cos, thumbs, big).tolist() == [False]

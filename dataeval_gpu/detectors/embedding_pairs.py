@@ -13,12 +13,16 @@ __all__ = [
     "ALIGN_MIN",
     "ASPECT_TOLERANCE",
     "LOOK_MIN",
+    "LOOK_SURE",
     "SOFT_ALIGN_MIN",
     "SOFT_DETAIL",
+    "SHAPE_FAR",
     "SOFT_LOOK_MIN",
+    "TURN_MIN",
     "crop_pairs_ok",
     "embedding_pairs_ok",
     "look_alike",
+    "look_scores",
     "shapes_differ",
 ]
 
@@ -28,13 +32,28 @@ __all__ = [
 #: says what a picture shows; two screenshots of one program, two tiles of one panorama or two
 #: diagrams on one grid show the same things but are different pictures (docs/quality.md)
 LOOK_MIN = 0.5
+#: ... and a pair that looks alike only below this must be one picture turned by a few degrees:
+#: its thumbnails, one turned against the other (:func:`~dataeval_gpu.functional.hashing.align.rotated_correlation`),
+#: must correlate at :data:`TURN_MIN`.  Two states of one dialog, two screenshots of one program,
+#: two results of one demo look 0.54-0.69 at 32 x 32 (their embeddings 0.93-0.98: the model
+#: reads what they show) and stay at 0.48-0.64 turned; a photo turned by 5 degrees and cropped
+#: inside its border looks 0.56-0.77 and 0.95-0.97 turned back; every other planted copy looks
+#: >= 0.78 (docs/duplicates.md)
+LOOK_SURE = 0.75
+TURN_MIN = 0.85
 #: an embedding pair the thumbnails cannot compare (a flat one, no thumbnails, an image under
 #: 33 px a side against one whose thumbnail was made another way) rests on the embeddings alone, which see a picture squeezed to the model's square:
-#: such a pair needs :data:`~dataeval_gpu.detectors.near_duplicates.LOCAL_CAP` when the two images' shapes (long side / short side)
-#: differ by more than this factor or either is under ``MIN_SIDE`` (9 px) a side.  Copies,
-#: re-encodes, resizes, flips, rotations and 5-10 % crops keep the shape; three smooth gradients of
-#: 40 x 30, 33 x 33 and 10000 x 20 px (cosines 0.63-0.91) were grouped by embeddings
+#: such a pair needs :data:`~dataeval_gpu.detectors.near_duplicates.LOCAL_CAP` when the two images'
+#: shapes (long side / short side) differ by more than this factor or either is under ``MIN_SIDE``
+#: (9 px) a side.  Copies, re-encodes, resizes, flips, rotations and 5-10 % crops
+#: keep the shape (a crop of another shape is aligned on the thumbnails: :func:`crop_pairs_ok`);
+#: three smooth gradients of 40 x 30, 33 x 33 and 10000 x 20 px (cosines 0.63-0.91) were grouped
+#: by embeddings, and Stellarium's 2 x 1024 ring textures paired with its 64 x 64 pointer sprites
+#: at cosine 0.951 (the cap), the model seeing a blank square in each
 ASPECT_TOLERANCE = 1.25
+#: ... and dropped when the shapes differ by more than this factor (a 2 x 1024 strip against a
+#: square), whatever the cosine
+SHAPE_FAR = 2.0
 #: two soft pictures (each whole thumbnail's detail energy under :data:`SOFT_DETAIL` grey levels,
 #: :func:`~dataeval_gpu.functional.hashing.thumbs.detail_energy`: a picture cut to 16 x 16 and
 #: enlarged, a smooth gradient) show an embedding model little besides their softness: two
@@ -81,30 +100,49 @@ def embedding_pairs_ok(
     checked = np.zeros(src.size, dtype=bool)
     s = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(-1, 2)
     if thumbs is not None and src.size:
-        keep, checked = look_alike(thumbs, src, dst)
-        soft = np.nonzero(checked & _soft(thumbs, src) & _soft(thumbs, dst))[0]
-        if soft.size:  # two soft pictures: the embedding says little, the look must say more
-            keep[soft] &= look_alike(thumbs, src[soft], dst[soft], SOFT_LOOK_MIN)[0]
+        best, checked = look_scores(thumbs, src, dst)
         if s is not None:  # thumbnails made two ways (an enlarged small square): not compared
             from .hash_pairs import thumbs_comparable
 
-            same = thumbs_comparable(s[src].min(axis=1), s[dst].min(axis=1))[0]
-            keep, checked = keep | ~same, checked & same
+            checked &= thumbs_comparable(s[src].min(axis=1), s[dst].min(axis=1))[0]
+        keep = ~checked | (best >= LOOK_MIN)
+        unsure = checked & keep & (best < LOOK_SURE)
+        if s is not None:  # thumbnails of a hash square (a small image's is enlarged: 1 px moves it)
+            from .hash_pairs import SMALL_SIDE
+
+            unsure &= (s[src].min(axis=1) >= SMALL_SIDE) & (s[dst].min(axis=1) >= SMALL_SIDE)
+        unsure = np.nonzero(unsure)[0]
+        if unsure.size:  # alike only in part: one picture turned by a few degrees?
+            keep[unsure] = _turned(thumbs, src[unsure], dst[unsure], s)
+        soft = checked & _soft(thumbs, src) & _soft(thumbs, dst)
+        keep &= ~soft | (best >= SOFT_LOOK_MIN)  # two soft pictures: the look must say more
     if s is not None and src.size:
+        # nothing compared them: a copy keeps its shape (a crop of another shape is aligned on
+        # the thumbnails, crop_pairs_ok), a pair of shapes apart needs SHAPE_COSINE, and one of
+        # shapes far apart (SHAPE_FAR) is not a copy whatever the cosine
         odd = ~checked & shapes_differ(s, src, dst)
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
+        keep &= checked | ~_far_shapes(s, src, dst)
     return keep
 
 
-def shapes_differ(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+def shapes_differ(
+    sides: np.ndarray, src: np.ndarray, dst: np.ndarray, tolerance: float = ASPECT_TOLERANCE
+) -> np.ndarray:
     """``(P,)`` bool: the two images' shapes (long / short side, any orientation) differ by more
-    than :data:`ASPECT_TOLERANCE`, or either is under ``MIN_SIDE`` a side."""
+    than ``tolerance`` (:data:`ASPECT_TOLERANCE`), or either is under ``MIN_SIDE`` a side."""
     from ..functional.hashing import MIN_SIDE
 
     short, long = sides.min(axis=1), sides.max(axis=1)
     aspect = long / np.maximum(short, 1.0)
     lo, hi = np.minimum(aspect[src], aspect[dst]), np.maximum(aspect[src], aspect[dst])
-    return (hi > ASPECT_TOLERANCE * lo) | (short[src] < MIN_SIDE) | (short[dst] < MIN_SIDE)
+    return (hi > tolerance * lo) | (short[src] < MIN_SIDE) | (short[dst] < MIN_SIDE)
+
+
+def _far_shapes(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the two images' shapes (long / short side) differ by more than :data:`SHAPE_FAR`."""
+    aspect = sides.max(axis=1) / np.maximum(sides.min(axis=1), 1.0)
+    return np.maximum(aspect[src], aspect[dst]) > SHAPE_FAR * np.minimum(aspect[src], aspect[dst])
 
 
 def _soft(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray) -> np.ndarray:
@@ -113,6 +151,43 @@ def _soft(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray) -> np.ndarray:
 
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     return detail_energy(t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[rows, 0]) < SOFT_DETAIL
+
+
+def _turned(thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray, sides: np.ndarray | None) -> np.ndarray:
+    """``(P,)`` bool: the whole thumbnails of each pair match with one turned by a few degrees
+    (:func:`~dataeval_gpu.functional.hashing.align.rotated_correlation`) at :data:`TURN_MIN`.  The
+    turn is placed by the images' heights and widths (``sides``); without them the thumbnails are
+    taken as square pictures (a turned copy still scores 0.88 and more on the planted corpus)."""
+    from ..functional.hashing.align import rotated_correlation
+    from ..functional.hashing.thumbs import THUMB_SIDE
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[:, 0]
+    hw = np.ones((t.shape[0], 2)) if sides is None else sides
+    score, checked = rotated_correlation(t[first], hw[first], t[second], hw[second])
+    return checked & (score >= TURN_MIN)
+
+
+def look_scores(
+    thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(best, checked)``, ``(P,)`` float64 and bool: the best
+    :func:`~dataeval_gpu.functional.hashing.thumbs.look_check` of whole against whole and of a whole
+    image against the other's central crop (``thumbs`` as :func:`look_alike` reads them; -inf where
+    nothing was compared), and whether any view pair could be compared."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, look_check
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+    a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    best = np.full(a.size, -np.inf)
+    checked = np.zeros(a.size, dtype=bool)
+    views = [(0, 0), *((0, v) for v in range(1, t.shape[1])), *((v, 0) for v in range(1, t.shape[1]))]
+    for vi, vj in views:
+        score, ok = look_check(t[a, vi], t[b, vj])
+        best = np.where(ok, np.maximum(best, score), best)
+        checked |= ok
+    return best, checked
 
 
 def look_alike(
@@ -127,18 +202,7 @@ def look_alike(
     against whole, or of a whole image against the other's central crop, reaches
     :data:`LOOK_MIN` (or ``minimum``); ``checked`` is False where no view pair can be compared (a flat or
     missing thumbnail; ``alike`` is then True)."""
-    from ..functional.hashing.thumbs import THUMB_SIDE, look_check
-
-    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
-    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
-    a, b = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-    best = np.full(a.size, -np.inf)
-    checked = np.zeros(a.size, dtype=bool)
-    views = [(0, 0), *((0, v) for v in range(1, t.shape[1])), *((v, 0) for v in range(1, t.shape[1]))]
-    for vi, vj in views:
-        score, ok = look_check(t[a, vi], t[b, vj])
-        best = np.where(ok, np.maximum(best, score), best)
-        checked |= ok
+    best, checked = look_scores(thumbs, first, second)
     return ~checked | (best >= (LOOK_MIN if minimum is None else minimum)), checked
 
 

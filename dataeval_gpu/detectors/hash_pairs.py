@@ -393,30 +393,6 @@ def _verify_on_thumbnails(
         inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
         detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
     return verified, detail_ok
-    tx, ty = first.views(), second.views()
-    nx, ny = first.thumbs.shape[1], second.thumbs.shape[1]  # type: ignore[union-attr]
-    # what cannot be verified (a flat or missing thumbnail, a view stored without one: rows
-    # stored before the crops had one) is kept only within UNVERIFIED_RADIUS
-    verified = np.asarray(dist) <= UNVERIFIED_RADIUS
-    drawn = inner & _transparent_pair(first, second, i, j)
-    for s in range(0, np.size(i), VERIFY_CHUNK):
-        c = np.arange(s, min(s + VERIFY_CHUNK, np.size(i)))
-        at = c[(vi[c] < nx) & (vj[c] < ny) & comparable[c]]
-        rx, ry = i[at] * nx + vi[at], j[at] * ny + vj[at]
-        score, checked = check_rows(tx, rx, ty, ry, "detail")
-        passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
-        strong = np.nonzero(checked & passed)[0]  # the detail agrees: in every region too?
-        if strong.size:
-            local, _ = check_rows(tx, rx[strong], ty, ry[strong], "local")
-            passed[strong] = local >= LOCAL_VERIFY_MIN
-        verified[at] = np.where(checked, passed, verified[at])
-        ok = checked & passed & drawn[at]  # inside the silhouette too (its outline dominates the detail)
-        if ok.any():
-            inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
-            detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
-        if step is not None:
-            step(c.size)
-    return verified, detail_ok
 
 
 def hash_pairs(

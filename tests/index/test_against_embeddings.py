@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from dataeval_gpu.audit import DataAudit, scan_files
+from dataeval_gpu.detectors.embedding_pairs import LOOK_SURE, TURN_MIN, look_scores
 from dataeval_gpu.detectors.near_duplicates import look_alike
+from dataeval_gpu.functional.hashing.align import rotated_correlation
 from dataeval_gpu.index import DatasetIndex, scan_against, update_index
 
 pytest.importorskip("pyarrow")
@@ -54,7 +56,14 @@ def test_against_embedding_matches_need_look_alike_thumbnails(tmp_path: Path) ->
     thumbs = np.asarray(DatasetIndex(tmp_path / "idx").take("pchash_thumbs", np.arange(3)))
     mine = np.stack(_thumbs(new))
     q, j = np.divmod(np.arange(6), 3)  # every (new, indexed) pair
-    alike, checked = look_alike(np.concatenate([mine.reshape(2, -1), thumbs.reshape(3, -1)]), q, 2 + j)
+    both = np.concatenate([mine.reshape(2, -1), thumbs.reshape(3, -1)])
+    alike, checked = look_alike(both, q, 2 + j)
+    # alike only in part (below LOOK_SURE): one must be the other turned by a few degrees
+    best = look_scores(both, q, 2 + j)[0]
+    sq = np.full((6, 2), 256.0)  # every file is 256 x 256
+    whole = both.reshape(5, -1, 32, 32)[:, 0]
+    turned = rotated_correlation(whole[q], sq, whole[2 + j], sq)[0]
+    alike &= (best >= LOOK_SURE) | (turned >= TURN_MIN)
     want = {(Path(new[a]).name, Path(indexed[b]).name) for a, b, ok in zip(q, j, alike, strict=True) if ok}
     assert checked.all() and len(want) < 6  # not all alike: the rule has something to drop
     assert got == want

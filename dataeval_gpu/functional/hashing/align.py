@@ -6,8 +6,9 @@ Every thumbnail (:mod:`~dataeval_gpu.functional.hashing.thumbs`) is its whole im
 image's thumbnail: of the other's height times its own shape.  :func:`aligned_correlation` scans
 those windows (each scale of :data:`ALIGN_SCALES`, every whole-pixel position), brings the crop's
 thumbnail to the window's size by area averaging and keeps the best Pearson correlation of the
-two, trying each image as the crop of the other.  It reads only the 1 KB thumbnails every scan
-keeps: no view is hashed for it.
+two, trying each image as the crop of the other.  :func:`rotated_correlation` does the same for a
+picture turned by a few degrees and cut inside its turned frame.  Both read only the 1 KB
+thumbnails every scan keeps: no view is hashed for them.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -25,7 +26,7 @@ import numpy as np
 
 from .thumbs import THUMB_SIDE
 
-__all__ = ["ALIGN_SCALES", "FLAT_STD", "aligned_correlation", "area_matrix"]
+__all__ = ["ALIGN_SCALES", "FLAT_STD", "ROTATE_ANGLES", "aligned_correlation", "area_matrix", "rotated_correlation"]
 
 #: the crop's extent along the container's limiting side (1: its full height for a narrower
 #: crop, its full width for a wider one; 0.8: 80 % of it), the scales searched
@@ -128,4 +129,72 @@ def aligned_correlation(
                     score, ok = _best_in_windows(big[part], (sums[0][part], sums[1][part]), crop[part], hh, ww)
                     best[part] = np.maximum(best[part], score)
                     checked[part] |= ok
+    return best, checked
+
+
+#: the angles (degrees, each both ways) :func:`rotated_correlation` tries: a photo or a scan turned
+#: by a few degrees and cropped inside its rotated-in border
+ROTATE_ANGLES: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
+
+
+def _bilinear(t: np.ndarray, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+    """``(P, K)``: ``t`` (``(P, S, S)`` float64) sampled at rows ``ii`` and columns ``jj`` (``(P, K)``
+    thumbnail pixel coordinates, clipped to the square) by bilinear interpolation."""
+    s = t.shape[-1]
+    ii, jj = np.clip(ii, 0.0, s - 1.0), np.clip(jj, 0.0, s - 1.0)
+    i0, j0 = np.minimum(np.floor(ii).astype(np.int64), s - 2), np.minimum(np.floor(jj).astype(np.int64), s - 2)
+    fi, fj = ii - i0, jj - j0
+    flat = t.reshape(t.shape[0], -1)
+    at = lambda i, j: np.take_along_axis(flat, i * s + j, axis=1)  # noqa: E731
+    top = at(i0, j0) * (1.0 - fj) + at(i0, j0 + 1) * fj
+    bottom = at(i0 + 1, j0) * (1.0 - fj) + at(i0 + 1, j0 + 1) * fj
+    return top * (1.0 - fi) + bottom * fi
+
+
+def _turned_window(big: np.ndarray, hw_big: np.ndarray, hw_crop: np.ndarray, deg: float) -> np.ndarray:
+    """``(P, S * S)``: the thumbnail ``big`` (``(P, S, S)`` float64 of images of heights and widths
+    ``hw_big``) sampled where the pixels of a crop's thumbnail lie when the crop is the largest box
+    of the crop's shape (``hw_crop``) inside the big image turned by ``deg`` degrees about its centre."""
+    s = big.shape[-1]
+    a = np.deg2rad(deg)
+    c, n = np.cos(a), np.sin(abs(a))
+    hb, wb = hw_big[:, 0:1], hw_big[:, 1:2]
+    r = hw_crop[:, 1:2] / np.maximum(hw_crop[:, 0:1], 1.0)  # the crop's width / height
+    hc = np.minimum(wb / (r * c + n), hb / (r * n + c))  # the box inside the turned frame
+    grid = (np.arange(s) + 0.5) / s - 0.5
+    v = np.repeat(grid, s)[None, :] * hc  # crop pixel centres about the centre, big-image pixels
+    u = np.tile(grid, s)[None, :] * hc * r
+    x, y = u * c - v * np.sin(a), u * np.sin(a) + v * c
+    return _bilinear(big, (y / hb + 0.5) * s - 0.5, (x / wb + 0.5) * s - 0.5)
+
+
+def rotated_correlation(
+    x: np.ndarray, hw_x: np.ndarray, y: np.ndarray, hw_y: np.ndarray, angles: tuple[float, ...] = ROTATE_ANGLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, checked)``, ``(P,)`` float64 and bool: the best Pearson correlation of one image's
+    whole thumbnail with the other's thumbnail turned by a few degrees (each of ``angles``, both
+    ways) and cut to the largest box of the first one's shape inside its turned frame (either image
+    the turned one), and whether any such pair of pictures could be compared (False where a
+    thumbnail or a window is flat, :data:`FLAT_STD`; ``score`` is then -inf).
+
+    ``x``, ``y``: ``(P, S, S)`` whole-image thumbnails; ``hw_x``, ``hw_y``: ``(P, 2)`` the images'
+    heights and widths (the thumbnails squeeze each image to the square: a turn in the image is
+    not one in the thumbnail)."""
+    fx, fy = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    sx = np.asarray(hw_x, dtype=np.float64).reshape(-1, 2)
+    sy = np.asarray(hw_y, dtype=np.float64).reshape(-1, 2)
+    p = fx.shape[0]
+    best = np.full(p, -np.inf)
+    checked = np.zeros(p, dtype=bool)
+    for big, hb, crop, hc in ((fx, sx, fy, sy), (fy, sy, fx, sx)):
+        c = crop.reshape(p, -1) - crop.reshape(p, -1).mean(axis=1, keepdims=True)
+        cn = np.sqrt((c * c).sum(axis=1))
+        for deg in (d * sign for d in angles for sign in (1.0, -1.0)):
+            w = _turned_window(big, hb, hc, deg)
+            w = w - w.mean(axis=1, keepdims=True)
+            wn = np.sqrt((w * w).sum(axis=1))
+            ok = (wn**2 >= c.shape[1] * FLAT_STD**2) & (cn**2 >= c.shape[1] * FLAT_STD**2)
+            score = (w * c).sum(axis=1) / np.maximum(wn * cn, 1e-12)
+            best = np.where(ok, np.maximum(best, score), best)
+            checked |= ok
     return best, checked

@@ -41,6 +41,7 @@ import torch
 
 from ..batching import LoadFailure, resolve_device
 from ..errors import InvalidArgumentError
+from ..kernel_warmup import compile_ahead
 from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
@@ -202,8 +203,9 @@ def warm_up(accumulator: Any) -> float:
     (``Image.open`` reads each file's header, TIFF reads a JPEG's EXIF) are loaded here too.
     numba's array-math registry is imported first with scipy's BLAS hidden
     (:func:`~dataeval_gpu.functional.stats_compiled.preload_numba_without_blas`: no
-    ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time).  Returns its seconds:
-    ~0.4 s with numba's cache filled, ~30 s the first time (the kernels are compiled into it)."""
+    ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time).  The first time (numba's
+    cache empty) the kernels are compiled on several cores at once: :func:`compile_ahead`.
+    Returns its seconds: ~0.4 s with numba's cache filled, 10-25 s of CPU the first time."""
     from PIL import Image, TiffImagePlugin  # noqa: F401 - imported for the workers
 
     t0 = time.perf_counter()
@@ -214,8 +216,11 @@ def warm_up(accumulator: Any) -> float:
 
     preload_numba_without_blas()
     Image.preinit()
+    images = [torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)]
     with one_thread():
-        accumulator.batch_rows([torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)])
+        if available_cores() >= 2 and can_fork():  # the first run: compiled on the cores at once
+            compile_ahead(accumulator, images)
+        accumulator.batch_rows(images)
         planes_u8(np.zeros((2, 2, 3), np.uint8))  # the decoders' interleaved pixels to planes (io)
     seconds = time.perf_counter() - t0
     if seconds > COMPILE_NOTE_S:

@@ -130,7 +130,8 @@ def _count(x, cmax, counts, lap_counts):  # noqa: ANN001, ANN202 - numba kernel
     s = np.empty((3, w), np.int32)  # a ring of three rows of channel sums ...
     h = np.empty((3, w), np.int32)  # ... and of their horizontal 3-sums
     tmp = np.empty(w, np.int32)
-    _row(x, 0, s[0], h[0], counts)
+    first = 0 * hgt  # a run-time 0: a literal 0 would compile a second _row (Literal[int](0))
+    _row(x, first, s[0], h[0], counts)
     for y in range(hgt):
         if y + 1 < hgt:
             _row(x, y + 1, s[(y + 1) % 3], h[(y + 1) % 3], counts)

@@ -1,0 +1,138 @@
+"""The first scan's kernel compile, spread over the cores: independent numba kernels compiled
+at the same time in forked processes, each writing numba's disk cache, which the scan's
+process then loads (as every later scan does).
+
+numba compiles a kernel on one core the first time it runs (``cache=True``: later processes
+load the machine code in milliseconds).  A scan's kernels fall in independent groups (the
+quality metrics' one-pass kernel ``measure_u8``, ~2/3 of the CPU time; the hashes; the
+statistics' counts), which :func:`compile_in_parallel` compiles side by side.  numba's cache is
+safe across processes (each entry is written to a temporary file and renamed into place), and a
+kernel loaded from it is the machine code its compile produced: the same results.  What a group
+did not compile (a child that failed, a kernel no group names) is compiled where it is first
+called, as before.
+
+:func:`kernels_cached` tells whether a module's kernels are already in the cache (the warm
+case, where forking would only cost time).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+import torch
+
+__all__ = ["compile_ahead", "compile_in_parallel", "kernels_cached", "module_kernels", "warm_counts", "warm_hashes"]
+
+
+def module_kernels(module: ModuleType) -> list:
+    """The numba dispatchers defined in ``module`` (not those it imports)."""
+    try:
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # pragma: no cover - numba is a default dependency
+        return []
+    name = module.__name__
+    return [v for v in vars(module).values() if isinstance(v, Dispatcher) and v.py_func.__module__ == name]
+
+
+def _index_path(kernel: object) -> str | None:
+    """Where numba keeps ``kernel``'s cache index (None without a disk cache)."""
+    try:
+        return kernel._cache._cache_file._index_path  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - no cache (cache=False) or another numba layout
+        return None
+
+
+def kernels_cached(module: ModuleType) -> bool:
+    """True when numba's disk cache holds at least one compiled kernel of ``module`` (a scan
+    before this one compiled them; the first run after an install, or a new cache dir: False).
+    No kernel is loaded or compiled to find out: only the cache's index files are looked for."""
+    paths = [_index_path(k) for k in module_kernels(module)]
+    return any(p is not None and os.path.exists(p) for p in paths)
+
+
+def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
+    """Run ``tasks[0]`` in this process and each other task in a forked child process at the
+    same time; return when all have finished.  A task compiles kernels into numba's disk cache
+    (calling them once); a child's results are left in the cache only, this process loads them
+    on its next call of those kernels.  A child that fails exits without a word (what it did not
+    cache is compiled here on first use).  Returns the number of child processes.  Without
+    ``os.fork`` (Windows) every task runs here in turn."""
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        for task in tasks:
+            task()
+        return 0
+    children = []
+    for task in tasks[1:]:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (its coverage is not collected)
+            code = 1
+            try:
+                task()
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+        children.append(pid)
+    try:
+        if tasks:
+            tasks[0]()
+    finally:
+        for pid in children:
+            os.waitpid(pid, 0)
+    return len(children)
+
+
+def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
+    """Before the warm-up's first measurement, where numba's cache lacks them: the kernels
+    the accumulator uses compiled in independent groups at the same time (forked processes,
+    :func:`compile_in_parallel`), so that its measurement of ``images`` then loads them from
+    the cache.  The groups: the quality metrics' one-pass
+    kernel (most of the compile, only where the accumulator measures the quality metrics),
+    the near hashes' kernels (where it hashes), and here the statistics' counts with the other
+    quality kernels.  Nothing when both groups are cached (the caller checks that there are
+    2 cores or more and that processes can be forked).  Returns how many processes were forked."""
+    from .functional import quality_compiled, stats_compiled
+    from .functional.hashing import compiled as hash_compiled
+    from .functional.quality import QUALITY_KEYS
+
+    if not stats_compiled.AVAILABLE:
+        return 0
+    quality = bool(set(getattr(accumulator, "metric_names", ())) & set(QUALITY_KEYS))
+    hashes = bool(getattr(accumulator, "hashes", False)) and hasattr(accumulator, "near_kind")
+    children: list[Callable[[], object]] = []
+    if quality and not kernels_cached(quality_compiled):
+        children.append(quality_compiled.ready)
+    if hashes and not kernels_cached(hash_compiled):
+        children.append(partial(warm_hashes, accumulator, images))
+    if not children:
+        return 0
+    return compile_in_parallel([partial(warm_counts, images, quality), *children])
+
+
+def warm_hashes(accumulator: Any, images: list[torch.Tensor]) -> None:
+    """The near hashes of ``images`` with the accumulator's settings (compiles their kernels)."""
+    from .accumulators.hash_rows import hash_rows
+
+    acc = accumulator
+    hash_rows(images, acc.near_kind, crops=acc.crops, thumbs=acc.thumbs, strip=acc.strip)
+
+
+def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
+    """The statistics' value counts, the decoders' planar copy and, with ``quality``, the
+    quality kernels besides ``measure_u8``: the native-resolution windows and the grid
+    occupancy."""
+    import numpy as np
+
+    from .functional import stats_compiled
+    from .functional.quality_fine_compiled import fine_energies_u8
+    from .functional.quality_occupancy_compiled import occupied_cells_u8
+
+    stats_compiled.ready()
+    stats_compiled.planes_u8(np.zeros((2, 2, 3), np.uint8))  # the decoders' planar copy (io)
+    if quality:
+        for x in images:
+            fine_energies_u8(x, [(0, 0, 8, 8)])
+            occupied_cells_u8(x, (2, 2), 8)

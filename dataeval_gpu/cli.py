@@ -243,10 +243,11 @@ def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, s
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
     resumed = report.config.get("resumed_from")
-    if resumed is not None:
+    if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
+        measured = report.config.get("index_update", {}).get("measured", report.total)
         print(
-            f"\nresumed from the checkpoint: {resumed} of {report.total} inputs were measured before it, "
-            f"{report.total - resumed} in this run"
+            f"\nresumed from the checkpoint: {resumed} of {measured} inputs were measured before it, "
+            f"{measured - resumed} in this run"
         )
     rate = report.config.get("images_per_s")
     print(

@@ -38,12 +38,12 @@ from .cli_args import (
     PROG,
     SKIPPED,
     CommandLineError,
+    audit_kwargs,
     build_parser,
     check_embedding_rows,
     cluster_from_file,
     keep_near_thumbs,
     near_thumbs,
-    quality_thresholds,
     validate_scan_args,
 )
 from .cli_index import index_lines
@@ -105,17 +105,9 @@ def scan_files(
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             progress=progress_setting(args),
-            hashes=not args.no_hashes,
-            outlier_method=args.outlier_method,
-            outlier_threshold=args.outlier_threshold,
-            near_radius=args.radius,
-            hash=getattr(args, "hash", "pchash"),
-            d4=getattr(args, "d4", None),
             embeddings=args.embeddings == "model",
             thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
-            preset=getattr(args, "preset", None),
-            quality=getattr(args, "quality", None),
-            quality_thresholds=quality_thresholds(args),
+            **audit_kwargs(args),
             **extra,
         )
     except CheckpointMismatchError:
@@ -163,17 +155,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
         if args.limit:
             named = named[: args.limit]
         check_embedding_rows(args.embeddings, len(named))
-        kw = dict(
-            hashes=not args.no_hashes,
-            outlier_method=args.outlier_method,
-            outlier_threshold=args.outlier_threshold,
-            near_radius=args.radius,
-            hash=args.hash,
-            d4=args.d4,
-            preset=args.preset,
-            quality=args.quality,
-            quality_thresholds=quality_thresholds(args),
-        )
+        kw = audit_kwargs(args)
         warm = _warm_up(device, kw)  # the first run after an install compiles the kernels here
         report = scan(
             [img for _, img in named],

@@ -69,7 +69,9 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
 
     Accepted: numpy arrays, torch tensors and PIL images; ``(H, W)`` gets a channel axis,
     leading axes of size 1 are dropped (``(1, C, H, W)``).  PIL images are ``(H, W, C)`` and
-    are transposed to ``(C, H, W)``.  Raises :class:`~dataeval_gpu.errors.ImageShapeError`
+    are transposed to ``(C, H, W)`` and converted by the same mode rules as files
+    (:func:`~dataeval_gpu.io.pil_array`: palette → RGB(A), CMYK / YCbCr / HSV / LAB → RGB,
+    1-bit → 0/255, 16-bit → uint16).  Raises :class:`~dataeval_gpu.errors.ImageShapeError`
     or :class:`~dataeval_gpu.errors.ImageTypeError` naming ``index`` otherwise.
     """
     if isinstance(obj, torch.Tensor):
@@ -95,8 +97,9 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
         else:
             t = torch.from_numpy(arr)
     elif type(obj).__module__.startswith("PIL."):
-        arr = np.asarray(obj)
-        t = torch.from_numpy(arr.copy())
+        from .io import pil_array  # the mode rules of a file read: palette -> RGB(A), CMYK -> RGB, ...
+
+        t = torch.from_numpy(np.ascontiguousarray(pil_array(obj)))
         if t.ndim == 3:
             t = t.permute(2, 0, 1)
     else:

@@ -38,12 +38,12 @@ from .cli_args import (
     PROG,
     SKIPPED,
     CommandLineError,
+    audit_kwargs,
     build_parser,
     check_embedding_rows,
     cluster_from_file,
     keep_near_thumbs,
     near_thumbs,
-    quality_thresholds,
     validate_scan_args,
 )
 from .cli_index import index_lines
@@ -105,17 +105,9 @@ def scan_files(
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             progress=progress_setting(args),
-            hashes=not args.no_hashes,
-            outlier_method=args.outlier_method,
-            outlier_threshold=args.outlier_threshold,
-            near_radius=args.radius,
-            hash=getattr(args, "hash", "pchash"),
-            d4=getattr(args, "d4", None),
             embeddings=args.embeddings == "model",
             thumbnails=not args.no_plots,  # the workers keep the big images' thumbnails for the report
-            preset=getattr(args, "preset", None),
-            quality=getattr(args, "quality", None),
-            quality_thresholds=quality_thresholds(args),
+            **audit_kwargs(args),
             **extra,
         )
     except CheckpointMismatchError:
@@ -149,9 +141,8 @@ def _run_scan(args: argparse.Namespace) -> int:
 
 
 def _scan_into(args: argparse.Namespace, out: Path) -> int:
-    from .audit import scan
-    from .datasets import sample_photos
-    from .discovery import find_inputs, write_skipped
+    """The scan, its results and report written to ``out``, the printout."""
+    from . import audit, datasets, discovery  # noqa: F401 - imported before the collector is back on
 
     device = _device(args.device)
     collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
@@ -159,48 +150,9 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     named: list = []
     skipped = ""  # what a folder scan left out as not images, for the last line
     if args.path is None:
-        named = sample_photos()
-        if args.limit:
-            named = named[: args.limit]
-        check_embedding_rows(args.embeddings, len(named))
-        kw = dict(
-            hashes=not args.no_hashes,
-            outlier_method=args.outlier_method,
-            outlier_threshold=args.outlier_threshold,
-            near_radius=args.radius,
-            hash=args.hash,
-            d4=args.d4,
-            preset=args.preset,
-            quality=args.quality,
-            quality_thresholds=quality_thresholds(args),
-        )
-        warm = _warm_up(device, kw)  # the first run after an install compiles the kernels here
-        report = scan(
-            [img for _, img in named],
-            device=device,
-            batch_size=args.batch_size,
-            progress=progress_setting(args),
-            embeddings=args.embeddings == "model",
-            **kw,
-        )
-        report.paths = {i: name for i, (name, _) in enumerate(named)}
-        report.config["dataset"] = "bundled photos (scikit-image, scikit-learn)"
-        elapsed = time.perf_counter() - t0
-        report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3), **warm})
+        report, named = _scan_bundled(args, device, t0)
     else:
-        found = find_inputs(args.path, out=out)
-        files, labels, class_names = found.files, found.labels, found.class_names
-        skipped = write_skipped(found, out / SKIPPED)
-        if not files:
-            _warn_nothing_to_scan(args.path)
-        if args.limit:
-            files, labels = files[: args.limit], labels[: args.limit]
-        check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
-        report = scan_files(files, labels, class_names, out, args, device)
-        found.name_missing(files, report.failed)  # a list's relative path: where it was looked for
-        report.config["dataset"] = str(args.path)
-        if skipped:  # config.json and the report's settings table say what was left out
-            report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
+        report, skipped = _scan_found(args, out, device)
     file_emb = args.embeddings not in (None, "model")
     rows_error = cluster_from_file(report, args.embeddings, near_thumbs(args, report)) if file_emb else ""
     report.config.update(
@@ -227,14 +179,66 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     if args.quiet:
         print(out)
         return 0
-    report = printable(report)
+    _print_results(printable(report), skipped, out, written, device)
+    return 0
+
+
+def _scan_bundled(args: argparse.Namespace, device: Any, t0: float) -> tuple[Any, list]:
+    """No PATH: the bundled photos (``--limit`` of them), scanned in memory; ``(report, named)``,
+    ``named`` the (name, image) pairs."""
+    from .audit import scan
+    from .datasets import sample_photos
+
+    named = sample_photos()
+    if args.limit:
+        named = named[: args.limit]
+    check_embedding_rows(args.embeddings, len(named))
+    kw = audit_kwargs(args)
+    warm = _warm_up(device, kw)  # the first run after an install compiles the kernels here
+    report = scan(
+        [img for _, img in named],
+        device=device,
+        batch_size=args.batch_size,
+        progress=progress_setting(args),
+        embeddings=args.embeddings == "model",
+        **kw,
+    )
+    report.paths = {i: name for i, (name, _) in enumerate(named)}
+    report.config["dataset"] = "bundled photos (scikit-image, scikit-learn)"
+    elapsed = time.perf_counter() - t0
+    report.config.update({"files": len(named), "elapsed_s": round(elapsed, 3), **warm})
+    return report, named
+
+
+def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, str]:
+    """PATH: the files found there (a folder, a class tree, a file list), scanned; ``(report,
+    skipped)``, ``skipped`` what was left out as not images (written to ``out``)."""
+    from .discovery import find_inputs, write_skipped
+
+    found = find_inputs(args.path, out=out)
+    files, labels, class_names = found.files, found.labels, found.class_names
+    skipped = write_skipped(found, out / SKIPPED)
+    if not files:
+        _warn_nothing_to_scan(args.path)
+    if args.limit:
+        files, labels = files[: args.limit], labels[: args.limit]
+    check_embedding_rows(args.embeddings, len(files))  # more rows than inputs: said before the scan
+    report = scan_files(files, labels, class_names, out, args, device)
+    found.name_missing(files, report.failed)  # a list's relative path: where it was looked for
+    report.config["dataset"] = str(args.path)
+    if skipped:  # config.json and the report's settings table say what was left out
+        report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
+    return report, skipped
+
+
+def _print_results(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
+    """The printout after a scan: the summary, the findings' lines, the failed files, the last lines."""
     print(report.summary())
     for line in label_lines(report) + flagged_lines(report) + duplicate_lines(report) + index_lines(report):
         print(line)
     for line in failed_lines(report):
         print(line)
     _print_last_lines(report, skipped, out, written, device)
-    return 0
 
 
 def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
@@ -243,10 +247,11 @@ def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, s
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
     resumed = report.config.get("resumed_from")
-    if resumed is not None:
+    if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
+        measured = report.config.get("index_update", {}).get("measured", report.total)
         print(
-            f"\nresumed from the checkpoint: {resumed} of {report.total} inputs were measured before it, "
-            f"{report.total - resumed} in this run"
+            f"\nresumed from the checkpoint: {resumed} of {measured} inputs were measured before it, "
+            f"{measured - resumed} in this run"
         )
     rate = report.config.get("images_per_s")
     print(

@@ -28,6 +28,7 @@ from .cli_options import (
 __all__ = [
     "CHECKPOINT",
     "add_audit_options",
+    "audit_kwargs",
     "CommandLineError",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -127,6 +128,24 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-quality", dest="quality", action="store_false", default=None, help="skip the scored quality issues"
     )
+
+
+def audit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~dataeval_gpu.audit.DataAudit` settings the command line gives (the options of
+    :func:`add_audit_options`, ``--no-hashes``, ``--outlier-method`` / ``--outlier-threshold``,
+    ``--quality-threshold``): ``dataeval-gpu scan``'s and ``scripts/torchrun_scan.py``'s, so both
+    report the same findings.  An option a parser lacks gets the audit's default."""
+    return {
+        "hashes": not getattr(args, "no_hashes", False),
+        "outlier_method": getattr(args, "outlier_method", "modzscore"),
+        "outlier_threshold": getattr(args, "outlier_threshold", None),
+        "near_radius": getattr(args, "radius", None),
+        "hash": getattr(args, "hash", "pchash"),
+        "d4": getattr(args, "d4", None),
+        "preset": getattr(args, "preset", None),
+        "quality": getattr(args, "quality", None),
+        "quality_thresholds": quality_thresholds(args),
+    }
 
 
 def _positive_float(text: str) -> float:

@@ -21,8 +21,8 @@ def index_lines(report: Any) -> list[str]:
     if up:
         out.append("")
         out.append(
-            f"index {report.config['index']}: {up['measured']} files measured, {up['kept']} kept, "
-            f"{up['dropped']} dropped ({up['files']} files, generation {up['generation']})"
+            f"index {report.config['index']}: {_files(up['measured'])} measured, {up['kept']} kept, "
+            f"{up['dropped']} dropped ({_files(up['files'])}, generation {up['generation']})"
         )
     matches = report.against.get("matches", []) if report.against else []
     if matches:
@@ -51,6 +51,10 @@ def index_lines(report: Any) -> list[str]:
         "results.csv, index_quality_issues",
     )
     return out
+
+
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
 
 
 def _index_ranges(report: Any) -> dict[str, tuple[float, float]]:

@@ -58,6 +58,7 @@ __all__ = [
     "image_magic",
     "Inputs",
     "gpu_decode",
+    "pil_array",
     "read_image_bytes",
 ]
 
@@ -153,22 +154,37 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
         fmt = im.format
         im = ImageOps.exif_transpose(im) or im
-        mode = im.mode
-        if fmt == "GIF" or mode == "P":
-            im = im.convert("RGBA" if "transparency" in im.info or mode in ("RGBA", "PA") else "RGB")
-        elif mode == "PA":
-            im = im.convert("RGBA")
-        elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-            im = im.convert("RGB")
-        elif mode == "1":
-            im = im.convert("L")  # 0 / 255
-        elif mode.startswith("I;16"):
-            return torch.from_numpy(np.array(im).astype(np.uint16)).unsqueeze(0)
-        arr = np.array(im)  # a writable copy
-    if arr.dtype == np.int32:  # mode "I"
-        arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
+        if fmt == "GIF" and im.mode != "P":  # a GIF is RGB(A), whatever mode Pillow gives its frame
+            im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("RGBA", "PA") else "RGB")
+        arr = pil_array(im)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def pil_array(im: Any) -> np.ndarray:
+    """A PIL image as a writable ``(H, W)`` / ``(H, W, C)`` array, by the same mode rules as a file read.
+
+    Palette → RGB (RGBA when it has a transparent colour), PA → RGBA, CMYK / YCbCr /
+    LAB / HSV → RGB, 1-bit → 0/255 grey, 16-bit → uint16, 32-bit integer → uint16 (int64 when
+    a value is outside 0..65535), 32-bit float stays float32; grey, grey+alpha, RGB and RGBA as
+    stored.  Used for files read through Pillow and for PIL images given in memory (no EXIF
+    orientation is applied here: :func:`decode_file` applies it before).
+    """
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    elif mode == "1":
+        im = im.convert("L")  # 0 / 255
+    elif mode.startswith("I;16"):
+        return np.array(im).astype(np.uint16)  # native byte order (I;16B is big-endian)
+    arr = np.array(im)  # a writable copy
+    if arr.dtype == np.int32:  # mode "I"
+        arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
+    return arr
 
 
 def _tiff_over_8_bits(im: Any) -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataeval_gpu.cli_args import add_audit_options
+from dataeval_gpu.cli_args import add_audit_options, audit_kwargs
 
 
 def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:
@@ -147,13 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         class_names=class_names,
         all_ranks=False,
         progress=False if args.no_progress else None,
-        hashes=not args.no_hashes,
-        near_radius=args.radius,
-        hash=args.hash,
-        d4=args.d4,
-        preset=args.preset,
-        quality=args.quality,
-        outlier_method=args.outlier_method,
+        **audit_kwargs(args),  # the command's settings from the same options: the same findings
     )
     elapsed = time.perf_counter() - t0
     if report is not None:  # rank 0

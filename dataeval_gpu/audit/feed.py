@@ -41,7 +41,15 @@ import torch
 from ..batching import LoadFailure, as_image, dataset_indices, labels_list
 from ..errors import DataEvalGPUError, InvalidArgumentError, short_reason
 
-__all__ = ["FeedLoop", "LabelWarning", "Measurer", "is_out_of_memory", "measure", "CheckpointMismatchError"]
+__all__ = [
+    "FeedLoop",
+    "LabelWarning",
+    "Measurer",
+    "checkpoint_position",
+    "is_out_of_memory",
+    "measure",
+    "CheckpointMismatchError",
+]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -333,6 +341,14 @@ class FeedLoop:
         """Remove the checkpoint (the run finished: the results are in the report)."""
         if self.checkpoint is not None and self.checkpoint.exists():
             self.checkpoint.unlink()
+
+
+def checkpoint_position(checkpoint: str | os.PathLike | None) -> int:
+    """How many inputs the checkpoint ``FeedLoop.save`` wrote holds (0 when there is none), without
+    restoring it: what a resumed run took from it.  Its tensors are memory-mapped, not read."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return 0
+    return int(torch.load(checkpoint, weights_only=False, mmap=True)["position"])
 
 
 def _index_list(indices: torch.Tensor | Sequence[int]) -> list[int]:

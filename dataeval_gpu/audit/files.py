@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from ..batching import LoadFailure, resolve_device
-from ..errors import InvalidArgumentError
+from ..errors import ImageTypeError, InvalidArgumentError
 from ..kernel_warmup import compile_ahead
 from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
@@ -400,6 +400,13 @@ def scan_files(
     from ..io import ImageFiles
     from .core import DataAudit
 
+    if isinstance(files, (str, bytes, os.PathLike)):  # not one missing file per character of the path
+        path = os.fsdecode(files)
+        raise ImageTypeError(
+            f"scan_files takes a list of file paths, got the path {path!r}: for a folder use "
+            f"dataeval_gpu.audit.scan_files(dataeval_gpu.discovery.find_inputs({path!r}).files), "
+            f"for one file scan_files([{path!r}])"
+        )
     files = [str(f) for f in files]
     labs = list(labels) if labels is not None else [-1] * len(files)
     dev = resolve_device(device)

@@ -29,14 +29,15 @@ import torch
 from ..batching import iter_batches, resolve_device
 from ..errors import InvalidArgumentError
 from ..functional.hashing import cross_pairs, equal_groups, hex_to_hash, near_kind, radius_groups
+from ..output import OutputMetadata, set_metadata
 
 __all__ = ["Duplicates", "DuplicatesOutput", "ImageHashes"]
 
 Group = list[int] | list[tuple[str, int]]
 
 @dataclass(frozen=True)
-class DuplicatesOutput:
-    """Duplicate groups, DataEval 0.65's ``DuplicatesOutput``.
+class DuplicatesOutput(OutputMetadata):
+    """Duplicate groups, DataEval 0.65's ``DuplicatesOutput`` (``.meta()``: what ran, when, for how long).
 
     Attributes:
         exact: groups of indices of images with identical decoded pixels (xxhash of the array bytes).
@@ -274,6 +275,7 @@ class Duplicates:
 
     # ------------------------------------------------------------------ grouping
 
+    @set_metadata("dataeval_gpu.detectors", ["find_exact", "find_near", "radius", "hash"])
     def evaluate(
         self,
         images: Any,
@@ -349,6 +351,7 @@ class Duplicates:
                 )
         return self._evaluate(mine, ref, within=within, names=names)
 
+    @set_metadata("dataeval_gpu.detectors", ["find_exact", "find_near", "radius", "hash"])
     def evaluate_hashes(
         self,
         hashes: ImageHashes,

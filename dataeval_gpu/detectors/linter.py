@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..flags import METRIC_FLAGS, ImageStat, verify_supported
 from ..metrics.stats import StatsOutput, imagestats
+from ..output import OutputMetadata, set_metadata
 
 __all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores", "reference_summary"]
 
@@ -34,8 +35,9 @@ _DEFAULTS = {"zscore": 3.0, "modzscore": 3.5, "iqr": 1.5}
 
 
 @dataclass(frozen=True)
-class LinterOutput:
-    """``issues``: {image index: {metric: value rounded to 2 dp}}, sorted by index."""
+class LinterOutput(OutputMetadata):
+    """``issues``: {image index: {metric: value rounded to 2 dp}}, sorted by index (``.meta()``:
+    what ran, when, for how long — DataEval 0.65's metadata)."""
 
     issues: dict[int, dict[str, float]]
 
@@ -188,6 +190,7 @@ class Linter:
         t = self._threshold(values)
         return outlier_mask(values, self.outlier_method, t), t
 
+    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
     def evaluate_stats(
         self, stats: StatsOutput | Mapping[str, Any], labels: Sequence[Any] | np.ndarray | None = None
     ) -> LinterOutput:
@@ -216,6 +219,7 @@ class Linter:
                 raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
         return LinterOutput(self._lint())
 
+    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
     def evaluate_against(
         self, stats: StatsOutput | Mapping[str, Any], reference: Mapping[str, Mapping[str, float]]
     ) -> LinterOutput:
@@ -279,6 +283,7 @@ class Linter:
                 flagged.setdefault(int(i), {})[name] = float(np.round(values[i], 2))
         return dict(sorted(flagged.items()))
 
+    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
     def evaluate(self, images: Any, labels: Sequence[Any] | np.ndarray | None = None) -> LinterOutput:
         """Compute the statistics of ``images`` and return the flagged ones.
 

@@ -85,6 +85,17 @@ def metric_definitions_digest() -> str:
 def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | os.PathLike) -> None:
     """Raise :class:`IndexMismatchError` naming every row setting that differs."""
     keys = [key for key in ROW_SETTINGS if found.get(key) != wanted.get(key)]
+    # the one difference a user makes with a flag (--no-quality also drops the preset's crops): not 24 names
+    quality = _quality_only(found.get("metrics"), wanted.get("metrics")) if set(keys) - {"near_crops"} == {"metrics"} else None
+    if quality is not None:
+        crops = " (and the central crops hashed with them)" if "near_crops" in keys else ""
+        raise IndexMismatchError(
+            f"the index in {where} was built with the quality metrics{crops} and this run measures without "
+            "them (--no-quality, quality=False): run without --no-quality, or give another index folder"
+            if quality
+            else f"the index in {where} was built without the quality metrics (--no-quality) and this run "
+            f"measures them{crops}: add --no-quality (quality=False), or give another index folder"
+        )
     if keys:
         diffs = [_difference(key, found.get(key), wanted.get(key)) for key in keys]
         # the digest covers every registered metric, whatever the run measures: another version's
@@ -94,9 +105,24 @@ def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | o
             "its rows comparable: rebuild it (scan its files again with --index NEW_FOLDER, or "
             "index.update_index / save_index into a new folder)"
             if "metric_digest" in keys
-            else "its rows cannot be mixed with this run's: use the same settings or a new index folder"
+            else "this run's rows would not hold what the index's do: use the same settings or a new index folder"
         )
         raise IndexMismatchError(f"the index in {where} was built with other settings ({'; '.join(diffs)}); {advice}")
+
+
+def _quality_only(index: Any, run: Any) -> bool | None:
+    """True: the index's metrics are this run's plus the quality group (this run has ``quality=False``);
+    False: the other way round; None: they differ otherwise."""
+    from ..functional import registry
+
+    if not isinstance(index, list) or not isinstance(run, list):
+        return None
+    group = {m.name for m in registry.metrics() if m.group == "ALL_QUALITY"}
+    if set(index) - set(run) == group and not set(run) - set(index):
+        return True
+    if set(run) - set(index) == group and not set(index) - set(run):
+        return False
+    return None
 
 
 def _difference(key: str, index: Any, run: Any) -> str:

@@ -147,6 +147,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
     what was measured, kept and dropped, and the time taken.
     """
     from ..audit import DataAudit, scan_files
+    from ..audit.feed import checkpoint_position
     from ..batching import resolve_device
     from ..progress import phase_steps
 
@@ -166,12 +167,16 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         src, digests, _ = _plan(old, files, sizes, mtimes)
         todo = np.flatnonzero(src < 0)
         sub = DataAudit(device=resolve_device(scan_kwargs.get("device")), **audit_kwargs)
+        resume = bool(scan_kwargs.get("resume")) and len(todo) > 0
+        start, scan_s = (checkpoint_position(scan_kwargs.get("checkpoint")) if resume else 0), 0.0
         if len(todo):
             kw = dict(scan_kwargs)
             if len(todo) < 64 and kw.get("workers") is None:
                 kw["workers"] = 0  # a handful of files: starting worker processes costs more
             kw["audit"], kw["findings"] = sub, False  # the findings: once, over every row, below
+            t_scan = time.perf_counter()
             scan_files([files[i] for i in todo], labs[todo].tolist(), class_names=class_names, **kw)
+            scan_s = time.perf_counter() - t_scan
         coll = _merge(old, src, todo, sub, files, labs, sizes, mtimes, digests)
         dropped = len(set(map(str, old.files["path"])) - set(map(text_path, files))) if old is not None else 0
         del old, sub  # their rows are in coll now: not held while it is fed and written
@@ -206,7 +211,15 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         "elapsed_s": round(time.perf_counter() - t0, 3),
     }
     report.config.update(
-        {"index": str(folder), "index_update": stats, "files": len(files), "elapsed_s": stats["elapsed_s"]}
+        {
+            "index": str(folder),
+            "index_update": stats,
+            "files": len(files),
+            "elapsed_s": stats["elapsed_s"],
+            # as a scan's: the files this run measured (not those a checkpoint held) per second of scan
+            **({"images_per_s": round((len(todo) - start) / max(scan_s, 1e-9), 2)} if scan_s else {}),
+            **({"resumed_from": start} if resume else {}),
+        }
     )
     logger.info("index %s: %s", folder, stats)
     return report

@@ -18,6 +18,7 @@ import torch
 from ..batching import iter_batches, resolve_device
 from ..flags import METRIC_FLAGS, ImageStat, to_distinct, verify_supported
 from ..functional import registry
+from ..output import OutputMetadata, set_metadata
 from ..progress import progress_bar
 
 __all__ = ["StatsOutput", "imagestats", "channelstats", "compute_stats"]
@@ -51,7 +52,9 @@ def _dict(self: Any) -> dict[str, Any]:
     return out
 
 
-StatsOutput = make_dataclass("StatsOutput", _fields(), frozen=True, namespace={"dict": _dict})
+StatsOutput = make_dataclass(
+    "StatsOutput", _fields(), bases=(OutputMetadata,), frozen=True, namespace={"dict": _dict}
+)
 StatsOutput.__module__ = __name__
 StatsOutput.__doc__ = """Output of :func:`imagestats` / :func:`channelstats`, fields in DataEval 0.65's order.
 
@@ -120,6 +123,7 @@ def _np(t: torch.Tensor, key: str) -> np.ndarray:
     return arr.astype(np.int64) if key in _INT_KEYS else arr
 
 
+@set_metadata("dataeval_gpu.metrics")
 def imagestats(
     images: Any,
     flags: ImageStat = ImageStat.ALL_STATS,
@@ -177,6 +181,7 @@ def imagestats(
     return StatsOutput(**out)
 
 
+@set_metadata("dataeval_gpu.metrics")
 def channelstats(
     images: Any,
     flags: ImageStat = ImageStat.ALL_PIXELSTATS,

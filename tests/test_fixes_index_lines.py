@@ -1,0 +1,70 @@
+"""The lines the command prints about an ``--index`` run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from dataeval_gpu.cli_index import index_lines
+
+
+def _report(measured: int, files: int) -> SimpleNamespace:
+    up = {"measured": measured, "kept": files - measured, "dropped": 0, "files": files, "generation": 2}
+    return SimpleNamespace(config={"index": "idx", "index_update": up}, against=None, paths={})
+
+
+@pytest.mark.parametrize(
+    ("measured", "files", "line"),
+    [
+        (1, 1, "index idx: 1 file measured, 0 kept, 0 dropped (1 file, generation 2)"),
+        (1, 3, "index idx: 1 file measured, 2 kept, 0 dropped (3 files, generation 2)"),
+        (0, 2, "index idx: 0 files measured, 2 kept, 0 dropped (2 files, generation 2)"),
+    ],
+)
+def test_index_line_counts_files_in_the_singular_and_plural(measured: int, files: int, line: str) -> None:
+    assert index_lines(_report(measured, files)) == ["", line]
+
+
+def test_resumed_index_scan_says_what_a_scan_says(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --index scan stopped and continued with --resume: its last line had no rate and no
+    "resumed from the checkpoint" line (the config had no images_per_s, no resumed_from)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from dataeval_gpu.audit.feed import FeedLoop
+    from dataeval_gpu.cli import main
+
+    d = tmp_path / "images"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(d / f"im{k}.png")
+    out = tmp_path / "o"
+    argv = ["scan", str(d), "--index", str(tmp_path / "idx"), "--out", str(out), "--batch-size", "2",
+            "--checkpoint-every", "1", "--workers", "0", "--no-plots", "--no-progress"]  # fmt: skip
+    real_feed = FeedLoop.feed_rows
+    calls = {"n": 0}
+
+    def feed_then_stop(self: FeedLoop, *a: object, **kw: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:  # two batches (4 inputs) are in the checkpoint
+            raise KeyboardInterrupt
+        return real_feed(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FeedLoop, "feed_rows", feed_then_stop)
+    assert main(argv) == 130
+    monkeypatch.setattr(FeedLoop, "feed_rows", real_feed)
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0
+    stdout = capsys.readouterr().out
+    assert "\nresumed from the checkpoint: 4 of 6 inputs were measured before it, 2 in this run\n" in stdout
+    last = stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("6 images in ") and " images/s)" in last, last
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["resumed_from"] == 4 and cfg["images_per_s"] > 0
+    assert f"index {tmp_path / 'idx'}: 6 files measured" in stdout

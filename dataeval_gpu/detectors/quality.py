@@ -202,10 +202,12 @@ class QualityOutput:
                     f" native {float(self.metrics['fine_sharpness'][index]):.3g})"
                 )
             elif k == "noisy":
-                line += (
-                    f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"
-                    f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g}"
-                )
+                mad = float(self.metrics["noise_robust"][index])
+                # the impulse estimate: the mean one beyond the texture floor and what the median explains
+                floor = NOISE_TEXTURE_FLOOR
+                if "impulse_share" in self.metrics:
+                    floor = max(floor, NOISE_GAUSS_RATIO * mad)
+                line += f" (MAD σ {mad:.3g}, Immerkær σ {float(self.metrics['noise'][index]):.3g} - {floor:.3g}"
                 if "noise_flat" in self.metrics and "impulse_share" in self.metrics:
                     line += (
                         f", flattest blocks σ {float(self.metrics['noise_flat'][index]):.3g},"

@@ -204,14 +204,18 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
     while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
     :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks) and the impulse estimate
-    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, while ``impulse_share`` is at least
-    :data:`IMPULSE_MIN_SHARE`).  Metrics gathered without ``noise_flat`` / ``impulse_share``
-    are scored without those checks."""
+    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
+    one where that is more - impulses raise the mean response and barely its median, texture
+    raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE`).  Metrics gathered
+    without ``noise_flat`` / ``impulse_share`` are scored without those checks, as before."""
     gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
     if "noise_flat" in m:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
     impulse = m["noise"] - NOISE_TEXTURE_FLOOR
     if "impulse_share" in m:
+        # impulses raise the mean response, not its median: texture raises both, so the mean counts
+        # only beyond what the median explains (NOISE_GAUSS_RATIO, as the Gaussian branch allows)
+        impulse = m["noise"] - np.maximum(NOISE_TEXTURE_FLOOR, NOISE_GAUSS_RATIO * m["noise_robust"])
         impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
     return np.maximum(gauss, impulse)
 

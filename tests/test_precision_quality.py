@@ -97,3 +97,60 @@ def test_fashion_prints_are_not_impulse_noise_salt_and_pepper_is() -> None:
     old = np.array([_noise_ref(g)[0] - 11.0 for g in imgs[:5]])
     assert (old > 8.5).all()  # ... and their mean estimate less the floor was over the threshold
     assert out.flags["noisy"].tolist() == [False] * 5 + [True] * 2, out.scores["noisy"]
+
+
+def test_shape_detail_scales_a_silhouettes_ink_to_black_or_white() -> None:
+    """``shape_detail``: a silhouette's ``detail`` times ``0.5 / |grey_p50 - 0.5|`` (at least 1, the
+    distance at least one grey level); opaque images, images of more than one ink and black or
+    white ink keep their ``detail`` (hand-computed)."""
+    m = _metrics(
+        5,
+        detail=[0.0362, 0.0362, 0.0362, 0.02, 0.01],
+        grey_p50=[69 / 255, 69 / 255, 0.0, 0.5, 0.6],
+        grey_entropy=[0.0, 0.0, 0.0, 0.0, 2.0],
+        opacity=[0.1, 1.0, 0.1, 0.1, 0.1],
+    )
+    assert q_mod.SILHOUETTE_INK_MIN == 1 / 255
+    want = [0.0362 * 0.5 / (0.5 - 69 / 255), 0.0362, 0.0362, 0.02 * 0.5 * 255, 0.01]
+    np.testing.assert_allclose(q_mod.shape_detail({k: v.numpy() for k, v in m.items()}), want, rtol=1e-12)
+    # the sheet of #454545 glyphs: 0.079 >= LOW_INFO_DETAIL, not low information; the opaque one is judged
+    s = issue_scores(m)[0]["low_information"]
+    assert s[0] == 0.0 and s[1] == pytest.approx(8.0) and s[2] == pytest.approx(8.0 - (0.4689955935892812))
+
+
+def _sheet(ink: int, cells: int = 15) -> np.ndarray:
+    """A 240 x 256 grey + alpha sprite sheet: a glyph (a 9 px cross) in every 16 px cell of a
+    ``cells`` x ``cells`` grid, one ink on transparent (as jQuery UI's icon sheets)."""
+    a = np.zeros((240, 256), np.uint8)
+    yy, xx = np.mgrid[0:16, 0:16]
+    glyph = ((np.abs(yy - 8) <= 4) & (xx == 8)) | ((np.abs(xx - 8) <= 4) & (yy == 8))
+    for r in range(cells):
+        for c in range(cells):
+            a[16 * r : 16 * r + 16, 16 * c : 16 * c + 16][glyph] = 255
+    return np.stack([np.full_like(a, ink), a])
+
+
+def test_sprite_sheet_of_grey_glyphs_is_not_low_information() -> None:
+    """Stellarium's web UI ships jQuery UI icon sheets (256 x 240, grey or blue glyphs on
+    transparent, 10 % opaque, 0.47 bit seen; here 6 %): composited on mid grey, ``#454545`` glyphs are 59
+    levels from the backdrop, under a quarter of black glyphs' detail, and were
+    ``low_information``.  The detail is linear in the ink's distance from the backdrop (checked
+    here against the black sheet), so the sheet is judged as black glyphs.  One glyph on a large
+    transparent canvas, and a blank canvas, stay low information."""
+    grey, black = _sheet(69), _sheet(0)
+    one = np.zeros((2, 240, 256), np.uint8)
+    one[:, 112:128, 120:136] = _sheet(69)[:, :16, :16]
+    blank = np.zeros((2, 240, 256), np.uint8)
+    out = QualityIssues(issues=["low_information"]).evaluate([torch.from_numpy(x) for x in (grey, black, one, blank)])
+    m = out.metrics
+    assert (m["opacity"][:2] < 0.1).all() and (m["occupancy"][[0, 2]] < q_mod.LOW_INFO_OCCUPANCY).all()
+    assert m["grey_p50"][0] == pytest.approx(69 / 255) and m["grey_entropy"][0] == 0.0
+    assert m["detail"][0] < q_mod.LOW_INFO_DETAIL <= m["detail"][1]  # grey glyphs: under the bound as measured
+    # the composite is 128 + alpha (ink - 128), rounded: the grey sheet's detail is the black one's
+    # times (128 - 69) / 128 but for the rounding
+    assert m["detail"][0] == pytest.approx(m["detail"][1] * (128 - 69) / 128, rel=0.02)
+    assert q_mod.shape_detail(m)[0] == pytest.approx(m["detail"][1] * (128 - 69) / 128 * 0.5 / (0.5 - 69 / 255), rel=0.02)
+    assert out.flags["low_information"].tolist() == [False, False, True, True]
+    # without the silhouette scaling (detail as measured) the grey sheet was low information
+    assert out.scores["low_information"][0] == 0.0
+    assert 8.0 - q_mod.seen_entropy(m)[0] > 7.5

@@ -99,6 +99,7 @@ from .quality_rules import (
     PIXEL_ISSUES,
     SHAPE_KEYS,
     SILHOUETTE_BITS,
+    SILHOUETTE_INK_MIN,
     TRANSPARENT_BELOW,
     drawn,
     float64,
@@ -107,6 +108,7 @@ from .quality_rules import (
     noisy_score,
     octave_neighbours,
     seen_entropy,
+    shape_detail,
     silhouettes,
 )
 
@@ -132,6 +134,7 @@ __all__ = [
     "PIXEL_ISSUES",
     "SHAPE_KEYS",
     "SILHOUETTE_BITS",
+    "SILHOUETTE_INK_MIN",
     "TRANSPARENT_BELOW",
     "QualityIssues",
     "QualityOutput",
@@ -142,6 +145,7 @@ __all__ = [
     "noisy_score",
     "octave_neighbours",
     "seen_entropy",
+    "shape_detail",
     "silhouettes",
 ]
 

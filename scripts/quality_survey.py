@@ -99,6 +99,8 @@ def sheet(imgs: list[torch.Tensor], idx: list[int], labels: list[str], out: Path
     draw = ImageDraw.Draw(canvas)
     for n, (i, lab) in enumerate(zip(idx, labels)):
         x = imgs[i].numpy()
+        if x.dtype != np.uint8:  # 16-bit files: scaled to 8 bits for the sheet
+            x = (x.astype(np.float64) * 255.0 / max(float(x.max()), 1.0)).round().astype(np.uint8)
         if x.shape[0] in (2, 4):  # composite on mid grey, as the metrics see it
             a = x[-1:].astype(np.float32) / 255
             x = (x[:-1] * a + 128 * (1 - a)).astype(np.uint8)

@@ -24,16 +24,19 @@ blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sh
                    for a flat image (both ratios 0)
 noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    0.5) if noise <= 1.3 noise_robust      noise, unless the mean estimate is over 1.3x
-                   else 0, noise - 11 if impulse_share    the MAD one or the flattest blocks are
-                   >= 0.01 else 0)`` (grey levels)         smooth: texture; or Immerkær σ > 19.5 with
-                                                           1 % isolated impulses: impulse noise)
+                   else 0, noise - max(11, 1.3            the MAD one or the flattest blocks are
+                   noise_robust) if impulse_share >=       smooth: texture; or Immerkær σ > 19.5 with
+                   0.01 else 0)`` (grey levels)            1 % isolated impulses, beyond what the
+                                                           median explains: impulse noise)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
 low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy < 0.5 bit)
                    ``detail >= LOW_INFO_DETAIL`` or
                    ``occupancy >= LOW_INFO_OCCUPANCY``
-                   (strokes: :func:`drawn`)
+                   (strokes: :func:`drawn`; a
+                   silhouette's detail at black / white
+                   contrast: :func:`shape_detail`)
 jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
@@ -99,6 +102,7 @@ from .quality_rules import (
     PIXEL_ISSUES,
     SHAPE_KEYS,
     SILHOUETTE_BITS,
+    SILHOUETTE_INK_MIN,
     TRANSPARENT_BELOW,
     drawn,
     float64,
@@ -107,6 +111,7 @@ from .quality_rules import (
     noisy_score,
     octave_neighbours,
     seen_entropy,
+    shape_detail,
     silhouettes,
 )
 
@@ -132,6 +137,7 @@ __all__ = [
     "PIXEL_ISSUES",
     "SHAPE_KEYS",
     "SILHOUETTE_BITS",
+    "SILHOUETTE_INK_MIN",
     "TRANSPARENT_BELOW",
     "QualityIssues",
     "QualityOutput",
@@ -142,6 +148,7 @@ __all__ = [
     "noisy_score",
     "octave_neighbours",
     "seen_entropy",
+    "shape_detail",
     "silhouettes",
 ]
 
@@ -202,10 +209,12 @@ class QualityOutput:
                     f" native {float(self.metrics['fine_sharpness'][index]):.3g})"
                 )
             elif k == "noisy":
-                line += (
-                    f" (MAD σ {float(self.metrics['noise_robust'][index]):.3g},"
-                    f" Immerkær σ {float(self.metrics['noise'][index]):.3g} - {NOISE_TEXTURE_FLOOR:g}"
-                )
+                mad = float(self.metrics["noise_robust"][index])
+                # the impulse estimate: the mean one beyond the texture floor and what the median explains
+                floor = NOISE_TEXTURE_FLOOR
+                if "impulse_share" in self.metrics:
+                    floor = max(floor, NOISE_GAUSS_RATIO * mad)
+                line += f" (MAD σ {mad:.3g}, Immerkær σ {float(self.metrics['noise'][index]):.3g} - {floor:.3g}"
                 if "noise_flat" in self.metrics and "impulse_share" in self.metrics:
                     line += (
                         f", flattest blocks σ {float(self.metrics['noise_flat'][index]):.3g},"

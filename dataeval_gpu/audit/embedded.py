@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["cluster_findings", "embedding_duplicate_groups"]
+__all__ = ["cluster_findings", "embedding_duplicate_groups", "grouped_rows"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -93,3 +93,14 @@ def embedding_duplicate_groups(
             sides = hw[[at[int(i)] for i in idx]]
     groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides)
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)
+
+
+def grouped_rows(index: np.ndarray, rows: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(dataset indices, rows)`` of the images in ``groups`` only (the HTML report's cosines of
+    the embedding near duplicates; a copy, so the report does not keep every image's row), or
+    None when there is no group."""
+    wanted = np.asarray(sorted({int(i) for g in groups for i in g}), dtype=np.int64)
+    if not len(wanted):
+        return None
+    keep = np.isin(np.asarray(index, dtype=np.int64), wanted)
+    return np.asarray(index)[keep].copy(), np.asarray(rows)[keep].copy()

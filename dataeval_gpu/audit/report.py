@@ -55,6 +55,9 @@ class AuditReport:
         ``outliers`` against the indexed collection; {} without an index.
     thumbnails : {index: (C, H, W) uint8 array} small pictures the file scan made from the
         pixels it measured (the largest images only), for the HTML report; not written out.
+    embeddings : ``(dataset indices, rows)`` numpy arrays of the embeddings the Clusterer and the
+        embedding near duplicates ran on (None without embeddings), so that the HTML report shows
+        each embedding group's cosine similarity; not written out.
     """
 
     index: np.ndarray
@@ -71,6 +74,7 @@ class AuditReport:
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
     against: dict[str, Any] = field(default_factory=dict)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    embeddings: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     quality: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -274,7 +278,7 @@ class AuditReport:
         if self.clusters:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
-                f"embedding duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"
+                f"Clusterer duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"
             )
         if self.against:
             lines.append(

@@ -21,7 +21,7 @@ from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
-from .embedded import cluster_findings, embedding_duplicate_groups
+from .embedded import cluster_findings, embedding_duplicate_groups, grouped_rows
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 
@@ -130,10 +130,13 @@ class AuditResults:
                 )
         if self._embed is not None:
             step("clusters")
-            report.clusters = self._cluster(index)
+            emb_idx, emb = self._embed.compute_with_indices()
+            emb_idx, emb = emb_idx.cpu().numpy(), emb.cpu().numpy()
+            report.clusters = cluster_findings(emb_idx, emb)
             if self.embedding_duplicates:
                 step("embedding duplicates")
                 report.duplicates["embedding"] = self._embedding_duplicates(res, index)
+                report.embeddings = grouped_rows(emb_idx, emb, report.duplicates["embedding"])
         return report
 
     def _warn_repeats(self, accounted: int) -> None:
@@ -173,6 +176,3 @@ class AuditResults:
         elif isinstance(self._stats, ImageStatsRows):  # made before the group was initialised
             self._stats = self._stats.to_metric()
 
-    def _cluster(self, index: np.ndarray) -> dict[str, Any]:
-        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
-        return cluster_findings(emb_idx_t.cpu().numpy(), emb_t.cpu().numpy())

@@ -54,6 +54,12 @@ def kernels_cached(module: ModuleType) -> bool:
     return any(p is not None and os.path.exists(p) for p in paths)
 
 
+def _to_compile(module: ModuleType) -> bool:
+    """``module`` has numba kernels and numba's cache lacks them.  Without kernels (numba's
+    ``NUMBA_DISABLE_JIT``: plain Python functions) there is nothing to compile ahead."""
+    return bool(module_kernels(module)) and not kernels_cached(module)
+
+
 def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
     """Run ``tasks[0]`` in this process and each other task in a forked child process at the
     same time; return when all have finished.  A task compiles kernels into numba's disk cache
@@ -92,7 +98,8 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     the cache.  The groups: the quality metrics' one-pass
     kernel (most of the compile, only where the accumulator measures the quality metrics),
     the near hashes' kernels (where it hashes), and here the statistics' counts with the other
-    quality kernels.  Nothing when both groups are cached (the caller checks that there are
+    quality kernels.  Nothing when both groups are cached or numba compiles nothing
+    (``NUMBA_DISABLE_JIT=1``; the caller checks that there are
     2 cores or more and that processes can be forked).  Returns how many processes were forked."""
     from .functional import quality_compiled, stats_compiled
     from .functional.hashing import compiled as hash_compiled
@@ -103,9 +110,9 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     quality = bool(set(getattr(accumulator, "metric_names", ())) & set(QUALITY_KEYS))
     hashes = bool(getattr(accumulator, "hashes", False)) and hasattr(accumulator, "near_kind")
     children: list[Callable[[], object]] = []
-    if quality and not kernels_cached(quality_compiled):
+    if quality and _to_compile(quality_compiled):
         children.append(quality_compiled.ready)
-    if hashes and not kernels_cached(hash_compiled):
+    if hashes and _to_compile(hash_compiled):
         children.append(partial(warm_hashes, accumulator, images))
     if not children:
         return 0

@@ -21,7 +21,7 @@ from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
-from .embedded import cluster_findings, embedding_duplicate_groups
+from .embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 
@@ -133,7 +133,7 @@ class AuditResults:
             report.clusters = self._cluster(index)
             if self.embedding_duplicates:
                 step("embedding duplicates")
-                report.duplicates["embedding"] = self._embedding_duplicates(res, index)
+                report.duplicates["embedding"], report.embeddings = self._embedding_duplicates(res, index)
         return report
 
     def _warn_repeats(self, accounted: int) -> None:
@@ -150,9 +150,14 @@ class AuditResults:
             stacklevel=4,  # the caller of compute() (-> _detect -> here)
         )
 
-    def _embedding_duplicates(self, res: dict[str, Any], index: np.ndarray) -> list[list[int]]:
+    def _embedding_duplicates(
+        self, res: dict[str, Any], index: np.ndarray
+    ) -> tuple[list[list[int]], dict[int, np.ndarray]]:
+        """The embedding near duplicate groups and their members' embeddings (the report's cosines)."""
         thumbs = res.get("pchash_thumbs")  # a pair must also look alike on them (where kept)
-        return embedding_duplicate_groups(*self._embed.compute_with_indices(), thumbs, index, res)  # type: ignore[union-attr]
+        e_idx, emb = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        groups = embedding_duplicate_groups(e_idx, emb, thumbs, index, res)
+        return groups, group_embeddings(groups, e_idx, emb)
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""

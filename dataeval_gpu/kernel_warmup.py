@@ -46,12 +46,25 @@ def _index_path(kernel: object) -> str | None:
         return None
 
 
+def _fresh_index(kernel: object) -> bool:
+    """``kernel``'s cache index exists and was written for its present source: numba's own check
+    (version and the source file's stamp), which drops an index left by an older copy of the file
+    (an upgrade in place keeps ``__pycache__``'s numba files: the kernels are compiled again)."""
+    path = _index_path(kernel)
+    if path is None or not os.path.exists(path):
+        return False
+    try:
+        return bool(kernel._cache._cache_file._load_index())  # type: ignore[attr-defined]
+    except Exception:  # pragma: no cover - an unreadable index: numba compiles (and rewrites) it
+        return False
+
+
 def kernels_cached(module: ModuleType) -> bool:
-    """True when numba's disk cache holds at least one compiled kernel of ``module`` (a scan
-    before this one compiled them; the first run after an install, or a new cache dir: False).
-    No kernel is loaded or compiled to find out: only the cache's index files are looked for."""
-    paths = [_index_path(k) for k in module_kernels(module)]
-    return any(p is not None and os.path.exists(p) for p in paths)
+    """True when numba's disk cache holds at least one compiled kernel of ``module`` for its
+    present source (a scan before this one compiled them; the first run after an install or an
+    upgrade, or a new cache dir: False).  No kernel is loaded or compiled to find out: only the
+    cache's index files are read."""
+    return any(_fresh_index(k) for k in module_kernels(module))
 
 
 def _to_compile(module: ModuleType) -> bool:

@@ -33,3 +33,49 @@ def test_compile_ahead_forks_nothing_with_numba_jit_disabled(tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got == {"kernels": 0, "cached": False, "forked": 0}
+
+
+KERNEL_MODULE = """
+import numba
+
+@numba.njit(cache=True)
+def twice(x):
+    return 2 * x
+"""
+
+STALE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import tinykernel
+from dataeval_gpu.kernel_warmup import kernels_cached
+before = kernels_cached(tinykernel)
+if sys.argv[2] == "call":
+    tinykernel.twice(21)
+print(json.dumps({"before": before, "after": kernels_cached(tinykernel)}))
+"""
+
+
+def _stale_run(tmp_path: Path, cache: Path, action: str) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(STALE), str(tmp_path), action],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_kernels_cached_is_false_for_an_index_of_an_older_source(tmp_path: Path) -> None:
+    """An upgrade in place leaves numba's index files of the old source in the cache: numba finds
+    them stale and compiles again, so the warm-up must compile ahead as on a first run (the index
+    file's mere presence said "cached", and the first scan after an upgrade compiled on one core)."""
+    module = tmp_path / "tinykernel.py"
+    module.write_text(KERNEL_MODULE)
+    cache = tmp_path / "cache"
+    assert _stale_run(tmp_path, cache, "call") == {"before": False, "after": True}
+    assert _stale_run(tmp_path, cache, "look") == {"before": True, "after": True}
+    module.write_text(KERNEL_MODULE.replace("2 * x", "x + x"))  # the new version: another size and stamp
+    os.utime(module, (1e9, 1e9))
+    assert list(cache.rglob("*.nbi"))  # the old index is still there
+    assert _stale_run(tmp_path, cache, "look") == {"before": False, "after": False}
+    assert _stale_run(tmp_path, cache, "call") == {"before": False, "after": True}

@@ -100,7 +100,10 @@ def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
             tasks[0]()
     finally:
         for pid in children:
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # SIGCHLD ignored (a daemon's setting): the child is reaped by
+                pass  # the kernel, and the wait above returned only when every child had ended
     return len(children)
 
 

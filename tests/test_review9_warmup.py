@@ -79,3 +79,26 @@ def test_kernels_cached_is_false_for_an_index_of_an_older_source(tmp_path: Path)
     assert list(cache.rglob("*.nbi"))  # the old index is still there
     assert _stale_run(tmp_path, cache, "look") == {"before": False, "after": False}
     assert _stale_run(tmp_path, cache, "call") == {"before": False, "after": True}
+
+
+def test_compile_in_parallel_with_sigchld_ignored(tmp_path: Path) -> None:
+    """A process that ignores SIGCHLD (daemons do) has its children reaped by the kernel: waiting
+    for them raised ChildProcessError out of the scan's warm-up.  The wait still lasts until the
+    children end (their file is written), and nothing is raised."""
+    import signal
+    import time
+
+    from dataeval_gpu.kernel_warmup import compile_in_parallel
+
+    done = tmp_path / "done"
+
+    def slow() -> None:
+        time.sleep(0.3)
+        done.write_text("x")
+
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert compile_in_parallel([lambda: None, slow]) == 1
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    assert done.read_text() == "x"

@@ -480,7 +480,7 @@ def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
     import numpy as np
     import torch
 
-    from .audit.embedded import cluster_findings, embedding_duplicate_groups, grouped_rows
+    from .audit.embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
 
     emb = np.load(path)
     n, total = len(report.index), report.total
@@ -501,5 +501,5 @@ def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
         e_idx, e = torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb))
         groups = embedding_duplicate_groups(e_idx, e, t, t_idx, hw, idx)
         report.duplicates["embedding"] = groups
-        report.embeddings = grouped_rows(idx, emb, groups)  # the HTML report's cosines
+        report.embeddings = group_embeddings(groups, e_idx, e)  # the report's cosines
     return ""

@@ -46,12 +46,31 @@ def _index_path(kernel: object) -> str | None:
         return None
 
 
+def _fresh_index(kernel: object) -> bool:
+    """``kernel``'s cache index exists and was written for its present source: numba's own check
+    (version and the source file's stamp), which drops an index left by an older copy of the file
+    (an upgrade in place keeps ``__pycache__``'s numba files: the kernels are compiled again)."""
+    path = _index_path(kernel)
+    if path is None or not os.path.exists(path):
+        return False
+    try:
+        return bool(kernel._cache._cache_file._load_index())  # type: ignore[attr-defined]
+    except Exception:  # pragma: no cover - an unreadable index: numba compiles (and rewrites) it
+        return False
+
+
 def kernels_cached(module: ModuleType) -> bool:
-    """True when numba's disk cache holds at least one compiled kernel of ``module`` (a scan
-    before this one compiled them; the first run after an install, or a new cache dir: False).
-    No kernel is loaded or compiled to find out: only the cache's index files are looked for."""
-    paths = [_index_path(k) for k in module_kernels(module)]
-    return any(p is not None and os.path.exists(p) for p in paths)
+    """True when numba's disk cache holds at least one compiled kernel of ``module`` for its
+    present source (a scan before this one compiled them; the first run after an install or an
+    upgrade, or a new cache dir: False).  No kernel is loaded or compiled to find out: only the
+    cache's index files are read."""
+    return any(_fresh_index(k) for k in module_kernels(module))
+
+
+def _to_compile(module: ModuleType) -> bool:
+    """``module`` has numba kernels and numba's cache lacks them.  Without kernels (numba's
+    ``NUMBA_DISABLE_JIT``: plain Python functions) there is nothing to compile ahead."""
+    return bool(module_kernels(module)) and not kernels_cached(module)
 
 
 def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
@@ -81,7 +100,10 @@ def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
             tasks[0]()
     finally:
         for pid in children:
-            os.waitpid(pid, 0)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # SIGCHLD ignored (a daemon's setting): the child is reaped by
+                pass  # the kernel, and the wait above returned only when every child had ended
     return len(children)
 
 
@@ -92,7 +114,8 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     the cache.  The groups: the quality metrics' one-pass
     kernel (most of the compile, only where the accumulator measures the quality metrics),
     the near hashes' kernels (where it hashes), and here the statistics' counts with the other
-    quality kernels.  Nothing when both groups are cached (the caller checks that there are
+    quality kernels.  Nothing when both groups are cached or numba compiles nothing
+    (``NUMBA_DISABLE_JIT=1``; the caller checks that there are
     2 cores or more and that processes can be forked).  Returns how many processes were forked."""
     from .functional import quality_compiled, stats_compiled
     from .functional.hashing import compiled as hash_compiled
@@ -103,9 +126,9 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     quality = bool(set(getattr(accumulator, "metric_names", ())) & set(QUALITY_KEYS))
     hashes = bool(getattr(accumulator, "hashes", False)) and hasattr(accumulator, "near_kind")
     children: list[Callable[[], object]] = []
-    if quality and not kernels_cached(quality_compiled):
+    if quality and _to_compile(quality_compiled):
         children.append(quality_compiled.ready)
-    if hashes and not kernels_cached(hash_compiled):
+    if hashes and _to_compile(hash_compiled):
         children.append(partial(warm_hashes, accumulator, images))
     if not children:
         return 0

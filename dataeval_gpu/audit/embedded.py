@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["cluster_findings", "embedding_duplicate_groups", "grouped_rows"]
+__all__ = ["cluster_findings", "embedding_duplicate_groups", "group_embeddings"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
@@ -95,12 +95,20 @@ def embedding_duplicate_groups(
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)
 
 
-def grouped_rows(index: np.ndarray, rows: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(dataset indices, rows)`` of the images in ``groups`` only (the HTML report's cosines of
-    the embedding near duplicates; a copy, so the report does not keep every image's row), or
-    None when there is no group."""
-    wanted = np.asarray(sorted({int(i) for g in groups for i in g}), dtype=np.int64)
-    if not len(wanted):
-        return None
-    keep = np.isin(np.asarray(index, dtype=np.int64), wanted)
-    return np.asarray(index)[keep].copy(), np.asarray(rows)[keep].copy()
+def group_embeddings(groups: list[list[int]], emb_idx: Any, emb: Any) -> dict[int, np.ndarray]:
+    """``{dataset index: embedding row}`` of the images in ``groups`` only (the embedding near
+    duplicate groups): what the HTML report needs for each group's cosine similarities
+    (:func:`~dataeval_gpu.report.dup_groups.cosine_nearest`), without keeping every row.
+    ``emb_idx``, ``emb``: the dataset indices and ``(N, D)`` rows (tensors on any device, or arrays)."""
+    members = sorted({int(i) for g in groups for i in g})
+    if not members:
+        return {}
+    idx = emb_idx.cpu().numpy() if isinstance(emb_idx, torch.Tensor) else np.asarray(emb_idx)
+    at = {int(v): k for k, v in enumerate(idx.reshape(-1).tolist())}
+    members = [i for i in members if i in at]
+    pos = [at[i] for i in members]
+    if isinstance(emb, torch.Tensor):
+        rows = emb[torch.as_tensor(pos, dtype=torch.long, device=emb.device)].cpu().numpy()
+    else:
+        rows = np.asarray(emb)[pos]
+    return dict(zip(members, rows, strict=True))

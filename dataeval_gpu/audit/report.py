@@ -55,9 +55,8 @@ class AuditReport:
         ``outliers`` against the indexed collection; {} without an index.
     thumbnails : {index: (C, H, W) uint8 array} small pictures the file scan made from the
         pixels it measured (the largest images only), for the HTML report; not written out.
-    embeddings : ``(dataset indices, rows)`` numpy arrays of the embeddings the Clusterer and the
-        embedding near duplicates ran on (None without embeddings), so that the HTML report shows
-        each embedding group's cosine similarity; not written out.
+    embeddings : {index: embedding row} of the images in embedding duplicate groups only, for
+        the HTML report's cosine similarities; not written out.
     """
 
     index: np.ndarray
@@ -74,8 +73,8 @@ class AuditReport:
     channel_stats: dict[str, np.ndarray] = field(default_factory=dict)
     against: dict[str, Any] = field(default_factory=dict)
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
-    embeddings: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     quality: dict[str, Any] = field(default_factory=dict)
+    embeddings: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> int:

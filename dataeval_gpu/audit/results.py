@@ -21,7 +21,7 @@ from ..functional.hashing import near_kind
 from ..functional.stats import IMAGE_KEYS
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
-from .embedded import cluster_findings, embedding_duplicate_groups, grouped_rows
+from .embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 
@@ -130,13 +130,10 @@ class AuditResults:
                 )
         if self._embed is not None:
             step("clusters")
-            emb_idx, emb = self._embed.compute_with_indices()
-            emb_idx, emb = emb_idx.cpu().numpy(), emb.cpu().numpy()
-            report.clusters = cluster_findings(emb_idx, emb)
+            report.clusters = self._cluster(index)
             if self.embedding_duplicates:
                 step("embedding duplicates")
-                report.duplicates["embedding"] = self._embedding_duplicates(res, index)
-                report.embeddings = grouped_rows(emb_idx, emb, report.duplicates["embedding"])
+                report.duplicates["embedding"], report.embeddings = self._embedding_duplicates(res, index)
         return report
 
     def _warn_repeats(self, accounted: int) -> None:
@@ -153,9 +150,14 @@ class AuditResults:
             stacklevel=4,  # the caller of compute() (-> _detect -> here)
         )
 
-    def _embedding_duplicates(self, res: dict[str, Any], index: np.ndarray) -> list[list[int]]:
+    def _embedding_duplicates(
+        self, res: dict[str, Any], index: np.ndarray
+    ) -> tuple[list[list[int]], dict[int, np.ndarray]]:
+        """The embedding near duplicate groups and their members' embeddings (the report's cosines)."""
         thumbs = res.get("pchash_thumbs")  # a pair must also look alike on them (where kept)
-        return embedding_duplicate_groups(*self._embed.compute_with_indices(), thumbs, index, res)  # type: ignore[union-attr]
+        e_idx, emb = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        groups = embedding_duplicate_groups(e_idx, emb, thumbs, index, res)
+        return groups, group_embeddings(groups, e_idx, emb)
 
     def _gather_python_state(self) -> None:
         """Under torch.distributed, merge the per-rank failed / labels / paths dicts (all ranks get all)."""
@@ -176,3 +178,6 @@ class AuditResults:
         elif isinstance(self._stats, ImageStatsRows):  # made before the group was initialised
             self._stats = self._stats.to_metric()
 
+    def _cluster(self, index: np.ndarray) -> dict[str, Any]:
+        emb_idx_t, emb_t = self._embed.compute_with_indices()  # type: ignore[union-attr]
+        return cluster_findings(emb_idx_t.cpu().numpy(), emb_t.cpu().numpy())

@@ -79,7 +79,7 @@ def make_context(report: Any, figs: FigureJobs, get_image: Any, **options: Any) 
     from ..labels import label_stats
 
     emb = options.pop("embeddings", None)
-    emb = getattr(report, "embeddings", None) if emb is None else emb
+    emb = (getattr(report, "embeddings", None) or None) if emb is None else emb  # {}: none kept
     in_groups = {int(i) for g in (getattr(report, "duplicates", None) or {}).get("embedding", []) for i in g}
 
     if any(text_path(p) != p for p in (getattr(report, "paths", None) or {}).values()):

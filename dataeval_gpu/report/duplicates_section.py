@@ -54,15 +54,23 @@ def near_rule(config: dict[str, Any]) -> str:
     return rule
 
 
-def _embedding_rule() -> str:
+def _embedding_rule(config: dict[str, Any]) -> str:
+    """How the embedding near duplicates were matched: with the grey thumbnails where the run kept
+    them (hashes on, with the central crops or the quality issues), else on the embeddings alone."""
     from ..detectors.embedding_pairs import ALIGN_COSINE
     from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
 
-    return (
+    rule = (
         f"embeddings with cosine similarity at least {DEFAULT_EMBEDDING_THRESHOLD} to the group's centre, clearly "
-        "above each image's other neighbours, the two pictures also alike on their grey thumbnails; or, from "
-        f"cosine {ALIGN_COSINE}, a crop of the other at another shape found on the thumbnails (docs/duplicates.md)"
+        "above each image's other neighbours"
     )
+    if config.get("hashes", True) and (config.get("near_crops") or config.get("quality")):
+        return rule + (
+            ", the two pictures also alike on their grey thumbnails; or, from "
+            f"cosine {ALIGN_COSINE}, a crop of the other at another shape found on the thumbnails (docs/duplicates.md)"
+        )
+    why = "the hashes were off" if not config.get("hashes", True) else "no central crops nor quality issues"
+    return rule + f"; the pictures not compared: no thumbnails were kept ({why}; docs/duplicates.md)"
 
 
 def _rules(kinds: Sequence[str], dups: dict[str, Any], config: dict[str, Any]) -> str:
@@ -70,7 +78,7 @@ def _rules(kinds: Sequence[str], dups: dict[str, Any], config: dict[str, Any]) -
     how = {
         "exact": "Exact duplicates (identical decoded pixels, xxhash; a PNG and a BMP of one picture are exact copies)",
         "near": f"near duplicates ({near_rule(config)}, not already exact)",
-        "embedding": f"embedding near duplicates ({_embedding_rule()})",
+        "embedding": f"embedding near duplicates ({_embedding_rule(config)})",
     }
     parts = []
     for kind in kinds:

@@ -48,8 +48,8 @@ def test_impulse_estimate_counts_beyond_what_the_median_explains() -> None:
     np.testing.assert_allclose(s, [4.0, 19.0, 22.6 - 1.3 * 9.1, 0.0], rtol=0, atol=1e-12)
     out = QualityIssues(issues=["noisy"]).evaluate(m)
     assert out.flags["noisy"].tolist() == [False, True, True, False]
-    assert "Immerkær σ 30 - 11" in out.why(1)[0]
-    assert "Immerkær σ 22.6 - 11.8" in out.why(2)[0]
+    assert "Immerkær σ 30 less its floor 11" in out.why(1)[0]
+    assert "Immerkær σ 22.6 less its floor 11.8" in out.why(2)[0]
     # metrics gathered without impulse_share: the mean estimate less the floor, as before
     old = {k: v for k, v in m.items() if k not in ("impulse_share", "noise_flat")}
     np.testing.assert_allclose(issue_scores(old)[0]["noisy"], [19.0, 19.0, 11.6, 32.3], atol=1e-12)

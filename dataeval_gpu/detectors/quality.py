@@ -214,7 +214,7 @@ class QualityOutput:
                 floor = NOISE_TEXTURE_FLOOR
                 if "impulse_share" in self.metrics:
                     floor = max(floor, NOISE_GAUSS_RATIO * mad)
-                line += f" (MAD σ {mad:.3g}, Immerkær σ {float(self.metrics['noise'][index]):.3g} - {floor:.3g}"
+                line += f" (MAD σ {mad:.3g}, Immerkær σ {float(self.metrics['noise'][index]):.3g} less its floor {floor:.3g}"
                 if "noise_flat" in self.metrics and "impulse_share" in self.metrics:
                     line += (
                         f", flattest blocks σ {float(self.metrics['noise_flat'][index]):.3g},"

@@ -51,6 +51,7 @@ from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
+from .wording import counted
 
 if TYPE_CHECKING:
     import torch
@@ -255,7 +256,7 @@ def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, s
         )
     rate = report.config.get("images_per_s")
     print(
-        f"\n{report.total} images in {report.config.get('elapsed_s')} s"
+        f"\n{counted(report.total, 'image')} in {report.config.get('elapsed_s')} s"
         + (f" ({rate} images/s)" if rate else "")
         + compile_note(report.config.get("warm_up_s"))
         + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .wording import counted
+
 __all__ = ["index_lines"]
 
 
@@ -82,7 +84,7 @@ def _listed(title: str, rows: list[tuple[int, str]], paths: dict, where: str, mo
     without rows); the rest are counted, with ``where`` they all are."""
     if not rows:
         return []
-    out = ["", f"{title} ({len(rows)} images):"]
+    out = ["", f"{title} ({counted(len(rows), 'image')}):"]
     out += [f"  {i}:{Path(paths.get(i, str(i))).name}: {text}" for i, text in rows[:most]]
     if len(rows) > most:
         out.append(f"  ... and {len(rows) - most} more (see {where})")

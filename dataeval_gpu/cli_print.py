@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .wording import counted
+
 __all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "tail"]
 
 
@@ -20,7 +22,7 @@ def flagged_lines(report: Any, most: int = 15) -> list[str]:
 
         ranges = report_ranges(report)  # each value's side of the metric's unflagged range: why
         lines.append(
-            f"\nflagged by the linter ({len(report.issues)} images; outside the range of the metric's values):"
+            f"\nflagged by the linter ({counted(len(report.issues), 'image')}; outside the range of the metric's values):"
         )
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
             name = report.paths.get(i, "")
@@ -34,7 +36,7 @@ def flagged_lines(report: Any, most: int = 15) -> list[str]:
     why = report.quality.get("why", {}) if report.quality else {}
     if not why:
         return lines
-    lines.append(f"\nquality issues ({len(why)} images):")
+    lines.append(f"\nquality issues ({counted(len(why), 'image')}):")
     for i, reasons in list(why.items())[:most]:
         name = report.paths.get(i, "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))

@@ -48,7 +48,7 @@ def test_no_hashes_summary_says_not_searched() -> None:
     rep.duplicates = {"exact": [], "near": [[1, 4]]}
     s = rep.summary_dict()
     assert (s["exact_duplicate_groups"], s["near_duplicate_groups"], s["near_duplicate_images"]) == (0, 1, 2)
-    assert "exact duplicates: 0 groups (0 images)  near duplicates: 1 groups (2 images)" in rep.summary()
+    assert "exact duplicates: 0 groups (0 images)  near duplicates: 1 group (2 images)" in rep.summary()
 
 
 def test_no_hashes_with_embedding_duplicates_html_says_not_searched(tmp_path: Path) -> None:
@@ -86,5 +86,5 @@ def test_cli_no_hashes_says_not_searched(tmp_path: Path, capsys: pytest.CaptureF
     assert '<div class="v" id="count-exact">not searched</div>' in page
     # with the hashes the copy is counted
     assert main([*argv, "--out", str(tmp_path / "h"), "--no-plots"]) == 0
-    assert "exact duplicates: 1 groups (2 images)" in capsys.readouterr().out
+    assert "exact duplicates: 1 group (2 images)" in capsys.readouterr().out
     assert json.loads((tmp_path / "h" / "summary.json").read_text())["exact_duplicate_groups"] == 1

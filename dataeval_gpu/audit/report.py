@@ -14,6 +14,7 @@ import numpy as np
 
 from ..discovery import text_path
 from ..functional import registry
+from ..wording import counted
 from .serialize import jsonable, write_with_records
 
 __all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value", "known_bools", "whole_numbers"]
@@ -264,16 +265,16 @@ class AuditReport:
         lines = [
             f"images: {s['images']}  measured: {s['measured']}  failed: {s['failed']}  "
             f"flagged by the linter: {s['flagged_images']}",
-            f"exact duplicates: {s['exact_duplicate_groups']} groups ({s['exact_duplicate_images']} images)  "
-            f"near duplicates: {s['near_duplicate_groups']} groups ({s['near_duplicate_images']} images)"
+            f"exact duplicates: {counted(s['exact_duplicate_groups'], 'group')} ({counted(s['exact_duplicate_images'], 'image')})  "
+            f"near duplicates: {counted(s['near_duplicate_groups'], 'group')} ({counted(s['near_duplicate_images'], 'image')})"
             if s["exact_duplicate_groups"] is not None
             else "exact and near duplicates: not searched (hashes off)",
         ]
         if self.quality:
             counts = ", ".join(f"{k} {v}" for k, v in s["quality_issues"].items() if v)
-            lines.append(f"quality issues: {s['quality_flagged_images']} images ({counts or 'none'})")
+            lines.append(f"quality issues: {counted(s['quality_flagged_images'], 'image')} ({counts or 'none'})")
         if "embedding" in self.duplicates:
-            lines.append(f"embedding near duplicates: {s['embedding_duplicate_groups']} groups")
+            lines.append(f"embedding near duplicates: {counted(s['embedding_duplicate_groups'], 'group')}")
         if self.clusters:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
@@ -281,9 +282,10 @@ class AuditReport:
             )
         if self.against:
             lines.append(
-                f"against the index {s['against_index']} ({s['against_indexed_images']} images): "
-                f"{s['against_exact_copies']} exact copies, {s['against_near_copies']} near copies, "
-                f"{s['against_embedding_neighbours']} embedding neighbours, {s['against_outliers']} outliers, "
+                f"against the index {s['against_index']} ({counted(s['against_indexed_images'], 'image')}): "
+                f"{counted(s['against_exact_copies'], 'exact copy', 'exact copies')}, "
+                f"{counted(s['against_near_copies'], 'near copy', 'near copies')}, "
+                f"{counted(s['against_embedding_neighbours'], 'embedding neighbour')}, {counted(s['against_outliers'], 'outlier')}, "
                 f"{s['against_quality_flagged_images']} with quality issues"
             )
         if s["metrics"]:

@@ -26,7 +26,7 @@ def test_against_prints_outliers_and_quality_issues(tmp_path: Path, capsys) -> N
     out = capsys.readouterr().out
     lines = out.splitlines()
     head = next(k for k, line in enumerate(lines) if line.startswith("outliers of the index"))
-    assert lines[head].endswith("(1 images):")
+    assert lines[head].endswith("(1 image):")
     assert lines[head + 1].startswith("  0:dark.png: ") and "brightness=" in lines[head + 1]
     head = next(k for k, line in enumerate(lines) if line.startswith("quality issues against the index"))
     assert lines[head + 1].startswith("  0:dark.png: dark: score ")  # (the upscaled pictures are blurry too)

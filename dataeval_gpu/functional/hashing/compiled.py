@@ -244,8 +244,10 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
         for r0 in range(0, h, _ROWS):
             m = min(_ROWS, h - r0)
             smax = max(smax, _grey_rows(img, r0, m, mult, rows))
-            for i in range(m):
-                grey[r0 + i] = rows[i, :w]
+            for i in range(m):  # element by element: an array assignment compiles numba's
+                src, dst = rows[i], grey[r0 + i]  # shape-mismatch message (string code, ~2 s CPU)
+                for x in range(w):
+                    dst[x] = src[x]
         if need_depth8 and smax < 2 * c:
             return out, smax
         tmp8 = np.empty((oh, w), dtype=np.uint8)

@@ -91,3 +91,82 @@ def test_texture_levels_bit_identical_to_partition_reference(i: int) -> None:
         assert math.isnan(out[0])
     else:
         assert out[0] == flat  # bit for bit (the same float64 steps on the same integer)
+
+
+def _crops() -> list:
+    import torch
+
+    rng = np.random.default_rng(7)
+    full = torch.from_numpy(rng.integers(0, 256, (3, 97, 131), dtype=np.uint8))
+    batch = torch.from_numpy(rng.integers(0, 256, (4, 3, 60, 70), dtype=np.uint8))
+    grey = torch.from_numpy(rng.integers(0, 256, (1, 80, 90), dtype=np.uint8))
+    four = torch.from_numpy(rng.integers(0, 256, (4, 64, 64), dtype=np.uint8))
+    hwc = torch.from_numpy(rng.integers(0, 256, (50, 66, 3), dtype=np.uint8))
+    return [
+        full,  # contiguous
+        full[:, 5:92, 6:125],  # a central crop
+        full[:, 0:60, 71:131],  # at the right / top edges
+        full[:, 37:97, 0:40],  # at the bottom / left edges
+        batch[2, :, 4:56, 3:67],  # a crop of a batch element (storage offset past other images)
+        batch[3],  # the last batch element, contiguous
+        grey[:, 8:72, 9:81],
+        four[:, 4:60, 2:62],
+        full[1:, 3:90, 3:120],  # a channel slice: two channels
+        hwc.permute(2, 0, 1),  # channels last: not rows of a (C, H, W) buffer, copied
+        full[:, ::2, ::3],  # stepped: copied
+        torch.zeros(3, 40, 40, dtype=torch.uint8)[:, 2:38, 2:38],  # not bit depth 8: grey8 first
+    ]
+
+
+@pytest.mark.parametrize("i", range(12))
+def test_crops_read_in_place_match_contiguous_copies(i: int) -> None:
+    """``small_grey_cpu`` / ``small_exact_cpu`` of a view (a crop read in place from its parent
+    buffer, or copied) equal those of a contiguous copy and Pillow's resize (u8 path)."""
+    from PIL import Image
+
+    from dataeval_gpu.functional.hashing import cpu
+
+    img = _crops()[i]
+    copy = img.contiguous().clone()
+    for oh, ow in ((32, 32), (9, 8)):
+        a, b = cpu.small_grey_cpu(img, oh, ow), cpu.small_grey_cpu(copy, oh, ow)
+        assert a.dtype == np.uint8 and (a == b).all()
+        assert (cpu.small_exact_cpu(img, oh, ow) == cpu.small_exact_cpu(copy, oh, ow)).all()
+        arr = copy.numpy()
+        if arr.max() >= 2:  # bit depth 8: grey = floor(channel mean), then Pillow's LANCZOS
+            g = (arr.astype(np.int64).sum(0) // arr.shape[0]).astype(np.uint8)
+            want = np.asarray(Image.fromarray(g).resize((ow, oh), Image.LANCZOS))
+            assert (a == want).all()
+
+
+def test_parent_box_of_a_crop() -> None:
+    import torch
+
+    from dataeval_gpu.functional.hashing.cpu import _parent_box
+
+    full = torch.arange(2 * 3 * 10 * 12, dtype=torch.int64).remainder(256).to(torch.uint8).reshape(2, 3, 10, 12)
+    crop = full[1, :, 2:9, 3:11]
+    parent, box = _parent_box(crop)
+    assert parent.flags.c_contiguous and parent.shape == (6, 10, 12)
+    assert box == (3, 2, 3, 3, 7, 8)
+    c0, y0, x0, c, h, w = box
+    assert (parent[c0 : c0 + c, y0 : y0 + h, x0 : x0 + w] == crop.numpy()).all()
+    assert _parent_box(full[0])[1] is None  # contiguous: itself
+    rows = full[0, :, ::2]  # every other row: rows of a buffer twice as wide
+    parent, box = _parent_box(rows)
+    assert box == (0, 0, 0, 3, 5, 12) and parent.shape == (6, 5, 24)
+    assert (parent[:3, :, :12] == rows.numpy()).all()
+    assert _parent_box(full[0, :, :, ::2])[1] is None  # stepped columns: copied by the wrapper
+    assert _parent_box(full[0].permute(0, 2, 1))[1] is None
+
+
+def test_resize_kernels_compile_one_layout() -> None:
+    """Whole images and crop views give each resize kernel one specialization (C layout)."""
+    from dataeval_gpu.functional.hashing import compiled, cpu
+
+    for img in _crops():
+        cpu.small_grey_cpu(img, 32, 32)
+        cpu.small_exact_cpu(img, 32, 32)
+    for k in (compiled._grey_resize_kernel, compiled._grey_resize_exact_kernel):
+        layouts = {sig[0].layout for sig in k.signatures}
+        assert layouts == {"C"}, k.signatures

@@ -170,3 +170,16 @@ def test_resize_kernels_compile_one_layout() -> None:
     for k in (compiled._grey_resize_kernel, compiled._grey_resize_exact_kernel):
         layouts = {sig[0].layout for sig in k.signatures}
         assert layouts == {"C"}, k.signatures
+
+
+def test_a_box_outside_the_image_is_refused() -> None:
+    from dataeval_gpu.errors import InvalidArgumentError
+    from dataeval_gpu.functional.hashing import compiled
+
+    img = np.zeros((3, 40, 50), np.uint8)
+    assert compiled.grey_lanczos_u8(img, 8, 8, True, False, (0, 2, 3, 3, 30, 40)).shape == (8, 8)
+    for box in ((0, 20, 0, 3, 30, 40), (1, 0, 0, 3, 30, 40), (0, 0, 20, 3, 30, 40), (0, -1, 0, 3, 30, 40)):
+        with pytest.raises(InvalidArgumentError, match="box"):
+            compiled.grey_lanczos_exact(img, 8, 8, True, box)
+    with pytest.raises(InvalidArgumentError, match="C-contiguous"):
+        compiled.grey_lanczos_exact(img[:, :, ::2], 8, 8, True, (0, 0, 0, 3, 30, 20))

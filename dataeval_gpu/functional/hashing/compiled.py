@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ...errors import InvalidArgumentError
 from ..stats_compiled import AVAILABLE, KernelCheck, njit  # numba's njit(nogil, cache) or a pass-through
 
 __all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
@@ -341,8 +342,15 @@ Box = tuple[int, int, int, int, int, int]
 
 def _whole(image: np.ndarray, box: Box | None) -> tuple[np.ndarray, Box]:
     """The kernels' ``(img, box)``: ``image`` itself (C-contiguous: a strided array is copied,
-    so that each kernel compiles for one layout) and its whole box, or the given parent and box."""
+    so that each kernel compiles for one layout) and its whole box, or the given parent and box
+    (checked here: the kernels index without bounds checks)."""
     if box is not None:
+        c0, y0, x0, c, h, w = box
+        inside = min(box) >= 0 and c0 + c <= image.shape[0] and y0 + h <= image.shape[1] and x0 + w <= image.shape[2]
+        if image.ndim != 3 or not image.flags.c_contiguous or not inside:
+            raise InvalidArgumentError(
+                f"box {tuple(box)} must lie inside a C-contiguous (C, H, W) image, got shape {image.shape}"
+            )
         return image, box
     image = np.ascontiguousarray(image)
     c, h, w = image.shape

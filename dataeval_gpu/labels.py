@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidArgumentError
+from .output import OutputMetadata, set_metadata
 
 __all__ = ["LabelStatsOutput", "as_label", "label_stats", "normalize_labels", "class_order", "class_name"]
 
@@ -208,7 +209,7 @@ def class_order(classes: Any, class_names: Sequence[str] | None = None) -> list[
 
 
 @dataclass(frozen=True)
-class LabelStatsOutput:
+class LabelStatsOutput(OutputMetadata):
     """What :func:`label_stats` counts.  Class keys are in report order (see :func:`class_order`).
 
     Attributes
@@ -320,6 +321,7 @@ class LabelStatsOutput:
         return "\n".join(lines)
 
 
+@set_metadata("dataeval_gpu.labels")
 def label_stats(labels: Any, class_names: Sequence[str] | None = None) -> LabelStatsOutput:
     """Objects per class, images per class and their indices, objects per image.
 

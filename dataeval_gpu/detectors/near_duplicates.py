@@ -27,6 +27,7 @@ from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance, near_kind
 from ..functional.knn import knn_graph
+from ..output import OutputMetadata, set_metadata
 from .duplicates import Duplicates
 from .embedding_pairs import (  # noqa: F401
     ALIGN_COSINE,
@@ -254,7 +255,7 @@ def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[
 
 
 @dataclass
-class NearDuplicatesOutput:
+class NearDuplicatesOutput(OutputMetadata):
     """Exact, hash and embedding groups, the combined groups and their pairs.
 
     Attributes:
@@ -345,6 +346,7 @@ class NearDuplicates:
         views = [images, *([centre_crop(t, f) for t in images] for f in self.crops)]
         return torch.stack([near_hash_thumbs(v, kind)[2].cpu() for v in views], dim=1)
 
+    @set_metadata("dataeval_gpu.detectors", ["crops", "strip", "embedding_threshold", "k", "local_margin"])
     def evaluate(self, images: Any, embeddings: Any = None) -> NearDuplicatesOutput:
         """Group ``images`` (anything :class:`Duplicates` takes).  ``embeddings``: ``(N, D)``
         precomputed features; computed with the default model when ``None`` and embeddings are on."""

@@ -81,6 +81,7 @@ import torch
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
+from ..output import OutputMetadata, set_metadata
 from .quality_rules import (
     COARSE_OFFSET,
     DARK_ABSOLUTE_P99,
@@ -154,7 +155,7 @@ __all__ = [
 
 
 @dataclass
-class QualityOutput:
+class QualityOutput(OutputMetadata):
     """Scores, flags and reasons of :meth:`QualityIssues.evaluate`.
 
     Attributes:
@@ -307,6 +308,7 @@ class QualityIssues:
         out["channels"], out["height"], out["width"] = (shapes[:, j].to(dev) for j in range(3))
         return out
 
+    @set_metadata("dataeval_gpu.detectors", ["issues", "thresholds", "reference", "working_side"])
     def evaluate(self, data: Any) -> QualityOutput:
         """Score and flag every image.
 

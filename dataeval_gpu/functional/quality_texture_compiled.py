@@ -11,8 +11,12 @@ loops without branches (they vectorise):
   ``d = a - 2b + c`` of three rows combined as ``d0 - 2 d1 + d2`` (each row's ``d`` computed once);
 * the largest (smallest) of a pixel's 8 neighbours is the maximum (minimum) of the rows above and
   below over three columns (each row's 3-maximum computed once) and of its left and right pixels;
-* the block quantile is the ``k``-th smallest block sum, by selection (``np.partition``: the same
-  element a sort puts there).
+* the block quantile is the ``k``-th smallest block sum, by selection: the block sums are
+  non-negative integers below ``2**32`` (at most ``fb**2 * 2040``), and
+  :func:`~dataeval_gpu.functional.quality_median.kth_smallest_bits` finds the ``k``-th smallest
+  of such uint32 values in counting passes: the value a sort puts there, as ``np.partition``
+  (whose compiled form cost ~4 s CPU of a first run's compile; the selection kernel is compiled
+  for the noise median anyway, with these argument types).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 
 import numpy as np
 
+from .quality_median import kth_smallest_bits
 from .stats_compiled import njit
 
 __all__ = ["FLAT_BLOCK", "FLAT_QUANTILE", "IMPULSE_STEP", "TEXTURE_ARGS", "texture_levels", "window_levels"]
@@ -97,7 +102,8 @@ def texture_levels(lev, fb, qnum, qden, step, out):  # noqa: ANN001, ANN202, PLR
     nb = nh * nw
     if nb > 0:
         k = max((nb * qnum + qden - 1) // qden - 1, 0)
-        low = np.partition(sums[:nb], k)[k]
+        bits = sums[:nb].astype(np.uint32)  # exact: 0 <= sum <= fb**2 * 2040 < 2**32
+        low = kth_smallest_bits(bits, k, np.empty(4 << 12, np.int64), np.empty(nb, np.uint32))
         out[0] = np.float64(low) / (fb * fb) * (math.sqrt(math.pi / 2.0) / 6.0)
     out[1] = np.float64(count) / (n * (h - 2))
 

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ...errors import InvalidArgumentError
 from ..stats_compiled import AVAILABLE, KernelCheck, njit  # numba's njit(nogil, cache) or a pass-through
 
 __all__ = ["AVAILABLE", "grey_lanczos_exact", "grey_lanczos_u8", "lanczos_coeffs", "ready"]
@@ -39,8 +40,9 @@ _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 
 
 def _warm() -> None:
     # the one kernel every near hash uses (the taps): whether numba runs here; the resize kernels
-    # load on their first call, only those a configuration uses (the plain or the D4 hash,
-    # contiguous images or the crops' strided views; a scan's warm-up calls them before forking)
+    # load on their first call, only those a configuration uses (the plain or the D4 hash; one
+    # layout each: a crop is read from its contiguous parent buffer, ``hashing.cpu``; a scan's
+    # warm-up calls them before forking)
     _coeffs_kernel(12, 8)
 
 
@@ -136,27 +138,30 @@ def _clip8(ss):
 
 
 @njit
-def _grey_rows(img, r0, m, mult, rows):
-    # rows[i, :W] = floor(sum_c img[c, r0 + i] / C) for i < m; returns the largest channel sum
-    c = img.shape[0]
-    w = img.shape[2]
+def _grey_rows(img, box, r0, m, mult, rows):
+    # rows[i, :w] = floor(sum_c image[c, r0 + i] / C) for i < m, image the box (c0, y0, x0, C, h, w)
+    # of img (the whole of a contiguous image, or the parent of a crop); returns the largest channel sum
+    c0, y0, x0, c, _, w = box
     smax = np.int32(0)
     for i in range(m):
         dst = rows[i, :w]
+        y = y0 + r0 + i
+        # rows as step-less slices (C layout, indexed from 0): an index x0 + x would be checked
+        # for a negative value, which stops the loops from vectorising (~2.5x slower)
         if c == 3:  # the common case in one sweep
-            p0 = img[0, r0 + i]
-            p1 = img[1, r0 + i]
-            p2 = img[2, r0 + i]
+            p0 = img[c0, y, x0 : x0 + w]
+            p1 = img[c0 + 1, y, x0 : x0 + w]
+            p2 = img[c0 + 2, y, x0 : x0 + w]
             for x in range(w):
                 v = np.int32(np.int32(p0[x]) + np.int32(p1[x]) + np.int32(p2[x]))
                 smax = max(smax, v)
                 dst[x] = np.int32(np.int32(v * mult) >> 16)
             continue
-        src0 = img[0, r0 + i]
+        src0 = img[c0, y, x0 : x0 + w]
         for x in range(w):
             dst[x] = np.int32(src0[x])
         for ch in range(1, c):
-            src = img[ch, r0 + i]
+            src = img[c0 + ch, y, x0 : x0 + w]
             for x in range(w):
                 dst[x] = np.int32(dst[x] + np.int32(src[x]))
         for x in range(w):
@@ -230,9 +235,10 @@ def _vertical(src, ymin, count, kk, out):
 
 
 @njit
-def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8):
-    # img (C, H, W) integer 0..255; returns (out (oh, ow) uint8, largest channel sum)
-    c, h, w = img.shape
+def _grey_resize_kernel(img, box, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8):
+    # the box (c0, y0, x0, C, H, W) of img (C-contiguous uint8), 0..255; returns (out (oh, ow)
+    # uint8, largest channel sum)
+    c, h, w = box[3], box[4], box[5]
     oh = vy.shape[0]
     ow = hx.shape[0]
     mult = np.int32((65536 + c - 1) // c)
@@ -243,9 +249,11 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
         grey = np.empty((h, w), dtype=np.int32)
         for r0 in range(0, h, _ROWS):
             m = min(_ROWS, h - r0)
-            smax = max(smax, _grey_rows(img, r0, m, mult, rows))
-            for i in range(m):
-                grey[r0 + i] = rows[i, :w]
+            smax = max(smax, _grey_rows(img, box, r0, m, mult, rows))
+            for i in range(m):  # element by element: an array assignment compiles numba's
+                src, dst = rows[i], grey[r0 + i]  # shape-mismatch message (string code, ~2 s CPU)
+                for x in range(w):
+                    dst[x] = src[x]
         if need_depth8 and smax < 2 * c:
             return out, smax
         tmp8 = np.empty((oh, w), dtype=np.uint8)
@@ -263,14 +271,14 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
     tmp8 = np.empty((last - first, ow), dtype=np.uint8)
     for r0 in range(first, last, _ROWS):
         m = min(_ROWS, last - r0)
-        smax = max(smax, _grey_rows(img, r0, m, mult, rows))
+        smax = max(smax, _grey_rows(img, box, r0, m, mult, rows))
         _horizontal_block(rows, m, hx, hn, hk, tmp8, r0 - first, False)
     if need_depth8:
         # rows outside [first, last) still count for the image's bit depth
         for r0 in range(0, first, _ROWS):
-            smax = max(smax, _grey_rows(img, r0, min(_ROWS, first - r0), mult, rows))
+            smax = max(smax, _grey_rows(img, box, r0, min(_ROWS, first - r0), mult, rows))
         for r0 in range(last, h, _ROWS):
-            smax = max(smax, _grey_rows(img, r0, min(_ROWS, h - r0), mult, rows))
+            smax = max(smax, _grey_rows(img, box, r0, min(_ROWS, h - r0), mult, rows))
         if smax < 2 * c:
             return out, smax
     _vertical(tmp8, vy - first, vn, vk, out)
@@ -278,10 +286,10 @@ def _grey_resize_kernel(img, hx, hn, hk, vy, vn, vk, vertical_first, need_depth8
 
 
 @njit
-def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
-    # Both passes without rounding: the exact integer M_v @ grey @ M_h^T (int64), grey as in
-    # _grey_resize_kernel.  First-pass sums fit int32 (as Pillow's), the second needs int64.
-    c, h, w = img.shape
+def _grey_resize_exact_kernel(img, box, hx, hn, hk, vy, vn, vk, need_depth8):
+    # Both passes without rounding: the exact integer M_v @ grey @ M_h^T (int64), grey (and the
+    # box) as in _grey_resize_kernel.  First-pass sums fit int32 (as Pillow's), the second int64.
+    c, h, w = box[3], box[4], box[5]
     oh = vy.shape[0]
     ow = hx.shape[0]
     mult = np.int32((65536 + c - 1) // c)
@@ -291,7 +299,7 @@ def _grey_resize_exact_kernel(img, hx, hn, hk, vy, vn, vk, need_depth8):
     smax = np.int32(0)
     for r0 in range(0, h, _ROWS):
         m = min(_ROWS, h - r0)
-        smax = max(smax, _grey_rows(img, r0, m, mult, rows))
+        smax = max(smax, _grey_rows(img, box, r0, m, mult, rows))
         _horizontal_block(rows, m, hx, hn, hk, tmp, r0, True)
     if need_depth8 and smax < 2 * c:
         return out, smax
@@ -329,16 +337,36 @@ def lanczos_coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     return out
 
 
-def _taps(image: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, ...]:
+Box = tuple[int, int, int, int, int, int]
+
+
+def _whole(image: np.ndarray, box: Box | None) -> tuple[np.ndarray, Box]:
+    """The kernels' ``(img, box)``: ``image`` itself (C-contiguous: a strided array is copied,
+    so that each kernel compiles for one layout) and its whole box, or the given parent and box
+    (checked here: the kernels index without bounds checks)."""
+    if box is not None:
+        c0, y0, x0, c, h, w = box
+        inside = min(box) >= 0 and c0 + c <= image.shape[0] and y0 + h <= image.shape[1] and x0 + w <= image.shape[2]
+        if image.ndim != 3 or not image.flags.c_contiguous or not inside:
+            raise InvalidArgumentError(
+                f"box {tuple(box)} must lie inside a C-contiguous (C, H, W) image, got shape {image.shape}"
+            )
+        return image, box
+    image = np.ascontiguousarray(image)
+    c, h, w = image.shape
+    return image, (0, 0, 0, int(c), int(h), int(w))
+
+
+def _taps(box: Box, out_h: int, out_w: int) -> tuple[np.ndarray, ...]:
     """The kernels' tap arguments: horizontal (start, padded count, kk), vertical (start,
     count, kk)."""
-    hx, _, hn, hk = lanczos_coeffs(image.shape[2], out_w)
-    vy, vn, _, vk = lanczos_coeffs(image.shape[1], out_h)
+    hx, _, hn, hk = lanczos_coeffs(box[5], out_w)
+    vy, vn, _, vk = lanczos_coeffs(box[4], out_h)
     return hx, hn, hk, vy, vn, vk
 
 
 def grey_lanczos_u8(
-    image: np.ndarray, out_h: int, out_w: int, vertical_first: bool, need_depth8: bool = True
+    image: np.ndarray, out_h: int, out_w: int, vertical_first: bool, need_depth8: bool = True, box: Box | None = None
 ) -> np.ndarray | None:
     """Pillow's ``resize((out_w, out_h), LANCZOS)`` of the 8-bit channel-mean grey image.
 
@@ -349,18 +377,25 @@ def grey_lanczos_u8(
         vertical_first: the installed Pillow's pass order (``hashing._vertical_first``).
         need_depth8: return None when the image is not of bit depth 8 for 0.65 (its
             largest channel mean is below 2: 0.65 rescales such images first).
+        box: ``(c0, y0, x0, C, H, W)``: the image is ``image[c0 : c0 + C, y0 : y0 + H,
+            x0 : x0 + W]`` of a C-contiguous ``image`` (a crop read in place, see
+            ``hashing.cpu``); None: all of ``image`` (copied first when strided).
 
     Returns:
         ``(out_h, out_w)`` uint8, byte for byte Pillow's, or None (see ``need_depth8``).
     """
-    out, smax = _grey_resize_kernel(image, *_taps(image, out_h, out_w), bool(vertical_first), bool(need_depth8))
-    return None if need_depth8 and smax < 2 * image.shape[0] else out
+    img, box = _whole(image, box)
+    out, smax = _grey_resize_kernel(img, box, *_taps(box, out_h, out_w), bool(vertical_first), bool(need_depth8))
+    return None if need_depth8 and smax < 2 * box[3] else out
 
 
-def grey_lanczos_exact(image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True) -> np.ndarray | None:
+def grey_lanczos_exact(
+    image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True, box: Box | None = None
+) -> np.ndarray | None:
     """Pillow's LANCZOS coefficients applied to the grey image with no rounding at all:
     ``(out_h, out_w)`` int64 ``M_v @ grey @ M_h^T`` in fixed point (scale ``2**44``), the
     exact integers the float64 matmuls of ``hashing.symmetric_resize`` produce.  Arguments
     and the None return as :func:`grey_lanczos_u8`."""
-    out, smax = _grey_resize_exact_kernel(image, *_taps(image, out_h, out_w), bool(need_depth8))
-    return None if need_depth8 and smax < 2 * image.shape[0] else out
+    img, box = _whole(image, box)
+    out, smax = _grey_resize_exact_kernel(img, box, *_taps(box, out_h, out_w), bool(need_depth8))
+    return None if need_depth8 and smax < 2 * box[3] else out

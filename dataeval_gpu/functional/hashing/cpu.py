@@ -38,18 +38,42 @@ def compiled_ready() -> bool:
     return rcpu.ready()
 
 
-def _compiled_small(image: torch.Tensor, run: Callable[[np.ndarray, bool], np.ndarray | None]) -> np.ndarray:
+Run = Callable[[np.ndarray, bool, "rcpu.Box | None"], "np.ndarray | None"]
+
+
+def _parent_box(image: torch.Tensor) -> tuple[np.ndarray, rcpu.Box | None]:
+    """A uint8 ``(C, H, W)`` image as the kernels read it: a contiguous one as itself (box None),
+    a strided view of rows of a contiguous buffer (a central crop) as that buffer, C-contiguous
+    ``(N, S_c / S_h, S_h)`` from the storage's start, and the crop's box ``(c0, y0, x0, C, H, W)``
+    in it: read in place (copying a crop first cost ~15-60 % of hashing it) and one compiled
+    layout per kernel.  Other strides: the image (the kernel wrapper copies it)."""
+    if image.is_contiguous():
+        return image.numpy(), None
+    c, h, w = image.shape
+    s_c, s_h, s_w = image.stride()
+    if s_w != 1 or s_h < w or s_c % s_h or s_c < s_h * h:  # not whole rows of a contiguous buffer
+        return image.numpy(), None
+    c0, rest = divmod(image.storage_offset(), s_c)
+    y0, x0 = divmod(rest, s_h)
+    n = image.untyped_storage().nbytes() // s_c  # uint8: one byte per element
+    if x0 + w > s_h or y0 + h > s_c // s_h or c0 + c > n:
+        return image.numpy(), None
+    parent = image.as_strided((n, s_c // s_h, s_h), (s_c, s_h, 1), 0)
+    return parent.numpy(), (int(c0), int(y0), int(x0), int(c), int(h), int(w))
+
+
+def _compiled_small(image: torch.Tensor, run: Run) -> np.ndarray:
     """One compiled resize of a CPU ``(C, H, W)`` image: 8-bit images of bit depth 8 go to
-    ``run(pixels, need_depth8=True)`` in one pass (grey fused into it); every other image
-    (other dtypes, > 16 channels, dark images 0.65 rescales) through :func:`grey8` first."""
+    ``run(pixels, need_depth8=True, box)`` in one pass (grey fused into it; a crop read in place,
+    :func:`_parent_box`); every other image (other dtypes, > 16 channels, dark images 0.65
+    rescales) through :func:`grey8` first."""
     if image.dtype == torch.uint8 and image.shape[0] <= 16:
-        # any strides: a central crop is read in place (copying it first cost about as much
-        # as hashing it: ~1.3 ms against 0.7 ms per crop of a 0.4 MP photo)
-        small = run(image.numpy(), True)
+        pixels, box = _parent_box(image)
+        small = run(pixels, True, box)
         if small is not None:
             return small
     grey = grey8(image[None]).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
-    return run(grey, False)
+    return run(grey, False, None)
 
 
 def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
@@ -59,13 +83,13 @@ def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     if out_h >= h or out_w >= w:  # Pillow skips a pass whose size does not change
         return pillow_resize(grey8(image[None]), out_h, out_w)[0].to(torch.uint8).numpy()
     vfirst = vertical_first(h, w, out_h, out_w, "auto")
-    return _compiled_small(image, lambda x, d8: rcpu.grey_lanczos_u8(x, out_h, out_w, vfirst, need_depth8=d8))
+    return _compiled_small(image, lambda x, d8, box: rcpu.grey_lanczos_u8(x, out_h, out_w, vfirst, d8, box))
 
 
 def small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     """``symmetric_resize``'s input to the D4 hashes for one CPU image, unscaled: the exact
     int64 ``M_v @ grey @ M_h^T`` (see ``compiled.grey_lanczos_exact``)."""
-    return _compiled_small(image, lambda x, d8: rcpu.grey_lanczos_exact(x, out_h, out_w, need_depth8=d8))
+    return _compiled_small(image, lambda x, d8, box: rcpu.grey_lanczos_exact(x, out_h, out_w, d8, box))
 
 
 class CpuPlan:

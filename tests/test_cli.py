@@ -18,21 +18,11 @@ import torch
 
 import dataeval_gpu.cli as cli
 import dataeval_gpu.cli_args as cli_args
-from dataeval_gpu.cli import CHECKPOINT, main
+from dataeval_gpu.cli import CHECKPOINT
 from dataeval_gpu.cli_args import build_parser, validate_scan_args
+from tests.cli_run import run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``main(argv)``'s exit status (argparse's errors raise SystemExit), stdout and stderr."""
-    capsys.readouterr()
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code  # type: ignore[assignment]
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def assert_usage_error(status: int, err: str, *needles: str) -> None:
@@ -430,7 +420,6 @@ def test_the_summary_prints_the_measured_linter_values(
     assert len(path) > 40 and shown == "..." + path[-37:], shown  # was path[-40:], cut anywhere
 
 
-
 def test_a_folder_with_nothing_to_scan_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -444,7 +433,6 @@ def test_a_folder_with_nothing_to_scan_says_so(
     assert status == 0, err
     assert f"{d}: no files to scan" in caplog.text and ".json" in caplog.text
     assert (tmp_path / "o" / "results.csv").is_file()
-
 
 
 def test_a_file_list_with_no_paths_says_so(

@@ -11,20 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dataeval_gpu.cli import main
 from dataeval_gpu.cli_print import failed_lines
+from tests.cli_run import run
 
 SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>\n'
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code  # type: ignore[assignment]
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_many_failed_files_say_how_many_more_and_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

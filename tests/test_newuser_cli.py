@@ -12,18 +12,8 @@ import numpy as np
 import pytest
 
 import dataeval_gpu.cli_print as cli_print
-from dataeval_gpu.cli import main
 from dataeval_gpu.io import read_image_bytes
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = exc.code  # type: ignore[assignment]
-    out, err = capsys.readouterr()
-    return status, out, err
+from tests.cli_run import run
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ used by tests/test_cli.py, test_newuser_cli.py and test_newuser2_cli.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from dataeval_gpu.cli import main
@@ -17,3 +19,21 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         status = exc.code  # type: ignore[assignment]
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def interrupt_feed(monkeypatch: pytest.MonkeyPatch, at: int = 3) -> Callable[[], None]:
+    """Ctrl-C at the scan's ``at``-th fed batch (``FeedLoop.feed_rows``; with ``--batch-size 2
+    --checkpoint-every 1`` two batches, 4 inputs, are then in the checkpoint); returns the undo."""
+    from dataeval_gpu.audit.feed import FeedLoop
+
+    real_feed = FeedLoop.feed_rows
+    calls = {"n": 0}
+
+    def feed_then_stop(self: FeedLoop, *a: object, **kw: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return real_feed(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FeedLoop, "feed_rows", feed_then_stop)
+    return lambda: monkeypatch.setattr(FeedLoop, "feed_rows", real_feed)

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from dataeval_gpu.cli_index import index_lines
+from tests.cli_run import interrupt_feed
 
 
 def _report(measured: int, files: int) -> SimpleNamespace:
@@ -36,7 +37,6 @@ def test_resumed_index_scan_says_what_a_scan_says(
     import numpy as np
     from PIL import Image
 
-    from dataeval_gpu.audit.feed import FeedLoop
     from dataeval_gpu.cli import main
 
     d = tmp_path / "images"
@@ -47,18 +47,9 @@ def test_resumed_index_scan_says_what_a_scan_says(
     out = tmp_path / "o"
     argv = ["scan", str(d), "--index", str(tmp_path / "idx"), "--out", str(out), "--batch-size", "2",
             "--checkpoint-every", "1", "--workers", "0", "--no-plots", "--no-progress"]  # fmt: skip
-    real_feed = FeedLoop.feed_rows
-    calls = {"n": 0}
-
-    def feed_then_stop(self: FeedLoop, *a: object, **kw: object) -> int:
-        calls["n"] += 1
-        if calls["n"] == 3:  # two batches (4 inputs) are in the checkpoint
-            raise KeyboardInterrupt
-        return real_feed(self, *a, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(FeedLoop, "feed_rows", feed_then_stop)
+    undo = interrupt_feed(monkeypatch)  # two batches (4 inputs) are in the checkpoint
     assert main(argv) == 130
-    monkeypatch.setattr(FeedLoop, "feed_rows", real_feed)
+    undo()
     capsys.readouterr()
     assert main([*argv, "--resume"]) == 0
     stdout = capsys.readouterr().out

@@ -13,7 +13,7 @@ import pytest
 
 import dataeval_gpu.cli_print as cli_print
 from dataeval_gpu.io import read_image_bytes
-from tests.cli_run import run
+from tests.cli_run import interrupt_feed, run
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,6 @@ def test_resumed_scan_says_how_much_came_from_the_checkpoint(
     input as scanned in this run's seconds.  It now says how many the checkpoint held."""
     from PIL import Image
 
-    from dataeval_gpu.audit.feed import FeedLoop
 
     d = tmp_path / "images"
     d.mkdir()
@@ -149,19 +148,12 @@ def test_resumed_scan_says_how_much_came_from_the_checkpoint(
     out = tmp_path / "o"
     argv = ["scan", str(d), "--out", str(out), "--batch-size", "2", "--checkpoint-every", "1", "--workers", "0",
             "--no-plots", "--no-progress"]  # fmt: skip
-    real_feed = FeedLoop.feed_rows  # the CPU scan measures in the workers (here: the main process) and feeds rows
-    calls = {"n": 0}
-
-    def feed_then_stop(self: FeedLoop, *a: object, **kw: object) -> int:
-        calls["n"] += 1
-        if calls["n"] == 3:  # two batches (4 inputs) are in the checkpoint
-            raise KeyboardInterrupt
-        return real_feed(self, *a, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(FeedLoop, "feed_rows", feed_then_stop)
+    # the CPU scan measures in the workers (here: the main process) and feeds rows: two batches
+    # (4 inputs) are in the checkpoint when Ctrl-C comes
+    undo = interrupt_feed(monkeypatch)
     status, _, err = run(argv, capsys)
     assert status == 130 and "--resume" in err, err
-    monkeypatch.setattr(FeedLoop, "feed_rows", real_feed)
+    undo()
     status, stdout, err = run([*argv, "--resume"], capsys)
     assert status == 0, err
     assert "\nresumed from the checkpoint: 4 of 6 inputs were measured before it, 2 in this run\n" in stdout

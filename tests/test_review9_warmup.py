@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.test_compile_warmup import KERNEL_MODULE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 NO_JIT = """
@@ -34,14 +36,6 @@ def test_compile_ahead_forks_nothing_with_numba_jit_disabled(tmp_path: Path) -> 
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got == {"kernels": 0, "cached": False, "forked": 0}
 
-
-KERNEL_MODULE = """
-import numba
-
-@numba.njit(cache=True)
-def twice(x):
-    return 2 * x
-"""
 
 STALE = """
 import json, sys

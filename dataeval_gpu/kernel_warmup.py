@@ -99,12 +99,13 @@ def loads_from_cache(task: Callable[[], object]) -> bool:
     from numba.core import event
 
     lock = threading.Lock()
-    probing = [True]
+    probing, refused = [True], [False]
 
     class Refuse(event.Listener):
         def on_start(self, ev: event.Event) -> None:
             with lock:
                 if probing[0]:
+                    refused[0] = True  # (a task that swallowed the stop still counts as not cached)
                     raise _CompileNeeded(str(ev.data.get("dispatcher", "a kernel") if ev.data else "a kernel"))
 
         def on_end(self, ev: event.Event) -> None:
@@ -119,7 +120,7 @@ def loads_from_cache(task: Callable[[], object]) -> bool:
                     probing[0] = False
     except _CompileNeeded:
         return False
-    return True
+    return not refused[0]
 
 
 def _to_compile(module: ModuleType, task: Callable[[], object]) -> bool:

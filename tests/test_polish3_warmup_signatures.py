@@ -40,8 +40,14 @@ ran = []
 def both():
     ran.append(k.twice(21))
     ran.append(k.thrice(2))
+def swallowed():
+    try:
+        k.thrice(5)
+    except BaseException:  # a task that catches everything: still not cached
+        pass
 out = {
     "module": kernels_cached(k),  # the old check: any kernel of the module
+    "swallowed": loads_from_cache(swallowed),
     "int": loads_from_cache(lambda: ran.append(k.twice(4))),
     "float": loads_from_cache(lambda: k.twice(1.5)),  # another signature of a cached kernel
     "other": loads_from_cache(both),  # a kernel never compiled
@@ -60,7 +66,7 @@ def test_loads_from_cache_is_per_kernel_and_signature(tmp_path: Path) -> None:
     got = _python(PROBE, cache, str(tmp_path), "probe")
     assert got["module"] is True  # what the module check saw: "cached"
     assert got["int"] is True  # the cached signature: loaded
-    assert got["float"] is False and got["other"] is False
+    assert got["float"] is False and got["other"] is False and got["swallowed"] is False
     assert got["ran"] == [8, 42]  # the probe of both stopped at thrice, before its value
     # nothing was compiled by the probes: only the cached twice(int64) is loaded
     assert got["compiled"] == {"twice": ["(int64,)"], "thrice": []}

@@ -16,6 +16,11 @@ The arguments are checked first (:mod:`dataeval_gpu.cli_args`): a mistake is one
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # ``python -m dataeval_gpu.cli``: a Ctrl-C during the imports below exits quietly
+    from dataeval_gpu.cli_entry import quiet_interrupt as _quiet
+
+    _quiet()
+
 import argparse
 import contextlib
 import errno
@@ -46,6 +51,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
+from .cli_entry import own_interrupts, quiet_interrupt
 from .cli_index import index_lines
 from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, printable
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
@@ -400,10 +406,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The program's entry point (``dataeval-gpu``, ``python -m dataeval_gpu.cli``): :func:`main`,
+    """The program (``dataeval-gpu``, through :func:`dataeval_gpu.cli_entry.run`, which sets the quiet
+    Ctrl-C before importing this module; ``python -m dataeval_gpu.cli``): :func:`main`,
     then the process ends at once with its status (``os._exit`` after flushing the output and
     the logs): the interpreter's own teardown of torch's modules took 0.2-0.7 s after the
     results were written, with nothing left to do (start-up to exit, issue 14)."""
+    quiet_interrupt()  # until the arguments are parsed, Ctrl-C: one line, status 130 (cli_entry)
     program_start()  # the start-up's imports without the garbage collector (cli_startup)
     try:
         status = main()
@@ -424,6 +432,7 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        own_interrupts()  # from here a Ctrl-C is a KeyboardInterrupt, said below (what --resume can continue)
         if args.command == "scan":
             validate_scan_args(args)
             return _run_scan(args)

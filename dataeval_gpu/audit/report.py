@@ -270,9 +270,11 @@ class AuditReport:
             if s["exact_duplicate_groups"] is not None
             else "exact and near duplicates: not searched (hashes off)",
         ]
-        if self.quality:
+        if s["quality_flagged_images"] is not None:
             counts = ", ".join(f"{k} {v}" for k, v in s["quality_issues"].items() if v)
             lines.append(f"quality issues: {counted(s['quality_flagged_images'], 'image')} ({counts or 'none'})")
+        else:  # as the duplicates without hashes: said, never left out (--no-quality, --preset dataeval-0.65)
+            lines.append("quality issues: not checked (quality off)")
         if "embedding" in self.duplicates:
             lines.append(f"embedding near duplicates: {counted(s['embedding_duplicate_groups'], 'group')}")
         if self.clusters:

@@ -4,7 +4,7 @@
     python scripts/eval_quality.py --sweep         # also sweep hash radius x embedding threshold
     python scripts/eval_quality.py --no-external   # skip the other venv (DataEval 1.x, imagededup, CleanVision)
 
-The corpus (``scripts/quality_corpus.py``, cached in ``data_cache/quality_eval/``): real
+The corpus (``scripts/quality_corpus.py``, cached in ``data_cache/quality_eval_v3/``): real
 photos of four offline collections, one of them dark and low-texture (naev-data's space
 renders), plus planted near duplicates and outliers of some of them.  Embeddings of every
 image (efficientnet_lite0, the package default) are cached in ``embeddings.npy``.
@@ -40,7 +40,7 @@ import torch
 from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_corpus import CACHE, DUP_KINDS, OUTLIER_KINDS, build, fit, load_source  # noqa: E402
+from quality_corpus import CACHE, DUP_KINDS, OUTLIER_KINDS, build, channels_equal, fit, load_source  # noqa: E402
 
 from dataeval_gpu.detectors.duplicates import Duplicates  # noqa: E402
 from dataeval_gpu.detectors.near_duplicates import (  # noqa: E402
@@ -130,10 +130,7 @@ def is_grey(img: np.ndarray) -> bool:
     """A grey picture stored as RGB (independent of every tool): at 99 % of the pixels the three
     channels are within 2 levels of each other.  A file stored with one grey channel is not one
     (it is grey as stored, not a colour image whose channels are equal)."""
-    if img.shape[0] < 3:
-        return False
-    x = img[:3].astype(np.int16)
-    return float(np.mean(x.max(axis=0) - x.min(axis=0) <= 2)) >= 0.99
+    return img.shape[0] >= 3 and channels_equal(np.moveaxis(img[:3], 0, -1))
 
 
 def channel_facts(img: np.ndarray) -> tuple[float, int, float]:

@@ -1,13 +1,14 @@
 """The planted corpus of scripts/eval_quality.py: real photos, near-duplicates and outliers.
 
-    python scripts/quality_corpus.py            # build data_cache/quality_eval/ (idempotent)
+    python scripts/quality_corpus.py            # build data_cache/quality_eval_v3/ (idempotent)
 
 Sources (all offline, Debian packages unpacked with ``dpkg -x`` or bundled with Python
 packages): the JPEGs of ``data_cache/photos`` (opencv-doc, mate-backgrounds,
 ukui-wallpapers; ``scripts/fetch_photos.sh``), the landscape photos of ``endless-sky-data``
 (``images/land``), the DARK / low-texture renders of ``naev-data`` (planets on black
 space, nebula backgrounds, loading screens; alpha composited on black) and the
-scikit-image / scikit-learn sample photos.  Every source is resized to at most 640 px on its
+scikit-image / scikit-learn sample photos.  Grey pictures are stored as one grey channel,
+also those their own file stores as RGB (the defect planted as ``grey_rgb``).  Every source is resized to at most 640 px on its
 long side (Pillow LANCZOS) and saved as PNG; sources whose 64×64 grey thumbnails differ by
 less than 3 grey levels on average (the same picture twice, at two resolutions) are kept once.
 
@@ -30,7 +31,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "data_cache" / "quality_eval"
+#: the manifest's version: a cache built by an older version is built anew (2: grey files stay one
+#: channel; 3: a grey picture stored as RGB in its own file is stored as one grey channel too)
+CORPUS_VERSION = 3
+#: one folder per version, so that a checkout of an older version does not build over a newer one
+CACHE = ROOT / "data_cache" / f"quality_eval_v{CORPUS_VERSION}"
 DUP_KINDS = (
     "copy",
     "crop5px",
@@ -63,8 +68,6 @@ OUTLIER_KINDS = (
     "strip",
 )
 MAX_SIDE = 640
-#: the manifest's version: a cache built by an older version is built anew (2: grey files stay one channel)
-CORPUS_VERSION = 2
 
 
 def _jpeg(im: Image.Image, q: int) -> Image.Image:
@@ -177,17 +180,31 @@ GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 def load_source(p: Path) -> Image.Image:
-    """A source as it is stored: colour files as RGB, grey ones as L (alpha composited on black)."""
+    """A source as a clean collection stores it: colour pictures as RGB, grey ones as L (alpha
+    composited on black).  A grey picture that its own file stores as RGB (``channels_equal``:
+    18 opencv-doc JPEGs, 4 naev-data renders) is stored as L as well: it carries the defect
+    planted as ``grey_rgb`` already, and the unmodified photos are to be clean photos."""
     with Image.open(p) as im:
         grey = im.mode in GREY_MODES or (im.mode == "P" and _palette_grey(im))
         if im.mode in ("RGBA", "LA", "P", "PA"):
             im = im.convert("RGBA")
             bg = Image.new("RGB", im.size, (0, 0, 0))
             bg.paste(im, mask=im.split()[3])
-            return bg.convert("L") if grey else bg
-        if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            out = bg
+        elif im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
             return Image.fromarray((np.asarray(im, dtype=np.float64) / 256.0).clip(0, 255).astype(np.uint8))
-        return im.convert("L" if grey else "RGB")
+        else:
+            out = im.convert("L" if grey else "RGB")
+        if grey or channels_equal(np.asarray(out.convert("RGB"))):
+            return out.convert("L")
+        return out
+
+
+def channels_equal(rgb: np.ndarray) -> bool:
+    """A grey picture stored as RGB (a check independent of every tool): at 99 % of the pixels of
+    an ``(H, W, 3)`` array the three channels are within 2 levels of each other."""
+    x = rgb[..., :3].astype(np.int16)
+    return float(np.mean(x.max(axis=-1) - x.min(axis=-1) <= 2)) >= 0.99
 
 
 def _palette_grey(im: Image.Image) -> bool:

@@ -69,3 +69,25 @@ def test_variants_of_a_grey_source(corpus):
     # a colour source's variants are left as they are
     col = Image.fromarray(np.stack([_ramp(80, 96)] * 2 + [np.zeros((80, 96), np.uint8)], -1))
     assert corpus.mode_like(corpus.dup_variant(col, "hflip", 1), col).mode == "RGB"
+
+
+def test_grey_picture_stored_as_rgb_is_stored_grey(corpus, tmp_path):
+    """A source whose own file is a grey picture stored as RGB already carries the defect planted
+    as ``grey_rgb``: the corpus stores it as one grey channel, as a clean collection would."""
+    g = _ramp()
+    rgb = np.stack([g, g, g], -1)
+    rgb[0, :5, 0] += 3  # a few JPEG-like stray levels: still grey at 99 % of the pixels
+    Image.fromarray(rgb).save(tmp_path / "grey_rgb.png")
+    src = corpus.load_source(tmp_path / "grey_rgb.png")
+    assert src.mode == "L"
+    assert np.array_equal(np.asarray(src)[1:], g[1:])
+    # an RGBA render that is grey once composited on black as well
+    rgba = np.concatenate([rgb, np.full_like(g, 255)[..., None]], -1)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "grey_rgba.png")
+    assert corpus.load_source(tmp_path / "grey_rgba.png").mode == "L"
+    # a colour picture whose channels differ at 2 % of the pixels stays RGB
+    col = rgb.copy()
+    col[:1, :, 2] = 200  # one row of 40 = 2.5 %
+    Image.fromarray(col).save(tmp_path / "almost.png")
+    assert corpus.load_source(tmp_path / "almost.png").mode == "RGB"
+    assert corpus.channels_equal(rgb) and not corpus.channels_equal(col)

@@ -101,6 +101,8 @@ def as_image(obj: Any, index: int) -> torch.Tensor:
             arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:  # long double: torch has no such dtype
             arr = arr.astype(np.float64)
+        if any(s < 0 for s in arr.strides):  # a flipped view (img[:, ::-1]): torch takes no negative strides
+            arr = arr.copy()  # (not ascontiguousarray: it keeps a size-1 axis's negative stride)
         if arr.dtype in _NUMPY_PROMOTE:
             t = torch.from_numpy(np.ascontiguousarray(arr)).to(_NUMPY_PROMOTE[arr.dtype])
         elif not arr.flags.writeable:  # read-only input (memmap, frombuffer): never written to

@@ -17,8 +17,9 @@ class ImageShapeError(DataEvalGPUError, ValueError):
     """An image has a shape that is not (C, H, W) or (H, W), or a side of size 0."""
 
 
-class ImageTypeError(DataEvalGPUError, TypeError):
-    """An image is of a type or dtype that cannot be measured."""
+class ImageTypeError(DataEvalGPUError, TypeError, ValueError):
+    """An image is of a type or dtype that cannot be measured (also a ``ValueError``: DataEval
+    0.65 raises ``ValueError`` for such an input, ``None``, a string, a scalar)."""
 
 
 class InvalidArgumentError(DataEvalGPUError, ValueError):

@@ -44,7 +44,7 @@ def test_linter_output_meta() -> None:
     assert isinstance(out, OutputMetadata) and 13 in out.issues  # the black image is flagged
     meta = out.meta()
     _check(meta, "dataeval_gpu.detectors.Linter")
-    assert meta["state"] == {"outlier_method": "zscore", "outlier_threshold": 2.5}
+    assert meta["state"] == {"flags": lint.flags, "outlier_method": "zscore", "outlier_threshold": 2.5}  # 0.65's keys
     assert meta["arguments"]["labels"] is None
     stats_meta = lint.evaluate_stats(imagestats(_images())).meta()
     _check(stats_meta, "dataeval_gpu.detectors.Linter")

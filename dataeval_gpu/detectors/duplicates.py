@@ -19,6 +19,7 @@ Hashes computed elsewhere (``imagestats``, the scan accumulator) are reused thro
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -365,11 +366,14 @@ class Duplicates:
 
     def _get_duplicates(self) -> dict[str, list[list[int]]]:
         """DataEval 0.65's private entry point: group ``self.stats`` (an object or dict
-        with ``xxhash`` / ``pchash`` hex-string lists, as ``imagestats`` returns)."""
+        with ``xxhash`` / ``pchash`` hex-string lists, as ``imagestats`` returns).  As in 0.65,
+        the groups are those of the hashes the statistics hold (``find_exact`` / ``find_near``
+        choose what :meth:`evaluate` computes, not what this groups)."""
         st = self.stats.dict() if hasattr(self.stats, "dict") else dict(self.stats or {})
-        xx = st.get("xxhash") if self.find_exact else None
-        ph = st.get("pchash") if self.find_near else None
-        out = self.from_hashes(
+        xx, ph = st.get("xxhash"), st.get("pchash")
+        both = copy.copy(self)
+        both.find_exact = both.find_near = True
+        out = both.from_hashes(
             xxhash=xx if xx is not None and len(xx) else None,
             pchash=ph if ph is not None and len(ph) else None,
         )

@@ -98,8 +98,9 @@ def outlier_mask(
     values: np.ndarray, method: Method, threshold: float | None = None, reference: Mapping[str, float] | None = None
 ) -> np.ndarray:
     """Boolean mask of the values each method calls an outlier (DataEval 0.65's rules), within
-    the values or, with ``reference`` (:func:`reference_summary`), against another collection."""
-    t = _DEFAULTS.get(method) if threshold is None else threshold
+    the values or, with ``reference`` (:func:`reference_summary`), against another collection.
+    ``threshold`` None or 0 means the method's default (0.65: ``threshold if threshold else ...``)."""
+    t = threshold if threshold else _DEFAULTS.get(method)
     if t is None:
         raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {method!r}")
     v = np.asarray(values, dtype=np.float64)
@@ -132,7 +133,7 @@ class Linter:
         ``ALL_STATS``, DataEval 1.x's ``ALL_V1``, later metrics); default
         ``ALL_PROPERTIES | ALL_VISUALS`` as in 0.65.
     outlier_method : ``"modzscore"`` (default), ``"zscore"`` or ``"iqr"``.
-    outlier_threshold : the method's threshold; its default when None.
+    outlier_threshold : the method's threshold; its default when None or 0 (as 0.65).
     adaptive : DataEval 1.x's adaptive threshold: per metric, raise the threshold so at most
         ``adaptive_max_fraction`` of the images are flagged for it.
     class_wise : with ``labels`` given to :meth:`evaluate`, lint each class against itself.
@@ -181,7 +182,8 @@ class Linter:
         self.thresholds: dict[str, float] = {}
 
     def _threshold(self, values: np.ndarray) -> float:
-        base = self.outlier_threshold if self.outlier_threshold is not None else _DEFAULTS[self.outlier_method]
+        # 0.65 takes any falsy threshold (None, 0) for the method's default
+        base = self.outlier_threshold if self.outlier_threshold else _DEFAULTS[self.outlier_method]
         if not self.adaptive:
             return base
         return _adaptive_threshold(values, self.outlier_method, base, self.adaptive_max_fraction)
@@ -190,7 +192,7 @@ class Linter:
         t = self._threshold(values)
         return outlier_mask(values, self.outlier_method, t), t
 
-    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
+    @set_metadata("dataeval_gpu.detectors", ["flags", "outlier_method", "outlier_threshold"])
     def evaluate_stats(
         self, stats: StatsOutput | Mapping[str, Any], labels: Sequence[Any] | np.ndarray | None = None
     ) -> LinterOutput:
@@ -219,7 +221,7 @@ class Linter:
                 raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
         return LinterOutput(self._lint())
 
-    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
+    @set_metadata("dataeval_gpu.detectors", ["flags", "outlier_method", "outlier_threshold"])
     def evaluate_against(
         self, stats: StatsOutput | Mapping[str, Any], reference: Mapping[str, Mapping[str, float]]
     ) -> LinterOutput:
@@ -236,7 +238,7 @@ class Linter:
         {1: {'brightness': 0.95}}
         """
         values_by_name = stats.dict() if hasattr(stats, "dict") else dict(stats)
-        t = self.outlier_threshold if self.outlier_threshold is not None else _DEFAULTS[self.outlier_method]
+        t = self.outlier_threshold if self.outlier_threshold else _DEFAULTS[self.outlier_method]
         flagged: dict[int, dict[str, float]] = {}
         for name, values in values_by_name.items():
             ref = reference.get(name)
@@ -283,7 +285,7 @@ class Linter:
                 flagged.setdefault(int(i), {})[name] = float(np.round(values[i], 2))
         return dict(sorted(flagged.items()))
 
-    @set_metadata("dataeval_gpu.detectors", ["outlier_method", "outlier_threshold"])
+    @set_metadata("dataeval_gpu.detectors", ["flags", "outlier_method", "outlier_threshold"])
     def evaluate(self, images: Any, labels: Sequence[Any] | np.ndarray | None = None) -> LinterOutput:
         """Compute the statistics of ``images`` and return the flagged ones.
 

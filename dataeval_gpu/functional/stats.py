@@ -236,8 +236,8 @@ def image_statistics(
         parts.append((eight, _eight_bit_rows(images, eight, shapes, plan, cpu_plan)))
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, t in enumerate(images):
-        if not _is_8bit(t):
-            groups[tuple(t.shape)].append(i)
+        if not _is_8bit(t):  # stacks of one shape and dtype: torch.stack would promote (or refuse uint16)
+            groups[(tuple(t.shape), t.dtype)].append(i)
     if pixel_work and groups:
         # one intra-op thread on the CPU: float reductions (kornia's convolution, sums) split
         # across threads round differently, and a row must not depend on where it is measured

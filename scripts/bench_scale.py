@@ -88,6 +88,7 @@ class Timeline:
             peak = self.watch.phase()
             self.rows.append({"step": self.name, "s": round(now - self.t, 2), "cpu_s": round(cpu - self.c, 2),
                               "peak_mb": round(peak / MB), "rise_mb": round((peak - self.base) / MB)})  # fmt: skip
+            print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)  # as it goes: a run stopped early still says
         self.name, self.t, self.c = name, now, cpu
 
 

@@ -97,3 +97,38 @@ def test_plain_labels_fast_path_same_classes(labs: list) -> None:
     assert labels_mod.normalize_labels(labs, names) == [
         [names[c] if isinstance(c, int) and 0 <= c < 4 else c for c in objs] for objs in general
     ]
+
+
+def test_label_stats_one_class_an_image_against_a_reference() -> None:
+    rng = np.random.default_rng(4)
+    labs = {int(i): int(c) for i, c in zip(rng.permutation(500)[:300], rng.integers(0, 5, 300))}
+    out = labels_mod.label_stats(labs, ["a", "b", "c", "d", "e", "f"])
+    keys = sorted(labs)
+    names = {c: "abcdef"[c] for c in range(6)}
+    present = [n for n in "abcdef" if any(names[labs[k]] == n for k in keys)]
+    assert list(out.label_counts_per_class) == present
+    assert out.label_counts_per_class == out.image_counts_per_class
+    assert out.label_counts_per_class == {n: sum(names[labs[k]] == n for k in keys) for n in present}
+    assert out.image_indices_per_class == {n: [k for k in keys if names[labs[k]] == n] for n in present}
+    assert out.classes_per_image == [[names[labs[k]]] for k in keys]
+    assert out.label_counts_per_image == [1] * 300 and out.images_without_labels == []
+    assert out.classes == list("abcdef") and out.label_count == 300 and out.class_count == len(present)
+
+
+def test_class_wise_table_counts_against_a_reference() -> None:
+    rng = np.random.default_rng(6)
+    n = 2000
+    labs = {i: [int(c) for c in rng.integers(0, 4, rng.integers(0, 3))] for i in range(n)}
+    metrics = ["brightness", "zero", "entropy"]
+    issues = {int(i): {m: 1.0 for m in metrics if rng.random() < 0.5} or {"zero": 0.5} for i in rng.integers(0, n + 50, 400)}
+    df = tables.class_wise_table(issues, labs)
+    for row in df.index[:-1]:
+        members = [
+            i for i in issues
+            if (i in labs and ((not labs[i] and row == tables.NO_OBJECTS) or row in map(str, labs[i])))
+            or (i not in labs and row == tables.UNLABELLED)
+        ]  # fmt: skip
+        for m in metrics:
+            assert df.loc[row, m] == sum(m in issues[i] for i in members), (row, m)
+        assert df.loc[row, "flagged images"] == len(members)
+    assert df.loc["Total", "flagged images"] == len(issues)

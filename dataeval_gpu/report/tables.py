@@ -147,16 +147,20 @@ def class_wise_table(
     by = flagged_by_metric(issues)
     cols = list(metrics) if metrics is not None else list(by)
     rows = _rows(sets, class_names, issues.keys())
-    counts = pd.DataFrame(0, index=pd.Index(rows, name=None), columns=cols, dtype=np.int64)
+    tally: Counter[tuple[str, str]] = Counter()  # (row, metric): one pandas cell update each was ~0.6 ms
     flagged: dict[str, set[int]] = {r: set() for r in rows}
+    wanted = set(cols)
     for i, group in issues.items():
         i = int(i)
         for c in _classes_of(sets, i):
             k = _key(c)
             flagged[k].add(i)
-            for m in group:
-                if m in counts.columns:
-                    counts.loc[k, m] += 1
+            tally.update((k, m) for m in group if m in wanted)
+    cells = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    at_row, at_col = {r: p for p, r in enumerate(rows)}, {m: p for p, m in enumerate(cols)}
+    for (k, m), v in tally.items():
+        cells[at_row[k], at_col[m]] = v
+    counts = pd.DataFrame(cells, index=pd.Index(rows, name=None), columns=cols)
     per_row = _images_per_row(sets)
     df = counts.copy()
     df[TOTAL] = counts.sum(axis=1).astype(np.int64)

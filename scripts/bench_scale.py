@@ -46,8 +46,11 @@ from dataeval_gpu.audit import DataAudit, FeedLoop  # noqa: E402
 MB = 2**20
 
 
-def feed(audit: DataAudit, rows: dict[str, np.ndarray], n: int, copies: float, chunk: int = 16) -> None:
-    """``n`` images' rows through ``FeedLoop.feed_rows``; a ``copies`` share are near copies."""
+def feed(
+    audit: DataAudit, rows: dict[str, np.ndarray], n: int, copies: float, chunk: int = 16, embed_dim: int = 128
+) -> None:
+    """``n`` images' rows through ``FeedLoop.feed_rows``; a ``copies`` share are near copies;
+    with the audit's embeddings, ``embed_dim`` random clustered ones (the copies' close to their source's)."""
     size = len(next(iter(rows.values())))
     audit.reserve(n)
     loop = FeedLoop(audit)
@@ -65,11 +68,17 @@ def feed(audit: DataAudit, rows: dict[str, np.ndarray], n: int, copies: float, c
     for b in range(4):
         hit = flips > b
         words["pchash"][copy[hit]] ^= np.int64(1) << rng.integers(0, 63, hit.sum())
+    emb = None
+    if audit._embed is not None:  # clustered embeddings, the copies' within a cosine of ~0.999 of their source
+        centres = rng.normal(0, 1, (10, embed_dim)).astype(np.float32)
+        emb = centres[np.arange(n) % 10] + rng.normal(0, 0.6, (n, embed_dim)).astype(np.float32)
+        emb[copy] = emb[of] + rng.normal(0, 0.01, (len(copy), embed_dim)).astype(np.float32)
     for s in range(0, n, chunk):
         idx = list(range(s, min(s + chunk, n)))
         at = src[s : s + chunk]
         part = {k: torch.from_numpy(np.ascontiguousarray(words[k][s : s + chunk] if k in words else v[at]))
                 for k, v in rows.items()}  # fmt: skip
+        part = part if emb is None else (part, torch.from_numpy(emb[s : s + chunk]))
         loop.feed_rows([(idx, part)], {}, idx, [i % 10 for i in idx], [f"c{i % 10}/{i:07d}.png" for i in idx])
     audit.class_names = [f"c{k}" for k in range(10)]
 
@@ -88,11 +97,13 @@ class Timeline:
             peak = self.watch.phase()
             self.rows.append({"step": self.name, "s": round(now - self.t, 2), "cpu_s": round(cpu - self.c, 2),
                               "peak_mb": round(peak / MB), "rise_mb": round((peak - self.base) / MB)})  # fmt: skip
+            print(json.dumps(self.rows[-1]), file=sys.stderr, flush=True)  # as it goes: a run stopped early still says
         self.name, self.t, self.c = name, now, cpu
 
 
 def one_size(n: int, args: argparse.Namespace) -> dict:
-    audit = DataAudit(device="cpu", preset=args.preset)
+    extra = {"embeddings": True, "embed_model": torch.nn.Identity()} if args.embed_dim else {}
+    audit = DataAudit(device="cpu", preset=args.preset, **extra)
     rows = mcs.sample_rows(audit)
     watch = mcs.Peak()
     base = mcs.rss()
@@ -105,7 +116,7 @@ def one_size(n: int, args: argparse.Namespace) -> dict:
 
     progress.Steps.__call__ = call
     tl.mark("feed")
-    feed(audit, rows, n, args.copies, chunk=args.chunk)
+    feed(audit, rows, n, args.copies, chunk=args.chunk, embed_dim=args.embed_dim or 128)
     tl.mark("compute")
     report = audit.compute()
     del audit
@@ -125,6 +136,7 @@ def one_size(n: int, args: argparse.Namespace) -> dict:
         "images": n, "preset": args.preset or "default", "rss_before_mb": round(base / MB),
         "exact_groups": len(dup.get("exact", [])), "near_groups": len(dup.get("near", [])),
         "largest_near_group": max(map(len, dup.get("near", [[]])), default=0),
+        "embedding_groups": len(dup.get("embedding", [])), "cluster_outliers": len((report.clusters or {}).get("outliers", [])),
         "steps": tl.rows, "peak_rise_per_image_b": round((max(r["peak_mb"] for r in tl.rows) * MB - base) / n),
         "out": str(out),
     }  # fmt: skip
@@ -156,6 +168,7 @@ def main() -> int:
     ap.add_argument("--report", action="store_true", help="also write report.html")
     ap.add_argument("--out", help="output folder (one size only; default: a temporary one)")
     ap.add_argument("--clusterer", type=int, help="time the Clusterer on this many random 64-d embeddings instead")
+    ap.add_argument("--embed-dim", type=int, default=0, help="also embeddings of this size (Clusterer, embedding duplicates)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in this process
     args = ap.parse_args()
     if args.clusterer:
@@ -166,7 +179,7 @@ def main() -> int:
         return 0
     for n in (int(s) for s in args.sizes.split(",")):
         extra = [f"--preset={args.preset}"] * bool(args.preset) + ["--report"] * args.report
-        extra += [f"--out={args.out}"] * bool(args.out)
+        extra += [f"--out={args.out}"] * bool(args.out) + [f"--embed-dim={args.embed_dim}"] * bool(args.embed_dim)
         cmd = [sys.executable, __file__, f"--one={n}", f"--copies={args.copies}", f"--formats={args.formats}",
                f"--chunk={args.chunk}", *extra]  # fmt: skip
         subprocess.run(cmd, check=True)

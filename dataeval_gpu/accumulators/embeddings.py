@@ -115,10 +115,19 @@ class EmbeddingAccumulator(Metric):
     def _sorted(self) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.embeddings, list) and not self.embeddings:
             raise InvalidArgumentError("EmbeddingAccumulator.compute() called before any update()")
-        emb = dim_zero_cat(self.embeddings)
-        idx = dim_zero_cat(self.indices)
+        one = lambda v: v[0] if isinstance(v, list) and len(v) == 1 else dim_zero_cat(v)  # noqa: E731 - cat copies even one
+        emb, idx = one(self.embeddings), one(self.indices)
+        if isinstance(self.embeddings, list) and len(self.embeddings) > 1 and not self._syncing():
+            # keep the rows as the one joined part: the fed parts freed, the next compute joins nothing
+            self.embeddings, self.indices = [emb], [idx]
+        if idx.numel() < 2 or bool((idx[1:] > idx[:-1]).all()):
+            return idx, emb  # in order, each index once (one process): the rows as they are, not a copy
         sel = first_of_each(idx)
         return idx[sel], emb[sel]
+
+    def _syncing(self) -> bool:
+        """Inside torchmetrics' sync (the states are the gathered ranks' for a moment)."""
+        return bool(getattr(self, "_is_synced", False))
 
     def compute(self) -> torch.Tensor:
         """``(N, D)`` float32 embeddings in dataset-index order."""

@@ -10,11 +10,29 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["cluster_findings", "embedding_duplicate_groups", "group_embeddings"]
+__all__ = ["cluster_findings", "embedding_duplicate_groups", "group_embeddings", "positions"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 
 NOT_FINITE = "embedding not finite (NaN or inf pixels): not clustered"
+
+
+def positions(keys: Any, wanted: np.ndarray) -> np.ndarray:
+    """``(len(wanted),)`` int64: the position of each of ``wanted`` in ``keys`` (the last one where
+    a key repeats), -1 where it is not there; sorted searches, not a dict of every key (a million
+    rows).
+
+    >>> positions(np.array([7, 3, 9, 3]), np.array([3, 9, 4])).tolist()
+    [3, 2, -1]
+    """
+    keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+    wanted = np.asarray(wanted, dtype=np.int64).reshape(-1)
+    if not keys.size:
+        return np.full(wanted.size, -1, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    at = np.maximum(np.searchsorted(ordered, wanted, side="right") - 1, 0)  # the last equal key
+    return np.where(ordered[at] == wanted, order[at], -1).astype(np.int64)
 
 
 def first_few(idx: list[int], shown: int = 5) -> str:
@@ -79,18 +97,21 @@ def embedding_duplicate_groups(
     thumb_rows = None
     if thumbs is not None and thumb_index is not None and len(thumb_index) == thumbs.shape[0]:
         t = thumbs.cpu().numpy().reshape(thumbs.shape[0], -1)
-        at = {int(i): p for p, i in enumerate(thumb_index)}
-        thumb_rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
-        have = np.array([int(i) in at for i in idx], dtype=bool)
-        thumb_rows[have] = t[[at[int(i)] for i in idx[have]]]
+        at = positions(thumb_index, idx)
+        if t.dtype == np.uint8 and np.array_equal(at, np.arange(len(t))):  # the same rows, in order: no copy
+            thumb_rows = t.view()
+            thumb_rows.flags.writeable = False
+        else:
+            thumb_rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
+            thumb_rows[at >= 0] = t[at[at >= 0]]
     sides = None
     row_index = thumb_index if row_index is None else row_index
     if rows is not None and row_index is not None and all(k in rows for k in ("height", "width")):
         cpu = lambda v: v.cpu() if isinstance(v, torch.Tensor) else v  # noqa: E731
         hw = np.stack([np.asarray(cpu(rows[k]), dtype=np.float64).reshape(-1) for k in ("height", "width")], 1)
-        at = {int(i): p for p, i in enumerate(row_index)}
-        if len(hw) == len(row_index) and all(int(i) in at for i in idx):
-            sides = hw[[at[int(i)] for i in idx]]
+        at = positions(row_index, idx)
+        if len(hw) == len(row_index) and (at >= 0).all():
+            sides = hw[at]
     groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides)
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)
 
@@ -104,9 +125,9 @@ def group_embeddings(groups: list[list[int]], emb_idx: Any, emb: Any) -> dict[in
     if not members:
         return {}
     idx = emb_idx.cpu().numpy() if isinstance(emb_idx, torch.Tensor) else np.asarray(emb_idx)
-    at = {int(v): k for k, v in enumerate(idx.reshape(-1).tolist())}
-    members = [i for i in members if i in at]
-    pos = [at[i] for i in members]
+    at = positions(idx.reshape(-1), np.asarray(members, dtype=np.int64))
+    members = [i for i, p in zip(members, at.tolist(), strict=True) if p >= 0]
+    pos = at[at >= 0].tolist()
     if isinstance(emb, torch.Tensor):
         rows = emb[torch.as_tensor(pos, dtype=torch.long, device=emb.device)].cpu().numpy()
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -423,12 +424,6 @@ def hash_pairs(
     if strip is not None:
         strip_view = 1 + len(crops)
         crops = [*crops, (strip[0], strip[1])]
-        if thumbs is not None:  # the strip's thumbnail at its view (all zero where none: unverified)
-            as_t = lambda v: (v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v))).cpu()  # noqa: E731
-            tv = as_t(thumbs).reshape(n, -1)[:, : strip_view * THUMB_SIDE**2]
-            tv = torch.nn.functional.pad(tv, (0, strip_view * THUMB_SIDE**2 - tv.shape[1]))
-            st = torch.zeros(n, THUMB_SIDE**2, dtype=torch.uint8) if strip[2] is None else as_t(strip[2])
-            thumbs = torch.cat([tv, st.reshape(n, -1).to(tv.dtype)], dim=1)
     parts = [full.reshape(-1), *(c.reshape(-1) for c, _ in crops)]
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
     h = torch.cat([p.cpu() for p in parts])
@@ -440,8 +435,18 @@ def hash_pairs(
     keep = ((pairs[:, 0] < n) | (pairs[:, 1] < n)) & (pairs[:, 0] % n != pairs[:, 1] % n)
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
+    if not a.size:
+        return np.zeros((0, 2), dtype=np.int64)
     dist = hamming_distance(h[pairs[:, 0]], h[pairs[:, 1]]).numpy()
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side, hw, strip_view)
+    # the figures and thumbnails of the images in a candidate pair only, renumbered 0..m-1 in
+    # order (the thumbnails with the strip's joined to them were a 4 KB copy of every image)
+    used = np.unique(np.concatenate([a % n, b % n]))
+    taken = [_rows_of(v, used) for v in (chroma, plain, entropy, spread, opacity, level, side, hw)]
+    thumbs = _view_thumbs(thumbs, used, n, strip_view, None if strip is None else strip[2])
+    a = (a // n) * used.size + np.searchsorted(used, a % n)  # view v of image i: v * m + i
+    b = (b // n) * used.size + np.searchsorted(used, b % n)
+    n = used.size
+    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view)  # type: ignore[misc]
     code = np.minimum(a % n, b % n) * n + np.maximum(a % n, b % n)
     enable = progress if a.size >= PROGRESS_MIN_PAIRS else False
     with progress_bar(total=int(a.size), desc="near pairs", enable=enable, unit="pair") as bar:
@@ -457,4 +462,31 @@ def hash_pairs(
                 at = np.nonzero(rest & ~np.isin(code, code[ok_p]))[0]
                 bar.update(int(np.count_nonzero(rest)) - at.size)  # decided by the whole views
     code = np.unique(code[ok_p])
-    return np.stack([code // n, code % n], axis=1).astype(np.int64)
+    return np.stack([used[code // n], used[code % n]], axis=1).astype(np.int64)
+
+
+def _rows_of(v: Any, rows: np.ndarray) -> np.ndarray | None:
+    """Rows ``rows`` of a per-image figure (array or tensor; None stays None)."""
+    if v is None:
+        return None
+    return np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v)[rows]
+
+
+def _view_thumbs(
+    thumbs: Any, rows: np.ndarray, n: int, strip_view: int | None, strip_thumbs: Any
+) -> np.ndarray | None:
+    """``(len(rows), V * S * S)`` uint8: the view thumbnails of images ``rows`` (of ``n``), with
+    the strip's thumbnail at view ``strip_view`` when there is a strip (all zero where it has
+    none: unverified)."""
+    if thumbs is None:
+        return None
+    as_np = lambda v: np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v)  # noqa: E731
+    tv = as_np(thumbs).reshape(n, -1)[rows]
+    if strip_view is None:
+        return tv
+    width = strip_view * THUMB_SIDE**2
+    out = np.zeros((rows.size, width + THUMB_SIDE**2), dtype=tv.dtype)
+    out[:, : min(width, tv.shape[1])] = tv[:, :width]
+    if strip_thumbs is not None:
+        out[:, width:] = as_np(strip_thumbs).reshape(n, -1)[rows]
+    return out

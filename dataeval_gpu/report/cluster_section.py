@@ -54,7 +54,7 @@ def clusters_section(ctx: ReportContext) -> Section | None:
     )
     if ctx.labels:
         body += "<h3>Cluster findings by class</h3>" + table_html(
-            tables.cluster_by_class_table(cl, ctx.labels, ctx.class_names), table_id="table-cluster-class"
+            tables.cluster_by_class_table(cl, ctx.label_sets, ctx.class_names), table_id="table-cluster-class"
         )
     if ctx.get_image is not None:
         body += _cluster_grids(ctx, cl)

@@ -44,6 +44,7 @@ class ReportContext:
     extra_figures: Sequence[tuple[str, Any, str]] = field(default_factory=tuple)
     #: ``{dataset index: embedding row}`` (the embedding duplicates' cosines), or None
     embeddings: dict[int, np.ndarray] | None = None
+    _sets: Any = field(default=None, repr=False)
 
     @property
     def n_images(self) -> int:
@@ -62,6 +63,15 @@ class ReportContext:
     @property
     def labels_or_none(self) -> dict[int, Any] | None:
         return self.labels or None
+
+    @property
+    def label_sets(self) -> tables.ClassSets | None:
+        """Each labelled image's classes, read once for all the tables (None: no labels)."""
+        if not self.labels:
+            return None
+        if self._sets is None:
+            self._sets = tables.class_sets(self.labels, self.class_names)
+        return self._sets
 
 
 def _no_label(lab: Any) -> bool:

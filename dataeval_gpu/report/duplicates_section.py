@@ -153,9 +153,11 @@ def _group_block(group: DuplicateGroup, ctx: ReportContext, names: dict[int, str
     )
 
 
-def _groups_table(groups: Sequence[DuplicateGroup], ctx: ReportContext, kinds: Sequence[str]) -> str:
+def _groups_table(
+    groups: Sequence[DuplicateGroup], ctx: ReportContext, kinds: Sequence[str], names: dict[int, str]
+) -> str:
     df = tables.duplicate_groups_table(
-        ctx.report.duplicates, ctx.labels_or_none, ctx.class_names, ctx.report.paths or None, kinds=kinds
+        ctx.report.duplicates, ctx.label_sets, ctx.class_names, ctx.report.paths or None, kinds=kinds, names=names
     )
     df.insert(1, "found by", [g.method for g in groups])
     df.insert(4, "score", [g.score_text() for g in groups])
@@ -183,15 +185,16 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
     if not kinds:  # no hashes and no embeddings: not searched (the summary says so)
         return None
     groups = report_groups(report, ctx.embeddings)
-    names = tables.inside_folder({int(i): str(p) for i, p in report.paths.items()}) if report.paths else {}
+    members = {int(i) for g in groups for i in g.members}  # only theirs are shown: not every path
+    names = tables.inside_folder({int(i): str(p) for i, p in report.paths.items()}, only=members) if report.paths else {}
     body = _rules(kinds, dups, report.config or {})
     if ctx.labels and groups:
         body += "<h3>Duplicates by class</h3>" + table_html(
-            tables.duplicates_by_class_table(dups, ctx.labels, ctx.class_names, kinds=kinds),
+            tables.duplicates_by_class_table(dups, ctx.label_sets, ctx.class_names, kinds=kinds),
             table_id="table-duplicates-class",
         )
     if groups:
-        body += "<h3>Groups</h3>" + _groups_table(groups, ctx, kinds)
+        body += "<h3>Groups</h3>" + _groups_table(groups, ctx, kinds, names)
     drawn = _strip_budget(groups) if ctx.get_image is not None else set()
     scored = ctx.embeddings is not None
     for kind in kinds:

@@ -72,7 +72,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
             "<i>Total</i> row: distinct images."
         )
         body += table_html(
-            tables.class_wise_table(issues, ctx.labels, ctx.class_names), table_id="table-class-wise"
+            tables.class_wise_table(issues, ctx.label_sets, ctx.class_names), table_id="table-class-wise"
         )
     if issues:
         if ctx.get_image is not None:
@@ -80,7 +80,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
         else:
             body += note("No image source was given: the sample grids are left out.")
         body += "<h3>Flagged images</h3>" + table_html(
-            tables.flagged_images_table(issues, ctx.labels_or_none, ctx.class_names, report.paths or None, ranges=ranges),
+            tables.flagged_images_table(issues, ctx.label_sets, ctx.class_names, report.paths or None, ranges=ranges),
             max_rows=300,
             total_row=False,
             table_id="table-flagged",
@@ -117,7 +117,7 @@ def quality_section(ctx: ReportContext) -> Section | None:
                 "Cells: images of the class flagged for the issue; <i>flagged images</i>: distinct images."
             )
             body += table_html(
-                tables.class_wise_table(scored, ctx.labels, ctx.class_names), table_id="table-quality-class-wise"
+                tables.class_wise_table(scored, ctx.label_sets, ctx.class_names), table_id="table-quality-class-wise"
             )
         if ctx.get_image is not None:
             body += _flagged_grids(ctx, scored, prefix="quality", value="score")

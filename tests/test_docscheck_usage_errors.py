@@ -27,7 +27,11 @@ def test_the_block_pairs_each_command_with_its_error() -> None:
 
 @pytest.mark.parametrize(("command", "expected"), CASES, ids=[c.split(" ", 2)[2] for c, _ in CASES])
 def test_documented_error_line(
-    command: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    command: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     if "--device cuda" in command and torch.cuda.is_available():
         pytest.skip("the doc's line is for a machine without CUDA")

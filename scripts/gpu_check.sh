@@ -27,6 +27,11 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
   export PYTHONPATH=$PWD:/tmp/site  # the machine's own torch / numpy first, the carried wheels after
 fi
 # GPU_CHECK_FORCE=1 runs the steps without a GPU (to try this script: they fail, the table says so)
+if [ "${GPU_CHECK_FORCE:-0}" != 1 ] && ! $PY -c "import torch" >/dev/null 2>&1; then
+  # without this, `bash scripts/gpu_check.sh` where python3 lacks torch said "no CUDA device"
+  echo "gpu-check: $PY cannot import torch: run it as 'make gpu-check' or with PYTHON=.venv/bin/python" >&2
+  exit 1
+fi
 if [ "${GPU_CHECK_FORCE:-0}" != 1 ] && ! $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   echo "gpu-check: no CUDA device on this machine ($PY); nothing to check"
   exit 0

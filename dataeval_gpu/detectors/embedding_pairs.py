@@ -15,6 +15,7 @@ __all__ = [
     "LOOK_MIN",
     "LOOK_SURE",
     "SOFT_ALIGN_MIN",
+    "TURNED_ALIGN_MIN",
     "SOFT_DETAIL",
     "SHAPE_FAR",
     "SOFT_LOOK_MIN",
@@ -77,6 +78,13 @@ ALIGN_ASPECT = 1.05
 #: Stellarium's textures (a halo, the zodiacal light) aligned at 0.950; soft true crops of the
 #: wallpapers (Kay's dark picture, Opal's preview) at 0.988-0.996
 SOFT_ALIGN_MIN = 0.98
+#: ... and a crop of the picture turned by 90 or 180 degrees or mirrored (the other seven
+#: orientations of the D4 group the hashes already match: Plasma's Shell ships its 720 x 1440
+#: phone picture as a crop of the landscape turned by 90 degrees, aligned at 0.999) must match at
+#: this: on the neighbours of the 604 photos, the wallpapers and Stellarium's textures the other
+#: orientations aligned distinct pictures at up to 0.950 (contour drawings against a trackbar
+#: screenshot) where the unturned alignment had them at 0.585
+TURNED_ALIGN_MIN = 0.98
 
 
 def embedding_pairs_ok(
@@ -220,7 +228,8 @@ def crop_pairs_ok(
     hash square behind the thumbnail), and one whole thumbnail (view 0 of ``thumbs``) matching a
     window of the other's at :data:`ALIGN_MIN` (two soft pictures: :data:`SOFT_ALIGN_MIN`)
     (:func:`~dataeval_gpu.functional.hashing.align.aligned_correlation`: a phone crop at any
-    position, a 16:10 preview of a 16:9 picture).  All False without thumbnails or sides."""
+    position, a 16:10 preview of a 16:9 picture), or in another orientation of the D4 group
+    (turned by 90 / 180 degrees, mirrored) at :data:`TURNED_ALIGN_MIN`.  All False without thumbnails or sides."""
     from ..functional.hashing.align import aligned_correlation
     from ..functional.hashing.thumbs import THUMB_SIDE
     from .hash_pairs import SMALL_SIDE
@@ -243,5 +252,29 @@ def crop_pairs_ok(
         a, b = code // s.shape[0], code % s.shape[0]
         score, checked = aligned_correlation(t[a], s[a], t[b], s[b])
         bar = np.where(_soft(thumbs, a) & _soft(thumbs, b), SOFT_ALIGN_MIN, ALIGN_MIN)
-        keep[at] = (checked & (score >= bar))[inverse.reshape(-1)]
+        ok = checked & (score >= bar)
+        rest = np.nonzero(~ok)[0]
+        if rest.size:  # a crop of the picture turned by 90 / 180 degrees or mirrored
+            ok[rest] = _turned_crop(t[a[rest]], s[a[rest]], t[b[rest]], s[b[rest]]) >= TURNED_ALIGN_MIN
+        keep[at] = ok[inverse.reshape(-1)]
     return keep
+
+
+def _turned_crop(x: np.ndarray, hw_x: np.ndarray, y: np.ndarray, hw_y: np.ndarray) -> np.ndarray:
+    """``(P,)`` float64: the best :func:`~dataeval_gpu.functional.hashing.align.aligned_correlation`
+    of the thumbnails ``x`` (``(P, S, S)``, images of heights and widths ``hw_x``) in the seven
+    other orientations of the D4 group (turned by 90, 180 or 270 degrees, those three
+    mirrored; the picture mirrored) against ``y`` (-inf where nothing was compared).  A thumbnail squeezes its image to
+    the square, so the image turned by 90 degrees has the thumbnail turned and its sides swapped."""
+    from ..functional.hashing.align import aligned_correlation
+
+    best = np.full(len(x), -np.inf)
+    for k in range(4):
+        for mirror in (False, True):
+            if k == 0 and not mirror:
+                continue
+            v = np.rot90(x, k, axes=(1, 2))
+            v = np.ascontiguousarray(v[:, :, ::-1] if mirror else v)
+            score, _ = aligned_correlation(v, hw_x if k % 2 == 0 else hw_x[:, ::-1], y, hw_y)
+            best = np.maximum(best, score)
+    return best

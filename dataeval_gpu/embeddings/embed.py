@@ -8,8 +8,11 @@ images of one shape are resized together (one interpolate call per distinct shap
 
 Value scaling: uint8 is divided by 255; other dtypes follow DataEval's bit-depth rule (the
 smallest d in {1, 8, 12, 16, 32} with 2^d > max; d = 1, i.e. values already in [0, 1], and
-negative data are left unscaled).  Grey images are repeated to 3 channels, grey + alpha keeps
-the grey channel, RGBA drops alpha.
+negative data are left unscaled).  Grey images are repeated to 3 channels.  An image with alpha
+(grey + alpha, RGBA) is embedded as it is seen: composited on mid grey first, as the quality
+metrics see it (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`; an opaque
+image is unchanged, bit for bit), so two sprites whose colour is alike but whose alpha differs
+(a white glyph drawn in the alpha channel) are two pictures, not one.
 
 Determinism: the network always runs on fixed-size chunks (8 images on the CPU, 64 on a GPU;
 the last chunk is zero-padded), so an image's embedding does not depend on the batch size you
@@ -34,6 +37,7 @@ from torch import nn
 from ..batching import as_image, iter_batches, resolve_device
 from ..errors import ImageShapeError, InvalidArgumentError
 from ..functional.bitdepth import bit_depth, depth_scale
+from ..functional.quality_alpha import composite_on_grey
 from .models import efficientnet_lite0, preprocess_config
 
 __all__ = ["Embedder", "embed", "preprocess_images", "default_model"]
@@ -73,18 +77,18 @@ def _scale_factor(x: torch.Tensor) -> torch.Tensor:
 
 
 def _to_rgb(x: torch.Tensor, index: int) -> torch.Tensor:
-    """(B, C, H, W) → (B, 3, H, W)."""
+    """(B, C, H, W) -> (B, 3, H, W); an image with alpha (C = 2 or 4) as seen on mid grey
+    (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`: exact integers for uint8,
+    [0, 1] floats otherwise, which the bit-depth rule then leaves unscaled)."""
     c = x.shape[1]
-    if c == 3:
-        return x
-    if c in (1, 2):
-        return x[:, :1].expand(-1, 3, -1, -1)
-    if c == 4:
-        return x[:, :3]
-    raise ImageShapeError(
-        f"image {index}: the embedding model takes 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) "
-        f"channels, got {c}"
-    )
+    if c not in (1, 2, 3, 4):
+        raise ImageShapeError(
+            f"image {index}: the embedding model takes 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA) "
+            f"channels, got {c}"
+        )
+    if c in (2, 4):
+        x = composite_on_grey(x)
+    return x if x.shape[1] == 3 else x[:, :1].expand(-1, 3, -1, -1)
 
 
 def preprocess_images(

@@ -149,7 +149,13 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
         help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
         f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
     )
-    p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
+    p.add_argument(
+        "--outlier-method",
+        default="modzscore",
+        choices=["modzscore", "zscore", "iqr"],
+        help="how the Linter flags a statistic's outliers: modified z-score, z-score or interquartile range "
+        "(default: %(default)s, as DataEval 0.65)",
+    )
     p.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
     )

@@ -245,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) "
         "embeddings, one row per measured image or one per input (put the option after PATH when it has no value)",
     )
-    s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
+    s.add_argument(
+        "--formats",
+        default="csv,json",
+        help="comma list of csv, parquet, json: results.*, and the quality issues' table quality_issues.csv / "
+        ".parquet (default: %(default)s)",
+    )
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
     s.add_argument(
         "--checkpoint-every",

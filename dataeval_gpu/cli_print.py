@@ -41,7 +41,7 @@ def flagged_lines(report: Any, most: int = 15) -> list[str]:
         name = report.paths.get(i, "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
-        lines.append(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+        lines.append(f"  ... and {len(why) - most} more (see findings.json, quality_issues.csv or .parquet)")
     return lines
 
 

@@ -5,6 +5,7 @@ function returns the lines; ``cli.py`` prints them."""
 from __future__ import annotations
 
 import copy
+import unicodedata
 from typing import Any
 
 from .wording import counted
@@ -138,19 +139,24 @@ def printable(report: Any) -> Any:
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: the Unicode categories escaped: control characters (newline, escape, DEL, C1) and the line and paragraph separators
+_BREAKING = ("Cc", "Zl", "Zp")
 
 
 def shown_path(path: Any) -> str:
     """``path`` as one line of printable text: not-UTF-8 bytes as ``\\xe9``
     (:func:`~dataeval_gpu.discovery.text_path`), a newline as ``\\n``, a carriage return as
     ``\\r``, a tab as ``\\t``, other control or line-separating characters as ``\\x1b`` /
-    ``\\u2028`` (as ``repr`` writes them); other names unchanged."""
+    ``\\u2028`` (as ``repr`` writes them); other characters unchanged (a full-width space too)."""
     from .discovery import text_path
 
     text = text_path(path)
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else _ESCAPES.get(c) or repr(c)[1:-1] for c in text)
+    # only what breaks or garbles a line: a full-width or no-break space (not isprintable) stays
+    return "".join(
+        _ESCAPES.get(c) or repr(c)[1:-1] if unicodedata.category(c) in _BREAKING else c for c in text
+    )
 
 
 def _shown_against(against: Any) -> Any:

@@ -21,6 +21,8 @@ from dataeval_gpu.cli_print import duplicate_lines, failed_lines, label_lines, p
         ("esc\x1b[31mred.png", "esc\\x1b[31mred.png"),
         ("line\u2028sep.png", "line\\u2028sep.png"),
         ("plain name é.png", "plain name é.png"),
+        ("全角\u3000空白\xa0nbsp.png", "全角\u3000空白\xa0nbsp.png"),  # not isprintable(), but one line: kept
+        ("del\x7f\x85c1.png", "del\\x7f\\x85c1.png"),
         ("bad\udcffname.png", "bad\\xffname.png"),  # not UTF-8: as before
     ],
 )

@@ -338,12 +338,12 @@ def out_lock(out: Path) -> Iterator[None]:
 def _warn_nothing_to_scan(path: str) -> None:
     """Say why there is nothing to scan rather than "0 images"."""
     if Path(path).is_file():  # a file list of blank lines and comments
-        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", path)
+        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", shown_path(path))
     else:  # a wrong folder, or one of metadata only
         logger.warning(
             "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
             "and files neither named nor encoded like an image are left out; docs/inputs.md)",
-            path,
+            shown_path(path),
         )
 
 

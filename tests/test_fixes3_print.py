@@ -83,3 +83,14 @@ def test_scan_prints_a_newline_name_on_one_line(tmp_path, capsys: pytest.Capture
     assert len(failed) == 1 and failed[0].split("bro\\nken.png")[1].startswith(": "), stdout
     assert f"results in {str(out).replace(chr(10), chr(92) + 'n')}/" in lines[-1], stdout
     assert (out / "results.csv").exists()  # the files written keep the real name
+
+
+def test_nothing_to_scan_warning_escapes_the_path(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    from dataeval_gpu.cli import _warn_nothing_to_scan
+
+    folder = tmp_path / "emp\nty"
+    folder.mkdir()
+    with caplog.at_level("WARNING"):
+        _warn_nothing_to_scan(str(folder))
+    said = caplog.records[-1].getMessage()
+    assert "emp\\nty: no files to scan" in said and "\n" not in said

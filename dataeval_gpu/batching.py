@@ -63,10 +63,16 @@ _NUMPY_PROMOTE = {
 
 
 def resolve_device(device: str | torch.device | None, default: torch.device | None = None) -> torch.device:
-    """``None`` means the default (or the CPU); ``"cuda"`` without a GPU is a clear error."""
+    """``None`` means the default (or the CPU); ``"cuda"`` without a GPU, or a string that is not a
+    device name (``"tpu"``), is an :class:`~dataeval_gpu.errors.InvalidArgumentError` naming ``device``."""
     if device is None:
         return default if default is not None else torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):  # torch's own message names no argument
+        raise InvalidArgumentError(
+            f"device={device!r} is not a device name (accepted: 'cpu', 'cuda', 'cuda:N', a torch.device or None)"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidArgumentError(f"device={str(device)!r} was asked for but CUDA is not available here")
     return dev

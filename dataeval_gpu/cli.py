@@ -53,7 +53,7 @@ from .cli_args import (
 )
 from .cli_entry import own_interrupts, quiet_interrupt
 from .cli_index import index_lines
-from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, printable
+from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, printable, shown_path
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 from .progress import COMPILE_NOTE_S
@@ -184,7 +184,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     if rows_error:  # the results are written (without clusters): the scan is not lost
         raise CommandLineError(f"{rows_error}; {out}/ holds the scan's results without the Clusterer's")
     if args.quiet:
-        print(out)
+        print(shown_path(out))
         return 0
     _print_results(printable(report), skipped, out, written, device)
     return 0
@@ -252,7 +252,7 @@ def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, s
     """What was skipped, how much a ``--resume`` took from the checkpoint, then the counts, the
     speed and where the results are."""
     if skipped:
-        print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {out / SKIPPED}")
+        print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
     resumed = report.config.get("resumed_from")
     if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
         measured = report.config.get("index_update", {}).get("measured", report.total)
@@ -264,7 +264,7 @@ def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, s
         f"\n{counted(report.total, 'image')} in {report.config.get('elapsed_s')} s"
         + _speed(report)
         + compile_note(report.config.get("warm_up_s"))
-        + f" on {device}; results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
+        + f" on {device}; results in {shown_path(out)}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
 
 
@@ -338,12 +338,12 @@ def out_lock(out: Path) -> Iterator[None]:
 def _warn_nothing_to_scan(path: str) -> None:
     """Say why there is nothing to scan rather than "0 images"."""
     if Path(path).is_file():  # a file list of blank lines and comments
-        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", path)
+        logger.warning("%s: a file list with no paths in it (only blank lines and # comments)", shown_path(path))
     else:  # a wrong folder, or one of metadata only
         logger.warning(
             "%s: no files to scan (hidden entries, metadata files such as .txt, .json, .csv, .npy "
             "and files neither named nor encoded like an image are left out; docs/inputs.md)",
-            path,
+            shown_path(path),
         )
 
 

@@ -149,7 +149,13 @@ def add_audit_options(p: argparse.ArgumentParser) -> None:
         help="a quality issue's threshold instead of its default (repeatable: --quality-threshold dark=0.7 "
         f"--quality-threshold noisy=12); issues: {', '.join(QUALITY_ISSUES)} (docs/quality.md)",
     )
-    p.add_argument("--outlier-method", default="modzscore", choices=["modzscore", "zscore", "iqr"])
+    p.add_argument(
+        "--outlier-method",
+        default="modzscore",
+        choices=["modzscore", "zscore", "iqr"],
+        help="how the Linter flags a statistic's outliers: modified z-score, z-score or interquartile range "
+        "(default: %(default)s, as DataEval 0.65)",
+    )
     p.add_argument(
         "--outlier-threshold", type=_positive_float, default=None, help="the method's threshold (default: its own)"
     )
@@ -239,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Clusterer: with no value, embed with the default model; or give an .npy of (N, D) "
         "embeddings, one row per measured image or one per input (put the option after PATH when it has no value)",
     )
-    s.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json (default: %(default)s)")
+    s.add_argument(
+        "--formats",
+        default="csv,json",
+        help="comma list of csv, parquet, json: results.*, and the quality issues' table quality_issues.csv / "
+        ".parquet (default: %(default)s)",
+    )
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
     s.add_argument(
         "--checkpoint-every",

@@ -5,11 +5,12 @@ function returns the lines; ``cli.py`` prints them."""
 from __future__ import annotations
 
 import copy
+import unicodedata
 from typing import Any
 
 from .wording import counted
 
-__all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "tail"]
+__all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "shown_path", "tail"]
 
 
 def flagged_lines(report: Any, most: int = 15) -> list[str]:
@@ -41,7 +42,7 @@ def flagged_lines(report: Any, most: int = 15) -> list[str]:
         name = report.paths.get(i, "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
-        lines.append(f"  ... and {len(why) - most} more (see quality_issues.csv)")
+        lines.append(f"  ... and {len(why) - most} more (see findings.json, quality_issues.csv or .parquet)")
     return lines
 
 
@@ -97,7 +98,7 @@ def failed_lines(report: Any, most: int = 15) -> list[str]:
         return []
     lines = [f"\nfailed ({len(failed)}):"]
     for i, reason in list(failed.items())[:most]:
-        lines.append(f"  {i:>6} {report.paths.get(i, '')}: {reason}")
+        lines.append(f"  {i:>6} {report.paths.get(i, '')}: {shown_path(reason)}")
     if len(failed) > most:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see findings.json; status failed in results.csv)")
@@ -112,15 +113,67 @@ def failed_lines(report: Any, most: int = 15) -> list[str]:
 
 
 def printable(report: Any) -> Any:
-    """``report`` with its file names as text that any terminal takes: a name that is not UTF-8
-    has its odd bytes written as ``\\xe9`` (a copy; the files written keep the real paths)."""
-    from .discovery import text_path
-
-    if all(text_path(p) == p for p in report.paths.values()):
+    """``report`` with its file names (and class names, the index's paths) as text that any
+    terminal takes on one line: a name that is not UTF-8 has its odd bytes written as ``\\xe9``,
+    a newline or other control character as ``\\n`` / ``\\x1b`` (:func:`shown_path`; a copy: the
+    files written keep the real paths)."""
+    paths = {i: shown_path(p) for i, p in report.paths.items()}
+    names = [shown_path(n) for n in (report.class_names or [])]
+    against = _shown_against(report.against)
+    index = (report.config or {}).get("index")
+    if (
+        paths == report.paths
+        and names == list(report.class_names or [])
+        and against is report.against
+        and (index is None or shown_path(index) == index)
+    ):
         return report
     shown = copy.copy(report)
-    shown.paths = {i: text_path(p) for i, p in report.paths.items()}
+    shown.paths = paths
+    if report.class_names:
+        shown.class_names = names
+    shown.against = against
+    if index is not None:
+        shown.config = {**report.config, "index": shown_path(index)}
     return shown
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: the Unicode categories escaped: control characters (newline, escape, DEL, C1) and the line and paragraph separators
+_BREAKING = ("Cc", "Zl", "Zp")
+
+
+def shown_path(path: Any) -> str:
+    """``path`` as one line of printable text: not-UTF-8 bytes as ``\\xe9``
+    (:func:`~dataeval_gpu.discovery.text_path`), a newline as ``\\n``, a carriage return as
+    ``\\r``, a tab as ``\\t``, other control or line-separating characters as ``\\x1b`` /
+    ``\\u2028`` (as ``repr`` writes them); other characters unchanged (a full-width space too)."""
+    from .discovery import text_path
+
+    text = text_path(path)
+    if text.isprintable():
+        return text
+    # only what breaks or garbles a line: a full-width or no-break space (not isprintable) stays
+    return "".join(
+        _ESCAPES.get(c) or repr(c)[1:-1] if unicodedata.category(c) in _BREAKING else c for c in text
+    )
+
+
+def _shown_against(against: Any) -> Any:
+    """``report.against`` with the index's paths (its name, the partners' paths) as :func:`shown_path`
+    writes them; the same object where none changes."""
+    if not against:
+        return against
+    matches = against.get("matches", [])
+    shown = [{**m, "partner_path": shown_path(m["partner_path"])} if "partner_path" in m else m for m in matches]
+    index = against.get("index")
+    if all(a is b or a == b for a, b in zip(shown, matches)) and (index is None or shown_path(index) == index):
+        return against
+    out = dict(against)
+    out["matches"] = shown
+    if index is not None:
+        out["index"] = shown_path(index)
+    return out
 
 
 def tail(path: str, width: int = 40) -> str:

@@ -333,16 +333,19 @@ class AuditReport:
     def save(
         self, out_dir: str | os.PathLike, formats: Sequence[str] = ("csv", "json"), progress: bool | None = False
     ) -> dict[str, str]:
-        """Write ``results.csv`` (and/or ``.parquet``), ``findings.json``, ``summary.json``, ``config.json``
-        (and ``quality_issues.csv`` with the quality issues); ``progress``: show the files being
-        written on a bar (stderr; ``None``: on a terminal)."""
+        """Write ``results.csv`` (and/or ``.parquet``, ``.json``), ``findings.json``, ``summary.json``,
+        ``config.json`` and, with the quality issues, their table in the tabular formats asked for
+        (``quality_issues.csv`` with ``csv``, ``quality_issues.parquet`` with ``parquet``; the issues
+        are in ``findings.json`` whatever the formats); ``progress``: show the files being written on
+        a bar (stderr; ``None``: on a terminal)."""
         from ..progress import phase_steps
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = {}
         files = [f"results.{f}" for f in ("csv", "parquet", "json") if f in formats]
-        steps = ["table", *files, "findings.json"] + ["quality_issues.csv"] * bool(self.quality)
+        tables = [f"quality_issues.{f}" for f in ("csv", "parquet") if f in formats and self.quality]
+        steps = ["table", *files, "findings.json", *tables]
         with phase_steps("save", steps, enable=progress) as step:
             step("table")
             df = self.to_pandas()
@@ -368,10 +371,17 @@ class AuditReport:
             written.update(
                 findings=str(out / "findings.json"), summary=str(out / "summary.json"), config=str(out / "config.json")
             )
-            if self.quality:
-                step("quality_issues.csv")
-                self.quality_table().to_csv(out / "quality_issues.csv", index=False)
-                written["quality"] = str(out / "quality_issues.csv")
+            for name in tables:  # the formats asked for: --formats parquet writes no CSV
+                step(name)
+                if name.endswith(".csv"):
+                    self.quality_table().to_csv(out / name, index=False)
+                    written["quality"] = str(out / name)
+                    continue
+                try:
+                    parquet_ready(self.quality_table()).to_parquet(out / name, index=False)
+                    written["quality_parquet"] = str(out / name)
+                except ImportError:
+                    logger.warning("pyarrow is not installed: %s not written (pip install pyarrow)", name)
         return written
 
     def quality_table(self) -> Any:

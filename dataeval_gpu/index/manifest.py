@@ -35,6 +35,7 @@ __all__ = [
     "fsync_dir",
     "metric_definitions_digest",
     "read_manifest",
+    "statistics_only",
     "write_lock",
     "write_manifest",
 ]
@@ -136,6 +137,16 @@ def _difference(key: str, index: Any, run: Any) -> str:
     if key == "metric_digest":
         return f"{key}: the metric definitions differ (index {index!r}, this run {run!r}: another dataeval_gpu version?)"
     return f"{key}: index {index!r}, this run {run!r}"
+
+
+def statistics_only(reference: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's Linter reference figures without the hash columns (``pchash_strip``,
+    ``pchash_strip_valid``, ...: identifiers, not statistics, whose "mean" meant nothing) that an
+    index written before this filter stored among them: what is written and what is read."""
+    from ..accumulators.stats import CROP_HASH_KEYS, HASH_KEYS, STRIP_HASH_KEYS
+
+    hashes = {*HASH_KEYS, *CROP_HASH_KEYS, *STRIP_HASH_KEYS}
+    return {k: v for k, v in reference.items() if k not in hashes}
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

@@ -13,7 +13,13 @@ import torch
 
 from .. import __version__
 from ..functional.hashing.thumbs import THUMB_SIDE
-from .manifest import IndexMismatchError, check_settings, metric_definitions_digest, read_manifest
+from .manifest import (
+    IndexMismatchError,
+    check_settings,
+    metric_definitions_digest,
+    read_manifest,
+    statistics_only,
+)
 from .store import (
     CROP_VALID,
     FILE_COLUMNS,
@@ -132,7 +138,7 @@ class DatasetIndex:
     @property
     def reference(self) -> dict[str, dict[str, float]]:
         """{metric: the Linter's reference figures of the measured images} (see ``Linter.evaluate_against``)."""
-        return dict(self.manifest.get("reference", {}))
+        return statistics_only(dict(self.manifest.get("reference", {})))  # an old index's: without its hashes
 
     @property
     def quality_reference(self) -> dict[str, Any]:

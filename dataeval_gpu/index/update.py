@@ -28,6 +28,7 @@ from .manifest import (
     IndexNotFoundError,
     check_settings,
     read_manifest,
+    statistics_only,
     write_lock,
     write_manifest,
 )
@@ -405,11 +406,12 @@ def collection_quality(coll: Collection, audit: Any) -> dict[str, Any]:
 
 
 def reference_figures(coll: Collection) -> dict[str, dict[str, float]]:
-    """The Linter's reference figures of every 1-D metric over the measured images."""
+    """The Linter's reference figures of every 1-D metric over the measured images (not of the
+    hash columns stored beside them)."""
     from ..detectors.linter import reference_summary
 
     out = {}
-    for key, val in coll.stats.items():
+    for key, val in statistics_only(coll.stats).items():  # not the hash columns (pchash_strip)
         if val.ndim == 1 and coll.measured.any():
             v = val[coll.measured].astype(np.float64)
             if np.isfinite(v).all():

@@ -23,6 +23,7 @@ __all__ = [
     "GridSpec",
     "image_grid_spec",
     "class_samples_spec",
+    "class_samples_left_out",
     "flagged_metric_spec",
     "duplicates_spec",
     "outliers_spec",
@@ -181,6 +182,21 @@ def class_samples_spec(
             picks.append(i)
             titles.append(f"{short_text(str(cls))}\n#{i}")
     return image_grid_spec(picks, titles, ncols=ncols, suptitle=f"One random image per class (seed {seed})")
+
+
+def class_samples_left_out(
+    index_location: Mapping[Hashable, Sequence[int]], failed: Mapping[int, Any] | Sequence[int]
+) -> str:
+    """The classes the one-image-per-class grid cannot show, said beneath it (nothing silently
+    dropped): ``"Not in the grid: c (all 2 images failed to load)."``; ``""`` when every class is shown."""
+    left = []
+    for cls, idx in index_location.items():
+        if not len(idx):
+            left.append(f"{short_text(str(cls), 40)} (no image)")
+        elif all(int(i) in failed for i in idx):
+            left.append(f"{short_text(str(cls), 40)} (" + ("its image" if len(idx) == 1 else f"all {len(idx)} images")
+                        + " failed to load)")  # fmt: skip
+    return f"Not in the grid: {', '.join(left)}." if left else ""
 
 
 def class_samples_grid(

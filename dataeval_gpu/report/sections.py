@@ -18,7 +18,7 @@ from . import histograms, tables
 from .cluster_section import clusters_section
 from .context import ReportContext, Section, grid_figure, make_context, svg_figure
 from .duplicates_section import duplicates_section
-from .grids import class_samples_spec, label_counts_plot
+from .grids import class_samples_left_out, class_samples_spec, label_counts_plot
 from .index_section import against_section
 from .linter_section import linter_section, quality_section
 from .page import cards, esc, figure_html, note, table_html
@@ -110,6 +110,8 @@ def labels_section(ctx: ReportContext) -> Section | None:
             ),
             f"One random image of each class (seed {ctx.seed}): the variety of backgrounds, brightness, framing.",
         )
+        left_out = class_samples_left_out(ls.image_indices_per_class, ctx.report.failed)
+        body += note(esc(left_out)) if left_out else ""  # a class whose every file failed: said, not dropped
     return ("labels", "Labels", body)
 
 

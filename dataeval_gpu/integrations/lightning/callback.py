@@ -220,18 +220,19 @@ class DataEvalCallback(Callback):
         self._reset_state()
         if self.mode != "fit_start":
             return
-        reports, cfgs = {}, {}
+        reports, cfgs, audits = {}, {}, {}
         for stage, wanted in (("train", self.audit_train), ("val", self.audit_val)):
             if not wanted:
                 continue
             audit, cfg = self._audit_loaders(trainer, pl_module, stage)
             reports[stage] = audit.compute()  # collective under DDP
+            audits[stage] = audit
             if stage == "train":
                 self._train_audit = audit
             cfgs[stage] = cfg
         for stage, cfg in cfgs.items():
             reports[stage].config.update(cfg)
-        self._finish(trainer, reports)
+        self._finish(trainer, reports, audits)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         if self._first_epoch is None:
@@ -274,7 +275,7 @@ class DataEvalCallback(Callback):
         self.leaks, self.metrics, self.written = {}, {}, {}
 
     def _finish_first_epoch(self, trainer: Any) -> None:
-        reports = {}
+        reports, audits = {}, {}
         for stage, wanted in (("train", self.audit_train), ("val", self.audit_val)):
             # under DDP every rank takes part in compute(): a rank that saw no batch of a
             # stage another rank saw joins with an empty audit (and all skip it together)
@@ -283,19 +284,23 @@ class DataEvalCallback(Callback):
             loop = self._loops.get(stage)
             audit = loop.audit if loop is not None else self._new_audit(trainer.lightning_module)
             reports[stage] = audit.compute()
+            audits[stage] = audit
             if stage == "train":
                 self._train_audit = audit
         self._loops = {}
-        self._finish(trainer, reports)
+        self._finish(trainer, reports, audits)
 
     # ---------------------------------------------------------------- results
-    def _finish(self, trainer: Any, reports: dict[str, Any]) -> None:
+    def _finish(self, trainer: Any, reports: dict[str, Any], audits: dict[str, Any]) -> None:
         self._finished = True
         self.train_report = reports.get("train")
         self.val_report = reports.get("val")
         self.leaks = {}
         if self.hashes and self.train_report is not None and self.val_report is not None:
-            self.leaks = find_leakage(self.train_report, self.val_report)
+            # near copies by the scan's rules across the two sets (a JPEG re-save of a training photo)
+            self.leaks = find_leakage(
+                self.train_report, self.val_report, train_audit=audits.get("train"), val_audit=audits.get("val")
+            )
         index_copies = self._check_index()
         self.metrics = self._figures()
         out = self._out_dir(trainer)  # collective (trainer.log_dir broadcasts): every rank
@@ -326,7 +331,7 @@ class DataEvalCallback(Callback):
             ) + (f" ({arrival[:-1]})" if arrival else "")
             msg = (
                 f"{len(self.leaks)} validation image(s) are copies of training images "
-                f"({n_exact} byte-identical, {len(self.leaks) - n_exact} with the same perceptual hash): "
+                f"({n_exact} byte-identical, {len(self.leaks) - n_exact} near copies as a scan groups them): "
                 f"{shown}{' ...' if len(self.leaks) > 5 else ''}"
                 + (f"; see {out / 'leakage.json'}" if out is not None else "")
             )

@@ -649,13 +649,17 @@ def test_sweep_linter_duplicates_clusterer(seed: int) -> None:
     assert Duplicates().evaluate(imgs).dict() == _ref(RefDuplicates().evaluate, imgs).dict()
     rng = np.random.default_rng(seed)
     x = np.vstack([rng.standard_normal((int(rng.integers(20, 120)), 3)), rng.standard_normal((3, 3)) * 8])
-    x = np.vstack([x, x[:2]])  # exact duplicates
+    _assert_clusterer_matches(np.vstack([x, x[:2]]))  # with exact duplicates
+
+
+def _assert_clusterer_matches(x: np.ndarray) -> None:
+    """Our Clusterer's groups and merge levels are 0.65's on ``x``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = RefClusterer(x)
-        want_c = ref.evaluate()
+        want = ref.evaluate()
     c = Clusterer(x)
-    assert _lists(c.evaluate()) == _lists(want_c)
+    assert _lists(c.evaluate()) == _lists(want)
     assert c.last_good_merge_levels == ref.last_good_merge_levels
 
 
@@ -677,14 +681,7 @@ def _tied_data(seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_clusterer_tied_distances(seed: int) -> None:
-    x = _tied_data(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = RefClusterer(x)
-        want = ref.evaluate()
-    c = Clusterer(x)
-    assert _lists(c.evaluate()) == _lists(want)
-    assert c.last_good_merge_levels == ref.last_good_merge_levels
+    _assert_clusterer_matches(_tied_data(seed))
 
 
 @pytest.mark.slow

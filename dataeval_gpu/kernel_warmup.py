@@ -93,10 +93,14 @@ def loads_from_cache(task: Callable[[], object]) -> bool:
     have compiled (the task stops there; nothing is compiled).  numba's own lookup decides: its
     index keys an entry by the signature, the source file's stamp, the function's bytecode and the
     CPU, so a kernel cached for other settings' signatures, an older source or another machine
-    is not taken for cached.  Compiles in other threads meanwhile are stopped too (the task's
-    thread pool; nothing else compiles during a warm-up).  Uses numba's event API: its
-    ``"numba:compile"`` event starts only after a cache miss."""
+    is not taken for cached.  The task runs in this thread only (torch's threads at 1, so the
+    image pool's ``map_images`` runs inline): a pool thread still busy when the probe answers
+    compiled the kernel it reached then in this process while ``compile_ahead`` forked (a fork
+    while it held numba's compiler lock left the child waiting for ever).  Uses numba's event
+    API: its ``"numba:compile"`` event starts only after a cache miss."""
     from numba.core import event
+
+    from .parallel import single_intra_op_thread
 
     lock = threading.Lock()
     probing, refused = [True], [False]
@@ -112,7 +116,7 @@ def loads_from_cache(task: Callable[[], object]) -> bool:
             pass
 
     try:
-        with event.install_listener("numba:compile", Refuse()):
+        with event.install_listener("numba:compile", Refuse()), single_intra_op_thread():
             try:
                 task()
             finally:

@@ -56,8 +56,9 @@ def reference_ranges(
     """{metric: (low, high)} from :func:`~dataeval_gpu.detectors.linter.reference_summary`
     figures (a collection's, or a dataset index's ``DatasetIndex.reference``, which
     ``Linter.evaluate_against`` judges new images by); a metric whose reference has no spread is
-    not linted and left out."""
-    t = LINTER_DEFAULT_THRESHOLDS.get(method) if threshold is None else float(threshold)
+    not linted and left out.  ``threshold`` None or 0 is the method's default, as for the Linter
+    (DataEval 0.65's ``threshold if threshold else default``)."""
+    t = float(threshold) if threshold else LINTER_DEFAULT_THRESHOLDS.get(method)
     if t is None:
         return {}
     out: dict[str, tuple[float, float]] = {}

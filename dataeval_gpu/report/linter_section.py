@@ -61,7 +61,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
         threshold = (report.config or {}).get("outlier_threshold")
         body += "<h3>Why: the range each metric leaves unflagged</h3>" + note(
             f"An image is flagged for a metric when its value lies outside the range ({esc(method)}, threshold "
-            f"{esc(format_number(threshold if threshold is not None else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
+            f"{esc(format_number(threshold if threshold else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
             "; computed over the measured images)."
         )
         body += table_html(ranges_table(ranges, issues), total_row=False, table_id="table-linter-ranges")

@@ -213,6 +213,10 @@ def ragged_collate(items: Sequence[Any]) -> Any:
 
 def _to_tensor(x: Any) -> Any:
     if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        if not x.dtype.isnative:  # big-endian: torch takes native byte order only
+            x = x.astype(x.dtype.newbyteorder("="))
+        if any(s < 0 for s in x.strides):  # a flipped view (np.fliplr): torch takes no negative strides
+            x = x.copy()
         return torch.from_numpy(x)
     return x
 

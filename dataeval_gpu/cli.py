@@ -488,9 +488,11 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def _error(message: str, status: int) -> int:
-    """Print ``dataeval-gpu: error: message`` on one line of stderr; return ``status``."""
+    """Print ``dataeval-gpu: error: message`` on one line of stderr (the paths in it as
+    :func:`~dataeval_gpu.cli_print.shown_path` writes them: an escape character is ``\\x1b``); return
+    ``status``."""
     sys.stdout.flush()
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"{PROG}: error: {shown_path(' '.join(message.split()))}", file=sys.stderr)
     return status
 
 

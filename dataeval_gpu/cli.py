@@ -440,9 +440,19 @@ def run() -> None:
     os._exit(status)
 
 
+def _shown_log_args(record: logging.LogRecord) -> bool:
+    """A warning's text arguments (paths, class names) as :func:`~dataeval_gpu.cli_print.shown_path`
+    writes them: a folder named with an escape character is logged with ``\\x1b``, not the raw byte."""
+    if isinstance(record.args, tuple) and record.args:
+        record.args = tuple(shown_path(a) if isinstance(a, (str, os.PathLike)) else a for a in record.args)
+    return True
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.addFilter(_shown_log_args)  # the paths in the warnings (discovery's) on one line, as printed
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     try:
         own_interrupts()  # from here a Ctrl-C is a KeyboardInterrupt, said below (what --resume can continue)
         if args.command == "scan":
@@ -488,9 +498,11 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def _error(message: str, status: int) -> int:
-    """Print ``dataeval-gpu: error: message`` on one line of stderr; return ``status``."""
+    """Print ``dataeval-gpu: error: message`` on one line of stderr (the paths in it as
+    :func:`~dataeval_gpu.cli_print.shown_path` writes them: an escape character is ``\\x1b``); return
+    ``status``."""
     sys.stdout.flush()
-    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"{PROG}: error: {shown_path(' '.join(message.split()))}", file=sys.stderr)
     return status
 
 

@@ -37,7 +37,8 @@ from torch import nn
 from ..batching import as_image, iter_batches, resolve_device
 from ..errors import ImageShapeError, InvalidArgumentError
 from ..functional.bitdepth import bit_depth, depth_scale
-from ..functional.quality_alpha import composite_on_grey
+from ..functional.pixels import scale01
+from ..functional.quality_alpha import ALPHA_BACKDROP, composite_on_grey
 from .models import efficientnet_lite0, preprocess_config
 
 __all__ = ["Embedder", "embed", "preprocess_images", "default_model"]
@@ -78,8 +79,8 @@ def _scale_factor(x: torch.Tensor) -> torch.Tensor:
 
 def _to_rgb(x: torch.Tensor, index: int) -> torch.Tensor:
     """(B, C, H, W) -> (B, 3, H, W); an image with alpha (C = 2 or 4) as seen on mid grey
-    (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`: exact integers for uint8,
-    [0, 1] floats otherwise, which the bit-depth rule then leaves unscaled)."""
+    (:func:`~dataeval_gpu.functional.quality_alpha.composite_on_grey`: exact integers for uint8;
+    other dtypes by :func:`_composite_scaled`, in [0, 1], which the bit-depth rule then leaves unscaled)."""
     c = x.shape[1]
     if c not in (1, 2, 3, 4):
         raise ImageShapeError(
@@ -87,8 +88,20 @@ def _to_rgb(x: torch.Tensor, index: int) -> torch.Tensor:
             f"channels, got {c}"
         )
     if c in (2, 4):
-        x = composite_on_grey(x)
+        x = composite_on_grey(x) if x.dtype == torch.uint8 else _composite_scaled(x)
     return x if x.shape[1] == 3 else x[:, :1].expand(-1, 3, -1, -1)
+
+
+def _composite_scaled(x: torch.Tensor) -> torch.Tensor:
+    """A non-uint8 stack with alpha on mid grey: the colour scaled as an image without alpha is
+    (:func:`_scale_factor` over the colour channels alone, so an opaque image embeds bit for bit
+    as its colour channels: 12-bit colour beside a 16-bit alpha of 65535 is not darkened 16
+    times, negative data stay unscaled), alpha on [0, 1] as the quality metrics scale it
+    (:func:`~dataeval_gpu.functional.pixels.scale01` of the whole image)."""
+    colour = x[:, :-1]
+    colour = colour.to(torch.float32) * _scale_factor(colour).view(-1, 1, 1, 1)
+    a = scale01(x)[:, -1:].to(torch.float32)
+    return colour * a + (ALPHA_BACKDROP / 255.0) * (1.0 - a)
 
 
 def preprocess_images(

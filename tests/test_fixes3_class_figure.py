@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import PIL.Image as PIL
 
-from dataeval_gpu.audit import scan_files
-from dataeval_gpu.io import discover
 from dataeval_gpu.report import write_report
 from dataeval_gpu.report.grids import class_samples_left_out
+from tests.report.test_class_samples_measured import scan_class_tree
 
 
 def test_left_out_wording() -> None:
@@ -26,15 +24,7 @@ def test_left_out_wording() -> None:
 
 
 def test_report_names_the_class_whose_images_all_failed(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    for cls, good, bad in (("a", 2, 0), ("b", 1, 3), ("cats", 0, 2)):
-        (tmp_path / "data" / cls).mkdir(parents=True)
-        for k in range(good):
-            PIL.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "data" / cls / f"ok{k}.png")
-        for k in range(bad):
-            (tmp_path / "data" / cls / f"zero{k}.jpg").write_bytes(b"")
-    files, labels, names = discover(tmp_path / "data")
-    report = scan_files(files, labels, class_names=names, workers=0, progress=False)
+    report = scan_class_tree(tmp_path, last_class="cats")
     assert len(report.failed) == 5
     html = write_report(report, tmp_path / "out", images=lambda i: np.full((3, 24, 24), 128, np.uint8)).read_text()
     assert "Not in the grid: cats (all 2 images failed to load)." in html

@@ -13,16 +13,21 @@ from dataeval_gpu.io import discover
 from dataeval_gpu.report import write_report
 
 
-def test_class_samples_leave_out_failed_files(tmp_path: Path) -> None:
+def scan_class_tree(root: Path, last_class: str = "c"):
+    """A scan of a class tree: a 2 good images, b 1 good and 3 empty JPEGs, ``last_class`` 2 empty."""
     rng = np.random.default_rng(0)
-    for cls, good, bad in (("a", 2, 0), ("b", 1, 3), ("c", 0, 2)):
-        (tmp_path / "data" / cls).mkdir(parents=True)
+    for cls, good, bad in (("a", 2, 0), ("b", 1, 3), (last_class, 0, 2)):
+        (root / "data" / cls).mkdir(parents=True)
         for k in range(good):
-            PIL.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "data" / cls / f"ok{k}.png")
+            PIL.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(root / "data" / cls / f"ok{k}.png")
         for k in range(bad):
-            (tmp_path / "data" / cls / f"zero{k}.jpg").write_bytes(b"")
-    files, labels, names = discover(tmp_path / "data")
-    report = scan_files(files, labels, class_names=names, workers=0, progress=False)
+            (root / "data" / cls / f"zero{k}.jpg").write_bytes(b"")
+    files, labels, names = discover(root / "data")
+    return scan_files(files, labels, class_names=names, workers=0, progress=False)
+
+
+def test_class_samples_leave_out_failed_files(tmp_path: Path) -> None:
+    report = scan_class_tree(tmp_path)
     assert len(report.failed) == 5 and report.total == 8
     shown: list[int] = []
 

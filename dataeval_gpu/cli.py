@@ -241,9 +241,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
 def _print_results(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
     """The printout after a scan: the summary, the findings' lines, the failed files, the last lines."""
     print(report.summary())
-    for line in label_lines(report) + flagged_lines(report) + duplicate_lines(report) + index_lines(report):
-        print(line)
-    for line in failed_lines(report):
+    lines = label_lines(report) + flagged_lines(report, written=written) + duplicate_lines(report)
+    for line in lines + index_lines(report) + failed_lines(report, written=written):
         print(line)
     _print_last_lines(report, skipped, out, written, device)
 

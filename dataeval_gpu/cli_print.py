@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 from .wording import counted
@@ -13,7 +14,7 @@ from .wording import counted
 __all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "shown_path", "tail"]
 
 
-def flagged_lines(report: Any, most: int = 15) -> list[str]:
+def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
     lines: list[str] = []
@@ -42,7 +43,8 @@ def flagged_lines(report: Any, most: int = 15) -> list[str]:
         name = report.paths.get(i, "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
     if len(why) > most:
-        lines.append(f"  ... and {len(why) - most} more (see findings.json, quality_issues.csv or .parquet)")
+        where = see_files(written, "quality_issues", default="quality_issues.csv or .parquet")
+        lines.append(f"  ... and {len(why) - most} more (see {where})")
     return lines
 
 
@@ -88,7 +90,7 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
     return lines
 
 
-def failed_lines(report: Any, most: int = 15) -> list[str]:
+def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the inputs that failed, each with its path and reason; past ``most``, how many
     more and how many failed for each kind of reason (``ValueError: unsupported format 846``,
     ``FileNotFoundError: broken symbolic link 15`` whatever the links' targets), so
@@ -101,7 +103,7 @@ def failed_lines(report: Any, most: int = 15) -> list[str]:
         lines.append(f"  {i:>6} {report.paths.get(i, '')}: {shown_path(reason)}")
     if len(failed) > most:
         more = len(failed) - most
-        lines.append(f"  ... and {more} more (see findings.json; status failed in results.csv)")
+        lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")
         kinds: dict[str, int] = {}
         for reason in failed.values():  # "ValueError: unsupported format: SVG (...)": its first two parts,
             kind = ": ".join(str(reason).split(": ")[:2]).split(" (")[0]  # without a named target "(its ...)"
@@ -110,6 +112,18 @@ def failed_lines(report: Any, most: int = 15) -> list[str]:
         shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
         lines.append(f"  by reason: {shown}")
     return lines
+
+
+def see_files(written: Any, table: str, how: str = "", default: str = "") -> str:
+    """Where the rest is: ``findings.json`` and the ``table`` files the scan wrote (``written``: the
+    paths :meth:`AuditReport.save` returns): its ``.csv`` / ``.parquet``, else its ``.json``;
+    ``written=None``: ``default``."""
+    if written is None:
+        return "findings.json" + (f"; {how}{default}" if default else "")
+    names = {Path(str(p)).name for p in dict(written).values()}
+    tables = [f"{table}.{ext}" for ext in ("csv", "parquet") if f"{table}.{ext}" in names]
+    tables = tables or [n for n in (f"{table}.json",) if n in names]
+    return "findings.json" + (f"; {how}{' or '.join(tables)}" if tables else "")
 
 
 def printable(report: Any) -> Any:

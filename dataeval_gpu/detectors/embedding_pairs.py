@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "FLAT_LEVEL_TOLERANCE",
     "ALIGN_ASPECT",
     "ALIGN_COSINE",
     "ALIGN_MIN",
@@ -85,6 +86,13 @@ SOFT_ALIGN_MIN = 0.98
 #: orientations aligned distinct pictures at up to 0.950 (contour drawings against a trackbar
 #: screenshot) where the unturned alignment had them at 0.585
 TURNED_ALIGN_MIN = 0.98
+#: two plain images (each whole thumbnail within 2 grey levels everywhere: a blank frame, a flat
+#: colour; both at least ``hash_pairs.SMALL_SIDE`` a side, so that the thumbnails are made, not
+#: blank) give the look check nothing to compare, and an embedding model sees two blank squares:
+#: (172, 47, 117) and (36, 87, 70) flat were paired at cosine 0.9+.  Such a pair is kept only when
+#: the two grey levels are within this many levels (a re-encode moves a flat level by under 1), as
+#: a flat image's hash pair (``hash_pairs.LEVEL_TOLERANCE``)
+FLAT_LEVEL_TOLERANCE = 2.5
 
 
 def embedding_pairs_ok(
@@ -124,6 +132,8 @@ def embedding_pairs_ok(
             keep[unsure] = _turned(thumbs, src[unsure], dst[unsure], s)
         soft = checked & _soft(thumbs, src) & _soft(thumbs, dst)
         keep &= ~soft | (best >= SOFT_LOOK_MIN)  # two soft pictures: the look must say more
+    if thumbs is not None and s is not None and src.size:
+        keep &= _flat_levels_agree(thumbs, src, dst, s)
     if s is not None and src.size:
         # nothing compared them: a copy keeps its shape (a crop of another shape is aligned on
         # the thumbnails, crop_pairs_ok), a pair of shapes apart needs SHAPE_COSINE, and one of
@@ -132,6 +142,27 @@ def embedding_pairs_ok(
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
         keep &= checked | ~_far_shapes(s, src, dst)
     return keep
+
+
+def _flat_levels_agree(
+    thumbs: np.ndarray | torch.Tensor, src: np.ndarray, dst: np.ndarray, sides: np.ndarray
+) -> np.ndarray:
+    """``(P,)`` bool: False for a pair of two plain images (:data:`FLAT_LEVEL_TOLERANCE`) whose
+    grey levels differ; True otherwise."""
+    from ..functional.hashing.thumbs import THUMB_SIDE
+    from .hash_pairs import SMALL_SIDE
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE * THUMB_SIDE)
+    rows = np.unique(np.concatenate([src, dst]))
+    whole = t[rows, 0].astype(np.int16)  # the rows in a pair only (not every image's thumbnail)
+    lo, hi = whole.min(axis=1), whole.max(axis=1)
+    plain = np.zeros(t.shape[0], dtype=bool)
+    level = np.zeros(t.shape[0])
+    plain[rows] = (hi - lo <= 2) & (sides[rows].min(axis=1) >= SMALL_SIDE)
+    level[rows] = whole.mean(axis=1)
+    both = plain[src] & plain[dst]
+    return ~both | (np.abs(level[src] - level[dst]) <= FLAT_LEVEL_TOLERANCE)
 
 
 def shapes_differ(

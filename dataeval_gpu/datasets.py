@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import missing_dependency
+from .file_kinds import IMAGE_EXTENSIONS
 
 __all__ = ["sample_photos", "photo_collection", "IMAGE_EXTENSIONS", "list_image_files"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 # scikit-image photos (real camera images; drawings, charts and synthetic data left out)
 _SKIMAGE_PHOTOS = (

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .datasets import IMAGE_EXTENSIONS
 from .errors import InvalidArgumentError
-from .file_kinds import sniff, utf8_text
+from .file_kinds import IMAGE_EXTENSIONS, sniff, utf8_text
 
 __all__ = [
     "IMAGE_LIKE_SUFFIXES",

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["NOT_IMAGES", "format_name", "idx_array", "sniff", "svg_markup", "unknown_format", "utf8_text"]
+__all__ = ["IMAGE_EXTENSIONS", "NOT_IMAGES", "format_name", "idx_array", "sniff", "svg_markup", "unknown_format", "utf8_text"]
+
+#: the file name endings of the images a folder scan reads (``datasets.list_image_files``; the
+#: scan's discovery lists more: ``discovery.IMAGE_LIKE_SUFFIXES``)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 #: TIFF's two byte orders (and BigTIFF's)
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

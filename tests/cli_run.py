@@ -21,6 +21,19 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return status, out, err
 
 
+def small_pngs(root, n: int = 6):
+    """``root / "images"`` with ``n`` random RGB PNGs of ``10 + k`` x 12 px (``im{k}.png``); the folder."""
+    import numpy as np
+    from PIL import Image
+
+    d = root / "images"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(n):
+        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(d / f"im{k}.png")
+    return d
+
+
 def interrupt_feed(monkeypatch: pytest.MonkeyPatch, at: int = 3) -> Callable[[], None]:
     """Ctrl-C at the scan's ``at``-th fed batch (``FeedLoop.feed_rows``; with ``--batch-size 2
     --checkpoint-every 1`` two batches, 4 inputs, are then in the checkpoint); returns the undo."""

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from dataeval_gpu.cli_index import index_lines
-from tests.cli_run import interrupt_feed
+from tests.cli_run import interrupt_feed, small_pngs
 
 
 def _report(measured: int, files: int) -> SimpleNamespace:
@@ -34,16 +34,9 @@ def test_resumed_index_scan_says_what_a_scan_says(
     "resumed from the checkpoint" line (the config had no images_per_s, no resumed_from)."""
     import json
 
-    import numpy as np
-    from PIL import Image
-
     from dataeval_gpu.cli import main
 
-    d = tmp_path / "images"
-    d.mkdir()
-    rng = np.random.default_rng(1)
-    for k in range(6):
-        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(d / f"im{k}.png")
+    d = small_pngs(tmp_path)
     out = tmp_path / "o"
     argv = ["scan", str(d), "--index", str(tmp_path / "idx"), "--out", str(out), "--batch-size", "2",
             "--checkpoint-every", "1", "--workers", "0", "--no-plots", "--no-progress"]  # fmt: skip

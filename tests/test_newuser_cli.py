@@ -13,7 +13,7 @@ import pytest
 
 import dataeval_gpu.cli_print as cli_print
 from dataeval_gpu.io import read_image_bytes
-from tests.cli_run import interrupt_feed, run
+from tests.cli_run import interrupt_feed, run, small_pngs
 
 
 @pytest.mark.parametrize(
@@ -137,14 +137,9 @@ def test_resumed_scan_says_how_much_came_from_the_checkpoint(
 ) -> None:
     """A scan continued with --resume said nothing of the checkpoint: its last line counted every
     input as scanned in this run's seconds.  It now says how many the checkpoint held."""
-    from PIL import Image
 
 
-    d = tmp_path / "images"
-    d.mkdir()
-    rng = np.random.default_rng(1)
-    for k in range(6):
-        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(d / f"im{k}.png")
+    d = small_pngs(tmp_path)
     out = tmp_path / "o"
     argv = ["scan", str(d), "--out", str(out), "--batch-size", "2", "--checkpoint-every", "1", "--workers", "0",
             "--no-plots", "--no-progress"]  # fmt: skip

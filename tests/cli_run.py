@@ -21,6 +21,13 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return status, out, err
 
 
+def scan_help(capsys: pytest.CaptureFixture[str]) -> str:
+    """``dataeval-gpu scan --help`` (exit status 0 checked) as one line: its words joined by single spaces."""
+    status, out, _ = run(["scan", "--help"], capsys)
+    assert status == 0
+    return " ".join(out.split())
+
+
 def small_pngs(root, n: int = 6):
     """``root / "images"`` with ``n`` random RGB PNGs of ``10 + k`` x 12 px (``im{k}.png``); the folder."""
     import numpy as np

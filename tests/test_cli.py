@@ -20,7 +20,7 @@ import dataeval_gpu.cli as cli
 import dataeval_gpu.cli_args as cli_args
 from dataeval_gpu.cli import CHECKPOINT
 from dataeval_gpu.cli_args import build_parser, validate_scan_args
-from tests.cli_run import run
+from tests.cli_run import run, scan_help
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -309,16 +309,13 @@ def test_help_states_the_worker_default(capsys: pytest.CaptureFixture[str]) -> N
     (``audit.files.default_workers``)."""
     from dataeval_gpu.audit.files import available_cores, default_workers
 
-    status, out, _ = run(["scan", "--help"], capsys)
-    assert status == 0 and default_workers(True) == available_cores()
-    text = " ".join(out.split())
+    text = scan_help(capsys)
+    assert default_workers(True) == available_cores()
     assert "one per core on the CPU" in text and "--no-progress no progress bar" in text
 
 
 def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run(["scan", "--help"], capsys)
-    assert status == 0
-    text = " ".join(out.split())
+    text = scan_help(capsys)
     assert "looked up in the current directory first, then in the list's own folder" in text
     assert "2 a mistake on the command line" in text
 
@@ -326,9 +323,7 @@ def test_help_states_the_file_list_rule(capsys: pytest.CaptureFixture[str]) -> N
 def test_help_states_which_files_a_folder_scan_skips(capsys: pytest.CaptureFixture[str]) -> None:
     """The help said every file of a folder counts "whatever its suffix", while fonts, scripts and
     README files are skipped (listed in skipped.txt): the Stellarium folder skips 2,296 of them."""
-    status, out, _ = run(["scan", "--help"], capsys)
-    assert status == 0
-    text = " ".join(out.split())
+    text = scan_help(capsys)
     assert "whatever its suffix" not in text
     assert "named or encoded like an image counts" in text and "OUT/skipped.txt" in text
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from dataeval_gpu.cli_print import failed_lines
-from tests.cli_run import run
+from tests.cli_run import run, scan_help
 
 SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>\n'
 
@@ -53,9 +53,7 @@ def test_failed_lines_short_list_has_no_tail_and_long_one_ranks_reasons() -> Non
 
 
 def test_help_says_how_often_a_scan_checkpoints(capsys: pytest.CaptureFixture[str]) -> None:
-    status, stdout, _ = run(["scan", "--help"], capsys)
-    assert status == 0
-    flat = " ".join(stdout.split())
+    flat = scan_help(capsys)
     assert "batches between checkpoints (default: 20; 0: never)" in flat
     assert "130 interrupted (--resume continues from the last checkpoint, saved every --checkpoint-every" in flat
 

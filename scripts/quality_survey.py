@@ -28,6 +28,7 @@ from dataeval_gpu.io import decode_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBS = Path("/tmp/qr_debs")
+DEBS2 = Path("/tmp/qr_debs2")  # held-out collections (session 3): never used for tuning before
 SPRITES = Path("/tmp/precision/gcompris_sprites")  # the WebP / PNG files of the package's .rcc resources
 EXTS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -51,6 +52,15 @@ def collections() -> dict[str, list[Path] | str]:
         "tango": files_under(DEBS / "x_tango-icon-theme", every=3),
         "gcompris": files_under(SPRITES),
         "stellarium": files_under(DEBS / "x_stellarium-data"),
+        # held-out collections (subsampled deterministically to at most ~1,500 images)
+        "wesnoth": files_under(DEBS2 / "x_wesnoth-1.16-data", every=10),
+        "supertux": files_under(DEBS2 / "x_supertux-data", every=2),
+        "frozenbubble": files_under(DEBS2 / "x_frozen-bubble-data", every=3),
+        "hedgewars": files_under(DEBS2 / "x_hedgewars-data", every=2),
+        "pingus": files_under(DEBS2 / "x_pingus-data"),
+        "tuxpaint": files_under(DEBS2 / "x_tuxpaint-stamps-default"),
+        "lincity": files_under(DEBS2 / "x_lincity-ng-data"),
+        "wallpapers2": files_under(DEBS2 / "x_desktop-base", DEBS2 / "x_gnome-backgrounds"),
     }
 
 

@@ -23,11 +23,12 @@ blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sh
                    (fine: short side > 256 px only); 0    native resolution of a large image)
                    for a flat image (both ratios 0)
 noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
-                   0.5) if noise <= 1.3 noise_robust      noise, unless the mean estimate is over 1.3x
-                   else 0, noise - max(11, 1.3            the MAD one or the flattest blocks are
-                   noise_robust) if impulse_share >=       smooth: texture; or Immerkær σ > 19.5 with
-                   0.01 else 0)`` (grey levels)            1 % isolated impulses, beyond what the
-                                                           median explains: impulse noise)
+                   0.5, 2 ** (grey_entropy + 0.5 -        noise, unless the mean estimate is over 1.3x
+                   2.05)) if noise <= 1.3 noise_robust    the MAD one or the flattest blocks are
+                   else 0, noise - max(11, 1.3            smooth: texture, or the grey levels too few
+                   noise_robust) if impulse_share >=       to hold such noise: painted; or Immerkær
+                   0.01 else 0)`` (grey levels)            σ > 19.5 with 1 % isolated impulses, beyond
+                                                           what the median explains: impulse noise)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
@@ -36,7 +37,9 @@ low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy <
                    ``occupancy >= LOW_INFO_OCCUPANCY``
                    (strokes: :func:`drawn`; a
                    silhouette's detail at black / white
-                   contrast: :func:`shape_detail`)
+                   contrast: :func:`shape_detail`; a
+                   see-through object's detail where it
+                   is seen: :func:`object_detail`)
 jpeg_blocking      ``blockiness``                         score > 2.4
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
@@ -95,9 +98,11 @@ from .quality_rules import (
     LIGHT_TAIL_RATIO,
     LOW_INFO_DETAIL,
     LOW_INFO_OCCUPANCY,
+    NOISE_ENTROPY_SLACK,
     NOISE_FLAT_SHARE,
     NOISE_GAUSS_RATIO,
     NOISE_TEXTURE_FLOOR,
+    OBJECT_MIN_PIXELS,
     ODD_MAX_SHARE,
     OPTIONAL_KEYS,
     PIXEL_ISSUES,
@@ -110,6 +115,7 @@ from .quality_rules import (
     ink_tails,
     issue_scores,
     noisy_score,
+    object_detail,
     octave_neighbours,
     seen_entropy,
     shape_detail,
@@ -130,9 +136,11 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
+    "NOISE_ENTROPY_SLACK",
     "NOISE_FLAT_SHARE",
     "NOISE_GAUSS_RATIO",
     "NOISE_TEXTURE_FLOOR",
+    "OBJECT_MIN_PIXELS",
     "ODD_MAX_SHARE",
     "OPTIONAL_KEYS",
     "PIXEL_ISSUES",
@@ -147,6 +155,7 @@ __all__ = [
     "ink_tails",
     "issue_scores",
     "noisy_score",
+    "object_detail",
     "octave_neighbours",
     "seen_entropy",
     "shape_detail",
@@ -221,6 +230,7 @@ class QualityOutput(OutputMetadata):
                         f", flattest blocks σ {float(self.metrics['noise_flat'][index]):.3g},"
                         f" isolated impulses {float(self.metrics['impulse_share'][index]):.2%}"
                     )
+                line += f", grey entropy {float(self.metrics['grey_entropy'][index]):.3g} bits"
                 line += ")"
             elif k == "grayscale":
                 line += f" (grey images are {self.reference.get('grey_share', float('nan')):.1%} of the dataset)"

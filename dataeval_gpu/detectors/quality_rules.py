@@ -17,6 +17,7 @@ __all__ = [
     "DARK_ABSOLUTE_P99",
     "DEFAULT_THRESHOLDS",
     "FINE_OFFSET",
+    "GAUSS_ENTROPY_BITS",
     "GRAYSCALE_MAX_SHARE",
     "IMPULSE_MIN_SHARE",
     "ISSUES",
@@ -25,9 +26,11 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
+    "NOISE_ENTROPY_SLACK",
     "NOISE_FLAT_SHARE",
     "NOISE_GAUSS_RATIO",
     "NOISE_TEXTURE_FLOOR",
+    "OBJECT_MIN_PIXELS",
     "ODD_MAX_SHARE",
     "OPTIONAL_KEYS",
     "PIXEL_ISSUES",
@@ -39,7 +42,9 @@ __all__ = [
     "float64",
     "ink_tails",
     "issue_scores",
+    "noise_entropy_cap",
     "noisy_score",
+    "object_detail",
     "octave_neighbours",
     "seen_entropy",
     "shape_detail",
@@ -93,6 +98,16 @@ NOISE_GAUSS_RATIO = 1.3
 #: texture is not; the flattest 5 % of the 4 x 4 blocks read 0.47-0.55 of the MAD estimate on the
 #: planted noise (clipped in shadows and highlights), about 0 where a picture has a smooth ground
 NOISE_FLAT_SHARE = 0.5
+#: ``noisy``: the Gaussian estimate counts at most the sigma whose Gaussian entropy,
+#: ``log2(sigma) + 0.5 log2(2 pi e)``, is the image's ``grey_entropy`` plus this many bits: added
+#: noise is independent of the picture, so the noisy picture's entropy is at least the noise's
+#: (``H(X + N) >= H(N)``).  Painted pixel art and small icons keep a few dozen grey levels, an
+#: entropy far under that of the sigma their pixel-scale detail reads as; the slack covers
+#: clipping and alpha blending, which take entropy off the noise (-0.3 to -0.15 bit the least
+#: on planted sigma 25 noise on photos and sprites)
+NOISE_ENTROPY_SLACK = 0.5
+#: the entropy (bits) of a unit Gaussian: ``0.5 log2(2 pi e)``; one of sigma has ``log2(sigma)`` more
+GAUSS_ENTROPY_BITS = 0.5 * float(np.log2(2.0 * np.pi * np.e))
 #: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
 #: pixels are isolated impulses (``impulse_share``; 2.0-4.0 % on the planted 5 % salt-and-pepper):
 #: the edges of line art and 1-bit icons raise the mean estimate without being impulses
@@ -106,6 +121,10 @@ LOW_INFO_DETAIL = 0.05
 #: cross the frame (0.074-0.33 on Stellarium's sky-culture drawings on black), while a small faint
 #: object on black occupies a few cells (0.016-0.047 on its near-black nebulae) and a blank image none
 LOW_INFO_OCCUPANCY = 0.06
+#: ... nor on a see-through image whose visible object, of at least this many visible pixels (an
+#: object of :data:`JUDGE_MIN_SIDE` px a side), has that ``detail`` where it is seen
+#: (:func:`object_detail`): a sprite on a mostly transparent canvas
+OBJECT_MIN_PIXELS = 81.0
 #: ``blurry`` compares ``coarse_sharpness + COARSE_OFFSET`` with the same threshold as ``norm_sharpness``
 COARSE_OFFSET = 0.11
 #: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
@@ -214,6 +233,7 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE`).  Metrics gathered
     without ``noise_flat`` / ``impulse_share`` are scored without those checks, as before."""
     gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
+    gauss = np.minimum(gauss, noise_entropy_cap(m))
     if "noise_flat" in m:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
     impulse = m["noise"] - NOISE_TEXTURE_FLOOR
@@ -223,6 +243,18 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
         impulse = m["noise"] - np.maximum(NOISE_TEXTURE_FLOOR, NOISE_GAUSS_RATIO * m["noise_robust"])
         impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
     return np.maximum(gauss, impulse)
+
+
+def noise_entropy_cap(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` the largest Gaussian sigma (grey levels) the image's grey levels can hold: added noise
+    is independent of the picture, so ``H(X + N) >= H(N) = log2(sigma) +`` :data:`GAUSS_ENTROPY_BITS`.
+    Clipping takes the noise's entropy off the pixels clipped black or white (``dark_clipped`` +
+    ``bright_clipped``, share ``c``), not off the others, and a mixture has at least its parts'
+    weighted entropy, so ``grey_entropy / (1 - c)`` bits are the least the unclipped part holds:
+    ``sigma <= 2 ** (grey_entropy / max(1 - c, 0.25) +`` :data:`NOISE_ENTROPY_SLACK` ``- 2.05)``."""
+    clipped = np.clip(np.asarray(m["dark_clipped"]) + np.asarray(m["bright_clipped"]), 0.0, 0.75)
+    bits = np.asarray(m["grey_entropy"]) / (1.0 - clipped)
+    return np.exp2(bits + NOISE_ENTROPY_SLACK - GAUSS_ENTROPY_BITS)
 
 
 def shape_detail(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -241,13 +273,32 @@ def shape_detail(m: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(silhouettes(m), detail * scale, detail)
 
 
+def object_detail(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` ``detail`` of a see-through image's visible object where it is seen: the RMS of the
+    finest band over the visible share of the frame, ``detail / sqrt(opacity)`` (the transparent
+    part composites flat and adds no band energy), for images with transparent parts (``opacity``
+    under :data:`TRANSPARENT_BELOW`) of more than one ink (not :func:`silhouettes`) and at least
+    :data:`OBJECT_MIN_PIXELS` visible pixels (``opacity · width · height``); 0 for every other
+    image.  A sprite frame, an overlay or an animation frame holds a detailed object on a mostly
+    transparent canvas: its ``detail`` over the whole frame is diluted by the empty canvas
+    (0.02 for a 180-pixel hat in a 90 x 80 frame), not its information."""
+    detail = np.asarray(m["detail"], dtype=np.float64)
+    if "opacity" not in m or "width" not in m or "height" not in m:
+        return np.zeros_like(detail)
+    o = np.asarray(m["opacity"], dtype=np.float64)
+    seen = o * np.asarray(m["width"], dtype=np.float64) * np.asarray(m["height"], dtype=np.float64)
+    ok = (o < TRANSPARENT_BELOW) & ~silhouettes(m) & (seen >= OBJECT_MIN_PIXELS)
+    return np.where(ok, detail / np.sqrt(np.maximum(o, 1e-12)), 0.0)
+
+
 def drawn(m: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(N,)`` bool: images whose information is in strokes the grey histogram does not see -
-    ``detail`` (of a silhouette: :func:`shape_detail`) at least :data:`LOW_INFO_DETAIL` (line
-    diagrams on white, sheets of glyphs) or ``occupancy`` at least :data:`LOW_INFO_OCCUPANCY` (a
+    ``detail`` (of a silhouette: :func:`shape_detail`; of a see-through object where it is seen:
+    :func:`object_detail`) at least :data:`LOW_INFO_DETAIL` (line diagrams on white, sheets of
+    glyphs, sprites on a transparent canvas) or ``occupancy`` at least :data:`LOW_INFO_OCCUPANCY` (a
     drawing crossing the frame; not checked for metrics gathered without the key):
     ``low_information`` is not judged on them."""
-    out = shape_detail(m) >= LOW_INFO_DETAIL
+    out = (shape_detail(m) >= LOW_INFO_DETAIL) | (object_detail(m) >= LOW_INFO_DETAIL)
     if "occupancy" in m:
         out = out | (np.asarray(m["occupancy"]) >= LOW_INFO_OCCUPANCY)
     return out

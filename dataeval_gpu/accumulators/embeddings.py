@@ -20,11 +20,12 @@ from torchmetrics.utilities import dim_zero_cat
 from ..embeddings.embed import Embedder
 from ..errors import InvalidArgumentError
 from .stats import first_of_each
+from .sync import RowSync
 
 __all__ = ["EmbeddingAccumulator"]
 
 
-class EmbeddingAccumulator(Metric):
+class EmbeddingAccumulator(RowSync, Metric):
     """Embeddings of streamed images, each row kept with its dataset index.
 
     ``update(images, indices)`` embeds a batch (a list of ``(C, H, W)`` images of any sizes

@@ -30,11 +30,12 @@ from ..functional.hashing import (
     near_kind,
 )
 from .hash_rows import centre_crop, hash_rows
+from .sync import RowSync
 
 __all__ = ["HashAccumulator", "centre_crop", "hash_rows"]
 
 
-class HashAccumulator(Metric):
+class HashAccumulator(RowSync, Metric):
     """xxhash and a near hash of each image over a stream of batches.
 
     Args:

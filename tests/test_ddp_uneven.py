@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from dataeval_gpu.accumulators.sync import gather_rows
+from tests import ddp_ranks
 from tests.ddp_ranks import CASES, run_ranks, single_process
 
 WORLD = 3
@@ -66,7 +67,7 @@ def _same(got, ref) -> None:
 def _check(ranks_run, case: str):
     ref = single_process(case)
     got = ranks_run[case]
-    for rank, (status, report) in enumerate(got):
+    for rank, (status, report, *_) in enumerate(got):
         assert status == "ok", f"rank {rank}: {report}"
         _same(report, ref)
     n = len(CASES[case][0]())
@@ -98,7 +99,7 @@ def test_a_rank_whose_inputs_all_failed(ranks_run) -> None:
     ref = _check(ranks_run, "failed_rank")
     assert sorted(ref.failed) == list(range(5, 11))
     assert "truncated PNG" in ref.failed[5] and "truncated PNG" in ref.failed[8]
-    for _status, report in ranks_run["failed_rank"]:
+    for _status, report, *_ in ranks_run["failed_rank"]:
         assert report.failed == ref.failed and report.index.tolist() == [0, 1, 2, 3, 4]
 
 
@@ -121,12 +122,13 @@ def test_padded_shards_find_what_one_process_finds(ranks_run) -> None:
 def test_embeddings_with_empty_ranks(ranks_run) -> None:
     ref = _check(ranks_run, "embeddings_empty_rank")
     assert ref.clusters and "embedding" in ref.duplicates
-    for _status, report in ranks_run["embeddings_empty_rank"]:
-        assert report.clusters == ref.clusters or _same_clusters(report.clusters, ref.clusters)
-
-
-def _same_clusters(got: dict, ref: dict) -> bool:
-    return all(np.array_equal(np.asarray(got[k]), np.asarray(ref[k])) for k in ref)
+    for _status, report, *_ in ranks_run["embeddings_empty_rank"]:
+        assert report.clusters == ref.clusters
+    # rank 0 read the rows again alone (measured_rows): the embeddings gathered at compute()
+    _, _, again = ranks_run["embeddings_empty_rank"][0]
+    ref_idx, _, ref_emb = ddp_ranks.audit_of("embeddings_empty_rank").measured_rows()
+    assert again["index"] == ref_idx.tolist() == list(range(12))
+    np.testing.assert_allclose(again["embeddings"], ref_emb, rtol=1e-6, atol=1e-6)
 
 
 def test_no_input_on_any_rank(ranks_run) -> None:

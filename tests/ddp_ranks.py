@@ -27,7 +27,7 @@ from dataeval_gpu.batching import LoadFailure
 BATCH = 4
 
 
-def _rgb(seed: int, n: int, lo: int = 18, hi: int = 40) -> list[np.ndarray]:
+def rgb_images(seed: int, n: int, lo: int = 18, hi: int = 40) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
@@ -57,7 +57,7 @@ def _mixed() -> list[Any]:
     """Rank shares of other kinds: uint8 RGB, float32 grey (C=1), 2-D uint8, uint16 RGBA, float64."""
     rng = np.random.default_rng(7)
     return [
-        *_rgb(1, 4),
+        *rgb_images(1, 4),
         *[rng.random((1, 16 + k, 21)).astype(np.float32) for k in range(3)],
         *[rng.integers(0, 256, (23, 17 + k), dtype=np.uint8) for k in range(2)],
         *[rng.integers(0, 65536, (4, 19, 13 + k), dtype=np.uint16) for k in range(2)],
@@ -97,15 +97,15 @@ def _strided(n: int, world: int = 3) -> list[list[int]]:
 
 #: name -> (inputs, rank shares for 3 ranks, DataAudit keyword arguments)
 CASES: dict[str, tuple[Callable[[], list[Any]], Callable[[int], list[list[int]]], dict[str, Any]]] = {
-    "empty_rank": (lambda: _rgb(0, 6), _split(6, 0, 0), {}),
-    "empty_middle": (lambda: _with_findings(_rgb(2, 9)), _split(7, 0, 6), {}),
-    "one_vs_fifty": (lambda: _with_findings(_rgb(3, 47)), _split(1, 50, 0), {}),
-    "failed_rank": (lambda: [*_rgb(4, 5), *_broken(6)], _split(5, 6, 0), {}),
+    "empty_rank": (lambda: rgb_images(0, 6), _split(6, 0, 0), {}),
+    "empty_middle": (lambda: _with_findings(rgb_images(2, 9)), _split(7, 0, 6), {}),
+    "one_vs_fifty": (lambda: _with_findings(rgb_images(3, 47)), _split(1, 50, 0), {}),
+    "failed_rank": (lambda: [*rgb_images(4, 5), *_broken(6)], _split(5, 6, 0), {}),
     "all_failed": (lambda: _broken(5), _split(2, 0, 3), {}),
     "mixed_kinds": (_mixed, _split(4, 5, 3), {"channels": True}),
-    "compat_findings": (lambda: _with_findings(_rgb(5, 12)), _strided, {"preset": "dataeval-0.65"}),
+    "compat_findings": (lambda: _with_findings(rgb_images(5, 12)), _strided, {"preset": "dataeval-0.65"}),
     "embeddings_empty_rank": (
-        lambda: _with_findings(_rgb(6, 8)),
+        lambda: _with_findings(rgb_images(6, 8)),
         _split(0, 12, 0),
         {"embeddings": True, "embed_model": "tiny"},
     ),
@@ -169,6 +169,20 @@ def gather_checks(rank: int) -> dict[str, Any]:
     return out
 
 
+def hash_checks(rank: int) -> dict[str, Any]:
+    """``HashAccumulator.compute()`` (gathers across ranks) with rows on rank 0 only, then with
+    no rows anywhere: ``{name: {key: list}}``."""
+    from dataeval_gpu.accumulators.hashes import HashAccumulator
+
+    some, none = HashAccumulator(), HashAccumulator()
+    if rank == 0:
+        some.update([torch.from_numpy(im) for im in rgb_images(8, 3)], indices=[2, 0, 1])
+    return {
+        name: {k: (str(v.dtype), v.tolist()) for k, v in acc.compute().items()}
+        for name, acc in (("some", some), ("none", none))
+    }
+
+
 def _worker(rank: int, world: int, init: str, cases: list[str], out: str) -> None:
     import torch.distributed as dist
 
@@ -181,6 +195,8 @@ def _worker(rank: int, world: int, init: str, cases: list[str], out: str) -> Non
             try:
                 if case == "gather_rows":
                     result: Any = ("ok", gather_checks(rank))
+                elif case == "hash_accumulator":
+                    result = ("ok", hash_checks(rank))
                 else:
                     shares = CASES[case][1](len(CASES[case][0]()))
                     audit = _feed(case, shares[rank] if rank < len(shares) else [])

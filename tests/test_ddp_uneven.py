@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def ranks_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, object]]]:
     """Every case in one spawned group of three gloo ranks (one start-up for all)."""
-    return run_ranks([*CASES, "gather_rows"], tmp_path_factory.mktemp("ddp"), world=WORLD)
+    return run_ranks([*CASES, "gather_rows", "hash_accumulator"], tmp_path_factory.mktemp("ddp"), world=WORLD)
 
 
 def _same(got, ref) -> None:
@@ -157,3 +157,19 @@ def test_gather_rows_across_ranks(ranks_run) -> None:
             got["refused"]
             == "the ranks hold rows of different shapes for one state (rank 0: 2 x (3,), rank 1: 1 x (4,))"
         )
+
+
+def test_hash_accumulator_with_empty_ranks(ranks_run) -> None:
+    """HashAccumulator.compute() gathers: rank 0's rows on every rank, and no rows anywhere gives
+    the empty int64 result of one process (not the float32 placeholder)."""
+    from dataeval_gpu.accumulators.hashes import HashAccumulator
+
+    one = HashAccumulator()
+    one.update([torch.from_numpy(im) for im in ddp_ranks.rgb_images(8, 3)], indices=[2, 0, 1])
+    want = {k: (str(v.dtype), v.tolist()) for k, v in one.compute().items()}
+    with pytest.warns(UserWarning, match="called before the ``update`` method"):  # torchmetrics' own
+        empty = {k: (str(v.dtype), v.tolist()) for k, v in HashAccumulator().compute().items()}
+    assert want["index"] == ("torch.int64", [0, 1, 2]) and empty["index"] == ("torch.int64", [])
+    for rank, (status, got) in enumerate(ranks_run["hash_accumulator"]):
+        assert status == "ok", f"rank {rank}: {got}"
+        assert got == {"some": want, "none": empty}

@@ -179,7 +179,7 @@ class HashAccumulator(RowSync, Metric):
 
 
 def _cat(state: Any) -> torch.Tensor | None:
-    if isinstance(state, torch.Tensor):
-        return state.reshape(-1)
+    if isinstance(state, torch.Tensor):  # gathered across ranks: no rank held a row, no rows
+        return state.reshape(-1) if state.numel() > 0 else None
     parts = [p.reshape(-1) for p in state if p.numel() > 0]
     return torch.cat(parts) if parts else None

@@ -19,12 +19,14 @@ from torchmetrics.utilities import dim_zero_cat
 
 from ..embeddings.embed import Embedder
 from ..errors import InvalidArgumentError
+from .rowstore import distributed_world
 from .stats import first_of_each
+from .sync import RowSync
 
 __all__ = ["EmbeddingAccumulator"]
 
 
-class EmbeddingAccumulator(Metric):
+class EmbeddingAccumulator(RowSync, Metric):
     """Embeddings of streamed images, each row kept with its dataset index.
 
     ``update(images, indices)`` embeds a batch (a list of ``(C, H, W)`` images of any sizes
@@ -51,6 +53,7 @@ class EmbeddingAccumulator(Metric):
         object.__setattr__(self, "_user_model", model)
         object.__setattr__(self, "_embedder", None)
         object.__setattr__(self, "_seen", 0)
+        object.__setattr__(self, "_gathered", None)  # (update count, rows) gathered across ranks
 
     def _get_embedder(self) -> Embedder:
         emb = self._embedder
@@ -134,10 +137,25 @@ class EmbeddingAccumulator(Metric):
         return self._sorted()[1]
 
     def compute_with_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(indices (N,), embeddings (N, D))``, for index sets with gaps (gathered across ranks)."""
+        """``(indices (N,), embeddings (N, D))``, for index sets with gaps (gathered across ranks).
+
+        Under ``torch.distributed`` the gathered rows are kept until the next ``update`` /
+        ``append_rows`` / ``merge_state`` / ``reset``, as torchmetrics keeps ``compute``'s result:
+        a second call (e.g. by rank 0 alone, saving a dataset index) gathers nothing again."""
+        kept = self._gathered
+        if kept is not None and kept[0] == self._update_count:
+            return kept[1]
         with self.sync_context(should_sync=True):
-            return self._sorted()
+            out = self._sorted()
+        if distributed_world() > 1:
+            object.__setattr__(self, "_gathered", (self._update_count, out))
+        return out
+
+    def merge_state(self, incoming_state: Any) -> None:
+        object.__setattr__(self, "_gathered", None)
+        super().merge_state(incoming_state)
 
     def reset(self) -> None:
         super().reset()
+        object.__setattr__(self, "_gathered", None)
         object.__setattr__(self, "_seen", 0)

@@ -30,11 +30,12 @@ from ..functional.hashing import (
     near_kind,
 )
 from .hash_rows import centre_crop, hash_rows
+from .sync import RowSync
 
 __all__ = ["HashAccumulator", "centre_crop", "hash_rows"]
 
 
-class HashAccumulator(Metric):
+class HashAccumulator(RowSync, Metric):
     """xxhash and a near hash of each image over a stream of batches.
 
     Args:
@@ -178,7 +179,7 @@ class HashAccumulator(Metric):
 
 
 def _cat(state: Any) -> torch.Tensor | None:
-    if isinstance(state, torch.Tensor):
-        return state.reshape(-1)
+    if isinstance(state, torch.Tensor):  # gathered across ranks: no rank held a row, no rows
+        return state.reshape(-1) if state.numel() > 0 else None
     parts = [p.reshape(-1) for p in state if p.numel() > 0]
     return torch.cat(parts) if parts else None

@@ -257,8 +257,8 @@ class StatsRows:
 
     @staticmethod
     def _cat(state: Any) -> torch.Tensor | None:
-        if isinstance(state, torch.Tensor):
-            return state
+        if isinstance(state, torch.Tensor):  # gathered across ranks: no rank held a row, no rows
+            return state if state.numel() > 0 else None
         parts = [p for p in state if p.numel() > 0]
         if not parts:
             return None

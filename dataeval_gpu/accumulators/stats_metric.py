@@ -12,11 +12,12 @@ from __future__ import annotations
 from torchmetrics import Metric
 
 from .stats import StatsRows
+from .sync import RowSync
 
 __all__ = ["ImageStatsAccumulator"]
 
 
-class ImageStatsAccumulator(StatsRows, Metric):
+class ImageStatsAccumulator(RowSync, StatsRows, Metric):
     """Per-image statistics (and hashes, and per-channel statistics) over a stream of batches,
     with torchmetrics' ``.to(device)``, ``reset``, ``merge_state``, ``state_dict`` and
     ``torch.distributed`` sync.  Parameters: :class:`~dataeval_gpu.accumulators.stats.StatsRows`.

@@ -7,6 +7,7 @@ which ``DataAudit`` inherits; :class:`RepeatedIndexWarning` is defined there).""
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -347,9 +348,14 @@ class DataAudit(AuditResults):
         """The accumulated per-image rows, sorted by dataset index: ``(index, {state key: array},
         embeddings or None)``; the keys are the statistics accumulator's (metrics and hashes).
         :meth:`append_rows` takes them back (as tensors), so stored rows can be fed again."""
-        if self._stats is None or self._stats.update_count == 0:
+        if distributed_world() > 1:  # collective: a rank fed nothing still joins the gather
+            if self._stats is None:
+                self._init_accumulators(self.device or torch.device("cpu"))
+        elif self._stats is None or self._stats.update_count == 0:
             return np.zeros(0, dtype=np.int64), {}, None
-        res = self._stats.compute()
+        with warnings.catch_warnings():  # a rank fed nothing is not a problem to warn of
+            warnings.filterwarnings("ignore", message=r"The ``compute`` method of metric", category=UserWarning)
+            res = self._stats.compute()
         res = {k: v.reshape(1) if v.ndim == 0 else v for k, v in res.items() if not k.startswith("ch_")}
         index = res.pop("index").cpu().numpy()
         rows = {k: v.cpu().numpy() for k, v in res.items()}  # for the index code, which only reads them

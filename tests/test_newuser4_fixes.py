@@ -55,3 +55,42 @@ def test_failed_tally_names_each_unsupported_format() -> None:
         "FileNotFoundError: broken symbolic link 2, ValueError: unsupported format: gzip-compressed data 2, "
         "ValueError: image too large 1"
     )
+
+
+def test_slow_checkpoints_are_spaced_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every checkpoint re-writes every row so far: saving every N batches made the saves'
+    total grow with the square of the inputs (20,000 8 x 8 PNGs: most of the scan).  A save that
+    took longer than SAVE_SLOW_S puts the next off until SAVE_GAP_FACTOR times its cost has
+    passed; fast saves keep the every-N-batches rhythm."""
+    import time
+
+    import dataeval_gpu.audit.feed as feed_mod
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.audit.feed import FeedLoop
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    saved_at: list[int] = []
+    real_save = feed_mod.torch.save
+    cost = [0.01]
+
+    def slow_save(obj: object, f: object) -> None:
+        real_save(obj, f)
+        saved_at.append(obj["position"])  # type: ignore[index]
+        clock[0] += cost[0]  # the save's wall time
+
+    monkeypatch.setattr(feed_mod.torch, "save", slow_save)
+    loop = FeedLoop(DataAudit(hashes=False), checkpoint=tmp_path / "ck.pt", checkpoint_every=2)
+    img = np.zeros((1, 8, 8), np.uint8)
+    for b in range(8):  # fast saves (10 ms): every 2 batches, 0.1 s of feeding a batch
+        loop.feed([img], [b])
+        clock[0] += 0.1
+    assert saved_at == [2, 4, 6, 8]
+    cost[0] = 1.0  # slow saves: the next one waits 9 s after the end of the last
+    for b in range(8, 60):
+        loop.feed([img], [b])
+        clock[0] += 0.5
+    # 10 (1 s), then due at 12, 14, 16, ... but put off until 9 s after 10's save ended, 18
+    # batches of 0.5 s later: 28, then 46 (without the rule: 10, 12, 14, ..., 58)
+    assert saved_at == [2, 4, 6, 8, 10, 28, 46]
+    assert (tmp_path / "ck.pt").is_file()

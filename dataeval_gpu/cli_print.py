@@ -92,7 +92,7 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
 
 def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the inputs that failed, each with its path and reason; past ``most``, how many
-    more and how many failed for each kind of reason (``ValueError: unsupported format 846``,
+    more and how many failed for each kind of reason (``ValueError: unsupported format: SVG 846``,
     ``FileNotFoundError: broken symbolic link 15`` whatever the links' targets), so
     that a folder of 800 SVG drawings does not read as 15 failures."""
     failed = report.failed or {}
@@ -105,8 +105,10 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")
         kinds: dict[str, int] = {}
-        for reason in failed.values():  # "ValueError: unsupported format: SVG (...)": its first two parts,
-            kind = ": ".join(str(reason).split(": ")[:2]).split(" (")[0]  # without a named target "(its ...)"
+        for reason in failed.values():  # "FileNotFoundError: broken symbolic link (...)": its first two
+            parts = str(reason).split(": ")  # parts, without a named target "(its ...)"; an unsupported
+            keep = 3 if parts[1:2] == ["unsupported format"] else 2  # format by its name: "...: SVG"
+            kind = ": ".join(parts[:keep]).split(" (")[0]
             kinds[kind] = kinds.get(kind, 0) + 1
         ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")

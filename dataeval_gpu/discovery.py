@@ -281,13 +281,23 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
             if os.path.lexists(base / p):
                 p = base / p
             else:
-                not_found[str(p)] = (
-                    f"no such file: a relative path, looked for in the current directory "
-                    f"({Path.cwd() / p}) and in the file list's folder ({base.absolute() / p})"
-                )
+                not_found[str(p)] = _not_found_reason(Path.cwd() / p, base.absolute() / p)
         files.append(str(p))
     _warn_list_oddities(path, files)
     return files, not_found
+
+
+def _not_found_reason(in_cwd: Path, in_list_folder: Path) -> str:
+    """Why a file list's relative path is missing: the places looked, once when they are one."""
+    if os.path.normpath(in_cwd) == os.path.normpath(in_list_folder):
+        return (
+            "no such file: a relative path, looked for in the current directory, which is the "
+            f"file list's folder ({in_cwd})"
+        )
+    return (
+        f"no such file: a relative path, looked for in the current directory ({in_cwd}) "
+        f"and in the file list's folder ({in_list_folder})"
+    )
 
 
 def _warn_list_oddities(path: Path, files: list[str]) -> None:

@@ -35,7 +35,7 @@ def test_many_failed_files_say_how_many_more_and_why(tmp_path: Path, capsys: pyt
     assert len(listed) == 15
     assert "  ... and 7 more (see findings.json; status failed in results.csv)" in block
     by_reason = [line for line in block if line.startswith("  by reason: ")]
-    assert by_reason == ["  by reason: ValueError: unsupported format 20, ValueError: empty file 2"]
+    assert by_reason == ["  by reason: ValueError: unsupported format: SVG 20, ValueError: empty file 2"]
 
 
 def test_failed_lines_short_list_has_no_tail_and_long_one_ranks_reasons() -> None:

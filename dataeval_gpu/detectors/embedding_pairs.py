@@ -91,7 +91,10 @@ TURNED_ALIGN_MIN = 0.98
 #: blank) give the look check nothing to compare, and an embedding model sees two blank squares:
 #: (172, 47, 117) and (36, 87, 70) flat were paired at cosine 0.9+.  Such a pair is kept only when
 #: the two grey levels are within this many levels (a re-encode moves a flat level by under 1), as
-#: a flat image's hash pair (``hash_pairs.LEVEL_TOLERANCE``)
+#: a flat image's hash pair (``hash_pairs.LEVEL_TOLERANCE``) - and, where the images' mean colour
+#: casts are known (``chroma``), when those agree too (``hash_pairs.CHROMA_TOLERANCE``, as a hash
+#: pair's): the thumbnails are grey, so a flat (200, 100, 100) and a flat (100, 100, 200), both of
+#: grey level 133, were one embedding group
 FLAT_LEVEL_TOLERANCE = 2.5
 
 
@@ -101,10 +104,13 @@ def embedding_pairs_ok(
     cos: np.ndarray,
     thumbs: np.ndarray | torch.Tensor | None = None,
     sides: np.ndarray | None = None,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
     rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``; two soft
-    pictures at :data:`SOFT_LOOK_MIN`), and a
+    pictures at :data:`SOFT_LOOK_MIN`; two plain pictures at one grey level, and with ``chroma``,
+    ``(N, 2)`` mean ``R - G`` / ``B - G`` on the 0-255 scale, of one colour cast:
+    :data:`FLAT_LEVEL_TOLERANCE`), and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
     (:func:`shapes_differ`, with
@@ -133,7 +139,7 @@ def embedding_pairs_ok(
         soft = checked & _soft(thumbs, src) & _soft(thumbs, dst)
         keep &= ~soft | (best >= SOFT_LOOK_MIN)  # two soft pictures: the look must say more
     if thumbs is not None and s is not None and src.size:
-        keep &= _flat_levels_agree(thumbs, src, dst, s)
+        keep &= _flat_levels_agree(thumbs, src, dst, s, chroma)
     if s is not None and src.size:
         # nothing compared them: a copy keeps its shape (a crop of another shape is aligned on
         # the thumbnails, crop_pairs_ok), a pair of shapes apart needs SHAPE_COSINE, and one of
@@ -145,12 +151,17 @@ def embedding_pairs_ok(
 
 
 def _flat_levels_agree(
-    thumbs: np.ndarray | torch.Tensor, src: np.ndarray, dst: np.ndarray, sides: np.ndarray
+    thumbs: np.ndarray | torch.Tensor,
+    src: np.ndarray,
+    dst: np.ndarray,
+    sides: np.ndarray,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: False for a pair of two plain images (:data:`FLAT_LEVEL_TOLERANCE`) whose
-    grey levels differ; True otherwise."""
+    grey levels differ, or (``chroma``: ``(N, 2)``) whose colour casts differ
+    (``hash_pairs.chroma_close``); True otherwise."""
     from ..functional.hashing.thumbs import THUMB_SIDE
-    from .hash_pairs import SMALL_SIDE
+    from .hash_pairs import SMALL_SIDE, chroma_close
 
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     t = t.reshape(t.shape[0], -1, THUMB_SIDE * THUMB_SIDE)
@@ -162,7 +173,11 @@ def _flat_levels_agree(
     plain[rows] = (hi - lo <= 2) & (sides[rows].min(axis=1) >= SMALL_SIDE)
     level[rows] = whole.mean(axis=1)
     both = plain[src] & plain[dst]
-    return ~both | (np.abs(level[src] - level[dst]) <= FLAT_LEVEL_TOLERANCE)
+    same = np.abs(level[src] - level[dst]) <= FLAT_LEVEL_TOLERANCE
+    if chroma is not None:  # the thumbnails are grey: one grey level in two hues is two pictures
+        c = np.asarray(chroma, dtype=np.float64).reshape(-1, 2)
+        same &= chroma_close(c[src], c[dst])
+    return ~both | same
 
 
 def shapes_differ(

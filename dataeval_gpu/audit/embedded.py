@@ -89,7 +89,8 @@ def embedding_duplicate_groups(
     an index without a row counts as without a thumbnail).  ``rows``: the scan's rows of
     ``thumb_index``; their ``height`` and ``width`` give the shape rule of a pair the thumbnails
     cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`), their
-    ``chroma_rg`` / ``chroma_bg`` the colour of two plain pictures; ``row_index``:
+    ``chroma_rg`` / ``chroma_bg`` the colour of two plain pictures, their ``opacity`` the images that
+    show next to nothing; ``row_index``:
     their dataset indices where not ``thumb_index``'s (``scan --embeddings FILE.npy``)."""
     from ..detectors.near_duplicates import embedding_groups
 
@@ -105,7 +106,7 @@ def embedding_duplicate_groups(
         else:
             thumb_rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
             thumb_rows[at >= 0] = t[at[at >= 0]]
-    sides, chroma = None, None
+    sides, chroma, opacity = None, None, None
     row_index = thumb_index if row_index is None else row_index
     cpu = lambda v: v.cpu() if isinstance(v, torch.Tensor) else v  # noqa: E731
     pair = lambda keys: np.stack([np.asarray(cpu(rows[k]), dtype=np.float64).reshape(-1) for k in keys], 1)  # noqa: E731
@@ -116,7 +117,11 @@ def embedding_duplicate_groups(
             sides = hw[at]
             if all(k in rows for k in ("chroma_rg", "chroma_bg")):  # two plain pictures: one colour
                 chroma = pair(("chroma_rg", "chroma_bg"))[at]
-    groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides, chroma=chroma)
+            if "opacity" in rows:  # an image that shows next to nothing, embedded as a grey square
+                opacity = pair(("opacity",))[at, 0]
+    groups = embedding_groups(
+        emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides, chroma=chroma, opacity=opacity
+    )
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "look_alike",
     "look_scores",
     "shapes_differ",
+    "shows_little",
 ]
 
 #: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
@@ -105,12 +106,15 @@ def embedding_pairs_ok(
     thumbs: np.ndarray | torch.Tensor | None = None,
     sides: np.ndarray | None = None,
     chroma: np.ndarray | None = None,
+    opacity: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
     rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``; two soft
     pictures at :data:`SOFT_LOOK_MIN`; two plain pictures at one grey level, and with ``chroma``,
     ``(N, 2)`` mean ``R - G`` / ``B - G`` on the 0-255 scale, of one colour cast:
-    :data:`FLAT_LEVEL_TOLERANCE`), and a
+    :data:`FLAT_LEVEL_TOLERANCE`); a pair the thumbnails did not compare is not kept when either image,
+    with ``opacity`` (``(N,)`` mean alpha) and ``sides``, shows under ``hash_pairs.DRAWING_MIN_AREA``
+    pixels (the model saw a grey square: :func:`shows_little`); and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
     (:func:`shapes_differ`, with
@@ -147,7 +151,21 @@ def embedding_pairs_ok(
         odd = ~checked & shapes_differ(s, src, dst)
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
         keep &= checked | ~_far_shapes(s, src, dst)
+        if opacity is not None:  # nothing compared them, and one shows next to nothing
+            little = shows_little(opacity, s)
+            keep &= checked | ~(little[src] | little[dst])
     return keep
+
+
+def shows_little(opacity: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the image shows under ``hash_pairs.DRAWING_MIN_AREA`` visible pixels (mean alpha
+    ``opacity`` x height x width, ``sides``: ``(N, 2)``).  It is embedded composited on mid grey: the
+    model sees a grey square, and two such images embed alike whatever they hold (Stellarium's
+    1024 x 2 ring textures of Neptune and Uranus, 0.6-0.8 % opaque: one embedding group)."""
+    from .hash_pairs import DRAWING_MIN_AREA
+
+    hw = np.asarray(sides, dtype=np.float64).reshape(-1, 2)
+    return np.asarray(opacity, dtype=np.float64) * hw[:, 0] * hw[:, 1] < DRAWING_MIN_AREA
 
 
 def _flat_levels_agree(

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "ALPHA_DETAIL_MIN",
     "FLAT_LEVEL_TOLERANCE",
     "ALIGN_ASPECT",
     "ALIGN_COSINE",
@@ -97,6 +98,14 @@ TURNED_ALIGN_MIN = 0.98
 #: pair's): the thumbnails are grey, so a flat (200, 100, 100) and a flat (100, 100, 200), both of
 #: grey level 133, were one embedding group
 FLAT_LEVEL_TOLERANCE = 2.5
+#: two images with a transparent ground (``opacity`` below 1) are looked at on the grey image beneath
+#: their alpha, where the ground's hidden colour against the drawing makes one large step that the
+#: look check's correlation follows: Stellarium's panorama slices (a transparent sky over different
+#: fields) looked 0.90 alike and its planet ground textures (a transparent sky over flat beige,
+#: yellow, blue) 0.74-0.98, with a detail correlation (``thumbs.detail_check``) of 0.05-0.28.  Such
+#: a pair must also agree in detail at this (a copy of a drawing keeps its detail: the hash pairs'
+#: verification asks 0.8 of it)
+ALPHA_DETAIL_MIN = 0.5
 
 
 def embedding_pairs_ok(
@@ -114,7 +123,8 @@ def embedding_pairs_ok(
     ``(N, 2)`` mean ``R - G`` / ``B - G`` on the 0-255 scale, of one colour cast:
     :data:`FLAT_LEVEL_TOLERANCE`); a pair the thumbnails did not compare is not kept when either image,
     with ``opacity`` (``(N,)`` mean alpha) and ``sides``, shows under ``hash_pairs.DRAWING_MIN_AREA``
-    pixels (the model saw a grey square: :func:`shows_little`); and a
+    pixels (the model saw a grey square: :func:`shows_little`); two images with a transparent ground
+    (``opacity`` below 1) also agree in detail (:data:`ALPHA_DETAIL_MIN`); and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
     (:func:`shapes_differ`, with
@@ -142,6 +152,11 @@ def embedding_pairs_ok(
             keep[unsure] = _turned(thumbs, src[unsure], dst[unsure], s)
         soft = checked & _soft(thumbs, src) & _soft(thumbs, dst)
         keep &= ~soft | (best >= SOFT_LOOK_MIN)  # two soft pictures: the look must say more
+        if opacity is not None:  # two drawings on transparent: the step of the hidden ground is no look
+            a = np.asarray(opacity, dtype=np.float64)
+            both = np.nonzero(keep & checked & (a[src] < 1.0) & (a[dst] < 1.0))[0]
+            if both.size:
+                keep[both] = _detail_scores(thumbs, src[both], dst[both]) >= ALPHA_DETAIL_MIN
     if thumbs is not None and s is not None and src.size:
         keep &= _flat_levels_agree(thumbs, src, dst, s, chroma)
     if s is not None and src.size:
@@ -215,6 +230,17 @@ def _far_shapes(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarr
     """``(P,)`` bool: the two images' shapes (long / short side) differ by more than :data:`SHAPE_FAR`."""
     aspect = sides.max(axis=1) / np.maximum(sides.min(axis=1), 1.0)
     return np.maximum(aspect[src], aspect[dst]) > SHAPE_FAR * np.minimum(aspect[src], aspect[dst])
+
+
+def _detail_scores(thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``(P,)`` float64: the detail correlation of the two whole thumbnails (best of the 8 flips /
+    rotations, ``thumbs.detail_check``; 1 where either is flat: nothing to tell)."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, detail_check
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[:, 0]
+    score, ok = detail_check(t[first].astype(np.float64), t[second].astype(np.float64))
+    return np.where(ok, score, 1.0)
 
 
 def _soft(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray) -> np.ndarray:

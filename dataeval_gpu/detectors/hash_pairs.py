@@ -19,7 +19,6 @@ from ..progress import progress_bar
 
 __all__ = [
     "CHROMA_TOLERANCE",
-    "DRAWING_MIN_AREA",
     "ENTROPY_EPS",
     "ENTROPY_RATIO",
     "FLAT_ENTROPY",
@@ -94,12 +93,6 @@ SMALL_SIDE = 33
 #: copies at such sizes (JPEG q50, a brightness shift, a flip, a 28 -> 30 px resize) keep >= 0.956,
 #: distinct Fashion-MNIST garments of one silhouette (28 x 28, 2 bits apart) reach 0.92
 SMALL_VERIFY_MIN = 0.95
-#: a drawing on transparent whose visible area (``opacity`` x height x width) is under that of a
-#: :data:`SMALL_SIDE` square is a small picture on its 32 x 32 thumbnail, held as a small image
-#: is (radius 2, :data:`SMALL_VERIFY_MIN`): Hedgewars' 20 px weapon icons on 128 px canvases
-#: (4-5 thumbnail pixels) hashed alike and verified at 0.87-0.91 (a grenade and a cluster bomb,
-#: a pistol and a shotgun, two mines), as distinct garments of 28 px do (docs/duplicates.md)
-DRAWING_MIN_AREA = SMALL_SIDE**2
 
 
 def thumbs_comparable(side_a: np.ndarray, side_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,14 +223,6 @@ class PairFigures:
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
 
 
-def _tiny_drawing(figs: PairFigures, rows: np.ndarray) -> np.ndarray:
-    """``(P,)`` bool: image ``rows[p]`` is a drawing on transparent of under :data:`DRAWING_MIN_AREA`
-    visible pixels (needs ``opacity`` and ``hw``; False without them)."""
-    if figs.opacity is None or figs.hw is None:
-        return np.zeros(np.shape(rows), dtype=bool)
-    return figs.opacity[rows] * figs.hw[rows, 0] * figs.hw[rows, 1] < DRAWING_MIN_AREA
-
-
 def _transparent_pair(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``(P,)`` bool: both images of each pair have a transparent ground (mean alpha below 1)."""
     if first.opacity is None or second.opacity is None:
@@ -269,8 +254,7 @@ def hash_pairs_ok(
     views' thumbnails verify (:data:`VERIFY_MIN`, and in every region: :data:`LOCAL_VERIFY_MIN`; a pair they cannot verify, a view without a
     thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`, as a pair with an image under
     :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
-    :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`;
-    a drawing of under :data:`DRAWING_MIN_AREA` visible pixels, with ``opacity`` and ``hw``, as a small image);
+    :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
@@ -290,7 +274,6 @@ def hash_pairs_ok(
     comparable, small = np.ones(np.shape(i), dtype=bool), np.zeros(np.shape(i), dtype=bool)
     if first.side is not None and second.side is not None:
         comparable, small = thumbs_comparable(first.side[i], second.side[j])
-    small = small | _tiny_drawing(first, i) | _tiny_drawing(second, j)
     keep &= ~small | (dist <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
     keep &= _figure_rules(first, second, i, j)
     # a plain-background picture pairs beyond PLAIN_RADIUS only as one of two drawings on

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataeval_gpu.detectors.embedding_pairs import embedding_pairs_ok, shows_little
-from dataeval_gpu.detectors.hash_pairs import DRAWING_MIN_AREA
+from dataeval_gpu.detectors.embedding_pairs import EMPTY_SHARE, embedding_pairs_ok, shows_little
 from dataeval_gpu.detectors.near_duplicates import embedding_groups
 
 
@@ -23,10 +22,9 @@ def _case():
 
 
 def test_shows_little() -> None:
-    _, sides, opacity, _ = _case()
-    assert shows_little(opacity, sides).tolist() == [True, True, False, False]
-    side = np.sqrt(DRAWING_MIN_AREA)
-    assert shows_little(np.array([1.0, 1.0]), np.array([[side - 1, side], [side, side]])).tolist() == [True, False]
+    opacity = _case()[2]
+    assert shows_little(opacity).tolist() == [True, True, False, False]
+    assert shows_little(np.array([EMPTY_SHARE * 0.99, EMPTY_SHARE, 0.2])).tolist() == [True, False, False]
 
 
 def test_rings_not_paired_on_embeddings_alone() -> None:

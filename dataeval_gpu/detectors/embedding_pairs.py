@@ -9,6 +9,7 @@ import torch
 
 __all__ = [
     "ALPHA_DETAIL_MIN",
+    "EMPTY_SHARE",
     "FLAT_LEVEL_TOLERANCE",
     "ALIGN_ASPECT",
     "ALIGN_COSINE",
@@ -106,6 +107,10 @@ FLAT_LEVEL_TOLERANCE = 2.5
 #: a pair must also agree in detail at this (a copy of a drawing keeps its detail: the hash pairs'
 #: verification asks 0.8 of it)
 ALPHA_DETAIL_MIN = 0.5
+#: an image whose mean alpha is under this shows next to nothing to the embedding model (composited
+#: on mid grey): it pairs by embedding only where the thumbnails compared it (:func:`shows_little`).
+#: Icons and sprites show 10-60 % of their frame; Stellarium's ring textures 0.6-0.8 %
+EMPTY_SHARE = 0.02
 
 
 def embedding_pairs_ok(
@@ -122,8 +127,8 @@ def embedding_pairs_ok(
     pictures at :data:`SOFT_LOOK_MIN`; two plain pictures at one grey level, and with ``chroma``,
     ``(N, 2)`` mean ``R - G`` / ``B - G`` on the 0-255 scale, of one colour cast:
     :data:`FLAT_LEVEL_TOLERANCE`); a pair the thumbnails did not compare is not kept when either image,
-    with ``opacity`` (``(N,)`` mean alpha) and ``sides``, shows under ``hash_pairs.DRAWING_MIN_AREA``
-    pixels (the model saw a grey square: :func:`shows_little`); two images with a transparent ground
+    with ``opacity`` (``(N,)`` mean alpha) and ``sides``, shows under :data:`EMPTY_SHARE` of its frame
+    (the model saw a grey square: :func:`shows_little`); two images with a transparent ground
     (``opacity`` below 1) also agree in detail (:data:`ALPHA_DETAIL_MIN`); and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
@@ -167,20 +172,17 @@ def embedding_pairs_ok(
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
         keep &= checked | ~_far_shapes(s, src, dst)
         if opacity is not None:  # nothing compared them, and one shows next to nothing
-            little = shows_little(opacity, s)
+            little = shows_little(opacity)
             keep &= checked | ~(little[src] | little[dst])
     return keep
 
 
-def shows_little(opacity: np.ndarray, sides: np.ndarray) -> np.ndarray:
-    """``(N,)`` bool: the image shows under ``hash_pairs.DRAWING_MIN_AREA`` visible pixels (mean alpha
-    ``opacity`` x height x width, ``sides``: ``(N, 2)``).  It is embedded composited on mid grey: the
-    model sees a grey square, and two such images embed alike whatever they hold (Stellarium's
-    1024 x 2 ring textures of Neptune and Uranus, 0.6-0.8 % opaque: one embedding group)."""
-    from .hash_pairs import DRAWING_MIN_AREA
-
-    hw = np.asarray(sides, dtype=np.float64).reshape(-1, 2)
-    return np.asarray(opacity, dtype=np.float64) * hw[:, 0] * hw[:, 1] < DRAWING_MIN_AREA
+def shows_little(opacity: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the image shows under :data:`EMPTY_SHARE` of its frame (mean alpha ``opacity``).
+    It is embedded composited on mid grey: the model sees a grey square, and two such images embed
+    alike whatever they hold (Stellarium's 1024 x 2 ring textures of Neptune and Uranus, 0.6-0.8 %
+    opaque: one embedding group)."""
+    return np.asarray(opacity, dtype=np.float64) < EMPTY_SHARE
 
 
 def _flat_levels_agree(

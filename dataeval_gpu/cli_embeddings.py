@@ -126,7 +126,8 @@ def cluster_from_file(report: Any, path: str, thumbs: Any = None) -> str:
     report.clusters = cluster_findings(idx, emb)  # exact (0.65) when small, kNN above
     if report.config.get("embedding_duplicates"):
         t, t_idx = (None, None) if thumbs is None else (torch.as_tensor(np.asarray(thumbs[1])), thumbs[0])
-        hw = {k: report.stats[k] for k in ("height", "width") if k in report.stats}  # the shape rule, as a scan
+        keys = ("height", "width", "chroma_rg", "chroma_bg", "opacity")  # the figures a scan's rules read
+        hw = {k: report.stats[k] for k in keys if k in report.stats}
         e_idx, e = torch.from_numpy(idx), torch.from_numpy(np.ascontiguousarray(emb))
         groups = embedding_duplicate_groups(e_idx, e, t, t_idx, hw, idx)
         report.duplicates["embedding"] = groups

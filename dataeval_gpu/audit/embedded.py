@@ -88,7 +88,9 @@ def embedding_duplicate_groups(
     them a pair must also look alike (:func:`~dataeval_gpu.detectors.near_duplicates.look_alike`;
     an index without a row counts as without a thumbnail).  ``rows``: the scan's rows of
     ``thumb_index``; their ``height`` and ``width`` give the shape rule of a pair the thumbnails
-    cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`); ``row_index``:
+    cannot compare (:data:`~dataeval_gpu.detectors.near_duplicates.ASPECT_TOLERANCE`), their
+    ``chroma_rg`` / ``chroma_bg`` the colour of two plain pictures, their ``opacity`` the images that
+    show next to nothing; ``row_index``:
     their dataset indices where not ``thumb_index``'s (``scan --embeddings FILE.npy``)."""
     from ..detectors.near_duplicates import embedding_groups
 
@@ -104,15 +106,22 @@ def embedding_duplicate_groups(
         else:
             thumb_rows = np.zeros((idx.size, t.shape[1]), dtype=np.uint8)
             thumb_rows[at >= 0] = t[at[at >= 0]]
-    sides = None
+    sides, chroma, opacity = None, None, None
     row_index = thumb_index if row_index is None else row_index
+    cpu = lambda v: v.cpu() if isinstance(v, torch.Tensor) else v  # noqa: E731
+    pair = lambda keys: np.stack([np.asarray(cpu(rows[k]), dtype=np.float64).reshape(-1) for k in keys], 1)  # noqa: E731
     if rows is not None and row_index is not None and all(k in rows for k in ("height", "width")):
-        cpu = lambda v: v.cpu() if isinstance(v, torch.Tensor) else v  # noqa: E731
-        hw = np.stack([np.asarray(cpu(rows[k]), dtype=np.float64).reshape(-1) for k in ("height", "width")], 1)
+        hw = pair(("height", "width"))
         at = positions(row_index, idx)
         if len(hw) == len(row_index) and (at >= 0).all():
             sides = hw[at]
-    groups = embedding_groups(emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides)
+            if all(k in rows for k in ("chroma_rg", "chroma_bg")):  # two plain pictures: one colour
+                chroma = pair(("chroma_rg", "chroma_bg"))[at]
+            if "opacity" in rows:  # an image that shows next to nothing, embedded as a grey square
+                opacity = pair(("opacity",))[at, 0]
+    groups = embedding_groups(
+        emb[finite], device=emb.device, thumbs=thumb_rows, sides=sides, chroma=chroma, opacity=opacity
+    )
     return sorted(sorted(int(idx[i]) for i in g) for g in groups)
 
 

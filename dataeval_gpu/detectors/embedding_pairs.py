@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 __all__ = [
+    "ALPHA_DETAIL_MIN",
+    "EMPTY_SHARE",
     "FLAT_LEVEL_TOLERANCE",
     "ALIGN_ASPECT",
     "ALIGN_COSINE",
@@ -26,6 +28,7 @@ __all__ = [
     "look_alike",
     "look_scores",
     "shapes_differ",
+    "shows_little",
 ]
 
 #: look check of the embedding pairs: the two images' grey 32 x 32 thumbnails (whole image, or
@@ -91,8 +94,23 @@ TURNED_ALIGN_MIN = 0.98
 #: blank) give the look check nothing to compare, and an embedding model sees two blank squares:
 #: (172, 47, 117) and (36, 87, 70) flat were paired at cosine 0.9+.  Such a pair is kept only when
 #: the two grey levels are within this many levels (a re-encode moves a flat level by under 1), as
-#: a flat image's hash pair (``hash_pairs.LEVEL_TOLERANCE``)
+#: a flat image's hash pair (``hash_pairs.LEVEL_TOLERANCE``) - and, where the images' mean colour
+#: casts are known (``chroma``), when those agree too (``hash_pairs.CHROMA_TOLERANCE``, as a hash
+#: pair's): the thumbnails are grey, so a flat (200, 100, 100) and a flat (100, 100, 200), both of
+#: grey level 133, were one embedding group
 FLAT_LEVEL_TOLERANCE = 2.5
+#: two images with a transparent ground (``opacity`` below 1) are looked at on the grey image beneath
+#: their alpha, where the ground's hidden colour against the drawing makes one large step that the
+#: look check's correlation follows: Stellarium's panorama slices (a transparent sky over different
+#: fields) looked 0.90 alike and its planet ground textures (a transparent sky over flat beige,
+#: yellow, blue) 0.74-0.98, with a detail correlation (``thumbs.detail_check``) of 0.05-0.28.  Such
+#: a pair must also agree in detail at this (a copy of a drawing keeps its detail: the hash pairs'
+#: verification asks 0.8 of it)
+ALPHA_DETAIL_MIN = 0.5
+#: an image whose mean alpha is under this shows next to nothing to the embedding model (composited
+#: on mid grey): it pairs by embedding only where the thumbnails compared it (:func:`shows_little`).
+#: Icons and sprites show 10-60 % of their frame; Stellarium's ring textures 0.6-0.8 %
+EMPTY_SHARE = 0.02
 
 
 def embedding_pairs_ok(
@@ -101,10 +119,17 @@ def embedding_pairs_ok(
     cos: np.ndarray,
     thumbs: np.ndarray | torch.Tensor | None = None,
     sides: np.ndarray | None = None,
+    chroma: np.ndarray | None = None,
+    opacity: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: the embedding pairs ``(src[p], dst[p])`` of cosine ``cos[p]`` that pass the
     rules besides the cosine threshold: they look alike (:func:`look_alike`, with ``thumbs``; two soft
-    pictures at :data:`SOFT_LOOK_MIN`), and a
+    pictures at :data:`SOFT_LOOK_MIN`; two plain pictures at one grey level, and with ``chroma``,
+    ``(N, 2)`` mean ``R - G`` / ``B - G`` on the 0-255 scale, of one colour cast:
+    :data:`FLAT_LEVEL_TOLERANCE`); a pair the thumbnails did not compare is not kept when either image,
+    with ``opacity`` (``(N,)`` mean alpha) and ``sides``, shows under :data:`EMPTY_SHARE` of its frame
+    (the model saw a grey square: :func:`shows_little`); two images with a transparent ground
+    (``opacity`` below 1) also agree in detail (:data:`ALPHA_DETAIL_MIN`); and a
     pair the thumbnails could not compare (a flat one, or two made two ways:
     :func:`~dataeval_gpu.detectors.hash_pairs.thumbs_comparable`) whose shapes differ
     (:func:`shapes_differ`, with
@@ -132,8 +157,13 @@ def embedding_pairs_ok(
             keep[unsure] = _turned(thumbs, src[unsure], dst[unsure], s)
         soft = checked & _soft(thumbs, src) & _soft(thumbs, dst)
         keep &= ~soft | (best >= SOFT_LOOK_MIN)  # two soft pictures: the look must say more
+        if opacity is not None:  # two drawings on transparent: the step of the hidden ground is no look
+            a = np.asarray(opacity, dtype=np.float64)
+            both = np.nonzero(keep & checked & (a[src] < 1.0) & (a[dst] < 1.0))[0]
+            if both.size:
+                keep[both] = _detail_scores(thumbs, src[both], dst[both]) >= ALPHA_DETAIL_MIN
     if thumbs is not None and s is not None and src.size:
-        keep &= _flat_levels_agree(thumbs, src, dst, s)
+        keep &= _flat_levels_agree(thumbs, src, dst, s, chroma)
     if s is not None and src.size:
         # nothing compared them: a copy keeps its shape (a crop of another shape is aligned on
         # the thumbnails, crop_pairs_ok), a pair of shapes apart needs SHAPE_COSINE, and one of
@@ -141,16 +171,32 @@ def embedding_pairs_ok(
         odd = ~checked & shapes_differ(s, src, dst)
         keep &= ~odd | (np.asarray(cos, dtype=np.float64) >= SHAPE_COSINE - 1e-6)
         keep &= checked | ~_far_shapes(s, src, dst)
+        if opacity is not None:  # nothing compared them, and one shows next to nothing
+            little = shows_little(opacity)
+            keep &= checked | ~(little[src] | little[dst])
     return keep
 
 
+def shows_little(opacity: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the image shows under :data:`EMPTY_SHARE` of its frame (mean alpha ``opacity``).
+    It is embedded composited on mid grey: the model sees a grey square, and two such images embed
+    alike whatever they hold (Stellarium's 1024 x 2 ring textures of Neptune and Uranus, 0.6-0.8 %
+    opaque: one embedding group)."""
+    return np.asarray(opacity, dtype=np.float64) < EMPTY_SHARE
+
+
 def _flat_levels_agree(
-    thumbs: np.ndarray | torch.Tensor, src: np.ndarray, dst: np.ndarray, sides: np.ndarray
+    thumbs: np.ndarray | torch.Tensor,
+    src: np.ndarray,
+    dst: np.ndarray,
+    sides: np.ndarray,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: False for a pair of two plain images (:data:`FLAT_LEVEL_TOLERANCE`) whose
-    grey levels differ; True otherwise."""
+    grey levels differ, or (``chroma``: ``(N, 2)``) whose colour casts differ
+    (``hash_pairs.chroma_close``); True otherwise."""
     from ..functional.hashing.thumbs import THUMB_SIDE
-    from .hash_pairs import SMALL_SIDE
+    from .hash_pairs import SMALL_SIDE, chroma_close
 
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     t = t.reshape(t.shape[0], -1, THUMB_SIDE * THUMB_SIDE)
@@ -162,7 +208,11 @@ def _flat_levels_agree(
     plain[rows] = (hi - lo <= 2) & (sides[rows].min(axis=1) >= SMALL_SIDE)
     level[rows] = whole.mean(axis=1)
     both = plain[src] & plain[dst]
-    return ~both | (np.abs(level[src] - level[dst]) <= FLAT_LEVEL_TOLERANCE)
+    same = np.abs(level[src] - level[dst]) <= FLAT_LEVEL_TOLERANCE
+    if chroma is not None:  # the thumbnails are grey: one grey level in two hues is two pictures
+        c = np.asarray(chroma, dtype=np.float64).reshape(-1, 2)
+        same &= chroma_close(c[src], c[dst])
+    return ~both | same
 
 
 def shapes_differ(
@@ -182,6 +232,17 @@ def _far_shapes(sides: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarr
     """``(P,)`` bool: the two images' shapes (long / short side) differ by more than :data:`SHAPE_FAR`."""
     aspect = sides.max(axis=1) / np.maximum(sides.min(axis=1), 1.0)
     return np.maximum(aspect[src], aspect[dst]) > SHAPE_FAR * np.minimum(aspect[src], aspect[dst])
+
+
+def _detail_scores(thumbs: np.ndarray | torch.Tensor, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``(P,)`` float64: the detail correlation of the two whole thumbnails (best of the 8 flips /
+    rotations, ``thumbs.detail_check``; 1 where either is flat: nothing to tell)."""
+    from ..functional.hashing.thumbs import THUMB_SIDE, detail_check
+
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    t = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)[:, 0]
+    score, ok = detail_check(t[first].astype(np.float64), t[second].astype(np.float64))
+    return np.where(ok, score, 1.0)
 
 
 def _soft(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ __all__ = [
     "UNVERIFIED_RADIUS",
     "VERIFY_MIN",
     "PairFigures",
+    "chroma_close",
     "hash_pairs",
     "hash_pairs_ok",
     "plain_and_entropy",
@@ -150,7 +151,9 @@ def _ratio_close(x: np.ndarray, y: np.ndarray, ratio: float, eps: float) -> np.n
     return hi + eps <= ratio * (lo + eps)
 
 
-def _chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the mean colour casts ``x`` and ``y`` (``(P, 2)``: mean ``R - G``, ``B - G``,
+    0-255) agree within :data:`CHROMA_TOLERANCE`."""
     d = np.linalg.norm(x - y, axis=1)
     big = np.maximum(np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1))
     return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
@@ -296,7 +299,7 @@ def _figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.
     sides have it: colour cast, grey entropy, a flat image's level, pixel spread."""
     keep = np.ones(np.shape(i), dtype=bool)
     if first.chroma is not None and second.chroma is not None:
-        keep &= _chroma_close(first.chroma[i], second.chroma[j])
+        keep &= chroma_close(first.chroma[i], second.chroma[j])
     if first.entropy is not None and second.entropy is not None:
         keep &= _ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
         if first.level is not None and second.level is not None:

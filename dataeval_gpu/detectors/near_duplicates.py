@@ -142,6 +142,8 @@ def embedding_groups(
     margin: float | None = DEFAULT_LOCAL_MARGIN,
     thumbs: np.ndarray | torch.Tensor | None = None,
     sides: np.ndarray | None = None,
+    chroma: np.ndarray | None = None,
+    opacity: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Groups of images whose embeddings have cosine similarity ``>= threshold`` with the
     group's centre (the centre rule above, on each image's ``k`` nearest neighbours).
@@ -159,6 +161,9 @@ def embedding_groups(
     cosine reaches :data:`ALIGN_COSINE` (the threshold and the local rule aside) is also kept when
     the two are crops of each other at another shape, matched on the thumbnails
     (:func:`crop_pairs_ok`: a phone crop of a wallpaper at any position, a 16:10 preview of 16:9).
+    ``chroma``: ``(N, 2)`` mean ``R - G`` / ``B - G`` (0-255); two plain pictures must then also
+    agree in colour (:func:`embedding_pairs_ok`).  ``opacity``: ``(N,)`` mean alpha; with ``sides``,
+    an image that shows next to nothing pairs only where the thumbnails compared it.
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -183,7 +188,7 @@ def embedding_groups(
     # holding it to LOCAL_CAP lost 217 of 916 true pairs of Oxygen's icons at 16-32 px for 3
     # false ones (docs/quality.md) - unless the shapes tell them apart (embedding_pairs_ok)
     sides = None if sides is None else np.asarray(sides, dtype=np.float64).reshape(n, 2)
-    ok = embedding_pairs_ok(src, dst, pair_cos, thumbs, sides)
+    ok = embedding_pairs_ok(src, dst, pair_cos, thumbs, sides, chroma, opacity)
     src, dst = src[ok], dst[ok]
     # and any neighbour that is a crop of another shape, aligned on the thumbnails (crop_pairs_ok:
     # below the threshold, or one the look check compared whole against whole)
@@ -357,7 +362,7 @@ class NearDuplicates:
         dup = self.hasher.evaluate_hashes(hashes)
         n = len(hashes)
         near = dup.near
-        thumbs = None
+        thumbs, chroma, opacity = None, None, None
         if hashes.near is not None and hashes.near_valid is not None:
             crops = []
             for f in self.crops:
@@ -366,17 +371,19 @@ class NearDuplicates:
                 crops.append((torch.where(ok, ch.near, 0), ok))
             seen = with_alpha(images)  # the quality figures of the images with alpha, once
             thumbs = self.thumbnails(images)
+            chroma = chroma_signature(images, seen)
+            opacity = np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)])
             near = hash_groups(
                 hashes.near,
                 hashes.near_valid,
                 crops,
                 self.hasher.radius,
-                chroma_signature(images, seen),
+                chroma,
                 plain_share(images, seen),
                 grey_entropy(images, seen),
                 pixel_std(images),
                 thumbs,
-                np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)]),
+                opacity,
                 pixel_mean(images),
                 np.array([min(t.shape[-2:]) for t in images], dtype=np.float64),
                 strip_hashes(images, near_kind(self.hasher.hash, self.hasher.d4)) if self.strip else None,
@@ -404,6 +411,8 @@ class NearDuplicates:
                 margin=self.local_margin,
                 thumbs=thumbs,
                 sides=np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
+                chroma=chroma,
+                opacity=opacity,
             )
         return self.combine(n, dup.exact, near, emb_groups, hashes.near, emb)
 

@@ -39,6 +39,6 @@ def test_cached_bytecode_is_written_outside_the_checkout_and_read_by_a_command(b
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(repo), **bench.COMMAND_ENV}
     env.pop("PYTHONDONTWRITEBYTECODE")
     probe = "import dataeval_gpu.mod as m; print(m.__cached__, m.VALUE)"
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
     cached, value = out.stdout.split()
     assert Path(cached) == pyc and value == "42"

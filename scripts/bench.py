@@ -281,12 +281,16 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
 COMMAND_ENV: dict[str, str] = {}
 
 
-def cache_bytecode(repos: list[Path]) -> str:
-    """Compile ``repos``' ``dataeval_gpu`` into a bytecode cache outside the checkouts (untimed),
-    and run the timed commands with it, as an installed package runs (pip compiles its bytecode
-    at install, a clone writes it on its first run); returns the cache folder.  Without this the
-    commands follow the environment: where ``PYTHONDONTWRITEBYTECODE`` is set (this project's
-    shared machine) each one compiles ~110 of our modules from source (~0.15 s of CPU time)."""
+def cache_bytecode(repos: list[Path], folder: str, dev: str) -> str:
+    """Run the timed commands with a bytecode cache outside the checkouts, filled beforehand
+    (untimed), as an installed package runs (pip compiles its bytecode at install, a clone
+    writes it on its first run); returns the cache folder.
+
+    ``repos``' ``dataeval_gpu`` is compiled into it, then one untimed scan of 8 files per repo
+    writes the bytecode of every other module a scan imports (a cache folder is the only place
+    Python then looks: torch, numpy, pandas too).  Without this the commands follow the
+    environment: where ``PYTHONDONTWRITEBYTECODE`` is set (this project's shared machine) each
+    one compiles ~110 of our modules from source (~0.15 s of CPU time)."""
     import atexit
     import compileall
     import shutil
@@ -301,6 +305,8 @@ def cache_bytecode(repos: list[Path]) -> str:
     finally:
         sys.pycache_prefix = None
     COMMAND_ENV.update({"PYTHONPYCACHEPREFIX": prefix})
+    for repo in repos:
+        _run_command(repo, folder, dev, 8)
     return prefix
 
 
@@ -445,7 +451,7 @@ def main() -> int:
     warnings.simplefilter("ignore")
     if args.cached_bytecode:
         repos = [ROOT] + ([Path(args.compare)] if args.compare else [])
-        print(f"bytecode of {', '.join(map(str, repos))} compiled into {cache_bytecode(repos)}")
+        print(f"bytecode of {', '.join(map(str, repos))} compiled into {cache_bytecode(repos, args.photos, args.device)}")
 
     images, files = load_photos(args.n, Path(args.photos))
     n = len(images)

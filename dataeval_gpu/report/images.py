@@ -129,7 +129,8 @@ def shrink_display(disp: np.ndarray, limit: int = THUMB) -> np.ndarray:
 def shrink_uint8(img: np.ndarray, limit: int = THUMB) -> np.ndarray:
     """A ``(C, H, W)`` uint8 image cut down to ``limit`` px on its longest side (bilinear, per channel).
 
-    Other dtypes are returned unchanged: their display scale depends on the exact maximum.
+    Other dtypes are returned unchanged: their display scale depends on the exact maximum.  A
+    reduced colour image is a ``(C, H, W)`` view of ``(H, W, 3)`` pixels (not C-contiguous).
     """
     c, h, w = img.shape
     if img.dtype != np.uint8 or max(h, w) <= limit:
@@ -141,7 +142,7 @@ def shrink_uint8(img: np.ndarray, limit: int = THUMB) -> np.ndarray:
         small = Image.fromarray(np.ascontiguousarray(img.transpose(1, 2, 0))).resize(
             size, Image.Resampling.BILINEAR
         )
-        return np.ascontiguousarray(np.asarray(small).transpose(2, 0, 1))
+        return np.asarray(small).transpose(2, 0, 1)  # a view of Pillow's (H, W, 3): see _shrink_pil
     planes = [np.asarray(Image.fromarray(p).resize(size, Image.Resampling.BILINEAR)) for p in img]
     return np.stack(planes)
 
@@ -193,14 +194,17 @@ def _jpeg_reduced_image(data: bytes, limit: int) -> Any:
 
 def _shrink_pil(im: Any, limit: int) -> np.ndarray:
     """``shrink_uint8`` of an 'L' or 'RGB' Pillow image's ``(C, H, W)`` array, resized as the
-    Pillow image itself (the same pixels, without the planar copy and its way back)."""
+    Pillow image itself (the same pixels, without the planar copy and its way back).
+
+    A colour thumbnail is a ``(C, H, W)`` view of Pillow's ``(H, W, C)`` pixels, not a planar
+    copy: the grids turn it back into ``(H, W, C)`` (:mod:`.pilgrid`), which is then free."""
     from PIL import Image
 
     w, h = im.size
     if max(h, w) > limit:
         im = im.resize(_thumb_size(h, w, limit), Image.Resampling.BILINEAR)
     arr = np.asarray(im)
-    return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
 def load_thumbnail(path: str | os.PathLike, limit: int = THUMB) -> np.ndarray:

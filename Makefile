@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m compileall -q dataeval_gpu >/dev/null  # bytecode now: where PYTHONDONTWRITEBYTECODE is set, every run compiled ~110 modules
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -128,3 +128,10 @@ def test_against_an_index_counts_the_indexed_images(tmp_path: Path) -> None:
             Path(rep.paths[i]).name for i, m in rep.against["outliers"].items() if "aspect_ratio" in m
         }
     assert found == {"default": {"wide5.png"}, "dataeval-0.65": {"wide2.png", "wide5.png"}}
+
+
+def test_missing_pixels_stay_flagged_however_common() -> None:
+    v = np.array([0.0] * 80 + [0.25] * 20)  # 20 % of the images with NaN pixels
+    issues = {p: {"missing": 0.25} for p in range(80, 100)}
+    assert rare_outliers(issues, {"missing": v}) == issues
+    assert rare_against(issues, {"missing": v}, {"missing": v}) == issues

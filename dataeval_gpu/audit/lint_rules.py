@@ -7,11 +7,12 @@ mean absolute deviation) is small, so every image off that value scores high: "o
 The IQR has the same failure (Q1 = Q3).
 
 The main job's default (:class:`~dataeval_gpu.audit.DataAudit` with ``preset="default"``) keeps a
-flag on such a metric only when it is rare: at most :data:`RARE_SHARE` of the images (and at least
-:data:`RARE_MIN`) lie as far from the mode on the same side, or within :data:`NEIGHBOURHOOD` of that
-distance.  A metric whose MAD is not 0 is left as the Linter flagged it (a real defect hitting 10 % of
-a healthy collection stays flagged).  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not
-apply it: they keep 0.65's answers exactly.
+flag on a degenerate metric (one value holding :data:`MODE_SHARE` of the images or more) only when
+it is rare: at most :data:`RARE_SHARE` of the images (and at least :data:`RARE_MIN`) lie as far from
+the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  ``missing`` (NaN /
+inf pixels) is exempt: any is a defect.  A metric without such a mode is left as the Linter flagged
+it (a real defect hitting 10 % of a healthy collection stays flagged).  The guide API ``Linter``
+and ``preset="dataeval-0.65"`` do not apply it: they keep 0.65's answers exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = [
+    "ALWAYS_FLAGGED",
     "MODE_SHARE",
     "NEIGHBOURHOOD",
     "RARE_MIN",
@@ -37,6 +39,8 @@ RARE_SHARE = 0.05
 RARE_MIN = 2
 #: a metric is degenerate when one value holds this share of the images or more
 MODE_SHARE = 1 / 3
+#: metrics whose every off-mode value is a defect, however common: the share of NaN / inf pixels
+ALWAYS_FLAGGED = frozenset({"missing"})
 #: values within this share of a flagged value's distance from the mode count as "as far out"
 NEIGHBOURHOOD = 0.1
 
@@ -96,7 +100,7 @@ def rare_outliers(
     on a degenerate metric (see the module); ``stats`` the linted {metric: per-row values}.  An
     image left with no flagged metric is dropped; the order of the images and metrics is kept."""
     keep: dict[str, np.ndarray] = {}
-    for name in {m for found in issues.values() for m in found}:
+    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
         col = stats.get(name)
         v = None if col is None else np.asarray(col, dtype=np.float64)
         if v is not None and v.ndim == 1 and degenerate(v):
@@ -113,7 +117,7 @@ def rare_against(
     on a metric degenerate in ``reference`` ({metric: the collection's values}), a new image's flag is
     kept when few of the collection's images lie as far out as its value."""
     keep: dict[str, np.ndarray] = {}
-    for name in {m for found in issues.values() for m in found}:
+    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
         if name in stats and name in reference and degenerate(reference[name]):
             keep[name] = rare_mask(stats[name], reference[name])
     return _filtered(issues, keep)

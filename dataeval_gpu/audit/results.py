@@ -22,6 +22,7 @@ from ..functional.stats import IMAGE_KEYS
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
+from .lint_rules import rare_outliers
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 
@@ -107,7 +108,8 @@ class AuditResults:
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
         linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
-        report.issues = {int(index[p]): m for p, m in linted.issues.items()}
+        issues = linted.issues if self.preset != "default" else rare_outliers(linted.issues, stats)
+        report.issues = {int(index[p]): m for p, m in issues.items()}
         if self.quality:
             step("quality issues")
             report.quality = quality_findings(stats, index, self.quality_thresholds)

@@ -152,6 +152,7 @@ def query_index(
     embedding_threshold: float | None = None,
     linted: Collection[str] | None = None,
     quality_thresholds: dict[str, float] | None = None,
+    rare: bool = False,
 ) -> dict[str, Any]:
     """The findings of new images against ``index``.
 
@@ -172,10 +173,13 @@ def query_index(
     new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
     both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
     ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
-    the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric),
+    the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric; with
+    ``rare``, the default preset's rule: on a metric degenerate in the index a flag must also be rare
+    there, :func:`~dataeval_gpu.audit.lint_rules.rare_against`),
     ``reference`` the index's Linter reference figures they were judged by
     (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again).
     """
+    from ..audit.lint_rules import rare_against
     from ..detectors.linter import Linter
     from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
     t0 = time.perf_counter()
@@ -214,6 +218,10 @@ def query_index(
     linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
     reference = index.reference  # the manifest read once: what the outliers are judged by
     issues = lint.evaluate_against(linted_stats, reference).issues
+    flagged = sorted({m for found in issues.values() for m in found})
+    if rare and flagged:  # the default preset's rule: on a degenerate metric, rare in the index too
+        indexed = index.rows(flagged)
+        issues = rare_against(issues, linted_stats, {k: v[index.measured] for k, v in indexed.items()})
     quality: dict[int, dict[str, list[str]]] = {}
     if "grey_p99" in stats and len(query_index_values):
         indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
@@ -253,6 +261,7 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
         outlier_threshold=audit.outlier_threshold,
         linted=set(to_distinct(audit.linter_flags).values()),  # the metrics a scan lints
         quality_thresholds=audit.quality_thresholds if audit.quality else None,
+        rare=audit.preset == "default",
     )
     return report
 
@@ -289,6 +298,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
         outlier_threshold=cfg.get("outlier_threshold"),
         linted=cfg.get("linter_flags"),
         quality_thresholds=cfg.get("quality_thresholds"),
+        rare=cfg.get("preset", "default") == "default",
     )
     return report
 

@@ -62,7 +62,13 @@ def linter_section(ctx: ReportContext) -> Section | None:
         body += "<h3>Why: the range each metric leaves unflagged</h3>" + note(
             f"An image is flagged for a metric when its value lies outside the range ({esc(method)}, threshold "
             f"{esc(format_number(threshold if threshold else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
-            "; computed over the measured images)."
+            "; computed over the measured images)"
+            + (
+                "; on a metric where one value holds a third of the images or more, also when at most 5 % of "
+                "them (at least 2) lie as far out on its side (the default preset: docs/metrics.md)."
+                if (report.config or {}).get("preset", "default") == "default"
+                else "."
+            )
         )
         body += table_html(ranges_table(ranges, issues), total_row=False, table_id="table-linter-ranges")
     if ctx.labels and issues:

@@ -140,7 +140,8 @@ class EmbeddingAccumulator(RowSync, Metric):
         """``(indices (N,), embeddings (N, D))``, for index sets with gaps (gathered across ranks).
 
         Under ``torch.distributed`` the gathered rows are kept until the next ``update`` /
-        ``append_rows`` / ``merge_state`` / ``reset``, as torchmetrics keeps ``compute``'s result:
+        ``append_rows`` / ``merge_state`` / ``reset`` / ``load_state_dict`` (and follow ``.to()``),
+        as torchmetrics keeps ``compute``'s result:
         a second call (e.g. by rank 0 alone, saving a dataset index) gathers nothing again."""
         kept = self._gathered
         if kept is not None and kept[0] == self._update_count:
@@ -154,6 +155,17 @@ class EmbeddingAccumulator(RowSync, Metric):
     def merge_state(self, incoming_state: Any) -> None:
         object.__setattr__(self, "_gathered", None)
         super().merge_state(incoming_state)
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "_gathered", None)  # the rows replaced without an update
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        this = super()._apply(fn, *args, **kwargs)  # the kept rows follow .to() as compute's result does
+        kept = this._gathered
+        if kept is not None:
+            object.__setattr__(this, "_gathered", (kept[0], tuple(fn(t) for t in kept[1])))
+        return this
 
     def reset(self) -> None:
         super().reset()

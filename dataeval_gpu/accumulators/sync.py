@@ -10,7 +10,8 @@ size doesn't match expected size"; nccl hangs or reads garbage).
 :func:`gather_rows` exchanges each state's row count, dtype and row shape first, then pads the
 rows only: a rank without rows takes the others' row shape and dtype, ranks whose rows have
 different dtypes gather in their promoted dtype (as ``torch.cat`` of the same rows in one
-process would give), and rows of different shapes raise the same error on every rank (no hang).
+process would give), and rows of different shapes (or a state one rank cannot send) raise the
+same error on every rank (no hang).
 :class:`RowSync` makes it the metric's ``sync`` default.
 
 Examples
@@ -45,15 +46,27 @@ class RowSyncError(RuntimeError):
 
 
 def _meta(t: torch.Tensor) -> torch.Tensor:
-    """``[rows, dtype code, row ndim, row shape padded with -1]`` of ``t`` (int64, on its device)."""
+    """``[rows, dtype code, row ndim, row shape padded with -1]`` of ``t`` (int64, on its device); a
+    dtype outside :data:`_DTYPES` is code -1 and a row shape of more than :data:`MAX_ROW_DIMS`
+    dimensions is cut: :func:`_refused` raises for them on every rank, after the exchange."""
     rows = t.shape[1:] if t.ndim else ()
-    if len(rows) > MAX_ROW_DIMS:
-        raise RowSyncError(f"a state's rows have {len(rows)} dimensions; at most {MAX_ROW_DIMS} are gathered")
-    if t.dtype not in _DTYPES:
-        raise RowSyncError(f"a state of dtype {t.dtype} cannot be gathered")
-    head = [int(t.shape[0]) if t.ndim else 1, _DTYPES.index(t.dtype), len(rows)]
-    vals = head + [int(s) for s in rows] + [-1] * (MAX_ROW_DIMS - len(rows))
+    code = _DTYPES.index(t.dtype) if t.dtype in _DTYPES else -1
+    head = [int(t.shape[0]) if t.ndim else 1, code, len(rows)]
+    shape = [int(s) for s in rows][:MAX_ROW_DIMS]
+    vals = head + shape + [-1] * (MAX_ROW_DIMS - len(shape))
     return torch.tensor(vals, dtype=torch.int64, device=t.device)
+
+
+def _refused(meta: list[list[int]], local: torch.Tensor, me: int) -> str | None:
+    """Why the ranks' states cannot be exchanged (the same words on every rank but for the dtype,
+    which only its rank ``me`` knows), or None."""
+    for r, m in enumerate(meta):
+        if m[2] > MAX_ROW_DIMS:
+            return f"rank {r} holds rows of {m[2]} dimensions; at most {MAX_ROW_DIMS} are gathered"
+        if m[1] < 0:
+            named = f" ({local.dtype})" if r == me else ""
+            return f"rank {r} holds rows of a dtype that cannot be gathered{named}"
+    return None
 
 
 def _row_shape(m: list[int]) -> tuple[int, ...]:
@@ -66,8 +79,9 @@ def gather_rows(result: torch.Tensor, group: Any = None) -> list[torch.Tensor]:
     A rank with no rows (``result.shape[0] == 0``, torchmetrics' 1-D placeholder included) gets
     ``(0, *row shape)`` rows of the others' dtype; the ranks' dtypes are promoted to one; rows
     are padded to the longest rank's count along the first dimension only, gathered and cut back.
-    A 0-d tensor is one row.  Rows of different shapes on two ranks raise :class:`RowSyncError`
-    on every rank.  Outside a process group: ``[result]``.
+    A 0-d tensor is one row.  Rows of different shapes on two ranks, and a rank's rows of more
+    than :data:`MAX_ROW_DIMS` dimensions or of a dtype outside the exchanged ones, raise
+    :class:`RowSyncError` on every rank.  Outside a process group: ``[result]``.
     """
     dist = torch.distributed
     if not (dist.is_available() and dist.is_initialized()):
@@ -78,6 +92,11 @@ def gather_rows(result: torch.Tensor, group: Any = None) -> list[torch.Tensor]:
     metas = [torch.empty(3 + MAX_ROW_DIMS, dtype=torch.int64, device=local.device) for _ in range(world)]
     dist.all_gather(metas, _meta(local), group=group)
     meta = [m.tolist() for m in metas]
+    # checked after the exchange: a rank raising alone would leave the others in all_gather,
+    # paired with its next collective (wrong rows, or a hang)
+    refused = _refused(meta, local, dist.get_rank(group))
+    if refused is not None:
+        raise RowSyncError(refused)
     full = [m for m in meta if m[0] > 0]
     if not full:  # no rank holds a row: each keeps its empty state as it is
         return [local[:0] for _ in range(world)]

@@ -351,6 +351,8 @@ class DataAudit(AuditResults):
         if distributed_world() > 1:  # collective: a rank fed nothing still joins the gather
             if self._stats is None:
                 self._init_accumulators(self.device or torch.device("cpu"))
+            elif isinstance(self._stats, ImageStatsRows):  # made before the group: as compute() does
+                self._stats = self._stats.to_metric()
         elif self._stats is None or self._stats.update_count == 0:
             return np.zeros(0, dtype=np.int64), {}, None
         with warnings.catch_warnings():  # a rank fed nothing is not a problem to warn of

@@ -13,6 +13,11 @@ defaults in brackets):
 
 Only 1-D metrics whose spread is non-zero are linted.  ``class_wise=True`` with per-image
 ``labels`` computes the thresholds within each class.
+
+``evaluate(images)`` and ``_get_outliers()`` on :func:`~dataeval_gpu.metrics.imagestats` output
+(the guide's calls) lint the float statistics as DataEval 0.65 stores them, rounded to float16
+(:func:`as_stored_by_065`), so that a value within float16 rounding of a bound is flagged as 0.65
+flags it; :meth:`Linter.evaluate_stats` lints the values it is given.
 """
 
 from __future__ import annotations
@@ -28,10 +33,37 @@ from ..flags import METRIC_FLAGS, ImageStat, verify_supported
 from ..metrics.stats import StatsOutput, imagestats
 from ..output import OutputMetadata, set_metadata
 
-__all__ = ["Linter", "LinterOutput", "outlier_mask", "outlier_scores", "reference_summary"]
+__all__ = [
+    "F16_STATS",
+    "Linter",
+    "LinterOutput",
+    "as_stored_by_065",
+    "outlier_mask",
+    "outlier_scores",
+    "reference_summary",
+]
 
 Method = Literal["zscore", "modzscore", "iqr"]
 _DEFAULTS = {"zscore": 3.0, "modzscore": 3.5, "iqr": 1.5}
+#: the statistics DataEval 0.65's ``imagestats`` rounds to float16 (``np.float16(...)``, stored in
+#: float64 arrays); its Linter computes in float64 on the rounded values
+F16_STATS = frozenset(
+    {"aspect_ratio", "brightness", "blurriness", "missing", "zero", "mean", "std", "var", "skew", "kurtosis",
+     "percentiles", "entropy"}
+)  # fmt: skip
+
+
+def as_stored_by_065(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """``stats`` ({metric: values}) with the :data:`F16_STATS` rounded to float16 and back to
+    float64, as DataEval 0.65's ``imagestats`` stores them (the others as they are).  E.g. an
+    aspect ratio 3.2 is 3.19921875: of 987 pingus sprites, one 64 x 20 had a modified z-score of
+    3.5002 in float64 and 3.4966 (0.65, under the 3.5 bound) rounded."""
+    out = dict(stats)
+    with np.errstate(over="ignore"):  # 0.65's float16 overflows to inf (a kurtosis over 65504)
+        for k, v in stats.items():
+            if k in F16_STATS and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                out[k] = v.astype(np.float16).astype(np.float64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -208,6 +240,11 @@ class Linter:
         >>> Linter().evaluate_stats({"brightness": np.array([0.5] * 9 + [0.9])}).issues
         {9: {'brightness': 0.9}}
         """
+        self._set(stats, labels)
+        return LinterOutput(self._lint())
+
+    def _set(self, stats: StatsOutput | Mapping[str, Any], labels: Any) -> None:
+        """``self.stats`` / ``self.labels``, the labels checked (one class per image for ``class_wise``)."""
         self.stats = stats  # type: ignore[assignment]
         if labels is not None and self.class_wise:
             labels = one_class_per_image(labels)  # a clear error for masks / object lists
@@ -219,7 +256,6 @@ class Linter:
             n = len(next(iter(values.values()), []))
             if len(self.labels) != n:
                 raise InvalidArgumentError(f"got {len(self.labels)} labels for {n} images")
-        return LinterOutput(self._lint())
 
     @set_metadata("dataeval_gpu.detectors", ["flags", "outlier_method", "outlier_threshold"])
     def evaluate_against(
@@ -252,14 +288,20 @@ class Linter:
 
     def _get_outliers(self) -> dict[int, dict[str, float]]:
         """DataEval 0.65's name: lint ``self.stats`` (the guide assigns ``lint.stats = imagestats(...)``
-        and calls this).  Same as ``evaluate_stats(self.stats, self.labels).issues``."""
-        return self.evaluate_stats(self.stats, self.labels).issues
+        and calls this).  Same as ``evaluate_stats(self.stats, self.labels).issues``, but for
+        :func:`~dataeval_gpu.metrics.imagestats` output (a :class:`StatsOutput`), whose float
+        statistics are linted as 0.65 stores them (:func:`as_stored_by_065`)."""
+        self._set(self.stats, self.labels)
+        return self._lint(stored_065=isinstance(self.stats, StatsOutput))
 
-    def _lint(self) -> dict[int, dict[str, float]]:
-        """{position: {metric: value}} of ``self.stats`` (``self.labels`` for ``class_wise``)."""
+    def _lint(self, stored_065: bool = False) -> dict[int, dict[str, float]]:
+        """{position: {metric: value}} of ``self.stats`` (``self.labels`` for ``class_wise``);
+        ``stored_065``: the float statistics rounded as 0.65 stores them (:func:`as_stored_by_065`)."""
         flagged: dict[int, dict[str, float]] = {}
         self.thresholds = {}
         stats = self.stats.dict() if hasattr(self.stats, "dict") else dict(self.stats)
+        if stored_065:
+            stats = as_stored_by_065(stats)
         groups: list[np.ndarray] | None = None
         if self.class_wise:
             if self.labels is None:
@@ -270,8 +312,9 @@ class Linter:
             if not isinstance(values, np.ndarray):
                 continue
             values = values.astype(np.float64) if values.dtype.kind in "iub" else values
-            if values.ndim != 1 or np.std(values) == 0:
-                continue
+            with np.errstate(invalid="ignore"):  # a value 0.65's float16 stores as inf: std NaN, linted
+                if values.ndim != 1 or np.std(values) == 0:
+                    continue
             if groups is None:
                 mask, t = self._flag(values)
                 self.thresholds[name] = t
@@ -292,7 +335,8 @@ class Linter:
         ``labels`` (one per image) are needed for ``class_wise``.
         """
         stats = imagestats(images, self.flags, batch_size=self.batch_size, device=self.device, progress=self.progress)
-        return self.evaluate_stats(stats, labels)
+        self._set(stats, labels)
+        return LinterOutput(self._lint(stored_065=True))
 
 
 def one_class_per_image(labels: Any) -> np.ndarray:

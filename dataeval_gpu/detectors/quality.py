@@ -23,12 +23,13 @@ blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sh
                    (fine: short side > 256 px only); 0    native resolution of a large image)
                    for a flat image (both ratios 0)
 noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
-                   0.5, 2 ** (grey_entropy + 0.5 -        noise, unless the mean estimate is over 1.3x
-                   2.05)) if noise <= 1.3 noise_robust    the MAD one or the flattest blocks are
-                   else 0, noise - max(11, 1.3            smooth: texture, or the grey levels too few
-                   noise_robust) if impulse_share >=       to hold such noise: painted; or Immerkær
-                   0.01 else 0)`` (grey levels)            σ > 19.5 with 1 % isolated impulses, beyond
-                                                           what the median explains: impulse noise)
+                   0.5, 2 ** (grey_entropy / (1 -         noise, unless the mean estimate is over 1.3x
+                   clipped) + 0.5 - 2.05)) if noise <=    the MAD one or the flattest blocks are
+                   1.3 noise_robust else 0, noise -       smooth: texture, or the grey levels too few
+                   max(11, 1.3 noise_robust) if            to hold such noise: painted; or Immerkær
+                   impulse_share >= 0.01 else 0)``         σ > 19.5 with 1 % isolated impulses, beyond
+                   (grey levels; clipped: dark_clipped     what the median explains: impulse noise)
+                   + bright_clipped, at most 0.75)
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset

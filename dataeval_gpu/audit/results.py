@@ -77,7 +77,7 @@ class AuditResults:
         return {k: [] for k in kinds}
 
     def _detect(self, step: Any, progress: bool | None = False) -> AuditReport:
-        from ..detectors.linter import Linter
+        from ..detectors.linter import Linter, as_stored_by_065
         from ..metrics.stats import StatsOutput
 
         with warnings.catch_warnings():  # a rank (or audit) that saw no image is not a problem to warn of
@@ -107,7 +107,10 @@ class AuditResults:
         step("linter")  # on the accumulated statistics (positions -> dataset indices)
         wanted = {name for name in to_distinct(self.linter_flags).values()}
         lint = Linter(self.linter_flags, outlier_method=self.outlier_method, outlier_threshold=self.outlier_threshold)  # type: ignore[arg-type]
-        linted = lint.evaluate_stats(StatsOutput(**{k: v for k, v in stats.items() if k in wanted}))
+        linted_stats = {k: v for k, v in stats.items() if k in wanted}
+        if self.preset == "dataeval-0.65":  # 0.65 lints its statistics rounded to float16, as it stores them
+            linted_stats = as_stored_by_065(linted_stats)
+        linted = lint.evaluate_stats(StatsOutput(**linted_stats))
         issues = linted.issues if self.preset != "default" else rare_outliers(linted.issues, stats)
         report.issues = {int(index[p]): m for p, m in issues.items()}
         if self.quality:

@@ -38,8 +38,10 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
-  elsewhere (at least :data:`BLOCK_FLOOR`), in the central window; about 1 for natural images,
-  1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
+  elsewhere (at least :data:`BLOCK_FLOOR`), in the central window, times the spread factor
+  ``min(1, share / BLOCK_SPREAD) ** 2`` of the 8-px border segments that step
+  (``quality_block_compiled``: JPEG blocking is spread, a drawing's few edges on the grid are
+  not); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
   pairs' steps, and the noise over positions whose 3x3 neighbourhood is opaque (``quality_alpha``).
 """
 

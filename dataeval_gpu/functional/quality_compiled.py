@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .quality_block_compiled import BLOCK_SPREAD, block_spread
 from .quality_median import kth_smallest_bits
 from .quality_texture_compiled import TEXTURE_ARGS, texture_levels
 from .stats_compiled import KernelCheck, njit
@@ -263,7 +264,8 @@ def _bands(g, tmp, d, tmp_d):  # noqa: ANN001, ANN202 - numba kernel
 def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
-    are under 64 px or flat)."""
+    are under 64 px or flat), times ``min(1, share / BLOCK_SPREAD) ** 2`` of the border segments'
+    share that step (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`)."""
     h, w = g.shape
     num = den = 0.0
     nb = no = 0
@@ -294,7 +296,10 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
                 den += t / w
                 no += 1
     off = den / max(no, 1)
-    return (num / max(nb, 1)) / max(off, floor) if nb > 0 and off > 1e-12 else 1.0
+    if nb == 0 or off <= 1e-12:
+        return 1.0
+    share = block_spread(g)
+    return (num / nb) / max(off, floor) * (min(1.0, share / BLOCK_SPREAD) ** 2 if share >= 0.0 else 1.0)
 
 
 @njit

@@ -18,10 +18,11 @@ import torch.nn.functional as F
 
 from . import quality_compiled
 from .pixels import block_lines, row_mean64
+from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP
 
 __all__ = [
-    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "blockiness", "blur5", "chroma", "colour", "noise",
-    "ratio", "sharpness", "working", "working_size",
+    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
+    "ratio", "sharpness", "spread_factor", "working", "working_size",
 ]
 
 MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -135,7 +136,49 @@ def noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean_est, robust
 
 
+def _border_sides(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Index tensors of the border step positions ``j`` (``(j + 1) % 8 == 0``) of ``size - 1``
+    steps and of their left / right neighbours (the left one again at the last step)."""
+    on = torch.arange(7, size - 1, 8)
+    return on.to(device), (on - 1).to(device), torch.where(on + 1 < size - 1, on + 1, on - 1).to(device)
+
+
+def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
+    """The share ``(B,)`` float64 of the 8-px border segments of ``(B, 1, H, W)`` that step: a
+    border line's 8 px within one row (column) of blocks whose summed step exceeds both
+    neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels, over the directions with a
+    side of at least 64 px (and 8 px across); None when there are none.  The float64 sums of eight
+    float32 steps are exact: the count equals the compiled kernel's
+    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`)."""
+    b, _, h, w = g255.shape
+    hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
+    total = 0
+    for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
+        if size < 64 or n8 == 0:
+            continue
+        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()[:, 0].to(torch.float64)
+        if dim == 3:  # (B, H, W - 1): the rows in groups of 8
+            seg = step[:, : n8 * 8].reshape(b, n8, 8, size - 1).sum(dim=2)
+        else:  # (B, H - 1, W): the columns in groups of 8
+            seg = step[..., : n8 * 8].reshape(b, size - 1, n8, 8).sum(dim=3).transpose(1, 2)
+        on, left, right = _border_sides(size, g255.device)
+        side = torch.maximum(seg.index_select(2, left), seg.index_select(2, right))
+        hits += ((seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP).sum(dim=(1, 2))
+        total += n8 * on.numel()
+    return hits / total if total else None
+
+
+def spread_factor(ratio: torch.Tensor, g255: torch.Tensor) -> torch.Tensor:
+    """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_spread` (unchanged
+    without border segments)."""
+    share = block_spread(g255)
+    return ratio if share is None else ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2).to(ratio.dtype)
+
+
 def blockiness(g255: torch.Tensor) -> torch.Tensor:
+    """Mean step across the 8-px borders over the mean step elsewhere (at least ``BLOCK_FLOOR``)
+    of ``(B, 1, H, W)`` on 0..255, both directions of a side of at least 64 px pooled, times the
+    spread factor of :func:`spread_factor`; 1 when none is measured or nothing steps off the borders."""
     b, _, h, w = g255.shape
     num = torch.zeros(b, dtype=g255.dtype, device=g255.device)
     den = torch.zeros_like(num)
@@ -153,4 +196,4 @@ def blockiness(g255: torch.Tensor) -> torch.Tensor:
         no += other.numel()
     at = num / nb.clamp(min=1)
     off = den / no.clamp(min=1)
-    return torch.where((nb > 0) & (off > TINY), at / off.clamp(min=BLOCK_FLOOR), torch.ones_like(at))
+    return torch.where((nb > 0) & (off > TINY), spread_factor(at / off.clamp(min=BLOCK_FLOOR), g255), torch.ones_like(at))

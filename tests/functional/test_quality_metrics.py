@@ -13,6 +13,7 @@ from dataeval_gpu.errors import ImageShapeError
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
 
 from ..reference import grey_levels_ref, texture_noise_ref
+from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -84,7 +85,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         border = (np.arange(1, size) % 8) == 0
         num, nb = num + steps[border].sum(), nb + border.sum()
         den, no = den + steps[~border].sum(), no + (~border).sum()
-    out["blockiness"] = (num / nb) / max(den / no, 0.5) if nb and den > 0 else 1.0
+    out["blockiness"] = (num / nb) / max(den / no, 0.5) * ref_spread_factor(g255) if nb and den > 0 else 1.0
     out["fine_sharpness"] = _ref_fine(np.clip(np.round(g * 255), 0, 255))
     out["opacity"] = 1.0  # no alpha channel
     out.update(texture_noise_ref(grey_levels_ref(img)[dy : dy + gw.shape[0], dx : dx + gw.shape[1]]))
@@ -295,7 +296,7 @@ def test_fine_sharpness_takes_the_most_detailed_window() -> None:
     assert 1.5 < ref < 2.1  # white noise in the quadrant window (its border with the flat part lowers it a little)
 
 
-def ref_alpha_metrics(img: np.ndarray) -> dict[str, float]:
+def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float]:
     """float64 reference of an image with alpha (last channel, 0..255 scale) from the written
     definitions: the metrics of the composite on grey 128 (no rounding), with the levels over
     the visible pixels (alpha-weighted histogram), ``opacity`` the mean alpha, the noise over
@@ -352,7 +353,15 @@ def ref_alpha_metrics(img: np.ndarray) -> dict[str, float]:
     if border_lines and other_lines:
         at, off = np.sort(border_lines), np.sort(other_lines)
         at, off = at[(at.size - 1) // 2], off[(off.size - 1) // 2]  # the lower middle value
-        out["blockiness"] = at / max(off, 0.5) if at > 1e-12 or off > 1e-12 else 1.0
+        # the spread factor of the composite (``rounded``: as the kernels see a uint8 image, whose
+        # composite is rounded to integer levels; the border segments that step are counted)
+        g8 = gw
+        if rounded:
+            c8 = (img[:-1].astype(np.int64) * img[-1] + 128 * (255 - img[-1].astype(np.int64)) + 127) // 255
+            g8 = np.tensordot(LUMA, c8[:3].astype(np.float64), axes=1) if c8.shape[0] >= 3 else c8[0].astype(np.float64)
+            g8 = g8[dy : dy + min(h, 384), dx : dx + min(w, 384)]
+        factor = ref_spread_factor(g8)
+        out["blockiness"] = at / max(off, 0.5) * factor if at > 1e-12 or off > 1e-12 else 1.0
     else:
         out["blockiness"] = 1.0
     return out
@@ -376,13 +385,15 @@ def test_alpha_metrics_match_float64_reference(shape: tuple[int, int, int]) -> N
     got8 = quality_metrics(imgs)  # uint8: the composite rounded to integers
     for j, img in enumerate(imgs):
         ref = ref_alpha_metrics(img)
+        ref8 = ref_alpha_metrics(img, rounded=True)["blockiness"]  # the spread counted on the rounded composite
         for key in QUALITY_KEYS:
             tol = _float64_tol(key, ref[key])
             assert float(got[key][j]) == pytest.approx(ref[key], abs=tol), key
             # uint8: the composite is rounded to integer levels (up to half a level per pixel)
             loose = 0.05 if key in ("noise", "noise_robust", "blockiness", "detail") else 2e-2
             floor = 0.05 if key in ("colourfulness", "chroma_rg", "chroma_bg") else 2e-3  # 0..255 scale
-            assert float(got8[key][j]) == pytest.approx(ref[key], rel=loose, abs=max(tol, floor)), key
+            want = ref8 if key == "blockiness" else ref[key]
+            assert float(got8[key][j]) == pytest.approx(want, rel=loose, abs=max(tol, floor)), key
         assert 0.4 < ref["opacity"] < 0.7 and ref["noise"] > 0  # the test exercises both parts
 
 
@@ -456,9 +467,15 @@ def test_alpha_blockiness_counts_lines_not_shape_edges() -> None:
     alpha[:, :8] = 0  # some transparency
     tiles = np.kron(np.arange(256).reshape(16, 16) % 7 * 30, np.ones((8, 8))).astype(np.uint8)
     m = quality_metrics([np.concatenate([shapes, alpha]), shapes, np.concatenate([np.repeat(tiles[None], 3, 0), alpha])])
-    # lines: the median column line steps 1 level, the median row line 0 (rows without an edge)
-    assert float(m["blockiness"][0]) == pytest.approx(1.0, abs=1e-4)  # float32 means
-    assert float(m["blockiness"][1]) > 2.4  # the opaque definition (mean over the lines)
+    # lines: the median column line steps 1 level, the median row line 0 (rows without an edge):
+    # 1, times the spread factor (few border segments step: the shapes' edges)
+    want = ref_alpha_metrics(np.concatenate([shapes, alpha]), rounded=True)["blockiness"]
+    assert float(m["blockiness"][0]) == pytest.approx(want, rel=1e-4) and want < 1.0
+    # the opaque definition (mean over the lines) scores ~40: every edge of the shapes lies on the
+    # grid, an eighth of the border segments step (factor (0.125 / 0.2)^2): a picture built on the
+    # 8-px grid alone stays above 2.4 (the spread factor helps drawings with edges off the grid too)
+    assert float(m["blockiness"][1]) > 2.4
+    assert float(m["blockiness"][1]) == pytest.approx(ref_metrics(shapes.astype(np.float64))["blockiness"], rel=1e-4)
     ref = ref_alpha_metrics(np.concatenate([np.repeat(tiles[None], 3, 0), alpha]))["blockiness"]
     assert float(m["blockiness"][2]) == pytest.approx(ref, rel=1e-6)
     assert ref > 50  # tiles 0..180 apart: median border step tens of levels over the 0.5 floor

@@ -99,3 +99,17 @@ def test_scale_pairs_needs_the_size_ratio() -> None:
     h, ok = perceptual_hash_d4(ims)
     thumbs = NearDuplicates(embedding_threshold=None).thumbnails(ims)
     assert scale_pairs(h, ok, PairFigures(thumbs=thumbs, side=np.array([24.0, 64.0]))).tolist() == [[0, 1]]
+
+
+def test_no_scale_pair_without_a_thumbnail() -> None:
+    # a row without a thumbnail (all zero: a dhash, index rows stored before them) would hash as a
+    # flat square at the small size: it pairs with nothing here
+    ims = _pair(13, 24, 64)
+    h, ok = perceptual_hash_d4(ims)
+    thumbs = np.asarray(NearDuplicates(embedding_threshold=None).thumbnails(ims)).copy()
+    side = np.array([24.0, 64.0])
+    assert scale_pairs(h, ok, PairFigures(thumbs=thumbs, side=side)).tolist() == [[0, 1]]
+    for row in (0, 1):
+        blank = thumbs.copy()
+        blank[row] = 0
+        assert scale_pairs(h, ok, PairFigures(thumbs=blank, side=side)).shape == (0, 2)

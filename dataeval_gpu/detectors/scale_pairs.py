@@ -63,7 +63,7 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures) -> n
     at the small image's square size and which pass :func:`~.hash_pairs.hash_pairs_ok` as two
     small images of one square size (see the module).  ``full``, ``valid``: ``(N,)`` whole-image
     hashes; ``figs``: the figures of the same images (``side`` and ``thumbs`` needed: without them
-    no pair).  The larger images are hashed at each small square size present; the thumbnails
+    no pair; an image whose thumbnail is all zero - none was made - pairs with nothing here).  The larger images are hashed at each small square size present; the thumbnails
     enlarged from that size are made for the candidate pairs only."""
     none = np.zeros((0, 2), dtype=np.int64)
     if figs.side is None or figs.thumbs is None:
@@ -73,6 +73,7 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures) -> n
     side = np.asarray(figs.side, dtype=np.float64)
     band = np.where(side < SMALL_SIDE, (np.maximum(side, 1.0) - 1.0) // HASH_SIZE, 0).astype(np.int64)
     whole = np.asarray(figs.thumbs)[:, 0]
+    ok &= whole.reshape(len(whole), -1).any(axis=1)  # an all-zero thumbnail: none (a dhash, old rows)
     out = []
     for b in np.unique(band[ok & (band > 0)]):
         small = np.nonzero(ok & (band == b))[0]

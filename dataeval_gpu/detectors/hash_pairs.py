@@ -432,8 +432,7 @@ def hash_pairs(
         return pairs
     from .scale_pairs import scale_pairs
 
-    figs = PairFigures(chroma, plain, entropy, spread, thumbs, opacity, level, side)
-    more = scale_pairs(full, valid, figs)
+    more = scale_pairs(full, valid, PairFigures(chroma, plain, entropy, spread, None, opacity, level, side), thumbs)
     if not more.size:
         return pairs
     return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)

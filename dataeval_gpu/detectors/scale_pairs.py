@@ -17,11 +17,13 @@ image is under ``SMALL_SIDE`` a side.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, near_pairs, symmetric_resize
-from ..functional.hashing.kernels import phash_kernel
+from ..functional.hashing.kernels import phash_turns_kernel
 from ..functional.hashing.thumbs import thumbnails_from_small
 from .hash_pairs import SMALL_SIDE, UNVERIFIED_RADIUS, PairFigures, hash_pairs_ok
 
@@ -31,8 +33,9 @@ __all__ = ["SCALE_RATIO", "scale_pairs", "thumbs_at"]
 #: least this many times the small one's (a 33 x 32 icon and its 65 x 64 ``@2x``: 2x; 16 and
 #: 22 px emblems against 32-256 px ones)
 SCALE_RATIO = 1.5
-#: larger images resized per step (a float64 32 x 32 square is 8 KB)
-_STEP = 65536
+#: larger images resized per step: a 32nd of them, within these bounds (a float64 32 x 32 square
+#: is 8 KB; steps of 1,024 took 3x the CPU time of 8,192)
+_STEP = (1024, 65536)
 
 
 def thumbs_at(thumbs: np.ndarray, size: int, enlarge: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -46,10 +49,10 @@ def thumbs_at(thumbs: np.ndarray, size: int, enlarge: bool = True) -> tuple[torc
         raise ValueError(f"size: 8, 16 or 24, got {size}")
     hashes, out = [], []
     t = torch.from_numpy(np.ascontiguousarray(np.asarray(thumbs, dtype=np.uint8)))
-    for s in range(0, t.shape[0], _STEP):
-        square = symmetric_resize(t[s : s + _STEP].to(torch.float64), size, size)
-        turns = [b.flip(d) if d else b for b in (square, square.transpose(-1, -2)) for d in ((), (-2,), (-1,), (-2, -1))]
-        hashes.append(torch.stack([phash_kernel(v.contiguous()) for v in turns], dim=1))
+    step = min(max(t.shape[0] // 32, _STEP[0]), _STEP[1])
+    for s in range(0, t.shape[0], step):
+        square = symmetric_resize(t[s : s + step].to(torch.float64), size, size)
+        hashes.append(phash_turns_kernel(square))
         if enlarge:
             out.append(thumbnails_from_small(square))
     if not hashes:
@@ -57,22 +60,26 @@ def thumbs_at(thumbs: np.ndarray, size: int, enlarge: bool = True) -> tuple[torc
     return torch.cat(hashes), torch.cat(out) if enlarge else None
 
 
-def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures) -> np.ndarray:
+def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures, thumbs: Any = None) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``): pairs of an image under ``SMALL_SIDE`` a side and
     one whose short side is :data:`SCALE_RATIO` times its own or more, whose D4 pchashes agree
     at the small image's square size and which pass :func:`~.hash_pairs.hash_pairs_ok` as two
     small images of one square size (see the module).  ``full``, ``valid``: ``(N,)`` whole-image
     hashes; ``figs``: the figures of the same images (``side`` and ``thumbs`` needed: without them
-    no pair; an image whose thumbnail is all zero - none was made - pairs with nothing here).  The larger images are hashed at each small square size present; the thumbnails
+    no pair; an image whose thumbnail is all zero - none was made - pairs with nothing here);
+    ``thumbs``: the thumbnails (``(N, V * S * S)`` or ``(N, V, S, S)``, array or tensor) when
+    ``figs`` holds none: only the candidate pairs' are then copied.  The larger images are hashed at each small square size present; the thumbnails
     enlarged from that size are made for the candidate pairs only."""
     none = np.zeros((0, 2), dtype=np.int64)
-    if figs.side is None or figs.thumbs is None:
+    thumbs = figs.thumbs if thumbs is None else thumbs
+    if figs.side is None or thumbs is None:
         return none
     h = full.reshape(-1).cpu()
     ok = valid.reshape(-1).cpu().numpy().astype(bool)
     side = np.asarray(figs.side, dtype=np.float64)
     band = np.where(side < SMALL_SIDE, (np.maximum(side, 1.0) - 1.0) // HASH_SIZE, 0).astype(np.int64)
-    whole = np.asarray(figs.thumbs)[:, 0]
+    t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs)
+    whole = t.reshape(len(t), -1)[:, : THUMB_SIDE**2].reshape(-1, THUMB_SIDE, THUMB_SIDE)  # a view
     ok &= whole.reshape(len(whole), -1).any(axis=1)  # an all-zero thumbnail: none (a dhash, old rows)
     out = []
     for b in np.unique(band[ok & (band > 0)]):
@@ -97,7 +104,7 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures) -> n
         if not si.size:
             continue
         lt = thumbs_at(whole[li], size)[1].numpy()  # type: ignore[union-attr] # the candidates' only
-        keep = _ok_as_small(figs, lt, float(size + HASH_SIZE), si, li, dist)
+        keep = _ok_as_small(figs, whole[si], lt, float(size + HASH_SIZE), si, li, dist)
         out.append(np.stack([si[keep], li[keep]], axis=1))
     if not out:
         return none
@@ -106,15 +113,20 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures) -> n
 
 
 def _ok_as_small(
-    me: PairFigures, thumbs: np.ndarray, as_side: float, si: np.ndarray, li: np.ndarray, dist: np.ndarray
-) -> np.ndarray:
-    """``(P,)`` bool: :func:`~.hash_pairs.hash_pairs_ok` of small image ``si[p]`` of ``me`` against
-    larger image ``li[p]`` as a small image: its figures, the thumbnail ``thumbs[p]`` (its
-    square at the small size, enlarged) and the short side ``as_side`` (the small images' band)."""
-    pick = lambda v: None if v is None else np.asarray(v)[li]  # noqa: E731
-    other = PairFigures(
-        pick(me.chroma), pick(me.plain), pick(me.entropy), pick(me.spread), thumbs, pick(me.opacity),
-        pick(me.level), np.full(li.size, as_side),
+    figs: PairFigures, mine: np.ndarray, thumbs: np.ndarray, as_side: float, si: np.ndarray, li: np.ndarray,
+    dist: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """``(P,)`` bool: :func:`~.hash_pairs.hash_pairs_ok` of small image ``si[p]`` (its thumbnail
+    ``mine[p]``) against larger image ``li[p]`` as a small image: its figures, the thumbnail
+    ``thumbs[p]`` (its square at the small size, enlarged) and the short side ``as_side`` (the
+    small images' band).  Each side's figures are taken per pair (the candidates' rows only)."""
+    pick = lambda v, r: None if v is None else np.asarray(v)[r]  # noqa: E731
+    one, other = (
+        PairFigures(
+            pick(figs.chroma, r), pick(figs.plain, r), pick(figs.entropy, r), pick(figs.spread, r), t,
+            pick(figs.opacity, r), pick(figs.level, r), sd,
+        )
+        for r, t, sd in ((si, mine, pick(figs.side, si)), (li, thumbs, np.full(li.size, as_side)))
     )  # fmt: skip
-    zero = np.zeros(si.size, dtype=np.int64)
-    return hash_pairs_ok(me, other, si, zero, np.arange(si.size), zero, dist, UNVERIFIED_RADIUS)
+    at, zero = np.arange(si.size), np.zeros(si.size, dtype=np.int64)
+    return hash_pairs_ok(one, other, at, zero, at, zero, dist, UNVERIFIED_RADIUS)

@@ -87,7 +87,8 @@ UNVERIFIED_RADIUS = 2
 #: Two such images with squares of one size (:func:`thumbs_comparable`: compared on their own
 #: pixels, enlarged the same way) are verified on them; a pair of thumbnails made the two ways
 #: (a 32 px icon's enlarged 24 px square against its 48-128 px sizes, downscaled) is not: 82 true
-#: pairs of Oxygen's icons failed such a check, and is kept unverified as before (docs/quality.md)
+#: pairs of Oxygen's icons failed such a check, and is kept unverified as before (docs/quality.md);
+#: an image 1.5x larger is also compared at the small one's scale (:mod:`.scale_pairs`)
 SMALL_SIDE = 33
 #: ... the detail of two small images of one square size must correlate at least this much:
 #: copies at such sizes (JPEG q50, a brightness shift, a flip, a 28 -> 30 px resize) keep >= 0.956,
@@ -421,7 +422,28 @@ def hash_pairs(
     valid, thumbnails)`` of each image's inverse-shape strip (the view after the crops; its
     pairs need ``hw``, ``(N, 2)`` heights and widths: :func:`strip_partners`).  ``progress``: a
     bar over the pairs when there are :data:`PROGRESS_MIN_PAIRS` or more (None: on a terminal,
-    :func:`~dataeval_gpu.progress.progress_bar`)."""
+    :func:`~dataeval_gpu.progress.progress_bar`).  With ``side`` and ``thumbs``, an image under
+    :data:`SMALL_SIDE` a side also pairs with a larger copy at its own scale
+    (:func:`~.scale_pairs.scale_pairs`)."""
+    pairs = _one_scale_pairs(
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress
+    )
+    if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():
+        return pairs
+    from .scale_pairs import scale_pairs
+
+    more = scale_pairs(full, valid, PairFigures(chroma, plain, entropy, spread, None, opacity, level, side), thumbs)
+    if not more.size:
+        return pairs
+    return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
+
+
+def _one_scale_pairs(
+    full: torch.Tensor, valid: torch.Tensor, crops: Sequence[tuple[torch.Tensor, torch.Tensor]], radius: int,
+    chroma: Any, plain: Any, entropy: Any, spread: Any, thumbs: Any, opacity: Any, level: Any, side: Any,
+    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None, hw: Any, progress: bool | None,
+) -> np.ndarray:  # fmt: skip
+    """The pairs of :func:`hash_pairs` the hashes as computed find (each image at its own scale)."""
     n = full.numel()
     strip_view = None
     if strip is not None:

@@ -105,9 +105,10 @@ def dhash_kernel(small: torch.Tensor) -> torch.Tensor:
     return pack_bits(bits.reshape(*bits.shape[:-2], HASH_SIZE * HASH_SIZE))
 
 
-def phash_d4_kernel(small: torch.Tensor) -> torch.Tensor:
-    """The smallest of the 8 dihedral pHashes, taken in the DCT domain (a mirror flips the
-    sign of the odd rows / columns of the coefficients, a transpose transposes them)."""
+def phash_turns_kernel(small: torch.Tensor) -> torch.Tensor:
+    """``(B, 8)`` pHashes of the 8 dihedral turns of ``(B, R, R)`` resized grey images, taken in
+    the DCT domain (a mirror flips the sign of the odd rows / columns of the coefficients, a
+    transpose transposes them); :func:`phash_d4_kernel` keeps their smallest."""
     c = _dct8(small)  # (B, 8, 8)
     alt = 1.0 - 2.0 * (torch.arange(HASH_SIZE, device=c.device) % 2).to(c.dtype)  # (-1)**k
     variants = []
@@ -120,7 +121,12 @@ def phash_d4_kernel(small: torch.Tensor) -> torch.Tensor:
                 if col_sign:
                     v = v * alt[None, :]
                 variants.append(v)
-    return _unsigned_min(_median_bits(torch.stack(variants, dim=1)), dim=1)
+    return _median_bits(torch.stack(variants, dim=1))
+
+
+def phash_d4_kernel(small: torch.Tensor) -> torch.Tensor:
+    """The smallest of the 8 dihedral pHashes (:func:`phash_turns_kernel`)."""
+    return _unsigned_min(phash_turns_kernel(small), dim=1)
 
 
 def dhash_d4_kernel(small: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	-@bash scripts/fetch_fashion_mnist.sh >/dev/null 2>&1 || echo "(Fashion-MNIST not fetched: its guide test will skip)"
 	-@bash scripts/fetch_chromium.sh >/dev/null 2>&1 || echo "(Chromium not installed: the report's browser test will skip)"
+	-@PYTHON=$(BIN)/python bash scripts/fetch_photos.sh >/dev/null 2>&1 || echo "(photos not fetched: 7 index and leakage tests will skip)"
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: $(STAMP) photos fashion

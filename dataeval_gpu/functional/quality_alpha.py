@@ -131,9 +131,8 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
     (at least ``floor``).  JPEG blocking raises most border lines; the edges of flat
     shapes drawn on an 8-px grid (icons, sprites: never JPEG-compressed) raise a few, which the
     mean counted and the median does not; the edge of the visible shape is not a step at all.
-    Times the spread factor of the border segments within the opaque part
-    (:func:`~dataeval_gpu.functional.quality_torch.spread_factor` with ``opaque``: the flat
-    transparent part diluted the share, a JPEG at quality 5 a third opaque scored 1.9, not 12)."""
+    Times the spread factor of the composite window ``g255`` (:func:`~dataeval_gpu.functional.quality_torch.spread_factor`:
+    the transparent part is flat, no border segment there steps)."""
     b, _, h, w = g255.shape
     border_lines, other_lines = [], []
     for dim, size in ((3, w), (2, h)):
@@ -155,7 +154,7 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
     at = torch.nanmedian(torch.cat(border_lines, dim=1), dim=1).values
     off = torch.nanmedian(torch.cat(other_lines, dim=1), dim=1).values
     ok = torch.isfinite(at) & torch.isfinite(off) & ((at > TINY) | (off > TINY))  # flat: 1, as opaque images
-    return torch.where(ok, spread_factor(at / off.clamp(min=floor), g255, opaque), ones)
+    return torch.where(ok, spread_factor(at / off.clamp(min=floor), g255), ones)
 
 
 def alpha_metrics(  # noqa: PLR0913 - the definitions' parts of quality.py, passed in

@@ -143,58 +143,36 @@ def _border_sides(size: int, device: torch.device) -> tuple[torch.Tensor, torch.
     return on.to(device), (on - 1).to(device), torch.where(on + 1 < size - 1, on + 1, on - 1).to(device)
 
 
-def _segments(x: torch.Tensor, dim: int, size: int, n8: int) -> torch.Tensor:
-    """``(B, n8, size - 1)`` float64 sums over the 8-px groups across ``dim`` of ``(B, H', W')``."""
-    b = x.shape[0]
-    if dim == 3:  # (B, H, W - 1): the rows in groups of 8
-        return x[:, : n8 * 8].reshape(b, n8, 8, size - 1).sum(dim=2)
-    return x[..., : n8 * 8].reshape(b, size - 1, n8, 8).sum(dim=3).transpose(1, 2)  # the columns
-
-
-def block_spread(g255: torch.Tensor, opaque: torch.Tensor | None = None) -> torch.Tensor | None:
+def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
     """The share ``(B,)`` float64 of the 8-px border segments of ``(B, 1, H, W)`` that step: a
     border line's 8 px within one row (column) of blocks whose summed step exceeds both
     neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels, over the directions with a
     side of at least 64 px (and 8 px across); None when there are none.  The float64 sums of eight
     float32 steps are exact: the count equals the compiled kernel's
-    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`).  With ``opaque``
-    (``(B, 1, H, W)`` bool), only the segments whose three lines' pixel pairs are all opaque count
-    (NaN for an image without one): the transparent part would dilute the share."""
+    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`)."""
     b, _, h, w = g255.shape
     hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
-    total = torch.zeros_like(hits)
-    measured = False
+    total = 0
     for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
         if size < 64 or n8 == 0:
             continue
-        measured = True
         step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()[:, 0].to(torch.float64)
-        seg = _segments(step, dim, size, n8)
+        if dim == 3:  # (B, H, W - 1): the rows in groups of 8
+            seg = step[:, : n8 * 8].reshape(b, n8, 8, size - 1).sum(dim=2)
+        else:  # (B, H - 1, W): the columns in groups of 8
+            seg = step[..., : n8 * 8].reshape(b, size - 1, n8, 8).sum(dim=3).transpose(1, 2)
         on, left, right = _border_sides(size, g255.device)
         side = torch.maximum(seg.index_select(2, left), seg.index_select(2, right))
-        up = (seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP
-        if opaque is None:
-            hits += up.sum(dim=(1, 2))
-            total += n8 * on.numel()
-            continue
-        pair = (opaque.narrow(dim, 1, size - 1) & opaque.narrow(dim, 0, size - 1))[:, 0].to(torch.float64)
-        full = _segments(pair, dim, size, n8) == 8.0
-        valid = full.index_select(2, on) & full.index_select(2, left) & full.index_select(2, right)
-        hits += (up & valid).sum(dim=(1, 2))
-        total += valid.sum(dim=(1, 2))
-    if not measured:
-        return None
-    return hits / total if opaque is None else torch.where(total > 0, hits / total.clamp(min=1), float("nan"))
+        hits += ((seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP).sum(dim=(1, 2))
+        total += n8 * on.numel()
+    return hits / total if total else None
 
 
-def spread_factor(ratio: torch.Tensor, g255: torch.Tensor, opaque: torch.Tensor | None = None) -> torch.Tensor:
+def spread_factor(ratio: torch.Tensor, g255: torch.Tensor) -> torch.Tensor:
     """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_spread` (unchanged
-    without border segments; with ``opaque``, without opaque ones)."""
-    share = block_spread(g255, opaque)
-    if share is None:
-        return ratio
-    factor = ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2).nan_to_num(nan=1.0)
-    return ratio * factor.to(ratio.dtype)
+    without border segments)."""
+    share = block_spread(g255)
+    return ratio if share is None else ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2).to(ratio.dtype)
 
 
 def blockiness(g255: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,6 @@ from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quali
 from ..reference import grey_levels_ref, texture_noise_ref
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
-from ..test_review13_alpha_blocking import ref_masked_share
 
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -354,15 +353,14 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
     if border_lines and other_lines:
         at, off = np.sort(border_lines), np.sort(other_lines)
         at, off = at[(at.size - 1) // 2], off[(off.size - 1) // 2]  # the lower middle value
-        # the spread factor of the composite's opaque border segments (``rounded``: as the kernels
-        # see a uint8 image, whose composite is rounded to integer levels)
+        # the spread factor of the composite (``rounded``: as the kernels see a uint8 image, whose
+        # composite is rounded to integer levels; the border segments that step are counted)
         g8 = gw
         if rounded:
             c8 = (img[:-1].astype(np.int64) * img[-1] + 128 * (255 - img[-1].astype(np.int64)) + 127) // 255
             g8 = np.tensordot(LUMA, c8[:3].astype(np.float64), axes=1) if c8.shape[0] >= 3 else c8[0].astype(np.float64)
             g8 = g8[dy : dy + min(h, 384), dx : dx + min(w, 384)]
-        share = ref_masked_share(g8, ow)
-        factor = 1.0 if share is None else min(1.0, share / 0.2) ** 2
+        factor = ref_spread_factor(g8)
         out["blockiness"] = at / max(off, 0.5) * factor if at > 1e-12 or off > 1e-12 else 1.0
     else:
         out["blockiness"] = 1.0

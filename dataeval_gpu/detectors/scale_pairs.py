@@ -91,10 +91,9 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures, thum
         # each larger image's 8 turned hashes: the small image's D4 hash is one turn of its square,
         # and the same turn of the larger one's lies near it even where another turn is smallest
         lh = thumbs_at(whole[large], size, enlarge=False)[0].reshape(-1)
-        cand = near_pairs(torch.cat([h[small], lh]), UNVERIFIED_RADIUS).numpy()  # the small images' radius
-        cand = cand[(cand[:, 0] < small.size) & (cand[:, 1] >= small.size)]
-        si, li = small[cand[:, 0]], large[(cand[:, 1] - small.size) // 8]
-        dist = hamming_distance(h[si], lh[cand[:, 1] - small.size]).numpy()
+        ci, cj = _cross_pairs(h[small].numpy(), lh.numpy(), UNVERIFIED_RADIUS)  # the small images' radius
+        si, li = small[ci], large[cj // 8]
+        dist = hamming_distance(h[si], lh[torch.from_numpy(cj)]).numpy()
         code = si * len(side) + li  # one row per pair: its nearest turn
         order = np.lexsort((dist, code))
         first = order[np.r_[True, code[order][1:] != code[order][:-1]]] if code.size else order
@@ -110,6 +109,28 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures, thum
         return none
     p = np.concatenate(out)
     return np.unique(np.sort(p, axis=1), axis=0).astype(np.int64)
+
+
+def _cross_pairs(a: np.ndarray, b: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)`` int64 arrays: every pair of ``a[i]`` and ``b[j]`` (int64 hashes) within Hamming
+    ``radius``.  The radius search runs on the *distinct* values of each side, and the pairs of
+    values are expanded to the rows holding them: equal hashes (flat or symmetric images, whose 8
+    turns agree; copies) would otherwise pair among themselves quadratically - 500 flat larger
+    images, 4,000 turned hashes, took 19 s CPU and 2.1 GB for the pairs within ``b`` alone."""
+    ua, ia = np.unique(a, return_inverse=True)
+    ub, ib = np.unique(b, return_inverse=True)
+    c = near_pairs(torch.from_numpy(np.concatenate([ua, ub])), radius).numpy()
+    c = c[(c[:, 0] < ua.size) & (c[:, 1] >= ua.size)] - np.array([0, ua.size])  # across the sides only
+    oa, ob = np.argsort(ia, kind="stable"), np.argsort(ib, kind="stable")  # rows grouped by value
+    sa = np.searchsorted(ia[oa], np.arange(ua.size + 1))
+    sb = np.searchsorted(ib[ob], np.arange(ub.size + 1))
+    na, nb = np.diff(sa)[c[:, 0]], np.diff(sb)[c[:, 1]]
+    per = na * nb
+    pid = np.repeat(np.arange(len(c)), per)
+    k = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+    i = oa[sa[c[pid, 0]] + k // nb[pid]]
+    j = ob[sb[c[pid, 1]] + k % nb[pid]]
+    return i.astype(np.int64), j.astype(np.int64)
 
 
 def _ok_as_small(

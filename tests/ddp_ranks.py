@@ -234,3 +234,22 @@ def run_ranks(cases: list[str], out: Path, world: int = 3) -> dict[str, list[tup
             per_rank.append(pickle.loads(path.read_bytes()) if path.is_file() else ("missing", ""))
         results[case] = per_rank
     return results
+
+
+def spawn_ranks(worker: Callable[..., None], tmp_path: Path, world: int) -> list[Any]:
+    """``worker(rank, init, out)`` on ``world`` spawned processes (``init``: a ``file://``
+    rendezvous in ``tmp_path``; ``out``: ``tmp_path``), each leaving its result with
+    :func:`save_rank`; the results by rank.  A rank that died left no file: reading it raises."""
+    import torch.multiprocessing as mp
+
+    try:
+        mp.spawn(worker, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path)), nprocs=world, join=True)
+    except Exception:  # noqa: BLE001, S110 - a rank died: its missing file fails when read
+        pass
+    return [pickle.loads((tmp_path / f"{rank}.pkl").read_bytes()) for rank in range(world)]
+
+
+def save_rank(out: str, rank: int, result: Any) -> None:
+    """Leave ``rank``'s result where :func:`spawn_ranks` reads it."""
+    with open(os.path.join(out, f"{rank}.pkl"), "wb") as fh:
+        pickle.dump(result, fh)

@@ -9,14 +9,14 @@ fed under DDP; the Lightning callback makes its audits after the group is up).
 from __future__ import annotations
 
 import datetime
-import os
-import pickle
 import traceback
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from tests.ddp_ranks import save_rank, spawn_ranks
 
 WORLD = 2
 
@@ -41,21 +41,13 @@ def _worker(rank: int, init: str, out: str) -> None:
     except Exception:  # noqa: BLE001 - the test shows the traceback
         result = ("error", traceback.format_exc(), [])
     finally:
-        with open(os.path.join(out, f"{rank}.pkl"), "wb") as fh:
-            pickle.dump(result, fh)
+        save_rank(out, rank, result)
         dist.destroy_process_group()
 
 
 @pytest.mark.integration
 def test_measured_rows_gathers_for_an_audit_made_before_the_group(tmp_path: Path) -> None:
-    import torch.multiprocessing as mp
-
-    try:
-        mp.spawn(_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path)), nprocs=WORLD, join=True)
-    except Exception:  # noqa: BLE001, S110 - a rank died: its missing file fails below
-        pass
-    for rank in range(WORLD):
-        status, index, keys = pickle.loads((tmp_path / f"{rank}.pkl").read_bytes())
+    for rank, (status, index, keys) in enumerate(spawn_ranks(_worker, tmp_path, WORLD)):
         assert status == "ok", index
         assert index == [0, 1, 2, 3], (rank, index)
         assert "xxhash" in keys

@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import pickle
 import traceback
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import torch
 
 from dataeval_gpu.accumulators import embeddings as emb_mod
 from dataeval_gpu.accumulators.embeddings import EmbeddingAccumulator
+from tests.ddp_ranks import save_rank, spawn_ranks
 
 WORLD = 2
 
@@ -56,20 +55,13 @@ def _worker(rank: int, init: str, out: str) -> None:
                 name = type(exc).__name__
                 results.append((name, str(exc) if name == "RowSyncError" else traceback.format_exc()))
     finally:
-        with open(os.path.join(out, f"{rank}.pkl"), "wb") as fh:
-            pickle.dump(results, fh)
+        save_rank(out, rank, results)
         dist.destroy_process_group()
 
 
 @pytest.mark.integration
 def test_a_state_refused_on_one_rank_raises_on_every_rank(tmp_path: Path) -> None:
-    import torch.multiprocessing as mp
-
-    try:
-        mp.spawn(_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path)), nprocs=WORLD, join=True)
-    except Exception:  # noqa: BLE001, S110 - a rank died: its missing file fails below
-        pass
-    got = [pickle.loads((tmp_path / f"{r}.pkl").read_bytes()) for r in range(WORLD)]
+    got = spawn_ranks(_worker, tmp_path, WORLD)
     for rank in range(WORLD):
         assert len(got[rank]) == 3, got[rank]
         dims, dtype, fine = got[rank]

@@ -4,15 +4,19 @@ DataEval 0.65's modified z-score divides by the MAD, the median of ``|v − medi
 more of the images share one value (square images, 8-bit depth) the MAD is 0 and the fallback (the
 mean absolute deviation) is small, so every image off that value scores high: "outlier" turns into
 "differs from the mode" (594 game sprites: 258 flagged for aspect ratio, 113 for 16-bit depth).
-The IQR has the same failure (Q1 = Q3).
+The IQR has the same failure (Q1 = Q3).  On a heavy-tailed metric (image sizes, the zero-pixel share)
+the MAD of the linear values is small against the tail, so the ordinary part of the tail is "out":
+604 photos, 173 flagged for ``zero`` (8 % black pixel values), 75 for a width of 1280.
 
 The main job's default (:class:`~dataeval_gpu.audit.DataAudit` with ``preset="default"``) keeps a
 flag on a degenerate metric (one value holding :data:`MODE_SHARE` of the images or more) only when
 it is rare: at most :data:`RARE_SHARE` of the images (and at least :data:`RARE_MIN`) lie as far from
-the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  ``missing`` (NaN /
-inf pixels) is exempt: any is a defect.  A metric without such a mode is left as the Linter flagged
-it (a real defect hitting 10 % of a healthy collection stays flagged).  The guide API ``Linter``
-and ``preset="dataeval-0.65"`` do not apply it: they keep 0.65's answers exactly.
+the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  On any other metric
+a flag stays when the value is far out and rare on the metric's robust scale (:func:`robust_scale`:
+the logarithm of the sizes, aspect ratio and sharpness, the arcsine square root of the shares:
+``brightness`` and ``zero`` per channel): its modified z-score there is over :data:`FAR` and it is
+rare there as above.  ``missing`` (NaN / inf pixels) is exempt: any is a defect.  The guide API
+``Linter`` and ``preset="dataeval-0.65"`` do not apply it: they keep 0.65's answers exactly.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ import numpy as np
 
 __all__ = [
     "ALWAYS_FLAGGED",
+    "FAR",
     "MODE_SHARE",
     "NEIGHBOURHOOD",
     "RARE_MIN",
     "RARE_SHARE",
     "degenerate",
+    "far_mask",
     "rare_against",
     "rare_mask",
     "rare_outliers",
+    "robust_scale",
 ]
 
 #: the most images (as a share of the measured ones) that may lie as far out as a flagged value
@@ -43,6 +50,12 @@ MODE_SHARE = 1 / 3
 ALWAYS_FLAGGED = frozenset({"missing"})
 #: values within this share of a flagged value's distance from the mode count as "as far out"
 NEIGHBOURHOOD = 0.1
+#: the modified z-score on the robust scale past which a value is far out (0.65's default threshold)
+FAR = 3.5
+#: metrics judged on the logarithm (positive, heavy-tailed: a 10x larger image is as far as a 10x smaller)
+LOG_SCALE = frozenset({"width", "height", "size", "aspect_ratio", "blurriness"})
+#: shares in [0, 1] judged on the arcsine square root (``zero``: its count per pixel over the channels)
+SHARE_SCALE = frozenset({"brightness", "zero"})
 
 
 def degenerate(values: np.ndarray) -> bool:
@@ -82,6 +95,60 @@ def rare_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.nda
     return rare
 
 
+def robust_scale(name: str, values: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray | None:
+    """``values`` of the metric ``name`` on the scale its outliers are judged on (float64): the
+    natural logarithm for :data:`LOG_SCALE` (a value <= 0 is NaN), ``arcsin(sqrt(share))`` for
+    :data:`SHARE_SCALE` (the share clipped to [0, 1]; ``zero``, 0.65's zero pixel values per pixel
+    over every channel, divided by the image's ``channels`` first: None without them), the values
+    themselves for any other metric."""
+    v = np.asarray(values, dtype=np.float64)
+    if name in LOG_SCALE:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.nan)
+    if name in SHARE_SCALE:
+        if name == "zero":
+            if channels is None:
+                return None
+            v = v / np.maximum(np.asarray(channels, dtype=np.float64), 1.0)
+        return np.arcsin(np.sqrt(np.clip(v, 0.0, 1.0)))  # NaN stays NaN
+    return v
+
+
+def far_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Per value, whether its modified z-score against ``reference`` (default ``values``
+    themselves; its finite values) is over :data:`FAR`: ``0.6745·|v − median| / MAD``, the MAD
+    replaced by the mean absolute deviation where it is 0 (as 0.65 does); a non-finite value is
+    far (nothing to compare it with), and so is any value off the median of a constant reference."""
+    v = np.asarray(values, dtype=np.float64)
+    ref = v if reference is None else np.asarray(reference, dtype=np.float64)
+    ref = ref[np.isfinite(ref)]
+    if ref.size == 0:
+        return np.ones(v.shape, dtype=bool)
+    med = np.median(ref)
+    dev = np.abs(ref - med)
+    mad = np.median(dev) or np.mean(dev)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = 0.6745 * np.abs(v - med) / mad if mad else np.where(v == med, 0.0, np.inf)
+    return ~np.isfinite(v) | (score > FAR)
+
+
+def _keep(
+    name: str, values: np.ndarray, stats: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]
+) -> np.ndarray | None:
+    """The flags of ``name`` to keep (see the module); None: all.  ``reference`` the collection
+    judged against (``stats`` itself within a collection)."""
+    ref = np.asarray(reference[name], dtype=np.float64)
+    if degenerate(ref):
+        return rare_mask(values, None if reference is stats else ref)
+    t = robust_scale(name, values, stats.get("channels"))
+    t_ref = t if reference is stats else robust_scale(name, ref, reference.get("channels"))
+    if t is None or t_ref is None:
+        return None
+    if reference is stats:
+        return far_mask(t) & rare_mask(t)
+    return far_mask(t, t_ref) & rare_mask(t, t_ref)
+
+
 def _filtered(
     issues: Mapping[int, Mapping[str, float]], keep: Mapping[str, np.ndarray]
 ) -> dict[int, dict[str, float]]:
@@ -97,14 +164,18 @@ def rare_outliers(
     issues: Mapping[int, Mapping[str, float]], stats: Mapping[str, np.ndarray]
 ) -> dict[int, dict[str, float]]:
     """The Linter's ``issues`` ({row position: {metric: value}}) without the flags that are not rare
-    on a degenerate metric (see the module); ``stats`` the linted {metric: per-row values}.  An
-    image left with no flagged metric is dropped; the order of the images and metrics is kept."""
+    on a degenerate metric, nor far out and rare on its robust scale on any other (see the module);
+    ``stats`` the linted {metric: per-row values} (with ``channels``: ``zero`` is judged per
+    channel).  An image left with no flagged metric is dropped; the order of the images and metrics
+    is kept."""
     keep: dict[str, np.ndarray] = {}
     for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
         col = stats.get(name)
         v = None if col is None else np.asarray(col, dtype=np.float64)
-        if v is not None and v.ndim == 1 and degenerate(v):
-            keep[name] = rare_mask(v)
+        if v is not None and v.ndim == 1:
+            k = _keep(name, v, stats, stats)
+            if k is not None:
+                keep[name] = k
     return _filtered(issues, keep)
 
 
@@ -114,10 +185,13 @@ def rare_against(
     reference: Mapping[str, np.ndarray],
 ) -> dict[int, dict[str, float]]:
     """:func:`rare_outliers` for new images judged against a collection (``Linter.evaluate_against``):
-    on a metric degenerate in ``reference`` ({metric: the collection's values}), a new image's flag is
-    kept when few of the collection's images lie as far out as its value."""
+    ``reference`` ({metric: the collection's values}) gives the median, the spread and the images
+    counted as as far out.  ``zero`` is judged on its robust scale only when both hold ``channels``
+    (else on a degenerate reference only, as before)."""
     keep: dict[str, np.ndarray] = {}
     for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
-        if name in stats and name in reference and degenerate(reference[name]):
-            keep[name] = rare_mask(stats[name], reference[name])
+        if name in stats and name in reference:
+            k = _keep(name, np.asarray(stats[name], dtype=np.float64), stats, reference)
+            if k is not None:
+                keep[name] = k
     return _filtered(issues, keep)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import dataeval_gpu.detectors.hash_pairs as hp
+from dataeval_gpu.detectors.hash_figures import strip_rule
 from dataeval_gpu.detectors.hash_pairs import PairFigures, hash_pairs, hash_pairs_ok, thumbs_comparable
 from dataeval_gpu.functional.hashing.thumbs import (
     PAIRS_PER_STEP,
@@ -92,7 +93,7 @@ def _ratio_close(x, y, ratio, eps):  # noqa: ANN001, ANN202
 def _reference_ok(first: PairFigures, second: PairFigures, i, vi, j, vj, dist, radius):  # noqa: ANN001, ANN202
     """The former hash_pairs_ok: every rule on every pair, the pair functions on gathered thumbnails."""
     dist = np.asarray(dist)
-    keep = hp._strip_rule(first, second, i, vi, j, vj)
+    keep = strip_rule(first, second, i, vi, j, vj)
     verified, detail_ok = np.ones(i.shape, bool), np.zeros(i.shape, bool)
     comparable, small = thumbs_comparable(first.side[i], second.side[j])
     transparent = (first.opacity[i] < 1.0) & (second.opacity[j] < 1.0)

@@ -1,5 +1,6 @@
 """The rules a pair of near-hash matches must pass to count as near duplicates, one copy for
-every search: :func:`hash_pairs_ok` on the matched views' figures, :func:`hash_pairs` (the
+every search: :func:`hash_pairs_ok` on the matched views' figures (the rules on the per-image
+figures alone: :mod:`.hash_figures`) and thumbnails, :func:`hash_pairs` (the
 pairs within one set that :func:`~dataeval_gpu.detectors.near_duplicates.hash_groups` groups),
 and the index's ``--against`` search (new images against the indexed ones:
 :mod:`dataeval_gpu.index.near_matches`)."""
@@ -7,7 +8,6 @@ and the index's ``--against`` search (new images against the indexed ones:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,25 @@ import torch
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, near_pairs
 from ..functional.hashing.thumbs import PAIRS_PER_STEP, ThumbViews, check_rows
 from ..progress import progress_bar
+from .hash_figures import (  # noqa: F401  (the figures' rules, named here as before the split)
+    CHROMA_TOLERANCE,
+    ENTROPY_EPS,
+    ENTROPY_RATIO,
+    FLAT_ENTROPY,
+    LEVEL_TOLERANCE,
+    PLAIN_RADIUS,
+    PLAIN_SHARE,
+    SPREAD_EPS,
+    SPREAD_RATIO,
+    STRIP_SHAPE_TOLERANCE,
+    PairFigures,
+    chroma_close,
+    figure_rules,
+    plain_and_entropy,
+    strip_partners,
+    strip_rule,
+    transparent_pair,
+)
 
 __all__ = [
     "CHROMA_TOLERANCE",
@@ -43,28 +62,6 @@ __all__ = [
     "strip_partners",
 ]
 
-#: share of clipped pixels (grey <= 5/255 or >= 250/255) from which an image counts as a plain
-#: background picture: its hash encodes little more than where the object sits, so it only
-#: matches within :data:`PLAIN_RADIUS`
-PLAIN_SHARE = 0.4
-#: the Hamming radius of a pair with a plain background picture in it
-PLAIN_RADIUS = 0
-# ... except two images with a transparent ground (mean alpha below 1: icons, sprites) whose
-# thumbnails verify (VERIFY_MIN): their ground is drawn, not an empty backdrop, and a copy at
-# another size keeps the drawing inside the silhouette, which the detail check reads (Oxygen's
-# icons at 48-256 px: copies paired by hash 237 -> 391, docs/quality.md)
-
-#: information check of hash pairs: two images whose grey-histogram entropies (bits, plus
-#: :data:`ENTROPY_EPS`) differ by more than this factor are not kept as a hash pair.  Crops,
-#: re-encodes, flips, brightness and contrast changes keep the entropy within 1.42x (the planted
-#: corpus); distinct dark, centred objects (nebulae, planets on black) that hash alike do not
-ENTROPY_RATIO = 1.5
-#: added to both entropies before their ratio (near-constant images)
-ENTROPY_EPS = 0.25
-#: contrast check of hash pairs: the two images' grey standard deviations (0-1 scale, plus
-#: :data:`SPREAD_EPS`) within this factor (a contrast change by 0.7 is 1.43x)
-SPREAD_RATIO = 1.6
-SPREAD_EPS = 0.02
 #: verification of hash pairs on the per-image grey thumbnails (the D4 pchash's 32 x 32 square,
 #: :mod:`~dataeval_gpu.functional.hashing.thumbs`): a pair is kept only when the detail
 #: correlation of the two matched views reaches this (planted copies >= 0.81, distinct
@@ -107,130 +104,6 @@ def thumbs_comparable(side_a: np.ndarray, side_b: np.ndarray) -> tuple[np.ndarra
     return (small_a == small_b) & (~small_a | (band(a) == band(b))), small_a | small_b
 
 
-#: a strip view (an image's central crop of the inverse shape,
-#: :func:`~dataeval_gpu.accumulators.hash_rows.strip_view`) pairs only with the whole of an
-#: image of the other orientation whose shape (long / short side) is within this factor of the
-#: strip's: what a phone crop of a wallpaper is (9:16 and 1:2 crops of 16:9 pictures: 1.12x)
-STRIP_SHAPE_TOLERANCE = 1.25
-
-
-def strip_partners(strip_hw: np.ndarray, other_hw: np.ndarray) -> np.ndarray:
-    """``(P,)`` bool: whether the whole image of heights and widths ``other_hw`` (``(P, 2)``) may
-    pair with the strip view of the image of ``strip_hw``: it lies the other way (tall against
-    a wide image's strip, wide against a tall one's) and its shape is within
-    :data:`STRIP_SHAPE_TOLERANCE` of the strip's, which is the image's own shape turned.
-
-    Example:
-        >>> strip_partners(np.array([[2880, 5120], [2880, 5120]]), np.array([[1440, 720], [720, 1440]])).tolist()
-        [True, False]
-    """
-    s, o = np.asarray(strip_hw, dtype=np.float64), np.asarray(other_hw, dtype=np.float64)
-    shape_s = s.max(axis=1) / np.maximum(s.min(axis=1), 1.0)
-    shape_o = o.max(axis=1) / np.maximum(o.min(axis=1), 1.0)
-    turned = (s[:, 0] > s[:, 1]) & (o[:, 0] < o[:, 1]) | (s[:, 0] < s[:, 1]) & (o[:, 0] > o[:, 1])
-    lo, hi = np.minimum(shape_s, shape_o), np.maximum(shape_s, shape_o)
-    return turned & (hi <= STRIP_SHAPE_TOLERANCE * lo)
-
-
-#: an image whose grey entropy (bits, the statistics' ``grey_entropy``) is below this (99 % of
-#: its pixels or more at one grey level) is flat: its hash, spread and thumbnail say nothing
-#: (every constant image hashes alike, whatever its grey or colour), only its level does ...
-FLAT_ENTROPY = 0.1
-#: ... so a pair with a flat image in it is kept only when the two mean levels (0-1 scale, the
-#: statistics' ``mean`` over all channels) are within this (2 grey levels; a re-encode moves a
-#: flat image's level by under 1).  Plain pictures of different greys or colours are not copies
-#: (the default scan grouped constant images of every grey level as one near group)
-LEVEL_TOLERANCE = 2.0 / 255.0
-#: a hash pair is kept when the mean chroma of the two images differs by at most this many
-#: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
-#: different planets on black space hash alike, their colours do not)
-CHROMA_TOLERANCE = (6.0, 0.35)
-
-
-def _ratio_close(x: np.ndarray, y: np.ndarray, ratio: float, eps: float) -> np.ndarray:
-    hi, lo = np.maximum(x, y), np.minimum(x, y)
-    return hi + eps <= ratio * (lo + eps)
-
-
-def chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``(P,)`` bool: the mean colour casts ``x`` and ``y`` (``(P, 2)``: mean ``R - G``, ``B - G``,
-    0-255) agree within :data:`CHROMA_TOLERANCE`."""
-    d = np.linalg.norm(x - y, axis=1)
-    big = np.maximum(np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1))
-    return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
-
-
-def plain_and_entropy(
-    clipped: np.ndarray | None, grey_entropy: np.ndarray | None, opacity: np.ndarray | None = None
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(plain, entropy)`` of :class:`PairFigures` from the quality metrics (``clipped``:
-    ``dark_clipped + bright_clipped``; None stays None).  The metrics of an image with alpha judge
-    its visible pixels only (``opacity``: the mean alpha), while the near hash reads the whole
-    image, transparent background included: that background counts as plain (clipped) and as one
-    more grey symbol, ``plain = (1 - o) + o clipped``, ``entropy = H_b(o) + o H``
-    (:func:`~dataeval_gpu.detectors.quality.seen_entropy`): the figures of the image on a flat
-    backdrop.  Without this two different icons sharing a silhouette on transparent (their
-    hashes nearly equal) passed the plain-background rule as near duplicates.  Opaque images
-    (``o = 1``, or ``opacity`` None): ``clipped`` and ``H`` exactly."""
-    from .quality import seen_entropy
-
-    as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
-    clipped, grey_entropy, o = as64(clipped), as64(grey_entropy), as64(opacity)
-    if o is None:
-        return clipped, grey_entropy
-    o = np.clip(o, 0.0, 1.0)
-    plain = None if clipped is None else (1.0 - o) + o * clipped
-    entropy = None if grey_entropy is None else seen_entropy({"opacity": o, "grey_entropy": grey_entropy})
-    return plain, entropy
-
-
-@dataclass
-class PairFigures:
-    """The per-image figures the hash-pair rules read (row ``r``: image ``r``); a rule runs
-    only when both sides of a pair have its figures (None: skipped).
-
-    ``chroma``: ``(N, 2)`` (:func:`~dataeval_gpu.detectors.near_duplicates.chroma_signature`, the audit's ``chroma_rg`` / ``chroma_bg``);
-    ``plain``: ``(N,)`` (:func:`~dataeval_gpu.detectors.near_duplicates.plain_share`, ``dark_clipped + bright_clipped``
-    with a transparent background counted in, :func:`plain_and_entropy`); ``entropy``
-    (:func:`~.near_duplicates.grey_entropy`, likewise); ``spread`` (:func:`~.near_duplicates.pixel_std`, ``std``); ``thumbs``: the grey
-    thumbnails of each image's views (whole, then its crops), ``(N, V, S, S)`` uint8 or those
-    rows flat (``pchash_thumbs``); ``opacity``: ``(N,)`` mean alpha (1: opaque, the quality
-    metrics' ``opacity``); ``level``: ``(N,)`` mean pixel value on the 0-1 scale
-    (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``); ``side``: ``(N,)`` the
-    short side in pixels (``min(height, width)``: :data:`SMALL_SIDE`); ``hw``: ``(N, 2)`` heights
-    and widths, and ``strip_view``: which view (index) is each image's inverse-shape strip, whose
-    pairs :func:`strip_partners` restricts (without ``hw`` a strip view pairs with nothing).
-    """
-
-    chroma: np.ndarray | None = None
-    plain: np.ndarray | None = None
-    entropy: np.ndarray | None = None
-    spread: np.ndarray | None = None
-    thumbs: np.ndarray | torch.Tensor | None = None
-    opacity: np.ndarray | None = None
-    level: np.ndarray | None = None
-    side: np.ndarray | None = None
-    hw: np.ndarray | None = None
-    strip_view: int | None = None
-    def __post_init__(self) -> None:
-        as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
-        self.chroma, self.plain = as64(self.chroma), as64(self.plain)
-        self.entropy, self.spread = as64(self.entropy), as64(self.spread)
-        self.opacity, self.level = as64(self.opacity), as64(self.level)
-        self.side = as64(self.side)
-        self.hw = None if self.hw is None else as64(self.hw).reshape(-1, 2)  # type: ignore[union-attr]
-        if self.thumbs is not None:
-            t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
-            self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
-
-
-def _transparent_pair(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """``(P,)`` bool: both images of each pair have a transparent ground (mean alpha below 1)."""
-    if first.opacity is None or second.opacity is None:
-        return np.zeros(np.shape(i), dtype=bool)
-    return (first.opacity[i] < 1.0) & (second.opacity[j] < 1.0)
-
-
 def hash_pairs_ok(
     first: PairFigures,
     second: PairFigures,
@@ -271,19 +144,19 @@ def hash_pairs_ok(
         [False, True]
     """
     dist = np.asarray(dist)
-    keep = _strip_rule(first, second, i, vi, j, vj)
+    keep = strip_rule(first, second, i, vi, j, vj)
     comparable, small = np.ones(np.shape(i), dtype=bool), np.zeros(np.shape(i), dtype=bool)
     if first.side is not None and second.side is not None:
         comparable, small = thumbs_comparable(first.side[i], second.side[j])
     keep &= ~small | (dist <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
-    keep &= _figure_rules(first, second, i, j)
+    keep &= figure_rules(first, second, i, j)
     # a plain-background picture pairs beyond PLAIN_RADIUS only as one of two drawings on
     # transparent that the thumbnails verify: the others are decided here, before them
     plain_far = np.zeros(np.shape(i), dtype=bool)
     if first.plain is not None and second.plain is not None and radius > 0:
         is_plain = (first.plain[i] >= PLAIN_SHARE) | (second.plain[j] >= PLAIN_SHARE)
         plain_far = is_plain & (dist > PLAIN_RADIUS)
-        keep &= ~plain_far | _transparent_pair(first, second, i, j)
+        keep &= ~plain_far | transparent_pair(first, second, i, j)
     # the thumbnail checks (the costly part) only for the pairs every other rule keeps
     at = np.nonzero(keep)[0]
     if step is not None:
@@ -292,42 +165,6 @@ def hash_pairs_ok(
         first, second, i[at], vi[at], j[at], vj[at], dist[at], comparable[at], small[at], plain_far[at], step
     )
     keep[at] = verified & (~plain_far[at] | detail_ok)
-    return keep
-
-
-def _figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """``(P,)`` bool: the rules of :func:`hash_pairs_ok` on the per-image figures, each where both
-    sides have it: colour cast, grey entropy, a flat image's level, pixel spread."""
-    keep = np.ones(np.shape(i), dtype=bool)
-    if first.chroma is not None and second.chroma is not None:
-        keep &= chroma_close(first.chroma[i], second.chroma[j])
-    if first.entropy is not None and second.entropy is not None:
-        keep &= _ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
-        if first.level is not None and second.level is not None:
-            flat = (first.entropy[i] < FLAT_ENTROPY) | (second.entropy[j] < FLAT_ENTROPY)
-            keep &= ~flat | (np.abs(first.level[i] - second.level[j]) <= LEVEL_TOLERANCE)
-    if first.spread is not None and second.spread is not None:
-        keep &= _ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
-    return keep
-
-
-def _strip_rule(
-    first: PairFigures, second: PairFigures, i: np.ndarray, vi: np.ndarray, j: np.ndarray, vj: np.ndarray
-) -> np.ndarray:
-    """``(P,)`` bool: a strip view (``strip_view`` of its figures) pairs only with the other
-    image's whole view, of the other orientation and a close shape (:func:`strip_partners`,
-    both sides' ``hw``; without them, with nothing)."""
-    keep = np.ones(np.shape(i), dtype=bool)
-    for figs, other, v, v_other, me, them in ((first, second, vi, vj, i, j), (second, first, vj, vi, j, i)):
-        if figs.strip_view is not None:
-            at = np.asarray(v) == figs.strip_view
-            if at.any():
-                ok = np.asarray(v_other)[at] == 0
-                if figs.hw is not None and other.hw is not None:
-                    ok &= strip_partners(figs.hw[np.asarray(me)[at]], other.hw[np.asarray(them)[at]])
-                else:
-                    ok[:] = False
-                keep[at] &= ok
     return keep
 
 
@@ -393,7 +230,7 @@ def _verify_on_thumbnails(
         tx.drop("local")
         ty.drop("local")
     verified[at] = np.where(checked, passed, verified[at])
-    ok = np.nonzero(checked & passed & inner[at] & _transparent_pair(first, second, i[at], j[at]))[0]
+    ok = np.nonzero(checked & passed & inner[at] & transparent_pair(first, second, i[at], j[at]))[0]
     if ok.size:  # inside the silhouette too (its outline dominates the detail)
         inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
         detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)

@@ -98,9 +98,12 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     failed = report.failed or {}
     if not failed:
         return []
+    from .report.tables import inside_folder
+
+    shown = inside_folder(report.paths) if report.paths else {}  # as the duplicate lines: in the scanned folder
     lines = [f"\nfailed ({len(failed)}):"]
     for i, reason in list(failed.items())[:most]:
-        lines.append(f"  {i:>6} {report.paths.get(i, '')}: {shown_path(reason)}")
+        lines.append(f"  {i:>6} {shown.get(i, '')}: {shown_path(reason)}")
     if len(failed) > most:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")

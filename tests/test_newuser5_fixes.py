@@ -1,0 +1,99 @@
+"""newuser5's fixes from a new user's pass over the main job (2026-12-07): a failed row's yes / no
+cells in results.csv, the failed files shown by their path in the scanned folder."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.cli_run import run
+
+
+def _mixed_folder(root: Path) -> Path:
+    """``root/data``: 5 measurable PNGs (one dark, two exact copies) in two sub-folders, a
+    truncated PNG and an empty file in a nested one."""
+    from PIL import Image
+
+    d = root / "data"
+    (d / "a").mkdir(parents=True)
+    (d / "b" / "deep").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    pics = [rng.integers(40, 220, (24, 20 + k, 3), dtype=np.uint8) for k in range(4)]
+    pics.append(np.full((24, 24, 3), 2, np.uint8))  # dark
+    for k, p in enumerate(pics):
+        Image.fromarray(p).save(d / ("a" if k % 2 else "b") / f"im{k}.png")
+    Image.fromarray(pics[0]).save(d / "a" / "copy0.png")
+    good = (d / "a" / "im1.png").read_bytes()
+    (d / "b" / "deep" / "cut.png").write_bytes(good[: len(good) // 2])
+    (d / "b" / "deep" / "empty.png").write_bytes(b"")
+    return d
+
+
+def test_results_csv_yes_no_columns_read_back_as_bool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed row's ``is_<issue>_issue`` cells were empty: ``pd.read_csv`` read every such
+    column as ``object`` (True / False / NaN) and a user needed ``fillna(False)``.  They are
+    ``False`` in results.csv now (``status`` says the row failed); the measured rows as before,
+    and results.json / Parquet keep ``null`` (a typed missing)."""
+    d = _mixed_folder(tmp_path)
+    out = tmp_path / "out"
+    status, _, err = run(["scan", str(d), "--out", str(out), "--no-plots", "--quiet", "--workers", "0",
+                          "--formats", "csv,json"], capsys)  # fmt: skip
+    assert status == 0, err
+    df = pd.read_csv(out / "results.csv", index_col="index")
+    flags = [c for c in df.columns if c.startswith("is_") and c.endswith("_issue")]
+    assert len(flags) >= 5
+    assert {c: str(df[c].dtype) for c in flags} == dict.fromkeys(flags, "bool")
+    failed = df["status"] == "failed"
+    assert failed.sum() == 2 and len(df) == 8
+    assert not df.loc[failed, flags].to_numpy().any()  # not flagged (not checked: status failed)
+    assert df.loc[failed, "brightness"].isna().all() and df.loc[~failed, "brightness"].notna().all()
+    dark = df.index[df["path"].str.endswith("im4.png")][0]
+    assert bool(df.loc[dark, "is_dark_issue"]) and int(df["is_dark_issue"].sum()) == 1
+    # the JSON keeps a missing value for a failed row: checked for nothing
+    import json
+
+    rows = json.loads((out / "results.json").read_text())["images"]
+    assert all(r["is_dark_issue"] is None for r in rows if r["status"] == "failed")
+    assert sum(r["is_dark_issue"] is True for r in rows) == 1
+
+
+def test_csv_ready_only_touches_nullable_yes_no_columns() -> None:
+    from dataeval_gpu.audit.report import csv_ready
+
+    df = pd.DataFrame({
+        "is_x_issue": pd.array([True, None, False], dtype="boolean"),
+        "w": pd.array([3, None, 5], dtype="Int64"),
+        "m": [0.5, np.nan, 1.0],
+        "plain": [True, False, True],
+    })  # fmt: skip
+    got = csv_ready(df)
+    assert got["is_x_issue"].tolist() == [True, False, False] and got["is_x_issue"].dtype == bool
+    assert got["w"].isna().tolist() == [False, True, False] and str(got["w"].dtype) == "Int64"
+    assert got["m"].isna().tolist() == [False, True, False] and got["plain"].dtype == bool
+    assert df["is_x_issue"].isna().tolist() == [False, True, False]  # the input left as it was
+
+
+def test_failed_files_shown_by_their_path_in_the_scanned_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report's Failed table and the printout's failed lines gave each file's absolute path
+    (the duplicate tables and lines give the path inside the scanned folder)."""
+    d = _mixed_folder(tmp_path)
+    out = tmp_path / "out"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--workers", "0", "--no-progress"], capsys)
+    assert status == 0, err
+    page = html.unescape((out / "report.html").read_text())
+    failed = page[page.index('id="failed"'):]
+    failed = failed[: failed.index("</table>")]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", failed)
+    assert "b/deep/cut.png" in cells and "b/deep/empty.png" in cells, cells
+    assert str(tmp_path) not in failed
+    lines = printed[printed.index("failed (2):"):].splitlines()[1:3]
+    assert [line.split()[1] for line in lines] == ["b/deep/cut.png:", "b/deep/empty.png:"], lines
+    assert str(tmp_path) not in "".join(lines)

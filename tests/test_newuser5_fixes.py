@@ -3,7 +3,6 @@ cells in results.csv, the failed files shown by their path in the scanned folder
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from pathlib import Path
@@ -63,20 +62,23 @@ def test_results_csv_yes_no_columns_read_back_as_bool(tmp_path: Path, capsys: py
     assert sum(r["is_dark_issue"] is True for r in rows) == 1
 
 
-def test_csv_ready_only_touches_nullable_yes_no_columns() -> None:
+def test_csv_ready_only_fills_failed_rows_yes_no_cells() -> None:
     from dataeval_gpu.audit.report import csv_ready
 
     df = pd.DataFrame({
-        "is_x_issue": pd.array([True, None, False], dtype="boolean"),
-        "w": pd.array([3, None, 5], dtype="Int64"),
-        "m": [0.5, np.nan, 1.0],
-        "plain": [True, False, True],
+        "status": ["ok", "failed", "ok", "ok"],
+        "is_x_issue": pd.array([True, None, False, False], dtype="boolean"),
+        "cluster_outliers": pd.array([True, None, None, False], dtype="boolean"),  # row 2: not clustered
+        "w": pd.array([3, None, 5, 6], dtype="Int64"),
+        "m": [0.5, np.nan, 1.0, 2.0],
     })  # fmt: skip
     got = csv_ready(df)
-    assert got["is_x_issue"].tolist() == [True, False, False] and got["is_x_issue"].dtype == bool
-    assert got["w"].isna().tolist() == [False, True, False] and str(got["w"].dtype) == "Int64"
-    assert got["m"].isna().tolist() == [False, True, False] and got["plain"].dtype == bool
-    assert df["is_x_issue"].isna().tolist() == [False, True, False]  # the input left as it was
+    assert got["is_x_issue"].tolist() == [True, False, False, False] and got["is_x_issue"].dtype == bool
+    assert got["cluster_outliers"].isna().tolist() == [False, False, True, False]  # measured, not clustered
+    assert got["cluster_outliers"].tolist()[:2] == [True, False]
+    assert got["w"].isna().tolist() == [False, True, False, False] and str(got["w"].dtype) == "Int64"
+    assert got["m"].isna().tolist() == [False, True, False, False]
+    assert df["is_x_issue"].isna().tolist() == [False, True, False, False]  # the input left as it was
 
 
 def test_failed_files_shown_by_their_path_in_the_scanned_folder(

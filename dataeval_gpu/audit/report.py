@@ -455,12 +455,20 @@ def _text(v: Any) -> str:
 
 
 def csv_ready(df: Any) -> Any:
-    """``df`` with each nullable yes / no column (``is_<issue>_issue``, ``cluster_*``) as plain
-    ``bool``, ``False`` where it was missing (an input not checked: ``status`` failed): a CSV has no
-    typed missing yes / no, and pandas read an empty cell among ``True`` / ``False`` as an
-    ``object`` column.  Other columns as they are (a missing number stays an empty cell)."""
+    """``df`` with a failed row's cells of each nullable yes / no column (``is_<issue>_issue``,
+    ``cluster_*``) ``False``: a CSV has no typed missing yes / no, and pandas read an empty cell
+    among ``True`` / ``False`` as an ``object`` column (``status`` says the row was not checked).
+    Such a column with no other missing cell is plain ``bool``; a measured image left out of the
+    Clusterer keeps its empty ``cluster_*`` cells.  Other columns as they are."""
     nullable = [c for c in df.columns if str(df[c].dtype) == "boolean"]
-    return df.assign(**{c: df[c].fillna(False).astype(bool) for c in nullable}) if nullable else df
+    if not nullable or "status" not in df.columns:
+        return df
+    failed = (df["status"] == "failed").to_numpy()
+    out = {}
+    for c in nullable:
+        col = df[c].mask(failed, False)
+        out[c] = col if col.isna().any() else col.astype(bool)
+    return df.assign(**out)
 
 
 def known_bools(values: np.ndarray, ok: np.ndarray) -> Any:

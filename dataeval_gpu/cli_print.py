@@ -1,6 +1,6 @@
 """What ``dataeval-gpu scan`` prints after a scan: the classes, the Linter's flagged images with
 why, the quality issues, the duplicate groups (file names as text any terminal takes).  Each
-function returns the lines; ``cli.py`` prints them."""
+function returns the lines; ``cli_results.print_results`` prints them."""
 
 from __future__ import annotations
 

@@ -17,7 +17,12 @@ __all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "p
 def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
+    from .report.tables import inside_folder
+
     lines: list[str] = []
+    quality = report.quality.get("why", {}) if report.quality else {}
+    named = [int(i) for i in list(report.issues)[:most]] + [int(i) for i in list(quality)[:most]]
+    names = inside_folder(report.paths, only=named) if report.paths else {}  # in the scanned folder
     if report.issues:
         from .audit.report import format_value
         from .report.linter_ranges import flag_reason, report_ranges
@@ -27,7 +32,7 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
             f"\nflagged by the linter ({counted(len(report.issues), 'image')}; outside the range of the metric's values):"
         )
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
-            name = report.paths.get(i, "")
+            name = names.get(int(i), "")
             shown = []
             for k, v in m.items():
                 why = flag_reason(v, ranges.get(k), format_value)
@@ -35,16 +40,15 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
             lines.append(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
         if len(report.issues) > most:
             lines.append(f"  ... and {len(report.issues) - most} more (see findings.json)")
-    why = report.quality.get("why", {}) if report.quality else {}
-    if not why:
+    if not quality:
         return lines
-    lines.append(f"\nquality issues ({counted(len(why), 'image')}):")
-    for i, reasons in list(why.items())[:most]:
-        name = report.paths.get(i, "")
+    lines.append(f"\nquality issues ({counted(len(quality), 'image')}):")
+    for i, reasons in list(quality.items())[:most]:
+        name = names.get(int(i), "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
-    if len(why) > most:
+    if len(quality) > most:
         where = see_files(written, "quality_issues", default="quality_issues.csv or .parquet")
-        lines.append(f"  ... and {len(why) - most} more (see {where})")
+        lines.append(f"  ... and {len(quality) - most} more (see {where})")
     return lines
 
 

@@ -81,21 +81,32 @@ def test_csv_ready_only_fills_failed_rows_yes_no_cells() -> None:
     assert df["is_x_issue"].isna().tolist() == [False, True, False, False]  # the input left as it was
 
 
-def test_failed_files_shown_by_their_path_in_the_scanned_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The report's Failed table and the printout's failed lines gave each file's absolute path
-    (the duplicate tables and lines give the path inside the scanned folder)."""
+def test_files_shown_by_their_path_in_the_scanned_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The report's Failed, Linter and quality tables and the printout's failed, flagged and
+    quality lines gave each file's absolute path (cut to its last 40 characters in the printout),
+    the duplicate tables and lines its path inside the scanned folder: all do now."""
     d = _mixed_folder(tmp_path)
     out = tmp_path / "out"
     status, printed, err = run(["scan", str(d), "--out", str(out), "--workers", "0", "--no-progress"], capsys)
     assert status == 0, err
     page = html.unescape((out / "report.html").read_text())
-    failed = page[page.index('id="failed"'):]
-    failed = failed[: failed.index("</table>")]
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", failed)
-    assert "b/deep/cut.png" in cells and "b/deep/empty.png" in cells, cells
-    assert str(tmp_path) not in failed
+
+    def cells(section: str, table: str) -> list[str]:
+        part = page[page.index(f'id="{section}"'):]
+        part = part[part.index(table):]
+        return re.findall(r"<td[^>]*>([^<]*)</td>", part[: part.index("</table>")])
+
+    failed = cells("failed", "<table")
+    assert "b/deep/cut.png" in failed and "b/deep/empty.png" in failed, failed
+    assert "b/im4.png" in cells("quality", 'id="table-quality"')  # the dark one
+    flagged = cells("linter", 'id="table-flagged"')
+    assert [c for c in flagged if c.endswith(".png")] and all(not c.startswith("/") for c in flagged)
+    assert str(tmp_path) not in page[page.index('id="summary"'):page.index('id="settings"')]
     lines = printed[printed.index("failed (2):"):].splitlines()[1:3]
     assert [line.split()[1] for line in lines] == ["b/deep/cut.png:", "b/deep/empty.png:"], lines
-    assert str(tmp_path) not in "".join(lines)
+    quality = printed[printed.index("\nquality issues ("):].lstrip().split("\n\n")[0].splitlines()[1:]
+    assert [q.split()[1] for q in quality if "dark:" in q] == ["b/im4.png"], quality
+    assert all(q.split()[1].startswith(("a/", "b/")) for q in quality), quality
+    flagged_lines = printed[printed.index("\nflagged by the linter"):].lstrip().splitlines()[1:]
+    assert flagged_lines[0].split()[1].startswith(("a/", "b/")), flagged_lines
+    assert str(tmp_path) not in printed[: printed.rindex("results in")]

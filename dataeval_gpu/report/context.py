@@ -45,6 +45,16 @@ class ReportContext:
     #: ``{dataset index: embedding row}`` (the embedding duplicates' cosines), or None
     embeddings: dict[int, np.ndarray] | None = None
     _sets: Any = field(default=None, repr=False)
+    _names: dict[int, str] | None = field(default=None, repr=False)
+
+    @property
+    def names(self) -> dict[int, str]:
+        """Each input's path in the scanned folder (:func:`~.tables.inside_folder`), as the report's
+        tables show it: the absolute path is in results.csv."""
+        if self._names is None:
+            paths = self.report.paths or {}
+            self._names = tables.inside_folder({int(i): str(p) for i, p in paths.items()}) if paths else {}
+        return self._names
 
     @property
     def n_images(self) -> int:

@@ -104,7 +104,8 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
         return []
     from .report.tables import inside_folder
 
-    shown = inside_folder(report.paths) if report.paths else {}  # as the duplicate lines: in the scanned folder
+    # as the duplicate lines: by the path in the scanned folder
+    shown = inside_folder(report.paths, only=list(failed)[:most]) if report.paths else {}
     lines = [f"\nfailed ({len(failed)}):"]
     for i, reason in list(failed.items())[:most]:
         lines.append(f"  {i:>6} {shown.get(i, '')}: {shown_path(reason)}")

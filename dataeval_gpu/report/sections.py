@@ -161,7 +161,8 @@ def failed_section(ctx: ReportContext) -> Section | None:
     if not report.failed:
         return None
     # each file by its path in the scanned folder, as in the other tables (not the absolute path)
-    rows = [{"index": i, "file": ctx.names.get(int(i), ""), "reason": r} for i, r in sorted(report.failed.items())]
+    names = ctx.names(report.failed)
+    rows = [{"index": i, "file": names.get(int(i), ""), "reason": r} for i, r in sorted(report.failed.items())]
     df = pd.DataFrame(rows).set_index("index")
     body = note(f"{len(report.failed)} input(s) could not be measured.") + table_html(df, total_row=False)
     return ("failed", "Failed", body)

@@ -110,3 +110,17 @@ def test_files_shown_by_their_path_in_the_scanned_folder(tmp_path: Path, capsys:
     flagged_lines = printed[printed.index("\nflagged by the linter"):].lstrip().splitlines()[1:]
     assert flagged_lines[0].split()[1].startswith(("a/", "b/")), flagged_lines
     assert str(tmp_path) not in printed[: printed.rindex("results in")]
+
+
+def test_shown_paths_of_a_list_mixing_absolute_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file list of relative and absolute paths: no common folder was found and each file was
+    shown by its name alone (``missing.png`` for ``mix/odd/missing.png``, ambiguous beside
+    ``mix/walls/missing.png``); the folder of them all is used now."""
+    from dataeval_gpu.report.tables import inside_folder
+
+    monkeypatch.chdir(tmp_path)
+    paths = {0: "mix/odd/a.png", 1: str(tmp_path / "mix" / "walls" / "a.png"), 2: "mix/odd/missing.png"}
+    assert inside_folder(paths) == {0: "odd/a.png", 1: "walls/a.png", 2: "odd/missing.png"}
+    assert inside_folder(paths, only=[2]) == {2: "odd/missing.png"}
+    assert inside_folder({0: "x/a.png", 1: "x/b/c.png"}) == {0: "a.png", 1: "b/c.png"}  # as before
+    assert inside_folder({0: "/d/a.png"}) == {0: "a.png"}

@@ -286,8 +286,11 @@ def common_folder(paths: dict[int, str]) -> str:
     """The folder all of ``paths`` are in (``""``: none, or one path: names shown alone)."""
     try:
         root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
-    except ValueError:  # absolute and relative paths mixed
-        root = ""
+    except ValueError:  # absolute and relative paths mixed (a file list): the folder of them all
+        try:  # (each file's name alone read "missing.png" for "mix/odd/missing.png")
+            root = os.path.commonpath([os.path.abspath(p) for p in paths.values()])
+        except ValueError:  # paths on different drives
+            root = ""
     if root and all(p == root for p in paths.values()):
         root = os.path.dirname(root)
     return root

@@ -230,6 +230,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
     report.config["dataset"] = str(args.path)
     if skipped:  # config.json and the report's settings table say what was left out
         report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
+    if found.metadata:  # .txt, .json, ... beside the images: not scanned, but counted
+        report.config["metadata_not_scanned"] = found.metadata_summary()
     return report, skipped
 
 

@@ -48,6 +48,9 @@ def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, st
     speed and where the results are."""
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
+    metadata = report.config.get("metadata_not_scanned")
+    if metadata:  # so that every file in the folder is accounted for
+        print(f"\nnot scanned: metadata beside the images, {metadata}")
     resumed = report.config.get("resumed_from")
     if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
         measured = report.config.get("index_update", {}).get("measured", report.total)

@@ -124,3 +124,33 @@ def test_shown_paths_of_a_list_mixing_absolute_and_relative_paths(tmp_path: Path
     assert inside_folder(paths, only=[2]) == {2: "odd/missing.png"}
     assert inside_folder({0: "x/a.png", 1: "x/b/c.png"}) == {0: "a.png", 1: "b/c.png"}  # as before
     assert inside_folder({0: "/d/a.png"}) == {0: "a.png"}
+
+
+def test_metadata_files_beside_the_images_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder's .txt / .json / .csv files were left out without a word (tuxpaint's 952 stamp
+    descriptions): the files found did not add up to results.csv plus skipped.txt.  They are
+    still not scanned, but counted in the printout's last lines and config.json."""
+    import json
+
+    from dataeval_gpu.discovery import find_inputs
+
+    d = _mixed_folder(tmp_path)
+    (d / "notes.txt").write_text("x")
+    (d / "a" / "labels.csv").write_text("x")
+    (d / "b" / "deep" / "info.json").write_text("{}")
+    (d / "b" / "font.ttf").write_bytes(b"\x00\x01\x00\x00" + bytes(60))
+    found = find_inputs(d)
+    assert len(found.files) == 8 and [Path(p).name for p in found.skipped] == ["font.ttf"]
+    assert sorted(Path(p).name for p in found.metadata) == ["info.json", "labels.csv", "notes.txt"]
+    assert found.metadata_summary().startswith("3 files (") and ".csv 1" in found.metadata_summary()
+    out = tmp_path / "out"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--no-plots", "--no-progress", "--workers", "0"], capsys)
+    assert status == 0, err
+    assert "not scanned: metadata beside the images, 3 files (" in printed, printed[-600:]
+    assert json.loads((out / "config.json").read_text())["metadata_not_scanned"] == found.metadata_summary()
+    # a folder without metadata: no such line, no such setting
+    for f in ("notes.txt", "a/labels.csv", "b/deep/info.json"):
+        (d / f).unlink()
+    status, printed, _ = run(["scan", str(d), "--out", str(out), "--no-plots", "--no-progress", "--workers", "0"], capsys)
+    assert status == 0 and "not scanned: metadata" not in printed
+    assert "metadata_not_scanned" not in json.loads((out / "config.json").read_text())

@@ -232,6 +232,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
         report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
     if found.metadata:  # .txt, .json, ... beside the images: not scanned, but counted
         report.config["metadata_not_scanned"] = found.metadata_summary()
+    if len(found.files) > len(files):  # --limit: how many more were found
+        report.config["inputs_found"] = len(found.files)
     return report, skipped
 
 

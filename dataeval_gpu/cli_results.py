@@ -48,6 +48,9 @@ def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, st
     speed and where the results are."""
     if skipped:
         print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
+    found = report.config.get("inputs_found")
+    if found:  # --limit left inputs out: said, so that the scan does not read as the whole folder
+        print(f"\nnot scanned: {found - report.total} more inputs past --limit {report.total} ({found} found)")
     metadata = report.config.get("metadata_not_scanned")
     if metadata:  # so that every file in the folder is accounted for
         print(f"\nnot scanned: metadata beside the images, {metadata}")

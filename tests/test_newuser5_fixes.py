@@ -154,3 +154,21 @@ def test_metadata_files_beside_the_images_are_counted(tmp_path: Path, capsys: py
     status, printed, _ = run(["scan", str(d), "--out", str(out), "--no-plots", "--no-progress", "--workers", "0"], capsys)
     assert status == 0 and "not scanned: metadata" not in printed
     assert "metadata_not_scanned" not in json.loads((out / "config.json").read_text())
+
+
+def test_limit_says_how_many_inputs_were_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--limit 3`` on a folder of 8 inputs printed "3 images" and nothing of the other 5: the
+    scan read as the whole folder.  A last line and config.json's ``inputs_found`` say it now."""
+    import json
+
+    d = _mixed_folder(tmp_path)
+    out = tmp_path / "out"
+    argv = ["scan", str(d), "--out", str(out), "--no-plots", "--no-progress", "--workers", "0", "--limit", "3"]
+    status, printed, err = run(argv, capsys)
+    assert status == 0, err
+    assert "\nnot scanned: 5 more inputs past --limit 3 (8 found)\n" in printed, printed[-400:]
+    assert json.loads((out / "config.json").read_text())["inputs_found"] == 8
+    assert len(pd.read_csv(out / "results.csv")) == 3
+    status, printed, _ = run(argv[:-1] + ["8"], capsys)  # a limit that leaves nothing out: no line
+    assert status == 0 and "past --limit" not in printed
+    assert "inputs_found" not in json.loads((out / "config.json").read_text())

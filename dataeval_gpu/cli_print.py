@@ -11,7 +11,16 @@ from typing import Any
 
 from .wording import counted
 
-__all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "shown_path", "tail"]
+__all__ = [
+    "cluster_lines",
+    "duplicate_lines",
+    "failed_lines",
+    "flagged_lines",
+    "label_lines",
+    "printable",
+    "shown_path",
+    "tail",
+]
 
 
 def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
@@ -91,6 +100,25 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
                 )
             if len(groups) > most:
                 lines.append(f"  ... and {len(groups) - most} more (see findings.json)")
+    return lines
+
+
+def cluster_lines(report: Any, most: int = 15) -> list[str]:
+    """The lines of the Clusterer's outliers, then its potential outliers, each by its path in the
+    scanned folder (the summary counted them, but named none: they were in results.csv only)."""
+    from .report.tables import inside_folder
+
+    clusters = getattr(report, "clusters", None) or {}
+    lines: list[str] = []
+    for key, title in (("outliers", "cluster outliers"), ("potential_outliers", "cluster potential outliers")):
+        members = [int(i) for i in clusters.get(key, [])]
+        if not members:
+            continue
+        names = inside_folder(report.paths, only=members[:most]) if report.paths else {}
+        lines.append(f"\n{title} ({counted(len(members), 'image')}):")
+        lines += [f"  {i:>6} {names.get(i, '')}" for i in members[:most]]
+        if len(members) > most:
+            lines.append(f"  ... and {len(members) - most} more (see findings.json; cluster_{key} in results.csv)")
     return lines
 
 

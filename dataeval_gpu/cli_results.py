@@ -16,7 +16,7 @@ from typing import Any
 
 from .cli_args import SKIPPED, CommandLineError
 from .cli_index import index_lines
-from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, shown_path
+from .cli_print import cluster_lines, duplicate_lines, failed_lines, flagged_lines, label_lines, shown_path
 from .progress import COMPILE_NOTE_S
 from .wording import counted
 
@@ -37,7 +37,7 @@ logger = logging.getLogger("dataeval_gpu")
 def print_results(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
     """The printout after a scan: the summary, the findings' lines, the failed files, the last lines."""
     print(report.summary())
-    lines = label_lines(report) + flagged_lines(report, written=written) + duplicate_lines(report)
+    lines = label_lines(report) + flagged_lines(report, written=written) + duplicate_lines(report) + cluster_lines(report)
     for line in lines + index_lines(report) + failed_lines(report, written=written):
         print(line)
     print_last_lines(report, skipped, out, written, device)

@@ -172,3 +172,35 @@ def test_limit_says_how_many_inputs_were_left(tmp_path: Path, capsys: pytest.Cap
     status, printed, _ = run(argv[:-1] + ["8"], capsys)  # a limit that leaves nothing out: no line
     assert status == 0 and "past --limit" not in printed
     assert "inputs_found" not in json.loads((out / "config.json").read_text())
+
+
+def test_cluster_outliers_named_in_the_printout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``--embeddings`` the printout counted the Clusterer's outliers ("cluster outliers: 1
+    potential: 0") but named none (the Linter's flags, quality issues and duplicates are named):
+    they are listed now, each by its path in the scanned folder, as findings.json has them."""
+    import json
+
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    (d / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / "sub" / f"{k}.png")
+    emb = rng.normal(size=(8, 4))
+    emb[5] += 40.0  # far from the rest
+    np.save(tmp_path / "e.npy", emb)
+    out = tmp_path / "o"
+    argv = ["scan", str(d), "--out", str(out), "--no-progress", "--no-plots", "--workers", "0"]
+    status, printed, err = run([*argv, "--embeddings", str(tmp_path / "e.npy")], capsys)
+    assert status == 0, err
+    clusters = json.loads((out / "findings.json").read_text())["clusters"]
+    assert 5 in clusters["outliers"] + clusters["potential_outliers"]
+    for key, title in (("outliers", "cluster outliers"), ("potential_outliers", "cluster potential outliers")):
+        members = clusters[key]
+        if not members:
+            assert f"\n{title} (" not in printed
+            continue
+        block = printed[printed.index(f"\n{title} ("):].lstrip().split("\n\n")[0].splitlines()
+        assert block[0] == f"{title} ({len(members)} image{'s' if len(members) != 1 else ''}):"
+        assert [ln.split() for ln in block[1:]] == [[str(i), f"{i}.png"] for i in members]

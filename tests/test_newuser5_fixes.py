@@ -204,3 +204,33 @@ def test_cluster_outliers_named_in_the_printout(tmp_path: Path, capsys: pytest.C
         block = printed[printed.index(f"\n{title} ("):].lstrip().split("\n\n")[0].splitlines()
         assert block[0] == f"{title} ({len(members)} image{'s' if len(members) != 1 else ''}):"
         assert [ln.split() for ln in block[1:]] == [[str(i), f"{i}.png"] for i in members]
+
+
+def test_against_section_shows_new_files_in_the_scanned_folder(tmp_path: Path) -> None:
+    """The report's "Against the index" tables gave each new image's absolute path; now its path
+    in the scanned folder, as the other tables (the indexed partner keeps its path in full)."""
+    import torch
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.report import write_report
+
+    audit = DataAudit()
+    g = torch.Generator().manual_seed(0)
+    audit.update(torch.randint(0, 256, (3, 3, 24, 24), dtype=torch.uint8, generator=g), indices=[0, 1, 2])
+    report = audit.compute()
+    report.paths = {0: "/d/new/a.png", 1: "/d/new/sub/b.png", 2: "/d/new/c.png"}
+    report.against = {
+        "index": "photos.idx",
+        "indexed_images": 80,
+        "radius": 4,
+        "matches": [{"image": 1, "partner": 7, "partner_path": "/p/photos/p7.jpg", "methods": ["near"],
+                     "hamming": 2, "view": None, "cosine": None}],  # fmt: skip
+        "outliers": {0: {"brightness": 0.01234}},
+        "quality": {2: {"issues": ["dark"], "why": ["dark: score 0.9 > threshold 0.78"]}},
+    }
+    page = html.unescape(write_report(report, tmp_path / "out").read_text())
+    section = page[page.index('id="against"'):]
+    section = section[: section.index("</section>")]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", section)
+    assert {"sub/b.png", "a.png", "c.png", "/p/photos/p7.jpg"} <= set(cells), cells
+    assert "/d/new" not in section

@@ -22,15 +22,12 @@ if __name__ == "__main__":  # ``python -m dataeval_gpu.cli``: a Ctrl-C during th
     _quiet()
 
 import argparse
-import contextlib
-import errno
 import gc
 import logging
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +49,10 @@ from .cli_args import (
     validate_scan_args,
 )
 from .cli_entry import own_interrupts, quiet_interrupt
-from .cli_index import index_lines
-from .cli_print import duplicate_lines, failed_lines, flagged_lines, label_lines, printable, shown_path
+from .cli_print import printable, shown_path
+from .cli_results import OUT_LOCK, compile_note, make_out, out_lock, print_results, save_and_report  # noqa: F401 - OUT_LOCK, compile_note: importable from here as before
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
-from .progress import COMPILE_NOTE_S
-from .wording import counted
 
 if TYPE_CHECKING:
     import torch
@@ -142,7 +137,7 @@ def _index_runner(args: argparse.Namespace) -> Any:
 
 def _run_scan(args: argparse.Namespace) -> int:
     """The scan into ``--out``, which no other scan writes to meanwhile (:func:`out_lock`)."""
-    out = _make_out(args.out)
+    out = make_out(args.out)
     with out_lock(out):
         return _scan_into(args, out)
 
@@ -178,7 +173,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     if args.no_plots:
         written = report.save(out, formats=formats, progress=progress_setting(args))
     else:
-        written = _save_and_report(report, out, formats, images, progress_setting(args))
+        written = save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
     if rows_error:  # the results are written (without clusters): the scan is not lost
@@ -186,7 +181,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     if args.quiet:
         print(shown_path(out))
         return 0
-    _print_results(printable(report), skipped, out, written, device)
+    print_results(printable(report), skipped, out, written, device)
     return 0
 
 
@@ -235,103 +230,11 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
     report.config["dataset"] = str(args.path)
     if skipped:  # config.json and the report's settings table say what was left out
         report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
+    if found.metadata:  # .txt, .json, ... beside the images: not scanned, but counted
+        report.config["metadata_not_scanned"] = found.metadata_summary()
+    if len(found.files) > len(files):  # --limit: how many more were found
+        report.config["inputs_found"] = len(found.files)
     return report, skipped
-
-
-def _print_results(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
-    """The printout after a scan: the summary, the findings' lines, the failed files, the last lines."""
-    print(report.summary())
-    lines = label_lines(report) + flagged_lines(report, written=written) + duplicate_lines(report)
-    for line in lines + index_lines(report) + failed_lines(report, written=written):
-        print(line)
-    _print_last_lines(report, skipped, out, written, device)
-
-
-def _print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
-    """What was skipped, how much a ``--resume`` took from the checkpoint, then the counts, the
-    speed and where the results are."""
-    if skipped:
-        print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
-    resumed = report.config.get("resumed_from")
-    if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
-        measured = report.config.get("index_update", {}).get("measured", report.total)
-        print(
-            f"\nresumed from the checkpoint: {resumed} of {measured} inputs were measured before it, "
-            f"{measured - resumed} in this run"
-        )
-    print(
-        f"\n{counted(report.total, 'image')} in {report.config.get('elapsed_s')} s"
-        + _speed(report)
-        + compile_note(report.config.get("warm_up_s"))
-        + f" on {device}; results in {shown_path(out)}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
-    )
-
-
-def _speed(report: Any) -> str:
-    """The last line's rate: of the files the scan measured; an ``--index`` run that read some
-    from the index says how many it measured (``47 images in 2.6 s (0.88 images/s)`` read as
-    47 images at 0.88 a second, the rate being of the 1 file measured)."""
-    rate = report.config.get("images_per_s")
-    measured = report.config.get("index_update", {}).get("measured", report.total)
-    if measured >= report.total:
-        return f" ({rate} images/s)" if rate else ""
-    if not measured:
-        return " (all read from the index)"
-    return f" ({counted(measured, 'image')} measured" + (f", {rate} images/s" if rate else "") + "; the rest read from the index)"
-
-
-def _make_out(name: str) -> Path:
-    """The output folder, created; one that cannot be (what the checks could not foresee: root
-    in /proc, a race) is a one-line error naming ``--out``."""
-    out = Path(name)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandLineError(f"--out {name}: cannot be created ({exc.strerror or exc})") from None
-    return out
-
-
-#: the hidden file in ``--out`` that a running scan holds locked (a folder scan leaves hidden files out)
-OUT_LOCK = ".dataeval-gpu.lock"
-
-
-@contextlib.contextmanager
-def out_lock(out: Path) -> Iterator[None]:
-    """Hold ``out/.dataeval-gpu.lock`` (an advisory POSIX record lock, ``lockf``, released when the
-    scan ends or its process dies): a second scan into the same folder meanwhile is a one-line
-    error naming the first one's process, instead of two scans overwriting each other's checkpoint
-    and results.  Not ``flock``: a forked DataLoader worker shares an ``flock`` and kept the folder
-    locked after its killed scan, refusing the ``--resume`` run; a record lock is the process's
-    own.  Where ``fcntl`` is missing (Windows) nothing is locked."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux / macOS
-        yield
-        return
-    path = out / OUT_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = True
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
-                held = None
-            else:  # a file system without locks (some network mounts): scan unlocked
-                logger.debug("%s: could not be locked (%s); scanning without the output folder's lock", path, exc)
-                held = False
-        if held is None:
-            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            raise CommandLineError(
-                f"--out {out}: another dataeval-gpu scan (process {pid}) is writing there; wait for it "
-                "to finish or give another --out"
-            )
-        if held:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock (the file stays: removing it could let two scans lock two files)
 
 
 def _warn_nothing_to_scan(path: str) -> None:
@@ -357,45 +260,9 @@ def _warm_up(device: Any, audit_kwargs: dict[str, Any]) -> dict[str, float]:
     return {"warm_up_s": round(warm_up(DataAudit(device="cpu", **audit_kwargs).make_accumulator("cpu")), 3)}
 
 
-def compile_note(warm_up_s: float | None) -> str:
-    """The last line's note when the scan began by compiling the CPU kernels (the first scan
-    after an install: numba writes them to its cache, later scans load them in ~0.4 s)."""
-    if warm_up_s is None or warm_up_s <= COMPILE_NOTE_S:
-        return ""
-    return f" ({warm_up_s:.1f} s of it compiling the CPU kernels, once: later scans reuse them)"
-
-
 def progress_setting(args: argparse.Namespace) -> bool | None:
     """The bars' setting: off with ``--no-progress`` or ``--quiet``, else on a terminal."""
     return False if args.no_progress or args.quiet else None
-
-
-def _save_and_report(
-    report: Any, out: Path, formats: tuple[str, ...], images: list | None, progress: bool | None = None
-) -> dict[str, str]:
-    """``report.save`` (results files) in a thread while this one draws the HTML report (the
-    report's image decoding releases the GIL), each with its bar; then ``config.json`` again,
-    with ``report_s``."""
-    import json
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .audit import jsonable
-
-    with ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-save") as pool:
-        saving = pool.submit(report.save, out, formats=formats, progress=progress)
-        t_report = time.perf_counter()
-        drawn: dict[str, str] = {}
-        try:
-            from .report import write_report
-
-            drawn["report"] = str(write_report(report, out, images=images, progress=progress))
-        except ImportError as exc:
-            logger.warning("plots / HTML report not written: %s", exc)
-        report_s = time.perf_counter() - t_report
-        written = {**saving.result(), **drawn}  # the report object is not changed before the save ends
-    report.config["report_s"] = round(report_s, 3)
-    (out / "config.json").write_text(json.dumps(report.config, indent=1, default=jsonable))
-    return written
 
 
 def main(argv: list[str] | None = None) -> int:

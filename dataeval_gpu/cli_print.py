@@ -1,6 +1,6 @@
 """What ``dataeval-gpu scan`` prints after a scan: the classes, the Linter's flagged images with
 why, the quality issues, the duplicate groups (file names as text any terminal takes).  Each
-function returns the lines; ``cli.py`` prints them."""
+function returns the lines; ``cli_results.print_results`` prints them."""
 
 from __future__ import annotations
 
@@ -11,13 +11,27 @@ from typing import Any
 
 from .wording import counted
 
-__all__ = ["duplicate_lines", "failed_lines", "flagged_lines", "label_lines", "printable", "shown_path", "tail"]
+__all__ = [
+    "cluster_lines",
+    "duplicate_lines",
+    "failed_lines",
+    "flagged_lines",
+    "label_lines",
+    "printable",
+    "shown_path",
+    "tail",
+]
 
 
 def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the Linter's flagged images with their values, then the images with quality issues, each
     with why (its scores against the thresholds)."""
+    from .report.tables import inside_folder
+
     lines: list[str] = []
+    quality = report.quality.get("why", {}) if report.quality else {}
+    named = [int(i) for i in list(report.issues)[:most]] + [int(i) for i in list(quality)[:most]]
+    names = inside_folder(report.paths, only=named) if report.paths else {}  # in the scanned folder
     if report.issues:
         from .audit.report import format_value
         from .report.linter_ranges import flag_reason, report_ranges
@@ -27,7 +41,7 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
             f"\nflagged by the linter ({counted(len(report.issues), 'image')}; outside the range of the metric's values):"
         )
         for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
-            name = report.paths.get(i, "")
+            name = names.get(int(i), "")
             shown = []
             for k, v in m.items():
                 why = flag_reason(v, ranges.get(k), format_value)
@@ -35,16 +49,15 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
             lines.append(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
         if len(report.issues) > most:
             lines.append(f"  ... and {len(report.issues) - most} more (see findings.json)")
-    why = report.quality.get("why", {}) if report.quality else {}
-    if not why:
+    if not quality:
         return lines
-    lines.append(f"\nquality issues ({counted(len(why), 'image')}):")
-    for i, reasons in list(why.items())[:most]:
-        name = report.paths.get(i, "")
+    lines.append(f"\nquality issues ({counted(len(quality), 'image')}):")
+    for i, reasons in list(quality.items())[:most]:
+        name = names.get(int(i), "")
         lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
-    if len(why) > most:
+    if len(quality) > most:
         where = see_files(written, "quality_issues", default="quality_issues.csv or .parquet")
-        lines.append(f"  ... and {len(why) - most} more (see {where})")
+        lines.append(f"  ... and {len(quality) - most} more (see {where})")
     return lines
 
 
@@ -90,6 +103,25 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
     return lines
 
 
+def cluster_lines(report: Any, most: int = 15) -> list[str]:
+    """The lines of the Clusterer's outliers, then its potential outliers, each by its path in the
+    scanned folder (the summary counted them, but named none: they were in results.csv only)."""
+    from .report.tables import inside_folder
+
+    clusters = getattr(report, "clusters", None) or {}
+    lines: list[str] = []
+    for key, title in (("outliers", "cluster outliers"), ("potential_outliers", "cluster potential outliers")):
+        members = [int(i) for i in clusters.get(key, [])]
+        if not members:
+            continue
+        names = inside_folder(report.paths, only=members[:most]) if report.paths else {}
+        lines.append(f"\n{title} ({counted(len(members), 'image')}):")
+        lines += [f"  {i:>6} {names.get(i, '')}" for i in members[:most]]
+        if len(members) > most:
+            lines.append(f"  ... and {len(members) - most} more (see findings.json; cluster_{key} in results.csv)")
+    return lines
+
+
 def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the inputs that failed, each with its path and reason; past ``most``, how many
     more and how many failed for each kind of reason (``ValueError: unsupported format: SVG 846``,
@@ -98,9 +130,13 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     failed = report.failed or {}
     if not failed:
         return []
+    from .report.tables import inside_folder
+
+    # as the duplicate lines: by the path in the scanned folder
+    shown = inside_folder(report.paths, only=list(failed)[:most]) if report.paths else {}
     lines = [f"\nfailed ({len(failed)}):"]
     for i, reason in list(failed.items())[:most]:
-        lines.append(f"  {i:>6} {report.paths.get(i, '')}: {shown_path(reason)}")
+        lines.append(f"  {i:>6} {shown.get(i, '')}: {shown_path(reason)}")
     if len(failed) > most:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")

@@ -81,6 +81,8 @@ class Inputs:
     skipped: list[str]
     #: a file list's relative paths found in neither place looked: {path: the reason naming both}
     not_found: dict[str, str] = field(default_factory=dict)
+    #: the metadata files a folder scan left out (:data:`NON_IMAGE_SUFFIXES`: .txt, .json, ...)
+    metadata: list[str] = field(default_factory=list)
 
     def name_missing(self, files: Sequence[str], failed: dict[int, str]) -> None:
         """Give the inputs ``files`` (the dataset indices' paths) that failed as missing and are
@@ -92,11 +94,20 @@ class Inputs:
 
     def skipped_summary(self, top: int = 6) -> str:
         """``"2294 files (.dat 120, .frag 30, ...)"``: the skipped files by suffix, most first."""
-        from collections import Counter
+        return by_suffix(self.skipped, top)
 
-        by = Counter(Path(f).suffix.lower() or "(no suffix)" for f in self.skipped).most_common()
-        kinds = ", ".join(f"{k} {n}" for k, n in by[:top]) + (", ..." if len(by) > top else "")
-        return f"{len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} ({kinds})"
+    def metadata_summary(self, top: int = 6) -> str:
+        """``"952 files (.txt 952)"``: the metadata files left out, by suffix; ``""``: none."""
+        return by_suffix(self.metadata, top) if self.metadata else ""
+
+
+def by_suffix(files: Sequence[str], top: int = 6) -> str:
+    """``"2294 files (.dat 120, .frag 30, ...)"``: ``files`` counted by suffix, most first."""
+    from collections import Counter
+
+    by = Counter(Path(f).suffix.lower() or "(no suffix)" for f in files).most_common()
+    kinds = ", ".join(f"{k} {n}" for k, n in by[:top]) + (", ..." if len(by) > top else "")
+    return f"{len(files)} file{'s' if len(files) != 1 else ''} ({kinds})"
 
 
 def discover(
@@ -158,7 +169,7 @@ def find_inputs(
         return Inputs(files, [-1] * len(files), [], [], not_found)
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
-    paths, folders, skipped = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
+    paths, folders, skipped, metadata = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
     rel = {p: p.relative_to(r).parts for p in paths}
     rel_depth = {len(rel[p]) for p in paths if p not in folders}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
@@ -167,11 +178,11 @@ def find_inputs(
     if not use_classes:
         if class_folders is None:
             _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
-        return Inputs(files, [-1] * len(files), [], left_out)
+        return Inputs(files, [-1] * len(files), [], left_out, metadata=[str(p) for p in metadata])
     names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1} | set(_empty_class_folders(r, out)))
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
-    return Inputs(files, labels, names, left_out)
+    return Inputs(files, labels, names, left_out, metadata=[str(p) for p in metadata])
 
 
 def _empty_class_folders(root: Path, out: str | os.PathLike | None = None) -> list[str]:
@@ -340,9 +351,10 @@ def _path_then_label(line: str, base: Path) -> bool:
     return False
 
 
-def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path]]:
-    """The entries a folder scan lists (see :func:`discover`), sorted, which are folders, and
-    the files skipped as neither named nor encoded like an image (sorted).
+def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path], list[Path]]:
+    """The entries a folder scan lists (see :func:`discover`), sorted, which are folders, the
+    files skipped as neither named nor encoded like an image (sorted) and the metadata files
+    left out (:data:`NON_IMAGE_SUFFIXES`, in walk order).
 
     Symbolic links to folders are followed; a link back to one of its own parent folders (a
     loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
@@ -353,6 +365,7 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
     """
     out: list[Path] = []
     skipped: list[Path] = []
+    metadata: list[Path] = []
     folders: set[Path] = set()
     stack: list[tuple[Path, frozenset[tuple[int, int]]]] = [(root, frozenset())]
     while stack:
@@ -400,13 +413,13 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
             elif p.suffix.lower() in IMAGE_LIKE_SUFFIXES:
                 out.append(p)  # a broken link, a pipe, an unreadable or bad file: failed with the reason
             elif p.suffix.lower() in NON_IMAGE_SUFFIXES:
-                continue
+                metadata.append(p)  # counted in the printout's last lines and config.json
             elif _is_regular(e) and not _not_an_image(p):
                 out.append(p)  # an image under another name (or a file that cannot be read)
             else:
                 skipped.append(p)
     # an unreadable folder named like an image is appended twice (as a name, then as unreadable)
-    return sorted(set(out)), folders, sorted(skipped)
+    return sorted(set(out)), folders, sorted(skipped), metadata
 
 
 def _is_regular(e: os.DirEntry) -> bool:

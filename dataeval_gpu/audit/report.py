@@ -17,7 +17,7 @@ from ..functional import registry
 from ..wording import counted
 from .serialize import jsonable, write_with_records
 
-__all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "format_value", "known_bools", "whole_numbers"]
+__all__ = ["AuditReport", "CLUSTER_KEYS", "SUMMARY_KEYS", "csv_ready", "format_value", "known_bools", "whole_numbers"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
 #: rows of the results table turned into JSON records at a time (``to_json``)
@@ -351,7 +351,7 @@ class AuditReport:
             df = self.to_pandas()
             if "csv" in formats:
                 step("results.csv")
-                df.to_csv(out / "results.csv")
+                csv_ready(df).to_csv(out / "results.csv")
                 written["results"] = str(out / "results.csv")
             if "parquet" in formats:
                 step("results.parquet")
@@ -454,10 +454,28 @@ def _text(v: Any) -> str:
     return json.dumps(v, default=jsonable) if isinstance(v, (list, tuple, dict)) else str(v)
 
 
+def csv_ready(df: Any) -> Any:
+    """``df`` with a failed row's cells of each nullable yes / no column (``is_<issue>_issue``,
+    ``cluster_*``) ``False``: a CSV has no typed missing yes / no, and pandas read an empty cell
+    among ``True`` / ``False`` as an ``object`` column (``status`` says the row was not checked).
+    Such a column with no other missing cell is plain ``bool``; a measured image left out of the
+    Clusterer keeps its empty ``cluster_*`` cells.  Other columns as they are."""
+    nullable = [c for c in df.columns if str(df[c].dtype) == "boolean"]
+    if not nullable or "status" not in df.columns:
+        return df
+    failed = (df["status"] == "failed").to_numpy()
+    out = {}
+    for c in nullable:
+        col = df[c].mask(failed, False)
+        out[c] = col if col.isna().any() else col.astype(bool)
+    return df.assign(**out)
+
+
 def known_bools(values: np.ndarray, ok: np.ndarray) -> Any:
     """A yes / no column (``is_<issue>_issue``, ``cluster_outliers``): ``bool``, or pandas'
     nullable ``boolean`` with ``<NA>`` where ``ok`` is False (an input that was not checked: a
-    failed one): an empty cell in ``results.csv``, ``null`` in ``results.json``, not ``False``."""
+    failed one): ``null`` in ``results.json`` / Parquet, not ``False``; ``results.csv`` writes ``False``
+    there (:func:`csv_ready`: a CSV column of ``True`` / ``False`` reads back as ``bool``)."""
     import pandas as pd
 
     col = np.asarray(values, dtype=bool)

@@ -29,8 +29,10 @@ def against_section(ctx: Any) -> tuple[str, str, str] | None:
     ag = report.against
     if not ag:
         return None
-    name = lambda i: text_path(str(report.paths.get(i, "")))  # noqa: E731
     matches, outliers, quality = ag.get("matches", []), ag.get("outliers", {}), ag.get("quality", {})
+    # each new image by its path in the scanned folder, as in the other tables (the index's files: in full)
+    names = ctx.names({int(m["image"]) for m in matches} | {int(i) for i in outliers} | {int(i) for i in quality})
+    name = lambda i: text_path(names.get(int(i), ""))  # noqa: E731
     body = note(
         f"The {ctx.n_images} images of this scan against the dataset index {text_path(str(ag.get('index')))} "
         f"({ag.get('indexed_images')} indexed images; near copies within Hamming radius {ag.get('radius')}): "

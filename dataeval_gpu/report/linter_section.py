@@ -86,7 +86,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
         else:
             body += note("No image source was given: the sample grids are left out.")
         body += "<h3>Flagged images</h3>" + table_html(
-            tables.flagged_images_table(issues, ctx.label_sets, ctx.class_names, report.paths or None, ranges=ranges),
+            tables.flagged_images_table(issues, ctx.label_sets, ctx.class_names, ctx.names(issues) or None, ranges=ranges),
             max_rows=300,
             total_row=False,
             table_id="table-flagged",
@@ -115,6 +115,9 @@ def quality_section(ctx: ReportContext) -> Section | None:
     body += table_html(counts, total_row=False, table_id="table-quality-counts")
     if why:
         table = report.quality_table()
+        if "path" in table.columns:  # each file by its path in the scanned folder, as in the other tables
+            names = ctx.names(set(table["index"].tolist()))
+            table["path"] = [names.get(int(i), p) for i, p in zip(table["index"], table["path"])]
         scored: dict[int, dict[str, float]] = {}  # {index: {issue: score}} of the flagged images
         for i, issue, score in zip(table["index"], table["issue"], table["score"]):
             scored.setdefault(int(i), {})[str(issue)] = float(score)

@@ -160,9 +160,9 @@ def failed_section(ctx: ReportContext) -> Section | None:
     report = ctx.report
     if not report.failed:
         return None
-    rows = [
-        {"index": i, "file": report.paths.get(i, ""), "reason": r} for i, r in sorted(report.failed.items())
-    ]
+    # each file by its path in the scanned folder, as in the other tables (not the absolute path)
+    names = ctx.names(report.failed)
+    rows = [{"index": i, "file": names.get(int(i), ""), "reason": r} for i, r in sorted(report.failed.items())]
     df = pd.DataFrame(rows).set_index("index")
     body = note(f"{len(report.failed)} input(s) could not be measured.") + table_html(df, total_row=False)
     return ("failed", "Failed", body)

@@ -34,6 +34,8 @@ __all__ = [
     "duplicates_by_class_table",
     "flagged_by_metric",
     "flagged_images_table",
+    "common_folder",
+    "in_folder",
     "inside_folder",
     "metric_counts_table",
     "metric_summary_table",
@@ -277,12 +279,25 @@ def inside_folder(paths: dict[int, str], only: Iterable[int] | None = None) -> d
     """Each path relative to the folder all of them are in: file names alone are ambiguous (every
     plasma wallpaper pair read "2560x1600.jpg, screenshot.jpg").  ``only``: the indices wanted
     (the folder is still the one of every path)."""
+    return in_folder(paths, common_folder(paths), only)
+
+
+def common_folder(paths: dict[int, str]) -> str:
+    """The folder all of ``paths`` are in (``""``: none, or one path: names shown alone)."""
     try:
         root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
-    except ValueError:  # absolute and relative paths mixed
-        root = ""
+    except ValueError:  # absolute and relative paths mixed (a file list): the folder of them all
+        try:  # (each file's name alone read "missing.png" for "mix/odd/missing.png")
+            root = os.path.commonpath([os.path.abspath(p) for p in paths.values()])
+        except ValueError:  # paths on different drives
+            root = ""
     if root and all(p == root for p in paths.values()):
         root = os.path.dirname(root)
+    return root
+
+
+def in_folder(paths: dict[int, str], root: str, only: Iterable[int] | None = None) -> dict[int, str]:
+    """:func:`inside_folder` with the folder given (:func:`common_folder`, found once)."""
     wanted = paths.items() if only is None else ((i, paths[i]) for i in only if i in paths)
     return {i: os.path.relpath(p, root) if root else os.path.basename(p) for i, p in wanted}
 

@@ -16,6 +16,7 @@ from ..functional.hashing.thumbs import THUMB_SIDE
 from .manifest import (
     IndexMismatchError,
     check_settings,
+    lint_reference,
     metric_definitions_digest,
     read_manifest,
     statistics_only,
@@ -141,6 +142,19 @@ class DatasetIndex:
         return statistics_only(dict(self.manifest.get("reference", {})))  # an old index's: without its hashes
 
     @property
+    def reference_065(self) -> dict[str, dict[str, float]]:
+        """:attr:`reference` with DataEval 0.65's float16 statistics' figures over their values
+        rounded as it stores them (``--preset dataeval-0.65`` lints those: :func:`lint_reference`):
+        the manifest's ``reference_065``; an index written before it reads those columns."""
+        stored = self.manifest.get("reference_065")
+        if stored is None:
+            from ..detectors.linter import F16_STATS
+
+            names = [k for k in self.columns if k in F16_STATS]
+            stored = lint_reference(self.rows(names), self.measured, stored_065=True) if names else {}
+        return {**self.reference, **statistics_only(dict(stored))}
+
+    @property
     def quality_reference(self) -> dict[str, Any]:
         """What new images' relative quality issues are judged against (see
         :mod:`~dataeval_gpu.index.quality_ref`): from the manifest, or for an index written
@@ -154,6 +168,11 @@ class DatasetIndex:
             return {}
         cols = self.rows(list(REFERENCE_COLUMNS))
         return quality_reference({k: np.asarray(v)[self.measured] for k, v in cols.items()})
+
+    @property
+    def columns(self) -> list[str]:
+        """The names of the rows file's columns (what :meth:`take` and :meth:`rows` can read)."""
+        return list(self._rows.schema_arrow.names)
 
     def __len__(self) -> int:
         return int(self.flags.shape[0])

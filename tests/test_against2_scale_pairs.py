@@ -7,13 +7,14 @@ their own scales lie far apart)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dataeval_gpu.audit import scan_files
-from dataeval_gpu.index import scan_against, update_index
+from dataeval_gpu.index import DatasetIndex, scan_against, update_index
 
 pytest.importorskip("pyarrow")
 PIL = pytest.importorskip("PIL.Image")
@@ -65,6 +66,17 @@ def test_new_small_images_against_indexed_photos(tmp_path: Path) -> None:
     assert got == want
     assert [entries[(k, k)]["view"] for k in range(4)] == ["scale"] * 4  # found at scale only
     assert entries[(4, 4)]["view"] == "whole" and all(entries[(k, k)]["hamming"] is None for k in range(4))
+    # the index's stored hashes at the small sizes (scale-G.npy) only narrow the search: an index
+    # written before them (every large enough indexed image hashed again) finds the same pairs
+    index = DatasetIndex(tmp_path / "idx")
+    assert index.scale is not None and index.scale.shape == (len(indexed), 3, 8) and index.scale.any(axis=(1, 2)).all()
+    manifest = tmp_path / "idx" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["files"].pop("scale")
+    manifest.write_text(json.dumps(doc))
+    assert DatasetIndex(tmp_path / "idx").scale is None
+    again = scan_against(tmp_path / "idx", new, **KW).against["matches"]
+    assert {(m["image"], m["partner"]) for m in again if "near" in m["methods"]} == want
 
 
 def test_new_photos_against_indexed_small_images(tmp_path: Path) -> None:
@@ -76,3 +88,5 @@ def test_new_photos_against_indexed_small_images(tmp_path: Path) -> None:
     got, entries = _against(tmp_path / "idx", indexed, new)
     assert got == want and {entries[p]["view"] for p in got} == {"scale"}
     assert np.all([entries[p]["partner_path"].endswith("_small.png") for p in got])
+    # the small images are never the larger of a pair: nothing stored for them
+    assert not DatasetIndex(tmp_path / "idx").scale.any()  # type: ignore[union-attr]

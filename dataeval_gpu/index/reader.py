@@ -125,6 +125,8 @@ class DatasetIndex:
         self.hashes = open_array(self.folder / files["hashes"]) if "hashes" in files else None
         self.embeddings = open_array(self.folder / files["embeddings"]) if "embeddings" in files else None
         self.crops = open_array(self.folder / files["crops"]) if "crops" in files else None
+        #: ``(N, 3, 8)`` the whole images' hashes at the small sizes (``scale-G.npy``; None: none stored)
+        self.scale = open_array(self.folder / files["scale"]) if "scale" in files else None
         self._faiss_path = self.folder / files["faiss"] if "faiss" in files else None
 
     # ---------------------------------------------------------------- facts

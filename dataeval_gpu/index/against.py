@@ -347,7 +347,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
     the whole images' hashes and the statistics but not the crops' hashes nor the thumbnails:
     its near copies are the whole-image pairs that pass the plain-background, colour-cast,
     grey-entropy and pixel-spread rules, unverified (a superset of what :func:`against_index`
-    keeps of those pairs; crop matches are not found)."""
+    keeps of those pairs; crop matches and copies at another scale are not found)."""
     from .manifest import IndexMismatchError
 
     idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)

@@ -30,6 +30,7 @@ from ..flags import to_distinct
 from .near_matches import near_matches
 from .quality_ref import against_quality
 from .reader import DatasetIndex
+from .scale_matches import scale_matches
 from .store import normalised
 from .update import SCAN_PARAMS
 
@@ -110,6 +111,7 @@ def looks_alike(
     partners: np.ndarray,
     cosines: np.ndarray | None = None,
     sides: np.ndarray | None = None,
+    figures: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """``(P,)`` bool: which embedding matches (new image ``rows[p]``, indexed image
     ``partners[p]``, cosine ``cosines[p]``) pass the rules a scan holds its embedding pairs to
@@ -117,7 +119,11 @@ def looks_alike(
     alike on their grey thumbnails (``mine``: the new images' ``pchash_thumbs``; not checked
     where either side kept none, as a scan without them), and a pair the thumbnails cannot compare
     whose shapes differ (``sides``: the new images' ``(N, 2)`` heights and widths, beside the
-    index's) has a cosine of at least ``SHAPE_COSINE``."""
+    index's) has a cosine of at least ``SHAPE_COSINE``.  ``figures``: the new images' statistics;
+    with ``sides``, their ``chroma_rg`` / ``chroma_bg`` (two plain pictures agree in colour) and
+    ``opacity`` (an image showing under ``EMPTY_SHARE`` of its frame pairs only where the
+    thumbnails compared it; two with a transparent ground agree in detail), beside the index's,
+    as a scan passes them where its rows hold them."""
     from ..detectors.embedding_pairs import embedding_pairs_ok
 
     n = 0 if mine is None else len(mine)
@@ -136,7 +142,100 @@ def looks_alike(
             hw = np.concatenate([np.asarray(sides, dtype=np.float64).reshape(n, 2), np.stack([h, w], 1)])
     if thumbs is not None and hw is not None and len(hw) != len(thumbs):
         hw = None  # not one row per image on both sides: the shape rule cannot be told
-    return embedding_pairs_ok(rows, n + np.arange(len(partners)), cos, thumbs, hw)
+    both = lambda keys: _both_sides(index, figures, keys, partners) if hw is not None else None  # noqa: E731
+    chroma, opacity = both(("chroma_rg", "chroma_bg")), both(("opacity",))
+    return embedding_pairs_ok(
+        rows, n + np.arange(len(partners)), cos, thumbs, hw, chroma, None if opacity is None else opacity[:, 0]
+    )
+
+
+def _both_sides(
+    index: DatasetIndex, figures: dict[str, np.ndarray] | None, keys: tuple[str, ...], partners: np.ndarray
+) -> np.ndarray | None:
+    """``(N + P, len(keys))`` float64: the new images' ``figures[keys]`` then the indexed
+    ``partners``' (None when either side lacks one, as a scan whose rows lack it)."""
+    if figures is None or any(figures.get(k) is None for k in keys):
+        return None
+    theirs = [index.take(k, partners) if k in index.columns else None for k in keys]
+    if any(t is None for t in theirs):
+        return None
+    mine = np.stack([np.asarray(figures[k], dtype=np.float64).reshape(-1) for k in keys], 1)
+    return np.concatenate([mine, np.stack([np.asarray(t, dtype=np.float64) for t in theirs], 1)])
+
+
+def _add(found: dict[tuple[int, int], dict[str, Any]], q: int, j: int, method: str, **extra: Any) -> None:
+    """Record ``method`` (with the figures ``extra`` not None) for new image ``q`` and indexed row ``j``."""
+    entry = found.setdefault((q, j), {"methods": [], "hamming": None, "view": None, "cosine": None})
+    if method not in entry["methods"]:
+        entry["methods"].append(method)
+    entry.update({k: v for k, v in extra.items() if v is not None})
+
+
+def _hash_copies(
+    index: DatasetIndex, rows: dict[str, np.ndarray], stats: dict[str, np.ndarray], radius: int, found: dict
+) -> None:
+    """The exact copies, the near copies by the scan's views and pair rules (where the quality
+    metrics were measured, as a scan applies them) and the copies at another scale (a small
+    image and one 1.5x larger or more: :func:`~dataeval_gpu.index.scale_matches.scale_matches`)."""
+    for q, j in hash_matches(index, rows["xxhash"], None, None, radius)["exact"].tolist():
+        _add(found, q, j, "exact")
+    figures = {**stats, **rows}
+    rules = "chroma_rg" in figures
+    pairs, dist, views = near_matches(index, figures, radius, rules=rules)
+    for (q, j), d, v in zip(pairs.tolist(), dist.tolist(), views):
+        if (q, j) not in found:  # a byte-identical pair is exact only, as in a scan of both sets
+            _add(found, q, j, "near", hamming=int(d), view=v)
+    for q, j in (scale_matches(index, figures) if rules else np.zeros((0, 2), np.int64)).tolist():
+        if (q, j) not in found:  # found at scale only: its hashes at the small image's size
+            _add(found, q, j, "near", view="scale")
+
+
+def _embedding_copies(
+    index: DatasetIndex,
+    rows: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    embeddings: np.ndarray,
+    threshold: float | None,
+    found: dict,
+) -> None:
+    """The embedding neighbours at ``threshold`` (default: the scan's) that pass a scan's rules."""
+    from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
+
+    t = DEFAULT_EMBEDDING_THRESHOLD if threshold is None else float(threshold)
+    emb = embedding_matches(index, embeddings, t)
+    q_rows, partners = emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64)
+    sides = np.stack([stats["height"], stats["width"]], 1) if "height" in stats and "width" in stats else None
+    emb = emb[looks_alike(index, rows.get("pchash_thumbs"), q_rows, partners, emb[:, 2], sides, stats)]  # as a scan
+    for q, j, c in emb.tolist():
+        _add(found, int(q), int(j), "embedding", cosine=round(float(c), 4))
+
+
+def _outliers(
+    index: DatasetIndex,
+    stats: dict[str, np.ndarray],
+    method: str,
+    threshold: float | None,
+    linted: Collection[str] | None,
+    rare: bool,
+    stored_065: bool,
+) -> tuple[dict[int, dict[str, float]], dict[str, dict[str, float]]]:
+    """``(issues by row, the reference figures they were judged by)``: the Linter against the
+    index's reference; ``stored_065``: both sides' float16 statistics rounded as DataEval 0.65
+    stores them (:func:`~dataeval_gpu.detectors.linter.as_stored_by_065`, :attr:`DatasetIndex.reference_065`)."""
+    from ..audit.lint_rules import rare_against
+    from ..detectors.linter import Linter, as_stored_by_065
+
+    lint = Linter(outlier_method=method, outlier_threshold=threshold)  # type: ignore[arg-type]
+    linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
+    if stored_065:  # as the scan of --preset dataeval-0.65 lints them
+        linted_stats = as_stored_by_065(linted_stats)
+    reference = index.reference_065 if stored_065 else index.reference  # the manifest read once
+    issues = lint.evaluate_against(linted_stats, reference).issues
+    flagged = sorted({m for found in issues.values() for m in found})
+    if rare and flagged:  # the default preset's rule: on a degenerate metric, rare in the index too
+        indexed = index.rows(flagged)
+        issues = rare_against(issues, linted_stats, {k: v[index.measured] for k, v in indexed.items()})
+    return issues, reference
 
 
 def query_index(
@@ -153,6 +252,7 @@ def query_index(
     linted: Collection[str] | None = None,
     quality_thresholds: dict[str, float] | None = None,
     rare: bool = False,
+    stored_065: bool = False,
 ) -> dict[str, Any]:
     """The findings of new images against ``index``.
 
@@ -161,7 +261,8 @@ def query_index(
     ``pchash_crops_valid`` and the ``pchash_thumbs``, as :meth:`DataAudit.measured_rows
     <dataeval_gpu.audit.DataAudit.measured_rows>` gives); ``stats``: {metric: values}.  With the
     quality metrics measured (``chroma_rg`` ...) the near copies follow the scan's pair rules
-    (:func:`~dataeval_gpu.index.near_matches.near_matches`), each rule where its figures are at
+    (:func:`~dataeval_gpu.index.near_matches.near_matches`, and the pairs at another scale of
+    :func:`~dataeval_gpu.index.scale_matches.scale_matches`), each rule where its figures are at
     hand on both sides; without them, whole images within ``radius``, as such a scan pairs them.
 
     With the quality metrics in ``stats`` (and in the index), the relative quality issues are
@@ -172,56 +273,28 @@ def query_index(
     of ``{"image", "partner", "partner_path", "methods", "hamming", "view", "cosine"}`` (one per
     new image and indexed partner; an exact copy is ``exact``, not also ``near``, as a scan of
     both sets puts it in an exact group only; ``hamming`` and ``view`` those of the closest matching views,
-    ``"whole"`` or e.g. ``"indexed crop 0.9"``), ``outliers`` {image: {metric: value}} against
+    ``"whole"`` or e.g. ``"indexed crop 0.9"``; ``"scale"``, no ``hamming``: a small image and a larger copy),
+    ``outliers`` {image: {metric: value}} against
     the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric; with
     ``rare``, the default preset's rule: on a metric degenerate in the index a flag must also be rare
-    there, :func:`~dataeval_gpu.audit.lint_rules.rare_against`),
+    there, :func:`~dataeval_gpu.audit.lint_rules.rare_against`; ``stored_065``, the
+    ``dataeval-0.65`` preset's: the statistics rounded to float16 as DataEval 0.65 stores them, on both sides),
     ``reference`` the index's Linter reference figures they were judged by
     (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again).
     """
-    from ..audit.lint_rules import rare_against
-    from ..detectors.linter import Linter
-    from ..detectors.near_duplicates import DEFAULT_EMBEDDING_THRESHOLD
     t0 = time.perf_counter()
     found: dict[tuple[int, int], dict[str, Any]] = {}
-
-    def add(q: int, j: int, method: str, **extra: Any) -> None:
-        entry = found.setdefault((q, j), {"methods": [], "hamming": None, "view": None, "cosine": None})
-        if method not in entry["methods"]:
-            entry["methods"].append(method)
-        entry.update({k: v for k, v in extra.items() if v is not None})
-
     if index.hashes is not None and "xxhash" in rows and len(query_index_values):
-        for q, j in hash_matches(index, rows["xxhash"], None, None, radius)["exact"].tolist():
-            add(q, j, "exact")
-        # the scan's pair rules where the quality metrics were measured (as a scan applies them)
-        figures = {**stats, **rows}
-        pairs, dist, views = near_matches(index, figures, radius, rules="chroma_rg" in figures)
-        for (q, j), d, v in zip(pairs.tolist(), dist.tolist(), views):
-            if (q, j) not in found:  # a byte-identical pair is exact only, as in a scan of both sets
-                add(q, j, "near", hamming=int(d), view=v)
+        _hash_copies(index, rows, stats, radius, found)
     if embeddings is not None and index.embeddings is not None and len(embeddings):
-        t = DEFAULT_EMBEDDING_THRESHOLD if embedding_threshold is None else float(embedding_threshold)
-        emb = embedding_matches(index, embeddings, t)
-        q_rows, partners = emb[:, 0].astype(np.int64), emb[:, 1].astype(np.int64)
-        sides = np.stack([stats["height"], stats["width"]], 1) if "height" in stats and "width" in stats else None
-        emb = emb[looks_alike(index, rows.get("pchash_thumbs"), q_rows, partners, emb[:, 2], sides)]  # as a scan
-        for q, j, c in emb.tolist():
-            add(int(q), int(j), "embedding", cosine=round(float(c), 4))
+        _embedding_copies(index, rows, stats, embeddings, embedding_threshold, found)
     keys = sorted(found)
     partner_paths = index.paths(np.array([j for _, j in keys], dtype=np.int64)) if keys else []
     matches = [
         {"image": int(query_index_values[q]), "partner": int(j), "partner_path": p, **found[(q, j)]}
         for (q, j), p in zip(keys, partner_paths)
     ]
-    lint = Linter(outlier_method=outlier_method, outlier_threshold=outlier_threshold)  # type: ignore[arg-type]
-    linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
-    reference = index.reference  # the manifest read once: what the outliers are judged by
-    issues = lint.evaluate_against(linted_stats, reference).issues
-    flagged = sorted({m for found in issues.values() for m in found})
-    if rare and flagged:  # the default preset's rule: on a degenerate metric, rare in the index too
-        indexed = index.rows(flagged)
-        issues = rare_against(issues, linted_stats, {k: v[index.measured] for k, v in indexed.items()})
+    issues, reference = _outliers(index, stats, outlier_method, outlier_threshold, linted, rare, stored_065)
     quality: dict[int, dict[str, list[str]]] = {}
     if "grey_p99" in stats and len(query_index_values):
         indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
@@ -262,6 +335,7 @@ def against_index(audit: Any, index: DatasetIndex | str | os.PathLike, report: A
         linted=set(to_distinct(audit.linter_flags).values()),  # the metrics a scan lints
         quality_thresholds=audit.quality_thresholds if audit.quality else None,
         rare=audit.preset == "default",
+        stored_065=audit.preset == "dataeval-0.65",  # the scan lints 0.65's float16 values
     )
     return report
 
@@ -273,7 +347,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
     the whole images' hashes and the statistics but not the crops' hashes nor the thumbnails:
     its near copies are the whole-image pairs that pass the plain-background, colour-cast,
     grey-entropy and pixel-spread rules, unverified (a superset of what :func:`against_index`
-    keeps of those pairs; crop matches are not found)."""
+    keeps of those pairs; crop matches and copies at another scale are not found)."""
     from .manifest import IndexMismatchError
 
     idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
@@ -299,6 +373,7 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
         linted=cfg.get("linter_flags"),
         quality_thresholds=cfg.get("quality_thresholds"),
         rare=cfg.get("preset", "default") == "default",
+        stored_065=cfg.get("preset") == "dataeval-0.65",
     )
     return report
 

@@ -149,6 +149,29 @@ def statistics_only(reference: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in reference.items() if k not in hashes}
 
 
+def lint_reference(stats: dict[str, Any], measured: Any, *, stored_065: bool = False) -> dict[str, dict[str, float]]:
+    """The Linter's reference figures (:func:`~dataeval_gpu.detectors.linter.reference_summary`) of
+    every 1-D metric of ``stats`` over the ``measured`` rows (finite values; not the hash columns).
+    ``stored_065``: of DataEval 0.65's float16 statistics only, rounded as it stores them
+    (:func:`~dataeval_gpu.detectors.linter.as_stored_by_065`): what a ``--preset dataeval-0.65``
+    scan lints, the manifest's ``reference_065``."""
+    import numpy as np
+
+    from ..detectors.linter import F16_STATS, as_stored_by_065, reference_summary
+
+    cols = {k: v for k, v in statistics_only(stats).items() if getattr(v, "ndim", 0) == 1}
+    if stored_065:
+        cols = as_stored_by_065({k: np.asarray(v)[measured] for k, v in cols.items() if k in F16_STATS})
+    else:
+        cols = {k: np.asarray(v)[measured] for k, v in cols.items()}
+    out = {}
+    for key, val in cols.items():
+        v = val.astype(np.float64)
+        if v.size and np.isfinite(v).any():
+            out[key] = reference_summary(v[np.isfinite(v)])
+    return out
+
+
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """The manifest of the index in ``folder``."""
     path = Path(folder) / MANIFEST

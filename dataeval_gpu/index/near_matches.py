@@ -23,7 +23,7 @@ import torch
 from ..functional.hashing import THUMB_SIDE, hamming_distance
 from .reader import DatasetIndex
 
-__all__ = ["FIGURE_COLUMNS", "near_matches", "query_figures"]
+__all__ = ["FIGURE_COLUMNS", "figures_of", "near_matches", "query_figures"]
 
 #: indexed rows searched at once (the hashes of a block are copied into memory: 8 bytes a view)
 REF_BLOCK = 1 << 20
@@ -33,8 +33,9 @@ FIGURE_COLUMNS = (
 )  # fmt: skip
 
 
-def _figures(cols: dict[str, np.ndarray | None]) -> Any:
-    """:class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from the columns at hand."""
+def figures_of(cols: dict[str, np.ndarray | None]) -> Any:
+    """:class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from the columns at hand (the
+    statistics of :data:`FIGURE_COLUMNS`, ``pchash_thumbs``; a rule whose figures are missing is skipped)."""
     from ..detectors.hash_pairs import PairFigures, plain_and_entropy
 
     has = lambda *ks: all(cols.get(k) is not None for k in ks)  # noqa: E731
@@ -75,7 +76,7 @@ def query_figures(rows: dict[str, np.ndarray]) -> Any:
         cols["strip_view"] = 1 + np.asarray(rows.get("pchash_crops", np.zeros((len(rows["pchash"]), 0)))).reshape(
             len(rows["pchash"]), -1
         ).shape[1]  # type: ignore[assignment]
-    return _figures(cols)
+    return figures_of(cols)
 
 
 def _cross(q: np.ndarray, q_ok: np.ndarray, ref: np.ndarray, ref_ok: np.ndarray, radius: int) -> np.ndarray:
@@ -194,7 +195,7 @@ def near_matches(
             # rows are restored into a scan (all-zero thumbnails), their pairs count only within
             # UNVERIFIED_RADIUS
             cols["pchash_thumbs"] = np.zeros((len(partners), np.asarray(mine).reshape(len(mine), -1).shape[1]), np.uint8)
-        ok = hash_pairs_ok(query_figures(rows), _figures(cols), vp[:, 0], vp[:, 1], at, vp[:, 3], vp[:, 4], radius)
+        ok = hash_pairs_ok(query_figures(rows), figures_of(cols), vp[:, 0], vp[:, 1], at, vp[:, 3], vp[:, 4], radius)
         vp = vp[ok]
     if not len(vp):
         return empty, np.zeros(0, dtype=np.int64), []

@@ -16,6 +16,7 @@ from ..functional.hashing.thumbs import THUMB_SIDE
 from .manifest import (
     IndexMismatchError,
     check_settings,
+    lint_reference,
     metric_definitions_digest,
     read_manifest,
     statistics_only,
@@ -124,6 +125,8 @@ class DatasetIndex:
         self.hashes = open_array(self.folder / files["hashes"]) if "hashes" in files else None
         self.embeddings = open_array(self.folder / files["embeddings"]) if "embeddings" in files else None
         self.crops = open_array(self.folder / files["crops"]) if "crops" in files else None
+        #: ``(N, 3, 8)`` the whole images' hashes at the small sizes (``scale-G.npy``; None: none stored)
+        self.scale = open_array(self.folder / files["scale"]) if "scale" in files else None
         self._faiss_path = self.folder / files["faiss"] if "faiss" in files else None
 
     # ---------------------------------------------------------------- facts
@@ -141,6 +144,19 @@ class DatasetIndex:
         return statistics_only(dict(self.manifest.get("reference", {})))  # an old index's: without its hashes
 
     @property
+    def reference_065(self) -> dict[str, dict[str, float]]:
+        """:attr:`reference` with DataEval 0.65's float16 statistics' figures over their values
+        rounded as it stores them (``--preset dataeval-0.65`` lints those: :func:`lint_reference`):
+        the manifest's ``reference_065``; an index written before it reads those columns."""
+        stored = self.manifest.get("reference_065")
+        if stored is None:
+            from ..detectors.linter import F16_STATS
+
+            names = [k for k in self.columns if k in F16_STATS]
+            stored = lint_reference(self.rows(names), self.measured, stored_065=True) if names else {}
+        return {**self.reference, **statistics_only(dict(stored))}
+
+    @property
     def quality_reference(self) -> dict[str, Any]:
         """What new images' relative quality issues are judged against (see
         :mod:`~dataeval_gpu.index.quality_ref`): from the manifest, or for an index written
@@ -154,6 +170,11 @@ class DatasetIndex:
             return {}
         cols = self.rows(list(REFERENCE_COLUMNS))
         return quality_reference({k: np.asarray(v)[self.measured] for k, v in cols.items()})
+
+    @property
+    def columns(self) -> list[str]:
+        """The names of the rows file's columns (what :meth:`take` and :meth:`rows` can read)."""
+        return list(self._rows.schema_arrow.names)
 
     def __len__(self) -> int:
         return int(self.flags.shape[0])

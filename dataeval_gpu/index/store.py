@@ -14,6 +14,10 @@ each is the image with dataset index ``i`` (the position in the collection's fil
 * ``crops-G.npy``: ``(N, C)`` uint64, the near hashes of each image's central crops (the
   ``pchash_crops`` column of the rows file, memory-mapped for the ``--against`` search; absent
   without crops and in an index written before it).
+* ``scale-G.npy``: ``(N, 3, 8)`` uint64, each image's whole thumbnail brought to 8, 16 and 24 px
+  and hashed in its 8 flips / rotations (:func:`~dataeval_gpu.index.scale_matches.scale_hashes`:
+  what a copy under 33 px a side is paired by); zeros for images under 33 px.  Absent without
+  the thumbnails and in an index written before it.
 * ``embeddings-G.npy`` / ``embeddings-G.faiss``: ``(N, D)`` float32 (zero rows for failed
   images) and a flat inner-product faiss index of the L2-normalised rows.
 """
@@ -154,6 +158,13 @@ def write_generation(
                 flags |= np.asarray(crops_ok[:, k], dtype=np.uint8) * np.uint8(CROP_VALID << k)
             words = np.ascontiguousarray(crops).view(np.uint64)
             save("crops", "npy", lambda p: _save_npy(p, words))
+        thumbs, h, w = (coll.stats.get(k) for k in ("pchash_thumbs", "height", "width"))
+        if thumbs is not None and h is not None and w is not None:
+            from .scale_matches import scale_hashes  # it reads an index: imported where needed
+
+            ok = coll.measured & np.asarray(coll.near_valid, dtype=bool)
+            scale = scale_hashes(thumbs, np.minimum(h, w), ok).view(np.uint64)
+            save("scale", "npy", lambda p: _save_npy(p, scale))
     save("flags", "npy", lambda p: _save_npy(p, flags))
     if coll.embeddings is not None:
         emb = np.ascontiguousarray(coll.embeddings, dtype=np.float32)
@@ -224,7 +235,7 @@ def remove_unlisted(folder: Path, keep: set[str]) -> None:
         stem = p.name.lstrip(".")
         if p.name in keep or not p.is_file():
             continue
-        if stem.split("-", 1)[0] in ("rows", "hashes", "flags", "crops", "embeddings", "faiss") or p.name.endswith(
+        if stem.split("-", 1)[0] in ("rows", "hashes", "flags", "crops", "scale", "embeddings", "faiss") or p.name.endswith(
             ".tmp"
         ):
             with contextlib.suppress(FileNotFoundError):

@@ -27,8 +27,8 @@ from ..errors import InvalidArgumentError
 from .manifest import (
     IndexNotFoundError,
     check_settings,
+    lint_reference,
     read_manifest,
-    statistics_only,
     write_lock,
     write_manifest,
 )
@@ -199,6 +199,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
                 "class_names": list(class_names),
                 "count": len(files),
                 "reference": reference_figures(coll),
+                "reference_065": lint_reference(coll.stats, coll.measured, stored_065=True),
                 "quality": collection_quality(coll, template),
             },
         )
@@ -267,6 +268,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
             "class_names": class_names,
             "count": len(order),
             "reference": reference_figures(coll),
+            "reference_065": lint_reference(coll.stats, coll.measured, stored_065=True),
             "quality": collection_quality(coll, audit),
         }
         write_manifest(folder, doc)
@@ -407,15 +409,5 @@ def collection_quality(coll: Collection, audit: Any) -> dict[str, Any]:
 
 def reference_figures(coll: Collection) -> dict[str, dict[str, float]]:
     """The Linter's reference figures of every 1-D metric over the measured images (not of the
-    hash columns stored beside them)."""
-    from ..detectors.linter import reference_summary
-
-    out = {}
-    for key, val in statistics_only(coll.stats).items():  # not the hash columns (pchash_strip)
-        if val.ndim == 1 and coll.measured.any():
-            v = val[coll.measured].astype(np.float64)
-            if np.isfinite(v).all():
-                out[key] = reference_summary(v)
-            else:
-                out[key] = reference_summary(v[np.isfinite(v)]) if np.isfinite(v).any() else {}
-    return {k: v for k, v in out.items() if v}
+    hash columns stored beside them): :func:`~dataeval_gpu.index.manifest.lint_reference`."""
+    return lint_reference(coll.stats, coll.measured) if coll.measured.any() else {}

@@ -97,7 +97,7 @@ def test_update_measures_only_new_and_changed_files_and_equals_a_fresh_scan(tmp_
     assert_same_report(second, fresh(data, near_radius=2))
     assert_same_report(DatasetIndex(tmp_path / "idx").report(), second)
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [
-        "crops-2.npy", "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet",
+        "crops-2.npy", "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet", "scale-2.npy",
     ]  # fmt: skip
 
 
@@ -395,7 +395,7 @@ def test_sigkill_during_an_update_leaves_the_previous_index(tmp_path: Path, wher
     after = index(data, tmp_path / "idx")  # the stale lock is taken over, leftovers removed
     assert after.config["index_update"]["measured"] == 10
     assert {p.name for p in (tmp_path / "idx").iterdir()} == {
-        "crops-2.npy", "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet",
+        "crops-2.npy", "flags-2.npy", "hashes-2.npy", "manifest.json", "rows-2.parquet", "scale-2.npy",
     }  # fmt: skip
 
 

@@ -11,7 +11,10 @@ issue              score (higher = worse)                flagged when (default)
 =================  ====================================  =========================================
 dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brightest 1 % of the
                    relative: the image's highlights        image under 22 % of the dataset's
-                   against the dataset's                   typical highlights), or grey_p99 < 0.03
+                   against the dataset's; saturated        typical highlights; saturated ones in
+                   highlights (bright_p99 >= 1.5           max(R, G, B) too), or both p99 < 0.03;
+                   grey_p99): at most ``1 - bright_p99 /   not with under 81 visible pixels
+                   median(bright_p99)``
 light              ``dark_p001`` (the black point: the    score >= 0.2 and bright_clipped >= 0.15
                    darkest 0.1 % of min(R, G, B))          (overexposed: highlights clipped AND
                                                            no dark tones left) and grey_p0001 >=
@@ -107,11 +110,13 @@ from .quality_rules import (
     ODD_MAX_SHARE,
     OPTIONAL_KEYS,
     PIXEL_ISSUES,
+    SATURATED_HIGHLIGHTS,
     SHAPE_KEYS,
     SILHOUETTE_BITS,
     SILHOUETTE_INK_MIN,
     TRANSPARENT_BELOW,
     drawn,
+    few_seen,
     float64,
     ink_tails,
     issue_scores,
@@ -145,6 +150,7 @@ __all__ = [
     "ODD_MAX_SHARE",
     "OPTIONAL_KEYS",
     "PIXEL_ISSUES",
+    "SATURATED_HIGHLIGHTS",
     "SHAPE_KEYS",
     "SILHOUETTE_BITS",
     "SILHOUETTE_INK_MIN",
@@ -152,6 +158,7 @@ __all__ = [
     "QualityIssues",
     "QualityOutput",
     "drawn",
+    "few_seen",
     "float64",
     "ink_tails",
     "issue_scores",
@@ -342,8 +349,11 @@ class QualityIssues:
             if k == "light":
                 f = (s >= t) & (m["bright_clipped"] >= LIGHT_MIN_CLIPPED) & ~ink_tails(m)
             elif k == "dark":
-                small = np.minimum(m["width"], m["height"]) < JUDGE_MIN_SIDE
-                f = ((s > t) | (m["grey_p99"] < DARK_ABSOLUTE_P99)) & ~silhouettes(m) & ~small
+                small = (np.minimum(m["width"], m["height"]) < JUDGE_MIN_SIDE) | few_seen(m)
+                floor = m["grey_p99"] < DARK_ABSOLUTE_P99
+                if "bright_p99" in ref:
+                    floor &= m["bright_p99"] < DARK_ABSOLUTE_P99
+                f = ((s > t) | floor) & ~silhouettes(m) & ~small
             elif k in ("odd_size", "odd_aspect_ratio"):
                 w, h = m["width"], m["height"]
                 v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)

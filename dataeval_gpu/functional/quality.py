@@ -33,7 +33,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
-  ``min(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
+  ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` - the 99 % level of ``max(R, G, B)``
+  (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
@@ -61,7 +62,7 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import dark_black_point, dark_level
+from .quality_dark import bright_highlights, bright_histogram, bright_level, dark_black_point, dark_level
 from .quality_fine_compiled import fine_energies_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
 from .quality_occupancy_compiled import occupied_cells_u8
@@ -118,6 +119,7 @@ QUALITY_KEYS = (
     "noise_flat",  # appended: noise over the flattest blocks (``quality_texture``; ``noisy``)
     "impulse_share",  # the share of isolated impulses (``quality_texture``; ``noisy``)
     "occupancy",  # appended: the share of grid cells with an edge (``quality_occupancy``; ``low_information``)
+    "bright_p99",  # appended: the highlights of max(R, G, B) (``quality_dark``; ``dark``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -228,7 +230,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
-    ``(B,)`` float64 ``occupancy``."""
+    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)``."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -241,12 +243,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
     occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ
+    return hist, sums, res, fine, geo, dark, tex, occ, bright_histogram(x).numpy()
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
-    tex: np.ndarray, occ: np.ndarray,
+    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -285,6 +287,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
+    out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 
@@ -348,6 +351,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["blockiness"] = blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
     out["dark_p001"] = dark_black_point(x, out["grey_p99"].dtype)
+    out["bright_p99"] = bright_highlights(x, out["grey_p99"].dtype)
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     return _finish(out, raw, x)
 
@@ -369,6 +373,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
         out["dark_p001"] = dark_black_point(raw, dtype)  # over what is seen (alpha-weighted)
+        out["bright_p99"] = bright_highlights(raw, dtype)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

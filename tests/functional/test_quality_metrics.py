@@ -72,6 +72,9 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     dq = np.clip(np.round(x[:3].min(0) * 255), 0, 255).astype(int).ravel()
     dcdf = np.cumsum(np.bincount(dq, minlength=256) / dq.size)
     out["dark_p001"] = int(np.argmax(dcdf >= 0.001 - 1e-9)) / 255.0
+    # bright_p99: the 99 % level of max over the colour channels (the value of one channel)
+    bq = np.clip(np.round(x[:3].max(0) * 255), 0, 255).astype(int).ravel()
+    out["bright_p99"] = int(np.argmax(np.cumsum(np.bincount(bq, minlength=256) / bq.size) >= 0.99 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"] = float(hist[:6].sum())
@@ -139,7 +142,7 @@ def _float64_tol(key: str, want: float) -> float:
     if key in ("noise_flat", "impulse_share"):
         # on the 256-level grey image: float luma may round an exact tie either way (one level)
         return 0.25 if key == "noise_flat" else 2e-3
-    if key in ("dark_p001", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
+    if key in ("dark_p001", "bright_p99", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
         # 256-level histogram: float32 luma may round a level differently on ties
         return 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
     if key == "fine_sharpness":
@@ -320,6 +323,10 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
     if dh.sum() <= 0:
         dh[0] = 1.0
     out["dark_p001"] = int(np.argmax(np.cumsum(dh / dh.sum()) >= 0.001 - 1e-9)) / 255.0
+    bh = np.bincount(np.clip(np.round(col[:3].max(0)), 0, 255).astype(int).ravel(), weights=a.ravel(), minlength=256)
+    if bh.sum() <= 0:
+        bh[0] = 1.0
+    out["bright_p99"] = int(np.argmax(np.cumsum(bh / bh.sum()) >= 0.99 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())

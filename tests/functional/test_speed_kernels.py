@@ -111,7 +111,7 @@ def test_fused_metrics_equal_the_torch_path(shape: tuple[int, int, int], monkeyp
     fast = quality_metrics_batch(x)
     monkeypatch.setattr(quality_compiled.ready, "state", False)
     slow = quality_metrics_batch(x)
-    for key in ("dark_p001", "noise_flat", "impulse_share", "grey_p001", "grey_entropy"):
+    for key in ("dark_p001", "bright_p99", "noise_flat", "impulse_share", "grey_p001", "grey_entropy"):
         assert fast[key].tolist() == slow[key].tolist(), key
     hist = torch.from_numpy(np.stack([np.bincount(im.min(axis=0).ravel(), minlength=256) for im in (dark, photo)]))
     assert dark_level(hist).tolist() == fast["dark_p001"].tolist()

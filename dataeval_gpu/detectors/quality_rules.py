@@ -26,6 +26,7 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
+    "NOISE_ENTROPY_EXCESS",
     "NOISE_ENTROPY_SLACK",
     "NOISE_FLAT_SHARE",
     "NOISE_GAUSS_RATIO",
@@ -116,6 +117,14 @@ NOISE_FLAT_SHARE = 0.5
 #: clipping and alpha blending, which take entropy off the noise (-0.3 to -0.15 bit the least
 #: on planted sigma 25 noise on photos and sprites)
 NOISE_ENTROPY_SLACK = 0.5
+#: ``noisy``: the Gaussian estimate counts only while it is at most this factor times that entropy
+#: bound, not capped to it: an estimate beyond what the grey levels can hold is the picture's own
+#: pixel-scale structure (painted sprites and terrain of few tones: 1.2-5.1 times the bound on the
+#: false Wesnoth flags), not noise plus a little texture, so the bound itself is no noise evidence.
+#: Noise keeps the estimate under the bound, since it raises the entropy with the residual (0.68
+#: the most on planted sigma 25 noise on photos, sprites and icons; sigma 10-25 on those very sprites
+#: all under it)
+NOISE_ENTROPY_EXCESS = 1.0
 #: the entropy (bits) of a unit Gaussian: ``0.5 log2(2 pi e)``; one of sigma has ``log2(sigma)`` more
 GAUSS_ENTROPY_BITS = 0.5 * float(np.log2(2.0 * np.pi * np.e))
 #: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
@@ -264,15 +273,16 @@ def few_seen(m: Mapping[str, np.ndarray]) -> np.ndarray:
 def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
     while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
-    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks) and the impulse estimate
+    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks; 0 where it exceeds
+    :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap`: structure) and the impulse estimate
     (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
     one where that is more - impulses raise the mean response and barely its median, texture
     raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE`).  Metrics gathered
     without ``noise_flat`` / ``impulse_share`` are scored without those checks, as before."""
     gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
-    gauss = np.minimum(gauss, noise_entropy_cap(m))
     if "noise_flat" in m:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
+    gauss = np.where(gauss <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m), gauss, 0.0)
     impulse = m["noise"] - NOISE_TEXTURE_FLOOR
     if "impulse_share" in m:
         # impulses raise the mean response, not its median: texture raises both, so the mean counts

@@ -97,7 +97,8 @@ def rare_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.nda
 
 def robust_scale(name: str, values: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray | None:
     """``values`` of the metric ``name`` on the scale its outliers are judged on (float64): the
-    natural logarithm for :data:`LOG_SCALE` (a value <= 0 is NaN), ``arcsin(sqrt(share))`` for
+    natural logarithm for :data:`LOG_SCALE` (a value <= 0 is NaN: :func:`rare_outliers` judges its
+    rarity on the linear values, among the images as far out), ``arcsin(sqrt(share))`` for
     :data:`SHARE_SCALE` (the share clipped to [0, 1]; ``zero``, 0.65's zero pixel values per pixel
     over every channel, divided by the image's ``channels`` first: None without them), the values
     themselves for any other metric."""
@@ -144,9 +145,11 @@ def _keep(
     t_ref = t if reference is stats else robust_scale(name, ref, reference.get("channels"))
     if t is None or t_ref is None:
         return None
-    if reference is stats:
-        return far_mask(t) & rare_mask(t)
-    return far_mask(t, t_ref) & rare_mask(t, t_ref)
+    keep = far_mask(t) & rare_mask(t) if reference is stats else far_mask(t, t_ref) & rare_mask(t, t_ref)
+    off = np.isfinite(values) & ~np.isfinite(t)  # 0 on the log scale (a flat image's blurriness):
+    if off.any():  # infinitely far, rare as the linear values are (the other flat images counted)
+        keep[off] = rare_mask(values[off], values if reference is stats else ref)
+    return keep
 
 
 def _filtered(

@@ -15,8 +15,9 @@ the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  
 a flag stays when the value is far out and rare on the metric's robust scale (:func:`robust_scale`:
 the logarithm of the sizes, aspect ratio and sharpness, the arcsine square root of the shares:
 ``brightness`` and ``zero`` per channel): its modified z-score there is over :data:`FAR` and it is
-rare there as above.  ``missing`` (NaN / inf pixels) is exempt: any is a defect.  The guide API
-``Linter`` and ``preset="dataeval-0.65"`` do not apply it: they keep 0.65's answers exactly.
+rare there as above.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
+exempt: any is a defect.  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply it:
+they keep 0.65's answers exactly.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RARE_SHARE = 0.05
 RARE_MIN = 2
 #: a metric is degenerate when one value holds this share of the images or more
 MODE_SHARE = 1 / 3
-#: metrics whose every off-mode value is a defect, however common: the share of NaN / inf pixels
+#: metrics whose every off-mode value is a defect, however common: the share of NaN pixels (inf not counted)
 ALWAYS_FLAGGED = frozenset({"missing"})
 #: values within this share of a flagged value's distance from the mode count as "as far out"
 NEIGHBOURHOOD = 0.1

@@ -60,6 +60,7 @@ def test_far_threshold_and_against() -> None:
 
     assert far_threshold("modzscore", None) == FAR == 3.5
     assert far_threshold("modzscore", 2) == 2.0
+    assert far_threshold("modzscore", 0) == FAR  # the Linter's 0: its default (0.65's "threshold if threshold")
     assert far_threshold("zscore", 2) == FAR and far_threshold("iqr", 1.5) == FAR  # another scale
     # against a collection: 30 values 0.10-0.20 (median 0.15, MAD 0.0259); a new 0.20 is 1.30 out,
     # 0.23 is 2.09 out (linear values: skew is not rescaled) and rare there (none as far)

@@ -138,8 +138,8 @@ def far_mask(values: np.ndarray, reference: np.ndarray | None = None, far: float
 def far_threshold(method: str, threshold: float | None) -> float:
     """The robust scale's "far" for the Linter's settings: the user's ``threshold`` of the
     modified z-score (``outlier_method="modzscore"``), else :data:`FAR` (0.65's default; a z-score
-    or IQR threshold is on another scale)."""
-    return float(threshold) if method == "modzscore" and threshold is not None else FAR
+    or IQR threshold is on another scale; ``threshold`` 0 or None: the default, as the Linter reads it)."""
+    return float(threshold) if method == "modzscore" and threshold else FAR
 
 
 def _keep(

@@ -57,7 +57,7 @@ def test_sizes_are_judged_on_the_log_scale() -> None:
 
 def test_robust_scale_values() -> None:
     assert np.allclose(robust_scale("width", np.array([1.0, np.e, 100.0])), [0.0, 1.0, np.log(100.0)])
-    assert np.isnan(robust_scale("size", np.array([0.0, -1.0]))).all()  # no log: kept as the Linter flags it
+    assert np.isnan(robust_scale("size", np.array([0.0, -1.0]))).all()  # no log: kept when rare (linear values)
     assert np.allclose(robust_scale("brightness", np.array([0.0, 0.25, 1.0])), [0.0, np.pi / 6, np.pi / 2])
     assert np.allclose(
         robust_scale("zero", np.array([3.0, 0.75]), np.array([3.0, 1.0])), [np.pi / 2, np.pi / 3]

@@ -15,8 +15,9 @@ the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  
 a flag stays when the value is far out and rare on the metric's robust scale (:func:`robust_scale`:
 the logarithm of the sizes, aspect ratio and sharpness, the arcsine square root of the shares:
 ``brightness`` and ``zero`` per channel): its modified z-score there is over :data:`FAR` and it is
-rare there as above.  ``missing`` (NaN / inf pixels) is exempt: any is a defect.  The guide API
-``Linter`` and ``preset="dataeval-0.65"`` do not apply it: they keep 0.65's answers exactly.
+rare there as above.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
+exempt: any is a defect.  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply it:
+they keep 0.65's answers exactly.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "RARE_SHARE",
     "degenerate",
     "far_mask",
+    "far_threshold",
     "rare_against",
     "rare_mask",
     "rare_outliers",
@@ -46,7 +48,7 @@ RARE_SHARE = 0.05
 RARE_MIN = 2
 #: a metric is degenerate when one value holds this share of the images or more
 MODE_SHARE = 1 / 3
-#: metrics whose every off-mode value is a defect, however common: the share of NaN / inf pixels
+#: metrics whose every off-mode value is a defect, however common: the share of NaN pixels (inf not counted)
 ALWAYS_FLAGGED = frozenset({"missing"})
 #: values within this share of a flagged value's distance from the mode count as "as far out"
 NEIGHBOURHOOD = 0.1
@@ -97,7 +99,8 @@ def rare_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.nda
 
 def robust_scale(name: str, values: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray | None:
     """``values`` of the metric ``name`` on the scale its outliers are judged on (float64): the
-    natural logarithm for :data:`LOG_SCALE` (a value <= 0 is NaN), ``arcsin(sqrt(share))`` for
+    natural logarithm for :data:`LOG_SCALE` (a value <= 0 is NaN: :func:`rare_outliers` judges its
+    rarity on the linear values, among the images as far out), ``arcsin(sqrt(share))`` for
     :data:`SHARE_SCALE` (the share clipped to [0, 1]; ``zero``, 0.65's zero pixel values per pixel
     over every channel, divided by the image's ``channels`` first: None without them), the values
     themselves for any other metric."""
@@ -114,9 +117,9 @@ def robust_scale(name: str, values: np.ndarray, channels: np.ndarray | None = No
     return v
 
 
-def far_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+def far_mask(values: np.ndarray, reference: np.ndarray | None = None, far: float = FAR) -> np.ndarray:
     """Per value, whether its modified z-score against ``reference`` (default ``values``
-    themselves; its finite values) is over :data:`FAR`: ``0.6745·|v − median| / MAD``, the MAD
+    themselves; its finite values) is over ``far`` (default :data:`FAR`): ``0.6745·|v − median| / MAD``, the MAD
     replaced by the mean absolute deviation where it is 0 (as 0.65 does); a non-finite value is
     far (nothing to compare it with), and so is any value off the median of a constant reference."""
     v = np.asarray(values, dtype=np.float64)
@@ -129,14 +132,25 @@ def far_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndar
     mad = np.median(dev) or np.mean(dev)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = 0.6745 * np.abs(v - med) / mad if mad else np.where(v == med, 0.0, np.inf)
-    return ~np.isfinite(v) | (score > FAR)
+    return ~np.isfinite(v) | (score > far)
+
+
+def far_threshold(method: str, threshold: float | None) -> float:
+    """The robust scale's "far" for the Linter's settings: the user's ``threshold`` of the
+    modified z-score (``outlier_method="modzscore"``), else :data:`FAR` (0.65's default; a z-score
+    or IQR threshold is on another scale; ``threshold`` 0 or None: the default, as the Linter reads it)."""
+    return float(threshold) if method == "modzscore" and threshold else FAR
 
 
 def _keep(
-    name: str, values: np.ndarray, stats: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]
+    name: str,
+    values: np.ndarray,
+    stats: Mapping[str, np.ndarray],
+    reference: Mapping[str, np.ndarray],
+    far: float = FAR,
 ) -> np.ndarray | None:
     """The flags of ``name`` to keep (see the module); None: all.  ``reference`` the collection
-    judged against (``stats`` itself within a collection)."""
+    judged against (``stats`` itself within a collection); ``far`` the robust scale's threshold."""
     ref = np.asarray(reference[name], dtype=np.float64)
     if degenerate(ref):
         return rare_mask(values, None if reference is stats else ref)
@@ -145,8 +159,13 @@ def _keep(
     if t is None or t_ref is None:
         return None
     if reference is stats:
-        return far_mask(t) & rare_mask(t)
-    return far_mask(t, t_ref) & rare_mask(t, t_ref)
+        keep = far_mask(t, far=far) & rare_mask(t)
+    else:
+        keep = far_mask(t, t_ref, far) & rare_mask(t, t_ref)
+    off = np.isfinite(values) & ~np.isfinite(t)  # 0 on the log scale (a flat image's blurriness):
+    if off.any():  # infinitely far, rare as the linear values are (the other flat images counted)
+        keep[off] = rare_mask(values[off], values if reference is stats else ref)
+    return keep
 
 
 def _filtered(
@@ -161,19 +180,20 @@ def _filtered(
 
 
 def rare_outliers(
-    issues: Mapping[int, Mapping[str, float]], stats: Mapping[str, np.ndarray]
+    issues: Mapping[int, Mapping[str, float]], stats: Mapping[str, np.ndarray], far: float = FAR
 ) -> dict[int, dict[str, float]]:
     """The Linter's ``issues`` ({row position: {metric: value}}) without the flags that are not rare
     on a degenerate metric, nor far out and rare on its robust scale on any other (see the module);
     ``stats`` the linted {metric: per-row values} (with ``channels``: ``zero`` is judged per
     channel).  An image left with no flagged metric is dropped; the order of the images and metrics
-    is kept."""
+    is kept.  ``far``: the modified z-score on the robust scale past which a value is far out
+    (:func:`far_threshold` of the Linter's settings: a user's lower ``outlier_threshold`` kept)."""
     keep: dict[str, np.ndarray] = {}
     for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
         col = stats.get(name)
         v = None if col is None else np.asarray(col, dtype=np.float64)
         if v is not None and v.ndim == 1:
-            k = _keep(name, v, stats, stats)
+            k = _keep(name, v, stats, stats, far)
             if k is not None:
                 keep[name] = k
     return _filtered(issues, keep)
@@ -183,6 +203,7 @@ def rare_against(
     issues: Mapping[int, Mapping[str, float]],
     stats: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray],
+    far: float = FAR,
 ) -> dict[int, dict[str, float]]:
     """:func:`rare_outliers` for new images judged against a collection (``Linter.evaluate_against``):
     ``reference`` ({metric: the collection's values}) gives the median, the spread and the images
@@ -191,7 +212,7 @@ def rare_against(
     keep: dict[str, np.ndarray] = {}
     for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
         if name in stats and name in reference:
-            k = _keep(name, np.asarray(stats[name], dtype=np.float64), stats, reference)
+            k = _keep(name, np.asarray(stats[name], dtype=np.float64), stats, reference, far)
             if k is not None:
                 keep[name] = k
     return _filtered(issues, keep)

@@ -22,7 +22,7 @@ from ..functional.stats import IMAGE_KEYS
 from ..progress import phase_steps
 from .duplicates import duplicate_groups
 from .embedded import cluster_findings, embedding_duplicate_groups, group_embeddings
-from .lint_rules import rare_outliers
+from .lint_rules import far_threshold, rare_outliers
 from .report import AuditReport
 from .stat_findings import near_groups, quality_findings
 
@@ -111,7 +111,9 @@ class AuditResults:
         if self.preset == "dataeval-0.65":  # 0.65 lints its statistics rounded to float16, as it stores them
             linted_stats = as_stored_by_065(linted_stats)
         linted = lint.evaluate_stats(StatsOutput(**linted_stats))
-        issues = linted.issues if self.preset != "default" else rare_outliers(linted.issues, stats)
+        issues = linted.issues
+        if self.preset == "default":  # the scan's rule, "far" at the user's modified z-score threshold
+            issues = rare_outliers(issues, stats, far_threshold(self.outlier_method, self.outlier_threshold))
         report.issues = {int(index[p]): m for p, m in issues.items()}
         if self.quality:
             step("quality issues")

@@ -7,6 +7,7 @@ which ``DataAudit`` inherits; :class:`RepeatedIndexWarning` is defined there).""
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -108,6 +109,11 @@ class DataAudit(AuditResults):
         self.device = resolve_device(device) if device is not None else None
         self.hashes = hashes
         self.linter_flags = linter_flags
+        if outlier_method not in ("zscore", "modzscore", "iqr"):
+            raise InvalidArgumentError(f"outlier_method must be 'zscore', 'modzscore' or 'iqr', got {outlier_method!r}")
+        if outlier_threshold is not None and not (math.isfinite(outlier_threshold) and outlier_threshold >= 0):
+            # 0 is the method's own threshold, as in 0.65's Linter ("threshold if threshold")
+            raise InvalidArgumentError(f"outlier_threshold must be a finite number >= 0, got {outlier_threshold!r}")
         self.outlier_method = outlier_method
         self.outlier_threshold = outlier_threshold
         # the preset's radius and crops rely on the colour check (quality metrics): without it, 0.65's

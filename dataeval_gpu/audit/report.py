@@ -97,7 +97,12 @@ class AuditReport:
             df["label"] = [self.labels.get(i) for i in all_idx]
         df["status"] = np.where(ok, "ok", "failed")
         df["error"] = [self.failed.get(i, "") for i in all_idx]
-        for key, val in self.stats.items():
+        stats, hashes, quality = self.stats, self.hashes, self.quality
+        if not len(self.index) and self.config:  # nothing measured: the columns such a scan has
+            from .unmeasured import unmeasured_rows
+
+            stats, hashes, quality = unmeasured_rows(self.config)
+        for key, val in stats.items():
             if val.ndim == 1 and np.issubdtype(val.dtype, np.integer):
                 df[key] = whole_numbers(val[take], ok)
             elif val.ndim == 1:
@@ -112,21 +117,21 @@ class AuditReport:
         # a failed input was not checked for anything: its hash, flag, finding and group cells
         # are missing (empty in results.csv, null in results.json / Parquet), never "no issue"
         text = lambda values: [v if good else None for v, good in zip(values, ok)]  # noqa: E731
-        for key, vals in self.hashes.items():
+        for key, vals in hashes.items():
             df[key] = text(vals[pos[i]] if i in pos else "" for i in all_idx)
         flagged = {i: ",".join(sorted(m)) for i, m in self.issues.items()}
         df["lint_flags"] = text(flagged.get(i, "") for i in all_idx)
-        for issue, scores in self.quality.get("scores", {}).items():
+        for issue, scores in quality.get("scores", {}).items():
             col = np.asarray(scores, dtype=np.float64)[take]
             col[~ok] = np.nan
             df[f"{issue}_score"] = col
-            df[f"is_{issue}_issue"] = known_bools(np.asarray(self.quality["flags"][issue], dtype=bool)[take], ok)
-        if self.quality:
+            df[f"is_{issue}_issue"] = known_bools(np.asarray(quality["flags"][issue], dtype=bool)[take], ok)
+        if quality:
             why = self.quality.get("why", {})
             df["quality_issues"] = text(",".join(r.split(":", 1)[0] for r in why.get(i, [])) for i in all_idx)
         # a group column for each kind of duplicate looked for (none without hashes); missing
         # where the image was not compared: failed, or no near hash (under 9 px a side)
-        near_key = next((k for k in self.hashes if k != "xxhash"), None)
+        near_key = next((k for k in hashes if k != "xxhash"), None)
         compared = {"exact": ok, "embedding": ok}
         if near_key is not None:
             compared["near"] = ok & (df[near_key].fillna("") != "").to_numpy()

@@ -232,9 +232,12 @@ def _outliers(
     reference = index.reference_065 if stored_065 else index.reference  # the manifest read once
     issues = lint.evaluate_against(linted_stats, reference).issues
     flagged = sorted({m for found in issues.values() for m in found})
-    if rare and flagged:  # the default preset's rule: on a degenerate metric, rare in the index too
-        indexed = index.rows(flagged)
-        issues = rare_against(issues, linted_stats, {k: v[index.measured] for k, v in indexed.items()})
+    if rare and flagged:  # the default preset's rule: rare in the index too (far out on the robust scale)
+        # zero is judged per channel: both sides' channel counts with it, as a scan has them
+        extra = ["channels"] if "zero" in flagged and "channels" in stats and "channels" in index.columns else []
+        indexed = index.rows(sorted({*flagged, *extra}))
+        mine = {**linted_stats, **{k: stats[k] for k in extra}}
+        issues = rare_against(issues, mine, {k: v[index.measured] for k, v in indexed.items()})
     return issues, reference
 
 

@@ -42,7 +42,10 @@ def index_lines(report: Any) -> list[str]:
     outliers = report.issue_values(ag["outliers"]) if ag.get("outliers") else {}
     out += _listed(
         f"outliers of the index {ag.get('index')}",
-        [(i, ", ".join(_why(k, v, ranges, format_value) for k, v in m.items())) for i, m in outliers.items()],
+        [
+            (i, ", ".join(_why(k, v, _image_ranges(report, i, ranges), format_value) for k, v in m.items()))
+            for i, m in outliers.items()
+        ],
         report.paths,
         "results.csv, index_outlier_flags",
     )
@@ -60,16 +63,32 @@ def _files(n: int) -> str:
 
 
 def _index_ranges(report: Any) -> dict[str, tuple[float, float]]:
-    """The range of each metric's values the index's Linter reference leaves unflagged: from the
-    reference figures the scan judged the outliers by (``report.against["reference"]``; the
-    index is not read again: it may have been replaced since); {} without them."""
+    """The range of each metric's values outside which the flags against the index lie: the default
+    preset's (``report.against["ranges"]``, its rule's: far out and rare among the indexed images on
+    the metric's robust scale), else from the reference figures the scan judged the outliers by
+    (``report.against["reference"]``; the index is not read again: it may have been replaced
+    since); {} without them."""
     from .report.linter_ranges import reference_ranges
 
     config = report.config or {}
-    reference = (report.against or {}).get("reference")
+    against = report.against or {}
+    if "ranges" in against:
+        return {k: (float(lo), float(hi)) for k, (lo, hi) in against["ranges"].items()}
+    reference = against.get("reference")
     if not reference:
         return {}
     return reference_ranges(reference, config.get("outlier_method") or "modzscore", config.get("outlier_threshold"))
+
+
+def _image_ranges(report: Any, image: int, ranges: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """``ranges`` with ``zero``'s for the image's channel count where the new images' counts differ."""
+    per = (report.against or {}).get("ranges_zero") or {}
+    channels = (report.stats or {}).get("channels")
+    pos = {int(i): k for k, i in enumerate(report.index.tolist())} if per and channels is not None else {}
+    if int(image) not in pos:
+        return ranges
+    bounds = per.get(int(channels[pos[int(image)]])) or per.get(str(int(channels[pos[int(image)]])))
+    return {**ranges, "zero": tuple(bounds)} if bounds else ranges
 
 
 def _why(name: str, value: Any, ranges: dict[str, tuple[float, float]], fmt: Any) -> str:

@@ -34,18 +34,18 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
     names = inside_folder(report.paths, only=named) if report.paths else {}  # in the scanned folder
     if report.issues:
         from .audit.report import format_value
-        from .report.linter_ranges import flag_reason, report_ranges
+        from .report.linter_ranges import flag_reasons
 
-        ranges = report_ranges(report)  # each value's side of the metric's unflagged range: why
+        values = list(report.issue_values().items())[:most]  # measured values, not 0.65's rounded ones
+        # each value's side of the range the flags lie outside (the default preset's: its robust rule's)
+        reasons = flag_reasons(report, [i for i, _ in values], format_value)
         lines.append(
             f"\nflagged by the linter ({counted(len(report.issues), 'image')}; outside the range of the metric's values):"
         )
-        for i, m in list(report.issue_values().items())[:most]:  # measured values, not 0.65's rounded ones
+        for i, m in values:
             name = names.get(int(i), "")
-            shown = []
-            for k, v in m.items():
-                why = flag_reason(v, ranges.get(k), format_value)
-                shown.append(f"{k}={format_value(v)}" + (f" ({why})" if why else ""))
+            why = reasons.get(int(i), {})
+            shown = [f"{k}={format_value(v)}" + (f" ({why[k]})" if k in why else "") for k, v in m.items()]
             lines.append(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
         if len(report.issues) > most:
             lines.append(f"  ... and {len(report.issues) - most} more (see findings.json)")

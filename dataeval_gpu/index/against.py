@@ -218,12 +218,16 @@ def _outliers(
     linted: Collection[str] | None,
     rare: bool,
     stored_065: bool,
-) -> tuple[dict[int, dict[str, float]], dict[str, dict[str, float]]]:
-    """``(issues by row, the reference figures they were judged by)``: the Linter against the
-    index's reference; ``stored_065``: both sides' float16 statistics rounded as DataEval 0.65
-    stores them (:func:`~dataeval_gpu.detectors.linter.as_stored_by_065`, :attr:`DatasetIndex.reference_065`)."""
+) -> tuple[dict[int, dict[str, float]], dict[str, dict[str, float]], dict[str, Any]]:
+    """``(issues by row, the reference figures they were judged by, the ranges the flags lie
+    outside)``: the Linter against the index's reference; ``stored_065``: both sides' float16
+    statistics rounded as DataEval 0.65 stores them (:func:`~dataeval_gpu.detectors.linter.as_stored_by_065`,
+    :attr:`DatasetIndex.reference_065`).  With ``rare`` the ranges of the flagged metrics under the
+    default preset's rule (:func:`~dataeval_gpu.report.linter_ranges.against_ranges`):
+    ``{"ranges": {metric: [low, high]}, "ranges_zero": {channels: [low, high]}}``; else ``{}``."""
     from ..audit.lint_rules import rare_against
     from ..detectors.linter import Linter, as_stored_by_065
+    from ..report.linter_ranges import against_ranges
 
     lint = Linter(outlier_method=method, outlier_threshold=threshold)  # type: ignore[arg-type]
     linted_stats = {k: v for k, v in stats.items() if linted is None or k in linted}
@@ -232,10 +236,20 @@ def _outliers(
     reference = index.reference_065 if stored_065 else index.reference  # the manifest read once
     issues = lint.evaluate_against(linted_stats, reference).issues
     flagged = sorted({m for found in issues.values() for m in found})
-    if rare and flagged:  # the default preset's rule: on a degenerate metric, rare in the index too
-        indexed = index.rows(flagged)
-        issues = rare_against(issues, linted_stats, {k: v[index.measured] for k, v in indexed.items()})
-    return issues, reference
+    if rare and flagged:  # the default preset's rule: rare in the index too (far out on the robust scale)
+        # zero is judged per channel: both sides' channel counts with it, as a scan has them
+        extra = ["channels"] if "zero" in flagged and "channels" in stats and "channels" in index.columns else []
+        indexed = index.rows(sorted({*flagged, *extra}))
+        mine = {**linted_stats, **{k: stats[k] for k in extra}}
+        indexed = {k: v[index.measured] for k, v in indexed.items()}
+        issues = rare_against(issues, mine, indexed)
+        ranges, zero = against_ranges(reference, indexed, stats.get("channels"), method, threshold)
+        shown = {m for found in issues.values() for m in found}
+        return issues, reference, {
+            "ranges": {k: [lo, hi] for k, (lo, hi) in ranges.items() if k in shown},
+            "ranges_zero": {c: [lo, hi] for c, (lo, hi) in zero.items()} if "zero" in shown else {},
+        }
+    return issues, reference, {}
 
 
 def query_index(
@@ -280,7 +294,10 @@ def query_index(
     there, :func:`~dataeval_gpu.audit.lint_rules.rare_against`; ``stored_065``, the
     ``dataeval-0.65`` preset's: the statistics rounded to float16 as DataEval 0.65 stores them, on both sides),
     ``reference`` the index's Linter reference figures they were judged by
-    (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again).
+    (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again);
+    with ``rare``, ``ranges`` / ``ranges_zero``: the ranges the flags lie outside under that rule
+    (per flagged metric; ``zero``'s per channel count where the new images' counts differ), which the
+    printout shows instead.
     """
     t0 = time.perf_counter()
     found: dict[tuple[int, int], dict[str, Any]] = {}
@@ -294,7 +311,7 @@ def query_index(
         {"image": int(query_index_values[q]), "partner": int(j), "partner_path": p, **found[(q, j)]}
         for (q, j), p in zip(keys, partner_paths)
     ]
-    issues, reference = _outliers(index, stats, outlier_method, outlier_threshold, linted, rare, stored_065)
+    issues, reference, ranges = _outliers(index, stats, outlier_method, outlier_threshold, linted, rare, stored_065)
     quality: dict[int, dict[str, list[str]]] = {}
     if "grey_p99" in stats and len(query_index_values):
         indexed = np.zeros(len(query_index_values), dtype=bool)  # an exact copy: already in the index
@@ -307,6 +324,7 @@ def query_index(
         "matches": matches,
         "outliers": {int(query_index_values[p]): m for p, m in issues.items()},
         "reference": reference,
+        **ranges,
         "quality": quality,
         "elapsed_s": round(time.perf_counter() - t0, 4),
     }

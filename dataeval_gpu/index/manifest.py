@@ -154,7 +154,9 @@ def lint_reference(stats: dict[str, Any], measured: Any, *, stored_065: bool = F
     every 1-D metric of ``stats`` over the ``measured`` rows (finite values; not the hash columns).
     ``stored_065``: of DataEval 0.65's float16 statistics only, rounded as it stores them
     (:func:`~dataeval_gpu.detectors.linter.as_stored_by_065`): what a ``--preset dataeval-0.65``
-    scan lints, the manifest's ``reference_065``."""
+    scan lints, the manifest's ``reference_065``; over every value, as 0.65's Linter (an inf in
+    float16 makes the ``mean`` inf and the ``std`` NaN, written to the manifest as JSON's
+    ``Infinity`` / ``NaN``)."""
     import numpy as np
 
     from ..detectors.linter import F16_STATS, as_stored_by_065, reference_summary
@@ -168,7 +170,11 @@ def lint_reference(stats: dict[str, Any], measured: Any, *, stored_065: bool = F
     for key, val in cols.items():
         v = val.astype(np.float64)
         if v.size and np.isfinite(v).any():
-            out[key] = reference_summary(v[np.isfinite(v)])
+            if stored_065:  # as 0.65's Linter: over every value (a kurtosis over 65504 is inf in float16;
+                with np.errstate(invalid="ignore", over="ignore"):  # its mean inf, its std NaN, still linted)
+                    out[key] = reference_summary(v)
+            else:
+                out[key] = reference_summary(v[np.isfinite(v)])
     return out
 
 

@@ -60,17 +60,35 @@ def file_digest(path: str | os.PathLike) -> int:
     return h.intdigest()
 
 
-def _digests(paths: Sequence[str]) -> np.ndarray:
+def _digest_or_none(path: str) -> int | None:
+    """:func:`file_digest`, or ``None`` when the file cannot be read (a folder, no permission,
+    a link whose target is gone): the scan of that input then says why."""
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
+def _digests(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(digest per path, whether it could be read)`` (digest 0 where it could not)."""
     from ..parallel import map_images
 
-    return np.array(map_images(file_digest, list(paths)), dtype=np.uint64)
+    got = map_images(_digest_or_none, list(paths))
+    readable = np.array([d is not None for d in got], dtype=bool)
+    return np.array([d or 0 for d in got], dtype=np.uint64), readable
 
 
 def _stat(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    sizes = np.zeros(len(paths), dtype=np.int64)
+    """``(size, mtime_ns)`` per path; size -1 and mtime 0 for one that cannot be stat-ed (a
+    broken link, a vanished file): never equal to a stored row's, so it is measured (and fails
+    with its reason) at every update."""
+    sizes = np.full(len(paths), -1, dtype=np.int64)
     mtimes = np.zeros(len(paths), dtype=np.int64)
     for k, p in enumerate(paths):
-        st = os.stat(p)
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
         sizes[k], mtimes[k] = st.st_size, st.st_mtime_ns
     return sizes, mtimes
 
@@ -78,7 +96,8 @@ def _stat(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 def _plan(
     old: Collection | None, files: list[str], sizes: np.ndarray, mtimes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(source row per file (-1: measure it), digest per file, files digested)``."""
+    """``(source row per file (-1: measure it), digest per file, files digested)``; sets the size
+    of a file that could not be read to -1 (in ``sizes``)."""
     n = len(files)
     src = np.full(n, -1, dtype=np.int64)
     digests = np.zeros(n, dtype=np.uint64)
@@ -87,27 +106,31 @@ def _plan(
         hit = np.array([where.get(text_path(f), -1) for f in files], dtype=np.int64)  # stored as text
         known = hit >= 0
         same = known.copy()
-        same[known] = (old.files["file_size"][hit[known]] == sizes[known]) & (
-            old.files["mtime_ns"][hit[known]] == mtimes[known]
+        same[known] = (
+            (old.files["file_size"][hit[known]] == sizes[known])
+            & (old.files["mtime_ns"][hit[known]] == mtimes[known])
+            & (sizes[known] >= 0)  # size -1: it could not be read; try it again
         )
         src[same] = hit[same]
         digests[same] = old.files["digest"][hit[same]]
     check = np.flatnonzero(src < 0)
     if len(check):
-        digests[check] = _digests([files[i] for i in check])
+        digests[check], readable = _digests([files[i] for i in check])
+        sizes[check[~readable]] = -1  # stored so: the next update tries it again
+        check_ok = check[readable]  # an unreadable input takes no stored row (its scan says why)
         if old is not None and len(old):
-            touched = check[hit[check] >= 0]
+            touched = check_ok[hit[check_ok] >= 0]
             unchanged = touched[old.files["digest"][hit[touched]] == digests[touched]]
             src[unchanged] = hit[unchanged]  # touched, same bytes: keep its row
-            _reuse_by_digest(old, src, digests)
+            _reuse_by_digest(old, src, digests, sizes >= 0)
     return src, digests, check
 
 
-def _reuse_by_digest(old: Collection, src: np.ndarray, digests: np.ndarray) -> None:
+def _reuse_by_digest(old: Collection, src: np.ndarray, digests: np.ndarray, readable: np.ndarray) -> None:
     """A file still to measure whose bytes are those of a measured stored row (renamed, moved,
     a copy, the folder given under another spelling) takes that row: a row depends only on
     the bytes.  Its path, size, mtime and label are the file's own (set by ``_merge``)."""
-    todo = np.flatnonzero(src < 0)
+    todo = np.flatnonzero((src < 0) & readable)
     stored = np.flatnonzero(old.measured)
     if not len(todo) or not len(stored):
         return
@@ -256,7 +279,8 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
         on_disk = [k for k, p in enumerate(paths) if p and os.path.isfile(p)]
         if on_disk:
             sizes[on_disk], mtimes[on_disk] = _stat([paths[k] for k in on_disk])
-            digests[on_disk] = _digests([paths[k] for k in on_disk])
+            digests[on_disk], readable = _digests([paths[k] for k in on_disk])
+            sizes[np.asarray(on_disk)[~readable]] = -1  # unreadable: a later update tries it again
         src = np.full(len(order), -1, dtype=np.int64)
         coll = _merge(None, src, position, audit, paths, labs, sizes, mtimes, digests)
         names = write_generation(folder, generation + 1, coll)

@@ -6,6 +6,14 @@ of the median (``modzscore``: median ± t · MAD / 0.6745, the MAD falling back 
 absolute deviation when it is 0), ``threshold`` standard deviations of the mean (``zscore``),
 or ``threshold`` interquartile ranges outside the quartiles (``iqr``).  The report shows that
 range, so that each flag reads as "value < low" or "value > high".
+
+The scan's default preset keeps a flag only when it also passes ``audit/lint_rules.py``'s rule
+(rare on a degenerate metric; far out and rare on the metric's robust scale on any other).  Each
+part is a bound on each side (the robust scales are increasing functions of the value), so the
+range shown for the default preset is the outermost of the three, converted back to the metric's
+own scale (:func:`scan_ranges`): an image is flagged exactly when its value lies outside it.
+``zero`` is judged per channel: where the images' channel counts differ, its range depends on the
+image's (:func:`flag_reasons`).
 """
 
 from __future__ import annotations
@@ -16,15 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..audit import lint_rules as rules
 from ..detectors.linter import reference_summary
 
 __all__ = [
     "LINTER_DEFAULT_THRESHOLDS",
+    "against_ranges",
     "flag_reason",
+    "flag_reasons",
     "linter_ranges",
     "ranges_table",
     "reference_ranges",
     "report_ranges",
+    "robust_bounds",
+    "scan_ranges",
 ]
 
 #: the Linter's threshold per method when none is given (the values of ``detectors/linter.py``;
@@ -79,14 +92,154 @@ def reference_ranges(
 
 
 def report_ranges(report: Any) -> dict[str, tuple[float, float]]:
-    """:func:`linter_ranges` of an :class:`~dataeval_gpu.audit.AuditReport`: its measured
-    statistics, the metrics it linted and its ``outlier_method`` / ``outlier_threshold``."""
+    """The range per metric an :class:`~dataeval_gpu.audit.AuditReport`'s flags lie outside: its
+    measured statistics, the metrics it linted and its ``outlier_method`` / ``outlier_threshold``;
+    for the default preset :func:`scan_ranges` (``zero`` left out where the channel counts
+    differ), for ``dataeval-0.65`` :func:`linter_ranges`."""
+    ranges, _ = _report_bounds(report)
+    return ranges
+
+
+def _report_bounds(report: Any) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
     config = getattr(report, "config", None) or {}
     stats = getattr(report, "stats", None) or {}
     metrics = config.get("linter_flags") or list(stats)
-    return linter_ranges(
-        stats, metrics, config.get("outlier_method") or "modzscore", config.get("outlier_threshold")
-    )
+    method, threshold = config.get("outlier_method") or "modzscore", config.get("outlier_threshold")
+    if config.get("preset", "default") != "default":
+        return linter_ranges(stats, metrics, method, threshold), {}
+    return scan_ranges(stats, metrics, method, threshold)
+
+
+def flag_reasons(report: Any, images: Iterable[int], fmt: Any = str) -> dict[int, dict[str, str]]:
+    """``{image index: {flagged metric: "> 0.241"}}``: which side of its range each flagged value of
+    ``images`` lies on (:func:`report_ranges`; ``zero`` by the image's channel count where the
+    counts differ).  A metric without a range is left out."""
+    ranges, zero = _report_bounds(report)
+    values = report.issue_values()
+    pos = {int(i): k for k, i in enumerate(np.asarray(report.index).tolist())}
+    channels = (getattr(report, "stats", None) or {}).get("channels")
+    out: dict[int, dict[str, str]] = {}
+    for i in images:
+        row = {}
+        for metric, v in values.get(int(i), {}).items():
+            bounds = ranges.get(metric)
+            if metric == "zero" and zero and channels is not None and int(i) in pos:
+                bounds = zero.get(int(channels[pos[int(i)]]))
+            why = flag_reason(v, bounds, fmt)
+            if why:
+                row[metric] = why
+        out[int(i)] = row
+    return out
+
+
+def _far_bounds(t: np.ndarray) -> tuple[float, float]:
+    """``(low, high)`` on ``t``'s scale: :func:`~dataeval_gpu.audit.lint_rules.far_mask` holds
+    exactly below ``low`` or above ``high`` (``(inf, -inf)``: everywhere)."""
+    t = t[np.isfinite(t)]
+    if t.size == 0:
+        return np.inf, -np.inf
+    med = float(np.median(t))
+    dev = np.abs(t - med)
+    mad = float(np.median(dev)) or float(np.mean(dev))
+    half = rules.FAR * mad / 0.6745
+    return med - half, med + half
+
+
+def _rare_bounds(t: np.ndarray) -> tuple[float, float]:
+    """``(low, high)`` on ``t``'s scale: :func:`~dataeval_gpu.audit.lint_rules.rare_mask` (of the
+    values themselves) holds exactly below ``low`` or above ``high``: at most ``k`` values lie at
+    ``(1 - NEIGHBOURHOOD)`` of the distance or further when the ``k + 1``-th furthest lies nearer."""
+    t = t[np.isfinite(t)]
+    if t.size == 0:
+        return np.inf, -np.inf
+    med = float(np.median(t))
+    k = int(np.floor(max(rules.RARE_MIN, rules.RARE_SHARE * t.size)))
+    reach = []
+    for sign in (1.0, -1.0):
+        side = np.sort(sign * (t - med))[::-1]  # the furthest first
+        reach.append(max(float(side[k]) / (1.0 - rules.NEIGHBOURHOOD), 0.0) if k < side.size else 0.0)
+    return med - reach[1], med + reach[0]
+
+
+def robust_bounds(name: str, values: np.ndarray, channels: np.ndarray | None = None) -> tuple[float, float] | None:
+    """``(low, high)`` on ``name``'s robust scale (:func:`~dataeval_gpu.audit.lint_rules.robust_scale`;
+    on the values themselves for a degenerate metric) outside which the default preset keeps a Linter
+    flag; None where it keeps every flag (``missing``; ``zero`` without channels)."""
+    v = np.asarray(values, dtype=np.float64)
+    if name in rules.ALWAYS_FLAGGED:
+        return None
+    if rules.degenerate(v):
+        return _rare_bounds(v)
+    t = rules.robust_scale(name, v, channels)
+    if t is None:
+        return None
+    (f_lo, f_hi), (r_lo, r_hi) = _far_bounds(t), _rare_bounds(t)
+    return min(f_lo, r_lo), max(f_hi, r_hi)
+
+
+def _back(name: str, x: float, degenerate: bool) -> float:
+    """A bound on ``name``'s robust scale as a value of the metric (``zero``: per channel)."""
+    if degenerate or name not in rules.LOG_SCALE | rules.SHARE_SCALE:
+        return x
+    if name in rules.LOG_SCALE:
+        return float(np.exp(x)) if x < 709 else np.inf
+    return float(np.sin(np.clip(x, 0.0, np.pi / 2)) ** 2)
+
+
+def scan_ranges(
+    stats: Mapping[str, Any], metrics: Iterable[str], method: str = "modzscore", threshold: float | None = None
+) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
+    """The default preset's ranges: ``({metric: (low, high)}, {channels: (low, high) of zero})``.
+    A metric's range is the outermost of the Linter's (:func:`linter_ranges`) and the bounds of
+    :func:`robust_bounds` on the metric's scale; ``zero`` is in the first only when every image has
+    the same number of channels, else in the second, per channel count."""
+    channels = stats.get("channels")
+    counts = np.unique(np.asarray(channels)) if channels is not None and len(channels) else np.zeros(0)
+    return _narrowed(linter_ranges(stats, metrics, method, threshold), stats, counts)
+
+
+def against_ranges(
+    reference: Mapping[str, Mapping[str, float]],
+    indexed: Mapping[str, Any],
+    channels: Any,
+    method: str = "modzscore",
+    threshold: float | None = None,
+) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
+    """:func:`scan_ranges` of new images judged against an indexed collection (``--against``, the
+    default preset: :func:`~dataeval_gpu.audit.lint_rules.rare_against`): the Linter's range from
+    the index's ``reference`` figures (:func:`reference_ranges`), narrowed by the bounds of
+    :func:`robust_bounds` of the ``indexed`` values ({metric: the measured images' values}, with
+    ``channels`` for ``zero``), of the metrics in ``indexed``; ``channels`` the new images' channel
+    counts (``zero``'s range per count)."""
+    counts = np.unique(np.asarray(channels)) if channels is not None and len(channels) else np.zeros(0)
+    linear = reference_ranges({k: v for k, v in reference.items() if k in indexed}, method, threshold)
+    return _narrowed(linear, indexed, counts)
+
+
+def _narrowed(
+    linear: Mapping[str, tuple[float, float]], values: Mapping[str, Any], counts: np.ndarray
+) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
+    """Each range of ``linear`` widened to the default preset's rule's bounds over ``values``
+    (``zero`` times each channel count of ``counts``; see :func:`scan_ranges`)."""
+    out: dict[str, tuple[float, float]] = {}
+    zero: dict[int, tuple[float, float]] = {}
+    for name, (low, high) in linear.items():
+        v = np.asarray(values[name], dtype=np.float64) if name in values else None
+        bounds = None if v is None or v.ndim != 1 else robust_bounds(name, v, values.get("channels"))
+        if bounds is None:
+            out[name] = (low, high)
+            continue
+        flat = rules.degenerate(v)
+        lo, hi = _back(name, bounds[0], flat), _back(name, bounds[1], flat)
+        if name == "zero" and not flat:  # a share per channel: times the image's channels
+            per = {int(c): (float(min(low, c * lo)), float(max(high, c * hi))) for c in counts}
+            if len(per) == 1:
+                out[name] = next(iter(per.values()))
+            elif per:
+                zero = per
+            continue
+        out[name] = (float(min(low, lo)), float(max(high, hi)))
+    return out, zero
 
 
 def flag_reason(value: Any, bounds: tuple[float, float] | None, fmt: Any = str) -> str:

@@ -62,12 +62,17 @@ def linter_section(ctx: ReportContext) -> Section | None:
         body += "<h3>Why: the range each metric leaves unflagged</h3>" + note(
             f"An image is flagged for a metric when its value lies outside the range ({esc(method)}, threshold "
             f"{esc(format_number(threshold if threshold else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
-            "; computed over the measured images)"
+            "; computed over the measured images"
             + (
-                "; on a metric where one value holds a third of the images or more, also when at most 5 % of "
-                "them (at least 2) lie as far out on its side (the default preset: docs/metrics.md)."
+                "), narrowed by the default preset's rule: the value must also be far out (a modified z-score "
+                "over 3.5) and rare (at most 5 % of the images, at least 2, as far out on its side) on the "
+                "metric's robust scale (the logarithm of the sizes, aspect ratio and blurriness, the arcsine "
+                "square root of brightness and of zero per channel), or, on a metric where one value holds a "
+                "third of the images or more, rare.  The range shown is the outermost of these bounds in the "
+                "metric's own values (zero's is per channel count: left out here where the images' counts "
+                "differ; docs/metrics.md)."
                 if (report.config or {}).get("preset", "default") == "default"
-                else "."
+                else ")."
             )
         )
         body += table_html(ranges_table(ranges, issues), total_row=False, table_id="table-linter-ranges")

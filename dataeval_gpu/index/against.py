@@ -225,7 +225,7 @@ def _outliers(
     :attr:`DatasetIndex.reference_065`).  With ``rare`` the ranges of the flagged metrics under the
     default preset's rule (:func:`~dataeval_gpu.report.linter_ranges.against_ranges`):
     ``{"ranges": {metric: [low, high]}, "ranges_zero": {channels: [low, high]}}``; else ``{}``."""
-    from ..audit.lint_rules import rare_against
+    from ..audit.lint_rules import far_threshold, rare_against
     from ..detectors.linter import Linter, as_stored_by_065
     from ..report.linter_ranges import against_ranges
 
@@ -242,7 +242,7 @@ def _outliers(
         indexed = index.rows(sorted({*flagged, *extra}))
         mine = {**linted_stats, **{k: stats[k] for k in extra}}
         indexed = {k: v[index.measured] for k, v in indexed.items()}
-        issues = rare_against(issues, mine, indexed)
+        issues = rare_against(issues, mine, indexed, far=far_threshold(method, threshold))
         ranges, zero = against_ranges(reference, indexed, stats.get("channels"), method, threshold)
         shown = {m for found in issues.values() for m in found}
         return issues, reference, {
@@ -290,8 +290,9 @@ def query_index(
     ``"whole"`` or e.g. ``"indexed crop 0.9"``; ``"scale"``, no ``hamming``: a small image and a larger copy),
     ``outliers`` {image: {metric: value}} against
     the collection, of the metrics ``linted`` (the scan's Linter flags; default: every metric; with
-    ``rare``, the default preset's rule: on a metric degenerate in the index a flag must also be rare
-    there, :func:`~dataeval_gpu.audit.lint_rules.rare_against`; ``stored_065``, the
+    ``rare``, the default preset's rule: a flag must also be far out (at the user's modified z-score
+    threshold) and rare among the indexed values, on the metric's robust scale,
+    :func:`~dataeval_gpu.audit.lint_rules.rare_against`; ``stored_065``, the
     ``dataeval-0.65`` preset's: the statistics rounded to float16 as DataEval 0.65 stores them, on both sides),
     ``reference`` the index's Linter reference figures they were judged by
     (:attr:`DatasetIndex.reference`: the printout's ranges come from it, the index not read again);

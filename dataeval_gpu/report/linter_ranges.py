@@ -132,16 +132,16 @@ def flag_reasons(report: Any, images: Iterable[int], fmt: Any = str) -> dict[int
     return out
 
 
-def _far_bounds(t: np.ndarray) -> tuple[float, float]:
-    """``(low, high)`` on ``t``'s scale: :func:`~dataeval_gpu.audit.lint_rules.far_mask` holds
-    exactly below ``low`` or above ``high`` (``(inf, -inf)``: everywhere)."""
+def _far_bounds(t: np.ndarray, far: float = rules.FAR) -> tuple[float, float]:
+    """``(low, high)`` on ``t``'s scale: :func:`~dataeval_gpu.audit.lint_rules.far_mask` (at
+    ``far``) holds exactly below ``low`` or above ``high`` (``(inf, -inf)``: everywhere)."""
     t = t[np.isfinite(t)]
     if t.size == 0:
         return np.inf, -np.inf
     med = float(np.median(t))
     dev = np.abs(t - med)
     mad = float(np.median(dev)) or float(np.mean(dev))
-    half = rules.FAR * mad / 0.6745
+    half = far * mad / 0.6745
     return med - half, med + half
 
 
@@ -161,10 +161,13 @@ def _rare_bounds(t: np.ndarray) -> tuple[float, float]:
     return med - reach[1], med + reach[0]
 
 
-def robust_bounds(name: str, values: np.ndarray, channels: np.ndarray | None = None) -> tuple[float, float] | None:
+def robust_bounds(
+    name: str, values: np.ndarray, channels: np.ndarray | None = None, far: float = rules.FAR
+) -> tuple[float, float] | None:
     """``(low, high)`` on ``name``'s robust scale (:func:`~dataeval_gpu.audit.lint_rules.robust_scale`;
     on the values themselves for a degenerate metric) outside which the default preset keeps a Linter
-    flag; None where it keeps every flag (``missing``; ``zero`` without channels)."""
+    flag ("far" at ``far``: :func:`~dataeval_gpu.audit.lint_rules.far_threshold`); None where it
+    keeps every flag (``missing``; ``zero`` without channels)."""
     v = np.asarray(values, dtype=np.float64)
     if name in rules.ALWAYS_FLAGGED:
         return None
@@ -173,7 +176,7 @@ def robust_bounds(name: str, values: np.ndarray, channels: np.ndarray | None = N
     t = rules.robust_scale(name, v, channels)
     if t is None:
         return None
-    (f_lo, f_hi), (r_lo, r_hi) = _far_bounds(t), _rare_bounds(t)
+    (f_lo, f_hi), (r_lo, r_hi) = _far_bounds(t, far), _rare_bounds(t)
     return min(f_lo, r_lo), max(f_hi, r_hi)
 
 
@@ -195,7 +198,8 @@ def scan_ranges(
     the same number of channels, else in the second, per channel count."""
     channels = stats.get("channels")
     counts = np.unique(np.asarray(channels)) if channels is not None and len(channels) else np.zeros(0)
-    return _narrowed(linter_ranges(stats, metrics, method, threshold), stats, counts)
+    far = rules.far_threshold(method, threshold)
+    return _narrowed(linter_ranges(stats, metrics, method, threshold), stats, counts, far)
 
 
 def against_ranges(
@@ -213,11 +217,11 @@ def against_ranges(
     counts (``zero``'s range per count)."""
     counts = np.unique(np.asarray(channels)) if channels is not None and len(channels) else np.zeros(0)
     linear = reference_ranges({k: v for k, v in reference.items() if k in indexed}, method, threshold)
-    return _narrowed(linear, indexed, counts)
+    return _narrowed(linear, indexed, counts, rules.far_threshold(method, threshold))
 
 
 def _narrowed(
-    linear: Mapping[str, tuple[float, float]], values: Mapping[str, Any], counts: np.ndarray
+    linear: Mapping[str, tuple[float, float]], values: Mapping[str, Any], counts: np.ndarray, far: float = rules.FAR
 ) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
     """Each range of ``linear`` widened to the default preset's rule's bounds over ``values``
     (``zero`` times each channel count of ``counts``; see :func:`scan_ranges`)."""
@@ -225,7 +229,7 @@ def _narrowed(
     zero: dict[int, tuple[float, float]] = {}
     for name, (low, high) in linear.items():
         v = np.asarray(values[name], dtype=np.float64) if name in values else None
-        bounds = None if v is None or v.ndim != 1 else robust_bounds(name, v, values.get("channels"))
+        bounds = None if v is None or v.ndim != 1 else robust_bounds(name, v, values.get("channels"), far)
         if bounds is None:
             out[name] = (low, high)
             continue

@@ -15,15 +15,19 @@ __all__ = ["dumps_with_records", "jsonable", "write_with_records"]
 
 
 def jsonable(v: Any) -> Any:
-    """``v`` with numpy / torch values, tuples and paths turned into JSON-able Python (NaN → None)."""
+    """``v`` with numpy / torch values, tuples and paths turned into JSON-able Python (a NaN or an
+    infinity → None: strict JSON has neither, ``json.dumps`` would write ``NaN`` / ``Infinity``)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, torch.Tensor):
+        return jsonable(v.tolist()) if v.is_floating_point() else v.tolist()
     if isinstance(v, np.ndarray):
-        return v.tolist()
+        finite = v.dtype.kind != "f" or bool(np.isfinite(v).all())
+        return v.tolist() if finite else jsonable(v.tolist())
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (np.floating,)):
-        return None if math.isnan(float(v)) else float(v)
-    if isinstance(v, torch.Tensor):
-        return v.tolist()
+        return float(v) if math.isfinite(float(v)) else None
     if isinstance(v, (list, tuple)):
         return [jsonable(x) for x in v]
     if isinstance(v, dict):

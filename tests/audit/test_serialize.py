@@ -92,3 +92,33 @@ def test_results_json_written_in_chunks(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert rep.to_json(tmp_path / "r.json") == str(tmp_path / "r.json")
     assert (tmp_path / "r.json").read_text() == text
     assert len(json.loads(text)["images"]) == 7
+
+
+def test_jsonable_gives_strict_json_for_non_finite_values():
+    """findings.json's ``against`` (the 0.65 reference of an index: a float16 overflow's mean inf,
+    std NaN) went out as bare NaN / Infinity, which strict JSON readers reject."""
+    import torch
+
+    doc = {
+        "mean": math.inf,
+        "std": math.nan,
+        "ok": 1.5,
+        "arr": np.array([1.0, np.inf, np.nan]),
+        "ints": np.array([1, 2]),
+        "t": torch.tensor([0.5, float("-inf")]),
+        "np": np.float32("nan"),
+        "nested": [{"x": -math.inf}],
+    }
+    out = jsonable(doc)
+    assert out == {
+        "mean": None,
+        "std": None,
+        "ok": 1.5,
+        "arr": [1.0, None, None],
+        "ints": [1, 2],
+        "t": [0.5, None],
+        "np": None,
+        "nested": [{"x": None}],
+    }
+    text = json.dumps(out, allow_nan=False)  # raises on any NaN / inf left
+    assert json.loads(text)["arr"] == [1.0, None, None]

@@ -62,7 +62,7 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import bright_highlights, bright_histogram, bright_level, dark_black_point, dark_level
+from .quality_dark import bright_level, channel_levels, dark_level
 from .quality_fine_compiled import fine_energies_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
 from .quality_occupancy_compiled import occupied_cells_u8
@@ -230,11 +230,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
-    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)``."""
+    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass)."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
-    hist, sums, res, dark, tex = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR)
+    bright = np.empty((b, 256), np.int64)
+    hist, sums, res, dark, tex = quality_compiled.measure_u8(x, size1, size2, box, BLOCK_FLOOR, bright=bright)
     fine = np.zeros((b, 5, 2))  # at most five windows; E1 -inf: never the one with most energy
     fine[:, :, 1] = -np.inf
     if min(h, w) >= 16:
@@ -243,7 +244,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
     occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ, bright_histogram(x).numpy()
+    return hist, sums, res, fine, geo, dark, tex, occ, bright
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
@@ -350,8 +351,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["coarse_sharpness"], _ = sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
-    out["dark_p001"] = dark_black_point(x, out["grey_p99"].dtype)
-    out["bright_p99"] = bright_highlights(x, out["grey_p99"].dtype)
+    out["dark_p001"], out["bright_p99"] = channel_levels(x, out["grey_p99"].dtype)  # one min / max pass
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     return _finish(out, raw, x)
 
@@ -372,8 +372,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
-        out["dark_p001"] = dark_black_point(raw, dtype)  # over what is seen (alpha-weighted)
-        out["bright_p99"] = bright_highlights(raw, dtype)
+        out["dark_p001"], out["bright_p99"] = channel_levels(raw, dtype)  # over what is seen (alpha-weighted)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

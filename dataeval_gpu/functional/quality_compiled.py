@@ -52,10 +52,11 @@ N_SUMS = 6
 
 
 @njit
-def _row3(rr, gg, bb, out, lev, hist, sums, dark, dhist):  # noqa: ANN001, ANN202, PLR0913 - numba kernel
+def _row3(rr, gg, bb, out, lev, hist, sums, dark, dhist, bright, bhist):  # noqa: ANN001, ANN202, PLR0913 - numba kernel
     """One row of a colour image: float32 grey into ``out``, its levels into ``lev`` and ``hist``,
     the integer colour sums into ``sums``, the dark channel ``min(R, G, B)`` into ``dark`` and
-    ``dhist`` (three loops: each vectorises on its own)."""
+    ``dhist``, the bright channel ``max(R, G, B)`` into ``bright`` and ``bhist`` (three loops:
+    each vectorises on its own)."""
     w = out.shape[0]
     w0, w1, w2 = np.float32(0.299), np.float32(0.587), np.float32(0.114)
     k = 1.0 / 255.0  # float32(v * (1/255 in float64)) == float32(v) / float32(255) for all 256 bytes
@@ -83,9 +84,11 @@ def _row3(rr, gg, bb, out, lev, hist, sums, dark, dhist):  # noqa: ANN001, ANN20
         lo = lo if lo < b else b
         s_sp += hi - lo
         dark[j] = lo
+        bright[j] = hi
     for j in range(w):
         hist[j & 3, lev[j]] += 1  # four sub-histograms: runs of equal levels do not serialise
         dhist[j & 3, dark[j]] += 1
+        bhist[j & 3, bright[j]] += 1
     sums[0] += s_rg
     sums[1] += s_rg2
     sums[2] += s_yb
@@ -107,8 +110,9 @@ def _row1(row, out, hist):  # noqa: ANN001, ANN202 - numba kernel
 @njit
 def _pass3(x, grey, hist, sums):  # noqa: ANN001, ANN202 - numba kernel
     lev, dark, dhist = np.empty(x.shape[2], np.int32), np.empty(x.shape[2], np.int32), np.zeros((4, 256), np.int64)
+    bright, bhist = np.empty(x.shape[2], np.int32), np.zeros((4, 256), np.int64)
     for i in range(x.shape[1]):
-        _row3(x[0, i], x[1, i], x[2, i], grey[i], lev, hist, sums, dark, dhist)
+        _row3(x[0, i], x[1, i], x[2, i], grey[i], lev, hist, sums, dark, dhist, bright, bhist)
 
 
 @njit
@@ -332,9 +336,9 @@ def _area_feed(row, k, out, rows, cols, acc, lo):  # noqa: ANN001, ANN202 - numb
 
 
 @njit
-def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dark, dhist):  # noqa: ANN001, ANN202, E501, PLR0913
-    """One pass over an image's rows: grey row, levels, colour sums, dark channel, both area
-    downscales, the window (float32 grey x 255 into ``win``, its levels into ``wlev``)."""
+def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dark, dhist, bright, bhist):  # noqa: ANN001, ANN202, E501, PLR0913
+    """One pass over an image's rows: grey row, levels, colour sums, dark and bright channels,
+    both area downscales, the window (float32 grey x 255 into ``win``, its levels into ``wlev``)."""
     c, h, _ = x.shape
     lo = np.zeros(2, np.int64)
     acc1[:] = 0.0
@@ -343,7 +347,7 @@ def _image(x, hist, sums, buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, ac
     k255 = np.float32(255.0)
     for k in range(h):
         if c >= 3:
-            _row3(x[0, k], x[1, k], x[2, k], buf, lev, hist, sums, dark, dhist)
+            _row3(x[0, k], x[1, k], x[2, k], buf, lev, hist, sums, dark, dhist, bright, bhist)
         else:
             _row1(x[0, k], buf, hist)
         _area_feed(buf, k, g1, rows1, cols1, acc1, lo[0:1])
@@ -372,7 +376,7 @@ def _windows(n, m):  # noqa: ANN001, ANN202 - numba helper
 
 
 @njit
-def _measure(x, geometry, block_floor, texture, hist, sums, res, dark, tex):  # noqa: ANN001, ANN202, PLR0913
+def _measure(x, geometry, block_floor, texture, hist, sums, res, dark, tex, bright):  # noqa: ANN001, ANN202, PLR0913
     """Every quality measurement of a ``(B, C, H, W)`` uint8 stack, image by image."""
     _, _, h, w = x.shape
     oh1, ow1, oh2, ow2, dy, dx, wh, ww = geometry
@@ -388,17 +392,19 @@ def _measure(x, geometry, block_floor, texture, hist, sums, res, dark, tex):  # 
     med = np.empty(1, np.uint32)
     buf, lev = np.empty(w, np.float32), np.empty(w, np.int32)
     t1, t2, td1, td2 = np.empty_like(g1), np.empty_like(g2), np.empty_like(d1), np.empty_like(d2)
-    h4, d4 = np.empty((4, 256), np.int64), np.empty((4, 256), np.int64)
-    wlev, dbuf = np.empty((wh, ww), np.int32), np.empty(w, np.int32)
+    h4, d4, b4 = np.empty((4, 256), np.int64), np.empty((4, 256), np.int64), np.empty((4, 256), np.int64)
+    wlev, dbuf, bbuf = np.empty((wh, ww), np.int32), np.empty(w, np.int32), np.empty(w, np.int32)
     fb, qnum, qden, step = texture
     for b in range(x.shape[0]):
         h4[:] = 0
         d4[:] = 0
-        _image(x[b], h4, sums[b], buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dbuf, d4)
+        b4[:] = 0
+        _image(x[b], h4, sums[b], buf, lev, g1, rows1, cols1, acc1, g2, rows2, cols2, acc2, win, wlev, dy, dx, dbuf, d4, bbuf, b4)
         for v in range(256):
             hist[b, v] = h4[0, v] + h4[1, v] + h4[2, v] + h4[3, v]
-            # one channel: its own value is the darkest
+            # one channel: its own value is the darkest and the brightest
             dark[b, v] = d4[0, v] + d4[1, v] + d4[2, v] + d4[3, v] if x.shape[1] >= 3 else hist[b, v]
+            bright[b, v] = b4[0, v] + b4[1, v] + b4[2, v] + b4[3, v] if x.shape[1] >= 3 else hist[b, v]
         texture_levels(wlev, fb, qnum, qden, step, tex[b])
         res[b, 0], res[b, 1] = _bands(g1, t1, d1, td1)
         res[b, 2], res[b, 3] = _bands(g2, t2, d2, td2)
@@ -416,6 +422,7 @@ def measure_u8(
     box: tuple[int, int, int, int],
     block_floor: float = 0.5,
     texture: tuple[int, int, int, int] = TEXTURE_ARGS,
+    bright: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every measurement of the quality metrics of a ``(B, C, H, W)`` uint8 CPU stack in one
     pass over each image's pixels: the grey image is never stored at full resolution.
@@ -429,7 +436,9 @@ def measure_u8(
     (``min(R, G, B)``; the grey counts of one channel: ``quality_dark.dark_histogram``'s) and
     ``(B, 2)`` float64 ``noise_flat``, ``impulse_share`` of the window's levels
     (:func:`~dataeval_gpu.functional.quality_texture_compiled.texture_levels` with ``texture``;
-    zeros when a side is under 3 px).  Equal to
+    zeros when a side is under 3 px).  ``bright``: a ``(B, 256)`` int64 array that receives the
+    bright channel's counts (``max(R, G, B)``; the grey counts of one channel:
+    ``quality_dark.bright_histogram``'s), counted in the same pass.  Equal to
     :func:`pixel_pass_u8`, :func:`area_down`, :func:`band_energy` and :func:`noise_u8` in turn
     (every grey value is 0 or a multiple of 2^-35 below 2, so the float64 area sums are exact in
     any order while a cell holds fewer than 2^17 pixels: short sides up to ~23,000 px).
@@ -440,7 +449,12 @@ def measure_u8(
     sums = np.zeros((b, N_SUMS), np.int64)
     res = np.zeros((b, 7), np.float64)
     dark, tex = np.empty((b, 256), np.int64), np.zeros((b, 2), np.float64)
-    _measure(a, (*size1, *size2, *box), float(block_floor), tuple(int(v) for v in texture), hist, sums, res, dark, tex)
+    if bright is None:
+        bright = np.empty((b, 256), np.int64)
+    elif bright.shape != (b, 256) or bright.dtype != np.int64:
+        raise ValueError(f"bright: expected a ({b}, 256) int64 array, got {bright.shape} {bright.dtype}")
+    args = (hist, sums, res, dark, tex, bright)
+    _measure(a, (*size1, *size2, *box), float(block_floor), tuple(int(v) for v in texture), *args)
     return hist, sums, res, dark, tex
 
 

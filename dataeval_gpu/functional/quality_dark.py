@@ -9,8 +9,8 @@ overexposure lift every channel.  ``dark_p001`` is the lowest level of the 256-l
 grey image's ``grey_p001``: a saturated red (luma 0.3) has a channel at 0.  An image with alpha
 (2 or 4 channels) counts its pixels by alpha (what is seen), as the grey levels do.
 
-On the CPU, uint8 stacks of one or three channels go through a compiled numba loop (one pass,
-integer counts; the quality metrics' one-pass measurement ``quality_compiled.measure_u8`` counts
+On the CPU, uint8 stacks go through a compiled numba loop (one pass, integer counts, alpha as
+integer weights; the quality metrics' one-pass measurement ``quality_compiled.measure_u8`` counts
 them while it reads the pixels, and :func:`dark_level` turns its counts into ``dark_p001``);
 everything else through torch.  Both count the same integers.
 
@@ -19,8 +19,10 @@ The bright channel of a pixel is its brightest channel, ``max(R, G, B)`` (HSV's 
 99 %, / 255 - at least the grey image's ``grey_p99``: under-exposure darkens every channel (a
 picture divided by 8 keeps every channel under 32/255), while a saturated colour keeps one high
 though its luma is low (a deep blue ``(0, 0, 160)`` has luma 0.07 and ``bright_p99`` 0.63).
-Counted as the dark channel is (a compiled loop for uint8 stacks of one or three channels
-without alpha, torch otherwise; alpha-weighted).
+Counted as the dark channel is, in the same pass: ``measure_u8`` counts both while it reads the
+pixels (``max`` beside the ``min`` it already takes), and :func:`channel_histograms` counts both
+from one ``min`` / ``max`` of each pixel (a compiled loop for uint8 CPU stacks, alpha-weighted by
+integers; one ``aminmax`` and one ``scatter_add`` in torch, what a GPU runs) - the same integers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "bright_highlights",
     "bright_histogram",
     "bright_level",
+    "channel_histograms",
+    "channel_levels",
     "dark_black_point",
     "dark_histogram",
     "dark_level",
@@ -49,63 +53,73 @@ DARK_SHARE = 0.001
 BRIGHT_SHARE = 0.99
 
 @njit
-def _dark_hist_u8(x, out):  # noqa: ANN001, ANN202 - numba kernel
-    """Counts of ``min`` over the channels (the value itself for one channel) of a uint8 stack."""
+def _channel_hist_u8(x, alpha, out):  # noqa: ANN001, ANN202 - numba kernel
+    """Counts of ``min`` (``out[:, 0]``) and ``max`` (``out[:, 1]``) over the colour channels (the
+    value itself for one) of a uint8 stack in one pass, each pixel weighted by its alpha (the last
+    channel) when ``alpha``, else 1."""
     b, c, h, w = x.shape
+    nc = c - 1 if alpha else c
     for i in range(b):
         for y in range(h):
             for j in range(w):
-                v = x[i, 0, y, j]
-                if c >= 3:
+                lo = hi = x[i, 0, y, j]
+                if nc >= 3:
                     g, bb = x[i, 1, y, j], x[i, 2, y, j]
-                    v = v if v < g else g
-                    v = v if v < bb else bb
-                out[i, v] += 1
+                    lo = lo if lo < g else g
+                    lo = lo if lo < bb else bb
+                    hi = hi if hi > g else g
+                    hi = hi if hi > bb else bb
+                wt = np.int64(x[i, c - 1, y, j]) if alpha else np.int64(1)
+                out[i, 0, lo] += wt
+                out[i, 1, hi] += wt
 
 
-@njit
-def _bright_hist_u8(x, out):  # noqa: ANN001, ANN202 - numba kernel
-    """Counts of ``max`` over the channels (the value itself for one channel) of a uint8 stack."""
-    b, c, h, w = x.shape
-    for i in range(b):
-        for y in range(h):
-            for j in range(w):
-                v = x[i, 0, y, j]
-                if c >= 3:
-                    g, bb = x[i, 1, y, j], x[i, 2, y, j]
-                    v = v if v > g else g
-                    v = v if v > bb else bb
-                out[i, v] += 1
-
-
-def dark_histogram(x: torch.Tensor, bright: bool = False) -> torch.Tensor:
-    """``(B, 256)`` counts (int64; float64 weights for non-uint8 images with alpha) of the dark
-    channel's levels of a stack ``(B, C, H, W)`` (``bright``: the bright channel's, ``max(R, G,
-    B)``); the last channel is alpha when C is 2 or 4."""
+def channel_histograms(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 2, 256)`` counts (int64; float64 weights for non-uint8 images with alpha) of the dark
+    channel's levels (``[:, 0]``, ``min(R, G, B)``) and the bright channel's (``[:, 1]``,
+    ``max(R, G, B)``) of a stack ``(B, C, H, W)``, both in one pass over the pixels (a compiled
+    loop for uint8 CPU stacks, else one ``aminmax`` and one ``scatter_add``); the last channel is
+    alpha when C is 2 or 4 (each pixel weighted by it)."""
     b, c = x.shape[:2]
     alpha = c in (2, 4)
     colour = x[:, : c - 1] if alpha else x
-    if x.dtype == torch.uint8 and x.device.type == "cpu" and not alpha and quality_compiled.ready():
-        out = np.zeros((b, 256), np.int64)
-        (_bright_hist_u8 if bright else _dark_hist_u8)(np.ascontiguousarray(colour.numpy()), out)
-        return torch.from_numpy(out)
-    if x.dtype == torch.uint8:
-        q = (colour[:, :3].amax(dim=1) if bright else colour[:, :3].amin(dim=1)).to(torch.int64).reshape(b, -1)
-        w = x[:, -1].reshape(b, -1).to(torch.int64) if alpha else torch.ones_like(q)
+    if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
+        out = np.zeros((b, 2, 256), np.int64)
+        _channel_hist_u8(np.ascontiguousarray(x.numpy()), alpha, out)
+        hist = torch.from_numpy(out)
     else:
-        xs = scale01(x)
-        v = xs[:, : min(3, colour.shape[1])]
-        q = torch.round((v.amax(dim=1) if bright else v.amin(dim=1)) * 255.0).clamp(0, 255).to(torch.int64).reshape(b, -1)
-        w = xs[:, -1].reshape(b, -1).to(torch.float64) if alpha else torch.ones_like(q, dtype=torch.float64)
-    hist = torch.zeros(b, 256, dtype=w.dtype, device=x.device).scatter_add_(1, q, w)
-    empty = hist.sum(dim=1) <= 0  # fully transparent: one black pixel, as the grey levels
-    hist[:, 0] = torch.where(empty, torch.ones_like(hist[:, 0]), hist[:, 0])
+        if x.dtype == torch.uint8:
+            lo, hi = torch.aminmax(colour[:, :3], dim=1)
+            w = x[:, -1].reshape(b, -1).to(torch.int64) if alpha else None
+        else:
+            xs = scale01(x)
+            lo, hi = torch.aminmax(xs[:, : min(3, colour.shape[1])], dim=1)
+            lo, hi = (torch.round(v * 255.0).clamp(0, 255) for v in (lo, hi))
+            w = xs[:, -1].reshape(b, -1).to(torch.float64) if alpha else None
+        q = torch.cat([lo.reshape(b, -1).to(torch.int64), hi.reshape(b, -1).to(torch.int64) + 256], dim=1)
+        w = torch.ones_like(q, dtype=torch.float64 if x.dtype != torch.uint8 else torch.int64) if w is None else w.repeat(1, 2)
+        hist = torch.zeros(b, 512, dtype=w.dtype, device=x.device).scatter_add_(1, q, w).reshape(b, 2, 256)
+    empty = hist.sum(dim=2) <= 0  # fully transparent: one black pixel, as the grey levels
+    hist[:, :, 0] = torch.where(empty, torch.ones_like(hist[:, :, 0]), hist[:, :, 0])
     return hist
+
+
+def dark_histogram(x: torch.Tensor, bright: bool = False) -> torch.Tensor:
+    """``(B, 256)`` counts of the dark channel's levels of a stack ``(B, C, H, W)`` (``bright``:
+    the bright channel's, ``max(R, G, B)``): :func:`channel_histograms`' row."""
+    return channel_histograms(x)[:, int(bright)].contiguous()
+
+
+def channel_levels(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B,)`` ``dark_p001`` and ``bright_p99`` of a stack ``(B, C, H, W)`` (see the module
+    docstring) from one :func:`channel_histograms` pass, in ``dtype`` on ``x``'s device."""
+    hist = channel_histograms(x)
+    return dark_level(hist[:, 0], dtype).to(x.device), bright_level(hist[:, 1], dtype).to(x.device)
 
 
 def dark_black_point(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(B,)`` ``dark_p001`` of a stack ``(B, C, H, W)`` (see the module docstring), in ``dtype``."""
-    return dark_level(dark_histogram(x), dtype).to(x.device)
+    return channel_levels(x, dtype)[0]
 
 
 def dark_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -125,7 +139,7 @@ def bright_histogram(x: torch.Tensor) -> torch.Tensor:
 
 def bright_highlights(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(B,)`` ``bright_p99`` of a stack ``(B, C, H, W)`` (see the module docstring), in ``dtype``."""
-    return bright_level(bright_histogram(x), dtype).to(x.device)
+    return channel_levels(x, dtype)[1]
 
 
 def bright_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

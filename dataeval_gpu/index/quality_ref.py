@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OCTAVE_BINS", "REFERENCE_COLUMNS", "against_quality", "octave_counts", "quality_reference"]
+__all__ = [
+    "OCTAVE_BINS",
+    "OPTIONAL_REFERENCE_COLUMNS",
+    "REFERENCE_COLUMNS",
+    "against_quality",
+    "octave_counts",
+    "quality_reference",
+]
 
 #: resolution of the stored side / aspect histograms: bins of 1/128 octave (a count within one
 #: octave, over the bins whose centre lies within it, is exact but for the images within 1/128
@@ -31,6 +38,9 @@ __all__ = ["OCTAVE_BINS", "REFERENCE_COLUMNS", "against_quality", "octave_counts
 OCTAVE_BINS = 128
 #: the metrics :func:`quality_reference` reads
 REFERENCE_COLUMNS = ("grey_p99", "width", "height", "channels", "channel_spread")
+#: read where the rows hold it (an index written before it was measured judges ``dark`` on the grey
+#: highlights alone, as a scan of such rows does): the median of the brightest channel's highlights
+OPTIONAL_REFERENCE_COLUMNS = ("bright_p99",)
 
 
 def _histogram(values: np.ndarray) -> dict[str, list[int]]:
@@ -70,9 +80,15 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
     p99 = m["grey_p99"][np.isfinite(m["grey_p99"])]
     colour = m["channels"] >= 3
     grey_at = float((thresholds or {}).get("grayscale", DEFAULT_THRESHOLDS["grayscale"]))
+    bright = {}
+    if "bright_p99" in stats:  # the dark rule's second measure (saturated highlights)
+        b99 = np.asarray(stats["bright_p99"], dtype=np.float64)
+        b99 = b99[np.isfinite(b99)]
+        bright = {"bright_p99": float(np.median(b99)) if len(b99) else float("nan")}
     return {
         "images": int(len(side)),
         "grey_p99": float(np.median(p99)) if len(p99) else float("nan"),
+        **bright,
         "side": float(np.median(side)),
         "aspect": float(np.median(aspect)),
         "grey_share": float(np.mean(1.0 - m["channel_spread"][colour] > grey_at)) if colour.any() else 0.0,
@@ -109,7 +125,7 @@ def against_quality(
     if not reference or not len(image_index):
         return {}
     needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
-    ref = {k: float(reference[k]) for k in ("grey_p99", "side", "aspect", "grey_share") if k in reference}
+    ref = {k: float(reference[k]) for k in ("grey_p99", "bright_p99", "side", "aspect", "grey_share") if k in reference}
     out = QualityIssues(thresholds=thresholds, reference=ref).evaluate(needed)
     w, h = out.metrics["width"], out.metrics["height"]
     n = int(reference.get("images", 0))

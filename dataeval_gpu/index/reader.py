@@ -163,12 +163,12 @@ class DatasetIndex:
         before it kept them, from the rows file's columns (``{}`` without the quality metrics)."""
         if "quality" in self.manifest:
             return dict(self.manifest["quality"])
-        from .quality_ref import REFERENCE_COLUMNS, quality_reference
+        from .quality_ref import OPTIONAL_REFERENCE_COLUMNS, REFERENCE_COLUMNS, quality_reference
 
         names = self._rows.schema_arrow.names
         if any(k not in names for k in REFERENCE_COLUMNS):
             return {}
-        cols = self.rows(list(REFERENCE_COLUMNS))
+        cols = self.rows([*REFERENCE_COLUMNS, *(k for k in OPTIONAL_REFERENCE_COLUMNS if k in names)])
         return quality_reference({k: np.asarray(v)[self.measured] for k, v in cols.items()})
 
     @property

@@ -32,7 +32,7 @@ from .manifest import (
     write_lock,
     write_manifest,
 )
-from .quality_ref import REFERENCE_COLUMNS, quality_reference
+from .quality_ref import OPTIONAL_REFERENCE_COLUMNS, REFERENCE_COLUMNS, quality_reference
 from .reader import DatasetIndex, audit_settings, restore_audit
 from .store import Collection, remove_unlisted, write_generation
 
@@ -427,7 +427,7 @@ def collection_quality(coll: Collection, audit: Any) -> dict[str, Any]:
     score them): :func:`~dataeval_gpu.index.quality_ref.quality_reference`."""
     if not getattr(audit, "quality", False):
         return {}
-    measured = {k: v[coll.measured] for k, v in coll.stats.items() if k in REFERENCE_COLUMNS}
+    measured = {k: v[coll.measured] for k, v in coll.stats.items() if k in REFERENCE_COLUMNS or k in OPTIONAL_REFERENCE_COLUMNS}
     return quality_reference(measured, audit.quality_thresholds)
 
 

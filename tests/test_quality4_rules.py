@@ -16,7 +16,7 @@ from dataeval_gpu.detectors.quality import QualityIssues, issue_scores, object_d
 from dataeval_gpu.functional import quality as fq_mod
 
 
-def _metrics(n: int, **values: list[float]) -> dict[str, torch.Tensor]:
+def quality_rows(n: int, **values: list[float]) -> dict[str, torch.Tensor]:
     m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
     m["opacity"] = torch.ones(n, dtype=torch.float64)
     for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
@@ -31,7 +31,7 @@ def test_gaussian_noise_is_bounded_by_the_grey_entropy() -> None:
     least the noise's entropy, so the MAD estimate counts at most ``2 ** (H + 0.5 - 2.0471)``."""
     assert q_mod.NOISE_ENTROPY_SLACK == 0.5
     assert math.isclose(rules.GAUSS_ENTROPY_BITS, 2.047095585180641, rel_tol=1e-12)
-    m = _metrics(
+    m = quality_rows(
         5,
         noise_robust=[30.0, 30.0, 30.0, 5.0, 30.0],
         noise=[31.0, 31.0, 31.0, 5.0, 31.0],
@@ -48,7 +48,7 @@ def test_gaussian_noise_is_bounded_by_the_grey_entropy() -> None:
     np.testing.assert_allclose(issue_scores(m)[0]["noisy"], want, rtol=1e-12)
     assert min(cap[2], cap[4]) > 30.0 > max(cap[0], cap[1], cap[3])
     # the impulse branch is not bounded (salt-and-pepper on a two-level picture has ~1.3 bits)
-    imp = _metrics(1, noise_robust=[2.0], noise=[40.0], noise_flat=[0.0], impulse_share=[0.03], grey_entropy=[1.3])
+    imp = quality_rows(1, noise_robust=[2.0], noise=[40.0], noise_flat=[0.0], impulse_share=[0.03], grey_entropy=[1.3])
     np.testing.assert_allclose(issue_scores(imp)[0]["noisy"], [40.0 - 11.0])
 
 
@@ -85,7 +85,7 @@ def test_object_detail_is_the_detail_where_the_object_is_seen() -> None:
     """``detail / sqrt(opacity)`` for a see-through image of more than one ink with at least
     OBJECT_MIN_PIXELS visible pixels; 0 for an opaque image, a silhouette or a speck."""
     assert q_mod.OBJECT_MIN_PIXELS == 81.0
-    m = _metrics(
+    m = quality_rows(
         5,
         detail=[0.012, 0.012, 0.012, 0.012, 0.012],
         opacity=[0.04, 1.0, 0.04, 0.004, 0.04],

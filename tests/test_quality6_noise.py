@@ -7,24 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from scipy import ndimage
 
 from dataeval_gpu.detectors.quality import NOISE_ENTROPY_EXCESS, QualityIssues, issue_scores
-from dataeval_gpu.functional import quality as fq_mod
+from tests.test_quality4_rules import quality_rows
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data_cache" / "photos"
-
-
-def _metrics(n: int, **values: list[float]) -> dict[str, torch.Tensor]:
-    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
-    m["opacity"] = torch.ones(n, dtype=torch.float64)
-    for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
-        m[k] = torch.full((n,), v, dtype=torch.float64)
-    for k, v in values.items():
-        m[k] = torch.tensor(v, dtype=torch.float64)
-    return m
 
 
 def test_estimate_beyond_the_entropy_bound_is_not_noise() -> None:
@@ -33,7 +22,7 @@ def test_estimate_beyond_the_entropy_bound_is_not_noise() -> None:
     assert NOISE_ENTROPY_EXCESS == 1.0
     cap = 2.0 ** (6.0 + 0.5 - 2.047095585180641)
     rob = [20.0, 21.9, 21.91, 40.0, 12.0]
-    m = _metrics(
+    m = quality_rows(
         5,
         noise_robust=rob,
         noise=[r * 1.05 for r in rob],
@@ -43,7 +32,7 @@ def test_estimate_beyond_the_entropy_bound_is_not_noise() -> None:
     np.testing.assert_allclose(issue_scores(m)[0]["noisy"], [20.0, 21.9, 0.0, 0.0, 0.0], rtol=1e-12)
     assert 21.9 < cap < 21.91
     # the impulse branch is not judged against the bound (salt and pepper on two levels)
-    imp = _metrics(1, noise_robust=[30.0], noise=[80.0], noise_flat=[0.0], impulse_share=[0.03], grey_entropy=[1.3])
+    imp = quality_rows(1, noise_robust=[30.0], noise=[80.0], noise_flat=[0.0], impulse_share=[0.03], grey_entropy=[1.3])
     np.testing.assert_allclose(issue_scores(imp)[0]["noisy"], [80.0 - 1.3 * 30.0])
 
 

@@ -4,6 +4,7 @@ the images or more) a flag must also be rare; the 0.65 preset and the ``Linter``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,6 +78,17 @@ def test_rare_against_uses_the_collection() -> None:
     assert rare_against(issues, {"depth": new}, {"depth": healthy}) == issues
 
 
+def reports_by_preset(imgs: list[torch.Tensor]) -> dict[str, Any]:
+    """The Linter's side of a scan of ``imgs`` under the default preset and ``dataeval-0.65``
+    (no quality issues, no hashes): ``{preset: AuditReport}``."""
+    reports = {}
+    for preset in ("default", "dataeval-0.65"):
+        audit = DataAudit(device="cpu", preset=preset, quality=False, hashes=False)
+        audit.update(imgs)
+        reports[preset] = audit.compute()
+    return reports
+
+
 def _images() -> list[torch.Tensor]:
     """87 square, 11 of aspect 2 and 2 of aspect 5: 8-row uint8 images of one random look."""
     rng = np.random.default_rng(1)
@@ -86,11 +98,7 @@ def _images() -> list[torch.Tensor]:
 
 def test_scan_default_flags_rare_shapes_and_the_preset_stays_065() -> None:
     imgs = _images()
-    reports = {}
-    for preset in ("default", "dataeval-0.65"):
-        audit = DataAudit(device="cpu", preset=preset, quality=False, hashes=False)
-        audit.update(imgs)
-        reports[preset] = audit.compute()
+    reports = reports_by_preset(imgs)
     linter = Linter().evaluate(imgs).issues
     assert reports["dataeval-0.65"].issues == linter  # bit-identical to the guide API
     assert {p for p, m in linter.items() if "aspect_ratio" in m} == set(range(87, 100))

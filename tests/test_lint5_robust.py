@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dataeval_gpu.audit import DataAudit
 from dataeval_gpu.audit.lint_rules import far_mask, rare_against, rare_outliers, robust_scale
 from dataeval_gpu.detectors.linter import Linter, outlier_mask
+from tests.test_lint4_rare import reports_by_preset
 
 
 def _zero_shares() -> tuple[np.ndarray, np.ndarray]:
@@ -90,11 +90,7 @@ def test_scan_default_keeps_the_nearly_black_image_and_the_preset_stays_065() ->
         im = rng.integers(20, 236, (3, 40, 40), dtype=np.uint8)
         im[:, :b] = 0
         imgs.append(torch.from_numpy(im))
-    reports = {}
-    for preset in ("default", "dataeval-0.65"):
-        audit = DataAudit(device="cpu", preset=preset, quality=False, hashes=False)
-        audit.update(imgs)
-        reports[preset] = audit.compute()
+    reports = reports_by_preset(imgs)
     linter = Linter().evaluate(imgs).issues
     assert reports["dataeval-0.65"].issues == linter
     assert sorted(p for p, m in linter.items() if "zero" in m) == list(range(60, 73))

@@ -8,8 +8,8 @@ or ``threshold`` interquartile ranges outside the quartiles (``iqr``).  The repo
 range, so that each flag reads as "value < low" or "value > high".
 
 The scan's default preset keeps a flag only when it also passes ``audit/lint_rules.py``'s rule
-(rare on a degenerate metric; far out and rare on the metric's robust scale on any other).  Each
-part is a bound on each side (the robust scales are increasing functions of the value), so the
+(rare on a degenerate metric; far out, or for a size isolated, and rare on the metric's robust scale
+on any other).  Each part is a bound on each side (the robust scales are increasing functions of the value), so the
 range shown for the default preset is the outermost of the three, converted back to the metric's
 own scale (:func:`scan_ranges`): an image is flagged exactly when its value lies outside it.
 ``zero`` is judged per channel: where the images' channel counts differ, its range depends on the
@@ -178,6 +178,9 @@ def robust_bounds(
     if t is None:
         return None
     (f_lo, f_hi), (r_lo, r_hi) = _far_bounds(t, far), _rare_bounds(t)
+    if name in rules.GAP_SCALE:  # far out or isolated (a size beyond every other by a factor), and rare
+        i_lo, i_hi = rules.isolated_bounds(t)
+        f_lo, f_hi = max(f_lo, i_lo), min(f_hi, i_hi)
     return min(f_lo, r_lo), max(f_hi, r_hi)
 
 

@@ -93,3 +93,16 @@ def test_shown_range_is_the_flags() -> None:
     third = np.log(16.0 * 64.0 ** (28 / 29))
     assert ranges["width"][1] == pytest.approx(np.exp(med + (third - med) / 0.9), rel=1e-12)
     assert 1024.0 < ranges["width"][1] < 4096.0
+
+
+def test_a_kind_of_image_is_not_isolated() -> None:
+    """A group beyond the gap holding more than max(2, 1 % of the images) is a kind of image (a
+    game's 68 maps of 2048 x 1024 px among 1,737 sprites), not an outlier, however rare (5 %)."""
+    base = 16.0 * 64.0 ** (np.arange(300) / 299)  # 300 widths from 16 to 1024 px, even on the log scale
+    three = np.array([*base, 4096.0, 4096.0, 4096.0])  # 303 images: at most 3 (1 % is 3.03)
+    four = np.array([*base, 4096.0, 4096.0, 4096.0, 4096.0])  # 304 images: 4 > 3.04
+    assert sorted(_scan(three)) == [300, 301, 302]
+    assert _scan(four) == {}
+    # the rare part alone (5 %, at most 15 as far out) would keep them: the group limit decides
+    t = np.log(four)
+    assert np.sum(t >= t[-1] * 0.9 + np.median(t) * 0.1) <= max(2, 0.05 * four.size)

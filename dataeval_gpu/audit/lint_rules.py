@@ -16,8 +16,9 @@ a flag stays when the value is far out and rare on the metric's robust scale (:f
 the logarithm of the sizes, aspect ratio and sharpness, the arcsine square root of the shares:
 ``brightness`` and ``zero`` per channel): its modified z-score there is over :data:`FAR` and it is
 rare there as above.  A size (:data:`GAP_SCALE`) may instead be isolated (:func:`isolated_mask`):
-it and the few images beyond it (at most the rare count) lie :data:`GAP_FACTOR` times or more
-beyond every other image (a 1920 x 1200 picture among sprites of 1 to 1,000 px whose next largest
+it and the few images beyond it (at most ``max(RARE_MIN, ISOLATED_SHARE·n)``: a handful, not a kind
+of image such as a game's 68 maps of 2048 x 1024 px) lie :data:`GAP_FACTOR` times or more beyond
+every other image (a 1920 x 1200 picture among sprites of 1 to 1,000 px whose next largest
 has 40 % of its pixels): in a collection of very mixed sizes the spread of the log sizes is wide, so
 no size is far out by the modified z-score, but one that stands apart from all the others is.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
 exempt: any is a defect.  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply it:
@@ -35,6 +36,7 @@ __all__ = [
     "FAR",
     "GAP_FACTOR",
     "GAP_SCALE",
+    "ISOLATED_SHARE",
     "MODE_SHARE",
     "NEIGHBOURHOOD",
     "RARE_MIN",
@@ -68,6 +70,8 @@ LOG_SCALE = frozenset({"width", "height", "size", "aspect_ratio", "blurriness"})
 GAP_SCALE = frozenset({"width", "height", "size"})
 #: the factor by which an isolated size lies beyond every image nearer the median (on the log scale: ln 2)
 GAP_FACTOR = 2.0
+#: the most images (as a share of the measured ones; at least :data:`RARE_MIN`) an isolated group may hold
+ISOLATED_SHARE = 0.01
 #: shares in [0, 1] judged on the arcsine square root (``zero``: its count per pixel over the channels)
 SHARE_SCALE = frozenset({"brightness", "zero"})
 
@@ -151,7 +155,7 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
     """``(low, high)`` on ``reference``'s scale (its finite values; the log sizes): a value beyond
     them is isolated (:func:`isolated_mask`).  On each side of the median, the images sorted by
     their distance from it, ``d[0] >= d[1] >= ...``: where a group of the ``m`` furthest (``m`` at
-    most ``max(RARE_MIN, RARE_SHARE·n)``, the largest such) lies ``gap`` or more beyond the next,
+    most ``max(RARE_MIN, ISOLATED_SHARE·n)``, the largest such) lies ``gap`` or more beyond the next,
     ``d[m-1] - d[m] >= gap``, the bound is the next one's distance ``d[m]`` (the group lies beyond
     it); without such a group, ``gap`` beyond the furthest (nothing of the collection lies beyond,
     a new image judged against it may).  ``(-inf, inf)`` without values."""
@@ -160,7 +164,7 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
     if ref.size == 0:
         return -np.inf, np.inf
     med = float(np.median(ref))
-    limit = int(np.floor(max(RARE_MIN, RARE_SHARE * ref.size)))
+    limit = int(np.floor(max(RARE_MIN, ISOLATED_SHARE * ref.size)))
     reach = []
     for sign in (1.0, -1.0):  # above, then below the median
         d = np.sort(sign * (ref - med))[::-1]
@@ -173,7 +177,7 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
 def isolated_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """Per value (on the log scale: :func:`robust_scale`), whether it lies outside
     :func:`isolated_bounds` of ``reference`` (default ``values`` themselves): within a collection,
-    whether it belongs to a group of at most the rare count of images that lie :data:`GAP_FACTOR`
+    whether it belongs to a group of at most ``max(RARE_MIN, ISOLATED_SHARE·n)`` images that lie :data:`GAP_FACTOR`
     times or more beyond every other image on their side of the median.  A non-finite value is not
     (the rule's other parts judge it)."""
     v = np.asarray(values, dtype=np.float64)

@@ -15,7 +15,12 @@ the median on the same side, or within :data:`NEIGHBOURHOOD` of that distance.  
 a flag stays when the value is far out and rare on the metric's robust scale (:func:`robust_scale`:
 the logarithm of the sizes, aspect ratio and sharpness, the arcsine square root of the shares:
 ``brightness`` and ``zero`` per channel): its modified z-score there is over :data:`FAR` and it is
-rare there as above.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
+rare there as above.  A size (:data:`GAP_SCALE`) may instead be isolated (:func:`isolated_mask`):
+it and the few images beyond it (at most ``max(RARE_MIN, ISOLATED_SHARE·n)``: a handful, not a kind
+of image such as a game's 68 maps of 2048 x 1024 px) lie :data:`GAP_FACTOR` times or more beyond
+every other image (a 1920 x 1200 picture among sprites of 1 to 1,000 px whose next largest
+has 40 % of its pixels): in a collection of very mixed sizes the spread of the log sizes is wide, so
+no size is far out by the modified z-score, but one that stands apart from all the others is.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
 exempt: any is a defect.  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply it:
 they keep 0.65's answers exactly.
 """
@@ -29,6 +34,9 @@ import numpy as np
 __all__ = [
     "ALWAYS_FLAGGED",
     "FAR",
+    "GAP_FACTOR",
+    "GAP_SCALE",
+    "ISOLATED_SHARE",
     "MODE_SHARE",
     "NEIGHBOURHOOD",
     "RARE_MIN",
@@ -36,6 +44,8 @@ __all__ = [
     "degenerate",
     "far_mask",
     "far_threshold",
+    "isolated_bounds",
+    "isolated_mask",
     "rare_against",
     "rare_mask",
     "rare_outliers",
@@ -56,6 +66,12 @@ NEIGHBOURHOOD = 0.1
 FAR = 3.5
 #: metrics judged on the logarithm (positive, heavy-tailed: a 10x larger image is as far as a 10x smaller)
 LOG_SCALE = frozenset({"width", "height", "size", "aspect_ratio", "blurriness"})
+#: sizes that are also kept when isolated (:func:`isolated_mask`): beyond every other image by a factor
+GAP_SCALE = frozenset({"width", "height", "size"})
+#: the factor by which an isolated size lies beyond every image nearer the median (on the log scale: ln 2)
+GAP_FACTOR = 2.0
+#: the most images (as a share of the measured ones; at least :data:`RARE_MIN`) an isolated group may hold
+ISOLATED_SHARE = 0.01
 #: shares in [0, 1] judged on the arcsine square root (``zero``: its count per pixel over the channels)
 SHARE_SCALE = frozenset({"brightness", "zero"})
 
@@ -135,6 +151,41 @@ def far_mask(values: np.ndarray, reference: np.ndarray | None = None, far: float
     return ~np.isfinite(v) | (score > far)
 
 
+def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR))) -> tuple[float, float]:
+    """``(low, high)`` on ``reference``'s scale (its finite values; the log sizes): a value beyond
+    them is isolated (:func:`isolated_mask`).  On each side of the median, the images sorted by
+    their distance from it, ``d[0] >= d[1] >= ...``: where a group of the ``m`` furthest (``m`` at
+    most ``max(RARE_MIN, ISOLATED_SHARE·n)``, the largest such) lies ``gap`` or more beyond the next,
+    ``d[m-1] - d[m] >= gap``, the bound is the next one's distance ``d[m]`` (the group lies beyond
+    it); without such a group, ``gap`` beyond the furthest (nothing of the collection lies beyond,
+    a new image judged against it may).  ``(-inf, inf)`` without values."""
+    ref = np.asarray(reference, dtype=np.float64)
+    ref = ref[np.isfinite(ref)]
+    if ref.size == 0:
+        return -np.inf, np.inf
+    med = float(np.median(ref))
+    limit = int(np.floor(max(RARE_MIN, ISOLATED_SHARE * ref.size)))
+    reach = []
+    for sign in (1.0, -1.0):  # above, then below the median
+        d = np.sort(sign * (ref - med))[::-1]
+        d = d[d >= 0]  # the images on the median count as the nearest (distance 0)
+        steps = np.flatnonzero(d[:-1][:limit] - d[1:][:limit] >= gap) if d.size > 1 else np.zeros(0, np.int64)
+        reach.append(float(d[steps[-1] + 1]) if steps.size else (float(d[0]) if d.size else 0.0) + gap)
+    return med - reach[1], med + reach[0]
+
+
+def isolated_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Per value (on the log scale: :func:`robust_scale`), whether it lies outside
+    :func:`isolated_bounds` of ``reference`` (default ``values`` themselves): within a collection,
+    whether it belongs to a group of at most ``max(RARE_MIN, ISOLATED_SHARE·n)`` images that lie :data:`GAP_FACTOR`
+    times or more beyond every other image on their side of the median.  A non-finite value is not
+    (the rule's other parts judge it)."""
+    v = np.asarray(values, dtype=np.float64)
+    low, high = isolated_bounds(v if reference is None else reference)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(v) & ((v < low) | (v > high))
+
+
 def far_threshold(method: str, threshold: float | None) -> float:
     """The robust scale's "far" for the Linter's settings: the user's ``threshold`` of the
     modified z-score (``outlier_method="modzscore"``), else :data:`FAR` (0.65's default; a z-score
@@ -160,8 +211,12 @@ def _keep(
         return None
     if reference is stats:
         keep = far_mask(t, far=far) & rare_mask(t)
+        if name in GAP_SCALE:  # or isolated: beyond every other image by a factor (mixed sizes)
+            keep |= isolated_mask(t) & rare_mask(t)
     else:
         keep = far_mask(t, t_ref, far) & rare_mask(t, t_ref)
+        if name in GAP_SCALE:
+            keep |= isolated_mask(t, t_ref) & rare_mask(t, t_ref)
     off = np.isfinite(values) & ~np.isfinite(t)  # 0 on the log scale (a flat image's blurriness):
     if off.any():  # infinitely far, rare as the linear values are (the other flat images counted)
         keep[off] = rare_mask(values[off], values if reference is stats else ref)

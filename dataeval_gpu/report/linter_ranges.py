@@ -8,8 +8,8 @@ or ``threshold`` interquartile ranges outside the quartiles (``iqr``).  The repo
 range, so that each flag reads as "value < low" or "value > high".
 
 The scan's default preset keeps a flag only when it also passes ``audit/lint_rules.py``'s rule
-(rare on a degenerate metric; far out and rare on the metric's robust scale on any other).  Each
-part is a bound on each side (the robust scales are increasing functions of the value), so the
+(rare on a degenerate metric; far out, or for a size isolated, and rare on the metric's robust scale
+on any other).  Each part is a bound on each side (the robust scales are increasing functions of the value), so the
 range shown for the default preset is the outermost of the three, converted back to the metric's
 own scale (:func:`scan_ranges`): an image is flagged exactly when its value lies outside it.
 ``zero`` is judged per channel: where the images' channel counts differ, its range depends on the
@@ -36,6 +36,7 @@ __all__ = [
     "ranges_table",
     "reference_ranges",
     "report_ranges",
+    "report_ranges_table",
     "robust_bounds",
     "scan_ranges",
 ]
@@ -115,8 +116,8 @@ def flag_reasons(report: Any, images: Iterable[int], fmt: Any = str) -> dict[int
     ``images`` lies on (:func:`report_ranges`; ``zero`` by the image's channel count where the
     counts differ).  A metric without a range is left out."""
     ranges, zero = _report_bounds(report)
-    values = report.issue_values()
-    pos = {int(i): k for k, i in enumerate(np.asarray(report.index).tolist())}
+    values = report.issue_values() if hasattr(report, "issue_values") else dict(getattr(report, "issues", None) or {})
+    pos = {int(i): k for k, i in enumerate(np.asarray(getattr(report, "index", [])).tolist())}
     channels = (getattr(report, "stats", None) or {}).get("channels")
     out: dict[int, dict[str, str]] = {}
     for i in images:
@@ -177,6 +178,9 @@ def robust_bounds(
     if t is None:
         return None
     (f_lo, f_hi), (r_lo, r_hi) = _far_bounds(t, far), _rare_bounds(t)
+    if name in rules.GAP_SCALE:  # far out or isolated (a size beyond every other by a factor), and rare
+        i_lo, i_hi = rules.isolated_bounds(t)
+        f_lo, f_hi = max(f_lo, i_lo), min(f_hi, i_hi)
     return min(f_lo, r_lo), max(f_hi, r_hi)
 
 
@@ -259,15 +263,41 @@ def flag_reason(value: Any, bounds: tuple[float, float] | None, fmt: Any = str) 
     return ""
 
 
-def ranges_table(ranges: Mapping[str, tuple[float, float]], issues: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:
+def ranges_table(
+    ranges: Mapping[str, tuple[float, float]],
+    issues: Mapping[int, Mapping[str, Any]],
+    zero: Mapping[int, tuple[float, float]] | None = None,
+    channels: Mapping[int, int] | None = None,
+) -> pd.DataFrame:
     """One row per flagged metric: the range left unflagged and how many images fell below and
-    above it."""
+    above it.  ``zero`` ({channel count: range}, :func:`scan_ranges`' second part, where the images'
+    channel counts differ) with ``channels`` ({image index: its channel count}): a row
+    ``zero (N channels)`` per count, each over the images with that count."""
     rows = []
-    for name, (low, high) in ranges.items():
-        vals = [m[name] for m in issues.values() if name in m and isinstance(m[name], (int, float))]
+
+    def add(label: str, name: str, low: float, high: float, found: Iterable[Mapping[str, Any]]) -> None:
+        vals = [m[name] for m in found if name in m and isinstance(m[name], (int, float))]
         below = sum(1 for x in vals if x < low)
         above = sum(1 for x in vals if x > high)
         if below or above:
-            rows.append({"metric": name, "flagged below": below, "low": low, "high": high, "flagged above": above})
+            rows.append({"metric": label, "flagged below": below, "low": low, "high": high, "flagged above": above})
+
+    for name, (low, high) in ranges.items():
+        add(name, name, low, high, issues.values())
+    for count, (low, high) in sorted((zero or {}).items()) if channels is not None else ():
+        found = (m for i, m in issues.items() if channels.get(int(i)) == int(count))
+        add(f"zero ({count} channel{'' if int(count) == 1 else 's'})", "zero", low, high, found)
     cols = ["metric", "flagged below", "low", "high", "flagged above"]
     return pd.DataFrame(rows, columns=cols).set_index("metric")
+
+
+def report_ranges_table(report: Any, issues: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`ranges_table` of an :class:`~dataeval_gpu.audit.AuditReport`'s ranges
+    (:func:`report_ranges`) and, where its images' channel counts differ, ``zero``'s per count:
+    every flagged metric has its row."""
+    ranges, zero = _report_bounds(report)
+    channels = (getattr(report, "stats", None) or {}).get("channels")
+    per_image = None
+    if zero and channels is not None:
+        per_image = {int(i): int(c) for i, c in zip(np.asarray(report.index).tolist(), np.asarray(channels).tolist())}
+    return ranges_table(ranges, issues, zero, per_image)

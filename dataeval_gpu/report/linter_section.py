@@ -8,10 +8,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..audit.lint_rules import far_threshold
 from . import tables
 from .context import ReportContext, Section, grid_figure
 from .grids import flagged_metric_spec
-from .linter_ranges import LINTER_DEFAULT_THRESHOLDS, ranges_table, report_ranges
+from .linter_ranges import LINTER_DEFAULT_THRESHOLDS, flag_reasons, report_ranges_table
 from .page import esc, format_number, note, table_html
 
 __all__ = ["WHY_CHARS", "linter_section", "quality_section"]
@@ -56,26 +57,28 @@ def linter_section(ctx: ReportContext) -> Section | None:
         f"across {len(ctx.by_metric)} metrics. A flag marks an image that stands out, not a bad image: look at "
         "them and ask whether such images are expected in operation."
     )
-    ranges = report_ranges(report) if issues else {}
-    if ranges:
+    ranges = report_ranges_table(report, issues) if issues else pd.DataFrame()
+    if len(ranges):
         threshold = (report.config or {}).get("outlier_threshold")
+        far = far_threshold(method, threshold)
         body += "<h3>Why: the range each metric leaves unflagged</h3>" + note(
             f"An image is flagged for a metric when its value lies outside the range ({esc(method)}, threshold "
             f"{esc(format_number(threshold if threshold else LINTER_DEFAULT_THRESHOLDS.get(method, '')))}"
             "; computed over the measured images"
             + (
                 "), narrowed by the default preset's rule: the value must also be far out (a modified z-score "
-                "over 3.5) and rare (at most 5 % of the images, at least 2, as far out on its side) on the "
-                "metric's robust scale (the logarithm of the sizes, aspect ratio and blurriness, the arcsine "
-                "square root of brightness and of zero per channel), or, on a metric where one value holds a "
-                "third of the images or more, rare.  The range shown is the outermost of these bounds in the "
-                "metric's own values (zero's is per channel count: left out here where the images' counts "
+                f"over {esc(format_number(far))}) and rare (at most 5 % of the images, at least 2, as far out "
+                "on its side) on the metric's robust scale (the logarithm of the sizes, aspect ratio and blurriness, the arcsine "
+                "square root of brightness and of zero per channel; a size also when it stands apart: twice or "
+                "more beyond every other image, with at most 1 % of the images beyond it), or, on a metric where "
+                "one value holds a third of the images or more, rare.  The range shown is the outermost of these bounds in the "
+                "metric's own values (zero's is per channel count: a row per count where the images' counts "
                 "differ; docs/metrics.md)."
                 if (report.config or {}).get("preset", "default") == "default"
                 else ")."
             )
         )
-        body += table_html(ranges_table(ranges, issues), total_row=False, table_id="table-linter-ranges")
+        body += table_html(ranges, total_row=False, table_id="table-linter-ranges")
     if ctx.labels and issues:
         body += "<h3>Flagged images by class and metric</h3>" + note(
             "Cells: images of the class flagged for the metric. <i>Total</i> column: the row's flags (an "
@@ -91,7 +94,10 @@ def linter_section(ctx: ReportContext) -> Section | None:
         else:
             body += note("No image source was given: the sample grids are left out.")
         body += "<h3>Flagged images</h3>" + table_html(
-            tables.flagged_images_table(issues, ctx.label_sets, ctx.class_names, ctx.names(issues) or None, ranges=ranges),
+            tables.flagged_images_table(
+                issues, ctx.label_sets, ctx.class_names, ctx.names(issues) or None,
+                reasons=flag_reasons(report, issues, format_number),
+            ),
             max_rows=300,
             total_row=False,
             table_id="table-flagged",

@@ -359,13 +359,16 @@ def flagged_images_table(
     paths: Mapping[int, str] | None = None,
     limit: int | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    reasons: Mapping[int, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
     """One row per flagged image: its class(es), file, the flagged metrics with their values and,
     with ``ranges`` (:func:`~dataeval_gpu.report.linter_ranges.linter_ranges`), the side of the
-    Linter's range each value lies on (``brightness=0 (< 0.213)``)."""
+    Linter's range each value lies on (``brightness=0 (< 0.213)``); ``reasons`` ({image index:
+    {metric: "> 1.9"}}, :func:`~dataeval_gpu.report.linter_ranges.flag_reasons`: per image, e.g.
+    ``zero`` by its channel count) before ``ranges``."""
     from .linter_ranges import flag_reason
 
-    ranges = ranges or {}
+    ranges, reasons = ranges or {}, reasons or {}
     sets = class_sets(labels, class_names) if labels is not None else {}
     rows = []
     for i, group in sorted(issues.items())[: limit if limit else None]:
@@ -379,7 +382,7 @@ def flagged_images_table(
         shown = []
         for m, v in group.items():
             text = f"{m}={format_number(v)}" if isinstance(v, float) else f"{m}={v}"
-            why = flag_reason(v, ranges.get(m), format_number)
+            why = reasons.get(i, {}).get(m) or flag_reason(v, ranges.get(m), format_number)
             shown.append(f"{text} ({why})" if why else text)
         row["metrics"] = ", ".join(shown)
         rows.append(row)

@@ -188,3 +188,23 @@ def test_a_scan_goes_on_when_a_worker_is_killed(
     assert list(df["status"]) == ["ok"] * 3 + ["failed"] + ["ok"] * 4
     assert df["error"][3] == LOST_REASON
     assert int(df["width"][7]) == 12 and int(df["height"][7]) == 17
+
+
+def test_report_counts_an_empty_class_folder_as_the_printout_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A class tree with an empty class folder: the printout said "labels: 3 classes ... (c 0)",
+    the report's card "2 classes" and its chart "of 2 classes" beside a table of 3 rows.  The card
+    counts the 3 and says one has no image; the chart's title says so."""
+    from PIL import Image
+
+    d = tmp_path / "tree"
+    for c in ("a", "b"):
+        (d / c).mkdir(parents=True)
+        for k in range(3):
+            Image.fromarray(np.random.default_rng(k).integers(0, 256, (9, 11 + k, 3), dtype=np.uint8)).save(d / c / f"{k}.png")
+    (d / "c").mkdir()
+    out = tmp_path / "out"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0, err
+    assert "labels: 3 classes from the folder names (a 3, b 3, c 0)" in printed
+    page = (out / "report.html").read_text()
+    assert 'count-classes">3</div><div class="k">classes (1 with no image)</div>' in page

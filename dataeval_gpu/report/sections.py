@@ -63,7 +63,10 @@ def summary_section(ctx: ReportContext) -> Section:
             ("potential outliers", summary["cluster_potential_outliers"], "count-potential", False),
         ]
     if ctx.label_stats is not None:
-        items.append(("classes", ctx.label_stats.class_count, "count-classes", False))
+        named = len(ctx.class_names or ())  # a class folder with no image is a class too (the printout's count)
+        empty = named - ctx.label_stats.class_count if named > ctx.label_stats.class_count else 0
+        label = f"classes ({empty} with no image)" if empty else "classes"
+        items.append((label, ctx.label_stats.class_count + empty, "count-classes", empty > 0))
     body = cards(items)
     body += "".join(note(esc(n)) for n in ctx.notes)
     if ctx.by_metric:

@@ -208,3 +208,28 @@ def test_report_counts_an_empty_class_folder_as_the_printout_does(tmp_path: Path
     assert "labels: 3 classes from the folder names (a 3, b 3, c 0)" in printed
     page = (out / "report.html").read_text()
     assert 'count-classes">3</div><div class="k">classes (1 with no image)</div>' in page
+
+
+def test_exact_groups_of_one_linked_file_are_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """openclipart-png links its drawings into several category folders: 867 of the 942 exact
+    duplicate groups were one file under several paths, with nothing to tell them from copies.
+    The printout says how many groups are one file (symbolic or hard links)."""
+    import os
+
+    from PIL import Image
+
+    d = tmp_path / "d"
+    (d / "animals").mkdir(parents=True)
+    (d / "birds").mkdir()
+    rng = np.random.default_rng(2)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (10, 12 + k, 3), dtype=np.uint8)).save(d / "animals" / f"a{k}.png")
+    os.symlink(d / "animals" / "a0.png", d / "birds" / "a0.png")  # one file, two paths
+    os.link(d / "animals" / "a1.png", d / "birds" / "a1.png")  # a hard link: one file too
+    (d / "birds" / "copy2.png").write_bytes((d / "animals" / "a2.png").read_bytes())  # a real copy
+    args = ["scan", str(d), "--out", str(tmp_path / "o"), "--no-progress", "--workers", "0"]
+    status, printed, err = run(args, capsys)
+    assert status == 0, err
+    assert "\nexact duplicate groups (3):\n  (2 of them one file reached by several paths" in printed, printed
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert '<b id="dup-linked">2</b> of the groups are one file reached by several paths' in page

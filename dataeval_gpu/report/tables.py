@@ -35,6 +35,7 @@ __all__ = [
     "flagged_by_metric",
     "flagged_images_table",
     "common_folder",
+    "one_file_groups",
     "in_folder",
     "inside_folder",
     "metric_counts_table",
@@ -319,6 +320,19 @@ def _shown_in(p: str, root: str) -> str:
     if os.path.isabs(root) and not os.path.isabs(p) and not os.path.lexists(p):
         return p  # a file list's missing relative path: where it is not, as the list names it
     return os.path.relpath(p, root)
+
+
+def one_file_groups(paths: Mapping[int, str], groups: Sequence[Sequence[int]]) -> int:
+    """How many of ``groups`` are one file reached by several paths (symbolic links, hard links:
+    the same device and inode); a path that cannot be read counts as a file of its own."""
+    def key(i: int) -> Any:
+        try:
+            st = os.stat(paths[i])
+            return (st.st_dev, st.st_ino)
+        except (OSError, KeyError, ValueError):
+            return ("?", i)
+
+    return sum(1 for g in groups if len({key(int(i)) for i in g}) == 1)
 
 
 def cluster_by_class_table(

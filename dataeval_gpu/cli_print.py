@@ -146,13 +146,9 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     if len(failed) > most:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")
-        kinds: dict[str, int] = {}
-        for reason in failed.values():  # "FileNotFoundError: broken symbolic link (...)": its first two
-            parts = str(reason).split(": ")  # parts, without a named target "(its ...)"; an unsupported
-            keep = 3 if parts[1:2] == ["unsupported format"] else 2  # format by its name: "...: SVG"
-            kind = ": ".join(parts[:keep]).split(" (")[0]
-            kinds[kind] = kinds.get(kind, 0) + 1
-        ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        from .report.tables import failure_kinds
+
+        ranked = failure_kinds(failed)
         shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
         lines.append(f"  by reason: {shown}")
     return lines

@@ -233,3 +233,32 @@ def test_exact_groups_of_one_linked_file_are_said(tmp_path: Path, capsys: pytest
     assert "\nexact duplicate groups (3):\n  (2 of them one file reached by several paths" in printed, printed
     page = (tmp_path / "o" / "report.html").read_text()
     assert '<b id="dup-linked">2</b> of the groups are one file reached by several paths' in page
+
+
+def test_report_failed_section_counts_the_reasons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """gimp-data: 2,571 SVG icons failed and the report's Failed section was one table of 2,571
+    rows, every one "unsupported format: SVG"; the printout counted them by reason, the report
+    did not.  It has a "By reason" table above the rows now (the printout's counting, shared; the printout counts past 15 failures)."""
+    import re
+
+    d = small_pngs_with_failures(tmp_path)
+    out = tmp_path / "out"
+    status, printed, err = run(["scan", str(d), "--out", str(out), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0, err
+    assert "by reason: ValueError: unsupported format: SVG 14, ValueError: empty file 2" in printed, printed
+    page = (out / "report.html").read_text()
+    table = page[page.index('id="table-failed-reasons"') :].split("</table>")[0]
+    cells = [c.strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", table)]
+    assert cells[-4:] == ["ValueError: unsupported format: SVG", "14", "ValueError: empty file", "2"], cells
+
+
+def small_pngs_with_failures(root: Path) -> Path:
+    """``root / "images"``: 3 PNGs, 14 SVG drawings and 2 empty PNGs."""
+    from tests.cli_run import small_pngs
+
+    d = small_pngs(root, 3)
+    for k in range(14):
+        (d / f"icon{k}.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+    for k in range(2):
+        (d / f"empty{k}.png").write_bytes(b"")
+    return d

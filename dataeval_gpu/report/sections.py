@@ -167,7 +167,13 @@ def failed_section(ctx: ReportContext) -> Section | None:
     names = ctx.names(report.failed)
     rows = [{"index": i, "file": names.get(int(i), ""), "reason": r} for i, r in sorted(report.failed.items())]
     df = pd.DataFrame(rows).set_index("index")
-    body = note(f"{len(report.failed)} input(s) could not be measured.") + table_html(df, total_row=False)
+    body = note(f"{len(report.failed)} input(s) could not be measured.")
+    kinds = tables.failure_kinds(report.failed)
+    if len(report.failed) > 10 and len(kinds) < len(report.failed):  # gimp-data: 2571 rows of one reason
+        by = pd.DataFrame(kinds, columns=["reason", "inputs"]).set_index("reason")
+        body += "<h3>By reason</h3>" + table_html(by, total_row=False, table_id="table-failed-reasons")
+        body += "<h3>Every failed input</h3>"
+    body += table_html(df, total_row=False)
     return ("failed", "Failed", body)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "flagged_by_metric",
     "flagged_images_table",
     "common_folder",
+    "failure_kinds",
     "one_file_groups",
     "in_folder",
     "inside_folder",
@@ -333,6 +334,18 @@ def one_file_groups(paths: Mapping[int, str], groups: Sequence[Sequence[int]]) -
             return ("?", i)
 
     return sum(1 for g in groups if len({key(int(i)) for i in g}) == 1)
+
+
+def failure_kinds(failed: Mapping[int, str]) -> list[tuple[str, int]]:
+    """The failures counted by kind of reason, most first: ``[("ValueError: unsupported format:
+    SVG", 2571), ...]`` (a reason's first two parts, without a named target "(its ...)"; an
+    unsupported format by its name)."""
+    kinds: Counter[str] = Counter()
+    for reason in failed.values():
+        parts = str(reason).split(": ")
+        keep = 3 if parts[1:2] == ["unsupported format"] else 2
+        kinds[": ".join(parts[:keep]).split(" (")[0]] += 1
+    return sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def cluster_by_class_table(

@@ -81,11 +81,14 @@ class CStderr:
                 text = os.read(self._fd, size).decode("utf-8", "replace")
                 os.lseek(self._fd, 0, os.SEEK_SET)
                 os.ftruncate(self._fd, 0)
-                other = []
-                for line in filter(str.strip, text.splitlines()):
-                    (self.lines if DECODER_LINE.match(line) else other).append(line.strip())
-                if other:  # not the decoder's: back where it was going
-                    os.write(2, ("\n".join(other) + "\n").encode())
+                other = []  # not the decoder's: back where it was going, as written (a progress bar's "\r")
+                for line in text.splitlines(keepends=True):
+                    if DECODER_LINE.match(line):
+                        self.lines.append(line.strip())
+                    else:
+                        other.append(line)
+                if other:
+                    os.write(2, "".join(other).encode())
         finally:
             self._saved = -1
             _lock.release()

@@ -68,11 +68,16 @@ def test_c_stderr_keeps_other_lines_and_decode_bytes_is_quiet(tmp_path: Path, ca
 
     libc = ctypes.CDLL(None)
     capfd.readouterr()
-    msg = b"libpng warning: iCCP: known incorrect sRGB profile\nsomething else\n"
+    msg = b"\rscan 3/9libpng warning: iCCP: known incorrect sRGB profile\nsomething else\n\rscan 4/9"
+    with CStderr() as cap:
+        libc.write(2, msg, len(msg))
+    assert cap.lines == []  # a decoder's line starts a line
+    assert capfd.readouterr().err == msg.decode()
+    msg = b"libpng warning: iCCP: known incorrect sRGB profile\nsomething else\n\rscan 4/9"
     with CStderr() as cap:
         libc.write(2, msg, len(msg))
     assert cap.lines == ["libpng warning: iCCP: known incorrect sRGB profile"]
-    assert capfd.readouterr().err == "something else\n"
+    assert capfd.readouterr().err == "something else\n\rscan 4/9"  # as written
     pix = _png_with_bad_sbit(tmp_path / "b.png", 3)
     img = decode_file(tmp_path / "b.png")
     np.testing.assert_array_equal(img.permute(1, 2, 0).numpy(), pix)

@@ -217,7 +217,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
     skipped)``, ``skipped`` what was left out as not images (written to ``out``)."""
     from .discovery import find_inputs, write_skipped
 
-    found = find_inputs(args.path, out=out)
+    index = [f for f in (getattr(args, "index", None), getattr(args, "against", None)) if f]
+    found = find_inputs(args.path, out=out, exclude=index)  # an --index DIR inside PATH is not data
     files, labels, class_names = found.files, found.labels, found.class_names
     skipped = write_skipped(found, out / SKIPPED)
     if not files:
@@ -232,6 +233,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
         report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
     if found.metadata:  # .txt, .json, ... beside the images: not scanned, but counted
         report.config["metadata_not_scanned"] = found.metadata_summary()
+    if found.index_folders:  # an index (--index DIR) inside the folder: its files are not the data
+        report.config["index_not_scanned"] = ", ".join(shown_path(f) for f in found.index_folders)
     if len(found.files) > len(files):  # --limit: how many more were found
         report.config["inputs_found"] = len(found.files)
     return report, skipped

@@ -84,7 +84,7 @@ def label_lines(report: Any, most: int = 10) -> list[str]:
 def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list[str]:
     """The lines of the first exact, near (hash) and embedding near duplicate groups, each file by its path in
     the scanned folder."""
-    from .report.tables import inside_folder
+    from .report.tables import inside_folder, one_file_groups
 
     shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
     titles = {"exact": "exact", "near": "near", "embedding": "embedding near"}
@@ -93,6 +93,12 @@ def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list
         groups = report.duplicates.get(kind, [])
         if groups:
             lines.append(f"\n{title} duplicate groups ({len(groups)}):")
+            linked = one_file_groups(report.paths, groups) if kind == "exact" else 0
+            if linked:  # openclipart-png: 867 of 942 groups were one file under several paths
+                lines.append(
+                    f"  ({linked} of them one file reached by several paths: symbolic or hard links; "
+                    "still the same image more than once in the dataset)"
+                )
             for g in groups[:most]:  # a long group: its first members, then how many in all
                 members = [f"{i}:{shown.get(i, str(i))}" for i in g[:members_shown]]
                 lines.append(
@@ -140,13 +146,9 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     if len(failed) > most:
         more = len(failed) - most
         lines.append(f"  ... and {more} more (see {see_files(written, 'results', 'status failed in ', 'results.csv')})")
-        kinds: dict[str, int] = {}
-        for reason in failed.values():  # "FileNotFoundError: broken symbolic link (...)": its first two
-            parts = str(reason).split(": ")  # parts, without a named target "(its ...)"; an unsupported
-            keep = 3 if parts[1:2] == ["unsupported format"] else 2  # format by its name: "...: SVG"
-            kind = ": ".join(parts[:keep]).split(" (")[0]
-            kinds[kind] = kinds.get(kind, 0) + 1
-        ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        from .report.tables import failure_kinds
+
+        ranked = failure_kinds(failed)
         shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
         lines.append(f"  by reason: {shown}")
     return lines

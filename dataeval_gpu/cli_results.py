@@ -54,6 +54,12 @@ def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, st
     metadata = report.config.get("metadata_not_scanned")
     if metadata:  # so that every file in the folder is accounted for
         print(f"\nnot scanned: metadata beside the images, {metadata}")
+    index = report.config.get("index_not_scanned")
+    if index:
+        print(f"\nnot scanned: the dataset index {index} (a folder of the index's files, not images)")
+    noted = report.config.get("decoder_warnings")
+    if noted:  # libpng's "iCCP: known incorrect sRGB profile", ...: caught per image, not printed as they came
+        print(f"\ndecoder warnings: {noted}; the images were read, each one's warnings in results.csv's decoder_note")
     resumed = report.config.get("resumed_from")
     if resumed is not None:  # of an --index run: of the files it measured (the rest were in the index)
         measured = report.config.get("index_update", {}).get("measured", report.total)

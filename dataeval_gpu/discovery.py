@@ -54,6 +54,8 @@ NON_IMAGE_SUFFIXES = frozenset(
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 # what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+#: a dataset index (``--index DIR``): its manifest beside ``rows-<generation>.parquet`` files
+INDEX_MARKER = "manifest.json"
 
 
 def text_path(path: str | os.PathLike | bytes) -> str:
@@ -83,6 +85,8 @@ class Inputs:
     not_found: dict[str, str] = field(default_factory=dict)
     #: the metadata files a folder scan left out (:data:`NON_IMAGE_SUFFIXES`: .txt, .json, ...)
     metadata: list[str] = field(default_factory=list)
+    #: the dataset index folders inside the folder, not entered (their files are not the data)
+    index_folders: list[str] = field(default_factory=list)
 
     def name_missing(self, files: Sequence[str], failed: dict[int, str]) -> None:
         """Give the inputs ``files`` (the dataset indices' paths) that failed as missing and are
@@ -129,6 +133,7 @@ def find_inputs(
     root: str | os.PathLike | Sequence[str | os.PathLike],
     class_folders: bool | None = None,
     out: str | os.PathLike | None = None,
+    exclude: Sequence[str | os.PathLike] = (),
 ) -> Inputs:
     """Files, labels and class names of a folder, an ImageFolder-style tree or a file list.
 
@@ -142,7 +147,9 @@ def find_inputs(
       whose first bytes are an image's (:func:`image_magic`) or that cannot be read, and a
       sub-folder that cannot be read.  Left out: hidden entries (name starting with "."; hidden
       folders are not entered), metadata next to the images (:data:`NON_IMAGE_SUFFIXES`: .txt,
-      .json, .csv, ...), an earlier scan's output folder inside it (with a warning), and the
+      .json, .csv, ...), an earlier scan's output folder inside it (with a warning), a dataset
+      index inside it (``--index``: a folder with a ``manifest.json`` and ``rows-*.parquet``, or
+      one of ``exclude``; with a warning, listed in :attr:`Inputs.index_folders`), and the
       files neither named nor encoded like an image (fonts, shaders, archives, ...: listed in
       :attr:`Inputs.skipped`).  Sorted by path.
     * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
@@ -169,7 +176,9 @@ def find_inputs(
         return Inputs(files, [-1] * len(files), [], [], not_found)
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
-    paths, folders, skipped, metadata = _walk(r, root_is_out=out is not None and _same_folder(r, Path(out)))
+    indexes: list[Path] = []  # the index folders found inside, not entered
+    paths, folders, skipped, metadata = _walk(r, out is not None and _same_folder(r, Path(out)), exclude, indexes)
+    found_indexes = [str(p) for p in indexes]
     rel = {p: p.relative_to(r).parts for p in paths}
     rel_depth = {len(rel[p]) for p in paths if p not in folders}
     use_classes = class_folders if class_folders is not None else (rel_depth == {2})
@@ -178,11 +187,11 @@ def find_inputs(
     if not use_classes:
         if class_folders is None:
             _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
-        return Inputs(files, [-1] * len(files), [], left_out, metadata=[str(p) for p in metadata])
+        return Inputs(files, [-1] * len(files), [], left_out, metadata=[str(p) for p in metadata], index_folders=found_indexes)
     names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1} | set(_empty_class_folders(r, out)))
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
-    return Inputs(files, labels, names, left_out, metadata=[str(p) for p in metadata])
+    return Inputs(files, labels, names, left_out, metadata=[str(p) for p in metadata], index_folders=found_indexes)
 
 
 def _empty_class_folders(root: Path, out: str | os.PathLike | None = None) -> list[str]:
@@ -351,7 +360,12 @@ def _path_then_label(line: str, base: Path) -> bool:
     return False
 
 
-def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path], list[Path], list[Path]]:
+def _walk(
+    root: Path,
+    root_is_out: bool = False,
+    exclude: Sequence[str | os.PathLike] = (),
+    indexes: list[Path] | None = None,
+) -> tuple[list[Path], set[Path], list[Path], list[Path]]:
     """The entries a folder scan lists (see :func:`discover`), sorted, which are folders, the
     files skipped as neither named nor encoded like an image (sorted) and the metadata files
     left out (:data:`NON_IMAGE_SUFFIXES`, in walk order).
@@ -362,7 +376,10 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
     with a warning, so that scanning a folder twice does not measure the first scan's plots;
     with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
     an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
+    A sub-folder that is a dataset index (one of ``exclude``, or with :data:`INDEX_MARKER` and
+    ``rows-*.parquet`` files) is not entered either, with a warning; it is appended to ``indexes``.
     """
+    given = [Path(g) for g in exclude]
     out: list[Path] = []
     skipped: list[Path] = []
     metadata: list[Path] = []
@@ -396,6 +413,11 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
                     d,
                     ", ".join(e.name + ("/" if e.is_dir() else "") for e in mine),
                 )
+        if d != root and _is_index(d, entries, given):
+            if indexes is not None:
+                indexes.append(d)
+            logger.warning("%s: not scanned, it is a dataset index (--index)", d)
+            continue
         inside = parents | {key}
         for e in reversed(entries):  # reversed: the stack pops them in name order
             if e.name.startswith("."):
@@ -420,6 +442,15 @@ def _walk(root: Path, root_is_out: bool = False) -> tuple[list[Path], set[Path],
                 skipped.append(p)
     # an unreadable folder named like an image is appended twice (as a name, then as unreadable)
     return sorted(set(out)), folders, sorted(skipped), metadata
+
+
+def _is_index(d: Path, entries: list[os.DirEntry], given: list[Path]) -> bool:
+    """True for a dataset index folder: one of ``given`` (``--index`` / ``--against``), or one
+    holding :data:`INDEX_MARKER` and ``rows-*.parquet`` files."""
+    names = {e.name for e in entries}
+    if INDEX_MARKER in names and any(n.startswith("rows-") and n.endswith(".parquet") for n in names):
+        return True
+    return any(_same_folder(d, g) for g in given)
 
 
 def _is_regular(e: os.DirEntry) -> bool:

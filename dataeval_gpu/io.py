@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from . import image_ops
+from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import TIFF_MAGIC, sniff, unknown_format
 
@@ -51,6 +52,7 @@ __all__ = [
     "ImageFiles",
     "decode_file",
     "decode_bytes",
+    "decode_bytes_noted",
     "file_collate",
     "DecodedItem",
     "discover",
@@ -76,6 +78,7 @@ class DecodedItem:
     image: torch.Tensor | None
     error: str = ""
     raw: torch.Tensor | None = None  # undecoded JPEG bytes, for GPU decoding
+    note: str = ""  # what the decoder warned about (libpng's "iCCP: known incorrect sRGB profile", ...)
 
 
 # torchvision's C++ errors start with "function, /build/path/file.cpp:123, "
@@ -260,15 +263,35 @@ def _bomb_guard(pixels: int) -> None:
         )
 
 
-def _tv_decode(t: torch.Tensor, mode: int) -> torch.Tensor:
-    return image_ops.decode_image(t, mode, apply_exif_orientation=True)  # torchvision's op, no torchvision import
+def _tv_decode(t: torch.Tensor, mode: int, notes: list[str]) -> torch.Tensor:
+    """torchvision's op (no torchvision import); what libpng / libjpeg print meanwhile goes to ``notes``."""
+    cap = CStderr()
+    try:
+        with cap:
+            return image_ops.decode_image(t, mode, apply_exif_orientation=True)
+    finally:
+        notes.extend(cap.lines)
 
 
 def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> torch.Tensor:
     """Decode encoded image bytes (bytes or a uint8 tensor) to ``(C, H, W)`` as :func:`decode_file` does.
 
-    ``suffix`` is ignored (kept for compatibility): the format comes from the bytes.
+    ``suffix`` is ignored (kept for compatibility): the format comes from the bytes.  The
+    decoder's warnings (libpng's ``iCCP: known incorrect sRGB profile``, ...) are not printed:
+    :func:`decode_bytes_noted` returns them.
     """
+    return decode_bytes_noted(data)[0]
+
+
+def decode_bytes_noted(data: torch.Tensor | bytes | bytearray) -> tuple[torch.Tensor, str]:
+    """:func:`decode_bytes`, and the warnings the C decoder printed meanwhile, ``"; "``-joined
+    (``""``: none), caught instead of reaching stderr (:mod:`dataeval_gpu.c_stderr`)."""
+    notes: list[str] = []
+    img = _decode_bytes(data, notes)
+    return img, "; ".join(dict.fromkeys(notes))
+
+
+def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> torch.Tensor:
     raw = data.numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data)
     if not raw:
         raise ValueError("empty file (0 bytes)")
@@ -287,7 +310,7 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
         mode = image_ops.RGB
     t = data if isinstance(data, torch.Tensor) else torch.frombuffer(bytearray(raw), dtype=torch.uint8)
     try:
-        img = _tv_decode(t, mode)
+        img = _tv_decode(t, mode, notes)
     except Exception as first:  # noqa: BLE001 - try Pillow before giving up
         try:
             return _pil_decode(raw)
@@ -296,7 +319,7 @@ def decode_bytes(data: torch.Tensor | bytes | bytearray, suffix: str = "") -> to
     if img.ndim == 4:
         img = img[0]
     if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
-        img = _tv_decode(t, image_ops.RGB)
+        img = _tv_decode(t, image_ops.RGB, notes)
     return _chw_contiguous(img)
 
 
@@ -416,7 +439,8 @@ class ImageFiles(torch.utils.data.Dataset):
                 if h is not None and h.fmt == "JPEG" and h.mode in ("L", "RGB") and h.orientation == 1:
                     raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
                     return DecodedItem(i, path, label, None, raw=raw)
-            return DecodedItem(i, path, label, decode_bytes(data))
+            img, note = decode_bytes_noted(data)
+            return DecodedItem(i, path, label, img, note=note)
         except Exception as exc:  # noqa: BLE001 - a bad file is a result, not a crash
             return DecodedItem(i, path, label, None, error=_short(exc))
 

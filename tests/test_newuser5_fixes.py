@@ -119,9 +119,13 @@ def test_shown_paths_of_a_list_mixing_absolute_and_relative_paths(tmp_path: Path
     from dataeval_gpu.report.tables import inside_folder
 
     monkeypatch.chdir(tmp_path)
+    for sub in ("odd", "walls"):
+        (tmp_path / "mix" / sub).mkdir(parents=True)
+        (tmp_path / "mix" / sub / "a.png").write_bytes(b"")
     paths = {0: "mix/odd/a.png", 1: str(tmp_path / "mix" / "walls" / "a.png"), 2: "mix/odd/missing.png"}
-    assert inside_folder(paths) == {0: "odd/a.png", 1: "walls/a.png", 2: "odd/missing.png"}
-    assert inside_folder(paths, only=[2]) == {2: "odd/missing.png"}
+    # the missing relative path is shown as the list gives it (newuser6: not resolved against the cwd)
+    assert inside_folder(paths) == {0: "odd/a.png", 1: "walls/a.png", 2: "mix/odd/missing.png"}
+    assert inside_folder(paths, only=[2]) == {2: "mix/odd/missing.png"}
     assert inside_folder({0: "x/a.png", 1: "x/b/c.png"}) == {0: "a.png", 1: "b/c.png"}  # as before
     assert inside_folder({0: "/d/a.png"}) == {0: "a.png"}
 

@@ -4,7 +4,8 @@ On the CPU each worker process decodes a chunk of files and computes the statist
 hashes of the decoded images right there; only the per-image rows (a few kB per image) travel
 to the main process, never the pixels (~1.3 MB per photo), and the main process only stores
 rows (and the thumbnails of the largest images, for the report).  The workers are forked
-(:func:`run_in_workers`) and each takes the next chunk when it is idle, so a chunk of huge
+(:func:`~dataeval_gpu.audit.workers.run_in_workers`; a worker killed for memory loses only
+the file it was measuring, failed with the reason) and each takes the next chunk when it is idle, so a chunk of huge
 photos does not leave the other cores waiting, as a DataLoader's turn-by-turn hand-out does;
 the rows are fed in file order.  Each worker runs one torch thread, so ``workers`` processes
 use ``workers`` cores and nothing competes with them.  Where processes cannot be forked a
@@ -23,15 +24,10 @@ checkpoints every ``checkpoint_every`` batches, ``resume``).
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
-import multiprocessing
 import os
-import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,12 +41,15 @@ from ..kernel_warmup import compile_ahead
 from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
+from .workers import LOST_REASON, can_fork, items_ahead, run_alone, run_in_workers
 
 __all__ = [
     "AnalysedBatch",
     "AnalysedFiles",
+    "can_fork",
     "default_workers",
     "feed_decoded",
+    "items_ahead",
     "run_in_workers",
     "scan_files",
     "worker_chunk",
@@ -98,6 +97,7 @@ class AnalysedBatch:
     chunks: list[tuple[list[int], dict[str, torch.Tensor]]] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     thumbnails: dict[int, tuple[int, Any]] = field(default_factory=dict)  # index -> (pixels, (C, h, w) uint8)
+    notes: dict[int, str] = field(default_factory=dict)  # index -> the decoder's warnings (DecodedItem.note)
 
 
 class _RowSink:
@@ -148,6 +148,7 @@ class AnalysedFiles(torch.utils.data.Dataset):
             indices=[it.index for it in items], labels=[it.label for it in items], paths=[it.path for it in items]
         )
         images = [it.image if it.image is not None else LoadFailure(it.error or "could not be decoded") for it in items]
+        out.notes = {it.index: it.note for it in items if it.note}
         good, good_idx = validate(images, out.indices, out.failed.__setitem__)
         del images, items
         if good and self.thumbnails:
@@ -245,67 +246,6 @@ def warm_up(accumulator: Any) -> float:
     return seconds
 
 
-def can_fork() -> bool:
-    """True where worker processes can be forked (Linux, and macOS where allowed)."""
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-_TASKS: dict[int, Callable[[Any], Any]] = {}
-
-
-def _init_worker() -> None:
-    """A forked worker: one torch thread (as a DataLoader worker), Ctrl-C left to the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)
-
-
-def _run_task(key: int, item: Any) -> Any:
-    return _TASKS[key](item)
-
-
-def run_in_workers(
-    task: Callable[[Any], Any], items: Sequence[Any], workers: int, ahead: int | None = None
-) -> Iterator[Any]:
-    """``task(item)`` for each item, in order, computed in ``workers`` forked processes.
-
-    Each idle worker takes the next item (a DataLoader hands batches to its workers in turn,
-    so one slow batch, e.g. a few huge photos, leaves the other workers waiting); results
-    come back in the order of ``items``.  ``task`` is inherited by the forked workers (not
-    pickled); only items and results cross processes.  One torch thread per worker.
-
-    At most ``ahead`` items (default :func:`items_ahead`) are handed out beyond the result
-    the caller takes next: results the caller has not taken yet wait in this process, so
-    when the caller is the slower side (feeding rows on a busy machine) their memory stays
-    bounded instead of growing with the collection (``Executor.map`` submits every item at
-    once).
-    """
-    ahead = items_ahead(workers) if ahead is None else max(1, int(ahead))
-    key = id(task)
-    _TASKS[key] = task
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
-    todo = iter(items)
-    try:
-        # the first submit forks every worker (before other threads start)
-        pending = deque(pool.submit(_run_task, key, item) for item in itertools.islice(todo, ahead))
-    finally:
-        del _TASKS[key]
-    try:
-        while pending:
-            result = pending.popleft().result()
-            for item in itertools.islice(todo, 1):
-                pending.append(pool.submit(_run_task, key, item))
-            yield result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def items_ahead(workers: int) -> int:
-    """How many items :func:`run_in_workers` hands out beyond the next result: enough that
-    every worker finds the next item when idle while a slow one (a batch of huge photos)
-    holds up the result in order."""
-    return 4 * max(1, int(workers))
-
-
 def _batches(
     dataset: Any, chunks: list[list[int]], n_workers: int, in_workers: bool, timing: dict[str, float]
 ) -> Iterator[Any]:
@@ -319,7 +259,9 @@ def _batches(
     if in_workers and n_workers > 0:
         timing["warm_up_s"] = round(warm_up(dataset.accumulator), 3)
         if can_fork():
-            return (_tensor_rows(b) for b in run_in_workers(partial(_numpy_rows, dataset), chunks, n_workers))
+            task = partial(_numpy_rows, dataset)
+            lost = partial(_lost_chunk, task, dataset)  # a worker killed (memory): each file again alone
+            return (_tensor_rows(b) for b in run_in_workers(task, chunks, n_workers, on_lost=lost))
     loader = DataLoader(
         dataset,
         batch_sampler=chunks,
@@ -345,6 +287,27 @@ def _numpy_rows(dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBat
     batch = dataset.__getitems__(positions)
     batch.chunks = [(idx, {k: v.numpy() for k, v in rows.items()}) for idx, rows in batch.chunks]
     return batch
+
+
+def _lost_chunk(task: Callable[[Any], Any], dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBatch:
+    """A chunk whose worker died twice (:func:`~dataeval_gpu.audit.workers.run_in_workers`):
+    each of its files run alone, the one that kills its worker again failed with
+    :data:`~dataeval_gpu.audit.workers.LOST_REASON`; one batch of them all."""
+    if len(positions) == 1:
+        p = int(positions[0])
+        label, path = dataset.files.labels[p], dataset.files.files[p]
+        return AnalysedBatch(indices=[p], labels=[label], paths=[path], failed={p: LOST_REASON})
+    parts = [run_alone(task, [p], partial(_lost_chunk, task, dataset)) for p in positions]
+    out = AnalysedBatch(indices=[], labels=[], paths=[])
+    for b in parts:
+        out.indices += b.indices
+        out.labels += b.labels
+        out.paths += b.paths
+        out.chunks += b.chunks
+        out.failed.update(b.failed)
+        out.thumbnails.update(b.thumbnails)
+        out.notes.update(b.notes)
+    return out
 
 
 def _tensor_rows(batch: AnalysedBatch) -> AnalysedBatch:
@@ -439,14 +402,14 @@ def scan_files(
     start = loop.resume() if resume else 0
     decoded = ImageFiles(files, labs, gpu_jpeg=gpu_decode)
     dataset: Any = AnalysedFiles(decoded, audit.make_accumulator("cpu"), thumbnails) if in_workers else decoded
-    thumbs = _Thumbnails()
+    thumbs, notes = _Thumbnails(), {}  # the report's thumbnails, the decoders' warnings by input
     t0 = time.perf_counter()
     chunks = [list(range(s, min(s + chunk, len(files)))) for s in range(start, len(files), chunk)]
     loader = _started(_batches(dataset, chunks, n_workers, in_workers, timing := {}), on_started)
     with progress_bar(total=len(files), desc="scan", enable=progress) as bar:
         bar.update(start)
         for batch in loader:
-            bar.update(_feed(loop, batch, in_workers, dev, thumbs))
+            bar.update(_feed(loop, batch, in_workers, dev, thumbs, notes))
     elapsed = time.perf_counter() - t0
     if not findings:
         return audit
@@ -465,17 +428,39 @@ def scan_files(
             **({"resumed_from": start} if resume else {}),
         }
     )
+    _add_notes(report, notes)
     return report
 
 
-def _feed(loop: FeedLoop, batch: Any, in_workers: bool, device: torch.device, thumbs: _Thumbnails) -> int:
+def _feed(
+    loop: FeedLoop, batch: Any, in_workers: bool, device: torch.device, thumbs: _Thumbnails, notes: dict[int, str]
+) -> int:
     """Feed one batch of the scan: a workers' :class:`AnalysedBatch` (its rows, failures and
-    thumbnails) or decoded files (:func:`feed_decoded`).  Returns the number of files fed."""
+    thumbnails) or decoded files (:func:`feed_decoded`); the decoders' warnings go to ``notes``.
+    Returns the number of files fed."""
     if not in_workers:
+        notes.update((it.index, it.note) for it in batch if it.note)
         return feed_decoded(loop, batch, device)
+    notes.update(batch.notes)
     fed = loop.feed_rows(batch.chunks, batch.failed, batch.indices, batch.labels, batch.paths)
     thumbs.add(batch.thumbnails)
     return fed
+
+
+def _add_notes(report: Any, notes: dict[int, str]) -> None:
+    """The decoders' warnings: ``report.notes`` and, when any, config's ``decoder_warnings``."""
+    report.notes = dict(sorted(notes.items()))
+    if notes:
+        report.config["decoder_warnings"] = note_summary(notes)
+
+
+def note_summary(notes: dict[int, str], top: int = 3) -> str:
+    """``"127 images (libpng warning: sBIT: bad length 59, ...)"``: the decoder warnings, by kind."""
+    from collections import Counter
+
+    kinds = Counter(k for text in notes.values() for k in dict.fromkeys(text.split("; ")))
+    shown = ", ".join(f"{k} {n}" for k, n in kinds.most_common(top)) + (", ..." if len(kinds) > top else "")
+    return f"{len(notes)} image{'s' if len(notes) != 1 else ''} ({shown})"
 
 
 def feed_decoded(loop: FeedLoop, batch: Sequence[Any], device: torch.device) -> int:

@@ -58,6 +58,9 @@ class AuditReport:
         pixels it measured (the largest images only), for the HTML report; not written out.
     embeddings : {index: embedding row} of the images in embedding duplicate groups only, for
         the HTML report's cosine similarities; not written out.
+    notes : {index: text} what the image decoder warned about while reading the file (libpng's
+        ``iCCP: known incorrect sRGB profile``, ...; caught instead of printed): the
+        ``decoder_note`` column of :meth:`to_pandas` when any image has one.
     """
 
     index: np.ndarray
@@ -76,6 +79,7 @@ class AuditReport:
     thumbnails: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     quality: dict[str, Any] = field(default_factory=dict)
     embeddings: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    notes: dict[int, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -97,6 +101,8 @@ class AuditReport:
             df["label"] = [self.labels.get(i) for i in all_idx]
         df["status"] = np.where(ok, "ok", "failed")
         df["error"] = [self.failed.get(i, "") for i in all_idx]
+        if self.notes:
+            df["decoder_note"] = [self.notes.get(i, "") for i in all_idx]
         stats, hashes, quality = self.stats, self.hashes, self.quality
         if not len(self.index) and self.config:  # nothing measured: the columns such a scan has
             from .unmeasured import unmeasured_rows

@@ -91,12 +91,20 @@ def _rules(kinds: Sequence[str], dups: dict[str, Any], config: dict[str, Any]) -
     )
 
 
-def _intro(kind: str, groups: Sequence[DuplicateGroup], config: dict[str, Any], scored: bool) -> str:
-    """A kind's note above its groups: how many, and what each image's score is."""
+def _intro(
+    kind: str, groups: Sequence[DuplicateGroup], config: dict[str, Any], scored: bool, linked: int = 0
+) -> str:
+    """A kind's note above its groups: how many, and what each image's score is; ``linked``: the
+    exact groups that are one file reached by several paths."""
     images = len({i for g in groups for i in g.members})
     text = f'<b id="dup-count-{kind}">{len(groups)}</b> group(s), <b id="dup-images-{kind}">{images}</b> images.'
     if kind == "exact":
         text += " Identical decoded pixels: no score."
+        if linked:
+            text += (
+                f' <b id="dup-linked">{linked}</b> of the groups are one file reached by several paths (symbolic '
+                "or hard links): still the same image more than once in the dataset."
+            )
     elif kind == "near":
         text += (
             " Each image's score (d) is the Hamming distance of its whole picture's near hash to the closest "
@@ -199,7 +207,10 @@ def duplicates_section(ctx: ReportContext) -> Section | None:
     scored = ctx.embeddings is not None
     for kind in kinds:
         of_kind = [g for g in groups if g.kind == kind]
-        body += f'<h3 id="dups-{kind}">{HEADINGS[kind]}</h3>' + _intro(kind, of_kind, report.config or {}, scored)
+        body += f'<h3 id="dups-{kind}">{HEADINGS[kind]}</h3>' + _intro(
+            kind, of_kind, report.config or {}, scored,
+            tables.one_file_groups(report.paths, [g.members for g in of_kind]) if kind == "exact" else 0,
+        )
         without = sum((g.kind, g.group) not in drawn for g in of_kind)
         if of_kind and without:
             why = "no image source was given" if ctx.get_image is None else f"over {MAX_STRIP_IMAGES} images shown"

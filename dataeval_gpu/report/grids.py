@@ -399,9 +399,10 @@ def label_counts_plot(label_stats: Any, *, path: str | os.PathLike | None = None
     ax.set_xlabel("count" if multi else "images", fontsize=10)
     ax.set_ylabel("class", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
+    empty = sum(1 for c in classes if not label_stats.image_counts_per_class.get(c, 0))  # listed, with 0
     fig.suptitle(
         f"Labels: {label_stats.label_count} objects of {label_stats.class_count} classes in "
-        f"{label_stats.image_count} images",
+        f"{label_stats.image_count} images" + (f" ({empty} more class{'es' if empty > 1 else ''} with no image)" if empty else ""),
         fontsize=11, fontweight="bold",
     )  # fmt: skip
     return save_figure(fig, path)

@@ -63,7 +63,10 @@ def summary_section(ctx: ReportContext) -> Section:
             ("potential outliers", summary["cluster_potential_outliers"], "count-potential", False),
         ]
     if ctx.label_stats is not None:
-        items.append(("classes", ctx.label_stats.class_count, "count-classes", False))
+        named = len(ctx.class_names or ())  # a class folder with no image is a class too (the printout's count)
+        empty = named - ctx.label_stats.class_count if named > ctx.label_stats.class_count else 0
+        label = f"classes ({empty} with no image)" if empty else "classes"
+        items.append((label, ctx.label_stats.class_count + empty, "count-classes", empty > 0))
     body = cards(items)
     body += "".join(note(esc(n)) for n in ctx.notes)
     if ctx.by_metric:
@@ -164,7 +167,13 @@ def failed_section(ctx: ReportContext) -> Section | None:
     names = ctx.names(report.failed)
     rows = [{"index": i, "file": names.get(int(i), ""), "reason": r} for i, r in sorted(report.failed.items())]
     df = pd.DataFrame(rows).set_index("index")
-    body = note(f"{len(report.failed)} input(s) could not be measured.") + table_html(df, total_row=False)
+    body = note(f"{len(report.failed)} input(s) could not be measured.")
+    kinds = tables.failure_kinds(report.failed)
+    if len(report.failed) > 10 and len(kinds) < len(report.failed):  # gimp-data: 2571 rows of one reason
+        by = pd.DataFrame(kinds, columns=["reason", "inputs"]).set_index("reason")
+        body += "<h3>By reason</h3>" + table_html(by, total_row=False, table_id="table-failed-reasons")
+        body += "<h3>Every failed input</h3>"
+    body += table_html(df, total_row=False)
     return ("failed", "Failed", body)
 
 

@@ -35,6 +35,8 @@ __all__ = [
     "flagged_by_metric",
     "flagged_images_table",
     "common_folder",
+    "failure_kinds",
+    "one_file_groups",
     "in_folder",
     "inside_folder",
     "metric_counts_table",
@@ -283,23 +285,67 @@ def inside_folder(paths: dict[int, str], only: Iterable[int] | None = None) -> d
 
 
 def common_folder(paths: dict[int, str]) -> str:
-    """The folder all of ``paths`` are in (``""``: none, or one path: names shown alone)."""
+    """The folder all of ``paths`` are in (``""``: none, or one path: names shown alone).
+
+    Absolute and relative paths mixed (a file list): the folder of the absolute ones and of the
+    relative ones that exist here (resolved against the working directory); a relative path
+    that does not exist here is left out of it (resolved against the working directory, a
+    missing file named the folder it never was in: ``/`` beside a scanned folder, and every
+    path shown from the root) and :func:`in_folder` shows it as given."""
+    values = list(paths.values())
     try:
-        root = os.path.commonpath(list(paths.values())) if len(paths) > 1 else ""
+        root = os.path.commonpath(values) if len(paths) > 1 else ""
     except ValueError:  # absolute and relative paths mixed (a file list): the folder of them all
+        known = [os.path.abspath(p) for p in values if os.path.isabs(p) or os.path.lexists(p)]
         try:  # (each file's name alone read "missing.png" for "mix/odd/missing.png")
-            root = os.path.commonpath([os.path.abspath(p) for p in paths.values()])
+            root = os.path.commonpath(known) if known else ""
         except ValueError:  # paths on different drives
             root = ""
-    if root and all(p == root for p in paths.values()):
+        if len(known) == 1:
+            root = os.path.dirname(root)
+    if root and all(p == root for p in values):
         root = os.path.dirname(root)
     return root
 
 
 def in_folder(paths: dict[int, str], root: str, only: Iterable[int] | None = None) -> dict[int, str]:
-    """:func:`inside_folder` with the folder given (:func:`common_folder`, found once)."""
+    """:func:`inside_folder` with the folder given (:func:`common_folder`, found once); a relative
+    path that does not exist here, beside an absolute ``root``, is shown as given."""
     wanted = paths.items() if only is None else ((i, paths[i]) for i in only if i in paths)
-    return {i: os.path.relpath(p, root) if root else os.path.basename(p) for i, p in wanted}
+    return {i: _shown_in(p, root) for i, p in wanted}
+
+
+def _shown_in(p: str, root: str) -> str:
+    if not root:
+        return os.path.basename(p)
+    if os.path.isabs(root) and not os.path.isabs(p) and not os.path.lexists(p):
+        return p  # a file list's missing relative path: where it is not, as the list names it
+    return os.path.relpath(p, root)
+
+
+def one_file_groups(paths: Mapping[int, str], groups: Sequence[Sequence[int]]) -> int:
+    """How many of ``groups`` are one file reached by several paths (symbolic links, hard links:
+    the same device and inode); a path that cannot be read counts as a file of its own."""
+    def key(i: int) -> Any:
+        try:
+            st = os.stat(paths[i])
+            return (st.st_dev, st.st_ino)
+        except (OSError, KeyError, ValueError):
+            return ("?", i)
+
+    return sum(1 for g in groups if len({key(int(i)) for i in g}) == 1)
+
+
+def failure_kinds(failed: Mapping[int, str]) -> list[tuple[str, int]]:
+    """The failures counted by kind of reason, most first: ``[("ValueError: unsupported format:
+    SVG", 2571), ...]`` (a reason's first two parts, without a named target "(its ...)"; an
+    unsupported format by its name)."""
+    kinds: Counter[str] = Counter()
+    for reason in failed.values():
+        parts = str(reason).split(": ")
+        keep = 3 if parts[1:2] == ["unsupported format"] else 2
+        kinds[": ".join(parts[:keep]).split(" (")[0]] += 1
+    return sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def cluster_by_class_table(

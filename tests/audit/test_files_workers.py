@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataeval_gpu.audit import files
+from dataeval_gpu.audit import workers  # run_in_workers' module (files re-exports it)
 from dataeval_gpu.audit.files import can_fork, items_ahead, run_in_workers
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
@@ -17,7 +17,7 @@ def _square(x: int) -> int:
     return x * x
 
 
-class _Counting(files.ProcessPoolExecutor):
+class _Counting(workers.ProcessPoolExecutor):
     submitted = 0
 
     def submit(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
@@ -26,7 +26,7 @@ class _Counting(files.ProcessPoolExecutor):
 
 
 def test_results_in_order_with_a_bounded_number_of_items_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "ProcessPoolExecutor", _Counting)
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", _Counting)
     _Counting.submitted = 0
     seen = []
     handed_out = []

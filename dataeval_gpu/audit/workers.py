@@ -1,0 +1,134 @@
+"""Forked worker processes for the file scan: :func:`run_in_workers` (moved from
+:mod:`dataeval_gpu.audit.files`, which re-exports it), and what happens when one dies.
+
+A worker killed while measuring (the kernel's out-of-memory killer: openclipart-png's sixteen
+16000 x 10562 RGBA drawings, 169 MP each, took a worker past the machine's memory) broke the
+whole process pool, and the scan of 8,121 files ended after 8 minutes with "internal error
+(BrokenProcessPool)", nothing written.  Now the items the dead pool held are run again, each
+alone in a fresh one-worker pool, so that only the item that kills its worker again is lost,
+given to ``on_lost`` (the scan fails its files with the reason), and the rest of the items go
+on in a new pool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import torch
+
+__all__ = ["run_in_workers", "run_alone", "items_ahead", "can_fork", "LOST_REASON"]
+
+logger = logging.getLogger(__name__)
+
+#: the reason of an input whose worker process died measuring it
+LOST_REASON = (
+    "MemoryError: the worker process measuring this file was killed (out of memory? a very large "
+    "image; scan it alone or with --workers 1)"
+)
+
+_TASKS: dict[int, Callable[[Any], Any]] = {}
+
+
+def can_fork() -> bool:
+    """True where worker processes can be forked (Linux, and macOS where allowed)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _init_worker() -> None:
+    """A forked worker: one torch thread (as a DataLoader worker), Ctrl-C left to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def _run_task(key: int, item: Any) -> Any:
+    return _TASKS[key](item)
+
+
+def _pool(task: Callable[[Any], Any], workers: int, first: Sequence[Any]) -> tuple[ProcessPoolExecutor, deque]:
+    """A new pool with ``first`` submitted: ``(pool, deque of (item, future))``.  The first
+    submit forks every worker, which inherit ``task`` (it is not pickled)."""
+    key = id(task)
+    _TASKS[key] = task
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+    try:
+        pending: deque[tuple[Any, Future]] = deque((item, pool.submit(_run_task, key, item)) for item in first)
+    finally:
+        del _TASKS[key]
+    return pool, pending
+
+
+def run_alone(task: Callable[[Any], Any], item: Any, on_lost: Callable[[Any], Any]) -> Any:
+    """``task(item)`` in a fresh one-worker pool; ``on_lost(item)`` when that worker dies too."""
+    pool, pending = _pool(task, 1, [item])
+    try:
+        return pending[0][1].result()
+    except BrokenProcessPool:
+        logger.warning("a worker process died on an item again: its files are failed (%s)", LOST_REASON)
+        return on_lost(item)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_in_workers(
+    task: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
+    ahead: int | None = None,
+    on_lost: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
+    """``task(item)`` for each item, in order, computed in ``workers`` forked processes.
+
+    Each idle worker takes the next item (a DataLoader hands batches to its workers in turn,
+    so one slow batch, e.g. a few huge photos, leaves the other workers waiting); results
+    come back in the order of ``items``.  ``task`` is inherited by the forked workers (not
+    pickled); only items and results cross processes.  One torch thread per worker.
+
+    At most ``ahead`` items (default :func:`items_ahead`) are handed out beyond the result
+    the caller takes next: results the caller has not taken yet wait in this process, so
+    when the caller is the slower side (feeding rows on a busy machine) their memory stays
+    bounded instead of growing with the collection (``Executor.map`` submits every item at
+    once).
+
+    When a worker dies (killed for memory), the pool breaks and every item it held is lost:
+    with ``on_lost``, each of them is run again alone in a fresh one-worker pool (in order),
+    the result of one whose worker dies again is ``on_lost(item)``, and the rest go on in a
+    new pool; without it, :class:`BrokenProcessPool` is raised as before.
+    """
+    ahead = items_ahead(workers) if ahead is None else max(1, int(ahead))
+    todo = iter(items)
+    pool, pending = _pool(task, workers, list(itertools.islice(todo, ahead)))
+    try:
+        while pending:
+            item, fut = pending.popleft()
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                if on_lost is None:
+                    raise
+                lost = [item] + [it for it, _ in pending]
+                logger.warning("a worker process died (out of memory?): %d items run again one at a time", len(lost))
+                pool.shutdown(wait=True, cancel_futures=True)
+                for it in lost:
+                    yield run_alone(task, it, on_lost)
+                pool, pending = _pool(task, workers, list(itertools.islice(todo, ahead)))
+                continue
+            for nxt in itertools.islice(todo, 1):
+                pending.append((nxt, pool.submit(_run_task, id(task), nxt)))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def items_ahead(workers: int) -> int:
+    """How many items :func:`run_in_workers` hands out beyond the next result: enough that
+    every worker finds the next item when idle while a slow one (a batch of huge photos)
+    holds up the result in order."""
+    return 4 * max(1, int(workers))

@@ -1,0 +1,94 @@
+"""What a C decoder writes to the process's stderr, caught around one call.
+
+libpng (in torchvision's PNG decoder) prints its warnings with ``fprintf(stderr, ...)``:
+``libpng warning: iCCP: known incorrect sRGB profile``, ``libpng warning: sBIT: bad length``.
+A scan of a few hundred such PNGs filled the terminal with them, unattributed (kstars-data: 127
+lines among the progress bar), while the images decode fine.  :class:`CStderr` points file
+descriptor 2 at a temporary file for the duration of one decoder call and hands the decoder's
+lines back, so that they become a note of that image (``decoder_note`` in ``results.csv``);
+any other line written in that window (not a decoder's) is written back to the real stderr,
+so nothing else is lost.  Where fd 2 cannot be redirected (closed, or another thread is
+capturing) the call runs as before, its messages on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from typing import Any
+
+__all__ = ["CStderr", "DECODER_LINE"]
+
+#: the lines a C image decoder prints (libpng's warnings and errors, libjpeg's corrupt-data messages)
+DECODER_LINE = re.compile(r"^(libpng (warning|error)|Corrupt JPEG data|Premature end of JPEG|Invalid SOS|Warning: )")
+
+_lock = threading.Lock()
+_sink: dict[int, Any] = {}  # pid -> the temporary file (a forked worker makes its own)
+
+
+def _sink_file() -> Any:
+    pid = os.getpid()
+    f = _sink.get(pid)
+    if f is None:
+        _sink.clear()  # a forked child: the parent's file is shared, not ours
+        f = _sink[pid] = tempfile.TemporaryFile()
+    return f
+
+
+class CStderr:
+    """``with CStderr() as cap: decode(...)``; then ``cap.lines``: the decoder's lines (stripped).
+
+    Examples
+    --------
+    >>> import ctypes
+    >>> libc = ctypes.CDLL(None)
+    >>> msg = b"libpng warning: iCCP: known incorrect sRGB profile\\n"
+    >>> with CStderr() as cap:
+    ...     _ = libc.write(2, msg, len(msg))
+    >>> cap.lines
+    ['libpng warning: iCCP: known incorrect sRGB profile']
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._saved = -1
+
+    def __enter__(self) -> CStderr:
+        if not _lock.acquire(blocking=False):
+            return self  # another thread is capturing: fd 2 is already redirected, leave it
+        try:
+            self._fd = _sink_file().fileno()
+            self._saved = os.dup(2)
+            os.dup2(self._fd, 2)
+        except OSError:  # no stderr to redirect (fd 2 closed)
+            if self._saved >= 0:
+                os.close(self._saved)
+            self._saved = -1
+            _lock.release()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved < 0:
+            return
+        try:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            size = os.lseek(self._fd, 0, os.SEEK_CUR)
+            if size:
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                text = os.read(self._fd, size).decode("utf-8", "replace")
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                os.ftruncate(self._fd, 0)
+                other = []  # not the decoder's: back where it was going, as written (a progress bar's "\r")
+                for line in text.splitlines(keepends=True):
+                    if DECODER_LINE.match(line):
+                        self.lines.append(line.strip())
+                    else:
+                        other.append(line)
+                if other:
+                    os.write(2, "".join(other).encode())
+        finally:
+            self._saved = -1
+            _lock.release()

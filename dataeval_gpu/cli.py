@@ -48,7 +48,7 @@ from .cli_args import (
     near_thumbs,
     validate_scan_args,
 )
-from .cli_entry import own_interrupts, quiet_interrupt
+from .cli_entry import interrupt_message, own_interrupts, quiet_interrupt
 from .cli_print import printable, shown_path
 from .cli_results import OUT_LOCK, compile_note, make_out, out_lock, print_results, save_and_report  # noqa: F401 - OUT_LOCK, compile_note: importable from here as before
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
@@ -144,9 +144,7 @@ def _run_scan(args: argparse.Namespace) -> int:
 
 def _scan_into(args: argparse.Namespace, out: Path) -> int:
     """The scan, its results and report written to ``out``, the printout."""
-    from . import audit, datasets, discovery  # noqa: F401 - imported before the collector is back on
-
-    device = _device(args.device)
+    device = _device(args.device)  # the scan's modules are imported (_main), the collector still off
     collector_after_imports()  # torch, numpy, numba and the scan's modules are imported
     t0 = time.perf_counter()
     named: list = []
@@ -323,9 +321,12 @@ def _main(argv: list[str] | None) -> int:
     handler.addFilter(_shown_log_args)  # the paths in the warnings (discovery's) on one line, as printed
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     try:
-        own_interrupts()  # from here a Ctrl-C is a KeyboardInterrupt, said below (what --resume can continue)
         if args.command == "scan":
             validate_scan_args(args)
+            interrupt_message(shown_path(_interrupted_text(args)))  # the imports below: a Ctrl-C ends at once
+            from . import audit, datasets, discovery  # noqa: F401 - torch, numpy, numba, the scan's modules
+        own_interrupts()  # from here a Ctrl-C is a KeyboardInterrupt, said below (what --resume can continue)
+        if args.command == "scan":
             return _run_scan(args)
         return EXIT_USAGE
     except CommandLineError as exc:
@@ -337,24 +338,26 @@ def _main(argv: list[str] | None) -> int:
             return _error(exc.code, EXIT_USAGE)
         raise
     except KeyboardInterrupt:
-        saved = Path(args.out) / CHECKPOINT if getattr(args, "out", None) else None
-        if saved is not None and saved.is_file():  # --checkpoint-every left one: say how to go on
-            return _error(
-                f"interrupted; the scan so far is saved in {saved}: run the same command with --resume "
-                "to continue",
-                EXIT_INTERRUPTED,
-            )
-        every = getattr(args, "checkpoint_every", 0)
-        if getattr(args, "command", None) == "scan":  # say that there is nothing to --resume, and why
-            why = f"before the first checkpoint (every {every} batches)" if every else "with --checkpoint-every 0"
-            return _error(f"interrupted {why}: nothing was saved to --resume", EXIT_INTERRUPTED)
-        return _error("interrupted", EXIT_INTERRUPTED)
+        return _error(_interrupted_text(args), EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full
             return _error(f"{exc.strerror}: {exc.filename}", EXIT_FAILED)
         return _internal_error(exc)
     except Exception as exc:  # noqa: BLE001 - a bug: show everything and ask for a report
         return _internal_error(exc)
+
+
+def _interrupted_text(args: argparse.Namespace) -> str:
+    """What an interrupted command says: where a checkpoint (``--checkpoint-every``) was saved,
+    how to go on with ``--resume``; else that there is nothing to resume, and why."""
+    saved = Path(args.out) / CHECKPOINT if getattr(args, "out", None) else None
+    if saved is not None and saved.is_file():  # --checkpoint-every left one: say how to go on
+        return f"interrupted; the scan so far is saved in {saved}: run the same command with --resume to continue"
+    every = getattr(args, "checkpoint_every", 0)
+    if getattr(args, "command", None) == "scan":  # say that there is nothing to --resume, and why
+        why = f"before the first checkpoint (every {every} batches)" if every else "with --checkpoint-every 0"
+        return f"interrupted {why}: nothing was saved to --resume"
+    return "interrupted"
 
 
 def _internal_error(exc: BaseException) -> int:

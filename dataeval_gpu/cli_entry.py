@@ -14,15 +14,18 @@ import os
 import signal
 import sys
 
-__all__ = ["own_interrupts", "quiet_interrupt", "run"]
+__all__ = ["interrupt_message", "own_interrupts", "quiet_interrupt", "run"]
 
 #: the exit status of an interrupted scan (``cli_args.EXIT_INTERRUPTED``, not imported: start-up)
 INTERRUPTED = 130
 
+#: the line :func:`_interrupted` writes (:func:`interrupt_message` words it for the command's state)
+_MESSAGE = [b"dataeval-gpu: error: interrupted\n"]
+
 
 def _interrupted(signum: int, frame: object) -> None:
     try:
-        os.write(2, b"dataeval-gpu: error: interrupted\n")
+        os.write(2, _MESSAGE[0])
     except OSError:  # stderr closed: nothing more can be said
         pass
     os._exit(INTERRUPTED)
@@ -35,6 +38,15 @@ def quiet_interrupt() -> None:
         signal.signal(signal.SIGINT, _interrupted)
     except ValueError:  # not the main thread (an application's): its handling stays
         pass
+
+
+def interrupt_message(text: str) -> None:
+    """What a Ctrl-C under :func:`quiet_interrupt`'s handler says from now (after
+    ``dataeval-gpu: error: ``): ``cli.main`` words it as its ``except KeyboardInterrupt`` would,
+    before the scan's heavy imports (torch, numpy), which run under that handler: a
+    ``KeyboardInterrupt`` raised inside an import was lost in importlib's callbacks (the scan
+    went on, status 0) or turned into numpy's ``ImportError`` (a traceback)."""
+    _MESSAGE[0] = f"dataeval-gpu: error: {text}\n".encode(errors="backslashreplace")
 
 
 def own_interrupts() -> None:

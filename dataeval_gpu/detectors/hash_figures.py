@@ -190,7 +190,9 @@ def figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.n
         keep &= ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
         if first.level is not None and second.level is not None:
             flat = (first.entropy[i] < FLAT_ENTROPY) | (second.entropy[j] < FLAT_ENTROPY)
-            keep &= ~flat | (np.abs(first.level[i] - second.level[j]) <= LEVEL_TOLERANCE)
+            a, b = first.level[i], second.level[j]
+            with np.errstate(invalid="ignore"):  # inf - inf (a constant image fed after Normalize): equal levels
+                keep &= ~flat | (a == b) | (np.abs(a - b) <= LEVEL_TOLERANCE)
     if first.spread is not None and second.spread is not None:
         keep &= ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
     return keep

@@ -218,7 +218,7 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
     index = [f for f in (getattr(args, "index", None), getattr(args, "against", None)) if f]
     found = find_inputs(args.path, out=out, exclude=index)  # an --index DIR inside PATH is not data
     files, labels, class_names = found.files, found.labels, found.class_names
-    skipped = write_skipped(found, out / SKIPPED)
+    skipped = write_skipped(found, out / SKIPPED, warn=args.quiet)  # else said once, in the last lines
     if not files:
         _warn_nothing_to_scan(args.path)
     if args.limit:

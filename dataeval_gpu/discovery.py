@@ -460,15 +460,17 @@ def _is_regular(e: os.DirEntry) -> bool:
         return False
 
 
-def write_skipped(found: Inputs, path: Path) -> str:
+def write_skipped(found: Inputs, path: Path, warn: bool = True) -> str:
     """Write the files a folder scan skipped as not images to ``path`` (``OUT/skipped.txt``: one
     path per line; an earlier scan's list is removed when nothing is skipped) and say so in a
-    warning.  Returns the short summary ("3 files (.ttf 2, .dat 1)"), "" when nothing was skipped."""
+    warning (``warn``; the command's printout says it in its last lines instead).  Returns the
+    short summary ("3 files (.ttf 2, .dat 1)"), "" when nothing was skipped."""
     if not found.skipped:
         path.unlink(missing_ok=True)
         return ""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(text_path(f) + "\n" for f in found.skipped), encoding="utf-8")
     summary = found.skipped_summary()
-    logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
+    if warn:
+        logger.warning("skipped %s: neither named nor encoded like an image (listed in %s)", summary, path)
     return summary

@@ -65,12 +65,16 @@ background as one more grey symbol (:func:`seen_entropy`: a black glyph on trans
 shape, a fully transparent image nothing); ``dark`` is not judged on a glyph or silhouette (under
 :data:`SILHOUETTE_BITS` of visible grey entropy: one ink, a design rather than an exposure;
 :func:`silhouettes`); ``light`` is not judged (no black point of its own: the viewer's
-background is).  A darkened picture with alpha is still dark, a blank one still low information.
+background is); ``grayscale`` is not judged (a drawing on a transparent canvas has the palette its
+artist gave it: :func:`grey_judged`).  A darkened picture with alpha is still dark, a blank one still
+low information.  ``dark`` is not judged on an image with highlights (``bright_p9999``, its
+brightest 0.01 %, at least :data:`DARK_PEAK_MIN`: a star field or a night scene is dark by nature,
+an under-exposed picture has no highlights anywhere; :func:`lit_peaks`).
 
 ``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
 images are a minority of the dataset's images with three channels (share under
 :data:`GRAYSCALE_MAX_SHARE`, the same "unlike the typical image" rule as the median-based
-issues; ``reference={"grey_share": ...}`` gives a training set's share).  In a collection of
+issues, among the images it judges; ``reference={"grey_share": ...}`` gives a training set's share).  In a collection of
 scanned documents, X-rays or MNIST stored as RGB the grey images are the norm, and flagging
 every one of them says nothing; the score is reported either way.
 """

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dataeval_gpu.detectors.quality import QualityIssues, grey_judged, grey_share
+from dataeval_gpu.detectors.quality import QualityIssues, grey_judged, grey_share, lit_peaks
 from dataeval_gpu.functional import quality_compiled
 from dataeval_gpu.index.quality_ref import quality_reference
 
@@ -100,3 +100,27 @@ def test_darkened_photo_and_sprite_are_still_dark(photos: list[np.ndarray]) -> N
     assert out.flags["dark"].tolist() == [False] * 6 + [False, True, False, True]
     assert float(out.metrics["grey_p99"][7]) <= 31 / 255 + 1e-6 and float(out.metrics["bright_p99"][9]) <= 31 / 255 + 1e-6
     assert float(out.metrics["grey_entropy"][9]) >= 1.0  # more than one ink: not a silhouette
+
+
+def test_a_star_field_is_dark_by_nature_its_darkened_copy_is_dark(photos: list[np.ndarray]) -> None:
+    """A 100 x 100 star field (black, 6 stars: 2 white pixels and four 2 x 2 stars of level 200 = 18
+    bright pixels, 0.18 %) among real photos: ``grey_p99`` 0 (the absolute floor and the relative
+    rule would flag it), but its peak ``bright_p9999`` - the lowest level whose cumulative share
+    reaches 99.99 %: only 9,998 of 10,000 pixels are at or under 200, the two white ones are 0.02 % -
+    is 255/255 = 1 >= 0.5: not dark, score 0.  Divided by 8 (levels 31 and 25) its peak is 31/255 =
+    0.122: dark.  Without the
+    key (metrics saved before it) the star field is judged as before: dark."""
+    field = np.zeros((3, 100, 100), np.uint8)
+    field[:, 10, 10] = field[:, 80, 35] = 255
+    for y, x in ((20, 60), (50, 50), (70, 15), (90, 90)):
+        field[:, y : y + 2, x : x + 2] = 200
+    colour = _colour_photos(photos, 5)
+    out = QualityIssues().evaluate([torch.from_numpy(x) for x in [*colour, field, field // 8]])
+    peak = out.metrics["bright_p9999"]
+    assert peak[5] == pytest.approx(1.0, abs=1e-6) and peak[6] == pytest.approx(31 / 255, abs=1e-6)
+    assert float(out.metrics["grey_p99"][5]) == 0.0
+    assert out.flags["dark"].tolist() == [False] * 5 + [False, True]
+    assert float(out.scores["dark"][5]) == 0.0 and float(out.scores["dark"][6]) == pytest.approx(1.0)
+    assert lit_peaks({"grey_p99": np.zeros(3), "bright_p9999": np.array([0.49, 0.5, 1.0])}).tolist() == [False, True, True]
+    older = {k: v for k, v in out.metrics.items() if k != "bright_p9999"}
+    assert QualityIssues().evaluate(older).flags["dark"].tolist() == [False] * 5 + [True, True]

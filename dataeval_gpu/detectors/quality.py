@@ -65,12 +65,16 @@ background as one more grey symbol (:func:`seen_entropy`: a black glyph on trans
 shape, a fully transparent image nothing); ``dark`` is not judged on a glyph or silhouette (under
 :data:`SILHOUETTE_BITS` of visible grey entropy: one ink, a design rather than an exposure;
 :func:`silhouettes`); ``light`` is not judged (no black point of its own: the viewer's
-background is).  A darkened picture with alpha is still dark, a blank one still low information.
+background is); ``grayscale`` is not judged (a drawing on a transparent canvas has the palette its
+artist gave it: :func:`grey_judged`).  A darkened picture with alpha is still dark, a blank one still
+low information.  ``dark`` is not judged on an image with highlights (``bright_p9999``, its
+brightest 0.01 %, at least :data:`DARK_PEAK_MIN`: a star field or a night scene is dark by nature,
+an under-exposed picture has no highlights anywhere; :func:`lit_peaks`).
 
 ``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
 images are a minority of the dataset's images with three channels (share under
 :data:`GRAYSCALE_MAX_SHARE`, the same "unlike the typical image" rule as the median-based
-issues; ``reference={"grey_share": ...}`` gives a training set's share).  In a collection of
+issues, among the images it judges; ``reference={"grey_share": ...}`` gives a training set's share).  In a collection of
 scanned documents, X-rays or MNIST stored as RGB the grey images are the norm, and flagging
 every one of them says nothing; the score is reported either way.
 """
@@ -92,6 +96,7 @@ from ..output import OutputMetadata, set_metadata
 from .quality_rules import (
     COARSE_OFFSET,
     DARK_ABSOLUTE_P99,
+    DARK_PEAK_MIN,
     DEFAULT_THRESHOLDS,
     FINE_OFFSET,
     GRAYSCALE_MAX_SHARE,
@@ -119,8 +124,11 @@ from .quality_rules import (
     drawn,
     few_seen,
     float64,
+    grey_judged,
+    grey_share,
     ink_tails,
     issue_scores,
+    lit_peaks,
     noisy_score,
     object_detail,
     octave_neighbours,
@@ -133,6 +141,7 @@ from .quality_rules import (
 __all__ = [
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
+    "DARK_PEAK_MIN",
     "DEFAULT_THRESHOLDS",
     "FINE_OFFSET",
     "GRAYSCALE_MAX_SHARE",
@@ -162,8 +171,11 @@ __all__ = [
     "drawn",
     "few_seen",
     "float64",
+    "grey_judged",
+    "grey_share",
     "ink_tails",
     "issue_scores",
+    "lit_peaks",
     "noisy_score",
     "object_detail",
     "octave_neighbours",
@@ -217,6 +229,9 @@ class QualityOutput(OutputMetadata):
                 line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
                 if not s > t:  # the absolute floor (a one-image set's median is the image itself)
                     line = f"dark: grey p99 {p99:.3f} < {DARK_ABSOLUTE_P99:g}, dark in any dataset (score {s:.4g})"
+                if "bright_p9999" in self.metrics:
+                    peak = float(self.metrics["bright_p9999"][index])
+                    line += f", no highlights (peak {peak:.3f} < {DARK_PEAK_MIN:g})"
             elif k == "light":
                 point = "black point of min(R, G, B)" if "dark_p001" in self.metrics else "grey black point"
                 line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
@@ -355,14 +370,13 @@ class QualityIssues:
                 floor = m["grey_p99"] < DARK_ABSOLUTE_P99
                 if "bright_p99" in ref:
                     floor &= m["bright_p99"] < DARK_ABSOLUTE_P99
-                f = ((s > t) | floor) & ~silhouettes(m) & ~small
+                f = ((s > t) | floor) & ~silhouettes(m) & ~small & ~lit_peaks(m)
             elif k in ("odd_size", "odd_aspect_ratio"):
                 w, h = m["width"], m["height"]
                 v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)
                 f = (s > t) & (octave_neighbours(v) < max(2.0, ODD_MAX_SHARE * len(v)))
             elif k == "grayscale":
-                colour = m["channels"] >= 3
-                share = float(np.mean(s[colour] > t)) if colour.any() else 0.0
+                share = grey_share(m, t)
                 if self.reference is not None and "grey_share" in self.reference:
                     share = float(self.reference["grey_share"])
                 ref["grey_share"] = share

@@ -15,6 +15,7 @@ from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
 __all__ = [
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
+    "DARK_PEAK_MIN",
     "DEFAULT_THRESHOLDS",
     "FINE_OFFSET",
     "GAUSS_ENTROPY_BITS",
@@ -43,8 +44,11 @@ __all__ = [
     "drawn",
     "few_seen",
     "float64",
+    "grey_judged",
+    "grey_share",
     "ink_tails",
     "issue_scores",
+    "lit_peaks",
     "noise_entropy_cap",
     "noisy_score",
     "object_detail",
@@ -91,6 +95,14 @@ DARK_ABSOLUTE_P99 = 0.03
 #: divided by 8 keeps ``max(R, G, B)`` under 32/255).  The ratio does not change with exposure; the
 #: highlights of photos keep it under 1.47 (99 % of 604 photos; warm skin in dim light 1.42)
 SATURATED_HIGHLIGHTS = 1.5
+#: ``dark`` is not judged on an image whose peak - ``bright_p9999``, the brightest 0.01 % of
+#: ``max(R, G, B)`` over what is seen - reaches this: it has highlights, so it was not
+#: under-exposed; it is dark by nature (a star field, a nebula, a night scene with lights).
+#: Under-exposure darkens every pixel: a picture divided by 2 keeps its peak at most 0.5, and
+#: ``dark`` flags darkenings of 4.5x and more against the typical image (a picture divided by 8:
+#: peak at most 31/255 = 0.12).  Measured: Stellarium's dark star fields and galaxies 0.71-1.0,
+#: the planted dark copies 0.07-0.12, the 449 unmodified photos of the corpus at least 0.58
+DARK_PEAK_MIN = 0.5
 #: second condition of ``light``: at least this share of pixels clipped white
 LIGHT_MIN_CLIPPED = 0.15
 #: third condition of ``light``: the darkest 0.01 % (``grey_p0001``) at least this share of the
@@ -156,7 +168,7 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before),
 #: ``occupancy`` (``low_information`` without the drawing check, as before), ``bright_p99``
 #: (``dark`` on the grey highlights alone, as before)
-OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99")
+OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999")
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
@@ -237,13 +249,13 @@ def issue_scores(
     # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
     flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
     scores = {
-        "dark": np.where(silhouettes(m), 0.0, dark),
+        "dark": np.where(silhouettes(m) | lit_peaks(m), 0.0, dark),
         # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
         # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
         "noisy": noisy_score(m),
-        "grayscale": np.where(m["channels"] >= 3, 1.0 - m["channel_spread"], 0.0),
+        "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),
         "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
         "jpeg_blocking": m["blockiness"].copy(),
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
@@ -254,6 +266,15 @@ def issue_scores(
     for k in ("dark", "blurry"):  # too few of them seen (OBJECT_MIN_PIXELS)
         scores[k] = np.where(few_seen(m), 0.0, scores[k])
     return scores, ref
+
+
+def lit_peaks(m: Mapping[str, Any]) -> np.ndarray:
+    """``(N,)`` bool: images whose peak, ``bright_p9999``, is at least :data:`DARK_PEAK_MIN` -
+    highlights reached somewhere, so not under-exposed (``dark`` not judged).  False for metrics
+    gathered without the key (judged as before)."""
+    if "bright_p9999" not in m:
+        return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
+    return float64(m["bright_p9999"]) >= DARK_PEAK_MIN
 
 
 def few_seen(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -268,6 +289,28 @@ def few_seen(m: Mapping[str, np.ndarray]) -> np.ndarray:
     o = np.asarray(m["opacity"], dtype=np.float64)
     seen = o * np.asarray(m["width"], dtype=np.float64) * np.asarray(m["height"], dtype=np.float64)
     return (o < TRANSPARENT_BELOW) & (seen < OBJECT_MIN_PIXELS)
+
+
+def grey_judged(m: Mapping[str, Any]) -> np.ndarray:
+    """``(N,)`` bool: the images ``grayscale`` judges - three or more channels and no transparent
+    parts (``opacity`` at least :data:`TRANSPARENT_BELOW`; every image without the key).  A grey
+    picture stored as RGB is a full frame that lost its colour (a colour pipeline fed a grey scan);
+    a drawing on a transparent canvas - a symbolic icon, a UI panel, a smoke or spark sprite, an
+    engraving cut out - has the palette its artist gave it: 227 of kstars-data's 242 and 127 of
+    endless-sky-data's 132 ``grayscale`` flags were such drawings, none a lost colour."""
+    colour = float64(m["channels"]) >= 3
+    if "opacity" not in m:
+        return colour
+    return colour & (float64(m["opacity"]) >= TRANSPARENT_BELOW)
+
+
+def grey_share(m: Mapping[str, Any], threshold: float) -> float:
+    """The share of grey images (``1 - channel_spread`` above ``threshold``) among the images
+    ``grayscale`` judges (:func:`grey_judged`); 0 without any."""
+    judged = grey_judged(m)
+    if not judged.any():
+        return 0.0
+    return float(np.mean(1.0 - float64(m["channel_spread"])[judged] > threshold))
 
 
 def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:

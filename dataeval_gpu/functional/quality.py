@@ -33,8 +33,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
-  ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` - the 99 % level of ``max(R, G, B)``
-  (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
+  ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` / ``bright_p9999`` - the 99 / 99.99 % level of
+  ``max(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
@@ -62,7 +62,7 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import bright_level, channel_levels, dark_level
+from .quality_dark import BRIGHT_PEAK_SHARE, bright_level, channel_figures, dark_level
 from .quality_fine_compiled import fine_energies_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
 from .quality_occupancy_compiled import occupied_cells_u8
@@ -120,6 +120,7 @@ QUALITY_KEYS = (
     "impulse_share",  # the share of isolated impulses (``quality_texture``; ``noisy``)
     "occupancy",  # appended: the share of grid cells with an edge (``quality_occupancy``; ``low_information``)
     "bright_p99",  # appended: the highlights of max(R, G, B) (``quality_dark``; ``dark``)
+    "bright_p9999",  # appended: the peak of max(R, G, B) (``quality_dark``; ``dark``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -289,6 +290,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
+    out["bright_p9999"] = bright_level(torch.from_numpy(bright), share=BRIGHT_PEAK_SHARE).numpy()
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 
@@ -351,7 +353,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["coarse_sharpness"], _ = sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
-    out["dark_p001"], out["bright_p99"] = channel_levels(x, out["grey_p99"].dtype)  # one min / max pass
+    out.update(channel_figures(x, out["grey_p99"].dtype))  # one min / max pass
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     return _finish(out, raw, x)
 
@@ -372,7 +374,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
-        out["dark_p001"], out["bright_p99"] = channel_levels(raw, dtype)  # over what is seen (alpha-weighted)
+        out.update(channel_figures(raw, dtype))  # over what is seen (alpha-weighted)
     return {k: out[k] for k in QUALITY_KEYS}
 
 

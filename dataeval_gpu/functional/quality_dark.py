@@ -23,6 +23,12 @@ Counted as the dark channel is, in the same pass: ``measure_u8`` counts both whi
 pixels (``max`` beside the ``min`` it already takes), and :func:`channel_histograms` counts both
 from one ``min`` / ``max`` of each pixel (a compiled loop for uint8 CPU stacks, alpha-weighted by
 integers; one ``aminmax`` and one ``scatter_add`` in torch, what a GPU runs) - the same integers.
+
+``bright_p9999``, the peak of the bright channel: the lowest level whose cumulative share reaches
+99.99 % (the brightest 0.01 % of what is seen; the brightest pixel of an image under 10,000
+pixels), / 255, from the same counts.  An under-exposed picture has no highlights anywhere (a
+picture divided by 8 keeps it under 32/255); a picture dark by nature - a star field, a night
+scene with lights - has a dark bulk and a bright peak (the ``dark`` issue's third measure).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from .pixels import scale01
 from .stats_compiled import njit
 
 __all__ = [
+    "BRIGHT_PEAK_SHARE",
     "BRIGHT_SHARE",
     "DARK_SHARE",
     "bright_highlights",
     "bright_histogram",
     "bright_level",
+    "channel_figures",
     "channel_histograms",
     "channel_levels",
     "dark_black_point",
@@ -51,6 +59,8 @@ __all__ = [
 DARK_SHARE = 0.001
 #: the share of the pixels at or below ``bright_p99``
 BRIGHT_SHARE = 0.99
+#: the share of the pixels at or below ``bright_p9999``, the bright channel's peak
+BRIGHT_PEAK_SHARE = 0.9999
 
 @njit
 def _channel_hist_u8(x, alpha, out):  # noqa: ANN001, ANN202 - numba kernel
@@ -113,8 +123,20 @@ def dark_histogram(x: torch.Tensor, bright: bool = False) -> torch.Tensor:
 def channel_levels(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B,)`` ``dark_p001`` and ``bright_p99`` of a stack ``(B, C, H, W)`` (see the module
     docstring) from one :func:`channel_histograms` pass, in ``dtype`` on ``x``'s device."""
+    got = channel_figures(x, dtype)
+    return got["dark_p001"], got["bright_p99"]
+
+
+def channel_figures(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """``{"dark_p001", "bright_p99", "bright_p9999"}``, ``(B,)`` each, of a stack ``(B, C, H, W)``
+    (see the module docstring) from one :func:`channel_histograms` pass, in ``dtype`` on ``x``'s
+    device."""
     hist = channel_histograms(x)
-    return dark_level(hist[:, 0], dtype).to(x.device), bright_level(hist[:, 1], dtype).to(x.device)
+    return {
+        "dark_p001": dark_level(hist[:, 0], dtype).to(x.device),
+        "bright_p99": bright_level(hist[:, 1], dtype).to(x.device),
+        "bright_p9999": bright_level(hist[:, 1], dtype, BRIGHT_PEAK_SHARE).to(x.device),
+    }
 
 
 def dark_black_point(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -142,10 +164,11 @@ def bright_highlights(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> to
     return channel_levels(x, dtype)[1]
 
 
-def bright_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def bright_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32, share: float = BRIGHT_SHARE) -> torch.Tensor:
     """``(B,)`` ``bright_p99`` from ``(B, 256)`` bright-channel counts, in ``dtype``: the lowest
-    level whose cumulative share reaches :data:`BRIGHT_SHARE` (as the grey ``grey_p99``)."""
+    level whose cumulative share reaches ``share`` (:data:`BRIGHT_SHARE`, as the grey ``grey_p99``;
+    :data:`BRIGHT_PEAK_SHARE`: ``bright_p9999``)."""
     hist = hist.to(torch.float64)
     cdf = (hist / hist.sum(dim=1, keepdim=True)).cumsum(dim=1)
-    level = (cdf < BRIGHT_SHARE - 1e-9).sum(dim=1).clamp(max=255)
+    level = (cdf < share - 1e-9).sum(dim=1).clamp(max=255)
     return (level.to(torch.float64) / 255.0).to(dtype)

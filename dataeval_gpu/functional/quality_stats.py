@@ -43,6 +43,7 @@ _UNITS = {
     "grey_p0001": "grey level, 0–1",
     "dark_p001": "darkest-channel level, 0–1",
     "bright_p99": "brightest-channel highlights, 0–1",
+    "bright_p9999": "brightest-channel peak, 0–1",
     "noise_flat": "Immerkær σ of the flattest blocks, grey levels",
     "impulse_share": "share of isolated impulses, 0–1",
     "occupancy": "share of 16×16 grid cells spanning 64+ grey levels, 0–1",

@@ -38,9 +38,10 @@ __all__ = [
 OCTAVE_BINS = 128
 #: the metrics :func:`quality_reference` reads
 REFERENCE_COLUMNS = ("grey_p99", "width", "height", "channels", "channel_spread")
-#: read where the rows hold it (an index written before it was measured judges ``dark`` on the grey
-#: highlights alone, as a scan of such rows does): the median of the brightest channel's highlights
-OPTIONAL_REFERENCE_COLUMNS = ("bright_p99",)
+#: read where the rows hold them (an index written before it was measured judges ``dark`` on the grey
+#: highlights alone, as a scan of such rows does): the median of the brightest channel's highlights;
+#: ``opacity``: the grey share counts images without transparent parts only (``grey_judged``)
+OPTIONAL_REFERENCE_COLUMNS = ("bright_p99", "opacity")
 
 
 def _histogram(values: np.ndarray) -> dict[str, list[int]]:
@@ -70,15 +71,16 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
     of grey images among those with three or more channels (at ``thresholds``' ``grayscale``),
     the number of images and the sides' and aspects' octave histograms.  ``{}`` without the
     metrics (a scan without the quality metrics) or without a measured image."""
-    from ..detectors.quality import DEFAULT_THRESHOLDS
+    from ..detectors.quality import DEFAULT_THRESHOLDS, grey_share
 
     if any(k not in stats for k in REFERENCE_COLUMNS) or not len(stats["width"]):
         return {}
     m = {k: np.asarray(stats[k], dtype=np.float64) for k in REFERENCE_COLUMNS}
+    if "opacity" in stats:  # grey_share judges only images without transparent parts
+        m["opacity"] = np.asarray(stats["opacity"], dtype=np.float64)
     side = np.sqrt(m["width"] * m["height"])
     aspect = m["width"] / np.maximum(m["height"], 1)
     p99 = m["grey_p99"][np.isfinite(m["grey_p99"])]
-    colour = m["channels"] >= 3
     grey_at = float((thresholds or {}).get("grayscale", DEFAULT_THRESHOLDS["grayscale"]))
     bright = {}
     if "bright_p99" in stats:  # the dark rule's second measure (saturated highlights)
@@ -91,7 +93,7 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
         **bright,
         "side": float(np.median(side)),
         "aspect": float(np.median(aspect)),
-        "grey_share": float(np.mean(1.0 - m["channel_spread"][colour] > grey_at)) if colour.any() else 0.0,
+        "grey_share": grey_share(m, grey_at),
         "side_octaves": _histogram(side),
         "aspect_octaves": _histogram(aspect),
     }

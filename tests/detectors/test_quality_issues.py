@@ -172,6 +172,7 @@ def test_relative_dark_uses_the_reference() -> None:
     m = QualityIssues().metrics(imgs[:3])
     m["grey_p99"] = torch.tensor([0.15, 0.9, 0.95], dtype=m["grey_p99"].dtype)
     m["bright_p99"] = m["grey_p99"].clone()  # grey pictures: max(R, G, B) is the grey
+    m["bright_p9999"] = m["grey_p99"].clone()  # and no highlights above them (a peak under 0.5)
     bright = QualityIssues().evaluate(m)
     dark_set = QualityIssues(reference={"grey_p99": 0.18, "bright_p99": 0.18}).evaluate(m)
     assert bool(bright.flags["dark"][0]) and not bool(dark_set.flags["dark"][0])
@@ -572,4 +573,6 @@ def test_dark_by_the_absolute_floor_says_so() -> None:
     assert out.issues(0) == ["dark"]
     p99 = float(out.metrics["grey_p99"][0])
     assert p99 < 0.03 and float(out.scores["dark"][0]) == 0.0
-    assert out.why(0) == [f"dark: grey p99 {p99:.3f} < 0.03, dark in any dataset (score 0)"]
+    peak = float(out.metrics["bright_p9999"][0])
+    assert peak == pytest.approx(5 / 255, abs=1e-7)  # the brightest 0.01 % of 4,096 pixels: the brightest pixel, level 5
+    assert out.why(0) == [f"dark: grey p99 {p99:.3f} < 0.03, dark in any dataset (score 0), no highlights (peak {peak:.3f} < 0.5)"]

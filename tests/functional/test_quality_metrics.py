@@ -75,6 +75,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     # bright_p99: the 99 % level of max over the colour channels (the value of one channel)
     bq = np.clip(np.round(x[:3].max(0) * 255), 0, 255).astype(int).ravel()
     out["bright_p99"] = int(np.argmax(np.cumsum(np.bincount(bq, minlength=256) / bq.size) >= 0.99 - 1e-9)) / 255.0
+    out["bright_p9999"] = int(np.argmax(np.cumsum(np.bincount(bq, minlength=256) / bq.size) >= 0.9999 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"] = float(hist[:6].sum())
@@ -142,7 +143,7 @@ def _float64_tol(key: str, want: float) -> float:
     if key in ("noise_flat", "impulse_share"):
         # on the 256-level grey image: float luma may round an exact tie either way (one level)
         return 0.25 if key == "noise_flat" else 2e-3
-    if key in ("dark_p001", "bright_p99", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
+    if key in ("dark_p001", "bright_p99", "bright_p9999", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
         # 256-level histogram: float32 luma may round a level differently on ties
         return 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
     if key == "fine_sharpness":
@@ -327,6 +328,7 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
     if bh.sum() <= 0:
         bh[0] = 1.0
     out["bright_p99"] = int(np.argmax(np.cumsum(bh / bh.sum()) >= 0.99 - 1e-9)) / 255.0
+    out["bright_p9999"] = int(np.argmax(np.cumsum(bh / bh.sum()) >= 0.9999 - 1e-9)) / 255.0
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())

@@ -42,6 +42,19 @@ NOISE_MIN_OPAQUE = 256
 #: images with alpha: a border or off-border line of ``blockiness`` counts when it has at least
 #: this many opaque pixel pairs
 BLOCK_MIN_PAIRS = 8
+#: a uint8 stack with alpha is composited and histogrammed this many pixels (whole rows, all
+#: images) at a time: the integer temporaries of the whole stack at once took ~44 bytes per
+#: pixel (a 169-Mpx RGBA drawing pushed a scan's worker past 7 GB); the results are the same
+#: integers, block by block
+BLOCK_PIXELS = 1 << 20
+
+
+def _row_blocks(x: torch.Tensor) -> list[tuple[int, int]]:
+    """``(first row, rows)`` of the blocks of :data:`BLOCK_PIXELS` a stack ``(B, C, H, W)`` is
+    worked on in (one block for an image of up to a megapixel)."""
+    h = x.shape[-2]
+    rows = max(1, BLOCK_PIXELS // max(1, x.shape[0] * x.shape[-1]))
+    return [(r, min(rows, h - r)) for r in range(0, h, rows)]
 
 
 def composite_on_grey(x: torch.Tensor, level: int = ALPHA_BACKDROP) -> torch.Tensor:
@@ -51,8 +64,12 @@ def composite_on_grey(x: torch.Tensor, level: int = ALPHA_BACKDROP) -> torch.Ten
     included), then ``c a + level / 255 (1 - a)`` in [0, 1].  What lies under fully transparent
     pixels is not seen; black and white shapes both show (on black a black glyph vanished)."""
     if x.dtype == torch.uint8:
-        c, a = x[:, :-1].to(torch.int32), x[:, -1:].to(torch.int32)
-        return ((c * a + level * (255 - a) + 127) // 255).to(torch.uint8)
+        out = torch.empty((x.shape[0], x.shape[1] - 1, *x.shape[2:]), dtype=torch.uint8, device=x.device)
+        for r, n in _row_blocks(x):  # in blocks of rows: int32 temporaries of a block only
+            part = x.narrow(2, r, n)
+            c, a = part[:, :-1].to(torch.int32), part[:, -1:].to(torch.int32)
+            out.narrow(2, r, n).copy_((c * a + level * (255 - a) + 127) // 255)
+        return out
     xs = scale01(x)
     a = xs[:, -1:]
     return xs[:, :-1] * a + (level / 255.0) * (1.0 - a)
@@ -66,10 +83,15 @@ def visible_levels(x: torch.Tensor, dtype: torch.dtype, from_hist: Callable) -> 
     information)."""
     b = x.shape[0]
     if x.dtype == torch.uint8:
-        q = grey_levels(x[:, :-1]).reshape(b, -1)
-        w = x[:, -1].reshape(b, -1).to(torch.int64)
-        hist = torch.zeros(b, 256, dtype=torch.int64, device=x.device).scatter_add_(1, q, w)
-        opacity = w.sum(dim=1).to(torch.float64) / (255.0 * w.shape[1])
+        hist = torch.zeros(b, 256, dtype=torch.int64, device=x.device)
+        seen = torch.zeros(b, dtype=torch.int64, device=x.device)
+        for r, n in _row_blocks(x):  # in blocks of rows (int64 levels and weights of a block only)
+            part = x.narrow(2, r, n)
+            q = grey_levels(part[:, :-1]).reshape(b, -1)
+            w = part[:, -1].reshape(b, -1).to(torch.int64)
+            hist.scatter_add_(1, q, w)
+            seen += w.sum(dim=1)
+        opacity = seen.to(torch.float64) / (255.0 * x.shape[-2] * x.shape[-1])
     else:
         xs = scale01(x)
         q = torch.round(grey_image(xs[:, :-1])[:, 0] * 255.0).clamp(0, 255).to(torch.int64).reshape(b, -1)

@@ -177,7 +177,7 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
     for sign in (1.0, -1.0):  # above, then below the median
         d = np.sort(sign * (ref - med))[::-1]
         d = d[d >= 0]  # the images on the median count as the nearest (distance 0)
-        steps = np.flatnonzero(d[:-1][:limit] - d[1:][:limit] >= gap - GAP_TIE / 2) if d.size > 1 else np.zeros(0, np.int64)
+        steps = np.flatnonzero(-np.diff(d[: limit + 1]) >= gap - GAP_TIE / 2)  # d[j] - d[j + 1], j < limit
         nxt = float(d[steps[-1] + 1]) if steps.size else (float(d[0]) if d.size else 0.0)
         reach.append(nxt + gap - GAP_TIE)  # the group's values lie GAP_TIE / 2 or more beyond it
     return med - reach[1], med + reach[0]

@@ -75,3 +75,23 @@ def test_a_far_indexed_image_does_not_lower_the_bar() -> None:
     plain, far = _widths(), _widths(4096.0)
     new = np.array([1100.0, 1900.0, 2100.0])
     assert sorted(_against(new, plain)) == sorted(_against(new, far)) == [2]
+
+
+def test_report_note_states_the_group_limit(tmp_path) -> None:
+    """The report's note gave the isolated group's limit as "at most 1 % of the images beyond it":
+    the group holds the image itself and has at least 2 (two of 32 images beyond a gap are kept)."""
+    import html
+    from pathlib import Path
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.report import write_report
+
+    widths = [int(round(x)) for x in _widths(3000.0, 4096.0)]
+    rng = np.random.default_rng(3)
+    audit = DataAudit(device="cpu", hashes=False)
+    audit.update([rng.integers(20, 230, (1, 8, w), dtype=np.uint8) for w in widths])
+    report = audit.compute()
+    assert sorted(i for i, m in report.issues.items() if "width" in m) == [30, 31]  # two of 32: 1 % < 1
+    page = html.unescape(Path(write_report(report, tmp_path / "out")).read_text(encoding="utf-8"))
+    note = page.split("Why: the range each metric leaves unflagged", 1)[1].split("</p>", 1)[0]
+    assert "it and the images beyond it, at most 1 % of the images (at least 2)" in " ".join(note.split())

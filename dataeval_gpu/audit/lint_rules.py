@@ -218,14 +218,11 @@ def _keep(
     t_ref = t if reference is stats else robust_scale(name, ref, reference.get("channels"))
     if t is None or t_ref is None:
         return None
-    if reference is stats:
-        keep = far_mask(t, far=far) & rare_mask(t)
-        if name in GAP_SCALE:  # or isolated: beyond every other image by a factor (mixed sizes)
-            keep |= isolated_mask(t) & rare_mask(t)
-    else:
-        keep = far_mask(t, t_ref, far) & rare_mask(t, t_ref)
-        if name in GAP_SCALE:
-            keep |= isolated_mask(t, t_ref) & rare_mask(t, t_ref)
+    within = reference is stats
+    out = far_mask(t, far=far) if within else far_mask(t, t_ref, far)
+    if name in GAP_SCALE:  # or isolated: beyond every other image by a factor (mixed sizes)
+        out |= isolated_mask(t) if within else isolated_mask(t, t_ref)
+    keep = out & (rare_mask(t) if within else rare_mask(t, t_ref))  # and rare (one pass: sorts the values)
     off = np.isfinite(values) & ~np.isfinite(t)  # 0 on the log scale (a flat image's blurriness):
     if off.any():  # infinitely far, rare as the linear values are (the other flat images counted)
         keep[off] = rare_mask(values[off], values if reference is stats else ref)

@@ -36,6 +36,7 @@ __all__ = [
     "FAR",
     "GAP_FACTOR",
     "GAP_SCALE",
+    "GAP_TIE",
     "ISOLATED_SHARE",
     "MODE_SHARE",
     "NEIGHBOURHOOD",
@@ -72,6 +73,9 @@ GAP_SCALE = frozenset({"width", "height", "size"})
 GAP_FACTOR = 2.0
 #: the most images (as a share of the measured ones; at least :data:`RARE_MIN`) an isolated group may hold
 ISOLATED_SHARE = 0.01
+#: the rounding allowed on the log scale where a value lies exactly :data:`GAP_FACTOR` beyond the next
+#: (``log(2048) - log(1024)`` may come out 1 ulp under ``log(2)``): a factor ``2·(1 - 1e-9)`` counts
+GAP_TIE = 1e-9
 #: shares in [0, 1] judged on the arcsine square root (``zero``: its count per pixel over the channels)
 SHARE_SCALE = frozenset({"brightness", "zero"})
 
@@ -156,9 +160,13 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
     them is isolated (:func:`isolated_mask`).  On each side of the median, the images sorted by
     their distance from it, ``d[0] >= d[1] >= ...``: where a group of the ``m`` furthest (``m`` at
     most ``max(RARE_MIN, ISOLATED_SHARE·n)``, the largest such) lies ``gap`` or more beyond the next,
-    ``d[m-1] - d[m] >= gap``, the bound is the next one's distance ``d[m]`` (the group lies beyond
-    it); without such a group, ``gap`` beyond the furthest (nothing of the collection lies beyond,
-    a new image judged against it may).  ``(-inf, inf)`` without values."""
+    ``d[m-1] - d[m] >= gap``, the bound is ``gap`` beyond the next one, ``d[m] + gap``; without such a
+    group, ``gap`` beyond the furthest, ``d[0] + gap`` (nothing of the collection lies beyond).  Within
+    the collection the flags are those of the group either way; a new image judged against it
+    (``--against``) is isolated only ``gap`` beyond every image of the collection nearer the median,
+    as in a scan of both (not merely beyond the next one: a far image in the collection does not
+    lower the bar for the others).  Exactly ``gap`` counts (:data:`GAP_TIE`: a factor 2 in whole
+    pixels is not lost to rounding).  ``(-inf, inf)`` without values."""
     ref = np.asarray(reference, dtype=np.float64)
     ref = ref[np.isfinite(ref)]
     if ref.size == 0:
@@ -169,8 +177,9 @@ def isolated_bounds(reference: np.ndarray, gap: float = float(np.log(GAP_FACTOR)
     for sign in (1.0, -1.0):  # above, then below the median
         d = np.sort(sign * (ref - med))[::-1]
         d = d[d >= 0]  # the images on the median count as the nearest (distance 0)
-        steps = np.flatnonzero(d[:-1][:limit] - d[1:][:limit] >= gap) if d.size > 1 else np.zeros(0, np.int64)
-        reach.append(float(d[steps[-1] + 1]) if steps.size else (float(d[0]) if d.size else 0.0) + gap)
+        steps = np.flatnonzero(-np.diff(d[: limit + 1]) >= gap - GAP_TIE / 2)  # d[j] - d[j + 1], j < limit
+        nxt = float(d[steps[-1] + 1]) if steps.size else (float(d[0]) if d.size else 0.0)
+        reach.append(nxt + gap - GAP_TIE)  # the group's values lie GAP_TIE / 2 or more beyond it
     return med - reach[1], med + reach[0]
 
 
@@ -209,14 +218,11 @@ def _keep(
     t_ref = t if reference is stats else robust_scale(name, ref, reference.get("channels"))
     if t is None or t_ref is None:
         return None
-    if reference is stats:
-        keep = far_mask(t, far=far) & rare_mask(t)
-        if name in GAP_SCALE:  # or isolated: beyond every other image by a factor (mixed sizes)
-            keep |= isolated_mask(t) & rare_mask(t)
-    else:
-        keep = far_mask(t, t_ref, far) & rare_mask(t, t_ref)
-        if name in GAP_SCALE:
-            keep |= isolated_mask(t, t_ref) & rare_mask(t, t_ref)
+    within = reference is stats
+    out = far_mask(t, far=far) if within else far_mask(t, t_ref, far)
+    if name in GAP_SCALE:  # or isolated: beyond every other image by a factor (mixed sizes)
+        out |= isolated_mask(t) if within else isolated_mask(t, t_ref)
+    keep = out & (rare_mask(t) if within else rare_mask(t, t_ref))  # and rare (one pass: sorts the values)
     off = np.isfinite(values) & ~np.isfinite(t)  # 0 on the log scale (a flat image's blurriness):
     if off.any():  # infinitely far, rare as the linear values are (the other flat images counted)
         keep[off] = rare_mask(values[off], values if reference is stats else ref)

@@ -40,11 +40,13 @@ def index_lines(report: Any) -> list[str]:
     ranges = _index_ranges(report) if ag.get("outliers") else {}
     # the measured values: the Linter's, rounded to 2 decimals, can round back inside the range
     outliers = report.issue_values(ag["outliers"]) if ag.get("outliers") else {}
+    ranges_of = _ranges_of_images(report, ranges)
     out += _listed(
         f"outliers of the index {ag.get('index')}",
         [
-            (i, ", ".join(_why(k, v, _image_ranges(report, i, ranges), format_value) for k, v in m.items()))
+            (i, ", ".join(_why(k, v, r, format_value) for k, v in m.items()))
             for i, m in outliers.items()
+            for r in (ranges_of(i),)
         ],
         report.paths,
         "results.csv, index_outlier_flags",
@@ -80,15 +82,23 @@ def _index_ranges(report: Any) -> dict[str, tuple[float, float]]:
     return reference_ranges(reference, config.get("outlier_method") or "modzscore", config.get("outlier_threshold"))
 
 
-def _image_ranges(report: Any, image: int, ranges: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """``ranges`` with ``zero``'s for the image's channel count where the new images' counts differ."""
+def _ranges_of_images(report: Any, ranges: dict[str, tuple[float, float]]) -> Any:
+    """A function of an image's index: ``ranges`` with ``zero``'s for the image's channel count
+    where the new images' counts differ (the images' positions looked up once, not per image)."""
     per = (report.against or {}).get("ranges_zero") or {}
-    channels = (report.stats or {}).get("channels")
-    pos = {int(i): k for k, i in enumerate(report.index.tolist())} if per and channels is not None else {}
-    if int(image) not in pos:
-        return ranges
-    bounds = per.get(int(channels[pos[int(image)]])) or per.get(str(int(channels[pos[int(image)]])))
-    return {**ranges, "zero": tuple(bounds)} if bounds else ranges
+    channels = (report.stats or {}).get("channels") if per else None
+    if channels is None:
+        return lambda image: ranges
+    pos = {int(i): k for k, i in enumerate(report.index.tolist())}
+
+    def of(image: int) -> dict[str, tuple[float, float]]:
+        if int(image) not in pos:
+            return ranges
+        count = int(channels[pos[int(image)]])
+        bounds = per.get(count) or per.get(str(count))
+        return {**ranges, "zero": tuple(bounds)} if bounds else ranges
+
+    return of
 
 
 def _why(name: str, value: Any, ranges: dict[str, tuple[float, float]], fmt: Any) -> str:

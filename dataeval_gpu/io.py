@@ -162,6 +162,10 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         im = ImageOps.exif_transpose(im) or im
         if fmt == "GIF" and im.mode != "P":  # a GIF is RGB(A), whatever mode Pillow gives its frame
             im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("RGBA", "PA") else "RGB")
+        if fmt == "PNG" and im.mode == "L" and "transparency" in im.info:
+            key = png_key(data)  # Pillow keeps a 2- / 4-bit grey key unscaled, its pixels scaled to 8 bits
+            if key is not None:
+                im.info["transparency"] = key[0]
         arr = pil_array(im)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()

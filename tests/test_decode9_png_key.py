@@ -109,11 +109,13 @@ def _grey_png(depth: int, rows: list[list[int]], key: int) -> bytes:
     )
 
 
+@pytest.mark.parametrize("pillow", [False, True])
 @pytest.mark.parametrize("depth", [2, 4])
-def test_low_bit_depth_grey_key_is_scaled_with_the_pixels(depth: int) -> None:
+def test_low_bit_depth_grey_key_is_scaled_with_the_pixels(monkeypatch: pytest.MonkeyPatch, depth: int, pillow: bool) -> None:
     top = (1 << depth) - 1
     rows = [[0, 1, top, 1], [top, 0, 1, 1]]
-    img = decode_bytes(_grey_png(depth, rows, key=1))
+    data = _grey_png(depth, rows, key=1)
+    img = _pillow_path(monkeypatch, data) if pillow else decode_bytes(data)
     scale = 255 // top
     np.testing.assert_array_equal(img[0].numpy(), np.array(rows) * scale)
     np.testing.assert_array_equal(img[1].numpy(), np.where(np.array(rows) == 1, 0, 255))

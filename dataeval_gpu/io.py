@@ -14,7 +14,9 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
   loaded without importing torchvision: :mod:`~dataeval_gpu.image_ops`) with EXIF orientation applied;
   channels as stored (grey 1, grey+alpha 2, RGB 3, RGBA 4; alpha is kept as a channel,
   never composited), 16-bit PNG stays uint16; a palette PNG is expanded to RGB, or to
-  RGBA when it has a transparent colour; a CMYK JPEG is converted to RGB.
+  RGBA when it has a transparent colour; a grey / RGB PNG with a transparent colour (``tRNS``)
+  gets an alpha channel (grey + alpha / RGBA, :mod:`~dataeval_gpu.png_key`); a CMYK JPEG is
+  converted to RGB.
 * GIF: the first frame only (later frames are never decoded), palette → RGB (RGBA when the
   GIF has a transparent colour).
 * everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow, with EXIF
@@ -47,6 +49,7 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import TIFF_MAGIC, sniff, unknown_format
+from .png_key import key_alpha, png_key
 
 __all__ = [
     "ImageFiles",
@@ -159,6 +162,10 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         im = ImageOps.exif_transpose(im) or im
         if fmt == "GIF" and im.mode != "P":  # a GIF is RGB(A), whatever mode Pillow gives its frame
             im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("RGBA", "PA") else "RGB")
+        if fmt == "PNG" and im.mode == "L" and "transparency" in im.info:
+            key = png_key(data)  # Pillow keeps a 2- / 4-bit grey key unscaled, its pixels scaled to 8 bits
+            if key is not None:
+                im.info["transparency"] = key[0]
         arr = pil_array(im)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
@@ -170,10 +177,15 @@ def pil_array(im: Any) -> np.ndarray:
     Palette → RGB (RGBA when it has a transparent colour), PA → RGBA, CMYK / YCbCr /
     LAB / HSV → RGB, 1-bit → 0/255 grey, 16-bit → uint16, 32-bit integer → uint16 (int64 when
     a value is outside 0..65535), 32-bit float stays float32; grey, grey+alpha, RGB and RGBA as
-    stored.  Used for files read through Pillow and for PIL images given in memory (no EXIF
-    orientation is applied here: :func:`decode_file` applies it before).
+    stored; a 1-bit / grey / 16-bit grey / RGB image with a transparent colour
+    (``info["transparency"]``, a PNG's ``tRNS``) gets an alpha channel (0 there, opaque elsewhere:
+    grey + alpha, RGBA; 16 bits kept).  Used for files read through Pillow and for PIL images
+    given in memory (no EXIF orientation is applied here: :func:`decode_file` applies it before).
     """
     mode = im.mode
+    key = im.info.get("transparency") if mode in ("1", "L", "RGB") or mode.startswith("I;16") else None
+    if mode == "1" and isinstance(key, int):
+        key = 255 if key else 0  # as Pillow reads a 1-bit PNG's tRNS: the pixel values are 0 / 255
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode == "PA":
@@ -182,11 +194,16 @@ def pil_array(im: Any) -> np.ndarray:
         im = im.convert("RGB")
     elif mode == "1":
         im = im.convert("L")  # 0 / 255
-    elif mode.startswith("I;16"):
-        return np.array(im).astype(np.uint16)  # native byte order (I;16B is big-endian)
-    arr = np.array(im)  # a writable copy
+    if mode.startswith("I;16"):
+        arr = np.array(im).astype(np.uint16)  # native byte order (I;16B is big-endian)
+    else:
+        arr = np.array(im)  # a writable copy
     if arr.dtype == np.int32:  # mode "I"
         arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
+    keys = (key,) if isinstance(key, int) else key
+    if isinstance(keys, tuple) and all(isinstance(v, int) for v in keys):  # the transparent colour as alpha
+        chw = torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
+        arr = key_alpha(chw, keys).permute(1, 2, 0).numpy().copy()
     return arr
 
 
@@ -320,6 +337,11 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         img = img[0]
     if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
         img = _tv_decode(t, image_ops.RGB, notes)
+    # a grey / RGB PNG's transparent colour (tRNS) becomes alpha, as on Pillow's path (pil_array)
+    if kind == "png" and img.shape[0] in (1, 3):
+        key = png_key(raw)
+        if key is not None:
+            img = key_alpha(img, key)
     return _chw_contiguous(img)
 
 

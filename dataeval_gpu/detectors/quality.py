@@ -257,6 +257,14 @@ class QualityOutput(OutputMetadata):
                     )
                 line += f", grey entropy {float(self.metrics['grey_entropy'][index]):.3g} bits"
                 line += ")"
+            elif k == "low_information":
+                if "opacity" in self.metrics and float(self.metrics["opacity"][index]) <= 0.0:
+                    line = (
+                        "low_information: nothing visible, every pixel fully transparent"
+                        f" (opacity 0; score {s:.4g} > threshold {t:.4g})"
+                    )
+                else:
+                    line += f" (grey entropy of what is seen {8.0 - s:.3g} bits)"
             elif k == "grayscale":
                 line += f" (grey images are {self.reference.get('grey_share', float('nan')):.1%} of the dataset)"
             elif k in ("odd_size", "odd_aspect_ratio"):

@@ -1,0 +1,61 @@
+"""A PNG's single transparent colour (its ``tRNS`` chunk on a grey or RGB image) as an alpha channel.
+
+A grey (colour type 0) or RGB (colour type 2) PNG has no alpha channel but may name one sample
+value as fully transparent (``tRNS``): a 1-bit ``invisible.png`` whose every pixel is that
+value shows nothing.  torchvision's decoder ignores the chunk for these images (its
+``UNCHANGED`` mode gives the colour channels, its alpha modes an opaque alpha), so
+:func:`png_key` reads the value from the header chunks and :func:`key_alpha` adds the alpha
+libpng's ``png_set_tRNS_to_alpha`` would give: 0 where every channel equals the key, the
+dtype's maximum (255, or 65535 for 16-bit) elsewhere.  Grey becomes grey + alpha (2
+channels), RGB becomes RGBA; 16 bits stay 16 bits.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import torch
+
+__all__ = ["png_key", "key_alpha"]
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_key(data: bytes) -> tuple[int, ...] | None:
+    """The transparent colour of a grey / RGB PNG (one value, or R, G, B) as its decoder gives the
+    samples (a 1-, 2- or 4-bit grey key scaled to 8 bits as libpng expands the pixels: ×255, ×85,
+    ×17), or None: not a PNG, a palette / alpha PNG, or no ``tRNS`` chunk before the first ``IDAT``."""
+    if len(data) < 33 or data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    depth, colour = data[24], data[25]
+    if colour not in (0, 2):
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"tRNS":
+            body = data[pos + 8 : pos + 8 + length]
+            n = 1 if colour == 0 else 3
+            if len(body) < 2 * n:
+                return None  # truncated: the decoder ignores it too
+            values = struct.unpack(f">{n}H", body[: 2 * n])
+            if depth < 8:  # libpng masks the key to the bit depth, then scales it with the pixels
+                top = (1 << depth) - 1
+                values = tuple((v & top) * (255 // top) for v in values)
+            return values
+        pos += 12 + length
+    return None
+
+
+def key_alpha(img: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+    """``(C, H, W)`` grey or RGB (uint8 / uint16) with an alpha channel appended: 0 where every
+    channel equals ``key``, the dtype's maximum elsewhere (``(C + 1, H, W)``)."""
+    if len(key) != img.shape[0]:
+        return img  # a key that does not match the channels decoded: nothing to do safely
+    ref = torch.tensor(key, dtype=torch.int32).view(-1, 1, 1)
+    hit = (img.to(torch.int32) == ref).all(dim=0, keepdim=True)
+    full = 65535 if img.dtype == torch.uint16 else 255
+    alpha = torch.where(hit, 0, full).to(img.dtype)
+    return torch.cat([img, alpha], dim=0)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import struct
 import threading
+import zlib
 
 import pytest
 
 from dataeval_gpu.c_stderr import CStderr
+from dataeval_gpu.io import decode_bytes_noted
+from dataeval_gpu.png_key import png_key
 
 _libc = ctypes.CDLL(None)
 
@@ -51,3 +55,36 @@ def test_c_stderr_does_not_attribute_another_threads_lines(capfd: pytest.Capture
     with CStderr() as cap:
         _c_write("libpng warning: alone\n")
     assert cap.lines == ["libpng warning: alone"]
+
+
+def _chunk(kind: bytes, body: bytes, bad_crc: bool = False) -> bytes:
+    crc = zlib.crc32(kind + body) ^ (1 if bad_crc else 0)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def _grey_png(trns: bytes, bad_crc: bool = False) -> bytes:
+    """A 2 x 2 8-bit grey PNG (0, 7 / 7, 200) with the tRNS chunk ``trns`` before its IDAT."""
+    rows = b"\x00\x00\x07" + b"\x00\x07\xc8"
+    ihdr = struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)
+    chunks = [_chunk(b"IHDR", ihdr), _chunk(b"tRNS", trns, bad_crc), _chunk(b"IDAT", zlib.compress(rows)), _chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("trns", "bad_crc", "warning"),
+    [(struct.pack(">H", 7), True, "libpng warning: tRNS: CRC error"), (struct.pack(">HH", 7, 0), False, "libpng warning: tRNS: invalid")],
+)
+def test_a_trns_chunk_libpng_discards_gives_no_alpha(trns: bytes, bad_crc: bool, warning: str) -> None:
+    """libpng drops a tRNS chunk with a CRC error or of the wrong length (its warning says so) and the
+    image is opaque; png_key read the value anyway and appended an alpha channel (key 7: 2 pixels
+    transparent) beside the warning that it had been ignored."""
+    data = _grey_png(trns, bad_crc)
+    assert png_key(data) is None
+    img, note = decode_bytes_noted(data)
+    assert note == warning
+    assert tuple(img.shape) == (1, 2, 2)
+    assert img[0].tolist() == [[0, 7], [7, 200]]
+    # the well-formed chunk still gives the alpha (0 where the value is 7)
+    img, note = decode_bytes_noted(_grey_png(struct.pack(">H", 7)))
+    assert note == "" and tuple(img.shape) == (2, 2, 2)
+    assert img[1].tolist() == [[255, 0], [0, 255]]

@@ -122,3 +122,21 @@ def test_run_in_workers_pool_broken_while_the_caller_holds_a_result(tmp_path: Pa
     assert got == [0, 10, ("lost", 2), 30, 40, 50, 60, 70]
     runs = sorted(int(v) for v in log.read_text().split())
     assert runs == [0, 1, 3, 4, 5, 6, 7]  # each finished item measured once
+
+
+def test_an_empty_index_folder_is_not_an_empty_class(tmp_path: Path) -> None:
+    """``scan DATA --index DATA/idx`` with idx made (empty) before the scan: the walk left the
+    folder out, but the class tree listed it as a class with 0 images (labels 'a', 'b', 'idx')."""
+    from PIL import Image
+
+    from dataeval_gpu.discovery import find_inputs
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (4, 4), (10, 20, 30)).save(tmp_path / name / "x.png")
+    (tmp_path / "idx").mkdir()
+    found = find_inputs(tmp_path, exclude=[tmp_path / "idx"])
+    assert found.class_names == ["a", "b"]
+    assert found.labels == [0, 1]
+    # without exclude an empty folder is still an empty class (unchanged)
+    assert find_inputs(tmp_path).class_names == ["a", "b", "idx"]

@@ -10,12 +10,14 @@ any other line written in that window (not a decoder's) is written back to the r
 so nothing else is lost.  Where fd 2 cannot be redirected (closed) the call runs as before,
 its messages on stderr.  fd 2 is one per process: while one thread captures, a call in another
 thread writes into the same file, so a capture that overlapped another thread's call (one that
-found fd 2 taken) cannot tell whose lines it holds: it attributes none and writes them all back
-to stderr, as they would have gone without it.
+found fd 2 taken) cannot tell whose decoder lines it holds: it attributes none (a missing note
+rather than another image's; they were its note before) and logs them at DEBUG level instead
+(``dataeval_gpu.c_stderr``; the report's thumbnail threads stay quiet, as ``decode_bytes`` says).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -23,6 +25,8 @@ import threading
 from typing import Any
 
 __all__ = ["CStderr", "DECODER_LINE"]
+
+logger = logging.getLogger(__name__)
 
 #: the lines a C image decoder prints (libpng's warnings and errors, libjpeg's corrupt-data messages)
 DECODER_LINE = re.compile(r"^(libpng (warning|error)|Corrupt JPEG data|Premature end of JPEG|Invalid SOS|Warning: )")
@@ -103,11 +107,16 @@ class CStderr:
                 with _count:
                     mixed = _state["mixed"]
                 other = []  # not the decoder's: back where it was going, as written (a progress bar's "\r")
+                unowned = []  # a decoder's, but whose: another thread's call overlapped this capture
                 for line in text.splitlines(keepends=True):
-                    if DECODER_LINE.match(line) and not mixed:
-                        self.lines.append(line.strip())
-                    else:
+                    if not DECODER_LINE.match(line):
                         other.append(line)
+                    elif mixed:
+                        unowned.append(line.strip())
+                    else:
+                        self.lines.append(line.strip())
+                if unowned:
+                    logger.debug("decoder lines of overlapping threads' calls, not attributed: %s", "; ".join(unowned))
                 if other:
                     _write_all(2, "".join(other).encode())
         finally:

@@ -7,8 +7,8 @@ lines among the progress bar), while the images decode fine.  :class:`CStderr` p
 descriptor 2 at a temporary file for the duration of one decoder call and hands the decoder's
 lines back, so that they become a note of that image (``decoder_note`` in ``results.csv``);
 any other line written in that window (not a decoder's) is written back to the real stderr,
-so nothing else is lost.  Where fd 2 cannot be redirected (closed) the call runs as before,
-its messages on stderr.  fd 2 is one per process: while one thread captures, a call in another
+so nothing else is lost.  Where fd 2 cannot be redirected (closed) the call runs as before
+(its messages lost as they would be).  fd 2 is one per process: while one thread captures, a call in another
 thread writes into the same file, so a capture that overlapped another thread's call (one that
 found fd 2 taken) cannot tell whose decoder lines it holds: it attributes none (a missing note
 rather than another image's; they were its note before) and logs them at DEBUG level instead
@@ -42,8 +42,25 @@ def _sink_file() -> Any:
     f = _sink.get(pid)
     if f is None:
         _sink.clear()  # a forked child: the parent's file is shared, not ours
-        f = _sink[pid] = tempfile.TemporaryFile()
+        f = _sink[pid] = _above_stdio(tempfile.TemporaryFile())
     return f
+
+
+def _above_stdio(f: Any) -> Any:
+    """``f``, or a copy of it on a descriptor above 2: where fd 2 was closed the file took it, and
+    every later write to stderr went into it, read back by each capture (fd 2 now stays closed,
+    and a capture runs as before)."""
+    if f.fileno() > 2:
+        return f
+    low = []
+    fd = os.dup(f.fileno())
+    while fd <= 2:
+        low.append(fd)
+        fd = os.dup(fd)
+    for d in low:
+        os.close(d)
+    f.close()
+    return os.fdopen(fd, "w+b")
 
 
 class CStderr:

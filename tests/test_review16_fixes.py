@@ -145,3 +145,29 @@ def test_an_empty_index_folder_is_not_an_empty_class(tmp_path: Path) -> None:
     assert found.labels == [0, 1]
     # without exclude an empty folder is still an empty class (unchanged)
     assert find_inputs(tmp_path).class_names == ["a", "b", "idx"]
+
+
+def test_c_stderr_with_fd_2_closed_leaves_it_closed() -> None:
+    """With fd 2 closed the sink file took descriptor 2: from then every write to stderr went into
+    that hidden file, and each capture read back and rewrote all of it (non-decoder lines) again."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes, os\n"
+        "os.close(2)\n"
+        "from dataeval_gpu.c_stderr import CStderr\n"
+        "libc = ctypes.CDLL(None)\n"
+        "for k in range(3):\n"
+        "    with CStderr() as cap:\n"
+        "        libc.write(2, b'progress\\n', 9)\n"
+        "    assert cap.lines == [], cap.lines\n"
+        "try:\n"
+        "    os.fstat(2)\n"
+        "    print('fd 2 open')\n"
+        "except OSError:\n"
+        "    print('fd 2 closed')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert got.stdout.strip() == "fd 2 closed"

@@ -59,8 +59,16 @@ def key_alpha(img: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
     channel equals ``key``, the dtype's maximum elsewhere (``(C + 1, H, W)``)."""
     if len(key) != img.shape[0]:
         return img  # a key that does not match the channels decoded: nothing to do safely
-    ref = torch.tensor(key, dtype=torch.int32).view(-1, 1, 1)
-    hit = (img.to(torch.int32) == ref).all(dim=0, keepdim=True)
     full = 65535 if img.dtype == torch.uint16 else 255
-    alpha = torch.where(hit, 0, full).to(img.dtype)
-    return torch.cat([img, alpha], dim=0)
+    if any(not 0 <= int(k) <= full for k in key):  # a key outside the samples' range: no pixel has it
+        return torch.cat([img, torch.full((1, *img.shape[1:]), full, dtype=img.dtype, device=img.device)])
+    # channel by channel in the image's dtype (a whole-image int32 copy took 4 bytes per sample and
+    # the alpha 8 bytes per pixel: ~3.5 GB for a 169-Mpx RGB drawing, past a scan worker's memory)
+    seen = img[0] != int(key[0])
+    for c in range(1, img.shape[0]):
+        seen |= img[c] != int(key[c])
+    if img.dtype == torch.uint8:
+        alpha = seen.to(torch.uint8).mul_(255)
+    else:  # uint16 multiplies nowhere in torch: through int32, one plane
+        alpha = seen.to(torch.int32).mul_(full).to(img.dtype)
+    return torch.cat([img, alpha[None]], dim=0)

@@ -188,23 +188,26 @@ def find_inputs(
         if class_folders is None:
             _warn_almost_a_class_tree(root, [rel[p] for p in paths if p not in folders])
         return Inputs(files, [-1] * len(files), [], left_out, metadata=[str(p) for p in metadata], index_folders=found_indexes)
-    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1} | set(_empty_class_folders(r, out)))
+    names = sorted({rel[p][0] for p in paths if len(rel[p]) > 1} | set(_empty_class_folders(r, out, exclude)))
     lookup = {n: i for i, n in enumerate(names)}
     labels = [lookup.get(rel[p][0], -1) if len(rel[p]) > 1 else -1 for p in paths]
     return Inputs(files, labels, names, left_out, metadata=[str(p) for p in metadata], index_folders=found_indexes)
 
 
-def _empty_class_folders(root: Path, out: str | os.PathLike | None = None) -> list[str]:
+def _empty_class_folders(
+    root: Path, out: str | os.PathLike | None = None, exclude: Sequence[str | os.PathLike] = ()
+) -> list[str]:
     """The sub-folders of a class tree with nothing in them (hidden entries aside): classes with
     no image, listed with 0 images (and numbered as torchvision's ``ImageFolder`` numbers them),
-    with a warning; a folder holding other files (a ``docs/`` of notes) is not a class."""
+    with a warning; a folder holding other files (a ``docs/`` of notes) is not a class, nor the
+    scan's output folder or one of ``exclude`` (an ``--index`` folder made before the scan)."""
     empty = []
     try:
         with os.scandir(root) as it:
             subs = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
         for name in subs:
-            if out is not None and _same_folder(root / name, Path(out)):
-                continue  # this scan's own output folder, made before the scan (``scan . --out o``)
+            if any(_same_folder(root / name, Path(o)) for o in (*([out] if out is not None else []), *exclude)):
+                continue  # this scan's own output folder / index, made before the scan (``scan . --out o``)
             with os.scandir(root / name) as it:
                 if not any(not e.name.startswith(".") for e in it):
                     empty.append(name)

@@ -13,6 +13,7 @@ channels), RGB becomes RGBA; 16 bits stay 16 bits.
 from __future__ import annotations
 
 import struct
+import zlib
 
 import torch
 
@@ -24,7 +25,8 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def png_key(data: bytes) -> tuple[int, ...] | None:
     """The transparent colour of a grey / RGB PNG (one value, or R, G, B) as its decoder gives the
     samples (a 1-, 2- or 4-bit grey key scaled to 8 bits as libpng expands the pixels: ×255, ×85,
-    ×17), or None: not a PNG, a palette / alpha PNG, or no ``tRNS`` chunk before the first ``IDAT``."""
+    ×17), or None: not a PNG, a palette / alpha PNG, or no ``tRNS`` chunk before the first ``IDAT`` that libpng keeps (one of 2 / 6 bytes, its
+    CRC right: it ignores others with a warning, decoding the image opaque)."""
     if len(data) < 33 or data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
         return None
     depth, colour = data[24], data[25]
@@ -38,8 +40,11 @@ def png_key(data: bytes) -> tuple[int, ...] | None:
         if kind == b"tRNS":
             body = data[pos + 8 : pos + 8 + length]
             n = 1 if colour == 0 else 3
-            if len(body) < 2 * n:
-                return None  # truncated: the decoder ignores it too
+            if length != 2 * n or len(body) != length:
+                return None  # libpng ignores a tRNS of another length ("tRNS: invalid"), or truncated
+            (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length].rjust(4, b"\0"))
+            if zlib.crc32(kind + body) != crc:
+                return None  # libpng discards an ancillary chunk with a CRC error ("tRNS: CRC error")
             values = struct.unpack(f">{n}H", body[: 2 * n])
             if depth < 8:  # libpng masks the key to the bit depth, then scales it with the pixels
                 top = (1 << depth) - 1
@@ -54,8 +59,16 @@ def key_alpha(img: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
     channel equals ``key``, the dtype's maximum elsewhere (``(C + 1, H, W)``)."""
     if len(key) != img.shape[0]:
         return img  # a key that does not match the channels decoded: nothing to do safely
-    ref = torch.tensor(key, dtype=torch.int32).view(-1, 1, 1)
-    hit = (img.to(torch.int32) == ref).all(dim=0, keepdim=True)
     full = 65535 if img.dtype == torch.uint16 else 255
-    alpha = torch.where(hit, 0, full).to(img.dtype)
-    return torch.cat([img, alpha], dim=0)
+    if any(not 0 <= int(k) <= full for k in key):  # a key outside the samples' range: no pixel has it
+        return torch.cat([img, torch.full((1, *img.shape[1:]), full, dtype=img.dtype, device=img.device)])
+    # channel by channel in the image's dtype (a whole-image int32 copy took 4 bytes per sample and
+    # the alpha 8 bytes per pixel: ~3.5 GB for a 169-Mpx RGB drawing, past a scan worker's memory)
+    seen = img[0] != int(key[0])
+    for c in range(1, img.shape[0]):
+        seen |= img[c] != int(key[c])
+    if img.dtype == torch.uint8:
+        alpha = seen.to(torch.uint8).mul_(255)
+    else:  # uint16 multiplies nowhere in torch: through int32, one plane
+        alpha = seen.to(torch.int32).mul_(full).to(img.dtype)
+    return torch.cat([img, alpha[None]], dim=0)

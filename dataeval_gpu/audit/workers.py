@@ -97,8 +97,8 @@ def run_in_workers(
     bounded instead of growing with the collection (``Executor.map`` submits every item at
     once).
 
-    When a worker dies (killed for memory), the pool breaks and every item it held is lost:
-    with ``on_lost``, each of them is run again alone in a fresh one-worker pool (in order),
+    When a worker dies (killed for memory), the pool breaks and every item it held and had not
+    finished is lost: with ``on_lost``, each of them is run again alone in a fresh one-worker pool (in order),
     the result of one whose worker dies again is ``on_lost(item)``, and the rest go on in a
     new pool; without it, :class:`BrokenProcessPool` is raised as before.
     """
@@ -113,18 +113,38 @@ def run_in_workers(
             except BrokenProcessPool:
                 if on_lost is None:
                     raise
-                lost = [item] + [it for it, _ in pending]
-                logger.warning("a worker process died (out of memory?): %d items run again one at a time", len(lost))
                 pool.shutdown(wait=True, cancel_futures=True)
-                for it in lost:
-                    yield run_alone(task, it, on_lost)
+                yield from _rerun(task, [(item, fut), *pending], on_lost)
                 pool, pending = _pool(task, workers, list(itertools.islice(todo, ahead)))
                 continue
-            for nxt in itertools.islice(todo, 1):
-                pending.append((nxt, pool.submit(_run_task, id(task), nxt)))
+            nxt = list(itertools.islice(todo, 1))
+            try:
+                pending.extend((it, pool.submit(_run_task, id(task), it)) for it in nxt)
+            except BrokenProcessPool:  # a worker died since: the pool takes nothing more
+                if on_lost is None:
+                    raise
+                pool.shutdown(wait=True, cancel_futures=True)
+                yield result
+                yield from _rerun(task, [*pending, *((it, None) for it in nxt)], on_lost)
+                pool, pending = _pool(task, workers, list(itertools.islice(todo, ahead)))
+                continue
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _rerun(task: Callable[[Any], Any], held: Sequence[tuple[Any, Future | None]], on_lost: Callable[[Any], Any]) -> Iterator[Any]:
+    """The results of the items a broken pool held, in order: those it had finished as they came
+    back, the others each run again alone (:func:`run_alone`)."""
+    lost = [it for it, f in held if not _finished(f)]
+    logger.warning("a worker process died (out of memory?): %d items run again one at a time", len(lost))
+    for it, f in held:
+        yield f.result() if _finished(f) else run_alone(task, it, on_lost)
+
+
+def _finished(fut: Future | None) -> bool:
+    """Whether ``fut`` holds a result (not cancelled, no exception)."""
+    return fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None
 
 
 def items_ahead(workers: int) -> int:

@@ -35,6 +35,26 @@ _lock = threading.Lock()
 _count = threading.Lock()  # guards _state
 _state = {"others": 0, "mixed": False}  # calls running uncaptured; whether they overlapped the capture
 _sink: dict[int, Any] = {}  # pid -> the temporary file (a forked worker makes its own)
+_active = {"saved": -1}  # the real stderr's copy while a capture holds fd 2 (for a forked child)
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread of its parent captured starts with that capture's
+    lock held (every call of the child then ran uncaptured) and its fd 2 pointing at the parent's
+    capture file (the child's stderr went into the parent's capture): both put back."""
+    global _lock, _count
+    _lock, _count = threading.Lock(), threading.Lock()
+    _state.update(others=0, mixed=False)
+    if _active["saved"] >= 0:
+        try:
+            os.dup2(_active["saved"], 2)
+        except OSError:  # the copy is gone: stderr stays as the fork left it
+            pass
+        _active["saved"] = -1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _sink_file() -> Any:
@@ -97,6 +117,7 @@ class CStderr:
             self._fd = _sink_file().fileno()
             self._saved = os.dup(2)
             os.dup2(self._fd, 2)
+            _active["saved"] = self._saved
         except OSError:  # no stderr to redirect (fd 2 closed)
             if self._saved >= 0:
                 os.close(self._saved)
@@ -113,6 +134,7 @@ class CStderr:
         if self._saved < 0:
             return
         try:
+            _active["saved"] = -1
             os.dup2(self._saved, 2)
             os.close(self._saved)
             size = os.lseek(self._fd, 0, os.SEEK_CUR)

@@ -21,18 +21,32 @@ of image such as a game's 68 maps of 2048 x 1024 px) lie :data:`GAP_FACTOR` time
 every other image (a 1920 x 1200 picture among sprites of 1 to 1,000 px whose next largest
 has 40 % of its pixels): in a collection of very mixed sizes the spread of the log sizes is wide, so
 no size is far out by the modified z-score, but one that stands apart from all the others is.  ``missing`` (the share of NaN pixels; inf is not counted, as in 0.65) is
-exempt: any is a defect.  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply it:
+exempt: any is a defect.
+
+The aspect ratio (:data:`LOG_TESTED`) is tested on its log scale alone (:func:`log_tested`): a
+1:2 and a 2:1 image are equally far from square, but 0.65's modified z-score of the linear ratio
+puts 2:1 one unit from a median of 1 and 1:2 half a unit, so only wide images were ever flagged
+(openclipart-png: 175 at 2:1 or wider kept, none of the 154 as tall; endless-sky: 19 wide from
+3.3:1, none of 234 as tall).  Its flags are those far out and rare on the log scale, whether or not
+0.65's linear test flagged them.  ``zero`` (:data:`OPAQUE_ONLY`) is not judged on an image with
+transparent parts (``opacity`` under :data:`~dataeval_gpu.detectors.quality_rules.TRANSPARENT_BELOW`,
+where the statistics hold it): the colour of a fully transparent pixel is invisible and mostly
+stored as 0 in every channel, so the zero count of a sprite measures its empty area (freeorion: all
+32 ``zero`` flags, gimp-help: 57 of 71, pingus: 23 of 26 were sprites, icons and formulas on
+transparent).  The guide API ``Linter`` and ``preset="dataeval-0.65"`` do not apply any of this:
 they keep 0.65's answers exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
 __all__ = [
     "ALWAYS_FLAGGED",
+    "LOG_TESTED",
+    "OPAQUE_ONLY",
     "FAR",
     "GAP_FACTOR",
     "GAP_SCALE",
@@ -47,6 +61,8 @@ __all__ = [
     "far_threshold",
     "isolated_bounds",
     "isolated_mask",
+    "log_tested",
+    "opaque_only",
     "rare_against",
     "rare_mask",
     "rare_outliers",
@@ -78,6 +94,12 @@ ISOLATED_SHARE = 0.01
 GAP_TIE = 1e-9
 #: shares in [0, 1] judged on the arcsine square root (``zero``: its count per pixel over the channels)
 SHARE_SCALE = frozenset({"brightness", "zero"})
+#: metrics tested on the log scale alone (:func:`log_tested`), not only among 0.65's linear flags:
+#: a W x H image and its H x W turn are equally far out
+LOG_TESTED = frozenset({"aspect_ratio"})
+#: metrics not judged on images with transparent parts (:func:`opaque_only`): their zero values
+#: are mostly the invisible colour of the transparent pixels
+OPAQUE_ONLY = frozenset({"zero"})
 
 
 def degenerate(values: np.ndarray) -> bool:
@@ -195,6 +217,34 @@ def isolated_mask(values: np.ndarray, reference: np.ndarray | None = None) -> np
         return np.isfinite(v) & ((v < low) | (v > high))
 
 
+def log_tested(
+    name: str, values: np.ndarray, reference: np.ndarray | None = None, far: float = FAR
+) -> np.ndarray:
+    """Per value of ``name`` (in :data:`LOG_TESTED`), whether the default preset flags it: far out
+    (:func:`far_mask` at ``far``) and rare (:func:`rare_mask`) on the log scale
+    (:func:`robust_scale`), against ``reference`` (default ``values`` themselves), degenerate or
+    not.  A value <= 0 or non-finite is flagged (nothing to compare it with)."""
+    t = robust_scale(name, values)
+    t_ref = None if reference is None else robust_scale(name, reference)
+    if t is None:  # not a log-scale metric
+        raise ValueError(f"{name!r} is not judged on the log scale")
+    return far_mask(t, t_ref, far) & rare_mask(t, t_ref)
+
+
+def opaque_only(stats: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Per image of ``stats``, whether it may keep a flag of an :data:`OPAQUE_ONLY` metric: its
+    ``opacity`` (the mean alpha, 1 for an image without alpha) is at least
+    :data:`~dataeval_gpu.detectors.quality_rules.TRANSPARENT_BELOW`; None without ``opacity`` (the
+    quality metrics not measured: every image may)."""
+    from ..detectors.quality_rules import TRANSPARENT_BELOW
+
+    op = stats.get("opacity")
+    if op is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        return ~(np.asarray(op, dtype=np.float64) < TRANSPARENT_BELOW)
+
+
 def far_threshold(method: str, threshold: float | None) -> float:
     """The robust scale's "far" for the Linter's settings: the user's ``threshold`` of the
     modified z-score (``outlier_method="modzscore"``), else :data:`FAR` (0.65's default; a z-score
@@ -230,34 +280,72 @@ def _keep(
 
 
 def _filtered(
-    issues: Mapping[int, Mapping[str, float]], keep: Mapping[str, np.ndarray]
+    issues: Mapping[int, Mapping[str, float]],
+    keep: Mapping[str, np.ndarray],
+    tested: Mapping[str, np.ndarray] | None = None,
+    stats: Mapping[str, np.ndarray] | None = None,
 ) -> dict[int, dict[str, float]]:
+    """``issues`` without the flags ``keep`` drops; the :data:`LOG_TESTED` metrics' flags are
+    ``tested``'s (their values from ``stats``, rounded as the Linter rounds them), the metrics of
+    an image in the order of ``stats``."""
     out: dict[int, dict[str, float]] = {}
     for pos, found in issues.items():
-        kept = {m: x for m, x in found.items() if m not in keep or keep[m][pos]}
+        kept = {m: x for m, x in found.items() if m not in (tested or {}) and (m not in keep or keep[m][pos])}
         if kept:
             out[pos] = kept
-    return out
+    for name, mask in (tested or {}).items():
+        values = np.asarray(stats[name], dtype=np.float64)
+        for pos in np.flatnonzero(mask).tolist():
+            out.setdefault(pos, {})[name] = float(np.round(values[pos], 2))
+    if not tested:
+        return out
+    order = {m: k for k, m in enumerate(stats)}
+    return {p: dict(sorted(out[p].items(), key=lambda kv: order.get(kv[0], len(order)))) for p in sorted(out)}
+
+
+def _spread(v: np.ndarray) -> bool:
+    """Whether the finite values of ``v`` differ (the Linter lints no metric without spread)."""
+    v = v[np.isfinite(v)]
+    return bool(v.size) and bool(v.max() > v.min())
+
+
+def _opaque_kept(name: str, keep: np.ndarray | None, n: int, stats: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """``keep`` (None: all) narrowed to the images :func:`opaque_only` allows for ``name``."""
+    seen = opaque_only(stats) if name in OPAQUE_ONLY else None
+    if seen is None or seen.shape != (n,):
+        return keep
+    return seen if keep is None else keep & seen
 
 
 def rare_outliers(
-    issues: Mapping[int, Mapping[str, float]], stats: Mapping[str, np.ndarray], far: float = FAR
+    issues: Mapping[int, Mapping[str, float]],
+    stats: Mapping[str, np.ndarray],
+    far: float = FAR,
+    linted: Collection[str] | None = None,
 ) -> dict[int, dict[str, float]]:
     """The Linter's ``issues`` ({row position: {metric: value}}) without the flags that are not rare
     on a degenerate metric, nor far out and rare on its robust scale on any other (see the module);
     ``stats`` the linted {metric: per-row values} (with ``channels``: ``zero`` is judged per
-    channel).  An image left with no flagged metric is dropped; the order of the images and metrics
-    is kept.  ``far``: the modified z-score on the robust scale past which a value is far out
+    channel; with ``opacity``: ``zero`` is not judged on images with transparent parts).  The
+    :data:`LOG_TESTED` metrics of ``linted`` (the metrics the Linter judged; default: every one in
+    ``stats``) take their flags from :func:`log_tested` instead.  An image left with no flagged
+    metric is dropped; the images are in order, an image's metrics in the order of ``stats``.
+    ``far``: the modified z-score on the robust scale past which a value is far out
     (:func:`far_threshold` of the Linter's settings: a user's lower ``outlier_threshold`` kept)."""
     keep: dict[str, np.ndarray] = {}
-    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
+    tested: dict[str, np.ndarray] = {}
+    for name in LOG_TESTED & set(stats if linted is None else linted):
+        v = np.asarray(stats[name], dtype=np.float64) if name in stats else None
+        if v is not None and v.ndim == 1 and _spread(v):  # the Linter lints a metric with spread only
+            tested[name] = log_tested(name, v, far=far)
+    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED - set(tested):
         col = stats.get(name)
         v = None if col is None else np.asarray(col, dtype=np.float64)
         if v is not None and v.ndim == 1:
-            k = _keep(name, v, stats, stats, far)
+            k = _opaque_kept(name, _keep(name, v, stats, stats, far), len(v), stats)
             if k is not None:
                 keep[name] = k
-    return _filtered(issues, keep)
+    return _filtered(issues, keep, tested, stats)
 
 
 def rare_against(
@@ -269,11 +357,19 @@ def rare_against(
     """:func:`rare_outliers` for new images judged against a collection (``Linter.evaluate_against``):
     ``reference`` ({metric: the collection's values}) gives the median, the spread and the images
     counted as as far out.  ``zero`` is judged on its robust scale only when both hold ``channels``
-    (else on a degenerate reference only, as before)."""
+    (else on a degenerate reference only, as before), and not on the new images with transparent
+    parts when ``stats`` holds their ``opacity``.  A :data:`LOG_TESTED` metric in both takes its
+    flags from :func:`log_tested` against the reference."""
     keep: dict[str, np.ndarray] = {}
-    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED:
+    tested: dict[str, np.ndarray] = {}
+    for name in LOG_TESTED & set(stats) & set(reference):
+        v, ref = np.asarray(stats[name], dtype=np.float64), np.asarray(reference[name], dtype=np.float64)
+        if v.ndim == 1 and ref.ndim == 1 and _spread(ref):
+            tested[name] = log_tested(name, v, ref, far)
+    for name in {m for found in issues.values() for m in found} - ALWAYS_FLAGGED - set(tested):
         if name in stats and name in reference:
-            k = _keep(name, np.asarray(stats[name], dtype=np.float64), stats, reference, far)
+            v = np.asarray(stats[name], dtype=np.float64)
+            k = _opaque_kept(name, _keep(name, v, stats, reference, far), len(v), stats)
             if k is not None:
                 keep[name] = k
-    return _filtered(issues, keep)
+    return _filtered(issues, keep, tested, stats)

@@ -113,7 +113,7 @@ class AuditResults:
         linted = lint.evaluate_stats(StatsOutput(**linted_stats))
         issues = linted.issues
         if self.preset == "default":  # the scan's rule, "far" at the user's modified z-score threshold
-            issues = rare_outliers(issues, stats, far_threshold(self.outlier_method, self.outlier_threshold))
+            issues = rare_outliers(issues, stats, far_threshold(self.outlier_method, self.outlier_threshold), wanted)
         report.issues = {int(index[p]): m for p, m in issues.items()}
         if self.quality:
             step("quality issues")

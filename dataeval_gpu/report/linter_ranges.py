@@ -9,7 +9,8 @@ range, so that each flag reads as "value < low" or "value > high".
 
 The scan's default preset keeps a flag only when it also passes ``audit/lint_rules.py``'s rule
 (rare on a degenerate metric; far out, or for a size isolated, and rare on the metric's robust scale
-on any other).  Each part is a bound on each side (the robust scales are increasing functions of the value), so the
+on any other); the aspect ratio (``LOG_TESTED``) is tested on its log scale alone, so its range is
+that rule's bounds only, whatever 0.65's linear range.  Each part is a bound on each side (the robust scales are increasing functions of the value), so the
 range shown for the default preset is the outermost of the three, converted back to the metric's
 own scale (:func:`scan_ranges`): an image is flagged exactly when its value lies outside it.
 ``zero`` is judged per channel: where the images' channel counts differ, its range depends on the
@@ -166,13 +167,13 @@ def robust_bounds(
     name: str, values: np.ndarray, channels: np.ndarray | None = None, far: float = rules.FAR
 ) -> tuple[float, float] | None:
     """``(low, high)`` on ``name``'s robust scale (:func:`~dataeval_gpu.audit.lint_rules.robust_scale`;
-    on the values themselves for a degenerate metric) outside which the default preset keeps a Linter
+    on the values themselves for a degenerate metric, the aspect ratio excepted) outside which the default preset keeps a Linter
     flag ("far" at ``far``: :func:`~dataeval_gpu.audit.lint_rules.far_threshold`); None where it
     keeps every flag (``missing``; ``zero`` without channels)."""
     v = np.asarray(values, dtype=np.float64)
     if name in rules.ALWAYS_FLAGGED:
         return None
-    if rules.degenerate(v):
+    if rules.degenerate(v) and name not in rules.LOG_TESTED:
         return _rare_bounds(v)
     t = rules.robust_scale(name, v, channels)
     if t is None:
@@ -237,8 +238,11 @@ def _narrowed(
         if bounds is None:
             out[name] = (low, high)
             continue
-        flat = rules.degenerate(v)
+        flat = rules.degenerate(v) and name not in rules.LOG_TESTED
         lo, hi = _back(name, bounds[0], flat), _back(name, bounds[1], flat)
+        if name in rules.LOG_TESTED:  # tested on the log scale alone: 0.65's linear range plays no part
+            out[name] = (lo, hi)
+            continue
         if name == "zero" and not flat:  # a share per channel: times the image's channels
             per = {int(c): (float(min(low, c * lo)), float(max(high, c * hi))) for c in counts}
             if len(per) == 1:

@@ -225,7 +225,7 @@ def _outliers(
     :attr:`DatasetIndex.reference_065`).  With ``rare`` the ranges of the flagged metrics under the
     default preset's rule (:func:`~dataeval_gpu.report.linter_ranges.against_ranges`):
     ``{"ranges": {metric: [low, high]}, "ranges_zero": {channels: [low, high]}}``; else ``{}``."""
-    from ..audit.lint_rules import far_threshold, rare_against
+    from ..audit.lint_rules import LOG_TESTED, far_threshold, rare_against
     from ..detectors.linter import Linter, as_stored_by_065
     from ..report.linter_ranges import against_ranges
 
@@ -235,12 +235,18 @@ def _outliers(
         linted_stats = as_stored_by_065(linted_stats)
     reference = index.reference_065 if stored_065 else index.reference  # the manifest read once
     issues = lint.evaluate_against(linted_stats, reference).issues
+    if rare:  # a value off a constant reference: 0.65's Linter skips the metric, a scan of both flags it
+        issues = _off_constant(issues, linted_stats, reference)
     flagged = sorted({m for found in issues.values() for m in found})
-    if rare and flagged:  # the default preset's rule: rare in the index too (far out on the robust scale)
-        # zero is judged per channel: both sides' channel counts with it, as a scan has them
+    # the log-scale metrics are tested whatever 0.65's linear test flagged (a scan tests them so)
+    logged = sorted(LOG_TESTED & set(linted_stats) & set(index.columns)) if rare else []
+    if rare and (flagged or logged):  # the default preset's rule: rare in the index too (far out on the robust scale)
+        # zero is judged per channel: both sides' channel counts with it, as a scan has them; and
+        # not on the new images with transparent parts (their opacity, as a scan reads it)
         extra = ["channels"] if "zero" in flagged and "channels" in stats and "channels" in index.columns else []
-        indexed = index.rows(sorted({*flagged, *extra}))
-        mine = {**linted_stats, **{k: stats[k] for k in extra}}
+        seen = ["opacity"] if "zero" in flagged and "opacity" in stats else []
+        indexed = index.rows(sorted({*flagged, *logged, *extra}))
+        mine = {**linted_stats, **{k: stats[k] for k in (*extra, *seen)}}
         indexed = {k: v[index.measured] for k, v in indexed.items()}
         issues = rare_against(issues, mine, indexed, far=far_threshold(method, threshold))
         ranges, zero = against_ranges(reference, indexed, stats.get("channels"), method, threshold)
@@ -250,6 +256,23 @@ def _outliers(
             "ranges_zero": {c: [lo, hi] for c, (lo, hi) in zero.items()} if "zero" in shown else {},
         }
     return issues, reference, {}
+
+
+def _off_constant(
+    issues: dict[int, dict[str, float]], stats: dict[str, np.ndarray], reference: dict[str, dict[str, float]]
+) -> dict[int, dict[str, float]]:
+    """``issues`` plus, on each metric whose ``reference`` is one value (spread 0: DataEval 0.65's
+    ``evaluate_against`` does not lint it), the new images whose value differs from it: as a scan of
+    both sets flags them on the Linter's infinite score (the rare rule then judges them)."""
+    out = {i: dict(m) for i, m in issues.items()}
+    for name, values in stats.items():
+        ref = reference.get(name)
+        if ref is None or ref.get("std") != 0.0 or not isinstance(values, np.ndarray) or values.ndim != 1:
+            continue
+        v = values.astype(np.float64)
+        for i in np.flatnonzero(np.isfinite(v) & (v != ref["median"])):
+            out.setdefault(int(i), {})[name] = float(np.round(v[i], 2))
+    return dict(sorted(out.items()))
 
 
 def query_index(

@@ -23,20 +23,25 @@ __all__ = ["key_alpha", "palette_alpha", "png_key"]
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes, bool]]:
-    """``(kind, body, kept)`` of each chunk after ``IHDR`` up to the first ``IDAT`` / ``IEND``
-    (header chunks only: libpng reads a ``tRNS`` after the image data as out of place); ``kept``:
-    the body is whole and its CRC right (libpng discards an ancillary chunk otherwise)."""
+def _chunks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """``(kind, start of the body, length)`` of each chunk up to the first ``IDAT`` / ``IEND``
+    (header chunks only: libpng reads a ``tRNS`` after the image data as out of place)."""
     pos = 8
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind in (b"IDAT", b"IEND"):
             return
-        body = data[pos + 8 : pos + 8 + length]
-        crc = data[pos + 8 + length : pos + 12 + length]
-        kept = len(body) == length and len(crc) == 4 and zlib.crc32(kind + body) == struct.unpack(">I", crc)[0]
-        yield kind, body, kept
+        yield kind, pos + 8, length
         pos += 12 + length
+
+
+def _whole(data: bytes, kind: bytes, start: int, length: int) -> bytes | None:
+    """A chunk's body when it is whole and its CRC right, else None (libpng discards such an
+    ancillary chunk)."""
+    body, crc = data[start : start + length], data[start + length : start + length + 4]
+    if len(body) != length or len(crc) != 4 or zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
+        return None
+    return body
 
 
 def _kept_trns(data: bytes, colour: int) -> bytes | None:
@@ -45,12 +50,12 @@ def _kept_trns(data: bytes, colour: int) -> bytes | None:
     the ``PLTE`` of a palette image; a later ``tRNS`` is a duplicate, and a ``PLTE`` after the kept
     one (an RGB image's suggested palette) discards it ("PLTE: tRNS must be after")."""
     found, palette = None, -1
-    for kind, body, kept in _chunks(data):
+    for kind, start, length in _chunks(data):
         if kind == b"PLTE" and colour != 0:  # (a grey image's PLTE is ignored)
             if found is not None:
                 return None  # libpng drops a tRNS that came before the palette
-            palette = len(body) // 3
-        elif kind == b"tRNS" and found is None and kept:
+            palette = length // 3
+        elif kind == b"tRNS" and found is None and (body := _whole(data, kind, start, length)) is not None:
             if colour == 3:
                 ok = palette >= 0 and 0 < len(body) <= palette  # "out of place" / "invalid" otherwise
             else:

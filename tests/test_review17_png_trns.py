@@ -134,3 +134,42 @@ def test_pillow_path_ignores_the_trns_libpng_ignores(monkeypatch: pytest.MonkeyP
     assert png_key(data) is None
     np.testing.assert_array_equal(decode_bytes(data).numpy(), _GREY[None])
     np.testing.assert_array_equal(_pillow_path(monkeypatch, data).numpy(), _GREY[None])
+
+
+def _low_bit_png(depth: int, rows: np.ndarray, key: int) -> bytes:
+    """A grey PNG of ``depth`` bits (rows of levels 0 .. 2**depth - 1) with a tRNS ``key``."""
+    per = 8 // depth
+    packed = []
+    for row in rows:
+        out = bytearray((len(row) + per - 1) // per)
+        for k, v in enumerate(row):
+            out[k // per] |= int(v) << (8 - depth * (k % per + 1))
+        packed.append(b"\0" + bytes(out))
+    h, w = rows.shape
+    head = _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 0, 0, 0, 0))
+    body = head + _chunk(b"tRNS", struct.pack(">H", key)) + _chunk(b"IDAT", zlib.compress(b"".join(packed)))
+    return b"\x89PNG\r\n\x1a\n" + body + _chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_in_memory_pil_image_of_a_low_bit_png_gets_the_scaled_key(depth: int) -> None:
+    """A PIL image opened (not yet loaded) from a 2- / 4-bit grey PNG: Pillow scales the pixels to
+    8 bits but keeps the key unscaled (1), so no pixel matched it and the image was opaque; its
+    ``tile`` (``L;2`` / ``L;4``) says how the key is scaled: the pixels equal to 1 are transparent,
+    as torchvision's path gives them."""
+    import io
+
+    from PIL import Image
+
+    from dataeval_gpu.batching import as_image
+
+    top = (1 << depth) - 1
+    rows = np.array([[0, 1, top, 1], [top, 0, 1, 1]])
+    data = _low_bit_png(depth, rows, key=1)
+    want = np.stack([rows * (255 // top), np.where(rows == 1, 0, 255)]).astype(np.uint8)
+    np.testing.assert_array_equal(decode_bytes(data).numpy(), want)
+    with Image.open(io.BytesIO(data)) as im:
+        np.testing.assert_array_equal(as_image(im, 0).numpy(), want)
+    # an 8-bit key above 255, in memory: its low byte, as libpng compares it
+    with Image.open(io.BytesIO(_png(_GREY, 0, [_chunk(b"tRNS", struct.pack(">H", 0x0164))]))) as im:
+        np.testing.assert_array_equal(as_image(im, 0).numpy(), np.stack([_GREY, np.where(_GREY == 100, 0, 255)]))

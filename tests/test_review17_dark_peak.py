@@ -105,3 +105,20 @@ def test_audit_and_quality_issues_agree(photos: list[np.ndarray]) -> None:
     assert direct.flags["dark"].tolist() == [False] * 6 + [False, True, False, False]
     # the star field is grey stored as RGB too; the cut-out is not judged
     assert direct.flags["grayscale"].tolist() == [False] * 6 + [True, False, True, False]
+
+
+def test_grayscale_reason_names_the_images_its_share_counts() -> None:
+    """Hand-checked: six RGB images - two grey and opaque, one grey cut-out (opacity 0.5: not
+    judged), three colour: grey share 2 / 5 = 40 % (a minority), both opaque grey ones flagged.  The
+    reason says whose share it is (it said "of the dataset", where grey opaque images are 2 of 6)."""
+    m = {
+        "channels": np.full(6, 3.0),
+        "opacity": np.array([1.0, 1.0, 0.5, 1.0, 1.0, 1.0]),
+        "channel_spread": np.array([0.0, 0.0, 0.0, 0.3, 0.3, 0.3]),
+    }
+    base = {k: np.zeros(6) for k in QUALITY_KEYS if k not in m}
+    out = QualityIssues().evaluate({**base, **m, "width": np.full(6, 64.0), "height": np.full(6, 64.0)})
+    assert out.reference["grey_share"] == pytest.approx(2 / 5)
+    assert out.flags["grayscale"].tolist() == [True, True, False, False, False, False]
+    why = [line for line in out.why(0) if line.startswith("grayscale")][0]
+    assert "grey images are 40.0% of the dataset's opaque colour-stored images" in why

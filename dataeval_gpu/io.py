@@ -49,7 +49,7 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import TIFF_MAGIC, sniff, unknown_format
-from .png_key import key_alpha, palette_alpha, png_key
+from .png_key import key_alpha, palette_alpha, pil_key, png_key
 
 __all__ = [
     "ImageFiles",
@@ -192,7 +192,7 @@ def pil_array(im: Any) -> np.ndarray:
     if mode == "1" and isinstance(key, int):
         key = 255 if key else 0  # as Pillow reads a 1-bit PNG's tRNS: the pixel values are 0 / 255
     elif key is not None and mode in ("L", "RGB") and getattr(im, "format", None) == "PNG":
-        key = _png_sample_key(im, key)
+        key = pil_key(im, key)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode == "PA":
@@ -212,21 +212,6 @@ def pil_array(im: Any) -> np.ndarray:
         chw = torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
         arr = key_alpha(chw, keys).permute(1, 2, 0).numpy().copy()
     return arr
-
-
-def _png_sample_key(im: Any, key: Any) -> Any:
-    """A PNG's key (Pillow's ``info["transparency"]``) as libpng compares it with the samples
-    (``png_key``'s rule) where the image's ``tile`` still tells the stored samples (a PIL image not
-    yet loaded): an 8-bit one's low byte; a 2- / 4-bit grey one's scaled with the pixels (Pillow keeps
-    it unscaled).  Else Pillow's key as it is (a 16-bit RGB PNG, which Pillow reads as 8 bits, too)."""
-    tile = getattr(im, "tile", None) or []
-    raw = str(getattr(tile[0], "args", "")) if len(tile) == 1 else ""
-    if isinstance(key, int) and raw in ("L", "L;2", "L;4"):
-        top = {"L": 255, "L;2": 3, "L;4": 15}[raw]
-        return (key & top) * (255 // top)
-    if isinstance(key, tuple) and raw == "RGB" and all(isinstance(v, int) for v in key):
-        return tuple(v & 0xFF for v in key)
-    return key
 
 
 def _tiff_over_8_bits(im: Any) -> bool:

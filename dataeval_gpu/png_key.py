@@ -15,10 +15,11 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
-__all__ = ["key_alpha", "palette_alpha", "png_key"]
+__all__ = ["key_alpha", "palette_alpha", "pil_key", "png_key"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -116,3 +117,18 @@ def key_alpha(img: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
     else:  # uint16 multiplies nowhere in torch: through int32, one plane
         alpha = seen.to(torch.int32).mul_(full).to(img.dtype)
     return torch.cat([img, alpha[None]], dim=0)
+
+
+def pil_key(im: Any, key: Any) -> Any:
+    """A PNG's key (Pillow's ``info["transparency"]``) as libpng compares it with the samples
+    (:func:`png_key`'s rule) where the image's ``tile`` still tells the stored samples (a PIL image not
+    yet loaded): an 8-bit one's low byte; a 2- / 4-bit grey one's scaled with the pixels (Pillow keeps
+    it unscaled).  Else Pillow's key as it is (a 16-bit RGB PNG, which Pillow reads as 8 bits, too)."""
+    tile = getattr(im, "tile", None) or []
+    raw = str(getattr(tile[0], "args", "")) if len(tile) == 1 else ""
+    if isinstance(key, int) and raw in ("L", "L;2", "L;4"):
+        top = {"L": 255, "L;2": 3, "L;4": 15}[raw]
+        return (key & top) * (255 // top)
+    if isinstance(key, tuple) and raw == "RGB" and all(isinstance(v, int) for v in key):
+        return tuple(v & 0xFF for v in key)
+    return key

@@ -116,9 +116,10 @@ class CStderr:
         try:
             self._fd = _sink_file().fileno()
             self._saved = os.dup(2)
+            _active["saved"] = self._saved  # before fd 2 moves: a child forked from here on puts it back
             os.dup2(self._fd, 2)
-            _active["saved"] = self._saved
         except OSError:  # no stderr to redirect (fd 2 closed)
+            _active["saved"] = -1
             if self._saved >= 0:
                 os.close(self._saved)
             self._saved = -1
@@ -134,8 +135,8 @@ class CStderr:
         if self._saved < 0:
             return
         try:
-            _active["saved"] = -1
             os.dup2(self._saved, 2)
+            _active["saved"] = -1  # after fd 2 is back: a child forked until here finds the copy open
             os.close(self._saved)
             size = os.lseek(self._fd, 0, os.SEEK_CUR)
             if size:

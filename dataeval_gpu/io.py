@@ -49,7 +49,7 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import TIFF_MAGIC, sniff, unknown_format
-from .png_key import key_alpha, png_key
+from .png_key import key_alpha, palette_alpha, pil_key, png_key
 
 __all__ = [
     "ImageFiles",
@@ -98,11 +98,10 @@ def _short(exc: BaseException) -> str:
 
 
 def _png_palette(data: bytes) -> tuple[bool, bool]:
-    """(is a palette PNG, has a tRNS chunk) from the chunks before the first IDAT."""
+    """(is a palette PNG, has a tRNS chunk libpng keeps: :func:`~dataeval_gpu.png_key.palette_alpha`)."""
     if len(data) < 26 or data[25] != 3:  # IHDR colour type 3: palette
         return False, False
-    idat = data.find(b"IDAT", 33)
-    return True, data.find(b"tRNS", 33, idat if idat > 0 else len(data)) > 0
+    return True, palette_alpha(data)
 
 
 @dataclass
@@ -162,10 +161,16 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         im = ImageOps.exif_transpose(im) or im
         if fmt == "GIF" and im.mode != "P":  # a GIF is RGB(A), whatever mode Pillow gives its frame
             im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("RGBA", "PA") else "RGB")
-        if fmt == "PNG" and im.mode == "L" and "transparency" in im.info:
-            key = png_key(data)  # Pillow keeps a 2- / 4-bit grey key unscaled, its pixels scaled to 8 bits
-            if key is not None:
-                im.info["transparency"] = key[0]
+        if fmt == "PNG" and im.mode == "P" and "transparency" in im.info and not palette_alpha(data):
+            del im.info["transparency"]  # a palette tRNS libpng ignores (before PLTE, CRC error): RGB
+        elif fmt == "PNG" and im.mode in ("L", "RGB", "I;16", "I;16B") and "transparency" in im.info:
+            # the key libpng keeps, as libpng compares it (Pillow keeps a 2- / 4-bit grey key unscaled,
+            # its pixels scaled to 8 bits, and a tRNS libpng ignores: after the image data, of another length)
+            key = png_key(data)
+            if key is None:
+                del im.info["transparency"]
+            else:
+                im.info["transparency"] = key[0] if len(key) == 1 else key
         arr = pil_array(im)
     t = torch.from_numpy(np.ascontiguousarray(arr))
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
@@ -186,6 +191,8 @@ def pil_array(im: Any) -> np.ndarray:
     key = im.info.get("transparency") if mode in ("1", "L", "RGB") or mode.startswith("I;16") else None
     if mode == "1" and isinstance(key, int):
         key = 255 if key else 0  # as Pillow reads a 1-bit PNG's tRNS: the pixel values are 0 / 255
+    elif key is not None and mode in ("L", "RGB") and getattr(im, "format", None) == "PNG":
+        key = pil_key(im, key)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode == "PA":

@@ -266,7 +266,8 @@ class QualityOutput(OutputMetadata):
                 else:
                     line += f" (grey entropy of what is seen {8.0 - s:.3g} bits)"
             elif k == "grayscale":
-                line += f" (grey images are {self.reference.get('grey_share', float('nan')):.1%} of the dataset)"
+                share = self.reference.get("grey_share", float("nan"))  # among the images judged (grey_judged)
+                line += f" (grey images are {share:.1%} of the dataset's opaque colour-stored images)"
             elif k in ("odd_size", "odd_aspect_ratio"):
                 key = "side" if k == "odd_size" else "aspect"
                 line += (

@@ -53,6 +53,7 @@ from .cli_print import printable, shown_path
 from .cli_results import (  # noqa: F401 - OUT_LOCK, compile_note: importable from here as before
     OUT_LOCK,
     compile_note,
+    earlier_scan,
     left_out_lines,
     make_out,
     out_lock,
@@ -148,6 +149,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     """The scan into ``--out``, which no other scan writes to meanwhile (:func:`out_lock`)."""
     out = make_out(args.out)
     with out_lock(out):
+        args.earlier_scan = earlier_scan(out)  # its results files this scan does not write are removed after it
         return _scan_into(args, out)
 
 
@@ -183,7 +185,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
         written = save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
-    removed = remove_earlier_results(out, written)  # --out holds this scan's results only
+    removed = remove_earlier_results(out, written) if getattr(args, "earlier_scan", False) else []
     if removed:
         report.config["removed_earlier"] = removed
     if rows_error:  # the results are written (without clusters): the scan is not lost

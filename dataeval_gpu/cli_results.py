@@ -23,6 +23,7 @@ from .wording import counted
 __all__ = [
     "OUT_LOCK",
     "compile_note",
+    "earlier_scan",
     "left_out_lines",
     "make_out",
     "out_lock",
@@ -166,6 +167,15 @@ RESULT_FILES = (
     "quality_issues.parquet",
     "report.html",
 )
+
+
+def earlier_scan(out: Path) -> bool:
+    """True when ``out`` holds an earlier scan's output (its ``summary.json``, ``findings.json`` and
+    ``config.json``): only then are its results files this scan does not write removed (a folder
+    of the user's own ``report.html`` or ``results.csv`` given as ``--out`` keeps them)."""
+    from .discovery import SCAN_OUTPUT_MARKERS
+
+    return all((out / name).is_file() for name in SCAN_OUTPUT_MARKERS)
 
 
 def remove_earlier_results(out: Path, written: dict[str, str]) -> list[str]:

@@ -59,6 +59,20 @@ def test_a_second_scan_removes_the_results_it_does_not_write(tmp_path: Path, cap
     assert status == 0 and "removed from" not in said
 
 
+def test_a_users_own_files_in_out_are_kept(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--out a folder of the user's that no scan wrote before: its report.html / results.parquet
+    are the user's, not an earlier scan's, and stay."""
+    src, out = tmp_path / "a", tmp_path / "mine"
+    _pngs(src, 3, 0)
+    out.mkdir()
+    (out / "report.html").write_text("my report")
+    (out / "results.parquet").write_bytes(b"mine")
+    status, said, err = run(["scan", str(src), "--out", str(out), "--no-plots", *QUIET], capsys)
+    assert status == 0, err
+    assert (out / "report.html").read_text() == "my report" and (out / "results.parquet").read_bytes() == b"mine"
+    assert "removed from" not in said and (out / "results.csv").is_file()
+
+
 def test_plots_folder_with_a_users_file_stays(tmp_path: Path) -> None:
     from dataeval_gpu.cli_results import remove_earlier_results
 

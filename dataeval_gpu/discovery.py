@@ -301,6 +301,7 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        line = _unquoted(line, base)
         p = Path(line).expanduser()
         if not p.is_absolute() and not os.path.lexists(p):
             if os.path.lexists(base / p):
@@ -310,6 +311,20 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
         files.append(str(p))
     _warn_list_oddities(path, files)
     return files, not_found
+
+
+def _unquoted(line: str, base: Path) -> str:
+    """A file list's line without the quotes around it (``"/data/a b.jpg"``, as a CSV writer or a
+    shell quotes a path with spaces) when the quoted text names no file and the path inside does
+    (each such line failed as a missing file whose name began with a quote)."""
+    if len(line) < 3 or line[0] != line[-1] or line[0] not in "\"'":
+        return line
+    inner = Path(line[1:-1]).expanduser()
+    if os.path.lexists(line) or os.path.lexists(base / line):
+        return line
+    if os.path.lexists(inner) or (not inner.is_absolute() and os.path.lexists(base / inner)):
+        return line[1:-1]
+    return line
 
 
 def _not_found_reason(in_cwd: Path, in_list_folder: Path) -> str:

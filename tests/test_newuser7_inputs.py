@@ -33,3 +33,17 @@ def test_quoted_paths_in_a_file_list(tmp_path: Path) -> None:
         str(d / "'odd'.png"),
         '"my photos/missing.png"',
     ]
+
+
+def test_an_empty_folder_scan_has_the_path_column(tmp_path: Path) -> None:
+    """A scan of an empty folder wrote results.csv without ``path`` (``index,status,error,...``):
+    a script reading ``df["path"]`` after every scan broke on that one."""
+    import pandas as pd
+
+    from dataeval_gpu.cli import main
+
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    assert main(["scan", str(tmp_path / "empty"), "--out", str(out), "--no-progress", "--no-plots"]) == 0
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 0 and list(df.columns[:4]) == ["index", "path", "status", "error"]

@@ -50,7 +50,17 @@ from .cli_args import (
 )
 from .cli_entry import interrupt_message, own_interrupts, quiet_interrupt
 from .cli_print import printable, shown_path
-from .cli_results import OUT_LOCK, compile_note, make_out, out_lock, print_results, save_and_report  # noqa: F401 - OUT_LOCK, compile_note: importable from here as before
+from .cli_results import (  # noqa: F401 - OUT_LOCK, compile_note: importable from here as before
+    OUT_LOCK,
+    compile_note,
+    earlier_scan,
+    left_out_lines,
+    make_out,
+    out_lock,
+    print_results,
+    remove_earlier_results,
+    save_and_report,
+)
 from .cli_startup import AFTER_SCAN, AFTER_SCAN_REPORT, collector_after_imports, preload, program_start
 from .errors import MissingDependencyError
 
@@ -139,6 +149,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     """The scan into ``--out``, which no other scan writes to meanwhile (:func:`out_lock`)."""
     out = make_out(args.out)
     with out_lock(out):
+        args.earlier_scan = earlier_scan(out)  # its results files this scan does not write are removed after it
         return _scan_into(args, out)
 
 
@@ -174,6 +185,9 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
         written = save_and_report(report, out, formats, images, progress_setting(args))
     if (out / CHECKPOINT).exists():
         (out / CHECKPOINT).unlink()  # the run finished: results are in the output files
+    removed = remove_earlier_results(out, written) if getattr(args, "earlier_scan", False) else []
+    if removed:
+        report.config["removed_earlier"] = removed
     if rows_error:  # the results are written (without clusters): the scan is not lost
         raise CommandLineError(f"{rows_error}; {out}/ holds the scan's results without the Clusterer's")
     if args.quiet:
@@ -219,6 +233,8 @@ def _scan_found(args: argparse.Namespace, out: Path, device: Any) -> tuple[Any, 
     found = find_inputs(args.path, out=out, exclude=index)  # an --index DIR inside PATH is not data
     files, labels, class_names = found.files, found.labels, found.class_names
     skipped = write_skipped(found, out / SKIPPED, warn=args.quiet)  # else said once, in the last lines
+    if not args.quiet:  # said also when the scan is interrupted (_main)
+        args.left_out = left_out_lines(skipped, found.metadata_summary() if found.metadata else "", out)
     if not files:
         _warn_nothing_to_scan(args.path)
     if args.limit:
@@ -338,6 +354,8 @@ def _main(argv: list[str] | None) -> int:
             return _error(exc.code, EXIT_USAGE)
         raise
     except KeyboardInterrupt:
+        for line in getattr(args, "left_out", []):  # what the folder held beside the images, as a finished scan says
+            print(line.lstrip("\n"))
         return _error(_interrupted_text(args), EXIT_INTERRUPTED)
     except OSError as exc:
         if exc.filename is not None and exc.strerror:  # e.g. the output folder is read-only, the disk full

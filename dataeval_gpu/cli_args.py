@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -339,6 +340,29 @@ def _check_index_args(args: argparse.Namespace) -> None:
             _check_out(Path(index))
         except CommandLineError as exc:
             raise CommandLineError(str(exc).replace("--out", "--index", 1)) from None
+        _check_index_folder(Path(index))
+
+
+#: the files of a dataset index (``index/store.py``): a folder of only these (and hidden ones) is one
+_INDEX_FILE = re.compile(r"(rows-\d+\.parquet|(hashes|flags|crops|scale|embeddings)-\d+\.(npy|faiss)|manifest\.json|write\.lock)")
+
+
+def _check_index_folder(folder: Path) -> None:
+    """An existing ``--index`` folder is an index, or empty (a new one), or an index whose first
+    build was cut before its manifest: a folder of other files (a class tree, the images
+    themselves) is refused rather than filled with the index's files."""
+    if not folder.is_dir() or (folder / "manifest.json").is_file():
+        return
+    try:
+        other = sorted(e.name for e in os.scandir(folder) if not e.name.startswith(".") and not _INDEX_FILE.fullmatch(e.name))
+    except OSError:
+        return  # unreadable: the index's own error says so
+    if other:
+        shown = ", ".join(other[:3]) + (f", ... ({len(other)} in all)" if len(other) > 3 else "")
+        raise CommandLineError(
+            f"--index {folder}: holds other files ({shown}) and no dataset index (manifest.json); "
+            "give a new or empty folder for a new index"
+        )
 
 
 def _check_out(out: Path) -> None:

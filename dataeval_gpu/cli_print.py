@@ -46,7 +46,7 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
             name = names.get(int(i), "")
             why = reasons.get(int(i), {})
             shown = [f"{k}={format_value(v)}" + (f" ({why[k]})" if k in why else "") for k, v in m.items()]
-            lines.append(f"  {i:>6} {tail(name):<40} " + ", ".join(shown))
+            lines.append(f"  {i:>6} {cell(name)} " + ", ".join(shown))
         if len(report.issues) > most:
             lines.append(f"  ... and {len(report.issues) - most} more (see findings.json)")
     if not quality:
@@ -54,7 +54,7 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
     lines.append(f"\nquality issues ({counted(len(quality), 'image')}):")
     for i, reasons in list(quality.items())[:most]:
         name = names.get(int(i), "")
-        lines.append(f"  {i:>6} {tail(name):<40} " + "; ".join(reasons))
+        lines.append(f"  {i:>6} {cell(name)} " + "; ".join(reasons))
     if len(quality) > most:
         where = see_files(written, "quality_issues", default="quality_issues.csv or .parquet")
         lines.append(f"  ... and {len(quality) - most} more (see {where})")
@@ -84,29 +84,44 @@ def label_lines(report: Any, most: int = 10) -> list[str]:
 def duplicate_lines(report: Any, most: int = 10, members_shown: int = 6) -> list[str]:
     """The lines of the first exact, near (hash) and embedding near duplicate groups, each file by its path in
     the scanned folder."""
-    from .report.tables import inside_folder, one_file_groups
+    from .report.tables import class_sets, group_label_counts, inside_folder, one_file_groups
 
     shown = inside_folder(report.paths)  # "Autumn/.../2560x1600.jpg": many files share a name
+    labels = getattr(report, "labels", None)
+    sets = class_sets(labels, getattr(report, "class_names", None)) if labels else None
     titles = {"exact": "exact", "near": "near", "embedding": "embedding near"}
     lines: list[str] = []
     for kind, title in titles.items():
         groups = report.duplicates.get(kind, [])
         if groups:
-            lines.append(f"\n{title} duplicate groups ({len(groups)}):")
+            mixed = [len(group_label_counts(sets, g)) > 1 for g in groups] if sets else [False] * len(groups)
+            lines.append(
+                f"\n{title} duplicate groups ({len(groups)}"
+                + (f"; {sum(mixed)} with different labels: one picture under two classes" if any(mixed) else "")
+                + "):"
+            )
             linked = one_file_groups(report.paths, groups) if kind == "exact" else 0
             if linked:  # openclipart-png: 867 of 942 groups were one file under several paths
                 lines.append(
                     f"  ({linked} of them one file reached by several paths: symbolic or hard links; "
                     "still the same image more than once in the dataset)"
                 )
-            for g in groups[:most]:  # a long group: its first members, then how many in all
+            for g, two_ways in zip(groups[:most], mixed):  # a long group: its first members, then how many
                 members = [f"{i}:{shown.get(i, str(i))}" for i in g[:members_shown]]
                 lines.append(
-                    "  " + ", ".join(members) + (f", ... ({len(g)} in all)" if len(g) > members_shown else "")
+                    "  "
+                    + ", ".join(members)
+                    + (f", ... ({len(g)} in all)" if len(g) > members_shown else "")
+                    + (f"  [labels differ: {_label_counts(group_label_counts(sets, g))}]" if two_ways else "")
                 )
             if len(groups) > most:
                 lines.append(f"  ... and {len(groups) - most} more (see findings.json)")
     return lines
+
+
+def _label_counts(counts: Any) -> str:
+    """``cat 1, dog 2``: a duplicate group's classes, each with how many of its members carry it."""
+    return ", ".join(f"{c} {n}" for c, n in counts.items())
 
 
 def cluster_lines(report: Any, most: int = 15) -> list[str]:
@@ -228,6 +243,28 @@ def _shown_against(against: Any) -> Any:
     if index is not None:
         out["index"] = shown_path(index)
     return out
+
+
+def _columns(ch: str) -> int:
+    """The terminal columns a character takes: 2 for a wide (CJK) one, 0 for a combining mark."""
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cell(path: str, width: int = 40) -> str:
+    """``path`` as a column of ``width`` terminal columns: cut as :func:`tail` cuts it and padded,
+    counting a wide character (``日本語.jpg``) as two columns, so that the text after it lines up
+    (padding by characters shifted every later column of such a line)."""
+    cols = [_columns(c) for c in path]
+    used = sum(cols)
+    if used > width:  # keep the end that fits beside the "..."
+        keep, used = len(path), 3
+        while keep > 0 and used + cols[keep - 1] <= width:
+            keep -= 1
+            used += cols[keep]
+        path = "..." + path[keep:]
+    return path + " " * (width - used)
 
 
 def tail(path: str, width: int = 40) -> str:

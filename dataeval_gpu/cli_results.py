@@ -23,10 +23,13 @@ from .wording import counted
 __all__ = [
     "OUT_LOCK",
     "compile_note",
+    "earlier_scan",
+    "left_out_lines",
     "make_out",
     "out_lock",
     "print_last_lines",
     "print_results",
+    "remove_earlier_results",
     "save_and_report",
     "speed_text",
 ]
@@ -46,14 +49,12 @@ def print_results(report: Any, skipped: str, out: Path, written: dict[str, str],
 def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
     """What was skipped, how much a ``--resume`` took from the checkpoint, then the counts, the
     speed and where the results are."""
-    if skipped:
-        print(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
+    metadata = report.config.get("metadata_not_scanned")
     found = report.config.get("inputs_found")
     if found:  # --limit left inputs out: said, so that the scan does not read as the whole folder
-        print(f"\nnot scanned: {found - report.total} more inputs past --limit {report.total} ({found} found)")
-    metadata = report.config.get("metadata_not_scanned")
-    if metadata:  # so that every file in the folder is accounted for
-        print(f"\nnot scanned: metadata beside the images, {metadata}")
+        found_line = f"\nnot scanned: {found - report.total} more inputs past --limit {report.total} ({found} found)"
+    for line in left_out_lines(skipped, "", out) + ([found_line] if found else []) + left_out_lines("", metadata, out):
+        print(line)
     index = report.config.get("index_not_scanned")
     if index:
         print(f"\nnot scanned: the dataset index {index} (a folder of the index's files, not images)")
@@ -67,12 +68,27 @@ def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, st
             f"\nresumed from the checkpoint: {resumed} of {measured} inputs were measured before it, "
             f"{measured - resumed} in this run"
         )
+    removed = report.config.get("removed_earlier")
+    if removed:  # an earlier scan's files this one did not write: gone, so that none is read as this scan's
+        print(f"\nremoved from {shown_path(out)}/: an earlier scan's {', '.join(removed)} (this scan did not write them)")
     print(
         f"\n{counted(report.total, 'image')} in {report.config.get('elapsed_s')} s"
         + speed_text(report)
         + compile_note(report.config.get("warm_up_s"))
         + f" on {device}; results in {shown_path(out)}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
+
+
+def left_out_lines(skipped: str, metadata: str | None, out: Path) -> list[str]:
+    """The lines of what a folder scan left out: the files skipped as not images (``skipped``,
+    :func:`~dataeval_gpu.discovery.write_skipped`'s summary, listed in ``out/skipped.txt``) and the
+    metadata beside the images (``metadata``); also said when the scan is interrupted."""
+    lines = []
+    if skipped:
+        lines.append(f"\nskipped {skipped}: neither named nor encoded like an image; listed in {shown_path(out / SKIPPED)}")
+    if metadata:  # so that every file in the folder is accounted for
+        lines.append(f"\nnot scanned: metadata beside the images, {metadata}")
+    return lines
 
 
 def speed_text(report: Any) -> str:
@@ -140,6 +156,49 @@ def out_lock(out: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock (the file stays: removing it could let two scans lock two files)
+
+
+#: the results files a scan may write into ``--out`` (which ones: ``--formats``, the quality issues, the report)
+RESULT_FILES = (
+    "results.csv",
+    "results.parquet",
+    "results.json",
+    "quality_issues.csv",
+    "quality_issues.parquet",
+    "report.html",
+)
+
+
+def earlier_scan(out: Path) -> bool:
+    """True when ``out`` holds an earlier scan's output (its ``summary.json``, ``findings.json`` and
+    ``config.json``): only then are its results files this scan does not write removed (a folder
+    of the user's own ``report.html`` or ``results.csv`` given as ``--out`` keeps them)."""
+    from .discovery import SCAN_OUTPUT_MARKERS
+
+    return all((out / name).is_file() for name in SCAN_OUTPUT_MARKERS)
+
+
+def remove_earlier_results(out: Path, written: dict[str, str]) -> list[str]:
+    """Delete the results files an earlier scan left in ``out`` that this scan did not write (other
+    ``--formats``, ``--no-quality``, ``--no-plots``: its ``report.html`` and ``plots/`` figures), so
+    that the folder never shows another scan's report or table beside this one's; called once this
+    scan's files are written.  Returns what was removed (``["report.html", "plots/"]``)."""
+    from .report.page import MIME_TYPES
+
+    mine = {Path(p).name for p in written.values()}
+    removed = [name for name in RESULT_FILES if name not in mine and (out / name).is_file()]
+    for name in removed:
+        (out / name).unlink()
+    plots = out / "plots"
+    if "report.html" not in mine and plots.is_dir():  # the report's figures: no report, no figures
+        figures = [f for f in plots.iterdir() if f.suffix.lower() in MIME_TYPES and f.is_file()]
+        for f in figures:
+            f.unlink()
+        if figures:
+            removed.append("plots/")
+        with contextlib.suppress(OSError):  # a file of the user's is still there: the folder stays
+            plots.rmdir()
+    return removed
 
 
 def compile_note(warm_up_s: float | None) -> str:

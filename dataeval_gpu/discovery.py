@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .errors import InvalidArgumentError
 from .file_kinds import IMAGE_EXTENSIONS, sniff, utf8_text
+from .gimp_pattern import gimp_magic
 
 __all__ = [
     "IMAGE_LIKE_SUFFIXES",
@@ -251,11 +252,12 @@ def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]
 
 
 def image_magic(head: bytes) -> bool:
-    """True when ``head`` (a file's first 16 bytes or more) opens like an image file: JPEG, PNG,
-    GIF, WebP, TIFF, BMP, ICO/CUR, PNM/PAM, JPEG 2000, JPEG XL, HEIF/AVIF, PSD, QOI, OpenEXR."""
+    """True when ``head`` (a file's first 24 bytes or more) opens like an image file: JPEG, PNG,
+    GIF, WebP, TIFF, BMP, ICO/CUR, PNM/PAM, JPEG 2000, JPEG XL, HEIF/AVIF, PSD, QOI, OpenEXR,
+    GIMP's brushes and patterns (``.gbr``, ``.pat``)."""
     if sniff(head) in ("jpeg", "png", "gif", "webp", "svg"):
         return True
-    return (
+    return gimp_magic(head) or (
         head[:4] in (b"II*\x00", b"MM\x00*", b"8BPS", b"qoif", b"v/1\x01", b"\xffO\xffQ")
         or head[:2] in (b"BM", b"\xff\x0a")
         or head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00")
@@ -270,7 +272,7 @@ def _not_an_image(path: Path) -> bool:
     skips it and says so); a file that cannot be read is not skipped: it fails with the reason."""
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
+            head = f.read(24)
     except OSError:
         return False
     return not image_magic(head)
@@ -299,6 +301,7 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        line = _unquoted(line, base)
         p = Path(line).expanduser()
         if not p.is_absolute() and not os.path.lexists(p):
             if os.path.lexists(base / p):
@@ -308,6 +311,20 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
         files.append(str(p))
     _warn_list_oddities(path, files)
     return files, not_found
+
+
+def _unquoted(line: str, base: Path) -> str:
+    """A file list's line without the quotes around it (``"/data/a b.jpg"``, as a CSV writer or a
+    shell quotes a path with spaces) when the quoted text names no file and the path inside does
+    (each such line failed as a missing file whose name began with a quote)."""
+    if len(line) < 3 or line[0] != line[-1] or line[0] not in "\"'":
+        return line
+    inner = Path(line[1:-1]).expanduser()
+    if os.path.lexists(line) or os.path.lexists(base / line):
+        return line
+    if os.path.lexists(inner) or (not inner.is_absolute() and os.path.lexists(base / inner)):
+        return line[1:-1]
+    return line
 
 
 def _not_found_reason(in_cwd: Path, in_list_folder: Path) -> str:

@@ -49,6 +49,7 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import TIFF_MAGIC, sniff, unknown_format
+from .gimp_pattern import read_gimp_pattern
 from .png_key import key_alpha, palette_alpha, pil_key, png_key
 
 __all__ = [
@@ -149,6 +150,9 @@ def _pil_decode(data: bytes) -> torch.Tensor:
         except UnidentifiedImageError:
             if data[:4] in TIFF_MAGIC:  # float64 or planar samples, more than 4 samples, ...
                 return _tifffile_decode(data, unknown_format(data))
+            if data[20:24] == b"GPAT":  # a GIMP pattern (.pat): Pillow reads GIMP's brushes only
+                t = torch.from_numpy(read_gimp_pattern(data, guard=_bomb_guard))
+                return t.unsqueeze(0) if t.ndim == 2 else _chw_contiguous(t.permute(2, 0, 1))
             raise ValueError(unknown_format(data)) from None
     with im_file as im:
         if _tiff_over_8_bits(im):  # Pillow reads 16-bit RGB(A) TIFFs as 8 bits

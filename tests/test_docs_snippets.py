@@ -1,6 +1,7 @@
 """The short ```python snippets of README.md and docs/ (clusterer, duplicates, quality, report)
 run as they are, given the names they leave to the reader: ``images`` (real photos of mixed
-sizes, one planted copy), ``loader`` (a DataLoader of ``(images, labels, indices)``),
+sizes, one planted copy), ``dataset`` (their ``(image, label)`` items), ``loader`` (a DataLoader
+of ``(images, labels, indices)``),
 ``train`` / ``test``.  ``device="cuda"`` runs on the CPU where there is no CUDA.
 (docs/usage.md, docs/distributed.md: tests/test_docs_examples.py; docs/index.md: tests/index.)"""
 
@@ -38,10 +39,9 @@ def names() -> dict:
 
     images = photo_collection(16, seed=0, max_side=96)
     images.append(images[3].copy())  # index 16 copies index 3
-    loader = DataLoader(
-        IndexedDataset([(im, k % 2) for k, im in enumerate(images)]), batch_size=6, collate_fn=ragged_collate
-    )
-    return {"images": images, "loader": loader, "train": images[:10], "test": images[8:]}
+    dataset = [(im, k % 2) for k, im in enumerate(images)]  # README's torch-native snippet wraps it itself
+    loader = DataLoader(IndexedDataset(dataset), batch_size=6, collate_fn=ragged_collate)
+    return {"images": images, "dataset": dataset, "loader": loader, "train": images[:10], "test": images[8:]}
 
 
 @pytest.mark.parametrize("doc,number,code", SNIPPETS, ids=[f"{d}:{k}" for d, k, _ in SNIPPETS])

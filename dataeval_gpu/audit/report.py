@@ -95,7 +95,7 @@ class AuditReport:
         rows = [pos.get(i, -1) for i in all_idx]
         ok = np.array([r >= 0 for r in rows], dtype=bool)
         take = np.array([max(r, 0) for r in rows], dtype=np.int64)
-        if self.paths:
+        if self.paths or "files" in (self.config or {}):  # a scan of files: a path column, even of no rows
             df["path"] = [text_path(self.paths.get(i, "")) for i in all_idx]
         if self.labels:
             df["label"] = [self.labels.get(i) for i in all_idx]

@@ -25,6 +25,7 @@ import numpy as np
 from ..discovery import text_path
 from ..errors import InvalidArgumentError
 from .manifest import (
+    IndexMismatchError,
     IndexNotFoundError,
     check_settings,
     lint_reference,
@@ -152,16 +153,36 @@ def _checked_generation(folder: Path, wanted: dict[str, Any]) -> int:
     return int(manifest["generation"])
 
 
+def refuse_mass_drop(old: Collection, src: np.ndarray, files: Sequence[str]) -> None:
+    """Raise :class:`IndexMismatchError` when more than half of the stored images would be
+    dropped: files gone from their paths whose bytes no file given has either (a renamed or moved
+    file keeps its row).  ``scan NEW --index IDX`` for ``--against IDX`` replaced a 604-photo
+    index by the 4 new images, and the 604 rows were lost."""
+    n_old = len(old)
+    taken = np.zeros(n_old, dtype=bool)
+    taken[src[src >= 0]] = True
+    present = set(map(text_path, files))
+    gone = sum(1 for k, p in enumerate(old.files["path"]) if not taken[k] and str(p) not in present)
+    if n_old >= 2 and gone * 2 > n_old:
+        raise IndexMismatchError(
+            f"this update would drop {gone} of the index's {n_old} images (their files are not among the "
+            f"{len(files)} given); to check new images against the index use --against (scan_against); "
+            "to index these files anew give another folder, or remove this one"
+        )
+
+
 def update_index(  # long: a third is the docstring; the body is one sequence under the lock
     folder: str | os.PathLike,
     files: Sequence[str],
     labels: Sequence[int] | None = None,
     *,
     class_names: Sequence[str] = (),
+    drop_ok: bool = False,
     **scan_kwargs: Any,
 ) -> Any:
     """Build or update the index in ``folder`` so that it holds exactly ``files``; returns the
     whole collection's :class:`~dataeval_gpu.audit.AuditReport` (equal to a fresh scan).
+    An update that would drop most stored images (:func:`refuse_mass_drop`) raises unless ``drop_ok``.
 
     ``scan_kwargs`` are :func:`~dataeval_gpu.audit.scan_files`' (device, workers, ...) and the
     :class:`~dataeval_gpu.audit.DataAudit` settings.  The settings that decide what a row holds
@@ -189,6 +210,8 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
         old: Collection | None = DatasetIndex(folder).collection() if generation else None
         sizes, mtimes = _stat(files)
         src, digests, _ = _plan(old, files, sizes, mtimes)
+        if old is not None and not drop_ok:
+            refuse_mass_drop(old, src, files)
         todo = np.flatnonzero(src < 0)
         sub = DataAudit(device=resolve_device(scan_kwargs.get("device")), **audit_kwargs)
         resume = bool(scan_kwargs.get("resume")) and len(todo) > 0

@@ -29,7 +29,7 @@ main{padding:8px 32px 48px 32px;max-width:1400px}
 section{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:14px 20px;margin:16px 0}
 h2{font-size:20px;margin:4px 0 10px 0;color:#1f3a5f}
 h3{font-size:16px;margin:16px 0 6px 0}
-p.note{color:#4a5868;font-size:13px;margin:4px 0 10px 0}
+p.note,ul.note{color:#4a5868;font-size:13px;margin:4px 0 10px 0}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
 .card{border:1px solid #dde2e8;border-radius:6px;padding:8px 14px;min-width:150px;background:#fbfcfd}
 .card .v{font-size:24px;font-weight:600}

@@ -68,7 +68,10 @@ def summary_section(ctx: ReportContext) -> Section:
         label = f"classes ({empty} with no image)" if empty else "classes"
         items.append((label, ctx.label_stats.class_count + empty, "count-classes", empty > 0))
     body = cards(items)
-    body += "".join(note(esc(n)) for n in ctx.notes)
+    body += "".join(note(esc(n)) for n in [*left_out(report.config or {}), *ctx.notes])
+    steps = next_steps(ctx)
+    if steps:
+        body += "<h3>What to do next</h3><ul class=\"note\">" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ul>"
     if ctx.by_metric:
         body += "<h3>Images flagged per metric</h3>" + table_html(
             tables.metric_counts_table(ctx.issues, ctx.n_measured), total_row=False, table_id="table-metric-counts"
@@ -81,6 +84,59 @@ def summary_section(ctx: ReportContext) -> Section:
             tables.metric_summary_table(report), total_row=False, table_id="table-metric-summary"
         )
     return ("summary", "Summary", body)
+
+
+def left_out(config: Mapping) -> list[str]:
+    """What the scanned folder held that is not in this report (the scan's ``config``), so that
+    every file is accounted for: the files skipped as not images, the metadata beside the images,
+    a dataset index, the inputs past ``--limit``."""
+    said = []
+    if config.get("skipped_not_images"):
+        said.append(f"Skipped as neither named nor encoded like an image: {config['skipped_not_images']}.")
+    if config.get("metadata_not_scanned"):
+        said.append(f"Not scanned: metadata beside the images, {config['metadata_not_scanned']}.")
+    if config.get("index_not_scanned"):
+        said.append(f"Not scanned: the dataset index {config['index_not_scanned']}.")
+    found, files = config.get("inputs_found"), config.get("files")
+    if found and files is not None:
+        said.append(f"Not scanned: {found - files} more inputs past --limit {files} ({found} found).")
+    return said
+
+
+def next_steps(ctx: ReportContext) -> list[str]:
+    """The findings to act on before training, most certain first, each with where its rows are."""
+    report, summary = ctx.report, ctx.summary
+    exact = (report.duplicates or {}).get("exact", [])
+    sets = ctx.label_sets
+    mixed = sum(len(tables.group_label_counts(sets, g)) > 1 for g in exact) if sets else 0
+    steps = []
+    if mixed:
+        steps.append(
+            f"Fix the labels of {mixed} exact duplicate group(s) whose copies carry different labels "
+            "(one picture under two classes), then keep one copy."
+        )
+    if len(exact) > mixed:
+        steps.append(
+            f"Keep one image of each exact duplicate group ({len(exact) - mixed} group(s)): the copies add "
+            "nothing and can leak between a training and a test split (results.csv: exact_duplicate_group)."
+        )
+    if summary.get("near_duplicate_groups"):
+        steps.append(
+            "Look at the near duplicate groups: resized, re-encoded or cropped copies of one picture "
+            "(results.csv: near_duplicate_group)."
+        )
+    if summary.get("failed"):
+        steps.append(
+            f"Repair or remove the {summary['failed']} file(s) that could not be read (see Failed; results.csv: "
+            "status failed, error the reason)."
+        )
+    if summary.get("quality_flagged_images") or summary.get("flagged_images"):
+        steps.append(
+            "Look at the images with quality issues and those the Linter flagged: a flag marks an image that "
+            "stands out, not a bad one; drop it only if such images are not expected in operation "
+            "(results.csv: quality_issues, lint_flags)."
+        )
+    return steps
 
 
 # ----------------------------------------------------------------------------- labels

@@ -95,6 +95,12 @@ def _key(c: Hashable) -> str:
     return c if isinstance(c, str) else str(c)
 
 
+def group_label_counts(sets: Mapping[int, list[Hashable]], group: Iterable[int]) -> Counter[str]:
+    """How many members of a duplicate group carry each class (``"cat"``, an image of several
+    objects' classes as ``"cat-dog"``); more than one key: a copy labelled two ways (*mixed*)."""
+    return Counter("-".join(map(_key, _classes_of(sets, int(i)))) for i in group)
+
+
 def _images_per_row(sets: Mapping[int, list[Hashable]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for cs in sets.values():
@@ -262,8 +268,7 @@ def duplicate_groups_table(
                 "indices": ", ".join(map(str, g)),
             }
             if sets:
-                per = ["-".join(map(_key, _classes_of(sets, i))) for i in g]
-                counts = Counter(per)
+                counts = group_label_counts(sets, g)
                 row["classes"] = ", ".join(c if n == 1 else f"{c} ×{n}" for c, n in counts.items())
                 row["mixed labels"] = len(counts) > 1
             if paths:

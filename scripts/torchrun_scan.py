@@ -12,7 +12,8 @@ photos of mixed sizes from the bundled sources (scikit-image, scikit-learn).
 Every rank reads its ``DistributedSampler`` shard (``gloo`` on the CPU, ``nccl`` on GPUs, one
 GPU per rank), the accumulated rows are gathered across ranks, and rank 0 writes the report
 to ``--out`` (``results.csv``, ``results.json``, ``findings.json``, ``summary.json``,
-``config.json``; ``report.pkl`` with ``--pickle``) and prints the summary.  Without
+``config.json``, ``report.html`` and its plots unless ``--no-plots``; ``report.pkl`` with
+``--pickle``) and prints the summary.  Without
 ``torchrun`` it runs as one process.
 """
 
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pickle", action="store_true", help="also write report.pkl (the AuditReport, for Python)"
     )
+    p.add_argument("--no-plots", action="store_true", help="results files only: no report.html and plots")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -171,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         if skipped:  # as the command's config.json
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-        written = report.save(out, formats=formats)
+        if args.no_plots:
+            written = report.save(out, formats=formats)
+        else:  # as the command: results files and report.html (grids from the files' paths)
+            from dataeval_gpu.cli_results import save_and_report
+
+            written = save_and_report(report, out, formats, None, False if args.no_progress else None)
         if args.pickle:
             with open(out / "report.pkl", "wb") as f:
                 pickle.dump(report, f)

@@ -318,8 +318,12 @@ def test_script_finds_what_the_command_finds(tmp_path: Path, capsys: pytest.Capt
                      "--workers", "0"]) == 0  # fmt: skip
     capsys.readouterr()
     assert _script_module().main([str(root), "--out", str(tmp_path / "script"), "--workers", "0", "--no-progress"]) == 0
-    # the files listed are the files written (config.json was missing from the list)
-    assert "(config.json, findings.json, quality_issues.csv, results.csv, results.json, summary.json)" in capsys.readouterr().out
+    # the files listed are the files written (config.json was missing from the list), the HTML
+    # report with them as the command writes it (the script wrote none)
+    listed = "(config.json, findings.json, quality_issues.csv, report.html, results.csv, results.json, summary.json)"
+    assert listed in capsys.readouterr().out
+    page = (tmp_path / "script" / "report.html").read_text()
+    assert "broken.png" in page and json.loads((tmp_path / "script" / "config.json").read_text())["report_s"] >= 0
     found = json.loads((tmp_path / "cli" / "findings.json").read_text())
     # a/0.png, a/2-4.png, b/1.png, b/broken.png in path order: the near pair is 0 and 4
     assert found["duplicates"]["near"] == [[0, 4]] and list(found["failed"]) == ["5"]

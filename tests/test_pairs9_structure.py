@@ -82,3 +82,19 @@ def test_figures_of_a_recolour_and_of_another_drawing(tmp_path):
     # the bar's edges have no partner in the ring: 0.82 of the edges agree, the worst cell 0.44
     assert other["tol64"] < 0.9 and other["worst64"] < 0.6
     assert 0 < recolour["opacity"][0] < 1
+
+
+def test_the_script_leaves_the_decompression_bomb_limit_alone(tmp_path):
+    # the exploratory version set Image.MAX_IMAGE_PIXELS = None on import: the scan's bomb guard
+    # (io.py reads Pillow's limit) was off for every later test in the process, and a 60000 x 60000
+    # PNG was decoded - a segfault in the decoder
+    assert Image.MAX_IMAGE_PIXELS is not None
+    a = np.zeros((40, 40, 4), dtype=np.uint8)
+    a[10:30, 10:30] = 255
+    Image.fromarray(a, "RGBA").save(tmp_path / "a.png")
+    src = tmp_path / "pairs.json"
+    src.write_text(json.dumps([{"pa": str(tmp_path / "a.png"), "pb": str(tmp_path / "a.png")}]))
+    assert ps.main([str(src), "--json", str(tmp_path / "f.json")]) == 0
+    assert Image.MAX_IMAGE_PIXELS is not None
+    (row,) = json.loads((tmp_path / "f.json").read_text())
+    assert row["tol32"] == 1.0 and row["tol64"] == 1.0 and row["worst128"] == 1.0

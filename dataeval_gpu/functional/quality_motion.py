@@ -127,9 +127,12 @@ def _motion_u8(a, box, dirs, steps, margin, out):  # noqa: ANN001, ANN202 - numb
                 oy, ox = steps[si] * dirs[k, 0], steps[si] * dirs[k, 1]
                 acc = np.int64(0)
                 for i in range(margin, wh - margin):
-                    up, mid, dn = g[i - oy], g[i], g[i + oy]
-                    for j in range(margin, ww - margin):
-                        d = up[j - ox] + dn[j + ox] - 2 * mid[j]
+                    # row views starting at the first position: non-negative indices, a loop LLVM vectorises
+                    up = g[i - oy, margin - ox : ww - margin - ox]
+                    mid = g[i, margin : ww - margin]
+                    dn = g[i + oy, margin + ox : ww - margin + ox]
+                    for j in range(mid.shape[0]):
+                        d = up[j] + dn[j] - 2 * mid[j]
                         acc += d * d
                 out[b, col] = acc
                 col += 1

@@ -176,3 +176,20 @@ def test_white_noise_is_isotropic() -> None:
     assert m["motion_energy"].item() > 1000.0
 
 
+
+
+def test_the_registry_plans_agree_on_cpu_tensors(monkeypatch) -> None:
+    """Through the metric registry: the CPU plan (numba kernels) and the device plan
+    (``backend="cuda"`` with the compiled kernels off, forced on CPU tensors: the stacked torch
+    path a GPU runs) give the same motion values for photos, their line blurs and an image with alpha."""
+    from dataeval_gpu.functional.stats import image_statistics
+
+    pic = sample("skimage_chelsea")
+    imgs = [pic, line_blur(pic, 9, 45), line_blur(pic, 15, 90), _scene((4, 130, 150), 7), _scene((1, 300, 200), 8)]
+    ts = [torch.from_numpy(a) for a in imgs]
+    cpu, _ = image_statistics(ts, metrics=list(MOTION_KEYS), backend="cpu")
+    monkeypatch.setattr(quality_compiled.ready, "state", False)
+    device, _ = image_statistics(ts, metrics=list(MOTION_KEYS), backend="cuda")
+    for key in MOTION_KEYS:
+        assert cpu[key].tolist() == device[key].tolist(), key
+    assert cpu["motion_angle"].tolist()[1:3] == [45.0, 90.0]

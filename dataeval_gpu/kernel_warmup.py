@@ -215,6 +215,7 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
 
     from .functional import stats_compiled
     from .functional.quality_fine_compiled import fine_energies_u8
+    from .functional.quality_motion import motion_rows_u8
     from .functional.quality_occupancy_compiled import occupied_cells_u8
 
     stats_compiled.ready()
@@ -222,4 +223,5 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     if quality:
         for x in images:
             fine_energies_u8(x, [(0, 0, 8, 8)])
+            motion_rows_u8(x[None])
             occupied_cells_u8(x, (2, 2), 8)

@@ -152,3 +152,39 @@ def texture_noise_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> d
     if ok3.any():
         out["impulse_share"] = float((imp & ok3).sum() / ok3.sum())
     return out
+
+
+def motion_ref(levels: np.ndarray) -> dict:
+    """``motion_ratio``, ``motion_energy`` and ``motion_angle`` of a 256-level grey image from their
+    written definitions (float64, one direction and step at a time): the central window of at most
+    768 px a side (offsets on the 8-px grid), second differences at steps 2 and 8 along the rows,
+    the falling diagonal, the columns and the rising diagonal over the positions 8 px or more inside
+    it, each mean square less 1/2 (8-bit rounding), clamped at 1e-9; ``q = sqrt(E2 / E8)``, over
+    the directions whose ``E8`` is at least 0.05 the least ``q`` over the greatest, the weakest
+    direction's ``E8`` (at least 0) and angle; 1, 0, 0 under 64 px a side or without such a direction."""
+    g = np.asarray(levels, dtype=np.float64)
+    h, w = g.shape
+    if min(h, w) < 64:
+        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0}
+    wh, ww = min(h, 768), min(w, 768)
+    y0, x0 = max(0, (h - 768) // 2) // 8 * 8, max(0, (w - 768) // 2) // 8 * 8
+    g = g[y0 : y0 + wh, x0 : x0 + ww]
+    qs, e8s = [], []
+    for (dy, dx), angle in zip(((0, 1), (1, 1), (1, 0), (1, -1)), (0.0, 135.0, 90.0, 45.0)):
+        energies = []
+        for s in (2, 8):
+            ys, xs = np.arange(8, wh - 8), np.arange(8, ww - 8)
+            yy, xx = np.meshgrid(ys, xs, indexing="ij")
+            d = g[yy + s * dy, xx + s * dx] + g[yy - s * dy, xx - s * dx] - 2.0 * g[yy, xx]
+            energies.append(float(np.mean(d * d)) - 0.5)
+        qs.append((math.sqrt(max(energies[0], 1e-9) / max(energies[1], 1e-9)), angle))
+        e8s.append(energies[1])
+    part = [i for i in range(4) if e8s[i] >= 0.05]  # directions with detail at step 8
+    if not part:
+        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0}
+    k = min(part, key=lambda i: (qs[i][0], i))
+    return {
+        "motion_ratio": qs[k][0] / max(qs[i][0] for i in part),
+        "motion_energy": max(e8s[k], 0.0),
+        "motion_angle": qs[k][1],
+    }

@@ -22,8 +22,11 @@ light              ``dark_p001`` (the black point: the    score >= 0.2 and brigh
                                                            the stroke cores of ink on white)
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
-                   fine_sharpness + 0.075)``               fine_sharpness < 0.37: blurred at the
-                   (fine: short side > 256 px only); 0    native resolution of a large image)
+                   fine_sharpness + 0.075,                 fine_sharpness < 0.37: blurred at the
+                   motion_ratio + 0.025)``                 native resolution of a large image, or
+                   (fine: short side > 256 px only;        motion_ratio < 0.42: blurred along a
+                   motion: motion_energy >= 16,            line, :func:`motion_judged`)
+                   motion_ratio >= 0.1, 128² px seen); 0
                    for a flat image (both ratios 0)
 noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 8.5 grey levels: Gaussian
                    0.5, 2 ** (grey_entropy / (1 -         noise, unless the mean estimate is over 1.3x
@@ -92,6 +95,7 @@ import torch
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
+from ..functional.quality_motion import MOTION_KEYS
 from ..output import OutputMetadata, set_metadata
 from .quality_rules import (
     COARSE_OFFSET,
@@ -107,6 +111,10 @@ from .quality_rules import (
     LIGHT_TAIL_RATIO,
     LOW_INFO_DETAIL,
     LOW_INFO_OCCUPANCY,
+    MOTION_JUDGE_SIDE,
+    MOTION_MIN_ENERGY,
+    MOTION_MIN_RATIO,
+    MOTION_OFFSET,
     NOISE_ENTROPY_EXCESS,
     NOISE_ENTROPY_SLACK,
     NOISE_FLAT_SHARE,
@@ -129,6 +137,8 @@ from .quality_rules import (
     ink_tails,
     issue_scores,
     lit_peaks,
+    motion_blurred,
+    motion_judged,
     noisy_score,
     object_detail,
     octave_neighbours,
@@ -152,6 +162,10 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
+    "MOTION_JUDGE_SIDE",
+    "MOTION_MIN_ENERGY",
+    "MOTION_MIN_RATIO",
+    "MOTION_OFFSET",
     "NOISE_ENTROPY_EXCESS",
     "NOISE_ENTROPY_SLACK",
     "NOISE_FLAT_SHARE",
@@ -176,6 +190,8 @@ __all__ = [
     "ink_tails",
     "issue_scores",
     "lit_peaks",
+    "motion_blurred",
+    "motion_judged",
     "noisy_score",
     "object_detail",
     "octave_neighbours",
@@ -183,6 +199,21 @@ __all__ = [
     "shape_detail",
     "silhouettes",
 ]
+
+
+#: ``motion_angle`` -> the direction's words in a ``blurry`` reason
+_MOTION_WORDS = {0: "rows (horizontal, 0°)", 45: "rising diagonal (/, 45°)", 90: "columns (vertical, 90°)", 135: "falling diagonal (\\, 135°)"}
+
+
+def _motion_words(metrics: Mapping[str, np.ndarray], index: int, threshold: float) -> str:
+    """Where image ``index`` is blurred along a line, in words: the direction and how much of the
+    sharpest direction's fine detail is left along it."""
+    angle = int(round(float(metrics["motion_angle"][index])))
+    ratio = float(metrics["motion_ratio"][index])
+    return (
+        f"along the {_MOTION_WORDS.get(angle, f'{angle}°')}: fine detail along it {ratio:.3g} of the sharpest"
+        f" direction's, under {1.0 - threshold - MOTION_OFFSET:.3g}"
+    )
 
 
 @dataclass
@@ -238,6 +269,10 @@ class QualityOutput(OutputMetadata):
                 if "grey_p0001" in self.metrics:
                     line += f", no darker tail (darkest 0.01 % {float(self.metrics['grey_p0001'][index]):.3f})"
             elif k == "blurry":
+                keys = (*MOTION_KEYS, "grey_p99", "opacity", "width", "height")
+                one = {n: v[index : index + 1] for n, v in self.metrics.items() if n in keys}
+                if bool(motion_blurred(one, t)[0]):
+                    line = f"blurry: motion blur {_motion_words(self.metrics, index, t)}; score {s:.4g} > threshold {t:.4g}"
                 line += (
                     f" (sharpness: working resolution {float(self.metrics['norm_sharpness'][index]):.3g},"
                     f" coarse {float(self.metrics['coarse_sharpness'][index]):.3g},"

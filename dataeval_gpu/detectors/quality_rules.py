@@ -27,6 +27,10 @@ __all__ = [
     "LIGHT_TAIL_RATIO",
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
+    "MOTION_JUDGE_SIDE",
+    "MOTION_MIN_ENERGY",
+    "MOTION_MIN_RATIO",
+    "MOTION_OFFSET",
     "NOISE_ENTROPY_EXCESS",
     "NOISE_ENTROPY_SLACK",
     "NOISE_FLAT_SHARE",
@@ -49,6 +53,8 @@ __all__ = [
     "ink_tails",
     "issue_scores",
     "lit_peaks",
+    "motion_blurred",
+    "motion_judged",
     "noise_entropy_cap",
     "noisy_score",
     "object_detail",
@@ -161,14 +167,37 @@ COARSE_OFFSET = 0.11
 #: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
 #: whose short side is over the working resolution (``WORKING_SIDE``)
 FINE_OFFSET = 0.075
+#: ... and ``motion_ratio + MOTION_OFFSET`` (blur along a line: the weakest direction's fine-to-coarse
+#: detail under 0.42 of the strongest's, ``quality_motion``) where :func:`motion_judged`.  Fitted on every
+#: 4th of 604 photos (640 px, 0 of them flagged) and the fit collections (docs/quality.md)
+MOTION_OFFSET = 0.025
+#: ``motion_ratio`` counts only where the weakest direction's step-8 energy, ``motion_energy``, is at
+#: least this (grey levels²): something to judge along it.  A smooth gradient, a stripe or a flat fill has
+#: no detail at step 2 along it (ratio 0) and none at step 8 either
+MOTION_MIN_ENERGY = 16.0
+#: ... and where ``motion_ratio`` is at least this: a box blur of 5-15 px keeps some detail at step 2
+#: along its line (its side lobes, the picture's noise: 0.14 the least on the fit photos' blurred
+#: copies), while a design whose one direction holds no fine detail at all above the 8-bit rounding
+#: - evenly spaced bars, a flag's stripes, a smooth ramp under a texture - reads 0 (23 of the fit
+#: collections' flags it would add)
+MOTION_MIN_RATIO = 0.1
+#: ... and on images at least this many pixels a side (with transparent parts: at least its square
+#: visible, ``opacity · width · height``): a small icon or sprite is its strokes, whose directions
+#: are a design (the metric measures from 64 px; on the fit collections every flag it added under
+#: this side - 2 of 64-px icons; 105 of 32-63 px ones when it measured from 32 px - was false)
+MOTION_JUDGE_SIDE = 128
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 #: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
 #: image opaque), ``grey_p0001`` (no ink tail known), ``dark_p001`` (the grey black point instead),
 #: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before),
 #: ``occupancy`` (``low_information`` without the drawing check, as before), ``bright_p99``
-#: (``dark`` on the grey highlights alone, as before)
-OPTIONAL_KEYS = ("opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999")
+#: (``dark`` on the grey highlights alone, as before), the ``motion_*`` keys (``blurry`` without the
+#: motion term, as before)
+OPTIONAL_KEYS = (
+    "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
+    "motion_ratio", "motion_energy", "motion_angle",
+)  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
@@ -245,6 +274,8 @@ def issue_scores(
         # noise is below the 8-bit model's, would read as blurred)
         np.where(np.minimum(w, h) > WORKING_SIDE, m["fine_sharpness"] + FINE_OFFSET, np.inf),
     )
+    # blur along a line: the detail one direction lost against another's (quality_motion)
+    sharpness = np.minimum(sharpness, np.where(motion_judged(m), m.get("motion_ratio", 1.0) + MOTION_OFFSET, np.inf))
     # a flat image (no detail at either working resolution: both ratios 0) has no blur to judge,
     # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
     flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
@@ -266,6 +297,35 @@ def issue_scores(
     for k in ("dark", "blurry"):  # too few of them seen (OBJECT_MIN_PIXELS)
         scores[k] = np.where(few_seen(m), 0.0, scores[k])
     return scores, ref
+
+
+def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
+    """``(N,)`` bool: images whose ``motion_ratio`` ``blurry`` reads - ``motion_energy`` at least
+    :data:`MOTION_MIN_ENERGY` (detail at 8 px along the weakest direction), ``motion_ratio`` at least
+    :data:`MOTION_MIN_RATIO` (some fine detail left along it), a side of at least
+    :data:`MOTION_JUDGE_SIDE` and, for an image with transparent parts, at least its square of
+    visible pixels (``opacity · width · height``: a sprite's outline on the backdrop is a design).
+    False for metrics gathered without the keys (``blurry`` as before)."""
+    if "motion_ratio" not in m or "motion_energy" not in m:
+        return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
+    ok = (float64(m["motion_energy"]) >= MOTION_MIN_ENERGY) & (float64(m["motion_ratio"]) >= MOTION_MIN_RATIO)
+    if "width" in m and "height" in m:
+        w, h = float64(m["width"]), float64(m["height"])
+        ok &= np.minimum(w, h) >= MOTION_JUDGE_SIDE
+        if "opacity" in m:
+            o = float64(m["opacity"])
+            ok &= (o >= TRANSPARENT_BELOW) | (o * w * h >= MOTION_JUDGE_SIDE**2)
+    return ok
+
+
+def motion_blurred(m: Mapping[str, Any], threshold: float) -> np.ndarray:
+    """``(N,)`` bool: images whose ``blurry`` score above ``threshold`` comes from the motion term
+    (:func:`motion_judged` and ``1 - motion_ratio - MOTION_OFFSET > threshold``): blurred along the
+    direction ``motion_angle``."""
+    judged = motion_judged(m)
+    if not judged.any():
+        return judged
+    return judged & (1.0 - (float64(m["motion_ratio"]) + MOTION_OFFSET) > threshold)
 
 
 def lit_peaks(m: Mapping[str, Any]) -> np.ndarray:

@@ -36,6 +36,9 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` / ``bright_p9999`` - the 99 / 99.99 % level of
   ``max(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
+* ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` - how unevenly the pixel-scale detail
+  fell over four directions (a blur along a line), its weakest direction's coarse energy and angle
+  (``quality_motion``; the numba kernel for 8-bit CPU stacks, the same integers as the torch code).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
@@ -64,6 +67,7 @@ from .pixels import composite_on_black, grey_image, grey_levels, scale01
 from .quality_alpha import alpha_metrics, composite_on_grey
 from .quality_dark import BRIGHT_PEAK_SHARE, bright_level, channel_figures, dark_level
 from .quality_fine_compiled import fine_energies_u8
+from .quality_motion import motion_figures, motion_metrics, motion_rows_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
 from .quality_occupancy_compiled import occupied_cells_u8
 from .quality_texture import texture_noise
@@ -121,6 +125,9 @@ QUALITY_KEYS = (
     "occupancy",  # appended: the share of grid cells with an edge (``quality_occupancy``; ``low_information``)
     "bright_p99",  # appended: the highlights of max(R, G, B) (``quality_dark``; ``dark``)
     "bright_p9999",  # appended: the peak of max(R, G, B) (``quality_dark``; ``dark``)
+    "motion_ratio",  # appended: the weakest direction's detail against the strongest's (``quality_motion``; ``blurry``)
+    "motion_energy",  # its coarse-band energy (``quality_motion``)
+    "motion_angle",  # its direction, degrees (``quality_motion``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -231,7 +238,8 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
-    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass)."""
+    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
+    ``(B, 9)`` int64 ``quality_motion`` rows."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -245,12 +253,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
     occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ, bright
+    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x)
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
-    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray,
+    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -291,6 +299,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
     out["bright_p9999"] = bright_level(torch.from_numpy(bright), share=BRIGHT_PEAK_SHARE).numpy()
+    out.update({k: v.numpy() for k, v in motion_figures(torch.from_numpy(motion)).items()})
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 
@@ -353,6 +362,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out["coarse_sharpness"], _ = sharpness(g, min(COARSE_SIDE, working_side))
     out["blockiness"] = blockiness(win)
     out["fine_sharpness"] = _fine_sharpness(x, xs)
+    out.update(motion_metrics(x, xs))
     out.update(channel_figures(x, out["grey_p99"].dtype))  # one min / max pass
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     return _finish(out, raw, x)

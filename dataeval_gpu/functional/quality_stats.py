@@ -47,6 +47,9 @@ _UNITS = {
     "noise_flat": "Immerkær σ of the flattest blocks, grey levels",
     "impulse_share": "share of isolated impulses, 0–1",
     "occupancy": "share of 16×16 grid cells spanning 64+ grey levels, 0–1",
+    "motion_ratio": "weakest / strongest direction's fine-to-coarse ratio, 0–1",
+    "motion_energy": "weakest direction's 8-px second-difference energy, grey levels²",
+    "motion_angle": "weakest direction, degrees (0 horizontal, 90 vertical)",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

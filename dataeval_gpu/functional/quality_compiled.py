@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .quality_block_compiled import BLOCK_SPREAD, block_spread
+from .quality_block_compiled import block_figures, spread_weight
 from .quality_median import kth_smallest_bits
 from .quality_texture_compiled import TEXTURE_ARGS, texture_levels
 from .stats_compiled import KernelCheck, njit
@@ -269,7 +269,7 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
     are under 64 px or flat), times ``min(1, share / BLOCK_SPREAD) ** 2`` of the border segments'
-    share that step (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`)."""
+    share that step and the pattern weight (``quality_block_compiled.spread_weight``)."""
     h, w = g.shape
     num = den = 0.0
     nb = no = 0
@@ -302,8 +302,8 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     off = den / max(no, 1)
     if nb == 0 or off <= 1e-12:
         return 1.0
-    share = block_spread(g)
-    return (num / nb) / max(off, floor) * (min(1.0, share / BLOCK_SPREAD) ** 2 if share >= 0.0 else 1.0)
+    share, pattern = block_figures(g)
+    return (num / nb) / max(off, floor) * spread_weight(share, pattern)
 
 
 @njit

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 
 from . import quality_compiled
 from .pixels import block_lines, row_mean64
-from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP
+from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO
 
 __all__ = [
-    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
+    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
     "ratio", "sharpness", "spread_factor", "working", "working_size",
 ]
 
@@ -143,36 +143,82 @@ def _border_sides(size: int, device: torch.device) -> tuple[torch.Tensor, torch.
     return on.to(device), (on - 1).to(device), torch.where(on + 1 < size - 1, on + 1, on - 1).to(device)
 
 
-def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
-    """The share ``(B,)`` float64 of the 8-px border segments of ``(B, 1, H, W)`` that step: a
-    border line's 8 px within one row (column) of blocks whose summed step exceeds both
-    neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels, over the directions with a
-    side of at least 64 px (and 8 px across); None when there are none.  The float64 sums of eight
-    float32 steps are exact: the count equals the compiled kernel's
-    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_spread`)."""
+def _grid_pattern(hit: torch.Tensor, sgn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(checks, imbalance)`` ``(B,)`` of one direction's stepping segments ``hit`` ``(B, A, K)``
+    (blocks across, border lines along) and their signed sums ``sgn``: the stepping segments whose
+    every neighbour inside the grid steps with the opposite sign (none without a neighbour), and
+    ``|even - odd|`` of the stepping counts on the two phases of border lines
+    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_figures`)."""
+    ok = hit.clone()
+    for dim in (1, 2):
+        n = hit.shape[dim]
+        if n < 2:
+            continue
+        a, b = hit.narrow(dim, 1, n - 1), hit.narrow(dim, 0, n - 1)
+        opp = a & b & (sgn.narrow(dim, 1, n - 1) * sgn.narrow(dim, 0, n - 1) < 0)
+        ok.narrow(dim, 1, n - 1).logical_and_(opp)  # the neighbour before
+        ok.narrow(dim, 0, n - 1).logical_and_(opp)  # the neighbour after
+    checks = ok.sum(dim=(1, 2)) if hit.shape[1] * hit.shape[2] > 1 else torch.zeros_like(hit.sum(dim=(1, 2)))
+    return checks, (hit[..., 0::2].sum(dim=(1, 2)) - hit[..., 1::2].sum(dim=(1, 2))).abs()
+
+
+def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(share, pattern)``, ``(B,)`` float64: the share of the 8-px border segments of
+    ``(B, 1, H, W)`` that step - a border line's 8 px within one row (column) of blocks whose
+    summed step exceeds both neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels,
+    over the directions with a side of at least 64 px (and 8 px across) - and the pattern share of
+    those (checkerboard or 16-px phase, see
+    :mod:`~dataeval_gpu.functional.quality_block_compiled`); None when no direction is measured.
+    The float64 sums of eight float32 steps are exact: the figures equal the compiled kernel's
+    (:func:`~dataeval_gpu.functional.quality_block_compiled.block_figures`)."""
     b, _, h, w = g255.shape
     hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
+    checks, imbalance = torch.zeros_like(hits), torch.zeros_like(hits)
     total = 0
     for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
         if size < 64 or n8 == 0:
             continue
-        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1)).abs()[:, 0].to(torch.float64)
+        step = (g255.narrow(dim, 1, size - 1) - g255.narrow(dim, 0, size - 1))[:, 0]
+        on, left, right = _border_sides(size, g255.device)
+        signed = step.index_select(dim - 1, on).to(torch.float64)
+        step = step.abs().to(torch.float64)
         if dim == 3:  # (B, H, W - 1): the rows in groups of 8
             seg = step[:, : n8 * 8].reshape(b, n8, 8, size - 1).sum(dim=2)
+            sgn = signed[:, : n8 * 8].reshape(b, n8, 8, -1).sum(dim=2)
         else:  # (B, H - 1, W): the columns in groups of 8
             seg = step[..., : n8 * 8].reshape(b, size - 1, n8, 8).sum(dim=3).transpose(1, 2)
-        on, left, right = _border_sides(size, g255.device)
+            sgn = signed[..., : n8 * 8].reshape(b, -1, n8, 8).sum(dim=3).transpose(1, 2)
         side = torch.maximum(seg.index_select(2, left), seg.index_select(2, right))
-        hits += ((seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP).sum(dim=(1, 2))
+        hit = (seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP
+        hits += hit.sum(dim=(1, 2))
+        c, d = _grid_pattern(hit, sgn)
+        checks += c
+        imbalance += d
         total += n8 * on.numel()
-    return hits / total if total else None
+    if not total:
+        return None
+    n = hits.clamp(min=1.0)
+    phase = (imbalance - hits.sqrt()).clamp(min=0.0) / n
+    return hits / total, torch.maximum(checks / n, phase)
+
+
+def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
+    """The share ``(B,)`` float64 of the 8-px border segments of ``(B, 1, H, W)`` that step
+    (:func:`block_figures`' first figure); None when there are none."""
+    figures = block_figures(g255)
+    return None if figures is None else figures[0]
 
 
 def spread_factor(ratio: torch.Tensor, g255: torch.Tensor) -> torch.Tensor:
-    """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_spread` (unchanged
-    without border segments)."""
-    share = block_spread(g255)
-    return ratio if share is None else ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2).to(ratio.dtype)
+    """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_figures`' share and
+    its pattern weight, 1 up to ``PATTERN_LO``, 0 from ``PATTERN_HI`` (unchanged without border
+    segments)."""
+    figures = block_figures(g255)
+    if figures is None:
+        return ratio
+    share, pattern = figures
+    keep = ((PATTERN_HI - pattern) / (PATTERN_HI - PATTERN_LO)).clamp(min=0.0, max=1.0)
+    return ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2 * keep).to(ratio.dtype)
 
 
 def blockiness(g255: torch.Tensor) -> torch.Tensor:

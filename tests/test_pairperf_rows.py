@@ -119,11 +119,21 @@ def _reference_ok(first: PairFigures, second: PairFigures, i, vi, j, vj, dist, r
     keep &= ~small | (dist <= hp.UNVERIFIED_RADIUS)
     d = np.linalg.norm(first.chroma[i] - second.chroma[j], axis=1)
     big = np.maximum(np.linalg.norm(first.chroma[i], axis=1), np.linalg.norm(second.chroma[j], axis=1))
-    keep &= d <= np.maximum(hp.CHROMA_TOLERANCE[0], hp.CHROMA_TOLERANCE[1] * big)
+    # copies10: an opaque pair that is one picture at another exposure (the brighter side's cast
+    # and spread the darker's times k, the ratio of the levels, k <= 5) passes cast and spread
+    up = first.level[i] >= second.level[j]
+    k = np.where(up, first.level[i] / second.level[j], second.level[j] / first.level[i])
+    c_hi, c_lo = np.where(up[:, None], first.chroma[i], second.chroma[j]), np.where(up[:, None], second.chroma[j], first.chroma[i])
+    s_hi, s_lo = np.where(up, first.spread[i], second.spread[j]), np.where(up, second.spread[j], first.spread[i])
+    dk = np.linalg.norm(c_hi - k[:, None] * c_lo, axis=1)
+    bigk = np.maximum(np.linalg.norm(c_hi, axis=1), np.linalg.norm(k[:, None] * c_lo, axis=1))
+    exposed = (first.opacity[i] >= 1) & (second.opacity[j] >= 1) & (k <= 5.0)
+    exposed &= (dk <= np.maximum(6.0, 0.35 * bigk)) & _ratio_close(s_hi, k * s_lo, 1.6, 0.02)
+    keep &= (d <= np.maximum(hp.CHROMA_TOLERANCE[0], hp.CHROMA_TOLERANCE[1] * big)) | exposed
     keep &= _ratio_close(first.entropy[i], second.entropy[j], hp.ENTROPY_RATIO, hp.ENTROPY_EPS)
     flat = (first.entropy[i] < hp.FLAT_ENTROPY) | (second.entropy[j] < hp.FLAT_ENTROPY)
     keep &= ~flat | (np.abs(first.level[i] - second.level[j]) <= hp.LEVEL_TOLERANCE)
-    keep &= _ratio_close(first.spread[i], second.spread[j], hp.SPREAD_RATIO, hp.SPREAD_EPS)
+    keep &= _ratio_close(first.spread[i], second.spread[j], hp.SPREAD_RATIO, hp.SPREAD_EPS) | exposed
     return keep
 
 

@@ -98,6 +98,11 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
     )  # fmt: skip
 
 
+def _colour(stats: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Each row's mean channel spread (a grey side skips the pair rules' colour-cast rule), when measured."""
+    return np.asarray(stats["channel_spread"], dtype=np.float64) if "channel_spread" in stats else None
+
+
 def near_hash_pairs(
     res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int
 ) -> np.ndarray:
@@ -105,7 +110,7 @@ def near_hash_pairs(
     groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them."""
     from ..detectors.near_duplicates import hash_pairs
 
-    pairs = hash_pairs(*_hash_args(res, stats, index, radius))
+    pairs = hash_pairs(*_hash_args(res, stats, index, radius), colour=_colour(stats))
     out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 
@@ -127,7 +132,7 @@ def near_groups(
     checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says."""
     from ..detectors.near_duplicates import hash_groups
 
-    groups = hash_groups(*_hash_args(res, stats, index, radius), progress=progress)
+    groups = hash_groups(*_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats))
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []
     for g in groups:

@@ -17,7 +17,9 @@ __all__ = [
     "CHROMA_TOLERANCE",
     "ENTROPY_EPS",
     "ENTROPY_RATIO",
+    "EXPOSURE_MAX",
     "FLAT_ENTROPY",
+    "GREY_SPREAD",
     "LEVEL_TOLERANCE",
     "PLAIN_RADIUS",
     "PLAIN_SHARE",
@@ -26,7 +28,9 @@ __all__ = [
     "STRIP_SHAPE_TOLERANCE",
     "PairFigures",
     "chroma_close",
+    "exposure_pair",
     "figure_rules",
+    "grey_side",
     "plain_and_entropy",
     "ratio_close",
     "strip_partners",
@@ -94,6 +98,20 @@ LEVEL_TOLERANCE = 2.0 / 255.0
 #: grey levels, or by this share of the larger chroma (hashes see grey structure only: two
 #: different planets on black space hash alike, their colours do not)
 CHROMA_TOLERANCE = (6.0, 0.35)
+#: an image whose mean channel spread (max - min over the channels, 0-1 scale: the statistics'
+#: ``channel_spread``) is at most this (6 levels) and at most this share of its mean level is
+#: grey: a grey copy of a colour photo (Pillow ``L``, OpenCV, torchvision, stored as RGB, RGBA or
+#: JPEG, or with a tint of a few levels) has no colour cast to compare, so a pair with a grey side
+#: skips the colour-cast rule (its structure is still checked by the hash, entropy, spread and
+#: the thumbnails).  Colour photos have 0.044 and more (recall12's 161 sources); a dark colour
+#: picture with a low spread has it large against its level
+GREY_SPREAD = (0.025, 0.08)
+#: two images are one picture at another exposure (every level times ``k``: a brightness x 0.3 /
+#: x 0.5 copy) when the brighter one's colour cast and pixel spread are those of the darker one
+#: times ``k``, the ratio of their mean levels (at most this), within :data:`CHROMA_TOLERANCE`
+#: and :data:`SPREAD_RATIO`: such a pair passes the cast and spread rules, which compare
+#: absolute values (an x 0.3 copy has 0.3 x its source's cast and spread)
+EXPOSURE_MAX = 5.0
 
 
 def ratio_close(x: np.ndarray, y: np.ndarray, ratio: float, eps: float) -> np.ndarray:
@@ -107,6 +125,38 @@ def chroma_close(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     d = np.linalg.norm(x - y, axis=1)
     big = np.maximum(np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1))
     return d <= np.maximum(CHROMA_TOLERANCE[0], CHROMA_TOLERANCE[1] * big)
+
+
+def grey_side(colour: np.ndarray, level: np.ndarray | None) -> np.ndarray:
+    """``(P,)`` bool: the images of mean channel spreads ``colour`` (0-1) and mean levels ``level``
+    (0-1; None: the spread alone) are grey (:data:`GREY_SPREAD`)."""
+    grey = colour <= GREY_SPREAD[0]
+    return grey if level is None else grey & (colour <= GREY_SPREAD[1] * level)
+
+
+def exposure_pair(
+    chroma: tuple[np.ndarray, np.ndarray], spread: tuple[np.ndarray, np.ndarray], level: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """``(P,)`` bool: the two sides (``(first, second)`` of each figure) are one picture at another
+    exposure: the brighter one's cast and spread are the darker one's times the ratio ``k`` of
+    their mean levels (:data:`EXPOSURE_MAX`, :data:`CHROMA_TOLERANCE`, :data:`SPREAD_RATIO`).
+
+    Example:
+        >>> c, s, m = np.array([[20.0, -10.0]]), np.array([0.25]), np.array([0.45])
+        >>> exposure_pair((c, 0.3 * c), (s, 0.3 * s), (m, 0.3 * m)).tolist()
+        [True]
+    """
+    (ca, cb), (sa, sb), (la, lb) = chroma, spread, level
+    a_up = la >= lb  # the first side is the brighter
+    lo = np.where(a_up, lb, la)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(lo > 0, np.where(a_up, la, lb) / lo, np.inf)
+    ok = np.isfinite(k) & (k <= EXPOSURE_MAX)
+    k = np.where(ok, k, 1.0)
+    bright_c, dark_c = np.where(a_up[:, None], ca, cb), np.where(a_up[:, None], cb, ca)
+    bright_s, dark_s = np.where(a_up, sa, sb), np.where(a_up, sb, sa)
+    ok &= chroma_close(bright_c, k[:, None] * dark_c)
+    return ok & ratio_close(bright_s, k * dark_s, SPREAD_RATIO, SPREAD_EPS)
 
 
 def plain_and_entropy(
@@ -148,7 +198,9 @@ class PairFigures:
     (:func:`~.near_duplicates.pixel_mean`, the statistics' ``mean``); ``side``: ``(N,)`` the
     short side in pixels (``min(height, width)``: :data:`SMALL_SIDE`); ``hw``: ``(N, 2)`` heights
     and widths, and ``strip_view``: which view (index) is each image's inverse-shape strip, whose
-    pairs :func:`strip_partners` restricts (without ``hw`` a strip view pairs with nothing).
+    pairs :func:`strip_partners` restricts (without ``hw`` a strip view pairs with nothing);
+    ``colour``: ``(N,)`` mean channel spread, 0-1 (the statistics' ``channel_spread``): a grey side
+    (:data:`GREY_SPREAD`) skips the colour-cast rule.
     """
 
     chroma: np.ndarray | None = None
@@ -161,12 +213,13 @@ class PairFigures:
     side: np.ndarray | None = None
     hw: np.ndarray | None = None
     strip_view: int | None = None
+    colour: np.ndarray | None = None
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
         self.entropy, self.spread = as64(self.entropy), as64(self.spread)
         self.opacity, self.level = as64(self.opacity), as64(self.level)
-        self.side = as64(self.side)
+        self.side, self.colour = as64(self.side), as64(self.colour)
         self.hw = None if self.hw is None else as64(self.hw).reshape(-1, 2)  # type: ignore[union-attr]
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
@@ -182,10 +235,29 @@ def transparent_pair(first: PairFigures, second: PairFigures, i: np.ndarray, j: 
 
 def figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``(P,)`` bool: the rules of :func:`~.hash_pairs.hash_pairs_ok` on the per-image figures, each where both
-    sides have it: colour cast, grey entropy, a flat image's level, pixel spread."""
+    sides have it: colour cast (not with a grey side: :data:`GREY_SPREAD`), grey entropy, a flat
+    image's level, pixel spread (cast and spread pass together for one picture at another
+    exposure: :func:`exposure_pair`).  The grey and exposure exceptions hold for opaque pairs
+    only: icons and sprites on transparent come in recoloured states (a grey, a green and a red
+    LED; planets of one render) whose grey one is drawn, not a grey copy, and their mean level
+    counts the alpha channel."""
     keep = np.ones(np.shape(i), dtype=bool)
+    exposed = np.zeros(np.shape(i), dtype=bool)
+    have = lambda name: getattr(first, name) is not None and getattr(second, name) is not None  # noqa: E731
+    opaque = np.ones(np.shape(i), dtype=bool)
+    if have("opacity"):
+        opaque = (first.opacity[i] >= 1.0) & (second.opacity[j] >= 1.0)  # type: ignore[index]
+    if have("chroma") and have("spread") and have("level"):
+        exposed = opaque & exposure_pair(
+            (first.chroma[i], second.chroma[j]), (first.spread[i], second.spread[j]), (first.level[i], second.level[j])  # type: ignore[index]
+        )
     if first.chroma is not None and second.chroma is not None:
-        keep &= chroma_close(first.chroma[i], second.chroma[j])
+        cast_ok = chroma_close(first.chroma[i], second.chroma[j]) | exposed
+        if have("colour"):
+            levels = (first.level[i], second.level[j]) if have("level") else (None, None)  # type: ignore[index]
+            grey = grey_side(first.colour[i], levels[0]) | grey_side(second.colour[j], levels[1])  # type: ignore[index]
+            cast_ok |= opaque & grey
+        keep &= cast_ok
     if first.entropy is not None and second.entropy is not None:
         keep &= ratio_close(first.entropy[i], second.entropy[j], ENTROPY_RATIO, ENTROPY_EPS)
         if first.level is not None and second.level is not None:
@@ -194,7 +266,7 @@ def figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.n
             with np.errstate(invalid="ignore"):  # inf - inf (a constant image fed after Normalize): equal levels
                 keep &= ~flat | (a == b) | (np.abs(a - b) <= LEVEL_TOLERANCE)
     if first.spread is not None and second.spread is not None:
-        keep &= ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS)
+        keep &= ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS) | exposed
     return keep
 
 

@@ -129,7 +129,8 @@ def hash_pairs_ok(
     thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`, as a pair with an image under
     :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
     :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
-    the colour casts agree (:data:`CHROMA_TOLERANCE`), the grey entropies
+    the colour casts agree (:data:`CHROMA_TOLERANCE`; not asked of an opaque grey side, and cast and
+    spread pass for one picture at another exposure: :func:`~.hash_figures.figure_rules`), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
     (one set: ``first is second``) and the index's ``--against`` search (new images against
@@ -253,6 +254,7 @@ def hash_pairs(
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
     hw: np.ndarray | None = None,
     progress: bool | None = None,
+    colour: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
@@ -261,10 +263,12 @@ def hash_pairs(
     bar over the pairs when there are :data:`PROGRESS_MIN_PAIRS` or more (None: on a terminal,
     :func:`~dataeval_gpu.progress.progress_bar`).  With ``side`` and ``thumbs``, an image under
     :data:`SMALL_SIDE` a side also pairs with a larger copy at its own scale
-    (:func:`~.scale_pairs.scale_pairs`)."""
+    (:func:`~.scale_pairs.scale_pairs`).  ``colour``: each image's mean channel spread (a grey side
+    skips the colour-cast rule: :data:`~.hash_figures.GREY_SPREAD`)."""
     pairs = _one_scale_pairs(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress
-    )
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
+        colour,
+    )  # fmt: skip
     if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():
         return pairs
     from .scale_pairs import scale_pairs
@@ -279,6 +283,7 @@ def _one_scale_pairs(
     full: torch.Tensor, valid: torch.Tensor, crops: Sequence[tuple[torch.Tensor, torch.Tensor]], radius: int,
     chroma: Any, plain: Any, entropy: Any, spread: Any, thumbs: Any, opacity: Any, level: Any, side: Any,
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None, hw: Any, progress: bool | None,
+    colour: Any = None,
 ) -> np.ndarray:  # fmt: skip
     """The pairs of :func:`hash_pairs` the hashes as computed find (each image at its own scale)."""
     n = full.numel()
@@ -308,7 +313,7 @@ def _one_scale_pairs(
     a = (a // n) * used.size + np.searchsorted(used, a % n)  # view v of image i: v * m + i
     b = (b // n) * used.size + np.searchsorted(used, b % n)
     n = used.size
-    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view)  # type: ignore[misc]
+    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view, _rows_of(colour, used))  # type: ignore[misc]
     code = np.minimum(a % n, b % n) * n + np.maximum(a % n, b % n)
     enable = progress if a.size >= PROGRESS_MIN_PAIRS else False
     with progress_bar(total=int(a.size), desc="near pairs", enable=enable, unit="pair") as bar:

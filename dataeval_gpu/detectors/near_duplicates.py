@@ -57,6 +57,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     plain_and_entropy,
 )
 from .pair_figures import (  # noqa: F401  (named here as before)
+    channel_spread,
     chroma_signature,
     grey_entropy,
     pixel_mean,
@@ -214,6 +215,7 @@ def hash_groups(
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
     hw: np.ndarray | None = None,
     progress: bool | None = None,
+    colour: np.ndarray | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -237,11 +239,13 @@ def hash_groups(
     :func:`~dataeval_gpu.accumulators.hash_rows.strip_hashes`) and ``hw`` (``(N, 2)`` heights and widths) a whole image is also
     matched against another's strip when it lies the other way
     (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
-    the same rules.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
+    the same rules.  With ``colour`` (:func:`channel_spread`) a pair with a grey side skips the
+    colour-cast rule.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
     ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
     pairs = hash_pairs(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress
-    )
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
+        colour,
+    )  # fmt: skip
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
 
@@ -388,6 +392,7 @@ class NearDuplicates:
                 np.array([min(t.shape[-2:]) for t in images], dtype=np.float64),
                 strip_hashes(images, near_kind(self.hasher.hash, self.hasher.d4)) if self.strip else None,
                 np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
+                colour=channel_spread(images, seen),
             )
         emb_groups: list[list[int]] = []
         emb = None

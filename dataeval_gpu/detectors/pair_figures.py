@@ -13,7 +13,7 @@ import torch
 
 from .hash_pairs import plain_and_entropy
 
-__all__ = ["chroma_signature", "grey_entropy", "pixel_mean", "pixel_std", "plain_share", "with_alpha"]
+__all__ = ["channel_spread", "chroma_signature", "grey_entropy", "pixel_mean", "pixel_std", "plain_share", "with_alpha"]
 
 
 def chroma_signature(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
@@ -84,7 +84,7 @@ def with_alpha(images: Sequence[torch.Tensor]) -> dict[int, dict[str, np.ndarray
     if not pos:
         return {}
     m = quality_metrics([images[i] for i in pos])
-    keys = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity")
+    keys = ("chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "channel_spread")
     return {i: {k: m[k][r].to(torch.float64).cpu().numpy() for k in keys} for r, i in enumerate(pos)}
 
 
@@ -102,3 +102,21 @@ def pixel_mean(images: Sequence[torch.Tensor]) -> np.ndarray:
     from ..functional.pixels import scale01
 
     return np.array([float(scale01(t.unsqueeze(0).to(torch.float64)).mean()) for t in images])
+
+
+def channel_spread(images: Sequence[torch.Tensor], seen: dict | None = None) -> np.ndarray:
+    """``(N,)`` float64: mean over the pixels of the spread of the colour channels (max - min),
+    0-1 scale (0 for grey images; the quality metrics' ``channel_spread``, as the audit's pair
+    rules read it: :data:`~dataeval_gpu.detectors.hash_figures.GREY_SPREAD`).  An image with
+    alpha: as seen (:func:`with_alpha`)."""
+    from ..functional.pixels import scale01
+
+    out = np.zeros(len(images))
+    seen = with_alpha(images) if seen is None else seen  # NearDuplicates measures them once
+    for i, t in enumerate(images):
+        if t.shape[0] >= 3 and i not in seen:
+            x = scale01(t[:3].unsqueeze(0).to(torch.float64))[0]
+            out[i] = float((x.amax(dim=0) - x.amin(dim=0)).mean())
+    for i, m in seen.items():
+        out[i] = float(m["channel_spread"])
+    return out

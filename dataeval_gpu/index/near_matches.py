@@ -30,6 +30,7 @@ REF_BLOCK = 1 << 20
 #: the statistics the pair rules read (beside the ``pchash_thumbs`` thumbnails)
 FIGURE_COLUMNS = (
     "chroma_rg", "chroma_bg", "dark_clipped", "bright_clipped", "grey_entropy", "opacity", "std", "mean", "height", "width",
+    "channel_spread",
 )  # fmt: skip
 
 
@@ -66,6 +67,7 @@ def figures_of(cols: dict[str, np.ndarray | None]) -> Any:
         side=np.minimum(f("height"), f("width")) if has("height", "width") else None,
         hw=np.stack([f("height"), f("width")], axis=1) if has("height", "width") else None,
         strip_view=strip_view,
+        colour=f("channel_spread") if has("channel_spread") else None,
     )
 
 

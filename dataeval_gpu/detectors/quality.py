@@ -329,9 +329,11 @@ class QualityIssues:
     Args:
         thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
-        reference: dataset values for the relative issues (``grey_p99``, ``side``,
-            ``aspect`` medians, ``grey_share``: the share of grey images among those with three
-            channels), e.g. from a training set; default: from the evaluated images.
+        reference: dataset values for the relative issues (``grey_p99``, ``bright_p99``,
+            ``bright_p9999``, ``side``, ``aspect`` medians, ``grey_share``: the share of grey images
+            among those with three channels), e.g. from a training set; default: from the evaluated
+            images (a reference with ``grey_p99`` but without ``bright_p9999`` judges no image
+            under-exposed, as before :func:`underexposed` existed).
         working_side: working resolution of the sharpness metric.
         device: where the metrics are computed.
 

@@ -97,7 +97,9 @@ def test_darkened_photo_and_sprite_are_still_dark(photos: list[np.ndarray]) -> N
     dark_sprite = np.concatenate([sprite[:3] // 8, sprite[3:]], axis=0)
     images = [torch.from_numpy(x) for x in [*colour[:6], colour[6], dark_photo, sprite, dark_sprite]]
     out = QualityIssues().evaluate(images)
-    assert out.flags["dark"].tolist() == [False] * 6 + [False, True, False, True]
+    # dark10: colour[3], a 96 px crop of a dusk sky (peak 0.455 < 0.55 x the set's median peak, its
+    # tones filling the levels under it: 0.82), is under-exposed as a picture of its own
+    assert out.flags["dark"].tolist() == [False] * 3 + [True] + [False] * 2 + [False, True, False, True]
     assert float(out.metrics["grey_p99"][7]) <= 31 / 255 + 1e-6 and float(out.metrics["bright_p99"][9]) <= 31 / 255 + 1e-6
     assert float(out.metrics["grey_entropy"][9]) >= 1.0  # more than one ink: not a silhouette
 
@@ -119,7 +121,7 @@ def test_a_star_field_is_dark_by_nature_its_darkened_copy_is_dark(photos: list[n
     peak = out.metrics["bright_p9999"]
     assert peak[5] == pytest.approx(1.0, abs=1e-6) and peak[6] == pytest.approx(31 / 255, abs=1e-6)
     assert float(out.metrics["grey_p99"][5]) == 0.0
-    assert out.flags["dark"].tolist() == [False] * 5 + [False, True]
+    assert out.flags["dark"].tolist() == [False] * 3 + [True, False] + [False, True]  # colour[3]: dark10's dusk crop
     assert float(out.scores["dark"][5]) == 0.0 and float(out.scores["dark"][6]) == pytest.approx(1.0)
     assert lit_peaks({"grey_p99": np.zeros(3), "bright_p9999": np.array([0.49, 0.5, 1.0])}).tolist() == [False, True, True]
     older = {k: v for k, v in out.metrics.items() if k != "bright_p9999"}

@@ -13,8 +13,10 @@ dark               ``1 - grey_p99 / median(grey_p99)``   score > 0.78 (the brigh
                    relative: the image's highlights        image under 22 % of the dataset's
                    against the dataset's; saturated        typical highlights; saturated ones in
                    highlights (bright_p99 >= 1.5           max(R, G, B) too), or both p99 < 0.03;
-                   grey_p99): at most ``1 - bright_p99 /   not with under 81 visible pixels
-                   median(bright_p99)``
+                   grey_p99): at most ``1 - bright_p99 /   not with under 81 visible pixels; or
+                   median(bright_p99)``                    under-exposed: opaque, peak under 0.55 x
+                                                           the median peak, tones filling >= 70 %
+                                                           of its levels (:func:`underexposed`)
 light              ``dark_p001`` (the black point: the    score >= 0.2 and bright_clipped >= 0.15
                    darkest 0.1 % of min(R, G, B))          (overexposed: highlights clipped AND
                                                            no dark tones left) and grey_p0001 >=
@@ -72,7 +74,9 @@ background is); ``grayscale`` is not judged (a drawing on a transparent canvas h
 artist gave it: :func:`grey_judged`).  A darkened picture with alpha is still dark, a blank one still
 low information.  ``dark`` is not judged on an image with highlights (``bright_p9999``, its
 brightest 0.01 %, at least :data:`DARK_PEAK_MIN`: a star field or a night scene is dark by nature,
-an under-exposed picture has no highlights anywhere; :func:`lit_peaks`).
+an under-exposed picture has no highlights anywhere; :func:`lit_peaks`), unless it is under-exposed:
+opaque, its peak under 0.55 x the dataset's median peak and its tones filling the levels under it
+(:func:`underexposed`: a photo divided by 2 or 3 among photos).
 
 ``grayscale`` is relative in one respect: a grey image stored as RGB is flagged only where grey
 images are a minority of the dataset's images with three channels (share under
@@ -129,6 +133,8 @@ from .quality_rules import (
     SILHOUETTE_BITS,
     SILHOUETTE_INK_MIN,
     TRANSPARENT_BELOW,
+    UNDEREXPOSED_FILL,
+    UNDEREXPOSED_PEAK,
     drawn,
     few_seen,
     float64,
@@ -145,6 +151,8 @@ from .quality_rules import (
     seen_entropy,
     shape_detail,
     silhouettes,
+    tone_fill,
+    underexposed,
 )
 
 # the rules (quality_rules) are re-exported: this module is where the issues are documented
@@ -180,6 +188,8 @@ __all__ = [
     "SILHOUETTE_BITS",
     "SILHOUETTE_INK_MIN",
     "TRANSPARENT_BELOW",
+    "UNDEREXPOSED_FILL",
+    "UNDEREXPOSED_PEAK",
     "QualityIssues",
     "QualityOutput",
     "drawn",
@@ -198,6 +208,8 @@ __all__ = [
     "seen_entropy",
     "shape_detail",
     "silhouettes",
+    "tone_fill",
+    "underexposed",
 ]
 
 
@@ -249,6 +261,33 @@ class QualityOutput(OutputMetadata):
         """Names of the issues image ``index`` is flagged for."""
         return [k for k in self.flags if bool(self.flags[k][index])]
 
+    def _dark_reason(self, index: int, line: str) -> str:
+        """Why image ``index`` is ``dark``: its highlights against the dataset's (``line``: the score
+        against the threshold), the absolute floor, or under-exposure (:func:`underexposed`)."""
+        m = self.metrics
+        s, t = float(self.scores["dark"][index]), self.thresholds["dark"]
+        p99 = float(m["grey_p99"][index])
+        one = {k: v[index : index + 1] for k, v in m.items()}
+        floor = p99 < DARK_ABSOLUTE_P99
+        if not s > t and not floor and bool(underexposed(one, self.reference.get("bright_p9999"))[0]):
+            peak, fill = float(m["bright_p9999"][index]), float(tone_fill(one)[0])
+            typical = float(self.reference["bright_p9999"])
+            return (
+                f"dark: under-exposed, brightest 0.01 % at {peak:.3f} < {UNDEREXPOSED_PEAK:g} x dataset median"
+                f" peak {typical:.3f}, with the tones of a picture under it (grey entropy"
+                f" {float(m['grey_entropy'][index]):.2f} bits, {fill:.0%} of what its levels hold; score {s:.4g})"
+            )
+        line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
+        if not s > t and floor:  # the absolute floor (a one-image set's median is the image itself)
+            line = f"dark: grey p99 {p99:.3f} < {DARK_ABSOLUTE_P99:g}, dark in any dataset (score {s:.4g})"
+        if "bright_p9999" in m:
+            peak = float(m["bright_p9999"][index])
+            bound = f"{DARK_PEAK_MIN:g}"
+            if peak >= DARK_PEAK_MIN:  # judged for its under-exposure (underexposed)
+                bound = f"{UNDEREXPOSED_PEAK:g} x dataset median peak {self.reference.get('bright_p9999', float('nan')):.3f}"
+            line += f", no highlights (peak {peak:.3f} < {bound})"
+        return line
+
     def why(self, index: int) -> list[str]:
         """One sentence per issue image ``index`` is flagged for: its score against the threshold."""
         out = []
@@ -256,13 +295,7 @@ class QualityOutput(OutputMetadata):
             s, t = float(self.scores[k][index]), self.thresholds[k]
             line = f"{k}: score {s:.4g} {'>=' if k == 'light' else '>'} threshold {t:.4g}"
             if k == "dark":
-                p99 = float(self.metrics["grey_p99"][index])
-                line += f" (grey p99 {p99:.3f} vs dataset median {self.reference.get('grey_p99', float('nan')):.3f})"
-                if not s > t:  # the absolute floor (a one-image set's median is the image itself)
-                    line = f"dark: grey p99 {p99:.3f} < {DARK_ABSOLUTE_P99:g}, dark in any dataset (score {s:.4g})"
-                if "bright_p9999" in self.metrics:
-                    peak = float(self.metrics["bright_p9999"][index])
-                    line += f", no highlights (peak {peak:.3f} < {DARK_PEAK_MIN:g})"
+                line = self._dark_reason(index, line)
             elif k == "light":
                 point = "black point of min(R, G, B)" if "dark_p001" in self.metrics else "grey black point"
                 line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
@@ -332,9 +365,11 @@ class QualityIssues:
     Args:
         thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
-        reference: dataset values for the relative issues (``grey_p99``, ``side``,
-            ``aspect`` medians, ``grey_share``: the share of grey images among those with three
-            channels), e.g. from a training set; default: from the evaluated images.
+        reference: dataset values for the relative issues (``grey_p99``, ``bright_p99``,
+            ``bright_p9999``, ``side``, ``aspect`` medians, ``grey_share``: the share of grey images
+            among those with three channels), e.g. from a training set; default: from the evaluated
+            images (a reference with ``grey_p99`` but without ``bright_p9999`` judges no image
+            under-exposed, as before :func:`underexposed` existed).
         working_side: working resolution of the sharpness metric.
         device: where the metrics are computed.
 
@@ -414,7 +449,9 @@ class QualityIssues:
                 floor = m["grey_p99"] < DARK_ABSOLUTE_P99
                 if "bright_p99" in ref:
                     floor &= m["bright_p99"] < DARK_ABSOLUTE_P99
-                f = ((s > t) | floor) & ~silhouettes(m) & ~small & ~lit_peaks(m)
+                # under-exposed pictures whatever the collection; the score is 0 on other lit peaks
+                under = underexposed(m, ref.get("bright_p9999"))
+                f = ((s > t) | (floor & ~lit_peaks(m)) | under) & ~silhouettes(m) & ~small
             elif k in ("odd_size", "odd_aspect_ratio"):
                 w, h = m["width"], m["height"]
                 v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)

@@ -45,6 +45,8 @@ __all__ = [
     "SILHOUETTE_BITS",
     "SILHOUETTE_INK_MIN",
     "TRANSPARENT_BELOW",
+    "UNDEREXPOSED_FILL",
+    "UNDEREXPOSED_PEAK",
     "drawn",
     "few_seen",
     "float64",
@@ -62,6 +64,8 @@ __all__ = [
     "seen_entropy",
     "shape_detail",
     "silhouettes",
+    "tone_fill",
+    "underexposed",
 ]
 
 #: the issues, in output order
@@ -109,6 +113,18 @@ SATURATED_HIGHLIGHTS = 1.5
 #: peak at most 31/255 = 0.12).  Measured: Stellarium's dark star fields and galaxies 0.71-1.0,
 #: the planted dark copies 0.07-0.12, the 449 unmodified photos of the corpus at least 0.58
 DARK_PEAK_MIN = 0.5
+#: ``dark`` also flags an under-exposed picture (:func:`underexposed`): opaque, nothing in any channel
+#: reaching this share of the collection's typical peak (the median ``bright_p9999``: 1.0 in every
+#: collection measured but seven, 0.945-0.992) ...  A picture divided by 2 keeps its peak at most 0.5 (the
+#: survey's x0.5 copies 0.47-0.502, x0.3 0.29-0.30); the unmodified photos of the survey peak at 0.90
+#: or more, the corpus's 449 at 0.58 or more
+UNDEREXPOSED_PEAK = 0.55
+#: ... and the tones of a picture under it: its grey entropy at least this share of the bits the grey
+#: levels under the peak can hold (:func:`tone_fill`).  Darkening a continuous-tone picture squeezes
+#: its tones into fewer levels and keeps them filled (the survey's x0.5 / x0.3 copies 0.82-0.98); a
+#: dark design - a theme piece, a flat texture, a star or nebula on black - uses few of them (gimp's
+#: Dark theme at most 0.52, hedgewars' dark land textures 0.26-0.73, Stellarium's nebulae median 0.37)
+UNDEREXPOSED_FILL = 0.7
 #: second condition of ``light``: at least this share of pixels clipped white
 LIGHT_MIN_CLIPPED = 0.15
 #: third condition of ``light``: the darkest 0.01 % (``grey_p0001``) at least this share of the
@@ -242,7 +258,7 @@ def issue_scores(
 
     ``metrics`` holds :data:`QUALITY_KEYS` plus ``width``, ``height``, ``channels``.
     ``reference`` gives the dataset values the relative issues compare with
-    (``grey_p99``, ``bright_p99``, ``side``, ``aspect`` medians); default: the medians of
+    (``grey_p99``, ``bright_p99``, ``bright_p9999``, ``side``, ``aspect`` medians); default: the medians of
     ``metrics`` itself.
     Returns the scores and the reference values used.
     """
@@ -258,6 +274,9 @@ def issue_scores(
     # (an index written before the key) judges on them alone, as before
     if "bright_p99" in m and (reference is None or "grey_p99" not in reference or "bright_p99" in reference):
         ref["bright_p99"] = _median(m["bright_p99"])
+    # the typical peak of ``underexposed``: as the value part, a reference without it judges as before
+    if "bright_p9999" in m and (reference is None or "grey_p99" not in reference or "bright_p9999" in reference):
+        ref["bright_p9999"] = _median(m["bright_p9999"])
     if reference is not None:
         ref.update({k: float(v) for k, v in reference.items() if k in ref})
     p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
@@ -280,7 +299,7 @@ def issue_scores(
     # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
     flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
     scores = {
-        "dark": np.where(silhouettes(m) | lit_peaks(m), 0.0, dark),
+        "dark": np.where(silhouettes(m) | (lit_peaks(m) & ~underexposed(m, ref.get("bright_p9999"))), 0.0, dark),
         # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
         # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
@@ -335,6 +354,35 @@ def lit_peaks(m: Mapping[str, Any]) -> np.ndarray:
     if "bright_p9999" not in m:
         return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
     return float64(m["bright_p9999"]) >= DARK_PEAK_MIN
+
+
+def tone_fill(m: Mapping[str, Any]) -> np.ndarray:
+    """``(N,)`` how full the grey levels under an image's peak are: ``grey_entropy / log2(L)``, ``L =
+    round(255 · bright_p9999) + 1`` the levels from black to the peak (the grey of a pixel is at most
+    its brightest channel), ``log2(L)`` at least 1 bit.  About 1 for a continuous-tone picture
+    squeezed under its peak (a photo divided by 2: 6-7 of the 7 bits 128 levels hold), small for a
+    design of few tones (a flat theme piece: 1-3 bits)."""
+    peak = float64(m["bright_p9999"])
+    levels = np.round(255.0 * np.clip(np.nan_to_num(peak, nan=0.0), 0.0, 1.0)) + 1.0
+    return float64(m["grey_entropy"]) / np.maximum(np.log2(levels), 1.0)
+
+
+def underexposed(m: Mapping[str, Any], typical_peak: float | None) -> np.ndarray:
+    """``(N,)`` bool: under-exposed pictures, flagged ``dark``: opaque (``opacity`` at least
+    :data:`TRANSPARENT_BELOW`: a sprite or shadow on a transparent canvas is a design), no channel
+    reaching :data:`UNDEREXPOSED_PEAK` of the collection's ``typical_peak`` (the median
+    ``bright_p9999``) in its brightest 0.01 % and its tones filling the levels under its peak
+    (:func:`tone_fill` at least :data:`UNDEREXPOSED_FILL`).  Under-exposure scales every level
+    down: the picture's tones stay, squeezed under a low peak; the relative rule on the highlights
+    misses a copy divided by 2 or 3 among photos (its highlights 30-50 % of theirs, flagged from
+    22 %).  Relative to the collection as ``dark`` is: in a set of dark pictures a dark one is
+    typical.  All False without ``bright_p9999`` or a typical peak (metrics gathered before it, an
+    index whose reference lacks it: judged as before)."""
+    if "bright_p9999" not in m or typical_peak is None or not np.isfinite(typical_peak):
+        return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
+    opacity = float64(m["opacity"]) if "opacity" in m else np.ones(np.shape(m["grey_p99"]))
+    low = float64(m["bright_p9999"]) < UNDEREXPOSED_PEAK * typical_peak
+    return (opacity >= TRANSPARENT_BELOW) & low & (tone_fill(m) >= UNDEREXPOSED_FILL)
 
 
 def few_seen(m: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -40,8 +40,9 @@ OCTAVE_BINS = 128
 REFERENCE_COLUMNS = ("grey_p99", "width", "height", "channels", "channel_spread")
 #: read where the rows hold them (an index written before it was measured judges ``dark`` on the grey
 #: highlights alone, as a scan of such rows does): the median of the brightest channel's highlights;
-#: ``opacity``: the grey share counts images without transparent parts only (``grey_judged``)
-OPTIONAL_REFERENCE_COLUMNS = ("bright_p99", "opacity")
+#: the median peak ``bright_p9999`` (``dark``'s under-exposure; an index without it: not judged, as
+#: before); ``opacity``: the grey share counts images without transparent parts only (``grey_judged``)
+OPTIONAL_REFERENCE_COLUMNS = ("bright_p99", "bright_p9999", "opacity")
 
 
 def _histogram(values: np.ndarray) -> dict[str, list[int]]:
@@ -83,10 +84,11 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
     p99 = m["grey_p99"][np.isfinite(m["grey_p99"])]
     grey_at = float((thresholds or {}).get("grayscale", DEFAULT_THRESHOLDS["grayscale"]))
     bright = {}
-    if "bright_p99" in stats:  # the dark rule's second measure (saturated highlights)
-        b99 = np.asarray(stats["bright_p99"], dtype=np.float64)
-        b99 = b99[np.isfinite(b99)]
-        bright = {"bright_p99": float(np.median(b99)) if len(b99) else float("nan")}
+    for key in ("bright_p99", "bright_p9999"):  # the dark rule's saturated highlights, typical peak
+        if key in stats:
+            b = np.asarray(stats[key], dtype=np.float64)
+            b = b[np.isfinite(b)]
+            bright[key] = float(np.median(b)) if len(b) else float("nan")
     return {
         "images": int(len(side)),
         "grey_p99": float(np.median(p99)) if len(p99) else float("nan"),
@@ -127,7 +129,8 @@ def against_quality(
     if not reference or not len(image_index):
         return {}
     needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
-    ref = {k: float(reference[k]) for k in ("grey_p99", "bright_p99", "side", "aspect", "grey_share") if k in reference}
+    keys = ("grey_p99", "bright_p99", "bright_p9999", "side", "aspect", "grey_share")
+    ref = {k: float(reference[k]) for k in keys if k in reference}
     out = QualityIssues(thresholds=thresholds, reference=ref).evaluate(needed)
     w, h = out.metrics["width"], out.metrics["height"]
     n = int(reference.get("images", 0))

@@ -8,9 +8,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
+from .quality_motion_rules import (
+    MOTION_JUDGE_SIDE,
+    MOTION_MIN_ENERGY,
+    MOTION_MIN_RATIO,
+    MOTION_OFFSET,
+    motion_blurred,
+    motion_judged,
+)
+from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
     "COARSE_OFFSET",
@@ -183,25 +191,6 @@ COARSE_OFFSET = 0.11
 #: ... and ``fine_sharpness + FINE_OFFSET`` (native resolution: blurred under 0.37), for images
 #: whose short side is over the working resolution (``WORKING_SIDE``)
 FINE_OFFSET = 0.075
-#: ... and ``motion_ratio + MOTION_OFFSET`` (blur along a line: the weakest direction's fine-to-coarse
-#: detail under 0.42 of the strongest's, ``quality_motion``) where :func:`motion_judged`.  Fitted on every
-#: 4th of 604 photos (640 px, 0 of them flagged) and the fit collections (docs/quality.md)
-MOTION_OFFSET = 0.025
-#: ``motion_ratio`` counts only where the weakest direction's step-8 energy, ``motion_energy``, is at
-#: least this (grey levels²): something to judge along it.  A smooth gradient, a stripe or a flat fill has
-#: no detail at step 2 along it (ratio 0) and none at step 8 either
-MOTION_MIN_ENERGY = 16.0
-#: ... and where ``motion_ratio`` is at least this: a box blur of 5-15 px keeps some detail at step 2
-#: along its line (its side lobes, the picture's noise: 0.14 the least on the fit photos' blurred
-#: copies), while a design whose one direction holds no fine detail at all above the 8-bit rounding
-#: - evenly spaced bars, a flag's stripes, a smooth ramp under a texture - reads 0 (23 of the fit
-#: collections' flags it would add)
-MOTION_MIN_RATIO = 0.1
-#: ... and on images at least this many pixels a side (with transparent parts: at least its square
-#: visible, ``opacity · width · height``): a small icon or sprite is its strokes, whose directions
-#: are a design (the metric measures from 64 px; on the fit collections every flag it added under
-#: this side - 2 of 64-px icons; 105 of 32-63 px ones when it measured from 32 px - was false)
-MOTION_JUDGE_SIDE = 128
 #: metrics the issues need besides :data:`QUALITY_KEYS`
 SHAPE_KEYS = ("width", "height", "channels")
 #: keys that metrics gathered before they existed lack (an index, a saved table): ``opacity`` (every
@@ -219,9 +208,9 @@ OPTIONAL_KEYS = (
 #: of its side / aspect: an icon theme's 256 and 512 px icons among its 16-48 px ones are sizes of
 #: the collection, not odd ones
 ODD_MAX_SHARE = 0.05
-#: images with alpha: an ``opacity`` (mean alpha) under this has transparent parts, seen on whatever
-#: background the viewer has: no black point of its own (``light`` not judged), and ...
-TRANSPARENT_BELOW = 0.99
+#: images with alpha: ``TRANSPARENT_BELOW`` (``quality_values``): an ``opacity`` under it has
+#: transparent parts, seen on whatever background the viewer has: no black point of its own
+#: (``light`` not judged), and ...
 #: ... when what is seen of it has under this many bits of grey entropy it is a glyph or silhouette
 #: (one ink, its information in its shape): ``dark`` not judged (a black symbolic icon is not dark)
 SILHOUETTE_BITS = 1.0
@@ -238,13 +227,6 @@ SILHOUETTE_INK_MIN = 1.0 / 255.0
 PIXEL_ISSUES = ("dark", "light", "blurry", "noisy", "jpeg_blocking")
 
 
-
-def float64(values: Any) -> np.ndarray:
-    """A metric's values (tensor on any device, numpy array, sequence) as a float64 numpy array;
-    a numpy array is converted without torch (an audit's report arrays are read-only views)."""
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy().astype(np.float64)
-    return np.array(values, dtype=np.float64)
 
 def _median(v: np.ndarray) -> float:
     v = v[np.isfinite(v)]
@@ -316,35 +298,6 @@ def issue_scores(
     for k in ("dark", "blurry"):  # too few of them seen (OBJECT_MIN_PIXELS)
         scores[k] = np.where(few_seen(m), 0.0, scores[k])
     return scores, ref
-
-
-def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
-    """``(N,)`` bool: images whose ``motion_ratio`` ``blurry`` reads - ``motion_energy`` at least
-    :data:`MOTION_MIN_ENERGY` (detail at 8 px along the weakest direction), ``motion_ratio`` at least
-    :data:`MOTION_MIN_RATIO` (some fine detail left along it), a side of at least
-    :data:`MOTION_JUDGE_SIDE` and, for an image with transparent parts, at least its square of
-    visible pixels (``opacity · width · height``: a sprite's outline on the backdrop is a design).
-    False for metrics gathered without the keys (``blurry`` as before)."""
-    if "motion_ratio" not in m or "motion_energy" not in m:
-        return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
-    ok = (float64(m["motion_energy"]) >= MOTION_MIN_ENERGY) & (float64(m["motion_ratio"]) >= MOTION_MIN_RATIO)
-    if "width" in m and "height" in m:
-        w, h = float64(m["width"]), float64(m["height"])
-        ok &= np.minimum(w, h) >= MOTION_JUDGE_SIDE
-        if "opacity" in m:
-            o = float64(m["opacity"])
-            ok &= (o >= TRANSPARENT_BELOW) | (o * w * h >= MOTION_JUDGE_SIDE**2)
-    return ok
-
-
-def motion_blurred(m: Mapping[str, Any], threshold: float) -> np.ndarray:
-    """``(N,)`` bool: images whose ``blurry`` score above ``threshold`` comes from the motion term
-    (:func:`motion_judged` and ``1 - motion_ratio - MOTION_OFFSET > threshold``): blurred along the
-    direction ``motion_angle``."""
-    judged = motion_judged(m)
-    if not judged.any():
-        return judged
-    return judged & (1.0 - (float64(m["motion_ratio"]) + MOTION_OFFSET) > threshold)
 
 
 def lit_peaks(m: Mapping[str, Any]) -> np.ndarray:

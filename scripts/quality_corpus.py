@@ -82,7 +82,7 @@ def _crop_frac(im: Image.Image, f: float) -> Image.Image:
     return im.crop((dx, dy, w - dx, h - dy))
 
 
-def _rot_small(im: Image.Image, deg: float) -> Image.Image:
+def rot_small(im: Image.Image, deg: float) -> Image.Image:
     """Rotate by ``deg`` and crop the largest centred box without the rotated-in border."""
     w, h = im.size
     r = im.rotate(deg, resample=Image.Resampling.BICUBIC, expand=False)
@@ -122,7 +122,7 @@ def dup_variant(im: Image.Image, kind: str, seed: int) -> Image.Image:
         "vflip": lambda: im.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
         "rot90": lambda: im.transpose(Image.Transpose.ROTATE_90),
         "rot180": lambda: im.transpose(Image.Transpose.ROTATE_180),
-        "rot5": lambda: _rot_small(im, 5.0 if seed % 2 else -5.0),
+        "rot5": lambda: rot_small(im, 5.0 if seed % 2 else -5.0),
         "overlay": lambda: _overlay(im, seed),
     }
     return ops[kind]()

@@ -34,6 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality_corpus import rot_small  # noqa: E402  (the corpus's small turn, cropped inside its frame)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEBS = Path("/tmp/qr_debs")
 DEBS4 = Path("/tmp/qr_debs4")
@@ -173,15 +176,6 @@ def _crop_box(im: Image.Image, keep: float, rng: np.random.Generator) -> Image.I
     x0 = int(rng.integers(0, w - cw + 1))
     y0 = int(rng.integers(0, h - ch + 1))
     return im.crop((x0, y0, x0 + cw, y0 + ch))
-
-
-def _rot_crop(im: Image.Image, deg: float) -> Image.Image:
-    w, h = im.size
-    r = im.rotate(deg, resample=Image.Resampling.BICUBIC, expand=False)
-    a = np.deg2rad(abs(deg))
-    s = 1.0 / (np.cos(a) + max(w / h, h / w) * np.sin(a))
-    cw, ch = int(w * s) - 2, int(h * s) - 2
-    return r.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
 
 
 def _motion(im: Image.Image, length: int, horizontal: bool = True) -> Image.Image:
@@ -344,8 +338,8 @@ DUP_KINDS = {
     "squash": lambda im, r: im.resize((round(im.width * 0.7), im.height), Image.Resampling.BICUBIC),
     "stretch": lambda im, r: im.resize((im.width, round(im.height * 0.75)), Image.Resampling.BICUBIC),
     "frame": lambda im, r: _frame(im),
-    "rot10": lambda im, r: _rot_crop(im, 10.0 if r.random() < 0.5 else -10.0),
-    "rot15": lambda im, r: _rot_crop(im, 15.0 if r.random() < 0.5 else -15.0),
+    "rot10": lambda im, r: rot_small(im, 10.0 if r.random() < 0.5 else -10.0),
+    "rot15": lambda im, r: rot_small(im, 15.0 if r.random() < 0.5 else -15.0),
     "hue+30": lambda im, r: _hue(im, 21),
     "sat1.6": lambda im, r: _saturation(im, 1.6),
     "gamma0.6": lambda im, r: _gamma(im, 0.6),

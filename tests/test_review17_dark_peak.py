@@ -102,7 +102,10 @@ def test_audit_and_quality_issues_agree(photos: list[np.ndarray]) -> None:
     report = audit.compute()
     for issue in ("dark", "grayscale"):
         assert np.asarray(report.quality["flags"][issue]).tolist() == direct.flags[issue].tolist(), issue
-    assert direct.flags["dark"].tolist() == [False] * 6 + [False, True, False, False]
+    # the 4th crop, a pylon against a dusk sky (peak 0.455 under 0.55 x the set's median 0.904, a
+    # photo's tones under it), reads as an under-exposed picture since dark10's rule (as in
+    # test_dark8_quality's dusk-sky crop); the darkened photo is dark; the star field is not
+    assert direct.flags["dark"].tolist() == [False, False, False, True, False, False] + [False, True, False, False]
     # the star field is grey stored as RGB too; the cut-out is not judged
     assert direct.flags["grayscale"].tolist() == [False] * 6 + [True, False, True, False]
 

@@ -215,7 +215,7 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
 
     from .functional import stats_compiled
     from .functional.quality_fine_compiled import fine_energies_u8
-    from .functional.quality_motion import motion_rows_u8
+    from .functional.quality_motion import MOTION_MIN_SIDE, motion_rows_u8
     from .functional.quality_occupancy_compiled import occupied_cells_u8
 
     stats_compiled.ready()
@@ -223,5 +223,7 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     if quality:
         for x in images:
             fine_energies_u8(x, [(0, 0, 8, 8)])
-            motion_rows_u8(x[None])
+            # its kernel runs on images of MOTION_MIN_SIDE px a side or more only
+            side = max(MOTION_MIN_SIDE, *x.shape[1:])
+            motion_rows_u8(x.new_zeros((1, x.shape[0], side, side)))
             occupied_cells_u8(x, (2, 2), 8)

@@ -224,11 +224,12 @@ def mode_like(out: Image.Image, src: Image.Image) -> Image.Image:
     )
 
 
-def fit(im: Image.Image) -> Image.Image:
+def fit(im: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """``im`` with its long side at most ``max_side`` (LANCZOS)."""
     w, h = im.size
-    if max(w, h) <= MAX_SIDE:
+    if max(w, h) <= max_side:
         return im
-    s = MAX_SIDE / max(w, h)
+    s = max_side / max(w, h)
     return im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
 
 

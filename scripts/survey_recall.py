@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_corpus import rot_small  # noqa: E402  (the corpus's small turn, cropped inside its frame)
+from quality_corpus import fit, rot_small  # noqa: E402  (the corpus's resize and small turn)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBS = Path("/tmp/qr_debs")
@@ -100,14 +100,6 @@ def photo_like(rgb: np.ndarray) -> bool:
     return spread >= 8 and top5 < 0.25 and distinct >= 600
 
 
-def fit(im: Image.Image) -> Image.Image:
-    w, h = im.size
-    if max(w, h) <= MAX_SIDE:
-        return im
-    s = MAX_SIDE / max(w, h)
-    return im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
-
-
 def load_sources(
     min_side: int = 240, exclude: tuple[str, ...] = NOT_PHOTOS
 ) -> list[tuple[str, str, Image.Image]]:
@@ -129,7 +121,7 @@ def load_sources(
         if any(min(np.abs(t - u).mean(), np.abs(tf - u).mean()) < 6.0 for u in thumbs):
             continue  # the same picture twice (a processed copy of another file)
         thumbs.append(t)
-        out.append((coll, label, fit(im)))
+        out.append((coll, label, fit(im, MAX_SIDE)))
     return out
 
 
@@ -457,7 +449,7 @@ def build(out: Path, per_kind: int = 14, n_intruders: int = 12, seed: int = 0) -
                 save(v, int(s), role, kind, coll, JPEG_KINDS.get(kind))
     for p in screenshot_paths(n_intruders, seed):
         with Image.open(p) as im:
-            v = fit(im.convert("RGB"))
+            v = fit(im.convert("RGB"), MAX_SIDE)
         save(v, -1, "intruder", "screenshot", "gimp-help-dialogs")
         entries[-1]["name"] = p.name
     manifest = {"n_sources": len(sources), "per_kind": per_kind, "seed": seed, "entries": entries}

@@ -100,3 +100,76 @@ def test_top_help_names_the_command_and_where_its_options_are(capsys: pytest.Cap
     status, _, err = run([], capsys)
     assert status == 2
     assert err == "dataeval-gpu: error: the following arguments are required: COMMAND (see 'dataeval-gpu --help')\n"
+
+
+# --- the last line's compile note: only where kernels were compiled (a busy machine loading them
+# from numba's cache for over 3 s said "N s of it compiling the CPU kernels, once" on every scan)
+
+
+def test_counting_compiles_counts_numba_compiles_only() -> None:
+    import numba
+
+    from dataeval_gpu.kernel_warmup import counting_compiles
+
+    @numba.njit(cache=False)
+    def plus_one(x):  # a fresh kernel: never in any cache
+        return x + 1
+
+    with counting_compiles() as compiled:
+        assert plus_one(1) == 2
+    assert compiled == [1]
+    with counting_compiles() as again:
+        assert plus_one(2) == 3  # the same signature: no compile
+    assert again == [0]
+    with counting_compiles() as other:
+        assert plus_one(2.5) == 3.5  # a new signature: compiled
+    assert other == [1]
+
+
+def test_compile_note_needs_a_compile() -> None:
+    from dataeval_gpu.cli_results import compile_note
+
+    assert compile_note(5.04, compiled=False) == ""  # a busy machine loading the cached kernels
+    assert compile_note(5.04, compiled=True) == " (5.0 s of it compiling the CPU kernels, once: later scans reuse them)"
+    assert compile_note(5.04) == compile_note(5.04, compiled=True)  # an older config.json: as before
+    assert compile_note(2.0, compiled=True) == ""
+
+
+def test_warm_up_says_whether_it_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataeval_gpu.audit import DataAudit, files
+
+    acc = DataAudit(device="cpu", quality=False).make_accumulator("cpu")
+    files.warm_up(acc)  # fills (or loads) numba's cache for these settings
+    timing: dict = {}
+    seconds = files.warm_up(acc, timing)
+    assert timing == {"kernels_compiled": False} and seconds > 0  # everything now in this process
+    monkeypatch.setattr(files, "available_cores", lambda: 2)
+    monkeypatch.setattr(files, "can_fork", lambda: True)
+    monkeypatch.setattr(files, "compile_ahead", lambda accumulator, images: 2)  # two children compiled
+    files.warm_up(acc, timing)
+    assert timing == {"kernels_compiled": True}
+
+
+# --- ragged_collate and read-only arrays (docs/usage.md's first example printed PyTorch's
+# "The given NumPy array is not writable" warning from each loader worker)
+
+
+def test_ragged_collate_copies_read_only_arrays_without_a_warning() -> None:
+    import warnings
+
+    from dataeval_gpu.batching import ragged_collate
+
+    rng = np.random.default_rng(3)
+    ro = rng.integers(0, 256, (3, 5, 7), dtype=np.uint8)
+    ro.flags.writeable = False
+    rw = rng.integers(0, 256, (1, 4, 4), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's UserWarning would raise here
+        images, labels = ragged_collate([(ro, 0), (rw, 1)])
+    assert labels.tolist() == [0, 1]
+    assert np.array_equal(images[0].numpy(), ro) and np.array_equal(images[1].numpy(), rw)
+    assert not np.shares_memory(images[0].numpy(), ro)  # a copy the caller may write to
+    before = int(ro[0, 0, 0])
+    images[0][0, 0, 0] = before ^ 0xFF
+    assert images[0][0, 0, 0].item() == before ^ 0xFF and ro[0, 0, 0] == before
+    assert np.shares_memory(images[1].numpy(), rw)  # a writable array is still not copied

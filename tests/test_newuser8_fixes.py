@@ -173,3 +173,24 @@ def test_ragged_collate_copies_read_only_arrays_without_a_warning() -> None:
     images[0][0, 0, 0] = before ^ 0xFF
     assert images[0][0, 0, 0].item() == before ^ 0xFF and ro[0, 0, 0] == before
     assert np.shares_memory(images[1].numpy(), rw)  # a writable array is still not copied
+
+
+# --- report.html of an empty folder: the cards said 0 everywhere and nothing said why
+
+
+def test_report_of_an_empty_folder_says_there_was_nothing_to_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty, one = tmp_path / "empty", tmp_path / "one"
+    empty.mkdir()
+    one.mkdir()
+    (empty / "notes.txt").write_text("metadata")
+    (one / "a.png").write_bytes(_encoded("PNG"))
+    said = "No image to scan: the input held no file named or encoded like an image"
+    status, _, _ = run(["scan", str(empty), "--out", str(tmp_path / "o1"), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0
+    page = (tmp_path / "o1" / "report.html").read_text(encoding="utf-8")
+    assert said in page and "Not scanned: metadata beside the images, 1 file (.txt 1)." in page
+    status, _, _ = run(["scan", str(one), "--out", str(tmp_path / "o2"), "--no-progress", "--workers", "0"], capsys)
+    assert status == 0
+    assert said not in (tmp_path / "o2" / "report.html").read_text(encoding="utf-8")

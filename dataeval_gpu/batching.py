@@ -215,7 +215,10 @@ def _to_tensor(x: Any) -> Any:
     if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
         if not x.dtype.isnative:  # big-endian: torch takes native byte order only
             x = x.astype(x.dtype.newbyteorder("="))
-        if any(s < 0 for s in x.strides):  # a flipped view (np.fliplr): torch takes no negative strides
+        if any(s < 0 for s in x.strides) or not x.flags.writeable:
+            # a flipped view (np.fliplr): torch takes no negative strides; a read-only array (a
+            # memory map, np.frombuffer): torch warns that the tensor must not be written to, and
+            # the batch is the caller's to transform in place (default_collate copies it too)
             x = x.copy()
         return torch.from_numpy(x)
     return x

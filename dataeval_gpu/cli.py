@@ -266,15 +266,18 @@ def _warn_nothing_to_scan(path: str) -> None:
         )
 
 
-def _warm_up(device: Any, audit_kwargs: dict[str, Any]) -> dict[str, float]:
+def _warm_up(device: Any, audit_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Load (the first time: compile) the CPU kernels of an audit with these settings before the
-    bundled photos are measured, timed apart: ``{"warm_up_s": seconds}`` on the CPU, else ``{}``."""
+    bundled photos are measured, timed apart: ``{"warm_up_s": seconds, "kernels_compiled": bool}``
+    on the CPU, else ``{}``."""
     if str(device) != "cpu":
         return {}
     from .audit import DataAudit
     from .audit.files import warm_up
 
-    return {"warm_up_s": round(warm_up(DataAudit(device="cpu", **audit_kwargs).make_accumulator("cpu")), 3)}
+    timing: dict[str, Any] = {}
+    timing["warm_up_s"] = round(warm_up(DataAudit(device="cpu", **audit_kwargs).make_accumulator("cpu"), timing), 3)
+    return timing
 
 
 def progress_setting(args: argparse.Namespace) -> bool | None:

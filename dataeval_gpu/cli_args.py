@@ -69,10 +69,33 @@ PROG = "dataeval-gpu"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a parse error is one line (``dataeval-gpu: error: ...``), exit status 2."""
+    """argparse, but a parse error is one line (``dataeval-gpu: error: ...``), exit status 2.
+
+    The top parser reports the arguments its command did not take (``unrecognized arguments``):
+    that line points at the command's own help, which lists its options, and names the option
+    a misspelt one is close to (``--fromats`` -> ``--formats``)."""
+
+    command_parser: argparse.ArgumentParser | None = None
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{PROG}: error: {_more_paths(message)} (see '{self.prog} --help')\n")
+        helper = self.prog
+        if message.startswith("unrecognized arguments: ") and self.command_parser is not None:
+            helper = self.command_parser.prog
+            message = _more_paths(message) + _close_options(message, self.command_parser)
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{helper} --help')\n")
+
+
+def _close_options(message: str, parser: argparse.ArgumentParser) -> str:
+    """``; did you mean --formats?`` for each unknown option close to one of ``parser``'s."""
+    import difflib
+
+    known = sorted(set(re.findall(r"--[a-z0-9][a-z0-9-]*", parser.format_usage())))
+    hints = []
+    for arg in message.split(": ", 1)[1].split():
+        name = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75) if name.startswith("--") else []
+        hints += [f"{name} -> {close[0]}"] if close else []
+    return f"; did you mean: {', '.join(hints)}" if hints else ""
 
 
 def _more_paths(message: str) -> str:
@@ -212,9 +235,15 @@ batches: 20 by default)
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dataeval-gpu`` parser (sub-command ``scan``)."""
-    p = _ArgumentParser(prog=PROG, description="Batched image dataset audit (DataEval definitions)")
+    p = _ArgumentParser(
+        prog=PROG,
+        description="Batched image dataset audit (DataEval definitions)",
+        epilog="example: dataeval-gpu scan path/to/images --out audit_out\n"
+        "PATH, the options and the exit statuses: dataeval-gpu scan --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"dataeval-gpu {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     s = sub.add_parser(
         "scan",
         help="audit a folder, class tree or file list (default: bundled photos)",
@@ -222,7 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_SCAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("path", nargs="?", help="folder, ImageFolder class tree, text file of paths, or one image")
+    p.command_parser = s
+    s.add_argument(
+        "path", nargs="?", metavar="PATH", help="folder, ImageFolder class tree, text file of paths, or one image"
+    )
     s.add_argument("--out", default="dataeval_gpu_out", help="output directory (default: %(default)s)")
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     s.add_argument("--batch-size", type=_int_at_least(1), default=64, help="images per batch (default: %(default)s)")
@@ -235,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "but its pixels differ from Pillow's by a few levels in most photos, so their statistics and exact-duplicate "
         "hashes differ from a CPU scan's (default: every file decoded as Pillow decodes it, on the CPU workers)"
     )
-    s.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N files")
+    s.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N", help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
     s.add_argument(

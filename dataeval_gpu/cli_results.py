@@ -74,7 +74,7 @@ def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, st
     print(
         f"\n{counted(report.total, 'image')} in {report.config.get('elapsed_s')} s"
         + speed_text(report)
-        + compile_note(report.config.get("warm_up_s"))
+        + compile_note(report.config.get("warm_up_s"), report.config.get("kernels_compiled"))
         + f" on {device}; results in {shown_path(out)}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"
     )
 
@@ -201,10 +201,12 @@ def remove_earlier_results(out: Path, written: dict[str, str]) -> list[str]:
     return removed
 
 
-def compile_note(warm_up_s: float | None) -> str:
+def compile_note(warm_up_s: float | None, compiled: bool | None = None) -> str:
     """The last line's note when the scan began by compiling the CPU kernels (the first scan
-    after an install: numba writes them to its cache, later scans load them in ~0.4 s)."""
-    if warm_up_s is None or warm_up_s <= COMPILE_NOTE_S:
+    after an install: numba writes them to its cache, later scans load them in ~0.4 s).  No note
+    where the warm-up compiled nothing (``compiled`` False: config.json's ``kernels_compiled``):
+    on a busy machine loading the cached kernels alone can pass the note's 3 s."""
+    if warm_up_s is None or warm_up_s <= COMPILE_NOTE_S or compiled is False:
         return ""
     return f" ({warm_up_s:.1f} s of it compiling the CPU kernels, once: later scans reuse them)"
 

@@ -342,8 +342,8 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
     except Exception as first:  # noqa: BLE001 - try Pillow before giving up
         try:
             return _pil_decode(raw)
-        except Exception:  # noqa: BLE001
-            raise first from None
+        except Exception as second:  # noqa: BLE001
+            raise _damaged(kind, first, second) from None
     if img.ndim == 4:
         img = img[0]
     if kind == "jpeg" and img.shape[0] == 4:  # CMYK the header did not reveal (a JPEG has no alpha)
@@ -354,6 +354,20 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         if key is not None:
             img = key_alpha(img, key)
     return _chw_contiguous(img)
+
+
+_KIND_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
+_NOT_RECOGNISED = re.compile(r"^(cannot identify image file|unknown or unsupported|unsupported )")
+
+
+def _damaged(kind: str, first: BaseException, second: BaseException) -> Exception:
+    """A file that starts as a JPEG / PNG / WebP but that neither torchvision nor Pillow decodes:
+    both decoders' words (torchvision's may be a bare ``Internal error.``)."""
+    tv, pil = _short(first).split(": ", 1)[1] or type(first).__name__, _short(second).split(": ", 1)[1]
+    if not pil or _NOT_RECOGNISED.match(pil):  # its "first bytes" would be the signature the file starts with
+        pil = "not recognised as an image"
+    msg = f"damaged {_KIND_NAMES.get(kind, kind)} file: {tv} (Pillow: {pil})"
+    return type(first)(msg) if type(first) in (RuntimeError, ValueError, OSError) else RuntimeError(msg)
 
 
 def _chw_contiguous(img: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,7 @@ import torch
 __all__ = [
     "compile_ahead",
     "compile_in_parallel",
+    "counting_compiles",
     "kernels_cached",
     "loads_from_cache",
     "module_kernels",
@@ -125,6 +127,29 @@ def loads_from_cache(task: Callable[[], object]) -> bool:
     except _CompileNeeded:
         return False
     return not refused[0]
+
+
+@contextmanager
+def counting_compiles() -> Iterator[list[int]]:
+    """A one-item list that counts the kernels numba compiles in this process while the block runs
+    (its ``"numba:compile"`` event, which starts only after a cache miss): 0 where every kernel
+    came from numba's disk cache, however long loading them took on a busy machine."""
+    count = [0]
+    try:
+        from numba.core import event
+    except ImportError:  # pragma: no cover - numba is a default dependency
+        yield count
+        return
+
+    class Count(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            count[0] += 1
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", Count()):
+        yield count
 
 
 def _to_compile(module: ModuleType, task: Callable[[], object]) -> bool:

@@ -37,7 +37,7 @@ import torch
 
 from ..batching import LoadFailure, resolve_device
 from ..errors import ImageTypeError, InvalidArgumentError
-from ..kernel_warmup import compile_ahead
+from ..kernel_warmup import compile_ahead, counting_compiles
 from ..progress import COMPILE_NOTE_S, progress_bar
 from ..report.images import THUMB_FROM_PIXELS, scan_thumbnail
 from .feed import FeedLoop, measure, validate
@@ -213,7 +213,7 @@ def one_thread() -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def warm_up(accumulator: Any) -> float:
+def warm_up(accumulator: Any, timing: dict[str, Any] | None = None) -> float:
     """Measure two tiny images here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
     inherited by every worker instead of being loaded again in each (the decoders' planar copy
@@ -223,7 +223,9 @@ def warm_up(accumulator: Any) -> float:
     (:func:`~dataeval_gpu.functional.stats_compiled.preload_numba_without_blas`: no
     ``scipy.linalg`` / ``numpy.f2py`` import, 0.15-0.3 s of CPU time).  The first time (numba's
     cache empty) the kernels are compiled on several cores at once: :func:`compile_ahead`.
-    Returns its seconds: ~0.4 s with numba's cache filled, 10-25 s of CPU the first time."""
+    Returns its seconds: ~0.4 s with numba's cache filled, 10-25 s of CPU the first time (and sets
+    ``timing["kernels_compiled"]``: whether any kernel was compiled, here or in a forked child; on a
+    busy machine loading them alone can take seconds)."""
     from PIL import Image, TiffImagePlugin  # noqa: F401 - imported for the workers
 
     t0 = time.perf_counter()
@@ -235,13 +237,16 @@ def warm_up(accumulator: Any) -> float:
     preload_numba_without_blas()
     Image.preinit()
     images = [torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)]
-    with one_thread():
+    forked = 0
+    with one_thread(), counting_compiles() as compiled:
         if available_cores() >= 2 and can_fork():  # the first run: compiled on the cores at once
-            compile_ahead(accumulator, images)
+            forked = compile_ahead(accumulator, images)
         accumulator.batch_rows(images)
         planes_u8(np.zeros((2, 2, 3), np.uint8))  # the decoders' interleaved pixels to planes (io)
     seconds = time.perf_counter() - t0
-    if seconds > COMPILE_NOTE_S:
+    if timing is not None:
+        timing["kernels_compiled"] = bool(forked or compiled[0])
+    if seconds > COMPILE_NOTE_S and (forked or compiled[0]):
         logger.info("compiled the CPU kernels in %.1f s (once: numba caches them for the next scans)", seconds)
     return seconds
 
@@ -257,7 +262,7 @@ def _batches(
     from ..io import file_collate
 
     if in_workers and n_workers > 0:
-        timing["warm_up_s"] = round(warm_up(dataset.accumulator), 3)
+        timing["warm_up_s"] = round(warm_up(dataset.accumulator, timing), 3)
         if can_fork():
             task = partial(_numpy_rows, dataset)
             lost = partial(_lost_chunk, task, dataset)  # a worker killed (memory): each file again alone

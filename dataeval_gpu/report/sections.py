@@ -68,6 +68,11 @@ def summary_section(ctx: ReportContext) -> Section:
         label = f"classes ({empty} with no image)" if empty else "classes"
         items.append((label, ctx.label_stats.class_count + empty, "count-classes", empty > 0))
     body = cards(items)
+    if n_images == 0:  # an empty folder (or one of other files only): the cards alone read as a scan of nothing
+        body += note(
+            "No image to scan: the input held no file named or encoded like an image (hidden entries, "
+            "metadata and other files are left out; docs/inputs.md)."
+        )
     body += "".join(note(esc(n)) for n in [*left_out(report.config or {}), *ctx.notes])
     steps = next_steps(ctx)
     if steps:

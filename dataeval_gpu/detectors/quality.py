@@ -1,4 +1,4 @@
-"""Scored quality issues: dark, light, blurry, noisy, grayscale, low information, JPEG
+"""Scored quality issues: dark, light, low contrast, blurry, noisy, grayscale, low information, JPEG
 blocking, odd size and odd aspect ratio - beside the Linter's statistical outliers.
 
 Every image gets one score per issue (so images can be sorted by it) and a flag from a
@@ -101,6 +101,20 @@ from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 from ..functional.quality_motion import MOTION_KEYS
 from ..output import OutputMetadata, set_metadata
+from .quality_contrast_rules import (
+    CONTRAST_ANCHOR_HIGH,
+    CONTRAST_ANCHOR_LOW,
+    CONTRAST_COLOURFUL,
+    CONTRAST_FILL_MIN,
+    CONTRAST_RANGE_MAX,
+    CONTRAST_REFERENCE_SHARE,
+    CONTRAST_TYPICAL_MIN,
+    contrast_judged,
+    contrast_range,
+    low_contrast_score,
+    range_fill,
+    typical_range,
+)
 from .quality_rules import (
     COARSE_OFFSET,
     DARK_ABSOLUTE_P99,
@@ -158,6 +172,13 @@ from .quality_rules import (
 # the rules (quality_rules) are re-exported: this module is where the issues are documented
 __all__ = [
     "COARSE_OFFSET",
+    "CONTRAST_ANCHOR_HIGH",
+    "CONTRAST_ANCHOR_LOW",
+    "CONTRAST_COLOURFUL",
+    "CONTRAST_FILL_MIN",
+    "CONTRAST_RANGE_MAX",
+    "CONTRAST_REFERENCE_SHARE",
+    "CONTRAST_TYPICAL_MIN",
     "DARK_ABSOLUTE_P99",
     "DARK_PEAK_MIN",
     "DEFAULT_THRESHOLDS",
@@ -192,6 +213,8 @@ __all__ = [
     "UNDEREXPOSED_PEAK",
     "QualityIssues",
     "QualityOutput",
+    "contrast_judged",
+    "contrast_range",
     "drawn",
     "few_seen",
     "float64",
@@ -200,15 +223,18 @@ __all__ = [
     "ink_tails",
     "issue_scores",
     "lit_peaks",
+    "low_contrast_score",
     "motion_blurred",
     "motion_judged",
     "noisy_score",
     "object_detail",
     "octave_neighbours",
+    "range_fill",
     "seen_entropy",
     "shape_detail",
     "silhouettes",
     "tone_fill",
+    "typical_range",
     "underexposed",
 ]
 
@@ -301,6 +327,12 @@ class QualityOutput(OutputMetadata):
                 line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
                 if "grey_p0001" in self.metrics:
                     line += f", no darker tail (darkest 0.01 % {float(self.metrics['grey_p0001'][index]):.3f})"
+            elif k == "low_contrast":
+                p01, p99 = float(self.metrics["grey_p01"][index]), float(self.metrics["grey_p99"][index])
+                line += (
+                    f" (tonal range grey p01-p99 {p01:.3f}-{p99:.3f}: {p99 - p01:.3f} vs the dataset's typical range"
+                    f" {self.reference.get('contrast', float('nan')):.3f}, its lower quartile; reaches neither black nor white)"
+                )
             elif k == "blurry":
                 keys = (*MOTION_KEYS, "grey_p99", "opacity", "width", "height")
                 one = {n: v[index : index + 1] for n, v in self.metrics.items() if n in keys}
@@ -366,10 +398,12 @@ class QualityIssues:
         thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
         reference: dataset values for the relative issues (``grey_p99``, ``bright_p99``,
-            ``bright_p9999``, ``side``, ``aspect`` medians, ``grey_share``: the share of grey images
+            ``bright_p9999``, ``side``, ``aspect`` medians, ``contrast``: the lower quartile of the tonal
+            range ``grey_p99 - grey_p01``, ``grey_share``: the share of grey images
             among those with three channels), e.g. from a training set; default: from the evaluated
             images (a reference with ``grey_p99`` but without ``bright_p9999`` judges no image
-            under-exposed, as before :func:`underexposed` existed).
+            under-exposed, as before :func:`underexposed` existed; without ``contrast`` none
+            ``low_contrast``).
         working_side: working resolution of the sharpness metric.
         device: where the metrics are computed.
 

@@ -18,6 +18,7 @@ from dataeval_gpu.detectors.quality import (
     CONTRAST_ANCHOR_LOW,
     CONTRAST_COLOURFUL,
     CONTRAST_FILL_MIN,
+    CONTRAST_GRAIN_MAX,
     CONTRAST_RANGE_MAX,
     CONTRAST_TYPICAL_MIN,
     DEFAULT_THRESHOLDS,
@@ -98,22 +99,24 @@ def test_rule_hand_checked() -> None:
     """Row by row, typical range 0.8: a squeezed picture (range 0.2 = 51 levels, 5.5 bits of
     log2(52) = 5.70: fill 0.965) -> score 0.75; range at the ceiling 0.45 -> 0; white reached
     (p99 0.96) -> 0; black reached (p01 0.04) -> 0; few tones (2 bits) -> 0; transparent parts ->
-    0; colourful (45) -> 0; a range of 0.44 scores 0.45.  A typical range under 0.6: nothing."""
-    p01 = np.array([0.4, 0.3, 0.76, CONTRAST_ANCHOR_LOW, 0.4, 0.4, 0.4, 0.3])
-    p99 = np.array([0.6, 0.3 + CONTRAST_RANGE_MAX, CONTRAST_ANCHOR_HIGH, 0.24, 0.6, 0.6, 0.6, 0.74])
+    0; colourful (45) -> 0; a range of 0.44 scores 0.45; grain (fine_sharpness 1.3) -> 0.  A
+    typical range under 0.6: nothing."""
+    p01 = np.array([0.4, 0.3, 0.76, CONTRAST_ANCHOR_LOW, 0.4, 0.4, 0.4, 0.3, 0.4])
+    p99 = np.array([0.6, 0.3 + CONTRAST_RANGE_MAX, CONTRAST_ANCHOR_HIGH, 0.24, 0.6, 0.6, 0.6, 0.74, 0.6])
     m = {
         "grey_p01": p01,
         "grey_p99": p99,
-        "grey_entropy": np.array([5.5, 6.5, 5.5, 5.5, 2.0, 5.5, 5.5, 6.5]),
-        "opacity": np.array([1, 1, 1, 1, 1, 0.98, 1, 1.0]),
-        "colourfulness": np.array([10, 10, 10, 10, 10, 10, CONTRAST_COLOURFUL, 44.9]),
+        "grey_entropy": np.array([5.5, 6.5, 5.5, 5.5, 2.0, 5.5, 5.5, 6.5, 5.5]),
+        "opacity": np.array([1, 1, 1, 1, 1, 0.98, 1, 1, 1.0]),
+        "colourfulness": np.array([10, 10, 10, 10, 10, 10, CONTRAST_COLOURFUL, 44.9, 10]),
+        "fine_sharpness": np.array([0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 1.29, CONTRAST_GRAIN_MAX]),
     }
     fill = range_fill(m)
     assert fill[0] == pytest.approx(5.5 / math.log2(52), rel=1e-12)
     assert fill[4] == pytest.approx(2.0 / math.log2(52), rel=1e-12) and fill[4] < CONTRAST_FILL_MIN
-    assert contrast_judged(m).tolist() == [True, True, False, False, False, False, False, True]
+    assert contrast_judged(m).tolist() == [True, True, False, False, False, False, False, True, False]
     score = low_contrast_score(m, 0.8)
-    assert score == pytest.approx([0.75, 0, 0, 0, 0, 0, 0, 1 - 0.44 / 0.8], abs=1e-12)
+    assert score == pytest.approx([0.75, 0, 0, 0, 0, 0, 0, 1 - 0.44 / 0.8, 0], abs=1e-12)
     assert score[7] > DEFAULT_THRESHOLDS["low_contrast"]
     # the typical range: the lower quartile (numpy's linear interpolation) of the ranges
     assert typical_range(m) == pytest.approx(float(np.quantile(p99 - p01, 0.25)), rel=1e-12)
@@ -123,8 +126,8 @@ def test_rule_hand_checked() -> None:
     assert not low_contrast_score(m, None).any() and not low_contrast_score(m, float("nan")).any()
 
 
-def _expected(ref: list[tuple[float, float, float, float]], typical: float) -> list[bool]:
-    """The rule on independent figures."""
+def _expected(ref: list[tuple[float, float, float, float]], typical: float, fine: np.ndarray) -> list[bool]:
+    """The rule on independent figures (``fine``: the images' ``fine_sharpness``, measured)."""
     return [
         typical >= CONTRAST_TYPICAL_MIN
         and (p99 - p01) < CONTRAST_RANGE_MAX
@@ -133,7 +136,8 @@ def _expected(ref: list[tuple[float, float, float, float]], typical: float) -> l
         and p01 > CONTRAST_ANCHOR_LOW
         and fill >= CONTRAST_FILL_MIN
         and colour < CONTRAST_COLOURFUL
-        for p01, p99, fill, colour in ref
+        and grain < CONTRAST_GRAIN_MAX
+        for (p01, p99, fill, colour), grain in zip(ref, fine)
     ]
 
 
@@ -152,7 +156,7 @@ def test_low_contrast_copies_of_real_photos(photos: list[np.ndarray]) -> None:
     assert range_fill(out.metrics) == pytest.approx([r[2] for r in ref], rel=1e-6)
     assert out.metrics["colourfulness"] == pytest.approx([r[3] for r in ref], rel=1e-4)
     assert out.reference["contrast"] == pytest.approx(typical, abs=1e-6)
-    expected = _expected(ref, typical)
+    expected = _expected(ref, typical, out.metrics["fine_sharpness"])
     assert expected == [False] * 15 + [True] * 3
     assert out.flags["low_contrast"].tolist() == expected
     why = out.why(15)
@@ -164,7 +168,8 @@ def test_pale_and_flat_designs_are_not_low_contrast(photos: list[np.ndarray]) ->
     """Among photos of normal contrast: a white document page (grey text lines on white: p99 is
     paper white), a pale logo page (a light grey disc on white), a dark star field (points on
     black: p01 is black), a two-tone texture (levels 120 / 140: range 0.078, 1 bit of its 4.4), a
-    squeezed photo cut out on a transparent canvas, judged against the typical range of a collection
+    squeezed photo cut out on a transparent canvas, a grainy pale texture (a smooth level-200 ground
+    with +-8-level white noise: fine_sharpness far over 1.3), judged against the typical range of a collection
     of photos.  None is flagged; the contrast-0.3 copy beside them is."""
     src = _wide_photos(photos, 12)
     typical = QualityIssues().evaluate(src).reference["contrast"]
@@ -181,7 +186,8 @@ def test_pale_and_flat_designs_are_not_low_contrast(photos: list[np.ndarray]) ->
     texture = np.repeat(np.where((yy // 6 + xx // 6) % 2 == 0, 120, 140).astype(np.uint8)[None], 3, axis=0)
     alpha = ((((yy - 48) ** 2 + (xx - 48) ** 2) <= 40**2) * 255).astype(np.uint8)
     cutout = np.concatenate([_contrast(src[0][:, :96, :96], 0.3), alpha[None]], axis=0)
-    designs = [page, logo, stars, texture, cutout]
+    grain = np.clip(200 + rng.integers(-8, 9, (1, 96, 96)), 0, 255).astype(np.uint8).repeat(3, axis=0)
+    designs = [page, logo, stars, texture, cutout, grain]
     out = QualityIssues(reference={"contrast": typical}).evaluate([*src, *designs, _contrast(src[1], 0.3)])
     m = out.metrics
     assert m["grey_p99"][12] == pytest.approx(250 / 255) and m["grey_p99"][13] == 1.0  # paper white
@@ -189,7 +195,8 @@ def test_pale_and_flat_designs_are_not_low_contrast(photos: list[np.ndarray]) ->
     assert m["grey_p99"][15] - m["grey_p01"][15] == pytest.approx(20 / 255)
     assert range_fill(m)[15] == pytest.approx(1.0 / math.log2(21), rel=1e-6)
     assert m["opacity"][16] < 0.99
-    assert out.flags["low_contrast"].tolist() == [False] * 17 + [True]
+    assert m["fine_sharpness"][17] >= CONTRAST_GRAIN_MAX and range_fill(m)[17] >= CONTRAST_FILL_MIN
+    assert out.flags["low_contrast"].tolist() == [False] * 18 + [True]
 
 
 def test_collection_relative(photos: list[np.ndarray]) -> None:
@@ -204,7 +211,9 @@ def test_collection_relative(photos: list[np.ndarray]) -> None:
     assert not alone.flags["low_contrast"].any()
     sources = QualityIssues().evaluate(src)
     with_ref = QualityIssues(reference={"contrast": sources.reference["contrast"]}).evaluate(low)
-    assert with_ref.flags["low_contrast"].tolist() == _expected(list(map(_reference, low)), sources.reference["contrast"])
+    assert with_ref.flags["low_contrast"].tolist() == _expected(
+        list(map(_reference, low)), sources.reference["contrast"], with_ref.metrics["fine_sharpness"]
+    )
     assert with_ref.flags["low_contrast"].sum() >= 5  # one copy keeps a black (anchored: a black corner)
 
 

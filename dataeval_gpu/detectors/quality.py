@@ -22,6 +22,14 @@ light              ``dark_p001`` (the black point: the    score >= 0.2 and brigh
                                                            no dark tones left) and grey_p0001 >=
                                                            0.8 grey_p001 (no sparse darker tail:
                                                            the stroke cores of ink on white)
+low_contrast       ``1 - range / typical``, range =       score > 0.35 and range < 0.45 (tones
+                   ``grey_p99 - grey_p01``, typical its   squeezed into a narrow band, under 65 %
+                   lower quartile in the dataset; 0       of what three quarters of the dataset
+                   unless opaque, reaching neither        span: contrast lowered, haze); none where
+                   white nor black, filling its levels,   the typical range is under 0.6 (narrow
+                   colourfulness < 45 and                 tones are the dataset's own):
+                   fine_sharpness < 1.3 (not grain;       :mod:`.quality_contrast_rules`
+                   :func:`contrast_judged`)
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
                    fine_sharpness + 0.075,                 fine_sharpness < 0.37: blurred at the
@@ -106,6 +114,7 @@ from .quality_contrast_rules import (
     CONTRAST_ANCHOR_LOW,
     CONTRAST_COLOURFUL,
     CONTRAST_FILL_MIN,
+    CONTRAST_GRAIN_MAX,
     CONTRAST_RANGE_MAX,
     CONTRAST_REFERENCE_SHARE,
     CONTRAST_TYPICAL_MIN,
@@ -176,6 +185,7 @@ __all__ = [
     "CONTRAST_ANCHOR_LOW",
     "CONTRAST_COLOURFUL",
     "CONTRAST_FILL_MIN",
+    "CONTRAST_GRAIN_MAX",
     "CONTRAST_RANGE_MAX",
     "CONTRAST_REFERENCE_SHARE",
     "CONTRAST_TYPICAL_MIN",

@@ -26,6 +26,7 @@ __all__ = [
     "CONTRAST_ANCHOR_LOW",
     "CONTRAST_COLOURFUL",
     "CONTRAST_FILL_MIN",
+    "CONTRAST_GRAIN_MAX",
     "CONTRAST_RANGE_MAX",
     "CONTRAST_REFERENCE_SHARE",
     "CONTRAST_TYPICAL_MIN",
@@ -50,6 +51,11 @@ CONTRAST_FILL_MIN = 0.8
 #: contrast is in its colours (a pastel wallpaper, a leaf); lowering the contrast or adding haze
 #: takes the colour down with the tones
 CONTRAST_COLOURFUL = 45.0
+#: not judged at this ``fine_sharpness`` or more: the finest octave at native resolution holds far
+#: more energy than the next - grain, the stochastic surface of a texture (parchment, a chalkboard,
+#: paper), whose narrow tones are its design.  Lowering the contrast scales every octave alike and
+#: keeps a picture's ratio (recall12's contrast and haze copies at most 1.17, their sources 1.26)
+CONTRAST_GRAIN_MAX = 1.3
 #: the collection's typical range is the range this share of its images stay under (the lower
 #: quartile): the range three quarters of the collection reach
 CONTRAST_REFERENCE_SHARE = 0.25
@@ -89,11 +95,13 @@ def anchored(m: Mapping[str, Any]) -> np.ndarray:
 def contrast_judged(m: Mapping[str, Any]) -> np.ndarray:
     """``(N,)`` bool: the images ``low_contrast`` judges - opaque (``opacity`` at least
     :data:`TRANSPARENT_BELOW`), not :func:`anchored`, tones filling their range
-    (:func:`range_fill` at least :data:`CONTRAST_FILL_MIN`) and not colourful (``colourfulness``
-    under :data:`CONTRAST_COLOURFUL`)."""
+    (:func:`range_fill` at least :data:`CONTRAST_FILL_MIN`), not colourful (``colourfulness``
+    under :data:`CONTRAST_COLOURFUL`) and not grain (``fine_sharpness`` under
+    :data:`CONTRAST_GRAIN_MAX`)."""
     opacity = float64(m["opacity"]) if "opacity" in m else np.ones(np.shape(m["grey_p99"]))
     judged = (opacity >= TRANSPARENT_BELOW) & ~anchored(m) & (range_fill(m) >= CONTRAST_FILL_MIN)
-    return judged & (float64(m["colourfulness"]) < CONTRAST_COLOURFUL)
+    judged &= float64(m["colourfulness"]) < CONTRAST_COLOURFUL
+    return judged & (float64(m["fine_sharpness"]) < CONTRAST_GRAIN_MAX)
 
 
 def low_contrast_score(m: Mapping[str, Any], typical: float | None) -> np.ndarray:

@@ -232,3 +232,25 @@ def test_against_an_index_old_and_new(photos: list[np.ndarray]) -> None:
     assert "the indexed collection's typical range" in found[11]["why"][0]
     old = {k: v for k, v in ref.items() if k != "contrast"}
     assert against_quality(new, np.array([10, 11]), old) == {}
+
+
+def test_audit_reports_it_as_quality_issues_do(photos: list[np.ndarray]) -> None:
+    """``DataAudit`` (the CLI's and the Lightning callback's engine) flags ``low_contrast`` as
+    ``QualityIssues`` does, and its table has the issue's columns and the reason's issue name."""
+    import torch
+
+    from dataeval_gpu.audit import DataAudit
+
+    src = _wide_photos(photos, 15)
+    images = [*src, _contrast(src[3], 0.3)]
+    tensors = [torch.from_numpy(np.ascontiguousarray(x)) for x in images]
+    direct = QualityIssues().evaluate(tensors)
+    audit = DataAudit(hashes=False)
+    audit.update(tensors)
+    report = audit.compute()
+    flags = np.asarray(report.quality["flags"]["low_contrast"]).tolist()
+    assert flags == direct.flags["low_contrast"].tolist() == [False] * 15 + [True]
+    df = report.to_pandas()
+    assert df["is_low_contrast_issue"].tolist() == flags
+    assert df["low_contrast_score"].to_numpy() == pytest.approx(direct.scores["low_contrast"], abs=1e-9)
+    assert "low_contrast" in df["quality_issues"].iloc[15]

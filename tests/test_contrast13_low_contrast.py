@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from dataeval_gpu.cli_options import QUALITY_ISSUES
-from dataeval_gpu.detectors.quality import (
+from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, ISSUES, QualityIssues
+from dataeval_gpu.detectors.quality_contrast_rules import (
     CONTRAST_ANCHOR_HIGH,
     CONTRAST_ANCHOR_LOW,
     CONTRAST_COLOURFUL,
@@ -21,9 +22,6 @@ from dataeval_gpu.detectors.quality import (
     CONTRAST_GRAIN_MAX,
     CONTRAST_RANGE_MAX,
     CONTRAST_TYPICAL_MIN,
-    DEFAULT_THRESHOLDS,
-    ISSUES,
-    QualityIssues,
     contrast_judged,
     low_contrast_score,
     range_fill,

@@ -28,8 +28,7 @@ low_contrast       ``1 - range / typical``, range =       score > 0.35 and range
                    unless opaque, reaching neither        span: contrast lowered, haze); none where
                    white nor black, filling its levels,   the typical range is under 0.6 (narrow
                    colourfulness < 45 and                 tones are the dataset's own):
-                   fine_sharpness < 1.3 (not grain;       :mod:`.quality_contrast_rules`
-                   :func:`contrast_judged`)
+                   fine_sharpness < 1.3 (not grain)       :mod:`.quality_contrast_rules`
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
                    fine_sharpness + 0.075,                 fine_sharpness < 0.37: blurred at the
@@ -109,21 +108,6 @@ from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 from ..functional.quality_motion import MOTION_KEYS
 from ..output import OutputMetadata, set_metadata
-from .quality_contrast_rules import (
-    CONTRAST_ANCHOR_HIGH,
-    CONTRAST_ANCHOR_LOW,
-    CONTRAST_COLOURFUL,
-    CONTRAST_FILL_MIN,
-    CONTRAST_GRAIN_MAX,
-    CONTRAST_RANGE_MAX,
-    CONTRAST_REFERENCE_SHARE,
-    CONTRAST_TYPICAL_MIN,
-    contrast_judged,
-    contrast_range,
-    low_contrast_score,
-    range_fill,
-    typical_range,
-)
 from .quality_rules import (
     COARSE_OFFSET,
     DARK_ABSOLUTE_P99,
@@ -181,14 +165,6 @@ from .quality_rules import (
 # the rules (quality_rules) are re-exported: this module is where the issues are documented
 __all__ = [
     "COARSE_OFFSET",
-    "CONTRAST_ANCHOR_HIGH",
-    "CONTRAST_ANCHOR_LOW",
-    "CONTRAST_COLOURFUL",
-    "CONTRAST_FILL_MIN",
-    "CONTRAST_GRAIN_MAX",
-    "CONTRAST_RANGE_MAX",
-    "CONTRAST_REFERENCE_SHARE",
-    "CONTRAST_TYPICAL_MIN",
     "DARK_ABSOLUTE_P99",
     "DARK_PEAK_MIN",
     "DEFAULT_THRESHOLDS",
@@ -223,8 +199,6 @@ __all__ = [
     "UNDEREXPOSED_PEAK",
     "QualityIssues",
     "QualityOutput",
-    "contrast_judged",
-    "contrast_range",
     "drawn",
     "few_seen",
     "float64",
@@ -233,18 +207,15 @@ __all__ = [
     "ink_tails",
     "issue_scores",
     "lit_peaks",
-    "low_contrast_score",
     "motion_blurred",
     "motion_judged",
     "noisy_score",
     "object_detail",
     "octave_neighbours",
-    "range_fill",
     "seen_entropy",
     "shape_detail",
     "silhouettes",
     "tone_fill",
-    "typical_range",
     "underexposed",
 ]
 

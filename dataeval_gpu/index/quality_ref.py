@@ -73,7 +73,8 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
     of grey images among those with three or more channels (at ``thresholds``' ``grayscale``),
     the number of images and the sides' and aspects' octave histograms.  ``{}`` without the
     metrics (a scan without the quality metrics) or without a measured image."""
-    from ..detectors.quality import DEFAULT_THRESHOLDS, grey_share, typical_range
+    from ..detectors.quality import DEFAULT_THRESHOLDS, grey_share
+    from ..detectors.quality_contrast_rules import typical_range
 
     if any(k not in stats for k in REFERENCE_COLUMNS) or not len(stats["width"]):
         return {}

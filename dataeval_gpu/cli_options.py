@@ -21,6 +21,7 @@ class CommandLineError(Exception):
 QUALITY_ISSUES = (
     "dark",
     "light",
+    "low_contrast",
     "blurry",
     "noisy",
     "grayscale",

@@ -1,4 +1,4 @@
-"""Scored quality issues: dark, light, blurry, noisy, grayscale, low information, JPEG
+"""Scored quality issues: dark, light, low contrast, blurry, noisy, grayscale, low information, JPEG
 blocking, odd size and odd aspect ratio - beside the Linter's statistical outliers.
 
 Every image gets one score per issue (so images can be sorted by it) and a flag from a
@@ -22,6 +22,13 @@ light              ``dark_p001`` (the black point: the    score >= 0.2 and brigh
                                                            no dark tones left) and grey_p0001 >=
                                                            0.8 grey_p001 (no sparse darker tail:
                                                            the stroke cores of ink on white)
+low_contrast       ``1 - range / typical``, range =       score > 0.35 and range < 0.45 (tones
+                   ``grey_p99 - grey_p01``, typical its   squeezed into a narrow band, under 65 %
+                   lower quartile in the dataset; 0       of what three quarters of the dataset
+                   unless opaque, reaching neither        span: contrast lowered, haze); none where
+                   white nor black, filling its levels,   the typical range is under 0.6 (narrow
+                   colourfulness < 45 and                 tones are the dataset's own):
+                   fine_sharpness < 1.3 (not grain)       :mod:`.quality_contrast_rules`
 blurry             ``1 - min(norm_sharpness,              score > 0.555 (norm_sharpness < 0.445, or
                    coarse_sharpness + 0.11,                coarse_sharpness < 0.335: upscaled, or
                    fine_sharpness + 0.075,                 fine_sharpness < 0.37: blurred at the
@@ -301,6 +308,12 @@ class QualityOutput(OutputMetadata):
                 line += f" ({point}) and {float(self.metrics['bright_clipped'][index]):.0%} of pixels clipped white"
                 if "grey_p0001" in self.metrics:
                     line += f", no darker tail (darkest 0.01 % {float(self.metrics['grey_p0001'][index]):.3f})"
+            elif k == "low_contrast":
+                p01, p99 = float(self.metrics["grey_p01"][index]), float(self.metrics["grey_p99"][index])
+                line += (
+                    f" (tonal range grey p01-p99 {p01:.3f}-{p99:.3f}: {p99 - p01:.3f} vs the dataset's typical range"
+                    f" {self.reference.get('contrast', float('nan')):.3f}, its lower quartile; reaches neither black nor white)"
+                )
             elif k == "blurry":
                 keys = (*MOTION_KEYS, "grey_p99", "opacity", "width", "height")
                 one = {n: v[index : index + 1] for n, v in self.metrics.items() if n in keys}
@@ -366,10 +379,12 @@ class QualityIssues:
         thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
         reference: dataset values for the relative issues (``grey_p99``, ``bright_p99``,
-            ``bright_p9999``, ``side``, ``aspect`` medians, ``grey_share``: the share of grey images
+            ``bright_p9999``, ``side``, ``aspect`` medians, ``contrast``: the lower quartile of the tonal
+            range ``grey_p99 - grey_p01``, ``grey_share``: the share of grey images
             among those with three channels), e.g. from a training set; default: from the evaluated
             images (a reference with ``grey_p99`` but without ``bright_p9999`` judges no image
-            under-exposed, as before :func:`underexposed` existed).
+            under-exposed, as before :func:`underexposed` existed; without ``contrast`` none
+            ``low_contrast``).
         working_side: working resolution of the sharpness metric.
         device: where the metrics are computed.
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
+from .quality_contrast_rules import low_contrast_score, typical_range
 from .quality_motion_rules import (
     MOTION_JUDGE_SIDE,
     MOTION_MIN_ENERGY,
@@ -80,6 +81,7 @@ __all__ = [
 ISSUES = (
     "dark",
     "light",
+    "low_contrast",
     "blurry",
     "noisy",
     "grayscale",
@@ -92,6 +94,7 @@ ISSUES = (
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "dark": 0.78,
     "light": 0.2,
+    "low_contrast": 0.35,
     "blurry": 0.555,
     "noisy": 8.5,
     "grayscale": 0.9995,
@@ -224,7 +227,7 @@ JUDGE_MIN_SIDE = 9
 #: divided by (one grey level; an ink on the backdrop itself composites flat: ``detail`` 0)
 SILHOUETTE_INK_MIN = 1.0 / 255.0
 #: the issues :data:`JUDGE_MIN_SIDE` applies to
-PIXEL_ISSUES = ("dark", "light", "blurry", "noisy", "jpeg_blocking")
+PIXEL_ISSUES = ("dark", "light", "low_contrast", "blurry", "noisy", "jpeg_blocking")
 
 
 
@@ -240,7 +243,8 @@ def issue_scores(
 
     ``metrics`` holds :data:`QUALITY_KEYS` plus ``width``, ``height``, ``channels``.
     ``reference`` gives the dataset values the relative issues compare with
-    (``grey_p99``, ``bright_p99``, ``bright_p9999``, ``side``, ``aspect`` medians); default: the medians of
+    (``grey_p99``, ``bright_p99``, ``bright_p9999``, ``side``, ``aspect`` medians, ``contrast``: the tonal
+    range's lower quartile, :func:`typical_range`); default: those of
     ``metrics`` itself.
     Returns the scores and the reference values used.
     """
@@ -259,6 +263,9 @@ def issue_scores(
     # the typical peak of ``underexposed``: as the value part, a reference without it judges as before
     if "bright_p9999" in m and (reference is None or "grey_p99" not in reference or "bright_p9999" in reference):
         ref["bright_p9999"] = _median(m["bright_p9999"])
+    # the typical tonal range of ``low_contrast``: as the peak, a reference without it judges none
+    if reference is None or "grey_p99" not in reference or "contrast" in reference:
+        ref["contrast"] = typical_range(m)
     if reference is not None:
         ref.update({k: float(v) for k, v in reference.items() if k in ref})
     p99_ref = ref["grey_p99"] if ref["grey_p99"] > 0 else 1.0
@@ -285,6 +292,8 @@ def issue_scores(
         # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
         # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
+        # tones squeezed into a narrow band, against the collection's typical range (quality_contrast_rules)
+        "low_contrast": low_contrast_score(m, ref.get("contrast")),
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
         "noisy": noisy_score(m),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),

@@ -41,8 +41,9 @@ REFERENCE_COLUMNS = ("grey_p99", "width", "height", "channels", "channel_spread"
 #: read where the rows hold them (an index written before it was measured judges ``dark`` on the grey
 #: highlights alone, as a scan of such rows does): the median of the brightest channel's highlights;
 #: the median peak ``bright_p9999`` (``dark``'s under-exposure; an index without it: not judged, as
-#: before); ``opacity``: the grey share counts images without transparent parts only (``grey_judged``)
-OPTIONAL_REFERENCE_COLUMNS = ("bright_p99", "bright_p9999", "opacity")
+#: before); ``opacity``: the grey share counts images without transparent parts only (``grey_judged``);
+#: ``grey_p01``: with ``grey_p99`` the typical tonal range (``low_contrast``; an index without it: not judged)
+OPTIONAL_REFERENCE_COLUMNS = ("bright_p99", "bright_p9999", "opacity", "grey_p01")
 
 
 def _histogram(values: np.ndarray) -> dict[str, list[int]]:
@@ -73,6 +74,7 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
     the number of images and the sides' and aspects' octave histograms.  ``{}`` without the
     metrics (a scan without the quality metrics) or without a measured image."""
     from ..detectors.quality import DEFAULT_THRESHOLDS, grey_share
+    from ..detectors.quality_contrast_rules import typical_range
 
     if any(k not in stats for k in REFERENCE_COLUMNS) or not len(stats["width"]):
         return {}
@@ -89,6 +91,8 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
             b = np.asarray(stats[key], dtype=np.float64)
             b = b[np.isfinite(b)]
             bright[key] = float(np.median(b)) if len(b) else float("nan")
+    if "grey_p01" in stats:  # low_contrast's typical tonal range
+        bright["contrast"] = typical_range({"grey_p99": m["grey_p99"], "grey_p01": stats["grey_p01"]})
     return {
         "images": int(len(side)),
         "grey_p99": float(np.median(p99)) if len(p99) else float("nan"),
@@ -104,6 +108,8 @@ def quality_reference(stats: Mapping[str, np.ndarray], thresholds: Mapping[str, 
 def _against_words(line: str) -> str:
     """A reason of :meth:`QualityOutput.why` with the indexed collection as its reference."""
     return line.replace("dataset median", "indexed collection's median").replace(
+        "the dataset's typical", "the indexed collection's typical"
+    ).replace(
         "of the dataset", "of the indexed collection"
     )
 
@@ -129,7 +135,7 @@ def against_quality(
     if not reference or not len(image_index):
         return {}
     needed = {k: stats[k] for k in (*QUALITY_KEYS, *SHAPE_KEYS) if k in stats}
-    keys = ("grey_p99", "bright_p99", "bright_p9999", "side", "aspect", "grey_share")
+    keys = ("grey_p99", "bright_p99", "bright_p9999", "contrast", "side", "aspect", "grey_share")
     ref = {k: float(reference[k]) for k in keys if k in reference}
     out = QualityIssues(thresholds=thresholds, reference=ref).evaluate(needed)
     w, h = out.metrics["width"], out.metrics["height"]

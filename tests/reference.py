@@ -161,11 +161,13 @@ def motion_ref(levels: np.ndarray) -> dict:
     the falling diagonal, the columns and the rising diagonal over the positions 8 px or more inside
     it, each mean square less 1/2 (8-bit rounding), clamped at 1e-9; ``q = sqrt(E2 / E8)``, over
     the directions whose ``E8`` is at least 0.05 the least ``q`` over the greatest, the weakest
-    direction's ``E8`` (at least 0) and angle; 1, 0, 0 under 64 px a side or without such a direction."""
+    direction's ``E8`` (at least 0) and angle, the perpendicular direction's ``q`` over the least of the
+    two directions between them that take part, at most 1 (1 where the perpendicular or both of those
+    have ``E8`` under 0.05); 1, 0, 0, 1 under 64 px a side or without such a direction."""
     g = np.asarray(levels, dtype=np.float64)
     h, w = g.shape
     if min(h, w) < 64:
-        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0}
+        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0, "motion_cross": 1.0}
     wh, ww = min(h, 768), min(w, 768)
     y0, x0 = max(0, (h - 768) // 2) // 8 * 8, max(0, (w - 768) // 2) // 8 * 8
     g = g[y0 : y0 + wh, x0 : x0 + ww]
@@ -181,10 +183,14 @@ def motion_ref(levels: np.ndarray) -> dict:
         e8s.append(energies[1])
     part = [i for i in range(4) if e8s[i] >= 0.05]  # directions with detail at step 8
     if not part:
-        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0}
+        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0, "motion_cross": 1.0}
     k = min(part, key=lambda i: (qs[i][0], i))
+    across = (k + 2) % 4  # the directions are 45 degrees apart: the perpendicular is two places on
+    between = [qs[i][0] for i in ((k + 1) % 4, (k + 3) % 4) if i in part]  # 45 degrees from both
+    top = max(qs[i][0] for i in part)
     return {
-        "motion_ratio": qs[k][0] / max(qs[i][0] for i in part),
+        "motion_ratio": qs[k][0] / top,
         "motion_energy": max(e8s[k], 0.0),
         "motion_angle": qs[k][1],
+        "motion_cross": min(1.0, qs[across][0] / min(between)) if across in part and between else 1.0,
     }

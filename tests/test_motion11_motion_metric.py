@@ -1,4 +1,5 @@
-"""motion11: the ``quality_motion`` metrics (``motion_ratio``, ``motion_energy``, ``motion_angle``)
+"""motion11: the ``quality_motion`` metrics (``motion_ratio``, ``motion_energy``, ``motion_angle``,
+artprec13's ``motion_cross``)
 on the numba and torch paths (forced on CPU tensors) against a float64 reference and hand-checked cases."""
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ def test_hand_checked_bars() -> None:
     got = motion_figures(torch.tensor([want]), torch.float64)
     assert got["motion_ratio"].item() == pytest.approx(math.sqrt(1249.5 / 11249.5), rel=1e-15)
     assert got["motion_energy"].tolist() == [9999.5] and got["motion_angle"].tolist() == [0.0]
+    assert got["motion_cross"].tolist() == [1.0]  # across the rows: the columns, which take no part
     ref = motion_ref(img[0, 0].numpy())
-    assert [ref[k] for k in MOTION_KEYS] == pytest.approx([math.sqrt(1249.5 / 11249.5), 9999.5, 0.0], rel=1e-12)
+    want = [math.sqrt(1249.5 / 11249.5), 9999.5, 0.0, 1.0]
+    assert [ref[k] for k in MOTION_KEYS] == pytest.approx(want, rel=1e-12)
 
 
 def test_a_direction_without_coarse_detail_takes_no_part() -> None:

@@ -13,6 +13,7 @@ from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
     "MOTION_JUDGE_SIDE",
+    "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
     "MOTION_MIN_RATIO",
     "MOTION_OFFSET",
@@ -39,18 +40,29 @@ MOTION_MIN_RATIO = 0.1
 #: are a design (the metric measures from 64 px; on the fit collections every flag it added under
 #: this side - 2 of 64-px icons; 105 of 32-63 px ones when it measured from 32 px - was false)
 MOTION_JUDGE_SIDE = 128
+#: ... and where ``motion_cross`` is at least this: a blur along a line keeps the most detail across it
+#: (the directions between lose part of theirs: 0.70 the least of the fit photos' 681 flagged blurred
+#: copies, 0.99 at their 5th percentile), while a pattern on the axes - a checkerboard, a grid of
+#: tiles, GIMP's transparency checks under a layer - loses the fine detail of its rows and its columns
+#: alike and keeps its diagonals' (0.3-0.4).  Fitted on the fit photos' planted blurs and collections
+#: (docs/quality.md, artprec13)
+MOTION_MIN_CROSS = 0.5
 
 
 def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
     """``(N,)`` bool: images whose ``motion_ratio`` ``blurry`` reads - ``motion_energy`` at least
     :data:`MOTION_MIN_ENERGY` (detail at 8 px along the weakest direction), ``motion_ratio`` at least
-    :data:`MOTION_MIN_RATIO` (some fine detail left along it), a side of at least
+    :data:`MOTION_MIN_RATIO` (some fine detail left along it), ``motion_cross`` at least
+    :data:`MOTION_MIN_CROSS` (the detail across it kept; metrics gathered without the key: not
+    checked), a side of at least
     :data:`MOTION_JUDGE_SIDE` and, for an image with transparent parts, at least its square of
     visible pixels (``opacity · width · height``: a sprite's outline on the backdrop is a design).
     False for metrics gathered without the keys (``blurry`` as before)."""
     if "motion_ratio" not in m or "motion_energy" not in m:
         return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
     ok = (float64(m["motion_energy"]) >= MOTION_MIN_ENERGY) & (float64(m["motion_ratio"]) >= MOTION_MIN_RATIO)
+    if "motion_cross" in m:
+        ok &= float64(m["motion_cross"]) >= MOTION_MIN_CROSS
     if "width" in m and "height" in m:
         w, h = float64(m["width"]), float64(m["height"])
         ok &= np.minimum(w, h) >= MOTION_JUDGE_SIDE

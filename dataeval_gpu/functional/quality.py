@@ -36,8 +36,9 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` / ``bright_p9999`` - the 99 / 99.99 % level of
   ``max(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
-* ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` - how unevenly the pixel-scale detail
-  fell over four directions (a blur along a line), its weakest direction's coarse energy and angle
+* ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` / ``motion_cross`` - how unevenly the pixel-scale detail
+  fell over four directions (a blur along a line), its weakest direction's coarse energy and angle,
+  the detail across it
   (``quality_motion``; the numba kernel for 8-bit CPU stacks, the same integers as the torch code).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
@@ -129,6 +130,7 @@ QUALITY_KEYS = (
     "motion_ratio",  # appended: the weakest direction's detail against the strongest's (``quality_motion``; ``blurry``)
     "motion_energy",  # its coarse-band energy (``quality_motion``)
     "motion_angle",  # its direction, degrees (``quality_motion``)
+    "motion_cross",  # appended: the detail across it against the strongest's (``quality_motion``; ``blurry``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)

@@ -22,11 +22,16 @@ blur and a natural picture's own anisotropy, the same at both steps, cancels in
 * ``motion_energy`` - ``E_8,d`` (grey levels², at least 0) of the weakest direction (the one of
   the least ``q_d``): what there is to judge along it (a smooth gradient has none);
 * ``motion_angle`` - that direction in degrees counter-clockwise from the image's rows with the
-  y axis up: 0 (horizontal), 45 (rising ``/``), 90 (vertical), 135 (falling ``\\``).
+  y axis up: 0 (horizontal), 45 (rising ``/``), 90 (vertical), 135 (falling ``\\``);
+* ``motion_cross`` - ``q`` of the direction perpendicular to the weakest over the least ``q`` of the
+  two directions between them (45 degrees from both), at most 1; 1 where the perpendicular or both
+  of those take no part.  A blur along a line keeps the most detail across it (the directions
+  between lose part of theirs): 1, or close; a pattern on the axes - a checkerboard, a grid of
+  tiles - loses the fine detail of its rows and its columns alike and keeps its diagonals': 0.3-0.4.
 
 An image under :data:`MOTION_MIN_SIDE` px a side or whose step-8 energies are all under
 :data:`MOTION_FLAT` (a flat window: no direction takes part) has ``motion_ratio`` 1, ``motion_energy`` 0, ``motion_angle``
-0: nothing to judge.  An image with alpha is measured as seen (composited on mid grey, as every
+0, ``motion_cross`` 1: nothing to judge.  An image with alpha is measured as seen (composited on mid grey, as every
 spatial metric).  The ``blurry`` rule reads them (``detectors.quality_rules``).
 
 The sums are exact integers (``int64``; a window has at most 768² positions, each square at most
@@ -64,7 +69,7 @@ __all__ = [
 ]
 
 #: the metrics of this module, in :data:`~dataeval_gpu.functional.quality.QUALITY_KEYS` order
-MOTION_KEYS = ("motion_ratio", "motion_energy", "motion_angle")
+MOTION_KEYS = ("motion_ratio", "motion_energy", "motion_angle", "motion_cross")
 #: largest side (px) of the central window measured
 MOTION_WINDOW = 768
 #: ``(dy, dx)`` of the directions (rows down): horizontal, falling diagonal, vertical, rising diagonal
@@ -206,12 +211,20 @@ def motion_figures(rows: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.f
     ratio = q.gather(1, weak)[:, 0] / torch.where(part, q, 0.0).max(dim=1).values.clamp(min=MOTION_TINY)
     energy = e[..., 1].gather(1, weak)[:, 0].clamp(min=0.0)
     angles = torch.tensor(MOTION_ANGLES, dtype=torch.float64, device=rows.device)
+    # the direction across the weakest (directions are 45 degrees apart: two places on) against the
+    # two between them (one place either side) that take part
+    nd = len(MOTION_DIRECTIONS)
+    across, sides = (weak + 2) % nd, torch.cat([(weak + 1) % nd, (weak + nd - 1) % nd], dim=1)
+    between = torch.where(part.gather(1, sides), q.gather(1, sides), torch.inf).min(dim=1).values
+    cross = (q.gather(1, across)[:, 0] / between.clamp(min=MOTION_TINY)).clamp(max=1.0)
+    cross = torch.where(part.gather(1, across)[:, 0] & torch.isfinite(between), cross, torch.ones_like(cross))
     judged = (n[:, 0] > 0) & part.any(dim=1)
-    zero = torch.zeros_like(ratio)
+    zero, one = torch.zeros_like(ratio), torch.ones_like(ratio)
     return {
-        "motion_ratio": torch.where(judged, ratio, torch.ones_like(ratio)).to(dtype),
+        "motion_ratio": torch.where(judged, ratio, one).to(dtype),
         "motion_energy": torch.where(judged, energy, zero).to(dtype),
         "motion_angle": torch.where(judged, angles[weak[:, 0]], zero).to(dtype),
+        "motion_cross": torch.where(judged, cross, one).to(dtype),
     }
 
 

@@ -50,6 +50,7 @@ _UNITS = {
     "motion_ratio": "weakest / strongest direction's fine-to-coarse ratio, 0–1",
     "motion_energy": "weakest direction's 8-px second-difference energy, grey levels²",
     "motion_angle": "weakest direction, degrees (0 horizontal, 90 vertical)",
+    "motion_cross": "perpendicular of the weakest direction's fine-to-coarse ratio / the strongest's, 0–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

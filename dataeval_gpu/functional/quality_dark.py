@@ -194,8 +194,8 @@ def peak_level(hist: torch.Tensor, unit: float = 1.0, dtype: torch.dtype = torch
 
     Example:
         >>> h = torch.zeros(2, 256, dtype=torch.int64)
-        >>> h[:, 20] = torch.tensor([997, 39997]); h[:, 255] = 3  # three hot pixels
-        >>> (peak_level(h) * 255).round().tolist()  # 1,000 px: under them; 40,000 px: the 0.01 %
+        >>> h[:, 20], h[:, 255] = torch.tensor([997, 39990]), torch.tensor([3, 10])  # hot pixels
+        >>> (peak_level(h) * 255).round().tolist()  # 1,000 px: 3 spared; 40,000 px: 10 over its 0.01 %
         [20.0, 255.0]
     """
     hist = hist.to(torch.float64)

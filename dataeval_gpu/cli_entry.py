@@ -1,14 +1,22 @@
 """The ``dataeval-gpu`` program's entry point: a Ctrl-C while the program's modules are imported
 (its first ~0.1 s) ends it as a later one does, with one line ``dataeval-gpu: error: interrupted``
-and exit status 130, not a Python traceback.  It imports only ``os``, ``signal`` and ``sys`` (no
-``typing``: ~5 ms in which a Ctrl-C was still Python's).
+and exit status 130, not a Python traceback.  It imports only ``os``, ``signal`` and ``sys``, which
+the interpreter's start-up has already loaded (no ``typing``: ~5 ms in which a Ctrl-C was still
+Python's; no ``from __future__ import annotations`` either, which imports the ``__future__`` module).
+
+Before this module's :func:`run` sets its handler, a Ctrl-C is Python's: the interpreter's
+start-up (``site`` and its ``.pth`` imports), the installed script's own ``import re`` and the
+imports of ``dataeval_gpu`` and this module.  Python's handler raises ``KeyboardInterrupt`` in
+whatever Python code runs next, and when that is a callback whose exceptions Python only reports -
+importlib frees each module's import lock through a weakref callback - the interrupt is printed
+as "Exception ignored in: <function _get_module_lock.<locals>.cb ...>" and lost: the program
+starts as if none came.  That window is the interpreter's, not the program's (~20-50 ms, longer
+under load); the program keeps its own part of it to nothing but the two module bodies.
 
 :func:`quiet_interrupt` sets a SIGINT handler that does so; ``cli.main`` puts Python's own back
 (:func:`own_interrupts`) once the arguments are parsed, where its ``except KeyboardInterrupt``
 says what a ``--resume`` can continue.  ``python -m dataeval_gpu.cli`` sets it first thing too.
 """
-
-from __future__ import annotations
 
 import os
 import signal

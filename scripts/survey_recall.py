@@ -606,33 +606,49 @@ def score(out: Path, scan_dir: Path | None = None, rows: dict[str, dict] | None 
     return {"per_kind": per_kind, "false_pairs": false_pairs, "pairs": all_pairs, "n_images": len(ents)}
 
 
-#: the near-duplicate figure rules (detectors/hash_figures.py), re-read from results.csv to say
-#: why a planted copy was not grouped with its source
-_CHROMA_TOL, _ENTROPY, _SPREAD, _PLAIN_SHARE, _RADIUS = (6.0, 0.35), (1.5, 0.25), (1.6, 0.02), 0.4, 4
+#: the default scan's near-hash radius (``why_not_grouped``'s first rule)
+_RADIUS = 4
 
 
-def _ratio_ok(x: float, y: float, ratio: float, eps: float) -> bool:
-    return max(x, y) + eps <= ratio * (min(x, y) + eps)
+def _pair_figures(src: dict, var: dict, keys: tuple[str, ...] | None = None):  # noqa: ANN202
+    """The library's ``PairFigures`` of (source, variant) from their results.csv rows (the columns
+    the index reads its pair figures from: ``index.near_matches.figures_of``); ``keys``: only those
+    columns (the others' rules skipped), None: all the rows hold."""
+    from dataeval_gpu.index.near_matches import FIGURE_COLUMNS, figures_of
+
+    def col(k: str) -> np.ndarray | None:
+        if (keys is not None and k not in keys and k not in ("height", "width")) or any(
+            r.get(k) in (None, "") for r in (src, var)
+        ):
+            return None
+        return np.array([float(src[k]), float(var[k])])
+
+    return figures_of({k: col(k) for k in FIGURE_COLUMNS})
 
 
 def why_not_grouped(src: dict, var: dict) -> str:
     """The first pair rule a (source, variant) pair of results.csv rows fails, whole images only
-    (a central crop's hash is not in results.csv: "hash" may still match through a crop view)."""
+    (a central crop's hash is not in results.csv: "hash" may still match through a crop view).
+    The rules are the library's own (``detectors.hash_figures.figure_rules`` and
+    ``hash_pairs.hash_pairs_ok`` without the thumbnails), each run on the figures it reads: the
+    colour cast (an opaque grey side skips it; one picture at another exposure passes cast and
+    spread together), the grey entropy (a flat image's level), the pixel spread, the plain
+    background; "thumbnail check" when all of them pass."""
+    from dataeval_gpu.detectors.hash_figures import figure_rules
+    from dataeval_gpu.detectors.hash_pairs import hash_pairs_ok
+
     d = bin(int(src["pchash_d4"], 16) ^ int(var["pchash_d4"], 16)).count("1")
     if d > _RADIUS:
         return f"hash>{_RADIUS}"
-    cs = np.array([float(src["chroma_rg"]), float(src["chroma_bg"])])
-    cv = np.array([float(var["chroma_rg"]), float(var["chroma_bg"])])
-    if np.linalg.norm(cs - cv) > max(
-        _CHROMA_TOL[0], _CHROMA_TOL[1] * max(np.linalg.norm(cs), np.linalg.norm(cv))
-    ):
-        return "colour cast"
-    if not _ratio_ok(float(src["grey_entropy"]), float(var["grey_entropy"]), *_ENTROPY):
+    i, j, v = np.array([0]), np.array([1]), np.array([0])
+    passes = lambda *keys: bool(figure_rules(*[_pair_figures(src, var, keys)] * 2, i, j)[0])  # noqa: E731
+    seen = ("opacity", "mean", "channel_spread")  # the grey and exposure exceptions read them
+    if not passes("chroma_rg", "chroma_bg", "std", *seen):  # cast and spread (one exposure: both)
+        return "colour cast" if not passes("chroma_rg", "chroma_bg", *seen) else "spread"
+    if not passes("grey_entropy", "dark_clipped", "bright_clipped", "opacity", "mean"):
         return "entropy"
-    if not _ratio_ok(float(src["std"]), float(var["std"]), *_SPREAD):
-        return "spread"
-    plain = max(float(r["dark_clipped"]) + float(r["bright_clipped"]) for r in (src, var))
-    if plain >= _PLAIN_SHARE and d > 0:
+    figs = _pair_figures(src, var, ("dark_clipped", "bright_clipped", "grey_entropy", "opacity"))
+    if not bool(hash_pairs_ok(figs, figs, i, v, j, v, np.array([d]), _RADIUS)[0]):
         return "plain background"
     return "thumbnail check"
 

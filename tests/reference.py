@@ -194,3 +194,15 @@ def motion_ref(levels: np.ndarray) -> dict:
         "motion_angle": qs[k][1],
         "motion_cross": min(1.0, qs[across][0] / min(between)) if across in part and between else 1.0,
     }
+
+
+def bright_peak_ref(counts: np.ndarray, unit: float = 1.0) -> float:
+    """``bright_p9999`` from the bright channel's 256 counts (alpha-weighted; ``unit``: one opaque
+    pixel's weight): the lowest level whose cumulative share reaches 99.99 %, on an image of fewer
+    than 30,000 seen pixels ``1 - 3 / pixels`` (at most three seen pixels above it), never under
+    99 %; nothing seen: one black pixel."""
+    h = np.asarray(counts, dtype=np.float64).copy()
+    if h.sum() <= 0:
+        h[0] = 1.0
+    share = min(0.9999, max(1.0 - 3.0 * unit / h.sum(), 0.99))
+    return int(np.argmax(np.cumsum(h / h.sum()) >= share - 1e-9)) / 255.0

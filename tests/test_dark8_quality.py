@@ -107,10 +107,10 @@ def test_darkened_photo_and_sprite_are_still_dark(photos: list[np.ndarray]) -> N
 def test_a_star_field_is_dark_by_nature_its_darkened_copy_is_dark(photos: list[np.ndarray]) -> None:
     """A 100 x 100 star field (black, 6 stars: 2 white pixels and four 2 x 2 stars of level 200 = 18
     bright pixels, 0.18 %) among real photos: ``grey_p99`` 0 (the absolute floor and the relative
-    rule would flag it), but its peak ``bright_p9999`` - the lowest level whose cumulative share
-    reaches 99.99 %: only 9,998 of 10,000 pixels are at or under 200, the two white ones are 0.02 % -
-    is 255/255 = 1 >= 0.5: not dark, score 0.  Divided by 8 (levels 31 and 25) its peak is 31/255 =
-    0.122: dark.  Without the
+    rule would flag it), but its peak ``bright_p9999`` - on 10,000 pixels the lowest level with at
+    most 3 pixels above it (review18; 99.99 % spared one): the two white ones and one of level 200
+    spared, 200/255 = 0.784 >= 0.5: not dark, score 0.  Divided by 8 (levels 31 and 25) its peak is
+    25/255 = 0.098: dark.  Without the
     key (metrics saved before it) the star field is judged as before: dark."""
     field = np.zeros((3, 100, 100), np.uint8)
     field[:, 10, 10] = field[:, 80, 35] = 255
@@ -119,9 +119,11 @@ def test_a_star_field_is_dark_by_nature_its_darkened_copy_is_dark(photos: list[n
     colour = _colour_photos(photos, 5)
     out = QualityIssues().evaluate([torch.from_numpy(x) for x in [*colour, field, field // 8]])
     peak = out.metrics["bright_p9999"]
-    assert peak[5] == pytest.approx(1.0, abs=1e-6) and peak[6] == pytest.approx(31 / 255, abs=1e-6)
+    assert peak[5] == pytest.approx(200 / 255, abs=1e-6) and peak[6] == pytest.approx(25 / 255, abs=1e-6)
     assert float(out.metrics["grey_p99"][5]) == 0.0
-    assert out.flags["dark"].tolist() == [False] * 3 + [True, False] + [False, True]  # colour[3]: dark10's dusk crop
+    # colour[3], dark10's dusk crop (peak 0.455), is not under-exposed here since review18: the star
+    # field's peak 200/255 (was 1.0) puts the set's median peak at 0.812, 0.55 x 0.812 = 0.447 < 0.455
+    assert out.flags["dark"].tolist() == [False] * 5 + [False, True]
     assert float(out.scores["dark"][5]) == 0.0 and float(out.scores["dark"][6]) == pytest.approx(1.0)
     assert lit_peaks({"grey_p99": np.zeros(3), "bright_p9999": np.array([0.49, 0.5, 1.0])}).tolist() == [False, True, True]
     older = {k: v for k, v in out.metrics.items() if k != "bright_p9999"}

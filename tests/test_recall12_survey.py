@@ -82,6 +82,23 @@ def test_why_not_grouped_names_the_first_failing_rule(survey):
     assert survey.why_not_grouped(src, _fig(std=0.1)) == "spread"  # 0.22 > 1.6 * 0.12
     assert survey.why_not_grouped(src, _fig(std=0.14)) == "thumbnail check"  # 0.22 <= 1.6 * 0.16
     assert survey.why_not_grouped(_fig(dc=0.5), _fig(h="1", dc=0.5)) == "plain background"
+    assert survey.why_not_grouped(_fig(dc=0.5), _fig(dc=0.5)) == "thumbnail check"  # hashes equal: radius 0
+
+
+def test_why_not_grouped_states_the_pair_rules_copies10_applies(survey):
+    """review18: the reasons come from the library's pair rules, so copies10's exceptions hold - an
+    opaque grey side (mean channel spread 0.01 <= 0.025 and <= 0.08 x its level 0.45) skips the
+    colour-cast rule; an x0.5 copy (cast, spread and level all halved: k = 2) passes cast and
+    spread; neither with transparent parts.  The survey's restated rules said "colour cast"."""
+    src = dict(_fig(rg=30.0, bg=-20.0), mean=0.45, channel_spread=0.1, opacity=1.0)
+    grey = dict(_fig(h="3", rg=0.3, bg=0.2), mean=0.45, channel_spread=0.01, opacity=1.0)
+    assert survey.why_not_grouped(src, grey) == "thumbnail check"  # cast |(29.7, 20.2)| = 35.9 > 12.6: skipped
+    assert survey.why_not_grouped(src, dict(grey, opacity=0.9)) == "colour cast"  # not opaque: judged
+    assert survey.why_not_grouped(src, dict(grey, channel_spread=0.04)) == "colour cast"  # 0.04 > 0.025: colour
+    dim = dict(_fig(h="3", rg=15.0, bg=-10.0, std=0.1), mean=0.225, channel_spread=0.05, opacity=1.0)
+    assert survey.why_not_grouped(src, dim) == "thumbnail check"  # (30, -20) = 2 x (15, -10), 0.2 = 2 x 0.1
+    # k = 0.45 / 0.375 = 1.2: 1.2 x (15, -10) is 14.4 off (30, -20), over max(6, 0.35 x 36.1): not one exposure
+    assert survey.why_not_grouped(src, dict(dim, mean=0.375)) == "colour cast"
 
 
 def test_motion_blur_is_a_box_filter_with_replicated_edges(survey):

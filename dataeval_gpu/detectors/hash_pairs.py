@@ -273,7 +273,8 @@ def hash_pairs(
         return pairs
     from .scale_pairs import scale_pairs
 
-    more = scale_pairs(full, valid, PairFigures(chroma, plain, entropy, spread, None, opacity, level, side), thumbs)
+    figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)  # as the rules above
+    more = scale_pairs(full, valid, figs, thumbs)
     if not more.size:
         return pairs
     return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)

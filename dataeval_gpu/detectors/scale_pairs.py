@@ -140,12 +140,13 @@ def _ok_as_small(
     """``(P,)`` bool: :func:`~.hash_pairs.hash_pairs_ok` of small image ``si[p]`` (its thumbnail
     ``mine[p]``) against larger image ``li[p]`` as a small image: its figures, the thumbnail
     ``thumbs[p]`` (its square at the small size, enlarged) and the short side ``as_side`` (the
-    small images' band).  Each side's figures are taken per pair (the candidates' rows only)."""
+    small images' band).  Each side's figures are taken per pair (the candidates' rows only), the
+    mean channel spread ``colour`` too (an opaque grey side skips the cast rule, as in one scale)."""
     pick = lambda v, r: None if v is None else np.asarray(v)[r]  # noqa: E731
     one, other = (
         PairFigures(
             pick(figs.chroma, r), pick(figs.plain, r), pick(figs.entropy, r), pick(figs.spread, r), t,
-            pick(figs.opacity, r), pick(figs.level, r), sd,
+            pick(figs.opacity, r), pick(figs.level, r), sd, colour=pick(figs.colour, r),
         )
         for r, t, sd in ((si, mine, pick(figs.side, si)), (li, thumbs, np.full(li.size, as_side)))
     )  # fmt: skip

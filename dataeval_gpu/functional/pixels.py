@@ -8,7 +8,7 @@ import torch
 
 from .bitdepth import bit_depth
 
-__all__ = ["LUMA", "block_lines", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01"]
+__all__ = ["LUMA", "block_lines", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01", "scale_stored"]
 
 #: BT.601 luma weights of R, G, B
 LUMA = (0.299, 0.587, 0.114)
@@ -26,6 +26,25 @@ def scale01(x: torch.Tensor) -> torch.Tensor:
     depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
     scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
     return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+def scale_stored(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> float in [0, 1] as the quality metrics read it: a ``uint16`` image over its
+    container's 65,535 levels (a 16-bit PNG / TIFF: a dark 16-bit photo whose maximum is under 4096
+    is dark, where 0.65's rule, :func:`scale01`, read it as 12-bit and as bright as its brightest
+    level allowed; and every window of it on one scale, where the rule took each window's own
+    maximum), every other dtype by :func:`scale01`.  The statistics (``imagestats``, the Linter)
+    keep 0.65's rule.
+
+    Example:
+        >>> x = torch.tensor([[[[0, 3000]]]], dtype=torch.uint16)
+        >>> [round(v, 4) for v in scale_stored(x).flatten().tolist()], round(scale01(x).max().item(), 4)
+        ([0.0, 0.0458], 0.7326)
+    """
+    if x.dtype == torch.uint16:
+        dtype = torch.float32
+        return x.to(dtype) / 65535.0
+    return scale01(x)
 
 
 def row_mean64(v: torch.Tensor) -> torch.Tensor:
@@ -55,9 +74,9 @@ def composite_on_black(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint8:
         return ((c.to(torch.int32) * a.to(torch.int32) + 127) // 255).to(torch.uint8)
     if not x.dtype.is_floating_point:  # alpha in [0, 1] cast back to an integer type would be 0 or 1
-        xs = scale01(x)
+        xs = scale_stored(x)
         return xs[:, :-1] * xs[:, -1:]
-    return c * scale01(a).to(c.dtype)
+    return c * scale_stored(a).to(c.dtype)
 
 
 def grey_levels(x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +84,7 @@ def grey_levels(x: torch.Tensor) -> torch.Tensor:
     BT.601 luma (ties to even) for uint8, ``round(255 g)`` otherwise (the level metrics' grey)."""
     if x.dtype == torch.uint8:
         return _grey_levels_u8(x).to(torch.int64)
-    return torch.round(grey_image(scale01(x))[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
+    return torch.round(grey_image(scale_stored(x))[:, 0] * 255.0).clamp(0, 255).to(torch.int64)
 
 
 def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:

@@ -65,9 +65,9 @@ import torch.nn.functional as F
 from ..batching import as_image
 from ..errors import ImageShapeError
 from . import quality_compiled
-from .pixels import composite_on_black, grey_image, grey_levels, scale01
+from .pixels import composite_on_black, grey_image, grey_levels, scale01, scale_stored
 from .quality_alpha import alpha_metrics, composite_on_grey
-from .quality_dark import BRIGHT_PEAK_SHARE, bright_level, channel_figures, dark_level
+from .quality_dark import bright_level, channel_figures, dark_level, peak_level
 from .quality_fine_compiled import fine_energies_u8
 from .quality_motion import motion_figures, motion_metrics, motion_rows_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
@@ -177,7 +177,7 @@ def _fine_sharpness(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Te
         if x.dtype == torch.uint8:
             lev = grey_levels(x[..., y0 : y0 + wh, x0 : x0 + ww]).to(dtype)
         else:
-            part = scale01(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
+            part = scale_stored(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
             lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(dtype)
         lev = lev[:, None]
         e0s.append(band_energy(lev).to(torch.float64))
@@ -301,7 +301,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
-    out["bright_p9999"] = bright_level(torch.from_numpy(bright), share=BRIGHT_PEAK_SHARE).numpy()
+    out["bright_p9999"] = peak_level(torch.from_numpy(bright)).numpy()  # one or three channels: unit 1
     out.update({k: v.numpy() for k, v in motion_figures(torch.from_numpy(motion)).items()})
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
@@ -352,7 +352,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     if x.dtype == torch.uint8 and x.device.type == "cpu" and quality_compiled.ready():
         out = _compiled_finish(*_compiled_raw(x, working_side))  # the compiled one-pass kernels
         return _finish(out, raw, x)
-    xs = scale01(x)
+    xs = scale_stored(x)
     g = grey_image(xs)
     out = {}
     out["colourfulness"], out["channel_spread"] = colour(xs)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from .pixels import block_lines, grey_image, grey_levels, scale01
+from .pixels import block_lines, grey_image, grey_levels, scale_stored
 from .quality_torch import spread_factor
 
 __all__ = [
@@ -70,7 +70,7 @@ def composite_on_grey(x: torch.Tensor, level: int = ALPHA_BACKDROP) -> torch.Ten
             c, a = part[:, :-1].to(torch.int32), part[:, -1:].to(torch.int32)
             out.narrow(2, r, n).copy_((c * a + level * (255 - a) + 127) // 255)
         return out
-    xs = scale01(x)
+    xs = scale_stored(x)
     a = xs[:, -1:]
     return xs[:, :-1] * a + (level / 255.0) * (1.0 - a)
 
@@ -93,7 +93,7 @@ def visible_levels(x: torch.Tensor, dtype: torch.dtype, from_hist: Callable) -> 
             seen += w.sum(dim=1)
         opacity = seen.to(torch.float64) / (255.0 * x.shape[-2] * x.shape[-1])
     else:
-        xs = scale01(x)
+        xs = scale_stored(x)
         q = torch.round(grey_image(xs[:, :-1])[:, 0] * 255.0).clamp(0, 255).to(torch.int64).reshape(b, -1)
         w = xs[:, -1].reshape(b, -1).to(torch.float64)
         hist = torch.zeros(b, 256, dtype=torch.float64, device=x.device).scatter_add_(1, q, w)
@@ -114,8 +114,8 @@ def opaque_window(x: torch.Tensor, comp: torch.Tensor, box: tuple[int, int, int,
     if x.dtype == torch.uint8:
         opaque = a == 255
     else:
-        opaque = scale01(x)[:, -1:, dy : dy + wh, dx : dx + ww] >= 1.0
-    return grey_image(scale01(part)) * 255.0, opaque
+        opaque = scale_stored(x)[:, -1:, dy : dy + wh, dx : dx + ww] >= 1.0
+    return grey_image(scale_stored(part)) * 255.0, opaque
 
 
 def noise_opaque(g255: torch.Tensor, opaque: torch.Tensor, mad: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,8 +25,11 @@ from one ``min`` / ``max`` of each pixel (a compiled loop for uint8 CPU stacks, 
 integers; one ``aminmax`` and one ``scatter_add`` in torch, what a GPU runs) - the same integers.
 
 ``bright_p9999``, the peak of the bright channel: the lowest level whose cumulative share reaches
-99.99 % (the brightest 0.01 % of what is seen; the brightest pixel of an image under 10,000
-pixels), / 255, from the same counts.  An under-exposed picture has no highlights anywhere (a
+99.99 % (the brightest 0.01 % of what is seen), / 255, from the same counts - on an image under
+30,000 seen pixels the lowest level with at most :data:`PEAK_SPARE_PIXELS` seen pixels above it
+(the share ``1 - 3 / pixels``, and at least :data:`BRIGHT_SHARE`: never under ``bright_p99``;
+:func:`peak_level`), so that one to three hot pixels of an icon or a small crop are not its peak
+(99.99 % of under 10,000 pixels was the single brightest one).  An under-exposed picture has no highlights anywhere (a
 picture divided by 8 keeps it under 32/255); a picture dark by nature - a star field, a night
 scene with lights - has a dark bulk and a bright peak (the ``dark`` issue's third measure).
 """
@@ -37,13 +40,14 @@ import numpy as np
 import torch
 
 from . import quality_compiled
-from .pixels import scale01
+from .pixels import scale_stored
 from .stats_compiled import njit
 
 __all__ = [
     "BRIGHT_PEAK_SHARE",
     "BRIGHT_SHARE",
     "DARK_SHARE",
+    "PEAK_SPARE_PIXELS",
     "bright_highlights",
     "bright_histogram",
     "bright_level",
@@ -53,6 +57,7 @@ __all__ = [
     "dark_black_point",
     "dark_histogram",
     "dark_level",
+    "peak_level",
 ]
 
 #: the share of the pixels at or below ``dark_p001``
@@ -61,6 +66,10 @@ DARK_SHARE = 0.001
 BRIGHT_SHARE = 0.99
 #: the share of the pixels at or below ``bright_p9999``, the bright channel's peak
 BRIGHT_PEAK_SHARE = 0.9999
+#: ``bright_p9999`` on a small image: up to this many seen pixels may lie above its peak (99.99 % of
+#: the pixels leaves none under 10,000 of them: one hot pixel was the peak); from 30,000 pixels the
+#: 0.01 % is at least this many and the peak is the 99.99 % level as it was
+PEAK_SPARE_PIXELS = 3
 
 @njit
 def _channel_hist_u8(x, alpha, out):  # noqa: ANN001, ANN202 - numba kernel
@@ -102,7 +111,7 @@ def channel_histograms(x: torch.Tensor) -> torch.Tensor:
             lo, hi = torch.aminmax(colour[:, :3], dim=1)
             w = x[:, -1].reshape(b, -1).to(torch.int64) if alpha else None
         else:
-            xs = scale01(x)
+            xs = scale_stored(x)
             lo, hi = torch.aminmax(xs[:, : min(3, colour.shape[1])], dim=1)
             lo, hi = (torch.round(v * 255.0).clamp(0, 255) for v in (lo, hi))
             w = xs[:, -1].reshape(b, -1).to(torch.float64) if alpha else None
@@ -135,7 +144,9 @@ def channel_figures(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> dict
     return {
         "dark_p001": dark_level(hist[:, 0], dtype).to(x.device),
         "bright_p99": bright_level(hist[:, 1], dtype).to(x.device),
-        "bright_p9999": bright_level(hist[:, 1], dtype, BRIGHT_PEAK_SHARE).to(x.device),
+        "bright_p9999": peak_level(hist[:, 1], 255.0 if x.dtype == torch.uint8 and x.shape[1] in (2, 4) else 1.0, dtype).to(
+            x.device
+        ),
     }
 
 
@@ -170,5 +181,26 @@ def bright_level(hist: torch.Tensor, dtype: torch.dtype = torch.float32, share: 
     :data:`BRIGHT_PEAK_SHARE`: ``bright_p9999``)."""
     hist = hist.to(torch.float64)
     cdf = (hist / hist.sum(dim=1, keepdim=True)).cumsum(dim=1)
+    level = (cdf < share - 1e-9).sum(dim=1).clamp(max=255)
+    return (level.to(torch.float64) / 255.0).to(dtype)
+
+
+def peak_level(hist: torch.Tensor, unit: float = 1.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B,)`` ``bright_p9999`` from ``(B, 256)`` bright-channel counts, in ``dtype``: the lowest level
+    whose cumulative share reaches ``min(99.99 %, max(1 - PEAK_SPARE_PIXELS · unit / total, 99 %))``
+    - the brightest 0.01 %, or on a small image (under 30,000 seen pixels) the level with at most
+    :data:`PEAK_SPARE_PIXELS` seen pixels above it, never under ``bright_p99``'s 99 %.  ``unit``:
+    one opaque pixel's count (1; 255 for a uint8 image weighted by its alpha).
+
+    Example:
+        >>> h = torch.zeros(2, 256, dtype=torch.int64)
+        >>> h[:, 20], h[:, 255] = torch.tensor([997, 39990]), torch.tensor([3, 10])  # hot pixels
+        >>> (peak_level(h) * 255).round().tolist()  # 1,000 px: 3 spared; 40,000 px: 10 over its 0.01 %
+        [20.0, 255.0]
+    """
+    hist = hist.to(torch.float64)
+    total = hist.sum(dim=1, keepdim=True)
+    share = (1.0 - PEAK_SPARE_PIXELS * float(unit) / total).clamp(min=BRIGHT_SHARE, max=BRIGHT_PEAK_SHARE)
+    cdf = (hist / total).cumsum(dim=1)
     level = (cdf < share - 1e-9).sum(dim=1).clamp(max=255)
     return (level.to(torch.float64) / 255.0).to(dtype)

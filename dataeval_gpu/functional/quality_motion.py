@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from . import quality_compiled
-from .pixels import grey_image, grey_levels, scale01
+from .pixels import grey_image, grey_levels, scale_stored
 from .stats_compiled import njit
 
 __all__ = [
@@ -178,7 +178,7 @@ def motion_rows(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor
     if x.dtype == torch.uint8:
         lev = grey_levels(x[..., y0 : y0 + wh, x0 : x0 + ww]).to(torch.int32)
     else:
-        part = scale01(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
+        part = scale_stored(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
         lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(torch.int32)
     m = MOTION_MARGIN
     ys, xs_ = slice(m, wh - m), slice(m, ww - m)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from . import quality_compiled
-from .pixels import grey_levels, scale01
+from .pixels import grey_levels, scale_stored
 from .quality_texture_compiled import (
     FLAT_BLOCK,
     FLAT_QUANTILE,
@@ -127,7 +127,7 @@ def texture_noise(
     ok = None
     if raw is not None:
         a = raw[:, -1, dy : dy + wh, dx : dx + ww]
-        ok = a == 255 if raw.dtype == torch.uint8 else scale01(raw)[:, -1, dy : dy + wh, dx : dx + ww] >= 1.0
+        ok = a == 255 if raw.dtype == torch.uint8 else scale_stored(raw)[:, -1, dy : dy + wh, dx : dx + ww] >= 1.0
     return {"noise_flat": flat_noise(lev, ok), "impulse_share": impulse_share(lev, ok)}
 
 

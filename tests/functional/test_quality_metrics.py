@@ -12,7 +12,7 @@ from scipy import ndimage
 from dataeval_gpu.errors import ImageShapeError
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
 
-from ..reference import grey_levels_ref, motion_ref, texture_noise_ref
+from ..reference import bright_peak_ref, grey_levels_ref, motion_ref, texture_noise_ref
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 
@@ -75,7 +75,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     # bright_p99: the 99 % level of max over the colour channels (the value of one channel)
     bq = np.clip(np.round(x[:3].max(0) * 255), 0, 255).astype(int).ravel()
     out["bright_p99"] = int(np.argmax(np.cumsum(np.bincount(bq, minlength=256) / bq.size) >= 0.99 - 1e-9)) / 255.0
-    out["bright_p9999"] = int(np.argmax(np.cumsum(np.bincount(bq, minlength=256) / bq.size) >= 0.9999 - 1e-9)) / 255.0
+    out["bright_p9999"] = bright_peak_ref(np.bincount(bq, minlength=256))
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"] = float(hist[:6].sum())
@@ -329,7 +329,7 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
     if bh.sum() <= 0:
         bh[0] = 1.0
     out["bright_p99"] = int(np.argmax(np.cumsum(bh / bh.sum()) >= 0.99 - 1e-9)) / 255.0
-    out["bright_p9999"] = int(np.argmax(np.cumsum(bh / bh.sum()) >= 0.9999 - 1e-9)) / 255.0
+    out["bright_p9999"] = bright_peak_ref(bh)
     nz = hist[hist > 0]
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())

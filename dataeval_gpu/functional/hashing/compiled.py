@@ -36,6 +36,9 @@ _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
 _TOP = 1 << (_PRECISION_BITS + 8)
 _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 accumulators)
+# BT.601 luma as Pillow's convert("L") (grey.LUMA_WEIGHTS), int32 constants for the kernels
+_WR, _WG, _WB = np.int32(19595), np.int32(38470), np.int32(7471)
+_ROUND, _THREE = np.int32(1 << 15), np.int32(3)
 
 
 def _warm() -> None:
@@ -141,7 +144,8 @@ def _clip8(ss):
 def _luma_rows(img, box, r0, m, rows):
     # rows[i, :w] = BT.601 luma Y = (19595 R + 38470 G + 7471 B + 2**15) >> 16 (Pillow's "L"),
     # with alpha floor((3 Y + A) / 4), of a 3- or 4-channel box; returns the largest of 3 Y (+ A):
-    # the channel sum of the mean's test (peak >= 2 <=> that sum >= 2 C)
+    # the channel sum of the mean's test (peak >= 2 <=> that sum >= 2 C).  int32 throughout
+    # (the weighted sum is below 2**24): int64 products stopped the loop from vectorising
     c0, y0, x0, c, _, w = box
     smax = np.int32(0)
     for i in range(m):
@@ -151,19 +155,18 @@ def _luma_rows(img, box, r0, m, rows):
         p1 = img[c0 + 1, y, x0 : x0 + w]
         p2 = img[c0 + 2, y, x0 : x0 + w]
         if c == 3:
+            lmax = np.int32(0)
             for x in range(w):
-                lum = np.int32(
-                    np.int32(np.int32(p0[x]) * 19595 + np.int32(p1[x]) * 38470 + np.int32(p2[x]) * 7471 + 32768) >> 16
-                )
-                smax = max(smax, np.int32(3 * lum))
+                s = np.int32(np.int32(p0[x]) * _WR + np.int32(p1[x]) * _WG + np.int32(p2[x]) * _WB + _ROUND)
+                lum = np.int32(s >> 16)
+                lmax = max(lmax, lum)
                 dst[x] = lum
+            smax = max(smax, np.int32(lmax * _THREE))
             continue
         pa = img[c0 + 3, y, x0 : x0 + w]
         for x in range(w):
-            lum = np.int32(
-                np.int32(np.int32(p0[x]) * 19595 + np.int32(p1[x]) * 38470 + np.int32(p2[x]) * 7471 + 32768) >> 16
-            )
-            v = np.int32(3 * lum + np.int32(pa[x]))
+            s = np.int32(np.int32(p0[x]) * _WR + np.int32(p1[x]) * _WG + np.int32(p2[x]) * _WB + _ROUND)
+            v = np.int32(np.int32(s >> 16) * _THREE + np.int32(pa[x]))
             smax = max(smax, v)
             dst[x] = np.int32(v >> 2)
     return smax

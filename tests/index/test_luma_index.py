@@ -80,3 +80,25 @@ def test_check_settings_reads_a_missing_grey_as_the_mean() -> None:
         check_settings(base, {**base, "near_grey": "luma"}, "idx")
     assert index_grey({"hashes": False, "near_hash": None}) is None
     assert np.array_equal([index_grey({"near_hash": "dhash_d4"})], ["mean"])
+
+
+def test_a_checkpoint_of_channel_mean_d4_hashes_is_refused() -> None:
+    """A scan's checkpoint saved before the grey was recorded (D4 hashes of the mean) is not resumed
+    into a luma scan (its rows' hashes would be compared with the new ones); a 0.65 one is."""
+    from dataeval_gpu.audit import CheckpointMismatchError
+
+    audit = DataAudit(device="cpu")
+    audit.update(_images())
+    st = audit.state()
+    assert st["near_grey"] == "luma"
+    DataAudit(device="cpu").load_state(st)
+    del st["near_grey"]
+    with pytest.raises(CheckpointMismatchError, match="delete it and scan again"):
+        DataAudit(device="cpu").load_state(st)
+    old = DataAudit(device="cpu", preset="dataeval-0.65")
+    old.update(_images())
+    st = old.state()
+    del st["near_grey"]
+    again = DataAudit(device="cpu", preset="dataeval-0.65")
+    again.load_state(st)
+    assert len(again.compute().duplicates["exact"]) == 0

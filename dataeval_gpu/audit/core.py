@@ -20,9 +20,9 @@ from ..accumulators.stats import ImageStatsRows, images_from_batch
 from ..batching import batch_labels, dataset_indices, load_failures, resolve_device
 from ..errors import InvalidArgumentError
 from ..flags import ImageStat, to_distinct
-from ..functional.hashing import near_kind
+from ..functional.hashing import NEAR_HASHES, near_kind
 from ..functional.stats import IMAGE_KEYS
-from .feed import measure
+from .feed import CheckpointMismatchError, measure
 from .presets import PRESETS, resolve_preset
 from .results import AuditResults, RepeatedIndexWarning
 from .state import load_metric_state, metric_state
@@ -329,6 +329,7 @@ class DataAudit(AuditResults):
             "next_index": self._next_index,
             "inputs": self._inputs,
             "config": self.config(),
+            "near_grey": self.hash_grey(),
         }
         if self._stats is not None:
             st["stats"] = metric_state(self._stats)
@@ -336,8 +337,23 @@ class DataAudit(AuditResults):
             st["embed"] = self._embed.state()
         return st
 
+    def hash_grey(self) -> str | None:
+        """The grey image this audit's near hashes read (``"mean"`` / ``"luma"``; None without hashes)."""
+        return NEAR_HASHES[near_kind(self.hash, self.d4)].grey if self.hashes else None
+
     def load_state(self, st: dict[str, Any]) -> None:
-        """Restore :meth:`state` output (the accumulated rows replace the current ones)."""
+        """Restore :meth:`state` output (the accumulated rows replace the current ones).
+
+        Raises:
+            CheckpointMismatchError: the state's near hashes read another grey image (a state saved
+                before it was recorded read the channel mean): its rows and new ones would not compare.
+        """
+        saved = st.get("near_grey", "mean" if st.get("config", {}).get("hashes", True) else None)
+        if "stats" in st and self.hash_grey() is not None and saved not in (None, self.hash_grey()):
+            raise CheckpointMismatchError(
+                f"the checkpoint's near hashes read the {saved} grey image and this run's the {self.hash_grey()} "
+                "(a checkpoint saved before the D4 hashes read luma): delete it and scan again"
+            )
         self.failed = dict(st["failed"])
         self.labels = dict(st["labels"])
         self.paths = dict(st["paths"])

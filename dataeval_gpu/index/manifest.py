@@ -33,6 +33,7 @@ __all__ = [
     "IndexNotFoundError",
     "check_settings",
     "fsync_dir",
+    "index_grey",
     "metric_definitions_digest",
     "read_manifest",
     "statistics_only",
@@ -45,11 +46,15 @@ MANIFEST = "manifest.json"
 LOCK = "write.lock"
 
 #: settings that decide what a stored row holds: an index built with other values cannot be mixed
-ROW_SETTINGS = ("metric_digest", "metrics", "hashes", "near_hash", "near_crops", "embedding_model")
+ROW_SETTINGS = ("metric_digest", "metrics", "hashes", "near_hash", "near_grey", "near_crops", "embedding_model")
 
 
 class IndexNotFoundError(DataEvalGPUError, FileNotFoundError):
     """The folder holds no dataset index (no ``manifest.json``)."""
+
+
+#: how a mismatch message names each grey
+_GREY_WORDS = {"mean": "channel mean (DataEval 0.65's grey)", "luma": "BT.601 luma grey"}
 
 
 class IndexMismatchError(DataEvalGPUError, ValueError):
@@ -83,9 +88,29 @@ def metric_definitions_digest() -> str:
     return h.hexdigest()[:32]
 
 
+def index_grey(settings: dict[str, Any]) -> str | None:
+    """The grey image an index's near hashes read (``"mean"`` / ``"luma"``; None without hashes):
+    the manifest's ``near_grey``, or ``"mean"`` for an index written before it was recorded
+    (every hash then read DataEval 0.65's channel mean, the D4 hashes too)."""
+    if "near_grey" in settings:
+        return settings["near_grey"]
+    return "mean" if settings.get("near_hash") else None
+
+
 def check_settings(found: dict[str, Any], wanted: dict[str, Any], where: str | os.PathLike) -> None:
     """Raise :class:`IndexMismatchError` naming every row setting that differs."""
+    found = {**found, "near_grey": index_grey(found)}
     keys = [key for key in ROW_SETTINGS if found.get(key) != wanted.get(key)]
+    if keys == ["near_grey"]:
+        # the one difference an index written before the D4 hashes read luma has: its hashes,
+        # crops and thumbnails are of another grey image, which a search would compare silently
+        raise IndexMismatchError(
+            f"the index in {where} holds near hashes of the {_GREY_WORDS.get(found['near_grey'], found['near_grey'])} "
+            f"and this dataeval_gpu hashes {found.get('near_hash')!r} on the "
+            f"{_GREY_WORDS.get(wanted.get('near_grey'), wanted.get('near_grey'))} (the D4 hashes read luma from "
+            "this version on, so that grey copies hash as their colour source): rebuild it (scan its files again with "
+            "--index NEW_FOLDER, or index.update_index / save_index into a new folder)"
+        )
     # the one difference a user makes with a flag (--no-quality also drops the preset's crops): not 24 names
     quality = _quality_only(found.get("metrics"), wanted.get("metrics")) if set(keys) - {"near_crops"} == {"metrics"} else None
     if quality is not None:

@@ -43,7 +43,7 @@ TAKE_ROWS = 4096
 
 def audit_settings(audit: Any) -> dict[str, Any]:
     """The row settings of an audit (what its stored rows hold), as the manifest records them."""
-    from ..functional.hashing import near_kind
+    from ..functional.hashing import NEAR_HASHES, near_kind
 
     if audit.channels:
         raise IndexMismatchError("a dataset index stores per-image rows only: use channels=False")
@@ -56,6 +56,8 @@ def audit_settings(audit: Any) -> dict[str, Any]:
         "metrics": list(audit.make_accumulator("cpu").metric_names),
         "hashes": bool(audit.hashes),
         "near_hash": near_kind(audit.hash, audit.d4) if audit.hashes else None,
+        # the grey image the near hashes read (NEAR_HASHES' grey; an index without it: "mean")
+        "near_grey": NEAR_HASHES[near_kind(audit.hash, audit.d4)].grey if audit.hashes else None,
         # the central crops hashed besides the whole image (None: none, as before they existed)
         "near_crops": list(audit.near_crops) or None,
         "embedding_model": model,

@@ -171,10 +171,13 @@ def test_near_groups_drop_same_hash_pairs_whose_colours_differ() -> None:
     (red vs blue, as different planets on black space) are no near duplicates by default;
     a mirrored copy with the same colours still is."""
     imgs = _photos(6, seed=3)
-    red = imgs[0].astype(np.int16)
-    red[0] = np.clip(red[0] + 70, 0, 255)
-    red = red.astype(np.uint8)
-    blue = np.ascontiguousarray(red[::-1])  # R and B swapped: the channel mean (the hash's grey) is equal
+    # one grey picture g (30..185) tinted red (g + 70, g - 30, g - 30) and blue (g - 9, g - 9, g + 70):
+    # both have the BT.601 luma (the D4 hash's grey) g exactly, as Pillow rounds it:
+    # 19595 x 70 - (38470 + 7471) x 30 = -6580 and -(19595 + 38470) x 9 + 7471 x 70 = 385, both
+    # within (-2**15, 2**15) of 2**16 g
+    g = 30 + imgs[0].astype(np.int64).sum(0) * 155 // (3 * 255)
+    red = np.stack([g + 70, g - 30, g - 30]).astype(np.uint8)
+    blue = np.stack([g - 9, g - 9, g + 70]).astype(np.uint8)
     imgs += [red, blue, np.ascontiguousarray(red[:, :, ::-1])]  # 6: red, 7: blue, 8: mirrored red
     default = scan(imgs)
     plain = scan(imgs, quality=False)  # D4 hash, no colour check
@@ -184,7 +187,7 @@ def test_near_groups_drop_same_hash_pairs_whose_colours_differ() -> None:
     assert any({6, 8} <= set(g) for g in default.duplicates["near"])
     cast = default.stats
     assert cast["chroma_rg"][6] == pytest.approx(float(np.mean(red[0].astype(float) - red[1])), rel=1e-5)
-    assert cast["chroma_bg"][7] == pytest.approx(cast["chroma_rg"][6], rel=1e-5)
+    assert cast["chroma_bg"][7] == pytest.approx(float(np.mean(blue[2].astype(float) - blue[1])), rel=1e-5)
 
 
 def _textures(n: int = 6, seed: int = 3) -> list[np.ndarray]:

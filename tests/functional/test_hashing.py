@@ -234,6 +234,9 @@ def test_compiled_cpu_path_equals_the_tensor_path(mixed_photos, fn, kind, monkey
         np.ascontiguousarray(rng.integers(0, 256, (40, 30, 3)).astype(np.uint8).transpose(2, 0, 1)),
         rng.integers(0, 256, (40, 30, 3)).astype(np.uint8).transpose(2, 0, 1),  # non-contiguous
         rng.integers(0, 256, (3, 9, 40)).astype(np.uint8),  # dhash: 9 rows, no vertical pass
+        rng.integers(0, 256, (4, 37, 29)).astype(np.uint8),  # RGBA: the D4 hashes' luma with alpha
+        np.concatenate([(rng.random((3, 30, 30)) > 0.5), np.zeros((1, 30, 30))]).astype(np.uint8),  # dark RGBA
+        np.stack([np.full((30, 30), 4), np.zeros((30, 30)), np.zeros((30, 30))]).astype(np.uint8),  # mean 1, luma 1
         rng.integers(0, 256, (3, 8, 40)).astype(np.uint8),  # too small: no hash
     ]
     images = to_tensors(mixed_photos[:40]) + [torch.from_numpy(e) for e in extra]

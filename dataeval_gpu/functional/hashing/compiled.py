@@ -36,6 +36,9 @@ _PRECISION_BITS = 22
 _HALF = 1 << (_PRECISION_BITS - 1)
 _TOP = 1 << (_PRECISION_BITS + 8)
 _ROWS = 8  # image rows per horizontal sweep (_horizontal_block holds exactly 8 accumulators)
+# BT.601 luma as Pillow's convert("L") (grey.LUMA_WEIGHTS), int32 constants for the kernels
+_WR, _WG, _WB = np.int32(19595), np.int32(38470), np.int32(7471)
+_ROUND, _THREE = np.int32(1 << 15), np.int32(3)
 
 
 def _warm() -> None:
@@ -138,10 +141,45 @@ def _clip8(ss):
 
 
 @njit
-def _grey_rows(img, box, r0, m, mult, rows):
-    # rows[i, :w] = floor(sum_c image[c, r0 + i] / C) for i < m, image the box (c0, y0, x0, C, h, w)
-    # of img (the whole of a contiguous image, or the parent of a crop); returns the largest channel sum
+def _luma_rows(img, box, r0, m, rows):
+    # rows[i, :w] = BT.601 luma Y = (19595 R + 38470 G + 7471 B + 2**15) >> 16 (Pillow's "L"),
+    # with alpha floor((3 Y + A) / 4), of a 3- or 4-channel box; returns the largest of 3 Y (+ A):
+    # the channel sum of the mean's test (peak >= 2 <=> that sum >= 2 C).  int32 throughout
+    # (the weighted sum is below 2**24): int64 products stopped the loop from vectorising
     c0, y0, x0, c, _, w = box
+    smax = np.int32(0)
+    for i in range(m):
+        dst = rows[i, :w]
+        y = y0 + r0 + i
+        p0 = img[c0, y, x0 : x0 + w]
+        p1 = img[c0 + 1, y, x0 : x0 + w]
+        p2 = img[c0 + 2, y, x0 : x0 + w]
+        if c == 3:
+            lmax = np.int32(0)
+            for x in range(w):
+                s = np.int32(np.int32(p0[x]) * _WR + np.int32(p1[x]) * _WG + np.int32(p2[x]) * _WB + _ROUND)
+                lum = np.int32(s >> 16)
+                lmax = max(lmax, lum)
+                dst[x] = lum
+            smax = max(smax, np.int32(lmax * _THREE))
+            continue
+        pa = img[c0 + 3, y, x0 : x0 + w]
+        for x in range(w):
+            s = np.int32(np.int32(p0[x]) * _WR + np.int32(p1[x]) * _WG + np.int32(p2[x]) * _WB + _ROUND)
+            v = np.int32(np.int32(s >> 16) * _THREE + np.int32(pa[x]))
+            smax = max(smax, v)
+            dst[x] = np.int32(v >> 2)
+    return smax
+
+
+@njit
+def _grey_rows(img, box, r0, m, mult, rows, luma=False):
+    # rows[i, :w] = floor(sum_c image[c, r0 + i] / C) for i < m, image the box (c0, y0, x0, C, h, w)
+    # of img (the whole of a contiguous image, or the parent of a crop); returns the largest channel
+    # sum.  luma (3 or 4 channels): _luma_rows instead
+    c0, y0, x0, c, _, w = box
+    if luma and (c == 3 or c == 4):
+        return _luma_rows(img, box, r0, m, rows)
     smax = np.int32(0)
     for i in range(m):
         dst = rows[i, :w]
@@ -286,9 +324,10 @@ def _grey_resize_kernel(img, box, hx, hn, hk, vy, vn, vk, vertical_first, need_d
 
 
 @njit
-def _grey_resize_exact_kernel(img, box, hx, hn, hk, vy, vn, vk, need_depth8):
+def _grey_resize_exact_kernel(img, box, hx, hn, hk, vy, vn, vk, need_depth8, luma):
     # Both passes without rounding: the exact integer M_v @ grey @ M_h^T (int64), grey (and the
-    # box) as in _grey_resize_kernel.  First-pass sums fit int32 (as Pillow's), the second int64.
+    # box) as in _grey_resize_kernel (luma: _luma_rows' grey).  First-pass sums fit int32 (as
+    # Pillow's), the second int64.
     c, h, w = box[3], box[4], box[5]
     oh = vy.shape[0]
     ow = hx.shape[0]
@@ -299,7 +338,7 @@ def _grey_resize_exact_kernel(img, box, hx, hn, hk, vy, vn, vk, need_depth8):
     smax = np.int32(0)
     for r0 in range(0, h, _ROWS):
         m = min(_ROWS, h - r0)
-        smax = max(smax, _grey_rows(img, box, r0, m, mult, rows))
+        smax = max(smax, _grey_rows(img, box, r0, m, mult, rows, luma))
         _horizontal_block(rows, m, hx, hn, hk, tmp, r0, True)
     if need_depth8 and smax < 2 * c:
         return out, smax
@@ -390,12 +429,14 @@ def grey_lanczos_u8(
 
 
 def grey_lanczos_exact(
-    image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True, box: Box | None = None
+    image: np.ndarray, out_h: int, out_w: int, need_depth8: bool = True, box: Box | None = None, luma: bool = False
 ) -> np.ndarray | None:
     """Pillow's LANCZOS coefficients applied to the grey image with no rounding at all:
     ``(out_h, out_w)`` int64 ``M_v @ grey @ M_h^T`` in fixed point (scale ``2**44``), the
     exact integers the float64 matmuls of ``hashing.symmetric_resize`` produce.  Arguments
-    and the None return as :func:`grey_lanczos_u8`."""
+    and the None return as :func:`grey_lanczos_u8`; ``luma``: a 3- or 4-channel image's grey
+    is BT.601 luma (``grey.luma8``: Pillow's ``convert("L")``, alpha averaged in), None
+    returned where that grey peaks under 2."""
     img, box = _whole(image, box)
-    out, smax = _grey_resize_exact_kernel(img, box, *_taps(box, out_h, out_w), bool(need_depth8))
+    out, smax = _grey_resize_exact_kernel(img, box, *_taps(box, out_h, out_w), bool(need_depth8), bool(luma))
     return None if need_depth8 and smax < 2 * box[3] else out

@@ -25,7 +25,7 @@ from ...errors import ImageShapeError
 from ...parallel import executor, single_intra_op_thread, worker_count
 from . import compiled as rcpu
 from .exact import xxhash_of
-from .grey import grey8
+from .grey import grey8, hash_grey8
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import grid_round, pillow_resize, vertical_first
 from .thumbs import THUMB_SIDE, thumbnails_from_small
@@ -62,18 +62,18 @@ def _parent_box(image: torch.Tensor) -> tuple[np.ndarray, rcpu.Box | None]:
     return parent.numpy(), (int(c0), int(y0), int(x0), int(c), int(h), int(w))
 
 
-def _compiled_small(image: torch.Tensor, run: Run) -> np.ndarray:
+def _compiled_small(image: torch.Tensor, run: Run, grey: str = "mean") -> np.ndarray:
     """One compiled resize of a CPU ``(C, H, W)`` image: 8-bit images of bit depth 8 go to
     ``run(pixels, need_depth8=True, box)`` in one pass (grey fused into it; a crop read in place,
     :func:`_parent_box`); every other image (other dtypes, > 16 channels, dark images 0.65
-    rescales) through :func:`grey8` first."""
+    rescales) through :func:`~.grey.hash_grey8` (``grey``: the hash's) first."""
     if image.dtype == torch.uint8 and image.shape[0] <= 16:
         pixels, box = _parent_box(image)
         small = run(pixels, True, box)
         if small is not None:
             return small
-    grey = grey8(image[None]).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
-    return run(grey, False, None)
+    one = hash_grey8(image[None], grey).to(torch.uint8).contiguous().numpy()  # (1, H, W), 0..255
+    return run(one, False, None)
 
 
 def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
@@ -86,10 +86,14 @@ def small_grey_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
     return _compiled_small(image, lambda x, d8, box: rcpu.grey_lanczos_u8(x, out_h, out_w, vfirst, d8, box))
 
 
-def small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+def small_exact_cpu(image: torch.Tensor, out_h: int, out_w: int, grey: str = "luma") -> np.ndarray:
     """``symmetric_resize``'s input to the D4 hashes for one CPU image, unscaled: the exact
-    int64 ``M_v @ grey @ M_h^T`` (see ``compiled.grey_lanczos_exact``)."""
-    return _compiled_small(image, lambda x, d8, box: rcpu.grey_lanczos_exact(x, out_h, out_w, d8, box))
+    int64 ``M_v @ grey @ M_h^T`` (see ``compiled.grey_lanczos_exact``) of the ``grey``
+    (the D4 hashes': ``"luma"``, :func:`~.grey.luma8`; ``"mean"``: 0.65's channel mean)."""
+    luma = grey == "luma"
+    return _compiled_small(
+        image, lambda x, d8, box: rcpu.grey_lanczos_exact(x, out_h, out_w, d8, box, luma and d8), grey
+    )
 
 
 class CpuPlan:
@@ -101,10 +105,15 @@ class CpuPlan:
         self.side = spec.side
         self.kernel = spec.kernel
         self.exact = spec.exact
+        self.grey = spec.grey
 
     def small(self, image: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
         """The compiled per-image step (runs on a pool thread, releases the GIL)."""
-        return (small_exact_cpu if self.exact else small_grey_cpu)(image, out_h, out_w)
+        if self.exact:
+            return small_exact_cpu(image, out_h, out_w, self.grey)
+        if self.grey != "mean":
+            raise NotImplementedError("the plain (Pillow 8-bit) resize reads 0.65's channel mean only")
+        return small_grey_cpu(image, out_h, out_w)
 
     def finish(self, stack: np.ndarray) -> torch.Tensor:
         """Hashes of a stack of equal-sized small images."""

@@ -5,7 +5,7 @@ device.
 * ``"cpu"``: the compiled kernels streamed through :class:`~.cpu.CpuHasher` (without
   numba: Pillow's resize per image on the thread pool);
 * ``"cuda"`` and every other device (``"default"``): the tensor path -- images grouped by
-  size, each size bucket one stack: the 0.65 grey image, the resize as float64 matmuls with
+  size, each size bucket one stack: the hash's grey image (``HashSpec.grey``), the resize as float64 matmuls with
   Pillow's fixed-point matrices (exact), the hash kernel.
 
 The tensor path is plain torch and runs on CPU tensors too: ``near_hash(images, kind,
@@ -22,7 +22,7 @@ import torch
 from ...errors import InvalidArgumentError
 from ...parallel import map_images
 from .cpu import CpuHasher, CpuPlan, compiled_ready
-from .grey import grey8, size_buckets
+from .grey import hash_grey8, size_buckets
 from .kernels import MIN_SIDE, NEAR_HASHES, HashSpec
 from .resample import installed_pillow_order, lanczos_resize, symmetric_resize
 from .thumbs import THUMB_SIDE, thumbnails_from_small
@@ -103,7 +103,7 @@ def _bucketed(
         h, w, part = task
         x = images[part[0]].unsqueeze(0) if len(part) == 1 else torch.stack([images[i] for i in part])
         oh, ow = spec.side(h, w)
-        grey = grey8(x)
+        grey = hash_grey8(x, spec.grey)
         if spec.exact:
             small = symmetric_resize(grey, oh, ow)
         else:  # an explicit order: the matmul path; "auto" on the CPU: Pillow itself

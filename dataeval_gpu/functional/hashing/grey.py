@@ -1,5 +1,13 @@
-"""DataEval 0.65's 8-bit grey image: channel mean with numpy's dtype rules, then its
-``rescale(x, 8)`` and ``astype(uint8)``, replayed in tensor ops (any device)."""
+"""The 8-bit grey images the near hashes read, in tensor ops (any device).
+
+* DataEval 0.65's (``"mean"``, the plain hashes): the channel mean with numpy's dtype rules,
+  then its ``rescale(x, 8)`` and ``astype(uint8)``, replayed;
+* BT.601 luma (``"luma"``, the D4 hashes): of an 8-bit RGB / RGBA image Pillow's
+  ``convert("L")``, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16`` (what Pillow, OpenCV and
+  torchvision give a grey copy, within a level), an RGBA image's alpha averaged in as the
+  channel mean averages it (``floor((3 Y + A) / 4)``); every other image (1, 2 or more than 4
+  channels, other dtypes) the channel mean.  An image with R = G = B has the same grey either way.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,15 @@ from collections.abc import Sequence
 
 import torch
 
-from ...errors import ImageShapeError
+from ...errors import ImageShapeError, InvalidArgumentError
 from ..bitdepth import bit_depth
 
-__all__ = ["channel_mean", "grey8", "grey_uint8", "rescale_uint8", "size_buckets"]
+__all__ = ["GREYS", "LUMA_WEIGHTS", "channel_mean", "grey8", "grey_uint8", "hash_grey8", "luma8", "rescale_uint8", "size_buckets"]
+
+#: the greys a near hash reads (:class:`~.kernels.HashSpec`'s ``grey``)
+GREYS = ("mean", "luma")
+#: Pillow's integer BT.601 weights (``convert("L")``, ``libImaging/Convert.c``): they sum to 2**16
+LUMA_WEIGHTS = (19595, 38470, 7471)
 
 
 def grey_dtype(dtype: torch.dtype) -> tuple[torch.dtype, torch.dtype]:
@@ -157,3 +170,37 @@ def grey_uint8(image: torch.Tensor) -> torch.Tensor:
         and ``astype(uint8)`` (see :func:`rescale_uint8`).
     """
     return grey8(image[None])[0].to(torch.uint8)
+
+
+def luma8(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, H, W)``: the ``"luma"`` grey of 0..255 values (see the module).
+
+    A uint8 stack of 3 or 4 channels: ``Y = (19595 R + 38470 G + 7471 B + 2**15) >> 16``
+    (exact int32), with alpha ``floor((3 Y + A) / 4)``; an image whose grey peaks under 2 then
+    takes 0.65's ``rescale(x, 8)`` of that grey as :func:`grey8` takes the mean's (float64
+    for the whole stack then).  Every other stack: :func:`grey8`.  Float32 otherwise (any device).
+    """
+    b, c = x.shape[0], x.shape[1]
+    if x.dtype != torch.uint8 or c not in (3, 4):
+        return grey8(x)
+    r, g, bl = (x[:, k].to(torch.int32) for k in range(3))
+    wr, wg, wb = LUMA_WEIGHTS
+    y = (r * wr + g * wg + bl * wb + (1 << 15)) >> 16
+    if c == 4:
+        y = (3 * y + x[:, 3].to(torch.int32)) >> 2
+    low = (y.reshape(b, -1).amax(dim=1) < 2).tolist()  # depth 8 <=> peak >= 2 (one host sync)
+    if not any(low):
+        return y.to(torch.float32)
+    out = y.to(torch.float64)
+    at = torch.tensor([i for i, f in enumerate(low) if f], device=x.device)
+    out[at] = rescale_uint8(out[at])
+    return out
+
+
+def hash_grey8(x: torch.Tensor, grey: str = "mean") -> torch.Tensor:
+    """The grey image a near hash reads: :func:`grey8` (``"mean"``) or :func:`luma8` (``"luma"``)."""
+    if grey == "mean":
+        return grey8(x)
+    if grey == "luma":
+        return luma8(x)
+    raise InvalidArgumentError(f"grey must be one of {GREYS}, got {grey!r}")

@@ -157,19 +157,23 @@ class HashSpec:
         kernel: ``(B, out_h, out_w)`` float64 stack -> ``(B,)`` int64 hashes.
         exact: False: Pillow's 8-bit two-pass resize; True: the unrounded resize of the
             D4 hashes (``resample.symmetric_resize``).
+        grey: the grey image it reads (``grey.hash_grey8``): ``"mean"``, DataEval 0.65's channel
+            mean (the plain hashes: 0.65's and DataEval 1.x's values), or ``"luma"``, BT.601 luma
+            (the D4 hashes: a grey copy made by Pillow / OpenCV / torchvision hashes as its source).
     """
 
     name: str
     side: Callable[[int, int], tuple[int, int]]
     kernel: Callable[[torch.Tensor], torch.Tensor]
     exact: bool = False
+    grey: str = "mean"
 
 
 NEAR_HASHES: dict[str, HashSpec] = {
     "pchash": HashSpec("pchash", phash_side, phash_kernel),
-    "pchash_d4": HashSpec("pchash_d4", phash_side, phash_d4_kernel, exact=True),
+    "pchash_d4": HashSpec("pchash_d4", phash_side, phash_d4_kernel, exact=True, grey="luma"),
     "dhash": HashSpec("dhash", dhash_side, dhash_kernel),
-    "dhash_d4": HashSpec("dhash_d4", dhash_side, dhash_d4_kernel, exact=True),
+    "dhash_d4": HashSpec("dhash_d4", dhash_side, dhash_d4_kernel, exact=True, grey="luma"),
 }
 """Every near hash by name (the table to extend with a new hash)."""
 

@@ -14,6 +14,7 @@ the new one, never a mix.  Files of older generations are removed after the swap
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import inspect
 import json
@@ -34,6 +35,7 @@ __all__ = [
     "check_settings",
     "fsync_dir",
     "index_grey",
+    "code_digest",
     "metric_definitions_digest",
     "read_manifest",
     "statistics_only",
@@ -74,12 +76,32 @@ def _source(fn: Any) -> str:
         return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
+def code_digest(root: str | os.PathLike) -> str:
+    """A digest of every module's file under ``root``, its relative path and its bytes (1 ms for
+    ``functional/``; a syntax-tree digest that ignores comments took a second)."""
+    base = Path(root)
+    h = hashlib.sha256()
+    for path in sorted(base.rglob("*.py")):
+        h.update(path.relative_to(base).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _functional_digest() -> str:
+    return code_digest(Path(__file__).resolve().parents[1] / "functional")
+
+
 def metric_definitions_digest() -> str:
     """A digest of every registered metric's definition (name, kind, dtype, shape, inputs and
-    the source of its functions): it changes whenever a metric could compute another value."""
+    the source of its functions) and of every module under ``functional/`` (the kernels,
+    constants and helpers the metrics and hashes are computed with, which the functions' own
+    source does not show): it changes whenever a metric or a hash could compute another value,
+    so an index written by another version is refused with a rebuild hint, never mixed with
+    this version's rows (a change of comments there refuses it too: the safe side)."""
     from ..functional import registry
 
-    h = hashlib.sha256()
+    h = hashlib.sha256(_functional_digest().encode())
     for m in registry.metrics():
         parts = (m.name, m.flag, m.kind, str(m.dtype), repr(m.shape), repr(m.per_channel), repr(m.needs))
         h.update("|".join(parts).encode())

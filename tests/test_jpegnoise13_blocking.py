@@ -59,7 +59,9 @@ def test_threshold_and_small_side_discount() -> None:
     m["width"] = torch.tensor([100.0, 128.0, 300.0, 100.0], dtype=torch.float64)
     m["height"] = torch.tensor([100.0, 128.0, 128.0, 100.0], dtype=torch.float64)
     scores, _ = issue_scores(m)
-    np.testing.assert_allclose(scores["jpeg_blocking"], [2.2 * 2.0 / 2.4, 2.2, 2.2, 2.5 * 2.0 / 2.4], rtol=1e-12)
+    np.testing.assert_allclose(
+        scores["jpeg_blocking"], [2.2 * 2.0 / 2.4, 2.2, 2.2, 2.5 * 2.0 / 2.4], rtol=1e-12
+    )
     assert QualityIssues().evaluate(m).flags["jpeg_blocking"].tolist() == [False, True, True, True]
 
 

@@ -294,7 +294,8 @@ def issue_scores(
         "noisy": noisy_score(m),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),
         "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
-        "jpeg_blocking": np.where(np.minimum(w, h) < BLOCK_SMALL_SIDE, m["blockiness"] * (2.0 / 2.4), m["blockiness"]),
+        # under BLOCK_SMALL_SIDE: flagged from 2.4 at the default 2.0 (a sprite's drawing on the grid)
+        "jpeg_blocking": np.where(np.minimum(w, h) < BLOCK_SMALL_SIDE, 2.0 / 2.4, 1.0) * m["blockiness"],
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
     }

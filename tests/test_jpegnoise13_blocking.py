@@ -1,7 +1,5 @@
-"""jpegnoise13 (2026-12-07): ``jpeg_blocking`` from ``blockiness`` > 2.0 (was 2.4), so that a photo saved
-as JPEG at quality 10 at its native size is found (recall12's survey: 5 of 14); an image under
-``BLOCK_SMALL_SIDE`` (128 px) on its short side scores ``blockiness · 2.0 / 2.4`` - flagged from 2.4 as
-before: a sprite's drawing on the 8-px grid reads as blocking there."""
+"""jpegnoise13 (2026-12-07): ``jpeg_blocking`` from ``blockiness`` > 2.2 (was 2.4), so that more photos
+saved as JPEG at quality 10 at their native size are found (recall12's survey draw 1: 5 -> 10 of 14)."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ import torch
 from PIL import Image
 
 from dataeval_gpu.datasets import sample_photos
-from dataeval_gpu.detectors.quality import BLOCK_SMALL_SIDE, DEFAULT_THRESHOLDS, QualityIssues, issue_scores
+from dataeval_gpu.detectors.quality import DEFAULT_THRESHOLDS, QualityIssues, issue_scores
 from tests.test_jpeg9_pattern import ref_figures
 from tests.test_quality4_rules import quality_rows
 
@@ -51,31 +49,26 @@ def astronaut() -> np.ndarray:
     return np.ascontiguousarray(photos["skimage_astronaut"][:, :256, :256])
 
 
-def test_threshold_and_small_side_discount() -> None:
-    """Hand-checked rows: 2.2 at 100 x 100 px scores 2.2 · 2.0 / 2.4 = 1.8333 (not flagged), at 128 x 128
-    and 300 x 128 px 2.2 (flagged); 2.5 at 100 px scores 2.0833 (flagged, as before: 2.5 > 2.4)."""
-    assert DEFAULT_THRESHOLDS["jpeg_blocking"] == 2.0 and BLOCK_SMALL_SIDE == 128
-    m = quality_rows(4, blockiness=[2.2, 2.2, 2.2, 2.5])
-    m["width"] = torch.tensor([100.0, 128.0, 300.0, 100.0], dtype=torch.float64)
-    m["height"] = torch.tensor([100.0, 128.0, 128.0, 100.0], dtype=torch.float64)
-    scores, _ = issue_scores(m)
-    np.testing.assert_allclose(
-        scores["jpeg_blocking"], [2.2 * 2.0 / 2.4, 2.2, 2.2, 2.5 * 2.0 / 2.4], rtol=1e-12
-    )
-    assert QualityIssues().evaluate(m).flags["jpeg_blocking"].tolist() == [False, True, True, True]
+def test_threshold() -> None:
+    """Hand-checked rows: 2.19 and 2.2 are not flagged, 2.21 and 2.3 are (the old threshold, 2.4,
+    flagged none of them); the score is ``blockiness`` itself."""
+    assert DEFAULT_THRESHOLDS["jpeg_blocking"] == 2.2
+    m = quality_rows(4, blockiness=[2.19, 2.2, 2.21, 2.3])
+    np.testing.assert_allclose(issue_scores(m)[0]["jpeg_blocking"], [2.19, 2.2, 2.21, 2.3], rtol=0)
+    assert QualityIssues().evaluate(m).flags["jpeg_blocking"].tolist() == [False, False, True, True]
+    old = QualityIssues(thresholds={"jpeg_blocking": 2.4}).evaluate(m)
+    assert not old.flags["jpeg_blocking"].any()
 
 
 def test_a_photo_at_quality_10_is_blocky_at_quality_90_not(astronaut: np.ndarray) -> None:
     """The astronaut crop saved at quality 10 scores 2.27 (the reference, 1e-3): flagged now, under the
-    2.4 of before; at quality 90 it scores 1.04, not flagged.  A 96 px crop of the quality-10 copy is
-    judged by the small-image rule: its score is ``blockiness · 2.0 / 2.4``."""
+    2.4 of before; at quality 90 it scores 1.04, not flagged."""
     q10, q90 = _jpeg(astronaut, 10), _jpeg(astronaut, 90)
-    small = np.ascontiguousarray(q10[:, :96, :96])
     q = QualityIssues(issues=["jpeg_blocking"])
-    out = q.evaluate([torch.from_numpy(x) for x in (q10, q90, small)])
+    out = q.evaluate([torch.from_numpy(x) for x in (q10, q90)])
     got = np.asarray(out.metrics["blockiness"], dtype=np.float64)
-    ref = [_ref_blockiness(x) for x in (q10, q90, small)]
+    ref = [_ref_blockiness(x) for x in (q10, q90)]
     np.testing.assert_allclose(got, ref, rtol=1e-3)
-    assert 2.0 < ref[0] < 2.4 and ref[1] < 1.2
-    np.testing.assert_allclose(out.scores["jpeg_blocking"], [got[0], got[1], got[2] * 2.0 / 2.4], rtol=1e-12)
-    assert out.flags["jpeg_blocking"].tolist() == [True, False, bool(got[2] > 2.4)]
+    assert 2.2 < ref[0] < 2.4 and ref[1] < 1.2
+    np.testing.assert_allclose(out.scores["jpeg_blocking"], got, rtol=0)
+    assert out.flags["jpeg_blocking"].tolist() == [True, False]

@@ -49,8 +49,7 @@ low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy <
                    contrast: :func:`shape_detail`; a
                    see-through object's detail where it
                    is seen: :func:`object_detail`)
-jpeg_blocking      ``blockiness`` (under 128 px a side:    score > 2.0 (under 128 px: blockiness
-                   times 2.0 / 2.4, BLOCK_SMALL_SIDE)      > 2.4, as before)
+jpeg_blocking      ``blockiness``                         score > 2.2
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
 odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)
@@ -103,7 +102,6 @@ from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 from ..functional.quality_motion import MOTION_KEYS
 from ..output import OutputMetadata, set_metadata
 from .quality_rules import (
-    BLOCK_SMALL_SIDE,
     COARSE_OFFSET,
     DARK_ABSOLUTE_P99,
     DARK_PEAK_MIN,
@@ -159,7 +157,6 @@ from .quality_rules import (
 
 # the rules (quality_rules) are re-exported: this module is where the issues are documented
 __all__ = [
-    "BLOCK_SMALL_SIDE",
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
     "DARK_PEAK_MIN",

@@ -30,7 +30,6 @@ __all__ = [
     "GRAYSCALE_MAX_SHARE",
     "IMPULSE_MIN_SHARE",
     "ISSUES",
-    "BLOCK_SMALL_SIDE",
     "JUDGE_MIN_SIDE",
     "LIGHT_MIN_CLIPPED",
     "LIGHT_TAIL_RATIO",
@@ -97,7 +96,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "noisy": 8.5,
     "grayscale": 0.9995,
     "low_information": 7.5,
-    "jpeg_blocking": 2.0,
+    "jpeg_blocking": 2.2,
     "odd_size": 3.0,
     "odd_aspect_ratio": 2.8,
 }
@@ -224,10 +223,6 @@ JUDGE_MIN_SIDE = 9
 #: :func:`shape_detail`: the least distance of a silhouette's ink from the mid-grey backdrop it is
 #: divided by (one grey level; an ink on the backdrop itself composites flat: ``detail`` 0)
 SILHOUETTE_INK_MIN = 1.0 / 255.0
-#: ``jpeg_blocking`` of an image under this many pixels on its short side scores ``blockiness`` times
-#: ``2.0 / 2.4`` (flagged from 2.4, as before jpegnoise13): it holds under 16 x 16 blocks, and a sprite's
-#: drawing on the 8-px grid (torches, platforms, 64 px icons and tiles) reads as blocking there
-BLOCK_SMALL_SIDE = 128
 #: the issues :data:`JUDGE_MIN_SIDE` applies to
 PIXEL_ISSUES = ("dark", "light", "blurry", "noisy", "jpeg_blocking")
 
@@ -294,8 +289,7 @@ def issue_scores(
         "noisy": noisy_score(m),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),
         "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
-        # under BLOCK_SMALL_SIDE: flagged from 2.4 at the default 2.0 (a sprite's drawing on the grid)
-        "jpeg_blocking": np.where(np.minimum(w, h) < BLOCK_SMALL_SIDE, 2.0 / 2.4, 1.0) * m["blockiness"],
+        "jpeg_blocking": m["blockiness"].copy(),
         "odd_size": np.abs(np.log2(np.maximum(side, 1e-9) / max(ref["side"], 1e-9))),
         "odd_aspect_ratio": np.abs(np.log2(np.maximum(aspect, 1e-9) / max(ref["aspect"], 1e-9))),
     }

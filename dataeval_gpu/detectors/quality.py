@@ -56,7 +56,7 @@ low_information    ``8 - grey_entropy`` (bits); 0 when    score > 7.5 (entropy <
                    contrast: :func:`shape_detail`; a
                    see-through object's detail where it
                    is seen: :func:`object_detail`)
-jpeg_blocking      ``blockiness``                         score > 2.4
+jpeg_blocking      ``blockiness``                         score > 2.2
 odd_size           ``|log2(side / median side)|``,         score > 3 (8× smaller or larger than
                    side = sqrt(width·height)               the dataset's typical side)
 odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off the typical shape)

@@ -101,7 +101,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "noisy": 8.5,
     "grayscale": 0.9995,
     "low_information": 7.5,
-    "jpeg_blocking": 2.4,
+    "jpeg_blocking": 2.2,
     "odd_size": 3.0,
     "odd_aspect_ratio": 2.8,
 }

@@ -133,7 +133,8 @@ class AuditResults:
             )
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 report.duplicates["near"] = near_groups(
-                    res, stats, index, report.duplicates["exact"], self.near_radius, progress=progress
+                    res, stats, index, report.duplicates["exact"], self.near_radius, progress=progress,
+                    windows=kind == "pchash_d4",
                 )
         if self._embed is not None:
             step("clusters")

@@ -104,13 +104,13 @@ def _colour(stats: dict[str, np.ndarray]) -> np.ndarray | None:
 
 
 def near_hash_pairs(
-    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int
+    res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int, windows: bool = False
 ) -> np.ndarray:
     """``(P, 2)`` dataset indices ``[i, j]`` (``i < j``): the near pairs :func:`near_groups`
     groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them."""
     from ..detectors.near_duplicates import hash_pairs
 
-    pairs = hash_pairs(*_hash_args(res, stats, index, radius), colour=_colour(stats))
+    pairs = hash_pairs(*_hash_args(res, stats, index, radius), colour=_colour(stats), windows=windows)
     out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 
@@ -122,6 +122,7 @@ def near_groups(
     exact: list[list[int]],
     radius: int,
     progress: bool | None = False,
+    windows: bool = False,
 ) -> list[list[int]]:
     """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
     the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
@@ -129,10 +130,13 @@ def near_groups(
     (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
     thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
     A group that lies inside one exact group is left to ``exact``.  ``progress``: the pair
-    checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says."""
+    checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says.  ``windows``:
+    the hashes are D4 pchashes, also pair window views (:func:`~dataeval_gpu.detectors.window_pairs.window_pairs`)."""
     from ..detectors.near_duplicates import hash_groups
 
-    groups = hash_groups(*_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats))
+    groups = hash_groups(
+        *_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats), windows=windows
+    )
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []
     for g in groups:

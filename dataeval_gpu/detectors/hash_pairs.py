@@ -255,6 +255,7 @@ def hash_pairs(
     hw: np.ndarray | None = None,
     progress: bool | None = None,
     colour: np.ndarray | None = None,
+    windows: bool = False,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
@@ -264,11 +265,20 @@ def hash_pairs(
     :func:`~dataeval_gpu.progress.progress_bar`).  With ``side`` and ``thumbs``, an image under
     :data:`SMALL_SIDE` a side also pairs with a larger copy at its own scale
     (:func:`~.scale_pairs.scale_pairs`).  ``colour``: each image's mean channel spread (a grey side
-    skips the colour-cast rule: :data:`~.hash_figures.GREY_SPREAD`)."""
+    skips the colour-cast rule: :data:`~.hash_figures.GREY_SPREAD`).  ``windows`` (the hashes are
+    D4 pchashes; with ``radius > 0``, ``thumbs`` and ``hw``): an image also pairs with a 90 % window
+    of it at another place or a small turn of it (:func:`~.window_pairs.window_pairs`)."""
     pairs = _one_scale_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
         colour,
     )  # fmt: skip
+    if windows and radius > 0 and thumbs is not None and hw is not None:  # a 90 % window or a small turn
+        from .window_pairs import window_pairs
+
+        figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
+        more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs)
+        if more.size:
+            pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
     if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():
         return pairs
     from .scale_pairs import scale_pairs

@@ -216,6 +216,7 @@ def hash_groups(
     hw: np.ndarray | None = None,
     progress: bool | None = None,
     colour: np.ndarray | None = None,
+    windows: bool = False,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -240,11 +241,13 @@ def hash_groups(
     matched against another's strip when it lies the other way
     (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
     the same rules.  With ``colour`` (:func:`channel_spread`) a pair with a grey side skips the
-    colour-cast rule.  The pairs are :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
+    colour-cast rule.  With ``windows`` (D4 pchashes) also a 90 % window at another place or a
+    small turn of another image (:func:`~.window_pairs.window_pairs`).  The pairs are
+    :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
     ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
     pairs = hash_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour,
+        colour, windows,
     )  # fmt: skip
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
@@ -393,6 +396,7 @@ class NearDuplicates:
                 strip_hashes(images, near_kind(self.hasher.hash, self.hasher.d4)) if self.strip else None,
                 np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
                 colour=channel_spread(images, seen),
+                windows=near_kind(self.hasher.hash, self.hasher.d4) == "pchash_d4",
             )
         emb_groups: list[list[int]] = []
         emb = None

@@ -109,7 +109,13 @@ def phash_turns_kernel(small: torch.Tensor) -> torch.Tensor:
     """``(B, 8)`` pHashes of the 8 dihedral turns of ``(B, R, R)`` resized grey images, taken in
     the DCT domain (a mirror flips the sign of the odd rows / columns of the coefficients, a
     transpose transposes them); :func:`phash_d4_kernel` keeps their smallest."""
-    c = _dct8(small)  # (B, 8, 8)
+    return dct_turns_bits(_dct8(small))
+
+
+def dct_turns_bits(c: torch.Tensor) -> torch.Tensor:
+    """``(B, 8)`` pHashes of the 8 dihedral turns of an image from its ``(B, 8, 8)`` lowest DCT-II
+    coefficients (:func:`phash_turns_kernel` after its DCT; the window views of
+    :mod:`~dataeval_gpu.functional.hashing.windows` take their coefficients by one linear map)."""
     alt = 1.0 - 2.0 * (torch.arange(HASH_SIZE, device=c.device) % 2).to(c.dtype)  # (-1)**k
     variants = []
     for block in (c, c.transpose(-1, -2)):
@@ -122,6 +128,11 @@ def phash_turns_kernel(small: torch.Tensor) -> torch.Tensor:
                     v = v * alt[None, :]
                 variants.append(v)
     return _median_bits(torch.stack(variants, dim=1))
+
+
+def dct_d4_hash(c: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` the D4 pHash (the smallest of :func:`dct_turns_bits`) from ``(B, 8, 8)`` coefficients."""
+    return _unsigned_min(dct_turns_bits(c), dim=1)
 
 
 def phash_d4_kernel(small: torch.Tensor) -> torch.Tensor:

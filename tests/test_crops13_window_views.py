@@ -97,6 +97,10 @@ def test_turned_and_mirrored_copies_hash_near_the_matching_view(photos) -> None:
     assert hamming_distance(whole, hashes).tolist() == [0] * len(images)
     vh = view_hashes(thumbs, hw)
     assert vh.shape == (len(images), len(WINDOW_VIEWS)) == (7, 12)
+    turns = view_hashes(thumbs, hw, turns=True)
+    assert turns.shape == (7, 12, 8)
+    # the D4 hash is the smallest of the 8 turns' pHashes, as unsigned 64-bit numbers
+    np.testing.assert_array_equal(vh.numpy(), turns.numpy().view(np.uint64).min(axis=2).view(np.int64))
     for copy, source, view in (
         ("astronaut_rot10", "astronaut", (1.0, 0.0, 0.0, 10.0)),
         ("coffee_rot-15", "coffee", (1.0, 0.0, 0.0, -15.0)),
@@ -104,7 +108,9 @@ def test_turned_and_mirrored_copies_hash_near_the_matching_view(photos) -> None:
     ):
         c, s, v = names.index(copy), names.index(source), WINDOW_VIEWS.index(view)
         far = int(hamming_distance(hashes[c], hashes[s]))
-        near = int(hamming_distance(hashes[c], vh[s, v]))
+        # the copy's D4 hash is one turn's pHash; the view's matching turn is the one near it (astronaut's
+        # smallest turns differ: 32 bits between its D4 hash and the view's, 2 to the view's same turn)
+        near = int(hamming_distance(hashes[c].expand(8), turns[s, v]).min())
         assert far > 12 and near <= 4, (copy, far, near)
         plain, detail = window_scores(thumbs[[s]], hw[[s]], view, thumbs[[c]])
         assert plain[0] >= WINDOW_PLAIN_MIN and detail[0] >= WINDOW_DETAIL_MIN, (copy, plain, detail)

@@ -68,11 +68,13 @@ def window_pairs(
     if rows.size < 2:
         return empty
     nv = len(WINDOW_VIEWS)
-    vh = view_hashes(t[rows], hw[rows])  # (R, V)
+    vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
     whole = full.cpu()[torch.from_numpy(rows)]
     found = cross_pairs(vh.reshape(-1), whole, radius).numpy()
-    i, v, j = rows[found[:, 0] // nv], found[:, 0] % nv, rows[found[:, 1]]
+    i, v, j = rows[found[:, 0] // (nv * 8)], (found[:, 0] // 8) % nv, rows[found[:, 1]]
     code = np.minimum(i, j) * n + np.maximum(i, j)
+    once = np.unique(code * nv + v, return_index=True)[1]  # a pair and view found in several turns: once
+    i, v, j, code = i[once], v[once], j[once], code[once]
     keep = i != j
     if known is not None and len(known):
         keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])

@@ -29,7 +29,7 @@ import functools
 import numpy as np
 import torch
 
-from .kernels import HASH_SIZE, dct_d4_hash
+from .kernels import HASH_SIZE, dct_d4_hash, dct_turns_bits
 from .thumbs import THUMB_SIDE
 
 __all__ = [
@@ -139,14 +139,20 @@ def view_hashes(
     thumbs: np.ndarray | torch.Tensor,
     hw: np.ndarray,
     views: tuple[tuple[float, float, float, float], ...] = WINDOW_VIEWS,
+    turns: bool = False,
 ) -> torch.Tensor:
     """``(N, V)`` int64 (CPU): the D4 pchash (:func:`~.kernels.dct_d4_hash`, as the scan's
     whole-image hash) of each of ``views`` of each thumbnail (:func:`view_samples`), the
-    coefficients of each view one matrix product (:func:`view_map`): no view is sampled."""
+    coefficients of each view one matrix product (:func:`view_map`): no view is sampled.
+    ``turns=True``: ``(N, V, 8)``, the pHash of each of the view's 8 dihedral turns
+    (:func:`~.kernels.dct_turns_bits`), of which the D4 hash is the smallest: which turn is the
+    smallest can change with a small difference (a copy turned by 10 degrees against its view:
+    24-32 bits apart in the smallest turns, 0-4 in the same turn), so a search for a copy's D4
+    hash among the views' turns does not depend on it."""
     hw = np.asarray(hw, dtype=np.float64).reshape(-1, 2)
     n = len(hw)
     if n == 0:
-        return torch.zeros(0, len(views), dtype=torch.int64)
+        return torch.zeros((0, len(views), 8) if turns else (0, len(views)), dtype=torch.int64)
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs, dtype=np.float64).reshape(n, -1)
     aspect = np.round(hw[:, 1] / np.maximum(hw[:, 0], 1.0) / ASPECT_STEP) * ASPECT_STEP
     coeffs = np.empty((n, len(views), HASH_SIZE * HASH_SIZE))
@@ -159,8 +165,10 @@ def view_hashes(
         at = np.nonzero(aspect == a)[0]
         maps = np.concatenate([view_map(views[k], float(a)) for k in turned], axis=0)
         coeffs[np.ix_(at, turned)] = (t[at] @ maps.T).reshape(at.size, len(turned), -1)
-    out = dct_d4_hash(torch.from_numpy(coeffs.reshape(n * len(views), HASH_SIZE, HASH_SIZE)))
-    return out.reshape(n, len(views))
+    c = torch.from_numpy(coeffs.reshape(n * len(views), HASH_SIZE, HASH_SIZE))
+    if turns:
+        return dct_turns_bits(c).reshape(n, len(views), 8)
+    return dct_d4_hash(c).reshape(n, len(views))
 
 
 #: the places around a matched window :func:`window_scores` tries (thumbnail pixels each way, and
@@ -215,8 +223,9 @@ def window_scores(
     tj = np.asarray(thumbs_j, dtype=np.float64).reshape(-1, THUMB_SIDE, THUMB_SIDE)
     p = len(tj)
     w0 = view_samples(ti, hw_i, view).reshape(p, -1)
-    turn = np.stack([_pearson(w0, _d4(tj, k).reshape(p, -1)) for k in range(8)], axis=1).argmax(axis=1)
-    tj = np.stack([_d4(tj[q], int(k)) for q, k in enumerate(turn)]) if p else tj
+    turns = np.stack([_d4(tj, k) for k in range(8)])  # (8, P, S, S): every turn of every thumbnail
+    turn = np.stack([_pearson(w0, turns[k].reshape(p, -1)) for k in range(8)], axis=1).argmax(axis=1)
+    tj = turns[turn, np.arange(p)]
     flat_j, det_j = tj.reshape(p, -1), half_detail(tj)
     scale, oy, ox, deg = view
     if deg:

@@ -178,17 +178,18 @@ def test_grey_copy_at_another_scale_skips_the_cast_rule_too() -> None:
     """review18: a small picture (under 33 px) and a larger grey copy pair only through
     ``scale_pairs`` (their hashes at their own square sizes lie far apart), whose figures lost the
     mean channel spread: the cast rule was asked of the grey side there (in the audit,
-    ``NearDuplicates`` and ``--against`` alike), so the pair was not grouped.  The grey copy is the
-    channel mean (0.65's grey, what the D4 hash reads), stored as RGB."""
+    ``NearDuplicates`` and ``--against`` alike), so the pair was not grouped.  The grey copy is
+    Pillow's ``L`` (BT.601 luma, what the D4 hash reads since luma13), stored as RGB."""
     from dataeval_gpu.functional.hashing import hamming_distance, perceptual_hash_d4
     from tests.test_pairs5_scale_pairs import _icon
 
     a = np.asarray(_icon(0)).astype(np.float64)  # pairs5's picture, at half its saturation (spreads
     mean = a.mean(axis=2, keepdims=True)  # within SPREAD_RATIO of its grey copy's; cast |(-7, 7)| > 6)
     big = PIL.fromarray(np.round(mean + 0.5 * (a - mean)).clip(0, 255).astype(np.uint8))
-    small = np.asarray(big.resize((32, 32), PIL.LANCZOS)).copy()  # 26 bits from the grey 64 px copy
-    large = np.asarray(big.resize((64, 64), PIL.LANCZOS)).astype(np.float64)
-    grey = np.repeat(np.round(large.mean(axis=2, keepdims=True)), 3, axis=2).astype(np.uint8)
+    small = np.asarray(big.resize((16, 16), PIL.LANCZOS)).copy()  # 32 bits from the grey 100 px copy
+    large = np.asarray(big.resize((100, 100), PIL.LANCZOS)).astype(np.float64)
+    grey_l = np.asarray(PIL.fromarray(large.astype(np.uint8)).convert("L"))  # Pillow's luma: what the D4 hash reads
+    grey = np.repeat(grey_l[..., None], 3, axis=2)
     images = [torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1) for a in (small, grey)]
     assert int(hamming_distance(*perceptual_hash_d4(images)[0].split(1))[0]) > 4  # only at one scale
     spread = channel_spread(images)

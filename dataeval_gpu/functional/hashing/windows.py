@@ -124,15 +124,23 @@ def view_map(view: tuple[float, float, float, float], aspect: float) -> np.ndarr
     i0 = np.minimum(np.floor(ii).astype(np.int64), s - 2)
     j0 = np.minimum(np.floor(jj).astype(np.int64), s - 2)
     fi, fj = ii - i0, jj - j0
+    basis = _dct_basis()  # (S*S, 64): the coefficients' weight of each view pixel
+    nc = HASH_SIZE * HASH_SIZE
+    out = np.zeros(s * s * nc)  # the weight of each thumbnail pixel for each coefficient, (S*S, 64) flat
+    for di, dj, wt in ((0, 0, (1 - fi) * (1 - fj)), (0, 1, (1 - fi) * fj), (1, 0, fi * (1 - fj)), (1, 1, fi * fj)):
+        at = ((i0 + di) * s + j0 + dj).reshape(-1, 1) * nc + np.arange(nc)  # one bincount for every coefficient
+        out += np.bincount(at.ravel(), weights=(basis * wt.reshape(-1, 1)).ravel(), minlength=s * s * nc)
+    return np.ascontiguousarray(out.reshape(s * s, nc).T)
+
+
+@functools.lru_cache(maxsize=1)
+def _dct_basis() -> np.ndarray:
+    """``(S*S, 64)``: the 8 x 8 lowest unnormalised DCT-II coefficients' weight of each pixel of an
+    ``S x S`` image (row-major)."""
+    s = THUMB_SIDE
     k = np.arange(HASH_SIZE, dtype=np.float64)[:, None]
     d = 2.0 * np.cos(np.pi * k * (2.0 * np.arange(s, dtype=np.float64)[None, :] + 1.0) / (2.0 * s))
-    basis = np.kron(d, d).T  # (S*S, 64): the coefficients' weight of each view pixel
-    out = np.zeros((HASH_SIZE * HASH_SIZE, s * s))  # the weight of each thumbnail pixel
-    for di, dj, wt in ((0, 0, (1 - fi) * (1 - fj)), (0, 1, (1 - fi) * fj), (1, 0, fi * (1 - fj)), (1, 1, fi * fj)):
-        at = (i0 + di) * s + j0 + dj
-        for c in range(HASH_SIZE * HASH_SIZE):
-            out[c] += np.bincount(at, weights=basis[:, c] * wt, minlength=s * s)
-    return out
+    return np.kron(d, d).T
 
 
 def view_hashes(

@@ -50,7 +50,7 @@ def views(kind: str | None = None) -> list[tuple[str, float, float, float, float
     import os
 
     kind = kind or os.environ.get("VIEWS", "default")
-    out = [(f"{'rot%+.0f' % d if d else 'w%d_%.2f_%.2f' % (round(s * 100), oy, ox)}", s, oy, ox, d)
+    out = [(f"rot{d:+.0f}" if d else f"w{round(s * 100)}_{oy:.2f}_{ox:.2f}", s, oy, ox, d)
            for s, oy, ox, d in WINDOW_VIEWS]  # fmt: skip
     if kind == "dense90":  # 90 % windows every 2.5 % of the side
         out += [(f"w90_{oy:.3f}_{ox:.3f}", 0.9, oy, ox, 0.0) for oy in (0.025, 0.075) for ox in np.linspace(0, 0.1, 5)]

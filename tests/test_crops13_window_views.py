@@ -11,7 +11,6 @@ import torch
 from dataeval_gpu.detectors import NearDuplicates
 from dataeval_gpu.detectors.window_pairs import WINDOW_DETAIL_MIN, WINDOW_PLAIN_MIN
 from dataeval_gpu.functional.hashing import hamming_distance, near_hash_thumbs
-from dataeval_gpu.functional.hashing.kernels import phash_d4_kernel
 from dataeval_gpu.functional.hashing.windows import (
     WINDOW_VIEWS,
     half_detail,

@@ -14,7 +14,12 @@ import torch
 
 from dataeval_gpu.audit import DataAudit
 from dataeval_gpu.detectors.quality import QualityIssues
-from dataeval_gpu.functional.quality_dark import BRIGHT_PEAK_SHARE, PEAK_SPARE_PIXELS, bright_level, peak_level
+from dataeval_gpu.functional.quality_dark import (
+    BRIGHT_PEAK_SHARE,
+    PEAK_SPARE_PIXELS,
+    bright_level,
+    peak_level,
+)
 
 from .reference import bright_peak_ref
 

@@ -173,15 +173,16 @@ def view_hashes(
         maps = np.concatenate([view_map(views[k], 1.0) for k in flat], axis=0)  # (64 F, S*S)
         coeffs[:, flat] = (t @ maps.T).reshape(n, len(flat), -1)
     turned = [k for k, v in enumerate(views) if v[3] != 0.0]
-    for a in np.unique(aspect) if turned else ():
-        at = np.nonzero(aspect == a)[0]
-        if at.size >= MAP_MIN_IMAGES:  # a shape many images share: its maps, built once
-            maps = np.concatenate([view_map(views[k], float(a)) for k in turned], axis=0)
-            coeffs[np.ix_(at, turned)] = (t[at] @ maps.T).reshape(at.size, len(turned), -1)
-            continue
-        shape = np.tile([1000.0, 1000.0 * float(a)], (at.size, 1))  # the bucket's shape, as the maps
-        for k in turned:  # a rare shape: its views sampled (a map costs ~2 ms, a view ~0.05 ms)
-            coeffs[at, k] = view_samples(t[at], shape, views[k]).reshape(at.size, -1) @ _dct_basis()
+    buckets, where, counts = np.unique(aspect, return_inverse=True, return_counts=True)
+    for b in np.nonzero(counts >= MAP_MIN_IMAGES)[0] if turned else ():  # shapes many images share: maps
+        at = np.nonzero(where == b)[0]
+        maps = np.concatenate([view_map(views[k], float(buckets[b])) for k in turned], axis=0)
+        coeffs[np.ix_(at, turned)] = (t[at] @ maps.T).reshape(at.size, len(turned), -1)
+    rare = np.nonzero(counts[where] < MAP_MIN_IMAGES)[0] if turned else np.zeros(0, dtype=np.int64)
+    if rare.size:  # rare shapes: every image's views sampled at once (a map costs ~2 ms, a view ~0.05 ms)
+        shape = np.stack([np.full(rare.size, 1000.0), 1000.0 * aspect[rare]], axis=1)  # the buckets' shapes
+        for k in turned:
+            coeffs[rare, k] = view_samples(t[rare], shape, views[k]).reshape(rare.size, -1) @ _dct_basis()
     c = torch.from_numpy(coeffs.reshape(n * len(views), HASH_SIZE, HASH_SIZE))
     if turns:
         return dct_turns_bits(c).reshape(n, len(views), 8)

@@ -75,3 +75,20 @@ def test_the_program_names_the_setting_not_a_file_list(tmp_path: Path, monkeypat
     assert err.startswith("dataeval-gpu: error: --resume: ") and err.count("\n") == 1
     assert "hash 'pchash' (this run 'dhash')" in err and str(out / CHECKPOINT) in err
     assert "different file list" not in err
+
+
+def test_a_state_of_another_versions_metrics_is_refused() -> None:
+    """A checkpoint records the metric digest an index records; one saved by a version whose kernels
+    computed other values (its digest differs) is not resumed into this one's rows."""
+    from dataeval_gpu.index.manifest import metric_definitions_digest
+
+    audit = DataAudit(device="cpu")
+    audit.update(_images()[:2])
+    st = audit.state()
+    assert st["metric_digest"] == metric_definitions_digest()
+    DataAudit(device="cpu").load_state(st)
+    st["metric_digest"] = "0" * 32
+    with pytest.raises(CheckpointMismatchError, match="another version of dataeval_gpu"):
+        DataAudit(device="cpu").load_state(st)
+    del st["metric_digest"]  # saved before the digest was recorded: resumed as before
+    DataAudit(device="cpu").load_state(st)

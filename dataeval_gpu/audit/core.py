@@ -6,6 +6,7 @@ which ``DataAudit`` inherits; :class:`RepeatedIndexWarning` is defined there).""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -27,13 +28,22 @@ from .presets import PRESETS, resolve_preset
 from .results import AuditResults, RepeatedIndexWarning
 from .state import load_metric_state, metric_state
 
+__all__ = ["DataAudit", "RepeatedIndexWarning"]
+
+logger = logging.getLogger("dataeval_gpu.audit")
+
 #: the settings (``config()`` keys) that decide what a stored row holds: a checkpoint saved with
 #: others is not resumed (its rows and new ones would not compare)
 ROW_CONFIG = ("hashes", "hash", "d4", "near_crops", "quality", "channels", "embeddings")
 
-__all__ = ["DataAudit", "RepeatedIndexWarning"]
 
-logger = logging.getLogger("dataeval_gpu.audit")
+@functools.lru_cache(maxsize=1)
+def _metric_digest() -> str:
+    """The metric digest an index records (``index.manifest.metric_definitions_digest``), kept in a
+    checkpoint: one saved by another version is not resumed (~0.1 s, once a process)."""
+    from ..index.manifest import metric_definitions_digest
+
+    return metric_definitions_digest()
 
 
 class DataAudit(AuditResults):
@@ -334,6 +344,7 @@ class DataAudit(AuditResults):
             "inputs": self._inputs,
             "config": self.config(),
             "near_grey": self.hash_grey(),
+            "metric_digest": _metric_digest(),
         }
         if self._stats is not None:
             st["stats"] = metric_state(self._stats)
@@ -359,13 +370,19 @@ class DataAudit(AuditResults):
                 f"the checkpoint was saved by a run with other settings: {said}; resume with the options it was "
                 "saved with, or delete it and scan again"
             )
+        if "stats" in st and st.get("metric_digest", _metric_digest()) != _metric_digest():
+            raise CheckpointMismatchError(
+                "the checkpoint was saved by another version of dataeval_gpu, whose metrics or hashes compute "
+                "other values (its rows and this version's would not compare): delete it and scan again"
+            )
 
     def load_state(self, st: dict[str, Any]) -> None:
         """Restore :meth:`state` output (the accumulated rows replace the current ones).
 
         Raises:
             CheckpointMismatchError: the state was saved with other row settings (:data:`ROW_CONFIG`:
-                other hashes, crops, metrics or embeddings), or its near hashes read another grey image (a state saved
+                other hashes, crops, metrics or embeddings) or by another version's metrics (its
+                ``metric_digest``), or its near hashes read another grey image (a state saved
                 before it was recorded read the channel mean): its rows and new ones would not compare.
         """
         self._check_row_settings(st)

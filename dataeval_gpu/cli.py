@@ -122,8 +122,8 @@ def scan_files(
             **audit_kwargs(args),
             **extra,
         )
-    except CheckpointMismatchError:
-        raise SystemExit(f"--resume: the checkpoint in {out} was made for a different file list") from None
+    except CheckpointMismatchError as err:  # another file list, other settings, an older checkpoint: its words
+        raise SystemExit(f"--resume: {err}") from None
 
 
 def _index_runner(args: argparse.Namespace) -> Any:

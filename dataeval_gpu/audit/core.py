@@ -6,6 +6,7 @@ which ``DataAudit`` inherits; :class:`RepeatedIndexWarning` is defined there).""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -30,6 +31,19 @@ from .state import load_metric_state, metric_state
 __all__ = ["DataAudit", "RepeatedIndexWarning"]
 
 logger = logging.getLogger("dataeval_gpu.audit")
+
+#: the settings (``config()`` keys) that decide what a stored row holds: a checkpoint saved with
+#: others is not resumed (its rows and new ones would not compare)
+ROW_CONFIG = ("hashes", "hash", "d4", "near_crops", "quality", "channels", "embeddings")
+
+
+@functools.lru_cache(maxsize=1)
+def _metric_digest() -> str:
+    """The metric digest an index records (``index.manifest.metric_definitions_digest``), kept in a
+    checkpoint: one saved by another version is not resumed (~0.1 s, once a process)."""
+    from ..index.manifest import metric_definitions_digest
+
+    return metric_definitions_digest()
 
 
 class DataAudit(AuditResults):
@@ -330,6 +344,7 @@ class DataAudit(AuditResults):
             "inputs": self._inputs,
             "config": self.config(),
             "near_grey": self.hash_grey(),
+            "metric_digest": _metric_digest(),
         }
         if self._stats is not None:
             st["stats"] = metric_state(self._stats)
@@ -341,13 +356,36 @@ class DataAudit(AuditResults):
         """The grey image this audit's near hashes read (``"mean"`` / ``"luma"``; None without hashes)."""
         return NEAR_HASHES[near_kind(self.hash, self.d4)].grey if self.hashes else None
 
+    def _check_row_settings(self, st: dict[str, Any]) -> None:
+        """Raise :class:`CheckpointMismatchError` naming the settings of :data:`ROW_CONFIG` that differ
+        between the state's run and this one: its rows and new ones would hold other things (a
+        resume with ``--hash dhash`` put dHashes beside the saved pHashes, silently)."""
+        saved, mine = st.get("config", {}), self.config()
+        keys = [k for k in ROW_CONFIG if k in saved and saved[k] != mine[k]]
+        if not saved.get("hashes", True) and not mine["hashes"]:  # no hashes either side: their kind is moot
+            keys = [k for k in keys if k not in ("hash", "d4", "near_crops")]
+        if keys:
+            said = ", ".join(f"{k} {saved[k]!r} (this run {mine[k]!r})" for k in keys)
+            raise CheckpointMismatchError(
+                f"the checkpoint was saved by a run with other settings: {said}; resume with the options it was "
+                "saved with, or delete it and scan again"
+            )
+        if "stats" in st and st.get("metric_digest", _metric_digest()) != _metric_digest():
+            raise CheckpointMismatchError(
+                "the checkpoint was saved by another version of dataeval_gpu, whose metrics or hashes compute "
+                "other values (its rows and this version's would not compare): delete it and scan again"
+            )
+
     def load_state(self, st: dict[str, Any]) -> None:
         """Restore :meth:`state` output (the accumulated rows replace the current ones).
 
         Raises:
-            CheckpointMismatchError: the state's near hashes read another grey image (a state saved
+            CheckpointMismatchError: the state was saved with other row settings (:data:`ROW_CONFIG`:
+                other hashes, crops, metrics or embeddings) or by another version's metrics (its
+                ``metric_digest``), or its near hashes read another grey image (a state saved
                 before it was recorded read the channel mean): its rows and new ones would not compare.
         """
+        self._check_row_settings(st)
         saved = st.get("near_grey", "mean" if st.get("config", {}).get("hashes", True) else None)
         if "stats" in st and self.hash_grey() is not None and saved not in (None, self.hash_grey()):
             raise CheckpointMismatchError(

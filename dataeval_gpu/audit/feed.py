@@ -346,9 +346,12 @@ class FeedLoop:
         ck = torch.load(self.checkpoint, weights_only=False)
         if ck.get("meta") != self.meta:
             raise CheckpointMismatchError(
-                f"the checkpoint {self.checkpoint} was made for different inputs (another file list)"
+                f"the checkpoint {self.checkpoint} was made for different inputs (a different file list)"
             )
-        self.audit.load_state(ck["audit"])
+        try:
+            self.audit.load_state(ck["audit"])
+        except CheckpointMismatchError as err:  # other settings: name the file
+            raise CheckpointMismatchError(f"{self.checkpoint}: {err}") from None
         self.position = int(ck["position"])
         logger.info("resuming at input %d", self.position)
         return self.position

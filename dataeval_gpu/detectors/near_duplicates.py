@@ -164,7 +164,8 @@ def embedding_groups(
     (:func:`crop_pairs_ok`: a phone crop of a wallpaper at any position, a 16:10 preview of 16:9).
     ``chroma``: ``(N, 2)`` mean ``R - G`` / ``B - G`` (0-255); two plain pictures must then also
     agree in colour (:func:`embedding_pairs_ok`).  ``opacity``: ``(N,)`` mean alpha; with ``sides``,
-    an image that shows next to nothing pairs only where the thumbnails compared it.
+    an image that shows next to nothing pairs only where the thumbnails compared it.  A row with a
+    NaN or infinite value (an image with NaN pixels embeds so) is in no group.
     """
     if not 0.0 < float(threshold) <= 1.0:
         raise InvalidArgumentError(f"threshold must be a cosine similarity in (0, 1], got {threshold!r}")
@@ -174,6 +175,14 @@ def embedding_groups(
     n = x.shape[0]
     if n < 2:
         return []
+    finite = torch.isfinite(x).all(dim=1)
+    if not bool(finite.all()):  # an image with NaN / inf pixels embeds so: in no group, as the scan's not_clustered
+        at = torch.nonzero(finite).flatten().cpu()
+        pick = lambda v: None if v is None else (v[at.to(v.device)] if isinstance(v, torch.Tensor) else np.asarray(v)[at.numpy()])  # noqa: E731
+        kept = embedding_groups(
+            x[finite], threshold, k, device, backend, margin, pick(thumbs), pick(sides), pick(chroma), pick(opacity)
+        )
+        return [[int(at[i]) for i in g] for g in kept]
     x = x.to(torch.float32)
     x = x / x.norm(dim=1, keepdim=True).clamp(min=1e-12)
     dist, idx = knn_graph(x, min(k, n - 1), device=device, backend=backend)  # type: ignore[arg-type]

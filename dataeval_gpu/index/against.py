@@ -390,7 +390,8 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
     its near copies are the whole-image pairs that pass the plain-background, colour-cast,
     grey-entropy and pixel-spread rules, unverified (a superset of what :func:`against_index`
     keeps of those pairs; crop matches and copies at another scale are not found)."""
-    from .manifest import IndexMismatchError
+    from ..functional.hashing import NEAR_HASHES
+    from .manifest import IndexMismatchError, index_grey
 
     idx = index if isinstance(index, DatasetIndex) else DatasetIndex(index)
     rows: dict[str, np.ndarray] = {}
@@ -399,6 +400,14 @@ def against_report(report: Any, index: DatasetIndex | str | os.PathLike, *, radi
         if ht.near is not None and ht.kind != idx.settings.get("near_hash"):
             raise IndexMismatchError(
                 f"the index in {idx.folder} holds {idx.settings.get('near_hash')!r} hashes, the report {ht.kind!r}"
+            )
+        grey = NEAR_HASHES[ht.kind].grey if ht.near is not None and ht.kind in NEAR_HASHES else None
+        if grey is not None and index_grey(idx.settings) not in (None, grey):
+            # an index written before the D4 hashes read luma: the same name, hashes of another grey
+            raise IndexMismatchError(
+                f"the index in {idx.folder} holds {ht.kind!r} hashes of the {index_grey(idx.settings)} grey image "
+                f"(written before the D4 hashes read luma), the report's read the {grey} grey: rebuild the index "
+                "(scan its files again with --index NEW_FOLDER, or save_index into a new folder)"
             )
         rows = {"xxhash": ht.xxhash.numpy()}
         if ht.near is not None:

@@ -149,3 +149,30 @@ def test_thumbnails_are_the_luma_square() -> None:
     for dev in (None, "cuda"):
         _, _, th = H.near_hash_thumbs([_t(src), _t(grey)], "pchash_d4", device_type=dev)
         assert torch.equal(th[0], th[1])
+
+
+@pytest.mark.parametrize("device_type", [None, "cuda"], ids=["compiled", "tensor-path"])
+def test_16_bit_and_float_colour_images_read_luma_too(device_type) -> None:
+    """review19: a 16-bit or float RGB(A) image's D4 hash read the channel mean while its 8-bit copy
+    read luma (scikit-image's chelsea as float32 / 8, or as 16-bit, 20 bits from itself as uint8).
+    Now the same weights in float64 and 0.65's rescale of that grey: against a numpy reference
+    (``floor(Y · 255 / 65535)`` for 16 bits, ``floor(255 Y)`` for floats in [0, 1]), and a photo's
+    16-bit / float copies hash as its 8-bit self."""
+    rng = np.random.default_rng(19)
+    w = np.array([19595.0, 38470.0, 7471.0]) / 65536.0
+    u16 = rng.integers(0, 65536, (3, 30, 37)).astype(np.uint16)
+    u16a = rng.integers(0, 65536, (4, 26, 41)).astype(np.uint16)
+    f32 = rng.random((3, 33, 29)).astype(np.float32)
+    y16 = np.tensordot(w, u16.astype(np.float64), 1)
+    y16a = (3.0 * np.tensordot(w, u16a[:3].astype(np.float64), 1) + u16a[3]) / 4.0
+    yf = np.tensordot(w, f32.astype(np.float64), 1)
+    greys = [np.floor(y16 * 255.0 / 65535.0), np.floor(y16a * 255.0 / 65535.0), np.floor(yf * 255.0)]
+    hashes, valid = H.near_hash([_t(u16), _t(u16a), _t(f32)], "pchash_d4", device_type=device_type)
+    for k, grey in enumerate(greys):
+        assert bool(valid[k])
+        assert _u64(int(hashes[k])) == _ref_pchash_d4(grey.astype(np.int64)), k
+    data = pytest.importorskip("skimage.data")
+    photo = np.ascontiguousarray(data.chelsea().transpose(2, 0, 1))
+    copies = [photo, photo.astype(np.float32) / 255.0, photo.astype(np.uint16) * 257]
+    h = H.near_hash([_t(a) for a in copies], "pchash_d4", device_type=device_type)[0].tolist()
+    assert h == [h[0]] * 3

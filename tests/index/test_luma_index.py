@@ -102,3 +102,24 @@ def test_a_checkpoint_of_channel_mean_d4_hashes_is_refused() -> None:
     again = DataAudit(device="cpu", preset="dataeval-0.65")
     again.load_state(st)
     assert len(again.compute().duplicates["exact"]) == 0
+
+
+def test_against_report_refuses_an_index_of_channel_mean_d4_hashes(tmp_path) -> None:
+    """review19: ``against_report`` (the Lightning callback's ``against_index``) checked the hash's
+    name only: a report of luma D4 hashes was searched against an index of channel-mean D4 hashes
+    of the same name.  The new index still answers (its copies found by their exact hashes)."""
+    imgs = _images()
+    audit = DataAudit(device="cpu")
+    audit.update(imgs)
+    save_index(audit, tmp_path / "idx")
+    query = DataAudit(device="cpu")
+    query.update(imgs[:2])
+    report = query.compute()
+    from dataeval_gpu.index import against_report
+
+    against_report(report, tmp_path / "idx")
+    exact = sorted((int(m["image"]), int(m["partner"])) for m in report.against["matches"] if "exact" in m["methods"])
+    assert exact == [(0, 0), (1, 1)]
+    _written_before_luma(tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match=r"'pchash_d4' hashes of the mean grey image .* rebuild the index"):
+        against_report(report, tmp_path / "idx")

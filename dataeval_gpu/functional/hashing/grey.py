@@ -5,8 +5,11 @@
 * BT.601 luma (``"luma"``, the D4 hashes): of an 8-bit RGB / RGBA image Pillow's
   ``convert("L")``, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16`` (what Pillow, OpenCV and
   torchvision give a grey copy, within a level), an RGBA image's alpha averaged in as the
-  channel mean averages it (``floor((3 Y + A) / 4)``); every other image (1, 2 or more than 4
-  channels, other dtypes) the channel mean.  An image with R = G = B has the same grey either way.
+  channel mean averages it (``floor((3 Y + A) / 4)``); a 3- or 4-channel image of another dtype
+  (16-bit, float) the same weights in float64 and then 0.65's ``rescale(x, 8)``, as the mean's
+  grey takes it (so a 16-bit PNG or a float tensor hashes as its 8-bit copy, within a level);
+  every other image (1, 2 or more than 4 channels) the channel mean.  An image with R = G = B
+  has the same grey either way.
 """
 
 from __future__ import annotations
@@ -178,13 +181,23 @@ def luma8(x: torch.Tensor) -> torch.Tensor:
     A uint8 stack of 3 or 4 channels: ``Y = (19595 R + 38470 G + 7471 B + 2**15) >> 16``
     (exact int32), with alpha ``floor((3 Y + A) / 4)``; an image whose grey peaks under 2 then
     takes 0.65's ``rescale(x, 8)`` of that grey as :func:`grey8` takes the mean's (float64
-    for the whole stack then).  Every other stack: :func:`grey8`.  Float32 otherwise (any device).
+    for the whole stack then).  A 3- or 4-channel stack of another dtype (uint16, float, ...):
+    ``Y = (19595 R + 38470 G + 7471 B) / 2**16`` and ``(3 Y + A) / 4`` in float64, then
+    :func:`rescale_uint8` (0.65's bit depth of that grey: a 16-bit image over 65,535 levels, a
+    float one in [0, 1] times 255), float64 - the grey of its 8-bit copy within a level (the
+    channel mean there was 20-24 bits of the D4 pchash from the copy's luma on a colourful photo).
+    Every other stack (1, 2 or more than 4 channels): :func:`grey8`.  Float32 otherwise (any device).
     """
     b, c = x.shape[0], x.shape[1]
-    if x.dtype != torch.uint8 or c not in (3, 4):
+    if c not in (3, 4):
         return grey8(x)
-    r, g, bl = (x[:, k].to(torch.int32) for k in range(3))
     wr, wg, wb = LUMA_WEIGHTS
+    if x.dtype != torch.uint8:
+        # int32 first: torch has no float cast kernel for uint16 on every device
+        f = (x.to(torch.int32) if x.dtype == getattr(torch, "uint16", None) else x).to(torch.float64)
+        yf = (f[:, 0] * wr + f[:, 1] * wg + f[:, 2] * wb) / 65536.0
+        return rescale_uint8((3.0 * yf + f[:, 3]) / 4.0 if c == 4 else yf)
+    r, g, bl = (x[:, k].to(torch.int32) for k in range(3))
     y = (r * wr + g * wg + bl * wb + (1 << 15)) >> 16
     if c == 4:
         y = (3 * y + x[:, 3].to(torch.int32)) >> 2

@@ -165,20 +165,42 @@ def view_hashes(
     n = len(hw)
     if n == 0:
         return torch.zeros((0, len(views), 8) if turns else (0, len(views)), dtype=torch.int64)
-    t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs, dtype=np.float64).reshape(n, -1)
+    src = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    src = src.reshape(n, -1)
     aspect = np.round(hw[:, 1] / np.maximum(hw[:, 0], 1.0) / ASPECT_STEP) * ASPECT_STEP
+    _, where, counts = np.unique(aspect, return_inverse=True, return_counts=True)
+    common = counts[where.reshape(-1)] >= MAP_MIN_IMAGES  # over the whole call: a chunk's rows hash alike
+    parts = [
+        _chunk_hashes(src[s : s + VIEW_CHUNK], aspect[s : s + VIEW_CHUNK], common[s : s + VIEW_CHUNK], views, turns)
+        for s in range(0, n, VIEW_CHUNK)
+    ]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+#: images whose views :func:`view_hashes` transforms at once (memory: their float64 thumbnails, the
+#: views' coefficients and the 8 turns' working copies, ~50 KB an image: ~100 MB a chunk; every image
+#: at once took ~50 GB for a million photos)
+VIEW_CHUNK = 2048
+
+
+def _chunk_hashes(
+    src: np.ndarray, aspect: np.ndarray, common: np.ndarray, views: tuple, turns: bool
+) -> torch.Tensor:
+    """:func:`view_hashes` of ``(n, S * S)`` thumbnails of shapes ``aspect`` (bucketed); ``common``:
+    each image's shape bucket is one of at least :data:`MAP_MIN_IMAGES` (its turned views by maps)."""
+    n = len(src)
+    t = src.astype(np.float64)
     coeffs = np.empty((n, len(views), HASH_SIZE * HASH_SIZE))
     flat = [k for k, v in enumerate(views) if v[3] == 0.0]
     if flat:  # windows: one map for every image
         maps = np.concatenate([view_map(views[k], 1.0) for k in flat], axis=0)  # (64 F, S*S)
         coeffs[:, flat] = (t @ maps.T).reshape(n, len(flat), -1)
     turned = [k for k, v in enumerate(views) if v[3] != 0.0]
-    buckets, where, counts = np.unique(aspect, return_inverse=True, return_counts=True)
-    for b in np.nonzero(counts >= MAP_MIN_IMAGES)[0] if turned else ():  # shapes many images share: maps
-        at = np.nonzero(where == b)[0]
-        maps = np.concatenate([view_map(views[k], float(buckets[b])) for k in turned], axis=0)
+    for a in np.unique(aspect[common]) if turned else ():  # shapes many images share: maps
+        at = np.nonzero(common & (aspect == a))[0]
+        maps = np.concatenate([view_map(views[k], float(a)) for k in turned], axis=0)
         coeffs[np.ix_(at, turned)] = (t[at] @ maps.T).reshape(at.size, len(turned), -1)
-    rare = np.nonzero(counts[where] < MAP_MIN_IMAGES)[0] if turned else np.zeros(0, dtype=np.int64)
+    rare = np.nonzero(~common)[0] if turned else np.zeros(0, dtype=np.int64)
     if rare.size:  # rare shapes: every image's views sampled at once (a map costs ~2 ms, a view ~0.05 ms)
         shape = np.stack([np.full(rare.size, 1000.0), 1000.0 * aspect[rare]], axis=1)  # the buckets' shapes
         for k in turned:

@@ -15,9 +15,9 @@ from PIL import Image
 
 from dataeval_gpu.detectors.quality import QualityIssues
 from dataeval_gpu.functional import quality_block_compiled, quality_compiled
+from dataeval_gpu.functional.pixels import block_phases
 from dataeval_gpu.functional.quality_alpha import blockiness_opaque
 from dataeval_gpu.functional.quality_torch import blockiness
-from dataeval_gpu.functional.pixels import block_phases
 
 skdata = pytest.importorskip("skimage.data")
 

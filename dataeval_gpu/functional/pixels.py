@@ -8,7 +8,7 @@ import torch
 
 from .bitdepth import bit_depth
 
-__all__ = ["LUMA", "block_lines", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01", "scale_stored"]
+__all__ = ["LUMA", "block_lines", "block_phases", "composite_on_black", "grey_image", "grey_levels", "row_mean64", "scale01", "scale_stored"]
 
 #: BT.601 luma weights of R, G, B
 LUMA = (0.299, 0.587, 0.114)
@@ -108,3 +108,17 @@ def block_lines(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Te
     on = (pos % 8) == 0
     idx = torch.arange(size - 1)
     return idx[on].to(device), idx[~on].to(device)
+
+
+#: :func:`block_phases`' groups: the lines 1, 3, 5, 7 / 2, 4, 6 / 2, 6 / 4 px past an 8-px border
+BLOCK_PHASE_GROUPS = ((1, 3, 5, 7), (2, 4, 6), (2, 6), (4,))
+
+
+def block_phases(size: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Positions of the ``size - 1`` steps (as :func:`block_lines`) 1, 3, 5, 7 / 2, 4, 6 / 2, 6 / 4
+    px past an 8-px border (step ``i``: ``(i + 1) % 8``), four index tensors on ``device`` built on
+    the host: the lines ``blockiness`` reads to tell a picture enlarged by repeating its pixels
+    (:func:`~dataeval_gpu.functional.quality_block_compiled.replica_off`)."""
+    phase = torch.arange(1, size) % 8
+    idx = torch.arange(size - 1)
+    return tuple(idx[torch.isin(phase, torch.tensor(group))].to(device) for group in BLOCK_PHASE_GROUPS)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from .pixels import block_lines, grey_image, grey_levels, scale_stored
-from .quality_torch import spread_factor
+from .pixels import block_lines, block_phases, grey_image, grey_levels, scale_stored
+from .quality_torch import replica_reference, spread_factor
 
 __all__ = [
     "ALPHA_BACKDROP",
@@ -153,10 +153,12 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
     (at least ``floor``).  JPEG blocking raises most border lines; the edges of flat
     shapes drawn on an 8-px grid (icons, sprites: never JPEG-compressed) raise a few, which the
     mean counted and the median does not; the edge of the visible shape is not a step at all.
+    A picture enlarged by repeating its pixels divides by the median on its own grid
+    (:func:`~dataeval_gpu.functional.quality_torch.replica_reference`).
     Times the spread factor of the composite window ``g255`` (:func:`~dataeval_gpu.functional.quality_torch.spread_factor`:
     the transparent part is flat, no border segment there steps)."""
     b, _, h, w = g255.shape
-    border_lines, other_lines = [], []
+    border_lines, other_lines, group_lines = [], [], [[], [], [], []]
     for dim, size in ((3, w), (2, h)):
         if size < 64:
             continue
@@ -170,11 +172,15 @@ def blockiness_opaque(g255: torch.Tensor, opaque: torch.Tensor, floor: float) ->
         border, other = block_lines(size, g255.device)  # index tensors: no device sync
         border_lines.append(mean.index_select(1, border))
         other_lines.append(mean.index_select(1, other))
+        for k, lines in enumerate(block_phases(size, g255.device)):
+            group_lines[k].append(mean.index_select(1, lines))
     ones = torch.ones(b, dtype=g255.dtype, device=g255.device)
     if not border_lines:
         return ones
     at = torch.nanmedian(torch.cat(border_lines, dim=1), dim=1).values
     off = torch.nanmedian(torch.cat(other_lines, dim=1), dim=1).values
+    # a picture enlarged by repeating its pixels: the median on its own grid (replica_reference)
+    off = replica_reference(*(torch.nanmedian(torch.cat(g, dim=1), dim=1).values for g in group_lines), off)
     ok = torch.isfinite(at) & torch.isfinite(off) & ((at > TINY) | (off > TINY))  # flat: 1, as opaque images
     return torch.where(ok, spread_factor(at / off.clamp(min=floor), g255), ones)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .quality_block_compiled import block_figures, spread_weight
+from .quality_block_compiled import block_figures, phase_means, replica_off, spread_weight
 from .quality_median import kth_smallest_bits
 from .quality_texture_compiled import TEXTURE_ARGS, texture_levels
 from .stats_compiled import KernelCheck, njit
@@ -269,10 +269,11 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
     are under 64 px or flat), times ``min(1, share / BLOCK_SPREAD) ** 2`` of the border segments'
-    share that step and the pattern weight (``quality_block_compiled.spread_weight``)."""
+    share that step and the pattern weight (``quality_block_compiled.spread_weight``); for a picture
+    enlarged by repeating its pixels, the step elsewhere on its own grid (``replica_off``)."""
     h, w = g.shape
-    num = den = 0.0
-    nb = no = 0
+    ps = np.zeros(8)  # the lines' mean steps summed per phase (line j + 1 past a border, mod 8) ...
+    pn = np.zeros(8)  # ... and counted
     if w >= 64:
         col = np.zeros(w - 1)
         for i in range(h):
@@ -280,30 +281,21 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
             for j in range(w - 1):
                 col[j] += abs(row[j + 1] - row[j])
         for j in range(w - 1):
-            if (j + 1) % 8 == 0:
-                num += col[j] / h
-                nb += 1
-            else:
-                den += col[j] / h
-                no += 1
+            ps[(j + 1) % 8] += col[j] / h
+            pn[(j + 1) % 8] += 1
     if h >= 64:
         step = np.empty(w, np.float32)
         for i in range(h - 1):
             a, b = g[i], g[i + 1]
             for j in range(w):  # the steps apart from their sum (in order): this loop vectorises
                 step[j] = abs(b[j] - a[j])
-            t = _sum(step, False)
-            if (i + 1) % 8 == 0:
-                num += t / w
-                nb += 1
-            else:
-                den += t / w
-                no += 1
-    off = den / max(no, 1)
-    if nb == 0 or off <= 1e-12:
+            ps[(i + 1) % 8] += _sum(step, False) / w
+            pn[(i + 1) % 8] += 1
+    off = replica_off(*phase_means(ps, pn), ps[1:].sum() / max(pn[1:].sum(), 1.0))
+    if pn[0] == 0 or off <= 1e-12:
         return 1.0
     share, pattern = block_figures(g)
-    return (num / nb) / max(off, floor) * spread_weight(share, pattern)
+    return (ps[0] / pn[0]) / max(off, floor) * spread_weight(share, pattern)
 
 
 @njit

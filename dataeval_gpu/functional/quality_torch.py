@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from . import quality_compiled
-from .pixels import block_lines, row_mean64
-from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO
+from .pixels import block_lines, block_phases, row_mean64
+from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO, REPLICA_QUIET
 
 __all__ = [
     "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
-    "ratio", "sharpness", "spread_factor", "working", "working_size",
+    "ratio", "replica_reference", "sharpness", "spread_factor", "working", "working_size",
 ]
 
 MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -221,8 +221,18 @@ def spread_factor(ratio: torch.Tensor, g255: torch.Tensor) -> torch.Tensor:
     return ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2 * keep).to(ratio.dtype)
 
 
+def replica_reference(odd: torch.Tensor, even: torch.Tensor, mid: torch.Tensor, four: torch.Tensor, off: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` the mean step off the 8-px borders that ``blockiness`` divides by: ``off``, or on the
+    grid of a picture enlarged 2 (4) times by repeating its pixels ``even`` (``four``) - the torch
+    twin of :func:`~dataeval_gpu.functional.quality_block_compiled.replica_off` (NaN: kept)."""
+    times4 = (four > 0.0) & (torch.maximum(odd, mid) <= REPLICA_QUIET * four)
+    times2 = (even > 0.0) & (odd <= REPLICA_QUIET * even)
+    return torch.where(times4, four, torch.where(times2, even, off))
+
+
 def blockiness(g255: torch.Tensor) -> torch.Tensor:
-    """Mean step across the 8-px borders over the mean step elsewhere (at least ``BLOCK_FLOOR``)
+    """Mean step across the 8-px borders over the mean step elsewhere (at least ``BLOCK_FLOOR``;
+    of a picture enlarged by repeating its pixels, on its own grid: :func:`replica_reference`)
     of ``(B, 1, H, W)`` on 0..255, both directions of a side of at least 64 px pooled, times the
     spread factor of :func:`spread_factor`; 1 when none is measured or nothing steps off the borders."""
     b, _, h, w = g255.shape
@@ -230,6 +240,8 @@ def blockiness(g255: torch.Tensor) -> torch.Tensor:
     den = torch.zeros_like(num)
     nb = torch.zeros_like(num)
     no = torch.zeros_like(num)
+    group_sum = torch.zeros(4, b, dtype=g255.dtype, device=g255.device)
+    group_n = [0, 0, 0, 0]
     for dim, size in ((3, w), (2, h)):
         if size < 64:
             continue
@@ -240,6 +252,10 @@ def blockiness(g255: torch.Tensor) -> torch.Tensor:
         nb += border.numel()
         den += step.index_select(1, other).sum(dim=1)
         no += other.numel()
+        for k, lines in enumerate(block_phases(size, g255.device)):
+            group_sum[k] += step.index_select(1, lines).sum(dim=1)
+            group_n[k] += lines.numel()
     at = num / nb.clamp(min=1)
-    off = den / no.clamp(min=1)
+    groups = [s / n if n else torch.full_like(s, float("nan")) for s, n in zip(group_sum, group_n)]
+    off = replica_reference(*groups, den / no.clamp(min=1))
     return torch.where((nb > 0) & (off > TINY), spread_factor(at / off.clamp(min=BLOCK_FLOOR), g255), torch.ones_like(at))

@@ -20,6 +20,7 @@ import torch
 
 from ..functional.hashing import THUMB_SIDE, cross_pairs
 from ..functional.hashing.windows import WINDOW_VIEWS, view_hashes, window_scores
+from ..parallel import one_blas_thread
 from .hash_figures import PLAIN_SHARE, PairFigures, figure_rules
 
 __all__ = ["WINDOW_DETAIL_MIN", "WINDOW_MIN_SIDE", "WINDOW_PLAIN_MIN", "window_pairs"]
@@ -68,7 +69,8 @@ def window_pairs(
     if rows.size < 2:
         return empty
     nv = len(WINDOW_VIEWS)
-    vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
+    with one_blas_thread():  # small products between numpy work: a second BLAS thread only spun
+        vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
     whole = full.cpu()[torch.from_numpy(rows)]
     found = cross_pairs(vh.reshape(-1), whole, radius).numpy()
     i, v, j = rows[found[:, 0] // (nv * 8)], (found[:, 0] // 8) % nv, rows[found[:, 1]]

@@ -49,6 +49,9 @@ def _dct_rows(n: int, device: str) -> torch.Tensor:
 
 def pack_bits(bits: torch.Tensor) -> torch.Tensor:
     """``(..., 64)`` bool -> ``(...)`` int64, the first bit the most significant (bit 63)."""
+    if bits.device.type == "cpu":  # numpy packs 8 bits a byte, big-endian: the same int64s, ~5x faster
+        packed = np.packbits(bits.contiguous().numpy(), axis=-1).view(">i8")[..., 0]
+        return torch.from_numpy(packed.astype(np.int64))
     shifts = torch.arange(63, -1, -1, dtype=torch.int64, device=bits.device)
     weights = torch.bitwise_left_shift(torch.ones_like(shifts), shifts)  # bit 63 wraps to -2**63
     return (bits.to(torch.int64) * weights).sum(dim=-1)
@@ -56,6 +59,12 @@ def pack_bits(bits: torch.Tensor) -> torch.Tensor:
 
 def _median_bits(coeffs: torch.Tensor) -> torch.Tensor:
     """``(..., 8, 8)`` float64 -> ``(...)`` int64: bit = coefficient > numpy-style median."""
+    return pack_bits(_above_median(coeffs))
+
+
+def _above_median(coeffs: torch.Tensor) -> torch.Tensor:
+    """``(..., 8, 8)`` float64 -> ``(..., 64)`` bool: coefficient > numpy-style median (the mean
+    of the 32nd and 33rd smallest)."""
     flat = coeffs.reshape(*coeffs.shape[:-2], HASH_SIZE * HASH_SIZE)
     half = HASH_SIZE * HASH_SIZE // 2
     if flat.device.type == "cpu":  # numpy's partition: the same two order statistics, ~10x faster
@@ -63,7 +72,7 @@ def _median_bits(coeffs: torch.Tensor) -> torch.Tensor:
     else:
         part = flat.sort(dim=-1).values
     med = (part[..., half - 1] + part[..., half]) / 2
-    return pack_bits(flat > med[..., None])
+    return flat > med[..., None]
 
 
 def perceptual_hash_size(h: int, w: int) -> int:
@@ -115,19 +124,19 @@ def phash_turns_kernel(small: torch.Tensor) -> torch.Tensor:
 def dct_turns_bits(c: torch.Tensor) -> torch.Tensor:
     """``(B, 8)`` pHashes of the 8 dihedral turns of an image from its ``(B, 8, 8)`` lowest DCT-II
     coefficients (:func:`phash_turns_kernel` after its DCT; the window views of
-    :mod:`~dataeval_gpu.functional.hashing.windows` take their coefficients by one linear map)."""
+    :mod:`~dataeval_gpu.functional.hashing.windows` take their coefficients by one linear map).
+
+    Turn ``4 t + 2 r + s``: the coefficients transposed (``t``), their odd rows (``r``) and odd
+    columns (``s``) negated.  A transposed turn holds the same 64 values as the plain turn with
+    ``r`` and ``s`` swapped, so the same median: its bits are that turn's, transposed (the medians
+    of 4 turns are taken, not 8; the same bits)."""
     alt = 1.0 - 2.0 * (torch.arange(HASH_SIZE, device=c.device) % 2).to(c.dtype)  # (-1)**k
-    variants = []
-    for block in (c, c.transpose(-1, -2)):
-        for row_sign in (False, True):
-            for col_sign in (False, True):
-                v = block
-                if row_sign:
-                    v = v * alt[:, None]
-                if col_sign:
-                    v = v * alt[None, :]
-                variants.append(v)
-    return _median_bits(torch.stack(variants, dim=1))
+    rows, cols = alt[:, None], alt[None, :]
+    plain = torch.stack([c, c * cols, c * rows, c * rows * cols], dim=1)  # turns 0-3: 2 r + s
+    bits = _above_median(plain).reshape(*plain.shape[:2], HASH_SIZE, HASH_SIZE)
+    turned = bits[:, [0, 2, 1, 3]].transpose(-1, -2)  # turn 4 + 2 r + s: turn 2 s + r transposed
+    both = torch.cat([bits, turned], dim=1).reshape(len(c), 8, HASH_SIZE * HASH_SIZE)
+    return pack_bits(both)
 
 
 def dct_d4_hash(c: torch.Tensor) -> torch.Tensor:

@@ -417,13 +417,19 @@ def _force_plan(radius: int) -> list[tuple[int, int, bool]]:
     raise InvalidArgumentError(f"no block plan covers radius {radius}; use method='brute'")
 
 
+#: most comparisons :func:`cross_near_pairs` holds at once: its XOR, popcount and mask of a tile
+#: (2 MB of int64) stay in the core's cache (58,000 window-view hashes x 604 images: 0.16 -> 0.08 s
+#: of CPU against tiles of ``chunk_size``'s 8 M; the same pairs in the same order)
+CROSS_TILE = 1 << 18
+
+
 def cross_near_pairs(hashes: Any, reference: Any, radius: int, chunk_size: int = 1 << 23) -> torch.Tensor:
     """Every pair ``(i, j)`` with ``hashes[i]`` and ``reference[j]`` within Hamming ``radius``,
     by chunked XOR + popcount of the ``N x M`` blocks (the brute-force search between two
     sets: the cheaper one when one set is small, e.g. new images against an index).
 
     Returns ``(P, 2)`` int64 on the CPU, sorted lexicographically; at most ``chunk_size``
-    comparisons are held at once.
+    comparisons (and :data:`CROSS_TILE`) are held at once.
 
     Example:
         >>> import torch
@@ -437,8 +443,9 @@ def cross_near_pairs(hashes: Any, reference: Any, radius: int, chunk_size: int =
     ops, ax = _ops_for(a)
     _, bx = _ops_for(b)
     n, m = ax.shape[0], bx.shape[0]
-    cols = max(1, min(m, chunk_size))
-    rows = max(1, chunk_size // cols)
+    tile = min(chunk_size, CROSS_TILE)
+    cols = max(1, min(m, tile))
+    rows = max(1, tile // cols)
     parts_i, parts_j = [], []
     for i0 in range(0, n, rows):
         i1 = min(n, i0 + rows)

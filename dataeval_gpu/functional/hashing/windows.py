@@ -95,14 +95,16 @@ def view_samples(
     s = THUMB_SIDE
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs, dtype=np.float64)
     t = t.reshape(-1, s * s)
-    ii, jj = _coords(np.asarray(hw, dtype=np.float64).reshape(-1, 2), view)
+    hw = np.asarray(hw, dtype=np.float64).reshape(-1, 2)
+    ii, jj = _coords(hw[:1] if view[3] == 0.0 else hw, view)  # a window's places: the same for every shape
     ii, jj = np.clip(ii, 0.0, s - 1.0), np.clip(jj, 0.0, s - 1.0)
     i0 = np.minimum(np.floor(ii).astype(np.int64), s - 2)
     j0 = np.minimum(np.floor(jj).astype(np.int64), s - 2)
     fi, fj = ii - i0, jj - j0
-    at = lambda i, j: np.take_along_axis(t, i * s + j, axis=1)  # noqa: E731
-    top = at(i0, j0) * (1.0 - fj) + at(i0, j0 + 1) * fj
-    bottom = at(i0 + 1, j0) * (1.0 - fj) + at(i0 + 1, j0 + 1) * fj
+    at = i0 * s + j0 + (np.arange(len(t)) * (s * s))[:, None]  # each view pixel's top-left tap, flat
+    flat, gj = t.reshape(-1), 1.0 - fj
+    top = flat.take(at) * gj + flat.take(at + 1) * fj
+    bottom = flat.take(at + s) * gj + flat.take(at + (s + 1)) * fj
     return (top * (1.0 - fi) + bottom * fi).reshape(-1, s, s)
 
 

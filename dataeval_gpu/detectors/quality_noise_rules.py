@@ -1,8 +1,9 @@
-"""A per-channel term for the ``noisy`` issue: weak noise drawn independently per colour channel,
-measured by ``noise_chroma`` (:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing
-but such noise explains it (:func:`chroma_noise_score`).  Not part of ``noisy`` (``issue_scores``
-does not read it): on held-out and never-seen collections it added as many false flags as true ones
-(docs/quality.md, noise14); ``scripts/noise_chroma_survey.py`` lists what it would add.
+"""The per-channel term of the ``noisy`` issue (``quality_rules.issue_scores`` reads it): weak noise
+drawn independently per colour channel, measured by ``noise_chroma``
+(:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing but such noise explains it
+(:func:`chroma_noise_score`, which ``quality_rules`` re-exports).  On held-out and never-seen
+collections it added as many false flags as true ones (docs/quality.md, noise14): a texture made of
+per-channel noise reads as added noise.
 
 The grey estimates of ``noisy`` read sigma 8 noise added to a photo as sigma 5.4-8.2 (MAD) and
 its flattest blocks as 2.9-4.2: under the threshold, and a threshold low enough for them flags

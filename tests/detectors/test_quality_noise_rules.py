@@ -1,13 +1,13 @@
-"""The per-channel noise term (detectors/quality_noise_rules.py, noise14): weak noise drawn per
-colour channel scores over ``noisy``'s threshold; grain shared by the channels, small images,
-see-through images and metrics without ``noise_chroma`` score 0."""
+"""``noisy``'s per-channel term (detectors/quality_noise_rules.py, noise14): weak noise drawn per
+colour channel is ``noisy``; grain shared by the channels, small images, see-through images and
+metrics without ``noise_chroma`` are scored as before."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dataeval_gpu.detectors.quality import QualityIssues
+from dataeval_gpu.detectors.quality import QualityIssues, issue_scores
 from dataeval_gpu.detectors.quality_noise_rules import (
     CHROMA_NOISE_MIN_FLAT,
     CHROMA_NOISE_MIN_RATIO,
@@ -44,15 +44,10 @@ def test_term_and_its_conditions_hand_checked() -> None:
         2.2 / 0.45,
     ]  # ratio 1.16 < 1.2; flat 1.7; see-through
     np.testing.assert_allclose(chroma_noise_score(m), want, rtol=1e-12)
-    assert (np.asarray(want) > 8.5).tolist() == [
-        True,
-        False,
-        True,
-        False,
-        False,
-        False,
-        False,
-    ]  # 8.0, 4.9 under
+    got = issue_scores(m)[0]["noisy"]  # the old estimates are all 0 here: the term alone
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    flags = QualityIssues().evaluate(m).flags["noisy"]
+    assert flags.tolist() == [True, False, True, False, False, False, False]  # 8.0 and 4.9 under 8.5
     small = quality_rows(
         2, noise_chroma=[5.2, 5.2], noise_flat=[3.1, 3.1], width=[63.0, 64.0], height=[400.0, 64.0]
     )
@@ -60,6 +55,20 @@ def test_term_and_its_conditions_hand_checked() -> None:
     old = quality_rows(1, noise_flat=[3.1])
     del old["noise_chroma"]  # metrics gathered before noise_chroma: the term is 0, the rest as before
     assert chroma_noise_score(old).tolist() == [0.0]
+    assert issue_scores(old)[0]["noisy"].tolist() == [0.0]
+
+
+def test_the_larger_estimate_counts() -> None:
+    """``noisy`` takes the larger of the grey estimates and the term (the first: 11 < 1.2 x 10, term 0)."""
+    m = quality_rows(
+        2,
+        noise_robust=[20.0, 4.0],
+        noise=[21.0, 4.4],
+        noise_flat=[10.0, 2.5],
+        noise_chroma=[11.0, 4.5],
+        grey_entropy=[7.5, 7.5],
+    )
+    np.testing.assert_allclose(issue_scores(m)[0]["noisy"], [20.0, 10.0], rtol=1e-12)
 
 
 def _scene(rng: np.random.Generator) -> np.ndarray:
@@ -72,11 +81,11 @@ def _scene(rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def test_planted_weak_noise_scores_shared_grain_does_not() -> None:
-    """Sigma 8 drawn per channel on a smooth picture: ``noisy``'s grey estimates stay under its
-    threshold (MAD about 5.4, the flattest blocks about 3.2), the term reads about 5.1 / 0.45 = 11.4.
-    Grain of sigma 8 shared by R, G and B (a texture): ``noise_chroma`` 0, the term 0; the grey
-    picture with the same noise: one channel, 0."""
+def test_planted_weak_noise_is_noisy_shared_grain_is_not() -> None:
+    """Sigma 8 drawn per channel on a smooth picture: the grey estimates stay under the threshold
+    (MAD about 5.4, the flattest blocks about 3.2), the term reads about 5.1 / 0.45 = 11.4: noisy.
+    Grain of sigma 8 shared by R, G and B (a texture): ``noise_chroma`` 0, not noisy; the grey
+    picture with the same noise: one channel, the grey estimates as before (not noisy)."""
     rng = np.random.default_rng(11)
     base = _scene(rng)
     own = np.clip(np.round(base + rng.normal(0, 8, base.shape)), 0, 255).astype(np.uint8)
@@ -89,7 +98,9 @@ def test_planted_weak_noise_scores_shared_grain_does_not() -> None:
     m.update(width=np.full(3, 300.0), height=np.full(3, 256.0), channels=np.array([3.0, 3.0, 1.0]))
     assert 4.6 < m["noise_chroma"][0] < 5.6 and m["noise_chroma"][1] == 0.0 and m["noise_chroma"][2] == 0.0
     assert m["noise_robust"][0] < 8.5 and m["noise_flat"][0] / 0.5 < 8.5  # the grey estimates miss it
-    assert not QualityIssues().evaluate(m).flags["noisy"].any()  # the term is not part of noisy
-    got = chroma_noise_score(m)
-    assert got[0] == pytest.approx(m["noise_chroma"][0] / 0.45, rel=1e-12) and got[0] > 8.5
-    assert got[1:].tolist() == [0.0, 0.0]
+    q = QualityIssues().evaluate(m)
+    assert q.flags["noisy"].tolist() == [True, False, False]
+    assert q.scores["noisy"][0] == pytest.approx(m["noise_chroma"][0] / 0.45, rel=1e-12)
+    (line,) = q.why(0)
+    assert line.startswith(f"noisy: score {q.scores['noisy'][0]:.4g} > threshold 8.5")
+    assert line.endswith(f"channel-difference σ {m['noise_chroma'][0]:.3g})")

@@ -234,11 +234,12 @@ def warm_hashes(accumulator: Any, images: list[torch.Tensor]) -> None:
 
 def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     """The statistics' value counts, the decoders' planar copy and, with ``quality``, the
-    quality kernels besides ``measure_u8``: the native-resolution windows and the grid
-    occupancy."""
+    quality kernels besides ``measure_u8``: the native-resolution windows, the grid
+    occupancy and ``noise_chroma``'s blocks."""
     import numpy as np
 
     from .functional import stats_compiled
+    from .functional.quality_chroma import chroma_rows
     from .functional.quality_fine_compiled import fine_energies_u8
     from .functional.quality_motion import MOTION_MIN_SIDE, motion_rows_u8
     from .functional.quality_occupancy_compiled import occupied_cells_u8
@@ -252,3 +253,4 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
             side = max(MOTION_MIN_SIDE, *x.shape[1:])
             motion_rows_u8(x.new_zeros((1, x.shape[0], side, side)))
             occupied_cells_u8(x, (2, 2), 8)
+            chroma_rows(x[None], (0, 0, *x.shape[1:]))  # noise_chroma's kernel (three channels)

@@ -154,6 +154,34 @@ def texture_noise_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> d
     return out
 
 
+def chroma_noise_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> float:
+    """``noise_chroma`` of a window's 256-level channel values ``(C, h, w)`` from its written
+    definition (float64, scipy): Immerkær's response of ``R - G`` and of ``B - G``, their absolute
+    values summed over 4 x 4 blocks of mask positions (blocks whose 3 x 3 neighbourhoods are all
+    opaque), the ``ceil(n / 20)``-th smallest block as ``sqrt(pi / 2) / 6`` times its mean response
+    over ``2 sqrt(2)``; 0 below three channels or without a block."""
+    v = np.asarray(levels, dtype=np.float64)
+    if v.shape[0] < 3:
+        return 0.0
+    h, w = v.shape[1:]
+    ok = np.ones((h, w), bool) if opaque is None else np.asarray(opaque, bool)
+    if min(h, w) < 3:
+        return 0.0
+    ok3 = ndimage.minimum_filter(ok.astype(np.uint8), size=3, mode="constant")[1:-1, 1:-1].astype(bool)
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    resp = sum(np.abs(ndimage.correlate(v[c] - v[1], mask)[1:-1, 1:-1]) for c in (0, 2))
+    blocks = [
+        resp[4 * by : 4 * by + 4, 4 * bx : 4 * bx + 4].sum()
+        for by in range((h - 2) // 4)
+        for bx in range((w - 2) // 4)
+        if ok3[4 * by : 4 * by + 4, 4 * bx : 4 * bx + 4].all()
+    ]
+    if not blocks:
+        return 0.0
+    k = -(-len(blocks) // 20)  # ceil(n / 20)
+    return sorted(blocks)[k - 1] / 16.0 * math.sqrt(math.pi / 2.0) / 6.0 / (2.0 * math.sqrt(2.0))
+
+
 def motion_ref(levels: np.ndarray) -> dict:
     """``motion_ratio``, ``motion_energy`` and ``motion_angle`` of a 256-level grey image from their
     written definitions (float64, one direction and step at a time): the central window of at most

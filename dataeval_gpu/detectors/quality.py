@@ -43,8 +43,11 @@ noisy              ``max(min(noise_robust, noise_flat /   score > 8.5 (MAD σ > 
                    1.3 noise_robust else 0, noise -       smooth: texture, or the grey levels too few
                    max(11, 1.3 noise_robust) if            to hold such noise: painted; or Immerkær
                    impulse_share >= 0.01 else 0)``         σ > 19.5 with 1 % isolated impulses, beyond
-                   (grey levels; clipped: dark_clipped     what the median explains: impulse noise)
-                   + bright_clipped, at most 0.75)
+                   (grey levels; clipped: dark_clipped     what the median explains: impulse noise;
+                   + bright_clipped, at most 0.75); and     or per-channel σ >= ~6: noise drawn per
+                   noise_chroma / 0.45 where >= 1.2        colour channel, which texture shared by
+                   noise_flat, noise_flat >= 1.8, opaque,  R, G, B does not make)
+                   >= 64 px a side
 grayscale          ``1 - channel_spread`` (3+ channels)   score > 0.9995 (channels within ~0.1 level
                                                            on average: grey stored as RGB), and grey
                                                            images a minority of the dataset
@@ -339,6 +342,8 @@ class QualityOutput(OutputMetadata):
                         f" isolated impulses {float(self.metrics['impulse_share'][index]):.2%}"
                     )
                 line += f", grey entropy {float(self.metrics['grey_entropy'][index]):.3g} bits"
+                if "noise_chroma" in self.metrics:
+                    line += f", channel-difference σ {float(self.metrics['noise_chroma'][index]):.3g}"
                 line += ")"
             elif k == "low_information":
                 if "opacity" in self.metrics and float(self.metrics["opacity"][index]) <= 0.0:

@@ -20,6 +20,7 @@ from .quality_motion_rules import (
     motion_blurred,
     motion_judged,
 )
+from .quality_noise_rules import chroma_noise_score
 from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "TRANSPARENT_BELOW",
     "UNDEREXPOSED_FILL",
     "UNDEREXPOSED_PEAK",
+    "chroma_noise_score",
     "drawn",
     "few_seen",
     "float64",
@@ -203,10 +205,10 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before),
 #: ``occupancy`` (``low_information`` without the drawing check, as before), ``bright_p99``
 #: (``dark`` on the grey highlights alone, as before), the ``motion_*`` keys (``blurry`` without the
-#: motion term, as before)
+#: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before)
 OPTIONAL_KEYS = (
     "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
-    "motion_ratio", "motion_energy", "motion_angle", "motion_cross",
+    "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma",
 )  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
@@ -297,7 +299,8 @@ def issue_scores(
         # tones squeezed into a narrow band, against the collection's typical range (quality_contrast_rules)
         "low_contrast": low_contrast_score(m, ref.get("contrast")),
         "blurry": np.where(flat, 0.0, 1.0 - sharpness),
-        "noisy": noisy_score(m),
+        # and weak noise drawn per colour channel, which no texture shares (quality_noise_rules)
+        "noisy": np.maximum(noisy_score(m), chroma_noise_score(m)),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),
         "low_information": np.where(drawn(m), 0.0, 8.0 - seen_entropy(m)),
         "jpeg_blocking": m["blockiness"].copy(),

@@ -29,7 +29,9 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   or under 16 px a side.
 * ``noise`` - Immerkær (1996) on 0..255 grey in the central window (offsets on the 8-px grid);
   ``noise_robust`` - the same mask's ``median|g * N| / (6 * 0.6745)`` (lower middle value);
-  ``noise_flat`` / ``impulse_share`` - noise in the flattest blocks, isolated impulses (``quality_texture``).
+  ``noise_flat`` / ``impulse_share`` - noise in the flattest blocks, isolated impulses (``quality_texture``);
+  ``noise_chroma`` - the flattest blocks' noise of the channel differences: noise independent per
+  channel, which texture shared by R, G, B does not make (``quality_chroma``).
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
@@ -67,6 +69,7 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01, scale_stored
 from .quality_alpha import alpha_metrics, composite_on_grey
+from .quality_chroma import chroma_noise, chroma_rows
 from .quality_dark import bright_level, channel_figures, dark_level, peak_level
 from .quality_fine_compiled import fine_energies_u8
 from .quality_motion import motion_figures, motion_metrics, motion_rows_u8
@@ -131,6 +134,7 @@ QUALITY_KEYS = (
     "motion_energy",  # its coarse-band energy (``quality_motion``)
     "motion_angle",  # its direction, degrees (``quality_motion``)
     "motion_cross",  # appended: the detail across it against the strongest's (``quality_motion``; ``blurry``)
+    "noise_chroma",  # appended: noise independent per channel (``quality_chroma``; ``noisy``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -242,7 +246,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
     ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
-    ``(B, 9)`` int64 ``quality_motion`` rows."""
+    ``(B, 9)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -256,12 +260,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
     occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x)
+    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x), chroma_rows(x, box)
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
-    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray,
+    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray, chroma: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -299,6 +303,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
     out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
+    out["noise_chroma"] = chroma.astype(np.float32)
     out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
     out["bright_p9999"] = peak_level(torch.from_numpy(bright)).numpy()  # one or three channels: unit 1
@@ -368,6 +373,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out.update(motion_metrics(x, xs))
     out.update(channel_figures(x, out["grey_p99"].dtype))  # one min / max pass
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
+    out["noise_chroma"] = chroma_noise(x, _window_box(*x.shape[-2:])).to(g.dtype)
     return _finish(out, raw, x)
 
 
@@ -383,8 +389,9 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         # an image without transparent pixels keeps the opaque definitions of noise and blockiness
         # (its levels are the same either way): an opaque alpha channel changes nothing
         seen.update({k: v.to(dtype) for k, v in texture_noise(comp, _window_box(*raw.shape[-2:]), raw).items()})
+        seen["noise_chroma"] = chroma_noise(comp, _window_box(*raw.shape[-2:]), raw).to(dtype)
         opaque = seen["opacity"] >= 1.0
-        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share"):
+        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share", "noise_chroma"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
         out.update(channel_figures(raw, dtype))  # over what is seen (alpha-weighted)

@@ -12,7 +12,7 @@ from scipy import ndimage
 from dataeval_gpu.errors import ImageShapeError
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
 
-from ..reference import bright_peak_ref, grey_levels_ref, motion_ref, texture_noise_ref
+from ..reference import bright_peak_ref, chroma_noise_ref, grey_levels_ref, motion_ref, texture_noise_ref
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 
@@ -93,6 +93,8 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     out["fine_sharpness"] = _ref_fine(np.clip(np.round(g * 255), 0, 255))
     out["opacity"] = 1.0  # no alpha channel
     out.update(texture_noise_ref(grey_levels_ref(img)[dy : dy + gw.shape[0], dx : dx + gw.shape[1]]))
+    chans = np.clip(np.round(np.asarray(img, np.float64)), 0, 255)[:, dy : dy + gw.shape[0], dx : dx + gw.shape[1]]
+    out["noise_chroma"] = chroma_noise_ref(chans)
     out["occupancy"] = occupancy_of_levels_ref(grey_levels_ref(img))
     out.update(motion_ref(np.clip(np.round(g * 255), 0, 255)))
     return out
@@ -350,6 +352,8 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
         out["noise"] = out["noise_robust"] = 0.0
     levels = grey_levels_ref(comp)[dy : dy + min(h, 384), dx : dx + min(w, 384)]
     out.update(texture_noise_ref(levels, ow) if not ow.all() else {})
+    if not ow.all():
+        out["noise_chroma"] = chroma_noise_ref(np.round(comp)[:, dy : dy + min(h, 384), dx : dx + min(w, 384)], ow)
     border_lines, other_lines = [], []
     for axis, size in ((1, gw.shape[1]), (0, gw.shape[0])):
         if size < 64:

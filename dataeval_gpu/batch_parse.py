@@ -84,8 +84,19 @@ def _is_item(first: Any, second: Any) -> bool:
     something that is neither an image nor one label per row of an ``(N, H, W)`` batch."""
     if not _is_one_image(first) or _is_one_image(second):
         return False
-    per_row = isinstance(second, (torch.Tensor, np.ndarray)) and second.ndim == 1
-    return not (per_row and isinstance(first, (torch.Tensor, np.ndarray)) and len(second) == first.shape[0])
+    return not _is_grey_batch(first, second)
+
+
+def _is_grey_batch(first: Any, second: Any) -> bool:
+    """``(first, second, ...)`` is a default-collated batch of grey ``(H, W)`` images: an
+    ``(N, H, W)`` array / tensor, then one label (or index) per row in a 1-D array / tensor."""
+    return (
+        isinstance(first, (torch.Tensor, np.ndarray))
+        and first.ndim == 3
+        and isinstance(second, (torch.Tensor, np.ndarray))
+        and second.ndim == 1
+        and len(second) == first.shape[0]
+    )
 
 
 def dataset_indices(indices: Any) -> list[int]:
@@ -154,7 +165,10 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     non-negative integer per image (masks, boxes, or integer metadata that repeats within the
     batch — a camera id in an ``(image, target, metadata)`` item — are not).  With
     ``tuple_indices=False`` a tuple's third field is never taken for indices (only a dict's
-    ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
+    ``"index"`` / ``"indices"``).  A tuple ``(images, labels[, indices])`` whose images are an
+    ``(N, H, W)`` array / tensor and whose labels a 1-D array / tensor of N (the default collate of
+    grey ``(H, W)`` images) holds N grey images, returned as ``(N, 1, H, W)``.  A single
+    ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
     and so is one dataset item ``(image, label, ...)`` / ``{"image": ..., "label": ...}`` (an
     iterable of items rather than of batches).  An empty batch (``[]``, ``([], labels)``: a
     collate that filtered out every item) is no images.
@@ -169,6 +183,11 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     elif isinstance(batch, (tuple, list)) and (len(batch) == 0 or _is_empty(batch[0])):
         # a batch with no images (a collate that filtered out every item): [] or ([], labels)
         images, labels, indices = [], (batch[1] if len(batch) > 1 else None), None
+    elif isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_grey_batch(batch[0], batch[1]):
+        # (N, H, W) images with one label per row: N grey images, as (N, 1, H, W)
+        images = batch[0][:, None]
+        labels = batch[1]
+        indices = batch[2] if len(batch) > 2 and tuple_indices else None
     elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None

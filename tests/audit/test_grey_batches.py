@@ -1,0 +1,62 @@
+"""Batches of grey ``(H, W)`` images from a DataLoader: the default collate stacks them into an
+``(N, H, W)`` tensor, which the batch parser must read as N one-channel images (not as one image
+of N channels, nor the batch's labels and indices as more images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from dataeval_gpu.audit import DataAudit, scan
+from dataeval_gpu.batching import split_batch
+from dataeval_gpu.distributed import IndexedDataset
+from dataeval_gpu.errors import InvalidArgumentError
+
+
+def _grey(n: int = 10) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 20, 24), dtype=torch.uint8, generator=g)
+
+
+def test_split_batch_reads_an_n_h_w_batch_with_labels_as_grey_images() -> None:
+    x = _grey(4)
+    images, labels, idx = split_batch((x, torch.tensor([0, 1, 0, 1]), torch.tensor([7, 3, 4, 5])))
+    assert tuple(images.shape) == (4, 1, 20, 24)
+    assert torch.equal(images[:, 0], x)
+    assert labels.tolist() == [0, 1, 0, 1]
+    assert idx.tolist() == [7, 3, 4, 5]
+    # a last batch of one: still one grey image with its label and index
+    images, labels, idx = split_batch((x[:1], torch.tensor([1]), torch.tensor([9])))
+    assert tuple(images.shape) == (1, 1, 20, 24) and idx.tolist() == [9]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_scan_of_a_loader_of_grey_h_w_images_accounts_for_every_image(indexed: bool) -> None:
+    x = _grey(10)
+    y = torch.arange(10) % 3
+    ds = TensorDataset(x, y)
+    report = scan(DataLoader(IndexedDataset(ds) if indexed else ds, batch_size=4))
+    table = report.to_pandas()
+    # before: 6 (or 9) rows, 3 (or 6) failed ("got shape (4,)": the labels and indices measured as images)
+    assert report.total == 10 and not report.failed
+    assert table.index.tolist() == list(range(10))
+    assert table["channels"].tolist() == [1] * 10
+    want = x.double().mean(dim=(1, 2)).numpy() / 255  # independent float64 reference
+    np.testing.assert_allclose(table["brightness"].to_numpy(float), want, rtol=1e-6)
+    assert table["label"].tolist() == y.tolist()
+    # the same rows as the dataset itself, read one item at a time
+    direct = scan(ds).to_pandas()
+    np.testing.assert_array_equal(direct["brightness"].to_numpy(float), table["brightness"].to_numpy(float))
+
+
+def test_update_with_an_n_h_w_tensor_says_how_to_pass_grey_images() -> None:
+    x = _grey(16)
+    audit = DataAudit()
+    with pytest.raises(InvalidArgumentError, match=r"got 1 images but 16 indices.*\(16, 1, H, W\).*images\[:, None\]"):
+        audit.update(x, indices=torch.arange(16))
+    with pytest.raises(InvalidArgumentError, match=r"got 1 images but 16 labels.*\(16, 1, H, W\)"):
+        audit.update(x, labels=torch.arange(16) % 2)
+    audit.update(x[:, None], indices=torch.arange(16), labels=torch.arange(16) % 2)
+    assert audit.compute().total == 16

@@ -27,3 +27,18 @@ def test_against_a_path_that_is_not_an_index_names_what_it_is(tmp_path: Path, ca
         status, _, err = run(["scan", str(data), "--against", str(against), "--out", str(tmp_path / "o"), *QUIET], capsys)
         assert status == 2
         assert err == f"dataeval-gpu: error: --against {against}: {said}\n"
+
+
+def test_all_non_finite_embeddings_say_the_clusterer_did_not_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        Image.fromarray(rng.integers(0, 256, (10 + k, 12, 3), dtype=np.uint8)).save(data / f"im{k}.png")
+    emb = tmp_path / "emb.npy"
+    np.save(emb, np.full((4, 8), np.nan, np.float32))
+    status, said, err = run(["scan", str(data), "--embeddings", str(emb), "--out", str(tmp_path / "o"), *QUIET], capsys)
+    assert status == 0, err
+    # before: "cluster outliers: 0  potential: 0  Clusterer duplicate groups: 0  (clusterer: None)"
+    assert "cluster outliers: not searched (under 3 images with a finite embedding; 4 images with a non-finite one left out)" in said
+    assert "clusterer: None" not in said

@@ -60,3 +60,44 @@ def test_update_with_an_n_h_w_tensor_says_how_to_pass_grey_images() -> None:
         audit.update(x, labels=torch.arange(16) % 2)
     audit.update(x[:, None], indices=torch.arange(16), labels=torch.arange(16) % 2)
     assert audit.compute().total == 16
+
+
+def _first(batch: list) -> torch.Tensor:
+    return batch[0]
+
+
+def test_scan_of_a_loader_of_bare_h_w_images_accounts_for_every_image() -> None:
+    """A Dataset of bare (H, W) arrays: the default collate stacks a batch into (B, H, W), which
+    was read as one B-channel image (3 rows for 10 images, no failure, no warning)."""
+    rng = np.random.default_rng(0)
+    xs = [rng.integers(0, 256, (20, 24), dtype=np.uint8) for _ in range(10)]
+    table = scan(DataLoader(xs, batch_size=4)).to_pandas()
+    assert table.index.tolist() == list(range(10))
+    assert table["channels"].tolist() == [1] * 10
+    want = np.array([x.astype(np.float64).mean() / 255 for x in xs])
+    np.testing.assert_allclose(table["brightness"].to_numpy(float), want, rtol=1e-6)
+    # a loader that does not stack items (its own collate, or no automatic batching) gives
+    # (C, H, W) images as they are: 3-channel images stay 3-channel
+    rgb = [rng.integers(0, 256, (3, 20, 24), dtype=np.uint8) for _ in range(4)]
+    for loader in (DataLoader(rgb, batch_size=1, collate_fn=_first), DataLoader(rgb, batch_size=None)):
+        got = scan(loader).to_pandas()
+        assert got["channels"].tolist() == [3] * 4 and len(got) == 4
+
+
+def test_a_stacking_loader_of_grey_items_in_every_batch_form() -> None:
+    """Items (image,), (image, "name") and {"image": image, "label": k} of (H, W) images, stacked by
+    the default collate: B grey images each, with their labels."""
+    rng = np.random.default_rng(1)
+    xs = [rng.integers(0, 256, (12, 14), dtype=np.uint8) for _ in range(6)]
+    want = np.array([x.astype(np.float64).mean() / 255 for x in xs])
+    forms = {
+        "tensor dataset": TensorDataset(torch.from_numpy(np.stack(xs))),
+        "string labels": [(x, f"c{k % 2}") for k, x in enumerate(xs)],
+        "dicts": [{"image": x, "label": k % 3} for k, x in enumerate(xs)],
+    }
+    for name, ds in forms.items():
+        table = scan(DataLoader(ds, batch_size=4)).to_pandas()
+        assert table["channels"].tolist() == [1] * 6, name
+        np.testing.assert_allclose(table["brightness"].to_numpy(float), want, rtol=1e-6, err_msg=name)
+        if name != "tensor dataset":
+            assert table["label"].tolist() == [f"c{k % 2}" if name == "string labels" else k % 3 for k in range(6)], name

@@ -25,6 +25,7 @@ __all__ = [
     "load_failures",
     "split_batch",
     "split_item",
+    "stacks_items",
 ]
 
 
@@ -84,8 +85,23 @@ def _is_item(first: Any, second: Any) -> bool:
     something that is neither an image nor one label per row of an ``(N, H, W)`` batch."""
     if not _is_one_image(first) or _is_one_image(second):
         return False
-    per_row = isinstance(second, (torch.Tensor, np.ndarray)) and second.ndim == 1
-    return not (per_row and isinstance(first, (torch.Tensor, np.ndarray)) and len(second) == first.shape[0])
+    return not _is_grey_batch(first, second)
+
+
+def _is_3d(x: Any) -> bool:
+    return isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 3
+
+
+def _is_grey_batch(first: Any, second: Any) -> bool:
+    """``(first, second, ...)`` is a default-collated batch of grey ``(H, W)`` images: an
+    ``(N, H, W)`` array / tensor, then one label (or index) per row in a 1-D array / tensor."""
+    return (
+        isinstance(first, (torch.Tensor, np.ndarray))
+        and first.ndim == 3
+        and isinstance(second, (torch.Tensor, np.ndarray))
+        and second.ndim == 1
+        and len(second) == first.shape[0]
+    )
 
 
 def dataset_indices(indices: Any) -> list[int]:
@@ -142,7 +158,16 @@ def _dict_fields(d: dict) -> tuple[Any, Any, Any]:
     return d[key], labels, indices
 
 
-def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch.Tensor | None]:
+def stacks_items(loader: Any) -> bool:
+    """Whether ``loader`` is a DataLoader that stacks its items with the default collate
+    (automatic batching): its batch tensors have one more dimension than its items, so a 3-D
+    ``(B, H, W)`` batch is B grey ``(H, W)`` images, never one ``(C, H, W)`` image."""
+    from torch.utils.data import DataLoader, default_collate
+
+    return isinstance(loader, DataLoader) and loader.batch_size is not None and loader.collate_fn is default_collate
+
+
+def split_batch(batch: Any, tuple_indices: bool = True, stacked: bool = False) -> tuple[Any, Any, torch.Tensor | None]:
     """``(images, labels, indices)`` of one DataLoader batch — the one batch parser.
 
     A batch is a ``(B, C, H, W)`` tensor / array, a list of images, a tuple / list
@@ -154,21 +179,32 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
     non-negative integer per image (masks, boxes, or integer metadata that repeats within the
     batch — a camera id in an ``(image, target, metadata)`` item — are not).  With
     ``tuple_indices=False`` a tuple's third field is never taken for indices (only a dict's
-    ``"index"`` / ``"indices"``).  A single ``(C, H, W)`` / ``(H, W)`` image is a batch of one,
+    ``"index"`` / ``"indices"``).  A tuple ``(images, labels[, indices])`` whose images are an
+    ``(N, H, W)`` array / tensor and whose labels a 1-D array / tensor of N (the default collate of
+    grey ``(H, W)`` images) holds N grey images, returned as ``(N, 1, H, W)``.  A single
+    ``(C, H, W)`` / ``(H, W)`` image is a batch of one (with ``stacked=True``, a batch of a
+    DataLoader that stacks its items, :func:`stacks_items`, a 3-D one is B grey images),
     and so is one dataset item ``(image, label, ...)`` / ``{"image": ..., "label": ...}`` (an
     iterable of items rather than of batches).  An empty batch (``[]``, ``([], labels)``: a
     collate that filtered out every item) is no images.
     """
     if isinstance(batch, dict):
         images, labels, indices = _dict_fields(batch)
-        if _is_one_image(images):  # one dataset item {"image": ..., "label": ...}
+        if _is_one_image(images) and not (stacked and _is_3d(images)):  # one item {"image": ..., "label": ...}
             images, labels, indices = [images], (None if labels is None else [labels]), None
-    elif isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_item(batch[0], batch[1]):
+    elif not stacked and isinstance(batch, (tuple, list)) and len(batch) > 1 and _is_item(batch[0], batch[1]):
         # one dataset item (image, label, ...) from an iterable of items, not a batch
         images, labels, indices = [batch[0]], [batch[1]], None
     elif isinstance(batch, (tuple, list)) and (len(batch) == 0 or _is_empty(batch[0])):
         # a batch with no images (a collate that filtered out every item): [] or ([], labels)
         images, labels, indices = [], (batch[1] if len(batch) > 1 else None), None
+    elif isinstance(batch, (tuple, list)) and (
+        (len(batch) > 1 and _is_grey_batch(batch[0], batch[1])) or (stacked and len(batch) > 0 and _is_3d(batch[0]))
+    ):
+        # (N, H, W) images with one label per row: N grey images, as (N, 1, H, W)
+        images = batch[0][:, None]
+        labels = batch[1] if len(batch) > 1 else None
+        indices = batch[2] if len(batch) > 2 and tuple_indices else None
     elif isinstance(batch, (tuple, list)) and len(batch) > 0 and _is_image_batch(batch[0]):
         images = batch[0]
         labels = batch[1] if len(batch) > 1 else None
@@ -180,7 +216,9 @@ def split_batch(batch: Any, tuple_indices: bool = True) -> tuple[Any, Any, torch
             f"cannot find images in a batch of type {type(batch).__name__}; expected a (B, C, H, W) tensor, "
             "a list of images, an (images, labels[, indices]) tuple or a dict with an 'image' key"
         )
-    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
+    if stacked and _is_3d(images):
+        images = images[:, None]  # the default collate's stack of B grey (H, W) images
+    elif isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
         images = images[None]  # one image
     elif isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim != 4:
         raise ImageShapeError(

@@ -38,6 +38,7 @@ from .batch_parse import (
     load_failures,
     split_batch,
     split_item,
+    stacks_items,
 )
 from .errors import ChannelsLastWarning, ImageShapeError, ImageTypeError, InvalidArgumentError, short_reason
 
@@ -53,6 +54,7 @@ __all__ = [
     "ragged_collate",
     "split_batch",
     "split_item",
+    "stacks_items",
     "resolve_device",
 ]
 
@@ -312,9 +314,9 @@ def iter_batches(
                 f"got shape {tuple(data.shape)}"
             )
     if _is_dataloader(data) or (not hasattr(data, "__getitem__") and isinstance(data, Iterable)):
-        pos = start
+        pos, stacked = start, stacks_items(data)
         for batch in _loader_batches(data):
-            images, labels, indices = split_batch(batch, tuple_indices=tuple_indices)
+            images, labels, indices = split_batch(batch, tuple_indices=tuple_indices, stacked=stacked)
             objs = list(images)
             yield finish(objs, pos, labels_list(labels, len(objs)), indices if batch_indices else None)
             pos += len(objs)

@@ -366,7 +366,13 @@ def _check_index_args(args: argparse.Namespace) -> None:
         raise CommandLineError(f"{option}: needs PATH (the bundled photos are not indexed)")
     _require(("pyarrow",), option, "report")
     if against is not None and not (Path(against) / "manifest.json").is_file():
-        raise CommandLineError(f"--against {against}: no dataset index there (manifest.json is missing)")
+        if not Path(against).exists():
+            why = "no such folder"
+        elif not Path(against).is_dir():
+            why = "not a folder (a dataset index is the folder that --index wrote)"
+        else:
+            why = "no dataset index there (manifest.json is missing)"
+        raise CommandLineError(f"--against {against}: {why}")
     if index is not None:
         try:
             _check_out(Path(index))

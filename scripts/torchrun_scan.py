@@ -134,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         # files that are not images skipped and listed (by rank 0)
         found = find_inputs(args.path, out=args.out)
         files, labels, class_names = found.files, found.labels, found.class_names
-        skipped = write_skipped(found, Path(args.out) / SKIPPED) if info.is_main else ""
+        # listed by rank 0 and said in the last lines, as the command says it
+        skipped = write_skipped(found, Path(args.out) / SKIPPED, warn=False) if info.is_main else ""
         if not files and info.is_main:
             logging.getLogger("dataeval_gpu").warning("%s: no files to scan (docs/inputs.md)", args.path)
         # the command's reader: a file that cannot be read or decoded is a failed row with its label
         data, paths, source = ImageFiles(files, labels), files, str(args.path)
     if args.limit is not None:
         data = torch.utils.data.Subset(data, range(min(args.limit, len(data))))
+        paths = paths[: args.limit] if paths is not None else None
     t0 = time.perf_counter()
     report = distributed_scan(
         data,
@@ -172,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if skipped:  # as the command's config.json
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
+        if found is not None and found.metadata:  # .txt, .json, ... beside the images: counted
+            report.config["metadata_not_scanned"] = found.metadata_summary()
+        if found is not None and len(found.files) > report.total:  # --limit: how many more were found
+            report.config["inputs_found"] = len(found.files)
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
         if args.no_plots:
             written = report.save(out, formats=formats)
@@ -184,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                 pickle.dump(report, f)
             written["pickle"] = str(out / "report.pkl")
         print(report.summary())
+        from dataeval_gpu.cli_results import left_out_lines
+
+        for line in left_out_lines(skipped, report.config.get("metadata_not_scanned"), out):
+            print(line)  # every file of the folder accounted for, as the command's last lines
+        if report.config.get("inputs_found"):
+            found_n = report.config["inputs_found"]
+            print(f"\nnot scanned: {found_n - report.total} more inputs past --limit {report.total} ({found_n} found)")
         print(
             f"\n{report.total} images in {elapsed:.2f} s on {info.world_size} rank(s) ({info.backend or 'single process'}, "
             f"{info.device} on rank 0); results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"

@@ -57,6 +57,8 @@ def test_three_ranks_two_files_one_broken(tmp_path: Path, capsys: pytest.Capture
     rng = np.random.default_rng(4)
     Image.fromarray(rng.integers(0, 256, (31, 43, 3), dtype=np.uint8)).save(root / "a.png")
     (root / "b.png").write_bytes(b"garbage")
+    (root / "notes.txt").write_text("metadata beside the images")  # counted, not scanned
+    (root / "font.ttf").write_bytes(b"\x00\x01\x00\x00")  # skipped and listed, as the command does
     proc = _torchrun(
         3,
         [
@@ -90,6 +92,13 @@ def test_three_ranks_two_files_one_broken(tmp_path: Path, capsys: pytest.Capture
     found = json.loads((tmp_path / "ddp" / "findings.json").read_text())
     assert found == json.loads((tmp_path / "cli" / "findings.json").read_text())
     assert list(found["failed"]) == ["1"] and "garbage" in found["failed"]["1"]
+    # every file of the folder accounted for, as the command does (before: no metadata line, nor in config.json)
+    assert "not scanned: metadata beside the images, 1 file (.txt 1)" in proc.stdout
+    assert "skipped 1 file (.ttf 1): neither named nor encoded like an image" in proc.stdout
+    configs = [json.loads((tmp_path / side / "config.json").read_text()) for side in ("ddp", "cli")]
+    for key in ("metadata_not_scanned", "skipped_not_images"):
+        assert configs[0][key] == configs[1][key], key
+    assert configs[0]["metadata_not_scanned"] == "1 file (.txt 1)"
     rows = pd.read_csv(tmp_path / "ddp" / "results.csv")
     pd.testing.assert_frame_equal(rows, pd.read_csv(tmp_path / "cli" / "results.csv"))
     assert rows["status"].tolist() == ["ok", "failed"] and rows["width"].tolist()[0] == 43

@@ -220,7 +220,14 @@ class DataAudit(AuditResults):
         A :class:`~dataeval_gpu.batching.LoadFailure` in a list (an item that
         ``IndexedDataset(on_error="mark")`` could not load) is listed as failed with its reason.
         """
+        hint = ""
         if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim in (2, 3):
+            if images.ndim == 3 and images.shape[0] > 1:
+                m = images.shape[0]
+                hint = (
+                    f" (a {tuple(images.shape)} array is one (C, H, W) image; a batch of {m} grey"
+                    f" images is ({m}, 1, H, W): pass images[:, None])"
+                )
             images = [images]  # one (C, H, W) / (H, W) image, a batch of one (as split_batch reads it)
         n = images.shape[0] if hasattr(images, "ndim") and getattr(images, "ndim", 0) == 4 else len(images)
         if indices is None:
@@ -228,7 +235,7 @@ class DataAudit(AuditResults):
         else:
             idx = torch.tensor(dataset_indices(indices), dtype=torch.int64)
             if idx.numel() != n:
-                raise InvalidArgumentError(f"got {n} images but {idx.numel()} indices")
+                raise InvalidArgumentError(f"got {n} images but {idx.numel()} indices{hint}")
         if n == 0:
             return
         idx_list = idx.tolist()
@@ -240,7 +247,12 @@ class DataAudit(AuditResults):
         failures = load_failures(images)  # IndexedDataset(on_error="mark")'s unloadable items
         keep = [k for k in range(n) if k not in failures]
         imgs = images_from_batch([images[k] for k in keep] if failures else images, [idx_list[k] for k in keep])
-        labs = batch_labels(labels, idx_list)  # raises naming the image
+        try:
+            labs = batch_labels(labels, idx_list)  # raises naming the image
+        except InvalidArgumentError as exc:
+            if hint and str(exc).startswith(f"got {n} images but"):
+                raise InvalidArgumentError(f"{exc}{hint}") from None
+            raise
         if paths is not None and len(paths) != n:
             raise InvalidArgumentError(f"got {n} images but {len(paths)} paths")
         if imgs:

@@ -288,7 +288,13 @@ class AuditReport:
             lines.append("quality issues: not checked (quality off)")
         if "embedding" in self.duplicates:
             lines.append(f"embedding near duplicates: {counted(s['embedding_duplicate_groups'], 'group')}")
-        if self.clusters:
+        if self.clusters and s["cluster_method"] is None:  # under 3 images with a finite embedding
+            left = len(self.clusters.get("not_clustered", {}))
+            lines.append(
+                "cluster outliers: not searched (under 3 images with a finite embedding"
+                + (f"; {counted(left, 'image')} with a non-finite one left out)" if left else ")")
+            )
+        elif self.clusters:
             lines.append(
                 f"cluster outliers: {s['cluster_outliers']}  potential: {s['cluster_potential_outliers']}  "
                 f"Clusterer duplicate groups: {s['cluster_duplicate_groups']}  (clusterer: {s['cluster_method']})"

@@ -11,6 +11,11 @@ the other image's thumbnail *is* the view: the plain and the half-size detail co
 the matched place both reach :data:`WINDOW_PLAIN_MIN` / :data:`WINDOW_DETAIL_MIN`
 (:func:`~dataeval_gpu.functional.hashing.windows.window_scores`).  Opaque pictures only, at least
 :data:`WINDOW_MIN_SIDE` a side, without a plain background (docs/duplicates.md, "Window views").
+
+A crop that keeps 80 % / 70 % of each side at any place, plain or mirrored, is found the same way
+through a grid of windows (:mod:`~dataeval_gpu.functional.hashing.offcentre`) and verified on the
+source's thumbnail grid (:data:`CROP_PLAIN_MIN` and the other ``CROP_`` bars; docs/duplicates.md,
+"Off-centre crops").
 """
 
 from __future__ import annotations

@@ -159,3 +159,12 @@ def test_near_duplicates_group_the_crops_and_radius_0_does_not(photos) -> None:
     groups = sorted(sorted(names[i] for i in g) for g in out.hash)
     assert groups == [["astronaut", "astronaut_crop80"], ["coffee", "coffee_flip_crop70"]]
     assert NearDuplicates(radius=0).evaluate(images).hash == []
+
+
+def test_grid_hashes_in_steps_are_the_same(monkeypatch) -> None:
+    from dataeval_gpu.functional.hashing import offcentre
+
+    t = np.random.default_rng(9).integers(0, 256, (5, 32, 32)).astype(np.uint8)
+    whole = grid_hashes(t)
+    monkeypatch.setattr(offcentre, "IMAGES_PER_STEP", 2)
+    assert torch.equal(grid_hashes(t), whole)

@@ -47,6 +47,7 @@ from .thumbs import THUMB_SIDE
 __all__ = [
     "GRID",
     "GRID_RADIUS",
+    "IMAGES_PER_STEP",
     "PLACE_SLACK",
     "REFINE",
     "axis_maps",
@@ -105,19 +106,29 @@ def _thumbs64(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
     return t.astype(np.float64).reshape(-1, THUMB_SIDE, THUMB_SIDE)
 
 
+#: thumbnails hashed per step of :func:`grid_hashes` (memory: a step's coefficients, ~50 KB an image)
+IMAGES_PER_STEP = 2048
+
+
 def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(N, G)`` int64: the plain pHash (the pchash's median bits of the 8 x 8 lowest DCT
-    coefficients, no turn) of each window of :func:`grid_views` of each ``(S, S)`` thumbnail."""
+    coefficients, no turn) of each window of :func:`grid_views` of each ``(S, S)`` thumbnail,
+    :data:`IMAGES_PER_STEP` thumbnails at a time."""
     t = _thumbs64(thumbs)
     n = len(t)
-    parts = []
-    for scale, k in GRID:
-        a = axis_maps(scale, k)  # (k * 8, S)
-        c = a @ t @ a.T  # (N, k*8, k*8): rows along y, columns along x
-        c = c.reshape(n, k, HASH_SIZE, k, HASH_SIZE).transpose(0, 1, 3, 2, 4)
-        parts.append(c.reshape(n, k * k, HASH_SIZE, HASH_SIZE))
-    coeffs = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0, HASH_SIZE, HASH_SIZE))
-    return dct_bits(torch.from_numpy(np.ascontiguousarray(coeffs)))
+    out = torch.zeros((n, sum(k * k for _, k in GRID)), dtype=torch.int64)
+    for s in range(0, n, IMAGES_PER_STEP):
+        part = t[s : s + IMAGES_PER_STEP]
+        m, col = len(part), 0
+        for scale, k in GRID:
+            a = axis_maps(scale, k)  # (k * 8, S)
+            c = a @ part @ a.T  # (m, k*8, k*8): rows along y, columns along x
+            c = c.reshape(m, k, HASH_SIZE, k, HASH_SIZE).transpose(0, 1, 3, 2, 4)
+            out[s : s + m, col : col + k * k] = dct_bits(torch.from_numpy(np.ascontiguousarray(c))).reshape(
+                m, k * k
+            )
+            col += k * k
+    return out
 
 
 def plain_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -263,7 +274,7 @@ def window_matches(
         mask = (1 << width) - 1
         fl = _flips(width)
         keys = (((ub >> shift) & mask)[:, None] ^ fl[None, :]).ravel()
-        owner = np.repeat(np.arange(ub.size), fl.size)
+        owner = np.repeat(np.arange(ub.size, dtype=np.int32), fl.size)
         order = np.argsort(keys, kind="stable")
         keys, owner = keys[order], owner[order]
         for s in range(0, ua.size, PROBES_PER_STEP):

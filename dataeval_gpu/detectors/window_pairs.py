@@ -11,6 +11,11 @@ the other image's thumbnail *is* the view: the plain and the half-size detail co
 the matched place both reach :data:`WINDOW_PLAIN_MIN` / :data:`WINDOW_DETAIL_MIN`
 (:func:`~dataeval_gpu.functional.hashing.windows.window_scores`).  Opaque pictures only, at least
 :data:`WINDOW_MIN_SIDE` a side, without a plain background (docs/duplicates.md, "Window views").
+
+A crop that keeps 80 % / 70 % of each side at any place, plain or mirrored, is found the same way
+through a grid of windows (:mod:`~dataeval_gpu.functional.hashing.offcentre`) and verified on the
+source's thumbnail grid (:data:`CROP_PLAIN_MIN` and the other ``CROP_`` bars; docs/duplicates.md,
+"Off-centre crops").
 """
 
 from __future__ import annotations
@@ -19,11 +24,29 @@ import numpy as np
 import torch
 
 from ..functional.hashing import THUMB_SIDE, cross_pairs
+from ..functional.hashing.offcentre import (
+    busy_share,
+    crop_scores,
+    grid_hashes,
+    grid_views,
+    plain_hashes,
+    window_matches,
+)
 from ..functional.hashing.windows import WINDOW_VIEWS, view_hashes, window_scores
 from ..parallel import one_blas_thread
 from .hash_figures import PLAIN_SHARE, PairFigures, figure_rules
 
-__all__ = ["WINDOW_DETAIL_MIN", "WINDOW_MIN_SIDE", "WINDOW_PLAIN_MIN", "window_pairs"]
+__all__ = [
+    "CROP_BUSY_MIN",
+    "CROP_DETAIL_MIN",
+    "CROP_FINE_MIN",
+    "CROP_PLAIN_MIN",
+    "CROP_SPREAD_MIN",
+    "WINDOW_DETAIL_MIN",
+    "WINDOW_MIN_SIDE",
+    "WINDOW_PLAIN_MIN",
+    "window_pairs",
+]
 
 #: both images at least this many pixels a side: a 90 % window of a smaller image is hashed from
 #: a thumbnail that enlarged it (an icon's) and small images come in designed sets
@@ -34,6 +57,25 @@ WINDOW_PLAIN_MIN = 0.95
 #: ... and of their detail at half size (2 x 2 means minus the 3 x 3 box mean: what a view sampled
 #: from a thumbnail and a thumbnail both hold; true pairs >= 0.95)
 WINDOW_DETAIL_MIN = 0.95
+#: an off-centre 80 % / 70 % window (:mod:`~dataeval_gpu.functional.hashing.offcentre`): the
+#: Pearson correlation of the crop's thumbnail, reduced to the window's size, with the source's
+#: window on the source's thumbnail grid (recall survey draw 1's true pairs 0.95-0.998) ...
+CROP_PLAIN_MIN = 0.95
+#: ... and of their detail at half size (true pairs 0.92-0.996 on draw 1) ...
+CROP_DETAIL_MIN = 0.9
+#: ... and at full size, each pixel minus its 3 x 3 box mean (true pairs 0.80-0.98; two globular
+#: clusters of Stellarium, one bright blob in a star field each, 0.41-0.59)
+CROP_FINE_MIN = 0.8
+#: the window's and the crop's grey standard deviation (levels), the smaller: a correlation of a
+#: nearly flat picture is its noise's (a grey grid texture against Stellarium's framed drawings:
+#: 2.7; true pairs on draw 1 27-60)
+CROP_SPREAD_MIN = 8.0
+#: both thumbnails' share of pixels with detail (:func:`~dataeval_gpu.functional.hashing.offcentre.busy_share`):
+#: a window of a flag or a striped design equals another design (kgeography's flags: 0.12-0.34;
+#: draw 1's photos 0.4-0.97)
+CROP_BUSY_MIN = 0.4
+#: off-centre candidates scored per step (a step holds ~25 (P, 26 x 26) float64 windows a size)
+CROP_STEP = 1024
 #: candidates scored per step (memory: a step holds a few (P, 32, 32) float64 stacks)
 STEP = 4096
 
@@ -89,7 +131,44 @@ def window_pairs(
             c = q[s : s + STEP]
             plain, detail = window_scores(t[i[c]], hw[i[c]], WINDOW_VIEWS[int(k)], t[j[c]])
             passed[c] = (plain >= WINDOW_PLAIN_MIN) & (detail >= WINDOW_DETAIL_MIN)
-    code = np.unique(code[passed])
+    code = np.unique(np.concatenate([code[passed], _offcentre_codes(t, rows, figs, n, known)]))
     if not code.size:
         return empty
     return np.stack([code // n, code % n], axis=1).astype(np.int64)
+
+
+def _offcentre_codes(
+    t: np.ndarray, rows: np.ndarray, figs: PairFigures, n: int, known: np.ndarray | None
+) -> np.ndarray:
+    """``min * n + max`` codes of the pairs of ``rows`` (the images searched) of which one is an
+    off-centre 80 % / 70 % window of the other, plain or mirrored
+    (:mod:`~dataeval_gpu.functional.hashing.offcentre`): each window's pHash on the grid against
+    each image's plain and mirrored pHash, a candidate's best view (fewest bits) verified by
+    :func:`~dataeval_gpu.functional.hashing.offcentre.crop_scores`."""
+    rows = rows[busy_share(t[rows]) >= CROP_BUSY_MIN]
+    views = grid_views()
+    nv, r = len(views), rows.size
+    if r < 2:
+        return np.zeros(0, dtype=np.int64)
+    probes = grid_hashes(t[rows]).numpy().reshape(-1)
+    refs = plain_hashes(t[rows]).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
+    a, b = window_matches(probes, refs)
+    i, v, j, mirror = rows[a // nv], a % nv, rows[b % r], b >= r
+    dist = np.bitwise_count((probes[a] ^ refs[b]).view(np.uint64))
+    code = np.minimum(i, j) * n + np.maximum(i, j)
+    keep = i != j
+    if known is not None and len(known):
+        keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])
+    at = np.nonzero(keep)[0]
+    at = at[np.lexsort((dist[at], mirror[at], j[at], i[at]))]  # each pair's closest view first
+    at = at[np.unique(i[at] * 2 * n + j[at] * 2 + mirror[at], return_index=True)[1]]
+    at = at[figure_rules(figs, figs, i[at], j[at])]
+    passed = np.zeros(at.size, dtype=bool)
+    for k in np.unique(v[at]):
+        for s in range(0, (v[at] == k).sum(), CROP_STEP):
+            q = np.nonzero(v[at] == k)[0][s : s + CROP_STEP]
+            c = at[q]
+            plain, detail, fine, spread = crop_scores(t[i[c]], views[int(k)], t[j[c]], mirror[c])
+            passed[q] = (plain >= CROP_PLAIN_MIN) & (detail >= CROP_DETAIL_MIN) & (fine >= CROP_FINE_MIN)
+            passed[q] &= spread >= CROP_SPREAD_MIN
+    return code[at[passed]]

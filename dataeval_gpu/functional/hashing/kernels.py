@@ -139,6 +139,13 @@ def dct_turns_bits(c: torch.Tensor) -> torch.Tensor:
     return pack_bits(both)
 
 
+def dct_bits(c: torch.Tensor) -> torch.Tensor:
+    """``(...)`` int64: the pHash of ``(..., 8, 8)`` lowest DCT-II coefficients as they are (no
+    turn): bit = coefficient > their median (the off-centre windows of
+    :mod:`~dataeval_gpu.functional.hashing.offcentre`)."""
+    return _median_bits(c)
+
+
 def dct_d4_hash(c: torch.Tensor) -> torch.Tensor:
     """``(B,)`` the D4 pHash (the smallest of :func:`dct_turns_bits`) from ``(B, 8, 8)`` coefficients."""
     return _unsigned_min(dct_turns_bits(c), dim=1)

@@ -20,6 +20,7 @@ from .quality_motion_rules import (
     motion_blurred,
     motion_judged,
 )
+from .quality_noise_judged import NOISE_MIN_SEEN, noise_judged
 from .quality_noise_rules import chroma_noise_score
 from .quality_values import TRANSPARENT_BELOW, float64
 
@@ -29,6 +30,7 @@ __all__ = [
     "DARK_PEAK_MIN",
     "DEFAULT_THRESHOLDS",
     "FINE_OFFSET",
+    "NOISE_MIN_SEEN",
     "GAUSS_ENTROPY_BITS",
     "GRAYSCALE_MAX_SHARE",
     "IMPULSE_MIN_SHARE",
@@ -71,6 +73,7 @@ __all__ = [
     "motion_blurred",
     "motion_judged",
     "noise_entropy_cap",
+    "noise_judged",
     "noisy_score",
     "object_detail",
     "octave_neighbours",
@@ -311,6 +314,8 @@ def issue_scores(
         scores[k] = np.where(np.minimum(w, h) < JUDGE_MIN_SIDE, 0.0, scores[k])
     for k in ("dark", "blurry"):  # too few of them seen (OBJECT_MIN_PIXELS)
         scores[k] = np.where(few_seen(m), 0.0, scores[k])
+    # too few pixels to tell noise from drawing (quality_noise_judged)
+    scores["noisy"] = np.where(noise_judged(m), scores["noisy"], 0.0)
     return scores, ref
 
 

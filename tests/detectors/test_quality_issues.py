@@ -349,6 +349,7 @@ def test_noisy_needs_noise_like_estimates() -> None:
     m["noise_flat"] = torch.tensor([100.0, 100.0, 100.0, 100.0, 3.0, 100.0], dtype=torch.float64)
     m["impulse_share"] = torch.tensor([0.02, 0.02, 0.02, 0.02, 0.02, 0.005], dtype=torch.float64)
     m["grey_entropy"] = torch.full((6,), 8.0, dtype=torch.float64)  # enough grey levels for any of these σ
+    m["opacity"] = torch.ones(6, dtype=torch.float64)  # opaque (0: nothing seen, not judged: quality_noise_judged)
     for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
         m[k] = torch.full((6,), v, dtype=torch.float64)
     s, _ = issue_scores(m)

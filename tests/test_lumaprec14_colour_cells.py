@@ -148,3 +148,40 @@ def test_colour_pattern_rule_judges_only_opaque_colour_pairs() -> None:
     assert rule(opacity=np.array([0.9, 1.0, 1.0])) == [True, True, True]  # a drawing on transparent
     assert rule(colour=np.array([0.01, 0.3, 0.3])) == [True, True, True]  # a grey side
     assert rule(cells=None) == [True, True, True]  # rows without the cells (an index, 0.65)
+
+
+def test_a_checkpoint_without_the_cell_colours_is_refused() -> None:
+    """A checkpoint saved before the cell colours were kept (thumbnails, no ``pchash_colour``) is
+    not resumed: its rows would skip the colour rule that the new rows meet; one with them is."""
+    from dataeval_gpu.audit import CheckpointMismatchError
+
+    audit = DataAudit(device="cpu")
+    audit.update(_swapped_flags())
+    st = audit.state()
+    assert st["stats"]["pchash_colour"][0].shape == (2, 48)
+    again = DataAudit(device="cpu")
+    again.load_state(st)
+    assert again.compute().duplicates["near"] == []
+    del st["stats"]["pchash_colour"]
+    with pytest.raises(CheckpointMismatchError, match="cell colours"):
+        DataAudit(device="cpu").load_state(st)
+
+
+def test_against_an_index_holds_the_swapped_flag_to_the_colour_rule(tmp_path) -> None:
+    """``--against``: the index stores each row's cell colours (``pchash_colour``); a new image
+    whose luma is an indexed flag's but whose colours are swapped is not a near match, the flag two
+    levels brighter is."""
+    from dataeval_gpu.index import DatasetIndex, against_index, save_index
+
+    flag, swapped = _swapped_flags()
+    audit = DataAudit(device="cpu")
+    audit.update([flag])
+    save_index(audit, tmp_path / "idx")
+    index = DatasetIndex(tmp_path / "idx")
+    assert np.asarray(index.take("pchash_colour", np.array([0]))).reshape(-1).tolist() == colour_cells([flag])[0].tolist()
+    brighter = (flag.to(torch.int16) + 2).clamp(0, 255).to(torch.uint8)
+    new = DataAudit(device="cpu")
+    new.update([swapped, brighter])
+    found = against_index(new, index)
+    near = sorted(int(m["image"]) for m in found.against["matches"] if "near" in " ".join(m["methods"]))
+    assert near == [1]

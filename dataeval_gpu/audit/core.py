@@ -346,13 +346,19 @@ class DataAudit(AuditResults):
 
         Raises:
             CheckpointMismatchError: the state's near hashes read another grey image (a state saved
-                before it was recorded read the channel mean): its rows and new ones would not compare.
+                before it was recorded read the channel mean), or its rows have thumbnails but not the
+                cell colours (``pchash_colour``, saved before them): its rows and new ones would not compare.
         """
         saved = st.get("near_grey", "mean" if st.get("config", {}).get("hashes", True) else None)
         if "stats" in st and self.hash_grey() is not None and saved not in (None, self.hash_grey()):
             raise CheckpointMismatchError(
                 f"the checkpoint's near hashes read the {saved} grey image and this run's the {self.hash_grey()} "
                 "(a checkpoint saved before the D4 hashes read luma): delete it and scan again"
+            )
+        if "stats" in st and "pchash_thumbs" in st["stats"] and "pchash_colour" not in st["stats"]:
+            raise CheckpointMismatchError(
+                "the checkpoint's rows lack the cell colours the near-duplicate pair rules compare (saved by an "
+                "older version): delete it and scan again"
             )
         self.failed = dict(st["failed"])
         self.labels = dict(st["labels"])

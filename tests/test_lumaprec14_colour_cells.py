@@ -67,8 +67,10 @@ def test_colour_cells_block_means_against_numpy() -> None:
     cells = colour_cells([torch.from_numpy(rgba)]).numpy().reshape(3, CELL_GRID, CELL_GRID)
     assert cells[0, :, :2].tolist() == [[200, 200]] * 4 and cells[2, :, :2].max() == 0
     # 16-bit and float images on the 0-255 scale
-    big = colour_cells([torch.full((3, 40, 40), 65535, dtype=torch.int32), torch.full((3, 40, 40), 0.5)])
-    assert big[0].tolist() == [255] * 48 and big[1].tolist() == [128] * 48
+    big = colour_cells(
+        [torch.full((3, 40, 40), 65535, dtype=torch.int32), torch.full((3, 40, 40), 0.5), torch.full((3, 8, 8), 257 * 100).to(torch.uint16)]
+    )
+    assert big[0].tolist() == [255] * 48 and big[1].tolist() == [128] * 48 and big[2].tolist() == [100] * 48
 
 
 def _reference_residual(a: np.ndarray, b: np.ndarray) -> float:

@@ -131,8 +131,8 @@ def hash_pairs_ok(
     :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
     :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`; not asked of an opaque grey side, and cast and
-    spread pass for one picture at another exposure: :func:`~.hash_figures.figure_rules`), two whole
-    opaque colour pictures' cell colours are one picture's under one global colour change
+    spread pass for one picture at another exposure: :func:`~.hash_figures.figure_rules`), two opaque
+    colour pictures' cell colours (whole or a central crop matched, not a strip) are one picture's under one global colour change
     (:func:`~.hash_figures.colour_pattern_rule`, where ``cells`` are kept), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
@@ -154,8 +154,11 @@ def hash_pairs_ok(
         comparable, small = thumbs_comparable(first.side[i], second.side[j])
     keep &= ~small | (dist <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
     keep &= figure_rules(first, second, i, j)
-    whole = np.nonzero(keep & (np.asarray(vi) == 0) & (np.asarray(vj) == 0))[0]  # two opaque colour pictures:
-    keep[whole] = colour_pattern_rule(first, second, i[whole], j[whole])  # their cells' colours too
+    # two opaque colour pictures: their cells' colours too (whole images, or one's central crop: a
+    # crop of 5-10 % a side keeps its cells' colours within a cell; not a strip, another region)
+    centred = keep & _not_strip(first, vi) & _not_strip(second, vj)
+    at_c = np.nonzero(centred)[0]
+    keep[at_c] = colour_pattern_rule(first, second, i[at_c], j[at_c])
     # a plain-background picture pairs beyond PLAIN_RADIUS only as one of two drawings on
     # transparent that the thumbnails verify: the others are decided here, before them
     plain_far = np.zeros(np.shape(i), dtype=bool)
@@ -172,6 +175,11 @@ def hash_pairs_ok(
     )
     keep[at] = verified & (~plain_far[at] | detail_ok)
     return keep
+
+
+def _not_strip(figs: PairFigures, v: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the views ``v`` are not ``figs``' strip view (the whole image or a central crop)."""
+    return np.ones(np.shape(v), dtype=bool) if figs.strip_view is None else np.asarray(v) != figs.strip_view
 
 
 #: hash pairs from which :func:`hash_pairs` shows a progress bar (~10 s of checks and more)

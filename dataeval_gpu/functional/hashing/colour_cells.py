@@ -47,22 +47,24 @@ def colour_cells(images: Sequence[torch.Tensor]) -> torch.Tensor:
         >>> colour_cells([img])[0, :4].tolist()  # R of the first row of cells
         [200, 200, 0, 0]
     """
-    out = torch.zeros(len(images), 3 * CELL_GRID**2, dtype=torch.uint8)
-    for n, t in enumerate(images):
+    rows = []  # on each image's device, copied to the host once (no sync per image)
+    for t in images:
         step = max(1, min(int(t.shape[-2]), int(t.shape[-1])) // CELL_SAMPLES)
         x = t[..., ::step, ::step].to(torch.float32)
         if t.dtype.is_floating_point:
             x = x.nan_to_num(0.0).clamp(0.0, 1.0) * 255.0
-        elif t.dtype != torch.uint8:
-            x = x * (255.0 / 65535.0) if int(t.max()) > 255 else x
+        elif t.dtype != torch.uint8:  # 16 bits (values over 255) to 0-255; a tensor op, no host sync
+            x = torch.where(x.amax() > 255.0, x * (255.0 / 65535.0), x)
         c = x.shape[0]
         colour = x[: c - 1] if c in (2, 4) else x
         alpha = x[-1:] / 255.0 if c in (2, 4) else torch.ones_like(x[:1])
         colour = colour[:1].expand(3, -1, -1) if colour.shape[0] == 1 else colour[:3]
         pooled = F.adaptive_avg_pool2d(torch.cat([colour * alpha, alpha])[None], CELL_GRID)[0]
         rgb = pooled[:3] / pooled[3:].clamp_min(1e-6)
-        out[n] = rgb.clamp(0.0, 255.0).round().to(torch.uint8).reshape(-1).cpu()
-    return out
+        rows.append(rgb.clamp(0.0, 255.0).round().to(torch.uint8).reshape(-1))
+    if not rows:
+        return torch.zeros(0, 3 * CELL_GRID**2, dtype=torch.uint8)
+    return torch.stack([r.to(rows[0].device) for r in rows]).cpu()
 
 
 def _turns(z: np.ndarray) -> np.ndarray:

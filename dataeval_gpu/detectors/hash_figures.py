@@ -114,8 +114,8 @@ GREY_SPREAD = (0.025, 0.08)
 #: and :data:`SPREAD_RATIO`: such a pair passes the cast and spread rules, which compare
 #: absolute values (an x 0.3 copy has 0.3 x its source's cast and spread)
 EXPOSURE_MAX = 5.0
-#: two opaque colour pictures (neither grey: :data:`GREY_SPREAD`) pair as whole images only when
-#: their ``4 x 4`` cell colours are one picture's under one global colour change within this many
+#: two opaque colour pictures (neither grey: :data:`GREY_SPREAD`) pair (whole, or one's central
+#: crop; not a strip) only when their ``4 x 4`` cell colours are one picture's under one global colour change within this many
 #: CIELAB units (:func:`~dataeval_gpu.functional.hashing.colour_cells.chroma_residual`): the hashes
 #: and thumbnails read luma, so flags of one layout in other colours (their stripes' luma lined
 #: up) hashed and verified as one picture.  Fitted on freeciv's flags (luma13's held-out pairs: true
@@ -291,8 +291,8 @@ def colour_pattern_rule(first: PairFigures, second: PairFigures, i: np.ndarray, 
     """``(P,)`` bool: two opaque images of which neither is grey (:data:`GREY_SPREAD`) pass only when
     their cell colours are one picture's under one global colour change (:data:`COLOUR_PATTERN_MAX`);
     every other pair, and a pair where a side lacks the cells, the opacity or the channel spread,
-    passes.  For whole-image pairs (:func:`~.hash_pairs.hash_pairs_ok`): a crop view's cells are
-    not its own."""
+    passes.  :func:`~.hash_pairs.hash_pairs_ok` asks it of pairs of whole images and central crops
+    (a crop of 5-10 % a side keeps each cell's colour within a cell), not of a strip view's."""
     keep = np.ones(np.shape(i), dtype=bool)
     have = lambda name: getattr(first, name) is not None and getattr(second, name) is not None  # noqa: E731
     if not (have("cells") and have("opacity") and have("colour")) or not np.size(i):

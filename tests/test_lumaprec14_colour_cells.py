@@ -68,22 +68,32 @@ def test_colour_cells_block_means_against_numpy() -> None:
     assert cells[0, :, :2].tolist() == [[200, 200]] * 4 and cells[2, :, :2].max() == 0
     # 16-bit and float images on the 0-255 scale
     big = colour_cells(
-        [torch.full((3, 40, 40), 65535, dtype=torch.int32), torch.full((3, 40, 40), 0.5), torch.full((3, 8, 8), 257 * 100).to(torch.uint16)]
+        [
+            torch.full((3, 40, 40), 65535, dtype=torch.int32),
+            torch.full((3, 40, 40), 0.5),
+            torch.full((3, 8, 8), 257 * 100).to(torch.uint16),
+        ]
     )
     assert big[0].tolist() == [255] * 48 and big[1].tolist() == [128] * 48 and big[2].tolist() == [100] * 48
 
 
 def _reference_residual(a: np.ndarray, b: np.ndarray) -> float:
     """float64 by a bounded scalar search over ``s`` (not the closed form), every turn."""
-    za = (lambda lab: lab[..., 1] + 1j * lab[..., 2])(srgb_to_lab(a.reshape(3, 4, 4).transpose(1, 2, 0).astype(float)))
-    zb = (lambda lab: lab[..., 1] + 1j * lab[..., 2])(srgb_to_lab(b.reshape(3, 4, 4).transpose(1, 2, 0).astype(float)))
+    za = (lambda lab: lab[..., 1] + 1j * lab[..., 2])(
+        srgb_to_lab(a.reshape(3, 4, 4).transpose(1, 2, 0).astype(float))
+    )
+    zb = (lambda lab: lab[..., 1] + 1j * lab[..., 2])(
+        srgb_to_lab(b.reshape(3, 4, 4).transpose(1, 2, 0).astype(float))
+    )
 
     def left(x: np.ndarray, y: np.ndarray) -> float:
         def rms(s: float) -> float:
             t = (y - s * x).mean()
             return float(np.sqrt(np.mean(np.abs(y - s * x - t) ** 2)))
 
-        return min(rms(0.0), minimize_scalar(rms, bounds=(0.0, 50.0), method="bounded", options={"xatol": 1e-9}).fun)
+        return min(
+            rms(0.0), minimize_scalar(rms, bounds=(0.0, 50.0), method="bounded", options={"xatol": 1e-9}).fun
+        )
 
     turns = [np.rot90(v, r) for v in (zb, zb.T) for r in range(4)]
     return min(max(left(za.ravel(), t.ravel()), left(t.ravel(), za.ravel())) for t in turns)
@@ -180,7 +190,10 @@ def test_against_an_index_holds_the_swapped_flag_to_the_colour_rule(tmp_path) ->
     audit.update([flag])
     save_index(audit, tmp_path / "idx")
     index = DatasetIndex(tmp_path / "idx")
-    assert np.asarray(index.take("pchash_colour", np.array([0]))).reshape(-1).tolist() == colour_cells([flag])[0].tolist()
+    assert (
+        np.asarray(index.take("pchash_colour", np.array([0]))).reshape(-1).tolist()
+        == colour_cells([flag])[0].tolist()
+    )
     brighter = (flag.to(torch.int16) + 2).clamp(0, 255).to(torch.uint8)
     new = DataAudit(device="cpu")
     new.update([swapped, brighter])

@@ -22,6 +22,7 @@ from ..functional.hashing import (
     near_hash_thumbs,
     xxhash64,
 )
+from ..functional.hashing.colour_cells import colour_cells
 
 __all__ = ["CROP_MIN_SIDE", "STRIP_ASPECT", "centre_crop", "crop_hashable", "hash_rows", "strip_hashes", "strip_view"]
 
@@ -140,6 +141,8 @@ def hash_rows(
         ``crops`` also ``"crops"`` / ``"crops_valid"``, ``(B, len(crops))``: the near hash of
         each image's central crops; with ``thumbs`` also ``"thumbs"``, ``(B, (1 + len(crops))
         * THUMB_SIDE ** 2)`` uint8: the whole image's thumbnail, then each crop's, row-major;
+        and ``"colour"``, ``(B, 48)`` uint8: each image's ``4 x 4`` cell colours
+        (:func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`);
         with ``strip`` (needs ``kind``) also ``"strip"`` / ``"strip_valid"``, ``(B,)``: the near
         hash of each image's :func:`strip_view` (0 / False where it has none; only those images
         are hashed), and with ``thumbs`` ``"strip_thumbs"``, ``(B, THUMB_SIDE ** 2)`` uint8.
@@ -159,6 +162,7 @@ def hash_rows(
             out["thumbs"] = torch.cat([out["thumbs"].reshape(len(images), 1, -1), views], dim=1)
     if kind and thumbs:
         out["thumbs"] = out["thumbs"].reshape(len(images), -1).contiguous()
+        out["colour"] = colour_cells(images)  # the 4 x 4 cell colours the pair rules compare
     if kind and strip:
         out.update(_strip_rows(images, kind, thumbs))
     return out

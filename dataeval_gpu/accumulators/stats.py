@@ -41,8 +41,10 @@ __all__ = [  # noqa: F822 - ImageStatsAccumulator is lazy (module __getattr__)
 HASH_KEYS = ("xxhash", "pchash", "pchash_valid")
 #: with ``crops``: the near hash of each image's central crops, ``(N, len(crops))``, and the
 #: grey thumbnails of the image and of its crops that verify hash pairs, ``(N, (1 + len(crops))
-#: * 1024)`` uint8 (:mod:`~dataeval_gpu.functional.hashing.thumbs`)
-CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid", "pchash_thumbs")
+#: * 1024)`` uint8 (:mod:`~dataeval_gpu.functional.hashing.thumbs`), and each image's ``4 x 4``
+#: cell colours, ``(N, 48)`` uint8 (:mod:`~dataeval_gpu.functional.hashing.colour_cells`), kept
+#: with the thumbnails
+CROP_HASH_KEYS = ("pchash_crops", "pchash_crops_valid", "pchash_thumbs", "pchash_colour")
 #: with ``strip``: the near hash of each image's inverse-shape strip, ``(N,)`` (0 / False where
 #: it has none: :func:`~dataeval_gpu.accumulators.hash_rows.strip_view`), and its grey
 #: thumbnail, ``(N, 1024)`` uint8
@@ -223,6 +225,7 @@ class StatsRows:
                 rows["pchash_crops_valid"] = hashed["crops_valid"].to(self.device)
             if self.thumbs:
                 rows["pchash_thumbs"] = hashed["thumbs"].to(self.device)
+                rows["pchash_colour"] = hashed["colour"].to(self.device)
             if self.strip:
                 rows["pchash_strip"] = hashed["strip"].to(self.device)
                 rows["pchash_strip_valid"] = hashed["strip_valid"].to(self.device)

@@ -395,7 +395,9 @@ class DataAudit(AuditResults):
             CheckpointMismatchError: the state was saved with other row settings (:data:`ROW_CONFIG`:
                 other hashes, crops, metrics or embeddings) or by another version's metrics (its
                 ``metric_digest``), or its near hashes read another grey image (a state saved
-                before it was recorded read the channel mean): its rows and new ones would not compare.
+                before it was recorded read the channel mean), or its rows have thumbnails but not
+                the cell colours (``pchash_colour``, saved before them): its rows and new ones would
+                not compare.
         """
         self._check_row_settings(st)
         saved = st.get("near_grey", "mean" if st.get("config", {}).get("hashes", True) else None)
@@ -403,6 +405,11 @@ class DataAudit(AuditResults):
             raise CheckpointMismatchError(
                 f"the checkpoint's near hashes read the {saved} grey image and this run's the {self.hash_grey()} "
                 "(a checkpoint saved before the D4 hashes read luma): delete it and scan again"
+            )
+        if "stats" in st and "pchash_thumbs" in st["stats"] and "pchash_colour" not in st["stats"]:
+            raise CheckpointMismatchError(
+                "the checkpoint's rows lack the cell colours the near-duplicate pair rules compare (saved by an "
+                "older version): delete it and scan again"
             )
         self.failed = dict(st["failed"])
         self.labels = dict(st["labels"])

@@ -98,6 +98,13 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
     )  # fmt: skip
 
 
+def _cells(res: dict[str, Any], index: np.ndarray) -> Any:
+    """Each row's ``4 x 4`` cell colours (``pchash_colour``: two opaque colour pictures must agree
+    in them), when kept for every row."""
+    cells = res.get("pchash_colour")
+    return cells.cpu() if cells is not None and cells.shape[0] == len(index) else None
+
+
 def _colour(stats: dict[str, np.ndarray]) -> np.ndarray | None:
     """Each row's mean channel spread (a grey side skips the pair rules' colour-cast rule), when measured."""
     return np.asarray(stats["channel_spread"], dtype=np.float64) if "channel_spread" in stats else None
@@ -110,7 +117,9 @@ def near_hash_pairs(
     groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them."""
     from ..detectors.near_duplicates import hash_pairs
 
-    pairs = hash_pairs(*_hash_args(res, stats, index, radius), colour=_colour(stats), windows=windows)
+    pairs = hash_pairs(
+        *_hash_args(res, stats, index, radius), colour=_colour(stats), windows=windows, cells=_cells(res, index)
+    )
     out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 
@@ -135,7 +144,8 @@ def near_groups(
     from ..detectors.near_duplicates import hash_groups
 
     groups = hash_groups(
-        *_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats), windows=windows
+        *_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats), windows=windows,
+        cells=_cells(res, index),
     )
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []

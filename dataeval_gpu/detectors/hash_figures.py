@@ -15,6 +15,7 @@ from ..functional.hashing import THUMB_SIDE
 
 __all__ = [
     "CHROMA_TOLERANCE",
+    "COLOUR_PATTERN_MAX",
     "ENTROPY_EPS",
     "ENTROPY_RATIO",
     "EXPOSURE_MAX",
@@ -28,6 +29,7 @@ __all__ = [
     "STRIP_SHAPE_TOLERANCE",
     "PairFigures",
     "chroma_close",
+    "colour_pattern_rule",
     "exposure_pair",
     "figure_rules",
     "grey_side",
@@ -112,6 +114,14 @@ GREY_SPREAD = (0.025, 0.08)
 #: and :data:`SPREAD_RATIO`: such a pair passes the cast and spread rules, which compare
 #: absolute values (an x 0.3 copy has 0.3 x its source's cast and spread)
 EXPOSURE_MAX = 5.0
+#: two opaque colour pictures (neither grey: :data:`GREY_SPREAD`) pair (whole, or one's central
+#: crop; not a strip) only when their ``4 x 4`` cell colours are one picture's under one global colour change within this many
+#: CIELAB units (:func:`~dataeval_gpu.functional.hashing.colour_cells.chroma_residual`): the hashes
+#: and thumbnails read luma, so flags of one layout in other colours (their stripes' luma lined
+#: up) hashed and verified as one picture.  Fitted on freeciv's flags (luma13's held-out pairs: true
+#: pairs at most 6.6, 59 of 101 false pairs above 15) and the recall survey's draw 1 (copies of a
+#: colour change - cast, saturation, gamma, vignette, contrast, exposure - at most 14)
+COLOUR_PATTERN_MAX = 15.0
 
 
 def ratio_close(x: np.ndarray, y: np.ndarray, ratio: float, eps: float) -> np.ndarray:
@@ -200,7 +210,9 @@ class PairFigures:
     and widths, and ``strip_view``: which view (index) is each image's inverse-shape strip, whose
     pairs :func:`strip_partners` restricts (without ``hw`` a strip view pairs with nothing);
     ``colour``: ``(N,)`` mean channel spread, 0-1 (the statistics' ``channel_spread``): a grey side
-    (:data:`GREY_SPREAD`) skips the colour-cast rule.
+    (:data:`GREY_SPREAD`) skips the colour-cast rule; ``cells``: ``(N, 48)`` uint8, the ``4 x 4``
+    cell colours (:func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`, the scan's
+    ``pchash_colour``) that :func:`colour_pattern_rule` compares.
     """
 
     chroma: np.ndarray | None = None
@@ -214,6 +226,8 @@ class PairFigures:
     hw: np.ndarray | None = None
     strip_view: int | None = None
     colour: np.ndarray | None = None
+    cells: np.ndarray | torch.Tensor | None = None
+
     def __post_init__(self) -> None:
         as64 = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
         self.chroma, self.plain = as64(self.chroma), as64(self.plain)
@@ -221,6 +235,9 @@ class PairFigures:
         self.opacity, self.level = as64(self.opacity), as64(self.level)
         self.side, self.colour = as64(self.side), as64(self.colour)
         self.hw = None if self.hw is None else as64(self.hw).reshape(-1, 2)  # type: ignore[union-attr]
+        if self.cells is not None:
+            c = self.cells.cpu().numpy() if isinstance(self.cells, torch.Tensor) else np.asarray(self.cells)
+            self.cells = c.reshape(c.shape[0], -1).astype(np.uint8)
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
             self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
@@ -267,6 +284,28 @@ def figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.n
                 keep &= ~flat | (a == b) | (np.abs(a - b) <= LEVEL_TOLERANCE)
     if first.spread is not None and second.spread is not None:
         keep &= ratio_close(first.spread[i], second.spread[j], SPREAD_RATIO, SPREAD_EPS) | exposed
+    return keep
+
+
+def colour_pattern_rule(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: two opaque images of which neither is grey (:data:`GREY_SPREAD`) pass only when
+    their cell colours are one picture's under one global colour change (:data:`COLOUR_PATTERN_MAX`);
+    every other pair, and a pair where a side lacks the cells, the opacity or the channel spread,
+    passes.  :func:`~.hash_pairs.hash_pairs_ok` asks it of pairs of whole images and central crops
+    (a crop of 5-10 % a side keeps each cell's colour within a cell), not of a strip view's."""
+    keep = np.ones(np.shape(i), dtype=bool)
+    have = lambda name: getattr(first, name) is not None and getattr(second, name) is not None  # noqa: E731
+    if not (have("cells") and have("opacity") and have("colour")) or not np.size(i):
+        return keep
+    levels = (first.level[i], second.level[j]) if have("level") else (None, None)  # type: ignore[index]
+    judged = (first.opacity[i] >= 1.0) & (second.opacity[j] >= 1.0)  # type: ignore[index]
+    judged &= ~(grey_side(first.colour[i], levels[0]) | grey_side(second.colour[j], levels[1]))  # type: ignore[index]
+    at = np.nonzero(judged)[0]
+    if at.size:
+        from ..functional.hashing.colour_cells import chroma_residual
+
+        left = chroma_residual(first.cells[np.asarray(i)[at]], second.cells[np.asarray(j)[at]])  # type: ignore[index]
+        keep[at] = left <= COLOUR_PATTERN_MAX
     return keep
 
 

@@ -29,6 +29,7 @@ from .hash_figures import (  # noqa: F401  (the figures' rules, named here as be
     STRIP_SHAPE_TOLERANCE,
     PairFigures,
     chroma_close,
+    colour_pattern_rule,
     figure_rules,
     plain_and_entropy,
     strip_partners,
@@ -130,7 +131,9 @@ def hash_pairs_ok(
     :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
     :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`; not asked of an opaque grey side, and cast and
-    spread pass for one picture at another exposure: :func:`~.hash_figures.figure_rules`), the grey entropies
+    spread pass for one picture at another exposure: :func:`~.hash_figures.figure_rules`), two opaque
+    colour pictures' cell colours (whole or a central crop matched, not a strip) are one picture's under one global colour change
+    (:func:`~.hash_figures.colour_pattern_rule`, where ``cells`` are kept), the grey entropies
     (:data:`ENTROPY_RATIO`) and the pixel spreads (:data:`SPREAD_RATIO`); a flat image
     (:data:`FLAT_ENTROPY`) pairs only at its level (:data:`LEVEL_TOLERANCE`).  :func:`hash_groups`
     (one set: ``first is second``) and the index's ``--against`` search (new images against
@@ -151,6 +154,11 @@ def hash_pairs_ok(
         comparable, small = thumbs_comparable(first.side[i], second.side[j])
     keep &= ~small | (dist <= UNVERIFIED_RADIUS)  # a square under 32 px: radius 2
     keep &= figure_rules(first, second, i, j)
+    # two opaque colour pictures: their cells' colours too (whole images, or one's central crop: a
+    # crop of 5-10 % a side keeps its cells' colours within a cell; not a strip, another region)
+    centred = keep & _not_strip(first, vi) & _not_strip(second, vj)
+    at_c = np.nonzero(centred)[0]
+    keep[at_c] = colour_pattern_rule(first, second, i[at_c], j[at_c])
     # a plain-background picture pairs beyond PLAIN_RADIUS only as one of two drawings on
     # transparent that the thumbnails verify: the others are decided here, before them
     plain_far = np.zeros(np.shape(i), dtype=bool)
@@ -167,6 +175,11 @@ def hash_pairs_ok(
     )
     keep[at] = verified & (~plain_far[at] | detail_ok)
     return keep
+
+
+def _not_strip(figs: PairFigures, v: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: the views ``v`` are not ``figs``' strip view (the whole image or a central crop)."""
+    return np.ones(np.shape(v), dtype=bool) if figs.strip_view is None else np.asarray(v) != figs.strip_view
 
 
 #: hash pairs from which :func:`hash_pairs` shows a progress bar (~10 s of checks and more)
@@ -256,6 +269,7 @@ def hash_pairs(
     progress: bool | None = None,
     colour: np.ndarray | None = None,
     windows: bool = False,
+    cells: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
@@ -267,10 +281,13 @@ def hash_pairs(
     (:func:`~.scale_pairs.scale_pairs`).  ``colour``: each image's mean channel spread (a grey side
     skips the colour-cast rule: :data:`~.hash_figures.GREY_SPREAD`).  ``windows`` (the hashes are
     D4 pchashes; with ``radius > 0``, ``thumbs`` and ``hw``): an image also pairs with a 90 % window
-    of it at another place or a small turn of it (:func:`~.window_pairs.window_pairs`)."""
+    of it at another place or a small turn of it (:func:`~.window_pairs.window_pairs`).  ``cells``:
+    each image's ``4 x 4`` cell colours (``(N, 48)`` uint8,
+    :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`): two whole opaque colour
+    pictures must agree in them up to one global colour change (:func:`~.hash_figures.colour_pattern_rule`)."""
     pairs = _one_scale_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour,
+        colour, cells,
     )  # fmt: skip
     if windows and radius > 0 and thumbs is not None and hw is not None:  # a 90 % window or a small turn
         from .window_pairs import window_pairs
@@ -294,7 +311,7 @@ def _one_scale_pairs(
     full: torch.Tensor, valid: torch.Tensor, crops: Sequence[tuple[torch.Tensor, torch.Tensor]], radius: int,
     chroma: Any, plain: Any, entropy: Any, spread: Any, thumbs: Any, opacity: Any, level: Any, side: Any,
     strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None, hw: Any, progress: bool | None,
-    colour: Any = None,
+    colour: Any = None, cells: Any = None,
 ) -> np.ndarray:  # fmt: skip
     """The pairs of :func:`hash_pairs` the hashes as computed find (each image at its own scale)."""
     n = full.numel()
@@ -324,7 +341,7 @@ def _one_scale_pairs(
     a = (a // n) * used.size + np.searchsorted(used, a % n)  # view v of image i: v * m + i
     b = (b // n) * used.size + np.searchsorted(used, b % n)
     n = used.size
-    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view, _rows_of(colour, used))  # type: ignore[misc]
+    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view, _rows_of(colour, used), _rows_of(cells, used))  # type: ignore[misc]
     code = np.minimum(a % n, b % n) * n + np.maximum(a % n, b % n)
     enable = progress if a.size >= PROGRESS_MIN_PAIRS else False
     with progress_bar(total=int(a.size), desc="near pairs", enable=enable, unit="pair") as bar:

@@ -26,6 +26,7 @@ from ..accumulators.hash_rows import centre_crop, crop_hashable, strip_hashes
 from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.hashing import hamming_distance, near_kind
+from ..functional.hashing.colour_cells import colour_cells
 from ..functional.knn import knn_graph
 from ..output import OutputMetadata, set_metadata
 from .duplicates import Duplicates
@@ -226,6 +227,7 @@ def hash_groups(
     progress: bool | None = None,
     colour: np.ndarray | None = None,
     windows: bool = False,
+    cells: np.ndarray | torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -251,12 +253,14 @@ def hash_groups(
     (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
     the same rules.  With ``colour`` (:func:`channel_spread`) a pair with a grey side skips the
     colour-cast rule.  With ``windows`` (D4 pchashes) also a 90 % window at another place or a
-    small turn of another image (:func:`~.window_pairs.window_pairs`).  The pairs are
+    small turn of another image (:func:`~.window_pairs.window_pairs`).  With ``cells`` (each image's
+    ``4 x 4`` cell colours, :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`) two whole
+    opaque colour pictures pair only when those agree up to one global colour change.  The pairs are
     :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
     ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
     pairs = hash_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour, windows,
+        colour, windows, cells,
     )  # fmt: skip
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 
@@ -406,6 +410,7 @@ class NearDuplicates:
                 np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
                 colour=channel_spread(images, seen),
                 windows=near_kind(self.hasher.hash, self.hasher.d4) == "pchash_d4",
+                cells=colour_cells(images) if thumbs is not None else None,
             )
         emb_groups: list[list[int]] = []
         emb = None

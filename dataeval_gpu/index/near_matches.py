@@ -36,7 +36,7 @@ FIGURE_COLUMNS = (
 
 def figures_of(cols: dict[str, np.ndarray | None]) -> Any:
     """:class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from the columns at hand (the
-    statistics of :data:`FIGURE_COLUMNS`, ``pchash_thumbs``; a rule whose figures are missing is skipped)."""
+    statistics of :data:`FIGURE_COLUMNS`, ``pchash_thumbs``, ``pchash_colour``; a rule whose figures are missing is skipped)."""
     from ..detectors.hash_pairs import PairFigures, plain_and_entropy
 
     has = lambda *ks: all(cols.get(k) is not None for k in ks)  # noqa: E731
@@ -68,12 +68,13 @@ def figures_of(cols: dict[str, np.ndarray | None]) -> Any:
         hw=np.stack([f("height"), f("width")], axis=1) if has("height", "width") else None,
         strip_view=strip_view,
         colour=f("channel_spread") if has("channel_spread") else None,
+        cells=cols.get("pchash_colour"),
     )
 
 
 def query_figures(rows: dict[str, np.ndarray]) -> Any:
     """The new images' :class:`~dataeval_gpu.detectors.hash_pairs.PairFigures` from their rows."""
-    cols = {k: rows.get(k) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs")}
+    cols = {k: rows.get(k) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs", "pchash_colour")}
     if "pchash_strip" in rows:  # the strip: the view after the crops
         cols["strip_view"] = 1 + np.asarray(rows.get("pchash_crops", np.zeros((len(rows["pchash"]), 0)))).reshape(
             len(rows["pchash"]), -1
@@ -187,7 +188,7 @@ def near_matches(
     vp = _view_pairs(index, rows, radius, crops=rules)
     if rules and len(vp):
         partners, at = np.unique(vp[:, 2], return_inverse=True)
-        cols = {k: index.take(k, partners) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs")}
+        cols = {k: index.take(k, partners) for k in (*FIGURE_COLUMNS, "pchash_thumbs", "pchash_strip_thumbs", "pchash_colour")}
         if "pchash_strip" in rows:  # the indexed strips: the view after the indexed crops
             stored = index.crop_hashes()
             cols["strip_view"] = 1 + (stored[0].shape[1] if stored is not None else 0)  # type: ignore[assignment]

@@ -45,15 +45,12 @@ __all__ = [
     "window_scores",
 ]
 
-#: the views the scan hashes from each thumbnail (docs/duplicates.md, "Window views"): the whole
-#: image (its 8 turns searched: which turn is the D4 hash's smallest flips with a small difference,
-#: a JPEG re-save's, and the whole hashes then lie 30-40 bits apart), the image
+#: the views the scan hashes from each thumbnail (docs/duplicates.md, "Window views"): the image
 #: turned by 10 and 15 degrees each way and cut to its shape (the standard small-rotation
 #: augmentation; a turn's hash moves 20-30 bits, the matching view's 0-4), and the eight 90 %
 #: windows off the centre (corners and edge middles: the central one is the scan's 90 % crop
 #: view), which a mirrored or plain 90 % crop at a random place lies within 2.5 % of
 WINDOW_VIEWS: tuple[tuple[float, float, float, float], ...] = (
-    (1.0, 0.0, 0.0, 0.0),
     (1.0, 0.0, 0.0, 10.0),
     (1.0, 0.0, 0.0, -10.0),
     (1.0, 0.0, 0.0, 15.0),

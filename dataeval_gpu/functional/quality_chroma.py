@@ -29,8 +29,6 @@ everything else through :func:`chroma_noise` (torch, no CUDA-only branch); the s
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,6 +36,7 @@ import torch.nn.functional as F
 from . import quality_compiled
 from .pixels import scale_stored
 from .quality_chroma_compiled import CHROMA_PLANES_SCALE, chroma_blocks_u8
+from .quality_texture import flat_block_sigma
 from .quality_texture_compiled import FLAT_BLOCK, FLAT_QUANTILE
 
 __all__ = ["chroma_levels", "chroma_noise", "chroma_rows"]
@@ -92,14 +91,7 @@ def chroma_noise(
         # a position counts where its whole 3x3 neighbourhood is opaque: the 3x3 minimum
         ok3 = -F.max_pool2d(-ok[:, None].to(torch.float32), 3, stride=1)[:, 0] >= 1.0
         valid = ok3[:, : nh * fb, : nw * fb].reshape(b, nh, fb, nw, fb).all(dim=4).all(dim=2).reshape(b, -1)
-    n = valid.sum(dim=1)
-    big = torch.iinfo(torch.int64).max
-    srt = torch.where(valid, sums, torch.full_like(sums, big)).sort(dim=1).values
-    num, den = FLAT_QUANTILE
-    k = ((n * num + den - 1) // den - 1).clamp(min=0)  # the ceil(q n)-th smallest, 0-based
-    low = srt.gather(1, k[:, None])[:, 0]
-    sigma = low.to(torch.float64) / (fb * fb) * (math.sqrt(math.pi / 2.0) / 6.0) / CHROMA_PLANES_SCALE
-    return torch.where(n > 0, sigma, zero)
+    return flat_block_sigma(sums, valid, fb) / CHROMA_PLANES_SCALE
 
 
 def chroma_rows(x: torch.Tensor, box: tuple[int, int, int, int]) -> np.ndarray:

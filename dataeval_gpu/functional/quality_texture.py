@@ -50,7 +50,16 @@ from .quality_texture_compiled import (
     window_levels,
 )
 
-__all__ = ["FLAT_BLOCK", "FLAT_QUANTILE", "IMPULSE_STEP", "flat_noise", "impulse_share", "texture_noise", "texture_rows"]
+__all__ = [
+    "FLAT_BLOCK",
+    "FLAT_QUANTILE",
+    "IMPULSE_STEP",
+    "flat_block_sigma",
+    "flat_noise",
+    "impulse_share",
+    "texture_noise",
+    "texture_rows",
+]
 
 _MASK = ((1, -2, 1), (-2, 4, -2), (1, -2, 1))
 _SHIFTS = [(dy, dx) for dy in range(3) for dx in range(3)]
@@ -84,6 +93,13 @@ def flat_noise(lev: torch.Tensor, ok: torch.Tensor | None = None) -> torch.Tenso
     else:
         o = _opaque3(ok)[:, : nh * fb, : nw * fb].reshape(b, nh, fb, nw, fb)
         valid = o.all(dim=4).all(dim=2).reshape(b, -1)
+    return flat_block_sigma(sums, valid, fb)
+
+
+def flat_block_sigma(sums: torch.Tensor, valid: torch.Tensor, fb: int) -> torch.Tensor:
+    """``(B,)`` float64: Immerkær's sigma of the flattest blocks - the :data:`FLAT_QUANTILE`
+    (``ceil(q n)``-th smallest) of each image's ``valid`` block sums of absolute mask responses
+    (``(B, nb)`` int64, ``fb x fb`` positions a block), 0 for an image without a valid block."""
     n = valid.sum(dim=1)
     big = torch.iinfo(torch.int64).max
     srt = torch.where(valid, sums, torch.full_like(sums, big)).sort(dim=1).values

@@ -23,7 +23,9 @@ def _script():
 
 
 @pytest.mark.integration
-def test_limit_is_said_in_the_report_as_the_command_says_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_limit_is_said_in_the_report_as_the_command_says_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from dataeval_gpu.cli import main as cli_main
 
     rng = np.random.default_rng(2)

@@ -54,7 +54,9 @@ def _brightness(images: list[torch.Tensor]) -> np.ndarray:
     return np.array([x.numpy().astype(np.float64).mean() / 255.0 for x in images])
 
 
-@pytest.mark.parametrize(("mode", "iterable"), [("first_epoch", False), ("fit_start", True)])
+@pytest.mark.parametrize(
+    ("mode", "iterable"), [("first_epoch", False), ("fit_start", True), ("fit_start", False)]
+)
 def test_bare_grey_batches_are_b_grey_images(tmp_path: Path, mode: str, iterable: bool) -> None:
     train, val = _greys(0), _greys(1)
     wrap = Stream if iterable else list

@@ -160,11 +160,12 @@ def _dict_fields(d: dict) -> tuple[Any, Any, Any]:
 
 def stacks_items(loader: Any) -> bool:
     """Whether ``loader`` is a DataLoader that stacks its items with the default collate
-    (automatic batching): its batch tensors have one more dimension than its items, so a 3-D
-    ``(B, H, W)`` batch is B grey ``(H, W)`` images, never one ``(C, H, W)`` image."""
+    (automatic batching, by ``batch_size`` or a ``batch_sampler``, whose loader's ``batch_size`` is
+    None): its batch tensors have one more dimension than its items, so a 3-D ``(B, H, W)`` batch
+    is B grey ``(H, W)`` images, never one ``(C, H, W)`` image."""
     from torch.utils.data import DataLoader, default_collate
 
-    return isinstance(loader, DataLoader) and loader.batch_size is not None and loader.collate_fn is default_collate
+    return isinstance(loader, DataLoader) and loader.batch_sampler is not None and loader.collate_fn is default_collate
 
 
 def split_batch(batch: Any, tuple_indices: bool = True, stacked: bool = False) -> tuple[Any, Any, torch.Tensor | None]:

@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             report.config["skipped_not_images"] = f"{skipped}, listed in {SKIPPED}"
         if found is not None and found.metadata:  # .txt, .json, ... beside the images: counted
             report.config["metadata_not_scanned"] = found.metadata_summary()
+        if paths is not None:  # the files scanned, as the command records them (the report's --limit line)
+            report.config["files"] = len(paths)
         if found is not None and len(found.files) > report.total:  # --limit: how many more were found
             report.config["inputs_found"] = len(found.files)
         formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())

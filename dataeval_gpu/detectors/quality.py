@@ -70,6 +70,9 @@ odd_aspect_ratio   ``|log2(aspect / median aspect)|``     score > 2.8 (7× off t
 
 Images under :data:`JUDGE_MIN_SIDE` (9 px) a side are not judged for ``dark``, ``light``,
 ``blurry``, ``noisy`` or ``jpeg_blocking`` (score 0): too few pixels for an exposure or a structure.
+``noisy`` is judged only with enough pixels to tell noise from drawing
+(:func:`~dataeval_gpu.detectors.quality_noise_judged.noise_judged`: at least 256 Immerkær positions in
+the noise window, and on an image with transparent parts at least 2,048 visible pixels).
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..pixels import scale_stored
 from .colour_regions import srgb_to_lab
 
 __all__ = ["CELL_GRID", "CELL_SAMPLES", "chroma_residual", "colour_cells"]
@@ -38,8 +39,10 @@ def colour_cells(images: Sequence[torch.Tensor]) -> torch.Tensor:
     the cells of a ``CELL_GRID x CELL_GRID`` grid (adaptive average pooling, channel-major, rows
     then columns), on the 0-255 scale.  1 channel (grey) and 2 (grey + alpha) are replicated to
     R = G = B; with alpha the colour is premultiplied and divided by the cell's mean alpha (a
-    transparent cell is black).  Integer images of more than 8 bits and floats (0-1) are scaled
-    to 0-255.  Every ``k``-th row and column is read (``k = max(1, short side // CELL_SAMPLES)``).
+    transparent cell is black).  Other dtypes are read on the quality metrics' scale
+    (:func:`~dataeval_gpu.functional.pixels.scale_stored`: ``uint16`` over 65,535 levels, floats
+    and other integers by 0.65's bit depth - 0-1 or 0-255 floats alike) times 255.  Every
+    ``k``-th row and column is read (``k = max(1, short side // CELL_SAMPLES)``).
 
     Example:
         >>> img = torch.zeros(3, 40, 40, dtype=torch.uint8)
@@ -50,11 +53,14 @@ def colour_cells(images: Sequence[torch.Tensor]) -> torch.Tensor:
     rows = []  # on each image's device, copied to the host once (no sync per image)
     for t in images:
         step = max(1, min(int(t.shape[-2]), int(t.shape[-1])) // CELL_SAMPLES)
-        x = t[..., ::step, ::step].to(torch.float32)
-        if t.dtype.is_floating_point:
-            x = x.nan_to_num(0.0).clamp(0.0, 1.0) * 255.0
-        elif t.dtype != torch.uint8:  # 16 bits (values over 255) to 0-255; a tensor op, no host sync
-            x = torch.where(x.amax() > 255.0, x * (255.0 / 65535.0), x)
+        x = t[..., ::step, ::step]
+        # uint8 as stored; else on the scale the quality metrics read (scale_stored: uint16 over
+        # 65,535 levels, floats and other integers by 0.65's bit depth); tensor ops, no host sync
+        x = (
+            x.to(torch.float32)
+            if x.dtype == torch.uint8
+            else scale_stored(x[None])[0].to(torch.float32) * 255.0
+        )
         c = x.shape[0]
         colour = x[: c - 1] if c in (2, 4) else x
         alpha = x[-1:] / 255.0 if c in (2, 4) else torch.ones_like(x[:1])

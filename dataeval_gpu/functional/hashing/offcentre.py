@@ -186,7 +186,7 @@ REFINE: tuple[float, ...] = (-0.5, 0.0, 0.5)
 
 def crop_scores(
     source: np.ndarray, view: tuple[float, float, float], crops: np.ndarray, mirrored: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(plain, detail, fine, spread)``, ``(P,)`` float64: how well each crop's thumbnail (``crops``,
     ``(P, S, S)``; left-right mirrored first where ``mirrored``) is the window ``view`` =
     ``(scale, off_y, off_x)`` of its source's thumbnail (``source``, ``(P, S, S)``), on the

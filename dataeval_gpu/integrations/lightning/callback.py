@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ...batching import labels_list, resolve_device, split_batch
+from ...batching import labels_list, resolve_device, split_batch, stacks_items
 from ...errors import InvalidArgumentError, missing_dependency
 from .leakage import DataLeakageError, DataLeakageWarning, find_leakage
 from .loaders import flatten_loaders, is_map_style, requested_loaders
@@ -171,8 +171,9 @@ class DataEvalCallback(Callback):
                 # an iterable dataset has no indices to shard by: every rank reads the whole
                 # stream in order (the same on every rank), repeated indices merge at compute()
                 pos = offset
+                stacked = stacks_items(loader)  # the default collate's (B, H, W): B grey images
                 for batch in loader:
-                    images, labels, _ = split_batch(batch)
+                    images, labels, _ = split_batch(batch, stacked=stacked)
                     n = len(images)
                     loop.feed(list(images), range(pos, pos + n), labels=labels_list(labels, n))
                     pos += n
@@ -186,7 +187,11 @@ class DataEvalCallback(Callback):
 
         # a tuple's third field is the dataset index only from an IndexedDataset: in other
         # (image, target, metadata) items it is metadata (a camera id would merge rows)
-        images, labels, indices = split_batch(batch, tuple_indices=_indexed_loader(trainer, stage, dataloader_idx))
+        images, labels, indices = split_batch(
+            batch,
+            tuple_indices=_indexed_loader(trainer, stage, dataloader_idx),
+            stacked=_stacking_loader(trainer, stage, dataloader_idx),  # (B, H, W): B grey images
+        )
         n = len(images)
         if n == 0:
             return
@@ -419,16 +424,27 @@ class DataEvalCallback(Callback):
         self.written = written
 
 
+def _batch_loaders(trainer: Any, stage: str, dataloader_idx: int) -> list[Any]:
+    """The ``stage`` dataloader(s) that gave the batch."""
+    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
+    loaders = flatten_loaders(source)
+    return loaders if stage == "train" else loaders[dataloader_idx : dataloader_idx + 1]
+
+
 def _indexed_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
     """Whether the ``stage`` dataloader that gave the batch reads an
     :class:`~dataeval_gpu.distributed.IndexedDataset` (its batches' third field is dataset indices)."""
     from ...distributed import IndexedDataset
 
-    source = trainer.train_dataloader if stage == "train" else trainer.val_dataloaders
-    loaders = flatten_loaders(source)
-    if stage != "train":
-        loaders = loaders[dataloader_idx : dataloader_idx + 1]
+    loaders = _batch_loaders(trainer, stage, dataloader_idx)
     return bool(loaders) and all(isinstance(getattr(ld, "dataset", None), IndexedDataset) for ld in loaders)
+
+
+def _stacking_loader(trainer: Any, stage: str, dataloader_idx: int) -> bool:
+    """Whether the ``stage`` dataloader that gave the batch stacks its items with the default collate
+    (:func:`~dataeval_gpu.batching.stacks_items`: a 3-D batch is B grey ``(H, W)`` images)."""
+    loaders = _batch_loaders(trainer, stage, dataloader_idx)
+    return bool(loaders) and all(stacks_items(ld) for ld in loaders)
 
 
 def _shuffles(trainer: Any, stage: str, dataloader_idx: int) -> bool:

@@ -1,20 +1,63 @@
 """``blockiness`` weighs out a pattern whose content repeats at 8 or 16 px (blurprec15): ImageMagick's
-hatchings (lines every 8 px, 100 x 26), a pole striped every 8 px (fillets-ng's ``styc.png``) step on
+hatchings (lines every 8 px, 100 x 26), a pole striped at 16 px (fillets-ng's ``styc.png``) step on
 their 8-px borders as JPEG blocks do, but pixels 8 (16) px apart are alike while pixels 4 px apart are
 not.  JPEG copies and 8-px pixelations of a picture do not repeat it.  The period share is checked by
 hand on signals whose lag differences are known, against the float64 reference of ``test_jpeg9_pattern``
-(torch and the compiled kernel exactly), and the flags on hand-made hatchings against real JPEGs."""
+(torch and the compiled kernel exactly), and the flags on a replica of ImageMagick's shingles and on
+ramps repeating every 8 px against real JPEGs."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from scipy import ndimage
 
+from dataeval_gpu.detectors.quality import QualityIssues
 from dataeval_gpu.functional import quality_block_compiled, quality_compiled, quality_torch
 from dataeval_gpu.functional.quality import quality_metrics
 from dataeval_gpu.functional.quality_torch import block_figures, period_share
-from tests.test_jpeg9_pattern import _flagged, _grey, _jpeg, _old_blockiness, _photo, ref_figures
+from tests.test_jpeg9_pattern import ref_figures
+
+
+def _photo(side: int = 256, seed: int = 0) -> np.ndarray:
+    """A photo-like RGB scene (smooth shading and fine texture), uint8 (3, side, side)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = 120 + 50 * np.sin(3 * x + 2 * y) + 30 * np.cos(5 * y - x)
+    base = base + ndimage.gaussian_filter(rng.normal(0, 40, (side, side)), 1.5)
+    return np.clip(np.stack([base + 20, base, base - 30]), 0, 255).astype(np.uint8)
+
+
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(np.moveaxis(img, 0, -1)).save(buf, format="JPEG", quality=quality)
+    return np.moveaxis(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")), -1, 0).copy()
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    return np.tensordot(np.array([0.299, 0.587, 0.114]), img[:3] / 255.0, axes=1) * 255.0
+
+
+def _old_blockiness(g: np.ndarray) -> float:
+    """The metric without a pattern weight (float64): the border / other mean-step ratio (floor 0.5)
+    times ``min(1, share / 0.2) ** 2``."""
+    num = den = nb = no = 0.0
+    for axis, size in ((1, g.shape[1]), (0, g.shape[0])):
+        if size < 64:
+            continue
+        steps = np.abs(np.diff(g.astype(np.float64), axis=axis)).mean(axis=1 - axis)
+        on = (np.arange(1, size) % 8) == 0
+        num, nb, den, no = num + steps[on].sum(), nb + on.sum(), den + steps[~on].sum(), no + (~on).sum()
+    return (num / nb) / max(den / no, 0.5) * min(1.0, ref_figures(g)[0] / 0.2) ** 2
+
+
+def _flagged(img: np.ndarray) -> bool:
+    q = QualityIssues()
+    return bool(q.evaluate(q.metrics([torch.from_numpy(img)])).flags["jpeg_blocking"][0])
 
 
 def _shingles(w: int = 100, h: int = 26) -> np.ndarray:

@@ -28,13 +28,20 @@ def ref_figures(g: np.ndarray) -> tuple[float, float] | None:
     summed absolute step exceeds both neighbouring lines' (the left one alone at the last line) by
     more than 4; it is a check when every neighbouring segment inside the grid (along the border
     line and across it) steps with the opposite signed sum; the phase imbalance is per direction
-    ``|even - odd|`` of the stepping border indices, summed, less ``sqrt(steps)``, at least 0."""
+    ``|even - odd|`` of the stepping border indices, summed, less ``sqrt(steps)``, at least 0; the
+    period share (blurprec15) ``max(0, 1 - min(D8, D16) / D4)``, ``Ds`` the mean ``|L(p + s) - L(p)|``
+    of the rounded levels ``L`` along the measured directions (0 where ``D4`` is 0)."""
     hits = total = checks = imbalance = 0
+    lags = {4: [0.0, 0], 8: [0.0, 0], 16: [0.0, 0]}
     for a in (g, g.T):  # steps along x (rows grouped), then along y (columns grouped)
         rows, cols = a.shape
         if cols < 64 or rows < 8:
             continue
         d = np.diff(a.astype(np.float64), axis=1)
+        lv = np.round(a.astype(np.float64))  # half to even, as rint
+        for s, acc in lags.items():
+            acc[0] += np.abs(lv[:, s:] - lv[:, :-s]).sum()
+            acc[1] += lv[:, s:].size
         border = list(range(7, cols - 1, 8))
         hit = np.zeros((rows // 8, len(border)), bool)
         sgn = np.zeros(hit.shape)
@@ -61,7 +68,9 @@ def ref_figures(g: np.ndarray) -> tuple[float, float] | None:
         return None
     if hits == 0:
         return 0.0, 0.0
-    return hits / total, max(checks / hits, max(0.0, imbalance - math.sqrt(hits)) / hits)
+    d4 = lags[4][0] / lags[4][1]
+    period = 0.0 if d4 == 0 else max(0.0, 1.0 - min(lags[8][0] / lags[8][1], lags[16][0] / lags[16][1]) / d4)
+    return hits / total, max(checks / hits, max(0.0, imbalance - math.sqrt(hits)) / hits, period)
 
 
 def _photo(side: int = 256, seed: int = 0) -> np.ndarray:

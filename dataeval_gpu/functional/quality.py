@@ -48,8 +48,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window, times the spread factor
   ``min(1, share / BLOCK_SPREAD) ** 2`` of the 8-px border segments that step
   (``quality_block_compiled``: JPEG blocking is spread, a drawing's few edges on the grid are
-  not) and the pattern weight (0 for a checkerboard or a 16-px-period pattern on the grid,
-  ``block_figures``); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
+  not) and the pattern weight (0 for a checkerboard, a 16-px-period pattern on the grid or
+  content repeating at 8 / 16 px, ``block_figures``); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
   pairs' steps, and the noise over positions whose 3x3 neighbourhood is opaque (``quality_alpha``).
 """
 

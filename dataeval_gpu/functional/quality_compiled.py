@@ -269,7 +269,8 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     """Blockiness of the 0..255 window: mean step across the 8-px borders over the mean step
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
     are under 64 px or flat), times ``min(1, share / BLOCK_SPREAD) ** 2`` of the border segments'
-    share that step and the pattern weight (``quality_block_compiled.spread_weight``); for a picture
+    share that step and the pattern weight (checks, a 16-px phase, content repeating at 8 / 16 px:
+    ``quality_block_compiled.spread_weight``, ``period_share``); for a picture
     enlarged by repeating its pixels, the step elsewhere on its own grid (``replica_off``)."""
     h, w = g.shape
     ps = np.zeros(8)  # the lines' mean steps summed per phase (line j + 1 past a border, mod 8) ...

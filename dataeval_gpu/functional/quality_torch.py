@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from . import quality_compiled
 from .pixels import block_lines, block_phases, row_mean64
-from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO, REPLICA_QUIET
+from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO, PERIODS, REPLICA_QUIET
 
 __all__ = [
     "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
-    "ratio", "replica_reference", "sharpness", "spread_factor", "working", "working_size",
+    "period_share", "ratio", "replica_reference", "sharpness", "spread_factor", "working", "working_size",
 ]
 
 MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -162,12 +162,33 @@ def _grid_pattern(hit: torch.Tensor, sgn: torch.Tensor) -> tuple[torch.Tensor, t
     return checks, (hit[..., 0::2].sum(dim=(1, 2)) - hit[..., 1::2].sum(dim=(1, 2))).abs()
 
 
+def period_share(g255: torch.Tensor, rows: bool, cols: bool) -> torch.Tensor:
+    """``(B,)`` float64 ``max(0, 1 - min(D8, D16) / D4)`` of ``(B, 1, H, W)``: ``Ds`` the mean
+    absolute difference of the 256-level grey (``round``, half to even) between pixels ``s`` px
+    apart along the rows (``rows``) and the columns (``cols``); 0 where ``D4`` is 0.  Exact int64
+    sums: the twin of :func:`~dataeval_gpu.functional.quality_block_compiled.period_share`."""
+    lv = torch.round(g255[:, 0]).to(torch.int64)
+    b, h, w = lv.shape
+    mean = []
+    for s in PERIODS:
+        tot = torch.zeros(b, dtype=torch.int64, device=lv.device)
+        n = 0
+        for dim, size, on in ((2, w, rows), (1, h, cols)):
+            if on:
+                tot = tot + (lv.narrow(dim, s, size - s) - lv.narrow(dim, 0, size - s)).abs().sum(dim=(1, 2))
+                n += (size - s) * (w if dim == 1 else h)
+        mean.append(tot.to(torch.float64) / max(n, 1))
+    d4 = mean[0]
+    share = 1.0 - torch.minimum(mean[1], mean[2]) / d4.clamp(min=TINY)
+    return torch.where(d4 > 0, share.clamp(min=0.0), torch.zeros_like(share))
+
+
 def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(share, pattern)``, ``(B,)`` float64: the share of the 8-px border segments of
     ``(B, 1, H, W)`` that step - a border line's 8 px within one row (column) of blocks whose
     summed step exceeds both neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels,
     over the directions with a side of at least 64 px (and 8 px across) - and the pattern share of
-    those (checkerboard or 16-px phase, see
+    those (checkerboard, 16-px phase or a content that repeats at 8 / 16 px, :func:`period_share`; see
     :mod:`~dataeval_gpu.functional.quality_block_compiled`); None when no direction is measured.
     The float64 sums of eight float32 steps are exact: the figures equal the compiled kernel's
     (:func:`~dataeval_gpu.functional.quality_block_compiled.block_figures`)."""
@@ -175,6 +196,7 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
     checks, imbalance = torch.zeros_like(hits), torch.zeros_like(hits)
     total = 0
+    rows, cols = w >= 64 and h >= 8, h >= 64 and w >= 8
     for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
         if size < 64 or n8 == 0:
             continue
@@ -199,7 +221,8 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
         return None
     n = hits.clamp(min=1.0)
     phase = (imbalance - hits.sqrt()).clamp(min=0.0) / n
-    return hits / total, torch.maximum(checks / n, phase)
+    period = torch.where(hits > 0, period_share(g255, rows, cols), torch.zeros_like(hits))
+    return hits / total, torch.maximum(torch.maximum(checks / n, phase), period)
 
 
 def block_spread(g255: torch.Tensor) -> torch.Tensor | None:

@@ -82,3 +82,18 @@ def test_imagefolder_default_loader_makes_every_file_8bit_rgb(tmp_path: Path) ->
     # a grey file now reads as grey stored as RGB: its three channels are equal
     assert rows["a_grey.png"]["channel_spread"] == 0.0
     assert rows["a_grey.png"]["brightness"] == pytest.approx(pixels["a_grey.png"].astype(np.float64).mean() / 255, abs=1e-9)
+
+
+def test_a_link_to_a_broken_link_names_the_missing_end(tmp_path: Path) -> None:
+    """Before: ``its target '.../b.png' does not exist`` although b.png is there (a link itself)."""
+    from dataeval_gpu.io import read_image_bytes
+
+    (tmp_path / "b.png").symlink_to(tmp_path / "gone" / "c.png")
+    (tmp_path / "a.png").symlink_to("b.png")
+    with pytest.raises(FileNotFoundError) as info:
+        read_image_bytes(tmp_path / "a.png")
+    end = str((tmp_path / "gone" / "c.png").resolve(strict=False))
+    assert str(info.value) == f"broken symbolic link (its target 'b.png' is a link; the end of the chain, {end!r}, does not exist)"
+    with pytest.raises(FileNotFoundError) as info:
+        read_image_bytes(tmp_path / "b.png")  # a single broken link: as before
+    assert str(info.value) == f"broken symbolic link (its target {str(tmp_path / 'gone' / 'c.png')!r} does not exist)"

@@ -97,3 +97,23 @@ def test_a_link_to_a_broken_link_names_the_missing_end(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as info:
         read_image_bytes(tmp_path / "b.png")  # a single broken link: as before
     assert str(info.value) == f"broken symbolic link (its target {str(tmp_path / 'gone' / 'c.png')!r} does not exist)"
+
+
+def test_readme_loop_marks_an_unreadable_file_instead_of_stopping(tmp_path: Path) -> None:
+    """README's loop: ``IndexedDataset(dataset, on_error="mark")``; without it a truncated JPEG in the
+    folder stopped the loop with a DataLoader traceback."""
+    _tree(tmp_path)
+    buf = tmp_path / "whole.jpg"
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(buf)
+    (tmp_path / "things" / "e_cut.jpg").write_bytes(buf.read_bytes()[:200])
+    buf.unlink()
+    dataset = datasets.ImageFolder(tmp_path, loader=decode_file)
+    with pytest.raises(RuntimeError, match="damaged JPEG file"):
+        for _ in DataLoader(IndexedDataset(dataset), batch_size=8, collate_fn=ragged_collate):
+            pass
+    audit = DataAudit(device="cpu")
+    for images, labels, indices in DataLoader(IndexedDataset(dataset, on_error="mark"), batch_size=8, collate_fn=ragged_collate):
+        audit.update(images, indices=indices, labels=labels)
+    report = audit.compute()
+    assert list(report.failed) == [4] and report.failed[4].startswith("RuntimeError: damaged JPEG file")
+    assert report.to_pandas()["status"].tolist() == ["ok"] * 4 + ["failed"]

@@ -117,3 +117,28 @@ def test_readme_loop_marks_an_unreadable_file_instead_of_stopping(tmp_path: Path
     report = audit.compute()
     assert list(report.failed) == [4] and report.failed[4].startswith("RuntimeError: damaged JPEG file")
     assert report.to_pandas()["status"].tolist() == ["ok"] * 4 + ["failed"]
+
+
+def test_against_names_the_indexed_partner_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index built from a relative PATH stored ``data/x.png``: queried from another folder the
+    partner's path named no file there.  Now the manifest keeps the folder it was updated from."""
+    import shutil
+
+    from dataeval_gpu.index import DatasetIndex, scan_against, update_index
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "data").mkdir()
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "data" / f"x{k}.png")
+    monkeypatch.chdir(tmp_path)
+    files = [f"data/x{k}.png" for k in range(6)]
+    update_index(tmp_path / "idx", files, workers=0, progress=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(tmp_path / "data" / "x4.png", elsewhere / "copy.png")
+    monkeypatch.chdir(elsewhere)
+    assert DatasetIndex(tmp_path / "idx").manifest["base"] == str(tmp_path)
+    report = scan_against(tmp_path / "idx", ["copy.png"], workers=0, progress=False)
+    matches = report.against["matches"]
+    assert [(m["image"], m["partner"], m["partner_path"]) for m in matches] == [(0, 4, str(tmp_path / "data" / "x4.png"))]
+    assert Path(matches[0]["partner_path"]).is_file()

@@ -427,8 +427,9 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
         st = os.stat(p)
     except FileNotFoundError:
         if os.path.islink(p):
-            target = os.readlink(p)
-            raise FileNotFoundError(f"broken symbolic link (its target {target!r} does not exist)") from None
+            target = os.readlink(p)  # a link to a link: name the chain's missing end too
+            chain = f" is a link; the end of the chain, {os.path.realpath(p)!r}," if os.path.islink(os.path.join(os.path.dirname(p), target)) else ""
+            raise FileNotFoundError(f"broken symbolic link (its target {target!r}{chain} does not exist)") from None
         raise FileNotFoundError("no such file (missing, or removed after the folder was listed / the file list was read)") from None
     except OSError as exc:
         if exc.errno != errno.ELOOP:

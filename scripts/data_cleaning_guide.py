@@ -375,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"with 4 planted copies of {src} appended as {list(range(n, n + 4))}:")
         say(f"  exact groups with a planted copy: {found['exact']}")
         say(f"  near groups with a planted copy: {found['near']}")
+        grouped = {i for kind in ("exact", "near") for g in found[kind] for i in g}
+        what = ["an exact copy", "an exact copy", "a 1-px crop per side", "a 10 % dimmer copy"]
+        missed = [f"{n + k} ({what[k]} of {src[k]})" for k in range(4) if n + k not in grouped]
+        if missed:  # the 0.65 defaults (pchash, radius 0, no crop hashes) miss some changes: say which
+            say(f"  planted copies not found: {', '.join(missed)}")
         extended = img_list + img_list2
         planted_fig = steps / "06_planted_duplicates.png"
         plots.duplicates_grid(

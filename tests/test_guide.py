@@ -87,6 +87,15 @@ def test_guide_fashion_mnist_subset(tmp_path: Path) -> None:
     if "Duplicates is not available" not in text:
         # the guide's planted copies: the two exact copies are found
         assert "exact groups with a planted copy: [[" in text
+        # a planted copy that no group holds is named, not left for the reader to notice
+        import re
+
+        lines = text.splitlines()
+        found = " ".join(t.split(":", 1)[1] for t in lines if "groups with a planted copy:" in t)
+        grouped = {int(i) for i in re.findall(r"\d+", found)} & {300, 301, 302, 303}
+        missed_line = next((t for t in lines if "planted copies not found:" in t), ":")
+        missed = {int(i) for i in re.findall(r"\b(\d+) \(", missed_line)}
+        assert {300, 301} <= grouped and missed == {300, 301, 302, 303} - grouped
         assert (out / "steps" / "06_planted_duplicates.png").exists()
     if "Number of outliers:" in text:
         assert (out / "clusterer_by_class.csv").exists() and "<h2>Clusterer</h2>" in page

@@ -247,8 +247,12 @@ class DatasetIndex:
 
     def paths(self, positions: np.ndarray) -> list[str]:
         """The file paths of the rows ``positions``: only the ``path`` column of the row groups
-        that hold them is read (a few partners in a large index read one group, not every path)."""
-        return [str(p) for p in self.take("path", positions)]  # type: ignore[union-attr]
+        that hold them is read (a few partners in a large index read one group, not every path).
+        A relative path is joined to the folder the index was last updated from (the manifest's
+        ``base``), so that it names the file from wherever the index is queried."""
+        base = self.manifest.get("base") or ""
+        found = [str(p) for p in self.take("path", positions)]  # type: ignore[union-attr]
+        return [os.path.join(base, p) if base and p and not os.path.isabs(p) else p for p in found]
 
     def take(self, column: str, positions: np.ndarray) -> np.ndarray | None:
         """``column`` at the rows ``positions`` (in that order; None when the rows file has no

@@ -244,6 +244,7 @@ def update_index(  # long: a third is the docstring; the body is one sequence un
                 "audit": {k: getattr(template, k) for k in FINDING_SETTINGS},
                 "class_names": list(class_names),
                 "count": len(files),
+                "base": os.getcwd(),  # what the rows' relative paths are relative to (DatasetIndex.paths)
                 "reference": reference_figures(coll),
                 "reference_065": lint_reference(coll.stats, coll.measured, stored_065=True),
                 "quality": collection_quality(coll, template),
@@ -314,6 +315,7 @@ def save_index(audit: Any, folder: str | os.PathLike) -> dict[str, Any]:
             "audit": {k: getattr(audit, k) for k in FINDING_SETTINGS},
             "class_names": class_names,
             "count": len(order),
+            "base": os.getcwd(),
             "reference": reference_figures(coll),
             "reference_065": lint_reference(coll.stats, coll.measured, stored_065=True),
             "quality": collection_quality(coll, audit),

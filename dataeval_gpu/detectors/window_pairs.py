@@ -20,6 +20,8 @@ source's thumbnail grid (:data:`CROP_PLAIN_MIN` and the other ``CROP_`` bars; do
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -110,9 +112,33 @@ def window_pairs(
     empty = np.zeros((0, 2), dtype=np.int64)
     if rows.size < 2:
         return empty
+    # the off-centre crops' search is independent of the views': in a thread alongside (numpy and
+    # torch release the GIL in their loops); numpy's BLAS at one thread for both (small products
+    # between numpy work: a second BLAS thread only spun), set once here for the two threads
+    with one_blas_thread(), ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-offcentre") as pool:
+        offcentre = pool.submit(_offcentre_codes, t, rows, figs, n, known)
+        code = _view_codes(t, rows, hw, full, figs, n, radius, known)
+        code = np.unique(np.concatenate([code, offcentre.result()]))
+    if not code.size:
+        return empty
+    return np.stack([code // n, code % n], axis=1).astype(np.int64)
+
+
+def _view_codes(
+    t: np.ndarray,
+    rows: np.ndarray,
+    hw: np.ndarray,
+    full: torch.Tensor,
+    figs: PairFigures,
+    n: int,
+    radius: int,
+    known: np.ndarray | None,
+) -> np.ndarray:
+    """``min * n + max`` codes of the pairs of ``rows`` (the images searched) of which one is a
+    window view of the other: each view's 8 turns' pHashes (:func:`view_hashes`) against every
+    whole image's D4 pchash, a candidate verified by :func:`window_scores`."""
     nv = len(WINDOW_VIEWS)
-    with one_blas_thread():  # small products between numpy work: a second BLAS thread only spun
-        vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
+    vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
     whole = full.cpu()[torch.from_numpy(rows)]
     found = cross_pairs(vh.reshape(-1), whole, radius).numpy()
     i, v, j = rows[found[:, 0] // (nv * 8)], (found[:, 0] // 8) % nv, rows[found[:, 1]]
@@ -131,10 +157,7 @@ def window_pairs(
             c = q[s : s + STEP]
             plain, detail = window_scores(t[i[c]], hw[i[c]], WINDOW_VIEWS[int(k)], t[j[c]])
             passed[c] = (plain >= WINDOW_PLAIN_MIN) & (detail >= WINDOW_DETAIL_MIN)
-    code = np.unique(np.concatenate([code[passed], _offcentre_codes(t, rows, figs, n, known)]))
-    if not code.size:
-        return empty
-    return np.stack([code // n, code % n], axis=1).astype(np.int64)
+    return code[passed]
 
 
 def _offcentre_codes(

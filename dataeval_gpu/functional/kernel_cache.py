@@ -84,7 +84,7 @@ def numba_cache_dir(py_file: str) -> str | None:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, encoding="ascii") as f:
+        with open(path, encoding="utf-8") as f:
             return f.read().strip()
     except (OSError, ValueError):
         return None
@@ -108,7 +108,7 @@ def _locked(directory: str) -> Iterator[None]:
 
 def _write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="ascii") as f:
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write(text + "\n")
     os.replace(tmp, path)
 

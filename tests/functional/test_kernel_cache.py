@@ -217,3 +217,18 @@ def test_the_package_check_runs_before_its_kernels_load(tmp_path: Path) -> None:
     (folder / DIGEST_FILE).write_text("0" * 64 + "\n")
     assert once() == {**first, "refreshed": 1}  # the same kernels compiled again
     assert once() == {"compiled": 0, "planes": expected, "refreshed": 0}
+
+
+def test_forked_compile_processes_inherit_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up's forked compile processes (``compile_in_parallel``) check nothing again: the
+    parent's check, before the fork, holds for the sources they compile."""
+    from dataeval_gpu.kernel_warmup import compile_in_parallel
+
+    sources = KernelSources(str(tmp_path), ("k.py",))
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    monkeypatch.setattr(sources, "refresh", lambda: [(calls / str(os.getpid())).write_text("x") and str(tmp_path)])
+    sources.check_once()
+    assert sources.checked and sources.refreshed == [str(tmp_path)]
+    assert compile_in_parallel([sources.check_once, sources.check_once, sources.check_once]) == 2
+    assert [p.name for p in calls.iterdir()] == [str(os.getpid())]  # the parent's check alone

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -65,6 +66,10 @@ DIGEST_FILE = "dataeval_gpu-kernels.sha256"
 LOCK_FILE = "dataeval_gpu-kernels.lock"
 
 
+def _probe() -> None:
+    """A function whose code :func:`numba_cache_dir` places in a kernel module's file."""
+
+
 def numba_cache_dir(py_file: str) -> str | None:
     """The folder where numba caches the kernels defined in ``py_file``, chosen by numba's own
     locators (as for a kernel: ``NUMBA_CACHE_DIR``, the writable ``__pycache__`` beside the file,
@@ -74,10 +79,9 @@ def numba_cache_dir(py_file: str) -> str | None:
         return None
     from numba.core.caching import CompileResultCacheImpl
 
-    namespace: dict[str, Any] = {}
-    exec(compile("def kernel_probe():\n    pass\n", py_file, "exec"), namespace)  # a function "defined" there
+    probe = types.FunctionType(_probe.__code__.replace(co_filename=py_file), {})  # a function "defined" there
     try:
-        return CompileResultCacheImpl(namespace["kernel_probe"]).locator.get_cache_path()
+        return CompileResultCacheImpl(probe).locator.get_cache_path()
     except RuntimeError:  # numba: "no locator available" (nowhere writable)
         return None
 

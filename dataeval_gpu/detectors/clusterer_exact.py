@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import warnings
 
-import numba
 import numpy as np
 
+from ..functional.kernel_cache import njit
 from ..functional.linkage import (
     ExactLinkage,
     duplicate_groups_exact,
@@ -74,7 +74,7 @@ def _intra_max(tree: ClusterTree) -> dict[int, np.float32]:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _chain(top, cid, level, kind, left, right, size, leaf_start, leaves, n):  # pragma: no cover - compiled
     """Points of the cluster made by merge ``top`` and the level at which each joined its id."""
     c = cid[top]
@@ -123,7 +123,7 @@ LEVEL_ROWS = 512
 LEVEL_COLS = 1024
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _level_tile(g, sa, sb, la, lb, ia, ib, mins, thr, ci, cj, cl, cv, nbuf):  # pragma: no cover - compiled
     """Merge the tile ``-2 g + sa[i] + sb[j]`` (float32; level of an entry: the later of its
     row's and column's levels) into the running per-level minima ``mins`` and append (row,
@@ -149,7 +149,7 @@ def _level_tile(g, sa, sb, la, lb, ia, ib, mins, thr, ci, cj, cl, cv, nbuf):  # 
     return nbuf
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _compact_levels(ci, cj, cl, cv, nbuf, bound):  # pragma: no cover - compiled
     """Keep the buffered entries with ``value <= bound[level]``."""
     k = 0

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+
+from ..functional.kernel_cache import njit
 
 __all__ = ["GUARD", "ClusterTree"]
 
@@ -18,7 +19,7 @@ __all__ = ["GUARD", "ClusterTree"]
 GUARD = 2e-5
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _walk(left, right, h, size, n):  # pragma: no cover - compiled
     """0.65's cluster history, one row per merge (see ClusterTree)."""
     m_rows = n - 1
@@ -82,7 +83,7 @@ def _walk(left, right, h, size, n):  # pragma: no cover - compiled
     return cid, level, kind, merged, cnt, mean, m2, last, fill_lo, fill_hi, fill_node, max_level, next_id
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _orders(left, right, size, n):  # pragma: no cover - compiled
     """Start of each merge's distance run in the right-first post-order (0.65's
     ``sample_dist`` layout) and of its points in a left-first leaf order."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
@@ -37,6 +36,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from ..errors import InvalidArgumentError
 from .clustering_mst import knn_spanning_forest
 from .clustering_scores import cluster_distance_scores, duplicate_groups, robust_zscore
+from .kernel_cache import njit
 
 __all__ = [
     "CondensedTree",
@@ -90,7 +90,7 @@ def _component_centroids(x: np.ndarray, comp: np.ndarray, n_comp: int) -> np.nda
     return np.asarray(onehot @ x.astype(np.float64)) / counts[:, None]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _nearest_loop(x, members, point):  # pragma: no cover - compiled
     best_i, best_d2 = -1, np.inf
     for t in range(members.size):
@@ -212,7 +212,7 @@ def spanning_tree(
 # --------------------------------------------------------------------------- hierarchy
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _single_linkage_loop(u, v, n):  # pragma: no cover - compiled
     parent = np.arange(2 * n - 1)
     size = np.zeros(2 * n - 1, np.int64)
@@ -256,7 +256,7 @@ def single_linkage(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> np.nd
     return z
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _condense_loop(lam_all, left, right, sizes, n, mcs):  # pragma: no cover - compiled
     owner = np.zeros(2 * n - 1, np.int64)
     fall = np.zeros(2 * n - 1)

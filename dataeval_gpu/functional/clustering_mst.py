@@ -12,13 +12,14 @@ mutual reachabilities are), else :func:`knn_spanning_forest` returns ``None``.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from .kernel_cache import njit
 
 __all__ = ["KRUSKAL_CHUNK", "knn_spanning_forest"]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _keys(w32, cols, valid, keys):  # pragma: no cover - compiled
     """Per valid entry: float32 bits of the weight (0 for a zero weight) << 32 | its place
     r·k + p, p its rank in row r by (weight, column).  Returns the number of keys, the
@@ -53,7 +54,7 @@ def _keys(w32, cols, valid, keys):  # pragma: no cover - compiled
     return m, slot, ranked
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _find(parent, a):  # pragma: no cover - compiled
     root = a
     while parent[root] != root:
@@ -69,7 +70,7 @@ def _find(parent, a):  # pragma: no cover - compiled
 KRUSKAL_CHUNK = 1 << 20
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _kruskal(keys, slot, ranked, n, k, chunk):  # pragma: no cover - compiled
     """Kruskal's algorithm over the sorted keys, filtered chunk by chunk: ``root`` holds every
     point's root as of its last refresh (equal stale roots still mean one component), so

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from .kernel_cache import njit
 
 __all__ = ["EMPTY", "select_smallest", "select_smallest_columns", "sort_rows_drop_self"]
 
@@ -22,7 +23,7 @@ __all__ = ["EMPTY", "select_smallest", "select_smallest_columns", "sort_rows_dro
 EMPTY = np.iinfo(np.int64).max
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(inline="always")
 def _insert(vals, ids, v, c):  # pragma: no cover - compiled
     """Insert (v, c) into the ascending (value, column) list, dropping its last entry."""
     p = vals.shape[0] - 1
@@ -34,7 +35,7 @@ def _insert(vals, ids, v, c):  # pragma: no cover - compiled
     ids[p] = c
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _select(buf, dsq, cols, rows, best_v, best_i):  # pragma: no cover - compiled
     nq, w = buf.shape
     kk = best_v.shape[1]
@@ -56,7 +57,7 @@ def _select(buf, dsq, cols, rows, best_v, best_i):  # pragma: no cover - compile
             thr = vals[kk - 1]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _select_columns(buf, dsq, cols, rows, best_v, best_i):  # pragma: no cover - compiled
     nr, w = buf.shape
     kk = best_v.shape[1]
@@ -120,7 +121,7 @@ def select_smallest_columns(
     _select_columns(buf, dsq, cols, rows, best_v, best_i)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _sort_rows(dist, cand, self_ids, out_d, out_i):  # pragma: no cover - compiled
     n, kk = dist.shape
     k = out_d.shape[1]

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import heapq
 
-import numba
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from .kernel_cache import njit
 from .linkage_mst import boruvka_mst
 from .linkage_tiles import (
     KNN_K,
@@ -91,7 +91,7 @@ def _prim_order(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np
     return order, height
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _label(a: np.ndarray, b: np.ndarray, n: int) -> tuple:  # pragma: no cover - compiled
     parent = np.arange(2 * n - 1)
     size = np.ones(2 * n - 1, dtype=np.int64)

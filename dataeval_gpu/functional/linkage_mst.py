@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 
 from ..parallel import executor, worker_count
+from .kernel_cache import njit
 from .linkage_tiles import TILE_COLS, TILE_ROWS, DistanceTiles, exact_distances, find
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ __all__ = ["boruvka_mst", "edge_key"]
 _log = logging.getLogger(__name__)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _list_candidates(nb, nd, ptr, comp):  # pragma: no cover - compiled
     n, k = nb.shape
     cd = np.full(n, np.inf)
@@ -43,7 +43,7 @@ def _list_candidates(nb, nd, ptr, comp):  # pragma: no cover - compiled
     return cd, cq
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _less(d1, a1, b1, d2, a2, b2) -> bool:  # pragma: no cover - compiled
     if d1 != d2:
         return d1 < d2
@@ -54,7 +54,7 @@ def _less(d1, a1, b1, d2, a2, b2) -> bool:  # pragma: no cover - compiled
     return hi1 < hi2
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _component_best(comp, ncomp, cd, cq, lb):  # pragma: no cover - compiled
     bd = np.full(ncomp, np.inf)
     bp = np.full(ncomp, -1, dtype=np.int64)
@@ -169,7 +169,7 @@ def boruvka_mst(
     return u, v, w
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _roots(parent):  # pragma: no cover - compiled
     out = np.empty(parent.size, dtype=np.int64)
     for i in range(parent.size):
@@ -183,7 +183,7 @@ PASS_ROWS = 512
 PASS_COLS = 1024
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _minima_tile(g, sr, sc, ca, ccs, cst, rid, cid, kk, thr, bi, bj, bv, nbuf):  # pragma: no cover - compiled
     """Merge the tile ``-2 g + sr[i] + sc[j]`` (float32) into the running component-pair
     minima ``kk`` and append (row, column, value) of every entry within ``thr`` of its pair's
@@ -224,7 +224,7 @@ def _minima_tile(g, sr, sc, ca, ccs, cst, rid, cid, kk, thr, bi, bj, bv, nbuf): 
     return nbuf
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _compact(bi, bj, bv, nbuf, comp, kk, thr):  # pragma: no cover - compiled
     """Keep the buffered entries still within ``thr`` of their pair's minimum."""
     k = 0
@@ -239,7 +239,7 @@ def _compact(bi, bj, bv, nbuf, comp, kk, thr):  # pragma: no cover - compiled
     return k
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _kruskal(ncomp, ca, cb, order, parent):  # pragma: no cover - compiled
     """Indices into ``order`` of the spanning-forest edges, in ``order``."""
     out = np.empty(ncomp - 1, np.int64)

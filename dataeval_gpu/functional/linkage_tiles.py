@@ -7,8 +7,9 @@ their lower bound.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from .kernel_cache import njit
 
 __all__ = [
     "KNN_BLOCK",
@@ -30,7 +31,7 @@ TILE_ROWS = 1024
 TILE_COLS = 8192
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def _pair_dist(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     out = np.empty(u.size, dtype=np.float64)
     p = x.shape[1]
@@ -151,7 +152,7 @@ def knn_lists(t: DistanceTiles, k: int) -> tuple[np.ndarray, np.ndarray]:
     return nb, lb
 
 
-@numba.njit(cache=True, nogil=True)
+@njit
 def find(parent: np.ndarray, a: int) -> int:  # pragma: no cover - compiled
     """Union-find root of ``a`` (path halving)."""
     while parent[a] != a:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .kernel_cache import njit  # numba's njit(nogil, cache) after the cache's source check, or a pass-through
+
 try:  # pragma: no cover - exercised through ready()
     import numba
 
@@ -33,16 +35,6 @@ except ImportError:  # pragma: no cover - numba is a default dependency
     AVAILABLE = False
 
 __all__ = ["AVAILABLE", "KernelCheck", "count_image_u8", "njit", "planes_u8", "preload_numba_without_blas", "ready"]
-
-
-def njit(fn):  # noqa: ANN001, ANN201 - a decorator
-    """numba's ``njit(nogil=True, cache=True)`` (compiled once, then loaded from the disk cache)."""
-    if numba is None:
-        return fn
-    try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except Exception:  # pragma: no cover - no writable cache location: compile per process
-        return numba.njit(nogil=True)(fn)
 
 
 def preload_numba_without_blas() -> bool:

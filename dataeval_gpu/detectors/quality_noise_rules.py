@@ -130,7 +130,8 @@ def shared_grain(m: Mapping[str, np.ndarray]) -> np.ndarray:
     drawn per channel (1.49 for pure noise).  A see-through image is stored losslessly with its alpha
     (no 4:2:0 chroma subsampling smooths the channel differences, as JPEG does a photo's), so noise a
     sensor or a program added to it is still independent per channel there; a drawn layer's grain
-    is not (fillets-ng's wall layers and cut-scene frames 0.07-1.29, 1.1 the median; noisyprec15).
+    is not (the 71 see-through fillets-ng wall layers and cut-scene frames main flagged: 0.03-1.29, 0.46
+    the median; sigma 25 per channel on see-through icons and sprites: 1.02-1.67 where flagged; noisyprec15).
     False for metrics without ``noise_chroma`` / ``noise_flat`` / ``opacity`` / ``channels``."""
     n = len(np.asarray(m["noise"]))
     if not all(k in m for k in ("noise_chroma", "noise_flat", "opacity", "channels")):

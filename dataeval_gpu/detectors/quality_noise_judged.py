@@ -13,7 +13,7 @@ from ..functional.quality import NOISE_WINDOW
 from ..functional.quality_alpha import NOISE_MIN_OPAQUE
 from .quality_values import TRANSPARENT_BELOW, float64
 
-__all__ = ["NOISE_MIN_SEEN", "noise_judged"]
+__all__ = ["NOISE_MIN_SEEN", "NOISE_MIN_SIDE", "noise_judged"]
 
 #: ``noisy`` is judged on an image with transparent parts only with at least this many visible
 #: pixels (``opacity · width · height``, ~45 x 45): a sprite or icon is drawn, and its painted
@@ -24,6 +24,11 @@ __all__ = ["NOISE_MIN_SEEN", "noise_judged"]
 #: The cost: sigma 25 noise planted on see-through icons and sprites under it is not found
 #: (docs/quality.md, sprites14)
 NOISE_MIN_SEEN = 2048.0
+#: ... and on any image only with at least this many pixels a side: 16 Immerkær positions across in
+#: each direction, the side of the 256 positions of ``NOISE_MIN_OPAQUE``.  A strip of stacked
+#: 16 px frames or tiles (minetest's 16 x 64 - 16 x 256 animation strips) is as many unjudged 16 x
+#: 16 textures, not a picture large enough to tell noise from drawing (noisyprec15)
+NOISE_MIN_SIDE = 18.0
 
 
 def noise_judged(m: Mapping[str, Any]) -> np.ndarray:
@@ -31,7 +36,7 @@ def noise_judged(m: Mapping[str, Any]) -> np.ndarray:
     :data:`~dataeval_gpu.functional.quality_alpha.NOISE_MIN_OPAQUE` Immerkær positions in the noise
     window (``(min(W, NOISE_WINDOW) - 2) · (min(H, NOISE_WINDOW) - 2)``: the floor the estimate over
     an image's opaque part already has, now for an opaque image too - a 16 x 16 game texture has
-    196), and for an image with transparent parts (``opacity`` under :data:`TRANSPARENT_BELOW`) at
+    196) and at least :data:`NOISE_MIN_SIDE` px a side, and for an image with transparent parts (``opacity`` under :data:`TRANSPARENT_BELOW`) at
     least :data:`NOISE_MIN_SEEN` visible pixels.  Every image for metrics without ``width`` /
     ``height``; the visible-pixel floor not checked without ``opacity``."""
     if "width" not in m or "height" not in m:
@@ -40,7 +45,7 @@ def noise_judged(m: Mapping[str, Any]) -> np.ndarray:
     positions = np.maximum(np.minimum(w, NOISE_WINDOW) - 2.0, 0.0) * np.maximum(
         np.minimum(h, NOISE_WINDOW) - 2.0, 0.0
     )
-    ok = positions >= NOISE_MIN_OPAQUE
+    ok = (positions >= NOISE_MIN_OPAQUE) & (np.minimum(w, h) >= NOISE_MIN_SIDE)
     if "opacity" in m:
         o = float64(m["opacity"])
         ok &= (o >= TRANSPARENT_BELOW) | (o * w * h >= NOISE_MIN_SEEN)

@@ -1,9 +1,13 @@
-"""The per-channel term of the ``noisy`` issue (``quality_rules.issue_scores`` reads it): weak noise
-drawn independently per colour channel, measured by ``noise_chroma``
-(:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing but such noise explains it
-(:func:`chroma_noise_score`, which ``quality_rules`` re-exports).  On held-out and never-seen
-collections it added as many false flags as true ones (docs/quality.md, noise14): a texture made of
-per-channel noise reads as added noise.
+"""The rules of the ``noisy`` issue (``quality_rules.issue_scores`` reads them; ``quality_rules``
+re-exports every name): the grey estimates' rule (:func:`noisy_score`: Gaussian noise on the MAD,
+mean and flattest-block estimates, bounded by what the grey levels can hold,
+:func:`noise_entropy_cap`; impulse noise on the mean estimate and the isolated impulses), the
+check a see-through colour image's Gaussian estimate must also pass (:func:`shared_grain`: its
+residual drawn per colour channel), and the per-channel term (:func:`chroma_noise_score`): weak
+noise drawn independently per colour channel, measured by ``noise_chroma``
+(:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing but such noise explains it.
+On held-out and never-seen collections the per-channel term added as many false flags as true ones
+(docs/quality.md, noise14): a texture made of per-channel noise reads as added noise.
 
 The grey estimates of ``noisy`` read sigma 8 noise added to a photo as sigma 5.4-8.2 (MAD) and
 its flattest blocks as 2.9-4.2: under the threshold, and a threshold low enough for them flags
@@ -20,16 +24,65 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .quality_values import float64
+from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
     "CHROMA_NOISE_MIN_FLAT",
     "CHROMA_NOISE_MIN_RATIO",
     "CHROMA_NOISE_MIN_SIDE",
     "CHROMA_NOISE_SHARE",
+    "GAUSS_ENTROPY_BITS",
+    "IMPULSE_MAX_CLIPPED",
+    "IMPULSE_MIN_SHARE",
+    "NOISE_ENTROPY_EXCESS",
+    "NOISE_ENTROPY_SLACK",
+    "NOISE_FLAT_SHARE",
+    "NOISE_GAUSS_RATIO",
+    "NOISE_TEXTURE_FLOOR",
     "chroma_noise_score",
+    "noise_entropy_cap",
+    "noisy_score",
+    "shared_grain",
 ]
 
+#: ``noisy``: the Immerkær (mean) estimate minus this texture floor competes with the MAD one
+NOISE_TEXTURE_FLOOR = 11.0
+#: ``noisy``: the MAD estimate counts only while the Immerkær mean estimate is within this factor
+#: of it: on Gaussian noise both estimate sigma (ratio 1.0-1.2 on the planted noise), while fine
+#: texture and edges (patterned garments, denim, cardboard) raise the mean above the median
+NOISE_GAUSS_RATIO = 1.3
+#: ``noisy``: the MAD estimate counts at most ``noise_flat / NOISE_FLAT_SHARE``: noise is everywhere,
+#: texture is not; the flattest 5 % of the 4 x 4 blocks read 0.47-0.55 of the MAD estimate on the
+#: planted noise (clipped in shadows and highlights), about 0 where a picture has a smooth ground
+NOISE_FLAT_SHARE = 0.5
+#: ``noisy``: the Gaussian estimate counts at most the sigma whose Gaussian entropy,
+#: ``log2(sigma) + 0.5 log2(2 pi e)``, is the image's ``grey_entropy`` plus this many bits: added
+#: noise is independent of the picture, so the noisy picture's entropy is at least the noise's
+#: (``H(X + N) >= H(N)``).  Painted pixel art and small icons keep a few dozen grey levels, an
+#: entropy far under that of the sigma their pixel-scale detail reads as; the slack covers
+#: clipping and alpha blending, which take entropy off the noise (-0.3 to -0.15 bit the least
+#: on planted sigma 25 noise on photos and sprites)
+NOISE_ENTROPY_SLACK = 0.5
+#: ``noisy``: the Gaussian estimate counts only while it is at most this factor times that entropy
+#: bound, not capped to it: an estimate beyond what the grey levels can hold is the picture's own
+#: pixel-scale structure (painted sprites and terrain of few tones: 1.2-5.1 times the bound on the
+#: false Wesnoth flags), not noise plus a little texture, so the bound itself is no noise evidence.
+#: Noise keeps the estimate under the bound, since it raises the entropy with the residual (0.68
+#: the most on planted sigma 25 noise on photos, sprites and icons; sigma 10-25 on those very sprites
+#: all under it)
+NOISE_ENTROPY_EXCESS = 1.0
+#: the entropy (bits) of a unit Gaussian: ``0.5 log2(2 pi e)``; one of sigma has ``log2(sigma)`` more
+GAUSS_ENTROPY_BITS = 0.5 * float(np.log2(2.0 * np.pi * np.e))
+#: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
+#: pixels are isolated impulses (``impulse_share``; 2.0-4.0 % on the planted 5 % salt-and-pepper):
+#: the edges of line art and 1-bit icons raise the mean estimate without being impulses
+IMPULSE_MIN_SHARE = 0.01
+#: ``noisy``: ... and only while under this share of the pixels are clipped black or white
+#: (``dark_clipped + bright_clipped``): an image all at its two ends is a two-level drawing - a dot
+#: screen, a stipple or dither pattern (ImageMagick's ``gray5``: 4.7 % isolated white dots on black,
+#: 99.9 % clipped) - whose isolated pixels are the drawing itself, with no picture between them for
+#: impulses to damage (the corpus' planted 5 % salt-and-pepper: 0.05-0.92 clipped; noisyprec15)
+IMPULSE_MAX_CLIPPED = 0.99
 #: ``noisy``'s per-channel term scores ``noise_chroma / CHROMA_NOISE_SHARE``: independent noise of
 #: sigma 6 per channel or more (``noise_chroma`` about 0.64 sigma, 3.8) scores over the threshold 8.5.
 #: Noise no texture shares is a finding at a lower sigma than the grey estimates can flag without
@@ -53,8 +106,11 @@ def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(N,)`` the per-channel term of ``noisy`` (grey levels): ``noise_chroma /``
     :data:`CHROMA_NOISE_SHARE` where ``noise_chroma >=`` :data:`CHROMA_NOISE_MIN_RATIO` ``·
     noise_flat``, ``noise_flat >=`` :data:`CHROMA_NOISE_MIN_FLAT`, the image opaque and at least
-    :data:`CHROMA_NOISE_MIN_SIDE` px a side; else 0 (also for metrics gathered without ``noise_chroma``
-    or ``noise_flat``)."""
+    :data:`CHROMA_NOISE_MIN_SIDE` px a side, and the grey levels hold the noise: ``noise_chroma`` at
+    most :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap` (noise of sigma per channel
+    reads 0.64 sigma there and reaches the grey as 0.67 sigma, so ``noise_chroma`` is its grey
+    sigma within 5 %; a pattern of a few colours, ImageMagick's ``granite``, cannot hold it); else 0
+    (also for metrics gathered without ``noise_chroma`` or ``noise_flat``)."""
     n = len(np.asarray(m["noise"]))
     if "noise_chroma" not in m or "noise_flat" not in m:
         return np.zeros(n)
@@ -62,5 +118,62 @@ def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     opaque = float64(m["opacity"]) >= 1.0 if "opacity" in m else np.ones(n, bool)
     side = np.minimum(float64(m["width"]), float64(m["height"]))
     judged = (chroma >= CHROMA_NOISE_MIN_RATIO * flat) & (flat >= CHROMA_NOISE_MIN_FLAT) & opaque
-    judged &= side >= CHROMA_NOISE_MIN_SIDE
+    judged &= (side >= CHROMA_NOISE_MIN_SIDE) & (chroma <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m))
     return np.where(judged, chroma / CHROMA_NOISE_SHARE, 0.0)
+
+
+def shared_grain(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: see-through colour images (``opacity`` under
+    :data:`~dataeval_gpu.detectors.quality_values.TRANSPARENT_BELOW`, three channels or more) whose
+    residual is shared by the colour channels - ``noise_chroma`` under
+    :data:`CHROMA_NOISE_MIN_RATIO` times ``noise_flat``: painted grain, dither and texture, not noise
+    drawn per channel (1.49 for pure noise).  A see-through image is stored losslessly with its alpha
+    (no 4:2:0 chroma subsampling smooths the channel differences, as JPEG does a photo's), so noise a
+    sensor or a program added to it is still independent per channel there; a drawn layer's grain
+    is not (the 71 see-through fillets-ng wall layers and cut-scene frames main flagged: 0.03-1.29, 0.46
+    the median; sigma 25 per channel on see-through icons and sprites: 1.02-1.67 where flagged; noisyprec15).
+    False for metrics without ``noise_chroma`` / ``noise_flat`` / ``opacity`` / ``channels``."""
+    n = len(np.asarray(m["noise"]))
+    if not all(k in m for k in ("noise_chroma", "noise_flat", "opacity", "channels")):
+        return np.zeros(n, dtype=bool)
+    colour = (float64(m["opacity"]) < TRANSPARENT_BELOW) & (float64(m["channels"]) >= 3)
+    return colour & (float64(m["noise_chroma"]) < CHROMA_NOISE_MIN_RATIO * float64(m["noise_flat"]))
+
+
+def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
+    while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
+    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks; 0 where it exceeds
+    :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap`: structure; 0 on a see-through
+    colour image whose grain the channels share, :func:`shared_grain`) and the impulse estimate
+    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
+    one where that is more - impulses raise the mean response and barely its median, texture
+    raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE` and under
+    :data:`IMPULSE_MAX_CLIPPED` of the pixels are clipped).  Metrics gathered without ``noise_flat``
+    / ``impulse_share`` are scored without those checks, as before."""
+    gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
+    if "noise_flat" in m:
+        gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
+    gauss = np.where(gauss <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m), gauss, 0.0)
+    gauss = np.where(shared_grain(m), 0.0, gauss)  # a see-through image's grain shared by R, G, B
+    impulse = m["noise"] - NOISE_TEXTURE_FLOOR
+    if "impulse_share" in m:
+        # impulses raise the mean response, not its median: texture raises both, so the mean counts
+        # only beyond what the median explains (NOISE_GAUSS_RATIO, as the Gaussian branch allows)
+        impulse = m["noise"] - np.maximum(NOISE_TEXTURE_FLOOR, NOISE_GAUSS_RATIO * m["noise_robust"])
+        impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
+    clipped = float64(m["dark_clipped"]) + float64(m["bright_clipped"])
+    impulse = np.where(clipped < IMPULSE_MAX_CLIPPED, impulse, 0.0)  # a two-level drawing's dots
+    return np.maximum(gauss, impulse)
+
+
+def noise_entropy_cap(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` the largest Gaussian sigma (grey levels) the image's grey levels can hold: added noise
+    is independent of the picture, so ``H(X + N) >= H(N) = log2(sigma) +`` :data:`GAUSS_ENTROPY_BITS`.
+    Clipping takes the noise's entropy off the pixels clipped black or white (``dark_clipped`` +
+    ``bright_clipped``, share ``c``), not off the others, and a mixture has at least its parts'
+    weighted entropy, so ``grey_entropy / (1 - c)`` bits are the least the unclipped part holds:
+    ``sigma <= 2 ** (grey_entropy / max(1 - c, 0.25) +`` :data:`NOISE_ENTROPY_SLACK` ``- 2.05)``."""
+    clipped = np.clip(np.asarray(m["dark_clipped"]) + np.asarray(m["bright_clipped"]), 0.0, 0.75)
+    bits = np.asarray(m["grey_entropy"]) / (1.0 - clipped)
+    return np.exp2(bits + NOISE_ENTROPY_SLACK - GAUSS_ENTROPY_BITS)

@@ -21,7 +21,20 @@ from .quality_motion_rules import (
     motion_judged,
 )
 from .quality_noise_judged import NOISE_MIN_SEEN, noise_judged
-from .quality_noise_rules import chroma_noise_score
+from .quality_noise_rules import (
+    GAUSS_ENTROPY_BITS,
+    IMPULSE_MAX_CLIPPED,
+    IMPULSE_MIN_SHARE,
+    NOISE_ENTROPY_EXCESS,
+    NOISE_ENTROPY_SLACK,
+    NOISE_FLAT_SHARE,
+    NOISE_GAUSS_RATIO,
+    NOISE_TEXTURE_FLOOR,
+    chroma_noise_score,
+    noise_entropy_cap,
+    noisy_score,
+    shared_grain,
+)
 from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
@@ -33,6 +46,7 @@ __all__ = [
     "NOISE_MIN_SEEN",
     "GAUSS_ENTROPY_BITS",
     "GRAYSCALE_MAX_SHARE",
+    "IMPULSE_MAX_CLIPPED",
     "IMPULSE_MIN_SHARE",
     "ISSUES",
     "JUDGE_MIN_SIDE",
@@ -79,6 +93,7 @@ __all__ = [
     "octave_neighbours",
     "seen_entropy",
     "shape_detail",
+    "shared_grain",
     "silhouettes",
     "tone_fill",
     "underexposed",
@@ -151,38 +166,6 @@ LIGHT_MIN_CLIPPED = 0.15
 #: documents) keeps a sparse tail below it: thin anti-aliased strokes reach their ink's darkness in
 #: few pixels, under 0.1 % of the image (0.16-0.76 on the corpus' plots and screenshots)
 LIGHT_TAIL_RATIO = 0.8
-#: ``noisy``: the Immerkær (mean) estimate minus this texture floor competes with the MAD one
-NOISE_TEXTURE_FLOOR = 11.0
-#: ``noisy``: the MAD estimate counts only while the Immerkær mean estimate is within this factor
-#: of it: on Gaussian noise both estimate sigma (ratio 1.0-1.2 on the planted noise), while fine
-#: texture and edges (patterned garments, denim, cardboard) raise the mean above the median
-NOISE_GAUSS_RATIO = 1.3
-#: ``noisy``: the MAD estimate counts at most ``noise_flat / NOISE_FLAT_SHARE``: noise is everywhere,
-#: texture is not; the flattest 5 % of the 4 x 4 blocks read 0.47-0.55 of the MAD estimate on the
-#: planted noise (clipped in shadows and highlights), about 0 where a picture has a smooth ground
-NOISE_FLAT_SHARE = 0.5
-#: ``noisy``: the Gaussian estimate counts at most the sigma whose Gaussian entropy,
-#: ``log2(sigma) + 0.5 log2(2 pi e)``, is the image's ``grey_entropy`` plus this many bits: added
-#: noise is independent of the picture, so the noisy picture's entropy is at least the noise's
-#: (``H(X + N) >= H(N)``).  Painted pixel art and small icons keep a few dozen grey levels, an
-#: entropy far under that of the sigma their pixel-scale detail reads as; the slack covers
-#: clipping and alpha blending, which take entropy off the noise (-0.3 to -0.15 bit the least
-#: on planted sigma 25 noise on photos and sprites)
-NOISE_ENTROPY_SLACK = 0.5
-#: ``noisy``: the Gaussian estimate counts only while it is at most this factor times that entropy
-#: bound, not capped to it: an estimate beyond what the grey levels can hold is the picture's own
-#: pixel-scale structure (painted sprites and terrain of few tones: 1.2-5.1 times the bound on the
-#: false Wesnoth flags), not noise plus a little texture, so the bound itself is no noise evidence.
-#: Noise keeps the estimate under the bound, since it raises the entropy with the residual (0.68
-#: the most on planted sigma 25 noise on photos, sprites and icons; sigma 10-25 on those very sprites
-#: all under it)
-NOISE_ENTROPY_EXCESS = 1.0
-#: the entropy (bits) of a unit Gaussian: ``0.5 log2(2 pi e)``; one of sigma has ``log2(sigma)`` more
-GAUSS_ENTROPY_BITS = 0.5 * float(np.log2(2.0 * np.pi * np.e))
-#: ``noisy``: the Immerkær estimate counts as impulse noise only while at least this share of the
-#: pixels are isolated impulses (``impulse_share``; 2.0-4.0 % on the planted 5 % salt-and-pepper):
-#: the edges of line art and 1-bit icons raise the mean estimate without being impulses
-IMPULSE_MIN_SHARE = 0.01
 #: ``low_information`` is not judged (score 0) on an image with at least this ``detail`` (RMS of the
 #: finest band at the working resolution, 0-1): its information is in strokes the grey histogram
 #: does not see (line diagrams on white: 0.06-0.15); blank and near-black images have under 0.03
@@ -391,40 +374,6 @@ def grey_share(m: Mapping[str, Any], threshold: float) -> float:
     if not judged.any():
         return 0.0
     return float(np.mean(1.0 - float64(m["channel_spread"])[judged] > threshold))
-
-
-def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` ``noisy`` scores (grey levels): the larger of the Gaussian estimate (the MAD one
-    while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
-    :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks; 0 where it exceeds
-    :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap`: structure) and the impulse estimate
-    (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
-    one where that is more - impulses raise the mean response and barely its median, texture
-    raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE`).  Metrics gathered
-    without ``noise_flat`` / ``impulse_share`` are scored without those checks, as before."""
-    gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
-    if "noise_flat" in m:
-        gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
-    gauss = np.where(gauss <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m), gauss, 0.0)
-    impulse = m["noise"] - NOISE_TEXTURE_FLOOR
-    if "impulse_share" in m:
-        # impulses raise the mean response, not its median: texture raises both, so the mean counts
-        # only beyond what the median explains (NOISE_GAUSS_RATIO, as the Gaussian branch allows)
-        impulse = m["noise"] - np.maximum(NOISE_TEXTURE_FLOOR, NOISE_GAUSS_RATIO * m["noise_robust"])
-        impulse = np.where(np.asarray(m["impulse_share"]) >= IMPULSE_MIN_SHARE, impulse, 0.0)
-    return np.maximum(gauss, impulse)
-
-
-def noise_entropy_cap(m: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``(N,)`` the largest Gaussian sigma (grey levels) the image's grey levels can hold: added noise
-    is independent of the picture, so ``H(X + N) >= H(N) = log2(sigma) +`` :data:`GAUSS_ENTROPY_BITS`.
-    Clipping takes the noise's entropy off the pixels clipped black or white (``dark_clipped`` +
-    ``bright_clipped``, share ``c``), not off the others, and a mixture has at least its parts'
-    weighted entropy, so ``grey_entropy / (1 - c)`` bits are the least the unclipped part holds:
-    ``sigma <= 2 ** (grey_entropy / max(1 - c, 0.25) +`` :data:`NOISE_ENTROPY_SLACK` ``- 2.05)``."""
-    clipped = np.clip(np.asarray(m["dark_clipped"]) + np.asarray(m["bright_clipped"]), 0.0, 0.75)
-    bits = np.asarray(m["grey_entropy"]) / (1.0 - clipped)
-    return np.exp2(bits + NOISE_ENTROPY_SLACK - GAUSS_ENTROPY_BITS)
 
 
 def shape_detail(m: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -12,12 +12,14 @@ from dataeval_gpu.functional import quality as fq_mod
 
 
 def _metrics(width: list[float], height: list[float], opacity: list[float]) -> dict[str, torch.Tensor]:
-    """Metrics whose noise estimates read Gaussian noise of sigma 20 (grey levels) on every image."""
+    """Metrics whose noise estimates read Gaussian noise of sigma 20 (grey levels), drawn per colour
+    channel, on every image."""
     n = len(width)
     m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
     m["noise_robust"] = torch.full((n,), 20.0, dtype=torch.float64)
     m["noise"] = torch.full((n,), 22.0, dtype=torch.float64)
     m["noise_flat"] = torch.full((n,), 11.0, dtype=torch.float64)
+    m["noise_chroma"] = torch.full((n,), 16.0, dtype=torch.float64)  # drawn per channel (1.45 x noise_flat)
     m["grey_entropy"] = torch.full((n,), 8.0, dtype=torch.float64)
     m["opacity"] = torch.tensor(opacity, dtype=torch.float64)
     m["width"] = torch.tensor(width, dtype=torch.float64)
@@ -41,9 +43,20 @@ def test_noise_judged_counts_positions_and_visible_pixels() -> None:
     # the score: min(20, 11 / 0.5) = 20 where judged, 0 elsewhere (also through QualityIssues)
     np.testing.assert_allclose(issue_scores(m)[0]["noisy"], [20.0 if j else 0.0 for j in want])
     assert QualityIssues().evaluate(m).flags["noisy"].tolist() == want
-    # metrics gathered without opacity: only the positions are counted (30 x 15: 28 x 13 = 364)
+    # metrics gathered without opacity: only the positions and the sides are counted (30 x 15: 28 x 13
+    # = 364 positions, but 15 px a side, under NOISE_MIN_SIDE)
     no_alpha = {k: v for k, v in m.items() if k != "opacity"}
-    assert q_mod.noise_judged(no_alpha).tolist() == [False, False, True, True, True, True, True, True, True]
+    assert q_mod.noise_judged(no_alpha).tolist() == [False, False, True, True, True, True, False, True, True]
+
+
+def test_a_strip_of_16_px_frames_is_not_judged() -> None:
+    """Each side must give 16 Immerkær positions (18 px, ``NOISE_MIN_SIDE``): a 16 x 128 animation
+    strip has 14 x 126 = 1764 positions but is eight 16 x 16 frames, none judged alone (196
+    positions); 17 x 400 (15 x 382) neither; 18 x 128 and 128 x 18 are judged."""
+    assert q_mod.NOISE_MIN_SIDE == 18.0
+    m = _metrics([16, 17, 18, 128, 16], [128, 400, 128, 18, 16], [1.0] * 5)
+    assert q_mod.noise_judged(m).tolist() == [False, False, True, True, False]
+    np.testing.assert_allclose(issue_scores(m)[0]["noisy"], [0.0, 0.0, 20.0, 20.0, 0.0])
 
 
 def test_noise_on_a_tiny_texture_or_sprite_is_not_judged() -> None:

@@ -33,6 +33,7 @@ def test_term_and_its_conditions_hand_checked() -> None:
         noise_chroma=[5.2, 3.6, 3.9, 5.2, 5.2, 5.2, 2.2],
         noise_flat=[3.1, 3.0, 3.25, 4.5, 1.7, 3.1, 1.8],
         opacity=[1.0, 1.0, 1.0, 1.0, 1.0, 0.99, 1.0],
+        grey_entropy=[7.5] * 7,  # a photo's grey levels: the entropy bound (2 ** 5.95) holds the noise
     )
     want = [
         5.2 / 0.45,
@@ -49,7 +50,12 @@ def test_term_and_its_conditions_hand_checked() -> None:
     flags = QualityIssues().evaluate(m).flags["noisy"]
     assert flags.tolist() == [True, False, True, False, False, False, False]  # 8.0 and 4.9 under 8.5
     small = quality_rows(
-        2, noise_chroma=[5.2, 5.2], noise_flat=[3.1, 3.1], width=[63.0, 64.0], height=[400.0, 64.0]
+        2,
+        noise_chroma=[5.2, 5.2],
+        noise_flat=[3.1, 3.1],
+        width=[63.0, 64.0],
+        height=[400.0, 64.0],
+        grey_entropy=[7.5, 7.5],
     )
     np.testing.assert_allclose(chroma_noise_score(small), [0.0, 5.2 / 0.45], rtol=1e-12)
     old = quality_rows(1, noise_flat=[3.1])

@@ -82,7 +82,8 @@ grey, see :mod:`~dataeval_gpu.functional.quality`).  Where an image has transpar
 background as one more grey symbol (:func:`seen_entropy`: a black glyph on transparent carries its
 shape, a fully transparent image nothing); ``dark`` is not judged on a glyph or silhouette (under
 :data:`SILHOUETTE_BITS` of visible grey entropy: one ink, a design rather than an exposure;
-:func:`silhouettes`); ``light`` is not judged (no black point of its own: the viewer's
+:func:`silhouettes`) nor on black ink, half of what is seen black (:func:`black_ink`: a shadow, a
+silhouette with anti-aliased edges); ``light`` is not judged (no black point of its own: the viewer's
 background is); ``grayscale`` is not judged (a drawing on a transparent canvas has the palette its
 artist gave it: :func:`grey_judged`).  A darkened picture with alpha is still dark, a blank one still
 low information.  ``dark`` is not judged on an image with highlights (``bright_p9999``, its
@@ -149,6 +150,7 @@ from .quality_rules import (
     TRANSPARENT_BELOW,
     UNDEREXPOSED_FILL,
     UNDEREXPOSED_PEAK,
+    black_ink,
     drawn,
     few_seen,
     float64,
@@ -476,7 +478,7 @@ class QualityIssues:
                     floor &= m["bright_p99"] < DARK_ABSOLUTE_P99
                 # under-exposed pictures whatever the collection; the score is 0 on other lit peaks
                 under = underexposed(m, ref.get("bright_p9999"))
-                f = ((s > t) | (floor & ~lit_peaks(m)) | under) & ~silhouettes(m) & ~small
+                f = ((s > t) | (floor & ~lit_peaks(m)) | under) & ~(silhouettes(m) | black_ink(m)) & ~small
             elif k in ("odd_size", "odd_aspect_ratio"):
                 w, h = m["width"], m["height"]
                 v = np.sqrt(w * h) if k == "odd_size" else w / np.maximum(h, 1)

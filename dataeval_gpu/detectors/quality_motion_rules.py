@@ -15,6 +15,7 @@ __all__ = [
     "MOTION_JUDGE_SIDE",
     "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
+    "MOTION_MIN_OCCUPANCY",
     "MOTION_MIN_RATIO",
     "MOTION_OFFSET",
     "motion_blurred",
@@ -47,6 +48,14 @@ MOTION_JUDGE_SIDE = 128
 #: alike and keeps its diagonals' (0.3-0.4).  Fitted on the fit photos' planted blurs and collections
 #: (docs/quality.md, artprec13)
 MOTION_MIN_CROSS = 0.5
+#: ... and where ``occupancy`` (the share of the 16 x 16 grid's cells spanning 64+ grey levels) is at
+#: least this: a blur along a line keeps the picture's edges across it (0.0703 the least of the fit
+#: photos' planted 5-15 px line blurs the term flags, but for the five copies of one smooth render at
+#: 0-0.004), while a design with no edge of real contrast - a ramp, a wave or ripple texture, a flat
+#: ground under faint texture - reads as a lost direction by its smoothness alone (the fit
+#: collections' flags under it, all false: Stellarium's corrugated-metal ramp texture 0, hedgewars' wave
+#: ``LandTex`` 0, supertux's ocean 0.0625, fillets' two coral backgrounds 0.0625 and 0.066; alpha15)
+MOTION_MIN_OCCUPANCY = 0.07
 
 
 def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
@@ -54,7 +63,8 @@ def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
     :data:`MOTION_MIN_ENERGY` (detail at 8 px along the weakest direction), ``motion_ratio`` at least
     :data:`MOTION_MIN_RATIO` (some fine detail left along it), ``motion_cross`` at least
     :data:`MOTION_MIN_CROSS` (the detail across it kept; metrics gathered without the key: not
-    checked), a side of at least
+    checked), ``occupancy`` at least :data:`MOTION_MIN_OCCUPANCY` (edges of real contrast: not a
+    ramp or a soft texture; without the key: not checked), a side of at least
     :data:`MOTION_JUDGE_SIDE` and, for an image with transparent parts, at least its square of
     visible pixels (``opacity · width · height``: a sprite's outline on the backdrop is a design).
     False for metrics gathered without the keys (``blurry`` as before)."""
@@ -63,6 +73,8 @@ def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
     ok = (float64(m["motion_energy"]) >= MOTION_MIN_ENERGY) & (float64(m["motion_ratio"]) >= MOTION_MIN_RATIO)
     if "motion_cross" in m:
         ok &= float64(m["motion_cross"]) >= MOTION_MIN_CROSS
+    if "occupancy" in m:
+        ok &= float64(m["occupancy"]) >= MOTION_MIN_OCCUPANCY
     if "width" in m and "height" in m:
         w, h = float64(m["width"]), float64(m["height"])
         ok &= np.minimum(w, h) >= MOTION_JUDGE_SIDE

@@ -11,10 +11,12 @@ import numpy as np
 
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
 from .quality_contrast_rules import low_contrast_score, typical_range
+from .quality_dark_rules import BLACK_INK_LEVEL, black_ink, tone_fill
 from .quality_motion_rules import (
     MOTION_JUDGE_SIDE,
     MOTION_MIN_CROSS,
     MOTION_MIN_ENERGY,
+    MOTION_MIN_OCCUPANCY,
     MOTION_MIN_RATIO,
     MOTION_OFFSET,
     motion_blurred,
@@ -38,6 +40,7 @@ from .quality_noise_rules import (
 from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
+    "BLACK_INK_LEVEL",
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
     "DARK_PEAK_MIN",
@@ -57,6 +60,7 @@ __all__ = [
     "MOTION_JUDGE_SIDE",
     "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
+    "MOTION_MIN_OCCUPANCY",
     "MOTION_MIN_RATIO",
     "MOTION_OFFSET",
     "NOISE_ENTROPY_EXCESS",
@@ -75,6 +79,7 @@ __all__ = [
     "TRANSPARENT_BELOW",
     "UNDEREXPOSED_FILL",
     "UNDEREXPOSED_PEAK",
+    "black_ink",
     "chroma_noise_score",
     "drawn",
     "few_seen",
@@ -278,7 +283,10 @@ def issue_scores(
     # as ``fine_sharpness`` scores a flat window 1; ``low_information`` says what it is
     flat = (m["norm_sharpness"] <= 0.0) & (m["coarse_sharpness"] <= 0.0)
     scores = {
-        "dark": np.where(silhouettes(m) | (lit_peaks(m) & ~underexposed(m, ref.get("bright_p9999"))), 0.0, dark),
+        # a shadow or black glyph on a transparent canvas is its ink (quality_dark_rules), as a silhouette is
+        "dark": np.where(
+            silhouettes(m) | black_ink(m) | (lit_peaks(m) & ~underexposed(m, ref.get("bright_p9999"))), 0.0, dark
+        ),
         # the black point of the darkest channel (He et al.'s dark channel): a saturated colour has
         # a channel near 0 and is no washed-out tone, though its luma may be 0.3 (a red bottle)
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
@@ -309,17 +317,6 @@ def lit_peaks(m: Mapping[str, Any]) -> np.ndarray:
     if "bright_p9999" not in m:
         return np.zeros(np.shape(m["grey_p99"]), dtype=bool)
     return float64(m["bright_p9999"]) >= DARK_PEAK_MIN
-
-
-def tone_fill(m: Mapping[str, Any]) -> np.ndarray:
-    """``(N,)`` how full the grey levels under an image's peak are: ``grey_entropy / log2(L)``, ``L =
-    round(255 · bright_p9999) + 1`` the levels from black to the peak (the grey of a pixel is at most
-    its brightest channel), ``log2(L)`` at least 1 bit.  About 1 for a continuous-tone picture
-    squeezed under its peak (a photo divided by 2: 6-7 of the 7 bits 128 levels hold), small for a
-    design of few tones (a flat theme piece: 1-3 bits)."""
-    peak = float64(m["bright_p9999"])
-    levels = np.round(255.0 * np.clip(np.nan_to_num(peak, nan=0.0), 0.0, 1.0)) + 1.0
-    return float64(m["grey_entropy"]) / np.maximum(np.log2(levels), 1.0)
 
 
 def underexposed(m: Mapping[str, Any], typical_peak: float | None) -> np.ndarray:

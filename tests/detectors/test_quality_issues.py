@@ -106,6 +106,8 @@ def test_transparent_scores_hand_checked() -> None:
     m["opacity"] = torch.tensor([1.0, 0.25, 0.5, 0.0], dtype=torch.float64)
     m["grey_entropy"] = torch.tensor([6.0, 0.0, 3.0, 0.0], dtype=torch.float64)
     m["grey_p99"] = torch.tensor([0.9, 0.0, 0.1, 0.0], dtype=torch.float64)
+    # the dark picture's body above black (black ink, a median at black, is a shadow: alpha15)
+    m["grey_p50"] = torch.tensor([0.5, 0.0, 0.05, 0.0], dtype=torch.float64)
     m["grey_p001"] = torch.tensor([0.3, 0.0, 0.3, 0.0], dtype=torch.float64)
     m["grey_p0001"] = m["grey_p001"].clone()  # no darker tail: washed out
     m["dark_p001"] = m["grey_p001"].clone()  # grey: the darkest channel is the grey level

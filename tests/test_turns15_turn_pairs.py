@@ -131,12 +131,14 @@ def test_a_candidate_is_held_to_the_whole_image_rules(images) -> None:
     assert turn_pairs(hashes, valid, thumbs, hw, figs, 4, known=np.array([[0, 1]])).tolist() == [[2, 3]]
 
 
-def test_small_images_and_radius_0_add_nothing(images) -> None:
+def test_images_under_64_px_and_radius_0_add_nothing(images) -> None:
     ims = _tensors(images)
     hashes, valid, thumbs = near_hash_thumbs(ims, "pchash_d4")
     whole = thumbs.numpy().reshape(len(ims), 32, 32)
     hw = np.array([t.shape[-2:] for t in ims], dtype=np.float64)
-    assert turn_candidates(hashes, valid, whole, np.full_like(hw, 32.0), 4)[0].size == 0  # under 33 px
+    # under TURN_MIN_SIDE (64 px) a side: not searched
+    assert turn_candidates(hashes, valid, whole, np.full_like(hw, 63.0), 4)[0].size == 0
+    assert turn_candidates(hashes, valid, whole, np.full_like(hw, 64.0), 4)[0].size == 2
     # the same turn of ihc and its q20 copy is 0 bits apart, brick's 2: at radius 0 only the first
     i, j, dist = turn_candidates(hashes, valid, whole, hw, 0)
     assert (i.tolist(), j.tolist(), dist.tolist()) == ([0], [1], [0])

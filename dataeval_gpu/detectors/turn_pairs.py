@@ -29,9 +29,12 @@ __all__ = ["TURN_MIN_SIDE", "WHOLE_VIEW", "turn_candidates", "turn_pairs"]
 
 #: the whole picture as a view (:data:`~dataeval_gpu.functional.hashing.windows.WINDOW_VIEWS`'s form)
 WHOLE_VIEW = (1.0, 0.0, 0.0, 0.0)
-#: images at least this many pixels a side (:data:`~.hash_pairs.SMALL_SIDE`): a smaller one's hash
-#: is of an 8-24 px square, its thumbnail that square enlarged, whose turns hash otherwise
-TURN_MIN_SIDE = 33
+#: both images at least this many pixels a side (as the window views': small images come in designed
+#: sets - playing cards of one rank in two suits, a sprite's expressions -, which the whole-image rules
+#: tell apart least; an image under 33 px has no 32 x 32 hash square at all).  Measured at 33 (chosen
+#: after looking: docs/duplicates.md): qr_debs5 54 pairs added, 10 false (9 of pokerth's 48 px cards)
+#: and 10 borderline (a 40 px door opening), 47 of the 54 under 64 px; at 64: 7 added, 1 false
+TURN_MIN_SIDE = 64
 
 
 def turn_candidates(

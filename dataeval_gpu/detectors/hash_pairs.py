@@ -280,8 +280,10 @@ def hash_pairs(
     :data:`SMALL_SIDE` a side also pairs with a larger copy at its own scale
     (:func:`~.scale_pairs.scale_pairs`).  ``colour``: each image's mean channel spread (a grey side
     skips the colour-cast rule: :data:`~.hash_figures.GREY_SPREAD`).  ``windows`` (the hashes are
-    D4 pchashes; with ``radius > 0``, ``thumbs`` and ``hw``): an image also pairs with a 90 % window
-    of it at another place or a small turn of it (:func:`~.window_pairs.window_pairs`).  ``cells``:
+    D4 pchashes; with ``radius > 0``, ``thumbs`` and ``hw``): an image also pairs with a copy whose
+    D4 hash took another of its 8 turns, judged as two whole images (:func:`~.turn_pairs.turn_pairs`),
+    and with a 90 % window of it at another place or a small turn of it
+    (:func:`~.window_pairs.window_pairs`).  ``cells``:
     each image's ``4 x 4`` cell colours (``(N, 48)`` uint8,
     :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`): two whole opaque colour
     pictures must agree in them up to one global colour change (:func:`~.hash_figures.colour_pattern_rule`)."""
@@ -289,9 +291,16 @@ def hash_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
         colour, cells,
     )  # fmt: skip
-    if windows and radius > 0 and thumbs is not None and hw is not None:  # a 90 % window or a small turn
+    if windows and radius > 0 and thumbs is not None and hw is not None:
+        from .turn_pairs import turn_pairs
         from .window_pairs import window_pairs
 
+        # a copy whose D4 hash took another turn, judged as two whole images
+        figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour, cells=cells)
+        more = turn_pairs(full, valid, thumbs, hw, figs, radius, pairs)
+        if more.size:
+            pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
+        # a 90 % window or a small turn
         figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
         more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs)
         if more.size:

@@ -252,8 +252,9 @@ def hash_groups(
     matched against another's strip when it lies the other way
     (:func:`~dataeval_gpu.detectors.hash_pairs.strip_partners`: a phone crop of a wallpaper), with
     the same rules.  With ``colour`` (:func:`channel_spread`) a pair with a grey side skips the
-    colour-cast rule.  With ``windows`` (D4 pchashes) also a 90 % window at another place or a
-    small turn of another image (:func:`~.window_pairs.window_pairs`).  With ``cells`` (each image's
+    colour-cast rule.  With ``windows`` (D4 pchashes) also a copy whose D4 hash took another of its
+    8 turns, judged as two whole images (:func:`~.turn_pairs.turn_pairs`), and a 90 % window at
+    another place or a small turn of another image (:func:`~.window_pairs.window_pairs`).  With ``cells`` (each image's
     ``4 x 4`` cell colours, :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`) two whole
     opaque colour pictures pair only when those agree up to one global colour change.  The pairs are
     :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;

@@ -4,12 +4,25 @@ dropped; the copies, outliers and quality issues ``--against`` found against the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from .wording import counted
 
 __all__ = ["index_lines"]
+
+
+def _here(path: Any) -> str:
+    """A partner's path as the user can open it from here: relative to the current folder when
+    it lies inside it (``photos/p3.png``), else as the index holds it (absolute: the index's rows
+    are joined to the folder it was updated from)."""
+    text = str(path)
+    if os.path.isabs(text):
+        here = os.getcwd()
+        if os.path.commonpath([here, text]) == here:
+            return os.path.relpath(text, here)
+    return text
 
 
 def index_lines(report: Any) -> list[str]:
@@ -33,7 +46,8 @@ def index_lines(report: Any) -> list[str]:
             extra = "".join(f", {k} {m[k]}" for k in ("hamming", "cosine") if m.get(k) is not None)
             extra += f", {m['view']}" if m.get("view") not in (None, "whole") else ""  # a crop matched
             name = Path(report.paths.get(m["image"], str(m["image"]))).name
-            out.append(f"  {m['image']}:{name} = {m['partner_path']} ({'+'.join(m['methods'])}{extra})")
+            partner = _here(m["partner_path"])
+            out.append(f"  {m['image']}:{name} = {partner} ({'+'.join(m['methods'])}{extra})")
         if len(matches) > 15:
             out.append(f"  ... and {len(matches) - 15} more (see findings.json)")
     ag = report.against or {}

@@ -262,11 +262,10 @@ BLOCK_PLANS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "rotated": tuple((r, s, 32) for r in (0, 8, 16, 24) for s in (32, 0)),
 }
 #: distinct reference hashes up to which :func:`window_matches` runs the ``"exact"`` plan (about
-#: 50,000 images searched, where the two plans cost about the same); above it ``"rotated"``
-EXACT_REFS = 100_000
+#: 20,000 images searched, where the two plans cost about the same); above it ``"rotated"``
+EXACT_REFS = 40_000
 #: references expanded per step of :func:`window_matches` (memory: their flipped keys)
 REFS_PER_STEP = 4096
-_LOCAL = 12  # bits of a reference's place in its step (REFS_PER_STEP = 2 ** _LOCAL)
 #: candidate pairs checked per step of :func:`window_matches` (memory: ~40 bytes a candidate);
 #: a single key matching more probes is checked in one step
 PAIRS_PER_STEP = 1 << 21
@@ -294,6 +293,20 @@ def _rotl(h: np.ndarray, rot: int) -> np.ndarray:
     return ((u << np.uint64(rot)) | (u >> np.uint64(64 - rot))).view(np.int64)
 
 
+def _presence(sorted_blocks: np.ndarray, width: int) -> tuple[np.ndarray, int]:
+    """``(bitmap, drop)``: a bit for each value of a block's top ``width - drop`` bits (all of
+    them up to 2^24 values, else ~16 bits a probe), set where some probe's block has it."""
+    bits = min(width, max(24, int(np.ceil(np.log2(16 * max(sorted_blocks.size, 1))))))
+    drop = width - bits
+    top = sorted_blocks.astype(np.int64) >> drop
+    top = top[np.concatenate([[True], top[1:] != top[:-1]])] if top.size else top
+    at = top >> 3
+    first = np.concatenate([[0], np.nonzero(np.diff(at))[0] + 1]) if top.size else np.zeros(0, dtype=np.int64)
+    present = np.zeros((1 << bits) >> 3 or 1, dtype=np.uint8)
+    present[at[first]] = np.bitwise_or.reduceat((1 << (top & 7)).astype(np.uint8), first) if top.size else 0
+    return present, drop
+
+
 def _steps(n: np.ndarray, limit: int) -> list[tuple[int, int]]:
     """``[start, end)`` runs of ``n`` (candidates per key) holding at most ``limit`` candidates
     each (a key with more alone)."""
@@ -306,29 +319,28 @@ def _steps(n: np.ndarray, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def block_join(
-    ua: np.ndarray, ub: np.ndarray, radius: int, plan: str
-) -> tuple[np.ndarray, np.ndarray, int]:
+def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[np.ndarray, np.ndarray, int]:
     """``(va, vb, candidates)``: the distinct value pairs (indices into ``ua`` and ``ub``, int64
     hashes, sorted by ``va * ub.size + vb``) within Hamming ``radius`` that the block ``plan``
     (:data:`BLOCK_PLANS`) finds, and how many candidate pairs it checked.  Each block of the
     references is expanded by every flip of up to two bits, :data:`REFS_PER_STEP` references at a
-    time, and looked up among the probes' sorted blocks; the candidates are checked
+    time, tested against a bitmap of the probes' blocks (:func:`_presence`) and the keys present
+    looked up among the probes' sorted blocks; the candidates are checked
     :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates)."""
     found, cand = [], 0
     for rot, shift, width in BLOCK_PLANS[plan]:
         mask = (1 << width) - 1
-        fl = _flips(width)
-        pk = (_rotl(ua, rot) >> shift) & mask
+        fl = _flips(width).astype(np.uint32)  # blocks of at most 32 bits: half the bytes to move
+        pk = ((_rotl(ua, rot) >> shift) & mask).astype(np.uint32)
         po = np.argsort(pk, kind="stable")
         pk = pk[po]
+        present, drop = _presence(pk, width)
         for r in range(0, ub.size, REFS_PER_STEP):
             rb = np.arange(r, min(ub.size, r + REFS_PER_STEP))
-            # sorted keys, each with its reference in the low bits: a lookup of sorted needles
-            # walks the probes' blocks in order (unsorted needles: ~6x the time)
-            keys = ((_rotl(ub[rb], rot) >> shift) & mask)[:, None] ^ fl[None, :]
-            keys = np.sort((keys << _LOCAL) | (rb - r)[:, None], axis=None)
-            owner, keys = r + (keys & ((1 << _LOCAL) - 1)), keys >> _LOCAL
+            keys = (((_rotl(ub[rb], rot) >> shift) & mask).astype(np.uint32)[:, None] ^ fl[None, :]).ravel()
+            top = keys >> np.uint32(drop)  # the bitmap first: most keys of a large plan match no probe
+            hit = np.nonzero((present[top >> np.uint32(3)] >> (top & np.uint32(7)).astype(np.uint8)) & 1)[0]
+            keys, owner = keys[hit], rb[hit // fl.size]
             lo = np.searchsorted(pk, keys, "left")
             n = np.searchsorted(pk, keys, "right") - lo
             hit = np.nonzero(n)[0]

@@ -20,6 +20,7 @@ source's thumbnail grid (:data:`CROP_PLAIN_MIN` and the other ``CROP_`` bars; do
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,6 +33,7 @@ from ..functional.hashing.offcentre import (
     grid_hashes,
     grid_views,
     plain_hashes,
+    search_plan,
     window_matches,
 )
 from ..functional.hashing.windows import WINDOW_VIEWS, view_hashes, window_scores
@@ -175,6 +177,12 @@ def _offcentre_codes(
         return np.zeros(0, dtype=np.int64)
     probes = grid_hashes(t[rows]).numpy().reshape(-1)
     refs = plain_hashes(t[rows]).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
+    if search_plan(np.unique(refs).size) != "exact":
+        warnings.warn(
+            f"off-centre crop search over {r} images: 6-8 bit matches only through the rotated "
+            "32-bit blocks (docs/duplicates.md, 'Off-centre crops at scale')",
+            stacklevel=2,
+        )
     a, b = window_matches(probes, refs)
     i, v, j, mirror = rows[a // nv], a % nv, rows[b % r], b >= r
     dist = np.bitwise_count((probes[a] ^ refs[b]).view(np.uint64))

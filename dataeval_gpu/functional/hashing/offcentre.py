@@ -45,18 +45,22 @@ from .kernels import HASH_SIZE, dct_bits
 from .thumbs import THUMB_SIDE
 
 __all__ = [
+    "BLOCK_PLANS",
+    "EXACT_REFS",
     "GRID",
     "GRID_RADIUS",
     "IMAGES_PER_STEP",
     "PLACE_SLACK",
     "REFINE",
     "axis_maps",
+    "block_join",
     "busy_share",
     "crop_scores",
     "grid_hashes",
     "grid_views",
     "plain_hashes",
     "resize_area",
+    "search_plan",
     "window_matches",
 ]
 
@@ -243,8 +247,33 @@ def crop_scores(
     return plain, detail, fine, spread
 
 
-#: probes joined per step of :func:`window_matches` (memory: the step's candidate pairs)
-PROBES_PER_STEP = 1 << 16
+#: the block plans of :func:`window_matches`: ``(rotation, shift, width)`` of each block (the
+#: hash rotated left by ``rotation`` bits, then ``width`` bits from ``shift``).  ``"exact"``: three
+#: blocks of 21-22 bits; two hashes within 8 bits differ by at most 2 in one of them (pigeonhole),
+#: so every pair within the radius is found, but a random pair passes a block by chance ~1e-4, and
+#: the candidates grow as ~0.05-0.1 N^2 (N images searched: 100 windows against 2 references
+#: each).  ``"rotated"``: the two 32-bit halves of the hash rotated by 0, 8, 16 and 24 bits (8
+#: blocks); exact up to 5 bits, a pair 6-8 bits apart found when one of the 8 blocks holds at
+#: most 2 of its differences; a random pair passes by chance ~1e-6, so the cost is the
+#: references' keys (~8,500 an image, linear in N) up to ~10^7 images (docs/duplicates.md,
+#: "Off-centre crops at scale")
+BLOCK_PLANS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "exact": ((0, 42, 22), (0, 21, 21), (0, 0, 21)),
+    "rotated": tuple((r, s, 32) for r in (0, 8, 16, 24) for s in (32, 0)),
+}
+#: distinct reference hashes up to which :func:`window_matches` runs the ``"exact"`` plan (about
+#: 20,000 images searched, where the two plans cost about the same); above it ``"rotated"``
+EXACT_REFS = 40_000
+#: references expanded per step of :func:`window_matches` (memory: their flipped keys)
+REFS_PER_STEP = 4096
+#: candidate pairs checked per step of :func:`window_matches` (memory: ~40 bytes a candidate);
+#: a single key matching more probes is checked in one step
+PAIRS_PER_STEP = 1 << 21
+
+
+def search_plan(n_refs: int) -> str:
+    """The :data:`BLOCK_PLANS` key :func:`window_matches` uses for ``n_refs`` distinct references."""
+    return "exact" if n_refs <= EXACT_REFS else "rotated"
 
 
 @functools.lru_cache(maxsize=4)
@@ -256,44 +285,97 @@ def _flips(width: int) -> np.ndarray:
     )
 
 
+def _rotl(h: np.ndarray, rot: int) -> np.ndarray:
+    """int64 hashes rotated left by ``rot`` bits."""
+    if not rot:
+        return h
+    u = h.view(np.uint64)
+    return ((u << np.uint64(rot)) | (u >> np.uint64(64 - rot))).view(np.int64)
+
+
+def _presence(sorted_blocks: np.ndarray, width: int) -> tuple[np.ndarray, int]:
+    """``(bitmap, drop)``: a bit for each value of a block's top ``width - drop`` bits (all of
+    them up to 2^24 values, else ~16 bits a probe), set where some probe's block has it."""
+    bits = min(width, max(24, int(np.ceil(np.log2(16 * max(sorted_blocks.size, 1))))))
+    drop = width - bits
+    top = sorted_blocks.astype(np.int64) >> drop
+    top = top[np.concatenate([[True], top[1:] != top[:-1]])] if top.size else top
+    at = top >> 3
+    first = np.concatenate([[0], np.nonzero(np.diff(at))[0] + 1]) if top.size else np.zeros(0, dtype=np.int64)
+    present = np.zeros((1 << bits) >> 3 or 1, dtype=np.uint8)
+    present[at[first]] = np.bitwise_or.reduceat((1 << (top & 7)).astype(np.uint8), first) if top.size else 0
+    return present, drop
+
+
+def _steps(n: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """``[start, end)`` runs of ``n`` (candidates per key) holding at most ``limit`` candidates
+    each (a key with more alone)."""
+    cs = np.cumsum(n)
+    out, s = [], 0
+    while s < n.size:
+        e = max(s + 1, int(np.searchsorted(cs, (cs[s - 1] if s else 0) + limit, "right")))
+        out.append((s, e))
+        s = e
+    return out
+
+
+def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(va, vb, candidates)``: the distinct value pairs (indices into ``ua`` and ``ub``, int64
+    hashes, sorted by ``va * ub.size + vb``) within Hamming ``radius`` that the block ``plan``
+    (:data:`BLOCK_PLANS`) finds, and how many candidate pairs it checked.  Each block of the
+    references is expanded by every flip of up to two bits, :data:`REFS_PER_STEP` references at a
+    time, tested against a bitmap of the probes' blocks (:func:`_presence`) and the keys present
+    looked up among the probes' sorted blocks; the candidates are checked
+    :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates)."""
+    found, cand = [], 0
+    for rot, shift, width in BLOCK_PLANS[plan]:
+        mask = (1 << width) - 1
+        fl = _flips(width).astype(np.uint32)  # blocks of at most 32 bits: half the bytes to move
+        pk = ((_rotl(ua, rot) >> shift) & mask).astype(np.uint32)
+        po = np.argsort(pk, kind="stable")
+        pk = pk[po]
+        present, drop = _presence(pk, width)
+        for r in range(0, ub.size, REFS_PER_STEP):
+            rb = np.arange(r, min(ub.size, r + REFS_PER_STEP))
+            keys = (((_rotl(ub[rb], rot) >> shift) & mask).astype(np.uint32)[:, None] ^ fl[None, :]).ravel()
+            top = keys >> np.uint32(drop)  # the bitmap first: most keys of a large plan match no probe
+            hit = np.nonzero((present[top >> np.uint32(3)] >> (top & np.uint32(7)).astype(np.uint8)) & 1)[0]
+            keys, owner = keys[hit], rb[hit // fl.size]
+            lo = np.searchsorted(pk, keys, "left")
+            n = np.searchsorted(pk, keys, "right") - lo
+            hit = np.nonzero(n)[0]
+            lo, n, owner = lo[hit], n[hit], owner[hit]
+            cand += int(n.sum())
+            for s, e in _steps(n, PAIRS_PER_STEP):
+                m = n[s:e]
+                t = int(m.sum())
+                a = po[np.repeat(lo[s:e] - np.cumsum(m) + m, m) + np.arange(t)]
+                b = np.repeat(owner[s:e], m)
+                close = np.bitwise_count((ua[a] ^ ub[b]).view(np.uint64)) <= radius
+                found.append(a[close] * ub.size + b[close])
+    pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    return pairs // max(ub.size, 1), pairs % max(ub.size, 1), cand
+
+
 def window_matches(
-    probes: np.ndarray, refs: np.ndarray, radius: int = GRID_RADIUS
+    probes: np.ndarray, refs: np.ndarray, radius: int = GRID_RADIUS, plan: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(a, b)``: every pair of a probe hash ``probes[a]`` and a reference hash ``refs[b]`` (int64)
-    within Hamming ``radius`` (at most 8).  Three blocks of 21-22 bits: two hashes within 8 bits
-    differ by at most 2 in one of them (pigeonhole), so each reference's block is expanded by
-    every flip of up to two bits and looked up by each probe's block exactly (the references are
-    the small side: an image's two whole hashes against its 100 windows' hashes)."""
+    within Hamming ``radius`` (at most 8) that the block ``plan`` finds (:func:`block_join`; by
+    default :func:`search_plan` of the distinct references: ``"exact"``, every pair, up to
+    :data:`EXACT_REFS`, then ``"rotated"``).  The references are the small side: an image's two
+    whole hashes against its 100 windows' hashes."""
     if not 0 <= radius <= 8:
         raise ValueError(f"radius must be in 0..8, got {radius}")
     probes, refs = np.asarray(probes, dtype=np.int64).ravel(), np.asarray(refs, dtype=np.int64).ravel()
     ua, ia = np.unique(probes, return_inverse=True)
     ub = np.unique(refs)
-    found_a, found_b = [], []
-    for shift, width in ((42, 22), (21, 21), (0, 21)):
-        mask = (1 << width) - 1
-        fl = _flips(width)
-        keys = (((ub >> shift) & mask)[:, None] ^ fl[None, :]).ravel()
-        owner = np.repeat(np.arange(ub.size, dtype=np.int32), fl.size)
-        order = np.argsort(keys, kind="stable")
-        keys, owner = keys[order], owner[order]
-        for s in range(0, ua.size, PROBES_PER_STEP):
-            pa = np.arange(s, min(ua.size, s + PROBES_PER_STEP))
-            k = (ua[pa] >> shift) & mask
-            lo, hi = np.searchsorted(keys, k, "left"), np.searchsorted(keys, k, "right")
-            n = hi - lo
-            if not n.sum():
-                continue
-            a = np.repeat(pa, n)
-            b = owner[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())]
-            close = np.bitwise_count((ua[a] ^ ub[b]).view(np.uint64)) <= radius
-            found_a.append(a[close])
-            found_b.append(b[close])
-    if not found_a:
+    plan = search_plan(ub.size) if plan is None else plan
+    if plan not in BLOCK_PLANS:
+        raise ValueError(f"plan must be one of {sorted(BLOCK_PLANS)}, got {plan!r}")
+    va, vb, _ = block_join(ua, ub, radius, plan)
+    if not va.size:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    va, vb = np.concatenate(found_a), np.concatenate(found_b)
-    pairs = np.unique(va * ub.size + vb)  # distinct value pairs
-    va, vb = pairs // ub.size, pairs % ub.size
     # members: every probe with value va, every reference with value vb
     oa = np.argsort(ia, kind="stable")
     sa = np.searchsorted(ia[oa], np.arange(ua.size + 1))

@@ -147,13 +147,17 @@ def test_ctrl_c_from_outside_in_the_first_moments(delay: float, tmp_path: Path) 
 def test_ctrl_c_before_the_program_is_pythons(tmp_path: Path) -> None:
     """Sent as the package starts importing (the entry point's handler not yet set): Python's own
     handling (a ``KeyboardInterrupt`` traceback: status 1 or -SIGINT) or, once the handler is set,
-    the program's line and 130; never a traceback through the program's own code."""
+    the program's line and 130; never a traceback through the program's own code.  Python can also
+    lose it (cli_entry's docstring: raised inside importlib's callbacks; seen twice in loaded
+    full-suite runs, 2026-12-07): then the scan of the empty folder runs to its end, status 0."""
     (tmp_path / "in").mkdir()
     module, func = _entry_point()
     code = CUE.format(at="dataeval_gpu") + SCRIPT.format(module=module, func=func)
     status, err = _interrupt_after_cue(code, tmp_path / "out", 0.0)
     if err.startswith("dataeval-gpu: error: interrupted"):
         assert status == EXIT_INTERRUPTED and "Traceback" not in err, (status, err)
+    elif status == 0:  # lost in the interpreter's window (cli_entry's docstring): the scan ran on
+        assert "Traceback" not in err and "no files to scan" in err, err
     else:
         assert status in (1, -signal.SIGINT) and "KeyboardInterrupt" in err, (status, err)
         assert "/dataeval_gpu/cli.py" not in err, err  # not inside the program (its handler set)

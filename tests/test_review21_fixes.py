@@ -60,3 +60,13 @@ def test_cells_of_a_float_copy_take_the_whole_images_bit_depth() -> None:
     # the same picture as 0-1 floats (the whole image's maximum 1.0: bit depth 1) stays on 0-1
     unit = u8.to(torch.float64) / 200.0
     np.testing.assert_array_equal(colour_cells([unit]).numpy()[0], np.round(want * 255.0 / 200.0))
+    # NaN / inf pixels count as 0 (0.65's rule as scale01 reads it), for the bit depth too: a float
+    # image whose only pixels over 1 are inf reads on 0-1 - as its copy with those pixels 0
+    spiky = unit.clone()
+    spiky[:, 1::2, 1::2] = float("inf")
+    spiky[0, 1, 1] = float("nan")
+    zeroed = torch.nan_to_num(spiky, nan=0.0, posinf=0.0)
+    assert zeroed.max() == 1.0 / 200.0
+    np.testing.assert_array_equal(colour_cells([spiky]).numpy(), colour_cells([zeroed]).numpy())
+    np.testing.assert_array_equal(colour_cells([spiky]).numpy()[0], np.round(want * 255.0 / 200.0))
+

@@ -24,13 +24,30 @@ def scale01(x: torch.Tensor, whole: torch.Tensor | None = None) -> torch.Tensor:
     if x.dtype == torch.bool:
         return x.to(dtype)
     xf = torch.nan_to_num(x.to(dtype), nan=0.0, posinf=0.0, neginf=0.0)  # NaN / inf pixels count as 0
-    ref = xf
-    if whole is not None:  # integers as they are; floats with NaN / inf as 0 (as xf)
-        ref = torch.nan_to_num(whole.to(dtype), nan=0.0, posinf=0.0, neginf=0.0) if whole.is_floating_point() else whole
-    flat = ref.reshape(ref.shape[0], -1)
-    depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
+    if whole is None:
+        flat = xf.reshape(xf.shape[0], -1)
+        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+    else:
+        lo, hi = _bounds(whole, dtype)
+    depth = bit_depth(lo, hi).clamp(min=1)
     scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
     return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+def _bounds(v: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B,)`` minimum and maximum of each ``(B, ...)`` image as :func:`scale01` reads it (in
+    ``dtype``, NaN / inf pixels as 0): integers as they are; floats on the CPU without a copy where
+    both come out finite (NaN and inf would reach them), else - and on a device always, with no host
+    sync - over a copy with NaN / inf set to 0."""
+    flat = v.reshape(v.shape[0], -1)
+    if v.is_floating_point():
+        flat = flat.to(dtype)
+        if v.device.type == "cpu":  # (a whole image's copy cost more than both reductions)
+            lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+            if bool((lo.isfinite() & hi.isfinite()).all()):
+                return lo, hi
+        flat = torch.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)
+    return flat.amin(dim=1), flat.amax(dim=1)
 
 
 def scale_stored(x: torch.Tensor, whole: torch.Tensor | None = None) -> torch.Tensor:

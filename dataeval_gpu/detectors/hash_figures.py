@@ -237,10 +237,11 @@ class PairFigures:
         self.hw = None if self.hw is None else as64(self.hw).reshape(-1, 2)  # type: ignore[union-attr]
         if self.cells is not None:
             c = self.cells.cpu().numpy() if isinstance(self.cells, torch.Tensor) else np.asarray(self.cells)
-            self.cells = c.reshape(c.shape[0], -1).astype(np.uint8)
+            self.cells = c.reshape(c.shape[0], int(np.prod(c.shape[1:]))).astype(np.uint8)  # (0 rows too)
         if self.thumbs is not None:
             t = self.thumbs.cpu().numpy() if isinstance(self.thumbs, torch.Tensor) else np.asarray(self.thumbs)
-            self.thumbs = t.reshape(t.shape[0], -1, THUMB_SIDE, THUMB_SIDE)
+            views = int(np.prod(t.shape[1:])) // (THUMB_SIDE * THUMB_SIDE)  # (0 rows too: no -1 to infer)
+            self.thumbs = t.reshape(t.shape[0], views, THUMB_SIDE, THUMB_SIDE)
 
 
 def transparent_pair(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -72,7 +72,8 @@ Images under :data:`JUDGE_MIN_SIDE` (9 px) a side are not judged for ``dark``, `
 ``blurry``, ``noisy`` or ``jpeg_blocking`` (score 0): too few pixels for an exposure or a structure.
 ``noisy`` is judged only with enough pixels to tell noise from drawing
 (:func:`~dataeval_gpu.detectors.quality_noise_judged.noise_judged`: at least 256 Immerkær positions in
-the noise window, and on an image with transparent parts at least 2,048 visible pixels).
+the noise window, at least 18 px a side - a strip of 16 px frames is not judged -, and on an image with
+transparent parts at least 2,048 visible pixels).
 
 Thresholds are overridable per issue: ``QualityIssues(thresholds={"blurry": 0.6})``.
 

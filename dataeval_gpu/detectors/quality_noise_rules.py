@@ -150,7 +150,8 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     one where that is more - impulses raise the mean response and barely its median, texture
     raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE` and under
     :data:`IMPULSE_MAX_CLIPPED` of the pixels are clipped).  Metrics gathered without ``noise_flat``
-    / ``impulse_share`` are scored without those checks, as before."""
+    / ``impulse_share`` are scored without those checks (the clipped share is checked on every
+    impulse estimate)."""
     gauss = np.where(m["noise"] <= NOISE_GAUSS_RATIO * m["noise_robust"], m["noise_robust"], 0.0)
     if "noise_flat" in m:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)

@@ -89,6 +89,8 @@ def turn_pairs(
     whole image's thumbnail first; ``figs``: the images' per-image figures (its ``thumbs`` unused:
     the whole thumbnails are taken from ``thumbs`` for the candidates' images only)."""
     n = int(full.numel())
+    if n < 2:  # no pair (and no rows for reshape's -1 to infer)
+        return np.zeros((0, 2), dtype=np.int64)
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs).reshape(n, -1)
     t = t[:, : THUMB_SIDE * THUMB_SIDE].reshape(n, THUMB_SIDE, THUMB_SIDE)
     i, j, dist = turn_candidates(full, valid, t, hw, radius)

@@ -102,6 +102,9 @@ def window_pairs(
     widths; ``figs``: the images' :class:`~.hash_figures.PairFigures` (its ``plain`` and
     ``opacity`` limit the images searched, :func:`~.hash_figures.figure_rules` the pairs)."""
     n = int(full.numel())
+    empty = np.zeros((0, 2), dtype=np.int64)
+    if n < 2:  # no pair (and no rows for reshape's -1 to infer)
+        return empty
     hw = np.asarray(hw, dtype=np.float64).reshape(-1, 2)
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs).reshape(n, -1)
     t = t[:, : THUMB_SIDE * THUMB_SIDE].reshape(n, THUMB_SIDE, THUMB_SIDE)
@@ -111,7 +114,6 @@ def window_pairs(
     if figs.opacity is not None:
         ok &= np.asarray(figs.opacity) >= 1.0
     rows = np.nonzero(ok)[0]
-    empty = np.zeros((0, 2), dtype=np.int64)
     if rows.size < 2:
         return empty
     # the off-centre crops' search is independent of the views': in a thread alongside (numpy and

@@ -14,27 +14,49 @@ __all__ = ["LUMA", "block_lines", "block_phases", "composite_on_black", "grey_im
 LUMA = (0.299, 0.587, 0.114)
 
 
-def scale01(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule)."""
+def scale01(x: torch.Tensor, whole: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, C, H, W) of any dtype -> float in [0, 1] (per image, 0.65's bit-depth rule).  ``whole``:
+    the ``(B, ...)`` images ``x`` was sampled from (every ``k``-th pixel): the bit depth is theirs, as
+    when the whole images are scaled (a sample's maximum can lie under its image's)."""
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     if x.dtype == torch.uint8:
         return x.to(dtype) / 255.0
     if x.dtype == torch.bool:
         return x.to(dtype)
     xf = torch.nan_to_num(x.to(dtype), nan=0.0, posinf=0.0, neginf=0.0)  # NaN / inf pixels count as 0
-    flat = xf.reshape(xf.shape[0], -1)
-    depth = bit_depth(flat.amin(dim=1), flat.amax(dim=1)).clamp(min=1)
+    if whole is None:
+        flat = xf.reshape(xf.shape[0], -1)
+        lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+    else:
+        lo, hi = _bounds(whole, dtype)
+    depth = bit_depth(lo, hi).clamp(min=1)
     scale = (2.0 ** depth.to(torch.float64) - 1.0).to(dtype)
     return (xf / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
 
 
-def scale_stored(x: torch.Tensor) -> torch.Tensor:
+def _bounds(v: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B,)`` minimum and maximum of each ``(B, ...)`` image as :func:`scale01` reads it (in
+    ``dtype``, NaN / inf pixels as 0): integers as they are; floats on the CPU without a copy where
+    both come out finite (NaN and inf would reach them), else - and on a device always, with no host
+    sync - over a copy with NaN / inf set to 0."""
+    flat = v.reshape(v.shape[0], -1)
+    if v.is_floating_point():
+        flat = flat.to(dtype)
+        if v.device.type == "cpu":  # (a whole image's copy cost more than both reductions)
+            lo, hi = flat.amin(dim=1), flat.amax(dim=1)
+            if bool((lo.isfinite() & hi.isfinite()).all()):
+                return lo, hi
+        flat = torch.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)
+    return flat.amin(dim=1), flat.amax(dim=1)
+
+
+def scale_stored(x: torch.Tensor, whole: torch.Tensor | None = None) -> torch.Tensor:
     """(B, C, H, W) -> float in [0, 1] as the quality metrics read it: a ``uint16`` image over its
     container's 65,535 levels (a 16-bit PNG / TIFF: a dark 16-bit photo whose maximum is under 4096
     is dark, where 0.65's rule, :func:`scale01`, read it as 12-bit and as bright as its brightest
     level allowed; and every window of it on one scale, where the rule took each window's own
-    maximum), every other dtype by :func:`scale01`.  The statistics (``imagestats``, the Linter)
-    keep 0.65's rule.
+    maximum), every other dtype by :func:`scale01` (``whole``: the images ``x`` was sampled from, whose
+    bit depth it takes).  The statistics (``imagestats``, the Linter) keep 0.65's rule.
 
     Example:
         >>> x = torch.tensor([[[[0, 3000]]]], dtype=torch.uint16)
@@ -44,7 +66,7 @@ def scale_stored(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.uint16:
         dtype = torch.float32
         return x.to(dtype) / 65535.0
-    return scale01(x)
+    return scale01(x, whole)
 
 
 def row_mean64(v: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ def colour_cells(images: Sequence[torch.Tensor]) -> torch.Tensor:
     R = G = B; with alpha the colour is premultiplied and divided by the cell's mean alpha (a
     transparent cell is black).  Other dtypes are read on the quality metrics' scale
     (:func:`~dataeval_gpu.functional.pixels.scale_stored`: ``uint16`` over 65,535 levels, floats
-    and other integers by 0.65's bit depth - 0-1 or 0-255 floats alike) times 255.  Every
+    and other integers by 0.65's bit depth of the whole image - 0-1 or 0-255 floats alike) times 255.  Every
     ``k``-th row and column is read (``k = max(1, short side // CELL_SAMPLES)``).
 
     Example:
@@ -55,11 +55,12 @@ def colour_cells(images: Sequence[torch.Tensor]) -> torch.Tensor:
         step = max(1, min(int(t.shape[-2]), int(t.shape[-1])) // CELL_SAMPLES)
         x = t[..., ::step, ::step]
         # uint8 as stored; else on the scale the quality metrics read (scale_stored: uint16 over
-        # 65,535 levels, floats and other integers by 0.65's bit depth); tensor ops, no host sync
+        # 65,535 levels, floats and other integers by 0.65's bit depth - the whole image's, not the
+        # sample's: its maximum can lie between the sampled pixels); tensor ops, no host sync
         x = (
             x.to(torch.float32)
             if x.dtype == torch.uint8
-            else scale_stored(x[None])[0].to(torch.float32) * 255.0
+            else scale_stored(x[None], whole=t[None])[0].to(torch.float32) * 255.0
         )
         c = x.shape[0]
         colour = x[: c - 1] if c in (2, 4) else x

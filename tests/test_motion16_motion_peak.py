@@ -162,3 +162,32 @@ def test_reason_names_motion_blur_only_where_the_term_is_judged() -> None:
     assert motion_blurred(out.metrics, out.thresholds["blurry"]).tolist() == [True, False, False]
     assert out.why(0)[0].startswith("blurry: motion blur along the rows")
     assert not any("motion blur" in line for i in (1, 2) for line in out.why(i))
+
+
+def test_an_index_written_before_the_metric_is_refused(tmp_path) -> None:
+    """An index whose rows lack ``motion_peak`` (written before motion16) is refused by an update's
+    save, ``--against`` and ``report()``, naming the metric and the way out."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from dataeval_gpu.audit import DataAudit
+    from dataeval_gpu.index import DatasetIndex, IndexMismatchError, against_index, save_index
+
+    audit = DataAudit(device="cpu")
+    audit.update(torch.randint(0, 256, (4, 3, 40, 40), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)))
+    folder = tmp_path / "idx"
+    save_index(audit, folder)
+    doc = json.loads((folder / "manifest.json").read_text())
+    assert "motion_peak" in doc["settings"]["metrics"]
+    doc["settings"]["metrics"] = [m for m in doc["settings"]["metrics"] if m != "motion_peak"]
+    doc["settings"]["metric_digest"] = "0" * 32
+    rows = folder / doc["files"]["rows"]
+    pq.write_table(pq.read_table(rows).drop(["motion_peak"]), rows)
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    index = DatasetIndex(folder)
+    for refused in (lambda: index.report(), lambda: against_index(audit, index), lambda: save_index(audit, folder)):
+        with pytest.raises(IndexMismatchError) as err:
+            refused()
+        said = str(err.value)
+        assert "only this run has ['motion_peak']" in said and "rebuild it (scan its files again" in said

@@ -183,7 +183,8 @@ def chroma_noise_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> fl
 
 
 def motion_ref(levels: np.ndarray) -> dict:
-    """``motion_ratio``, ``motion_energy`` and ``motion_angle`` of a 256-level grey image from their
+    """``motion_ratio``, ``motion_energy``, ``motion_angle``, ``motion_cross`` and ``motion_peak`` of a
+    256-level grey image from their
     written definitions (float64, one direction and step at a time): the central window of at most
     768 px a side (offsets on the 8-px grid), second differences at steps 2 and 8 along the rows,
     the falling diagonal, the columns and the rising diagonal over the positions 8 px or more inside
@@ -191,27 +192,37 @@ def motion_ref(levels: np.ndarray) -> dict:
     the directions whose ``E8`` is at least 0.05 the least ``q`` over the greatest, the weakest
     direction's ``E8`` (at least 0) and angle, the perpendicular direction's ``q`` over the least of the
     two directions between them that take part, at most 1 (1 where the perpendicular or both of those
-    have ``E8`` under 0.05); 1, 0, 0, 1 under 64 px a side or without such a direction."""
+    have ``E8`` under 0.05); the weakest direction's ``sqrt(T2 / T8)``, ``T_s`` the greatest mean
+    square less 1/2 (clamped at 1e-9) over the whole 8 x 8 tiles of the positions, tiled from the
+    first; 1, 0, 0, 1, 1 under 64 px a side or without such a direction."""
+    none = {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0, "motion_cross": 1.0, "motion_peak": 1.0}
     g = np.asarray(levels, dtype=np.float64)
     h, w = g.shape
     if min(h, w) < 64:
-        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0, "motion_cross": 1.0}
+        return none
     wh, ww = min(h, 768), min(w, 768)
     y0, x0 = max(0, (h - 768) // 2) // 8 * 8, max(0, (w - 768) // 2) // 8 * 8
     g = g[y0 : y0 + wh, x0 : x0 + ww]
-    qs, e8s = [], []
+    qs, e8s, peaks = [], [], []
     for (dy, dx), angle in zip(((0, 1), (1, 1), (1, 0), (1, -1)), (0.0, 135.0, 90.0, 45.0)):
-        energies = []
+        energies, tops = [], []
         for s in (2, 8):
             ys, xs = np.arange(8, wh - 8), np.arange(8, ww - 8)
             yy, xx = np.meshgrid(ys, xs, indexing="ij")
             d = g[yy + s * dy, xx + s * dx] + g[yy - s * dy, xx - s * dx] - 2.0 * g[yy, xx]
             energies.append(float(np.mean(d * d)) - 0.5)
+            tiles = [
+                float(np.mean(d[ty : ty + 8, tx : tx + 8] ** 2)) - 0.5
+                for ty in range(0, d.shape[0] - 7, 8)
+                for tx in range(0, d.shape[1] - 7, 8)
+            ]
+            tops.append(max(max(tiles), 1e-9))
         qs.append((math.sqrt(max(energies[0], 1e-9) / max(energies[1], 1e-9)), angle))
         e8s.append(energies[1])
+        peaks.append(math.sqrt(tops[0] / tops[1]))
     part = [i for i in range(4) if e8s[i] >= 0.05]  # directions with detail at step 8
     if not part:
-        return {"motion_ratio": 1.0, "motion_energy": 0.0, "motion_angle": 0.0, "motion_cross": 1.0}
+        return none
     k = min(part, key=lambda i: (qs[i][0], i))
     across = (k + 2) % 4  # the directions are 45 degrees apart: the perpendicular is two places on
     between = [qs[i][0] for i in ((k + 1) % 4, (k + 3) % 4) if i in part]  # 45 degrees from both
@@ -221,6 +232,7 @@ def motion_ref(levels: np.ndarray) -> dict:
         "motion_energy": max(e8s[k], 0.0),
         "motion_angle": qs[k][1],
         "motion_cross": min(1.0, qs[across][0] / min(between)) if across in part and between else 1.0,
+        "motion_peak": peaks[k],
     }
 
 

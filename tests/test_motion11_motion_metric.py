@@ -81,11 +81,15 @@ def test_hand_checked_bars() -> None:
     columns (E2 = 1250, E8 = 10000); down the columns +-100 at step 2 and 0 at step 8 (the
     period 4 divides 8: no detail at step 8, so the columns take no part); along both diagonals
     both add up (the cross term sums to 0 over whole periods): E2 = 11250, E8 = 10000.  So
-    ``motion_ratio = sqrt((1250 - 1/2) / (11250 - 1/2))``, the rows the weakest, their ``E8``."""
+    ``motion_ratio = sqrt((1250 - 1/2) / (11250 - 1/2))``, the rows the weakest, their ``E8``.  Every
+    8 x 8 tile of positions holds the mean energies (along the rows the step-2 difference is +-50 at 4
+    of its 8 columns; the diagonals' cross terms sum to 0 over its 8 rows, two periods of 4): its sums
+    are 64 times them, so ``motion_peak`` (the rows at their sharpest tile) is ``sqrt(1249.5 / 9999.5)``."""
     y, x = np.mgrid[:64, :64]
     img = torch.from_numpy((100 + 50 * (x % 16 < 8) + 50 * (y % 4 < 2)).astype(np.uint8)[None, None])
     n = 48 * 48
-    want = [n * 1250, n * 10000, n * 11250, n * 10000, n * 10000, 0, n * 11250, n * 10000, n]
+    energies = [1250, 10000, 11250, 10000, 10000, 0, 11250, 10000]
+    want = [n * e for e in energies] + [64 * e for e in energies] + [n]
     assert motion_rows(img.float() / 255.0).tolist() == [want]  # the torch path (float input)
     if quality_compiled.ready():
         assert motion_rows_u8(img).tolist() == [want]
@@ -93,8 +97,9 @@ def test_hand_checked_bars() -> None:
     assert got["motion_ratio"].item() == pytest.approx(math.sqrt(1249.5 / 11249.5), rel=1e-15)
     assert got["motion_energy"].tolist() == [9999.5] and got["motion_angle"].tolist() == [0.0]
     assert got["motion_cross"].tolist() == [1.0]  # across the rows: the columns, which take no part
+    assert got["motion_peak"].item() == pytest.approx(math.sqrt(1249.5 / 9999.5), rel=1e-15)
     ref = motion_ref(img[0, 0].numpy())
-    want = [math.sqrt(1249.5 / 11249.5), 9999.5, 0.0, 1.0]
+    want = [math.sqrt(1249.5 / 11249.5), 9999.5, 0.0, 1.0, math.sqrt(1249.5 / 9999.5)]
     assert [ref[k] for k in MOTION_KEYS] == pytest.approx(want, rel=1e-12)
 
 

@@ -131,6 +131,7 @@ from .quality_rules import (
     LOW_INFO_DETAIL,
     LOW_INFO_OCCUPANCY,
     MOTION_JUDGE_SIDE,
+    MOTION_MAX_PEAK,
     MOTION_MIN_CROSS,
     MOTION_MIN_ENERGY,
     MOTION_MIN_RATIO,
@@ -188,6 +189,7 @@ __all__ = [
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
     "MOTION_JUDGE_SIDE",
+    "MOTION_MAX_PEAK",
     "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
     "MOTION_MIN_RATIO",
@@ -326,7 +328,7 @@ class QualityOutput(OutputMetadata):
                     f" {self.reference.get('contrast', float('nan')):.3f}, its lower quartile; reaches neither black nor white)"
                 )
             elif k == "blurry":
-                keys = (*MOTION_KEYS, "grey_p99", "opacity", "width", "height")
+                keys = (*MOTION_KEYS, "grey_p99", "opacity", "occupancy", "width", "height")
                 one = {n: v[index : index + 1] for n, v in self.metrics.items() if n in keys}
                 if bool(motion_blurred(one, t)[0]):
                     line = f"blurry: motion blur {_motion_words(self.metrics, index, t)}; score {s:.4g} > threshold {t:.4g}"

@@ -13,6 +13,7 @@ from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
     "MOTION_JUDGE_SIDE",
+    "MOTION_MAX_PEAK",
     "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
     "MOTION_MIN_OCCUPANCY",
@@ -56,6 +57,13 @@ MOTION_MIN_CROSS = 0.5
 #: collections' flags under it, all false: Stellarium's corrugated-metal ramp texture 0, hedgewars' wave
 #: ``LandTex`` 0, supertux's ocean 0.0625, fillets' two coral backgrounds 0.0625 and 0.066; alpha15)
 MOTION_MIN_OCCUPANCY = 0.07
+#: ... and where ``motion_peak`` (the weakest direction's fine-to-coarse ratio at its sharpest 8 x 8
+#: tile) is under this: a box blur of L px along a line turns every step along it into a ramp of L
+#: px, whose step-2 second difference is at most 2 / L of its step-8 one at any place (0.4 at 5 px,
+#: less beyond: 0.365 the most of the fit photos' 571 flagged 5-15 px line blurs), while a design
+#: drawn one way - planks, corrugated metal, fabric streaks, bars, a flag's bands - still has sharp
+#: steps where something crosses its streaks (a seam, a plank's end, a bar's end: 0.4-1.2; motion16)
+MOTION_MAX_PEAK = 0.4
 
 
 def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
@@ -64,7 +72,9 @@ def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
     :data:`MOTION_MIN_RATIO` (some fine detail left along it), ``motion_cross`` at least
     :data:`MOTION_MIN_CROSS` (the detail across it kept; metrics gathered without the key: not
     checked), ``occupancy`` at least :data:`MOTION_MIN_OCCUPANCY` (edges of real contrast: not a
-    ramp or a soft texture; without the key: not checked), a side of at least
+    ramp or a soft texture; without the key: not checked), ``motion_peak`` under
+    :data:`MOTION_MAX_PEAK` (no sharp step along it anywhere, as a blur leaves none; without the key:
+    not checked), a side of at least
     :data:`MOTION_JUDGE_SIDE` and, for an image with transparent parts, at least its square of
     visible pixels (``opacity · width · height``: a sprite's outline on the backdrop is a design).
     False for metrics gathered without the keys (``blurry`` as before)."""
@@ -75,6 +85,8 @@ def motion_judged(m: Mapping[str, Any]) -> np.ndarray:
         ok &= float64(m["motion_cross"]) >= MOTION_MIN_CROSS
     if "occupancy" in m:
         ok &= float64(m["occupancy"]) >= MOTION_MIN_OCCUPANCY
+    if "motion_peak" in m:
+        ok &= float64(m["motion_peak"]) < MOTION_MAX_PEAK
     if "width" in m and "height" in m:
         w, h = float64(m["width"]), float64(m["height"])
         ok &= np.minimum(w, h) >= MOTION_JUDGE_SIDE

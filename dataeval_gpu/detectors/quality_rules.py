@@ -14,6 +14,7 @@ from .quality_contrast_rules import low_contrast_score, typical_range
 from .quality_dark_rules import BLACK_INK_LEVEL, black_ink, tone_fill
 from .quality_motion_rules import (
     MOTION_JUDGE_SIDE,
+    MOTION_MAX_PEAK,
     MOTION_MIN_CROSS,
     MOTION_MIN_ENERGY,
     MOTION_MIN_OCCUPANCY,
@@ -58,6 +59,7 @@ __all__ = [
     "LOW_INFO_DETAIL",
     "LOW_INFO_OCCUPANCY",
     "MOTION_JUDGE_SIDE",
+    "MOTION_MAX_PEAK",
     "MOTION_MIN_CROSS",
     "MOTION_MIN_ENERGY",
     "MOTION_MIN_OCCUPANCY",
@@ -199,7 +201,7 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before)
 OPTIONAL_KEYS = (
     "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
-    "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma",
+    "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma", "motion_peak",
 )  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave

@@ -38,9 +38,9 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` / ``bright_p9999`` - the 99 / 99.99 % level of
   ``max(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
   ``opacity`` - the mean alpha (1 without alpha).
-* ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` / ``motion_cross`` - how unevenly the pixel-scale detail
-  fell over four directions (a blur along a line), its weakest direction's coarse energy and angle,
-  the detail across it
+* ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` / ``motion_cross`` / ``motion_peak`` - how unevenly
+  the pixel-scale detail fell over four directions (a blur along a line), its weakest direction's
+  coarse energy and angle, the detail across it, the weakest direction at its sharpest tile
   (``quality_motion``; the numba kernel for 8-bit CPU stacks, the same integers as the torch code).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
   levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
@@ -135,6 +135,7 @@ QUALITY_KEYS = (
     "motion_angle",  # its direction, degrees (``quality_motion``)
     "motion_cross",  # appended: the detail across it against the strongest's (``quality_motion``; ``blurry``)
     "noise_chroma",  # appended: noise independent per channel (``quality_chroma``; ``noisy``)
+    "motion_peak",  # appended: the weakest direction's ratio at its sharpest tile (``quality_motion``; ``blurry``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -246,7 +247,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
     ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
-    ``(B, 9)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``."""
+    ``(B, 17)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)

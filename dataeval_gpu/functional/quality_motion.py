@@ -28,10 +28,16 @@ blur and a natural picture's own anisotropy, the same at both steps, cancels in
   of those take no part.  A blur along a line keeps the most detail across it (the directions
   between lose part of theirs): 1, or close; a pattern on the axes - a checkerboard, a grid of
   tiles - loses the fine detail of its rows and its columns alike and keeps its diagonals': 0.3-0.4.
+* ``motion_peak`` - the weakest direction's ``sqrt(T_2 / T_8)`` at its sharpest place: ``T_s`` the
+  greatest mean square (less :data:`MOTION_NOISE`, clamped at :data:`MOTION_TINY`) over the whole
+  :data:`MOTION_TILE` x :data:`MOTION_TILE` tiles of the positions, tiled from the first.  A box blur of
+  L px along a line turns every step along it into a ramp of L px: at most ``2 / L`` anywhere (0.4 at
+  5 px); a design drawn one way (planks, corrugated metal, bars) keeps sharp steps where something
+  crosses its streaks: 0.4-1.2.
 
 An image under :data:`MOTION_MIN_SIDE` px a side or whose step-8 energies are all under
 :data:`MOTION_FLAT` (a flat window: no direction takes part) has ``motion_ratio`` 1, ``motion_energy`` 0, ``motion_angle``
-0, ``motion_cross`` 1: nothing to judge.  An image with alpha is measured as seen (composited on mid grey, as every
+0, ``motion_cross`` 1, ``motion_peak`` 1: nothing to judge.  An image with alpha is measured as seen (composited on mid grey, as every
 spatial metric).  The ``blurry`` rule reads them (``detectors.quality_rules``).
 
 The sums are exact integers (``int64``; a window has at most 768² positions, each square at most
@@ -59,6 +65,7 @@ __all__ = [
     "MOTION_MIN_SIDE",
     "MOTION_NOISE",
     "MOTION_STEPS",
+    "MOTION_TILE",
     "MOTION_TINY",
     "MOTION_WINDOW",
     "motion_box",
@@ -69,7 +76,7 @@ __all__ = [
 ]
 
 #: the metrics of this module, in :data:`~dataeval_gpu.functional.quality.QUALITY_KEYS` order
-MOTION_KEYS = ("motion_ratio", "motion_energy", "motion_angle", "motion_cross")
+MOTION_KEYS = ("motion_ratio", "motion_energy", "motion_angle", "motion_cross", "motion_peak")
 #: largest side (px) of the central window measured
 MOTION_WINDOW = 768
 #: ``(dy, dx)`` of the directions (rows down): horizontal, falling diagonal, vertical, rising diagonal
@@ -90,8 +97,11 @@ MOTION_NOISE = 0.5
 MOTION_FLAT = 0.05
 #: energies are clamped at this before their ratio (a direction without detail at step 2 reads 0)
 MOTION_TINY = 1e-9
-#: columns of a row of :func:`motion_rows`: the 4 x 2 sums (direction-major), then the positions
-_COLUMNS = 2 * len(MOTION_DIRECTIONS) + 1
+#: side (px) of the tiles of inner positions whose sums give ``motion_peak``: the sharpest place
+MOTION_TILE = 8
+#: columns of a row of :func:`motion_rows`: the 4 x 2 sums (direction-major), the 4 x 2 greatest
+#: tile sums, then the positions
+_COLUMNS = 4 * len(MOTION_DIRECTIONS) + 1
 
 
 def motion_box(h: int, w: int) -> tuple[int, int, int, int]:
@@ -106,13 +116,17 @@ def motion_box(h: int, w: int) -> tuple[int, int, int, int]:
 
 
 @njit
-def _motion_u8(a, box, dirs, steps, margin, out):  # noqa: ANN001, ANN202 - numba kernel
+def _motion_u8(a, box, dirs, steps, margin, bs, out):  # noqa: ANN001, ANN202 - numba kernel
     """For each uint8 ``(C, H, W)`` image ``a[b]``: the 256-level grey of its window ``box`` (exact
-    integers, ties to even; the first channel below three) and the sums of squared second
-    differences of each direction and step over the inner positions into ``out[b]``."""
+    integers, ties to even; the first channel below three), the sums of squared second differences
+    of each direction and step over the inner positions into ``out[b, :8]`` and the greatest sum over
+    one ``bs x bs`` tile of them (whole tiles from the first position) into ``out[b, 8:16]``."""
     nb, c = a.shape[0], a.shape[1]
     y0, x0, wh, ww = box[0], box[1], box[2], box[3]
     g = np.empty((wh, ww), np.int32)
+    nd = dirs.shape[0] * steps.shape[0]
+    ntx = (ww - 2 * margin) // bs
+    cols = np.zeros(ww - 2 * margin, np.int64)  # per column: the squares of the current row of tiles
     for b in range(nb):
         for i in range(wh):
             row = g[i]
@@ -131,6 +145,8 @@ def _motion_u8(a, box, dirs, steps, margin, out):  # noqa: ANN001, ANN202 - numb
             for si in range(steps.shape[0]):
                 oy, ox = steps[si] * dirs[k, 0], steps[si] * dirs[k, 1]
                 acc = np.int64(0)
+                best = np.int64(0)
+                cols[:] = 0
                 for i in range(margin, wh - margin):
                     # row views starting at the first position: non-negative indices, a loop LLVM vectorises
                     up = g[i - oy, margin - ox : ww - margin - ox]
@@ -138,10 +154,22 @@ def _motion_u8(a, box, dirs, steps, margin, out):  # noqa: ANN001, ANN202 - numb
                     dn = g[i + oy, margin + ox : ww - margin + ox]
                     for j in range(mid.shape[0]):
                         d = up[j] + dn[j] - 2 * mid[j]
-                        acc += d * d
+                        cols[j] += d * d
+                    if (i - margin + 1) % bs == 0:  # a row of whole tiles is complete: its sums, then the next
+                        for t in range(ntx):
+                            part = np.int64(0)
+                            for j in range(t * bs, t * bs + bs):
+                                part += cols[j]
+                            best = max(best, part)
+                        for j in range(cols.shape[0]):
+                            acc += cols[j]
+                            cols[j] = 0
+                for j in range(cols.shape[0]):  # the rows under the last whole tiles
+                    acc += cols[j]
                 out[b, col] = acc
+                out[b, nd + col] = best
                 col += 1
-        out[b, col] = (wh - 2 * margin) * (ww - 2 * margin)
+        out[b, 2 * nd] = (wh - 2 * margin) * (ww - 2 * margin)
 
 
 def _measured(h: int, w: int) -> bool:
@@ -149,22 +177,23 @@ def _measured(h: int, w: int) -> bool:
 
 
 def motion_rows_u8(x: torch.Tensor) -> np.ndarray:
-    """``(B, 9)`` int64 rows of a uint8 ``(B, C, H, W)`` CPU stack (any strides): the sums of
+    """``(B, 17)`` int64 rows of a uint8 ``(B, C, H, W)`` CPU stack (any strides): the sums of
     squared second differences of each direction (:data:`MOTION_DIRECTIONS`) at each step
-    (:data:`MOTION_STEPS`), direction-major, then the number of positions; all 0 for an image
+    (:data:`MOTION_STEPS`), direction-major, the greatest sum over one :data:`MOTION_TILE` square
+    tile of them (the same order), then the number of positions; all 0 for an image
     under :data:`MOTION_MIN_SIDE` px a side.  The numba kernel; the same integers as :func:`motion_rows`."""
     b, _, h, w = x.shape
     out = np.zeros((b, _COLUMNS), np.int64)
     if b and _measured(h, w):
         _motion_u8(
             x.numpy(), np.asarray(motion_box(h, w), np.int64), np.asarray(MOTION_DIRECTIONS, np.int64),
-            np.asarray(MOTION_STEPS, np.int64), MOTION_MARGIN, out,
+            np.asarray(MOTION_STEPS, np.int64), MOTION_MARGIN, MOTION_TILE, out,
         )  # fmt: skip
     return out
 
 
 def motion_rows(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`motion_rows_u8`'s ``(B, 9)`` int64 rows of any ``(B, C, H, W)`` stack, on its device:
+    """:func:`motion_rows_u8`'s ``(B, 17)`` int64 rows of any ``(B, C, H, W)`` stack, on its device:
     the numba kernel for uint8 CPU stacks (while the compiled kernels are ready), torch otherwise
     (what a GPU runs; the same integers).  A stack of another dtype is read as its 256-level grey,
     ``round(255 g)`` of the 0.65-scaled values (``xs``, when given, are them)."""
@@ -180,18 +209,22 @@ def motion_rows(x: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor
     else:
         part = scale_stored(x[..., y0 : y0 + wh, x0 : x0 + ww]) if xs is None else xs[..., y0 : y0 + wh, x0 : x0 + ww]
         lev = torch.round(grey_image(part)[:, 0] * 255.0).clamp(0, 255).to(torch.int32)
-    m = MOTION_MARGIN
+    m, t = MOTION_MARGIN, MOTION_TILE
     ys, xs_ = slice(m, wh - m), slice(m, ww - m)
     mid2 = 2 * lev[:, ys, xs_]
-    sums = []
+    nty, ntx = (wh - 2 * m) // t, (ww - 2 * m) // t
+    sums, peaks = [], []
     for dy, dx in MOTION_DIRECTIONS:
         for s in MOTION_STEPS:
             oy, ox = s * dy, s * dx
             fwd = lev[:, m + oy : wh - m + oy, m + ox : ww - m + ox]
             back = lev[:, m - oy : wh - m - oy, m - ox : ww - m - ox]
             d = fwd + back - mid2
-            sums.append((d * d).sum(dim=(1, 2), dtype=torch.int64))
-    out[:, :-1] = torch.stack(sums, dim=1)
+            sq = d * d
+            sums.append(sq.sum(dim=(1, 2), dtype=torch.int64))
+            tiles = sq[:, : nty * t, : ntx * t].reshape(b, nty, t, ntx, t).sum(dim=(2, 4), dtype=torch.int64)
+            peaks.append(tiles.flatten(1).amax(dim=1))
+    out[:, :-1] = torch.stack(sums + peaks, dim=1)
     out[:, -1] = (wh - 2 * m) * (ww - 2 * m)
     return out
 
@@ -201,8 +234,10 @@ def motion_figures(rows: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.f
     of many concatenated: every step is per row; float64 arithmetic on the rows' device)."""
     rows = torch.as_tensor(rows)
     n = rows[:, -1:].to(torch.float64)
-    e = rows[:, :-1].to(torch.float64) / n.clamp(min=1.0) - MOTION_NOISE
-    e = e.reshape(-1, len(MOTION_DIRECTIONS), len(MOTION_STEPS))
+    nd = len(MOTION_DIRECTIONS)
+    e = rows[:, : 2 * nd].to(torch.float64) / n.clamp(min=1.0) - MOTION_NOISE
+    e = e.reshape(-1, nd, len(MOTION_STEPS))
+    tile = (rows[:, 2 * nd : 4 * nd].to(torch.float64) / MOTION_TILE**2 - MOTION_NOISE).reshape(-1, nd, len(MOTION_STEPS))
     fine, coarse = e[..., 0].clamp(min=MOTION_TINY), e[..., 1].clamp(min=MOTION_TINY)
     q = torch.sqrt(fine / coarse)
     # a direction without detail at step 8 (a stripe's length, a flag's bands) takes no part
@@ -211,9 +246,11 @@ def motion_figures(rows: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.f
     ratio = q.gather(1, weak)[:, 0] / torch.where(part, q, 0.0).max(dim=1).values.clamp(min=MOTION_TINY)
     energy = e[..., 1].gather(1, weak)[:, 0].clamp(min=0.0)
     angles = torch.tensor(MOTION_ANGLES, dtype=torch.float64, device=rows.device)
+    # the weakest direction at its sharpest tiles: the greatest tile energies of its two steps
+    at = tile.gather(1, weak[:, :, None].expand(-1, 1, len(MOTION_STEPS)))[:, 0]
+    peak = torch.sqrt(at[:, 0].clamp(min=MOTION_TINY) / at[:, 1].clamp(min=MOTION_TINY))
     # the direction across the weakest (directions are 45 degrees apart: two places on) against the
     # two between them (one place either side) that take part
-    nd = len(MOTION_DIRECTIONS)
     across, sides = (weak + 2) % nd, torch.cat([(weak + 1) % nd, (weak + nd - 1) % nd], dim=1)
     between = torch.where(part.gather(1, sides), q.gather(1, sides), torch.inf).min(dim=1).values
     cross = (q.gather(1, across)[:, 0] / between.clamp(min=MOTION_TINY)).clamp(max=1.0)
@@ -225,6 +262,7 @@ def motion_figures(rows: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.f
         "motion_energy": torch.where(judged, energy, zero).to(dtype),
         "motion_angle": torch.where(judged, angles[weak[:, 0]], zero).to(dtype),
         "motion_cross": torch.where(judged, cross, one).to(dtype),
+        "motion_peak": torch.where(judged, peak, one).to(dtype),
     }
 
 

@@ -51,6 +51,7 @@ _UNITS = {
     "motion_energy": "weakest direction's 8-px second-difference energy, grey levels²",
     "motion_angle": "weakest direction, degrees (0 horizontal, 90 vertical)",
     "motion_cross": "perpendicular of the weakest direction's fine-to-coarse ratio / the strongest's, 0–1",
+    "motion_peak": "weakest direction's fine-to-coarse ratio at its sharpest 8-px tile",
     "noise_chroma": "Immerkær σ per channel of R−G, B−G in the flattest blocks, grey levels",
 }
 _lock = threading.Lock()

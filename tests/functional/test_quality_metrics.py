@@ -149,7 +149,7 @@ def _float64_tol(key: str, want: float) -> float:
     if key in ("dark_p001", "bright_p99", "bright_p9999", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
         # 256-level histogram: float32 luma may round a level differently on ties
         return 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
-    if key in ("fine_sharpness", "motion_ratio", "motion_energy", "motion_cross"):
+    if key in ("fine_sharpness", "motion_ratio", "motion_energy", "motion_cross", "motion_peak"):
         # on the 256-level grey image too: ~0.1 % of the pixels are exact luma ties
         # (299 R + 587 G + 114 B = 500 mod 1000) that float rounding may send either way
         return 1e-4 * max(1.0, abs(want))

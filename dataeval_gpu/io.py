@@ -19,7 +19,8 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
   converted to RGB.
 * GIF: the first frame only (later frames are never decoded), palette → RGB (RGBA when the
   GIF has a transparent colour).
-* everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow, with EXIF
+* everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow
+  (:mod:`~dataeval_gpu.pil_decode`, which also reads the headers), with EXIF
   orientation, palette → RGB(A), CMYK → RGB, 1-bit → 0/255 grey, 16-bit → uint16,
   32-bit integer → uint16 / int64, 32-bit float → float32.
 * files whose header declares more pixels than Pillow's decompression-bomb limit
@@ -31,16 +32,13 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
 from __future__ import annotations
 
 import errno
-import io as _io
 import logging
 import os
 import re
 import stat
-import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -48,9 +46,9 @@ import torch
 from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
-from .file_kinds import TIFF_MAGIC, sniff, unknown_format
-from .gimp_pattern import read_gimp_pattern
-from .png_key import key_alpha, palette_alpha, pil_key, png_key
+from .file_kinds import sniff
+from .pil_decode import chw_contiguous, pil_array, pil_decode, probe, short_reason  # pil_array re-exported
+from .png_key import key_alpha, palette_alpha, png_key
 
 __all__ = [
     "ImageFiles",
@@ -68,7 +66,6 @@ __all__ = [
     "read_image_bytes",
 ]
 
-_EXIF_ORIENTATION = 0x0112
 logger = logging.getLogger(__name__)
 
 
@@ -85,16 +82,6 @@ class DecodedItem:
     note: str = ""  # what the decoder warned about (libpng's "iCCP: known incorrect sRGB profile", ...)
 
 
-# torchvision's C++ errors start with "function, /build/path/file.cpp:123, "
-_CPP_PREFIX = re.compile(r"^[\w:()~<> ]+, \S+\.(?:cpp|h|cu):\d+, ")
-
-
-def _short(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    msg = _CPP_PREFIX.sub("", msg)
-    return f"{type(exc).__name__}: {msg}"[:300]
-
-
 # ----------------------------------------------------------------------------- sniffing
 
 
@@ -105,190 +92,7 @@ def _png_palette(data: bytes) -> tuple[bool, bool]:
     return True, palette_alpha(data)
 
 
-@dataclass
-class _Header:
-    fmt: str
-    mode: str
-    width: int
-    height: int
-    orientation: int
-
-
-def _probe(data: bytes) -> _Header | None:
-    """Format, mode, size (and the EXIF orientation of a JPEG or WebP) from the header, nothing decoded.
-
-    Raises ``ValueError`` for a header over Pillow's decompression-bomb limit; returns None
-    when Pillow cannot identify the data (the decoders then decide).
-    """
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(_io.BytesIO(data)) as im:
-                orientation = 1
-                if im.format in ("JPEG", "WEBP"):
-                    orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-                return _Header(str(im.format), im.mode, im.size[0], im.size[1], orientation)
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f"image too large (decompression-bomb guard): {exc}") from None
-    except Exception:  # noqa: BLE001 - not identifiable by Pillow: the decoders decide
-        return None
-
-
 # ----------------------------------------------------------------------------- decoders
-
-
-def _pil_decode(data: bytes) -> torch.Tensor:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    with warnings.catch_warnings():
-        # sizes up to the bomb limit are accepted on purpose (the limit itself still raises)
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            im_file = Image.open(_io.BytesIO(data))
-        except UnidentifiedImageError:
-            if data[:4] in TIFF_MAGIC:  # float64 or planar samples, more than 4 samples, ...
-                return _tifffile_decode(data, unknown_format(data))
-            if data[20:24] == b"GPAT":  # a GIMP pattern (.pat): Pillow reads GIMP's brushes only
-                t = torch.from_numpy(read_gimp_pattern(data, guard=_bomb_guard))
-                return t.unsqueeze(0) if t.ndim == 2 else _chw_contiguous(t.permute(2, 0, 1))
-            raise ValueError(unknown_format(data)) from None
-    with im_file as im:
-        if _tiff_over_8_bits(im):  # Pillow reads 16-bit RGB(A) TIFFs as 8 bits
-            try:
-                return _tifffile_decode(data, "")
-            except ValueError:
-                pass  # tifffile missing or failing: Pillow's 8 bits
-        im.load()  # the first frame of a multi-frame file (animated GIF, multi-page TIFF)
-        fmt = im.format
-        im = ImageOps.exif_transpose(im) or im
-        if fmt == "GIF" and im.mode != "P":  # a GIF is RGB(A), whatever mode Pillow gives its frame
-            im = im.convert("RGBA" if "transparency" in im.info or im.mode in ("RGBA", "PA") else "RGB")
-        if fmt == "PNG" and im.mode == "P" and "transparency" in im.info and not palette_alpha(data):
-            del im.info["transparency"]  # a palette tRNS libpng ignores (before PLTE, CRC error): RGB
-        elif fmt == "PNG" and im.mode in ("L", "RGB", "I;16", "I;16B") and "transparency" in im.info:
-            # the key libpng keeps, as libpng compares it (Pillow keeps a 2- / 4-bit grey key unscaled,
-            # its pixels scaled to 8 bits, and a tRNS libpng ignores: after the image data, of another length)
-            key = png_key(data)
-            if key is None:
-                del im.info["transparency"]
-            else:
-                im.info["transparency"] = key[0] if len(key) == 1 else key
-        arr = pil_array(im)
-    t = torch.from_numpy(np.ascontiguousarray(arr))
-    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
-
-
-def pil_array(im: Any) -> np.ndarray:
-    """A PIL image as a writable ``(H, W)`` / ``(H, W, C)`` array, by the same mode rules as a file read.
-
-    Palette → RGB (RGBA when it has a transparent colour), PA → RGBA, CMYK / YCbCr /
-    LAB / HSV → RGB, 1-bit → 0/255 grey, 16-bit → uint16, 32-bit integer → uint16 (int64 when
-    a value is outside 0..65535), 32-bit float stays float32; grey, grey+alpha, RGB and RGBA as
-    stored; a 1-bit / grey / 16-bit grey / RGB image with a transparent colour
-    (``info["transparency"]``, a PNG's ``tRNS``) gets an alpha channel (0 there, opaque elsewhere:
-    grey + alpha, RGBA; 16 bits kept).  Used for files read through Pillow and for PIL images
-    given in memory (no EXIF orientation is applied here: :func:`decode_file` applies it before).
-    """
-    mode = im.mode
-    key = im.info.get("transparency") if mode in ("1", "L", "RGB") or mode.startswith("I;16") else None
-    if mode == "1" and isinstance(key, int):
-        key = 255 if key else 0  # as Pillow reads a 1-bit PNG's tRNS: the pixel values are 0 / 255
-    elif key is not None and mode in ("L", "RGB") and getattr(im, "format", None) == "PNG":
-        key = pil_key(im, key)
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode == "PA":
-        im = im.convert("RGBA")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        im = im.convert("RGB")
-    elif mode == "1":
-        im = im.convert("L")  # 0 / 255
-    if mode.startswith("I;16"):
-        arr = np.array(im).astype(np.uint16)  # native byte order (I;16B is big-endian)
-    else:
-        arr = np.array(im)  # a writable copy
-    if arr.dtype == np.int32:  # mode "I"
-        arr = arr.astype(np.int64) if arr.min() < 0 or arr.max() > 65535 else arr.astype(np.uint16)
-    keys = (key,) if isinstance(key, int) else key
-    if isinstance(keys, tuple) and all(isinstance(v, int) for v in keys):  # the transparent colour as alpha
-        chw = torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
-        arr = key_alpha(chw, keys).permute(1, 2, 0).numpy().copy()
-    return arr
-
-
-def _tiff_over_8_bits(im: Any) -> bool:
-    """A TIFF of more than 8 bits per sample that Pillow would give as 8-bit RGB / RGBA."""
-    if im.format != "TIFF" or im.mode not in ("RGB", "RGBA"):
-        return False
-    bits = getattr(im, "tag_v2", {}).get(258, 8)
-    return max(bits if isinstance(bits, tuple) else (bits,)) > 8
-
-
-def _tifffile_decode(data: bytes, reason: str) -> torch.Tensor:
-    """The first page of a TIFF, through ``tifffile`` (when installed), for what Pillow cannot
-    read or reads with lost precision; channels as stored, dtypes as :func:`_pil_decode` keeps
-    them.  Raises ``ValueError`` with ``reason`` and why tifffile could not read it either."""
-    prefix = f"{reason}; " if reason else ""
-    try:
-        import tifffile
-    except ImportError:
-        raise ValueError(f"{prefix}install tifffile to read it") from None
-    try:
-        with tifffile.TiffFile(_io.BytesIO(data)) as tf:
-            page = tf.pages[0]
-            _bomb_guard(int(page.imagewidth) * int(page.imagelength))  # before anything is decoded
-            photometric, axes, arr = int(page.photometric), str(page.axes), page.asarray()
-            tag = page.tags.get(_EXIF_ORIENTATION)  # TIFF's own Orientation tag (274), as Pillow applies it
-            orientation = int(tag.value) if tag is not None and isinstance(tag.value, int) else 1
-    except ValueError as exc:
-        if str(exc).startswith("image too large"):
-            raise
-        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - the reason is the result
-        raise ValueError(f"{prefix}tifffile: {_short(exc)}") from None
-    if photometric not in (1, 2) or axes not in ("YX", "YXS", "SYX") or np.iscomplexobj(arr):
-        what = f"photometric {photometric}, axes {axes}, dtype {arr.dtype}"
-        raise ValueError(f"{prefix}tifffile reads it, but as {what}: not an image measured here")
-    if axes == "YX":
-        arr = arr[None]
-    elif axes == "YXS":
-        arr = arr.transpose(2, 0, 1)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255  # 1-bit: 0 / 255, as Pillow's mode "1"
-    elif arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "iu" and arr.dtype.itemsize > 2:  # as Pillow's 32-bit mode "I"
-        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
-        wide = np.float64 if hi > np.iinfo(np.int64).max else np.int64
-        arr = arr.astype(np.uint16) if lo >= 0 and hi <= 65535 else arr.astype(wide)
-    return torch.from_numpy(np.ascontiguousarray(_orient(arr, orientation)))
-
-
-def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
-    """A ``(C, H, W)`` array turned upright by an EXIF / TIFF orientation (1..8) as Pillow's
-    ``ImageOps.exif_transpose`` turns it (a view)."""
-    if orientation in (5, 6, 7, 8):  # the transposed ones: 5 TRANSPOSE, 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90
-        arr = arr.transpose(0, 2, 1)
-        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
-    if orientation in (2, 3):
-        arr = arr[:, :, ::-1]
-    if orientation in (3, 4):
-        arr = arr[:, ::-1]
-    return arr
-
-
-def _bomb_guard(pixels: int) -> None:
-    """Pillow's decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS``) for a decoder that has none."""
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and pixels > 2 * limit:
-        raise ValueError(
-            f"image too large (decompression-bomb guard): Image size ({pixels} pixels) exceeds limit of "
-            f"{2 * limit} pixels, could be decompression bomb DOS attack."
-        )
 
 
 def _tv_decode(t: torch.Tensor, mode: int, notes: list[str]) -> torch.Tensor:
@@ -323,12 +127,12 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
     raw = data.numpy().tobytes() if isinstance(data, torch.Tensor) else bytes(data)
     if not raw:
         raise ValueError("empty file (0 bytes)")
-    header = _probe(raw)  # raises for a decompression bomb
+    header = probe(raw)  # raises for a decompression bomb
     kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
-        return _pil_decode(raw)
+        return pil_decode(raw)
     if kind == "webp" and header is not None and header.orientation not in (0, 1):
-        return _pil_decode(raw)  # torchvision's WebP decoder ignores the EXIF orientation
+        return pil_decode(raw)  # torchvision's WebP decoder ignores the EXIF orientation
     mode = image_ops.UNCHANGED
     if kind == "png":
         palette, transparent = _png_palette(raw)
@@ -341,7 +145,7 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         img = _tv_decode(t, mode, notes)
     except Exception as first:  # noqa: BLE001 - try Pillow before giving up
         try:
-            return _pil_decode(raw)
+            return pil_decode(raw)
         except Exception as second:  # noqa: BLE001
             raise _damaged(kind, first, second) from None
     if img.ndim == 4:
@@ -353,7 +157,7 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         key = png_key(raw)
         if key is not None:
             img = key_alpha(img, key)
-    return _chw_contiguous(img)
+    return chw_contiguous(img)
 
 
 _KIND_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
@@ -363,27 +167,12 @@ _NOT_RECOGNISED = re.compile(r"^(cannot identify image file|unknown or unsupport
 def _damaged(kind: str, first: BaseException, second: BaseException) -> Exception:
     """A file that starts as a JPEG / PNG / WebP but that neither torchvision nor Pillow decodes:
     both decoders' words (torchvision's may be a bare ``Internal error.``)."""
-    tv, pil = _short(first).split(": ", 1)[1] or type(first).__name__, _short(second).split(": ", 1)[1]
+    tv = short_reason(first).split(": ", 1)[1] or type(first).__name__
+    pil = short_reason(second).split(": ", 1)[1]
     if not pil or _NOT_RECOGNISED.match(pil):  # its "first bytes" would be the signature the file starts with
         pil = "not recognised as an image"
     msg = f"damaged {_KIND_NAMES.get(kind, kind)} file: {tv} (Pillow: {pil})"
     return type(first)(msg) if type(first) in (RuntimeError, ValueError, OSError) else RuntimeError(msg)
-
-
-def _chw_contiguous(img: torch.Tensor) -> torch.Tensor:
-    """torchvision's decoders return CHW views of interleaved HWC memory; the statistics read
-    each channel as one row, so make the planes contiguous here, in the loader worker: where
-    the compiled kernels are loaded (a scan) by :func:`~dataeval_gpu.functional.stats_compiled.planes_u8`
-    (3-6x faster than numpy's transposing copy, itself ~2x faster than torch's for uint8)."""
-    if img.is_contiguous() or img.ndim != 3:
-        return img
-    hwc = img.permute(1, 2, 0)
-    if hwc.is_contiguous():
-        compiled = sys.modules.get("dataeval_gpu.functional.stats_compiled")  # where numba is loaded (a scan)
-        if compiled is not None:
-            return torch.from_numpy(compiled.planes_u8(hwc.numpy()))
-        return torch.from_numpy(np.ascontiguousarray(hwc.numpy().transpose(2, 0, 1)))
-    return img.contiguous()
 
 
 def decode_file(path: str | os.PathLike) -> torch.Tensor:
@@ -483,14 +272,14 @@ class ImageFiles(torch.utils.data.Dataset):
             if not data:
                 raise ValueError("empty file (0 bytes)")
             if self.gpu_jpeg and sniff(data[:4]) == "jpeg":
-                h = _probe(data)
+                h = probe(data)
                 if h is not None and h.fmt == "JPEG" and h.mode in ("L", "RGB") and h.orientation == 1:
                     raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
                     return DecodedItem(i, path, label, None, raw=raw)
             img, note = decode_bytes_noted(data)
             return DecodedItem(i, path, label, img, note=note)
         except Exception as exc:  # noqa: BLE001 - a bad file is a result, not a crash
-            return DecodedItem(i, path, label, None, error=_short(exc))
+            return DecodedItem(i, path, label, None, error=short_reason(exc))
 
 
 def file_collate(items: list[DecodedItem]) -> list[DecodedItem]:
@@ -516,5 +305,5 @@ def gpu_decode(items: list[DecodedItem], device: torch.device) -> None:
             try:
                 it.image = decode_bytes(it.raw)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001
-                it.error = _short(exc)
+                it.error = short_reason(exc)
             it.raw = None

@@ -264,12 +264,16 @@ def ours(images: list[np.ndarray], emb: np.ndarray, args: argparse.Namespace) ->
     import inspect
 
     from dataeval_gpu.functional import quality as quality_mod
-    from dataeval_gpu.functional import quality_compiled, quality_occupancy, quality_occupancy_compiled
+    from dataeval_gpu.functional import (
+        quality_band_compiled,
+        quality_compiled,
+        quality_occupancy,
+        quality_occupancy_compiled,
+    )
 
+    mods = (quality_mod, quality_compiled, quality_band_compiled, quality_occupancy, quality_occupancy_compiled)
     src = hashlib.sha256(
-        "".join(
-            inspect.getsource(m) for m in (quality_mod, quality_compiled, quality_occupancy, quality_occupancy_compiled)
-        ).encode()
+        "".join(inspect.getsource(m) for m in mods).encode()
     ).hexdigest()[:12]
     metrics_path = args.cache / f"quality_metrics_{len(QUALITY_KEYS)}k_w{NOISE_WINDOW}_{src}.pt"
     qi = QualityIssues()

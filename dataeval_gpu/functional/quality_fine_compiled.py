@@ -3,9 +3,9 @@
 :func:`fine_energies_u8` reads each window of
 :func:`~dataeval_gpu.functional.quality.fine_windows` of an 8-bit image once: its 256-level grey
 values (exact integers, ties to even) and the band energies of them and of their 2x2 means,
-through :func:`~dataeval_gpu.functional.quality_compiled.band_sum` (the float32 blur of the torch
+through :func:`~dataeval_gpu.functional.quality_band_compiled.band_sum` (the float32 blur of the torch
 path, each row's float64 sum in four parts: exact for these values, see ``band_sum``) and
-:func:`~dataeval_gpu.functional.quality_compiled.avg_pool2` - equal to the torch path bit for bit.
+:func:`~dataeval_gpu.functional.quality_band_compiled.avg_pool2` - equal to the torch path bit for bit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgumentError
-from .quality_compiled import avg_pool2, band_sum
+from .quality_band_compiled import avg_pool2, band_sum
 from .stats_compiled import njit
 
 __all__ = ["fine_energies_u8"]

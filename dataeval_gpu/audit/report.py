@@ -97,8 +97,10 @@ class AuditReport:
         take = np.array([max(r, 0) for r in rows], dtype=np.int64)
         if self.paths or "files" in (self.config or {}):  # a scan of files: a path column, even of no rows
             df["path"] = [text_path(self.paths.get(i, "")) for i in all_idx]
-        if self.labels:
-            df["label"] = [self.labels.get(i) for i in all_idx]
+        if self.labels:  # whole-number classes with a failed item's label unknown: Int64, not 0.0 / NaN
+            vals = [self.labels.get(i) for i in all_idx]
+            whole = None in vals and all(isinstance(v, (int, np.integer)) for v in vals if v is not None)
+            df["label"] = pd.array(vals, dtype="Int64") if whole else vals
         df["status"] = np.where(ok, "ok", "failed")
         df["error"] = [self.failed.get(i, "") for i in all_idx]
         if self.notes:

@@ -63,3 +63,30 @@ def test_text_labels_and_complete_labels_keep_their_type() -> None:
     audit.update([np.full((1, 9, 9), 10 * k, np.uint8) for k in range(2)], indices=[0, 1], labels=["cat", "dog"])
     labels = audit.compute().to_pandas()["label"]
     assert labels.tolist() == ["cat", "dog"] and not pd.api.types.is_numeric_dtype(labels)
+
+
+def test_long_axis_labels_wrap_inside_their_panel() -> None:
+    """The report's histograms: motion_cross's 99-character x-axis label ran over its two
+    neighbours' (and past the page's right edge); a label longer than a panel's ~55 characters
+    is two lines now, each line of the SVG one <text> under its own panel."""
+    import html
+    import re
+
+    from dataeval_gpu.report.histograms import axis_label, axis_label_lines
+    from dataeval_gpu.report.svgcharts import metric_histograms_svg
+
+    full = axis_label("motion_cross")
+    assert len(full) > 90
+    lines = axis_label_lines("motion_cross")
+    assert len(lines) == 2 and " ".join(lines) == full and max(map(len, lines)) <= 58
+    assert axis_label_lines("brightness") == [axis_label("brightness")]
+    rng = np.random.default_rng(0)
+    svg = metric_histograms_svg({"brightness": rng.random(9), "motion_cross": rng.random(9)}, ncols=2)
+    texts = re.findall(r'<text x="([0-9.]+)" y="([0-9.]+)" font-size="([0-9.]+)"[^>]*>([^<]*)</text>', svg)
+    by_text = {html.unescape(t): (float(x), float(y), float(size)) for x, y, size, t in texts}
+    assert by_text[lines[0]][2] == by_text[lines[1]][2] == 11.5
+    assert by_text[lines[1]][1] - by_text[lines[0]][1] == 13.5  # one under the other
+    assert by_text[lines[0]][0] == by_text[lines[1]][0] > 420  # the second panel (cells 420 px wide)
+    # ~6.3 px a character at 11.5 px: the longer line stays inside its 420-px cell
+    assert by_text[lines[0]][0] + 6.3 * max(map(len, lines)) / 2 < 2 * 420
+    assert by_text[axis_label("brightness")][2] == 12.5

@@ -172,6 +172,20 @@ class IndexedDataset(Dataset):
         return img, label, i
 
 
+def _add_file_notes(report: Any, notes: dict[int, str], world_size: int) -> None:
+    """The decoders' warnings of every rank's files (libpng's ``iCCP: ...``): ``report.notes`` and
+    config's ``decoder_warnings``, as :func:`~dataeval_gpu.audit.scan_files` gives them (collective)."""
+    from .audit.files import note_summary
+
+    if world_size > 1 and dist.is_available() and dist.is_initialized():
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, notes)
+        notes = {int(i): text for part in gathered for i, text in (part or {}).items()}
+    report.notes = dict(sorted(notes.items()))
+    if notes:
+        report.config["decoder_warnings"] = note_summary(notes)
+
+
 def shard_loader(
     dataset: Any,
     batch_size: int = 64,
@@ -261,7 +275,10 @@ def distributed_scan(
     dev = info.device
     if info.backend == "nccl" and dev.type != "cuda":
         raise InvalidArgumentError(f"the nccl process group needs a CUDA device, got device={str(dev)!r}")
-    loader = shard_loader(
+    from .io import ImageFiles, file_collate
+
+    files = isinstance(dataset, ImageFiles)  # batches of DecodedItems: each file's decoder warnings kept
+    loader: Any = shard_loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
@@ -270,6 +287,11 @@ def distributed_scan(
         on_error="mark",
         pin_memory=dev.type == "cuda",
     )
+    if files:  # the same shard of the files themselves (ImageFiles never raises: a bad file is an item)
+        kw = {"persistent_workers": False} if num_workers > 0 else {}
+        loader = DataLoader(dataset, batch_size, sampler=loader.sampler, num_workers=num_workers,
+                            collate_fn=file_collate, **kw)  # fmt: skip
+    notes: dict[int, str] = {}
     audit = DataAudit(device=dev, **audit_kwargs)
     if class_names:
         audit.class_names = list(class_names)
@@ -278,9 +300,16 @@ def distributed_scan(
         total=shard, desc=f"scan rank {info.rank}", enable=progress if info.is_main else False
     ) as bar:
         loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.audit.feed: bad items are listed
-        for images, labels, indices in loader:
-            bar.update(loop.feed(images, indices, labels=labels))
+        for batch in loader:
+            if files:  # as IndexedDataset feeds them, and each file's decoder warnings kept
+                notes.update((it.index, it.note) for it in batch if it.note)
+                why = [it.error or "could not be decoded" for it in batch]
+                images = [LoadFailure(w) if it.image is None else it.image for it, w in zip(batch, why)]
+                batch = (images, [it.label for it in batch], [it.index for it in batch])
+            bar.update(loop.feed(batch[0], batch[2], labels=batch[1]))
     report = audit.compute()  # collective: gathers every rank's rows and dicts
+    if files:
+        _add_file_notes(report, notes, info.world_size)
     report.config.update(
         {"world_size": info.world_size, "backend": info.backend, "shuffle": shuffle, "seed": seed}
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from torch.utils.data import DataLoader
 
 from dataeval_gpu.audit import DataAudit
@@ -90,3 +91,69 @@ def test_long_axis_labels_wrap_inside_their_panel() -> None:
     # ~6.3 px a character at 11.5 px: the longer line stays inside its 420-px cell
     assert by_text[lines[0]][0] + 6.3 * max(map(len, lines)) / 2 < 2 * 420
     assert by_text[axis_label("brightness")][2] == 12.5
+
+
+def _png_with_bad_sbit(path: Path, seed: int) -> None:
+    """An RGB PNG with a 1-byte sBIT chunk (RGB needs 3): libpng warns ``sBIT: bad length``."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(buf, "PNG")
+    raw, body = buf.getvalue(), b"sBIT\x08"
+    path.write_bytes(raw[:33] + struct.pack(">I", 1) + body + struct.pack(">I", zlib.crc32(body)) + raw[33:])
+
+
+@pytest.mark.integration
+def test_torchrun_keeps_every_ranks_decoder_warnings(tmp_path: Path) -> None:
+    """scripts/torchrun_scan.py on 393 freecol PNGs wrote no decoder_note column (IndexedDataset
+    dropped each file's note) where `dataeval-gpu scan` had one image's `iCCP: duplicate`, so
+    compare_scans.py failed on the column.  Two ranks: b.png (index 1, rank 1's) warns."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    Image.fromarray(np.full((10, 14, 3), 90, np.uint8)).save(root / "a.png")
+    _png_with_bad_sbit(root / "b.png", 1)
+    _png_with_bad_sbit(root / "c.png", 2)  # rank 0's
+    Image.fromarray(np.full((10, 14, 3), 150, np.uint8)).save(root / "d.png")
+    repo = Path(__file__).resolve().parents[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
+           "scripts/torchrun_scan.py", str(root), "--out", str(tmp_path / "ddp"), "--workers", "0",
+           "--no-progress", "--no-plots"]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo))
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    df = pd.read_csv(tmp_path / "ddp" / "results.csv", keep_default_na=False)
+    assert list(df["path"].str[-5:]) == ["a.png", "b.png", "c.png", "d.png"]
+    assert list(df["decoder_note"]) == ["", "libpng warning: sBIT: bad length", "libpng warning: sBIT: bad length", ""]
+    config = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert config["world_size"] == 2
+    assert config["decoder_warnings"] == "2 images (2 × libpng warning: sBIT: bad length)"
+    assert "decoder warnings: 2 images (2 × libpng warning: sBIT: bad length)" in proc.stdout
+    assert "libpng" not in proc.stderr
+
+
+def test_distributed_scan_of_files_in_one_process_keeps_the_notes(tmp_path: Path) -> None:
+    from dataeval_gpu.distributed import distributed_scan
+    from dataeval_gpu.io import ImageFiles
+
+    _png_with_bad_sbit(tmp_path / "b.png", 3)
+    (tmp_path / "z.png").write_bytes(b"garbage")
+    files = [str(tmp_path / "b.png"), str(tmp_path / "z.png")]
+    report = distributed_scan(ImageFiles(files), batch_size=4, paths=files)
+    assert report.notes == {0: "libpng warning: sBIT: bad length"}
+    assert report.config["decoder_warnings"] == "1 image (1 × libpng warning: sBIT: bad length)"
+    assert report.failed == {1: "ValueError: unsupported format: a text file (starts with 'garbage')"}
+    assert report.to_pandas()["decoder_note"].tolist() == ["libpng warning: sBIT: bad length", ""]

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -49,6 +50,7 @@ __all__ = [
     "distributed_scan",
     "init_from_env",
     "is_distributed",
+    "known_target",
     "rank_and_world",
     "shard_loader",
 ]
@@ -168,8 +170,24 @@ class IndexedDataset(Dataset):
         except Exception as exc:  # noqa: BLE001 - reported as a failed index with on_error="mark"
             if self.on_error == "raise":
                 raise
-            return LoadFailure(short_reason(exc)), None, i
+            return LoadFailure(short_reason(exc)), known_target(self.dataset, i), i
         return img, label, i
+
+
+def known_target(dataset: Any, i: int) -> Any:
+    """The class of item ``i`` without loading it, where the dataset lists its classes (torchvision's
+    ``ImageFolder`` / ``DatasetFolder``: ``targets``, one whole number per item): a file that cannot be
+    read keeps its class folder's label, as in ``dataeval-gpu scan``.  ``None`` otherwise."""
+    targets = getattr(dataset, "targets", None)
+    try:
+        if targets is None or len(targets) != len(dataset):
+            return None
+        value = targets[i]
+        if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+            value = int(value)
+        return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+    except Exception:  # noqa: BLE001 - a dataset's own attribute named targets: no label rather than a crash
+        return None
 
 
 def _add_file_notes(report: Any, notes: dict[int, str], world_size: int) -> None:

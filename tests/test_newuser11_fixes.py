@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from torch.utils.data import DataLoader
 
 from dataeval_gpu.audit import DataAudit
@@ -157,3 +158,37 @@ def test_distributed_scan_of_files_in_one_process_keeps_the_notes(tmp_path: Path
     assert report.config["decoder_warnings"] == "1 image (1 × libpng warning: sBIT: bad length)"
     assert report.failed == {1: "ValueError: unsupported format: a text file (starts with 'garbage')"}
     assert report.to_pandas()["decoder_note"].tolist() == ["libpng warning: sBIT: bad length", ""]
+
+
+def test_imagefolder_file_that_fails_keeps_its_class(tmp_path: Path) -> None:
+    """README's loop: ImageFolder(root, loader=decode_file) under IndexedDataset(on_error="mark").
+    A truncated JPEG in class folder b failed without a label (the item raised before returning
+    one); ImageFolder lists every file's class in ``targets``, so the failed row keeps it, as
+    `dataeval-gpu scan` keeps a failed file's class folder."""
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+
+    from dataeval_gpu.distributed import known_target
+    from dataeval_gpu.io import decode_file
+
+    for cls, names in (("a", ["p.png", "q.png"]), ("b", ["r.png", "s.jpg"])):
+        (tmp_path / cls).mkdir()
+        for k, name in enumerate(names):
+            Image.fromarray(np.full((10, 12, 3), 30 + 50 * k, np.uint8)).save(tmp_path / cls / name)
+    whole = (tmp_path / "b" / "s.jpg").read_bytes()
+    (tmp_path / "b" / "s.jpg").write_bytes(whole[: len(whole) // 2])  # truncated
+    dataset = ImageFolder(str(tmp_path), loader=decode_file)
+    assert [t for _, t in dataset.samples] == [0, 0, 1, 1]
+    loader = DataLoader(IndexedDataset(dataset, on_error="mark"), batch_size=4, collate_fn=ragged_collate)
+    audit = DataAudit(device="cpu")
+    for images, labels, indices in loader:
+        audit.update(images, indices=indices, labels=labels)
+    report = audit.compute()
+    assert list(report.failed) == [3]
+    assert report.labels == {0: 0, 1: 0, 2: 1, 3: 1}
+    assert report.to_pandas()["label"].tolist() == [0, 0, 1, 1]
+    # no targets, a targets list of another length, a float target: no label rather than a guess
+    assert known_target([1, 2], 0) is None
+    assert known_target(type("D", (list,), {"targets": [4]})([7, 8]), 0) is None
+    assert known_target(type("D", (list,), {"targets": [4.0, 5.0]})([7, 8]), 1) is None
+    assert known_target(type("D", (list,), {"targets": torch.tensor([4, 5])})([7, 8]), 1) == 5

@@ -145,9 +145,10 @@ def cluster_lines(report: Any, most: int = 15) -> list[str]:
 
 def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
     """The lines of the inputs that failed, each with its path and reason; past ``most``, how many
-    more and how many failed for each kind of reason (``ValueError: unsupported format: SVG 846``,
-    ``FileNotFoundError: broken symbolic link 15`` whatever the links' targets), so
-    that a folder of 800 SVG drawings does not read as 15 failures."""
+    more and how many failed for each kind of reason (``846 × ValueError: unsupported format: SVG``,
+    ``15 × FileNotFoundError: broken symbolic link`` whatever the links' targets; the count first, so
+    that it does not read as part of the reason), so that a folder of 800 SVG drawings does not
+    read as 15 failures."""
     failed = report.failed or {}
     if not failed:
         return []
@@ -164,7 +165,7 @@ def failed_lines(report: Any, most: int = 15, written: Any = None) -> list[str]:
         from .report.tables import failure_kinds
 
         ranked = failure_kinds(failed)
-        shown = ", ".join(f"{k} {n}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
+        shown = ", ".join(f"{n} × {k}" for k, n in ranked[:5]) + (", ..." if len(ranked) > 5 else "")
         lines.append(f"  by reason: {shown}")
     return lines
 

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -49,6 +50,7 @@ __all__ = [
     "distributed_scan",
     "init_from_env",
     "is_distributed",
+    "known_target",
     "rank_and_world",
     "shard_loader",
 ]
@@ -168,8 +170,38 @@ class IndexedDataset(Dataset):
         except Exception as exc:  # noqa: BLE001 - reported as a failed index with on_error="mark"
             if self.on_error == "raise":
                 raise
-            return LoadFailure(short_reason(exc)), None, i
+            return LoadFailure(short_reason(exc)), known_target(self.dataset, i), i
         return img, label, i
+
+
+def known_target(dataset: Any, i: int) -> Any:
+    """The class of item ``i`` without loading it, where the dataset lists its classes (torchvision's
+    ``ImageFolder`` / ``DatasetFolder``: ``targets``, one whole number per item): a file that cannot be
+    read keeps its class folder's label, as in ``dataeval-gpu scan``.  ``None`` otherwise."""
+    targets = getattr(dataset, "targets", None)
+    try:
+        if targets is None or len(targets) != len(dataset):
+            return None
+        value = targets[i]
+        if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+            value = int(value)
+        return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+    except Exception:  # noqa: BLE001 - a dataset's own attribute named targets: no label rather than a crash
+        return None
+
+
+def _add_file_notes(report: Any, notes: dict[int, str], world_size: int) -> None:
+    """The decoders' warnings of every rank's files (libpng's ``iCCP: ...``): ``report.notes`` and
+    config's ``decoder_warnings``, as :func:`~dataeval_gpu.audit.scan_files` gives them (collective)."""
+    from .audit.files import note_summary
+
+    if world_size > 1 and dist.is_available() and dist.is_initialized():
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, notes)
+        notes = {int(i): text for part in gathered for i, text in (part or {}).items()}
+    report.notes = dict(sorted(notes.items()))
+    if notes:
+        report.config["decoder_warnings"] = note_summary(notes)
 
 
 def shard_loader(
@@ -261,7 +293,10 @@ def distributed_scan(
     dev = info.device
     if info.backend == "nccl" and dev.type != "cuda":
         raise InvalidArgumentError(f"the nccl process group needs a CUDA device, got device={str(dev)!r}")
-    loader = shard_loader(
+    from .io import ImageFiles, file_collate
+
+    files = isinstance(dataset, ImageFiles)  # batches of DecodedItems: each file's decoder warnings kept
+    loader: Any = shard_loader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
@@ -270,6 +305,11 @@ def distributed_scan(
         on_error="mark",
         pin_memory=dev.type == "cuda",
     )
+    if files:  # the same shard of the files themselves (ImageFiles never raises: a bad file is an item)
+        kw = {"persistent_workers": False} if num_workers > 0 else {}
+        loader = DataLoader(dataset, batch_size, sampler=loader.sampler, num_workers=num_workers,
+                            collate_fn=file_collate, **kw)  # fmt: skip
+    notes: dict[int, str] = {}
     audit = DataAudit(device=dev, **audit_kwargs)
     if class_names:
         audit.class_names = list(class_names)
@@ -278,9 +318,16 @@ def distributed_scan(
         total=shard, desc=f"scan rank {info.rank}", enable=progress if info.is_main else False
     ) as bar:
         loop = FeedLoop(audit)  # the failure policy of dataeval_gpu.audit.feed: bad items are listed
-        for images, labels, indices in loader:
-            bar.update(loop.feed(images, indices, labels=labels))
+        for batch in loader:
+            if files:  # as IndexedDataset feeds them, and each file's decoder warnings kept
+                notes.update((it.index, it.note) for it in batch if it.note)
+                why = [it.error or "could not be decoded" for it in batch]
+                images = [LoadFailure(w) if it.image is None else it.image for it, w in zip(batch, why)]
+                batch = (images, [it.label for it in batch], [it.index for it in batch])
+            bar.update(loop.feed(batch[0], batch[2], labels=batch[1]))
     report = audit.compute()  # collective: gathers every rank's rows and dicts
+    if files:
+        _add_file_notes(report, notes, info.world_size)
     report.config.update(
         {"world_size": info.world_size, "backend": info.backend, "shuffle": shuffle, "seed": seed}
     )

@@ -69,7 +69,10 @@ def main() -> int:
         bad |= fa != fb
     lines = []
     strict_bad: list[str] = []
-    for col in ra.columns:
+    for side, cols in (("A", ra.columns.difference(rb.columns)), ("B", rb.columns.difference(ra.columns))):
+        for col in cols:  # e.g. decoder_note on one side only: a difference, not a KeyError
+            lines.append((1.0, f"  {col}: a column of {side} only"))
+    for col in ra.columns.intersection(rb.columns, sort=False):
         numeric = pd.api.types.is_numeric_dtype(ra[col]) and pd.api.types.is_numeric_dtype(rb[col])
         if col == "path" or not numeric or pd.api.types.is_bool_dtype(ra[col]):
             if col != "path" and not ra[col].equals(rb[col]):
@@ -95,7 +98,7 @@ def main() -> int:
             lines.append((worst, f"  {col}: max abs {d.max():.3g}, max rel {rel.max():.3g}, rows over rtol "
                                  f"{int((np.minimum(d, rel) > args.rtol).sum())}, finite on one side only {nan_diff}"))
     lines.sort(key=lambda t: -t[0])
-    print(f"columns that differ: {len(lines)} of {len(ra.columns) - 1}")
+    print(f"columns that differ: {len(lines)} of {len(ra.columns.union(rb.columns)) - 1}")
     for _, line in lines[:25]:
         print(line)
     ja, jb = json.loads((a / "findings.json").read_text()), json.loads((b / "findings.json").read_text())

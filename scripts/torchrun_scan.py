@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if report.config.get("inputs_found"):
             found_n = report.config["inputs_found"]
             print(f"\nnot scanned: {found_n - report.total} more inputs past --limit {report.total} ({found_n} found)")
+        noted = report.config.get("decoder_warnings")
+        if noted:  # libpng's "iCCP: ...", caught per file on every rank, as the command says it
+            print(f"\ndecoder warnings: {noted}; the images were read, each one's warnings in results.csv's decoder_note")
         print(
             f"\n{report.total} images in {elapsed:.2f} s on {info.world_size} rank(s) ({info.backend or 'single process'}, "
             f"{info.device} on rank 0); results in {out}/ ({', '.join(sorted(Path(v).name for v in written.values()))})"

@@ -56,3 +56,25 @@ def test_a_column_measured_on_one_side_only_is_listed(tmp_path):
     ).stdout
     assert "columns that differ: 1 of 1" in out
     assert "  noise: finite on one side only 1" in out
+
+
+def test_a_column_on_one_side_only_is_a_difference_not_a_crash(tmp_path):
+    """A torchrun scan wrote no decoder_note column where the command's scan had one: the script
+    stopped with KeyError: 'decoder_note'.  It names the column and compares the rest."""
+    paths = ["/d/0.png", "/d/1.png"]
+    a = _scan(
+        tmp_path / "a",
+        {"path": paths, "status": ["ok"] * 2, "decoder_note": ["", "libpng warning: iCCP: duplicate"], "mean": [0.1, 0.2]},
+        {"exact": [], "near": []},
+    )  # fmt: skip
+    b = _scan(
+        tmp_path / "b",
+        {"path": paths, "status": ["ok"] * 2, "mean": [0.1, 0.25], "noise": [1.0, 2.0]},
+        {"exact": [], "near": []},
+    )  # fmt: skip
+    run = subprocess.run([sys.executable, str(SCRIPT), str(a), str(b)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "columns that differ: 3 of 4" in lines
+    assert "  decoder_note: a column of A only" in lines and "  noise: a column of B only" in lines
+    assert any(line.startswith("  mean: max abs 0.05") for line in lines), lines

@@ -35,7 +35,7 @@ def test_many_failed_files_say_how_many_more_and_why(tmp_path: Path, capsys: pyt
     assert len(listed) == 15
     assert "  ... and 7 more (see findings.json; status failed in results.csv)" in block
     by_reason = [line for line in block if line.startswith("  by reason: ")]
-    assert by_reason == ["  by reason: ValueError: unsupported format: SVG 20, ValueError: empty file 2"]
+    assert by_reason == ["  by reason: 20 × ValueError: unsupported format: SVG, 2 × ValueError: empty file"]
 
 
 def test_failed_lines_short_list_has_no_tail_and_long_one_ranks_reasons() -> None:
@@ -48,7 +48,7 @@ def test_failed_lines_short_list_has_no_tail_and_long_one_ranks_reasons() -> Non
     assert lines[0] == "\nfailed (20):" and len(lines) == 1 + 4 + 2
     assert lines[5] == "  ... and 16 more (see findings.json; status failed in results.csv)"
     # "B: two" 15 (its details and parentheses differ), then the five others by name, the sixth cut off
-    assert lines[6] == "  by reason: B: two 15, A: one 1, C: three 1, D: four 1, E: five 1, ..."
+    assert lines[6] == "  by reason: 15 × B: two, 1 × A: one, 1 × C: three, 1 × D: four, 1 × E: five, ..."
     assert failed_lines(SimpleNamespace(failed={}, paths=paths)) == []
 
 

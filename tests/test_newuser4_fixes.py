@@ -51,9 +51,9 @@ def test_failed_tally_names_each_unsupported_format() -> None:
     report = SimpleNamespace(failed=dict(enumerate(reasons)), paths={i: f"f{i}" for i in range(len(reasons))})
     lines = failed_lines(report, most=2)
     assert lines[-1] == (
-        "  by reason: ValueError: unsupported format: SVG 6, ValueError: unsupported format: a numpy array file 3, "
-        "FileNotFoundError: broken symbolic link 2, ValueError: unsupported format: gzip-compressed data 2, "
-        "ValueError: image too large 1"
+        "  by reason: 6 × ValueError: unsupported format: SVG, 3 × ValueError: unsupported format: a numpy array file, "
+        "2 × FileNotFoundError: broken symbolic link, 2 × ValueError: unsupported format: gzip-compressed data, "
+        "1 × ValueError: image too large"
     )
 
 

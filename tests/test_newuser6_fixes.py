@@ -56,8 +56,8 @@ def test_libpng_warnings_are_a_note_of_the_image_not_stderr(
     assert list(df["status"]) == ["ok"] * 3
     assert [df["mean"][k] for k in range(2)] == pytest.approx([p.astype(np.float64).mean() / 255 for p in pix])
     config = json.loads((out / "config.json").read_text())
-    assert config["decoder_warnings"] == "2 images (libpng warning: sBIT: bad length 2)"
-    assert "decoder warnings: 2 images (libpng warning: sBIT: bad length 2)" in printed
+    assert config["decoder_warnings"] == "2 images (2 × libpng warning: sBIT: bad length)"
+    assert "decoder warnings: 2 images (2 × libpng warning: sBIT: bad length)" in printed
 
 
 def test_c_stderr_keeps_other_lines_and_decode_bytes_is_quiet(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -251,7 +251,7 @@ def test_report_failed_section_counts_the_reasons(tmp_path: Path, capsys: pytest
     out = tmp_path / "out"
     status, printed, err = run(["scan", str(d), "--out", str(out), "--no-progress", "--workers", "0"], capsys)
     assert status == 0, err
-    assert "by reason: ValueError: unsupported format: SVG 14, ValueError: empty file 2" in printed, printed
+    assert "by reason: 14 × ValueError: unsupported format: SVG, 2 × ValueError: empty file" in printed, printed
     page = (out / "report.html").read_text()
     table = page[page.index('id="table-failed-reasons"') :].split("</table>")[0]
     cells = [c.strip() for c in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", table)]

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from dataeval_gpu.detectors import NearDuplicates
-from dataeval_gpu.detectors.hash_pairs import hash_pairs_ok
 from dataeval_gpu.detectors.hash_figures import PairFigures
+from dataeval_gpu.detectors.hash_pairs import hash_pairs_ok
 from dataeval_gpu.detectors.turn_pairs import WHOLE_VIEW, turn_candidates, turn_pairs
 from dataeval_gpu.functional.hashing import hamming_distance, near_hash_thumbs
 from dataeval_gpu.functional.hashing.windows import view_hashes

@@ -460,11 +460,12 @@ def _add_notes(report: Any, notes: dict[int, str]) -> None:
 
 
 def note_summary(notes: dict[int, str], top: int = 3) -> str:
-    """``"127 images (libpng warning: sBIT: bad length 59, ...)"``: the decoder warnings, by kind."""
+    """``"127 images (59 × libpng warning: sBIT: bad length, ...)"``: the decoder warnings, by kind,
+    each count first (after the text, ``bKGD: invalid gray level 4`` read as the gray level)."""
     from collections import Counter
 
     kinds = Counter(k for text in notes.values() for k in dict.fromkeys(text.split("; ")))
-    shown = ", ".join(f"{k} {n}" for k, n in kinds.most_common(top)) + (", ..." if len(kinds) > top else "")
+    shown = ", ".join(f"{n} × {k}" for k, n in kinds.most_common(top)) + (", ..." if len(kinds) > top else "")
     return f"{len(notes)} image{'s' if len(notes) != 1 else ''} ({shown})"
 
 

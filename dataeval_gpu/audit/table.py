@@ -35,8 +35,10 @@ def results_frame(report: AuditReport) -> Any:
     take = np.array([max(r, 0) for r in rows], dtype=np.int64)
     if report.paths or "files" in (report.config or {}):  # a scan of files: a path column, even of no rows
         df["path"] = [text_path(report.paths.get(i, "")) for i in all_idx]
-    if report.labels:
-        df["label"] = [report.labels.get(i) for i in all_idx]
+    if report.labels:  # whole-number classes with a failed item's label unknown: Int64, not 0.0 / NaN
+        vals = [report.labels.get(i) for i in all_idx]
+        whole = None in vals and all(isinstance(v, (int, np.integer)) for v in vals if v is not None)
+        df["label"] = pd.array(vals, dtype="Int64") if whole else vals
     df["status"] = np.where(ok, "ok", "failed")
     df["error"] = [report.failed.get(i, "") for i in all_idx]
     if report.notes:

@@ -20,7 +20,9 @@ from .layout import new_figure, save_figure, stats_dict
 __all__ = [
     "GUIDE_METRICS",
     "GUIDE_CHANNEL_METRICS",
+    "LABEL_WIDTH",
     "axis_label",
+    "axis_label_lines",
     "scalar_metrics",
     "split_constant",
     "metric_histograms",
@@ -36,11 +38,21 @@ GUIDE_CHANNEL_METRICS = ("mean", "std", "var", "skew", "kurtosis", "entropy")
 
 #: the x-axis unit of each metric (a metric without one is labelled by its name alone)
 _UNITS = registry.units()
+#: characters of an x-axis label line (a 420-px panel holds ~55 at 12.5 px; a longer label wraps)
+LABEL_WIDTH = 58
 
 
 def axis_label(metric: str) -> str:
     """The x-axis label of ``metric``: its name and unit (``brightness (mean of scaled pixels, 0–1)``)."""
     return f"{metric} ({_UNITS[metric]})" if metric in _UNITS else metric
+
+
+def axis_label_lines(metric: str, width: int = LABEL_WIDTH) -> list[str]:
+    """:func:`axis_label` wrapped at spaces to lines of at most ``width`` characters: a panel is
+    ~55 characters wide, and ``motion_cross``'s 99-character label ran over its two neighbours."""
+    import textwrap
+
+    return textwrap.wrap(axis_label(metric), width, break_on_hyphens=False) or [metric]
 
 
 def scalar_metrics(stats: Mapping[str, Any], metrics: Sequence[str] | None = None) -> list[str]:
@@ -117,7 +129,7 @@ def metric_histograms(
         ax.text(0.98, 0.95, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.8", "alpha": 0.9})  # fmt: skip
         ax.set_title(m, fontsize=11, fontweight="bold")
-        ax.set_xlabel(axis_label(m), fontsize=9)
+        ax.set_xlabel("\n".join(axis_label_lines(m)), fontsize=9)
         ax.set_ylabel("images (log scale)" if log else "images", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
@@ -233,7 +245,7 @@ def channel_histograms(
                     ax.hist(v, bins=edges, density=True, histtype="step", linewidth=1.6, color=colors[ch],
                             label=f"channel {ch}")  # fmt: skip
             ax.set_title(f"{m} ({c}-channel images, n={n_c})", fontsize=10, fontweight="bold")
-            ax.set_xlabel(axis_label(m), fontsize=9)
+            ax.set_xlabel("\n".join(axis_label_lines(m)), fontsize=9)
             ax.set_ylabel("density", fontsize=9)
             ax.tick_params(labelsize=8)
             ax.grid(axis="y", alpha=0.3)

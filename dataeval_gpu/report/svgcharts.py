@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .histograms import axis_label, scalar_metrics, split_constant
+from .histograms import axis_label_lines, scalar_metrics, split_constant
 from .layout import stats_dict
 
 __all__ = ["metric_histograms_svg", "nice_ticks"]
@@ -123,7 +123,10 @@ def _panel(x: float, y: float, metric: str, values: np.ndarray, bins: int, log: 
     )
     out.append(_text(px + pw - 8, py + 15, note, 11, "end"))
     out.append(_text(px + pw / 2, y + top - 10, metric, 15, font_weight="bold"))
-    out.append(_text(px + pw / 2, py + ph + 36, axis_label(metric), 12.5))
+    label = axis_label_lines(metric)  # two lines (a smaller font) where one would run into the next panel
+    one = len(label) == 1
+    for j, line in enumerate(label):
+        out.append(_text(px + pw / 2, py + ph + (36 if one else 30 + 13.5 * j), line, 12.5 if one else 11.5))
     ylabel = "images (log scale)" if log else "images"
     cx, cy = x + 16, py + ph / 2
     out.append(_text(cx, cy, ylabel, 12.5, transform=f"rotate(-90 {cx:.1f} {cy:.1f})"))

@@ -51,6 +51,7 @@ KERNEL_MODULES = (
     "functional/linkage.py",
     "functional/linkage_mst.py",
     "functional/linkage_tiles.py",
+    "functional/quality_alpha_colour_compiled.py",
     "functional/quality_block_compiled.py",
     "functional/quality_chroma_compiled.py",
     "functional/quality_compiled.py",

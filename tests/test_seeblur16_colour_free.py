@@ -86,7 +86,9 @@ def test_hand_checked() -> None:
 
 
 @pytest.mark.parametrize("shape", [(4, 37, 41), (2, 20, 33), (4, 130, 70)])
-def test_matches_float64_reference_and_torch_equals_kernel(shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_matches_float64_reference_and_torch_equals_kernel(
+    shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Random images with alpha (and a blurred icon): the value from the definition in float64; the
     compiled kernel's integer sums equal the torch path's (what a GPU runs), so the values are equal."""
     rng = np.random.default_rng(sum(shape))

@@ -47,7 +47,9 @@ def alpha_colour_sums(x: torch.Tensor) -> torch.Tensor:
         xs = scale_stored(x)
         q = torch.round(grey_image(xs[:, :-1])[:, 0] * 255.0).clamp(0, 255).reshape(b, -1).to(torch.float64)
         a = xs[:, -1].reshape(b, -1).to(torch.float64) * 255.0
-        return _binned(a, q, torch.clamp(torch.floor(a / 16.0), 0, ALPHA_BINS - 1).to(torch.int64), torch.float64)
+        return _binned(
+            a, q, torch.clamp(torch.floor(a / 16.0), 0, ALPHA_BINS - 1).to(torch.int64), torch.float64
+        )
     out = torch.zeros(b, ALPHA_BINS, 3, dtype=torch.int64, device=x.device)
     rows = max(1, _BLOCK_PIXELS // max(1, b * w))
     for r in range(0, h, rows):  # in blocks of rows: int64 temporaries of a block only
@@ -69,7 +71,9 @@ def colour_free_from_sums(sums: torch.Tensor) -> torch.Tensor:
     wt, sm, sq = s[..., 0], s[..., 1], s[..., 2]
     tw = wt.sum(dim=1)
     has = wt > 0
-    within = torch.where(has, sq - sm * sm / torch.where(has, wt, torch.ones_like(wt)), torch.zeros_like(wt)).sum(dim=1)
+    within = torch.where(
+        has, sq - sm * sm / torch.where(has, wt, torch.ones_like(wt)), torch.zeros_like(wt)
+    ).sum(dim=1)
     safe = torch.where(tw > 0, tw, torch.ones_like(tw))
     total = sq.sum(dim=1) - sm.sum(dim=1) ** 2 / safe
     share = within.clamp(min=0.0) / torch.maximum(total, COLOUR_FLOOR * safe)

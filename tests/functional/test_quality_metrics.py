@@ -12,7 +12,14 @@ from scipy import ndimage
 from dataeval_gpu.errors import ImageShapeError
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
 
-from ..reference import bright_peak_ref, chroma_noise_ref, colour_free_ref, grey_levels_ref, motion_ref, texture_noise_ref
+from ..reference import (
+    bright_peak_ref,
+    chroma_noise_ref,
+    colour_free_ref,
+    grey_levels_ref,
+    motion_ref,
+    texture_noise_ref,
+)
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 

@@ -235,10 +235,11 @@ def warm_hashes(accumulator: Any, images: list[torch.Tensor]) -> None:
 def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     """The statistics' value counts, the decoders' planar copy and, with ``quality``, the
     quality kernels besides ``measure_u8``: the native-resolution windows, the grid
-    occupancy and ``noise_chroma``'s blocks."""
+    occupancy, ``noise_chroma``'s blocks and ``colour_free``'s alpha bins."""
     import numpy as np
 
     from .functional import stats_compiled
+    from .functional.quality_alpha_colour_compiled import alpha_colour_sums_u8
     from .functional.quality_chroma import chroma_rows
     from .functional.quality_fine_compiled import fine_energies_u8
     from .functional.quality_motion import MOTION_MIN_SIDE, motion_rows_u8
@@ -254,3 +255,5 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
             motion_rows_u8(x.new_zeros((1, x.shape[0], side, side)))
             occupied_cells_u8(x, (2, 2), 8)
             chroma_rows(x[None], (0, 0, *x.shape[1:]))  # noise_chroma's kernel (three channels)
+            alpha_colour_sums_u8(x.new_zeros((4, 2, 2)))  # colour_free's kernel (images with alpha)
+            alpha_colour_sums_u8(x.new_zeros((2, 2, 2)))

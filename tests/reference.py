@@ -246,3 +246,21 @@ def bright_peak_ref(counts: np.ndarray, unit: float = 1.0) -> float:
         h[0] = 1.0
     share = min(0.9999, max(1.0 - 3.0 * unit / h.sum(), 0.99))
     return int(np.argmax(np.cumsum(h / h.sum()) >= share - 1e-9)) / 255.0
+
+
+def colour_free_ref(levels: np.ndarray, alpha: np.ndarray) -> float:
+    """``colour_free`` from its definition in float64: the visible colour's 256-level grey ``levels``
+    weighted by ``alpha`` (0..255), grouped by ``floor(alpha / 16)`` (16 bins); the within-bin over the
+    total weighted variance, the total at least 16 grey levels² per unit weight; 0 with nothing visible."""
+    q = np.asarray(levels, dtype=np.float64).ravel()
+    a = np.asarray(alpha, dtype=np.float64).ravel()
+    if a.sum() <= 0:
+        return 0.0
+    total = (a * (q - (a * q).sum() / a.sum()) ** 2).sum()
+    bins = np.clip(np.floor(a / 16.0), 0, 15)
+    within = 0.0
+    for k in range(16):
+        sel = bins == k
+        if a[sel].sum() > 0:
+            within += (a[sel] * (q[sel] - (a[sel] * q[sel]).sum() / a[sel].sum()) ** 2).sum()
+    return float(np.clip(within / max(total, 16.0 * a.sum()), 0.0, 1.0))

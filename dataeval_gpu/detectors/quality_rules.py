@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
+from .quality_blur_rules import ALPHA_DRAWN_MAX, alpha_drawn
 from .quality_contrast_rules import low_contrast_score, typical_range
 from .quality_dark_rules import BLACK_INK_LEVEL, black_ink, tone_fill
 from .quality_motion_rules import (
@@ -41,6 +42,7 @@ from .quality_noise_rules import (
 from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
+    "ALPHA_DRAWN_MAX",
     "BLACK_INK_LEVEL",
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
@@ -81,6 +83,7 @@ __all__ = [
     "TRANSPARENT_BELOW",
     "UNDEREXPOSED_FILL",
     "UNDEREXPOSED_PEAK",
+    "alpha_drawn",
     "black_ink",
     "chroma_noise_score",
     "drawn",
@@ -198,10 +201,11 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: ``noise_flat`` / ``impulse_share`` (``noisy`` without the texture checks, as before),
 #: ``occupancy`` (``low_information`` without the drawing check, as before), ``bright_p99``
 #: (``dark`` on the grey highlights alone, as before), the ``motion_*`` keys (``blurry`` without the
-#: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before)
+#: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before),
+#: ``colour_free`` (``blurry`` judged on every see-through image, as before)
 OPTIONAL_KEYS = (
     "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
-    "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma", "motion_peak",
+    "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma", "motion_peak", "colour_free",
 )  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
@@ -294,7 +298,8 @@ def issue_scores(
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
         # tones squeezed into a narrow band, against the collection's typical range (quality_contrast_rules)
         "low_contrast": low_contrast_score(m, ref.get("contrast")),
-        "blurry": np.where(flat, 0.0, 1.0 - sharpness),
+        # nor on a see-through image drawn in its alpha: a shadow, a glow (quality_blur_rules)
+        "blurry": np.where(flat | alpha_drawn(m), 0.0, 1.0 - sharpness),
         # and weak noise drawn per colour channel, which no texture shares (quality_noise_rules)
         "noisy": np.maximum(noisy_score(m), chroma_noise_score(m)),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),

@@ -52,6 +52,7 @@ KERNEL_MODULES = (
     "functional/linkage_mst.py",
     "functional/linkage_tiles.py",
     "functional/quality_band_compiled.py",
+    "functional/quality_alpha_colour_compiled.py",
     "functional/quality_block_compiled.py",
     "functional/quality_chroma_compiled.py",
     "functional/quality_compiled.py",

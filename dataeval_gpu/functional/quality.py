@@ -37,7 +37,10 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
   ``min(R, G, B)`` (``quality_dark``); ``bright_p99`` / ``bright_p9999`` - the 99 / 99.99 % level of
   ``max(R, G, B)`` (``quality_dark``); ``grey_entropy`` - Shannon entropy (bits) of its histogram;
-  ``opacity`` - the mean alpha (1 without alpha).
+  ``opacity`` - the mean alpha (1 without alpha); ``colour_free`` - the share of the visible
+  colour's grey variance its alpha level does not set (0: one ink or a colour that follows the
+  alpha - a shadow, a glow; 1 without alpha; ``quality_alpha_colour``, a numba kernel for 8-bit
+  CPU images, the same integer sums).
 * ``motion_ratio`` / ``motion_energy`` / ``motion_angle`` / ``motion_cross`` / ``motion_peak`` - how unevenly
   the pixel-scale detail fell over four directions (a blur along a line), its weakest direction's
   coarse energy and angle, the detail across it, the weakest direction at its sharpest tile
@@ -69,6 +72,7 @@ from ..errors import ImageShapeError
 from . import quality_compiled
 from .pixels import composite_on_black, grey_image, grey_levels, scale01, scale_stored
 from .quality_alpha import alpha_metrics, composite_on_grey
+from .quality_alpha_colour import colour_free
 from .quality_chroma import chroma_noise, chroma_rows
 from .quality_dark import bright_level, channel_figures, dark_level, peak_level
 from .quality_fine_compiled import fine_energies_u8
@@ -136,6 +140,7 @@ QUALITY_KEYS = (
     "motion_cross",  # appended: the detail across it against the strongest's (``quality_motion``; ``blurry``)
     "noise_chroma",  # appended: noise independent per channel (``quality_chroma``; ``noisy``)
     "motion_peak",  # appended: the weakest direction's ratio at its sharpest tile (``quality_motion``; ``blurry``)
+    "colour_free",  # appended: the visible colour's variance its alpha does not set (``quality_alpha_colour``; ``blurry``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -302,6 +307,7 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["chroma_rg"] = np.where(rgb, m_rg.astype(np.float32), z)
     out["chroma_bg"] = np.where(rgb, s[:, 4].astype(np.float32), z)
     out["opacity"] = np.ones(len(geo), np.float32)  # one or three channels: no alpha here
+    out["colour_free"] = np.ones(len(geo), np.float32)
     out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     out["noise_chroma"] = chroma.astype(np.float32)
@@ -382,6 +388,7 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
     """The metrics in :data:`QUALITY_KEYS` order; for a stack with alpha (``raw``) the levels,
     noise and blockiness replaced by their visible / opaque forms (:func:`_alpha_metrics`)."""
     dtype = out["grey_p99"].dtype
+    out.setdefault("colour_free", torch.ones_like(out["grey_p99"]))  # without alpha: all of the colour its own
     if raw is None:
         out["opacity"] = torch.ones_like(out["grey_p99"])
     else:
@@ -391,8 +398,9 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         # (its levels are the same either way): an opaque alpha channel changes nothing
         seen.update({k: v.to(dtype) for k, v in texture_noise(comp, _window_box(*raw.shape[-2:]), raw).items()})
         seen["noise_chroma"] = chroma_noise(comp, _window_box(*raw.shape[-2:]), raw).to(dtype)
+        seen["colour_free"] = colour_free(raw).to(dtype=dtype, device=seen["opacity"].device)
         opaque = seen["opacity"] >= 1.0
-        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share", "noise_chroma"):
+        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share", "noise_chroma", "colour_free"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
         out.update(channel_figures(raw, dtype))  # over what is seen (alpha-weighted)

@@ -53,6 +53,7 @@ _UNITS = {
     "motion_cross": "perpendicular of the weakest direction's fine-to-coarse ratio / the strongest's, 0–1",
     "motion_peak": "weakest direction's fine-to-coarse ratio at its sharpest 8-px tile",
     "noise_chroma": "Immerkær σ per channel of R−G, B−G in the flattest blocks, grey levels",
+    "colour_free": "share of the visible colour's grey variance its alpha level does not set, 0–1 (1 without alpha)",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -12,7 +12,14 @@ from scipy import ndimage
 from dataeval_gpu.errors import ImageShapeError
 from dataeval_gpu.functional.quality import QUALITY_KEYS, quality_metrics, quality_metrics_batch
 
-from ..reference import bright_peak_ref, chroma_noise_ref, grey_levels_ref, motion_ref, texture_noise_ref
+from ..reference import (
+    bright_peak_ref,
+    chroma_noise_ref,
+    colour_free_ref,
+    grey_levels_ref,
+    motion_ref,
+    texture_noise_ref,
+)
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 
@@ -92,6 +99,7 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     out["blockiness"] = (num / nb) / max(den / no, 0.5) * ref_spread_factor(g255) if nb and den > 0 else 1.0
     out["fine_sharpness"] = _ref_fine(np.clip(np.round(g * 255), 0, 255))
     out["opacity"] = 1.0  # no alpha channel
+    out["colour_free"] = 1.0  # no alpha channel: all of the colour its own
     out.update(texture_noise_ref(grey_levels_ref(img)[dy : dy + gw.shape[0], dx : dx + gw.shape[1]]))
     chans = np.clip(np.round(np.asarray(img, np.float64)), 0, 255)[:, dy : dy + gw.shape[0], dx : dx + gw.shape[1]]
     out["noise_chroma"] = chroma_noise_ref(chans)
@@ -149,7 +157,7 @@ def _float64_tol(key: str, want: float) -> float:
     if key in ("dark_p001", "bright_p99", "bright_p9999", "grey_p0001", "grey_p001", "grey_p01", "grey_p50", "grey_p99", "grey_entropy", "dark_clipped", "bright_clipped"):
         # 256-level histogram: float32 luma may round a level differently on ties
         return 2e-3 if key == "grey_entropy" else 1.0 / 255 + 1e-9
-    if key in ("fine_sharpness", "motion_ratio", "motion_energy", "motion_cross", "motion_peak"):
+    if key in ("fine_sharpness", "motion_ratio", "motion_energy", "motion_cross", "motion_peak", "colour_free"):
         # on the 256-level grey image too: ~0.1 % of the pixels are exact luma ties
         # (299 R + 587 G + 114 B = 500 mod 1000) that float rounding may send either way
         return 1e-4 * max(1.0, abs(want))
@@ -336,6 +344,8 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
     out["grey_entropy"] = float(-(nz * np.log2(nz)).sum())
     out["dark_clipped"], out["bright_clipped"] = float(hist[:6].sum()), float(hist[250:].sum())
     out["opacity"] = float(a.mean())
+    # the colour's levels against the alpha's bins; an alpha opaque everywhere: as the colour alone (1)
+    out["colour_free"] = colour_free_ref(q, a.ravel() * 255.0) if a.min() < 1.0 else 1.0
     h, w = a.shape
     dy, dx = max(0, (h - 384) // 2) // 8 * 8, max(0, (w - 384) // 2) // 8 * 8
     gc = np.tensordot(LUMA, comp[:3], axes=1) if comp.shape[0] >= 3 else comp[0]

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dataeval_gpu.detectors import NearDuplicates
-from dataeval_gpu.detectors import identical_rows, near_duplicates
+from dataeval_gpu.detectors import NearDuplicates, identical_rows, near_duplicates
 from dataeval_gpu.detectors.identical_rows import class_centre_groups, identical_classes, kept_rows
 
 PIL = pytest.importorskip("PIL.Image")
@@ -55,10 +54,17 @@ def test_identical_classes_in_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     rows = rng.integers(0, 3, size=(200, 3)).astype(np.uint8)  # 27 possible rows: many repeats
     monkeypatch.setattr(identical_rows, "ROWS_PER_STEP", 7)
-    label = identical_classes([rows], 200)
     _, first, inv = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     ref = np.argsort(np.argsort(first))[inv.reshape(-1)]
+    assert identical_classes([rows], 200).tolist() == ref.tolist()
+    # the first byte narrow, digested for every row; the other two wide: only where the first repeats
+    monkeypatch.setattr(identical_rows, "NARROW_BYTES", 1)
+    label = identical_classes([rows[:, :1], torch.from_numpy(rows[:, 1:].copy())], 200)
     assert label.tolist() == ref.tolist()
+    # wide rows alike, narrow ones not: apart; narrow alike, wide not: apart
+    narrow, wide = np.array([[0], [1], [0], [0]], np.uint8), np.zeros((4, 300), np.uint8)
+    wide[3, 299] = 1
+    assert identical_classes([narrow, wide], 4).tolist() == [0, 1, 0, 2]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -144,3 +150,35 @@ def test_near_duplicates_same_with_and_without_collapse(
     assert old.pairs.keys() == new.pairs.keys()
     for k in old.pairs:
         np.testing.assert_array_equal(old.pairs[k], new.pairs[k])
+
+
+def test_scan_near_groups_same_with_and_without_collapse(
+    mixed: list[torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan's duplicates (DataAudit: exact groups, and near groups from the accumulated rows,
+    a group inside one exact group left to ``exact``) are the same with the identical rows searched
+    once as with every image searched."""
+    from dataeval_gpu.audit import DataAudit
+
+    def scan() -> dict:
+        audit = DataAudit(device="cpu")
+        audit.update(mixed)
+        return audit.compute().duplicates
+
+    seen: list[int] = []
+    real_hash_pairs = near_duplicates.hash_pairs
+
+    def spy(full, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(full.numel())
+        return real_hash_pairs(full, *args, **kw)
+
+    monkeypatch.setattr(near_duplicates, "hash_pairs", spy)
+    new = scan()
+    monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
+    old = scan()
+    assert seen == [14, 25]  # two of each class of identical rows, then every image
+    assert new["exact"] == old["exact"]
+    assert new["near"] == old["near"]
+    order = np.random.default_rng(7).permutation(len(mixed))
+    chelsea = set(np.nonzero(order < 9)[0].tolist())  # 6 copies and 3 of its JPEG re-save
+    assert any(chelsea <= set(g) for g in new["near"]), new["near"]

@@ -21,6 +21,9 @@ __all__ = ["ROWS_PER_STEP", "class_centre_groups", "identical_classes", "kept_ro
 
 #: rows read at a time when digesting and comparing them (bounded memory: a row is ~3.5 KB)
 ROWS_PER_STEP = 4096
+#: a row of at most this many bytes is digested for every image; a wider one (thumbnails) only for
+#: the images whose narrow rows (hashes, figures) repeat
+NARROW_BYTES = 256
 #: the digest's two random odd 64-bit weights per 8-byte word are drawn from this seed
 _SEED = 20261208
 
@@ -47,24 +50,51 @@ def _row_bytes(arrays: Sequence[Any], idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def identical_classes(arrays: Sequence[Any], n: int) -> np.ndarray:
-    """``(n,)`` int64 class labels, ``0 .. C-1`` in the order of each class's first image: images
-    ``i`` and ``j`` share a label exactly when every array of ``arrays`` (``None`` skipped; row
-    ``i`` for image ``i``) holds the same bytes in rows ``i`` and ``j``.  A two-word digest of
-    each row groups them, each row is then compared byte for byte with its class's first (a digest
-    collision is given a class of its own)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    digest = np.zeros((n, 2), dtype=np.uint64)
+def _width(v: Any, n: int) -> int:
+    """Bytes of one row of ``v`` (``n`` rows)."""
+    return int(v.element_size() * v.numel() // max(n, 1)) if isinstance(v, torch.Tensor) else np.asarray(v).nbytes // max(n, 1)
+
+
+def _digest(arrays: Sequence[Any], rows: np.ndarray) -> np.ndarray:
+    """``(len(rows), 2)`` uint64: a digest of each of ``rows``' bytes (random odd weights per
+    8-byte word, summed modulo 2^64), :data:`ROWS_PER_STEP` rows at a time."""
+    out = np.zeros((rows.size, 2), dtype=np.uint64)
     weights = None
-    for s in range(0, n, ROWS_PER_STEP):
-        words = _row_bytes(arrays, np.arange(s, min(n, s + ROWS_PER_STEP))).view(np.uint64)
+    for s in range(0, rows.size, ROWS_PER_STEP):
+        words = _row_bytes(arrays, rows[s : s + ROWS_PER_STEP]).view(np.uint64)
         if weights is None:
             rng = np.random.default_rng(_SEED)
             weights = rng.integers(0, 2**63, size=(2, words.shape[1]), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         with np.errstate(over="ignore"):
-            digest[s : s + words.shape[0]] = np.stack([(words * w).sum(axis=1, dtype=np.uint64) for w in weights], 1)
-    _, first, label = np.unique(digest.view(np.dtype((np.void, 16))).reshape(n), return_index=True, return_inverse=True)
+            out[s : s + words.shape[0]] = np.stack([(words * w).sum(axis=1, dtype=np.uint64) for w in weights], 1)
+    return out
+
+
+def _unique_labels(digest: np.ndarray) -> np.ndarray:
+    """``(P,)`` uint64 labels of the distinct rows of a ``(P, 2)`` uint64 digest."""
+    _, label = np.unique(digest.view(np.dtype((np.void, 16))).reshape(-1), return_inverse=True)
+    return label.reshape(-1).astype(np.uint64)
+
+
+def identical_classes(arrays: Sequence[Any], n: int) -> np.ndarray:
+    """``(n,)`` int64 class labels, ``0 .. C-1`` in the order of each class's first image: images
+    ``i`` and ``j`` share a label exactly when every array of ``arrays`` (``None`` skipped; row
+    ``i`` for image ``i``) holds the same bytes in rows ``i`` and ``j``.  A two-word digest of
+    each image's narrow rows (:data:`NARROW_BYTES`) and, where those repeat, of its wide ones
+    groups them; each row is then compared byte for byte with its class's first (a digest
+    collision is given a class of its own)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    arrays = [v for v in arrays if v is not None]
+    # the narrow rows (hashes, figures) first; the wide ones (thumbnails) only where those repeat
+    narrow = [v for v in arrays if _width(v, n) <= NARROW_BYTES]
+    wide = [v for v in arrays if _width(v, n) > NARROW_BYTES]
+    key = np.zeros((n, 3), dtype=np.uint64)
+    key[:, 0] = _unique_labels(_digest(narrow, np.arange(n)))
+    twice = np.nonzero(np.bincount(key[:, 0].astype(np.int64))[key[:, 0].astype(np.int64)] > 1)[0]
+    if wide and twice.size:
+        key[twice, 1:] = _digest(wide, twice)
+    _, first, label = np.unique(key.view(np.dtype((np.void, 24))).reshape(n), return_index=True, return_inverse=True)
     label = label.reshape(n).astype(np.int64)
     # each row against its class's first, byte for byte (a collision: a class of its own)
     first_of = first[label]

@@ -28,13 +28,9 @@ NARROW_BYTES = 256
 _SEED = 20261208
 
 
-def _as_numpy(v: Any, idx: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` of ``v`` (array or tensor) as a ``(len(idx), bytes)`` uint8 matrix."""
-    if isinstance(v, torch.Tensor):
-        r = v[torch.as_tensor(idx, device=v.device)].cpu().numpy()
-    else:
-        r = np.asarray(v)[idx]
-    r = np.ascontiguousarray(r).reshape(idx.size, -1)
+def _as_numpy(v: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``v`` (an ``(n, ...)`` array) as a ``(len(idx), bytes)`` uint8 matrix."""
+    r = np.ascontiguousarray(v[idx]).reshape(idx.size, -1)
     return r.view(np.uint8).reshape(idx.size, -1)
 
 
@@ -50,9 +46,9 @@ def _row_bytes(arrays: Sequence[Any], idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _width(v: Any, n: int) -> int:
+def _width(v: np.ndarray, n: int) -> int:
     """Bytes of one row of ``v`` (``n`` rows)."""
-    return int(v.element_size() * v.numel() // max(n, 1)) if isinstance(v, torch.Tensor) else np.asarray(v).nbytes // max(n, 1)
+    return int(v.nbytes // max(n, 1))
 
 
 def _digest(arrays: Sequence[Any], rows: np.ndarray) -> np.ndarray:
@@ -85,7 +81,7 @@ def identical_classes(arrays: Sequence[Any], n: int) -> np.ndarray:
     collision is given a class of its own)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    arrays = [v for v in arrays if v is not None]
+    arrays = [np.asarray(v.cpu()) if isinstance(v, torch.Tensor) else np.asarray(v) for v in arrays if v is not None]
     # the narrow rows (hashes, figures) first; the wide ones (thumbnails) only where those repeat
     narrow = [v for v in arrays if _width(v, n) <= NARROW_BYTES]
     wide = [v for v in arrays if _width(v, n) > NARROW_BYTES]

@@ -57,6 +57,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     hash_pairs_ok,
     plain_and_entropy,
 )
+from .identical_rows import class_centre_groups, identical_classes, kept_rows, take_rows
 from .pair_figures import (  # noqa: F401  (named here as before)
     channel_spread,
     chroma_signature,
@@ -228,6 +229,7 @@ def hash_groups(
     colour: np.ndarray | None = None,
     windows: bool = False,
     cells: np.ndarray | torch.Tensor | None = None,
+    collapse: bool = True,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -258,12 +260,29 @@ def hash_groups(
     ``4 x 4`` cell colours, :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`) two whole
     opaque colour pictures pair only when those agree up to one global colour change.  The pairs are
     :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
-    ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
+    ``progress``: its bar over the pairs when they are many (None: on a terminal).  ``collapse``:
+    images whose rows (every argument above) are identical are searched as at most two
+    (:mod:`.identical_rows`: the same groups, the searches no longer quadratic in a class of
+    identical images); False searches every image."""
+    row_args = [full, valid, *(x for c in crops for x in c), chroma, plain, entropy, spread, thumbs, opacity, level]
+    row_args += [side, *(strip or ()), hw, colour, cells]
+    n = full.numel()
+    label = identical_classes(row_args, n) if collapse and n > 2 else np.arange(n)
+    if label.size == 0 or int(label.max()) + 1 == n:  # no two images alike: every image searched
+        pairs = hash_pairs(
+            full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
+            progress, colour, windows, cells,
+        )  # fmt: skip
+        return _centre_groups(n, pairs[:, 0], pairs[:, 1])
+    kept = kept_rows(label)
+    t = lambda v: take_rows(v, kept)  # noqa: E731
     pairs = hash_pairs(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour, windows, cells,
+        t(full.reshape(n)), t(valid.reshape(n)), [(t(c.reshape(n)), t(v.reshape(n))) for c, v in crops], radius,
+        t(chroma), t(plain), t(entropy), t(spread), t(thumbs), t(opacity), t(level), t(side),
+        None if strip is None else (t(strip[0]), t(strip[1]), t(strip[2])), t(hw), progress, t(colour), windows,
+        t(cells),
     )  # fmt: skip
-    return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
+    return class_centre_groups(label, kept, pairs)
 
 
 def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:

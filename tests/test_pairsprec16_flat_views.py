@@ -93,6 +93,24 @@ def test_flat_views_still_pair_with_flat_ones() -> None:
     ).tolist() == [True]
 
 
+def test_a_flat_whole_thumbnail_may_be_a_missing_one() -> None:
+    """The flat side must be a central crop of an image whose whole thumbnail varies: a constant
+    whole thumbnail (a uniform picture, or none stored: an index written without them) and its
+    crops are decided as before, kept unverified within radius 2."""
+    figs = _figures()
+    z = np.zeros(1, dtype=np.int64)
+    # the flat picture (whole) against the box (whole), and the flat picture's crop against the box
+    assert hash_pairs_ok(figs, figs, np.array([2]), z, np.array([0]), z, np.array([1]), 4).tolist() == [True]
+    assert hash_pairs_ok(
+        figs, figs, np.array([2]), np.array([1]), np.array([0]), z, np.array([1]), 4
+    ).tolist() == [True]
+    # ... the same with all-zero thumbnails (none stored)
+    figs.thumbs[2] = 0
+    assert hash_pairs_ok(
+        figs, figs, np.array([2]), np.array([2]), np.array([0]), z, np.array([0]), 4
+    ).tolist() == [True]
+
+
 def test_without_sides_a_zero_thumbnail_may_be_missing() -> None:
     """Without the short sides an all-zero thumbnail may be a missing one (an index row, an image
     under 33 px fed without its side): the pair is kept unverified within radius 2, as before."""

@@ -102,9 +102,9 @@ FLAT_VIEW_EPS = 1e-6
 #: noise (a flat grey picture with Gaussian noise of sigma 8 reads 0.45-1.07 at 128-512 px, 2.1-4.0
 #: at 33-64 px, where its entropy and spread already fail the figure rules; a JPEG q20 copy 0),
 #: while a frame's empty 80 % crop matched a dark box with a light border at 7.4 (qr_debs8's
-#: flare-game; docs/duplicates.md, "Flat views").  Only with both sides' ``side`` (without it an
-#: all-zero thumbnail may be a missing one) and not for a strip view; images under :data:`SMALL_SIDE`
-#: are left as before
+#: flare-game; docs/duplicates.md, "Flat views").  The flat view must be a central crop of an image
+#: whose whole thumbnail is not constant (an all-zero thumbnail may be a missing one), both sides'
+#: ``side`` known; a strip view and images under :data:`SMALL_SIDE` are left as before
 FLAT_PARTNER_RMS = 3.0
 
 
@@ -249,16 +249,16 @@ def _verify_on_thumbnails(
         score[c], checked[c] = check_rows(tx, rx[c], ty, ry[c], "detail")
         if step is not None:
             step(rx[c].size)
-    # a flat view (a constant thumbnail: a uniform picture, the empty inside of a frame) is a copy
-    # only of a flat view: one whose other side carries detail is not kept unverified.  Only where
-    # both sides' short sides are known (an image of 33 px or more has its thumbnails: an all-zero
-    # one is then a black view, not a missing one) and neither view is a strip (whose thumbnail
-    # may be missing, all zero)
-    sided = first.side is not None and second.side is not None
+    # a flat view (a constant thumbnail: the empty inside of a frame) is a copy only of a flat view:
+    # one whose other side carries detail is not kept unverified.  The flat side must be a central
+    # crop of an image whose whole thumbnail is not constant (its thumbnails are there: an all-zero
+    # one may be a missing one - an index stored without them), both sides' short sides known
     lone = np.nonzero(~checked & ~small[at] & _not_strip(first, vi[at]) & _not_strip(second, vj[at]))[0]
-    if sided and lone.size:
+    if first.side is not None and second.side is not None and lone.size:
         ex, ey = _detail_rms(tx, rx[lone]), _detail_rms(ty, ry[lone])
-        one_flat = (np.minimum(ex, ey) < FLAT_VIEW_EPS) & (np.maximum(ex, ey) > FLAT_PARTNER_RMS)
+        crop_x = _flat_crop(first, i[at[lone]], vi[at[lone]], ex)
+        crop_y = _flat_crop(second, j[at[lone]], vj[at[lone]], ey)
+        one_flat = (crop_x & (ey > FLAT_PARTNER_RMS)) | (crop_y & (ex > FLAT_PARTNER_RMS))
         verified[at[lone[one_flat]]] = False
     tx.drop("detail")
     ty.drop("detail")
@@ -275,6 +275,14 @@ def _verify_on_thumbnails(
         inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
         detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
     return verified, detail_ok
+
+
+def _flat_crop(figs: PairFigures, i: np.ndarray, v: np.ndarray, rms: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: view ``v`` of image ``i`` is a central crop whose thumbnail is flat (detail
+    ``rms`` under :data:`FLAT_VIEW_EPS`) while the image's whole thumbnail is not constant."""
+    whole = np.asarray(figs.thumbs)[np.asarray(i), 0]  # type: ignore[index]
+    varies = whole.reshape(whole.shape[0], -1).max(axis=1) > whole.reshape(whole.shape[0], -1).min(axis=1)
+    return (np.asarray(v) >= 1) & (rms < FLAT_VIEW_EPS) & varies
 
 
 def _detail_rms(views: ThumbViews, rows: np.ndarray) -> np.ndarray:

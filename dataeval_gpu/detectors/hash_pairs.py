@@ -55,6 +55,8 @@ __all__ = [
     "STRIP_SHAPE_TOLERANCE",
     "UNVERIFIED_RADIUS",
     "VERIFY_MIN",
+    "FLAT_PARTNER_RMS",
+    "FLAT_VIEW_EPS",
     "PairFigures",
     "chroma_close",
     "hash_pairs",
@@ -92,6 +94,18 @@ SMALL_SIDE = 33
 #: copies at such sizes (JPEG q50, a brightness shift, a flip, a 28 -> 30 px resize) keep >= 0.956,
 #: distinct Fashion-MNIST garments of one silhouette (28 x 28, 2 bits apart) reach 0.92
 SMALL_VERIFY_MIN = 0.95
+#: a view whose thumbnail's detail (each pixel minus its 3 x 3 box mean) has a root mean square
+#: under this (grey levels) is flat: the thumbnails cannot verify its pairs ...
+FLAT_VIEW_EPS = 1e-6
+#: ... and is kept unverified (within :data:`UNVERIFIED_RADIUS`) only with a view whose detail's
+#: root mean square is at most this: a copy of a uniform picture or region is uniform up to its
+#: noise (a flat grey picture with Gaussian noise of sigma 8 reads 0.45-1.07 at 128-512 px, 2.1-4.0
+#: at 33-64 px, where its entropy and spread already fail the figure rules; a JPEG q20 copy 0),
+#: while a frame's empty 80 % crop matched a dark box with a light border at 7.4 (qr_debs8's
+#: flare-game; docs/duplicates.md, "Flat views").  The flat view must be a central crop of an image
+#: whose whole thumbnail is not constant (an all-zero thumbnail may be a missing one), both sides'
+#: ``side`` known; a strip view and images under :data:`SMALL_SIDE` are left as before
+FLAT_PARTNER_RMS = 3.0
 
 
 def thumbs_comparable(side_a: np.ndarray, side_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +141,8 @@ def hash_pairs_ok(
     on the whole and inside both drawings
     (:func:`~dataeval_gpu.functional.hashing.thumbs.interior_detail_check`); the two
     views' thumbnails verify (:data:`VERIFY_MIN`, and in every region: :data:`LOCAL_VERIFY_MIN`; a pair they cannot verify, a view without a
-    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`, as a pair with an image under
+    thumbnail or a flat one, only within :data:`UNVERIFIED_RADIUS`, a flat view only with one about as flat,
+    :data:`FLAT_PARTNER_RMS`, as a pair with an image under
     :data:`SMALL_SIDE` a side, ``side``; two such images with squares of one size verify at
     :data:`SMALL_VERIFY_MIN`, one against a larger image is not verified: :func:`thumbs_comparable`);
     the colour casts agree (:data:`CHROMA_TOLERANCE`; not asked of an opaque grey side, and cast and
@@ -234,6 +249,17 @@ def _verify_on_thumbnails(
         score[c], checked[c] = check_rows(tx, rx[c], ty, ry[c], "detail")
         if step is not None:
             step(rx[c].size)
+    # a flat view (a constant thumbnail: the empty inside of a frame) is a copy only of a flat view:
+    # one whose other side carries detail is not kept unverified.  The flat side must be a central
+    # crop of an image whose whole thumbnail is not constant (its thumbnails are there: an all-zero
+    # one may be a missing one - an index stored without them), both sides' short sides known
+    lone = np.nonzero(~checked & ~small[at] & _not_strip(first, vi[at]) & _not_strip(second, vj[at]))[0]
+    if first.side is not None and second.side is not None and lone.size:
+        ex, ey = _detail_rms(tx, rx[lone]), _detail_rms(ty, ry[lone])
+        crop_x = _flat_crop(first, i[at[lone]], vi[at[lone]], ex)
+        crop_y = _flat_crop(second, j[at[lone]], vj[at[lone]], ey)
+        one_flat = (crop_x & (ey > FLAT_PARTNER_RMS)) | (crop_y & (ex > FLAT_PARTNER_RMS))
+        verified[at[lone[one_flat]]] = False
     tx.drop("detail")
     ty.drop("detail")
     passed = score >= np.where(small[at], SMALL_VERIFY_MIN, VERIFY_MIN)
@@ -249,6 +275,23 @@ def _verify_on_thumbnails(
         inner_score, inner_ok = check_rows(tx, rx[ok], ty, ry[ok], "interior")
         detail_ok[at[ok]] = inner_ok & (inner_score >= VERIFY_MIN)
     return verified, detail_ok
+
+
+def _flat_crop(figs: PairFigures, i: np.ndarray, v: np.ndarray, rms: np.ndarray) -> np.ndarray:
+    """``(P,)`` bool: view ``v`` of image ``i`` is a central crop whose thumbnail is flat (detail
+    ``rms`` under :data:`FLAT_VIEW_EPS`) while the image's whole thumbnail is not constant."""
+    whole = np.asarray(figs.thumbs)[np.asarray(i), 0]  # type: ignore[index]
+    varies = whole.reshape(whole.shape[0], -1).max(axis=1) > whole.reshape(whole.shape[0], -1).min(axis=1)
+    return (np.asarray(v) >= 1) & (rms < FLAT_VIEW_EPS) & varies
+
+
+def _detail_rms(views: ThumbViews, rows: np.ndarray) -> np.ndarray:
+    """``(P,)`` float64: the root mean square of the detail view (grey levels) of ``rows``."""
+    out = np.empty(np.size(rows))
+    for s in range(0, out.size, PAIRS_PER_STEP):
+        d = views.get("detail", rows[s : s + PAIRS_PER_STEP])
+        out[s : s + PAIRS_PER_STEP] = np.sqrt((d * d).mean(axis=(1, 2)))
+    return out
 
 
 def hash_pairs(

@@ -258,13 +258,16 @@ def figure_rules(first: PairFigures, second: PairFigures, i: np.ndarray, j: np.n
     exposure: :func:`exposure_pair`).  The grey and exposure exceptions hold for opaque pairs
     only: icons and sprites on transparent come in recoloured states (a grey, a green and a red
     LED; planets of one render) whose grey one is drawn, not a grey copy, and their mean level
-    counts the alpha channel."""
+    counts the alpha channel.  An image with nothing visible (every pixel fully transparent,
+    ``opacity`` 0) pairs only with another such image: its hash reads the black it is composited
+    on, but it is no copy of a black square (lead, session 10)."""
     keep = np.ones(np.shape(i), dtype=bool)
     exposed = np.zeros(np.shape(i), dtype=bool)
     have = lambda name: getattr(first, name) is not None and getattr(second, name) is not None  # noqa: E731
     opaque = np.ones(np.shape(i), dtype=bool)
     if have("opacity"):
         opaque = (first.opacity[i] >= 1.0) & (second.opacity[j] >= 1.0)  # type: ignore[index]
+        keep &= (first.opacity[i] > 0.0) == (second.opacity[j] > 0.0)  # type: ignore[index]
     if have("chroma") and have("spread") and have("level"):
         exposed = opaque & exposure_pair(
             (first.chroma[i], second.chroma[j]), (first.spread[i], second.spread[j]), (first.level[i], second.level[j])  # type: ignore[index]

@@ -228,6 +228,7 @@ def hash_groups(
     colour: np.ndarray | None = None,
     windows: bool = False,
     cells: np.ndarray | torch.Tensor | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -258,10 +259,11 @@ def hash_groups(
     ``4 x 4`` cell colours, :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`) two whole
     opaque colour pictures pair only when those agree up to one global colour change.  The pairs are
     :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
-    ``progress``: its bar over the pairs when they are many (None: on a terminal)."""
+    ``progress``: its bar over the pairs when they are many (None: on a terminal); ``facts``: a dict
+    that receives what the window search did (:func:`hash_pairs`)."""
     pairs = hash_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour, windows, cells,
+        colour, windows, cells, facts,
     )  # fmt: skip
     return _centre_groups(full.numel(), pairs[:, 0], pairs[:, 1])
 

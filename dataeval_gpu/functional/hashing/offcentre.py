@@ -49,6 +49,7 @@ __all__ = [
     "EXACT_REFS",
     "GRID",
     "GRID_RADIUS",
+    "HALVES_RADIUS",
     "IMAGES_PER_STEP",
     "PLACE_SLACK",
     "REFINE",
@@ -56,6 +57,7 @@ __all__ = [
     "block_join",
     "busy_share",
     "crop_scores",
+    "cross_matches",
     "grid_hashes",
     "grid_views",
     "plain_hashes",
@@ -260,7 +262,12 @@ def crop_scores(
 BLOCK_PLANS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "exact": ((0, 42, 22), (0, 21, 21), (0, 0, 21)),
     "rotated": tuple((r, s, 32) for r in (0, 8, 16, 24) for s in (32, 0)),
+    # the two 32-bit halves alone: every pair within 5 bits (one half differs by at most 2), a random
+    # pair passing by chance ~2.5e-7: the window views' and turns' search (:func:`cross_matches`)
+    "halves32": ((0, 32, 32), (0, 0, 32)),
 }
+#: the largest radius the ``"halves32"`` plan finds every pair within
+HALVES_RADIUS = 5
 #: distinct reference hashes up to which :func:`window_matches` runs the ``"exact"`` plan (about
 #: 20,000 images searched, where the two plans cost about the same); above it ``"rotated"``
 EXACT_REFS = 40_000
@@ -389,6 +396,29 @@ def window_matches(
     a = oa[sa[va][pid] + off // nb[pid]]
     b = ob[sb[vb][pid] + off % nb[pid]]
     return a, b
+
+
+def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarray:
+    """``(P, 2)`` int64 ``[a, b]``, sorted lexicographically: every pair of ``probes[a]`` and
+    ``refs[b]`` (int64 hashes) within Hamming ``radius``, the pairs of
+    :func:`~dataeval_gpu.functional.hashing.groups.cross_pairs` (which a radius over
+    :data:`HALVES_RADIUS` still runs).  Up to it by :func:`window_matches`' ``"halves32"`` plan: the references (the small side: the
+    images' whole hashes) expanded by every flip of up to two bits in each 32-bit half, looked up
+    among the probes' sorted halves (the window views' or the turns' hashes, ~100 or 8 an image).
+    Time linear in the hashes up to ~10^7 images (random pairs pass a half by chance ~2.5e-7),
+    memory the probes' arrays (~40 bytes a probe) plus bounded steps: no search among the probes
+    themselves, which the joined search of both sets made (~2.4e-3 N^2 candidates for N images
+    with ~97 probes each: docs/duplicates.md, "Window views at scale")."""
+    probes, refs = np.asarray(probes, dtype=np.int64).ravel(), np.asarray(refs, dtype=np.int64).ravel()
+    if radius > HALVES_RADIUS:
+        from .groups import cross_pairs
+
+        return cross_pairs(torch.from_numpy(probes), torch.from_numpy(refs), radius).numpy()
+    if radius < 0:
+        raise ValueError(f"radius must be in 0..64, got {radius}")
+    a, b = window_matches(probes, refs, radius, plan="halves32")
+    order = np.lexsort((b, a))
+    return np.stack([a[order], b[order]], axis=1).astype(np.int64)
 
 
 def busy_share(thumbs: np.ndarray | torch.Tensor, level: float = 1.0) -> np.ndarray:

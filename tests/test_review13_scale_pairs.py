@@ -29,8 +29,10 @@ def test_flat_larger_images_are_searched_once(monkeypatch) -> None:  # noqa: ANN
     side = np.full(n + 1, 64.0)
     side[0] = 20
     sizes = []
-    real = sp.near_pairs
-    monkeypatch.setattr(sp, "near_pairs", lambda h, r: sizes.append(h.numel()) or real(h, r))
+    from dataeval_gpu.functional.hashing import offcentre
+
+    real = offcentre.block_join  # scalevis16: the search across the two sides (cross_matches)
+    monkeypatch.setattr(offcentre, "block_join", lambda ua, ub, *a: sizes.append(ua.size + ub.size) or real(ua, ub, *a))
     full, valid = torch.zeros(n + 1, dtype=torch.int64), torch.ones(n + 1, dtype=torch.bool)
     p = sp.scale_pairs(full, valid, PairFigures(None, None, None, None, None, None, None, side), thumbs)
     assert sizes and max(sizes) <= 9  # distinct values only (before: 1 + 8 * 400 hashes)

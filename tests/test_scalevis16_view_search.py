@@ -30,9 +30,12 @@ def _planted(seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.integers(-(2**63), 2**63 - 1, 80, dtype=np.int64)
     flips = [
-        np.bitwise_or.reduce(np.int64(1) << rng.integers(0, 64, (80, k)).astype(np.int64), axis=1) for k in range(1, 9)
+        np.bitwise_or.reduce(np.int64(1) << rng.integers(0, 64, (80, k)).astype(np.int64), axis=1)
+        for k in range(1, 9)
     ]
-    probes = np.concatenate([*(base ^ f for f in flips), base[:7], rng.integers(-(2**63), 2**63 - 1, 500, dtype=np.int64)])
+    probes = np.concatenate(
+        [*(base ^ f for f in flips), base[:7], rng.integers(-(2**63), 2**63 - 1, 500, dtype=np.int64)]
+    )
     refs = np.concatenate([base, base[:4], base[10:12]])  # repeated references: every member pairs
     return rng.permutation(probes), refs
 
@@ -48,7 +51,9 @@ def test_cross_matches_are_the_brute_force_and_cross_pairs_pairs(seed, monkeypat
         got = cross_matches(probes, refs, r)
         assert np.array_equal(got, want), r
         assert np.array_equal(got, whole[r]), r
-        assert np.array_equal(got, cross_pairs(torch.from_numpy(probes), torch.from_numpy(refs), r).numpy()), r
+        assert np.array_equal(
+            got, cross_pairs(torch.from_numpy(probes), torch.from_numpy(refs), r).numpy()
+        ), r
     assert len(whole[4]) > 80 * 4  # the planted pairs within 4 bits (and the repeated references') found
 
 
@@ -120,5 +125,7 @@ def test_window_and_turn_pairs_as_with_the_joined_search(radius, monkeypatch) ->
     for a, b in zip(seen["new"], seen["old"], strict=True):  # the candidates, in the same order
         assert a.dtype == b.dtype and np.array_equal(a, b)
     assert sum(len(a) for a in seen["new"]) > len(t)  # view candidates beyond each image's own turn
-    assert np.array_equal(new_w, old_w) and all(np.array_equal(a, b) for a, b in zip(new_t, old_t, strict=True))
+    assert np.array_equal(new_w, old_w) and all(
+        np.array_equal(a, b) for a, b in zip(new_t, old_t, strict=True)
+    )
     assert len(new_w) >= 40, len(new_w)  # most of the 50 planted views (and their mirrors') pairs verified

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, symmetric_resize
-from ..functional.hashing.offcentre import cross_matches
 from ..functional.hashing.kernels import phash_turns_kernel
+from ..functional.hashing.offcentre import cross_matches
 from ..functional.hashing.thumbs import thumbnails_from_small
 from .hash_pairs import SMALL_SIDE, UNVERIFIED_RADIUS, PairFigures, hash_pairs_ok
 

@@ -37,6 +37,7 @@ def _planted(seed: int) -> tuple[np.ndarray, np.ndarray]:
         [*(base ^ f for f in flips), base[:7], rng.integers(-(2**63), 2**63 - 1, 500, dtype=np.int64)]
     )
     refs = np.concatenate([base, base[:4], base[10:12]])  # repeated references: every member pairs
+    probes = np.concatenate([probes, probes[:60], probes[:5]])  # repeated probes too
     return rng.permutation(probes), refs
 
 

@@ -333,7 +333,8 @@ def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[
     references is expanded by every flip of up to two bits, :data:`REFS_PER_STEP` references at a
     time, tested against a bitmap of the probes' blocks (:func:`_presence`) and the keys present
     looked up among the probes' sorted blocks; the candidates are checked
-    :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates)."""
+    :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates).  ``ua`` may repeat
+    values (:func:`cross_matches` passes its probes as they are): the pairs are then of indices."""
     found, cand = [], 0
     for rot, shift, width in BLOCK_PLANS[plan]:
         mask = (1 << width) - 1
@@ -406,7 +407,7 @@ def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarr
     images' whole hashes) expanded by every flip of up to two bits in each 32-bit half, looked up
     among the probes' sorted halves (the window views' or the turns' hashes, ~100 or 8 an image).
     Time linear in the hashes up to ~10^7 images (random pairs pass a half by chance ~2.5e-7),
-    memory the probes' arrays (~40 bytes a probe) plus bounded steps: no search among the probes
+    memory the probes' sorted halves (~24 bytes a probe) plus bounded steps: no search among the probes
     themselves, which the joined search of both sets made (~2.4e-3 N^2 candidates for N images
     with ~97 probes each: docs/duplicates.md, "Window views at scale")."""
     probes, refs = np.asarray(probes, dtype=np.int64).ravel(), np.asarray(refs, dtype=np.int64).ravel()
@@ -416,7 +417,15 @@ def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarr
         return cross_pairs(torch.from_numpy(probes), torch.from_numpy(refs), radius).numpy()
     if radius < 0:
         raise ValueError(f"radius must be in 0..64, got {radius}")
-    a, b = window_matches(probes, refs, radius, plan="halves32")
+    # the probes as they are (no distinct values: their sort, inverse and order cost ~30 bytes a
+    # probe more, and a value repeated among them pairs as often either way), the references' values
+    ub, ib = np.unique(refs, return_inverse=True)
+    a, vb, _ = block_join(probes, ub, radius, "halves32")
+    ob = np.argsort(ib, kind="stable")  # every reference holding value vb
+    sb = np.searchsorted(ib[ob], np.arange(ub.size + 1))
+    nb = sb[vb + 1] - sb[vb]
+    off = np.arange(int(nb.sum())) - np.repeat(np.cumsum(nb) - nb, nb)
+    a, b = np.repeat(a, nb), ob[np.repeat(sb[vb], nb) + off]
     order = np.lexsort((b, a))
     return np.stack([a[order], b[order]], axis=1).astype(np.int64)
 

@@ -107,6 +107,12 @@ def axis_maps(scale: float, n: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
+def _thumbs8(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The thumbnails as they are stored (no float copy), ``(N, S, S)``."""
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    return t.reshape(-1, THUMB_SIDE, THUMB_SIDE)
+
+
 def _thumbs64(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     return t.astype(np.float64).reshape(-1, THUMB_SIDE, THUMB_SIDE)
@@ -120,11 +126,11 @@ def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(N, G)`` int64: the plain pHash (the pchash's median bits of the 8 x 8 lowest DCT
     coefficients, no turn) of each window of :func:`grid_views` of each ``(S, S)`` thumbnail,
     :data:`IMAGES_PER_STEP` thumbnails at a time."""
-    t = _thumbs64(thumbs)
+    t = _thumbs8(thumbs)  # float64 a step at a time (every thumbnail at once: 8 KB an image)
     n = len(t)
     out = torch.zeros((n, sum(k * k for _, k in GRID)), dtype=torch.int64)
     for s in range(0, n, IMAGES_PER_STEP):
-        part = t[s : s + IMAGES_PER_STEP]
+        part = _thumbs64(t[s : s + IMAGES_PER_STEP])
         m, col = len(part), 0
         for scale, k in GRID:
             a = axis_maps(scale, k)  # (k * 8, S)
@@ -140,12 +146,14 @@ def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
 def plain_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(N, 2)`` int64: each thumbnail's plain pHash and its left-right mirror's (a mirror flips
     the sign of the odd DCT columns)."""
-    t = _thumbs64(thumbs)
+    t = _thumbs8(thumbs)
     a = axis_maps(1.0, 1)  # the whole square: the DCT rows
-    c = a @ t @ a.T  # (N, 8, 8)
     alt = 1.0 - 2.0 * (np.arange(HASH_SIZE) % 2)
-    both = np.stack([c, c * alt[None, None, :]], axis=1)
-    return dct_bits(torch.from_numpy(both))
+    out = torch.zeros((len(t), 2), dtype=torch.int64)
+    for s in range(0, len(t), IMAGES_PER_STEP):  # float64 a step at a time
+        c = a @ _thumbs64(t[s : s + IMAGES_PER_STEP]) @ a.T  # (n, 8, 8)
+        out[s : s + len(c)] = dct_bits(torch.from_numpy(np.stack([c, c * alt[None, None, :]], axis=1)))
+    return out
 
 
 def resize_area(x: np.ndarray, h: int) -> np.ndarray:
@@ -434,4 +442,10 @@ def busy_share(thumbs: np.ndarray | torch.Tensor, level: float = 1.0) -> np.ndar
     """``(N,)``: the share of each thumbnail's pixels that differ from their 3 x 3 box mean by
     ``level`` grey levels or more (a photo's 0.4-0.97; a flag's or a striped design's, whose
     windows equal other designs, 0.1-0.35)."""
-    return (np.abs(_box_detail(_thumbs64(thumbs))) >= level).mean(axis=(1, 2))
+    t = _thumbs8(thumbs)
+    out = np.zeros(len(t))
+    for s in range(0, len(t), IMAGES_PER_STEP):  # a step at a time: every thumbnail at once held ~40 KB an image
+        out[s : s + IMAGES_PER_STEP] = (np.abs(_box_detail(_thumbs64(t[s : s + IMAGES_PER_STEP]))) >= level).mean(
+            axis=(1, 2)
+        )
+    return out

@@ -28,10 +28,21 @@ def test_flat_larger_images_are_searched_once(monkeypatch) -> None:  # noqa: ANN
     thumbs = np.full((n + 1, 32, 32), 200, np.uint8)
     side = np.full(n + 1, 64.0)
     side[0] = 20
-    sizes = []
-    real = sp.near_pairs
-    monkeypatch.setattr(sp, "near_pairs", lambda h, r: sizes.append(h.numel()) or real(h, r))
+    seen = []
+    from dataeval_gpu.functional.hashing import offcentre
+
+    real = offcentre.block_join  # scalevis16: only across the two sides (cross_matches)
+
+    def spy(ua, ub, *a):  # noqa: ANN001, ANN002, ANN202
+        out = real(ua, ub, *a)
+        seen.append((ua.size, ub.size, out[2]))
+        return out
+
+    monkeypatch.setattr(offcentre, "block_join", spy)
     full, valid = torch.zeros(n + 1, dtype=torch.int64), torch.ones(n + 1, dtype=torch.bool)
     p = sp.scale_pairs(full, valid, PairFigures(None, None, None, None, None, None, None, side), thumbs)
-    assert sizes and max(sizes) <= 9  # distinct values only (before: 1 + 8 * 400 hashes)
+    # the small image's one distinct value against the 8 * 400 equal turned hashes: each checked at
+    # most once in each 32-bit half, never paired among themselves (before: all 3,200 in one joined
+    # search); here the two values meet in one half only: 3,200 candidates
+    assert len(seen) == 1 and seen[0][:2] == (8 * n, 1) and 8 * n <= seen[0][2] <= 2 * 8 * n
     assert p.shape[1] == 2

@@ -162,6 +162,7 @@ class AuditReport:
         dup = self.duplicates
         scored = bool(self.quality) or bool(self.config.get("quality"))
         clustered = bool(self.clusters) or bool(self.config.get("embeddings"))
+        crop = (self.config or {}).get("crop_search") or {}
         return {
             "images": self.total,
             "measured": int(len(self.index)),
@@ -173,6 +174,9 @@ class AuditReport:
             "near_duplicate_groups": len(dup["near"]) if "near" in dup else None,
             "near_duplicate_images": sum(len(g) for g in dup["near"]) if "near" in dup else None,
             "embedding_duplicate_groups": len(dup["embedding"]) if "embedding" in dup else None,
+            # the off-centre crop search's plan and what it means (None: that search did not run)
+            "crop_search_plan": crop.get("plan"),
+            "crop_search_note": crop.get("note"),
             # None as well where the quality issues were not scored / no Clusterer ran (--no-quality, no embeddings)
             "quality_flagged_images": len(self.quality.get("why", {})) if scored else None,
             "quality_issues": {k: int(np.sum(v)) for k, v in self.quality.get("flags", {}).items()} if scored else None,
@@ -208,6 +212,8 @@ class AuditReport:
             if s["exact_duplicate_groups"] is not None
             else "exact and near duplicates: not searched (hashes off)",
         ]
+        if (self.config or {}).get("crop_search", {}).get("partial"):  # the rotated plan: said where it is read
+            lines.append(f"near duplicates: {s['crop_search_note']}")
         if s["quality_flagged_images"] is not None:
             counts = ", ".join(f"{k} {v}" for k, v in s["quality_issues"].items() if v)
             lines.append(f"quality issues: {counted(s['quality_flagged_images'], 'image')} ({counts or 'none'})")

@@ -132,10 +132,13 @@ class AuditResults:
                 res["xxhash"], res["pchash"], valid, self.near_radius, index, kind, near=not self.quality
             )
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
+                facts: dict[str, Any] = {}
                 report.duplicates["near"] = near_groups(
                     res, stats, index, report.duplicates["exact"], self.near_radius, progress=progress,
-                    windows=kind == "pchash_d4",
+                    windows=kind == "pchash_d4", facts=facts,
                 )
+                if "crop_search" in facts:  # which plan the off-centre crop search ran: a run fact
+                    report.config["crop_search"] = facts["crop_search"]
         if self._embed is not None:
             step("clusters")
             report.clusters = self._cluster(index)

@@ -132,6 +132,7 @@ def near_groups(
     radius: int,
     progress: bool | None = False,
     windows: bool = False,
+    facts: dict[str, Any] | None = None,
 ) -> list[list[int]]:
     """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
     the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
@@ -140,12 +141,13 @@ def near_groups(
     thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
     A group that lies inside one exact group is left to ``exact``.  ``progress``: the pair
     checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says.  ``windows``:
-    the hashes are D4 pchashes, also pair window views (:func:`~dataeval_gpu.detectors.window_pairs.window_pairs`)."""
+    the hashes are D4 pchashes, also pair window views (:func:`~dataeval_gpu.detectors.window_pairs.window_pairs`;
+    ``facts``, a dict, receives its ``"crop_search"``: which plan the off-centre crop search ran)."""
     from ..detectors.near_duplicates import hash_groups
 
     groups = hash_groups(
         *_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats), windows=windows,
-        cells=_cells(res, index),
+        cells=_cells(res, index), facts=facts,
     )
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []

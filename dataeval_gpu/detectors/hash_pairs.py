@@ -313,6 +313,7 @@ def hash_pairs(
     colour: np.ndarray | None = None,
     windows: bool = False,
     cells: np.ndarray | torch.Tensor | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of images that
     :func:`hash_groups` groups with its centre rule (same arguments).  ``strip``: ``(hashes,
@@ -329,7 +330,9 @@ def hash_pairs(
     (:func:`~.window_pairs.window_pairs`).  ``cells``:
     each image's ``4 x 4`` cell colours (``(N, 48)`` uint8,
     :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`): two whole opaque colour
-    pictures must agree in them up to one global colour change (:func:`~.hash_figures.colour_pattern_rule`)."""
+    pictures must agree in them up to one global colour change (:func:`~.hash_figures.colour_pattern_rule`).
+    ``facts``: a dict that receives what the window search did (:func:`~.window_pairs.window_pairs`'s
+    ``"crop_search"``: which plan the off-centre crop search ran)."""
     pairs = _one_scale_pairs(
         full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
         colour, cells,
@@ -345,7 +348,7 @@ def hash_pairs(
             pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
         # a 90 % window or a small turn
         figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
-        more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs)
+        more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs, facts)
         if more.size:
             pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
     if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():

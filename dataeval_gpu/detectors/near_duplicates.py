@@ -230,6 +230,7 @@ def hash_groups(
     windows: bool = False,
     cells: np.ndarray | torch.Tensor | None = None,
     collapse: bool = True,
+    facts: dict[str, Any] | None = None,
 ) -> list[list[int]]:
     """Centre-rule groups of images whose hashes are within ``radius``: whole image against
     whole image, and whole image against the central crops of another (``crops``: the
@@ -260,7 +261,8 @@ def hash_groups(
     ``4 x 4`` cell colours, :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`) two whole
     opaque colour pictures pair only when those agree up to one global colour change.  The pairs are
     :func:`hash_pairs`, their rules :func:`hash_pairs_ok`;
-    ``progress``: its bar over the pairs when they are many (None: on a terminal).  ``collapse``:
+    ``progress``: its bar over the pairs when they are many (None: on a terminal); ``facts``: a dict
+    that receives what the window search did (:func:`hash_pairs`).  ``collapse``:
     images whose rows (every argument above) are identical are searched as at most two
     (:mod:`.identical_rows`: the same groups, the searches no longer quadratic in a class of
     identical images); False searches every image."""
@@ -271,7 +273,7 @@ def hash_groups(
     if label.size == 0 or int(label.max()) + 1 == n:  # no two images alike: every image searched
         pairs = hash_pairs(
             full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
-            progress, colour, windows, cells,
+            progress, colour, windows, cells, facts,
         )  # fmt: skip
         return _centre_groups(n, pairs[:, 0], pairs[:, 1])
     kept = kept_rows(label)
@@ -280,7 +282,7 @@ def hash_groups(
         t(full.reshape(n)), t(valid.reshape(n)), [(t(c.reshape(n)), t(v.reshape(n))) for c, v in crops], radius,
         t(chroma), t(plain), t(entropy), t(spread), t(thumbs), t(opacity), t(level), t(side),
         None if strip is None else (t(strip[0]), t(strip[1]), t(strip[2])), t(hw), progress, t(colour), windows,
-        t(cells),
+        t(cells), facts,
     )  # fmt: skip
     return class_centre_groups(label, kept, pairs)
 

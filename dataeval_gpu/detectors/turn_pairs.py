@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..functional.hashing import THUMB_SIDE, cross_pairs
+from ..functional.hashing import THUMB_SIDE
+from ..functional.hashing.offcentre import cross_matches
 from ..functional.hashing.windows import view_hashes
 from .hash_figures import PairFigures
 from .hash_pairs import hash_pairs_ok
@@ -54,7 +55,7 @@ def turn_candidates(
         return empty, empty, empty
     turns = view_hashes(thumbs[rows], hw[rows], (WHOLE_VIEW,), turns=True).reshape(-1)  # (R * 8,)
     whole = full.cpu()[torch.from_numpy(rows)]
-    found = cross_pairs(turns, whole, radius).numpy()
+    found = cross_matches(turns.numpy(), whole.numpy(), radius)  # cross_pairs' pairs, linear in N
     a, b = rows[found[:, 0] // 8], rows[found[:, 1]]
     t = torch.from_numpy(found[:, 0])
     dist = _bits(turns[t] ^ whole[torch.from_numpy(found[:, 1])])

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..functional.hashing import THUMB_SIDE, cross_pairs
+from ..functional.hashing import THUMB_SIDE
 from ..functional.hashing.offcentre import (
     busy_share,
     crop_scores,
+    cross_matches,
     grid_hashes,
     grid_views,
     plain_hashes,
@@ -45,6 +47,7 @@ __all__ = [
     "CROP_DETAIL_MIN",
     "CROP_FINE_MIN",
     "CROP_PLAIN_MIN",
+    "CROP_PLAN_NOTES",
     "CROP_SPREAD_MIN",
     "WINDOW_DETAIL_MIN",
     "WINDOW_MIN_SIDE",
@@ -78,6 +81,16 @@ CROP_SPREAD_MIN = 8.0
 #: a window of a flag or a striped design equals another design (kgeography's flags: 0.12-0.34;
 #: draw 1's photos 0.4-0.97)
 CROP_BUSY_MIN = 0.4
+#: what each plan of the off-centre crop search (:func:`~dataeval_gpu.functional.hashing.offcentre.search_plan`)
+#: means for the pairs found, as a scan records it (``facts["crop_search"]["note"]``: config.json's
+#: ``crop_search``, the summary's line, the report's duplicates section)
+CROP_PLAN_NOTES = {
+    "exact": "every crop match within 8 bits searched",
+    "rotated": (
+        "crop matches at 6-8 bits are partial: above ~20,000 searched images the off-centre crop search runs "
+        "the rotated 32-bit block plan, exact up to 5 bits (docs/duplicates.md, 'Off-centre crops at scale')"
+    ),
+}
 #: off-centre candidates scored per step (a step holds ~25 (P, 26 x 26) float64 windows a size)
 CROP_STEP = 1024
 #: candidates scored per step (memory: a step holds a few (P, 32, 32) float64 stacks)
@@ -92,10 +105,15 @@ def window_pairs(
     figs: PairFigures,
     radius: int,
     known: np.ndarray | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): pairs of images of which one is a
     window view of the other (:data:`~dataeval_gpu.functional.hashing.windows.WINDOW_VIEWS`),
     not among ``known`` (``(K, 2)``, ``i < j``: the pairs the hashes as computed found).
+    ``facts``: a dict, when given, that receives ``"crop_search"`` when the off-centre crop search
+    ran: ``{"plan", "images", "references", "partial", "note"}`` (its :func:`search_plan`, the
+    images searched, the distinct references, whether 6-8 bit matches are only partly found,
+    :data:`CROP_PLAN_NOTES`), the run fact a scan records.
 
     ``full``, ``valid``: ``(N,)`` whole-image D4 pchashes; ``thumbs``: ``(N, V * S * S)`` or
     ``(N, V, S, S)`` uint8, the whole image's thumbnail first; ``hw``: ``(N, 2)`` heights and
@@ -120,7 +138,7 @@ def window_pairs(
     # torch release the GIL in their loops); numpy's BLAS at one thread for both (small products
     # between numpy work: a second BLAS thread only spun), set once here for the two threads
     with one_blas_thread(), ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-offcentre") as pool:
-        offcentre = pool.submit(_offcentre_codes, t, rows, figs, n, known)
+        offcentre = pool.submit(_offcentre_codes, t, rows, figs, n, known, facts)
         code = _view_codes(t, rows, hw, full, figs, n, radius, known)
         code = np.unique(np.concatenate([code, offcentre.result()]))
     if not code.size:
@@ -144,7 +162,7 @@ def _view_codes(
     nv = len(WINDOW_VIEWS)
     vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
     whole = full.cpu()[torch.from_numpy(rows)]
-    found = cross_pairs(vh.reshape(-1), whole, radius).numpy()
+    found = cross_matches(vh.reshape(-1).numpy(), whole.numpy(), radius)  # cross_pairs' pairs, linear in N
     i, v, j = rows[found[:, 0] // (nv * 8)], (found[:, 0] // 8) % nv, rows[found[:, 1]]
     code = np.minimum(i, j) * n + np.maximum(i, j)
     once = np.unique(code * nv + v, return_index=True)[1]  # a pair and view found in several turns: once
@@ -165,13 +183,15 @@ def _view_codes(
 
 
 def _offcentre_codes(
-    t: np.ndarray, rows: np.ndarray, figs: PairFigures, n: int, known: np.ndarray | None
-) -> np.ndarray:
+    t: np.ndarray, rows: np.ndarray, figs: PairFigures, n: int, known: np.ndarray | None,
+    facts: dict[str, Any] | None = None,
+) -> np.ndarray:  # fmt: skip
     """``min * n + max`` codes of the pairs of ``rows`` (the images searched) of which one is an
     off-centre 80 % / 70 % window of the other, plain or mirrored
     (:mod:`~dataeval_gpu.functional.hashing.offcentre`): each window's pHash on the grid against
     each image's plain and mirrored pHash, a candidate's best view (fewest bits) verified by
-    :func:`~dataeval_gpu.functional.hashing.offcentre.crop_scores`."""
+    :func:`~dataeval_gpu.functional.hashing.offcentre.crop_scores`; the plan run in ``facts``
+    (:func:`window_pairs`)."""
     rows = rows[busy_share(t[rows]) >= CROP_BUSY_MIN]
     views = grid_views()
     nv, r = len(views), rows.size
@@ -179,13 +199,20 @@ def _offcentre_codes(
         return np.zeros(0, dtype=np.int64)
     probes = grid_hashes(t[rows]).numpy().reshape(-1)
     refs = plain_hashes(t[rows]).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
-    if search_plan(np.unique(refs).size) != "exact":
+    distinct = int(np.unique(refs).size)
+    plan = search_plan(distinct)
+    if facts is not None:
+        facts["crop_search"] = {
+            "plan": plan, "images": int(r), "references": distinct, "partial": plan != "exact",
+            "note": CROP_PLAN_NOTES[plan],
+        }  # fmt: skip
+    if plan != "exact":
         warnings.warn(
             f"off-centre crop search over {r} images: 6-8 bit matches only through the rotated "
             "32-bit blocks (docs/duplicates.md, 'Off-centre crops at scale')",
             stacklevel=2,
         )
-    a, b = window_matches(probes, refs)
+    a, b = window_matches(probes, refs, plan=plan)
     i, v, j, mirror = rows[a // nv], a % nv, rows[b % r], b >= r
     dist = np.bitwise_count((probes[a] ^ refs[b]).view(np.uint64))
     code = np.minimum(i, j) * n + np.maximum(i, j)

@@ -115,6 +115,10 @@ def _intro(
                 else "."
             )
         )
+        crop = config.get("crop_search") or {}
+        if crop.get("partial"):  # the rotated plan above ~20,000 searched images (config.json's crop_search)
+            text += f' <span id="crop-search-partial">{esc(str(crop.get("note", "")))}.</span>'
+
     else:
         text += (
             " Each image's score (cos) is its cosine similarity to the closest other image of its group."

@@ -49,6 +49,7 @@ __all__ = [
     "EXACT_REFS",
     "GRID",
     "GRID_RADIUS",
+    "HALVES_RADIUS",
     "IMAGES_PER_STEP",
     "PLACE_SLACK",
     "REFINE",
@@ -56,6 +57,7 @@ __all__ = [
     "block_join",
     "busy_share",
     "crop_scores",
+    "cross_matches",
     "grid_hashes",
     "grid_views",
     "plain_hashes",
@@ -105,6 +107,12 @@ def axis_maps(scale: float, n: int) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
+def _thumbs8(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The thumbnails as they are stored (no float copy), ``(N, S, S)``."""
+    t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
+    return t.reshape(-1, THUMB_SIDE, THUMB_SIDE)
+
+
 def _thumbs64(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
     t = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
     return t.astype(np.float64).reshape(-1, THUMB_SIDE, THUMB_SIDE)
@@ -118,11 +126,11 @@ def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(N, G)`` int64: the plain pHash (the pchash's median bits of the 8 x 8 lowest DCT
     coefficients, no turn) of each window of :func:`grid_views` of each ``(S, S)`` thumbnail,
     :data:`IMAGES_PER_STEP` thumbnails at a time."""
-    t = _thumbs64(thumbs)
+    t = _thumbs8(thumbs)  # float64 a step at a time (every thumbnail at once: 8 KB an image)
     n = len(t)
     out = torch.zeros((n, sum(k * k for _, k in GRID)), dtype=torch.int64)
     for s in range(0, n, IMAGES_PER_STEP):
-        part = t[s : s + IMAGES_PER_STEP]
+        part = _thumbs64(t[s : s + IMAGES_PER_STEP])
         m, col = len(part), 0
         for scale, k in GRID:
             a = axis_maps(scale, k)  # (k * 8, S)
@@ -138,12 +146,14 @@ def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
 def plain_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(N, 2)`` int64: each thumbnail's plain pHash and its left-right mirror's (a mirror flips
     the sign of the odd DCT columns)."""
-    t = _thumbs64(thumbs)
+    t = _thumbs8(thumbs)
     a = axis_maps(1.0, 1)  # the whole square: the DCT rows
-    c = a @ t @ a.T  # (N, 8, 8)
     alt = 1.0 - 2.0 * (np.arange(HASH_SIZE) % 2)
-    both = np.stack([c, c * alt[None, None, :]], axis=1)
-    return dct_bits(torch.from_numpy(both))
+    out = torch.zeros((len(t), 2), dtype=torch.int64)
+    for s in range(0, len(t), IMAGES_PER_STEP):  # float64 a step at a time
+        c = a @ _thumbs64(t[s : s + IMAGES_PER_STEP]) @ a.T  # (n, 8, 8)
+        out[s : s + len(c)] = dct_bits(torch.from_numpy(np.stack([c, c * alt[None, None, :]], axis=1)))
+    return out
 
 
 def resize_area(x: np.ndarray, h: int) -> np.ndarray:
@@ -260,7 +270,12 @@ def crop_scores(
 BLOCK_PLANS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "exact": ((0, 42, 22), (0, 21, 21), (0, 0, 21)),
     "rotated": tuple((r, s, 32) for r in (0, 8, 16, 24) for s in (32, 0)),
+    # the two 32-bit halves alone: every pair within 5 bits (one half differs by at most 2), a random
+    # pair passing by chance ~2.5e-7: the window views' and turns' search (:func:`cross_matches`)
+    "halves32": ((0, 32, 32), (0, 0, 32)),
 }
+#: the largest radius the ``"halves32"`` plan finds every pair within
+HALVES_RADIUS = 5
 #: distinct reference hashes up to which :func:`window_matches` runs the ``"exact"`` plan (about
 #: 20,000 images searched, where the two plans cost about the same); above it ``"rotated"``
 EXACT_REFS = 40_000
@@ -326,7 +341,8 @@ def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[
     references is expanded by every flip of up to two bits, :data:`REFS_PER_STEP` references at a
     time, tested against a bitmap of the probes' blocks (:func:`_presence`) and the keys present
     looked up among the probes' sorted blocks; the candidates are checked
-    :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates)."""
+    :data:`PAIRS_PER_STEP` at a time (memory does not grow with the candidates).  ``ua`` may repeat
+    values (:func:`cross_matches` passes its probes as they are): the pairs are then of indices."""
     found, cand = [], 0
     for rot, shift, width in BLOCK_PLANS[plan]:
         mask = (1 << width) - 1
@@ -391,8 +407,45 @@ def window_matches(
     return a, b
 
 
+def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarray:
+    """``(P, 2)`` int64 ``[a, b]``, sorted lexicographically: every pair of ``probes[a]`` and
+    ``refs[b]`` (int64 hashes) within Hamming ``radius``, the pairs of
+    :func:`~dataeval_gpu.functional.hashing.groups.cross_pairs` (which a radius over
+    :data:`HALVES_RADIUS` still runs).  Up to it by :func:`window_matches`' ``"halves32"`` plan: the references (the small side: the
+    images' whole hashes) expanded by every flip of up to two bits in each 32-bit half, looked up
+    among the probes' sorted halves (the window views' or the turns' hashes, ~100 or 8 an image).
+    Time linear in the hashes up to ~10^7 images (random pairs pass a half by chance ~2.5e-7),
+    memory the probes' sorted halves (~24 bytes a probe) plus bounded steps: no search among the probes
+    themselves, which the joined search of both sets made (~2.4e-3 N^2 candidates for N images
+    with ~97 probes each: docs/duplicates.md, "Window views at scale")."""
+    probes, refs = np.asarray(probes, dtype=np.int64).ravel(), np.asarray(refs, dtype=np.int64).ravel()
+    if radius > HALVES_RADIUS:
+        from .groups import cross_pairs
+
+        return cross_pairs(torch.from_numpy(probes), torch.from_numpy(refs), radius).numpy()
+    if radius < 0:
+        raise ValueError(f"radius must be in 0..64, got {radius}")
+    # the probes as they are (no distinct values: their sort, inverse and order cost ~30 bytes a
+    # probe more, and a value repeated among them pairs as often either way), the references' values
+    ub, ib = np.unique(refs, return_inverse=True)
+    a, vb, _ = block_join(probes, ub, radius, "halves32")
+    ob = np.argsort(ib, kind="stable")  # every reference holding value vb
+    sb = np.searchsorted(ib[ob], np.arange(ub.size + 1))
+    nb = sb[vb + 1] - sb[vb]
+    off = np.arange(int(nb.sum())) - np.repeat(np.cumsum(nb) - nb, nb)
+    a, b = np.repeat(a, nb), ob[np.repeat(sb[vb], nb) + off]
+    order = np.lexsort((b, a))
+    return np.stack([a[order], b[order]], axis=1).astype(np.int64)
+
+
 def busy_share(thumbs: np.ndarray | torch.Tensor, level: float = 1.0) -> np.ndarray:
     """``(N,)``: the share of each thumbnail's pixels that differ from their 3 x 3 box mean by
     ``level`` grey levels or more (a photo's 0.4-0.97; a flag's or a striped design's, whose
     windows equal other designs, 0.1-0.35)."""
-    return (np.abs(_box_detail(_thumbs64(thumbs))) >= level).mean(axis=(1, 2))
+    t = _thumbs8(thumbs)
+    out = np.zeros(len(t))
+    for s in range(0, len(t), IMAGES_PER_STEP):  # a step at a time: every thumbnail at once held ~40 KB an image
+        out[s : s + IMAGES_PER_STEP] = (np.abs(_box_detail(_thumbs64(t[s : s + IMAGES_PER_STEP]))) >= level).mean(
+            axis=(1, 2)
+        )
+    return out

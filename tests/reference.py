@@ -234,3 +234,22 @@ def bright_peak_ref(counts: np.ndarray, unit: float = 1.0) -> float:
         h[0] = 1.0
     share = min(0.9999, max(1.0 - 3.0 * unit / h.sum(), 0.99))
     return int(np.argmax(np.cumsum(h / h.sum()) >= share - 1e-9)) / 255.0
+
+
+def seam_ref(lev: np.ndarray) -> dict[str, float]:
+    """``seam_ratio`` / ``seam_corr`` of a 256-level grey image ``(H, W)`` from their definition in
+    float64 (means and variances of the border lines, not the kernels' integer sums): per direction the
+    squared step across the wrap-around seam against the mean of the two beside it, and ``1 -`` that
+    step over the two edge lines' summed variances (0 where they sum to under 32, at least -1); the larger ratio
+    and the smaller correlation of the two directions; 0 and 0 under 4 px a side."""
+    g = np.asarray(lev, dtype=np.float64)
+    if min(g.shape) < 4:
+        return {"seam_ratio": 0.0, "seam_corr": 0.0}
+    ratios, corrs = [], []
+    for lines in (g, g.T):  # the columns' seam, then the rows'
+        a, b, y, z = lines[:, 0], lines[:, 1], lines[:, -2], lines[:, -1]
+        wrap, edge = np.mean((z - a) ** 2), (np.mean((a - b) ** 2) + np.mean((y - z) ** 2)) / 2.0
+        var = a.var() + z.var()
+        ratios.append(wrap / edge if edge > 0 else 2.0 * len(a) * wrap)
+        corrs.append(max(1.0 - wrap / var, -1.0) if var >= 32.0 else 0.0)
+    return {"seam_ratio": max(ratios), "seam_corr": min(corrs)}

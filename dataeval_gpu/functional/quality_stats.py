@@ -52,6 +52,8 @@ _UNITS = {
     "motion_angle": "weakest direction, degrees (0 horizontal, 90 vertical)",
     "motion_cross": "perpendicular of the weakest direction's fine-to-coarse ratio / the strongest's, 0–1",
     "noise_chroma": "Immerkær σ per channel of R−G, B−G in the flattest blocks, grey levels",
+    "seam_ratio": "wrap-around seam's squared step / its neighbours', larger direction",
+    "seam_corr": "border lines' correlation across the wrap-around seam, smaller direction, −1–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

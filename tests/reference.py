@@ -264,3 +264,22 @@ def colour_free_ref(levels: np.ndarray, alpha: np.ndarray) -> float:
         if a[sel].sum() > 0:
             within += (a[sel] * (q[sel] - (a[sel] * q[sel]).sum() / a[sel].sum()) ** 2).sum()
     return float(np.clip(within / max(total, 16.0 * a.sum()), 0.0, 1.0))
+
+
+def seam_ref(lev: np.ndarray) -> dict[str, float]:
+    """``seam_ratio`` / ``seam_corr`` of a 256-level grey image ``(H, W)`` from their definition in
+    float64 (means and variances of the border lines, not the kernels' integer sums): per direction the
+    squared step across the wrap-around seam against the mean of the two beside it, and ``1 -`` that
+    step over the two edge lines' summed variances (0 where they sum to under 32, at least -1); the larger ratio
+    and the smaller correlation of the two directions; 0 and 0 under 4 px a side."""
+    g = np.asarray(lev, dtype=np.float64)
+    if min(g.shape) < 4:
+        return {"seam_ratio": 0.0, "seam_corr": 0.0}
+    ratios, corrs = [], []
+    for lines in (g, g.T):  # the columns' seam, then the rows'
+        a, b, y, z = lines[:, 0], lines[:, 1], lines[:, -2], lines[:, -1]
+        wrap, edge = np.mean((z - a) ** 2), (np.mean((a - b) ** 2) + np.mean((y - z) ** 2)) / 2.0
+        var = a.var() + z.var()
+        ratios.append(wrap / edge if edge > 0 else 2.0 * len(a) * wrap)
+        corrs.append(max(1.0 - wrap / var, -1.0) if var >= 32.0 else 0.0)
+    return {"seam_ratio": max(ratios), "seam_corr": min(corrs)}

@@ -3,7 +3,9 @@ re-exports every name): the grey estimates' rule (:func:`noisy_score`: Gaussian 
 mean and flattest-block estimates, bounded by what the grey levels can hold,
 :func:`noise_entropy_cap`; impulse noise on the mean estimate and the isolated impulses), the
 check a see-through colour image's Gaussian estimate must also pass (:func:`shared_grain`: its
-residual drawn per colour channel), and the per-channel term (:func:`chroma_noise_score`): weak
+residual drawn per colour channel), the designed textures whose grain is their content and which both
+the Gaussian and the per-channel terms leave out (:func:`tileable`: a tile that continues across its
+own borders; :func:`normal_map`: a relief encoded as colour; terrain16), and the per-channel term (:func:`chroma_noise_score`): weak
 noise drawn independently per colour channel, measured by ``noise_chroma``
 (:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing but such noise explains it.
 On held-out and never-seen collections the per-channel term added as many false flags as true ones
@@ -39,10 +41,17 @@ __all__ = [
     "NOISE_FLAT_SHARE",
     "NOISE_GAUSS_RATIO",
     "NOISE_TEXTURE_FLOOR",
+    "NORMAL_MAP_GREY",
+    "NORMAL_MAP_MAX_RG",
+    "NORMAL_MAP_MIN_BLUE",
+    "SEAM_MAX_RATIO",
+    "SEAM_MIN_CORR",
     "chroma_noise_score",
     "noise_entropy_cap",
     "noisy_score",
+    "normal_map",
     "shared_grain",
+    "tileable",
 ]
 
 #: ``noisy``: the Immerkær (mean) estimate minus this texture floor competes with the MAD one
@@ -100,6 +109,25 @@ CHROMA_NOISE_MIN_FLAT = 1.8
 #: a flag or a tile of 15-48 px is its few coloured strokes (hedgewars' and freeciv's flags read
 #: 1.3-1.9 times their grey blocks)
 CHROMA_NOISE_MIN_SIDE = 64
+#: ``noisy``: a tile (:func:`tileable`) steps across its wrap-around seams at most this factor times
+#: as much as beside them (``seam_ratio``; the squared steps, so added noise cancels): terrain, sand,
+#: rock and normal-map textures of the fit collections 0.2-1.5 where tileable, the corpus' and
+#: the survey's noisy photos 0.8-24 (terrain16)
+SEAM_MAX_RATIO = 1.5
+#: ... and its border lines correlate across both seams at least this much (``seam_corr``): content
+#: that continues, not a plain ground on both sides whose noise steps alike everywhere (the corpus'
+#: noisy screenshots on white read ratio 1 and correlation about 0)
+SEAM_MIN_CORR = 1.0 / 6.0
+#: ``noisy``: a tangent-space normal map stores a surface's directions as colour - x and y in R and
+#: G around 128, z in B near 255 - so its mean ``B - G`` (``chroma_bg``) is at least this (95-146 on
+#: the 89 normal maps of the fit collections, every one opaque) ...
+NORMAL_MAP_MIN_BLUE = 90.0
+#: ... its mean ``R - G`` (``chroma_rg``) within this of 0 (-7 to 12.3) ...
+NORMAL_MAP_MAX_RG = 16.0
+#: ... and its median grey (``grey_p50``, ``0.299 R + 0.587 G + 0.114 B``: 0.56 for (128, 128, 255))
+#: within these bounds (0.45-0.66 on those maps; the corpus' and the survey's photos: none of the
+#: three conditions' images)
+NORMAL_MAP_GREY = (0.45, 0.67)
 
 
 def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -109,7 +137,8 @@ def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     :data:`CHROMA_NOISE_MIN_SIDE` px a side, and the grey levels hold the noise: ``noise_chroma`` at
     most :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap` (noise of sigma per channel
     reads 0.64 sigma there and reaches the grey as 0.67 sigma, so ``noise_chroma`` is its grey
-    sigma within 5 %; a pattern of a few colours, ImageMagick's ``granite``, cannot hold it); else 0
+    sigma within 5 %; a pattern of a few colours, ImageMagick's ``granite``, cannot hold it), and the
+    image neither a tile (:func:`tileable`) nor a normal map (:func:`normal_map`); else 0
     (also for metrics gathered without ``noise_chroma`` or ``noise_flat``)."""
     n = len(np.asarray(m["noise"]))
     if "noise_chroma" not in m or "noise_flat" not in m:
@@ -119,7 +148,34 @@ def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     side = np.minimum(float64(m["width"]), float64(m["height"]))
     judged = (chroma >= CHROMA_NOISE_MIN_RATIO * flat) & (flat >= CHROMA_NOISE_MIN_FLAT) & opaque
     judged &= (side >= CHROMA_NOISE_MIN_SIDE) & (chroma <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m))
+    judged &= ~(tileable(m) | normal_map(m))  # a tile's or a normal map's colour grain is its content too
     return np.where(judged, chroma / CHROMA_NOISE_SHARE, 0.0)
+
+
+def tileable(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: images that continue across their own borders both ways - ``seam_ratio`` at
+    most :data:`SEAM_MAX_RATIO` and ``seam_corr`` at least :data:`SEAM_MIN_CORR`
+    (:mod:`~dataeval_gpu.functional.quality_seam`): a texture made to repeat (terrain, grass, sand,
+    rock, a normal map), whose fine detail is its content and reads as Gaussian noise.  A noisy
+    photograph's left and right edges are different parts of a scene (none of the corpus' 449
+    photos with grey noise of sigma 25 added).  False for metrics without the seam figures."""
+    n = len(np.asarray(m["noise"]))
+    if "seam_ratio" not in m or "seam_corr" not in m:
+        return np.zeros(n, dtype=bool)
+    return (float64(m["seam_ratio"]) <= SEAM_MAX_RATIO) & (float64(m["seam_corr"]) >= SEAM_MIN_CORR)
+
+
+def normal_map(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: images coloured as a tangent-space normal map - ``chroma_bg`` at least
+    :data:`NORMAL_MAP_MIN_BLUE`, ``|chroma_rg|`` at most :data:`NORMAL_MAP_MAX_RG`, ``grey_p50`` within
+    :data:`NORMAL_MAP_GREY`: a relief encoded as colour, whose fine bumps are its content (supertuxkart's
+    and scorched3d's maps read as Gaussian noise of sigma 9-16).  False for metrics without ``chroma_bg``."""
+    n = len(np.asarray(m["noise"]))
+    if not all(k in m for k in ("chroma_bg", "chroma_rg", "grey_p50")):
+        return np.zeros(n, dtype=bool)
+    grey = float64(m["grey_p50"])
+    ok = (float64(m["chroma_bg"]) >= NORMAL_MAP_MIN_BLUE) & (np.abs(float64(m["chroma_rg"])) <= NORMAL_MAP_MAX_RG)
+    return ok & (grey >= NORMAL_MAP_GREY[0]) & (grey <= NORMAL_MAP_GREY[1])
 
 
 def shared_grain(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -145,7 +201,8 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
     :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks; 0 where it exceeds
     :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap`: structure; 0 on a see-through
-    colour image whose grain the channels share, :func:`shared_grain`) and the impulse estimate
+    colour image whose grain the channels share, :func:`shared_grain`; 0 on a tile or a normal map,
+    :func:`tileable`, :func:`normal_map`) and the impulse estimate
     (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
     one where that is more - impulses raise the mean response and barely its median, texture
     raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE` and under
@@ -157,6 +214,8 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
     gauss = np.where(gauss <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m), gauss, 0.0)
     gauss = np.where(shared_grain(m), 0.0, gauss)  # a see-through image's grain shared by R, G, B
+    # a texture made to repeat, a relief encoded as colour: their grain is their content
+    gauss = np.where(tileable(m) | normal_map(m), 0.0, gauss)
     impulse = m["noise"] - NOISE_TEXTURE_FLOOR
     if "impulse_share" in m:
         # impulses raise the mean response, not its median: texture raises both, so the mean counts

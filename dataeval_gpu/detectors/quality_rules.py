@@ -202,10 +202,12 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: ``occupancy`` (``low_information`` without the drawing check, as before), ``bright_p99``
 #: (``dark`` on the grey highlights alone, as before), the ``motion_*`` keys (``blurry`` without the
 #: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before),
-#: ``colour_free`` (``blurry`` judged on every see-through image, as before)
+#: ``colour_free`` (``blurry`` judged on every see-through image, as before),
+#: ``seam_ratio`` / ``seam_corr`` (``noisy`` without the tile check, as before)
 OPTIONAL_KEYS = (
     "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
     "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma", "motion_peak", "colour_free",
+    "seam_ratio", "seam_corr",
 )  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave

@@ -61,6 +61,7 @@ KERNEL_MODULES = (
     "functional/quality_median.py",
     "functional/quality_motion.py",
     "functional/quality_occupancy_compiled.py",
+    "functional/quality_seam_compiled.py",
     "functional/quality_texture_compiled.py",
     "functional/stats_compiled.py",
 )

@@ -79,6 +79,8 @@ from .quality_fine_compiled import fine_energies_u8
 from .quality_motion import motion_figures, motion_metrics, motion_rows_u8
 from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
 from .quality_occupancy_compiled import occupied_cells_u8
+from .quality_seam import seam_figures, seam_sums
+from .quality_seam_compiled import seam_rows_u8
 from .quality_texture import texture_noise
 from .quality_torch import (
     BLOCK_FLOOR,
@@ -141,6 +143,8 @@ QUALITY_KEYS = (
     "noise_chroma",  # appended: noise independent per channel (``quality_chroma``; ``noisy``)
     "motion_peak",  # appended: the weakest direction's ratio at its sharpest tile (``quality_motion``; ``blurry``)
     "colour_free",  # appended: the visible colour's variance its alpha does not set (``quality_alpha_colour``; ``blurry``)
+    "seam_ratio",  # appended: the wrap-around seam's step against its neighbours' (``quality_seam``; ``noisy``)
+    "seam_corr",  # the border lines' correlation across it (``quality_seam``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -216,6 +220,8 @@ def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.T
     hist = torch.bincount((q + offs).reshape(-1), minlength=b * 256).reshape(b, 256)
     out = _levels_from_hist(hist, g.dtype)
     out["occupancy"] = occupancy_levels(lev).to(g.dtype)
+    sides = torch.tensor([lev.shape[1], lev.shape[2]], device=lev.device).expand(b, 2)
+    out.update({k: v.to(g.dtype) for k, v in seam_figures(seam_sums(lev), sides).items()})
     return out
 
 
@@ -252,7 +258,7 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
     ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
-    ``(B, 17)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``."""
+    ``(B, 17)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``, ``(B, 2, 3)`` int64 seam sums."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -266,12 +272,12 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
     occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x), chroma_rows(x, box)
+    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x), chroma_rows(x, box), seam_rows_u8(x)
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
-    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray, chroma: np.ndarray,
+    tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray, chroma: np.ndarray, seam: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -315,6 +321,8 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
     out["bright_p9999"] = peak_level(torch.from_numpy(bright)).numpy()  # one or three channels: unit 1
     out.update({k: v.numpy() for k, v in motion_figures(torch.from_numpy(motion)).items()})
+    seam_out = seam_figures(torch.from_numpy(seam), torch.from_numpy(np.stack([h, w], axis=1)))
+    out.update({k: v.numpy().astype(np.float32) for k, v in seam_out.items()})
     return {k: torch.from_numpy(np.ascontiguousarray(out[k])) for k in QUALITY_KEYS}
 
 

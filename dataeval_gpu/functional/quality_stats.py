@@ -54,6 +54,8 @@ _UNITS = {
     "motion_peak": "weakest direction's fine-to-coarse ratio at its sharpest 8-px tile",
     "noise_chroma": "Immerkær σ per channel of R−G, B−G in the flattest blocks, grey levels",
     "colour_free": "share of the visible colour's grey variance its alpha level does not set, 0–1 (1 without alpha)",
+    "seam_ratio": "wrap-around seam's squared step / its neighbours', larger direction",
+    "seam_corr": "border lines' correlation across the wrap-around seam, smaller direction, −1–1",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

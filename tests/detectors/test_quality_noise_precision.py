@@ -104,3 +104,38 @@ def test_per_channel_term_needs_grey_levels_that_hold_it() -> None:
     # the third: 2.6 bits over the unclipped 80 %: 3.25 bits, bound 3.41 < 5.01
     np.testing.assert_allclose(n_mod.chroma_noise_score(m), [0.0, 5.01 / 0.45, 0.0], rtol=1e-12)
     assert QualityIssues().evaluate(m).flags["noisy"].tolist() == [False, True, False]
+
+
+def _periodic(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A smooth grey field of side ``n`` that wraps around (white noise low-passed in the Fourier domain), sigma 1."""
+    f = np.fft.fft2(rng.normal(size=(n, n)))
+    k = np.fft.fftfreq(n)
+    t = np.real(np.fft.ifft2(f * np.exp(-((k[:, None] ** 2 + k[None] ** 2) / (2 * 0.05**2)))))
+    return (t - t.mean()) / t.std()
+
+
+def test_a_tile_s_grain_is_not_noise_a_picture_s_noise_is() -> None:
+    """terrain16: a 256 x 256 tile - a smooth field (sigma 30) with pixel grain (sigma 20) shared by R, G
+    and B, the 128-px pattern repeated 2 x 2, so it continues across its own borders - reads as
+    Gaussian noise of sigma ~19 and was ``noisy``; it wraps around (``seam_ratio`` 1 within sampling,
+    ``seam_corr`` the field's share of the variance, ~0.7): 0.  The same kind of picture cut from a
+    larger field (its edges different parts), with the same grain: still ``noisy``.  Without the seam
+    figures (metrics gathered before them) both are scored as before."""
+    assert n_mod.SEAM_MAX_RATIO == 1.5 and n_mod.SEAM_MIN_CORR == 1.0 / 6.0
+    rng = np.random.default_rng(16)
+    base = 128 + 30 * _periodic(rng, 128) + rng.normal(0, 20, (128, 128))
+    tile = np.tile(base, (2, 2))
+    cut = (128 + 30 * _periodic(rng, 512))[:256, 128:384] + rng.normal(0, 20, (256, 256))
+    imgs = [torch.from_numpy(np.clip(np.round(t), 0, 255).astype(np.uint8)[None].repeat(3, 0)) for t in (tile, cut)]
+    out = QualityIssues(issues=["noisy"]).evaluate(imgs)
+    m = {k: np.asarray(v, dtype=np.float64) for k, v in out.metrics.items()}
+    assert 0.6 < m["seam_ratio"][0] < 1.4 and 0.5 < m["seam_corr"][0] < 0.85
+    assert m["seam_ratio"][1] > 2.0
+    assert n_mod.tileable(m).tolist() == [True, False]
+    assert (m["noise_robust"] > 15).all() and (m["noise_chroma"] < 1).all()  # grain shared by the channels
+    assert out.flags["noisy"].tolist() == [False, True]
+    assert out.scores["noisy"][0] == 0.0
+    before = {k: v for k, v in m.items() if not k.startswith("seam_")}
+    old, _ = issue_scores(before)
+    assert (old["noisy"] > 8.5).all()
+    np.testing.assert_array_equal(old["noisy"][1], out.scores["noisy"][1])

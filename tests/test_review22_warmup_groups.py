@@ -31,7 +31,7 @@ def loaded():
             if isinstance(obj, numba.core.registry.CPUDispatcher) for sig in obj.signatures}
 
 acc = DataAudit(device="cpu").make_accumulator("cpu")
-images = [torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)]
+images = [torch.zeros(3, 64, 72, dtype=torch.uint8), torch.zeros(1, 64, 72, dtype=torch.uint8)]  # files.warm_up's
 with one_thread():
     quality_compiled.ready()  # compile_ahead's three groups, here in one process
     warm_counts(images, True)

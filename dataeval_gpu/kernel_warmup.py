@@ -235,7 +235,7 @@ def warm_hashes(accumulator: Any, images: list[torch.Tensor]) -> None:
 def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     """The statistics' value counts, the decoders' planar copy and, with ``quality``, the
     quality kernels besides ``measure_u8``: the native-resolution windows, the grid
-    occupancy, ``noise_chroma``'s blocks and ``colour_free``'s alpha bins."""
+    occupancy, ``noise_chroma``'s blocks, ``colour_free``'s alpha bins and the seam sums."""
     import numpy as np
 
     from .functional import stats_compiled
@@ -244,6 +244,7 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     from .functional.quality_fine_compiled import fine_energies_u8
     from .functional.quality_motion import MOTION_MIN_SIDE, motion_rows_u8
     from .functional.quality_occupancy_compiled import occupied_cells_u8
+    from .functional.quality_seam_compiled import seam_rows_u8
 
     stats_compiled.ready()
     stats_compiled.planes_u8(np.zeros((2, 2, 3), np.uint8))  # the decoders' planar copy (io)
@@ -257,3 +258,4 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
             chroma_rows(x[None], (0, 0, *x.shape[1:]))  # noise_chroma's kernel (three channels)
             alpha_colour_sums_u8(x.new_zeros((4, 2, 2)))  # colour_free's kernel (images with alpha)
             alpha_colour_sums_u8(x.new_zeros((2, 2, 2)))
+            seam_rows_u8(x[None])  # seam_ratio / seam_corr's kernel (images of 4 px a side or more)

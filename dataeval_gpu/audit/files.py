@@ -214,7 +214,7 @@ def one_thread() -> Iterator[None]:
 
 
 def warm_up(accumulator: Any, timing: dict[str, Any] | None = None) -> float:
-    """Measure two tiny images here, before the DataLoader forks its workers: the lazily
+    """Measure two small images (64 x 72) here, before the DataLoader forks its workers: the lazily
     imported modules and the compiled kernels (numba, loaded from its disk cache) are then
     inherited by every worker instead of being loaded again in each (the decoders' planar copy
     :func:`~dataeval_gpu.functional.stats_compiled.planes_u8` too).  Pillow's format plugins
@@ -236,7 +236,9 @@ def warm_up(accumulator: Any, timing: dict[str, Any] | None = None) -> float:
 
     preload_numba_without_blas()
     Image.preinit()
-    images = [torch.zeros(3, 40, 48, dtype=torch.uint8), torch.zeros(1, 40, 48, dtype=torch.uint8)]
+    # 64 px a side: the motion kernel runs on images of MOTION_MIN_SIDE px or more only (at 40 x 48 it
+    # was left to load from numba's cache in each worker on its first photo)
+    images = [torch.zeros(3, 64, 72, dtype=torch.uint8), torch.zeros(1, 64, 72, dtype=torch.uint8)]
     forked = 0
     with one_thread(), counting_compiles() as compiled:
         if available_cores() >= 2 and can_fork():  # the first run: compiled on the cores at once

@@ -21,6 +21,7 @@ from dataeval_gpu.functional.hashing.thumbs import (
     ThumbViews,
     check_rows,
     detail_check,
+    detail_energy,
     interior_detail_check,
     local_detail_check,
 )
@@ -102,11 +103,19 @@ def _reference_ok(first: PairFigures, second: PairFigures, i, vi, j, vj, dist, r
     at = np.nonzero((vi < tx.shape[1]) & (vj < ty.shape[1]) & comparable)[0]
     x, y = tx[i[at], vi[at]], ty[j[at], vj[at]]
     score, checked = detail_check(x, y)
+    # pairsprec16: a flat central crop of an image whose whole thumbnail varies is kept
+    # unverified only with a view about as flat (detail rms at most FLAT_PARTNER_RMS)
+    ex, ey = detail_energy(x), detail_energy(y)
+    wx, wy = tx[i[at], 0].reshape(at.size, -1), ty[j[at], 0].reshape(at.size, -1)
+    crop_x = (vi[at] >= 1) & (ex < hp.FLAT_VIEW_EPS) & (wx.max(axis=1) > wx.min(axis=1))
+    crop_y = (vj[at] >= 1) & (ey < hp.FLAT_VIEW_EPS) & (wy.max(axis=1) > wy.min(axis=1))
+    lone = ~checked & ~small[at] & (vi[at] != first.strip_view) & (vj[at] != second.strip_view)
+    flat_alone = lone & ((crop_x & (ey > hp.FLAT_PARTNER_RMS)) | (crop_y & (ex > hp.FLAT_PARTNER_RMS)))
     passed = score >= np.where(small[at], hp.SMALL_VERIFY_MIN, hp.VERIFY_MIN)
     strong = np.nonzero(checked & passed)[0]
     local, _ = local_detail_check(x[strong], y[strong])
     passed[strong] = local >= hp.LOCAL_VERIFY_MIN
-    verified[at] = np.where(checked, passed, verified[at])
+    verified[at] = np.where(checked, passed, verified[at] & ~flat_alone)
     detail_ok[at] = checked & passed
     drawn = np.nonzero(detail_ok & transparent)[0]
     inner, inner_ok = interior_detail_check(tx[i[drawn], vi[drawn]], ty[j[drawn], vj[drawn]])

@@ -45,6 +45,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "FORMATS",
+    "int_at_least",
     "PROG",
     "QUALITY_ISSUES",
     "SKIPPED",
@@ -113,7 +114,9 @@ def _more_paths(message: str) -> str:
     )
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``, its error in one line (the CLI and the scripts)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -128,7 +131,7 @@ def _int_at_least(low: int) -> Callable[[str], int]:
 
 
 def _radius(text: str) -> int:
-    value = _int_at_least(0)(text)
+    value = int_at_least(0)(text)
     if value > 64:
         raise argparse.ArgumentTypeError(f"expected a Hamming radius within 0..64 (64-bit hashes), got {value}")
     return value
@@ -257,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--out", default="dataeval_gpu_out", help="output directory (default: %(default)s)")
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    s.add_argument("--batch-size", type=_int_at_least(1), default=64, help="images per batch (default: %(default)s)")
+    s.add_argument("--batch-size", type=int_at_least(1), default=64, help="images per batch (default: %(default)s)")
     s.add_argument(
-        "--workers", type=_int_at_least(0), default=None, help="DataLoader workers, 0: none (default: one per core on the CPU, where they decode and "
+        "--workers", type=int_at_least(0), default=None, help="DataLoader workers, 0: none (default: one per core on the CPU, where they decode and "
         "measure; min(4, cores) with --device cuda)"
     )
     s.add_argument(
@@ -267,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "but its pixels differ from Pillow's by a few levels in most photos, so their statistics and exact-duplicate "
         "hashes differ from a CPU scan's (default: every file decoded as Pillow decodes it, on the CPU workers)"
     )
-    s.add_argument("--limit", type=_int_at_least(1), default=None, metavar="N", help="only the first N files")
+    s.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N files")
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
     s.add_argument(
@@ -287,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-plots", action="store_true", help="do not write plots / the HTML report")
     s.add_argument(
         "--checkpoint-every",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=20,
         help="batches between checkpoints (default: %(default)s; 0: never)",
     )

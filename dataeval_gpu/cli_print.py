@@ -40,7 +40,7 @@ def flagged_lines(report: Any, most: int = 15, written: Any = None) -> list[str]
         # each value's side of the range the flags lie outside (the default preset's: its robust rule's)
         reasons = flag_reasons(report, [i for i, _ in values], format_value)
         lines.append(
-            f"\nflagged by the linter ({counted(len(report.issues), 'image')}; outside the range of the metric's values):"
+            f"\nflagged by the linter ({counted(len(report.issues), 'image')}; each value against its metric's unflagged range):"
         )
         for i, m in values:
             name = names.get(int(i), "")

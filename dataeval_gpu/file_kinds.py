@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["IMAGE_EXTENSIONS", "NOT_IMAGES", "format_name", "idx_array", "sniff", "svg_markup", "unknown_format", "utf8_text"]
+__all__ = ["IMAGE_EXTENSIONS", "NOT_IMAGES", "format_name", "idx_array", "sniff", "svg_markup", "text_words", "unknown_format", "utf8_text"]
 
 #: the file name endings of the images a folder scan reads (``datasets.list_image_files``; the
 #: scan's discovery lists more: ``discovery.IMAGE_LIKE_SUFFIXES``)
@@ -86,7 +86,10 @@ def unknown_format(data: bytes) -> str:
     if kind == "svg" or (kind == "text" and svg_markup(data)):
         return "unsupported format: SVG (a vector drawing, not a raster image)"
     if kind == "text" or utf8_text(data[:64]):
-        return f"unsupported format: a text file (starts with {data[:24].decode('ascii', 'replace')!r})"
+        words = text_words(data)
+        if words.startswith(("Image type:", "Image size")):  # Pillow's IM format opens with a text header
+            return f"damaged IM image: its text header ({words!r}) is not one Pillow reads"
+        return f"not an image: a text file (its first words: {words!r})"
     if data[:2] == b"\x1f\x8b":
         return (
             "unsupported format: gzip-compressed data (such as an .svgz drawing or a .gz file), not an image"
@@ -95,6 +98,24 @@ def unknown_format(data: bytes) -> str:
     if name is not None:
         return f"unsupported {name} image: no installed decoder reads it (first bytes: {data[:8].hex(' ')})"
     return f"unknown or unsupported image format (first bytes: {data[:8].hex(' ')})"
+
+
+def text_words(data: bytes, width: int = 40) -> str:
+    r"""The first line of a text file with a letter or digit in it (a line of ``#####`` names
+    nothing), UTF-8 decoded (a character cut at the end dropped), at most ``width`` characters:
+    a failed reason's preview.
+
+    >>> text_words(b"#####\n# Thai input\nsection")
+    '# Thai input'
+    >>> text_words("section\n\n311d\t,1\t-\t# \u3105".encode())
+    'section'
+    >>> text_words(b"----\n")
+    '----'
+    """
+    text = codecs.getincrementaldecoder("utf-8-sig")("replace").decode(data[:1024], final=False)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    words = next((line for line in lines if any(c.isalnum() for c in line)), lines[0] if lines else "")
+    return words[:width]
 
 
 def utf8_text(head: bytes) -> bool:

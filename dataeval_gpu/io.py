@@ -48,6 +48,7 @@ from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import sniff
 from .pil_decode import chw_contiguous, pil_array, pil_decode, probe, short_reason  # pil_array re-exported
+from .png_idat import idat_fault
 from .png_key import key_alpha, palette_alpha, png_key
 
 __all__ = [
@@ -135,6 +136,8 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         return pil_decode(raw)  # torchvision's WebP decoder ignores the EXIF orientation
     mode = image_ops.UNCHANGED
     if kind == "png":
+        if fault := idat_fault(raw):  # libpng's error there crashes torchvision's decoder (png_idat)
+            return _pil_instead(raw, fault, notes)
         palette, transparent = _png_palette(raw)
         if palette:  # UNCHANGED would give the palette indices
             mode = image_ops.RGB_ALPHA if transparent else image_ops.RGB
@@ -158,6 +161,17 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
         if key is not None:
             img = key_alpha(img, key)
     return chw_contiguous(img)
+
+
+def _pil_instead(raw: bytes, fault: str, notes: list[str]) -> torch.Tensor:
+    """A PNG whose image data libpng rejects (``fault``, :func:`~dataeval_gpu.png_idat.idat_fault`)
+    as Pillow reads it, libpng's error in ``notes``; both decoders' words when Pillow fails too."""
+    try:
+        img = pil_decode(raw)
+    except Exception as second:  # noqa: BLE001 - the reason names both decoders
+        raise _damaged("png", RuntimeError(fault), second) from None
+    notes.append(f"libpng error: {fault} (read by Pillow)")
+    return img
 
 
 _KIND_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP"}

@@ -235,13 +235,14 @@ def warm_hashes(accumulator: Any, images: list[torch.Tensor]) -> None:
 def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
     """The statistics' value counts, the decoders' planar copy and, with ``quality``, the
     quality kernels besides ``measure_u8``: the native-resolution windows, the grid
-    occupancy, ``noise_chroma``'s blocks, ``colour_free``'s alpha bins and the seam sums."""
+    occupancy, ``noise_chroma``'s blocks, ``colour_free``'s alpha bins, the seam sums and ``grain_free``'s sums."""
     import numpy as np
 
     from .functional import stats_compiled
     from .functional.quality_alpha_colour_compiled import alpha_colour_sums_u8
     from .functional.quality_chroma import chroma_rows
     from .functional.quality_fine_compiled import fine_energies_u8
+    from .functional.quality_grain import grain_rows
     from .functional.quality_motion import MOTION_MIN_SIDE, motion_rows_u8
     from .functional.quality_occupancy_compiled import occupied_cells_u8
     from .functional.quality_seam_compiled import seam_rows_u8
@@ -259,3 +260,4 @@ def warm_counts(images: list[torch.Tensor], quality: bool) -> None:
             alpha_colour_sums_u8(x.new_zeros((4, 2, 2)))  # colour_free's kernel (images with alpha)
             alpha_colour_sums_u8(x.new_zeros((2, 2, 2)))
             seam_rows_u8(x[None])  # seam_ratio / seam_corr's kernel (images of 4 px a side or more)
+            grain_rows(x[None], (0, 0, *x.shape[1:]))  # grain_free's kernel (three channels)

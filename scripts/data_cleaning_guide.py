@@ -55,6 +55,7 @@ except (ImportError, AttributeError) as _exc:
     _CLUSTERER_ERROR = f"{type(_exc).__name__}: {_exc}"
 # ----------------------------------------------------------------------------------------
 from dataeval_gpu.audit import AuditReport  # noqa: E402
+from dataeval_gpu.cli_args import int_at_least  # noqa: E402
 from dataeval_gpu.flags import ImageStat  # noqa: E402
 from dataeval_gpu.labels import label_stats  # noqa: E402
 from dataeval_gpu.report import plots, tables, write_report  # noqa: E402
@@ -199,12 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "--subset", type=int, default=None, help="use N images (seeded random choice); default: all"
+        "--subset", type=int_at_least(1), default=None, help="use N images (seeded random choice); default: all"
     )
     p.add_argument(
         "--out", default=str(ROOT / "out" / "guide"), help="output directory (default: %(default)s)"
     )
-    p.add_argument("--data", default=str(ROOT / "data_cache" / "fashion-mnist"), help="Fashion-MNIST folder")
+    default_data = ROOT / "data_cache" / "fashion-mnist"
+    p.add_argument(
+        "--data",
+        default=None,
+        help=f"Fashion-MNIST folder (default: {default_data}; without it there, the bundled photos)",
+    )
     p.add_argument(
         "--split", choices=["all", "train", "test"], default="all", help="Fashion-MNIST split (default: all)"
     )
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fallback-photos", action="store_true", help="use the bundled photos even if Fashion-MNIST is there"
     )
     p.add_argument("--seed", type=int, default=213, help="seed of every random choice (the guide's 213)")
-    p.add_argument("--batch-size", type=int, default=1024, help="images per batch for the statistics")
+    p.add_argument("--batch-size", type=int_at_least(1), default=1024, help="images per batch for the statistics")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument(
         "--outlier-method",
@@ -223,18 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-embeddings", action="store_true", help="skip the embeddings and the Clusterer")
     p.add_argument(
         "--cluster-subset",
-        type=int,
+        type=int_at_least(0),
         default=20000,
         help="embed and cluster at most N images (seeded choice; 0 = all); default %(default)s",
     )
     p.add_argument(
-        "--embed-size", type=int, default=32, help="input size of the embedding network (default 32)"
+        "--embed-size", type=int_at_least(1), default=32, help="input size of the embedding network (default 32)"
     )
     p.add_argument(
-        "--embed-threads", type=int, default=1, help="CPU threads for the embedding network (default 1)"
+        "--embed-threads", type=int_at_least(1), default=1, help="CPU threads for the embedding network (default 1)"
     )
-    p.add_argument("--max-grid", type=int, default=12, help="images per grid in the report")
+    p.add_argument("--max-grid", type=int_at_least(1), default=12, help="images per grid in the report")
     args = p.parse_args(argv)
+    if args.data is None:
+        args.data = str(default_data)
+    elif not args.fallback_photos and not all((Path(args.data) / f).exists() for pair in FILES.values() for f in pair):
+        missing = [f for pair in FILES.values() for f in pair if not (Path(args.data) / f).exists()]
+        p.error(
+            f"--data {args.data}: no Fashion-MNIST there ({len(missing)} of its 4 files missing: {missing[0]}, ...); "
+            "run scripts/fetch_fashion_mnist.sh, or leave --data out / give --fallback-photos for the bundled photos"
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)

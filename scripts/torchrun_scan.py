@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataeval_gpu.cli_args import add_audit_options, audit_kwargs
+from dataeval_gpu.cli_args import add_audit_options, audit_kwargs, int_at_least
 from dataeval_gpu.cli_options import CommandLineError, check_option_conflicts
 
 
@@ -62,30 +62,20 @@ def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, int]]:
     return out
 
 
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("path", nargs="?", help="folder, ImageFolder class tree, or text file of paths")
-    src.add_argument("--synthetic", type=_at_least(1), metavar="N", help="N synthetic images with planted duplicates")
-    src.add_argument("--photos", type=_at_least(1), metavar="N", help="N real photos from the bundled sources")
+    src.add_argument("--synthetic", type=int_at_least(1), metavar="N", help="N synthetic images with planted duplicates")
+    src.add_argument("--photos", type=int_at_least(1), metavar="N", help="N real photos from the bundled sources")
     p.add_argument("--out", required=True, help="output directory (written by rank 0)")
     p.add_argument("--device", default=None, help="default: cuda:LOCAL_RANK when CUDA is available, else cpu")
     p.add_argument("--backend", default=None, help="default: nccl with CUDA, gloo without")
-    p.add_argument("--batch-size", type=_at_least(1), default=64)
-    p.add_argument("--workers", type=_at_least(0), default=2, help="DataLoader workers per rank")
+    p.add_argument("--batch-size", type=int_at_least(1), default=64)
+    p.add_argument("--workers", type=int_at_least(0), default=2, help="DataLoader workers per rank")
     p.add_argument("--shuffle", action="store_true", help="shuffle the shards (seeded by --seed)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=_at_least(1), default=None, help="only the first N items")
+    p.add_argument("--limit", type=int_at_least(1), default=None, help="only the first N items")
     p.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(p)  # the audit settings of `dataeval-gpu scan`, with its defaults: the same findings
     p.add_argument("--formats", default="csv,json", help="comma list of csv, parquet, json")

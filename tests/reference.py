@@ -266,6 +266,30 @@ def colour_free_ref(levels: np.ndarray, alpha: np.ndarray) -> float:
     return float(np.clip(within / max(total, 16.0 * a.sum()), 0.0, 1.0))
 
 
+def grain_free_ref(levels: np.ndarray, opaque: np.ndarray | None = None) -> float:
+    """``grain_free`` of a window's 256-level channel values ``(C, h, w)`` from its written definition
+    (float64, scipy, numpy's least squares): the three channels' Immerkær responses at the mask
+    positions whose 3 x 3 neighbourhood has no channel at 0 or 255 (and is opaque), ``1 - R²`` of
+    ``rR + rG + rB`` regressed on ``(rR - rG, rB - rG)`` without intercept; 1 below three channels,
+    under 256 positions or without a grey residual."""
+    v = np.asarray(levels, dtype=np.float64)
+    if v.shape[0] < 3 or min(v.shape[1:]) < 3:
+        return 1.0
+    bad = (v[:3].min(0) <= 0) | (v[:3].max(0) >= 255)
+    if opaque is not None:
+        bad |= ~np.asarray(opaque, bool)
+    ok = ~ndimage.maximum_filter(bad.astype(np.uint8), size=3, mode="constant")[1:-1, 1:-1].astype(bool)
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    r = np.stack([ndimage.correlate(v[c], mask)[1:-1, 1:-1][ok] for c in range(3)], axis=1)
+    m = r.sum(axis=1)
+    if r.shape[0] < 256 or not (m @ m) > 0:
+        return 1.0
+    x = np.stack([r[:, 0] - r[:, 1], r[:, 2] - r[:, 1]], axis=1)
+    coef = np.linalg.lstsq(x, m, rcond=None)[0]
+    resid = m - x @ coef
+    return float(min(max((resid @ resid) / (m @ m), 0.0), 1.0))
+
+
 def seam_ref(lev: np.ndarray) -> dict[str, float]:
     """``seam_ratio`` / ``seam_corr`` of a 256-level grey image ``(H, W)`` from their definition in
     float64 (means and variances of the border lines, not the kernels' integer sums): per direction the

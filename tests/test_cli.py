@@ -406,6 +406,8 @@ def test_the_summary_prints_the_measured_linter_values(
     )
     assert status == 0, err
     block = out.split("\nflagged by the linter (", 1)[1].split("\n\n", 1)[0]
+    # newuser12: "outside the range of the metric's values" read as out of the values' own range
+    assert block.splitlines()[0] == "1 image; each value against its metric's unflagged range):"
     lines = block.splitlines()[1:]
     assert len(lines) == 1 and "im3.png" in lines[0]
     assert re.search(r"zero=0\.003906 \(> 0\.00\d+\)$", lines[0].rstrip()), lines[0]  # value, then why

@@ -30,8 +30,10 @@ def ref_figures(g: np.ndarray) -> tuple[float, float] | None:
     line and across it) steps with the opposite signed sum; the phase imbalance is per direction
     ``|even - odd|`` of the stepping border indices, summed, less ``sqrt(steps)``, at least 0; the
     period share (blurprec15) ``max(0, 1 - min(D8, D16) / D4)``, ``Ds`` the mean ``|L(p + s) - L(p)|``
-    of the rounded levels ``L`` along the measured directions (0 where ``D4`` is 0)."""
+    of the rounded levels ``L`` along the measured directions (0 where ``D4`` is 0); the tile share
+    (blockprec17, :func:`ref_tile_lines`) of the border lines' excess over both directions."""
     hits = total = checks = imbalance = 0
+    tiles = excess = 0.0
     lags = {4: [0.0, 0], 8: [0.0, 0], 16: [0.0, 0]}
     for a in (g, g.T):  # steps along x (rows grouped), then along y (columns grouped)
         rows, cols = a.shape
@@ -45,12 +47,16 @@ def ref_figures(g: np.ndarray) -> tuple[float, float] | None:
         border = list(range(7, cols - 1, 8))
         hit = np.zeros((rows // 8, len(border)), bool)
         sgn = np.zeros(hit.shape)
+        line = np.zeros(len(border))
         for r in range(rows // 8):
             seg = np.abs(d[8 * r : 8 * r + 8]).sum(axis=0)
             for k, j in enumerate(border):
                 side = seg[j - 1] if j + 1 >= cols - 1 else max(seg[j - 1], seg[j + 1])
                 hit[r, k] = seg[j] - side > 4.0
                 sgn[r, k] = d[8 * r : 8 * r + 8, j].sum()
+                line[k] += max(seg[j] - side, 0.0)
+        tiles += ref_tile_lines(line, rows // 8)
+        excess += line.sum()
         na, nk = hit.shape
         for r in range(na):
             for k in range(nk):
@@ -70,7 +76,22 @@ def ref_figures(g: np.ndarray) -> tuple[float, float] | None:
         return 0.0, 0.0
     d4 = lags[4][0] / lags[4][1]
     period = 0.0 if d4 == 0 else max(0.0, 1.0 - min(lags[8][0] / lags[8][1], lags[16][0] / lags[16][1]) / d4)
-    return hits / total, max(checks / hits, max(0.0, imbalance - math.sqrt(hits)) / hits, period)
+    tile = tiles / excess if excess > 0 else 0.0
+    return hits / total, max(checks / hits, max(0.0, imbalance - math.sqrt(hits)) / hits, period, tile)
+
+
+def ref_tile_lines(line: np.ndarray, segments: int) -> float:
+    """float64 reference of ``tile_lines`` (blockprec17): over the periods ``m`` of 2 to 8 border
+    lines with at least two lines and the phases ``r``, the largest sum of the lines ``r, r + m, ...``
+    whose least is at least 8 times the lower median of the other lines (that at least 4 a segment)."""
+    best, n = 0.0, len(line)
+    for m in range(2, 9):
+        for r in range(m if n >= 2 * m else 0):
+            on = [line[k] for k in range(n) if k % m == r]
+            rest = sorted(line[k] for k in range(n) if k % m != r)
+            if min(on) >= 8.0 * max(rest[(len(rest) - 1) // 2], 4.0 * segments):
+                best = max(best, sum(on))
+    return best
 
 
 def _photo(side: int = 256, seed: int = 0) -> np.ndarray:

@@ -156,7 +156,7 @@ def test_distributed_scan_of_files_in_one_process_keeps_the_notes(tmp_path: Path
     report = distributed_scan(ImageFiles(files), batch_size=4, paths=files)
     assert report.notes == {0: "libpng warning: sBIT: bad length"}
     assert report.config["decoder_warnings"] == "1 image (1 × libpng warning: sBIT: bad length)"
-    assert report.failed == {1: "ValueError: unsupported format: a text file (starts with 'garbage')"}
+    assert report.failed == {1: "ValueError: not an image: a text file (its first words: 'garbage')"}
     assert report.to_pandas()["decoder_note"].tolist() == ["libpng warning: sBIT: bad length", ""]
 
 

@@ -153,7 +153,7 @@ def test_run_in_workers_survives_a_killed_worker() -> None:
 
     if not can_fork():
         pytest.skip("no fork here")
-    got = list(run_in_workers(_square_or_die, list(range(12)), workers=2, ahead=3, on_lost=lambda x: ("lost", x)))
+    got = list(run_in_workers(_square_or_die, list(range(12)), workers=2, ahead=3, on_lost=lambda x, _reason: ("lost", x)))
     assert got == [x * x for x in range(5)] + [("lost", 5)] + [x * x for x in range(6, 12)]
     with pytest.raises(BrokenProcessPool):  # without on_lost: as before
         list(run_in_workers(_square_or_die, list(range(8)), workers=2, ahead=3))

@@ -22,7 +22,7 @@ IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
 
 
 def _metrics(n: int, **values: list[float]) -> dict[str, torch.Tensor]:
-    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(n, dtype=torch.float64)}
     for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0), ("opacity", 1.0)):
         m[k] = torch.full((n,), v, dtype=torch.float64)
     for k, v in values.items():

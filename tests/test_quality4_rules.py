@@ -17,7 +17,8 @@ from dataeval_gpu.functional import quality as fq_mod
 
 
 def quality_rows(n: int, **values: list[float]) -> dict[str, torch.Tensor]:
-    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    # grain_free 1: nothing painted (0 would clear every Gaussian term: quality_noise_rules.painted_grain)
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(n, dtype=torch.float64)}
     m["opacity"] = torch.ones(n, dtype=torch.float64)
     for k, v in (("width", 100.0), ("height", 100.0), ("channels", 3.0)):
         m[k] = torch.full((n,), v, dtype=torch.float64)

@@ -122,7 +122,7 @@ def test_run_in_workers_pool_broken_while_the_caller_holds_a_result(tmp_path: Pa
     if not can_fork():
         pytest.skip("no fork here")
     log = tmp_path / "runs.txt"
-    it = run_in_workers(partial(_tens_or_die, str(log)), list(range(8)), workers=2, ahead=4, on_lost=lambda x: ("lost", x))
+    it = run_in_workers(partial(_tens_or_die, str(log)), list(range(8)), workers=2, ahead=4, on_lost=lambda x, _reason: ("lost", x))
     got = [next(it)]
     time.sleep(1.5)  # the caller busy: items 1, 3, 4 finish, item 2 kills its worker meanwhile
     got += list(it)

@@ -330,12 +330,12 @@ def test_warm_up_loads_the_kernels_the_scan_uses_and_only_those(preset: str, tmp
         from dataeval_gpu.io import decode_file
         from dataeval_gpu.audit.files import warm_up
         from dataeval_gpu.functional import quality_chroma_compiled, quality_compiled, quality_fine_compiled, quality_texture, stats_compiled
-        from dataeval_gpu.functional import quality_alpha_colour_compiled, quality_motion, quality_occupancy_compiled, quality_seam_compiled
+        from dataeval_gpu.functional import quality_alpha_colour_compiled, quality_motion, quality_occupancy_compiled, quality_seam_compiled, quality_grain_compiled
         from dataeval_gpu.functional.hashing import compiled
 
         def loaded():
             return {{name: len(obj.signatures) for mod in (stats_compiled, quality_compiled, quality_chroma_compiled, quality_fine_compiled, quality_texture, compiled,
-                                                           quality_alpha_colour_compiled, quality_motion, quality_occupancy_compiled, quality_seam_compiled)
+                                                           quality_alpha_colour_compiled, quality_motion, quality_occupancy_compiled, quality_seam_compiled, quality_grain_compiled)
                     for name, obj in vars(mod).items()
                     if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures}}
 
@@ -355,7 +355,8 @@ def test_warm_up_loads_the_kernels_the_scan_uses_and_only_those(preset: str, tmp
     assert same == "True"
     if preset == "default":  # quality kernels (contiguous), the D4 hash's exact resize (crops read from their parent: one layout)
         want = [("_coeffs_kernel", 1), ("_count", 1), ("_fine", 1), ("_grey_resize_exact_kernel", 1), ("_measure", 1),
-                ("_motion_u8", 1), ("_occupied", 1), ("_planes3", 1), ("_seam", 1), ("chroma_blocks_u8", 1)]  # fmt: skip (_measure: noise_flat, impulse_share, dark_p001 too)
+                ("_motion_u8", 1), ("_occupied", 1), ("_planes3", 1), ("_seam", 1), ("chroma_blocks_u8", 1),
+                ("grain_sums_u8", 1)]  # fmt: skip (_measure: noise_flat, impulse_share, dark_p001 too)
     else:  # 0.65's statistics and plain pchash: no quality kernels, no crops
         want = [("_coeffs_kernel", 1), ("_count", 1), ("_grey_resize_kernel", 1), ("_planes3", 1)]
     assert eval(before) == want  # noqa: S307 - a list literal printed by the child

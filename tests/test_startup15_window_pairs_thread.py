@@ -64,9 +64,9 @@ def test_the_off_centre_search_runs_in_its_thread_with_the_same_pairs(images, mo
     seen: list[str] = []
     real_busy = window_pairs.busy_share
 
-    def busy(t):  # noqa: ANN001, ANN202 - the off-centre search's first step
+    def busy(t, **kw):  # noqa: ANN001, ANN003, ANN202 - the off-centre search's first step (rows=: mem17)
         seen.append(threading.current_thread().name)
-        return real_busy(t)
+        return real_busy(t, **kw)
 
     monkeypatch.setattr(window_pairs, "busy_share", busy)
     threaded = _groups(names, tensors)
@@ -80,7 +80,7 @@ def test_the_off_centre_search_runs_in_its_thread_with_the_same_pairs(images, mo
 
 
 def test_an_error_in_the_off_centre_thread_reaches_the_caller(images, monkeypatch) -> None:  # noqa: ANN001
-    def fail(t):  # noqa: ANN001, ANN202
+    def fail(t, **kw):  # noqa: ANN001, ANN003, ANN202
         raise MemoryError("grid hashes")
 
     monkeypatch.setattr(window_pairs, "grid_hashes", fail)

@@ -296,14 +296,17 @@ def _numpy_rows(dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBat
     return batch
 
 
-def _lost_chunk(task: Callable[[Any], Any], dataset: AnalysedFiles, positions: Sequence[int]) -> AnalysedBatch:
+def _lost_chunk(
+    task: Callable[[Any], Any], dataset: AnalysedFiles, positions: Sequence[int], reason: str = LOST_REASON
+) -> AnalysedBatch:
     """A chunk whose worker died twice (:func:`~dataeval_gpu.audit.workers.run_in_workers`):
-    each of its files run alone, the one that kills its worker again failed with
-    :data:`~dataeval_gpu.audit.workers.LOST_REASON`; one batch of them all."""
+    each of its files run alone, the one that kills its worker again failed with ``reason``
+    (:func:`~dataeval_gpu.audit.workers.lost_reason`: killed, out of memory?, or crashed); one
+    batch of them all."""
     if len(positions) == 1:
         p = int(positions[0])
         label, path = dataset.files.labels[p], dataset.files.files[p]
-        return AnalysedBatch(indices=[p], labels=[label], paths=[path], failed={p: LOST_REASON})
+        return AnalysedBatch(indices=[p], labels=[label], paths=[path], failed={p: reason})
     parts = [run_alone(task, [p], partial(_lost_chunk, task, dataset)) for p in positions]
     out = AnalysedBatch(indices=[], labels=[], paths=[])
     for b in parts:

@@ -113,13 +113,18 @@ def _colour(stats: dict[str, np.ndarray]) -> np.ndarray | None:
 def near_hash_pairs(
     res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int, windows: bool = False
 ) -> np.ndarray:
-    """``(P, 2)`` dataset indices ``[i, j]`` (``i < j``): the near pairs :func:`near_groups`
-    groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them."""
-    from ..detectors.near_duplicates import hash_pairs
+    """``(P, 2)`` dataset indices ``[i, j]`` (``i < j``, sorted): the near pairs :func:`near_groups`
+    groups (before its centre rule and the exact groups), as ``hash_pairs`` keeps them.  Every pair
+    is listed (``m`` identical images that pair: ``m (m - 1) / 2`` rows), but the search runs on at
+    most two images of each class of identical rows, as :func:`near_groups`' does, and the pairs of
+    the others are copied from theirs (``hash_search``, ``class_pairs``)."""
+    from ..detectors.identical_rows import class_pairs
+    from ..detectors.near_duplicates import hash_search
 
-    pairs = hash_pairs(
+    label, kept, found = hash_search(
         *_hash_args(res, stats, index, radius), colour=_colour(stats), windows=windows, cells=_cells(res, index)
     )
+    pairs = class_pairs(label, kept, found)
     out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
 

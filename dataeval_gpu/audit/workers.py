@@ -6,8 +6,8 @@ A worker killed while measuring (the kernel's out-of-memory killer: openclipart-
 whole process pool, and the scan of 8,121 files ended after 8 minutes with "internal error
 (BrokenProcessPool)", nothing written.  Now the items the dead pool held are run again, each
 alone in a fresh one-worker pool, so that only the item that kills its worker again is lost,
-given to ``on_lost`` (the scan fails its files with the reason), and the rest of the items go
-on in a new pool.
+given to ``on_lost`` (the scan fails its files with the reason: killed, out of memory?, or crashed,
+by the worker's exit signal), and the rest of the items go on in a new pool.
 """
 
 from __future__ import annotations
@@ -24,15 +24,53 @@ from typing import Any
 
 import torch
 
-__all__ = ["run_in_workers", "run_alone", "items_ahead", "can_fork", "LOST_REASON"]
+__all__ = ["run_in_workers", "run_alone", "items_ahead", "can_fork", "LOST_REASON", "lost_reason"]
 
 logger = logging.getLogger(__name__)
 
-#: the reason of an input whose worker process died measuring it
+#: the reason of an input whose worker process was killed (SIGKILL: the out-of-memory killer) measuring it
 LOST_REASON = (
     "MemoryError: the worker process measuring this file was killed (out of memory? a very large "
     "image; scan it alone or with --workers 1)"
 )
+
+
+def lost_reason(exitcode: int | None) -> str:
+    """The reason of an input whose worker process died measuring it, from the worker's exit code:
+    killed (SIGKILL, or unknown) is :data:`LOST_REASON`; a crash (SIGSEGV, SIGBUS, SIGABRT, ...) is
+    a fault in the native code that read the file, not its size.
+
+    >>> lost_reason(-11)
+    'RuntimeError: the worker process measuring this file crashed (SIGSEGV, in a native decoder or kernel; a damaged file?)'
+    >>> lost_reason(-9) == lost_reason(None) == LOST_REASON
+    True
+    """
+    if exitcode is None or exitcode >= 0 or -exitcode == signal.SIGKILL:
+        return LOST_REASON
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    return (
+        f"RuntimeError: the worker process measuring this file crashed ({name}, in a native decoder or "
+        "kernel; a damaged file?)"
+    )
+
+
+def _workers_of(pool: ProcessPoolExecutor) -> list[Any]:
+    """A pool's worker processes, taken while it runs (the standard library keeps them in a private
+    map, read here only for the reason of a death; once the pool breaks, its manager thread may
+    clear that map before the caller looks, and the reason read "out of memory?" for a crash)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _exit_code(procs: Sequence[Any]) -> int | None:
+    """The exit code of a broken pool's dead worker among ``procs`` (None when unknown)."""
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.exitcode:
+            return int(proc.exitcode)
+    return None
 
 _TASKS: dict[int, Callable[[Any], Any]] = {}
 
@@ -65,14 +103,17 @@ def _pool(task: Callable[[Any], Any], workers: int, first: Sequence[Any]) -> tup
     return pool, pending
 
 
-def run_alone(task: Callable[[Any], Any], item: Any, on_lost: Callable[[Any], Any]) -> Any:
-    """``task(item)`` in a fresh one-worker pool; ``on_lost(item)`` when that worker dies too."""
+def run_alone(task: Callable[[Any], Any], item: Any, on_lost: Callable[[Any, str], Any]) -> Any:
+    """``task(item)`` in a fresh one-worker pool; ``on_lost(item, reason)`` when that worker dies
+    too, ``reason`` from its exit code (:func:`lost_reason`)."""
     pool, pending = _pool(task, 1, [item])
+    procs = _workers_of(pool)  # forked by the first submit: taken before the pool can break and drop them
     try:
         return pending[0][1].result()
     except BrokenProcessPool:
-        logger.warning("a worker process died on an item again: its files are failed (%s)", LOST_REASON)
-        return on_lost(item)
+        reason = lost_reason(_exit_code(procs))
+        logger.warning("a worker process died on an item again: its files are failed (%s)", reason)
+        return on_lost(item, reason)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -82,7 +123,7 @@ def run_in_workers(
     items: Sequence[Any],
     workers: int,
     ahead: int | None = None,
-    on_lost: Callable[[Any], Any] | None = None,
+    on_lost: Callable[[Any, str], Any] | None = None,
 ) -> Iterator[Any]:
     """``task(item)`` for each item, in order, computed in ``workers`` forked processes.
 
@@ -97,9 +138,9 @@ def run_in_workers(
     bounded instead of growing with the collection (``Executor.map`` submits every item at
     once).
 
-    When a worker dies (killed for memory), the pool breaks and every item it held and had not
+    When a worker dies (killed for memory, or crashed), the pool breaks and every item it held and had not
     finished is lost: with ``on_lost``, each of them is run again alone in a fresh one-worker pool (in order),
-    the result of one whose worker dies again is ``on_lost(item)``, and the rest go on in a
+    the result of one whose worker dies again is ``on_lost(item, reason)`` (:func:`lost_reason`), and the rest go on in a
     new pool; without it, :class:`BrokenProcessPool` is raised as before.
     """
     ahead = items_ahead(workers) if ahead is None else max(1, int(ahead))
@@ -133,11 +174,13 @@ def run_in_workers(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _rerun(task: Callable[[Any], Any], held: Sequence[tuple[Any, Future | None]], on_lost: Callable[[Any], Any]) -> Iterator[Any]:
+def _rerun(
+    task: Callable[[Any], Any], held: Sequence[tuple[Any, Future | None]], on_lost: Callable[[Any, str], Any]
+) -> Iterator[Any]:
     """The results of the items a broken pool held, in order: those it had finished as they came
     back, the others each run again alone (:func:`run_alone`)."""
     lost = [it for it, f in held if not _finished(f)]
-    logger.warning("a worker process died (out of memory?): %d items run again one at a time", len(lost))
+    logger.warning("a worker process died (out of memory? a crash?): %d items run again one at a time", len(lost))
     for it, f in held:
         yield f.result() if _finished(f) else run_alone(task, it, on_lost)
 

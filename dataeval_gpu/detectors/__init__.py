@@ -32,12 +32,20 @@ def __getattr__(name: str) -> Any:
         from . import clusterer
 
         return getattr(clusterer, name)
-    if name in ("QualityIssues", "QualityOutput"):
+    if name == "QualityIssues":
         from . import quality
 
-        return getattr(quality, name)
-    if name in ("NearDuplicates", "NearDuplicatesOutput"):
+        return quality.QualityIssues
+    if name == "QualityOutput":
+        from . import quality_output
+
+        return quality_output.QualityOutput
+    if name == "NearDuplicates":
         from . import near_duplicates
 
-        return getattr(near_duplicates, name)
+        return near_duplicates.NearDuplicates
+    if name == "NearDuplicatesOutput":
+        from . import near_combined
+
+        return near_combined.NearDuplicatesOutput
     raise AttributeError(name)

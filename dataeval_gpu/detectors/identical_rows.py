@@ -7,7 +7,9 @@ its class's first), :func:`kept_rows` keeps at most two images of each class (th
 says whether copies of that row pair with each other; each of them says whether the row pairs
 with every other class), and :func:`class_centre_groups` runs the centre rule of
 :func:`~.near_duplicates.hash_groups` on the classes, weighted by their sizes: the same groups
-as the centre rule on the pairs of every image, without listing those pairs."""
+as the centre rule on the pairs of every image, without listing those pairs.  Where the pairs
+themselves are wanted (``audit.stat_findings.near_hash_pairs``), :func:`class_pairs` lists those of
+every image from the classes' by index arithmetic (no loop over pairs)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ROWS_PER_STEP", "class_centre_groups", "identical_classes", "kept_rows", "take_rows"]
+__all__ = ["ROWS_PER_STEP", "class_centre_groups", "class_pairs", "identical_classes", "kept_rows", "take_rows"]
 
 #: rows read at a time when digesting and comparing them (bounded memory: a row is ~3.5 KB)
 ROWS_PER_STEP = 4096
@@ -168,3 +170,38 @@ def class_centre_groups(label: np.ndarray, kept: np.ndarray, pairs: np.ndarray) 
         group = np.concatenate([own, *(members(j) for j in nb)])
         groups.append(np.sort(group).tolist())
     return sorted(groups)
+
+
+def class_pairs(label: np.ndarray, kept: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): the pairs of all ``label.size``
+    images from ``pairs``, ``(P', 2)`` indices into ``kept`` (:func:`kept_rows`) found among the
+    kept images alone, as :func:`class_centre_groups` reads them: every image of a class with every
+    image of a class it pairs with, and every two images of a class whose two kept images pair.
+    Built by index arithmetic, one triangle per class size and one product per pair of classes (no
+    loop over pairs): a class of ``m`` copies that pair gives ``m (m - 1) / 2`` rows."""
+    empty = np.zeros((0, 2), dtype=np.int64)
+    if pairs.size == 0:
+        return empty
+    label = np.asarray(label, dtype=np.int64)
+    size = np.bincount(label)
+    c = size.size
+    ca, cb = label[kept[pairs[:, 0]]], label[kept[pairs[:, 1]]]
+    order_img = np.argsort(label, kind="stable")  # each class's images, ascending, from img_at[k]
+    img_at = np.concatenate([[0], np.cumsum(size)])
+    parts = [empty]
+    loop = np.unique(ca[ca == cb])  # classes whose copies pair with each other
+    for m in np.unique(size[loop]):  # one triangle for every class of m copies
+        u, v = np.triu_indices(int(m), 1)
+        base = img_at[loop[size[loop] == m]].reshape(-1, 1)
+        parts.append(np.stack([order_img[base + u].reshape(-1), order_img[base + v].reshape(-1)], axis=1))
+    other = ca != cb
+    key = np.unique(np.minimum(ca[other], cb[other]) * c + np.maximum(ca[other], cb[other]))
+    a, b = key // c, key % c  # two classes that pair: every image of one with every image of the other
+    count = size[a] * size[b]
+    which = np.repeat(np.arange(a.size), count)
+    k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    first = order_img[img_at[a][which] + k // size[b][which]]
+    second = order_img[img_at[b][which] + k % size[b][which]]
+    parts.append(np.stack([first, second], axis=1))
+    out = np.sort(np.concatenate(parts), axis=1)
+    return out[np.lexsort((out[:, 1], out[:, 0]))]

@@ -10,13 +10,14 @@ radius (hash) or above the similarity (embedding) of its group's centre.
 The combined groups merge overlapping groups of the three methods (exact, hash,
 embedding); :attr:`NearDuplicatesOutput.pairs` lists every pair inside a combined group
 with the methods that put the two images in one group of their own, the Hamming distance of
-their hashes and the cosine similarity of their embeddings.
+their hashes and the cosine similarity of their embeddings (:mod:`.near_combined`, where
+:class:`NearDuplicatesOutput` is defined; it is named here too, as what :meth:`NearDuplicates.evaluate`
+returns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,10 @@ import torch
 from ..accumulators.hash_rows import centre_crop, crop_hashable, strip_hashes
 from ..batching import as_image
 from ..errors import InvalidArgumentError
-from ..functional.hashing import hamming_distance, near_kind
+from ..functional.hashing import near_kind
 from ..functional.hashing.colour_cells import colour_cells
 from ..functional.knn import knn_graph
-from ..output import OutputMetadata, set_metadata
+from ..output import set_metadata
 from .duplicates import Duplicates
 from .embedding_pairs import (  # noqa: F401
     ALIGN_COSINE,
@@ -58,6 +59,7 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     plain_and_entropy,
 )
 from .identical_rows import class_centre_groups, identical_classes, kept_rows, take_rows
+from .near_combined import NearDuplicatesOutput, centre_groups, combined_output
 from .pair_figures import (  # noqa: F401  (named here as before)
     channel_spread,
     chroma_signature,
@@ -81,6 +83,7 @@ __all__ = [
     "embedding_groups",
     "grey_entropy",
     "hash_groups",
+    "hash_search",
     "hash_pairs",
     "hash_pairs_ok",
     "look_alike",
@@ -105,35 +108,6 @@ DEFAULT_EMBEDDING_THRESHOLD = 0.88
 DEFAULT_LOCAL_MARGIN = 0.1
 #: ... but a pair at least this similar is kept whatever the neighbourhood
 LOCAL_CAP = SHAPE_COSINE
-
-
-def _centre_groups(n: int, src: np.ndarray, dst: np.ndarray) -> list[list[int]]:
-    """Greedy centres on an undirected edge list: by descending degree (ties: lowest index),
-    an unassigned node becomes a centre and takes its unassigned neighbours."""
-    if src.size == 0:
-        return []
-    a = np.concatenate([src, dst])
-    b = np.concatenate([dst, src])
-    key = np.unique(a * n + b)  # dedupe both directions
-    a, b = key // n, key % n
-    deg = np.bincount(a, minlength=n)
-    bounds = np.concatenate([[0], np.cumsum(deg)])
-    order = np.lexsort((np.arange(n), -deg))
-    assigned = np.zeros(n, dtype=bool)
-    groups: list[list[int]] = []
-    for v in order:
-        if deg[v] == 0:
-            break
-        if assigned[v]:
-            continue
-        nb = b[bounds[v] : bounds[v + 1]]
-        nb = nb[~assigned[nb]]
-        if nb.size == 0:
-            continue
-        members = np.concatenate([[v], nb])
-        assigned[members] = True
-        groups.append(sorted(int(i) for i in members))
-    return sorted(groups)
 
 
 def embedding_groups(
@@ -207,7 +181,7 @@ def embedding_groups(
     rest = (cos >= ALIGN_COSINE - 1e-6) & (idx != rows)
     c_src, c_dst, c_cos = rows[rest].cpu().numpy(), idx[rest].cpu().numpy(), cos[rest].cpu().numpy()
     crop = crop_pairs_ok(c_src, c_dst, c_cos, thumbs, sides)
-    return _centre_groups(n, np.concatenate([src, c_src[crop]]), np.concatenate([dst, c_dst[crop]]))
+    return centre_groups(n, np.concatenate([src, c_src[crop]]), np.concatenate([dst, c_dst[crop]]))
 
 
 def hash_groups(
@@ -266,6 +240,44 @@ def hash_groups(
     images whose rows (every argument above) are identical are searched as at most two
     (:mod:`.identical_rows`: the same groups, the searches no longer quadratic in a class of
     identical images); False searches every image."""
+    label, kept, pairs = hash_search(
+        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
+        progress, colour, windows, cells, collapse, facts,
+    )  # fmt: skip
+    if label.size == 0 or int(label.max()) + 1 == label.size:  # no two images alike: every image searched
+        return centre_groups(label.size, pairs[:, 0], pairs[:, 1])
+    return class_centre_groups(label, kept, pairs)
+
+
+def hash_search(
+    full: torch.Tensor,
+    valid: torch.Tensor,
+    crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    radius: int,
+    chroma: np.ndarray | None = None,
+    plain: np.ndarray | None = None,
+    entropy: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+    thumbs: np.ndarray | torch.Tensor | None = None,
+    opacity: np.ndarray | None = None,
+    level: np.ndarray | None = None,
+    side: np.ndarray | None = None,
+    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
+    hw: np.ndarray | None = None,
+    progress: bool | None = None,
+    colour: np.ndarray | None = None,
+    windows: bool = False,
+    cells: np.ndarray | torch.Tensor | None = None,
+    collapse: bool = True,
+    facts: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pair search of :func:`hash_groups` (the same arguments) before its centre rule:
+    ``(label, kept, pairs)``, each image's class of identical rows
+    (:func:`~.identical_rows.identical_classes`; ``np.arange(N)`` where no two images are alike or
+    ``collapse`` is False), the images searched (:func:`~.identical_rows.kept_rows`: at most two of
+    each class) and :func:`hash_pairs`' pairs among them, ``(P, 2)`` indices into ``kept``.  The
+    pairs of every image: :func:`~.identical_rows.class_pairs`; the groups:
+    :func:`~.identical_rows.class_centre_groups`."""
     row_args = [full, valid, *(x for c in crops for x in c), chroma, plain, entropy, spread, thumbs, opacity, level]
     row_args += [side, *(strip or ()), hw, colour, cells]
     n = full.numel()
@@ -275,7 +287,7 @@ def hash_groups(
             full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
             progress, colour, windows, cells, facts,
         )  # fmt: skip
-        return _centre_groups(n, pairs[:, 0], pairs[:, 1])
+        return label, np.arange(n), pairs
     kept = kept_rows(label)
     t = lambda v: take_rows(v, kept)  # noqa: E731
     pairs = hash_pairs(
@@ -284,53 +296,7 @@ def hash_groups(
         None if strip is None else (t(strip[0]), t(strip[1]), t(strip[2])), t(hw), progress, t(colour), windows,
         t(cells), facts,
     )  # fmt: skip
-    return class_centre_groups(label, kept, pairs)
-
-
-def _union_centre_groups(n: int, group_sets: Sequence[list[list[int]]]) -> list[list[int]]:
-    """The centre rule again over the pairs of every method's groups (no chaining across methods)."""
-    src, dst = [], []
-    for groups in group_sets:
-        for g in groups:
-            a = np.asarray(g, dtype=np.int64)
-            i, j = np.triu_indices(a.size, 1)
-            src.append(a[i])
-            dst.append(a[j])
-    if not src:
-        return []
-    return _centre_groups(n, np.concatenate(src), np.concatenate(dst))
-
-
-@dataclass
-class NearDuplicatesOutput(OutputMetadata):
-    """Exact, hash and embedding groups, the combined groups and their pairs.
-
-    Attributes:
-        exact: groups of byte-identical images (xxhash).
-        hash: perceptual-hash groups (within ``radius``, whole images and their central
-            crops), centre rule.
-        embedding: embedding groups (cosine ``>= threshold`` to the centre); empty without embeddings.
-        groups: the three combined by the centre rule over all their pairs (no chaining).
-        pairs: dict of ``(P,)`` arrays: ``first``, ``second`` (indices), ``exact``, ``hash``,
-            ``embedding`` (bool: the method grouped the two itself), ``hamming`` (int, -1
-            without a hash), ``cosine`` (float, NaN without embeddings).
-    """
-
-    exact: list[list[int]]
-    hash: list[list[int]]
-    embedding: list[list[int]]
-    groups: list[list[int]]
-    pairs: dict[str, np.ndarray]
-
-    def methods(self, p: int) -> list[str]:
-        """The methods that found pair ``p``."""
-        return [m for m in ("exact", "hash", "embedding") if bool(self.pairs[m][p])]
-
-    def to_pandas(self) -> Any:
-        """The pairs as a DataFrame (needs pandas)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.pairs)
+    return label, kept, pairs
 
 
 class NearDuplicates:
@@ -471,31 +437,4 @@ class NearDuplicates:
         embeddings: torch.Tensor | None = None,
     ) -> NearDuplicatesOutput:
         """Merge the method groups and describe every pair inside a merged group."""
-        groups = _union_centre_groups(n, [exact, near, emb_groups])
-        first, second = [], []
-        for g in groups:
-            a = np.asarray(g)
-            i, j = np.triu_indices(a.size, 1)
-            first.append(a[i])
-            second.append(a[j])
-        f = np.concatenate(first) if first else np.zeros(0, np.int64)
-        s = np.concatenate(second) if second else np.zeros(0, np.int64)
-        pairs: dict[str, np.ndarray] = {"first": f.astype(np.int64), "second": s.astype(np.int64)}
-        label = np.full(n, -1)
-        for name, gs in (("exact", exact), ("hash", near), ("embedding", emb_groups)):
-            label[:] = -1
-            for gi, g in enumerate(gs):
-                label[np.asarray(g)] = gi
-            pairs[name] = (label[f] >= 0) & (label[f] == label[s])
-        if near_hashes is not None and f.size:
-            h = near_hashes.reshape(-1).cpu()
-            pairs["hamming"] = hamming_distance(h[f], h[s]).numpy().astype(np.int64)
-        else:
-            pairs["hamming"] = np.full(f.size, -1, dtype=np.int64)
-        if embeddings is not None and f.size:
-            e = embeddings.to(torch.float64).cpu()
-            e = e / e.norm(dim=1, keepdim=True).clamp(min=1e-12)
-            pairs["cosine"] = (e[f] * e[s]).sum(dim=1).numpy()
-        else:
-            pairs["cosine"] = np.full(f.size, np.nan)
-        return NearDuplicatesOutput(exact=exact, hash=near, embedding=emb_groups, groups=groups, pairs=pairs)
+        return combined_output(n, exact, near, emb_groups, near_hashes, embeddings)

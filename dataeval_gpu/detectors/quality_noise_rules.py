@@ -5,7 +5,8 @@ mean and flattest-block estimates, bounded by what the grey levels can hold,
 check a see-through colour image's Gaussian estimate must also pass (:func:`shared_grain`: its
 residual drawn per colour channel), the designed textures whose grain is their content and which both
 the Gaussian and the per-channel terms leave out (:func:`tileable`: a tile that continues across its
-own borders; :func:`normal_map`: a relief encoded as colour; terrain16), and the per-channel term (:func:`chroma_noise_score`): weak
+own borders; :func:`normal_map`: a relief encoded as colour; terrain16; :func:`painted_grain`: grain
+whose brightness moves with its colour, noisyterr17), and the per-channel term (:func:`chroma_noise_score`): weak
 noise drawn independently per colour channel, measured by ``noise_chroma``
 (:mod:`~dataeval_gpu.functional.quality_chroma`), scored where nothing but such noise explains it.
 On held-out and never-seen collections the per-channel term added as many false flags as true ones
@@ -33,6 +34,8 @@ __all__ = [
     "CHROMA_NOISE_MIN_RATIO",
     "CHROMA_NOISE_MIN_SIDE",
     "CHROMA_NOISE_SHARE",
+    "GRAIN_FREE_MIN",
+    "PAINTED_GRAIN_MAX_SIDE",
     "GAUSS_ENTROPY_BITS",
     "IMPULSE_MAX_CLIPPED",
     "IMPULSE_MIN_SHARE",
@@ -50,6 +53,7 @@ __all__ = [
     "noise_entropy_cap",
     "noisy_score",
     "normal_map",
+    "painted_grain",
     "shared_grain",
     "tileable",
 ]
@@ -128,6 +132,19 @@ NORMAL_MAP_MAX_RG = 16.0
 #: within these bounds (0.45-0.66 on those maps; the corpus' and the survey's photos: none of the
 #: three conditions' images)
 NORMAL_MAP_GREY = (0.45, 0.67)
+#: ``noisy``: grain whose colour residual predicts its grey one - ``grain_free``
+#: (:mod:`~dataeval_gpu.functional.quality_grain`) under this - is painted, not added: glob2's cut
+#: sand tiles 0.40-0.64, supertuxkart's bark 0.40; the fit collections' other flags 0.78 or more,
+#: planted noise per channel 0.99 or more, grey noise of sigma 8-25 on colour photos where flagged
+#: 0.905 or more, Stellarium's sensor noise 0.888 or more (noisyterr17)
+GRAIN_FREE_MIN = 0.75
+#: ``painted_grain`` only on images at most this many pixels on their short side: a photo toned after
+#: its noise (sepia, duotone: each channel a function of one noisy plane) reads ``grain_free`` near 0
+#: too - 97 of 97 such flags lost on 38 photos at every size -, while the painted grain it is meant
+#: for is a game's tiles and strips (glob2's 32 px sand, enigma's 32-64 px floors and stones).  Under
+#: the bound a toned photo of 64 px or less still loses its flag; supertuxkart's 256 px bark,
+#: enigma's 160 px slope and lugaru's 921 px grass stay flagged
+PAINTED_GRAIN_MAX_SIDE = 64
 
 
 def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -148,7 +165,7 @@ def chroma_noise_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     side = np.minimum(float64(m["width"]), float64(m["height"]))
     judged = (chroma >= CHROMA_NOISE_MIN_RATIO * flat) & (flat >= CHROMA_NOISE_MIN_FLAT) & opaque
     judged &= (side >= CHROMA_NOISE_MIN_SIDE) & (chroma <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m))
-    judged &= ~(tileable(m) | normal_map(m))  # a tile's or a normal map's colour grain is its content too
+    judged &= ~(tileable(m) | normal_map(m) | painted_grain(m))  # a tile's, a normal map's, painted grain
     return np.where(judged, chroma / CHROMA_NOISE_SHARE, 0.0)
 
 
@@ -163,6 +180,19 @@ def tileable(m: Mapping[str, np.ndarray]) -> np.ndarray:
     if "seam_ratio" not in m or "seam_corr" not in m:
         return np.zeros(n, dtype=bool)
     return (float64(m["seam_ratio"]) <= SEAM_MAX_RATIO) & (float64(m["seam_corr"]) >= SEAM_MIN_CORR)
+
+
+def painted_grain(m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N,)`` bool: images whose grey residual their colour residual predicts - ``grain_free`` under
+    :data:`GRAIN_FREE_MIN`: grain drawn with brightness moving with hue and saturation (a game's sand,
+    bark, stone), not noise, which is drawn per channel or on the brightness alone and reads about 1;
+    only on a tile-sized image, short side at most :data:`PAINTED_GRAIN_MAX_SIDE` (a toned photo's noise
+    reads low too).  False for metrics without ``grain_free`` (and for grey images: 1)."""
+    n = len(np.asarray(m["noise"]))
+    if "grain_free" not in m:
+        return np.zeros(n, dtype=bool)
+    side = np.minimum(float64(m["width"]), float64(m["height"]))
+    return (float64(m["grain_free"]) < GRAIN_FREE_MIN) & (side <= PAINTED_GRAIN_MAX_SIDE)
 
 
 def normal_map(m: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -201,8 +231,8 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
     while the mean estimate is within :data:`NOISE_GAUSS_RATIO` of it, at most ``noise_flat /``
     :data:`NOISE_FLAT_SHARE`: noise must reach the flattest blocks; 0 where it exceeds
     :data:`NOISE_ENTROPY_EXCESS` times :func:`noise_entropy_cap`: structure; 0 on a see-through
-    colour image whose grain the channels share, :func:`shared_grain`; 0 on a tile or a normal map,
-    :func:`tileable`, :func:`normal_map`) and the impulse estimate
+    colour image whose grain the channels share, :func:`shared_grain`; 0 on a tile, a normal map or
+    painted grain, :func:`tileable`, :func:`normal_map`, :func:`painted_grain`) and the impulse estimate
     (the mean one less :data:`NOISE_TEXTURE_FLOOR`, or less :data:`NOISE_GAUSS_RATIO` times the MAD
     one where that is more - impulses raise the mean response and barely its median, texture
     raises both - while ``impulse_share`` is at least :data:`IMPULSE_MIN_SHARE` and under
@@ -214,8 +244,8 @@ def noisy_score(m: Mapping[str, np.ndarray]) -> np.ndarray:
         gauss = np.minimum(gauss, np.asarray(m["noise_flat"]) / NOISE_FLAT_SHARE)
     gauss = np.where(gauss <= NOISE_ENTROPY_EXCESS * noise_entropy_cap(m), gauss, 0.0)
     gauss = np.where(shared_grain(m), 0.0, gauss)  # a see-through image's grain shared by R, G, B
-    # a texture made to repeat, a relief encoded as colour: their grain is their content
-    gauss = np.where(tileable(m) | normal_map(m), 0.0, gauss)
+    # a texture made to repeat, a relief encoded as colour, grain painted in colour: their grain is their content
+    gauss = np.where(tileable(m) | normal_map(m) | painted_grain(m), 0.0, gauss)
     impulse = m["noise"] - NOISE_TEXTURE_FLOOR
     if "impulse_share" in m:
         # impulses raise the mean response, not its median: texture raises both, so the mean counts

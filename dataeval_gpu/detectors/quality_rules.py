@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE
-from .quality_blur_rules import ALPHA_DRAWN_MAX, alpha_drawn
+from .quality_blur_rules import ALPHA_DRAWN_MAX, EDGE_SPAN_MIN, alpha_drawn, soft_design
 from .quality_contrast_rules import low_contrast_score, typical_range
 from .quality_dark_rules import BLACK_INK_LEVEL, black_ink, tone_fill
 from .quality_motion_rules import (
@@ -43,6 +43,7 @@ from .quality_values import TRANSPARENT_BELOW, float64
 
 __all__ = [
     "ALPHA_DRAWN_MAX",
+    "EDGE_SPAN_MIN",
     "BLACK_INK_LEVEL",
     "COARSE_OFFSET",
     "DARK_ABSOLUTE_P99",
@@ -84,6 +85,7 @@ __all__ = [
     "UNDEREXPOSED_FILL",
     "UNDEREXPOSED_PEAK",
     "alpha_drawn",
+    "soft_design",
     "black_ink",
     "chroma_noise_score",
     "drawn",
@@ -203,11 +205,13 @@ SHAPE_KEYS = ("width", "height", "channels")
 #: (``dark`` on the grey highlights alone, as before), the ``motion_*`` keys (``blurry`` without the
 #: motion term, as before), ``noise_chroma`` (``noisy`` without its per-channel term, as before),
 #: ``colour_free`` (``blurry`` judged on every see-through image, as before),
-#: ``seam_ratio`` / ``seam_corr`` (``noisy`` without the tile check, as before)
+#: ``seam_ratio`` / ``seam_corr`` (``noisy`` without the tile check, as before), ``edge_span``
+#: (``blurry`` judged on soft designs, as before), ``grain_free`` (``noisy`` without the painted-grain
+#: check, as before)
 OPTIONAL_KEYS = (
     "opacity", "grey_p0001", "dark_p001", "noise_flat", "impulse_share", "occupancy", "bright_p99", "bright_p9999",
     "motion_ratio", "motion_energy", "motion_angle", "motion_cross", "noise_chroma", "motion_peak", "colour_free",
-    "seam_ratio", "seam_corr",
+    "seam_ratio", "seam_corr", "edge_span", "grain_free",
 )  # fmt: skip
 #: ``odd_size`` / ``odd_aspect_ratio`` flag an image only while fewer than this share of the dataset
 #: (or than 2 images in a small set: ``max(2, share · N)``, itself included) lie within one octave
@@ -300,8 +304,9 @@ def issue_scores(
         "light": np.where(see_through, 0.0, m["dark_p001"] if "dark_p001" in m else m["grey_p001"]),
         # tones squeezed into a narrow band, against the collection's typical range (quality_contrast_rules)
         "low_contrast": low_contrast_score(m, ref.get("contrast")),
-        # nor on a see-through image drawn in its alpha: a shadow, a glow (quality_blur_rules)
-        "blurry": np.where(flat | alpha_drawn(m), 0.0, 1.0 - sharpness),
+        # nor on a see-through image drawn in its alpha (a shadow, a glow) or a soft design whose
+        # every change is wider than 1/16 of it (a gradient, a soft blob; quality_blur_rules)
+        "blurry": np.where(flat | alpha_drawn(m) | soft_design(m), 0.0, 1.0 - sharpness),
         # and weak noise drawn per colour channel, which no texture shares (quality_noise_rules)
         "noisy": np.maximum(noisy_score(m), chroma_noise_score(m)),
         "grayscale": np.where(grey_judged(m), 1.0 - m["channel_spread"], 0.0),

@@ -39,20 +39,25 @@ SCALE_RATIO = 1.5
 _STEP = (1024, 65536)
 
 
-def thumbs_at(thumbs: np.ndarray, size: int, enlarge: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+def thumbs_at(
+    thumbs: np.ndarray, size: int, enlarge: bool = True, rows: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(hashes, thumbnails)`` of ``(B, 32, 32)`` uint8 thumbnails brought to a ``size`` px square
     (8, 16 or 24) with the D4 hash's LANCZOS (:func:`~dataeval_gpu.functional.hashing.symmetric_resize`):
     the pchashes of the square's 8 flips / rotations, ``(B, 8)`` int64 (their smallest, as an
     unsigned value, is the D4 pchash of that square), and the square enlarged back to
     ``(B, 32, 32)`` uint8 as a small image's thumbnail is
-    (:func:`~dataeval_gpu.functional.hashing.thumbs.thumbnails_from_small`; None with ``enlarge=False``)."""
+    (:func:`~dataeval_gpu.functional.hashing.thumbs.thumbnails_from_small`; None with ``enlarge=False``).
+    ``rows``: of ``thumbs[rows]``, taken a step at a time (no copy of them all)."""
     if size not in (8, 16, 24):
         raise ValueError(f"size: 8, 16 or 24, got {size}")
     hashes, out = [], []
-    t = torch.from_numpy(np.ascontiguousarray(np.asarray(thumbs, dtype=np.uint8)))
-    step = min(max(t.shape[0] // 32, _STEP[0]), _STEP[1])
-    for s in range(0, t.shape[0], step):
-        square = symmetric_resize(t[s : s + step].to(torch.float64), size, size)
+    t = np.asarray(thumbs, dtype=np.uint8)
+    n = t.shape[0] if rows is None else len(rows)
+    step = min(max(n // 32, _STEP[0]), _STEP[1])
+    for s in range(0, n, step):
+        part = torch.from_numpy(np.ascontiguousarray(t[s : s + step] if rows is None else t[rows[s : s + step]]))  # fmt: skip
+        square = symmetric_resize(part.to(torch.float64), size, size)
         hashes.append(phash_turns_kernel(square))
         if enlarge:
             out.append(thumbnails_from_small(square))
@@ -91,7 +96,7 @@ def scale_pairs(full: torch.Tensor, valid: torch.Tensor, figs: PairFigures, thum
         size = int(b) * HASH_SIZE
         # each larger image's 8 turned hashes: the small image's D4 hash is one turn of its square,
         # and the same turn of the larger one's lies near it even where another turn is smallest
-        lh = thumbs_at(whole[large], size, enlarge=False)[0].reshape(-1)
+        lh = thumbs_at(whole, size, enlarge=False, rows=large)[0].reshape(-1)
         ci, cj = _cross_pairs(h[small].numpy(), lh.numpy(), UNVERIFIED_RADIUS)  # the small images' radius
         si, li = small[ci], large[cj // 8]
         dist = hamming_distance(h[si], lh[torch.from_numpy(cj)]).numpy()

@@ -53,7 +53,7 @@ def turn_candidates(
     empty = np.zeros(0, dtype=np.int64)
     if rows.size < 2:
         return empty, empty, empty
-    turns = view_hashes(thumbs[rows], hw[rows], (WHOLE_VIEW,), turns=True).reshape(-1)  # (R * 8,)
+    turns = view_hashes(thumbs, hw[rows], (WHOLE_VIEW,), turns=True, rows=rows).reshape(-1)  # (R * 8,)
     whole = full.cpu()[torch.from_numpy(rows)]
     found = cross_matches(turns.numpy(), whole.numpy(), radius)  # cross_pairs' pairs, linear in N
     a, b = rows[found[:, 0] // 8], rows[found[:, 1]]

@@ -16,6 +16,11 @@ A crop that keeps 80 % / 70 % of each side at any place, plain or mirrored, is f
 through a grid of windows (:mod:`~dataeval_gpu.functional.hashing.offcentre`) and verified on the
 source's thumbnail grid (:data:`CROP_PLAIN_MIN` and the other ``CROP_`` bars; docs/duplicates.md,
 "Off-centre crops").
+
+A picture set in uniform bars (letterboxed, pillarboxed, padded to a square) is found through the
+box inside its bars (:mod:`~dataeval_gpu.functional.hashing.content`): the box's pHashes against
+every picture's plain and mirrored pHash, a candidate kept when the other picture has the box's
+shape and passes the ``CROP_`` bars on the box (docs/duplicates.md, "Pictures in bars").
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ import numpy as np
 import torch
 
 from ..functional.hashing import THUMB_SIDE
+from ..functional.hashing.content import content_boxes, content_hashes, content_scores
 from ..functional.hashing.offcentre import (
+    IMAGES_PER_STEP,
     busy_share,
     crop_scores,
     cross_matches,
@@ -127,19 +134,22 @@ def window_pairs(
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs).reshape(n, -1)
     t = t[:, : THUMB_SIDE * THUMB_SIDE].reshape(n, THUMB_SIDE, THUMB_SIDE)
     ok = valid.cpu().numpy().astype(bool) & (hw.min(axis=1) >= WINDOW_MIN_SIDE)
-    if figs.plain is not None:
-        ok &= np.asarray(figs.plain) < PLAIN_SHARE
     if figs.opacity is not None:
         ok &= np.asarray(figs.opacity) >= 1.0
+    framed = np.nonzero(ok)[0]  # a picture in bars: its bars are plain, its box is judged alone
+    if figs.plain is not None:
+        ok &= np.asarray(figs.plain) < PLAIN_SHARE
     rows = np.nonzero(ok)[0]
     if rows.size < 2:
-        return empty
+        code = _content_codes(t, framed, rows, hw, n, known)
+        return np.stack([code // n, code % n], axis=1).astype(np.int64) if code.size else empty
     # the off-centre crops' search is independent of the views': in a thread alongside (numpy and
     # torch release the GIL in their loops); numpy's BLAS at one thread for both (small products
     # between numpy work: a second BLAS thread only spun), set once here for the two threads
     with one_blas_thread(), ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-offcentre") as pool:
         offcentre = pool.submit(_offcentre_codes, t, rows, figs, n, known, facts)
         code = _view_codes(t, rows, hw, full, figs, n, radius, known)
+        code = np.concatenate([code, _content_codes(t, framed, rows, hw, n, known)])
         code = np.unique(np.concatenate([code, offcentre.result()]))
     if not code.size:
         return empty
@@ -160,7 +170,7 @@ def _view_codes(
     window view of the other: each view's 8 turns' pHashes (:func:`view_hashes`) against every
     whole image's D4 pchash, a candidate verified by :func:`window_scores`."""
     nv = len(WINDOW_VIEWS)
-    vh = view_hashes(t[rows], hw[rows], turns=True)  # (R, V, 8): a copy's D4 hash is one of its turns
+    vh = view_hashes(t, hw[rows], turns=True, rows=rows)  # (R, V, 8): a copy's D4 hash is one of its turns
     whole = full.cpu()[torch.from_numpy(rows)]
     found = cross_matches(vh.reshape(-1).numpy(), whole.numpy(), radius)  # cross_pairs' pairs, linear in N
     i, v, j = rows[found[:, 0] // (nv * 8)], (found[:, 0] // 8) % nv, rows[found[:, 1]]
@@ -192,13 +202,14 @@ def _offcentre_codes(
     each image's plain and mirrored pHash, a candidate's best view (fewest bits) verified by
     :func:`~dataeval_gpu.functional.hashing.offcentre.crop_scores`; the plan run in ``facts``
     (:func:`window_pairs`)."""
-    rows = rows[busy_share(t[rows]) >= CROP_BUSY_MIN]
+    # the rows' thumbnails read a step at a time, not copied (t[rows]: 1 KB an image, for each figure)
+    rows = rows[busy_share(t, rows=rows) >= CROP_BUSY_MIN]
     views = grid_views()
     nv, r = len(views), rows.size
     if r < 2:
         return np.zeros(0, dtype=np.int64)
-    probes = grid_hashes(t[rows]).numpy().reshape(-1)
-    refs = plain_hashes(t[rows]).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
+    probes = grid_hashes(t, rows=rows).numpy().reshape(-1)
+    refs = plain_hashes(t, rows=rows).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
     distinct = int(np.unique(refs).size)
     plan = search_plan(distinct)
     if facts is not None:
@@ -232,3 +243,79 @@ def _offcentre_codes(
             passed[q] = (plain >= CROP_PLAIN_MIN) & (detail >= CROP_DETAIL_MIN) & (fine >= CROP_FINE_MIN)
             passed[q] &= spread >= CROP_SPREAD_MIN
     return code[at[passed]]
+
+
+def _content_codes(
+    t: np.ndarray, framed: np.ndarray, rows: np.ndarray, hw: np.ndarray, n: int, known: np.ndarray | None
+) -> np.ndarray:
+    """``min * n + max`` codes of the pairs of an image of ``framed`` (opaque, at least
+    :data:`WINDOW_MIN_SIDE` a side) whose thumbnail has bars and an image of ``rows`` (the window
+    views' scope: no plain background) that is the picture inside them
+    (:mod:`~dataeval_gpu.functional.hashing.content`): the box's pHashes at a few places against
+    each image's plain and mirrored pHash within :data:`~dataeval_gpu.functional.hashing.offcentre.GRID_RADIUS`,
+    a candidate kept when the other image has the box's shape and the box passes the ``CROP_``
+    bars (plain, fine, spread, busy on both sides) and is no plain picture itself (clipped share
+    under :data:`~.hash_figures.PLAIN_SHARE`).  The pair figures of the framed image are its
+    bars' as much as its picture's: the figure rules are not run."""
+    empty = np.zeros(0, dtype=np.int64)
+    partners = rows  # the window views' scope: opaque, no plain background
+    if not framed.size or not partners.size:
+        return empty
+    # the boxes a step at a time and the hashes of the few with a bar only (every framed thumbnail at
+    # once held ~13 KB an image: float32 / float64 copies, twice mem17's whole pair stage)
+    boxes, active = np.zeros((framed.size, 4)), np.zeros((framed.size, 4), dtype=bool)
+    for s in range(0, framed.size, IMAGES_PER_STEP):
+        part = slice(s, s + IMAGES_PER_STEP)
+        boxes[part], active[part] = content_boxes(t[framed[part]])
+    barred = np.nonzero(active.any(axis=1))[0]
+    probes, owner = content_hashes(t[framed[barred]], boxes[barred], active[barred])
+    if not probes.size:
+        return empty
+    owner = barred[owner]
+    refs = plain_hashes(t, rows=partners).numpy().T.reshape(-1)  # plain hashes first, then the mirrors'
+    a, b = window_matches(probes, refs)
+    k, j, mirror = owner[a], partners[b % partners.size], b >= partners.size
+    i = framed[k]
+    code = np.minimum(i, j) * n + np.maximum(i, j)
+    keep = i != j
+    if known is not None and len(known):
+        keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])
+    at = np.nonzero(keep)[0]
+    at = at[np.unique(code[at] * 2 + mirror[at], return_index=True)[1]]  # each pair and side once
+    passed, score = np.zeros(at.size, dtype=bool), np.zeros(at.size)
+    for q, c in enumerate(at):
+        other = t[j[c]][:, ::-1] if mirror[c] else t[j[c]]
+        aspects = (hw[i[c], 1] / hw[i[c], 0], hw[j[c], 1] / hw[j[c], 0])
+        plain, fine, spread, busy, clipped = content_scores(
+            t[i[c]], boxes[k[c]], active[k[c]], other, aspects
+        )
+        passed[q] = plain >= CROP_PLAIN_MIN and fine >= CROP_FINE_MIN and spread >= CROP_SPREAD_MIN
+        passed[q] &= busy >= CROP_BUSY_MIN and clipped < PLAIN_SHARE
+        score[q] = plain
+    return _best_neighbourhood(i[at[passed]], j[at[passed]], score[passed], n, known)
+
+
+def _best_neighbourhood(
+    i: np.ndarray, j: np.ndarray, score: np.ndarray, n: int, known: np.ndarray | None
+) -> np.ndarray:
+    """``min * n + max`` codes of the verified pairs of framed images ``i`` and pictures ``j``
+    (``score``: the box's plain correlation) that the groups take: each framed image with its
+    best picture and with those of its other pictures that are already paired with that best one
+    (``known``).  The box is judged on the thumbnail alone, without the figure rules, so it
+    matches a photo's every copy, a colour-cast or a low-contrast one too, which the whole
+    images' rules keep apart: paired with all of them the framed image would outnumber the
+    photo's own pairs and, as the groups' centre, leave out the crops, turns and squashed copies
+    that pair only with the photo (recall survey draw 2: 9 copies lost)."""
+    if not i.size:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((j, -score, i))
+    first = np.concatenate([[True], i[order][1:] != i[order][:-1]])
+    best = np.repeat(j[order][first], np.diff(np.append(np.nonzero(first)[0], i.size)))
+    i, j = i[order], j[order]
+    keep = j == best
+    if known is not None and len(known):
+        keep |= np.isin(
+            np.minimum(j, best) * n + np.maximum(j, best),
+            np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1],
+        )
+    return np.unique(np.minimum(i, j)[keep] * n + np.maximum(i, j)[keep])

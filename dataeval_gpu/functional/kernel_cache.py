@@ -58,6 +58,7 @@ KERNEL_MODULES = (
     "functional/quality_compiled.py",
     "functional/quality_dark.py",
     "functional/quality_fine_compiled.py",
+    "functional/quality_grain_compiled.py",
     "functional/quality_median.py",
     "functional/quality_motion.py",
     "functional/quality_occupancy_compiled.py",

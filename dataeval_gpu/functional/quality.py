@@ -32,6 +32,8 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   ``noise_flat`` / ``impulse_share`` - noise in the flattest blocks, isolated impulses (``quality_texture``);
   ``noise_chroma`` - the flattest blocks' noise of the channel differences: noise independent per
   channel, which texture shared by R, G, B does not make (``quality_chroma``).
+  ``grain_free`` - ``1 - R²`` of the unclipped positions' channel-mean response regressed on the
+  channel differences' (``quality_grain``): about 1 for noise, low for painted grain.
 * ``dark_clipped`` / ``bright_clipped`` - share of grey pixels ``<= 5/255`` / ``>= 250/255``;
   ``grey_p0001``, ``grey_p001`` .. ``grey_p99`` - lowest level of the 256-level grey image whose
   cumulative share reaches 0.01 / 0.1 / 1 / 50 / 99 %, / 255; ``dark_p001`` - the same 0.1 % level of
@@ -46,13 +48,15 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   coarse energy and angle, the detail across it, the weakest direction at its sharpest tile
   (``quality_motion``; the numba kernel for 8-bit CPU stacks, the same integers as the torch code).
 * ``occupancy`` - the share of a 16 x 16 grid's cells whose 256-level grey spans at least 64
-  levels (``quality_occupancy``; a numba kernel for 8-bit CPU stacks, the same integers).
+  levels; ``edge_span`` - the widest cell span over the whole image's (``quality_occupancy``; a
+  numba kernel for 8-bit CPU stacks, the same integers).
 * ``blockiness`` - mean absolute grey step across the 8-px block borders over the mean step
   elsewhere (at least :data:`BLOCK_FLOOR`), in the central window, times the spread factor
   ``min(1, share / BLOCK_SPREAD) ** 2`` of the 8-px border segments that step
   (``quality_block_compiled``: JPEG blocking is spread, a drawing's few edges on the grid are
   not) and the pattern weight (0 for a checkerboard, a 16-px-period pattern on the grid or
-  content repeating at 8 / 16 px, ``block_figures``); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
+  content repeating at 8 / 16 px, or a strip / grid of 16-64 px tiles stepping on its tile borders
+  only, ``block_figures``); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
   pairs' steps, and the noise over positions whose 3x3 neighbourhood is opaque (``quality_alpha``).
 """
 
@@ -76,9 +80,10 @@ from .quality_alpha_colour import colour_free
 from .quality_chroma import chroma_noise, chroma_rows
 from .quality_dark import bright_level, channel_figures, dark_level, peak_level
 from .quality_fine_compiled import fine_energies_u8
+from .quality_grain import grain_free, grain_free_from_sums, grain_rows
 from .quality_motion import motion_figures, motion_metrics, motion_rows_u8
-from .quality_occupancy import OCCUPANCY_STEP, occupancy_grid, occupancy_levels
-from .quality_occupancy_compiled import occupied_cells_u8
+from .quality_occupancy import OCCUPANCY_STEP, cell_levels, occupancy_grid
+from .quality_occupancy_compiled import cell_figures_u8
 from .quality_seam import seam_figures, seam_sums
 from .quality_seam_compiled import seam_rows_u8
 from .quality_texture import texture_noise
@@ -145,6 +150,8 @@ QUALITY_KEYS = (
     "colour_free",  # appended: the visible colour's variance its alpha does not set (``quality_alpha_colour``; ``blurry``)
     "seam_ratio",  # appended: the wrap-around seam's step against its neighbours' (``quality_seam``; ``noisy``)
     "seam_corr",  # the border lines' correlation across it (``quality_seam``)
+    "edge_span",  # appended: the widest grid cell's share of the tonal range (``quality_occupancy``; ``blurry``)
+    "grain_free",  # appended: the grey residual its colour residual does not predict (``quality_grain``; ``noisy``)
 )
 #: ``fine_sharpness``: the variance (grey levels^2) of the rounding noise of 8-bit levels, taken
 #: off both band energies (a blurred 8-bit image keeps this much energy in its finest band)
@@ -219,7 +226,8 @@ def _levels(g: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.T
     offs = torch.arange(b, device=g.device).view(-1, 1) * 256
     hist = torch.bincount((q + offs).reshape(-1), minlength=b * 256).reshape(b, 256)
     out = _levels_from_hist(hist, g.dtype)
-    out["occupancy"] = occupancy_levels(lev).to(g.dtype)
+    occ, edge = cell_levels(lev)
+    out["occupancy"], out["edge_span"] = occ.to(g.dtype), edge.to(g.dtype)
     sides = torch.tensor([lev.shape[1], lev.shape[2]], device=lev.device).expand(b, 2)
     out.update({k: v.to(g.dtype) for k, v in seam_figures(seam_sums(lev), sides).items()})
     return out
@@ -257,8 +265,9 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
     the ``fine_sharpness`` windows' ``(E0, E1)`` (``(B, 5, 2)``, ``E1`` -inf past the image's
     windows), ``(B, 7)`` int64 C, H, W, both working sizes' short sides, the noise window's sides,
     the dark channel's counts ``(B, 256)``, ``(B, 2)`` ``noise_flat`` and ``impulse_share``,
-    ``(B,)`` float64 ``occupancy``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
-    ``(B, 17)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``, ``(B, 2, 3)`` int64 seam sums."""
+    ``(B, 2)`` float64 ``occupancy`` and ``edge_span``, the bright channel's counts ``(B, 256)`` (``measure_u8``'s, the same pass),
+    ``(B, 17)`` int64 ``quality_motion`` rows, ``(B,)`` float64 ``noise_chroma``, ``(B, 2, 3)`` int64 seam sums,
+    ``(B, 7)`` int64 ``grain_free`` sums."""
     b, c, h, w = x.shape
     size1, size2 = working_size(h, w, working_side), working_size(h, w, min(COARSE_SIDE, working_side))
     box = _window_box(h, w)
@@ -271,13 +280,17 @@ def _compiled_raw(x: torch.Tensor, working_side: int) -> tuple[np.ndarray, ...]:
         fine[:, : len(boxes)] = np.stack([fine_energies_u8(x[i], boxes) for i in range(b)])
     geo = np.tile(np.array([c, h, w, min(size1), min(size2), box[2], box[3]], dtype=np.int64), (b, 1))
     grid = occupancy_grid(h, w)
-    occ = np.array([occupied_cells_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64) / (grid[0] * grid[1])
-    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x), chroma_rows(x, box), seam_rows_u8(x)
+    cells = np.array([cell_figures_u8(x[i], grid, OCCUPANCY_STEP) for i in range(b)], np.float64)
+    cells = cells.reshape(b, 3)
+    # occupancy (count / cells) and edge_span (widest / whole span, 0 when flat), float64 as the torch path
+    occ = np.stack([cells[:, 0] / (grid[0] * grid[1]), cells[:, 1] / np.maximum(cells[:, 2], 1.0)], axis=1)
+    return hist, sums, res, fine, geo, dark, tex, occ, bright, motion_rows_u8(x), chroma_rows(x, box), seam_rows_u8(x), grain_rows(x, box)
 
 
 def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     hist: np.ndarray, sums: np.ndarray, res: np.ndarray, fine: np.ndarray, geo: np.ndarray, dark: np.ndarray,
     tex: np.ndarray, occ: np.ndarray, bright: np.ndarray, motion: np.ndarray, chroma: np.ndarray, seam: np.ndarray,
+    grain: np.ndarray,
 ) -> dict[str, torch.Tensor]:
     """Every metric from :func:`_compiled_raw`'s rows (of one stack, or of many stacks of any
     sizes concatenated: every step is per image), float32 like the torch path (exact integer
@@ -317,7 +330,9 @@ def _compiled_finish(  # noqa: PLR0913 - the kernels' rows
     out["dark_p001"] = dark_level(torch.from_numpy(dark)).numpy()  # row by row: one call for all stacks
     out["noise_flat"], out["impulse_share"] = tex[:, 0].astype(np.float32), tex[:, 1].astype(np.float32)
     out["noise_chroma"] = chroma.astype(np.float32)
-    out["occupancy"] = occ.astype(np.float32)  # count / cells in float64, as the torch path's mean
+    out["grain_free"] = grain_free_from_sums(torch.from_numpy(grain)).numpy().astype(np.float32)
+    out["occupancy"] = occ[:, 0].astype(np.float32)  # count / cells in float64, as the torch path's mean
+    out["edge_span"] = occ[:, 1].astype(np.float32)
     out["bright_p99"] = bright_level(torch.from_numpy(bright)).numpy()
     out["bright_p9999"] = peak_level(torch.from_numpy(bright)).numpy()  # one or three channels: unit 1
     out.update({k: v.numpy() for k, v in motion_figures(torch.from_numpy(motion)).items()})
@@ -389,6 +404,7 @@ def quality_metrics_batch(x: torch.Tensor, working_side: int = WORKING_SIDE) -> 
     out.update(channel_figures(x, out["grey_p99"].dtype))  # one min / max pass
     out.update({k: v.to(g.dtype) for k, v in texture_noise(x, _window_box(*x.shape[-2:])).items()})
     out["noise_chroma"] = chroma_noise(x, _window_box(*x.shape[-2:])).to(g.dtype)
+    out["grain_free"] = grain_free(x, _window_box(*x.shape[-2:])).to(g.dtype)
     return _finish(out, raw, x)
 
 
@@ -407,8 +423,10 @@ def _finish(out: dict[str, torch.Tensor], raw: torch.Tensor | None, comp: torch.
         seen.update({k: v.to(dtype) for k, v in texture_noise(comp, _window_box(*raw.shape[-2:]), raw).items()})
         seen["noise_chroma"] = chroma_noise(comp, _window_box(*raw.shape[-2:]), raw).to(dtype)
         seen["colour_free"] = colour_free(raw).to(dtype=dtype, device=seen["opacity"].device)
+        seen["grain_free"] = grain_free(comp, _window_box(*raw.shape[-2:]), raw).to(dtype)
         opaque = seen["opacity"] >= 1.0
-        for key in ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share", "noise_chroma", "colour_free"):
+        keep = ("noise", "noise_robust", "blockiness", "noise_flat", "impulse_share", "noise_chroma", "colour_free")
+        for key in (*keep, "grain_free"):
             seen[key] = torch.where(opaque, out[key].to(dtype), seen[key])
         out.update(seen)
         out.update(channel_figures(raw, dtype))  # over what is seen (alpha-weighted)

@@ -56,6 +56,8 @@ _UNITS = {
     "colour_free": "share of the visible colour's grey variance its alpha level does not set, 0–1 (1 without alpha)",
     "seam_ratio": "wrap-around seam's squared step / its neighbours', larger direction",
     "seam_corr": "border lines' correlation across the wrap-around seam, smaller direction, −1–1",
+    "edge_span": "widest span of a 16 x 16 grid cell's grey levels over the whole image's, 0–1 (0 flat)",
+    "grain_free": "share of the grey noise residual the colour residual does not predict, 0–1 (1 below three channels)",
 }
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -18,11 +18,21 @@ import torch.nn.functional as F
 
 from . import quality_compiled
 from .pixels import block_lines, block_phases, row_mean64
-from .quality_block_compiled import BLOCK_SPREAD, BLOCK_STEP, PATTERN_HI, PATTERN_LO, PERIODS, REPLICA_QUIET
+from .quality_block_compiled import (
+    BLOCK_SPREAD,
+    BLOCK_STEP,
+    PATTERN_HI,
+    PATTERN_LO,
+    PERIODS,
+    REPLICA_QUIET,
+    TILE_CONTRAST,
+    TILE_FLOOR,
+    TILE_PERIODS,
+)
 
 __all__ = [
     "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
-    "period_share", "ratio", "replica_reference", "sharpness", "spread_factor", "working", "working_size",
+    "period_share", "ratio", "replica_reference", "sharpness", "spread_factor", "tile_lines", "working", "working_size",
 ]
 
 MAD_GAUSS = 0.6744897501960817  # Phi^-1(0.75)
@@ -162,6 +172,34 @@ def _grid_pattern(hit: torch.Tensor, sgn: torch.Tensor) -> tuple[torch.Tensor, t
     return checks, (hit[..., 0::2].sum(dim=(1, 2)) - hit[..., 1::2].sum(dim=(1, 2))).abs()
 
 
+def tile_lines(excess: torch.Tensor, segments: int) -> torch.Tensor:
+    """``(B,)`` float64: the largest excess summed over the border lines ``r, r + m, ...`` of one
+    direction's line excesses ``excess`` ``(B, K)`` (each summed over ``segments`` segments) whose
+    least exceeds ``TILE_CONTRAST`` times the lower median of the other lines (at least
+    ``TILE_FLOOR`` a segment), over the periods ``m`` of 2 to ``TILE_PERIODS`` lines with two lines or
+    more and their phases ``r``; 0 where none does - the torch twin of
+    :func:`~dataeval_gpu.functional.quality_block_compiled.tile_lines` (every phase of a period at
+    once: one sort per period, no device sync)."""
+    b, n = excess.shape
+    best = torch.zeros(b, dtype=torch.float64, device=excess.device)
+    inf = torch.full((b, 1), float("inf"), dtype=excess.dtype, device=excess.device)
+    for m in range(2, min(TILE_PERIODS, n // 2) + 1):
+        q = -(-n // m)  # lines per phase, the last row short by q * m - n
+        fill = inf.expand(b, q * m - n)
+        least = torch.cat([excess, fill], dim=1).reshape(b, q, m).amin(dim=1)  # (B, m): [:, r] phase r's least
+        total = torch.cat([excess, torch.zeros_like(fill)], dim=1).reshape(b, q, m).sum(dim=1)
+        # the other lines of each phase r: every line, phase r's set to inf, sorted; the lower median of
+        # the n - count_r finite ones (count_r: q, or q - 1 for the phases the last row lacks)
+        phase = torch.arange(m, device=excess.device)
+        own = (torch.arange(n, device=excess.device) % m)[None, :] == phase[:, None]  # (m, K)
+        rest = torch.where(own[None], inf[:, :, None], excess[:, None, :]).sort(dim=2).values
+        count = torch.where(phase < n - (q - 1) * m, q, q - 1)
+        med = rest.gather(2, ((n - count - 1) // 2).expand(b, m)[..., None])[..., 0]
+        tile = least >= TILE_CONTRAST * med.clamp(min=TILE_FLOOR * segments)
+        best = torch.maximum(best, torch.where(tile, total, torch.zeros_like(total)).amax(dim=1))
+    return best
+
+
 def period_share(g255: torch.Tensor, rows: bool, cols: bool) -> torch.Tensor:
     """``(B,)`` float64 ``max(0, 1 - min(D8, D16) / D4)`` of ``(B, 1, H, W)``: ``Ds`` the mean
     absolute difference of the 256-level grey (``round``, half to even) between pixels ``s`` px
@@ -188,13 +226,15 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     ``(B, 1, H, W)`` that step - a border line's 8 px within one row (column) of blocks whose
     summed step exceeds both neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels,
     over the directions with a side of at least 64 px (and 8 px across) - and the pattern share of
-    those (checkerboard, 16-px phase or a content that repeats at 8 / 16 px, :func:`period_share`; see
+    those (checkerboard, 16-px phase, a content that repeats at 8 / 16 px, :func:`period_share`, or the
+    share of the border excess on a coarser tile grid, :func:`tile_lines`; see
     :mod:`~dataeval_gpu.functional.quality_block_compiled`); None when no direction is measured.
     The float64 sums of eight float32 steps are exact: the figures equal the compiled kernel's
     (:func:`~dataeval_gpu.functional.quality_block_compiled.block_figures`)."""
     b, _, h, w = g255.shape
     hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
     checks, imbalance = torch.zeros_like(hits), torch.zeros_like(hits)
+    tiles, excess = torch.zeros_like(hits), torch.zeros_like(hits)
     total = 0
     rows, cols = w >= 64 and h >= 8, h >= 64 and w >= 8
     for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
@@ -213,6 +253,9 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
         side = torch.maximum(seg.index_select(2, left), seg.index_select(2, right))
         hit = (seg.index_select(2, on) - side) > 8.0 * BLOCK_STEP
         hits += hit.sum(dim=(1, 2))
+        line = (seg.index_select(2, on) - side).clamp(min=0.0).sum(dim=1)  # (B, K) each line's excess
+        tiles += tile_lines(line, n8)
+        excess += line.sum(dim=1)
         c, d = _grid_pattern(hit, sgn)
         checks += c
         imbalance += d
@@ -222,7 +265,8 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     n = hits.clamp(min=1.0)
     phase = (imbalance - hits.sqrt()).clamp(min=0.0) / n
     period = torch.where(hits > 0, period_share(g255, rows, cols), torch.zeros_like(hits))
-    return hits / total, torch.maximum(torch.maximum(checks / n, phase), period)
+    tile = torch.where((hits > 0) & (excess > 0), tiles / excess.clamp(min=TINY), torch.zeros_like(hits))
+    return hits / total, torch.maximum(torch.maximum(torch.maximum(checks / n, phase), period), tile)
 
 
 def block_spread(g255: torch.Tensor) -> torch.Tensor | None:

@@ -73,7 +73,8 @@ def summary_section(ctx: ReportContext) -> Section:
             "No image to scan: the input held no file named or encoded like an image (hidden entries, "
             "metadata and other files are left out; docs/inputs.md)."
         )
-    body += "".join(note(esc(n)) for n in [*left_out(report.config or {}), *ctx.notes])
+    config = report.config or {}
+    body += "".join(note(esc(n)) for n in [*left_out(config), *decoder_warned(config), *ctx.notes])
     steps = next_steps(ctx)
     if steps:
         body += "<h3>What to do next</h3><ul class=\"note\">" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ul>"
@@ -106,6 +107,15 @@ def left_out(config: Mapping) -> list[str]:
     if found and files is not None:
         said.append(f"Not scanned: {found - files} more inputs past --limit {files} ({found} found).")
     return said
+
+
+def decoder_warned(config: Mapping) -> list[str]:
+    """The images whose decoder warned (libpng's ``iCCP: known incorrect sRGB profile``, a PNG read
+    by Pillow instead), as the printout's last lines say it: the settings table alone held it."""
+    noted = config.get("decoder_warnings")
+    if not noted:
+        return []
+    return [f"Decoder warnings: {noted}; the images were read, each one's warnings in results.csv's decoder_note."]
 
 
 def next_steps(ctx: ReportContext) -> list[str]:

@@ -65,7 +65,7 @@ def test_planted_issues_are_flagged_with_reasons() -> None:
 
 def test_scores_follow_their_definitions() -> None:
     # hand-made metrics: the scores are the documented formulas, the relative ones against medians
-    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(4, dtype=torch.float64)}
     m["grey_p99"] = torch.tensor([1.0, 0.8, 0.8, 0.1], dtype=torch.float64)
     m["norm_sharpness"] = torch.tensor([0.7, 0.4, 0.9, 0.9], dtype=torch.float64)
     m["coarse_sharpness"] = torch.tensor([0.7, 0.9, 0.2, 0.9], dtype=torch.float64)
@@ -102,7 +102,7 @@ def test_transparent_scores_hand_checked() -> None:
     """Hand-made metrics of four images: opaque; a black glyph on transparent (opacity 1/4, one
     ink: entropy 0, p99 0); a dark picture with alpha (opacity 1/2, 3 bits, p99 0.1); a fully
     transparent image (opacity 0)."""
-    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(4, dtype=torch.float64)}
     m["opacity"] = torch.tensor([1.0, 0.25, 0.5, 0.0], dtype=torch.float64)
     m["grey_entropy"] = torch.tensor([6.0, 0.0, 3.0, 0.0], dtype=torch.float64)
     m["grey_p99"] = torch.tensor([0.9, 0.0, 0.1, 0.0], dtype=torch.float64)
@@ -345,7 +345,7 @@ def test_noisy_needs_noise_like_estimates() -> None:
     ``noise_flat / NOISE_FLAT_SHARE`` (noise reaches the flattest blocks); impulse noise counts
     through the mean estimate less the texture floor while at least IMPULSE_MIN_SHARE of the
     pixels are isolated impulses."""
-    m = {k: torch.zeros(6, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(6, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(6, dtype=torch.float64)}
     m["noise_robust"] = torch.tensor([10.0, 10.0, 2.0, 10.0, 10.0, 2.0], dtype=torch.float64)
     m["noise"] = torch.tensor([11.0, 14.0, 25.0, 13.0, 11.0, 25.0], dtype=torch.float64)
     m["noise_flat"] = torch.tensor([100.0, 100.0, 100.0, 100.0, 3.0, 100.0], dtype=torch.float64)
@@ -404,7 +404,7 @@ def test_noise_is_told_from_texture_and_line_art() -> None:
 def test_low_information_leaves_line_diagrams_alone() -> None:
     """Under 0.5 bit of grey entropy is low information, unless the image has detail of at least
     LOW_INFO_DETAIL (strokes: a line diagram on white); a blank page with a faint smudge stays."""
-    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(4, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(4, dtype=torch.float64)}
     m["grey_entropy"] = torch.full((4,), 0.3, dtype=torch.float64)
     m["detail"] = torch.tensor([0.0, 0.049, 0.05, 0.1], dtype=torch.float64)
     m["opacity"] = torch.ones(4, dtype=torch.float64)
@@ -431,7 +431,7 @@ def test_odd_size_needs_a_rare_size() -> None:
     The same for shapes: 5 strips 20:1 among squares are a shape of the collection."""
     sides = np.array([32.0] * 30 + [512.0] * 5 + [2.0])
     n = len(sides)
-    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(n, dtype=torch.float64)}
     m["opacity"] = torch.ones(n, dtype=torch.float64)
     m["grey_p99"] = torch.full((n,), 0.9, dtype=torch.float64)
     m["grey_entropy"] = torch.full((n,), 6.0, dtype=torch.float64)

@@ -15,7 +15,7 @@ def _metrics(width: list[float], height: list[float], opacity: list[float]) -> d
     """Metrics whose noise estimates read Gaussian noise of sigma 20 (grey levels), drawn per colour
     channel, on every image."""
     n = len(width)
-    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS}
+    m = {k: torch.zeros(n, dtype=torch.float64) for k in fq_mod.QUALITY_KEYS} | {"grain_free": torch.ones(n, dtype=torch.float64)}
     m["noise_robust"] = torch.full((n,), 20.0, dtype=torch.float64)
     m["noise"] = torch.full((n,), 22.0, dtype=torch.float64)
     m["noise_flat"] = torch.full((n,), 11.0, dtype=torch.float64)

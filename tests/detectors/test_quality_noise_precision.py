@@ -76,9 +76,17 @@ def test_shared_grain_of_a_see_through_layer_is_not_noise_per_channel_noise_is()
     assert n_mod.shared_grain(m).tolist() == [True, False]
     np.testing.assert_allclose(out.scores["noisy"], [0.0, min(mad[1], flat[1] / 0.5)], rtol=1e-9)
     assert out.flags["noisy"].tolist() == [False, True]
-    # opaque, the same grain is judged as before (photos: JPEG's 4:2:0 hides their chroma noise)
+    # opaque, the same grain is judged by the grey checks as before (photos: JPEG's 4:2:0 hides their
+    # chroma noise) - but its brightness moves with its colour (every channel ``col · (1 + 0.2 g)``):
+    # the colour residual predicts the grey one, ``grain_free`` under 0.75, painted (noisyterr17) -
+    # judged so on a tile-sized image only (short side <= 64 px: a toned photo reads as low)
     opaque = dict(m, opacity=np.ones(2))
-    np.testing.assert_allclose(issue_scores(opaque)[0]["noisy"][0], mad[0], rtol=1e-9)
+    assert m["grain_free"][0] < 0.1 and m["grain_free"][1] > 0.95
+    np.testing.assert_allclose(issue_scores(opaque)[0]["noisy"][0], mad[0], rtol=1e-9)  # 200 x 300: as before
+    tile = dict(opaque, width=np.full(2, 64.0), height=np.full(2, 64.0))
+    assert issue_scores(tile)[0]["noisy"][0] == 0.0
+    without = {k: v for k, v in opaque.items() if k != "grain_free"}  # metrics gathered before it
+    np.testing.assert_allclose(issue_scores(without)[0]["noisy"][0], mad[0], rtol=1e-9)
 
 
 def test_per_channel_term_needs_grey_levels_that_hold_it() -> None:

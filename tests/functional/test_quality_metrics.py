@@ -16,6 +16,7 @@ from ..reference import (
     bright_peak_ref,
     chroma_noise_ref,
     colour_free_ref,
+    grain_free_ref,
     grey_levels_ref,
     motion_ref,
     seam_ref,
@@ -23,6 +24,7 @@ from ..reference import (
 )
 from ..test_quality5_blocking import ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
+from ..test_softblur17_edge_span import edge_span_ref
 
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -104,7 +106,9 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
     out.update(texture_noise_ref(grey_levels_ref(img)[dy : dy + gw.shape[0], dx : dx + gw.shape[1]]))
     chans = np.clip(np.round(np.asarray(img, np.float64)), 0, 255)[:, dy : dy + gw.shape[0], dx : dx + gw.shape[1]]
     out["noise_chroma"] = chroma_noise_ref(chans)
+    out["grain_free"] = grain_free_ref(chans)
     out["occupancy"] = occupancy_of_levels_ref(grey_levels_ref(img))
+    out["edge_span"] = edge_span_ref(img)
     out.update(seam_ref(grey_levels_ref(img)))
     out.update(motion_ref(np.clip(np.round(g * 255), 0, 255)))
     return out
@@ -150,7 +154,7 @@ def _photo_like(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
 
 def _float64_tol(key: str, want: float) -> float:
     """Tolerance of the float64 path against the float64 reference for one metric."""
-    if key == "occupancy":
+    if key in ("occupancy", "edge_span"):
         # maxima and minima of the 256-level grey image: a float luma tie may move a cell's span by one level
         return 2.0 / 256
     if key in ("noise_flat", "impulse_share"):
@@ -368,8 +372,10 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
         out["noise"] = out["noise_robust"] = 0.0
     levels = grey_levels_ref(comp)[dy : dy + min(h, 384), dx : dx + min(w, 384)]
     out.update(texture_noise_ref(levels, ow) if not ow.all() else {})
+    out["edge_span"] = edge_span_ref(img)  # the composite on mid grey, integer (as the kernels see it)
     if not ow.all():
         out["noise_chroma"] = chroma_noise_ref(np.round(comp)[:, dy : dy + min(h, 384), dx : dx + min(w, 384)], ow)
+        out["grain_free"] = grain_free_ref(np.round(comp)[:, dy : dy + min(h, 384), dx : dx + min(w, 384)], ow)
     border_lines, other_lines = [], []
     for axis, size in ((1, gw.shape[1]), (0, gw.shape[0])):
         if size < 64:

@@ -118,19 +118,25 @@ def _thumbs64(thumbs: np.ndarray | torch.Tensor) -> np.ndarray:
     return t.astype(np.float64).reshape(-1, THUMB_SIDE, THUMB_SIDE)
 
 
-#: thumbnails hashed per step of :func:`grid_hashes` (memory: a step's coefficients, ~50 KB an image)
-IMAGES_PER_STEP = 2048
+#: thumbnails hashed per step of :func:`grid_hashes` (memory: a step's coefficients and their
+#: median bits, ~120 KB an image: 2,048 a step peaked at ~250 MB)
+IMAGES_PER_STEP = 512
 
 
-def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
+def _step(t: np.ndarray, rows: np.ndarray | None, s: int) -> np.ndarray:
+    """Step ``s`` (:data:`IMAGES_PER_STEP` thumbnails) of ``t``, or of ``t[rows]`` (not all copied)."""
+    return _thumbs64(t[s : s + IMAGES_PER_STEP] if rows is None else t[rows[s : s + IMAGES_PER_STEP]])
+
+
+def grid_hashes(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray | None = None) -> torch.Tensor:
     """``(N, G)`` int64: the plain pHash (the pchash's median bits of the 8 x 8 lowest DCT
     coefficients, no turn) of each window of :func:`grid_views` of each ``(S, S)`` thumbnail,
-    :data:`IMAGES_PER_STEP` thumbnails at a time."""
+    :data:`IMAGES_PER_STEP` thumbnails at a time (``rows``: of ``thumbs[rows]``, taken a step at a time)."""
     t = _thumbs8(thumbs)  # float64 a step at a time (every thumbnail at once: 8 KB an image)
-    n = len(t)
+    n = len(t) if rows is None else len(rows)
     out = torch.zeros((n, sum(k * k for _, k in GRID)), dtype=torch.int64)
     for s in range(0, n, IMAGES_PER_STEP):
-        part = _thumbs64(t[s : s + IMAGES_PER_STEP])
+        part = _step(t, rows, s)
         m, col = len(part), 0
         for scale, k in GRID:
             a = axis_maps(scale, k)  # (k * 8, S)
@@ -143,15 +149,16 @@ def grid_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
     return out
 
 
-def plain_hashes(thumbs: np.ndarray | torch.Tensor) -> torch.Tensor:
+def plain_hashes(thumbs: np.ndarray | torch.Tensor, rows: np.ndarray | None = None) -> torch.Tensor:
     """``(N, 2)`` int64: each thumbnail's plain pHash and its left-right mirror's (a mirror flips
-    the sign of the odd DCT columns)."""
+    the sign of the odd DCT columns; ``rows``: of ``thumbs[rows]``, a step at a time)."""
     t = _thumbs8(thumbs)
     a = axis_maps(1.0, 1)  # the whole square: the DCT rows
     alt = 1.0 - 2.0 * (np.arange(HASH_SIZE) % 2)
-    out = torch.zeros((len(t), 2), dtype=torch.int64)
-    for s in range(0, len(t), IMAGES_PER_STEP):  # float64 a step at a time
-        c = a @ _thumbs64(t[s : s + IMAGES_PER_STEP]) @ a.T  # (n, 8, 8)
+    n = len(t) if rows is None else len(rows)
+    out = torch.zeros((n, 2), dtype=torch.int64)
+    for s in range(0, n, IMAGES_PER_STEP):  # float64 a step at a time
+        c = a @ _step(t, rows, s) @ a.T  # (n, 8, 8)
         out[s : s + len(c)] = dct_bits(torch.from_numpy(np.stack([c, c * alt[None, None, :]], axis=1)))
     return out
 
@@ -310,16 +317,43 @@ def _rotl(h: np.ndarray, rot: int) -> np.ndarray:
 
 def _presence(sorted_blocks: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     """``(bitmap, drop)``: a bit for each value of a block's top ``width - drop`` bits (all of
-    them up to 2^24 values, else ~16 bits a probe), set where some probe's block has it."""
+    them up to 2^24 values, else ~16 bits a probe), set where some probe's block has it.  The
+    sorted blocks (uint32) are read :data:`KEYS_PER_STEP` at a time (memory: the bitmap and a
+    step, not ~40 bytes a probe of int64 copies)."""
     bits = min(width, max(24, int(np.ceil(np.log2(16 * max(sorted_blocks.size, 1))))))
-    drop = width - bits
-    top = sorted_blocks.astype(np.int64) >> drop
-    top = top[np.concatenate([[True], top[1:] != top[:-1]])] if top.size else top
-    at = top >> 3
-    first = np.concatenate([[0], np.nonzero(np.diff(at))[0] + 1]) if top.size else np.zeros(0, dtype=np.int64)
+    drop = np.uint32(width - bits)
     present = np.zeros((1 << bits) >> 3 or 1, dtype=np.uint8)
-    present[at[first]] = np.bitwise_or.reduceat((1 << (top & 7)).astype(np.uint8), first) if top.size else 0
-    return present, drop
+    for s in range(0, sorted_blocks.size, KEYS_PER_STEP):
+        top = sorted_blocks[s : s + KEYS_PER_STEP].astype(np.uint32, copy=False) >> drop
+        at = top >> np.uint32(3)
+        first = np.flatnonzero(np.concatenate([[True], at[1:] != at[:-1]]))  # sorted: each byte's run
+        bit = np.left_shift(1, top & np.uint32(7)).astype(np.uint8)
+        present[at[first]] |= np.bitwise_or.reduceat(bit, first)
+    return present, int(drop)
+
+
+#: probes whose blocks :func:`block_join` computes, and :func:`_presence` / :func:`window_matches`
+#: read, per step (memory: a step's int64 temporaries instead of ~40 bytes a probe at once)
+KEYS_PER_STEP = 1 << 20
+
+
+def _sorted_blocks(h: np.ndarray, rot: int, shift: int, mask: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(blocks, order)``, ``(N,)`` uint32 each: block ``(rot, shift, mask)`` of each int64 hash,
+    sorted, and the hashes' indices in that order (equal blocks in index order: a stable argsort).
+    One uint64 key ``block << 32 | index`` per hash, computed :data:`KEYS_PER_STEP` at a time and
+    sorted in place: 16 bytes a hash at the peak, where the blocks' int64 copies, a stable argsort
+    (int64) and the sorted copy held ~40."""
+    key = np.empty(h.size, dtype=np.uint64)
+    for s in range(0, h.size, KEYS_PER_STEP):
+        part = (_rotl(h[s : s + KEYS_PER_STEP], rot) >> shift) & mask
+        index = np.arange(s, s + part.size, dtype=np.uint64)
+        key[s : s + part.size] = (part.astype(np.uint64) << np.uint64(32)) | index
+    key.sort()
+    blocks, order = np.empty(h.size, dtype=np.uint32), np.empty(h.size, dtype=np.uint32)
+    for s in range(0, h.size, KEYS_PER_STEP):
+        blocks[s : s + KEYS_PER_STEP] = key[s : s + KEYS_PER_STEP] >> np.uint64(32)
+        order[s : s + KEYS_PER_STEP] = key[s : s + KEYS_PER_STEP] & np.uint64(0xFFFFFFFF)
+    return blocks, order
 
 
 def _steps(n: np.ndarray, limit: int) -> list[tuple[int, int]]:
@@ -347,9 +381,9 @@ def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[
     for rot, shift, width in BLOCK_PLANS[plan]:
         mask = (1 << width) - 1
         fl = _flips(width).astype(np.uint32)  # blocks of at most 32 bits: half the bytes to move
-        pk = ((_rotl(ua, rot) >> shift) & mask).astype(np.uint32)
-        po = np.argsort(pk, kind="stable")
-        pk = pk[po]
+        if ua.size >= 2**32:
+            raise ValueError(f"at most 2^32 - 1 probes, got {ua.size}")
+        pk, po = _sorted_blocks(ua, rot, shift, mask)  # uint32 each: the probes' blocks sorted, their order
         present, drop = _presence(pk, width)
         for r in range(0, ub.size, REFS_PER_STEP):
             rb = np.arange(r, min(ub.size, r + REFS_PER_STEP))
@@ -365,7 +399,7 @@ def block_join(ua: np.ndarray, ub: np.ndarray, radius: int, plan: str) -> tuple[
             for s, e in _steps(n, PAIRS_PER_STEP):
                 m = n[s:e]
                 t = int(m.sum())
-                a = po[np.repeat(lo[s:e] - np.cumsum(m) + m, m) + np.arange(t)]
+                a = po[np.repeat(lo[s:e] - np.cumsum(m) + m, m) + np.arange(t)].astype(np.int64)
                 b = np.repeat(owner[s:e], m)
                 close = np.bitwise_count((ua[a] ^ ub[b]).view(np.uint64)) <= radius
                 found.append(a[close] * ub.size + b[close])
@@ -384,7 +418,7 @@ def window_matches(
     if not 0 <= radius <= 8:
         raise ValueError(f"radius must be in 0..8, got {radius}")
     probes, refs = np.asarray(probes, dtype=np.int64).ravel(), np.asarray(refs, dtype=np.int64).ravel()
-    ua, ia = np.unique(probes, return_inverse=True)
+    ua = np.unique(probes)  # no inverse: ~30 bytes a probe more; the members are found for the matches only
     ub = np.unique(refs)
     plan = search_plan(ub.size) if plan is None else plan
     if plan not in BLOCK_PLANS:
@@ -392,19 +426,36 @@ def window_matches(
     va, vb, _ = block_join(ua, ub, radius, plan)
     if not va.size:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # members: every probe with value va, every reference with value vb
-    oa = np.argsort(ia, kind="stable")
-    sa = np.searchsorted(ia[oa], np.arange(ua.size + 1))
+    # members: every probe with value va (in index order within a value), every reference with value vb
+    ma = _members(probes, ua[np.unique(va)])
+    ka = np.searchsorted(ua, probes[ma])
+    oa = ma[np.argsort(ka, kind="stable")]
+    ka = np.sort(ka, kind="stable")
+    lo_a = np.searchsorted(ka, va, "left")
+    na = np.searchsorted(ka, va, "right") - lo_a
     rb = np.searchsorted(ub, refs)
     ob = np.argsort(rb, kind="stable")
     sb = np.searchsorted(rb[ob], np.arange(ub.size + 1))
-    na, nb = sa[va + 1] - sa[va], sb[vb + 1] - sb[vb]
+    nb = sb[vb + 1] - sb[vb]
     cnt = na * nb
     pid = np.repeat(np.arange(va.size), cnt)
     off = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    a = oa[sa[va][pid] + off // nb[pid]]
+    a = oa[lo_a[pid] + off // nb[pid]]
     b = ob[sb[vb][pid] + off % nb[pid]]
     return a, b
+
+
+def _members(h: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(M,)`` int64, ascending: the indices of the hashes ``h`` whose value is one of ``values``
+    (sorted, distinct), :data:`KEYS_PER_STEP` hashes at a time."""
+    if not values.size:
+        return np.zeros(0, dtype=np.int64)
+    out = []
+    for s in range(0, h.size, KEYS_PER_STEP):
+        part = h[s : s + KEYS_PER_STEP]
+        at = np.minimum(np.searchsorted(values, part), values.size - 1)
+        out.append(np.flatnonzero(values[at] == part) + s)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarray:
@@ -438,14 +489,14 @@ def cross_matches(probes: np.ndarray, refs: np.ndarray, radius: int) -> np.ndarr
     return np.stack([a[order], b[order]], axis=1).astype(np.int64)
 
 
-def busy_share(thumbs: np.ndarray | torch.Tensor, level: float = 1.0) -> np.ndarray:
+def busy_share(
+    thumbs: np.ndarray | torch.Tensor, level: float = 1.0, rows: np.ndarray | None = None
+) -> np.ndarray:
     """``(N,)``: the share of each thumbnail's pixels that differ from their 3 x 3 box mean by
     ``level`` grey levels or more (a photo's 0.4-0.97; a flag's or a striped design's, whose
-    windows equal other designs, 0.1-0.35)."""
+    windows equal other designs, 0.1-0.35; ``rows``: of ``thumbs[rows]``, a step at a time)."""
     t = _thumbs8(thumbs)
-    out = np.zeros(len(t))
-    for s in range(0, len(t), IMAGES_PER_STEP):  # a step at a time: every thumbnail at once held ~40 KB an image
-        out[s : s + IMAGES_PER_STEP] = (np.abs(_box_detail(_thumbs64(t[s : s + IMAGES_PER_STEP]))) >= level).mean(
-            axis=(1, 2)
-        )
+    out = np.zeros(len(t) if rows is None else len(rows))
+    for s in range(0, out.size, IMAGES_PER_STEP):  # a step at a time: all at once held ~40 KB an image
+        out[s : s + IMAGES_PER_STEP] = (np.abs(_box_detail(_step(t, rows, s))) >= level).mean(axis=(1, 2))
     return out

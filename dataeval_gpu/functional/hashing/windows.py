@@ -154,6 +154,7 @@ def view_hashes(
     hw: np.ndarray,
     views: tuple[tuple[float, float, float, float], ...] = WINDOW_VIEWS,
     turns: bool = False,
+    rows: np.ndarray | None = None,
 ) -> torch.Tensor:
     """``(N, V)`` int64 (CPU): the D4 pchash (:func:`~.kernels.dct_d4_hash`, as the scan's
     whole-image hash) of each of ``views`` of each thumbnail (:func:`view_samples`), the
@@ -162,27 +163,31 @@ def view_hashes(
     (:func:`~.kernels.dct_turns_bits`), of which the D4 hash is the smallest: which turn is the
     smallest can change with a small difference (a copy turned by 10 degrees against its view:
     24-32 bits apart in the smallest turns, 0-4 in the same turn), so a search for a copy's D4
-    hash among the views' turns does not depend on it."""
+    hash among the views' turns does not depend on it.  ``rows``: hash only these rows of
+    ``thumbs`` (``hw`` then holds theirs, one per row), taken a chunk at a time: the same hashes as
+    ``thumbs[rows]``, without a copy of the rows' thumbnails (~1 KB an image)."""
     hw = np.asarray(hw, dtype=np.float64).reshape(-1, 2)
     n = len(hw)
     if n == 0:
         return torch.zeros((0, len(views), 8) if turns else (0, len(views)), dtype=torch.int64)
     src = thumbs.cpu().numpy() if isinstance(thumbs, torch.Tensor) else np.asarray(thumbs)
-    src = src.reshape(n, -1)
+    src = src.reshape(n if rows is None else len(src), -1)
+    take = lambda s: src[s : s + VIEW_CHUNK] if rows is None else src[rows[s : s + VIEW_CHUNK]]  # noqa: E731
     aspect = np.round(hw[:, 1] / np.maximum(hw[:, 0], 1.0) / ASPECT_STEP) * ASPECT_STEP
     _, where, counts = np.unique(aspect, return_inverse=True, return_counts=True)
     common = counts[where.reshape(-1)] >= MAP_MIN_IMAGES  # over the whole call: a chunk's rows hash alike
-    parts = [
-        _chunk_hashes(src[s : s + VIEW_CHUNK], aspect[s : s + VIEW_CHUNK], common[s : s + VIEW_CHUNK], views, turns)
-        for s in range(0, n, VIEW_CHUNK)
-    ]
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+    out = torch.empty((n, len(views), 8) if turns else (n, len(views)), dtype=torch.int64)
+    for s in range(0, n, VIEW_CHUNK):  # into one result: a list of chunks and their join held it twice
+        out[s : s + VIEW_CHUNK] = _chunk_hashes(
+            take(s), aspect[s : s + VIEW_CHUNK], common[s : s + VIEW_CHUNK], views, turns
+        )
+    return out
 
 
 #: images whose views :func:`view_hashes` transforms at once (memory: their float64 thumbnails, the
-#: views' coefficients and the 8 turns' working copies, ~50 KB an image: ~100 MB a chunk; every image
-#: at once took ~50 GB for a million photos)
-VIEW_CHUNK = 2048
+#: views' coefficients and the 8 turns' working copies, ~100 KB an image: ~50 MB a chunk, 2,048 a
+#: chunk peaked at ~220 MB; every image at once took ~50 GB for a million photos)
+VIEW_CHUNK = 512
 
 
 def _chunk_hashes(

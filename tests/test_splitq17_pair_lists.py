@@ -184,13 +184,13 @@ def test_near_hash_pairs_same_as_every_image_searched(monkeypatch: pytest.Monkey
     index, rows, _ = audit.measured_rows()
     res = {k: torch.from_numpy(v) for k, v in rows.items()}
     seen: list[int] = []
-    real = near_duplicates.hash_pairs
+    real = near_duplicates.search_pairs
 
-    def spy(full, *args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(full.numel())
-        return real(full, *args, **kw)
+    def spy(rows, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(rows.full.numel())
+        return real(rows, *args, **kw)
 
-    monkeypatch.setattr(near_duplicates, "hash_pairs", spy)
+    monkeypatch.setattr(near_duplicates, "search_pairs", spy)
     got = near_hash_pairs(res, rows, index, 4, windows=True)
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     ref = near_hash_pairs(res, rows, index, 4, windows=True)

@@ -40,8 +40,9 @@ def _node_centre_groups(n: int, pairs: set[tuple[int, int]]) -> list[list[int]]:
     return sorted(groups)
 
 
-def _searched_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of images each pair search (``search_pairs``) is given, appended as it runs."""
+def searched_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of images each pair search (``search_pairs``) is given, appended as it runs
+    (``test_splitq17_pair_lists`` counts with it too)."""
     seen: list[int] = []
     real = near_duplicates.search_pairs
 
@@ -139,7 +140,7 @@ def test_near_duplicates_same_with_and_without_collapse(
     with the identical rows searched once as with every image searched; and the search did see
     fewer images."""
     nd = NearDuplicates(embedding_threshold=None, **config)
-    seen = _searched_sizes(monkeypatch)
+    seen = searched_sizes(monkeypatch)
     new = nd.evaluate(mixed)
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     old = nd.evaluate(mixed)
@@ -171,7 +172,7 @@ def test_scan_near_groups_same_with_and_without_collapse(
         audit.update(mixed)
         return audit.compute().duplicates
 
-    seen = _searched_sizes(monkeypatch)
+    seen = searched_sizes(monkeypatch)
     new = scan()
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     old = scan()

@@ -17,6 +17,7 @@ from dataeval_gpu.detectors.window_pairs import (
     CROP_SPREAD_MIN,
 )
 from dataeval_gpu.functional.hashing import hamming_distance, near_hash_thumbs
+from dataeval_gpu.functional.hashing.block_search import window_matches
 from dataeval_gpu.functional.hashing.offcentre import (
     GRID_RADIUS,
     busy_share,
@@ -24,7 +25,6 @@ from dataeval_gpu.functional.hashing.offcentre import (
     grid_hashes,
     grid_views,
     plain_hashes,
-    window_matches,
 )
 
 fft = pytest.importorskip("scipy.fft")

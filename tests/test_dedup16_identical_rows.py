@@ -40,6 +40,20 @@ def _node_centre_groups(n: int, pairs: set[tuple[int, int]]) -> list[list[int]]:
     return sorted(groups)
 
 
+def searched_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of images each pair search (``search_pairs``) is given, appended as it runs
+    (``test_splitq17_pair_lists`` counts with it too)."""
+    seen: list[int] = []
+    real = near_duplicates.search_pairs
+
+    def spy(rows, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(rows.full.numel())
+        return real(rows, *args, **kw)
+
+    monkeypatch.setattr(near_duplicates, "search_pairs", spy)
+    return seen
+
+
 def test_identical_classes_by_bytes() -> None:
     """Rows equal in every array share a label (numbered by first image); one byte apart, not."""
     a = np.array([[1, 2], [3, 4], [1, 2], [1, 2], [3, 4], [5, 6]], dtype=np.int64)
@@ -126,14 +140,7 @@ def test_near_duplicates_same_with_and_without_collapse(
     with the identical rows searched once as with every image searched; and the search did see
     fewer images."""
     nd = NearDuplicates(embedding_threshold=None, **config)
-    seen: list[int] = []
-    real_hash_pairs = near_duplicates.hash_pairs
-
-    def spy(full, *args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(full.numel())
-        return real_hash_pairs(full, *args, **kw)
-
-    monkeypatch.setattr(near_duplicates, "hash_pairs", spy)
+    seen = searched_sizes(monkeypatch)
     new = nd.evaluate(mixed)
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     old = nd.evaluate(mixed)
@@ -165,14 +172,7 @@ def test_scan_near_groups_same_with_and_without_collapse(
         audit.update(mixed)
         return audit.compute().duplicates
 
-    seen: list[int] = []
-    real_hash_pairs = near_duplicates.hash_pairs
-
-    def spy(full, *args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(full.numel())
-        return real_hash_pairs(full, *args, **kw)
-
-    monkeypatch.setattr(near_duplicates, "hash_pairs", spy)
+    seen = searched_sizes(monkeypatch)
     new = scan()
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     old = scan()

@@ -1,4 +1,4 @@
-"""The detectors' ``compute(progress=...)`` reaches the near pairs' bar (``hash_groups``):
+"""The detectors' ``compute(progress=...)`` reaches the near pairs' bar (``search_groups``' settings):
 ``dataeval-gpu scan --no-progress`` showed the 'near pairs' bar on a terminal."""
 
 import numpy as np
@@ -16,13 +16,13 @@ def _images():
 
 def _progress_seen(monkeypatch, progress):
     seen = []
-    real = near_duplicates.hash_groups
+    real = near_duplicates.search_groups
 
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("progress", "not passed"))
-        return real(*args, **kwargs)
+    def spy(rows, search, *args, **kwargs):
+        seen.append(search.progress)
+        return real(rows, search, *args, **kwargs)
 
-    monkeypatch.setattr(near_duplicates, "hash_groups", spy)
+    monkeypatch.setattr(near_duplicates, "search_groups", spy)
     audit = DataAudit()
     audit.update(_images())
     report = audit.compute(progress=progress)

@@ -1,6 +1,6 @@
 """mem17: the near-duplicate pair stage in less memory, with the same pairs.
 
-The searches' blocks are computed :data:`~dataeval_gpu.functional.hashing.offcentre.KEYS_PER_STEP`
+The searches' blocks are computed :data:`~dataeval_gpu.functional.hashing.block_search.KEYS_PER_STEP`
 hashes at a time as uint32 (no int64 copies of every probe), :func:`window_matches` takes the
 probes' distinct values without their inverse (the members found for the matched values only),
 and the searched rows' thumbnails are read a step at a time (``rows=``) instead of copied
@@ -18,15 +18,9 @@ import torch
 from dataeval_gpu.detectors import scale_pairs as scale_mod
 from dataeval_gpu.detectors.hash_pairs import hash_pairs
 from dataeval_gpu.detectors.scale_pairs import thumbs_at
-from dataeval_gpu.functional.hashing import offcentre, windows
-from dataeval_gpu.functional.hashing.offcentre import (
-    _presence,
-    busy_share,
-    cross_matches,
-    grid_hashes,
-    plain_hashes,
-    window_matches,
-)
+from dataeval_gpu.functional.hashing import block_search, offcentre, windows
+from dataeval_gpu.functional.hashing.block_search import _presence, cross_matches, window_matches
+from dataeval_gpu.functional.hashing.offcentre import busy_share, grid_hashes, plain_hashes
 from dataeval_gpu.functional.hashing.windows import view_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +43,7 @@ def test_presence_in_steps_is_the_bitmap_of_every_block(width, monkeypatch) -> N
     blocks = np.sort(rng.integers(0, 1 << width, 5000).astype(np.uint32))
     blocks = np.sort(np.concatenate([blocks, blocks[:50]]))  # repeated blocks, several in one byte
     want, drop = _presence_reference(blocks, width)
-    monkeypatch.setattr(offcentre, "KEYS_PER_STEP", 7)  # a byte's run split across steps
+    monkeypatch.setattr(block_search, "KEYS_PER_STEP", 7)  # a byte's run split across steps
     got, got_drop = _presence(blocks, width)
     assert got_drop == drop and np.array_equal(got, want)
     # hand-checked: blocks 0, 9 and 10 set bit 0 of byte 0 and bits 1, 2 of byte 1
@@ -63,7 +57,7 @@ def test_window_matches_hand_checked_members_and_order(monkeypatch) -> None:  # 
     # probes: h twice (indices 1 and 4), h with one bit flipped (0), a far hash (2), h ^ 3 bits (3)
     probes = np.array([h ^ 1, h, far, h ^ 0b111, h], dtype=np.int64)
     refs = np.array([far ^ (1 << 40), h, h], dtype=np.int64)  # h twice: each of its probes pairs with both
-    monkeypatch.setattr(offcentre, "KEYS_PER_STEP", 2)
+    monkeypatch.setattr(block_search, "KEYS_PER_STEP", 2)
     a, b = window_matches(probes, refs, 2, plan="exact")
     # sorted by the probe's value, then the reference's value, then probe index, then reference index
     # (values as int64: h ^ 1 < h < far; the reference values h < far ^ bit 40)
@@ -76,7 +70,7 @@ def _old_window_matches(
     """window_matches before mem17: the probes' inverse and every value's members."""
     ua, ia = np.unique(probes, return_inverse=True)
     ub = np.unique(refs)
-    va, vb, _ = offcentre.block_join(ua, ub, radius, plan)
+    va, vb, _ = block_search.block_join(ua, ub, radius, plan)
     oa = np.argsort(ia, kind="stable")
     sa = np.searchsorted(ia[oa], np.arange(ua.size + 1))
     rb = np.searchsorted(ub, refs)
@@ -101,7 +95,7 @@ def test_window_matches_in_steps_equal_the_former_search(plan, monkeypatch) -> N
     refs = np.concatenate([base[::2], base[:9]])
     want = _old_window_matches(probes, refs, 8, plan)
     for steps in (1 << 20, 13):
-        monkeypatch.setattr(offcentre, "KEYS_PER_STEP", steps)
+        monkeypatch.setattr(block_search, "KEYS_PER_STEP", steps)
         a, b = window_matches(probes, refs, 8, plan=plan)
         assert np.array_equal(a, want[0]) and np.array_equal(b, want[1])
     assert want[0].size > 200  # the copies and the repeated probes found
@@ -114,7 +108,7 @@ def test_cross_matches_in_key_steps_unchanged(monkeypatch) -> None:  # noqa: ANN
         [refs ^ (np.int64(1) << rng.integers(0, 64, 300)), rng.integers(-(2**63), 2**63 - 1, 900)]
     )
     want = cross_matches(probes, refs, 4)
-    monkeypatch.setattr(offcentre, "KEYS_PER_STEP", 11)
+    monkeypatch.setattr(block_search, "KEYS_PER_STEP", 11)
     assert np.array_equal(cross_matches(probes, refs, 4), want) and len(want) >= 300
 
 
@@ -154,8 +148,8 @@ def test_pair_stage_in_small_steps_equals_one_step(monkeypatch) -> None:  # noqa
     whole = hash_pairs(**rows, windows=True, progress=False)
     assert len(whole) >= 40  # planted copies of every kind found
     for mod, name, value in (
-        (offcentre, "KEYS_PER_STEP", 97), (offcentre, "IMAGES_PER_STEP", 31), (offcentre, "REFS_PER_STEP", 17),
-        (offcentre, "PAIRS_PER_STEP", 23), (windows, "VIEW_CHUNK", 29), (scale_mod, "_STEP", (8, 8)),
+        (block_search, "KEYS_PER_STEP", 97), (offcentre, "IMAGES_PER_STEP", 31), (block_search, "REFS_PER_STEP", 17),
+        (block_search, "PAIRS_PER_STEP", 23), (windows, "VIEW_CHUNK", 29), (scale_mod, "_STEP", (8, 8)),
     ):  # fmt: skip
         monkeypatch.setattr(mod, name, value)
     assert np.array_equal(hash_pairs(**rows, windows=True, progress=False), whole)

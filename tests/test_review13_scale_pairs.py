@@ -29,16 +29,16 @@ def test_flat_larger_images_are_searched_once(monkeypatch) -> None:  # noqa: ANN
     side = np.full(n + 1, 64.0)
     side[0] = 20
     seen = []
-    from dataeval_gpu.functional.hashing import offcentre
+    from dataeval_gpu.functional.hashing import block_search
 
-    real = offcentre.block_join  # scalevis16: only across the two sides (cross_matches)
+    real = block_search.block_join  # scalevis16: only across the two sides (cross_matches)
 
     def spy(ua, ub, *a):  # noqa: ANN001, ANN002, ANN202
         out = real(ua, ub, *a)
         seen.append((ua.size, ub.size, out[2]))
         return out
 
-    monkeypatch.setattr(offcentre, "block_join", spy)
+    monkeypatch.setattr(block_search, "block_join", spy)
     full, valid = torch.zeros(n + 1, dtype=torch.int64), torch.ones(n + 1, dtype=torch.bool)
     p = sp.scale_pairs(full, valid, PairFigures(None, None, None, None, None, None, None, side), thumbs)
     # the small image's one distinct value against the 8 * 400 equal turned hashes: each checked at

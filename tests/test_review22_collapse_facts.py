@@ -10,7 +10,7 @@ import pytest
 
 from dataeval_gpu.audit import DataAudit
 from dataeval_gpu.detectors.window_pairs import CROP_PLAN_NOTES
-from dataeval_gpu.functional.hashing import offcentre
+from dataeval_gpu.functional.hashing import block_search
 from tests.test_scalevis16_crop_plan import _images
 
 pytest.importorskip("skimage.data")
@@ -24,7 +24,7 @@ def test_rotated_plan_recorded_when_identical_images_are_collapsed(monkeypatch: 
     imgs = _images()
     audit = DataAudit()
     audit.update([*imgs, imgs[0].clone(), imgs[0].clone()])
-    monkeypatch.setattr(offcentre, "EXACT_REFS", 3)
+    monkeypatch.setattr(block_search, "EXACT_REFS", 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the rotated plan's warning (said in the results)
         report = audit.compute()

@@ -1,6 +1,6 @@
 """The off-centre crop search at scale (scale15): :func:`window_matches` in bounded steps, its
 ``"exact"`` plan the brute-force search and its ``"rotated"`` plan (above
-:data:`~dataeval_gpu.functional.hashing.offcentre.EXACT_REFS` references) the pairs that one of
+:data:`~dataeval_gpu.functional.hashing.block_search.EXACT_REFS` references) the pairs that one of
 eight cyclic 32-bit windows of the bits holds within 2 (docs/duplicates.md, "Off-centre crops at
 scale")."""
 
@@ -9,14 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dataeval_gpu.functional.hashing import offcentre
-from dataeval_gpu.functional.hashing.offcentre import (
-    EXACT_REFS,
-    GRID_RADIUS,
-    block_join,
-    search_plan,
-    window_matches,
-)
+from dataeval_gpu.functional.hashing import block_search
+from dataeval_gpu.functional.hashing.block_search import EXACT_REFS, block_join, search_plan, window_matches
+from dataeval_gpu.functional.hashing.offcentre import GRID_RADIUS
 
 
 def _bits(h: np.ndarray) -> np.ndarray:
@@ -53,8 +48,8 @@ def _sets(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_window_matches_in_small_steps_is_the_brute_force_search(plan, monkeypatch) -> None:
     probes, refs = _sets(3)
     whole = {r: window_matches(probes, refs, r, plan=plan) for r in (0, 4, GRID_RADIUS)}
-    monkeypatch.setattr(offcentre, "REFS_PER_STEP", 7)  # several reference steps ...
-    monkeypatch.setattr(offcentre, "PAIRS_PER_STEP", 5)  # ... and candidate steps
+    monkeypatch.setattr(block_search, "REFS_PER_STEP", 7)  # several reference steps ...
+    monkeypatch.setattr(block_search, "PAIRS_PER_STEP", 5)  # ... and candidate steps
     for radius in (0, 4, GRID_RADIUS):
         a, b = window_matches(probes, refs, radius, plan=plan)
         want = _brute(probes, refs, radius, plan == "rotated")

@@ -1,5 +1,5 @@
 """The off-centre crop search's plan is a run fact (scalevis16): above ~20,000 searched images
-(:data:`~dataeval_gpu.functional.hashing.offcentre.EXACT_REFS` distinct references) the search runs
+(:data:`~dataeval_gpu.functional.hashing.block_search.EXACT_REFS` distinct references) the search runs
 the rotated 32-bit block plan, exact only up to 5 bits; the scan records which plan ran and what it
 means in ``config.json``'s ``crop_search``, the summary (``summary.json`` / ``results.json``, the
 printout's summary line) and the report's duplicates section.  The threshold is forced low here."""
@@ -15,7 +15,7 @@ import torch
 
 from dataeval_gpu.audit import DataAudit
 from dataeval_gpu.detectors.window_pairs import CROP_PLAN_NOTES
-from dataeval_gpu.functional.hashing import offcentre
+from dataeval_gpu.functional.hashing import block_search
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -38,7 +38,7 @@ def audit() -> DataAudit:
 
 
 def _report(audit: DataAudit, monkeypatch: pytest.MonkeyPatch, refs: int) -> object:
-    monkeypatch.setattr(offcentre, "EXACT_REFS", refs)
+    monkeypatch.setattr(block_search, "EXACT_REFS", refs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the rotated plan's warning (said in the results)
         return audit.compute()

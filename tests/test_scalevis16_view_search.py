@@ -14,9 +14,9 @@ import torch
 from dataeval_gpu.detectors import turn_pairs as turn_mod
 from dataeval_gpu.detectors import window_pairs as window_mod
 from dataeval_gpu.detectors.hash_figures import PairFigures
-from dataeval_gpu.functional.hashing import offcentre
+from dataeval_gpu.functional.hashing import block_search, offcentre
+from dataeval_gpu.functional.hashing.block_search import HALVES_RADIUS, block_join, cross_matches
 from dataeval_gpu.functional.hashing.groups import cross_pairs
-from dataeval_gpu.functional.hashing.offcentre import HALVES_RADIUS, block_join, cross_matches
 from dataeval_gpu.functional.hashing.windows import WINDOW_VIEWS, view_hashes, view_samples
 
 
@@ -45,8 +45,8 @@ def _planted(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_cross_matches_are_the_brute_force_and_cross_pairs_pairs(seed, monkeypatch) -> None:  # noqa: ANN001
     probes, refs = _planted(seed)
     whole = {r: cross_matches(probes, refs, r) for r in range(HALVES_RADIUS + 2)}
-    monkeypatch.setattr(offcentre, "REFS_PER_STEP", 5)  # many reference steps ...
-    monkeypatch.setattr(offcentre, "PAIRS_PER_STEP", 3)  # ... and candidate steps: the same
+    monkeypatch.setattr(block_search, "REFS_PER_STEP", 5)  # many reference steps ...
+    monkeypatch.setattr(block_search, "PAIRS_PER_STEP", 3)  # ... and candidate steps: the same
     for r in range(HALVES_RADIUS + 2):
         want = _brute(probes, refs, r)
         got = cross_matches(probes, refs, r)

@@ -169,6 +169,7 @@ def test_near_hash_pairs_same_as_every_image_searched(monkeypatch: pytest.Monkey
     from dataeval_gpu.audit import DataAudit
     from dataeval_gpu.audit.stat_findings import near_hash_pairs
     from dataeval_gpu.detectors import near_duplicates
+    from tests.test_dedup16_identical_rows import searched_sizes
 
     def small(a: np.ndarray) -> torch.Tensor:
         im = PIL.fromarray(a)
@@ -183,14 +184,7 @@ def test_near_hash_pairs_same_as_every_image_searched(monkeypatch: pytest.Monkey
     audit.update(imgs)
     index, rows, _ = audit.measured_rows()
     res = {k: torch.from_numpy(v) for k, v in rows.items()}
-    seen: list[int] = []
-    real = near_duplicates.hash_pairs
-
-    def spy(full, *args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(full.numel())
-        return real(full, *args, **kw)
-
-    monkeypatch.setattr(near_duplicates, "hash_pairs", spy)
+    seen = searched_sizes(monkeypatch)
     got = near_hash_pairs(res, rows, index, 4, windows=True)
     monkeypatch.setattr(near_duplicates, "identical_classes", lambda arrays, n: np.arange(n))
     ref = near_hash_pairs(res, rows, index, 4, windows=True)

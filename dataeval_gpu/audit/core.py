@@ -141,6 +141,11 @@ class DataAudit(AuditResults):
         self.d4 = bool(d4)
         if not 0 <= self.near_radius <= 64:
             raise InvalidArgumentError(f"near_radius must be within 0..64, got {near_radius}")
+        from ..detectors.near_search import NearSearch
+
+        #: the near-duplicate hash search's settings, built once here from the options above
+        #: (``compute`` sets its ``progress``): what the CLI, torchrun and the Lightning callback chose
+        self.near_search = NearSearch.for_hash(self.near_radius, near_kind(self.hash, self.d4))
         self.embeddings = embeddings
         self.embed_model = embed_model
         self.embed_batch_size = embed_batch_size

@@ -9,6 +9,7 @@ feeding: :mod:`.core`); it reads the audit's settings and accumulators as attrib
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -133,10 +134,9 @@ class AuditResults:
             )
             if self.quality:  # the colour check of NearDuplicates (the quality metrics are at hand)
                 facts: dict[str, Any] = {}
-                report.duplicates["near"] = near_groups(
-                    res, stats, index, report.duplicates["exact"], self.near_radius, progress=progress,
-                    windows=kind == "pchash_d4", facts=facts,
-                )
+                search = replace(self.near_search, progress=progress)  # the settings, built in __init__
+                exact = report.duplicates["exact"]
+                report.duplicates["near"] = near_groups(res, stats, index, exact, search, facts)
                 if "crop_search" in facts:  # which plan the off-centre crop search ran: a run fact
                     report.config["crop_search"] = facts["crop_search"]
         if self._embed is not None:

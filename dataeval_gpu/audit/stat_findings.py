@@ -4,11 +4,14 @@ applies), keyed by dataset index."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["near_groups", "near_hash_pairs", "quality_findings", "warn_negative"]
+if TYPE_CHECKING:
+    from ..detectors.near_search import HashRows, NearSearch
+
+__all__ = ["hash_rows", "near_groups", "near_hash_pairs", "quality_findings", "warn_negative"]
 
 
 def quality_findings(
@@ -57,9 +60,12 @@ def warn_negative(stats: dict[str, np.ndarray], index: np.ndarray) -> None:
         )
 
 
-def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray, radius: int) -> tuple:
-    """The arguments of ``hash_groups`` / ``hash_pairs`` from the accumulated rows."""
+def hash_rows(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndarray) -> HashRows:
+    """The near-duplicate hash search's rows (:class:`~dataeval_gpu.detectors.near_search.HashRows`)
+    from the accumulated rows: the hashes, crops and strips, thumbnails and the pair rules' figures
+    measured for every row."""
     from ..detectors.hash_pairs import plain_and_entropy
+    from ..detectors.near_search import HashRows
 
     chroma = np.stack([stats["chroma_rg"], stats["chroma_bg"]], axis=1).astype(np.float64)
     # an image with alpha: its transparent background counted in, as the near hash reads it
@@ -86,8 +92,10 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         np.stack([np.asarray(stats["height"], np.float64), np.asarray(stats["width"], np.float64)], axis=1)
         if "height" in stats and "width" in stats else None
     )  # fmt: skip
-    return (
-        res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, radius, chroma, plain, entropy,
+    # each row's 4 x 4 cell colours (two opaque colour pictures must agree in them), when kept for every row
+    cells = res.get("pchash_colour")
+    return HashRows(
+        res["pchash"].cpu(), res["pchash_valid"].cpu(), crops, chroma, plain, entropy,
         stats["std"].astype(np.float64) if "std" in stats else None,
         thumbs.cpu() if thumbs is not None else None,
         np.asarray(stats["opacity"], dtype=np.float64) if "opacity" in stats else None,
@@ -95,19 +103,10 @@ def _hash_args(res: dict[str, Any], stats: dict[str, np.ndarray], index: np.ndar
         np.minimum(np.asarray(stats["height"], np.float64), np.asarray(stats["width"], np.float64))
         if "height" in stats and "width" in stats else None,
         strip, hw,
+        # each row's mean channel spread (a grey side skips the pair rules' colour-cast rule), when measured
+        np.asarray(stats["channel_spread"], dtype=np.float64) if "channel_spread" in stats else None,
+        cells.cpu() if cells is not None and cells.shape[0] == len(index) else None,
     )  # fmt: skip
-
-
-def _cells(res: dict[str, Any], index: np.ndarray) -> Any:
-    """Each row's ``4 x 4`` cell colours (``pchash_colour``: two opaque colour pictures must agree
-    in them), when kept for every row."""
-    cells = res.get("pchash_colour")
-    return cells.cpu() if cells is not None and cells.shape[0] == len(index) else None
-
-
-def _colour(stats: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Each row's mean channel spread (a grey side skips the pair rules' colour-cast rule), when measured."""
-    return np.asarray(stats["channel_spread"], dtype=np.float64) if "channel_spread" in stats else None
 
 
 def near_hash_pairs(
@@ -120,10 +119,9 @@ def near_hash_pairs(
     the others are copied from theirs (``hash_search``, ``class_pairs``)."""
     from ..detectors.identical_rows import class_pairs
     from ..detectors.near_duplicates import hash_search
+    from ..detectors.near_search import NearSearch
 
-    label, kept, found = hash_search(
-        *_hash_args(res, stats, index, radius), colour=_colour(stats), windows=windows, cells=_cells(res, index)
-    )
+    label, kept, found = hash_search(hash_rows(res, stats, index), NearSearch(radius, windows=windows))
     pairs = class_pairs(label, kept, found)
     out = np.sort(np.asarray(index)[pairs], axis=1) if len(pairs) else pairs
     return out[np.lexsort((out[:, 1], out[:, 0]))] if len(out) else out
@@ -134,26 +132,23 @@ def near_groups(
     stats: dict[str, np.ndarray],
     index: np.ndarray,
     exact: list[list[int]],
-    radius: int,
-    progress: bool | None = False,
-    windows: bool = False,
+    search: NearSearch,
     facts: dict[str, Any] | None = None,
 ) -> list[list[int]]:
     """Near groups as :class:`~dataeval_gpu.detectors.NearDuplicates` forms its hash groups:
-    the centre rule (no chaining) on pairs within ``radius`` (whole images, and a whole
+    the centre rule (no chaining) on pairs within ``search.radius`` (whole images, and a whole
     image against another's central crops, ``near_crops``) whose mean colour casts
     (``chroma_rg``, ``chroma_bg``), grey entropies and pixel spreads agree and whose grey
     thumbnails (``pchash_thumbs``) verify, plain-background images only at distance 0.
-    A group that lies inside one exact group is left to ``exact``.  ``progress``: the pair
-    checks' bar (``hash_groups``), as the detectors' ``compute(progress=...)`` says.  ``windows``:
-    the hashes are D4 pchashes, also pair window views (:func:`~dataeval_gpu.detectors.window_pairs.window_pairs`;
-    ``facts``, a dict, receives its ``"crop_search"``: which plan the off-centre crop search ran)."""
-    from ..detectors.near_duplicates import hash_groups
+    A group that lies inside one exact group is left to ``exact``.  ``search``: the settings
+    (:class:`~dataeval_gpu.detectors.near_search.NearSearch`, the audit's ``near_search``: its
+    ``progress``, the pair checks' bar, as the detectors' ``compute(progress=...)`` says; its
+    ``windows``: the hashes are D4 pchashes, also pair window views,
+    :func:`~dataeval_gpu.detectors.window_pairs.window_pairs`; ``facts``, a dict, receives its
+    ``"crop_search"``: which plan the off-centre crop search ran)."""
+    from ..detectors.near_duplicates import search_groups
 
-    groups = hash_groups(
-        *_hash_args(res, stats, index, radius), progress=progress, colour=_colour(stats), windows=windows,
-        cells=_cells(res, index), facts=facts,
-    )
+    groups = search_groups(hash_rows(res, stats, index), search, facts)
     in_exact = {int(i): k for k, g in enumerate(exact) for i in g}
     out = []
     for g in groups:

@@ -36,6 +36,7 @@ from .hash_figures import (  # noqa: F401  (the figures' rules, named here as be
     strip_rule,
     transparent_pair,
 )
+from .near_search import HashRows, NearSearch
 
 __all__ = [
     "CHROMA_TOLERANCE",
@@ -62,6 +63,7 @@ __all__ = [
     "hash_pairs",
     "hash_pairs_ok",
     "plain_and_entropy",
+    "search_pairs",
     "strip_partners",
 ]
 
@@ -332,43 +334,49 @@ def hash_pairs(
     :func:`~dataeval_gpu.functional.hashing.colour_cells.colour_cells`): two whole opaque colour
     pictures must agree in them up to one global colour change (:func:`~.hash_figures.colour_pattern_rule`).
     ``facts``: a dict that receives what the window search did (:func:`~.window_pairs.window_pairs`'s
-    ``"crop_search"``: which plan the off-centre crop search ran)."""
-    pairs = _one_scale_pairs(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, progress,
-        colour, cells,
+    ``"crop_search"``: which plan the off-centre crop search ran).  The arguments are the fields
+    of :class:`~.near_search.HashRows` and :class:`~.near_search.NearSearch`: :func:`search_pairs`
+    takes those two objects."""
+    rows = HashRows(
+        full, valid, crops, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, colour, cells,
     )  # fmt: skip
-    if windows and radius > 0 and thumbs is not None and hw is not None:
+    return search_pairs(rows, NearSearch(radius, windows=windows, progress=progress), facts)
+
+
+def search_pairs(rows: HashRows, search: NearSearch, facts: dict[str, Any] | None = None) -> np.ndarray:
+    """:func:`hash_pairs` on the rows ``rows`` with the settings ``search`` (its ``radius``,
+    ``windows`` and ``progress``; every image searched, whatever its ``collapse``): ``(P, 2)``
+    int64 ``[i, j]`` (``i < j``, sorted, unique).  ``facts``: as :func:`hash_pairs`'."""
+    radius = search.radius
+    pairs = _one_scale_pairs(rows, radius, search.progress)
+    if search.windows and radius > 0 and rows.thumbs is not None and rows.hw is not None:
         from .turn_pairs import turn_pairs
         from .window_pairs import window_pairs
 
         # a copy whose D4 hash took another turn, judged as two whole images
-        figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour, cells=cells)
-        more = turn_pairs(full, valid, thumbs, hw, figs, radius, pairs)
-        if more.size:
-            pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
+        more = turn_pairs(rows.full, rows.valid, rows.thumbs, rows.hw, rows.figures(), radius, pairs)
+        pairs = _with(pairs, more)
         # a 90 % window or a small turn
-        figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
-        more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs, facts)
-        if more.size:
-            pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
-    if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():
+        figs = rows.figures(cells=False)
+        more = window_pairs(rows.full, rows.valid, rows.thumbs, rows.hw, figs, radius, pairs, facts)
+        pairs = _with(pairs, more)
+    if rows.side is None or rows.thumbs is None or not (np.asarray(rows.side) < SMALL_SIDE).any():
         return pairs
     from .scale_pairs import scale_pairs
 
-    figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)  # as the rules above
-    more = scale_pairs(full, valid, figs, thumbs)
-    if not more.size:
-        return pairs
-    return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
+    # as the rules above
+    return _with(pairs, scale_pairs(rows.full, rows.valid, rows.figures(cells=False), rows.thumbs))
 
 
-def _one_scale_pairs(
-    full: torch.Tensor, valid: torch.Tensor, crops: Sequence[tuple[torch.Tensor, torch.Tensor]], radius: int,
-    chroma: Any, plain: Any, entropy: Any, spread: Any, thumbs: Any, opacity: Any, level: Any, side: Any,
-    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None, hw: Any, progress: bool | None,
-    colour: Any = None, cells: Any = None,
-) -> np.ndarray:  # fmt: skip
+def _with(pairs: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``pairs`` and ``more`` (``(P, 2)`` int64 each), sorted and unique; ``pairs`` itself when
+    ``more`` is empty."""
+    return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64) if more.size else pairs
+
+
+def _one_scale_pairs(rows: HashRows, radius: int, progress: bool | None) -> np.ndarray:
     """The pairs of :func:`hash_pairs` the hashes as computed find (each image at its own scale)."""
+    full, valid, crops, strip, thumbs = rows.full, rows.valid, rows.crops, rows.strip, rows.thumbs
     n = full.numel()
     strip_view = None
     if strip is not None:
@@ -378,10 +386,10 @@ def _one_scale_pairs(
     oks = [valid.reshape(-1), *(v.reshape(-1) for _, v in crops)]
     h = torch.cat([p.cpu() for p in parts])
     ok = torch.cat([v.cpu() for v in oks])
-    rows = torch.nonzero(ok).reshape(-1)
-    if rows.numel() < 2:
+    live = torch.nonzero(ok).reshape(-1)
+    if live.numel() < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = rows[near_pairs(h[rows], radius)]
+    pairs = live[near_pairs(h[live], radius)]
     keep = ((pairs[:, 0] < n) | (pairs[:, 1] < n)) & (pairs[:, 0] % n != pairs[:, 1] % n)
     pairs = pairs[keep]
     a, b = pairs[:, 0].numpy(), pairs[:, 1].numpy()
@@ -391,12 +399,14 @@ def _one_scale_pairs(
     # the figures and thumbnails of the images in a candidate pair only, renumbered 0..m-1 in
     # order (the thumbnails with the strip's joined to them were a 4 KB copy of every image)
     used = np.unique(np.concatenate([a % n, b % n]))
-    taken = [_rows_of(v, used) for v in (chroma, plain, entropy, spread, opacity, level, side, hw)]
+    taken = [_rows_of(getattr(rows, k), used) for k in ("chroma", "plain", "entropy", "spread", "opacity", "level")]
+    taken += [_rows_of(rows.side, used), _rows_of(rows.hw, used)]
     thumbs = _view_thumbs(thumbs, used, n, strip_view, None if strip is None else strip[2])
     a = (a // n) * used.size + np.searchsorted(used, a % n)  # view v of image i: v * m + i
     b = (b // n) * used.size + np.searchsorted(used, b % n)
     n = used.size
-    figs = PairFigures(*taken[:4], thumbs, *taken[4:], strip_view, _rows_of(colour, used), _rows_of(cells, used))  # type: ignore[misc]
+    more = (strip_view, _rows_of(rows.colour, used), _rows_of(rows.cells, used))
+    figs = PairFigures(*taken[:4], thumbs, *taken[4:], *more)  # type: ignore[misc]
     code = np.minimum(a % n, b % n) * n + np.maximum(a % n, b % n)
     enable = progress if a.size >= PROGRESS_MIN_PAIRS else False
     with progress_bar(total=int(a.size), desc="near pairs", enable=enable, unit="pair") as bar:

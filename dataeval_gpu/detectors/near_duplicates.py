@@ -57,9 +57,11 @@ from .hash_pairs import (  # noqa: F401  (the pair rules' figures, named here as
     hash_pairs,
     hash_pairs_ok,
     plain_and_entropy,
+    search_pairs,
 )
-from .identical_rows import class_centre_groups, identical_classes, kept_rows, take_rows
+from .identical_rows import class_centre_groups, identical_classes, kept_rows
 from .near_combined import NearDuplicatesOutput, centre_groups, combined_output
+from .near_search import HashRows, NearSearch
 from .pair_figures import (  # noqa: F401  (named here as before)
     channel_spread,
     chroma_signature,
@@ -77,6 +79,8 @@ __all__ = [
     "DEFAULT_RADIUS",
     "ASPECT_TOLERANCE",
     "LOOK_MIN",
+    "HashRows",
+    "NearSearch",
     "NearDuplicates",
     "NearDuplicatesOutput",
     "PairFigures",
@@ -90,6 +94,7 @@ __all__ = [
     "pixel_mean",
     "pixel_std",
     "plain_share",
+    "search_groups",
 ]
 
 #: default Hamming radius of the D4 perceptual hash (calibrated in docs/quality.md: 4 finds more
@@ -239,64 +244,41 @@ def hash_groups(
     that receives what the window search did (:func:`hash_pairs`).  ``collapse``:
     images whose rows (every argument above) are identical are searched as at most two
     (:mod:`.identical_rows`: the same groups, the searches no longer quadratic in a class of
-    identical images); False searches every image."""
-    label, kept, pairs = hash_search(
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
-        progress, colour, windows, cells, collapse, facts,
+    identical images); False searches every image.  The arguments are the fields of
+    :class:`~.near_search.HashRows` and :class:`~.near_search.NearSearch`: :func:`search_groups`
+    takes those two objects."""
+    rows = HashRows(
+        full, valid, crops, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, colour, cells,
     )  # fmt: skip
+    return search_groups(rows, NearSearch(radius, windows=windows, collapse=collapse, progress=progress), facts)
+
+
+def search_groups(rows: HashRows, search: NearSearch, facts: dict[str, Any] | None = None) -> list[list[int]]:
+    """:func:`hash_groups` on the rows ``rows`` (:class:`~.near_search.HashRows`: its arguments
+    but the settings) with the settings ``search`` (:class:`~.near_search.NearSearch`: ``radius``,
+    ``windows``, ``collapse``, ``progress``); ``facts``: as :func:`hash_groups`'."""
+    label, kept, pairs = hash_search(rows, search, facts)
     if label.size == 0 or int(label.max()) + 1 == label.size:  # no two images alike: every image searched
         return centre_groups(label.size, pairs[:, 0], pairs[:, 1])
     return class_centre_groups(label, kept, pairs)
 
 
 def hash_search(
-    full: torch.Tensor,
-    valid: torch.Tensor,
-    crops: Sequence[tuple[torch.Tensor, torch.Tensor]],
-    radius: int,
-    chroma: np.ndarray | None = None,
-    plain: np.ndarray | None = None,
-    entropy: np.ndarray | None = None,
-    spread: np.ndarray | None = None,
-    thumbs: np.ndarray | torch.Tensor | None = None,
-    opacity: np.ndarray | None = None,
-    level: np.ndarray | None = None,
-    side: np.ndarray | None = None,
-    strip: tuple[torch.Tensor, torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
-    hw: np.ndarray | None = None,
-    progress: bool | None = None,
-    colour: np.ndarray | None = None,
-    windows: bool = False,
-    cells: np.ndarray | torch.Tensor | None = None,
-    collapse: bool = True,
-    facts: dict[str, Any] | None = None,
+    rows: HashRows, search: NearSearch, facts: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pair search of :func:`hash_groups` (the same arguments) before its centre rule:
+    """The pair search of :func:`search_groups` (the same arguments) before its centre rule:
     ``(label, kept, pairs)``, each image's class of identical rows
     (:func:`~.identical_rows.identical_classes`; ``np.arange(N)`` where no two images are alike or
-    ``collapse`` is False), the images searched (:func:`~.identical_rows.kept_rows`: at most two of
-    each class) and :func:`hash_pairs`' pairs among them, ``(P, 2)`` indices into ``kept``.  The
-    pairs of every image: :func:`~.identical_rows.class_pairs`; the groups:
+    ``search.collapse`` is False), the images searched (:func:`~.identical_rows.kept_rows`: at most
+    two of each class) and :func:`~.hash_pairs.search_pairs`' pairs among them, ``(P, 2)`` indices
+    into ``kept``.  The pairs of every image: :func:`~.identical_rows.class_pairs`; the groups:
     :func:`~.identical_rows.class_centre_groups`."""
-    row_args = [full, valid, *(x for c in crops for x in c), chroma, plain, entropy, spread, thumbs, opacity, level]
-    row_args += [side, *(strip or ()), hw, colour, cells]
-    n = full.numel()
-    label = identical_classes(row_args, n) if collapse and n > 2 else np.arange(n)
+    n = rows.full.numel()
+    label = identical_classes(rows.arrays(), n) if search.collapse and n > 2 else np.arange(n)
     if label.size == 0 or int(label.max()) + 1 == n:  # no two images alike: every image searched
-        pairs = hash_pairs(
-            full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw,
-            progress, colour, windows, cells, facts,
-        )  # fmt: skip
-        return label, np.arange(n), pairs
+        return label, np.arange(n), search_pairs(rows, search, facts)
     kept = kept_rows(label)
-    t = lambda v: take_rows(v, kept)  # noqa: E731
-    pairs = hash_pairs(
-        t(full.reshape(n)), t(valid.reshape(n)), [(t(c.reshape(n)), t(v.reshape(n))) for c, v in crops], radius,
-        t(chroma), t(plain), t(entropy), t(spread), t(thumbs), t(opacity), t(level), t(side),
-        None if strip is None else (t(strip[0]), t(strip[1]), t(strip[2])), t(hw), progress, t(colour), windows,
-        t(cells), facts,
-    )  # fmt: skip
-    return label, kept, pairs
+    return label, kept, search_pairs(rows.take(kept), search, facts)
 
 
 class NearDuplicates:
@@ -333,6 +315,8 @@ class NearDuplicates:
         strip: bool | None = None,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
+        #: the hash search's settings (:class:`~.near_search.NearSearch`), built once here
+        self.search = NearSearch.for_hash(self.hasher.radius, near_kind(self.hasher.hash, self.hasher.d4))
         self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
         if any(not 0.0 < float(f) < 1.0 for f in crops):
             raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
@@ -381,11 +365,10 @@ class NearDuplicates:
             thumbs = self.thumbnails(images)
             chroma = chroma_signature(images, seen)
             opacity = np.array([float(seen[i]["opacity"]) if i in seen else 1.0 for i in range(n)])
-            near = hash_groups(
+            rows = HashRows(
                 hashes.near,
                 hashes.near_valid,
                 crops,
-                self.hasher.radius,
                 chroma,
                 plain_share(images, seen),
                 grey_entropy(images, seen),
@@ -397,9 +380,9 @@ class NearDuplicates:
                 strip_hashes(images, near_kind(self.hasher.hash, self.hasher.d4)) if self.strip else None,
                 np.array([t.shape[-2:] for t in images], dtype=np.float64).reshape(n, 2),
                 colour=channel_spread(images, seen),
-                windows=near_kind(self.hasher.hash, self.hasher.d4) == "pchash_d4",
                 cells=colour_cells(images) if thumbs is not None else None,
             )
+            near = search_groups(rows, self.search)
         emb_groups: list[list[int]] = []
         emb = None
         if self.embedding_threshold is not None and n > 1:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, symmetric_resize
+from ..functional.hashing.block_search import cross_matches
 from ..functional.hashing.kernels import phash_turns_kernel
-from ..functional.hashing.offcentre import cross_matches
 from ..functional.hashing.thumbs import thumbnails_from_small
 from .hash_pairs import SMALL_SIDE, UNVERIFIED_RADIUS, PairFigures, hash_pairs_ok
 
@@ -124,7 +124,7 @@ def _cross_pairs(a: np.ndarray, b: np.ndarray, radius: int) -> tuple[np.ndarray,
     copies cost one value: 500 flat larger images, 4,000 turned hashes, took 19 s CPU and 2.1 GB
     when they paired among themselves), and only across the two sides: the small images' hashes
     ``a`` expanded within 2 flips in each 32-bit half and looked up among the larger images' turns
-    ``b`` (:func:`~dataeval_gpu.functional.hashing.offcentre.cross_matches`; a joined search of
+    ``b`` (:func:`~dataeval_gpu.functional.hashing.block_search.cross_matches`; a joined search of
     both sides searched the 8 turns of every larger image among themselves, ~N^2 / 20,000 candidates)."""
     c = cross_matches(b, a, radius)  # [index into b, index into a], every pair within the radius
     return c[:, 1].astype(np.int64), c[:, 0].astype(np.int64)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..functional.hashing import THUMB_SIDE
-from ..functional.hashing.offcentre import cross_matches
+from ..functional.hashing.block_search import cross_matches
 from ..functional.hashing.windows import view_hashes
 from .hash_figures import PairFigures
 from .hash_pairs import hash_pairs_ok

@@ -33,17 +33,15 @@ import numpy as np
 import torch
 
 from ..functional.hashing import THUMB_SIDE
+from ..functional.hashing.block_search import cross_matches, search_plan, window_matches
 from ..functional.hashing.content import content_boxes, content_hashes, content_scores
 from ..functional.hashing.offcentre import (
     IMAGES_PER_STEP,
     busy_share,
     crop_scores,
-    cross_matches,
     grid_hashes,
     grid_views,
     plain_hashes,
-    search_plan,
-    window_matches,
 )
 from ..functional.hashing.windows import WINDOW_VIEWS, view_hashes, window_scores
 from ..parallel import one_blas_thread
@@ -88,7 +86,7 @@ CROP_SPREAD_MIN = 8.0
 #: a window of a flag or a striped design equals another design (kgeography's flags: 0.12-0.34;
 #: draw 1's photos 0.4-0.97)
 CROP_BUSY_MIN = 0.4
-#: what each plan of the off-centre crop search (:func:`~dataeval_gpu.functional.hashing.offcentre.search_plan`)
+#: what each plan of the off-centre crop search (:func:`~dataeval_gpu.functional.hashing.block_search.search_plan`)
 #: means for the pairs found, as a scan records it (``facts["crop_search"]["note"]``: config.json's
 #: ``crop_search``, the summary's line, the report's duplicates section)
 CROP_PLAN_NOTES = {

@@ -1,12 +1,12 @@
 """Near pairs of a scan by method, and where two paired thumbnails disagree (a measuring tool,
 nearglyph18: docs/duplicates.md, "One template, another glyph").  No pair rule reads it.
 
-    python scripts/pair_methods.py scan FOLDER --out OUT [scan options]   # the scan, hash_groups' arguments kept
+    python scripts/pair_methods.py scan FOLDER --out OUT [scan options]   # the scan, the searched rows kept
     python scripts/pair_methods.py replay OUT        # OUT/pairs_method.json: [i, j, method] per pair
     python scripts/pair_methods.py measure OUT       # OUT/pair_figures.json: the figures below per pair
     python scripts/pair_methods.py sheet OUT PNG [--where EXPR] [--sort KEY] [--count N]
 
-``scan`` runs ``dataeval-gpu scan`` with ``hash_groups``' arguments saved (``OUT/hash_args.pkl``);
+``scan`` runs ``dataeval-gpu scan`` with ``search_groups``' rows and settings saved (``OUT/hash_args.pkl``);
 ``replay`` runs each search of ``hash_pairs`` alone on them - ``hash`` (whole images, central crops,
 the strip), ``turn``, ``window`` (window views, off-centre crops, pictures in bars), ``scale`` - a pair
 counted under the first that keeps it (every pair of distinct rows and of identical rows alike:
@@ -121,13 +121,13 @@ def local_unexplained(x: np.ndarray, y: np.ndarray, w: int = WINDOW) -> np.ndarr
 
 
 # ---------------------------------------------------------------- scan outputs
-def _load(out: Path) -> tuple[tuple, dict, list[str]]:
-    args, kw = pickle.loads((out / "hash_args.pkl").read_bytes())
+def _load(out: Path) -> tuple[object, object, list[str]]:
+    rows_in, search = pickle.loads((out / "hash_args.pkl").read_bytes())
     rows = [r for r in csv.DictReader((out / "results.csv").open()) if r["status"] == "ok" and r["width"]]
-    hw = np.asarray(args[13])
+    hw = np.asarray(rows_in.hw)
     if len(rows) != hw.shape[0] or any(int(float(r["height"])) != int(h) for r, (h, _) in zip(rows, hw)):
-        raise SystemExit(f"{out}: results.csv's measured rows do not match hash_groups' rows")
-    return args, kw, [r["path"] for r in rows]
+        raise SystemExit(f"{out}: results.csv's measured rows do not match the searched rows")
+    return rows_in, search, [r["path"] for r in rows]
 
 
 def scan(argv: list[str]) -> int:
@@ -135,39 +135,35 @@ def scan(argv: list[str]) -> int:
     from dataeval_gpu import cli
 
     out = Path(argv[argv.index("--out") + 1])
-    original = nd.hash_groups
+    original = nd.search_groups
 
-    def keep_args(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def keep_rows(rows, search, facts=None):  # noqa: ANN001, ANN202
         out.mkdir(parents=True, exist_ok=True)
-        (out / "hash_args.pkl").write_bytes(pickle.dumps((a, {k: v for k, v in kw.items() if k != "facts"})))
-        return original(*a, **kw)
+        (out / "hash_args.pkl").write_bytes(pickle.dumps((rows, search)))
+        return original(rows, search, facts)
 
-    nd.hash_groups = keep_args  # stat_findings imports it at call time
+    nd.search_groups = keep_rows  # stat_findings imports it at call time
     return cli.main(["scan", *argv])
 
 
 def replay(out: Path) -> list[list]:
     from dataeval_gpu.detectors import hash_pairs as hp
-    from dataeval_gpu.detectors.hash_figures import PairFigures
     from dataeval_gpu.detectors.scale_pairs import scale_pairs
     from dataeval_gpu.detectors.turn_pairs import turn_pairs
     from dataeval_gpu.detectors.window_pairs import window_pairs
 
-    a, kw, _ = _load(out)
-    full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw = a[
-        :14
-    ]
-    colour, cells = kw.get("colour"), kw.get("cells")
-    found = {"hash": hp._one_scale_pairs(  # noqa: SLF001 (a measuring script: one search alone)
-        full, valid, crops, radius, chroma, plain, entropy, spread, thumbs, opacity, level, side, strip, hw, False, colour, cells
-    )}  # fmt: skip
-    figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour, cells=cells)
-    found["turn"] = turn_pairs(full, valid, thumbs, hw, figs, radius, found["hash"])
+    r, search, _ = _load(out)
+    radius = search.radius
+    found = {"hash": hp._one_scale_pairs(r, radius, False)}  # noqa: SLF001 (a measuring script: one search alone)
+    found["turn"] = turn_pairs(r.full, r.valid, r.thumbs, r.hw, r.figures(), radius, found["hash"])
     known = np.unique(np.concatenate([found["hash"], found["turn"]]), axis=0)
-    figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
-    found["window"] = window_pairs(full, valid, thumbs, hw, figs, radius, known)
-    small = side is not None and (np.asarray(side) < hp.SMALL_SIDE).any()
-    found["scale"] = scale_pairs(full, valid, figs, thumbs) if small else np.zeros((0, 2), np.int64)
+    found["window"] = window_pairs(r.full, r.valid, r.thumbs, r.hw, r.figures(cells=False), radius, known)
+    small = r.side is not None and (np.asarray(r.side) < hp.SMALL_SIDE).any()
+    found["scale"] = (
+        scale_pairs(r.full, r.valid, r.figures(cells=False), r.thumbs)
+        if small
+        else np.zeros((0, 2), np.int64)
+    )
     rows, seen = [], set()
     for method, pairs in found.items():
         for i, j in np.asarray(pairs).tolist():
@@ -179,10 +175,10 @@ def replay(out: Path) -> list[list]:
 
 
 def measure(out: Path) -> list[dict]:
-    a, _, paths = _load(out)
+    r, _, paths = _load(out)
     n = len(paths)
-    thumbs = np.asarray(a[8]).reshape(n, -1)[:, :1024].reshape(n, 32, 32).astype(np.float64)
-    opacity, hw = np.asarray(a[9]), np.asarray(a[13])
+    thumbs = np.asarray(r.thumbs).reshape(n, -1)[:, :1024].reshape(n, 32, 32).astype(np.float64)
+    opacity, hw = np.asarray(r.opacity), np.asarray(r.hw)
     pairs = json.loads((out / "pairs_method.json").read_text())
     i = np.array([p[0] for p in pairs], dtype=np.int64)
     j = np.array([p[1] for p in pairs], dtype=np.int64)

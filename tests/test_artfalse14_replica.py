@@ -18,6 +18,7 @@ from dataeval_gpu.functional import quality_block_compiled, quality_compiled
 from dataeval_gpu.functional.pixels import block_phases
 from dataeval_gpu.functional.quality_alpha import blockiness_opaque
 from dataeval_gpu.functional.quality_torch import blockiness
+from tests.test_quality5_blocking import ref_grid, ref_grid_excess
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -64,7 +65,10 @@ def test_the_moon_is_not_blocky() -> None:
     assert ref_ratio(g) == pytest.approx(1.0002, abs=2e-3)
     compiled = quality_compiled._blocky(g.astype(np.float32), 0.5)
     tensor = float(blockiness(torch.from_numpy(g.astype(np.float32))[None, None])[0])
-    assert compiled == pytest.approx(ref_ratio(g), rel=1e-6)  # every border segment or none steps: weight 1
+    # every border segment or none steps: weight 1; blockicons18: its excess over 1 (0.0003) times the
+    # grid weight, 0 (the lines 2, 4, 6 px past the borders, its own grid, step as often): 1
+    assert ref_grid(g.astype(np.float64)) >= quality_block_compiled.GRID_HI
+    assert compiled == pytest.approx(ref_grid_excess(ref_ratio(g), g.astype(np.float64)), rel=1e-6) == 1.0
     assert tensor == pytest.approx(compiled, rel=1e-5)
     q = QualityIssues().evaluate([torch.from_numpy(g)[None]])
     assert float(q.scores["jpeg_blocking"][0]) == pytest.approx(1.0002, abs=2e-3)

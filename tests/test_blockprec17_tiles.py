@@ -67,7 +67,11 @@ def test_a_tile_strip_is_a_pattern_not_blocking(monkeypatch: pytest.MonkeyPatch)
     assert float(quality_metrics([img])["blockiness"][0]) == 0.0
     win = torch.from_numpy(g.astype(np.float32))[None, None]
     assert float(blockiness(win)[0]) == 0.0
-    # without the tile share the steps between tiles read as blocking: flagged (> 2.2) before
+    # without the tile share the steps between tiles read as blocking: flagged (> 2.2) before.  Since
+    # blockicons18 the grid weight weighs the strip out too (its tiles' texture steps on the lines
+    # inside the 8-px blocks as often as on the borders): off here, so that the tile share is tested alone
+    monkeypatch.setattr(quality_torch, "grid_share", lambda hits, total, ph, pn: torch.zeros_like(hits))
+    assert float(blockiness(win)[0]) == 0.0
     monkeypatch.setattr(quality_torch, "tile_lines", _no_tiles)
     assert float(blockiness(win)[0]) > 2.2
 
@@ -101,10 +105,7 @@ def test_figures_equal_the_reference_and_the_kernel(k: int) -> None:
     got = block_figures(torch.from_numpy(g)[None, None])
     assert (float(got[0][0]), float(got[1][0])) == pytest.approx(want, rel=1e-12, abs=1e-15)
     if quality_compiled.ready():
-        assert quality_block_compiled.block_figures(np.ascontiguousarray(g)) == (
-            float(got[0][0]),
-            float(got[1][0]),
-        )
+        assert quality_block_compiled.block_figures(np.ascontiguousarray(g)) == tuple(float(f[0]) for f in got)
 
 
 def test_a_batch_equals_its_images() -> None:

@@ -39,6 +39,38 @@ def ref_block_share(g: np.ndarray) -> float | None:
     return hits / total if total else None
 
 
+def ref_grid(g: np.ndarray) -> float:
+    """float64 reference of ``grid_share`` (blockicons18), by plain loops: per direction as
+    :func:`ref_block_share`, every step position ``j`` off the borders with both neighbours
+    (``1 <= j <= N - 2`` of ``N`` steps) counted in its phase ``(j + 1) % 8``, stepping when its
+    segment sum exceeds both neighbours' by more than 4; the largest phase share over the border
+    share, 0 where no border segment steps or a phase holds fewer than 64 segments."""
+    share = ref_block_share(g)
+    hit, tot = np.zeros(8), np.zeros(8)
+    for a in (g, g.T):
+        rows, cols = a.shape
+        if cols < 64 or rows < 8:
+            continue
+        st = np.abs(np.diff(a.astype(np.float64), axis=1))
+        for r in range(rows // 8):
+            seg = st[8 * r : 8 * r + 8].sum(axis=0)
+            for j in range(1, cols - 2):
+                if (j + 1) % 8:
+                    hit[(j + 1) % 8] += seg[j] - max(seg[j - 1], seg[j + 1]) > 4.0
+                    tot[(j + 1) % 8] += 1
+    if not share or tot[1:].min() < 64:
+        return 0.0
+    return max(hit[p] / tot[p] for p in range(1, 8)) / share
+
+
+def ref_grid_excess(value: float, g: np.ndarray) -> float:
+    """blockicons18: a weighted step ratio ``value`` over 1 keeps its excess times the grid weight of
+    the window ``g`` (1 up to 0.65, 0 from 0.8); at most 1 as it is."""
+    if value <= 1.0:
+        return value
+    return 1.0 + (value - 1.0) * min(1.0, max(0.0, (0.8 - ref_grid(g)) / (0.8 - 0.65)))
+
+
 def ref_spread_factor(g: np.ndarray) -> float:
     """``min(1, share / 0.2) ** 2`` times jpeg9's pattern weight (1 up to 0.2, 0 from 0.4)."""
     share = ref_block_share(g)
@@ -95,7 +127,7 @@ def test_a_drawing_with_edges_on_the_grid_is_not_blocky() -> None:
     assert share is not None and share < 0.05
     m = quality_metrics([img])
     # its few edges on the grid fall on one phase of border lines: jpeg9's pattern weight takes the rest
-    assert float(m["blockiness"][0]) == pytest.approx(_old_ratio(g) * ref_spread_factor(g), rel=1e-5)
+    assert float(m["blockiness"][0]) == pytest.approx(ref_grid_excess(_old_ratio(g) * ref_spread_factor(g), g), rel=1e-5)
     assert not _flagged(img)
 
 
@@ -148,5 +180,5 @@ def test_blockiness_batched_with_float64_reference() -> None:
     wins = [_drawing(128, 128)[0], _jpeg(10, seed=2, side=128)[1], _jpeg(95, seed=3, side=128)[1]]
     got = blockiness(torch.from_numpy(np.stack(wins)[:, None].astype(np.float32)))
     for i, g in enumerate(wins):
-        want = _old_ratio(g) * ref_spread_factor(g.astype(np.float64))
+        want = ref_grid_excess(_old_ratio(g) * ref_spread_factor(g.astype(np.float64)), g.astype(np.float64))
         assert float(got[i]) == pytest.approx(want, rel=1e-5), i

@@ -56,7 +56,9 @@ Definitions (formulas, sources and units: the metric table of ``docs/quality.md`
   (``quality_block_compiled``: JPEG blocking is spread, a drawing's few edges on the grid are
   not) and the pattern weight (0 for a checkerboard, a 16-px-period pattern on the grid or
   content repeating at 8 / 16 px, or a strip / grid of 16-64 px tiles stepping on its tile borders
-  only, ``block_figures``); about 1 for natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
+  only, ``block_figures``), its excess over 1 weighed out where the lines off the borders step about
+  as often as the borders (a drawing on a coarser grid of its own, ``grid_excess``); about 1 for
+  natural images, 1 under 64 px or flat.  With transparent pixels: medians over lines of their opaque pixel
   pairs' steps, and the noise over positions whose 3x3 neighbourhood is opaque (``quality_alpha``).
 """
 

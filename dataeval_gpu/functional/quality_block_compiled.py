@@ -56,6 +56,19 @@ segment); the share is the excess on the largest such set of lines over all the 
 period.  Measured (numpy twin, blockprec17): enigma's and lbreakout2's tile strips 15-340, the JPEG
 copies of photos and screenshots (survey draw 1 q10 / q20, 101 photos at q5 / q10, the planted
 corpus' jpeg5 / jpeg30 / jpeg50) at most 4.1.
+
+A drawing whose edges lie on the 8-px grid because it was drawn on a coarser grid of its own (a flat
+icon drawn on a 4-px grid, a 32-px design stored at 64 px) steps on the lines of its own grid that are
+not 8-px borders as often: JPEG blocks are 8 px and the lines inside a block (1-7 px past a border)
+step above both their neighbours far less often than the borders, whatever the content.
+:func:`grid_share` (blockicons18) is the largest share of stepping segments over the seven other
+phases of lines (by the border rule, positions with both neighbours) over the border lines' share,
+pooled over the measured directions; ``blockiness``' excess over 1 is weighted by :func:`grid_weight`,
+1 up to :data:`GRID_LO`, 0 from :data:`GRID_HI` (:func:`grid_excess`: such a drawing reads 1, as a
+picture whose borders step as much as its other lines; a photo's value, at most about 1, is kept).  Measured: JPEG copies flagged at quality 5-20 (photos at
+640 px and 96-256 px, drawings, screenshots, icons) at most 0.6; ukui's flat icons (64, 96 px,
+stepping on lines 2, 4, 6 px past the borders) 0.80-1.24.  Judged only where every phase holds at
+least :data:`GRID_MIN_SEGMENTS` segments (0 otherwise: a share of a few dozen segments is noise).
 """
 
 from __future__ import annotations
@@ -65,7 +78,7 @@ import numpy as np
 from .stats_compiled import njit
 
 __all__ = [
-    "BLOCK_SPREAD", "BLOCK_STEP", "PATTERN_HI", "PATTERN_LO", "PERIODS", "REPLICA_QUIET", "block_figures", "block_spread", "pattern_weight",
+    "BLOCK_SPREAD", "BLOCK_STEP", "GRID_HI", "GRID_LO", "GRID_MIN_SEGMENTS", "grid_excess", "grid_share", "grid_weight", "PATTERN_HI", "PATTERN_LO", "PERIODS", "REPLICA_QUIET", "block_figures", "block_spread", "pattern_weight",
     "period_from_sums", "period_share", "phase_means", "replica_off", "spread_weight", "TILE_CONTRAST", "TILE_FLOOR",
     "TILE_PERIODS", "tile_lines",
 ]
@@ -95,6 +108,13 @@ TILE_PERIODS = 8
 TILE_CONTRAST = 8.0
 #: ... which counts as at least this a segment (grey levels summed over its 8 px: a hit's step)
 TILE_FLOOR = 8.0 * BLOCK_STEP
+#: :func:`grid_share`, the largest stepping share of another phase of lines over the border lines',
+#: up to which ``blockiness`` counts in full (JPEG copies flagged at quality 5-20: at most 0.6) ...
+GRID_LO = 0.65
+#: ... and from which it counts nothing (flat icons drawn on a 4-px grid: 0.80-1.24)
+GRID_HI = 0.8
+#: :func:`grid_share` is 0 (not judged) unless every phase holds at least this many segments
+GRID_MIN_SEGMENTS = 64
 
 
 @njit
@@ -110,6 +130,34 @@ def _hits(seg, thr, hit, r, excess):  # noqa: ANN001, ANN202 - numba helper
         excess[k] += max(seg[j] - side, 0.0)
         hits += hit[r, k]
     return hits
+
+
+@njit
+def _phase_hits(seg, thr, ph, pn):  # noqa: ANN001, ANN202 - numba helper
+    """Add to ``ph[p]`` / ``pn[p]`` the positions ``j`` of the segment sums ``seg`` off the 8-px borders
+    (``p = (j + 1) % 8``, 1..7; both neighbours inside) whose sum exceeds both neighbours' by more than
+    ``thr`` / all such positions."""
+    n = seg.shape[0]
+    for j in range(1, n - 1):
+        p = (j + 1) % 8
+        if p != 0:
+            ph[p] += seg[j] - max(seg[j - 1], seg[j + 1]) > thr
+            pn[p] += 1
+
+
+@njit
+def grid_share(hits, total, ph, pn):  # noqa: ANN001, ANN201 - numba helper
+    """The largest share of stepping segments ``ph[p] / pn[p]`` over the phases 1..7 off the borders
+    over the border lines' share ``hits / total``; 0 where nothing steps on the borders or a phase
+    holds fewer than :data:`GRID_MIN_SEGMENTS` segments (see the module)."""
+    if hits == 0:
+        return 0.0
+    off = 0.0
+    for p in range(1, 8):
+        if pn[p] < GRID_MIN_SEGMENTS:
+            return 0.0
+        off = max(off, ph[p] / pn[p])
+    return off / (hits / total)
 
 
 @njit
@@ -215,14 +263,16 @@ def period_from_sums(s4, s8, s16, n4, n8, n16):  # noqa: ANN001, ANN201, PLR0913
 
 @njit
 def block_figures(g):  # noqa: ANN001, ANN201 - numba kernel
-    """``(share, pattern)`` of the float32 window ``g`` (0..255): the share of the 8-px border
-    segments that step and the pattern share of those (checks, phase, :func:`period_share`,
-    :func:`tile_lines`' share of the border excess; see the module); ``(-1, 0)`` when no
-    direction is measured (both sides under 64 px, or the other side under 8 px)."""
+    """``(share, pattern, grid)`` of the float32 window ``g`` (0..255): the share of the 8-px border
+    segments that step, the pattern share of those (checks, phase, :func:`period_share`,
+    :func:`tile_lines`' share of the border excess) and :func:`grid_share` (see the module);
+    ``(-1, 0, 0)`` when no direction is measured (both sides under 64 px, or the other side under 8 px)."""
     h, w = g.shape
     thr = 8.0 * BLOCK_STEP
     hits = total = checks = imbalance = 0
     tiles = excess = 0.0
+    ph = np.zeros(8)
+    pn = np.zeros(8)
     rows, cols = w >= 64 and h >= 8, h >= 64 and w >= 8
     if rows:
         nk = (w - 1) // 8
@@ -239,6 +289,7 @@ def block_figures(g):  # noqa: ANN001, ANN201 - numba kernel
                 for k in range(nk):
                     sgn[r, k] += row[8 * k + 8] - row[8 * k + 7]
             hits += _hits(seg, thr, hit, r, line)
+            _phase_hits(seg, thr, ph, pn)
             total += nk
         tiles += tile_lines(line, h // 8)
         excess += line.sum()
@@ -265,6 +316,7 @@ def block_figures(g):  # noqa: ANN001, ANN201 - numba kernel
         line = np.zeros(nk)
         for k in range(n8):
             hits += _hits(seg[k], thr, hit, k, line)
+            _phase_hits(seg[k], thr, ph, pn)
             total += nk
         tiles += tile_lines(line, n8)
         excess += line.sum()
@@ -272,12 +324,12 @@ def block_figures(g):  # noqa: ANN001, ANN201 - numba kernel
         checks += c
         imbalance += d
     if total == 0:
-        return -1.0, 0.0
+        return -1.0, 0.0, 0.0
     if hits == 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     phase = max(0.0, imbalance - np.sqrt(hits)) / hits
     tile = tiles / excess if excess > 0.0 else 0.0
-    return hits / total, max(checks / hits, phase, period_share(g, rows, cols), tile)
+    return hits / total, max(checks / hits, phase, period_share(g, rows, cols), tile), grid_share(hits, total, ph, pn)
 
 
 @njit
@@ -295,12 +347,27 @@ def pattern_weight(pattern):  # noqa: ANN001, ANN201 - numba helper
 
 
 @njit
+def grid_weight(grid):  # noqa: ANN001, ANN201 - numba helper
+    """1 up to :data:`GRID_LO`, 0 from :data:`GRID_HI`, linear in between."""
+    return min(1.0, max(0.0, (GRID_HI - grid) / (GRID_HI - GRID_LO)))
+
+
+@njit
 def spread_weight(share, pattern):  # noqa: ANN001, ANN201 - numba helper
     """``blockiness``' weight of its step ratio: ``min(1, share / BLOCK_SPREAD) ** 2`` times
     :func:`pattern_weight` (1 when no direction is measured, ``share`` -1)."""
     if share < 0.0:
         return 1.0
     return min(1.0, share / BLOCK_SPREAD) ** 2 * pattern_weight(pattern)
+
+
+@njit
+def grid_excess(value, grid):  # noqa: ANN001, ANN201 - numba helper
+    """``blockiness`` from its weighted step ratio ``value``: the excess over 1 (the borders stepping
+    more than the other lines) times :func:`grid_weight`; a value of at most 1 (no excess) as it is."""
+    if value <= 1.0:
+        return value
+    return 1.0 + (value - 1.0) * grid_weight(grid)
 
 
 @njit

@@ -38,7 +38,7 @@ from .quality_band_compiled import (  # avg_pool2, band_energy and band_sum re-e
     bands,
     float64_sum,
 )
-from .quality_block_compiled import block_figures, phase_means, replica_off, spread_weight
+from .quality_block_compiled import block_figures, grid_excess, phase_means, replica_off, spread_weight
 from .quality_median import kth_smallest_bits
 from .quality_texture_compiled import TEXTURE_ARGS, texture_levels
 from .stats_compiled import KernelCheck, njit
@@ -183,7 +183,8 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     elsewhere, the latter at least ``floor`` (float32 steps, float64 means; 1 when both sides
     are under 64 px or flat), times ``min(1, share / BLOCK_SPREAD) ** 2`` of the border segments'
     share that step and the pattern weight (checks, a 16-px phase, content repeating at 8 / 16 px:
-    ``quality_block_compiled.spread_weight``, ``period_share``); for a picture
+    ``quality_block_compiled.spread_weight``, ``period_share``), its excess over 1 times the grid
+    weight (another phase of lines stepping as often: ``grid_excess``, ``grid_share``); for a picture
     enlarged by repeating its pixels, the step elsewhere on its own grid (``replica_off``)."""
     h, w = g.shape
     ps = np.zeros(8)  # the lines' mean steps summed per phase (line j + 1 past a border, mod 8) ...
@@ -208,8 +209,8 @@ def _blocky(g, floor):  # noqa: ANN001, ANN202 - numba kernel
     off = replica_off(*phase_means(ps, pn), ps[1:].sum() / max(pn[1:].sum(), 1.0))
     if pn[0] == 0 or off <= 1e-12:
         return 1.0
-    share, pattern = block_figures(g)
-    return (ps[0] / pn[0]) / max(off, floor) * spread_weight(share, pattern)
+    share, pattern, grid = block_figures(g)
+    return grid_excess((ps[0] / pn[0]) / max(off, floor) * spread_weight(share, pattern), grid)
 
 
 @njit

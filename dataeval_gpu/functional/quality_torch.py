@@ -21,6 +21,9 @@ from .pixels import block_lines, block_phases, row_mean64
 from .quality_block_compiled import (
     BLOCK_SPREAD,
     BLOCK_STEP,
+    GRID_HI,
+    GRID_LO,
+    GRID_MIN_SEGMENTS,
     PATTERN_HI,
     PATTERN_LO,
     PERIODS,
@@ -31,7 +34,7 @@ from .quality_block_compiled import (
 )
 
 __all__ = [
-    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "chroma", "colour", "noise",
+    "BLOCK_FLOOR", "MAD_GAUSS", "TINY", "band_energy", "block_figures", "block_spread", "blockiness", "blur5", "grid_share", "chroma", "colour", "noise",
     "period_share", "ratio", "replica_reference", "sharpness", "spread_factor", "tile_lines", "working", "working_size",
 ]
 
@@ -221,13 +224,41 @@ def period_share(g255: torch.Tensor, rows: bool, cols: bool) -> torch.Tensor:
     return torch.where(d4 > 0, share.clamp(min=0.0), torch.zeros_like(share))
 
 
-def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(share, pattern)``, ``(B,)`` float64: the share of the 8-px border segments of
+def _phase_hits(seg: torch.Tensor, ph: torch.Tensor, pn: list[int]) -> None:
+    """Add to ``ph`` ``(B, 8)`` the segments of ``seg`` ``(B, A, N)`` at the positions ``j`` with both
+    neighbours (``1 <= j <= N - 2``) whose sum exceeds both neighbours' by more than ``8 * BLOCK_STEP``,
+    per phase ``(j + 1) % 8``, and to ``pn`` (host counts) the segments per phase (the phase index is
+    built on the host: no device sync)."""
+    n = seg.shape[2]
+    if n < 3:
+        return
+    side = torch.maximum(seg[..., :-2], seg[..., 2:])
+    hit = ((seg[..., 1:-1] - side) > 8.0 * BLOCK_STEP).sum(dim=1).to(torch.float64)  # (B, N - 2)
+    phase = (torch.arange(1, n - 1) + 1) % 8
+    ph.index_add_(1, phase.to(seg.device), hit)
+    for p, c in enumerate(torch.bincount(phase, minlength=8).tolist()):  # a host tensor: no sync
+        pn[p] += seg.shape[1] * c
+
+
+def grid_share(hits: torch.Tensor, total: int, ph: torch.Tensor, pn: list[int]) -> torch.Tensor:
+    """``(B,)`` float64: the largest share of stepping segments ``ph[:, p] / pn[p]`` over the phases
+    1..7 off the borders over the border lines' share ``hits / total``; 0 where nothing steps on the
+    borders or a phase holds fewer than ``GRID_MIN_SEGMENTS`` segments - the torch twin of
+    :func:`~dataeval_gpu.functional.quality_block_compiled.grid_share`."""
+    if min(pn[1:]) < GRID_MIN_SEGMENTS:
+        return torch.zeros_like(hits)
+    off = (ph[:, 1:] / torch.tensor(pn[1:], dtype=torch.float64, device=ph.device)).amax(dim=1)
+    return torch.where(hits > 0, off / (hits / total).clamp(min=TINY), torch.zeros_like(hits))
+
+
+def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``(share, pattern, grid)``, ``(B,)`` float64: the share of the 8-px border segments of
     ``(B, 1, H, W)`` that step - a border line's 8 px within one row (column) of blocks whose
     summed step exceeds both neighbouring lines' by more than ``8 * BLOCK_STEP`` grey levels,
-    over the directions with a side of at least 64 px (and 8 px across) - and the pattern share of
+    over the directions with a side of at least 64 px (and 8 px across) - the pattern share of
     those (checkerboard, 16-px phase, a content that repeats at 8 / 16 px, :func:`period_share`, or the
-    share of the border excess on a coarser tile grid, :func:`tile_lines`; see
+    share of the border excess on a coarser tile grid, :func:`tile_lines`) and how often another phase
+    of lines steps, :func:`grid_share` (see
     :mod:`~dataeval_gpu.functional.quality_block_compiled`); None when no direction is measured.
     The float64 sums of eight float32 steps are exact: the figures equal the compiled kernel's
     (:func:`~dataeval_gpu.functional.quality_block_compiled.block_figures`)."""
@@ -235,6 +266,8 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     hits = torch.zeros(b, dtype=torch.float64, device=g255.device)
     checks, imbalance = torch.zeros_like(hits), torch.zeros_like(hits)
     tiles, excess = torch.zeros_like(hits), torch.zeros_like(hits)
+    ph = torch.zeros(b, 8, dtype=torch.float64, device=g255.device)
+    pn = [0] * 8
     total = 0
     rows, cols = w >= 64 and h >= 8, h >= 64 and w >= 8
     for dim, size, n8 in ((3, w, h // 8), (2, h, w // 8)):
@@ -256,6 +289,7 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
         line = (seg.index_select(2, on) - side).clamp(min=0.0).sum(dim=1)  # (B, K) each line's excess
         tiles += tile_lines(line, n8)
         excess += line.sum(dim=1)
+        _phase_hits(seg, ph, pn)
         c, d = _grid_pattern(hit, sgn)
         checks += c
         imbalance += d
@@ -266,7 +300,8 @@ def block_figures(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     phase = (imbalance - hits.sqrt()).clamp(min=0.0) / n
     period = torch.where(hits > 0, period_share(g255, rows, cols), torch.zeros_like(hits))
     tile = torch.where((hits > 0) & (excess > 0), tiles / excess.clamp(min=TINY), torch.zeros_like(hits))
-    return hits / total, torch.maximum(torch.maximum(torch.maximum(checks / n, phase), period), tile)
+    pattern = torch.maximum(torch.maximum(torch.maximum(checks / n, phase), period), tile)
+    return hits / total, pattern, grid_share(hits, total, ph, pn)
 
 
 def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
@@ -277,15 +312,19 @@ def block_spread(g255: torch.Tensor) -> torch.Tensor | None:
 
 
 def spread_factor(ratio: torch.Tensor, g255: torch.Tensor) -> torch.Tensor:
-    """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_figures`' share and
-    its pattern weight, 1 up to ``PATTERN_LO``, 0 from ``PATTERN_HI`` (unchanged without border
+    """``ratio`` times ``min(1, share / BLOCK_SPREAD) ** 2`` of :func:`block_figures`' share and its
+    pattern weight, 1 up to ``PATTERN_LO``, 0 from ``PATTERN_HI``; of that the excess over 1 times the
+    grid weight, 1 up to ``GRID_LO``, 0 from ``GRID_HI`` (the twin of
+    :func:`~dataeval_gpu.functional.quality_block_compiled.grid_excess`; unchanged without border
     segments)."""
     figures = block_figures(g255)
     if figures is None:
         return ratio
-    share, pattern = figures
+    share, pattern, grid = figures
     keep = ((PATTERN_HI - pattern) / (PATTERN_HI - PATTERN_LO)).clamp(min=0.0, max=1.0)
-    return ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2 * keep).to(ratio.dtype)
+    value = ratio * ((share / BLOCK_SPREAD).clamp(max=1.0) ** 2 * keep).to(ratio.dtype)
+    on_grid = ((GRID_HI - grid) / (GRID_HI - GRID_LO)).clamp(min=0.0, max=1.0).to(ratio.dtype)
+    return torch.where(value > 1.0, 1.0 + (value - 1.0) * on_grid, value)  # grid_excess
 
 
 def replica_reference(odd: torch.Tensor, even: torch.Tensor, mid: torch.Tensor, four: torch.Tensor, off: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from dataeval_gpu.functional import knn as knn_mod
-from dataeval_gpu.functional import knn_search
+from dataeval_gpu.functional import knn_search, quality_torch
 from dataeval_gpu.functional.knn import faiss_available, knn_graph
 from dataeval_gpu.functional.pixels import block_lines
 from dataeval_gpu.functional.quality_torch import blockiness
+
+from ..test_quality5_blocking import ref_grid_excess
 
 needs_faiss = pytest.mark.skipif(not faiss_available(), reason="faiss not installed")
 
@@ -117,13 +119,18 @@ def test_block_lines_are_the_mask(size: int) -> None:
     assert border.dtype == other.dtype == torch.int64
 
 
-def test_blockiness_equals_a_float64_reference() -> None:
-    """Mean step on the 8-px grid lines over the mean step elsewhere, both directions pooled."""
+def test_blockiness_equals_a_float64_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mean step on the 8-px grid lines over the mean step elsewhere, both directions pooled (the
+    grid weight of blockicons18 off: noise steps on every phase alike, so it weighs the ratio's small
+    excess out, checked against its float64 reference last)."""
     rng = np.random.default_rng(3)
     g = rng.uniform(0, 255, (2, 1, 72, 80))
     g[..., :, 7::8] += 40.0  # column blocks: a step into and out of every 8th column
+    weighted = blockiness(torch.from_numpy(g).to(torch.float32))
+    monkeypatch.setattr(quality_torch, "grid_share", lambda hits, total, ph, pn: torch.zeros_like(hits))
     got = blockiness(torch.from_numpy(g).to(torch.float32))
     for i in range(2):
+        assert float(weighted[i]) == pytest.approx(ref_grid_excess(float(got[i]), g[i, 0].astype(np.float32).astype(np.float64)), rel=1e-6)
         num = den = 0.0
         nb = no = 0
         for axis in (1, 0):  # columns (steps along x), then rows

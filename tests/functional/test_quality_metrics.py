@@ -22,7 +22,7 @@ from ..reference import (
     seam_ref,
     texture_noise_ref,
 )
-from ..test_quality5_blocking import ref_spread_factor
+from ..test_quality5_blocking import ref_grid_excess, ref_spread_factor
 from ..test_quality_occupancy import occupancy_of_levels_ref
 from ..test_softblur17_edge_span import edge_span_ref
 
@@ -99,7 +99,9 @@ def ref_metrics(img: np.ndarray, working_side: int = 256) -> dict[str, float]:
         border = (np.arange(1, size) % 8) == 0
         num, nb = num + steps[border].sum(), nb + border.sum()
         den, no = den + steps[~border].sum(), no + (~border).sum()
-    out["blockiness"] = (num / nb) / max(den / no, 0.5) * ref_spread_factor(g255) if nb and den > 0 else 1.0
+    out["blockiness"] = (
+        ref_grid_excess((num / nb) / max(den / no, 0.5) * ref_spread_factor(g255), g255) if nb and den > 0 else 1.0
+    )
     out["fine_sharpness"] = _ref_fine(np.clip(np.round(g * 255), 0, 255))
     out["opacity"] = 1.0  # no alpha channel
     out["colour_free"] = 1.0  # no alpha channel: all of the colour its own
@@ -397,7 +399,7 @@ def ref_alpha_metrics(img: np.ndarray, rounded: bool = False) -> dict[str, float
             g8 = np.tensordot(LUMA, c8[:3].astype(np.float64), axes=1) if c8.shape[0] >= 3 else c8[0].astype(np.float64)
             g8 = g8[dy : dy + min(h, 384), dx : dx + min(w, 384)]
         factor = ref_spread_factor(g8)
-        out["blockiness"] = at / max(off, 0.5) * factor if at > 1e-12 or off > 1e-12 else 1.0
+        out["blockiness"] = ref_grid_excess(at / max(off, 0.5) * factor, g8) if at > 1e-12 or off > 1e-12 else 1.0
     else:
         out["blockiness"] = 1.0
     return out

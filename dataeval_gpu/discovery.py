@@ -153,7 +153,7 @@ def find_inputs(
       one of ``exclude``; with a warning, listed in :attr:`Inputs.index_folders`), and the
       files neither named nor encoded like an image (fonts, shaders, archives, ...: listed in
       :attr:`Inputs.skipped`).  Sorted by path.
-    * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
+    * **File list** (a text file whose name is not an image's; a line starting with ``#`` is a comment): taken
       as given.  A relative path is looked up in the current working directory first, then
       in the list's own folder; when neither holds it, it stays relative to the working
       directory (and fails as missing; :attr:`Inputs.not_found` holds the reason naming both
@@ -282,19 +282,29 @@ def _is_text_file(path: Path) -> bool:
     """True when the file's first bytes are text (a file list), not an image or other binary."""
     with open(path, "rb") as f:
         head = f.read(64)
-    return not head or sniff(head) == "text" or utf8_text(head)
+    return not head or sniff(head) == "text" or utf8_text(head) or _odd_bytes_text(head)
+
+
+def _odd_bytes_text(head: bytes) -> bool:
+    """Text with a few bytes that are not UTF-8 (a list of paths naming a Latin-1 file, ``caf\\xe9.jpg``,
+    as ``find`` writes it): no image's first bytes, no control byte but tab and line ends, and at least
+    three quarters ASCII."""
+    if image_magic(head) or any(b < 32 and b not in (9, 10, 13) or b == 127 for b in head):
+        return False
+    return sum(b < 128 for b in head) >= 0.75 * len(head)
 
 
 
 def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
     """The paths a text file lists, relative ones resolved as :func:`discover` documents, and
     the reasons of the relative ones found in neither place ({path: reason})."""
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidArgumentError(
-            f"{path}: not a text file of paths (not UTF-8 text) and not named like an image"
-        ) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # a name that is not UTF-8 (caf\xe9.jpg): its bytes kept, as a folder scan's
+        text = os.fsdecode(raw.removeprefix(b"\xef\xbb\xbf")) if _odd_bytes_text(raw[:4096]) else None
+    if text is None:
+        raise InvalidArgumentError(f"{path}: not a text file of paths (not UTF-8 text) and not named like an image")
     base = path.parent
     files, not_found = [], {}
     for line in text.splitlines():
@@ -308,6 +318,9 @@ def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
                 p = base / p
             else:
                 not_found[str(p)] = _not_found_reason(Path.cwd() / p, base.absolute() / p)
+        hint = _comment_hint(line, base) if not os.path.lexists(p) else ""
+        if hint:  # "a.jpg  # note": a '#' after the path is part of the name
+            not_found[str(p)] = not_found.get(str(p), "no such file") + hint
         files.append(str(p))
     _warn_list_oddities(path, files)
     return files, not_found
@@ -325,6 +338,16 @@ def _unquoted(line: str, base: Path) -> str:
     if os.path.lexists(inner) or (not inner.is_absolute() and os.path.lexists(base / inner)):
         return line[1:-1]
     return line
+
+
+def _comment_hint(line: str, base: Path) -> str:
+    """For a file list's line that names no file but whose text before a ``" #"`` does (``a.jpg  # the
+    cat``): that a ``#`` starts a comment only at the start of a line (a name may hold one); else ``""``."""
+    before = line.split(" #", 1)[0].strip() if " #" in line else ""
+    p = Path(before).expanduser() if before else None
+    if p is None or not (os.path.lexists(p) or (not p.is_absolute() and os.path.lexists(base / p))):
+        return ""
+    return f"; a '#' starts a comment only at the start of a line, and {before!r} before it is a file: put the comment on a line of its own"
 
 
 def _not_found_reason(in_cwd: Path, in_list_folder: Path) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "NON_IMAGE_SUFFIXES",
     "SCAN_OUTPUT_FILES",
     "SCAN_OUTPUT_MARKERS",
+    "SCAN_RESULT_FILES",
     "Inputs",
     "discover",
     "find_inputs",
@@ -55,6 +56,13 @@ NON_IMAGE_SUFFIXES = frozenset(
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 # what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+# its results files (metadata by their suffixes): where the folder scanned is the output folder, not
+# counted as metadata beside the images (they are the earlier scan's, replaced by this one's)
+SCAN_RESULT_FILES = (
+    *SCAN_OUTPUT_MARKERS,
+    *(f"{name}.{ext}" for name in ("results", "quality_issues") for ext in ("csv", "json", "parquet")),
+    "skipped.txt",
+)
 #: a dataset index (``--index DIR``): its manifest beside ``rows-<generation>.parquet`` files
 INDEX_MARKER = "manifest.json"
 
@@ -418,7 +426,8 @@ def _walk(
     A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
     with a warning, so that scanning a folder twice does not measure the first scan's plots;
     with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
-    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
+    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning, and its
+    :data:`SCAN_RESULT_FILES` are not counted as metadata.
     A sub-folder that is a dataset index (one of ``exclude``, or with :data:`INDEX_MARKER` and
     ``rows-*.parquet`` files) is not entered either, with a warning; it is appended to ``indexes``.
     """
@@ -449,6 +458,8 @@ def _walk(
                 continue
             # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
             mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []
+            if root_is_out:  # its results files: neither scanned nor counted as metadata beside the images
+                entries = [e for e in entries if e.name not in SCAN_RESULT_FILES or not e.is_file()]
             if mine:
                 entries = [e for e in entries if e.name not in SCAN_OUTPUT_FILES]
                 logger.warning(

@@ -177,3 +177,32 @@ def test_a_binary_file_is_still_no_file_list(tmp_path: Path) -> None:
         find_inputs(str(data))
     data.write_bytes(b"abc/def.png\n" + bytes(range(256)))  # within its first 64 bytes: one file to scan
     assert find_inputs(str(data)).files == [str(data)]
+
+
+def test_scanning_into_the_scanned_folder_counts_no_earlier_results_as_metadata(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``scan d --out d`` twice: the second printed ``not scanned: metadata beside the images, 7 files
+    (.json 4, .csv 2, .txt 1)``, the first scan's own results files.  A note of the user's is still
+    counted, and so is a ``results.csv`` of the user's in a folder that holds no earlier scan."""
+    rng = np.random.default_rng(3)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / f"p{k}.png")
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path / "results.csv").write_text("mine\n")  # the user's own, before any scan
+    assert sorted(Path(m).name for m in find_inputs(str(tmp_path), out=str(tmp_path)).metadata) == ["notes.txt", "results.csv"]
+    flags = ["--out", str(tmp_path), "--no-progress", "--workers", "0", "--formats", "csv,json,parquet"]
+    for _ in range(2):
+        status, printed, err = run(["scan", str(tmp_path), *flags], capsys)
+        assert status == 0, err
+    assert (tmp_path / "results.parquet").is_file() and (tmp_path / "skipped.txt").exists() is False
+    found = find_inputs(str(tmp_path), out=str(tmp_path))
+    assert [Path(f).name for f in found.files] == ["p0.png", "p1.png", "p2.png"]
+    assert [Path(m).name for m in found.metadata] == ["notes.txt"]
+    assert "not scanned: metadata beside the images, 1 file (.txt 1)" in printed
+    # scanned into another folder, the same files are metadata beside the images, as before
+    other = find_inputs(str(tmp_path), out=str(tmp_path / "elsewhere"))
+    assert sorted(Path(m).name for m in other.metadata) == sorted(
+        ["notes.txt", "results.csv", "results.json", "results.parquet", "summary.json", "findings.json", "config.json"]
+        + [n for n in ("quality_issues.csv", "quality_issues.parquet", "skipped.txt") if (tmp_path / n).exists()]
+    )

@@ -206,3 +206,70 @@ def test_scanning_into_the_scanned_folder_counts_no_earlier_results_as_metadata(
         ["notes.txt", "results.csv", "results.json", "results.parquet", "summary.json", "findings.json", "config.json"]
         + [n for n in ("quality_issues.csv", "quality_issues.parquet", "skipped.txt") if (tmp_path / n).exists()]
     )
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from dataeval_gpu.audit.workers import run_in_workers
+
+pids = sys.argv[1]
+
+def task(item):
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(120)  # a long measurement: the parent is killed meanwhile
+    return item
+
+for _ in run_in_workers(task, list(range(4)), 2):
+    pass
+"""
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is ended, only not reaped (its parent is gone: init reaps it)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_workers_end_with_a_killed_scan(tmp_path: Path, sig: str) -> None:
+    """A scan's main process ended by SIGTERM (a scheduler's time limit, ``timeout``) or SIGKILL (the
+    out-of-memory killer) left its forked workers waiting for ever, reparented to init."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pids = tmp_path / "pids.txt"
+    script = tmp_path / "orphans.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(pids)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+            time.sleep(0.2)
+        workers = [int(p) for p in pids.read_text().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for p in left:  # before the fix: end them here, not leave them to the machine
+        os.kill(p, signal.SIGKILL)
+    assert left == []

@@ -150,6 +150,12 @@ def _run_scan(args: argparse.Namespace) -> int:
     out = make_out(args.out)
     with out_lock(out):
         args.earlier_scan = earlier_scan(out)  # its results files this scan does not write are removed after it
+        if (out / CHECKPOINT).is_file() and not args.resume:  # an interrupted scan's: said while it can be kept
+            logger.warning(
+                "%s: an interrupted scan's checkpoint; this scan starts afresh and replaces it (to continue "
+                "that scan instead, stop this one with Ctrl-C and run it with --resume)",
+                shown_path(out / CHECKPOINT),
+            )
         return _scan_into(args, out)
 
 
@@ -179,6 +185,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     report.config["analysis_s"] = round(time.perf_counter() - t0, 3)  # scan + detectors, before writing
     images = [img for _, img in named] if args.path is None else None  # the report's image source
+    args.writing = True  # a Ctrl-C from here leaves some results files written, others not (_interrupted_text)
     if args.no_plots:
         written = report.save(out, formats=formats, progress=progress_setting(args))
     else:
@@ -372,6 +379,9 @@ def _interrupted_text(args: argparse.Namespace) -> str:
     """What an interrupted command says: where a checkpoint (``--checkpoint-every``) was saved,
     how to go on with ``--resume``; else that there is nothing to resume, and why."""
     saved = Path(args.out) / CHECKPOINT if getattr(args, "out", None) else None
+    if getattr(args, "writing", False):  # the scan was done: its files were being written
+        again = f" (with --resume from {saved})" if saved is not None and saved.is_file() else ""
+        return f"interrupted while writing the results: the files in {args.out} may be incomplete; run the command again{again}"
     if saved is not None and saved.is_file():  # --checkpoint-every left one: say how to go on
         return f"interrupted; the scan so far is saved in {saved}: run the same command with --resume to continue"
     every = getattr(args, "checkpoint_every", 0)

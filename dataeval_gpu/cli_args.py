@@ -223,9 +223,10 @@ _SCAN_EPILOG = """PATH may be:
                  .npz .parquet .log) are left out, other files (fonts, scripts, README)
                  are skipped and listed in OUT/skipped.txt; when every file sits one folder
                  down, the folder names are the class labels (ImageFolder)
-  a file list    a text file with one path per line ("#" starts a comment); a relative
-                 path is looked up in the current directory first, then in the list's own
-                 folder; one in neither fails as missing, its reason naming both places
+  a file list    a text file with one path per line (a line starting with "#" is a
+                 comment); a relative path is looked up in the current directory first,
+                 then in the list's own folder; one in neither fails as missing, its
+                 reason naming both places
   an image file  scanned alone
   (nothing)      the photos bundled with scikit-image and scikit-learn
 

@@ -94,11 +94,16 @@ def left_out_lines(skipped: str, metadata: str | None, out: Path) -> list[str]:
 def speed_text(report: Any) -> str:
     """The last line's rate: of the files the scan measured; an ``--index`` run that read some
     from the index says how many it measured (``47 images in 2.6 s (0.88 images/s)`` read as
-    47 images at 0.88 a second, the rate being of the 1 file measured)."""
+    47 images at 0.88 a second, the rate being of the 1 file measured); so does a ``--resume`` run,
+    whose rate is of the inputs fed after the checkpoint."""
     rate = report.config.get("images_per_s")
-    measured = report.config.get("index_update", {}).get("measured", report.total)
+    update = report.config.get("index_update")
+    resumed = report.config.get("resumed_from") or 0
+    measured = update.get("measured", report.total) if update else report.total - resumed
     if measured >= report.total:
         return f" ({rate} images/s)" if rate else ""
+    if update is None:  # --resume: the rate is of the inputs this run fed, the rest came from the checkpoint
+        return f" ({measured} measured in this run" + (f", {rate} images/s" if rate else "") + "; the rest from the checkpoint)"
     if not measured:
         return " (all read from the index)"
     return f" ({counted(measured, 'image')} measured" + (f", {rate} images/s" if rate else "") + "; the rest read from the index)"

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidArgumentError
-from .file_kinds import IMAGE_EXTENSIONS, sniff, utf8_text
-from .gimp_pattern import gimp_magic
+from .file_kinds import IMAGE_EXTENSIONS
+from .file_lists import image_magic, is_text_file, read_file_list
 
 __all__ = [
     "IMAGE_LIKE_SUFFIXES",
     "NON_IMAGE_SUFFIXES",
     "SCAN_OUTPUT_FILES",
     "SCAN_OUTPUT_MARKERS",
+    "SCAN_RESULT_FILES",
     "Inputs",
     "discover",
     "find_inputs",
@@ -55,6 +55,13 @@ NON_IMAGE_SUFFIXES = frozenset(
 SCAN_OUTPUT_MARKERS = ("summary.json", "findings.json", "config.json")
 # what a scan writes beside them that a folder scan would list (the rest is metadata: .json, .csv, ...)
 SCAN_OUTPUT_FILES = ("report.html", "plots", "checkpoint.pt", "checkpoint.pt.tmp")
+# its results files (metadata by their suffixes): where the folder scanned is the output folder, not
+# counted as metadata beside the images (they are the earlier scan's, replaced by this one's)
+SCAN_RESULT_FILES = (
+    *SCAN_OUTPUT_MARKERS,
+    *(f"{name}.{ext}" for name in ("results", "quality_issues") for ext in ("csv", "json", "parquet")),
+    "skipped.txt",
+)
 #: a dataset index (``--index DIR``): its manifest beside ``rows-<generation>.parquet`` files
 INDEX_MARKER = "manifest.json"
 
@@ -153,7 +160,7 @@ def find_inputs(
       one of ``exclude``; with a warning, listed in :attr:`Inputs.index_folders`), and the
       files neither named nor encoded like an image (fonts, shaders, archives, ...: listed in
       :attr:`Inputs.skipped`).  Sorted by path.
-    * **File list** (a text file whose name is not an image's; ``#`` starts a comment): taken
+    * **File list** (a text file whose name is not an image's; a line starting with ``#`` is a comment): taken
       as given.  A relative path is looked up in the current working directory first, then
       in the list's own folder; when neither holds it, it stays relative to the working
       directory (and fails as missing; :attr:`Inputs.not_found` holds the reason naming both
@@ -171,9 +178,9 @@ def find_inputs(
         return Inputs(files, [-1] * len(files), [], [])
     r = Path(root)
     if r.is_file():
-        if r.suffix.lower() in IMAGE_LIKE_SUFFIXES or not _is_text_file(r):
+        if r.suffix.lower() in IMAGE_LIKE_SUFFIXES or not is_text_file(r):
             return Inputs([str(r)], [-1], [], [])
-        files, not_found = _read_file_list(r)
+        files, not_found = read_file_list(r)
         return Inputs(files, [-1] * len(files), [], [], not_found)
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
@@ -251,22 +258,6 @@ def _warn_almost_a_class_tree(root: str | os.PathLike, rel: list[tuple[str, ...]
     )
 
 
-def image_magic(head: bytes) -> bool:
-    """True when ``head`` (a file's first 24 bytes or more) opens like an image file: JPEG, PNG,
-    GIF, WebP, TIFF, BMP, ICO/CUR, PNM/PAM, JPEG 2000, JPEG XL, HEIF/AVIF, PSD, QOI, OpenEXR,
-    GIMP's brushes and patterns (``.gbr``, ``.pat``)."""
-    if sniff(head) in ("jpeg", "png", "gif", "webp", "svg"):
-        return True
-    return gimp_magic(head) or (
-        head[:4] in (b"II*\x00", b"MM\x00*", b"8BPS", b"qoif", b"v/1\x01", b"\xffO\xffQ")
-        or head[:2] in (b"BM", b"\xff\x0a")
-        or head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00")
-        or (len(head) > 2 and head[0:1] == b"P" and head[1:2] in b"1234567" and head[2:3] in b" \t\r\n")
-        or head[4:12] in (b"jP  \r\n\x87\n", b"JXL \r\n\x87\n")
-        or (head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"))
-    )
-
-
 def _not_an_image(path: Path) -> bool:
     """True for a regular file whose name and first bytes are not an image's (a folder scan
     skips it and says so); a file that cannot be read is not skipped: it fails with the reason."""
@@ -276,108 +267,6 @@ def _not_an_image(path: Path) -> bool:
     except OSError:
         return False
     return not image_magic(head)
-
-
-def _is_text_file(path: Path) -> bool:
-    """True when the file's first bytes are text (a file list), not an image or other binary."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-    return not head or sniff(head) == "text" or utf8_text(head)
-
-
-
-def _read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
-    """The paths a text file lists, relative ones resolved as :func:`discover` documents, and
-    the reasons of the relative ones found in neither place ({path: reason})."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidArgumentError(
-            f"{path}: not a text file of paths (not UTF-8 text) and not named like an image"
-        ) from None
-    base = path.parent
-    files, not_found = [], {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = _unquoted(line, base)
-        p = Path(line).expanduser()
-        if not p.is_absolute() and not os.path.lexists(p):
-            if os.path.lexists(base / p):
-                p = base / p
-            else:
-                not_found[str(p)] = _not_found_reason(Path.cwd() / p, base.absolute() / p)
-        files.append(str(p))
-    _warn_list_oddities(path, files)
-    return files, not_found
-
-
-def _unquoted(line: str, base: Path) -> str:
-    """A file list's line without the quotes around it (``"/data/a b.jpg"``, as a CSV writer or a
-    shell quotes a path with spaces) when the quoted text names no file and the path inside does
-    (each such line failed as a missing file whose name began with a quote)."""
-    if len(line) < 3 or line[0] != line[-1] or line[0] not in "\"'":
-        return line
-    inner = Path(line[1:-1]).expanduser()
-    if os.path.lexists(line) or os.path.lexists(base / line):
-        return line
-    if os.path.lexists(inner) or (not inner.is_absolute() and os.path.lexists(base / inner)):
-        return line[1:-1]
-    return line
-
-
-def _not_found_reason(in_cwd: Path, in_list_folder: Path) -> str:
-    """Why a file list's relative path is missing: the places looked, once when they are one."""
-    if os.path.normpath(in_cwd) == os.path.normpath(in_list_folder):
-        return (
-            "no such file: a relative path, looked for in the current directory, which is the "
-            f"file list's folder ({in_cwd})"
-        )
-    return (
-        f"no such file: a relative path, looked for in the current directory ({in_cwd}) "
-        f"and in the file list's folder ({in_list_folder})"
-    )
-
-
-def _warn_list_oddities(path: Path, files: list[str]) -> None:
-    """Warn about a list whose lines carry a label after the path (``img.jpg 3``: every such line
-    fails as a missing file) and about files listed more than once (each is one more input)."""
-    labelled = [f for f in files if not os.path.lexists(f) and _path_then_label(f, path.parent)]
-    if labelled:
-        logger.warning(
-            "%s: %d line%s like 'path label' (%s): a file list holds one path per line, so each "
-            "fails as a missing file; write the paths alone (labels come from class folders)",
-            path,
-            len(labelled),
-            "s look" if len(labelled) != 1 else " looks",
-            labelled[0],
-        )
-    seen: dict[str, int] = {}
-    for f in files:
-        key = os.path.normpath(os.path.abspath(f))
-        seen[key] = seen.get(key, 0) + 1
-    repeated = [k for k, n in seen.items() if n > 1]
-    if repeated:
-        logger.warning(
-            "%s: %d file%s listed more than once (%s): each line is one input, so they are exact "
-            "duplicates of themselves",
-            path,
-            len(repeated),
-            "s are" if len(repeated) != 1 else " is",
-            repeated[0],
-        )
-
-
-def _path_then_label(line: str, base: Path) -> bool:
-    """``"a/b.jpg 3"``, ``"a/b.jpg,cat"``: an existing file (here or in ``base``) followed by a
-    separator and a word."""
-    for sep in ("\t", ",", ";", " "):
-        head, found, tail = line.rpartition(sep)
-        head = head.strip()
-        if found and head and tail.strip() and (os.path.isfile(head) or (base / head).is_file()):
-            return True
-    return False
 
 
 def _walk(
@@ -395,7 +284,8 @@ def _walk(
     A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
     with a warning, so that scanning a folder twice does not measure the first scan's plots;
     with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
-    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning.
+    an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning, and its
+    :data:`SCAN_RESULT_FILES` are not counted as metadata.
     A sub-folder that is a dataset index (one of ``exclude``, or with :data:`INDEX_MARKER` and
     ``rows-*.parquet`` files) is not entered either, with a warning; it is appended to ``indexes``.
     """
@@ -426,6 +316,8 @@ def _walk(
                 continue
             # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
             mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []
+            if root_is_out:  # its results files: neither scanned nor counted as metadata beside the images
+                entries = [e for e in entries if e.name not in SCAN_RESULT_FILES or not e.is_file()]
             if mine:
                 entries = [e for e in entries if e.name not in SCAN_OUTPUT_FILES]
                 logger.warning(

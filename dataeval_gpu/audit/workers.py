@@ -12,10 +12,13 @@ by the worker's exit signal), and the rest of the items go on in a new pool.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,7 +27,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["run_in_workers", "run_alone", "items_ahead", "can_fork", "LOST_REASON", "lost_reason"]
+__all__ = ["run_in_workers", "run_alone", "items_ahead", "can_fork", "die_with_parent", "LOST_REASON", "lost_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +83,35 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _init_worker() -> None:
-    """A forked worker: one torch thread (as a DataLoader worker), Ctrl-C left to the parent."""
+def _init_worker(parent: int) -> None:
+    """A forked worker: one torch thread (as a DataLoader worker), Ctrl-C left to the parent, and
+    ended with its parent (:func:`die_with_parent`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     torch.set_num_threads(1)
+
+
+#: Linux's ``prctl`` option: the signal a process gets when its parent ends
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Have this (forked) process ended by SIGTERM when ``parent``, the process that forked it, ends.
+
+    A scan's main process ended by SIGTERM or SIGKILL (a job scheduler's time limit, ``timeout``,
+    the out-of-memory killer) left its workers waiting on the pool's queue for ever, orphans holding
+    their memory (each forked with the scan's modules): a pool's worker holds the queue's both ends,
+    so it never reads the end of it.  On Linux the kernel now ends them (``PR_SET_PDEATHSIG``); a
+    parent already gone when this runs ends the process at once.  Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: as before
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
 
 
 def _run_task(key: int, item: Any) -> Any:
@@ -95,7 +123,12 @@ def _pool(task: Callable[[Any], Any], workers: int, first: Sequence[Any]) -> tup
     submit forks every worker, which inherit ``task`` (it is not pickled)."""
     key = id(task)
     _TASKS[key] = task
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
     try:
         pending: deque[tuple[Any, Future]] = deque((item, pool.submit(_run_task, key, item)) for item in first)
     finally:

@@ -208,15 +208,24 @@ def test_own_out_inside_the_folder_is_left_out_without_a_warning(tmp_path: Path,
     assert warned == [f"{data / 'old_out'}: not scanned, it is the output folder of an earlier scan"]
 
 
-def test_a_second_scan_into_out_inside_the_folder_is_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_second_scan_into_out_inside_the_folder_is_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``scan data --out data/out`` twice: the second said "data/out: not scanned, it is the output
+    folder of an earlier scan" (and so did every later one), of the folder it was writing to."""
     d = tmp_path / "data"
     d.mkdir()
     for k, img in enumerate(_frames(4, (16, 16))):
         img.save(d / f"im{k}.png")
     for _ in range(2):
-        status, _, err = run(["scan", str(d), "--out", str(d / "out"), *COMMON], capsys)
+        with caplog.at_level(logging.WARNING):
+            status, _, err = run(["scan", str(d), "--out", str(d / "out"), *COMMON], capsys)
         assert status == 0, err
-        assert "earlier scan" not in err, err
+        said = err + "\n".join(r.getMessage() for r in caplog.records)
+        assert "earlier scan" not in said, said
+        caplog.clear()
+    with open(d / "out" / "results.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 4  # its own output not scanned
 
 
 # ----------------------------------------------------------------------- 5. pixel limit

@@ -19,8 +19,8 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
   converted to RGB.
 * GIF: the first frame only (later frames are never decoded), palette → RGB (RGBA when the
   GIF has a transparent colour).  A file of several frames or pages (animated GIF / PNG / WebP,
-  multi-page TIFF, MPO) says so in its note: ``first of 12 frames measured`` (a GIF, whose frames
-  are only counted by reading them: ``first frame of an animated GIF measured``).
+  multi-page TIFF, MPO) says so in its note: ``first of 12 frames measured`` (a GIF or TIFF, whose
+  frames are only counted by reading them: ``first frame of an animated GIF measured``).
 * everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow
   (:mod:`~dataeval_gpu.pil_decode`, which also reads the headers), with EXIF
   orientation, palette → RGB(A), CMYK → RGB, 1-bit → 0/255 grey, 16-bit → uint16,
@@ -50,7 +50,14 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import sniff
-from .pil_decode import chw_contiguous, frames_note, pil_array, pil_decode, probe, short_reason  # pil_array re-exported
+from .pil_decode import (  # pil_array re-exported
+    chw_contiguous,
+    frames_note,
+    pil_array,
+    pil_decode,
+    probe,
+    short_reason,
+)
 from .png_idat import idat_fault
 from .png_key import key_alpha, palette_alpha, png_key
 

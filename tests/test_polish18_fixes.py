@@ -88,7 +88,7 @@ def _saved(fmt: str, frames: list[Image.Image]) -> bytes:
     [
         ("PNG", "first of 4 frames measured"),  # APNG: acTL, read by torchvision's decoder
         ("WEBP", "first of 4 frames measured"),
-        ("TIFF", "first of 4 pages measured"),
+        ("TIFF", "first page of a multi-page TIFF measured"),
         ("GIF", "first frame of an animated GIF measured"),
     ],
 )
@@ -105,10 +105,11 @@ def test_a_multi_frame_file_says_only_its_first_frame_was_measured(fmt: str, not
     assert said == "" and tuple(single.shape[1:]) == (24, 32)
 
 
-def test_a_gif_is_not_counted_frame_by_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gif_and_tiff_are_not_counted_frame_by_frame(monkeypatch: pytest.MonkeyPatch) -> None:
     """A GIF's frames are counted only by reading them all (``n_frames``, ~3x the first frame's
-    decoding on a 53 MB GIF): only whether it has a second is asked."""
-    from PIL import GifImagePlugin
+    decoding on a 53 MB GIF), a TIFF's pages by walking every directory (90 ms for 500 pages):
+    only whether there is a second is asked."""
+    from PIL import GifImagePlugin, TiffImagePlugin
 
     from dataeval_gpu.io import decode_bytes_noted
 
@@ -116,8 +117,9 @@ def test_a_gif_is_not_counted_frame_by_frame(monkeypatch: pytest.MonkeyPatch) ->
         raise AssertionError("n_frames read")
 
     monkeypatch.setattr(GifImagePlugin.GifImageFile, "n_frames", property(counted))
-    _, said = decode_bytes_noted(_saved("GIF", _frames(3)))
-    assert said == "first frame of an animated GIF measured"
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "n_frames", property(counted))
+    assert decode_bytes_noted(_saved("GIF", _frames(3)))[1] == "first frame of an animated GIF measured"
+    assert decode_bytes_noted(_saved("TIFF", _frames(3)))[1] == "first page of a multi-page TIFF measured"
 
 
 def test_the_jpeg_and_png_path_opens_the_file_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,3 +121,28 @@ def test_pad_and_photo_like(survey):
     assert not survey.photo_like(flat)  # one colour: not a photo
     rng = np.random.default_rng(1)
     assert survey.photo_like(rng.integers(0, 256, size=(128, 128, 3), dtype=np.uint8))
+
+
+def test_frames_and_thin_bars(survey):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, size=(50, 80, 3), dtype=np.uint8)
+    im = Image.fromarray(a)
+    f = np.asarray(survey._border(im, 0.06, (255, 255, 255)))  # round(0.06 * 50) = 3 px around
+    assert f.shape == (56, 86, 3)
+    inner = np.zeros((56, 86), dtype=bool)
+    inner[3:53, 3:83] = True
+    assert (f[~inner] == 255).all() and (f[3:53, 3:83] == a).all()
+    g = np.asarray(survey._border(im, 0.08, (10, 200, 30), inset=True))  # 4 px, the photo scaled in
+    assert g.shape == a.shape and (g[:4] == (10, 200, 30)).all() and (g[:, -4:] == (10, 200, 30)).all()
+    b = np.asarray(survey._thin_bars(im, 2, (0, 0, 0), horizontal=True))
+    assert b.shape == (54, 80, 3) and b[:2].max() == 0 and b[52:].max() == 0 and (b[2:52] == a).all()
+    w = np.asarray(survey._thin_bars(im, 3, (255, 255, 255), horizontal=False))
+    assert w.shape == (50, 86, 3) and w[:, :3].min() == 255 and (w[:, 3:83] == a).all()
+    s = np.asarray(survey._stroke(im, 1, (0, 0, 0)))
+    assert s.shape == a.shape and s[0].max() == s[-1].max() == s[:, 0].max() == s[:, -1].max() == 0
+    assert (s[1:-1, 1:-1] == a[1:-1, 1:-1]).all()
+    p = np.asarray(survey._passepartout(im))  # max(3, round(0.04 * 50)) = 3 px of mat, a 2-px line
+    assert p.shape == (56, 86, 3) and (p[0] == (238, 234, 224)).all() and (p[1:3, 1:85] == (120, 116, 110)).all()
+    assert (p[3:53, 3:83] == a).all()
+    assert set(survey.DUP_KINDS) >= {"frame_white3", "frame_white6", "bars2_black", "stroke1"}
+    assert all(k in survey.DESCRIBE for k in survey.DUP_KINDS)

@@ -123,8 +123,8 @@ def test_two_photos_in_the_same_frame_are_not_one_picture(photos) -> None:
     _, t = _thumbs(imgs)
     boxes, active = content_boxes(t)
     assert active.all()
-    for a, b in ((0, 1), (1, 0)):
+    for a, b in ((0, 1), (1, 0)):  # the other's frame against the box's edges: plain 0.56-0.60, fine 0.51
         p, f, *_ = content_scores(t[a], boxes[a], active[a], t[b], (648 / 448, 648 / 448))
-        assert p < 0.6 and f < 0.6
+        assert p < 0.7 < CROP_PLAIN_MIN and f < 0.6 < CROP_FINE_MIN
     out = NearDuplicates().evaluate([torch.from_numpy(a).permute(2, 0, 1) for a in imgs])
     assert out.hash == []

@@ -368,9 +368,7 @@ def _frame(im: Image.Image) -> Image.Image:
     return canvas
 
 
-def _border(
-    im: Image.Image, share: float, colour: tuple[int, int, int], inset: bool = False
-) -> Image.Image:
+def _border(im: Image.Image, share: float, colour: tuple[int, int, int], inset: bool = False) -> Image.Image:
     """A uniform frame of ``share`` of the short side on all four sides: around the photo (the
     canvas grows) or, ``inset``, the photo scaled into it (the same size)."""
     w, h = im.size

@@ -7,9 +7,7 @@ and the index's ``--against`` search (new images against the indexed ones:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -344,17 +342,16 @@ def hash_pairs(
         from .turn_pairs import turn_pairs
         from .window_pairs import window_pairs
 
-        # a copy whose D4 hash took another turn, judged as two whole images, in a thread beside the
-        # window views' and crops' hashing, which reads the pairs known (these with the turns') only
-        # after its hashes: the same pairs as one after the other
+        # a copy whose D4 hash took another turn, judged as two whole images; numpy's BLAS at one thread
+        # (as for the window views below: OpenBLAS's second thread spun between its small products)
         figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour, cells=cells)
-        with one_blas_thread(), ThreadPoolExecutor(1, thread_name_prefix="dataeval-gpu-turns") as pool:
-            turned = pool.submit(turn_pairs, full, valid, thumbs, hw, figs, radius, pairs)
-            known = _KnownPairs(pairs, turned.result)
-            # a 90 % window or a small turn
-            figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
-            more = window_pairs(full, valid, thumbs, hw, figs, radius, known, facts)
-            pairs = known()
+        with one_blas_thread():
+            more = turn_pairs(full, valid, thumbs, hw, figs, radius, pairs)
+        if more.size:
+            pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
+        # a 90 % window or a small turn
+        figs = PairFigures(chroma, plain, entropy, spread, None, opacity, level, side, colour=colour)
+        more = window_pairs(full, valid, thumbs, hw, figs, radius, pairs, facts)
         if more.size:
             pairs = np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
     if side is None or thumbs is None or not (np.asarray(side) < SMALL_SIDE).any():
@@ -366,27 +363,6 @@ def hash_pairs(
     if not more.size:
         return pairs
     return np.unique(np.concatenate([pairs, more]), axis=0).astype(np.int64)
-
-
-class _KnownPairs:
-    """The pairs found before the window search, read when it first needs them (the turned copies'
-    search runs beside it): ``pairs`` with ``more()``'s (that thread's result, waited for) joined
-    once, as :func:`hash_pairs` joined them when the two searches ran one after the other."""
-
-    def __init__(self, pairs: np.ndarray, more: Callable[[], np.ndarray]) -> None:
-        self.pairs, self.more = pairs, more
-        self._joined: np.ndarray | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> np.ndarray:
-        with self._lock:  # the views' search and the off-centre thread may ask at once
-            if self._joined is None:
-                more = self.more()
-                joined = self.pairs
-                if more.size:
-                    joined = np.unique(np.concatenate([joined, more]), axis=0).astype(np.int64)
-                self._joined = joined
-            return self._joined
 
 
 def _one_scale_pairs(

@@ -26,7 +26,6 @@ shape and passes the ``CROP_`` bars on the box (docs/duplicates.md, "Pictures in
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -60,21 +59,8 @@ __all__ = [
     "WINDOW_DETAIL_MIN",
     "WINDOW_MIN_SIDE",
     "WINDOW_PLAIN_MIN",
-    "Known",
-    "known_pairs",
     "window_pairs",
 ]
-
-#: the pairs a window search leaves out: ``(K, 2)`` pairs, or a callable that returns them (asked
-#: once the search has its hashes: :func:`known_pairs`), or None
-Known = np.ndarray | Callable[[], np.ndarray] | None
-
-
-def known_pairs(known: Known) -> np.ndarray | None:
-    """``known`` as ``(K, 2)`` pairs: a callable (pairs a thread beside this search is still finding,
-    :func:`~.hash_pairs.hash_pairs`) is called, where the search first needs them."""
-    return known() if callable(known) else known
-
 
 #: both images at least this many pixels a side: a 90 % window of a smaller image is hashed from
 #: a thumbnail that enlarged it (an icon's) and small images come in designed sets
@@ -125,13 +111,12 @@ def window_pairs(
     hw: np.ndarray,
     figs: PairFigures,
     radius: int,
-    known: Known = None,
+    known: np.ndarray | None = None,
     facts: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` int64 ``[i, j]`` (``i < j``, sorted, unique): pairs of images of which one is a
     window view of the other (:data:`~dataeval_gpu.functional.hashing.windows.WINDOW_VIEWS`),
-    not among ``known`` (``(K, 2)``, ``i < j``: the pairs the hashes as computed found; or a
-    callable that returns them, called once the searches have their hashes: :func:`known_pairs`).
+    not among ``known`` (``(K, 2)``, ``i < j``: the pairs the hashes as computed found).
     ``facts``: a dict, when given, that receives ``"crop_search"`` when the off-centre crop search
     ran: ``{"plan", "images", "references", "partial", "note"}`` (its :func:`search_plan`, the
     images searched, the distinct references, whether 6-8 bit matches are only partly found,
@@ -179,7 +164,7 @@ def _view_codes(
     figs: PairFigures,
     n: int,
     radius: int,
-    known: Known,
+    known: np.ndarray | None,
 ) -> np.ndarray:
     """``min * n + max`` codes of the pairs of ``rows`` (the images searched) of which one is a
     window view of the other: each view's 8 turns' pHashes (:func:`view_hashes`) against every
@@ -193,7 +178,6 @@ def _view_codes(
     once = np.unique(code * nv + v, return_index=True)[1]  # a pair and view found in several turns: once
     i, v, j, code = i[once], v[once], j[once], code[once]
     keep = i != j
-    known = known_pairs(known)  # asked only here, after the hashes (a thread's pairs: hash_pairs)
     if known is not None and len(known):
         keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])
     keep &= figure_rules(figs, figs, i, j)
@@ -209,7 +193,7 @@ def _view_codes(
 
 
 def _offcentre_codes(
-    t: np.ndarray, rows: np.ndarray, figs: PairFigures, n: int, known: Known,
+    t: np.ndarray, rows: np.ndarray, figs: PairFigures, n: int, known: np.ndarray | None,
     facts: dict[str, Any] | None = None,
 ) -> np.ndarray:  # fmt: skip
     """``min * n + max`` codes of the pairs of ``rows`` (the images searched) of which one is an
@@ -244,7 +228,6 @@ def _offcentre_codes(
     dist = np.bitwise_count((probes[a] ^ refs[b]).view(np.uint64))
     code = np.minimum(i, j) * n + np.maximum(i, j)
     keep = i != j
-    known = known_pairs(known)  # asked only here, after the hashes (a thread's pairs: hash_pairs)
     if known is not None and len(known):
         keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])
     at = np.nonzero(keep)[0]
@@ -263,7 +246,7 @@ def _offcentre_codes(
 
 
 def _content_codes(
-    t: np.ndarray, framed: np.ndarray, rows: np.ndarray, hw: np.ndarray, n: int, known: Known
+    t: np.ndarray, framed: np.ndarray, rows: np.ndarray, hw: np.ndarray, n: int, known: np.ndarray | None
 ) -> np.ndarray:
     """``min * n + max`` codes of the pairs of an image of ``framed`` (opaque, at least
     :data:`WINDOW_MIN_SIDE` a side) whose thumbnail has bars and an image of ``rows`` (the window
@@ -295,7 +278,6 @@ def _content_codes(
     i = framed[k]
     code = np.minimum(i, j) * n + np.maximum(i, j)
     keep = i != j
-    known = known_pairs(known)  # asked only here, after the hashes (a thread's pairs: hash_pairs)
     if known is not None and len(known):
         keep &= ~np.isin(code, np.asarray(known)[:, 0] * n + np.asarray(known)[:, 1])
     at = np.nonzero(keep)[0]

@@ -5,6 +5,8 @@ from there, which re-exports :func:`image_magic`)."""
 
 from __future__ import annotations
 
+import codecs
+import locale
 import logging
 import os
 from pathlib import Path
@@ -13,7 +15,7 @@ from .errors import InvalidArgumentError
 from .file_kinds import sniff, utf8_text
 from .gimp_pattern import gimp_magic
 
-__all__ = ["image_magic", "is_text_file", "odd_bytes_text", "read_file_list"]
+__all__ = ["TEXT_PROBE", "UTF16_BOMS", "image_magic", "is_text_file", "odd_bytes_text", "read_file_list"]
 
 logger = logging.getLogger("dataeval_gpu.discovery")  # its warnings read as discovery's, as before
 
@@ -34,33 +36,76 @@ def image_magic(head: bytes) -> bool:
     )
 
 
+#: bytes read to tell a file list from a binary file whose first bytes are text but not UTF-8 (a PDF's
+#: ``%PDF-1.7\n%\xb5\xb5``): a list's bytes hold no control byte but tab and line ends
+TEXT_PROBE = 1 << 16
+#: the byte-order marks of UTF-16 (Windows PowerShell 5's ``dir -Name > list.txt`` writes UTF-16 LE)
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13)) + b"\x7f"
+_ASCII = bytes(range(128))
+
+
 def is_text_file(path: Path) -> bool:
-    """True when the file's first bytes are text (a file list), not an image or other binary."""
+    """True when the file's first bytes are text (a file list), not an image or other binary: UTF-8
+    (with or without a byte-order mark), UTF-16 with its byte-order mark, or mostly ASCII with a few
+    bytes that are not UTF-8 (:func:`odd_bytes_text`, then over its first :data:`TEXT_PROBE` bytes)."""
     with open(path, "rb") as f:
         head = f.read(64)
-    return not head or sniff(head) == "text" or utf8_text(head) or odd_bytes_text(head)
+        if head[:2] in UTF16_BOMS:
+            return _utf16_text(head, final=False) is not None
+        if not head or sniff(head) == "text" or utf8_text(head):
+            return True
+        return odd_bytes_text(head) and odd_bytes_text(head + f.read(TEXT_PROBE))
 
 
 def odd_bytes_text(head: bytes) -> bool:
     """Text with a few bytes that are not UTF-8 (a list of paths naming a Latin-1 file, ``caf\\xe9.jpg``,
     as ``find`` writes it): no image's first bytes, no control byte but tab and line ends, and at least
     three quarters ASCII."""
-    if image_magic(head) or any(b < 32 and b not in (9, 10, 13) or b == 127 for b in head):
+    if image_magic(head) or any(c in head for c in _CONTROL):
         return False
-    return sum(b < 128 for b in head) >= 0.75 * len(head)
+    return len(head.translate(None, _ASCII)) <= 0.25 * len(head)  # the bytes over 127: at most a quarter
 
+
+def _utf16_text(raw: bytes, final: bool = True) -> str | None:
+    """UTF-16 text after its byte-order mark, with no control character but tab and line ends; None
+    otherwise (a character cut at the end of ``raw`` is fine unless ``final``)."""
+    try:
+        text = codecs.getincrementaldecoder("utf-16")().decode(raw, final=final)
+    except UnicodeDecodeError:
+        return None
+    return None if any(c in text for c in _CONTROL.decode("ascii")) else text
+
+
+def _names_text(raw: bytes) -> str:
+    """A list's bytes that are not UTF-8 as the names they are: the file system's decoding (on POSIX
+    the bytes kept as surrogate escapes, so the very name opens, as a folder scan's); where that refuses
+    them (Windows, whose names are Unicode: such bytes are the ANSI code page's), the locale's encoding."""
+    try:
+        return os.fsdecode(raw)
+    except UnicodeDecodeError:
+        return raw.decode(locale.getpreferredencoding(False), "replace")
 
 
 def read_file_list(path: Path) -> tuple[list[str], dict[str, str]]:
     """The paths a text file lists, relative ones resolved as :func:`discover` documents, and
-    the reasons of the relative ones found in neither place ({path: reason})."""
+    the reasons of the relative ones found in neither place ({path: reason}).  Text is UTF-8 (a
+    byte-order mark dropped), UTF-16 with its byte-order mark, or names that are not UTF-8
+    (:func:`odd_bytes_text`, read with their own bytes); a file holding a control byte anywhere
+    (but tab and line ends) is binary, not a list: :class:`~dataeval_gpu.errors.InvalidArgumentError`."""
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:  # a name that is not UTF-8 (caf\xe9.jpg): its bytes kept, as a folder scan's
-        text = os.fsdecode(raw.removeprefix(b"\xef\xbb\xbf")) if odd_bytes_text(raw[:4096]) else None
+    if raw[:2] in UTF16_BOMS:
+        text = _utf16_text(raw)
+    elif any(c in raw for c in _CONTROL):  # NUL is UTF-8 too: a binary file whose first bytes are text
+        text = None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # a name that is not UTF-8 (caf\xe9.jpg): its bytes kept, as a folder scan's
+            text = _names_text(raw.removeprefix(codecs.BOM_UTF8)) if odd_bytes_text(raw) else None
     if text is None:
-        raise InvalidArgumentError(f"{path}: not a text file of paths (not UTF-8 text) and not named like an image")
+        raise InvalidArgumentError(f"{path}: not a text file of paths (control bytes, or text in no encoding a list is read in) and not named like an image")
     base = path.parent
     files, not_found = [], {}
     for line in text.splitlines():

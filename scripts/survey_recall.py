@@ -343,6 +343,16 @@ DUP_KINDS = {
     ),
     "screenshot_of": lambda im, r: _screenshot_of(im),
     "sharpen": lambda im, r: im.filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=0)),
+    # recallframe18: frames on all four sides and bars of a few pixels (appended: the kinds above
+    # draw the same sources and pixels as before)
+    "frame_white3": lambda im, r: _border(im, 0.03, (255, 255, 255)),
+    "frame_white6": lambda im, r: _border(im, 0.06, (255, 255, 255)),
+    "frame_black4": lambda im, r: _border(im, 0.04, (0, 0, 0)),
+    "frame_colour8": lambda im, r: _border(im, 0.08, _frame_colour(r), inset=True),
+    "passepartout": lambda im, r: _passepartout(im),
+    "bars2_black": lambda im, r: _thin_bars(im, 2, (0, 0, 0), horizontal=True),
+    "bars3_white": lambda im, r: _thin_bars(im, 3, (255, 255, 255), horizontal=False),
+    "stroke1": lambda im, r: _stroke(im, 1, (0, 0, 0)),
 }
 JPEG_KINDS = {"jpeg10": 10, "jpeg20": 20, "grey_jpeg": 90}
 INTRUDER_KINDS = ("screenshot",)
@@ -356,6 +366,57 @@ def _frame(im: Image.Image) -> Image.Image:
     canvas = Image.new("RGB", (w, h), (250, 250, 250))
     canvas.paste(inner, (b, b))
     return canvas
+
+
+def _border(im: Image.Image, share: float, colour: tuple[int, int, int], inset: bool = False) -> Image.Image:
+    """A uniform frame of ``share`` of the short side on all four sides: around the photo (the
+    canvas grows) or, ``inset``, the photo scaled into it (the same size)."""
+    w, h = im.size
+    b = max(1, round(share * min(w, h)))
+    if inset:
+        inner = im.resize((w - 2 * b, h - 2 * b), Image.Resampling.LANCZOS)
+        canvas = Image.new("RGB", (w, h), colour)
+    else:
+        inner = im
+        canvas = Image.new("RGB", (w + 2 * b, h + 2 * b), colour)
+    canvas.paste(inner, (b, b))
+    return canvas
+
+
+def _frame_colour(r: np.random.Generator) -> tuple[int, int, int]:
+    """A saturated frame colour (a hue at random, full value)."""
+    hue = int(r.integers(0, 256))
+    return Image.new("HSV", (1, 1), (hue, 200, 200)).convert("RGB").getpixel((0, 0))
+
+
+def _passepartout(im: Image.Image) -> Image.Image:
+    """A thin passe-partout: an off-white mat of 4 % of the short side around the photo, with a
+    2-px grey line along the photo's edge (the mat's bevel)."""
+    w, h = im.size
+    b = max(3, round(0.04 * min(w, h)))
+    canvas = Image.new("RGB", (w + 2 * b, h + 2 * b), (238, 234, 224))
+    ImageDraw.Draw(canvas).rectangle((b - 2, b - 2, b + w + 1, b + h + 1), fill=(120, 116, 110))
+    canvas.paste(im, (b, b))
+    return canvas
+
+
+def _thin_bars(im: Image.Image, px: int, colour: tuple[int, int, int], horizontal: bool) -> Image.Image:
+    """Bars of ``px`` pixels added above and below (``horizontal``) or left and right."""
+    w, h = im.size
+    size = (w, h + 2 * px) if horizontal else (w + 2 * px, h)
+    canvas = Image.new("RGB", size, colour)
+    canvas.paste(im, (0, px) if horizontal else (px, 0))
+    return canvas
+
+
+def _stroke(im: Image.Image, px: int, colour: tuple[int, int, int]) -> Image.Image:
+    """A line of ``px`` pixels drawn over the photo's outermost pixels on all four sides."""
+    out = im.convert("RGB").copy()
+    w, h = out.size
+    d = ImageDraw.Draw(out)
+    for k in range(px):
+        d.rectangle((k, k, w - 1 - k, h - 1 - k), outline=colour)
+    return out
 
 
 #: what each kind is, for the tables
@@ -408,6 +469,14 @@ DESCRIBE = {
     "small_jpeg": "320 px wide, JPEG q60",
     "screenshot_of": "shown in a viewer window, captured",
     "sharpen": "unsharp mask 150 %",
+    "frame_white3": "white frame 3 % of the short side, all sides, around",
+    "frame_white6": "white frame 6 %, all sides, around",
+    "frame_black4": "black frame 4 %, all sides, around",
+    "frame_colour8": "coloured frame 8 %, photo scaled into it",
+    "passepartout": "off-white mat 4 % with a 2-px grey bevel line",
+    "bars2_black": "2-px black bars above and below",
+    "bars3_white": "3-px white bars left and right",
+    "stroke1": "1-px black line over the outermost pixels",
     "screenshot": "GIMP dialog screenshots (no source)",
 }
 
@@ -420,7 +489,12 @@ def screenshot_paths(n: int, seed: int) -> list[Path]:
 
 
 # ---------------------------------------------------------------- build
-def build(out: Path, per_kind: int = 14, n_intruders: int = 12, seed: int = 0) -> dict:
+def build(
+    out: Path, per_kind: int = 14, n_intruders: int = 12, seed: int = 0, kinds: tuple[str, ...] | None = None
+) -> dict:
+    """Sources, every kind's variants (``kinds``: only those, each drawn from the same sources as
+    in a full build: the other kinds' draws are made and dropped) and the intruders (a full build
+    only) -> ``out/images``, ``out/manifest.json``."""
     img_dir = out / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     sources = load_sources()
@@ -440,14 +514,16 @@ def build(out: Path, per_kind: int = 14, n_intruders: int = 12, seed: int = 0) -
         save(im, i, "photo", "photo", coll)
         entries[-1]["name"] = name
     landscape = [i for i, (_, _, im) in enumerate(sources) if im.width > 1.2 * im.height]
-    for role, kinds in (("outlier", OUTLIER_KINDS), ("dup", DUP_KINDS)):
-        for k, (kind, fn) in enumerate(kinds.items()):
+    for role, kind_table in (("outlier", OUTLIER_KINDS), ("dup", DUP_KINDS)):
+        for k, (kind, fn) in enumerate(kind_table.items()):
             pool = landscape if kind == "rot90_in_landscape" else list(range(len(sources)))
             for s in rng.choice(pool, size=min(per_kind, len(pool)), replace=False):
+                if kinds is not None and kind not in kinds:
+                    continue  # drawn all the same: the next kinds' sources stay those of a full build
                 coll, _, im = sources[int(s)]
                 v = fn(im, np.random.default_rng(int(s) * 131 + k))
                 save(v, int(s), role, kind, coll, JPEG_KINDS.get(kind))
-    for p in screenshot_paths(n_intruders, seed):
+    for p in screenshot_paths(n_intruders if kinds is None else 0, seed):
         with Image.open(p) as im:
             v = fit(im.convert("RGB"), MAX_SIDE)
         save(v, -1, "intruder", "screenshot", "gimp-help-dialogs")
@@ -845,10 +921,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-kind", type=int, default=14)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kinds", help="build: only these kinds (comma-separated; same sources as a full build)")
     ap.add_argument("--embeddings", action="store_true", help="scan / score the scan with --embeddings")
     a = ap.parse_args(argv)
     if a.step == "build":
-        m = build(a.out, per_kind=a.per_kind, seed=a.seed)
+        kinds = tuple(a.kinds.split(",")) if a.kinds else None
+        m = build(a.out, per_kind=a.per_kind, seed=a.seed, kinds=kinds)
         print(m["n_sources"], "sources,", len(m["entries"]), "images")
     elif a.step == "scan":
         print(scan(a.out, a.preset, a.embeddings))

@@ -92,9 +92,13 @@ def test_why_not_grouped_states_the_pair_rules_copies10_applies(survey):
     spread; neither with transparent parts.  The survey's restated rules said "colour cast"."""
     src = dict(_fig(rg=30.0, bg=-20.0), mean=0.45, channel_spread=0.1, opacity=1.0)
     grey = dict(_fig(h="3", rg=0.3, bg=0.2), mean=0.45, channel_spread=0.01, opacity=1.0)
-    assert survey.why_not_grouped(src, grey) == "thumbnail check"  # cast |(29.7, 20.2)| = 35.9 > 12.6: skipped
+    assert (
+        survey.why_not_grouped(src, grey) == "thumbnail check"
+    )  # cast |(29.7, 20.2)| = 35.9 > 12.6: skipped
     assert survey.why_not_grouped(src, dict(grey, opacity=0.9)) == "colour cast"  # not opaque: judged
-    assert survey.why_not_grouped(src, dict(grey, channel_spread=0.04)) == "colour cast"  # 0.04 > 0.025: colour
+    assert (
+        survey.why_not_grouped(src, dict(grey, channel_spread=0.04)) == "colour cast"
+    )  # 0.04 > 0.025: colour
     dim = dict(_fig(h="3", rg=15.0, bg=-10.0, std=0.1), mean=0.225, channel_spread=0.05, opacity=1.0)
     assert survey.why_not_grouped(src, dim) == "thumbnail check"  # (30, -20) = 2 x (15, -10), 0.2 = 2 x 0.1
     # k = 0.45 / 0.375 = 1.2: 1.2 x (15, -10) is 14.4 off (30, -20), over max(6, 0.35 x 36.1): not one exposure
@@ -121,3 +125,30 @@ def test_pad_and_photo_like(survey):
     assert not survey.photo_like(flat)  # one colour: not a photo
     rng = np.random.default_rng(1)
     assert survey.photo_like(rng.integers(0, 256, size=(128, 128, 3), dtype=np.uint8))
+
+
+def test_frames_and_thin_bars(survey):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, size=(50, 80, 3), dtype=np.uint8)
+    im = Image.fromarray(a)
+    f = np.asarray(survey._border(im, 0.06, (255, 255, 255)))  # round(0.06 * 50) = 3 px around
+    assert f.shape == (56, 86, 3)
+    inner = np.zeros((56, 86), dtype=bool)
+    inner[3:53, 3:83] = True
+    assert (f[~inner] == 255).all() and (f[3:53, 3:83] == a).all()
+    g = np.asarray(survey._border(im, 0.08, (10, 200, 30), inset=True))  # 4 px, the photo scaled in
+    assert g.shape == a.shape and (g[:4] == (10, 200, 30)).all() and (g[:, -4:] == (10, 200, 30)).all()
+    b = np.asarray(survey._thin_bars(im, 2, (0, 0, 0), horizontal=True))
+    assert b.shape == (54, 80, 3) and b[:2].max() == 0 and b[52:].max() == 0 and (b[2:52] == a).all()
+    w = np.asarray(survey._thin_bars(im, 3, (255, 255, 255), horizontal=False))
+    assert w.shape == (50, 86, 3) and w[:, :3].min() == 255 and (w[:, 3:83] == a).all()
+    s = np.asarray(survey._stroke(im, 1, (0, 0, 0)))
+    assert s.shape == a.shape and s[0].max() == s[-1].max() == s[:, 0].max() == s[:, -1].max() == 0
+    assert (s[1:-1, 1:-1] == a[1:-1, 1:-1]).all()
+    p = np.asarray(survey._passepartout(im))  # max(3, round(0.04 * 50)) = 3 px of mat, a 2-px line
+    assert (
+        p.shape == (56, 86, 3) and (p[0] == (238, 234, 224)).all() and (p[1:3, 1:85] == (120, 116, 110)).all()
+    )
+    assert (p[3:53, 3:83] == a).all()
+    assert set(survey.DUP_KINDS) >= {"frame_white3", "frame_white6", "bars2_black", "stroke1"}
+    assert all(k in survey.DESCRIBE for k in survey.DUP_KINDS)

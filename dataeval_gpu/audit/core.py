@@ -141,11 +141,6 @@ class DataAudit(AuditResults):
         self.d4 = bool(d4)
         if not 0 <= self.near_radius <= 64:
             raise InvalidArgumentError(f"near_radius must be within 0..64, got {near_radius}")
-        from ..detectors.near_search import NearSearch
-
-        #: the near-duplicate hash search's settings, built once here from the options above
-        #: (``compute`` sets its ``progress``): what the CLI, torchrun and the Lightning callback chose
-        self.near_search = NearSearch.for_hash(self.near_radius, near_kind(self.hash, self.d4))
         self.embeddings = embeddings
         self.embed_model = embed_model
         self.embed_batch_size = embed_batch_size
@@ -163,6 +158,16 @@ class DataAudit(AuditResults):
             self._init_accumulators(self.device)
 
     # -------------------------------------------------------------- state
+    @property
+    def near_search(self) -> Any:
+        """The near-duplicate hash search's settings (:class:`~dataeval_gpu.detectors.near_search.NearSearch`)
+        from the options (``near_radius``, ``hash``, ``d4``) as they are now (``compute`` sets its
+        ``progress``): what the CLI, torchrun and the Lightning callback chose, and the radius the
+        exact / 0.65 groups read too (one built in ``__init__`` kept an old radius set afterwards)."""
+        from ..detectors.near_search import NearSearch
+
+        return NearSearch.for_hash(self.near_radius, near_kind(self.hash, self.d4))
+
     def _init_accumulators(self, device: torch.device) -> None:
         self.device = device
         self._stats = self.make_accumulator(device)

@@ -102,7 +102,10 @@ def die_with_parent(parent: int) -> None:
     the out-of-memory killer) left its workers waiting on the pool's queue for ever, orphans holding
     their memory (each forked with the scan's modules): a pool's worker holds the queue's both ends,
     so it never reads the end of it.  On Linux the kernel now ends them (``PR_SET_PDEATHSIG``); a
-    parent already gone when this runs ends the process at once.  Elsewhere nothing is done."""
+    parent already gone when this runs ends the process at once.  Elsewhere nothing is done.  For a
+    forked (or spawned) process only: the kernel's parent is the *thread* that forked it (here the one
+    running :func:`run_in_workers`, which shuts its pools down before it returns), and a forkserver's
+    child has the server for parent (``parent`` differs: it would end at once)."""
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -315,8 +315,6 @@ class NearDuplicates:
         strip: bool | None = None,
     ) -> None:
         self.hasher = Duplicates(radius=radius, hash=hash, d4=d4, device=device)
-        #: the hash search's settings (:class:`~.near_search.NearSearch`), built once here
-        self.search = NearSearch.for_hash(self.hasher.radius, near_kind(self.hasher.hash, self.hasher.d4))
         self.crop_hasher = Duplicates(find_exact=False, radius=radius, hash=hash, d4=d4, device=device)
         if any(not 0.0 < float(f) < 1.0 for f in crops):
             raise InvalidArgumentError(f"crops must be central fractions in (0, 1), got {tuple(crops)!r}")
@@ -342,6 +340,12 @@ class NearDuplicates:
         kind = near_kind(self.hasher.hash, self.hasher.d4)
         views = [images, *([centre_crop(t, f) for t in images] for f in self.crops)]
         return torch.stack([near_hash_thumbs(v, kind)[2].cpu() for v in views], dim=1)
+
+    @property
+    def search(self) -> NearSearch:
+        """The hash search's settings (:class:`~.near_search.NearSearch`) from ``hasher`` as it is now
+        (its radius, hash and D4 setting: one built in ``__init__`` kept an old radius set afterwards)."""
+        return NearSearch.for_hash(self.hasher.radius, near_kind(self.hasher.hash, self.hasher.d4))
 
     @set_metadata("dataeval_gpu.detectors", ["crops", "strip", "embedding_threshold", "k", "local_margin"])
     def evaluate(self, images: Any, embeddings: Any = None) -> NearDuplicatesOutput:

@@ -121,15 +121,29 @@ def _grey_levels_u8(x: torch.Tensor) -> torch.Tensor:
     return q.to(torch.int64)
 
 
+def _steps_at(size: int, phases: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``(M,)`` int64 on ``device``, ascending: the steps ``i`` of ``size - 1`` (between lines ``i``
+    and ``i + 1``) with ``(i + 1) % 8`` in ``phases``, built on the device by arithmetic (block ``k``'s
+    steps ``8 k + offset``; the first ``M``, counted on the host, are those inside): no host-to-device
+    copy (a pageable copy waits for the device's queue) and no boolean mask (it counts its True values
+    first)."""
+    n = size - 1
+    offsets = sorted((p - 1) % 8 for p in phases)
+    count = sum(len(range(o, max(n, 0), 8)) for o in offsets)
+    if count == 0:
+        return torch.zeros(0, dtype=torch.int64, device=device)
+    at = torch.stack([torch.full((), o, dtype=torch.int64, device=device) for o in offsets])
+    blocks = torch.arange(-(-n // 8), dtype=torch.int64, device=device)
+    return (blocks[:, None] * 8 + at[None, :]).reshape(-1)[:count]
+
+
 def block_lines(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions of the ``size - 1`` steps between neighbouring lines that are on the 8-px JPEG
     block grid (step ``i`` between lines ``i`` and ``i + 1``: ``(i + 1) % 8 == 0``) and of the
-    others, as index tensors on ``device``: built on the host, so selecting with them costs no
-    device sync (a boolean mask does: it must count its True values first)."""
-    pos = torch.arange(1, size)
-    on = (pos % 8) == 0
-    idx = torch.arange(size - 1)
-    return idx[on].to(device), idx[~on].to(device)
+    others, as index tensors on ``device``: built there by arithmetic, so neither building them nor
+    selecting with them costs a device sync (a boolean mask does: it must count its True values
+    first; a host tensor copied to the device waits for its queue)."""
+    return _steps_at(size, (0,), device), _steps_at(size, (1, 2, 3, 4, 5, 6, 7), device)
 
 
 #: :func:`block_phases`' groups: the lines 1, 3, 5, 7 / 2, 4, 6 / 2, 6 / 4 px past an 8-px border
@@ -138,9 +152,7 @@ BLOCK_PHASE_GROUPS = ((1, 3, 5, 7), (2, 4, 6), (2, 6), (4,))
 
 def block_phases(size: int, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Positions of the ``size - 1`` steps (as :func:`block_lines`) 1, 3, 5, 7 / 2, 4, 6 / 2, 6 / 4
-    px past an 8-px border (step ``i``: ``(i + 1) % 8``), four index tensors on ``device`` built on
-    the host: the lines ``blockiness`` reads to tell a picture enlarged by repeating its pixels
-    (:func:`~dataeval_gpu.functional.quality_block_compiled.replica_off`)."""
-    phase = torch.arange(1, size) % 8
-    idx = torch.arange(size - 1)
-    return tuple(idx[torch.isin(phase, torch.tensor(group))].to(device) for group in BLOCK_PHASE_GROUPS)
+    px past an 8-px border (step ``i``: ``(i + 1) % 8``), four index tensors built on ``device`` (no
+    sync: :func:`block_lines`): the lines ``blockiness`` reads to tell a picture enlarged by repeating
+    its pixels (:func:`~dataeval_gpu.functional.quality_block_compiled.replica_off`)."""
+    return tuple(_steps_at(size, group, device) for group in BLOCK_PHASE_GROUPS)

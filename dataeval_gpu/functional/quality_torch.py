@@ -152,8 +152,8 @@ def noise(g255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _border_sides(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Index tensors of the border step positions ``j`` (``(j + 1) % 8 == 0``) of ``size - 1``
     steps and of their left / right neighbours (the left one again at the last step)."""
-    on = torch.arange(7, size - 1, 8)
-    return on.to(device), (on - 1).to(device), torch.where(on + 1 < size - 1, on + 1, on - 1).to(device)
+    on = torch.arange(7, size - 1, 8, device=device)  # built where it is used: no host-to-device copy
+    return on, on - 1, torch.where(on + 1 < size - 1, on + 1, on - 1)
 
 
 def _grid_pattern(hit: torch.Tensor, sgn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,16 +228,15 @@ def _phase_hits(seg: torch.Tensor, ph: torch.Tensor, pn: list[int]) -> None:
     """Add to ``ph`` ``(B, 8)`` the segments of ``seg`` ``(B, A, N)`` at the positions ``j`` with both
     neighbours (``1 <= j <= N - 2``) whose sum exceeds both neighbours' by more than ``8 * BLOCK_STEP``,
     per phase ``(j + 1) % 8``, and to ``pn`` (host counts) the segments per phase (the phase index is
-    built on the host: no device sync)."""
+    built on the device, the counts by arithmetic on the host: no copy either way, no device sync)."""
     n = seg.shape[2]
     if n < 3:
         return
     side = torch.maximum(seg[..., :-2], seg[..., 2:])
     hit = ((seg[..., 1:-1] - side) > 8.0 * BLOCK_STEP).sum(dim=1).to(torch.float64)  # (B, N - 2)
-    phase = (torch.arange(1, n - 1) + 1) % 8
-    ph.index_add_(1, phase.to(seg.device), hit)
-    for p, c in enumerate(torch.bincount(phase, minlength=8).tolist()):  # a host tensor: no sync
-        pn[p] += seg.shape[1] * c
+    ph.index_add_(1, torch.arange(2, n, device=seg.device) % 8, hit)
+    for p in range(8):  # positions j in 1..n-2 with (j + 1) % 8 == p
+        pn[p] += seg.shape[1] * len(range((p - 2) % 8 + 2, n, 8))
 
 
 def grid_share(hits: torch.Tensor, total: int, ph: torch.Tensor, pn: list[int]) -> torch.Tensor:
@@ -247,7 +246,7 @@ def grid_share(hits: torch.Tensor, total: int, ph: torch.Tensor, pn: list[int]) 
     :func:`~dataeval_gpu.functional.quality_block_compiled.grid_share`."""
     if min(pn[1:]) < GRID_MIN_SEGMENTS:
         return torch.zeros_like(hits)
-    off = (ph[:, 1:] / torch.tensor(pn[1:], dtype=torch.float64, device=ph.device)).amax(dim=1)
+    off = torch.stack([ph[:, p] / pn[p] for p in range(1, 8)], dim=1).amax(dim=1)  # no host-to-device copy
     return torch.where(hits > 0, off / (hits / total).clamp(min=TINY), torch.zeros_like(hits))
 
 

@@ -38,6 +38,8 @@ from .thumbs import THUMB_SIDE
 
 __all__ = [
     "FLAT_TOL",
+    "FRAME_SHAPE_TOL",
+    "FRAME_TOL",
     "MIN_BAR",
     "MIN_BOX",
     "PROBE_OFFSETS",
@@ -56,6 +58,11 @@ FLAT_TOL = 2.0
 #: flat lines from a side that make a bar (6 % of the side: a photo's own flat edge - a white sky,
 #: a black night - rarely spans two whole lines of its thumbnail; one line is a frame's ringing)
 MIN_BAR = 2
+#: a frame: where every side's outermost line lies within this many grey levels of one level (the
+#: flattest side's median), each side is a bar of at least that one line, at that level.  A frame of
+#: 4-8 % of the side is 1-2.5 thumbnail lines, and the resize kernel's lobes carry a few levels of
+#: the picture into the outermost line (up to 12 on a frame's narrower sides)
+FRAME_TOL = 12.0
 #: the box's smallest side in thumbnail pixels (a quarter of the thumbnail): a picture squeezed
 #: into fewer pixels holds too little for its pHash
 MIN_BOX = 8.0
@@ -69,6 +76,9 @@ SCORE_OFFSETS: tuple[float, ...] = (-0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)
 #: from the other image's: a padded copy holds its picture at the picture's shape (the box's edges
 #: are fitted to ~0.15 thumbnail pixels, ~1 % of a 20-pixel box; half a pixel each way is 5 %)
 SHAPE_TOL = 0.06
+#: :data:`SHAPE_TOL` for a box in a frame (a bar on all four sides): a photo scaled into a frame
+#: of its own size changes shape (an 8 % frame on a 16 : 9 photo: 8 %)
+FRAME_SHAPE_TOL = 0.1
 #: the resize kernel's support (thumbnail pixels) on either side: Lanczos-3 when shrinking
 _SUPPORT = 3.0
 
@@ -116,35 +126,48 @@ def edge_position(lines: np.ndarray, flat: int, level: float) -> float:
     return float(e[int(np.argmin(err))])
 
 
-def _flat_lines(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(k, level)``, ``(N, 4)`` each: for each side (top, bottom, left, right) of each ``(S, S)``
-    thumbnail, how many lines from that side are within :data:`FLAT_TOL` of the outermost line's
-    median grey, and that median (all thumbnails at once)."""
+def _flat_lines(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(k, level, framed)``: ``(N, 4)`` each, for each side (top, bottom, left, right) of each
+    ``(S, S)`` thumbnail, how many lines from that side are within :data:`FLAT_TOL` of the
+    outermost line's median grey, and that median; ``(N,)``: whether the thumbnail is in a frame,
+    every side's outermost line within :data:`FRAME_TOL` of the flattest one's median (all
+    thumbnails at once).  A framed thumbnail's side of fewer than :data:`MIN_BAR` flat lines
+    counts one, at the frame's level."""
     s = t.shape[-1]
-    ks, levels = [], []
-    for lines in (t, t[:, ::-1], t.transpose(0, 2, 1), t.transpose(0, 2, 1)[:, ::-1]):
+    sides = (t, t[:, ::-1], t.transpose(0, 2, 1), t.transpose(0, 2, 1)[:, ::-1])
+    ks, levels, edge = [], [], []
+    for lines in sides:
         level = np.median(lines[:, 0], axis=1)  # (N,)
-        off = np.abs(lines - level[:, None, None]).max(axis=2) > FLAT_TOL  # (N, S): a line off the bar
+        dev = np.abs(lines - level[:, None, None]).max(axis=2)  # (N, S): each line's farthest pixel
+        off = dev > FLAT_TOL  # a line off the bar
         ks.append(np.where(off.any(axis=1), off.argmax(axis=1), s))
         levels.append(level)
-    return np.stack(ks, axis=1), np.stack(levels, axis=1)
+        edge.append(dev[:, 0])
+    k, level = np.stack(ks, axis=1), np.stack(levels, axis=1)
+    common = np.take_along_axis(level, np.stack(edge, axis=1).argmin(axis=1)[:, None], axis=1)  # (N, 1)
+    far = np.stack([np.abs(v[:, 0] - common).max(axis=1) for v in sides], axis=1)  # (N, 4)
+    framed = (far <= FRAME_TOL).all(axis=1)
+    thin = framed[:, None] & (k < MIN_BAR)  # a frame's side under a bar: one line, the frame's level
+    return np.where(thin, 1, k), np.where(thin, common, level), framed
 
 
 def content_boxes(thumbs: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """``(boxes, active)``: ``(N, 4)`` float64 ``[y0, y1, x0, x1]`` (thumbnail pixels) of the
     picture inside each ``(S, S)`` thumbnail's bars, and ``(N, 4)`` bool: which sides (top,
-    bottom, left, right) have a bar.  A thumbnail without a bar (no side with :data:`MIN_BAR`
-    flat lines), or whose box would be under :data:`MIN_BOX` a side, has no active side and the
-    whole square as its box."""
+    bottom, left, right) have a bar.  A thumbnail in a frame (:func:`_flat_lines`) has a bar on
+    every side; one without a bar (no side with :data:`MIN_BAR` flat lines, no frame), or whose
+    box would be under :data:`MIN_BOX` a side, has no active side and the whole square as its box."""
     s = THUMB_SIDE
     t = np.asarray(thumbs.cpu() if isinstance(thumbs, torch.Tensor) else thumbs).reshape(-1, s, s)
     boxes = np.tile(np.array([0.0, s, 0.0, s]), (len(t), 1))
     active = np.zeros((len(t), 4), dtype=bool)
-    flat, level = _flat_lines(t.astype(np.float32)) if len(t) else (np.zeros((0, 4), dtype=np.int64), None)
-    for n in np.nonzero((flat >= MIN_BAR).any(axis=1))[0]:  # the few with a bar: each edge fitted
+    if not len(t):
+        return boxes, active
+    flat, level, framed = _flat_lines(t.astype(np.float32))
+    for n in np.nonzero((flat >= MIN_BAR).any(axis=1) | framed)[0]:  # the few with a bar: each edge fitted
         x = t[n].astype(np.float64)
         sides = (x, x[::-1], x.T, x.T[::-1])
-        on = flat[n] >= MIN_BAR
+        on = np.ones(4, dtype=bool) if framed[n] else flat[n] >= MIN_BAR
         e = [
             edge_position(v, int(k), float(lv)) if a else 0.0
             for v, k, lv, a in zip(sides, flat[n], level[n], on)
@@ -252,30 +275,49 @@ def content_scores(
     padded keeps its shape); ``(-1, -1, 0, 0, 1)`` when none is."""
     f = np.asarray(framed, dtype=np.float64)
     o = np.asarray(other, dtype=np.float64)
+    tol = FRAME_SHAPE_TOL if np.all(on) else SHAPE_TOL
     found = [
         _scores_at(f, v, on, o)
         for v in _variants(box, on)
-        if aspects is None or abs(box_shape(v, aspects[0]) - np.log(aspects[1])) <= SHAPE_TOL
+        if aspects is None or abs(box_shape(v, aspects[0]) - np.log(aspects[1])) <= tol
     ]
     return max(found, key=lambda r: r[0]) if found else (-1.0, -1.0, 0.0, 0.0, 1.0)
 
 
-def _scores_at(
-    f: np.ndarray, box: np.ndarray, on: np.ndarray, o: np.ndarray
-) -> tuple[float, float, float, float, float]:
-    """:func:`content_scores` of one box (no variants)."""
-    h = max(3, round(box[1] - box[0]))
-    w = max(3, round(box[3] - box[2]))
-    small = (area_matrix(h) @ o @ area_matrix(w).T).reshape(1, -1)
-    steps = [SCORE_OFFSETS if a else (0.0,) for a in on]
-    p = box[None, :] + np.array(list(itertools.product(*steps))) * np.array([1.0, -1.0, 1.0, -1.0])
+def _windows(f: np.ndarray, p: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``(K, h, w)``: the thumbnail ``f`` sampled bilinearly at ``h x w`` pixel centres over each
+    of the boxes ``p`` (``(K, 4)``; the distinct row and column spans sampled once each)."""
     ys, yi = np.unique(p[:, :2], axis=0, return_inverse=True)
     xs, xi = np.unique(p[:, 2:], axis=0, return_inverse=True)
     rows = _sampling(ys[:, 0], ys[:, 1], h)  # (Y, h, S)
     cols = _sampling(xs[:, 0], xs[:, 1], w)  # (X, w, S)
     win = np.tensordot(rows @ f, cols, axes=([2], [2])).transpose(0, 2, 1, 3)  # (Y, X, h, w)
-    win = win[yi.ravel(), xi.ravel()]  # (K, h, w)
-    score = _pearson_last(win.reshape(len(win), -1), small)
+    return win[yi.ravel(), xi.ravel()]
+
+
+def _scores_at(
+    f: np.ndarray, box: np.ndarray, on: np.ndarray, o: np.ndarray
+) -> tuple[float, float, float, float, float]:
+    """:func:`content_scores` of one box (no variants).  A box with a bar on every side (a frame)
+    moves its top and bottom edges, then its left and right, then its top and bottom again, each
+    pair over the :data:`SCORE_OFFSETS` grid at the best place so far (3 x 49 places, not 7 ** 4)."""
+    h = max(3, round(box[1] - box[0]))
+    w = max(3, round(box[3] - box[2]))
+    small = (area_matrix(h) @ o @ area_matrix(w).T).reshape(1, -1)
+    if np.all(on):
+        grid = np.array(list(itertools.product(SCORE_OFFSETS, SCORE_OFFSETS))) * np.array([1.0, -1.0])
+        at = np.asarray(box, dtype=np.float64)
+        for lo in (0, 2, 0):
+            p = np.repeat(at[None, :], len(grid), axis=0)
+            p[:, lo : lo + 2] += grid
+            win = _windows(f, p, h, w)
+            score = _pearson_last(win.reshape(len(win), -1), small)
+            at = p[int(np.argmax(score))]
+    else:
+        steps = [SCORE_OFFSETS if a else (0.0,) for a in on]
+        p = box[None, :] + np.array(list(itertools.product(*steps))) * np.array([1.0, -1.0, 1.0, -1.0])
+        win = _windows(f, p, h, w)
+        score = _pearson_last(win.reshape(len(win), -1), small)
     best = win[int(np.argmax(score))]
     fine = float(
         _pearson_last(_box_detail(best).reshape(1, -1), _box_detail(small.reshape(h, w)).reshape(1, -1))[0]

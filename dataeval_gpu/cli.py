@@ -22,12 +22,14 @@ if __name__ == "__main__":  # ``python -m dataeval_gpu.cli``: a Ctrl-C during th
     _quiet()
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,7 +158,29 @@ def _run_scan(args: argparse.Namespace) -> int:
                 "that scan instead, stop this one with Ctrl-C and run it with --resume)",
                 shown_path(out / CHECKPOINT),
             )
-        return _scan_into(args, out)
+        with pixel_limit_env(getattr(args, "max_image_pixels", None)):
+            return _scan_into(args, out)
+
+
+@contextlib.contextmanager
+def pixel_limit_env(pixels: int | None) -> Iterator[None]:
+    """``--max-image-pixels N`` for this process and the workers it starts (forked or spawned):
+    :data:`~dataeval_gpu.pil_decode.MAX_PIXELS_ENV`, which the decoders read; the earlier value
+    back afterwards (``main`` is also called in-process)."""
+    from .pil_decode import MAX_PIXELS_ENV
+
+    if pixels is None:
+        yield
+        return
+    before = os.environ.get(MAX_PIXELS_ENV)
+    os.environ[MAX_PIXELS_ENV] = str(pixels)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = before
 
 
 def _scan_into(args: argparse.Namespace, out: Path) -> int:

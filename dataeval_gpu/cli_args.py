@@ -272,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         "hashes differ from a CPU scan's (default: every file decoded as Pillow decodes it, on the CPU workers)"
     )
     s.add_argument("--limit", type=int_at_least(1), default=None, metavar="N", help="only the first N files")
+    s.add_argument(
+        "--max-image-pixels", type=int_at_least(0), default=None, metavar="N", help="read images of up to N pixels "
+        "(0: no limit; default: Pillow's decompression-bomb limit, 178,956,970): a larger one fails, unread"
+    )
     s.add_argument("--no-hashes", action="store_true", help="skip hashes and duplicate search")
     add_audit_options(s)
     s.add_argument(

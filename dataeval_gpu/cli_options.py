@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from .threshold_ranges import threshold_range_error
+
 __all__ = ["QUALITY_ISSUES", "CommandLineError", "check_option_conflicts", "issue_threshold", "quality_thresholds"]
 
 
@@ -33,7 +35,8 @@ QUALITY_ISSUES = (
 
 
 def issue_threshold(text: str) -> tuple[str, float]:
-    """``--quality-threshold ISSUE=VALUE``: a known issue and a finite number."""
+    """``--quality-threshold ISSUE=VALUE``: a known issue and a finite number in its score's range
+    (:data:`~dataeval_gpu.threshold_ranges.THRESHOLD_RANGES`)."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name or not value.strip():
@@ -46,6 +49,8 @@ def issue_threshold(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"the threshold of {name} must be a number, got {value.strip()!r}") from None
     if not math.isfinite(number):
         raise argparse.ArgumentTypeError(f"the threshold of {name} must be a finite number, got {value.strip()}")
+    if (why := threshold_range_error(name, number)) is not None:  # dark=-5 would flag every image
+        raise argparse.ArgumentTypeError(why)
     return name, number
 
 

@@ -185,7 +185,7 @@ def find_inputs(
     if not r.is_dir():
         raise FileNotFoundError(f"no such folder or file list: {root}")
     indexes: list[Path] = []  # the index folders found inside, not entered
-    paths, folders, skipped, metadata = _walk(r, out is not None and _same_folder(r, Path(out)), exclude, indexes)
+    paths, folders, skipped, metadata = _walk(r, out, exclude, indexes)
     found_indexes = [str(p) for p in indexes]
     rel = {p: p.relative_to(r).parts for p in paths}
     rel_depth = {len(rel[p]) for p in paths if p not in folders}
@@ -271,7 +271,7 @@ def _not_an_image(path: Path) -> bool:
 
 def _walk(
     root: Path,
-    root_is_out: bool = False,
+    scan_out: str | os.PathLike | None = None,
     exclude: Sequence[str | os.PathLike] = (),
     indexes: list[Path] | None = None,
 ) -> tuple[list[Path], set[Path], list[Path], list[Path]]:
@@ -282,14 +282,18 @@ def _walk(
     Symbolic links to folders are followed; a link back to one of its own parent folders (a
     loop) is not entered again.  Two links to the same folder list its files twice (two inputs).
     A sub-folder holding an earlier scan's output (:data:`SCAN_OUTPUT_MARKERS`) is skipped
-    with a warning, so that scanning a folder twice does not measure the first scan's plots;
-    with ``root_is_out`` (``scan . --out .``: the folder is also this scan's output folder),
+    with a warning, so that scanning a folder twice does not measure the first scan's plots (no
+    warning for ``scan_out``, this scan's own output folder: ``scan data --out data/out`` leaves it
+    out every time, as it should, and saying so on every later scan was noise);
+    where ``root`` is ``scan_out`` (``scan . --out .``: the folder is also this scan's output folder),
     an earlier scan's :data:`SCAN_OUTPUT_FILES` there are left out, with a warning, and its
     :data:`SCAN_RESULT_FILES` are not counted as metadata.
     A sub-folder that is a dataset index (one of ``exclude``, or with :data:`INDEX_MARKER` and
     ``rows-*.parquet`` files) is not entered either, with a warning; it is appended to ``indexes``.
     """
     given = [Path(g) for g in exclude]
+    own = Path(scan_out) if scan_out is not None else None
+    root_is_out = own is not None and _same_folder(root, own)
     out: list[Path] = []
     skipped: list[Path] = []
     metadata: list[Path] = []
@@ -312,7 +316,8 @@ def _walk(
             continue
         if all(any(e.name == m for e in entries) for m in SCAN_OUTPUT_MARKERS):
             if d != root:
-                logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
+                if own is None or not _same_folder(d, own):  # another scan's output: say what was left out
+                    logger.warning("%s: not scanned, it is the output folder of an earlier scan", d)
                 continue
             # the folder scanned is this scan's --out, and an earlier scan's: leave out its own files
             mine = [e for e in entries if e.name in SCAN_OUTPUT_FILES] if root_is_out else []

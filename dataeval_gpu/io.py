@@ -18,13 +18,16 @@ tested corpus of bad inputs) in ``docs/inputs.md``:
   gets an alpha channel (grey + alpha / RGBA, :mod:`~dataeval_gpu.png_key`); a CMYK JPEG is
   converted to RGB.
 * GIF: the first frame only (later frames are never decoded), palette → RGB (RGBA when the
-  GIF has a transparent colour).
+  GIF has a transparent colour).  A file of several frames or pages (animated GIF / PNG / WebP,
+  multi-page TIFF, MPO) says so in its note: ``first of 12 frames measured`` (a GIF or TIFF, whose
+  frames are only counted by reading them: ``first frame of an animated GIF measured``).
 * everything else Pillow opens (BMP, TIFF, PGM/PPM, ...): through Pillow
   (:mod:`~dataeval_gpu.pil_decode`, which also reads the headers), with EXIF
   orientation, palette → RGB(A), CMYK → RGB, 1-bit → 0/255 grey, 16-bit → uint16,
   32-bit integer → uint16 / int64, 32-bit float → float32.
 * files whose header declares more pixels than Pillow's decompression-bomb limit
-  (``2 * PIL.Image.MAX_IMAGE_PIXELS``, ~179 MP by default) fail before anything is decoded.
+  (``2 * PIL.Image.MAX_IMAGE_PIXELS``, ~179 MP by default; ``--max-image-pixels N``:
+  :func:`~dataeval_gpu.pil_decode.pixel_limit`) fail before anything is decoded, the reason saying how to allow them.
 * on CUDA, plain (grey / RGB, upright) JPEGs can be decoded on the GPU in batches (nvJPEG):
   the workers then only read bytes; rotated and CMYK JPEGs are decoded in the worker.
 """
@@ -47,7 +50,14 @@ from . import image_ops
 from .c_stderr import CStderr
 from .discovery import Inputs, discover, find_inputs, image_magic  # re-exported: the discovery moved
 from .file_kinds import sniff
-from .pil_decode import chw_contiguous, pil_array, pil_decode, probe, short_reason  # pil_array re-exported
+from .pil_decode import (  # pil_array re-exported
+    chw_contiguous,
+    frames_note,
+    pil_array,
+    pil_decode,
+    probe,
+    short_reason,
+)
 from .png_idat import idat_fault
 from .png_key import key_alpha, palette_alpha, png_key
 
@@ -129,6 +139,8 @@ def _decode_bytes(data: torch.Tensor | bytes | bytearray, notes: list[str]) -> t
     if not raw:
         raise ValueError("empty file (0 bytes)")
     header = probe(raw)  # raises for a decompression bomb
+    if header is not None and header.frames != 1:  # an animated GIF / APNG / WebP, a multi-page TIFF
+        notes.append(frames_note(header))
     kind = sniff(raw[:64])
     if kind not in ("jpeg", "png", "webp"):  # GIF (first frame only), TIFF, BMP, ... and unknowns
         return pil_decode(raw)

@@ -18,7 +18,9 @@ Sections (all by default; pick with --only):
             same number of workers), analysis alone (statistics + hashes on decoded images), the
             ideal 1/(1/decode + 1/analysis), the scan's images/s and its share of the ideal, the
             HTML report's seconds and the wall time from process start to exit of
-            `dataeval-gpu scan`; then the same command with `--preset dataeval-0.65` (the settings
+            `dataeval-gpu scan` (the time outside the scan split into start-up and exit,
+            discovery and detectors, report; and python + `import torch, numba` + `os._exit`
+            timed after each command: the least time outside any scan); then the same command with `--preset dataeval-0.65` (the settings
             issue 14 was filed with: DataEval 0.65's statistics, xxhash + pchash, radius 0, no D4,
             no quality metrics) against the issue's figure (111-114 img/s), with Pillow's decode
             at the same number of workers to calibrate the machine (the issue's: 316-333 img/s);
@@ -175,7 +177,10 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
       than images/s);
     * the ideal ``1 / (1/decode + 1/analysis)``: both done back to back, without any overhead;
     * the scan: ``dataeval-gpu scan`` in a fresh process (with its HTML report): its own images/s
-      (the loop), the report's seconds, and the wall time from process start to exit;
+      (the loop), the report's seconds, and the wall time from process start to exit, the time
+      outside the scan split by :func:`outside_parts` (start-up and exit, discovery and detectors,
+      report), and after each command the least time outside any scan (:func:`floor_s`: python,
+      ``import torch`` and numba, the exit) with the ratio it leaves;
     * the same with ``--preset dataeval-0.65`` (issue 14's settings), its analysis alone and
       ideal, against the issue's 111-114 img/s; Pillow's decode alone at the same number of
       workers (the issue's 316-333 img/s) says how fast this machine is against the issue's.
@@ -202,14 +207,19 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
     del decoded
     ideal = 1.0 / (1.0 / decode_ips + 1.0 / analysis_ips)
     preset_ideal = 1.0 / (1.0 / decode_ips + 1.0 / preset_an_ips)
-    runs, preset_runs, pil_rounds = [], [], []
-    for _ in range(max(1, scan_repeat)):  # alternated, so that all three see the same load
+    runs, preset_runs, pil_rounds, floors = [], [], [], []
+    for _ in range(max(1, scan_repeat)):  # alternated, so that all four see the same load
         runs.append(_run_command(ROOT, folder, dev, n))
+        floors.append(floor_s())
         pil_rounds.append(_workers_img_s(partial(_pil_decode_chunk, names), chunks, workers, n)[0])
         preset_runs.append(_run_command(ROOT, folder, dev, n, ("--preset", "dataeval-0.65")))
-    scan_ips, scan_s, report_s, wall, cpu = max(runs)  # the run with the fastest scan loop
+        floors.append(floor_s())
+    best_default = max(range(len(runs)), key=lambda k: runs[k][0])  # the run with the fastest scan loop
+    scan_ips, scan_s, report_s, wall, cpu, analysis_s = runs[best_default]
     best = max(range(len(preset_runs)), key=lambda k: preset_runs[k][0])
-    p_ips, p_scan_s, p_report_s, p_wall, p_cpu = preset_runs[best]
+    p_ips, p_scan_s, p_report_s, p_wall, p_cpu, p_analysis_s = preset_runs[best]
+    parts = outside_parts(wall, scan_s, analysis_s, report_s, floors[2 * best_default])
+    p_parts = outside_parts(p_wall, p_scan_s, p_analysis_s, p_report_s, floors[2 * best + 1])
     issue = issue_comparison(p_ips, pil_rounds[best])  # Pillow's decode just before that run
     out = {
         "workers": workers,
@@ -227,7 +237,8 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         "wall_over_scan": wall / scan_s,
         "outside_scan_s": wall - scan_s,  # start-up, detectors, writing, report, exit
         "command_cpu_s": cpu,
-        "scan_runs": [{"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4]} for r in runs],
+        "outside_parts": parts,
+        "scan_runs": [_run_row(r, floors[2 * k]) for k, r in enumerate(runs)],
         "pil_decode_img_s": pil_ips,
         "pil_decode_cpu_ms": pil_cpu_ms,
         "pil_decode_rounds_img_s": pil_rounds,
@@ -241,9 +252,9 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         "preset_wall_s": p_wall,
         "preset_wall_over_scan": p_wall / p_scan_s,
         "preset_command_cpu_s": p_cpu,
-        "preset_scan_runs": [
-            {"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4]} for r in preset_runs
-        ],
+        "preset_outside_parts": p_parts,
+        "preset_scan_runs": [_run_row(r, floors[2 * k + 1]) for k, r in enumerate(preset_runs)],
+        "floor_runs_s": floors,
         **issue,
     }
     print(
@@ -252,8 +263,8 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         f"({analysis_cpu_ms:.2f} ms CPU per image), ideal {ideal:.1f} img/s; scan {scan_ips:.1f} img/s = "
         f"{100 * scan_ips / ideal:.0f} % of the ideal; scan loop {scan_s:.2f} s, report "
         f"{report_s:.2f} s ({100 * report_s / scan_s:.0f} % of the scan), process start to exit {wall:.2f} s "
-        f"({wall / scan_s:.2f}x the scan; {wall - scan_s:.2f} s outside it), the command's CPU time {cpu:.2f} s "
-        + _runs_text(runs),
+        f"({wall / scan_s:.2f}x the scan; {wall - scan_s:.2f} s outside it: {_parts_text(parts)}), the command's "
+        f"CPU time {cpu:.2f} s " + _runs_text(runs),
         flush=True,
     )
     lo, hi = issue["ratio_to_issue"]
@@ -262,8 +273,9 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         f"preset dataeval-0.65 (issue 14's settings): analysis alone {preset_an_ips:.1f} img/s "
         f"({preset_an_cpu_ms:.2f} ms CPU per image), ideal {preset_ideal:.1f} img/s; scan {p_ips:.1f} img/s = "
         f"{100 * p_ips / preset_ideal:.0f} % of the ideal, {lo:.2f}-{hi:.2f}x the issue's 111-114 img/s; "
-        f"report {p_report_s:.2f} s, process start to exit {p_wall:.2f} s ({p_wall / p_scan_s:.2f}x the scan), "
-        f"the command's CPU time {p_cpu:.2f} s " + _runs_text(preset_runs),
+        f"report {p_report_s:.2f} s, process start to exit {p_wall:.2f} s ({p_wall / p_scan_s:.2f}x the scan; "
+        f"{p_wall - p_scan_s:.2f} s outside it: {_parts_text(p_parts)}), the command's CPU time {p_cpu:.2f} s "
+        + _runs_text(preset_runs),
         flush=True,
     )
     print(
@@ -275,6 +287,58 @@ def bench_scan(files: list[Path], folder: str, dev: str, scan_repeat: int = 1) -
         flush=True,
     )
     return out
+
+
+#: what every ``dataeval-gpu scan`` spends outside its scan whatever it does after its imports: the
+#: interpreter, ``import torch`` and numba (loaded before the scan: the workers fork with its kernels),
+#: imported as the command imports them (without the garbage collector: ``cli_startup.program_start``),
+#: and the end of a process that imported them (``os._exit``, as the command ends; the kernel then
+#: frees torch's ~700 MB of mapped and relocated pages) - :func:`floor_s` times it as a command
+FLOOR_CODE = "import gc, os; gc.disable(); import torch, numba; os._exit(0)"
+
+
+def floor_s() -> float:
+    """Seconds of ``python -c FLOOR_CODE`` from start to exit, in the timed commands' environment:
+    the least time outside the scan (``(scan + floor) / scan`` is the least ratio start to exit /
+    scan that any change after the imports can reach)."""
+    import subprocess
+
+    env = {**os.environ, **COMMAND_ENV}
+    if COMMAND_ENV:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR_CODE], check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def outside_parts(wall: float, scan_s: float, analysis_s: float, report_s: float, floor: float) -> dict:
+    """The command's time outside its scan loop (``wall - scan_s``), split by what ``config.json``
+    says: ``detectors_s`` = ``analysis_s - scan_s`` (discovery, the audit's set-up, ``compute()``:
+    the detectors and the near-duplicate pair stage), ``report_s`` (the HTML report; the results
+    files are written beside it), ``startup_exit_s`` = the rest (interpreter, imports, ``import
+    torch``, the end: config, print, the process's exit); with ``floor_s`` (:func:`floor_s`, timed
+    just after) and ``least_ratio`` = ``(scan_s + floor) / scan_s``."""
+    return {
+        "startup_exit_s": wall - analysis_s - report_s,
+        "detectors_s": analysis_s - scan_s,
+        "report_s": report_s,
+        "floor_s": floor,
+        "least_ratio": (scan_s + floor) / scan_s,
+    }
+
+
+def _parts_text(parts: dict) -> str:
+    return (
+        f"start-up and exit {parts['startup_exit_s']:.2f} s, discovery and detectors {parts['detectors_s']:.2f} s, "
+        f"report {parts['report_s']:.2f} s; python + torch + numba + exit alone {parts['floor_s']:.2f} s: "
+        f"at best {parts['least_ratio']:.2f}x the scan"
+    )
+
+
+def _run_row(r: tuple, floor: float) -> dict:
+    """One command run (:func:`_run_command`) for the JSON, with the floor timed after it."""
+    return {"img_s": r[0], "scan_s": r[1], "report_s": r[2], "wall_s": r[3], "cpu_s": r[4], "analysis_s": r[5],
+            **outside_parts(r[3], r[1], r[5], r[2], floor)}  # fmt: skip
 
 
 #: environment of every timed ``dataeval-gpu scan`` besides ``os.environ`` (``--cached-bytecode``)
@@ -312,7 +376,8 @@ def cache_bytecode(repos: list[Path], folder: str, dev: str) -> str:
 
 def _run_command(repo: Path, folder: str, dev: str, n: int, extra: tuple[str, ...] = ()) -> tuple:
     """One ``dataeval-gpu scan`` of ``repo``'s code in a fresh process (the command's own entry,
-    ``python -m dataeval_gpu.cli``): (scan images/s, scan loop s, report s, wall s, CPU s)."""
+    ``python -m dataeval_gpu.cli``): (scan images/s, scan loop s, report s, wall s, CPU s, analysis s:
+    discovery + scan + detectors, ``config.json``'s ``analysis_s``)."""
     import subprocess
     import tempfile
 
@@ -329,7 +394,8 @@ def _run_command(repo: Path, folder: str, dev: str, n: int, extra: tuple[str, ..
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cfg = json.loads((Path(tmp) / "config.json").read_text())
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return float(cfg["images_per_s"]), float(cfg["elapsed_s"]), float(cfg.get("report_s", 0.0)), wall, cpu
+    return (float(cfg["images_per_s"]), float(cfg["elapsed_s"]), float(cfg.get("report_s", 0.0)), wall, cpu,
+            float(cfg.get("analysis_s", cfg["elapsed_s"])))  # fmt: skip
 
 
 def bench_compare(other: Path, folder: str, dev: str, n: int, rounds: int, extra: tuple[str, ...]) -> dict:
@@ -339,7 +405,7 @@ def bench_compare(other: Path, folder: str, dev: str, n: int, rounds: int, extra
     for r in range(rounds):
         for name, repo in (("other", other), ("this", ROOT)):
             load = os.getloadavg()[0]
-            ips, scan_s, report_s, wall, cpu = _run_command(repo, folder, dev, n, extra)
+            ips, scan_s, report_s, wall, cpu, _ = _run_command(repo, folder, dev, n, extra)
             out["rounds"].append({"round": r + 1, "code": name, "load": load, "img_s": ips, "scan_s": scan_s,
                                   "report_s": report_s, "wall_s": wall, "cpu_s": cpu})  # fmt: skip
             print(f"round {r + 1} {name:<5} (load {load:.1f}): wall {wall:.2f} s, scan {scan_s:.2f} s "

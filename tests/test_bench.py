@@ -60,3 +60,37 @@ def test_a_task_that_skips_images_is_an_error_not_an_assert(bench) -> None:
     images/s of a task that skipped half would be reported double)."""
     with pytest.raises(RuntimeError, match="2 of 4 images done"):
         bench._workers_img_s(_half, [[0, 1], [2, 3]], 1, 4)
+
+
+def test_the_time_outside_the_scan_is_split_by_what_config_json_says(bench) -> None:
+    """startexit18: wall 10 s, scan loop 6 s, discovery + scan + detectors 6.5 s, report 0.75 s:
+    2.75 + 0.5 + 0.75 = the 4 s outside the scan; a floor of 2.4 s leaves at best (6 + 2.4) / 6."""
+    parts = bench.outside_parts(10.0, 6.0, 6.5, 0.75, 2.4)
+    assert parts == pytest.approx(
+        {"startup_exit_s": 2.75, "detectors_s": 0.5, "report_s": 0.75, "floor_s": 2.4, "least_ratio": 1.4}
+    )
+    assert parts["startup_exit_s"] + parts["detectors_s"] + parts["report_s"] == pytest.approx(10.0 - 6.0)
+    row = bench._run_row((100.0, 6.0, 0.75, 10.0, 12.5, 6.5), 2.4)  # a _run_command tuple
+    assert row["img_s"] == 100.0 and row["cpu_s"] == 12.5 and row["analysis_s"] == 6.5
+    assert row["least_ratio"] == pytest.approx(1.4) and row["startup_exit_s"] == pytest.approx(2.75)
+
+
+def test_the_floor_is_a_command_timed_from_start_to_exit_in_the_commands_environment(
+    bench, monkeypatch, tmp_path
+) -> None:
+    """floor_s runs FLOOR_CODE as a fresh interpreter with COMMAND_ENV (--cached-bytecode's cache)."""
+    seen = tmp_path / "env.txt"
+    monkeypatch.setattr(
+        bench,
+        "FLOOR_CODE",
+        f"import os; open({str(seen)!r}, 'w').write(os.environ.get('PROBE', '')); os._exit(0)",
+    )
+    monkeypatch.setitem(bench.COMMAND_ENV, "PROBE", "cached")
+    seconds = bench.floor_s()
+    assert 0.0 < seconds < 60.0
+    assert seen.read_text() == "cached"
+    spec = importlib.util.spec_from_file_location("bench_floor_code", SCRIPT)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    # imported as the command imports them (no garbage collector), ended as it ends (os._exit)
+    assert fresh.FLOOR_CODE == "import gc, os; gc.disable(); import torch, numba; os._exit(0)"

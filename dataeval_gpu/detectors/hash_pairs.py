@@ -15,6 +15,7 @@ import torch
 
 from ..functional.hashing import HASH_SIZE, THUMB_SIDE, hamming_distance, near_pairs
 from ..functional.hashing.thumbs import PAIRS_PER_STEP, ThumbViews, check_rows
+from ..parallel import one_blas_thread
 from ..progress import progress_bar
 from .hash_figures import (  # noqa: F401  (the figures' rules, named here as before the split)
     CHROMA_TOLERANCE,
@@ -353,8 +354,10 @@ def search_pairs(rows: HashRows, search: NearSearch, facts: dict[str, Any] | Non
         from .turn_pairs import turn_pairs
         from .window_pairs import window_pairs
 
-        # a copy whose D4 hash took another turn, judged as two whole images
-        more = turn_pairs(rows.full, rows.valid, rows.thumbs, rows.hw, rows.figures(), radius, pairs)
+        # a copy whose D4 hash took another turn, judged as two whole images; numpy's BLAS at one thread
+        # (as for the window views below: OpenBLAS's second thread spun between its small products)
+        with one_blas_thread():
+            more = turn_pairs(rows.full, rows.valid, rows.thumbs, rows.hw, rows.figures(), radius, pairs)
         pairs = _with(pairs, more)
         # a 90 % window or a small turn
         figs = rows.figures(cells=False)

@@ -114,6 +114,7 @@ from ..batching import as_image
 from ..errors import InvalidArgumentError
 from ..functional.quality import QUALITY_KEYS, WORKING_SIDE, quality_metrics
 from ..output import set_metadata
+from ..threshold_ranges import threshold_range_error
 from .quality_output import QualityOutput
 from .quality_rules import (
     COARSE_OFFSET,
@@ -237,7 +238,8 @@ class QualityIssues:
     """Scored quality issues of an image collection (see the module docstring for the table).
 
     Args:
-        thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`.
+        thresholds: per-issue overrides of :data:`DEFAULT_THRESHOLDS`, each within its score's range
+            (:data:`~dataeval_gpu.threshold_ranges.THRESHOLD_RANGES`; outside it: ``ValueError``).
         issues: the issues to evaluate (default: all of :data:`ISSUES`).
         reference: dataset values for the relative issues (``grey_p99``, ``bright_p99``,
             ``bright_p9999``, ``side``, ``aspect`` medians, ``contrast``: the lower quartile of the tonal
@@ -278,6 +280,8 @@ class QualityIssues:
         for k, v in (thresholds or {}).items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                 raise InvalidArgumentError(f"threshold of {k!r} must be a finite number, got {v!r}")
+            if (why := threshold_range_error(k, float(v))) is not None:
+                raise InvalidArgumentError(why)
             if k in self.thresholds:
                 self.thresholds[k] = float(v)
         self.reference = dict(reference) if reference is not None else None

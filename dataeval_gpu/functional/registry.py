@@ -57,6 +57,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ __all__ = [
     "output_names",
     "scalar_names",
     "units",
+    "valid_ranges",
 ]
 
 Kind = Literal["shape", "counts", "joint", "derived"]
@@ -123,6 +125,8 @@ class Metric:
     compute_group : ``"joint"`` metrics, optional: the values of several buckets at once, in
         order (a :class:`~dataeval_gpu.functional.stats_passes.BucketGroup`: the CPU plan's
         buckets of one batch), equal to ``compute`` of each bucket concatenated.
+    valid : ``(lowest, highest)`` value the metric can take (``width`` at least 1, ``brightness``
+        0-1; unbounded by default): the report shows no Linter bound beyond it (``valid_ranges``).
     """
 
     name: str
@@ -137,6 +141,7 @@ class Metric:
     per_channel: bool = False
     needs: tuple[str, ...] = ()
     compute_group: Callable[[Any], torch.Tensor] | None = None
+    valid: tuple[float, float] = (-math.inf, math.inf)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
@@ -155,6 +160,8 @@ class Metric:
             raise InvalidArgumentError(f"metric {self.name}: only 'counts' metrics can be per_channel")
         if self.compute_group is not None and self.kind != "joint":
             raise InvalidArgumentError(f"metric {self.name}: only 'joint' metrics have compute_group")
+        if not self.valid[0] < self.valid[1]:
+            raise InvalidArgumentError(f"metric {self.name}: valid must be (lowest, highest), got {self.valid!r}")
         if self.kind == "derived" and not self.needs:
             raise InvalidArgumentError(f"metric {self.name}: a 'derived' metric names the metrics it needs")
 
@@ -245,3 +252,8 @@ def scalar_names() -> tuple[str, ...]:
 def units() -> dict[str, str]:
     """{metric: axis unit}."""
     return {m.name: m.unit for m in metrics()}
+
+
+def valid_ranges() -> dict[str, tuple[float, float]]:
+    """{metric: (lowest, highest) value it can take} (:attr:`Metric.valid`)."""
+    return {m.name: m.valid for m in metrics()}

@@ -8,6 +8,8 @@ metrics go at the end.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .registry import Metric, register
@@ -17,6 +19,10 @@ from .stats_passes import CountRows, FloatRows
 __all__: list[str] = []
 
 F64, I64 = torch.float64, torch.int64
+INF = math.inf
+#: the range of a mean of scaled pixels: 0-1, but 0.65's bit depth 1 leaves a float image's values
+#: under 2 as they are (functional/bitdepth.py)
+SCALED = (0.0, 2.0)
 _PROPS, _VISUALS, _PIXELS, _V1 = "ALL_PROPERTIES", "ALL_VISUALS", "ALL_PIXELSTATS", "ALL_V1"
 
 
@@ -69,14 +75,14 @@ def _count_blur(r: CountRows, k: torch.Tensor) -> torch.Tensor:
     return blur_from_lap_counts(r.lap, r.cmax, r.channels, k)
 
 
-def _shape(name: str, flag: str, unit: str, fn) -> None:  # noqa: ANN001
-    register(Metric(name, flag, _PROPS, unit, I64 if name != "aspect_ratio" else F64, "shape", fn))
+def _shape(name: str, flag: str, unit: str, fn, valid: tuple[float, float] = (1, INF)) -> None:  # noqa: ANN001
+    register(Metric(name, flag, _PROPS, unit, I64 if name != "aspect_ratio" else F64, "shape", fn, valid=valid))
 
 
-def _moment(key: str, unit: str) -> None:
+def _moment(key: str, unit: str, valid: tuple[float, float] = (-INF, INF)) -> None:
     register(
         Metric(key, key.upper(), _PIXELS, unit, F64, "counts",
-               lambda r: r.moments[key], lambda r: r.moments[key], per_channel=True)
+               lambda r: r.moments[key], lambda r: r.moments[key], per_channel=True, valid=valid)
     )  # fmt: skip
 
 
@@ -84,40 +90,41 @@ def _moment(key: str, unit: str) -> None:
 _shape("width", "WIDTH", "pixels", lambda s: s.width)
 _shape("height", "HEIGHT", "pixels", lambda s: s.height)
 _shape("size", "SIZE", "pixels (H·W)", lambda s: s.height * s.width)
-_shape("aspect_ratio", "ASPECT_RATIO", "W / H", lambda s: s.width.to(F64) / s.height.to(F64))
+_shape("aspect_ratio", "ASPECT_RATIO", "W / H", lambda s: s.width.to(F64) / s.height.to(F64), (0, INF))
 _shape("channels", "CHANNELS", "count", lambda s: s.channels)
 register(
-    Metric("depth", "DEPTH", _PROPS, "bits", I64, "counts", lambda r: r.depth, lambda r: _bucket(r).depth)
+    Metric("depth", "DEPTH", _PROPS, "bits", I64, "counts", lambda r: r.depth, lambda r: _bucket(r).depth,
+           valid=(0, INF))  # 0: an image with negative values
 )
 
 # --------------------------------------------------------------------- 0.65: visuals
 register(
     Metric("brightness", "BRIGHTNESS", _VISUALS, "mean of scaled pixels, 0–1", F64, "counts",
-           lambda r: r.moments["mean"], lambda r: r.moments["mean"])
+           lambda r: r.moments["mean"], lambda r: r.moments["mean"], valid=SCALED)
 )  # fmt: skip
 register(
     Metric("blurriness", "BLURRINESS", _VISUALS, "std of Laplacian", F64, "counts",
-           lambda r: _count_blur(r, torch.ones_like(r.hw)), _float_blur)
+           lambda r: _count_blur(r, torch.ones_like(r.hw)), _float_blur, valid=(0, INF))
 )  # fmt: skip
 register(
     Metric("missing", "MISSING", _VISUALS, "fraction NaN", F64, "counts",
            lambda r: torch.zeros(r.counts.shape[0], dtype=F64, device=r.counts.device),
-           lambda r: torch.isnan(_bucket(r).as_float).flatten(1).sum(-1).to(F64) / _hw(r))
+           lambda r: torch.isnan(_bucket(r).as_float).flatten(1).sum(-1).to(F64) / _hw(r), valid=(0, 1))
 )  # fmt: skip
 register(
     Metric("zero", "ZERO", _VISUALS, "zero pixels / (H·W)", F64, "counts",
-           lambda r: r.counts[:, 0].to(F64) / r.hw.to(F64), lambda r: _float_nzero(r) / _hw(r))
+           lambda r: r.counts[:, 0].to(F64) / r.hw.to(F64), lambda r: _float_nzero(r) / _hw(r), valid=(0, INF))
 )  # fmt: skip
 
 # --------------------------------------------------------------------- 0.65: pixel statistics
-_moment("mean", "scaled pixels, 0–1")
-_moment("std", "scaled pixels")
-_moment("var", "scaled pixels²")
+_moment("mean", "scaled pixels, 0–1", SCALED)
+_moment("std", "scaled pixels", (0, INF))
+_moment("var", "scaled pixels²", (0, INF))
 _moment("skew", "unitless")
-_moment("kurtosis", "excess, unitless")
+_moment("kurtosis", "excess, unitless", (-2, INF))  # excess kurtosis: at least -2 (two levels, half each)
 register(
     Metric("entropy", "ENTROPY", _PIXELS, "nats", F64, "counts",
-           lambda r: r.entropy, lambda r: r.entropy, per_channel=True)
+           lambda r: r.entropy, lambda r: r.entropy, per_channel=True, valid=(0, INF))
 )  # fmt: skip
 register(
     Metric("percentiles", "PERCENTILES", _PIXELS, "scaled pixels, 0–1", F64, "counts",
@@ -131,19 +138,19 @@ register(
 # --------------------------------------------------------------------- DataEval 1.x additions
 register(
     Metric("darkness", "DARKNESS", _V1, "0–255", F64, "derived",
-           lambda v: _p255(v)[:, 3], needs=("percentiles",))
+           lambda v: _p255(v)[:, 3], needs=("percentiles",), valid=(0, 255))
 )  # fmt: skip
 register(
     Metric("contrast", "CONTRAST", _V1, "0–255", F64, "derived",
-           _contrast, needs=("percentiles",))
+           _contrast, needs=("percentiles",), valid=(0, INF))
 )  # fmt: skip
 register(
     Metric("sharpness", "SHARPNESS", _V1, "0–255", F64, "counts",
            # perceptual 0-255 view: x255 at depth 1, unchanged at depth 8
-           lambda r: _count_blur(r, torch.where(r.depth == 1, 255, 1)), _float_sharp)
+           lambda r: _count_blur(r, torch.where(r.depth == 1, 255, 1)), _float_sharp, valid=(0, INF))
 )  # fmt: skip
 register(
     Metric("zeros", "ZEROS", _V1, "fraction of zero pixels", F64, "counts",
            lambda r: r.counts[:, 0].to(F64) / (r.hw * r.channels).to(F64),
-           lambda r: _float_nzero(r) / (_hw(r) * _bucket(r).raw.shape[1]))
+           lambda r: _float_nzero(r) / (_hw(r) * _bucket(r).raw.shape[1]), valid=(0, 1))
 )  # fmt: skip

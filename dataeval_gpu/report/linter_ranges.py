@@ -40,6 +40,7 @@ __all__ = [
     "report_ranges_table",
     "robust_bounds",
     "scan_ranges",
+    "shown_bounds",
 ]
 
 #: the Linter's threshold per method when none is given (the values of ``detectors/linter.py``;
@@ -276,15 +277,21 @@ def ranges_table(
     """One row per flagged metric: the range left unflagged and how many images fell below and
     above it.  ``zero`` ({channel count: range}, :func:`scan_ranges`' second part, where the images'
     channel counts differ) with ``channels`` ({image index: its channel count}): a row
-    ``zero (N channels)`` per count, each over the images with that count."""
+    ``zero (N channels)`` per count, each over the images with that count.  A bound no value of
+    the metric can cross (a width under 1, a share over 1: :func:`~dataeval_gpu.functional.registry.valid_ranges`)
+    is shown as ``"none"``, not as the Linter's arithmetic gives it (a width under -1426)."""
+    from ..functional.registry import valid_ranges
+
     rows = []
+    valid = valid_ranges()
 
     def add(label: str, name: str, low: float, high: float, found: Iterable[Mapping[str, Any]]) -> None:
         vals = [m[name] for m in found if name in m and isinstance(m[name], (int, float))]
         below = sum(1 for x in vals if x < low)
         above = sum(1 for x in vals if x > high)
         if below or above:
-            rows.append({"metric": label, "flagged below": below, "low": low, "high": high, "flagged above": above})
+            lo, hi = shown_bounds(low, high, valid.get(name))
+            rows.append({"metric": label, "flagged below": below, "low": lo, "high": hi, "flagged above": above})
 
     for name, (low, high) in ranges.items():
         add(name, name, low, high, issues.values())
@@ -293,6 +300,13 @@ def ranges_table(
         add(f"zero ({count} channel{'' if int(count) == 1 else 's'})", "zero", low, high, found)
     cols = ["metric", "flagged below", "low", "high", "flagged above"]
     return pd.DataFrame(rows, columns=cols).set_index("metric")
+
+
+def shown_bounds(low: float, high: float, valid: tuple[float, float] | None) -> tuple[float | str, float | str]:
+    """``(low, high)`` as a table shows them: ``"none"`` for a side that no value within ``valid``
+    (the metric's ``(lowest, highest)``) can cross - at or below its lowest, at or above its highest."""
+    vlo, vhi = valid if valid is not None else (-np.inf, np.inf)
+    return ("none" if low <= vlo else low), ("none" if high >= vhi else high)
 
 
 def report_ranges_table(report: Any, issues: Mapping[int, Mapping[str, Any]]) -> pd.DataFrame:

@@ -82,6 +82,7 @@ def linter_section(ctx: ReportContext) -> Section | None:
                 if (report.config or {}).get("preset", "default") == "default"
                 else ")."
             )
+            + " <i>none</i>: no value can lie beyond that side (a width under 1, a share over 1)."
         )
         body += table_html(ranges, total_row=False, table_id="table-linter-ranges")
     if ctx.labels and issues:

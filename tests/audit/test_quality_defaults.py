@@ -134,8 +134,8 @@ def test_explicit_settings_override_the_preset_and_bad_names_raise() -> None:
 
 def test_quality_threshold_override_reaches_the_report() -> None:
     imgs = _corpus()
-    rep = scan(imgs, quality_thresholds={"dark": 2.0})  # a score of at most 1 is never above 2
-    assert rep.quality["thresholds"]["dark"] == 2.0
+    rep = scan(imgs, quality_thresholds={"dark": 1.0})  # a score of at most 1 is never above 1
+    assert rep.quality["thresholds"]["dark"] == 1.0
     # the absolute floor (highlights under 0.03) still flags the black image
     assert not rep.quality["flags"]["dark"][10] and rep.quality["flags"]["dark"][8]
 

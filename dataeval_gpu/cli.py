@@ -224,7 +224,7 @@ def _scan_into(args: argparse.Namespace, out: Path) -> int:
     if args.quiet:
         print(shown_path(out))
         return 0
-    print_results(printable(report), skipped, out, written, device)
+    print_results(printable(report), skipped, out, written, device, verbose=args.verbose)
     return 0
 
 

@@ -319,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress bars (the scan, then the detectors, the save and the report; shown on a terminal only)",
     )
     s.add_argument("--quiet", action="store_true", help="print only the output directory (no progress bars)")
+    s.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="after the scan, print every metric's min / median / max and images flagged (default: the metrics that flagged any)",
+    )
     return p
 
 

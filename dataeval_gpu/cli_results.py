@@ -26,6 +26,7 @@ __all__ = [
     "earlier_scan",
     "left_out_lines",
     "make_out",
+    "next_lines",
     "out_lock",
     "print_last_lines",
     "print_results",
@@ -37,13 +38,38 @@ __all__ = [
 logger = logging.getLogger("dataeval_gpu")
 
 
-def print_results(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:
-    """The printout after a scan: the summary, the findings' lines, the failed files, the last lines."""
-    print(report.summary())
+#: the metrics the printout's first look shows (those that flagged the most images); ``--verbose``: all
+FIRST_LOOK_METRICS = 5
+
+
+def print_results(
+    report: Any, skipped: str, out: Path, written: dict[str, str], device: Any, verbose: bool = False
+) -> None:
+    """The printout after a scan: the summary (``verbose``: every metric's line; else the few
+    metrics that flagged images), the findings' lines, the failed files, what to open next, the
+    last lines."""
+    print(report.summary(most_metrics=None if verbose else FIRST_LOOK_METRICS))
+    metrics = report.summary_dict()["metrics"] if not verbose and report.stats else {}
+    if metrics:  # the table was cut to the flagging metrics
+        flagging = sum(1 for m in metrics.values() if m["flagged"])
+        print(f"({flagging} of the {len(metrics)} metrics flagged images; all {len(metrics)} with min / median / max: --verbose, or summary.json)")
     lines = label_lines(report) + flagged_lines(report, written=written) + duplicate_lines(report) + cluster_lines(report)
-    for line in lines + index_lines(report) + failed_lines(report, written=written):
+    for line in lines + index_lines(report) + failed_lines(report, written=written) + next_lines(written):
         print(line)
-    print_last_lines(report, skipped, out, written, device)
+    print_last_lines(report, skipped, out, written, device)  # its last line: the counts and where the results are
+
+
+def next_lines(written: dict[str, str]) -> list[str]:
+    """What to open next among the files the scan wrote (the last line names the folder): the HTML
+    report (the flagged images and duplicate groups as thumbnails) and the per-image table."""
+    names = {Path(str(p)).name for p in written.values()}
+    table = next((n for n in ("results.csv", "results.parquet", "results.json") if n in names), None)
+    said = []
+    if "report.html" in names:
+        said.append("open report.html for the flagged images and duplicate groups as thumbnails")
+    if table:
+        said.append(f"{table} has a row per image (lint_flags, quality_issues, the duplicate groups)")
+    return ["\nnext: " + "; ".join(said)] if said else []
 
 
 def print_last_lines(report: Any, skipped: str, out: Path, written: dict[str, str], device: Any) -> None:

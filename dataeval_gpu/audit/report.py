@@ -201,8 +201,12 @@ class AuditReport:
             "against_quality_flagged_images": len(self.against.get("quality", {})),
         }
 
-    def summary(self) -> str:
-        """A short text summary: counts, then one line per metric."""
+    def summary(self, most_metrics: int | None = None) -> str:
+        """A short text summary: counts, then one line per metric (min, median, max, images flagged).
+
+        ``most_metrics``: only the metrics that flagged an image, most flagged first, at most this
+        many (the printout's first look: ``dataeval-gpu scan`` without ``--verbose``); ``None``: every metric.
+        """
         s = self.summary_dict()
         lines = [
             f"images: {s['images']}  measured: {s['measured']}  failed: {s['failed']}  "
@@ -240,13 +244,7 @@ class AuditReport:
                 f"{counted(s['against_embedding_neighbours'], 'embedding neighbour')}, {counted(s['against_outliers'], 'outlier')}, "
                 f"{s['against_quality_flagged_images']} with quality issues"
             )
-        if s["metrics"]:
-            w = max(14, 2 + max(len(k) for k in s["metrics"]))  # the name column fits the longest name
-            lines.append(f"{'metric':<{w}}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}")
-            for k, m in s["metrics"].items():
-                lines.append(
-                    f"{k:<{w}}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
-                )
+        lines += _metric_lines(s["metrics"], most_metrics)
         return "\n".join(lines)
 
     def to_json(
@@ -365,3 +363,26 @@ def format_value(v: float | None) -> str:
     if abs(v) >= 9999.5:  # 5 digits in full: ".4g" writes 20000 as "2e+04"
         return f"{v:.0f}"
     return f"{v:.4g}"
+
+
+def _metric_lines(metrics: dict[str, dict[str, Any]], most: int | None) -> list[str]:
+    """The summary's metric table: every metric (``most=None``), or the ``most`` most flagging of
+    those that flagged an image, then how many more did."""
+    rows = list(metrics.items())
+    more = 0
+    if most is not None:
+        flagging = sorted((kv for kv in rows if kv[1]["flagged"]), key=lambda kv: -kv[1]["flagged"])  # stable
+        rows, more = flagging[:most], max(0, len(flagging) - most)
+        if not rows:
+            return [f"metrics: none of the {len(metrics)} flagged an image"] if metrics else []
+    if not rows:
+        return []
+    w = max(14, 2 + max(len(k) for k, _ in rows))  # the name column fits the longest name
+    lines = [f"{'metric':<{w}}{'min':>12}{'median':>12}{'max':>12}{'flagged':>9}"]
+    for k, m in rows:
+        lines.append(
+            f"{k:<{w}}{format_value(m['min']):>12}{format_value(m['median']):>12}{format_value(m['max']):>12}{m['flagged']:>9}"
+        )
+    if more:
+        lines.append(f"... and {more} more metric{'s' if more > 1 else ''} that flagged images (see summary.json)")
+    return lines

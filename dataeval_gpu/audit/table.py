@@ -20,7 +20,7 @@ from .serialize import jsonable
 if TYPE_CHECKING:
     from .report import AuditReport
 
-__all__ = ["csv_ready", "known_bools", "parquet_ready", "results_frame", "whole_numbers"]
+__all__ = ["csv_ready", "known_bools", "label_names", "parquet_ready", "results_frame", "whole_numbers"]
 
 
 def results_frame(report: AuditReport) -> Any:
@@ -39,6 +39,8 @@ def results_frame(report: AuditReport) -> Any:
         vals = [report.labels.get(i) for i in all_idx]
         whole = None in vals and all(isinstance(v, (int, np.integer)) for v in vals if v is not None)
         df["label"] = pd.array(vals, dtype="Int64") if whole else vals
+        if report.class_names:  # a class tree's folders, an index's classes: the name beside the number
+            df["label_name"] = label_names(vals, report.class_names)
     df["status"] = np.where(ok, "ok", "failed")
     df["error"] = [report.failed.get(i, "") for i in all_idx]
     if report.notes:
@@ -106,6 +108,28 @@ def results_frame(report: AuditReport) -> Any:
             issues = {int(i): ",".join(q["issues"]) for i, q in report.against.get("quality", {}).items()}
             df["index_quality_issues"] = text(issues.get(i, "") for i in all_idx)
     return df
+
+
+def label_names(labels: list[Any], class_names: Any) -> list[str | None]:
+    """Each label's class name (``results.csv``'s ``label_name``): a whole number its entry of
+    ``class_names``, a list of object classes their names ``-`` joined (:func:`~dataeval_gpu.labels.class_name`);
+    ``None`` (a failed input's unknown label) and ``-1`` (no label) stay missing.
+
+    >>> label_names([1, None, -1, 0, 7], ["cat", "dog"])
+    ['dog', None, None, 'cat', '7']
+    """
+    from ..labels import class_name
+
+    names = [str(n) for n in class_names]
+    out: list[str | None] = []
+    for v in labels:  # one dict look-up a row where the label is a class number (a class tree)
+        if v is None or (isinstance(v, (int, np.integer)) and int(v) == -1):
+            out.append(None)
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            out.append(names[int(v)] if 0 <= int(v) < len(names) else str(int(v)))
+        else:
+            out.append(class_name(v, names))
+    return out
 
 
 def whole_numbers(values: np.ndarray, ok: np.ndarray) -> Any:

@@ -17,9 +17,10 @@ from . import tables
 from .dup_groups import embedding_rows
 from .figures import FigureJobs
 from .grids import GridSpec
-from .pilgrid import render_grid
+from .page import esc
+from .pilgrid import cell_boxes, render_grid
 
-__all__ = ["ReportContext", "Section", "grid_figure", "make_context", "svg_figure"]
+__all__ = ["ReportContext", "Section", "cell_tips", "grid_figure", "make_context", "svg_figure"]
 
 Section = tuple[str, str, str]
 
@@ -140,6 +141,20 @@ def grid_figure(ctx: ReportContext, name: str, spec: GridSpec, caption: str, thu
         indices=spec.indices,
         threaded=True,
         thumb=thumb,
+        overlay=cell_tips(spec),
+    )
+
+
+def cell_tips(spec: GridSpec) -> str:
+    """The HTML over a drawn grid that gives each cell with a tip (``spec.tips``: its file's full
+    path and index) a tooltip: one empty ``<span>`` per such cell, placed in percent of the picture
+    (:func:`.pilgrid.cell_boxes`), the text escaped for an attribute; ``""`` without tips."""
+    if not spec.tips:
+        return ""
+    return "".join(
+        f'<span style="left:{x:.2f}%;top:{y:.2f}%;width:{w:.2f}%;height:{h:.2f}%" title="{esc(spec.tips[i])}"></span>'
+        for i, x, y, w, h in cell_boxes(spec)
+        if i in spec.tips
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from . import tables
 from .context import ReportContext, Section, grid_figure
 from .dup_groups import KINDS, DuplicateGroup, report_groups
-from .grids import GridSpec, label_text, short_text
+from .grids import GridSpec, file_cells, label_text, short_text
 from .page import esc, note, table_html
 
 __all__ = ["MAX_SHOWN", "MAX_STRIP_IMAGES", "STRIP_THUMB", "duplicates_section", "group_strip_spec", "near_rule"]
@@ -130,20 +130,22 @@ def _intro(
 
 def group_strip_spec(group: DuplicateGroup, ctx: ReportContext, names: dict[int, str]) -> GridSpec:
     """The cells of one group's strip: up to :data:`MAX_SHOWN` images, each titled with its index,
-    class, file name and score."""
+    class, score and file name (``names``: the paths in the scanned folder; that path and the index
+    are the cell's tooltip)."""
     shown = list(group.members[:MAX_SHOWN])
     ncols = min(len(shown), STRIP_COLUMNS)
+    files, tips = file_cells(shown, names)
     cells: list[tuple[int, str] | None] = []
-    for k, i in enumerate(shown):  # two lines: "#12 · cat · d 2", the file's name
+    for k, i in enumerate(shown):  # two lines: "#12 · cat · d 2", the file's name (cut in the middle)
         lab = label_text(i, ctx.labels_or_none, ctx.class_names)
         first = [f"#{i}"] + ([short_text(lab, 10)] if lab else []) + ([group.member_text(i)] if i in group.nearest else [])
         if k == len(shown) - 1 and len(group.members) > len(shown):
             first.append(f"+{len(group.members) - len(shown)} more")
-        lines = [" · ".join(first)] + ([short_text(names[i].rsplit("/", 1)[-1], 22)] if i in names else [])
+        lines = [" · ".join(first)] + ([files[i]] if i in files else [])
         cells.append((i, "\n".join(lines)))
     cells += [None] * (-len(cells) % ncols)
     rows = [cells[r : r + ncols] for r in range(0, len(cells), ncols)]
-    return GridSpec(rows, "", STRIP_CELL)
+    return GridSpec(rows, "", STRIP_CELL, tips=tips)
 
 
 def _group_block(group: DuplicateGroup, ctx: ReportContext, names: dict[int, str], strip: bool) -> str:

@@ -39,6 +39,7 @@ class _Job:
     threaded: bool
     html: str = ""
     thumb: int | None = None  # the longest side its pictures need (None: the full thumbnail size)
+    overlay: str = ""  # HTML laid over the picture (a grid's tooltips)
 
 
 class FigureJobs:
@@ -60,15 +61,17 @@ class FigureJobs:
         indices: Sequence[int] = (),
         threaded: bool = False,
         thumb: int | None = None,
+        overlay: str = "",
     ) -> str:
         """Ask for figure ``name``, drawn by ``make(path)``; return its placeholder in the page.
 
         ``indices``: the images it shows (decoded ahead, in parallel); ``threaded``: ``make``
         may run in a thread next to others (no matplotlib); ``thumb``: its pictures are small,
-        at most this many pixels a side (an image no other figure shows is decoded that small).
+        at most this many pixels a side (an image no other figure shows is decoded that small);
+        ``overlay``: HTML laid over the picture (:func:`.context.cell_tips`).
         """
         if name not in self.jobs:
-            self.jobs[name] = _Job(name, make, caption, ext, list(indices), threaded, thumb=thumb)
+            self.jobs[name] = _Job(name, make, caption, ext, list(indices), threaded, thumb=thumb, overlay=overlay)
         return f"\x00figure:{name}\x00"
 
     def _run(self, job: _Job) -> Path | None:
@@ -86,7 +89,7 @@ class FigureJobs:
             logger.warning("plot %s not written: %s", job.name, exc)
             job.html = f'<p class="note">plot {esc(job.name)} could not be drawn: {esc(exc)}</p>'
             return None
-        job.html = figure_html(path, job.caption, alt=job.name)
+        job.html = figure_html(path, job.caption, alt=job.name, overlay=job.overlay)
         return path
 
     def render(self, get_image: Any = None, threads: int | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,8 @@ __all__ = [
     "label_counts_plot",
     "label_text",
     "short_text",
+    "middle_text",
+    "file_cells",
 ]
 
 
@@ -85,6 +87,8 @@ class GridSpec:
     title: str = ""
     cell: tuple[float, float] = (2.3, 2.8)  # inches (100 px each) per cell, title included
     empty: str = "nothing to show"
+    #: each cell's tooltip in the HTML report (index -> plain text: the full path and index); none: no tooltips
+    tips: dict[int, str] = field(default_factory=dict)
 
     @property
     def ncols(self) -> int:
@@ -170,6 +174,35 @@ def short_text(text: str, n: int = 22) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def middle_text(text: str, n: int = 22) -> str:
+    """``text`` in at most ``n`` characters, cut in the middle (an ellipsis there): a file name
+    keeps its start and its end, where names differ most (``IMG_2019…0412.jpg``).
+
+    >>> middle_text("IMG_20190412_173502_HDR.jpg", 18), middle_text("a.png", 18)
+    ('IMG_2019…2_HDR.jpg', 'a.png')
+    """
+    if len(text) <= n:
+        return text
+    tail = n // 2  # the end (the extension, a name's last digits) gets the odd character
+    return text[: n - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+def file_cells(indices: Sequence[int], names: Mapping[int, str] | None, n: int = 22) -> tuple[dict[int, str], dict[int, str]]:
+    """The file-name line of each grid cell (the file's name alone, :func:`middle_text`) and its
+    tooltip (``#index · path``), for the ``indices`` with a path in ``names`` (each file's path
+    in the scanned folder, :func:`~.tables.inside_folder`: as the report's tables name it)."""
+    lines: dict[int, str] = {}
+    tips: dict[int, str] = {}
+    for i in indices:
+        path = (names or {}).get(int(i))
+        if path is None:
+            continue
+        text = str(path)
+        lines[int(i)] = middle_text(text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or text, n)
+        tips[int(i)] = f"#{int(i)} · {text}"
+    return lines, tips
+
+
 def class_samples_spec(
     index_location: Mapping[Hashable, Sequence[int]], *, seed: int = 0, ncols: int = 5
 ) -> GridSpec:
@@ -220,20 +253,27 @@ def flagged_metric_spec(
     n: int = 12,
     seed: int = 0,
     ncols: int = 4,
+    names: Mapping[int, str] | None = None,
 ) -> GridSpec:
-    """The cells of :func:`flagged_metric_grid`."""
+    """The cells of :func:`flagged_metric_grid`: each titled with its index and class, its file's
+    name (``names``: each index's path in the scanned folder) and the value; that path and the
+    index are the cell's tooltip in the HTML report."""
     flagged = sorted(int(i) for i, m in issues.items() if metric in m)
     shown = sample_indices(flagged, n, seed)
     shown.sort(key=lambda i: issues[i][metric])
+    files, tips = file_cells(shown, names, 28)  # a 230-px cell holds ~28 characters of 12-px text
     titles = []
     for i in shown:
         lab = label_text(i, labels, class_names)
         head = f"#{i}" + (f" · {short_text(lab, 16)}" if lab else "")
-        titles.append(f"{head}\n{metric} = {format_number(issues[i][metric])}")
+        file_line = f"\n{files[i]}" if i in files else ""
+        titles.append(f"{head}{file_line}\n{metric} = {format_number(issues[i][metric])}")
     sup = f"Flagged for {metric}: {len(shown)} of {len(flagged)} images"
     if len(shown) < len(flagged):
         sup += f" (random sample, seed {seed})"
-    return image_grid_spec(shown, titles, ncols=ncols, suptitle=sup)
+    spec = image_grid_spec(shown, titles, ncols=ncols, suptitle=sup)
+    spec.tips = tips
+    return spec
 
 
 def flagged_metric_grid(

@@ -28,6 +28,9 @@ def _flagged_grids(
     issues = ctx.issues if issues is None else issues
     by_metric = ctx.by_metric if issues is ctx.issues else tables.flagged_by_metric(issues)
     body = ""
+    paths = ctx.report.paths
+    # each file by its path in the scanned folder, as the tables name it: found once for every grid
+    names = tables.inside_folder(paths, only=[int(i) for i in issues]) if paths else None
     for metric, idx in sorted(by_metric.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         spec = flagged_metric_spec(
             issues,
@@ -36,6 +39,7 @@ def _flagged_grids(
             class_names=ctx.class_names,
             n=ctx.max_grid,
             seed=ctx.seed,
+            names=names,
         )
         caption = f"{len(idx)} image(s) flagged for {metric}; sample ordered by {value}."
         body += f"<h3>{esc(metric)}</h3>" + grid_figure(ctx, f"{prefix}_{metric}", spec, caption)

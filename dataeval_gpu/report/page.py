@@ -46,6 +46,9 @@ table.df td.txt{text-align:left}
 table.df tr.total td,table.df tr.total th{font-weight:600;border-top:2px solid #c9d1db}
 figure{margin:8px 0 18px 0}
 figure img{max-width:100%;border:1px solid #e4e8ee;background:#fff}
+.cells{position:relative;display:inline-block;max-width:100%;line-height:0}
+.cells img{display:block}
+.cells>span{position:absolute}
 figcaption{font-size:12.5px;color:#4a5868;margin-top:4px}
 code{background:#eef2f7;padding:0 3px;border-radius:3px}
 .dupgrid{display:flex;flex-wrap:wrap;gap:8px 14px;align-items:flex-start}
@@ -65,16 +68,20 @@ def esc(text: Any) -> str:
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
 
-def figure_html(png: str | os.PathLike | bytes, caption: str = "", alt: str = "") -> str:
+def figure_html(png: str | os.PathLike | bytes, caption: str = "", alt: str = "", overlay: str = "") -> str:
     """An ``<figure>`` with the image embedded as base64: a PNG given as bytes, or a file
-    (``.png``, ``.jpg``, ``.svg``: the type follows the suffix)."""
+    (``.png``, ``.jpg``, ``.svg``: the type follows the suffix); ``overlay``: HTML laid over the
+    picture (absolutely placed elements: a grid's tooltips), both in a ``<span class="cells">``."""
     if isinstance(png, bytes):
         data, mime = png, "image/png"
     else:
         data, mime = Path(png).read_bytes(), MIME_TYPES.get(Path(png).suffix.lower(), "image/png")
     b64 = base64.b64encode(data).decode("ascii")
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f'<figure><img alt="{esc(alt or caption)}" src="data:{mime};base64,{b64}">{cap}</figure>'
+    img = f'<img alt="{esc(alt or caption)}" src="data:{mime};base64,{b64}">'
+    if overlay:
+        img = f'<span class="cells">{img}{overlay}</span>'  # a span: no </div> inside a section's blocks
+    return f"<figure>{img}{cap}</figure>"
 
 
 def table_html(

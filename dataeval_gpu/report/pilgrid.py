@@ -18,7 +18,7 @@ import numpy as np
 from .grids import GridSpec
 from .images import as_chw, to_display_over_checker
 
-__all__ = ["render_grid", "font"]
+__all__ = ["cell_boxes", "render_grid", "font"]
 
 _DPI = 100  # pixels per inch, as the matplotlib figures
 _PAD = 6  # pixels around an image inside its cell
@@ -101,14 +101,9 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
     prefetch = getattr(get_image, "prefetch", None)
     if callable(prefetch):
         prefetch(spec.indices)
-    cw, ch = round(spec.cell[0] * _DPI), round(spec.cell[1] * _DPI)
-    ncols, nrows = spec.ncols, max(1, len(spec.rows))
-    band = _TITLE_BAND if spec.title or not spec.rows else _PAD  # a strip without a title: no band
-    width = ncols * cw if band == _PAD else max(ncols * cw, 400)  # a strip: as wide as its cells
-    height = nrows * ch + band
+    cw, ch, band, width, height, x_off = _layout(spec)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
-    x_off = (width - ncols * cw) // 2
     box = (cw - 2 * _PAD, ch - _CELL_TITLE - _PAD)
     for r, row in enumerate(spec.rows):
         for c, cell in enumerate(row):
@@ -134,6 +129,29 @@ def render_grid(spec: GridSpec, get_image: Callable[[int], Any] | None, path: st
     else:
         canvas.save(out, format="PNG", compress_level=_PNG_LEVEL)
     return out
+
+
+def _layout(spec: GridSpec) -> tuple[int, int, int, int, int, int]:
+    """The pixels of a drawn grid: a cell's width and height, the title band, the canvas's
+    width and height, the cells' left offset."""
+    cw, ch = round(spec.cell[0] * _DPI), round(spec.cell[1] * _DPI)
+    ncols, nrows = spec.ncols, max(1, len(spec.rows))
+    band = _TITLE_BAND if spec.title or not spec.rows else _PAD  # a strip without a title: no band
+    width = ncols * cw if band == _PAD else max(ncols * cw, 400)  # a strip: as wide as its cells
+    return cw, ch, band, width, nrows * ch + band, (width - ncols * cw) // 2
+
+
+def cell_boxes(spec: GridSpec) -> list[tuple[int, float, float, float, float]]:
+    """Where each cell of ``spec`` lies in the drawn grid, in percent of the canvas (so that
+    the page's tooltips over the picture follow it when the page scales it): ``(index, left,
+    top, width, height)`` per non-empty cell, in reading order."""
+    cw, ch, band, width, height, x_off = _layout(spec)
+    return [
+        (cell[0], 100 * (x_off + c * cw) / width, 100 * (band + r * ch) / height, 100 * cw / width, 100 * ch / height)
+        for r, row in enumerate(spec.rows)
+        for c, cell in enumerate(row)
+        if cell is not None
+    ]
 
 
 def _wrap(text: str, width: int, size: int = 16) -> str:

@@ -28,7 +28,7 @@ ndimage = pytest.importorskip("scipy.ndimage")
 skdata = pytest.importorskip("skimage.data")
 
 
-def _pad(a: np.ndarray, height: int, width: int, colour: int) -> np.ndarray:
+def pad_to(a: np.ndarray, height: int, width: int, colour: int) -> np.ndarray:
     """``a`` (``(H, W, 3)``) centred on a ``height x width`` canvas of grey ``colour``."""
     out = np.full((height, width, 3), colour, dtype=np.uint8)
     y, x = (height - a.shape[0]) // 2, (width - a.shape[1]) // 2
@@ -44,8 +44,8 @@ def photos() -> dict[str, np.ndarray]:
         "coffee": coffee,
         "chelsea": chelsea,
         "rocket": np.ascontiguousarray(skdata.rocket()[..., :3]),
-        "coffee_letterbox": _pad(coffee, 400, 940, 0),  # black bars to 2.35 : 1
-        "chelsea_square": _pad(chelsea, 451, 451, 255),  # white bars to a square
+        "coffee_letterbox": pad_to(coffee, 400, 940, 0),  # black bars to 2.35 : 1
+        "chelsea_square": pad_to(chelsea, 451, 451, 255),  # white bars to a square
     }
 
 

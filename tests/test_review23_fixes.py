@@ -11,14 +11,9 @@ from dataeval_gpu.detectors import window_pairs as wp
 from dataeval_gpu.detectors.hash_figures import PairFigures
 from dataeval_gpu.functional.hashing import near_hash_thumbs
 
+from .test_recall17_content_pairs import pad_to  # the same framing helper
+
 skdata = pytest.importorskip("skimage.data")
-
-
-def _pad(a: np.ndarray, height: int, width: int, colour: int) -> np.ndarray:
-    out = np.full((height, width, 3), colour, dtype=np.uint8)
-    y, x = (height - a.shape[0]) // 2, (width - a.shape[1]) // 2
-    out[y : y + a.shape[0], x : x + a.shape[1]] = a
-    return out
 
 
 def _rows() -> tuple[torch.Tensor, np.ndarray, np.ndarray, PairFigures]:
@@ -26,8 +21,8 @@ def _rows() -> tuple[torch.Tensor, np.ndarray, np.ndarray, PairFigures]:
     chelsea = np.ascontiguousarray(skdata.chelsea()[..., :3])
     rng = np.random.default_rng(3)
     noise = [rng.integers(0, 256, (120, 160, 3), dtype=np.uint8) for _ in range(5)]
-    imgs = [noise[0], coffee, noise[1], _pad(coffee, 400, 940, 0), noise[2], chelsea, noise[3]]
-    imgs += [_pad(chelsea, 451, 451, 255), noise[4]]
+    imgs = [noise[0], coffee, noise[1], pad_to(coffee, 400, 940, 0), noise[2], chelsea, noise[3]]
+    imgs += [pad_to(chelsea, 451, 451, 255), noise[4]]
     hashes, _, thumbs = near_hash_thumbs([torch.from_numpy(a).permute(2, 0, 1) for a in imgs], "pchash_d4")
     hw = np.array([a.shape[:2] for a in imgs])
     plain = np.zeros(len(imgs))
